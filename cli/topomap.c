@@ -1,0 +1,991 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * topomap: the command-line shell around libtopomap.
+ *
+ * The tool only parses its arguments, hands them to the library and prints what comes back.
+ * It uses nothing but the public API, so whatever it does an orchestrator linking the
+ * library can do too.
+ *
+ * Output rules, which scripts depend on:
+ * - the result is written to stdout in one go, and only once everything has succeeded, so a
+ *   failed run never leaves half a plan behind;
+ * - a failure is exactly one line on stderr, "topomap: <message>";
+ * - exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <topomap/topomap.h>
+
+enum {
+	EXIT_OK = 0,
+	EXIT_RUNTIME = 1,
+	EXIT_USAGE = 2,
+	EXIT_NOFIT = 3,
+};
+
+#define MAX_VCPUS TMAP_MAX_VCPUS
+#define MAX_THREADS TMAP_MAX_GUEST_THREADS
+#define MAX_IOTHREADS TMAP_MAX_IOTHREADS
+#define MIN_SHARES TMAP_QOS_SHARES_MIN
+#define MAX_SHARES TMAP_QOS_SHARES_MAX
+#define MIN_PERIOD TMAP_QOS_PERIOD_MIN
+#define MAX_PERIOD TMAP_QOS_PERIOD_MAX
+#define MIN_QUOTA TMAP_QOS_QUOTA_MIN
+#define MAX_QUOTA ((uint64_t)TMAP_QOS_QUOTA_MAX)
+/* Same cap as tmap_guests_load_json(), for guests read from stdin. */
+#define MAX_STDIN (16u << 20)
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+static const struct choice formats[] = {
+	{"table", TMAP_FORMAT_TABLE},
+	{"json", TMAP_FORMAT_JSON},
+	{"libvirt", TMAP_FORMAT_LIBVIRT},
+	{"qemu", TMAP_FORMAT_QEMU},
+	{NULL, 0},
+};
+
+/* The host description knows no libvirt or QEMU syntax. */
+static const struct choice topology_formats[] = {
+	{"table", TMAP_FORMAT_TABLE},
+	{"json", TMAP_FORMAT_JSON},
+	{NULL, 0},
+};
+
+static const struct choice cpu_policies[] = {
+	{"dedicated", TMAP_CPU_DEDICATED},
+	{"shared", TMAP_CPU_SHARED},
+	{NULL, 0},
+};
+
+static const struct choice thread_policies[] = {
+	{"prefer", TMAP_THREAD_PREFER},
+	{"isolate", TMAP_THREAD_ISOLATE},
+	{"require", TMAP_THREAD_REQUIRE},
+	{NULL, 0},
+};
+
+static const struct choice emulator_policies[] = {
+	{"share", TMAP_EMULATOR_SHARE},
+	{"isolate", TMAP_EMULATOR_ISOLATE},
+	{NULL, 0},
+};
+
+static const struct choice memory_modes[] = {
+	{"strict", TMAP_MEMORY_STRICT},
+	{"preferred", TMAP_MEMORY_PREFERRED},
+	{"interleave", TMAP_MEMORY_INTERLEAVE},
+	{"restrictive", TMAP_MEMORY_RESTRICTIVE},
+	{NULL, 0},
+};
+
+static const char main_help[] =
+	"Usage: topomap COMMAND [OPTIONS]\n"
+	"\n"
+	"Compute where the vcpus, NUMA cells, emulator threads and iothreads of guests run on\n"
+	"a host, before anything is started or pinned.\n"
+	"\n"
+	"Commands:\n"
+	"  topology   describe the host: NUMA nodes, memory, cores and their SMT siblings\n"
+	"  plan       place one or more guests on the host and print the plan\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
+	"      --version  print the version\n"
+	"\n"
+	"Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit.\n";
+
+static const char topology_help[] =
+	"Usage: topomap topology [--topology SRC] [--format table|json]\n"
+	"\n"
+	"Describe the host like 'numactl --hardware' plus the SMT sibling lists.\n"
+	"\n"
+	"  --topology SRC   'live' (this machine, the default), 'synthetic:DESC' for an hwloc\n"
+	"                   synthetic description, or the path of an hwloc XML file\n"
+	"  --format FMT     table (default) or json\n"
+	"  -h, --help       show this help\n";
+
+static const char plan_help[] =
+	"Usage: topomap plan [--topology SRC] [--reserve CPUSET] [--format FMT]\n"
+	"                    [GUEST OPTIONS] [FILE.json ...]\n"
+	"\n"
+	"Place guests, in the order given (the inline guest first, then the files), on an\n"
+	"empty host and print the plan. Nothing on the host is changed.\n"
+	"\n"
+	"  --topology SRC         'live' (default), 'synthetic:DESC' or an hwloc XML file\n"
+	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --format FMT           table (default), json, libvirt or qemu\n"
+	"  FILE.json              guests in JSON (an object or an array); '-' reads stdin\n"
+	"\n"
+	"One guest given inline:\n"
+	"  --name NAME            the guest's name (required with any guest option)\n"
+	"  --vcpus N              number of vcpus (required)\n"
+	"  --sockets S --cores C --threads T\n"
+	"                         guest CPU topology; S*C*T must equal N (default 1*N*1)\n"
+	"  --memory SIZE          guest memory: 4096 (MiB), 512M, 4G, 1T (default 1024M, or\n"
+	"                         the sum of the cells' memory)\n"
+	"  --cells K              K guest NUMA cells of equal size\n"
+	"  --cell cpus=LIST[,memory=SIZE]\n"
+	"                         one guest NUMA cell (repeat for each cell)\n"
+	"  --cpu-policy P         dedicated (default) or shared\n"
+	"  --thread-policy P      prefer (default), isolate or require\n"
+	"  --emulator P           share (default) or isolate\n"
+	"  --iothreads N          number of iothreads (default 0)\n"
+	"  --memory-mode M        strict (default), preferred, interleave or restrictive\n"
+	"  --shares N             cpu shares\n"
+	"  --period US            CFS period in microseconds\n"
+	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n"
+	"  -h, --help             show this help\n";
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print one line "topomap: <message>" on stderr and return the exit code. */
+static int
+fail(int code, const char *fmt, ...)
+{
+	char msg[2 * TMAP_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Callers count on exactly one line, whatever a message quoted from the input holds. */
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	fprintf(stderr, "topomap: %s\n", msg);
+	return code;
+}
+
+/*
+ * Exit code for a failed library call. The library says -EINVAL, -ENOENT and their kin when
+ * what it was given is wrong; that is the user's input only when the user gave it (a broken
+ * live host is a runtime error, not a usage error).
+ */
+static int
+exit_code(int r, bool user_input)
+{
+	switch (r) {
+	case -EINVAL:
+	case -ENOENT:
+	case -EFBIG:
+	case -EBADMSG:
+	case -ERANGE:
+	case -ENAMETOOLONG:
+	case -EISDIR:
+	case -ENOTDIR:
+		return user_input ? EXIT_USAGE : EXIT_RUNTIME;
+	default:
+		return EXIT_RUNTIME;
+	}
+}
+
+static int
+fail_lib(int r, bool user_input, const struct tmap_error *err, const char *what)
+{
+	int code = exit_code(r, user_input);
+
+	if (err->message[0])
+		return fail(code, "%s", err->message);
+	return fail(code, "%s: %s", what, strerror(-r));
+}
+
+static int
+emit(const char *text)
+{
+	size_t len = strlen(text);
+
+	while (len > 0) {
+		ssize_t n = write(STDOUT_FILENO, text, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return fail(EXIT_RUNTIME, "cannot write the output: %s", strerror(errno));
+		}
+		text += n;
+		len -= (size_t)n;
+	}
+	return EXIT_OK;
+}
+
+static int
+parse_choice(const char *option, const char *arg, const struct choice *choices, int *ret)
+{
+	char names[256] = "";
+
+	for (const struct choice *c = choices; c->name; c++) {
+		if (strcmp(c->name, arg) == 0) {
+			*ret = c->value;
+			return EXIT_OK;
+		}
+	}
+	/* Listed from the same table that is matched against, so the two cannot drift. */
+	for (const struct choice *c = choices; c->name; c++) {
+		size_t len = strlen(names);
+
+		snprintf(names + len, sizeof(names) - len, "%s%s", c == choices ? "" : ", ",
+			 c->name);
+	}
+	return fail(EXIT_USAGE, "%s: '%s' is not one of %s", option, arg, names);
+}
+
+/* Digits only: strtoull() alone would take "-1", " 7" and "0x10". */
+static bool
+parse_digits(const char **s, uint64_t *ret)
+{
+	const char *p = *s;
+	uint64_t v = 0;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*s = p;
+	*ret = v;
+	return true;
+}
+
+static int
+parse_number(const char *option, const char *arg, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	const char *p = arg;
+	uint64_t v;
+
+	if (!parse_digits(&p, &v) || *p)
+		return fail(EXIT_USAGE, "%s: '%s' is not a %s integer", option, arg,
+			    min > 0 ? "positive" : "non-negative");
+	if (v < min || v > max)
+		return fail(EXIT_USAGE, "%s: '%s' is out of range (%" PRIu64 " to %" PRIu64 ")",
+			    option, arg, min, max);
+	*ret = v;
+	return EXIT_OK;
+}
+
+static int
+parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max, unsigned *ret)
+{
+	uint64_t v;
+	int r = parse_number(option, arg, min, max, &v);
+
+	if (r == EXIT_OK)
+		*ret = (unsigned)v;
+	return r;
+}
+
+/* A size in MiB: "4096" (MiB), "512M", "4G", "1T", each unit optionally followed by "iB". */
+static bool
+parse_size(const char *s, uint64_t *ret)
+{
+	uint64_t v, mult;
+	const char *p = s;
+
+	if (!parse_digits(&p, &v))
+		return false;
+	switch (*p) {
+	case '\0':
+	case 'M':
+	case 'm':
+		mult = 1;
+		break;
+	case 'G':
+	case 'g':
+		mult = 1024;
+		break;
+	case 'T':
+	case 't':
+		mult = 1024 * 1024;
+		break;
+	default:
+		return false;
+	}
+	if (*p) {
+		p++;
+		if (strcmp(p, "iB") == 0)
+			p += 2;
+	}
+	if (*p || v == 0 || v > UINT64_MAX / mult)
+		return false;
+	*ret = v * mult;
+	return true;
+}
+
+static int
+parse_size_option(const char *option, const char *arg, uint64_t *ret)
+{
+	if (!parse_size(arg, ret))
+		return fail(EXIT_USAGE, "%s: '%s' is not a size such as 4096 (MiB), 512M, 4G or 1T",
+			    option, arg);
+	return EXIT_OK;
+}
+
+/* Kernel list syntax, strictly: "0-3,8". */
+static bool
+is_list(const char *s)
+{
+	for (;;) {
+		uint64_t a, b;
+
+		if (!parse_digits(&s, &a))
+			return false;
+		if (*s == '-') {
+			s++;
+			if (!parse_digits(&s, &b) || b < a)
+				return false;
+		}
+		if (!*s)
+			return true;
+		if (*s++ != ',')
+			return false;
+	}
+}
+
+/* One --cell argument. */
+struct cell_arg {
+	const char *arg; /* as typed, for messages */
+	char *cpus;
+	uint64_t memory_mib; /* 0: an even share */
+};
+
+/* The guest given with inline options. Zero means "not given" throughout. */
+struct inline_guest {
+	bool given;
+	const char *name;
+	unsigned vcpus;
+	unsigned sockets, cores, threads;
+	const char *memory_arg;
+	uint64_t memory_mib;
+	const char *cells_arg;
+	unsigned cells;
+	size_t ncell;
+	struct cell_arg *cell;
+	bool has_cpu_policy, has_thread_policy, has_emulator, has_memory_mode, has_qos;
+	int cpu_policy, thread_policy, emulator, memory_mode;
+	unsigned iothreads;
+	uint64_t shares, period;
+	int64_t quota;
+};
+
+static void
+inline_guest_clear(struct inline_guest *g)
+{
+	for (size_t i = 0; i < g->ncell; i++)
+		free(g->cell[i].cpus);
+	free(g->cell);
+}
+
+/*
+ * "cpus=0-3,8,memory=4G": the vcpu list has commas of its own, so a comma starts a new key
+ * only when what follows is "key=".
+ */
+static int
+parse_cell(const char *arg, struct inline_guest *g)
+{
+	const char *p = arg;
+	struct cell_arg cell = {.arg = arg};
+	const char *cpus = NULL, *memory = NULL;
+	size_t cpus_len = 0, memory_len = 0;
+	struct cell_arg *cells;
+	char size[64];
+
+	bool last_is_cpus = false;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		const char *eq = memchr(p, '=', len);
+
+		if (eq && !cpus && (size_t)(eq - p) == 4 && strncmp(p, "cpus", 4) == 0) {
+			cpus = eq + 1;
+			cpus_len = len - 5;
+			last_is_cpus = true;
+		} else if (eq && !memory && (size_t)(eq - p) == 6 && strncmp(p, "memory", 6) == 0) {
+			memory = eq + 1;
+			memory_len = len - 7;
+			last_is_cpus = false;
+		} else if (!eq && last_is_cpus) {
+			cpus_len = (size_t)(p + len - cpus);
+		} else {
+			return fail(EXIT_USAGE, "--cell: '%s' is not cpus=LIST[,memory=SIZE]", arg);
+		}
+		p += len;
+		if (*p == ',' && *++p == '\0')
+			return fail(EXIT_USAGE, "--cell: '%s' is not cpus=LIST[,memory=SIZE]", arg);
+	}
+	if (!cpus)
+		return fail(EXIT_USAGE, "--cell: '%s' does not say cpus=LIST", arg);
+	cell.cpus = strndup(cpus, cpus_len);
+	if (!cell.cpus)
+		return fail(EXIT_RUNTIME, "out of memory");
+	if (!is_list(cell.cpus)) {
+		int r = fail(EXIT_USAGE, "--cell: '%s': '%s' is not a list of vcpus such as 0-3",
+			     arg, cell.cpus);
+
+		free(cell.cpus);
+		return r;
+	}
+	if (memory) {
+		snprintf(size, sizeof(size), "%.*s", (int)memory_len, memory);
+		if (memory_len >= sizeof(size) || !parse_size(size, &cell.memory_mib)) {
+			free(cell.cpus);
+			return fail(EXIT_USAGE,
+				    "--cell: '%s': memory '%.*s' is not a size such as 4096, 512M or 4G",
+				    arg, (int)memory_len, memory);
+		}
+	}
+	cells = realloc(g->cell, (g->ncell + 1) * sizeof(*cells));
+	if (!cells) {
+		free(cell.cpus);
+		return fail(EXIT_RUNTIME, "out of memory");
+	}
+	g->cell = cells;
+	g->cell[g->ncell++] = cell;
+	return EXIT_OK;
+}
+
+/* Turn the inline options into a guest and append it. */
+static int
+add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
+{
+	struct tmap_error err = {0};
+	struct tmap_guest *g = NULL;
+	int r;
+
+	if (!ig->name)
+		return fail(EXIT_USAGE, "inline guest options need --name");
+	if (!ig->vcpus)
+		return fail(EXIT_USAGE, "inline guest '%s' needs --vcpus", ig->name);
+	if (ig->cells && ig->ncell)
+		return fail(EXIT_USAGE, "--cells and --cell exclude each other");
+
+	/* --vcpus was checked, so a refusal is about the name. */
+	r = tmap_guest_new(ig->name, ig->vcpus, &g, &err);
+	if (r < 0)
+		return fail(exit_code(r, true), "--name: %s",
+			    err.message[0] ? err.message : strerror(-r));
+
+	if (ig->sockets || ig->cores || ig->threads) {
+		unsigned s = ig->sockets ? ig->sockets : 1;
+		unsigned t = ig->threads ? ig->threads : 1;
+		unsigned c = ig->cores;
+
+		if (!c) {
+			if (ig->vcpus % (s * t) != 0) {
+				r = fail(EXIT_USAGE,
+					 "--vcpus %u is not a multiple of %u (--sockets %u times --threads %u)",
+					 ig->vcpus, s * t, s, t);
+				goto out;
+			}
+			c = ig->vcpus / (s * t);
+		}
+		if ((uint64_t)s * c * t != ig->vcpus) {
+			r = fail(EXIT_USAGE,
+				 "--sockets %u --cores %u --threads %u make %" PRIu64
+				 " vcpus, not --vcpus %u",
+				 s, c, t, (uint64_t)s * c * t, ig->vcpus);
+			goto out;
+		}
+		if (tmap_guest_set_topology(g, s, c, t) < 0) {
+			r = fail(EXIT_USAGE,
+				 "guest '%s': --sockets %u --cores %u --threads %u refused",
+				 ig->name, s, c, t);
+			goto out;
+		}
+	}
+
+	/* Without --memory, cells that each give their memory define the total (the library's
+	 * rule, the same as for a JSON guest without memory_mib). */
+	if (ig->memory_mib && tmap_guest_set_memory_mib(g, ig->memory_mib) < 0) {
+		r = fail(EXIT_USAGE, "--memory: '%s' is too large",
+			 ig->memory_arg ? ig->memory_arg : "");
+		goto out;
+	}
+
+	if (ig->cells && tmap_guest_set_cell_count(g, ig->cells) < 0) {
+		r = fail(EXIT_USAGE, "--cells: '%s' is not accepted for %u vcpus", ig->cells_arg,
+			 ig->vcpus);
+		goto out;
+	}
+	for (size_t i = 0; i < ig->ncell; i++) {
+		r = tmap_guest_add_cell(g, ig->cell[i].cpus, ig->cell[i].memory_mib, &err);
+		if (r < 0) {
+			r = fail(exit_code(r, true), "--cell: '%s': %s", ig->cell[i].arg,
+				 err.message[0] ? err.message : strerror(-r));
+			goto out;
+		}
+	}
+
+	if ((ig->has_cpu_policy && tmap_guest_set_cpu_policy(g, ig->cpu_policy) < 0) ||
+	    (ig->has_thread_policy && tmap_guest_set_thread_policy(g, ig->thread_policy) < 0) ||
+	    (ig->has_emulator && tmap_guest_set_emulator_policy(g, ig->emulator) < 0) ||
+	    (ig->has_memory_mode && tmap_guest_set_memory_mode(g, ig->memory_mode) < 0)) {
+		/* The names were checked against the enums' own tables. */
+		r = fail(EXIT_RUNTIME, "guest '%s': the library refused a policy", ig->name);
+		goto out;
+	}
+	if (ig->iothreads && tmap_guest_set_iothreads(g, ig->iothreads) < 0) {
+		r = fail(EXIT_USAGE, "--iothreads: '%u' is not accepted", ig->iothreads);
+		goto out;
+	}
+	if (ig->has_qos && tmap_guest_set_qos(g, ig->shares, ig->period, ig->quota) < 0) {
+		r = fail(EXIT_USAGE, "guest '%s': --shares, --period or --quota not accepted",
+			 ig->name);
+		goto out;
+	}
+
+	r = tmap_guests_add(guests, g, &err);
+	if (r < 0) {
+		r = fail_lib(r, true, &err, "inline guest");
+		goto out;
+	}
+	return EXIT_OK;
+out:
+	tmap_guest_free(g);
+	return r;
+}
+
+/* Guests from stdin ("-"), with the same size cap as a file. */
+static int
+add_stdin_guests(struct tmap_guests *guests)
+{
+	struct tmap_error err = {0};
+	size_t len = 0, cap = 0;
+	char *text = NULL;
+	int r;
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *bigger;
+
+			if (cap >= MAX_STDIN) {
+				free(text);
+				return fail(EXIT_USAGE, "<stdin>: more than %u MiB of guests",
+					    MAX_STDIN >> 20);
+			}
+			cap = cap ? cap * 2 : 65536;
+			bigger = realloc(text, cap);
+			if (!bigger) {
+				free(text);
+				return fail(EXIT_RUNTIME, "out of memory");
+			}
+			text = bigger;
+		}
+		n = read(STDIN_FILENO, text + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = errno;
+			free(text);
+			return fail(EXIT_RUNTIME, "cannot read guests from stdin: %s", strerror(r));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	r = tmap_guests_parse_json(guests, text ? text : "", len, "<stdin>", &err);
+	free(text);
+	if (r < 0)
+		return fail_lib(r, true, &err, "<stdin>");
+	return EXIT_OK;
+}
+
+static int
+load_topology(const char *source, struct tmap_topology **ret)
+{
+	struct tmap_error err = {0};
+	int r = tmap_topology_new(source, 0, ret, &err);
+
+	if (r < 0)
+		return fail_lib(r, strcmp(source, "live") != 0, &err, source);
+	return EXIT_OK;
+}
+
+/* getopt_long() says '?' both for an unknown option and for an abbreviation that matches
+ * several ("--c"): tell them apart, the fix differs. */
+static int
+unknown_option(const char *cmd, const struct option *options, int optopt_, char *const argv[],
+	       int optind_)
+{
+	const char *arg = argv[optind_ - 1];
+	size_t len = strcspn(arg, "=");
+	unsigned matches = 0;
+
+	if (optopt_ > 0 && optopt_ < 0x100)
+		return fail(EXIT_USAGE, "%s: unknown option '-%c' (see 'topomap %s --help')", cmd,
+			    optopt_, cmd);
+	if (len > 2 && strncmp(arg, "--", 2) == 0)
+		for (const struct option *o = options; o->name; o++)
+			if (strncmp(o->name, arg + 2, len - 2) == 0)
+				matches++;
+	if (matches > 1)
+		return fail(EXIT_USAGE, "%s: option '%.*s' is ambiguous (see 'topomap %s --help')",
+			    cmd, (int)len, arg, cmd);
+	return fail(EXIT_USAGE, "%s: unknown option '%.*s' (see 'topomap %s --help')", cmd,
+		    (int)len, arg, cmd);
+}
+
+/* An empty source would silently mean the live host to the library. */
+static int
+check_source(const char *source)
+{
+	if (!source[0])
+		return fail(EXIT_USAGE,
+			    "--topology: '' is not live, synthetic:DESC or an hwloc XML file");
+	return EXIT_OK;
+}
+
+static int
+missing_value(const char *cmd, char *const argv[], int optind_)
+{
+	const char *arg = argv[optind_ - 1];
+
+	return fail(EXIT_USAGE, "%s: option '%.*s' needs a value", cmd, (int)strcspn(arg, "="),
+		    arg);
+}
+
+enum {
+	OPT_TOPOLOGY = 0x100,
+	OPT_FORMAT,
+	OPT_RESERVE,
+	OPT_NAME,
+	OPT_VCPUS,
+	OPT_SOCKETS,
+	OPT_CORES,
+	OPT_THREADS,
+	OPT_MEMORY,
+	OPT_CELLS,
+	OPT_CELL,
+	OPT_CPU_POLICY,
+	OPT_THREAD_POLICY,
+	OPT_EMULATOR,
+	OPT_IOTHREADS,
+	OPT_MEMORY_MODE,
+	OPT_SHARES,
+	OPT_PERIOD,
+	OPT_QUOTA,
+	OPT_END,
+};
+
+static int
+cmd_topology(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{"topology", required_argument, NULL, OPT_TOPOLOGY},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *source = NULL, *format_arg = NULL;
+	struct tmap_topology *topology = NULL;
+	struct tmap_error err = {0};
+	int format = TMAP_FORMAT_TABLE;
+	char *text = NULL;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_TOPOLOGY:
+			if (source)
+				return fail(EXIT_USAGE,
+					    "topology: --topology given more than once");
+			source = optarg;
+			r = check_source(source);
+			if (r != EXIT_OK)
+				return r;
+			break;
+		case OPT_FORMAT:
+			if (format_arg)
+				return fail(EXIT_USAGE, "topology: --format given more than once");
+			format_arg = optarg;
+			r = parse_choice("--format", optarg, topology_formats, &format);
+			if (r != EXIT_OK)
+				return r;
+			break;
+		case 'h':
+			return emit(topology_help);
+		case ':':
+			return missing_value("topology", argv, optind);
+		default:
+			return unknown_option("topology", options, optopt, argv, optind);
+		}
+	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, "topology: unexpected argument '%s'", argv[optind]);
+
+	r = load_topology(source ? source : "live", &topology);
+	if (r != EXIT_OK)
+		return r;
+	r = tmap_topology_format(topology, format, 0, &text, &err);
+	tmap_topology_free(topology);
+	if (r < 0)
+		return fail_lib(r, false, &err, "topology");
+	r = emit(text);
+	free(text);
+	return r;
+}
+
+/* Store one inline guest option. Every one but --cell may be given once: a second --name
+ * most likely means a second guest, which only a JSON file can describe. */
+static int
+inline_option(int opt, const char *name, const char *arg, struct inline_guest *g)
+{
+	uint64_t v;
+	int r = EXIT_OK;
+
+	g->given = true;
+	switch (opt) {
+	case OPT_NAME:
+		g->name = arg;
+		break;
+	case OPT_VCPUS:
+		r = parse_unsigned(name, arg, 1, MAX_VCPUS, &g->vcpus);
+		break;
+	case OPT_SOCKETS:
+		r = parse_unsigned(name, arg, 1, MAX_VCPUS, &g->sockets);
+		break;
+	case OPT_CORES:
+		r = parse_unsigned(name, arg, 1, MAX_VCPUS, &g->cores);
+		break;
+	case OPT_THREADS:
+		r = parse_unsigned(name, arg, 1, MAX_THREADS, &g->threads);
+		break;
+	case OPT_MEMORY:
+		g->memory_arg = arg;
+		r = parse_size_option(name, arg, &g->memory_mib);
+		break;
+	case OPT_CELLS:
+		g->cells_arg = arg;
+		r = parse_unsigned(name, arg, 1, MAX_VCPUS, &g->cells);
+		break;
+	case OPT_CELL:
+		r = parse_cell(arg, g);
+		break;
+	case OPT_CPU_POLICY:
+		g->has_cpu_policy = true;
+		r = parse_choice(name, arg, cpu_policies, &g->cpu_policy);
+		break;
+	case OPT_THREAD_POLICY:
+		g->has_thread_policy = true;
+		r = parse_choice(name, arg, thread_policies, &g->thread_policy);
+		break;
+	case OPT_EMULATOR:
+		g->has_emulator = true;
+		r = parse_choice(name, arg, emulator_policies, &g->emulator);
+		break;
+	case OPT_MEMORY_MODE:
+		g->has_memory_mode = true;
+		r = parse_choice(name, arg, memory_modes, &g->memory_mode);
+		break;
+	case OPT_IOTHREADS:
+		r = parse_unsigned(name, arg, 0, MAX_IOTHREADS, &g->iothreads);
+		break;
+	case OPT_SHARES:
+		g->has_qos = true;
+		r = parse_number(name, arg, MIN_SHARES, MAX_SHARES, &g->shares);
+		break;
+	case OPT_PERIOD:
+		g->has_qos = true;
+		r = parse_number(name, arg, MIN_PERIOD, MAX_PERIOD, &g->period);
+		break;
+	case OPT_QUOTA:
+		g->has_qos = true;
+		if (strcmp(arg, "-1") == 0) {
+			g->quota = -1;
+			break;
+		}
+		r = parse_number(name, arg, MIN_QUOTA, MAX_QUOTA, &v);
+		if (r == EXIT_OK)
+			g->quota = (int64_t)v;
+		break;
+	}
+	return r;
+}
+
+static int
+cmd_plan(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{"topology", required_argument, NULL, OPT_TOPOLOGY},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"reserve", required_argument, NULL, OPT_RESERVE},
+		{"name", required_argument, NULL, OPT_NAME},
+		{"vcpus", required_argument, NULL, OPT_VCPUS},
+		{"sockets", required_argument, NULL, OPT_SOCKETS},
+		{"cores", required_argument, NULL, OPT_CORES},
+		{"threads", required_argument, NULL, OPT_THREADS},
+		{"memory", required_argument, NULL, OPT_MEMORY},
+		{"cells", required_argument, NULL, OPT_CELLS},
+		{"cell", required_argument, NULL, OPT_CELL},
+		{"cpu-policy", required_argument, NULL, OPT_CPU_POLICY},
+		{"thread-policy", required_argument, NULL, OPT_THREAD_POLICY},
+		{"emulator", required_argument, NULL, OPT_EMULATOR},
+		{"iothreads", required_argument, NULL, OPT_IOTHREADS},
+		{"memory-mode", required_argument, NULL, OPT_MEMORY_MODE},
+		{"shares", required_argument, NULL, OPT_SHARES},
+		{"period", required_argument, NULL, OPT_PERIOD},
+		{"quota", required_argument, NULL, OPT_QUOTA},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct tmap_solve_options solve = TMAP_SOLVE_OPTIONS_INIT;
+	bool seen[OPT_END - OPT_TOPOLOGY] = {false};
+	struct tmap_topology *topology = NULL;
+	struct tmap_guests *guests = NULL;
+	struct inline_guest ig = {0};
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	const char *source = "live";
+	int format = TMAP_FORMAT_TABLE;
+	char *text = NULL;
+	int c, r = EXIT_OK;
+
+	opterr = 0;
+	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		const char *name = argv[optind - 1];
+
+		/* "--format=json" and "--format json" are both fine; name the option alone. */
+		if (c >= OPT_TOPOLOGY && c < OPT_END) {
+			for (const struct option *o = options; o->name; o++)
+				if (o->val == c)
+					name = o->name;
+			if (seen[c - OPT_TOPOLOGY] && c != OPT_CELL) {
+				r = fail(EXIT_USAGE, "plan: --%s given more than once", name);
+				break;
+			}
+			seen[c - OPT_TOPOLOGY] = true;
+		}
+		switch (c) {
+		case OPT_TOPOLOGY:
+			source = optarg;
+			r = check_source(source);
+			break;
+		case OPT_FORMAT:
+			r = parse_choice("--format", optarg, formats, &format);
+			break;
+		case OPT_RESERVE:
+			/* An empty set is "reserve nothing", handy in scripts. */
+			if (optarg[0] && !is_list(optarg))
+				r = fail(EXIT_USAGE,
+					 "--reserve: '%s' is not a list of host PUs such as 0,12 or 0-3",
+					 optarg);
+			solve.reserve = optarg[0] ? optarg : NULL;
+			break;
+		case 'h':
+			inline_guest_clear(&ig);
+			return emit(plan_help);
+		case ':':
+			r = missing_value("plan", argv, optind);
+			break;
+		case '?':
+			r = unknown_option("plan", options, optopt, argv, optind);
+			break;
+		default: {
+			char option[32];
+
+			snprintf(option, sizeof(option), "--%s", name);
+			r = inline_option(c, option, optarg, &ig);
+			break;
+		}
+		}
+	}
+	if (r != EXIT_OK)
+		goto out;
+	if (!ig.given && optind >= argc) {
+		r = fail(EXIT_USAGE, "plan: no guest given: use --name and --vcpus, or JSON files");
+		goto out;
+	}
+
+	/* Guests first: they are the user's input, and cheaper to check than a live host. */
+	if (tmap_guests_new(&guests) < 0) {
+		r = fail(EXIT_RUNTIME, "out of memory");
+		goto out;
+	}
+	if (ig.given) {
+		r = add_inline_guest(&ig, guests);
+		if (r != EXIT_OK)
+			goto out;
+	}
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "-") == 0) {
+			r = add_stdin_guests(guests);
+			if (r != EXIT_OK)
+				goto out;
+			continue;
+		}
+		r = tmap_guests_load_json(guests, argv[i], &err);
+		if (r < 0) {
+			r = fail_lib(r, true, &err, argv[i]);
+			goto out;
+		}
+	}
+
+	r = load_topology(source, &topology);
+	if (r != EXIT_OK)
+		goto out;
+	r = tmap_solve(topology, guests, &solve, &plan, &err);
+	if (r < 0) {
+		if (r == -ENOSPC)
+			r = fail(EXIT_NOFIT, "%s",
+				 err.message[0] ? err.message : "the guests do not fit");
+		else
+			r = fail_lib(r, true, &err, "plan");
+		goto out;
+	}
+	r = tmap_plan_format(plan, format, 0, &text, &err);
+	if (r < 0) {
+		r = fail_lib(r, true, &err, "plan");
+		goto out;
+	}
+	r = emit(text);
+out:
+	free(text);
+	tmap_plan_free(plan);
+	tmap_topology_free(topology);
+	tmap_guests_free(guests);
+	inline_guest_clear(&ig);
+	return r;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd)
+		return fail(EXIT_USAGE, "missing command (see 'topomap --help')");
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)
+		return emit(main_help);
+	if (strcmp(cmd, "--version") == 0) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "topomap %s\n", tmap_version());
+		return emit(line);
+	}
+	if (strcmp(cmd, "topology") == 0)
+		return cmd_topology(argc - 1, argv + 1);
+	if (strcmp(cmd, "plan") == 0)
+		return cmd_plan(argc - 1, argv + 1);
+	if (cmd[0] == '-')
+		return fail(EXIT_USAGE, "unknown option '%s' (see 'topomap --help')", cmd);
+	return fail(EXIT_USAGE, "unknown command '%s' (see 'topomap --help')", cmd);
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The plan as JSON. These keys are a contract that orchestrators read: add keys freely,
+ * never rename or remove one.
+ */
+#include <json-c/json.h>
+
+#include "internal.h"
+
+static void
+json_put_freep(struct json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+
+/* json-c's setters only fail on allocation failure; track that once instead of per call. */
+struct builder {
+	bool oom;
+};
+
+static struct json_object *
+add(struct builder *b, struct json_object *parent, const char *key, struct json_object *val)
+{
+	if (!val) {
+		b->oom = true;
+		return NULL;
+	}
+	if (json_object_is_type(parent, json_type_array)) {
+		if (json_object_array_add(parent, val) < 0) {
+			json_object_put(val);
+			b->oom = true;
+			return NULL;
+		}
+	} else if (json_object_object_add(parent, key, val) < 0) {
+		json_object_put(val);
+		b->oom = true;
+		return NULL;
+	}
+	return val;
+}
+
+static struct json_object *
+str(const char *s)
+{
+	return json_object_new_string(s ? s : "");
+}
+
+static void
+guest_json(struct builder *b, struct json_object *arr, const struct plan_guest *pg)
+{
+	struct json_object *g = add(b, arr, NULL, json_object_new_object());
+	struct json_object *topo, *vcpus, *cells, *emu, *ios, *mem, *qos, *why;
+
+	if (!g)
+		return;
+	add(b, g, "name", str(pg->name));
+	add(b, g, "cpu_policy", str(cpu_policy_name(pg->cpu_policy)));
+	if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
+		add(b, g, "thread_policy", str(thread_policy_name(pg->thread_policy)));
+		add(b, g, "emulator_threads", str(emulator_policy_name(pg->emulator_policy)));
+	}
+	topo = add(b, g, "topology", json_object_new_object());
+	if (topo) {
+		add(b, topo, "sockets", json_object_new_int64(pg->sockets));
+		add(b, topo, "cores", json_object_new_int64(pg->cores));
+		add(b, topo, "threads", json_object_new_int64(pg->threads));
+	}
+	vcpus = add(b, g, "vcpus", json_object_new_array());
+	for (unsigned v = 0; vcpus && v < pg->vcpus; v++) {
+		struct json_object *o = add(b, vcpus, NULL, json_object_new_object());
+
+		if (!o)
+			break;
+		add(b, o, "vcpu", json_object_new_int64(v));
+		add(b, o, "cpuset", str(pg->vcpu_lists[v]));
+		add(b, o, "node", json_object_new_int64(pg->vcpu_node[v]));
+		if (pg->vcpu_core_lists[v])
+			add(b, o, "host_core", str(pg->vcpu_core_lists[v]));
+	}
+	cells = add(b, g, "cells", json_object_new_array());
+	for (unsigned c = 0; cells && c < pg->ncells; c++) {
+		const struct plan_cell *pc = &pg->cells[c];
+		struct json_object *o = add(b, cells, NULL, json_object_new_object());
+		char node[16];
+
+		if (!o)
+			break;
+		snprintf(node, sizeof(node), "%u", pc->node);
+		add(b, o, "cell", json_object_new_int64(c));
+		add(b, o, "cpus", str(pc->vcpus_list));
+		add(b, o, "nodeset", str(node));
+		add(b, o, "memory_mib", json_object_new_int64((int64_t)pc->memory_mib));
+		add(b, o, "host_cpus", str(pc->pus_list));
+	}
+	add(b, g, "cells_proposed", json_object_new_boolean(pg->cells_proposed));
+	emu = add(b, g, "emulator", json_object_new_object());
+	if (emu)
+		add(b, emu, "cpuset", str(pg->emulator_list));
+	ios = add(b, g, "iothreads", json_object_new_array());
+	for (unsigned i = 1; ios && i <= pg->iothreads; i++) {
+		struct json_object *o = add(b, ios, NULL, json_object_new_object());
+
+		if (!o)
+			break;
+		add(b, o, "iothread", json_object_new_int64(i));
+		add(b, o, "cpuset", str(pg->emulator_list));
+	}
+	mem = add(b, g, "memory", json_object_new_object());
+	if (mem) {
+		add(b, mem, "mode", str(memory_mode_name(pg->memory_mode)));
+		add(b, mem, "nodeset", str(pg->memory_list));
+		add(b, mem, "memory_mib", json_object_new_int64((int64_t)pg->memory_mib));
+	}
+	qos = add(b, g, "qos", json_object_new_object());
+	if (qos && pg->shares)
+		add(b, qos, "shares", json_object_new_int64((int64_t)pg->shares));
+	if (qos && pg->period)
+		add(b, qos, "period", json_object_new_int64((int64_t)pg->period));
+	if (qos && pg->quota)
+		add(b, qos, "quota", json_object_new_int64(pg->quota));
+	why = add(b, g, "explain", json_object_new_array());
+	for (size_t i = 0; why && i < pg->nexplain; i++)
+		add(b, why, NULL, str(pg->explain[i]));
+}
+
+int
+format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err)
+{
+	_cleanup_(json_put_freep) struct json_object *root = json_object_new_object();
+	struct builder b = {false};
+	struct json_object *guests;
+
+	if (!root)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	add(&b, root, "host", str(plan->host));
+	guests = add(&b, root, "guests", json_object_new_array());
+	for (size_t i = 0; guests && i < plan->nguests; i++)
+		guest_json(&b, guests, &plan->guests[i]);
+	if (b.oom)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							   JSON_C_TO_STRING_NOSLASHESCAPE),
+	      out);
+	fputc('\n', out);
+	return 0;
+}

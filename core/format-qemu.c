@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A plan as QEMU command-line options: for each guest a "# NAME" line, then one option and
+ * its argument per line ("-m 4096M"). No value holds a space or a character a shell would
+ * interpret, so a line splits into two argv entries at its space and needs no quoting. Lines
+ * starting with '#' are comments.
+ *
+ * Options only shape the guest (CPU topology, NUMA cells, memory policy, iothreads). Which
+ * host PU runs each thread is applied afterwards by a backend (cgroup, sched_setaffinity or
+ * libvirt): QEMU has no option for it.
+ */
+#include "internal.h"
+
+static const char restrictive_note[] =
+    "# memory mode restrictive: QEMU has no such policy; the cgroup's cpuset.mems restricts memory\n";
+
+/* The memory-backend policy for a mode, or NULL when QEMU has none. */
+static const char *
+qemu_policy(enum tmap_memory_mode mode)
+{
+	switch (mode) {
+	case TMAP_MEMORY_STRICT:
+		return "bind";
+	case TMAP_MEMORY_PREFERRED:
+		return "preferred";
+	case TMAP_MEMORY_INTERLEAVE:
+		return "interleave";
+	case TMAP_MEMORY_RESTRICTIVE:
+		/* libvirt's restrictive mode: no mbind() at all, cpuset.mems confines the
+		 * memory, and a running guest may move to other nodes. */
+		return NULL;
+	}
+	return NULL;
+}
+
+/* Comment text on one line: a newline in a name must not start an option line. */
+static void
+put_comment_text(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
+	}
+}
+
+/* QEMU's -numa takes one "cpus=" per contiguous range: "0-1,4" becomes "cpus=0-1,cpus=4". */
+static void
+put_numa_cpus(FILE *out, const char *list)
+{
+	if (!*list)
+		return;
+	fputs(",cpus=", out);
+	for (const char *p = list; *p; p++) {
+		if (*p == ',')
+			fputs(",cpus=", out);
+		else
+			fputc(*p, out);
+	}
+}
+
+static void
+format_guest(const struct plan_guest *g, FILE *out)
+{
+	const char *policy = qemu_policy(g->memory_mode);
+
+	fputs("# ", out);
+	put_comment_text(out, g->name);
+	fputc('\n', out);
+	fputs("# vcpu, emulator and iothread pinning is applied by a backend, not by options\n",
+	      out);
+	fprintf(out, "-smp %u,sockets=%u,cores=%u,threads=%u\n", g->vcpus, g->sockets, g->cores,
+		g->threads);
+	fprintf(out, "-m %lluM\n", (unsigned long long)g->memory_mib);
+	if (!policy)
+		fputs(restrictive_note, out);
+	for (unsigned c = 0; c < g->ncells; c++) {
+		const struct plan_cell *cell = &g->cells[c];
+
+		fprintf(out, "-object memory-backend-ram,id=ram-node%u,size=%lluM", c,
+			(unsigned long long)cell->memory_mib);
+		if (policy)
+			fprintf(out, ",host-nodes=%u,policy=%s", cell->node, policy);
+		fputc('\n', out);
+	}
+	for (unsigned c = 0; c < g->ncells; c++) {
+		fprintf(out, "-numa node,nodeid=%u", c);
+		put_numa_cpus(out, g->cells[c].vcpus_list);
+		fprintf(out, ",memdev=ram-node%u\n", c);
+	}
+	/* Named as libvirt names them, so a backend finds "iothread1" in query-iothreads
+	 * whichever way the guest was started. */
+	for (unsigned k = 1; k <= g->iothreads; k++)
+		fprintf(out, "-object iothread,id=iothread%u\n", k);
+}
+
+int
+format_plan_qemu(const struct tmap_plan *plan, FILE *out, struct tmap_error *err)
+{
+	for (size_t i = 0; i < plan->nguests; i++)
+		format_guest(&plan->guests[i], out);
+	if (fflush(out) != 0 || ferror(out))
+		return tmap_error_set(err, -EIO,
+				      "cannot write the QEMU options of the plan for '%s'",
+				      plan->host ? plan->host : "?");
+	return 0;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The plan for a person reading a terminal. */
+#include "internal.h"
+
+static void
+guest_table(FILE *out, const struct plan_guest *pg)
+{
+	fprintf(out, "guest %s: %u vcpu%s (%u socket%s x %u core%s x %u thread%s), %" PRIu64 " MiB, %s",
+		pg->name, pg->vcpus, pg->vcpus == 1 ? "" : "s", pg->sockets,
+		pg->sockets == 1 ? "" : "s", pg->cores, pg->cores == 1 ? "" : "s", pg->threads,
+		pg->threads == 1 ? "" : "s", pg->memory_mib, cpu_policy_name(pg->cpu_policy));
+	if (pg->cpu_policy == TMAP_CPU_DEDICATED)
+		fprintf(out, ", threads %s, emulator %s", thread_policy_name(pg->thread_policy),
+			emulator_policy_name(pg->emulator_policy));
+	fputc('\n', out);
+
+	fprintf(out, "  %-5s %-16s %-16s %s\n", "vcpu", "host PU", "host core", "node");
+	for (unsigned v = 0; v < pg->vcpus; v++)
+		fprintf(out, "  %-5u %-16s %-16s %d\n", v, pg->vcpu_lists[v],
+			pg->vcpu_core_lists[v] ? pg->vcpu_core_lists[v] : "-", pg->vcpu_node[v]);
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		const struct plan_cell *pc = &pg->cells[c];
+
+		fprintf(out, "  cell %u%s: vcpus %s -> node %u, %" PRIu64 " MiB, host PUs %s\n", c,
+			pg->cells_proposed ? " (proposed)" : "", pc->vcpus_list, pc->node,
+			pc->memory_mib, pc->pus_list);
+	}
+	fprintf(out, "  emulator: %s\n", pg->emulator_list);
+	if (pg->iothreads)
+		fprintf(out, "  iothreads 1-%u: %s\n", pg->iothreads, pg->emulator_list);
+	fprintf(out, "  memory: %s on node%s %s\n", memory_mode_name(pg->memory_mode),
+		hwloc_bitmap_weight(pg->memory_nodes) > 1 ? "s" : "", pg->memory_list);
+	if (pg->shares || pg->period || pg->quota) {
+		fprintf(out, "  qos:");
+		if (pg->shares)
+			fprintf(out, " shares %" PRIu64, pg->shares);
+		if (pg->period)
+			fprintf(out, " period %" PRIu64 " us", pg->period);
+		if (pg->quota)
+			fprintf(out, " quota %" PRId64 "%s", pg->quota, pg->quota > 0 ? " us" : "");
+		fputc('\n', out);
+	}
+	fprintf(out, "  why:\n");
+	for (size_t i = 0; i < pg->nexplain; i++)
+		fprintf(out, "    - %s\n", pg->explain[i]);
+}
+
+int
+format_plan_table(const struct tmap_plan *plan, FILE *out, struct tmap_error *err)
+{
+	fprintf(out, "host: %s\n", plan->host);
+	for (size_t i = 0; i < plan->nguests; i++) {
+		fputc('\n', out);
+		guest_table(out, &plan->guests[i]);
+	}
+	return 0;
+}

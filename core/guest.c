@@ -1,0 +1,1020 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Guest specifications: built through setters or parsed from JSON, validated in one place so
+ * that every message names where the guest came from, the guest, the field and the value.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+#define MAX_VCPUS TMAP_MAX_VCPUS
+#define MAX_IOTHREADS TMAP_MAX_IOTHREADS
+#define MAX_NAME 64
+#define MAX_SPEC_BYTES (16u << 20)
+
+static const char *const cpu_policies[] = {
+	[TMAP_CPU_DEDICATED] = "dedicated",
+	[TMAP_CPU_SHARED] = "shared",
+};
+static const char *const thread_policies[] = {
+	[TMAP_THREAD_PREFER] = "prefer",
+	[TMAP_THREAD_ISOLATE] = "isolate",
+	[TMAP_THREAD_REQUIRE] = "require",
+};
+static const char *const emulator_policies[] = {
+	[TMAP_EMULATOR_SHARE] = "share",
+	[TMAP_EMULATOR_ISOLATE] = "isolate",
+};
+static const char *const memory_modes[] = {
+	[TMAP_MEMORY_STRICT] = "strict",
+	[TMAP_MEMORY_PREFERRED] = "preferred",
+	[TMAP_MEMORY_INTERLEAVE] = "interleave",
+	[TMAP_MEMORY_RESTRICTIVE] = "restrictive",
+};
+
+static int
+name_lookup(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (streq(names[i], s))
+			return (int)i;
+	return -EINVAL;
+}
+
+const char *
+cpu_policy_name(enum tmap_cpu_policy p)
+{
+	return (unsigned)p < ARRAY_SIZE(cpu_policies) ? cpu_policies[p] : "?";
+}
+
+const char *
+thread_policy_name(enum tmap_thread_policy p)
+{
+	return (unsigned)p < ARRAY_SIZE(thread_policies) ? thread_policies[p] : "?";
+}
+
+const char *
+emulator_policy_name(enum tmap_emulator_policy p)
+{
+	return (unsigned)p < ARRAY_SIZE(emulator_policies) ? emulator_policies[p] : "?";
+}
+
+const char *
+memory_mode_name(enum tmap_memory_mode m)
+{
+	return (unsigned)m < ARRAY_SIZE(memory_modes) ? memory_modes[m] : "?";
+}
+
+int
+cpu_policy_from_name(const char *s)
+{
+	return name_lookup(cpu_policies, ARRAY_SIZE(cpu_policies), s);
+}
+
+int
+thread_policy_from_name(const char *s)
+{
+	return name_lookup(thread_policies, ARRAY_SIZE(thread_policies), s);
+}
+
+int
+emulator_policy_from_name(const char *s)
+{
+	return name_lookup(emulator_policies, ARRAY_SIZE(emulator_policies), s);
+}
+
+int
+memory_mode_from_name(const char *s)
+{
+	return name_lookup(memory_modes, ARRAY_SIZE(memory_modes), s);
+}
+
+int
+parse_size_mib(const char *s, uint64_t *ret)
+{
+	unsigned long long v;
+	uint64_t mult = 1;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'M':
+	case 'm':
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		mult = 1024;
+		end++;
+		break;
+	case 'T':
+	case 't':
+		mult = 1024 * 1024;
+		end++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end || v == 0 || v > UINT64_MAX / mult / 2)
+		return -EINVAL;
+	*ret = v * mult;
+	return 0;
+}
+
+static bool
+name_valid(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len > MAX_NAME || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+			return false;
+	return true;
+}
+
+static void
+cells_clear(struct tmap_guest *g)
+{
+	for (unsigned i = 0; i < g->ncells; i++)
+		hwloc_bitmap_free(g->cells[i].vcpus);
+	free(g->cells);
+	g->cells = NULL;
+	g->ncells = 0;
+}
+
+struct tmap_guest *
+tmap_guest_free(struct tmap_guest *g)
+{
+	if (!g)
+		return NULL;
+	cells_clear(g);
+	free(g->name);
+	free(g->origin);
+	free(g);
+	return NULL;
+}
+
+static void
+tmap_guest_freep(struct tmap_guest **g)
+{
+	tmap_guest_free(*g);
+}
+
+int
+tmap_guest_new(const char *name, unsigned vcpus, struct tmap_guest **ret, struct tmap_error *err)
+{
+	struct tmap_guest *g;
+
+	if (!ret)
+		return tmap_error_set(err, -EINVAL, "tmap_guest_new: no place for the result");
+	if (!name_valid(name))
+		return tmap_error_set(err, -EINVAL,
+				      "guest name '%.80s' is not valid: use 1 to %d letters, digits, '.', '_' or '-', not starting with '.' or '-'",
+				      name ? name : "", MAX_NAME);
+	if (vcpus == 0 || vcpus > MAX_VCPUS)
+		return tmap_error_set(err, -EINVAL,
+				      "guest '%s': field 'vcpus': %u is not between 1 and %d", name,
+				      vcpus, MAX_VCPUS);
+	g = calloc(1, sizeof(*g));
+	if (!g || !(g->name = strdup(name))) {
+		free(g);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	g->vcpus = vcpus;
+	g->sockets = 1;
+	g->cores = vcpus;
+	g->threads = 1;
+	g->memory_mib = 1024;
+	*ret = g;
+	return 0;
+}
+
+const char *
+tmap_guest_name(const struct tmap_guest *g)
+{
+	return g ? g->name : NULL;
+}
+
+int
+tmap_guest_set_topology(struct tmap_guest *g, unsigned sockets, unsigned cores, unsigned threads)
+{
+	if (!g || !sockets || !cores || !threads || threads > TMAP_MAX_GUEST_THREADS ||
+	    sockets > MAX_VCPUS || cores > MAX_VCPUS)
+		return -EINVAL;
+	g->sockets = sockets;
+	g->cores = cores;
+	g->threads = threads;
+	g->topology_set = true;
+	return 0;
+}
+
+int
+tmap_guest_set_memory_mib(struct tmap_guest *g, uint64_t memory_mib)
+{
+	if (!g || !memory_mib || memory_mib > (UINT64_C(1) << 40))
+		return -EINVAL;
+	g->memory_mib = memory_mib;
+	g->memory_set = true;
+	return 0;
+}
+
+int
+tmap_guest_add_cell(struct tmap_guest *g, const char *cpus, uint64_t memory_mib,
+		    struct tmap_error *err)
+{
+	hwloc_bitmap_t set = NULL;
+	struct guest_cell *cells;
+
+	if (!g)
+		return -EINVAL;
+	if (bitmap_parse_list(cpus, &set) < 0)
+		return tmap_error_set(err, -EINVAL,
+				      "guest '%s': cell %u: cpus '%.80s' is not a list such as '0-3,8'",
+				      g->name, g->ncells, cpus ? cpus : "");
+	cells = realloc(g->cells, (g->ncells + 1) * sizeof(*cells));
+	if (!cells) {
+		hwloc_bitmap_free(set);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	g->cells = cells;
+	g->cells[g->ncells].vcpus = set;
+	g->cells[g->ncells].memory_mib = memory_mib;
+	g->ncells++;
+	g->cell_count = 0;
+	return 0;
+}
+
+int
+tmap_guest_set_cell_count(struct tmap_guest *g, unsigned cells)
+{
+	if (!g || cells == 0 || cells > MAX_VCPUS)
+		return -EINVAL;
+	cells_clear(g);
+	g->cell_count = cells;
+	return 0;
+}
+
+int
+tmap_guest_set_cpu_policy(struct tmap_guest *g, enum tmap_cpu_policy p)
+{
+	if (!g || (unsigned)p >= ARRAY_SIZE(cpu_policies))
+		return -EINVAL;
+	g->cpu_policy = p;
+	return 0;
+}
+
+int
+tmap_guest_set_thread_policy(struct tmap_guest *g, enum tmap_thread_policy p)
+{
+	if (!g || (unsigned)p >= ARRAY_SIZE(thread_policies))
+		return -EINVAL;
+	g->thread_policy = p;
+	g->thread_policy_set = true;
+	return 0;
+}
+
+int
+tmap_guest_set_emulator_policy(struct tmap_guest *g, enum tmap_emulator_policy p)
+{
+	if (!g || (unsigned)p >= ARRAY_SIZE(emulator_policies))
+		return -EINVAL;
+	g->emulator_policy = p;
+	g->emulator_policy_set = true;
+	return 0;
+}
+
+int
+tmap_guest_set_memory_mode(struct tmap_guest *g, enum tmap_memory_mode m)
+{
+	if (!g || (unsigned)m >= ARRAY_SIZE(memory_modes))
+		return -EINVAL;
+	g->memory_mode = m;
+	return 0;
+}
+
+int
+tmap_guest_set_iothreads(struct tmap_guest *g, unsigned n)
+{
+	if (!g || n > MAX_IOTHREADS)
+		return -EINVAL;
+	g->iothreads = n;
+	return 0;
+}
+
+#define SHARES_MIN TMAP_QOS_SHARES_MIN
+#define SHARES_MAX TMAP_QOS_SHARES_MAX
+#define PERIOD_MIN TMAP_QOS_PERIOD_MIN
+#define PERIOD_MAX TMAP_QOS_PERIOD_MAX
+#define QUOTA_MIN TMAP_QOS_QUOTA_MIN
+#define QUOTA_MAX TMAP_QOS_QUOTA_MAX
+
+int
+tmap_guest_set_qos(struct tmap_guest *g, uint64_t shares, uint64_t period, int64_t quota)
+{
+	if (!g)
+		return -EINVAL;
+	if (shares && (shares < SHARES_MIN || shares > SHARES_MAX))
+		return -EINVAL;
+	if (period && (period < PERIOD_MIN || period > PERIOD_MAX))
+		return -EINVAL;
+	if (quota && quota != -1 && (quota < QUOTA_MIN || quota > QUOTA_MAX))
+		return -EINVAL;
+	g->shares = shares;
+	g->period = period;
+	g->quota = quota;
+	return 0;
+}
+
+/* "FILE: guest 'NAME': " or "guest 'NAME': " */
+#define GUEST_FMT "%s%sguest '%s': "
+#define GUEST_ARGS(g) (g)->origin ? (g)->origin : "", (g)->origin ? ": " : "", (g)->name
+
+int
+tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t seen = NULL;
+	uint64_t sum = 0;
+	unsigned unsized = 0;
+
+	if (!g)
+		return tmap_error_set(err, -EINVAL, "no guest");
+	if ((uint64_t)g->sockets * g->cores * g->threads != g->vcpus)
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "sockets*cores*threads is %u*%u*%u = %" PRIu64 ", not vcpus %u",
+				      GUEST_ARGS(g), g->sockets, g->cores, g->threads,
+				      (uint64_t)g->sockets * g->cores * g->threads, g->vcpus);
+	if (g->cpu_policy == TMAP_CPU_SHARED && g->thread_policy_set)
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "field 'thread_policy': '%s' applies only to dedicated guests, this one is shared",
+				      GUEST_ARGS(g), thread_policy_name(g->thread_policy));
+	if (g->cpu_policy == TMAP_CPU_SHARED && g->emulator_policy_set &&
+	    g->emulator_policy == TMAP_EMULATOR_ISOLATE)
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "field 'emulator_threads': 'isolate' applies only to dedicated guests, this one is shared",
+				      GUEST_ARGS(g));
+	if (g->thread_policy == TMAP_THREAD_ISOLATE && g->threads > 1)
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "field 'thread_policy': 'isolate' keeps host siblings empty, so it cannot host a guest with threads=%u",
+				      GUEST_ARGS(g), g->threads);
+	if (g->cell_count) {
+		unsigned guest_cores = g->vcpus / g->threads;
+
+		if (g->cell_count > guest_cores)
+			return tmap_error_set(err, -EINVAL,
+					      GUEST_FMT "cells: %u cells for %u guest cores; a cell needs at least one core",
+					      GUEST_ARGS(g), g->cell_count, guest_cores);
+		if (g->memory_mib < g->cell_count)
+			return tmap_error_set(err, -EINVAL,
+					      GUEST_FMT "cells: %" PRIu64 " MiB cannot be split into %u cells",
+					      GUEST_ARGS(g), g->memory_mib, g->cell_count);
+		return 0;
+	}
+	if (g->ncells == 0)
+		return 0;
+
+	seen = hwloc_bitmap_alloc();
+	if (!seen)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < g->ncells; i++) {
+		const struct guest_cell *c = &g->cells[i];
+		_cleanup_free_ char *list = bitmap_list(c->vcpus);
+		int last = hwloc_bitmap_last(c->vcpus);
+		unsigned v;
+
+		if (hwloc_bitmap_iszero(c->vcpus))
+			return tmap_error_set(err, -EINVAL, GUEST_FMT "cell %u: cpus is empty",
+					      GUEST_ARGS(g), i);
+		if (last >= (int)g->vcpus)
+			return tmap_error_set(err, -EINVAL,
+					      GUEST_FMT "cell %u: cpus '%s' names vcpu %d, but the guest has vcpus 0-%u",
+					      GUEST_ARGS(g), i, list ? list : "", last, g->vcpus - 1);
+		if (hwloc_bitmap_intersects(seen, c->vcpus)) {
+			hwloc_bitmap_t both = hwloc_bitmap_alloc();
+			int dup;
+
+			hwloc_bitmap_and(both, seen, c->vcpus);
+			dup = hwloc_bitmap_first(both);
+			hwloc_bitmap_free(both);
+			return tmap_error_set(err, -EINVAL,
+					      GUEST_FMT "cell %u: cpus '%s': vcpu %d is already in another cell",
+					      GUEST_ARGS(g), i, list ? list : "", dup);
+		}
+		/* A guest core split between cells would lie to the guest's scheduler. */
+		hwloc_bitmap_foreach_begin(v, c->vcpus)
+		{
+			unsigned first = v - v % g->threads;
+
+			for (unsigned t = first; t < first + g->threads; t++)
+				if (!hwloc_bitmap_isset(c->vcpus, t))
+					return tmap_error_set(err, -EINVAL,
+							      GUEST_FMT "cell %u: cpus '%s' splits guest core %u (vcpus %u-%u)",
+							      GUEST_ARGS(g), i, list ? list : "",
+							      v / g->threads, first,
+							      first + g->threads - 1);
+		}
+		hwloc_bitmap_foreach_end();
+		hwloc_bitmap_or(seen, seen, c->vcpus);
+		if (c->memory_mib)
+			sum += c->memory_mib;
+		else
+			unsized++;
+	}
+	if ((unsigned)hwloc_bitmap_weight(seen) != g->vcpus) {
+		hwloc_bitmap_t missing = hwloc_bitmap_alloc();
+		int first;
+
+		hwloc_bitmap_set_range(missing, 0, (int)g->vcpus - 1);
+		hwloc_bitmap_andnot(missing, missing, seen);
+		first = hwloc_bitmap_first(missing);
+		hwloc_bitmap_free(missing);
+		return tmap_error_set(err, -EINVAL, GUEST_FMT "cells: vcpu %d is in no cell",
+				      GUEST_ARGS(g), first);
+	}
+	if (!unsized && g->memory_set && sum != g->memory_mib)
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "cells: cell memory adds up to %" PRIu64 " MiB, not memory_mib %" PRIu64,
+				      GUEST_ARGS(g), sum, g->memory_mib);
+	if (unsized && (sum >= g->memory_mib || g->memory_mib - sum < unsized))
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "cells: cells with memory take %" PRIu64 " MiB of %" PRIu64 ", nothing left for the %u without",
+				      GUEST_ARGS(g), sum, g->memory_mib, unsized);
+	return 0;
+}
+
+void
+guest_cells_clear(struct guest_cells *c)
+{
+	for (unsigned i = 0; c->vcpus && i < c->n; i++)
+		if (c->vcpus[i])
+			hwloc_bitmap_free(c->vcpus[i]);
+	free(c->vcpus);
+	free(c->memory_mib);
+	memset(c, 0, sizeof(*c));
+}
+
+int
+guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *ret)
+{
+	struct guest_cells c = {0};
+	uint64_t total = g->memory_mib, sum = 0;
+	unsigned unsized = 0;
+
+	c.n = g->ncells ? g->ncells : g->cell_count ? g->cell_count : 1;
+	c.implied = !g->ncells && !g->cell_count;
+	c.vcpus = calloc(c.n, sizeof(*c.vcpus));
+	c.memory_mib = calloc(c.n, sizeof(*c.memory_mib));
+	if (!c.vcpus || !c.memory_mib) {
+		guest_cells_clear(&c);
+		return -ENOMEM;
+	}
+	if (g->ncells) {
+		for (unsigned i = 0; i < c.n; i++) {
+			c.vcpus[i] = hwloc_bitmap_dup(g->cells[i].vcpus);
+			c.memory_mib[i] = g->cells[i].memory_mib;
+			sum += c.memory_mib[i];
+			unsized += c.memory_mib[i] == 0;
+		}
+		if (!g->memory_set && !unsized)
+			total = sum;
+	} else {
+		/* K even cells, at guest core boundaries; earlier cells take the remainder. */
+		unsigned cores = g->vcpus / g->threads, next = 0;
+
+		for (unsigned i = 0; i < c.n; i++) {
+			unsigned n = (cores / c.n + (i < cores % c.n)) * g->threads;
+
+			c.vcpus[i] = hwloc_bitmap_alloc();
+			if (c.vcpus[i])
+				hwloc_bitmap_set_range(c.vcpus[i], next, (int)(next + n) - 1);
+			next += n;
+		}
+		unsized = c.n;
+	}
+	for (unsigned i = 0, k = 0; i < c.n; i++) {
+		if (!c.vcpus[i]) {
+			guest_cells_clear(&c);
+			return -ENOMEM;
+		}
+		if (c.memory_mib[i] == 0) {
+			uint64_t left = total - sum;
+
+			c.memory_mib[i] = left / unsized + (k < left % unsized);
+			k++;
+		}
+	}
+	*ret = c;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* The list of guests */
+
+int
+tmap_guests_new(struct tmap_guests **ret)
+{
+	struct tmap_guests *l;
+
+	if (!ret)
+		return -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	*ret = l;
+	return 0;
+}
+
+struct tmap_guests *
+tmap_guests_free(struct tmap_guests *l)
+{
+	if (!l)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++)
+		tmap_guest_free(l->guest[i]);
+	free(l->guest);
+	free(l);
+	return NULL;
+}
+
+size_t
+tmap_guests_count(const struct tmap_guests *l)
+{
+	return l ? l->n : 0;
+}
+
+const struct tmap_guest *
+tmap_guests_get(const struct tmap_guests *l, size_t i)
+{
+	return l && i < l->n ? l->guest[i] : NULL;
+}
+
+static const struct tmap_guest *
+guests_find(const struct tmap_guests *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (streq(l->guest[i]->name, name))
+			return l->guest[i];
+	return NULL;
+}
+
+int
+tmap_guests_add(struct tmap_guests *l, struct tmap_guest *g, struct tmap_error *err)
+{
+	struct tmap_guest **v;
+	const struct tmap_guest *other;
+	int r;
+
+	if (!l || !g)
+		return tmap_error_set(err, -EINVAL, "tmap_guests_add: missing argument");
+	r = tmap_guest_validate(g, err);
+	if (r < 0)
+		return r;
+	other = guests_find(l, g->name);
+	if (other)
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "field 'name': '%s' is already the name of a guest%s%s",
+				      GUEST_ARGS(g), g->name, other->origin ? " in " : "",
+				      other->origin ? other->origin : "");
+	v = realloc(l->guest, (l->n + 1) * sizeof(*v));
+	if (!v)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	l->guest = v;
+	l->guest[l->n++] = g;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* JSON */
+
+struct json_ctx {
+	const char *origin;
+	const char *guest;	/* name, or "#N" before the name is known */
+	struct tmap_error *err;
+};
+
+/* Print a JSON value for a message, short and on one line. */
+static const char *
+json_value_text(struct json_object *v, char *buf, size_t size)
+{
+	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(s);
+
+	if (len >= size)
+		snprintf(buf, size, "%.*s...", (int)size - 4, s);
+	else
+		snprintf(buf, size, "%s", s);
+	return buf;
+}
+
+static int _printf_(4, 5)
+field_error(struct json_ctx *ctx, const char *field, struct json_object *v, const char *fmt, ...)
+{
+	char why[256], value[80];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return tmap_error_set(ctx->err, -EINVAL, "%s: guest '%s': field '%s': %s %s", ctx->origin,
+			      ctx->guest, field, json_value_text(v, value, sizeof(value)), why);
+}
+
+static int
+json_uint(struct json_ctx *ctx, struct json_object *obj, const char *field, uint64_t min,
+	  uint64_t max, uint64_t *ret)
+{
+	int64_t v;
+
+	if (!json_object_is_type(obj, json_type_int))
+		return field_error(ctx, field, obj, "is not an integer");
+	errno = 0;
+	v = json_object_get_int64(obj);
+	if (errno || v < 0 || (uint64_t)v < min || (uint64_t)v > max)
+		return field_error(ctx, field, obj, "is not between %" PRIu64 " and %" PRIu64, min,
+				   max);
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+static int
+json_enum(struct json_ctx *ctx, struct json_object *obj, const char *field,
+	  int (*lookup)(const char *), const char *choices, int *ret)
+{
+	int v;
+
+	if (!json_object_is_type(obj, json_type_string))
+		return field_error(ctx, field, obj, "is not a string (one of %s)", choices);
+	v = lookup(json_object_get_string(obj));
+	if (v < 0)
+		return field_error(ctx, field, obj, "is not one of %s", choices);
+	*ret = v;
+	return 0;
+}
+
+/* cells[].cpus: [0, 1, 2] or "0-2". */
+static int
+json_cell_cpus(struct json_ctx *ctx, struct json_object *obj, const char *field, char **ret)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
+
+	if (json_object_is_type(obj, json_type_string)) {
+		if (bitmap_parse_list(json_object_get_string(obj), &set) < 0)
+			return field_error(ctx, field, obj, "is not a list such as \"0-3,8\"");
+	} else if (json_object_is_type(obj, json_type_array)) {
+		size_t n = json_object_array_length(obj);
+
+		set = hwloc_bitmap_alloc();
+		if (!set)
+			return tmap_error_set(ctx->err, -ENOMEM, "out of memory");
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *e = json_object_array_get_idx(obj, i);
+			uint64_t v;
+			int r = json_uint(ctx, e, field, 0, MAX_VCPUS - 1, &v);
+
+			if (r < 0)
+				return r;
+			if (hwloc_bitmap_isset(set, (unsigned)v))
+				return field_error(ctx, field, e, "appears twice");
+			hwloc_bitmap_set(set, (unsigned)v);
+		}
+	} else {
+		return field_error(ctx, field, obj, "is not an array of vcpus or a list string");
+	}
+	*ret = bitmap_list(set);
+	return *ret ? 0 : tmap_error_set(ctx->err, -ENOMEM, "out of memory");
+}
+
+static int
+parse_cells(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *arr)
+{
+	size_t n;
+
+	if (!json_object_is_type(arr, json_type_array))
+		return field_error(ctx, "cells", arr, "is not an array");
+	n = json_object_array_length(arr);
+	if (n == 0 || n > MAX_VCPUS)
+		return field_error(ctx, "cells", arr, "must hold 1 to %d cells", MAX_VCPUS);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *cell = json_object_array_get_idx(arr, i);
+		_cleanup_free_ char *cpus = NULL;
+		uint64_t memory = 0;
+		char field[64];
+		bool have_cpus = false;
+		int r;
+
+		snprintf(field, sizeof(field), "cells[%zu]", i);
+		if (!json_object_is_type(cell, json_type_object))
+			return field_error(ctx, field, cell, "is not an object");
+		json_object_object_foreach(cell, key, val)
+		{
+			snprintf(field, sizeof(field), "cells[%zu].%s", i, key);
+			if (streq(key, "cpus")) {
+				r = json_cell_cpus(ctx, val, field, &cpus);
+				have_cpus = true;
+			} else if (streq(key, "memory_mib")) {
+				r = json_uint(ctx, val, field, 1, UINT64_C(1) << 40, &memory);
+			} else {
+				r = tmap_error_set(ctx->err, -EINVAL,
+						   "%s: guest '%s': unknown field '%s'", ctx->origin,
+						   ctx->guest, field);
+			}
+			if (r < 0)
+				return r;
+		}
+		if (!have_cpus)
+			return tmap_error_set(ctx->err, -EINVAL,
+					      "%s: guest '%s': field 'cells[%zu].cpus' is missing",
+					      ctx->origin, ctx->guest, i);
+		r = tmap_guest_add_cell(g, cpus, memory, ctx->err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+parse_qos(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *obj)
+{
+	uint64_t shares = 0, period = 0, v;
+	int64_t quota = 0;
+	int r;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return field_error(ctx, "qos", obj, "is not an object");
+	json_object_object_foreach(obj, key, val)
+	{
+		if (streq(key, "shares")) {
+			r = json_uint(ctx, val, "qos.shares", SHARES_MIN, SHARES_MAX, &shares);
+		} else if (streq(key, "period")) {
+			r = json_uint(ctx, val, "qos.period", PERIOD_MIN, PERIOD_MAX, &period);
+		} else if (streq(key, "quota")) {
+			if (json_object_is_type(val, json_type_int) &&
+			    json_object_get_int64(val) == -1) {
+				quota = -1;
+				continue;
+			}
+			r = json_uint(ctx, val, "qos.quota", QUOTA_MIN, QUOTA_MAX, &v);
+			quota = (int64_t)v;
+		} else {
+			r = tmap_error_set(ctx->err, -EINVAL, "%s: guest '%s': unknown field 'qos.%s'",
+					   ctx->origin, ctx->guest, key);
+		}
+		if (r < 0)
+			return r;
+	}
+	return tmap_guest_set_qos(g, shares, period, quota);
+}
+
+static int
+parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct tmap_guest **ret)
+{
+	_cleanup_(tmap_guest_freep) struct tmap_guest *g = NULL;
+	struct json_object *name, *vcpus;
+	uint64_t sockets = 0, cores = 0, threads = 0, v;
+	char anon[32];
+	int r, e = 0;
+
+	snprintf(anon, sizeof(anon), "#%zu", index);
+	ctx->guest = anon;
+	if (!json_object_is_type(obj, json_type_object))
+		return tmap_error_set(ctx->err, -EINVAL, "%s: guest %s is not a JSON object",
+				      ctx->origin, anon);
+	if (!json_object_object_get_ex(obj, "name", &name))
+		return tmap_error_set(ctx->err, -EINVAL, "%s: guest %s: field 'name' is missing",
+				      ctx->origin, anon);
+	if (!json_object_is_type(name, json_type_string))
+		return field_error(ctx, "name", name, "is not a string");
+	if (!name_valid(json_object_get_string(name)))
+		return field_error(ctx, "name", name,
+				   "is not a valid name: use 1 to %d letters, digits, '.', '_' or '-'",
+				   MAX_NAME);
+	ctx->guest = json_object_get_string(name);
+	if (!json_object_object_get_ex(obj, "vcpus", &vcpus))
+		return tmap_error_set(ctx->err, -EINVAL, "%s: guest '%s': field 'vcpus' is missing",
+				      ctx->origin, ctx->guest);
+	r = json_uint(ctx, vcpus, "vcpus", 1, MAX_VCPUS, &v);
+	if (r < 0)
+		return r;
+	r = tmap_guest_new(ctx->guest, (unsigned)v, &g, ctx->err);
+	if (r < 0)
+		return r;
+	g->origin = strdup(ctx->origin);
+	if (!g->origin)
+		return tmap_error_set(ctx->err, -ENOMEM, "out of memory");
+
+	json_object_object_foreach(obj, key, val)
+	{
+		r = 0;
+		if (streq(key, "name") || streq(key, "vcpus")) {
+			continue;
+		} else if (streq(key, "memory_mib")) {
+			r = json_uint(ctx, val, key, 1, UINT64_C(1) << 40, &v);
+			if (r == 0)
+				tmap_guest_set_memory_mib(g, v);
+		} else if (streq(key, "sockets")) {
+			r = json_uint(ctx, val, key, 1, MAX_VCPUS, &sockets);
+		} else if (streq(key, "cores")) {
+			r = json_uint(ctx, val, key, 1, MAX_VCPUS, &cores);
+		} else if (streq(key, "threads")) {
+			r = json_uint(ctx, val, key, 1, TMAP_MAX_GUEST_THREADS, &threads);
+		} else if (streq(key, "iothreads")) {
+			r = json_uint(ctx, val, key, 0, MAX_IOTHREADS, &v);
+			if (r == 0)
+				tmap_guest_set_iothreads(g, (unsigned)v);
+		} else if (streq(key, "cells")) {
+			r = parse_cells(ctx, g, val);
+		} else if (streq(key, "cpu_policy")) {
+			r = json_enum(ctx, val, key, cpu_policy_from_name, "dedicated, shared", &e);
+			if (r == 0)
+				tmap_guest_set_cpu_policy(g, (enum tmap_cpu_policy)e);
+		} else if (streq(key, "thread_policy")) {
+			r = json_enum(ctx, val, key, thread_policy_from_name,
+				      "prefer, isolate, require", &e);
+			if (r == 0)
+				tmap_guest_set_thread_policy(g, (enum tmap_thread_policy)e);
+		} else if (streq(key, "emulator_threads")) {
+			r = json_enum(ctx, val, key, emulator_policy_from_name, "share, isolate", &e);
+			if (r == 0)
+				tmap_guest_set_emulator_policy(g, (enum tmap_emulator_policy)e);
+		} else if (streq(key, "memory_mode")) {
+			r = json_enum(ctx, val, key, memory_mode_from_name,
+				      "strict, preferred, interleave, restrictive", &e);
+			if (r == 0)
+				tmap_guest_set_memory_mode(g, (enum tmap_memory_mode)e);
+		} else if (streq(key, "qos")) {
+			r = parse_qos(ctx, g, val);
+		} else {
+			r = tmap_error_set(ctx->err, -EINVAL, "%s: guest '%s': unknown field '%s'",
+					   ctx->origin, ctx->guest, key);
+		}
+		if (r < 0)
+			return r;
+	}
+	/* Defaults for the topology fields not given: sockets=1, threads=1, cores to match. */
+	if (sockets || cores || threads) {
+		threads = threads ? threads : 1;
+		sockets = sockets ? sockets : 1;
+		if (!cores)
+			cores = g->vcpus / (sockets * threads) ? g->vcpus / (sockets * threads) : 1;
+		tmap_guest_set_topology(g, (unsigned)sockets, (unsigned)cores, (unsigned)threads);
+	}
+	*ret = TAKE_PTR(g);
+	return 0;
+}
+
+/* 1-based line of a byte offset, for messages about malformed JSON. */
+static unsigned
+line_of(const char *text, size_t offset)
+{
+	unsigned line = 1;
+
+	for (size_t i = 0; i < offset && text[i]; i++)
+		line += text[i] == '\n';
+	return line;
+}
+
+int
+tmap_guests_parse_json(struct tmap_guests *l, const char *text, size_t len, const char *origin,
+		       struct tmap_error *err)
+{
+	struct json_tokener *tok;
+	struct json_object *root;
+	enum json_tokener_error jerr;
+	struct json_ctx ctx = {.origin = origin ? origin : "guests", .err = err};
+	size_t n, before;
+	bool ended = false;
+	int r = 0;
+
+	if (!l || !text)
+		return tmap_error_set(err, -EINVAL, "tmap_guests_parse_json: missing argument");
+	if (len > MAX_SPEC_BYTES || len > INT32_MAX)
+		return tmap_error_set(err, -EFBIG, "%s: larger than %u MiB", ctx.origin,
+				      MAX_SPEC_BYTES >> 20);
+	if (memchr(text, '\0', len))
+		return tmap_error_set(err, -EINVAL, "%s: not JSON text (holds a NUL byte)",
+				      ctx.origin);
+	tok = json_tokener_new_ex(64);
+	if (!tok)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	/* A bare number at the very end may go on: a NUL byte tells json-c the text ended. */
+	if (!root && jerr == json_tokener_continue) {
+		root = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		ended = true;
+	}
+	if (jerr == json_tokener_continue)
+		jerr = json_tokener_error_parse_eof;
+	if (root && jerr == json_tokener_success && !ended) {
+		size_t used = json_tokener_get_parse_end(tok);
+
+		while (used < len && isspace((unsigned char)text[used]))
+			used++;
+		if (used < len) {
+			r = tmap_error_set(err, -EINVAL,
+					   "%s: line %u: invalid JSON: text after the end of the document",
+					   ctx.origin, line_of(text, used));
+			goto out;
+		}
+	}
+	if (!root || jerr != json_tokener_success) {
+		r = tmap_error_set(err, -EINVAL, "%s: line %u: invalid JSON: %s", ctx.origin,
+				   line_of(text, json_tokener_get_parse_end(tok)),
+				   json_tokener_error_desc(jerr));
+		goto out;
+	}
+
+	n = json_object_is_type(root, json_type_array) ? json_object_array_length(root) : 1;
+	if (!json_object_is_type(root, json_type_array) &&
+	    !json_object_is_type(root, json_type_object)) {
+		r = tmap_error_set(err, -EINVAL,
+				   "%s: expected a guest object or an array of guest objects",
+				   ctx.origin);
+		goto out;
+	}
+	if (n == 0) {
+		r = tmap_error_set(err, -EINVAL, "%s: the array holds no guest", ctx.origin);
+		goto out;
+	}
+	/* All or nothing: on any error, drop the guests this text added. */
+	before = l->n;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *obj =
+			json_object_is_type(root, json_type_array) ? json_object_array_get_idx(root, i) : root;
+		struct tmap_guest *g = NULL;
+
+		r = parse_guest(&ctx, obj, i, &g);
+		if (r == 0) {
+			r = tmap_guests_add(l, g, err);
+			if (r < 0)
+				tmap_guest_free(g);
+		}
+		if (r < 0) {
+			while (l->n > before)
+				tmap_guest_free(l->guest[--l->n]);
+			break;
+		}
+	}
+out:
+	if (root)
+		json_object_put(root);
+	json_tokener_free(tok);
+	return r;
+}
+
+int
+tmap_guests_load_json(struct tmap_guests *l, const char *path, struct tmap_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+
+	if (!l || !path)
+		return tmap_error_set(err, -EINVAL, "tmap_guests_load_json: missing argument");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return tmap_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return tmap_error_set(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return tmap_error_set(err, -EINVAL, "%s: is a directory, not a guest file", path);
+	/* Read at most the limit plus one byte, whatever stat says: pipes report size 0. */
+	buf = malloc(MAX_SPEC_BYTES + 1);
+	if (!buf)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (;;) {
+		ssize_t n = read(fd, buf + len, MAX_SPEC_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return tmap_error_set(err, -errno, "%s: cannot read: %s", path,
+					      strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > MAX_SPEC_BYTES)
+			return tmap_error_set(err, -EFBIG, "%s: larger than %u MiB", path,
+					      MAX_SPEC_BYTES >> 20);
+	}
+	return tmap_guests_parse_json(l, buf, len, path, err);
+}

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The engine's data model. Not installed: the public API in <topomap/topomap.h> only hands
+ * out opaque pointers and strings, so these structures may change freely.
+ *
+ * Sets are hwloc bitmaps of OS indexes throughout (PUs, or NUMA nodes), printed with
+ * hwloc_bitmap_list_asprintf(): the kernel's list syntax.
+ */
+#ifndef TOPOMAP_INTERNAL_H
+#define TOPOMAP_INTERNAL_H
+
+#include <errno.h>
+#include <hwloc.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "topomap/topomap.h"
+#include "util.h"
+
+/* ------------------------------------------------------------------------------------- */
+/* error.c */
+
+/* Fill *err (if not NULL) and return code, so that call sites stay one line. */
+int tmap_error_set(struct tmap_error *err, int code, const char *fmt, ...) _printf_(3, 4);
+/* Prefix an existing message: "guests.json: " + old message. */
+int tmap_error_prefix(struct tmap_error *err, const char *fmt, ...) _printf_(2, 3);
+
+static inline void
+hwloc_bitmap_freep(hwloc_bitmap_t *b)
+{
+	if (*b)
+		hwloc_bitmap_free(*b);
+}
+#define _cleanup_bitmap_ _cleanup_(hwloc_bitmap_freep)
+
+/* Parse a kernel list ("0-3,8") strictly: digits, commas, ranges, nothing else. */
+int bitmap_parse_list(const char *text, hwloc_bitmap_t *ret);
+/* Print a set in list syntax into a malloc()ed string ("" for an empty set). */
+char *bitmap_list(hwloc_const_bitmap_t set);
+
+/* ------------------------------------------------------------------------------------- */
+/* topology.c: the host model */
+
+struct topo_core {
+	int node;	/* index into tmap_topology.nodes */
+	int l3;		/* L3 group index (host-wide), or -1 */
+	int package;	/* package logical index, or -1 */
+	unsigned npus;	/* usable PUs of this core */
+	unsigned *pus;	/* their OS indexes, ascending */
+};
+
+struct topo_node {
+	unsigned os_index;
+	uint64_t memory_mib;
+	int package;		/* package logical index, or -1 */
+	bool cpuless;		/* a node without usable PUs (memory only) */
+	unsigned ncores;
+	unsigned *cores;	/* indexes into tmap_topology.cores, in hwloc order */
+	unsigned npus;
+	hwloc_bitmap_t cpuset;	/* usable PUs */
+	char *cpus_list;	/* the same, in list syntax */
+};
+
+struct tmap_topology {
+	hwloc_topology_t hw;
+	char *source;		/* "live", "synthetic:...", or the XML path */
+	unsigned nnodes;
+	struct topo_node *nodes; /* sorted by OS index */
+	unsigned ncores;
+	struct topo_core *cores; /* grouped by node, in hwloc order within a node */
+	unsigned npackages;
+	unsigned nl3;
+	unsigned max_threads;	/* most usable PUs of any core */
+	unsigned pu_limit;	/* highest usable PU OS index + 1 */
+	int *pu_core;		/* PU OS index -> core index, -1 when not usable */
+	unsigned *distances;	/* nnodes x nnodes, or NULL when the host reports none */
+	hwloc_bitmap_t cpuset;	/* every usable PU */
+};
+
+/* Distance used by the solver: the reported one, or (with none) 10 for a node to itself,
+ * 20 within a package, 30 across packages. */
+unsigned topo_distance(const struct tmap_topology *t, unsigned a, unsigned b);
+/* Index of the node with this OS index, or -1. */
+int topo_node_index(const struct tmap_topology *t, unsigned os_index);
+
+/* ------------------------------------------------------------------------------------- */
+/* guest.c: guest specifications */
+
+struct guest_cell {
+	hwloc_bitmap_t vcpus;	/* guest vcpu numbers */
+	uint64_t memory_mib;	/* 0: share of the guest memory not given to other cells */
+};
+
+struct tmap_guest {
+	char *name;
+	char *origin;		/* where it came from, for messages: a file name or NULL */
+	unsigned vcpus;
+	unsigned sockets, cores, threads;
+	bool topology_set;
+	uint64_t memory_mib;
+	bool memory_set;	/* given by the spec, not the default */
+	bool thread_policy_set, emulator_policy_set;
+	unsigned ncells;	/* 0: one cell with everything */
+	struct guest_cell *cells;
+	unsigned cell_count;	/* --cells K: K even cells, when ncells == 0 */
+	enum tmap_cpu_policy cpu_policy;
+	enum tmap_thread_policy thread_policy;
+	enum tmap_emulator_policy emulator_policy;
+	enum tmap_memory_mode memory_mode;
+	unsigned iothreads;
+	uint64_t shares, period;
+	int64_t quota;
+};
+
+struct tmap_guests {
+	size_t n;
+	struct tmap_guest **guest;
+};
+
+/* Guest cells as the solver sees them, explicit or implied, memory resolved. */
+struct guest_cells {
+	unsigned n;
+	hwloc_bitmap_t *vcpus;
+	uint64_t *memory_mib;
+	bool implied;		/* the spec gave no cells */
+};
+int guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *ret);
+void guest_cells_clear(struct guest_cells *c);
+
+const char *cpu_policy_name(enum tmap_cpu_policy p);
+const char *thread_policy_name(enum tmap_thread_policy p);
+const char *emulator_policy_name(enum tmap_emulator_policy p);
+const char *memory_mode_name(enum tmap_memory_mode m);
+int cpu_policy_from_name(const char *s);
+int thread_policy_from_name(const char *s);
+int emulator_policy_from_name(const char *s);
+int memory_mode_from_name(const char *s);
+/* "4G", "512M", "4096" (MiB), "1.5G" is refused: whole MiB only. */
+int parse_size_mib(const char *s, uint64_t *ret);
+
+/* ------------------------------------------------------------------------------------- */
+/* plan.c: the solver's output */
+
+struct plan_cell {
+	hwloc_bitmap_t vcpus;	/* guest vcpu numbers */
+	unsigned node;		/* host node OS index */
+	uint64_t memory_mib;
+	hwloc_bitmap_t pus;	/* host PUs of this cell's vcpus */
+	char *vcpus_list, *pus_list;
+};
+
+struct plan_guest {
+	char *name;
+	unsigned vcpus, sockets, cores, threads;
+	uint64_t memory_mib;
+	enum tmap_cpu_policy cpu_policy;
+	enum tmap_thread_policy thread_policy;
+	enum tmap_emulator_policy emulator_policy;
+	enum tmap_memory_mode memory_mode;
+	unsigned iothreads;
+	uint64_t shares, period;
+	int64_t quota;
+
+	hwloc_bitmap_t *vcpu_pus;	/* per vcpu: its PU (dedicated) or float set (shared) */
+	char **vcpu_lists;
+	int *vcpu_node;			/* per vcpu: host node OS index */
+	char **vcpu_core_lists;		/* per vcpu: its host core's PUs ("8,20"), or NULL */
+	unsigned ncells;
+	struct plan_cell *cells;
+	bool cells_proposed;		/* the spec had no cells; these mirror the host */
+	hwloc_bitmap_t emulator;	/* emulator and iothreads */
+	char *emulator_list;
+	hwloc_bitmap_t held;		/* every PU the guest keeps from others */
+	hwloc_bitmap_t memory_nodes;	/* node OS indexes */
+	char *memory_list;
+	size_t nexplain;
+	char **explain;
+};
+
+struct tmap_plan {
+	char *host;			/* the topology source */
+	size_t nguests;
+	struct plan_guest *guests;
+};
+
+/* Append one line to a guest's explanation. */
+int plan_guest_explain(struct plan_guest *pg, const char *fmt, ...) _printf_(2, 3);
+/* Compute the list strings of a finished guest. */
+int plan_guest_finish(struct plan_guest *pg);
+void plan_guest_clear(struct plan_guest *pg);
+/* Is this plan complete enough to print? */
+int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
+
+/* format-*.c: each writes one plan, already checked by plan_guest_check(), into a stream */
+int format_plan_table(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
+int format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
+int format_plan_libvirt(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
+int format_plan_qemu(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
+
+#endif

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The plan: what the solver decided, as sets, plus the reasons, and its accessors. */
+#include <stdarg.h>
+
+#include "internal.h"
+
+int
+plan_guest_explain(struct plan_guest *pg, const char *fmt, ...)
+{
+	char **v, *line = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	v = realloc(pg->explain, (pg->nexplain + 1) * sizeof(*v));
+	if (!v) {
+		free(line);
+		return -ENOMEM;
+	}
+	pg->explain = v;
+	pg->explain[pg->nexplain++] = line;
+	return 0;
+}
+
+int
+plan_guest_finish(struct plan_guest *pg)
+{
+	pg->vcpu_lists = calloc(pg->vcpus, sizeof(*pg->vcpu_lists));
+	if (!pg->vcpu_lists)
+		return -ENOMEM;
+	for (unsigned v = 0; v < pg->vcpus; v++)
+		if (!(pg->vcpu_lists[v] = bitmap_list(pg->vcpu_pus[v])))
+			return -ENOMEM;
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		struct plan_cell *cell = &pg->cells[c];
+
+		cell->vcpus_list = bitmap_list(cell->vcpus);
+		cell->pus_list = bitmap_list(cell->pus);
+		if (!cell->vcpus_list || !cell->pus_list)
+			return -ENOMEM;
+	}
+	pg->emulator_list = bitmap_list(pg->emulator);
+	pg->memory_list = bitmap_list(pg->memory_nodes);
+	if (!pg->emulator_list || !pg->memory_list)
+		return -ENOMEM;
+	return 0;
+}
+
+static void
+bitmap_free_safe(hwloc_bitmap_t b)
+{
+	if (b)
+		hwloc_bitmap_free(b);
+}
+
+void
+plan_guest_clear(struct plan_guest *pg)
+{
+	for (unsigned v = 0; pg->vcpu_pus && v < pg->vcpus; v++)
+		bitmap_free_safe(pg->vcpu_pus[v]);
+	free(pg->vcpu_pus);
+	for (unsigned v = 0; pg->vcpu_lists && v < pg->vcpus; v++)
+		free(pg->vcpu_lists[v]);
+	free(pg->vcpu_lists);
+	for (unsigned v = 0; pg->vcpu_core_lists && v < pg->vcpus; v++)
+		free(pg->vcpu_core_lists[v]);
+	free(pg->vcpu_core_lists);
+	free(pg->vcpu_node);
+	for (unsigned c = 0; pg->cells && c < pg->ncells; c++) {
+		bitmap_free_safe(pg->cells[c].vcpus);
+		bitmap_free_safe(pg->cells[c].pus);
+		free(pg->cells[c].vcpus_list);
+		free(pg->cells[c].pus_list);
+	}
+	free(pg->cells);
+	bitmap_free_safe(pg->emulator);
+	bitmap_free_safe(pg->held);
+	bitmap_free_safe(pg->memory_nodes);
+	free(pg->emulator_list);
+	free(pg->memory_list);
+	for (size_t i = 0; i < pg->nexplain; i++)
+		free(pg->explain[i]);
+	free(pg->explain);
+	free(pg->name);
+	memset(pg, 0, sizeof(*pg));
+}
+
+struct tmap_plan *
+tmap_plan_free(struct tmap_plan *p)
+{
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < p->nguests; i++)
+		plan_guest_clear(&p->guests[i]);
+	free(p->guests);
+	free(p->host);
+	free(p);
+	return NULL;
+}
+
+static const struct plan_guest *
+guest_at(const struct tmap_plan *p, size_t i)
+{
+	return p && i < p->nguests ? &p->guests[i] : NULL;
+}
+
+size_t
+tmap_plan_guest_count(const struct tmap_plan *p)
+{
+	return p ? p->nguests : 0;
+}
+
+const char *
+tmap_plan_guest_name(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->name : NULL;
+}
+
+const char *
+tmap_plan_vcpu_cpuset(const struct tmap_plan *p, size_t i, unsigned vcpu)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g && vcpu < g->vcpus ? g->vcpu_lists[vcpu] : NULL;
+}
+
+unsigned
+tmap_plan_cell_count(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->ncells : 0;
+}
+
+int
+tmap_plan_cell_node(const struct tmap_plan *p, size_t i, unsigned cell)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g && cell < g->ncells ? (int)g->cells[cell].node : -EINVAL;
+}
+
+const char *
+tmap_plan_emulator_cpuset(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->emulator_list : NULL;
+}
+
+const char *
+tmap_plan_memory_nodeset(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->memory_list : NULL;
+}
+
+size_t
+tmap_plan_explain_count(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->nexplain : 0;
+}
+
+const char *
+tmap_plan_explain(const struct tmap_plan *p, size_t i, size_t line)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g && line < g->nexplain ? g->explain[line] : NULL;
+}
+
+/* A set the formats print must exist and, for libvirt's cpuset pattern, not be empty. */
+static int
+check_set(const struct plan_guest *g, const char *what, const char *list, struct tmap_error *err)
+{
+	if (!list)
+		return tmap_error_set(err, -EINVAL, "plan of guest '%s' has no %s set", g->name,
+				      what);
+	if (!*list)
+		return tmap_error_set(err, -EINVAL, "plan of guest '%s' has an empty %s set",
+				      g->name, what);
+	return 0;
+}
+
+/* Plans from tmap_solve() always pass; this guards every format against a plan built or
+ * changed by hand, so that nothing is written for a plan that cannot be. */
+int
+plan_guest_check(const struct plan_guest *g, struct tmap_error *err)
+{
+	int r;
+
+	if ((unsigned)g->memory_mode > TMAP_MEMORY_RESTRICTIVE)
+		return tmap_error_set(err, -EINVAL,
+				      "plan of guest '%s' has an unknown memory mode '%d'", g->name,
+				      (int)g->memory_mode);
+	if (!g->vcpu_lists || !g->vcpu_node || !g->vcpu_core_lists || g->ncells == 0 || !g->cells)
+		return tmap_error_set(err, -EINVAL, "plan of guest '%s' is not finished", g->name);
+	for (unsigned i = 0; i < g->vcpus; i++) {
+		r = check_set(g, "vcpu", g->vcpu_lists[i], err);
+		if (r < 0)
+			return r;
+	}
+	r = check_set(g, "emulator", g->emulator_list, err);
+	if (r < 0)
+		return r;
+	r = check_set(g, "memory node", g->memory_list, err);
+	if (r < 0)
+		return r;
+	for (unsigned c = 0; c < g->ncells; c++) {
+		if (!g->cells[c].vcpus_list || !g->cells[c].pus_list)
+			return tmap_error_set(err, -EINVAL, "plan of guest '%s' is not finished",
+					      g->name);
+		if (g->cells[c].memory_mib == 0)
+			return tmap_error_set(err, -EINVAL,
+					      "plan of guest '%s' has no memory in cell '%u'", g->name,
+					      c);
+	}
+	return 0;
+}
+
+int
+tmap_plan_format(const struct tmap_plan *p, enum tmap_format format, unsigned flags, char **ret,
+		 struct tmap_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int r;
+
+	if (!p || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_plan_format: missing argument");
+	if (flags)
+		return tmap_error_set(err, -EINVAL, "tmap_plan_format: unknown flags 0x%x", flags);
+	for (size_t i = 0; i < p->nguests; i++) {
+		r = plan_guest_check(&p->guests[i], err);
+		if (r < 0)
+			return r;
+	}
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	switch (format) {
+	case TMAP_FORMAT_TABLE:
+		r = format_plan_table(p, out, err);
+		break;
+	case TMAP_FORMAT_JSON:
+		r = format_plan_json(p, out, err);
+		break;
+	case TMAP_FORMAT_LIBVIRT:
+		r = format_plan_libvirt(p, out, err);
+		break;
+	case TMAP_FORMAT_QEMU:
+		r = format_plan_qemu(p, out, err);
+		break;
+	default:
+		r = tmap_error_set(err, -EINVAL, "unknown plan format %d", (int)format);
+	}
+	if (fclose(out) != 0 && r >= 0)
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	return 0;
+}

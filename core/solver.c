@@ -1,0 +1,1180 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The solver: topology + guests in, plan out. Pure and deterministic: no system call, no
+ * global, every tie broken by index.
+ *
+ * For each guest, in order:
+ *  1. How much each host node can give this guest ("capacity", in vcpus), which depends on
+ *     the thread policy: free PUs (prefer), whole free cores (isolate), PUs of whole free
+ *     SMT cores (require).
+ *  2. Which node takes each guest cell. One cell: the best fit (the node left with the least
+ *     capacity), so that large free nodes stay whole for large guests. Several cells: distinct
+ *     nodes, closest first: for every anchor node, the nodes ordered by distance from it are
+ *     taken until a bipartite matching puts every cell on its own node; the set with the
+ *     smallest total distance wins. No permutation of nodes is ever enumerated.
+ *     A guest without cells that fits no single node is spread over the fewest closest nodes,
+ *     and the plan proposes cells that mirror them.
+ *  3. Which cores and PUs of that node: best fit by core (an exact fit first, then the
+ *     smallest core that holds the rest, then the largest), so that guest SMT threads sit on
+ *     host siblings and whole cores stay whole; ties prefer the L3 group already used.
+ * Shared guests only take memory; their float set is computed once every dedicated guest is
+ * placed, as their nodes' PUs that no dedicated guest holds.
+ */
+#include <stdarg.h>
+
+#include "internal.h"
+
+struct solver {
+	const struct tmap_topology *t;
+	hwloc_bitmap_t usable;	/* host PUs guests may use: not reserved */
+	hwloc_bitmap_t taken;	/* PUs held by dedicated guests */
+	unsigned *core_usable;	/* per core: usable PUs */
+	unsigned *core_free;	/* per core: usable PUs nobody holds */
+	uint64_t *mem_free;	/* per node index: MiB */
+	uint32_t flags;
+	struct tmap_error *err;
+};
+
+/* How one guest consumes host cores. */
+struct demand {
+	const char *name;
+	enum tmap_cpu_policy cpu;
+	enum tmap_thread_policy policy;
+	unsigned threads;	/* guest threads per core */
+	unsigned group;		/* vcpus that must share one host core */
+	bool emulator_isolate;
+	unsigned emulator_units; /* capacity the isolated emulator takes on cell 0's node */
+};
+
+struct cell_req {
+	unsigned vcpus;
+	uint64_t memory_mib;
+};
+
+/* What was free before a guest, to put back if the guest does not fit. */
+struct snapshot {
+	hwloc_bitmap_t taken;
+	unsigned *core_free;
+	uint64_t *mem_free;
+};
+
+static void
+solver_clear(struct solver *s)
+{
+	if (s->usable)
+		hwloc_bitmap_free(s->usable);
+	if (s->taken)
+		hwloc_bitmap_free(s->taken);
+	free(s->core_usable);
+	free(s->core_free);
+	free(s->mem_free);
+}
+
+static int
+solver_init(struct solver *s, const struct tmap_topology *t, const char *reserve, uint32_t flags,
+	    struct tmap_error *err)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t reserved = NULL;
+
+	memset(s, 0, sizeof(*s));
+	s->t = t;
+	s->flags = flags;
+	s->err = err;
+	if (reserve && *reserve) {
+		if (bitmap_parse_list(reserve, &reserved) < 0)
+			return tmap_error_set(err, -EINVAL,
+					      "reserve: '%.80s' is not a list of PUs such as '0-3,8'",
+					      reserve);
+		if (!hwloc_bitmap_isincluded(reserved, t->cpuset)) {
+			_cleanup_free_ char *host = bitmap_list(t->cpuset);
+			int bad;
+
+			hwloc_bitmap_andnot(reserved, reserved, t->cpuset);
+			bad = hwloc_bitmap_first(reserved);
+			return tmap_error_set(err, -EINVAL,
+					      "reserve: '%.80s' names PU %d, which is not a usable PU of this host (%s)",
+					      reserve, bad, host ? host : "?");
+		}
+	}
+	s->usable = hwloc_bitmap_dup(t->cpuset);
+	s->taken = hwloc_bitmap_alloc();
+	s->core_usable = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
+	s->core_free = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
+	s->mem_free = calloc(t->nnodes, sizeof(uint64_t));
+	if (!s->usable || !s->taken || !s->core_usable || !s->core_free || !s->mem_free)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	if (reserved)
+		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
+	for (unsigned c = 0; c < t->ncores; c++) {
+		for (unsigned k = 0; k < t->cores[c].npus; k++)
+			s->core_usable[c] += hwloc_bitmap_isset(s->usable, t->cores[c].pus[k]);
+		s->core_free[c] = s->core_usable[c];
+	}
+	for (unsigned n = 0; n < t->nnodes; n++)
+		s->mem_free[n] = t->nodes[n].memory_mib;
+	return 0;
+}
+
+static void
+snapshot_clear(struct snapshot *snap)
+{
+	if (snap->taken)
+		hwloc_bitmap_free(snap->taken);
+	free(snap->core_free);
+	free(snap->mem_free);
+	memset(snap, 0, sizeof(*snap));
+}
+
+static int
+snapshot_take(const struct solver *s, struct snapshot *snap)
+{
+	const struct tmap_topology *t = s->t;
+
+	snap->taken = hwloc_bitmap_dup(s->taken);
+	snap->core_free = malloc((t->ncores ? t->ncores : 1) * sizeof(unsigned));
+	snap->mem_free = malloc(t->nnodes * sizeof(uint64_t));
+	if (!snap->taken || !snap->core_free || !snap->mem_free) {
+		snapshot_clear(snap);
+		return -ENOMEM;
+	}
+	memcpy(snap->core_free, s->core_free, t->ncores * sizeof(unsigned));
+	memcpy(snap->mem_free, s->mem_free, t->nnodes * sizeof(uint64_t));
+	return 0;
+}
+
+static void
+snapshot_restore(struct solver *s, struct snapshot *snap)
+{
+	hwloc_bitmap_copy(s->taken, snap->taken);
+	memcpy(s->core_free, snap->core_free, s->t->ncores * sizeof(unsigned));
+	memcpy(s->mem_free, snap->mem_free, s->t->nnodes * sizeof(uint64_t));
+}
+
+static bool
+core_whole(const struct solver *s, unsigned c)
+{
+	return s->core_usable[c] > 0 && s->core_free[c] == s->core_usable[c];
+}
+
+/* Capacity of a node for this guest, in vcpus. */
+static unsigned
+node_capacity(const struct solver *s, unsigned n, const struct demand *d)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	unsigned cap = 0;
+
+	if (d->cpu == TMAP_CPU_SHARED) {
+		_cleanup_bitmap_ hwloc_bitmap_t free_pus = hwloc_bitmap_dup(node->cpuset);
+
+		if (!free_pus)
+			return 0;
+		hwloc_bitmap_and(free_pus, free_pus, s->usable);
+		hwloc_bitmap_andnot(free_pus, free_pus, s->taken);
+		return (unsigned)hwloc_bitmap_weight(free_pus);
+	}
+	for (unsigned i = 0; i < node->ncores; i++) {
+		unsigned c = node->cores[i];
+
+		switch (d->policy) {
+		case TMAP_THREAD_PREFER:
+			cap += s->core_free[c] / d->group * d->group;
+			break;
+		case TMAP_THREAD_ISOLATE:
+			cap += core_whole(s, c);
+			break;
+		case TMAP_THREAD_REQUIRE:
+			if (!core_whole(s, c) || s->core_usable[c] < 2 ||
+			    s->core_usable[c] < d->group)
+				break;
+			cap += d->group > 1 ? d->group : s->core_usable[c];
+			break;
+		}
+	}
+	return cap;
+}
+
+/* What the capacity counts, for messages. */
+static const char *
+unit_name(const struct demand *d)
+{
+	if (d->cpu == TMAP_CPU_SHARED)
+		return "PUs not held by dedicated guests";
+	switch (d->policy) {
+	case TMAP_THREAD_ISOLATE:
+		return "whole free cores (thread policy isolate)";
+	case TMAP_THREAD_REQUIRE:
+		return "PUs on whole free SMT cores (thread policy require)";
+	default:
+		return "free PUs";
+	}
+}
+
+static bool
+cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, unsigned n,
+	  const struct cell_req *req, unsigned cell)
+{
+	unsigned need = req->vcpus + (cell == 0 && d->emulator_isolate ? d->emulator_units : 0);
+
+	if (s->t->nodes[n].cpuless || s->mem_free[n] < req->memory_mib)
+		return false;
+	if (d->cpu == TMAP_CPU_SHARED)
+		return cap[n] > 0;
+	return cap[n] >= need;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Bipartite matching of cells to distinct nodes (Kuhn's augmenting paths). */
+
+struct matching {
+	unsigned ncells, nnodes;
+	const bool *fit;	/* ncells x nnodes */
+	const bool *allowed;	/* per node */
+	int *node_of;		/* per cell, -1 */
+	int *cell_of;		/* per node, -1 */
+	bool *visited;		/* per node */
+};
+
+static bool
+augment(struct matching *m, unsigned cell)
+{
+	for (unsigned n = 0; n < m->nnodes; n++) {
+		if (!m->allowed[n] || m->visited[n] || !m->fit[cell * m->nnodes + n])
+			continue;
+		m->visited[n] = true;
+		if (m->cell_of[n] < 0 || augment(m, (unsigned)m->cell_of[n])) {
+			m->cell_of[n] = (int)cell;
+			m->node_of[cell] = (int)n;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Can the cells not fixed yet (node_of < 0) all get distinct allowed nodes? */
+static bool
+matching_complete(struct matching *m, const int *fixed)
+{
+	for (unsigned n = 0; n < m->nnodes; n++)
+		m->cell_of[n] = -1;
+	for (unsigned c = 0; c < m->ncells; c++) {
+		m->node_of[c] = fixed[c];
+		if (fixed[c] >= 0)
+			m->cell_of[fixed[c]] = (int)c;
+	}
+	for (unsigned c = 0; c < m->ncells; c++) {
+		if (m->node_of[c] >= 0)
+			continue;
+		memset(m->visited, 0, m->nnodes * sizeof(bool));
+		for (unsigned n = 0; n < m->nnodes; n++)
+			m->visited[n] = m->cell_of[n] >= 0 && fixed[m->cell_of[n]] >= 0;
+		if (!augment(m, c))
+			return false;
+	}
+	return true;
+}
+
+struct node_choice {
+	int *node_of;		/* per cell */
+	unsigned long score_distance;
+	unsigned long score_left;
+};
+
+static unsigned long
+set_distance(const struct tmap_topology *t, const int *node_of, unsigned ncells)
+{
+	unsigned long sum = 0;
+
+	for (unsigned i = 0; i < ncells; i++)
+		for (unsigned j = i + 1; j < ncells; j++)
+			sum += topo_distance(t, (unsigned)node_of[i], (unsigned)node_of[j]);
+	return sum;
+}
+
+struct sort_ctx {
+	const struct tmap_topology *t;
+	unsigned anchor;
+	const unsigned *key;	/* secondary key, larger first; may be NULL */
+};
+
+static int
+by_distance(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *ctx = arg;
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+	unsigned dx = topo_distance(ctx->t, ctx->anchor, x), dy = topo_distance(ctx->t, ctx->anchor, y);
+
+	if (x == ctx->anchor || y == ctx->anchor)
+		return (y == ctx->anchor) - (x == ctx->anchor);
+	if (dx != dy)
+		return dx < dy ? -1 : 1;
+	if (ctx->key && ctx->key[x] != ctx->key[y])
+		return ctx->key[x] > ctx->key[y] ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/*
+ * Distinct nodes for several cells, closest first. For each anchor node, grow the prefix of
+ * nodes ordered by distance from it until every cell can be matched to its own node; then fix
+ * cells largest first on the node of the prefix they fill best, as long as the rest can still
+ * be matched. The set with the smallest total pairwise distance wins, then the best fit.
+ */
+static int
+choose_distinct(const struct solver *s, const struct demand *d, const unsigned *cap,
+		const struct cell_req *req, unsigned ncells, int *ret_node_of)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned N = t->nnodes;
+	_cleanup_free_ bool *fit = calloc((size_t)ncells * N, sizeof(bool));
+	_cleanup_free_ bool *allowed = calloc(N, sizeof(bool));
+	_cleanup_free_ bool *visited = calloc(N, sizeof(bool));
+	_cleanup_free_ int *node_of = calloc(ncells, sizeof(int));
+	_cleanup_free_ int *cell_of = calloc(N, sizeof(int));
+	_cleanup_free_ int *fixed = calloc(ncells, sizeof(int));
+	_cleanup_free_ unsigned *order = calloc(N, sizeof(unsigned));
+	_cleanup_free_ unsigned *by_size = calloc(ncells, sizeof(unsigned));
+	_cleanup_free_ int *best = calloc(ncells, sizeof(int));
+	unsigned long best_dist = ULONG_MAX, best_left = ULONG_MAX;
+	struct matching m;
+
+	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
+	    !best)
+		return -ENOMEM;
+	m = (struct matching){ncells, N, fit, allowed, node_of, cell_of, visited};
+	for (unsigned c = 0; c < ncells; c++)
+		for (unsigned n = 0; n < N; n++)
+			fit[c * N + n] = cell_fits(s, d, cap, n, &req[c], c);
+	/* Cells largest first, then by number. */
+	for (unsigned c = 0; c < ncells; c++)
+		by_size[c] = c;
+	for (unsigned i = 1; i < ncells; i++)
+		for (unsigned j = i; j > 0 && req[by_size[j]].vcpus > req[by_size[j - 1]].vcpus; j--) {
+			unsigned tmp = by_size[j];
+
+			by_size[j] = by_size[j - 1];
+			by_size[j - 1] = tmp;
+		}
+
+	for (unsigned a = 0; a < N; a++) {
+		struct sort_ctx ctx = {t, a, cap};
+		unsigned long dist, left = 0;
+		unsigned len;
+		bool anchor_useful = false;
+
+		for (unsigned c = 0; c < ncells; c++)
+			anchor_useful |= fit[c * N + a];
+		if (!anchor_useful)
+			continue;
+		for (unsigned n = 0; n < N; n++)
+			order[n] = n;
+		qsort_r(order, N, sizeof(*order), by_distance, &ctx);
+		memset(allowed, 0, N * sizeof(bool));
+		for (unsigned c = 0; c < ncells; c++)
+			fixed[c] = -1;
+		for (len = 0; len < N; len++) {
+			allowed[order[len]] = true;
+			if (len + 1 >= ncells && matching_complete(&m, fixed))
+				break;
+		}
+		if (len == N)
+			continue;
+		/* Fix the cells, largest first, on the allowed node they fill best. */
+		for (unsigned i = 0; i < ncells; i++) {
+			unsigned c = by_size[i];
+			int pick = -1;
+			unsigned pick_left = UINT_MAX;
+
+			for (unsigned n = 0; n < N; n++) {
+				bool used = false;
+				unsigned l;
+
+				if (!allowed[n] || !fit[c * N + n])
+					continue;
+				for (unsigned k = 0; k < ncells; k++)
+					used |= fixed[k] == (int)n;
+				if (used)
+					continue;
+				l = cap[n] - req[c].vcpus;
+				if (pick >= 0 && l >= pick_left)
+					continue;
+				fixed[c] = (int)n;
+				if (matching_complete(&m, fixed)) {
+					pick = (int)n;
+					pick_left = l;
+				}
+				fixed[c] = -1;
+			}
+			if (pick < 0)
+				return -EINVAL; /* cannot happen: the prefix had a full matching */
+			fixed[c] = pick;
+			left += pick_left;
+		}
+		dist = set_distance(t, fixed, ncells);
+		if (dist < best_dist || (dist == best_dist && left < best_left)) {
+			best_dist = dist;
+			best_left = left;
+			memcpy(best, fixed, ncells * sizeof(int));
+		}
+	}
+	if (best_dist == ULONG_MAX)
+		return -ENOSPC;
+	memcpy(ret_node_of, best, ncells * sizeof(int));
+	return 0;
+}
+
+/* One cell: the node it fills best (dedicated) or the emptiest node (shared). */
+static int
+choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
+	   const struct cell_req *req, int *ret_node)
+{
+	int pick = -1;
+
+	for (unsigned n = 0; n < s->t->nnodes; n++) {
+		if (!cell_fits(s, d, cap, n, req, 0))
+			continue;
+		if (pick < 0) {
+			pick = (int)n;
+		} else if (d->cpu == TMAP_CPU_SHARED) {
+			if (cap[n] > cap[pick] ||
+			    (cap[n] == cap[pick] && s->mem_free[n] > s->mem_free[pick]))
+				pick = (int)n;
+		} else if (cap[n] < cap[pick] ||
+			   (cap[n] == cap[pick] && s->mem_free[n] < s->mem_free[pick])) {
+			pick = (int)n;
+		}
+	}
+	if (pick < 0)
+		return -ENOSPC;
+	*ret_node = pick;
+	return 0;
+}
+
+/* More cells than nodes with CPUs: cells share nodes, each to the node with most capacity
+ * left, nearest to cell 0's node on ties. */
+static int
+choose_shared_nodes(const struct solver *s, const struct demand *d, const unsigned *cap,
+		    const struct cell_req *req, unsigned ncells, int *node_of)
+{
+	const struct tmap_topology *t = s->t;
+	_cleanup_free_ unsigned *left = malloc(t->nnodes * sizeof(unsigned));
+	_cleanup_free_ uint64_t *mem = malloc(t->nnodes * sizeof(uint64_t));
+
+	if (!left || !mem)
+		return -ENOMEM;
+	memcpy(left, cap, t->nnodes * sizeof(unsigned));
+	memcpy(mem, s->mem_free, t->nnodes * sizeof(uint64_t));
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
+		int pick = -1;
+
+		for (unsigned n = 0; n < t->nnodes; n++) {
+			if (t->nodes[n].cpuless || mem[n] < req[c].memory_mib ||
+			    (d->cpu == TMAP_CPU_SHARED ? left[n] == 0 : left[n] < need))
+				continue;
+			if (pick < 0 || left[n] > left[pick] ||
+			    (left[n] == left[pick] && c > 0 &&
+			     topo_distance(t, (unsigned)node_of[0], n) <
+				     topo_distance(t, (unsigned)node_of[0], (unsigned)pick)))
+				pick = (int)n;
+		}
+		if (pick < 0)
+			return -ENOSPC;
+		node_of[c] = pick;
+		if (d->cpu != TMAP_CPU_SHARED)
+			left[pick] -= need;
+		mem[pick] -= req[c].memory_mib;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Cores and PUs within a node */
+
+/*
+ * A core of the node for `need` more vcpus: an exact fit first, then the smallest core that
+ * holds them all, then the largest. whole: only wholly free cores, sized by their usable PUs.
+ * Ties go to the L3 group `l3`, then to the lower core.
+ */
+static int
+pick_core(const struct solver *s, unsigned n, unsigned need, bool whole, unsigned min_size,
+	  int l3)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	int pick = -1;
+	unsigned pick_class = 3, pick_size = 0;
+	bool pick_l3 = false;
+
+	for (unsigned i = 0; i < node->ncores; i++) {
+		unsigned c = node->cores[i];
+		unsigned size = whole ? (core_whole(s, c) ? s->core_usable[c] : 0) : s->core_free[c];
+		unsigned cls;
+		bool same_l3 = l3 >= 0 && s->t->cores[c].l3 == l3;
+		bool better;
+
+		if (size == 0 || size < min_size)
+			continue;
+		cls = size == need ? 0 : size > need ? 1 : 2;
+		if (cls != pick_class)
+			better = cls < pick_class;
+		else if (cls == 1 && size != pick_size)
+			better = size < pick_size;
+		else if (cls == 2 && size != pick_size)
+			better = size > pick_size;
+		else
+			better = same_l3 && !pick_l3;
+		if (pick < 0 || better) {
+			pick = (int)c;
+			pick_class = cls;
+			pick_size = size;
+			pick_l3 = same_l3;
+		}
+	}
+	return pick;
+}
+
+/* Take up to `count` free PUs of core c (lowest OS index first) into out[]; hold: the guest
+ * also keeps the core's other free PUs from everyone else. Returns the number taken. */
+static unsigned
+take_pus(struct solver *s, unsigned c, unsigned count, bool hold, unsigned *out,
+	 hwloc_bitmap_t held)
+{
+	const struct topo_core *core = &s->t->cores[c];
+	unsigned got = 0;
+
+	for (unsigned k = 0; k < core->npus; k++) {
+		unsigned pu = core->pus[k];
+
+		if (!hwloc_bitmap_isset(s->usable, pu) || hwloc_bitmap_isset(s->taken, pu))
+			continue;
+		if (got < count) {
+			out[got++] = pu;
+		} else if (!hold) {
+			continue;
+		}
+		hwloc_bitmap_set(s->taken, pu);
+		hwloc_bitmap_set(held, pu);
+		s->core_free[c]--;
+	}
+	return got;
+}
+
+/* Place the vcpus of one cell on node n. vcpu_pu[v] receives each vcpu's PU. */
+static int
+alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bitmap_t vcpus,
+	   unsigned *vcpu_pu, hwloc_bitmap_t held, int *l3)
+{
+	unsigned nv = (unsigned)hwloc_bitmap_weight(vcpus), done = 0, v;
+	_cleanup_free_ unsigned *list = calloc(nv ? nv : 1, sizeof(unsigned));
+	_cleanup_free_ unsigned *pus = calloc(nv ? nv : 1, sizeof(unsigned));
+	unsigned k = 0;
+
+	if (!list || !pus)
+		return -ENOMEM;
+	hwloc_bitmap_foreach_begin(v, vcpus) list[k++] = v;
+	hwloc_bitmap_foreach_end();
+
+	while (done < nv) {
+		unsigned left = nv - done, want, got;
+		bool whole = d->policy != TMAP_THREAD_PREFER;
+		int c;
+
+		switch (d->policy) {
+		case TMAP_THREAD_ISOLATE:
+			want = 1;
+			c = pick_core(s, n, 1, true, 1, *l3);
+			break;
+		case TMAP_THREAD_REQUIRE:
+			want = d->group > 1 ? d->group : left;
+			c = pick_core(s, n, want, true, d->group > 1 ? d->group : 2, *l3);
+			break;
+		default:
+			want = d->group > 1 ? d->group : left;
+			c = pick_core(s, n, want, false, d->group, *l3);
+			break;
+		}
+		if (c < 0)
+			return -ENOSPC;
+		if (*l3 < 0)
+			*l3 = s->t->cores[c].l3;
+		got = take_pus(s, (unsigned)c, want < left ? want : left, whole, pus + done, held);
+		if (got == 0)
+			return -ENOSPC;
+		done += got;
+	}
+	for (unsigned i = 0; i < nv; i++)
+		vcpu_pu[list[i]] = pus[i];
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+
+static struct demand
+demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
+{
+	struct demand d = {
+		.name = g->name,
+		.cpu = g->cpu_policy,
+		.policy = g->thread_policy,
+		.threads = g->threads,
+		.emulator_isolate = g->cpu_policy == TMAP_CPU_DEDICATED &&
+				    g->emulator_policy == TMAP_EMULATOR_ISOLATE,
+	};
+
+	/* Guest threads share a host core when the host's cores are big enough; otherwise in
+	 * pieces that still divide the guest core, else one by one. */
+	if (g->threads <= t->max_threads)
+		d.group = g->threads;
+	else if (t->max_threads > 1 && g->threads % t->max_threads == 0)
+		d.group = t->max_threads;
+	else
+		d.group = 1;
+	if (d.policy == TMAP_THREAD_REQUIRE && d.group == 1)
+		d.emulator_units = t->max_threads;
+	else
+		d.emulator_units = d.policy == TMAP_THREAD_REQUIRE ? d.group : 1;
+	return d;
+}
+
+static void
+largest_node(const struct solver *s, const unsigned *cap, unsigned *ret_cap, uint64_t *ret_mem)
+{
+	*ret_cap = 0;
+	*ret_mem = 0;
+	for (unsigned n = 0; n < s->t->nnodes; n++) {
+		if (s->t->nodes[n].cpuless)
+			continue;
+		if (cap[n] > *ret_cap)
+			*ret_cap = cap[n];
+		if (s->mem_free[n] > *ret_mem)
+			*ret_mem = s->mem_free[n];
+	}
+}
+
+/* Say precisely why a guest does not fit. */
+static int
+no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
+       const struct cell_req *req, unsigned ncells, bool implied)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned big_cap, usable_nodes = 0;
+	uint64_t big_mem;
+
+	largest_node(s, cap, &big_cap, &big_mem);
+	if (d->policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d->cpu == TMAP_CPU_DEDICATED)
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s: thread policy require needs host cores with SMT siblings; this host has 1 PU per core",
+				      d->name);
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned need = d->cpu == TMAP_CPU_SHARED ? 1 : req[c].vcpus;
+		bool any = false;
+
+		if (c == 0 && d->emulator_isolate)
+			need += d->emulator_units;
+		for (unsigned n = 0; n < t->nnodes; n++)
+			any |= cell_fits(s, d, cap, n, &req[c], c);
+		if (any)
+			continue;
+		if (implied) {
+			unsigned long all_cap = 0;
+			uint64_t all_mem = 0;
+
+			for (unsigned n = 0; n < t->nnodes; n++) {
+				all_cap += t->nodes[n].cpuless ? 0 : cap[n];
+				all_mem += t->nodes[n].cpuless ? 0 : s->mem_free[n];
+			}
+			return tmap_error_set(s->err, -ENOSPC,
+					      "%s: needs %u %s and %" PRIu64 " MiB; the largest free node has %u and %" PRIu64 " MiB, all nodes together %lu and %" PRIu64 " MiB",
+					      d->name, need, unit_name(d), req[c].memory_mib, big_cap,
+					      big_mem, all_cap, all_mem);
+		}
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s: cell %u needs %u %s and %" PRIu64 " MiB on one node; the largest free node has %u and %" PRIu64 " MiB",
+				      d->name, c, need, unit_name(d), req[c].memory_mib, big_cap,
+				      big_mem);
+	}
+	for (unsigned n = 0; n < t->nnodes; n++)
+		usable_nodes += !t->nodes[n].cpuless;
+	return tmap_error_set(s->err, -ENOSPC,
+			      "%s: each of its %u cells fits some node, but no %u distinct nodes of the %u with CPUs can take them all at once",
+			      d->name, ncells, ncells, usable_nodes);
+}
+
+/*
+ * A guest without cells that no single node can hold: the fewest, closest nodes whose
+ * capacity and memory add up, and cells that mirror them (vcpus at guest core boundaries,
+ * memory in proportion). Fills *cells with the proposal and node_of with its nodes.
+ */
+static int
+spread(const struct solver *s, const struct demand *d, const unsigned *cap,
+       const struct tmap_guest *g, struct guest_cells *cells, int **ret_node_of)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned N = t->nnodes, unit = d->group > 1 ? d->group : g->threads > 1 ? g->threads : 1;
+	_cleanup_free_ unsigned *order = calloc(N, sizeof(unsigned));
+	_cleanup_free_ unsigned *best = calloc(N, sizeof(unsigned));
+	unsigned best_len = 0;
+	unsigned long best_dist = ULONG_MAX;
+	_cleanup_free_ int *node_of = NULL;
+	struct guest_cells c = {0};
+	uint64_t mem_left = g->memory_mib;
+	unsigned vcpus_left = g->vcpus, next_vcpu = 0;
+
+	if (!order || !best)
+		return -ENOMEM;
+	if (d->cpu == TMAP_CPU_SHARED)
+		return -ENOSPC;
+	for (unsigned a = 0; a < N; a++) {
+		struct sort_ctx ctx = {t, a, cap};
+		unsigned long got = 0, dist = 0;
+		uint64_t mem = 0;
+		unsigned len = 0;
+
+		if (t->nodes[a].cpuless || cap[a] < unit)
+			continue;
+		for (unsigned n = 0; n < N; n++)
+			order[n] = n;
+		qsort_r(order, N, sizeof(*order), by_distance, &ctx);
+		for (unsigned i = 0; i < N && (got < g->vcpus + (d->emulator_isolate ? d->emulator_units : 0) || mem < g->memory_mib); i++) {
+			unsigned n = order[i];
+
+			if (t->nodes[n].cpuless || cap[n] < unit || s->mem_free[n] == 0)
+				continue;
+			order[len++] = n;
+			got += cap[n] / unit * unit;
+			mem += s->mem_free[n];
+		}
+		if (got < g->vcpus + (d->emulator_isolate ? d->emulator_units : 0) ||
+		    mem < g->memory_mib || len * unit > g->vcpus)
+			continue;
+		for (unsigned i = 0; i < len; i++)
+			for (unsigned j = i + 1; j < len; j++)
+				dist += topo_distance(t, order[i], order[j]);
+		if (best_len == 0 || len < best_len || (len == best_len && dist < best_dist)) {
+			best_len = len;
+			best_dist = dist;
+			memcpy(best, order, len * sizeof(unsigned));
+		}
+	}
+	if (best_len == 0)
+		return -ENOSPC;
+
+	c.n = best_len;
+	c.implied = true;
+	c.vcpus = calloc(c.n, sizeof(*c.vcpus));
+	c.memory_mib = calloc(c.n, sizeof(*c.memory_mib));
+	node_of = calloc(c.n, sizeof(int));
+	if (!c.vcpus || !c.memory_mib || !node_of) {
+		guest_cells_clear(&c);
+		return -ENOMEM;
+	}
+	/* Every node gets at least one guest core; the first (anchor) nodes are filled first. */
+	for (unsigned i = 0; i < c.n; i++) {
+		unsigned n = best[i];
+		unsigned room = cap[n] - (i == 0 && d->emulator_isolate ? d->emulator_units : 0);
+		unsigned later = (c.n - i - 1) * unit;
+		unsigned take = room / unit * unit;
+
+		if (take > vcpus_left - later)
+			take = vcpus_left - later;
+		if (take == 0) {
+			guest_cells_clear(&c);
+			return -ENOSPC;
+		}
+		node_of[i] = (int)n;
+		c.vcpus[i] = hwloc_bitmap_alloc();
+		if (!c.vcpus[i]) {
+			guest_cells_clear(&c);
+			return -ENOMEM;
+		}
+		hwloc_bitmap_set_range(c.vcpus[i], next_vcpu, (int)(next_vcpu + take) - 1);
+		next_vcpu += take;
+		vcpus_left -= take;
+	}
+	if (vcpus_left) {
+		guest_cells_clear(&c);
+		return -ENOSPC;
+	}
+	/* Memory in proportion to vcpus, clamped to what each node has; the rest goes to the
+	 * nodes with room, in order. */
+	for (unsigned i = 0; i < c.n; i++) {
+		uint64_t share = g->memory_mib * (unsigned)hwloc_bitmap_weight(c.vcpus[i]) / g->vcpus;
+		uint64_t room = s->mem_free[node_of[i]];
+
+		c.memory_mib[i] = share < room ? share : room;
+		mem_left -= c.memory_mib[i];
+	}
+	for (unsigned i = 0; i < c.n && mem_left; i++) {
+		uint64_t room = s->mem_free[node_of[i]] - c.memory_mib[i];
+		uint64_t add = room < mem_left ? room : mem_left;
+
+		c.memory_mib[i] += add;
+		mem_left -= add;
+	}
+	for (unsigned i = 0; i < c.n; i++)
+		if (c.memory_mib[i] == 0)
+			mem_left = 1;
+	if (mem_left) {
+		guest_cells_clear(&c);
+		return -ENOSPC;
+	}
+	guest_cells_clear(cells);
+	*cells = c;
+	*ret_node_of = TAKE_PTR(node_of);
+	return 0;
+}
+
+/* The PUs of the host core holding pu, "8,20": siblings are rarely neighbours. */
+static char *
+core_list(const struct tmap_topology *t, unsigned pu)
+{
+	const struct topo_core *core = &t->cores[t->pu_core[pu]];
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	for (unsigned k = 0; k < core->npus; k++)
+		fprintf(f, "%s%u", k ? "," : "", core->pus[k]);
+	if (fclose(f) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int
+plan_guest_init(struct plan_guest *pg, const struct tmap_guest *g, unsigned ncells)
+{
+	pg->name = strdup(g->name);
+	pg->vcpus = g->vcpus;
+	pg->sockets = g->sockets;
+	pg->cores = g->cores;
+	pg->threads = g->threads;
+	pg->cpu_policy = g->cpu_policy;
+	pg->thread_policy = g->thread_policy;
+	pg->emulator_policy = g->emulator_policy;
+	pg->memory_mode = g->memory_mode;
+	pg->iothreads = g->iothreads;
+	pg->shares = g->shares;
+	pg->period = g->period;
+	pg->quota = g->quota;
+	pg->vcpu_pus = calloc(g->vcpus, sizeof(*pg->vcpu_pus));
+	pg->vcpu_node = calloc(g->vcpus, sizeof(*pg->vcpu_node));
+	pg->vcpu_core_lists = calloc(g->vcpus, sizeof(*pg->vcpu_core_lists));
+	pg->cells = calloc(ncells, sizeof(*pg->cells));
+	pg->ncells = ncells;
+	pg->emulator = hwloc_bitmap_alloc();
+	pg->held = hwloc_bitmap_alloc();
+	pg->memory_nodes = hwloc_bitmap_alloc();
+	if (!pg->name || !pg->vcpu_pus || !pg->vcpu_node || !pg->vcpu_core_lists || !pg->cells || !pg->emulator || !pg->held ||
+	    !pg->memory_nodes)
+		return -ENOMEM;
+	for (unsigned v = 0; v < g->vcpus; v++)
+		if (!(pg->vcpu_pus[v] = hwloc_bitmap_alloc()))
+			return -ENOMEM;
+	for (unsigned c = 0; c < ncells; c++)
+		if (!(pg->cells[c].vcpus = hwloc_bitmap_alloc()) ||
+		    !(pg->cells[c].pus = hwloc_bitmap_alloc()))
+			return -ENOMEM;
+	return 0;
+}
+
+static const char *
+thread_words(const struct demand *d, unsigned threads)
+{
+	switch (d->policy) {
+	case TMAP_THREAD_ISOLATE:
+		return "one vcpu per host core, its siblings kept empty (thread policy isolate)";
+	case TMAP_THREAD_REQUIRE:
+		return "whole host cores, vcpus packed onto siblings (thread policy require)";
+	default:
+		if (threads > 1 && d->group == threads)
+			return "each guest core's threads on siblings of one host core (thread policy prefer)";
+		if (threads > 1)
+			return "guest cores are wider than host cores: each guest core's threads spread over host cores (thread policy prefer)";
+		return "vcpus packed onto sibling PUs, whole cores first (thread policy prefer)";
+	}
+}
+
+/* Place one guest. On -ENOSPC the solver is left as it was. */
+static int
+place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
+{
+	const struct tmap_topology *t = s->t;
+	struct demand d = demand_of(t, g);
+	_cleanup_free_ unsigned *cap = calloc(t->nnodes, sizeof(unsigned));
+	_cleanup_free_ struct cell_req *req = NULL;
+	_cleanup_free_ int *node_of = NULL;
+	_cleanup_free_ unsigned *vcpu_pu = calloc(g->vcpus, sizeof(unsigned));
+	struct guest_cells cells = {0};
+	struct snapshot snap = {0};
+	unsigned usable_nodes = 0;
+	bool spread_out = false, sharing = false;
+	int l3 = -1, r;
+
+	if (!cap || !vcpu_pu)
+		return -ENOMEM;
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		cap[n] = node_capacity(s, n, &d);
+		usable_nodes += !t->nodes[n].cpuless;
+	}
+	r = guest_resolve_cells(g, &cells);
+	if (r < 0)
+		return r;
+	req = calloc(cells.n, sizeof(*req));
+	node_of = calloc(cells.n, sizeof(int));
+	if (!req || !node_of) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (unsigned c = 0; c < cells.n; c++) {
+		req[c].vcpus = (unsigned)hwloc_bitmap_weight(cells.vcpus[c]);
+		req[c].memory_mib = cells.memory_mib[c];
+	}
+
+	if (d.policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d.cpu == TMAP_CPU_DEDICATED) {
+		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
+		goto out;
+	}
+	if (cells.n == 1) {
+		r = choose_one(s, &d, cap, &req[0], &node_of[0]);
+		if (r == -ENOSPC && cells.implied) {
+			int *spread_nodes = NULL;
+
+			if (spread(s, &d, cap, g, &cells, &spread_nodes) == 0) {
+				free(node_of);
+				node_of = spread_nodes;
+				free(req);
+				req = calloc(cells.n, sizeof(*req));
+				if (!req) {
+					r = -ENOMEM;
+					goto out;
+				}
+				for (unsigned c = 0; c < cells.n; c++) {
+					req[c].vcpus = (unsigned)hwloc_bitmap_weight(cells.vcpus[c]);
+					req[c].memory_mib = cells.memory_mib[c];
+				}
+				spread_out = true;
+				r = 0;
+			}
+		}
+	} else if (cells.n <= usable_nodes || (s->flags & TMAP_SOLVE_DISTINCT_CELLS)) {
+		r = choose_distinct(s, &d, cap, req, cells.n, node_of);
+	} else {
+		sharing = true;
+		r = choose_shared_nodes(s, &d, cap, req, cells.n, node_of);
+	}
+	if (r == -ENOSPC) {
+		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+
+	r = plan_guest_init(pg, g, cells.n);
+	if (r < 0)
+		goto out;
+	pg->cells_proposed = spread_out;
+	r = snapshot_take(s, &snap);
+	if (r < 0)
+		goto out;
+
+	for (unsigned c = 0; c < cells.n; c++) {
+		struct plan_cell *pc = &pg->cells[c];
+		unsigned n = (unsigned)node_of[c], v;
+
+		hwloc_bitmap_copy(pc->vcpus, cells.vcpus[c]);
+		pc->node = t->nodes[n].os_index;
+		pc->memory_mib = req[c].memory_mib;
+		pg->memory_mib += req[c].memory_mib;
+		s->mem_free[n] -= req[c].memory_mib;
+		hwloc_bitmap_set(pg->memory_nodes, pc->node);
+		hwloc_bitmap_foreach_begin(v, cells.vcpus[c]) pg->vcpu_node[v] = (int)pc->node;
+		hwloc_bitmap_foreach_end();
+		if (d.cpu == TMAP_CPU_SHARED)
+			continue;
+		if (c > 0 && node_of[c] != node_of[c - 1])
+			l3 = -1;
+		r = alloc_cell(s, n, &d, cells.vcpus[c], vcpu_pu, pg->held, &l3);
+		if (r < 0)
+			goto fail;
+		hwloc_bitmap_foreach_begin(v, cells.vcpus[c])
+		{
+			hwloc_bitmap_only(pg->vcpu_pus[v], vcpu_pu[v]);
+			hwloc_bitmap_set(pc->pus, vcpu_pu[v]);
+			pg->vcpu_core_lists[v] = core_list(t, vcpu_pu[v]);
+			if (!pg->vcpu_core_lists[v]) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			hwloc_bitmap_set(pg->emulator, vcpu_pu[v]);
+		}
+		hwloc_bitmap_foreach_end();
+	}
+
+	if (d.emulator_isolate) {
+		unsigned n = (unsigned)node_of[0], pu;
+		bool whole = d.policy != TMAP_THREAD_PREFER;
+		int c = pick_core(s, n, 1, whole, 1, -1);
+
+		if (c < 0 || take_pus(s, (unsigned)c, 1, whole, &pu, pg->held) != 1) {
+			r = -ENOSPC;
+			goto fail;
+		}
+		hwloc_bitmap_only(pg->emulator, pu);
+	}
+
+	/* Why, in the operator's words. */
+	if (spread_out) {
+		_cleanup_free_ char *nodes = bitmap_list(pg->memory_nodes);
+
+		plan_guest_explain(pg, "no single node has %u %s and %" PRIu64 " MiB: spread over the %u closest nodes that have them (%s); the plan proposes %u cells that mirror them",
+				   g->vcpus, unit_name(&d), g->memory_mib, cells.n,
+				   nodes ? nodes : "", cells.n);
+	}
+	if (sharing)
+		plan_guest_explain(pg, "%u cells but only %u nodes with CPUs: cells share nodes",
+				   cells.n, usable_nodes);
+	for (unsigned c = 0; c < cells.n; c++) {
+		unsigned n = (unsigned)node_of[c];
+
+		if (d.cpu == TMAP_CPU_SHARED)
+			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; most PUs free of dedicated guests (%u)",
+					   c, t->nodes[n].os_index, req[c].memory_mib, cap[n]);
+		else if (cells.n == 1)
+			plan_guest_explain(pg, "cell 0 -> node %u: best fit, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free",
+					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
+					   req[c].memory_mib, s->mem_free[n] + req[c].memory_mib);
+		else if (c == 0)
+			plan_guest_explain(pg, "cell 0 -> node %u: %u of its %u %s used, %" PRIu64 " MiB; the other cells on the nodes closest to it that fit",
+					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
+					   req[c].memory_mib);
+		else
+			plan_guest_explain(pg, "cell %u -> node %u: distance %u from cell 0's node; %u of its %u %s used, %" PRIu64 " MiB",
+					   c, t->nodes[n].os_index,
+					   topo_distance(t, (unsigned)node_of[0], n), req[c].vcpus,
+					   cap[n], unit_name(&d), req[c].memory_mib);
+	}
+	if (d.cpu == TMAP_CPU_DEDICATED)
+		plan_guest_explain(pg, "vcpus: %s", thread_words(&d, g->threads));
+	else
+		plan_guest_explain(pg, "vcpus float over their nodes' PUs that no dedicated guest holds (cpu policy shared)");
+	if (d.emulator_isolate)
+		plan_guest_explain(pg, "emulator and iothreads: a PU of their own on cell 0's node (emulator isolate)");
+	else
+		plan_guest_explain(pg, "emulator and iothreads float over the guest's vcpu PUs (emulator share)");
+
+	hwloc_bitmap_or(s->taken, s->taken, pg->held);
+	snapshot_clear(&snap);
+	r = 0;
+	goto out;
+fail:
+	snapshot_restore(s, &snap);
+	snapshot_clear(&snap);
+	if (r == -ENOSPC)
+		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
+out:
+	guest_cells_clear(&cells);
+	return r;
+}
+
+/* Shared guests float over what dedicated guests left on their nodes. */
+static int
+finish_shared(struct solver *s, struct plan_guest *pg)
+{
+	hwloc_bitmap_zero(pg->emulator);
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		struct plan_cell *pc = &pg->cells[c];
+		int n = topo_node_index(s->t, pc->node);
+		unsigned v;
+
+		hwloc_bitmap_and(pc->pus, s->t->nodes[n].cpuset, s->usable);
+		hwloc_bitmap_andnot(pc->pus, pc->pus, s->taken);
+		if (hwloc_bitmap_iszero(pc->pus))
+			return tmap_error_set(s->err, -ENOSPC,
+					      "%s: cell %u on node %u: dedicated guests hold every PU of the node, none is left for this shared guest",
+					      pg->name, c, pc->node);
+		hwloc_bitmap_foreach_begin(v, pc->vcpus) hwloc_bitmap_copy(pg->vcpu_pus[v], pc->pus);
+		hwloc_bitmap_foreach_end();
+		hwloc_bitmap_or(pg->emulator, pg->emulator, pc->pus);
+	}
+	return 0;
+}
+
+static int
+explain_memory(struct plan_guest *pg)
+{
+	const char *mode = memory_mode_name(pg->memory_mode);
+
+	return plan_guest_explain(pg, "memory: %s on node%s %s", mode,
+				  hwloc_bitmap_weight(pg->memory_nodes) > 1 ? "s" : "",
+				  pg->memory_list);
+}
+
+int
+tmap_solve(const struct tmap_topology *t, const struct tmap_guests *guests,
+	   const struct tmap_solve_options *o, struct tmap_plan **ret, struct tmap_error *err)
+{
+	struct tmap_solve_options opts = TMAP_SOLVE_OPTIONS_INIT;
+	struct solver s;
+	struct tmap_plan *plan = NULL;
+	int r;
+
+	if (!t || !guests || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_solve: missing argument");
+	if (o) {
+		if (o->size < offsetof(struct tmap_solve_options, reserve) + sizeof(o->reserve))
+			return tmap_error_set(err, -EINVAL, "tmap_solve: options size %u is too small",
+					      o->size);
+		opts.flags = o->flags;
+		opts.reserve = o->reserve;
+	}
+	if (opts.flags & ~TMAP_SOLVE_DISTINCT_CELLS)
+		return tmap_error_set(err, -EINVAL, "tmap_solve: unknown flags 0x%x",
+				      opts.flags & ~TMAP_SOLVE_DISTINCT_CELLS);
+	if (guests->n == 0)
+		return tmap_error_set(err, -EINVAL, "no guest to place");
+
+	r = solver_init(&s, t, opts.reserve, opts.flags, err);
+	if (r < 0)
+		goto out;
+	plan = calloc(1, sizeof(*plan));
+	if (!plan || !(plan->host = strdup(t->source)) ||
+	    !(plan->guests = calloc(guests->n, sizeof(*plan->guests)))) {
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	plan->nguests = guests->n;
+	for (size_t i = 0; i < guests->n; i++) {
+		r = tmap_guest_validate(guests->guest[i], err);
+		if (r < 0)
+			goto out;
+		r = place_guest(&s, guests->guest[i], &plan->guests[i]);
+		if (r == -ENOMEM)
+			r = tmap_error_set(err, r, "out of memory");
+		if (r < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < plan->nguests; i++) {
+		struct plan_guest *pg = &plan->guests[i];
+
+		if (pg->cpu_policy == TMAP_CPU_SHARED) {
+			r = finish_shared(&s, pg);
+			if (r < 0)
+				goto out;
+		}
+		r = plan_guest_finish(pg);
+		if (r == 0)
+			r = explain_memory(pg);
+		if (r < 0) {
+			r = tmap_error_set(err, r, "out of memory");
+			goto out;
+		}
+	}
+	*ret = TAKE_PTR(plan);
+	r = 0;
+out:
+	tmap_plan_free(plan);
+	solver_clear(&s);
+	return r;
+}

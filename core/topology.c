@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host model: NUMA nodes, packages, L3 groups, cores and their usable SMT sibling PUs,
+ * and the node distance matrix, read once from hwloc into plain arrays the solver walks.
+ *
+ * Nothing here assumes that siblings or nodes are numbered contiguously: every PU and node
+ * is kept by its OS index, and cores list their own PUs.
+ */
+#include <sys/stat.h>
+
+#include "internal.h"
+
+static void
+node_clear(struct topo_node *n)
+{
+	free(n->cores);
+	free(n->cpus_list);
+	if (n->cpuset)
+		hwloc_bitmap_free(n->cpuset);
+}
+
+struct tmap_topology *
+tmap_topology_free(struct tmap_topology *t)
+{
+	if (!t)
+		return NULL;
+	for (unsigned i = 0; i < t->nnodes; i++)
+		node_clear(&t->nodes[i]);
+	free(t->nodes);
+	for (unsigned i = 0; i < t->ncores; i++)
+		free(t->cores[i].pus);
+	free(t->cores);
+	free(t->pu_core);
+	free(t->distances);
+	if (t->cpuset)
+		hwloc_bitmap_free(t->cpuset);
+	if (t->hw)
+		hwloc_topology_destroy(t->hw);
+	free(t->source);
+	free(t);
+	return NULL;
+}
+
+static void
+tmap_topology_freep(struct tmap_topology **t)
+{
+	tmap_topology_free(*t);
+}
+
+static int
+cmp_node_os(const void *a, const void *b)
+{
+	const struct topo_node *x = a, *y = b;
+
+	return (x->os_index > y->os_index) - (x->os_index < y->os_index);
+}
+
+static int
+load_hwloc(struct tmap_topology *t, const char *source, struct tmap_error *err)
+{
+	if (hwloc_topology_init(&t->hw) < 0)
+		return tmap_error_set(err, -errno, "cannot initialise hwloc: %s", strerror(errno));
+
+	if (streq(source, "live")) {
+		/* the default: this system, allowed PUs only */
+	} else if (strncmp(source, "synthetic:", 10) == 0) {
+		if (hwloc_topology_set_synthetic(t->hw, source + 10) < 0)
+			return tmap_error_set(err, -EINVAL,
+					      "topology '%s': not a valid hwloc synthetic description",
+					      source);
+	} else {
+		struct stat st;
+
+		if (stat(source, &st) < 0)
+			return tmap_error_set(err, errno == ENOENT ? -ENOENT : -errno,
+					      "topology '%s': %s", source, strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return tmap_error_set(err, -EINVAL, "topology '%s': not a regular file",
+					      source);
+		if (hwloc_topology_set_xml(t->hw, source) < 0)
+			return tmap_error_set(err, -EINVAL,
+					      "topology '%s': not a valid hwloc XML file", source);
+	}
+	if (hwloc_topology_load(t->hw) < 0)
+		return tmap_error_set(err, -EINVAL, "topology '%s': hwloc cannot load it: %s",
+				      source, strerror(errno));
+	return 0;
+}
+
+static int
+build_nodes(struct tmap_topology *t)
+{
+	hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(t->hw);
+	int n = hwloc_get_nbobjs_by_type(t->hw, HWLOC_OBJ_NUMANODE);
+
+	if (n <= 0)
+		return -EINVAL;
+	t->nodes = calloc((size_t)n, sizeof(*t->nodes));
+	if (!t->nodes)
+		return -ENOMEM;
+	t->nnodes = (unsigned)n;
+	for (int i = 0; i < n; i++) {
+		hwloc_obj_t obj = hwloc_get_obj_by_type(t->hw, HWLOC_OBJ_NUMANODE, (unsigned)i);
+		hwloc_obj_t pkg = hwloc_get_ancestor_obj_by_type(t->hw, HWLOC_OBJ_PACKAGE, obj);
+		struct topo_node *node = &t->nodes[i];
+
+		node->os_index = obj->os_index;
+		node->memory_mib = obj->attr->numanode.local_memory >> 20;
+		node->package = pkg ? (int)pkg->logical_index : -1;
+		node->cpuset = hwloc_bitmap_alloc();
+		if (!node->cpuset)
+			return -ENOMEM;
+		if (obj->cpuset)
+			hwloc_bitmap_and(node->cpuset, obj->cpuset, allowed);
+		hwloc_bitmap_and(node->cpuset, node->cpuset, t->cpuset);
+	}
+	qsort(t->nodes, t->nnodes, sizeof(*t->nodes), cmp_node_os);
+
+	/* hwloc gives a node the cpuset of the object it is attached to: locality, not
+	 * ownership. A memory-only node (CXL, PMEM, HBM) attached to a whole package or machine
+	 * thus "has" every PU there. A PU belongs to the most specific node holding it (smallest
+	 * cpuset, then lowest OS index); the others lose it, and may end up without CPUs. */
+	{
+		_cleanup_bitmap_ hwloc_bitmap_t claimed = hwloc_bitmap_alloc();
+		_cleanup_free_ unsigned *order = calloc(t->nnodes, sizeof(unsigned));
+
+		if (!claimed || !order)
+			return -ENOMEM;
+		for (unsigned i = 0; i < t->nnodes; i++)
+			order[i] = i;
+		for (unsigned i = 1; i < t->nnodes; i++)
+			for (unsigned j = i; j > 0; j--) {
+				int wa = hwloc_bitmap_weight(t->nodes[order[j]].cpuset);
+				int wb = hwloc_bitmap_weight(t->nodes[order[j - 1]].cpuset);
+				unsigned tmp;
+
+				if (wa >= wb)
+					break;
+				tmp = order[j];
+				order[j] = order[j - 1];
+				order[j - 1] = tmp;
+			}
+		for (unsigned i = 0; i < t->nnodes; i++) {
+			struct topo_node *node = &t->nodes[order[i]];
+
+			hwloc_bitmap_andnot(node->cpuset, node->cpuset, claimed);
+			hwloc_bitmap_or(claimed, claimed, node->cpuset);
+		}
+	}
+	for (unsigned i = 0; i < t->nnodes; i++) {
+		struct topo_node *node = &t->nodes[i];
+
+		node->cpus_list = bitmap_list(node->cpuset);
+		if (!node->cpus_list)
+			return -ENOMEM;
+		node->npus = (unsigned)hwloc_bitmap_weight(node->cpuset);
+		node->cpuless = node->npus == 0;
+	}
+	return 0;
+}
+
+/* The core object holding a PU, or the PU itself on hosts that report no cores. */
+static hwloc_obj_t
+core_of(hwloc_topology_t hw, hwloc_obj_t pu)
+{
+	hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(hw, HWLOC_OBJ_CORE, pu);
+
+	return core ? core : pu;
+}
+
+static int
+build_cores(struct tmap_topology *t)
+{
+	int npu = hwloc_get_nbobjs_by_type(t->hw, HWLOC_OBJ_PU);
+	int last = hwloc_bitmap_last(t->cpuset);
+
+	if (npu <= 0 || last < 0)
+		return -EINVAL;
+	t->pu_limit = (unsigned)last + 1;
+	t->pu_core = malloc(t->pu_limit * sizeof(*t->pu_core));
+	t->cores = calloc((size_t)npu, sizeof(*t->cores));
+	if (!t->pu_core || !t->cores)
+		return -ENOMEM;
+	for (unsigned i = 0; i < t->pu_limit; i++)
+		t->pu_core[i] = -1;
+
+	/* Cores grouped by node (nodes in OS order), hwloc's order within a node. */
+	for (unsigned ni = 0; ni < t->nnodes; ni++) {
+		struct topo_node *node = &t->nodes[ni];
+
+		for (int p = 0; p < npu; p++) {
+			hwloc_obj_t pu = hwloc_get_obj_by_type(t->hw, HWLOC_OBJ_PU, (unsigned)p);
+			hwloc_obj_t core, pkg, l3;
+			struct topo_core *c;
+			unsigned pu_os;
+
+			if (!hwloc_bitmap_isset(node->cpuset, pu->os_index))
+				continue;
+			if (t->pu_core[pu->os_index] >= 0)
+				continue;
+			/* First usable PU of a core not seen yet: take the whole core. */
+			core = core_of(t->hw, pu);
+			c = &t->cores[t->ncores];
+			c->node = (int)ni;
+			pkg = hwloc_get_ancestor_obj_by_type(t->hw, HWLOC_OBJ_PACKAGE, pu);
+			l3 = hwloc_get_ancestor_obj_by_type(t->hw, HWLOC_OBJ_L3CACHE, pu);
+			c->package = pkg ? (int)pkg->logical_index : -1;
+			c->l3 = l3 ? (int)l3->logical_index : -1;
+			c->pus = calloc((size_t)hwloc_bitmap_weight(core->cpuset), sizeof(*c->pus));
+			if (!c->pus)
+				return -ENOMEM;
+			hwloc_bitmap_foreach_begin(pu_os, core->cpuset)
+			{
+				if (pu_os < t->pu_limit && hwloc_bitmap_isset(node->cpuset, pu_os) &&
+				    t->pu_core[pu_os] < 0) {
+					c->pus[c->npus++] = pu_os;
+					t->pu_core[pu_os] = (int)t->ncores;
+				}
+			}
+			hwloc_bitmap_foreach_end();
+			if (c->npus > t->max_threads)
+				t->max_threads = c->npus;
+			t->ncores++;
+		}
+	}
+
+	for (unsigned ni = 0; ni < t->nnodes; ni++) {
+		struct topo_node *node = &t->nodes[ni];
+
+		node->cores = calloc(t->ncores ? t->ncores : 1, sizeof(*node->cores));
+		if (!node->cores)
+			return -ENOMEM;
+		for (unsigned c = 0; c < t->ncores; c++)
+			if (t->cores[c].node == (int)ni)
+				node->cores[node->ncores++] = c;
+	}
+	t->npackages = (unsigned)hwloc_get_nbobjs_by_type(t->hw, HWLOC_OBJ_PACKAGE);
+	t->nl3 = (unsigned)hwloc_get_nbobjs_by_type(t->hw, HWLOC_OBJ_L3CACHE);
+	return 0;
+}
+
+/* Take the NUMA latency matrix when hwloc has one covering every node; a partial matrix is
+ * worse than none, because it would make unlisted nodes look either near or far. */
+static int
+build_distances(struct tmap_topology *t)
+{
+	struct hwloc_distances_s *d = NULL;
+	unsigned nr = 1;
+	int r = 0;
+
+	if (hwloc_distances_get_by_name(t->hw, "NUMALatency", &nr, &d, 0) < 0 || nr == 0) {
+		nr = 1;
+		if (hwloc_distances_get_by_type(t->hw, HWLOC_OBJ_NUMANODE, &nr, &d,
+						HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) < 0 ||
+		    nr == 0)
+			return 0;
+	}
+	if (d->nbobjs != t->nnodes)
+		goto out;
+	t->distances = calloc((size_t)t->nnodes * t->nnodes, sizeof(*t->distances));
+	if (!t->distances) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < d->nbobjs; i++) {
+		int a = topo_node_index(t, d->objs[i]->os_index);
+
+		for (unsigned j = 0; j < d->nbobjs; j++) {
+			int b = topo_node_index(t, d->objs[j]->os_index);
+
+			if (a < 0 || b < 0 || d->values[i * d->nbobjs + j] > 100000) {
+				free(t->distances);
+				t->distances = NULL;
+				goto out;
+			}
+			t->distances[a * t->nnodes + b] = (unsigned)d->values[i * d->nbobjs + j];
+		}
+	}
+out:
+	hwloc_distances_release(t->hw, d);
+	return r;
+}
+
+int
+tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
+		  struct tmap_error *err)
+{
+	_cleanup_(tmap_topology_freep) struct tmap_topology *t = NULL;
+	int r;
+
+	if (flags)
+		return tmap_error_set(err, -EINVAL, "tmap_topology_new: unknown flags 0x%x", flags);
+	if (!ret)
+		return tmap_error_set(err, -EINVAL, "tmap_topology_new: no place for the result");
+	if (!source)
+		source = "live";
+	if (!*source)
+		return tmap_error_set(err, -EINVAL,
+				      "topology '': give 'live', 'synthetic:DESCRIPTION' or an hwloc XML file");
+	t = calloc(1, sizeof(*t));
+	if (!t || !(t->source = strdup(source)))
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = load_hwloc(t, source, err);
+	if (r < 0)
+		return r;
+	t->cpuset = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(t->hw));
+	if (!t->cpuset)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	hwloc_bitmap_and(t->cpuset, t->cpuset, hwloc_topology_get_topology_cpuset(t->hw));
+	if (hwloc_bitmap_iszero(t->cpuset))
+		return tmap_error_set(err, -EINVAL, "topology '%s': no usable PU", source);
+
+	r = build_nodes(t);
+	if (r == -EINVAL)
+		return tmap_error_set(err, r, "topology '%s': no NUMA node", source);
+	if (r == 0)
+		r = build_cores(t);
+	if (r == 0)
+		r = build_distances(t);
+	if (r < 0)
+		return tmap_error_set(err, r, "topology '%s': %s", source, strerror(-r));
+	*ret = TAKE_PTR(t);
+	return 0;
+}
+
+int
+topo_node_index(const struct tmap_topology *t, unsigned os_index)
+{
+	for (unsigned i = 0; i < t->nnodes; i++)
+		if (t->nodes[i].os_index == os_index)
+			return (int)i;
+	return -1;
+}
+
+unsigned
+topo_distance(const struct tmap_topology *t, unsigned a, unsigned b)
+{
+	if (t->distances)
+		return t->distances[a * t->nnodes + b];
+	if (a == b)
+		return 10;
+	if (t->nodes[a].package >= 0 && t->nodes[a].package == t->nodes[b].package)
+		return 20;
+	return 30;
+}
+
+unsigned
+tmap_topology_node_count(const struct tmap_topology *t)
+{
+	return t ? t->nnodes : 0;
+}
+
+int
+tmap_topology_node_id(const struct tmap_topology *t, unsigned node)
+{
+	if (!t || node >= t->nnodes)
+		return -EINVAL;
+	return (int)t->nodes[node].os_index;
+}
+
+uint64_t
+tmap_topology_node_memory_mib(const struct tmap_topology *t, unsigned node)
+{
+	if (!t || node >= t->nnodes)
+		return 0;
+	return t->nodes[node].memory_mib;
+}
+
+const char *
+tmap_topology_node_cpus(const struct tmap_topology *t, unsigned node)
+{
+	if (!t || node >= t->nnodes)
+		return NULL;
+	return t->nodes[node].cpus_list;
+}
+
+int
+tmap_topology_distance(const struct tmap_topology *t, unsigned from, unsigned to)
+{
+	if (!t || from >= t->nnodes || to >= t->nnodes)
+		return -EINVAL;
+	return t->distances ? (int)t->distances[from * t->nnodes + to] : 0;
+}
+
+static void
+print_core(FILE *out, const struct topo_core *c)
+{
+	for (unsigned k = 0; k < c->npus; k++)
+		fprintf(out, "%s%u", k ? "," : "", c->pus[k]);
+}
+
+static void
+format_table(const struct tmap_topology *t, FILE *out)
+{
+	unsigned npus = (unsigned)hwloc_bitmap_weight(t->cpuset);
+
+	fprintf(out, "host: %s\n", t->source);
+	fprintf(out, "%u package%s, %u NUMA node%s, %u cores, %u PUs, up to %u thread%s per core\n",
+		t->npackages, t->npackages == 1 ? "" : "s", t->nnodes, t->nnodes == 1 ? "" : "s",
+		t->ncores, npus, t->max_threads, t->max_threads == 1 ? "" : "s");
+	for (unsigned i = 0; i < t->nnodes; i++) {
+		const struct topo_node *n = &t->nodes[i];
+
+		fprintf(out, "node %u: ", n->os_index);
+		if (n->cpuless)
+			fprintf(out, "no CPUs");
+		else
+			fprintf(out, "cpus %s (%u)", n->cpus_list, n->npus);
+		fprintf(out, ", memory %" PRIu64 " MiB", n->memory_mib);
+		if (n->package >= 0)
+			fprintf(out, ", package %d", n->package);
+		fputc('\n', out);
+		if (n->ncores)
+			fprintf(out, "  cores (siblings):");
+		for (unsigned c = 0; c < n->ncores; c++) {
+			fputc(' ', out);
+			print_core(out, &t->cores[n->cores[c]]);
+		}
+		if (n->ncores)
+			fputc('\n', out);
+	}
+	if (!t->distances) {
+		fprintf(out, "node distances: not reported by the host\n");
+		return;
+	}
+	fprintf(out, "node distances:\nnode");
+	for (unsigned j = 0; j < t->nnodes; j++)
+		fprintf(out, " %4u", t->nodes[j].os_index);
+	fputc('\n', out);
+	for (unsigned i = 0; i < t->nnodes; i++) {
+		fprintf(out, "%4u", t->nodes[i].os_index);
+		for (unsigned j = 0; j < t->nnodes; j++)
+			fprintf(out, " %4u", t->distances[i * t->nnodes + j]);
+		fputc('\n', out);
+	}
+}
+
+static void
+format_json(const struct tmap_topology *t, FILE *out)
+{
+	fprintf(out, "{\"nodes\":[");
+	for (unsigned i = 0; i < t->nnodes; i++) {
+		const struct topo_node *n = &t->nodes[i];
+
+		fprintf(out, "%s{\"id\":%u,\"memory_mib\":%" PRIu64 ",\"cpus\":\"%s\",", i ? "," : "",
+			n->os_index, n->memory_mib, n->cpus_list);
+		if (n->package >= 0)
+			fprintf(out, "\"package\":%d,", n->package);
+		fprintf(out, "\"cpuless\":%s,\"cores\":[", n->cpuless ? "true" : "false");
+		for (unsigned c = 0; c < n->ncores; c++) {
+			fprintf(out, "%s[", c ? "," : "");
+			print_core(out, &t->cores[n->cores[c]]);
+			fputc(']', out);
+		}
+		fprintf(out, "]}");
+	}
+	fprintf(out, "],\"distances\":");
+	if (!t->distances) {
+		fprintf(out, "null}\n");
+		return;
+	}
+	fputc('[', out);
+	for (unsigned i = 0; i < t->nnodes; i++) {
+		fprintf(out, "%s[", i ? "," : "");
+		for (unsigned j = 0; j < t->nnodes; j++)
+			fprintf(out, "%s%u", j ? "," : "", t->distances[i * t->nnodes + j]);
+		fputc(']', out);
+	}
+	fprintf(out, "]}\n");
+}
+
+int
+tmap_topology_format(const struct tmap_topology *t, enum tmap_format format, unsigned flags,
+		     char **ret, struct tmap_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	if (!t || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_topology_format: missing argument");
+	if (flags)
+		return tmap_error_set(err, -EINVAL, "tmap_topology_format: unknown flags 0x%x",
+				      flags);
+	if (format != TMAP_FORMAT_TABLE && format != TMAP_FORMAT_JSON)
+		return tmap_error_set(err, -EINVAL,
+				      "a topology is printed as table or json, not format %d",
+				      (int)format);
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	if (format == TMAP_FORMAT_TABLE)
+		format_table(t, out);
+	else
+		format_json(t, out);
+	if (fclose(out) != 0) {
+		free(buf);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	*ret = buf;
+	return 0;
+}

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file topomap.h
+ * libtopomap: place virtual machines and containers on a host's CPUs and NUMA memory.
+ *
+ * The library models a host (from hwloc), takes guest specifications and computes a plan:
+ * which host PU runs each vcpu, which host NUMA node holds each guest cell's memory, where
+ * emulator threads and iothreads float. Computing a plan has no side effect.
+ *
+ * Conventions:
+ * - Every CPU or node number is an OS index; every set is a string in the kernel's list
+ *   syntax ("0-3,8"), the same string that goes to cpuset.cpus or virsh vcpupin.
+ * - Functions returning int return >= 0 on success and a negative errno code on failure.
+ *   The ones that can fail for a reason worth telling take a last `struct tmap_error *`
+ *   (caller-owned, may be NULL) that receives a one-line message.
+ *   -EINVAL means bad input, -ENOSPC means "does not fit"; anything else is a runtime error.
+ * - Constructors write their `ret` argument only on success. `_free()` functions accept NULL
+ *   and return NULL. Getters return pointers owned by the object.
+ * - The library never prints, never exits and has no global mutable state.
+ */
+#ifndef TOPOMAP_TOPOMAP_H
+#define TOPOMAP_TOPOMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(TMAP_EXPORT)
+#define TMAP_EXPORT __attribute__((visibility("default")))
+#elif !defined(TMAP_EXPORT)
+#define TMAP_EXPORT
+#endif
+
+/** Version of the library's public interface, as a string ("0.1.0"). */
+TMAP_EXPORT const char *tmap_version(void);
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name Errors */
+
+/** Longest message kept in a struct tmap_error, including the terminating NUL. */
+#define TMAP_ERROR_MAX 512
+
+/** A caller-owned error: the negative errno code and a one-line message. */
+struct tmap_error {
+	int code;			/**< negative errno code, 0 when no error was set */
+	char message[TMAP_ERROR_MAX];	/**< one line, no trailing newline */
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name Host topology */
+
+struct tmap_topology;
+
+/**
+ * Build the host model.
+ *
+ * @param source "live" (or NULL) for this machine; "synthetic:DESC" for an hwloc synthetic
+ *        description such as "synthetic:pack:2 numa:2 core:8 pu:2"; anything else is the
+ *        path of an hwloc XML file as written by `lstopo --of xml`.
+ * @param flags must be 0.
+ * @param ret receives the new topology on success.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL for a malformed source, -ENOENT for a missing file, or another -errno.
+ */
+TMAP_EXPORT int tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
+				  struct tmap_error *reterr);
+
+/**
+ * Free a topology.
+ * @param topology the topology, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_topology *tmap_topology_free(struct tmap_topology *topology);
+
+/**
+ * @param topology the host.
+ * @return the number of NUMA nodes, including those without CPUs.
+ */
+TMAP_EXPORT unsigned tmap_topology_node_count(const struct tmap_topology *topology);
+
+/**
+ * @param topology the host.
+ * @param node index of the node, 0 to tmap_topology_node_count() - 1 (not its OS index).
+ * @return the node's OS index, or -EINVAL for an index out of range.
+ */
+TMAP_EXPORT int tmap_topology_node_id(const struct tmap_topology *topology, unsigned node);
+
+/**
+ * @param topology the host.
+ * @param node index of the node.
+ * @return the node's local memory in MiB, or 0 for an index out of range.
+ */
+TMAP_EXPORT uint64_t tmap_topology_node_memory_mib(const struct tmap_topology *topology,
+						   unsigned node);
+
+/**
+ * @param topology the host.
+ * @param node index of the node.
+ * @return the node's usable PUs in list syntax ("" for a node without CPUs), or NULL for an
+ *         index out of range.
+ */
+TMAP_EXPORT const char *tmap_topology_node_cpus(const struct tmap_topology *topology,
+						unsigned node);
+
+/**
+ * @param topology the host.
+ * @param from index of the first node.
+ * @param to index of the second node.
+ * @return the relative distance (10 for a node to itself) as hwloc or the firmware reports
+ *         it, 0 when the host reports no distances, -EINVAL for an index out of range.
+ */
+TMAP_EXPORT int tmap_topology_distance(const struct tmap_topology *topology, unsigned from,
+				       unsigned to);
+
+/** Output formats. Not every object supports every format. */
+enum tmap_format {
+	TMAP_FORMAT_TABLE = 0,	 /**< human-readable text */
+	TMAP_FORMAT_JSON = 1,	 /**< JSON; the keys are a stable contract */
+	TMAP_FORMAT_LIBVIRT = 2, /**< libvirt domain XML elements (plans only) */
+	TMAP_FORMAT_QEMU = 3,	 /**< QEMU command-line options (plans only) */
+};
+
+/**
+ * Describe the host.
+ * @param topology the host.
+ * @param format TMAP_FORMAT_TABLE or TMAP_FORMAT_JSON.
+ * @param flags must be 0.
+ * @param ret receives a malloc()ed NUL-terminated string on success.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0 or a negative errno code.
+ */
+TMAP_EXPORT int tmap_topology_format(const struct tmap_topology *topology, enum tmap_format format,
+				     unsigned flags, char **ret, struct tmap_error *reterr);
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name Guests */
+
+/** How vcpus use host PUs. */
+enum tmap_cpu_policy {
+	TMAP_CPU_DEDICATED = 0, /**< each vcpu pinned to a PU of its own */
+	TMAP_CPU_SHARED = 1,	/**< vcpus float over PUs that no dedicated guest holds */
+};
+
+/** How dedicated vcpus use host SMT siblings. */
+enum tmap_thread_policy {
+	TMAP_THREAD_PREFER = 0,	 /**< fill sibling PUs where possible */
+	TMAP_THREAD_ISOLATE = 1, /**< one vcpu per host core; its siblings stay empty */
+	TMAP_THREAD_REQUIRE = 2, /**< whole host cores only, vcpus packed onto siblings */
+};
+
+/** Where the emulator threads (and iothreads) run. */
+enum tmap_emulator_policy {
+	TMAP_EMULATOR_SHARE = 0,   /**< float over the guest's vcpu PUs */
+	TMAP_EMULATOR_ISOLATE = 1, /**< one PU of their own on cell 0's node */
+};
+
+/** NUMA memory mode, as libvirt's numatune names them. */
+enum tmap_memory_mode {
+	TMAP_MEMORY_STRICT = 0,
+	TMAP_MEMORY_PREFERRED = 1,
+	TMAP_MEMORY_INTERLEAVE = 2,
+	TMAP_MEMORY_RESTRICTIVE = 3,
+};
+
+struct tmap_guest;
+
+/** Most vcpus in one guest. */
+#define TMAP_MAX_VCPUS 4096
+/** Most threads per guest core. */
+#define TMAP_MAX_GUEST_THREADS 8
+/** Most iothreads per guest. */
+#define TMAP_MAX_IOTHREADS 64
+/** QoS ranges, those of libvirt's cputune, so that a plan never holds a value it refuses. */
+#define TMAP_QOS_SHARES_MIN 2
+#define TMAP_QOS_SHARES_MAX 262144
+#define TMAP_QOS_PERIOD_MIN 1000
+#define TMAP_QOS_PERIOD_MAX 1000000
+#define TMAP_QOS_QUOTA_MIN 1000
+#define TMAP_QOS_QUOTA_MAX 17592186044415LL
+
+/**
+ * Create a guest with defaults: dedicated, thread policy prefer, emulator share, one cell,
+ * strict memory, 1024 MiB, sockets=1 cores=vcpus threads=1, no iothreads, no QoS.
+ *
+ * @param name the guest's name: letters, digits and "._-", 1 to 64 characters.
+ * @param vcpus number of vcpus, 1 to 4096.
+ * @param ret receives the new guest on success.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_guest_new(const char *name, unsigned vcpus, struct tmap_guest **ret,
+			       struct tmap_error *reterr);
+
+/**
+ * Free a guest.
+ * @param guest the guest, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_guest *tmap_guest_free(struct tmap_guest *guest);
+
+/**
+ * @param guest the guest.
+ * @return its name.
+ */
+TMAP_EXPORT const char *tmap_guest_name(const struct tmap_guest *guest);
+
+/**
+ * Set the guest CPU topology. Checked by tmap_guest_validate(): sockets * cores * threads
+ * must equal the vcpu count.
+ * @param guest the guest.
+ * @param sockets sockets, >= 1.
+ * @param cores cores per socket, >= 1.
+ * @param threads threads per core, 1 to TMAP_MAX_GUEST_THREADS.
+ * @return 0 or -EINVAL for a zero or too many threads.
+ */
+TMAP_EXPORT int tmap_guest_set_topology(struct tmap_guest *guest, unsigned sockets,
+					unsigned cores, unsigned threads);
+
+/**
+ * @param guest the guest.
+ * @param memory_mib total guest memory in MiB, >= 1.
+ * @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_guest_set_memory_mib(struct tmap_guest *guest, uint64_t memory_mib);
+
+/**
+ * Add a guest NUMA cell. Cells are numbered in the order they are added. Without any cell,
+ * the guest has one cell holding every vcpu and all memory.
+ * @param guest the guest.
+ * @param cpus the cell's vcpus in list syntax ("0-3").
+ * @param memory_mib the cell's memory in MiB, or 0 to split the guest memory evenly
+ *        among the cells that give none.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0 or -EINVAL for a malformed list.
+ */
+TMAP_EXPORT int tmap_guest_add_cell(struct tmap_guest *guest, const char *cpus,
+				    uint64_t memory_mib, struct tmap_error *reterr);
+
+/**
+ * Ask for K cells of equal size (vcpus split in order, at guest core boundaries).
+ * @param guest the guest.
+ * @param cells number of cells, >= 1; replaces any cell added before.
+ * @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_guest_set_cell_count(struct tmap_guest *guest, unsigned cells);
+
+/** @param guest the guest. @param policy the policy. @return 0 or -EINVAL. */
+TMAP_EXPORT int tmap_guest_set_cpu_policy(struct tmap_guest *guest, enum tmap_cpu_policy policy);
+/** @param guest the guest. @param policy the policy. @return 0 or -EINVAL. */
+TMAP_EXPORT int tmap_guest_set_thread_policy(struct tmap_guest *guest,
+					     enum tmap_thread_policy policy);
+/** @param guest the guest. @param policy the policy. @return 0 or -EINVAL. */
+TMAP_EXPORT int tmap_guest_set_emulator_policy(struct tmap_guest *guest,
+					       enum tmap_emulator_policy policy);
+/** @param guest the guest. @param mode the mode. @return 0 or -EINVAL. */
+TMAP_EXPORT int tmap_guest_set_memory_mode(struct tmap_guest *guest, enum tmap_memory_mode mode);
+/** @param guest the guest. @param iothreads number of iothreads, 0 to 64. @return 0 or -EINVAL. */
+TMAP_EXPORT int tmap_guest_set_iothreads(struct tmap_guest *guest, unsigned iothreads);
+
+/**
+ * CPU QoS, as libvirt's cputune: shares (relative weight, 2 to 262144), period (µs, 1000 to
+ * 1000000) and quota (µs per period, 1000 to 17592186044415, or -1 for unlimited). A zero
+ * leaves the value unset.
+ * @param guest the guest.
+ * @param shares cpu shares or 0.
+ * @param period_us CFS period or 0.
+ * @param quota_us CFS quota, -1, or 0.
+ * @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_guest_set_qos(struct tmap_guest *guest, uint64_t shares, uint64_t period_us,
+				   int64_t quota_us);
+
+/**
+ * Check a guest: topology matches the vcpu count, cells partition the vcpus exactly, cell
+ * memories add up to the guest memory, policies are compatible.
+ * @param guest the guest.
+ * @param reterr receives the message (naming the guest and the field) on failure.
+ * @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_guest_validate(const struct tmap_guest *guest, struct tmap_error *reterr);
+
+/** An ordered list of guests with unique names. */
+struct tmap_guests;
+
+/**
+ * @param ret receives an empty list.
+ * @return 0 or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_guests_new(struct tmap_guests **ret);
+
+/**
+ * Free a list and every guest in it.
+ * @param guests the list, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_guests *tmap_guests_free(struct tmap_guests *guests);
+
+/**
+ * Validate a guest and append it. The list takes ownership on success only.
+ * @param guests the list.
+ * @param guest the guest.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL (invalid guest, or its name is already in the list) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_guests_add(struct tmap_guests *guests, struct tmap_guest *guest,
+				struct tmap_error *reterr);
+
+/**
+ * Parse guests from JSON text (one object or an array of objects) and append them. Either
+ * every guest of the text is appended, or none is.
+ * @param guests the list.
+ * @param text JSON text.
+ * @param len its length in bytes.
+ * @param origin name used in messages (usually the file name).
+ * @param reterr receives the message (origin, guest, field, value) on failure; may be NULL.
+ * @return 0, -EINVAL or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_guests_parse_json(struct tmap_guests *guests, const char *text, size_t len,
+				       const char *origin, struct tmap_error *reterr);
+
+/**
+ * Read a JSON guest file (at most 16 MiB) and append its guests, all or none.
+ * @param guests the list.
+ * @param path the file.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL, -ENOENT, -EFBIG or another -errno.
+ */
+TMAP_EXPORT int tmap_guests_load_json(struct tmap_guests *guests, const char *path,
+				      struct tmap_error *reterr);
+
+/** @param guests the list. @return the number of guests. */
+TMAP_EXPORT size_t tmap_guests_count(const struct tmap_guests *guests);
+
+/**
+ * @param guests the list.
+ * @param index 0 to tmap_guests_count() - 1.
+ * @return the guest, or NULL for an index out of range.
+ */
+TMAP_EXPORT const struct tmap_guest *tmap_guests_get(const struct tmap_guests *guests,
+						     size_t index);
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name Solver and plans */
+
+/** Options of tmap_solve(). Initialise with TMAP_SOLVE_OPTIONS_INIT. */
+struct tmap_solve_options {
+	uint32_t size;	     /**< sizeof(struct tmap_solve_options), set by the _INIT macro */
+	uint32_t flags;	     /**< TMAP_SOLVE_* bits */
+	const char *reserve; /**< host PUs no guest may use, list syntax, or NULL */
+};
+
+/** Refuse to put two cells of one guest on the same host node, even on a host with fewer
+ *  nodes than cells. */
+#define TMAP_SOLVE_DISTINCT_CELLS (1u << 0)
+
+/** Initialiser for struct tmap_solve_options. */
+#define TMAP_SOLVE_OPTIONS_INIT {.size = sizeof(struct tmap_solve_options)}
+
+struct tmap_plan;
+
+/**
+ * Place guests, in the order of the list, on an empty host minus the reserved PUs. Pure:
+ * no system call, deterministic for the same inputs.
+ * @param topology the host.
+ * @param guests the guests.
+ * @param options options, or NULL for the defaults.
+ * @param ret receives the plan when every guest was placed.
+ * @param reterr receives the message on failure: for -ENOSPC, names the guest that does not
+ *        fit and what ran out.
+ * @return 0, -EINVAL (bad options, or a reserve outside the host), -ENOSPC or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_solve(const struct tmap_topology *topology, const struct tmap_guests *guests,
+			   const struct tmap_solve_options *options, struct tmap_plan **ret,
+			   struct tmap_error *reterr);
+
+/**
+ * Free a plan.
+ * @param plan the plan, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_plan *tmap_plan_free(struct tmap_plan *plan);
+
+/** @param plan the plan. @return the number of guests in it. */
+TMAP_EXPORT size_t tmap_plan_guest_count(const struct tmap_plan *plan);
+
+/**
+ * @param plan the plan.
+ * @param guest 0 to tmap_plan_guest_count() - 1.
+ * @return the guest's name, or NULL for an index out of range.
+ */
+TMAP_EXPORT const char *tmap_plan_guest_name(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @param vcpu vcpu number.
+ * @return the host PUs the vcpu may run on (one PU for a dedicated guest), or NULL.
+ */
+TMAP_EXPORT const char *tmap_plan_vcpu_cpuset(const struct tmap_plan *plan, size_t guest,
+					      unsigned vcpu);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @return the number of guest cells (proposed cells included), or 0 for a bad index.
+ */
+TMAP_EXPORT unsigned tmap_plan_cell_count(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @param cell cell number.
+ * @return the OS index of the host node holding the cell, or -EINVAL.
+ */
+TMAP_EXPORT int tmap_plan_cell_node(const struct tmap_plan *plan, size_t guest, unsigned cell);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @return the emulator threads' host PUs, or NULL.
+ */
+TMAP_EXPORT const char *tmap_plan_emulator_cpuset(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @return the host nodes of the guest's memory, in list syntax, or NULL.
+ */
+TMAP_EXPORT const char *tmap_plan_memory_nodeset(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @return the number of explanation lines.
+ */
+TMAP_EXPORT size_t tmap_plan_explain_count(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @param line 0 to tmap_plan_explain_count() - 1.
+ * @return one line saying why a choice was made, or NULL.
+ */
+TMAP_EXPORT const char *tmap_plan_explain(const struct tmap_plan *plan, size_t guest,
+					  size_t line);
+
+/**
+ * Print a plan.
+ * @param plan the plan.
+ * @param format any enum tmap_format.
+ * @param flags must be 0.
+ * @param ret receives a malloc()ed NUL-terminated string on success.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0 or a negative errno code.
+ */
+TMAP_EXPORT int tmap_plan_format(const struct tmap_plan *plan, enum tmap_format format,
+				 unsigned flags, char **ret, struct tmap_error *reterr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TOPOMAP_TOPOMAP_H */

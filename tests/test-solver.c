@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The solver, on synthetic and XML hosts. Every plan goes through check_plan(), which asserts
+ * the properties a user relies on whatever the host: a dedicated vcpu has exactly one PU of
+ * its own on its cell's node, no PU is given twice, reserved PUs and memory-only nodes are
+ * never used for vcpus, no node gives more memory than it has.
+ */
+#include "testlib.h"
+
+struct solved {
+	struct tmap_topology *t;
+	struct tmap_guests *g;
+	struct tmap_plan *p;
+};
+
+static int
+core_of(const struct tmap_topology *t, unsigned pu)
+{
+	assert_true(pu < t->pu_limit);
+	assert_true(t->pu_core[pu] >= 0);
+	return t->pu_core[pu];
+}
+
+static const struct plan_guest *
+guest(const struct solved *s, const char *name)
+{
+	for (size_t i = 0; i < s->p->nguests; i++)
+		if (streq(s->p->guests[i].name, name))
+			return &s->p->guests[i];
+	fail_msg("no guest '%s' in the plan", name);
+	return NULL;
+}
+
+static unsigned
+vcpu_pu(const struct plan_guest *pg, unsigned v)
+{
+	assert_int_equal(hwloc_bitmap_weight(pg->vcpu_pus[v]), 1);
+	return (unsigned)hwloc_bitmap_first(pg->vcpu_pus[v]);
+}
+
+static void
+check_plan(const struct tmap_topology *t, const struct tmap_plan *p, const char *reserve)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t used = hwloc_bitmap_alloc();
+	_cleanup_bitmap_ hwloc_bitmap_t reserved = NULL;
+	_cleanup_free_ uint64_t *mem = calloc(t->nnodes, sizeof(uint64_t));
+
+	if (reserve)
+		assert_int_equal(bitmap_parse_list(reserve, &reserved), 0);
+	for (size_t i = 0; i < p->nguests; i++) {
+		const struct plan_guest *pg = &p->guests[i];
+		_cleanup_bitmap_ hwloc_bitmap_t seen = hwloc_bitmap_alloc();
+		_cleanup_bitmap_ hwloc_bitmap_t mine = hwloc_bitmap_alloc();
+		uint64_t total = 0;
+
+		for (unsigned c = 0; c < pg->ncells; c++) {
+			const struct plan_cell *pc = &pg->cells[c];
+			int n = topo_node_index(t, pc->node);
+			unsigned v;
+
+			assert_true(n >= 0);
+			assert_false(t->nodes[n].cpuless);
+			mem[n] += pc->memory_mib;
+			total += pc->memory_mib;
+			assert_false(hwloc_bitmap_intersects(seen, pc->vcpus));
+			hwloc_bitmap_or(seen, seen, pc->vcpus);
+			hwloc_bitmap_foreach_begin(v, pc->vcpus)
+			{
+				/* Every vcpu runs on PUs of its cell's node only. */
+				assert_true(hwloc_bitmap_isincluded(pg->vcpu_pus[v], t->nodes[n].cpuset));
+				assert_false(hwloc_bitmap_iszero(pg->vcpu_pus[v]));
+				if (reserved)
+					assert_false(hwloc_bitmap_intersects(pg->vcpu_pus[v], reserved));
+				if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
+					unsigned pu = vcpu_pu(pg, v);
+
+					assert_false(hwloc_bitmap_isset(mine, pu));
+					hwloc_bitmap_set(mine, pu);
+				}
+			}
+			hwloc_bitmap_foreach_end();
+			assert_true(hwloc_bitmap_isset(pg->memory_nodes, pc->node));
+		}
+		/* Cells partition the vcpus; memory adds up. */
+		assert_int_equal(hwloc_bitmap_weight(seen), pg->vcpus);
+		assert_int_equal(total, pg->memory_mib);
+		assert_false(hwloc_bitmap_iszero(pg->emulator));
+		if (reserved)
+			assert_false(hwloc_bitmap_intersects(pg->emulator, reserved));
+		if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
+			/* No PU held by two guests. */
+			assert_true(hwloc_bitmap_isincluded(mine, pg->held));
+			assert_false(hwloc_bitmap_intersects(used, pg->held));
+			hwloc_bitmap_or(used, used, pg->held);
+		}
+	}
+	/* Shared guests float only where no dedicated guest sits. */
+	for (size_t i = 0; i < p->nguests; i++)
+		if (p->guests[i].cpu_policy == TMAP_CPU_SHARED)
+			assert_false(hwloc_bitmap_intersects(p->guests[i].emulator, used));
+	for (unsigned n = 0; n < t->nnodes; n++)
+		assert_true(mem[n] <= t->nodes[n].memory_mib);
+}
+
+static struct solved
+solve_ok(const char *host, const char *json, const char *reserve)
+{
+	struct solved s;
+
+	s.t = test_topology(host);
+	s.g = test_guests(json);
+	s.p = test_solve(s.t, s.g, reserve);
+	check_plan(s.t, s.p, reserve);
+	return s;
+}
+
+static void
+solved_free(struct solved *s)
+{
+	tmap_plan_free(s->p);
+	tmap_guests_free(s->g);
+	tmap_topology_free(s->t);
+}
+
+/* Solve and expect no fit, with a message that holds every needle. */
+static void
+solve_nofit(const char *host, const char *json, const char *reserve,
+	    const char *const needles[])
+{
+	struct tmap_topology *t = test_topology(host);
+	struct tmap_guests *g = test_guests(json);
+	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL;
+
+	o.reserve = reserve;
+	assert_int_equal(tmap_solve(t, g, &o, &p, &err), -ENOSPC);
+	assert_null(p);
+	assert_null(strchr(err.message, '\n'));
+	for (size_t i = 0; needles[i]; i++)
+		if (!strstr(err.message, needles[i]))
+			fail_msg("'%s' lacks '%s'", err.message, needles[i]);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
+#define NOFIT(host, json, reserve, ...)                                                           \
+	solve_nofit(host, json, reserve, (const char *const[]){__VA_ARGS__, NULL})
+
+#define INTEL "synthetic:pack:2 numa:1(memory=64GiB) core:6 pu:2(indexes=0,12,1,13,2,14,3,15,4,16,5,17,6,18,7,19,8,20,9,21,10,22,11,23)"
+
+/* Guest SMT threads land on host siblings, even numbered 12 apart. */
+static void
+guest_smt_on_far_siblings(void **state)
+{
+	struct solved s = solve_ok(test_data("host-intel-2s.xml"),
+				   "{\"name\":\"vm\",\"vcpus\":8,\"threads\":2}", NULL);
+	const struct plan_guest *pg = guest(&s, "vm");
+
+	for (unsigned v = 0; v < 8; v += 2) {
+		unsigned a = vcpu_pu(pg, v), b = vcpu_pu(pg, v + 1);
+
+		assert_int_not_equal(a, b);
+		assert_int_equal(core_of(s.t, a), core_of(s.t, b));
+		assert_int_equal(a % 12, b % 12); /* siblings here are n and n+12 */
+	}
+	solved_free(&s);
+}
+
+/* prefer without guest SMT still fills whole cores, leaving the others whole. */
+static void
+prefer_fills_whole_cores(void **state)
+{
+	struct solved s = solve_ok(INTEL, "[{\"name\":\"a\",\"vcpus\":4},{\"name\":\"b\",\"vcpus\":3},"
+					  "{\"name\":\"c\",\"vcpus\":1}]",
+				   NULL);
+	const struct plan_guest *a = guest(&s, "a"), *b = guest(&s, "b"), *c = guest(&s, "c");
+	_cleanup_bitmap_ hwloc_bitmap_t cores = hwloc_bitmap_alloc();
+
+	for (unsigned v = 0; v < 4; v++)
+		hwloc_bitmap_set(cores, (unsigned)core_of(s.t, vcpu_pu(a, v)));
+	assert_int_equal(hwloc_bitmap_weight(cores), 2);
+	/* b's odd vcpu leaves half a core; c, one vcpu, takes exactly that half (best fit)
+	 * instead of breaking a whole core. */
+	hwloc_bitmap_zero(cores);
+	for (unsigned v = 0; v < 3; v++)
+		hwloc_bitmap_set(cores, (unsigned)core_of(s.t, vcpu_pu(b, v)));
+	assert_int_equal(hwloc_bitmap_weight(cores), 2);
+	assert_true(hwloc_bitmap_isset(cores, (unsigned)core_of(s.t, vcpu_pu(c, 0))));
+	solved_free(&s);
+}
+
+/* isolate: one vcpu per core and nobody gets the siblings. */
+static void
+isolate_keeps_siblings_empty(void **state)
+{
+	struct solved s = solve_ok(INTEL,
+				   "[{\"name\":\"iso\",\"vcpus\":4,\"thread_policy\":\"isolate\"},"
+				   "{\"name\":\"fill\",\"vcpus\":8}]",
+				   NULL);
+	const struct plan_guest *iso = guest(&s, "iso"), *fill = guest(&s, "fill");
+	_cleanup_bitmap_ hwloc_bitmap_t cores = hwloc_bitmap_alloc();
+
+	for (unsigned v = 0; v < 4; v++) {
+		unsigned pu = vcpu_pu(iso, v);
+		const struct topo_core *core = &s.t->cores[core_of(s.t, pu)];
+
+		hwloc_bitmap_set(cores, (unsigned)core_of(s.t, pu));
+		for (unsigned k = 0; k < core->npus; k++)
+			assert_true(hwloc_bitmap_isset(iso->held, core->pus[k]));
+	}
+	assert_int_equal(hwloc_bitmap_weight(cores), 4);
+	for (unsigned v = 0; v < 8; v++)
+		assert_false(hwloc_bitmap_isset(cores, (unsigned)core_of(s.t, vcpu_pu(fill, v))));
+	solved_free(&s);
+}
+
+/* require: whole cores, siblings packed; refused on a host without SMT. */
+static void
+require_whole_cores(void **state)
+{
+	struct solved s = solve_ok(INTEL,
+				   "[{\"name\":\"half\",\"vcpus\":1},"
+				   "{\"name\":\"req\",\"vcpus\":3,\"thread_policy\":\"require\"}]",
+				   NULL);
+	const struct plan_guest *half = guest(&s, "half"), *req = guest(&s, "req");
+	int used_core = core_of(s.t, vcpu_pu(half, 0));
+
+	/* req never touches the core 'half' started, and holds both cores it uses whole. */
+	for (unsigned v = 0; v < 3; v++)
+		assert_int_not_equal(core_of(s.t, vcpu_pu(req, v)), used_core);
+	assert_int_equal(core_of(s.t, vcpu_pu(req, 0)), core_of(s.t, vcpu_pu(req, 1)));
+	assert_int_equal(hwloc_bitmap_weight(req->held), 4);
+	solved_free(&s);
+
+	NOFIT("synthetic:pack:1 core:4 pu:1", "{\"name\":\"req\",\"vcpus\":2,\"thread_policy\":\"require\"}",
+	      NULL, "req: thread policy require needs host cores with SMT siblings");
+}
+
+static void
+emulator_isolate(void **state)
+{
+	struct solved s = solve_ok(INTEL,
+				   "[{\"name\":\"vm\",\"vcpus\":4,\"emulator_threads\":\"isolate\","
+				   "\"iothreads\":2,\"cells\":[{\"cpus\":\"0-1\"},{\"cpus\":\"2-3\"}]},"
+				   "{\"name\":\"other\",\"vcpus\":19}]",
+				   NULL);
+	const struct plan_guest *vm = guest(&s, "vm");
+	unsigned emu;
+	int n0 = topo_node_index(s.t, vm->cells[0].node);
+
+	assert_int_equal(hwloc_bitmap_weight(vm->emulator), 1);
+	emu = (unsigned)hwloc_bitmap_first(vm->emulator);
+	for (unsigned v = 0; v < 4; v++)
+		assert_int_not_equal(vcpu_pu(vm, v), emu);
+	assert_true(hwloc_bitmap_isset(s.t->nodes[n0].cpuset, emu));
+	assert_true(hwloc_bitmap_isset(vm->held, emu));
+	/* iothreads go with the emulator */
+	assert_string_equal(tmap_plan_emulator_cpuset(s.p, 0), vm->emulator_list);
+	solved_free(&s);
+
+	/* share: the emulator floats over exactly the vcpu PUs. */
+	s = solve_ok(INTEL, "{\"name\":\"vm\",\"vcpus\":3}", NULL);
+	vm = guest(&s, "vm");
+	{
+		_cleanup_bitmap_ hwloc_bitmap_t u = hwloc_bitmap_alloc();
+
+		for (unsigned v = 0; v < 3; v++)
+			hwloc_bitmap_or(u, u, vm->vcpu_pus[v]);
+		assert_true(hwloc_bitmap_isequal(u, vm->emulator));
+	}
+	solved_free(&s);
+}
+
+static void
+reserve_is_never_used(void **state)
+{
+	/* Reserve the first core of each socket, both siblings: a full host otherwise. */
+	struct solved s = solve_ok(INTEL,
+				   "[{\"name\":\"a\",\"vcpus\":10},{\"name\":\"b\",\"vcpus\":10}]",
+				   "0,6,12,18");
+	solved_free(&s);
+	NOFIT(INTEL, "[{\"name\":\"a\",\"vcpus\":10},{\"name\":\"b\",\"vcpus\":11}]", "0,6,12,18",
+	      "b:", "11 free PUs", "largest free node has 10");
+	{
+		struct tmap_topology *t = test_topology(INTEL);
+		struct tmap_guests *g = test_guests("{\"name\":\"a\",\"vcpus\":1}");
+		struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+		struct tmap_error err = {0};
+		struct tmap_plan *p = NULL;
+
+		o.reserve = "24";
+		assert_int_equal(tmap_solve(t, g, &o, &p, &err), -EINVAL);
+		assert_non_null(strstr(err.message, "names PU 24"));
+		o.reserve = "1-";
+		assert_int_equal(tmap_solve(t, g, &o, &p, &err), -EINVAL);
+		assert_non_null(strstr(err.message, "'1-'"));
+		o.flags = 1u << 7;
+		o.reserve = NULL;
+		assert_int_equal(tmap_solve(t, g, &o, &p, &err), -EINVAL);
+		assert_null(p);
+		tmap_guests_free(g);
+		tmap_topology_free(t);
+	}
+}
+
+/* A memory-only node never gets a cell, even though hwloc says every PU is local to it. */
+static void
+memory_only_node_gets_no_cell(void **state)
+{
+	struct solved s = solve_ok(test_data("host-cxl.xml"),
+				   "[{\"name\":\"a\",\"vcpus\":2,\"memory_mib\":8192},"
+				   "{\"name\":\"b\",\"vcpus\":2,\"memory_mib\":4096,\"cells\":["
+				   "{\"cpus\":[0]},{\"cpus\":[1]}]}]",
+				   NULL);
+
+	for (size_t i = 0; i < s.p->nguests; i++)
+		assert_false(hwloc_bitmap_isset(s.p->guests[i].memory_nodes, 2));
+	solved_free(&s);
+	/* 3 cells on a host with 2 CPU nodes: they share nodes, and still not node 2. */
+	s = solve_ok(test_data("host-cxl.xml"),
+		     "{\"name\":\"c\",\"vcpus\":3,\"cells\":[{\"cpus\":[0]},{\"cpus\":[1]},"
+		     "{\"cpus\":[2]}]}",
+		     NULL);
+	assert_false(hwloc_bitmap_isset(guest(&s, "c")->memory_nodes, 2));
+	solved_free(&s);
+}
+
+/* Nodes of different sizes: best fit. 5 vcpus: node 1 (5 PUs) rather than node 3 (8). */
+static void
+uneven_nodes_best_fit(void **state)
+{
+	struct solved s = solve_ok(test_data("host-4n.xml"),
+				   "[{\"name\":\"five\",\"vcpus\":5},{\"name\":\"eight\",\"vcpus\":8},"
+				   "{\"name\":\"three\",\"vcpus\":3}]",
+				   NULL);
+
+	assert_int_equal(guest(&s, "five")->cells[0].node, 1);
+	assert_int_equal(guest(&s, "eight")->cells[0].node, 3);
+	assert_int_equal(guest(&s, "three")->cells[0].node, 0);
+	solved_free(&s);
+}
+
+/* Two cells go to the closest pair of nodes, which is not the next by number. */
+static void
+cells_closest_by_distance(void **state)
+{
+	struct solved s = solve_ok(test_data("host-4n.xml"),
+				   "{\"name\":\"vm\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-1\"},"
+				   "{\"cpus\":\"2-3\"}]}",
+				   NULL);
+	const struct plan_guest *vm = guest(&s, "vm");
+	int a = topo_node_index(s.t, vm->cells[0].node), b = topo_node_index(s.t, vm->cells[1].node);
+
+	assert_int_not_equal(a, b);
+	assert_int_equal(topo_distance(s.t, (unsigned)a, (unsigned)b), 12);
+	solved_free(&s);
+
+	/* Cells of 3 and 6 vcpus: 6 fits only nodes 3 (8 PUs); its close neighbour is node 1. */
+	s = solve_ok(test_data("host-4n.xml"),
+		     "{\"name\":\"vm\",\"vcpus\":9,\"cells\":[{\"cpus\":\"0-2\"},{\"cpus\":\"3-8\"}]}",
+		     NULL);
+	vm = guest(&s, "vm");
+	assert_int_equal(vm->cells[1].node, 3);
+	assert_int_equal(vm->cells[0].node, 1);
+	solved_free(&s);
+}
+
+/* A guest without cells bigger than any node: fewest closest nodes, proposed cells. */
+static void
+spread_over_fewest_closest(void **state)
+{
+	struct solved s = solve_ok(test_data("host-4n.xml"),
+				   "{\"name\":\"big\",\"vcpus\":12,\"memory_mib\":12288}", NULL);
+	const struct plan_guest *big = guest(&s, "big");
+
+	assert_true(big->cells_proposed);
+	assert_int_equal(big->ncells, 2);
+	/* 8 + 5 PUs: nodes 3 and 1, which are also close (12). */
+	assert_int_equal(hwloc_bitmap_weight(big->memory_nodes), 2);
+	assert_true(hwloc_bitmap_isset(big->memory_nodes, 3));
+	assert_true(hwloc_bitmap_isset(big->memory_nodes, 1));
+	assert_non_null(strstr(big->explain[0], "spread over"));
+	solved_free(&s);
+
+	NOFIT(test_data("host-4n.xml"), "{\"name\":\"huge\",\"vcpus\":21}", NULL, "huge: needs 21",
+	      "largest free node has 8", "all nodes together 20");
+}
+
+static void
+no_fit_messages(void **state)
+{
+	NOFIT("synthetic:pack:2 numa:1 core:6 pu:1",
+	      "{\"name\":\"vm3\",\"vcpus\":16,\"cells\":[{\"cpus\":\"0-7\"},{\"cpus\":\"8-15\"}]}", NULL,
+	      "vm3: cell 0 needs 8 free PUs", "the largest free node has 6");
+	/* A guest with explicit cells is never spread: its cell must fit one node. */
+	NOFIT(INTEL, "{\"name\":\"fat\",\"vcpus\":2,\"memory_mib\":70000,\"cells\":[{\"cpus\":\"0-1\"}]}",
+	      NULL, "fat: cell 0", "70000 MiB", "65536 MiB");
+	NOFIT(INTEL, "[{\"name\":\"a\",\"vcpus\":12},{\"name\":\"b\",\"vcpus\":1,"
+		     "\"cells\":[{\"cpus\":[0]}]},{\"name\":\"c\",\"vcpus\":12}]",
+	      NULL, "c: needs 12 free PUs", "largest free node has 11", "all nodes together 11");
+	NOFIT(INTEL, "{\"name\":\"iso\",\"vcpus\":7,\"thread_policy\":\"isolate\",\"cells\":["
+		     "{\"cpus\":\"0-6\"}]}",
+	      NULL, "iso: cell 0 needs 7 whole free cores", "largest free node has 6");
+	/* 3 cells, 2 nodes, and distinct nodes demanded. */
+	{
+		struct tmap_topology *t = test_topology(INTEL);
+		struct tmap_guests *g = test_guests(
+			"{\"name\":\"tri\",\"vcpus\":3,\"cells\":[{\"cpus\":[0]},{\"cpus\":[1]},"
+			"{\"cpus\":[2]}]}");
+		struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+		struct tmap_error err = {0};
+		struct tmap_plan *p = NULL;
+
+		o.flags = TMAP_SOLVE_DISTINCT_CELLS;
+		assert_int_equal(tmap_solve(t, g, &o, &p, &err), -ENOSPC);
+		assert_non_null(strstr(err.message, "tri: each of its 3 cells fits some node"));
+		tmap_guests_free(g);
+		tmap_topology_free(t);
+	}
+}
+
+static void
+shared_floats_around_dedicated(void **state)
+{
+	struct solved s = solve_ok(INTEL,
+				   "[{\"name\":\"sh\",\"vcpus\":4,\"cpu_policy\":\"shared\"},"
+				   "{\"name\":\"ded\",\"vcpus\":10}]",
+				   NULL);
+	const struct plan_guest *sh = guest(&s, "sh");
+
+	/* The float set is its node's PUs minus the dedicated ones, and not empty. */
+	assert_int_equal(hwloc_bitmap_weight(sh->vcpu_pus[0]), 2);
+	for (unsigned v = 1; v < 4; v++)
+		assert_true(hwloc_bitmap_isequal(sh->vcpu_pus[0], sh->vcpu_pus[v]));
+	solved_free(&s);
+}
+
+/* Many guests on a 2048-PU host: invariants hold, and the plan is the same every time. */
+static void
+large_host_deterministic(void **state)
+{
+	const char *host = "synthetic:pack:8 numa:2(memory=64GiB) l3:2 core:16 pu:4";
+	char json[16384];
+	size_t len = 0;
+	char *a = NULL, *b = NULL;
+	struct solved s;
+
+	/* 60 guests of 8 to 32 vcpus, every other one with guest SMT, the 8-vcpu ones in two
+	 * cells: 1200 vcpus on 2044 usable PUs. */
+	len += (size_t)snprintf(json + len, sizeof(json) - len, "[");
+	for (int i = 0; i < 60; i++) {
+		int vcpus = 8 * (1 + i % 4);
+
+		len += (size_t)snprintf(json + len, sizeof(json) - len,
+					"%s{\"name\":\"g%d\",\"vcpus\":%d,\"threads\":%d%s}",
+					i ? "," : "", i, vcpus, i % 2 ? 2 : 1,
+					vcpus == 8 ? ",\"cells\":[{\"cpus\":\"0-3\"},{\"cpus\":\"4-7\"}]" : "");
+	}
+	snprintf(json + len, sizeof(json) - len, "]");
+
+	s = solve_ok(host, json, "0-3");
+	assert_int_equal(hwloc_bitmap_weight(s.t->cpuset), 2048);
+	assert_int_equal(s.p->nguests, 60);
+	assert_int_equal(tmap_plan_format(s.p, TMAP_FORMAT_JSON, 0, &a, NULL), 0);
+	solved_free(&s);
+	s = solve_ok(host, json, "0-3");
+	assert_int_equal(tmap_plan_format(s.p, TMAP_FORMAT_JSON, 0, &b, NULL), 0);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	solved_free(&s);
+}
+
+/* Guests are placed in the order given: the first gets the best fit. */
+static void
+order_is_kept(void **state)
+{
+	struct solved s = solve_ok(test_data("host-4n.xml"),
+				   "[{\"name\":\"x\",\"vcpus\":3},{\"name\":\"y\",\"vcpus\":3}]", NULL);
+
+	assert_int_equal(guest(&s, "x")->cells[0].node, 0);
+	assert_int_equal(guest(&s, "y")->cells[0].node, 2);
+	assert_string_equal(tmap_plan_guest_name(s.p, 0), "x");
+	assert_int_equal(tmap_plan_cell_count(s.p, 1), 1);
+	assert_int_equal(tmap_plan_cell_node(s.p, 1, 0), 2);
+	assert_int_equal(tmap_plan_cell_node(s.p, 1, 1), -EINVAL);
+	assert_null(tmap_plan_vcpu_cpuset(s.p, 0, 3));
+	assert_null(tmap_plan_guest_name(s.p, 2));
+	assert_true(tmap_plan_explain_count(s.p, 0) >= 3);
+	solved_free(&s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(guest_smt_on_far_siblings),
+		cmocka_unit_test(prefer_fills_whole_cores),
+		cmocka_unit_test(isolate_keeps_siblings_empty),
+		cmocka_unit_test(require_whole_cores),
+		cmocka_unit_test(emulator_isolate),
+		cmocka_unit_test(reserve_is_never_used),
+		cmocka_unit_test(memory_only_node_gets_no_cell),
+		cmocka_unit_test(uneven_nodes_best_fit),
+		cmocka_unit_test(cells_closest_by_distance),
+		cmocka_unit_test(spread_over_fewest_closest),
+		cmocka_unit_test(no_fit_messages),
+		cmocka_unit_test(shared_floats_around_dedicated),
+		cmocka_unit_test(large_host_deterministic),
+		cmocka_unit_test(order_is_kept),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host model, from hwloc synthetic strings and XML exported the way real hosts are. */
+#include <json-c/json.h>
+
+#include "testlib.h"
+
+/* The sibling list of the core holding pu, as "a,b". */
+static void
+siblings_of(const struct tmap_topology *t, unsigned pu, char *buf, size_t size)
+{
+	const struct topo_core *c;
+	size_t len = 0;
+
+	assert_true(pu < t->pu_limit);
+	assert_true(t->pu_core[pu] >= 0);
+	c = &t->cores[t->pu_core[pu]];
+	buf[0] = '\0';
+	for (unsigned k = 0; k < c->npus; k++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%u", k ? "," : "", c->pus[k]);
+}
+
+static void
+synthetic_siblings_far_apart(void **state)
+{
+	struct tmap_topology *t =
+		test_topology("synthetic:pack:2 core:3 pu:2(indexes=0,6,1,7,2,8,3,9,4,10,5,11)");
+	char sib[64];
+
+	/* hwloc puts one NUMA node at the machine when none is asked for. */
+	assert_int_equal(tmap_topology_node_count(t), 1);
+	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-11");
+	assert_int_equal(t->ncores, 6);
+	assert_int_equal(t->max_threads, 2);
+	for (unsigned c = 0; c < 6; c++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "%u,%u", c, c + 6);
+		siblings_of(t, c, sib, sizeof(sib));
+		assert_string_equal(sib, want);
+		siblings_of(t, c + 6, sib, sizeof(sib));
+		assert_string_equal(sib, want);
+	}
+	tmap_topology_free(t);
+}
+
+static void
+xml_intel_two_sockets(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("host-intel-2s.xml"));
+	char sib[64];
+
+	assert_int_equal(tmap_topology_node_count(t), 2);
+	assert_int_equal(tmap_topology_node_id(t, 0), 0);
+	assert_int_equal(tmap_topology_node_id(t, 1), 1);
+	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-5,12-17");
+	assert_string_equal(tmap_topology_node_cpus(t, 1), "6-11,18-23");
+	assert_int_equal(tmap_topology_node_memory_mib(t, 0), 65536);
+	siblings_of(t, 12, sib, sizeof(sib));
+	assert_string_equal(sib, "0,12");
+	siblings_of(t, 23, sib, sizeof(sib));
+	assert_string_equal(sib, "11,23");
+	assert_int_equal(tmap_topology_distance(t, 0, 0), 10);
+	assert_int_equal(tmap_topology_distance(t, 0, 1), 21);
+	assert_int_equal(tmap_topology_distance(t, 1, 0), 21);
+	assert_int_equal(t->npackages, 2);
+	assert_int_equal(t->nl3, 2);
+	assert_int_not_equal(t->cores[t->pu_core[0]].l3, t->cores[t->pu_core[6]].l3);
+	/* Out of range is an error, not a crash. */
+	assert_int_equal(tmap_topology_node_id(t, 2), -EINVAL);
+	assert_null(tmap_topology_node_cpus(t, 2));
+	assert_int_equal(tmap_topology_distance(t, 0, 2), -EINVAL);
+	tmap_topology_free(t);
+}
+
+static void
+xml_memory_only_node(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("host-cxl.xml"));
+
+	assert_int_equal(tmap_topology_node_count(t), 3);
+	assert_int_equal(tmap_topology_node_id(t, 2), 2);
+	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-3");
+	assert_string_equal(tmap_topology_node_cpus(t, 1), "4-7");
+	/* hwloc says node 2's locality is every PU; it owns none of them. */
+	assert_string_equal(tmap_topology_node_cpus(t, 2), "");
+	assert_true(t->nodes[2].cpuless);
+	assert_false(t->nodes[0].cpuless);
+	assert_int_equal(tmap_topology_node_memory_mib(t, 2), 32768);
+	assert_int_equal(tmap_topology_distance(t, 0, 1), 0); /* none reported */
+	tmap_topology_free(t);
+}
+
+static void
+xml_offline_pus_and_uneven_nodes(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("host-4n.xml"));
+
+	assert_int_equal(tmap_topology_node_count(t), 4);
+	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-2");
+	assert_string_equal(tmap_topology_node_cpus(t, 1), "8-12");
+	assert_string_equal(tmap_topology_node_cpus(t, 2), "16-19");
+	assert_string_equal(tmap_topology_node_cpus(t, 3), "24-31");
+	assert_int_equal(tmap_topology_node_memory_mib(t, 0), 8192);
+	assert_int_equal(tmap_topology_node_memory_mib(t, 1), 16384);
+	for (unsigned pu = 3; pu < 8; pu++)
+		assert_int_equal(t->pu_core[pu], -1);
+	assert_int_equal(tmap_topology_distance(t, 0, 2), 12);
+	assert_int_equal(tmap_topology_distance(t, 0, 1), 31);
+	assert_int_equal(tmap_topology_distance(t, 3, 1), 12);
+	tmap_topology_free(t);
+}
+
+static void
+live_host_loads(void **state)
+{
+	struct tmap_topology *t = test_topology("live");
+
+	/* Whatever this machine is, it has a node with PUs and every PU is in one core. */
+	assert_true(tmap_topology_node_count(t) >= 1);
+	assert_true(hwloc_bitmap_weight(t->cpuset) >= 1);
+	for (unsigned pu = 0; pu < t->pu_limit; pu++)
+		assert_int_equal(t->pu_core[pu] >= 0, hwloc_bitmap_isset(t->cpuset, pu));
+	tmap_topology_free(t);
+}
+
+static void
+expect_error(const char *source, int code, const char *needle)
+{
+	struct tmap_error err = {0};
+	struct tmap_topology *t = (struct tmap_topology *)0x1;
+
+	assert_int_equal(tmap_topology_new(source, 0, &t, &err), code);
+	assert_int_equal(err.code, code);
+	assert_ptr_equal(t, (struct tmap_topology *)0x1); /* untouched on failure */
+	if (!strstr(err.message, needle))
+		fail_msg("message '%s' does not name '%s'", err.message, needle);
+	assert_null(strchr(err.message, '\n'));
+}
+
+static void
+bad_sources(void **state)
+{
+	char path[4096];
+	FILE *f;
+
+	expect_error("/nonexistent/host.xml", -ENOENT, "'/nonexistent/host.xml'");
+	expect_error("synthetic:pack:two", -EINVAL, "synthetic:pack:two");
+	expect_error("/", -EINVAL, "not a regular file");
+	snprintf(path, sizeof(path), "/tmp/topomap-test-bad-%d.xml", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("<topology><object type=\"Machine\"", f);
+	fclose(f);
+	expect_error(path, -EINVAL, path);
+	unlink(path);
+	{
+		struct tmap_topology *t = NULL;
+
+		assert_int_equal(tmap_topology_new("live", 1, &t, NULL), -EINVAL);
+		assert_null(t);
+	}
+}
+
+static void
+json_shape(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("host-intel-2s.xml"));
+	struct tmap_error err = {0};
+	struct json_object *root, *nodes, *node, *cores, *dist, *v;
+	char *s = NULL;
+
+	assert_int_equal(tmap_topology_format(t, TMAP_FORMAT_JSON, 0, &s, &err), 0);
+	root = json_tokener_parse(s);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "nodes", &nodes));
+	assert_int_equal(json_object_array_length(nodes), 2);
+	node = json_object_array_get_idx(nodes, 1);
+	assert_true(json_object_object_get_ex(node, "id", &v));
+	assert_int_equal(json_object_get_int(v), 1);
+	assert_true(json_object_object_get_ex(node, "memory_mib", &v));
+	assert_int_equal(json_object_get_int(v), 65536);
+	assert_true(json_object_object_get_ex(node, "cpus", &v));
+	assert_string_equal(json_object_get_string(v), "6-11,18-23");
+	assert_true(json_object_object_get_ex(node, "cores", &cores));
+	assert_int_equal(json_object_array_length(cores), 6);
+	v = json_object_array_get_idx(cores, 0);
+	assert_int_equal(json_object_array_length(v), 2);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(v, 0)), 6);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(v, 1)), 18);
+	assert_true(json_object_object_get_ex(root, "distances", &dist));
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(
+				 json_object_array_get_idx(dist, 0), 1)),
+			 21);
+	json_object_put(root);
+	free(s);
+
+	/* The table is for people; it must at least carry the siblings and distances. */
+	assert_int_equal(tmap_topology_format(t, TMAP_FORMAT_TABLE, 0, &s, &err), 0);
+	assert_non_null(strstr(s, " 0,12 "));
+	assert_non_null(strstr(s, "   21"));
+	free(s);
+	assert_int_equal(tmap_topology_format(t, TMAP_FORMAT_LIBVIRT, 0, &s, &err), -EINVAL);
+	tmap_topology_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(synthetic_siblings_far_apart),
+		cmocka_unit_test(xml_intel_two_sockets),
+		cmocka_unit_test(xml_memory_only_node),
+		cmocka_unit_test(xml_offline_pus_and_uneven_nodes),
+		cmocka_unit_test(live_host_loads),
+		cmocka_unit_test(bad_sources),
+		cmocka_unit_test(json_shape),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include "testlib.h"
+
+extern char **environ;
+
+const char *
+test_data(const char *name)
+{
+	static char path[4096];
+	const char *dir = getenv("TOPOMAP_TEST_DATA");
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
+	return path;
+}
+
+struct tmap_topology *
+test_topology(const char *source)
+{
+	struct tmap_error err = {0};
+	struct tmap_topology *t = NULL;
+	int r = tmap_topology_new(source, 0, &t, &err);
+
+	if (r < 0)
+		fail_msg("topology '%s': %s", source, err.message);
+	return t;
+}
+
+struct tmap_guests *
+test_guests(const char *json)
+{
+	struct tmap_error err = {0};
+	struct tmap_guests *g = NULL;
+
+	assert_int_equal(tmap_guests_new(&g), 0);
+	if (tmap_guests_parse_json(g, json, strlen(json), "test", &err) < 0)
+		fail_msg("guests: %s", err.message);
+	return g;
+}
+
+struct tmap_plan *
+test_solve(const struct tmap_topology *t, const struct tmap_guests *g, const char *reserve)
+{
+	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL;
+
+	o.reserve = reserve;
+	if (tmap_solve(t, g, &o, &p, &err) < 0)
+		fail_msg("solve: %s", err.message);
+	return p;
+}
+
+static char *
+slurp_fd(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap)
+			buf = realloc(buf, cap *= 2);
+		n = read(fd, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+int
+test_run(char *const argv[], const char *stdin_text, char **out, char **err)
+{
+	int pout[2], perr[2], pin[2], status;
+	posix_spawn_file_actions_t fa;
+	char *o, *e;
+	pid_t pid;
+
+	if (pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 || pipe2(pin, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pout[1]);
+	close(perr[1]);
+	close(pin[0]);
+	if (stdin_text) {
+		signal(SIGPIPE, SIG_IGN);
+		(void)!write(pin[1], stdin_text, strlen(stdin_text));
+	}
+	close(pin[1]);
+	/* stderr is small; read stdout to the end first, then stderr. */
+	o = slurp_fd(pout[0]);
+	e = slurp_fd(perr[0]);
+	close(pout[0]);
+	close(perr[0]);
+	if (waitpid(pid, &status, 0) < 0)
+		status = -1;
+	if (out)
+		*out = o;
+	else
+		free(o);
+	if (err)
+		*err = e;
+	else
+		free(e);
+	if (status == -1 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}

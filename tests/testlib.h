@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers shared by the cmocka tests. */
+#ifndef TOPOMAP_TESTLIB_H
+#define TOPOMAP_TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "internal.h"
+
+/* Path of a file in tests/data (static buffer, valid until the next call). */
+const char *test_data(const char *name);
+
+/* Load a topology or fail the test, printing the library's message. */
+struct tmap_topology *test_topology(const char *source);
+
+/* Parse guests from JSON text or fail the test. */
+struct tmap_guests *test_guests(const char *json);
+
+/* Solve or fail the test with the message. */
+struct tmap_plan *test_solve(const struct tmap_topology *t, const struct tmap_guests *g,
+			     const char *reserve);
+
+/* Run a program with arguments, no shell. Captures stdout and stderr (malloc()ed, may be
+ * NULL pointers to ignore) and returns its exit status, or -1 when it did not exit. */
+int test_run(char *const argv[], const char *stdin_text, char **out, char **err);
+
+#endif
