@@ -1,0 +1,64 @@
+# Thin wrapper around meson for the README's quick start: `make demo` and `make check`.
+# Both install the missing Debian packages first (as root), listed once in .ci/packages.
+
+BUILDDIR ?= build
+PACKAGES := $(shell cat .ci/packages)
+# CI turns warnings into errors; a developer's build does not stop on a new warning.
+WERROR := $(if $(filter true,$(CI)),true,false)
+# Run the uninstalled tool from the top of the tree, so relative paths work.
+TOPOMAP = meson devenv -C $(BUILDDIR) -w $(CURDIR) topomap
+
+.PHONY: all deps build demo check install clean
+
+all: build
+
+deps:
+	@if ! command -v dpkg-query >/dev/null; then \
+		echo "deps: not a Debian system; install these yourself: $(PACKAGES)"; \
+		exit 0; \
+	fi; \
+	missing=; \
+	for p in $(PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q ' installed$$' || \
+			missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "deps: missing packages:$$missing (run as root to install them)"; \
+			exit 1; \
+		fi; \
+		echo "deps: installing$$missing"; \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	@if [ -f $(BUILDDIR)/build.ninja ]; then \
+		echo "meson setup --reconfigure -Dwerror=$(WERROR) $(BUILDDIR)"; \
+		meson setup --reconfigure -Dwerror=$(WERROR) $(BUILDDIR); \
+	else \
+		echo "meson setup -Dwerror=$(WERROR) $(BUILDDIR)"; \
+		meson setup -Dwerror=$(WERROR) $(BUILDDIR); \
+	fi
+	ninja -C $(BUILDDIR)
+
+# The live host first, with guests small enough for any machine (examples/*.json), then the
+# bundled 2-socket host with the guests written for it.
+demo: build
+	@echo; echo "== This host =="
+	@$(TOPOMAP) topology
+	@echo; echo "== Plan for examples/*.json on this host =="
+	@$(TOPOMAP) plan examples/*.json
+	@echo; echo "== The example host examples/host-2s-ht.xml =="
+	@$(TOPOMAP) topology --topology examples/host-2s-ht.xml
+	@echo; echo "== Plan for examples/host-2s-ht/*.json on it =="
+	@$(TOPOMAP) plan --topology examples/host-2s-ht.xml examples/host-2s-ht/*.json
+
+check: build
+	meson test -C $(BUILDDIR) --print-errorlogs
+
+install: build
+	meson install -C $(BUILDDIR)
+
+clean:
+	rm -rf $(BUILDDIR)
