@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <topomap/backend.h>
 #include <topomap/topomap.h>
 
 enum {
@@ -31,6 +32,7 @@ enum {
 	EXIT_RUNTIME = 1,
 	EXIT_USAGE = 2,
 	EXIT_NOFIT = 3,
+	EXIT_DRIFT = 4,
 };
 
 #define MAX_VCPUS TMAP_MAX_VCPUS
@@ -101,12 +103,16 @@ static const char main_help[] =
 	"Commands:\n"
 	"  topology   describe the host: NUMA nodes, memory, cores and their SMT siblings\n"
 	"  plan       place one or more guests on the host and print the plan\n"
+	"  apply      plan one guest and put the plan in force through a backend\n"
+	"  verify     compare what is in force for one guest with its plan\n"
+	"  backends   list the backends found, and whether each can work here\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
 	"      --version  print the version\n"
 	"\n"
-	"Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit.\n";
+	"Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit,\n"
+	"4 verify found the plan not in force.\n";
 
 static const char topology_help[] =
 	"Usage: topomap topology [--topology SRC] [--format table|json]\n"
@@ -117,6 +123,27 @@ static const char topology_help[] =
 	"                   synthetic description, or the path of an hwloc XML file\n"
 	"  --format FMT     table (default) or json\n"
 	"  -h, --help       show this help\n";
+
+/* The inline guest options, shared by plan, apply and verify. */
+#define GUEST_OPTIONS_HELP \
+	"One guest given inline:\n" \
+	"  --name NAME            the guest's name (required with any guest option)\n" \
+	"  --vcpus N              number of vcpus (required)\n" \
+	"  --sockets S --cores C --threads T\n" \
+	"                         guest CPU topology; S*C*T must equal N (default 1*N*1)\n" \
+	"  --memory SIZE          guest memory: 4096 (MiB), 512M, 4G, 1T (default 1024M, or\n" \
+	"                         the sum of the cells' memory)\n" \
+	"  --cells K              K guest NUMA cells of equal size\n" \
+	"  --cell cpus=LIST[,memory=SIZE]\n" \
+	"                         one guest NUMA cell (repeat for each cell)\n" \
+	"  --cpu-policy P         dedicated (default) or shared\n" \
+	"  --thread-policy P      prefer (default), isolate or require\n" \
+	"  --emulator P           share (default) or isolate\n" \
+	"  --iothreads N          number of iothreads (default 0)\n" \
+	"  --memory-mode M        strict (default), preferred, interleave or restrictive\n" \
+	"  --shares N             cpu shares\n" \
+	"  --period US            CFS period in microseconds\n" \
+	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n"
 
 static const char plan_help[] =
 	"Usage: topomap plan [--topology SRC] [--reserve CPUSET] [--format FMT]\n"
@@ -130,24 +157,59 @@ static const char plan_help[] =
 	"  --format FMT           table (default), json, libvirt or qemu\n"
 	"  FILE.json              guests in JSON (an object or an array); '-' reads stdin\n"
 	"\n"
-	"One guest given inline:\n"
-	"  --name NAME            the guest's name (required with any guest option)\n"
-	"  --vcpus N              number of vcpus (required)\n"
-	"  --sockets S --cores C --threads T\n"
-	"                         guest CPU topology; S*C*T must equal N (default 1*N*1)\n"
-	"  --memory SIZE          guest memory: 4096 (MiB), 512M, 4G, 1T (default 1024M, or\n"
-	"                         the sum of the cells' memory)\n"
-	"  --cells K              K guest NUMA cells of equal size\n"
-	"  --cell cpus=LIST[,memory=SIZE]\n"
-	"                         one guest NUMA cell (repeat for each cell)\n"
-	"  --cpu-policy P         dedicated (default) or shared\n"
-	"  --thread-policy P      prefer (default), isolate or require\n"
-	"  --emulator P           share (default) or isolate\n"
-	"  --iothreads N          number of iothreads (default 0)\n"
-	"  --memory-mode M        strict (default), preferred, interleave or restrictive\n"
-	"  --shares N             cpu shares\n"
-	"  --period US            CFS period in microseconds\n"
-	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n"
+	GUEST_OPTIONS_HELP
+	"  -h, --help             show this help\n";
+
+/* The target options, shared by apply and verify. Each backend takes some of them. */
+#define TARGET_OPTIONS_HELP \
+	"Target (each backend takes some; see 'topomap backends'):\n" \
+	"  --cgroup PATH          cgroup backend: the cgroup, relative to the cpuset hierarchy\n" \
+	"                         (machine.slice/ct1) or an absolute path inside it\n" \
+	"  --create               cgroup backend: create a missing cgroup\n" \
+	"  --layout L             cgroup backend: container (default) or libvirt (vcpuN,\n" \
+	"                         emulator, iothreadN child cgroups)\n" \
+	"  --memory-migrate       cgroup backend (v1): move existing pages with the mems\n"
+
+static const char apply_help[] =
+	"Usage: topomap apply --backend NAME [--dry-run] [TARGET OPTIONS] [--topology SRC]\n"
+	"                     [--reserve CPUSET] [GUEST OPTIONS] [FILE.json]\n"
+	"\n"
+	"Plan one guest as 'plan' does, then put the plan in force, all or nothing: capture what\n"
+	"is there, apply, read back what the kernel or hypervisor reports, compare with the plan,\n"
+	"and put the capture back on any failure or difference.\n"
+	"\n"
+	"  --backend NAME         the backend (see 'topomap backends')\n"
+	"  --dry-run              print every write it would make, and make none\n"
+	"  --topology SRC         'live' (default), 'synthetic:DESC' or an hwloc XML file\n"
+	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"\n"
+	TARGET_OPTIONS_HELP
+	"\n"
+	GUEST_OPTIONS_HELP
+	"  -h, --help             show this help\n";
+
+static const char verify_help[] =
+	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"
+	"                      [--reserve CPUSET] [GUEST OPTIONS] [FILE.json]\n"
+	"\n"
+	"Plan one guest as 'plan' does, read what is in force through the backend (including\n"
+	"every task's Cpus_allowed_list and Mems_allowed_list) and report each difference.\n"
+	"Exit 0 when the plan is in force, 4 when it drifted. Nothing is changed.\n"
+	"\n"
+	"  --backend NAME         the backend (see 'topomap backends')\n"
+	"  --topology SRC         'live' (default), 'synthetic:DESC' or an hwloc XML file\n"
+	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"\n"
+	TARGET_OPTIONS_HELP
+	"\n"
+	GUEST_OPTIONS_HELP
+	"  -h, --help             show this help\n";
+
+static const char backends_help[] =
+	"Usage: topomap backends\n"
+	"\n"
+	"List every backend in the plugin directories (TOPOMAP_PLUGIN_PATH, or the installed\n"
+	"one): its name, ABI, path, and whether it can work on this host now, or why not.\n"
 	"  -h, --help             show this help\n";
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -682,8 +744,25 @@ enum {
 	OPT_SHARES,
 	OPT_PERIOD,
 	OPT_QUOTA,
-	OPT_END,
+	OPT_BACKEND,
+	OPT_DRY_RUN,
+	/* target options: passed to the backend under their own name */
+	OPT_TARGET_FIRST,
+	OPT_CGROUP = OPT_TARGET_FIRST,
+	OPT_CREATE,
+	OPT_LAYOUT,
+	OPT_MEMORY_MIGRATE,
+	OPT_TARGET_END,
+	OPT_END = OPT_TARGET_END,
 };
+
+enum command {
+	CMD_PLAN,
+	CMD_APPLY,
+	CMD_VERIFY,
+};
+
+static const char *const command_names[] = {"plan", "apply", "verify"};
 
 static int
 cmd_topology(int argc, char *argv[])
@@ -821,8 +900,37 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 	return r;
 }
 
+/* What plan, apply and verify share: options, guests, topology, the plan. */
+struct plan_request {
+	enum command cmd;
+	const char *source;
+	const char *backend;
+	bool dry_run;
+	int format;
+	struct tmap_solve_options solve;
+	struct inline_guest ig;
+	struct tmap_target *target;
+};
+
+static bool
+option_allowed(enum command cmd, int c)
+{
+	switch (c) {
+	case OPT_FORMAT:
+		return cmd == CMD_PLAN;
+	case OPT_BACKEND:
+		return cmd != CMD_PLAN;
+	case OPT_DRY_RUN:
+		return cmd == CMD_APPLY;
+	default:
+		if (c >= OPT_TARGET_FIRST && c < OPT_TARGET_END)
+			return cmd != CMD_PLAN;
+		return true;
+	}
+}
+
 static int
-cmd_plan(int argc, char *argv[])
+parse_request(int argc, char *argv[], struct plan_request *req)
 {
 	static const struct option options[] = {
 		{"topology", required_argument, NULL, OPT_TOPOLOGY},
@@ -844,19 +952,18 @@ cmd_plan(int argc, char *argv[])
 		{"shares", required_argument, NULL, OPT_SHARES},
 		{"period", required_argument, NULL, OPT_PERIOD},
 		{"quota", required_argument, NULL, OPT_QUOTA},
+		{"backend", required_argument, NULL, OPT_BACKEND},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"cgroup", required_argument, NULL, OPT_CGROUP},
+		{"create", no_argument, NULL, OPT_CREATE},
+		{"layout", required_argument, NULL, OPT_LAYOUT},
+		{"memory-migrate", no_argument, NULL, OPT_MEMORY_MIGRATE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct tmap_solve_options solve = TMAP_SOLVE_OPTIONS_INIT;
+	static const char *const helps[] = {plan_help, apply_help, verify_help};
+	const char *cmd = command_names[req->cmd];
 	bool seen[OPT_END - OPT_TOPOLOGY] = {false};
-	struct tmap_topology *topology = NULL;
-	struct tmap_guests *guests = NULL;
-	struct inline_guest ig = {0};
-	struct tmap_plan *plan = NULL;
-	struct tmap_error err = {0};
-	const char *source = "live";
-	int format = TMAP_FORMAT_TABLE;
-	char *text = NULL;
 	int c, r = EXIT_OK;
 
 	opterr = 0;
@@ -868,19 +975,27 @@ cmd_plan(int argc, char *argv[])
 			for (const struct option *o = options; o->name; o++)
 				if (o->val == c)
 					name = o->name;
-			if (seen[c - OPT_TOPOLOGY] && c != OPT_CELL) {
-				r = fail(EXIT_USAGE, "plan: --%s given more than once", name);
-				break;
-			}
+			if (!option_allowed(req->cmd, c))
+				return fail(EXIT_USAGE, "%s: --%s is not an option of %s (see 'topomap %s --help')",
+					    cmd, name, cmd, cmd);
+			if (seen[c - OPT_TOPOLOGY] && c != OPT_CELL)
+				return fail(EXIT_USAGE, "%s: --%s given more than once", cmd, name);
 			seen[c - OPT_TOPOLOGY] = true;
+		}
+		if (c >= OPT_TARGET_FIRST && c < OPT_TARGET_END) {
+			if (optarg && !optarg[0])
+				return fail(EXIT_USAGE, "%s: --%s needs a value", cmd, name);
+			if (tmap_target_set(req->target, name, optarg ? optarg : "") < 0)
+				return fail(EXIT_RUNTIME, "out of memory");
+			continue;
 		}
 		switch (c) {
 		case OPT_TOPOLOGY:
-			source = optarg;
-			r = check_source(source);
+			req->source = optarg;
+			r = check_source(req->source);
 			break;
 		case OPT_FORMAT:
-			r = parse_choice("--format", optarg, formats, &format);
+			r = parse_choice("--format", optarg, formats, &req->format);
 			break;
 		case OPT_RESERVE:
 			/* An empty set is "reserve nothing", handy in scripts. */
@@ -888,40 +1003,57 @@ cmd_plan(int argc, char *argv[])
 				r = fail(EXIT_USAGE,
 					 "--reserve: '%s' is not a list of host PUs such as 0,12 or 0-3",
 					 optarg);
-			solve.reserve = optarg[0] ? optarg : NULL;
+			req->solve.reserve = optarg[0] ? optarg : NULL;
+			break;
+		case OPT_BACKEND:
+			req->backend = optarg;
+			break;
+		case OPT_DRY_RUN:
+			req->dry_run = true;
 			break;
 		case 'h':
-			inline_guest_clear(&ig);
-			return emit(plan_help);
+			r = emit(helps[req->cmd]);
+			return r == EXIT_OK ? -1 : r;
 		case ':':
-			r = missing_value("plan", argv, optind);
+			r = missing_value(cmd, argv, optind);
 			break;
 		case '?':
-			r = unknown_option("plan", options, optopt, argv, optind);
+			r = unknown_option(cmd, options, optopt, argv, optind);
 			break;
 		default: {
 			char option[32];
 
 			snprintf(option, sizeof(option), "--%s", name);
-			r = inline_option(c, option, optarg, &ig);
+			r = inline_option(c, option, optarg, &req->ig);
 			break;
 		}
 		}
 	}
 	if (r != EXIT_OK)
-		goto out;
-	if (!ig.given && optind >= argc) {
-		r = fail(EXIT_USAGE, "plan: no guest given: use --name and --vcpus, or JSON files");
-		goto out;
-	}
+		return r;
+	if (req->cmd != CMD_PLAN && !req->backend)
+		return fail(EXIT_USAGE, "%s: --backend NAME is required (see 'topomap backends')",
+			    cmd);
+	if (!req->ig.given && optind >= argc)
+		return fail(EXIT_USAGE, "%s: no guest given: use --name and --vcpus, or JSON files",
+			    cmd);
+	return EXIT_OK;
+}
+
+/* Guests (inline first, then files), topology, plan. */
+static int
+make_plan(struct plan_request *req, int argc, char *argv[], struct tmap_plan **ret)
+{
+	struct tmap_topology *topology = NULL;
+	struct tmap_guests *guests = NULL;
+	struct tmap_error err = {0};
+	int r;
 
 	/* Guests first: they are the user's input, and cheaper to check than a live host. */
-	if (tmap_guests_new(&guests) < 0) {
-		r = fail(EXIT_RUNTIME, "out of memory");
-		goto out;
-	}
-	if (ig.given) {
-		r = add_inline_guest(&ig, guests);
+	if (tmap_guests_new(&guests) < 0)
+		return fail(EXIT_RUNTIME, "out of memory");
+	if (req->ig.given) {
+		r = add_inline_guest(&req->ig, guests);
 		if (r != EXIT_OK)
 			goto out;
 	}
@@ -938,20 +1070,148 @@ cmd_plan(int argc, char *argv[])
 			goto out;
 		}
 	}
-
-	r = load_topology(source, &topology);
-	if (r != EXIT_OK)
-		goto out;
-	r = tmap_solve(topology, guests, &solve, &plan, &err);
-	if (r < 0) {
-		if (r == -ENOSPC)
-			r = fail(EXIT_NOFIT, "%s",
-				 err.message[0] ? err.message : "the guests do not fit");
-		else
-			r = fail_lib(r, true, &err, "plan");
+	/* A container or a domain is one guest: a target takes exactly one. */
+	if (req->cmd != CMD_PLAN && tmap_guests_count(guests) != 1) {
+		r = fail(EXIT_USAGE, "%s: a target holds exactly one guest; %zu were given",
+			 command_names[req->cmd], tmap_guests_count(guests));
 		goto out;
 	}
-	r = tmap_plan_format(plan, format, 0, &text, &err);
+
+	r = load_topology(req->source, &topology);
+	if (r != EXIT_OK)
+		goto out;
+	r = tmap_solve(topology, guests, &req->solve, ret, &err);
+	if (r == -ENOSPC)
+		r = fail(EXIT_NOFIT, "%s", err.message[0] ? err.message : "the guests do not fit");
+	else if (r < 0)
+		r = fail_lib(r, true, &err, "plan");
+	else
+		r = EXIT_OK;
+out:
+	tmap_topology_free(topology);
+	tmap_guests_free(guests);
+	return r;
+}
+
+/* Every line of a list, indented, into one malloc()ed text. */
+static char *
+report_text(const char *header, size_t n, const char *(*line)(const struct tmap_report *, size_t),
+	    const struct tmap_report *report)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "%s\n", header);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  %s\n", line(report, i));
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* A failed transaction: bad target or guest is the user's input, the rest is runtime. */
+static int
+fail_transaction(int r, const struct tmap_error *err, const char *what)
+{
+	if (r == -EINVAL || r == -ENOENT || r == -ENOTDIR || r == -ELOOP || r == -EXDEV)
+		return fail(EXIT_USAGE, "%s", err->message[0] ? err->message : what);
+	return fail(EXIT_RUNTIME, "%s", err->message[0] ? err->message : what);
+}
+
+static int
+run_backend(const struct plan_request *req, const struct tmap_plan *plan)
+{
+	struct tmap_backend_module *module = NULL;
+	struct tmap_report *report = NULL;
+	struct tmap_error err = {0};
+	const char *name = tmap_plan_guest_name(plan, 0);
+	char header[256];
+	char *text = NULL;
+	int r;
+
+	r = tmap_backend_load(req->backend, &module, &err);
+	if (r < 0)
+		return fail(r == -EINVAL || r == -ENOENT ? EXIT_USAGE : EXIT_RUNTIME, "%s",
+			    err.message);
+	if (req->cmd == CMD_APPLY) {
+		r = tmap_apply(module, req->target, plan, 0, req->dry_run ? TMAP_APPLY_DRY_RUN : 0,
+			       &report, &err);
+		if (r < 0) {
+			r = fail_transaction(r, &err, "apply failed");
+			goto out;
+		}
+		snprintf(header, sizeof(header), req->dry_run ?
+			 "guest '%s', backend '%s': dry run, these writes would be made:" :
+			 "guest '%s', backend '%s': applied and read back:", name, req->backend);
+		text = report_text(header, tmap_report_write_count(report), tmap_report_write, report);
+	} else {
+		r = tmap_verify(module, req->target, plan, 0, 0, &report, &err);
+		if (r < 0) {
+			r = fail_transaction(r, &err, "verify failed");
+			goto out;
+		}
+		if (r == 1) {
+			snprintf(header, sizeof(header), "guest '%s', backend '%s': the plan is not in force:",
+				 name, req->backend);
+			text = report_text(header, tmap_report_drift_count(report), tmap_report_drift,
+					   report);
+		} else {
+			snprintf(header, sizeof(header), "guest '%s', backend '%s': the plan is in force",
+				 name, req->backend);
+			text = report_text(header, 0, tmap_report_drift, report);
+		}
+	}
+	if (!text) {
+		r = fail(EXIT_RUNTIME, "out of memory");
+		goto out;
+	}
+	r = emit(text);
+	if (r == EXIT_OK && req->cmd == CMD_VERIFY && tmap_report_drift_count(report))
+		r = fail(EXIT_DRIFT, "guest '%s' drifted from its plan: %zu difference%s", name,
+			 tmap_report_drift_count(report),
+			 tmap_report_drift_count(report) == 1 ? "" : "s");
+out:
+	free(text);
+	tmap_report_free(report);
+	tmap_backend_unload(module);
+	return r;
+}
+
+static int
+cmd_guests(enum command cmd, int argc, char *argv[])
+{
+	struct plan_request req = {
+		.cmd = cmd,
+		.source = "live",
+		.format = TMAP_FORMAT_TABLE,
+		.solve = TMAP_SOLVE_OPTIONS_INIT,
+	};
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	char *text = NULL;
+	int r;
+
+	if (tmap_target_new(&req.target) < 0)
+		return fail(EXIT_RUNTIME, "out of memory");
+	r = parse_request(argc, argv, &req);
+	if (r == -1) { /* --help */
+		r = EXIT_OK;
+		goto out;
+	}
+	if (r == EXIT_OK)
+		r = make_plan(&req, argc, argv, &plan);
+	if (r != EXIT_OK)
+		goto out;
+	if (cmd != CMD_PLAN) {
+		r = run_backend(&req, plan);
+		goto out;
+	}
+	r = tmap_plan_format(plan, req.format, 0, &text, &err);
 	if (r < 0) {
 		r = fail_lib(r, true, &err, "plan");
 		goto out;
@@ -960,9 +1220,57 @@ cmd_plan(int argc, char *argv[])
 out:
 	free(text);
 	tmap_plan_free(plan);
-	tmap_topology_free(topology);
-	tmap_guests_free(guests);
-	inline_guest_clear(&ig);
+	tmap_target_free(req.target);
+	inline_guest_clear(&req.ig);
+	return r;
+}
+
+static int
+print_backend(const char *path, const struct tmap_backend_module *module,
+	      const struct tmap_error *load_error, void *userdata)
+{
+	FILE *out = userdata;
+	const struct tmap_backend *b = tmap_backend_descriptor(module);
+	struct tmap_error err = {0};
+
+	if (!module) {
+		fprintf(out, "%-14s %-4s %s\n  refused: %s\n", "?", "-", path, load_error->message);
+		return 0;
+	}
+	fprintf(out, "%-14s %-4u %s\n  %s\n", b->name, b->abi, path, b->summary ? b->summary : "");
+	if (b->probe(&err) == 0)
+		fprintf(out, "  ready on this host\n");
+	else
+		fprintf(out, "  not usable here: %s\n", err.message[0] ? err.message : "(no reason given)");
+	return 0;
+}
+
+static int
+cmd_backends(int argc, char *argv[])
+{
+	struct tmap_error err = {0};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int r;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return emit(backends_help);
+	if (argc > 1)
+		return fail(EXIT_USAGE, "backends: unexpected argument '%s'", argv[1]);
+	out = open_memstream(&text, &len);
+	if (!out)
+		return fail(EXIT_RUNTIME, "out of memory");
+	fprintf(out, "%-14s %-4s %s\n", "BACKEND", "ABI", "PATH");
+	r = tmap_backend_foreach(print_backend, out, &err);
+	if (fclose(out) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(text);
+		return fail(EXIT_RUNTIME, "%s", err.message[0] ? err.message : strerror(-r));
+	}
+	r = emit(text);
+	free(text);
 	return r;
 }
 
@@ -984,7 +1292,13 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "topology") == 0)
 		return cmd_topology(argc - 1, argv + 1);
 	if (strcmp(cmd, "plan") == 0)
-		return cmd_plan(argc - 1, argv + 1);
+		return cmd_guests(CMD_PLAN, argc - 1, argv + 1);
+	if (strcmp(cmd, "apply") == 0)
+		return cmd_guests(CMD_APPLY, argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_guests(CMD_VERIFY, argc - 1, argv + 1);
+	if (strcmp(cmd, "backends") == 0)
+		return cmd_backends(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return fail(EXIT_USAGE, "unknown option '%s' (see 'topomap --help')", cmd);
 	return fail(EXIT_USAGE, "unknown command '%s' (see 'topomap --help')", cmd);

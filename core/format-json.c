@@ -94,6 +94,7 @@ guest_json(struct builder *b, struct json_object *arr, const struct plan_guest *
 		add(b, o, "host_cpus", str(pc->pus_list));
 	}
 	add(b, g, "cells_proposed", json_object_new_boolean(pg->cells_proposed));
+	add(b, g, "cpuset", str(pg->cpus_list));
 	emu = add(b, g, "emulator", json_object_new_object());
 	if (emu)
 		add(b, emu, "cpuset", str(pg->emulator_list));

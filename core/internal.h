@@ -172,6 +172,7 @@ struct plan_guest {
 	hwloc_bitmap_t emulator;	/* emulator and iothreads */
 	char *emulator_list;
 	hwloc_bitmap_t held;		/* every PU the guest keeps from others */
+	char *cpus_list;		/* vcpu PUs and emulator: what the guest may run on */
 	hwloc_bitmap_t memory_nodes;	/* node OS indexes */
 	char *memory_list;
 	size_t nexplain;

@@ -47,6 +47,17 @@ plan_guest_finish(struct plan_guest *pg)
 	pg->memory_list = bitmap_list(pg->memory_nodes);
 	if (!pg->emulator_list || !pg->memory_list)
 		return -ENOMEM;
+	{
+		_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_dup(pg->emulator);
+
+		if (!all)
+			return -ENOMEM;
+		for (unsigned v = 0; v < pg->vcpus; v++)
+			hwloc_bitmap_or(all, all, pg->vcpu_pus[v]);
+		pg->cpus_list = bitmap_list(all);
+		if (!pg->cpus_list)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -82,6 +93,7 @@ plan_guest_clear(struct plan_guest *pg)
 	bitmap_free_safe(pg->memory_nodes);
 	free(pg->emulator_list);
 	free(pg->memory_list);
+	free(pg->cpus_list);
 	for (size_t i = 0; i < pg->nexplain; i++)
 		free(pg->explain[i]);
 	free(pg->explain);
@@ -162,6 +174,55 @@ tmap_plan_memory_nodeset(const struct tmap_plan *p, size_t i)
 	return g ? g->memory_list : NULL;
 }
 
+unsigned
+tmap_plan_vcpu_count(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->vcpus : 0;
+}
+
+unsigned
+tmap_plan_iothread_count(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->iothreads : 0;
+}
+
+const char *
+tmap_plan_cpuset(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->cpus_list : NULL;
+}
+
+int
+tmap_plan_memory_mode(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? (int)g->memory_mode : -EINVAL;
+}
+
+int
+tmap_plan_qos(const struct tmap_plan *p, size_t i, uint64_t *shares, uint64_t *period,
+	      int64_t *quota)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	if (!g)
+		return -EINVAL;
+	if (shares)
+		*shares = g->shares;
+	if (period)
+		*period = g->period;
+	if (quota)
+		*quota = g->quota;
+	return 0;
+}
+
 size_t
 tmap_plan_explain_count(const struct tmap_plan *p, size_t i)
 {
@@ -202,7 +263,8 @@ plan_guest_check(const struct plan_guest *g, struct tmap_error *err)
 		return tmap_error_set(err, -EINVAL,
 				      "plan of guest '%s' has an unknown memory mode '%d'", g->name,
 				      (int)g->memory_mode);
-	if (!g->vcpu_lists || !g->vcpu_node || !g->vcpu_core_lists || g->ncells == 0 || !g->cells)
+	if (!g->vcpu_lists || !g->vcpu_node || !g->vcpu_core_lists || g->ncells == 0 || !g->cells ||
+	    !g->cpus_list)
 		return tmap_error_set(err, -EINVAL, "plan of guest '%s' is not finished", g->name);
 	for (unsigned i = 0; i < g->vcpus; i++) {
 		r = check_set(g, "vcpu", g->vcpu_lists[i], err);

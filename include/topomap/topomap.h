@@ -434,6 +434,47 @@ TMAP_EXPORT const char *tmap_plan_memory_nodeset(const struct tmap_plan *plan, s
 /**
  * @param plan the plan.
  * @param guest guest index.
+ * @return the guest's vcpu count, or 0 for a bad index.
+ */
+TMAP_EXPORT unsigned tmap_plan_vcpu_count(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @return the guest's iothread count (ids 1 to N), or 0.
+ */
+TMAP_EXPORT unsigned tmap_plan_iothread_count(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @return every host PU the guest may run on (vcpus, emulator, iothreads): what a
+ *         container's cpuset.cpus gets; NULL for a bad index.
+ */
+TMAP_EXPORT const char *tmap_plan_cpuset(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @return the guest's memory mode, or -EINVAL for a bad index.
+ */
+TMAP_EXPORT int tmap_plan_memory_mode(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * The guest's CPU QoS; a value of 0 is unset (quota -1: unlimited).
+ * @param plan the plan.
+ * @param guest guest index.
+ * @param ret_shares receives cpu shares; may be NULL.
+ * @param ret_period receives the CFS period in µs; may be NULL.
+ * @param ret_quota receives the CFS quota in µs; may be NULL.
+ * @return 0 or -EINVAL for a bad index.
+ */
+TMAP_EXPORT int tmap_plan_qos(const struct tmap_plan *plan, size_t guest, uint64_t *ret_shares,
+			      uint64_t *ret_period, int64_t *ret_quota);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
  * @return the number of explanation lines.
  */
 TMAP_EXPORT size_t tmap_plan_explain_count(const struct tmap_plan *plan, size_t guest);

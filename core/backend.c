@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Backends: targets, the journal of writes, what is read back, and the transaction the
+ * library runs around every backend (open and capture, apply, read back, compare, restore on
+ * any failure). The loader lives in backend-loader.c.
+ */
+#include <stdarg.h>
+
+#include "topomap/backend.h"
+#include "internal.h"
+
+/* ------------------------------------------------------------------------------------- */
+/* Targets */
+
+struct tmap_target {
+	size_t n;
+	char **key, **value;
+};
+
+static bool
+key_valid(const char *key)
+{
+	size_t len = key ? strlen(key) : 0;
+
+	if (len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
+		      key[i] == '-'))
+			return false;
+	return true;
+}
+
+int
+tmap_target_new(struct tmap_target **ret)
+{
+	struct tmap_target *t;
+
+	if (!ret)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	*ret = t;
+	return 0;
+}
+
+struct tmap_target *
+tmap_target_free(struct tmap_target *t)
+{
+	if (!t)
+		return NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->key[i]);
+		free(t->value[i]);
+	}
+	free(t->key);
+	free(t->value);
+	free(t);
+	return NULL;
+}
+
+int
+tmap_target_set(struct tmap_target *t, const char *key, const char *value)
+{
+	char **k, **v, *val;
+
+	if (!t || !key_valid(key) || !value)
+		return -EINVAL;
+	val = strdup(value);
+	if (!val)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++)
+		if (streq(t->key[i], key)) {
+			free(t->value[i]);
+			t->value[i] = val;
+			return 0;
+		}
+	k = realloc(t->key, (t->n + 1) * sizeof(*k));
+	if (k)
+		t->key = k;
+	v = realloc(t->value, (t->n + 1) * sizeof(*v));
+	if (v)
+		t->value = v;
+	if (!k || !v || !(t->key[t->n] = strdup(key))) {
+		free(val);
+		return -ENOMEM;
+	}
+	t->value[t->n++] = val;
+	return 0;
+}
+
+const char *
+tmap_target_get(const struct tmap_target *t, const char *key)
+{
+	for (size_t i = 0; t && key && i < t->n; i++)
+		if (streq(t->key[i], key))
+			return t->value[i];
+	return NULL;
+}
+
+size_t
+tmap_target_count(const struct tmap_target *t)
+{
+	return t ? t->n : 0;
+}
+
+const char *
+tmap_target_key(const struct tmap_target *t, size_t i)
+{
+	return t && i < t->n ? t->key[i] : NULL;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Reports and the journal */
+
+struct lines {
+	size_t n;
+	char **line;
+};
+
+struct tmap_report {
+	struct lines writes, drift;
+};
+
+struct tmap_journal {
+	struct tmap_report *report;
+	bool dry_run;
+	bool oom;
+};
+
+static int
+lines_add(struct lines *l, char *line)
+{
+	char **v = realloc(l->line, (l->n + 1) * sizeof(*v));
+
+	if (!v) {
+		free(line);
+		return -ENOMEM;
+	}
+	l->line = v;
+	l->line[l->n++] = line;
+	return 0;
+}
+
+static int _printf_(2, 3)
+lines_printf(struct lines *l, const char *fmt, ...)
+{
+	char *line = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	return lines_add(l, line);
+}
+
+static void
+lines_clear(struct lines *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->line[i]);
+	free(l->line);
+}
+
+struct tmap_report *
+tmap_report_free(struct tmap_report *r)
+{
+	if (!r)
+		return NULL;
+	lines_clear(&r->writes);
+	lines_clear(&r->drift);
+	free(r);
+	return NULL;
+}
+
+static void
+tmap_report_freep(struct tmap_report **r)
+{
+	tmap_report_free(*r);
+}
+
+size_t
+tmap_report_write_count(const struct tmap_report *r)
+{
+	return r ? r->writes.n : 0;
+}
+
+const char *
+tmap_report_write(const struct tmap_report *r, size_t i)
+{
+	return r && i < r->writes.n ? r->writes.line[i] : NULL;
+}
+
+size_t
+tmap_report_drift_count(const struct tmap_report *r)
+{
+	return r ? r->drift.n : 0;
+}
+
+const char *
+tmap_report_drift(const struct tmap_report *r, size_t i)
+{
+	return r && i < r->drift.n ? r->drift.line[i] : NULL;
+}
+
+bool
+tmap_journal_write(struct tmap_journal *j, const char *fmt, ...)
+{
+	char *line = NULL;
+	va_list ap;
+	int r;
+
+	if (!j)
+		return false;
+	va_start(ap, fmt);
+	r = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	/* A write that cannot be journaled is not made either: the report must be complete. */
+	if (r < 0 || lines_add(&j->report->writes, line) < 0) {
+		j->oom = true;
+		return false;
+	}
+	return !j->dry_run;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* What is in force */
+
+struct observed_set {
+	enum tmap_observed_kind kind;
+	unsigned index;
+	hwloc_bitmap_t set;
+	char *where;
+};
+
+struct observed_task {
+	int tid;
+	enum tmap_task_role role;
+	unsigned index;
+	hwloc_bitmap_t cpus, mems;	/* mems may be NULL */
+};
+
+struct tmap_observed {
+	size_t nsets, ntasks;
+	struct observed_set *sets;
+	struct observed_task *tasks;
+};
+
+static void
+observed_free(struct tmap_observed *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->nsets; i++) {
+		hwloc_bitmap_free(o->sets[i].set);
+		free(o->sets[i].where);
+	}
+	for (size_t i = 0; i < o->ntasks; i++) {
+		hwloc_bitmap_free(o->tasks[i].cpus);
+		if (o->tasks[i].mems)
+			hwloc_bitmap_free(o->tasks[i].mems);
+	}
+	free(o->sets);
+	free(o->tasks);
+	free(o);
+}
+
+static void
+observed_freep(struct tmap_observed **o)
+{
+	observed_free(*o);
+}
+
+/* Kernel files end lists with a newline; accept surrounding blanks, nothing else. */
+static int
+parse_observed_list(const char *list, hwloc_bitmap_t *ret)
+{
+	_cleanup_free_ char *copy = NULL;
+	char *start, *end;
+
+	if (!list)
+		return -EINVAL;
+	copy = strdup(list);
+	if (!copy)
+		return -ENOMEM;
+	start = copy;
+	while (*start == ' ' || *start == '\t' || *start == '\n')
+		start++;
+	end = start + strlen(start);
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n'))
+		*--end = '\0';
+	return bitmap_parse_list(start, ret);
+}
+
+int
+tmap_observed_set(struct tmap_observed *o, enum tmap_observed_kind kind, unsigned index,
+		  const char *list, const char *where)
+{
+	struct observed_set *v;
+	hwloc_bitmap_t set = NULL;
+	int r;
+
+	if (!o || (unsigned)kind > TMAP_OBSERVED_IOTHREAD)
+		return -EINVAL;
+	r = parse_observed_list(list, &set);
+	if (r < 0)
+		return r;
+	v = realloc(o->sets, (o->nsets + 1) * sizeof(*v));
+	if (!v) {
+		hwloc_bitmap_free(set);
+		return -ENOMEM;
+	}
+	o->sets = v;
+	v[o->nsets] = (struct observed_set){kind, index, set, strdup(where ? where : "?")};
+	if (!v[o->nsets].where) {
+		hwloc_bitmap_free(set);
+		return -ENOMEM;
+	}
+	o->nsets++;
+	return 0;
+}
+
+int
+tmap_observed_task(struct tmap_observed *o, int tid, enum tmap_task_role role, unsigned index,
+		   const char *cpus, const char *mems)
+{
+	struct observed_task *v;
+	hwloc_bitmap_t c = NULL, m = NULL;
+	int r;
+
+	if (!o || tid <= 0 || (unsigned)role > TMAP_TASK_IOTHREAD)
+		return -EINVAL;
+	r = parse_observed_list(cpus, &c);
+	if (r < 0)
+		return r;
+	if (mems) {
+		r = parse_observed_list(mems, &m);
+		if (r < 0) {
+			hwloc_bitmap_free(c);
+			return r;
+		}
+	}
+	v = realloc(o->tasks, (o->ntasks + 1) * sizeof(*v));
+	if (!v) {
+		hwloc_bitmap_free(c);
+		if (m)
+			hwloc_bitmap_free(m);
+		return -ENOMEM;
+	}
+	o->tasks = v;
+	v[o->ntasks++] = (struct observed_task){tid, role, index, c, m};
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Comparing with the plan */
+
+static const char *
+kind_name(enum tmap_observed_kind k)
+{
+	static const char *const names[] = {"cpus", "memory nodes", "vcpu", "emulator",
+					    "iothread"};
+
+	return names[k];
+}
+
+/* What the plan says for one observed set, or NULL when it says nothing (unknown vcpu). */
+static const char *
+expected_set(const struct plan_guest *pg, enum tmap_observed_kind kind, unsigned index)
+{
+	switch (kind) {
+	case TMAP_OBSERVED_CPUS:
+		return pg->cpus_list;
+	case TMAP_OBSERVED_MEMS:
+		return pg->memory_list;
+	case TMAP_OBSERVED_VCPU:
+		return index < pg->vcpus ? pg->vcpu_lists[index] : NULL;
+	case TMAP_OBSERVED_EMULATOR:
+		return pg->emulator_list;
+	case TMAP_OBSERVED_IOTHREAD:
+		return index >= 1 && index <= pg->iothreads ? pg->emulator_list : NULL;
+	}
+	return NULL;
+}
+
+static const char *
+expected_task_cpus(const struct plan_guest *pg, const struct observed_task *t)
+{
+	switch (t->role) {
+	case TMAP_TASK_VCPU:
+		return t->index < pg->vcpus ? pg->vcpu_lists[t->index] : NULL;
+	case TMAP_TASK_EMULATOR:
+	case TMAP_TASK_IOTHREAD:
+		return pg->emulator_list;
+	default:
+		return pg->cpus_list;
+	}
+}
+
+static void
+task_role_text(const struct observed_task *t, char *buf, size_t size)
+{
+	switch (t->role) {
+	case TMAP_TASK_VCPU:
+		snprintf(buf, size, "vcpu %u", t->index);
+		break;
+	case TMAP_TASK_EMULATOR:
+		snprintf(buf, size, "emulator");
+		break;
+	case TMAP_TASK_IOTHREAD:
+		snprintf(buf, size, "iothread %u", t->index);
+		break;
+	default:
+		snprintf(buf, size, "guest");
+		break;
+	}
+}
+
+/* Every difference becomes one drift line. Sets read from the kernel must equal the plan; a
+ * task may be narrower than its set (its own affinity) but never outside it. */
+static int
+compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_report *rep)
+{
+	for (size_t i = 0; i < o->nsets; i++) {
+		const struct observed_set *s = &o->sets[i];
+		const char *want = expected_set(pg, s->kind, s->index);
+		_cleanup_bitmap_ hwloc_bitmap_t w = NULL;
+		_cleanup_free_ char *have = bitmap_list(s->set);
+		int r;
+
+		if (!have)
+			return -ENOMEM;
+		if (!want) {
+			r = lines_printf(&rep->drift, "%s: %s %u is in force but not in the plan of '%s'",
+					 s->where, kind_name(s->kind), s->index, pg->name);
+		} else {
+			if (bitmap_parse_list(want, &w) < 0)
+				return -EINVAL;
+			if (hwloc_bitmap_isequal(w, s->set))
+				continue;
+			r = lines_printf(&rep->drift, "%s is '%s', the plan says '%s'", s->where,
+					 have, want);
+		}
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < o->ntasks; i++) {
+		const struct observed_task *t = &o->tasks[i];
+		const char *want = expected_task_cpus(pg, t);
+		_cleanup_bitmap_ hwloc_bitmap_t w = NULL, m = NULL;
+		char role[32];
+		int r = 0;
+
+		task_role_text(t, role, sizeof(role));
+		if (!want || bitmap_parse_list(want, &w) < 0 ||
+		    bitmap_parse_list(pg->memory_list, &m) < 0)
+			return -EINVAL;
+		if (!hwloc_bitmap_isincluded(t->cpus, w) || hwloc_bitmap_iszero(t->cpus)) {
+			_cleanup_free_ char *have = bitmap_list(t->cpus);
+
+			r = lines_printf(&rep->drift,
+					 "task %d (%s): Cpus_allowed_list '%s' is not within the plan's '%s'",
+					 t->tid, role, have ? have : "?", want);
+		}
+		if (r == 0 && t->mems && !hwloc_bitmap_isincluded(t->mems, m)) {
+			_cleanup_free_ char *have = bitmap_list(t->mems);
+
+			r = lines_printf(&rep->drift,
+					 "task %d (%s): Mems_allowed_list '%s' is not within the plan's '%s'",
+					 t->tid, role, have ? have : "?", pg->memory_list);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Transactions */
+
+/* A backend takes only the target options it declares: a stray --qmp for the cgroup backend
+ * is a mistake the operator wants to hear about. */
+static int
+check_target(const struct tmap_backend *b, const struct tmap_target *target,
+	     struct tmap_error *err)
+{
+	for (size_t i = 0; i < tmap_target_count(target); i++) {
+		const char *key = tmap_target_key(target, i);
+		bool known = false;
+
+		for (const char *const *k = b->target_keys; k && *k && !known; k++)
+			known = streq(*k, key);
+		if (!known) {
+			char list[256] = "";
+			size_t len = 0;
+
+			for (const char *const *k = b->target_keys; k && *k; k++)
+				len += (size_t)snprintf(list + len, len < sizeof(list) ? sizeof(list) - len : 0,
+							"%s--%s", len ? ", " : "", *k);
+			return tmap_error_set(err, -EINVAL,
+					      "backend '%s' takes no option --%s (it takes %s)", b->name,
+					      key, *list ? list : "none");
+		}
+	}
+	return 0;
+}
+
+static int
+check_call(const struct tmap_backend_module *m, const struct tmap_plan *plan, size_t guest,
+	   struct tmap_error *err)
+{
+	if (!m || !plan)
+		return tmap_error_set(err, -EINVAL, "missing backend or plan");
+	if (guest >= plan->nguests)
+		return tmap_error_set(err, -EINVAL, "the plan has no guest %zu", guest);
+	return plan_guest_check(&plan->guests[guest], err);
+}
+
+int
+tmap_apply(const struct tmap_backend_module *m, const struct tmap_target *target,
+	   const struct tmap_plan *plan, size_t guest, unsigned flags,
+	   struct tmap_report **ret_report, struct tmap_error *err)
+{
+	_cleanup_(tmap_report_freep) struct tmap_report *report = NULL;
+	_cleanup_(observed_freep) struct tmap_observed *obs = NULL;
+	const struct tmap_backend *b;
+	struct tmap_journal journal;
+	const char *step;
+	void *state = NULL;
+	int r;
+
+	r = check_call(m, plan, guest, err);
+	if (r < 0)
+		return r;
+	if (flags & ~TMAP_APPLY_DRY_RUN)
+		return tmap_error_set(err, -EINVAL, "tmap_apply: unknown flags 0x%x", flags);
+	b = tmap_backend_descriptor(m);
+	r = check_target(b, target, err);
+	if (r < 0)
+		return r;
+	report = calloc(1, sizeof(*report));
+	if (!report)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	journal = (struct tmap_journal){report, flags & TMAP_APPLY_DRY_RUN, false};
+
+	r = b->open(target, flags, &state, err);
+	if (r < 0) {
+		/* Nothing was changed yet: no restore needed. */
+		tmap_error_prefix(err, "open: ");
+		goto out;
+	}
+	step = "apply";
+	r = b->apply(state, plan, guest, &journal, err);
+	if (r == 0 && journal.oom)
+		r = tmap_error_set(err, -ENOMEM, "out of memory while journaling");
+	if (r < 0 || journal.dry_run)
+		goto done;
+
+	step = "read back";
+	obs = calloc(1, sizeof(*obs));
+	if (!obs) {
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+		goto done;
+	}
+	r = b->read_back(state, plan, guest, obs, err);
+	if (r < 0)
+		goto done;
+	step = "compare";
+	r = compare(&plan->guests[guest], obs, report);
+	if (r < 0) {
+		tmap_error_set(err, r, "cannot compare what is in force with the plan");
+	} else if (report->drift.n) {
+		r = tmap_error_set(err, -EPROTO,
+				   "what is in force differs from the plan (%s%s)",
+				   report->drift.line[0], report->drift.n > 1 ? ", and more" : "");
+	}
+done:
+	if (r < 0 && !journal.dry_run) {
+		struct tmap_error rerr = {0};
+		int rr;
+
+		/* Restore whatever the step was: a failed write may have changed something. */
+		tmap_error_prefix(err, "%s: ", step);
+		rr = b->restore(state, &journal, &rerr);
+		if (rr < 0)
+			tmap_error_prefix(err, "restore failed too (%s) after ", rerr.message);
+		else if (err)
+			snprintf(err->message + strlen(err->message),
+				 sizeof(err->message) - strlen(err->message),
+				 "; restored what was there");
+	} else if (r < 0) {
+		tmap_error_prefix(err, "%s: ", step);
+	}
+	b->close(state);
+out:
+	if (ret_report)
+		*ret_report = TAKE_PTR(report);
+	return r;
+}
+
+int
+tmap_verify(const struct tmap_backend_module *m, const struct tmap_target *target,
+	    const struct tmap_plan *plan, size_t guest, unsigned flags,
+	    struct tmap_report **ret_report, struct tmap_error *err)
+{
+	_cleanup_(tmap_report_freep) struct tmap_report *report = NULL;
+	_cleanup_(observed_freep) struct tmap_observed *obs = NULL;
+	const struct tmap_backend *b;
+	void *state = NULL;
+	int r;
+
+	r = check_call(m, plan, guest, err);
+	if (r < 0)
+		return r;
+	if (flags)
+		return tmap_error_set(err, -EINVAL, "tmap_verify: unknown flags 0x%x", flags);
+	b = tmap_backend_descriptor(m);
+	r = check_target(b, target, err);
+	if (r < 0)
+		return r;
+	report = calloc(1, sizeof(*report));
+	obs = calloc(1, sizeof(*obs));
+	if (!report || !obs)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	/* Verifying never changes anything: open as for a dry run. */
+	r = b->open(target, TMAP_APPLY_DRY_RUN, &state, err);
+	if (r < 0) {
+		tmap_error_prefix(err, "open: ");
+		return r;
+	}
+	r = b->read_back(state, plan, guest, obs, err);
+	b->close(state);
+	if (r < 0) {
+		tmap_error_prefix(err, "read back: ");
+		return r;
+	}
+	r = compare(&plan->guests[guest], obs, report);
+	if (r < 0)
+		return tmap_error_set(err, r, "cannot compare what is in force with the plan");
+	r = report->drift.n ? 1 : 0;
+	if (ret_report)
+		*ret_report = TAKE_PTR(report);
+	return r;
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file backend.h
+ * Backends: the ways a plan is put in force (cgroup cpusets, libvirt, QEMU threads), and the
+ * transaction the library runs around them.
+ *
+ * A backend is a shared module exporting one data symbol, `tmap_backend`, of type
+ * struct tmap_backend. The loader checks its `abi` exactly, its `size` against the first
+ * version's, its mandatory callbacks, and that its name is the file's name. A backend only
+ * knows its own mechanism; the library owns the transaction:
+ *
+ *     open(target) -> apply(plan) -> read_back() -> compare with the plan
+ *                        \ on any failure or mismatch: restore() -> close()
+ *
+ * `open` binds to the target and captures what is in force there; `restore` puts that
+ * capture back and undoes anything `apply` created. Everything a backend writes goes through
+ * tmap_journal_write() first, which is how `--dry-run` prints every write without making it.
+ */
+#ifndef TOPOMAP_BACKEND_H
+#define TOPOMAP_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <topomap/topomap.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The backend ABI this library speaks; a module must carry exactly this number. */
+#define TMAP_BACKEND_ABI 1
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name Targets: what a backend acts on, as key/value options ("cgroup" -> "machine.slice/ct1") */
+
+struct tmap_target;
+
+/**
+ * @param ret receives an empty target.
+ * @return 0 or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_target_new(struct tmap_target **ret);
+
+/**
+ * @param target the target, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_target *tmap_target_free(struct tmap_target *target);
+
+/**
+ * Set one option, replacing an earlier value.
+ * @param target the target.
+ * @param key option name, [a-z0-9-]+ (the CLI's long option without "--").
+ * @param value its value; "" for a flag such as "create".
+ * @return 0, -EINVAL for a bad key, or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_target_set(struct tmap_target *target, const char *key, const char *value);
+
+/**
+ * @param target the target.
+ * @param key option name.
+ * @return the value, or NULL when the option was not given.
+ */
+TMAP_EXPORT const char *tmap_target_get(const struct tmap_target *target, const char *key);
+
+/** @param target the target. @return the number of options set. */
+TMAP_EXPORT size_t tmap_target_count(const struct tmap_target *target);
+
+/**
+ * @param target the target.
+ * @param index 0 to tmap_target_count() - 1.
+ * @return the option name, in the order they were first set, or NULL.
+ */
+TMAP_EXPORT const char *tmap_target_key(const struct tmap_target *target, size_t index);
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name Journal: every write a backend makes, said before it is made */
+
+struct tmap_journal;
+
+/**
+ * Announce one write ("write '0-3' to /sys/fs/cgroup/cpuset/ct1/cpuset.cpus").
+ * @param journal the journal passed to apply() or restore().
+ * @param fmt printf format of one line.
+ * @return true when the backend must make the write, false in a dry run (do not write).
+ */
+TMAP_EXPORT bool tmap_journal_write(struct tmap_journal *journal, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name What is in force, as a backend reads it back */
+
+/** What one observation is about. */
+enum tmap_observed_kind {
+	TMAP_OBSERVED_CPUS = 0,	    /**< every PU the guest may use (a container's cpuset) */
+	TMAP_OBSERVED_MEMS = 1,	    /**< the guest's memory nodes */
+	TMAP_OBSERVED_VCPU = 2,	    /**< one vcpu's PUs; index = vcpu number */
+	TMAP_OBSERVED_EMULATOR = 3, /**< the emulator threads' PUs */
+	TMAP_OBSERVED_IOTHREAD = 4, /**< one iothread's PUs; index = iothread id (from 1) */
+};
+
+/** What a task is, for comparing its affinity with the right part of the plan. */
+enum tmap_task_role {
+	TMAP_TASK_ANY = 0,	/**< any thread of the guest: must stay within its CPUS/MEMS */
+	TMAP_TASK_VCPU = 1,	/**< a vcpu thread; index = vcpu number */
+	TMAP_TASK_EMULATOR = 2, /**< an emulator thread */
+	TMAP_TASK_IOTHREAD = 3, /**< an iothread; index = iothread id */
+};
+
+struct tmap_observed;
+
+/**
+ * Record a set in force.
+ * @param obs the observation being filled.
+ * @param kind what the set is.
+ * @param index vcpu number or iothread id; 0 otherwise.
+ * @param list the set in list syntax, as the kernel or hypervisor reports it.
+ * @param where where it was read, for messages ("cpuset.cpus of 'ct1'").
+ * @return 0, -EINVAL for a malformed list, or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_observed_set(struct tmap_observed *obs, enum tmap_observed_kind kind,
+				  unsigned index, const char *list, const char *where);
+
+/**
+ * Record one task's allowed PUs and nodes, as /proc/PID/task/TID/status says.
+ * @param obs the observation being filled.
+ * @param tid the thread id.
+ * @param role what the thread is.
+ * @param index vcpu number or iothread id for those roles.
+ * @param cpus its Cpus_allowed_list.
+ * @param mems its Mems_allowed_list, or NULL when not read.
+ * @return 0, -EINVAL for a malformed list, or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_observed_task(struct tmap_observed *obs, int tid, enum tmap_task_role role,
+				   unsigned index, const char *cpus, const char *mems);
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name The backend descriptor */
+
+/** apply() flags */
+#define TMAP_APPLY_DRY_RUN (1u << 0) /**< journal every write, make none */
+
+/**
+ * The descriptor a backend module exports as `tmap_backend`. The first two fields are frozen
+ * for every ABI; new optional callbacks are only ever appended, and the library reads them
+ * only when `size` covers them.
+ */
+struct tmap_backend {
+	uint32_t abi;  /**< TMAP_BACKEND_ABI */
+	uint32_t size; /**< sizeof(struct tmap_backend) as the module was built */
+	const char *name;    /**< [a-z0-9-]+, equal to the module's file name without ".so" */
+	const char *summary; /**< one line for `topomap backends` */
+	/** The target options it takes, NULL-terminated; any other option is refused. */
+	const char *const *target_keys;
+
+	/**
+	 * Can the backend work on this host now? Mandatory.
+	 * @return 0, or -errno with a message saying why not (ENOENT: no cgroup cpuset...).
+	 */
+	int (*probe)(struct tmap_error *err);
+
+	/**
+	 * Bind to a target and capture what is in force there. Mandatory.
+	 * @param target the options.
+	 * @param flags TMAP_APPLY_* of the transaction (a dry run must create nothing).
+	 * @param ret_state receives the backend's state on success.
+	 */
+	int (*open)(const struct tmap_target *target, unsigned flags, void **ret_state,
+		    struct tmap_error *err);
+
+	/**
+	 * Put one guest of a plan in force. Mandatory. Each write is announced with
+	 * tmap_journal_write() and made only when it returns true.
+	 */
+	int (*apply)(void *state, const struct tmap_plan *plan, size_t guest,
+		     struct tmap_journal *journal, struct tmap_error *err);
+
+	/** Read back what is in force now. Mandatory. */
+	int (*read_back)(void *state, const struct tmap_plan *plan, size_t guest,
+			 struct tmap_observed *obs, struct tmap_error *err);
+
+	/** Put the capture made by open() back, and remove what apply() created. Mandatory. */
+	int (*restore)(void *state, struct tmap_journal *journal, struct tmap_error *err);
+
+	/** Free the state. Mandatory; must accept NULL. */
+	void (*close)(void *state);
+};
+
+/** The size of the first version of struct tmap_backend: the least a module may declare. */
+#define TMAP_BACKEND_SIZE_V1 (offsetof(struct tmap_backend, close) + sizeof(void (*)(void *)))
+
+/** Declare a backend descriptor in a module. */
+#define TMAP_BACKEND_EXPORT __attribute__((visibility("default")))
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name Finding and loading backends */
+
+struct tmap_backend_module;
+
+/**
+ * Load a backend by name from the plugin directories: TOPOMAP_PLUGIN_PATH (absolute
+ * directories separated by ':', read only when the process is not setuid) or else the
+ * directory the library was built for. Directories and files that are relative, not owned
+ * by root or the caller, or writable by group or others are refused.
+ * @param name [a-z0-9-]+.
+ * @param ret receives the module.
+ * @param reterr receives the message on failure.
+ * @return 0, -EINVAL (bad name), -ENOENT (not found), -EPERM (unsafe place), -ENOEXEC
+ *         (not a valid backend) or another -errno.
+ */
+TMAP_EXPORT int tmap_backend_load(const char *name, struct tmap_backend_module **ret,
+				  struct tmap_error *reterr);
+
+/**
+ * Unload a module.
+ * @param module the module, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_backend_module *
+tmap_backend_unload(struct tmap_backend_module *module);
+
+/** @param module a module. @return its descriptor. */
+TMAP_EXPORT const struct tmap_backend *
+tmap_backend_descriptor(const struct tmap_backend_module *module);
+
+/** @param module a module. @return the absolute path it was loaded from. */
+TMAP_EXPORT const char *tmap_backend_path(const struct tmap_backend_module *module);
+
+/**
+ * Called by tmap_backend_foreach() for each module file found.
+ * @param path the file.
+ * @param module the loaded module, or NULL when it could not be loaded.
+ * @param load_error why it could not be loaded (when module is NULL).
+ * @param userdata as given.
+ * @return 0 to go on, anything else to stop and return it.
+ */
+typedef int (*tmap_backend_foreach_fn)(const char *path, const struct tmap_backend_module *module,
+				       const struct tmap_error *load_error, void *userdata);
+
+/**
+ * Visit every "*.so" in the plugin directories, in name order within a directory.
+ * @param fn the callback.
+ * @param userdata passed on.
+ * @param reterr receives the message when a directory itself is refused.
+ * @return 0, what fn returned, or a negative errno code.
+ */
+TMAP_EXPORT int tmap_backend_foreach(tmap_backend_foreach_fn fn, void *userdata,
+				     struct tmap_error *reterr);
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name Transactions */
+
+/** A transaction's account: the writes journaled, the drift found, the step that failed. */
+struct tmap_report;
+
+/**
+ * @param report the report, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_report *tmap_report_free(struct tmap_report *report);
+
+/** @param report a report. @return the number of writes journaled (made, or in a dry run,
+ *  not made). */
+TMAP_EXPORT size_t tmap_report_write_count(const struct tmap_report *report);
+/** @param report a report. @param i index. @return one journaled write, or NULL. */
+TMAP_EXPORT const char *tmap_report_write(const struct tmap_report *report, size_t i);
+/** @param report a report. @return the number of differences between the plan and what is
+ *  in force. */
+TMAP_EXPORT size_t tmap_report_drift_count(const struct tmap_report *report);
+/** @param report a report. @param i index. @return one difference, or NULL. */
+TMAP_EXPORT const char *tmap_report_drift(const struct tmap_report *report, size_t i);
+
+/**
+ * Put one guest of a plan in force, all or nothing: open (capture), apply, read back,
+ * compare with the plan; on any failure or difference, restore the capture.
+ * @param module the backend.
+ * @param target its options.
+ * @param plan the plan.
+ * @param guest the guest's index in the plan.
+ * @param flags TMAP_APPLY_* bits.
+ * @param ret_report receives the report (also on failure, when one was made); may be NULL.
+ * @param reterr receives "<step>: <message>" on failure, and says whether the restore worked.
+ * @return 0; -EINVAL for a bad target or guest; -EPROTO when what was read back differs from
+ *         the plan (restored); another -errno from the backend.
+ */
+TMAP_EXPORT int tmap_apply(const struct tmap_backend_module *module,
+			   const struct tmap_target *target, const struct tmap_plan *plan,
+			   size_t guest, unsigned flags, struct tmap_report **ret_report,
+			   struct tmap_error *reterr);
+
+/**
+ * Read what is in force for one guest and compare it with the plan. Changes nothing.
+ * @param module the backend.
+ * @param target its options.
+ * @param plan the plan.
+ * @param guest the guest's index.
+ * @param flags must be 0.
+ * @param ret_report receives the report, whose drift lines say what differs; may be NULL.
+ * @param reterr receives the message on failure.
+ * @return 0 when the plan is in force, 1 when it drifted, or a negative errno code.
+ */
+TMAP_EXPORT int tmap_verify(const struct tmap_backend_module *module,
+			    const struct tmap_target *target, const struct tmap_plan *plan,
+			    size_t guest, unsigned flags, struct tmap_report **ret_report,
+			    struct tmap_error *reterr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TOPOMAP_BACKEND_H */

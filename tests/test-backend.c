@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The backend loader and the transaction. The loader is tested with real modules that are
+ * wrong in every way it must catch; the transaction with a fake backend that fails on demand
+ * (fault injection: the real backends have their own tests against real cgroups, QEMU and
+ * libvirt).
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "testlib.h"
+#include "topomap/backend.h"
+
+static char mock_dir[4096];
+
+static int
+setup(void **state)
+{
+	const char *dir = getenv("TOPOMAP_MOCK_PLUGIN_DIR");
+
+	assert_non_null(dir);
+	snprintf(mock_dir, sizeof(mock_dir), "%s", dir);
+	setenv("TOPOMAP_PLUGIN_PATH", mock_dir, 1);
+	return 0;
+}
+
+static void
+expect_load_error(const char *name, int code, const char *needle)
+{
+	struct tmap_backend_module *m = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_backend_load(name, &m, &err), code);
+	assert_null(m);
+	if (!strstr(err.message, needle))
+		fail_msg("loading '%s': '%s' lacks '%s'", name, err.message, needle);
+}
+
+static void
+loads_good_module(void **state)
+{
+	struct tmap_backend_module *m = NULL;
+	struct tmap_error err = {0};
+	char path[4200];
+
+	assert_int_equal(tmap_backend_load("mock", &m, &err), 0);
+	snprintf(path, sizeof(path), "%s/mock.so", mock_dir);
+	assert_string_equal(tmap_backend_path(m), path);
+	assert_string_equal(tmap_backend_descriptor(m)->name, "mock");
+	assert_int_equal(tmap_backend_descriptor(m)->abi, TMAP_BACKEND_ABI);
+	tmap_backend_unload(m);
+	assert_null(tmap_backend_unload(NULL));
+}
+
+static void
+refuses_bad_modules(void **state)
+{
+	expect_load_error("wrong-abi", -ENOEXEC, "speaks backend ABI 99; this topomap speaks 1");
+	expect_load_error("no-symbol", -ENOEXEC, "exports no 'tmap_backend' descriptor");
+	expect_load_error("misnamed", -ENOEXEC, "calls itself 'other', not 'misnamed'");
+	expect_load_error("no-apply", -ENOEXEC, "lacks the mandatory callback 'apply'");
+	expect_load_error("too-small", -ENOEXEC, "descriptor of 8 bytes");
+	expect_load_error("absent", -ENOENT, "no backend 'absent'");
+	/* A name can never become a path. */
+	expect_load_error("../mock", -EINVAL, "is not valid");
+	expect_load_error("/tmp/mock", -EINVAL, "is not valid");
+	expect_load_error("Mock", -EINVAL, "is not valid");
+	expect_load_error("", -EINVAL, "is not valid");
+}
+
+/* Copy mock.so into dir/mock.so. */
+static void
+copy_mock(const char *dir, mode_t mode)
+{
+	char src[4200], dst[4200], buf[65536];
+	int in, out;
+	ssize_t n;
+
+	snprintf(src, sizeof(src), "%s/mock.so", mock_dir);
+	snprintf(dst, sizeof(dst), "%s/mock.so", dir);
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	assert_true(in >= 0);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	assert_true(out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+	assert_int_equal(chmod(dst, mode), 0);
+}
+
+static void
+refuses_unsafe_places(void **state)
+{
+	char dir[] = "/tmp/topomap-plugins-XXXXXX";
+	char link[4200], target[4200];
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	copy_mock(dir, 0755);
+	setenv("TOPOMAP_PLUGIN_PATH", dir, 1);
+	{
+		struct tmap_backend_module *m = NULL;
+
+		assert_int_equal(tmap_backend_load("mock", &m, NULL), 0);
+		tmap_backend_unload(m);
+	}
+	/* group- or world-writable file or directory */
+	assert_int_equal(chmod(dir, 0777), 0);
+	expect_load_error("mock", -EPERM, "writable by everyone");
+	assert_int_equal(chmod(dir, 0775), 0);
+	expect_load_error("mock", -EPERM, "writable by its group");
+	assert_int_equal(chmod(dir, 0755), 0);
+	copy_mock(dir, 0666);
+	expect_load_error("mock", -EPERM, "writable by everyone");
+	copy_mock(dir, 0755);
+	/* a symbolic link in place of the module */
+	snprintf(link, sizeof(link), "%s/mock.so", dir);
+	snprintf(target, sizeof(target), "%s/mock.so", mock_dir);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink(target, link), 0);
+	expect_load_error("mock", -EPERM, "is a symbolic link");
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(rmdir(dir), 0);
+	/* relative directories */
+	setenv("TOPOMAP_PLUGIN_PATH", ".", 1);
+	{
+		struct tmap_error err = {0};
+		struct tmap_backend_module *m = NULL;
+		char cwd[4096];
+
+		assert_non_null(getcwd(cwd, sizeof(cwd)));
+		assert_int_equal(chdir(mock_dir), 0);
+		assert_int_equal(tmap_backend_load("mock", &m, &err), -EPERM);
+		assert_non_null(strstr(err.message, "plugin directory '.' is not an absolute path"));
+		assert_int_equal(chdir(cwd), 0);
+	}
+	setenv("TOPOMAP_PLUGIN_PATH", mock_dir, 1);
+}
+
+struct seen {
+	unsigned good, refused;
+	bool saw_wrong_abi;
+};
+
+static int
+count_module(const char *path, const struct tmap_backend_module *m,
+	     const struct tmap_error *load_error, void *userdata)
+{
+	struct seen *seen = userdata;
+
+	if (m) {
+		seen->good++;
+		assert_null(load_error);
+	} else {
+		seen->refused++;
+		assert_non_null(load_error);
+		if (strstr(path, "wrong-abi.so"))
+			seen->saw_wrong_abi = strstr(load_error->message, "ABI 99") != NULL;
+	}
+	return 0;
+}
+
+static void
+foreach_lists_good_and_refused(void **state)
+{
+	struct seen seen = {0};
+
+	assert_int_equal(tmap_backend_foreach(count_module, &seen, NULL), 0);
+	assert_int_equal(seen.good, 1);
+	assert_int_equal(seen.refused, 5);
+	assert_true(seen.saw_wrong_abi);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* The transaction, through the fake backend */
+
+struct fixture {
+	char file[64];
+	struct tmap_backend_module *m;
+	struct tmap_topology *t;
+	struct tmap_guests *g;
+	struct tmap_plan *p;
+	struct tmap_target *target;
+};
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char *
+read_text(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int
+fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->file, sizeof(f->file), "/tmp/topomap-mock-%d", (int)getpid());
+	write_text(f->file, "0-7");
+	assert_int_equal(tmap_backend_load("mock", &f->m, NULL), 0);
+	f->t = test_topology("synthetic:pack:1 numa:1 core:8 pu:1");
+	f->g = test_guests("{\"name\":\"vm\",\"vcpus\":2}");
+	f->p = test_solve(f->t, f->g, "0-3");
+	assert_int_equal(tmap_target_new(&f->target), 0);
+	assert_int_equal(tmap_target_set(f->target, "file", f->file), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	unlink(f->file);
+	tmap_target_free(f->target);
+	tmap_plan_free(f->p);
+	tmap_guests_free(f->g);
+	tmap_topology_free(f->t);
+	tmap_backend_unload(f->m);
+	free(f);
+	return 0;
+}
+
+static void
+apply_then_verify(void **state)
+{
+	struct fixture *f = *state;
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	const char *planned = tmap_plan_cpuset(f->p, 0);
+
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, &rep, &err), 0);
+	assert_string_equal(read_text(f->file), planned);
+	assert_int_equal(tmap_report_write_count(rep), 1);
+	assert_non_null(strstr(tmap_report_write(rep, 0), planned));
+	tmap_report_free(rep);
+
+	assert_int_equal(tmap_verify(f->m, f->target, f->p, 0, 0, &rep, &err), 0);
+	assert_int_equal(tmap_report_drift_count(rep), 0);
+	tmap_report_free(rep);
+
+	/* Changed behind our back: verify says so, naming both sets. */
+	write_text(f->file, "5");
+	assert_int_equal(tmap_verify(f->m, f->target, f->p, 0, 0, &rep, &err), 1);
+	assert_int_equal(tmap_report_drift_count(rep), 1);
+	assert_non_null(strstr(tmap_report_drift(rep, 0), "mock file is '5', the plan says"));
+	assert_string_equal(read_text(f->file), "5"); /* verify changes nothing */
+	tmap_report_free(rep);
+}
+
+static void
+dry_run_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct tmap_report *rep = NULL;
+
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, TMAP_APPLY_DRY_RUN, &rep, NULL), 0);
+	assert_string_equal(read_text(f->file), "0-7");
+	assert_int_equal(tmap_report_write_count(rep), 1);
+	tmap_report_free(rep);
+}
+
+static void
+failure_restores_the_capture(void **state)
+{
+	struct fixture *f = *state;
+	struct tmap_error err = {0};
+
+	/* apply writes, then fails: the capture goes back */
+	assert_int_equal(tmap_target_set(f->target, "fail", "apply"), 0);
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -ERANGE);
+	assert_string_equal(read_text(f->file), "0-7");
+	assert_non_null(strstr(err.message, "apply: injected failure"));
+	assert_non_null(strstr(err.message, "restored what was there"));
+
+	/* the read back fails */
+	assert_int_equal(tmap_target_set(f->target, "fail", "read-back"), 0);
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -EIO);
+	assert_string_equal(read_text(f->file), "0-7");
+	assert_non_null(strstr(err.message, "read back: injected read failure"));
+
+	/* what is read back differs from the plan */
+	assert_int_equal(tmap_target_set(f->target, "fail", "none"), 0);
+	assert_int_equal(tmap_target_set(f->target, "drift", ""), 0);
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -EPROTO);
+	assert_string_equal(read_text(f->file), "0-7");
+	assert_non_null(strstr(err.message, "compare: what is in force differs from the plan"));
+	assert_non_null(strstr(err.message, "mock file is '63'"));
+
+	/* and when the restore fails too, the message says so */
+	assert_int_equal(tmap_target_set(f->target, "fail", "restore"), 0);
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -EPROTO);
+	assert_non_null(strstr(err.message, "restore failed too (injected restore failure)"));
+
+	/* open fails: nothing to restore, the step is named */
+	assert_int_equal(tmap_target_set(f->target, "fail", "open"), 0);
+	write_text(f->file, "0-7");
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -EIO);
+	assert_non_null(strstr(err.message, "open: cannot capture"));
+}
+
+static void
+refuses_bad_calls(void **state)
+{
+	struct fixture *f = *state;
+	struct tmap_target *t = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, "qmp", "/run/q.sock"), 0);
+	assert_int_equal(tmap_apply(f->m, t, f->p, 0, 0, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "backend 'mock' takes no option --qmp (it takes --file, --fail, --drift)"));
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 1, 0, NULL, &err), -EINVAL);
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 1u << 9, NULL, &err), -EINVAL);
+	assert_int_equal(tmap_target_set(t, "Bad Key", "x"), -EINVAL);
+	assert_int_equal(tmap_target_set(t, "qmp", "/other"), 0);
+	assert_string_equal(tmap_target_get(t, "qmp"), "/other");
+	assert_int_equal(tmap_target_count(t), 1);
+	assert_null(tmap_target_get(t, "pid"));
+	tmap_target_free(t);
+	assert_string_equal(read_text(f->file), "0-7");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(loads_good_module),
+		cmocka_unit_test(refuses_bad_modules),
+		cmocka_unit_test(refuses_unsafe_places),
+		cmocka_unit_test(foreach_lists_good_and_refused),
+		cmocka_unit_test_setup_teardown(apply_then_verify, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(dry_run_writes_nothing, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(failure_restores_the_capture, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(refuses_bad_calls, fixture_setup, fixture_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
