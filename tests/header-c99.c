@@ -1,0 +1,11 @@
+/* The public headers compile alone as strict C99 (built with -std=c99 -pedantic-errors). */
+#include <topomap/backend.h>
+#include <topomap/topomap.h>
+
+int
+main(void)
+{
+	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+
+	return (int)o.flags;
+}

@@ -1,0 +1,15 @@
+// The public headers compile as C++ and link from it (extern "C").
+#include <topomap/backend.h>
+#include <topomap/topomap.h>
+
+int
+main()
+{
+	struct tmap_topology *t = nullptr;
+	struct tmap_error err = {};
+
+	if (tmap_topology_new("synthetic:pack:1 core:2 pu:1", 0, &t, &err) < 0)
+		return 1;
+	tmap_topology_free(t);
+	return 0;
+}
