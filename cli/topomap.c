@@ -168,7 +168,13 @@ static const char plan_help[] =
 	"  --create               cgroup backend: create a missing cgroup\n" \
 	"  --layout L             cgroup backend: container (default) or libvirt (vcpuN,\n" \
 	"                         emulator, iothreadN child cgroups)\n" \
-	"  --memory-migrate       cgroup backend (v1): move existing pages with the mems\n"
+	"  --memory-migrate       cgroup backend (v1): move existing pages with the mems\n" \
+	"  --qmp SOCKET --pid PID qemu-direct backend: a running QEMU's QMP socket and pid\n" \
+	"  --connect URI          libvirt backend: the connection (default: libvirt's own)\n" \
+	"  --domain NAME|UUID     libvirt backend: the domain\n" \
+	"  --live, --config       libvirt backend: the running domain, its persistent\n" \
+	"                         definition, or both (default as virsh does)\n" \
+	"Without a guest, apply and verify read it from the target where the backend can.\n"
 
 static const char apply_help[] =
 	"Usage: topomap apply --backend NAME [--dry-run] [TARGET OPTIONS] [--topology SRC]\n"
@@ -752,6 +758,12 @@ enum {
 	OPT_CREATE,
 	OPT_LAYOUT,
 	OPT_MEMORY_MIGRATE,
+	OPT_QMP,
+	OPT_PID,
+	OPT_CONNECT,
+	OPT_DOMAIN,
+	OPT_LIVE,
+	OPT_CONFIG,
 	OPT_TARGET_END,
 	OPT_END = OPT_TARGET_END,
 };
@@ -958,6 +970,12 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"create", no_argument, NULL, OPT_CREATE},
 		{"layout", required_argument, NULL, OPT_LAYOUT},
 		{"memory-migrate", no_argument, NULL, OPT_MEMORY_MIGRATE},
+		{"qmp", required_argument, NULL, OPT_QMP},
+		{"pid", required_argument, NULL, OPT_PID},
+		{"connect", required_argument, NULL, OPT_CONNECT},
+		{"domain", required_argument, NULL, OPT_DOMAIN},
+		{"live", no_argument, NULL, OPT_LIVE},
+		{"config", no_argument, NULL, OPT_CONFIG},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1034,7 +1052,8 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 	if (req->cmd != CMD_PLAN && !req->backend)
 		return fail(EXIT_USAGE, "%s: --backend NAME is required (see 'topomap backends')",
 			    cmd);
-	if (!req->ig.given && optind >= argc)
+	/* apply and verify may read the guest from the target (a running QEMU or domain). */
+	if (req->cmd == CMD_PLAN && !req->ig.given && optind >= argc)
 		return fail(EXIT_USAGE, "%s: no guest given: use --name and --vcpus, or JSON files",
 			    cmd);
 	return EXIT_OK;
@@ -1042,7 +1061,8 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 
 /* Guests (inline first, then files), topology, plan. */
 static int
-make_plan(struct plan_request *req, int argc, char *argv[], struct tmap_plan **ret)
+make_plan(struct plan_request *req, const struct tmap_backend_module *module, int argc,
+	  char *argv[], struct tmap_plan **ret)
 {
 	struct tmap_topology *topology = NULL;
 	struct tmap_guests *guests = NULL;
@@ -1069,6 +1089,26 @@ make_plan(struct plan_request *req, int argc, char *argv[], struct tmap_plan **r
 			r = fail_lib(r, true, &err, argv[i]);
 			goto out;
 		}
+	}
+	if (module && tmap_guests_count(guests) == 0) {
+		struct tmap_guest *g = NULL;
+
+		r = tmap_backend_describe(module, req->target, &g, &err);
+		if (r == -EOPNOTSUPP || r == -EINVAL) {
+			r = fail(EXIT_USAGE, "%s: %s", command_names[req->cmd], err.message);
+			goto out;
+		}
+		if (r < 0) {
+			r = fail(EXIT_RUNTIME, "%s", err.message);
+			goto out;
+		}
+		r = tmap_guests_add(guests, g, &err);
+		if (r < 0) {
+			tmap_guest_free(g);
+			r = fail_lib(r, false, &err, "guest");
+			goto out;
+		}
+		r = EXIT_OK;
 	}
 	/* A container or a domain is one guest: a target takes exactly one. */
 	if (req->cmd != CMD_PLAN && tmap_guests_count(guests) != 1) {
@@ -1124,9 +1164,9 @@ fail_transaction(int r, const struct tmap_error *err, const char *what)
 }
 
 static int
-run_backend(const struct plan_request *req, const struct tmap_plan *plan)
+run_backend(const struct plan_request *req, const struct tmap_backend_module *module,
+	    const struct tmap_plan *plan)
 {
-	struct tmap_backend_module *module = NULL;
 	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
 	const char *name = tmap_plan_guest_name(plan, 0);
@@ -1134,10 +1174,6 @@ run_backend(const struct plan_request *req, const struct tmap_plan *plan)
 	char *text = NULL;
 	int r;
 
-	r = tmap_backend_load(req->backend, &module, &err);
-	if (r < 0)
-		return fail(r == -EINVAL || r == -ENOENT ? EXIT_USAGE : EXIT_RUNTIME, "%s",
-			    err.message);
 	if (req->cmd == CMD_APPLY) {
 		r = tmap_apply(module, req->target, plan, 0, req->dry_run ? TMAP_APPLY_DRY_RUN : 0,
 			       &report, &err);
@@ -1178,7 +1214,6 @@ run_backend(const struct plan_request *req, const struct tmap_plan *plan)
 out:
 	free(text);
 	tmap_report_free(report);
-	tmap_backend_unload(module);
 	return r;
 }
 
@@ -1191,6 +1226,7 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 		.format = TMAP_FORMAT_TABLE,
 		.solve = TMAP_SOLVE_OPTIONS_INIT,
 	};
+	struct tmap_backend_module *module = NULL;
 	struct tmap_plan *plan = NULL;
 	struct tmap_error err = {0};
 	char *text = NULL;
@@ -1203,12 +1239,18 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 		r = EXIT_OK;
 		goto out;
 	}
+	if (r == EXIT_OK && req.backend) {
+		r = tmap_backend_load(req.backend, &module, &err);
+		if (r < 0)
+			r = fail(r == -EINVAL || r == -ENOENT ? EXIT_USAGE : EXIT_RUNTIME, "%s",
+				 err.message);
+	}
 	if (r == EXIT_OK)
-		r = make_plan(&req, argc, argv, &plan);
+		r = make_plan(&req, module, argc, argv, &plan);
 	if (r != EXIT_OK)
 		goto out;
 	if (cmd != CMD_PLAN) {
-		r = run_backend(&req, plan);
+		r = run_backend(&req, module, plan);
 		goto out;
 	}
 	r = tmap_plan_format(plan, req.format, 0, &text, &err);
@@ -1220,6 +1262,7 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 out:
 	free(text);
 	tmap_plan_free(plan);
+	tmap_backend_unload(module);
 	tmap_target_free(req.target);
 	inline_guest_clear(&req.ig);
 	return r;

@@ -646,3 +646,56 @@ tmap_verify(const struct tmap_backend_module *m, const struct tmap_target *targe
 		*ret_report = TAKE_PTR(report);
 	return r;
 }
+
+/* ------------------------------------------------------------------------------------- */
+/* Optional callbacks */
+
+int
+tmap_backend_describe(const struct tmap_backend_module *m, const struct tmap_target *target,
+		      struct tmap_guest **ret, struct tmap_error *err)
+{
+	const struct tmap_backend *b = tmap_backend_descriptor(m);
+	struct tmap_guest *g = NULL;
+	int r;
+
+	if (!b || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_backend_describe: missing argument");
+	if (!TMAP_BACKEND_HAS(b, describe))
+		return tmap_error_set(err, -EOPNOTSUPP,
+				      "backend '%s' cannot read a guest from its target: give the guest",
+				      b->name);
+	r = check_target(b, target, err);
+	if (r < 0)
+		return r;
+	r = b->describe(target, &g, err);
+	if (r < 0)
+		return r;
+	if (!g)
+		return tmap_error_set(err, -EIO, "backend '%s' described no guest", b->name);
+	r = tmap_guest_validate(g, err);
+	if (r < 0) {
+		tmap_guest_free(g);
+		return tmap_error_prefix(err, "the guest backend '%s' read is not valid: ", b->name);
+	}
+	*ret = g;
+	return 0;
+}
+
+int
+backend_host_topology(const char *name, const char *arg, char **ret_xml, struct tmap_error *err)
+{
+	struct tmap_backend_module *m = NULL;
+	const struct tmap_backend *b;
+	int r;
+
+	r = tmap_backend_load(name, &m, err);
+	if (r < 0)
+		return r;
+	b = tmap_backend_descriptor(m);
+	if (!TMAP_BACKEND_HAS(b, host_topology))
+		r = tmap_error_set(err, -EINVAL, "backend '%s' cannot describe a host", name);
+	else
+		r = b->host_topology(arg, ret_xml, err);
+	tmap_backend_unload(m);
+	return r;
+}

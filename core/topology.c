@@ -61,6 +61,8 @@ load_hwloc(struct tmap_topology *t, const char *source, struct tmap_error *err)
 	if (hwloc_topology_init(&t->hw) < 0)
 		return tmap_error_set(err, -errno, "cannot initialise hwloc: %s", strerror(errno));
 
+	size_t prefix = strspn(source, "abcdefghijklmnopqrstuvwxyz0123456789-");
+
 	if (streq(source, "live")) {
 		/* the default: this system, allowed PUs only */
 	} else if (strncmp(source, "synthetic:", 10) == 0) {
@@ -68,6 +70,22 @@ load_hwloc(struct tmap_topology *t, const char *source, struct tmap_error *err)
 			return tmap_error_set(err, -EINVAL,
 					      "topology '%s': not a valid hwloc synthetic description",
 					      source);
+	} else if (prefix > 0 && source[prefix] == ':') {
+		/* "libvirt:qemu+ssh://host/system": the backend reaches the host and says what it
+		 * is, as hwloc XML. */
+		_cleanup_free_ char *name = strndup(source, prefix);
+		_cleanup_free_ char *xml = NULL;
+		int r;
+
+		if (!name)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		r = backend_host_topology(name, source + prefix + 1, &xml, err);
+		if (r < 0)
+			return tmap_error_prefix(err, "topology '%s': ", source);
+		if (!xml || hwloc_topology_set_xmlbuffer(t->hw, xml, (int)strlen(xml) + 1) < 0)
+			return tmap_error_set(err, -EINVAL,
+					      "topology '%s': backend '%s' gave no valid hwloc XML",
+					      source, name);
 	} else {
 		struct stat st;
 

@@ -186,10 +186,47 @@ struct tmap_backend {
 
 	/** Free the state. Mandatory; must accept NULL. */
 	void (*close)(void *state);
+
+	/* Optional callbacks: NULL, or beyond `size`, when the backend has none. */
+
+	/**
+	 * Read the guest's specification from the running target (its vcpus, topology, cells,
+	 * iothreads), for an apply or verify given no guest.
+	 * @param target the options.
+	 * @param ret_guest receives a new guest (tmap_guest_new() and setters).
+	 */
+	int (*describe)(const struct tmap_target *target, struct tmap_guest **ret_guest,
+			struct tmap_error *err);
+
+	/**
+	 * Describe a host the backend reaches, for `--topology NAME:ARG`.
+	 * @param arg what follows "NAME:" (a libvirt URI, say).
+	 * @param ret_xml receives a malloc()ed hwloc XML document of the host.
+	 */
+	int (*host_topology)(const char *arg, char **ret_xml, struct tmap_error *err);
 };
 
 /** The size of the first version of struct tmap_backend: the least a module may declare. */
 #define TMAP_BACKEND_SIZE_V1 (offsetof(struct tmap_backend, close) + sizeof(void (*)(void *)))
+
+/** Does a descriptor of this size carry the optional callback `field`? */
+#define TMAP_BACKEND_HAS(desc, field)                                                             \
+	((desc)->size >= offsetof(struct tmap_backend, field) + sizeof((desc)->field) &&           \
+	 (desc)->field != NULL)
+
+struct tmap_backend_module;
+
+/**
+ * Read a guest from a running target through the backend's describe callback.
+ * @param module the backend.
+ * @param target its options.
+ * @param ret_guest receives the guest.
+ * @param reterr receives the message on failure.
+ * @return 0, -EOPNOTSUPP when the backend cannot describe a guest, or another -errno.
+ */
+TMAP_EXPORT int tmap_backend_describe(const struct tmap_backend_module *module,
+				      const struct tmap_target *target,
+				      struct tmap_guest **ret_guest, struct tmap_error *reterr);
 
 /** Declare a backend descriptor in a module. */
 #define TMAP_BACKEND_EXPORT __attribute__((visibility("default")))

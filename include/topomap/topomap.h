@@ -58,8 +58,10 @@ struct tmap_topology;
  * Build the host model.
  *
  * @param source "live" (or NULL) for this machine; "synthetic:DESC" for an hwloc synthetic
- *        description such as "synthetic:pack:2 numa:2 core:8 pu:2"; anything else is the
- *        path of an hwloc XML file as written by `lstopo --of xml`.
+ *        description such as "synthetic:pack:2 numa:2 core:8 pu:2"; "NAME:ARG" for a host
+ *        described by backend NAME (e.g. "libvirt:qemu+ssh://host/system"); anything else
+ *        (a path with a '/' or without a "word:" prefix) is an hwloc XML file as written by
+ *        `lstopo --of xml`.
  * @param flags must be 0.
  * @param ret receives the new topology on success.
  * @param reterr receives the message on failure; may be NULL.
