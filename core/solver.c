@@ -17,23 +17,44 @@
  *  3. Which cores and PUs of that node: best fit by core (an exact fit first, then the
  *     smallest core that holds the rest, then the largest), so that guest SMT threads sit on
  *     host siblings and whole cores stay whole; ties prefer the L3 group already used.
- * Shared guests only take memory; their float set is computed once every dedicated guest is
- * placed, as their nodes' PUs that no dedicated guest holds.
+ * Shared guests float over a per-node pool that dedicated guests never get: the PUs given as
+ * `shared`, or else free PUs the pool takes as shared guests need them, cpu_overcommit
+ * shared vcpus per pool PU.
+ *
+ * A struct tmap_host keeps all of this between guests, so a host that runs for months places
+ * each new guest around what it holds; tmap_solve() is a host used once.
  */
 #include <stdarg.h>
 
 #include "internal.h"
 
-struct solver {
+/* One placed guest: what it holds, so that it can be released. */
+struct alloc {
+	char *name;
+	hwloc_bitmap_t held;	/* PUs held by a dedicated guest */
+	uint64_t *mem;		/* per node index: MiB */
+	unsigned *shared;	/* per node index: shared vcpus */
+};
+
+struct tmap_host {
 	const struct tmap_topology *t;
-	hwloc_bitmap_t usable;	/* host PUs guests may use: not reserved */
-	hwloc_bitmap_t taken;	/* PUs held by dedicated guests */
+	hwloc_bitmap_t usable;	/* host PUs dedicated guests may use: not reserved, not shared */
+	hwloc_bitmap_t taken;	/* PUs held by dedicated guests or by the shared pool */
+	hwloc_bitmap_t pool;	/* PUs shared guests float over */
+	bool fixed_pool;	/* the pool was given (options.shared) and does not grow */
+	double cpu_ratio, mem_ratio;
 	unsigned *core_usable;	/* per core: usable PUs */
 	unsigned *core_free;	/* per core: usable PUs nobody holds */
-	uint64_t *mem_free;	/* per node index: MiB */
+	int64_t *mem_free;	/* per node index: MiB; below 0 when shared guests overcommit */
+	unsigned *shared_vcpus;	/* per node index: vcpus of shared guests */
 	uint32_t flags;
-	struct tmap_error *err;
+	struct tmap_error *err;	/* of the call in progress */
+	size_t nallocs;
+	struct alloc *allocs;
 };
+
+/* The solver is the host; the name says which role a function plays. */
+#define solver tmap_host
 
 /* How one guest consumes host cores. */
 struct demand {
@@ -53,10 +74,21 @@ struct cell_req {
 
 /* What was free before a guest, to put back if the guest does not fit. */
 struct snapshot {
-	hwloc_bitmap_t taken;
+	hwloc_bitmap_t taken, pool;
 	unsigned *core_free;
-	uint64_t *mem_free;
+	int64_t *mem_free;
+	unsigned *shared_vcpus;
 };
+
+static void
+alloc_clear(struct alloc *a)
+{
+	free(a->name);
+	if (a->held)
+		hwloc_bitmap_free(a->held);
+	free(a->mem);
+	free(a->shared);
+}
 
 static void
 solver_clear(struct solver *s)
@@ -65,53 +97,94 @@ solver_clear(struct solver *s)
 		hwloc_bitmap_free(s->usable);
 	if (s->taken)
 		hwloc_bitmap_free(s->taken);
+	if (s->pool)
+		hwloc_bitmap_free(s->pool);
 	free(s->core_usable);
 	free(s->core_free);
 	free(s->mem_free);
+	free(s->shared_vcpus);
+	for (size_t i = 0; i < s->nallocs; i++)
+		alloc_clear(&s->allocs[i]);
+	free(s->allocs);
+}
+
+/* A set of host PUs from the options: list syntax, every PU usable on this host. */
+static int
+parse_host_set(const struct tmap_topology *t, const char *what, const char *list,
+	       hwloc_bitmap_t *ret, struct tmap_error *err)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
+
+	if (bitmap_parse_list(list, &set) < 0)
+		return tmap_error_set(err, -EINVAL, "%s: '%.80s' is not a list of PUs such as '0-3,8'",
+				      what, list);
+	if (!hwloc_bitmap_isincluded(set, t->cpuset)) {
+		_cleanup_free_ char *host = bitmap_list(t->cpuset);
+		int bad;
+
+		hwloc_bitmap_andnot(set, set, t->cpuset);
+		bad = hwloc_bitmap_first(set);
+		return tmap_error_set(err, -EINVAL,
+				      "%s: '%.80s' names PU %d, which is not a usable PU of this host (%s)",
+				      what, list, bad, host ? host : "?");
+	}
+	*ret = TAKE_PTR(set);
+	return 0;
 }
 
 static int
-solver_init(struct solver *s, const struct tmap_topology *t, const char *reserve, uint32_t flags,
+solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_solve_options *o,
 	    struct tmap_error *err)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t reserved = NULL;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	s->t = t;
-	s->flags = flags;
+	s->flags = o->flags;
 	s->err = err;
-	if (reserve && *reserve) {
-		if (bitmap_parse_list(reserve, &reserved) < 0)
-			return tmap_error_set(err, -EINVAL,
-					      "reserve: '%.80s' is not a list of PUs such as '0-3,8'",
-					      reserve);
-		if (!hwloc_bitmap_isincluded(reserved, t->cpuset)) {
-			_cleanup_free_ char *host = bitmap_list(t->cpuset);
-			int bad;
-
-			hwloc_bitmap_andnot(reserved, reserved, t->cpuset);
-			bad = hwloc_bitmap_first(reserved);
-			return tmap_error_set(err, -EINVAL,
-					      "reserve: '%.80s' names PU %d, which is not a usable PU of this host (%s)",
-					      reserve, bad, host ? host : "?");
-		}
+	s->cpu_ratio = o->cpu_overcommit > 0 ? o->cpu_overcommit : TMAP_DEFAULT_CPU_OVERCOMMIT;
+	s->mem_ratio = o->memory_overcommit > 0 ? o->memory_overcommit : 1.0;
+	if (o->cpu_overcommit < 0 || o->memory_overcommit < 0 || s->cpu_ratio > 1024 ||
+	    s->mem_ratio > 1024)
+		return tmap_error_set(err, -EINVAL,
+				      "overcommit: cpu %g and memory %g must be between 0 and 1024",
+				      o->cpu_overcommit, o->memory_overcommit);
+	if (o->reserve && *o->reserve) {
+		r = parse_host_set(t, "reserve", o->reserve, &reserved, err);
+		if (r < 0)
+			return r;
+	}
+	if (o->shared && *o->shared) {
+		r = parse_host_set(t, "shared", o->shared, &s->pool, err);
+		if (r < 0)
+			return r;
+		s->fixed_pool = true;
+	} else {
+		s->pool = hwloc_bitmap_alloc();
 	}
 	s->usable = hwloc_bitmap_dup(t->cpuset);
 	s->taken = hwloc_bitmap_alloc();
 	s->core_usable = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
 	s->core_free = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
-	s->mem_free = calloc(t->nnodes, sizeof(uint64_t));
-	if (!s->usable || !s->taken || !s->core_usable || !s->core_free || !s->mem_free)
+	s->mem_free = calloc(t->nnodes, sizeof(int64_t));
+	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
+	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
+	    !s->mem_free || !s->shared_vcpus)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	if (reserved)
+	if (reserved) {
 		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
+		hwloc_bitmap_andnot(s->pool, s->pool, reserved);
+	}
+	/* A given pool belongs to shared guests alone. */
+	hwloc_bitmap_andnot(s->usable, s->usable, s->pool);
 	for (unsigned c = 0; c < t->ncores; c++) {
 		for (unsigned k = 0; k < t->cores[c].npus; k++)
 			s->core_usable[c] += hwloc_bitmap_isset(s->usable, t->cores[c].pus[k]);
 		s->core_free[c] = s->core_usable[c];
 	}
 	for (unsigned n = 0; n < t->nnodes; n++)
-		s->mem_free[n] = t->nodes[n].memory_mib;
+		s->mem_free[n] = (int64_t)t->nodes[n].memory_mib;
 	return 0;
 }
 
@@ -120,8 +193,11 @@ snapshot_clear(struct snapshot *snap)
 {
 	if (snap->taken)
 		hwloc_bitmap_free(snap->taken);
+	if (snap->pool)
+		hwloc_bitmap_free(snap->pool);
 	free(snap->core_free);
 	free(snap->mem_free);
+	free(snap->shared_vcpus);
 	memset(snap, 0, sizeof(*snap));
 }
 
@@ -131,14 +207,18 @@ snapshot_take(const struct solver *s, struct snapshot *snap)
 	const struct tmap_topology *t = s->t;
 
 	snap->taken = hwloc_bitmap_dup(s->taken);
+	snap->pool = hwloc_bitmap_dup(s->pool);
 	snap->core_free = malloc((t->ncores ? t->ncores : 1) * sizeof(unsigned));
-	snap->mem_free = malloc(t->nnodes * sizeof(uint64_t));
-	if (!snap->taken || !snap->core_free || !snap->mem_free) {
+	snap->mem_free = malloc(t->nnodes * sizeof(int64_t));
+	snap->shared_vcpus = malloc(t->nnodes * sizeof(unsigned));
+	if (!snap->taken || !snap->pool || !snap->core_free || !snap->mem_free ||
+	    !snap->shared_vcpus) {
 		snapshot_clear(snap);
 		return -ENOMEM;
 	}
 	memcpy(snap->core_free, s->core_free, t->ncores * sizeof(unsigned));
-	memcpy(snap->mem_free, s->mem_free, t->nnodes * sizeof(uint64_t));
+	memcpy(snap->mem_free, s->mem_free, t->nnodes * sizeof(int64_t));
+	memcpy(snap->shared_vcpus, s->shared_vcpus, t->nnodes * sizeof(unsigned));
 	return 0;
 }
 
@@ -146,14 +226,43 @@ static void
 snapshot_restore(struct solver *s, struct snapshot *snap)
 {
 	hwloc_bitmap_copy(s->taken, snap->taken);
+	hwloc_bitmap_copy(s->pool, snap->pool);
 	memcpy(s->core_free, snap->core_free, s->t->ncores * sizeof(unsigned));
-	memcpy(s->mem_free, snap->mem_free, s->t->nnodes * sizeof(uint64_t));
+	memcpy(s->mem_free, snap->mem_free, s->t->nnodes * sizeof(int64_t));
+	memcpy(s->shared_vcpus, snap->shared_vcpus, s->t->nnodes * sizeof(unsigned));
 }
 
 static bool
 core_whole(const struct solver *s, unsigned c)
 {
 	return s->core_usable[c] > 0 && s->core_free[c] == s->core_usable[c];
+}
+
+static unsigned
+node_pool_size(const struct solver *s, unsigned n)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < node->ncores; i++) {
+		const struct topo_core *c = &s->t->cores[node->cores[i]];
+
+		for (unsigned k = 0; k < c->npus; k++)
+			count += hwloc_bitmap_isset(s->pool, c->pus[k]);
+	}
+	return count;
+}
+
+/* Memory a node can still give this guest: shared guests may overcommit it. */
+static uint64_t
+node_memory(const struct solver *s, unsigned n, const struct demand *d)
+{
+	int64_t extra = 0, room;
+
+	if (d->cpu == TMAP_CPU_SHARED && s->mem_ratio > 1.0)
+		extra = (int64_t)(s->t->nodes[n].memory_mib * (s->mem_ratio - 1.0));
+	room = s->mem_free[n] + extra;
+	return room > 0 ? (uint64_t)room : 0;
 }
 
 /* Capacity of a node for this guest, in vcpus. */
@@ -164,13 +273,16 @@ node_capacity(const struct solver *s, unsigned n, const struct demand *d)
 	unsigned cap = 0;
 
 	if (d->cpu == TMAP_CPU_SHARED) {
-		_cleanup_bitmap_ hwloc_bitmap_t free_pus = hwloc_bitmap_dup(node->cpuset);
+		/* The node's pool, and the free PUs it may still take, times the overcommit,
+		 * less the shared vcpus already there. */
+		unsigned pus = node_pool_size(s, n);
+		double total;
 
-		if (!free_pus)
-			return 0;
-		hwloc_bitmap_and(free_pus, free_pus, s->usable);
-		hwloc_bitmap_andnot(free_pus, free_pus, s->taken);
-		return (unsigned)hwloc_bitmap_weight(free_pus);
+		if (!s->fixed_pool)
+			for (unsigned i = 0; i < node->ncores; i++)
+				pus += s->core_free[node->cores[i]];
+		total = pus * s->cpu_ratio;
+		return total > s->shared_vcpus[n] ? (unsigned)(total - s->shared_vcpus[n]) : 0;
 	}
 	for (unsigned i = 0; i < node->ncores; i++) {
 		unsigned c = node->cores[i];
@@ -198,7 +310,7 @@ static const char *
 unit_name(const struct demand *d)
 {
 	if (d->cpu == TMAP_CPU_SHARED)
-		return "PUs not held by dedicated guests";
+		return "shared vcpus (pool PUs times the cpu overcommit)";
 	switch (d->policy) {
 	case TMAP_THREAD_ISOLATE:
 		return "whole free cores (thread policy isolate)";
@@ -215,10 +327,8 @@ cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, u
 {
 	unsigned need = req->vcpus + (cell == 0 && d->emulator_isolate ? d->emulator_units : 0);
 
-	if (s->t->nodes[n].cpuless || s->mem_free[n] < req->memory_mib)
+	if (s->t->nodes[n].cpuless || node_memory(s, n, d) < req->memory_mib)
 		return false;
-	if (d->cpu == TMAP_CPU_SHARED)
-		return cap[n] > 0;
 	return cap[n] >= need;
 }
 
@@ -421,7 +531,23 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	return 0;
 }
 
-/* One cell: the node it fills best (dedicated) or the emptiest node (shared). */
+/* Shared vcpus the node's pool takes as it is, without growing. */
+static long
+pool_room(const struct solver *s, unsigned n)
+{
+	return (long)(node_pool_size(s, n) * s->cpu_ratio) - (long)s->shared_vcpus[n];
+}
+
+/* 0: the node's pool takes the vcpus as it is; 1: it must grow; 2: the node has none. */
+static int
+shared_rank(const struct solver *s, unsigned n, unsigned vcpus)
+{
+	if (node_pool_size(s, n) == 0)
+		return 2;
+	return pool_room(s, n) >= (long)vcpus ? 0 : 1;
+}
+
+/* One cell: the node it fills best (dedicated), or for a shared cell the pool it joins. */
 static int
 choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 	   const struct cell_req *req, int *ret_node)
@@ -434,8 +560,16 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 		if (pick < 0) {
 			pick = (int)n;
 		} else if (d->cpu == TMAP_CPU_SHARED) {
-			if (cap[n] > cap[pick] ||
-			    (cap[n] == cap[pick] && s->mem_free[n] > s->mem_free[pick]))
+			/* Join a pool that has room as it is (the fullest such), so pools take no
+			 * PU from dedicated guests until they must; else grow a pool, so shared
+			 * guests multiplex over one; else start one where there is most room. */
+			int rank_n = shared_rank(s, n, req->vcpus);
+			int rank_p = shared_rank(s, (unsigned)pick, req->vcpus);
+
+			if (rank_n != rank_p ? rank_n < rank_p :
+			    rank_n == 0 ? pool_room(s, n) < pool_room(s, (unsigned)pick) :
+					  cap[n] > cap[pick] || (cap[n] == cap[pick] &&
+								 s->mem_free[n] > s->mem_free[pick]))
 				pick = (int)n;
 		} else if (cap[n] < cap[pick] ||
 			   (cap[n] == cap[pick] && s->mem_free[n] < s->mem_free[pick])) {
@@ -461,7 +595,8 @@ choose_shared_nodes(const struct solver *s, const struct demand *d, const unsign
 	if (!left || !mem)
 		return -ENOMEM;
 	memcpy(left, cap, t->nnodes * sizeof(unsigned));
-	memcpy(mem, s->mem_free, t->nnodes * sizeof(uint64_t));
+	for (unsigned n = 0; n < t->nnodes; n++)
+		mem[n] = node_memory(s, n, d);
 	for (unsigned c = 0; c < ncells; c++) {
 		unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
 		int pick = -1;
@@ -635,7 +770,8 @@ demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
 }
 
 static void
-largest_node(const struct solver *s, const unsigned *cap, unsigned *ret_cap, uint64_t *ret_mem)
+largest_node(const struct solver *s, const struct demand *d, const unsigned *cap,
+	     unsigned *ret_cap, uint64_t *ret_mem)
 {
 	*ret_cap = 0;
 	*ret_mem = 0;
@@ -644,8 +780,8 @@ largest_node(const struct solver *s, const unsigned *cap, unsigned *ret_cap, uin
 			continue;
 		if (cap[n] > *ret_cap)
 			*ret_cap = cap[n];
-		if (s->mem_free[n] > *ret_mem)
-			*ret_mem = s->mem_free[n];
+		if (node_memory(s, n, d) > *ret_mem)
+			*ret_mem = node_memory(s, n, d);
 	}
 }
 
@@ -658,13 +794,13 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 	unsigned big_cap, usable_nodes = 0;
 	uint64_t big_mem;
 
-	largest_node(s, cap, &big_cap, &big_mem);
+	largest_node(s, d, cap, &big_cap, &big_mem);
 	if (d->policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d->cpu == TMAP_CPU_DEDICATED)
 		return tmap_error_set(s->err, -ENOSPC,
 				      "%s: thread policy require needs host cores with SMT siblings; this host has 1 PU per core",
 				      d->name);
 	for (unsigned c = 0; c < ncells; c++) {
-		unsigned need = d->cpu == TMAP_CPU_SHARED ? 1 : req[c].vcpus;
+		unsigned need = req[c].vcpus;
 		bool any = false;
 
 		if (c == 0 && d->emulator_isolate)
@@ -679,7 +815,7 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 
 			for (unsigned n = 0; n < t->nnodes; n++) {
 				all_cap += t->nodes[n].cpuless ? 0 : cap[n];
-				all_mem += t->nodes[n].cpuless ? 0 : s->mem_free[n];
+				all_mem += t->nodes[n].cpuless ? 0 : node_memory(s, n, d);
 			}
 			return tmap_error_set(s->err, -ENOSPC,
 					      "%s: needs %u %s and %" PRIu64 " MiB; the largest free node has %u and %" PRIu64 " MiB, all nodes together %lu and %" PRIu64 " MiB",
@@ -736,11 +872,11 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 		for (unsigned i = 0; i < N && (got < g->vcpus + (d->emulator_isolate ? d->emulator_units : 0) || mem < g->memory_mib); i++) {
 			unsigned n = order[i];
 
-			if (t->nodes[n].cpuless || cap[n] < unit || s->mem_free[n] == 0)
+			if (t->nodes[n].cpuless || cap[n] < unit || node_memory(s, n, d) == 0)
 				continue;
 			order[len++] = n;
 			got += cap[n] / unit * unit;
-			mem += s->mem_free[n];
+			mem += node_memory(s, n, d);
 		}
 		if (got < g->vcpus + (d->emulator_isolate ? d->emulator_units : 0) ||
 		    mem < g->memory_mib || len * unit > g->vcpus)
@@ -797,13 +933,13 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 	 * nodes with room, in order. */
 	for (unsigned i = 0; i < c.n; i++) {
 		uint64_t share = g->memory_mib * (unsigned)hwloc_bitmap_weight(c.vcpus[i]) / g->vcpus;
-		uint64_t room = s->mem_free[node_of[i]];
+		uint64_t room = node_memory(s, (unsigned)node_of[i], d);
 
 		c.memory_mib[i] = share < room ? share : room;
 		mem_left -= c.memory_mib[i];
 	}
 	for (unsigned i = 0; i < c.n && mem_left; i++) {
-		uint64_t room = s->mem_free[node_of[i]] - c.memory_mib[i];
+		uint64_t room = node_memory(s, (unsigned)node_of[i], d) - c.memory_mib[i];
 		uint64_t add = room < mem_left ? room : mem_left;
 
 		c.memory_mib[i] += add;
@@ -896,6 +1032,51 @@ thread_words(const struct demand *d, unsigned threads)
 	}
 }
 
+/*
+ * A shared cell of `vcpus` on node n: the node's pool grows from free PUs until it holds
+ * cpu_ratio shared vcpus per PU (a given pool does not grow), and the cell floats over the
+ * whole pool of the node.
+ */
+static int
+shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	unsigned want = (unsigned)((s->shared_vcpus[n] + vcpus) / s->cpu_ratio);
+	unsigned have = node_pool_size(s, n);
+	_cleanup_bitmap_ hwloc_bitmap_t grown = hwloc_bitmap_alloc();
+
+	if (!grown)
+		return -ENOMEM;
+	if (want * s->cpu_ratio < s->shared_vcpus[n] + vcpus)
+		want++;
+	if (want == 0)
+		want = 1;
+	while (!s->fixed_pool && have < want) {
+		/* Whole cores where possible, so shared and dedicated guests share no core. */
+		int c = pick_core(s, n, want - have, false, 1, -1);
+		unsigned got, pus[64];
+
+		if (c < 0)
+			return -ENOSPC;
+		got = take_pus(s, (unsigned)c, want - have < 64 ? want - have : 64, false, pus, grown);
+		if (got == 0)
+			return -ENOSPC;
+		have += got;
+	}
+	if (have == 0)
+		return -ENOSPC;
+	hwloc_bitmap_or(s->pool, s->pool, grown);
+	s->shared_vcpus[n] += vcpus;
+	for (unsigned i = 0; i < node->ncores; i++) {
+		const struct topo_core *core = &s->t->cores[node->cores[i]];
+
+		for (unsigned k = 0; k < core->npus; k++)
+			if (hwloc_bitmap_isset(s->pool, core->pus[k]))
+				hwloc_bitmap_set(ret_pus, core->pus[k]);
+	}
+	return 0;
+}
+
 /* Place one guest. On -ENOSPC the solver is left as it was. */
 static int
 place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
@@ -938,7 +1119,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
 	}
 	if (cells.n == 1) {
 		r = choose_one(s, &d, cap, &req[0], &node_of[0]);
-		if (r == -ENOSPC && cells.implied) {
+		if (r == -ENOSPC && cells.implied && !(s->flags & TMAP_SOLVE_NO_SPREAD)) {
 			int *spread_nodes = NULL;
 
 			if (spread(s, &d, cap, g, &cells, &spread_nodes) == 0) {
@@ -987,12 +1168,20 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
 		pc->node = t->nodes[n].os_index;
 		pc->memory_mib = req[c].memory_mib;
 		pg->memory_mib += req[c].memory_mib;
-		s->mem_free[n] -= req[c].memory_mib;
+		s->mem_free[n] -= (int64_t)req[c].memory_mib;
 		hwloc_bitmap_set(pg->memory_nodes, pc->node);
 		hwloc_bitmap_foreach_begin(v, cells.vcpus[c]) pg->vcpu_node[v] = (int)pc->node;
 		hwloc_bitmap_foreach_end();
-		if (d.cpu == TMAP_CPU_SHARED)
+		if (d.cpu == TMAP_CPU_SHARED) {
+			r = shared_cell(s, n, req[c].vcpus, pc->pus);
+			if (r < 0)
+				goto fail;
+			hwloc_bitmap_foreach_begin(v, cells.vcpus[c])
+				hwloc_bitmap_copy(pg->vcpu_pus[v], pc->pus);
+			hwloc_bitmap_foreach_end();
+			hwloc_bitmap_or(pg->emulator, pg->emulator, pc->pus);
 			continue;
+		}
 		if (c > 0 && node_of[c] != node_of[c - 1])
 			l3 = -1;
 		r = alloc_cell(s, n, &d, cells.vcpus[c], vcpu_pu, pg->held, &l3);
@@ -1039,12 +1228,12 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
 		unsigned n = (unsigned)node_of[c];
 
 		if (d.cpu == TMAP_CPU_SHARED)
-			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; most PUs free of dedicated guests (%u)",
+			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; the most room for shared vcpus (%u)",
 					   c, t->nodes[n].os_index, req[c].memory_mib, cap[n]);
 		else if (cells.n == 1)
 			plan_guest_explain(pg, "cell 0 -> node %u: best fit, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free",
 					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
-					   req[c].memory_mib, s->mem_free[n] + req[c].memory_mib);
+					   req[c].memory_mib, node_memory(s, n, &d) + req[c].memory_mib);
 		else if (c == 0)
 			plan_guest_explain(pg, "cell 0 -> node %u: %u of its %u %s used, %" PRIu64 " MiB; the other cells on the nodes closest to it that fit",
 					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
@@ -1058,7 +1247,8 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
 	if (d.cpu == TMAP_CPU_DEDICATED)
 		plan_guest_explain(pg, "vcpus: %s", thread_words(&d, g->threads));
 	else
-		plan_guest_explain(pg, "vcpus float over their nodes' PUs that no dedicated guest holds (cpu policy shared)");
+		plan_guest_explain(pg, "vcpus float over their nodes' shared pool, which dedicated guests never get (cpu policy shared, %g vcpus per pool PU)",
+				   s->cpu_ratio);
 	if (d.emulator_isolate)
 		plan_guest_explain(pg, "emulator and iothreads: a PU of their own on cell 0's node (emulator isolate)");
 	else
@@ -1078,29 +1268,6 @@ out:
 	return r;
 }
 
-/* Shared guests float over what dedicated guests left on their nodes. */
-static int
-finish_shared(struct solver *s, struct plan_guest *pg)
-{
-	hwloc_bitmap_zero(pg->emulator);
-	for (unsigned c = 0; c < pg->ncells; c++) {
-		struct plan_cell *pc = &pg->cells[c];
-		int n = topo_node_index(s->t, pc->node);
-		unsigned v;
-
-		hwloc_bitmap_and(pc->pus, s->t->nodes[n].cpuset, s->usable);
-		hwloc_bitmap_andnot(pc->pus, pc->pus, s->taken);
-		if (hwloc_bitmap_iszero(pc->pus))
-			return tmap_error_set(s->err, -ENOSPC,
-					      "%s: cell %u on node %u: dedicated guests hold every PU of the node, none is left for this shared guest",
-					      pg->name, c, pc->node);
-		hwloc_bitmap_foreach_begin(v, pc->vcpus) hwloc_bitmap_copy(pg->vcpu_pus[v], pc->pus);
-		hwloc_bitmap_foreach_end();
-		hwloc_bitmap_or(pg->emulator, pg->emulator, pc->pus);
-	}
-	return 0;
-}
-
 static int
 explain_memory(struct plan_guest *pg)
 {
@@ -1111,70 +1278,394 @@ explain_memory(struct plan_guest *pg)
 				  pg->memory_list);
 }
 
+/* Remember what a placed guest holds, so that it can be released. */
+static int
+record(struct solver *s, const struct plan_guest *pg)
+{
+	const struct tmap_topology *t = s->t;
+	struct alloc a = {0}, *v;
+
+	a.name = strdup(pg->name);
+	a.held = hwloc_bitmap_dup(pg->held);
+	a.mem = calloc(t->nnodes, sizeof(*a.mem));
+	a.shared = calloc(t->nnodes, sizeof(*a.shared));
+	v = realloc(s->allocs, (s->nallocs + 1) * sizeof(*v));
+	if (v)
+		s->allocs = v;
+	if (!a.name || !a.held || !a.mem || !a.shared || !v) {
+		alloc_clear(&a);
+		return -ENOMEM;
+	}
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		int n = topo_node_index(t, pg->cells[c].node);
+
+		a.mem[n] += pg->cells[c].memory_mib;
+		if (pg->cpu_policy == TMAP_CPU_SHARED)
+			a.shared[n] += (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
+	}
+	s->allocs[s->nallocs++] = a;
+	return 0;
+}
+
+static int
+host_init_options(const struct tmap_solve_options *o, struct tmap_solve_options *opts,
+		  struct tmap_error *err)
+{
+	const uint32_t known = TMAP_SOLVE_DISTINCT_CELLS | TMAP_SOLVE_NO_SPREAD;
+
+	*opts = (struct tmap_solve_options)TMAP_SOLVE_OPTIONS_INIT;
+	if (o) {
+		/* Fields past the caller's size were not there when it was built: defaults. */
+		if (o->size < offsetof(struct tmap_solve_options, reserve) + sizeof(o->reserve))
+			return tmap_error_set(err, -EINVAL, "solve options: size %u is too small",
+					      o->size);
+		memcpy(opts, o, o->size < sizeof(*opts) ? o->size : sizeof(*opts));
+		opts->size = sizeof(*opts);
+	}
+	if (opts->flags & ~known)
+		return tmap_error_set(err, -EINVAL, "solve options: unknown flags 0x%x",
+				      opts->flags & ~known);
+	return 0;
+}
+
+int
+tmap_host_new(const struct tmap_topology *t, const struct tmap_solve_options *o,
+	      struct tmap_host **ret, struct tmap_error *err)
+{
+	struct tmap_solve_options opts;
+	struct tmap_host *h;
+	int r;
+
+	if (!t || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_host_new: missing argument");
+	r = host_init_options(o, &opts, err);
+	if (r < 0)
+		return r;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = solver_init(h, t, &opts, err);
+	if (r < 0) {
+		solver_clear(h);
+		free(h);
+		return r;
+	}
+	h->err = NULL;
+	*ret = h;
+	return 0;
+}
+
+struct tmap_host *
+tmap_host_free(struct tmap_host *h)
+{
+	if (!h)
+		return NULL;
+	solver_clear(h);
+	free(h);
+	return NULL;
+}
+
+size_t
+tmap_host_guest_count(const struct tmap_host *h)
+{
+	return h ? h->nallocs : 0;
+}
+
+const char *
+tmap_host_guest_name(const struct tmap_host *h, size_t i)
+{
+	return h && i < h->nallocs ? h->allocs[i].name : NULL;
+}
+
+static const struct alloc *
+host_find(const struct tmap_host *h, const char *name)
+{
+	for (size_t i = 0; i < h->nallocs; i++)
+		if (streq(h->allocs[i].name, name))
+			return &h->allocs[i];
+	return NULL;
+}
+
+static int
+plan_new(const char *host, size_t nguests, struct tmap_plan **ret)
+{
+	struct tmap_plan *plan = calloc(1, sizeof(*plan));
+
+	if (!plan || !(plan->host = strdup(host)) ||
+	    !(plan->guests = calloc(nguests, sizeof(*plan->guests)))) {
+		tmap_plan_free(plan);
+		return -ENOMEM;
+	}
+	plan->nguests = nguests;
+	*ret = plan;
+	return 0;
+}
+
+/* Place, finish and record one guest into pg; the host is unchanged on failure. */
+static int
+host_place(struct tmap_host *h, const struct tmap_guest *g, struct plan_guest *pg,
+	   struct tmap_error *err)
+{
+	struct snapshot snap = {0};
+	int r;
+
+	h->err = err;
+	r = tmap_guest_validate(g, err);
+	if (r < 0)
+		goto out;
+	if (host_find(h, g->name)) {
+		r = tmap_error_set(err, -EEXIST, "%s: a guest of that name is already placed",
+				   g->name);
+		goto out;
+	}
+	r = snapshot_take(h, &snap);
+	if (r == 0)
+		r = place_guest(h, g, pg);
+	if (r == 0)
+		r = plan_guest_finish(pg);
+	if (r == 0)
+		r = explain_memory(pg);
+	if (r == 0)
+		r = record(h, pg);
+	if (r == -ENOMEM)
+		tmap_error_set(err, r, "out of memory");
+	if (r < 0 && snap.taken)
+		snapshot_restore(h, &snap);
+out:
+	snapshot_clear(&snap);
+	h->err = NULL;
+	return r;
+}
+
+int
+tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_plan **ret,
+		struct tmap_error *err)
+{
+	struct tmap_plan *plan = NULL;
+	int r;
+
+	if (!h || !g)
+		return tmap_error_set(err, -EINVAL, "tmap_host_place: missing argument");
+	if (plan_new(h->t->source, 1, &plan) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = host_place(h, g, &plan->guests[0], err);
+	if (r < 0 || !ret)
+		tmap_plan_free(plan);
+	else
+		*ret = plan;
+	return r;
+}
+
+int
+tmap_host_release(struct tmap_host *h, const char *name)
+{
+	const struct tmap_topology *t;
+	struct alloc *a = NULL;
+	size_t i;
+	unsigned pu;
+
+	if (!h || !name)
+		return -EINVAL;
+	for (i = 0; i < h->nallocs && !a; i++)
+		if (streq(h->allocs[i].name, name))
+			a = &h->allocs[i];
+	if (!a)
+		return -ENOENT;
+	t = h->t;
+	hwloc_bitmap_foreach_begin(pu, a->held)
+	{
+		hwloc_bitmap_clr(h->taken, pu);
+		h->core_free[t->pu_core[pu]]++;
+	}
+	hwloc_bitmap_foreach_end();
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		h->mem_free[n] += (int64_t)a->mem[n];
+		h->shared_vcpus[n] -= a->shared[n];
+		/* A grown pool goes back when the last shared guest of its node leaves; while
+		 * any remains, the PUs stay: its float set, already applied, covers them. */
+		if (!h->fixed_pool && a->shared[n] && h->shared_vcpus[n] == 0) {
+			const struct topo_node *node = &t->nodes[n];
+
+			for (unsigned c = 0; c < node->ncores; c++) {
+				const struct topo_core *core = &t->cores[node->cores[c]];
+
+				for (unsigned k = 0; k < core->npus; k++) {
+					if (!hwloc_bitmap_isset(h->pool, core->pus[k]))
+						continue;
+					hwloc_bitmap_clr(h->pool, core->pus[k]);
+					hwloc_bitmap_clr(h->taken, core->pus[k]);
+					h->core_free[node->cores[c]]++;
+				}
+			}
+		}
+	}
+	alloc_clear(a);
+	i = (size_t)(a - h->allocs);
+	memmove(a, a + 1, (h->nallocs - i - 1) * sizeof(*a));
+	h->nallocs--;
+	return 0;
+}
+
 int
 tmap_solve(const struct tmap_topology *t, const struct tmap_guests *guests,
 	   const struct tmap_solve_options *o, struct tmap_plan **ret, struct tmap_error *err)
 {
-	struct tmap_solve_options opts = TMAP_SOLVE_OPTIONS_INIT;
-	struct solver s;
+	struct tmap_host *h = NULL;
 	struct tmap_plan *plan = NULL;
 	int r;
 
 	if (!t || !guests || !ret)
 		return tmap_error_set(err, -EINVAL, "tmap_solve: missing argument");
-	if (o) {
-		if (o->size < offsetof(struct tmap_solve_options, reserve) + sizeof(o->reserve))
-			return tmap_error_set(err, -EINVAL, "tmap_solve: options size %u is too small",
-					      o->size);
-		opts.flags = o->flags;
-		opts.reserve = o->reserve;
-	}
-	if (opts.flags & ~TMAP_SOLVE_DISTINCT_CELLS)
-		return tmap_error_set(err, -EINVAL, "tmap_solve: unknown flags 0x%x",
-				      opts.flags & ~TMAP_SOLVE_DISTINCT_CELLS);
 	if (guests->n == 0)
 		return tmap_error_set(err, -EINVAL, "no guest to place");
-
-	r = solver_init(&s, t, opts.reserve, opts.flags, err);
+	r = tmap_host_new(t, o, &h, err);
 	if (r < 0)
-		goto out;
-	plan = calloc(1, sizeof(*plan));
-	if (!plan || !(plan->host = strdup(t->source)) ||
-	    !(plan->guests = calloc(guests->n, sizeof(*plan->guests)))) {
+		return r;
+	if (plan_new(t->source, guests->n, &plan) < 0) {
 		r = tmap_error_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	plan->nguests = guests->n;
 	for (size_t i = 0; i < guests->n; i++) {
-		r = tmap_guest_validate(guests->guest[i], err);
+		r = host_place(h, guests->guest[i], &plan->guests[i], err);
 		if (r < 0)
 			goto out;
-		r = place_guest(&s, guests->guest[i], &plan->guests[i]);
-		if (r == -ENOMEM)
-			r = tmap_error_set(err, r, "out of memory");
-		if (r < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < plan->nguests; i++) {
-		struct plan_guest *pg = &plan->guests[i];
-
-		if (pg->cpu_policy == TMAP_CPU_SHARED) {
-			r = finish_shared(&s, pg);
-			if (r < 0)
-				goto out;
-		}
-		r = plan_guest_finish(pg);
-		if (r == 0)
-			r = explain_memory(pg);
-		if (r < 0) {
-			r = tmap_error_set(err, r, "out of memory");
-			goto out;
-		}
 	}
 	*ret = TAKE_PTR(plan);
-	r = 0;
 out:
 	tmap_plan_free(plan);
-	solver_clear(&s);
+	tmap_host_free(h);
 	return r;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* What the host holds, for `topomap state` */
+
+struct node_usage {
+	hwloc_bitmap_t free, dedicated, pool, reserved;
+};
+
+static int
+node_usage(const struct tmap_host *h, unsigned n, struct node_usage *u)
+{
+	const struct topo_node *node = &h->t->nodes[n];
+
+	u->free = hwloc_bitmap_dup(node->cpuset);
+	u->dedicated = hwloc_bitmap_dup(node->cpuset);
+	u->pool = hwloc_bitmap_dup(node->cpuset);
+	u->reserved = hwloc_bitmap_dup(node->cpuset);
+	if (!u->free || !u->dedicated || !u->pool || !u->reserved)
+		return -ENOMEM;
+	hwloc_bitmap_and(u->pool, u->pool, h->pool);
+	hwloc_bitmap_and(u->dedicated, u->dedicated, h->taken);
+	hwloc_bitmap_andnot(u->dedicated, u->dedicated, h->pool);
+	hwloc_bitmap_and(u->free, u->free, h->usable);
+	hwloc_bitmap_andnot(u->free, u->free, h->taken);
+	hwloc_bitmap_andnot(u->reserved, u->reserved, h->usable);
+	hwloc_bitmap_andnot(u->reserved, u->reserved, h->pool);
+	return 0;
+}
+
+static void
+node_usage_clear(struct node_usage *u)
+{
+	hwloc_bitmap_t *all[] = {&u->free, &u->dedicated, &u->pool, &u->reserved};
+
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		if (*all[i])
+			hwloc_bitmap_free(*all[i]);
+}
+
+static int
+host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
+{
+	const struct tmap_topology *t = h->t;
+
+	if (format == TMAP_FORMAT_JSON)
+		fprintf(out, "{\"host\":\"%s\",\"cpu_overcommit\":%g,\"nodes\":[", t->source,
+			h->cpu_ratio);
+	else
+		fprintf(out, "host: %s\n%-5s %-14s %-14s %-14s %-20s %s\n", t->source, "node",
+			"free PUs", "dedicated", "reserved", "shared pool (vcpus)",
+			"memory free/total MiB");
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		struct node_usage u = {0};
+		_cleanup_free_ char *fr = NULL, *de = NULL, *po = NULL, *re = NULL;
+		int64_t mem_free = h->mem_free[n];
+
+		if (node_usage(h, n, &u) < 0 || !(fr = bitmap_list(u.free)) ||
+		    !(de = bitmap_list(u.dedicated)) || !(po = bitmap_list(u.pool)) ||
+		    !(re = bitmap_list(u.reserved))) {
+			node_usage_clear(&u);
+			return -ENOMEM;
+		}
+		if (format == TMAP_FORMAT_JSON) {
+			fprintf(out, "%s{\"id\":%u,\"cpus\":\"%s\",\"free\":\"%s\",\"dedicated\":\"%s\","
+				"\"reserved\":\"%s\",\"shared_pool\":\"%s\",\"shared_vcpus\":%u,"
+				"\"memory_mib\":%" PRIu64 ",\"memory_free_mib\":%" PRId64 "}",
+				n ? "," : "", t->nodes[n].os_index, t->nodes[n].cpus_list, fr, de, re,
+				po, h->shared_vcpus[n], t->nodes[n].memory_mib, mem_free);
+		} else {
+			char pool[64];
+
+			snprintf(pool, sizeof(pool), "%s (%u)", *po ? po : "-", h->shared_vcpus[n]);
+			fprintf(out, "%-5u %-14s %-14s %-14s %-20s %" PRId64 "/%" PRIu64 "\n",
+				t->nodes[n].os_index, *fr ? fr : "-", *de ? de : "-", *re ? re : "-",
+				pool, mem_free, t->nodes[n].memory_mib);
+		}
+		node_usage_clear(&u);
+	}
+	fprintf(out, format == TMAP_FORMAT_JSON ? "],\"guests\":[" : "guests: %zu\n", h->nallocs);
+	for (size_t i = 0; i < h->nallocs; i++) {
+		const struct alloc *a = &h->allocs[i];
+		_cleanup_free_ char *held = bitmap_list(a->held);
+
+		if (!held)
+			return -ENOMEM;
+		if (format == TMAP_FORMAT_JSON)
+			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"memory_mib\":{", i ? "," : "",
+				a->name, held);
+		else
+			fprintf(out, "  %-20s PUs %s, memory", a->name, *held ? held : "(shared pool)");
+		for (unsigned n = 0, k = 0; n < t->nnodes; n++) {
+			if (!a->mem[n])
+				continue;
+			if (format == TMAP_FORMAT_JSON)
+				fprintf(out, "%s\"%u\":%" PRIu64, k++ ? "," : "", t->nodes[n].os_index,
+					a->mem[n]);
+			else
+				fprintf(out, " %" PRIu64 " MiB on node %u", a->mem[n],
+					t->nodes[n].os_index);
+		}
+		fputs(format == TMAP_FORMAT_JSON ? "}}" : "\n", out);
+	}
+	if (format == TMAP_FORMAT_JSON)
+		fputs("]}\n", out);
+	return 0;
+}
+
+int
+tmap_host_format(const struct tmap_host *h, enum tmap_format format, unsigned flags, char **ret,
+		 struct tmap_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int r;
+
+	if (!h || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_host_format: missing argument");
+	if (flags || (format != TMAP_FORMAT_TABLE && format != TMAP_FORMAT_JSON))
+		return tmap_error_set(err, -EINVAL, "a host is printed as table or json");
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = host_format(h, format, out);
+	if (fclose(out) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(buf);
+		return tmap_error_set(err, r, "out of memory");
+	}
+	*ret = buf;
+	return 0;
 }

@@ -420,20 +420,103 @@ no_fit_messages(void **state)
 	}
 }
 
+/* Shared guests float over a pool dedicated guests never get; it grows from free PUs as
+ * shared vcpus come, cpu_overcommit of them per PU, and goes back when they leave. */
 static void
-shared_floats_around_dedicated(void **state)
+shared_pool_grows_and_shrinks(void **state)
 {
-	struct solved s = solve_ok(INTEL,
-				   "[{\"name\":\"sh\",\"vcpus\":4,\"cpu_policy\":\"shared\"},"
-				   "{\"name\":\"ded\",\"vcpus\":10}]",
-				   NULL);
-	const struct plan_guest *sh = guest(&s, "sh");
+	struct tmap_topology *t = test_topology(INTEL);
+	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_host *h = NULL;
+	struct tmap_plan *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	struct tmap_guests *g = test_guests(
+		"[{\"name\":\"sh1\",\"vcpus\":4,\"cpu_policy\":\"shared\"},"
+		"{\"name\":\"sh2\",\"vcpus\":3,\"cpu_policy\":\"shared\"},"
+		"{\"name\":\"ded\",\"vcpus\":10}]");
+	const struct plan_guest *sh1, *sh2, *ded;
+	struct tmap_error err = {0};
 
-	/* The float set is its node's PUs minus the dedicated ones, and not empty. */
-	assert_int_equal(hwloc_bitmap_weight(sh->vcpu_pus[0]), 2);
+	o.cpu_overcommit = 2.0;
+	assert_int_equal(tmap_host_new(t, &o, &h, &err), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 0), &p1, &err), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 1), &p2, &err), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 2), &p3, &err), 0);
+	sh1 = &p1->guests[0];
+	sh2 = &p2->guests[0];
+	ded = &p3->guests[0];
+	/* 4 vcpus at 2 per PU: 2 PUs; 7 vcpus: 4 PUs, the second guest sees the grown pool. */
+	assert_int_equal(hwloc_bitmap_weight(sh1->vcpu_pus[0]), 2);
 	for (unsigned v = 1; v < 4; v++)
-		assert_true(hwloc_bitmap_isequal(sh->vcpu_pus[0], sh->vcpu_pus[v]));
-	solved_free(&s);
+		assert_true(hwloc_bitmap_isequal(sh1->vcpu_pus[0], sh1->vcpu_pus[v]));
+	assert_int_equal(hwloc_bitmap_weight(sh2->vcpu_pus[0]), 4);
+	assert_true(hwloc_bitmap_isincluded(sh1->vcpu_pus[0], sh2->vcpu_pus[0]));
+	/* The pool sits on whole cores, and no dedicated vcpu ever lands in it. */
+	assert_int_equal(core_of(t, (unsigned)hwloc_bitmap_first(sh1->vcpu_pus[0])),
+			 core_of(t, (unsigned)hwloc_bitmap_last(sh1->vcpu_pus[0])));
+	assert_false(hwloc_bitmap_intersects(ded->held, sh2->vcpu_pus[0]));
+	/* Releasing one shared guest keeps the pool the other floats over; releasing both frees
+	 * it for a dedicated guest that needs the whole node. */
+	assert_int_equal(tmap_host_release(h, "sh1"), 0);
+	assert_int_equal(tmap_host_release(h, "sh1"), -ENOENT);
+	assert_int_equal(tmap_host_release(h, "ded"), 0);
+	{
+		struct tmap_guests *big = test_guests("{\"name\":\"big\",\"vcpus\":12,"
+						      "\"cells\":[{\"cpus\":\"0-11\"}]}");
+		struct tmap_plan *pb = NULL;
+
+		/* one node is whole (12 PUs) again: big fits there, away from sh2's pool */
+		assert_int_equal(tmap_host_place(h, tmap_guests_get(big, 0), &pb, &err), 0);
+		assert_false(hwloc_bitmap_intersects(pb->guests[0].held, sh2->vcpu_pus[0]));
+		assert_int_equal(tmap_host_release(h, "big"), 0);
+		assert_int_equal(tmap_host_release(h, "sh2"), 0);
+		/* and with the pool gone, a second 12 fits beside */
+		assert_int_equal(tmap_host_place(h, tmap_guests_get(big, 0), NULL, &err), 0);
+		assert_int_equal(tmap_host_guest_count(h), 1);
+		assert_string_equal(tmap_host_guest_name(h, 0), "big");
+		tmap_plan_free(pb);
+		tmap_guests_free(big);
+	}
+	/* A name placed twice is refused, the host unchanged. */
+	{
+		struct tmap_guests *again = test_guests("{\"name\":\"big\",\"vcpus\":1}");
+
+		assert_int_equal(tmap_host_place(h, tmap_guests_get(again, 0), NULL, &err), -EEXIST);
+		tmap_guests_free(again);
+	}
+	tmap_plan_free(p1);
+	tmap_plan_free(p2);
+	tmap_plan_free(p3);
+	tmap_host_free(h);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
+/* A given shared pool: dedicated guests never get it; shared guests overcommit it. */
+static void
+shared_pool_given(void **state)
+{
+	struct tmap_topology *t = test_topology(INTEL);
+	struct tmap_guests *g = test_guests(
+		"[{\"name\":\"a\",\"vcpus\":8,\"cpu_policy\":\"shared\"},"
+		"{\"name\":\"d\",\"vcpus\":22}]");
+	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL;
+
+	o.shared = "0,12";
+	o.cpu_overcommit = 4.0;
+	assert_int_equal(tmap_solve(t, g, &o, &p, &err), 0);
+	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 7), "0,12");
+	assert_false(hwloc_bitmap_isset(p->guests[1].held, 0));
+	assert_false(hwloc_bitmap_isset(p->guests[1].held, 12));
+	tmap_plan_free(p);
+	tmap_guests_free(g);
+	/* 9 shared vcpus do not fit 2 PUs at 4 per PU */
+	g = test_guests("{\"name\":\"a\",\"vcpus\":9,\"cpu_policy\":\"shared\"}");
+	assert_int_equal(tmap_solve(t, g, &o, &p, &err), -ENOSPC);
+	assert_non_null(strstr(err.message, "a: needs 9 shared vcpus"));
+	tmap_guests_free(g);
+	tmap_topology_free(t);
 }
 
 /* Many guests on a 2048-PU host: invariants hold, and the plan is the same every time. */
@@ -506,7 +589,8 @@ main(void)
 		cmocka_unit_test(cells_closest_by_distance),
 		cmocka_unit_test(spread_over_fewest_closest),
 		cmocka_unit_test(no_fit_messages),
-		cmocka_unit_test(shared_floats_around_dedicated),
+		cmocka_unit_test(shared_pool_grows_and_shrinks),
+		cmocka_unit_test(shared_pool_given),
 		cmocka_unit_test(large_host_deterministic),
 		cmocka_unit_test(order_is_kept),
 	};

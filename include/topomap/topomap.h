@@ -347,16 +347,31 @@ TMAP_EXPORT const struct tmap_guest *tmap_guests_get(const struct tmap_guests *g
 /* ---------------------------------------------------------------------------------------- */
 /** @name Solver and plans */
 
-/** Options of tmap_solve(). Initialise with TMAP_SOLVE_OPTIONS_INIT. */
+/** Options of tmap_solve() and tmap_host_new(). Initialise with TMAP_SOLVE_OPTIONS_INIT. */
 struct tmap_solve_options {
 	uint32_t size;	     /**< sizeof(struct tmap_solve_options), set by the _INIT macro */
 	uint32_t flags;	     /**< TMAP_SOLVE_* bits */
 	const char *reserve; /**< host PUs no guest may use, list syntax, or NULL */
+	/**
+	 * Host PUs kept for shared guests (dedicated guests never get them), or NULL: then the
+	 * shared pool of each node grows from its free PUs as shared guests need it.
+	 */
+	const char *shared;
+	/** Shared vcpus per pool PU (Nova's cpu_allocation_ratio); 0 means
+	 *  TMAP_DEFAULT_CPU_OVERCOMMIT. */
+	double cpu_overcommit;
+	/** Memory overcommit for shared guests; 0 means 1.0 (dedicated guests never are). */
+	double memory_overcommit;
 };
+
+/** Shared vcpus per pool PU when not said: Nova's initial_cpu_allocation_ratio. */
+#define TMAP_DEFAULT_CPU_OVERCOMMIT 4.0
 
 /** Refuse to put two cells of one guest on the same host node, even on a host with fewer
  *  nodes than cells. */
 #define TMAP_SOLVE_DISTINCT_CELLS (1u << 0)
+/** Never spread a guest without cells over several nodes: it fits one node or not at all. */
+#define TMAP_SOLVE_NO_SPREAD (1u << 1)
 
 /** Initialiser for struct tmap_solve_options. */
 #define TMAP_SOLVE_OPTIONS_INIT {.size = sizeof(struct tmap_solve_options)}
@@ -377,6 +392,71 @@ struct tmap_plan;
 TMAP_EXPORT int tmap_solve(const struct tmap_topology *topology, const struct tmap_guests *guests,
 			   const struct tmap_solve_options *options, struct tmap_plan **ret,
 			   struct tmap_error *reterr);
+
+/**
+ * A host that keeps running: what is placed on it, guest after guest, and what is free.
+ * The topology must outlive it.
+ */
+struct tmap_host;
+
+/**
+ * @param topology the host.
+ * @param options reserve, shared pool, overcommit, flags; NULL for the defaults.
+ * @param ret receives an empty host.
+ * @param reterr receives the message on failure.
+ * @return 0, -EINVAL (bad options) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_new(const struct tmap_topology *topology,
+			      const struct tmap_solve_options *options, struct tmap_host **ret,
+			      struct tmap_error *reterr);
+
+/**
+ * @param host the host, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_host *tmap_host_free(struct tmap_host *host);
+
+/**
+ * Place one guest around what the host already holds, and keep it placed.
+ * @param host the host.
+ * @param guest the guest; its name must not be placed already.
+ * @param ret receives a plan holding this guest alone; may be NULL.
+ * @param reterr receives why on failure: for -ENOSPC, the constraint that failed and the
+ *        closest thing that would fit. The host is unchanged on failure.
+ * @return 0, -EINVAL, -EEXIST (name already placed), -ENOSPC or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_place(struct tmap_host *host, const struct tmap_guest *guest,
+				struct tmap_plan **ret, struct tmap_error *reterr);
+
+/**
+ * Free what a placed guest holds.
+ * @param host the host.
+ * @param name the guest.
+ * @return 0 or -ENOENT.
+ */
+TMAP_EXPORT int tmap_host_release(struct tmap_host *host, const char *name);
+
+/** @param host the host. @return the number of guests placed on it. */
+TMAP_EXPORT size_t tmap_host_guest_count(const struct tmap_host *host);
+
+/**
+ * @param host the host.
+ * @param index 0 to tmap_host_guest_count() - 1, in the order they were placed.
+ * @return the guest's name, or NULL.
+ */
+TMAP_EXPORT const char *tmap_host_guest_name(const struct tmap_host *host, size_t index);
+
+/**
+ * Describe free and used capacity per node, and each guest's holdings.
+ * @param host the host.
+ * @param format TMAP_FORMAT_TABLE or TMAP_FORMAT_JSON.
+ * @param flags must be 0.
+ * @param ret receives a malloc()ed string.
+ * @param reterr receives the message on failure.
+ * @return 0 or a negative errno code.
+ */
+TMAP_EXPORT int tmap_host_format(const struct tmap_host *host, enum tmap_format format,
+				 unsigned flags, char **ret, struct tmap_error *reterr);
 
 /**
  * Free a plan.
