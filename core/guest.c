@@ -983,38 +983,16 @@ out:
 int
 tmap_guests_load_json(struct tmap_guests *l, const char *path, struct tmap_error *err)
 {
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	struct stat st;
 	size_t len = 0;
+	int r;
 
 	if (!l || !path)
 		return tmap_error_set(err, -EINVAL, "tmap_guests_load_json: missing argument");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return tmap_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		return tmap_error_set(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
+	r = read_file_bounded(path, MAX_SPEC_BYTES, &buf, &len, err);
+	if (r == -EISDIR)
 		return tmap_error_set(err, -EINVAL, "%s: is a directory, not a guest file", path);
-	/* Read at most the limit plus one byte, whatever stat says: pipes report size 0. */
-	buf = malloc(MAX_SPEC_BYTES + 1);
-	if (!buf)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	for (;;) {
-		ssize_t n = read(fd, buf + len, MAX_SPEC_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return tmap_error_set(err, -errno, "%s: cannot read: %s", path,
-					      strerror(errno));
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > MAX_SPEC_BYTES)
-			return tmap_error_set(err, -EFBIG, "%s: larger than %u MiB", path,
-					      MAX_SPEC_BYTES >> 20);
-	}
+	if (r < 0)
+		return r;
 	return tmap_guests_parse_json(l, buf, len, path, err);
 }

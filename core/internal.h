@@ -78,6 +78,13 @@ struct tmap_topology {
 	hwloc_bitmap_t cpuset;	/* every usable PU */
 };
 
+/* topology-json.c: hwloc XML for a host described in JSON. */
+int topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,
+			   struct tmap_error *err);
+/* Read a whole file of at most `max` bytes into a NUL-terminated malloc()ed buffer. */
+int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len,
+		      struct tmap_error *err);
+
 /* Distance used by the solver: the reported one, or (with none) 10 for a node to itself,
  * 20 within a package, 30 across packages. */
 unsigned topo_distance(const struct tmap_topology *t, unsigned a, unsigned b);

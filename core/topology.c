@@ -55,6 +55,29 @@ cmp_node_os(const void *a, const void *b)
 	return (x->os_index > y->os_index) - (x->os_index < y->os_index);
 }
 
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && streq(s + a - b, suffix);
+}
+
+/* The hwloc XML of a JSON host description, handed to hwloc as a buffer. */
+static int
+set_json_source(struct tmap_topology *t, const char *text, size_t len, const char *origin,
+		struct tmap_error *err)
+{
+	_cleanup_free_ char *xml = NULL;
+	int r = topology_xml_from_json(text, len, origin, &xml, err);
+
+	if (r < 0)
+		return r;
+	if (hwloc_topology_set_xmlbuffer(t->hw, xml, (int)strlen(xml) + 1) < 0)
+		return tmap_error_set(err, -EINVAL, "%s: hwloc refused the host it describes", origin);
+	return 0;
+}
+
 static int
 load_hwloc(struct tmap_topology *t, const char *source, struct tmap_error *err)
 {
@@ -95,7 +118,16 @@ load_hwloc(struct tmap_topology *t, const char *source, struct tmap_error *err)
 		if (!S_ISREG(st.st_mode))
 			return tmap_error_set(err, -EINVAL, "topology '%s': not a regular file",
 					      source);
-		if (hwloc_topology_set_xml(t->hw, source) < 0)
+		if (ends_with(source, ".json")) {
+			_cleanup_free_ char *text = NULL;
+			size_t len;
+			int r = read_file_bounded(source, 16u << 20, &text, &len, err);
+
+			if (r == 0)
+				r = set_json_source(t, text, len, source, err);
+			if (r < 0)
+				return r;
+		} else if (hwloc_topology_set_xml(t->hw, source) < 0)
 			return tmap_error_set(err, -EINVAL,
 					      "topology '%s': not a valid hwloc XML file", source);
 	}
@@ -299,6 +331,58 @@ out:
 	return r;
 }
 
+/* After hwloc is set up (and loaded): the model the solver walks. */
+static int
+build_model(struct tmap_topology *t, struct tmap_error *err)
+{
+	const char *source = t->source;
+	int r;
+
+	t->cpuset = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(t->hw));
+	if (!t->cpuset)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	hwloc_bitmap_and(t->cpuset, t->cpuset, hwloc_topology_get_topology_cpuset(t->hw));
+	if (hwloc_bitmap_iszero(t->cpuset))
+		return tmap_error_set(err, -EINVAL, "topology '%s': no usable PU", source);
+	r = build_nodes(t);
+	if (r == -EINVAL)
+		return tmap_error_set(err, r, "topology '%s': no NUMA node", source);
+	if (r == 0)
+		r = build_cores(t);
+	if (r == 0)
+		r = build_distances(t);
+	if (r < 0)
+		return tmap_error_set(err, r, "topology '%s': %s", source, strerror(-r));
+	return 0;
+}
+
+int
+tmap_topology_new_from_json(const char *text, size_t len, const char *origin,
+			    struct tmap_topology **ret, struct tmap_error *err)
+{
+	_cleanup_(tmap_topology_freep) struct tmap_topology *t = NULL;
+	int r;
+
+	if (!text || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_topology_new_from_json: missing argument");
+	t = calloc(1, sizeof(*t));
+	if (!t || !(t->source = strdup(origin ? origin : "json")))
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	if (hwloc_topology_init(&t->hw) < 0)
+		return tmap_error_set(err, -ENOMEM, "cannot initialise hwloc");
+	r = set_json_source(t, text, len, t->source, err);
+	if (r < 0)
+		return r;
+	if (hwloc_topology_load(t->hw) < 0)
+		return tmap_error_set(err, -EINVAL, "%s: hwloc cannot load the host it describes",
+				      t->source);
+	r = build_model(t, err);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(t);
+	return 0;
+}
+
 int
 tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
 		  struct tmap_error *err)
@@ -321,22 +405,9 @@ tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret
 	r = load_hwloc(t, source, err);
 	if (r < 0)
 		return r;
-	t->cpuset = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(t->hw));
-	if (!t->cpuset)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	hwloc_bitmap_and(t->cpuset, t->cpuset, hwloc_topology_get_topology_cpuset(t->hw));
-	if (hwloc_bitmap_iszero(t->cpuset))
-		return tmap_error_set(err, -EINVAL, "topology '%s': no usable PU", source);
-
-	r = build_nodes(t);
-	if (r == -EINVAL)
-		return tmap_error_set(err, r, "topology '%s': no NUMA node", source);
-	if (r == 0)
-		r = build_cores(t);
-	if (r == 0)
-		r = build_distances(t);
+	r = build_model(t, err);
 	if (r < 0)
-		return tmap_error_set(err, r, "topology '%s': %s", source, strerror(-r));
+		return r;
 	*ret = TAKE_PTR(t);
 	return 0;
 }

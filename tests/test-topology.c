@@ -203,6 +203,64 @@ json_shape(void **state)
 	tmap_topology_free(t);
 }
 
+/* What `topology --format json` prints reads back as the same host, for every fixture. */
+static void
+json_round_trip(void **state)
+{
+	const char *fixtures[] = {"host-intel-2s.xml", "host-4n.xml", "host-cxl.xml"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(fixtures); i++) {
+		struct tmap_topology *a = test_topology(test_data(fixtures[i])), *b = NULL;
+		struct tmap_error err = {0};
+		char *ja = NULL, *jb = NULL;
+
+		assert_int_equal(tmap_topology_format(a, TMAP_FORMAT_JSON, 0, &ja, &err), 0);
+		if (tmap_topology_new_from_json(ja, strlen(ja), "copy", &b, &err) < 0)
+			fail_msg("%s: %s", fixtures[i], err.message);
+		assert_int_equal(tmap_topology_format(b, TMAP_FORMAT_JSON, 0, &jb, &err), 0);
+		assert_string_equal(ja, jb);
+		assert_int_equal(b->max_threads, a->max_threads);
+		assert_int_equal(b->ncores, a->ncores);
+		free(ja);
+		free(jb);
+		tmap_topology_free(a);
+		tmap_topology_free(b);
+	}
+}
+
+static void
+json_bad_hosts(void **state)
+{
+	static const struct {
+		const char *json, *needle;
+	} bad[] = {
+		{"[]", "an object with a \"nodes\" array"},
+		{"{\"nodes\":[]}", "1 to 1024 nodes"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1}]}", "has no PU"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0],[0]]}]}", "PU 0 appears twice"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]]},{\"id\":0,\"memory_mib\":1,\"cores\":[[1]]}]}",
+		 "node id 0 appears twice"},
+		{"{\"nodes\":[{\"id\":0,\"cores\":[[0]]}]}", "nodes[0].memory_mib is not an integer"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[]]}]}", "nodes[0].cores[0] is not a list"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]]}],\"distances\":[[10,20]]}",
+		 "distances must be a 1 x 1 matrix"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[-1]]}]}", "nodes[0].cores[0][0] -1 is out of range"},
+		{"{\"nodes\":", "invalid JSON"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct tmap_topology *t = NULL;
+		struct tmap_error err = {0};
+
+		assert_int_equal(tmap_topology_new_from_json(bad[i].json, strlen(bad[i].json), "h.json",
+							     &t, &err),
+				 -EINVAL);
+		assert_null(t);
+		if (!strstr(err.message, bad[i].needle) || strncmp(err.message, "h.json: ", 8))
+			fail_msg("'%s' lacks '%s'", err.message, bad[i].needle);
+	}
+}
+
 int
 main(void)
 {
@@ -214,6 +272,8 @@ main(void)
 		cmocka_unit_test(live_host_loads),
 		cmocka_unit_test(bad_sources),
 		cmocka_unit_test(json_shape),
+		cmocka_unit_test(json_round_trip),
+		cmocka_unit_test(json_bad_hosts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

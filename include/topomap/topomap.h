@@ -61,7 +61,8 @@ struct tmap_topology;
  *        description such as "synthetic:pack:2 numa:2 core:8 pu:2"; "NAME:ARG" for a host
  *        described by backend NAME (e.g. "libvirt:qemu+ssh://host/system"); anything else
  *        (a path with a '/' or without a "word:" prefix) is an hwloc XML file as written by
- *        `lstopo --of xml`.
+ *        `lstopo --of xml`, or, when its name ends in ".json", a host described as
+ *        tmap_topology_new_from_json() reads it.
  * @param flags must be 0.
  * @param ret receives the new topology on success.
  * @param reterr receives the message on failure; may be NULL.
@@ -69,6 +70,21 @@ struct tmap_topology;
  */
 TMAP_EXPORT int tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
 				  struct tmap_error *reterr);
+
+/**
+ * Build the host model from a JSON description, the shape `topomap topology --format json`
+ * prints: {"nodes":[{"id":0,"memory_mib":N,"socket":0,"cores":[[0,12],[1,13]]}],
+ * "distances":[[10,21],[21,10]]}. "socket" and "distances" are optional; a node without
+ * "cores" has memory only.
+ * @param text the JSON text.
+ * @param len its length.
+ * @param origin name used in messages and as the topology's source.
+ * @param ret receives the new topology.
+ * @param reterr receives the message on failure.
+ * @return 0, -EINVAL or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_topology_new_from_json(const char *text, size_t len, const char *origin,
+					    struct tmap_topology **ret, struct tmap_error *reterr);
 
 /**
  * Free a topology.

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Reading outside input: always bounded, never following a size that stat() made up. */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+int
+read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len,
+		  struct tmap_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return tmap_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return tmap_error_set(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return tmap_error_set(err, -EISDIR, "%s: is a directory", path);
+	/* Read up to the limit plus one byte, whatever stat says: pipes report size 0. */
+	buf = malloc(max + 1);
+	if (!buf)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (;;) {
+		ssize_t n = read(fd, buf + len, max + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return tmap_error_set(err, -errno, "%s: cannot read: %s", path,
+					      strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return tmap_error_set(err, -EFBIG, "%s: larger than %zu MiB", path,
+					      max >> 20);
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}

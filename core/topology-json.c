@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A host described in JSON, the shape `topomap topology --format json` prints and the peers'
+ * neutral workloads use:
+ *
+ *   {"nodes": [{"id": 0, "memory_mib": 65536, "socket": 0, "cores": [[0, 12], [1, 13]]}],
+ *    "distances": [[10, 21], [21, 10]]}
+ *
+ * It is turned into an hwloc XML document and loaded by hwloc like any exported host, so the
+ * rest of topomap sees no difference. A node without cores is a memory-only node.
+ */
+#include <json-c/json.h>
+
+#include "internal.h"
+
+#define MAX_NODES 1024
+#define MAX_PU 65536
+
+struct desc_node {
+	unsigned id, socket;
+	uint64_t memory_mib;
+	size_t ncores;
+	hwloc_bitmap_t *cores;	/* PU sets */
+	hwloc_bitmap_t cpus;
+};
+
+struct desc {
+	const char *origin;
+	size_t nnodes;
+	struct desc_node *nodes;
+	unsigned *distances;	/* nnodes x nnodes, or NULL */
+	struct tmap_error *err;
+};
+
+static void
+desc_clear(struct desc *d)
+{
+	for (size_t i = 0; i < d->nnodes; i++) {
+		for (size_t c = 0; c < d->nodes[i].ncores; c++)
+			hwloc_bitmap_free(d->nodes[i].cores[c]);
+		free(d->nodes[i].cores);
+		if (d->nodes[i].cpus)
+			hwloc_bitmap_free(d->nodes[i].cpus);
+	}
+	free(d->nodes);
+	free(d->distances);
+}
+
+static int
+get_uint(struct desc *d, struct json_object *o, const char *what, uint64_t max, uint64_t *ret)
+{
+	int64_t v;
+
+	if (!o || !json_object_is_type(o, json_type_int))
+		return tmap_error_set(d->err, -EINVAL, "%s: %s is not an integer", d->origin, what);
+	v = json_object_get_int64(o);
+	if (v < 0 || (uint64_t)v > max)
+		return tmap_error_set(d->err, -EINVAL, "%s: %s %" PRId64 " is out of range",
+				      d->origin, what, v);
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+static int
+parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
+{
+	struct desc_node *n = &d->nodes[i];
+	struct json_object *v, *cores;
+	char what[64];
+	uint64_t x;
+	int r;
+
+	if (!json_object_is_type(o, json_type_object))
+		return tmap_error_set(d->err, -EINVAL, "%s: nodes[%zu] is not an object", d->origin,
+				      i);
+	snprintf(what, sizeof(what), "nodes[%zu].id", i);
+	r = get_uint(d, json_object_object_get_ex(o, "id", &v) ? v : NULL, what, MAX_NODES - 1, &x);
+	if (r < 0)
+		return r;
+	n->id = (unsigned)x;
+	snprintf(what, sizeof(what), "nodes[%zu].memory_mib", i);
+	r = get_uint(d, json_object_object_get_ex(o, "memory_mib", &v) ? v : NULL, what,
+		     UINT64_C(1) << 40, &n->memory_mib);
+	if (r < 0)
+		return r;
+	/* "socket" in the peers' workloads, "package" in what `topomap topology` prints. */
+	if ((json_object_object_get_ex(o, "socket", &v) ||
+	     json_object_object_get_ex(o, "package", &v)) &&
+	    !json_object_is_type(v, json_type_null)) {
+		snprintf(what, sizeof(what), "nodes[%zu].socket", i);
+		r = get_uint(d, v, what, MAX_NODES - 1, &x);
+		if (r < 0)
+			return r;
+		n->socket = (unsigned)x;
+	}
+	n->cpus = hwloc_bitmap_alloc();
+	if (!n->cpus)
+		return -ENOMEM;
+	if (!json_object_object_get_ex(o, "cores", &cores))
+		return 0; /* memory only */
+	if (!json_object_is_type(cores, json_type_array))
+		return tmap_error_set(d->err, -EINVAL, "%s: nodes[%zu].cores is not an array",
+				      d->origin, i);
+	n->ncores = json_object_array_length(cores);
+	n->cores = calloc(n->ncores ? n->ncores : 1, sizeof(*n->cores));
+	if (!n->cores)
+		return -ENOMEM;
+	for (size_t c = 0; c < n->ncores; c++) {
+		struct json_object *core = json_object_array_get_idx(cores, c);
+		size_t npus = json_object_is_type(core, json_type_array) ?
+				      json_object_array_length(core) : 0;
+
+		if (npus == 0)
+			return tmap_error_set(d->err, -EINVAL,
+					      "%s: nodes[%zu].cores[%zu] is not a list of PUs",
+					      d->origin, i, c);
+		n->cores[c] = hwloc_bitmap_alloc();
+		if (!n->cores[c])
+			return -ENOMEM;
+		for (size_t k = 0; k < npus; k++) {
+			snprintf(what, sizeof(what), "nodes[%zu].cores[%zu][%zu]", i, c, k);
+			r = get_uint(d, json_object_array_get_idx(core, k), what, MAX_PU - 1, &x);
+			if (r < 0)
+				return r;
+			if (hwloc_bitmap_isset(all, (unsigned)x))
+				return tmap_error_set(d->err, -EINVAL, "%s: PU %" PRIu64 " appears twice",
+						      d->origin, x);
+			hwloc_bitmap_set(all, (unsigned)x);
+			hwloc_bitmap_set(n->cores[c], (unsigned)x);
+			hwloc_bitmap_set(n->cpus, (unsigned)x);
+		}
+	}
+	return 0;
+}
+
+static int
+parse_desc(struct desc *d, struct json_object *root)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_alloc();
+	struct json_object *nodes, *dist;
+	int r;
+
+	if (!all)
+		return -ENOMEM;
+	if (!json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "nodes", &nodes) ||
+	    !json_object_is_type(nodes, json_type_array))
+		return tmap_error_set(d->err, -EINVAL, "%s: a host is an object with a \"nodes\" array",
+				      d->origin);
+	d->nnodes = json_object_array_length(nodes);
+	if (d->nnodes == 0 || d->nnodes > MAX_NODES)
+		return tmap_error_set(d->err, -EINVAL, "%s: a host has 1 to %d nodes", d->origin,
+				      MAX_NODES);
+	d->nodes = calloc(d->nnodes, sizeof(*d->nodes));
+	if (!d->nodes)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->nnodes; i++) {
+		r = parse_node(d, json_object_array_get_idx(nodes, i), i, all);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; j < i; j++)
+			if (d->nodes[j].id == d->nodes[i].id)
+				return tmap_error_set(d->err, -EINVAL, "%s: node id %u appears twice",
+						      d->origin, d->nodes[i].id);
+	}
+	if (hwloc_bitmap_iszero(all))
+		return tmap_error_set(d->err, -EINVAL, "%s: the host has no PU", d->origin);
+	if (!json_object_object_get_ex(root, "distances", &dist) ||
+	    json_object_is_type(dist, json_type_null))
+		return 0;
+	if (!json_object_is_type(dist, json_type_array) ||
+	    json_object_array_length(dist) != d->nnodes)
+		return tmap_error_set(d->err, -EINVAL,
+				      "%s: distances must be a %zu x %zu matrix, in the order of nodes",
+				      d->origin, d->nnodes, d->nnodes);
+	d->distances = calloc(d->nnodes * d->nnodes, sizeof(*d->distances));
+	if (!d->distances)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->nnodes; i++) {
+		struct json_object *row = json_object_array_get_idx(dist, i);
+
+		if (!json_object_is_type(row, json_type_array) ||
+		    json_object_array_length(row) != d->nnodes)
+			return tmap_error_set(d->err, -EINVAL,
+					      "%s: distances must be a %zu x %zu matrix",
+					      d->origin, d->nnodes, d->nnodes);
+		for (size_t j = 0; j < d->nnodes; j++) {
+			uint64_t v;
+			char what[48];
+
+			snprintf(what, sizeof(what), "distances[%zu][%zu]", i, j);
+			r = get_uint(d, json_object_array_get_idx(row, j), what, 100000, &v);
+			if (r < 0)
+				return r;
+			d->distances[i * d->nnodes + j] = (unsigned)v;
+		}
+	}
+	return 0;
+}
+
+/* hwloc's XML spells sets as its own hex bitmaps. */
+static void
+put_set(FILE *out, const char *attr, hwloc_const_bitmap_t set)
+{
+	char *s = NULL;
+
+	if (hwloc_bitmap_asprintf(&s, set) < 0) {
+		fprintf(out, " %s=\"0x0\"", attr);
+		return;
+	}
+	fprintf(out, " %s=\"%s\"", attr, s);
+	free(s);
+}
+
+static void
+put_sets(FILE *out, hwloc_const_bitmap_t cpus, hwloc_const_bitmap_t nodes)
+{
+	put_set(out, "cpuset", cpus);
+	put_set(out, "complete_cpuset", cpus);
+	put_set(out, "nodeset", nodes);
+	put_set(out, "complete_nodeset", nodes);
+}
+
+static int
+write_xml(const struct desc *d, FILE *out)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t cpus = hwloc_bitmap_alloc(), nodes = hwloc_bitmap_alloc();
+	_cleanup_bitmap_ hwloc_bitmap_t pcpus = hwloc_bitmap_alloc(), pnodes = hwloc_bitmap_alloc();
+	_cleanup_bitmap_ hwloc_bitmap_t one = hwloc_bitmap_alloc();
+	unsigned gp = 1, max_socket = 0;
+
+	if (!cpus || !nodes || !pcpus || !pnodes || !one)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->nnodes; i++) {
+		hwloc_bitmap_or(cpus, cpus, d->nodes[i].cpus);
+		hwloc_bitmap_set(nodes, d->nodes[i].id);
+		if (d->nodes[i].socket > max_socket)
+			max_socket = d->nodes[i].socket;
+	}
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE topology SYSTEM \"hwloc2.dtd\">\n"
+	      "<topology version=\"2.0\">\n<object type=\"Machine\" os_index=\"0\"", out);
+	put_sets(out, cpus, nodes);
+	put_set(out, "allowed_cpuset", cpus);
+	put_set(out, "allowed_nodeset", nodes);
+	fprintf(out, " gp_index=\"%u\">\n", gp++);
+	/* Memory-only nodes hang off the machine: their locality is everything. */
+	for (size_t i = 0; i < d->nnodes; i++) {
+		if (!hwloc_bitmap_iszero(d->nodes[i].cpus))
+			continue;
+		hwloc_bitmap_only(one, d->nodes[i].id);
+		fprintf(out, "<object type=\"NUMANode\" os_index=\"%u\"", d->nodes[i].id);
+		put_sets(out, cpus, one);
+		fprintf(out, " gp_index=\"%u\" local_memory=\"%" PRIu64 "\"/>\n", gp++,
+			d->nodes[i].memory_mib << 20);
+	}
+	for (unsigned s = 0; s <= max_socket; s++) {
+		hwloc_bitmap_zero(pcpus);
+		hwloc_bitmap_zero(pnodes);
+		for (size_t i = 0; i < d->nnodes; i++)
+			if (d->nodes[i].socket == s && !hwloc_bitmap_iszero(d->nodes[i].cpus)) {
+				hwloc_bitmap_or(pcpus, pcpus, d->nodes[i].cpus);
+				hwloc_bitmap_set(pnodes, d->nodes[i].id);
+			}
+		if (hwloc_bitmap_iszero(pcpus))
+			continue;
+		fprintf(out, "<object type=\"Package\" os_index=\"%u\"", s);
+		put_sets(out, pcpus, pnodes);
+		fprintf(out, " gp_index=\"%u\">\n", gp++);
+		for (size_t i = 0; i < d->nnodes; i++) {
+			const struct desc_node *n = &d->nodes[i];
+
+			if (n->socket != s || hwloc_bitmap_iszero(n->cpus))
+				continue;
+			hwloc_bitmap_only(one, n->id);
+			/* A group per node carries the node's cores and the node as memory child. */
+			fprintf(out, "<object type=\"Group\"");
+			put_sets(out, n->cpus, one);
+			fprintf(out, " gp_index=\"%u\">\n<object type=\"NUMANode\" os_index=\"%u\"",
+				gp++, n->id);
+			put_sets(out, n->cpus, one);
+			fprintf(out, " gp_index=\"%u\" local_memory=\"%" PRIu64 "\"/>\n", gp++,
+				n->memory_mib << 20);
+			for (size_t c = 0; c < n->ncores; c++) {
+				unsigned pu;
+
+				fprintf(out, "<object type=\"Core\" os_index=\"%u\"",
+					(unsigned)hwloc_bitmap_first(n->cores[c]));
+				put_sets(out, n->cores[c], one);
+				fprintf(out, " gp_index=\"%u\">\n", gp++);
+				hwloc_bitmap_foreach_begin(pu, n->cores[c])
+				{
+					hwloc_bitmap_only(pcpus, pu);
+					fprintf(out, "<object type=\"PU\" os_index=\"%u\"", pu);
+					put_sets(out, pcpus, one);
+					fprintf(out, " gp_index=\"%u\"/>\n", gp++);
+				}
+				hwloc_bitmap_foreach_end();
+				fputs("</object>\n", out);
+			}
+			fputs("</object>\n", out);
+		}
+		fputs("</object>\n", out);
+	}
+	fputs("</object>\n", out);
+	if (d->distances) {
+		_cleanup_free_ char *ids = NULL, *values = NULL;
+		size_t ids_len = 0, values_len = 0;
+		FILE *f;
+
+		/* hwloc checks each list's length in characters. */
+		f = open_memstream(&ids, &ids_len);
+		if (!f)
+			return -ENOMEM;
+		for (size_t i = 0; i < d->nnodes; i++)
+			fprintf(f, "%u ", d->nodes[i].id);
+		if (fclose(f) != 0)
+			return -ENOMEM;
+		f = open_memstream(&values, &values_len);
+		if (!f)
+			return -ENOMEM;
+		for (size_t i = 0; i < d->nnodes * d->nnodes; i++)
+			fprintf(f, "%u ", d->distances[i]);
+		if (fclose(f) != 0)
+			return -ENOMEM;
+		fprintf(out, "<distances2 type=\"NUMANode\" nbobjs=\"%zu\" kind=\"5\" name=\"NUMALatency\" indexing=\"os\">\n"
+			"<indexes length=\"%zu\">%s</indexes>\n<u64values length=\"%zu\">%s</u64values>\n"
+			"</distances2>\n",
+			d->nnodes, ids_len, ids, values_len, values);
+	}
+	fputs("</topology>\n", out);
+	return 0;
+}
+
+int
+topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,
+		       struct tmap_error *err)
+{
+	struct desc d = {.origin = origin, .err = err};
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *root;
+	char *xml = NULL;
+	size_t xlen = 0;
+	FILE *out;
+	int r;
+
+	if (!tok)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	if (!root) {
+		r = tmap_error_set(err, -EINVAL, "%s: invalid JSON: %s", origin,
+				   json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_tokener_free(tok);
+		return r;
+	}
+	json_tokener_free(tok);
+	r = parse_desc(&d, root);
+	json_object_put(root);
+	if (r == -ENOMEM)
+		tmap_error_set(err, r, "out of memory");
+	if (r < 0)
+		goto out;
+	out = open_memstream(&xml, &xlen);
+	if (!out) {
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = write_xml(&d, out);
+	if (fclose(out) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(xml);
+		tmap_error_set(err, r, "out of memory");
+		goto out;
+	}
+	*ret_xml = xml;
+out:
+	desc_clear(&d);
+	return r;
+}
