@@ -8,7 +8,7 @@ WERROR := $(if $(filter true,$(CI)),true,false)
 # Run the uninstalled tool from the top of the tree, so relative paths work.
 TOPOMAP = meson devenv -C $(BUILDDIR) -w $(CURDIR) topomap
 
-.PHONY: all deps build demo check install clean
+.PHONY: all deps build demo check install clean vm-assets
 
 all: build
 
@@ -54,7 +54,12 @@ demo: build
 	@echo; echo "== Plan for examples/host-2s-ht/*.json on it =="
 	@$(TOPOMAP) plan --topology examples/host-2s-ht.xml examples/host-2s-ht/*.json
 
-check: build
+# The nested guest's kernel and busybox (Debian packages, unpacked into /var/cache/topomap-vm
+# or $TOPOMAP_VM_ASSETS) for the vm-host test: a real 2-node host with SMT and cgroup v2.
+vm-assets:
+	tests/vm/fetch-assets.sh
+
+check: build vm-assets
 	meson test -C $(BUILDDIR) --print-errorlogs
 
 install: build

@@ -1,0 +1,289 @@
+#!/bin/sh
+# Runs inside the nested guest booted by tests/vm/run-in-vm.sh (busybox sh, no bash): checks
+# topomap against a real 2-socket, 2-node host with SMT sibling pairs 0-1 and 2-3, node
+# distance 21, and cgroup v2 with the cpuset controller.
+#
+# Parts: topology, plan, cgroup-v2 always; cgroup-apply only when the cgroup backend was
+# put in $TOPOMAP_PLUGIN_PATH. Exit 0 when every check passed, 1 otherwise.
+set -u
+
+CG=/sys/fs/cgroup
+BASE=topomap-vm
+SYS=/sys/devices/system
+checks=0
+failed=0
+parts=
+
+ok() {
+	checks=$((checks + 1))
+	echo "ok   - $*"
+}
+
+fail() {
+	checks=$((checks + 1))
+	failed=$((failed + 1))
+	echo "FAIL - $*"
+}
+
+# check DESCRIPTION ACTUAL EXPECTED
+check() {
+	if [ "$2" = "$3" ]; then
+		ok "$1: '$2'"
+	else
+		fail "$1: got '$2', expected '$3'"
+	fi
+}
+
+section() {
+	echo
+	echo "== $* =="
+}
+
+# Kernel list syntax to one number per comma, sorted: "2-3,0" -> "0,2,3".
+expand() {
+	echo "$1" | tr ',' '\n' | awk -F- 'NF == 1 && $1 != "" { print $1 }
+		NF == 2 { for (i = $1; i <= $2; i++) print i }' | sort -n | uniq | tr '\n' ',' |
+		sed 's/,$//'
+}
+
+# Values of one string key in compact JSON, one a line, in order.
+json_strings() {
+	grep -o "\"$1\":\"[^\"]*\"" | sed 's/^"[^"]*":"\(.*\)"$/\1/'
+}
+
+compact() {
+	tr -d ' \n\t'
+}
+
+siblings() {
+	expand "$(cat "$SYS/cpu/cpu$1/topology/thread_siblings_list")"
+}
+
+node_cpus() {
+	expand "$(cat "$SYS/node/node$1/cpulist")"
+}
+
+# Pages of PID on NODE, summed over its mappings, from /proc/PID/numa_maps.
+pages_on() {
+	awk -v key="N$2=" '{
+		for (i = 1; i <= NF; i++)
+			if (index($i, key) == 1)
+				sum += substr($i, length(key) + 1)
+	} END { print sum + 0 }' "/proc/$1/numa_maps"
+}
+
+# run DESCRIPTION EXPECTED-STATUS COMMAND...: run a topomap command, show its output, check
+# its exit status.
+run() {
+	desc=$1
+	want=$2
+	shift 2
+	echo "\$ $*"
+	"$@" >/tmp/out 2>&1
+	st=$?
+	sed 's/^/  /' /tmp/out
+	check "$desc: exit status" "$st" "$want"
+	[ "$st" = "$want" ]
+}
+
+echo "guest: $(uname -r), $(nproc) CPUs, nodes $(cat $SYS/node/online)"
+
+# ------------------------------------------------------------------------------------------
+section "topology: topomap topology --format json against the live host"
+parts="$parts topology"
+topo=$(topomap topology --format json)
+st=$?
+echo "$topo"
+check "topology exit status" "$st" 0
+topo=$(echo "$topo" | compact)
+check "NUMA nodes" "$(echo "$topo" | grep -o '{"id":[0-9]*' | wc -l)" 2
+check "distances" "$(echo "$topo" | grep -o '"distances":\[[^]]*\],\[[^]]*\]\]')" \
+	'"distances":[[10,21],[21,10]]'
+for n in 0 1; do
+	cores=$(echo "$topo" | grep -o "{\"id\":$n,[^{}]*}" |
+		sed -n 's/.*"cores":\(\[[][0-9,]*\]\).*/\1/p')
+	# What the kernel says, as topomap prints it: one [a,b] per core.
+	want=$(for c in $(node_cpus "$n" | tr ',' ' '); do echo "$(siblings "$c")"; done | sort -u |
+		sed 's/^/[/; s/$/]/' | tr '\n' ',' | sed 's/,$//')
+	check "node $n cores (SMT siblings from sysfs)" "$cores" "[$want]"
+done
+check "siblings of CPU 0 and of CPU 2 (the nested host's shape)" \
+	"$(siblings 0) $(siblings 2)" "0,1 2,3"
+
+# ------------------------------------------------------------------------------------------
+section "plan: a 2-cell guest with 2 threads per core on the live host"
+parts="$parts plan"
+plan=$(topomap plan --format json --name vm --vcpus 4 --threads 2 --cells 2 --memory 256M)
+st=$?
+echo "$plan"
+check "plan exit status" "$st" 0
+plan=$(echo "$plan" | compact)
+cells=$(echo "$plan" | grep -o '"cell":[0-9]*,[^}]*' | json_strings nodeset | tr '\n' ' ')
+set -- $cells
+check "number of cells" "$#" 2
+case "$#:$cells" in
+2:*[,-]*) fail "cells on distinct single nodes: got nodesets '$cells'" ;;
+2:*) [ "$1" != "$2" ] && ok "cells on distinct single nodes: $1 and $2" ||
+	fail "cells on distinct single nodes: both on node $1" ;;
+*) fail "cells on distinct single nodes: got nodesets '$cells'" ;;
+esac
+vcpus=$(echo "$plan" | grep -o '"vcpu":[0-9]*,"cpuset":"[^"]*"' | json_strings cpuset |
+	tr '\n' ' ')
+set -- $vcpus
+check "number of vcpus" "$#" 4
+used=
+while [ "$#" -ge 2 ]; do
+	a=$(expand "$1")
+	b=$(expand "$2")
+	if [ "$a" != "$b" ] && [ "$(siblings "$a")" = "$(siblings "$b")" ]; then
+		ok "guest core on host siblings: PUs $a and $b (siblings $(siblings "$a"))"
+	else
+		fail "guest core on host siblings: PUs '$a' and '$b' are not SMT siblings"
+	fi
+	used="$used $a $b"
+	shift 2
+done
+check "every host PU used once" "$(echo $used | tr ' ' '\n' | sort -n | tr '\n' ' ')" "0 1 2 3 "
+
+# ------------------------------------------------------------------------------------------
+section "cgroup-v2: the hierarchy the backend works on"
+parts="$parts cgroup-v2"
+check "cgroup2 mounted on $CG" "$(awk -v m=$CG '$2 == m { print $3 }' /proc/mounts)" cgroup2
+controllers=$(cat $CG/cgroup.controllers)
+case " $controllers " in
+*" cpuset "*) ok "cpuset in $CG/cgroup.controllers ($controllers)" ;;
+*) fail "cpuset not in $CG/cgroup.controllers ('$controllers')" ;;
+esac
+
+# ------------------------------------------------------------------------------------------
+plugin="${TOPOMAP_PLUGIN_PATH:-}/cgroup.so"
+if [ -z "${TOPOMAP_PLUGIN_PATH:-}" ] || [ ! -f "$plugin" ]; then
+	section "cgroup-apply: SKIPPED (no cgroup backend in the build: '$plugin' absent)"
+	parts="$parts cgroup-apply(skipped:no-plugin)"
+else
+	parts="$parts cgroup-apply"
+	section "cgroup-apply: topomap apply --backend=cgroup on cgroup v2"
+	run "backends" 0 topomap backends
+	grep -q cgroup /tmp/out && ok "backends lists cgroup" || fail "backends does not list cgroup"
+
+	# What the plan says for the container; apply must write exactly that.
+	guest="--name ct --vcpus 2 --memory 64M"
+	p=$(topomap plan --format json $guest | compact)
+	want_cpus=$(expand "$(echo "$p" | grep -o '"vcpu":[0-9]*,"cpuset":"[^"]*"' |
+		json_strings cpuset | tr '\n' ',' | sed 's/,$//')")
+	want_mems=$(expand "$(echo "$p" | grep -o '"memory":{[^}]*}' | json_strings nodeset)")
+	[ "$want_mems" = 0 ] && other=1 || other=0
+	echo "plan for ct: cpus '$want_cpus', mems '$want_mems'; the other node is $other"
+
+	ct=$CG/$BASE/ct
+	if run "apply --create" 0 topomap apply --backend=cgroup --cgroup $BASE/ct --create $guest &&
+		[ -d "$ct" ]; then
+		ok "cgroup $ct created"
+		check "$BASE/cgroup.subtree_control has cpuset" \
+			"$(grep -o cpuset $CG/$BASE/cgroup.subtree_control)" cpuset
+		check "cpuset.cpus" "$(expand "$(cat $ct/cpuset.cpus)")" "$want_cpus"
+		check "cpuset.mems" "$(expand "$(cat $ct/cpuset.mems)")" "$want_mems"
+		check "cpuset.cpus.effective" "$(expand "$(cat $ct/cpuset.cpus.effective)")" \
+			"$want_cpus"
+		check "cpuset.mems.effective" "$(expand "$(cat $ct/cpuset.mems.effective)")" \
+			"$want_mems"
+
+		# A "container": 48 MiB faulted in on the other node, in a staging cgroup.
+		stage=$CG/$BASE/stage
+		mkdir $stage
+		echo "$other" >$stage/cpuset.mems
+		cat $SYS/node/node$other/cpulist >$stage/cpuset.cpus
+		sh -c "echo \$\$ > $stage/cgroup.procs && exec vm-memhog 48 /tmp/ready" &
+		pid=$!
+		i=0
+		while [ ! -e /tmp/ready ] && [ $i -lt 300 ]; do
+			usleep 100000
+			i=$((i + 1))
+		done
+		pages=12288
+		enough=$((pages * 95 / 100))
+		before=$(pages_on $pid $other)
+		[ "$before" -ge $enough ] &&
+			ok "memhog $pid: $before pages on node $other before it joins ct" ||
+			fail "memhog $pid: only $before pages on node $other, expected >= $enough"
+
+		echo $pid >$ct/cgroup.procs
+		check "memhog in ct" "$(cat $ct/cgroup.procs)" "$pid"
+		check "Cpus_allowed_list" \
+			"$(expand "$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/$pid/status)")" \
+			"$want_cpus"
+		check "Mems_allowed_list" \
+			"$(expand "$(awk '/^Mems_allowed_list/ { print $2 }' /proc/$pid/status)")" \
+			"$want_mems"
+		after=$(pages_on $pid $want_mems)
+		[ "$after" -ge $enough ] &&
+			ok "pages followed ct's cpuset.mems: $after on node $want_mems" ||
+			fail "pages did not follow cpuset.mems: $after on node $want_mems, expected >= $enough"
+
+		run "verify (in force)" 0 topomap verify --backend=cgroup --cgroup $BASE/ct $guest
+
+		# Drift behind topomap's back: the other node's CPUs and memory. The kernel moves the
+		# pages there; verify must see it; apply must put the plan back and the pages too.
+		echo "drift: ct to node $other"
+		echo "$other" >$ct/cpuset.mems
+		cat $SYS/node/node$other/cpulist >$ct/cpuset.cpus
+		echo "  $(pages_on $pid $other) pages on node $other now"
+		run "verify (drifted)" 4 topomap verify --backend=cgroup --cgroup $BASE/ct $guest
+		run "apply over the drift" 0 topomap apply --backend=cgroup --cgroup $BASE/ct $guest
+		check "cpuset.cpus after re-apply" "$(expand "$(cat $ct/cpuset.cpus)")" "$want_cpus"
+		check "cpuset.mems after re-apply" "$(expand "$(cat $ct/cpuset.mems)")" "$want_mems"
+		check "Cpus_allowed_list after re-apply" \
+			"$(expand "$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/$pid/status)")" \
+			"$want_cpus"
+		after=$(pages_on $pid $want_mems)
+		[ "$after" -ge $enough ] &&
+			ok "apply moved the pages back to the planned node: $after on node $want_mems" ||
+			fail "apply did not move the pages: $after on node $want_mems, expected >= $enough"
+		run "verify (in force again)" 0 topomap verify --backend=cgroup --cgroup $BASE/ct $guest
+
+		kill $pid
+		wait $pid 2>/dev/null
+		rmdir $stage $ct
+	else
+		fail "apply --create did not create $ct"
+	fi
+
+	# libvirt's layout: vcpuN, emulator (and iothreadN) as threaded children.
+	guest="--name lv --vcpus 4 --threads 2 --cells 2 --memory 256M"
+	p=$(topomap plan --format json $guest | compact)
+	lv=$CG/$BASE/lv
+	if run "apply --layout libvirt" 0 topomap apply --backend=cgroup --cgroup $BASE/lv \
+		--create --layout libvirt $guest && [ -d "$lv" ]; then
+		n=0
+		for want in $(echo "$p" | grep -o '"vcpu":[0-9]*,"cpuset":"[^"]*"' |
+			json_strings cpuset); do
+			if [ -d $lv/vcpu$n ]; then
+				check "vcpu$n/cgroup.type" "$(cat $lv/vcpu$n/cgroup.type)" threaded
+				check "vcpu$n/cpuset.cpus" "$(expand "$(cat $lv/vcpu$n/cpuset.cpus)")" \
+					"$(expand "$want")"
+			else
+				fail "no $lv/vcpu$n"
+			fi
+			n=$((n + 1))
+		done
+		if [ -d $lv/emulator ]; then
+			check "emulator/cgroup.type" "$(cat $lv/emulator/cgroup.type)" threaded
+		else
+			fail "no $lv/emulator"
+		fi
+		check "$BASE/lv/cgroup.type" "$(cat $lv/cgroup.type)" "domain threaded"
+		run "verify --layout libvirt" 0 topomap verify --backend=cgroup --cgroup $BASE/lv \
+			--layout libvirt $guest
+	else
+		fail "apply --layout libvirt did not create $lv"
+	fi
+fi
+
+echo
+echo "parts run:$parts"
+if [ "$failed" = 0 ]; then
+	echo "vm-host: all $checks checks passed"
+	exit 0
+fi
+echo "vm-host: $failed of $checks checks FAILED"
+exit 1
