@@ -1154,13 +1154,21 @@ report_text(const char *header, size_t n, const char *(*line)(const struct tmap_
 	return text;
 }
 
-/* A failed transaction: bad target or guest is the user's input, the rest is runtime. */
+/*
+ * A failed transaction. The step decides, not the errno (kernels differ in which one they
+ * return): a target refused before anything was written (bad option, or the backend's open
+ * refusing the path) is the user's input, exit 2; a failure once writes began is a runtime
+ * error, exit 1, whatever its errno.
+ */
 static int
 fail_transaction(int r, const struct tmap_error *err, const char *what)
 {
-	if (r == -EINVAL || r == -ENOENT || r == -ENOTDIR || r == -ELOOP || r == -EXDEV)
-		return fail(EXIT_USAGE, "%s", err->message[0] ? err->message : what);
-	return fail(EXIT_RUNTIME, "%s", err->message[0] ? err->message : what);
+	const char *msg = err->message[0] ? err->message : what;
+	bool before_writes = !strchr(msg, ':') || strncmp(msg, "open: ", 6) == 0;
+	bool bad_input = r == -EINVAL || r == -ENOENT || r == -ENOTDIR || r == -ELOOP ||
+			 r == -EXDEV;
+
+	return fail(before_writes && bad_input ? EXIT_USAGE : EXIT_RUNTIME, "%s", msg);
 }
 
 static int

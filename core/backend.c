@@ -456,8 +456,15 @@ compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_
 		int r = 0;
 
 		task_role_text(t, role, sizeof(role));
-		if (!want || bitmap_parse_list(want, &w) < 0 ||
-		    bitmap_parse_list(pg->memory_list, &m) < 0)
+		if (!want) {
+			/* A thread in a place the plan does not have (vcpu 5 of a 2-vcpu guest). */
+			r = lines_printf(&rep->drift, "task %d (%s) is in force but not in the plan of '%s'",
+					 t->tid, role, pg->name);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (bitmap_parse_list(want, &w) < 0 || bitmap_parse_list(pg->memory_list, &m) < 0)
 			return -EINVAL;
 		if (!hwloc_bitmap_isincluded(t->cpus, w) || hwloc_bitmap_iszero(t->cpus)) {
 			_cleanup_free_ char *have = bitmap_list(t->cpus);
@@ -498,9 +505,12 @@ check_target(const struct tmap_backend *b, const struct tmap_target *target,
 			char list[256] = "";
 			size_t len = 0;
 
-			for (const char *const *k = b->target_keys; k && *k; k++)
-				len += (size_t)snprintf(list + len, len < sizeof(list) ? sizeof(list) - len : 0,
-							"%s--%s", len ? ", " : "", *k);
+			for (const char *const *k = b->target_keys; k && *k && len < sizeof(list); k++) {
+				int n = snprintf(list + len, sizeof(list) - len, "%s--%s", len ? ", " : "",
+						 *k);
+
+				len = n < 0 ? sizeof(list) : len + (size_t)n;
+			}
 			return tmap_error_set(err, -EINVAL,
 					      "backend '%s' takes no option --%s (it takes %s)", b->name,
 					      key, *list ? list : "none");
