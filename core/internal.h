@@ -184,6 +184,7 @@ struct plan_guest {
 	char *emulator_list;
 	hwloc_bitmap_t held;		/* every PU the guest keeps from others */
 	char *cpus_list;		/* vcpu PUs and emulator: what the guest may run on */
+	char *held_list;		/* held, in list syntax */
 	hwloc_bitmap_t memory_nodes;	/* node OS indexes */
 	char *memory_list;
 	size_t nexplain;

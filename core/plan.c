@@ -55,7 +55,8 @@ plan_guest_finish(struct plan_guest *pg)
 		for (unsigned v = 0; v < pg->vcpus; v++)
 			hwloc_bitmap_or(all, all, pg->vcpu_pus[v]);
 		pg->cpus_list = bitmap_list(all);
-		if (!pg->cpus_list)
+		pg->held_list = bitmap_list(pg->held);
+		if (!pg->cpus_list || !pg->held_list)
 			return -ENOMEM;
 	}
 	return 0;
@@ -94,6 +95,7 @@ plan_guest_clear(struct plan_guest *pg)
 	free(pg->emulator_list);
 	free(pg->memory_list);
 	free(pg->cpus_list);
+	free(pg->held_list);
 	for (size_t i = 0; i < pg->nexplain; i++)
 		free(pg->explain[i]);
 	free(pg->explain);
@@ -158,6 +160,14 @@ tmap_plan_cell_node(const struct tmap_plan *p, size_t i, unsigned cell)
 	return g && cell < g->ncells ? (int)g->cells[cell].node : -EINVAL;
 }
 
+uint64_t
+tmap_plan_cell_memory_mib(const struct tmap_plan *p, size_t i, unsigned cell)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g && cell < g->ncells ? g->cells[cell].memory_mib : 0;
+}
+
 const char *
 tmap_plan_emulator_cpuset(const struct tmap_plan *p, size_t i)
 {
@@ -196,6 +206,14 @@ tmap_plan_cpuset(const struct tmap_plan *p, size_t i)
 	const struct plan_guest *g = guest_at(p, i);
 
 	return g ? g->cpus_list : NULL;
+}
+
+const char *
+tmap_plan_held_cpuset(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->held_list : NULL;
 }
 
 int

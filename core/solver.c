@@ -7,11 +7,14 @@
  *  1. How much each host node can give this guest ("capacity", in vcpus), which depends on
  *     the thread policy: free PUs (prefer), whole free cores (isolate), PUs of whole free
  *     SMT cores (require).
- *  2. Which node takes each guest cell. One cell: the best fit (the node left with the least
- *     capacity), so that large free nodes stay whole for large guests. Several cells: distinct
- *     nodes, closest first: for every anchor node, the nodes ordered by distance from it are
- *     taken until a bipartite matching puts every cell on its own node; the set with the
- *     smallest total distance wins. No permutation of nodes is ever enumerated.
+ *  2. Which node takes each guest cell, judged by what the host keeps useful afterwards:
+ *     first, how many of the latest requests it could still take (so a multi-cell stream
+ *     keeps room on several nodes, a stream of big cells keeps whole nodes); then the size
+ *     class of its largest free node (a small guest does not break the one big hole); then
+ *     the most room, spreading load as Nova does. Several cells: distinct nodes, closest
+ *     first: for every anchor node, the nodes ordered by distance from it are taken until a
+ *     bipartite matching puts every cell on its own node; the closest set wins, then by the
+ *     same judgement. No permutation of nodes is ever enumerated.
  *     A guest without cells that fits no single node is spread over the fewest closest nodes,
  *     and the plan proposes cells that mirror them.
  *  3. Which cores and PUs of that node: best fit by core (an exact fit first, then the
@@ -27,6 +30,14 @@
 #include <stdarg.h>
 
 #include "internal.h"
+
+/* A request's shape: how many cells, and the largest cell's needs. */
+struct shape {
+	unsigned ncells, vcpus;
+	uint64_t memory_mib;
+};
+
+#define RECENT 32
 
 /* One placed guest: what it holds, so that it can be released. */
 struct alloc {
@@ -49,6 +60,9 @@ struct tmap_host {
 	unsigned *shared_vcpus;	/* per node index: vcpus of shared guests */
 	uint32_t flags;
 	struct tmap_error *err;	/* of the call in progress */
+	/* The shapes of the latest requests, to judge what a placement leaves useful. */
+	struct shape recent[RECENT];
+	unsigned nrecent, next_recent;
 	size_t nallocs;
 	struct alloc *allocs;
 };
@@ -332,6 +346,85 @@ cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, u
 	return cap[n] >= need;
 }
 
+/* The size class (power of two) of the largest capacity left on any node: a placement that
+ * drops it breaks the one node that could still take a big cell. */
+static unsigned
+largest_class(const struct solver *s, const unsigned *cap)
+{
+	unsigned biggest = 0, k = 0;
+
+	for (unsigned n = 0; n < s->t->nnodes; n++)
+		if (!s->t->nodes[n].cpuless && cap[n] > biggest)
+			biggest = cap[n];
+	while (biggest >>= 1)
+		k++;
+	return k;
+}
+
+/* Does a request of this shape fit a host whose nodes have these capacities and memory? */
+static bool
+shape_fits(const struct shape *sh, const struct solver *s, const unsigned *cap,
+	   const uint64_t *mem)
+{
+	unsigned nodes = 0;
+
+	for (unsigned n = 0; n < s->t->nnodes && nodes < sh->ncells; n++)
+		nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus && mem[n] >= sh->memory_mib;
+	return nodes >= sh->ncells;
+}
+
+/*
+ * How useful a host stays: how many of the latest requests it could still take, each on its
+ * own. Placing a guest where it leaves this highest keeps the holes that the guests this host
+ * actually receives need (a whole node for a big cell, room on several nodes for a
+ * multi-cell guest), which neither best fit nor spreading does on every stream.
+ */
+static unsigned
+usefulness(const struct solver *s, const unsigned *cap, const uint64_t *mem)
+{
+	unsigned score = 0;
+
+	for (unsigned i = 0; i < s->nrecent; i++)
+		score += shape_fits(&s->recent[i], s, cap, mem);
+	return score;
+}
+
+static void
+remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
+{
+	struct shape sh = {ncells, 0, 0};
+
+	for (unsigned c = 0; c < ncells; c++) {
+		if (req[c].vcpus > sh.vcpus)
+			sh.vcpus = req[c].vcpus;
+		if (req[c].memory_mib > sh.memory_mib)
+			sh.memory_mib = req[c].memory_mib;
+	}
+	s->recent[s->next_recent] = sh;
+	s->next_recent = (s->next_recent + 1) % RECENT;
+	if (s->nrecent < RECENT)
+		s->nrecent++;
+}
+
+/* The capacities and memory of every node after cells needing need[] land on node_of[]. */
+static void
+after_placing(const struct solver *s, const struct demand *d, const unsigned *cap,
+	      const struct cell_req *req, const int *node_of, unsigned ncells, unsigned *ret_cap,
+	      uint64_t *ret_mem)
+{
+	for (unsigned n = 0; n < s->t->nnodes; n++) {
+		ret_cap[n] = cap[n];
+		ret_mem[n] = node_memory(s, n, d);
+	}
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned n = (unsigned)node_of[c];
+		unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
+
+		ret_cap[n] = ret_cap[n] > need ? ret_cap[n] - need : 0;
+		ret_mem[n] = ret_mem[n] > req[c].memory_mib ? ret_mem[n] - req[c].memory_mib : 0;
+	}
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* Bipartite matching of cells to distinct nodes (Kuhn's augmenting paths). */
 
@@ -425,8 +518,9 @@ by_distance(const void *a, const void *b, void *arg)
 /*
  * Distinct nodes for several cells, closest first. For each anchor node, grow the prefix of
  * nodes ordered by distance from it until every cell can be matched to its own node; then fix
- * cells largest first on the node of the prefix they fill best, as long as the rest can still
- * be matched. The set with the smallest total pairwise distance wins, then the best fit.
+ * cells largest first on the node of the prefix with the most room, as long as the rest can
+ * still be matched, so big cells land apart. The set with the smallest total pairwise distance
+ * wins, then what it leaves useful (see choose_one()).
  */
 static int
 choose_distinct(const struct solver *s, const struct demand *d, const unsigned *cap,
@@ -443,11 +537,14 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	_cleanup_free_ unsigned *order = calloc(N, sizeof(unsigned));
 	_cleanup_free_ unsigned *by_size = calloc(ncells, sizeof(unsigned));
 	_cleanup_free_ int *best = calloc(ncells, sizeof(int));
+	_cleanup_free_ unsigned *cap_after = calloc(N, sizeof(unsigned));
+	_cleanup_free_ uint64_t *mem_after = calloc(N, sizeof(uint64_t));
 	unsigned long best_dist = ULONG_MAX, best_left = ULONG_MAX;
+	unsigned best_useful = 0, best_largest = 0;
 	struct matching m;
 
 	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
-	    !best)
+	    !best || !cap_after || !mem_after)
 		return -ENOMEM;
 	m = (struct matching){ncells, N, fit, allowed, node_of, cell_of, visited};
 	for (unsigned c = 0; c < ncells; c++)
@@ -467,7 +564,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	for (unsigned a = 0; a < N; a++) {
 		struct sort_ctx ctx = {t, a, cap};
 		unsigned long dist, left = 0;
-		unsigned len;
+		unsigned len, useful, largest;
 		bool anchor_useful = false;
 
 		for (unsigned c = 0; c < ncells; c++)
@@ -491,7 +588,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		for (unsigned i = 0; i < ncells; i++) {
 			unsigned c = by_size[i];
 			int pick = -1;
-			unsigned pick_left = UINT_MAX;
+			unsigned pick_left = 0;
 
 			for (unsigned n = 0; n < N; n++) {
 				bool used = false;
@@ -504,7 +601,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 				if (used)
 					continue;
 				l = cap[n] - req[c].vcpus;
-				if (pick >= 0 && l >= pick_left)
+				if (pick >= 0 && l <= pick_left)
 					continue;
 				fixed[c] = (int)n;
 				if (matching_complete(&m, fixed)) {
@@ -519,9 +616,18 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			left += pick_left;
 		}
 		dist = set_distance(t, fixed, ncells);
-		if (dist < best_dist || (dist == best_dist && left < best_left)) {
+		after_placing(s, d, cap, req, fixed, ncells, cap_after, mem_after);
+		useful = usefulness(s, cap_after, mem_after);
+		largest = largest_class(s, cap_after);
+		/* Closest first; then what stays useful; then the biggest hole kept; then the
+		 * set with the most room left, spreading the load. */
+		if (best_dist == ULONG_MAX || dist != best_dist ? dist < best_dist :
+		    useful != best_useful ? useful > best_useful :
+		    largest != best_largest ? largest > best_largest : left > best_left) {
 			best_dist = dist;
 			best_left = left;
+			best_useful = useful;
+			best_largest = largest;
 			memcpy(best, fixed, ncells * sizeof(int));
 		}
 	}
@@ -552,7 +658,12 @@ static int
 choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 	   const struct cell_req *req, int *ret_node)
 {
+	_cleanup_free_ unsigned *cap_after = malloc(s->t->nnodes * sizeof(unsigned));
+	_cleanup_free_ uint64_t *mem_after = malloc(s->t->nnodes * sizeof(uint64_t));
 	int pick = -1;
+
+	if (!cap_after || !mem_after)
+		return -ENOMEM;
 
 	for (unsigned n = 0; n < s->t->nnodes; n++) {
 		if (!cell_fits(s, d, cap, n, req, 0))
@@ -571,9 +682,20 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 					  cap[n] > cap[pick] || (cap[n] == cap[pick] &&
 								 s->mem_free[n] > s->mem_free[pick]))
 				pick = (int)n;
-		} else if (cap[n] < cap[pick] ||
-			   (cap[n] == cap[pick] && s->mem_free[n] < s->mem_free[pick])) {
-			pick = (int)n;
+		} else {
+			int one_n = (int)n, one_p = pick;
+			unsigned un, up, ln, lp;
+
+			after_placing(s, d, cap, req, &one_n, 1, cap_after, mem_after);
+			un = usefulness(s, cap_after, mem_after);
+			ln = largest_class(s, cap_after);
+			after_placing(s, d, cap, req, &one_p, 1, cap_after, mem_after);
+			up = usefulness(s, cap_after, mem_after);
+			lp = largest_class(s, cap_after);
+			if (un != up ? un > up :
+			    ln != lp ? ln > lp :
+			    cap[n] != cap[pick] ? cap[n] > cap[pick] : s->mem_free[n] > s->mem_free[pick])
+				pick = (int)n;
 		}
 	}
 	if (pick < 0)
@@ -1112,6 +1234,9 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
 		req[c].vcpus = (unsigned)hwloc_bitmap_weight(cells.vcpus[c]);
 		req[c].memory_mib = cells.memory_mib[c];
 	}
+	/* Every request counts, placed or not: it is what this host is asked for. */
+	if (d.cpu == TMAP_CPU_DEDICATED)
+		remember_shape(s, req, cells.n);
 
 	if (d.policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d.cpu == TMAP_CPU_DEDICATED) {
 		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
@@ -1231,7 +1356,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
 			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; the most room for shared vcpus (%u)",
 					   c, t->nodes[n].os_index, req[c].memory_mib, cap[n]);
 		else if (cells.n == 1)
-			plan_guest_explain(pg, "cell 0 -> node %u: best fit, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free",
+			plan_guest_explain(pg, "cell 0 -> node %u: keeps the host most useful for the requests it gets, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free",
 					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
 					   req[c].memory_mib, node_memory(s, n, &d) + req[c].memory_mib);
 		else if (c == 0)

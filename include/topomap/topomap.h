@@ -518,6 +518,15 @@ TMAP_EXPORT int tmap_plan_cell_node(const struct tmap_plan *plan, size_t guest, 
 /**
  * @param plan the plan.
  * @param guest guest index.
+ * @param cell cell number.
+ * @return the cell's memory in MiB, or 0 for a bad index.
+ */
+TMAP_EXPORT uint64_t tmap_plan_cell_memory_mib(const struct tmap_plan *plan, size_t guest,
+					       unsigned cell);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
  * @return the emulator threads' host PUs, or NULL.
  */
 TMAP_EXPORT const char *tmap_plan_emulator_cpuset(const struct tmap_plan *plan, size_t guest);
@@ -550,6 +559,15 @@ TMAP_EXPORT unsigned tmap_plan_iothread_count(const struct tmap_plan *plan, size
  *         container's cpuset.cpus gets; NULL for a bad index.
  */
 TMAP_EXPORT const char *tmap_plan_cpuset(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @return every host PU the guest keeps from other guests: its vcpus' PUs, an isolated
+ *         emulator's, and the siblings thread policy isolate or require keeps empty ("" for a
+ *         shared guest, whose pool is the host's); NULL for a bad index.
+ */
+TMAP_EXPORT const char *tmap_plan_held_cpuset(const struct tmap_plan *plan, size_t guest);
 
 /**
  * @param plan the plan.
