@@ -540,11 +540,13 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	_cleanup_free_ unsigned *cap_after = calloc(N, sizeof(unsigned));
 	_cleanup_free_ uint64_t *mem_after = calloc(N, sizeof(uint64_t));
 	unsigned long best_dist = ULONG_MAX, best_left = ULONG_MAX;
-	unsigned best_useful = 0, best_largest = 0;
+	unsigned best_useful = 0, best_largest = 0, nseen = 0;
+	_cleanup_free_ uint64_t *seen_sets = calloc(N, sizeof(uint64_t));
+	_cleanup_free_ unsigned *cand = calloc(N, sizeof(unsigned));
 	struct matching m;
 
 	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
-	    !best || !cap_after || !mem_after)
+	    !best || !cap_after || !mem_after || !seen_sets || !cand)
 		return -ENOMEM;
 	m = (struct matching){ncells, N, fit, allowed, node_of, cell_of, visited};
 	for (unsigned c = 0; c < ncells; c++)
@@ -573,7 +575,14 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			continue;
 		for (unsigned n = 0; n < N; n++)
 			order[n] = n;
-		qsort_r(order, N, sizeof(*order), by_distance, &ctx);
+		/* Insertion sort: node lists are short, and qsort_r() allocates. */
+		for (unsigned i = 1; i < N; i++)
+			for (unsigned j = i; j > 0 && by_distance(&order[j], &order[j - 1], &ctx) < 0; j--) {
+				unsigned tmp = order[j];
+
+				order[j] = order[j - 1];
+				order[j - 1] = tmp;
+			}
 		memset(allowed, 0, N * sizeof(bool));
 		for (unsigned c = 0; c < ncells; c++)
 			fixed[c] = -1;
@@ -584,15 +593,28 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		}
 		if (len == N)
 			continue;
-		/* Fix the cells, largest first, on the allowed node they fill best. */
+		/* The same node set as an earlier anchor's decides the same way: skip it. */
+		if (N <= 64) {
+			uint64_t mask = 0;
+			bool seen = false;
+
+			for (unsigned n = 0; n < N; n++)
+				mask |= allowed[n] ? UINT64_C(1) << n : 0;
+			for (unsigned k = 0; k < nseen && !seen; k++)
+				seen = seen_sets[k] == mask;
+			if (seen)
+				continue;
+			seen_sets[nseen++] = mask;
+		}
+		/* Fix the cells, largest first, on the allowed node with the most room that still
+		 * leaves the other cells a matching: candidates in that order, the first that
+		 * keeps a full matching wins. */
 		for (unsigned i = 0; i < ncells; i++) {
-			unsigned c = by_size[i];
+			unsigned c = by_size[i], ncand = 0;
 			int pick = -1;
-			unsigned pick_left = 0;
 
 			for (unsigned n = 0; n < N; n++) {
 				bool used = false;
-				unsigned l;
 
 				if (!allowed[n] || !fit[c * N + n])
 					continue;
@@ -600,20 +622,26 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 					used |= fixed[k] == (int)n;
 				if (used)
 					continue;
-				l = cap[n] - req[c].vcpus;
-				if (pick >= 0 && l <= pick_left)
-					continue;
-				fixed[c] = (int)n;
-				if (matching_complete(&m, fixed)) {
-					pick = (int)n;
-					pick_left = l;
+				/* most room first; ties keep node order */
+				cand[ncand] = n;
+				for (unsigned j = ncand++; j > 0 && cap[cand[j]] > cap[cand[j - 1]]; j--) {
+					unsigned tmp = cand[j];
+
+					cand[j] = cand[j - 1];
+					cand[j - 1] = tmp;
 				}
+			}
+			for (unsigned j = 0; j < ncand && pick < 0; j++) {
+				fixed[c] = (int)cand[j];
+				/* The last cell needs no check: its node fits it and is free. */
+				if (i + 1 == ncells || matching_complete(&m, fixed))
+					pick = (int)cand[j];
 				fixed[c] = -1;
 			}
 			if (pick < 0)
 				return -EINVAL; /* cannot happen: the prefix had a full matching */
 			fixed[c] = pick;
-			left += pick_left;
+			left += cap[pick] - req[c].vcpus;
 		}
 		dist = set_distance(t, fixed, ncells);
 		after_placing(s, d, cap, req, fixed, ncells, cap_after, mem_after);
@@ -1085,19 +1113,14 @@ static char *
 core_list(const struct tmap_topology *t, unsigned pu)
 {
 	const struct topo_core *core = &t->cores[t->pu_core[pu]];
-	char *s = NULL;
+	char buf[512];
 	size_t len = 0;
-	FILE *f = open_memstream(&s, &len);
 
-	if (!f)
-		return NULL;
-	for (unsigned k = 0; k < core->npus; k++)
-		fprintf(f, "%s%u", k ? "," : "", core->pus[k]);
-	if (fclose(f) != 0) {
-		free(s);
-		return NULL;
-	}
-	return s;
+	buf[0] = '\0';
+	for (unsigned k = 0; k < core->npus && len < sizeof(buf); k++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%u", k ? "," : "",
+					core->pus[k]);
+	return strdup(buf);
 }
 
 static int
@@ -1199,9 +1222,10 @@ shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus
 	return 0;
 }
 
-/* Place one guest. On -ENOSPC the solver is left as it was. */
+/* Place one guest. On -ENOSPC the solver is left as it was. decide_only: the choices alone,
+ * without the words and lists a plan carries (tmap_host_fit()). */
 static int
-place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
+place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg, bool decide_only)
 {
 	const struct tmap_topology *t = s->t;
 	struct demand d = demand_of(t, g);
@@ -1316,6 +1340,8 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
 		{
 			hwloc_bitmap_only(pg->vcpu_pus[v], vcpu_pu[v]);
 			hwloc_bitmap_set(pc->pus, vcpu_pu[v]);
+			if (decide_only)
+				continue;
 			pg->vcpu_core_lists[v] = core_list(t, vcpu_pu[v]);
 			if (!pg->vcpu_core_lists[v]) {
 				r = -ENOMEM;
@@ -1338,6 +1364,8 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
 		hwloc_bitmap_only(pg->emulator, pu);
 	}
 
+	if (decide_only)
+		goto decided;
 	/* Why, in the operator's words. */
 	if (spread_out) {
 		_cleanup_free_ char *nodes = bitmap_list(pg->memory_nodes);
@@ -1378,7 +1406,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg)
 		plan_guest_explain(pg, "emulator and iothreads: a PU of their own on cell 0's node (emulator isolate)");
 	else
 		plan_guest_explain(pg, "emulator and iothreads float over the guest's vcpu PUs (emulator share)");
-
+decided:
 	hwloc_bitmap_or(s->taken, s->taken, pg->held);
 	snapshot_clear(&snap);
 	r = 0;
@@ -1545,7 +1573,7 @@ host_place(struct tmap_host *h, const struct tmap_guest *g, struct plan_guest *p
 	}
 	r = snapshot_take(h, &snap);
 	if (r == 0)
-		r = place_guest(h, g, pg);
+		r = place_guest(h, g, pg, false);
 	if (r == 0)
 		r = plan_guest_finish(pg);
 	if (r == 0)
@@ -1578,6 +1606,43 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
 		tmap_plan_free(plan);
 	else
 		*ret = plan;
+	return r;
+}
+
+int
+tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error *err)
+{
+	struct plan_guest pg = {0};
+	struct snapshot snap = {0};
+	int r;
+
+	if (!h || !g)
+		return tmap_error_set(err, -EINVAL, "tmap_host_fit: missing argument");
+	h->err = err;
+	r = tmap_guest_validate(g, err);
+	if (r == 0 && host_find(h, g->name))
+		r = tmap_error_set(err, -EEXIST, "%s: a guest of that name is already placed",
+				   g->name);
+	if (r == 0)
+		r = snapshot_take(h, &snap);
+	if (r == 0) {
+		struct shape recent[RECENT];
+		unsigned nrecent = h->nrecent, next = h->next_recent;
+
+		/* The same decision tmap_host_place() makes, then everything put back, the
+		 * window of recent requests too: a question is not a request. */
+		memcpy(recent, h->recent, sizeof(recent));
+		r = place_guest(h, g, &pg, true);
+		snapshot_restore(h, &snap);
+		memcpy(h->recent, recent, sizeof(recent));
+		h->nrecent = nrecent;
+		h->next_recent = next;
+	}
+	if (r == -ENOMEM)
+		tmap_error_set(err, r, "out of memory");
+	snapshot_clear(&snap);
+	plan_guest_clear(&pg);
+	h->err = NULL;
 	return r;
 }
 

@@ -445,6 +445,17 @@ TMAP_EXPORT int tmap_host_place(struct tmap_host *host, const struct tmap_guest 
 				struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
+ * Would a guest fit, as tmap_host_place() would place it? The decision alone: the host is
+ * left unchanged and no plan is built. What a scheduler asks of each host in a fleet.
+ * @param host the host.
+ * @param guest the guest.
+ * @param reterr receives why not, as for tmap_host_place().
+ * @return 0 when it fits, -ENOSPC when it does not, -EINVAL, -EEXIST or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_fit(struct tmap_host *host, const struct tmap_guest *guest,
+			      struct tmap_error *reterr);
+
+/**
  * Free what a placed guest holds.
  * @param host the host.
  * @param name the guest.
