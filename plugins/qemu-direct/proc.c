@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The QEMU process as /proc shows it: its threads, their names and status, its pages' nodes.
+ *
+ * Every thread is reached below one directory fd, /proc/PID/task, opened once: the kernel
+ * resolves TID there only when TID is a thread of that process, so a tid QMP reports that
+ * belongs to another process (PID 1, say) is never found, and no path is built from text
+ * anyone else wrote.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+
+#include "qemu-direct.h"
+
+int
+proc_open_task_file(int task_fd, pid_t tid, const char *name)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "%d/%s", (int)tid, name);
+	fd = openat(task_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
+static int
+read_fd(int fd, char **ret)
+{
+	_cleanup_free_ char *buf = malloc(PROC_MAX_FILE + 1);
+	size_t len = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, PROC_MAX_FILE + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > PROC_MAX_FILE)
+			return -EFBIG;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int
+proc_read_task_file(int task_fd, pid_t tid, const char *name, char **ret)
+{
+	_cleanup_close_ int fd = proc_open_task_file(task_fd, tid, name);
+
+	if (fd < 0)
+		return fd;
+	return read_fd(fd, ret);
+}
+
+int
+proc_status_field(const char *status, const char *key, char **ret)
+{
+	size_t klen = strlen(key);
+
+	for (const char *line = status; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		const char *end = nl ? nl : line + strlen(line);
+
+		if ((size_t)(end - line) > klen && strncmp(line, key, klen) == 0 &&
+		    line[klen] == ':') {
+			const char *v = line + klen + 1;
+			char *value;
+
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			value = strndup(v, (size_t)(end - v));
+			if (!value)
+				return -ENOMEM;
+			*ret = value;
+			return 0;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+static int
+parse_pid(const char *text, pid_t *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (!text || !isdigit((unsigned char)text[0]) || strlen(text) > 10)
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || *end || v == 0 || v > INT_MAX)
+		return -EINVAL;
+	*ret = (pid_t)v;
+	return 0;
+}
+
+int
+proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err)
+{
+	_cleanup_close_ int task_fd = -1;
+	_cleanup_free_ char *status = NULL, *tgid = NULL;
+	char path[64];
+	pid_t pid;
+	int r;
+
+	if (!text)
+		return set_error(err, -EINVAL,
+				 "the qemu-direct backend needs --pid PID (QEMU's process id)");
+	if (parse_pid(text, &pid) < 0)
+		return set_error(err, -EINVAL, "--pid: '%.32s' is not a process id", text);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	task_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (task_fd < 0 && errno == ENOENT)
+		return set_error(err, -ESRCH, "--pid: there is no process %d", (int)pid);
+	if (task_fd < 0)
+		return set_error(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+
+	/* /proc/TID exists for every thread too; only the main thread's tid names the process. */
+	r = proc_read_task_file(task_fd, pid, "status", &status);
+	if (r < 0)
+		return set_error(err, r == -ENOENT ? -ESRCH : r,
+				 "cannot read the status of process %d: %s", (int)pid,
+				 strerror(-r));
+	r = proc_status_field(status, "Tgid", &tgid);
+	if (r < 0)
+		return set_error(err, -EBADMSG, "the status of process %d has no Tgid", (int)pid);
+	if (strtol(tgid, NULL, 10) != pid)
+		return set_error(
+		    err, -EINVAL,
+		    "--pid: %d is a thread of process %s, not a process: give QEMU's pid", (int)pid,
+		    tgid);
+	*ret_pid = pid;
+	r = task_fd;
+	task_fd = -1;
+	return r;
+}
+
+int
+proc_task_exists(int task_fd, pid_t tid)
+{
+	char name[16];
+	int fd;
+
+	if (tid <= 0)
+		return -ENOENT;
+	snprintf(name, sizeof(name), "%d", (int)tid);
+	fd = openat(task_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int
+cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+proc_list_tasks(int task_fd, pid_t **ret, size_t *ret_n, struct tmap_error *err)
+{
+	_cleanup_free_ pid_t *tids = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	/* A fresh open of the directory: its own offset, so that every listing is whole. */
+	fd = openat(task_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return set_error(err, errno == ENOENT ? -ESRCH : -errno,
+				 "cannot list the threads of the QEMU process: %s",
+				 strerror(errno));
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return set_error(err, -ENOMEM, "out of memory");
+	}
+	while ((errno = 0, de = readdir(dir))) {
+		unsigned long tid;
+		char *end;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		tid = strtoul(de->d_name, &end, 10);
+		if (*end || tid == 0 || tid > INT_MAX)
+			continue;
+		if (n == PROC_MAX_THREADS) {
+			closedir(dir);
+			return set_error(err, -E2BIG, "the QEMU process has more than %u threads",
+					 PROC_MAX_THREADS);
+		}
+		if (n == cap) {
+			pid_t *v = realloc(tids, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!v) {
+				closedir(dir);
+				return set_error(err, -ENOMEM, "out of memory");
+			}
+			tids = v;
+		}
+		tids[n++] = (pid_t)tid;
+	}
+	if (errno) {
+		int r = -errno;
+
+		closedir(dir);
+		return set_error(err, r == -ENOENT ? -ESRCH : r,
+				 "cannot list the threads of the QEMU process: %s", strerror(-r));
+	}
+	closedir(dir);
+	if (n == 0)
+		return set_error(err, -ESRCH, "the QEMU process has exited");
+	qsort(tids, n, sizeof(*tids), cmp_pid);
+	*ret = TAKE_PTR(tids);
+	*ret_n = n;
+	return 0;
+}
+
+void
+proc_task_name(int task_fd, pid_t tid, char *buf, size_t size)
+{
+	_cleanup_free_ char *comm = NULL;
+	size_t n = 0;
+
+	if (proc_read_task_file(task_fd, tid, "comm", &comm) < 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	/* Thread names come from QEMU's command line (iothread ids): print them harmlessly. */
+	for (const char *p = comm; *p && *p != '\n' && n + 1 < size; p++)
+		buf[n++] = (*p >= 0x20 && *p < 0x7f && *p != '\'') ? *p : '?';
+	buf[n] = '\0';
+}
+
+int
+proc_numa_maps_nodes(FILE *f, struct cpus *nodes)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0, lines = 0;
+	ssize_t len;
+
+	CPU_ZERO_S(nodes->size, nodes->set);
+	while ((len = getline(&line, &cap, f)) > 0) {
+		char *save = NULL;
+
+		if (++lines > (1u << 22))
+			return -EFBIG;
+		/* Only anonymous memory is QEMU's to move: pages of files (libraries) are shared
+		 * with other processes, and migrate_pages() leaves them where they are. */
+		if (strstr(line, " file="))
+			continue;
+		for (char *tok = strtok_r(line, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save)) {
+			unsigned long node, pages;
+			char *end;
+
+			if (tok[0] != 'N' || !isdigit((unsigned char)tok[1]))
+				continue;
+			node = strtoul(tok + 1, &end, 10);
+			if (*end != '=' || !isdigit((unsigned char)end[1]))
+				continue;
+			pages = strtoul(end + 1, &end, 10);
+			if (*end || pages == 0)
+				continue;
+			if (node >= nodes->nbits)
+				return -ERANGE;
+			CPU_SET_S(node, nodes->size, nodes->set);
+		}
+	}
+	if (ferror(f))
+		return -EIO;
+	return 0;
+}

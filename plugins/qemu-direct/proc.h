@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The qemu-direct backend: the QEMU process and its threads, as /proc shows them (proc.c). */
+#ifndef TOPOMAP_QEMU_DIRECT_PROC_H
+#define TOPOMAP_QEMU_DIRECT_PROC_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <topomap/topomap.h>
+
+#include "cpulist.h"
+
+/* The longest /proc file read (status is about 1.5 KiB). */
+#define PROC_MAX_FILE (64u << 10)
+/* The most threads a process may have for topomap to act on it. */
+#define PROC_MAX_THREADS 65536
+
+/*
+ * Open /proc/PID/task of the process `text` names (a positive decimal number of a process, not
+ * of a thread). Returns the directory fd, kept for the transaction: every tid is looked up
+ * below it, so a thread of another process is never mistaken for one of QEMU's.
+ */
+int proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err);
+/* Is tid a thread of the process whose task directory is task_fd? 0 yes, -ENOENT no. */
+int proc_task_exists(int task_fd, pid_t tid);
+/* The process's thread ids, ascending. */
+int proc_list_tasks(int task_fd, pid_t **ret, size_t *ret_n, struct tmap_error *err);
+/* Open a file of one thread (task/TID/NAME) for reading; -errno. */
+int proc_open_task_file(int task_fd, pid_t tid, const char *name);
+/* Read a file of one thread (task/TID/NAME), at most PROC_MAX_FILE bytes, NUL-terminated. */
+int proc_read_task_file(int task_fd, pid_t tid, const char *name, char **ret);
+/* The value of "Key:" in a status text, malloc()ed without blanks around it. */
+int proc_status_field(const char *status, const char *key, char **ret);
+/* A thread's name (comm), printable characters only. */
+void proc_task_name(int task_fd, pid_t tid, char *buf, size_t size);
+/* The nodes holding anonymous pages of the process, from numa_maps (set bits are nodes). */
+int proc_numa_maps_nodes(FILE *numa_maps, struct cpus *nodes);
+
+#endif

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Shared by the files of the qemu-direct backend: small helpers and the QMP client (qmp.c).
+ * CPU sets (cpulist.h) and the process under /proc (proc.h) have headers of their own, without
+ * helpers, that tests/test-qemu-direct.c includes next to the core's. Only the public headers
+ * of libtopomap are used: a module is a client of the library like any other, so the small
+ * cleanup helpers are repeated here rather than taken from core/.
+ */
+#ifndef TOPOMAP_QEMU_DIRECT_H
+#define TOPOMAP_QEMU_DIRECT_H
+
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <topomap/topomap.h>
+
+#include "cpulist.h"
+#include "proc.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _p_ = (p);                                                           \
+		(p) = NULL;                                                                        \
+		_p_;                                                                               \
+	})
+
+static inline void
+freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+static inline void
+closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+static inline void
+json_putp(json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_putp)
+
+static inline bool
+streq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * Fill *err (when not NULL) and return code, so that call sites stay one line. The library's
+ * own tmap_error_set() is not part of its public interface.
+ */
+static inline int set_error(struct tmap_error *err, int code, const char *fmt, ...) _printf_(3, 4);
+
+static inline int
+set_error(struct tmap_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return code;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* qmp.c: a QMP client on a unix socket */
+
+/* Every read waits at most this long: a QEMU that stops answering must not hang topomap. */
+#define QMP_TIMEOUT_MS 5000
+/* The longest reply line taken; query-cpus-fast of 4096 vcpus is about 750 KiB. */
+#define QMP_MAX_REPLY (1u << 20)
+
+struct qmp;
+
+/* Connect, read the greeting and negotiate capabilities. */
+int qmp_connect(const char *path, struct qmp **ret, struct tmap_error *err);
+struct qmp *qmp_close(struct qmp *q);
+static inline void
+qmp_closep(struct qmp **q)
+{
+	qmp_close(*q);
+}
+
+/*
+ * Run one command without arguments. *ret receives its "return" value (owned by the caller).
+ * -EOPNOTSUPP when QEMU does not know the command (error class CommandNotFound), -EREMOTEIO
+ * for any other error reply, -EBADMSG for a reply that is not QMP, -ETIMEDOUT, -ECONNRESET,
+ * -EMSGSIZE for a reply over QMP_MAX_REPLY.
+ */
+int qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tmap_error *err);
+
+#endif

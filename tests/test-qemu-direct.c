@@ -1,0 +1,1355 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The qemu-direct backend against a real QEMU under TCG, started here with a QMP socket and
+ * a pidfile: the guest read from QEMU, apply (through the CLI, as an operator runs it), what
+ * /proc says afterwards thread by thread, verify, drift made behind topomap's back, and a
+ * rollback after a real failure halfway through (a thread in a cgroup cpuset that refuses the
+ * planned PU). A fake QMP server (fake-qmp.c) gives the faults a real QEMU does not produce on
+ * demand: garbage, early close, error replies, foreign thread ids, huge replies, silence.
+ * After every refusal, every thread's affinity must be what it was.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "testlib.h"
+#include "topomap/backend.h"
+#include "fake-qmp.h"
+/* The backend's parsers of /proc text and lists, compiled into this test too. */
+#include "../plugins/qemu-direct/proc.h"
+
+#define QEMU "/usr/bin/qemu-system-x86_64"
+/* QMP answers in about 50 ms here; a loaded CI machine gets a lot more, but not forever. */
+#define QMP_WAIT_MS 10000
+#define CPUSET_ROOT "/sys/fs/cgroup/cpuset"
+#define MAX_THREADS 64
+
+extern char **environ;
+
+struct qemu_run {
+	char dir[64];
+	char sock[100]; /* QEMU's QMP socket */
+	char fake[100]; /* a fake QMP server's socket */
+	char log[100];
+	char pidfile[100];
+	char cgroup[160]; /* a cpuset the test made, or "" */
+	pid_t pid;
+	int cg_tid; /* the thread moved into it */
+};
+
+/*
+ * The run now in progress, for the signal handler: when meson's timeout (SIGTERM) or ^C ends
+ * the test, cmocka's teardown never runs, and QEMU and the cpuset would outlive it.
+ */
+static struct qemu_run *volatile running;
+
+/* Async-signal-safe: the thread back to the root cpuset, then the cpuset removed. */
+static void
+cgroup_remove(struct qemu_run *q)
+{
+	char buf[16];
+	int fd, n;
+
+	if (!q->cgroup[0])
+		return;
+	if (q->cg_tid > 0) {
+		fd = open(CPUSET_ROOT "/tasks", O_WRONLY | O_CLOEXEC);
+		n = snprintf(buf, sizeof(buf), "%d", q->cg_tid);
+		if (fd >= 0) {
+			(void)!write(fd, buf, (size_t)n);
+			close(fd);
+		}
+	}
+	rmdir(q->cgroup);
+	q->cgroup[0] = '\0';
+	q->cg_tid = 0;
+}
+
+static void
+on_signal(int sig)
+{
+	struct qemu_run *q = running;
+
+	if (q) {
+		cgroup_remove(q);
+		if (q->pid > 0)
+			kill(q->pid, SIGKILL);
+		unlink(q->sock);
+		unlink(q->fake);
+		unlink(q->log);
+		unlink(q->pidfile);
+		rmdir(q->dir);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int
+setup(void **state)
+{
+	struct qemu_run *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return -1;
+	q->pid = -1;
+	snprintf(q->dir, sizeof(q->dir), "/tmp/topomap-test-qd-XXXXXX");
+	if (!mkdtemp(q->dir)) {
+		print_error("mkdtemp: %s\n", strerror(errno));
+		free(q);
+		return -1;
+	}
+	snprintf(q->sock, sizeof(q->sock), "%s/qmp.sock", q->dir);
+	snprintf(q->fake, sizeof(q->fake), "%s/fake.sock", q->dir);
+	snprintf(q->log, sizeof(q->log), "%s/qemu.log", q->dir);
+	snprintf(q->pidfile, sizeof(q->pidfile), "%s/qemu.pid", q->dir);
+	running = q;
+	*state = q;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct qemu_run *q = *state;
+
+	if (!q)
+		return 0;
+	cgroup_remove(q);
+	if (q->pid > 0) {
+		kill(q->pid, SIGKILL);
+		while (waitpid(q->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	running = NULL;
+	unlink(q->sock);
+	unlink(q->fake);
+	unlink(q->log);
+	unlink(q->pidfile);
+	if (rmdir(q->dir) < 0)
+		print_error("rmdir '%s': %s\n", q->dir, strerror(errno));
+	free(q);
+	return 0;
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *
+qemu_log(struct qemu_run *q)
+{
+	static char text[4096];
+	ssize_t n = -1;
+	int fd = open(q->log, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+	}
+	text[n > 0 ? n : 0] = '\0';
+	return text;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Threads, as /proc says */
+
+struct thread_info {
+	int tid;
+	char name[32];
+	char cpus[64];
+};
+
+struct snapshot {
+	size_t n;
+	struct thread_info t[MAX_THREADS];
+};
+
+static bool
+read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+static void
+take_snapshot(pid_t pid, struct snapshot *s)
+{
+	char path[128];
+	struct dirent *de;
+	DIR *dir;
+
+	s->n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		fail_msg("cannot list '%s': %s", path, strerror(errno));
+	while ((de = readdir(dir))) {
+		struct thread_info *t;
+		char status[4096], *line, *nl;
+
+		if (de->d_name[0] == '.')
+			continue;
+		assert_true(s->n < MAX_THREADS);
+		t = &s->t[s->n];
+		t->tid = atoi(de->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, t->tid);
+		if (!read_small(path, t->name, sizeof(t->name)))
+			continue;
+		t->name[strcspn(t->name, "\n")] = '\0';
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, t->tid);
+		if (!read_small(path, status, sizeof(status)))
+			continue;
+		line = strstr(status, "Cpus_allowed_list:");
+		assert_non_null(line);
+		line += strlen("Cpus_allowed_list:");
+		line += strspn(line, " \t");
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		snprintf(t->cpus, sizeof(t->cpus), "%s", line);
+		s->n++;
+	}
+	closedir(dir);
+}
+
+static const struct thread_info *
+by_name(const struct snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (streq(s->t[i].name, name))
+			return &s->t[i];
+	fail_msg("no thread named '%s'", name);
+	return NULL;
+}
+
+static const struct thread_info *
+by_tid(const struct snapshot *s, int tid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->t[i].tid == tid)
+			return &s->t[i];
+	return NULL;
+}
+
+static unsigned
+count_prefix(const struct snapshot *s, const char *prefix)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += strncmp(s->t[i].name, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+/* Every thread of before still has its affinity (threads that exited since are skipped). */
+static void
+assert_unchanged(const struct snapshot *before, pid_t pid)
+{
+	struct snapshot now;
+
+	take_snapshot(pid, &now);
+	for (size_t i = 0; i < before->n; i++) {
+		const struct thread_info *t = by_tid(&now, before->t[i].tid);
+
+		if (t && !streq(t->cpus, before->t[i].cpus))
+			fail_msg("thread %d '%s' has affinity '%s'; it had '%s'", t->tid, t->name,
+				 t->cpus, before->t[i].cpus);
+	}
+}
+
+static void
+set_affinity(int tid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(tid, sizeof(set), &set) < 0)
+		fail_msg("sched_setaffinity(%d, %d): %s", tid, cpu, strerror(errno));
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* QEMU */
+
+/* 2 vcpus, one per guest cell, for a dedicated plan on this 2-PU host. */
+static const char *const qemu_two[] = {
+    "-name",   "guest=t2,debug-threads=on",
+    "-smp",    "2,sockets=1,cores=2,threads=1",
+    "-m",      "128",
+    "-object", "memory-backend-ram,id=ram0,size=64M,host-nodes=0,policy=bind",
+    "-object", "memory-backend-ram,id=ram1,size=64M,host-nodes=0,policy=bind",
+    "-numa",   "node,nodeid=0,cpus=0,memdev=ram0",
+    "-numa",   "node,nodeid=1,cpus=1,memdev=ram1",
+    NULL,
+};
+
+/* 4 vcpus (2 cores of 2 threads) in 2 guest cells: the guest. */
+static const char *const qemu_four[] = {
+    "-name",   "guest=t4,debug-threads=on",
+    "-smp",    "4,sockets=1,cores=2,threads=2",
+    "-m",      "256",
+    "-object", "memory-backend-ram,id=ram0,size=128M,host-nodes=0,policy=bind",
+    "-object", "memory-backend-ram,id=ram1,size=128M,host-nodes=0,policy=bind",
+    "-numa",   "node,nodeid=0,cpus=0-1,memdev=ram0",
+    "-numa",   "node,nodeid=1,cpus=2-3,memdev=ram1",
+    NULL,
+};
+
+static bool
+have_qemu(void)
+{
+	if (access(QEMU, X_OK) == 0)
+		return true;
+	print_message("%s is missing (apt-get install qemu-system-x86): skipped\n", QEMU);
+	return false;
+}
+
+/* QMP greets: QEMU has built its machine, its threads are there. The connection is closed at
+ * once, so that the monitor is free for topomap. */
+static bool
+qmp_greets(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct pollfd p;
+	char buf[512];
+	bool ok = false;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0)
+		return false;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		p = (struct pollfd){.fd = fd, .events = POLLIN};
+		ok = poll(&p, 1, QMP_WAIT_MS) == 1 && read(fd, buf, sizeof(buf)) > 0 &&
+		     strncmp(buf, "{\"QMP\"", 6) == 0;
+	}
+	close(fd);
+	return ok;
+}
+
+static pid_t
+qemu_start(struct qemu_run *q, const char *const *guest, unsigned vcpus)
+{
+	char qmp[160], pidbuf[32];
+	char *argv[64] = {QEMU,	      "-accel",	 "tcg,thread=multi", "-machine", "pc",
+			  "-cpu",     "qemu64",	 "-nodefaults",	     "-display", "none",
+			  "-S",	      "-object", "iothread,id=io1",  "-qmp",	 qmp,
+			  "-pidfile", q->pidfile};
+	size_t n = 17;
+	posix_spawn_file_actions_t fa;
+	long deadline = now_ms() + QMP_WAIT_MS;
+	struct snapshot s;
+	int r;
+
+	/* -S keeps the vcpus stopped: their threads exist, and the guest costs no CPU. */
+	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", q->sock);
+	for (size_t i = 0; guest[i]; i++)
+		argv[n++] = (char *)guest[i];
+	argv[n] = NULL;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, q->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	r = posix_spawn(&q->pid, QEMU, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0) {
+		q->pid = -1;
+		fail_msg("cannot start %s: %s", QEMU, strerror(r));
+	}
+	for (;;) {
+		int status;
+
+		if (access(q->sock, F_OK) == 0 && qmp_greets(q->sock))
+			break;
+		if (waitpid(q->pid, &status, WNOHANG) == q->pid) {
+			q->pid = -1;
+			fail_msg("QEMU exited with status %d:\n%s", status, qemu_log(q));
+		}
+		if (now_ms() > deadline)
+			fail_msg("no QMP greeting after %d ms:\n%s", QMP_WAIT_MS, qemu_log(q));
+		usleep(5000);
+	}
+	/* The operator's way: --pid $(cat PIDFILE). It is the pid we started. */
+	if (!read_small(q->pidfile, pidbuf, sizeof(pidbuf)))
+		fail_msg("QEMU wrote no pidfile '%s'", q->pidfile);
+	assert_int_equal(atoi(pidbuf), q->pid);
+	/* QMP greets from its own thread, possibly before the machine and its vcpu threads are
+	 * made: wait for them too (topomap's own queries run after, in QEMU's main loop). */
+	for (;;) {
+		take_snapshot(q->pid, &s);
+		if (count_prefix(&s, "CPU ") == vcpus && count_prefix(&s, "IO io1") == 1)
+			break;
+		if (now_ms() > deadline)
+			fail_msg("QEMU has %u vcpu threads after %d ms, not %u",
+				 count_prefix(&s, "CPU "), QMP_WAIT_MS, vcpus);
+		usleep(5000);
+	}
+	return q->pid;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* topomap, the program */
+
+static char *strprintf(const char *fmt, ...) _printf_(1, 2);
+
+static char *
+strprintf(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	assert_non_null(s);
+	return s;
+}
+
+/* Run topomap with the arguments (NULL-terminated) and the target; stdout and stderr are
+ * kept for the caller to free. */
+static int
+topomap(struct qemu_run *q, const char *sock, char **out, char **err, ...)
+{
+	const char *bin = getenv("TOPOMAP_BIN");
+	char *argv[48] = {(char *)bin};
+	char pid[32];
+	size_t n = 1;
+	va_list ap;
+	int r;
+
+	assert_non_null(bin);
+	va_start(ap, err);
+	for (char *a = va_arg(ap, char *); a; a = va_arg(ap, char *))
+		argv[n++] = a;
+	va_end(ap);
+	snprintf(pid, sizeof(pid), "%d", (int)q->pid);
+	argv[n++] = "--backend=qemu-direct";
+	argv[n++] = "--qmp";
+	argv[n++] = (char *)sock;
+	argv[n++] = "--pid";
+	argv[n++] = pid;
+	argv[n] = NULL;
+	r = test_run(argv, NULL, out, err);
+	return r;
+}
+
+static void
+expect_exit(int got, int want, const char *what, const char *out, const char *err)
+{
+	if (got != want)
+		fail_msg("%s: exit %d, not %d\nstdout:\n%s\nstderr:\n%s", what, got, want,
+			 out ? out : "", err ? err : "");
+}
+
+static void
+expect_text(const char *text, const char *needle)
+{
+	if (!text || !strstr(text, needle))
+		fail_msg("'%s' lacks '%s'", text ? text : "(null)", needle);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* topomap, the library */
+
+static struct tmap_backend_module *
+load_backend(void)
+{
+	struct tmap_backend_module *m = NULL;
+	struct tmap_error err = {0};
+
+	if (tmap_backend_load("qemu-direct", &m, &err) < 0)
+		fail_msg("load: %s", err.message);
+	return m;
+}
+
+static struct tmap_target *
+make_target(const char *sock, const char *pid)
+{
+	struct tmap_target *t = NULL;
+
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, "qmp", sock), 0);
+	assert_int_equal(tmap_target_set(t, "pid", pid), 0);
+	return t;
+}
+
+static struct tmap_plan *
+plan_from_json(const char *topology, const char *json, const char *reserve)
+{
+	struct tmap_topology *t = test_topology(topology);
+	struct tmap_guests *g = test_guests(json);
+	struct tmap_plan *p = test_solve(t, g, reserve);
+
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+	return p;
+}
+
+/* tmap_apply on a target; returns its code, the message and the report. */
+static int
+lib_apply(const char *sock, pid_t pid, const struct tmap_plan *plan, unsigned flags,
+	  struct tmap_report **report, struct tmap_error *err)
+{
+	struct tmap_backend_module *m = load_backend();
+	struct tmap_target *t;
+	char pidtext[32];
+	int r;
+
+	snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
+	t = make_target(sock, pidtext);
+	*err = (struct tmap_error){0};
+	r = tmap_apply(m, t, plan, 0, flags, report, err);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
+	return r;
+}
+
+static bool
+report_has(const struct tmap_report *r, const char *needle)
+{
+	for (size_t i = 0; i < tmap_report_write_count(r); i++)
+		if (strstr(tmap_report_write(r, i), needle))
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* The guest read from QEMU */
+
+static void
+probe_and_backends(void **state)
+{
+	struct tmap_backend_module *m = load_backend();
+	struct tmap_error err = {0};
+	char *argv[] = {(char *)getenv("TOPOMAP_BIN"), "backends", NULL};
+	char *out = NULL;
+
+	if (tmap_backend_descriptor(m)->probe(&err) < 0)
+		fail_msg("probe: %s", err.message);
+	tmap_backend_unload(m);
+	assert_int_equal(test_run(argv, NULL, &out, NULL), 0);
+	expect_text(out, "qemu-direct");
+	expect_text(strstr(out, "qemu-direct"), "ready on this host");
+	free(out);
+}
+
+static void
+describe_reads_the_guest(void **state)
+{
+	struct qemu_run *q = *state;
+	struct tmap_backend_module *m;
+	struct tmap_target *t;
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	char pid[32];
+
+	if (!have_qemu())
+		skip();
+	qemu_start(q, qemu_four, 4);
+	snprintf(pid, sizeof(pid), "%d", (int)q->pid);
+	m = load_backend();
+	t = make_target(q->sock, pid);
+	if (tmap_backend_describe(m, t, &g, &err) < 0)
+		fail_msg("describe: %s", err.message);
+	/* -name guest=t4, -smp 4,sockets=1,cores=2,threads=2, two nodes of 128 MiB, io1. */
+	assert_string_equal(tmap_guest_name(g), "t4");
+	assert_int_equal(g->vcpus, 4);
+	assert_int_equal(g->sockets, 1);
+	assert_int_equal(g->cores, 2);
+	assert_int_equal(g->threads, 2);
+	assert_int_equal(g->memory_mib, 256);
+	assert_int_equal(g->iothreads, 1);
+	assert_int_equal(g->ncells, 2);
+	assert_int_equal(g->cells[0].memory_mib, 128);
+	assert_int_equal(g->cells[1].memory_mib, 128);
+	assert_true(hwloc_bitmap_isset(g->cells[0].vcpus, 0) &&
+		    hwloc_bitmap_isset(g->cells[0].vcpus, 1));
+	assert_int_equal(hwloc_bitmap_weight(g->cells[0].vcpus), 2);
+	assert_true(hwloc_bitmap_isset(g->cells[1].vcpus, 2) &&
+		    hwloc_bitmap_isset(g->cells[1].vcpus, 3));
+	assert_int_equal(hwloc_bitmap_weight(g->cells[1].vcpus), 2);
+	tmap_guest_free(g);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Apply, read back, verify, drift: through the CLI */
+
+static void
+apply_described_guest(void **state)
+{
+	struct qemu_run *q = *state;
+	struct tmap_backend_module *m;
+	struct tmap_topology *topo;
+	struct tmap_guests *guests = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_target *t;
+	struct tmap_plan *plan;
+	struct tmap_error err = {0};
+	struct snapshot before, after;
+	char *out = NULL, *errtext = NULL, *line, pid[32];
+	const char *emulator;
+	int r;
+
+	if (!have_qemu())
+		skip();
+	qemu_start(q, qemu_two, 2);
+
+	/* What topomap will plan: the guest QEMU runs, dedicated, on this host. */
+	snprintf(pid, sizeof(pid), "%d", (int)q->pid);
+	m = load_backend();
+	t = make_target(q->sock, pid);
+	if (tmap_backend_describe(m, t, &g, &err) < 0)
+		fail_msg("describe: %s", err.message);
+	assert_int_equal(tmap_guests_new(&guests), 0);
+	assert_int_equal(tmap_guests_add(guests, g, NULL), 0);
+	topo = test_topology("live");
+	plan = test_solve(topo, guests, NULL);
+	emulator = tmap_plan_emulator_cpuset(plan, 0);
+
+	/* A dry run says every write and makes none. */
+	take_snapshot(q->pid, &before);
+	r = topomap(q, q->sock, &out, &errtext, "apply", "--dry-run", NULL);
+	expect_exit(r, 0, "apply --dry-run", out, errtext);
+	line = strprintf("sched_setaffinity(tid %d 'CPU 1/TCG', '%s')",
+			 by_name(&before, "CPU 1/TCG")->tid, tmap_plan_vcpu_cpuset(plan, 0, 1));
+	expect_text(out, line);
+	free(line);
+	line = strprintf("migrate_pages(pid %d, from '0', to '%s')", (int)q->pid,
+			 tmap_plan_memory_nodeset(plan, 0));
+	expect_text(out, line);
+	free(line);
+	assert_unchanged(&before, q->pid);
+	free(out);
+	free(errtext);
+
+	/* The real thing, with no guest given: read from QEMU. */
+	r = topomap(q, q->sock, &out, &errtext, "apply", NULL);
+	expect_exit(r, 0, "apply", out, errtext);
+	expect_text(out, "applied and read back");
+	free(out);
+	free(errtext);
+	take_snapshot(q->pid, &after);
+	for (size_t i = 0; i < after.n; i++) {
+		const struct thread_info *th = &after.t[i];
+		unsigned v;
+
+		/* Each vcpu on its PU; everything else, iothread included, on the emulator set. */
+		if (sscanf(th->name, "CPU %u/TCG", &v) == 1) {
+			assert_true(v < 2);
+			if (!streq(th->cpus, tmap_plan_vcpu_cpuset(plan, 0, v)))
+				fail_msg("vcpu %u (thread %d) is on '%s', the plan says '%s'", v,
+					 th->tid, th->cpus, tmap_plan_vcpu_cpuset(plan, 0, v));
+		} else if (!streq(th->cpus, emulator)) {
+			fail_msg("thread %d '%s' is on '%s', the emulator set is '%s'", th->tid,
+				 th->name, th->cpus, emulator);
+		}
+	}
+	assert_string_not_equal(tmap_plan_vcpu_cpuset(plan, 0, 0),
+				tmap_plan_vcpu_cpuset(plan, 0, 1));
+
+	r = topomap(q, q->sock, &out, &errtext, "verify", NULL);
+	expect_exit(r, 0, "verify", out, errtext);
+	expect_text(out, "the plan is in force");
+	free(out);
+	free(errtext);
+
+	/* Drift behind topomap's back: vcpu 1 onto vcpu 0's PU. */
+	set_affinity(by_name(&after, "CPU 1/TCG")->tid, atoi(tmap_plan_vcpu_cpuset(plan, 0, 0)));
+	r = topomap(q, q->sock, &out, &errtext, "verify", NULL);
+	expect_exit(r, 4, "verify after drift", out, errtext);
+	line = strprintf("task %d (vcpu 1)", by_name(&after, "CPU 1/TCG")->tid);
+	expect_text(out, line);
+	free(line);
+	expect_text(errtext, "drifted from its plan");
+	free(out);
+	free(errtext);
+
+	/* And apply puts it right again. */
+	r = topomap(q, q->sock, &out, &errtext, "apply", NULL);
+	expect_exit(r, 0, "apply again", out, errtext);
+	free(out);
+	free(errtext);
+	r = topomap(q, q->sock, &out, &errtext, "verify", NULL);
+	expect_exit(r, 0, "verify again", out, errtext);
+	free(out);
+	free(errtext);
+
+	tmap_plan_free(plan);
+	tmap_topology_free(topo);
+	tmap_guests_free(guests);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
+}
+
+static void
+apply_given_guest(void **state)
+{
+	struct qemu_run *q = *state;
+	struct snapshot before, after;
+	char *out = NULL, *errtext = NULL, *line;
+	int r;
+
+	if (!have_qemu())
+		skip();
+	qemu_start(q, qemu_four, 4);
+	take_snapshot(q->pid, &before);
+
+	/* A guest that is not the one QEMU runs is refused before anything is written. */
+	r = topomap(q, q->sock, &out, &errtext, "apply", "--name", "t4", "--vcpus", "2",
+		    "--cpu-policy", "shared", "--iothreads", "1", NULL);
+	assert_int_not_equal(r, 0);
+	line = strprintf("has 2 vcpus; QEMU process %d runs 4", (int)q->pid);
+	expect_text(errtext, line);
+	free(line);
+	assert_unchanged(&before, q->pid);
+	free(out);
+	free(errtext);
+
+	/* 4 vcpus do not fit 2 PUs dedicated: shared, away from PU 0. Every thread then goes
+	 * to PU 1, a change /proc shows for each of them. */
+	r = topomap(q, q->sock, &out, &errtext, "apply", "--name", "t4", "--vcpus", "4",
+		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
+		    "cpus=0-1", "--cell", "cpus=2-3", "--reserve", "0", NULL);
+	expect_exit(r, 0, "apply shared", out, errtext);
+	free(out);
+	free(errtext);
+	take_snapshot(q->pid, &after);
+	for (size_t i = 0; i < after.n; i++)
+		if (!streq(after.t[i].cpus, "1"))
+			fail_msg("thread %d '%s' is on '%s', not '1'", after.t[i].tid,
+				 after.t[i].name, after.t[i].cpus);
+
+	r = topomap(q, q->sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
+		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
+		    "cpus=0-1", "--cell", "cpus=2-3", "--reserve", "0", NULL);
+	expect_exit(r, 0, "verify shared", out, errtext);
+	free(out);
+	free(errtext);
+
+	/* The iothread moved behind topomap's back. */
+	set_affinity(by_name(&after, "IO io1")->tid, 0);
+	r = topomap(q, q->sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
+		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
+		    "cpus=0-1", "--cell", "cpus=2-3", "--reserve", "0", NULL);
+	expect_exit(r, 4, "verify after drift", out, errtext);
+	line = strprintf("task %d (iothread 1): Cpus_allowed_list '0'",
+			 by_name(&after, "IO io1")->tid);
+	expect_text(out, line);
+	free(line);
+	free(out);
+	free(errtext);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Rollback */
+
+static bool
+write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok;
+}
+
+/*
+ * A real failure halfway through: one emulator thread sits in a cgroup v1 cpuset holding PU
+ * 0 only, so the kernel refuses to move it to PU 1 (EINVAL) after every vcpu and the iothread
+ * have been moved there. Every thread must be back where it was.
+ */
+static void
+rollback_after_failure_midway(void **state)
+{
+	struct qemu_run *q = *state;
+	struct snapshot before;
+	struct tmap_report *report = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *plan;
+	const struct thread_info *victim = NULL;
+	char path[200], tid[16], name[32], *line;
+	int r;
+
+	if (!have_qemu())
+		skip();
+	if (geteuid() != 0 || access(CPUSET_ROOT "/tasks", W_OK) < 0) {
+		print_message("no writable cgroup v1 cpuset at %s (root needed): skipped\n",
+			      CPUSET_ROOT);
+		skip();
+	}
+	qemu_start(q, qemu_four, 4);
+	take_snapshot(q->pid, &before);
+	/* The emulator thread written last: the one with the highest tid. */
+	for (size_t i = 0; i < before.n; i++) {
+		const struct thread_info *t = &before.t[i];
+
+		if (strncmp(t->name, "CPU ", 4) == 0 || streq(t->name, "IO io1"))
+			continue;
+		if (!victim || t->tid > victim->tid)
+			victim = t;
+	}
+	assert_non_null(victim);
+	snprintf(name, sizeof(name), "%s", victim->name);
+	q->cg_tid = victim->tid;
+
+	snprintf(q->cgroup, sizeof(q->cgroup), CPUSET_ROOT "/topomap-test-qd-%d", (int)getpid());
+	if (mkdir(q->cgroup, 0755) < 0)
+		fail_msg("mkdir '%s': %s", q->cgroup, strerror(errno));
+	snprintf(path, sizeof(path), "%s/cpuset.mems", q->cgroup);
+	assert_true(write_file(path, "0"));
+	snprintf(path, sizeof(path), "%s/cpuset.cpus", q->cgroup);
+	assert_true(write_file(path, "0"));
+	snprintf(path, sizeof(path), "%s/tasks", q->cgroup);
+	snprintf(tid, sizeof(tid), "%d", q->cg_tid);
+	assert_true(write_file(path, tid));
+	take_snapshot(q->pid, &before);
+	assert_string_equal(by_tid(&before, q->cg_tid)->cpus, "0");
+
+	plan = plan_from_json("live",
+			      "{\"name\": \"t4\", \"vcpus\": 4, \"cpu_policy\": \"shared\", "
+			      "\"iothreads\": 1, \"memory_mib\": 256, "
+			      "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}]}",
+			      "0");
+	r = lib_apply(q->sock, q->pid, plan, 0, &report, &err);
+	assert_int_equal(r, -EINVAL);
+	line = strprintf(
+	    "cannot set the affinity of thread %d '%s' (emulator) to '1': Invalid argument",
+	    q->cg_tid, name);
+	expect_text(err.message, line);
+	free(line);
+	expect_text(err.message, "restored what was there");
+	/* It did get halfway: vcpus and the iothread were moved, then moved back. */
+	line = strprintf("sched_setaffinity(tid %d 'CPU 3/TCG', '1')",
+			 by_name(&before, "CPU 3/TCG")->tid);
+	assert_true(report_has(report, line));
+	free(line);
+	line = strprintf("sched_setaffinity(tid %d 'CPU 3/TCG', '0-1')",
+			 by_name(&before, "CPU 3/TCG")->tid);
+	assert_true(report_has(report, line));
+	free(line);
+	line =
+	    strprintf("sched_setaffinity(tid %d 'IO io1', '0-1')", by_name(&before, "IO io1")->tid);
+	assert_true(report_has(report, line));
+	free(line);
+	assert_false(report_has(report, "migrate_pages"));
+	assert_unchanged(&before, q->pid);
+	tmap_report_free(report);
+	tmap_plan_free(plan);
+}
+
+/* A plan for another host names PUs this one does not have: refused before any write. */
+static void
+refuses_plan_for_another_host(void **state)
+{
+	struct qemu_run *q = *state;
+	struct snapshot before;
+	struct tmap_report *report = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *plan;
+
+	if (!have_qemu())
+		skip();
+	qemu_start(q, qemu_four, 4);
+	take_snapshot(q->pid, &before);
+	plan = plan_from_json(
+	    "synthetic:pack:1 core:4 pu:1",
+	    "{\"name\": \"t4\", \"vcpus\": 4, \"iothreads\": 1, \"memory_mib\": 256, "
+	    "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}]}",
+	    NULL);
+	assert_int_equal(lib_apply(q->sock, q->pid, plan, 0, &report, &err), -EINVAL);
+	expect_text(err.message, "are online here (a plan for another host?)");
+	assert_int_equal(tmap_report_write_count(report), 0);
+	assert_unchanged(&before, q->pid);
+	tmap_report_free(report);
+	tmap_plan_free(plan);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* A fake QMP server in front of a real QEMU: thread ids that are not QEMU's */
+
+#define CPUS_ENTRY                                                                                 \
+	"{\"thread-id\": %d, \"props\": {\"core-id\": %u, \"thread-id\": 0, \"node-id\": %u, "     \
+	"\"socket-id\": 0}, \"qom-path\": \"/machine/unattached/device[%u]\", \"cpu-index\": %u, " \
+	"\"target\": \"x86_64\"}"
+
+/* query-cpus-fast as QEMU answers for qemu_two, with the given tids. */
+static char *
+cpus_reply(int tid0, int tid1)
+{
+	return strprintf("{\"return\": [" CPUS_ENTRY ", " CPUS_ENTRY "]}", tid0, 0u, 0u, 0u, 0u,
+			 tid1, 1u, 1u, 1u, 1u);
+}
+
+static char *
+iothreads_reply(int tid)
+{
+	return strprintf(
+	    "{\"return\": [{\"poll-shrink\": 0, \"thread-id\": %d, \"aio-max-batch\": 0, "
+	    "\"poll-grow\": 0, \"poll-max-ns\": 32768, \"id\": \"io1\"}]}",
+	    tid);
+}
+
+#define MEMDEVS_REPLY(node)                                                                        \
+	"{\"return\": [{\"share\": false, \"reserve\": true, \"prealloc\": false, "                \
+	"\"host-nodes\": [" node "], \"size\": 67108864, \"merge\": true, \"dump\": true, "        \
+	"\"policy\": \"bind\", \"id\": \"ram1\"}, {\"share\": false, \"reserve\": true, "          \
+	"\"prealloc\": false, \"host-nodes\": [0], \"size\": 67108864, \"merge\": true, "          \
+	"\"dump\": true, \"policy\": \"bind\", \"id\": \"ram0\"}]}"
+
+#define GREETING                                                                                   \
+	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, "          \
+	"\"package\": \"\"}, \"capabilities\": [\"oob\"]}}"
+
+static const char *const plan_two_json =
+    "{\"name\": \"t2\", \"vcpus\": 2, \"iothreads\": 1, \"memory_mib\": 128, "
+    "\"cells\": [{\"cpus\": \"0\"}, {\"cpus\": \"1\"}]}";
+
+/* Apply through the fake server with these replies, and expect a refusal that changed
+ * nothing in QEMU or in this process. */
+static void
+expect_refused(struct qemu_run *q, const char *cpus, const char *iothreads, int code,
+	       const char *needle)
+{
+	const struct fake_qmp_reply replies[] = {
+	    {"qmp_capabilities", "{\"return\": {}}"},
+	    {"query-cpus-fast", cpus},
+	    {"query-iothreads", iothreads},
+	    {"query-memdev", MEMDEVS_REPLY("0")},
+	    {NULL, NULL},
+	};
+	const struct fake_qmp_script script = {.greeting = GREETING, .replies = replies};
+	struct snapshot before, self;
+	struct tmap_report *report = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *plan = plan_from_json("live", plan_two_json, NULL);
+	struct fake_qmp *f = NULL;
+
+	take_snapshot(q->pid, &before);
+	take_snapshot(getpid(), &self);
+	assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
+	assert_int_equal(lib_apply(q->fake, q->pid, plan, 0, &report, &err), code);
+	fake_qmp_stop(f);
+	expect_text(err.message, needle);
+	assert_int_equal(tmap_report_write_count(report), 0);
+	assert_unchanged(&before, q->pid);
+	assert_unchanged(&self, getpid());
+	tmap_report_free(report);
+	tmap_plan_free(plan);
+}
+
+static void
+refuses_foreign_thread_ids(void **state)
+{
+	struct qemu_run *q = *state;
+	struct snapshot s;
+	char *cpus, *io, *line;
+	int vcpu0, vcpu1, iothread, stranger;
+
+	if (!have_qemu())
+		skip();
+	qemu_start(q, qemu_two, 2);
+	take_snapshot(q->pid, &s);
+	vcpu0 = by_name(&s, "CPU 0/TCG")->tid;
+	vcpu1 = by_name(&s, "CPU 1/TCG")->tid;
+	iothread = by_name(&s, "IO io1")->tid;
+	/* A real thread, but of another process: this test's main thread. */
+	stranger = (int)getpid();
+
+	io = iothreads_reply(iothread);
+	cpus = cpus_reply(vcpu0, stranger);
+	line = strprintf("QMP says vcpu 1 runs as thread %d, which is not a thread of process %d",
+			 stranger, (int)q->pid);
+	expect_refused(q, cpus, io, -EINVAL, line);
+	free(line);
+	free(cpus);
+
+	/* PID 1, which a parser that read props' "thread-id" (the SMT index 1) would pin. */
+	cpus = cpus_reply(1, vcpu1);
+	expect_refused(q, cpus, io, -EINVAL, "vcpu 0 runs as thread 1, which is not a thread");
+	free(cpus);
+
+	/* No top-level "thread-id": props has one, and it is not a tid. */
+	expect_refused(
+	    q,
+	    "{\"return\": [{\"props\": {\"core-id\": 0, \"thread-id\": 1, \"node-id\": 0, "
+	    "\"socket-id\": 0}, \"cpu-index\": 0}]}",
+	    io, -EBADMSG, "vcpu 0 has no top-level \"thread-id\"");
+	free(io);
+
+	/* An iothread that is not QEMU's. */
+	cpus = cpus_reply(vcpu0, vcpu1);
+	io = iothreads_reply(stranger);
+	line =
+	    strprintf("iothread 1 runs as thread %d, which is not a thread of process", stranger);
+	expect_refused(q, cpus, io, -EINVAL, line);
+	free(line);
+	free(io);
+	/* A tid given twice. */
+	io = iothreads_reply(vcpu1);
+	expect_refused(q, cpus, io, -EBADMSG, "both to vcpu 1 and to iothread 'io1'");
+	free(io);
+	free(cpus);
+}
+
+/*
+ * The fake server with QEMU's real tids, events before every reply, and a memory backend
+ * bound to a node outside the plan: apply works, and says where new pages will go.
+ */
+static void
+fake_server_with_true_answers(void **state)
+{
+	struct qemu_run *q = *state;
+	struct snapshot s, after;
+	struct tmap_report *report = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *plan;
+	struct fake_qmp *f = NULL;
+	char *cpus, *io, *out = NULL, *errtext = NULL;
+	int r;
+
+	if (!have_qemu())
+		skip();
+	qemu_start(q, qemu_two, 2);
+	take_snapshot(q->pid, &s);
+	cpus = cpus_reply(by_name(&s, "CPU 0/TCG")->tid, by_name(&s, "CPU 1/TCG")->tid);
+	io = iothreads_reply(by_name(&s, "IO io1")->tid);
+	{
+		const struct fake_qmp_reply replies[] = {
+		    {"qmp_capabilities", "{\"return\": {}}"},
+		    {"query-cpus-fast", cpus},
+		    {"query-iothreads", io},
+		    {"query-memdev", MEMDEVS_REPLY("1")},
+		    {NULL, NULL},
+		};
+		const struct fake_qmp_script script = {
+		    .greeting = GREETING,
+		    .before_reply = "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, "
+				    "\"event\": \"RESUME\"}",
+		    .replies = replies,
+		};
+
+		plan = plan_from_json("live", plan_two_json, NULL);
+		assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
+		if (lib_apply(q->fake, q->pid, plan, TMAP_APPLY_DRY_RUN, &report, &err) < 0)
+			fail_msg("dry run: %s", err.message);
+		assert_true(report_has(
+		    report,
+		    "note: QEMU's memory backend 'ram1' has policy 'bind' on host nodes '1'"));
+		assert_false(report_has(report, "'ram0'"));
+		assert_unchanged(&s, q->pid);
+		/* The real apply through the program: the server answers from this process
+		 * meanwhile. (Not in this process: valgrind knows no migrate_pages.) */
+		r = topomap(q, q->fake, &out, &errtext, "apply", "--name", "t2", "--vcpus", "2",
+			    "--iothreads", "1", "--memory", "128", "--cell", "cpus=0", "--cell",
+			    "cpus=1", NULL);
+		fake_qmp_stop(f);
+		expect_exit(r, 0, "apply through the fake server", out, errtext);
+		expect_text(out, "note: QEMU's memory backend 'ram1'");
+		free(out);
+		free(errtext);
+	}
+	take_snapshot(q->pid, &after);
+	assert_string_equal(by_name(&after, "CPU 0/TCG")->cpus, tmap_plan_vcpu_cpuset(plan, 0, 0));
+	assert_string_equal(by_name(&after, "CPU 1/TCG")->cpus, tmap_plan_vcpu_cpuset(plan, 0, 1));
+	tmap_report_free(report);
+	tmap_plan_free(plan);
+	free(cpus);
+	free(io);
+}
+
+/* describe with what an older or plainer QEMU says: no -name (or one topomap cannot take),
+ * no -numa, no x-query-numa. The tids are threads of this process, which stands for QEMU. */
+static void
+describe_plain_qemu(void **state)
+{
+	struct qemu_run *q = *state;
+	const char *names[] = {"{\"return\": {}}", "{\"return\": {\"name\": \"my vm\"}}"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct fake_qmp *f = NULL;
+		struct fake_qmp_reply replies[] = {
+		    {"qmp_capabilities", "{\"return\": {}}"},
+		    {"query-cpus-fast", NULL},
+		    {"query-iothreads", "{\"return\": []}"},
+		    {"query-memdev", "{\"return\": []}"},
+		    {"query-name", names[i]},
+		    {"query-memory-size-summary", "{\"return\": {\"base-memory\": 536870912}}"},
+		    {NULL, NULL},
+		};
+		const struct fake_qmp_script script = {.greeting = GREETING, .replies = replies};
+		struct tmap_backend_module *m = load_backend();
+		struct tmap_guest *g = NULL;
+		struct tmap_error err = {0};
+		struct tmap_target *t;
+		char pid[32], name[48], *cpus;
+
+		/* The server's thread exists only once it runs: start it, then say its tid. */
+		assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
+		cpus =
+		    strprintf("{\"return\": [{\"thread-id\": %d, \"props\": {\"core-id\": 0, "
+			      "\"thread-id\": 0, \"socket-id\": 0}, \"cpu-index\": 0}, "
+			      "{\"thread-id\": %d, \"props\": {\"core-id\": 1, \"thread-id\": 0, "
+			      "\"socket-id\": 0}, \"cpu-index\": 1}]}",
+			      (int)getpid(), fake_qmp_tid(f));
+		replies[1].reply = cpus;
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		t = make_target(q->fake, pid);
+		if (tmap_backend_describe(m, t, &g, &err) < 0)
+			fail_msg("describe: %s", err.message);
+		fake_qmp_stop(f);
+		snprintf(name, sizeof(name), "qemu-%d", (int)getpid());
+		assert_string_equal(tmap_guest_name(g), name);
+		assert_int_equal(g->vcpus, 2);
+		assert_int_equal(g->sockets, 1);
+		assert_int_equal(g->cores, 2);
+		assert_int_equal(g->threads, 1);
+		assert_int_equal(g->ncells, 0);
+		assert_int_equal(g->memory_mib, 512);
+		assert_int_equal(g->iothreads, 0);
+		tmap_guest_free(g);
+		tmap_target_free(t);
+		tmap_backend_unload(m);
+		free(cpus);
+	}
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Protocol faults, no QEMU needed: each one refused with a clear message, nothing written */
+
+struct fault {
+	const char *what;
+	const char *greeting;
+	const char *capabilities; /* the reply to qmp_capabilities */
+	const char *cpus;	  /* the reply to query-cpus-fast */
+	int code;
+	const char *needle;
+};
+
+static void
+protocol_faults(void **state)
+{
+	static const struct fault faults[] = {
+	    {"garbage greeting", FAKE_QMP_RAW "this is not JSON", NULL, NULL, -EBADMSG,
+	     "sent something that is not a QMP message for greeting: 'this is not JSON'"},
+	    {"not a QMP greeting", "{\"hello\": 1}", NULL, NULL, -EBADMSG, "is no QMP greeting"},
+	    {"close at once", FAKE_QMP_CLOSE, NULL, NULL, -ECONNRESET,
+	     "closed the connection before its greeting"},
+	    {"close on capabilities", GREETING, FAKE_QMP_CLOSE, NULL, -ECONNRESET,
+	     "closed the connection before its reply to 'qmp_capabilities'"},
+	    {"close on query-cpus-fast", GREETING, "{\"return\": {}}", FAKE_QMP_CLOSE, -ECONNRESET,
+	     "before its reply to 'query-cpus-fast'"},
+	    {"error reply", GREETING, "{\"return\": {}}",
+	     "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no vcpus for you\"}}",
+	     -EREMOTEIO,
+	     "QEMU refused 'query-cpus-fast': 'no vcpus for you' (QMP error class 'GenericError')"},
+	    {"garbage reply", GREETING, "{\"return\": {}}", FAKE_QMP_RAW "{\"return\": [}",
+	     -EBADMSG, "not a QMP message for reply to 'query-cpus-fast'"},
+	    {"trailing garbage", GREETING, FAKE_QMP_RAW "{\"return\": {}, \"id\": 1} and more",
+	     NULL, -EBADMSG, "not a QMP message for reply to 'qmp_capabilities'"},
+	    {"wrong id", GREETING, FAKE_QMP_RAW "{\"return\": {}, \"id\": 7}", NULL, -EBADMSG,
+	     "answered something else than 'qmp_capabilities'"},
+	    {"huge reply", GREETING, "{\"return\": {}}", FAKE_QMP_HUGE, -EMSGSIZE,
+	     "sent more than 1048576 bytes in one message"},
+	    {"not a list", GREETING, "{\"return\": {}}", "{\"return\": {}}", -EBADMSG,
+	     "'query-cpus-fast' did not return a list"},
+	    {"no vcpus", GREETING, "{\"return\": {}}", "{\"return\": []}", -EBADMSG,
+	     "reports no vcpu"},
+	    {"tid as text", GREETING, "{\"return\": {}}",
+	     "{\"return\": [{\"thread-id\": \"1\", \"cpu-index\": 0}]}", -EBADMSG,
+	     "vcpu 0 has no top-level \"thread-id\" that is a thread id"},
+	    {"neither return nor error", GREETING, "{\"nothing\": 1}", NULL, -EBADMSG,
+	     "with neither \"return\" nor \"error\""},
+	    /* Last: it waits out the whole timeout. */
+	    {"silence", NULL, NULL, NULL, -ETIMEDOUT, "sent no greeting within 5 s"},
+	};
+	struct qemu_run *q = *state;
+	struct snapshot self;
+	struct tmap_plan *plan = plan_from_json("live", plan_two_json, NULL);
+
+	take_snapshot(getpid(), &self);
+	for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
+		const struct fault *ft = &faults[i];
+		const struct fake_qmp_reply replies[] = {
+		    {"qmp_capabilities", ft->capabilities ? ft->capabilities : FAKE_QMP_CLOSE},
+		    {"query-cpus-fast", ft->cpus ? ft->cpus : FAKE_QMP_CLOSE},
+		    {NULL, NULL},
+		};
+		const struct fake_qmp_script script = {.greeting = ft->greeting,
+						       .replies = replies};
+		struct tmap_report *report = NULL;
+		struct tmap_error err = {0};
+		struct fake_qmp *f = NULL;
+		int r;
+
+		assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
+		/* This process stands for QEMU: it exists, and nothing may touch it. */
+		r = lib_apply(q->fake, getpid(), plan, 0, &report, &err);
+		fake_qmp_stop(f);
+		if (r != ft->code || !strstr(err.message, ft->needle))
+			fail_msg("%s: %d '%s', expected %d and '%s'", ft->what, r, err.message,
+				 ft->code, ft->needle);
+		assert_int_equal(tmap_report_write_count(report), 0);
+		tmap_report_free(report);
+	}
+	assert_unchanged(&self, getpid());
+	tmap_plan_free(plan);
+}
+
+/* Targets that are wrong before QMP is even asked. */
+static void
+bad_targets(void **state)
+{
+	const struct fake_qmp_script idle = {.greeting = GREETING};
+	struct qemu_run *q = *state;
+	struct tmap_plan *plan = plan_from_json("live", plan_two_json, NULL);
+	struct fake_qmp *f = NULL;
+	struct {
+		const char *pid;
+		int code;
+		const char *needle;
+	} pids[] = {
+	    {"0", -EINVAL, "'0' is not a process id"},
+	    {"-5", -EINVAL, "'-5' is not a process id"},
+	    {"12abc", -EINVAL, "'12abc' is not a process id"},
+	    {"99999999999", -EINVAL, "is not a process id"},
+	    {"4194305", -ESRCH, "there is no process 4194305"},
+	    {NULL, -EINVAL, "is a thread of process"},
+	};
+	char thread[16];
+
+	assert_int_equal(fake_qmp_start(q->fake, &idle, &f), 0);
+	snprintf(thread, sizeof(thread), "%d", fake_qmp_tid(f));
+	for (size_t i = 0; i < ARRAY_SIZE(pids); i++) {
+		struct tmap_backend_module *m = load_backend();
+		struct tmap_target *t = make_target(q->fake, pids[i].pid ? pids[i].pid : thread);
+		struct tmap_error err = {0};
+		int r = tmap_apply(m, t, plan, 0, 0, NULL, &err);
+
+		if (r != pids[i].code || !strstr(err.message, pids[i].needle))
+			fail_msg("--pid %s: %d '%s'", pids[i].pid ? pids[i].pid : thread, r,
+				 err.message);
+		tmap_target_free(t);
+		tmap_backend_unload(m);
+	}
+	fake_qmp_stop(f);
+
+	{
+		struct tmap_report *report = NULL;
+		struct tmap_error err = {0};
+		char path[200];
+
+		snprintf(path, sizeof(path), "%s/absent.sock", q->dir);
+		assert_int_equal(lib_apply(path, getpid(), plan, 0, &report, &err), -ENOENT);
+		expect_text(err.message, "no QMP socket at");
+		tmap_report_free(report);
+	}
+	tmap_plan_free(plan);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* The backend's parsers, on text this host cannot produce (it has one node) */
+
+static void
+numa_maps_and_lists(void **state)
+{
+	static const char maps[] =
+	    "55d0c0000000 default file=/usr/bin/qemu-system-x86_64 mapped=900 N0=900 kernelpagesize_kB=4\n"
+	    "55d0c1000000 default heap anon=300 dirty=300 N0=100 N1=200 kernelpagesize_kB=4\n"
+	    "7f0000000000 bind:1 anon=32768 dirty=32768 N1=32768 kernelpagesize_kB=4\n"
+	    "7f1000000000 default file=/usr/lib/libc.so.6 mapped=400 mapmax=90 N3=400\n"
+	    "7f2000000000 default stack anon=3 dirty=3 N2=0 N2=3 kernelpagesize_kB=4\n"
+	    "7f3000000000 default\n";
+	struct cpus nodes = {0}, c = {0};
+	char *text;
+	FILE *f;
+
+	assert_int_equal(cpus_alloc(&nodes, 64), 0);
+	f = fmemopen((void *)maps, sizeof(maps) - 1, "r");
+	assert_non_null(f);
+	assert_int_equal(proc_numa_maps_nodes(f, &nodes), 0);
+	fclose(f);
+	/* Anonymous pages only: the files' N0 and N3 are other processes' too. */
+	text = cpus_format(&nodes);
+	assert_string_equal(text, "0-2");
+	free(text);
+	cpus_free(&nodes);
+	assert_int_equal(cpus_alloc(&nodes, 2), 0);
+	f = fmemopen((void *)maps, sizeof(maps) - 1, "r");
+	assert_int_equal(proc_numa_maps_nodes(f, &nodes), -ERANGE);
+	fclose(f);
+	cpus_free(&nodes);
+
+	assert_int_equal(cpus_alloc(&c, 128), 0);
+	assert_int_equal(cpus_parse(&c, " 0-3,8,10-11\n"), 0);
+	text = cpus_format(&c);
+	assert_string_equal(text, "0-3,8,10-11");
+	free(text);
+	assert_int_equal(cpus_parse(&c, ""), 0);
+	text = cpus_format(&c);
+	assert_string_equal(text, "");
+	free(text);
+	assert_int_equal(cpus_parse(&c, "3-"), -EINVAL);
+	assert_int_equal(cpus_parse(&c, "3-1"), -EINVAL);
+	assert_int_equal(cpus_parse(&c, "1,,2"), -EINVAL);
+	assert_int_equal(cpus_parse(&c, "1,"), -EINVAL);
+	assert_int_equal(cpus_parse(&c, "-1"), -EINVAL);
+	assert_int_equal(cpus_parse(&c, "0x1"), -EINVAL);
+	assert_int_equal(cpus_parse(&c, "128"), -ERANGE);
+	cpus_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(probe_and_backends),
+	    cmocka_unit_test(numa_maps_and_lists),
+	    cmocka_unit_test_setup_teardown(describe_reads_the_guest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(apply_described_guest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(apply_given_guest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(rollback_after_failure_midway, setup, teardown),
+	    cmocka_unit_test_setup_teardown(refuses_plan_for_another_host, setup, teardown),
+	    cmocka_unit_test_setup_teardown(refuses_foreign_thread_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(fake_server_with_true_answers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(bad_targets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(describe_plain_qemu, setup, teardown),
+	    cmocka_unit_test_setup_teardown(protocol_faults, setup, teardown),
+	};
+
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	if (access(QEMU, X_OK) < 0) {
+		printf("%s is missing (apt-get install qemu-system-x86): skipped\n", QEMU);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
