@@ -106,6 +106,8 @@ static const char main_help[] =
 	"  apply      plan one guest and put the plan in force through a backend\n"
 	"  verify     compare what is in force for one guest with its plan\n"
 	"  backends   list the backends found, and whether each can work here\n"
+	"  state      what the allocation state holds: used and free per node, each guest\n"
+	"  release    free a guest's allocation in the state (its pins stay as they are)\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
@@ -154,6 +156,8 @@ static const char plan_help[] =
 	"\n"
 	"  --topology SRC         'live' (default), 'synthetic:DESC' or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --state FILE           place around the guests this allocation state holds (default\n"
+	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
 	"  --format FMT           table (default), json, libvirt or qemu\n"
 	"  FILE.json              guests in JSON (an object or an array); '-' reads stdin\n"
 	"\n"
@@ -174,6 +178,7 @@ static const char plan_help[] =
 	"  --domain NAME|UUID     libvirt backend: the domain\n" \
 	"  --live, --config       libvirt backend: the running domain, its persistent\n" \
 	"                         definition, or both (default as virsh does)\n" \
+	"  -o KEY[=VALUE]         any other option the backend takes (see 'topomap backends')\n" \
 	"Without a guest, apply and verify read it from the target where the backend can.\n"
 
 static const char apply_help[] =
@@ -209,6 +214,16 @@ static const char verify_help[] =
 	TARGET_OPTIONS_HELP
 	"\n"
 	GUEST_OPTIONS_HELP
+	"  -h, --help             show this help\n";
+
+static const char state_help[] =
+	"Usage: topomap state [--state FILE] [--topology SRC] [--format table|json]\n"
+	"       topomap release NAME [--state FILE] [--topology SRC]\n"
+	"\n"
+	"The allocation state records every guest apply placed, so later plans and applies go\n"
+	"around them. FILE defaults to $TOPOMAP_STATE or /var/lib/topomap/state.json for the live\n"
+	"host. 'state' shows used and free capacity per node and what each guest holds;\n"
+	"'release' frees a guest's allocation (undo its pins with the hypervisor's own tools).\n"
 	"  -h, --help             show this help\n";
 
 static const char backends_help[] =
@@ -750,6 +765,7 @@ enum {
 	OPT_SHARES,
 	OPT_PERIOD,
 	OPT_QUOTA,
+	OPT_STATE,
 	OPT_BACKEND,
 	OPT_DRY_RUN,
 	/* target options: passed to the backend under their own name */
@@ -915,6 +931,10 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 /* What plan, apply and verify share: options, guests, topology, the plan. */
 struct plan_request {
 	enum command cmd;
+	const char *state_path;		/* --state, or NULL for the default */
+	struct tmap_topology *topology;
+	struct tmap_host *host;		/* what the state holds, plus the plan's guests */
+	struct tmap_state *state;	/* NULL: no state file in use */
 	const char *source;
 	const char *backend;
 	bool dry_run;
@@ -964,6 +984,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"shares", required_argument, NULL, OPT_SHARES},
 		{"period", required_argument, NULL, OPT_PERIOD},
 		{"quota", required_argument, NULL, OPT_QUOTA},
+		{"state", required_argument, NULL, OPT_STATE},
 		{"backend", required_argument, NULL, OPT_BACKEND},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
@@ -985,9 +1006,29 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 	int c, r = EXIT_OK;
 
 	opterr = 0;
-	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":ho:", options, NULL)) != -1) {
 		const char *name = argv[optind - 1];
 
+		/* -o KEY[=VALUE]: any target option a backend declares, as mount -o does. */
+		if (c == 'o') {
+			char key[65];
+			const char *eq = strchr(optarg, '=');
+			size_t len = eq ? (size_t)(eq - optarg) : strlen(optarg);
+
+			if (req->cmd == CMD_PLAN)
+				return fail(EXIT_USAGE, "plan: -o is not an option of plan");
+			if (len == 0 || len >= sizeof(key))
+				return fail(EXIT_USAGE, "%s: -o '%s' is not KEY or KEY=VALUE", cmd, optarg);
+			memcpy(key, optarg, len);
+			key[len] = '\0';
+			r = tmap_target_set(req->target, key, eq ? eq + 1 : "");
+			if (r == -EINVAL)
+				return fail(EXIT_USAGE, "%s: -o '%s': the key is lowercase letters, digits and '-'",
+					    cmd, optarg);
+			if (r < 0)
+				return fail(EXIT_RUNTIME, "out of memory");
+			continue;
+		}
 		/* "--format=json" and "--format json" are both fine; name the option alone. */
 		if (c >= OPT_TOPOLOGY && c < OPT_END) {
 			for (const struct option *o = options; o->name; o++)
@@ -1022,6 +1063,11 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 					 "--reserve: '%s' is not a list of host PUs such as 0,12 or 0-3",
 					 optarg);
 			req->solve.reserve = optarg[0] ? optarg : NULL;
+			break;
+		case OPT_STATE:
+			if (!optarg[0])
+				return fail(EXIT_USAGE, "%s: --state needs a file", cmd);
+			req->state_path = optarg;
 			break;
 		case OPT_BACKEND:
 			req->backend = optarg;
@@ -1059,12 +1105,66 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 	return EXIT_OK;
 }
 
+/*
+ * The allocation state: --state FILE, or for the live host TOPOMAP_STATE or the default
+ * file. Another host (synthetic, XML) uses one only when asked, as the default belongs to
+ * this machine. apply locks it for writing; plan and verify for reading.
+ */
+static int
+open_state(struct plan_request *req, bool write)
+{
+	const char *path = req->state_path;
+	struct tmap_error err = {0};
+	int r;
+
+	if (!path) {
+		if (strcmp(req->source, "live") != 0)
+			return EXIT_OK;
+		path = secure_getenv("TOPOMAP_STATE");
+		if (!path || !path[0])
+			path = TOPOMAP_STATE_DEFAULT;
+	}
+	r = tmap_state_open(path, write ? TMAP_STATE_WRITE : 0, &req->state, &err);
+	if (r < 0)
+		return fail(EXIT_RUNTIME, "%s", err.message);
+	return EXIT_OK;
+}
+
+/* The host as the state holds it, with the state's reserve and --reserve. */
+static int
+open_host(struct plan_request *req)
+{
+	struct tmap_solve_options opts = req->solve;
+	const char *kept = NULL;
+	struct tmap_error err = {0};
+	char *reserve = NULL;
+	int r;
+
+	r = open_state(req, req->cmd == CMD_APPLY && !req->dry_run);
+	if (r != EXIT_OK)
+		return r;
+	kept = req->state ? tmap_state_reserve(req->state) : NULL;
+	if (kept && kept[0] && opts.reserve) {
+		if (asprintf(&reserve, "%s,%s", kept, opts.reserve) < 0)
+			return fail(EXIT_RUNTIME, "out of memory");
+		opts.reserve = reserve;
+	} else if (kept && kept[0]) {
+		opts.reserve = kept;
+	}
+	r = tmap_host_new(req->topology, &opts, &req->host, &err);
+	free(reserve);
+	if (r < 0)
+		return fail_lib(r, true, &err, "host");
+	if (req->state && tmap_state_load(req->state, req->host, &err) < 0)
+		return fail(EXIT_RUNTIME, "%s", err.message);
+	return EXIT_OK;
+}
+
 /* Guests (inline first, then files), topology, plan. */
 static int
 make_plan(struct plan_request *req, const struct tmap_backend_module *module, int argc,
 	  char *argv[], struct tmap_plan **ret)
 {
-	struct tmap_topology *topology = NULL;
 	struct tmap_guests *guests = NULL;
 	struct tmap_error err = {0};
 	int r;
@@ -1094,7 +1194,8 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 		struct tmap_guest *g = NULL;
 
 		r = tmap_backend_describe(module, req->target, &g, &err);
-		if (r == -EOPNOTSUPP || r == -EINVAL) {
+		/* A target that does not exist is the user's input, as it is when a guest is given. */
+		if (r == -EOPNOTSUPP || r == -EINVAL || r == -ENOENT || r == -ENOTDIR) {
 			r = fail(EXIT_USAGE, "%s: %s", command_names[req->cmd], err.message);
 			goto out;
 		}
@@ -1117,10 +1218,27 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 		goto out;
 	}
 
-	r = load_topology(req->source, &topology);
+	r = load_topology(req->source, &req->topology);
 	if (r != EXIT_OK)
 		goto out;
-	r = tmap_solve(topology, guests, &req->solve, ret, &err);
+	r = open_host(req);
+	if (r != EXIT_OK)
+		goto out;
+	/* verify compares with what apply recorded, not with a decision made again now. */
+	if (req->cmd == CMD_VERIFY && req->state) {
+		const char *name = tmap_guest_name(tmap_guests_get(guests, 0));
+
+		for (size_t i = 0; i < tmap_host_guest_count(req->host); i++)
+			if (strcmp(tmap_host_guest_name(req->host, i), name) == 0) {
+				r = tmap_host_guest_plan(req->host, name, ret, &err);
+				r = r < 0 ? fail(EXIT_RUNTIME, "%s", err.message) : EXIT_OK;
+				goto out;
+			}
+	}
+	/* apply again re-places the guest: what it held is free for its new plan. */
+	if (req->cmd == CMD_APPLY)
+		tmap_host_release(req->host, tmap_guest_name(tmap_guests_get(guests, 0)));
+	r = tmap_host_solve(req->host, guests, ret, &err);
 	if (r == -ENOSPC)
 		r = fail(EXIT_NOFIT, "%s", err.message[0] ? err.message : "the guests do not fit");
 	else if (r < 0)
@@ -1128,7 +1246,6 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 	else
 		r = EXIT_OK;
 out:
-	tmap_topology_free(topology);
 	tmap_guests_free(guests);
 	return r;
 }
@@ -1259,6 +1376,14 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 		goto out;
 	if (cmd != CMD_PLAN) {
 		r = run_backend(&req, module, plan);
+		/* Recorded only once the backend put the plan in force and read it back. */
+		if (r == EXIT_OK && cmd == CMD_APPLY && !req.dry_run && req.state) {
+			if (req.solve.reserve)
+				tmap_state_set_reserve(req.state, req.solve.reserve, NULL);
+			if (tmap_state_save(req.state, req.host, &err) < 0)
+				r = fail(EXIT_RUNTIME, "applied, but the state was not recorded: %s",
+					 err.message);
+		}
 		goto out;
 	}
 	r = tmap_plan_format(plan, req.format, 0, &text, &err);
@@ -1270,6 +1395,9 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 out:
 	free(text);
 	tmap_plan_free(plan);
+	tmap_state_close(req.state);
+	tmap_host_free(req.host);
+	tmap_topology_free(req.topology);
 	tmap_backend_unload(module);
 	tmap_target_free(req.target);
 	inline_guest_clear(&req.ig);
@@ -1325,6 +1453,91 @@ cmd_backends(int argc, char *argv[])
 	return r;
 }
 
+/* state and release: the allocation state, no guest, no backend. */
+static int
+cmd_state(bool release, int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{"state", required_argument, NULL, OPT_STATE},
+		{"topology", required_argument, NULL, OPT_TOPOLOGY},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *cmd = release ? "release" : "state";
+	struct plan_request req = {
+		.cmd = release ? CMD_APPLY : CMD_PLAN,
+		.source = "live",
+		.solve = TMAP_SOLVE_OPTIONS_INIT,
+	};
+	struct tmap_error err = {0};
+	int format = TMAP_FORMAT_TABLE, c, r = EXIT_OK;
+	const char *name = NULL;
+	char *text = NULL;
+
+	opterr = 0;
+	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_STATE:
+			req.state_path = optarg;
+			break;
+		case OPT_TOPOLOGY:
+			req.source = optarg;
+			r = check_source(optarg);
+			break;
+		case OPT_FORMAT:
+			r = release ? fail(EXIT_USAGE, "release: --format is not an option of release")
+				    : parse_choice("--format", optarg, topology_formats, &format);
+			break;
+		case 'h':
+			return emit(state_help);
+		case ':':
+			return missing_value(cmd, argv, optind);
+		default:
+			return unknown_option(cmd, options, optopt, argv, optind);
+		}
+	}
+	if (r != EXIT_OK)
+		return r;
+	if (release) {
+		if (optind + 1 != argc)
+			return fail(EXIT_USAGE, "release: give exactly one guest name");
+		name = argv[optind];
+	} else if (optind != argc) {
+		return fail(EXIT_USAGE, "state: unexpected argument '%s'", argv[optind]);
+	}
+	r = load_topology(req.source, &req.topology);
+	if (r == EXIT_OK)
+		r = open_host(&req);
+	if (r != EXIT_OK)
+		goto out;
+	if (release) {
+		if (!req.state) {
+			r = fail(EXIT_USAGE, "release: no state file for this host (give --state)");
+		} else if (tmap_host_release(req.host, name) < 0) {
+			r = fail(EXIT_USAGE, "release: no guest '%s' in the state", name);
+		} else if (tmap_state_save(req.state, req.host, &err) < 0) {
+			r = fail(EXIT_RUNTIME, "%s", err.message);
+		} else {
+			char line[160];
+
+			snprintf(line, sizeof(line), "released '%s'\n", name);
+			r = emit(line);
+		}
+		goto out;
+	}
+	if (tmap_host_format(req.host, format, 0, &text, &err) < 0)
+		r = fail(EXIT_RUNTIME, "%s", err.message);
+	else
+		r = emit(text);
+out:
+	free(text);
+	tmap_state_close(req.state);
+	tmap_host_free(req.host);
+	tmap_topology_free(req.topology);
+	return r;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1350,6 +1563,10 @@ main(int argc, char *argv[])
 		return cmd_guests(CMD_VERIFY, argc - 1, argv + 1);
 	if (strcmp(cmd, "backends") == 0)
 		return cmd_backends(argc - 1, argv + 1);
+	if (strcmp(cmd, "state") == 0)
+		return cmd_state(false, argc - 1, argv + 1);
+	if (strcmp(cmd, "release") == 0)
+		return cmd_state(true, argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return fail(EXIT_USAGE, "unknown option '%s' (see 'topomap --help')", cmd);
 	return fail(EXIT_USAGE, "unknown command '%s' (see 'topomap --help')", cmd);

@@ -47,13 +47,10 @@ str(const char *s)
 }
 
 static void
-guest_json(struct builder *b, struct json_object *arr, const struct plan_guest *pg)
+guest_fields(struct builder *b, struct json_object *g, const struct plan_guest *pg)
 {
-	struct json_object *g = add(b, arr, NULL, json_object_new_object());
 	struct json_object *topo, *vcpus, *cells, *emu, *ios, *mem, *qos, *why;
 
-	if (!g)
-		return;
 	add(b, g, "name", str(pg->name));
 	add(b, g, "cpu_policy", str(cpu_policy_name(pg->cpu_policy)));
 	if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
@@ -95,6 +92,7 @@ guest_json(struct builder *b, struct json_object *arr, const struct plan_guest *
 	}
 	add(b, g, "cells_proposed", json_object_new_boolean(pg->cells_proposed));
 	add(b, g, "cpuset", str(pg->cpus_list));
+	add(b, g, "held", str(pg->held_list));
 	emu = add(b, g, "emulator", json_object_new_object());
 	if (emu)
 		add(b, emu, "cpuset", str(pg->emulator_list));
@@ -123,6 +121,31 @@ guest_json(struct builder *b, struct json_object *arr, const struct plan_guest *
 	why = add(b, g, "explain", json_object_new_array());
 	for (size_t i = 0; why && i < pg->nexplain; i++)
 		add(b, why, NULL, str(pg->explain[i]));
+}
+
+static void
+guest_json(struct builder *b, struct json_object *arr, const struct plan_guest *pg)
+{
+	struct json_object *g = add(b, arr, NULL, json_object_new_object());
+
+	if (g)
+		guest_fields(b, g, pg);
+}
+
+struct json_object *
+plan_guest_to_json(const struct plan_guest *pg)
+{
+	struct json_object *g = json_object_new_object();
+	struct builder b = {false};
+
+	if (!g)
+		return NULL;
+	guest_fields(&b, g, pg);
+	if (b.oom) {
+		json_object_put(g);
+		return NULL;
+	}
+	return g;
 }
 
 int

@@ -205,6 +205,21 @@ void plan_guest_clear(struct plan_guest *pg);
 /* Is this plan complete enough to print? */
 int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
 
+/* format-json.c: one guest of a plan as the JSON contract says (json-c object, or NULL on
+ * allocation failure); state.c reads it back. */
+struct json_object;
+struct json_object *plan_guest_to_json(const struct plan_guest *pg);
+
+/* solver.c: record a guest the state file says is placed, checking it against this host. */
+int host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err);
+/* The recorded plan of the i-th placed guest (borrowed json-c object), or NULL. */
+struct json_object *host_guest_json(const struct tmap_host *h, size_t i);
+/* The host's shared pool (list syntax, malloc()ed) and overcommit, for the state. */
+char *host_pool_list(const struct tmap_host *h);
+double host_cpu_overcommit(const struct tmap_host *h);
+int host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *err);
+const struct tmap_topology *host_topology(const struct tmap_host *h);
+
 /* format-*.c: each writes one plan, already checked by plan_guest_check(), into a stream */
 int format_plan_table(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
 int format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);

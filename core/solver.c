@@ -27,6 +27,7 @@
  * A struct tmap_host keeps all of this between guests, so a host that runs for months places
  * each new guest around what it holds; tmap_solve() is a host used once.
  */
+#include <json-c/json.h>
 #include <stdarg.h>
 
 #include "internal.h"
@@ -45,6 +46,7 @@ struct alloc {
 	hwloc_bitmap_t held;	/* PUs held by a dedicated guest */
 	uint64_t *mem;		/* per node index: MiB */
 	unsigned *shared;	/* per node index: shared vcpus */
+	struct json_object *plan; /* the guest's plan, as the state file records it */
 };
 
 struct tmap_host {
@@ -102,6 +104,8 @@ alloc_clear(struct alloc *a)
 		hwloc_bitmap_free(a->held);
 	free(a->mem);
 	free(a->shared);
+	if (a->plan)
+		json_object_put(a->plan);
 }
 
 static void
@@ -1442,10 +1446,11 @@ record(struct solver *s, const struct plan_guest *pg)
 	a.held = hwloc_bitmap_dup(pg->held);
 	a.mem = calloc(t->nnodes, sizeof(*a.mem));
 	a.shared = calloc(t->nnodes, sizeof(*a.shared));
+	a.plan = plan_guest_to_json(pg);
 	v = realloc(s->allocs, (s->nallocs + 1) * sizeof(*v));
 	if (v)
 		s->allocs = v;
-	if (!a.name || !a.held || !a.mem || !a.shared || !v) {
+	if (!a.name || !a.held || !a.mem || !a.shared || !a.plan || !v) {
 		alloc_clear(&a);
 		return -ENOMEM;
 	}
@@ -1696,12 +1701,150 @@ tmap_host_release(struct tmap_host *h, const char *name)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* What the state file needs of a host */
+
+struct json_object *
+host_guest_json(const struct tmap_host *h, size_t i)
+{
+	return i < h->nallocs ? h->allocs[i].plan : NULL;
+}
+
+const struct tmap_topology *
+host_topology(const struct tmap_host *h)
+{
+	return h->t;
+}
+
+char *
+host_pool_list(const struct tmap_host *h)
+{
+	return bitmap_list(h->pool);
+}
+
+double
+host_cpu_overcommit(const struct tmap_host *h)
+{
+	return h->cpu_ratio;
+}
+
+/* The pool a state file recorded: free usable PUs that go back into it. */
+int
+host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *err)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
+	unsigned pu;
+
+	if (!list || !*list || h->fixed_pool)
+		return 0;
+	if (bitmap_parse_list(list, &set) < 0)
+		return tmap_error_set(err, -EBADMSG, "shared pool '%.80s' is not a list of PUs", list);
+	hwloc_bitmap_foreach_begin(pu, set)
+	{
+		if (!hwloc_bitmap_isset(h->usable, pu) || hwloc_bitmap_isset(h->taken, pu))
+			return tmap_error_set(err, -EBADMSG,
+					      "shared pool PU %u is not a free usable PU of this host", pu);
+		hwloc_bitmap_set(h->taken, pu);
+		hwloc_bitmap_set(h->pool, pu);
+		h->core_free[h->t->pu_core[pu]]--;
+	}
+	hwloc_bitmap_foreach_end();
+	return 0;
+}
+
+/*
+ * A guest the state file says is placed: take what it holds, after checking that this host
+ * can hold it (its PUs exist, are usable and free; its nodes have the memory). A state file
+ * written for another host, or by hand, fails here instead of double-booking a PU.
+ */
+int
+host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
+{
+	const struct tmap_topology *t = h->t;
+	unsigned pu;
+	int r;
+
+	if (host_find(h, pg->name))
+		return tmap_error_set(err, -EBADMSG, "guest '%s' appears twice", pg->name);
+	hwloc_bitmap_foreach_begin(pu, pg->held)
+	{
+		if (!hwloc_bitmap_isset(h->usable, pu))
+			return tmap_error_set(err, -EBADMSG,
+					      "guest '%s' holds PU %u, which is not a usable PU of this host (reserved, shared or absent: a state file of another host?)",
+					      pg->name, pu);
+		if (hwloc_bitmap_isset(h->taken, pu))
+			return tmap_error_set(err, -EBADMSG,
+					      "guest '%s' holds PU %u, which another guest holds too",
+					      pg->name, pu);
+	}
+	hwloc_bitmap_foreach_end();
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		int n = topo_node_index(t, pg->cells[c].node);
+
+		if (n < 0 || t->nodes[n].cpuless)
+			return tmap_error_set(err, -EBADMSG,
+					      "guest '%s' cell %u is on node %u, which this host does not have with CPUs",
+					      pg->name, c, pg->cells[c].node);
+		if (pg->cpu_policy == TMAP_CPU_SHARED &&
+		    !hwloc_bitmap_isincluded(pg->cells[c].pus, h->pool))
+			return tmap_error_set(err, -EBADMSG,
+					      "shared guest '%s' floats outside the recorded shared pool",
+					      pg->name);
+	}
+	hwloc_bitmap_foreach_begin(pu, pg->held)
+	{
+		hwloc_bitmap_set(h->taken, pu);
+		h->core_free[t->pu_core[pu]]--;
+	}
+	hwloc_bitmap_foreach_end();
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		int n = topo_node_index(t, pg->cells[c].node);
+
+		h->mem_free[n] -= (int64_t)pg->cells[c].memory_mib;
+		if (pg->cpu_policy == TMAP_CPU_SHARED)
+			h->shared_vcpus[n] += (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
+	}
+	r = record(h, pg);
+	if (r < 0)
+		return tmap_error_set(err, r, "out of memory");
+	return 0;
+}
+
+int
+tmap_host_solve(struct tmap_host *h, const struct tmap_guests *guests, struct tmap_plan **ret,
+		struct tmap_error *err)
+{
+	struct tmap_plan *plan = NULL;
+	size_t placed = 0;
+	int r = 0;
+
+	if (!h || !guests || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_host_solve: missing argument");
+	if (guests->n == 0)
+		return tmap_error_set(err, -EINVAL, "no guest to place");
+	if (plan_new(h->t->source, guests->n, &plan) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (; placed < guests->n; placed++) {
+		r = host_place(h, guests->guest[placed], &plan->guests[placed], err);
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		/* All or nothing: the guests placed before the one that failed leave again. */
+		while (placed-- > 0)
+			tmap_host_release(h, guests->guest[placed]->name);
+		tmap_plan_free(plan);
+		return r;
+	}
+	*ret = plan;
+	return 0;
+}
+
 int
 tmap_solve(const struct tmap_topology *t, const struct tmap_guests *guests,
 	   const struct tmap_solve_options *o, struct tmap_plan **ret, struct tmap_error *err)
 {
 	struct tmap_host *h = NULL;
-	struct tmap_plan *plan = NULL;
 	int r;
 
 	if (!t || !guests || !ret)
@@ -1711,18 +1854,7 @@ tmap_solve(const struct tmap_topology *t, const struct tmap_guests *guests,
 	r = tmap_host_new(t, o, &h, err);
 	if (r < 0)
 		return r;
-	if (plan_new(t->source, guests->n, &plan) < 0) {
-		r = tmap_error_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < guests->n; i++) {
-		r = host_place(h, guests->guest[i], &plan->guests[i], err);
-		if (r < 0)
-			goto out;
-	}
-	*ret = TAKE_PTR(plan);
-out:
-	tmap_plan_free(plan);
+	r = tmap_host_solve(h, guests, ret, err);
 	tmap_host_free(h);
 	return r;
 }

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <json-c/json.h>
+
 #include "testlib.h"
 #include "topomap/backend.h"
 
@@ -208,6 +210,18 @@ read_text(const char *path)
 	return buf;
 }
 
+/* A list as the fake backend writes it, as a set (static: one at a time). */
+static hwloc_bitmap_t
+hwloc_bitmap_parse_helper(const char *list)
+{
+	static hwloc_bitmap_t set;
+
+	if (!set)
+		set = hwloc_bitmap_alloc();
+	assert_int_equal(hwloc_bitmap_list_sscanf(set, list), 0);
+	return set;
+}
+
 static int
 fixture_setup(void **state)
 {
@@ -340,6 +354,108 @@ refuses_bad_calls(void **state)
 	assert_string_equal(read_text(f->file), "0-7");
 }
 
+/* The CLI and the allocation state, through the fake backend: a guest is recorded only once
+ * the backend applied it, never on a dry run or a failure. */
+static int
+cli(const char *state, const char *file, const char *extra1, const char *extra2,
+    const char *name, char **out)
+{
+	const char *bin = getenv("TOPOMAP_BIN");
+	char *argv[24], fileopt[256];
+	int n = 0;
+
+	argv[n++] = (char *)bin;
+	argv[n++] = (char *)"apply";
+	argv[n++] = (char *)"--backend=mock";
+	argv[n++] = (char *)"-o";
+	snprintf(fileopt, sizeof(fileopt), "file=%s", file);
+	argv[n++] = fileopt;
+	argv[n++] = (char *)"--state";
+	argv[n++] = (char *)state;
+	argv[n++] = (char *)"--topology";
+	argv[n++] = (char *)"synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:1";
+	if (extra1)
+		argv[n++] = (char *)extra1;
+	if (extra2)
+		argv[n++] = (char *)extra2;
+	argv[n++] = (char *)"--name";
+	argv[n++] = (char *)name;
+	argv[n++] = (char *)"--vcpus";
+	argv[n++] = (char *)"3";
+	argv[n] = NULL;
+	return test_run(argv, NULL, out, NULL);
+}
+
+static int
+state_cmd(const char *state, const char *cmd, const char *name, char **out)
+{
+	char *argv[] = {(char *)getenv("TOPOMAP_BIN"), (char *)cmd, (char *)"--state", (char *)state,
+			(char *)"--topology", (char *)"synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:1",
+			(char *)(name ? name : "--format=json"), NULL};
+
+	return test_run(argv, NULL, out, NULL);
+}
+
+static void
+state_records_only_success(void **state)
+{
+	char dir[] = "/tmp/topomap-cli-state-XXXXXX", st[128], f1[128], f2[128], cmd[300];
+	char *out = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(st, sizeof(st), "%s/state.json", dir);
+	snprintf(f1, sizeof(f1), "%s/a", dir);
+	snprintf(f2, sizeof(f2), "%s/b", dir);
+	write_text(f1, "0-7");
+	write_text(f2, "0-7");
+
+	assert_int_equal(cli(st, f1, NULL, NULL, "a", NULL), 0);
+	assert_int_equal(state_cmd(st, "state", NULL, &out), 0);
+	assert_non_null(strstr(out, "\"name\":\"a\""));
+	free(out);
+	/* a dry run and a failed apply record nothing */
+	assert_int_equal(cli(st, f2, "--dry-run", NULL, "b", NULL), 0);
+	assert_int_equal(cli(st, f2, "-o", "fail=apply", "b", NULL), 1);
+	assert_string_equal(read_text(f2), "0-7");
+	assert_int_equal(state_cmd(st, "state", NULL, &out), 0);
+	assert_null(strstr(out, "\"name\":\"b\""));
+	free(out);
+	/* b goes around a: 3 + 3 of 8 PUs, none twice */
+	assert_int_equal(cli(st, f2, NULL, NULL, "b", NULL), 0);
+	assert_int_equal(state_cmd(st, "state", NULL, &out), 0);
+	{
+		struct json_object *root = json_tokener_parse(out), *guests, *g;
+		_cleanup_bitmap_ hwloc_bitmap_t a = hwloc_bitmap_alloc(), b = hwloc_bitmap_alloc();
+
+		assert_non_null(root);
+		assert_true(json_object_object_get_ex(root, "guests", &guests));
+		assert_int_equal(json_object_array_length(guests), 2);
+		json_object_object_get_ex(json_object_array_get_idx(guests, 0), "held", &g);
+		assert_int_equal(hwloc_bitmap_list_sscanf(a, json_object_get_string(g)), 0);
+		json_object_object_get_ex(json_object_array_get_idx(guests, 1), "held", &g);
+		assert_int_equal(hwloc_bitmap_list_sscanf(b, json_object_get_string(g)), 0);
+		assert_int_equal(hwloc_bitmap_weight(a), 3);
+		assert_false(hwloc_bitmap_intersects(a, b));
+		/* what the backend wrote for b is b's recorded plan */
+		assert_true(hwloc_bitmap_isequal(b, (hwloc_bitmap_parse_helper(read_text(f2)))));
+		json_object_put(root);
+	}
+	free(out);
+	/* 2 PUs left: a third guest of 3 does not fit; applying a again re-places it */
+	assert_int_equal(cli(st, f2, NULL, NULL, "c", NULL), 3);
+	assert_int_equal(cli(st, f1, NULL, NULL, "a", NULL), 0);
+	/* release frees a; a second release says there is no such guest */
+	assert_int_equal(state_cmd(st, "release", "a", NULL), 0);
+	assert_int_equal(state_cmd(st, "release", "a", NULL), 2);
+	assert_int_equal(cli(st, f2, NULL, NULL, "c", NULL), 0);
+	snprintf(cmd, sizeof(cmd), "%s.lock", st);
+	unlink(cmd);
+	unlink(st);
+	unlink(f1);
+	unlink(f2);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -353,6 +469,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(failure_restores_the_capture, fixture_setup,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(refuses_bad_calls, fixture_setup, fixture_teardown),
+		cmocka_unit_test(state_records_only_success),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -84,6 +84,21 @@ test_run(char *const argv[], const char *stdin_text, char **out, char **err)
 	char *o, *e;
 	pid_t pid;
 
+	char state_dir[] = "/tmp/topomap-test-state-XXXXXX", state[64] = "";
+
+	/* Never the machine's own allocation state: unless the test chose one, each run starts
+	 * from an empty host in a private state file, removed afterwards. */
+	const char *env = getenv("TOPOMAP_STATE"), *fallback = getenv("TOPOMAP_TEST_DEFAULT_STATE");
+	char chosen_copy[4096], *chosen = NULL;
+
+	if (env) {
+		snprintf(chosen_copy, sizeof(chosen_copy), "%s", env);
+		chosen = chosen_copy;
+	}
+	if ((!chosen || (fallback && strcmp(chosen, fallback) == 0)) && mkdtemp(state_dir)) {
+		snprintf(state, sizeof(state), "%s/state.json", state_dir);
+		setenv("TOPOMAP_STATE", state, 1);
+	}
 	if (pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 || pipe2(pin, O_CLOEXEC) < 0)
 		return -1;
 	posix_spawn_file_actions_init(&fa);
@@ -92,6 +107,13 @@ test_run(char *const argv[], const char *stdin_text, char **out, char **err)
 	posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
 	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
+		if (state[0]) {
+			rmdir(state_dir);
+			if (chosen)
+				setenv("TOPOMAP_STATE", chosen, 1);
+			else
+				unsetenv("TOPOMAP_STATE");
+		}
 		return -1;
 	}
 	posix_spawn_file_actions_destroy(&fa);
@@ -110,6 +132,18 @@ test_run(char *const argv[], const char *stdin_text, char **out, char **err)
 	close(perr[0]);
 	if (waitpid(pid, &status, 0) < 0)
 		status = -1;
+	if (state[0]) {
+		char lock[80];
+
+		snprintf(lock, sizeof(lock), "%s.lock", state);
+		unlink(state);
+		unlink(lock);
+		rmdir(state_dir);
+		if (chosen)
+			setenv("TOPOMAP_STATE", chosen, 1);
+		else
+			unsetenv("TOPOMAP_STATE");
+	}
 	if (out)
 		*out = o;
 	else

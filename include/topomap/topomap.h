@@ -456,6 +456,17 @@ TMAP_EXPORT int tmap_host_fit(struct tmap_host *host, const struct tmap_guest *g
 			      struct tmap_error *reterr);
 
 /**
+ * Place several guests, in order, around what the host holds; all or nothing.
+ * @param host the host.
+ * @param guests the guests.
+ * @param ret receives the plan of all of them.
+ * @param reterr receives why on failure; the host is then unchanged.
+ * @return 0, -EINVAL, -EEXIST, -ENOSPC or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_solve(struct tmap_host *host, const struct tmap_guests *guests,
+				struct tmap_plan **ret, struct tmap_error *reterr);
+
+/**
  * Free what a placed guest holds.
  * @param host the host.
  * @param name the guest.
@@ -484,6 +495,85 @@ TMAP_EXPORT const char *tmap_host_guest_name(const struct tmap_host *host, size_
  */
 TMAP_EXPORT int tmap_host_format(const struct tmap_host *host, enum tmap_format format,
 				 unsigned flags, char **ret, struct tmap_error *reterr);
+
+/**
+ * The plan a placed guest was given (as placed, or as recorded in a state file).
+ * @param host the host.
+ * @param name the guest.
+ * @param ret receives a plan holding that guest alone.
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOENT (not placed) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_guest_plan(const struct tmap_host *host, const char *name,
+				     struct tmap_plan **ret, struct tmap_error *reterr);
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name The allocation state file */
+
+/**
+ * What a host holds, kept in a file (default /var/lib/topomap/state.json) so that each
+ * `apply` places around the earlier ones. Opening takes a lock on "<path>.lock" (shared to
+ * read, exclusive to write) held until tmap_state_close(); saving is atomic (temporary file,
+ * fsync, rename, fsync of the directory), mode 0644. A file that is not a topomap state, or
+ * was written for another host, is refused and never replaced.
+ */
+struct tmap_state;
+
+/** tmap_state_open() flag: lock for writing, creating the directory and lock file. */
+#define TMAP_STATE_WRITE (1u << 0)
+
+/**
+ * @param path the state file; it need not exist.
+ * @param flags 0 or TMAP_STATE_WRITE.
+ * @param ret receives the open, locked state.
+ * @param reterr receives the message on failure.
+ * @return 0, -EBADMSG (corrupt or foreign file), or another -errno.
+ */
+TMAP_EXPORT int tmap_state_open(const char *path, unsigned flags, struct tmap_state **ret,
+				struct tmap_error *reterr);
+
+/**
+ * Close and unlock.
+ * @param state the state, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_state *tmap_state_close(struct tmap_state *state);
+
+/**
+ * Place on an empty host what the state records, checking every PU against the host.
+ * @param state the state.
+ * @param host a host made with the state's reserve (tmap_state_reserve()).
+ * @param reterr receives the message on failure.
+ * @return 0, -EBADMSG (the state does not fit this host) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_state_load(struct tmap_state *state, struct tmap_host *host,
+				struct tmap_error *reterr);
+
+/**
+ * Record what the host holds now, atomically.
+ * @param state a state opened with TMAP_STATE_WRITE.
+ * @param host the host.
+ * @param reterr receives the message on failure.
+ * @return 0 or a negative errno code; the old file stays on failure.
+ */
+TMAP_EXPORT int tmap_state_save(struct tmap_state *state, const struct tmap_host *host,
+				struct tmap_error *reterr);
+
+/**
+ * @param state the state.
+ * @return the host PUs the state keeps reserved, in list syntax, or NULL.
+ */
+TMAP_EXPORT const char *tmap_state_reserve(const struct tmap_state *state);
+
+/**
+ * Set the reserve recorded by the next tmap_state_save().
+ * @param state a state opened with TMAP_STATE_WRITE.
+ * @param reserve a list of host PUs, or NULL or "" for none.
+ * @param reterr receives the message on failure.
+ * @return 0 or a negative errno code.
+ */
+TMAP_EXPORT int tmap_state_set_reserve(struct tmap_state *state, const char *reserve,
+				       struct tmap_error *reterr);
 
 /**
  * Free a plan.

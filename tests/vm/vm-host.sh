@@ -248,6 +248,15 @@ else
 		fail "apply --create did not create $ct"
 	fi
 
+	# The allocation state recorded ct when apply succeeded; a 4-vcpu guest needs every PU
+	# of this 4-PU host, so it fits only once ct is released.
+	run "state shows ct" 0 topomap state --format json
+	grep -q '"name":"ct"' /tmp/out && ok "the state records ct" || fail "the state does not record ct"
+	run "4 vcpus do not fit beside ct" 3 topomap plan --name lv --vcpus 4 --memory 256M
+	run "release ct" 0 topomap release ct
+	run "state after release" 0 topomap state --format json
+	grep -q '"guests":\[\]' /tmp/out && ok "release freed ct" || fail "ct is still in the state"
+
 	# libvirt's layout: vcpuN, emulator (and iothreadN) as threaded children.
 	guest="--name lv --vcpus 4 --threads 2 --cells 2 --memory 256M"
 	p=$(topomap plan --format json $guest | compact)

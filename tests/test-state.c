@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The allocation state file: placements survive between processes, concurrent writers never
+ * give one PU twice, and a file that is corrupt, foreign or of another host is refused and
+ * left as it was.
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <json-c/json.h>
+
+#include "testlib.h"
+
+#define HOST "synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:2" /* 16 PUs */
+
+static char dir[] = "/tmp/topomap-state-XXXXXX";
+static char path[128];
+
+static int
+setup(void **state)
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sub/state.json", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char p[200];
+
+	snprintf(p, sizeof(p), "%s/sub/state.json", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/sub/state.json.lock", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	rmdir(p);
+	rmdir(dir);
+	return 0;
+}
+
+static void
+write_text(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *
+read_text(void)
+{
+	FILE *f = fopen(path, "r");
+	static char buf[1 << 20];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* One process: lock, load, place a guest, save. Returns the tmap error code. */
+static int
+place_one(const char *name, unsigned vcpus, struct tmap_error *err)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_guest *g = NULL;
+	int r;
+
+	r = tmap_state_open(path, TMAP_STATE_WRITE, &st, err);
+	if (r == 0)
+		r = tmap_host_new(t, NULL, &h, err);
+	if (r == 0)
+		r = tmap_state_load(st, h, err);
+	if (r == 0)
+		r = tmap_guest_new(name, vcpus, &g, err);
+	if (r == 0)
+		r = tmap_host_place(h, g, NULL, err);
+	if (r == 0)
+		r = tmap_state_save(st, h, err);
+	tmap_guest_free(g);
+	tmap_host_free(h);
+	tmap_state_close(st);
+	tmap_topology_free(t);
+	return r;
+}
+
+static struct tmap_host *
+load_host(struct tmap_topology *t)
+{
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_state_open(path, 0, &st, &err), 0);
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	if (tmap_state_load(st, h, &err) < 0)
+		fail_msg("load: %s", err.message);
+	tmap_state_close(st);
+	return h;
+}
+
+static void
+survives_between_processes(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_error err = {0};
+	struct tmap_plan *a = NULL, *b = NULL;
+	struct tmap_host *h;
+	struct stat sb;
+
+	unlink(path);
+	/* Reading a state that was never written is an empty host, and creates nothing. */
+	h = load_host(t);
+	assert_int_equal(tmap_host_guest_count(h), 0);
+	tmap_host_free(h);
+	assert_int_equal(stat(path, &sb), -1);
+
+	assert_int_equal(place_one("a", 6, &err), 0);
+	assert_int_equal(place_one("b", 6, &err), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+
+	h = load_host(t);
+	assert_int_equal(tmap_host_guest_count(h), 2);
+	assert_int_equal(tmap_host_guest_plan(h, "a", &a, &err), 0);
+	assert_int_equal(tmap_host_guest_plan(h, "b", &b, &err), 0);
+	{
+		/* b was placed around a: no PU twice, and the recorded plans read back whole. */
+		_cleanup_bitmap_ hwloc_bitmap_t ha = NULL, hb = NULL;
+
+		assert_int_equal(bitmap_parse_list(tmap_plan_held_cpuset(a, 0), &ha), 0);
+		assert_int_equal(bitmap_parse_list(tmap_plan_held_cpuset(b, 0), &hb), 0);
+		assert_int_equal(hwloc_bitmap_weight(ha), 6);
+		assert_false(hwloc_bitmap_intersects(ha, hb));
+		assert_int_equal(tmap_plan_vcpu_count(b, 0), 6);
+	}
+	assert_int_equal(tmap_host_guest_plan(h, "c", &a, &err), -ENOENT);
+	tmap_plan_free(a);
+	tmap_plan_free(b);
+	tmap_host_free(h);
+	/* 16 PUs, 12 held: a guest of 6 no longer fits, one of 4 does. */
+	assert_int_equal(place_one("c", 6, &err), -ENOSPC);
+	assert_int_equal(place_one("c", 4, &err), 0);
+	assert_int_equal(place_one("c", 1, &err), -EEXIST);
+	tmap_topology_free(t);
+}
+
+/* Many writers at once, each in its own process: one PU is never given twice. */
+static void
+concurrent_writers(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_alloc();
+	struct tmap_error err = {0};
+	pid_t pids[16];
+	struct tmap_host *h;
+	unsigned placed = 0;
+
+	unlink(path);
+	for (int i = 0; i < 16; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "p%d", i);
+			_exit(place_one(name, 1, &err) == 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 16; i++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		placed += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	}
+	h = load_host(t);
+	/* 16 one-vcpu guests on 16 free PUs: every one placed, each on its own PU. */
+	assert_int_equal(placed, 16);
+	assert_int_equal(tmap_host_guest_count(h), 16);
+	for (size_t i = 0; i < 16; i++) {
+		struct tmap_plan *p = NULL;
+		_cleanup_bitmap_ hwloc_bitmap_t held = NULL;
+
+		assert_int_equal(tmap_host_guest_plan(h, tmap_host_guest_name(h, i), &p, &err), 0);
+		assert_int_equal(bitmap_parse_list(tmap_plan_held_cpuset(p, 0), &held), 0);
+		assert_false(hwloc_bitmap_intersects(all, held));
+		hwloc_bitmap_or(all, all, held);
+		tmap_plan_free(p);
+	}
+	assert_int_equal(hwloc_bitmap_weight(all), 16);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+static void
+expect_refused(const char *text, const char *needle)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+	char *before;
+	int r;
+
+	write_text(text);
+	before = strdup(read_text());
+	r = tmap_state_open(path, TMAP_STATE_WRITE, &st, &err);
+	if (r == 0) {
+		assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+		r = tmap_state_load(st, h, &err);
+	}
+	assert_int_equal(r, -EBADMSG);
+	if (!strstr(err.message, needle))
+		fail_msg("'%s' lacks '%s'", err.message, needle);
+	assert_null(strchr(err.message, '\n'));
+	tmap_host_free(h);
+	tmap_state_close(st); /* unlock before another writer tries */
+	/* never replaced */
+	assert_int_equal(place_one("x", 1, &err), -EBADMSG);
+	assert_string_equal(read_text(), before);
+	free(before);
+	tmap_topology_free(t);
+}
+
+static void
+refuses_bad_files(void **state)
+{
+	expect_refused("{\"guests\": [", "is not a topomap state file");
+	expect_refused("{\"format\": \"kubelet-cpu-manager\", \"version\": 1, \"guests\": []}",
+		       "is not a topomap state file");
+	expect_refused("{\"format\": \"topomap-state\", \"version\": 9, \"guests\": []}",
+		       "unknown version");
+	expect_refused("{\"format\": \"topomap-state\", \"version\": 1, \"host\": \"0-63\", \"guests\": []}",
+		       "was written for a host with PUs '0-63'");
+	expect_refused("{\"format\": \"topomap-state\", \"version\": 1, \"host\": \"0-15\", \"guests\": [{\"name\": \"g\"}]}",
+		       "guest 0 is not a valid plan");
+	/* A guest that holds a PU another holds too: a hand-edited file. */
+	unlink(path);
+	{
+		struct tmap_error err = {0};
+		struct json_object *root, *guests, *copy = NULL;
+
+		assert_int_equal(place_one("a", 2, &err), 0);
+		root = json_tokener_parse(read_text());
+		assert_non_null(root);
+		assert_true(json_object_object_get_ex(root, "guests", &guests));
+		assert_int_equal(json_object_deep_copy(json_object_array_get_idx(guests, 0), &copy, NULL), 0);
+		json_object_object_add(copy, "name", json_object_new_string("b"));
+		json_object_array_add(guests, copy);
+		expect_refused(json_object_to_json_string(root), "which another guest holds too");
+		json_object_put(root);
+	}
+	unlink(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(survives_between_processes),
+		cmocka_unit_test(concurrent_writers),
+		cmocka_unit_test(refuses_bad_files),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
