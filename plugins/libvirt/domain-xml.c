@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the backend reads in a domain's XML (the guest it describes, the NUMA side of its
+ * definition) and the one edit it makes to it: the per-cell <memnode>s of <numatune>, which no
+ * libvirt call sets. Everything else is done through libvirt's calls, which check their input
+ * the way libvirt's parser does.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+
+#include "libvirt-backend.h"
+#include "libvirt-util.h"
+
+#define MIB_IN_KIB 1024ull
+
+static const char *const mode_names[] = {"strict", "preferred", "interleave", "restrictive"};
+
+/* The library's enum and libvirt's virDomainNumatuneMemMode have the same numbers. */
+_Static_assert(TMAP_MEMORY_STRICT == 0 && TMAP_MEMORY_PREFERRED == 1 &&
+	       TMAP_MEMORY_INTERLEAVE == 2 && TMAP_MEMORY_RESTRICTIVE == 3,
+	       "memory modes are numbered as libvirt numbers them");
+
+const char *
+memory_mode_text(int mode)
+{
+	return mode >= 0 && mode < 4 ? mode_names[mode] : "?";
+}
+
+int
+memory_mode_parse(const char *name)
+{
+	for (int m = 0; m < 4; m++)
+		if (name && streq(name, mode_names[m]))
+			return m;
+	return -1;
+}
+
+void
+domain_numa_clear(struct domain_numa *numa)
+{
+	if (!numa)
+		return;
+	free(numa->nodeset);
+	for (unsigned i = 0; i < numa->nmemnodes; i++)
+		free(numa->memnodes[i].nodeset);
+	free(numa->memnodes);
+	*numa = (struct domain_numa){.mode = -1};
+}
+
+const struct memnode *
+domain_numa_memnode(const struct domain_numa *numa, unsigned cell)
+{
+	for (unsigned i = 0; i < numa->nmemnodes; i++)
+		if (numa->memnodes[i].cell == cell)
+			return &numa->memnodes[i];
+	return NULL;
+}
+
+static char *
+prop(xmlNodePtr node, const char *name)
+{
+	xmlChar *v = node ? xmlGetProp(node, BAD_CAST name) : NULL;
+	char *copy;
+
+	if (!v)
+		return NULL;
+	copy = strdup((const char *)v);
+	xmlFree(v);
+	return copy;
+}
+
+/* A whole number, strictly: digits only, at most max. */
+static int
+parse_u64(const char *text, uint64_t max, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!text || !isdigit((unsigned char)text[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int
+node_u64(xmlNodePtr node, uint64_t max, uint64_t *ret)
+{
+	_cleanup_xml_char_ xmlChar *text = xmlNodeGetContent(node);
+	_cleanup_free_ char *trimmed = NULL;
+	char *s, *e;
+
+	if (!text)
+		return -EINVAL;
+	trimmed = strdup((const char *)text);
+	if (!trimmed)
+		return -ENOMEM;
+	for (s = trimmed; isspace((unsigned char)*s); s++)
+		;
+	for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
+		;
+	*e = '\0';
+	return parse_u64(s, max, ret);
+}
+
+static int
+attr_u64(xmlNodePtr node, const char *name, uint64_t max, uint64_t *ret)
+{
+	_cleanup_free_ char *text = prop(node, name);
+
+	if (!text)
+		return -ENOENT;
+	return parse_u64(text, max, ret);
+}
+
+/* libvirt's size units (virScaleInteger): the result in KiB, rounded up. */
+static int
+scale_to_kib(uint64_t value, const char *unit, uint64_t *ret_kib)
+{
+	static const struct {
+		const char *name;
+		uint64_t bytes;
+	} units[] = {
+		{"b", 1}, {"bytes", 1},
+		{"KB", 1000ull}, {"k", 1024ull}, {"KiB", 1024ull},
+		{"MB", 1000ull * 1000}, {"M", 1024ull << 10}, {"MiB", 1024ull << 10},
+		{"GB", 1000ull * 1000 * 1000}, {"G", 1024ull << 20}, {"GiB", 1024ull << 20},
+		{"TB", 1000ull * 1000 * 1000 * 1000}, {"T", 1024ull << 30}, {"TiB", 1024ull << 30},
+	};
+	uint64_t bytes = 0;
+
+	if (!unit)
+		unit = "KiB";
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (streq(units[i].name, unit))
+			bytes = units[i].bytes;
+	if (!bytes || value > UINT64_MAX / bytes)
+		return -EINVAL;
+	*ret_kib = (value * bytes + 1023) / 1024;
+	return 0;
+}
+
+/* A <memory unit='...'>N</memory>-like element, in MiB rounded up. */
+static int
+node_mib(xmlNodePtr node, uint64_t *ret_mib)
+{
+	_cleanup_free_ char *unit = prop(node, "unit");
+	uint64_t v, kib;
+
+	if (node_u64(node, UINT64_MAX, &v) < 0 || scale_to_kib(v, unit, &kib) < 0)
+		return -EINVAL;
+	*ret_mib = (kib + MIB_IN_KIB - 1) / MIB_IN_KIB;
+	return 0;
+}
+
+static xmlNodePtr
+domain_root(xmlDocPtr doc)
+{
+	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+
+	return root && xmlStrEqual(root->name, BAD_CAST "domain") ? root : NULL;
+}
+
+static int
+read_numa(xmlNodePtr root, struct domain_numa *numa, struct tmap_error *err)
+{
+	xmlNodePtr tune = xml_child(root, "numatune");
+	xmlNodePtr mem = xml_child(tune, "memory");
+	xmlNodePtr cells = xml_child(xml_child(root, "cpu"), "numa");
+
+	*numa = (struct domain_numa){.mode = -1};
+	for (xmlNodePtr c = xml_child(cells, "cell"); c; c = xml_next(c))
+		numa->ncells++;
+	if (mem) {
+		_cleanup_free_ char *mode = prop(mem, "mode");
+
+		/* libvirt's default mode is strict. */
+		numa->mode = mode ? memory_mode_parse(mode) : TMAP_MEMORY_STRICT;
+		if (numa->mode < 0)
+			return set_error(err, -EINVAL, "<numatune><memory> mode '%s' is unknown", mode);
+		numa->nodeset = prop(mem, "nodeset");
+	}
+	for (xmlNodePtr n = xml_child(tune, "memnode"); n; n = xml_next(n)) {
+		_cleanup_free_ char *mode = prop(n, "mode");
+		struct memnode *v;
+		uint64_t cell;
+
+		if (attr_u64(n, "cellid", UINT32_MAX, &cell) < 0)
+			return set_error(err, -EINVAL, "a <memnode> without a valid cellid");
+		v = realloc(numa->memnodes, (numa->nmemnodes + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		numa->memnodes = v;
+		v[numa->nmemnodes] = (struct memnode){
+			.cell = (unsigned)cell,
+			.mode = mode ? memory_mode_parse(mode) : TMAP_MEMORY_STRICT,
+			.nodeset = prop(n, "nodeset"),
+		};
+		numa->nmemnodes++;
+	}
+	return 0;
+}
+
+int
+domain_xml_numa(const char *xml, struct domain_numa *ret, struct tmap_error *err)
+{
+	_cleanup_xml_doc_ xmlDocPtr doc = xml ? xml_parse(xml, "domain.xml") : NULL;
+	xmlNodePtr root = domain_root(doc);
+	struct domain_numa numa;
+	int r;
+
+	if (!root)
+		return set_error(err, -EINVAL, "the domain's XML is not a <domain>");
+	r = read_numa(root, &numa, err);
+	if (r < 0) {
+		domain_numa_clear(&numa);
+		return r == -ENOMEM ? set_error(err, r, "out of memory") : r;
+	}
+	*ret = numa;
+	return 0;
+}
+
+/* A libvirt domain name as a guest name: letters, digits and "._-", at most 64 characters. */
+static void
+guest_name(const char *name, char *buf, size_t size)
+{
+	size_t i = 0;
+
+	for (; name[i] && i + 1 < size && i < 64; i++)
+		buf[i] = isalnum((unsigned char)name[i]) || strchr("._-", name[i]) ? name[i] : '_';
+	buf[i] = '\0';
+}
+
+static int
+describe_cells(xmlNodePtr root, struct tmap_guest *g, const char *name, struct tmap_error *err)
+{
+	xmlNodePtr numa = xml_child(xml_child(root, "cpu"), "numa");
+	uint64_t total = 0;
+	unsigned n = 0;
+
+	for (xmlNodePtr c = xml_child(numa, "cell"); c; c = xml_next(c))
+		n++;
+	/* libvirt numbers cells 0 to n-1 (it refuses anything else); they are taken in that
+	 * order, which is the order of the plan's cells. */
+	for (unsigned id = 0; id < n; id++) {
+		_cleanup_free_ char *cpus = NULL, *unit = NULL, *mem = NULL;
+		xmlNodePtr cell = NULL;
+		uint64_t v, kib, mib;
+		int r;
+
+		for (xmlNodePtr c = xml_child(numa, "cell"); c && !cell; c = xml_next(c)) {
+			uint64_t cid;
+
+			if (attr_u64(c, "id", UINT32_MAX, &cid) == 0 && cid == id)
+				cell = c;
+		}
+		if (!cell)
+			return set_error(err, -EINVAL,
+					 "domain '%s': guest NUMA cells are not numbered 0 to %u", name,
+					 n - 1);
+		cpus = prop(cell, "cpus");
+		if (!cpus || !*cpus)
+			return set_error(err, -EINVAL,
+					 "domain '%s': guest cell %u has no vcpus, and topomap places only cells with vcpus",
+					 name, id);
+		unit = prop(cell, "unit");
+		mem = prop(cell, "memory");
+		if (parse_u64(mem, UINT64_MAX, &v) < 0 || scale_to_kib(v, unit, &kib) < 0)
+			return set_error(err, -EINVAL, "domain '%s': guest cell %u: memory '%s' is not a size",
+					 name, id, mem ? mem : "");
+		mib = (kib + MIB_IN_KIB - 1) / MIB_IN_KIB;
+		r = tmap_guest_add_cell(g, cpus, mib ? mib : 1, err);
+		if (r < 0)
+			return r;
+		total += mib ? mib : 1;
+	}
+	/* The guest's memory is its cells' (libvirt computes <memory> from them the same way). */
+	if (n > 0 && tmap_guest_set_memory_mib(g, total) < 0)
+		return set_error(err, -EINVAL, "domain '%s': memory %" PRIu64 " MiB is refused", name,
+				 total);
+	return 0;
+}
+
+static int
+describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
+{
+	struct tmap_guest *g = NULL;
+	xmlNodePtr topo = xml_child(xml_child(root, "cpu"), "topology");
+	xmlNodePtr iothreads = xml_child(root, "iothreads");
+	xmlNodePtr memory = xml_child(root, "memory");
+	xmlNodePtr tune_mem = xml_child(xml_child(root, "numatune"), "memory");
+	_cleanup_free_ char *name = NULL;
+	char gname[65];
+	uint64_t vcpus, mib;
+	int r;
+
+	{
+		_cleanup_xml_char_ xmlChar *text = xmlNodeGetContent(xml_child(root, "name"));
+
+		name = strdup(text ? (const char *)text : "");
+		if (!name)
+			return -ENOMEM;
+	}
+	guest_name(name, gname, sizeof(gname));
+	if (!gname[0])
+		return set_error(err, -EINVAL, "the domain's XML has no <name>");
+	if (node_u64(xml_child(root, "vcpu"), TMAP_MAX_VCPUS, &vcpus) < 0 || vcpus == 0)
+		return set_error(err, -EINVAL, "domain '%s': <vcpu> is not between 1 and %d", name,
+				 TMAP_MAX_VCPUS);
+	r = tmap_guest_new(gname, (unsigned)vcpus, &g, err);
+	if (r < 0)
+		return r;
+	if (topo) {
+		uint64_t s = 1, d = 1, c = 1, t = 1;
+
+		/* Dies are a level topomap does not model: a die is placed as a socket. */
+		if ((attr_u64(topo, "sockets", TMAP_MAX_VCPUS, &s) < 0) |
+		    (attr_u64(topo, "dies", TMAP_MAX_VCPUS, &d) == -EINVAL) |
+		    (attr_u64(topo, "cores", TMAP_MAX_VCPUS, &c) < 0) |
+		    (attr_u64(topo, "threads", TMAP_MAX_GUEST_THREADS, &t) < 0) ||
+		    s * d * c * t != vcpus ||
+		    tmap_guest_set_topology(g, (unsigned)(s * d), (unsigned)c, (unsigned)t) < 0) {
+			r = set_error(err, -EINVAL,
+				      "domain '%s': <cpu><topology> does not describe its %" PRIu64 " vcpus",
+				      name, vcpus);
+			goto fail;
+		}
+	}
+	if (memory) {
+		if (node_mib(memory, &mib) < 0 || mib == 0 ||
+		    tmap_guest_set_memory_mib(g, mib) < 0) {
+			r = set_error(err, -EINVAL, "domain '%s': <memory> is not a size", name);
+			goto fail;
+		}
+	}
+	r = describe_cells(root, g, name, err);
+	if (r < 0)
+		goto fail;
+	if (iothreads) {
+		uint64_t n;
+
+		if (node_u64(iothreads, TMAP_MAX_IOTHREADS, &n) < 0 ||
+		    tmap_guest_set_iothreads(g, (unsigned)n) < 0) {
+			r = set_error(err, -EINVAL, "domain '%s': <iothreads> is not between 0 and %d",
+				      name, TMAP_MAX_IOTHREADS);
+			goto fail;
+		}
+	}
+	if (tune_mem) {
+		_cleanup_free_ char *mode = prop(tune_mem, "mode");
+		int m = mode ? memory_mode_parse(mode) : TMAP_MEMORY_STRICT;
+
+		/* The mode stays the domain's: libvirt does not change it on a running domain. */
+		if (m < 0 || tmap_guest_set_memory_mode(g, (enum tmap_memory_mode)m) < 0) {
+			r = set_error(err, -EINVAL, "domain '%s': <numatune> mode '%s' is unknown",
+				      name, mode);
+			goto fail;
+		}
+	}
+	*ret = g;
+	return 0;
+fail:
+	tmap_guest_free(g);
+	return r;
+}
+
+int
+domain_xml_describe(const char *xml, struct tmap_guest **ret, struct tmap_error *err)
+{
+	_cleanup_xml_doc_ xmlDocPtr doc = xml ? xml_parse(xml, "domain.xml") : NULL;
+	xmlNodePtr root = domain_root(doc);
+	int r;
+
+	if (!root)
+		return set_error(err, -EINVAL, "the domain's XML is not a <domain>");
+	r = describe(root, ret, err);
+	return r == -ENOMEM ? set_error(err, r, "out of memory") : r;
+}
+
+int
+domain_xml_set_memnodes(const char *xml, int mode, const unsigned *nodes, unsigned ncells,
+			char **ret_xml, struct tmap_error *err)
+{
+	_cleanup_xml_doc_ xmlDocPtr doc = xml ? xml_parse(xml, "domain.xml") : NULL;
+	xmlNodePtr root = domain_root(doc);
+	xmlNodePtr tune, n, next;
+	xmlChar *text = NULL;
+	int len = 0;
+
+	if (!root)
+		return set_error(err, -EINVAL, "the domain's XML is not a <domain>");
+	if (mode < 0 || mode > 3)
+		return set_error(err, -EINVAL, "memory mode %d is unknown", mode);
+	tune = xml_child(root, "numatune");
+	if (!tune && !(tune = xmlNewChild(root, NULL, BAD_CAST "numatune", NULL)))
+		return set_error(err, -ENOMEM, "out of memory");
+	for (n = tune->children; n; n = next) {
+		next = n->next;
+		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "memnode")) {
+			xmlUnlinkNode(n);
+			xmlFreeNode(n);
+		}
+	}
+	for (unsigned c = 0; c < ncells; c++) {
+		char cell[16], node[16];
+
+		snprintf(cell, sizeof(cell), "%u", c);
+		snprintf(node, sizeof(node), "%u", nodes[c]);
+		n = xmlNewChild(tune, NULL, BAD_CAST "memnode", NULL);
+		if (!n || !xmlNewProp(n, BAD_CAST "cellid", BAD_CAST cell) ||
+		    !xmlNewProp(n, BAD_CAST "mode", BAD_CAST memory_mode_text(mode)) ||
+		    !xmlNewProp(n, BAD_CAST "nodeset", BAD_CAST node))
+			return set_error(err, -ENOMEM, "out of memory");
+	}
+	xmlDocDumpMemory(doc, &text, &len);
+	if (!text)
+		return set_error(err, -ENOMEM, "out of memory");
+	*ret_xml = strdup((const char *)text);
+	xmlFree(text);
+	return *ret_xml ? 0 : set_error(err, -ENOMEM, "out of memory");
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The libvirt backend's files, as they see each other. tests/test-libvirt.c compiles
+ * cpumap.c, capabilities.c and domain-xml.c on their own to try them on fixtures that no
+ * libvirt driver produces on demand (a two-socket host with SMT and distances, a
+ * memory-only cell), so nothing here depends on a connection.
+ */
+#ifndef TOPOMAP_LIBVIRT_BACKEND_H
+#define TOPOMAP_LIBVIRT_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <topomap/topomap.h>
+
+/* The highest CPU or node number taken from a list: the core's own limit. */
+#define LIST_MAX_INDEX (1u << 20)
+
+/* ---------------------------------------------------------------------------------------- */
+/* cpumap.c: libvirt's CPU bit arrays (8 CPUs a byte) and the kernel list syntax */
+
+/*
+ * A cpumap holding the CPUs of `list` ("0-3,8"), at least `maplen_min` bytes long and long
+ * enough for its highest CPU, so that a CPU the host lacks reaches libvirt, which says so.
+ * Returns 0 or -EINVAL (not a list) or -ENOMEM; writes *ret_map and *ret_maplen only on
+ * success.
+ */
+int cpumap_from_list(const char *list, int maplen_min, unsigned char **ret_map, int *ret_maplen);
+
+/* The CPUs of a cpumap in list syntax, malloc()ed ("" for none), or NULL without memory. */
+char *cpumap_to_list(const unsigned char *map, int maplen);
+
+/* ---------------------------------------------------------------------------------------- */
+/* capabilities.c: a host as libvirt describes it, as hwloc XML */
+
+/*
+ * Turn the text of virConnectGetCapabilities() into an hwloc v2 XML document: cells become
+ * NUMA nodes (with their memory; cells without CPUs are memory-only nodes), CPUs become PUs
+ * grouped into cores by their siblings and into packages by socket_id, and the cells'
+ * <distances> become a NUMALatency matrix.
+ * Returns 0, -EINVAL (capabilities without a usable <topology>) or -ENOMEM.
+ */
+int capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* domain-xml.c: what the backend reads in, and edits of, a domain's XML */
+
+/* One <numatune><memnode>. */
+struct memnode {
+	unsigned cell;
+	int mode;	/* enum tmap_memory_mode, -1 when absent */
+	char *nodeset;
+};
+
+/* The NUMA side of a domain definition. */
+struct domain_numa {
+	int mode;		/* <numatune><memory mode>, enum tmap_memory_mode; -1 when absent */
+	char *nodeset;		/* its nodeset, NULL when absent */
+	unsigned ncells;	/* guest NUMA cells, <cpu><numa><cell> */
+	unsigned nmemnodes;
+	struct memnode *memnodes;
+};
+
+void domain_numa_clear(struct domain_numa *numa);
+
+/* Read the NUMA side of a domain's XML. Returns 0, -EINVAL or -ENOMEM. */
+int domain_xml_numa(const char *xml, struct domain_numa *ret, struct tmap_error *err);
+
+/* The <memnode> of guest cell `cell`, or NULL. */
+const struct memnode *domain_numa_memnode(const struct domain_numa *numa, unsigned cell);
+
+/*
+ * The guest a domain's XML describes: its name, vcpus (the maximum, as hot-plugged vcpus need
+ * pins too), CPU topology, NUMA cells and their memory, iothreads, and the memory mode of its
+ * <numatune> (a property of the guest, which libvirt will not change on a running domain).
+ * Placement (vcpupin, nodesets) is what a plan decides and is not read.
+ * Returns 0, -EINVAL (a domain topomap cannot describe) or -ENOMEM.
+ */
+int domain_xml_describe(const char *xml, struct tmap_guest **ret, struct tmap_error *err);
+
+/*
+ * The same XML with the <memnode>s of <numatune> replaced by one per guest cell, cell c on host
+ * node nodes[c] with `mode` (a <numatune> is created when there is none).
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+int domain_xml_set_memnodes(const char *xml, int mode, const unsigned *nodes, unsigned ncells,
+			    char **ret_xml, struct tmap_error *err);
+
+/* libvirt's name of a memory mode ("strict"), or "?" */
+const char *memory_mode_text(int mode);
+
+/* The mode named `name`, or -1. */
+int memory_mode_parse(const char *name);
+
+#endif

@@ -1,0 +1,1991 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The libvirt backend against libvirt itself, in two parts.
+ *
+ * In-process, always: the backend's XML and cpumap code on fixtures no driver produces on
+ * demand (SMT siblings, distances, a memory-only cell, a cell over two sockets), then the whole
+ * transaction through the library against the test:///default driver, whose calls take
+ * VIR_DOMAIN_AFFECT_CURRENT only: the call sequence, capture, restore after a refused call,
+ * drift, a dry run, bad targets.
+ *
+ * With a daemon, as root: a private libvirtd in a mount namespace of this process (its own
+ * /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt; the QEMU capabilities cache
+ * kept in the build directory so that only the first run probes QEMU) running a real QEMU/TCG
+ * domain. The tool applies plans to it --live, --config and both; what libvirt reports and
+ * what /proc/<qemu pid>/task/<tid>/status says are both checked; drift behind the tool's back
+ * (through libvirt, and through a thread's affinity only) is found; refused calls are undone.
+ * The domain, the daemon, the cgroups libvirt made and the mounts are removed on every path,
+ * including a fatal signal.
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <time.h>
+
+#include "topomap/backend.h"
+#include "testlib.h"
+
+#include "libvirt-backend.h"
+
+#define FAST_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:8 pu:1"
+#define LIBVIRTD "/usr/sbin/libvirtd"
+#define QEMU "/usr/bin/qemu-system-x86_64"
+#define SYSTEM_URI "qemu:///system"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Helpers */
+
+static void
+silent(void *userdata, virErrorPtr e)
+{
+}
+
+static char *
+write_temp(const char *text)
+{
+	char path[] = "/tmp/topomap-test-libvirt-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return strdup(path);
+}
+
+/* The host an hwloc XML text describes, through the library's own loader. */
+static struct tmap_topology *
+load_xml(const char *xml)
+{
+	char *path = write_temp(xml);
+	struct tmap_topology *t = test_topology(path);
+
+	unlink(path);
+	free(path);
+	return t;
+}
+
+static char *
+topology_json(const struct tmap_topology *t)
+{
+	struct tmap_error err = {0};
+	char *text = NULL;
+
+	if (tmap_topology_format(t, TMAP_FORMAT_JSON, 0, &text, &err) < 0)
+		fail_msg("topology json: %s", err.message);
+	return text;
+}
+
+/* The cores (siblings lists) of node `i` of a topology, as "0,4 1,5". */
+static char *
+node_cores(const struct tmap_topology *t, int i)
+{
+	char *text = topology_json(t), *out = NULL;
+	json_object *root = json_tokener_parse(text), *nodes, *node, *cores;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "nodes", &nodes));
+	node = json_object_array_get_idx(nodes, (size_t)i);
+	assert_true(json_object_object_get_ex(node, "cores", &cores));
+	for (size_t c = 0; c < json_object_array_length(cores); c++) {
+		json_object *core = json_object_array_get_idx(cores, c);
+
+		for (size_t p = 0; p < json_object_array_length(core); p++)
+			fprintf(f, "%s%d", p ? "," : (c ? " " : ""),
+				json_object_get_int(json_object_array_get_idx(core, p)));
+	}
+	fclose(f);
+	json_object_put(root);
+	free(text);
+	return out;
+}
+
+static struct tmap_plan *
+plan_for(const char *host, const char *guest_json, const char *reserve)
+{
+	struct tmap_topology *t = test_topology(host);
+	struct tmap_guests *g = test_guests(guest_json);
+	struct tmap_plan *p = test_solve(t, g, reserve);
+
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+	return p;
+}
+
+static char *
+vcpu_pin(virDomainPtr dom, unsigned vcpu, unsigned flags)
+{
+	unsigned char maps[64 * 8] = {0};
+	int n = virDomainGetVcpuPinInfo(dom, 8, maps, 64, flags);
+
+	if (n < 0 || vcpu >= (unsigned)n)
+		fail_msg("vcpupin %u: %s", vcpu, virGetLastErrorMessage());
+	return cpumap_to_list(maps + vcpu * 64, 64);
+}
+
+static void
+set_vcpu_pin(virDomainPtr dom, unsigned vcpu, const char *list, unsigned flags)
+{
+	unsigned char *map = NULL;
+	int len;
+
+	assert_int_equal(cpumap_from_list(list, 1, &map, &len), 0);
+	if (virDomainPinVcpuFlags(dom, vcpu, map, len, flags) < 0)
+		fail_msg("pin vcpu %u to '%s': %s", vcpu, list, virGetLastErrorMessage());
+	free(map);
+}
+
+static char *
+emulator_pin(virDomainPtr dom, unsigned flags)
+{
+	unsigned char map[64] = {0};
+
+	if (virDomainGetEmulatorPinInfo(dom, map, sizeof(map), flags) < 0)
+		fail_msg("emulatorpin: %s", virGetLastErrorMessage());
+	return cpumap_to_list(map, sizeof(map));
+}
+
+/* "1:0-1 2:0-1", the iothreads in id order. */
+static char *
+iothread_pins(virDomainPtr dom, unsigned flags)
+{
+	virDomainIOThreadInfoPtr *info = NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	int n = virDomainGetIOThreadInfo(dom, &info, flags);
+
+	if (n < 0)
+		fail_msg("iothreadinfo: %s", virGetLastErrorMessage());
+	for (unsigned id = 1; id <= 64; id++)
+		for (int i = 0; i < n; i++)
+			if (info[i]->iothread_id == id) {
+				char *l = cpumap_to_list(info[i]->cpumap, info[i]->cpumaplen);
+
+				fprintf(f, "%s%u:%s", ftell(f) ? " " : "", id, l);
+				free(l);
+			}
+	for (int i = 0; i < n; i++)
+		virDomainIOThreadInfoFree(info[i]);
+	free(info);
+	fclose(f);
+	return out;
+}
+
+static bool
+contains(const char *haystack, const char *needle)
+{
+	return haystack && strstr(haystack, needle) != NULL;
+}
+
+static void
+assert_contains(const char *text, const char *needle)
+{
+	if (!contains(text, needle))
+		fail_msg("'%s' not found in:\n%s", needle, text ? text : "(null)");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* cpumap.c */
+
+static void
+test_cpumap(void **state)
+{
+	unsigned char *map = NULL;
+	char *list;
+	int len;
+
+	assert_int_equal(cpumap_from_list("0-3,8", 1, &map, &len), 0);
+	assert_int_equal(len, 2);
+	assert_int_equal(map[0], 0x0f);
+	assert_int_equal(map[1], 0x01);
+	list = cpumap_to_list(map, len);
+	assert_string_equal(list, "0-3,8");
+	free(list);
+	free(map);
+
+	/* At least the host's length; longer when the list names a CPU beyond it, so that
+	 * libvirt, not the backend, says the CPU does not exist. */
+	assert_int_equal(cpumap_from_list("1", 4, &map, &len), 0);
+	assert_int_equal(len, 4);
+	free(map);
+	assert_int_equal(cpumap_from_list("70", 1, &map, &len), 0);
+	assert_int_equal(len, 9);
+	list = cpumap_to_list(map, len);
+	assert_string_equal(list, "70");
+	free(list);
+	free(map);
+	assert_int_equal(cpumap_from_list("", 1, &map, &len), 0);
+	list = cpumap_to_list(map, len);
+	assert_string_equal(list, "");
+	free(list);
+	free(map);
+
+	map = (unsigned char *)"untouched";
+	len = -1;
+	assert_int_equal(cpumap_from_list("1,", 1, &map, &len), -EINVAL);
+	assert_int_equal(cpumap_from_list("3-1", 1, &map, &len), -EINVAL);
+	assert_int_equal(cpumap_from_list("a", 1, &map, &len), -EINVAL);
+	assert_int_equal(cpumap_from_list(" 1", 1, &map, &len), -EINVAL);
+	assert_int_equal(cpumap_from_list("99999999", 1, &map, &len), -EINVAL);
+	assert_int_equal(len, -1);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* capabilities.c */
+
+/* Two sockets with SMT (siblings 0,4 1,5 ... as Intel numbers them), one cell each, a
+ * memory-only cell (CXL), and distances. */
+static const char caps_smt[] =
+	"<capabilities><host><cpu><arch>x86_64</arch></cpu><topology><cells num='3'>"
+	"<cell id='0'><memory unit='KiB'>8388608</memory>"
+	"<cpus num='4'>"
+	"<cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0,4'/>"
+	"<cpu id='1' socket_id='0' die_id='0' core_id='1' siblings='1,5'/>"
+	"<cpu id='4' socket_id='0' die_id='0' core_id='0' siblings='0,4'/>"
+	"<cpu id='5' socket_id='0' die_id='0' core_id='1' siblings='1,5'/>"
+	"</cpus>"
+	"<distances><sibling id='0' value='10'/><sibling id='1' value='21'/>"
+	"<sibling id='2' value='30'/></distances></cell>"
+	"<cell id='1'><memory unit='KiB'>4194304</memory>"
+	"<cpus num='5'>"
+	"<cpu id='2' socket_id='1' die_id='0' core_id='0' siblings='2,6'/>"
+	"<cpu id='3' socket_id='1' die_id='0' core_id='1' siblings='3,7'/>"
+	"<cpu id='6' socket_id='1' die_id='0' core_id='0' siblings='2,6'/>"
+	"<cpu id='7' socket_id='1' die_id='0' core_id='1' siblings='3,7'/>"
+	"<cpu id='40'/>" /* offline: no topology */
+	"</cpus>"
+	"<distances><sibling id='0' value='21'/><sibling id='1' value='10'/>"
+	"<sibling id='2' value='30'/></distances></cell>"
+	"<cell id='2'><memory unit='KiB'>2097152</memory><cpus num='0'></cpus>"
+	"<distances><sibling id='0' value='30'/><sibling id='1' value='30'/>"
+	"<sibling id='2' value='10'/></distances></cell>"
+	"</cells></topology></host></capabilities>";
+
+static void
+test_caps_smt(void **state)
+{
+	struct tmap_error err = {0};
+	struct tmap_topology *t;
+	char *xml = NULL, *cores;
+
+	if (capabilities_to_hwloc(caps_smt, &xml, &err) < 0)
+		fail_msg("%s", err.message);
+	t = load_xml(xml);
+	assert_int_equal(tmap_topology_node_count(t), 3);
+	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-1,4-5");
+	assert_string_equal(tmap_topology_node_cpus(t, 1), "2-3,6-7");
+	assert_string_equal(tmap_topology_node_cpus(t, 2), "");
+	assert_int_equal(tmap_topology_node_memory_mib(t, 0), 8192);
+	assert_int_equal(tmap_topology_node_memory_mib(t, 1), 4096);
+	assert_int_equal(tmap_topology_node_memory_mib(t, 2), 2048);
+	assert_int_equal(tmap_topology_distance(t, 0, 0), 10);
+	assert_int_equal(tmap_topology_distance(t, 0, 1), 21);
+	assert_int_equal(tmap_topology_distance(t, 1, 2), 30);
+	assert_int_equal(tmap_topology_distance(t, 2, 2), 10);
+	cores = node_cores(t, 0);
+	assert_string_equal(cores, "0,4 1,5");
+	free(cores);
+	cores = node_cores(t, 1);
+	assert_string_equal(cores, "2,6 3,7");
+	free(cores);
+	/* And hwloc's own tools take it too. */
+	{
+		char *path = write_temp(xml);
+		char *out = NULL;
+		char *argv[] = {"/usr/bin/lstopo-no-graphics", "-i", path, "--of", "console", "-p",
+				NULL};
+
+		if (access(argv[0], X_OK) == 0) {
+			assert_int_equal(test_run(argv, NULL, &out, NULL), 0);
+			assert_contains(out, "Package P#1");
+			assert_contains(out, "PU P#6");
+		}
+		free(out);
+		unlink(path);
+		free(path);
+	}
+	tmap_topology_free(t);
+	free(xml);
+}
+
+/* Sub-NUMA clustering: two cells in one socket. A cell over two sockets. No socket ids. */
+static void
+test_caps_layouts(void **state)
+{
+	static const char snc[] =
+		"<capabilities><host><topology><cells num='2'>"
+		"<cell id='0'><memory unit='KiB'>1048576</memory><cpus num='2'>"
+		"<cpu id='0' socket_id='0' core_id='0' siblings='0'/>"
+		"<cpu id='1' socket_id='0' core_id='1' siblings='1'/></cpus></cell>"
+		"<cell id='1'><memory unit='KiB'>1048576</memory><cpus num='2'>"
+		"<cpu id='2' socket_id='0' core_id='2' siblings='2'/>"
+		"<cpu id='3' socket_id='0' core_id='3' siblings='3'/></cpus></cell>"
+		"</cells></topology></host></capabilities>";
+	static const char wide[] =
+		"<capabilities><host><topology><cells num='1'>"
+		"<cell id='0'><memory unit='KiB'>1048576</memory><cpus num='4'>"
+		"<cpu id='0' socket_id='0' core_id='0' siblings='0-1'/>"
+		"<cpu id='1' socket_id='0' core_id='0' siblings='0-1'/>"
+		"<cpu id='2' socket_id='1' core_id='0' siblings='2-3'/>"
+		"<cpu id='3' socket_id='1' core_id='0' siblings='2-3'/></cpus></cell>"
+		"</cells></topology></host></capabilities>";
+	/* Non-Linux drivers and old kernels: no topology beyond the ids (and cell ids that do
+	 * not start at 0). */
+	static const char bare[] =
+		"<capabilities><host><topology><cells num='2'>"
+		"<cell id='3'><memory unit='MiB'>512</memory><cpus num='1'>"
+		"<cpu id='5' siblings='5'/></cpus></cell>"
+		"<cell id='1'><cpus num='1'><cpu id='2' core_id='0'/></cpus></cell>"
+		"</cells></topology></host></capabilities>";
+	struct tmap_error err = {0};
+	struct tmap_topology *t;
+	char *xml = NULL, *cores;
+
+	assert_int_equal(capabilities_to_hwloc(snc, &xml, &err), 0);
+	t = load_xml(xml);
+	assert_int_equal(tmap_topology_node_count(t), 2);
+	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-1");
+	assert_string_equal(tmap_topology_node_cpus(t, 1), "2-3");
+	assert_int_equal(tmap_topology_distance(t, 0, 1), 0);
+	tmap_topology_free(t);
+	free(xml);
+
+	assert_int_equal(capabilities_to_hwloc(wide, &xml, &err), 0);
+	t = load_xml(xml);
+	assert_int_equal(tmap_topology_node_count(t), 1);
+	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-3");
+	cores = node_cores(t, 0);
+	assert_string_equal(cores, "0,1 2,3");
+	free(cores);
+	tmap_topology_free(t);
+	free(xml);
+
+	assert_int_equal(capabilities_to_hwloc(bare, &xml, &err), 0);
+	t = load_xml(xml);
+	assert_int_equal(tmap_topology_node_count(t), 2);
+	assert_int_equal(tmap_topology_node_id(t, 0), 1);
+	assert_int_equal(tmap_topology_node_id(t, 1), 3);
+	assert_string_equal(tmap_topology_node_cpus(t, 0), "2");
+	assert_string_equal(tmap_topology_node_cpus(t, 1), "5");
+	assert_int_equal(tmap_topology_node_memory_mib(t, 1), 512);
+	tmap_topology_free(t);
+	free(xml);
+}
+
+static void
+test_caps_errors(void **state)
+{
+	static const struct {
+		const char *caps, *message;
+	} bad[] = {
+		{"<capabilities", "not well-formed"},
+		{"<domain/>", "not a libvirt capabilities document"},
+		{"<capabilities><host/></capabilities>", "no NUMA topology"},
+		{"<capabilities><host><topology><cells/></topology></host></capabilities>",
+		 "no NUMA cell"},
+		{"<capabilities><host><topology><cells><cell id='0'><cpus>"
+		 "<cpu id='0' siblings='0'/><cpu id='0' siblings='0'/></cpus></cell></cells>"
+		 "</topology></host></capabilities>", "CPU 0 is listed twice"},
+		{"<capabilities><host><topology><cells><cell id='0'>"
+		 "<memory unit='PB'>1</memory></cell></cells></topology></host></capabilities>",
+		 "memory unit 'PB'"},
+		{"<capabilities><host><topology><cells><cell id='x'/></cells></topology></host>"
+		 "</capabilities>", "without a valid id"},
+		{"<capabilities><host><topology><cells><cell id='0'><cpus/></cell></cells>"
+		 "</topology></host></capabilities>", "no online CPU"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct tmap_error err = {0};
+		char *xml = (char *)"untouched";
+
+		assert_int_equal(capabilities_to_hwloc(bad[i].caps, &xml, &err), -EINVAL);
+		assert_string_equal(xml, "untouched");
+		assert_contains(err.message, bad[i].message);
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* domain-xml.c */
+
+static const char domain_full[] =
+	"<domain type='kvm'><name>db 1</name>"
+	"<memory unit='GiB'>4</memory><vcpu placement='static' current='4'>8</vcpu>"
+	"<iothreads>2</iothreads>"
+	"<numatune><memory mode='restrictive' nodeset='0-1'/>"
+	"<memnode cellid='1' mode='restrictive' nodeset='1'/></numatune>"
+	"<cputune><vcpupin vcpu='0' cpuset='7'/><shares>99</shares></cputune>"
+	"<cpu><topology sockets='1' dies='2' cores='2' threads='2'/>"
+	"<numa><cell id='1' cpus='4-7' memory='3' unit='GiB'/>"
+	"<cell id='0' cpus='0-3' memory='1048576'/></numa></cpu></domain>";
+
+static void
+test_describe_xml(void **state)
+{
+	struct tmap_error err = {0};
+	struct tmap_guest *g = NULL;
+	struct tmap_guests *gs = NULL;
+	struct tmap_topology *t = test_topology("synthetic:pack:2 numa:1(memory=8GiB) core:4 pu:2");
+	struct tmap_plan *p = NULL;
+	char *json = NULL;
+
+	if (domain_xml_describe(domain_full, &g, &err) < 0)
+		fail_msg("%s", err.message);
+	/* The name as a guest name; the maximum vcpus; dies as sockets; cells in id order. */
+	assert_string_equal(tmap_guest_name(g), "db_1");
+	assert_int_equal(tmap_guests_new(&gs), 0);
+	if (tmap_guests_add(gs, g, &err) < 0)
+		fail_msg("%s", err.message);
+	p = test_solve(t, gs, NULL);
+	assert_int_equal(tmap_plan_vcpu_count(p, 0), 8);
+	assert_int_equal(tmap_plan_iothread_count(p, 0), 2);
+	assert_int_equal(tmap_plan_cell_count(p, 0), 2);
+	assert_int_equal(tmap_plan_memory_mode(p, 0), TMAP_MEMORY_RESTRICTIVE);
+	assert_int_equal(tmap_plan_format(p, TMAP_FORMAT_JSON, 0, &json, &err), 0);
+	{
+		json_object *root = json_tokener_parse(json), *guests, *guest, *o, *v;
+
+		assert_true(json_object_object_get_ex(root, "guests", &guests));
+		guest = json_object_array_get_idx(guests, 0);
+		assert_true(json_object_object_get_ex(guest, "topology", &o));
+		assert_true(json_object_object_get_ex(o, "sockets", &v));
+		assert_int_equal(json_object_get_int(v), 2);
+		assert_true(json_object_object_get_ex(o, "cores", &v));
+		assert_int_equal(json_object_get_int(v), 2);
+		assert_true(json_object_object_get_ex(o, "threads", &v));
+		assert_int_equal(json_object_get_int(v), 2);
+		assert_true(json_object_object_get_ex(guest, "cells", &o));
+		assert_true(json_object_object_get_ex(json_object_array_get_idx(o, 0), "cpus", &v));
+		assert_string_equal(json_object_get_string(v), "0-3");
+		assert_true(json_object_object_get_ex(json_object_array_get_idx(o, 0), "memory_mib", &v));
+		assert_int_equal(json_object_get_int(v), 1024);
+		assert_true(json_object_object_get_ex(json_object_array_get_idx(o, 1), "cpus", &v));
+		assert_string_equal(json_object_get_string(v), "4-7");
+		assert_true(json_object_object_get_ex(json_object_array_get_idx(o, 1), "memory_mib", &v));
+		assert_int_equal(json_object_get_int(v), 3072);
+		/* Placement is the plan's: the domain's vcpupin and shares are not taken. */
+		assert_true(json_object_object_get_ex(guest, "qos", &o));
+		assert_int_equal(json_object_object_length(o), 0);
+		json_object_put(root);
+	}
+	free(json);
+	tmap_plan_free(p);
+	tmap_guests_free(gs);
+	tmap_topology_free(t);
+
+	/* The NUMA side as the backend reads it. */
+	{
+		struct domain_numa numa;
+
+		assert_int_equal(domain_xml_numa(domain_full, &numa, &err), 0);
+		assert_int_equal(numa.mode, TMAP_MEMORY_RESTRICTIVE);
+		assert_string_equal(numa.nodeset, "0-1");
+		assert_int_equal(numa.ncells, 2);
+		assert_null(domain_numa_memnode(&numa, 0));
+		assert_string_equal(domain_numa_memnode(&numa, 1)->nodeset, "1");
+		domain_numa_clear(&numa);
+	}
+}
+
+static void
+test_describe_errors(void **state)
+{
+	static const struct {
+		const char *xml, *message;
+	} bad[] = {
+		{"<network/>", "not a <domain>"},
+		{"<domain><name>a</name></domain>", "<vcpu> is not between 1 and"},
+		{"<domain><name>a</name><vcpu>4</vcpu><cpu><topology sockets='1' dies='1' cores='3' "
+		 "threads='1'/></cpu></domain>", "does not describe its 4 vcpus"},
+		{"<domain><name>a</name><vcpu>2</vcpu><cpu><numa><cell id='0' cpus='0-1' "
+		 "memory='1024'/><cell id='1' memory='1024'/></numa></cpu></domain>",
+		 "guest cell 1 has no vcpus"},
+		{"<domain><name>a</name><vcpu>2</vcpu><cpu><numa><cell id='0' cpus='0-1' "
+		 "memory='1' unit='XB'/></numa></cpu></domain>", "memory '1' is not a size"},
+		{"<domain><name>a</name><vcpu>2</vcpu><numatune><memory mode='fast'/></numatune>"
+		 "</domain>", "mode 'fast' is unknown"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct tmap_error err = {0};
+		struct tmap_guest *g = (struct tmap_guest *)&err;
+
+		assert_int_equal(domain_xml_describe(bad[i].xml, &g, &err), -EINVAL);
+		assert_ptr_equal(g, &err);
+		assert_contains(err.message, bad[i].message);
+	}
+}
+
+static void
+test_memnodes_edit(void **state)
+{
+	static const unsigned nodes[] = {1, 0};
+	struct tmap_error err = {0};
+	struct domain_numa numa;
+	char *xml = NULL, *xml2 = NULL;
+
+	assert_int_equal(domain_xml_set_memnodes(domain_full, TMAP_MEMORY_STRICT, nodes, 2, &xml,
+						 &err), 0);
+	assert_int_equal(domain_xml_numa(xml, &numa, &err), 0);
+	assert_int_equal(numa.nmemnodes, 2);
+	assert_string_equal(domain_numa_memnode(&numa, 0)->nodeset, "1");
+	assert_string_equal(domain_numa_memnode(&numa, 1)->nodeset, "0");
+	assert_int_equal(domain_numa_memnode(&numa, 1)->mode, TMAP_MEMORY_STRICT);
+	/* Everything else is kept. */
+	assert_int_equal(numa.mode, TMAP_MEMORY_RESTRICTIVE);
+	assert_contains(xml, "<vcpupin vcpu=\"0\" cpuset=\"7\"/>");
+	domain_numa_clear(&numa);
+
+	/* A domain without <numatune> gets one. */
+	assert_int_equal(domain_xml_set_memnodes("<domain><name>a</name></domain>",
+						 TMAP_MEMORY_INTERLEAVE, nodes, 1, &xml2, &err), 0);
+	assert_contains(xml2, "<numatune><memnode cellid=\"0\" mode=\"interleave\" nodeset=\"1\"/>");
+	free(xml);
+	free(xml2);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The whole backend in-process, on test:///default */
+
+#define FAST_URI "test:///default"
+#define FAST_DOMAIN "tmap-fast"
+#define FAST_STOPPED "tmap-fast-off"
+
+/* The guest of both test domains, with the host node the test driver calls 0. */
+#define FAST_GUEST                                                                                \
+	"{\"name\": \"" FAST_DOMAIN "\", \"vcpus\": 2, \"sockets\": 1, \"cores\": 2, \"threads\": 1," \
+	" \"cells\": [{\"cpus\": \"0\", \"memory_mib\": 128}, {\"cpus\": \"1\", \"memory_mib\": 128}]," \
+	" \"iothreads\": 2%s}"
+
+static const char fast_domain_xml[] =
+	"<domain type='test'><name>%s</name><memory unit='MiB'>256</memory>"
+	"<vcpu placement='static'>2</vcpu><iothreads>2</iothreads>"
+	"<numatune><memory mode='strict' nodeset='0'/></numatune>"
+	"<os><type>hvm</type></os>"
+	"<cpu><topology sockets='1' dies='1' cores='2' threads='1'/>"
+	"<numa><cell id='0' cpus='0' memory='128' unit='MiB'/>"
+	"<cell id='1' cpus='1' memory='128' unit='MiB'/></numa></cpu></domain>";
+
+struct fast {
+	virConnectPtr conn;	/* keeps test:///default's state for the backend's connections */
+	virDomainPtr dom, stopped;
+	struct tmap_backend_module *module;
+};
+
+static virDomainPtr
+define(virConnectPtr conn, const char *name)
+{
+	char xml[2048];
+	virDomainPtr dom;
+
+	snprintf(xml, sizeof(xml), fast_domain_xml, name);
+	dom = virDomainDefineXML(conn, xml);
+	if (!dom)
+		fail_msg("define %s: %s", name, virGetLastErrorMessage());
+	return dom;
+}
+
+static int
+fast_setup(void **state)
+{
+	struct tmap_error err = {0};
+	struct fast *f = calloc(1, sizeof(*f));
+
+	virSetErrorFunc(NULL, silent);
+	f->conn = virConnectOpen(FAST_URI);
+	if (!f->conn)
+		return -1;
+	f->dom = define(f->conn, FAST_DOMAIN);
+	if (virDomainCreate(f->dom) < 0)
+		return -1;
+	f->stopped = define(f->conn, FAST_STOPPED);
+	if (tmap_backend_load("libvirt", &f->module, &err) < 0) {
+		print_error("load: %s\n", err.message);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+fast_teardown(void **state)
+{
+	struct fast *f = *state;
+
+	if (!f)
+		return 0;
+	tmap_backend_unload(f->module);
+	virDomainFree(f->dom);
+	virDomainFree(f->stopped);
+	virConnectClose(f->conn);
+	free(f);
+	return 0;
+}
+
+static struct tmap_target *
+target(const char *domain, const char *side)
+{
+	struct tmap_target *t = NULL;
+
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, "connect", FAST_URI), 0);
+	if (domain)
+		assert_int_equal(tmap_target_set(t, "domain", domain), 0);
+	if (side)
+		assert_int_equal(tmap_target_set(t, side, ""), 0);
+	return t;
+}
+
+static struct tmap_plan *
+fast_plan(const char *extra)
+{
+	char json[1024];
+
+	snprintf(json, sizeof(json), FAST_GUEST, extra ? extra : "");
+	return plan_for(FAST_HOST, json, NULL);
+}
+
+static void
+reset_pins(virDomainPtr dom, unsigned flags)
+{
+	set_vcpu_pin(dom, 0, "5", flags);
+	set_vcpu_pin(dom, 1, "6", flags);
+}
+
+static void
+test_fast_apply(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL);
+	struct tmap_plan *p = fast_plan(NULL);
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	char *s;
+
+	reset_pins(f->dom, 0);
+	if (tmap_apply(f->module, t, p, 0, 0, &rep, &err) < 0)
+		fail_msg("%s", err.message);
+	/* The call sequence, each said before it is made; numatune is unchanged (strict '0'),
+	 * so it is left alone, as libvirt would refuse it on a running domain. */
+	assert_int_equal(tmap_report_write_count(rep), 5);
+	assert_string_equal(tmap_report_write(rep, 0),
+			    "virDomainPinVcpuFlags('tmap-fast', vcpu 0, '0', current: live)");
+	assert_string_equal(tmap_report_write(rep, 1),
+			    "virDomainPinVcpuFlags('tmap-fast', vcpu 1, '1', current: live)");
+	assert_string_equal(tmap_report_write(rep, 2),
+			    "virDomainPinEmulator('tmap-fast', '0-1', current: live)");
+	assert_string_equal(tmap_report_write(rep, 3),
+			    "virDomainPinIOThread('tmap-fast', iothread 1, '0-1', current: live)");
+	assert_string_equal(tmap_report_write(rep, 4),
+			    "virDomainPinIOThread('tmap-fast', iothread 2, '0-1', current: live)");
+	s = vcpu_pin(f->dom, 0, 0);
+	assert_string_equal(s, tmap_plan_vcpu_cpuset(p, 0, 0));
+	free(s);
+	s = vcpu_pin(f->dom, 1, 0);
+	assert_string_equal(s, tmap_plan_vcpu_cpuset(p, 0, 1));
+	free(s);
+	s = emulator_pin(f->dom, 0);
+	assert_string_equal(s, "0-1");
+	free(s);
+	s = iothread_pins(f->dom, 0);
+	assert_string_equal(s, "1:0-1 2:0-1");
+	free(s);
+	tmap_report_free(rep);
+	rep = NULL;
+
+	/* In force: verify agrees. */
+	assert_int_equal(tmap_verify(f->module, t, p, 0, 0, &rep, &err), 0);
+	assert_int_equal(tmap_report_drift_count(rep), 0);
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	tmap_target_free(t);
+}
+
+static void
+test_fast_dry_run(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL);
+	struct tmap_plan *p = fast_plan(NULL);
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	char *s;
+
+	reset_pins(f->dom, 0);
+	assert_int_equal(tmap_apply(f->module, t, p, 0, TMAP_APPLY_DRY_RUN, &rep, &err), 0);
+	assert_int_equal(tmap_report_write_count(rep), 5);
+	s = vcpu_pin(f->dom, 0, 0);
+	assert_string_equal(s, "5");
+	free(s);
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	tmap_target_free(t);
+}
+
+static void
+test_fast_drift(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL);
+	struct tmap_plan *p = fast_plan(NULL);
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	char line[256];
+
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), 0);
+	set_vcpu_pin(f->dom, 1, "7", 0);
+	assert_int_equal(tmap_verify(f->module, t, p, 0, 0, &rep, &err), 1);
+	assert_int_equal(tmap_report_drift_count(rep), 1);
+	snprintf(line, sizeof(line), "vcpupin 1 of 'tmap-fast' (live) is '7', the plan says '%s'",
+		 tmap_plan_vcpu_cpuset(p, 0, 1));
+	assert_string_equal(tmap_report_drift(rep, 0), line);
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	tmap_target_free(t);
+}
+
+/* A call libvirt refuses after others were made: the others are put back. */
+static void
+test_fast_rollback(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL);
+	struct tmap_plan *p = fast_plan(", \"memory_mode\": \"restrictive\"");
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	size_t n;
+	char *s;
+
+	reset_pins(f->dom, 0);
+	set_vcpu_pin(f->dom, 1, "3-4", 0);
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, &rep, &err), -EPERM);
+	assert_contains(err.message, "can't change numatune mode for running domain");
+	assert_contains(err.message, "apply with --config");
+	assert_contains(err.message, "'restrictive'");
+	assert_contains(err.message, "restored what was there");
+	s = vcpu_pin(f->dom, 0, 0);
+	assert_string_equal(s, "5");
+	free(s);
+	s = vcpu_pin(f->dom, 1, 0);
+	assert_string_equal(s, "3-4");
+	free(s);
+	s = emulator_pin(f->dom, 0);
+	assert_string_equal(s, "0-1");
+	free(s);
+	/* 5 writes, the refused numatune, then the restore of the 5. */
+	n = tmap_report_write_count(rep);
+	assert_int_equal(n, 11);
+	assert_string_equal(tmap_report_write(rep, 5),
+			    "virDomainSetNumaParameters('tmap-fast', mode 'restrictive', nodeset '0', current: live)");
+	assert_string_equal(tmap_report_write(rep, 7),
+			    "virDomainPinVcpuFlags('tmap-fast', vcpu 1, '3-4', current: live)");
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	tmap_target_free(t);
+}
+
+/* What libvirt cannot take is refused before any write. */
+static void
+test_fast_refused_early(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL);
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *p;
+
+	/* test:/// has no cpu_shares: it could not be put back. */
+	p = fast_plan(", \"qos\": {\"shares\": 512}");
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, &rep, &err), -EOPNOTSUPP);
+	assert_contains(err.message, "libvirt reports no cpu_shares for domain 'tmap-fast' (live)");
+	assert_int_equal(tmap_report_write_count(rep), 0);
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+
+	/* A guest of another shape than the domain. */
+	p = plan_for(FAST_HOST, "{\"name\": \"x\", \"vcpus\": 4, \"memory_mib\": 256}", NULL);
+	rep = NULL;
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, &rep, &err), -EINVAL);
+	assert_contains(err.message, "domain 'tmap-fast' (live) has 2 vcpus, the plan's guest 'x' has 4");
+	assert_int_equal(tmap_report_write_count(rep), 0);
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	p = plan_for(FAST_HOST, "{\"name\": \"x\", \"vcpus\": 2, \"memory_mib\": 256, \"iothreads\": 1,"
+				" \"cells\": [{\"cpus\": \"0\"}, {\"cpus\": \"1\"}]}", NULL);
+	rep = NULL;
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, &rep, &err), -EINVAL);
+	assert_contains(err.message, "has 2 iothreads, the plan's guest 'x' has 1");
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	tmap_target_free(t);
+}
+
+static void
+test_fast_targets(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_plan *p = fast_plan(NULL);
+	struct tmap_error err = {0};
+	struct tmap_target *t;
+	virDomainPtr transient;
+	char xml[2048];
+
+	t = target(NULL, NULL);
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), -EINVAL);
+	assert_contains(err.message, "needs --domain NAME|UUID");
+	tmap_target_free(t);
+
+	t = target("nope", NULL);
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), -ENOENT);
+	assert_contains(err.message, "no domain named 'nope' (nor with that UUID) at 'test:///default'");
+	tmap_target_free(t);
+
+	/* By UUID. */
+	{
+		char uuid[VIR_UUID_STRING_BUFLEN];
+
+		assert_int_equal(virDomainGetUUIDString(f->dom, uuid), 0);
+		t = target(uuid, NULL);
+		if (tmap_apply(f->module, t, p, 0, 0, NULL, &err) < 0)
+			fail_msg("%s", err.message);
+		tmap_target_free(t);
+	}
+
+	t = target(FAST_STOPPED, "live");
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), -EINVAL);
+	assert_contains(err.message, "domain 'tmap-fast-off' is not running: --live needs a running domain");
+	tmap_target_free(t);
+
+	snprintf(xml, sizeof(xml), fast_domain_xml, "tmap-transient");
+	transient = virDomainCreateXML(f->conn, xml, 0);
+	assert_non_null(transient);
+	t = target("tmap-transient", "config");
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), -EINVAL);
+	assert_contains(err.message, "domain 'tmap-transient' is transient: it has no persistent definition for --config");
+	tmap_target_free(t);
+	virDomainDestroy(transient);
+	virDomainFree(transient);
+
+	/* An option of another backend is the core's to refuse. */
+	t = target(FAST_DOMAIN, "cgroup");
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), -EINVAL);
+	assert_contains(err.message, "takes no option --cgroup (it takes --connect, --domain, --live, --config)");
+	tmap_target_free(t);
+
+	t = target(FAST_DOMAIN, NULL);
+	assert_int_equal(tmap_target_set(t, "connect", "nosuchdriver:///x"), 0);
+	assert_true(tmap_apply(f->module, t, p, 0, 0, NULL, &err) < 0);
+	assert_contains(err.message, "cannot connect to libvirt at 'nosuchdriver:///x'");
+	tmap_target_free(t);
+	tmap_plan_free(p);
+}
+
+/* A stopped domain, whose calls test:/// refuses: before acting, so there is nothing to put back
+ * and the definition is left as it was. */
+static void
+test_fast_stopped(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_STOPPED, NULL);
+	struct tmap_plan *p = fast_plan(NULL);
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	char *before, *after;
+
+	before = virDomainGetXMLDesc(f->stopped, VIR_DOMAIN_XML_INACTIVE);
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, &rep, &err), -EPERM);
+	assert_string_equal(err.message,
+			    "apply: cannot pin vcpu 0 of 'tmap-fast-off' to '0' (current: config): Requested operation is not valid: cannot pin vcpus on an inactive domain; restored what was there");
+	assert_int_equal(tmap_report_write_count(rep), 1);
+	assert_string_equal(tmap_report_write(rep, 0),
+			    "virDomainPinVcpuFlags('tmap-fast-off', vcpu 0, '0', current: config)");
+	after = virDomainGetXMLDesc(f->stopped, VIR_DOMAIN_XML_INACTIVE);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	tmap_target_free(t);
+}
+
+static void
+test_fast_describe_and_host(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL);
+	struct tmap_error err = {0};
+	struct tmap_guest *g = NULL;
+	struct tmap_topology *topo;
+	struct tmap_guests *gs = NULL;
+	struct tmap_plan *p;
+
+	if (tmap_backend_describe(f->module, t, &g, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_string_equal(tmap_guest_name(g), FAST_DOMAIN);
+	assert_int_equal(tmap_guests_new(&gs), 0);
+	assert_int_equal(tmap_guests_add(gs, g, &err), 0);
+	topo = test_topology(FAST_HOST);
+	p = test_solve(topo, gs, NULL);
+	assert_int_equal(tmap_plan_vcpu_count(p, 0), 2);
+	assert_int_equal(tmap_plan_iothread_count(p, 0), 2);
+	assert_int_equal(tmap_plan_cell_count(p, 0), 2);
+	tmap_plan_free(p);
+	tmap_topology_free(topo);
+	tmap_guests_free(gs);
+	tmap_target_free(t);
+
+	/* The test driver's host: two cells of 8 CPUs, 2 and 4 GiB. */
+	topo = test_topology("libvirt:" FAST_URI);
+	assert_int_equal(tmap_topology_node_count(topo), 2);
+	assert_string_equal(tmap_topology_node_cpus(topo, 0), "0-7");
+	assert_string_equal(tmap_topology_node_cpus(topo, 1), "8-15");
+	assert_int_equal(tmap_topology_node_memory_mib(topo, 0), 2048);
+	assert_int_equal(tmap_topology_node_memory_mib(topo, 1), 4096);
+	tmap_topology_free(topo);
+
+	/* probe() says yes or why not, at once. */
+	{
+		const struct tmap_backend *b = tmap_backend_descriptor(f->module);
+		struct timespec a, z;
+		int r;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		r = b->probe(&err);
+		clock_gettime(CLOCK_MONOTONIC, &z);
+		assert_true(r == 0 || (r == -ENOENT && contains(err.message, "no local libvirt daemon")));
+		assert_true(z.tv_sec - a.tv_sec < 1);
+	}
+}
+
+/* The tool on the test driver's own domain: one process, so test:///default is its own. */
+static void
+test_fast_cli(void **state)
+{
+	char *argv[] = {getenv("TOPOMAP_BIN"), "apply", "--backend", "libvirt", "--connect",
+			FAST_URI, "--domain", "test", "--topology", FAST_HOST, "--name", "test",
+			"--vcpus", "2", "--memory", "1G", NULL};
+	char *out = NULL, *err = NULL;
+
+	assert_non_null(argv[0]);
+	assert_int_equal(test_run(argv, NULL, &out, &err), 0);
+	assert_contains(out, "guest 'test', backend 'libvirt': applied and read back:\n"
+			     "  virDomainPinVcpuFlags('test', vcpu 0, '0', current: live)\n");
+	assert_string_equal(err, "");
+	free(out);
+	free(err);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* A private libvirtd with a real QEMU/TCG domain */
+
+#define MAX_PATHS 64
+
+/* Everything the daemon part makes, in static storage so that a fatal signal's handler can
+ * undo it with async-signal-safe calls only. */
+static struct {
+	char tmp[256];			/* tmpfs holding the daemon's directories */
+	pid_t daemon, qemu;
+	char mounts[MAX_PATHS][256];	/* bind mounts, in order */
+	size_t nmounts;
+	char made[MAX_PATHS][256];	/* mount points created for them */
+	size_t nmade;
+	char cgroups[MAX_PATHS][256];	/* cgroups libvirt made, deepest first */
+	size_t ncgroups;
+	bool ready;
+} lvd;
+
+struct daemon {
+	virConnectPtr conn;
+	virDomainPtr dom;
+	char name[64];
+	int node;		/* the host's first NUMA node */
+	char guest_opts[512];
+	struct tmap_plan *plan;	/* the plan for the domain on this host */
+};
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Async-signal-safe: kill, rmdir, umount2, nanosleep. */
+static void
+undo_all(bool emergency)
+{
+	if (emergency && lvd.qemu > 0)
+		kill(lvd.qemu, SIGKILL);
+	if (lvd.daemon > 0) {
+		kill(lvd.daemon, SIGTERM);
+		for (int i = 0; i < 50 && waitpid(lvd.daemon, NULL, WNOHANG) == 0; i++)
+			sleep_ms(100);
+		kill(lvd.daemon, SIGKILL);
+		waitpid(lvd.daemon, NULL, 0);
+		lvd.daemon = 0;
+	}
+	/* A killed QEMU's threads leave its cgroups a moment later. */
+	for (int i = 0; i < 30; i++) {
+		bool left = false;
+
+		for (size_t c = 0; c < lvd.ncgroups; c++)
+			if (lvd.cgroups[c][0] && rmdir(lvd.cgroups[c]) < 0 && errno != ENOENT)
+				left = true;
+		if (!left)
+			break;
+		sleep_ms(100);
+	}
+	for (size_t m = lvd.nmounts; m > 0; m--)
+		umount2(lvd.mounts[m - 1], MNT_DETACH);
+	lvd.nmounts = 0;
+	for (size_t m = lvd.nmade; m > 0; m--)
+		rmdir(lvd.made[m - 1]);
+	lvd.nmade = 0;
+	if (lvd.tmp[0]) {
+		umount2(lvd.tmp, MNT_DETACH);
+		rmdir(lvd.tmp);
+		lvd.tmp[0] = '\0';
+	}
+}
+
+static void
+on_fatal_signal(int sig)
+{
+	static const char msg[] = "test-libvirt: fatal signal, removing the daemon and its domain\n";
+
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	undo_all(true);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+note(char list[][256], size_t *n, const char *path)
+{
+	if (*n < MAX_PATHS)
+		if (snprintf(list[*n], 256, "%s", path) < 256)
+			(*n)++;
+}
+
+static int
+bind_dir(const char *from, const char *to)
+{
+	struct stat st;
+
+	if (stat(to, &st) < 0) {
+		if (mkdir(to, 0755) < 0)
+			return -errno;
+		note(lvd.made, &lvd.nmade, to);
+	}
+	if (mount(from, to, "none", MS_BIND, NULL) < 0)
+		return -errno;
+	note(lvd.mounts, &lvd.nmounts, to);
+	return 0;
+}
+
+static int
+write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+/* libvirt's QEMU driver wants its user to exist even when it runs QEMU as root: when this
+ * host has none, the daemon's namespace gets copies of passwd and group that have one. */
+static int
+qemu_user(void)
+{
+	static const char *const files[][2] = {
+		{"/etc/passwd", "libvirt-qemu:x:64055:64055:libvirt-qemu:/var/lib/libvirt:/usr/sbin/nologin\n"},
+		{"/etc/group", "libvirt-qemu:x:64055:\n"},
+	};
+
+	if (getpwnam("libvirt-qemu") && getgrnam("libvirt-qemu"))
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		size_t extra = strlen(files[i][1]);
+		char copy[512], buf[65536];
+		int in = open(files[i][0], O_RDONLY | O_CLOEXEC);
+		ssize_t n = in < 0 ? -1 : read(in, buf, sizeof(buf) - 1);
+
+		if (in >= 0)
+			close(in);
+		if (n < 0 || (size_t)n + extra >= sizeof(buf))
+			return -EIO;
+		memcpy(buf + n, files[i][1], extra + 1);
+		snprintf(copy, sizeof(copy), "%s/%s", lvd.tmp, strrchr(files[i][0], '/') + 1);
+		if (write_file(copy, buf) < 0)
+			return -EIO;
+		if (mount(copy, files[i][0], "none", MS_BIND, NULL) < 0)
+			return -errno;
+		note(lvd.mounts, &lvd.nmounts, files[i][0]);
+	}
+	return 0;
+}
+
+/* Every "machine" cgroup directory, per controller, that does not exist yet: libvirt makes
+ * them for its domains and leaves them behind. */
+static void
+note_machine_cgroups(void)
+{
+	DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[256];
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/machine", e->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (stat(path, &st) < 0 && errno == ENOENT)
+			note(lvd.cgroups, &lvd.ncgroups, path);
+	}
+	closedir(d);
+}
+
+/* The domain's own cgroups (qemu-ID-NAME.libvirt-qemu and its vcpuN, emulator, iothreadN),
+ * before the machine directories, so that a killed domain's are removed too. */
+static void
+note_domain_cgroups(const char *name)
+{
+	char machine[MAX_PATHS][256];
+	size_t nmachine = 0;
+	DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char dir[256];
+		DIR *m;
+		struct dirent *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s/machine", e->d_name) >=
+		    (int)sizeof(dir))
+			continue;
+		m = opendir(dir);
+		while (m && (f = readdir(m))) {
+			char top[256];
+			DIR *s;
+			struct dirent *g;
+
+			if (f->d_type != DT_DIR || !strstr(f->d_name, name))
+				continue;
+			if (snprintf(top, sizeof(top), "%s/%s", dir, f->d_name) >= (int)sizeof(top))
+				continue;
+			s = opendir(top);
+			while (s && (g = readdir(s))) {
+				char sub[512];
+
+				if (g->d_type != DT_DIR || g->d_name[0] == '.')
+					continue;
+				snprintf(sub, sizeof(sub), "%s/%s", top, g->d_name);
+				note(machine, &nmachine, sub);
+			}
+			if (s)
+				closedir(s);
+			note(machine, &nmachine, top);
+		}
+		if (m)
+			closedir(m);
+	}
+	closedir(d);
+	/* Deepest first: put them before the machine directories noted earlier. */
+	if (nmachine + lvd.ncgroups > MAX_PATHS)
+		nmachine = MAX_PATHS - lvd.ncgroups;
+	memmove(lvd.cgroups[nmachine], lvd.cgroups[0], lvd.ncgroups * sizeof(lvd.cgroups[0]));
+	memcpy(lvd.cgroups[0], machine[0], nmachine * sizeof(machine[0]));
+	lvd.ncgroups += nmachine;
+}
+
+static const char domain_xml[] =
+	"<domain type='qemu'><name>%s</name><memory unit='MiB'>256</memory>"
+	"<vcpu placement='static'>2</vcpu><iothreads>2</iothreads>"
+	"<numatune><memory mode='strict' nodeset='%d'/></numatune>"
+	"<os><type arch='x86_64' machine='pc'>hvm</type></os>"
+	"<cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>"
+	"<topology sockets='1' dies='1' cores='2' threads='1'/>"
+	"<numa><cell id='0' cpus='0' memory='128' unit='MiB'/>"
+	"<cell id='1' cpus='1' memory='128' unit='MiB'/></numa></cpu>"
+	"<devices><emulator>" QEMU "</emulator><controller type='usb' model='none'/>"
+	"<memballoon model='none'/></devices></domain>";
+
+/* Why the daemon part cannot run here, or NULL. */
+static const char *
+daemon_missing(void)
+{
+	if (geteuid() != 0)
+		return "not root: a libvirtd running QEMU domains needs root";
+	if (access(LIBVIRTD, X_OK) < 0)
+		return LIBVIRTD " is not installed";
+	if (access(QEMU, X_OK) < 0)
+		return QEMU " is not installed";
+	return NULL;
+}
+
+static int
+start_daemon(void)
+{
+	const char *cache = getenv("TOPOMAP_LIBVIRT_CACHE");
+	char dir[512], pidfile[512], log[512];
+	static const char *const dirs[][2] = {
+		{"etc", "/etc/libvirt"},	 {"run", "/run/libvirt"},
+		{"lib", "/var/lib/libvirt"}, {"log", "/var/log/libvirt"},
+	};
+	pid_t pid;
+
+	snprintf(lvd.tmp, sizeof(lvd.tmp), "/tmp/topomap-test-libvirtd-XXXXXX");
+	if (!mkdtemp(lvd.tmp)) {
+		lvd.tmp[0] = '\0';
+		return -errno;
+	}
+	if (mount("tmpfs", lvd.tmp, "tmpfs", 0, "mode=0755") < 0)
+		return -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", lvd.tmp, dirs[i][0]);
+		if (mkdir(dir, 0755) < 0 || bind_dir(dir, dirs[i][1]) < 0)
+			return -errno;
+	}
+	/* The QEMU capabilities probe takes seconds: keep its cache between runs. */
+	if (cache && (mkdir(cache, 0755) == 0 || errno == EEXIST))
+		snprintf(dir, sizeof(dir), "%s", cache);
+	else
+		snprintf(dir, sizeof(dir), "%s/cache", lvd.tmp);
+	mkdir(dir, 0755);
+	if (bind_dir(dir, "/var/cache/libvirt") < 0)
+		return -errno;
+	if (write_file("/etc/libvirt/qemu.conf",
+		       "user = \"root\"\ngroup = \"root\"\ndynamic_ownership = 0\n"
+		       "remember_owner = 0\nsecurity_driver = \"none\"\nstdio_handler = \"file\"\n") < 0)
+		return -EIO;
+	if (qemu_user() < 0)
+		return -EIO;
+	note_machine_cgroups();
+
+	snprintf(pidfile, sizeof(pidfile), "%s/libvirtd.pid", lvd.tmp);
+	snprintf(log, sizeof(log), "%s/libvirtd.log", lvd.tmp);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char *argv[] = {"libvirtd", "--timeout", "120", "--pid-file", pidfile, NULL};
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		/* Gone with this process, however it ends. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execv(LIBVIRTD, argv);
+		_exit(127);
+	}
+	lvd.daemon = pid;
+	return 0;
+}
+
+/* The daemon's log lives in its tmpfs, gone after the test: show it on a failure. */
+static void
+print_daemon_log(const char *why)
+{
+	char path[512], buf[8192];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/libvirtd.log", lvd.tmp);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	print_error("%s; its log:\n%s\n", why, buf);
+}
+
+static void
+undo_at_exit(void)
+{
+	undo_all(false);
+}
+
+static int
+daemon_setup(void **state)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct tmap_topology *host = test_topology("live");
+	struct sigaction sa = {.sa_handler = on_fatal_signal};
+	const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGABRT, SIGBUS};
+	char xml[4096], json[1024];
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+	atexit(undo_at_exit);
+	*state = d;
+	d->node = tmap_topology_node_id(host, 0);
+	tmap_topology_free(host);
+	snprintf(d->name, sizeof(d->name), "tmap-lv-%d", (int)getpid());
+	r = start_daemon();
+	if (r < 0) {
+		print_error("cannot start libvirtd: %s\n", strerror(-r));
+		return -1;
+	}
+	virSetErrorFunc(NULL, silent);
+	for (int i = 0; i < 100 && !d->conn; i++) {
+		if (waitpid(lvd.daemon, NULL, WNOHANG) != 0) {
+			lvd.daemon = 0;
+			print_daemon_log("libvirtd exited");
+			return -1;
+		}
+		d->conn = virConnectOpen(SYSTEM_URI);
+		if (!d->conn)
+			sleep_ms(100);
+	}
+	if (!d->conn) {
+		print_daemon_log("libvirtd does not answer");
+		return -1;
+	}
+	snprintf(xml, sizeof(xml), domain_xml, d->name, d->node);
+	d->dom = virDomainDefineXML(d->conn, xml);
+	if (!d->dom || virDomainCreate(d->dom) < 0) {
+		print_error("cannot start the domain: %s\n", virGetLastErrorMessage());
+		print_daemon_log("the domain does not start");
+		return -1;
+	}
+	{
+		char path[256], buf[32] = "";
+		int fd;
+
+		snprintf(path, sizeof(path), "/run/libvirt/qemu/%s.pid", d->name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			(void)!read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+		}
+		lvd.qemu = atoi(buf);
+	}
+	note_domain_cgroups(d->name);
+	lvd.ready = true;
+
+	snprintf(d->guest_opts, sizeof(d->guest_opts),
+		 "--name %s --vcpus 2 --sockets 1 --cores 2 --threads 1 --cell cpus=0,memory=128 "
+		 "--cell cpus=1,memory=128 --iothreads 2", d->name);
+	snprintf(json, sizeof(json),
+		 "{\"name\": \"%s\", \"vcpus\": 2, \"sockets\": 1, \"cores\": 2, \"threads\": 1,"
+		 " \"cells\": [{\"cpus\": \"0\", \"memory_mib\": 128}, {\"cpus\": \"1\", \"memory_mib\": 128}],"
+		 " \"iothreads\": 2}", d->name);
+	d->plan = plan_for("live", json, NULL);
+	return 0;
+}
+
+static int
+daemon_teardown(void **state)
+{
+	struct daemon *d = *state;
+
+	if (d) {
+		if (d->dom) {
+			virDomainDestroy(d->dom);
+			virDomainUndefine(d->dom);
+			virDomainFree(d->dom);
+		}
+		if (d->conn)
+			virConnectClose(d->conn);
+		tmap_plan_free(d->plan);
+		free(d);
+	}
+	undo_all(false);
+	return 0;
+}
+
+/* Run the tool with the daemon's URI and domain, then `fmt`'s options split at spaces; fail
+ * the test, showing what it printed, unless it exits with `expect`. */
+static void
+tool(const struct daemon *d, int expect, char **ret_out, char **ret_err, const char *cmd,
+     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void
+tool(const struct daemon *d, int expect, char **ret_out, char **ret_err, const char *cmd,
+     const char *fmt, ...)
+{
+	char opts[1024], *argv[64], *save = NULL, *out = NULL, *err = NULL;
+	size_t n = 0;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(opts, sizeof(opts), fmt, ap);
+	va_end(ap);
+	argv[n++] = getenv("TOPOMAP_BIN");
+	argv[n++] = (char *)cmd;
+	if (!streq(cmd, "topology") && !streq(cmd, "plan")) {
+		argv[n++] = "--backend";
+		argv[n++] = "libvirt";
+		argv[n++] = "--connect";
+		argv[n++] = SYSTEM_URI;
+		argv[n++] = "--domain";
+		argv[n++] = (char *)d->name;
+	}
+	/* "@" stands for a space inside one argument. */
+	for (char *w = strtok_r(opts, " ", &save); w && n < 63; w = strtok_r(NULL, " ", &save)) {
+		for (char *c = w; *c; c++)
+			if (*c == '@')
+				*c = ' ';
+		argv[n++] = w;
+	}
+	argv[n] = NULL;
+	r = test_run(argv, NULL, &out, &err);
+	if (r != expect)
+		fail_msg("topomap %s %s exited %d, not %d\nstdout:\n%s\nstderr:\n%s", cmd, fmt, r,
+			 expect, out, err);
+	if (ret_out)
+		*ret_out = out;
+	else
+		free(out);
+	if (ret_err)
+		*ret_err = err;
+	else
+		free(err);
+}
+
+/* Each QEMU thread's role and allowed CPUs and nodes, as the kernel has them. */
+struct qthread {
+	char comm[32], cpus[64], mems[64];
+	int tid;
+};
+
+static size_t
+qemu_threads(pid_t pid, struct qthread *t, size_t max)
+{
+	char path[64];
+	DIR *dir;
+	struct dirent *e;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while ((e = readdir(dir)) && n < max) {
+		char file[128], buf[4096];
+		int fd;
+		ssize_t len;
+		char *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		memset(&t[n], 0, sizeof(t[n]));
+		t[n].tid = atoi(e->d_name);
+		if (snprintf(file, sizeof(file), "%s/%s/comm", path, e->d_name) >= (int)sizeof(file))
+			continue;
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		len = fd < 0 ? -1 : read(fd, t[n].comm, sizeof(t[n].comm) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (len <= 0)
+			continue;
+		t[n].comm[strcspn(t[n].comm, "\n")] = '\0';
+		if (snprintf(file, sizeof(file), "%s/%s/status", path, e->d_name) >=
+		    (int)sizeof(file))
+			continue;
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		if ((p = strstr(buf, "Cpus_allowed_list:\t")))
+			snprintf(t[n].cpus, sizeof(t[n].cpus), "%.*s", (int)strcspn(p + 19, "\n"), p + 19);
+		if ((p = strstr(buf, "Mems_allowed_list:\t")))
+			snprintf(t[n].mems, sizeof(t[n].mems), "%.*s", (int)strcspn(p + 19, "\n"), p + 19);
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* The kernel agrees with the plan: each vcpu thread on its PU, every other thread on the
+ * emulator set, memory on the plan's nodes. */
+static void
+check_proc(const struct daemon *d, const struct tmap_plan *p)
+{
+	struct qthread t[64];
+	size_t n = qemu_threads(lvd.qemu, t, 64);
+	unsigned vcpus = 0;
+
+	assert_true(n >= 4);
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		char slash;
+
+		if (sscanf(t[i].comm, "CPU %u%c", &v, &slash) == 2 && slash == '/') {
+			assert_string_equal(t[i].cpus, tmap_plan_vcpu_cpuset(p, 0, v));
+			vcpus++;
+		} else {
+			assert_string_equal(t[i].cpus, tmap_plan_emulator_cpuset(p, 0));
+		}
+		assert_string_equal(t[i].mems, tmap_plan_memory_nodeset(p, 0));
+	}
+	assert_int_equal(vcpus, 2);
+}
+
+static void
+check_pins(const struct daemon *d, const struct tmap_plan *p, unsigned flags)
+{
+	char *s;
+
+	for (unsigned v = 0; v < 2; v++) {
+		s = vcpu_pin(d->dom, v, flags);
+		assert_string_equal(s, tmap_plan_vcpu_cpuset(p, 0, v));
+		free(s);
+	}
+	s = emulator_pin(d->dom, flags);
+	assert_string_equal(s, tmap_plan_emulator_cpuset(p, 0));
+	free(s);
+}
+
+/* No guest given: the tool reads it from the domain, then pins it live. */
+static void
+test_daemon_apply_live(void **state)
+{
+	struct daemon *d = *state;
+	const struct tmap_plan *p = d->plan;
+	char *out = NULL, *err = NULL, *s, want[128];
+
+	/* Pins the plan will not keep, so that every write changes something. */
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1), VIR_DOMAIN_AFFECT_LIVE);
+	set_vcpu_pin(d->dom, 1, tmap_plan_vcpu_cpuset(p, 0, 0), VIR_DOMAIN_AFFECT_LIVE);
+	tool(d, 0, &out, &err, "apply", "--live");
+	snprintf(want, sizeof(want), "virDomainPinVcpuFlags('%s', vcpu 0, '%s', live)", d->name,
+		 tmap_plan_vcpu_cpuset(p, 0, 0));
+	assert_contains(out, want);
+	snprintf(want, sizeof(want), "virDomainPinIOThread('%s', iothread 2, '%s', live)", d->name,
+		 tmap_plan_emulator_cpuset(p, 0));
+	assert_contains(out, want);
+	assert_string_equal(err, "");
+	free(out);
+	free(err);
+
+	check_pins(d, p, VIR_DOMAIN_AFFECT_LIVE);
+	s = iothread_pins(d->dom, VIR_DOMAIN_AFFECT_LIVE);
+	snprintf(want, sizeof(want), "1:%s 2:%s", tmap_plan_emulator_cpuset(p, 0),
+		 tmap_plan_emulator_cpuset(p, 0));
+	assert_string_equal(s, want);
+	free(s);
+	check_proc(d, p);
+
+	tool(d, 0, &out, &err, "verify", "--live");
+	assert_contains(out, "the plan is in force");
+	free(out);
+	free(err);
+}
+
+static void
+test_daemon_dry_run(void **state)
+{
+	struct daemon *d = *state;
+	const struct tmap_plan *p = d->plan;
+	char *out = NULL, *err = NULL, *s;
+
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1), VIR_DOMAIN_AFFECT_LIVE);
+	tool(d, 0, &out, &err, "apply", "--live --config --dry-run");
+	assert_contains(out, "dry run, these writes would be made:");
+	assert_contains(out, "live|config");
+	s = vcpu_pin(d->dom, 0, VIR_DOMAIN_AFFECT_LIVE);
+	assert_string_equal(s, tmap_plan_vcpu_cpuset(p, 0, 1));
+	free(s);
+	free(out);
+	free(err);
+}
+
+/* A pin changed behind the tool's back, through libvirt. */
+static void
+test_daemon_drift(void **state)
+{
+	struct daemon *d = *state;
+	const struct tmap_plan *p = d->plan;
+	char *out = NULL, *err = NULL, want[256];
+
+	tool(d, 0, NULL, NULL, "apply", "--live");
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1), VIR_DOMAIN_AFFECT_LIVE);
+	tool(d, 4, &out, &err, "verify", "--live");
+	snprintf(want, sizeof(want), "vcpupin 0 of '%s' (live) is '%s', the plan says '%s'",
+		 d->name, tmap_plan_vcpu_cpuset(p, 0, 1), tmap_plan_vcpu_cpuset(p, 0, 0));
+	assert_contains(out, want);
+	/* The kernel says so too, for the vcpu thread. */
+	assert_contains(out, "(vcpu 0): Cpus_allowed_list");
+	assert_contains(err, "drifted from its plan");
+	free(out);
+	free(err);
+	tool(d, 0, NULL, NULL, "apply", "--live");
+}
+
+/* A thread moved out of its cgroup and given another affinity: libvirt still reports the pin
+ * it set, only /proc shows the drift. */
+static void
+test_daemon_drift_proc(void **state)
+{
+	struct daemon *d = *state;
+	const struct tmap_plan *p = d->plan;
+	char *out = NULL, *err = NULL, path[256], origin[256] = "", want[256], tid[16];
+	struct qthread t[64];
+	size_t n = qemu_threads(lvd.qemu, t, 64);
+	int vcpu0 = 0, fd;
+	cpu_set_t set;
+
+	/* The move below is cgroup v1's; libvirt's layout on v2 has threaded cgroups. */
+	if (access("/sys/fs/cgroup/cpuset/tasks", W_OK) < 0)
+		skip();
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(t[i].comm, "CPU 0/", 6) == 0)
+			vcpu0 = t[i].tid;
+	assert_true(vcpu0 > 0);
+	/* Where it is (cpuset v1: "/machine/qemu-1-NAME.libvirt-qemu/vcpu0"), to put it back. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/cpuset", (int)lvd.qemu, vcpu0);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_true(read(fd, origin, sizeof(origin) - 1) > 0);
+	close(fd);
+	origin[strcspn(origin, "\n")] = '\0';
+	snprintf(tid, sizeof(tid), "%d", vcpu0);
+	assert_int_equal(write_file("/sys/fs/cgroup/cpuset/tasks", tid), 0);
+	/* Every PU of the guest: still within the guest, no longer the vcpu's own. */
+	CPU_ZERO(&set);
+	{
+		unsigned char *map = NULL;
+		int len;
+
+		assert_int_equal(cpumap_from_list(tmap_plan_cpuset(p, 0), 1, &map, &len), 0);
+		for (int c = 0; c < len * 8; c++)
+			if (VIR_CPU_USED(map, c))
+				CPU_SET(c, &set);
+		free(map);
+	}
+	assert_int_equal(sched_setaffinity(vcpu0, sizeof(set), &set), 0);
+
+	tool(d, 4, &out, &err, "verify", "--live");
+	snprintf(want, sizeof(want), "task %d (vcpu 0): Cpus_allowed_list '%s' is not within the plan's '%s'",
+		 vcpu0, tmap_plan_cpuset(p, 0), tmap_plan_vcpu_cpuset(p, 0, 0));
+	assert_contains(out, want);
+	assert_false(contains(out, "vcpupin 0 of"));
+	free(out);
+	free(err);
+
+	/* Back where libvirt put it. */
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/cpuset%s/tasks", origin);
+	assert_int_equal(write_file(path, tid), 0);
+	tool(d, 0, NULL, NULL, "apply", "--live");
+	tool(d, 0, NULL, NULL, "verify", "--live");
+}
+
+/* The elements of `xpath` in a document, as "attr=value ..." lines. */
+static char *
+elements(xmlDocPtr doc, const char *xpath)
+{
+	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+	xmlXPathObjectPtr obj = xmlXPathEvalExpression(BAD_CAST xpath, ctx);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	for (int i = 0; obj && obj->nodesetval && i < obj->nodesetval->nodeNr; i++) {
+		xmlNodePtr n = obj->nodesetval->nodeTab[i];
+		xmlChar *text = xmlNodeGetContent(n);
+
+		fprintf(f, "%s", (const char *)n->name);
+		for (xmlAttrPtr a = n->properties; a; a = a->next) {
+			xmlChar *v = xmlGetProp(n, a->name);
+
+			fprintf(f, " %s=%s", (const char *)a->name, (const char *)v);
+			xmlFree(v);
+		}
+		if (text && *text)
+			fprintf(f, " =%s", (const char *)text);
+		fputc('\n', f);
+		xmlFree(text);
+	}
+	fclose(f);
+	xmlXPathFreeObject(obj);
+	xmlXPathFreeContext(ctx);
+	return out;
+}
+
+/* apply --config leaves in the definition what `plan --format=libvirt` prints. */
+static void
+test_daemon_apply_config(void **state)
+{
+	struct daemon *d = *state;
+	static const char *const paths[] = {
+		"/domain/cputune/vcpupin", "/domain/cputune/emulatorpin",
+		"/domain/cputune/iothreadpin", "/domain/cputune/shares", "/domain/cputune/period",
+		"/domain/cputune/quota", "/domain/numatune/memory", "/domain/numatune/memnode",
+	};
+	const char *qos = "--shares 512 --period 100000 --quota 50000";
+	char *out = NULL, *err = NULL, *plan = NULL, *wrapped = NULL, *defined;
+	xmlDocPtr a, b;
+
+	tool(d, 0, &out, &err, "apply", "--config %s %s", d->guest_opts, qos);
+	assert_contains(out, "virDomainDefineXML(");
+	free(out);
+	free(err);
+	tool(d, 0, &plan, NULL, "plan", "--format=libvirt %s %s", d->guest_opts, qos);
+	assert_true(asprintf(&wrapped, "<domain>%s</domain>", plan) > 0);
+	defined = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE);
+	a = xmlReadMemory(wrapped, (int)strlen(wrapped), "plan.xml", NULL, 0);
+	b = xmlReadMemory(defined, (int)strlen(defined), "domain.xml", NULL, 0);
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		char *x = elements(a, paths[i]), *y = elements(b, paths[i]);
+
+		assert_string_not_equal(x, "");
+		if (!streq(x, y))
+			fail_msg("%s: the plan has\n%sthe definition has\n%s", paths[i], x, y);
+		free(x);
+		free(y);
+	}
+	xmlFreeDoc(a);
+	xmlFreeDoc(b);
+	free(defined);
+	free(wrapped);
+	free(plan);
+	check_pins(d, d->plan, VIR_DOMAIN_AFFECT_CONFIG);
+
+	tool(d, 0, &out, &err, "verify", "--config %s %s", d->guest_opts, qos);
+	free(out);
+	free(err);
+}
+
+/* Both sides at once, with QoS: libvirt's scheduler parameters and the vcpu cgroups. */
+static void
+test_daemon_apply_both(void **state)
+{
+	struct daemon *d = *state;
+	virTypedParameterPtr params = NULL;
+	unsigned long long shares = 0, period = 0;
+	long long quota = 0;
+	int n = 0;
+	char *out = NULL, *err = NULL;
+
+	tool(d, 0, &out, &err, "apply",
+	     "--live --config %s --shares 300 --period 20000 --quota 10000", d->guest_opts);
+	assert_contains(out, "cpu_shares 300, vcpu_period 20000, vcpu_quota 10000, live|config)");
+	free(out);
+	free(err);
+	free(virDomainGetSchedulerType(d->dom, &n));
+	params = calloc((size_t)n, sizeof(*params));
+	assert_int_equal(virDomainGetSchedulerParametersFlags(d->dom, params, &n,
+							       VIR_DOMAIN_AFFECT_LIVE), 0);
+	assert_int_equal(virTypedParamsGetULLong(params, n, "cpu_shares", &shares), 1);
+	assert_int_equal(virTypedParamsGetULLong(params, n, "vcpu_period", &period), 1);
+	assert_int_equal(virTypedParamsGetLLong(params, n, "vcpu_quota", &quota), 1);
+	assert_int_equal(shares, 300);
+	assert_int_equal(period, 20000);
+	assert_int_equal(quota, 10000);
+	virTypedParamsClear(params, n);
+	free(params);
+	check_pins(d, d->plan, VIR_DOMAIN_AFFECT_LIVE);
+	check_pins(d, d->plan, VIR_DOMAIN_AFFECT_CONFIG);
+	check_proc(d, d->plan);
+}
+
+/* libvirt refuses a live numatune change after the pins were made: both sides come back,
+ * the live one value by value, the definition whole. */
+static void
+test_daemon_rollback_numatune(void **state)
+{
+	struct daemon *d = *state;
+	const struct tmap_plan *p = d->plan;
+	char *out = NULL, *err = NULL, *before, *after, *s;
+
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1),
+		     VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
+	set_vcpu_pin(d->dom, 1, tmap_plan_vcpu_cpuset(p, 0, 0),
+		     VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
+	before = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+	tool(d, 1, &out, &err, "apply", "--live --config %s --memory-mode restrictive",
+	     d->guest_opts);
+	assert_contains(err, "can't change numatune mode for running domain");
+	assert_contains(err, "apply with --config and restart the domain");
+	assert_contains(err, "restored what was there");
+	s = vcpu_pin(d->dom, 0, VIR_DOMAIN_AFFECT_LIVE);
+	assert_string_equal(s, tmap_plan_vcpu_cpuset(p, 0, 1));
+	free(s);
+	s = vcpu_pin(d->dom, 1, VIR_DOMAIN_AFFECT_LIVE);
+	assert_string_equal(s, tmap_plan_vcpu_cpuset(p, 0, 0));
+	free(s);
+	after = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	free(out);
+	free(err);
+}
+
+/* A vcpu pinned to a PU this host does not have: ERANGE from the cgroup write, after vcpu 0
+ * was pinned; vcpu 0 comes back. */
+static void
+test_daemon_rollback_erange(void **state)
+{
+	struct daemon *d = *state;
+	struct tmap_topology *host = test_topology("live");
+	char *out = NULL, *err = NULL, *s, synth[128], reserve[64];
+	int last = -1;
+	struct qthread t[64];
+	size_t n;
+
+	/* A host of the same PUs and two more: vcpu 0 on the last real PU, vcpu 1 beyond. */
+	for (unsigned i = 0; i < tmap_topology_node_count(host); i++) {
+		const char *cpus = tmap_topology_node_cpus(host, i);
+		const char *tail = strrchr(cpus, '-') > strrchr(cpus, ',') ? strrchr(cpus, '-') :
+									      strrchr(cpus, ',');
+		int v = atoi(tail ? tail + 1 : cpus);
+
+		if (*cpus && v > last)
+			last = v;
+	}
+	tmap_topology_free(host);
+	assert_true(last >= 0);
+	snprintf(synth, sizeof(synth), "synthetic:pack:1@numa:1(memory=4GiB)@core:%d@pu:1", last + 3);
+	if (last > 0)
+		snprintf(reserve, sizeof(reserve), "0-%d,%d", last - 1, last + 1);
+	else
+		snprintf(reserve, sizeof(reserve), "%d", last + 1);
+
+	set_vcpu_pin(d->dom, 0, "0", VIR_DOMAIN_AFFECT_LIVE);
+	set_vcpu_pin(d->dom, 1, "0", VIR_DOMAIN_AFFECT_LIVE);
+	tool(d, 1, &out, &err, "apply", "--live --topology %s --reserve %s %s", synth, reserve,
+	     d->guest_opts);
+	assert_contains(err, "cannot pin vcpu 1 of");
+	assert_contains(err, "Numerical result out of range");
+	assert_contains(err, "restored what was there");
+	s = vcpu_pin(d->dom, 0, VIR_DOMAIN_AFFECT_LIVE);
+	assert_string_equal(s, "0");
+	free(s);
+	s = vcpu_pin(d->dom, 1, VIR_DOMAIN_AFFECT_LIVE);
+	assert_string_equal(s, "0");
+	free(s);
+	n = qemu_threads(lvd.qemu, t, 64);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(t[i].comm, "CPU ", 4) == 0)
+			assert_string_equal(t[i].cpus, "0");
+	free(out);
+	free(err);
+}
+
+/* The host as libvirt describes it is the host hwloc finds. */
+static void
+test_daemon_topology(void **state)
+{
+	struct daemon *d = *state;
+	char *a = NULL, *b = NULL;
+	json_object *ja, *jb, *na, *nb;
+
+	tool(d, 0, &a, NULL, "topology", "--topology libvirt:" SYSTEM_URI " --format json");
+	tool(d, 0, &b, NULL, "topology", "--format json");
+	ja = json_tokener_parse(a);
+	jb = json_tokener_parse(b);
+	assert_non_null(ja);
+	assert_non_null(jb);
+	assert_true(json_object_object_get_ex(ja, "nodes", &na));
+	assert_true(json_object_object_get_ex(jb, "nodes", &nb));
+	assert_int_equal(json_object_array_length(na), json_object_array_length(nb));
+	for (size_t i = 0; i < json_object_array_length(na); i++) {
+		json_object *x = json_object_array_get_idx(na, i);
+		json_object *y = json_object_array_get_idx(nb, i);
+		static const char *const keys[] = {"id", "cpus", "cores", "memory_mib", "cpuless"};
+
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+			json_object *vx, *vy;
+
+			assert_true(json_object_object_get_ex(x, keys[k], &vx));
+			assert_true(json_object_object_get_ex(y, keys[k], &vy));
+			if (!json_object_equal(vx, vy))
+				fail_msg("node %zu: %s is %s from libvirt, %s from hwloc", i,
+					 keys[k], json_object_to_json_string(vx),
+					 json_object_to_json_string(vy));
+		}
+	}
+	json_object_put(ja);
+	json_object_put(jb);
+	free(a);
+	free(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest fast[] = {
+		cmocka_unit_test(test_cpumap),
+		cmocka_unit_test(test_caps_smt),
+		cmocka_unit_test(test_caps_layouts),
+		cmocka_unit_test(test_caps_errors),
+		cmocka_unit_test(test_describe_xml),
+		cmocka_unit_test(test_describe_errors),
+		cmocka_unit_test(test_memnodes_edit),
+		cmocka_unit_test(test_fast_apply),
+		cmocka_unit_test(test_fast_dry_run),
+		cmocka_unit_test(test_fast_drift),
+		cmocka_unit_test(test_fast_rollback),
+		cmocka_unit_test(test_fast_refused_early),
+		cmocka_unit_test(test_fast_targets),
+		cmocka_unit_test(test_fast_stopped),
+		cmocka_unit_test(test_fast_describe_and_host),
+		cmocka_unit_test(test_fast_cli),
+	};
+	const struct CMUnitTest daemon[] = {
+		cmocka_unit_test(test_daemon_apply_live),
+		cmocka_unit_test(test_daemon_dry_run),
+		cmocka_unit_test(test_daemon_drift),
+		cmocka_unit_test(test_daemon_drift_proc),
+		cmocka_unit_test(test_daemon_apply_config),
+		cmocka_unit_test(test_daemon_apply_both),
+		cmocka_unit_test(test_daemon_rollback_numatune),
+		cmocka_unit_test(test_daemon_rollback_erange),
+		cmocka_unit_test(test_daemon_topology),
+	};
+	const char *missing = daemon_missing();
+	int r;
+
+	/* The daemon's directories are this process's own: a mount namespace, entered before
+	 * anything starts a thread (unshare refuses a threaded process). */
+	if (!missing && (unshare(CLONE_NEWNS) < 0 ||
+			 mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0))
+		missing = "no mount namespace (unshare(CLONE_NEWNS) refused)";
+	r = cmocka_run_group_tests_name("libvirt in-process", fast, fast_setup, fast_teardown);
+	if (missing) {
+		printf("# skip the real libvirtd part: %s\n", missing);
+		return r != 0 ? r : 77;
+	}
+	return r + cmocka_run_group_tests_name("libvirt daemon", daemon, daemon_setup,
+					       daemon_teardown);
+}
