@@ -122,7 +122,9 @@ static const char topology_help[] =
 	"Describe the host like 'numactl --hardware' plus the SMT sibling lists.\n"
 	"\n"
 	"  --topology SRC   'live' (this machine, the default), 'synthetic:DESC' for an hwloc\n"
-	"                   synthetic description, or the path of an hwloc XML file\n"
+	"                   synthetic description, 'NAME:ARG' for a host backend NAME reaches\n"
+	"                   (libvirt:qemu+ssh://host/system), a FILE.json as this command's\n"
+	"                   json prints, or the path of an hwloc XML file\n"
 	"  --format FMT     table (default) or json\n"
 	"  -h, --help       show this help\n";
 
@@ -154,7 +156,8 @@ static const char plan_help[] =
 	"Place guests, in the order given (the inline guest first, then the files), on an\n"
 	"empty host and print the plan. Nothing on the host is changed.\n"
 	"\n"
-	"  --topology SRC         'live' (default), 'synthetic:DESC' or an hwloc XML file\n"
+	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
+	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
 	"  --state FILE           place around the guests this allocation state holds (default\n"
 	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
@@ -191,7 +194,8 @@ static const char apply_help[] =
 	"\n"
 	"  --backend NAME         the backend (see 'topomap backends')\n"
 	"  --dry-run              print every write it would make, and make none\n"
-	"  --topology SRC         'live' (default), 'synthetic:DESC' or an hwloc XML file\n"
+	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
+	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
 	"\n"
 	TARGET_OPTIONS_HELP
@@ -208,7 +212,8 @@ static const char verify_help[] =
 	"Exit 0 when the plan is in force, 4 when it drifted. Nothing is changed.\n"
 	"\n"
 	"  --backend NAME         the backend (see 'topomap backends')\n"
-	"  --topology SRC         'live' (default), 'synthetic:DESC' or an hwloc XML file\n"
+	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
+	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
 	"\n"
 	TARGET_OPTIONS_HELP
