@@ -162,6 +162,8 @@ static const char plan_help[] =
 	"  --state FILE           place around the guests this allocation state holds (default\n"
 	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
 	"  --format FMT           table (default), json, libvirt or qemu\n"
+	"  --batch                place as many as fit (in the order given or largest first,\n"
+	"                         whichever places more); list the others, and exit 3\n"
 	"  FILE.json              guests in JSON (an object or an array); '-' reads stdin\n"
 	"\n"
 	GUEST_OPTIONS_HELP
@@ -771,6 +773,7 @@ enum {
 	OPT_PERIOD,
 	OPT_QUOTA,
 	OPT_STATE,
+	OPT_BATCH,
 	OPT_BACKEND,
 	OPT_DRY_RUN,
 	/* target options: passed to the backend under their own name */
@@ -937,6 +940,7 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 struct plan_request {
 	enum command cmd;
 	const char *state_path;		/* --state, or NULL for the default */
+	bool batch;			/* --batch: as many as fit, the rest listed */
 	struct tmap_topology *topology;
 	struct tmap_host *host;		/* what the state holds, plus the plan's guests */
 	struct tmap_state *state;	/* NULL: no state file in use */
@@ -954,6 +958,7 @@ option_allowed(enum command cmd, int c)
 {
 	switch (c) {
 	case OPT_FORMAT:
+	case OPT_BATCH:
 		return cmd == CMD_PLAN;
 	case OPT_BACKEND:
 		return cmd != CMD_PLAN;
@@ -990,6 +995,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"period", required_argument, NULL, OPT_PERIOD},
 		{"quota", required_argument, NULL, OPT_QUOTA},
 		{"state", required_argument, NULL, OPT_STATE},
+		{"batch", no_argument, NULL, OPT_BATCH},
 		{"backend", required_argument, NULL, OPT_BACKEND},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
@@ -1068,6 +1074,9 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 					 "--reserve: '%s' is not a list of host PUs such as 0,12 or 0-3",
 					 optarg);
 			req->solve.reserve = optarg[0] ? optarg : NULL;
+			break;
+		case OPT_BATCH:
+			req->batch = true;
 			break;
 		case OPT_STATE:
 			if (!optarg[0])
@@ -1243,7 +1252,10 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 	/* apply again re-places the guest: what it held is free for its new plan. */
 	if (req->cmd == CMD_APPLY)
 		tmap_host_release(req->host, tmap_guest_name(tmap_guests_get(guests, 0)));
-	r = tmap_host_solve(req->host, guests, ret, &err);
+	if (req->batch)
+		r = tmap_host_solve_batch(req->host, guests, ret, &err);
+	else
+		r = tmap_host_solve(req->host, guests, ret, &err);
 	if (r == -ENOSPC)
 		r = fail(EXIT_NOFIT, "%s", err.message[0] ? err.message : "the guests do not fit");
 	else if (r < 0)
@@ -1397,6 +1409,11 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 		goto out;
 	}
 	r = emit(text);
+	/* --batch: the plan of those that fit is the result; exit 3 says some did not. */
+	if (r == EXIT_OK && tmap_plan_rejected_count(plan))
+		r = fail(EXIT_NOFIT, "%zu of %zu guests do not fit; the plan lists them",
+			 tmap_plan_rejected_count(plan),
+			 tmap_plan_rejected_count(plan) + tmap_plan_guest_count(plan));
 out:
 	free(text);
 	tmap_plan_free(plan);

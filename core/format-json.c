@@ -161,6 +161,18 @@ format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err
 	guests = add(&b, root, "guests", json_object_new_array());
 	for (size_t i = 0; guests && i < plan->nguests; i++)
 		guest_json(&b, guests, &plan->guests[i]);
+	if (plan->nrejected) {
+		struct json_object *rej = add(&b, root, "rejected", json_object_new_array());
+
+		for (size_t i = 0; rej && i < plan->nrejected; i++) {
+			struct json_object *o = add(&b, rej, NULL, json_object_new_object());
+
+			if (!o)
+				break;
+			add(&b, o, "name", str(plan->rejected_names[i]));
+			add(&b, o, "reason", str(plan->rejected_reasons[i]));
+		}
+	}
 	if (b.oom)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |

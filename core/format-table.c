@@ -53,5 +53,9 @@ format_plan_table(const struct tmap_plan *plan, FILE *out, struct tmap_error *er
 		fputc('\n', out);
 		guest_table(out, &plan->guests[i]);
 	}
+	if (plan->nrejected)
+		fprintf(out, "\nrejected (%zu):\n", plan->nrejected);
+	for (size_t i = 0; i < plan->nrejected; i++)
+		fprintf(out, "  %s\n", plan->rejected_reasons[i]);
 	return 0;
 }

@@ -195,6 +195,8 @@ struct tmap_plan {
 	char *host;			/* the topology source */
 	size_t nguests;
 	struct plan_guest *guests;
+	size_t nrejected;		/* --batch: the guests that did not fit, and why */
+	char **rejected_names, **rejected_reasons;
 };
 
 /* Append one line to a guest's explanation. */

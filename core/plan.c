@@ -111,6 +111,12 @@ tmap_plan_free(struct tmap_plan *p)
 	for (size_t i = 0; i < p->nguests; i++)
 		plan_guest_clear(&p->guests[i]);
 	free(p->guests);
+	for (size_t i = 0; i < p->nrejected; i++) {
+		free(p->rejected_names[i]);
+		free(p->rejected_reasons[i]);
+	}
+	free(p->rejected_names);
+	free(p->rejected_reasons);
 	free(p->host);
 	free(p);
 	return NULL;
@@ -239,6 +245,24 @@ tmap_plan_qos(const struct tmap_plan *p, size_t i, uint64_t *shares, uint64_t *p
 	if (quota)
 		*quota = g->quota;
 	return 0;
+}
+
+size_t
+tmap_plan_rejected_count(const struct tmap_plan *p)
+{
+	return p ? p->nrejected : 0;
+}
+
+const char *
+tmap_plan_rejected_name(const struct tmap_plan *p, size_t i)
+{
+	return p && i < p->nrejected ? p->rejected_names[i] : NULL;
+}
+
+const char *
+tmap_plan_rejected_reason(const struct tmap_plan *p, size_t i)
+{
+	return p && i < p->nrejected ? p->rejected_reasons[i] : NULL;
 }
 
 size_t

@@ -1840,6 +1840,145 @@ tmap_host_solve(struct tmap_host *h, const struct tmap_guests *guests, struct tm
 	return 0;
 }
 
+/* The host as it is, to try placements and put it back exactly. */
+struct trial_mark {
+	struct snapshot snap;
+	size_t nallocs;
+	struct shape recent[RECENT];
+	unsigned nrecent, next_recent;
+};
+
+static int
+trial_begin(struct tmap_host *h, struct trial_mark *m)
+{
+	m->nallocs = h->nallocs;
+	memcpy(m->recent, h->recent, sizeof(m->recent));
+	m->nrecent = h->nrecent;
+	m->next_recent = h->next_recent;
+	return snapshot_take(h, &m->snap);
+}
+
+static void
+trial_end(struct tmap_host *h, struct trial_mark *m)
+{
+	snapshot_restore(h, &m->snap);
+	snapshot_clear(&m->snap);
+	while (h->nallocs > m->nallocs)
+		alloc_clear(&h->allocs[--h->nallocs]);
+	memcpy(h->recent, m->recent, sizeof(m->recent));
+	h->nrecent = m->nrecent;
+	h->next_recent = m->next_recent;
+}
+
+/* Place guests in this order, skipping the ones that do not fit; how many were placed. With
+ * plan: keep the placements, and the reasons of the rejected. */
+static int
+place_in_order(struct tmap_host *h, struct tmap_guest *const *order, size_t n,
+	       struct tmap_plan *plan, size_t *ret_placed)
+{
+	size_t placed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct plan_guest pg = {0};
+		struct tmap_error err = {0};
+		int r = host_place(h, order[i], &pg, &err);
+
+		if (r == -ENOMEM) {
+			plan_guest_clear(&pg);
+			return r;
+		}
+		if (r < 0) {
+			plan_guest_clear(&pg);
+			if (plan) {
+				plan->rejected_names[plan->nrejected] = strdup(order[i]->name);
+				plan->rejected_reasons[plan->nrejected] = strdup(err.message);
+				if (!plan->rejected_names[plan->nrejected] ||
+				    !plan->rejected_reasons[plan->nrejected])
+					return -ENOMEM;
+				plan->nrejected++;
+			}
+			continue;
+		}
+		if (plan)
+			plan->guests[plan->nguests++] = pg;
+		else
+			plan_guest_clear(&pg);
+		placed++;
+	}
+	*ret_placed = placed;
+	return 0;
+}
+
+static uint64_t
+guest_weight(const struct tmap_guest *g)
+{
+	return (uint64_t)g->vcpus << 32 | (g->memory_mib >> 10);
+}
+
+int
+tmap_host_solve_batch(struct tmap_host *h, const struct tmap_guests *guests, struct tmap_plan **ret,
+		      struct tmap_error *err)
+{
+	_cleanup_free_ struct tmap_guest **given = NULL, **largest = NULL;
+	struct tmap_guest **order;
+	struct tmap_plan *plan = NULL;
+	size_t n, placed_given = 0, placed_largest = 0, placed;
+	int r;
+
+	if (!h || !guests || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_host_solve_batch: missing argument");
+	n = guests->n;
+	if (n == 0)
+		return tmap_error_set(err, -EINVAL, "no guest to place");
+	given = malloc(n * sizeof(*given));
+	largest = malloc(n * sizeof(*largest));
+	if (!given || !largest)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	memcpy(given, guests->guest, n * sizeof(*given));
+	memcpy(largest, guests->guest, n * sizeof(*largest));
+	/* Largest first (vcpus, then memory), stable so equal guests keep their order. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && guest_weight(largest[j]) > guest_weight(largest[j - 1]); j--) {
+			struct tmap_guest *tmp = largest[j];
+
+			largest[j] = largest[j - 1];
+			largest[j - 1] = tmp;
+		}
+	/* Try both orders on the host as it is, then place the better one for real. */
+	for (int k = 0; k < 2; k++) {
+		struct trial_mark mark;
+
+		r = trial_begin(h, &mark);
+		if (r == 0)
+			r = place_in_order(h, k ? largest : given, n, NULL,
+					   k ? &placed_largest : &placed_given);
+		trial_end(h, &mark);
+		if (r < 0)
+			return tmap_error_set(err, r, "out of memory");
+	}
+	order = placed_largest > placed_given ? largest : given;
+	if (plan_new(h->t->source, n, &plan) < 0 ||
+	    !(plan->rejected_names = calloc(n, sizeof(char *))) ||
+	    !(plan->rejected_reasons = calloc(n, sizeof(char *)))) {
+		tmap_plan_free(plan);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	plan->nguests = 0;
+	r = place_in_order(h, order, n, plan, &placed);
+	if (r < 0) {
+		tmap_plan_free(plan);
+		return tmap_error_set(err, r, "out of memory");
+	}
+	if (placed == 0) {
+		r = tmap_error_set(err, -ENOSPC, "none of the %zu guests fits (%s)", n,
+				   plan->rejected_reasons[0]);
+		tmap_plan_free(plan);
+		return r;
+	}
+	*ret = plan;
+	return 0;
+}
+
 int
 tmap_solve(const struct tmap_topology *t, const struct tmap_guests *guests,
 	   const struct tmap_solve_options *o, struct tmap_plan **ret, struct tmap_error *err)

@@ -147,7 +147,9 @@ solve_nofit(const char *host, const char *json, const char *reserve,
 #define NOFIT(host, json, reserve, ...)                                                           \
 	solve_nofit(host, json, reserve, (const char *const[]){__VA_ARGS__, NULL})
 
-#define INTEL "synthetic:pack:2 numa:1(memory=64GiB) core:6 pu:2(indexes=0,12,1,13,2,14,3,15,4,16,5,17,6,18,7,19,8,20,9,21,10,22,11,23)"
+#define INTEL_HOST_STRING "synthetic:pack:2 numa:1(memory=64GiB) core:6 pu:2(indexes=0,12,1,13,2,14,3,15,4,16,5,17,6,18,7,19,8,20,9,21,10,22,11,23)"
+#define INTEL INTEL_HOST_STRING
+static const char test_intel_host[] = INTEL_HOST_STRING;
 
 /* Guest SMT threads land on host siblings, even numbered 12 apart. */
 static void
@@ -576,6 +578,66 @@ order_is_kept(void **state)
 	solved_free(&s);
 }
 
+/* --batch places at least as many as placing one by one, in the order given, skipping what
+ * does not fit; and says why for each left out. Seeded random streams on three hosts. */
+static void
+batch_never_places_fewer(void **state)
+{
+	static const char *hosts[] = {
+		"synthetic:pack:1 numa:2(memory=32GiB) core:4 pu:2",
+		test_intel_host,
+		"synthetic:pack:2 numa:2(memory=16GiB) core:3 pu:1",
+	};
+	uint32_t seed = 12345;
+
+	for (size_t k = 0; k < ARRAY_SIZE(hosts); k++) {
+		for (int round = 0; round < 20; round++) {
+			struct tmap_topology *t = test_topology(hosts[k]);
+			struct tmap_host *one = NULL, *batch = NULL;
+			struct tmap_guests *g = NULL;
+			struct tmap_plan *p = NULL;
+			struct tmap_error err = {0};
+			size_t one_placed = 0;
+			char json[4096];
+			size_t len = 0;
+			int n = 4 + (int)(seed % 8);
+
+			len += (size_t)snprintf(json + len, sizeof(json) - len, "[");
+			for (int i = 0; i < n; i++) {
+				seed = seed * 1103515245 + 12345;
+				len += (size_t)snprintf(json + len, sizeof(json) - len,
+							"%s{\"name\":\"g%d\",\"vcpus\":%u,\"memory_mib\":%u%s}",
+							i ? "," : "", i, 1 + (seed >> 16) % 6,
+							512 * (1 + (seed >> 8) % 8),
+							(seed >> 4) % 5 == 0 ? ",\"thread_policy\":\"isolate\"" : "");
+			}
+			snprintf(json + len, sizeof(json) - len, "]");
+			g = test_guests(json);
+			assert_int_equal(tmap_host_new(t, NULL, &one, &err), 0);
+			for (size_t i = 0; i < tmap_guests_count(g); i++)
+				one_placed += tmap_host_place(one, tmap_guests_get(g, i), NULL, &err) == 0;
+			assert_int_equal(tmap_host_new(t, NULL, &batch, &err), 0);
+			if (tmap_host_solve_batch(batch, g, &p, &err) == 0) {
+				check_plan(t, p, NULL);
+				assert_true(tmap_plan_guest_count(p) >= one_placed);
+				assert_int_equal(tmap_plan_guest_count(p) + tmap_plan_rejected_count(p),
+						 tmap_guests_count(g));
+				assert_int_equal(tmap_host_guest_count(batch), tmap_plan_guest_count(p));
+				for (size_t i = 0; i < tmap_plan_rejected_count(p); i++)
+					assert_non_null(strstr(tmap_plan_rejected_reason(p, i),
+							       tmap_plan_rejected_name(p, i)));
+			} else {
+				assert_int_equal(one_placed, 0);
+			}
+			tmap_plan_free(p);
+			tmap_host_free(one);
+			tmap_host_free(batch);
+			tmap_guests_free(g);
+			tmap_topology_free(t);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -595,6 +657,7 @@ main(void)
 		cmocka_unit_test(shared_pool_given),
 		cmocka_unit_test(large_host_deterministic),
 		cmocka_unit_test(order_is_kept),
+		cmocka_unit_test(batch_never_places_fewer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -467,6 +467,19 @@ TMAP_EXPORT int tmap_host_solve(struct tmap_host *host, const struct tmap_guests
 				struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
+ * Place a set of guests together, as many as possible: in the order given and largest first,
+ * keeping whichever places more (the order given on a tie); the ones that do not fit are
+ * listed in the plan (tmap_plan_rejected_*()) with the constraint that failed.
+ * @param host the host.
+ * @param guests the guests.
+ * @param ret receives the plan of those placed, and the rejected.
+ * @param reterr receives the message when none fits.
+ * @return 0 when at least one was placed, -ENOSPC when none, -EINVAL or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_solve_batch(struct tmap_host *host, const struct tmap_guests *guests,
+				      struct tmap_plan **ret, struct tmap_error *reterr);
+
+/**
  * Free what a placed guest holds.
  * @param host the host.
  * @param name the guest.
@@ -688,6 +701,14 @@ TMAP_EXPORT int tmap_plan_memory_mode(const struct tmap_plan *plan, size_t guest
  */
 TMAP_EXPORT int tmap_plan_qos(const struct tmap_plan *plan, size_t guest, uint64_t *ret_shares,
 			      uint64_t *ret_period, int64_t *ret_quota);
+
+/** @param plan the plan. @return how many guests a batch left out (tmap_host_solve_batch()). */
+TMAP_EXPORT size_t tmap_plan_rejected_count(const struct tmap_plan *plan);
+/** @param plan the plan. @param index a rejected guest. @return its name, or NULL. */
+TMAP_EXPORT const char *tmap_plan_rejected_name(const struct tmap_plan *plan, size_t index);
+/** @param plan the plan. @param index a rejected guest. @return why, naming the constraint
+ *  that failed and the closest thing that would fit, or NULL. */
+TMAP_EXPORT const char *tmap_plan_rejected_reason(const struct tmap_plan *plan, size_t index);
 
 /**
  * @param plan the plan.
