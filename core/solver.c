@@ -785,7 +785,7 @@ choose_shared_nodes(const struct solver *s, const struct demand *d, const unsign
  */
 static int
 pick_core(const struct solver *s, unsigned n, unsigned need, bool whole, unsigned min_size,
-	  int l3)
+	  int l3, bool only_l3)
 {
 	const struct topo_node *node = &s->t->nodes[n];
 	int pick = -1;
@@ -799,7 +799,7 @@ pick_core(const struct solver *s, unsigned n, unsigned need, bool whole, unsigne
 		bool same_l3 = l3 >= 0 && s->t->cores[c].l3 == l3;
 		bool better;
 
-		if (size == 0 || size < min_size)
+		if (size == 0 || size < min_size || (only_l3 && !same_l3))
 			continue;
 		cls = size == need ? 0 : size > need ? 1 : 2;
 		if (cls != pick_class)
@@ -818,6 +818,60 @@ pick_core(const struct solver *s, unsigned n, unsigned need, bool whole, unsigne
 		}
 	}
 	return pick;
+}
+
+/* What one core gives this guest, in vcpus, as node_capacity() counts it. */
+static unsigned
+core_units(const struct solver *s, unsigned c, const struct demand *d)
+{
+	switch (d->policy) {
+	case TMAP_THREAD_ISOLATE:
+		return core_whole(s, c);
+	case TMAP_THREAD_REQUIRE:
+		if (!core_whole(s, c) || s->core_usable[c] < 2 || s->core_usable[c] < d->group)
+			return 0;
+		return d->group > 1 ? d->group : s->core_usable[c];
+	default:
+		return s->core_free[c] / d->group * d->group;
+	}
+}
+
+/*
+ * The L3 group of node n a cell of `need` vcpus should live in: the one it fills best among
+ * those that hold it whole (so the others stay whole for bigger cells), or -1 when none
+ * does, or the node has a single group.
+ */
+static int
+best_l3(const struct solver *s, unsigned n, const struct demand *d, unsigned need)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	int pick = -1, first = -1;
+	unsigned pick_cap = UINT_MAX;
+	bool several = false;
+
+	for (unsigned i = 0; i < node->ncores; i++) {
+		int l3 = s->t->cores[node->cores[i]].l3;
+		unsigned cap = 0;
+		bool seen = false;
+
+		if (l3 < 0)
+			continue;
+		if (first < 0)
+			first = l3;
+		several |= l3 != first;
+		for (unsigned j = 0; j < i && !seen; j++)
+			seen = s->t->cores[node->cores[j]].l3 == l3;
+		if (seen)
+			continue;
+		for (unsigned j = i; j < node->ncores; j++)
+			if (s->t->cores[node->cores[j]].l3 == l3)
+				cap += core_units(s, node->cores[j], d);
+		if (cap >= need && cap < pick_cap) {
+			pick = l3;
+			pick_cap = cap;
+		}
+	}
+	return several ? pick : -1;
 }
 
 /* Take up to `count` free PUs of core c (lowest OS index first) into out[]; hold: the guest
@@ -861,25 +915,32 @@ alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bit
 	hwloc_bitmap_foreach_begin(v, vcpus) list[k++] = v;
 	hwloc_bitmap_foreach_end();
 
+	if (*l3 < 0)
+		*l3 = best_l3(s, n, d, nv);
 	while (done < nv) {
-		unsigned left = nv - done, want, got;
+		unsigned left = nv - done, want, min;
 		bool whole = d->policy != TMAP_THREAD_PREFER;
+		unsigned got;
 		int c;
 
 		switch (d->policy) {
 		case TMAP_THREAD_ISOLATE:
 			want = 1;
-			c = pick_core(s, n, 1, true, 1, *l3);
+			min = 1;
 			break;
 		case TMAP_THREAD_REQUIRE:
 			want = d->group > 1 ? d->group : left;
-			c = pick_core(s, n, want, true, d->group > 1 ? d->group : 2, *l3);
+			min = d->group > 1 ? d->group : 2;
 			break;
 		default:
 			want = d->group > 1 ? d->group : left;
-			c = pick_core(s, n, want, false, d->group, *l3);
+			min = d->group;
 			break;
 		}
+		/* The cell's L3 group while it has room, then any core of the node. */
+		c = pick_core(s, n, want, whole, min, *l3, true);
+		if (c < 0)
+			c = pick_core(s, n, want, whole, min, *l3, false);
 		if (c < 0)
 			return -ENOSPC;
 		if (*l3 < 0)
@@ -1202,7 +1263,7 @@ shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus
 		want = 1;
 	while (!s->fixed_pool && have < want) {
 		/* Whole cores where possible, so shared and dedicated guests share no core. */
-		int c = pick_core(s, n, want - have, false, 1, -1);
+		int c = pick_core(s, n, want - have, false, 1, -1, false);
 		unsigned got, pus[64];
 
 		if (c < 0)
@@ -1359,7 +1420,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 	if (d.emulator_isolate) {
 		unsigned n = (unsigned)node_of[0], pu;
 		bool whole = d.policy != TMAP_THREAD_PREFER;
-		int c = pick_core(s, n, 1, whole, 1, -1);
+		int c = pick_core(s, n, 1, whole, 1, -1, false);
 
 		if (c < 0 || take_pus(s, (unsigned)c, 1, whole, &pu, pg->held) != 1) {
 			r = -ENOSPC;

@@ -638,6 +638,27 @@ batch_never_places_fewer(void **state)
 	}
 }
 
+/* The cores of a cell stay inside one L3 group where they fit, the best-filled one, so the
+ * other group stays whole for a cell that needs all of it. */
+static void
+cells_stay_in_one_l3(void **state)
+{
+	struct solved s = solve_ok("synthetic:pack:1 numa:1(memory=64GiB) l3:2 core:4 pu:2",
+				   /* f leaves one core in its group; g must not start there */
+				   "[{\"name\":\"f\",\"vcpus\":6},{\"name\":\"g\",\"vcpus\":3}]",
+				   NULL);
+
+	for (size_t i = 0; i < s.p->nguests; i++) {
+		const struct plan_guest *pg = &s.p->guests[i];
+		int l3 = s.t->cores[core_of(s.t, vcpu_pu(pg, 0))].l3;
+
+		assert_true(l3 >= 0);
+		for (unsigned v = 1; v < pg->vcpus; v++)
+			assert_int_equal(s.t->cores[core_of(s.t, vcpu_pu(pg, v))].l3, l3);
+	}
+	solved_free(&s);
+}
+
 int
 main(void)
 {
@@ -658,6 +679,7 @@ main(void)
 		cmocka_unit_test(large_host_deterministic),
 		cmocka_unit_test(order_is_kept),
 		cmocka_unit_test(batch_never_places_fewer),
+		cmocka_unit_test(cells_stay_in_one_l3),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
