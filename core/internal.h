@@ -21,10 +21,7 @@
 /* ------------------------------------------------------------------------------------- */
 /* error.c */
 
-/* Fill *err (if not NULL) and return code, so that call sites stay one line. */
-int tmap_error_set(struct tmap_error *err, int code, const char *fmt, ...) _printf_(3, 4);
-/* Prefix an existing message: "guests.json: " + old message. */
-int tmap_error_prefix(struct tmap_error *err, const char *fmt, ...) _printf_(2, 3);
+/* tmap_error_set() and tmap_error_prefix() are public: <topomap/topomap.h>. */
 
 static inline void
 hwloc_bitmap_freep(hwloc_bitmap_t *b)

@@ -49,6 +49,26 @@ struct tmap_error {
 	char message[TMAP_ERROR_MAX];	/**< one line, no trailing newline */
 };
 
+/**
+ * Fill an error (when not NULL) and return its code, so that a call site stays one line:
+ * `return tmap_error_set(err, -errno, "cannot open cgroup '%s'", path);`. For backends too.
+ * @param err the error, or NULL.
+ * @param code a negative errno code.
+ * @param fmt printf format of a one-line message.
+ * @return code.
+ */
+TMAP_EXPORT int tmap_error_set(struct tmap_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/**
+ * Put text before an error's message ("open: " + message).
+ * @param err the error, or NULL.
+ * @param fmt printf format of the prefix.
+ * @return the error's code (0 when err is NULL).
+ */
+TMAP_EXPORT int tmap_error_prefix(struct tmap_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ---------------------------------------------------------------------------------------- */
 /** @name Host topology */
 

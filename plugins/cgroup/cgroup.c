@@ -382,12 +382,12 @@ detect_hierarchy(struct hierarchy *ret, struct tmap_error *err)
 	int r;
 
 	if (statfs(CGROUP_ROOT, &fs) < 0)
-		return set_error(err, -ENOENT, "no cpuset hierarchy: cannot look at %s: %s",
+		return tmap_error_set(err, -ENOENT, "no cpuset hierarchy: cannot look at %s: %s",
 				 CGROUP_ROOT, strerror(errno));
 	switch ((unsigned long)fs.f_type) {
 	case CGROUP2_SUPER_MAGIC:
 		if (!v2_offers(CGROUP_ROOT, "cpuset"))
-			return set_error(err, -ENOENT,
+			return tmap_error_set(err, -ENOENT,
 					 "no cpuset hierarchy: the cgroup2 root at %s does not offer the cpuset controller (see its cgroup.controllers)",
 					 CGROUP_ROOT);
 		h.mount = strdup(CGROUP_ROOT);
@@ -396,7 +396,7 @@ detect_hierarchy(struct hierarchy *ret, struct tmap_error *err)
 	case TMPFS_MAGIC:
 		r = scan_mountinfo(&v1_cpuset, &v1_cpu, &v2_cpuset);
 		if (r < 0)
-			return set_error(err, r, "cannot read /proc/self/mountinfo: %s",
+			return tmap_error_set(err, r, "cannot read /proc/self/mountinfo: %s",
 					 strerror(-r));
 		if (v1_cpuset) {
 			h.mount = TAKE_PTR(v1_cpuset);
@@ -405,12 +405,12 @@ detect_hierarchy(struct hierarchy *ret, struct tmap_error *err)
 			h.mount = TAKE_PTR(v2_cpuset);
 			h.v2 = true;
 		} else {
-			return set_error(err, -ENOENT,
+			return tmap_error_set(err, -ENOENT,
 					 "no cpuset hierarchy: no cgroup v1 mount carries cpuset and no cgroup2 mount offers it");
 		}
 		break;
 	default:
-		return set_error(err, -ENOENT,
+		return tmap_error_set(err, -ENOENT,
 				 "no cpuset hierarchy: %s is neither cgroup2 nor a tmpfs of cgroup mounts (filesystem magic 0x%lx)",
 				 CGROUP_ROOT, (unsigned long)fs.f_type);
 	}
@@ -432,7 +432,7 @@ cgroup_probe(struct tmap_error *err)
 		return r;
 	hierarchy_clear(&h);
 	if (geteuid() != 0)
-		return set_error(err, -EPERM,
+		return tmap_error_set(err, -EPERM,
 				 "the cgroup backend writes cgroup files and needs root (euid %u)",
 				 (unsigned)geteuid());
 	return 0;
@@ -513,7 +513,7 @@ capture(struct cgroup *cg, const enum file *files, size_t n, struct tmap_error *
 		if (r == -ENOENT)
 			continue;
 		if (r < 0)
-			return set_error(err, r, "cannot read %s of '%s': %s", file_names[files[i]],
+			return tmap_error_set(err, r, "cannot read %s of '%s': %s", file_names[files[i]],
 					 cg_name(cg), strerror(-r));
 	}
 	return 0;
@@ -549,7 +549,7 @@ open_chain(const char *mount, const char *rel, size_t depth, struct cgroup **ret
 		return r;
 	chain[0].fd = open(mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (chain[0].fd < 0)
-		return set_error(err, -errno, "cannot open the hierarchy at %s: %s", mount,
+		return tmap_error_set(err, -errno, "cannot open the hierarchy at %s: %s", mount,
 				 strerror(errno));
 	for (size_t i = 1; i <= depth; i++) {
 		p += strcspn(p, "/");
@@ -566,18 +566,18 @@ open_chain(const char *mount, const char *rel, size_t depth, struct cgroup **ret
 			missing = true;
 			break;
 		case -ELOOP:
-			return set_error(err, r,
+			return tmap_error_set(err, r,
 					 "cgroup '%s' goes through a symlink at '%s', which topomap does not follow",
 					 rel, chain[i].rel);
 		case -EXDEV:
-			return set_error(err, r, "cgroup '%s' crosses into another mount at '%s'",
+			return tmap_error_set(err, r, "cgroup '%s' crosses into another mount at '%s'",
 					 rel, chain[i].rel);
 		case -ENOTDIR:
-			return set_error(err, r, "cgroup '%s': '%s' is not a directory", rel,
+			return tmap_error_set(err, r, "cgroup '%s': '%s' is not a directory", rel,
 					 chain[i].rel);
 		default:
 			if (r < 0)
-				return set_error(err, r, "cannot open cgroup '%s': %s",
+				return tmap_error_set(err, r, "cannot open cgroup '%s': %s",
 						 chain[i].rel, strerror(-r));
 			chain[i].fd = r;
 		}
@@ -680,7 +680,7 @@ open_children(struct state *st, struct tmap_error *err)
 	int r = 0;
 
 	if (fd < 0)
-		return set_error(err, -errno, "cannot list cgroup '%s': %s", t->rel,
+		return tmap_error_set(err, -errno, "cannot list cgroup '%s': %s", t->rel,
 				 strerror(errno));
 	dir = fdopendir(fd);
 	if (!dir) {
@@ -699,7 +699,7 @@ open_children(struct state *st, struct tmap_error *err)
 			break;
 		cg->fd = cgpath_open_beneath(t->fd, de->d_name, true);
 		if (cg->fd < 0) {
-			r = set_error(err, cg->fd, "cannot open cgroup '%s': %s", cg->rel,
+			r = tmap_error_set(err, cg->fd, "cannot open cgroup '%s': %s", cg->rel,
 				      strerror(-cg->fd));
 			break;
 		}
@@ -727,7 +727,7 @@ parse_flag(const struct tmap_target *target, const char *key, bool *ret, struct 
 	else if (streq(v, "0") || streq(v, "no") || streq(v, "false"))
 		*ret = false;
 	else
-		return set_error(err, -EINVAL, "--%s takes no value ('%s' given)", key, v);
+		return tmap_error_set(err, -EINVAL, "--%s takes no value ('%s' given)", key, v);
 	return 0;
 }
 
@@ -743,19 +743,19 @@ cgroup_open(const struct tmap_target *target, unsigned flags, void **ret_state,
 	int r;
 
 	if (flags & ~TMAP_APPLY_DRY_RUN)
-		return set_error(err, -EINVAL, "unknown flags 0x%x", flags & ~TMAP_APPLY_DRY_RUN);
+		return tmap_error_set(err, -EINVAL, "unknown flags 0x%x", flags & ~TMAP_APPLY_DRY_RUN);
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	if (!input)
-		return set_error(err, -EINVAL,
+		return tmap_error_set(err, -EINVAL,
 				 "the cgroup backend needs --cgroup PATH (for example machine.slice/ct1)");
 	if (!layout || streq(layout, "container"))
 		st->libvirt = false;
 	else if (streq(layout, "libvirt"))
 		st->libvirt = true;
 	else
-		return set_error(err, -EINVAL, "--layout: '%s' is not one of container, libvirt",
+		return tmap_error_set(err, -EINVAL, "--layout: '%s' is not one of container, libvirt",
 				 layout);
 	r = parse_flag(target, "create", &st->create, err);
 	if (r == 0)
@@ -778,7 +778,7 @@ cgroup_open(const struct tmap_target *target, unsigned flags, void **ret_state,
 		return r;
 	t = &st->chain[st->depth];
 	if (t->fd < 0 && !st->create)
-		return set_error(err, -ENOENT, "cgroup '%s' does not exist under %s (use --create)",
+		return tmap_error_set(err, -ENOENT, "cgroup '%s' does not exist under %s (use --create)",
 				 rel, st->h.mount);
 
 	if (st->h.v2) {
@@ -795,7 +795,7 @@ cgroup_open(const struct tmap_target *target, unsigned flags, void **ret_state,
 				return r;
 			/* Without cpuset enabled above it, a v2 cgroup has no cpuset files. */
 			if (!t->saved[F_CPUS] && !st->create)
-				return set_error(err, -ENOENT,
+				return tmap_error_set(err, -ENOENT,
 						 "cpuset controller is not enabled under '%s' (use --create)",
 						 cg_name(t->parent));
 		}
@@ -853,7 +853,7 @@ outside_parent(struct state *st, struct cgroup *cg, enum file f, const char *val
 	if (read_at(cg->parent->fd, name, MAX_FILE, &allowed) < 0 ||
 	    set_included(value, allowed) != 0)
 		return 0;
-	return set_error(err, r, "%s of '%s': '%s' is outside the parent's '%s'", file_names[f],
+	return tmap_error_set(err, r, "%s of '%s': '%s' is outside the parent's '%s'", file_names[f],
 			 cg_name(cg), value, allowed);
 }
 
@@ -867,27 +867,27 @@ write_refused(struct state *st, struct cgroup *cg, enum file f, const char *valu
 	case -ENOENT:
 		/* On v2 a controller's files appear only once the parent enables it. */
 		if (st->h.v2 && f != F_SUBTREE && f != F_TYPE)
-			return set_error(err, r, "%s controller is not enabled under '%s'",
+			return tmap_error_set(err, r, "%s controller is not enabled under '%s'",
 					 controller_of(f), cg->parent ? cg_name(cg->parent) : "/");
 		/* "+cpu" where the parent does not offer cpu at all. */
 		if (f == F_SUBTREE)
-			return set_error(err, r,
+			return tmap_error_set(err, r,
 					 "controller '%s' is not available in '%s' (see its cgroup.controllers)",
 					 value + 1, cg_name(cg));
-		return set_error(err, r, "cannot write '%s' to %s of '%s': the file does not exist",
+		return tmap_error_set(err, r, "cannot write '%s' to %s of '%s': the file does not exist",
 				 value, file, cg_name(cg));
 	case -EINVAL:
 	case -ERANGE:
 		if (outside_parent(st, cg, f, value, r, err))
 			return r;
 		if (f == F_CPUS || f == F_MEMS)
-			return set_error(err, r,
+			return tmap_error_set(err, r,
 					 "%s of '%s': '%s' names a %s this host does not have",
 					 file, cg_name(cg), value,
 					 f == F_CPUS ? "CPU" : "memory node");
 		break;
 	case -ENOSPC:
-		return set_error(err, r,
+		return tmap_error_set(err, r,
 				 "%s of '%s': '%s' would leave the cgroup's tasks without CPUs or memory nodes",
 				 file, cg_name(cg), value);
 	case -EBUSY:
@@ -900,16 +900,16 @@ write_refused(struct state *st, struct cgroup *cg, enum file f, const char *valu
 			    read_at(child->fd, file, MAX_FILE, &held) < 0 ||
 			    set_included(held, value) != 0)
 				continue;
-			return set_error(err, r,
+			return tmap_error_set(err, r,
 					 "%s of '%s': '%s' does not cover child '%s', which holds '%s'",
 					 file, cg_name(cg), value, child->rel, held);
 		}
 		if (f == F_CPUS || f == F_MEMS)
-			return set_error(err, r,
+			return tmap_error_set(err, r,
 					 "%s of '%s': '%s' does not cover what a child cgroup holds, or overlaps an exclusive sibling",
 					 file, cg_name(cg), value);
 		if (f == F_SUBTREE)
-			return set_error(err, r,
+			return tmap_error_set(err, r,
 					 "cannot enable a controller in '%s' with '%s': it holds tasks of its own",
 					 cg_name(cg), value);
 		break;
@@ -919,7 +919,7 @@ write_refused(struct state *st, struct cgroup *cg, enum file f, const char *valu
 			_cleanup_free_ char *ctl = NULL;
 
 			if (read_at(cg->parent->fd, file_names[F_SUBTREE], MAX_FILE, &ctl) == 0)
-				return set_error(err, r,
+				return tmap_error_set(err, r,
 						 "cannot make '%s' threaded: '%s' enables '%s' in cgroup.subtree_control, and only threaded controllers (cpuset, cpu, pids) may be",
 						 cg_name(cg), cg_name(cg->parent), ctl);
 		}
@@ -928,10 +928,10 @@ write_refused(struct state *st, struct cgroup *cg, enum file f, const char *valu
 	case -EPERM:
 		if (outside_parent(st, cg, f, value, r, err))
 			return r;
-		return set_error(err, r, "cannot write %s of '%s': permission denied", file,
+		return tmap_error_set(err, r, "cannot write %s of '%s': permission denied", file,
 				 cg_name(cg));
 	}
-	return set_error(err, r, "cannot write '%s' to %s of '%s': %s", value, file, cg_name(cg),
+	return tmap_error_set(err, r, "cannot write '%s' to %s of '%s': %s", value, file, cg_name(cg),
 			 strerror(-r));
 }
 
@@ -954,7 +954,7 @@ cg_write(struct state *st, struct cgroup *cg, enum file f, const char *value,
 	if (!tmap_journal_write(j, "write '%s' to %s/%s", value, cg->path, file_names[f]))
 		return 0;
 	if (cg->fd < 0)
-		return set_error(err, -ENOENT, "cgroup '%s' does not exist", cg_name(cg));
+		return tmap_error_set(err, -ENOENT, "cgroup '%s' does not exist", cg_name(cg));
 	fd = openat(cg->fd, file_names[f], O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return write_refused(st, cg, f, value, -errno, err);
@@ -1002,18 +1002,18 @@ cg_mkdir(struct cgroup *cg, struct tmap_journal *j, struct tmap_error *err)
 	if (!tmap_journal_write(j, "create cgroup %s", cg->path))
 		return 0;
 	if (cg->parent->fd < 0)
-		return set_error(err, -ENOENT, "cgroup '%s' does not exist", cg_name(cg->parent));
+		return tmap_error_set(err, -ENOENT, "cgroup '%s' does not exist", cg_name(cg->parent));
 	if (mkdirat(cg->parent->fd, name, 0755) < 0) {
 		/* Someone made it since open(): it is theirs, not ours to remove. */
 		if (errno != EEXIST)
-			return set_error(err, -errno, "cannot create cgroup '%s': %s", cg->rel,
+			return tmap_error_set(err, -errno, "cannot create cgroup '%s': %s", cg->rel,
 					 strerror(errno));
 	} else {
 		cg->created = true;
 	}
 	r = cgpath_open_beneath(cg->parent->fd, name, true);
 	if (r < 0)
-		return set_error(err, r, "cannot open cgroup '%s': %s", cg->rel, strerror(-r));
+		return tmap_error_set(err, r, "cannot open cgroup '%s': %s", cg->rel, strerror(-r));
 	cg->fd = r;
 	return 0;
 }
@@ -1038,13 +1038,13 @@ enable_controller(struct state *st, struct cgroup *cg, const char *controller,
 	if (cg->fd >= 0) {
 		r = read_at(cg->fd, file_names[F_SUBTREE], MAX_FILE, &now);
 		if (r < 0)
-			return set_error(err, r, "cannot read %s of '%s': %s",
+			return tmap_error_set(err, r, "cannot read %s of '%s': %s",
 					 file_names[F_SUBTREE], cg_name(cg), strerror(-r));
 		if (has_word(now, controller, " "))
 			return 0;
 	}
 	if (!st->create)
-		return set_error(err, -ENOENT,
+		return tmap_error_set(err, -ENOENT,
 				 "%s controller is not enabled under '%s' (use --create)", controller,
 				 cg_name(cg));
 	if (asprintf(&value, "+%s", controller) < 0)
@@ -1074,7 +1074,7 @@ seed(struct state *st, struct cgroup *cg, struct tmap_journal *j, struct tmap_er
 		int r = current(cg->parent, order[i], &value);
 
 		if (r < 0)
-			return set_error(err, r, "cannot read %s of '%s': %s",
+			return tmap_error_set(err, r, "cannot read %s of '%s': %s",
 					 file_names[order[i]], cg_name(cg->parent), strerror(-r));
 		r = cg_write(st, cg, order[i], value, j, err);
 		if (r < 0)
@@ -1157,7 +1157,7 @@ plan_children(const struct tmap_plan *plan, size_t guest, struct wanted **ret, s
 	struct wanted *w;
 
 	if (!emulator || !emulator[0] || nvcpus == 0)
-		return set_error(err, -EINVAL, "guest %zu of the plan has no vcpus", guest);
+		return tmap_error_set(err, -EINVAL, "guest %zu of the plan has no vcpus", guest);
 	w = calloc(n, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -1171,7 +1171,7 @@ plan_children(const struct tmap_plan *plan, size_t guest, struct wanted **ret, s
 			w[i] = (struct wanted){TMAP_TASK_IOTHREAD, i - nvcpus, emulator, NULL};
 		if (!w[i].cpus || !w[i].cpus[0]) {
 			free(w);
-			return set_error(err, -EINVAL, "guest %zu of the plan has an empty set",
+			return tmap_error_set(err, -EINVAL, "guest %zu of the plan has an empty set",
 					 guest);
 		}
 	}
@@ -1201,7 +1201,7 @@ want_children(struct state *st, const struct tmap_plan *plan, size_t guest,
 			continue;
 		child_name(w[i].role, w[i].index, name, sizeof(name));
 		if (!st->create)
-			return set_error(err, -ENOENT,
+			return tmap_error_set(err, -ENOENT,
 					 "cgroup '%s/%s' does not exist under %s (use --create)",
 					 st->chain[st->depth].rel, name, st->h.mount);
 		r = add_child(st, name, w[i].role, w[i].index, &cg);
@@ -1235,7 +1235,7 @@ check_v2_bounds(struct state *st, const char *cpus, const char *mems, struct tma
 		if (read_at(above->fd, files[i], MAX_FILE, &allowed) < 0)
 			continue;
 		if (set_included(want[i], allowed) == 0)
-			return set_error(err, -EINVAL,
+			return tmap_error_set(err, -EINVAL,
 					 "%s of '%s': '%s' is outside the parent's '%s'",
 					 file_names[i == 0 ? F_CPUS : F_MEMS], t->rel, want[i],
 					 allowed);
@@ -1299,7 +1299,7 @@ write_qos_v2(struct state *st, uint64_t shares, uint64_t period, int64_t quota,
 		r = current(t, F_MAX, &now);
 		/* Not there yet: a dry run that only announced "+cpu" above. */
 		if (r < 0 && r != -ENOENT)
-			return set_error(err, r, "cannot read cpu.max of '%s': %s", t->rel,
+			return tmap_error_set(err, r, "cannot read cpu.max of '%s': %s", t->rel,
 					 strerror(-r));
 		if (r == 0 && now[0] && now[0] != ' ')
 			snprintf(q, sizeof(q), "%.*s", (int)strcspn(now, " "), now);
@@ -1329,7 +1329,7 @@ apply_children(struct state *st, const struct wanted *children, size_t n, const 
 		if (r == 0)
 			r = set_union(now, sets[i] == F_CPUS ? cpus : mems, &wide);
 		if (r < 0)
-			return set_error(err, r, "cannot read %s of '%s': %s", file_names[sets[i]],
+			return tmap_error_set(err, r, "cannot read %s of '%s': %s", file_names[sets[i]],
 					 t->rel, strerror(-r));
 		if (!set_equal(wide, now)) {
 			r = cg_write(st, t, sets[i], wide, j, err);
@@ -1382,19 +1382,19 @@ cgroup_apply(void *userdata, const struct tmap_plan *plan, size_t guest,
 	int r;
 
 	if (!cpus || !mems || !cpus[0] || !mems[0])
-		return set_error(err, -EINVAL, "guest %zu of the plan has no CPUs or memory nodes",
+		return tmap_error_set(err, -EINVAL, "guest %zu of the plan has no CPUs or memory nodes",
 				 guest);
 	r = tmap_plan_qos(plan, guest, &shares, &period, &quota);
 	if (r < 0)
-		return set_error(err, r, "guest %zu is not in the plan", guest);
+		return tmap_error_set(err, r, "guest %zu is not in the plan", guest);
 	qos = shares || period || quota;
 
 	/* Everything that can be refused without writing is refused first. */
 	if (qos && !st->h.v2 && !st->h.cpu_mount)
-		return set_error(err, -ENOENT,
+		return tmap_error_set(err, -ENOENT,
 				 "the plan sets CPU QoS, but the cpu controller is not mounted");
 	if (qos && st->cpu_chain && st->cpu_chain[st->depth].fd < 0 && !st->create)
-		return set_error(err, -ENOENT, "cgroup '%s' does not exist under %s (use --create)",
+		return tmap_error_set(err, -ENOENT, "cgroup '%s' does not exist under %s (use --create)",
 				 t->rel, st->h.cpu_mount);
 	if (st->h.v2) {
 		r = check_v2_bounds(st, cpus, mems, err);
@@ -1465,14 +1465,14 @@ observe_task(int tid, enum tmap_task_role role, unsigned index, struct tmap_obse
 	if (r == -ENOENT || r == -ESRCH)
 		return 0;
 	if (r < 0)
-		return set_error(err, r, "cannot read %s: %s", path, strerror(-r));
+		return tmap_error_set(err, r, "cannot read %s: %s", path, strerror(-r));
 	cpus = status_field(status, "Cpus_allowed_list");
 	mems = status_field(status, "Mems_allowed_list");
 	if (!cpus)
-		return set_error(err, -EBADMSG, "%s has no Cpus_allowed_list", path);
+		return tmap_error_set(err, -EBADMSG, "%s has no Cpus_allowed_list", path);
 	r = tmap_observed_task(obs, tid, role, index, cpus, mems);
 	if (r < 0)
-		return set_error(err, r, "task %d: cannot record '%s' / '%s'", tid, cpus,
+		return tmap_error_set(err, r, "task %d: cannot record '%s' / '%s'", tid, cpus,
 				 mems ? mems : "");
 	return 0;
 }
@@ -1493,7 +1493,7 @@ observe_tasks(struct state *st, int dirfd, const char *rel, enum tmap_task_role 
 
 	r = read_at(dirfd, listfile, MAX_TASK_LIST, &list);
 	if (r < 0)
-		return set_error(err, r, "cannot read %s of '%s': %s", listfile, rel,
+		return tmap_error_set(err, r, "cannot read %s of '%s': %s", listfile, rel,
 				 strerror(-r));
 	for (char *p = list, *end; *p; p = end) {
 		long tid;
@@ -1501,7 +1501,7 @@ observe_tasks(struct state *st, int dirfd, const char *rel, enum tmap_task_role 
 		errno = 0;
 		tid = strtol(p, &end, 10);
 		if (errno || end == p || tid <= 0 || tid > INT_MAX || (*end && *end != '\n'))
-			return set_error(err, -EBADMSG, "%s of '%s' holds '%.*s', not a task id",
+			return tmap_error_set(err, -EBADMSG, "%s of '%s' holds '%.*s', not a task id",
 					 listfile, rel, (int)strcspn(p, "\n"), p);
 		end += *end == '\n';
 		r = observe_task((int)tid, role, index, obs, err);
@@ -1512,7 +1512,7 @@ observe_tasks(struct state *st, int dirfd, const char *rel, enum tmap_task_role 
 		return 0;
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return set_error(err, -errno, "cannot list cgroup '%s': %s", rel, strerror(errno));
+		return tmap_error_set(err, -errno, "cannot list cgroup '%s': %s", rel, strerror(errno));
 	dir = fdopendir(fd);
 	if (!dir) {
 		close(fd);
@@ -1541,7 +1541,7 @@ observe_tasks(struct state *st, int dirfd, const char *rel, enum tmap_task_role 
 		if (sub == -ENOENT)
 			continue; /* removed since the listing */
 		if (sub < 0) {
-			r = set_error(err, sub, "cannot open cgroup '%s': %s", sub_rel,
+			r = tmap_error_set(err, sub, "cannot open cgroup '%s': %s", sub_rel,
 				      strerror(-sub));
 			break;
 		}
@@ -1564,16 +1564,16 @@ observe_set(struct state *st, struct cgroup *cg, enum tmap_observed_kind kind, u
 	if (cg->fd < 0) {
 		snprintf(where, sizeof(where), "%s of missing cgroup '%s'", file, cg->rel);
 		r = tmap_observed_set(obs, kind, index, "", where);
-		return r < 0 ? set_error(err, r, "cannot record %s", where) : 0;
+		return r < 0 ? tmap_error_set(err, r, "cannot record %s", where) : 0;
 	}
 	r = read_at(cg->fd, file, MAX_FILE, &value);
 	if (r < 0)
-		return set_error(err, r, "cannot read %s of '%s': %s", file, cg->rel,
+		return tmap_error_set(err, r, "cannot read %s of '%s': %s", file, cg->rel,
 				 strerror(-r));
 	snprintf(where, sizeof(where), "%s of '%s'", file, cg->rel);
 	r = tmap_observed_set(obs, kind, index, value, where);
 	if (r < 0)
-		return set_error(err, r, "%s: cannot record '%s'", where, value);
+		return tmap_error_set(err, r, "%s: cannot record '%s'", where, value);
 	return 0;
 }
 
@@ -1586,7 +1586,7 @@ cgroup_read_back(void *userdata, const struct tmap_plan *plan, size_t guest,
 	int r;
 
 	if (t->fd < 0)
-		return set_error(err, -ENOENT, "cgroup '%s' does not exist under %s", t->rel,
+		return tmap_error_set(err, -ENOENT, "cgroup '%s' does not exist under %s", t->rel,
 				 st->h.mount);
 	r = observe_set(st, t, TMAP_OBSERVED_CPUS, 0, F_CPUS, obs, err);
 	if (r == 0)
@@ -1659,7 +1659,7 @@ cg_rmdir(struct cgroup *cg, struct tmap_journal *j, struct tmap_error *err)
 	if (!tmap_journal_write(j, "remove cgroup %s", cg->path))
 		return 0;
 	if (unlinkat(cg->parent->fd, name, AT_REMOVEDIR) < 0)
-		return set_error(err, -errno, "cannot remove cgroup '%s': %s", cg->rel,
+		return tmap_error_set(err, -errno, "cannot remove cgroup '%s': %s", cg->rel,
 				 strerror(errno));
 	close(cg->fd);
 	cg->fd = -1;

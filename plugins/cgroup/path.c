@@ -22,18 +22,18 @@ cgpath_normalize(const char *mount, const char *input, char **ret_rel, struct tm
 	size_t len = 0;
 
 	if (!input || !input[0])
-		return set_error(err, -EINVAL, "--cgroup needs a path such as machine.slice/ct1");
+		return tmap_error_set(err, -EINVAL, "--cgroup needs a path such as machine.slice/ct1");
 	if (strlen(input) >= PATH_MAX)
-		return set_error(err, -EINVAL, "cgroup path is longer than %d bytes", PATH_MAX - 1);
+		return tmap_error_set(err, -EINVAL, "cgroup path is longer than %d bytes", PATH_MAX - 1);
 	/* Not quoted back: the path goes into one-line messages and journal lines. */
 	for (const char *q = input; *q; q++)
 		if ((unsigned char)*q < 0x20 || *q == 0x7f)
-			return set_error(err, -EINVAL, "cgroup path holds a control character");
+			return tmap_error_set(err, -EINVAL, "cgroup path holds a control character");
 	if (*p == '/') {
 		size_t mlen = strlen(mount);
 
 		if (strncmp(p, mount, mlen) != 0 || (p[mlen] != '/' && p[mlen] != '\0'))
-			return set_error(err, -EINVAL,
+			return tmap_error_set(err, -EINVAL,
 					 "cgroup '%s' is outside the cpuset hierarchy mounted at %s",
 					 input, mount);
 		p += mlen;
@@ -45,7 +45,7 @@ cgpath_normalize(const char *mount, const char *input, char **ret_rel, struct tm
 		size_t n = strcspn(p, "/");
 
 		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return set_error(err, -EINVAL, "cgroup '%s' leaves the hierarchy through '..'",
+			return tmap_error_set(err, -EINVAL, "cgroup '%s' leaves the hierarchy through '..'",
 					 input);
 		if (n > 0 && !(n == 1 && p[0] == '.')) {
 			if (len > 0)
@@ -59,7 +59,7 @@ cgpath_normalize(const char *mount, const char *input, char **ret_rel, struct tm
 	}
 	rel[len] = '\0';
 	if (len == 0)
-		return set_error(err, -EINVAL,
+		return tmap_error_set(err, -EINVAL,
 				 "cgroup '%s' is the root of the cpuset hierarchy, which topomap leaves alone",
 				 input);
 	*ret_rel = TAKE_PTR(rel);

@@ -167,13 +167,13 @@ parse_memory(xmlNodePtr cell, unsigned id, uint64_t *ret_kib, struct tmap_error 
 	else if (xmlStrEqual(unit, BAD_CAST "GiB") || xmlStrEqual(unit, BAD_CAST "G"))
 		mult = 1024 * 1024;
 	else
-		return set_error(err, -EINVAL, "capabilities: cell %u: memory unit '%s' is not KiB, MiB or GiB",
+		return tmap_error_set(err, -EINVAL, "capabilities: cell %u: memory unit '%s' is not KiB, MiB or GiB",
 				 id, (const char *)unit);
 	errno = 0;
 	v = text ? strtoull((const char *)text, &end, 10) : 0;
 	if (!text || text[0] < '0' || text[0] > '9' || errno || *end ||
 	    v > UINT64_MAX / 1024 / mult)
-		return set_error(err, -EINVAL, "capabilities: cell %u: memory '%s' is not a size", id,
+		return tmap_error_set(err, -EINVAL, "capabilities: cell %u: memory '%s' is not a size", id,
 				 text ? (const char *)text : "");
 	*ret_kib = v * mult;
 	return 0;
@@ -191,7 +191,7 @@ parse_cpus(xmlNodePtr cell, struct cap_cell *c, struct tmap_error *err)
 		int r;
 
 		if (attr_u64(n, "id", LIST_MAX_INDEX, &id) < 0)
-			return set_error(err, -EINVAL, "capabilities: cell %u: a <cpu> without a valid id",
+			return tmap_error_set(err, -EINVAL, "capabilities: cell %u: a <cpu> without a valid id",
 					 c->id);
 		/* libvirt gives the topology of the CPUs it can read, the online ones: a CPU
 		 * reported with its id alone is offline, and nothing can run there. */
@@ -203,13 +203,13 @@ parse_cpus(xmlNodePtr cell, struct cap_cell *c, struct tmap_error *err)
 		if (r == 0)
 			cpu.socket = (int)socket;
 		else if (r != -ENOENT)
-			return set_error(err, -EINVAL, "capabilities: CPU %u: socket_id is not a number",
+			return tmap_error_set(err, -EINVAL, "capabilities: CPU %u: socket_id is not a number",
 					 cpu.id);
 		r = attr_u64(n, "core_id", INT32_MAX, &core);
 		if (r == 0)
 			cpu.core = (int)core;
 		else if (r != -ENOENT)
-			return set_error(err, -EINVAL, "capabilities: CPU %u: core_id is not a number",
+			return tmap_error_set(err, -EINVAL, "capabilities: CPU %u: core_id is not a number",
 					 cpu.id);
 		if (siblings && !(cpu.siblings = strdup((const char *)siblings)))
 			return -ENOMEM;
@@ -235,7 +235,7 @@ parse_distances(xmlNodePtr cell, struct cap_cell *c, struct tmap_error *err)
 
 		if (attr_u64(n, "id", LIST_MAX_INDEX, &to) < 0 ||
 		    attr_u64(n, "value", UINT32_MAX, &value) < 0)
-			return set_error(err, -EINVAL,
+			return tmap_error_set(err, -EINVAL,
 					 "capabilities: cell %u: a distance without a valid id and value",
 					 c->id);
 		a = realloc(c->dist_to, (c->ndist + 1) * sizeof(*a));
@@ -277,19 +277,19 @@ parse_host(xmlDocPtr doc, struct host *h, struct tmap_error *err)
 	int r = 0;
 
 	if (!root || !xmlStrEqual(root->name, BAD_CAST "capabilities"))
-		return set_error(err, -EINVAL, "not a libvirt capabilities document");
+		return tmap_error_set(err, -EINVAL, "not a libvirt capabilities document");
 	cells = xml_child(xml_child(xml_child(root, "host"), "topology"), "cells");
 	if (!cells)
-		return set_error(err, -EINVAL,
+		return tmap_error_set(err, -EINVAL,
 				 "capabilities: the host reports no NUMA topology (<host><topology><cells>)");
 	for (xmlNodePtr n = xml_child(cells, "cell"); n; n = xml_next(n)) {
 		struct cap_cell *v, *c;
 		uint64_t id;
 
 		if (h->ncells >= MAX_CELLS)
-			return set_error(err, -EINVAL, "capabilities: more than %d cells", MAX_CELLS);
+			return tmap_error_set(err, -EINVAL, "capabilities: more than %d cells", MAX_CELLS);
 		if (attr_u64(n, "id", LIST_MAX_INDEX, &id) < 0)
-			return set_error(err, -EINVAL, "capabilities: a <cell> without a valid id");
+			return tmap_error_set(err, -EINVAL, "capabilities: a <cell> without a valid id");
 		v = realloc(h->cells, (h->ncells + 1) * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
@@ -305,7 +305,7 @@ parse_host(xmlDocPtr doc, struct host *h, struct tmap_error *err)
 			goto out;
 	}
 	if (h->ncells == 0) {
-		r = set_error(err, -EINVAL, "capabilities: the host reports no NUMA cell");
+		r = tmap_error_set(err, -EINVAL, "capabilities: the host reports no NUMA cell");
 		goto out;
 	}
 	qsort(h->cells, h->ncells, sizeof(*h->cells), cmp_cell);
@@ -313,13 +313,13 @@ parse_host(xmlDocPtr doc, struct host *h, struct tmap_error *err)
 		struct cap_cell *c = &h->cells[i];
 
 		if (i > 0 && c->id == h->cells[i - 1].id) {
-			r = set_error(err, -EINVAL, "capabilities: cell %u is listed twice", c->id);
+			r = tmap_error_set(err, -EINVAL, "capabilities: cell %u is listed twice", c->id);
 			goto out;
 		}
 		qsort(c->cpus, c->ncpus, sizeof(*c->cpus), cmp_cpu);
 		for (size_t j = 0; j < c->ncpus; j++) {
 			if (set_has(&seen_cpus, c->cpus[j].id)) {
-				r = set_error(err, -EINVAL, "capabilities: CPU %u is listed twice",
+				r = tmap_error_set(err, -EINVAL, "capabilities: CPU %u is listed twice",
 					      c->cpus[j].id);
 				goto out;
 			}
@@ -335,7 +335,7 @@ parse_host(xmlDocPtr doc, struct host *h, struct tmap_error *err)
 		}
 	}
 	if (seen_cpus.n == 0)
-		r = set_error(err, -EINVAL, "capabilities: the host reports no online CPU");
+		r = tmap_error_set(err, -EINVAL, "capabilities: the host reports no online CPU");
 out:
 	set_clear(&seen_cpus);
 	return r;
@@ -712,10 +712,10 @@ capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err)
 	int ngroups = 0, r;
 
 	if (!caps)
-		return set_error(err, -EINVAL, "no capabilities");
+		return tmap_error_set(err, -EINVAL, "no capabilities");
 	doc = xml_parse(caps, "capabilities.xml");
 	if (!doc)
-		return set_error(err, -EINVAL, "the capabilities are not well-formed XML");
+		return tmap_error_set(err, -EINVAL, "the capabilities are not well-formed XML");
 	r = parse_host(doc, &h, err);
 	if (r < 0)
 		goto out;
@@ -753,7 +753,7 @@ capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err)
 		*ret_xml = TAKE_PTR(text);
 out:
 	if (r == -ENOMEM)
-		set_error(err, r, "out of memory");
+		tmap_error_set(err, r, "out of memory");
 	set_clear(&cpus);
 	set_clear(&nodes);
 	host_clear(&h);

@@ -180,7 +180,7 @@ read_numa(xmlNodePtr root, struct domain_numa *numa, struct tmap_error *err)
 		/* libvirt's default mode is strict. */
 		numa->mode = mode ? memory_mode_parse(mode) : TMAP_MEMORY_STRICT;
 		if (numa->mode < 0)
-			return set_error(err, -EINVAL, "<numatune><memory> mode '%s' is unknown", mode);
+			return tmap_error_set(err, -EINVAL, "<numatune><memory> mode '%s' is unknown", mode);
 		numa->nodeset = prop(mem, "nodeset");
 	}
 	for (xmlNodePtr n = xml_child(tune, "memnode"); n; n = xml_next(n)) {
@@ -189,7 +189,7 @@ read_numa(xmlNodePtr root, struct domain_numa *numa, struct tmap_error *err)
 		uint64_t cell;
 
 		if (attr_u64(n, "cellid", UINT32_MAX, &cell) < 0)
-			return set_error(err, -EINVAL, "a <memnode> without a valid cellid");
+			return tmap_error_set(err, -EINVAL, "a <memnode> without a valid cellid");
 		v = realloc(numa->memnodes, (numa->nmemnodes + 1) * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
@@ -213,11 +213,11 @@ domain_xml_numa(const char *xml, struct domain_numa *ret, struct tmap_error *err
 	int r;
 
 	if (!root)
-		return set_error(err, -EINVAL, "the domain's XML is not a <domain>");
+		return tmap_error_set(err, -EINVAL, "the domain's XML is not a <domain>");
 	r = read_numa(root, &numa, err);
 	if (r < 0) {
 		domain_numa_clear(&numa);
-		return r == -ENOMEM ? set_error(err, r, "out of memory") : r;
+		return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
 	}
 	*ret = numa;
 	return 0;
@@ -258,18 +258,18 @@ describe_cells(xmlNodePtr root, struct tmap_guest *g, const char *name, struct t
 				cell = c;
 		}
 		if (!cell)
-			return set_error(err, -EINVAL,
+			return tmap_error_set(err, -EINVAL,
 					 "domain '%s': guest NUMA cells are not numbered 0 to %u", name,
 					 n - 1);
 		cpus = prop(cell, "cpus");
 		if (!cpus || !*cpus)
-			return set_error(err, -EINVAL,
+			return tmap_error_set(err, -EINVAL,
 					 "domain '%s': guest cell %u has no vcpus, and topomap places only cells with vcpus",
 					 name, id);
 		unit = prop(cell, "unit");
 		mem = prop(cell, "memory");
 		if (parse_u64(mem, UINT64_MAX, &v) < 0 || scale_to_kib(v, unit, &kib) < 0)
-			return set_error(err, -EINVAL, "domain '%s': guest cell %u: memory '%s' is not a size",
+			return tmap_error_set(err, -EINVAL, "domain '%s': guest cell %u: memory '%s' is not a size",
 					 name, id, mem ? mem : "");
 		mib = (kib + MIB_IN_KIB - 1) / MIB_IN_KIB;
 		r = tmap_guest_add_cell(g, cpus, mib ? mib : 1, err);
@@ -279,7 +279,7 @@ describe_cells(xmlNodePtr root, struct tmap_guest *g, const char *name, struct t
 	}
 	/* The guest's memory is its cells' (libvirt computes <memory> from them the same way). */
 	if (n > 0 && tmap_guest_set_memory_mib(g, total) < 0)
-		return set_error(err, -EINVAL, "domain '%s': memory %" PRIu64 " MiB is refused", name,
+		return tmap_error_set(err, -EINVAL, "domain '%s': memory %" PRIu64 " MiB is refused", name,
 				 total);
 	return 0;
 }
@@ -306,9 +306,9 @@ describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
 	}
 	guest_name(name, gname, sizeof(gname));
 	if (!gname[0])
-		return set_error(err, -EINVAL, "the domain's XML has no <name>");
+		return tmap_error_set(err, -EINVAL, "the domain's XML has no <name>");
 	if (node_u64(xml_child(root, "vcpu"), TMAP_MAX_VCPUS, &vcpus) < 0 || vcpus == 0)
-		return set_error(err, -EINVAL, "domain '%s': <vcpu> is not between 1 and %d", name,
+		return tmap_error_set(err, -EINVAL, "domain '%s': <vcpu> is not between 1 and %d", name,
 				 TMAP_MAX_VCPUS);
 	r = tmap_guest_new(gname, (unsigned)vcpus, &g, err);
 	if (r < 0)
@@ -323,7 +323,7 @@ describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
 		    (attr_u64(topo, "threads", TMAP_MAX_GUEST_THREADS, &t) < 0) ||
 		    s * d * c * t != vcpus ||
 		    tmap_guest_set_topology(g, (unsigned)(s * d), (unsigned)c, (unsigned)t) < 0) {
-			r = set_error(err, -EINVAL,
+			r = tmap_error_set(err, -EINVAL,
 				      "domain '%s': <cpu><topology> does not describe its %" PRIu64 " vcpus",
 				      name, vcpus);
 			goto fail;
@@ -332,7 +332,7 @@ describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
 	if (memory) {
 		if (node_mib(memory, &mib) < 0 || mib == 0 ||
 		    tmap_guest_set_memory_mib(g, mib) < 0) {
-			r = set_error(err, -EINVAL, "domain '%s': <memory> is not a size", name);
+			r = tmap_error_set(err, -EINVAL, "domain '%s': <memory> is not a size", name);
 			goto fail;
 		}
 	}
@@ -344,7 +344,7 @@ describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
 
 		if (node_u64(iothreads, TMAP_MAX_IOTHREADS, &n) < 0 ||
 		    tmap_guest_set_iothreads(g, (unsigned)n) < 0) {
-			r = set_error(err, -EINVAL, "domain '%s': <iothreads> is not between 0 and %d",
+			r = tmap_error_set(err, -EINVAL, "domain '%s': <iothreads> is not between 0 and %d",
 				      name, TMAP_MAX_IOTHREADS);
 			goto fail;
 		}
@@ -355,7 +355,7 @@ describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
 
 		/* The mode stays the domain's: libvirt does not change it on a running domain. */
 		if (m < 0 || tmap_guest_set_memory_mode(g, (enum tmap_memory_mode)m) < 0) {
-			r = set_error(err, -EINVAL, "domain '%s': <numatune> mode '%s' is unknown",
+			r = tmap_error_set(err, -EINVAL, "domain '%s': <numatune> mode '%s' is unknown",
 				      name, mode);
 			goto fail;
 		}
@@ -375,9 +375,9 @@ domain_xml_describe(const char *xml, struct tmap_guest **ret, struct tmap_error 
 	int r;
 
 	if (!root)
-		return set_error(err, -EINVAL, "the domain's XML is not a <domain>");
+		return tmap_error_set(err, -EINVAL, "the domain's XML is not a <domain>");
 	r = describe(root, ret, err);
-	return r == -ENOMEM ? set_error(err, r, "out of memory") : r;
+	return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
 }
 
 int
@@ -391,12 +391,12 @@ domain_xml_set_memnodes(const char *xml, int mode, const unsigned *nodes, unsign
 	int len = 0;
 
 	if (!root)
-		return set_error(err, -EINVAL, "the domain's XML is not a <domain>");
+		return tmap_error_set(err, -EINVAL, "the domain's XML is not a <domain>");
 	if (mode < 0 || mode > 3)
-		return set_error(err, -EINVAL, "memory mode %d is unknown", mode);
+		return tmap_error_set(err, -EINVAL, "memory mode %d is unknown", mode);
 	tune = xml_child(root, "numatune");
 	if (!tune && !(tune = xmlNewChild(root, NULL, BAD_CAST "numatune", NULL)))
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	for (n = tune->children; n; n = next) {
 		next = n->next;
 		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "memnode")) {
@@ -413,12 +413,12 @@ domain_xml_set_memnodes(const char *xml, int mode, const unsigned *nodes, unsign
 		if (!n || !xmlNewProp(n, BAD_CAST "cellid", BAD_CAST cell) ||
 		    !xmlNewProp(n, BAD_CAST "mode", BAD_CAST memory_mode_text(mode)) ||
 		    !xmlNewProp(n, BAD_CAST "nodeset", BAD_CAST node))
-			return set_error(err, -ENOMEM, "out of memory");
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
 	xmlDocDumpMemory(doc, &text, &len);
 	if (!text)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	*ret_xml = strdup((const char *)text);
 	xmlFree(text);
-	return *ret_xml ? 0 : set_error(err, -ENOMEM, "out of memory");
+	return *ret_xml ? 0 : tmap_error_set(err, -ENOMEM, "out of memory");
 }

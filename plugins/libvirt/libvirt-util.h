@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Small helpers of the libvirt backend's own files. The module is a client of libtopomap like
- * any other and sees only its public headers, so the cleanup helpers the core keeps in
- * core/util.h are repeated here rather than shared.
+ * Small helpers of the libvirt backend's own files, beside the project's header-only helpers
+ * (common/util.h); the module sees only libtopomap's public headers.
  */
 #ifndef TOPOMAP_LIBVIRT_UTIL_H
 #define TOPOMAP_LIBVIRT_UTIL_H
@@ -20,29 +19,7 @@
 
 #include <topomap/topomap.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-
-#define TAKE_PTR(p)                                                                               \
-	({                                                                                        \
-		__typeof__(p) _p_ = (p);                                                          \
-		(p) = NULL;                                                                       \
-		_p_;                                                                              \
-	})
-
-static inline void
-freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ _cleanup_(freep)
-
-static inline void
-closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-#define _cleanup_close_ _cleanup_(closep)
+#include "util.h"
 
 static inline void
 xml_docp(xmlDocPtr *doc)
@@ -59,33 +36,6 @@ xml_charp(xmlChar **s)
 		xmlFree(*s);
 }
 #define _cleanup_xml_char_ _cleanup_(xml_charp)
-
-static inline bool
-streq(const char *a, const char *b)
-{
-	return strcmp(a, b) == 0;
-}
-
-/*
- * Fill *err (when not NULL) and return code, so that call sites stay one line. The library's
- * own tmap_error_set() is not part of its public interface.
- */
-static inline int set_error(struct tmap_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static inline int
-set_error(struct tmap_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return code;
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 /* Parse an XML document held in memory: no network, no entity expansion, nothing printed. */
 static inline xmlDocPtr

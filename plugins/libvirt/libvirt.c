@@ -148,7 +148,7 @@ lv_error(struct tmap_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return set_error(err, code, "%s: %s", what, last_error_text());
+	return tmap_error_set(err, code, "%s: %s", what, last_error_text());
 }
 
 /*
@@ -193,7 +193,7 @@ wrote(struct lv *lv, int rc, unsigned flags)
 static int
 oom(struct tmap_error *err)
 {
-	return set_error(err, -ENOMEM, "out of memory");
+	return tmap_error_set(err, -ENOMEM, "out of memory");
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -219,7 +219,7 @@ connect_uri(const char *uri, bool readonly, virConnectPtr *ret, struct tmap_erro
 		/* A URI no driver takes is the user's; anything else is a daemon not reached. */
 		code = e && (e->code == VIR_ERR_NO_CONNECT || e->code == VIR_ERR_INVALID_ARG) ?
 			       -EINVAL : -ECONNREFUSED;
-		return set_error(err, code, "cannot connect to libvirt at '%s': %s", uri_text(uri),
+		return tmap_error_set(err, code, "cannot connect to libvirt at '%s': %s", uri_text(uri),
 				 last_error_text());
 	}
 	*ret = conn;
@@ -267,7 +267,7 @@ lv_new(const struct tmap_target *target, bool readonly, struct lv **ret, struct 
 	int r;
 
 	if (!domain || !*domain)
-		return set_error(err, -EINVAL, "backend 'libvirt' needs --domain NAME|UUID");
+		return tmap_error_set(err, -EINVAL, "backend 'libvirt' needs --domain NAME|UUID");
 	lv = calloc(1, sizeof(*lv));
 	if (!lv || !(lv->uri = strdup(uri_text(uri))))
 		return oom(err);
@@ -283,7 +283,7 @@ lv_new(const struct tmap_target *target, bool readonly, struct lv **ret, struct 
 			return lv_error(err, "cannot look up domain '%s' at '%s'", domain, lv->uri);
 		lv->dom = virDomainLookupByUUIDString(lv->conn, domain);
 		if (!lv->dom)
-			return set_error(err, -ENOENT, "no domain named '%s' (nor with that UUID) at '%s'",
+			return tmap_error_set(err, -ENOENT, "no domain named '%s' (nor with that UUID) at '%s'",
 					 domain, lv->uri);
 	}
 	lv->name = strdup(virDomainGetName(lv->dom));
@@ -316,11 +316,11 @@ lv_views(struct lv *lv, const struct tmap_target *target, struct tmap_error *err
 		return 0;
 	}
 	if (live && !lv->active)
-		return set_error(err, -EINVAL,
+		return tmap_error_set(err, -EINVAL,
 				 "domain '%s' is not running: --live needs a running domain (use --config)",
 				 lv->name);
 	if (config && !lv->persistent)
-		return set_error(err, -EINVAL,
+		return tmap_error_set(err, -EINVAL,
 				 "domain '%s' is transient: it has no persistent definition for --config (use --live)",
 				 lv->name);
 	if (live)
@@ -600,20 +600,20 @@ check_shape(const struct lv *lv, const struct tmap_plan *plan, size_t guest,
 		const struct view *v = &lv->views[i];
 
 		if (v->nvcpus != nvcpus)
-			return set_error(err, -EINVAL,
+			return tmap_error_set(err, -EINVAL,
 					 "domain '%s' (%s) has %u vcpus, the plan's guest '%s' has %u",
 					 lv->name, v->name, v->nvcpus, gname, nvcpus);
 		if (v->niothreads != niothreads)
-			return set_error(err, -EINVAL,
+			return tmap_error_set(err, -EINVAL,
 					 "domain '%s' (%s) has %u iothreads, the plan's guest '%s' has %u",
 					 lv->name, v->name, v->niothreads, gname, niothreads);
 		if (i > 0 && memcmp(v->iothread_ids, lv->views[0].iothread_ids,
 				    niothreads * sizeof(unsigned)) != 0)
-			return set_error(err, -EINVAL,
+			return tmap_error_set(err, -EINVAL,
 					 "domain '%s' has other iothread ids live than in its config",
 					 lv->name);
 		if (v->numa.ncells ? v->numa.ncells != ncells : ncells > 1)
-			return set_error(err, -EINVAL,
+			return tmap_error_set(err, -EINVAL,
 					 "domain '%s' (%s) has %u guest NUMA cells, the plan's guest '%s' has %u",
 					 lv->name, v->name, v->numa.ncells, gname, ncells);
 		if (v->config)
@@ -627,7 +627,7 @@ check_shape(const struct lv *lv, const struct tmap_plan *plan, size_t guest,
 
 			snprintf(node, sizeof(node), "%d", tmap_plan_cell_node(plan, guest, c));
 			if (!lists_equal(bound, node))
-				return set_error(err, -EOPNOTSUPP,
+				return tmap_error_set(err, -EOPNOTSUPP,
 						 "libvirt cannot move guest cell %u of running domain '%s' to host node %s (its memory is bound to '%s'): apply with --config and restart the domain",
 						 c, lv->name, node, bound ? bound : "");
 		}
@@ -651,7 +651,7 @@ check_qos(const struct lv *lv, uint64_t shares, uint64_t period, int64_t quota,
 			missing = VIR_DOMAIN_SCHEDULER_VCPU_QUOTA;
 
 		if (missing)
-			return set_error(err, -EOPNOTSUPP,
+			return tmap_error_set(err, -EOPNOTSUPP,
 					 "libvirt reports no %s for domain '%s' (%s): it cannot be set and put back",
 					 missing, lv->name, v->name);
 	}
@@ -670,7 +670,7 @@ pin_vcpus(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tmap
 		int len, r;
 
 		if (cpumap_from_list(list, lv->maplen, &map, &len) < 0)
-			return set_error(err, -EINVAL, "vcpu %u: '%s' is not a list of CPUs", i,
+			return tmap_error_set(err, -EINVAL, "vcpu %u: '%s' is not a list of CPUs", i,
 					 list ? list : "");
 		if (!tmap_journal_write(j, "virDomainPinVcpuFlags('%s', vcpu %u, '%s', %s)", lv->name,
 					i, list, flags_text(lv, lv->set_flags)))
@@ -695,7 +695,7 @@ pin_emulator(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct t
 	int len, r;
 
 	if (cpumap_from_list(list, lv->maplen, &map, &len) < 0)
-		return set_error(err, -EINVAL, "emulator: '%s' is not a list of CPUs", list ? list : "");
+		return tmap_error_set(err, -EINVAL, "emulator: '%s' is not a list of CPUs", list ? list : "");
 	if (tmap_journal_write(j, "virDomainPinEmulator('%s', '%s', %s)", lv->name, list,
 			       flags_text(lv, lv->set_flags))) {
 		r = virDomainPinEmulator(lv->dom, map, len, lv->set_flags);
@@ -768,11 +768,11 @@ apply_numa(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tma
 	if (wrote(lv, r, flags))
 		lv->numa_written = true;
 	if (r < 0 && live && r == -EPERM)
-		return set_error(err, r,
+		return tmap_error_set(err, r,
 				 "libvirt refuses to change the memory of running domain '%s' to mode '%s' nodeset '%s' (%s): apply with --config and restart the domain, or define it with memory mode 'restrictive', whose nodeset can change live",
 				 lv->name, memory_mode_text(mode), nodeset, last_error_text());
 	if (r < 0)
-		return set_error(err, r, "cannot set the numatune of '%s' to mode '%s' nodeset '%s' (%s): %s",
+		return tmap_error_set(err, r, "cannot set the numatune of '%s' to mode '%s' nodeset '%s' (%s): %s",
 				 lv->name, memory_mode_text(mode), nodeset, flags_text(lv, flags),
 				 last_error_text());
 	return 0;
@@ -891,7 +891,7 @@ apply_sched(struct lv *lv, uint64_t shares, uint64_t period, int64_t quota,
 	if (r == -ENOMEM)
 		return oom(err);
 	if (r < 0)
-		return set_error(err, r, "cannot set the scheduler parameters of '%s' (%s): %s",
+		return tmap_error_set(err, r, "cannot set the scheduler parameters of '%s' (%s): %s",
 				 lv->name, flags_text(lv, lv->set_flags), last_error_text());
 	return 0;
 }
@@ -906,7 +906,7 @@ lv_apply(void *state, const struct tmap_plan *plan, size_t guest, struct tmap_jo
 	int r;
 
 	if (tmap_plan_qos(plan, guest, &shares, &period, &quota) < 0)
-		return set_error(err, -EINVAL, "the plan has no guest %zu", guest);
+		return tmap_error_set(err, -EINVAL, "the plan has no guest %zu", guest);
 	/* Everything that can be refused before a write is. */
 	r = check_shape(lv, plan, guest, err);
 	if (r == 0)
@@ -960,7 +960,7 @@ observe_map(struct tmap_observed *obs, enum tmap_observed_kind kind, unsigned in
 		return oom(err);
 	r = tmap_observed_set(obs, kind, index, list, where);
 	if (r < 0)
-		return set_error(err, r, "%s: cannot record '%s'", where, list);
+		return tmap_error_set(err, r, "%s: cannot record '%s'", where, list);
 	return 0;
 }
 
@@ -1147,7 +1147,7 @@ observe_tasks(struct lv *lv, const struct view *v, struct tmap_observed *obs,
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	d = opendir(path);
 	if (!d)
-		return set_error(err, -errno, "cannot list the threads of '%s' in '%s': %s", lv->name,
+		return tmap_error_set(err, -errno, "cannot list the threads of '%s' in '%s': %s", lv->name,
 				 path, strerror(errno));
 	tfd = dup(dirfd(d));
 	while (r == 0 && (e = readdir(d))) {
@@ -1197,7 +1197,7 @@ observe_tasks(struct lv *lv, const struct view *v, struct tmap_observed *obs,
 			r = tmap_observed_task(obs, tasks[i].tid, role, index, tasks[i].cpus,
 					       tasks[i].mems);
 			if (r < 0)
-				set_error(err, r, "thread %d of '%s': cannot record '%s'", tasks[i].tid,
+				tmap_error_set(err, r, "thread %d of '%s': cannot record '%s'", tasks[i].tid,
 					  lv->name, tasks[i].cpus);
 		}
 		free(tasks[i].cpus);
@@ -1246,7 +1246,7 @@ read_view(struct lv *lv, struct view *v, const struct tmap_plan *plan, size_t gu
 		snprintf(where, sizeof(where), "numatune nodeset of '%s' (%s)", lv->name, v->name);
 		r = tmap_observed_set(obs, TMAP_OBSERVED_MEMS, 0, nodeset, where);
 		if (r < 0)
-			return set_error(err, r, "%s: cannot record '%s'", where, nodeset);
+			return tmap_error_set(err, r, "%s: cannot record '%s'", where, nodeset);
 		if (mode != want_mode)
 			mismatch_add(mm, "numatune mode of '%s' (%s) is '%s', the plan says '%s'",
 				     lv->name, v->name, memory_mode_text(mode),
@@ -1315,7 +1315,7 @@ lv_read_back(void *state, const struct tmap_plan *plan, size_t guest, struct tma
 			return r;
 	}
 	if (mm.n)
-		return set_error(err, -EPROTO, "%s%s", mm.first, mm.n > 1 ? ", and more" : "");
+		return tmap_error_set(err, -EPROTO, "%s%s", mm.first, mm.n > 1 ? ", and more" : "");
 	return 0;
 }
 
@@ -1344,7 +1344,7 @@ restore_error(struct tmap_error *err, int *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	*r = set_error(err, last_error_code(), "%s: %s", what, last_error_text());
+	*r = tmap_error_set(err, last_error_code(), "%s: %s", what, last_error_text());
 }
 
 static int
@@ -1418,7 +1418,7 @@ restore_config(struct lv *lv, const struct view *v, struct tmap_journal *j, stru
 	virDomainPtr dom;
 
 	if (!v->xml)
-		return set_error(err, -EIO, "the definition of '%s' was not captured", lv->name);
+		return tmap_error_set(err, -EIO, "the definition of '%s' was not captured", lv->name);
 	if (!tmap_journal_write(j, "virDomainDefineXML('%s' as defined before the apply)", lv->name))
 		return 0;
 	dom = virDomainDefineXML(lv->conn, v->xml);
@@ -1490,7 +1490,7 @@ lv_host_topology(const char *arg, char **ret_xml, struct tmap_error *err)
 		char msg[TMAP_ERROR_MAX];
 
 		snprintf(msg, sizeof(msg), "%s", err->message);
-		return set_error(err, r, "host at '%s': %s", uri_text(uri), msg);
+		return tmap_error_set(err, r, "host at '%s': %s", uri_text(uri), msg);
 	}
 	return r;
 }
@@ -1508,13 +1508,13 @@ lv_probe(struct tmap_error *err)
 
 	quiet_libvirt();
 	if (virGetVersion(&version, NULL, NULL) < 0)
-		return set_error(err, -ENOTSUP, "the libvirt client library does not work: %s",
+		return tmap_error_set(err, -ENOTSUP, "the libvirt client library does not work: %s",
 				 last_error_text());
 	if (getenv("LIBVIRT_DEFAULT_URI") || geteuid() != 0)
 		return 0;
 	if (stat(LIBVIRTD_SOCKET, &st) == 0 || stat(VIRTQEMUD_SOCKET, &st) == 0)
 		return 0;
-	return set_error(err, -ENOENT,
+	return tmap_error_set(err, -ENOENT,
 			 "no local libvirt daemon: neither " LIBVIRTD_SOCKET " nor " VIRTQEMUD_SOCKET " exists (start libvirtd, or reach another host with --connect URI)");
 }
 

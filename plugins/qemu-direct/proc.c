@@ -117,28 +117,28 @@ proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err)
 	int r;
 
 	if (!text)
-		return set_error(err, -EINVAL,
+		return tmap_error_set(err, -EINVAL,
 				 "the qemu-direct backend needs --pid PID (QEMU's process id)");
 	if (parse_pid(text, &pid) < 0)
-		return set_error(err, -EINVAL, "--pid: '%.32s' is not a process id", text);
+		return tmap_error_set(err, -EINVAL, "--pid: '%.32s' is not a process id", text);
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	task_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (task_fd < 0 && errno == ENOENT)
-		return set_error(err, -ESRCH, "--pid: there is no process %d", (int)pid);
+		return tmap_error_set(err, -ESRCH, "--pid: there is no process %d", (int)pid);
 	if (task_fd < 0)
-		return set_error(err, -errno, "cannot open '%s': %s", path, strerror(errno));
+		return tmap_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
 
 	/* /proc/TID exists for every thread too; only the main thread's tid names the process. */
 	r = proc_read_task_file(task_fd, pid, "status", &status);
 	if (r < 0)
-		return set_error(err, r == -ENOENT ? -ESRCH : r,
+		return tmap_error_set(err, r == -ENOENT ? -ESRCH : r,
 				 "cannot read the status of process %d: %s", (int)pid,
 				 strerror(-r));
 	r = proc_status_field(status, "Tgid", &tgid);
 	if (r < 0)
-		return set_error(err, -EBADMSG, "the status of process %d has no Tgid", (int)pid);
+		return tmap_error_set(err, -EBADMSG, "the status of process %d has no Tgid", (int)pid);
 	if (strtol(tgid, NULL, 10) != pid)
-		return set_error(
+		return tmap_error_set(
 		    err, -EINVAL,
 		    "--pid: %d is a thread of process %s, not a process: give QEMU's pid", (int)pid,
 		    tgid);
@@ -184,13 +184,13 @@ proc_list_tasks(int task_fd, pid_t **ret, size_t *ret_n, struct tmap_error *err)
 	/* A fresh open of the directory: its own offset, so that every listing is whole. */
 	fd = openat(task_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return set_error(err, errno == ENOENT ? -ESRCH : -errno,
+		return tmap_error_set(err, errno == ENOENT ? -ESRCH : -errno,
 				 "cannot list the threads of the QEMU process: %s",
 				 strerror(errno));
 	dir = fdopendir(fd);
 	if (!dir) {
 		close(fd);
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
 	while ((errno = 0, de = readdir(dir))) {
 		unsigned long tid;
@@ -203,7 +203,7 @@ proc_list_tasks(int task_fd, pid_t **ret, size_t *ret_n, struct tmap_error *err)
 			continue;
 		if (n == PROC_MAX_THREADS) {
 			closedir(dir);
-			return set_error(err, -E2BIG, "the QEMU process has more than %u threads",
+			return tmap_error_set(err, -E2BIG, "the QEMU process has more than %u threads",
 					 PROC_MAX_THREADS);
 		}
 		if (n == cap) {
@@ -211,7 +211,7 @@ proc_list_tasks(int task_fd, pid_t **ret, size_t *ret_n, struct tmap_error *err)
 
 			if (!v) {
 				closedir(dir);
-				return set_error(err, -ENOMEM, "out of memory");
+				return tmap_error_set(err, -ENOMEM, "out of memory");
 			}
 			tids = v;
 		}
@@ -221,12 +221,12 @@ proc_list_tasks(int task_fd, pid_t **ret, size_t *ret_n, struct tmap_error *err)
 		int r = -errno;
 
 		closedir(dir);
-		return set_error(err, r == -ENOENT ? -ESRCH : r,
+		return tmap_error_set(err, r == -ENOENT ? -ESRCH : r,
 				 "cannot list the threads of the QEMU process: %s", strerror(-r));
 	}
 	closedir(dir);
 	if (n == 0)
-		return set_error(err, -ESRCH, "the QEMU process has exited");
+		return tmap_error_set(err, -ESRCH, "the QEMU process has exited");
 	qsort(tids, n, sizeof(*tids), cmp_pid);
 	*ret = TAKE_PTR(tids);
 	*ret_n = n;

@@ -137,16 +137,16 @@ parse_vcpus(struct qemu *q, json_object *list, struct tmap_error *err)
 	size_t n;
 
 	if (!json_object_is_type(list, json_type_array))
-		return set_error(err, -EBADMSG, "QMP 'query-cpus-fast' did not return a list");
+		return tmap_error_set(err, -EBADMSG, "QMP 'query-cpus-fast' did not return a list");
 	n = json_object_array_length(list);
 	if (n == 0)
-		return set_error(err, -EBADMSG, "QMP 'query-cpus-fast' reports no vcpu");
+		return tmap_error_set(err, -EBADMSG, "QMP 'query-cpus-fast' reports no vcpu");
 	if (n > TMAP_MAX_VCPUS)
-		return set_error(err, -E2BIG, "QEMU runs %zu vcpus; topomap takes at most %u", n,
+		return tmap_error_set(err, -E2BIG, "QEMU runs %zu vcpus; topomap takes at most %u", n,
 				 TMAP_MAX_VCPUS);
 	q->vcpus = calloc(n, sizeof(*q->vcpus));
 	if (!q->vcpus)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	q->nvcpus = (unsigned)n;
 	for (size_t i = 0; i < n; i++) {
 		json_object *cpu = json_object_array_get_idx(list, i), *v, *props = NULL;
@@ -158,12 +158,12 @@ parse_vcpus(struct qemu *q, json_object *list, struct tmap_error *err)
 		if (!json_object_is_type(cpu, json_type_object) ||
 		    !json_object_object_get_ex(cpu, "cpu-index", &v) ||
 		    !json_object_is_type(v, json_type_int))
-			return set_error(err, -EBADMSG,
+			return tmap_error_set(err, -EBADMSG,
 					 "QMP 'query-cpus-fast': entry %zu has no \"cpu-index\"",
 					 i);
 		index = json_object_get_int64(v);
 		if (index < 0 || index >= (int64_t)n || q->vcpus[index].tid)
-			return set_error(
+			return tmap_error_set(
 			    err, -EBADMSG,
 			    "QMP 'query-cpus-fast': entry %zu has cpu-index %lld, not one of 0 to %zu once",
 			    i, (long long)index, n - 1);
@@ -171,7 +171,7 @@ parse_vcpus(struct qemu *q, json_object *list, struct tmap_error *err)
 		 * for a tid it names PID 1 of the machine. */
 		tid = json_object_object_get_ex(cpu, "thread-id", &v) ? json_tid(v) : 0;
 		if (!tid)
-			return set_error(
+			return tmap_error_set(
 			    err, -EBADMSG,
 			    "QMP 'query-cpus-fast': vcpu %lld has no top-level \"thread-id\" that is a thread id",
 			    (long long)index);
@@ -181,7 +181,7 @@ parse_vcpus(struct qemu *q, json_object *list, struct tmap_error *err)
 		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
 			ids[k] = prop_id(props, keys[k]);
 			if (ids[k] == -2)
-				return set_error(
+				return tmap_error_set(
 				    err, -EBADMSG,
 				    "QMP 'query-cpus-fast': vcpu %lld has a \"%s\" that is not a number from 0 to %d",
 				    (long long)index, keys[k], MAX_PROP_ID);
@@ -204,16 +204,16 @@ parse_iothreads(struct qemu *q, json_object *list, struct tmap_error *err)
 	size_t n;
 
 	if (!json_object_is_type(list, json_type_array))
-		return set_error(err, -EBADMSG, "QMP 'query-iothreads' did not return a list");
+		return tmap_error_set(err, -EBADMSG, "QMP 'query-iothreads' did not return a list");
 	n = json_object_array_length(list);
 	if (n > TMAP_MAX_IOTHREADS)
-		return set_error(err, -E2BIG, "QEMU runs %zu iothreads; topomap takes at most %u",
+		return tmap_error_set(err, -E2BIG, "QEMU runs %zu iothreads; topomap takes at most %u",
 				 n, TMAP_MAX_IOTHREADS);
 	if (n == 0)
 		return 0;
 	q->iothreads = calloc(n, sizeof(*q->iothreads));
 	if (!q->iothreads)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_object *io = json_object_array_get_idx(list, i), *id = NULL, *tid = NULL;
 
@@ -221,7 +221,7 @@ parse_iothreads(struct qemu *q, json_object *list, struct tmap_error *err)
 		    !json_object_object_get_ex(io, "id", &id) ||
 		    !json_object_is_type(id, json_type_string) ||
 		    !json_object_object_get_ex(io, "thread-id", &tid) || !json_tid(tid))
-			return set_error(
+			return tmap_error_set(
 			    err, -EBADMSG,
 			    "QMP 'query-iothreads': entry %zu lacks an \"id\" or a \"thread-id\"",
 			    i);
@@ -229,7 +229,7 @@ parse_iothreads(struct qemu *q, json_object *list, struct tmap_error *err)
 		q->iothreads[i].id = strdup(json_object_get_string(id));
 		q->niothreads++;
 		if (!q->iothreads[i].id)
-			return set_error(err, -ENOMEM, "out of memory");
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
 	/* QEMU lists them in no promised order; by id they are numbered the same every time. */
 	qsort(q->iothreads, n, sizeof(*q->iothreads), cmp_iothread);
@@ -242,17 +242,17 @@ parse_memdevs(struct qemu *q, json_object *list, struct tmap_error *err)
 	size_t n;
 
 	if (!json_object_is_type(list, json_type_array))
-		return set_error(err, -EBADMSG, "QMP 'query-memdev' did not return a list");
+		return tmap_error_set(err, -EBADMSG, "QMP 'query-memdev' did not return a list");
 	n = json_object_array_length(list);
 	if (n > MAX_MEMDEVS)
-		return set_error(err, -E2BIG,
+		return tmap_error_set(err, -E2BIG,
 				 "QEMU reports %zu memory backends; topomap takes at most %u", n,
 				 MAX_MEMDEVS);
 	if (n == 0)
 		return 0;
 	q->memdevs = calloc(n, sizeof(*q->memdevs));
 	if (!q->memdevs)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_object *dev = json_object_array_get_idx(list, i), *id, *policy, *nodes;
 		struct memdev *m = &q->memdevs[i];
@@ -263,7 +263,7 @@ parse_memdevs(struct qemu *q, json_object *list, struct tmap_error *err)
 		if (!json_object_is_type(dev, json_type_object) ||
 		    !json_object_object_get_ex(dev, "policy", &policy) ||
 		    !json_object_is_type(policy, json_type_string))
-			return set_error(err, -EBADMSG,
+			return tmap_error_set(err, -EBADMSG,
 					 "QMP 'query-memdev': entry %zu has no \"policy\"", i);
 		m->id = strdup(json_object_object_get_ex(dev, "id", &id) &&
 				       json_object_is_type(id, json_type_string)
@@ -272,12 +272,12 @@ parse_memdevs(struct qemu *q, json_object *list, struct tmap_error *err)
 		m->policy = strdup(json_object_get_string(policy));
 		if (!m->id || !m->policy || cpus_alloc(&set, MAX_PROP_ID + 1) < 0) {
 			cpus_free(&set);
-			return set_error(err, -ENOMEM, "out of memory");
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 		}
 		if (json_object_object_get_ex(dev, "host-nodes", &nodes)) {
 			if (!json_object_is_type(nodes, json_type_array)) {
 				cpus_free(&set);
-				return set_error(
+				return tmap_error_set(
 				    err, -EBADMSG,
 				    "QMP 'query-memdev': \"host-nodes\" of '%s' is not a list",
 				    m->id);
@@ -289,7 +289,7 @@ parse_memdevs(struct qemu *q, json_object *list, struct tmap_error *err)
 				if (!json_object_is_type(v, json_type_int) || node < 0 ||
 				    node > MAX_PROP_ID) {
 					cpus_free(&set);
-					return set_error(
+					return tmap_error_set(
 					    err, -EBADMSG,
 					    "QMP 'query-memdev': \"host-nodes\" of '%s' holds something that is not a node",
 					    m->id);
@@ -300,7 +300,7 @@ parse_memdevs(struct qemu *q, json_object *list, struct tmap_error *err)
 		m->host_nodes = cpus_format(&set);
 		cpus_free(&set);
 		if (!m->host_nodes)
-			return set_error(err, -ENOMEM, "out of memory");
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -320,14 +320,14 @@ read_guest_extras(struct qemu *q, struct qmp *qmp, struct tmap_error *err)
 	    json_object_is_type(v, json_type_string)) {
 		q->name = strdup(json_object_get_string(v));
 		if (!q->name)
-			return set_error(err, -ENOMEM, "out of memory");
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
 	r = qmp_execute(qmp, "query-memory-size-summary", &mem, err);
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(mem, "base-memory", &v) ||
 	    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < (1 << 20))
-		return set_error(
+		return tmap_error_set(
 		    err, -EBADMSG,
 		    "QMP 'query-memory-size-summary' gives no \"base-memory\" of 1 MiB or more");
 	q->memory_mib = (uint64_t)json_object_get_int64(v) >> 20;
@@ -354,7 +354,7 @@ read_guest_extras(struct qemu *q, struct qmp *qmp, struct tmap_error *err)
 			return 0;
 		q->node_mib = calloc(nodes, sizeof(*q->node_mib));
 		if (!q->node_mib)
-			return set_error(err, -ENOMEM, "out of memory");
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 		q->nnodes = nodes;
 		for (const char *line = text; line && *line;) {
 			unsigned long long mb;
@@ -377,7 +377,7 @@ check_tid(const struct qemu *q, pid_t tid, const char *what, unsigned index, str
 {
 	if (proc_task_exists(q->task_fd, tid) == 0)
 		return 0;
-	return set_error(
+	return tmap_error_set(
 	    err, -EINVAL,
 	    "QMP says %s %u runs as thread %d, which is not a thread of process %d: refused, nothing was changed (do --qmp and --pid name the same QEMU?)",
 	    what, index, (int)tid, (int)q->pid);
@@ -437,13 +437,13 @@ qemu_read(const struct tmap_target *target, bool describe, struct qemu *q, struc
 		/* vcpus may share a thread (TCG without thread=multi); an iothread never does. */
 		for (unsigned i = 0; i < q->nvcpus; i++)
 			if (q->vcpus[i].tid == q->iothreads[k].tid)
-				return set_error(
+				return tmap_error_set(
 				    err, -EBADMSG,
 				    "QMP gives thread %d both to vcpu %u and to iothread '%s'",
 				    (int)q->iothreads[k].tid, i, q->iothreads[k].id);
 		for (unsigned l = 0; l < k; l++)
 			if (q->iothreads[l].tid == q->iothreads[k].tid)
-				return set_error(
+				return tmap_error_set(
 				    err, -EBADMSG,
 				    "QMP gives thread %d to two iothreads, '%s' and '%s'",
 				    (int)q->iothreads[k].tid, q->iothreads[l].id,
@@ -533,7 +533,7 @@ capture_threads(struct state *s, struct tmap_error *err)
 		return r;
 	v = realloc(s->threads, (s->nthreads + n) * sizeof(*v));
 	if (!v)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	s->threads = v;
 	for (size_t i = 0; i < n; i++) {
 		struct thread *t = &s->threads[s->nthreads + added];
@@ -543,7 +543,7 @@ capture_threads(struct state *s, struct tmap_error *err)
 		*t = (struct thread){.tid = tids[i]};
 		t->role = role_of(&s->q, t->tid, &t->index);
 		if (cpus_alloc(&t->saved, s->nbits) < 0)
-			return set_error(err, -ENOMEM, "out of memory");
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 		r = get_affinity(t->tid, &t->saved);
 		if (r == -ESRCH && t->role == TMAP_TASK_EMULATOR) {
 			cpus_free(&t->saved);
@@ -553,7 +553,7 @@ capture_threads(struct state *s, struct tmap_error *err)
 			char role[32];
 
 			cpus_free(&t->saved);
-			return set_error(
+			return tmap_error_set(
 			    err, r, "cannot read the affinity of thread %d (%s): %s", (int)t->tid,
 			    role_text(t->role, t->index, role, sizeof(role)), strerror(-r));
 		}
@@ -564,11 +564,11 @@ capture_threads(struct state *s, struct tmap_error *err)
 	qsort(s->threads, s->nthreads, sizeof(*s->threads), cmp_thread);
 	for (unsigned i = 0; i < s->q.nvcpus; i++)
 		if (!find_thread(s, s->q.vcpus[i].tid))
-			return set_error(err, -ESRCH, "the thread of vcpu %u (%d) has exited", i,
+			return tmap_error_set(err, -ESRCH, "the thread of vcpu %u (%d) has exited", i,
 					 (int)s->q.vcpus[i].tid);
 	for (unsigned k = 0; k < s->q.niothreads; k++)
 		if (!find_thread(s, s->q.iothreads[k].tid))
-			return set_error(err, -ESRCH, "the thread of iothread '%s' (%d) has exited",
+			return tmap_error_set(err, -ESRCH, "the thread of iothread '%s' (%d) has exited",
 					 s->q.iothreads[k].id, (int)s->q.iothreads[k].tid);
 	return 0;
 }
@@ -584,20 +584,20 @@ qd_probe(struct tmap_error *err)
 	int r = 0;
 
 	if (numa_available() < 0)
-		return set_error(
+		return tmap_error_set(
 		    err, -ENOSYS,
 		    "libnuma finds no NUMA support in this kernel (numa_available() < 0)");
 	if (access("/proc/self/task", R_OK) < 0)
-		return set_error(err, -errno, "/proc is not mounted: threads cannot be found");
+		return tmap_error_set(err, -errno, "/proc is not mounted: threads cannot be found");
 	nbits = cpus_kernel_bits();
 	if (!nbits)
-		return set_error(err, -ENOSYS, "sched_getaffinity does not work here: %s",
+		return tmap_error_set(err, -ENOSYS, "sched_getaffinity does not work here: %s",
 				 strerror(errno));
 	if (cpus_alloc(&c, nbits) < 0)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	/* Set this thread's affinity to what it is: proof that the call works, changing nothing. */
 	if (sched_getaffinity(0, c.size, c.set) < 0 || sched_setaffinity(0, c.size, c.set) < 0)
-		r = set_error(err, -errno, "sched_setaffinity does not work here: %s",
+		r = tmap_error_set(err, -errno, "sched_setaffinity does not work here: %s",
 			      strerror(errno));
 	cpus_free(&c);
 	return r;
@@ -631,13 +631,13 @@ qd_open(const struct tmap_target *target, unsigned flags, void **ret, struct tma
 	int r;
 
 	if (!s)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	s->q.task_fd = -1;
 	s->nbits = cpus_kernel_bits();
 	if (!s->nbits)
-		return set_error(err, -ENOSYS, "sched_getaffinity does not work here");
+		return tmap_error_set(err, -ENOSYS, "sched_getaffinity does not work here");
 	if (cpus_alloc(&s->online, s->nbits) < 0)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	/* Without the list (no sysfs), the kernel's own refusal is the check. */
 	if (cpus_online(&s->online) < 0)
 		cpus_free(&s->online);
@@ -662,21 +662,21 @@ plan_set(const struct state *s, struct cpus *c, const char *list, const char *wh
 	int r;
 
 	if (!list)
-		return set_error(err, -EINVAL, "the plan has no set for %s", what);
+		return tmap_error_set(err, -EINVAL, "the plan has no set for %s", what);
 	if (cpus_alloc(c, s->nbits) < 0)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	r = cpus_parse(c, list);
 	if (r == -ERANGE)
-		return set_error(err, r, "the plan puts %s on '%s', beyond this host's %zu CPUs",
+		return tmap_error_set(err, r, "the plan puts %s on '%s', beyond this host's %zu CPUs",
 				 what, list, s->nbits);
 	if (r < 0)
-		return set_error(err, r, "the plan's set '%s' for %s is not a list", list, what);
+		return tmap_error_set(err, r, "the plan's set '%s' for %s is not a list", list, what);
 	if (CPU_COUNT_S(c->size, c->set) == 0)
-		return set_error(err, -EINVAL, "the plan gives %s no PU", what);
+		return tmap_error_set(err, -EINVAL, "the plan gives %s no PU", what);
 	if (s->online.set && !cpus_included(c, &s->online)) {
 		_cleanup_free_ char *online = cpus_format(&s->online);
 
-		return set_error(
+		return tmap_error_set(
 		    err, -EINVAL,
 		    "the plan puts %s on '%s', but only '%s' are online here (a plan for another host?)",
 		    what, list, online ? online : "?");
@@ -712,16 +712,16 @@ wanted_read(struct state *s, const struct tmap_plan *plan, size_t guest, struct 
 
 	/* A plan for another guest would leave threads unpinned or pin what is not there. */
 	if (vcpus != q->nvcpus)
-		return set_error(err, -EINVAL,
+		return tmap_error_set(err, -EINVAL,
 				 "guest '%s' of the plan has %u vcpus; QEMU process %d runs %u",
 				 name ? name : "?", vcpus, (int)q->pid, q->nvcpus);
 	if (iothreads != q->niothreads)
-		return set_error(err, -EINVAL,
+		return tmap_error_set(err, -EINVAL,
 				 "guest '%s' of the plan has %u iothreads; QEMU process %d runs %u",
 				 name ? name : "?", iothreads, (int)q->pid, q->niothreads);
 	w->vcpu = calloc(vcpus, sizeof(*w->vcpu));
 	if (!w->vcpu)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	w->nvcpus = vcpus;
 	for (unsigned i = 0; i < vcpus; i++) {
 		char what[32];
@@ -740,7 +740,7 @@ wanted_read(struct state *s, const struct tmap_plan *plan, size_t guest, struct 
 		for (unsigned j = 0; j < i; j++)
 			if (q->vcpus[i].tid == q->vcpus[j].tid &&
 			    !cpus_equal(&w->vcpu[i], &w->vcpu[j]))
-				return set_error(
+				return tmap_error_set(
 				    err, -EINVAL,
 				    "vcpus %u and %u of QEMU process %d run on one thread (%d; TCG without thread=multi?), but the plan puts them on different PUs",
 				    j, i, (int)q->pid, (int)q->vcpus[i].tid);
@@ -762,7 +762,7 @@ set_thread(struct state *s, struct thread *t, const struct cpus *set, struct tma
 	char role[32];
 
 	if (!list)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (!tmap_journal_write(j, "sched_setaffinity(tid %d '%s', '%s')", (int)t->tid, t->name,
 				list))
 		return 0;
@@ -772,14 +772,14 @@ set_thread(struct state *s, struct thread *t, const struct cpus *set, struct tma
 	if (proc_task_exists(s->q.task_fd, t->tid) < 0) {
 		if (t->role == TMAP_TASK_EMULATOR)
 			return 0;
-		return set_error(err, -ESRCH, "the thread of %s (%d) has exited", role,
+		return tmap_error_set(err, -ESRCH, "the thread of %s (%d) has exited", role,
 				 (int)t->tid);
 	}
 	if (sched_setaffinity(t->tid, set->size, set->set) == 0)
 		return 0;
 	if (errno == ESRCH && t->role == TMAP_TASK_EMULATOR)
 		return 0;
-	return set_error(err, -errno, "cannot set the affinity of thread %d '%s' (%s) to '%s': %s",
+	return tmap_error_set(err, -errno, "cannot set the affinity of thread %d '%s' (%s) to '%s': %s",
 			 (int)t->tid, t->name, role, list, strerror(errno));
 }
 
@@ -817,17 +817,17 @@ read_mems_allowed(struct state *s, struct cpus *ret, char **ret_text, struct tma
 
 	r = proc_read_task_file(s->q.task_fd, s->q.pid, "status", &status);
 	if (r < 0)
-		return set_error(err, r, "cannot read the status of process %d: %s", (int)s->q.pid,
+		return tmap_error_set(err, r, "cannot read the status of process %d: %s", (int)s->q.pid,
 				 strerror(-r));
 	r = proc_status_field(status, "Mems_allowed_list", &mems);
 	if (r < 0)
-		return set_error(err, -EBADMSG, "the status of process %d has no Mems_allowed_list",
+		return tmap_error_set(err, -EBADMSG, "the status of process %d has no Mems_allowed_list",
 				 (int)s->q.pid);
 	if (cpus_alloc(ret, MAX_PROP_ID + 1) < 0)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (cpus_parse(ret, mems) < 0) {
 		cpus_free(ret);
-		return set_error(err, -EBADMSG,
+		return tmap_error_set(err, -EBADMSG,
 				 "Mems_allowed_list '%s' of process %d is not a list", mems,
 				 (int)s->q.pid);
 	}
@@ -842,11 +842,11 @@ plan_nodes(const struct tmap_plan *plan, size_t guest, struct cpus *ret, struct 
 	const char *list = tmap_plan_memory_nodeset(plan, guest);
 
 	if (!list)
-		return set_error(err, -EINVAL, "the plan has no memory nodes");
+		return tmap_error_set(err, -EINVAL, "the plan has no memory nodes");
 	if (cpus_alloc(ret, MAX_PROP_ID + 1) < 0)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (cpus_parse(ret, list) < 0 || CPU_COUNT_S(ret->size, ret->set) == 0)
-		return set_error(err, -EINVAL,
+		return tmap_error_set(err, -EINVAL,
 				 "the plan's memory nodes '%s' are not a list of nodes", list);
 	return 0;
 }
@@ -875,13 +875,13 @@ migrate_memory(struct state *s, const struct cpus *to, const char *to_list, stru
 	if (r < 0) {
 		if (bfrom)
 			numa_bitmask_free(bfrom);
-		return set_error(err, r, "the nodes '%s' or '%s' are not nodes of this host",
+		return tmap_error_set(err, r, "the nodes '%s' or '%s' are not nodes of this host",
 				 from_list, to_list);
 	}
 	if (tmap_journal_write(j, "migrate_pages(pid %d, from '%s', to '%s')", (int)s->q.pid,
 			       from_list, to_list) &&
 	    numa_migrate_pages(s->q.pid, bfrom, bto) < 0)
-		r = set_error(err, -errno,
+		r = tmap_error_set(err, -errno,
 			      "cannot move the pages of process %d from nodes '%s' to '%s': %s",
 			      (int)s->q.pid, from_list, to_list, strerror(errno));
 	numa_bitmask_free(bfrom);
@@ -973,7 +973,7 @@ qd_restore(void *userdata, struct tmap_journal *j, struct tmap_error *err)
 			continue;
 		list = cpus_format(&t->saved);
 		if (!list) {
-			first = first ? first : set_error(err, -ENOMEM, "out of memory");
+			first = first ? first : tmap_error_set(err, -ENOMEM, "out of memory");
 			continue;
 		}
 		if (!tmap_journal_write(j, "sched_setaffinity(tid %d '%s', '%s')", (int)t->tid,
@@ -989,7 +989,7 @@ qd_restore(void *userdata, struct tmap_journal *j, struct tmap_error *err)
 		}
 		/* Put back every other thread before saying what failed. */
 		if (!first)
-			first = set_error(err, -errno,
+			first = tmap_error_set(err, -errno,
 					  "cannot put back the affinity '%s' of thread %d '%s': %s",
 					  list, (int)t->tid, t->name, strerror(errno));
 	}
@@ -1011,15 +1011,15 @@ observe_thread(struct state *s, pid_t tid, struct tmap_observed *obs, struct tma
 
 		if (role == TMAP_TASK_EMULATOR)
 			return 0;
-		return set_error(err, -ESRCH, "the thread of %s (%d) has exited",
+		return tmap_error_set(err, -ESRCH, "the thread of %s (%d) has exited",
 				 role_text(role, index, text, sizeof(text)), (int)tid);
 	}
 	if (r < 0)
-		return set_error(err, r, "cannot read the status of thread %d: %s", (int)tid,
+		return tmap_error_set(err, r, "cannot read the status of thread %d: %s", (int)tid,
 				 strerror(-r));
 	r = proc_status_field(status, "Cpus_allowed_list", &cpus);
 	if (r < 0)
-		return set_error(err, -EBADMSG, "the status of thread %d has no Cpus_allowed_list",
+		return tmap_error_set(err, -EBADMSG, "the status of thread %d has no Cpus_allowed_list",
 				 (int)tid);
 	/*
 	 * No Mems_allowed_list per task: it is the cpuset's, which this backend does not set, and
@@ -1039,7 +1039,7 @@ observe_thread(struct state *s, pid_t tid, struct tmap_observed *obs, struct tma
 		r = tmap_observed_task(obs, tid, role, index, cpus, NULL);
 	}
 	if (r < 0)
-		return set_error(err, r, "Cpus_allowed_list '%s' of thread %d is not a list", cpus,
+		return tmap_error_set(err, r, "Cpus_allowed_list '%s' of thread %d is not a list", cpus,
 				 (int)tid);
 	return 0;
 }
@@ -1054,18 +1054,18 @@ observe_affinity(struct state *s, pid_t tid, enum tmap_observed_kind kind, unsig
 	int r;
 
 	if (cpus_alloc(&c, s->nbits) < 0)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	r = get_affinity(tid, &c);
 	if (r == 0)
 		list = cpus_format(&c);
 	cpus_free(&c);
 	if (r < 0)
-		return set_error(err, r, "cannot read the %s: %s", where, strerror(-r));
+		return tmap_error_set(err, r, "cannot read the %s: %s", where, strerror(-r));
 	if (!list)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	r = tmap_observed_set(obs, kind, index, list, where);
 	if (r < 0)
-		return set_error(err, r, "the %s '%s' is not a list", where, list);
+		return tmap_error_set(err, r, "the %s '%s' is not a list", where, list);
 	return 0;
 }
 
@@ -1096,16 +1096,16 @@ observe_memory(struct state *s, const struct tmap_plan *plan, size_t guest,
 		snprintf(where, sizeof(where), "Mems_allowed_list of process %d", (int)s->q.pid);
 		r = tmap_observed_set(obs, TMAP_OBSERVED_MEMS, 0, allowed_list, where);
 		if (r < 0)
-			r = set_error(err, r, "cannot record the %s", where);
+			r = tmap_error_set(err, r, "cannot record the %s", where);
 		goto out;
 	}
 	if (cpus_alloc(&pages, MAX_PROP_ID + 1) < 0) {
-		r = set_error(err, -ENOMEM, "out of memory");
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
 	fd = proc_open_task_file(s->q.task_fd, s->q.pid, "numa_maps");
 	if (fd < 0 || !(f = fdopen(fd, "re"))) {
-		r = set_error(err, fd < 0 ? fd : -errno,
+		r = tmap_error_set(err, fd < 0 ? fd : -errno,
 			      "cannot open the numa_maps of process %d: %s", (int)s->q.pid,
 			      strerror(fd < 0 ? -fd : errno));
 		if (fd >= 0)
@@ -1115,7 +1115,7 @@ observe_memory(struct state *s, const struct tmap_plan *plan, size_t guest,
 	r = proc_numa_maps_nodes(f, &pages);
 	fclose(f);
 	if (r < 0) {
-		r = set_error(err, r, "cannot read the numa_maps of process %d: %s", (int)s->q.pid,
+		r = tmap_error_set(err, r, "cannot read the numa_maps of process %d: %s", (int)s->q.pid,
 			      strerror(-r));
 		goto out;
 	}
@@ -1127,7 +1127,7 @@ observe_memory(struct state *s, const struct tmap_plan *plan, size_t guest,
 		r = pages_list ? tmap_observed_set(obs, TMAP_OBSERVED_MEMS, 0, pages_list, where)
 			       : -ENOMEM;
 		if (r < 0)
-			r = set_error(err, r, "cannot record %s", where);
+			r = tmap_error_set(err, r, "cannot record %s", where);
 	}
 out:
 	cpus_free(&want);
@@ -1229,14 +1229,14 @@ guest_cells(const struct qemu *q, struct tmap_guest *g, struct tmap_error *err)
 		int r;
 
 		if (cpus_alloc(&set, q->nvcpus) < 0)
-			return set_error(err, -ENOMEM, "out of memory");
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 		for (unsigned i = 0; i < q->nvcpus; i++)
 			if ((unsigned)q->vcpus[i].node == c)
 				CPU_SET_S(i, set.size, set.set);
 		list = CPU_COUNT_S(set.size, set.set) ? cpus_format(&set) : NULL;
 		cpus_free(&set);
 		if (!list)
-			return set_error(
+			return tmap_error_set(
 			    err, -EOPNOTSUPP,
 			    "guest node %u of QEMU process %d has no vcpu, which topomap cannot describe: give the guest",
 			    c, (int)q->pid);
@@ -1279,7 +1279,7 @@ qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tm
 		r = tmap_guest_set_iothreads(g, q.niothreads);
 	if (r < 0) {
 		tmap_guest_free(g);
-		return set_error(err, r, "the library refused the guest read from QEMU process %d",
+		return tmap_error_set(err, r, "the library refused the guest read from QEMU process %d",
 				 (int)q.pid);
 	}
 	r = guest_cells(&q, g, err);

@@ -3,8 +3,7 @@
  * Shared by the files of the qemu-direct backend: small helpers and the QMP client (qmp.c).
  * CPU sets (cpulist.h) and the process under /proc (proc.h) have headers of their own, without
  * helpers, that tests/test-qemu-direct.c includes next to the core's. Only the public headers
- * of libtopomap are used: a module is a client of the library like any other, so the small
- * cleanup helpers are repeated here rather than taken from core/.
+ * of libtopomap are used, with the project's header-only helpers (common/util.h).
  */
 #ifndef TOPOMAP_QEMU_DIRECT_H
 #define TOPOMAP_QEMU_DIRECT_H
@@ -24,33 +23,7 @@
 
 #include "cpulist.h"
 #include "proc.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define TAKE_PTR(p)                                                                                \
-	({                                                                                         \
-		__typeof__(p) _p_ = (p);                                                           \
-		(p) = NULL;                                                                        \
-		_p_;                                                                               \
-	})
-
-static inline void
-freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ _cleanup_(freep)
-
-static inline void
-closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-#define _cleanup_close_ _cleanup_(closep)
+#include "util.h"
 
 static inline void
 json_putp(json_object **o)
@@ -59,32 +32,6 @@ json_putp(json_object **o)
 		json_object_put(*o);
 }
 #define _cleanup_json_ _cleanup_(json_putp)
-
-static inline bool
-streq(const char *a, const char *b)
-{
-	return strcmp(a, b) == 0;
-}
-
-/*
- * Fill *err (when not NULL) and return code, so that call sites stay one line. The library's
- * own tmap_error_set() is not part of its public interface.
- */
-static inline int set_error(struct tmap_error *err, int code, const char *fmt, ...) _printf_(3, 4);
-
-static inline int
-set_error(struct tmap_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return code;
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* qmp.c: a QMP client on a unix socket */

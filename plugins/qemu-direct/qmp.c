@@ -103,31 +103,31 @@ read_line(struct qmp *q, const char *what, long long deadline, char **ret, size_
 			return 0;
 		}
 		if (q->len > QMP_MAX_REPLY)
-			return set_error(
+			return tmap_error_set(
 			    err, -EMSGSIZE,
 			    "QMP socket '%s' sent more than %u bytes in one message for %s: refused",
 			    q->path, QMP_MAX_REPLY, what);
 		r = wait_fd(q, POLLIN, deadline);
 		if (r == -ETIMEDOUT)
-			return set_error(
+			return tmap_error_set(
 			    err, r, "QMP socket '%s' sent no %s within %d s%s", q->path, what,
 			    QMP_TIMEOUT_MS / 1000,
 			    streq(what, "greeting")
 				? " (QEMU serves one QMP client at a time: is another one connected?)"
 				: "");
 		if (r < 0)
-			return set_error(err, r, "cannot wait for QMP socket '%s': %s", q->path,
+			return tmap_error_set(err, r, "cannot wait for QMP socket '%s': %s", q->path,
 					 strerror(-r));
 		n = read(q->fd, q->buf + q->len, QMP_MAX_REPLY + 1 - q->len);
 		if (n == 0)
-			return set_error(
+			return tmap_error_set(
 			    err, -ECONNRESET,
 			    "QMP socket '%s' closed the connection before its %s (did QEMU exit?)",
 			    q->path, what);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			return set_error(err, -errno, "cannot read QMP socket '%s': %s", q->path,
+			return tmap_error_set(err, -errno, "cannot read QMP socket '%s': %s", q->path,
 					 strerror(errno));
 		}
 		q->len += (size_t)n;
@@ -167,7 +167,7 @@ read_message(struct qmp *q, const char *what, long long deadline, json_object **
 		}
 		tok = json_tokener_new();
 		if (!tok)
-			return set_error(err, -ENOMEM, "out of memory");
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 		o = json_tokener_parse_ex(tok, line, (int)len);
 		whole = o && json_tokener_get_error(tok) == json_tokener_success &&
@@ -179,7 +179,7 @@ read_message(struct qmp *q, const char *what, long long deadline, json_object **
 			excerpt(line, len, text, sizeof(text));
 			if (o)
 				json_object_put(o);
-			return set_error(
+			return tmap_error_set(
 			    err, -EBADMSG,
 			    "QMP socket '%s' sent something that is not a QMP message for %s: '%s'",
 			    q->path, what, text);
@@ -212,12 +212,12 @@ send_line(struct qmp *q, const char *line, size_t len, const char *command, long
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN)
-			return set_error(err, errno == EPIPE ? -ECONNRESET : -errno,
+			return tmap_error_set(err, errno == EPIPE ? -ECONNRESET : -errno,
 					 "cannot send '%s' to QMP socket '%s': %s", command,
 					 q->path, strerror(errno));
 		r = wait_fd(q, POLLOUT, deadline);
 		if (r < 0)
-			return set_error(err, r, "QMP socket '%s' took no command '%s' within %d s",
+			return tmap_error_set(err, r, "QMP socket '%s' took no command '%s' within %d s",
 					 q->path, command, QMP_TIMEOUT_MS / 1000);
 	}
 	return 0;
@@ -235,7 +235,7 @@ qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tmap_e
 
 	len = snprintf(line, sizeof(line), "{\"execute\":\"%s\",\"id\":%u}\n", command, want);
 	if (len < 0 || (size_t)len >= sizeof(line))
-		return set_error(err, -EINVAL, "QMP command '%s' is too long", command);
+		return tmap_error_set(err, -EINVAL, "QMP command '%s' is too long", command);
 	r = send_line(q, line, (size_t)len, command, deadline, err);
 	if (r < 0)
 		return r;
@@ -246,7 +246,7 @@ qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tmap_e
 	/* Each command carries its own id: a reply to anything else is not an answer. */
 	if (!json_object_object_get_ex(reply, "id", &id) ||
 	    !json_object_is_type(id, json_type_int) || json_object_get_int64(id) != want)
-		return set_error(
+		return tmap_error_set(
 		    err, -EBADMSG,
 		    "QMP socket '%s' answered something else than '%s' (the reply's id is not %u)",
 		    q->path, command, want);
@@ -261,12 +261,12 @@ qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tmap_e
 		    json_object_is_type(desc, json_type_string))
 			d = json_object_get_string(desc);
 		excerpt(d, strlen(d), text, sizeof(text));
-		return set_error(err, streq(c, "CommandNotFound") ? -EOPNOTSUPP : -EREMOTEIO,
+		return tmap_error_set(err, streq(c, "CommandNotFound") ? -EOPNOTSUPP : -EREMOTEIO,
 				 "QEMU refused '%s': '%s' (QMP error class '%.40s')", command, text,
 				 c);
 	}
 	if (!json_object_object_get_ex(reply, "return", &value))
-		return set_error(
+		return tmap_error_set(
 		    err, -EBADMSG,
 		    "QMP socket '%s' answered '%s' with neither \"return\" nor \"error\"", q->path,
 		    command);
@@ -283,36 +283,36 @@ qmp_connect(const char *path, struct qmp **ret, struct tmap_error *err)
 	int r;
 
 	if (!path || !*path)
-		return set_error(err, -EINVAL, "the qemu-direct backend needs --qmp SOCKET");
+		return tmap_error_set(err, -EINVAL, "the qemu-direct backend needs --qmp SOCKET");
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return set_error(err, -ENAMETOOLONG,
+		return tmap_error_set(err, -ENAMETOOLONG,
 				 "QMP socket path '%s' is longer than %zu bytes", path,
 				 sizeof(sa.sun_path) - 1);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	q = calloc(1, sizeof(*q));
 	if (!q)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	q->fd = -1;
 	q->path = strdup(path);
 	q->buf = malloc(QMP_MAX_REPLY + 1);
 	if (!q->path || !q->buf)
-		return set_error(err, -ENOMEM, "out of memory");
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (q->fd < 0)
-		return set_error(err, -errno, "cannot make a unix socket: %s", strerror(errno));
+		return tmap_error_set(err, -errno, "cannot make a unix socket: %s", strerror(errno));
 	if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		switch (errno) {
 		case ENOENT:
-			return set_error(err, -ENOENT, "no QMP socket at '%s'", path);
+			return tmap_error_set(err, -ENOENT, "no QMP socket at '%s'", path);
 		case ECONNREFUSED:
-			return set_error(err, -ECONNREFUSED,
+			return tmap_error_set(err, -ECONNREFUSED,
 					 "nothing listens on QMP socket '%s' (did QEMU exit?)",
 					 path);
 		case EAGAIN:
-			return set_error(err, -EAGAIN,
+			return tmap_error_set(err, -EAGAIN,
 					 "QMP socket '%s' takes no more connections now", path);
 		default:
-			return set_error(err, -errno, "cannot connect to QMP socket '%s': %s", path,
+			return tmap_error_set(err, -errno, "cannot connect to QMP socket '%s': %s", path,
 					 strerror(errno));
 		}
 	}
@@ -320,7 +320,7 @@ qmp_connect(const char *path, struct qmp **ret, struct tmap_error *err)
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(greeting, "QMP", NULL))
-		return set_error(err, -EBADMSG,
+		return tmap_error_set(err, -EBADMSG,
 				 "'%s' is not a QMP socket: its first message is no QMP greeting",
 				 path);
 	r = qmp_execute(q, "qmp_capabilities", &caps, err);

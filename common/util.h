@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Small helpers shared by the core, the CLI and the tests. Not installed. */
+/* Small header-only helpers shared by the core, the in-tree backends and the tests. Not
+ * installed, and nothing in it reaches into the library: a backend using it still sees only
+ * the public headers. */
 #ifndef TOPOMAP_UTIL_H
 #define TOPOMAP_UTIL_H
 
@@ -21,6 +23,13 @@
 		__typeof__(p) _p_ = (p);                                                          \
 		(p) = NULL;                                                                       \
 		_p_;                                                                              \
+	})
+
+#define TAKE_FD(fd)                                                                               \
+	({                                                                                        \
+		int _fd_ = (fd);                                                                  \
+		(fd) = -1;                                                                        \
+		_fd_;                                                                             \
 	})
 
 static inline void
@@ -50,6 +59,12 @@ static inline bool
 streq(const char *a, const char *b)
 {
 	return strcmp(a, b) == 0;
+}
+
+static inline bool
+startswith(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
 #endif
