@@ -213,9 +213,8 @@ struct json_object *plan_guest_to_json(const struct plan_guest *pg);
 int host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err);
 /* The recorded plan of the i-th placed guest (borrowed json-c object), or NULL. */
 struct json_object *host_guest_json(const struct tmap_host *h, size_t i);
-/* The host's shared pool (list syntax, malloc()ed) and overcommit, for the state. */
+/* The host's shared pool (list syntax, malloc()ed), for the state. */
 char *host_pool_list(const struct tmap_host *h);
-double host_cpu_overcommit(const struct tmap_host *h);
 int host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *err);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
 

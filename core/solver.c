@@ -480,12 +480,6 @@ matching_complete(struct matching *m, const int *fixed)
 	return true;
 }
 
-struct node_choice {
-	int *node_of;		/* per cell */
-	unsigned long score_distance;
-	unsigned long score_left;
-};
-
 static unsigned long
 set_distance(const struct tmap_topology *t, const int *node_of, unsigned ncells)
 {
@@ -1781,12 +1775,6 @@ char *
 host_pool_list(const struct tmap_host *h)
 {
 	return bitmap_list(h->pool);
-}
-
-double
-host_cpu_overcommit(const struct tmap_host *h)
-{
-	return h->cpu_ratio;
 }
 
 /* The pool a state file recorded: free usable PUs that go back into it. */
