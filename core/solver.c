@@ -495,6 +495,7 @@ struct sort_ctx {
 	const struct tmap_topology *t;
 	unsigned anchor;
 	const unsigned *key;	/* secondary key, larger first; may be NULL */
+	const unsigned *dist;	/* distances from the anchor, computed once; may be NULL */
 };
 
 static int
@@ -502,7 +503,8 @@ by_distance(const void *a, const void *b, void *arg)
 {
 	const struct sort_ctx *ctx = arg;
 	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-	unsigned dx = topo_distance(ctx->t, ctx->anchor, x), dy = topo_distance(ctx->t, ctx->anchor, y);
+	unsigned dx = ctx->dist ? ctx->dist[x] : topo_distance(ctx->t, ctx->anchor, x);
+	unsigned dy = ctx->dist ? ctx->dist[y] : topo_distance(ctx->t, ctx->anchor, y);
 
 	if (x == ctx->anchor || y == ctx->anchor)
 		return (y == ctx->anchor) - (x == ctx->anchor);
@@ -541,15 +543,22 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	unsigned best_useful = 0, best_largest = 0, nseen = 0;
 	_cleanup_free_ uint64_t *seen_sets = calloc(N, sizeof(uint64_t));
 	_cleanup_free_ unsigned *cand = calloc(N, sizeof(unsigned));
+	_cleanup_free_ unsigned *from_anchor = calloc(N, sizeof(unsigned));
+	_cleanup_free_ bool *fits_every_cell = calloc(N, sizeof(bool));
 	struct matching m;
 
 	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
-	    !best || !cap_after || !mem_after || !seen_sets || !cand)
+	    !best || !cap_after || !mem_after || !seen_sets || !cand || !from_anchor ||
+	    !fits_every_cell)
 		return -ENOMEM;
 	m = (struct matching){ncells, N, fit, allowed, node_of, cell_of, visited};
+	for (unsigned n = 0; n < N; n++)
+		fits_every_cell[n] = true;
 	for (unsigned c = 0; c < ncells; c++)
-		for (unsigned n = 0; n < N; n++)
+		for (unsigned n = 0; n < N; n++) {
 			fit[c * N + n] = cell_fits(s, d, cap, n, &req[c], c);
+			fits_every_cell[n] &= fit[c * N + n];
+		}
 	/* Cells largest first, then by number. */
 	for (unsigned c = 0; c < ncells; c++)
 		by_size[c] = c;
@@ -562,15 +571,17 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		}
 
 	for (unsigned a = 0; a < N; a++) {
-		struct sort_ctx ctx = {t, a, cap};
+		struct sort_ctx ctx = {t, a, cap, from_anchor};
 		unsigned long dist, left = 0;
-		unsigned len, useful, largest;
+		unsigned len, useful, largest, fit_all = 0;
 		bool anchor_useful = false;
 
 		for (unsigned c = 0; c < ncells; c++)
 			anchor_useful |= fit[c * N + a];
 		if (!anchor_useful)
 			continue;
+		for (unsigned n = 0; n < N; n++)
+			from_anchor[n] = topo_distance(t, a, n);
 		for (unsigned n = 0; n < N; n++)
 			order[n] = n;
 		/* Insertion sort: node lists are short, and qsort_r() allocates. */
@@ -586,7 +597,9 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			fixed[c] = -1;
 		for (len = 0; len < N; len++) {
 			allowed[order[len]] = true;
-			if (len + 1 >= ncells && matching_complete(&m, fixed))
+			/* Enough nodes that take every cell make a matching without searching. */
+			fit_all += fits_every_cell[order[len]];
+			if (len + 1 >= ncells && (fit_all >= ncells || matching_complete(&m, fixed)))
 				break;
 		}
 		if (len == N)
@@ -630,9 +643,19 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 				}
 			}
 			for (unsigned j = 0; j < ncand && pick < 0; j++) {
+				unsigned spare = 0;
+
 				fixed[c] = (int)cand[j];
-				/* The last cell needs no check: its node fits it and is free. */
-				if (i + 1 == ncells || matching_complete(&m, fixed))
+				/* The last cell needs no check: its node fits it and is free; nor does
+				 * any cell when enough free allowed nodes still take every cell. */
+				for (unsigned n = 0; n < N; n++) {
+					bool used = false;
+
+					for (unsigned k = 0; k < ncells && !used; k++)
+						used = fixed[k] == (int)n;
+					spare += allowed[n] && !used && fits_every_cell[n];
+				}
+				if (i + 1 == ncells || spare >= ncells - i - 1 || matching_complete(&m, fixed))
 					pick = (int)cand[j];
 				fixed[c] = -1;
 			}
