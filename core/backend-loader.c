@@ -172,8 +172,7 @@ load_file(const char *dir, const char *file, struct tmap_backend_module **ret,
 	_cleanup_close_ int fd = -1;
 	const struct tmap_backend *d;
 	size_t len = strlen(file);
-	char fdpath[64];
-	struct stat st;
+	struct stat st, again;
 	int r;
 
 	if (len < 4 || strcmp(file + len - 3, ".so") != 0 || !backend_name_valid(file, len - 3))
@@ -184,8 +183,7 @@ load_file(const char *dir, const char *file, struct tmap_backend_module **ret,
 		free(m);
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
-	/* Check the file we then load, not a name that could be swapped in between: dlopen()
-	 * goes through the descriptor we checked. */
+	/* Check the file itself (no link followed), then load it by the same path. */
 	fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		r = tmap_error_set(err, errno == ELOOP ? -EPERM : -errno, "backend '%s': %s",
@@ -199,8 +197,16 @@ load_file(const char *dir, const char *file, struct tmap_backend_module **ret,
 	r = check_owner_mode(&st, "backend", m->path, err);
 	if (r < 0)
 		goto fail;
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	m->dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	/* dlopen() the checked path (glibc tells loaded objects apart by name, so a
+	 * /proc/self/fd/N path would alias two modules opened through the same fd number), then
+	 * make sure what it mapped is the very file checked above, not one swapped in since. */
+	m->dl = dlopen(m->path, RTLD_NOW | RTLD_LOCAL);
+	if (m->dl && (stat(m->path, &again) < 0 || again.st_dev != st.st_dev ||
+		      again.st_ino != st.st_ino)) {
+		r = tmap_error_set(err, -EPERM, "backend '%s' changed while it was being loaded",
+				   m->path);
+		goto fail;
+	}
 	if (!m->dl) {
 		const char *why = dlerror();
 

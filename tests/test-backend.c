@@ -14,6 +14,7 @@
 #include "topomap/backend.h"
 
 static char mock_dir[4096];
+static char real_path[8192];
 
 static int
 setup(void **state)
@@ -21,6 +22,7 @@ setup(void **state)
 	const char *dir = getenv("TOPOMAP_MOCK_PLUGIN_DIR");
 
 	assert_non_null(dir);
+	snprintf(real_path, sizeof(real_path), "%s", getenv("TOPOMAP_PLUGIN_PATH") ?: "");
 	snprintf(mock_dir, sizeof(mock_dir), "%s", dir);
 	setenv("TOPOMAP_PLUGIN_PATH", mock_dir, 1);
 	return 0;
@@ -137,6 +139,45 @@ refuses_unsafe_places(void **state)
 		assert_non_null(strstr(err.message, "plugin directory '.' is not an absolute path"));
 		assert_int_equal(chdir(cwd), 0);
 	}
+	setenv("TOPOMAP_PLUGIN_PATH", mock_dir, 1);
+}
+
+struct names {
+	unsigned n;
+	bool all_match;
+};
+
+static int
+check_name(const char *path, const struct tmap_backend_module *m,
+	   const struct tmap_error *load_error, void *userdata)
+{
+	struct names *names = userdata;
+	char want[80];
+	const char *base = strrchr(path, '/') + 1;
+
+	snprintf(want, sizeof(want), "%.*s", (int)(strlen(base) - 3), base);
+	if (!m)
+		fail_msg("%s refused: %s", path, load_error->message);
+	names->all_match &= strcmp(tmap_backend_descriptor(m)->name, want) == 0;
+	names->n++;
+	return 0;
+}
+
+/* Every real backend of the build, loaded one after another in one process, is itself: a
+ * module kept loaded (libvirt's is linked -z nodelete) must not stand in for the next. */
+static void
+real_backends_are_themselves(void **state)
+{
+	struct names names = {0, true};
+
+	setenv("TOPOMAP_PLUGIN_PATH", real_path, 1);
+	assert_int_equal(tmap_backend_foreach(check_name, &names, NULL), 0);
+	assert_int_equal(names.n, 3);
+	assert_true(names.all_match);
+	/* twice: the second pass meets modules that stayed loaded */
+	names = (struct names){0, true};
+	assert_int_equal(tmap_backend_foreach(check_name, &names, NULL), 0);
+	assert_true(names.all_match);
 	setenv("TOPOMAP_PLUGIN_PATH", mock_dir, 1);
 }
 
@@ -464,6 +505,7 @@ main(void)
 		cmocka_unit_test(refuses_bad_modules),
 		cmocka_unit_test(refuses_unsafe_places),
 		cmocka_unit_test(foreach_lists_good_and_refused),
+		cmocka_unit_test(real_backends_are_themselves),
 		cmocka_unit_test_setup_teardown(apply_then_verify, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(dry_run_writes_nothing, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(failure_restores_the_capture, fixture_setup,
