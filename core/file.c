@@ -21,12 +21,24 @@ read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len,
 		return tmap_error_set(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return tmap_error_set(err, -EISDIR, "%s: is a directory", path);
-	/* Read up to the limit plus one byte, whatever stat says: pipes report size 0. */
-	buf = malloc(max + 1);
-	if (!buf)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
+	/* Read up to the limit plus one byte, whatever stat says (pipes report size 0), in a
+	 * buffer that grows as the file does. */
+	for (size_t cap = 0;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			size_t bigger = cap ? cap * 2 : 65536;
+			char *b;
+
+			if (bigger > max + 2)
+				bigger = max + 2;
+			b = realloc(buf, bigger);
+			if (!b)
+				return tmap_error_set(err, -ENOMEM, "out of memory");
+			buf = b;
+			cap = bigger;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -40,6 +52,8 @@ read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len,
 			return tmap_error_set(err, -EFBIG, "%s: larger than %zu MiB", path,
 					      max >> 20);
 	}
+	if (!buf && !(buf = malloc(1)))
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	buf[len] = '\0';
 	*ret = TAKE_PTR(buf);
 	if (ret_len)

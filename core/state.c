@@ -133,14 +133,11 @@ tmap_state_open(const char *path, unsigned flags, struct tmap_state **ret, struc
 	}
 	st->lock_fd = open(lock, (st->writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC |
 				 O_NOFOLLOW | O_NOCTTY, 0644);
-	if (st->lock_fd < 0 && errno == ENOENT && !st->writable) {
-		/* Nothing was ever written here: an empty host, nothing to lock. */
-		*ret = TAKE_PTR(st);
-		return 0;
-	}
-	if (st->lock_fd < 0)
+	if (st->lock_fd < 0 && (errno != ENOENT || st->writable))
 		return tmap_error_set(err, -errno, "state lock '%s': %s", lock, strerror(errno));
-	if (flock(st->lock_fd, st->writable ? LOCK_EX : LOCK_SH) < 0)
+	/* No lock file: no writer ever ran here (they create it), but a state may have been
+	 * copied in: read it all the same. */
+	if (st->lock_fd >= 0 && flock(st->lock_fd, st->writable ? LOCK_EX : LOCK_SH) < 0)
 		return tmap_error_set(err, -errno, "state lock '%s': %s", lock, strerror(errno));
 	r = read_file_bounded(path, MAX_STATE_BYTES, &text, &len, err);
 	if (r == -ENOENT) {

@@ -7,6 +7,8 @@
  * is kept by its OS index, and cores list their own PUs.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "internal.h"
 
@@ -61,6 +63,45 @@ ends_with(const char *s, const char *suffix)
 	size_t a = strlen(s), b = strlen(suffix);
 
 	return a >= b && streq(s + a - b, suffix);
+}
+
+/*
+ * hwloc 2.9 (Debian 12) dereferences missing sets in some malformed XML and dies (fixed
+ * upstream later). An XML file is outside input, and an embedding program must not crash on
+ * it: hwloc first reads it in a short-lived child process, and a file that kills hwloc there
+ * is refused here. Costs a fork per XML file, only for XML files.
+ */
+static bool
+xml_crashes_hwloc(const char *path, struct tmap_error *err)
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return false; /* cannot tell: let hwloc read it here */
+	if (pid == 0) {
+		static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+		hwloc_topology_t probe;
+		int ok;
+
+		/* The embedding program's handlers (a test framework's, say) must not catch the
+		 * crash in here: let it end the child, which is what the parent looks for. */
+		for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
+			signal(fatal[i], SIG_DFL);
+		ok = hwloc_topology_init(&probe) == 0 &&
+			 hwloc_topology_set_xml(probe, path) == 0 && hwloc_topology_load(probe) == 0;
+
+		_exit(ok ? 0 : 1);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	if (!WIFSIGNALED(status))
+		return false;
+	tmap_error_set(err, -EINVAL,
+		       "topology '%s': a malformed hwloc XML file (hwloc crashed reading it, signal %d)",
+		       path, WTERMSIG(status));
+	return true;
 }
 
 /* The hwloc XML of a JSON host description, handed to hwloc as a buffer. */
@@ -127,6 +168,8 @@ load_hwloc(struct tmap_topology *t, const char *source, struct tmap_error *err)
 				r = set_json_source(t, text, len, source, err);
 			if (r < 0)
 				return r;
+		} else if (xml_crashes_hwloc(source, err)) {
+			return err ? err->code : -EINVAL;
 		} else if (hwloc_topology_set_xml(t->hw, source) < 0)
 			return tmap_error_set(err, -EINVAL,
 					      "topology '%s': not a valid hwloc XML file", source);

@@ -151,6 +151,16 @@ survives_between_processes(void **state)
 	assert_int_equal(place_one("c", 6, &err), -ENOSPC);
 	assert_int_equal(place_one("c", 4, &err), 0);
 	assert_int_equal(place_one("c", 1, &err), -EEXIST);
+	/* A state copied in without its lock file is still read, not taken for an empty host. */
+	{
+		char lock[200];
+
+		snprintf(lock, sizeof(lock), "%s.lock", path);
+		assert_int_equal(unlink(lock), 0);
+		h = load_host(t);
+		assert_int_equal(tmap_host_guest_count(h), 3);
+		tmap_host_free(h);
+	}
 	tmap_topology_free(t);
 }
 

@@ -153,6 +153,8 @@ bad_sources(void **state)
 	fclose(f);
 	expect_error(path, -EINVAL, path);
 	unlink(path);
+	/* XML that makes hwloc 2.9 itself segfault (found by the fuzzer): refused, no crash. */
+	expect_error(test_data("hwloc-crashes-hwloc.xml"), -EINVAL, "hwloc crashed reading it");
 	{
 		struct tmap_topology *t = NULL;
 

@@ -316,7 +316,9 @@ parse_host(xmlDocPtr doc, struct host *h, struct tmap_error *err)
 			r = tmap_error_set(err, -EINVAL, "capabilities: cell %u is listed twice", c->id);
 			goto out;
 		}
-		qsort(c->cpus, c->ncpus, sizeof(*c->cpus), cmp_cpu);
+		/* A memory-only cell has no CPU array: qsort() must not be given NULL. */
+		if (c->ncpus)
+			qsort(c->cpus, c->ncpus, sizeof(*c->cpus), cmp_cpu);
 		for (size_t j = 0; j < c->ncpus; j++) {
 			if (set_has(&seen_cpus, c->cpus[j].id)) {
 				r = tmap_error_set(err, -EINVAL, "capabilities: CPU %u is listed twice",
