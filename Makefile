@@ -59,7 +59,7 @@ demo: build
 vm-assets:
 	tests/vm/fetch-assets.sh
 
-check: build vm-assets
+check: build vm-assets fuzz-check
 	meson test -C $(BUILDDIR) --print-errorlogs
 
 install: build
@@ -67,3 +67,30 @@ install: build
 
 clean:
 	rm -rf $(BUILDDIR)
+
+# libFuzzer targets (fuzz/), in a clang build of their own with ASan and UBSan. `make check`
+# runs each FUZZ_CHECK_SECONDS over its seeds (about 30 s in all); `make fuzz` runs each
+# FUZZ_SECONDS (10 minutes by default), e.g. `make fuzz FUZZ_SECONDS=3600 FUZZERS=qmp`.
+FUZZ_BUILDDIR ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_CHECK_SECONDS ?= 3
+FUZZERS ?= $(notdir $(wildcard fuzz/corpus/*))
+
+.PHONY: fuzz-build fuzz fuzz-check
+
+fuzz-build: deps
+	@if [ ! -f $(FUZZ_BUILDDIR)/build.ninja ]; then \
+		echo "CC=clang meson setup -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false $(FUZZ_BUILDDIR)"; \
+		CC=clang meson setup -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+			$(FUZZ_BUILDDIR); \
+	fi
+	ninja -C $(FUZZ_BUILDDIR) $(addprefix fuzz/fuzz-,$(FUZZERS))
+
+fuzz-check: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILDDIR) $(FUZZ_CHECK_SECONDS) $(FUZZERS)
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILDDIR) $(FUZZ_SECONDS) $(FUZZERS)
+
+install: build
+	meson install -C $(BUILDDIR)
