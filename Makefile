@@ -62,12 +62,6 @@ vm-assets:
 check: build vm-assets fuzz-check
 	meson test -C $(BUILDDIR) --print-errorlogs
 
-install: build
-	meson install -C $(BUILDDIR)
-
-clean:
-	rm -rf $(BUILDDIR)
-
 # libFuzzer targets (fuzz/), in a clang build of their own with ASan and UBSan. `make check`
 # runs each FUZZ_CHECK_SECONDS over its seeds (about 30 s in all); `make fuzz` runs each
 # FUZZ_SECONDS (10 minutes by default), e.g. `make fuzz FUZZ_SECONDS=3600 FUZZERS=qmp`.
@@ -94,3 +88,14 @@ fuzz: fuzz-build
 
 install: build
 	meson install -C $(BUILDDIR)
+
+# The Debian packages (debian/): built from a copy of the tree with dpkg-buildpackage,
+# installed (as root: dpkg -i, purged at the end; otherwise unpacked with dpkg -x), and the
+# README's library example compiled against them with pkg-config. Apart from `check`: a
+# package build takes a while. CI runs it after `make check`.
+.PHONY: deb-check
+deb-check: deps
+	tests/deb-check.sh
+
+clean:
+	rm -rf $(BUILDDIR)

@@ -13,6 +13,7 @@
  * - exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -21,7 +22,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <topomap/backend.h>
@@ -52,11 +56,20 @@ struct choice {
 	int value;
 };
 
+/* The plan as a picture: formats of the CLI's own, past the library's enum. */
+enum {
+	FORMAT_SVG = 100,
+	FORMAT_PNG,
+};
+
 static const struct choice formats[] = {
 	{"table", TMAP_FORMAT_TABLE},
 	{"json", TMAP_FORMAT_JSON},
 	{"libvirt", TMAP_FORMAT_LIBVIRT},
 	{"qemu", TMAP_FORMAT_QEMU},
+	/* Pictures, drawn by hwloc's lstopo from tmap_topology_export_xml() (draw_plan()). */
+	{"svg", FORMAT_SVG},
+	{"png", FORMAT_PNG},
 	{NULL, 0},
 };
 
@@ -113,19 +126,28 @@ static const char main_help[] =
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
 	"      --version  print the version\n"
 	"\n"
+	"Environment:\n"
+	"  TOPOMAP_PLUGIN_PATH  directories of backends, separated by ':', instead of the\n"
+	"                       installed one\n"
+	"  TOPOMAP_STATE        the allocation state of the live host (default\n"
+	"                       /var/lib/topomap/state.json)\n"
+	"  NO_COLOR             when set, the table output is never coloured\n"
+	"\n"
 	"Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit,\n"
-	"4 verify found the plan not in force.\n";
+	"4 verify found the plan not in force.\n"
+	"\n"
+	"See topomap(1) and topomap-COMMAND(1).\n";
 
 static const char topology_help[] =
 	"Usage: topomap topology [--topology SRC] [--format table|json]\n"
 	"\n"
-	"Describe the host like 'numactl --hardware' plus the SMT sibling lists.\n"
+	"Describe the host as numactl(8) does, plus the SMT sibling lists.\n"
 	"\n"
 	"  --topology SRC   'live' (this machine, the default), 'synthetic:DESC' for an hwloc\n"
 	"                   synthetic description, 'NAME:ARG' for a host backend NAME reaches\n"
 	"                   (libvirt:qemu+ssh://host/system), a FILE.json as this command's\n"
 	"                   json prints, or the path of an hwloc XML file\n"
-	"  --format FMT     table (default) or json\n"
+	"  --format FMT     table (default, coloured on a terminal unless NO_COLOR is set) or json\n"
 	"  -h, --help       show this help\n";
 
 /* The inline guest options, shared by plan, apply and verify. */
@@ -150,8 +172,8 @@ static const char topology_help[] =
 	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n"
 
 static const char plan_help[] =
-	"Usage: topomap plan [--topology SRC] [--reserve CPUSET] [--format FMT]\n"
-	"                    [GUEST OPTIONS] [FILE.json ...]\n"
+	"Usage: topomap plan [--topology SRC] [--reserve CPUSET] [--state FILE] [--format FMT]\n"
+	"                    [--batch] [GUEST OPTIONS] [FILE.json ...]\n"
 	"\n"
 	"Place guests, in the order given (the inline guest first, then the files), on an\n"
 	"empty host and print the plan. Nothing on the host is changed.\n"
@@ -161,7 +183,8 @@ static const char plan_help[] =
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
 	"  --state FILE           place around the guests this allocation state holds (default\n"
 	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
-	"  --format FMT           table (default), json, libvirt or qemu\n"
+	"  --format FMT           table (default, coloured on a terminal unless NO_COLOR is set),\n"
+	"                         json, libvirt, qemu, or a picture: svg or png (hwloc's lstopo)\n"
 	"  --batch                place as many as fit (in the order given or largest first,\n"
 	"                         whichever places more); list the others, and exit 3\n"
 	"  FILE.json              guests in JSON (an object or an array); '-' reads stdin\n"
@@ -188,7 +211,7 @@ static const char plan_help[] =
 
 static const char apply_help[] =
 	"Usage: topomap apply --backend NAME [--dry-run] [TARGET OPTIONS] [--topology SRC]\n"
-	"                     [--reserve CPUSET] [GUEST OPTIONS] [FILE.json]\n"
+	"                     [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
 	"\n"
 	"Plan one guest as 'plan' does, then put the plan in force, all or nothing: capture what\n"
 	"is there, apply, read back what the kernel or hypervisor reports, compare with the plan,\n"
@@ -199,6 +222,9 @@ static const char apply_help[] =
 	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
 	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --state FILE           the allocation state to place around and record the guest in\n"
+	"                         (default for the live host: $TOPOMAP_STATE or\n"
+	"                         /var/lib/topomap/state.json)\n"
 	"\n"
 	TARGET_OPTIONS_HELP
 	"\n"
@@ -207,7 +233,7 @@ static const char apply_help[] =
 
 static const char verify_help[] =
 	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"
-	"                      [--reserve CPUSET] [GUEST OPTIONS] [FILE.json]\n"
+	"                      [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
 	"\n"
 	"Plan one guest as 'plan' does, read what is in force through the backend (including\n"
 	"every task's Cpus_allowed_list and Mems_allowed_list) and report each difference.\n"
@@ -217,6 +243,8 @@ static const char verify_help[] =
 	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
 	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --state FILE           compare with the plan this allocation state recorded (default\n"
+	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
 	"\n"
 	TARGET_OPTIONS_HELP
 	"\n"
@@ -231,6 +259,13 @@ static const char state_help[] =
 	"around them. FILE defaults to $TOPOMAP_STATE or /var/lib/topomap/state.json for the live\n"
 	"host. 'state' shows used and free capacity per node and what each guest holds;\n"
 	"'release' frees a guest's allocation (undo its pins with the hypervisor's own tools).\n"
+	"\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json; required for another host)\n"
+	"  --topology SRC         the host the state belongs to: 'live' (default),\n"
+	"                         'synthetic:DESC', 'NAME:ARG', a host FILE.json, or an hwloc XML file\n"
+	"  --format FMT           state only: table (default, coloured on a terminal unless\n"
+	"                         NO_COLOR is set) or json\n"
 	"  -h, --help             show this help\n";
 
 static const char backends_help[] =
@@ -238,6 +273,7 @@ static const char backends_help[] =
 	"\n"
 	"List every backend in the plugin directories (TOPOMAP_PLUGIN_PATH, or the installed\n"
 	"one): its name, ABI, path, and whether it can work on this host now, or why not.\n"
+	"\n"
 	"  -h, --help             show this help\n";
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -310,6 +346,116 @@ emit(const char *text)
 		len -= (size_t)n;
 	}
 	return EXIT_OK;
+}
+
+/*
+ * Colour for a person at a terminal, never for a pipe or a file: headings bold, the reasons
+ * dim. NO_COLOR (https://no-color.org) set to anything but "" turns it off, as does a dumb
+ * terminal. Only the table is coloured; json, libvirt and qemu output stay byte for byte
+ * what the library wrote.
+ */
+static bool
+use_colour(void)
+{
+	const char *no_colour = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	if (no_colour && no_colour[0])
+		return false;
+	if (!term || !term[0] || strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(STDOUT_FILENO) == 1;
+}
+
+#define SGR_BOLD "\033[1m"
+#define SGR_DIM "\033[2m"
+#define SGR_RED "\033[1;31m"
+#define SGR_RESET "\033[0m"
+
+/* "guest NAME:", "node N:", "host:", "rejected (N):": the length of the label to embolden. */
+static size_t
+heading_length(const char *line, size_t len)
+{
+	static const char *const labels[] = {"host:", "guest ", "node ", "guests:", "rejected ("};
+	const char *colon = memchr(line, ':', len);
+
+	if (!colon || line[0] == ' ')
+		return 0;
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (strncmp(line, labels[i], strlen(labels[i])) == 0)
+			return (size_t)(colon - line) + 1;
+	return 0;
+}
+
+/* A column header: "  vcpu  host PU ..." in a plan, "node  free PUs ..." in the state. */
+static bool
+is_column_header(const char *line, size_t len)
+{
+	return (len > 6 && strncmp(line, "  vcpu ", 7) == 0) ||
+	       (len > 6 && strncmp(line, "node  ", 6) == 0);
+}
+
+/* The table as the library wrote it, with SGR sequences around headings and reasons. */
+static char *
+colourize(const char *text)
+{
+	char *out = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&out, &size);
+	bool in_why = false;
+
+	if (!f)
+		return NULL;
+	while (*text) {
+		size_t len = strcspn(text, "\n");
+		size_t indent = strspn(text, " ");
+		size_t head;
+
+		/* The reasons are the "why:" line and the deeper-indented lines under it. */
+		if (in_why && indent < 4)
+			in_why = false;
+		if (len >= indent + 4 && strncmp(text + indent, "why:", 4) == 0)
+			in_why = true;
+
+		if (in_why && len > 0) {
+			fprintf(f, SGR_DIM "%.*s" SGR_RESET, (int)len, text);
+		} else if (is_column_header(text, len)) {
+			fprintf(f, SGR_BOLD "%.*s" SGR_RESET, (int)len, text);
+		} else if ((head = heading_length(text, len)) > 0) {
+			fprintf(f, "%s%.*s" SGR_RESET "%.*s",
+				strncmp(text, "rejected", 8) == 0 ? SGR_RED : SGR_BOLD, (int)head,
+				text, (int)(len - head), text + head);
+		} else {
+			fprintf(f, "%.*s", (int)len, text);
+		}
+		text += len;
+		if (*text == '\n') {
+			fputc('\n', f);
+			text++;
+		}
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The table output: coloured on a terminal, as is everywhere else. */
+static int
+emit_table(const char *text)
+{
+	char *coloured;
+	int r;
+
+	if (!use_colour())
+		return emit(text);
+	coloured = colourize(text);
+	if (!coloured)
+		return emit(text);
+	r = emit(coloured);
+	free(coloured);
+	return r;
 }
 
 static int
@@ -854,7 +1000,7 @@ cmd_topology(int argc, char *argv[])
 	tmap_topology_free(topology);
 	if (r < 0)
 		return fail_lib(r, false, &err, "topology");
-	r = emit(text);
+	r = format == TMAP_FORMAT_TABLE ? emit_table(text) : emit(text);
 	free(text);
 	return r;
 }
@@ -1359,6 +1505,174 @@ out:
 	return r;
 }
 
+/* A temporary file "topomap-plan-XXXXXX.SUFFIX" in $TMPDIR or /tmp; its path in buf. */
+static int
+make_temp(char *buf, size_t size, const char *suffix)
+{
+	const char *dir = getenv("TMPDIR");
+	int n;
+
+	if (!dir || dir[0] != '/')
+		dir = "/tmp";
+	n = snprintf(buf, size, "%s/topomap-plan-XXXXXX%s", dir, suffix);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return mkstemps(buf, (int)strlen(suffix));
+}
+
+/* The first line of what a child wrote to the file at fd, for one line of error. */
+static void
+first_line(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/*
+ * The plan as a picture: the host in hwloc XML with each guest painted on it
+ * (tmap_topology_export_xml()), drawn by hwloc's lstopo into a temporary file, then written
+ * to stdout whole. SVG comes from lstopo-no-graphics (its own SVG, text as text), PNG from
+ * lstopo (cairo). Run with posix_spawnp, no shell; OS indexes, every object drawn (not
+ * factorized, or painted cores could be folded away), and no date or host name in the
+ * legend, so the same plan draws the same picture.
+ */
+static int
+draw_plan(const struct tmap_topology *topology, const struct tmap_plan *plan, int format)
+{
+	extern char **environ;
+	const char *prog = format == FORMAT_PNG ? "lstopo" : "lstopo-no-graphics";
+	const char *of = format == FORMAT_PNG ? "png" : "svg";
+	char xml_path[PATH_MAX], out_path[PATH_MAX], msg[256];
+	int xml_fd = -1, out_fd = -1, err_fd = -1, r = EXIT_RUNTIME, status;
+	char err_path[PATH_MAX];
+	posix_spawn_file_actions_t actions;
+	struct tmap_error err = {0};
+	char *xml = NULL, *data = NULL;
+	struct stat st;
+	pid_t pid;
+
+	if (tmap_topology_export_xml(topology, plan, 0, &xml, &err) < 0)
+		return fail(EXIT_RUNTIME, "plan: %s", err.message);
+	xml_path[0] = out_path[0] = err_path[0] = '\0';
+	xml_fd = make_temp(xml_path, sizeof(xml_path), ".xml");
+	if (xml_fd < 0) {
+		r = fail(EXIT_RUNTIME, "cannot create a temporary file: %s", strerror(errno));
+		xml_path[0] = '\0';
+		goto out;
+	}
+	out_fd = make_temp(out_path, sizeof(out_path), format == FORMAT_PNG ? ".png" : ".svg");
+	if (out_fd < 0) {
+		r = fail(EXIT_RUNTIME, "cannot create a temporary file: %s", strerror(errno));
+		out_path[0] = '\0';
+		goto out;
+	}
+	err_fd = make_temp(err_path, sizeof(err_path), ".log");
+	if (err_fd < 0) {
+		r = fail(EXIT_RUNTIME, "cannot create a temporary file: %s", strerror(errno));
+		err_path[0] = '\0';
+		goto out;
+	}
+	for (size_t done = 0, len = strlen(xml); done < len;) {
+		ssize_t n = write(xml_fd, xml + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = fail(EXIT_RUNTIME, "cannot write '%s': %s", xml_path, strerror(errno));
+			goto out;
+		}
+		done += (size_t)n;
+	}
+
+	{
+		char *const argv[] = {
+			(char *)prog, "--if", "xml", "-i", xml_path, "--of", (char *)of, "-f", "-p",
+			"--no-factorize", "--no-default-legend", out_path, NULL,
+		};
+		int e;
+
+		if (posix_spawn_file_actions_init(&actions) != 0) {
+			r = fail(EXIT_RUNTIME, "out of memory");
+			goto out;
+		}
+		e = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY,
+						     0);
+		if (e == 0)
+			e = posix_spawn_file_actions_adddup2(&actions, err_fd, STDOUT_FILENO);
+		if (e == 0)
+			e = posix_spawn_file_actions_adddup2(&actions, err_fd, STDERR_FILENO);
+		if (e == 0)
+			e = posix_spawnp(&pid, prog, &actions, NULL, argv, environ);
+		posix_spawn_file_actions_destroy(&actions);
+		if (e != 0) {
+			r = fail(EXIT_RUNTIME,
+				 "--format %s: cannot run '%s': %s (it comes with hwloc's lstopo, Debian package 'hwloc')",
+				 of, prog, strerror(e));
+			goto out;
+		}
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			r = fail(EXIT_RUNTIME, "cannot wait for '%s': %s", prog, strerror(errno));
+			goto out;
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		first_line(err_fd, msg, sizeof(msg));
+		r = fail(EXIT_RUNTIME, "--format %s: '%s' failed (%s %d)%s%s", of, prog,
+			 WIFEXITED(status) ? "exit status" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			 msg[0] ? ": " : "", msg);
+		goto out;
+	}
+
+	if (fstat(out_fd, &st) < 0 || st.st_size <= 0) {
+		r = fail(EXIT_RUNTIME, "--format %s: '%s' drew nothing", of, prog);
+		goto out;
+	}
+	data = malloc((size_t)st.st_size);
+	if (!data) {
+		r = fail(EXIT_RUNTIME, "out of memory");
+		goto out;
+	}
+	if (pread(out_fd, data, (size_t)st.st_size, 0) != st.st_size) {
+		r = fail(EXIT_RUNTIME, "cannot read '%s'", out_path);
+		goto out;
+	}
+	r = EXIT_OK;
+	for (size_t done = 0; done < (size_t)st.st_size;) {
+		ssize_t n = write(STDOUT_FILENO, data + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = fail(EXIT_RUNTIME, "cannot write the output: %s", strerror(errno));
+			break;
+		}
+		done += (size_t)n;
+	}
+out:
+	if (xml_fd >= 0)
+		close(xml_fd);
+	if (out_fd >= 0)
+		close(out_fd);
+	if (err_fd >= 0)
+		close(err_fd);
+	if (xml_path[0])
+		unlink(xml_path);
+	if (out_path[0])
+		unlink(out_path);
+	if (err_path[0])
+		unlink(err_path);
+	free(data);
+	free(xml);
+	return r;
+}
+
 static int
 cmd_guests(enum command cmd, int argc, char *argv[])
 {
@@ -1403,12 +1717,16 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 		}
 		goto out;
 	}
-	r = tmap_plan_format(plan, req.format, 0, &text, &err);
-	if (r < 0) {
-		r = fail_lib(r, true, &err, "plan");
-		goto out;
+	if (req.format == FORMAT_SVG || req.format == FORMAT_PNG) {
+		r = draw_plan(req.topology, plan, req.format);
+	} else {
+		r = tmap_plan_format(plan, req.format, 0, &text, &err);
+		if (r < 0) {
+			r = fail_lib(r, true, &err, "plan");
+			goto out;
+		}
+		r = req.format == TMAP_FORMAT_TABLE ? emit_table(text) : emit(text);
 	}
-	r = emit(text);
 	/* --batch: the plan of those that fit is the result; exit 3 says some did not. */
 	if (r == EXIT_OK && tmap_plan_rejected_count(plan))
 		r = fail(EXIT_NOFIT, "%zu of %zu guests do not fit; the plan lists them",
@@ -1551,7 +1869,7 @@ cmd_state(bool release, int argc, char *argv[])
 	if (tmap_host_format(req.host, format, 0, &text, &err) < 0)
 		r = fail(EXIT_RUNTIME, "%s", err.message);
 	else
-		r = emit(text);
+		r = format == TMAP_FORMAT_TABLE ? emit_table(text) : emit(text);
 out:
 	free(text);
 	tmap_state_close(req.state);

@@ -173,6 +173,25 @@ enum tmap_format {
 TMAP_EXPORT int tmap_topology_format(const struct tmap_topology *topology, enum tmap_format format,
 				     unsigned flags, char **ret, struct tmap_error *reterr);
 
+struct tmap_plan;
+
+/**
+ * The host as hwloc XML, for hwloc's lstopo to draw (`lstopo -i FILE.xml out.svg`), with
+ * the guests of a plan painted on it: each guest's PUs, and a NUMA node holding one guest's
+ * memory alone, carry an "lstopoStyle" info in the guest's colour (a lighter shade for PUs
+ * a guest only keeps from others), and the root one "lstopoLegend" info per guest naming
+ * its colour, PUs and nodes.
+ * @param topology the host the plan was computed for.
+ * @param plan the plan, or NULL for the bare host.
+ * @param flags must be 0.
+ * @param ret receives a malloc()ed NUL-terminated XML document on success.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_topology_export_xml(const struct tmap_topology *topology,
+					 const struct tmap_plan *plan, unsigned flags, char **ret,
+					 struct tmap_error *reterr);
+
 /* ---------------------------------------------------------------------------------------- */
 /** @name Guests */
 

@@ -1,0 +1,144 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The bash completion, sourced into a non-interactive bash and called as bash would call it:
+# subcommands, each subcommand's options (equal to what its --help lists), option values,
+# backend names from the built backends, --domain through virsh, --cgroup under the cpuset
+# hierarchy.
+#
+# usage: check-completion.sh TOPOMAP COMPLETION-SCRIPT
+set -u
+
+topomap=$1
+script=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Completion runs 'topomap' from PATH, as it would for the user.
+mkdir "$tmp/bin"
+ln -s "$(readlink -f "$topomap")" "$tmp/bin/topomap"
+export PATH=$tmp/bin:$PATH
+
+# shellcheck source=/dev/null
+source "$script" || { echo "FAIL: cannot source $script"; exit 1; }
+declare -F _topomap >/dev/null || { echo "FAIL: no _topomap function"; exit 1; }
+[[ $(complete -p topomap 2>/dev/null) == *'-F _topomap'* ]] ||
+	{ echo "FAIL: 'complete -F _topomap topomap' not registered"; exit 1; }
+
+fail=0
+
+# complete WORD... : the words of the line, the last one being completed.
+complete_words()
+{
+	COMP_WORDS=("$@")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMP_LINE="$*"
+	COMP_POINT=${#COMP_LINE}
+	COMPREPLY=()
+	_topomap topomap "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+	printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | sort -u
+}
+
+expect_equal()
+{
+	local what=$1 got=$2 want=$3
+	if [[ $got != "$want" ]]; then
+		echo "FAIL: $what: got [$(echo $got)], want [$(echo $want)]"
+		fail=1
+	else
+		echo "ok: $what: $(echo $got)"
+	fi
+}
+
+expect_has()
+{
+	local what=$1 got=$2 w
+	shift 2
+	for w in "$@"; do
+		if ! grep -qxF -- "$w" <<<"$got"; then
+			echo "FAIL: $what: '$w' missing from [$(echo $got)]"
+			fail=1
+			return
+		fi
+	done
+	echo "ok: $what"
+}
+
+words() { printf '%s\n' "$@" | sort -u; }
+
+# Subcommands.
+expect_equal 'subcommands' "$(complete_words topomap '')" \
+	"$(words topology plan apply verify backends state release --help -h --version)"
+expect_equal 'subcommand prefix "ve"' "$(complete_words topomap ve)" "verify"
+
+# Each subcommand's options are exactly those its --help lists.
+for cmd in topology plan apply verify backends state release; do
+	help=$("$topomap" "$cmd" --help | grep -oE '(^|[[:space:][(|,])--?[a-z][a-z-]*' |
+		sed 's/^[^-]*//' | sort -u)
+	# state and release share a help text; --format is state's alone.
+	[[ $cmd == release ]] && help=$(grep -vx -- --format <<<"$help")
+	expect_equal "options of $cmd = its --help" "$(complete_words topomap "$cmd" -)" "$help"
+done
+expect_equal 'plan --t' "$(complete_words topomap plan --name vm1 --t)" \
+	"$(words --topology --threads --thread-policy)"
+
+# Backend names: the built modules (one directory each on TOPOMAP_PLUGIN_PATH) that
+# 'topomap backends' loaded; a module it refused is not offered.
+built=$(tr ':' '\n' <<<"${TOPOMAP_PLUGIN_PATH:-}" | sed '/^$/d' | xargs -rn1 basename | sort -u)
+[[ -n $built ]] || { echo "FAIL: TOPOMAP_PLUGIN_PATH is not set by the test environment"; fail=1; }
+want=$("$topomap" backends | awk 'NR > 1 && /^[a-z0-9-]+ +[0-9]+ / { print $1 }' | sort -u)
+refused=$(comm -23 <(echo "$built") <(echo "$want"))
+[[ -z $refused ]] || echo "note: built but not loaded by 'topomap backends':" $refused
+[[ -n $want ]] || { echo "FAIL: 'topomap backends' loaded no built backend"; fail=1; }
+[[ -z $(comm -13 <(echo "$built") <(echo "$want")) ]] ||
+	{ echo "FAIL: 'topomap backends' lists backends that were not built"; fail=1; }
+expect_equal 'apply --backend' "$(complete_words topomap apply --backend '')" "$want"
+expect_equal 'verify --backend=c (split at =)' \
+	"$(complete_words topomap verify --backend = c)" "$(grep '^c' <<<"$want")"
+expect_equal 'apply --backend=c (one word)' \
+	"$(complete_words topomap apply --backend=c)" "$(grep '^c' <<<"$want")"
+
+# Option values.
+expect_equal 'plan --format' "$(complete_words topomap plan --format '')" \
+	"$(words table json libvirt qemu svg png)"
+expect_equal 'topology --format' "$(complete_words topomap topology --format '')" \
+	"$(words table json)"
+expect_equal 'plan --thread-policy' "$(complete_words topomap plan --thread-policy '')" \
+	"$(words prefer isolate require)"
+expect_equal 'apply --layout' "$(complete_words topomap apply --layout '')" \
+	"$(words container libvirt)"
+expect_has 'plan --topology' "$(complete_words topomap plan --topology '')" live synthetic:
+
+# --domain through virsh, with the --connect given before it.
+cat >"$tmp/bin/virsh" <<VIRSH
+#!/bin/sh
+echo "\$*" > "$tmp/virsh-args"
+printf 'vm1\nvm2\n\n'
+VIRSH
+chmod +x "$tmp/bin/virsh"
+expect_equal 'apply --domain (virsh)' \
+	"$(complete_words topomap apply --backend libvirt --connect test:///default --domain '')" \
+	"$(words vm1 vm2)"
+expect_equal 'virsh arguments' "$(cat "$tmp/virsh-args" 2>/dev/null)" \
+	"-c test:///default list --all --name"
+rm "$tmp/bin/virsh"
+
+# --cgroup: directories under the cpuset hierarchy's mount. First on this machine, whose
+# mount is found in /proc/self/mounts; then on a tree of our own.
+mnt=$(_topomap_cpuset_mount)
+if [[ -n $mnt ]]; then
+	echo "ok: cpuset hierarchy found at $mnt"
+else
+	echo "note: no cgroup cpuset hierarchy mounted here"
+fi
+mkdir -p "$tmp/cpuset/machine.slice/ct1" "$tmp/cpuset/machine.slice/ct2" "$tmp/cpuset/user.slice"
+_topomap_cpuset_mount() { echo "$tmp/cpuset"; }
+expect_equal 'apply --cgroup' "$(complete_words topomap apply --cgroup '')" \
+	"$(words machine.slice/ user.slice/)"
+expect_equal 'apply --cgroup machine.slice/' \
+	"$(complete_words topomap apply --cgroup machine.slice/)" \
+	"$(words machine.slice/ct1/ machine.slice/ct2/)"
+expect_equal 'apply --cgroup ABSOLUTE' \
+	"$(complete_words topomap apply --cgroup "$tmp/cpuset/u")" "$tmp/cpuset/user.slice"
+
+exit $fail

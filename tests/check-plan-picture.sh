@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# `topomap plan --format svg|png`: the example host with its example guests, drawn by hwloc's
+# lstopo. The SVG is well-formed XML (xmllint, when installed), each guest's PUs are filled
+# with its colour and the legend names it; the PNG is a PNG. Without lstopo in PATH: exit 1,
+# one line on stderr, nothing on stdout.
+#
+# Usage: check-plan-picture.sh TOPOMAP SOURCE-ROOT
+set -eu
+
+topomap=$1
+root=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+plan() {
+	"$topomap" plan --topology "$root/examples/host-2s-ht.xml" \
+		"$root/examples/host-2s-ht/db.json" "$root/examples/host-2s-ht/services.json" "$@"
+}
+
+if ! command -v lstopo-no-graphics >/dev/null || ! command -v lstopo >/dev/null; then
+	echo "SKIP: hwloc's lstopo is not installed"
+	exit 77
+fi
+
+# SVG
+plan --format svg >"$tmp/plan.svg" 2>"$tmp/err" || fail "plan --format svg: $(cat "$tmp/err")"
+[ -s "$tmp/err" ] && fail "plan --format svg wrote to stderr: $(cat "$tmp/err")"
+head -c 5 "$tmp/plan.svg" | grep -q '^<?xml' || fail "the SVG does not start with <?xml"
+grep -q '<svg' "$tmp/plan.svg" || fail "no <svg> element"
+if command -v xmllint >/dev/null; then
+	xmllint --noout "$tmp/plan.svg" || fail "the SVG is not well-formed XML"
+fi
+
+# count_pus RGB: how many PU boxes are filled with rgb(RGB)
+count_pus() {
+	grep "class='PU'" "$tmp/plan.svg" | grep "<rect" | grep -c "fill='rgb($1)'" || :
+}
+# The plan (examples/host-2s-ht/): db runs on 9 PUs and keeps one more sibling empty
+# (thread policy require), app on 4 and keeps their 4 siblings, ci-runner shares PU 3.
+[ "$(count_pus 228,26,28)" = 9 ] || fail "db (red) fills $(count_pus 228,26,28) PUs, not 9"
+[ "$(count_pus 241,140,141)" = 1 ] || fail "db's held sibling (light red) is not drawn"
+[ "$(count_pus 55,126,184)" = 4 ] || fail "app (blue) fills $(count_pus 55,126,184) PUs, not 4"
+[ "$(count_pus 155,190,219)" = 4 ] || fail "app's held siblings (light blue) are not drawn"
+[ "$(count_pus 77,175,74)" = 1 ] || fail "ci-runner (green) fills $(count_pus 77,175,74) PUs, not 1"
+for line in 'db (red, #e41a1c): PUs 0-2,6-7,12-13,18-19, memory on nodes 0-1' \
+	'app (blue, #377eb8): PUs 8-11, memory on node 1, holds PUs 8-11,20-23' \
+	'ci-runner (green, #4daf4a): shares PUs 3, memory on node 0'; do
+	grep -qF ">$line" "$tmp/plan.svg" || fail "no legend line '$line'"
+done
+# OS indexes, as everywhere else; the same plan draws the same picture.
+grep -q '>PU P#23<' "$tmp/plan.svg" || fail "PUs are not labelled with their OS index"
+plan --format svg | cmp -s - "$tmp/plan.svg" || fail "two runs drew different pictures"
+
+# PNG
+plan --format png >"$tmp/plan.png" 2>"$tmp/err" || fail "plan --format png: $(cat "$tmp/err")"
+[ "$(head -c 8 "$tmp/plan.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+	fail "the PNG does not start with the PNG signature"
+[ "$(wc -c <"$tmp/plan.png")" -gt 1000 ] || fail "the PNG is too small to hold a picture"
+
+# Without lstopo: a runtime error, one line, and no half picture.
+mkdir "$tmp/empty"
+status=0
+PATH=$tmp/empty plan --format png >"$tmp/out" 2>"$tmp/err" || status=$?
+[ $status = 1 ] || fail "without lstopo: exit $status, not 1"
+[ -s "$tmp/out" ] && fail "without lstopo: something on stdout"
+[ "$(wc -l <"$tmp/err")" = 1 ] || fail "without lstopo: not one line on stderr: $(cat "$tmp/err")"
+grep -q "^topomap: .*'lstopo'" "$tmp/err" || fail "without lstopo: $(cat "$tmp/err")"
+
+echo "plan pictures: ok"
