@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Crash safety and concurrency of `topomap apply` on one allocation state, through the real
+ * CLI: an apply killed with SIGKILL at any instant leaves a state file that loads, and the
+ * next apply converges; many applies at once never give one PU twice. The fake backend
+ * (tests/plugins/mock.c) stands in for the target, so that hundreds of applies cost
+ * milliseconds; the state file, its lock and the CLI are the real ones.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "testlib.h"
+
+extern char **environ;
+
+#define HOST "synthetic:pack:1 numa:1(memory=64GiB) core:16 pu:1"
+
+static char dir[] = "/tmp/topomap-crash-XXXXXX";
+static char state_path[128];
+
+static int
+setup(void **state)
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(state_path, sizeof(state_path), "%s/state.json", dir);
+	setenv("TOPOMAP_PLUGIN_PATH", getenv("TOPOMAP_MOCK_PLUGIN_DIR"), 1);
+	/* This test chooses its state file: test_run() must not swap in a private one. */
+	setenv("TOPOMAP_STATE", state_path, 1);
+	unsetenv("TOPOMAP_TEST_DEFAULT_STATE");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char p[256];
+
+	for (int i = 0; i < 64; i++) {
+		snprintf(p, sizeof(p), "%s/f%d", dir, i);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s.lock", state_path);
+	unlink(p);
+	unlink(state_path);
+	/* temporary files of an apply killed mid-write */
+	{
+		char cmd[300];
+		DIR *d = opendir(dir);
+		struct dirent *e;
+
+		while (d && (e = readdir(d)))
+			if (e->d_name[0] != '.') {
+				snprintf(cmd, sizeof(cmd), "%s/%s", dir, e->d_name);
+				unlink(cmd);
+			}
+		if (d)
+			closedir(d);
+	}
+	rmdir(dir);
+	return 0;
+}
+
+static pid_t
+spawn_apply(int guest, int file, bool quiet)
+{
+	char name[16], fileopt[256], *argv[16];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int n = 0;
+
+	snprintf(name, sizeof(name), "g%d", guest);
+	snprintf(fileopt, sizeof(fileopt), "file=%s/f%d", dir, file);
+	argv[n++] = getenv("TOPOMAP_BIN");
+	argv[n++] = "apply";
+	argv[n++] = "--backend=mock";
+	argv[n++] = "-o";
+	argv[n++] = fileopt;
+	argv[n++] = "--state";
+	argv[n++] = state_path;
+	argv[n++] = "--topology";
+	argv[n++] = HOST;
+	argv[n++] = "--name";
+	argv[n++] = name;
+	argv[n++] = "--vcpus";
+	argv[n++] = "1";
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	if (quiet) {
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	}
+	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+static void
+write_file(int i, const char *text)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/f%d", dir, i);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The state loads into a fresh host (or does not exist yet); returns its guest count. */
+static size_t
+state_loads(void)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+	size_t n;
+
+	if (tmap_state_open(state_path, 0, &st, &err) < 0)
+		fail_msg("state does not open after a kill: %s", err.message);
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	if (tmap_state_load(st, h, &err) < 0)
+		fail_msg("state does not load after a kill: %s", err.message);
+	n = tmap_host_guest_count(h);
+	tmap_host_free(h);
+	tmap_state_close(st);
+	tmap_topology_free(t);
+	return n;
+}
+
+static void
+killed_at_random_points(void **state)
+{
+	uint32_t seed = 20261128;
+	unsigned killed = 0, finished = 0;
+	char *argv[16], fileopt[256];
+	char *out = NULL;
+
+	for (int i = 0; i < 8; i++)
+		write_file(i, "0-15");
+	for (int round = 0; round < 200; round++) {
+		pid_t pid = spawn_apply(round % 8, round % 8, true);
+		struct timespec delay;
+		int status;
+
+		seed = seed * 1103515245 + 12345;
+		/* up to 6 ms: from before main() to after the rename of the state */
+		delay = (struct timespec){0, (long)((seed >> 8) % 6000) * 1000};
+		nanosleep(&delay, NULL);
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (WIFSIGNALED(status))
+			killed++;
+		else
+			finished++;
+		assert_true(state_loads() <= 8);
+	}
+	/* Both kinds happened: killed midway, and finished before the kill. */
+	print_message("%u applies killed midway, %u finished first\n", killed, finished);
+	assert_true(killed > 20);
+	assert_true(finished > 0 || killed == 200);
+
+	/* The next apply converges, and verify agrees with what it recorded. */
+	snprintf(fileopt, sizeof(fileopt), "file=%s/f%d", dir, 0);
+	{
+		int n = 0;
+
+		argv[n++] = getenv("TOPOMAP_BIN");
+		argv[n++] = "apply";
+		argv[n++] = "--backend=mock";
+		argv[n++] = "-o";
+		argv[n++] = fileopt;
+		argv[n++] = "--state";
+		argv[n++] = state_path;
+		argv[n++] = "--topology";
+		argv[n++] = HOST;
+		argv[n++] = "--name";
+		argv[n++] = "g0";
+		argv[n++] = "--vcpus";
+		argv[n++] = "1";
+		argv[n] = NULL;
+		assert_int_equal(test_run(argv, NULL, &out, NULL), 0);
+		free(out);
+		argv[1] = "verify";
+		assert_int_equal(test_run(argv, NULL, &out, NULL), 0);
+		assert_non_null(strstr(out, "the plan is in force"));
+		free(out);
+	}
+	assert_true(state_loads() >= 1);
+}
+
+static void
+concurrent_applies(void **state)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_alloc();
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+	pid_t pids[16];
+	unsigned ok = 0;
+
+	unlink(state_path);
+	for (int i = 0; i < 16; i++)
+		write_file(32 + i, "0-15");
+	for (int i = 0; i < 16; i++)
+		pids[i] = spawn_apply(32 + i, 32 + i, true);
+	for (int i = 0; i < 16; i++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	}
+	/* 16 one-vcpu guests, 16 PUs: all placed, each recorded, no PU twice. */
+	assert_int_equal(ok, 16);
+	assert_int_equal(tmap_state_open(state_path, 0, &st, &err), 0);
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	if (tmap_state_load(st, h, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_host_guest_count(h), 16);
+	for (size_t i = 0; i < 16; i++) {
+		struct tmap_plan *p = NULL;
+		_cleanup_bitmap_ hwloc_bitmap_t held = NULL;
+
+		assert_int_equal(tmap_host_guest_plan(h, tmap_host_guest_name(h, i), &p, &err), 0);
+		assert_int_equal(bitmap_parse_list(tmap_plan_held_cpuset(p, 0), &held), 0);
+		assert_false(hwloc_bitmap_intersects(all, held));
+		hwloc_bitmap_or(all, all, held);
+		tmap_plan_free(p);
+	}
+	assert_int_equal(hwloc_bitmap_weight(all), 16);
+	tmap_host_free(h);
+	tmap_state_close(st);
+	tmap_topology_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(killed_at_random_points),
+		cmocka_unit_test(concurrent_applies),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
