@@ -866,6 +866,9 @@ best_l3(const struct solver *s, unsigned n, const struct demand *d, unsigned nee
 	unsigned pick_cap = UINT_MAX;
 	bool several = false;
 
+	/* No more L3 groups than nodes: no node has a choice to make. */
+	if (s->t->nl3 <= s->t->nnodes)
+		return -1;
 	for (unsigned i = 0; i < node->ncores; i++) {
 		int l3 = s->t->cores[node->cores[i]].l3;
 		unsigned cap = 0;
@@ -955,7 +958,7 @@ alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bit
 			break;
 		}
 		/* The cell's L3 group while it has room, then any core of the node. */
-		c = pick_core(s, n, want, whole, min, *l3, true);
+		c = *l3 >= 0 ? pick_core(s, n, want, whole, min, *l3, true) : -1;
 		if (c < 0)
 			c = pick_core(s, n, want, whole, min, *l3, false);
 		if (c < 0)
