@@ -64,30 +64,44 @@ teardown(void **state)
 	return 0;
 }
 
+/* `topomap apply` of guest gN onto fake target file fM, on this test's host and state. */
+struct apply_cmd {
+	char name[16], fileopt[256];
+	char *argv[16];
+};
+
+static char **
+apply_argv(struct apply_cmd *c, int guest, int file)
+{
+	int n = 0;
+
+	snprintf(c->name, sizeof(c->name), "g%d", guest);
+	snprintf(c->fileopt, sizeof(c->fileopt), "file=%s/f%d", dir, file);
+	c->argv[n++] = getenv("TOPOMAP_BIN");
+	c->argv[n++] = "apply";
+	c->argv[n++] = "--backend=mock";
+	c->argv[n++] = "-o";
+	c->argv[n++] = c->fileopt;
+	c->argv[n++] = "--state";
+	c->argv[n++] = state_path;
+	c->argv[n++] = "--topology";
+	c->argv[n++] = HOST;
+	c->argv[n++] = "--name";
+	c->argv[n++] = c->name;
+	c->argv[n++] = "--vcpus";
+	c->argv[n++] = "1";
+	c->argv[n] = NULL;
+	return c->argv;
+}
+
 static pid_t
 spawn_apply(int guest, int file, bool quiet)
 {
-	char name[16], fileopt[256], *argv[16];
 	posix_spawn_file_actions_t fa;
+	struct apply_cmd cmd;
+	char **argv = apply_argv(&cmd, guest, file);
 	pid_t pid;
-	int n = 0;
 
-	snprintf(name, sizeof(name), "g%d", guest);
-	snprintf(fileopt, sizeof(fileopt), "file=%s/f%d", dir, file);
-	argv[n++] = getenv("TOPOMAP_BIN");
-	argv[n++] = "apply";
-	argv[n++] = "--backend=mock";
-	argv[n++] = "-o";
-	argv[n++] = fileopt;
-	argv[n++] = "--state";
-	argv[n++] = state_path;
-	argv[n++] = "--topology";
-	argv[n++] = HOST;
-	argv[n++] = "--name";
-	argv[n++] = name;
-	argv[n++] = "--vcpus";
-	argv[n++] = "1";
-	argv[n] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	if (quiet) {
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -138,7 +152,6 @@ killed_at_random_points(void **state)
 {
 	uint32_t seed = 20261128;
 	unsigned killed = 0, finished = 0;
-	char *argv[16], fileopt[256];
 	char *out = NULL;
 
 	for (int i = 0; i < 8; i++)
@@ -166,24 +179,10 @@ killed_at_random_points(void **state)
 	assert_true(finished > 0 || killed == 200);
 
 	/* The next apply converges, and verify agrees with what it recorded. */
-	snprintf(fileopt, sizeof(fileopt), "file=%s/f%d", dir, 0);
 	{
-		int n = 0;
+		struct apply_cmd cmd;
+		char **argv = apply_argv(&cmd, 0, 0);
 
-		argv[n++] = getenv("TOPOMAP_BIN");
-		argv[n++] = "apply";
-		argv[n++] = "--backend=mock";
-		argv[n++] = "-o";
-		argv[n++] = fileopt;
-		argv[n++] = "--state";
-		argv[n++] = state_path;
-		argv[n++] = "--topology";
-		argv[n++] = HOST;
-		argv[n++] = "--name";
-		argv[n++] = "g0";
-		argv[n++] = "--vcpus";
-		argv[n++] = "1";
-		argv[n] = NULL;
 		assert_int_equal(test_run(argv, NULL, &out, NULL), 0);
 		free(out);
 		argv[1] = "verify";
