@@ -427,12 +427,18 @@ tmap_state_save(struct tmap_state *st, const struct tmap_host *h, struct tmap_er
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							    JSON_C_TO_STRING_NOSLASHESCAPE);
 
-	/* temp file beside the state, fsync, rename over it, fsync the directory */
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", st->path) < 0 || !(dir_copy = strdup(st->path))) {
+	/* A temporary file beside the state, fsync, rename over it, fsync the directory. Its
+	 * name is fixed: only the holder of the exclusive lock writes, so a writer killed
+	 * midway leaves one stale temporary that the next writer removes, not a new one per
+	 * crash. Removed and created afresh (O_EXCL) so that it is ours, with our mode. */
+	if (asprintf(&tmp, "%s.tmp", st->path) < 0 || !(dir_copy = strdup(st->path))) {
 		json_object_put(root);
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		fd = -1;
+	else
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
 	if (fd < 0) {
 		r = tmap_error_set(err, -errno, "state file '%s': cannot create '%s': %s", st->path,
 				   tmp, strerror(errno));

@@ -272,6 +272,51 @@ refuses_bad_files(void **state)
 	unlink(path);
 }
 
+/* A writer killed midway leaves "<state>.tmp" behind: the next writer replaces it and
+ * leaves nothing behind. One planted there as a symlink is removed, never followed. */
+static void
+stale_temporary_replaced(void **state)
+{
+	struct tmap_error err = {0};
+	char tmp[200], victim[200], buf[64] = "";
+	struct stat sb;
+	FILE *f;
+
+	unlink(path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	assert_int_equal(place_one("a", 1, &err), 0);
+	assert_int_equal(stat(tmp, &sb), -1);
+
+	/* a half-written state, as a kill leaves it */
+	assert_non_null(f = fopen(tmp, "w"));
+	fputs("{\"format\": \"topo", f);
+	fclose(f);
+	assert_int_equal(place_one("b", 1, &err), 0);
+	assert_int_equal(stat(tmp, &sb), -1);
+
+	assert_non_null(f = fopen(victim, "w"));
+	fputs("untouched\n", f);
+	fclose(f);
+	assert_int_equal(symlink(victim, tmp), 0);
+	assert_int_equal(place_one("c", 1, &err), 0);
+	assert_int_equal(lstat(tmp, &sb), -1);
+	assert_non_null(f = fopen(victim, "r"));
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "untouched\n");
+	unlink(victim);
+	{
+		struct tmap_topology *t = test_topology(HOST);
+		struct tmap_host *h = load_host(t);
+
+		assert_int_equal(tmap_host_guest_count(h), 3);
+		tmap_host_free(h);
+		tmap_topology_free(t);
+	}
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -279,6 +324,7 @@ main(void)
 		cmocka_unit_test(survives_between_processes),
 		cmocka_unit_test(concurrent_writers),
 		cmocka_unit_test(refuses_bad_files),
+		cmocka_unit_test(stale_temporary_replaced),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
