@@ -28,8 +28,6 @@
 #include "path.h"
 #include "testlib.h"
 
-#define MAX_ARGS 48
-
 extern char **environ;
 
 /* The host, found once in main(). */
@@ -179,45 +177,9 @@ move_in(const char *cgroup, pid_t pid)
 /* ---------------------------------------------------------------------------------------- */
 /* Running topomap */
 
-struct result {
-	int status;
-	char *out;
-	char *err;
-};
 
 static void
-result_clear(struct result *r)
-{
-	free(r->out);
-	free(r->err);
-	r->out = r->err = NULL;
-}
-
-static struct result
-run_argv(const char *const *args)
-{
-	const char *bin = getenv("TOPOMAP_BIN");
-	char *argv[MAX_ARGS];
-	struct result r = {0};
-	size_t n = 0;
-
-	assert_non_null(bin);
-	argv[n++] = (char *)bin;
-	for (; *args; args++) {
-		assert_true(n < MAX_ARGS - 1);
-		argv[n++] = (char *)*args;
-	}
-	argv[n] = NULL;
-	r.status = test_run(argv, NULL, &r.out, &r.err);
-	assert_non_null(r.out);
-	assert_non_null(r.err);
-	return r;
-}
-
-#define RUN(...) run_argv((const char *const[]){__VA_ARGS__, NULL})
-
-static void
-expect(const struct result *r, int status)
+expect(const struct test_result *r, int status)
 {
 	if (r->status != status)
 		fail_msg("exit %d, expected %d\nstdout: %s\nstderr: %s", r->status, status, r->out,
@@ -321,7 +283,7 @@ test_apply_verify_drift(void **state)
 	struct tmap_plan *p2;
 	const char *cpus2;
 	char first[16];
-	struct result r;
+	struct test_result r;
 
 	need_two_pus();
 	snprintf(ct, sizeof(ct), "%s/ct", base);
@@ -334,7 +296,7 @@ test_apply_verify_drift(void **state)
 	assert_contains(r.out, at("create cgroup %s\n", ct));
 	assert_contains(r.out, at("write '%s' to %s/cpuset.mems\n", mems, ct));
 	assert_contains(r.out, at("write '%s' to %s/cpuset.cpus\n", cpus1, ct));
-	result_clear(&r);
+	test_result_clear(&r);
 	assert_file(at("%s/cpuset.cpus", ct), cpus1);
 	assert_file(at("%s/cpuset.mems", ct), mems);
 	move_in(ct, sleeper);
@@ -343,7 +305,7 @@ test_apply_verify_drift(void **state)
 	r = RUN("verify", "--backend=cgroup", "--cgroup", rel, "--name", "ct", "--vcpus", "1");
 	expect(&r, 0);
 	assert_contains(r.out, "the plan is in force");
-	result_clear(&r);
+	test_result_clear(&r);
 
 	/* The same cgroup, now with a task, moved to another PU: the task follows. */
 	assert_int_equal(strspn(cpus1, "0123456789"), strlen(cpus1));
@@ -354,12 +316,12 @@ test_apply_verify_drift(void **state)
 	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--reserve", first, "--name", "ct",
 		"--vcpus", "1");
 	expect(&r, 0);
-	result_clear(&r);
+	test_result_clear(&r);
 	assert_task(sleeper, cpus2, mems);
 	r = RUN("verify", "--backend=cgroup", "--cgroup", rel, "--reserve", first, "--name",
 		"ct", "--vcpus", "1");
 	expect(&r, 0);
-	result_clear(&r);
+	test_result_clear(&r);
 
 	/* Behind topomap's back: every host CPU. The file and the task both drift. */
 	must_put(at("%s/cpuset.cpus", ct), host_cpus);
@@ -371,7 +333,7 @@ test_apply_verify_drift(void **state)
 	assert_contains(r.out, at("task %d (guest): Cpus_allowed_list '%s' is not within the plan's '%s'",
 				  (int)sleeper, host_cpus, cpus2));
 	assert_contains(r.err, "topomap: guest 'ct' drifted from its plan");
-	result_clear(&r);
+	test_result_clear(&r);
 
 	tmap_plan_free(p1);
 	tmap_plan_free(p2);
@@ -385,7 +347,7 @@ test_dry_run(void **state)
 	struct tmap_plan *p = plan_for("{\"name\": \"ct\", \"vcpus\": 1}", pu0);
 	char *before[3], *task_cpus, *task_mems;
 	char ct[PATH_MAX], rel[128], rel_new[128];
-	struct result r;
+	struct test_result r;
 
 	need_two_pus();
 	snprintf(ct, sizeof(ct), "%s/ct", base);
@@ -406,7 +368,7 @@ test_dry_run(void **state)
 	assert_contains(r.out, "dry run, these writes would be made:");
 	assert_contains(r.out, at("write '1' to %s/cpuset.memory_migrate\n", ct));
 	assert_contains(r.out, at("write '%s' to %s/cpuset.cpus\n", tmap_plan_cpuset(p, 0), ct));
-	result_clear(&r);
+	test_result_clear(&r);
 	for (size_t i = 0; i < 3; i++) {
 		assert_file(at("%s/%s", ct, files[i]), before[i]);
 		free(before[i]);
@@ -422,7 +384,7 @@ test_dry_run(void **state)
 	assert_contains(r.out, at("create cgroup %s/new\n", base));
 	assert_contains(r.out, at("write '%s' to %s/new/cpuset.cpus\n", host_cpus, base));
 	assert_contains(r.out, at("create cgroup %s/new/ct\n", base));
-	result_clear(&r);
+	test_result_clear(&r);
 	assert_false(exists(at("%s/new", base)));
 	tmap_plan_free(p);
 }
@@ -438,7 +400,7 @@ test_libvirt_layout(void **state)
 	const char *mems = tmap_plan_memory_nodeset(p, 0);
 	const char *emulator = tmap_plan_emulator_cpuset(p, 0);
 	char vm[PATH_MAX], rel[128];
-	struct result r;
+	struct test_result r;
 
 	need_two_pus();
 	if (!cpu_mount[0]) {
@@ -452,7 +414,7 @@ test_libvirt_layout(void **state)
 		"--name", "vm", "--vcpus", "2", "--iothreads", "1", "--shares", "512", "--period",
 		"100000", "--quota", "50000");
 	expect(&r, 0);
-	result_clear(&r);
+	test_result_clear(&r);
 	assert_file(at("%s/cpuset.cpus", vm), tmap_plan_cpuset(p, 0));
 	assert_file(at("%s/cpuset.mems", vm), mems);
 	for (unsigned v = 0; v < 2; v++) {
@@ -473,7 +435,7 @@ test_libvirt_layout(void **state)
 	r = RUN("verify", "--backend=cgroup", "--cgroup", rel, "--layout", "libvirt", "--name",
 		"vm", "--vcpus", "2", "--iothreads", "1");
 	expect(&r, 0);
-	result_clear(&r);
+	test_result_clear(&r);
 
 	/* vcpu1's child given vcpu0's PU: the set and the thread drift. */
 	must_put(at("%s/vcpu1/cpuset.cpus", vm), tmap_plan_vcpu_cpuset(p, 0, 0));
@@ -484,7 +446,7 @@ test_libvirt_layout(void **state)
 				  tmap_plan_vcpu_cpuset(p, 0, 0), tmap_plan_vcpu_cpuset(p, 0, 1)));
 	assert_contains(r.out, at("task %d (vcpu 1): Cpus_allowed_list '%s'", (int)sleeper,
 				  tmap_plan_vcpu_cpuset(p, 0, 0)));
-	result_clear(&r);
+	test_result_clear(&r);
 	tmap_plan_free(p);
 }
 
@@ -500,7 +462,7 @@ test_rollback_existing(void **state)
 	struct tmap_plan *p = plan_for("{\"name\": \"ct\", \"vcpus\": 1}", pu0);
 	char *before[3], *task_cpus, *task_mems;
 	char ct[PATH_MAX], rel[128];
-	struct result r;
+	struct test_result r;
 
 	need_two_pus();
 	snprintf(ct, sizeof(ct), "%s/ct", base);
@@ -523,7 +485,7 @@ test_rollback_existing(void **state)
 	assert_contains(r.err, at("topomap: apply: cpuset.cpus of '%s': '%s' is outside the parent's '%d'",
 				  rel, tmap_plan_cpuset(p, 0), pu0));
 	assert_contains(r.err, "restored what was there");
-	result_clear(&r);
+	test_result_clear(&r);
 
 	for (size_t i = 0; i < 3; i++) {
 		assert_file(at("%s/%s", ct, files[i]), before[i]);
@@ -542,7 +504,7 @@ test_rollback_created(void **state)
 {
 	struct tmap_plan *p = plan_for("{\"name\": \"ct\", \"vcpus\": 1}", pu0);
 	char rel[128];
-	struct result r;
+	struct test_result r;
 
 	need_two_pus();
 	snprintf(rel, sizeof(rel), "%s/new/ct", name);
@@ -554,7 +516,7 @@ test_rollback_created(void **state)
 	assert_contains(r.err, at("topomap: apply: cpuset.cpus of '%s': '%s' is outside the parent's '%d'",
 				  rel, tmap_plan_cpuset(p, 0), pu0));
 	assert_contains(r.err, "restored what was there");
-	result_clear(&r);
+	test_result_clear(&r);
 	assert_false(exists(at("%s/new", base)));
 	assert_file(at("%s/cpuset.cpus", base), pu_text(pu0));
 	assert_file(at("%s/cpuset.mems", base), host_mems);
@@ -581,7 +543,7 @@ test_bad_paths(void **state)
 		{file, "is not a directory"},
 	};
 	char missing[128];
-	struct result r;
+	struct test_result r;
 
 	snprintf(up_from_name, sizeof(up_from_name), "%s/../../etc", name);
 	snprintf(up_from_mount, sizeof(up_from_mount), "%s/../%s", cpuset_mount, name);
@@ -597,18 +559,18 @@ test_bad_paths(void **state)
 		assert_string_equal(r.out, "");
 		assert_contains(r.err, "topomap: open: ");
 		assert_contains(r.err, cases[i].message);
-		result_clear(&r);
+		test_result_clear(&r);
 	}
 	r = RUN("verify", "--backend=cgroup", "--cgroup", "../..", "--name", "ct", "--vcpus", "1");
 	expect(&r, 2);
-	result_clear(&r);
+	test_result_clear(&r);
 
 	snprintf(missing, sizeof(missing), "%s/missing", name);
 	r = RUN("apply", "--backend=cgroup", "--cgroup", missing, "--name", "ct", "--vcpus", "1");
 	expect(&r, 2);
 	assert_contains(r.err, at("cgroup '%s' does not exist under %s (use --create)", missing,
 				  cpuset_mount));
-	result_clear(&r);
+	test_result_clear(&r);
 	assert_false(exists(at("%s/missing", base)));
 }
 

@@ -23,53 +23,15 @@
 
 #define MAX_ARGS 64
 
-struct result {
-	int status;
-	char *out;
-	char *err;
-};
 
 static void
-result_clear(struct result *r)
-{
-	free(r->out);
-	free(r->err);
-	r->out = r->err = NULL;
-}
-
-/* Run topomap with the NULL-terminated arguments (argv[0] excluded). */
-static struct result
-run_argv(const char *stdin_text, const char *const *args)
-{
-	const char *bin = getenv("TOPOMAP_BIN");
-	char *argv[MAX_ARGS];
-	struct result r = {0};
-	size_t n = 0;
-
-	assert_non_null(bin);
-	argv[n++] = (char *)bin;
-	for (; *args; args++) {
-		assert_true(n < MAX_ARGS - 1);
-		argv[n++] = (char *)*args;
-	}
-	argv[n] = NULL;
-	r.status = test_run(argv, stdin_text, &r.out, &r.err);
-	assert_non_null(r.out);
-	assert_non_null(r.err);
-	return r;
-}
-
-#define RUN(...) run_argv(NULL, (const char *const[]){__VA_ARGS__, NULL})
-#define RUN_STDIN(text, ...) run_argv(text, (const char *const[]){__VA_ARGS__, NULL})
-
-static void
-print_result(const struct result *r)
+print_result(const struct test_result *r)
 {
 	print_message("exit %d\nstdout: %s\nstderr: %s\n", r->status, r->out, r->err);
 }
 
 static void
-assert_ok(const struct result *r)
+assert_ok(const struct test_result *r)
 {
 	if (r->status != 0 || r->err[0] || !r->out[0])
 		print_result(r);
@@ -81,7 +43,7 @@ assert_ok(const struct result *r)
 /* A failure: the exit code, nothing on stdout, exactly one line "topomap: ..." on stderr
  * that contains each of the needles. */
 static void
-assert_failure(const struct result *r, int status, const char *const *needles)
+assert_failure(const struct test_result *r, int status, const char *const *needles)
 {
 	const char *nl = strchr(r->err, '\n');
 
@@ -100,9 +62,9 @@ assert_failure(const struct result *r, int status, const char *const *needles)
 
 #define EXPECT_FAIL(status, needles, ...)                                                          \
 	do {                                                                                       \
-		struct result r_ = RUN(__VA_ARGS__);                                               \
+		struct test_result r_ = RUN(__VA_ARGS__);                                               \
 		assert_failure(&r_, status, (const char *const[]){NEEDLES needles, NULL});         \
-		result_clear(&r_);                                                                 \
+		test_result_clear(&r_);                                                                 \
 	} while (0)
 #define NEEDLES(...) __VA_ARGS__
 
@@ -172,7 +134,7 @@ struct host {
 static void
 host_load(struct host *h, const char *source)
 {
-	struct result r = RUN("topology", "--topology", source, "--format", "json");
+	struct test_result r = RUN("topology", "--topology", source, "--format", "json");
 	struct json_object *j, *nodes;
 	int ncore = 0;
 
@@ -203,7 +165,7 @@ host_load(struct host *h, const char *source)
 		}
 	}
 	json_object_put(j);
-	result_clear(&r);
+	test_result_clear(&r);
 }
 
 static void
@@ -277,29 +239,29 @@ scratch_file(struct scratch *s, const char *name, const char *text)
 static void
 test_version_and_help(void **state)
 {
-	struct result r;
+	struct test_result r;
 
 	r = RUN("--version");
 	assert_ok(&r);
 	assert_string_equal(r.out, "topomap " TOPOMAP_VERSION "\n");
-	result_clear(&r);
+	test_result_clear(&r);
 
 	r = RUN("--help");
 	assert_ok(&r);
 	assert_non_null(strstr(r.out, "plan"));
 	assert_non_null(strstr(r.out, "topology"));
-	result_clear(&r);
+	test_result_clear(&r);
 
 	r = RUN("plan", "--help");
 	assert_ok(&r);
 	assert_non_null(strstr(r.out, "--vcpus"));
 	assert_non_null(strstr(r.out, "--reserve"));
-	result_clear(&r);
+	test_result_clear(&r);
 
 	r = RUN("topology", "--help");
 	assert_ok(&r);
 	assert_non_null(strstr(r.out, "--topology"));
-	result_clear(&r);
+	test_result_clear(&r);
 }
 
 /* The contract shape on a host whose siblings are numbered apart: {"nodes":[{"id","memory_mib",
@@ -309,7 +271,7 @@ test_topology_json_synthetic(void **state)
 {
 	static const char *const cpus[] = {"0-1,4-5", "2-3,6-7"};
 	static const int cores[2][2][2] = {{{0, 4}, {1, 5}}, {{2, 6}, {3, 7}}};
-	struct result r = RUN("topology", "--topology", HOST_SMALL, "--format=json");
+	struct test_result r = RUN("topology", "--topology", HOST_SMALL, "--format=json");
 	struct json_object *j, *nodes, *distances = NULL;
 
 	assert_ok(&r);
@@ -345,18 +307,18 @@ test_topology_json_synthetic(void **state)
 				 10);
 	}
 	json_object_put(j);
-	result_clear(&r);
+	test_result_clear(&r);
 
 	r = RUN("topology", "--topology", HOST_SMALL);
 	assert_ok(&r);
-	result_clear(&r);
+	test_result_clear(&r);
 }
 
 /* The bundled example host: an Intel-style 2-socket host, siblings 12 apart, distances 10/21. */
 static void
 test_topology_json_example_host(void **state)
 {
-	struct result r = RUN("topology", "--topology", source_path("examples/host-2s-ht.xml"),
+	struct test_result r = RUN("topology", "--topology", source_path("examples/host-2s-ht.xml"),
 			      "--format", "json");
 	struct json_object *j, *nodes, *distances, *node0, *core0;
 
@@ -383,7 +345,7 @@ test_topology_json_example_host(void **state)
 					 a == b ? 10 : 21);
 	}
 	json_object_put(j);
-	result_clear(&r);
+	test_result_clear(&r);
 }
 
 /* Check the contract keys of one planned guest and return it. */
@@ -440,7 +402,7 @@ vcpu_pu(struct json_object *g, int vcpu)
 static void
 test_plan_json_inline(void **state)
 {
-	struct result r = RUN("plan", "--topology", HOST_16, "--format", "json", "--name", "vm1",
+	struct test_result r = RUN("plan", "--topology", HOST_16, "--format", "json", "--name", "vm1",
 			      "--vcpus", "4", "--threads", "2", "--memory", "2GiB", "--iothreads",
 			      "1", "--shares", "1024", "--memory-mode", "preferred");
 	struct json_object *j, *g, *cell, *io, *qos, *shares;
@@ -496,7 +458,7 @@ test_plan_json_inline(void **state)
 	hwloc_bitmap_free(emulator);
 	hwloc_bitmap_free(used);
 	json_object_put(j);
-	result_clear(&r);
+	test_result_clear(&r);
 	host_clear(&h);
 }
 
@@ -509,7 +471,7 @@ test_plan_json_inline_and_files(void **state)
 	char xml_path[PATH_MAX], db[PATH_MAX], services[PATH_MAX];
 	struct json_object *j, *g, *cells, *emu_obj;
 	hwloc_bitmap_t dedicated = hwloc_bitmap_alloc(), set, emulator;
-	struct result r;
+	struct test_result r;
 	struct host h;
 	int pu;
 
@@ -592,7 +554,7 @@ test_plan_json_inline_and_files(void **state)
 
 	hwloc_bitmap_free(dedicated);
 	json_object_put(j);
-	result_clear(&r);
+	test_result_clear(&r);
 	host_clear(&h);
 }
 
@@ -601,7 +563,7 @@ test_plan_reserve_and_stdin(void **state)
 {
 	static const char guests[] =
 		"[{\"name\": \"a\", \"vcpus\": 2}, {\"name\": \"b\", \"vcpus\": 2}]";
-	struct result r = RUN_STDIN(guests, "plan", "--topology", HOST_SMALL, "--reserve", "0,4",
+	struct test_result r = RUN_STDIN(guests, "plan", "--topology", HOST_SMALL, "--reserve", "0,4",
 				    "--format", "json", "-");
 	hwloc_bitmap_t reserved = set_of("0,4");
 	struct json_object *j;
@@ -616,7 +578,7 @@ test_plan_reserve_and_stdin(void **state)
 	}
 	hwloc_bitmap_free(reserved);
 	json_object_put(j);
-	result_clear(&r);
+	test_result_clear(&r);
 }
 
 static void
@@ -632,14 +594,14 @@ test_plan_formats(void **state)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct result r = RUN("plan", "--topology", HOST_SMALL, "--format", cases[i].format,
+		struct test_result r = RUN("plan", "--topology", HOST_SMALL, "--format", cases[i].format,
 				      "--name", "vm1", "--vcpus", "2", "--memory", "512M");
 
 		assert_ok(&r);
 		if (!strstr(r.out, cases[i].needle))
 			fail_msg("--format %s: no '%s' in %s", cases[i].format, cases[i].needle,
 				 r.out);
-		result_clear(&r);
+		test_result_clear(&r);
 	}
 }
 
@@ -650,7 +612,7 @@ test_examples_fit(void **state)
 {
 	const char *args[MAX_ARGS] = {"plan", "--topology", HOST_TINY};
 	size_t n = 3;
-	struct result r;
+	struct test_result r;
 	glob_t gl;
 
 	assert_int_equal(glob(source_path("examples/*.json"), 0, NULL, &gl), 0);
@@ -658,9 +620,9 @@ test_examples_fit(void **state)
 	for (size_t i = 0; i < gl.gl_pathc && n < MAX_ARGS - 2; i++)
 		args[n++] = gl.gl_pathv[i];
 	args[n] = NULL;
-	r = run_argv(NULL, args);
+	r = test_topomap(NULL, args);
 	assert_ok(&r);
-	result_clear(&r);
+	test_result_clear(&r);
 	globfree(&gl);
 
 	n = 0;
@@ -671,9 +633,9 @@ test_examples_fit(void **state)
 	for (size_t i = 0; i < gl.gl_pathc && n < MAX_ARGS - 2; i++)
 		args[n++] = gl.gl_pathv[i];
 	args[n] = NULL;
-	r = run_argv(NULL, args);
+	r = test_topomap(NULL, args);
 	assert_ok(&r);
-	result_clear(&r);
+	test_result_clear(&r);
 	globfree(&gl);
 	free((char *)args[2]);
 }
@@ -682,10 +644,10 @@ test_examples_fit(void **state)
 static void
 test_usage_errors(void **state)
 {
-	struct result r = run_argv(NULL, (const char *const[]){NULL});
+	struct test_result r = test_topomap(NULL, (const char *const[]){NULL});
 
 	assert_failure(&r, 2, (const char *const[]){"missing command", NULL});
-	result_clear(&r);
+	test_result_clear(&r);
 	EXPECT_FAIL(2, ("unknown command", "''"), "");
 	EXPECT_FAIL(2, ("'frobnicate'"), "frobnicate");
 	EXPECT_FAIL(2, ("'--bogus'"), "--bogus");

@@ -156,3 +156,35 @@ test_run(char *const argv[], const char *stdin_text, char **out, char **err)
 		return -1;
 	return WEXITSTATUS(status);
 }
+
+#define TEST_MAX_ARGS 64
+
+struct test_result
+test_topomap(const char *stdin_text, const char *const *args)
+{
+	const char *bin = getenv("TOPOMAP_BIN");
+	char *argv[TEST_MAX_ARGS];
+	struct test_result r = {0};
+	size_t n = 0;
+
+	if (!bin)
+		fail_msg("TOPOMAP_BIN is not set: run the tests with meson test");
+	argv[n++] = (char *)bin;
+	for (; *args; args++) {
+		assert_true(n < TEST_MAX_ARGS - 1);
+		argv[n++] = (char *)*args;
+	}
+	argv[n] = NULL;
+	r.status = test_run(argv, stdin_text, &r.out, &r.err);
+	assert_non_null(r.out);
+	assert_non_null(r.err);
+	return r;
+}
+
+void
+test_result_clear(struct test_result *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+}

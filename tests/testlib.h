@@ -28,4 +28,19 @@ struct tmap_plan *test_solve(const struct tmap_topology *t, const struct tmap_gu
  * NULL pointers to ignore) and returns its exit status, or -1 when it did not exit. */
 int test_run(char *const argv[], const char *stdin_text, char **out, char **err);
 
+/* One run of the built topomap ($TOPOMAP_BIN): exit status, stdout and stderr. */
+struct test_result {
+	int status;
+	char *out;
+	char *err;
+};
+
+/* Run topomap with the NULL-terminated arguments (argv[0] excluded) and stdin_text (may be
+ * NULL); fails the test if it cannot be run. */
+struct test_result test_topomap(const char *stdin_text, const char *const *args);
+void test_result_clear(struct test_result *r);
+
+#define RUN(...) test_topomap(NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_STDIN(text, ...) test_topomap(text, (const char *const[]){__VA_ARGS__, NULL})
+
 #endif
