@@ -498,6 +498,27 @@ struct sort_ctx {
 	const unsigned *dist;	/* distances from the anchor, computed once; may be NULL */
 };
 
+/*
+ * On a host of two-thread cores, under thread policy prefer, a node's capacity is its free
+ * PUs, and an odd count means a core with one sibling taken: an odd cell that lands there
+ * fills that hole, one that lands on an even node breaks a whole core. Other policies count
+ * whole cores, which every fit leaves whole.
+ */
+static bool
+pairs_matter(const struct solver *s, const struct demand *d)
+{
+	return d->cpu == TMAP_CPU_DEDICATED && d->policy == TMAP_THREAD_PREFER &&
+	       s->t->max_threads == 2;
+}
+
+/* Does a cell of `need` vcpus on node n leave every core it touches whole or full? */
+static bool
+leaves_even(const struct solver *s, const struct demand *d, const unsigned *cap, unsigned n,
+	    unsigned need)
+{
+	return !pairs_matter(s, d) || (cap[n] - need) % 2 == 0;
+}
+
 static int
 by_distance(const void *a, const void *b, void *arg)
 {
@@ -540,16 +561,18 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	_cleanup_free_ unsigned *cap_after = calloc(N, sizeof(unsigned));
 	_cleanup_free_ uint64_t *mem_after = calloc(N, sizeof(uint64_t));
 	unsigned long best_dist = ULONG_MAX, best_left = ULONG_MAX;
-	unsigned best_useful = 0, best_largest = 0, nseen = 0;
+	unsigned best_useful = 0, best_largest = 0, best_even = 0, nseen = 0;
 	_cleanup_free_ uint64_t *seen_sets = calloc(N, sizeof(uint64_t));
 	_cleanup_free_ unsigned *cand = calloc(N, sizeof(unsigned));
 	_cleanup_free_ unsigned *from_anchor = calloc(N, sizeof(unsigned));
 	_cleanup_free_ bool *fits_every_cell = calloc(N, sizeof(bool));
+	_cleanup_free_ unsigned *key = calloc(N, sizeof(unsigned));
+	bool odd_cells = false;
 	struct matching m;
 
 	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
 	    !best || !cap_after || !mem_after || !seen_sets || !cand || !from_anchor ||
-	    !fits_every_cell)
+	    !fits_every_cell || !key)
 		return -ENOMEM;
 	m = (struct matching){ncells, N, fit, allowed, node_of, cell_of, visited};
 	for (unsigned n = 0; n < N; n++)
@@ -559,6 +582,12 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			fit[c * N + n] = cell_fits(s, d, cap, n, &req[c], c);
 			fits_every_cell[n] &= fit[c * N + n];
 		}
+	/* Nodes as close are taken most room first; but for a guest with an odd cell, first the
+	 * nodes where it would fill a free sibling (see leaves_even()). */
+	for (unsigned c = 0; c < ncells; c++)
+		odd_cells |= pairs_matter(s, d) && req[c].vcpus % 2;
+	for (unsigned n = 0; n < N; n++)
+		key[n] = odd_cells && cap[n] % 2 ? cap[n] + (UINT_MAX >> 1) : cap[n];
 	/* Cells largest first, then by number. */
 	for (unsigned c = 0; c < ncells; c++)
 		by_size[c] = c;
@@ -571,9 +600,9 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		}
 
 	for (unsigned a = 0; a < N; a++) {
-		struct sort_ctx ctx = {t, a, cap, from_anchor};
+		struct sort_ctx ctx = {t, a, key, from_anchor};
 		unsigned long dist, left = 0;
-		unsigned len, useful, largest, fit_all = 0;
+		unsigned len, useful, largest, even = 0, fit_all = 0;
 		bool anchor_useful = false;
 
 		for (unsigned c = 0; c < ncells; c++)
@@ -663,16 +692,20 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 				return -EINVAL; /* cannot happen: the prefix had a full matching */
 			fixed[c] = pick;
 			left += cap[pick] - req[c].vcpus;
+			even += leaves_even(s, d, cap, (unsigned)pick,
+					    req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0));
 		}
 		dist = set_distance(t, fixed, ncells);
 		after_placing(s, d, cap, req, fixed, ncells, cap_after, mem_after);
 		useful = usefulness(s, cap_after, mem_after);
 		largest = largest_class(s, cap_after);
 		/* Closest first; then what stays useful; then the biggest hole kept; then the
-		 * set with the most room left, spreading the load. */
+		 * fewest whole cores broken; then the most room left, spreading the load. */
 		if (best_dist == ULONG_MAX || dist != best_dist ? dist < best_dist :
 		    useful != best_useful ? useful > best_useful :
-		    largest != best_largest ? largest > best_largest : left > best_left) {
+		    largest != best_largest ? largest > best_largest :
+		    even != best_even ? even > best_even : left > best_left) {
+			best_even = even;
 			best_dist = dist;
 			best_left = left;
 			best_useful = useful;

@@ -192,6 +192,28 @@ prefer_fills_whole_cores(void **state)
 	solved_free(&s);
 }
 
+/* Two-cell guests of one vcpu per cell: the second fills the free siblings the first left on
+ * two nodes, instead of breaking a whole core on the empty third node. */
+static void
+odd_cells_fill_free_siblings(void **state)
+{
+	struct solved s = solve_ok("synthetic:pack:1 numa:3(memory=16GiB) core:4 pu:2",
+				   "[{\"name\":\"a\",\"vcpus\":2,\"cells\":[{\"cpus\":\"0\"},{\"cpus\":\"1\"}]},"
+				   "{\"name\":\"b\",\"vcpus\":2,\"cells\":[{\"cpus\":\"0\"},{\"cpus\":\"1\"}]}]",
+				   NULL);
+	const struct plan_guest *a = guest(&s, "a"), *b = guest(&s, "b");
+	_cleanup_bitmap_ hwloc_bitmap_t cores_a = hwloc_bitmap_alloc();
+	_cleanup_bitmap_ hwloc_bitmap_t cores_b = hwloc_bitmap_alloc();
+
+	for (unsigned v = 0; v < 2; v++) {
+		hwloc_bitmap_set(cores_a, (unsigned)core_of(s.t, vcpu_pu(a, v)));
+		hwloc_bitmap_set(cores_b, (unsigned)core_of(s.t, vcpu_pu(b, v)));
+	}
+	assert_int_equal(hwloc_bitmap_weight(cores_a), 2);
+	assert_true(hwloc_bitmap_isequal(cores_a, cores_b));
+	solved_free(&s);
+}
+
 /* isolate: one vcpu per core and nobody gets the siblings. */
 static void
 isolate_keeps_siblings_empty(void **state)
@@ -665,6 +687,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(guest_smt_on_far_siblings),
 		cmocka_unit_test(prefer_fills_whole_cores),
+		cmocka_unit_test(odd_cells_fill_free_siblings),
 		cmocka_unit_test(isolate_keeps_siblings_empty),
 		cmocka_unit_test(require_whole_cores),
 		cmocka_unit_test(emulator_isolate),
