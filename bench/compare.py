@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""
+The README's side-by-side table: topomap-bench on every workload of shared/peers, beside the
+Nova results recorded there. Locality is measured here from each engine's answer and the
+workload's host, the same way for both engines, so neither engine grades itself.
+
+  bench/compare.py --bench build/bench/topomap-bench --peers ../shared/peers [--repeat 5]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+
+def locality(workload, result):
+    """(SMT pairs on host siblings %, cells on one node %, cell pairs on one socket %)."""
+    node_of, core_of, socket_of = {}, {}, {}
+    for node in workload["host"]["nodes"]:
+        socket_of[node["id"]] = node.get("socket", node["id"])
+        for i, core in enumerate(node["cores"]):
+            for pu in core:
+                node_of[pu] = node["id"]
+                core_of[pu] = (node["id"], i)
+    spec = {g["name"]: g for g in workload["guests"]}
+    pairs = siblings = cells = whole = cell_pairs = same_socket = 0
+    for g in result["guests"]:
+        if g["status"] != "placed":
+            continue
+        vmap = {int(v): pu for v, pu in g["vcpu_map"].items()}
+        want = spec[g["name"]].get("cells") or [{"cpus": list(range(g["vcpus"]))}]
+        for cell in want:
+            cpus = cell["cpus"]
+            if not all(v in vmap for v in cpus):
+                continue
+            cells += 1
+            whole += len({node_of[vmap[v]] for v in cpus}) == 1
+            for k in range(0, len(cpus) - 1, 2):
+                a, b = vmap[cpus[k]], vmap[cpus[k + 1]]
+                pairs += 1
+                siblings += core_of[a] == core_of[b]
+        nodes = [node for _, node in sorted(g.get("cell_map", {}).items())]
+        for i in range(len(nodes)):
+            for j in range(i + 1, len(nodes)):
+                cell_pairs += 1
+                same_socket += socket_of[nodes[i]] == socket_of[nodes[j]]
+
+    def pct(a, b):
+        return "%.1f" % (100.0 * a / b) if b else "-"
+
+    return pct(siblings, pairs), pct(whole, cells), pct(same_socket, cell_pairs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument("--bench", required=True, help="the topomap-bench binary")
+    ap.add_argument("--peers", required=True, help="shared/peers: workloads and Nova results")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+
+    nova = json.load(open(os.path.join(args.peers, "results-nova.json")))["workloads"]
+    wdir = os.path.join(args.peers, "workloads")
+    print("| workload | usable PUs | placed before 1st reject | placed | PU util % "
+          "| bad fits + timeouts | median fit ms | max fit ms "
+          "| SMT pairs on siblings % | cells on one node % | cell pairs on one socket % |")
+    print("| --- " * 11 + "|")
+    for name in sorted(os.listdir(wdir)):
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(wdir, name)
+        workload = json.load(open(path))
+        out = subprocess.run([args.bench, "--repeat", str(args.repeat), path], check=True,
+                             capture_output=True, text=True).stdout
+        mine = json.loads(out)
+        peer = nova[name[:-5]]
+        t, n, b = mine["totals"], peer["result"]["totals"], peer["bounds"]
+        bad = [sum(r["totals"]["statuses"].get(s, 0) for s in ("bad_fit", "timeout"))
+               for r in (mine, peer["result"])]
+        lm, ln = locality(workload, mine), locality(workload, peer["result"])
+        speed = n["fit_ms_median"] / t["fit_ms_median"]
+        print("| %s | %d | %d / %d (%d) | %d / %d (%d) | %.1f / %.1f | %d / %d "
+              "| %.4f / %.3f (×%.0f) | %.3f / %.1f | %s / %s | %s / %s | %s / %s |" % (
+                  name[:-5], t["usable_pus"],
+                  t["placed_before_first_reject"], n["placed_before_first_reject"],
+                  b["placed_before_first_reject"], t["placed"], n["placed"], b["placed"],
+                  t["pu_util_pct"], n["pu_util_pct"], bad[0], bad[1],
+                  t["fit_ms_median"], n["fit_ms_median"], speed,
+                  t["fit_ms_max"], n["fit_ms_max"],
+                  lm[0], ln[0], lm[1], ln[1], lm[2], ln[2]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
