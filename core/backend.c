@@ -248,6 +248,7 @@ struct tmap_observed {
 	size_t nsets, ntasks;
 	struct observed_set *sets;
 	struct observed_task *tasks;
+	struct lines drift;	/* what the backend compared itself */
 };
 
 static void
@@ -266,6 +267,7 @@ observed_free(struct tmap_observed *o)
 	}
 	free(o->sets);
 	free(o->tasks);
+	lines_clear(&o->drift);
 	free(o);
 }
 
@@ -356,6 +358,23 @@ tmap_observed_task(struct tmap_observed *o, int tid, enum tmap_task_role role, u
 	return 0;
 }
 
+int
+tmap_observed_drift(struct tmap_observed *o, const char *fmt, ...)
+{
+	char *line = NULL;
+	va_list ap;
+	int r;
+
+	if (!o || !fmt)
+		return -EINVAL;
+	va_start(ap, fmt);
+	r = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	return lines_add(&o->drift, line);
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* Comparing with the plan */
 
@@ -425,6 +444,12 @@ task_role_text(const struct observed_task *t, char *buf, size_t size)
 static int
 compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_report *rep)
 {
+	for (size_t i = 0; i < o->drift.n; i++) {
+		int r = lines_printf(&rep->drift, "%s", o->drift.line[i]);
+
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < o->nsets; i++) {
 		const struct observed_set *s = &o->sets[i];
 		const char *want = expected_set(pg, s->kind, s->index);

@@ -437,6 +437,21 @@ test_libvirt_layout(void **state)
 	expect(&r, 0);
 	test_result_clear(&r);
 
+	/* QoS is verified too: in force, then cpu.shares changed behind topomap's back. */
+	r = RUN("verify", "--backend=cgroup", "--cgroup", rel, "--layout", "libvirt", "--name",
+		"vm", "--vcpus", "2", "--iothreads", "1", "--shares", "512", "--period", "100000",
+		"--quota", "50000");
+	expect(&r, 0);
+	test_result_clear(&r);
+	must_put(at("%s/vm/cpu.shares", cpu_base), "1024");
+	r = RUN("verify", "--backend=cgroup", "--cgroup", rel, "--layout", "libvirt", "--name",
+		"vm", "--vcpus", "2", "--iothreads", "1", "--shares", "512", "--period", "100000",
+		"--quota", "50000");
+	expect(&r, 4);
+	assert_contains(r.out, at("cpu.shares of '%s' is '1024', the plan says '512'", rel));
+	test_result_clear(&r);
+	must_put(at("%s/vm/cpu.shares", cpu_base), "512");
+
 	/* vcpu1's child given vcpu0's PU: the set and the thread drift. */
 	must_put(at("%s/vcpu1/cpuset.cpus", vm), tmap_plan_vcpu_cpuset(p, 0, 0));
 	r = RUN("verify", "--backend=cgroup", "--cgroup", rel, "--layout", "libvirt", "--name",

@@ -136,6 +136,18 @@ TMAP_EXPORT int tmap_observed_set(struct tmap_observed *obs, enum tmap_observed_
 TMAP_EXPORT int tmap_observed_task(struct tmap_observed *obs, int tid, enum tmap_task_role role,
 				   unsigned index, const char *cpus, const char *mems);
 
+/**
+ * Record a difference from the plan that the backend found itself, for what the sets above
+ * cannot express: a QoS value in the backend's own scale (cgroup v2 cpu.weight), a memory
+ * mode. It is reported as drift, like a set that differs.
+ * @param obs the observation being filled.
+ * @param fmt printf format of one line naming where it was read, what is in force and what
+ *        the plan says ("cpu.shares of 'ct1' is 512, the plan says 1024").
+ * @return 0, or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_observed_drift(struct tmap_observed *obs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ---------------------------------------------------------------------------------------- */
 /** @name The backend descriptor */
 

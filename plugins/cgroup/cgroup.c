@@ -1267,6 +1267,17 @@ write_qos_v1(struct state *st, uint64_t shares, uint64_t period, int64_t quota,
 	return r;
 }
 
+/*
+ * v1 shares 2..262144 (default 1024) onto v2 weight 1..10000 (default 100), linearly, as
+ * systemd and crun map them: weight = 1 + (shares - 2) * 9999 / 262142. 1024 gives 39, not
+ * 100: the two scales do not share a default.
+ */
+static uint64_t
+shares_to_weight(uint64_t shares)
+{
+	return 1 + ((shares - 2) * 9999) / 262142;
+}
+
 /* v2: the same, converted to cpu.weight and cpu.max. */
 static int
 write_qos_v2(struct state *st, uint64_t shares, uint64_t period, int64_t quota,
@@ -1278,12 +1289,7 @@ write_qos_v2(struct state *st, uint64_t shares, uint64_t period, int64_t quota,
 	int r;
 
 	if (shares) {
-		/*
-		 * v1 shares 2..262144 (default 1024) onto v2 weight 1..10000 (default 100),
-		 * linearly, as systemd and crun map them: weight = 1 + (shares - 2) * 9999 /
-		 * 262142. 1024 gives 39, not 100: the two scales do not share a default.
-		 */
-		snprintf(value, sizeof(value), "%" PRIu64, 1 + ((shares - 2) * 9999) / 262142);
+		snprintf(value, sizeof(value), "%" PRIu64, shares_to_weight(shares));
 		r = cg_write(st, t, F_WEIGHT, value, j, err);
 		if (r < 0)
 			return r;
@@ -1577,6 +1583,82 @@ observe_set(struct state *st, struct cgroup *cg, enum tmap_observed_kind kind, u
 	return 0;
 }
 
+/* One QoS file against what the plan's value becomes in it; a difference is drift. */
+static int
+observe_value(struct cgroup *cg, enum file f, const char *want, struct tmap_observed *obs,
+	      struct tmap_error *err)
+{
+	_cleanup_free_ char *now = NULL;
+	int r = cg->fd < 0 ? -ENOENT : read_at(cg->fd, file_names[f], MAX_FILE, &now);
+
+	if (r < 0)
+		return tmap_error_set(err, r, "cannot read %s of '%s': %s", file_names[f], cg->rel,
+				 strerror(-r));
+	now[strcspn(now, "\n")] = '\0';
+	if (streq(now, want))
+		return 0;
+	r = tmap_observed_drift(obs, "%s of '%s' is '%s', the plan says '%s'", file_names[f],
+				cg->rel, now, want);
+	return r < 0 ? tmap_error_set(err, r, "out of memory") : 0;
+}
+
+/* The plan's cputune as the files hold it: v1 as it is, v2 as cpu.weight and cpu.max. */
+static int
+observe_qos(struct state *st, const struct tmap_plan *plan, size_t guest,
+	    struct tmap_observed *obs, struct tmap_error *err)
+{
+	uint64_t shares = 0, period = 0;
+	int64_t quota = 0;
+	char want[64];
+	int r = 0;
+
+	tmap_plan_qos(plan, guest, &shares, &period, &quota);
+	if (!st->h.v2) {
+		struct cgroup *ct = &st->cpu_chain[st->depth];
+
+		if (shares) {
+			snprintf(want, sizeof(want), "%" PRIu64, shares);
+			r = observe_value(ct, F_SHARES, want, obs, err);
+		}
+		if (r == 0 && period) {
+			snprintf(want, sizeof(want), "%" PRIu64, period);
+			r = observe_value(ct, F_PERIOD, want, obs, err);
+		}
+		if (r == 0 && quota) {
+			snprintf(want, sizeof(want), "%" PRId64, quota < 0 ? -1 : quota);
+			r = observe_value(ct, F_QUOTA, want, obs, err);
+		}
+		return r;
+	}
+	if (shares) {
+		snprintf(want, sizeof(want), "%" PRIu64, shares_to_weight(shares));
+		r = observe_value(&st->chain[st->depth], F_WEIGHT, want, obs, err);
+	}
+	if (r == 0 && (period || quota)) {
+		struct cgroup *t = &st->chain[st->depth];
+		_cleanup_free_ char *now = NULL;
+		char q[32] = "max", p[32];
+
+		/* "QUOTA PERIOD": a half the plan leaves unset is whatever is there. */
+		r = t->fd < 0 ? -ENOENT : read_at(t->fd, file_names[F_MAX], MAX_FILE, &now);
+		if (r < 0)
+			return tmap_error_set(err, r, "cannot read cpu.max of '%s': %s", t->rel,
+					 strerror(-r));
+		if (sscanf(now, "%31s %31s", q, p) != 2)
+			return tmap_error_set(err, -EPROTO, "cpu.max of '%s': '%s' is not 'QUOTA PERIOD'",
+					 t->rel, now);
+		if (quota > 0)
+			snprintf(q, sizeof(q), "%" PRId64, quota);
+		else if (quota < 0)
+			snprintf(q, sizeof(q), "max");
+		if (period)
+			snprintf(p, sizeof(p), "%" PRIu64, period);
+		snprintf(want, sizeof(want), "%s %s", q, p);
+		r = observe_value(t, F_MAX, want, obs, err);
+	}
+	return r;
+}
+
 static int
 cgroup_read_back(void *userdata, const struct tmap_plan *plan, size_t guest,
 		 struct tmap_observed *obs, struct tmap_error *err)
@@ -1591,6 +1673,8 @@ cgroup_read_back(void *userdata, const struct tmap_plan *plan, size_t guest,
 	r = observe_set(st, t, TMAP_OBSERVED_CPUS, 0, F_CPUS, obs, err);
 	if (r == 0)
 		r = observe_set(st, t, TMAP_OBSERVED_MEMS, 0, F_MEMS, obs, err);
+	if (r == 0)
+		r = observe_qos(st, plan, guest, obs, err);
 	if (r < 0)
 		return r;
 	if (st->libvirt) {

@@ -167,7 +167,8 @@ else
 	grep -q cgroup /tmp/out && ok "backends lists cgroup" || fail "backends does not list cgroup"
 
 	# What the plan says for the container; apply must write exactly that.
-	guest="--name ct --vcpus 2 --memory 64M"
+	# cputune too: v1 shares 2048 become cpu.weight 1 + 2046 * 9999 / 262142 = 79.
+	guest="--name ct --vcpus 2 --memory 64M --shares 2048 --period 100000 --quota 50000"
 	p=$(topomap plan --format json $guest | compact)
 	want_cpus=$(expand "$(echo "$p" | grep -o '"vcpu":[0-9]*,"cpuset":"[^"]*"' |
 		json_strings cpuset | tr '\n' ',' | sed 's/,$//')")
@@ -187,6 +188,13 @@ else
 			"$want_cpus"
 		check "cpuset.mems.effective" "$(expand "$(cat $ct/cpuset.mems.effective)")" \
 			"$want_mems"
+		check "cpu.weight" "$(cat $ct/cpu.weight)" 79
+		check "cpu.max" "$(cat $ct/cpu.max)" "50000 100000"
+		echo 100 >$ct/cpu.weight
+		run "verify (cpu.weight drifted)" 4 topomap verify --backend=cgroup --cgroup $BASE/ct $guest
+		grep -q "cpu.weight of '$BASE/ct' is '100', the plan says '79'" /tmp/out &&
+			ok "verify names the cpu.weight drift" || fail "verify did not name the cpu.weight drift"
+		echo 79 >$ct/cpu.weight
 
 		# A "container": 48 MiB faulted in on the other node, in a staging cgroup.
 		stage=$CG/$BASE/stage
