@@ -28,4 +28,13 @@ struct tmap_plan *test_solve(const struct tmap_topology *t, const struct tmap_gu
  * NULL pointers to ignore) and returns its exit status, or -1 when it did not exit. */
 int test_run(char *const argv[], const char *stdin_text, char **out, char **err);
 
+/* Preload tests/fault-inject.c ($TOPOMAP_FAULT_INJECT) into every program started from now on,
+ * after what LD_PRELOAD holds already: before the at-th call of `call` there, `victim` is
+ * killed. call NULL ends it, and LD_PRELOAD is what it was. */
+void test_inject_fault(const char *call, unsigned at, pid_t victim);
+
+/* Does the allocation state file at path record a guest of this name? A missing file records
+ * none; a file that cannot be read fails the test. */
+bool test_state_has_guest(const char *path, const char *name);
+
 #endif

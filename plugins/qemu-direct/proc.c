@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <sys/pidfd.h>
 
 #include "qemu-direct.h"
 
@@ -124,7 +126,9 @@ proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	task_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (task_fd < 0 && errno == ENOENT)
-		return tmap_error_set(err, -ESRCH, "--pid: there is no process %d", (int)pid);
+		return tmap_error_set(err, -ESRCH,
+				 "--pid: there is no process %d (has QEMU exited?): nothing was changed",
+				 (int)pid);
 	if (task_fd < 0)
 		return tmap_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
 
@@ -146,6 +150,38 @@ proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err)
 	r = task_fd;
 	task_fd = -1;
 	return r;
+}
+
+int
+proc_open_pidfd(pid_t pid, struct tmap_error *err)
+{
+	_cleanup_close_ int fd = pidfd_open(pid, 0);
+
+	if (fd < 0 && errno == ESRCH)
+		return tmap_error_set(err, -ESRCH,
+				 "--pid: there is no process %d (has QEMU exited?): nothing was changed",
+				 (int)pid);
+	if (fd < 0)
+		return tmap_error_set(err, -errno, "cannot watch process %d (pidfd_open): %s",
+				 (int)pid, strerror(errno));
+	if (proc_exited(fd, 0))
+		return tmap_error_set(
+		    err, -ESRCH,
+		    "--pid: process %d has exited (a zombie its parent has not reaped yet): there is no QEMU to apply to, nothing was changed",
+		    (int)pid);
+	return TAKE_FD(fd);
+}
+
+bool
+proc_exited(int pidfd, int wait_ms)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	int r;
+
+	/* A pidfd polls readable once the whole process has exited. */
+	while ((r = poll(&p, 1, wait_ms)) < 0 && errno == EINTR)
+		;
+	return r == 1;
 }
 
 int
