@@ -14,6 +14,7 @@
  *   5 an apply failed and what was there could not all be put back.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -1892,6 +1893,13 @@ main(int argc, char *argv[])
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	/*
+	 * A peer that goes away (a libvirtd killed in the middle of an apply, a reader of our
+	 * output that quit) must be an error that is reported, after the restore, not a signal
+	 * that ends topomap between two writes of a transaction. libvirt's client writes to its
+	 * daemon's socket with plain write(), and asks its users to ignore SIGPIPE.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	if (!cmd)
 		return fail(EXIT_USAGE, "missing command (see 'topomap --help')");
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)
