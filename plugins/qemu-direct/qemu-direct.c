@@ -982,6 +982,10 @@ qd_apply(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap
 	if (r < 0)
 		goto out;
 	r = migrate_memory(s, &nodes, nodes_list, j, err);
+	if (r < 0 && proc_exited(s->q.pidfd, 200))
+		r = tmap_error_set(err, -ESRCH,
+				   "QEMU process %d exited during apply (its pages could not be moved)",
+				   (int)s->q.pid);
 	if (r < 0)
 		goto out;
 	note_memdevs(s, &nodes, nodes_list, j);
