@@ -399,10 +399,9 @@ qemu_read(const struct tmap_target *target, bool describe, struct qemu *q, struc
 	if (r < 0)
 		return r;
 	q->task_fd = r;
-	r = proc_open_pidfd(q->pid, err);
+	r = proc_open_pidfd(q->task_fd, q->pid, &q->pidfd, err);
 	if (r < 0)
 		return r;
-	q->pidfd = r;
 	r = qmp_connect(tmap_target_get(target, "qmp"), &qmp, err);
 	if (r < 0)
 		return r;
@@ -496,6 +495,12 @@ role_text(enum tmap_task_role role, unsigned index, char *buf, size_t size)
 	return buf;
 }
 
+static bool
+qemu_exited(const struct qemu *q, int wait_ms)
+{
+	return proc_exited(q->task_fd, q->pid, q->pidfd, wait_ms);
+}
+
 /*
  * A vcpu or iothread thread is gone. When the whole QEMU went with it (killed, crashed), say
  * so: the operator needs to hear that QEMU exited, not that one thread did. A process killed
@@ -508,7 +513,7 @@ thread_gone(const struct qemu *q, enum tmap_task_role role, unsigned index, pid_
 	char text[32];
 
 	role_text(role, index, text, sizeof(text));
-	if (proc_exited(q->pidfd, 200))
+	if (qemu_exited(q, 200))
 		return tmap_error_set(err, -ESRCH, "QEMU process %d exited during %s (%s thread %d is gone)",
 				 (int)q->pid, step, text, (int)tid);
 	return tmap_error_set(err, -ESRCH, "the thread of %s (%d) has exited", text, (int)tid);
@@ -799,15 +804,15 @@ set_thread(struct state *s, struct thread *t, const struct cpus *set, struct tma
 	 * itself has exited, no tid of it is touched again: its zombie main thread, if its parent
 	 * has not reaped it yet, is no thread to pin either.
 	 */
-	if (proc_exited(s->q.pidfd, 0) || proc_task_exists(s->q.task_fd, t->tid) < 0) {
-		if (t->role == TMAP_TASK_EMULATOR && !proc_exited(s->q.pidfd, 0))
+	if (qemu_exited(&s->q, 0) || proc_task_exists(s->q.task_fd, t->tid) < 0) {
+		if (t->role == TMAP_TASK_EMULATOR && !qemu_exited(&s->q, 0))
 			return 0;
 		return thread_gone(&s->q, t->role, t->index, t->tid, "apply", err);
 	}
 	if (sched_setaffinity(t->tid, set->size, set->set) == 0)
 		return 0;
 	if (errno == ESRCH)
-		return t->role == TMAP_TASK_EMULATOR && !proc_exited(s->q.pidfd, 0) ?
+		return t->role == TMAP_TASK_EMULATOR && !qemu_exited(&s->q, 0) ?
 			       0 :
 			       thread_gone(&s->q, t->role, t->index, t->tid, "apply", err);
 	return tmap_error_set(err, -errno, "cannot set the affinity of thread %d '%s' (%s) to '%s': %s",
@@ -982,7 +987,7 @@ qd_apply(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap
 	if (r < 0)
 		goto out;
 	r = migrate_memory(s, &nodes, nodes_list, j, err);
-	if (r < 0 && proc_exited(s->q.pidfd, 200))
+	if (r < 0 && qemu_exited(&s->q, 200))
 		r = tmap_error_set(err, -ESRCH,
 				   "QEMU process %d exited during apply (its pages could not be moved)",
 				   (int)s->q.pid);
@@ -1002,7 +1007,7 @@ qd_restore(void *userdata, struct tmap_journal *j, struct tmap_error *err)
 
 	/* A QEMU that exited has no thread left to put back, and its tids are no longer its to
 	 * touch: another process may already run under one of them. */
-	if (proc_exited(s->q.pidfd, 0))
+	if (qemu_exited(&s->q, 0))
 		return 0;
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
@@ -1046,7 +1051,7 @@ observe_thread(struct state *s, pid_t tid, struct tmap_observed *obs, struct tma
 
 	r = proc_read_task_file(s->q.task_fd, tid, "status", &status);
 	if (r == -ENOENT || r == -ESRCH) {
-		if (role == TMAP_TASK_EMULATOR && !proc_exited(s->q.pidfd, 0))
+		if (role == TMAP_TASK_EMULATOR && !qemu_exited(&s->q, 0))
 			return 0;
 		return thread_gone(&s->q, role, index, tid, "read back", err);
 	}
