@@ -614,7 +614,8 @@ done:
 
 			memcpy(first, err->message, sizeof(first));
 			snprintf(err->message, sizeof(err->message), "%.*s%s%.*s", keep, first, sep,
-				 (int)(sizeof(err->message) - 1 - strlen(sep)) - keep, rerr.message);
+				 (int)(sizeof(err->message) - 1 - strlen(sep)) - keep,
+				 rerr.message);
 		} else if (err)
 			snprintf(err->message + strlen(err->message),
 				 sizeof(err->message) - strlen(err->message),

@@ -2040,8 +2040,8 @@ assert_domain_as_before(const struct domain_state *before, const struct domain_s
 			if (!streq(now->t[k].cpus, before->t[i].cpus) ||
 			    !streq(now->t[k].mems, before->t[i].mems))
 				fail_msg("QEMU thread %d '%s' is on CPUs '%s' nodes '%s'; it was on '%s' '%s'",
-					 now->t[k].tid, now->t[k].comm, now->t[k].cpus, now->t[k].mems,
-					 before->t[i].cpus, before->t[i].mems);
+					 now->t[k].tid, now->t[k].comm, now->t[k].cpus,
+					 now->t[k].mems, before->t[i].cpus, before->t[i].mems);
 			same++;
 		}
 	/* Every vcpu thread and the iothreads at least: the same QEMU runs on. */

@@ -1159,7 +1159,8 @@ qemu_killed_before_apply(void **state)
 		qemu_start(q, qemu_two, 2);
 		kill(q->pid, SIGKILL);
 		/* Exited, every thread gone; reaped only the second time. */
-		assert_int_equal(waitid(P_PID, (id_t)q->pid, &si, WEXITED | (reaped ? 0 : WNOWAIT)), 0);
+		assert_int_equal(waitid(P_PID, (id_t)q->pid, &si,
+					WEXITED | (reaped ? 0 : WNOWAIT)), 0);
 		q->arg_pid = q->pid;
 		if (reaped)
 			q->pid = -1;

@@ -318,7 +318,8 @@ lv_new(const struct tmap_target *target, bool readonly, struct lv **ret, struct 
 		virErrorPtr e = virGetLastError();
 
 		if (e && e->code != VIR_ERR_NO_DOMAIN)
-			return lv_error(lv, err, "cannot look up domain '%s' at '%s'", domain, lv->uri);
+			return lv_error(lv, err, "cannot look up domain '%s' at '%s'", domain,
+					lv->uri);
 		lv->dom = virDomainLookupByUUIDString(lv->conn, domain);
 		if (!lv->dom)
 			return tmap_error_set(err, -ENOENT, "no domain named '%s' (nor with that UUID) at '%s'",
@@ -404,7 +405,8 @@ get_vcpus(struct lv *lv, const struct view *v, unsigned *ret_n, unsigned char **
 		return oom(err);
 	n = virDomainGetVcpuPinInfo(lv->dom, n, maps, lv->maplen, v->flags);
 	if (n < 0)
-		return lv_error(lv, err, "cannot read the vcpu pins of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the vcpu pins of '%s' (%s)", lv->name,
+				v->name);
 	*ret_n = (unsigned)n;
 	*ret_maps = TAKE_PTR(maps);
 	return 0;
@@ -418,7 +420,8 @@ get_emulator(struct lv *lv, const struct view *v, unsigned char **ret_map, struc
 	if (!map)
 		return oom(err);
 	if (virDomainGetEmulatorPinInfo(lv->dom, map, lv->maplen, v->flags) < 0)
-		return lv_error(lv, err, "cannot read the emulator pin of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the emulator pin of '%s' (%s)", lv->name,
+				v->name);
 	*ret_map = TAKE_PTR(map);
 	return 0;
 }
@@ -444,7 +447,8 @@ get_iothreads(struct lv *lv, const struct view *v, unsigned *ret_n, unsigned **r
 
 	n = virDomainGetIOThreadInfo(lv->dom, &info, v->flags);
 	if (n < 0)
-		return lv_error(lv, err, "cannot read the iothreads of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the iothreads of '%s' (%s)", lv->name,
+				v->name);
 	if (n > 0)
 		qsort(info, (size_t)n, sizeof(*info), cmp_iothread);
 	ids = calloc((size_t)n + 1, sizeof(*ids));
@@ -478,13 +482,15 @@ get_numa(struct lv *lv, const struct view *v, int *ret_mode, char **ret_nodeset,
 	int n = 0, mode = TMAP_MEMORY_STRICT, r = 0;
 
 	if (virDomainGetNumaParameters(lv->dom, NULL, &n, v->flags) < 0)
-		return lv_error(lv, err, "cannot read the numatune of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the numatune of '%s' (%s)", lv->name,
+				v->name);
 	params = calloc((size_t)n + 1, sizeof(*params));
 	if (!params)
 		return oom(err);
 	if (n > 0 && virDomainGetNumaParameters(lv->dom, params, &n, v->flags) < 0) {
 		free(params);
-		return lv_error(lv, err, "cannot read the numatune of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the numatune of '%s' (%s)", lv->name,
+				v->name);
 	}
 	/* Absent values are libvirt's defaults: strict, no nodeset. */
 	if (virTypedParamsGetInt(params, n, VIR_DOMAIN_NUMA_MODE, &mode) < 0 ||
@@ -509,15 +515,16 @@ get_sched(struct lv *lv, struct view *v, struct tmap_error *err)
 
 	type = virDomainGetSchedulerType(lv->dom, &n);
 	if (!type)
-		return lv_error(lv, err, "cannot read the scheduler of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the scheduler of '%s' (%s)", lv->name,
+				v->name);
 	free(type);
 	params = calloc((size_t)n + 1, sizeof(*params));
 	if (!params)
 		return oom(err);
 	if (n > 0 && virDomainGetSchedulerParametersFlags(lv->dom, params, &n, v->flags) < 0) {
 		free(params);
-		return lv_error(lv, err, "cannot read the scheduler parameters of '%s' (%s)", lv->name,
-				v->name);
+		return lv_error(lv, err, "cannot read the scheduler parameters of '%s' (%s)",
+				lv->name, v->name);
 	}
 	v->has_shares = virTypedParamsGetULLong(params, n, VIR_DOMAIN_SCHEDULER_CPU_SHARES,
 						&v->shares) == 1;
@@ -591,9 +598,10 @@ parse_reconnect(const struct tmap_target *target, unsigned *ret, struct tmap_err
 	errno = 0;
 	v = strtoul(text, &end, 10);
 	if (!*text || *text == '-' || *end || errno || v > RECONNECT_MAX_S)
-		return tmap_error_set(err, -EINVAL,
-				 "-o reconnect-timeout: '%.32s' is not a number of seconds from 0 to %u",
-				 text, RECONNECT_MAX_S);
+		return tmap_error_set(
+		    err, -EINVAL,
+		    "-o reconnect-timeout: '%.32s' is not a number of seconds from 0 to %u", text,
+		    RECONNECT_MAX_S);
 	*ret = (unsigned)v;
 	return 0;
 }
@@ -749,8 +757,8 @@ pin_vcpus(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tmap
 		if (wrote(lv, r, lv->set_flags))
 			lv->vcpus_written = i + 1;
 		if (r < 0)
-			return lv_error(lv, err, "cannot pin vcpu %u of '%s' to '%s' (%s)", i, lv->name, list,
-					flags_text(lv, lv->set_flags));
+			return lv_error(lv, err, "cannot pin vcpu %u of '%s' to '%s' (%s)", i,
+					lv->name, list, flags_text(lv, lv->set_flags));
 	}
 	return 0;
 }
@@ -772,7 +780,8 @@ pin_emulator(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct t
 		if (wrote(lv, r, lv->set_flags))
 			lv->emulator_written = true;
 		if (r < 0)
-			return lv_error(lv, err, "cannot pin the emulator threads of '%s' to '%s' (%s)",
+			return lv_error(lv, err,
+					"cannot pin the emulator threads of '%s' to '%s' (%s)",
 					lv->name, list, flags_text(lv, lv->set_flags));
 	}
 	/* The plan's iothreads float with the emulator threads. */
@@ -786,8 +795,8 @@ pin_emulator(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct t
 		if (wrote(lv, r, lv->set_flags))
 			lv->iothreads_written = k + 1;
 		if (r < 0)
-			return lv_error(lv, err, "cannot pin iothread %u of '%s' to '%s' (%s)", id, lv->name,
-					list, flags_text(lv, lv->set_flags));
+			return lv_error(lv, err, "cannot pin iothread %u of '%s' to '%s' (%s)", id,
+					lv->name, list, flags_text(lv, lv->set_flags));
 	}
 	return 0;
 }
@@ -845,9 +854,10 @@ apply_numa(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tma
 		char why[TMAP_ERROR_MAX];
 		int code = last_failure(lv, why, sizeof(why));
 
-		return tmap_error_set(err, code == -ENOTCONN ? code : r,
-				 "cannot set the numatune of '%s' to mode '%s' nodeset '%s' (%s): %s",
-				 lv->name, memory_mode_text(mode), nodeset, flags_text(lv, flags), why);
+		return tmap_error_set(
+		    err, code == -ENOTCONN ? code : r,
+		    "cannot set the numatune of '%s' to mode '%s' nodeset '%s' (%s): %s", lv->name,
+		    memory_mode_text(mode), nodeset, flags_text(lv, flags), why);
 	}
 	return 0;
 }
@@ -969,8 +979,8 @@ apply_sched(struct lv *lv, uint64_t shares, uint64_t period, int64_t quota,
 		int code = last_failure(lv, why, sizeof(why));
 
 		return tmap_error_set(err, code == -ENOTCONN ? code : r,
-				 "cannot set the scheduler parameters of '%s' (%s): %s", lv->name,
-				 flags_text(lv, lv->set_flags), why);
+				      "cannot set the scheduler parameters of '%s' (%s): %s",
+				      lv->name, flags_text(lv, lv->set_flags), why);
 	}
 	return 0;
 }
@@ -1441,8 +1451,8 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 				       list ? list : "?", ft) &&
 		    virDomainPinVcpuFlags(lv->dom, i, (unsigned char *)map, lv->maplen,
 					  v->flags) < 0)
-			restore_error(lv, err, &r, "cannot pin vcpu %u of '%s' back to '%s'", i, lv->name,
-				      list ? list : "?");
+			restore_error(lv, err, &r, "cannot pin vcpu %u of '%s' back to '%s'", i,
+				      lv->name, list ? list : "?");
 	}
 	if (lv->emulator_written) {
 		_cleanup_free_ char *list = cpumap_to_list(v->emulator_map, lv->maplen);
@@ -1450,7 +1460,8 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 		if (tmap_journal_write(j, "virDomainPinEmulator('%s', '%s', %s)", lv->name,
 				       list ? list : "?", ft) &&
 		    virDomainPinEmulator(lv->dom, v->emulator_map, lv->maplen, v->flags) < 0)
-			restore_error(lv, err, &r, "cannot pin the emulator threads of '%s' back to '%s'",
+			restore_error(lv, err, &r,
+				      "cannot pin the emulator threads of '%s' back to '%s'",
 				      lv->name, list ? list : "?");
 	}
 	for (unsigned k = 0; k < lv->iothreads_written && k < v->niothreads; k++) {
@@ -1471,7 +1482,8 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 		int rr = set_numa(lv, v->flags, v->numa_mode, v->numa_nodeset, err);
 
 		if (rr < 0)
-			restore_error(lv, err, &r, "cannot put the numatune of '%s' back", lv->name);
+			restore_error(lv, err, &r, "cannot put the numatune of '%s' back",
+				      lv->name);
 	}
 	if (lv->shares_written || lv->period_written || lv->quota_written) {
 		/* Only the values apply() set, and only those libvirt reported (check_qos()). */
@@ -1486,8 +1498,8 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 				       text, ft) &&
 		    set_sched(lv, v->flags, shares, v->shares, period, v->period, quota,
 			      v->quota) < 0)
-			restore_error(lv, err, &r, "cannot put the scheduler parameters of '%s' back",
-				      lv->name);
+			restore_error(lv, err, &r,
+				      "cannot put the scheduler parameters of '%s' back", lv->name);
 	}
 	return r;
 }
@@ -1530,18 +1542,21 @@ left_changed(const struct lv *lv, char *buf, size_t size)
 			continue;
 		}
 		for (unsigned c = 0; c < lv->vcpus_written && c < v->nvcpus; c++, sep = ", ") {
-			_cleanup_free_ char *was = cpumap_to_list(v->vcpu_maps + (size_t)c * lv->maplen,
-								  lv->maplen);
+			_cleanup_free_ char *was =
+			    cpumap_to_list(v->vcpu_maps + (size_t)c * lv->maplen, lv->maplen);
 
 			fprintf(f, "%s%s vcpupin %u was '%s'", sep, v->name, c, was ? was : "?");
 		}
-		emulator = lv->emulator_written ? cpumap_to_list(v->emulator_map, lv->maplen) : NULL;
+		emulator =
+		    lv->emulator_written ? cpumap_to_list(v->emulator_map, lv->maplen) : NULL;
 		if (lv->emulator_written)
-			fprintf(f, "%s%s emulatorpin was '%s'", sep, v->name, emulator ? emulator : "?");
+			fprintf(f, "%s%s emulatorpin was '%s'", sep, v->name,
+				emulator ? emulator : "?");
 		sep = lv->emulator_written ? ", " : sep;
-		for (unsigned k = 0; k < lv->iothreads_written && k < v->niothreads; k++, sep = ", ") {
-			_cleanup_free_ char *was = cpumap_to_list(
-			    v->iothread_maps + (size_t)k * lv->maplen, lv->maplen);
+		for (unsigned k = 0; k < lv->iothreads_written && k < v->niothreads;
+		     k++, sep = ", ") {
+			_cleanup_free_ char *was =
+			    cpumap_to_list(v->iothread_maps + (size_t)k * lv->maplen, lv->maplen);
 
 			fprintf(f, "%s%s iothreadpin %u was '%s'", sep, v->name, v->iothread_ids[k],
 				was ? was : "?");
@@ -1595,9 +1610,10 @@ reconnect(struct lv *lv, struct tmap_error *err)
 	}
 	dom = virDomainLookupByUUID(conn, lv->uuid);
 	if (!dom) {
-		int r = tmap_error_set(err, -ENOENT,
-				       "libvirtd at '%s' came back without domain '%s': nothing was put back: %s",
-				       lv->uri, lv->name, last_error_text());
+		int r = tmap_error_set(
+		    err, -ENOENT,
+		    "libvirtd at '%s' came back without domain '%s': nothing was put back: %s",
+		    lv->uri, lv->name, last_error_text());
 
 		virConnectClose(conn);
 		return r;
@@ -1723,8 +1739,8 @@ lv_probe(struct tmap_error *err)
 			 "no local libvirt daemon: neither " LIBVIRTD_SOCKET " nor " VIRTQEMUD_SOCKET " exists (start libvirtd, or reach another host with --connect URI)");
 }
 
-static const char *const lv_keys[] = {"connect", "domain", "live", "config", "reconnect-timeout",
-				      NULL};
+static const char *const lv_keys[] = {"connect",	   "domain", "live", "config",
+				      "reconnect-timeout", NULL};
 
 TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.abi = TMAP_BACKEND_ABI,

@@ -598,8 +598,8 @@ capture_threads(struct state *s, const char *step, struct tmap_error *err)
 			return thread_gone(&s->q, TMAP_TASK_VCPU, i, s->q.vcpus[i].tid, step, err);
 	for (unsigned k = 0; k < s->q.niothreads; k++)
 		if (!find_thread(s, s->q.iothreads[k].tid))
-			return thread_gone(&s->q, TMAP_TASK_IOTHREAD, k + 1, s->q.iothreads[k].tid, step,
-					   err);
+			return thread_gone(&s->q, TMAP_TASK_IOTHREAD, k + 1, s->q.iothreads[k].tid,
+					   step, err);
 	return 0;
 }
 
