@@ -2125,7 +2125,7 @@ apply_with_libvirtd_killed(struct daemon *d, bool restart, const char *timeout, 
 	if (t->status != expect)
 		fail_msg("apply exited %d, not %d:\n%s%s", t->status, expect, t->out, t->err);
 	snprintf(want, sizeof(want),
-		 "topomap: apply: cannot pin vcpu 1 of '%s' to '%s' (live): libvirtd at '%s' went away (",
+		 "topomap: apply: cannot pin vcpu 1 of '%s' to '%s' (live): libvirtd at '%s' went away during virDomainPinVcpuFlags (",
 		 d->name, tmap_plan_vcpu_cpuset(p, 0, 1), SYSTEM_URI);
 	assert_contains(t->err, want);
 	assert_int_equal(strchr(t->err, '\n') - t->err + 1, (long)strlen(t->err));

@@ -81,6 +81,7 @@ struct lv {
 	unsigned char uuid[VIR_UUID_BUFLEN];
 	unsigned id;		/* of the running domain: another after a restart of it */
 	unsigned reconnect_s;
+	const char *call;	/* the libvirt call being made, for a message */
 	bool gone;		/* a call failed because the connection died */
 	bool live_gone;		/* the running domain apply changed is no longer running */
 	int maplen;		/* bytes of a cpumap covering the host's CPUs */
@@ -148,6 +149,15 @@ last_error_text(void)
 	return m && *m ? m : "unknown libvirt error";
 }
 
+/* Make a libvirt call that changes something and returns an int; when it fails, note its name
+ * for the message, which names it should the connection have died in it. */
+#define LV_CALL(lv, fn, ...)                                                                      \
+	({                                                                                        \
+		int r_ = fn(__VA_ARGS__);                                                         \
+		(lv)->call = r_ < 0 ? #fn : NULL;                                                 \
+		r_;                                                                               \
+	})
+
 /*
  * libvirt's last error, as the code it maps to and its text in buf; when the call failed because
  * the connection died (libvirtd killed, crashed, restarted), -ENOTCONN and a text that says
@@ -158,12 +168,16 @@ static int
 last_failure(struct lv *lv, char *buf, size_t size)
 {
 	char text[TMAP_ERROR_MAX];
+	const char *call = lv && lv->call ? lv->call : NULL;
 	int code = last_error_code();
 
 	snprintf(text, sizeof(text), "%s", last_error_text());
+	if (lv)
+		lv->call = NULL;
 	if (lv && lv->conn && virConnectIsAlive(lv->conn) == 0) {
 		lv->gone = true;
-		snprintf(buf, size, "libvirtd at '%.100s' went away (%.300s)", lv->uri, text);
+		snprintf(buf, size, "libvirtd at '%.100s' went away%s%.64s (%.300s)", lv->uri,
+			 call ? " during " : "", call ? call : "", text);
 		return -ENOTCONN;
 	}
 	snprintf(buf, size, "%s", text);
@@ -753,7 +767,7 @@ pin_vcpus(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tmap
 		if (!tmap_journal_write(j, "virDomainPinVcpuFlags('%s', vcpu %u, '%s', %s)", lv->name,
 					i, list, flags_text(lv, lv->set_flags)))
 			continue;
-		r = virDomainPinVcpuFlags(lv->dom, i, map, len, lv->set_flags);
+		r = LV_CALL(lv, virDomainPinVcpuFlags, lv->dom, i, map, len, lv->set_flags);
 		if (wrote(lv, r, lv->set_flags))
 			lv->vcpus_written = i + 1;
 		if (r < 0)
@@ -776,7 +790,7 @@ pin_emulator(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct t
 		return tmap_error_set(err, -EINVAL, "emulator: '%s' is not a list of CPUs", list ? list : "");
 	if (tmap_journal_write(j, "virDomainPinEmulator('%s', '%s', %s)", lv->name, list,
 			       flags_text(lv, lv->set_flags))) {
-		r = virDomainPinEmulator(lv->dom, map, len, lv->set_flags);
+		r = LV_CALL(lv, virDomainPinEmulator, lv->dom, map, len, lv->set_flags);
 		if (wrote(lv, r, lv->set_flags))
 			lv->emulator_written = true;
 		if (r < 0)
@@ -791,7 +805,7 @@ pin_emulator(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct t
 		if (!tmap_journal_write(j, "virDomainPinIOThread('%s', iothread %u, '%s', %s)",
 					lv->name, id, list, flags_text(lv, lv->set_flags)))
 			continue;
-		r = virDomainPinIOThread(lv->dom, id, map, len, lv->set_flags);
+		r = LV_CALL(lv, virDomainPinIOThread, lv->dom, id, map, len, lv->set_flags);
 		if (wrote(lv, r, lv->set_flags))
 			lv->iothreads_written = k + 1;
 		if (r < 0)
@@ -810,7 +824,7 @@ set_numa(struct lv *lv, unsigned flags, int mode, const char *nodeset, struct tm
 	if (virTypedParamsAddInt(&params, &n, &max, VIR_DOMAIN_NUMA_MODE, mode) < 0 ||
 	    virTypedParamsAddString(&params, &n, &max, VIR_DOMAIN_NUMA_NODESET, nodeset) < 0)
 		r = oom(err);
-	else if (virDomainSetNumaParameters(lv->dom, params, n, flags) < 0)
+	else if (LV_CALL(lv, virDomainSetNumaParameters, lv->dom, params, n, flags) < 0)
 		r = last_error_code();
 	virTypedParamsFree(params, n);
 	return r;
@@ -909,6 +923,7 @@ apply_memnodes(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct
 	if (domain_xml_set_memnodes(xml, mode, nodes, ncells, &edited, err) < 0)
 		return err ? err->code : -EINVAL;
 	dom = virDomainDefineXML(lv->conn, edited);
+	lv->call = dom ? NULL : "virDomainDefineXML";
 	wrote(lv, dom ? 0 : -1, VIR_DOMAIN_AFFECT_CONFIG);
 	if (!dom)
 		return lv_error(lv, err, "cannot define '%s' with the plan's <memnode>s", lv->name);
@@ -930,7 +945,8 @@ set_sched(struct lv *lv, unsigned flags, bool has_shares, unsigned long long sha
 	    (has_quota && virTypedParamsAddLLong(&params, &n, &max,
 						 VIR_DOMAIN_SCHEDULER_VCPU_QUOTA, quota) < 0))
 		r = -ENOMEM;
-	else if (n > 0 && virDomainSetSchedulerParametersFlags(lv->dom, params, n, flags) < 0)
+	else if (n > 0 && LV_CALL(lv, virDomainSetSchedulerParametersFlags, lv->dom, params, n,
+				  flags) < 0)
 		r = last_error_code();
 	virTypedParamsFree(params, n);
 	return r;
@@ -1449,8 +1465,8 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 
 		if (tmap_journal_write(j, "virDomainPinVcpuFlags('%s', vcpu %u, '%s', %s)", lv->name, i,
 				       list ? list : "?", ft) &&
-		    virDomainPinVcpuFlags(lv->dom, i, (unsigned char *)map, lv->maplen,
-					  v->flags) < 0)
+		    LV_CALL(lv, virDomainPinVcpuFlags, lv->dom, i, (unsigned char *)map,
+			    lv->maplen, v->flags) < 0)
 			restore_error(lv, err, &r, "cannot pin vcpu %u of '%s' back to '%s'", i,
 				      lv->name, list ? list : "?");
 	}
@@ -1459,7 +1475,8 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 
 		if (tmap_journal_write(j, "virDomainPinEmulator('%s', '%s', %s)", lv->name,
 				       list ? list : "?", ft) &&
-		    virDomainPinEmulator(lv->dom, v->emulator_map, lv->maplen, v->flags) < 0)
+		    LV_CALL(lv, virDomainPinEmulator, lv->dom, v->emulator_map, lv->maplen,
+			    v->flags) < 0)
 			restore_error(lv, err, &r,
 				      "cannot pin the emulator threads of '%s' back to '%s'",
 				      lv->name, list ? list : "?");
@@ -1470,8 +1487,8 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 
 		if (tmap_journal_write(j, "virDomainPinIOThread('%s', iothread %u, '%s', %s)", lv->name,
 				       v->iothread_ids[k], list ? list : "?", ft) &&
-		    virDomainPinIOThread(lv->dom, v->iothread_ids[k], map, lv->maplen,
-					 v->flags) < 0)
+		    LV_CALL(lv, virDomainPinIOThread, lv->dom, v->iothread_ids[k], map,
+			    lv->maplen, v->flags) < 0)
 			restore_error(lv, err, &r, "cannot pin iothread %u of '%s' back to '%s'",
 				      v->iothread_ids[k], lv->name, list ? list : "?");
 	}
@@ -1514,6 +1531,7 @@ restore_config(struct lv *lv, const struct view *v, struct tmap_journal *j, stru
 	if (!tmap_journal_write(j, "virDomainDefineXML('%s' as defined before the apply)", lv->name))
 		return 0;
 	dom = virDomainDefineXML(lv->conn, v->xml);
+	lv->call = dom ? NULL : "virDomainDefineXML";
 	if (!dom)
 		return lv_error(lv, err, "cannot define '%s' back as it was", lv->name);
 	virDomainFree(dom);
