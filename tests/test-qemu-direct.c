@@ -1120,6 +1120,9 @@ qemu_killed_midway_cli(void **state)
 	assert_true(test_state_has_guest(control, "t2"));
 	unlink(control);
 	free(control);
+	control = strprintf("%s/control.json.lock", q->dir);
+	unlink(control);
+	free(control);
 	free(out);
 	free(errtext);
 
