@@ -10,9 +10,11 @@
  * - the result is written to stdout in one go, and only once everything has succeeded, so a
  *   failed run never leaves half a plan behind;
  * - a failure is exactly one line on stderr, "topomap: <message>";
- * - exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit.
+ * - exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit, 4 drift,
+ *   5 an apply failed and what was there could not all be put back.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -37,6 +39,7 @@ enum {
 	EXIT_USAGE = 2,
 	EXIT_NOFIT = 3,
 	EXIT_DRIFT = 4,
+	EXIT_LEFT_CHANGED = 5,
 };
 
 #define MAX_VCPUS TMAP_MAX_VCPUS
@@ -134,7 +137,8 @@ static const char main_help[] =
 	"  NO_COLOR             when set, the table output is never coloured\n"
 	"\n"
 	"Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit,\n"
-	"4 verify found the plan not in force.\n"
+	"4 verify found the plan not in force, 5 apply failed and could not put back all that\n"
+	"was there (the message says what is left changed).\n"
 	"\n"
 	"See topomap(1) and topomap-COMMAND(1).\n";
 
@@ -1438,16 +1442,22 @@ report_text(const char *header, size_t n, const char *(*line)(const struct tmap_
  * A failed transaction. The step decides, not the errno (kernels differ in which one they
  * return): a target refused before anything was written (bad option, or the backend's open
  * refusing the path) is the user's input, exit 2; a failure once writes began is a runtime
- * error, exit 1, whatever its errno.
+ * error, exit 1, whatever its errno; and when what was there could not be put back, the
+ * target is left partly changed, exit 5, for the operator (or the script) to look at it.
  */
 static int
-fail_transaction(int r, const struct tmap_error *err, const char *what)
+fail_transaction(int r, const struct tmap_error *err, const struct tmap_report *report,
+		 const char *what)
 {
 	const char *msg = err->message[0] ? err->message : what;
 	bool before_writes = !strchr(msg, ':') || strncmp(msg, "open: ", 6) == 0;
+	/* A target that is not there (a missing cgroup, a QEMU that has exited) is the user's
+	 * to name again, like a bad path. */
 	bool bad_input = r == -EINVAL || r == -ENOENT || r == -ENOTDIR || r == -ELOOP ||
-			 r == -EXDEV;
+			 r == -EXDEV || r == -ESRCH;
 
+	if (tmap_report_restore_failed(report))
+		return fail(EXIT_LEFT_CHANGED, "%s", msg);
 	return fail(before_writes && bad_input ? EXIT_USAGE : EXIT_RUNTIME, "%s", msg);
 }
 
@@ -1466,7 +1476,7 @@ run_backend(const struct plan_request *req, const struct tmap_backend_module *mo
 		r = tmap_apply(module, req->target, plan, 0, req->dry_run ? TMAP_APPLY_DRY_RUN : 0,
 			       &report, &err);
 		if (r < 0) {
-			r = fail_transaction(r, &err, "apply failed");
+			r = fail_transaction(r, &err, report, "apply failed");
 			goto out;
 		}
 		snprintf(header, sizeof(header), req->dry_run ?
@@ -1476,7 +1486,7 @@ run_backend(const struct plan_request *req, const struct tmap_backend_module *mo
 	} else {
 		r = tmap_verify(module, req->target, plan, 0, 0, &report, &err);
 		if (r < 0) {
-			r = fail_transaction(r, &err, "verify failed");
+			r = fail_transaction(r, &err, report, "verify failed");
 			goto out;
 		}
 		if (r == 1) {
@@ -1883,6 +1893,13 @@ main(int argc, char *argv[])
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	/*
+	 * A peer that goes away (a libvirtd killed in the middle of an apply, a reader of our
+	 * output that quit) must be an error that is reported, after the restore, not a signal
+	 * that ends topomap between two writes of a transaction. libvirt's client writes to its
+	 * daemon's socket with plain write(), and asks its users to ignore SIGPIPE.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	if (!cmd)
 		return fail(EXIT_USAGE, "missing command (see 'topomap --help')");
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)

@@ -121,6 +121,7 @@ struct lines {
 
 struct tmap_report {
 	struct lines writes, drift;
+	bool restore_failed;
 };
 
 struct tmap_journal {
@@ -205,6 +206,12 @@ const char *
 tmap_report_drift(const struct tmap_report *r, size_t i)
 {
 	return r && i < r->drift.n ? r->drift.line[i] : NULL;
+}
+
+bool
+tmap_report_restore_failed(const struct tmap_report *r)
+{
+	return r && r->restore_failed;
 }
 
 bool
@@ -621,9 +628,20 @@ done:
 		/* Restore whatever the step was: a failed write may have changed something. */
 		tmap_error_prefix(err, "%s: ", step);
 		rr = b->restore(state, &journal, &rerr);
-		if (rr < 0)
-			tmap_error_prefix(err, "restore failed too (%s) after ", rerr.message);
-		else if (err)
+		report->restore_failed = rr < 0;
+		if (rr < 0 && err) {
+			/* What is left changed matters most to the operator: the failure that
+			 * started it is cut first when both do not fit. */
+			static const char sep[] = "; restore failed too: ";
+			char first[TMAP_ERROR_MAX];
+			size_t room = sizeof(err->message) - 1 - strlen(sep) - strlen(rerr.message);
+			int keep = (int)(room > 160 && room < sizeof(first) ? room : 160);
+
+			memcpy(first, err->message, sizeof(first));
+			snprintf(err->message, sizeof(err->message), "%.*s%s%.*s", keep, first, sep,
+				 (int)(sizeof(err->message) - 1 - strlen(sep)) - keep,
+				 rerr.message);
+		} else if (err)
 			snprintf(err->message + strlen(err->message),
 				 sizeof(err->message) - strlen(err->message),
 				 "; restored what was there");

@@ -338,14 +338,17 @@ static void
 failure_restores_the_capture(void **state)
 {
 	struct fixture *f = *state;
+	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
 
 	/* apply writes, then fails: the capture goes back */
 	assert_int_equal(tmap_target_set(f->target, "fail", "apply"), 0);
-	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -ERANGE);
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, &report, &err), -ERANGE);
 	assert_string_equal(read_text(f->file), "0-7");
 	assert_non_null(strstr(err.message, "apply: injected failure"));
 	assert_non_null(strstr(err.message, "restored what was there"));
+	assert_false(tmap_report_restore_failed(report));
+	report = tmap_report_free(report);
 
 	/* the read back fails */
 	assert_int_equal(tmap_target_set(f->target, "fail", "read-back"), 0);
@@ -363,8 +366,11 @@ failure_restores_the_capture(void **state)
 
 	/* and when the restore fails too, the message says so */
 	assert_int_equal(tmap_target_set(f->target, "fail", "restore"), 0);
-	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -EPROTO);
-	assert_non_null(strstr(err.message, "restore failed too (injected restore failure)"));
+	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, &report, &err), -EPROTO);
+	assert_non_null(strstr(err.message, "compare: what is in force differs from the plan"));
+	assert_non_null(strstr(err.message, "; restore failed too: injected restore failure"));
+	assert_true(tmap_report_restore_failed(report));
+	report = tmap_report_free(report);
 
 	/* open fails: nothing to restore, the step is named */
 	assert_int_equal(tmap_target_set(f->target, "fail", "open"), 0);

@@ -25,6 +25,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -884,7 +885,7 @@ test_fast_targets(void **state)
 	/* An option of another backend is the core's to refuse. */
 	t = target(FAST_DOMAIN, "cgroup");
 	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), -EINVAL);
-	assert_contains(err.message, "takes no option --cgroup (it takes --connect, --domain, --live, --config)");
+	assert_contains(err.message, "takes no option --cgroup (it takes --connect, --domain, --live, --config, --reconnect-timeout)");
 	tmap_target_free(t);
 
 	t = target(FAST_DOMAIN, NULL);
@@ -1252,16 +1253,17 @@ daemon_missing(void)
 	return NULL;
 }
 
+static int spawn_daemon(bool first);
+
 static int
 start_daemon(void)
 {
 	const char *cache = getenv("TOPOMAP_LIBVIRT_CACHE");
-	char dir[512], pidfile[512], log[512];
+	char dir[512];
 	static const char *const dirs[][2] = {
 		{"etc", "/etc/libvirt"},	 {"run", "/run/libvirt"},
 		{"lib", "/var/lib/libvirt"}, {"log", "/var/log/libvirt"},
 	};
-	pid_t pid;
 
 	snprintf(lvd.tmp, sizeof(lvd.tmp), "/tmp/topomap-test-libvirtd-XXXXXX");
 	if (!mkdtemp(lvd.tmp)) {
@@ -1290,6 +1292,16 @@ start_daemon(void)
 	if (qemu_user() < 0)
 		return -EIO;
 	note_machine_cgroups();
+	return spawn_daemon(true);
+}
+
+/* Start libvirtd in the directories start_daemon() made: the first time, or again after it
+ * was killed, as systemd would restart it. Its log goes on where the last one ended. */
+static int
+spawn_daemon(bool first)
+{
+	char pidfile[512], log[512];
+	pid_t pid;
 
 	snprintf(pidfile, sizeof(pidfile), "%s/libvirtd.pid", lvd.tmp);
 	snprintf(log, sizeof(log), "%s/libvirtd.log", lvd.tmp);
@@ -1298,7 +1310,8 @@ start_daemon(void)
 		return -errno;
 	if (pid == 0) {
 		char *argv[] = {"libvirtd", "--timeout", "120", "--pid-file", pidfile, NULL};
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int fd = open(log, O_WRONLY | O_CREAT | (first ? O_TRUNC : O_APPEND) | O_CLOEXEC,
+			      0644);
 
 		/* Gone with this process, however it ends. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -1331,6 +1344,38 @@ print_daemon_log(const char *why)
 	print_error("%s; its log:\n%s\n", why, buf);
 }
 
+/* Connect the test to the daemon, as soon as it answers, and find the domain again when it
+ * was defined already (after a restart of the daemon). */
+static int
+connect_daemon(struct daemon *d)
+{
+	if (d->dom)
+		virDomainFree(d->dom);
+	if (d->conn)
+		virConnectClose(d->conn);
+	d->dom = NULL;
+	d->conn = NULL;
+	for (int i = 0; i < 100 && !d->conn; i++) {
+		if (waitpid(lvd.daemon, NULL, WNOHANG) != 0) {
+			lvd.daemon = 0;
+			print_daemon_log("libvirtd exited");
+			return -1;
+		}
+		d->conn = virConnectOpen(SYSTEM_URI);
+		if (!d->conn)
+			sleep_ms(100);
+	}
+	if (!d->conn) {
+		print_daemon_log("libvirtd does not answer");
+		return -1;
+	}
+	if (lvd.ready && !(d->dom = virDomainLookupByName(d->conn, d->name))) {
+		print_daemon_log("libvirtd lost the domain");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 undo_at_exit(void)
 {
@@ -1360,20 +1405,8 @@ daemon_setup(void **state)
 		return -1;
 	}
 	virSetErrorFunc(NULL, silent);
-	for (int i = 0; i < 100 && !d->conn; i++) {
-		if (waitpid(lvd.daemon, NULL, WNOHANG) != 0) {
-			lvd.daemon = 0;
-			print_daemon_log("libvirtd exited");
-			return -1;
-		}
-		d->conn = virConnectOpen(SYSTEM_URI);
-		if (!d->conn)
-			sleep_ms(100);
-	}
-	if (!d->conn) {
-		print_daemon_log("libvirtd does not answer");
+	if (connect_daemon(d) < 0)
 		return -1;
-	}
 	snprintf(xml, sizeof(xml), domain_xml, d->name, d->node);
 	d->dom = virDomainDefineXML(d->conn, xml);
 	if (!d->dom || virDomainCreate(d->dom) < 0) {
@@ -1407,6 +1440,33 @@ daemon_setup(void **state)
 	return 0;
 }
 
+/* The domain's QEMU, should it outlive the daemon (a test that failed while the daemon was
+ * away): killed by its pid, once its command line shows it is this test's domain. */
+static void
+kill_own_qemu(const struct daemon *d)
+{
+	char path[64], cmdline[4096], want[96];
+	ssize_t n;
+	int fd;
+
+	if (lvd.qemu <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)lvd.qemu);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, cmdline, sizeof(cmdline) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return;
+	for (ssize_t i = 0; i < n; i++)
+		if (!cmdline[i])
+			cmdline[i] = ' ';
+	cmdline[n] = '\0';
+	snprintf(want, sizeof(want), "guest=%s,", d->name);
+	if (strstr(cmdline, want))
+		kill(lvd.qemu, SIGKILL);
+}
+
 static int
 daemon_teardown(void **state)
 {
@@ -1414,10 +1474,14 @@ daemon_teardown(void **state)
 
 	if (d) {
 		if (d->dom) {
-			virDomainDestroy(d->dom);
+			/* A daemon just restarted may still be busy finding its domain again. */
+			for (int i = 0; i < 50 && virDomainIsActive(d->dom) == 1 &&
+					virDomainDestroy(d->dom) < 0; i++)
+				sleep_ms(100);
 			virDomainUndefine(d->dom);
 			virDomainFree(d->dom);
 		}
+		kill_own_qemu(d);
 		if (d->conn)
 			virConnectClose(d->conn);
 		tmap_plan_free(d->plan);
@@ -1433,18 +1497,13 @@ static void
 tool(const struct daemon *d, int expect, char **ret_out, char **ret_err, const char *cmd,
      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* The command line of tool(): argv points into opts, which is cut at its spaces. */
 static void
-tool(const struct daemon *d, int expect, char **ret_out, char **ret_err, const char *cmd,
-     const char *fmt, ...)
+tool_argv(const struct daemon *d, const char *cmd, char *opts, char *argv[64])
 {
-	char opts[1024], *argv[64], *save = NULL, *out = NULL, *err = NULL;
+	char *save = NULL;
 	size_t n = 0;
-	va_list ap;
-	int r;
 
-	va_start(ap, fmt);
-	vsnprintf(opts, sizeof(opts), fmt, ap);
-	va_end(ap);
 	argv[n++] = getenv("TOPOMAP_BIN");
 	argv[n++] = (char *)cmd;
 	if (!streq(cmd, "topology") && !streq(cmd, "plan")) {
@@ -1463,6 +1522,20 @@ tool(const struct daemon *d, int expect, char **ret_out, char **ret_err, const c
 		argv[n++] = w;
 	}
 	argv[n] = NULL;
+}
+
+static void
+tool(const struct daemon *d, int expect, char **ret_out, char **ret_err, const char *cmd,
+     const char *fmt, ...)
+{
+	char opts[1024], *argv[64], *out = NULL, *err = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(opts, sizeof(opts), fmt, ap);
+	va_end(ap);
+	tool_argv(d, cmd, opts, argv);
 	r = test_run(argv, NULL, &out, &err);
 	if (r != expect)
 		fail_msg("topomap %s %s exited %d, not %d\nstdout:\n%s\nstderr:\n%s", cmd, fmt, r,
@@ -1902,6 +1975,220 @@ test_daemon_rollback_erange(void **state)
 	free(err);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* libvirtd goes away during an apply */
+
+/* What a domain has in force, through libvirt and in the kernel. */
+struct domain_state {
+	char *vcpu[2], *emulator, *iothreads, *numa;
+	struct qthread t[64];
+	size_t n;
+};
+
+static void
+domain_state_read(const struct daemon *d, struct domain_state *s)
+{
+	virTypedParameterPtr params = NULL;
+	const char *nodeset = NULL;
+	int n = 0, mode = -1;
+
+	for (unsigned v = 0; v < 2; v++)
+		s->vcpu[v] = vcpu_pin(d->dom, v, VIR_DOMAIN_AFFECT_LIVE);
+	s->emulator = emulator_pin(d->dom, VIR_DOMAIN_AFFECT_LIVE);
+	s->iothreads = iothread_pins(d->dom, VIR_DOMAIN_AFFECT_LIVE);
+	if (virDomainGetNumaParameters(d->dom, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0)
+		fail_msg("numatune: %s", virGetLastErrorMessage());
+	params = calloc((size_t)n + 1, sizeof(*params));
+	assert_non_null(params);
+	if (n > 0 && virDomainGetNumaParameters(d->dom, params, &n, VIR_DOMAIN_AFFECT_LIVE) < 0)
+		fail_msg("numatune: %s", virGetLastErrorMessage());
+	virTypedParamsGetInt(params, n, VIR_DOMAIN_NUMA_MODE, &mode);
+	virTypedParamsGetString(params, n, VIR_DOMAIN_NUMA_NODESET, &nodeset);
+	assert_true(asprintf(&s->numa, "mode %d nodeset '%s'", mode, nodeset ? nodeset : "") > 0);
+	virTypedParamsClear(params, n);
+	free(params);
+	s->n = qemu_threads(lvd.qemu, s->t, ARRAY_SIZE(s->t));
+	assert_true(s->n >= 4);
+}
+
+static void
+domain_state_clear(struct domain_state *s)
+{
+	free(s->vcpu[0]);
+	free(s->vcpu[1]);
+	free(s->emulator);
+	free(s->iothreads);
+	free(s->numa);
+}
+
+/* Everything as it was: libvirt's pins and numatune, and every QEMU thread of before that is
+ * still there (TCG workers come and go), with its CPUs and nodes. */
+static void
+assert_domain_as_before(const struct domain_state *before, const struct domain_state *now)
+{
+	size_t same = 0;
+
+	assert_string_equal(now->vcpu[0], before->vcpu[0]);
+	assert_string_equal(now->vcpu[1], before->vcpu[1]);
+	assert_string_equal(now->emulator, before->emulator);
+	assert_string_equal(now->iothreads, before->iothreads);
+	assert_string_equal(now->numa, before->numa);
+	for (size_t i = 0; i < before->n; i++)
+		for (size_t k = 0; k < now->n; k++) {
+			if (now->t[k].tid != before->t[i].tid)
+				continue;
+			if (!streq(now->t[k].cpus, before->t[i].cpus) ||
+			    !streq(now->t[k].mems, before->t[i].mems))
+				fail_msg("QEMU thread %d '%s' is on CPUs '%s' nodes '%s'; it was on '%s' '%s'",
+					 now->t[k].tid, now->t[k].comm, now->t[k].cpus,
+					 now->t[k].mems, before->t[i].cpus, before->t[i].mems);
+			same++;
+		}
+	/* Every vcpu thread and the iothreads at least: the same QEMU runs on. */
+	assert_true(same >= 4);
+}
+
+/* The tool, run in a thread so that this one can restart libvirtd meanwhile. */
+struct tool_run {
+	char opts[1024], *argv[64];
+	char *out, *err;
+	int status;
+	volatile bool done;
+};
+
+static void *
+tool_thread(void *userdata)
+{
+	struct tool_run *t = userdata;
+
+	t->status = test_run(t->argv, NULL, &t->out, &t->err);
+	t->done = true;
+	return NULL;
+}
+
+/*
+ * apply --live with libvirtd killed (SIGKILL, by tests/fault-inject.c in the tool) just before
+ * the tool pins vcpu 1, vcpu 0 being pinned anew already. With `restart`, libvirtd is started
+ * again as soon as it is gone, as systemd would. The tool must exit `expect` with one line
+ * that names the call and that libvirtd went away, and the state file must not hold the guest.
+ * `before` receives what was in force; returns the tool's stderr.
+ */
+static char *
+apply_with_libvirtd_killed(struct daemon *d, bool restart, const char *timeout, int expect,
+			   struct domain_state *before)
+{
+	const struct tmap_plan *p = d->plan;
+	struct tool_run *t = calloc(1, sizeof(*t));
+	char state[512], want[512], *err;
+	pthread_t thread;
+	long waited = 0;
+
+	assert_non_null(t);
+	/* Pins the plan changes, so that every pin made is a change. */
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1), VIR_DOMAIN_AFFECT_LIVE);
+	set_vcpu_pin(d->dom, 1, tmap_plan_vcpu_cpuset(p, 0, 0), VIR_DOMAIN_AFFECT_LIVE);
+	domain_state_read(d, before);
+
+	snprintf(state, sizeof(state), "%s/state-%d.json", lvd.tmp, (int)restart);
+	snprintf(t->opts, sizeof(t->opts), "--live -o reconnect-timeout=%s", timeout);
+	tool_argv(d, "apply", t->opts, t->argv);
+	/* The tool's own state, so that test_run() leaves the environment alone meanwhile. */
+	setenv("TOPOMAP_STATE", state, 1);
+	test_inject_fault("virDomainPinVcpuFlags", 2, lvd.daemon);
+	assert_int_equal(pthread_create(&thread, NULL, tool_thread, t), 0);
+	while (waitpid(lvd.daemon, NULL, WNOHANG) == 0) {
+		if (t->done || waited > 30000) {
+			pthread_join(thread, NULL);
+			test_inject_fault(NULL, 0, 0);
+			fail_msg("libvirtd was not killed (tool exited %d):\n%s%s", t->status,
+				 t->out ? t->out : "", t->err ? t->err : "");
+		}
+		sleep_ms(10);
+		waited += 10;
+	}
+	lvd.daemon = 0;
+	/* The tool runs on, without a daemon; the next daemon must not be injected with faults. */
+	test_inject_fault(NULL, 0, 0);
+	if (restart)
+		assert_int_equal(spawn_daemon(false), 0);
+	pthread_join(thread, NULL);
+	if (!restart)
+		assert_int_equal(spawn_daemon(false), 0);
+	setenv("TOPOMAP_STATE", getenv("TOPOMAP_TEST_DEFAULT_STATE"), 1);
+	assert_false(test_state_has_guest(state, d->name));
+	unlink(state);
+	/* The domain's QEMU ran on, and the new daemon found it. */
+	assert_int_equal(connect_daemon(d), 0);
+	assert_int_equal(kill(lvd.qemu, 0), 0);
+	assert_int_equal(virDomainIsActive(d->dom), 1);
+
+	if (t->status != expect)
+		fail_msg("apply exited %d, not %d:\n%s%s", t->status, expect, t->out, t->err);
+	snprintf(want, sizeof(want),
+		 "topomap: apply: cannot pin vcpu 1 of '%s' to '%s' (live): libvirtd at '%s' went away during virDomainPinVcpuFlags (",
+		 d->name, tmap_plan_vcpu_cpuset(p, 0, 1), SYSTEM_URI);
+	assert_contains(t->err, want);
+	assert_int_equal(strchr(t->err, '\n') - t->err + 1, (long)strlen(t->err));
+	assert_string_equal(t->out, "");
+	err = t->err;
+	free(t->out);
+	free(t);
+	return err;
+}
+
+/* libvirtd killed midway and back at once: the tool reconnects, puts vcpu 0 back, and says
+ * which call failed and why. */
+static void
+test_daemon_killed_midway(void **state)
+{
+	struct daemon *d = *state;
+	struct domain_state before = {0}, after = {0};
+	char *err = apply_with_libvirtd_killed(d, true, "30", 1, &before);
+
+	assert_contains(err, "; restored what was there\n");
+	free(err);
+
+	domain_state_read(d, &after);
+	assert_domain_as_before(&before, &after);
+	domain_state_clear(&before);
+	domain_state_clear(&after);
+}
+
+/* libvirtd killed midway and not back within -o reconnect-timeout: exit 5, and the message
+ * says that nothing was put back and what may be left changed, which is so. */
+static void
+test_daemon_killed_for_good(void **state)
+{
+	struct daemon *d = *state;
+	const struct tmap_plan *p = d->plan;
+	struct domain_state before = {0}, after = {0};
+	char *err = apply_with_libvirtd_killed(d, false, "1", 5, &before), want[512];
+
+	snprintf(want, sizeof(want),
+		 "; restore failed too: libvirtd at '%s' did not come back within 1 s, so nothing was put back; left as the apply may have made them: live vcpupin 0 was '%s', live vcpupin 1 was '%s'\n",
+		 SYSTEM_URI, before.vcpu[0], before.vcpu[1]);
+	assert_contains(err, want);
+	free(err);
+
+	/* Just so: vcpu 0 as the plan has it, in libvirt and in the kernel; the rest as before. */
+	domain_state_read(d, &after);
+	assert_string_equal(after.vcpu[0], tmap_plan_vcpu_cpuset(p, 0, 0));
+	assert_string_not_equal(after.vcpu[0], before.vcpu[0]);
+	assert_string_equal(after.vcpu[1], before.vcpu[1]);
+	assert_string_equal(after.emulator, before.emulator);
+	assert_string_equal(after.iothreads, before.iothreads);
+	for (size_t i = 0; i < after.n; i++)
+		if (strncmp(after.t[i].comm, "CPU 0/", 6) == 0)
+			assert_string_equal(after.t[i].cpus, tmap_plan_vcpu_cpuset(p, 0, 0));
+	domain_state_clear(&after);
+	/* Put back by hand, as the operator would from the message. */
+	set_vcpu_pin(d->dom, 0, before.vcpu[0], VIR_DOMAIN_AFFECT_LIVE);
+	domain_state_read(d, &after);
+	assert_domain_as_before(&before, &after);
+	domain_state_clear(&before);
+	domain_state_clear(&after);
+}
+
 /* The host as libvirt describes it is the host hwloc finds. */
 static void
 test_daemon_topology(void **state)
@@ -1971,10 +2258,16 @@ main(void)
 		cmocka_unit_test(test_daemon_apply_both),
 		cmocka_unit_test(test_daemon_rollback_numatune),
 		cmocka_unit_test(test_daemon_rollback_erange),
+		cmocka_unit_test(test_daemon_killed_midway),
+		cmocka_unit_test(test_daemon_killed_for_good),
 		cmocka_unit_test(test_daemon_topology),
 	};
 	const char *missing = daemon_missing();
 	int r;
+
+	/* The test's own connection outlives the daemons it kills: libvirt asks its users to
+	 * ignore SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 
 	/* The daemon's directories are this process's own: a mount namespace, entered before
 	 * anything starts a thread (unshare refuses a threaded process). */

@@ -7,8 +7,14 @@
  * planned PU). A fake QMP server (fake-qmp.c) gives the faults a real QEMU does not produce on
  * demand: garbage, early close, error replies, foreign thread ids, huge replies, silence.
  * After every refusal, every thread's affinity must be what it was.
+ *
+ * A QEMU killed during an apply, the fault the field has at a random instant, is made at an
+ * exact call: by this program's own sched_setaffinity() in front of libc's (the module's calls
+ * reach it first), which kills QEMU after vcpu 0 was pinned and starts other processes under
+ * the freed thread ids; and, for the real command, by tests/fault-inject.c, preloaded.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -16,6 +22,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,8 +48,12 @@ struct qemu_run {
 	char log[100];
 	char pidfile[100];
 	char cgroup[160]; /* a cpuset the test made, or "" */
+	char state[100];  /* an allocation state the test chose */
 	pid_t pid;
-	int cg_tid; /* the thread moved into it */
+	pid_t arg_pid; /* --pid for topomap() when not pid: a QEMU killed and reaped */
+	int cg_tid;    /* the thread moved into it */
+	pid_t decoys[4]; /* processes started under the thread ids of a killed QEMU */
+	size_t ndecoys;
 };
 
 /*
@@ -82,6 +93,9 @@ on_signal(int sig)
 		cgroup_remove(q);
 		if (q->pid > 0)
 			kill(q->pid, SIGKILL);
+		for (size_t i = 0; i < q->ndecoys; i++)
+			kill(q->decoys[i], SIGKILL);
+		unlink(q->state);
 		unlink(q->sock);
 		unlink(q->fake);
 		unlink(q->log);
@@ -110,6 +124,7 @@ setup(void **state)
 	snprintf(q->fake, sizeof(q->fake), "%s/fake.sock", q->dir);
 	snprintf(q->log, sizeof(q->log), "%s/qemu.log", q->dir);
 	snprintf(q->pidfile, sizeof(q->pidfile), "%s/qemu.pid", q->dir);
+	snprintf(q->state, sizeof(q->state), "%s/state.json", q->dir);
 	running = q;
 	*state = q;
 	return 0;
@@ -128,7 +143,19 @@ teardown(void **state)
 		while (waitpid(q->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
+	for (size_t i = 0; i < q->ndecoys; i++) {
+		kill(q->decoys[i], SIGKILL);
+		while (waitpid(q->decoys[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	running = NULL;
+	unlink(q->state);
+	{
+		char lock[128];
+
+		snprintf(lock, sizeof(lock), "%s.lock", q->state);
+		unlink(lock);
+	}
 	unlink(q->sock);
 	unlink(q->fake);
 	unlink(q->log);
@@ -446,7 +473,7 @@ topomap(struct qemu_run *q, const char *sock, char **out, char **err, ...)
 	for (char *a = va_arg(ap, char *); a; a = va_arg(ap, char *))
 		argv[n++] = a;
 	va_end(ap);
-	snprintf(pid, sizeof(pid), "%d", (int)q->pid);
+	snprintf(pid, sizeof(pid), "%d", (int)(q->arg_pid ? q->arg_pid : q->pid));
 	argv[n++] = "--backend=qemu-direct";
 	argv[n++] = "--qmp";
 	argv[n++] = (char *)sock;
@@ -894,6 +921,277 @@ refuses_plan_for_another_host(void **state)
 }
 
 /* ------------------------------------------------------------------------------------- */
+/* QEMU killed: midway through an apply, and before one */
+
+/* The guest of qemu_two, with the iothread qemu_start() adds. */
+static const char *const plan_two_json =
+    "{\"name\": \"t2\", \"vcpus\": 2, \"iothreads\": 1, \"memory_mib\": 128, "
+    "\"cells\": [{\"cpus\": \"0\"}, {\"cpus\": \"1\"}]}";
+
+/* The injector of qemu_killed_midway: once `after_tid` is pinned, QEMU is killed and reaped,
+ * and each tid of `recycle` goes to a new process pinned to its `decoy_cpu`. */
+static struct {
+	struct qemu_run *q;
+	pid_t after_tid;
+	size_t nrecycle;
+	pid_t recycle[3];
+	int decoy_cpu[3];
+	bool fired;
+} fault;
+
+/* clone3()'s arguments up to set_tid (CLONE_ARGS_SIZE_VER1). */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size;
+};
+
+static int (*libc_setaffinity)(pid_t, size_t, const cpu_set_t *);
+
+/*
+ * A process under exactly this pid, pinned to one PU, idle: clone3 with set_tid (root only);
+ * where clone3 is missing (valgrind), fork after setting the last pid handed out, until no
+ * other process on the machine took it first.
+ */
+static pid_t
+start_decoy(pid_t want, int cpu)
+{
+	struct clone3_args args = {.exit_signal = SIGCHLD, .set_tid = (uintptr_t)&want,
+				   .set_tid_size = 1};
+	cpu_set_t set;
+	long pid = syscall(SYS_clone3, &args, sizeof(args));
+
+	for (int tries = 0; pid < 0 && errno == ENOSYS && tries < 100; tries++) {
+		char last[16];
+
+		snprintf(last, sizeof(last), "%d", (int)want - 1);
+		if (!write_file("/proc/sys/kernel/ns_last_pid", last))
+			fail_msg("cannot write /proc/sys/kernel/ns_last_pid: %s", strerror(errno));
+		pid = fork();
+		if (pid > 0 && pid != want) {
+			kill((pid_t)pid, SIGKILL);
+			waitpid((pid_t)pid, NULL, 0);
+			pid = -1;
+			errno = ENOSYS;
+		}
+	}
+	if (pid == 0)
+		for (;;)
+			pause();
+	if (pid < 0)
+		fail_msg("cannot start a process with pid %d: %s", (int)want, strerror(errno));
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	assert_int_equal(libc_setaffinity((pid_t)pid, sizeof(set), &set), 0);
+	return (pid_t)pid;
+}
+
+static void
+kill_qemu_and_recycle(void)
+{
+	struct qemu_run *q = fault.q;
+
+	kill(q->pid, SIGKILL);
+	while (waitpid(q->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	q->pid = -1;
+	for (size_t i = 0; i < fault.nrecycle; i++)
+		q->decoys[q->ndecoys++] = start_decoy(fault.recycle[i], fault.decoy_cpu[i]);
+}
+
+int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set);
+
+int
+sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
+{
+	int r, saved;
+
+	if (!libc_setaffinity)
+		libc_setaffinity = (int (*)(pid_t, size_t, const cpu_set_t *))dlsym(
+		    RTLD_NEXT, "sched_setaffinity");
+	r = libc_setaffinity(pid, size, set);
+	saved = errno;
+	if (fault.after_tid && pid == fault.after_tid && !fault.fired) {
+		fault.fired = true;
+		kill_qemu_and_recycle();
+	}
+	errno = saved;
+	return r;
+}
+
+static void
+expect_cpus(pid_t pid, const char *want)
+{
+	struct snapshot s;
+
+	take_snapshot(pid, &s);
+	assert_int_equal(s.n, 1);
+	if (!streq(s.t[0].cpus, want))
+		fail_msg("process %d is on '%s'; it was put on '%s' and nothing may touch it",
+			 (int)pid, s.t[0].cpus, want);
+}
+
+/*
+ * QEMU dies once vcpu 0 is pinned. Its thread ids are free: other processes take those of
+ * vcpu 0 and vcpu 1 and QEMU's own pid at once, the worst case for a backend that would go
+ * on by number. apply must stop, say that QEMU exited, and touch none of them: not to pin
+ * vcpu 1, not to put vcpu 0 back.
+ */
+static void
+qemu_killed_midway(void **state)
+{
+	struct qemu_run *q = *state;
+	struct tmap_report *report = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *plan;
+	struct snapshot before, self;
+	int vcpu0, vcpu1, pid, plan0, plan1;
+	char *line;
+
+	if (!have_qemu())
+		skip();
+	if (geteuid() != 0) {
+		print_message("clone3 with set_tid needs root: skipped\n");
+		skip();
+	}
+	qemu_start(q, qemu_two, 2);
+	take_snapshot(q->pid, &before);
+	take_snapshot(getpid(), &self);
+	vcpu0 = by_name(&before, "CPU 0/TCG")->tid;
+	vcpu1 = by_name(&before, "CPU 1/TCG")->tid;
+	pid = (int)q->pid;
+	plan = plan_from_json("live", plan_two_json, NULL);
+	plan0 = atoi(tmap_plan_vcpu_cpuset(plan, 0, 0));
+	plan1 = atoi(tmap_plan_vcpu_cpuset(plan, 0, 1));
+	assert_string_equal(by_tid(&before, vcpu0)->cpus, "0-1");
+
+	/* Each decoy on a PU that neither the plan nor the capture would give it. */
+	fault = (typeof(fault)){.q = q, .after_tid = vcpu0, .nrecycle = 3,
+				.recycle = {vcpu0, vcpu1, pid},
+				.decoy_cpu = {!plan0, !plan1, 0}};
+	assert_int_equal(lib_apply(q->sock, pid, plan, 0, &report, &err), -ESRCH);
+	assert_true(fault.fired);
+	fault = (typeof(fault)){0};
+
+	line = strprintf("apply: QEMU process %d exited during apply (vcpu 1 thread %d is gone)",
+			 pid, vcpu1);
+	expect_text(err.message, line);
+	free(line);
+	/* vcpu 0 was pinned, and not put back: its tid is the decoy's now. */
+	line = strprintf("sched_setaffinity(tid %d 'CPU 0/TCG', '%d')", vcpu0, plan0);
+	assert_true(report_has(report, line));
+	free(line);
+	line = strprintf("sched_setaffinity(tid %d 'CPU 0/TCG', '0-1')", vcpu0);
+	assert_false(report_has(report, line));
+	free(line);
+	assert_false(report_has(report, "migrate_pages"));
+	assert_int_equal(q->ndecoys, 3);
+	for (size_t i = 0; i < 3; i++) {
+		char cpu[16];
+
+		assert_int_equal(q->decoys[i], i == 0 ? vcpu0 : i == 1 ? vcpu1 : pid);
+		snprintf(cpu, sizeof(cpu), "%d", i == 0 ? !plan0 : i == 1 ? !plan1 : 0);
+		expect_cpus(q->decoys[i], cpu);
+	}
+	assert_unchanged(&self, getpid());
+	tmap_report_free(report);
+	tmap_plan_free(plan);
+}
+
+/* Through the command, as an operator runs it: QEMU killed between the pins of vcpu 0 and
+ * vcpu 1 (its parent, this test, has not reaped it yet). One line says so, the exit code is
+ * 1, and the state does not record the guest. */
+static void
+qemu_killed_midway_cli(void **state)
+{
+	struct qemu_run *q = *state;
+	struct snapshot before;
+	char *out = NULL, *errtext = NULL, *line, *control;
+	int r;
+
+	if (!have_qemu())
+		skip();
+	qemu_start(q, qemu_two, 2);
+	take_snapshot(q->pid, &before);
+
+	/* The check below can see a guest: a real apply records it. */
+	control = strprintf("%s/control.json", q->dir);
+	r = topomap(q, q->sock, &out, &errtext, "apply", "--state", control, NULL);
+	expect_exit(r, 0, "apply", out, errtext);
+	assert_true(test_state_has_guest(control, "t2"));
+	unlink(control);
+	free(control);
+	control = strprintf("%s/control.json.lock", q->dir);
+	unlink(control);
+	free(control);
+	free(out);
+	free(errtext);
+
+	test_inject_fault("sched_setaffinity", 2, q->pid);
+	r = topomap(q, q->sock, &out, &errtext, "apply", "--state", q->state, NULL);
+	test_inject_fault(NULL, 0, 0);
+
+	expect_exit(r, 1, "apply with QEMU killed midway", out, errtext);
+	line = strprintf("topomap: apply: QEMU process %d exited during apply (vcpu 1 thread %d is gone)",
+			 (int)q->pid, by_name(&before, "CPU 1/TCG")->tid);
+	expect_text(errtext, line);
+	free(line);
+	assert_int_equal(strchr(errtext, '\n') - errtext + 1, (long)strlen(errtext));
+	assert_string_equal(out, "");
+	assert_false(test_state_has_guest(q->state, "t2"));
+	/* Killed for real: only the zombie is left for this test to reap. */
+	assert_int_equal(waitpid(q->pid, &r, WNOHANG), q->pid);
+	assert_true(WIFSIGNALED(r) && WTERMSIG(r) == SIGKILL);
+	q->pid = -1;
+	free(out);
+	free(errtext);
+}
+
+/* A QEMU that is gone before apply opens it, reaped or still a zombie: exit 2, one line that
+ * says so, nothing written, nothing recorded. */
+static void
+qemu_killed_before_apply(void **state)
+{
+	struct qemu_run *q = *state;
+	char *out = NULL, *errtext = NULL, *line;
+	siginfo_t si;
+	int r;
+
+	if (!have_qemu())
+		skip();
+	for (int reaped = 0; reaped < 2; reaped++) {
+		qemu_start(q, qemu_two, 2);
+		kill(q->pid, SIGKILL);
+		/* Exited, every thread gone; reaped only the second time. */
+		assert_int_equal(waitid(P_PID, (id_t)q->pid, &si,
+					WEXITED | (reaped ? 0 : WNOWAIT)), 0);
+		q->arg_pid = q->pid;
+		if (reaped)
+			q->pid = -1;
+		r = topomap(q, q->sock, &out, &errtext, "apply", "--state", q->state, "--name", "t2",
+			    "--vcpus", "2", "--iothreads", "1", "--memory", "128", "--cell",
+			    "cpus=0", "--cell", "cpus=1", NULL);
+		expect_exit(r, 2, "apply to a QEMU that has exited", out, errtext);
+		line = reaped ? strprintf("topomap: open: --pid: there is no process %d (has QEMU exited?): nothing was changed\n",
+					  (int)q->arg_pid)
+			      : strprintf("topomap: open: --pid: process %d has exited (a zombie its parent has not reaped yet): there is no QEMU to apply to, nothing was changed\n",
+					  (int)q->arg_pid);
+		assert_string_equal(errtext, line);
+		assert_string_equal(out, "");
+		assert_false(test_state_has_guest(q->state, "t2"));
+		free(line);
+		free(out);
+		free(errtext);
+		if (!reaped) {
+			assert_int_equal(waitpid(q->pid, NULL, 0), q->pid);
+			q->pid = -1;
+		}
+		q->arg_pid = 0;
+		unlink(q->sock);
+		unlink(q->pidfile);
+	}
+}
+
+/* ------------------------------------------------------------------------------------- */
 /* A fake QMP server in front of a real QEMU: thread ids that are not QEMU's */
 
 #define CPUS_ENTRY                                                                                 \
@@ -928,10 +1226,6 @@ iothreads_reply(int tid)
 #define GREETING                                                                                   \
 	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, "          \
 	"\"package\": \"\"}, \"capabilities\": [\"oob\"]}}"
-
-static const char *const plan_two_json =
-    "{\"name\": \"t2\", \"vcpus\": 2, \"iothreads\": 1, \"memory_mib\": 128, "
-    "\"cells\": [{\"cpus\": \"0\"}, {\"cpus\": \"1\"}]}";
 
 /* Apply through the fake server with these replies, and expect a refusal that changed
  * nothing in QEMU or in this process. */
@@ -1338,6 +1632,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(apply_given_guest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rollback_after_failure_midway, setup, teardown),
 	    cmocka_unit_test_setup_teardown(refuses_plan_for_another_host, setup, teardown),
+	    cmocka_unit_test_setup_teardown(qemu_killed_midway, setup, teardown),
+	    cmocka_unit_test_setup_teardown(qemu_killed_midway_cli, setup, teardown),
+	    cmocka_unit_test_setup_teardown(qemu_killed_before_apply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(refuses_foreign_thread_ids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(fake_server_with_true_answers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_targets, setup, teardown),

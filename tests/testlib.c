@@ -188,3 +188,71 @@ test_result_clear(struct test_result *r)
 	free(r->err);
 	r->out = r->err = NULL;
 }
+
+bool
+test_state_has_guest(const char *path, const char *name)
+{
+	char compact[160], spaced[160];
+	bool found;
+	char *text;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT)
+		return false;
+	if (fd < 0)
+		fail_msg("cannot open the state '%s': %s", path, strerror(errno));
+	text = slurp_fd(fd);
+	close(fd);
+	snprintf(compact, sizeof(compact), "\"name\":\"%s\"", name);
+	snprintf(spaced, sizeof(spaced), "\"name\": \"%s\"", name);
+	found = strstr(text, compact) || strstr(text, spaced);
+	free(text);
+	return found;
+}
+
+void
+test_inject_fault(const char *call, unsigned at, pid_t victim)
+{
+	static char saved[4096], saved_asan[4096];
+	static bool was_set, asan_set, active;
+	const char *inject = getenv("TOPOMAP_FAULT_INJECT");
+	char with[8192], text[32];
+
+	if (!call) {
+		if (active && was_set)
+			setenv("LD_PRELOAD", saved, 1);
+		else if (active)
+			unsetenv("LD_PRELOAD");
+		if (active && asan_set)
+			setenv("ASAN_OPTIONS", saved_asan, 1);
+		else if (active)
+			unsetenv("ASAN_OPTIONS");
+		unsetenv("TOPOMAP_FAULT_CALL");
+		unsetenv("TOPOMAP_FAULT_AT");
+		unsetenv("TOPOMAP_FAULT_KILL");
+		active = false;
+		return;
+	}
+	if (!inject)
+		fail_msg("TOPOMAP_FAULT_INJECT is not set: run the test through meson");
+	if (!active) {
+		const char *preload = getenv("LD_PRELOAD"), *asan = getenv("ASAN_OPTIONS");
+
+		was_set = preload != NULL;
+		snprintf(saved, sizeof(saved), "%s", preload ? preload : "");
+		asan_set = asan != NULL;
+		snprintf(saved_asan, sizeof(saved_asan), "%s", asan ? asan : "");
+	}
+	active = true;
+	snprintf(with, sizeof(with), "%s%s%s", saved, *saved ? ":" : "", inject);
+	setenv("LD_PRELOAD", with, 1);
+	/* Under AddressSanitizer, a preloaded module comes before its runtime: allowed here. */
+	snprintf(with, sizeof(with), "%s%sverify_asan_link_order=0", saved_asan,
+		 *saved_asan ? ":" : "");
+	setenv("ASAN_OPTIONS", with, 1);
+	setenv("TOPOMAP_FAULT_CALL", call, 1);
+	snprintf(text, sizeof(text), "%u", at);
+	setenv("TOPOMAP_FAULT_AT", text, 1);
+	snprintf(text, sizeof(text), "%d", (int)victim);
+	setenv("TOPOMAP_FAULT_KILL", text, 1);
+}

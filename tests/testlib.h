@@ -43,4 +43,13 @@ void test_result_clear(struct test_result *r);
 #define RUN(...) test_topomap(NULL, (const char *const[]){__VA_ARGS__, NULL})
 #define RUN_STDIN(text, ...) test_topomap(text, (const char *const[]){__VA_ARGS__, NULL})
 
+/* Preload tests/fault-inject.c ($TOPOMAP_FAULT_INJECT) into every program started from now on,
+ * after what LD_PRELOAD holds already: before the at-th call of `call` there, `victim` is
+ * killed. call NULL ends it, and LD_PRELOAD is what it was. */
+void test_inject_fault(const char *call, unsigned at, pid_t victim);
+
+/* Does the allocation state file at path record a guest of this name? A missing file records
+ * none; a file that cannot be read fails the test. */
+bool test_state_has_guest(const char *path, const char *name);
+
 #endif

@@ -320,6 +320,13 @@ TMAP_EXPORT const char *tmap_report_write(const struct tmap_report *report, size
 TMAP_EXPORT size_t tmap_report_drift_count(const struct tmap_report *report);
 /** @param report a report. @param i index. @return one difference, or NULL. */
 TMAP_EXPORT const char *tmap_report_drift(const struct tmap_report *report, size_t i);
+/**
+ * Did a failed apply fail to put the capture back too? Then the target is left partly
+ * changed, and the message of tmap_apply() says what failed in the restore.
+ * @param report a report, or NULL.
+ * @return true only for a failed apply whose restore failed as well.
+ */
+TMAP_EXPORT bool tmap_report_restore_failed(const struct tmap_report *report);
 
 /**
  * Put one guest of a plan in force, all or nothing: open (capture), apply, read back,

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -40,6 +41,12 @@
 #define VIRTQEMUD_SOCKET "/run/libvirt/virtqemud-sock"
 /* A QEMU command line is a few KiB; a status file about 1.5 KiB. */
 #define MAX_PROC_FILE (1u << 20)
+/* How long restore() waits for a libvirtd that went away to come back (systemd restarts it,
+ * or socket activation starts it at the next connection), and the most -o reconnect-timeout
+ * may ask for. */
+#define RECONNECT_DEFAULT_S 5
+#define RECONNECT_MAX_S 600
+#define RECONNECT_PAUSE_MS 100
 
 /* One side of the domain: the running domain or its persistent definition. */
 struct view {
@@ -69,6 +76,14 @@ struct lv {
 	char *name;
 	char *uri;
 	bool active, persistent, readonly;
+	/* To find the same domain again when libvirtd went away and came back. */
+	char *conn_uri;		/* the URI the connection resolved to */
+	unsigned char uuid[VIR_UUID_BUFLEN];
+	unsigned id;		/* of the running domain: another after a restart of it */
+	unsigned reconnect_s;
+	const char *call;	/* the libvirt call being made, for a message */
+	bool gone;		/* a call failed because the connection died */
+	bool live_gone;		/* the running domain apply changed is no longer running */
 	int maplen;		/* bytes of a cpumap covering the host's CPUs */
 	unsigned set_flags;	/* VIR_DOMAIN_AFFECT_* of every write */
 	unsigned nviews;
@@ -134,21 +149,57 @@ last_error_text(void)
 	return m && *m ? m : "unknown libvirt error";
 }
 
-/* "<what>: <libvirt's message>", with the code libvirt's error maps to. */
-static int lv_error(struct tmap_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Make a libvirt call that changes something and returns an int; when it fails, note its name
+ * for the message, which names it should the connection have died in it. */
+#define LV_CALL(lv, fn, ...)                                                                      \
+	({                                                                                        \
+		int r_ = fn(__VA_ARGS__);                                                         \
+		(lv)->call = r_ < 0 ? #fn : NULL;                                                 \
+		r_;                                                                               \
+	})
+
+/*
+ * libvirt's last error, as the code it maps to and its text in buf; when the call failed because
+ * the connection died (libvirtd killed, crashed, restarted), -ENOTCONN and a text that says
+ * so first, since libvirt's own ("End of file while reading data") does not. The check resets
+ * libvirt's last error: read everything else of it before.
+ */
+static int
+last_failure(struct lv *lv, char *buf, size_t size)
+{
+	char text[TMAP_ERROR_MAX];
+	const char *call = lv && lv->call ? lv->call : NULL;
+	int code = last_error_code();
+
+	snprintf(text, sizeof(text), "%s", last_error_text());
+	if (lv)
+		lv->call = NULL;
+	if (lv && lv->conn && virConnectIsAlive(lv->conn) == 0) {
+		lv->gone = true;
+		snprintf(buf, size, "libvirtd at '%.100s' went away%s%.64s (%.300s)", lv->uri,
+			 call ? " during " : "", call ? call : "", text);
+		return -ENOTCONN;
+	}
+	snprintf(buf, size, "%s", text);
+	return code;
+}
+
+/* "<what>: <libvirt's message>", with the code libvirt's error maps to (-ENOTCONN when the
+ * connection died). lv may be NULL. */
+static int lv_error(struct lv *lv, struct tmap_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static int
-lv_error(struct tmap_error *err, const char *fmt, ...)
+lv_error(struct lv *lv, struct tmap_error *err, const char *fmt, ...)
 {
-	int code = last_error_code();
-	char what[TMAP_ERROR_MAX];
+	char what[TMAP_ERROR_MAX], why[TMAP_ERROR_MAX];
+	int code = last_failure(lv, why, sizeof(why));
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return tmap_error_set(err, code, "%s: %s", what, last_error_text());
+	return tmap_error_set(err, code, "%s: %s", what, why);
 }
 
 /*
@@ -248,6 +299,7 @@ lv_free(struct lv *lv)
 		virConnectClose(lv->conn);
 	free(lv->name);
 	free(lv->uri);
+	free(lv->conn_uri);
 	free(lv);
 }
 
@@ -280,7 +332,8 @@ lv_new(const struct tmap_target *target, bool readonly, struct lv **ret, struct 
 		virErrorPtr e = virGetLastError();
 
 		if (e && e->code != VIR_ERR_NO_DOMAIN)
-			return lv_error(err, "cannot look up domain '%s' at '%s'", domain, lv->uri);
+			return lv_error(lv, err, "cannot look up domain '%s' at '%s'", domain,
+					lv->uri);
 		lv->dom = virDomainLookupByUUIDString(lv->conn, domain);
 		if (!lv->dom)
 			return tmap_error_set(err, -ENOENT, "no domain named '%s' (nor with that UUID) at '%s'",
@@ -291,12 +344,18 @@ lv_new(const struct tmap_target *target, bool readonly, struct lv **ret, struct 
 		return oom(err);
 	r = virDomainIsActive(lv->dom);
 	if (r < 0)
-		return lv_error(err, "cannot tell whether domain '%s' runs", lv->name);
+		return lv_error(lv, err, "cannot tell whether domain '%s' runs", lv->name);
 	lv->active = r;
 	r = virDomainIsPersistent(lv->dom);
 	if (r < 0)
-		return lv_error(err, "cannot tell whether domain '%s' is persistent", lv->name);
+		return lv_error(lv, err, "cannot tell whether domain '%s' is persistent", lv->name);
 	lv->persistent = r;
+	lv->id = virDomainGetID(lv->dom);
+	lv->conn_uri = virConnectGetURI(lv->conn);
+	if (!lv->conn_uri)
+		return lv_error(lv, err, "cannot read the URI of the connection to '%s'", lv->uri);
+	if (virDomainGetUUID(lv->dom, lv->uuid) < 0)
+		return lv_error(lv, err, "cannot read the UUID of domain '%s'", lv->name);
 	*ret = TAKE_PTR(lv);
 	return 0;
 }
@@ -354,13 +413,14 @@ get_vcpus(struct lv *lv, const struct view *v, unsigned *ret_n, unsigned char **
 
 	n = virDomainGetVcpusFlags(lv->dom, v->flags | VIR_DOMAIN_VCPU_MAXIMUM);
 	if (n < 0)
-		return lv_error(err, "cannot count the vcpus of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot count the vcpus of '%s' (%s)", lv->name, v->name);
 	maps = calloc((size_t)n ? (size_t)n : 1, (size_t)lv->maplen);
 	if (!maps)
 		return oom(err);
 	n = virDomainGetVcpuPinInfo(lv->dom, n, maps, lv->maplen, v->flags);
 	if (n < 0)
-		return lv_error(err, "cannot read the vcpu pins of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the vcpu pins of '%s' (%s)", lv->name,
+				v->name);
 	*ret_n = (unsigned)n;
 	*ret_maps = TAKE_PTR(maps);
 	return 0;
@@ -374,7 +434,8 @@ get_emulator(struct lv *lv, const struct view *v, unsigned char **ret_map, struc
 	if (!map)
 		return oom(err);
 	if (virDomainGetEmulatorPinInfo(lv->dom, map, lv->maplen, v->flags) < 0)
-		return lv_error(err, "cannot read the emulator pin of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the emulator pin of '%s' (%s)", lv->name,
+				v->name);
 	*ret_map = TAKE_PTR(map);
 	return 0;
 }
@@ -400,7 +461,8 @@ get_iothreads(struct lv *lv, const struct view *v, unsigned *ret_n, unsigned **r
 
 	n = virDomainGetIOThreadInfo(lv->dom, &info, v->flags);
 	if (n < 0)
-		return lv_error(err, "cannot read the iothreads of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the iothreads of '%s' (%s)", lv->name,
+				v->name);
 	if (n > 0)
 		qsort(info, (size_t)n, sizeof(*info), cmp_iothread);
 	ids = calloc((size_t)n + 1, sizeof(*ids));
@@ -434,18 +496,20 @@ get_numa(struct lv *lv, const struct view *v, int *ret_mode, char **ret_nodeset,
 	int n = 0, mode = TMAP_MEMORY_STRICT, r = 0;
 
 	if (virDomainGetNumaParameters(lv->dom, NULL, &n, v->flags) < 0)
-		return lv_error(err, "cannot read the numatune of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the numatune of '%s' (%s)", lv->name,
+				v->name);
 	params = calloc((size_t)n + 1, sizeof(*params));
 	if (!params)
 		return oom(err);
 	if (n > 0 && virDomainGetNumaParameters(lv->dom, params, &n, v->flags) < 0) {
 		free(params);
-		return lv_error(err, "cannot read the numatune of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the numatune of '%s' (%s)", lv->name,
+				v->name);
 	}
 	/* Absent values are libvirt's defaults: strict, no nodeset. */
 	if (virTypedParamsGetInt(params, n, VIR_DOMAIN_NUMA_MODE, &mode) < 0 ||
 	    virTypedParamsGetString(params, n, VIR_DOMAIN_NUMA_NODESET, &nodeset) < 0)
-		r = lv_error(err, "cannot read the numatune of '%s' (%s)", lv->name, v->name);
+		r = lv_error(lv, err, "cannot read the numatune of '%s' (%s)", lv->name, v->name);
 	if (r == 0 && !(*ret_nodeset = strdup(nodeset ? nodeset : "")))
 		r = oom(err);
 	if (r == 0)
@@ -465,15 +529,16 @@ get_sched(struct lv *lv, struct view *v, struct tmap_error *err)
 
 	type = virDomainGetSchedulerType(lv->dom, &n);
 	if (!type)
-		return lv_error(err, "cannot read the scheduler of '%s' (%s)", lv->name, v->name);
+		return lv_error(lv, err, "cannot read the scheduler of '%s' (%s)", lv->name,
+				v->name);
 	free(type);
 	params = calloc((size_t)n + 1, sizeof(*params));
 	if (!params)
 		return oom(err);
 	if (n > 0 && virDomainGetSchedulerParametersFlags(lv->dom, params, &n, v->flags) < 0) {
 		free(params);
-		return lv_error(err, "cannot read the scheduler parameters of '%s' (%s)", lv->name,
-				v->name);
+		return lv_error(lv, err, "cannot read the scheduler parameters of '%s' (%s)",
+				lv->name, v->name);
 	}
 	v->has_shares = virTypedParamsGetULLong(params, n, VIR_DOMAIN_SCHEDULER_CPU_SHARES,
 						&v->shares) == 1;
@@ -498,7 +563,7 @@ get_xml(struct lv *lv, const struct view *v, struct tmap_error *err)
 		flags |= VIR_DOMAIN_XML_SECURE;
 	xml = virDomainGetXMLDesc(lv->dom, flags);
 	if (!xml)
-		lv_error(err, "cannot read the XML of '%s' (%s)", lv->name, v->name);
+		lv_error(lv, err, "cannot read the XML of '%s' (%s)", lv->name, v->name);
 	return xml;
 }
 
@@ -533,23 +598,50 @@ capture(struct lv *lv, struct view *v, struct tmap_error *err)
 	return r;
 }
 
+/* -o reconnect-timeout=SECONDS: how long restore() waits for libvirtd to come back. */
+static int
+parse_reconnect(const struct tmap_target *target, unsigned *ret, struct tmap_error *err)
+{
+	const char *text = tmap_target_get(target, "reconnect-timeout");
+	unsigned long v;
+	char *end;
+
+	*ret = RECONNECT_DEFAULT_S;
+	if (!text)
+		return 0;
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (!*text || *text == '-' || *end || errno || v > RECONNECT_MAX_S)
+		return tmap_error_set(
+		    err, -EINVAL,
+		    "-o reconnect-timeout: '%.32s' is not a number of seconds from 0 to %u", text,
+		    RECONNECT_MAX_S);
+	*ret = (unsigned)v;
+	return 0;
+}
+
 static int
 lv_open(const struct tmap_target *target, unsigned flags, void **ret_state, struct tmap_error *err)
 {
 	_cleanup_(lv_freep) struct lv *lv = NULL;
+	unsigned reconnect_s;
 	int ncpus, r;
 
+	r = parse_reconnect(target, &reconnect_s, err);
+	if (r < 0)
+		return r;
 	/* A dry run and verify change nothing: a read-only connection is all they need, and all
 	 * some users are granted. */
 	r = lv_new(target, flags & TMAP_APPLY_DRY_RUN, &lv, err);
 	if (r < 0)
 		return r;
+	lv->reconnect_s = reconnect_s;
 	r = lv_views(lv, target, err);
 	if (r < 0)
 		return r;
 	ncpus = virNodeGetCPUMap(lv->conn, NULL, NULL, 0);
 	if (ncpus < 0)
-		return lv_error(err, "cannot count the host CPUs at '%s'", lv->uri);
+		return lv_error(lv, err, "cannot count the host CPUs at '%s'", lv->uri);
 	lv->maplen = VIR_CPU_MAPLEN(ncpus > 0 ? ncpus : 1);
 	for (unsigned i = 0; i < lv->nviews; i++) {
 		r = capture(lv, &lv->views[i], err);
@@ -675,12 +767,12 @@ pin_vcpus(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tmap
 		if (!tmap_journal_write(j, "virDomainPinVcpuFlags('%s', vcpu %u, '%s', %s)", lv->name,
 					i, list, flags_text(lv, lv->set_flags)))
 			continue;
-		r = virDomainPinVcpuFlags(lv->dom, i, map, len, lv->set_flags);
+		r = LV_CALL(lv, virDomainPinVcpuFlags, lv->dom, i, map, len, lv->set_flags);
 		if (wrote(lv, r, lv->set_flags))
 			lv->vcpus_written = i + 1;
 		if (r < 0)
-			return lv_error(err, "cannot pin vcpu %u of '%s' to '%s' (%s)", i, lv->name, list,
-					flags_text(lv, lv->set_flags));
+			return lv_error(lv, err, "cannot pin vcpu %u of '%s' to '%s' (%s)", i,
+					lv->name, list, flags_text(lv, lv->set_flags));
 	}
 	return 0;
 }
@@ -698,11 +790,12 @@ pin_emulator(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct t
 		return tmap_error_set(err, -EINVAL, "emulator: '%s' is not a list of CPUs", list ? list : "");
 	if (tmap_journal_write(j, "virDomainPinEmulator('%s', '%s', %s)", lv->name, list,
 			       flags_text(lv, lv->set_flags))) {
-		r = virDomainPinEmulator(lv->dom, map, len, lv->set_flags);
+		r = LV_CALL(lv, virDomainPinEmulator, lv->dom, map, len, lv->set_flags);
 		if (wrote(lv, r, lv->set_flags))
 			lv->emulator_written = true;
 		if (r < 0)
-			return lv_error(err, "cannot pin the emulator threads of '%s' to '%s' (%s)",
+			return lv_error(lv, err,
+					"cannot pin the emulator threads of '%s' to '%s' (%s)",
 					lv->name, list, flags_text(lv, lv->set_flags));
 	}
 	/* The plan's iothreads float with the emulator threads. */
@@ -712,12 +805,12 @@ pin_emulator(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct t
 		if (!tmap_journal_write(j, "virDomainPinIOThread('%s', iothread %u, '%s', %s)",
 					lv->name, id, list, flags_text(lv, lv->set_flags)))
 			continue;
-		r = virDomainPinIOThread(lv->dom, id, map, len, lv->set_flags);
+		r = LV_CALL(lv, virDomainPinIOThread, lv->dom, id, map, len, lv->set_flags);
 		if (wrote(lv, r, lv->set_flags))
 			lv->iothreads_written = k + 1;
 		if (r < 0)
-			return lv_error(err, "cannot pin iothread %u of '%s' to '%s' (%s)", id, lv->name,
-					list, flags_text(lv, lv->set_flags));
+			return lv_error(lv, err, "cannot pin iothread %u of '%s' to '%s' (%s)", id,
+					lv->name, list, flags_text(lv, lv->set_flags));
 	}
 	return 0;
 }
@@ -731,7 +824,7 @@ set_numa(struct lv *lv, unsigned flags, int mode, const char *nodeset, struct tm
 	if (virTypedParamsAddInt(&params, &n, &max, VIR_DOMAIN_NUMA_MODE, mode) < 0 ||
 	    virTypedParamsAddString(&params, &n, &max, VIR_DOMAIN_NUMA_NODESET, nodeset) < 0)
 		r = oom(err);
-	else if (virDomainSetNumaParameters(lv->dom, params, n, flags) < 0)
+	else if (LV_CALL(lv, virDomainSetNumaParameters, lv->dom, params, n, flags) < 0)
 		r = last_error_code();
 	virTypedParamsFree(params, n);
 	return r;
@@ -771,10 +864,15 @@ apply_numa(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tma
 		return tmap_error_set(err, r,
 				 "libvirt refuses to change the memory of running domain '%s' to mode '%s' nodeset '%s' (%s): apply with --config and restart the domain, or define it with memory mode 'restrictive', whose nodeset can change live",
 				 lv->name, memory_mode_text(mode), nodeset, last_error_text());
-	if (r < 0)
-		return tmap_error_set(err, r, "cannot set the numatune of '%s' to mode '%s' nodeset '%s' (%s): %s",
-				 lv->name, memory_mode_text(mode), nodeset, flags_text(lv, flags),
-				 last_error_text());
+	if (r < 0) {
+		char why[TMAP_ERROR_MAX];
+		int code = last_failure(lv, why, sizeof(why));
+
+		return tmap_error_set(
+		    err, code == -ENOTCONN ? code : r,
+		    "cannot set the numatune of '%s' to mode '%s' nodeset '%s' (%s): %s", lv->name,
+		    memory_mode_text(mode), nodeset, flags_text(lv, flags), why);
+	}
 	return 0;
 }
 
@@ -821,13 +919,14 @@ apply_memnodes(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct
 	/* The definition as the calls above left it, with its secrets. */
 	xml = virDomainGetXMLDesc(lv->dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
 	if (!xml)
-		return lv_error(err, "cannot read the definition of '%s'", lv->name);
+		return lv_error(lv, err, "cannot read the definition of '%s'", lv->name);
 	if (domain_xml_set_memnodes(xml, mode, nodes, ncells, &edited, err) < 0)
 		return err ? err->code : -EINVAL;
 	dom = virDomainDefineXML(lv->conn, edited);
+	lv->call = dom ? NULL : "virDomainDefineXML";
 	wrote(lv, dom ? 0 : -1, VIR_DOMAIN_AFFECT_CONFIG);
 	if (!dom)
-		return lv_error(err, "cannot define '%s' with the plan's <memnode>s", lv->name);
+		return lv_error(lv, err, "cannot define '%s' with the plan's <memnode>s", lv->name);
 	virDomainFree(dom);
 	return 0;
 }
@@ -846,7 +945,8 @@ set_sched(struct lv *lv, unsigned flags, bool has_shares, unsigned long long sha
 	    (has_quota && virTypedParamsAddLLong(&params, &n, &max,
 						 VIR_DOMAIN_SCHEDULER_VCPU_QUOTA, quota) < 0))
 		r = -ENOMEM;
-	else if (n > 0 && virDomainSetSchedulerParametersFlags(lv->dom, params, n, flags) < 0)
+	else if (n > 0 && LV_CALL(lv, virDomainSetSchedulerParametersFlags, lv->dom, params, n,
+				  flags) < 0)
 		r = last_error_code();
 	virTypedParamsFree(params, n);
 	return r;
@@ -890,9 +990,14 @@ apply_sched(struct lv *lv, uint64_t shares, uint64_t period, int64_t quota,
 	}
 	if (r == -ENOMEM)
 		return oom(err);
-	if (r < 0)
-		return tmap_error_set(err, r, "cannot set the scheduler parameters of '%s' (%s): %s",
-				 lv->name, flags_text(lv, lv->set_flags), last_error_text());
+	if (r < 0) {
+		char why[TMAP_ERROR_MAX];
+		int code = last_failure(lv, why, sizeof(why));
+
+		return tmap_error_set(err, code == -ENOTCONN ? code : r,
+				      "cannot set the scheduler parameters of '%s' (%s): %s",
+				      lv->name, flags_text(lv, lv->set_flags), why);
+	}
 	return 0;
 }
 
@@ -1329,14 +1434,15 @@ keep_first(int *r, int rr)
 		*r = rr;
 }
 
-static void restore_error(struct tmap_error *err, int *r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void restore_error(struct lv *lv, struct tmap_error *err, int *r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Restore goes on after a failed call, to put back what it can; the first error is kept. */
 static void
-restore_error(struct tmap_error *err, int *r, const char *fmt, ...)
+restore_error(struct lv *lv, struct tmap_error *err, int *r, const char *fmt, ...)
 {
-	char what[TMAP_ERROR_MAX];
+	char what[TMAP_ERROR_MAX], why[TMAP_ERROR_MAX];
+	int code = last_failure(lv, why, sizeof(why));
 	va_list ap;
 
 	if (*r < 0)
@@ -1344,7 +1450,7 @@ restore_error(struct tmap_error *err, int *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	*r = tmap_error_set(err, last_error_code(), "%s: %s", what, last_error_text());
+	*r = tmap_error_set(err, code, "%s: %s", what, why);
 }
 
 static int
@@ -1359,18 +1465,20 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 
 		if (tmap_journal_write(j, "virDomainPinVcpuFlags('%s', vcpu %u, '%s', %s)", lv->name, i,
 				       list ? list : "?", ft) &&
-		    virDomainPinVcpuFlags(lv->dom, i, (unsigned char *)map, lv->maplen,
-					  v->flags) < 0)
-			restore_error(err, &r, "cannot pin vcpu %u of '%s' back to '%s'", i, lv->name,
-				      list ? list : "?");
+		    LV_CALL(lv, virDomainPinVcpuFlags, lv->dom, i, (unsigned char *)map,
+			    lv->maplen, v->flags) < 0)
+			restore_error(lv, err, &r, "cannot pin vcpu %u of '%s' back to '%s'", i,
+				      lv->name, list ? list : "?");
 	}
 	if (lv->emulator_written) {
 		_cleanup_free_ char *list = cpumap_to_list(v->emulator_map, lv->maplen);
 
 		if (tmap_journal_write(j, "virDomainPinEmulator('%s', '%s', %s)", lv->name,
 				       list ? list : "?", ft) &&
-		    virDomainPinEmulator(lv->dom, v->emulator_map, lv->maplen, v->flags) < 0)
-			restore_error(err, &r, "cannot pin the emulator threads of '%s' back to '%s'",
+		    LV_CALL(lv, virDomainPinEmulator, lv->dom, v->emulator_map, lv->maplen,
+			    v->flags) < 0)
+			restore_error(lv, err, &r,
+				      "cannot pin the emulator threads of '%s' back to '%s'",
 				      lv->name, list ? list : "?");
 	}
 	for (unsigned k = 0; k < lv->iothreads_written && k < v->niothreads; k++) {
@@ -1379,9 +1487,9 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 
 		if (tmap_journal_write(j, "virDomainPinIOThread('%s', iothread %u, '%s', %s)", lv->name,
 				       v->iothread_ids[k], list ? list : "?", ft) &&
-		    virDomainPinIOThread(lv->dom, v->iothread_ids[k], map, lv->maplen,
-					 v->flags) < 0)
-			restore_error(err, &r, "cannot pin iothread %u of '%s' back to '%s'",
+		    LV_CALL(lv, virDomainPinIOThread, lv->dom, v->iothread_ids[k], map,
+			    lv->maplen, v->flags) < 0)
+			restore_error(lv, err, &r, "cannot pin iothread %u of '%s' back to '%s'",
 				      v->iothread_ids[k], lv->name, list ? list : "?");
 	}
 	/* A running domain without a nodeset never got one: libvirt refuses that live. */
@@ -1391,7 +1499,8 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 		int rr = set_numa(lv, v->flags, v->numa_mode, v->numa_nodeset, err);
 
 		if (rr < 0)
-			restore_error(err, &r, "cannot put the numatune of '%s' back", lv->name);
+			restore_error(lv, err, &r, "cannot put the numatune of '%s' back",
+				      lv->name);
 	}
 	if (lv->shares_written || lv->period_written || lv->quota_written) {
 		/* Only the values apply() set, and only those libvirt reported (check_qos()). */
@@ -1406,8 +1515,8 @@ restore_live(struct lv *lv, const struct view *v, struct tmap_journal *j, struct
 				       text, ft) &&
 		    set_sched(lv, v->flags, shares, v->shares, period, v->period, quota,
 			      v->quota) < 0)
-			restore_error(err, &r, "cannot put the scheduler parameters of '%s' back",
-				      lv->name);
+			restore_error(lv, err, &r,
+				      "cannot put the scheduler parameters of '%s' back", lv->name);
 	}
 	return r;
 }
@@ -1422,27 +1531,157 @@ restore_config(struct lv *lv, const struct view *v, struct tmap_journal *j, stru
 	if (!tmap_journal_write(j, "virDomainDefineXML('%s' as defined before the apply)", lv->name))
 		return 0;
 	dom = virDomainDefineXML(lv->conn, v->xml);
+	lv->call = dom ? NULL : "virDomainDefineXML";
 	if (!dom)
-		return lv_error(err, "cannot define '%s' back as it was", lv->name);
+		return lv_error(lv, err, "cannot define '%s' back as it was", lv->name);
 	virDomainFree(dom);
 	return 0;
+}
+
+/* What apply() may have changed, with what was there, for a restore that could not be made:
+ * "live vcpupin 0 was '0-1', live emulatorpin was '0-1', the persistent definition". */
+static void
+left_changed(const struct lv *lv, char *buf, size_t size)
+{
+	FILE *f = fmemopen(buf, size, "w");
+	const char *sep = "";
+
+	if (!f) {
+		snprintf(buf, size, "what apply changed");
+		return;
+	}
+	for (unsigned i = 0; i < lv->nviews; i++) {
+		const struct view *v = &lv->views[i];
+		_cleanup_free_ char *emulator = NULL;
+
+		if (v->config) {
+			fprintf(f, "%sthe persistent definition", sep);
+			sep = ", ";
+			continue;
+		}
+		for (unsigned c = 0; c < lv->vcpus_written && c < v->nvcpus; c++, sep = ", ") {
+			_cleanup_free_ char *was =
+			    cpumap_to_list(v->vcpu_maps + (size_t)c * lv->maplen, lv->maplen);
+
+			fprintf(f, "%s%s vcpupin %u was '%s'", sep, v->name, c, was ? was : "?");
+		}
+		emulator =
+		    lv->emulator_written ? cpumap_to_list(v->emulator_map, lv->maplen) : NULL;
+		if (lv->emulator_written)
+			fprintf(f, "%s%s emulatorpin was '%s'", sep, v->name,
+				emulator ? emulator : "?");
+		sep = lv->emulator_written ? ", " : sep;
+		for (unsigned k = 0; k < lv->iothreads_written && k < v->niothreads;
+		     k++, sep = ", ") {
+			_cleanup_free_ char *was =
+			    cpumap_to_list(v->iothread_maps + (size_t)k * lv->maplen, lv->maplen);
+
+			fprintf(f, "%s%s iothreadpin %u was '%s'", sep, v->name, v->iothread_ids[k],
+				was ? was : "?");
+		}
+		if (lv->numa_written)
+			fprintf(f, "%s%s numatune was mode '%s' nodeset '%s'", sep, v->name,
+				memory_mode_text(v->numa_mode), v->numa_nodeset);
+		sep = lv->numa_written ? ", " : sep;
+		if (lv->shares_written || lv->period_written || lv->quota_written) {
+			fprintf(f, "%s%s scheduler parameters", sep, v->name);
+			sep = ", ";
+		}
+	}
+	fclose(f);
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * libvirtd went away during the transaction. The domain's QEMU runs on without it; a daemon
+ * that comes back (systemd restarts it, socket activation starts it) finds it again. Wait for
+ * it a bounded time, then find the same domain by UUID. A running domain with another id was
+ * restarted meanwhile: the QEMU apply changed is gone, and its live pins with it.
+ */
+static int
+reconnect(struct lv *lv, struct tmap_error *err)
+{
+	struct timespec pause = {0, RECONNECT_PAUSE_MS * 1000000L};
+	long deadline = now_ms() + (long)lv->reconnect_s * 1000;
+	char left[TMAP_ERROR_MAX];
+	virConnectPtr conn;
+	virDomainPtr dom;
+
+	quiet_libvirt();
+	while (!(conn = virConnectOpen(lv->conn_uri))) {
+		if (now_ms() >= deadline) {
+			left_changed(lv, left, sizeof(left));
+			return tmap_error_set(
+			    err, -ENOTCONN,
+			    "libvirtd at '%s' did not come back within %u s, so nothing was put back; left as the apply may have made them: %s",
+			    lv->uri, lv->reconnect_s, left);
+		}
+		nanosleep(&pause, NULL);
+	}
+	dom = virDomainLookupByUUID(conn, lv->uuid);
+	if (!dom) {
+		int r = tmap_error_set(
+		    err, -ENOENT,
+		    "libvirtd at '%s' came back without domain '%s': nothing was put back: %s",
+		    lv->uri, lv->name, last_error_text());
+
+		virConnectClose(conn);
+		return r;
+	}
+	if (lv->active && (virDomainIsActive(dom) != 1 || virDomainGetID(dom) != lv->id))
+		lv->live_gone = true;
+	virDomainFree(lv->dom);
+	virConnectClose(lv->conn);
+	lv->dom = dom;
+	lv->conn = conn;
+	lv->gone = false;
+	return 0;
+}
+
+static int
+restore_views(struct lv *lv, struct tmap_journal *j, struct tmap_error *err)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < lv->nviews; i++) {
+		const struct view *v = &lv->views[i];
+
+		if (!v->config && lv->live_gone)
+			continue;
+		keep_first(&r, v->config ? restore_config(lv, v, j, r < 0 ? NULL : err) :
+					   restore_live(lv, v, j, r < 0 ? NULL : err));
+	}
+	return r;
 }
 
 static int
 lv_restore(void *state, struct tmap_journal *j, struct tmap_error *err)
 {
 	struct lv *lv = state;
-	int r = 0;
+	int r;
 
 	if (!lv->written)
 		return 0;
-	for (unsigned i = 0; i < lv->nviews; i++) {
-		const struct view *v = &lv->views[i];
-
-		keep_first(&r, v->config ? restore_config(lv, v, j, r < 0 ? NULL : err) :
-					   restore_live(lv, v, j, r < 0 ? NULL : err));
+	/* A daemon that went away before the restore's first call is found out by that call:
+	 * then once more, on a new connection. */
+	for (unsigned attempt = 0;; attempt++) {
+		if (lv->gone) {
+			r = reconnect(lv, err);
+			if (r < 0)
+				return r;
+		}
+		r = restore_views(lv, j, err);
+		if (r == 0 || !lv->gone || attempt > 0)
+			return r;
 	}
-	return r;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1463,7 +1702,7 @@ lv_describe(const struct tmap_target *target, struct tmap_guest **ret_guest,
 	/* The side the apply will act on: the definition for --config or a stopped domain. */
 	xml = virDomainGetXMLDesc(lv->dom, config ? VIR_DOMAIN_XML_INACTIVE : 0);
 	if (!xml)
-		return lv_error(err, "cannot read the XML of '%s'", lv->name);
+		return lv_error(lv, err, "cannot read the XML of '%s'", lv->name);
 	/* Its messages name the domain. */
 	return domain_xml_describe(xml, ret_guest, err);
 }
@@ -1481,7 +1720,7 @@ lv_host_topology(const char *arg, char **ret_xml, struct tmap_error *err)
 		return r;
 	caps = virConnectGetCapabilities(conn);
 	if (!caps)
-		r = lv_error(err, "cannot read the capabilities of '%s'", uri_text(uri));
+		r = lv_error(NULL, err, "cannot read the capabilities of '%s'", uri_text(uri));
 	virConnectClose(conn);
 	if (r < 0)
 		return r;
@@ -1518,7 +1757,8 @@ lv_probe(struct tmap_error *err)
 			 "no local libvirt daemon: neither " LIBVIRTD_SOCKET " nor " VIRTQEMUD_SOCKET " exists (start libvirtd, or reach another host with --connect URI)");
 }
 
-static const char *const lv_keys[] = {"connect", "domain", "live", "config", NULL};
+static const char *const lv_keys[] = {"connect",	   "domain", "live", "config",
+				      "reconnect-timeout", NULL};
 
 TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.abi = TMAP_BACKEND_ABI,

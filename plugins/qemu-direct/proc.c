@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <sys/pidfd.h>
 
 #include "qemu-direct.h"
 
@@ -124,7 +126,9 @@ proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	task_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (task_fd < 0 && errno == ENOENT)
-		return tmap_error_set(err, -ESRCH, "--pid: there is no process %d", (int)pid);
+		return tmap_error_set(err, -ESRCH,
+				 "--pid: there is no process %d (has QEMU exited?): nothing was changed",
+				 (int)pid);
 	if (task_fd < 0)
 		return tmap_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
 
@@ -146,6 +150,68 @@ proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err)
 	r = task_fd;
 	task_fd = -1;
 	return r;
+}
+
+int
+proc_open_pidfd(int task_fd, pid_t pid, int *ret_pidfd, struct tmap_error *err)
+{
+	_cleanup_close_ int fd = pidfd_open(pid, 0);
+
+	if (fd < 0 && errno == ESRCH)
+		return tmap_error_set(err, -ESRCH,
+				 "--pid: there is no process %d (has QEMU exited?): nothing was changed",
+				 (int)pid);
+	if (fd < 0 && errno != ENOSYS)
+		return tmap_error_set(err, -errno, "cannot watch process %d (pidfd_open): %s",
+				 (int)pid, strerror(errno));
+	if (proc_exited(task_fd, pid, fd, 0))
+		return tmap_error_set(
+		    err, -ESRCH,
+		    "--pid: process %d has exited (a zombie its parent has not reaped yet): there is no QEMU to apply to, nothing was changed",
+		    (int)pid);
+	*ret_pidfd = TAKE_FD(fd);
+	return 0;
+}
+
+/* Without a pidfd: no thread left but a main thread that is a zombie (or gone). task_fd is
+ * the process's own directory, whatever process its pid names now. */
+static bool
+exited_by_proc(int task_fd, pid_t pid)
+{
+	_cleanup_free_ pid_t *tids = NULL;
+	_cleanup_free_ char *status = NULL, *state = NULL;
+	size_t n = 0;
+	int r = proc_list_tasks(task_fd, &tids, &n, NULL);
+
+	if (r < 0)
+		return r == -ESRCH;
+	if (n > 1 || tids[0] != pid)
+		return false;
+	if (proc_read_task_file(task_fd, pid, "status", &status) < 0 ||
+	    proc_status_field(status, "State", &state) < 0)
+		return true;
+	return state[0] == 'Z' || state[0] == 'X';
+}
+
+bool
+proc_exited(int task_fd, pid_t pid, int pidfd, int wait_ms)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	int r;
+
+	if (pidfd < 0) {
+		for (int waited = 0;; waited += 10) {
+			if (exited_by_proc(task_fd, pid))
+				return true;
+			if (waited >= wait_ms)
+				return false;
+			usleep(10000);
+		}
+	}
+	/* A pidfd polls readable once the whole process has exited. */
+	while ((r = poll(&p, 1, wait_ms)) < 0 && errno == EINTR)
+		;
+	return r == 1;
 }
 
 int

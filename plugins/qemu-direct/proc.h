@@ -3,6 +3,7 @@
 #ifndef TOPOMAP_QEMU_DIRECT_PROC_H
 #define TOPOMAP_QEMU_DIRECT_PROC_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -21,6 +22,16 @@
  * below it, so a thread of another process is never mistaken for one of QEMU's.
  */
 int proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err);
+/*
+ * A pidfd of the process proc_open_process() opened, taken right after it: it says when that
+ * process exits, even once its pid names another process. *ret_pidfd is -1 where the kernel
+ * (before 5.3) or valgrind has no pidfd_open: /proc then tells. -ESRCH, with a message, when
+ * the process has exited already (a zombie its parent has not reaped yet counts).
+ */
+int proc_open_pidfd(int task_fd, pid_t pid, int *ret_pidfd, struct tmap_error *err);
+/* Has the process exited (every thread gone, the main one a zombie at most)? Waits at most
+ * wait_ms for it. */
+bool proc_exited(int task_fd, pid_t pid, int pidfd, int wait_ms);
 /* Is tid a thread of the process whose task directory is task_fd? 0 yes, -ENOENT no. */
 int proc_task_exists(int task_fd, pid_t tid);
 /* The process's thread ids, ascending. */

@@ -48,6 +48,7 @@ struct memdev {
 struct qemu {
 	pid_t pid;
 	int task_fd; /* /proc/PID/task, for the whole transaction */
+	int pidfd;   /* says when that process exits */
 	unsigned nvcpus;
 	struct vcpu *vcpus; /* by vcpu number (QEMU's cpu-index) */
 	unsigned niothreads;
@@ -88,6 +89,9 @@ qemu_clear(struct qemu *q)
 	if (q->task_fd >= 0)
 		close(q->task_fd);
 	q->task_fd = -1;
+	if (q->pidfd >= 0)
+		close(q->pidfd);
+	q->pidfd = -1;
 	for (unsigned i = 0; i < q->niothreads; i++)
 		free(q->iothreads[i].id);
 	for (size_t i = 0; i < q->nmemdevs; i++) {
@@ -395,6 +399,9 @@ qemu_read(const struct tmap_target *target, bool describe, struct qemu *q, struc
 	if (r < 0)
 		return r;
 	q->task_fd = r;
+	r = proc_open_pidfd(q->task_fd, q->pid, &q->pidfd, err);
+	if (r < 0)
+		return r;
 	r = qmp_connect(tmap_target_get(target, "qmp"), &qmp, err);
 	if (r < 0)
 		return r;
@@ -488,6 +495,30 @@ role_text(enum tmap_task_role role, unsigned index, char *buf, size_t size)
 	return buf;
 }
 
+static bool
+qemu_exited(const struct qemu *q, int wait_ms)
+{
+	return proc_exited(q->task_fd, q->pid, q->pidfd, wait_ms);
+}
+
+/*
+ * A vcpu or iothread thread is gone. When the whole QEMU went with it (killed, crashed), say
+ * so: the operator needs to hear that QEMU exited, not that one thread did. A process killed
+ * now loses its threads one by one, so wait a moment for the last of them.
+ */
+static int
+thread_gone(const struct qemu *q, enum tmap_task_role role, unsigned index, pid_t tid,
+	    const char *step, struct tmap_error *err)
+{
+	char text[32];
+
+	role_text(role, index, text, sizeof(text));
+	if (qemu_exited(q, 200))
+		return tmap_error_set(err, -ESRCH, "QEMU process %d exited during %s (%s thread %d is gone)",
+				 (int)q->pid, step, text, (int)tid);
+	return tmap_error_set(err, -ESRCH, "the thread of %s (%d) has exited", text, (int)tid);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Threads and their affinity */
 
@@ -521,7 +552,7 @@ find_thread(struct state *s, pid_t tid)
  * thread that exits meanwhile is simply not there; a vcpu or iothread that does is an error.
  */
 static int
-capture_threads(struct state *s, struct tmap_error *err)
+capture_threads(struct state *s, const char *step, struct tmap_error *err)
 {
 	_cleanup_free_ pid_t *tids = NULL;
 	size_t n = 0, added = 0;
@@ -564,12 +595,11 @@ capture_threads(struct state *s, struct tmap_error *err)
 	qsort(s->threads, s->nthreads, sizeof(*s->threads), cmp_thread);
 	for (unsigned i = 0; i < s->q.nvcpus; i++)
 		if (!find_thread(s, s->q.vcpus[i].tid))
-			return tmap_error_set(err, -ESRCH, "the thread of vcpu %u (%d) has exited", i,
-					 (int)s->q.vcpus[i].tid);
+			return thread_gone(&s->q, TMAP_TASK_VCPU, i, s->q.vcpus[i].tid, step, err);
 	for (unsigned k = 0; k < s->q.niothreads; k++)
 		if (!find_thread(s, s->q.iothreads[k].tid))
-			return tmap_error_set(err, -ESRCH, "the thread of iothread '%s' (%d) has exited",
-					 s->q.iothreads[k].id, (int)s->q.iothreads[k].tid);
+			return thread_gone(&s->q, TMAP_TASK_IOTHREAD, k + 1, s->q.iothreads[k].tid,
+					   step, err);
 	return 0;
 }
 
@@ -633,6 +663,7 @@ qd_open(const struct tmap_target *target, unsigned flags, void **ret, struct tma
 	if (!s)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	s->q.task_fd = -1;
+	s->q.pidfd = -1;
 	s->nbits = cpus_kernel_bits();
 	if (!s->nbits)
 		return tmap_error_set(err, -ENOSYS, "sched_getaffinity does not work here");
@@ -644,7 +675,7 @@ qd_open(const struct tmap_target *target, unsigned flags, void **ret, struct tma
 	r = qemu_read(target, false, &s->q, err);
 	if (r < 0)
 		return r;
-	r = capture_threads(s, err);
+	r = capture_threads(s, "open", err);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(s);
@@ -768,17 +799,22 @@ set_thread(struct state *s, struct thread *t, const struct cpus *set, struct tma
 		return 0;
 	t->written = true;
 	role_text(t->role, t->index, role, sizeof(role));
-	/* Still a thread of QEMU? A tid that exited may since name a thread of anyone. */
-	if (proc_task_exists(s->q.task_fd, t->tid) < 0) {
-		if (t->role == TMAP_TASK_EMULATOR)
+	/*
+	 * Still a thread of QEMU? A tid that exited may since name a thread of anyone. Once QEMU
+	 * itself has exited, no tid of it is touched again: its zombie main thread, if its parent
+	 * has not reaped it yet, is no thread to pin either.
+	 */
+	if (qemu_exited(&s->q, 0) || proc_task_exists(s->q.task_fd, t->tid) < 0) {
+		if (t->role == TMAP_TASK_EMULATOR && !qemu_exited(&s->q, 0))
 			return 0;
-		return tmap_error_set(err, -ESRCH, "the thread of %s (%d) has exited", role,
-				 (int)t->tid);
+		return thread_gone(&s->q, t->role, t->index, t->tid, "apply", err);
 	}
 	if (sched_setaffinity(t->tid, set->size, set->set) == 0)
 		return 0;
-	if (errno == ESRCH && t->role == TMAP_TASK_EMULATOR)
-		return 0;
+	if (errno == ESRCH)
+		return t->role == TMAP_TASK_EMULATOR && !qemu_exited(&s->q, 0) ?
+			       0 :
+			       thread_gone(&s->q, t->role, t->index, t->tid, "apply", err);
 	return tmap_error_set(err, -errno, "cannot set the affinity of thread %d '%s' (%s) to '%s': %s",
 			 (int)t->tid, t->name, role, list, strerror(errno));
 }
@@ -930,7 +966,7 @@ qd_apply(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap
 	r = plan_nodes(plan, guest, &nodes, err);
 	if (r < 0)
 		goto out;
-	r = capture_threads(s, err);
+	r = capture_threads(s, "apply", err);
 	if (r < 0)
 		goto out;
 
@@ -951,6 +987,10 @@ qd_apply(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap
 	if (r < 0)
 		goto out;
 	r = migrate_memory(s, &nodes, nodes_list, j, err);
+	if (r < 0 && qemu_exited(&s->q, 200))
+		r = tmap_error_set(err, -ESRCH,
+				   "QEMU process %d exited during apply (its pages could not be moved)",
+				   (int)s->q.pid);
 	if (r < 0)
 		goto out;
 	note_memdevs(s, &nodes, nodes_list, j);
@@ -965,6 +1005,10 @@ qd_restore(void *userdata, struct tmap_journal *j, struct tmap_error *err)
 	struct state *s = userdata;
 	int first = 0;
 
+	/* A QEMU that exited has no thread left to put back, and its tids are no longer its to
+	 * touch: another process may already run under one of them. */
+	if (qemu_exited(&s->q, 0))
+		return 0;
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
 		_cleanup_free_ char *list = NULL;
@@ -1007,12 +1051,9 @@ observe_thread(struct state *s, pid_t tid, struct tmap_observed *obs, struct tma
 
 	r = proc_read_task_file(s->q.task_fd, tid, "status", &status);
 	if (r == -ENOENT || r == -ESRCH) {
-		char text[32];
-
-		if (role == TMAP_TASK_EMULATOR)
+		if (role == TMAP_TASK_EMULATOR && !qemu_exited(&s->q, 0))
 			return 0;
-		return tmap_error_set(err, -ESRCH, "the thread of %s (%d) has exited",
-				 role_text(role, index, text, sizeof(text)), (int)tid);
+		return thread_gone(&s->q, role, index, tid, "read back", err);
 	}
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot read the status of thread %d: %s", (int)tid,
@@ -1257,7 +1298,7 @@ guest_cells(const struct qemu *q, struct tmap_guest *g, struct tmap_error *err)
 static int
 qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tmap_error *err)
 {
-	_cleanup_(qemu_clear) struct qemu q = {.task_fd = -1};
+	_cleanup_(qemu_clear) struct qemu q = {.task_fd = -1, .pidfd = -1};
 	struct tmap_guest *g = NULL;
 	char fallback[32];
 	int r;

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A fault injector for the real topomap command, loaded with LD_PRELOAD by the tests: it kills
+ * a process (a QEMU, a libvirtd) at an exact step of an apply, so that a death that happens at
+ * a random instant in the field happens at the same call every run here. It stands in for
+ * nothing: every call goes on to the real function, against the real component, which has
+ * just lost its process.
+ *
+ * TOPOMAP_FAULT_CALL  the call to count: "sched_setaffinity" (on another thread than the
+ *                     caller's own) or "virDomainPinVcpuFlags"
+ * TOPOMAP_FAULT_AT    before the Nth such call (from 1) ...
+ * TOPOMAP_FAULT_KILL  ... SIGKILL this pid and wait until it has exited (every thread gone)
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#define KILL_WAIT_MS 10000
+
+/* Exported by this module, as the functions it stands in front of are. */
+int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set);
+int virDomainPinVcpuFlags(void *dom, unsigned int vcpu, unsigned char *map, int maplen,
+			  unsigned int flags);
+
+static void
+maybe_kill(const char *call)
+{
+	static unsigned calls;
+	static int done;
+	const char *want = getenv("TOPOMAP_FAULT_CALL");
+	const char *at = getenv("TOPOMAP_FAULT_AT");
+	const char *victim = getenv("TOPOMAP_FAULT_KILL");
+	struct pollfd p = {.events = POLLIN};
+	pid_t pid;
+	int saved = errno;
+
+	if (done || !want || !at || !victim || strcmp(want, call) != 0)
+		return;
+	if (++calls != strtoul(at, NULL, 10))
+		return;
+	done = 1;
+	pid = (pid_t)strtol(victim, NULL, 10);
+	p.fd = pidfd_open(pid, 0);
+	if (p.fd < 0 || kill(pid, SIGKILL) < 0)
+		abort(); /* a fault that cannot be made must not pass for one that was */
+	/* Readable once the whole process has exited: no thread of it runs on. */
+	while (poll(&p, 1, KILL_WAIT_MS) < 0 && errno == EINTR)
+		;
+	close(p.fd);
+	errno = saved;
+}
+
+int
+sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
+{
+	static int (*real)(pid_t, size_t, const cpu_set_t *);
+
+	if (!real)
+		real = (int (*)(pid_t, size_t, const cpu_set_t *))dlsym(RTLD_NEXT,
+									 "sched_setaffinity");
+	if (pid > 0 && pid != getpid() && pid != gettid())
+		maybe_kill("sched_setaffinity");
+	return real(pid, size, set);
+}
+
+int
+virDomainPinVcpuFlags(void *dom, unsigned int vcpu, unsigned char *map, int maplen,
+		      unsigned int flags)
+{
+	static int (*real)(void *, unsigned int, unsigned char *, int, unsigned int);
+
+	/* The backend module loads libvirt with RTLD_LOCAL, out of RTLD_NEXT's reach: ask the
+	 * copy that is loaded by name. */
+	if (!real) {
+		void *lib = dlopen("libvirt.so.0", RTLD_LAZY | RTLD_NOLOAD);
+
+		if (!lib)
+			abort();
+		real = (int (*)(void *, unsigned int, unsigned char *, int, unsigned int))dlsym(
+		    lib, "virDomainPinVcpuFlags");
+		dlclose(lib);
+		if (!real)
+			abort();
+	}
+	maybe_kill("virDomainPinVcpuFlags");
+	return real(dom, vcpu, map, maplen, flags);
+}
