@@ -36,6 +36,7 @@
 struct shape {
 	unsigned ncells, vcpus;
 	uint64_t memory_mib;
+	int page;		/* its memory's pool (see struct demand) */
 };
 
 #define RECENT 32
@@ -45,6 +46,7 @@ struct alloc {
 	char *name;
 	hwloc_bitmap_t held;	/* PUs held by a dedicated guest */
 	uint64_t *mem;		/* per node index: MiB */
+	int page;		/* the pool mem came from: index into t->page_kib, or -1 */
 	unsigned *shared;	/* per node index: shared vcpus */
 	struct json_object *plan; /* the guest's plan, as the state file records it */
 };
@@ -59,9 +61,11 @@ struct tmap_host {
 	unsigned *core_usable;	/* per core: usable PUs */
 	unsigned *core_free;	/* per core: usable PUs nobody holds */
 	int64_t *mem_free;	/* per node index: MiB; below 0 when shared guests overcommit */
+	int64_t *huge_free;	/* per node index x page size: free pages of each pool */
 	unsigned *shared_vcpus;	/* per node index: vcpus of shared guests */
 	uint32_t flags;
 	struct tmap_error *err;	/* of the call in progress */
+	int page;		/* of the call in progress: the pool its guest's memory comes from */
 	/* The shapes of the latest requests, to judge what a placement leaves useful. */
 	struct shape recent[RECENT];
 	unsigned nrecent, next_recent;
@@ -81,6 +85,9 @@ struct demand {
 	unsigned group;		/* vcpus that must share one host core */
 	bool emulator_isolate;
 	unsigned emulator_units; /* capacity the isolated emulator takes on cell 0's node */
+	uint64_t page_kib;	/* hugepage size, 0: normal memory */
+	int page;		/* its pool: index into t->page_kib; -1: normal memory; -2: a size
+				 * no node has */
 };
 
 struct cell_req {
@@ -93,6 +100,7 @@ struct snapshot {
 	hwloc_bitmap_t taken, pool;
 	unsigned *core_free;
 	int64_t *mem_free;
+	int64_t *huge_free;
 	unsigned *shared_vcpus;
 };
 
@@ -120,6 +128,7 @@ solver_clear(struct solver *s)
 	free(s->core_usable);
 	free(s->core_free);
 	free(s->mem_free);
+	free(s->huge_free);
 	free(s->shared_vcpus);
 	for (size_t i = 0; i < s->nallocs; i++)
 		alloc_clear(&s->allocs[i]);
@@ -186,9 +195,11 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->core_usable = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
 	s->core_free = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
 	s->mem_free = calloc(t->nnodes, sizeof(int64_t));
+	s->huge_free = calloc((size_t)t->nnodes * t->npage_sizes + 1, sizeof(int64_t));
 	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
+	s->page = -1;
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
-	    !s->mem_free || !s->shared_vcpus)
+	    !s->mem_free || !s->huge_free || !s->shared_vcpus)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (reserved) {
 		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
@@ -201,8 +212,11 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 			s->core_usable[c] += hwloc_bitmap_isset(s->usable, t->cores[c].pus[k]);
 		s->core_free[c] = s->core_usable[c];
 	}
-	for (unsigned n = 0; n < t->nnodes; n++)
+	for (unsigned n = 0; n < t->nnodes; n++) {
 		s->mem_free[n] = (int64_t)t->nodes[n].memory_mib;
+		for (unsigned k = 0; k < t->npage_sizes; k++)
+			s->huge_free[n * t->npage_sizes + k] = (int64_t)t->nodes[n].huge_pages[k];
+	}
 	return 0;
 }
 
@@ -215,6 +229,7 @@ snapshot_clear(struct snapshot *snap)
 		hwloc_bitmap_free(snap->pool);
 	free(snap->core_free);
 	free(snap->mem_free);
+	free(snap->huge_free);
 	free(snap->shared_vcpus);
 	memset(snap, 0, sizeof(*snap));
 }
@@ -228,14 +243,16 @@ snapshot_take(const struct solver *s, struct snapshot *snap)
 	snap->pool = hwloc_bitmap_dup(s->pool);
 	snap->core_free = malloc((t->ncores ? t->ncores : 1) * sizeof(unsigned));
 	snap->mem_free = malloc(t->nnodes * sizeof(int64_t));
+	snap->huge_free = malloc(((size_t)t->nnodes * t->npage_sizes + 1) * sizeof(int64_t));
 	snap->shared_vcpus = malloc(t->nnodes * sizeof(unsigned));
 	if (!snap->taken || !snap->pool || !snap->core_free || !snap->mem_free ||
-	    !snap->shared_vcpus) {
+	    !snap->huge_free || !snap->shared_vcpus) {
 		snapshot_clear(snap);
 		return -ENOMEM;
 	}
 	memcpy(snap->core_free, s->core_free, t->ncores * sizeof(unsigned));
 	memcpy(snap->mem_free, s->mem_free, t->nnodes * sizeof(int64_t));
+	memcpy(snap->huge_free, s->huge_free, (size_t)t->nnodes * t->npage_sizes * sizeof(int64_t));
 	memcpy(snap->shared_vcpus, s->shared_vcpus, t->nnodes * sizeof(unsigned));
 	return 0;
 }
@@ -247,6 +264,8 @@ snapshot_restore(struct solver *s, struct snapshot *snap)
 	hwloc_bitmap_copy(s->pool, snap->pool);
 	memcpy(s->core_free, snap->core_free, s->t->ncores * sizeof(unsigned));
 	memcpy(s->mem_free, snap->mem_free, s->t->nnodes * sizeof(int64_t));
+	memcpy(s->huge_free, snap->huge_free,
+	       (size_t)s->t->nnodes * s->t->npage_sizes * sizeof(int64_t));
 	memcpy(s->shared_vcpus, snap->shared_vcpus, s->t->nnodes * sizeof(unsigned));
 }
 
@@ -271,12 +290,46 @@ node_pool_size(const struct solver *s, unsigned n)
 	return count;
 }
 
-/* Memory a node can still give this guest: shared guests may overcommit it. */
+/* Free memory of one kind on a node, in MiB: normal memory (page -1, below 0 when shared
+ * guests overcommit), or whole free pages of a hugepage pool. */
+static int64_t
+node_free_mib(const struct solver *s, unsigned n, int page)
+{
+	const struct tmap_topology *t = s->t;
+
+	if (page == -1)
+		return s->mem_free[n];
+	if (page < 0)
+		return 0;
+	return (int64_t)(((uint64_t)s->huge_free[n * t->npage_sizes + (unsigned)page] *
+			  t->page_kib[page]) >> 10);
+}
+
+/* Take memory of one kind from a node (mib < 0: give it back). Hugepages go in whole pages;
+ * the guest's validation made every cell a multiple of its page size. */
+static void
+node_charge(struct solver *s, unsigned n, int page, int64_t mib)
+{
+	const struct tmap_topology *t = s->t;
+
+	if (page == -1)
+		s->mem_free[n] -= mib;
+	else if (page >= 0)
+		s->huge_free[n * t->npage_sizes + (unsigned)page] -=
+			mib * 1024 / (int64_t)t->page_kib[page];
+}
+
+/* Memory a node can still give this guest: shared guests may overcommit normal memory;
+ * hugepages are never overcommitted. */
 static uint64_t
 node_memory(const struct solver *s, unsigned n, const struct demand *d)
 {
 	int64_t extra = 0, room;
 
+	if (d->page != -1) {
+		room = node_free_mib(s, n, d->page);
+		return room > 0 ? (uint64_t)room : 0;
+	}
 	if (d->cpu == TMAP_CPU_SHARED && s->mem_ratio > 1.0)
 		extra = (int64_t)(s->t->nodes[n].memory_mib * (s->mem_ratio - 1.0));
 	room = s->mem_free[n] + extra;
@@ -373,7 +426,9 @@ shape_fits(const struct shape *sh, const struct solver *s, const unsigned *cap,
 	unsigned nodes = 0;
 
 	for (unsigned n = 0; n < s->t->nnodes && nodes < sh->ncells; n++)
-		nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus && mem[n] >= sh->memory_mib;
+		nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus &&
+			 (sh->page == s->page ? mem[n] >= sh->memory_mib :
+			  node_free_mib(s, n, sh->page) >= (int64_t)sh->memory_mib);
 	return nodes >= sh->ncells;
 }
 
@@ -396,7 +451,7 @@ usefulness(const struct solver *s, const unsigned *cap, const uint64_t *mem)
 static void
 remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
 {
-	struct shape sh = {ncells, 0, 0};
+	struct shape sh = {ncells, 0, 0, s->page};
 
 	for (unsigned c = 0; c < ncells; c++) {
 		if (req[c].vcpus > sh.vcpus)
@@ -743,7 +798,8 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 			lp = largest_class(s, cap_after);
 			if (un != up ? un > up :
 			    ln != lp ? ln > lp :
-			    cap[n] != cap[pick] ? cap[n] > cap[pick] : s->mem_free[n] > s->mem_free[pick])
+			    cap[n] != cap[pick] ? cap[n] > cap[pick] :
+			    node_free_mib(s, n, d->page) > node_free_mib(s, (unsigned)pick, d->page))
 				pick = (int)n;
 		}
 	}
@@ -987,7 +1043,15 @@ demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
 		.threads = g->threads,
 		.emulator_isolate = g->cpu_policy == TMAP_CPU_DEDICATED &&
 				    g->emulator_policy == TMAP_EMULATOR_ISOLATE,
+		.page_kib = g->page_kib,
+		.page = -1,
 	};
+
+	if (g->page_kib) {
+		int k = topo_page_index(t, g->page_kib);
+
+		d.page = k >= 0 ? k : -2;
+	}
 
 	/* Guest threads share a host core when the host's cores are big enough; otherwise in
 	 * pieces that still divide the guest core, else one by one. */
@@ -1020,6 +1084,34 @@ largest_node(const struct solver *s, const struct demand *d, const unsigned *cap
 	}
 }
 
+/* A cell whose hugepages no node has free: the pool that comes closest. */
+static int
+no_fit_pages(const struct solver *s, const struct demand *d, unsigned cell, uint64_t mib,
+	     bool implied)
+{
+	const struct tmap_topology *t = s->t;
+	uint64_t pages = (mib << 10) / d->page_kib;
+	char size[32], what[32] = "";
+	int best = -1;
+
+	page_size_text(d->page_kib, size, sizeof(size));
+	if (!implied)
+		snprintf(what, sizeof(what), " cell %u", cell);
+	for (unsigned n = 0; d->page >= 0 && n < t->nnodes; n++)
+		if (!t->nodes[n].cpuless &&
+		    (best < 0 || s->huge_free[n * t->npage_sizes + (unsigned)d->page] >
+				       s->huge_free[(unsigned)best * t->npage_sizes + (unsigned)d->page]))
+			best = (int)n;
+	if (best < 0)
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; no node of this host has a pool of %s pages",
+				      d->name, what, mib, size, pages, size);
+	return tmap_error_set(s->err, -ENOSPC,
+			      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; the most free is node %u with %" PRId64,
+			      d->name, what, mib, size, pages, t->nodes[best].os_index,
+			      s->huge_free[(unsigned)best * t->npage_sizes + (unsigned)d->page]);
+}
+
 /* Say precisely why a guest does not fit. */
 static int
 no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
@@ -1044,6 +1136,8 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 			any |= cell_fits(s, d, cap, n, &req[c], c);
 		if (any)
 			continue;
+		if (d->page_kib && big_mem < req[c].memory_mib)
+			return no_fit_pages(s, d, c, req[c].memory_mib, implied);
 		if (implied) {
 			unsigned long all_cap = 0;
 			uint64_t all_mem = 0;
@@ -1091,7 +1185,8 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 
 	if (!order || !best)
 		return -ENOMEM;
-	if (d->cpu == TMAP_CPU_SHARED)
+	/* Hugepage guests are not split: each cell would need a whole number of pages. */
+	if (d->cpu == TMAP_CPU_SHARED || d->page_kib)
 		return -ENOSPC;
 	for (unsigned a = 0; a < N; a++) {
 		struct sort_ctx ctx = {t, a, cap};
@@ -1224,6 +1319,7 @@ plan_guest_init(struct plan_guest *pg, const struct tmap_guest *g, unsigned ncel
 	pg->shares = g->shares;
 	pg->period = g->period;
 	pg->quota = g->quota;
+	pg->page_kib = g->page_kib;
 	pg->vcpu_pus = calloc(g->vcpus, sizeof(*pg->vcpu_pus));
 	pg->vcpu_node = calloc(g->vcpus, sizeof(*pg->vcpu_node));
 	pg->vcpu_core_lists = calloc(g->vcpus, sizeof(*pg->vcpu_core_lists));
@@ -1326,6 +1422,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 
 	if (!cap || !vcpu_pu)
 		return -ENOMEM;
+	s->page = d.page;
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		cap[n] = node_capacity(s, n, &d);
 		usable_nodes += !t->nodes[n].cpuless;
@@ -1402,7 +1499,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		pc->node = t->nodes[n].os_index;
 		pc->memory_mib = req[c].memory_mib;
 		pg->memory_mib += req[c].memory_mib;
-		s->mem_free[n] -= (int64_t)req[c].memory_mib;
+		node_charge(s, n, d.page, (int64_t)req[c].memory_mib);
 		hwloc_bitmap_set(pg->memory_nodes, pc->node);
 		hwloc_bitmap_foreach_begin(v, cells.vcpus[c]) pg->vcpu_node[v] = (int)pc->node;
 		hwloc_bitmap_foreach_end();
@@ -1482,6 +1579,19 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 					   topo_distance(t, (unsigned)node_of[0], n), req[c].vcpus,
 					   cap[n], unit_name(&d), req[c].memory_mib);
 	}
+	if (d.page_kib) {
+		char size[32];
+
+		page_size_text(d.page_kib, size, sizeof(size));
+		for (unsigned c = 0; c < cells.n; c++) {
+			unsigned n = (unsigned)node_of[c];
+
+			plan_guest_explain(pg, "cell %u memory: %" PRIu64 " pages of %s from node %u's pool, %" PRId64 " left free; normal memory is not used",
+					   c, (req[c].memory_mib << 10) / d.page_kib, size,
+					   t->nodes[n].os_index,
+					   s->huge_free[n * t->npage_sizes + (unsigned)d.page]);
+		}
+	}
 	if (d.cpu == TMAP_CPU_DEDICATED)
 		plan_guest_explain(pg, "vcpus: %s", thread_words(&d, g->threads));
 	else
@@ -1528,6 +1638,7 @@ record(struct solver *s, const struct plan_guest *pg)
 	a.mem = calloc(t->nnodes, sizeof(*a.mem));
 	a.shared = calloc(t->nnodes, sizeof(*a.shared));
 	a.plan = plan_guest_to_json(pg);
+	a.page = pg->page_kib ? topo_page_index(t, pg->page_kib) : -1;
 	v = realloc(s->allocs, (s->nallocs + 1) * sizeof(*v));
 	if (v)
 		s->allocs = v;
@@ -1755,7 +1866,7 @@ tmap_host_release(struct tmap_host *h, const char *name)
 	}
 	hwloc_bitmap_foreach_end();
 	for (unsigned n = 0; n < t->nnodes; n++) {
-		h->mem_free[n] += (int64_t)a->mem[n];
+		node_charge(h, n, a->page, -(int64_t)a->mem[n]);
 		h->shared_vcpus[n] -= a->shared[n];
 		/* A grown pool goes back when the last shared guest of its node leaves; while
 		 * any remains, the PUs stay: its float set, already applied, covers them. */
@@ -1841,6 +1952,13 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 
 	if (host_find(h, pg->name))
 		return tmap_error_set(err, -EBADMSG, "guest '%s' appears twice", pg->name);
+	if (pg->page_kib && topo_page_index(t, pg->page_kib) < 0) {
+		char size[32];
+
+		return tmap_error_set(err, -EBADMSG,
+				      "guest '%s' has its memory in %s pages, which no node of this host has a pool of",
+				      pg->name, page_size_text(pg->page_kib, size, sizeof(size)));
+	}
 	hwloc_bitmap_foreach_begin(pu, pg->held)
 	{
 		if (!hwloc_bitmap_isset(h->usable, pu))
@@ -1875,7 +1993,8 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 	for (unsigned c = 0; c < pg->ncells; c++) {
 		int n = topo_node_index(t, pg->cells[c].node);
 
-		h->mem_free[n] -= (int64_t)pg->cells[c].memory_mib;
+		node_charge(h, (unsigned)n, pg->page_kib ? topo_page_index(t, pg->page_kib) : -1,
+			    (int64_t)pg->cells[c].memory_mib);
 		if (pg->cpu_policy == TMAP_CPU_SHARED)
 			h->shared_vcpus[n] += (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
 	}
@@ -2137,9 +2256,16 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 		if (format == TMAP_FORMAT_JSON) {
 			fprintf(out, "%s{\"id\":%u,\"cpus\":\"%s\",\"free\":\"%s\",\"dedicated\":\"%s\","
 				"\"reserved\":\"%s\",\"shared_pool\":\"%s\",\"shared_vcpus\":%u,"
-				"\"memory_mib\":%" PRIu64 ",\"memory_free_mib\":%" PRId64 "}",
+				"\"memory_mib\":%" PRIu64 ",\"memory_free_mib\":%" PRId64,
 				n ? "," : "", t->nodes[n].os_index, t->nodes[n].cpus_list, fr, de, re,
 				po, h->shared_vcpus[n], t->nodes[n].memory_mib, mem_free);
+			if (t->npage_sizes)
+				fputs(",\"hugepages\":[", out);
+			for (unsigned k = 0; k < t->npage_sizes; k++)
+				fprintf(out, "%s{\"size_kib\":%" PRIu64 ",\"total\":%" PRIu64 ",\"free\":%" PRId64 "}",
+					k ? "," : "", t->page_kib[k], t->nodes[n].huge_pages[k],
+					h->huge_free[n * t->npage_sizes + k]);
+			fputs(t->npage_sizes ? "]}" : "}", out);
 		} else {
 			char pool[64];
 
@@ -2147,6 +2273,17 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 			fprintf(out, "%-5u %-14s %-14s %-14s %-20s %" PRId64 "/%" PRIu64 "\n",
 				t->nodes[n].os_index, *fr ? fr : "-", *de ? de : "-", *re ? re : "-",
 				pool, mem_free, t->nodes[n].memory_mib);
+			if (t->npage_sizes)
+				fputs("      hugepages free/total:", out);
+			for (unsigned k = 0; k < t->npage_sizes; k++) {
+				char size[32];
+
+				fprintf(out, "%s %s %" PRId64 "/%" PRIu64, k ? "," : "",
+					page_size_text(t->page_kib[k], size, sizeof(size)),
+					h->huge_free[n * t->npage_sizes + k], t->nodes[n].huge_pages[k]);
+			}
+			if (t->npage_sizes)
+				fputc('\n', out);
 		}
 		node_usage_clear(&u);
 	}
@@ -2154,14 +2291,22 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 	for (size_t i = 0; i < h->nallocs; i++) {
 		const struct alloc *a = &h->allocs[i];
 		_cleanup_free_ char *held = bitmap_list(a->held);
+		char size[32] = "";
 
 		if (!held)
 			return -ENOMEM;
-		if (format == TMAP_FORMAT_JSON)
+		if (a->page >= 0)
+			page_size_text(t->page_kib[a->page], size, sizeof(size));
+		if (format == TMAP_FORMAT_JSON && a->page >= 0)
+			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"hugepage_kib\":%" PRIu64 ",\"memory_mib\":{",
+				i ? "," : "", a->name, held, t->page_kib[a->page]);
+		else if (format == TMAP_FORMAT_JSON)
 			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"memory_mib\":{", i ? "," : "",
 				a->name, held);
 		else
-			fprintf(out, "  %-20s PUs %s, memory", a->name, *held ? held : "(shared pool)");
+			fprintf(out, "  %-20s PUs %s, memory%s%s%s", a->name,
+				*held ? held : "(shared pool)", *size ? " in " : "", size,
+				*size ? " pages," : "");
 		for (unsigned n = 0, k = 0; n < t->nnodes; n++) {
 			if (!a->mem[n])
 				continue;
