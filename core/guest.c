@@ -93,11 +93,17 @@ memory_mode_from_name(const char *s)
 	return name_lookup(memory_modes, ARRAY_SIZE(memory_modes), s);
 }
 
-int
-parse_size_mib(const char *s, uint64_t *ret)
+/*
+ * A whole number with an optional unit letter from `units` (any case, each 1024 times the
+ * one before it; no letter is the first unit), optionally followed by "iB" or "B":
+ * "4G", "512MiB", "2048". The value is in the first unit.
+ */
+static int
+parse_scaled(const char *s, const char *units, uint64_t *ret)
 {
 	unsigned long long v;
-	uint64_t mult = 1;
+	unsigned shift = 0;
+	const char *unit;
 	char *end;
 
 	if (!s || !isdigit((unsigned char)*s))
@@ -106,77 +112,34 @@ parse_size_mib(const char *s, uint64_t *ret)
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'M':
-	case 'm':
+	unit = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
+	if (unit) {
+		shift = 10 * (unsigned)(unit - units);
 		end++;
-		break;
-	case 'G':
-	case 'g':
-		mult = 1024;
-		end++;
-		break;
-	case 'T':
-	case 't':
-		mult = 1024 * 1024;
-		end++;
-		break;
-	default:
-		return -EINVAL;
 	}
 	if (*end == 'i' && end[1] == 'B')
 		end += 2;
 	else if (*end == 'B')
 		end++;
-	if (*end || v == 0 || v > UINT64_MAX / mult / 2)
+	if (*end || v == 0 || v > (UINT64_MAX >> shift) / 2)
 		return -EINVAL;
-	*ret = v * mult;
+	*ret = (uint64_t)v << shift;
 	return 0;
+}
+
+int
+parse_size_mib(const char *s, uint64_t *ret)
+{
+	return parse_scaled(s, "MGT", ret);
 }
 
 int
 parse_page_kib(const char *s, uint64_t *ret)
 {
-	unsigned long long v;
-	unsigned shift = 0;
-	char *end;
+	uint64_t v;
 
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || v > (UINT64_C(1) << 40))
-		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'K':
-	case 'k':
-		end++;
-		break;
-	case 'M':
-	case 'm':
-		shift = 10;
-		end++;
-		break;
-	case 'G':
-	case 'g':
-		shift = 20;
-		end++;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end)
-		return -EINVAL;
-	v <<= shift;
-	if (v < TMAP_HUGEPAGE_KIB_MIN || v > TMAP_HUGEPAGE_KIB_MAX || (v & (v - 1)))
+	if (parse_scaled(s, "KMG", &v) < 0 || v < TMAP_HUGEPAGE_KIB_MIN ||
+	    v > TMAP_HUGEPAGE_KIB_MAX || (v & (v - 1)))
 		return -EINVAL;
 	*ret = v;
 	return 0;
