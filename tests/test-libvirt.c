@@ -253,6 +253,8 @@ test_cpumap(void **state)
 static const char caps_smt[] =
 	"<capabilities><host><cpu><arch>x86_64</arch></cpu><topology><cells num='3'>"
 	"<cell id='0'><memory unit='KiB'>8388608</memory>"
+	"<pages unit='KiB' size='4'>1048576</pages><pages unit='KiB' size='2048'>1024</pages>"
+	"<pages unit='KiB' size='1048576'>2</pages>"
 	"<cpus num='4'>"
 	"<cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0,4'/>"
 	"<cpu id='1' socket_id='0' die_id='0' core_id='1' siblings='1,5'/>"
@@ -290,7 +292,21 @@ test_caps_smt(void **state)
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-1,4-5");
 	assert_string_equal(tmap_topology_node_cpus(t, 1), "2-3,6-7");
 	assert_string_equal(tmap_topology_node_cpus(t, 2), "");
-	assert_int_equal(tmap_topology_node_memory_mib(t, 0), 8192);
+	/* libvirt's cell memory is MemTotal: 8 GiB less 2 GiB of 2 MiB pages and 2 of 1 GiB. */
+	assert_int_equal(tmap_topology_node_memory_mib(t, 0), 4096);
+	{
+		uint64_t size = 0, count = 0;
+
+		assert_int_equal(tmap_topology_node_hugepages(t, 0, 0, &size, &count), 0);
+		assert_int_equal(size, 2048);
+		assert_int_equal(count, 1024);
+		assert_int_equal(tmap_topology_node_hugepages(t, 0, 1, &size, &count), 0);
+		assert_int_equal(size, 1048576);
+		assert_int_equal(count, 2);
+		assert_int_equal(tmap_topology_node_hugepages(t, 1, 1, &size, &count), 0);
+		assert_int_equal(count, 0);
+		assert_int_equal(tmap_topology_node_hugepages(t, 0, 2, NULL, NULL), -ENOENT);
+	}
 	assert_int_equal(tmap_topology_node_memory_mib(t, 1), 4096);
 	assert_int_equal(tmap_topology_node_memory_mib(t, 2), 2048);
 	assert_int_equal(tmap_topology_distance(t, 0, 0), 10);
@@ -404,6 +420,12 @@ test_caps_errors(void **state)
 		{"<capabilities><host><topology><cells><cell id='0'>"
 		 "<memory unit='PB'>1</memory></cell></cells></topology></host></capabilities>",
 		 "memory unit 'PB'"},
+		{"<capabilities><host><topology><cells><cell id='0'>"
+		 "<pages unit='KiB'>4</pages></cell></cells></topology></host></capabilities>",
+		 "cell 0: a <pages> without a size in KiB"},
+		{"<capabilities><host><topology><cells><cell id='0'>"
+		 "<pages unit='KiB' size='2048'>many</pages></cell></cells></topology></host>"
+		 "</capabilities>", "cell 0: pages of 2048 KiB: 'many' is not a count"},
 		{"<capabilities><host><topology><cells><cell id='x'/></cells></topology></host>"
 		 "</capabilities>", "without a valid id"},
 		{"<capabilities><host><topology><cells><cell id='0'><cpus/></cell></cells>"
