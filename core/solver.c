@@ -1158,6 +1158,27 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 	}
 	for (unsigned n = 0; n < t->nnodes; n++)
 		usable_nodes += !t->nodes[n].cpuless;
+	if (d->page_kib) {
+		/* The pools are the likely reason: say which nodes have pages for a cell. */
+		_cleanup_bitmap_ hwloc_bitmap_t have = hwloc_bitmap_alloc();
+		_cleanup_free_ char *list = NULL;
+		uint64_t smallest = UINT64_MAX;
+		char size[32];
+
+		for (unsigned c = 0; c < ncells; c++)
+			if (req[c].memory_mib < smallest)
+				smallest = req[c].memory_mib;
+		for (unsigned n = 0; have && n < t->nnodes; n++)
+			if (!t->nodes[n].cpuless && node_memory(s, n, d) >= smallest)
+				hwloc_bitmap_set(have, t->nodes[n].os_index);
+		list = have ? bitmap_list(have) : NULL;
+		if (list)
+			return tmap_error_set(s->err, -ENOSPC,
+					      "%s: each of its %u cells fits some node, but no %u distinct nodes of the %u with CPUs can take them all at once; free %s pages for a cell: node%s %s",
+					      d->name, ncells, ncells, usable_nodes,
+					      page_size_text(d->page_kib, size, sizeof(size)),
+					      hwloc_bitmap_weight(have) == 1 ? "" : "s", list);
+	}
 	return tmap_error_set(s->err, -ENOSPC,
 			      "%s: each of its %u cells fits some node, but no %u distinct nodes of the %u with CPUs can take them all at once",
 			      d->name, ncells, ncells, usable_nodes);

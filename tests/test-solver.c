@@ -591,7 +591,8 @@ hugepages_refused(void **state)
 	/* One cell per node, both in 1 GiB pages: node 1 has none. */
 	NOFIT(HUGE_HOST, "{\"name\":\"two\",\"vcpus\":4,\"hugepages\":\"1G\",\"memory_mib\":2048,"
 	      "\"cells\":[{\"cpus\":\"0-1\"},{\"cpus\":\"2-3\"}]}", NULL,
-	      "two: each of its 2 cells fits some node");
+	      "two: each of its 2 cells fits some node",
+	      "; free 1 GiB pages for a cell: node 0");
 	/* A guest without cells is not spread over pools: it would need whole pages per node. */
 	NOFIT(HUGE_HOST, "{\"name\":\"wide\",\"vcpus\":20,\"memory_mib\":2048,\"hugepages\":\"2M\"}",
 	      NULL, "wide: needs 20 free PUs and 2048 MiB; the largest free node has 12");
