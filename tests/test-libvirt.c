@@ -524,6 +524,41 @@ test_describe_xml(void **state)
 	}
 }
 
+/* A domain backed by hugepages is planned in them, so the state keeps its pages taken. */
+static void
+test_describe_hugepages(void **state)
+{
+	static const char domain[] =
+		"<domain type='kvm'><name>hp</name><memory unit='GiB'>2</memory><vcpu>2</vcpu>"
+		"<memoryBacking><hugepages><page size='1' unit='GiB' nodeset='0'/></hugepages>"
+		"</memoryBacking></domain>";
+	static const char plain[] =
+		"<domain type='kvm'><name>hp</name><memory unit='GiB'>2</memory><vcpu>2</vcpu>"
+		"<memoryBacking><hugepages/></memoryBacking></domain>";
+	struct tmap_error err = {0};
+	struct tmap_guests *gs = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_topology *t = test_topology(test_data("host-hugepages.xml"));
+	struct tmap_plan *p;
+
+	if (domain_xml_describe(domain, &g, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_guests_new(&gs), 0);
+	if (tmap_guests_add(gs, g, &err) < 0)
+		fail_msg("%s", err.message);
+	p = test_solve(t, gs, NULL);
+	assert_int_equal(tmap_plan_hugepage_kib(p, 0), 1048576);
+	assert_int_equal(tmap_plan_cell_node(p, 0, 0), 0); /* the one node with 1 GiB pages */
+	tmap_plan_free(p);
+	tmap_guests_free(gs);
+	/* <hugepages/> alone: the host's default size, which the domain does not name. */
+	if (domain_xml_describe(plain, &g, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(g->page_kib, 0);
+	tmap_guest_free(g);
+	tmap_topology_free(t);
+}
+
 static void
 test_describe_errors(void **state)
 {
@@ -541,6 +576,13 @@ test_describe_errors(void **state)
 		 "memory='1' unit='XB'/></numa></cpu></domain>", "memory '1' is not a size"},
 		{"<domain><name>a</name><vcpu>2</vcpu><numatune><memory mode='fast'/></numatune>"
 		 "</domain>", "mode 'fast' is unknown"},
+		{"<domain><name>a</name><vcpu>2</vcpu><memoryBacking><hugepages><page size='2048'/>"
+		 "<page size='1' unit='G'/></hugepages></memoryBacking></domain>",
+		 "has pages of 2048 and 1048576 KiB; topomap plans one page size per guest"},
+		{"<domain><name>a</name><vcpu>2</vcpu><memoryBacking><hugepages><page size='3000'/>"
+		 "</hugepages></memoryBacking></domain>", "page size 3000 KiB is not a hugepage size"},
+		{"<domain><name>a</name><vcpu>2</vcpu><memoryBacking><hugepages><page unit='KiB'/>"
+		 "</hugepages></memoryBacking></domain>", "<page> has no valid size"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -1972,6 +2014,7 @@ main(void)
 		cmocka_unit_test(test_caps_layouts),
 		cmocka_unit_test(test_caps_errors),
 		cmocka_unit_test(test_describe_xml),
+		cmocka_unit_test(test_describe_hugepages),
 		cmocka_unit_test(test_describe_errors),
 		cmocka_unit_test(test_memnodes_edit),
 		cmocka_unit_test(test_fast_apply),
