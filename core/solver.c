@@ -61,7 +61,9 @@ struct tmap_host {
 	unsigned *core_usable;	/* per core: usable PUs */
 	unsigned *core_free;	/* per core: usable PUs nobody holds */
 	int64_t *mem_free;	/* per node index: MiB; below 0 when shared guests overcommit */
-	int64_t *huge_free;	/* per node index x page size: free pages of each pool */
+	int64_t *pool_free;	/* per page size x node index: free MiB of each hugepage pool, then
+				 * a block of zeros for a size no node has */
+	unsigned huge_recent;	/* recent[] entries in hugepages */
 	unsigned *shared_vcpus;	/* per node index: vcpus of shared guests */
 	uint32_t flags;
 	struct tmap_error *err;	/* of the call in progress */
@@ -88,6 +90,7 @@ struct demand {
 	uint64_t page_kib;	/* hugepage size, 0: normal memory */
 	int page;		/* its pool: index into t->page_kib; -1: normal memory; -2: a size
 				 * no node has */
+	const int64_t *free;	/* per node index: free MiB of that memory (demand_free()) */
 };
 
 struct cell_req {
@@ -100,7 +103,7 @@ struct snapshot {
 	hwloc_bitmap_t taken, pool;
 	unsigned *core_free;
 	int64_t *mem_free;
-	int64_t *huge_free;
+	int64_t *pool_free;
 	unsigned *shared_vcpus;
 };
 
@@ -128,7 +131,7 @@ solver_clear(struct solver *s)
 	free(s->core_usable);
 	free(s->core_free);
 	free(s->mem_free);
-	free(s->huge_free);
+	free(s->pool_free);
 	free(s->shared_vcpus);
 	for (size_t i = 0; i < s->nallocs; i++)
 		alloc_clear(&s->allocs[i]);
@@ -195,11 +198,11 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->core_usable = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
 	s->core_free = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
 	s->mem_free = calloc(t->nnodes, sizeof(int64_t));
-	s->huge_free = calloc((size_t)t->nnodes * t->npage_sizes + 1, sizeof(int64_t));
+	s->pool_free = calloc((size_t)t->nnodes * (t->npage_sizes + 1), sizeof(int64_t));
 	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
 	s->page = -1;
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
-	    !s->mem_free || !s->huge_free || !s->shared_vcpus)
+	    !s->mem_free || !s->pool_free || !s->shared_vcpus)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (reserved) {
 		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
@@ -215,7 +218,8 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		s->mem_free[n] = (int64_t)t->nodes[n].memory_mib;
 		for (unsigned k = 0; k < t->npage_sizes; k++)
-			s->huge_free[n * t->npage_sizes + k] = (int64_t)t->nodes[n].huge_pages[k];
+			s->pool_free[k * t->nnodes + n] =
+				(int64_t)((t->nodes[n].huge_pages[k] * t->page_kib[k]) >> 10);
 	}
 	return 0;
 }
@@ -229,7 +233,7 @@ snapshot_clear(struct snapshot *snap)
 		hwloc_bitmap_free(snap->pool);
 	free(snap->core_free);
 	free(snap->mem_free);
-	free(snap->huge_free);
+	free(snap->pool_free);
 	free(snap->shared_vcpus);
 	memset(snap, 0, sizeof(*snap));
 }
@@ -243,16 +247,20 @@ snapshot_take(const struct solver *s, struct snapshot *snap)
 	snap->pool = hwloc_bitmap_dup(s->pool);
 	snap->core_free = malloc((t->ncores ? t->ncores : 1) * sizeof(unsigned));
 	snap->mem_free = malloc(t->nnodes * sizeof(int64_t));
-	snap->huge_free = malloc(((size_t)t->nnodes * t->npage_sizes + 1) * sizeof(int64_t));
+	/* A host without pools (most) costs no allocation more per guest. */
+	snap->pool_free = t->npage_sizes ?
+		malloc((size_t)t->nnodes * t->npage_sizes * sizeof(int64_t)) : NULL;
 	snap->shared_vcpus = malloc(t->nnodes * sizeof(unsigned));
 	if (!snap->taken || !snap->pool || !snap->core_free || !snap->mem_free ||
-	    !snap->huge_free || !snap->shared_vcpus) {
+	    (t->npage_sizes && !snap->pool_free) || !snap->shared_vcpus) {
 		snapshot_clear(snap);
 		return -ENOMEM;
 	}
 	memcpy(snap->core_free, s->core_free, t->ncores * sizeof(unsigned));
 	memcpy(snap->mem_free, s->mem_free, t->nnodes * sizeof(int64_t));
-	memcpy(snap->huge_free, s->huge_free, (size_t)t->nnodes * t->npage_sizes * sizeof(int64_t));
+	if (t->npage_sizes)
+		memcpy(snap->pool_free, s->pool_free,
+		       (size_t)t->nnodes * t->npage_sizes * sizeof(int64_t));
 	memcpy(snap->shared_vcpus, s->shared_vcpus, t->nnodes * sizeof(unsigned));
 	return 0;
 }
@@ -264,8 +272,9 @@ snapshot_restore(struct solver *s, struct snapshot *snap)
 	hwloc_bitmap_copy(s->pool, snap->pool);
 	memcpy(s->core_free, snap->core_free, s->t->ncores * sizeof(unsigned));
 	memcpy(s->mem_free, snap->mem_free, s->t->nnodes * sizeof(int64_t));
-	memcpy(s->huge_free, snap->huge_free,
-	       (size_t)s->t->nnodes * s->t->npage_sizes * sizeof(int64_t));
+	if (s->t->npage_sizes)
+		memcpy(s->pool_free, snap->pool_free,
+		       (size_t)s->t->nnodes * s->t->npage_sizes * sizeof(int64_t));
 	memcpy(s->shared_vcpus, snap->shared_vcpus, s->t->nnodes * sizeof(unsigned));
 }
 
@@ -291,32 +300,49 @@ node_pool_size(const struct solver *s, unsigned n)
 }
 
 /* Free memory of one kind on a node, in MiB: normal memory (page -1, below 0 when shared
- * guests overcommit), or whole free pages of a hugepage pool. */
+ * guests overcommit), or what the whole free pages of a hugepage pool hold. */
 static int64_t
 node_free_mib(const struct solver *s, unsigned n, int page)
 {
-	const struct tmap_topology *t = s->t;
-
 	if (page == -1)
 		return s->mem_free[n];
 	if (page < 0)
 		return 0;
-	return (int64_t)(((uint64_t)s->huge_free[n * t->npage_sizes + (unsigned)page] *
-			  t->page_kib[page]) >> 10);
+	return s->pool_free[(unsigned)page * s->t->nnodes + n];
 }
 
-/* Take memory of one kind from a node (mib < 0: give it back). Hugepages go in whole pages;
- * the guest's validation made every cell a multiple of its page size. */
+/* The free pages of a pool on a node. A pool is charged in whole MiB that are whole pages
+ * (the guest's validation sees to it), so what is used is a whole number of pages. */
+static int64_t
+node_free_pages(const struct solver *s, unsigned n, unsigned page)
+{
+	const struct tmap_topology *t = s->t;
+	uint64_t total = t->nodes[n].huge_pages[page];
+	int64_t used_mib = (int64_t)((total * t->page_kib[page]) >> 10) -
+			   s->pool_free[page * t->nnodes + n];
+
+	return (int64_t)total - used_mib * 1024 / (int64_t)t->page_kib[page];
+}
+
+/* Take memory of one kind from a node (mib < 0: give it back). */
 static void
 node_charge(struct solver *s, unsigned n, int page, int64_t mib)
 {
-	const struct tmap_topology *t = s->t;
-
 	if (page == -1)
 		s->mem_free[n] -= mib;
 	else if (page >= 0)
-		s->huge_free[n * t->npage_sizes + (unsigned)page] -=
-			mib * 1024 / (int64_t)t->page_kib[page];
+		s->pool_free[(unsigned)page * s->t->nnodes + n] -= mib;
+}
+
+/* Where a guest's memory comes from: normal memory, a pool, or (a size no node has) zeros. */
+static const int64_t *
+demand_free(const struct solver *s, const struct demand *d)
+{
+	const struct tmap_topology *t = s->t;
+
+	if (d->page == -1)
+		return s->mem_free;
+	return s->pool_free + (d->page >= 0 ? (unsigned)d->page : t->npage_sizes) * t->nnodes;
 }
 
 /* Memory a node can still give this guest: shared guests may overcommit normal memory;
@@ -326,13 +352,9 @@ node_memory(const struct solver *s, unsigned n, const struct demand *d)
 {
 	int64_t extra = 0, room;
 
-	if (d->page != -1) {
-		room = node_free_mib(s, n, d->page);
-		return room > 0 ? (uint64_t)room : 0;
-	}
-	if (d->cpu == TMAP_CPU_SHARED && s->mem_ratio > 1.0)
+	if (d->cpu == TMAP_CPU_SHARED && s->mem_ratio > 1.0 && d->page == -1)
 		extra = (int64_t)(s->t->nodes[n].memory_mib * (s->mem_ratio - 1.0));
-	room = s->mem_free[n] + extra;
+	room = d->free[n] + extra;
 	return room > 0 ? (uint64_t)room : 0;
 }
 
@@ -426,10 +448,30 @@ shape_fits(const struct shape *sh, const struct solver *s, const unsigned *cap,
 	unsigned nodes = 0;
 
 	for (unsigned n = 0; n < s->t->nnodes && nodes < sh->ncells; n++)
-		nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus &&
-			 (sh->page == s->page ? mem[n] >= sh->memory_mib :
-			  node_free_mib(s, n, sh->page) >= (int64_t)sh->memory_mib);
+		nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus && mem[n] >= sh->memory_mib;
 	return nodes >= sh->ncells;
+}
+
+/* usefulness() when a request in another kind of memory than this guest's (normal pages,
+ * or another pool) is among the recent ones: this placement leaves that memory as it is now.
+ * Out of line, so that a host that sees no hugepage request runs the loop it always ran. */
+static unsigned __attribute__((noinline))
+usefulness_mixed(const struct solver *s, const unsigned *cap, const uint64_t *mem)
+{
+	unsigned score = 0;
+
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		const struct shape *sh = &s->recent[i];
+		unsigned nodes = 0;
+
+		for (unsigned n = 0; n < s->t->nnodes && nodes < sh->ncells; n++)
+			nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus &&
+				 (sh->page == s->page ?
+					  mem[n] >= sh->memory_mib :
+					  node_free_mib(s, n, sh->page) >= (int64_t)sh->memory_mib);
+		score += nodes >= sh->ncells;
+	}
+	return score;
 }
 
 /*
@@ -443,9 +485,14 @@ usefulness(const struct solver *s, const unsigned *cap, const uint64_t *mem)
 {
 	unsigned score = 0;
 
-	for (unsigned i = 0; i < s->nrecent; i++)
-		score += shape_fits(&s->recent[i], s, cap, mem);
-	return score;
+	/* Requests in another kind of memory than this guest's are judged apart, off the
+	 * common path: a host that sees no hugepage request never takes it. */
+	if (s->huge_recent == 0 && s->page == -1) {
+		for (unsigned i = 0; i < s->nrecent; i++)
+			score += shape_fits(&s->recent[i], s, cap, mem);
+		return score;
+	}
+	return usefulness_mixed(s, cap, mem);
 }
 
 static void
@@ -459,6 +506,9 @@ remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
 		if (req[c].memory_mib > sh.memory_mib)
 			sh.memory_mib = req[c].memory_mib;
 	}
+	if (s->nrecent == RECENT && s->recent[s->next_recent].page != -1)
+		s->huge_recent--;
+	s->huge_recent += sh.page != -1;
 	s->recent[s->next_recent] = sh;
 	s->next_recent = (s->next_recent + 1) % RECENT;
 	if (s->nrecent < RECENT)
@@ -799,7 +849,7 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 			if (un != up ? un > up :
 			    ln != lp ? ln > lp :
 			    cap[n] != cap[pick] ? cap[n] > cap[pick] :
-			    node_free_mib(s, n, d->page) > node_free_mib(s, (unsigned)pick, d->page))
+			    d->free[n] > d->free[pick])
 				pick = (int)n;
 		}
 	}
@@ -1099,8 +1149,7 @@ no_fit_pages(const struct solver *s, const struct demand *d, unsigned cell, uint
 		snprintf(what, sizeof(what), " cell %u", cell);
 	for (unsigned n = 0; d->page >= 0 && n < t->nnodes; n++)
 		if (!t->nodes[n].cpuless &&
-		    (best < 0 || s->huge_free[n * t->npage_sizes + (unsigned)d->page] >
-				       s->huge_free[(unsigned)best * t->npage_sizes + (unsigned)d->page]))
+		    (best < 0 || d->free[n] > d->free[best]))
 			best = (int)n;
 	if (best < 0)
 		return tmap_error_set(s->err, -ENOSPC,
@@ -1109,7 +1158,7 @@ no_fit_pages(const struct solver *s, const struct demand *d, unsigned cell, uint
 	return tmap_error_set(s->err, -ENOSPC,
 			      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; the most free is node %u with %" PRId64,
 			      d->name, what, mib, size, pages, t->nodes[best].os_index,
-			      s->huge_free[(unsigned)best * t->npage_sizes + (unsigned)d->page]);
+			      node_free_pages(s, (unsigned)best, (unsigned)d->page));
 }
 
 /* Say precisely why a guest does not fit. */
@@ -1444,6 +1493,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 	if (!cap || !vcpu_pu)
 		return -ENOMEM;
 	s->page = d.page;
+	d.free = demand_free(s, &d);
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		cap[n] = node_capacity(s, n, &d);
 		usable_nodes += !t->nodes[n].cpuless;
@@ -1610,7 +1660,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 			plan_guest_explain(pg, "cell %u memory: %" PRIu64 " pages of %s from node %u's pool, %" PRId64 " left free; normal memory is not used",
 					   c, (req[c].memory_mib << 10) / d.page_kib, size,
 					   t->nodes[n].os_index,
-					   s->huge_free[n * t->npage_sizes + (unsigned)d.page]);
+					   node_free_pages(s, n, (unsigned)d.page));
 		}
 	}
 	if (d.cpu == TMAP_CPU_DEDICATED)
@@ -2060,7 +2110,7 @@ struct trial_mark {
 	struct snapshot snap;
 	size_t nallocs;
 	struct shape recent[RECENT];
-	unsigned nrecent, next_recent;
+	unsigned nrecent, next_recent, huge_recent;
 };
 
 static int
@@ -2070,6 +2120,7 @@ trial_begin(struct tmap_host *h, struct trial_mark *m)
 	memcpy(m->recent, h->recent, sizeof(m->recent));
 	m->nrecent = h->nrecent;
 	m->next_recent = h->next_recent;
+	m->huge_recent = h->huge_recent;
 	return snapshot_take(h, &m->snap);
 }
 
@@ -2083,6 +2134,7 @@ trial_end(struct tmap_host *h, struct trial_mark *m)
 	memcpy(h->recent, m->recent, sizeof(m->recent));
 	h->nrecent = m->nrecent;
 	h->next_recent = m->next_recent;
+	h->huge_recent = m->huge_recent;
 }
 
 /* Place guests in this order, skipping the ones that do not fit; how many were placed. With
@@ -2285,7 +2337,7 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 			for (unsigned k = 0; k < t->npage_sizes; k++)
 				fprintf(out, "%s{\"size_kib\":%" PRIu64 ",\"total\":%" PRIu64 ",\"free\":%" PRId64 "}",
 					k ? "," : "", t->page_kib[k], t->nodes[n].huge_pages[k],
-					h->huge_free[n * t->npage_sizes + k]);
+					node_free_pages(h, n, k));
 			fputs(t->npage_sizes ? "]}" : "}", out);
 		} else {
 			char pool[64];
@@ -2301,7 +2353,7 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 
 				fprintf(out, "%s %s %" PRId64 "/%" PRIu64, k ? "," : "",
 					page_size_text(t->page_kib[k], size, sizeof(size)),
-					h->huge_free[n * t->npage_sizes + k], t->nodes[n].huge_pages[k]);
+					node_free_pages(h, n, k), t->nodes[n].huge_pages[k]);
 			}
 			if (t->npage_sizes)
 				fputc('\n', out);

@@ -598,6 +598,33 @@ hugepages_refused(void **state)
 	      NULL, "wide: needs 20 free PUs and 2048 MiB; the largest free node has 12");
 }
 
+/* --batch with hugepage guests: trials undo their pages, and the leftover names the pool. */
+static void
+hugepages_batch(void **state)
+{
+	struct tmap_topology *t = test_topology(HUGE_HOST);
+	struct tmap_guests *g = test_guests(
+		"[{\"name\":\"a\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"},"
+		"{\"name\":\"n\",\"vcpus\":4},"
+		"{\"name\":\"b\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"},"
+		"{\"name\":\"c\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"}]");
+	struct tmap_host *h = NULL;
+	struct tmap_plan *p = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_solve_batch(h, g, &p, &err), 0);
+	check_plan(t, p, NULL);
+	assert_int_equal(tmap_plan_guest_count(p), 3);
+	assert_int_equal(tmap_plan_rejected_count(p), 1);
+	assert_non_null(strstr(tmap_plan_rejected_reason(p, 0),
+			       "needs 2048 MiB of 1 GiB pages (2) on one node; the most free is node 0 with 0"));
+	tmap_plan_free(p);
+	tmap_host_free(h);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
 /* Node 0 of host-hugepages.xml as `topomap state --format json` shows it. */
 static void
 expect_node0(const struct tmap_host *h, uint64_t free_1g)
@@ -813,6 +840,7 @@ main(void)
 		cmocka_unit_test(hugepages_pick_the_node_with_the_pool),
 		cmocka_unit_test(hugepages_refused),
 		cmocka_unit_test(hugepages_charged_and_released),
+		cmocka_unit_test(hugepages_batch),
 		cmocka_unit_test(shared_pool_grows_and_shrinks),
 		cmocka_unit_test(shared_pool_given),
 		cmocka_unit_test(large_host_deterministic),
