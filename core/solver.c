@@ -1637,9 +1637,10 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; the most room for shared vcpus (%u)",
 					   c, t->nodes[n].os_index, req[c].memory_mib, cap[n]);
 		else if (cells.n == 1)
-			plan_guest_explain(pg, "cell 0 -> node %u: keeps the host most useful for the requests it gets, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free",
+			plan_guest_explain(pg, "cell 0 -> node %u: keeps the host most useful for the requests it gets, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free%s",
 					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
-					   req[c].memory_mib, node_memory(s, n, &d) + req[c].memory_mib);
+					   req[c].memory_mib, node_memory(s, n, &d) + req[c].memory_mib,
+					   d.page_kib ? " in its pool" : "");
 		else if (c == 0)
 			plan_guest_explain(pg, "cell 0 -> node %u: %u of its %u %s used, %" PRIu64 " MiB; the other cells on the nodes closest to it that fit",
 					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
