@@ -171,6 +171,8 @@ static const char topology_help[] =
 	"  --emulator P           share (default) or isolate\n" \
 	"  --iothreads N          number of iothreads (default 0)\n" \
 	"  --memory-mode M        strict (default), preferred, interleave or restrictive\n" \
+	"  --hugepages SIZE       back the memory with hugepages of this size: 2M, 1G or\n" \
+	"                         2048 (KiB), taken whole from the nodes' pools\n" \
 	"  --shares N             cpu shares\n" \
 	"  --period US            CFS period in microseconds\n" \
 	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n"
@@ -568,6 +570,33 @@ parse_size(const char *s, uint64_t *ret)
 	return true;
 }
 
+/* A hugepage size in KiB: "2048" (KiB), "2048K", "2M", "1G", each unit optionally followed
+ * by "iB"; the library checks it is a page size. */
+static int
+parse_page_option(const char *option, const char *arg, uint64_t *ret)
+{
+	const char *p = arg;
+	unsigned shift = 0;
+	uint64_t v;
+
+	if (parse_digits(&p, &v) && v > 0 && v <= (UINT64_C(1) << 34)) {
+		if (*p == 'M' || *p == 'm')
+			shift = 10;
+		else if (*p == 'G' || *p == 'g')
+			shift = 20;
+		if (*p && strchr("KkMmGg", *p))
+			p += strcmp(p + 1, "iB") == 0 ? 3 : 1;
+		v <<= shift;
+		if (!*p && v >= TMAP_HUGEPAGE_KIB_MIN && v <= TMAP_HUGEPAGE_KIB_MAX && !(v & (v - 1))) {
+			*ret = v;
+			return EXIT_OK;
+		}
+	}
+	return fail(EXIT_USAGE,
+		    "%s: '%s' is not a hugepage size such as 2M, 1G or 2048 (KiB): a power of two from 8 KiB to 16 GiB",
+		    option, arg);
+}
+
 static int
 parse_size_option(const char *option, const char *arg, uint64_t *ret)
 {
@@ -622,6 +651,7 @@ struct inline_guest {
 	unsigned iothreads;
 	uint64_t shares, period;
 	int64_t quota;
+	uint64_t page_kib;
 };
 
 static void
@@ -780,6 +810,10 @@ add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 		r = fail(EXIT_RUNTIME, "guest '%s': the library refused a policy", ig->name);
 		goto out;
 	}
+	if (ig->page_kib && tmap_guest_set_hugepages(g, ig->page_kib) < 0) {
+		r = fail(EXIT_USAGE, "--hugepages: '%" PRIu64 "' KiB is not accepted", ig->page_kib);
+		goto out;
+	}
 	if (ig->iothreads && tmap_guest_set_iothreads(g, ig->iothreads) < 0) {
 		r = fail(EXIT_USAGE, "--iothreads: '%u' is not accepted", ig->iothreads);
 		goto out;
@@ -922,6 +956,7 @@ enum {
 	OPT_SHARES,
 	OPT_PERIOD,
 	OPT_QUOTA,
+	OPT_HUGEPAGES,
 	OPT_STATE,
 	OPT_BATCH,
 	OPT_BACKEND,
@@ -1064,6 +1099,9 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 	case OPT_IOTHREADS:
 		r = parse_unsigned(name, arg, 0, MAX_IOTHREADS, &g->iothreads);
 		break;
+	case OPT_HUGEPAGES:
+		r = parse_page_option(name, arg, &g->page_kib);
+		break;
 	case OPT_SHARES:
 		g->has_qos = true;
 		r = parse_number(name, arg, MIN_SHARES, MAX_SHARES, &g->shares);
@@ -1141,6 +1179,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"emulator", required_argument, NULL, OPT_EMULATOR},
 		{"iothreads", required_argument, NULL, OPT_IOTHREADS},
 		{"memory-mode", required_argument, NULL, OPT_MEMORY_MODE},
+		{"hugepages", required_argument, NULL, OPT_HUGEPAGES},
 		{"shares", required_argument, NULL, OPT_SHARES},
 		{"period", required_argument, NULL, OPT_PERIOD},
 		{"quota", required_argument, NULL, OPT_QUOTA},

@@ -6,8 +6,8 @@
 # from 'virsh list --all --name', and cgroups under the cpuset hierarchy's mount.
 
 _topomap_guest_opts='--name --vcpus --sockets --cores --threads --memory --cells --cell
-	--cpu-policy --thread-policy --emulator --iothreads --memory-mode --shares --period
-	--quota'
+	--cpu-policy --thread-policy --emulator --iothreads --memory-mode --hugepages --shares
+	--period --quota'
 _topomap_target_opts='--cgroup --create --layout --memory-migrate --qmp --pid --connect
 	--domain --live --config -o'
 
@@ -33,7 +33,8 @@ _topomap_takes_value()
 	case $1 in
 	--topology | --format | --reserve | --state | --backend | --name | --vcpus | --sockets | \
 	--cores | --threads | --memory | --cells | --cell | --cpu-policy | --thread-policy | \
-	--emulator | --iothreads | --memory-mode | --shares | --period | --quota | --cgroup | \
+	--emulator | --iothreads | --memory-mode | --hugepages | --shares | --period | --quota | \
+	--cgroup | \
 	--layout | --qmp | --pid | --connect | --domain | -o)
 		return 0 ;;
 	esac
@@ -123,6 +124,7 @@ _topomap_value()
 	--thread-policy) COMPREPLY=($(compgen -W 'prefer isolate require' -- "$cur")) ;;
 	--emulator) COMPREPLY=($(compgen -W 'share isolate' -- "$cur")) ;;
 	--memory-mode) COMPREPLY=($(compgen -W 'strict preferred interleave restrictive' -- "$cur")) ;;
+	--hugepages) COMPREPLY=($(compgen -W '2M 1G' -- "$cur")) ;;
 	--layout) COMPREPLY=($(compgen -W 'container libvirt' -- "$cur")) ;;
 	--cell) COMPREPLY=($(compgen -W 'cpus=' -- "$cur")); compopt -o nospace 2>/dev/null ;;
 	--pid) COMPREPLY=($(compgen -W "$(pgrep qemu 2>/dev/null)" -- "$cur")) ;;

@@ -110,6 +110,8 @@ guest_fields(struct builder *b, struct json_object *g, const struct plan_guest *
 		add(b, mem, "mode", str(memory_mode_name(pg->memory_mode)));
 		add(b, mem, "nodeset", str(pg->memory_list));
 		add(b, mem, "memory_mib", json_object_new_int64((int64_t)pg->memory_mib));
+		if (pg->page_kib)
+			add(b, mem, "hugepage_kib", json_object_new_int64((int64_t)pg->page_kib));
 	}
 	qos = add(b, g, "qos", json_object_new_object());
 	if (qos && pg->shares)

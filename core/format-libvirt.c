@@ -34,6 +34,22 @@ put_comment_text(FILE *out, const char *s)
 	}
 }
 
+/* Hugepages for every guest cell: libvirt's nodeset here names guest cells, not host nodes
+ * (<numatune> says which host node backs each cell). */
+static void
+format_memory_backing(const struct plan_guest *g, FILE *out)
+{
+	if (!g->page_kib)
+		return;
+	fputs("  <memoryBacking>\n    <hugepages>\n", out);
+	fprintf(out, "      <page size='%llu' unit='KiB'", (unsigned long long)g->page_kib);
+	if (g->ncells > 1)
+		fprintf(out, " nodeset='0-%u'", g->ncells - 1);
+	else
+		fputs(" nodeset='0'", out);
+	fputs("/>\n    </hugepages>\n  </memoryBacking>\n", out);
+}
+
 static void
 format_cputune(const struct plan_guest *g, FILE *out)
 {
@@ -109,6 +125,7 @@ format_plan_libvirt(const struct tmap_plan *plan, FILE *out, struct tmap_error *
 		fprintf(out, "  <vcpu placement='static'>%u</vcpu>\n", g->vcpus);
 		if (g->iothreads > 0)
 			fprintf(out, "  <iothreads>%u</iothreads>\n", g->iothreads);
+		format_memory_backing(g, out);
 		format_cputune(g, out);
 		format_numatune(g, out);
 		format_cpu(g, out);

@@ -77,8 +77,14 @@ format_guest(const struct plan_guest *g, FILE *out)
 	for (unsigned c = 0; c < g->ncells; c++) {
 		const struct plan_cell *cell = &g->cells[c];
 
-		fprintf(out, "-object memory-backend-ram,id=ram-node%u,size=%lluM", c,
-			(unsigned long long)cell->memory_mib);
+		/* Hugepages through memfd: no hugetlbfs mount of the right size to name. */
+		if (g->page_kib)
+			fprintf(out, "-object memory-backend-memfd,id=ram-node%u,size=%lluM,hugetlb=on,hugetlbsize=%lluK",
+				c, (unsigned long long)cell->memory_mib,
+				(unsigned long long)g->page_kib);
+		else
+			fprintf(out, "-object memory-backend-ram,id=ram-node%u,size=%lluM", c,
+				(unsigned long long)cell->memory_mib);
 		if (policy)
 			fprintf(out, ",host-nodes=%u,policy=%s", cell->node, policy);
 		fputc('\n', out);

@@ -28,8 +28,15 @@ guest_table(FILE *out, const struct plan_guest *pg)
 	fprintf(out, "  emulator: %s\n", pg->emulator_list);
 	if (pg->iothreads)
 		fprintf(out, "  iothreads 1-%u: %s\n", pg->iothreads, pg->emulator_list);
-	fprintf(out, "  memory: %s on node%s %s\n", memory_mode_name(pg->memory_mode),
+	fprintf(out, "  memory: %s on node%s %s", memory_mode_name(pg->memory_mode),
 		hwloc_bitmap_weight(pg->memory_nodes) > 1 ? "s" : "", pg->memory_list);
+	if (pg->page_kib) {
+		char size[32];
+
+		fprintf(out, ", in %s hugepages",
+			page_size_text(pg->page_kib, size, sizeof(size)));
+	}
+	fputc('\n', out);
 	if (pg->shares || pg->period || pg->quota) {
 		fprintf(out, "  qos:");
 		if (pg->shares)

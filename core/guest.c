@@ -93,11 +93,17 @@ memory_mode_from_name(const char *s)
 	return name_lookup(memory_modes, ARRAY_SIZE(memory_modes), s);
 }
 
-int
-parse_size_mib(const char *s, uint64_t *ret)
+/*
+ * A whole number with an optional unit letter from `units` (any case, each 1024 times the
+ * one before it; no letter is the first unit), optionally followed by "iB" or "B":
+ * "4G", "512MiB", "2048". The value is in the first unit.
+ */
+static int
+parse_scaled(const char *s, const char *units, uint64_t *ret)
 {
 	unsigned long long v;
-	uint64_t mult = 1;
+	unsigned shift = 0;
+	const char *unit;
 	char *end;
 
 	if (!s || !isdigit((unsigned char)*s))
@@ -106,33 +112,36 @@ parse_size_mib(const char *s, uint64_t *ret)
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'M':
-	case 'm':
+	unit = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
+	if (unit) {
+		shift = 10 * (unsigned)(unit - units);
 		end++;
-		break;
-	case 'G':
-	case 'g':
-		mult = 1024;
-		end++;
-		break;
-	case 'T':
-	case 't':
-		mult = 1024 * 1024;
-		end++;
-		break;
-	default:
-		return -EINVAL;
 	}
 	if (*end == 'i' && end[1] == 'B')
 		end += 2;
 	else if (*end == 'B')
 		end++;
-	if (*end || v == 0 || v > UINT64_MAX / mult / 2)
+	if (*end || v == 0 || v > (UINT64_MAX >> shift) / 2)
 		return -EINVAL;
-	*ret = v * mult;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}
+
+int
+parse_size_mib(const char *s, uint64_t *ret)
+{
+	return parse_scaled(s, "MGT", ret);
+}
+
+int
+parse_page_kib(const char *s, uint64_t *ret)
+{
+	uint64_t v;
+
+	if (parse_scaled(s, "KMG", &v) < 0 || v < TMAP_HUGEPAGE_KIB_MIN ||
+	    v > TMAP_HUGEPAGE_KIB_MAX || (v & (v - 1)))
+		return -EINVAL;
+	*ret = v;
 	return 0;
 }
 
@@ -232,6 +241,16 @@ tmap_guest_set_memory_mib(struct tmap_guest *g, uint64_t memory_mib)
 		return -EINVAL;
 	g->memory_mib = memory_mib;
 	g->memory_set = true;
+	return 0;
+}
+
+int
+tmap_guest_set_hugepages(struct tmap_guest *g, uint64_t page_kib)
+{
+	if (!g || (page_kib && (page_kib < TMAP_HUGEPAGE_KIB_MIN ||
+				page_kib > TMAP_HUGEPAGE_KIB_MAX || (page_kib & (page_kib - 1)))))
+		return -EINVAL;
+	g->page_kib = page_kib;
 	return 0;
 }
 
@@ -346,15 +365,13 @@ tmap_guest_set_qos(struct tmap_guest *g, uint64_t shares, uint64_t period, int64
 #define GUEST_FMT "%s%sguest '%s': "
 #define GUEST_ARGS(g) (g)->origin ? (g)->origin : "", (g)->origin ? ": " : "", (g)->name
 
-int
-tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
+static int
+validate_shape(const struct tmap_guest *g, struct tmap_error *err)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t seen = NULL;
 	uint64_t sum = 0;
 	unsigned unsized = 0;
 
-	if (!g)
-		return tmap_error_set(err, -EINVAL, "no guest");
 	if ((uint64_t)g->sockets * g->cores * g->threads != g->vcpus)
 		return tmap_error_set(err, -EINVAL,
 				      GUEST_FMT "sockets*cores*threads is %u*%u*%u = %" PRIu64 ", not vcpus %u",
@@ -456,6 +473,47 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 				      GUEST_FMT "cells: cells with memory take %" PRIu64 " MiB of %" PRIu64 ", nothing left for the %u without",
 				      GUEST_ARGS(g), sum, g->memory_mib, unsized);
 	return 0;
+}
+
+/* Hugepages come whole: every cell's memory is a multiple of the page size. */
+static int
+validate_hugepages(const struct tmap_guest *g, struct tmap_error *err)
+{
+	struct guest_cells cells = {0};
+	char size[32];
+	int r = 0;
+
+	if (!g->page_kib)
+		return 0;
+	page_size_text(g->page_kib, size, sizeof(size));
+	if (guest_resolve_cells(g, &cells) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (unsigned c = 0; c < cells.n && r == 0; c++)
+		if ((cells.memory_mib[c] << 10) % g->page_kib == 0)
+			continue;
+		else if (cells.implied)
+			r = tmap_error_set(err, -EINVAL,
+					   GUEST_FMT "field 'hugepages': memory_mib %" PRIu64 " is not a whole number of %s pages",
+					   GUEST_ARGS(g), g->memory_mib, size);
+		else
+			r = tmap_error_set(err, -EINVAL,
+					   GUEST_FMT "field 'hugepages': cell %u gets %" PRIu64 " MiB, not a whole number of %s pages; give each cell's memory_mib",
+					   GUEST_ARGS(g), c, cells.memory_mib[c], size);
+	guest_cells_clear(&cells);
+	return r;
+}
+
+int
+tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
+{
+	int r;
+
+	if (!g)
+		return tmap_error_set(err, -EINVAL, "no guest");
+	r = validate_shape(g, err);
+	if (r < 0)
+		return r;
+	return validate_hugepages(g, err);
 }
 
 void
@@ -748,6 +806,26 @@ parse_cells(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *arr)
 	return 0;
 }
 
+/* "hugepages": "2M", "1G", "2048k", or an integer in KiB as libvirt's <page size=.../>. */
+static int
+json_page_size(struct json_ctx *ctx, struct json_object *val, struct tmap_guest *g)
+{
+	char text[32];
+	uint64_t kib = 0;
+	int r = -EINVAL;
+
+	if (json_object_is_type(val, json_type_string)) {
+		r = parse_page_kib(json_object_get_string(val), &kib);
+	} else if (json_object_is_type(val, json_type_int) && json_object_get_int64(val) > 0) {
+		snprintf(text, sizeof(text), "%" PRId64, json_object_get_int64(val));
+		r = parse_page_kib(text, &kib);
+	}
+	if (r < 0)
+		return field_error(ctx, "hugepages", val,
+				   "is not a hugepage size such as \"2M\", \"1G\" or 2048 (KiB): a power of two from 8 KiB to 16 GiB");
+	return tmap_guest_set_hugepages(g, kib);
+}
+
 static int
 parse_qos(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *obj)
 {
@@ -859,6 +937,8 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 				tmap_guest_set_memory_mode(g, (enum tmap_memory_mode)e);
 		} else if (streq(key, "qos")) {
 			r = parse_qos(ctx, g, val);
+		} else if (streq(key, "hugepages")) {
+			r = json_page_size(ctx, val, g);
 		} else {
 			r = tmap_error_set(ctx->err, -EINVAL, "%s: guest '%s': unknown field '%s'",
 					   ctx->origin, ctx->guest, key);

@@ -49,7 +49,8 @@ struct topo_core {
 
 struct topo_node {
 	unsigned os_index;
-	uint64_t memory_mib;
+	uint64_t memory_mib;	/* normal memory: hwloc's local_memory less the hugepage pools */
+	uint64_t *huge_pages;	/* per tmap_topology.page_kib[]: pages reserved in the pool */
 	int package;		/* package logical index, or -1 */
 	bool cpuless;		/* a node without usable PUs (memory only) */
 	unsigned ncores;
@@ -73,7 +74,14 @@ struct tmap_topology {
 	int *pu_core;		/* PU OS index -> core index, -1 when not usable */
 	unsigned *distances;	/* nnodes x nnodes, or NULL when the host reports none */
 	hwloc_bitmap_t cpuset;	/* every usable PU */
+	unsigned npage_sizes;	/* hugepage sizes any node has a pool of (count 0 included) */
+	uint64_t *page_kib;	/* those sizes in KiB, ascending */
 };
+
+/* The index of a hugepage size in tmap_topology.page_kib, or -1 when no node has that pool. */
+int topo_page_index(const struct tmap_topology *t, uint64_t page_kib);
+/* "2 MiB", "1 GiB", "64 KiB": a page size for messages and tables. */
+const char *page_size_text(uint64_t page_kib, char *buf, size_t size);
 
 /* topology-json.c: hwloc XML for a host described in JSON. */
 int topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,
@@ -119,6 +127,7 @@ struct tmap_guest {
 	unsigned iothreads;
 	uint64_t shares, period;
 	int64_t quota;
+	uint64_t page_kib;	/* hugepage size backing the memory, 0: normal pages */
 };
 
 struct tmap_guests {
@@ -146,6 +155,8 @@ int emulator_policy_from_name(const char *s);
 int memory_mode_from_name(const char *s);
 /* "4G", "512M", "4096" (MiB), "1.5G" is refused: whole MiB only. */
 int parse_size_mib(const char *s, uint64_t *ret);
+/* A hugepage size: "2M", "1G", "2048" (KiB), "2048k"; a power of two of 8 KiB or more. */
+int parse_page_kib(const char *s, uint64_t *ret);
 
 /* ------------------------------------------------------------------------------------- */
 /* plan.c: the solver's output */
@@ -169,6 +180,7 @@ struct plan_guest {
 	unsigned iothreads;
 	uint64_t shares, period;
 	int64_t quota;
+	uint64_t page_kib;		/* hugepage size of the memory, 0: normal pages */
 
 	hwloc_bitmap_t *vcpu_pus;	/* per vcpu: its PU (dedicated) or float set (shared) */
 	char **vcpu_lists;

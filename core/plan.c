@@ -190,6 +190,14 @@ tmap_plan_memory_nodeset(const struct tmap_plan *p, size_t i)
 	return g ? g->memory_list : NULL;
 }
 
+uint64_t
+tmap_plan_hugepage_kib(const struct tmap_plan *p, size_t i)
+{
+	const struct plan_guest *g = guest_at(p, i);
+
+	return g ? g->page_kib : 0;
+}
+
 unsigned
 tmap_plan_vcpu_count(const struct tmap_plan *p, size_t i)
 {

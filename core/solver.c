@@ -36,6 +36,7 @@
 struct shape {
 	unsigned ncells, vcpus;
 	uint64_t memory_mib;
+	int page;		/* its memory's pool (see struct demand) */
 };
 
 #define RECENT 32
@@ -45,6 +46,7 @@ struct alloc {
 	char *name;
 	hwloc_bitmap_t held;	/* PUs held by a dedicated guest */
 	uint64_t *mem;		/* per node index: MiB */
+	int page;		/* the pool mem came from: index into t->page_kib, or -1 */
 	unsigned *shared;	/* per node index: shared vcpus */
 	struct json_object *plan; /* the guest's plan, as the state file records it */
 };
@@ -59,9 +61,13 @@ struct tmap_host {
 	unsigned *core_usable;	/* per core: usable PUs */
 	unsigned *core_free;	/* per core: usable PUs nobody holds */
 	int64_t *mem_free;	/* per node index: MiB; below 0 when shared guests overcommit */
+	int64_t *pool_free;	/* per page size x node index: free MiB of each hugepage pool, then
+				 * a block of zeros for a size no node has */
+	unsigned huge_recent;	/* recent[] entries in hugepages */
 	unsigned *shared_vcpus;	/* per node index: vcpus of shared guests */
 	uint32_t flags;
 	struct tmap_error *err;	/* of the call in progress */
+	int page;		/* of the call in progress: the pool its guest's memory comes from */
 	/* The shapes of the latest requests, to judge what a placement leaves useful. */
 	struct shape recent[RECENT];
 	unsigned nrecent, next_recent;
@@ -81,6 +87,10 @@ struct demand {
 	unsigned group;		/* vcpus that must share one host core */
 	bool emulator_isolate;
 	unsigned emulator_units; /* capacity the isolated emulator takes on cell 0's node */
+	uint64_t page_kib;	/* hugepage size, 0: normal memory */
+	int page;		/* its pool: index into t->page_kib; -1: normal memory; -2: a size
+				 * no node has */
+	const int64_t *free;	/* per node index: free MiB of that memory (demand_free()) */
 };
 
 struct cell_req {
@@ -93,6 +103,7 @@ struct snapshot {
 	hwloc_bitmap_t taken, pool;
 	unsigned *core_free;
 	int64_t *mem_free;
+	int64_t *pool_free;
 	unsigned *shared_vcpus;
 };
 
@@ -120,6 +131,7 @@ solver_clear(struct solver *s)
 	free(s->core_usable);
 	free(s->core_free);
 	free(s->mem_free);
+	free(s->pool_free);
 	free(s->shared_vcpus);
 	for (size_t i = 0; i < s->nallocs; i++)
 		alloc_clear(&s->allocs[i]);
@@ -186,9 +198,11 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->core_usable = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
 	s->core_free = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
 	s->mem_free = calloc(t->nnodes, sizeof(int64_t));
+	s->pool_free = calloc((size_t)t->nnodes * (t->npage_sizes + 1), sizeof(int64_t));
 	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
+	s->page = -1;
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
-	    !s->mem_free || !s->shared_vcpus)
+	    !s->mem_free || !s->pool_free || !s->shared_vcpus)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (reserved) {
 		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
@@ -201,8 +215,12 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 			s->core_usable[c] += hwloc_bitmap_isset(s->usable, t->cores[c].pus[k]);
 		s->core_free[c] = s->core_usable[c];
 	}
-	for (unsigned n = 0; n < t->nnodes; n++)
+	for (unsigned n = 0; n < t->nnodes; n++) {
 		s->mem_free[n] = (int64_t)t->nodes[n].memory_mib;
+		for (unsigned k = 0; k < t->npage_sizes; k++)
+			s->pool_free[k * t->nnodes + n] =
+				(int64_t)((t->nodes[n].huge_pages[k] * t->page_kib[k]) >> 10);
+	}
 	return 0;
 }
 
@@ -215,6 +233,7 @@ snapshot_clear(struct snapshot *snap)
 		hwloc_bitmap_free(snap->pool);
 	free(snap->core_free);
 	free(snap->mem_free);
+	free(snap->pool_free);
 	free(snap->shared_vcpus);
 	memset(snap, 0, sizeof(*snap));
 }
@@ -228,14 +247,20 @@ snapshot_take(const struct solver *s, struct snapshot *snap)
 	snap->pool = hwloc_bitmap_dup(s->pool);
 	snap->core_free = malloc((t->ncores ? t->ncores : 1) * sizeof(unsigned));
 	snap->mem_free = malloc(t->nnodes * sizeof(int64_t));
+	/* A host without pools (most) costs no allocation more per guest. */
+	snap->pool_free = t->npage_sizes ?
+		malloc((size_t)t->nnodes * t->npage_sizes * sizeof(int64_t)) : NULL;
 	snap->shared_vcpus = malloc(t->nnodes * sizeof(unsigned));
 	if (!snap->taken || !snap->pool || !snap->core_free || !snap->mem_free ||
-	    !snap->shared_vcpus) {
+	    (t->npage_sizes && !snap->pool_free) || !snap->shared_vcpus) {
 		snapshot_clear(snap);
 		return -ENOMEM;
 	}
 	memcpy(snap->core_free, s->core_free, t->ncores * sizeof(unsigned));
 	memcpy(snap->mem_free, s->mem_free, t->nnodes * sizeof(int64_t));
+	if (t->npage_sizes)
+		memcpy(snap->pool_free, s->pool_free,
+		       (size_t)t->nnodes * t->npage_sizes * sizeof(int64_t));
 	memcpy(snap->shared_vcpus, s->shared_vcpus, t->nnodes * sizeof(unsigned));
 	return 0;
 }
@@ -247,6 +272,9 @@ snapshot_restore(struct solver *s, struct snapshot *snap)
 	hwloc_bitmap_copy(s->pool, snap->pool);
 	memcpy(s->core_free, snap->core_free, s->t->ncores * sizeof(unsigned));
 	memcpy(s->mem_free, snap->mem_free, s->t->nnodes * sizeof(int64_t));
+	if (s->t->npage_sizes)
+		memcpy(s->pool_free, snap->pool_free,
+		       (size_t)s->t->nnodes * s->t->npage_sizes * sizeof(int64_t));
 	memcpy(s->shared_vcpus, snap->shared_vcpus, s->t->nnodes * sizeof(unsigned));
 }
 
@@ -271,15 +299,62 @@ node_pool_size(const struct solver *s, unsigned n)
 	return count;
 }
 
-/* Memory a node can still give this guest: shared guests may overcommit it. */
+/* Free memory of one kind on a node, in MiB: normal memory (page -1, below 0 when shared
+ * guests overcommit), or what the whole free pages of a hugepage pool hold. */
+static int64_t
+node_free_mib(const struct solver *s, unsigned n, int page)
+{
+	if (page == -1)
+		return s->mem_free[n];
+	if (page < 0)
+		return 0;
+	return s->pool_free[(unsigned)page * s->t->nnodes + n];
+}
+
+/* The free pages of a pool on a node. A pool is charged in whole MiB that are whole pages
+ * (the guest's validation sees to it), so what is used is a whole number of pages. */
+static int64_t
+node_free_pages(const struct solver *s, unsigned n, unsigned page)
+{
+	const struct tmap_topology *t = s->t;
+	uint64_t total = t->nodes[n].huge_pages[page];
+	int64_t used_mib = (int64_t)((total * t->page_kib[page]) >> 10) -
+			   s->pool_free[page * t->nnodes + n];
+
+	return (int64_t)total - used_mib * 1024 / (int64_t)t->page_kib[page];
+}
+
+/* Take memory of one kind from a node (mib < 0: give it back). */
+static void
+node_charge(struct solver *s, unsigned n, int page, int64_t mib)
+{
+	if (page == -1)
+		s->mem_free[n] -= mib;
+	else if (page >= 0)
+		s->pool_free[(unsigned)page * s->t->nnodes + n] -= mib;
+}
+
+/* Where a guest's memory comes from: normal memory, a pool, or (a size no node has) zeros. */
+static const int64_t *
+demand_free(const struct solver *s, const struct demand *d)
+{
+	const struct tmap_topology *t = s->t;
+
+	if (d->page == -1)
+		return s->mem_free;
+	return s->pool_free + (d->page >= 0 ? (unsigned)d->page : t->npage_sizes) * t->nnodes;
+}
+
+/* Memory a node can still give this guest: shared guests may overcommit normal memory;
+ * hugepages are never overcommitted. */
 static uint64_t
 node_memory(const struct solver *s, unsigned n, const struct demand *d)
 {
 	int64_t extra = 0, room;
 
-	if (d->cpu == TMAP_CPU_SHARED && s->mem_ratio > 1.0)
+	if (d->cpu == TMAP_CPU_SHARED && s->mem_ratio > 1.0 && d->page == -1)
 		extra = (int64_t)(s->t->nodes[n].memory_mib * (s->mem_ratio - 1.0));
-	room = s->mem_free[n] + extra;
+	room = d->free[n] + extra;
 	return room > 0 ? (uint64_t)room : 0;
 }
 
@@ -377,6 +452,28 @@ shape_fits(const struct shape *sh, const struct solver *s, const unsigned *cap,
 	return nodes >= sh->ncells;
 }
 
+/* usefulness() when a request in another kind of memory than this guest's (normal pages,
+ * or another pool) is among the recent ones: this placement leaves that memory as it is now.
+ * Out of line, so that a host that sees no hugepage request runs the loop it always ran. */
+static unsigned __attribute__((noinline))
+usefulness_mixed(const struct solver *s, const unsigned *cap, const uint64_t *mem)
+{
+	unsigned score = 0;
+
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		const struct shape *sh = &s->recent[i];
+		unsigned nodes = 0;
+
+		for (unsigned n = 0; n < s->t->nnodes && nodes < sh->ncells; n++)
+			nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus &&
+				 (sh->page == s->page ?
+					  mem[n] >= sh->memory_mib :
+					  node_free_mib(s, n, sh->page) >= (int64_t)sh->memory_mib);
+		score += nodes >= sh->ncells;
+	}
+	return score;
+}
+
 /*
  * How useful a host stays: how many of the latest requests it could still take, each on its
  * own. Placing a guest where it leaves this highest keeps the holes that the guests this host
@@ -388,15 +485,20 @@ usefulness(const struct solver *s, const unsigned *cap, const uint64_t *mem)
 {
 	unsigned score = 0;
 
-	for (unsigned i = 0; i < s->nrecent; i++)
-		score += shape_fits(&s->recent[i], s, cap, mem);
-	return score;
+	/* Requests in another kind of memory than this guest's are judged apart, off the
+	 * common path: a host that sees no hugepage request never takes it. */
+	if (s->huge_recent == 0 && s->page == -1) {
+		for (unsigned i = 0; i < s->nrecent; i++)
+			score += shape_fits(&s->recent[i], s, cap, mem);
+		return score;
+	}
+	return usefulness_mixed(s, cap, mem);
 }
 
 static void
 remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
 {
-	struct shape sh = {ncells, 0, 0};
+	struct shape sh = {ncells, 0, 0, s->page};
 
 	for (unsigned c = 0; c < ncells; c++) {
 		if (req[c].vcpus > sh.vcpus)
@@ -404,6 +506,9 @@ remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
 		if (req[c].memory_mib > sh.memory_mib)
 			sh.memory_mib = req[c].memory_mib;
 	}
+	if (s->nrecent == RECENT && s->recent[s->next_recent].page != -1)
+		s->huge_recent--;
+	s->huge_recent += sh.page != -1;
 	s->recent[s->next_recent] = sh;
 	s->next_recent = (s->next_recent + 1) % RECENT;
 	if (s->nrecent < RECENT)
@@ -776,7 +881,8 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 			lp = largest_class(s, cap_after);
 			if (un != up ? un > up :
 			    ln != lp ? ln > lp :
-			    cap[n] != cap[pick] ? cap[n] > cap[pick] : s->mem_free[n] > s->mem_free[pick])
+			    cap[n] != cap[pick] ? cap[n] > cap[pick] :
+			    d->free[n] > d->free[pick])
 				pick = (int)n;
 		}
 	}
@@ -1020,7 +1126,15 @@ demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
 		.threads = g->threads,
 		.emulator_isolate = g->cpu_policy == TMAP_CPU_DEDICATED &&
 				    g->emulator_policy == TMAP_EMULATOR_ISOLATE,
+		.page_kib = g->page_kib,
+		.page = -1,
 	};
+
+	if (g->page_kib) {
+		int k = topo_page_index(t, g->page_kib);
+
+		d.page = k >= 0 ? k : -2;
+	}
 
 	/* Guest threads share a host core when the host's cores are big enough; otherwise in
 	 * pieces that still divide the guest core, else one by one. */
@@ -1053,6 +1167,33 @@ largest_node(const struct solver *s, const struct demand *d, const unsigned *cap
 	}
 }
 
+/* A cell whose hugepages no node has free: the pool that comes closest. */
+static int
+no_fit_pages(const struct solver *s, const struct demand *d, unsigned cell, uint64_t mib,
+	     bool implied)
+{
+	const struct tmap_topology *t = s->t;
+	uint64_t pages = (mib << 10) / d->page_kib;
+	char size[32], what[32] = "";
+	int best = -1;
+
+	page_size_text(d->page_kib, size, sizeof(size));
+	if (!implied)
+		snprintf(what, sizeof(what), " cell %u", cell);
+	for (unsigned n = 0; d->page >= 0 && n < t->nnodes; n++)
+		if (!t->nodes[n].cpuless &&
+		    (best < 0 || d->free[n] > d->free[best]))
+			best = (int)n;
+	if (best < 0)
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; no node of this host has a pool of %s pages",
+				      d->name, what, mib, size, pages, size);
+	return tmap_error_set(s->err, -ENOSPC,
+			      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; the most free is node %u with %" PRId64,
+			      d->name, what, mib, size, pages, t->nodes[best].os_index,
+			      node_free_pages(s, (unsigned)best, (unsigned)d->page));
+}
+
 /* Say precisely why a guest does not fit. */
 static int
 no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
@@ -1077,6 +1218,8 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 			any |= cell_fits(s, d, cap, n, &req[c], c);
 		if (any)
 			continue;
+		if (d->page_kib && big_mem < req[c].memory_mib)
+			return no_fit_pages(s, d, c, req[c].memory_mib, implied);
 		if (implied) {
 			unsigned long all_cap = 0;
 			uint64_t all_mem = 0;
@@ -1097,6 +1240,27 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 	}
 	for (unsigned n = 0; n < t->nnodes; n++)
 		usable_nodes += !t->nodes[n].cpuless;
+	if (d->page_kib) {
+		/* The pools are the likely reason: say which nodes have pages for a cell. */
+		_cleanup_bitmap_ hwloc_bitmap_t have = hwloc_bitmap_alloc();
+		_cleanup_free_ char *list = NULL;
+		uint64_t smallest = UINT64_MAX;
+		char size[32];
+
+		for (unsigned c = 0; c < ncells; c++)
+			if (req[c].memory_mib < smallest)
+				smallest = req[c].memory_mib;
+		for (unsigned n = 0; have && n < t->nnodes; n++)
+			if (!t->nodes[n].cpuless && node_memory(s, n, d) >= smallest)
+				hwloc_bitmap_set(have, t->nodes[n].os_index);
+		list = have ? bitmap_list(have) : NULL;
+		if (list)
+			return tmap_error_set(s->err, -ENOSPC,
+					      "%s: each of its %u cells fits some node, but no %u distinct nodes of the %u with CPUs can take them all at once; free %s pages for a cell: node%s %s",
+					      d->name, ncells, ncells, usable_nodes,
+					      page_size_text(d->page_kib, size, sizeof(size)),
+					      hwloc_bitmap_weight(have) == 1 ? "" : "s", list);
+	}
 	return tmap_error_set(s->err, -ENOSPC,
 			      "%s: each of its %u cells fits some node, but no %u distinct nodes of the %u with CPUs can take them all at once",
 			      d->name, ncells, ncells, usable_nodes);
@@ -1124,7 +1288,8 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 
 	if (!order || !best)
 		return -ENOMEM;
-	if (d->cpu == TMAP_CPU_SHARED)
+	/* Hugepage guests are not split: each cell would need a whole number of pages. */
+	if (d->cpu == TMAP_CPU_SHARED || d->page_kib)
 		return -ENOSPC;
 	for (unsigned a = 0; a < N; a++) {
 		struct sort_ctx ctx = {t, a, cap};
@@ -1257,6 +1422,7 @@ plan_guest_init(struct plan_guest *pg, const struct tmap_guest *g, unsigned ncel
 	pg->shares = g->shares;
 	pg->period = g->period;
 	pg->quota = g->quota;
+	pg->page_kib = g->page_kib;
 	pg->vcpu_pus = calloc(g->vcpus, sizeof(*pg->vcpu_pus));
 	pg->vcpu_node = calloc(g->vcpus, sizeof(*pg->vcpu_node));
 	pg->vcpu_core_lists = calloc(g->vcpus, sizeof(*pg->vcpu_core_lists));
@@ -1359,6 +1525,8 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 
 	if (!cap || !vcpu_pu)
 		return -ENOMEM;
+	s->page = d.page;
+	d.free = demand_free(s, &d);
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		cap[n] = node_capacity(s, n, &d);
 		usable_nodes += !t->nodes[n].cpuless;
@@ -1435,7 +1603,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		pc->node = t->nodes[n].os_index;
 		pc->memory_mib = req[c].memory_mib;
 		pg->memory_mib += req[c].memory_mib;
-		s->mem_free[n] -= (int64_t)req[c].memory_mib;
+		node_charge(s, n, d.page, (int64_t)req[c].memory_mib);
 		hwloc_bitmap_set(pg->memory_nodes, pc->node);
 		hwloc_bitmap_foreach_begin(v, cells.vcpus[c]) pg->vcpu_node[v] = (int)pc->node;
 		hwloc_bitmap_foreach_end();
@@ -1502,9 +1670,10 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; the most room for shared vcpus (%u)",
 					   c, t->nodes[n].os_index, req[c].memory_mib, cap[n]);
 		else if (cells.n == 1)
-			plan_guest_explain(pg, "cell 0 -> node %u: keeps the host most useful for the requests it gets, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free",
+			plan_guest_explain(pg, "cell 0 -> node %u: keeps the host most useful for the requests it gets, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free%s",
 					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
-					   req[c].memory_mib, node_memory(s, n, &d) + req[c].memory_mib);
+					   req[c].memory_mib, node_memory(s, n, &d) + req[c].memory_mib,
+					   d.page_kib ? " in its pool" : "");
 		else if (c == 0)
 			plan_guest_explain(pg, "cell 0 -> node %u: %u of its %u %s used, %" PRIu64 " MiB; the other cells on the nodes closest to it that fit",
 					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
@@ -1514,6 +1683,19 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 					   c, t->nodes[n].os_index,
 					   topo_distance(t, (unsigned)node_of[0], n), req[c].vcpus,
 					   cap[n], unit_name(&d), req[c].memory_mib);
+	}
+	if (d.page_kib) {
+		char size[32];
+
+		page_size_text(d.page_kib, size, sizeof(size));
+		for (unsigned c = 0; c < cells.n; c++) {
+			unsigned n = (unsigned)node_of[c];
+
+			plan_guest_explain(pg, "cell %u memory: %" PRIu64 " pages of %s from node %u's pool, %" PRId64 " left free; normal memory is not used",
+					   c, (req[c].memory_mib << 10) / d.page_kib, size,
+					   t->nodes[n].os_index,
+					   node_free_pages(s, n, (unsigned)d.page));
+		}
 	}
 	if (d.cpu == TMAP_CPU_DEDICATED)
 		plan_guest_explain(pg, "vcpus: %s", thread_words(&d, g->threads));
@@ -1561,6 +1743,7 @@ record(struct solver *s, const struct plan_guest *pg)
 	a.mem = calloc(t->nnodes, sizeof(*a.mem));
 	a.shared = calloc(t->nnodes, sizeof(*a.shared));
 	a.plan = plan_guest_to_json(pg);
+	a.page = pg->page_kib ? topo_page_index(t, pg->page_kib) : -1;
 	v = realloc(s->allocs, (s->nallocs + 1) * sizeof(*v));
 	if (v)
 		s->allocs = v;
@@ -1788,7 +1971,7 @@ tmap_host_release(struct tmap_host *h, const char *name)
 	}
 	hwloc_bitmap_foreach_end();
 	for (unsigned n = 0; n < t->nnodes; n++) {
-		h->mem_free[n] += (int64_t)a->mem[n];
+		node_charge(h, n, a->page, -(int64_t)a->mem[n]);
 		h->shared_vcpus[n] -= a->shared[n];
 		/* A grown pool goes back when the last shared guest of its node leaves; while
 		 * any remains, the PUs stay: its float set, already applied, covers them. */
@@ -1874,6 +2057,13 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 
 	if (host_find(h, pg->name))
 		return tmap_error_set(err, -EBADMSG, "guest '%s' appears twice", pg->name);
+	if (pg->page_kib && topo_page_index(t, pg->page_kib) < 0) {
+		char size[32];
+
+		return tmap_error_set(err, -EBADMSG,
+				      "guest '%s' has its memory in %s pages, which no node of this host has a pool of",
+				      pg->name, page_size_text(pg->page_kib, size, sizeof(size)));
+	}
 	hwloc_bitmap_foreach_begin(pu, pg->held)
 	{
 		if (!hwloc_bitmap_isset(h->usable, pu))
@@ -1908,7 +2098,8 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 	for (unsigned c = 0; c < pg->ncells; c++) {
 		int n = topo_node_index(t, pg->cells[c].node);
 
-		h->mem_free[n] -= (int64_t)pg->cells[c].memory_mib;
+		node_charge(h, (unsigned)n, pg->page_kib ? topo_page_index(t, pg->page_kib) : -1,
+			    (int64_t)pg->cells[c].memory_mib);
 		if (pg->cpu_policy == TMAP_CPU_SHARED)
 			h->shared_vcpus[n] += (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
 	}
@@ -1953,7 +2144,7 @@ struct trial_mark {
 	struct snapshot snap;
 	size_t nallocs;
 	struct shape recent[RECENT];
-	unsigned nrecent, next_recent;
+	unsigned nrecent, next_recent, huge_recent;
 };
 
 static int
@@ -1963,6 +2154,7 @@ trial_begin(struct tmap_host *h, struct trial_mark *m)
 	memcpy(m->recent, h->recent, sizeof(m->recent));
 	m->nrecent = h->nrecent;
 	m->next_recent = h->next_recent;
+	m->huge_recent = h->huge_recent;
 	return snapshot_take(h, &m->snap);
 }
 
@@ -1976,6 +2168,7 @@ trial_end(struct tmap_host *h, struct trial_mark *m)
 	memcpy(h->recent, m->recent, sizeof(m->recent));
 	h->nrecent = m->nrecent;
 	h->next_recent = m->next_recent;
+	h->huge_recent = m->huge_recent;
 }
 
 /* Place guests in this order, skipping the ones that do not fit; how many were placed. With
@@ -2170,9 +2363,16 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 		if (format == TMAP_FORMAT_JSON) {
 			fprintf(out, "%s{\"id\":%u,\"cpus\":\"%s\",\"free\":\"%s\",\"dedicated\":\"%s\","
 				"\"reserved\":\"%s\",\"shared_pool\":\"%s\",\"shared_vcpus\":%u,"
-				"\"memory_mib\":%" PRIu64 ",\"memory_free_mib\":%" PRId64 "}",
+				"\"memory_mib\":%" PRIu64 ",\"memory_free_mib\":%" PRId64,
 				n ? "," : "", t->nodes[n].os_index, t->nodes[n].cpus_list, fr, de, re,
 				po, h->shared_vcpus[n], t->nodes[n].memory_mib, mem_free);
+			if (t->npage_sizes)
+				fputs(",\"hugepages\":[", out);
+			for (unsigned k = 0; k < t->npage_sizes; k++)
+				fprintf(out, "%s{\"size_kib\":%" PRIu64 ",\"total\":%" PRIu64 ",\"free\":%" PRId64 "}",
+					k ? "," : "", t->page_kib[k], t->nodes[n].huge_pages[k],
+					node_free_pages(h, n, k));
+			fputs(t->npage_sizes ? "]}" : "}", out);
 		} else {
 			char pool[64];
 
@@ -2180,6 +2380,17 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 			fprintf(out, "%-5u %-14s %-14s %-14s %-20s %" PRId64 "/%" PRIu64 "\n",
 				t->nodes[n].os_index, *fr ? fr : "-", *de ? de : "-", *re ? re : "-",
 				pool, mem_free, t->nodes[n].memory_mib);
+			if (t->npage_sizes)
+				fputs("      hugepages free/total:", out);
+			for (unsigned k = 0; k < t->npage_sizes; k++) {
+				char size[32];
+
+				fprintf(out, "%s %s %" PRId64 "/%" PRIu64, k ? "," : "",
+					page_size_text(t->page_kib[k], size, sizeof(size)),
+					node_free_pages(h, n, k), t->nodes[n].huge_pages[k]);
+			}
+			if (t->npage_sizes)
+				fputc('\n', out);
 		}
 		node_usage_clear(&u);
 	}
@@ -2187,14 +2398,22 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 	for (size_t i = 0; i < h->nallocs; i++) {
 		const struct alloc *a = &h->allocs[i];
 		_cleanup_free_ char *held = bitmap_list(a->held);
+		char size[32] = "";
 
 		if (!held)
 			return -ENOMEM;
-		if (format == TMAP_FORMAT_JSON)
+		if (a->page >= 0)
+			page_size_text(t->page_kib[a->page], size, sizeof(size));
+		if (format == TMAP_FORMAT_JSON && a->page >= 0)
+			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"hugepage_kib\":%" PRIu64 ",\"memory_mib\":{",
+				i ? "," : "", a->name, held, t->page_kib[a->page]);
+		else if (format == TMAP_FORMAT_JSON)
 			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"memory_mib\":{", i ? "," : "",
 				a->name, held);
 		else
-			fprintf(out, "  %-20s PUs %s, memory", a->name, *held ? held : "(shared pool)");
+			fprintf(out, "  %-20s PUs %s, memory%s%s%s", a->name,
+				*held ? held : "(shared pool)", *size ? " in " : "", size,
+				*size ? " pages," : "");
 		for (unsigned n = 0, k = 0; n < t->nnodes; n++) {
 			if (!a->mem[n])
 				continue;

@@ -234,6 +234,11 @@ guest_from_json(const struct tmap_topology *t, struct json_object *g, struct pla
 	if (e < 0)
 		return -EBADMSG;
 	pg->memory_mode = (enum tmap_memory_mode)e;
+	/* Absent from state files written before hugepages were modelled: normal pages. */
+	pg->page_kib = (uint64_t)get_int(mem, "hugepage_kib", 0);
+	if (pg->page_kib && (pg->page_kib < TMAP_HUGEPAGE_KIB_MIN ||
+			     pg->page_kib > TMAP_HUGEPAGE_KIB_MAX || (pg->page_kib & (pg->page_kib - 1))))
+		return -EBADMSG;
 	pg->sockets = (unsigned)get_int(topo, "sockets", 1);
 	pg->cores = (unsigned)get_int(topo, "cores", pg->vcpus);
 	pg->threads = (unsigned)get_int(topo, "threads", 1);
@@ -287,6 +292,8 @@ guest_from_json(const struct tmap_topology *t, struct json_object *g, struct pla
 		if (errno || end == node || *end)
 			return -EBADMSG;
 		pc->memory_mib = (uint64_t)get_int(jc, "memory_mib", 0);
+		if (pg->page_kib && (pc->memory_mib << 10) % pg->page_kib)
+			return -EBADMSG;
 		pg->memory_mib += pc->memory_mib;
 	}
 	if (get_set(emu, "cpuset", pg->emulator) < 0 || get_set(g, "held", pg->held) < 0 ||

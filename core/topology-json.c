@@ -3,8 +3,12 @@
  * A host described in JSON, the shape `topomap topology --format json` prints and the peers'
  * neutral workloads use:
  *
- *   {"nodes": [{"id": 0, "memory_mib": 65536, "socket": 0, "cores": [[0, 12], [1, 13]]}],
+ *   {"nodes": [{"id": 0, "memory_mib": 65536, "socket": 0, "cores": [[0, 12], [1, 13]],
+ *               "hugepages": [{"size_kib": 1048576, "count": 16}]}],
  *    "distances": [[10, 21], [21, 10]]}
+ *
+ * memory_mib is the node's normal memory; the hugepage pools come on top of it, as hwloc's
+ * local_memory (MemTotal) holds both.
  *
  * It is turned into an hwloc XML document and loaded by hwloc like any exported host, so the
  * rest of topomap sees no difference. A node without cores is a memory-only node.
@@ -15,10 +19,17 @@
 
 #define MAX_NODES 1024
 #define MAX_PU 65536
+#define MAX_PAGE_SIZES 8
+
+struct desc_pages {
+	uint64_t size_kib, count;
+};
 
 struct desc_node {
 	unsigned id, socket;
 	uint64_t memory_mib;
+	size_t npages;
+	struct desc_pages pages[MAX_PAGE_SIZES];
 	size_t ncores;
 	hwloc_bitmap_t *cores;	/* PU sets */
 	hwloc_bitmap_t cpus;
@@ -61,6 +72,50 @@ get_uint(struct desc *d, struct json_object *o, const char *what, uint64_t max, 
 	return 0;
 }
 
+/* "hugepages": [{"size_kib": 2048, "count": 512}, ...]: the node's pools. */
+static int
+parse_hugepages(struct desc *d, struct json_object *arr, size_t i, struct desc_node *n)
+{
+	char what[64];
+	int r;
+
+	if (!json_object_is_type(arr, json_type_array) ||
+	    json_object_array_length(arr) > MAX_PAGE_SIZES)
+		return tmap_error_set(d->err, -EINVAL,
+				      "%s: nodes[%zu].hugepages is not an array of at most %d pools",
+				      d->origin, i, MAX_PAGE_SIZES);
+	n->npages = json_object_array_length(arr);
+	for (size_t k = 0; k < n->npages; k++) {
+		struct json_object *pool = json_object_array_get_idx(arr, k), *v;
+		struct desc_pages *p = &n->pages[k];
+
+		if (!json_object_is_type(pool, json_type_object))
+			return tmap_error_set(d->err, -EINVAL,
+					      "%s: nodes[%zu].hugepages[%zu] is not an object",
+					      d->origin, i, k);
+		snprintf(what, sizeof(what), "nodes[%zu].hugepages[%zu].size_kib", i, k);
+		r = get_uint(d, json_object_object_get_ex(pool, "size_kib", &v) ? v : NULL, what,
+			     UINT64_C(1) << 30, &p->size_kib);
+		if (r < 0)
+			return r;
+		if (p->size_kib < 8 || (p->size_kib & (p->size_kib - 1)))
+			return tmap_error_set(d->err, -EINVAL,
+					      "%s: %s %" PRIu64 " is not a page size (a power of two, 8 KiB or more)",
+					      d->origin, what, p->size_kib);
+		for (size_t j = 0; j < k; j++)
+			if (n->pages[j].size_kib == p->size_kib)
+				return tmap_error_set(d->err, -EINVAL,
+						      "%s: %s %" PRIu64 " appears twice",
+						      d->origin, what, p->size_kib);
+		snprintf(what, sizeof(what), "nodes[%zu].hugepages[%zu].count", i, k);
+		r = get_uint(d, json_object_object_get_ex(pool, "count", &v) ? v : NULL, what,
+			     (UINT64_C(1) << 50) / p->size_kib, &p->count);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int
 parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 {
@@ -92,6 +147,12 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 		if (r < 0)
 			return r;
 		n->socket = (unsigned)x;
+	}
+	if (json_object_object_get_ex(o, "hugepages", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		r = parse_hugepages(d, v, i, n);
+		if (r < 0)
+			return r;
 	}
 	n->cpus = hwloc_bitmap_alloc();
 	if (!n->cpus)
@@ -221,6 +282,28 @@ put_sets(FILE *out, hwloc_const_bitmap_t cpus, hwloc_const_bitmap_t nodes)
 	put_set(out, "complete_nodeset", nodes);
 }
 
+/* The end of a NUMANode element: its memory (normal and pools, as hwloc's local_memory
+ * counts them) and a page_type per pool. */
+static void
+put_node_memory(FILE *out, const struct desc_node *n)
+{
+	uint64_t bytes = n->memory_mib << 20;
+
+	for (size_t k = 0; k < n->npages; k++)
+		bytes += n->pages[k].count * (n->pages[k].size_kib << 10);
+	fprintf(out, " local_memory=\"%" PRIu64 "\"", bytes);
+	if (n->npages == 0) {
+		fputs("/>\n", out);
+		return;
+	}
+	/* The base page first, as hwloc lists it: what tells it from the pools. */
+	fprintf(out, ">\n<page_type size=\"4096\" count=\"%" PRIu64 "\"/>\n", n->memory_mib << 8);
+	for (size_t k = 0; k < n->npages; k++)
+		fprintf(out, "<page_type size=\"%" PRIu64 "\" count=\"%" PRIu64 "\"/>\n",
+			n->pages[k].size_kib << 10, n->pages[k].count);
+	fputs("</object>\n", out);
+}
+
 static int
 write_xml(const struct desc *d, FILE *out)
 {
@@ -250,8 +333,8 @@ write_xml(const struct desc *d, FILE *out)
 		hwloc_bitmap_only(one, d->nodes[i].id);
 		fprintf(out, "<object type=\"NUMANode\" os_index=\"%u\"", d->nodes[i].id);
 		put_sets(out, cpus, one);
-		fprintf(out, " gp_index=\"%u\" local_memory=\"%" PRIu64 "\"/>\n", gp++,
-			d->nodes[i].memory_mib << 20);
+		fprintf(out, " gp_index=\"%u\"", gp++);
+		put_node_memory(out, &d->nodes[i]);
 	}
 	for (unsigned s = 0; s <= max_socket; s++) {
 		hwloc_bitmap_zero(pcpus);
@@ -278,8 +361,8 @@ write_xml(const struct desc *d, FILE *out)
 			fprintf(out, " gp_index=\"%u\">\n<object type=\"NUMANode\" os_index=\"%u\"",
 				gp++, n->id);
 			put_sets(out, n->cpus, one);
-			fprintf(out, " gp_index=\"%u\" local_memory=\"%" PRIu64 "\"/>\n", gp++,
-				n->memory_mib << 20);
+			fprintf(out, " gp_index=\"%u\"", gp++);
+			put_node_memory(out, n);
 			for (size_t c = 0; c < n->ncores; c++) {
 				unsigned pu;
 

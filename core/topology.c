@@ -16,6 +16,7 @@ static void
 node_clear(struct topo_node *n)
 {
 	free(n->cores);
+	free(n->huge_pages);
 	free(n->cpus_list);
 	if (n->cpuset)
 		hwloc_bitmap_free(n->cpuset);
@@ -34,6 +35,7 @@ tmap_topology_free(struct tmap_topology *t)
 	free(t->cores);
 	free(t->pu_core);
 	free(t->distances);
+	free(t->page_kib);
 	if (t->cpuset)
 		hwloc_bitmap_free(t->cpuset);
 	if (t->hw)
@@ -180,6 +182,80 @@ load_hwloc(struct tmap_topology *t, const char *source, struct tmap_error *err)
 	return 0;
 }
 
+/*
+ * Is this page type of a NUMA node a hugepage pool? hwloc lists the base page too (4 KiB on
+ * x86, 64 KiB at most anywhere), as the smallest size; a list without it (an XML file
+ * written by hand) has only pools.
+ */
+static bool
+is_hugepage_type(const struct hwloc_numanode_attr_s *m, unsigned i)
+{
+	uint64_t smallest = UINT64_MAX;
+
+	if (m->page_types[i].size < 1024)
+		return false;
+	for (unsigned k = 0; k < m->page_types_len; k++)
+		if (m->page_types[k].size >= 1024 && m->page_types[k].size < smallest)
+			smallest = m->page_types[k].size;
+	return !(m->page_types[i].size == smallest && smallest <= 64 * 1024);
+}
+
+/* The hugepage sizes of the whole host, ascending, so that every node counts its pools in
+ * the same order. */
+static int
+build_page_sizes(struct tmap_topology *t)
+{
+	hwloc_obj_t obj = NULL;
+
+	while ((obj = hwloc_get_next_obj_by_type(t->hw, HWLOC_OBJ_NUMANODE, obj))) {
+		const struct hwloc_numanode_attr_s *m = &obj->attr->numanode;
+
+		for (unsigned i = 0; i < m->page_types_len; i++) {
+			uint64_t kib = m->page_types[i].size >> 10;
+			unsigned k = 0;
+			uint64_t *v;
+
+			if (!is_hugepage_type(m, i) || topo_page_index(t, kib) >= 0)
+				continue;
+			v = realloc(t->page_kib, (t->npage_sizes + 1) * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			t->page_kib = v;
+			while (k < t->npage_sizes && v[k] < kib)
+				k++;
+			memmove(v + k + 1, v + k, (t->npage_sizes - k) * sizeof(*v));
+			v[k] = kib;
+			t->npage_sizes++;
+		}
+	}
+	return 0;
+}
+
+/* A node's pools; what they hold is not normal memory any more. hwloc's local_memory is the
+ * node's MemTotal, which includes the pools (hwloc 2.9 on Linux: page_types[0] counts what
+ * is left as normal pages). */
+static int
+node_hugepages(struct tmap_topology *t, hwloc_obj_t obj, struct topo_node *node)
+{
+	const struct hwloc_numanode_attr_s *m = &obj->attr->numanode;
+	uint64_t huge = 0;
+
+	node->huge_pages = calloc(t->npage_sizes ? t->npage_sizes : 1, sizeof(uint64_t));
+	if (!node->huge_pages)
+		return -ENOMEM;
+	for (unsigned i = 0; i < m->page_types_len; i++) {
+		int k;
+
+		if (!is_hugepage_type(m, i))
+			continue;
+		k = topo_page_index(t, m->page_types[i].size >> 10);
+		node->huge_pages[k] += m->page_types[i].count;
+		huge += m->page_types[i].count * m->page_types[i].size;
+	}
+	node->memory_mib = (m->local_memory > huge ? m->local_memory - huge : 0) >> 20;
+	return 0;
+}
+
 static int
 build_nodes(struct tmap_topology *t)
 {
@@ -192,13 +268,16 @@ build_nodes(struct tmap_topology *t)
 	if (!t->nodes)
 		return -ENOMEM;
 	t->nnodes = (unsigned)n;
+	if (build_page_sizes(t) < 0)
+		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		hwloc_obj_t obj = hwloc_get_obj_by_type(t->hw, HWLOC_OBJ_NUMANODE, (unsigned)i);
 		hwloc_obj_t pkg = hwloc_get_ancestor_obj_by_type(t->hw, HWLOC_OBJ_PACKAGE, obj);
 		struct topo_node *node = &t->nodes[i];
 
 		node->os_index = obj->os_index;
-		node->memory_mib = obj->attr->numanode.local_memory >> 20;
+		if (node_hugepages(t, obj, node) < 0)
+			return -ENOMEM;
 		node->package = pkg ? (int)pkg->logical_index : -1;
 		node->cpuset = hwloc_bitmap_alloc();
 		if (!node->cpuset)
@@ -464,6 +543,27 @@ topo_node_index(const struct tmap_topology *t, unsigned os_index)
 	return -1;
 }
 
+int
+topo_page_index(const struct tmap_topology *t, uint64_t page_kib)
+{
+	for (unsigned k = 0; k < t->npage_sizes; k++)
+		if (t->page_kib[k] == page_kib)
+			return (int)k;
+	return -1;
+}
+
+const char *
+page_size_text(uint64_t page_kib, char *buf, size_t size)
+{
+	if (page_kib >= (1u << 20) && page_kib % (1u << 20) == 0)
+		snprintf(buf, size, "%" PRIu64 " GiB", page_kib >> 20);
+	else if (page_kib >= 1024 && page_kib % 1024 == 0)
+		snprintf(buf, size, "%" PRIu64 " MiB", page_kib >> 10);
+	else
+		snprintf(buf, size, "%" PRIu64 " KiB", page_kib);
+	return buf;
+}
+
 unsigned
 topo_distance(const struct tmap_topology *t, unsigned a, unsigned b)
 {
@@ -496,6 +596,21 @@ tmap_topology_node_memory_mib(const struct tmap_topology *t, unsigned node)
 	if (!t || node >= t->nnodes)
 		return 0;
 	return t->nodes[node].memory_mib;
+}
+
+int
+tmap_topology_node_hugepages(const struct tmap_topology *t, unsigned node, unsigned index,
+			     uint64_t *ret_page_kib, uint64_t *ret_count)
+{
+	if (!t || node >= t->nnodes)
+		return -EINVAL;
+	if (index >= t->npage_sizes)
+		return -ENOENT;
+	if (ret_page_kib)
+		*ret_page_kib = t->page_kib[index];
+	if (ret_count)
+		*ret_count = t->nodes[node].huge_pages[index];
+	return 0;
 }
 
 const char *
@@ -542,6 +657,16 @@ format_table(const struct tmap_topology *t, FILE *out)
 		if (n->package >= 0)
 			fprintf(out, ", package %d", n->package);
 		fputc('\n', out);
+		if (t->npage_sizes)
+			fprintf(out, "  hugepages:");
+		for (unsigned k = 0; k < t->npage_sizes; k++) {
+			char size[32];
+
+			fprintf(out, "%s %" PRIu64 " x %s", k ? "," : "", n->huge_pages[k],
+				page_size_text(t->page_kib[k], size, sizeof(size)));
+		}
+		if (t->npage_sizes)
+			fputc('\n', out);
 		if (n->ncores)
 			fprintf(out, "  cores (siblings):");
 		for (unsigned c = 0; c < n->ncores; c++) {
@@ -578,7 +703,15 @@ format_json(const struct tmap_topology *t, FILE *out)
 			n->os_index, n->memory_mib, n->cpus_list);
 		if (n->package >= 0)
 			fprintf(out, "\"package\":%d,", n->package);
-		fprintf(out, "\"cpuless\":%s,\"cores\":[", n->cpuless ? "true" : "false");
+		fprintf(out, "\"cpuless\":%s,", n->cpuless ? "true" : "false");
+		if (t->npage_sizes)
+			fprintf(out, "\"hugepages\":[");
+		for (unsigned k = 0; k < t->npage_sizes; k++)
+			fprintf(out, "%s{\"size_kib\":%" PRIu64 ",\"count\":%" PRIu64 "}", k ? "," : "",
+				t->page_kib[k], n->huge_pages[k]);
+		if (t->npage_sizes)
+			fprintf(out, "],");
+		fprintf(out, "\"cores\":[");
 		for (unsigned c = 0; c < n->ncores; c++) {
 			fprintf(out, "%s[", c ? "," : "");
 			print_core(out, &t->cores[n->cores[c]]);

@@ -748,6 +748,12 @@ test_bad_guest_files(void **state)
 					    "{\"name\": \"vm10\", \"vcpus\": 6, \"sockets\": 2, "
 					    "\"cores\": 2, \"threads\": 2}\n");
 	const char *dup = scratch_file(s, "dup.json", "{\"name\": \"a\", \"vcpus\": 1}\n");
+	const char *bad_pages = scratch_file(s, "bad-pages.json",
+					     "{\"name\": \"vm11\", \"vcpus\": 2, "
+					     "\"hugepages\": \"3M\"}\n");
+	const char *half_pages = scratch_file(s, "half-pages.json",
+					      "{\"name\": \"vm12\", \"vcpus\": 2, "
+					      "\"memory_mib\": 1536, \"hugepages\": \"1G\"}\n");
 
 	EXPECT_FAIL(2, (bad_vcpus, "vm7", "vcpus", "many"), "plan", "--topology", HOST_SMALL,
 		    bad_vcpus);
@@ -755,6 +761,12 @@ test_bad_guest_files(void **state)
 		    HOST_SMALL, bad_policy);
 	EXPECT_FAIL(2, (bad_syntax), "plan", "--topology", HOST_SMALL, bad_syntax);
 	EXPECT_FAIL(2, (bad_topo, "vm10"), "plan", "--topology", HOST_SMALL, bad_topo);
+	EXPECT_FAIL(2, (bad_pages, "vm11", "hugepages", "3M"), "plan", "--topology", HOST_SMALL,
+		    bad_pages);
+	EXPECT_FAIL(2, (half_pages, "vm12", "hugepages", "1536", "1 GiB pages"), "plan",
+		    "--topology", HOST_SMALL, half_pages);
+	EXPECT_FAIL(2, ("--hugepages", "'1.5G'"), "plan", "--topology", HOST_SMALL, "--name", "h",
+		    "--vcpus", "1", "--hugepages", "1.5G");
 	/* The inline guest and a file guest with the same name. */
 	EXPECT_FAIL(2, ("'a'"), "plan", "--topology", HOST_SMALL, "--name", "a", "--vcpus", "1",
 		    dup);
@@ -770,6 +782,42 @@ test_no_fit(void **state)
 		    "16");
 	EXPECT_FAIL(3, ("huge:"), "plan", "--topology", HOST_SMALL, "--format", "json", "--name",
 		    "huge", "--vcpus", "2", "--memory", "1T");
+	/* Normal memory is plenty, 1 GiB pages are not. */
+	EXPECT_FAIL(3, ("pages: needs 8192 MiB of 1 GiB pages (8) on one node; the most free is node 0 with 4"),
+		    "plan", "--topology", test_data("host-hugepages.xml"), "--name", "pages",
+		    "--vcpus", "2", "--memory", "8G", "--hugepages", "1G");
+}
+
+/* --hugepages: the plan's memory comes from the pool, in every format. */
+static void
+test_plan_hugepages(void **state)
+{
+	struct result r = RUN("plan", "--topology", test_data("host-hugepages.xml"), "--format",
+			      "json", "--name", "h", "--vcpus", "2", "--memory", "4G",
+			      "--hugepages", "1GiB");
+	struct json_object *j;
+
+	assert_ok(&r);
+	j = parse_json(r.out);
+	assert_int_equal(get_int(get(plan_guest(j, 0, "h"), "memory", json_type_object),
+				 "hugepage_kib"),
+			 1048576);
+	json_object_put(j);
+	result_clear(&r);
+	r = RUN("plan", "--topology", test_data("host-hugepages.xml"), "--format", "libvirt",
+		"--name", "h", "--vcpus", "2", "--memory", "4G", "--hugepages", "1G");
+	assert_ok(&r);
+	assert_non_null(strstr(r.out, "<page size='1048576' unit='KiB' nodeset='0'/>"));
+	result_clear(&r);
+	r = RUN("plan", "--topology", test_data("host-hugepages.xml"), "--format", "qemu",
+		"--name", "h", "--vcpus", "2", "--memory", "64M", "--hugepages", "2048");
+	assert_ok(&r);
+	assert_non_null(strstr(r.out, "memory-backend-memfd,id=ram-node0,size=64M,hugetlb=on,hugetlbsize=2048K,host-nodes="));
+	result_clear(&r);
+	r = RUN("topology", "--topology", test_data("host-hugepages.xml"));
+	assert_ok(&r);
+	assert_non_null(strstr(r.out, "  hugepages: 1024 x 2 MiB, 4 x 1 GiB\n"));
+	result_clear(&r);
 }
 
 int
@@ -788,6 +836,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_guest_files, scratch_setup,
 						scratch_teardown),
 		cmocka_unit_test(test_no_fit),
+		cmocka_unit_test(test_plan_hugepages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,6 +126,37 @@ contract_keys_match_accessors(void **state)
 	tmap_topology_free(t);
 }
 
+/* memory.hugepage_kib is there for a guest in hugepages only, and the table says so. */
+static void
+hugepages_in_json_and_table(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("host-hugepages.xml"));
+	struct tmap_guests *g = test_guests(
+		"[{\"name\":\"h\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"},"
+		"{\"name\":\"n\",\"vcpus\":2}]");
+	struct tmap_plan *p = test_solve(t, g, NULL);
+	struct json_object *root, *guests, *v;
+	char *s = NULL;
+
+	assert_int_equal(tmap_plan_format(p, TMAP_FORMAT_JSON, 0, &s, NULL), 0);
+	root = json_tokener_parse(s);
+	assert_non_null(root);
+	guests = get(root, "guests");
+	assert_int_equal(get_int(get(json_object_array_get_idx(guests, 0), "memory"), "hugepage_kib"),
+			 1048576);
+	assert_false(json_object_object_get_ex(get(json_object_array_get_idx(guests, 1), "memory"),
+					       "hugepage_kib", &v));
+	json_object_put(root);
+	free(s);
+	assert_int_equal(tmap_plan_format(p, TMAP_FORMAT_TABLE, 0, &s, NULL), 0);
+	assert_non_null(strstr(s, "  memory: strict on node 0, in 1 GiB hugepages\n"));
+	assert_non_null(strstr(s, "cell 0 memory: 2 pages of 1 GiB from node 0's pool, 2 left free"));
+	free(s);
+	tmap_plan_free(p);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
 /* A plan changed by hand so that it cannot be printed is refused by every format, before
  * anything is written. */
 static void
@@ -163,6 +194,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(contract_keys_match_accessors),
 		cmocka_unit_test(unfinished_plan_refused),
+		cmocka_unit_test(hugepages_in_json_and_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

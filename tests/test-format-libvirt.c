@@ -442,6 +442,34 @@ check_numa(const struct tmap_plan *plan, size_t gi, xmlDocPtr dom, json_object *
 	assert_int_equal(memory, spec_int(spec, "memory_mib", 1024));
 }
 
+/* <memoryBacking>: the spec's page size, for every guest cell (libvirt's nodeset there names
+ * guest cells), and nothing for a guest in normal pages. */
+static void
+check_memory_backing(const struct tmap_plan *plan, size_t gi, xmlDocPtr dom, json_object *spec)
+{
+	json_object *v = NULL;
+	uint64_t want = 0;
+	char cells[32];
+
+	if (json_object_object_get_ex(spec, "hugepages", &v) &&
+	    json_object_is_type(v, json_type_string))
+		assert_int_equal(parse_page_kib(json_object_get_string(v), &want), 0);
+	else if (v)
+		want = (uint64_t)json_object_get_int64(v);
+	assert_int_equal(tmap_plan_hugepage_kib(plan, gi), want);
+	assert_int_equal(xpath_count(dom, "/domain/memoryBacking"), want != 0);
+	if (!want)
+		return;
+	assert_int_equal(xpath_count(dom, "/domain/memoryBacking/hugepages/page"), 1);
+	expect_xpath_int(dom, (int64_t)want, "/domain/memoryBacking/hugepages/page/@size");
+	expect_xpath(dom, "KiB", "/domain/memoryBacking/hugepages/page/@unit");
+	if (tmap_plan_cell_count(plan, gi) > 1)
+		snprintf(cells, sizeof(cells), "0-%u", tmap_plan_cell_count(plan, gi) - 1);
+	else
+		snprintf(cells, sizeof(cells), "0");
+	expect_xpath(dom, cells, "/domain/memoryBacking/hugepages/page/@nodeset");
+}
+
 /* Solve the guests of a fixture on host, format the plan and check every guest in it. */
 static void
 check_plan(const char *host, const char *fixture)
@@ -495,6 +523,7 @@ check_plan(const char *host, const char *fixture)
 				   n->next);
 		check_cputune(plan, gi, dom, spec);
 		check_numa(plan, gi, dom, spec);
+		check_memory_backing(plan, gi, dom, spec);
 		validate_schema(dom, name);
 		validate_parser(dom, name);
 		xmlFreeDoc(dom);
@@ -547,6 +576,15 @@ test_real_numbering(void **state)
 }
 
 static void
+test_hugepages(void **state)
+{
+	char host[4096];
+
+	snprintf(host, sizeof(host), "%s", test_data("host-hugepages.xml"));
+	check_plan(host, "libvirt-hugepages.json");
+}
+
+static void
 test_name_in_comment(void **state)
 {
 	/* "--" is legal in a guest name and illegal in an XML comment. */
@@ -581,7 +619,7 @@ main(void)
 	    cmocka_unit_test(test_cells_iothreads_qos), cmocka_unit_test(test_memory_modes),
 	    cmocka_unit_test(test_shared_guest),	cmocka_unit_test(test_isolated_emulator),
 	    cmocka_unit_test(test_real_numbering),	cmocka_unit_test(test_name_in_comment),
-	    cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_deterministic),	cmocka_unit_test(test_hugepages),
 	};
 
 	if (access(VIRT_XML_VALIDATE, X_OK) < 0 || access(VIRSH, X_OK) < 0) {

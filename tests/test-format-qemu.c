@@ -38,6 +38,31 @@ struct qemu_run {
  */
 static struct qemu_run *volatile running;
 
+/*
+ * The live host's pool of 2 MiB pages on node 0, grown for one test and put back after it,
+ * from the signal handler too (the value is formatted beforehand: write() alone is safe
+ * there).
+ */
+#define POOL_2M "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"
+static char pool_saved[32];
+
+static void
+pool_restore(void)
+{
+	int fd;
+
+	if (!pool_saved[0])
+		return;
+	fd = open(POOL_2M, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, pool_saved, strlen(pool_saved)) < 0) {
+			/* nothing more to do: the pages stay until someone lowers the pool */
+		}
+		close(fd);
+	}
+	pool_saved[0] = '\0';
+}
+
 static void
 on_signal(int sig)
 {
@@ -49,6 +74,7 @@ on_signal(int sig)
 		unlink(q->log);
 		rmdir(q->dir);
 	}
+	pool_restore();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -448,6 +474,34 @@ check_iothreads(struct qemu_run *q, const struct tmap_plan *plan, size_t gi)
 	json_object_put(reply);
 }
 
+/* Each cell's memory is one mapping of the guest's hugepages in QEMU's address space. */
+static void
+check_hugetlb(struct qemu_run *q, const struct tmap_plan *plan, size_t gi)
+{
+	const struct plan_guest *g = &plan->guests[gi];
+	char path[64], line[256];
+	unsigned long long size = 0, page = 0;
+	unsigned found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)q->pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	/* "Size: N kB" starts each mapping's fields; "KernelPageSize: N kB" comes later. */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Size: %llu kB", &size) == 1)
+			continue;
+		if (sscanf(line, "KernelPageSize: %llu kB", &page) != 1 || page != g->page_kib)
+			continue;
+		for (unsigned c = 0; c < g->ncells; c++)
+			found += size == g->cells[c].memory_mib << 10;
+	}
+	fclose(f);
+	if (found < g->ncells)
+		fail_msg("guest '%s': %u of its %u cells are mappings of %" PRIu64 " KiB pages",
+			 g->name, found, g->ncells, g->page_kib);
+}
+
 /* Solve the guests of json on host, then start one QEMU per guest with the format's options. */
 static void
 check_plan(struct qemu_run *q, const char *host, const char *json)
@@ -472,6 +526,8 @@ check_plan(struct qemu_run *q, const char *host, const char *json)
 		check_memdevs(q, plan, gi, policy);
 		check_vcpus(q, plan, gi);
 		check_iothreads(q, plan, gi);
+		if (plan->guests[gi].page_kib)
+			check_hugetlb(q, plan, gi);
 		qemu_stop(q);
 	}
 
@@ -541,6 +597,50 @@ test_split_ranges(void **state)
 	check_plan(*state, "synthetic:numa:1 core:12 pu:1", json);
 }
 
+/* A guest in 2 MiB pages, from a pool of node 0 grown for the test: QEMU takes the
+ * memfd backends, binds them, and the memory really is hugepages. */
+static void
+test_live_hugepages(void **state)
+{
+	static const char json[] =
+		"{\"name\": \"q-huge\", \"vcpus\": 2, \"memory_mib\": 64, \"hugepages\": \"2M\", "
+		"\"cells\": [{\"cpus\": \"0\", \"memory_mib\": 32}, {\"cpus\": \"1\"}]}";
+	long before = -1, after = -1;
+	char want[32];
+	FILE *f;
+
+	if (!have_qemu() || geteuid() != 0 || access(POOL_2M, W_OK) < 0)
+		skip();
+	f = fopen(POOL_2M, "re");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld", &before), 1);
+	fclose(f);
+	snprintf(pool_saved, sizeof(pool_saved), "%ld\n", before);
+	snprintf(want, sizeof(want), "%ld\n", before + 32);
+	f = fopen(POOL_2M, "we");
+	assert_non_null(f);
+	fputs(want, f);
+	fclose(f);
+	f = fopen(POOL_2M, "re");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld", &after), 1);
+	fclose(f);
+	if (after < before + 32) {
+		/* the kernel found no 64 MiB of contiguous free memory */
+		pool_restore();
+		skip();
+	}
+	check_plan(*state, "live", json);
+	pool_restore();
+}
+
+static int
+teardown_pool(void **state)
+{
+	pool_restore();
+	return teardown(state);
+}
+
 int
 main(void)
 {
@@ -548,6 +648,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_live_two_cells, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_live_memory_modes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_split_ranges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_live_hugepages, setup, teardown_pool),
 	};
 
 	signal(SIGTERM, on_signal);

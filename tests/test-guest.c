@@ -294,6 +294,77 @@ sizes(void **state)
 	assert_int_equal(parse_size_mib("99999999999999999999", &v), -EINVAL);
 }
 
+static void
+page_sizes(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t kib;
+	} good[] = {
+		{"2M", 2048}, {"2MiB", 2048}, {"2m", 2048}, {"1G", 1048576}, {"1GiB", 1048576},
+		{"2048", 2048}, {"2048k", 2048}, {"2048KiB", 2048}, {"64K", 64}, {"16G", 16777216},
+	};
+	static const char *const bad[] = {"3M", "4K", "0", "", "2X", "1.5G", "-2M", "32G",
+					  "2M ", "99999999999999999999"};
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		if (parse_page_kib(good[i].text, &v) < 0)
+			fail_msg("'%s' refused", good[i].text);
+		assert_int_equal(v, good[i].kib);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (parse_page_kib(bad[i], &v) == 0)
+			fail_msg("'%s' accepted as %" PRIu64 " KiB", bad[i], v);
+}
+
+/* "hugepages" as libvirt's <page size=...>: a size string or KiB, and whole pages. */
+static void
+hugepage_guests(void **state)
+{
+	struct tmap_guests *l = test_guests(
+		"[{\"name\":\"a\",\"vcpus\":2,\"memory_mib\":4096,\"hugepages\":\"1G\"},"
+		"{\"name\":\"b\",\"vcpus\":2,\"memory_mib\":6,\"hugepages\":2048},"
+		"{\"name\":\"c\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-1\",\"memory_mib\":1024},"
+		"{\"cpus\":\"2-3\",\"memory_mib\":2048}],\"hugepages\":\"1GiB\"},"
+		"{\"name\":\"d\",\"vcpus\":2}]");
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_guests_get(l, 0)->page_kib, 1048576);
+	assert_int_equal(tmap_guests_get(l, 1)->page_kib, 2048);
+	assert_int_equal(tmap_guests_get(l, 2)->page_kib, 1048576);
+	assert_int_equal(tmap_guests_get(l, 3)->page_kib, 0);
+	tmap_guests_free(l);
+
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"hugepages\":\"3M\"}", "guest 'vm1'",
+	    "field 'hugepages': \"3M\" is not a hugepage size");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"hugepages\":0}", "field 'hugepages': 0 is not");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"hugepages\":-2048}", "field 'hugepages': -2048");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"hugepages\":true}", "field 'hugepages': true");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"hugepages\":\"2M\",\"memory_mib\":1025}",
+	    "field 'hugepages': memory_mib 1025 is not a whole number of 2 MiB pages");
+	/* Cells of 1536 MiB each: not whole 1 GiB pages. */
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"hugepages\":\"1G\",\"memory_mib\":3072,"
+	    "\"cells\":[{\"cpus\":\"0\"},{\"cpus\":\"1\"}]}",
+	    "field 'hugepages': cell 0 gets 1536 MiB, not a whole number of 1 GiB pages");
+
+	assert_int_equal(tmap_guest_new("h", 2, &g, &err), 0);
+	assert_int_equal(tmap_guest_set_hugepages(g, 3000), -EINVAL);
+	assert_int_equal(tmap_guest_set_hugepages(g, 4), -EINVAL);
+	assert_int_equal(tmap_guest_set_hugepages(g, 32ULL << 20), -EINVAL);
+	assert_int_equal(tmap_guest_set_hugepages(g, 1048576), 0);
+	assert_int_equal(tmap_guest_set_memory_mib(g, 2048), 0);
+	assert_int_equal(tmap_guest_validate(g, &err), 0);
+	assert_int_equal(tmap_guest_set_cell_count(g, 2), 0);
+	assert_int_equal(tmap_guest_set_memory_mib(g, 3072), 0);
+	assert_int_equal(tmap_guest_validate(g, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "guest 'h': field 'hugepages': cell 0 gets 1536 MiB"));
+	assert_int_equal(tmap_guest_set_hugepages(g, 0), 0);
+	assert_int_equal(tmap_guest_validate(g, &err), 0);
+	tmap_guest_free(g);
+}
+
 int
 main(void)
 {
@@ -308,6 +379,8 @@ main(void)
 		cmocka_unit_test(load_files),
 		cmocka_unit_test(setters_refuse_nonsense),
 		cmocka_unit_test(sizes),
+		cmocka_unit_test(page_sizes),
+		cmocka_unit_test(hugepage_guests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -254,6 +254,8 @@ test_cpumap(void **state)
 static const char caps_smt[] =
 	"<capabilities><host><cpu><arch>x86_64</arch></cpu><topology><cells num='3'>"
 	"<cell id='0'><memory unit='KiB'>8388608</memory>"
+	"<pages unit='KiB' size='4'>1048576</pages><pages unit='KiB' size='2048'>1024</pages>"
+	"<pages unit='KiB' size='1048576'>2</pages>"
 	"<cpus num='4'>"
 	"<cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0,4'/>"
 	"<cpu id='1' socket_id='0' die_id='0' core_id='1' siblings='1,5'/>"
@@ -291,7 +293,21 @@ test_caps_smt(void **state)
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-1,4-5");
 	assert_string_equal(tmap_topology_node_cpus(t, 1), "2-3,6-7");
 	assert_string_equal(tmap_topology_node_cpus(t, 2), "");
-	assert_int_equal(tmap_topology_node_memory_mib(t, 0), 8192);
+	/* libvirt's cell memory is MemTotal: 8 GiB less 2 GiB of 2 MiB pages and 2 of 1 GiB. */
+	assert_int_equal(tmap_topology_node_memory_mib(t, 0), 4096);
+	{
+		uint64_t size = 0, count = 0;
+
+		assert_int_equal(tmap_topology_node_hugepages(t, 0, 0, &size, &count), 0);
+		assert_int_equal(size, 2048);
+		assert_int_equal(count, 1024);
+		assert_int_equal(tmap_topology_node_hugepages(t, 0, 1, &size, &count), 0);
+		assert_int_equal(size, 1048576);
+		assert_int_equal(count, 2);
+		assert_int_equal(tmap_topology_node_hugepages(t, 1, 1, &size, &count), 0);
+		assert_int_equal(count, 0);
+		assert_int_equal(tmap_topology_node_hugepages(t, 0, 2, NULL, NULL), -ENOENT);
+	}
 	assert_int_equal(tmap_topology_node_memory_mib(t, 1), 4096);
 	assert_int_equal(tmap_topology_node_memory_mib(t, 2), 2048);
 	assert_int_equal(tmap_topology_distance(t, 0, 0), 10);
@@ -405,6 +421,12 @@ test_caps_errors(void **state)
 		{"<capabilities><host><topology><cells><cell id='0'>"
 		 "<memory unit='PB'>1</memory></cell></cells></topology></host></capabilities>",
 		 "memory unit 'PB'"},
+		{"<capabilities><host><topology><cells><cell id='0'>"
+		 "<pages unit='KiB'>4</pages></cell></cells></topology></host></capabilities>",
+		 "cell 0: a <pages> without a size in KiB"},
+		{"<capabilities><host><topology><cells><cell id='0'>"
+		 "<pages unit='KiB' size='2048'>many</pages></cell></cells></topology></host>"
+		 "</capabilities>", "cell 0: pages of 2048 KiB: 'many' is not a count"},
 		{"<capabilities><host><topology><cells><cell id='x'/></cells></topology></host>"
 		 "</capabilities>", "without a valid id"},
 		{"<capabilities><host><topology><cells><cell id='0'><cpus/></cell></cells>"
@@ -503,6 +525,41 @@ test_describe_xml(void **state)
 	}
 }
 
+/* A domain backed by hugepages is planned in them, so the state keeps its pages taken. */
+static void
+test_describe_hugepages(void **state)
+{
+	static const char domain[] =
+		"<domain type='kvm'><name>hp</name><memory unit='GiB'>2</memory><vcpu>2</vcpu>"
+		"<memoryBacking><hugepages><page size='1' unit='GiB' nodeset='0'/></hugepages>"
+		"</memoryBacking></domain>";
+	static const char plain[] =
+		"<domain type='kvm'><name>hp</name><memory unit='GiB'>2</memory><vcpu>2</vcpu>"
+		"<memoryBacking><hugepages/></memoryBacking></domain>";
+	struct tmap_error err = {0};
+	struct tmap_guests *gs = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_topology *t = test_topology(test_data("host-hugepages.xml"));
+	struct tmap_plan *p;
+
+	if (domain_xml_describe(domain, &g, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_guests_new(&gs), 0);
+	if (tmap_guests_add(gs, g, &err) < 0)
+		fail_msg("%s", err.message);
+	p = test_solve(t, gs, NULL);
+	assert_int_equal(tmap_plan_hugepage_kib(p, 0), 1048576);
+	assert_int_equal(tmap_plan_cell_node(p, 0, 0), 0); /* the one node with 1 GiB pages */
+	tmap_plan_free(p);
+	tmap_guests_free(gs);
+	/* <hugepages/> alone: the host's default size, which the domain does not name. */
+	if (domain_xml_describe(plain, &g, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(g->page_kib, 0);
+	tmap_guest_free(g);
+	tmap_topology_free(t);
+}
+
 static void
 test_describe_errors(void **state)
 {
@@ -520,6 +577,13 @@ test_describe_errors(void **state)
 		 "memory='1' unit='XB'/></numa></cpu></domain>", "memory '1' is not a size"},
 		{"<domain><name>a</name><vcpu>2</vcpu><numatune><memory mode='fast'/></numatune>"
 		 "</domain>", "mode 'fast' is unknown"},
+		{"<domain><name>a</name><vcpu>2</vcpu><memoryBacking><hugepages><page size='2048'/>"
+		 "<page size='1' unit='G'/></hugepages></memoryBacking></domain>",
+		 "has pages of 2048 and 1048576 KiB; topomap plans one page size per guest"},
+		{"<domain><name>a</name><vcpu>2</vcpu><memoryBacking><hugepages><page size='3000'/>"
+		 "</hugepages></memoryBacking></domain>", "page size 3000 KiB is not a hugepage size"},
+		{"<domain><name>a</name><vcpu>2</vcpu><memoryBacking><hugepages><page unit='KiB'/>"
+		 "</hugepages></memoryBacking></domain>", "<page> has no valid size"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -2237,6 +2301,7 @@ main(void)
 		cmocka_unit_test(test_caps_layouts),
 		cmocka_unit_test(test_caps_errors),
 		cmocka_unit_test(test_describe_xml),
+		cmocka_unit_test(test_describe_hugepages),
 		cmocka_unit_test(test_describe_errors),
 		cmocka_unit_test(test_memnodes_edit),
 		cmocka_unit_test(test_fast_apply),

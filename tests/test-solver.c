@@ -44,6 +44,8 @@ check_plan(const struct tmap_topology *t, const struct tmap_plan *p, const char 
 	_cleanup_bitmap_ hwloc_bitmap_t used = hwloc_bitmap_alloc();
 	_cleanup_bitmap_ hwloc_bitmap_t reserved = NULL;
 	_cleanup_free_ uint64_t *mem = calloc(t->nnodes, sizeof(uint64_t));
+	_cleanup_free_ uint64_t *pages = calloc((size_t)t->nnodes * t->npage_sizes + 1,
+						sizeof(uint64_t));
 
 	if (reserve)
 		assert_int_equal(bitmap_parse_list(reserve, &reserved), 0);
@@ -60,7 +62,16 @@ check_plan(const struct tmap_topology *t, const struct tmap_plan *p, const char 
 
 			assert_true(n >= 0);
 			assert_false(t->nodes[n].cpuless);
-			mem[n] += pc->memory_mib;
+			if (pg->page_kib) {
+				/* Whole pages from the node's pool of that size, no normal memory. */
+				int k = topo_page_index(t, pg->page_kib);
+
+				assert_true(k >= 0);
+				assert_int_equal((pc->memory_mib << 10) % pg->page_kib, 0);
+				pages[n * t->npage_sizes + (unsigned)k] += (pc->memory_mib << 10) / pg->page_kib;
+			} else {
+				mem[n] += pc->memory_mib;
+			}
 			total += pc->memory_mib;
 			assert_false(hwloc_bitmap_intersects(seen, pc->vcpus));
 			hwloc_bitmap_or(seen, seen, pc->vcpus);
@@ -98,8 +109,11 @@ check_plan(const struct tmap_topology *t, const struct tmap_plan *p, const char 
 	for (size_t i = 0; i < p->nguests; i++)
 		if (p->guests[i].cpu_policy == TMAP_CPU_SHARED)
 			assert_false(hwloc_bitmap_intersects(p->guests[i].emulator, used));
-	for (unsigned n = 0; n < t->nnodes; n++)
+	for (unsigned n = 0; n < t->nnodes; n++) {
 		assert_true(mem[n] <= t->nodes[n].memory_mib);
+		for (unsigned k = 0; k < t->npage_sizes; k++)
+			assert_true(pages[n * t->npage_sizes + k] <= t->nodes[n].huge_pages[k]);
+	}
 }
 
 static struct solved
@@ -543,6 +557,155 @@ shared_pool_given(void **state)
 	tmap_topology_free(t);
 }
 
+/*
+ * host-hugepages.xml: node 0 has 1024 pages of 2 MiB and 4 of 1 GiB, node 1 512 of 2 MiB and
+ * no 1 GiB pool; both have 64 GiB of normal memory.
+ */
+#define HUGE_HOST test_data("host-hugepages.xml")
+
+/* Normal memory is no substitute for hugepages: node 1 has more free PUs and plenty of
+ * memory, but no 1 GiB page. */
+static void
+hugepages_pick_the_node_with_the_pool(void **state)
+{
+	struct solved s = solve_ok(HUGE_HOST,
+				   "[{\"name\":\"a\",\"vcpus\":2,\"memory_mib\":2048},"
+				   "{\"name\":\"g1\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"}]",
+				   "0-3,12-15");
+	const struct plan_guest *a = guest(&s, "a"), *g1 = guest(&s, "g1");
+
+	/* Without hugepages the node with the most free PUs wins; with them, the pool. */
+	assert_int_equal(a->cells[0].node, 1);
+	assert_int_equal(g1->cells[0].node, 0);
+	assert_int_equal(g1->page_kib, 1048576);
+	assert_int_equal(tmap_plan_hugepage_kib(s.p, 1), 1048576);
+	assert_int_equal(tmap_plan_hugepage_kib(s.p, 0), 0);
+	assert_int_equal(tmap_plan_hugepage_kib(s.p, 2), 0);
+	{
+		bool said = false;
+
+		for (size_t i = 0; i < g1->nexplain; i++)
+			said |= strstr(g1->explain[i], "cell 0 memory: 2 pages of 1 GiB from node 0's pool, 2 left free") != NULL;
+		assert_true(said);
+	}
+	solved_free(&s);
+
+	/* 2 MiB pages: 768 fit only node 0's pool of 1024; then 512 only node 1's. */
+	s = solve_ok(HUGE_HOST,
+		     "[{\"name\":\"b\",\"vcpus\":2,\"memory_mib\":1536,\"hugepages\":\"2M\"},"
+		     "{\"name\":\"c\",\"vcpus\":2,\"memory_mib\":1024,\"hugepages\":2048}]",
+		     "0-3,12-15");
+	assert_int_equal(guest(&s, "b")->cells[0].node, 0);
+	assert_int_equal(guest(&s, "c")->cells[0].node, 1);
+	solved_free(&s);
+}
+
+static void
+hugepages_refused(void **state)
+{
+	/* Node 0 has enough normal memory for 8 GiB, but 4 pages of 1 GiB. */
+	NOFIT(HUGE_HOST, "{\"name\":\"big\",\"vcpus\":2,\"memory_mib\":8192,\"hugepages\":\"1G\"}",
+	      NULL, "big: needs 8192 MiB of 1 GiB pages (8) on one node; the most free is node 0 with 4");
+	NOFIT(HUGE_HOST, "{\"name\":\"g\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"16M\"}",
+	      NULL, "g: needs 2048 MiB of 16 MiB pages (128) on one node; no node of this host has a pool of 16 MiB pages");
+	NOFIT(INTEL, "{\"name\":\"g\",\"vcpus\":2,\"hugepages\":\"2M\"}", NULL,
+	      "no node of this host has a pool of 2 MiB pages");
+	/* One cell per node, both in 1 GiB pages: node 1 has none. */
+	NOFIT(HUGE_HOST, "{\"name\":\"two\",\"vcpus\":4,\"hugepages\":\"1G\",\"memory_mib\":2048,"
+	      "\"cells\":[{\"cpus\":\"0-1\"},{\"cpus\":\"2-3\"}]}", NULL,
+	      "two: each of its 2 cells fits some node",
+	      "; free 1 GiB pages for a cell: node 0");
+	/* A guest without cells is not spread over pools: it would need whole pages per node. */
+	NOFIT(HUGE_HOST, "{\"name\":\"wide\",\"vcpus\":20,\"memory_mib\":2048,\"hugepages\":\"2M\"}",
+	      NULL, "wide: needs 20 free PUs and 2048 MiB; the largest free node has 12");
+}
+
+/* --batch with hugepage guests: trials undo their pages, and the leftover names the pool. */
+static void
+hugepages_batch(void **state)
+{
+	struct tmap_topology *t = test_topology(HUGE_HOST);
+	struct tmap_guests *g = test_guests(
+		"[{\"name\":\"a\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"},"
+		"{\"name\":\"n\",\"vcpus\":4},"
+		"{\"name\":\"b\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"},"
+		"{\"name\":\"c\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"}]");
+	struct tmap_host *h = NULL;
+	struct tmap_plan *p = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_solve_batch(h, g, &p, &err), 0);
+	check_plan(t, p, NULL);
+	assert_int_equal(tmap_plan_guest_count(p), 3);
+	assert_int_equal(tmap_plan_rejected_count(p), 1);
+	assert_non_null(strstr(tmap_plan_rejected_reason(p, 0),
+			       "needs 2048 MiB of 1 GiB pages (2) on one node; the most free is node 0 with 0"));
+	tmap_plan_free(p);
+	tmap_host_free(h);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
+/* Node 0 of host-hugepages.xml as `topomap state --format json` shows it. */
+static void
+expect_node0(const struct tmap_host *h, uint64_t free_1g)
+{
+	struct tmap_error err = {0};
+	char *text = NULL, want[256];
+
+	snprintf(want, sizeof(want),
+		 "\"memory_mib\":65536,\"memory_free_mib\":65536,\"hugepages\":[{\"size_kib\":2048,"
+		 "\"total\":1024,\"free\":1024},{\"size_kib\":1048576,\"total\":4,\"free\":%" PRIu64 "}]",
+		 free_1g);
+	assert_int_equal(tmap_host_format(h, TMAP_FORMAT_JSON, 0, &text, &err), 0);
+	if (!strstr(text, want))
+		fail_msg("'%s' lacks '%s'", text, want);
+	free(text);
+}
+
+/* Two guests exhaust a pool; releasing one gives its pages back. */
+static void
+hugepages_charged_and_released(void **state)
+{
+	struct tmap_topology *t = test_topology(HUGE_HOST);
+	struct tmap_guests *g = test_guests(
+		"[{\"name\":\"a\",\"vcpus\":2,\"memory_mib\":3072,\"hugepages\":\"1G\"},"
+		"{\"name\":\"b\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"},"
+		"{\"name\":\"c\",\"vcpus\":2,\"memory_mib\":1024,\"hugepages\":\"1G\"}]");
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+	char *text = NULL;
+
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 0), NULL, &err), 0);
+	/* hugepages are not normal memory: node 0 keeps all of it */
+	expect_node0(h, 1);
+	assert_int_equal(tmap_host_fit(h, tmap_guests_get(g, 1), &err), -ENOSPC);
+	assert_non_null(strstr(err.message, "b: needs 2048 MiB of 1 GiB pages (2) on one node; the most free is node 0 with 1"));
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 1), NULL, &err), -ENOSPC);
+	/* the last page still fits a 1 GiB guest, and then the pool is empty */
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 2), NULL, &err), 0);
+	expect_node0(h, 0);
+
+	assert_int_equal(tmap_host_format(h, TMAP_FORMAT_TABLE, 0, &text, &err), 0);
+	assert_non_null(strstr(text, "hugepages free/total: 2 MiB 1024/1024, 1 GiB 0/4\n"));
+	assert_non_null(strstr(text, "memory in 1 GiB pages, 3072 MiB on node 0"));
+	free(text);
+	assert_int_equal(tmap_host_format(h, TMAP_FORMAT_JSON, 0, &text, &err), 0);
+	assert_non_null(strstr(text, "{\"size_kib\":1048576,\"total\":4,\"free\":0}"));
+	assert_non_null(strstr(text, "\"hugepage_kib\":1048576"));
+	free(text);
+
+	assert_int_equal(tmap_host_release(h, "a"), 0);
+	expect_node0(h, 3);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 1), NULL, &err), 0);
+	expect_node0(h, 1);
+	tmap_host_free(h);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
 /* Many guests on a 2048-PU host: invariants hold, and the plan is the same every time. */
 static void
 large_host_deterministic(void **state)
@@ -697,6 +860,10 @@ main(void)
 		cmocka_unit_test(cells_closest_by_distance),
 		cmocka_unit_test(spread_over_fewest_closest),
 		cmocka_unit_test(no_fit_messages),
+		cmocka_unit_test(hugepages_pick_the_node_with_the_pool),
+		cmocka_unit_test(hugepages_refused),
+		cmocka_unit_test(hugepages_charged_and_released),
+		cmocka_unit_test(hugepages_batch),
 		cmocka_unit_test(shared_pool_grows_and_shrinks),
 		cmocka_unit_test(shared_pool_given),
 		cmocka_unit_test(large_host_deterministic),

@@ -65,14 +65,13 @@ read_text(void)
 	return buf;
 }
 
-/* One process: lock, load, place a guest, save. Returns the tmap error code. */
+/* One process: lock, load, place a guest on this host, save. Returns the tmap error code. */
 static int
-place_one(const char *name, unsigned vcpus, struct tmap_error *err)
+place_on(const char *host, const struct tmap_guest *g, struct tmap_error *err)
 {
-	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_topology *t = test_topology(host);
 	struct tmap_state *st = NULL;
 	struct tmap_host *h = NULL;
-	struct tmap_guest *g = NULL;
 	int r;
 
 	r = tmap_state_open(path, TMAP_STATE_WRITE, &st, err);
@@ -81,16 +80,72 @@ place_one(const char *name, unsigned vcpus, struct tmap_error *err)
 	if (r == 0)
 		r = tmap_state_load(st, h, err);
 	if (r == 0)
-		r = tmap_guest_new(name, vcpus, &g, err);
-	if (r == 0)
 		r = tmap_host_place(h, g, NULL, err);
 	if (r == 0)
 		r = tmap_state_save(st, h, err);
-	tmap_guest_free(g);
 	tmap_host_free(h);
 	tmap_state_close(st);
 	tmap_topology_free(t);
 	return r;
+}
+
+static int
+place_one(const char *name, unsigned vcpus, struct tmap_error *err)
+{
+	struct tmap_guest *g = NULL;
+	int r = tmap_guest_new(name, vcpus, &g, err);
+
+	if (r == 0)
+		r = place_on(HOST, g, err);
+	tmap_guest_free(g);
+	return r;
+}
+
+static struct tmap_host *
+load_host(struct tmap_topology *t);
+
+/* Hugepage guests: their pages stay taken across processes, and a release gives them back. */
+static void
+hugepages_survive(void **state)
+{
+	const char *host = test_data("host-hugepages.xml");
+	struct tmap_guests *g = test_guests(
+		"[{\"name\":\"h1\",\"vcpus\":2,\"memory_mib\":3072,\"hugepages\":\"1G\"},"
+		"{\"name\":\"n1\",\"vcpus\":2},"
+		"{\"name\":\"h2\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"}]");
+	struct tmap_topology *t = test_topology(host);
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL;
+	struct tmap_host *h;
+	char *text = NULL;
+
+	unlink(path);
+	assert_int_equal(place_on(host, tmap_guests_get(g, 1), &err), 0);
+	/* A guest in normal pages is recorded as before hugepages existed. */
+	assert_null(strstr(read_text(), "hugepage"));
+	assert_int_equal(place_on(host, tmap_guests_get(g, 0), &err), 0);
+	assert_non_null(strstr(read_text(), "\"hugepage_kib\":1048576"));
+	/* Another process sees 1 page of 1 GiB left on node 0. */
+	assert_int_equal(place_on(host, tmap_guests_get(g, 2), &err), -ENOSPC);
+	assert_non_null(strstr(err.message, "the most free is node 0 with 1"));
+
+	h = load_host(t);
+	assert_int_equal(tmap_host_guest_plan(h, "h1", &p, &err), 0);
+	assert_int_equal(tmap_plan_hugepage_kib(p, 0), 1048576);
+	assert_int_equal(tmap_plan_cell_memory_mib(p, 0, 0), 3072);
+	tmap_plan_free(p);
+	assert_int_equal(tmap_host_guest_plan(h, "n1", &p, &err), 0);
+	assert_int_equal(tmap_plan_hugepage_kib(p, 0), 0);
+	tmap_plan_free(p);
+	assert_int_equal(tmap_host_format(h, TMAP_FORMAT_JSON, 0, &text, &err), 0);
+	assert_non_null(strstr(text, "{\"size_kib\":1048576,\"total\":4,\"free\":1}"));
+	free(text);
+	assert_int_equal(tmap_host_release(h, "h1"), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 2), NULL, &err), 0);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+	tmap_guests_free(g);
+	unlink(path);
 }
 
 static struct tmap_host *
@@ -212,9 +267,9 @@ concurrent_writers(void **state)
 }
 
 static void
-expect_refused(const char *text, const char *needle)
+expect_refused_on(const char *host, const char *text, const char *needle)
 {
-	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_topology *t = test_topology(host);
 	struct tmap_state *st = NULL;
 	struct tmap_host *h = NULL;
 	struct tmap_error err = {0};
@@ -235,10 +290,68 @@ expect_refused(const char *text, const char *needle)
 	tmap_host_free(h);
 	tmap_state_close(st); /* unlock before another writer tries */
 	/* never replaced */
-	assert_int_equal(place_one("x", 1, &err), -EBADMSG);
+	if (streq(host, HOST))
+		assert_int_equal(place_one("x", 1, &err), -EBADMSG);
 	assert_string_equal(read_text(), before);
 	free(before);
 	tmap_topology_free(t);
+}
+
+static void
+expect_refused(const char *text, const char *needle)
+{
+	expect_refused_on(HOST, text, needle);
+}
+
+/* The state file with one value of guest 0 changed: in its "memory" object, or in cell 0. */
+static char *
+edited(const char *text, const char *object, const char *key, int64_t value)
+{
+	struct json_object *root = json_tokener_parse(text), *guests, *o;
+	char *copy;
+
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "guests", &guests));
+	o = json_object_array_get_idx(guests, 0);
+	if (streq(object, "cells")) {
+		assert_true(json_object_object_get_ex(o, "cells", &o));
+		o = json_object_array_get_idx(o, 0);
+	} else {
+		assert_true(json_object_object_get_ex(o, object, &o));
+	}
+	json_object_object_add(o, key, json_object_new_int64(value));
+	copy = strdup(json_object_to_json_string(root));
+	assert_non_null(copy);
+	json_object_put(root);
+	return copy;
+}
+
+/* A recorded hugepage guest this host cannot hold, or that is not whole pages. */
+static void
+refuses_bad_hugepages(void **state)
+{
+	const char *host = test_data("host-hugepages.xml");
+	struct tmap_guests *g = test_guests(
+		"{\"name\":\"h\",\"vcpus\":2,\"memory_mib\":2048,\"hugepages\":\"1G\"}");
+	struct tmap_error err = {0};
+	char *good, *bad;
+
+	unlink(path);
+	assert_int_equal(place_on(host, tmap_guests_get(g, 0), &err), 0);
+	good = strdup(read_text());
+	assert_non_null(good);
+	bad = edited(good, "memory", "hugepage_kib", 16384);
+	expect_refused_on(host, bad, "guest 'h' has its memory in 16 MiB pages, which no node of this host has a pool of");
+	free(bad);
+	bad = edited(good, "memory", "hugepage_kib", 1000000);
+	expect_refused_on(host, bad, "guest 0 is not a valid plan");
+	free(bad);
+	bad = edited(good, "cells", "memory_mib", 1536);
+	expect_refused_on(host, bad, "guest 0 is not a valid plan");
+	free(bad);
+	free(good);
+	tmap_guests_free(g);
+	unlink(path);
 }
 
 static void
@@ -324,6 +437,8 @@ main(void)
 		cmocka_unit_test(survives_between_processes),
 		cmocka_unit_test(concurrent_writers),
 		cmocka_unit_test(refuses_bad_files),
+		cmocka_unit_test(hugepages_survive),
+		cmocka_unit_test(refuses_bad_hugepages),
 		cmocka_unit_test(stale_temporary_replaced),
 	};
 

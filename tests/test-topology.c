@@ -209,7 +209,8 @@ json_shape(void **state)
 static void
 json_round_trip(void **state)
 {
-	const char *fixtures[] = {"host-intel-2s.xml", "host-4n.xml", "host-cxl.xml"};
+	const char *fixtures[] = {"host-intel-2s.xml", "host-4n.xml", "host-cxl.xml",
+				  "host-hugepages.xml"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fixtures); i++) {
 		struct tmap_topology *a = test_topology(test_data(fixtures[i])), *b = NULL;
@@ -231,6 +232,83 @@ json_round_trip(void **state)
 }
 
 static void
+expect_pool(const struct tmap_topology *t, unsigned node, unsigned index, uint64_t page_kib,
+	    uint64_t count)
+{
+	uint64_t size = 0, n = 0;
+
+	assert_int_equal(tmap_topology_node_hugepages(t, node, index, &size, &n), 0);
+	assert_int_equal(size, page_kib);
+	assert_int_equal(n, count);
+}
+
+/* An exported live host with pools: each node lists them, and what they hold is not normal
+ * memory (hwloc's local_memory includes them). */
+static void
+xml_hugepage_pools(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("host-hugepages.xml"));
+	struct tmap_error err = {0};
+	char *s = NULL;
+
+	assert_int_equal(t->npage_sizes, 2);
+	expect_pool(t, 0, 0, 2048, 1024);
+	expect_pool(t, 0, 1, 1048576, 4);
+	expect_pool(t, 1, 0, 2048, 512);
+	expect_pool(t, 1, 1, 1048576, 0);
+	assert_int_equal(tmap_topology_node_hugepages(t, 0, 2, NULL, NULL), -ENOENT);
+	assert_int_equal(tmap_topology_node_hugepages(t, 2, 0, NULL, NULL), -EINVAL);
+	/* 70 GiB and 65 GiB of local memory, of which 64 GiB each is normal. */
+	assert_int_equal(tmap_topology_node_memory_mib(t, 0), 65536);
+	assert_int_equal(tmap_topology_node_memory_mib(t, 1), 65536);
+
+	assert_int_equal(tmap_topology_format(t, TMAP_FORMAT_TABLE, 0, &s, &err), 0);
+	assert_non_null(strstr(s, "  hugepages: 1024 x 2 MiB, 4 x 1 GiB\n"));
+	assert_non_null(strstr(s, "  hugepages: 512 x 2 MiB, 0 x 1 GiB\n"));
+	free(s);
+	assert_int_equal(tmap_topology_format(t, TMAP_FORMAT_JSON, 0, &s, &err), 0);
+	assert_non_null(strstr(s, "\"hugepages\":[{\"size_kib\":2048,\"count\":1024},"
+				  "{\"size_kib\":1048576,\"count\":4}]"));
+	free(s);
+	tmap_topology_free(t);
+
+	/* A host without pools lists none: the base page is not a pool. */
+	t = test_topology(test_data("host-intel-2s.xml"));
+	assert_int_equal(t->npage_sizes, 0);
+	assert_int_equal(tmap_topology_node_hugepages(t, 0, 0, NULL, NULL), -ENOENT);
+	assert_int_equal(tmap_topology_format(t, TMAP_FORMAT_JSON, 0, &s, &err), 0);
+	assert_null(strstr(s, "hugepages"));
+	free(s);
+	tmap_topology_free(t);
+}
+
+/* The JSON host's pools come on top of memory_mib, and a node may lack a size. */
+static void
+json_hugepage_pools(void **state)
+{
+	static const char host[] =
+		"{\"nodes\":[{\"id\":0,\"memory_mib\":4096,\"cores\":[[0],[1]],"
+		"\"hugepages\":[{\"size_kib\":1048576,\"count\":2},{\"size_kib\":2048,\"count\":8}]},"
+		"{\"id\":1,\"memory_mib\":2048,\"cores\":[[2]]}]}";
+	struct tmap_topology *t = NULL;
+	struct tmap_error err = {0};
+
+	if (tmap_topology_new_from_json(host, strlen(host), "h.json", &t, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(t->npage_sizes, 2);
+	expect_pool(t, 0, 0, 2048, 8);
+	expect_pool(t, 0, 1, 1048576, 2);
+	expect_pool(t, 1, 0, 2048, 0);
+	expect_pool(t, 1, 1, 1048576, 0);
+	assert_int_equal(tmap_topology_node_memory_mib(t, 0), 4096);
+	assert_int_equal(tmap_topology_node_memory_mib(t, 1), 2048);
+	/* What hwloc sees: MemTotal with the pools in it. */
+	assert_int_equal(hwloc_get_obj_by_type(t->hw, HWLOC_OBJ_NUMANODE, 0)->attr->numanode.local_memory,
+			 (UINT64_C(4096) << 20) + (UINT64_C(2) << 30) + (UINT64_C(8) << 21));
+	tmap_topology_free(t);
+}
+
+static void
 json_bad_hosts(void **state)
 {
 	static const struct {
@@ -248,6 +326,14 @@ json_bad_hosts(void **state)
 		 "distances must be a 1 x 1 matrix"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[-1]]}]}", "nodes[0].cores[0][0] -1 is out of range"},
 		{"{\"nodes\":", "invalid JSON"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]],\"hugepages\":{}}]}",
+		 "nodes[0].hugepages is not an array"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]],\"hugepages\":[{\"size_kib\":3000,\"count\":1}]}]}",
+		 "nodes[0].hugepages[0].size_kib 3000 is not a page size"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]],\"hugepages\":[{\"size_kib\":2048}]}]}",
+		 "nodes[0].hugepages[0].count is not an integer"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]],\"hugepages\":[{\"size_kib\":2048,\"count\":1},{\"size_kib\":2048,\"count\":2}]}]}",
+		 "nodes[0].hugepages[1].size_kib 2048 appears twice"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -275,6 +361,8 @@ main(void)
 		cmocka_unit_test(bad_sources),
 		cmocka_unit_test(json_shape),
 		cmocka_unit_test(json_round_trip),
+		cmocka_unit_test(xml_hugepage_pools),
+		cmocka_unit_test(json_hugepage_pools),
 		cmocka_unit_test(json_bad_hosts),
 	};
 

@@ -129,10 +129,25 @@ TMAP_EXPORT int tmap_topology_node_id(const struct tmap_topology *topology, unsi
 /**
  * @param topology the host.
  * @param node index of the node.
- * @return the node's local memory in MiB, or 0 for an index out of range.
+ * @return the node's normal memory in MiB (its local memory less its hugepage pools), or 0
+ *         for an index out of range.
  */
 TMAP_EXPORT uint64_t tmap_topology_node_memory_mib(const struct tmap_topology *topology,
 						   unsigned node);
+
+/**
+ * One hugepage pool of a node. Every node lists the same sizes (the host's), ascending; a
+ * node without a pool of a size has count 0.
+ * @param topology the host.
+ * @param node index of the node.
+ * @param index index of the page size, from 0.
+ * @param ret_page_kib the page size in KiB (2048 for 2 MiB pages); may be NULL.
+ * @param ret_count the pages the node's pool holds; may be NULL.
+ * @return 0, -ENOENT past the last page size, -EINVAL for a bad node.
+ */
+TMAP_EXPORT int tmap_topology_node_hugepages(const struct tmap_topology *topology, unsigned node,
+					     unsigned index, uint64_t *ret_page_kib,
+					     uint64_t *ret_count);
 
 /**
  * @param topology the host.
@@ -230,6 +245,9 @@ struct tmap_guest;
 #define TMAP_MAX_GUEST_THREADS 8
 /** Most iothreads per guest. */
 #define TMAP_MAX_IOTHREADS 64
+/** Hugepage sizes a guest may ask for, in KiB: powers of two from 8 KiB to 16 GiB. */
+#define TMAP_HUGEPAGE_KIB_MIN 8
+#define TMAP_HUGEPAGE_KIB_MAX (16ULL << 20)
 /** QoS ranges, those of libvirt's cputune, so that a plan never holds a value it refuses. */
 #define TMAP_QOS_SHARES_MIN 2
 #define TMAP_QOS_SHARES_MAX 262144
@@ -282,6 +300,18 @@ TMAP_EXPORT int tmap_guest_set_topology(struct tmap_guest *guest, unsigned socke
  * @return 0 or -EINVAL.
  */
 TMAP_EXPORT int tmap_guest_set_memory_mib(struct tmap_guest *guest, uint64_t memory_mib);
+
+/**
+ * Back the guest's memory with hugepages of one size, as libvirt's
+ * <memoryBacking><hugepages><page size=.../>: each cell then takes whole free pages of that
+ * size from its node's pool instead of normal memory, so every cell's memory must be a
+ * multiple of the page size (tmap_guest_validate() checks it).
+ * @param guest the guest.
+ * @param page_kib the page size in KiB (2048, 1048576), a power of two from
+ *        TMAP_HUGEPAGE_KIB_MIN to TMAP_HUGEPAGE_KIB_MAX; 0 for normal pages (the default).
+ * @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_guest_set_hugepages(struct tmap_guest *guest, uint64_t page_kib);
 
 /**
  * Add a guest NUMA cell. Cells are numbered in the order they are added. Without any cell,
@@ -690,6 +720,14 @@ TMAP_EXPORT const char *tmap_plan_emulator_cpuset(const struct tmap_plan *plan, 
  * @return the host nodes of the guest's memory, in list syntax, or NULL.
  */
 TMAP_EXPORT const char *tmap_plan_memory_nodeset(const struct tmap_plan *plan, size_t guest);
+
+/**
+ * @param plan the plan.
+ * @param guest guest index.
+ * @return the hugepage size backing the guest's memory in KiB, 0 for normal pages or a bad
+ *         index.
+ */
+TMAP_EXPORT uint64_t tmap_plan_hugepage_kib(const struct tmap_plan *plan, size_t guest);
 
 /**
  * @param plan the plan.

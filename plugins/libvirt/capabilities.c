@@ -86,9 +86,13 @@ struct cap_cpu {
 	char *siblings; /* the siblings list, NULL when not reported */
 };
 
+#define MAX_PAGE_SIZES 8
+
 struct cap_cell {
 	unsigned id;
-	uint64_t memory_kib;
+	uint64_t memory_kib;	/* MemTotal: hugepage pools included, as hwloc's local_memory */
+	size_t npages;		/* <pages> elements: the base page, then the hugepage pools */
+	uint64_t page_kib[MAX_PAGE_SIZES], page_count[MAX_PAGE_SIZES];
 	size_t ncpus;
 	struct cap_cpu *cpus;	/* ascending ids */
 	size_t ndist;
@@ -176,6 +180,37 @@ parse_memory(xmlNodePtr cell, unsigned id, uint64_t *ret_kib, struct tmap_error 
 		return tmap_error_set(err, -EINVAL, "capabilities: cell %u: memory '%s' is not a size", id,
 				 text ? (const char *)text : "");
 	*ret_kib = v * mult;
+	return 0;
+}
+
+/* <pages unit='KiB' size='2048'>512</pages>: the cell's pages of each size, hugepage pools
+ * included, which hwloc calls page types. */
+static int
+parse_pages(xmlNodePtr cell, struct cap_cell *c, struct tmap_error *err)
+{
+	for (xmlNodePtr n = xml_child(cell, "pages"); n; n = xml_next(n)) {
+		_cleanup_xml_char_ xmlChar *unit = xmlGetProp(n, BAD_CAST "unit");
+		_cleanup_xml_char_ xmlChar *text = xmlNodeGetContent(n);
+		unsigned long long count;
+		uint64_t size;
+		char *end;
+
+		if (c->npages == MAX_PAGE_SIZES)
+			return tmap_error_set(err, -EINVAL, "capabilities: cell %u: more than %d page sizes",
+					      c->id, MAX_PAGE_SIZES);
+		if ((unit && !xmlStrEqual(unit, BAD_CAST "KiB")) ||
+		    attr_u64(n, "size", UINT64_C(1) << 30, &size) < 0 || size == 0)
+			return tmap_error_set(err, -EINVAL, "capabilities: cell %u: a <pages> without a size in KiB",
+					      c->id);
+		errno = 0;
+		count = text ? strtoull((const char *)text, &end, 10) : 0;
+		if (!text || text[0] < '0' || text[0] > '9' || errno || *end ||
+		    count > (UINT64_C(1) << 50) / size)
+			return tmap_error_set(err, -EINVAL, "capabilities: cell %u: pages of %" PRIu64 " KiB: '%s' is not a count",
+					      c->id, size, text ? (const char *)text : "");
+		c->page_kib[c->npages] = size;
+		c->page_count[c->npages++] = count;
+	}
 	return 0;
 }
 
@@ -297,6 +332,8 @@ parse_host(xmlDocPtr doc, struct host *h, struct tmap_error *err)
 		c = &h->cells[h->ncells++];
 		*c = (struct cap_cell){.id = (unsigned)id, .socket = -1, .group = -1};
 		r = parse_memory(n, c->id, &c->memory_kib, err);
+		if (r == 0)
+			r = parse_pages(n, c, err);
 		if (r == 0)
 			r = parse_cpus(n, c, err);
 		if (r == 0)
@@ -507,7 +544,14 @@ static int
 put_numanode(struct host *h, unsigned depth, const struct cap_cell *c, const struct set *cpus)
 {
 	object_begin(h, depth, "NUMANode", c->id, cpus, &c->nodeset);
-	fprintf(h->out, " local_memory=\"%" PRIu64 "\"/>\n", c->memory_kib * 1024);
+	fprintf(h->out, " local_memory=\"%" PRIu64 "\"%s\n", c->memory_kib * 1024,
+		c->npages ? ">" : "/>");
+	if (!c->npages)
+		return 0;
+	for (size_t k = 0; k < c->npages; k++)
+		fprintf(h->out, "%*s<page_type size=\"%" PRIu64 "\" count=\"%" PRIu64 "\"/>\n",
+			(int)(depth + 1) * 2, "", c->page_kib[k] * 1024, c->page_count[k]);
+	object_end(h, depth);
 	return 0;
 }
 

@@ -284,6 +284,39 @@ describe_cells(xmlNodePtr root, struct tmap_guest *g, const char *name, struct t
 	return 0;
 }
 
+/*
+ * <memoryBacking><hugepages><page size='1' unit='GiB' nodeset='0-1'/>: the page size backing
+ * the guest. topomap gives a guest one size for all its cells: pages of several sizes are
+ * refused. <hugepages/> without a <page> means the host's default size, which the domain
+ * does not say: such a guest is planned in normal pages.
+ */
+static int
+describe_hugepages(xmlNodePtr root, struct tmap_guest *g, const char *name,
+		   struct tmap_error *err)
+{
+	xmlNodePtr hp = xml_child(xml_child(root, "memoryBacking"), "hugepages");
+	uint64_t page_kib = 0;
+
+	for (xmlNodePtr n = xml_child(hp, "page"); n; n = xml_next(n)) {
+		_cleanup_free_ char *unit = prop(n, "unit");
+		uint64_t size, kib;
+
+		if (attr_u64(n, "size", UINT64_MAX, &size) < 0 || scale_to_kib(size, unit, &kib) < 0)
+			return tmap_error_set(err, -EINVAL,
+					      "domain '%s': <memoryBacking> <page> has no valid size", name);
+		if (page_kib && kib != page_kib)
+			return tmap_error_set(err, -EINVAL,
+					      "domain '%s': <memoryBacking> has pages of %" PRIu64 " and %" PRIu64 " KiB; topomap plans one page size per guest",
+					      name, page_kib, kib);
+		page_kib = kib;
+	}
+	if (page_kib && tmap_guest_set_hugepages(g, page_kib) < 0)
+		return tmap_error_set(err, -EINVAL,
+				      "domain '%s': <memoryBacking> page size %" PRIu64 " KiB is not a hugepage size",
+				      name, page_kib);
+	return 0;
+}
+
 static int
 describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
 {
@@ -337,6 +370,8 @@ describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
 		}
 	}
 	r = describe_cells(root, g, name, err);
+	if (r == 0)
+		r = describe_hugepages(root, g, name, err);
 	if (r < 0)
 		goto fail;
 	if (iothreads) {

@@ -37,3 +37,16 @@ sed -i -e '0,/allowed_cpuset="0xffffffff"/s//allowed_cpuset="0xff0f1f07"/' \
 lstopo-no-graphics --of xml -i "pack:2 numa:1(memory=16GiB) core:2 pu:2" host-cxl.xml
 sed -i -e '0,/nodeset="0x00000003" complete_nodeset="0x00000003" allowed_nodeset="0x00000003"/s//nodeset="0x00000007" complete_nodeset="0x00000007" allowed_nodeset="0x00000007"/' \
 	-e '0,/<object type="Package"/s//<object type="NUMANode" os_index="2" cpuset="0x000000ff" complete_cpuset="0x000000ff" nodeset="0x00000004" complete_nodeset="0x00000004" gp_index="90" local_memory="34359738368"\/>\n    &/' host-cxl.xml
+
+# Hugepage pools, as hwloc reads them from /sys/devices/system/node/nodeN/hugepages: the
+# 2-socket Intel host with node 0 holding 1024 pages of 2 MiB and 4 of 1 GiB, node 1 512 of
+# 2 MiB and no 1 GiB pool. local_memory is MemTotal, pools included (64 GiB of normal memory
+# each), and the 4 KiB count is what is left, as on a live host.
+awk '/local_memory="68719476736"/ { sub(/68719476736/, ++m == 1 ? "75161927680" : "69793218560") }
+	{ print }
+	/page_type size="4096"/ && ++p == 1 {
+		print "        <page_type size=\"2097152\" count=\"1024\"/>"
+		print "        <page_type size=\"1073741824\" count=\"4\"/>"
+	}
+	/page_type size="4096"/ && p == 2 { print "        <page_type size=\"2097152\" count=\"512\"/>" }' \
+	host-intel-2s.xml > host-hugepages.xml

@@ -3,7 +3,7 @@
 # topomap against a real 2-socket, 2-node host with SMT sibling pairs 0-1 and 2-3, node
 # distance 21, and cgroup v2 with the cpuset controller.
 #
-# Parts: topology, plan, cgroup-v2 always; cgroup-apply only when the cgroup backend was
+# Parts: topology, plan, hugepages, cgroup-v2 always; cgroup-apply only when the cgroup backend was
 # put in $TOPOMAP_PLUGIN_PATH. Exit 0 when every check passed, 1 otherwise.
 set -u
 
@@ -100,7 +100,8 @@ check "NUMA nodes" "$(echo "$topo" | grep -o '{"id":[0-9]*' | wc -l)" 2
 check "distances" "$(echo "$topo" | grep -o '"distances":\[[^]]*\],\[[^]]*\]\]')" \
 	'"distances":[[10,21],[21,10]]'
 for n in 0 1; do
-	cores=$(echo "$topo" | grep -o "{\"id\":$n,[^{}]*}" |
+	# One node a line: a node object holds objects of its own (its hugepage pools).
+	cores=$(echo "$topo" | sed 's/{"id":/@{"id":/g' | tr '@' '\n' | grep "^{\"id\":$n," |
 		sed -n 's/.*"cores":\(\[[][0-9,]*\]\).*/\1/p')
 	# What the kernel says, as topomap prints it: one [a,b] per core.
 	want=$(for c in $(node_cpus "$n" | tr ',' ' '); do echo "$(siblings "$c")"; done | sort -u |
@@ -144,6 +145,43 @@ while [ "$#" -ge 2 ]; do
 	shift 2
 done
 check "every host PU used once" "$(echo $used | tr ' ' '\n' | sort -n | tr '\n' ' ')" "0 1 2 3 "
+
+# ------------------------------------------------------------------------------------------
+section "hugepages: pools reserved through sysfs, as topomap topology and plan see them"
+parts="$parts hugepages"
+pool() {
+	echo "$SYS/node/node$1/hugepages/hugepages-2048kB/nr_hugepages"
+}
+if [ ! -w "$(pool 0)" ] || [ ! -w "$(pool 1)" ]; then
+	fail "no writable pool of 2 MiB pages in $SYS/node/node*/hugepages"
+else
+	echo 4 >"$(pool 0)"
+	echo 2 >"$(pool 1)"
+	check "pages reserved on nodes 0 and 1" "$(cat "$(pool 0)") $(cat "$(pool 1)")" "4 2"
+	topo=$(topomap topology --format json | compact)
+	for n in 0 1; do
+		node=$(echo "$topo" | sed 's/{"id":/@{"id":/g' | tr '@' '\n' | grep "^{\"id\":$n,")
+		pages=$(echo "$node" | grep -o '{"size_kib":2048,"count":[0-9]*}')
+		check "node $n pool of 2 MiB pages" "$pages" \
+			"{\"size_kib\":2048,\"count\":$(cat "$(pool $n)")}"
+		# Normal memory: MemTotal (which holds the pool) less the pool.
+		total=$(awk '/MemTotal/ { print int($4 / 1024) }' "$SYS/node/node$n/meminfo")
+		mib=$(echo "$node" | sed -n 's/.*"memory_mib":\([0-9]*\).*/\1/p')
+		check "node $n memory_mib is MemTotal less the pool" "$mib" \
+			"$((total - 2 * $(cat "$(pool $n)")))"
+	done
+	# 8 MiB in 2 MiB pages: only node 0 has 4; 12 MiB: no node has 6.
+	plan=$(topomap plan --format json --name hp --vcpus 1 --memory 8M --hugepages 2M | compact)
+	check "8 MiB of 2 MiB pages on node 0" \
+		"$(echo "$plan" | grep -o '"cell":0,[^}]*' | json_strings nodeset)" 0
+	run "12 MiB of 2 MiB pages does not fit" 3 topomap plan --name hp --vcpus 1 \
+		--memory 12M --hugepages 2M
+	grep -q "the most free is node 0 with 4" /tmp/out &&
+		ok "the refusal names the closest pool" ||
+		fail "the refusal does not name node 0's pool of 4"
+	echo 0 >"$(pool 0)"
+	echo 0 >"$(pool 1)"
+fi
 
 # ------------------------------------------------------------------------------------------
 section "cgroup-v2: the hierarchy the backend works on"
