@@ -792,7 +792,7 @@ test_no_fit(void **state)
 static void
 test_plan_hugepages(void **state)
 {
-	struct result r = RUN("plan", "--topology", test_data("host-hugepages.xml"), "--format",
+	struct test_result r = RUN("plan", "--topology", test_data("host-hugepages.xml"), "--format",
 			      "json", "--name", "h", "--vcpus", "2", "--memory", "4G",
 			      "--hugepages", "1GiB");
 	struct json_object *j;
@@ -803,21 +803,21 @@ test_plan_hugepages(void **state)
 				 "hugepage_kib"),
 			 1048576);
 	json_object_put(j);
-	result_clear(&r);
+	test_result_clear(&r);
 	r = RUN("plan", "--topology", test_data("host-hugepages.xml"), "--format", "libvirt",
 		"--name", "h", "--vcpus", "2", "--memory", "4G", "--hugepages", "1G");
 	assert_ok(&r);
 	assert_non_null(strstr(r.out, "<page size='1048576' unit='KiB' nodeset='0'/>"));
-	result_clear(&r);
+	test_result_clear(&r);
 	r = RUN("plan", "--topology", test_data("host-hugepages.xml"), "--format", "qemu",
 		"--name", "h", "--vcpus", "2", "--memory", "64M", "--hugepages", "2048");
 	assert_ok(&r);
 	assert_non_null(strstr(r.out, "memory-backend-memfd,id=ram-node0,size=64M,hugetlb=on,hugetlbsize=2048K,host-nodes="));
-	result_clear(&r);
+	test_result_clear(&r);
 	r = RUN("topology", "--topology", test_data("host-hugepages.xml"));
 	assert_ok(&r);
 	assert_non_null(strstr(r.out, "  hugepages: 1024 x 2 MiB, 4 x 1 GiB\n"));
-	result_clear(&r);
+	test_result_clear(&r);
 }
 
 int
