@@ -1953,6 +1953,21 @@ test_daemon_apply_both(void **state)
 	check_pins(d, d->plan, VIR_DOMAIN_AFFECT_LIVE);
 	check_pins(d, d->plan, VIR_DOMAIN_AFFECT_CONFIG);
 	check_proc(d, d->plan);
+
+	/* cpu_shares changed behind the tool's back: drift (exit 4), not an error. */
+	params = NULL;
+	n = 0;
+	assert_int_equal(virTypedParamsAddULLong(&params, &n, &(int){0}, "cpu_shares", 700), 0);
+	assert_int_equal(virDomainSetSchedulerParametersFlags(d->dom, params, n,
+							       VIR_DOMAIN_AFFECT_LIVE), 0);
+	virTypedParamsFree(params, n);
+	tool(d, 4, &out, &err, "verify", "--live %s --shares 300 --period 20000 --quota 10000",
+	     d->guest_opts);
+	assert_contains(out, "cpu_shares of '");
+	assert_contains(out, "is 700, the plan says 300");
+	assert_contains(err, "drifted from its plan");
+	free(out);
+	free(err);
 }
 
 /* libvirt refuses a live numatune change after the pins were made: both sides come back,

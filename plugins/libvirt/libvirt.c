@@ -1419,8 +1419,10 @@ lv_read_back(void *state, const struct tmap_plan *plan, size_t guest, struct tma
 		if (r < 0)
 			return r;
 	}
-	if (mm.n)
-		return tmap_error_set(err, -EPROTO, "%s%s", mm.first, mm.n > 1 ? ", and more" : "");
+	/* What the sets cannot say (QoS, a cell's memory nodes) is drift too, not an error:
+	 * verify lists it and exits 4, apply restores. */
+	if (mm.n && tmap_observed_drift(obs, "%s%s", mm.first, mm.n > 1 ? ", and more" : "") < 0)
+		return oom(err);
 	return 0;
 }
 
