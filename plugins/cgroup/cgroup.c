@@ -1583,23 +1583,41 @@ observe_set(struct state *st, struct cgroup *cg, enum tmap_observed_kind kind, u
 	return 0;
 }
 
-/* One QoS file against what the plan's value becomes in it; a difference is drift. */
+/* A QoS file as it is now, without its newline. */
 static int
-observe_value(struct cgroup *cg, enum file f, const char *want, struct tmap_observed *obs,
-	      struct tmap_error *err)
+read_value(struct cgroup *cg, enum file f, char **ret, struct tmap_error *err)
 {
-	_cleanup_free_ char *now = NULL;
-	int r = cg->fd < 0 ? -ENOENT : read_at(cg->fd, file_names[f], MAX_FILE, &now);
+	int r = cg->fd < 0 ? -ENOENT : read_at(cg->fd, file_names[f], MAX_FILE, ret);
 
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot read %s of '%s': %s", file_names[f], cg->rel,
 				 strerror(-r));
-	now[strcspn(now, "\n")] = '\0';
+	(*ret)[strcspn(*ret, "\n")] = '\0';
+	return 0;
+}
+
+/* One QoS file against what the plan's value becomes in it; a difference is drift. */
+static int
+compare_value(struct cgroup *cg, enum file f, const char *now, const char *want,
+	      struct tmap_observed *obs, struct tmap_error *err)
+{
+	int r;
+
 	if (streq(now, want))
 		return 0;
 	r = tmap_observed_drift(obs, "%s of '%s' is '%s', the plan says '%s'", file_names[f],
 				cg->rel, now, want);
 	return r < 0 ? tmap_error_set(err, r, "out of memory") : 0;
+}
+
+static int
+observe_value(struct cgroup *cg, enum file f, const char *want, struct tmap_observed *obs,
+	      struct tmap_error *err)
+{
+	_cleanup_free_ char *now = NULL;
+	int r = read_value(cg, f, &now, err);
+
+	return r < 0 ? r : compare_value(cg, f, now, want, obs, err);
 }
 
 /* The plan's cputune as the files hold it: v1 as it is, v2 as cpu.weight and cpu.max. */
@@ -1640,10 +1658,9 @@ observe_qos(struct state *st, const struct tmap_plan *plan, size_t guest,
 		char q[32] = "max", p[32];
 
 		/* "QUOTA PERIOD": a half the plan leaves unset is whatever is there. */
-		r = t->fd < 0 ? -ENOENT : read_at(t->fd, file_names[F_MAX], MAX_FILE, &now);
+		r = read_value(t, F_MAX, &now, err);
 		if (r < 0)
-			return tmap_error_set(err, r, "cannot read cpu.max of '%s': %s", t->rel,
-					 strerror(-r));
+			return r;
 		if (sscanf(now, "%31s %31s", q, p) != 2)
 			return tmap_error_set(err, -EPROTO, "cpu.max of '%s': '%s' is not 'QUOTA PERIOD'",
 					 t->rel, now);
@@ -1654,7 +1671,7 @@ observe_qos(struct state *st, const struct tmap_plan *plan, size_t guest,
 		if (period)
 			snprintf(p, sizeof(p), "%" PRIu64, period);
 		snprintf(want, sizeof(want), "%s %s", q, p);
-		r = observe_value(t, F_MAX, want, obs, err);
+		r = compare_value(t, F_MAX, now, want, obs, err);
 	}
 	return r;
 }
