@@ -346,12 +346,37 @@ tmap_guest_set_qos(struct tmap_guest *g, uint64_t shares, uint64_t period, int64
 #define GUEST_FMT "%s%sguest '%s': "
 #define GUEST_ARGS(g) (g)->origin ? (g)->origin : "", (g)->origin ? ": " : "", (g)->name
 
+/* The union of the first n cells' vcpus, or NULL when out of memory. */
+static hwloc_bitmap_t
+cells_union(const struct tmap_guest *g, unsigned n)
+{
+	hwloc_bitmap_t set = hwloc_bitmap_alloc();
+
+	for (unsigned i = 0; set && i < n; i++)
+		hwloc_bitmap_or(set, set, g->cells[i].vcpus);
+	return set;
+}
+
+/* "guest 'NAME': cell I: cpus 'LIST'WHAT", LIST printed only now that it is needed. */
+static int _printf_(4, 5)
+cell_error(const struct tmap_guest *g, unsigned i, struct tmap_error *err, const char *fmt, ...)
+{
+	_cleanup_free_ char *list = bitmap_list(g->cells[i].vcpus);
+	char what[TMAP_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return tmap_error_set(err, -EINVAL, GUEST_FMT "cell %u: cpus '%s'%s", GUEST_ARGS(g), i,
+			      list ? list : "", what);
+}
+
 int
 tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 {
-	_cleanup_bitmap_ hwloc_bitmap_t seen = NULL;
 	uint64_t sum = 0;
-	unsigned unsized = 0;
+	unsigned unsized = 0, covered = 0;
 
 	if (!g)
 		return tmap_error_set(err, -EINVAL, "no guest");
@@ -389,32 +414,31 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 	if (g->ncells == 0)
 		return 0;
 
-	seen = hwloc_bitmap_alloc();
-	if (!seen)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
+	/* Cells are checked as often as guests are placed: a set is printed, and the union of
+	 * the cells built, only for a message. Disjoint cells cover every vcpu exactly when
+	 * their sizes add up to vcpus. */
 	for (unsigned i = 0; i < g->ncells; i++) {
 		const struct guest_cell *c = &g->cells[i];
-		_cleanup_free_ char *list = bitmap_list(c->vcpus);
 		int last = hwloc_bitmap_last(c->vcpus);
+		bool overlaps = false;
 		unsigned v;
 
 		if (hwloc_bitmap_iszero(c->vcpus))
 			return tmap_error_set(err, -EINVAL, GUEST_FMT "cell %u: cpus is empty",
 					      GUEST_ARGS(g), i);
 		if (last >= (int)g->vcpus)
-			return tmap_error_set(err, -EINVAL,
-					      GUEST_FMT "cell %u: cpus '%s' names vcpu %d, but the guest has vcpus 0-%u",
-					      GUEST_ARGS(g), i, list ? list : "", last, g->vcpus - 1);
-		if (hwloc_bitmap_intersects(seen, c->vcpus)) {
-			hwloc_bitmap_t both = hwloc_bitmap_alloc();
-			int dup;
+			return cell_error(g, i, err, " names vcpu %d, but the guest has vcpus 0-%u",
+					  last, g->vcpus - 1);
+		for (unsigned j = 0; j < i && !overlaps; j++)
+			overlaps = hwloc_bitmap_intersects(g->cells[j].vcpus, c->vcpus);
+		if (overlaps) {
+			_cleanup_bitmap_ hwloc_bitmap_t both = cells_union(g, i);
 
-			hwloc_bitmap_and(both, seen, c->vcpus);
-			dup = hwloc_bitmap_first(both);
-			hwloc_bitmap_free(both);
-			return tmap_error_set(err, -EINVAL,
-					      GUEST_FMT "cell %u: cpus '%s': vcpu %d is already in another cell",
-					      GUEST_ARGS(g), i, list ? list : "", dup);
+			if (!both)
+				return tmap_error_set(err, -ENOMEM, "out of memory");
+			hwloc_bitmap_and(both, both, c->vcpus);
+			return cell_error(g, i, err, ": vcpu %d is already in another cell",
+					  hwloc_bitmap_first(both));
 		}
 		/* A guest core split between cells would lie to the guest's scheduler. */
 		hwloc_bitmap_foreach_begin(v, c->vcpus)
@@ -423,29 +447,25 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 
 			for (unsigned t = first; t < first + g->threads; t++)
 				if (!hwloc_bitmap_isset(c->vcpus, t))
-					return tmap_error_set(err, -EINVAL,
-							      GUEST_FMT "cell %u: cpus '%s' splits guest core %u (vcpus %u-%u)",
-							      GUEST_ARGS(g), i, list ? list : "",
-							      v / g->threads, first,
-							      first + g->threads - 1);
+					return cell_error(g, i, err, " splits guest core %u (vcpus %u-%u)",
+							  v / g->threads, first,
+							  first + g->threads - 1);
 		}
 		hwloc_bitmap_foreach_end();
-		hwloc_bitmap_or(seen, seen, c->vcpus);
+		covered += (unsigned)hwloc_bitmap_weight(c->vcpus);
 		if (c->memory_mib)
 			sum += c->memory_mib;
 		else
 			unsized++;
 	}
-	if ((unsigned)hwloc_bitmap_weight(seen) != g->vcpus) {
-		hwloc_bitmap_t missing = hwloc_bitmap_alloc();
-		int first;
+	if (covered != g->vcpus) {
+		_cleanup_bitmap_ hwloc_bitmap_t missing = cells_union(g, g->ncells);
 
-		hwloc_bitmap_set_range(missing, 0, (int)g->vcpus - 1);
-		hwloc_bitmap_andnot(missing, missing, seen);
-		first = hwloc_bitmap_first(missing);
-		hwloc_bitmap_free(missing);
+		if (!missing)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		hwloc_bitmap_not(missing, missing);
 		return tmap_error_set(err, -EINVAL, GUEST_FMT "cells: vcpu %d is in no cell",
-				      GUEST_ARGS(g), first);
+				      GUEST_ARGS(g), hwloc_bitmap_first(missing));
 	}
 	if (!unsized && g->memory_set && sum != g->memory_mib)
 		return tmap_error_set(err, -EINVAL,
