@@ -481,7 +481,7 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 void
 guest_cells_clear(struct guest_cells *c)
 {
-	for (unsigned i = 0; c->vcpus && i < c->n; i++)
+	for (unsigned i = 0; c->vcpus && i < c->size; i++)
 		if (c->vcpus[i])
 			hwloc_bitmap_free(c->vcpus[i]);
 	free(c->vcpus);
@@ -489,27 +489,46 @@ guest_cells_clear(struct guest_cells *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int
-guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *ret)
+/* Room for n cells, keeping what is there. */
+static int
+guest_cells_reserve(struct guest_cells *c, unsigned n)
 {
-	struct guest_cells c = {0};
-	uint64_t total = g->memory_mib, sum = 0;
-	unsigned unsized = 0;
+	hwloc_bitmap_t *vcpus;
+	uint64_t *memory_mib;
 
-	c.n = g->ncells ? g->ncells : g->cell_count ? g->cell_count : 1;
-	c.implied = !g->ncells && !g->cell_count;
-	c.vcpus = calloc(c.n, sizeof(*c.vcpus));
-	c.memory_mib = calloc(c.n, sizeof(*c.memory_mib));
-	if (!c.vcpus || !c.memory_mib) {
-		guest_cells_clear(&c);
+	if (n <= c->size)
+		return 0;
+	vcpus = realloc(c->vcpus, n * sizeof(*vcpus));
+	if (!vcpus)
 		return -ENOMEM;
-	}
+	c->vcpus = vcpus;
+	memory_mib = realloc(c->memory_mib, n * sizeof(*memory_mib));
+	if (!memory_mib)
+		return -ENOMEM;
+	c->memory_mib = memory_mib;
+	for (; c->size < n; c->size++)
+		if (!(c->vcpus[c->size] = hwloc_bitmap_alloc()))
+			return -ENOMEM;
+	return 0;
+}
+
+int
+guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c)
+{
+	uint64_t total = g->memory_mib, sum = 0;
+	unsigned n = g->ncells ? g->ncells : g->cell_count ? g->cell_count : 1, unsized = 0;
+
+	if (guest_cells_reserve(c, n) < 0)
+		return -ENOMEM;
+	c->n = n;
+	c->implied = !g->ncells && !g->cell_count;
 	if (g->ncells) {
-		for (unsigned i = 0; i < c.n; i++) {
-			c.vcpus[i] = hwloc_bitmap_dup(g->cells[i].vcpus);
-			c.memory_mib[i] = g->cells[i].memory_mib;
-			sum += c.memory_mib[i];
-			unsized += c.memory_mib[i] == 0;
+		for (unsigned i = 0; i < c->n; i++) {
+			if (hwloc_bitmap_copy(c->vcpus[i], g->cells[i].vcpus) < 0)
+				return -ENOMEM;
+			c->memory_mib[i] = g->cells[i].memory_mib;
+			sum += c->memory_mib[i];
+			unsized += c->memory_mib[i] == 0;
 		}
 		if (!g->memory_set && !unsized)
 			total = sum;
@@ -517,29 +536,25 @@ guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *ret)
 		/* K even cells, at guest core boundaries; earlier cells take the remainder. */
 		unsigned cores = g->vcpus / g->threads, next = 0;
 
-		for (unsigned i = 0; i < c.n; i++) {
-			unsigned n = (cores / c.n + (i < cores % c.n)) * g->threads;
+		for (unsigned i = 0; i < c->n; i++) {
+			unsigned k = (cores / c->n + (i < cores % c->n)) * g->threads;
 
-			c.vcpus[i] = hwloc_bitmap_alloc();
-			if (c.vcpus[i])
-				hwloc_bitmap_set_range(c.vcpus[i], next, (int)(next + n) - 1);
-			next += n;
+			hwloc_bitmap_zero(c->vcpus[i]);
+			if (hwloc_bitmap_set_range(c->vcpus[i], next, (int)(next + k) - 1) < 0)
+				return -ENOMEM;
+			c->memory_mib[i] = 0;
+			next += k;
 		}
-		unsized = c.n;
+		unsized = c->n;
 	}
-	for (unsigned i = 0, k = 0; i < c.n; i++) {
-		if (!c.vcpus[i]) {
-			guest_cells_clear(&c);
-			return -ENOMEM;
-		}
-		if (c.memory_mib[i] == 0) {
+	for (unsigned i = 0, k = 0; i < c->n; i++) {
+		if (c->memory_mib[i] == 0) {
 			uint64_t left = total - sum;
 
-			c.memory_mib[i] = left / unsized + (k < left % unsized);
+			c->memory_mib[i] = left / unsized + (k < left % unsized);
 			k++;
 		}
 	}
-	*ret = c;
 	return 0;
 }
 

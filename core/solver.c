@@ -29,6 +29,7 @@
  */
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "internal.h"
 
@@ -49,6 +50,24 @@ struct alloc {
 	struct json_object *plan; /* the guest's plan, as the state file records it */
 };
 
+/*
+ * Memory for one decision: arrays carved from one block the host keeps, given back all at
+ * once when the next decision starts. What does not fit the block gets chunks of its own, and
+ * the block grows to the whole need for the next decision; so a warm host decides without
+ * calling malloc.
+ */
+struct scratch_chunk {
+	struct scratch_chunk *next;
+	max_align_t data[];
+};
+
+struct scratch {
+	unsigned char *block;
+	size_t size, used;
+	size_t need;		/* bytes this decision asked for, block and chunks */
+	struct scratch_chunk *chunks;
+};
+
 struct tmap_host {
 	const struct tmap_topology *t;
 	hwloc_bitmap_t usable;	/* host PUs dedicated guests may use: not reserved, not shared */
@@ -67,6 +86,13 @@ struct tmap_host {
 	unsigned nrecent, next_recent;
 	size_t nallocs;
 	struct alloc *allocs;
+	/* Reused by every decision. before: the host as a call found it; undo: as a guest
+	 * found it, before its cells took anything; held: what tmap_host_fit()'s guest takes;
+	 * grown: what a shared cell adds to the pool. */
+	struct snapshot *before, *undo;
+	hwloc_bitmap_t held, grown;
+	struct guest_cells cells;
+	struct scratch *scratch;
 };
 
 /* The solver is the host; the name says which role a function plays. */
@@ -96,6 +122,65 @@ struct snapshot {
 	unsigned *shared_vcpus;
 };
 
+static void *
+scratch_get(struct scratch *sc, size_t count, size_t size)
+{
+	size_t align = _Alignof(max_align_t), bytes;
+	struct scratch_chunk *chunk;
+	void *p;
+
+	if (__builtin_mul_overflow(count, size, &bytes) || bytes > SIZE_MAX / 2)
+		return NULL;
+	bytes = (bytes + align - 1) / align * align;
+	if (bytes == 0)
+		bytes = align;
+	sc->need += bytes;
+	if (bytes <= sc->size - sc->used) {
+		p = sc->block + sc->used;
+		sc->used += bytes;
+	} else {
+		chunk = malloc(sizeof(*chunk) + bytes);
+		if (!chunk)
+			return NULL;
+		chunk->next = sc->chunks;
+		sc->chunks = chunk;
+		p = chunk->data;
+	}
+	return memset(p, 0, bytes);
+}
+
+/* Zeroed room for count objects of a type, like calloc(), valid until scratch_reset(). */
+#define scratch_new(s, count, type) ((type *)scratch_get((s)->scratch, (count), sizeof(type)))
+
+static void
+scratch_reset(struct scratch *sc)
+{
+	while (sc->chunks) {
+		struct scratch_chunk *next = sc->chunks->next;
+
+		free(sc->chunks);
+		sc->chunks = next;
+	}
+	if (sc->need > sc->size) {
+		free(sc->block);
+		sc->block = malloc(sc->need);
+		sc->size = sc->block ? sc->need : 0;
+	}
+	sc->used = 0;
+	sc->need = 0;
+}
+
+static void
+scratch_free(struct scratch *sc)
+{
+	if (!sc)
+		return;
+	sc->need = 0;
+	scratch_reset(sc);
+	free(sc->block);
+	free(sc);
+}
+
 static void
 alloc_clear(struct alloc *a)
 {
@@ -107,6 +192,9 @@ alloc_clear(struct alloc *a)
 	if (a->plan)
 		json_object_put(a->plan);
 }
+
+static void snapshot_free(struct snapshot *snap);
+static struct snapshot *snapshot_new(const struct tmap_topology *t);
 
 static void
 solver_clear(struct solver *s)
@@ -124,6 +212,14 @@ solver_clear(struct solver *s)
 	for (size_t i = 0; i < s->nallocs; i++)
 		alloc_clear(&s->allocs[i]);
 	free(s->allocs);
+	snapshot_free(s->before);
+	snapshot_free(s->undo);
+	if (s->held)
+		hwloc_bitmap_free(s->held);
+	if (s->grown)
+		hwloc_bitmap_free(s->grown);
+	guest_cells_clear(&s->cells);
+	scratch_free(s->scratch);
 }
 
 /* A set of host PUs from the options: list syntax, every PU usable on this host. */
@@ -187,8 +283,12 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->core_free = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
 	s->mem_free = calloc(t->nnodes, sizeof(int64_t));
 	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
+	s->held = hwloc_bitmap_alloc();
+	s->grown = hwloc_bitmap_alloc();
+	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
-	    !s->mem_free || !s->shared_vcpus)
+	    !s->mem_free || !s->shared_vcpus || !s->held || !s->grown || !s->scratch ||
+	    !(s->before = snapshot_new(t)) || !(s->undo = snapshot_new(t)))
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (reserved) {
 		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
@@ -220,12 +320,10 @@ snapshot_clear(struct snapshot *snap)
 }
 
 static int
-snapshot_take(const struct solver *s, struct snapshot *snap)
+snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap)
 {
-	const struct tmap_topology *t = s->t;
-
-	snap->taken = hwloc_bitmap_dup(s->taken);
-	snap->pool = hwloc_bitmap_dup(s->pool);
+	snap->taken = hwloc_bitmap_alloc();
+	snap->pool = hwloc_bitmap_alloc();
 	snap->core_free = malloc((t->ncores ? t->ncores : 1) * sizeof(unsigned));
 	snap->mem_free = malloc(t->nnodes * sizeof(int64_t));
 	snap->shared_vcpus = malloc(t->nnodes * sizeof(unsigned));
@@ -234,10 +332,55 @@ snapshot_take(const struct solver *s, struct snapshot *snap)
 		snapshot_clear(snap);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* Save the host into snap, allocated by snapshot_alloc(). */
+static int
+snapshot_save(const struct solver *s, struct snapshot *snap)
+{
+	const struct tmap_topology *t = s->t;
+
+	if (hwloc_bitmap_copy(snap->taken, s->taken) < 0 ||
+	    hwloc_bitmap_copy(snap->pool, s->pool) < 0)
+		return -ENOMEM;
 	memcpy(snap->core_free, s->core_free, t->ncores * sizeof(unsigned));
 	memcpy(snap->mem_free, s->mem_free, t->nnodes * sizeof(int64_t));
 	memcpy(snap->shared_vcpus, s->shared_vcpus, t->nnodes * sizeof(unsigned));
 	return 0;
+}
+
+static struct snapshot *
+snapshot_new(const struct tmap_topology *t)
+{
+	struct snapshot *snap = calloc(1, sizeof(*snap));
+
+	if (snap && snapshot_alloc(t, snap) < 0) {
+		free(snap);
+		return NULL;
+	}
+	return snap;
+}
+
+static void
+snapshot_free(struct snapshot *snap)
+{
+	if (!snap)
+		return;
+	snapshot_clear(snap);
+	free(snap);
+}
+
+static int
+snapshot_take(const struct solver *s, struct snapshot *snap)
+{
+	int r = snapshot_alloc(s->t, snap);
+
+	if (r == 0)
+		r = snapshot_save(s, snap);
+	if (r < 0)
+		snapshot_clear(snap);
+	return r;
 }
 
 static void
@@ -528,23 +671,23 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 {
 	const struct tmap_topology *t = s->t;
 	unsigned N = t->nnodes;
-	_cleanup_free_ bool *fit = calloc((size_t)ncells * N, sizeof(bool));
-	_cleanup_free_ bool *allowed = calloc(N, sizeof(bool));
-	_cleanup_free_ bool *visited = calloc(N, sizeof(bool));
-	_cleanup_free_ int *node_of = calloc(ncells, sizeof(int));
-	_cleanup_free_ int *cell_of = calloc(N, sizeof(int));
-	_cleanup_free_ int *fixed = calloc(ncells, sizeof(int));
-	_cleanup_free_ unsigned *order = calloc(N, sizeof(unsigned));
-	_cleanup_free_ unsigned *by_size = calloc(ncells, sizeof(unsigned));
-	_cleanup_free_ int *best = calloc(ncells, sizeof(int));
-	_cleanup_free_ unsigned *cap_after = calloc(N, sizeof(unsigned));
-	_cleanup_free_ uint64_t *mem_after = calloc(N, sizeof(uint64_t));
+	bool *fit = scratch_new(s, (size_t)ncells * N, bool);
+	bool *allowed = scratch_new(s, N, bool);
+	bool *visited = scratch_new(s, N, bool);
+	int *node_of = scratch_new(s, ncells, int);
+	int *cell_of = scratch_new(s, N, int);
+	int *fixed = scratch_new(s, ncells, int);
+	unsigned *order = scratch_new(s, N, unsigned);
+	unsigned *by_size = scratch_new(s, ncells, unsigned);
+	int *best = scratch_new(s, ncells, int);
+	unsigned *cap_after = scratch_new(s, N, unsigned);
+	uint64_t *mem_after = scratch_new(s, N, uint64_t);
 	unsigned long best_dist = ULONG_MAX, best_left = ULONG_MAX;
 	unsigned best_useful = 0, best_largest = 0, nseen = 0;
-	_cleanup_free_ uint64_t *seen_sets = calloc(N, sizeof(uint64_t));
-	_cleanup_free_ unsigned *cand = calloc(N, sizeof(unsigned));
-	_cleanup_free_ unsigned *from_anchor = calloc(N, sizeof(unsigned));
-	_cleanup_free_ bool *fits_every_cell = calloc(N, sizeof(bool));
+	uint64_t *seen_sets = scratch_new(s, N, uint64_t);
+	unsigned *cand = scratch_new(s, N, unsigned);
+	unsigned *from_anchor = scratch_new(s, N, unsigned);
+	bool *fits_every_cell = scratch_new(s, N, bool);
 	struct matching m;
 
 	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
@@ -707,8 +850,8 @@ static int
 choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 	   const struct cell_req *req, int *ret_node)
 {
-	_cleanup_free_ unsigned *cap_after = malloc(s->t->nnodes * sizeof(unsigned));
-	_cleanup_free_ uint64_t *mem_after = malloc(s->t->nnodes * sizeof(uint64_t));
+	unsigned *cap_after = scratch_new(s, s->t->nnodes, unsigned);
+	uint64_t *mem_after = scratch_new(s, s->t->nnodes, uint64_t);
 	int pick = -1;
 
 	if (!cap_after || !mem_after)
@@ -760,8 +903,8 @@ choose_shared_nodes(const struct solver *s, const struct demand *d, const unsign
 		    const struct cell_req *req, unsigned ncells, int *node_of)
 {
 	const struct tmap_topology *t = s->t;
-	_cleanup_free_ unsigned *left = malloc(t->nnodes * sizeof(unsigned));
-	_cleanup_free_ uint64_t *mem = malloc(t->nnodes * sizeof(uint64_t));
+	unsigned *left = scratch_new(s, t->nnodes, unsigned);
+	uint64_t *mem = scratch_new(s, t->nnodes, uint64_t);
 
 	if (!left || !mem)
 		return -ENOMEM;
@@ -926,8 +1069,8 @@ alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bit
 	   unsigned *vcpu_pu, hwloc_bitmap_t held, int *l3)
 {
 	unsigned nv = (unsigned)hwloc_bitmap_weight(vcpus), done = 0, v;
-	_cleanup_free_ unsigned *list = calloc(nv ? nv : 1, sizeof(unsigned));
-	_cleanup_free_ unsigned *pus = calloc(nv ? nv : 1, sizeof(unsigned));
+	unsigned *list = scratch_new(s, nv, unsigned);
+	unsigned *pus = scratch_new(s, nv, unsigned);
 	unsigned k = 0;
 
 	if (!list || !pus)
@@ -1128,7 +1271,7 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 	if (best_len == 0)
 		return -ENOSPC;
 
-	c.n = best_len;
+	c.n = c.size = best_len;
 	c.implied = true;
 	c.vcpus = calloc(c.n, sizeof(*c.vcpus));
 	c.memory_mib = calloc(c.n, sizeof(*c.memory_mib));
@@ -1265,7 +1408,7 @@ thread_words(const struct demand *d, unsigned threads)
 /*
  * A shared cell of `vcpus` on node n: the node's pool grows from free PUs until it holds
  * cpu_ratio shared vcpus per PU (a given pool does not grow), and the cell floats over the
- * whole pool of the node.
+ * whole pool of the node (ret_pus, unless NULL).
  */
 static int
 shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus)
@@ -1273,10 +1416,9 @@ shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus
 	const struct topo_node *node = &s->t->nodes[n];
 	unsigned want = (unsigned)((s->shared_vcpus[n] + vcpus) / s->cpu_ratio);
 	unsigned have = node_pool_size(s, n);
-	_cleanup_bitmap_ hwloc_bitmap_t grown = hwloc_bitmap_alloc();
+	hwloc_bitmap_t grown = s->grown;
 
-	if (!grown)
-		return -ENOMEM;
+	hwloc_bitmap_zero(grown);
 	if (want * s->cpu_ratio < s->shared_vcpus[n] + vcpus)
 		want++;
 	if (want == 0)
@@ -1297,7 +1439,7 @@ shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus
 		return -ENOSPC;
 	hwloc_bitmap_or(s->pool, s->pool, grown);
 	s->shared_vcpus[n] += vcpus;
-	for (unsigned i = 0; i < node->ncores; i++) {
+	for (unsigned i = 0; ret_pus && i < node->ncores; i++) {
 		const struct topo_core *core = &s->t->cores[node->cores[i]];
 
 		for (unsigned k = 0; k < core->npus; k++)
@@ -1307,110 +1449,118 @@ shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus
 	return 0;
 }
 
+/* What each cell asks for, in scratch memory; NULL when out of memory. */
+static struct cell_req *
+cell_requests(const struct solver *s, const struct guest_cells *cells)
+{
+	struct cell_req *req = scratch_new(s, cells->n, struct cell_req);
+
+	for (unsigned c = 0; req && c < cells->n; c++) {
+		req[c].vcpus = (unsigned)hwloc_bitmap_weight(cells->vcpus[c]);
+		req[c].memory_mib = cells->memory_mib[c];
+	}
+	return req;
+}
+
 /* Place one guest. On -ENOSPC the solver is left as it was. decide_only: the choices alone,
- * without the words and lists a plan carries (tmap_host_fit()). */
+ * without the words and lists a plan carries, and pg NULL (tmap_host_fit()). */
 static int
 place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg, bool decide_only)
 {
 	const struct tmap_topology *t = s->t;
 	struct demand d = demand_of(t, g);
-	_cleanup_free_ unsigned *cap = calloc(t->nnodes, sizeof(unsigned));
-	_cleanup_free_ struct cell_req *req = NULL;
-	_cleanup_free_ int *node_of = NULL;
-	_cleanup_free_ unsigned *vcpu_pu = calloc(g->vcpus, sizeof(unsigned));
-	struct guest_cells cells = {0};
-	struct snapshot snap = {0};
+	unsigned *cap, *vcpu_pu;
+	struct cell_req *req;
+	int *node_of;
+	struct guest_cells *cells = &s->cells;
+	struct snapshot *snap = s->undo;
+	/* A decision alone takes PUs into the host's own set; a plan into the guest's. */
+	hwloc_bitmap_t held = s->held;
 	unsigned usable_nodes = 0;
 	bool spread_out = false, sharing = false;
 	int l3 = -1, r;
 
+	scratch_reset(s->scratch);
+	hwloc_bitmap_zero(s->held);
+	cap = scratch_new(s, t->nnodes, unsigned);
+	vcpu_pu = scratch_new(s, g->vcpus, unsigned);
 	if (!cap || !vcpu_pu)
 		return -ENOMEM;
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		cap[n] = node_capacity(s, n, &d);
 		usable_nodes += !t->nodes[n].cpuless;
 	}
-	r = guest_resolve_cells(g, &cells);
+	r = guest_resolve_cells(g, cells);
 	if (r < 0)
 		return r;
-	req = calloc(cells.n, sizeof(*req));
-	node_of = calloc(cells.n, sizeof(int));
-	if (!req || !node_of) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (unsigned c = 0; c < cells.n; c++) {
-		req[c].vcpus = (unsigned)hwloc_bitmap_weight(cells.vcpus[c]);
-		req[c].memory_mib = cells.memory_mib[c];
-	}
+	req = cell_requests(s, cells);
+	node_of = scratch_new(s, cells->n, int);
+	if (!req || !node_of)
+		return -ENOMEM;
 	/* Every request counts, placed or not: it is what this host is asked for. */
 	if (d.cpu == TMAP_CPU_DEDICATED)
-		remember_shape(s, req, cells.n);
+		remember_shape(s, req, cells->n);
 
-	if (d.policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d.cpu == TMAP_CPU_DEDICATED) {
-		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
-		goto out;
-	}
-	if (cells.n == 1) {
+	if (d.policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d.cpu == TMAP_CPU_DEDICATED)
+		return no_fit(s, &d, cap, req, cells->n, cells->implied);
+	if (cells->n == 1) {
 		r = choose_one(s, &d, cap, &req[0], &node_of[0]);
-		if (r == -ENOSPC && cells.implied && !(s->flags & TMAP_SOLVE_NO_SPREAD)) {
-			int *spread_nodes = NULL;
+		if (r == -ENOSPC && cells->implied && !(s->flags & TMAP_SOLVE_NO_SPREAD)) {
+			_cleanup_free_ int *spread_nodes = NULL;
 
-			if (spread(s, &d, cap, g, &cells, &spread_nodes) == 0) {
-				free(node_of);
-				node_of = spread_nodes;
-				free(req);
-				req = calloc(cells.n, sizeof(*req));
-				if (!req) {
-					r = -ENOMEM;
-					goto out;
-				}
-				for (unsigned c = 0; c < cells.n; c++) {
-					req[c].vcpus = (unsigned)hwloc_bitmap_weight(cells.vcpus[c]);
-					req[c].memory_mib = cells.memory_mib[c];
-				}
+			if (spread(s, &d, cap, g, cells, &spread_nodes) == 0) {
+				req = cell_requests(s, cells);
+				node_of = scratch_new(s, cells->n, int);
+				if (!req || !node_of)
+					return -ENOMEM;
+				memcpy(node_of, spread_nodes, cells->n * sizeof(int));
 				spread_out = true;
 				r = 0;
 			}
 		}
-	} else if (cells.n <= usable_nodes || (s->flags & TMAP_SOLVE_DISTINCT_CELLS)) {
-		r = choose_distinct(s, &d, cap, req, cells.n, node_of);
+	} else if (cells->n <= usable_nodes || (s->flags & TMAP_SOLVE_DISTINCT_CELLS)) {
+		r = choose_distinct(s, &d, cap, req, cells->n, node_of);
 	} else {
 		sharing = true;
-		r = choose_shared_nodes(s, &d, cap, req, cells.n, node_of);
+		r = choose_shared_nodes(s, &d, cap, req, cells->n, node_of);
 	}
-	if (r == -ENOSPC) {
-		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
-		goto out;
+	if (r == -ENOSPC)
+		return no_fit(s, &d, cap, req, cells->n, cells->implied);
+	if (r < 0)
+		return r;
+
+	if (!decide_only) {
+		r = plan_guest_init(pg, g, cells->n);
+		if (r < 0)
+			return r;
+		pg->cells_proposed = spread_out;
+		held = pg->held;
 	}
+	r = snapshot_save(s, snap);
 	if (r < 0)
-		goto out;
+		return r;
 
-	r = plan_guest_init(pg, g, cells.n);
-	if (r < 0)
-		goto out;
-	pg->cells_proposed = spread_out;
-	r = snapshot_take(s, &snap);
-	if (r < 0)
-		goto out;
-
-	for (unsigned c = 0; c < cells.n; c++) {
-		struct plan_cell *pc = &pg->cells[c];
+	for (unsigned c = 0; c < cells->n; c++) {
+		struct plan_cell *pc = decide_only ? NULL : &pg->cells[c];
 		unsigned n = (unsigned)node_of[c], v;
 
-		hwloc_bitmap_copy(pc->vcpus, cells.vcpus[c]);
-		pc->node = t->nodes[n].os_index;
-		pc->memory_mib = req[c].memory_mib;
-		pg->memory_mib += req[c].memory_mib;
 		s->mem_free[n] -= (int64_t)req[c].memory_mib;
-		hwloc_bitmap_set(pg->memory_nodes, pc->node);
-		hwloc_bitmap_foreach_begin(v, cells.vcpus[c]) pg->vcpu_node[v] = (int)pc->node;
-		hwloc_bitmap_foreach_end();
+		if (pc) {
+			hwloc_bitmap_copy(pc->vcpus, cells->vcpus[c]);
+			pc->node = t->nodes[n].os_index;
+			pc->memory_mib = req[c].memory_mib;
+			pg->memory_mib += req[c].memory_mib;
+			hwloc_bitmap_set(pg->memory_nodes, pc->node);
+			hwloc_bitmap_foreach_begin(v, cells->vcpus[c]) pg->vcpu_node[v] = (int)pc->node;
+			hwloc_bitmap_foreach_end();
+		}
 		if (d.cpu == TMAP_CPU_SHARED) {
-			r = shared_cell(s, n, req[c].vcpus, pc->pus);
+			r = shared_cell(s, n, req[c].vcpus, pc ? pc->pus : NULL);
 			if (r < 0)
 				goto fail;
-			hwloc_bitmap_foreach_begin(v, cells.vcpus[c])
+			if (!pc)
+				continue;
+			hwloc_bitmap_foreach_begin(v, cells->vcpus[c])
 				hwloc_bitmap_copy(pg->vcpu_pus[v], pc->pus);
 			hwloc_bitmap_foreach_end();
 			hwloc_bitmap_or(pg->emulator, pg->emulator, pc->pus);
@@ -1418,15 +1568,15 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		}
 		if (c > 0 && node_of[c] != node_of[c - 1])
 			l3 = -1;
-		r = alloc_cell(s, n, &d, cells.vcpus[c], vcpu_pu, pg->held, &l3);
+		r = alloc_cell(s, n, &d, cells->vcpus[c], vcpu_pu, held, &l3);
 		if (r < 0)
 			goto fail;
-		hwloc_bitmap_foreach_begin(v, cells.vcpus[c])
+		if (!pc)
+			continue;
+		hwloc_bitmap_foreach_begin(v, cells->vcpus[c])
 		{
 			hwloc_bitmap_only(pg->vcpu_pus[v], vcpu_pu[v]);
 			hwloc_bitmap_set(pc->pus, vcpu_pu[v]);
-			if (decide_only)
-				continue;
 			pg->vcpu_core_lists[v] = core_list(t, vcpu_pu[v]);
 			if (!pg->vcpu_core_lists[v]) {
 				r = -ENOMEM;
@@ -1442,11 +1592,12 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		bool whole = d.policy != TMAP_THREAD_PREFER;
 		int c = pick_core(s, n, 1, whole, 1, -1, false);
 
-		if (c < 0 || take_pus(s, (unsigned)c, 1, whole, &pu, pg->held) != 1) {
+		if (c < 0 || take_pus(s, (unsigned)c, 1, whole, &pu, held) != 1) {
 			r = -ENOSPC;
 			goto fail;
 		}
-		hwloc_bitmap_only(pg->emulator, pu);
+		if (!decide_only)
+			hwloc_bitmap_only(pg->emulator, pu);
 	}
 
 	if (decide_only)
@@ -1456,19 +1607,19 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		_cleanup_free_ char *nodes = bitmap_list(pg->memory_nodes);
 
 		plan_guest_explain(pg, "no single node has %u %s and %" PRIu64 " MiB: spread over the %u closest nodes that have them (%s); the plan proposes %u cells that mirror them",
-				   g->vcpus, unit_name(&d), g->memory_mib, cells.n,
-				   nodes ? nodes : "", cells.n);
+				   g->vcpus, unit_name(&d), g->memory_mib, cells->n,
+				   nodes ? nodes : "", cells->n);
 	}
 	if (sharing)
 		plan_guest_explain(pg, "%u cells but only %u nodes with CPUs: cells share nodes",
-				   cells.n, usable_nodes);
-	for (unsigned c = 0; c < cells.n; c++) {
+				   cells->n, usable_nodes);
+	for (unsigned c = 0; c < cells->n; c++) {
 		unsigned n = (unsigned)node_of[c];
 
 		if (d.cpu == TMAP_CPU_SHARED)
 			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; the most room for shared vcpus (%u)",
 					   c, t->nodes[n].os_index, req[c].memory_mib, cap[n]);
-		else if (cells.n == 1)
+		else if (cells->n == 1)
 			plan_guest_explain(pg, "cell 0 -> node %u: keeps the host most useful for the requests it gets, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free",
 					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
 					   req[c].memory_mib, node_memory(s, n, &d) + req[c].memory_mib);
@@ -1492,17 +1643,12 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 	else
 		plan_guest_explain(pg, "emulator and iothreads float over the guest's vcpu PUs (emulator share)");
 decided:
-	hwloc_bitmap_or(s->taken, s->taken, pg->held);
-	snapshot_clear(&snap);
-	r = 0;
-	goto out;
+	hwloc_bitmap_or(s->taken, s->taken, held);
+	return 0;
 fail:
-	snapshot_restore(s, &snap);
-	snapshot_clear(&snap);
+	snapshot_restore(s, snap);
 	if (r == -ENOSPC)
-		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
-out:
-	guest_cells_clear(&cells);
+		r = no_fit(s, &d, cap, req, cells->n, cells->implied);
 	return r;
 }
 
@@ -1645,7 +1791,6 @@ static int
 host_place(struct tmap_host *h, const struct tmap_guest *g, struct plan_guest *pg,
 	   struct tmap_error *err)
 {
-	struct snapshot snap = {0};
 	int r;
 
 	h->err = err;
@@ -1657,9 +1802,12 @@ host_place(struct tmap_host *h, const struct tmap_guest *g, struct plan_guest *p
 				   g->name);
 		goto out;
 	}
-	r = snapshot_take(h, &snap);
-	if (r == 0)
-		r = place_guest(h, g, pg, false);
+	r = snapshot_save(h, h->before);
+	if (r < 0) {
+		tmap_error_set(err, r, "out of memory");
+		goto out;
+	}
+	r = place_guest(h, g, pg, false);
 	if (r == 0)
 		r = plan_guest_finish(pg);
 	if (r == 0)
@@ -1668,10 +1816,9 @@ host_place(struct tmap_host *h, const struct tmap_guest *g, struct plan_guest *p
 		r = record(h, pg);
 	if (r == -ENOMEM)
 		tmap_error_set(err, r, "out of memory");
-	if (r < 0 && snap.taken)
-		snapshot_restore(h, &snap);
+	if (r < 0)
+		snapshot_restore(h, h->before);
 out:
-	snapshot_clear(&snap);
 	h->err = NULL;
 	return r;
 }
@@ -1698,8 +1845,6 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
 int
 tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error *err)
 {
-	struct plan_guest pg = {0};
-	struct snapshot snap = {0};
 	int r;
 
 	if (!h || !g)
@@ -1710,7 +1855,7 @@ tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error
 		r = tmap_error_set(err, -EEXIST, "%s: a guest of that name is already placed",
 				   g->name);
 	if (r == 0)
-		r = snapshot_take(h, &snap);
+		r = snapshot_save(h, h->before);
 	if (r == 0) {
 		struct shape recent[RECENT];
 		unsigned nrecent = h->nrecent, next = h->next_recent;
@@ -1718,16 +1863,14 @@ tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error
 		/* The same decision tmap_host_place() makes, then everything put back, the
 		 * window of recent requests too: a question is not a request. */
 		memcpy(recent, h->recent, sizeof(recent));
-		r = place_guest(h, g, &pg, true);
-		snapshot_restore(h, &snap);
+		r = place_guest(h, g, NULL, true);
+		snapshot_restore(h, h->before);
 		memcpy(h->recent, recent, sizeof(recent));
 		h->nrecent = nrecent;
 		h->next_recent = next;
 	}
 	if (r == -ENOMEM)
 		tmap_error_set(err, r, "out of memory");
-	snapshot_clear(&snap);
-	plan_guest_clear(&pg);
 	h->err = NULL;
 	return r;
 }
