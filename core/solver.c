@@ -91,6 +91,9 @@ struct tmap_host {
 	 * grown: what a shared cell adds to the pool. */
 	struct snapshot *before, *undo;
 	hwloc_bitmap_t held, grown;
+	/* nnodes x nnodes: for each anchor node a, each node's distance class from a: 0 for a
+	 * itself, then 1, 2, ... for each distinct distance, nearest first. */
+	unsigned *dist_class;
 	struct guest_cells cells;
 	struct scratch *scratch;
 };
@@ -220,6 +223,50 @@ solver_clear(struct solver *s)
 		hwloc_bitmap_free(s->grown);
 	guest_cells_clear(&s->cells);
 	scratch_free(s->scratch);
+	free(s->dist_class);
+}
+
+static int
+cmp_unsigned(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The host's distance classes (struct tmap_host.dist_class), once for all decisions. */
+static int
+distance_classes(struct solver *s)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned N = t->nnodes;
+	_cleanup_free_ unsigned *dist = malloc((N ? N : 1) * sizeof(unsigned));
+
+	s->dist_class = calloc(N ? (size_t)N * N : 1, sizeof(unsigned));
+	if (!dist || !s->dist_class)
+		return -ENOMEM;
+	for (unsigned a = 0; a < N; a++) {
+		unsigned ndist = 0;
+
+		/* The distinct distances from a to the other nodes, ascending. */
+		for (unsigned n = 0; n < N; n++)
+			if (n != a)
+				dist[ndist++] = topo_distance(t, a, n);
+		qsort(dist, ndist, sizeof(*dist), cmp_unsigned);
+		for (unsigned i = 1, k = 1; i < ndist; i++)
+			if (dist[i] != dist[k - 1])
+				dist[k++] = dist[i];
+		for (unsigned n = 0; n < N; n++) {
+			unsigned d = topo_distance(t, a, n), k = 0;
+
+			if (n == a)
+				continue;
+			while (dist[k] != d)
+				k++;
+			s->dist_class[(size_t)a * N + n] = k + 1;
+		}
+	}
+	return 0;
 }
 
 /* A set of host PUs from the options: list syntax, every PU usable on this host. */
@@ -288,7 +335,8 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
 	    !s->mem_free || !s->shared_vcpus || !s->held || !s->grown || !s->scratch ||
-	    !(s->before = snapshot_new(t)) || !(s->undo = snapshot_new(t)))
+	    !(s->before = snapshot_new(t)) || !(s->undo = snapshot_new(t)) ||
+	    distance_classes(s) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (reserved) {
 		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
@@ -638,7 +686,6 @@ struct sort_ctx {
 	const struct tmap_topology *t;
 	unsigned anchor;
 	const unsigned *key;	/* secondary key, larger first; may be NULL */
-	const unsigned *dist;	/* distances from the anchor, computed once; may be NULL */
 };
 
 static int
@@ -646,8 +693,8 @@ by_distance(const void *a, const void *b, void *arg)
 {
 	const struct sort_ctx *ctx = arg;
 	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-	unsigned dx = ctx->dist ? ctx->dist[x] : topo_distance(ctx->t, ctx->anchor, x);
-	unsigned dy = ctx->dist ? ctx->dist[y] : topo_distance(ctx->t, ctx->anchor, y);
+	unsigned dx = topo_distance(ctx->t, ctx->anchor, x);
+	unsigned dy = topo_distance(ctx->t, ctx->anchor, y);
 
 	if (x == ctx->anchor || y == ctx->anchor)
 		return (y == ctx->anchor) - (x == ctx->anchor);
@@ -656,6 +703,27 @@ by_distance(const void *a, const void *b, void *arg)
 	if (ctx->key && ctx->key[x] != ctx->key[y])
 		return ctx->key[x] > ctx->key[y] ? -1 : 1;
 	return (x > y) - (x < y);
+}
+
+/*
+ * The nodes as by_distance() orders them from anchor a with cap as the key: a first, then
+ * nearest first, then in the order of by_room (most room first, then by index). A counting
+ * sort over the host's distance classes: no comparison, no distance looked up.
+ */
+static void
+order_from(const struct solver *s, unsigned a, const unsigned *by_room, unsigned *start,
+	   unsigned *ret_order)
+{
+	unsigned N = s->t->nnodes;
+	const unsigned *class = &s->dist_class[(size_t)a * N];
+
+	memset(start, 0, (N + 1) * sizeof(*start));
+	for (unsigned n = 0; n < N; n++)
+		start[class[n] + 1]++;
+	for (unsigned k = 1; k <= N; k++)
+		start[k] += start[k - 1];
+	for (unsigned i = 0; i < N; i++)
+		ret_order[start[class[by_room[i]]]++] = by_room[i];
 }
 
 /*
@@ -686,13 +754,16 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	unsigned best_useful = 0, best_largest = 0, nseen = 0;
 	uint64_t *seen_sets = scratch_new(s, N, uint64_t);
 	unsigned *cand = scratch_new(s, N, unsigned);
-	unsigned *from_anchor = scratch_new(s, N, unsigned);
+	unsigned *by_room = scratch_new(s, N, unsigned);
+	unsigned *start = scratch_new(s, N + 1, unsigned);
+	unsigned *reach = scratch_new(s, ncells, unsigned);
 	bool *fits_every_cell = scratch_new(s, N, bool);
+	bool *node_used = scratch_new(s, N, bool);
 	struct matching m;
 
 	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
-	    !best || !cap_after || !mem_after || !seen_sets || !cand || !from_anchor ||
-	    !fits_every_cell)
+	    !best || !cap_after || !mem_after || !seen_sets || !cand || !by_room || !start ||
+	    !reach || !fits_every_cell || !node_used)
 		return -ENOMEM;
 	m = (struct matching){ncells, N, fit, allowed, node_of, cell_of, visited};
 	for (unsigned n = 0; n < N; n++)
@@ -712,37 +783,43 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			by_size[j] = by_size[j - 1];
 			by_size[j - 1] = tmp;
 		}
+	/* Nodes most room first, then by number. */
+	for (unsigned n = 0; n < N; n++)
+		by_room[n] = n;
+	for (unsigned i = 1; i < N; i++)
+		for (unsigned j = i; j > 0 && cap[by_room[j]] > cap[by_room[j - 1]]; j--) {
+			unsigned tmp = by_room[j];
+
+			by_room[j] = by_room[j - 1];
+			by_room[j - 1] = tmp;
+		}
 
 	for (unsigned a = 0; a < N; a++) {
-		struct sort_ctx ctx = {t, a, cap, from_anchor};
 		unsigned long dist, left = 0;
-		unsigned len, useful, largest, fit_all = 0;
+		unsigned len, useful, largest, fit_all = 0, unreached = ncells, spare = 0;
 		bool anchor_useful = false;
 
 		for (unsigned c = 0; c < ncells; c++)
 			anchor_useful |= fit[c * N + a];
 		if (!anchor_useful)
 			continue;
-		for (unsigned n = 0; n < N; n++)
-			from_anchor[n] = topo_distance(t, a, n);
-		for (unsigned n = 0; n < N; n++)
-			order[n] = n;
-		/* Insertion sort: node lists are short, and qsort_r() allocates. */
-		for (unsigned i = 1; i < N; i++)
-			for (unsigned j = i; j > 0 && by_distance(&order[j], &order[j - 1], &ctx) < 0; j--) {
-				unsigned tmp = order[j];
-
-				order[j] = order[j - 1];
-				order[j - 1] = tmp;
-			}
+		order_from(s, a, by_room, start, order);
 		memset(allowed, 0, N * sizeof(bool));
+		memset(reach, 0, ncells * sizeof(unsigned));
 		for (unsigned c = 0; c < ncells; c++)
 			fixed[c] = -1;
 		for (len = 0; len < N; len++) {
-			allowed[order[len]] = true;
-			/* Enough nodes that take every cell make a matching without searching. */
-			fit_all += fits_every_cell[order[len]];
-			if (len + 1 >= ncells && (fit_all >= ncells || matching_complete(&m, fixed)))
+			unsigned n = order[len];
+
+			allowed[n] = true;
+			/* Enough nodes that take every cell make a matching without searching; a
+			 * cell that no allowed node takes leaves none to search for. */
+			fit_all += fits_every_cell[n];
+			for (unsigned c = 0; c < ncells; c++)
+				if (fit[c * N + n] && reach[c]++ == 0)
+					unreached--;
+			if (len + 1 >= ncells &&
+			    (fit_all >= ncells || (!unreached && matching_complete(&m, fixed))))
 				break;
 		}
 		if (len == N)
@@ -762,49 +839,35 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		}
 		/* Fix the cells, largest first, on the allowed node with the most room that still
 		 * leaves the other cells a matching: candidates in that order, the first that
-		 * keeps a full matching wins. */
+		 * keeps a full matching wins. spare: free allowed nodes that take every cell. */
+		memset(node_used, 0, N * sizeof(bool));
+		for (unsigned n = 0; n < N; n++)
+			spare += allowed[n] && fits_every_cell[n];
 		for (unsigned i = 0; i < ncells; i++) {
 			unsigned c = by_size[i], ncand = 0;
 			int pick = -1;
 
-			for (unsigned n = 0; n < N; n++) {
-				bool used = false;
+			/* most room first; ties keep node order */
+			for (unsigned k = 0; k < N; k++) {
+				unsigned n = by_room[k];
 
-				if (!allowed[n] || !fit[c * N + n])
-					continue;
-				for (unsigned k = 0; k < ncells; k++)
-					used |= fixed[k] == (int)n;
-				if (used)
-					continue;
-				/* most room first; ties keep node order */
-				cand[ncand] = n;
-				for (unsigned j = ncand++; j > 0 && cap[cand[j]] > cap[cand[j - 1]]; j--) {
-					unsigned tmp = cand[j];
-
-					cand[j] = cand[j - 1];
-					cand[j - 1] = tmp;
-				}
+				if (allowed[n] && fit[c * N + n] && !node_used[n])
+					cand[ncand++] = n;
 			}
 			for (unsigned j = 0; j < ncand && pick < 0; j++) {
-				unsigned spare = 0;
-
 				fixed[c] = (int)cand[j];
 				/* The last cell needs no check: its node fits it and is free; nor does
 				 * any cell when enough free allowed nodes still take every cell. */
-				for (unsigned n = 0; n < N; n++) {
-					bool used = false;
-
-					for (unsigned k = 0; k < ncells && !used; k++)
-						used = fixed[k] == (int)n;
-					spare += allowed[n] && !used && fits_every_cell[n];
-				}
-				if (i + 1 == ncells || spare >= ncells - i - 1 || matching_complete(&m, fixed))
+				if (i + 1 == ncells || spare - fits_every_cell[cand[j]] >= ncells - i - 1 ||
+				    matching_complete(&m, fixed))
 					pick = (int)cand[j];
 				fixed[c] = -1;
 			}
 			if (pick < 0)
 				return -EINVAL; /* cannot happen: the prefix had a full matching */
 			fixed[c] = pick;
+			node_used[pick] = true;
+			spare -= fits_every_cell[pick];
 			left += cap[pick] - req[c].vcpus;
 		}
 		dist = set_distance(t, fixed, ncells);
