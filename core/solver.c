@@ -541,19 +541,35 @@ cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, u
 	return cap[n] >= need;
 }
 
-/* The size class (power of two) of the largest capacity left on any node: a placement that
- * drops it breaks the one node that could still take a big cell. */
+/* The size class of a capacity: its power of two. */
+static unsigned
+size_class(unsigned cap)
+{
+	unsigned k = 0;
+
+	while (cap >>= 1)
+		k++;
+	return k;
+}
+
+/* The size class of the largest capacity left on any node: a placement that drops it breaks
+ * the one node that could still take a big cell. */
 static unsigned
 largest_class(const struct solver *s, const unsigned *cap)
 {
-	unsigned biggest = 0, k = 0;
+	unsigned biggest = 0;
 
 	for (unsigned n = 0; n < s->t->nnodes; n++)
 		if (!s->t->nodes[n].cpuless && cap[n] > biggest)
 			biggest = cap[n];
-	while (biggest >>= 1)
-		k++;
-	return k;
+	return size_class(biggest);
+}
+
+/* Could node n, with this capacity and memory, take a cell of this shape? */
+static bool
+node_takes(const struct solver *s, unsigned n, const struct shape *sh, unsigned cap, uint64_t mem)
+{
+	return !s->t->nodes[n].cpuless && cap >= sh->vcpus && mem >= sh->memory_mib;
 }
 
 /* Does a request of this shape fit a host whose nodes have these capacities and memory? */
@@ -564,7 +580,7 @@ shape_fits(const struct shape *sh, const struct solver *s, const unsigned *cap,
 	unsigned nodes = 0;
 
 	for (unsigned n = 0; n < s->t->nnodes && nodes < sh->ncells; n++)
-		nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus && mem[n] >= sh->memory_mib;
+		nodes += node_takes(s, n, sh, cap[n], mem[n]);
 	return nodes >= sh->ncells;
 }
 
@@ -908,17 +924,77 @@ shared_rank(const struct solver *s, unsigned n, unsigned vcpus)
 	return pool_room(s, n) >= (long)vcpus ? 0 : 1;
 }
 
+/*
+ * How useful the host stays when one cell lands on one node, for each candidate node of
+ * choose_one(): what after_placing() then usefulness() and largest_class() say, counted once
+ * for the host as it is, so that a candidate only changes its own node's share.
+ */
+struct outlook {
+	unsigned *takers;	/* per recent shape: the nodes that take it now */
+	uint64_t *mem;		/* per node: node_memory() now */
+	unsigned top, second;	/* the largest capacity of a node with CPUs, the largest of the others */
+	unsigned top_node;
+};
+
+static int
+outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap,
+	     struct outlook *o)
+{
+	unsigned N = s->t->nnodes;
+
+	o->takers = scratch_new(s, s->nrecent, unsigned);
+	o->mem = scratch_new(s, N, uint64_t);
+	if (!o->takers || !o->mem)
+		return -ENOMEM;
+	for (unsigned n = 0; n < N; n++) {
+		o->mem[n] = node_memory(s, n, d);
+		if (s->t->nodes[n].cpuless)
+			continue;
+		if (cap[n] > o->top) {
+			o->second = o->top;
+			o->top = cap[n];
+			o->top_node = n;
+		} else if (cap[n] > o->second) {
+			o->second = cap[n];
+		}
+	}
+	for (unsigned i = 0; i < s->nrecent; i++)
+		for (unsigned n = 0; n < N; n++)
+			o->takers[i] += node_takes(s, n, &s->recent[i], cap[n], o->mem[n]);
+	return 0;
+}
+
+/* usefulness() and largest_class() of the host once cell 0 (req) lands on node n. */
+static void
+outlook_after(const struct solver *s, const struct demand *d, const unsigned *cap,
+	      const struct cell_req *req, const struct outlook *o, unsigned n,
+	      unsigned *ret_useful, unsigned *ret_largest)
+{
+	unsigned need = req->vcpus + (d->emulator_isolate ? d->emulator_units : 0);
+	unsigned cap_n = cap[n] > need ? cap[n] - need : 0;
+	uint64_t mem_n = o->mem[n] > req->memory_mib ? o->mem[n] - req->memory_mib : 0;
+	unsigned useful = 0, biggest = n == o->top_node ? o->second : o->top;
+
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		const struct shape *sh = &s->recent[i];
+		unsigned takers = o->takers[i] - node_takes(s, n, sh, cap[n], o->mem[n]) +
+				  node_takes(s, n, sh, cap_n, mem_n);
+
+		useful += takers >= sh->ncells;
+	}
+	*ret_useful = useful;
+	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
+}
+
 /* One cell: the node it fills best (dedicated), or for a shared cell the pool it joins. */
 static int
 choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 	   const struct cell_req *req, int *ret_node)
 {
-	unsigned *cap_after = scratch_new(s, s->t->nnodes, unsigned);
-	uint64_t *mem_after = scratch_new(s, s->t->nnodes, uint64_t);
+	struct outlook o = {0};
+	unsigned up = 0, lp = 0;
+	bool judged = false;
 	int pick = -1;
-
-	if (!cap_after || !mem_after)
-		return -ENOMEM;
 
 	for (unsigned n = 0; n < s->t->nnodes; n++) {
 		if (!cell_fits(s, d, cap, n, req, 0))
@@ -938,19 +1014,22 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 								 s->mem_free[n] > s->mem_free[pick]))
 				pick = (int)n;
 		} else {
-			int one_n = (int)n, one_p = pick;
-			unsigned un, up, ln, lp;
+			unsigned un, ln;
 
-			after_placing(s, d, cap, req, &one_n, 1, cap_after, mem_after);
-			un = usefulness(s, cap_after, mem_after);
-			ln = largest_class(s, cap_after);
-			after_placing(s, d, cap, req, &one_p, 1, cap_after, mem_after);
-			up = usefulness(s, cap_after, mem_after);
-			lp = largest_class(s, cap_after);
+			if (!judged) {
+				if (outlook_init(s, d, cap, &o) < 0)
+					return -ENOMEM;
+				outlook_after(s, d, cap, req, &o, (unsigned)pick, &up, &lp);
+				judged = true;
+			}
+			outlook_after(s, d, cap, req, &o, n, &un, &ln);
 			if (un != up ? un > up :
 			    ln != lp ? ln > lp :
-			    cap[n] != cap[pick] ? cap[n] > cap[pick] : s->mem_free[n] > s->mem_free[pick])
+			    cap[n] != cap[pick] ? cap[n] > cap[pick] : s->mem_free[n] > s->mem_free[pick]) {
 				pick = (int)n;
+				up = un;
+				lp = ln;
+			}
 		}
 	}
 	if (pick < 0)
