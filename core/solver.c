@@ -498,7 +498,8 @@ node_capacity(const struct solver *s, unsigned n, const struct demand *d)
 
 		switch (d->policy) {
 		case TMAP_THREAD_PREFER:
-			cap += s->core_free[c] / d->group * d->group;
+			/* (no division in the common case: this runs for every core of the host) */
+			cap += d->group == 1 ? s->core_free[c] : s->core_free[c] / d->group * d->group;
 			break;
 		case TMAP_THREAD_ISOLATE:
 			cap += core_whole(s, c);
@@ -570,34 +571,6 @@ static bool
 node_takes(const struct solver *s, unsigned n, const struct shape *sh, unsigned cap, uint64_t mem)
 {
 	return !s->t->nodes[n].cpuless && cap >= sh->vcpus && mem >= sh->memory_mib;
-}
-
-/* Does a request of this shape fit a host whose nodes have these capacities and memory? */
-static bool
-shape_fits(const struct shape *sh, const struct solver *s, const unsigned *cap,
-	   const uint64_t *mem)
-{
-	unsigned nodes = 0;
-
-	for (unsigned n = 0; n < s->t->nnodes && nodes < sh->ncells; n++)
-		nodes += node_takes(s, n, sh, cap[n], mem[n]);
-	return nodes >= sh->ncells;
-}
-
-/*
- * How useful a host stays: how many of the latest requests it could still take, each on its
- * own. Placing a guest where it leaves this highest keeps the holes that the guests this host
- * actually receives need (a whole node for a big cell, room on several nodes for a
- * multi-cell guest), which neither best fit nor spreading does on every stream.
- */
-static unsigned
-usefulness(const struct solver *s, const unsigned *cap, const uint64_t *mem)
-{
-	unsigned score = 0;
-
-	for (unsigned i = 0; i < s->nrecent; i++)
-		score += shape_fits(&s->recent[i], s, cap, mem);
-	return score;
 }
 
 static void
@@ -722,6 +695,116 @@ by_distance(const void *a, const void *b, void *arg)
 }
 
 /*
+ * How useful a host stays: how many of the latest requests it could still take, each on its
+ * own (a request fits when as many nodes as it has cells take its largest cell). Placing a
+ * guest where it leaves this highest keeps the holes that the guests this host actually
+ * receives need (a whole node for a big cell, room on several nodes for a multi-cell guest),
+ * which neither best fit nor spreading does on every stream.
+ *
+ * Candidates are judged by difference: the nodes that take each recent request are counted
+ * once for the host as it is, and a candidate placement (cells on distinct nodes) only
+ * changes its own nodes' share.
+ */
+struct outlook {
+	unsigned *takers;	/* per recent shape: the nodes that take it now */
+	uint64_t *mem;		/* per node: node_memory() now */
+	unsigned top, second;	/* the largest capacity of a node with CPUs, the largest of the others */
+	unsigned top_node;
+};
+
+static int
+outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap,
+	     struct outlook *o)
+{
+	unsigned N = s->t->nnodes;
+
+	o->takers = scratch_new(s, s->nrecent, unsigned);
+	o->mem = scratch_new(s, N, uint64_t);
+	if (!o->takers || !o->mem)
+		return -ENOMEM;
+	for (unsigned n = 0; n < N; n++) {
+		o->mem[n] = node_memory(s, n, d);
+		if (s->t->nodes[n].cpuless)
+			continue;
+		if (cap[n] > o->top) {
+			o->second = o->top;
+			o->top = cap[n];
+			o->top_node = n;
+		} else if (cap[n] > o->second) {
+			o->second = cap[n];
+		}
+	}
+	for (unsigned i = 0; i < s->nrecent; i++)
+		for (unsigned n = 0; n < N; n++)
+			o->takers[i] += node_takes(s, n, &s->recent[i], cap[n], o->mem[n]);
+	return 0;
+}
+
+/* How node n changes the number of nodes that take recent request i when its capacity and
+ * memory go from the host's to cap_n and mem_n: -1, 0 or 1. */
+static int
+takers_change(const struct solver *s, const struct outlook *o, const unsigned *cap, unsigned i,
+	      unsigned n, unsigned cap_n, uint64_t mem_n)
+{
+	const struct shape *sh = &s->recent[i];
+
+	return (int)node_takes(s, n, sh, cap_n, mem_n) - (int)node_takes(s, n, sh, cap[n], o->mem[n]);
+}
+
+/* How useful the host stays once cells land on the distinct nodes node_of[], leaving them
+ * cap_after and mem_after (after_placing()). */
+static unsigned
+outlook_useful(const struct solver *s, const struct outlook *o, const unsigned *cap,
+	       const int *node_of, unsigned ncells, const unsigned *cap_after,
+	       const uint64_t *mem_after)
+{
+	unsigned useful = 0;
+
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		int takers = (int)o->takers[i];
+
+		for (unsigned c = 0; c < ncells; c++) {
+			unsigned n = (unsigned)node_of[c];
+
+			takers += takers_change(s, o, cap, i, n, cap_after[n], mem_after[n]);
+		}
+		useful += takers >= (int)s->recent[i].ncells;
+	}
+	return useful;
+}
+
+/* How useful the host stays, and largest_class() of it, once cell 0 (req) lands on node n. */
+static void
+outlook_after(const struct solver *s, const struct demand *d, const unsigned *cap,
+	      const struct cell_req *req, const struct outlook *o, unsigned n,
+	      unsigned *ret_useful, unsigned *ret_largest)
+{
+	unsigned need = req->vcpus + (d->emulator_isolate ? d->emulator_units : 0);
+	unsigned cap_n = cap[n] > need ? cap[n] - need : 0;
+	uint64_t mem_n = o->mem[n] > req->memory_mib ? o->mem[n] - req->memory_mib : 0;
+	unsigned useful = 0, biggest = n == o->top_node ? o->second : o->top;
+
+	for (unsigned i = 0; i < s->nrecent; i++)
+		useful += (int)o->takers[i] + takers_change(s, o, cap, i, n, cap_n, mem_n) >=
+			  (int)s->recent[i].ncells;
+	*ret_useful = useful;
+	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
+}
+
+/* What cells on the distinct nodes node_of[] leave: how useful the host stays, and the
+ * size class of its largest hole (cap_after and mem_after: room for after_placing()). */
+static void
+judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
+	  const struct cell_req *req, const struct outlook *o, const int *node_of,
+	  unsigned ncells, unsigned *cap_after, uint64_t *mem_after, unsigned *ret_useful,
+	  unsigned *ret_largest)
+{
+	after_placing(s, d, cap, req, node_of, ncells, cap_after, mem_after);
+	*ret_useful = outlook_useful(s, o, cap, node_of, ncells, cap_after, mem_after);
+	*ret_largest = largest_class(s, cap_after);
+}
+
+/*
  * The nodes as by_distance() orders them from anchor a with cap as the key: a first, then
  * nearest first, then in the order of by_room (most room first, then by index). A counting
  * sort over the host's distance classes: no comparison, no distance looked up.
@@ -768,6 +851,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	uint64_t *mem_after = scratch_new(s, N, uint64_t);
 	unsigned long best_dist = ULONG_MAX, best_left = ULONG_MAX;
 	unsigned best_useful = 0, best_largest = 0, nseen = 0;
+	bool best_judged = false;
 	uint64_t *seen_sets = scratch_new(s, N, uint64_t);
 	unsigned *cand = scratch_new(s, N, unsigned);
 	unsigned *by_room = scratch_new(s, N, unsigned);
@@ -775,6 +859,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	unsigned *reach = scratch_new(s, ncells, unsigned);
 	bool *fits_every_cell = scratch_new(s, N, bool);
 	bool *node_used = scratch_new(s, N, bool);
+	struct outlook o = {0};
 	struct matching m;
 
 	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
@@ -886,16 +971,29 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			spare -= fits_every_cell[pick];
 			left += cap[pick] - req[c].vcpus;
 		}
-		dist = set_distance(t, fixed, ncells);
-		after_placing(s, d, cap, req, fixed, ncells, cap_after, mem_after);
-		useful = usefulness(s, cap_after, mem_after);
-		largest = largest_class(s, cap_after);
 		/* Closest first; then what stays useful; then the biggest hole kept; then the
-		 * set with the most room left, spreading the load. */
-		if (best_dist == ULONG_MAX || dist != best_dist ? dist < best_dist :
-		    useful != best_useful ? useful > best_useful :
-		    largest != best_largest ? largest > best_largest : left > best_left) {
+		 * set with the most room left, spreading the load. What a set leaves is judged
+		 * only against a set as close: a farther one loses, a closer one wins. */
+		dist = set_distance(t, fixed, ncells);
+		if (best_dist != ULONG_MAX && dist > best_dist)
+			continue;
+		if (best_dist == ULONG_MAX || dist < best_dist) {
 			best_dist = dist;
+			best_left = left;
+			best_judged = false;
+			memcpy(best, fixed, ncells * sizeof(int));
+			continue;
+		}
+		if (!o.takers && outlook_init(s, d, cap, &o) < 0)
+			return -ENOMEM;
+		if (!best_judged) {
+			judge_set(s, d, cap, req, &o, best, ncells, cap_after, mem_after, &best_useful,
+				  &best_largest);
+			best_judged = true;
+		}
+		judge_set(s, d, cap, req, &o, fixed, ncells, cap_after, mem_after, &useful, &largest);
+		if (useful != best_useful ? useful > best_useful :
+		    largest != best_largest ? largest > best_largest : left > best_left) {
 			best_left = left;
 			best_useful = useful;
 			best_largest = largest;
@@ -922,68 +1020,6 @@ shared_rank(const struct solver *s, unsigned n, unsigned vcpus)
 	if (node_pool_size(s, n) == 0)
 		return 2;
 	return pool_room(s, n) >= (long)vcpus ? 0 : 1;
-}
-
-/*
- * How useful the host stays when one cell lands on one node, for each candidate node of
- * choose_one(): what after_placing() then usefulness() and largest_class() say, counted once
- * for the host as it is, so that a candidate only changes its own node's share.
- */
-struct outlook {
-	unsigned *takers;	/* per recent shape: the nodes that take it now */
-	uint64_t *mem;		/* per node: node_memory() now */
-	unsigned top, second;	/* the largest capacity of a node with CPUs, the largest of the others */
-	unsigned top_node;
-};
-
-static int
-outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap,
-	     struct outlook *o)
-{
-	unsigned N = s->t->nnodes;
-
-	o->takers = scratch_new(s, s->nrecent, unsigned);
-	o->mem = scratch_new(s, N, uint64_t);
-	if (!o->takers || !o->mem)
-		return -ENOMEM;
-	for (unsigned n = 0; n < N; n++) {
-		o->mem[n] = node_memory(s, n, d);
-		if (s->t->nodes[n].cpuless)
-			continue;
-		if (cap[n] > o->top) {
-			o->second = o->top;
-			o->top = cap[n];
-			o->top_node = n;
-		} else if (cap[n] > o->second) {
-			o->second = cap[n];
-		}
-	}
-	for (unsigned i = 0; i < s->nrecent; i++)
-		for (unsigned n = 0; n < N; n++)
-			o->takers[i] += node_takes(s, n, &s->recent[i], cap[n], o->mem[n]);
-	return 0;
-}
-
-/* usefulness() and largest_class() of the host once cell 0 (req) lands on node n. */
-static void
-outlook_after(const struct solver *s, const struct demand *d, const unsigned *cap,
-	      const struct cell_req *req, const struct outlook *o, unsigned n,
-	      unsigned *ret_useful, unsigned *ret_largest)
-{
-	unsigned need = req->vcpus + (d->emulator_isolate ? d->emulator_units : 0);
-	unsigned cap_n = cap[n] > need ? cap[n] - need : 0;
-	uint64_t mem_n = o->mem[n] > req->memory_mib ? o->mem[n] - req->memory_mib : 0;
-	unsigned useful = 0, biggest = n == o->top_node ? o->second : o->top;
-
-	for (unsigned i = 0; i < s->nrecent; i++) {
-		const struct shape *sh = &s->recent[i];
-		unsigned takers = o->takers[i] - node_takes(s, n, sh, cap[n], o->mem[n]) +
-				  node_takes(s, n, sh, cap_n, mem_n);
-
-		useful += takers >= sh->ncells;
-	}
-	*ret_useful = useful;
-	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
 }
 
 /* One cell: the node it fills best (dedicated), or for a shared cell the pool it joins. */
