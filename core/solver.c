@@ -86,10 +86,10 @@ struct tmap_host {
 	unsigned nrecent, next_recent;
 	size_t nallocs;
 	struct alloc *allocs;
-	/* Reused by every decision. before: the host as a call found it; undo: as a guest
-	 * found it, before its cells took anything; held: what tmap_host_fit()'s guest takes;
-	 * grown: what a shared cell adds to the pool. */
-	struct snapshot *before, *undo;
+	/* Reused by every decision. before: the host as the call placing a guest found it;
+	 * held: what tmap_host_fit()'s guest takes; grown: what a shared cell adds to the
+	 * pool. */
+	struct snapshot *before;
 	hwloc_bitmap_t held, grown;
 	/* nnodes x nnodes: for each anchor node a, each node's distance class from a: 0 for a
 	 * itself, then 1, 2, ... for each distinct distance, nearest first. */
@@ -216,7 +216,6 @@ solver_clear(struct solver *s)
 		alloc_clear(&s->allocs[i]);
 	free(s->allocs);
 	snapshot_free(s->before);
-	snapshot_free(s->undo);
 	if (s->held)
 		hwloc_bitmap_free(s->held);
 	if (s->grown)
@@ -335,7 +334,7 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
 	    !s->mem_free || !s->shared_vcpus || !s->held || !s->grown || !s->scratch ||
-	    !(s->before = snapshot_new(t)) || !(s->undo = snapshot_new(t)) ||
+	    !(s->before = snapshot_new(t)) ||
 	    distance_classes(s) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (reserved) {
@@ -1640,8 +1639,9 @@ cell_requests(const struct solver *s, const struct guest_cells *cells)
 	return req;
 }
 
-/* Place one guest. On -ENOSPC the solver is left as it was. decide_only: the choices alone,
- * without the words and lists a plan carries, and pg NULL (tmap_host_fit()). */
+/* Place one guest. On -ENOSPC the solver is left as it was: the caller saved it in
+ * s->before. decide_only: the choices alone, without the words and lists a plan carries, and
+ * pg NULL (tmap_host_fit()). */
 static int
 place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg, bool decide_only)
 {
@@ -1651,7 +1651,6 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 	struct cell_req *req;
 	int *node_of;
 	struct guest_cells *cells = &s->cells;
-	struct snapshot *snap = s->undo;
 	/* A decision alone takes PUs into the host's own set; a plan into the guest's. */
 	hwloc_bitmap_t held = s->held;
 	unsigned usable_nodes = 0;
@@ -1714,9 +1713,6 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		pg->cells_proposed = spread_out;
 		held = pg->held;
 	}
-	r = snapshot_save(s, snap);
-	if (r < 0)
-		return r;
 
 	for (unsigned c = 0; c < cells->n; c++) {
 		struct plan_cell *pc = decide_only ? NULL : &pg->cells[c];
@@ -1824,7 +1820,7 @@ decided:
 	hwloc_bitmap_or(s->taken, s->taken, held);
 	return 0;
 fail:
-	snapshot_restore(s, snap);
+	snapshot_restore(s, s->before);
 	if (r == -ENOSPC)
 		r = no_fit(s, &d, cap, req, cells->n, cells->implied);
 	return r;
@@ -2035,15 +2031,15 @@ tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error
 	if (r == 0)
 		r = snapshot_save(h, h->before);
 	if (r == 0) {
-		struct shape recent[RECENT];
+		/* remember_shape() writes this one slot of the window */
+		struct shape recent = h->recent[h->next_recent];
 		unsigned nrecent = h->nrecent, next = h->next_recent;
 
 		/* The same decision tmap_host_place() makes, then everything put back, the
 		 * window of recent requests too: a question is not a request. */
-		memcpy(recent, h->recent, sizeof(recent));
 		r = place_guest(h, g, NULL, true);
 		snapshot_restore(h, h->before);
-		memcpy(h->recent, recent, sizeof(recent));
+		h->recent[next] = recent;
 		h->nrecent = nrecent;
 		h->next_recent = next;
 	}
