@@ -4,6 +4,118 @@
 
 #include "internal.h"
 
+/*
+ * A guest that does not fit is the common answer of a fitter, and every refusal says why: the
+ * message must not cost more than the decision. vsnprintf() is general, and slow for that;
+ * messages that use only %s, %d, %u (with l, ll or z) and %% are written here, the same bytes
+ * vsnprintf() writes. Anything else (a flag, a width, a precision, another conversion) goes to
+ * vsnprintf().
+ */
+static bool
+plain_format(const char *fmt)
+{
+	for (const char *p = strchr(fmt, '%'); p; p = strchr(p + 1, '%')) {
+		p++;
+		if (*p == '%')
+			continue;
+		if (*p == 'z') {
+			if (p[1] != 'u')
+				return false;
+			p++;
+			continue;
+		}
+		if (*p == 'l')
+			p += p[1] == 'l' ? 2 : 1;
+		if (*p != 's' && *p != 'd' && *p != 'u')
+			return false;
+		if (*p == 's' && p[-1] == 'l')
+			return false;
+	}
+	return true;
+}
+
+struct text {
+	char *buf;
+	size_t size, len;	/* len: what vsnprintf() would return */
+};
+
+static void
+text_put(struct text *t, const char *s, size_t n)
+{
+	if (t->len + 1 < t->size) {
+		size_t room = t->size - 1 - t->len;
+
+		memcpy(t->buf + t->len, s, n < room ? n : room);
+	}
+	t->len += n;
+}
+
+static void
+text_put_number(struct text *t, unsigned long long v, bool negative)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+
+	do
+		digits[--i] = (char)('0' + v % 10);
+	while (v /= 10);
+	if (negative)
+		digits[--i] = '-';
+	text_put(t, digits + i, sizeof(digits) - i);
+}
+
+static void
+plain_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	struct text t = {buf, size, 0};
+
+	for (const char *p = fmt; *p;) {
+		const char *pct = strchrnul(p, '%');
+		unsigned longs = 0;
+		bool z = false;
+
+		text_put(&t, p, (size_t)(pct - p));
+		if (!*pct)
+			break;
+		p = pct + 1;
+		for (; *p == 'l'; p++)
+			longs++;
+		if (*p == 'z') {
+			z = true;
+			p++;
+		}
+		switch (*p++) {
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+
+			if (!s)
+				s = "(null)";
+			text_put(&t, s, strlen(s));
+			break;
+		}
+		case 'd': {
+			long long v = longs > 1 ? va_arg(ap, long long) :
+				      longs ? va_arg(ap, long) : va_arg(ap, int);
+
+			text_put_number(&t, v < 0 ? -(unsigned long long)v : (unsigned long long)v,
+					v < 0);
+			break;
+		}
+		case 'u':
+			text_put_number(&t, z ? va_arg(ap, size_t) :
+					    longs > 1 ? va_arg(ap, unsigned long long) :
+					    longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned),
+					false);
+			break;
+		default:
+			text_put(&t, "%", 1);
+			break;
+		}
+	}
+	if (size)
+		buf[t.len < size ? t.len : size - 1] = '\0';
+}
+
 int
 tmap_error_set(struct tmap_error *err, int code, const char *fmt, ...)
 {
@@ -13,7 +125,10 @@ tmap_error_set(struct tmap_error *err, int code, const char *fmt, ...)
 		return code;
 	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	if (plain_format(fmt))
+		plain_vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	else
+		vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 	return code;
 }
