@@ -11,29 +11,6 @@
  * vsnprintf() writes. Anything else (a flag, a width, a precision, another conversion) goes to
  * vsnprintf().
  */
-static bool
-plain_format(const char *fmt)
-{
-	for (const char *p = strchr(fmt, '%'); p; p = strchr(p + 1, '%')) {
-		p++;
-		if (*p == '%')
-			continue;
-		if (*p == 'z') {
-			if (p[1] != 'u')
-				return false;
-			p++;
-			continue;
-		}
-		if (*p == 'l')
-			p += p[1] == 'l' ? 2 : 1;
-		if (*p != 's' && *p != 'd' && *p != 'u')
-			return false;
-		if (*p == 's' && p[-1] == 'l')
-			return false;
-	}
-	return true;
-}
-
 struct text {
 	char *buf;
 	size_t size, len;	/* len: what vsnprintf() would return */
@@ -64,7 +41,8 @@ text_put_number(struct text *t, unsigned long long v, bool negative)
 	text_put(t, digits + i, sizeof(digits) - i);
 }
 
-static void
+/* false at the first conversion it does not write, with buf half written */
+static bool
 plain_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	struct text t = {buf, size, 0};
@@ -78,25 +56,30 @@ plain_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		if (!*pct)
 			break;
 		p = pct + 1;
-		for (; *p == 'l'; p++)
+		for (; *p == 'l' && longs < 2; p++)
 			longs++;
-		if (*p == 'z') {
+		if (*p == 'z' && !longs) {
 			z = true;
 			p++;
 		}
 		switch (*p++) {
 		case 's': {
-			const char *s = va_arg(ap, const char *);
+			const char *s;
 
+			if (longs || z)
+				return false;
+			s = va_arg(ap, const char *);
 			if (!s)
 				s = "(null)";
 			text_put(&t, s, strlen(s));
 			break;
 		}
 		case 'd': {
-			long long v = longs > 1 ? va_arg(ap, long long) :
-				      longs ? va_arg(ap, long) : va_arg(ap, int);
+			long long v;
 
+			if (z)
+				return false;
+			v = longs > 1 ? va_arg(ap, long long) : longs ? va_arg(ap, long) : va_arg(ap, int);
 			text_put_number(&t, v < 0 ? -(unsigned long long)v : (unsigned long long)v,
 					v < 0);
 			break;
@@ -107,28 +90,33 @@ plain_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 					    longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned),
 					false);
 			break;
-		default:
+		case '%':
+			if (longs || z)
+				return false;
 			text_put(&t, "%", 1);
 			break;
+		default:
+			return false;
 		}
 	}
 	if (size)
 		buf[t.len < size ? t.len : size - 1] = '\0';
+	return true;
 }
 
 int
 tmap_error_set(struct tmap_error *err, int code, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, again;
 
 	if (!err)
 		return code;
 	err->code = code;
 	va_start(ap, fmt);
-	if (plain_format(fmt))
-		plain_vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	else
-		vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_copy(again, ap);
+	if (!plain_vsnprintf(err->message, sizeof(err->message), fmt, ap))
+		vsnprintf(err->message, sizeof(err->message), fmt, again);
+	va_end(again);
 	va_end(ap);
 	return code;
 }

@@ -44,6 +44,9 @@ static void
 other_conversions(void **state)
 {
 	assert_same_message("'%.5s' %g 0x%x %5u %-3d|%c", "truncated", 1.5, 255u, 7u, 2, 'c');
+	/* a plain start, then one it leaves to vsnprintf() */
+	assert_same_message("%s and %u, then %x and %lu", "plain", 1u, 255u, 2ul);
+	assert_same_message("%d%% %hhu", -3, (unsigned char)7);
 }
 
 static void
