@@ -541,7 +541,8 @@ cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, u
 	return cap[n] >= need;
 }
 
-/* The size class of a capacity: its power of two. */
+/* The size class of a capacity: its power of two. A placement that lowers the class of the
+ * largest capacity left on any node breaks the one node that could still take a big cell. */
 static unsigned
 size_class(unsigned cap)
 {
@@ -550,19 +551,6 @@ size_class(unsigned cap)
 	while (cap >>= 1)
 		k++;
 	return k;
-}
-
-/* The size class of the largest capacity left on any node: a placement that drops it breaks
- * the one node that could still take a big cell. */
-static unsigned
-largest_class(const struct solver *s, const unsigned *cap)
-{
-	unsigned biggest = 0;
-
-	for (unsigned n = 0; n < s->t->nnodes; n++)
-		if (!s->t->nodes[n].cpuless && cap[n] > biggest)
-			biggest = cap[n];
-	return size_class(biggest);
 }
 
 /* Could node n, with this capacity and memory, take a cell of this shape? */
@@ -587,25 +575,6 @@ remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
 	s->next_recent = (s->next_recent + 1) % RECENT;
 	if (s->nrecent < RECENT)
 		s->nrecent++;
-}
-
-/* The capacities and memory of every node after cells needing need[] land on node_of[]. */
-static void
-after_placing(const struct solver *s, const struct demand *d, const unsigned *cap,
-	      const struct cell_req *req, const int *node_of, unsigned ncells, unsigned *ret_cap,
-	      uint64_t *ret_mem)
-{
-	for (unsigned n = 0; n < s->t->nnodes; n++) {
-		ret_cap[n] = cap[n];
-		ret_mem[n] = node_memory(s, n, d);
-	}
-	for (unsigned c = 0; c < ncells; c++) {
-		unsigned n = (unsigned)node_of[c];
-		unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
-
-		ret_cap[n] = ret_cap[n] > need ? ret_cap[n] - need : 0;
-		ret_mem[n] = ret_mem[n] > req[c].memory_mib ? ret_mem[n] - req[c].memory_mib : 0;
-	}
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -701,8 +670,9 @@ by_distance(const void *a, const void *b, void *arg)
  * which neither best fit nor spreading does on every stream.
  *
  * Candidates are judged by difference: the nodes that take each recent request are counted
- * once for the host as it is, and a candidate placement (cells on distinct nodes) only
- * changes its own nodes' share.
+ * once for the host as it is, and a candidate placement (cells on distinct nodes, each taking
+ * its vcpus, and cell 0 the isolated emulator's too, from its node's capacity and its memory
+ * from the node's) only changes its own nodes' share.
  */
 struct outlook {
 	unsigned *takers;	/* per recent shape: the nodes that take it now */
@@ -750,29 +720,8 @@ takers_change(const struct solver *s, const struct outlook *o, const unsigned *c
 	return (int)node_takes(s, n, sh, cap_n, mem_n) - (int)node_takes(s, n, sh, cap[n], o->mem[n]);
 }
 
-/* How useful the host stays once cells land on the distinct nodes node_of[], leaving them
- * cap_after and mem_after (after_placing()). */
-static unsigned
-outlook_useful(const struct solver *s, const struct outlook *o, const unsigned *cap,
-	       const int *node_of, unsigned ncells, const unsigned *cap_after,
-	       const uint64_t *mem_after)
-{
-	unsigned useful = 0;
-
-	for (unsigned i = 0; i < s->nrecent; i++) {
-		int takers = (int)o->takers[i];
-
-		for (unsigned c = 0; c < ncells; c++) {
-			unsigned n = (unsigned)node_of[c];
-
-			takers += takers_change(s, o, cap, i, n, cap_after[n], mem_after[n]);
-		}
-		useful += takers >= (int)s->recent[i].ncells;
-	}
-	return useful;
-}
-
-/* How useful the host stays, and largest_class() of it, once cell 0 (req) lands on node n. */
+/* How useful the host stays, and the size class of its largest capacity, once cell 0 (req)
+ * lands on node n. */
 static void
 outlook_after(const struct solver *s, const struct demand *d, const unsigned *cap,
 	      const struct cell_req *req, const struct outlook *o, unsigned n,
@@ -790,17 +739,51 @@ outlook_after(const struct solver *s, const struct demand *d, const unsigned *ca
 	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
 }
 
-/* What cells on the distinct nodes node_of[] leave: how useful the host stays, and the
- * size class of its largest hole (cap_after and mem_after: room for after_placing()). */
+/*
+ * What cells on the distinct nodes node_of[] leave: how useful the host stays, and the size
+ * class of its largest capacity. by_room: the nodes, most capacity first; cap_after and
+ * mem_after: room for a value per cell.
+ */
 static void
 judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
-	  const struct cell_req *req, const struct outlook *o, const int *node_of,
-	  unsigned ncells, unsigned *cap_after, uint64_t *mem_after, unsigned *ret_useful,
-	  unsigned *ret_largest)
+	  const struct cell_req *req, const struct outlook *o, const unsigned *by_room,
+	  const int *node_of, unsigned ncells, unsigned *cap_after, uint64_t *mem_after,
+	  unsigned *ret_useful, unsigned *ret_largest)
 {
-	after_placing(s, d, cap, req, node_of, ncells, cap_after, mem_after);
-	*ret_useful = outlook_useful(s, o, cap, node_of, ncells, cap_after, mem_after);
-	*ret_largest = largest_class(s, cap_after);
+	unsigned useful = 0, biggest = 0;
+
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned n = (unsigned)node_of[c];
+		unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
+
+		cap_after[c] = cap[n] > need ? cap[n] - need : 0;
+		mem_after[c] = o->mem[n] > req[c].memory_mib ? o->mem[n] - req[c].memory_mib : 0;
+		if (cap_after[c] > biggest)
+			biggest = cap_after[c];
+	}
+	/* The largest capacity elsewhere: the first node with CPUs, by room, outside the set. */
+	for (unsigned k = 0; k < s->t->nnodes; k++) {
+		unsigned n = by_room[k];
+		bool in_set = false;
+
+		for (unsigned c = 0; c < ncells && !in_set; c++)
+			in_set = node_of[c] == (int)n;
+		if (in_set || s->t->nodes[n].cpuless)
+			continue;
+		if (cap[n] > biggest)
+			biggest = cap[n];
+		break;
+	}
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		int takers = (int)o->takers[i];
+
+		for (unsigned c = 0; c < ncells; c++)
+			takers += takers_change(s, o, cap, i, (unsigned)node_of[c], cap_after[c],
+						mem_after[c]);
+		useful += takers >= (int)s->recent[i].ncells;
+	}
+	*ret_useful = useful;
+	*ret_largest = size_class(biggest);
 }
 
 /*
@@ -846,8 +829,8 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	unsigned *order = scratch_new(s, N, unsigned);
 	unsigned *by_size = scratch_new(s, ncells, unsigned);
 	int *best = scratch_new(s, ncells, int);
-	unsigned *cap_after = scratch_new(s, N, unsigned);
-	uint64_t *mem_after = scratch_new(s, N, uint64_t);
+	unsigned *cap_after = scratch_new(s, ncells, unsigned);
+	uint64_t *mem_after = scratch_new(s, ncells, uint64_t);
 	unsigned long best_dist = ULONG_MAX, best_left = ULONG_MAX;
 	unsigned best_useful = 0, best_largest = 0, nseen = 0;
 	bool best_judged = false;
@@ -986,11 +969,12 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		if (!o.takers && outlook_init(s, d, cap, &o) < 0)
 			return -ENOMEM;
 		if (!best_judged) {
-			judge_set(s, d, cap, req, &o, best, ncells, cap_after, mem_after, &best_useful,
-				  &best_largest);
+			judge_set(s, d, cap, req, &o, by_room, best, ncells, cap_after, mem_after,
+				  &best_useful, &best_largest);
 			best_judged = true;
 		}
-		judge_set(s, d, cap, req, &o, fixed, ncells, cap_after, mem_after, &useful, &largest);
+		judge_set(s, d, cap, req, &o, by_room, fixed, ncells, cap_after, mem_after, &useful,
+			  &largest);
 		if (useful != best_useful ? useful > best_useful :
 		    largest != best_largest ? largest > best_largest : left > best_left) {
 			best_left = left;
