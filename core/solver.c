@@ -44,6 +44,7 @@ struct shape {
 /* One placed guest: what it holds, so that it can be released. */
 struct alloc {
 	char *name;
+	uint64_t name_hash;	/* name_hash(name): a guest's name is looked up on every call */
 	hwloc_bitmap_t held;	/* PUs held by a dedicated guest */
 	uint64_t *mem;		/* per node index: MiB */
 	unsigned *shared;	/* per node index: shared vcpus */
@@ -182,6 +183,17 @@ scratch_free(struct scratch *sc)
 	scratch_reset(sc);
 	free(sc->block);
 	free(sc);
+}
+
+/* FNV-1a */
+static uint64_t
+name_hash(const char *name)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * UINT64_C(0x100000001b3);
+	return h;
 }
 
 static void
@@ -452,6 +464,9 @@ node_pool_size(const struct solver *s, unsigned n)
 	const struct topo_node *node = &s->t->nodes[n];
 	unsigned count = 0;
 
+	/* The node's cores hold exactly its cpuset: most nodes have no pool, seen in one test. */
+	if (!hwloc_bitmap_intersects(s->pool, node->cpuset))
+		return 0;
 	for (unsigned i = 0; i < node->ncores; i++) {
 		const struct topo_core *c = &s->t->cores[node->cores[i]];
 
@@ -1828,6 +1843,7 @@ record(struct solver *s, const struct plan_guest *pg)
 	struct alloc a = {0}, *v;
 
 	a.name = strdup(pg->name);
+	a.name_hash = name_hash(pg->name);
 	a.held = hwloc_bitmap_dup(pg->held);
 	a.mem = calloc(t->nnodes, sizeof(*a.mem));
 	a.shared = calloc(t->nnodes, sizeof(*a.shared));
@@ -1923,8 +1939,10 @@ tmap_host_guest_name(const struct tmap_host *h, size_t i)
 static const struct alloc *
 host_find(const struct tmap_host *h, const char *name)
 {
+	uint64_t hash = name_hash(name);
+
 	for (size_t i = 0; i < h->nallocs; i++)
-		if (streq(h->allocs[i].name, name))
+		if (h->allocs[i].name_hash == hash && streq(h->allocs[i].name, name))
 			return &h->allocs[i];
 	return NULL;
 }
