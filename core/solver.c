@@ -87,7 +87,7 @@ struct tmap_host {
 	unsigned nrecent, next_recent;
 	size_t nallocs;
 	struct alloc *allocs;
-	/* Reused by every decision. before: the host as the call placing a guest found it;
+	/* Reused by every decision. before: the host as a guest found it, before it took anything;
 	 * held: what tmap_host_fit()'s guest takes; grown: what a shared cell adds to the
 	 * pool. */
 	struct snapshot *before;
@@ -1638,9 +1638,9 @@ cell_requests(const struct solver *s, const struct guest_cells *cells)
 	return req;
 }
 
-/* Place one guest. On -ENOSPC the solver is left as it was: the caller saved it in
- * s->before. decide_only: the choices alone, without the words and lists a plan carries, and
- * pg NULL (tmap_host_fit()). */
+/* Place one guest. On failure the solver is left as it was; before it takes anything, it is
+ * saved in s->before. decide_only: the choices alone, without the words and lists a plan
+ * carries, pg NULL, and the host put back as it was (tmap_host_fit()). */
 static int
 place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg, bool decide_only)
 {
@@ -1712,6 +1712,9 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		pg->cells_proposed = spread_out;
 		held = pg->held;
 	}
+	r = snapshot_save(s, s->before);
+	if (r < 0)
+		return r;
 
 	for (unsigned c = 0; c < cells->n; c++) {
 		struct plan_cell *pc = decide_only ? NULL : &pg->cells[c];
@@ -1773,8 +1776,10 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 			hwloc_bitmap_only(pg->emulator, pu);
 	}
 
-	if (decide_only)
-		goto decided;
+	if (decide_only) {
+		snapshot_restore(s, s->before);
+		return 0;
+	}
 	/* Why, in the operator's words. */
 	if (spread_out) {
 		_cleanup_free_ char *nodes = bitmap_list(pg->memory_nodes);
@@ -1815,7 +1820,6 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		plan_guest_explain(pg, "emulator and iothreads: a PU of their own on cell 0's node (emulator isolate)");
 	else
 		plan_guest_explain(pg, "emulator and iothreads float over the guest's vcpu PUs (emulator share)");
-decided:
 	hwloc_bitmap_or(s->taken, s->taken, held);
 	return 0;
 fail:
@@ -1978,22 +1982,19 @@ host_place(struct tmap_host *h, const struct tmap_guest *g, struct plan_guest *p
 				   g->name);
 		goto out;
 	}
-	r = snapshot_save(h, h->before);
-	if (r < 0) {
-		tmap_error_set(err, r, "out of memory");
-		goto out;
-	}
 	r = place_guest(h, g, pg, false);
-	if (r == 0)
+	if (r == 0) {
 		r = plan_guest_finish(pg);
-	if (r == 0)
-		r = explain_memory(pg);
-	if (r == 0)
-		r = record(h, pg);
+		if (r == 0)
+			r = explain_memory(pg);
+		if (r == 0)
+			r = record(h, pg);
+		/* place_guest() saved the host before it took anything */
+		if (r < 0)
+			snapshot_restore(h, h->before);
+	}
 	if (r == -ENOMEM)
 		tmap_error_set(err, r, "out of memory");
-	if (r < 0)
-		snapshot_restore(h, h->before);
 out:
 	h->err = NULL;
 	return r;
@@ -2030,8 +2031,6 @@ tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error
 	if (r == 0 && host_find(h, g->name))
 		r = tmap_error_set(err, -EEXIST, "%s: a guest of that name is already placed",
 				   g->name);
-	if (r == 0)
-		r = snapshot_save(h, h->before);
 	if (r == 0) {
 		/* remember_shape() writes this one slot of the window */
 		struct shape recent = h->recent[h->next_recent];
@@ -2040,7 +2039,6 @@ tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error
 		/* The same decision tmap_host_place() makes, then everything put back, the
 		 * window of recent requests too: a question is not a request. */
 		r = place_guest(h, g, NULL, true);
-		snapshot_restore(h, h->before);
 		h->recent[next] = recent;
 		h->nrecent = nrecent;
 		h->next_recent = next;
