@@ -95,6 +95,9 @@ struct tmap_host {
 	/* nnodes x nnodes: for each anchor node a, each node's distance class from a: 0 for a
 	 * itself, then 1, 2, ... for each distinct distance, nearest first. */
 	unsigned *dist_class;
+	/* nnodes x (nnodes + 1): for each anchor node, where each class starts in the nodes
+	 * ordered by class (the class sizes, summed) */
+	unsigned *class_start;
 	struct guest_cells cells;
 	struct scratch *scratch;
 };
@@ -235,6 +238,7 @@ solver_clear(struct solver *s)
 	guest_cells_clear(&s->cells);
 	scratch_free(s->scratch);
 	free(s->dist_class);
+	free(s->class_start);
 }
 
 static int
@@ -245,7 +249,8 @@ cmp_unsigned(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The host's distance classes (struct tmap_host.dist_class), once for all decisions. */
+/* The host's distance classes (struct tmap_host.dist_class and class_start), once for all
+ * decisions. */
 static int
 distance_classes(struct solver *s)
 {
@@ -254,10 +259,11 @@ distance_classes(struct solver *s)
 	_cleanup_free_ unsigned *dist = malloc((N ? N : 1) * sizeof(unsigned));
 
 	s->dist_class = calloc(N ? (size_t)N * N : 1, sizeof(unsigned));
-	if (!dist || !s->dist_class)
+	s->class_start = calloc((size_t)N * (N + 1) + 1, sizeof(unsigned));
+	if (!dist || !s->dist_class || !s->class_start)
 		return -ENOMEM;
 	for (unsigned a = 0; a < N; a++) {
-		unsigned ndist = 0;
+		unsigned *start = &s->class_start[(size_t)a * (N + 1)], ndist = 0;
 
 		/* The distinct distances from a to the other nodes, ascending. */
 		for (unsigned n = 0; n < N; n++)
@@ -276,6 +282,10 @@ distance_classes(struct solver *s)
 				k++;
 			s->dist_class[(size_t)a * N + n] = k + 1;
 		}
+		for (unsigned n = 0; n < N; n++)
+			start[s->dist_class[(size_t)a * N + n] + 1]++;
+		for (unsigned k = 1; k <= N; k++)
+			start[k] += start[k - 1];
 	}
 	return 0;
 }
@@ -568,11 +578,11 @@ size_class(unsigned cap)
 	return k;
 }
 
-/* Could node n, with this capacity and memory, take a cell of this shape? */
+/* Could a node with CPUs, with this capacity and memory, take a cell of this shape? */
 static bool
-node_takes(const struct solver *s, unsigned n, const struct shape *sh, unsigned cap, uint64_t mem)
+shape_takes(const struct shape *sh, unsigned cap, uint64_t mem)
 {
-	return !s->t->nodes[n].cpuless && cap >= sh->vcpus && mem >= sh->memory_mib;
+	return cap >= sh->vcpus && mem >= sh->memory_mib;
 }
 
 static void
@@ -691,6 +701,7 @@ by_distance(const void *a, const void *b, void *arg)
  */
 struct outlook {
 	unsigned *takers;	/* per recent shape: the nodes that take it now */
+	bool *takes;		/* nrecent x nnodes: does the node take the shape now? */
 	uint64_t *mem;		/* per node: node_memory() now */
 	unsigned top, second;	/* the largest capacity of a node with CPUs, the largest of the others */
 	unsigned top_node;
@@ -703,8 +714,9 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 	unsigned N = s->t->nnodes;
 
 	o->takers = scratch_new(s, s->nrecent, unsigned);
+	o->takes = scratch_new(s, (size_t)s->nrecent * N, bool);
 	o->mem = scratch_new(s, N, uint64_t);
-	if (!o->takers || !o->mem)
+	if (!o->takers || !o->takes || !o->mem)
 		return -ENOMEM;
 	for (unsigned n = 0; n < N; n++) {
 		o->mem[n] = node_memory(s, n, d);
@@ -719,20 +731,23 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 		}
 	}
 	for (unsigned i = 0; i < s->nrecent; i++)
-		for (unsigned n = 0; n < N; n++)
-			o->takers[i] += node_takes(s, n, &s->recent[i], cap[n], o->mem[n]);
+		for (unsigned n = 0; n < N; n++) {
+			bool takes = !s->t->nodes[n].cpuless &&
+				     shape_takes(&s->recent[i], cap[n], o->mem[n]);
+
+			o->takes[i * N + n] = takes;
+			o->takers[i] += takes;
+		}
 	return 0;
 }
 
-/* How node n changes the number of nodes that take recent request i when its capacity and
- * memory go from the host's to cap_n and mem_n: -1, 0 or 1. */
+/* How node n (with CPUs) changes the number of nodes that take recent request i when its
+ * capacity and memory go from the host's to cap_n and mem_n: -1, 0 or 1. */
 static int
-takers_change(const struct solver *s, const struct outlook *o, const unsigned *cap, unsigned i,
-	      unsigned n, unsigned cap_n, uint64_t mem_n)
+takers_change(const struct solver *s, const struct outlook *o, unsigned i, unsigned n,
+	      unsigned cap_n, uint64_t mem_n)
 {
-	const struct shape *sh = &s->recent[i];
-
-	return (int)node_takes(s, n, sh, cap_n, mem_n) - (int)node_takes(s, n, sh, cap[n], o->mem[n]);
+	return (int)shape_takes(&s->recent[i], cap_n, mem_n) - (int)o->takes[i * s->t->nnodes + n];
 }
 
 /* How useful the host stays, and the size class of its largest capacity, once cell 0 (req)
@@ -748,7 +763,7 @@ outlook_after(const struct solver *s, const struct demand *d, const unsigned *ca
 	unsigned useful = 0, biggest = n == o->top_node ? o->second : o->top;
 
 	for (unsigned i = 0; i < s->nrecent; i++)
-		useful += (int)o->takers[i] + takers_change(s, o, cap, i, n, cap_n, mem_n) >=
+		useful += (int)o->takers[i] + takers_change(s, o, i, n, cap_n, mem_n) >=
 			  (int)s->recent[i].ncells;
 	*ret_useful = useful;
 	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
@@ -793,7 +808,7 @@ judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 		int takers = (int)o->takers[i];
 
 		for (unsigned c = 0; c < ncells; c++)
-			takers += takers_change(s, o, cap, i, (unsigned)node_of[c], cap_after[c],
+			takers += takers_change(s, o, i, (unsigned)node_of[c], cap_after[c],
 						mem_after[c]);
 		useful += takers >= (int)s->recent[i].ncells;
 	}
@@ -813,11 +828,7 @@ order_from(const struct solver *s, unsigned a, const unsigned *by_room, unsigned
 	unsigned N = s->t->nnodes;
 	const unsigned *class = &s->dist_class[(size_t)a * N];
 
-	memset(start, 0, (N + 1) * sizeof(*start));
-	for (unsigned n = 0; n < N; n++)
-		start[class[n] + 1]++;
-	for (unsigned k = 1; k <= N; k++)
-		start[k] += start[k - 1];
+	memcpy(start, &s->class_start[(size_t)a * (N + 1)], (N + 1) * sizeof(*start));
 	for (unsigned i = 0; i < N; i++)
 		ret_order[start[class[by_room[i]]]++] = by_room[i];
 }
