@@ -11,24 +11,20 @@
  * vsnprintf() writes. Anything else (a flag, a width, a precision, another conversion) goes to
  * vsnprintf().
  */
-struct text {
-	char *buf;
-	size_t size, len;	/* len: what vsnprintf() would return */
-};
-
+/* Copy s into [*out, end), as far as it goes. */
 static void
-text_put(struct text *t, const char *s, size_t n)
+put(char **out, const char *end, const char *s, size_t n)
 {
-	if (t->len + 1 < t->size) {
-		size_t room = t->size - 1 - t->len;
+	size_t room = (size_t)(end - *out);
 
-		memcpy(t->buf + t->len, s, n < room ? n : room);
-	}
-	t->len += n;
+	if (n > room)
+		n = room;
+	memcpy(*out, s, n);
+	*out += n;
 }
 
 static void
-text_put_number(struct text *t, unsigned long long v, bool negative)
+put_number(char **out, const char *end, unsigned long long v, bool negative)
 {
 	char digits[24];
 	size_t i = sizeof(digits);
@@ -38,21 +34,22 @@ text_put_number(struct text *t, unsigned long long v, bool negative)
 	while (v /= 10);
 	if (negative)
 		digits[--i] = '-';
-	text_put(t, digits + i, sizeof(digits) - i);
+	put(out, end, digits + i, sizeof(digits) - i);
 }
 
-/* false at the first conversion it does not write, with buf half written */
+/* false at the first conversion it does not write, with buf half written; size > 0. Once
+ * buf is full, the rest cannot change what vsnprintf() would write. */
 static bool
 plain_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
-	struct text t = {buf, size, 0};
+	char *out = buf, *end = buf + size - 1;
 
-	for (const char *p = fmt; *p;) {
+	for (const char *p = fmt; *p && out < end;) {
 		const char *pct = strchrnul(p, '%');
 		unsigned longs = 0;
 		bool z = false;
 
-		text_put(&t, p, (size_t)(pct - p));
+		put(&out, end, p, (size_t)(pct - p));
 		if (!*pct)
 			break;
 		p = pct + 1;
@@ -71,7 +68,7 @@ plain_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			s = va_arg(ap, const char *);
 			if (!s)
 				s = "(null)";
-			text_put(&t, s, strlen(s));
+			put(&out, end, s, strlen(s));
 			break;
 		}
 		case 'd': {
@@ -80,27 +77,26 @@ plain_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			if (z)
 				return false;
 			v = longs > 1 ? va_arg(ap, long long) : longs ? va_arg(ap, long) : va_arg(ap, int);
-			text_put_number(&t, v < 0 ? -(unsigned long long)v : (unsigned long long)v,
-					v < 0);
+			put_number(&out, end, v < 0 ? -(unsigned long long)v : (unsigned long long)v,
+				   v < 0);
 			break;
 		}
 		case 'u':
-			text_put_number(&t, z ? va_arg(ap, size_t) :
-					    longs > 1 ? va_arg(ap, unsigned long long) :
-					    longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned),
-					false);
+			put_number(&out, end, z ? va_arg(ap, size_t) :
+					      longs > 1 ? va_arg(ap, unsigned long long) :
+					      longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned),
+				   false);
 			break;
 		case '%':
 			if (longs || z)
 				return false;
-			text_put(&t, "%", 1);
+			put(&out, end, "%", 1);
 			break;
 		default:
 			return false;
 		}
 	}
-	if (size)
-		buf[t.len < size ? t.len : size - 1] = '\0';
+	*out = '\0';
 	return true;
 }
 
