@@ -441,17 +441,19 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 					  hwloc_bitmap_first(both));
 		}
 		/* A guest core split between cells would lie to the guest's scheduler. */
-		hwloc_bitmap_foreach_begin(v, c->vcpus)
-		{
-			unsigned first = v - v % g->threads;
+		if (g->threads > 1) {
+			hwloc_bitmap_foreach_begin(v, c->vcpus)
+			{
+				unsigned first = v - v % g->threads;
 
-			for (unsigned t = first; t < first + g->threads; t++)
-				if (!hwloc_bitmap_isset(c->vcpus, t))
-					return cell_error(g, i, err, " splits guest core %u (vcpus %u-%u)",
-							  v / g->threads, first,
-							  first + g->threads - 1);
+				for (unsigned t = first; t < first + g->threads; t++)
+					if (!hwloc_bitmap_isset(c->vcpus, t))
+						return cell_error(g, i, err, " splits guest core %u (vcpus %u-%u)",
+								  v / g->threads, first,
+								  first + g->threads - 1);
+			}
+			hwloc_bitmap_foreach_end();
 		}
-		hwloc_bitmap_foreach_end();
 		covered += (unsigned)hwloc_bitmap_weight(c->vcpus);
 		if (c->memory_mib)
 			sum += c->memory_mib;

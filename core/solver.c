@@ -1015,6 +1015,21 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	return 0;
 }
 
+static bool
+cells_fit_somewhere(const struct solver *s, const struct demand *d, const unsigned *cap,
+		    const struct cell_req *req, unsigned ncells)
+{
+	for (unsigned c = 0; c < ncells; c++) {
+		bool any = false;
+
+		for (unsigned n = 0; n < s->t->nnodes && !any; n++)
+			any = cell_fits(s, d, cap, n, &req[c], c);
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
 /* Shared vcpus the node's pool takes as it is, without growing. */
 static long
 pool_room(const struct solver *s, unsigned n)
@@ -1706,7 +1721,9 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 			}
 		}
 	} else if (cells->n <= usable_nodes || (s->flags & TMAP_SOLVE_DISTINCT_CELLS)) {
-		r = choose_distinct(s, &d, cap, req, cells->n, node_of);
+		/* A cell that no node takes leaves no set to search for. */
+		r = cells_fit_somewhere(s, &d, cap, req, cells->n) ?
+			    choose_distinct(s, &d, cap, req, cells->n, node_of) : -ENOSPC;
 	} else {
 		sharing = true;
 		r = choose_shared_nodes(s, &d, cap, req, cells->n, node_of);
