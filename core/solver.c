@@ -702,21 +702,28 @@ by_distance(const void *a, const void *b, void *arg)
 struct outlook {
 	unsigned *takers;	/* per recent shape: the nodes that take it now */
 	bool *takes;		/* nrecent x nnodes: does the node take the shape now? */
+	unsigned useful;	/* recent shapes that fit whatever a candidate takes */
+	unsigned *critical;	/* the shapes a candidate may stop fitting, ncritical of them */
+	unsigned ncritical;
 	uint64_t *mem;		/* per node: node_memory() now */
 	unsigned top, second;	/* the largest capacity of a node with CPUs, the largest of the others */
 	unsigned top_node;
 };
 
+/* For candidates of ncells cells. Taking room never makes a node take a shape it did not, and
+ * the cells take from ncells nodes at most: a shape with ncells more takers than it needs
+ * keeps fitting, one with fewer than it needs keeps not fitting; only the others are judged. */
 static int
 outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap,
-	     struct outlook *o)
+	     unsigned ncells, struct outlook *o)
 {
 	unsigned N = s->t->nnodes;
 
 	o->takers = scratch_new(s, s->nrecent, unsigned);
 	o->takes = scratch_new(s, (size_t)s->nrecent * N, bool);
+	o->critical = scratch_new(s, s->nrecent, unsigned);
 	o->mem = scratch_new(s, N, uint64_t);
-	if (!o->takers || !o->takes || !o->mem)
+	if (!o->takers || !o->takes || !o->critical || !o->mem)
 		return -ENOMEM;
 	for (unsigned n = 0; n < N; n++) {
 		o->mem[n] = node_memory(s, n, d);
@@ -738,6 +745,14 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 			o->takes[i * N + n] = takes;
 			o->takers[i] += takes;
 		}
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		unsigned takers = o->takers[i], needed = s->recent[i].ncells;
+
+		if (takers >= needed + ncells)
+			o->useful++;
+		else if (takers >= needed)
+			o->critical[o->ncritical++] = i;
+	}
 	return 0;
 }
 
@@ -760,11 +775,14 @@ outlook_after(const struct solver *s, const struct demand *d, const unsigned *ca
 	unsigned need = req->vcpus + (d->emulator_isolate ? d->emulator_units : 0);
 	unsigned cap_n = cap[n] > need ? cap[n] - need : 0;
 	uint64_t mem_n = o->mem[n] > req->memory_mib ? o->mem[n] - req->memory_mib : 0;
-	unsigned useful = 0, biggest = n == o->top_node ? o->second : o->top;
+	unsigned useful = o->useful, biggest = n == o->top_node ? o->second : o->top;
 
-	for (unsigned i = 0; i < s->nrecent; i++)
+	for (unsigned k = 0; k < o->ncritical; k++) {
+		unsigned i = o->critical[k];
+
 		useful += (int)o->takers[i] + takers_change(s, o, i, n, cap_n, mem_n) >=
 			  (int)s->recent[i].ncells;
+	}
 	*ret_useful = useful;
 	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
 }
@@ -804,7 +822,8 @@ judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 			biggest = cap[n];
 		break;
 	}
-	for (unsigned i = 0; i < s->nrecent; i++) {
+	for (unsigned k = 0; k < o->ncritical; k++) {
+		unsigned i = o->critical[k];
 		int takers = (int)o->takers[i];
 
 		for (unsigned c = 0; c < ncells; c++)
@@ -812,7 +831,7 @@ judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 						mem_after[c]);
 		useful += takers >= (int)s->recent[i].ncells;
 	}
-	*ret_useful = useful;
+	*ret_useful = o->useful + useful;
 	*ret_largest = size_class(biggest);
 }
 
@@ -992,7 +1011,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			memcpy(best, fixed, ncells * sizeof(int));
 			continue;
 		}
-		if (!o.takers && outlook_init(s, d, cap, &o) < 0)
+		if (!o.takers && outlook_init(s, d, cap, ncells, &o) < 0)
 			return -ENOMEM;
 		if (!best_judged) {
 			judge_set(s, d, cap, req, &o, by_room, best, ncells, cap_after, mem_after,
@@ -1077,7 +1096,7 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 			unsigned un, ln;
 
 			if (!judged) {
-				if (outlook_init(s, d, cap, &o) < 0)
+				if (outlook_init(s, d, cap, 1, &o) < 0)
 					return -ENOMEM;
 				outlook_after(s, d, cap, req, &o, (unsigned)pick, &up, &lp);
 				judged = true;
