@@ -1702,10 +1702,8 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 	int l3 = -1, r;
 
 	scratch_reset(s->scratch);
-	hwloc_bitmap_zero(s->held);
 	cap = scratch_new(s, t->nnodes, unsigned);
-	vcpu_pu = scratch_new(s, g->vcpus, unsigned);
-	if (!cap || !vcpu_pu)
+	if (!cap)
 		return -ENOMEM;
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		cap[n] = node_capacity(s, n, &d);
@@ -1752,6 +1750,11 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 	if (r < 0)
 		return r;
 
+	/* Decided; what follows takes the cores and PUs (most guests are refused before). */
+	vcpu_pu = scratch_new(s, g->vcpus, unsigned);
+	if (!vcpu_pu)
+		return -ENOMEM;
+	hwloc_bitmap_zero(s->held);
 	if (!decide_only) {
 		r = plan_guest_init(pg, g, cells->n);
 		if (r < 0)
