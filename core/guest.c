@@ -487,6 +487,7 @@ guest_cells_clear(struct guest_cells *c)
 		if (c->vcpus[i])
 			hwloc_bitmap_free(c->vcpus[i]);
 	free(c->vcpus);
+	free(c->nvcpus);
 	free(c->memory_mib);
 	memset(c, 0, sizeof(*c));
 }
@@ -496,6 +497,7 @@ static int
 guest_cells_reserve(struct guest_cells *c, unsigned n)
 {
 	hwloc_bitmap_t *vcpus;
+	unsigned *nvcpus;
 	uint64_t *memory_mib;
 
 	if (n <= c->size)
@@ -504,6 +506,10 @@ guest_cells_reserve(struct guest_cells *c, unsigned n)
 	if (!vcpus)
 		return -ENOMEM;
 	c->vcpus = vcpus;
+	nvcpus = realloc(c->nvcpus, n * sizeof(*nvcpus));
+	if (!nvcpus)
+		return -ENOMEM;
+	c->nvcpus = nvcpus;
 	memory_mib = realloc(c->memory_mib, n * sizeof(*memory_mib));
 	if (!memory_mib)
 		return -ENOMEM;
@@ -528,6 +534,7 @@ guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c)
 		for (unsigned i = 0; i < c->n; i++) {
 			if (hwloc_bitmap_copy(c->vcpus[i], g->cells[i].vcpus) < 0)
 				return -ENOMEM;
+			c->nvcpus[i] = (unsigned)hwloc_bitmap_weight(g->cells[i].vcpus);
 			c->memory_mib[i] = g->cells[i].memory_mib;
 			sum += c->memory_mib[i];
 			unsized += c->memory_mib[i] == 0;
@@ -544,6 +551,7 @@ guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c)
 			hwloc_bitmap_zero(c->vcpus[i]);
 			if (hwloc_bitmap_set_range(c->vcpus[i], next, (int)(next + k) - 1) < 0)
 				return -ENOMEM;
+			c->nvcpus[i] = k;
 			c->memory_mib[i] = 0;
 			next += k;
 		}

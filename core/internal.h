@@ -131,6 +131,7 @@ struct guest_cells {
 	unsigned n;
 	unsigned size;		/* cells allocated, n or more: a host reuses them guest after guest */
 	hwloc_bitmap_t *vcpus;
+	unsigned *nvcpus;	/* per cell: how many vcpus, without asking the bitmap */
 	uint64_t *memory_mib;
 	bool implied;		/* the spec gave no cells */
 };

@@ -1495,9 +1495,10 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 	c.n = c.size = best_len;
 	c.implied = true;
 	c.vcpus = calloc(c.n, sizeof(*c.vcpus));
+	c.nvcpus = calloc(c.n, sizeof(*c.nvcpus));
 	c.memory_mib = calloc(c.n, sizeof(*c.memory_mib));
 	node_of = calloc(c.n, sizeof(int));
-	if (!c.vcpus || !c.memory_mib || !node_of) {
+	if (!c.vcpus || !c.nvcpus || !c.memory_mib || !node_of) {
 		guest_cells_clear(&c);
 		return -ENOMEM;
 	}
@@ -1521,6 +1522,7 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 			return -ENOMEM;
 		}
 		hwloc_bitmap_set_range(c.vcpus[i], next_vcpu, (int)(next_vcpu + take) - 1);
+		c.nvcpus[i] = take;
 		next_vcpu += take;
 		vcpus_left -= take;
 	}
@@ -1677,7 +1679,7 @@ cell_requests(const struct solver *s, const struct guest_cells *cells)
 	struct cell_req *req = scratch_new(s, cells->n, struct cell_req);
 
 	for (unsigned c = 0; req && c < cells->n; c++) {
-		req[c].vcpus = (unsigned)hwloc_bitmap_weight(cells->vcpus[c]);
+		req[c].vcpus = cells->nvcpus[c];
 		req[c].memory_mib = cells->memory_mib[c];
 	}
 	return req;
