@@ -700,9 +700,12 @@ by_distance(const void *a, const void *b, void *arg)
  * from the node's) only changes its own nodes' share.
  */
 struct outlook {
-	unsigned *takers;	/* per recent shape: the nodes that take it now */
-	bool *takes;		/* nrecent x nnodes: does the node take the shape now? */
-	unsigned useful;	/* recent shapes that fit whatever a candidate takes */
+	struct shape *shapes;	/* the distinct recent shapes, nshapes of them */
+	unsigned *weight;	/* per distinct shape: how many recent requests had it */
+	unsigned nshapes;
+	unsigned *takers;	/* per distinct shape: the nodes that take it now */
+	bool *takes;		/* nshapes x nnodes: does the node take the shape now? */
+	unsigned useful;	/* recent requests that fit whatever a candidate takes */
 	unsigned *critical;	/* the shapes a candidate may stop fitting, ncritical of them */
 	unsigned ncritical;
 	uint64_t *mem;		/* per node: node_memory() now */
@@ -719,12 +722,27 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 {
 	unsigned N = s->t->nnodes;
 
+	o->shapes = scratch_new(s, s->nrecent, struct shape);
+	o->weight = scratch_new(s, s->nrecent, unsigned);
 	o->takers = scratch_new(s, s->nrecent, unsigned);
 	o->takes = scratch_new(s, (size_t)s->nrecent * N, bool);
 	o->critical = scratch_new(s, s->nrecent, unsigned);
 	o->mem = scratch_new(s, N, uint64_t);
-	if (!o->takers || !o->takes || !o->critical || !o->mem)
+	if (!o->shapes || !o->weight || !o->takers || !o->takes || !o->critical || !o->mem)
 		return -ENOMEM;
+	/* A stream repeats itself: each distinct shape is judged once, counted as often. */
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		const struct shape *sh = &s->recent[i];
+		unsigned k = 0;
+
+		while (k < o->nshapes && (o->shapes[k].ncells != sh->ncells ||
+					  o->shapes[k].vcpus != sh->vcpus ||
+					  o->shapes[k].memory_mib != sh->memory_mib))
+			k++;
+		if (k == o->nshapes)
+			o->shapes[o->nshapes++] = *sh;
+		o->weight[k]++;
+	}
 	for (unsigned n = 0; n < N; n++) {
 		o->mem[n] = node_memory(s, n, d);
 		if (s->t->nodes[n].cpuless)
@@ -737,32 +755,34 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 			o->second = cap[n];
 		}
 	}
-	for (unsigned i = 0; i < s->nrecent; i++)
-		for (unsigned n = 0; n < N; n++) {
-			bool takes = !s->t->nodes[n].cpuless &&
-				     shape_takes(&s->recent[i], cap[n], o->mem[n]);
+	for (unsigned n = 0; n < N; n++) {
+		if (s->t->nodes[n].cpuless)
+			continue;
+		for (unsigned k = 0; k < o->nshapes; k++) {
+			bool takes = shape_takes(&o->shapes[k], cap[n], o->mem[n]);
 
-			o->takes[i * N + n] = takes;
-			o->takers[i] += takes;
+			o->takes[k * N + n] = takes;
+			o->takers[k] += takes;
 		}
-	for (unsigned i = 0; i < s->nrecent; i++) {
-		unsigned takers = o->takers[i], needed = s->recent[i].ncells;
+	}
+	for (unsigned k = 0; k < o->nshapes; k++) {
+		unsigned takers = o->takers[k], needed = o->shapes[k].ncells;
 
 		if (takers >= needed + ncells)
-			o->useful++;
+			o->useful += o->weight[k];
 		else if (takers >= needed)
-			o->critical[o->ncritical++] = i;
+			o->critical[o->ncritical++] = k;
 	}
 	return 0;
 }
 
-/* How node n (with CPUs) changes the number of nodes that take recent request i when its
+/* How node n (with CPUs) changes the number of nodes that take distinct shape k when its
  * capacity and memory go from the host's to cap_n and mem_n: -1, 0 or 1. */
 static int
-takers_change(const struct solver *s, const struct outlook *o, unsigned i, unsigned n,
+takers_change(const struct solver *s, const struct outlook *o, unsigned k, unsigned n,
 	      unsigned cap_n, uint64_t mem_n)
 {
-	return (int)shape_takes(&s->recent[i], cap_n, mem_n) - (int)o->takes[i * s->t->nnodes + n];
+	return (int)shape_takes(&o->shapes[k], cap_n, mem_n) - (int)o->takes[k * s->t->nnodes + n];
 }
 
 /* How useful the host stays, and the size class of its largest capacity, once cell 0 (req)
@@ -777,11 +797,12 @@ outlook_after(const struct solver *s, const struct demand *d, const unsigned *ca
 	uint64_t mem_n = o->mem[n] > req->memory_mib ? o->mem[n] - req->memory_mib : 0;
 	unsigned useful = o->useful, biggest = n == o->top_node ? o->second : o->top;
 
-	for (unsigned k = 0; k < o->ncritical; k++) {
-		unsigned i = o->critical[k];
+	for (unsigned j = 0; j < o->ncritical; j++) {
+		unsigned k = o->critical[j];
 
-		useful += (int)o->takers[i] + takers_change(s, o, i, n, cap_n, mem_n) >=
-			  (int)s->recent[i].ncells;
+		if ((int)o->takers[k] + takers_change(s, o, k, n, cap_n, mem_n) >=
+		    (int)o->shapes[k].ncells)
+			useful += o->weight[k];
 	}
 	*ret_useful = useful;
 	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
@@ -822,14 +843,15 @@ judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 			biggest = cap[n];
 		break;
 	}
-	for (unsigned k = 0; k < o->ncritical; k++) {
-		unsigned i = o->critical[k];
-		int takers = (int)o->takers[i];
+	for (unsigned j = 0; j < o->ncritical; j++) {
+		unsigned k = o->critical[j];
+		int takers = (int)o->takers[k];
 
 		for (unsigned c = 0; c < ncells; c++)
-			takers += takers_change(s, o, i, (unsigned)node_of[c], cap_after[c],
+			takers += takers_change(s, o, k, (unsigned)node_of[c], cap_after[c],
 						mem_after[c]);
-		useful += takers >= (int)s->recent[i].ncells;
+		if (takers >= (int)o->shapes[k].ncells)
+			useful += o->weight[k];
 	}
 	*ret_useful = o->useful + useful;
 	*ret_largest = size_class(biggest);
