@@ -946,7 +946,8 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 
 	for (unsigned a = 0; a < N; a++) {
 		unsigned long dist, left = 0;
-		unsigned len, useful, largest, fit_all = 0, unreached = ncells, spare = 0;
+		unsigned len, useful, largest, fit_all = 0, unreached = ncells, spare;
+		uint64_t mask = 0;	/* the allowed nodes, when N <= 64 */
 		bool anchor_useful = false;
 
 		for (unsigned c = 0; c < ncells; c++)
@@ -962,6 +963,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			unsigned n = order[len];
 
 			allowed[n] = true;
+			mask |= N <= 64 ? UINT64_C(1) << n : 0;
 			/* Enough nodes that take every cell make a matching without searching; a
 			 * cell that no allowed node takes leaves none to search for. */
 			fit_all += fits_every_cell[n];
@@ -976,11 +978,8 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			continue;
 		/* The same node set as an earlier anchor's decides the same way: skip it. */
 		if (N <= 64) {
-			uint64_t mask = 0;
 			bool seen = false;
 
-			for (unsigned n = 0; n < N; n++)
-				mask |= allowed[n] ? UINT64_C(1) << n : 0;
 			for (unsigned k = 0; k < nseen && !seen; k++)
 				seen = seen_sets[k] == mask;
 			if (seen)
@@ -991,8 +990,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		 * leaves the other cells a matching: candidates in that order, the first that
 		 * keeps a full matching wins. spare: free allowed nodes that take every cell. */
 		memset(node_used, 0, N * sizeof(bool));
-		for (unsigned n = 0; n < N; n++)
-			spare += allowed[n] && fits_every_cell[n];
+		spare = fit_all;
 		for (unsigned i = 0; i < ncells; i++) {
 			unsigned c = by_size[i], ncand = 0;
 			int pick = -1;
