@@ -76,16 +76,17 @@ plain_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 
 			if (z)
 				return false;
-			v = longs > 1 ? va_arg(ap, long long) : longs ? va_arg(ap, long) : va_arg(ap, int);
-			put_number(&out, end, v < 0 ? -(unsigned long long)v : (unsigned long long)v,
-				   v < 0);
+			v = longs > 1 ? va_arg(ap, long long) :
+			    longs ? va_arg(ap, long) : va_arg(ap, int);
+			put_number(&out, end,
+				   v < 0 ? -(unsigned long long)v : (unsigned long long)v, v < 0);
 			break;
 		}
 		case 'u':
-			put_number(&out, end, z ? va_arg(ap, size_t) :
-					      longs > 1 ? va_arg(ap, unsigned long long) :
-					      longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned),
-				   false);
+			put_number(&out, end,
+				   z ? va_arg(ap, size_t) :
+				   longs > 1 ? va_arg(ap, unsigned long long) :
+				   longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), false);
 			break;
 		case '%':
 			if (longs || z)

@@ -129,7 +129,7 @@ struct tmap_guests {
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */
 struct guest_cells {
 	unsigned n;
-	unsigned size;		/* cells allocated, n or more: a host reuses them guest after guest */
+	unsigned size;		/* cells allocated, n or more: reused guest after guest */
 	hwloc_bitmap_t *vcpus;
 	unsigned *nvcpus;	/* per cell: how many vcpus, without asking the bitmap */
 	uint64_t *memory_mib;

@@ -522,8 +522,11 @@ node_capacity(const struct solver *s, unsigned n, const struct demand *d)
 
 		switch (d->policy) {
 		case TMAP_THREAD_PREFER:
-			/* (no division in the common case: this runs for every core of the host) */
-			cap += d->group == 1 ? s->core_free[c] : s->core_free[c] / d->group * d->group;
+			/* no division in the common case: this runs for every core of the host */
+			if (d->group == 1)
+				cap += s->core_free[c];
+			else
+				cap += s->core_free[c] / d->group * d->group;
 			break;
 		case TMAP_THREAD_ISOLATE:
 			cap += core_whole(s, c);
@@ -709,7 +712,7 @@ struct outlook {
 	unsigned *critical;	/* the shapes a candidate may stop fitting, ncritical of them */
 	unsigned ncritical;
 	uint64_t *mem;		/* per node: node_memory() now */
-	unsigned top, second;	/* the largest capacity of a node with CPUs, the largest of the others */
+	unsigned top, second;	/* the largest capacity of a node with CPUs, and of the others */
 	unsigned top_node;
 };
 
@@ -1006,7 +1009,8 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 				fixed[c] = (int)cand[j];
 				/* The last cell needs no check: its node fits it and is free; nor does
 				 * any cell when enough free allowed nodes still take every cell. */
-				if (i + 1 == ncells || spare - fits_every_cell[cand[j]] >= ncells - i - 1 ||
+				if (i + 1 == ncells ||
+				    spare - fits_every_cell[cand[j]] >= ncells - i - 1 ||
 				    matching_complete(&m, fixed))
 					pick = (int)cand[j];
 				fixed[c] = -1;
@@ -1799,7 +1803,8 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 			pc->memory_mib = req[c].memory_mib;
 			pg->memory_mib += req[c].memory_mib;
 			hwloc_bitmap_set(pg->memory_nodes, pc->node);
-			hwloc_bitmap_foreach_begin(v, cells->vcpus[c]) pg->vcpu_node[v] = (int)pc->node;
+			hwloc_bitmap_foreach_begin(v, cells->vcpus[c])
+				pg->vcpu_node[v] = (int)pc->node;
 			hwloc_bitmap_foreach_end();
 		}
 		if (d.cpu == TMAP_CPU_SHARED) {
