@@ -85,7 +85,7 @@ struct tmap_host {
 	/* The shapes of the latest requests, to judge what a placement leaves useful. */
 	struct shape recent[RECENT];
 	unsigned nrecent, next_recent;
-	size_t nallocs;
+	size_t nallocs, allocs_size;	/* allocs_size: room in allocs */
 	struct alloc *allocs;
 	/* Reused by every decision. before: the host as a guest found it, before it took anything;
 	 * held: what tmap_host_fit()'s guest takes; grown: what a shared cell adds to the
@@ -1921,7 +1921,7 @@ static int
 record(struct solver *s, const struct plan_guest *pg)
 {
 	const struct tmap_topology *t = s->t;
-	struct alloc a = {0}, *v;
+	struct alloc a = {0}, *v = s->allocs;
 
 	a.name = strdup(pg->name);
 	a.name_hash = name_hash(pg->name);
@@ -1929,9 +1929,17 @@ record(struct solver *s, const struct plan_guest *pg)
 	a.mem = calloc(t->nnodes, sizeof(*a.mem));
 	a.shared = calloc(t->nnodes, sizeof(*a.shared));
 	a.plan = plan_guest_to_json(pg);
-	v = realloc(s->allocs, (s->nallocs + 1) * sizeof(*v));
-	if (v)
-		s->allocs = v;
+	/* Room grows by half: a host where guests come and go keeps one array, instead of
+	 * moving it, a guest longer, through the heap it fragments. */
+	if (s->nallocs == s->allocs_size) {
+		size_t size = s->allocs_size + s->allocs_size / 2 + 8;
+
+		v = realloc(s->allocs, size * sizeof(*v));
+		if (v) {
+			s->allocs = v;
+			s->allocs_size = size;
+		}
+	}
 	if (!a.name || !a.held || !a.mem || !a.shared || !a.plan || !v) {
 		alloc_clear(&a);
 		return -ENOMEM;
