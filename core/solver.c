@@ -92,6 +92,7 @@ struct tmap_host {
 	 * pool. */
 	struct snapshot *before;
 	hwloc_bitmap_t held, grown;
+	hwloc_bitmap_t pool_part;	/* scratch of node_pool_size() */
 	/* nnodes x nnodes: for each anchor node a, each node's distance class from a: 0 for a
 	 * itself, then 1, 2, ... for each distinct distance, nearest first. */
 	unsigned *dist_class;
@@ -235,6 +236,8 @@ solver_clear(struct solver *s)
 		hwloc_bitmap_free(s->held);
 	if (s->grown)
 		hwloc_bitmap_free(s->grown);
+	if (s->pool_part)
+		hwloc_bitmap_free(s->pool_part);
 	guest_cells_clear(&s->cells);
 	scratch_free(s->scratch);
 	free(s->dist_class);
@@ -353,11 +356,11 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
 	s->held = hwloc_bitmap_alloc();
 	s->grown = hwloc_bitmap_alloc();
+	s->pool_part = hwloc_bitmap_alloc();
 	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
-	    !s->mem_free || !s->shared_vcpus || !s->held || !s->grown || !s->scratch ||
-	    !(s->before = snapshot_new(t)) ||
-	    distance_classes(s) < 0)
+	    !s->mem_free || !s->shared_vcpus || !s->held || !s->grown || !s->pool_part ||
+	    !s->scratch || !(s->before = snapshot_new(t)) || distance_classes(s) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (reserved) {
 		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
@@ -471,19 +474,10 @@ core_whole(const struct solver *s, unsigned c)
 static unsigned
 node_pool_size(const struct solver *s, unsigned n)
 {
-	const struct topo_node *node = &s->t->nodes[n];
-	unsigned count = 0;
-
-	/* The node's cores hold exactly its cpuset: most nodes have no pool, seen in one test. */
-	if (!hwloc_bitmap_intersects(s->pool, node->cpuset))
-		return 0;
-	for (unsigned i = 0; i < node->ncores; i++) {
-		const struct topo_core *c = &s->t->cores[node->cores[i]];
-
-		for (unsigned k = 0; k < c->npus; k++)
-			count += hwloc_bitmap_isset(s->pool, c->pus[k]);
-	}
-	return count;
+	/* The node's cores hold exactly its cpuset: count the pool there in two calls, not one
+	 * per PU. */
+	hwloc_bitmap_and(s->pool_part, s->pool, s->t->nodes[n].cpuset);
+	return (unsigned)hwloc_bitmap_weight(s->pool_part);
 }
 
 /* Memory a node can still give this guest: shared guests may overcommit it. */
