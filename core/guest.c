@@ -365,12 +365,37 @@ tmap_guest_set_qos(struct tmap_guest *g, uint64_t shares, uint64_t period, int64
 #define GUEST_FMT "%s%sguest '%s': "
 #define GUEST_ARGS(g) (g)->origin ? (g)->origin : "", (g)->origin ? ": " : "", (g)->name
 
+/* The union of the first n cells' vcpus, or NULL when out of memory. */
+static hwloc_bitmap_t
+cells_union(const struct tmap_guest *g, unsigned n)
+{
+	hwloc_bitmap_t set = hwloc_bitmap_alloc();
+
+	for (unsigned i = 0; set && i < n; i++)
+		hwloc_bitmap_or(set, set, g->cells[i].vcpus);
+	return set;
+}
+
+/* "guest 'NAME': cell I: cpus 'LIST'WHAT", LIST printed only now that it is needed. */
+static int _printf_(4, 5)
+cell_error(const struct tmap_guest *g, unsigned i, struct tmap_error *err, const char *fmt, ...)
+{
+	_cleanup_free_ char *list = bitmap_list(g->cells[i].vcpus);
+	char what[TMAP_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return tmap_error_set(err, -EINVAL, GUEST_FMT "cell %u: cpus '%s'%s", GUEST_ARGS(g), i,
+			      list ? list : "", what);
+}
+
 static int
 validate_shape(const struct tmap_guest *g, struct tmap_error *err)
 {
-	_cleanup_bitmap_ hwloc_bitmap_t seen = NULL;
 	uint64_t sum = 0;
-	unsigned unsized = 0;
+	unsigned unsized = 0, covered = 0;
 
 	if ((uint64_t)g->sockets * g->cores * g->threads != g->vcpus)
 		return tmap_error_set(err, -EINVAL,
@@ -406,63 +431,60 @@ validate_shape(const struct tmap_guest *g, struct tmap_error *err)
 	if (g->ncells == 0)
 		return 0;
 
-	seen = hwloc_bitmap_alloc();
-	if (!seen)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
+	/* Cells are checked as often as guests are placed: a set is printed, and the union of
+	 * the cells built, only for a message. Disjoint cells cover every vcpu exactly when
+	 * their sizes add up to vcpus. */
 	for (unsigned i = 0; i < g->ncells; i++) {
 		const struct guest_cell *c = &g->cells[i];
-		_cleanup_free_ char *list = bitmap_list(c->vcpus);
 		int last = hwloc_bitmap_last(c->vcpus);
+		bool overlaps = false;
 		unsigned v;
 
 		if (hwloc_bitmap_iszero(c->vcpus))
 			return tmap_error_set(err, -EINVAL, GUEST_FMT "cell %u: cpus is empty",
 					      GUEST_ARGS(g), i);
 		if (last >= (int)g->vcpus)
-			return tmap_error_set(err, -EINVAL,
-					      GUEST_FMT "cell %u: cpus '%s' names vcpu %d, but the guest has vcpus 0-%u",
-					      GUEST_ARGS(g), i, list ? list : "", last, g->vcpus - 1);
-		if (hwloc_bitmap_intersects(seen, c->vcpus)) {
-			hwloc_bitmap_t both = hwloc_bitmap_alloc();
-			int dup;
+			return cell_error(g, i, err, " names vcpu %d, but the guest has vcpus 0-%u",
+					  last, g->vcpus - 1);
+		for (unsigned j = 0; j < i && !overlaps; j++)
+			overlaps = hwloc_bitmap_intersects(g->cells[j].vcpus, c->vcpus);
+		if (overlaps) {
+			_cleanup_bitmap_ hwloc_bitmap_t both = cells_union(g, i);
 
-			hwloc_bitmap_and(both, seen, c->vcpus);
-			dup = hwloc_bitmap_first(both);
-			hwloc_bitmap_free(both);
-			return tmap_error_set(err, -EINVAL,
-					      GUEST_FMT "cell %u: cpus '%s': vcpu %d is already in another cell",
-					      GUEST_ARGS(g), i, list ? list : "", dup);
+			if (!both)
+				return tmap_error_set(err, -ENOMEM, "out of memory");
+			hwloc_bitmap_and(both, both, c->vcpus);
+			return cell_error(g, i, err, ": vcpu %d is already in another cell",
+					  hwloc_bitmap_first(both));
 		}
 		/* A guest core split between cells would lie to the guest's scheduler. */
-		hwloc_bitmap_foreach_begin(v, c->vcpus)
-		{
-			unsigned first = v - v % g->threads;
+		if (g->threads > 1) {
+			hwloc_bitmap_foreach_begin(v, c->vcpus)
+			{
+				unsigned first = v - v % g->threads;
 
-			for (unsigned t = first; t < first + g->threads; t++)
-				if (!hwloc_bitmap_isset(c->vcpus, t))
-					return tmap_error_set(err, -EINVAL,
-							      GUEST_FMT "cell %u: cpus '%s' splits guest core %u (vcpus %u-%u)",
-							      GUEST_ARGS(g), i, list ? list : "",
-							      v / g->threads, first,
-							      first + g->threads - 1);
+				for (unsigned t = first; t < first + g->threads; t++)
+					if (!hwloc_bitmap_isset(c->vcpus, t))
+						return cell_error(g, i, err, " splits guest core %u (vcpus %u-%u)",
+								  v / g->threads, first,
+								  first + g->threads - 1);
+			}
+			hwloc_bitmap_foreach_end();
 		}
-		hwloc_bitmap_foreach_end();
-		hwloc_bitmap_or(seen, seen, c->vcpus);
+		covered += (unsigned)hwloc_bitmap_weight(c->vcpus);
 		if (c->memory_mib)
 			sum += c->memory_mib;
 		else
 			unsized++;
 	}
-	if ((unsigned)hwloc_bitmap_weight(seen) != g->vcpus) {
-		hwloc_bitmap_t missing = hwloc_bitmap_alloc();
-		int first;
+	if (covered != g->vcpus) {
+		_cleanup_bitmap_ hwloc_bitmap_t missing = cells_union(g, g->ncells);
 
-		hwloc_bitmap_set_range(missing, 0, (int)g->vcpus - 1);
-		hwloc_bitmap_andnot(missing, missing, seen);
-		first = hwloc_bitmap_first(missing);
-		hwloc_bitmap_free(missing);
+		if (!missing)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		hwloc_bitmap_not(missing, missing);
 		return tmap_error_set(err, -EINVAL, GUEST_FMT "cells: vcpu %d is in no cell",
-				      GUEST_ARGS(g), first);
+				      GUEST_ARGS(g), hwloc_bitmap_first(missing));
 	}
 	if (!unsized && g->memory_set && sum != g->memory_mib)
 		return tmap_error_set(err, -EINVAL,
@@ -519,35 +541,61 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 void
 guest_cells_clear(struct guest_cells *c)
 {
-	for (unsigned i = 0; c->vcpus && i < c->n; i++)
+	for (unsigned i = 0; c->vcpus && i < c->size; i++)
 		if (c->vcpus[i])
 			hwloc_bitmap_free(c->vcpus[i]);
 	free(c->vcpus);
+	free(c->nvcpus);
 	free(c->memory_mib);
 	memset(c, 0, sizeof(*c));
 }
 
-int
-guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *ret)
+/* Room for n cells, keeping what is there. */
+static int
+guest_cells_reserve(struct guest_cells *c, unsigned n)
 {
-	struct guest_cells c = {0};
-	uint64_t total = g->memory_mib, sum = 0;
-	unsigned unsized = 0;
+	hwloc_bitmap_t *vcpus;
+	unsigned *nvcpus;
+	uint64_t *memory_mib;
 
-	c.n = g->ncells ? g->ncells : g->cell_count ? g->cell_count : 1;
-	c.implied = !g->ncells && !g->cell_count;
-	c.vcpus = calloc(c.n, sizeof(*c.vcpus));
-	c.memory_mib = calloc(c.n, sizeof(*c.memory_mib));
-	if (!c.vcpus || !c.memory_mib) {
-		guest_cells_clear(&c);
+	if (n <= c->size)
+		return 0;
+	vcpus = realloc(c->vcpus, n * sizeof(*vcpus));
+	if (!vcpus)
 		return -ENOMEM;
-	}
+	c->vcpus = vcpus;
+	nvcpus = realloc(c->nvcpus, n * sizeof(*nvcpus));
+	if (!nvcpus)
+		return -ENOMEM;
+	c->nvcpus = nvcpus;
+	memory_mib = realloc(c->memory_mib, n * sizeof(*memory_mib));
+	if (!memory_mib)
+		return -ENOMEM;
+	c->memory_mib = memory_mib;
+	for (; c->size < n; c->size++)
+		if (!(c->vcpus[c->size] = hwloc_bitmap_alloc()))
+			return -ENOMEM;
+	return 0;
+}
+
+int
+guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c)
+{
+	uint64_t total = g->memory_mib, sum = 0;
+	unsigned n = g->ncells ? g->ncells : g->cell_count ? g->cell_count : 1, unsized = 0;
+
+	if (guest_cells_reserve(c, n) < 0)
+		return -ENOMEM;
+	c->n = n;
+	c->implied = !g->ncells && !g->cell_count;
 	if (g->ncells) {
-		for (unsigned i = 0; i < c.n; i++) {
-			c.vcpus[i] = hwloc_bitmap_dup(g->cells[i].vcpus);
-			c.memory_mib[i] = g->cells[i].memory_mib;
-			sum += c.memory_mib[i];
-			unsized += c.memory_mib[i] == 0;
+		for (unsigned i = 0; i < c->n; i++) {
+			if (hwloc_bitmap_copy(c->vcpus[i], g->cells[i].vcpus) < 0)
+				return -ENOMEM;
+			c->nvcpus[i] = (unsigned)hwloc_bitmap_weight(g->cells[i].vcpus);
+			c->memory_mib[i] = g->cells[i].memory_mib;
+			sum += c->memory_mib[i];
+			unsized += c->memory_mib[i] == 0;
 		}
 		if (!g->memory_set && !unsized)
 			total = sum;
@@ -555,29 +603,26 @@ guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *ret)
 		/* K even cells, at guest core boundaries; earlier cells take the remainder. */
 		unsigned cores = g->vcpus / g->threads, next = 0;
 
-		for (unsigned i = 0; i < c.n; i++) {
-			unsigned n = (cores / c.n + (i < cores % c.n)) * g->threads;
+		for (unsigned i = 0; i < c->n; i++) {
+			unsigned k = (cores / c->n + (i < cores % c->n)) * g->threads;
 
-			c.vcpus[i] = hwloc_bitmap_alloc();
-			if (c.vcpus[i])
-				hwloc_bitmap_set_range(c.vcpus[i], next, (int)(next + n) - 1);
-			next += n;
+			hwloc_bitmap_zero(c->vcpus[i]);
+			if (hwloc_bitmap_set_range(c->vcpus[i], next, (int)(next + k) - 1) < 0)
+				return -ENOMEM;
+			c->nvcpus[i] = k;
+			c->memory_mib[i] = 0;
+			next += k;
 		}
-		unsized = c.n;
+		unsized = c->n;
 	}
-	for (unsigned i = 0, k = 0; i < c.n; i++) {
-		if (!c.vcpus[i]) {
-			guest_cells_clear(&c);
-			return -ENOMEM;
-		}
-		if (c.memory_mib[i] == 0) {
+	for (unsigned i = 0, k = 0; i < c->n; i++) {
+		if (c->memory_mib[i] == 0) {
 			uint64_t left = total - sum;
 
-			c.memory_mib[i] = left / unsized + (k < left % unsized);
+			c->memory_mib[i] = left / unsized + (k < left % unsized);
 			k++;
 		}
 	}
-	*ret = c;
 	return 0;
 }
 

@@ -138,11 +138,14 @@ struct tmap_guests {
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */
 struct guest_cells {
 	unsigned n;
+	unsigned size;		/* cells allocated, n or more: reused guest after guest */
 	hwloc_bitmap_t *vcpus;
+	unsigned *nvcpus;	/* per cell: how many vcpus, without asking the bitmap */
 	uint64_t *memory_mib;
 	bool implied;		/* the spec gave no cells */
 };
-int guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *ret);
+/* Resolve g's cells into c: zeroed, or resolved before (its storage is reused). */
+int guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c);
 void guest_cells_clear(struct guest_cells *c);
 
 const char *cpu_policy_name(enum tmap_cpu_policy p);

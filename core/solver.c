@@ -29,6 +29,7 @@
  */
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "internal.h"
 
@@ -44,11 +45,30 @@ struct shape {
 /* One placed guest: what it holds, so that it can be released. */
 struct alloc {
 	char *name;
+	uint64_t name_hash;	/* name_hash(name): a guest's name is looked up on every call */
 	hwloc_bitmap_t held;	/* PUs held by a dedicated guest */
 	uint64_t *mem;		/* per node index: MiB */
 	int page;		/* the pool mem came from: index into t->page_kib, or -1 */
 	unsigned *shared;	/* per node index: shared vcpus */
 	struct json_object *plan; /* the guest's plan, as the state file records it */
+};
+
+/*
+ * Memory for one decision: arrays carved from one block the host keeps, given back all at
+ * once when the next decision starts. What does not fit the block gets chunks of its own, and
+ * the block grows to the whole need for the next decision; so a warm host decides without
+ * calling malloc.
+ */
+struct scratch_chunk {
+	struct scratch_chunk *next;
+	max_align_t data[];
+};
+
+struct scratch {
+	unsigned char *block;
+	size_t size, used;
+	size_t need;		/* bytes this decision asked for, block and chunks */
+	struct scratch_chunk *chunks;
 };
 
 struct tmap_host {
@@ -63,7 +83,6 @@ struct tmap_host {
 	int64_t *mem_free;	/* per node index: MiB; below 0 when shared guests overcommit */
 	int64_t *pool_free;	/* per page size x node index: free MiB of each hugepage pool, then
 				 * a block of zeros for a size no node has */
-	unsigned huge_recent;	/* recent[] entries in hugepages */
 	unsigned *shared_vcpus;	/* per node index: vcpus of shared guests */
 	uint32_t flags;
 	struct tmap_error *err;	/* of the call in progress */
@@ -71,8 +90,22 @@ struct tmap_host {
 	/* The shapes of the latest requests, to judge what a placement leaves useful. */
 	struct shape recent[RECENT];
 	unsigned nrecent, next_recent;
-	size_t nallocs;
+	size_t nallocs, allocs_size;	/* allocs_size: room in allocs */
 	struct alloc *allocs;
+	/* Reused by every decision. before: the host as a guest found it, before it took anything;
+	 * held: what tmap_host_fit()'s guest takes; grown: what a shared cell adds to the
+	 * pool. */
+	struct snapshot *before;
+	hwloc_bitmap_t held, grown;
+	hwloc_bitmap_t pool_part;	/* scratch of node_pool_size() */
+	/* nnodes x nnodes: for each anchor node a, each node's distance class from a: 0 for a
+	 * itself, then 1, 2, ... for each distinct distance, nearest first. */
+	unsigned *dist_class;
+	/* nnodes x (nnodes + 1): for each anchor node, where each class starts in the nodes
+	 * ordered by class (the class sizes, summed) */
+	unsigned *class_start;
+	struct guest_cells cells;
+	struct scratch *scratch;
 };
 
 /* The solver is the host; the name says which role a function plays. */
@@ -107,6 +140,76 @@ struct snapshot {
 	unsigned *shared_vcpus;
 };
 
+static void *
+scratch_get(struct scratch *sc, size_t count, size_t size)
+{
+	size_t align = _Alignof(max_align_t), bytes;
+	struct scratch_chunk *chunk;
+	void *p;
+
+	if (__builtin_mul_overflow(count, size, &bytes) || bytes > SIZE_MAX / 2)
+		return NULL;
+	bytes = (bytes + align - 1) / align * align;
+	if (bytes == 0)
+		bytes = align;
+	sc->need += bytes;
+	if (bytes <= sc->size - sc->used) {
+		p = sc->block + sc->used;
+		sc->used += bytes;
+	} else {
+		chunk = malloc(sizeof(*chunk) + bytes);
+		if (!chunk)
+			return NULL;
+		chunk->next = sc->chunks;
+		sc->chunks = chunk;
+		p = chunk->data;
+	}
+	return memset(p, 0, bytes);
+}
+
+/* Zeroed room for count objects of a type, like calloc(), valid until scratch_reset(). */
+#define scratch_new(s, count, type) ((type *)scratch_get((s)->scratch, (count), sizeof(type)))
+
+static void
+scratch_reset(struct scratch *sc)
+{
+	while (sc->chunks) {
+		struct scratch_chunk *next = sc->chunks->next;
+
+		free(sc->chunks);
+		sc->chunks = next;
+	}
+	if (sc->need > sc->size) {
+		free(sc->block);
+		sc->block = malloc(sc->need);
+		sc->size = sc->block ? sc->need : 0;
+	}
+	sc->used = 0;
+	sc->need = 0;
+}
+
+static void
+scratch_free(struct scratch *sc)
+{
+	if (!sc)
+		return;
+	sc->need = 0;
+	scratch_reset(sc);
+	free(sc->block);
+	free(sc);
+}
+
+/* FNV-1a */
+static uint64_t
+name_hash(const char *name)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * UINT64_C(0x100000001b3);
+	return h;
+}
+
 static void
 alloc_clear(struct alloc *a)
 {
@@ -118,6 +221,9 @@ alloc_clear(struct alloc *a)
 	if (a->plan)
 		json_object_put(a->plan);
 }
+
+static void snapshot_free(struct snapshot *snap);
+static struct snapshot *snapshot_new(const struct tmap_topology *t);
 
 static void
 solver_clear(struct solver *s)
@@ -136,6 +242,66 @@ solver_clear(struct solver *s)
 	for (size_t i = 0; i < s->nallocs; i++)
 		alloc_clear(&s->allocs[i]);
 	free(s->allocs);
+	snapshot_free(s->before);
+	if (s->held)
+		hwloc_bitmap_free(s->held);
+	if (s->grown)
+		hwloc_bitmap_free(s->grown);
+	if (s->pool_part)
+		hwloc_bitmap_free(s->pool_part);
+	guest_cells_clear(&s->cells);
+	scratch_free(s->scratch);
+	free(s->dist_class);
+	free(s->class_start);
+}
+
+static int
+cmp_unsigned(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The host's distance classes (struct tmap_host.dist_class and class_start), once for all
+ * decisions. */
+static int
+distance_classes(struct solver *s)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned N = t->nnodes;
+	_cleanup_free_ unsigned *dist = malloc((N ? N : 1) * sizeof(unsigned));
+
+	s->dist_class = calloc(N ? (size_t)N * N : 1, sizeof(unsigned));
+	s->class_start = calloc((size_t)N * (N + 1) + 1, sizeof(unsigned));
+	if (!dist || !s->dist_class || !s->class_start)
+		return -ENOMEM;
+	for (unsigned a = 0; a < N; a++) {
+		unsigned *start = &s->class_start[(size_t)a * (N + 1)], ndist = 0;
+
+		/* The distinct distances from a to the other nodes, ascending. */
+		for (unsigned n = 0; n < N; n++)
+			if (n != a)
+				dist[ndist++] = topo_distance(t, a, n);
+		qsort(dist, ndist, sizeof(*dist), cmp_unsigned);
+		for (unsigned i = 1, k = 1; i < ndist; i++)
+			if (dist[i] != dist[k - 1])
+				dist[k++] = dist[i];
+		for (unsigned n = 0; n < N; n++) {
+			unsigned d = topo_distance(t, a, n), k = 0;
+
+			if (n == a)
+				continue;
+			while (dist[k] != d)
+				k++;
+			s->dist_class[(size_t)a * N + n] = k + 1;
+		}
+		for (unsigned n = 0; n < N; n++)
+			start[s->dist_class[(size_t)a * N + n] + 1]++;
+		for (unsigned k = 1; k <= N; k++)
+			start[k] += start[k - 1];
+	}
+	return 0;
 }
 
 /* A set of host PUs from the options: list syntax, every PU usable on this host. */
@@ -201,8 +367,14 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->pool_free = calloc((size_t)t->nnodes * (t->npage_sizes + 1), sizeof(int64_t));
 	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
 	s->page = -1;
+	s->held = hwloc_bitmap_alloc();
+	s->grown = hwloc_bitmap_alloc();
+	s->pool_part = hwloc_bitmap_alloc();
+	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
-	    !s->mem_free || !s->pool_free || !s->shared_vcpus)
+	    !s->mem_free || !s->pool_free || !s->shared_vcpus || !s->held || !s->grown ||
+	    !s->pool_part || !s->scratch || !(s->before = snapshot_new(t)) ||
+	    distance_classes(s) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (reserved) {
 		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
@@ -239,12 +411,10 @@ snapshot_clear(struct snapshot *snap)
 }
 
 static int
-snapshot_take(const struct solver *s, struct snapshot *snap)
+snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap)
 {
-	const struct tmap_topology *t = s->t;
-
-	snap->taken = hwloc_bitmap_dup(s->taken);
-	snap->pool = hwloc_bitmap_dup(s->pool);
+	snap->taken = hwloc_bitmap_alloc();
+	snap->pool = hwloc_bitmap_alloc();
 	snap->core_free = malloc((t->ncores ? t->ncores : 1) * sizeof(unsigned));
 	snap->mem_free = malloc(t->nnodes * sizeof(int64_t));
 	/* A host without pools (most) costs no allocation more per guest. */
@@ -256,6 +426,18 @@ snapshot_take(const struct solver *s, struct snapshot *snap)
 		snapshot_clear(snap);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* Save the host into snap, allocated by snapshot_alloc(). */
+static int
+snapshot_save(const struct solver *s, struct snapshot *snap)
+{
+	const struct tmap_topology *t = s->t;
+
+	if (hwloc_bitmap_copy(snap->taken, s->taken) < 0 ||
+	    hwloc_bitmap_copy(snap->pool, s->pool) < 0)
+		return -ENOMEM;
 	memcpy(snap->core_free, s->core_free, t->ncores * sizeof(unsigned));
 	memcpy(snap->mem_free, s->mem_free, t->nnodes * sizeof(int64_t));
 	if (t->npage_sizes)
@@ -263,6 +445,39 @@ snapshot_take(const struct solver *s, struct snapshot *snap)
 		       (size_t)t->nnodes * t->npage_sizes * sizeof(int64_t));
 	memcpy(snap->shared_vcpus, s->shared_vcpus, t->nnodes * sizeof(unsigned));
 	return 0;
+}
+
+static struct snapshot *
+snapshot_new(const struct tmap_topology *t)
+{
+	struct snapshot *snap = calloc(1, sizeof(*snap));
+
+	if (snap && snapshot_alloc(t, snap) < 0) {
+		free(snap);
+		return NULL;
+	}
+	return snap;
+}
+
+static void
+snapshot_free(struct snapshot *snap)
+{
+	if (!snap)
+		return;
+	snapshot_clear(snap);
+	free(snap);
+}
+
+static int
+snapshot_take(const struct solver *s, struct snapshot *snap)
+{
+	int r = snapshot_alloc(s->t, snap);
+
+	if (r == 0)
+		r = snapshot_save(s, snap);
+	if (r < 0)
+		snapshot_clear(snap);
+	return r;
 }
 
 static void
@@ -287,16 +502,10 @@ core_whole(const struct solver *s, unsigned c)
 static unsigned
 node_pool_size(const struct solver *s, unsigned n)
 {
-	const struct topo_node *node = &s->t->nodes[n];
-	unsigned count = 0;
-
-	for (unsigned i = 0; i < node->ncores; i++) {
-		const struct topo_core *c = &s->t->cores[node->cores[i]];
-
-		for (unsigned k = 0; k < c->npus; k++)
-			count += hwloc_bitmap_isset(s->pool, c->pus[k]);
-	}
-	return count;
+	/* The node's cores hold exactly its cpuset: count the pool there in two calls, not one
+	 * per PU. */
+	hwloc_bitmap_and(s->pool_part, s->pool, s->t->nodes[n].cpuset);
+	return (unsigned)hwloc_bitmap_weight(s->pool_part);
 }
 
 /* Free memory of one kind on a node, in MiB: normal memory (page -1, below 0 when shared
@@ -382,7 +591,11 @@ node_capacity(const struct solver *s, unsigned n, const struct demand *d)
 
 		switch (d->policy) {
 		case TMAP_THREAD_PREFER:
-			cap += s->core_free[c] / d->group * d->group;
+			/* no division in the common case: this runs for every core of the host */
+			if (d->group == 1)
+				cap += s->core_free[c];
+			else
+				cap += s->core_free[c] / d->group * d->group;
 			break;
 		case TMAP_THREAD_ISOLATE:
 			cap += core_whole(s, c);
@@ -425,74 +638,30 @@ cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, u
 	return cap[n] >= need;
 }
 
-/* The size class (power of two) of the largest capacity left on any node: a placement that
- * drops it breaks the one node that could still take a big cell. */
+/* The size class of a capacity: its power of two. A placement that lowers the class of the
+ * largest capacity left on any node breaks the one node that could still take a big cell. */
 static unsigned
-largest_class(const struct solver *s, const unsigned *cap)
+size_class(unsigned cap)
 {
-	unsigned biggest = 0, k = 0;
+	unsigned k = 0;
 
-	for (unsigned n = 0; n < s->t->nnodes; n++)
-		if (!s->t->nodes[n].cpuless && cap[n] > biggest)
-			biggest = cap[n];
-	while (biggest >>= 1)
+	while (cap >>= 1)
 		k++;
 	return k;
 }
 
-/* Does a request of this shape fit a host whose nodes have these capacities and memory? */
+/* Could node n (with CPUs), with this capacity and memory of the kind the guest in
+ * progress uses, take a cell of this shape? A shape in another kind of memory (normal pages,
+ * or another pool) finds that memory as it is: the guest does not take from it. */
 static bool
-shape_fits(const struct shape *sh, const struct solver *s, const unsigned *cap,
-	   const uint64_t *mem)
+shape_takes(const struct solver *s, const struct shape *sh, unsigned n, unsigned cap,
+	    uint64_t mem)
 {
-	unsigned nodes = 0;
-
-	for (unsigned n = 0; n < s->t->nnodes && nodes < sh->ncells; n++)
-		nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus && mem[n] >= sh->memory_mib;
-	return nodes >= sh->ncells;
-}
-
-/* usefulness() when a request in another kind of memory than this guest's (normal pages,
- * or another pool) is among the recent ones: this placement leaves that memory as it is now.
- * Out of line, so that a host that sees no hugepage request runs the loop it always ran. */
-static unsigned __attribute__((noinline))
-usefulness_mixed(const struct solver *s, const unsigned *cap, const uint64_t *mem)
-{
-	unsigned score = 0;
-
-	for (unsigned i = 0; i < s->nrecent; i++) {
-		const struct shape *sh = &s->recent[i];
-		unsigned nodes = 0;
-
-		for (unsigned n = 0; n < s->t->nnodes && nodes < sh->ncells; n++)
-			nodes += !s->t->nodes[n].cpuless && cap[n] >= sh->vcpus &&
-				 (sh->page == s->page ?
-					  mem[n] >= sh->memory_mib :
-					  node_free_mib(s, n, sh->page) >= (int64_t)sh->memory_mib);
-		score += nodes >= sh->ncells;
-	}
-	return score;
-}
-
-/*
- * How useful a host stays: how many of the latest requests it could still take, each on its
- * own. Placing a guest where it leaves this highest keeps the holes that the guests this host
- * actually receives need (a whole node for a big cell, room on several nodes for a
- * multi-cell guest), which neither best fit nor spreading does on every stream.
- */
-static unsigned
-usefulness(const struct solver *s, const unsigned *cap, const uint64_t *mem)
-{
-	unsigned score = 0;
-
-	/* Requests in another kind of memory than this guest's are judged apart, off the
-	 * common path: a host that sees no hugepage request never takes it. */
-	if (s->huge_recent == 0 && s->page == -1) {
-		for (unsigned i = 0; i < s->nrecent; i++)
-			score += shape_fits(&s->recent[i], s, cap, mem);
-		return score;
-	}
-	return usefulness_mixed(s, cap, mem);
+	if (cap < sh->vcpus)
+		return false;
+	if (sh->page != s->page)
+		return node_free_mib(s, n, sh->page) >= (int64_t)sh->memory_mib;
+	return mem >= sh->memory_mib;
 }
 
 static void
@@ -506,32 +675,10 @@ remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
 		if (req[c].memory_mib > sh.memory_mib)
 			sh.memory_mib = req[c].memory_mib;
 	}
-	if (s->nrecent == RECENT && s->recent[s->next_recent].page != -1)
-		s->huge_recent--;
-	s->huge_recent += sh.page != -1;
 	s->recent[s->next_recent] = sh;
 	s->next_recent = (s->next_recent + 1) % RECENT;
 	if (s->nrecent < RECENT)
 		s->nrecent++;
-}
-
-/* The capacities and memory of every node after cells needing need[] land on node_of[]. */
-static void
-after_placing(const struct solver *s, const struct demand *d, const unsigned *cap,
-	      const struct cell_req *req, const int *node_of, unsigned ncells, unsigned *ret_cap,
-	      uint64_t *ret_mem)
-{
-	for (unsigned n = 0; n < s->t->nnodes; n++) {
-		ret_cap[n] = cap[n];
-		ret_mem[n] = node_memory(s, n, d);
-	}
-	for (unsigned c = 0; c < ncells; c++) {
-		unsigned n = (unsigned)node_of[c];
-		unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
-
-		ret_cap[n] = ret_cap[n] > need ? ret_cap[n] - need : 0;
-		ret_mem[n] = ret_mem[n] > req[c].memory_mib ? ret_mem[n] - req[c].memory_mib : 0;
-	}
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -600,7 +747,6 @@ struct sort_ctx {
 	const struct tmap_topology *t;
 	unsigned anchor;
 	const unsigned *key;	/* secondary key, larger first; may be NULL */
-	const unsigned *dist;	/* distances from the anchor, computed once; may be NULL */
 };
 
 /*
@@ -624,13 +770,23 @@ leaves_even(const struct solver *s, const struct demand *d, const unsigned *cap,
 	return !pairs_matter(s, d) || (cap[n] - need) % 2 == 0;
 }
 
+/* Does node x come before node y when a guest has an odd cell: odd room first, then the most
+ * room? */
+static bool
+odd_first(const unsigned *cap, unsigned x, unsigned y)
+{
+	if (cap[x] % 2 != cap[y] % 2)
+		return cap[x] % 2;
+	return cap[x] > cap[y];
+}
+
 static int
 by_distance(const void *a, const void *b, void *arg)
 {
 	const struct sort_ctx *ctx = arg;
 	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-	unsigned dx = ctx->dist ? ctx->dist[x] : topo_distance(ctx->t, ctx->anchor, x);
-	unsigned dy = ctx->dist ? ctx->dist[y] : topo_distance(ctx->t, ctx->anchor, y);
+	unsigned dx = topo_distance(ctx->t, ctx->anchor, x);
+	unsigned dy = topo_distance(ctx->t, ctx->anchor, y);
 
 	if (x == ctx->anchor || y == ctx->anchor)
 		return (y == ctx->anchor) - (x == ctx->anchor);
@@ -639,6 +795,195 @@ by_distance(const void *a, const void *b, void *arg)
 	if (ctx->key && ctx->key[x] != ctx->key[y])
 		return ctx->key[x] > ctx->key[y] ? -1 : 1;
 	return (x > y) - (x < y);
+}
+
+/*
+ * How useful a host stays: how many of the latest requests it could still take, each on its
+ * own (a request fits when as many nodes as it has cells take its largest cell). Placing a
+ * guest where it leaves this highest keeps the holes that the guests this host actually
+ * receives need (a whole node for a big cell, room on several nodes for a multi-cell guest),
+ * which neither best fit nor spreading does on every stream.
+ *
+ * Candidates are judged by difference: the nodes that take each recent request are counted
+ * once for the host as it is, and a candidate placement (cells on distinct nodes, each taking
+ * its vcpus, and cell 0 the isolated emulator's too, from its node's capacity and its memory
+ * from the node's) only changes its own nodes' share.
+ */
+struct outlook {
+	struct shape *shapes;	/* the distinct recent shapes, nshapes of them */
+	unsigned *weight;	/* per distinct shape: how many recent requests had it */
+	unsigned nshapes;
+	unsigned *takers;	/* per distinct shape: the nodes that take it now */
+	bool *takes;		/* nshapes x nnodes: does the node take the shape now? */
+	unsigned useful;	/* recent requests that fit whatever a candidate takes */
+	unsigned *critical;	/* the shapes a candidate may stop fitting, ncritical of them */
+	unsigned ncritical;
+	uint64_t *mem;		/* per node: node_memory() now */
+	unsigned top, second;	/* the largest capacity of a node with CPUs, and of the others */
+	unsigned top_node;
+};
+
+/* For candidates of ncells cells. Taking room never makes a node take a shape it did not, and
+ * the cells take from ncells nodes at most: a shape with ncells more takers than it needs
+ * keeps fitting, one with fewer than it needs keeps not fitting; only the others are judged. */
+static int
+outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap,
+	     unsigned ncells, struct outlook *o)
+{
+	unsigned N = s->t->nnodes;
+
+	o->shapes = scratch_new(s, s->nrecent, struct shape);
+	o->weight = scratch_new(s, s->nrecent, unsigned);
+	o->takers = scratch_new(s, s->nrecent, unsigned);
+	o->takes = scratch_new(s, (size_t)s->nrecent * N, bool);
+	o->critical = scratch_new(s, s->nrecent, unsigned);
+	o->mem = scratch_new(s, N, uint64_t);
+	if (!o->shapes || !o->weight || !o->takers || !o->takes || !o->critical || !o->mem)
+		return -ENOMEM;
+	/* A stream repeats itself: each distinct shape is judged once, counted as often. */
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		const struct shape *sh = &s->recent[i];
+		unsigned k = 0;
+
+		while (k < o->nshapes && (o->shapes[k].ncells != sh->ncells ||
+					  o->shapes[k].vcpus != sh->vcpus ||
+					  o->shapes[k].memory_mib != sh->memory_mib ||
+					  o->shapes[k].page != sh->page))
+			k++;
+		if (k == o->nshapes)
+			o->shapes[o->nshapes++] = *sh;
+		o->weight[k]++;
+	}
+	for (unsigned n = 0; n < N; n++) {
+		o->mem[n] = node_memory(s, n, d);
+		if (s->t->nodes[n].cpuless)
+			continue;
+		if (cap[n] > o->top) {
+			o->second = o->top;
+			o->top = cap[n];
+			o->top_node = n;
+		} else if (cap[n] > o->second) {
+			o->second = cap[n];
+		}
+	}
+	for (unsigned n = 0; n < N; n++) {
+		if (s->t->nodes[n].cpuless)
+			continue;
+		for (unsigned k = 0; k < o->nshapes; k++) {
+			bool takes = shape_takes(s, &o->shapes[k], n, cap[n], o->mem[n]);
+
+			o->takes[k * N + n] = takes;
+			o->takers[k] += takes;
+		}
+	}
+	for (unsigned k = 0; k < o->nshapes; k++) {
+		unsigned takers = o->takers[k], needed = o->shapes[k].ncells;
+
+		if (takers >= needed + ncells)
+			o->useful += o->weight[k];
+		else if (takers >= needed)
+			o->critical[o->ncritical++] = k;
+	}
+	return 0;
+}
+
+/* How node n (with CPUs) changes the number of nodes that take distinct shape k when its
+ * capacity and memory go from the host's to cap_n and mem_n: -1, 0 or 1. */
+static int
+takers_change(const struct solver *s, const struct outlook *o, unsigned k, unsigned n,
+	      unsigned cap_n, uint64_t mem_n)
+{
+	return (int)shape_takes(s, &o->shapes[k], n, cap_n, mem_n) -
+	       (int)o->takes[k * s->t->nnodes + n];
+}
+
+/* How useful the host stays, and the size class of its largest capacity, once cell 0 (req)
+ * lands on node n. */
+static void
+outlook_after(const struct solver *s, const struct demand *d, const unsigned *cap,
+	      const struct cell_req *req, const struct outlook *o, unsigned n,
+	      unsigned *ret_useful, unsigned *ret_largest)
+{
+	unsigned need = req->vcpus + (d->emulator_isolate ? d->emulator_units : 0);
+	unsigned cap_n = cap[n] > need ? cap[n] - need : 0;
+	uint64_t mem_n = o->mem[n] > req->memory_mib ? o->mem[n] - req->memory_mib : 0;
+	unsigned useful = o->useful, biggest = n == o->top_node ? o->second : o->top;
+
+	for (unsigned j = 0; j < o->ncritical; j++) {
+		unsigned k = o->critical[j];
+
+		if ((int)o->takers[k] + takers_change(s, o, k, n, cap_n, mem_n) >=
+		    (int)o->shapes[k].ncells)
+			useful += o->weight[k];
+	}
+	*ret_useful = useful;
+	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
+}
+
+/*
+ * What cells on the distinct nodes node_of[] leave: how useful the host stays, and the size
+ * class of its largest capacity. by_room: the nodes, most capacity first; cap_after and
+ * mem_after: room for a value per cell.
+ */
+static void
+judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
+	  const struct cell_req *req, const struct outlook *o, const unsigned *by_room,
+	  const int *node_of, unsigned ncells, unsigned *cap_after, uint64_t *mem_after,
+	  unsigned *ret_useful, unsigned *ret_largest)
+{
+	unsigned useful = 0, biggest = 0;
+
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned n = (unsigned)node_of[c];
+		unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
+
+		cap_after[c] = cap[n] > need ? cap[n] - need : 0;
+		mem_after[c] = o->mem[n] > req[c].memory_mib ? o->mem[n] - req[c].memory_mib : 0;
+		if (cap_after[c] > biggest)
+			biggest = cap_after[c];
+	}
+	/* The largest capacity elsewhere: the first node with CPUs, by room, outside the set. */
+	for (unsigned k = 0; k < s->t->nnodes; k++) {
+		unsigned n = by_room[k];
+		bool in_set = false;
+
+		for (unsigned c = 0; c < ncells && !in_set; c++)
+			in_set = node_of[c] == (int)n;
+		if (in_set || s->t->nodes[n].cpuless)
+			continue;
+		if (cap[n] > biggest)
+			biggest = cap[n];
+		break;
+	}
+	for (unsigned j = 0; j < o->ncritical; j++) {
+		unsigned k = o->critical[j];
+		int takers = (int)o->takers[k];
+
+		for (unsigned c = 0; c < ncells; c++)
+			takers += takers_change(s, o, k, (unsigned)node_of[c], cap_after[c],
+						mem_after[c]);
+		if (takers >= (int)o->shapes[k].ncells)
+			useful += o->weight[k];
+	}
+	*ret_useful = o->useful + useful;
+	*ret_largest = size_class(biggest);
+}
+
+/*
+ * The nodes from anchor a: a first, then nearest first, nodes as close in the order of
+ * `within` (e.g. most room first, then by index). A counting sort over the host's distance
+ * classes: no comparison, no distance looked up.
+ */
+static void
+order_from(const struct solver *s, unsigned a, const unsigned *within, unsigned *start,
+	   unsigned *ret_order)
+{
+	unsigned N = s->t->nnodes;
+	const unsigned *class = &s->dist_class[(size_t)a * N];
+
+	memcpy(start, &s->class_start[(size_t)a * (N + 1)], (N + 1) * sizeof(*start));
+	for (unsigned i = 0; i < N; i++)
+		ret_order[start[class[within[i]]]++] = within[i];
 }
 
 /*
@@ -654,30 +999,35 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 {
 	const struct tmap_topology *t = s->t;
 	unsigned N = t->nnodes;
-	_cleanup_free_ bool *fit = calloc((size_t)ncells * N, sizeof(bool));
-	_cleanup_free_ bool *allowed = calloc(N, sizeof(bool));
-	_cleanup_free_ bool *visited = calloc(N, sizeof(bool));
-	_cleanup_free_ int *node_of = calloc(ncells, sizeof(int));
-	_cleanup_free_ int *cell_of = calloc(N, sizeof(int));
-	_cleanup_free_ int *fixed = calloc(ncells, sizeof(int));
-	_cleanup_free_ unsigned *order = calloc(N, sizeof(unsigned));
-	_cleanup_free_ unsigned *by_size = calloc(ncells, sizeof(unsigned));
-	_cleanup_free_ int *best = calloc(ncells, sizeof(int));
-	_cleanup_free_ unsigned *cap_after = calloc(N, sizeof(unsigned));
-	_cleanup_free_ uint64_t *mem_after = calloc(N, sizeof(uint64_t));
+	bool *fit = scratch_new(s, (size_t)ncells * N, bool);
+	bool *allowed = scratch_new(s, N, bool);
+	bool *visited = scratch_new(s, N, bool);
+	int *node_of = scratch_new(s, ncells, int);
+	int *cell_of = scratch_new(s, N, int);
+	int *fixed = scratch_new(s, ncells, int);
+	unsigned *order = scratch_new(s, N, unsigned);
+	unsigned *by_size = scratch_new(s, ncells, unsigned);
+	int *best = scratch_new(s, ncells, int);
+	unsigned *cap_after = scratch_new(s, ncells, unsigned);
+	uint64_t *mem_after = scratch_new(s, ncells, uint64_t);
 	unsigned long best_dist = ULONG_MAX, best_left = ULONG_MAX;
 	unsigned best_useful = 0, best_largest = 0, best_even = 0, nseen = 0;
-	_cleanup_free_ uint64_t *seen_sets = calloc(N, sizeof(uint64_t));
-	_cleanup_free_ unsigned *cand = calloc(N, sizeof(unsigned));
-	_cleanup_free_ unsigned *from_anchor = calloc(N, sizeof(unsigned));
-	_cleanup_free_ bool *fits_every_cell = calloc(N, sizeof(bool));
-	_cleanup_free_ unsigned *key = calloc(N, sizeof(unsigned));
-	bool odd_cells = false;
+	bool best_judged = false, odd_cells = false;
+	uint64_t *seen_sets = scratch_new(s, N, uint64_t);
+	unsigned *cand = scratch_new(s, N, unsigned);
+	unsigned *by_room = scratch_new(s, N, unsigned);
+	unsigned *odd_order = scratch_new(s, N, unsigned);
+	unsigned *joining = by_room;	/* the order nodes as close join an anchor's prefix */
+	unsigned *start = scratch_new(s, N + 1, unsigned);
+	unsigned *reach = scratch_new(s, ncells, unsigned);
+	bool *fits_every_cell = scratch_new(s, N, bool);
+	bool *node_used = scratch_new(s, N, bool);
+	struct outlook o = {0};
 	struct matching m;
 
 	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
-	    !best || !cap_after || !mem_after || !seen_sets || !cand || !from_anchor ||
-	    !fits_every_cell || !key)
+	    !best || !cap_after || !mem_after || !seen_sets || !cand || !by_room || !odd_order ||
+	    !start || !reach || !fits_every_cell || !node_used)
 		return -ENOMEM;
 	m = (struct matching){ncells, N, fit, allowed, node_of, cell_of, visited};
 	for (unsigned n = 0; n < N; n++)
@@ -687,12 +1037,6 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			fit[c * N + n] = cell_fits(s, d, cap, n, &req[c], c);
 			fits_every_cell[n] &= fit[c * N + n];
 		}
-	/* Nodes as close are taken most room first; but for a guest with an odd cell, first the
-	 * nodes where it would fill a free sibling (see leaves_even()). */
-	for (unsigned c = 0; c < ncells; c++)
-		odd_cells |= pairs_matter(s, d) && req[c].vcpus % 2;
-	for (unsigned n = 0; n < N; n++)
-		key[n] = odd_cells && cap[n] % 2 ? cap[n] + (UINT_MAX >> 1) : cap[n];
 	/* Cells largest first, then by number. */
 	for (unsigned c = 0; c < ncells; c++)
 		by_size[c] = c;
@@ -703,48 +1047,69 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			by_size[j] = by_size[j - 1];
 			by_size[j - 1] = tmp;
 		}
+	/* Nodes most room first, then by number. */
+	for (unsigned n = 0; n < N; n++)
+		by_room[n] = n;
+	for (unsigned i = 1; i < N; i++)
+		for (unsigned j = i; j > 0 && cap[by_room[j]] > cap[by_room[j - 1]]; j--) {
+			unsigned tmp = by_room[j];
+
+			by_room[j] = by_room[j - 1];
+			by_room[j - 1] = tmp;
+		}
+	/* Nodes as close join an anchor's prefix most room first; but for a guest with an odd
+	 * cell, first the nodes where it would fill a free sibling (see leaves_even()). */
+	for (unsigned c = 0; c < ncells; c++)
+		odd_cells |= pairs_matter(s, d) && req[c].vcpus % 2;
+	if (odd_cells) {
+		joining = odd_order;
+		for (unsigned n = 0; n < N; n++)
+			joining[n] = n;
+		for (unsigned i = 1; i < N; i++)
+			for (unsigned j = i; j > 0 && odd_first(cap, joining[j], joining[j - 1]); j--) {
+				unsigned tmp = joining[j];
+
+				joining[j] = joining[j - 1];
+				joining[j - 1] = tmp;
+			}
+	}
 
 	for (unsigned a = 0; a < N; a++) {
-		struct sort_ctx ctx = {t, a, key, from_anchor};
 		unsigned long dist, left = 0;
-		unsigned len, useful, largest, even = 0, fit_all = 0;
+		unsigned len, useful, largest, even = 0, fit_all = 0, unreached = ncells, spare;
+		uint64_t mask = 0;	/* the allowed nodes, when N <= 64 */
 		bool anchor_useful = false;
 
 		for (unsigned c = 0; c < ncells; c++)
 			anchor_useful |= fit[c * N + a];
 		if (!anchor_useful)
 			continue;
-		for (unsigned n = 0; n < N; n++)
-			from_anchor[n] = topo_distance(t, a, n);
-		for (unsigned n = 0; n < N; n++)
-			order[n] = n;
-		/* Insertion sort: node lists are short, and qsort_r() allocates. */
-		for (unsigned i = 1; i < N; i++)
-			for (unsigned j = i; j > 0 && by_distance(&order[j], &order[j - 1], &ctx) < 0; j--) {
-				unsigned tmp = order[j];
-
-				order[j] = order[j - 1];
-				order[j - 1] = tmp;
-			}
+		order_from(s, a, joining, start, order);
 		memset(allowed, 0, N * sizeof(bool));
+		memset(reach, 0, ncells * sizeof(unsigned));
 		for (unsigned c = 0; c < ncells; c++)
 			fixed[c] = -1;
 		for (len = 0; len < N; len++) {
-			allowed[order[len]] = true;
-			/* Enough nodes that take every cell make a matching without searching. */
-			fit_all += fits_every_cell[order[len]];
-			if (len + 1 >= ncells && (fit_all >= ncells || matching_complete(&m, fixed)))
+			unsigned n = order[len];
+
+			allowed[n] = true;
+			mask |= N <= 64 ? UINT64_C(1) << n : 0;
+			/* Enough nodes that take every cell make a matching without searching; a
+			 * cell that no allowed node takes leaves none to search for. */
+			fit_all += fits_every_cell[n];
+			for (unsigned c = 0; c < ncells; c++)
+				if (fit[c * N + n] && reach[c]++ == 0)
+					unreached--;
+			if (len + 1 >= ncells &&
+			    (fit_all >= ncells || (!unreached && matching_complete(&m, fixed))))
 				break;
 		}
 		if (len == N)
 			continue;
 		/* The same node set as an earlier anchor's decides the same way: skip it. */
 		if (N <= 64) {
-			uint64_t mask = 0;
 			bool seen = false;
 
-			for (unsigned n = 0; n < N; n++)
-				mask |= allowed[n] ? UINT64_C(1) << n : 0;
 			for (unsigned k = 0; k < nseen && !seen; k++)
 				seen = seen_sets[k] == mask;
 			if (seen)
@@ -753,65 +1118,67 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		}
 		/* Fix the cells, largest first, on the allowed node with the most room that still
 		 * leaves the other cells a matching: candidates in that order, the first that
-		 * keeps a full matching wins. */
+		 * keeps a full matching wins. spare: free allowed nodes that take every cell. */
+		memset(node_used, 0, N * sizeof(bool));
+		spare = fit_all;
 		for (unsigned i = 0; i < ncells; i++) {
 			unsigned c = by_size[i], ncand = 0;
 			int pick = -1;
 
-			for (unsigned n = 0; n < N; n++) {
-				bool used = false;
+			/* most room first; ties keep node order */
+			for (unsigned k = 0; k < N; k++) {
+				unsigned n = by_room[k];
 
-				if (!allowed[n] || !fit[c * N + n])
-					continue;
-				for (unsigned k = 0; k < ncells; k++)
-					used |= fixed[k] == (int)n;
-				if (used)
-					continue;
-				/* most room first; ties keep node order */
-				cand[ncand] = n;
-				for (unsigned j = ncand++; j > 0 && cap[cand[j]] > cap[cand[j - 1]]; j--) {
-					unsigned tmp = cand[j];
-
-					cand[j] = cand[j - 1];
-					cand[j - 1] = tmp;
-				}
+				if (allowed[n] && fit[c * N + n] && !node_used[n])
+					cand[ncand++] = n;
 			}
 			for (unsigned j = 0; j < ncand && pick < 0; j++) {
-				unsigned spare = 0;
-
 				fixed[c] = (int)cand[j];
 				/* The last cell needs no check: its node fits it and is free; nor does
 				 * any cell when enough free allowed nodes still take every cell. */
-				for (unsigned n = 0; n < N; n++) {
-					bool used = false;
-
-					for (unsigned k = 0; k < ncells && !used; k++)
-						used = fixed[k] == (int)n;
-					spare += allowed[n] && !used && fits_every_cell[n];
-				}
-				if (i + 1 == ncells || spare >= ncells - i - 1 || matching_complete(&m, fixed))
+				if (i + 1 == ncells ||
+				    spare - fits_every_cell[cand[j]] >= ncells - i - 1 ||
+				    matching_complete(&m, fixed))
 					pick = (int)cand[j];
 				fixed[c] = -1;
 			}
 			if (pick < 0)
 				return -EINVAL; /* cannot happen: the prefix had a full matching */
 			fixed[c] = pick;
+			node_used[pick] = true;
+			spare -= fits_every_cell[pick];
 			left += cap[pick] - req[c].vcpus;
 			even += leaves_even(s, d, cap, (unsigned)pick,
 					    req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0));
 		}
-		dist = set_distance(t, fixed, ncells);
-		after_placing(s, d, cap, req, fixed, ncells, cap_after, mem_after);
-		useful = usefulness(s, cap_after, mem_after);
-		largest = largest_class(s, cap_after);
 		/* Closest first; then what stays useful; then the biggest hole kept; then the
-		 * fewest whole cores broken; then the most room left, spreading the load. */
-		if (best_dist == ULONG_MAX || dist != best_dist ? dist < best_dist :
-		    useful != best_useful ? useful > best_useful :
+		 * fewest whole cores broken; then the most room left, spreading the load. What a
+		 * set leaves is judged only against a set as close: a farther one loses, a closer
+		 * one wins. */
+		dist = set_distance(t, fixed, ncells);
+		if (best_dist != ULONG_MAX && dist > best_dist)
+			continue;
+		if (best_dist == ULONG_MAX || dist < best_dist) {
+			best_even = even;
+			best_dist = dist;
+			best_left = left;
+			best_judged = false;
+			memcpy(best, fixed, ncells * sizeof(int));
+			continue;
+		}
+		if (!o.takers && outlook_init(s, d, cap, ncells, &o) < 0)
+			return -ENOMEM;
+		if (!best_judged) {
+			judge_set(s, d, cap, req, &o, by_room, best, ncells, cap_after, mem_after,
+				  &best_useful, &best_largest);
+			best_judged = true;
+		}
+		judge_set(s, d, cap, req, &o, by_room, fixed, ncells, cap_after, mem_after, &useful,
+			  &largest);
+		if (useful != best_useful ? useful > best_useful :
 		    largest != best_largest ? largest > best_largest :
 		    even != best_even ? even > best_even : left > best_left) {
 			best_even = even;
-			best_dist = dist;
 			best_left = left;
 			best_useful = useful;
 			best_largest = largest;
@@ -822,6 +1189,21 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		return -ENOSPC;
 	memcpy(ret_node_of, best, ncells * sizeof(int));
 	return 0;
+}
+
+static bool
+cells_fit_somewhere(const struct solver *s, const struct demand *d, const unsigned *cap,
+		    const struct cell_req *req, unsigned ncells)
+{
+	for (unsigned c = 0; c < ncells; c++) {
+		bool any = false;
+
+		for (unsigned n = 0; n < s->t->nnodes && !any; n++)
+			any = cell_fits(s, d, cap, n, &req[c], c);
+		if (!any)
+			return false;
+	}
+	return true;
 }
 
 /* Shared vcpus the node's pool takes as it is, without growing. */
@@ -845,12 +1227,10 @@ static int
 choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 	   const struct cell_req *req, int *ret_node)
 {
-	_cleanup_free_ unsigned *cap_after = malloc(s->t->nnodes * sizeof(unsigned));
-	_cleanup_free_ uint64_t *mem_after = malloc(s->t->nnodes * sizeof(uint64_t));
+	struct outlook o = {0};
+	unsigned up = 0, lp = 0;
+	bool judged = false;
 	int pick = -1;
-
-	if (!cap_after || !mem_after)
-		return -ENOMEM;
 
 	for (unsigned n = 0; n < s->t->nnodes; n++) {
 		if (!cell_fits(s, d, cap, n, req, 0))
@@ -870,20 +1250,22 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 								 s->mem_free[n] > s->mem_free[pick]))
 				pick = (int)n;
 		} else {
-			int one_n = (int)n, one_p = pick;
-			unsigned un, up, ln, lp;
+			unsigned un, ln;
 
-			after_placing(s, d, cap, req, &one_n, 1, cap_after, mem_after);
-			un = usefulness(s, cap_after, mem_after);
-			ln = largest_class(s, cap_after);
-			after_placing(s, d, cap, req, &one_p, 1, cap_after, mem_after);
-			up = usefulness(s, cap_after, mem_after);
-			lp = largest_class(s, cap_after);
+			if (!judged) {
+				if (outlook_init(s, d, cap, 1, &o) < 0)
+					return -ENOMEM;
+				outlook_after(s, d, cap, req, &o, (unsigned)pick, &up, &lp);
+				judged = true;
+			}
+			outlook_after(s, d, cap, req, &o, n, &un, &ln);
 			if (un != up ? un > up :
 			    ln != lp ? ln > lp :
-			    cap[n] != cap[pick] ? cap[n] > cap[pick] :
-			    d->free[n] > d->free[pick])
+			    cap[n] != cap[pick] ? cap[n] > cap[pick] : d->free[n] > d->free[pick]) {
 				pick = (int)n;
+				up = un;
+				lp = ln;
+			}
 		}
 	}
 	if (pick < 0)
@@ -899,8 +1281,8 @@ choose_shared_nodes(const struct solver *s, const struct demand *d, const unsign
 		    const struct cell_req *req, unsigned ncells, int *node_of)
 {
 	const struct tmap_topology *t = s->t;
-	_cleanup_free_ unsigned *left = malloc(t->nnodes * sizeof(unsigned));
-	_cleanup_free_ uint64_t *mem = malloc(t->nnodes * sizeof(uint64_t));
+	unsigned *left = scratch_new(s, t->nnodes, unsigned);
+	uint64_t *mem = scratch_new(s, t->nnodes, uint64_t);
 
 	if (!left || !mem)
 		return -ENOMEM;
@@ -1065,8 +1447,8 @@ alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bit
 	   unsigned *vcpu_pu, hwloc_bitmap_t held, int *l3)
 {
 	unsigned nv = (unsigned)hwloc_bitmap_weight(vcpus), done = 0, v;
-	_cleanup_free_ unsigned *list = calloc(nv ? nv : 1, sizeof(unsigned));
-	_cleanup_free_ unsigned *pus = calloc(nv ? nv : 1, sizeof(unsigned));
+	unsigned *list = scratch_new(s, nv, unsigned);
+	unsigned *pus = scratch_new(s, nv, unsigned);
 	unsigned k = 0;
 
 	if (!list || !pus)
@@ -1326,12 +1708,13 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 	if (best_len == 0)
 		return -ENOSPC;
 
-	c.n = best_len;
+	c.n = c.size = best_len;
 	c.implied = true;
 	c.vcpus = calloc(c.n, sizeof(*c.vcpus));
+	c.nvcpus = calloc(c.n, sizeof(*c.nvcpus));
 	c.memory_mib = calloc(c.n, sizeof(*c.memory_mib));
 	node_of = calloc(c.n, sizeof(int));
-	if (!c.vcpus || !c.memory_mib || !node_of) {
+	if (!c.vcpus || !c.nvcpus || !c.memory_mib || !node_of) {
 		guest_cells_clear(&c);
 		return -ENOMEM;
 	}
@@ -1355,6 +1738,7 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 			return -ENOMEM;
 		}
 		hwloc_bitmap_set_range(c.vcpus[i], next_vcpu, (int)(next_vcpu + take) - 1);
+		c.nvcpus[i] = take;
 		next_vcpu += take;
 		vcpus_left -= take;
 	}
@@ -1464,7 +1848,7 @@ thread_words(const struct demand *d, unsigned threads)
 /*
  * A shared cell of `vcpus` on node n: the node's pool grows from free PUs until it holds
  * cpu_ratio shared vcpus per PU (a given pool does not grow), and the cell floats over the
- * whole pool of the node.
+ * whole pool of the node (ret_pus, unless NULL).
  */
 static int
 shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus)
@@ -1472,10 +1856,9 @@ shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus
 	const struct topo_node *node = &s->t->nodes[n];
 	unsigned want = (unsigned)((s->shared_vcpus[n] + vcpus) / s->cpu_ratio);
 	unsigned have = node_pool_size(s, n);
-	_cleanup_bitmap_ hwloc_bitmap_t grown = hwloc_bitmap_alloc();
+	hwloc_bitmap_t grown = s->grown;
 
-	if (!grown)
-		return -ENOMEM;
+	hwloc_bitmap_zero(grown);
 	if (want * s->cpu_ratio < s->shared_vcpus[n] + vcpus)
 		want++;
 	if (want == 0)
@@ -1496,7 +1879,7 @@ shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus
 		return -ENOSPC;
 	hwloc_bitmap_or(s->pool, s->pool, grown);
 	s->shared_vcpus[n] += vcpus;
-	for (unsigned i = 0; i < node->ncores; i++) {
+	for (unsigned i = 0; ret_pus && i < node->ncores; i++) {
 		const struct topo_core *core = &s->t->cores[node->cores[i]];
 
 		for (unsigned k = 0; k < core->npus; k++)
@@ -1506,24 +1889,40 @@ shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus
 	return 0;
 }
 
-/* Place one guest. On -ENOSPC the solver is left as it was. decide_only: the choices alone,
- * without the words and lists a plan carries (tmap_host_fit()). */
+/* What each cell asks for, in scratch memory; NULL when out of memory. */
+static struct cell_req *
+cell_requests(const struct solver *s, const struct guest_cells *cells)
+{
+	struct cell_req *req = scratch_new(s, cells->n, struct cell_req);
+
+	for (unsigned c = 0; req && c < cells->n; c++) {
+		req[c].vcpus = cells->nvcpus[c];
+		req[c].memory_mib = cells->memory_mib[c];
+	}
+	return req;
+}
+
+/* Place one guest. On failure the solver is left as it was; before it takes anything, it is
+ * saved in s->before. decide_only: the choices alone, without the words and lists a plan
+ * carries, pg NULL, and the host put back as it was (tmap_host_fit()). */
 static int
 place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg, bool decide_only)
 {
 	const struct tmap_topology *t = s->t;
 	struct demand d = demand_of(t, g);
-	_cleanup_free_ unsigned *cap = calloc(t->nnodes, sizeof(unsigned));
-	_cleanup_free_ struct cell_req *req = NULL;
-	_cleanup_free_ int *node_of = NULL;
-	_cleanup_free_ unsigned *vcpu_pu = calloc(g->vcpus, sizeof(unsigned));
-	struct guest_cells cells = {0};
-	struct snapshot snap = {0};
+	unsigned *cap, *vcpu_pu;
+	struct cell_req *req;
+	int *node_of;
+	struct guest_cells *cells = &s->cells;
+	/* A decision alone takes PUs into the host's own set; a plan into the guest's. */
+	hwloc_bitmap_t held = s->held;
 	unsigned usable_nodes = 0;
 	bool spread_out = false, sharing = false;
 	int l3 = -1, r;
 
-	if (!cap || !vcpu_pu)
+	scratch_reset(s->scratch);
+	cap = scratch_new(s, t->nnodes, unsigned);
+	if (!cap)
 		return -ENOMEM;
 	s->page = d.page;
 	d.free = demand_free(s, &d);
@@ -1531,87 +1930,85 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		cap[n] = node_capacity(s, n, &d);
 		usable_nodes += !t->nodes[n].cpuless;
 	}
-	r = guest_resolve_cells(g, &cells);
+	r = guest_resolve_cells(g, cells);
 	if (r < 0)
 		return r;
-	req = calloc(cells.n, sizeof(*req));
-	node_of = calloc(cells.n, sizeof(int));
-	if (!req || !node_of) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (unsigned c = 0; c < cells.n; c++) {
-		req[c].vcpus = (unsigned)hwloc_bitmap_weight(cells.vcpus[c]);
-		req[c].memory_mib = cells.memory_mib[c];
-	}
+	req = cell_requests(s, cells);
+	node_of = scratch_new(s, cells->n, int);
+	if (!req || !node_of)
+		return -ENOMEM;
 	/* Every request counts, placed or not: it is what this host is asked for. */
 	if (d.cpu == TMAP_CPU_DEDICATED)
-		remember_shape(s, req, cells.n);
+		remember_shape(s, req, cells->n);
 
-	if (d.policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d.cpu == TMAP_CPU_DEDICATED) {
-		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
-		goto out;
-	}
-	if (cells.n == 1) {
+	if (d.policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d.cpu == TMAP_CPU_DEDICATED)
+		return no_fit(s, &d, cap, req, cells->n, cells->implied);
+	if (cells->n == 1) {
 		r = choose_one(s, &d, cap, &req[0], &node_of[0]);
-		if (r == -ENOSPC && cells.implied && !(s->flags & TMAP_SOLVE_NO_SPREAD)) {
-			int *spread_nodes = NULL;
+		if (r == -ENOSPC && cells->implied && !(s->flags & TMAP_SOLVE_NO_SPREAD)) {
+			_cleanup_free_ int *spread_nodes = NULL;
 
-			if (spread(s, &d, cap, g, &cells, &spread_nodes) == 0) {
-				free(node_of);
-				node_of = spread_nodes;
-				free(req);
-				req = calloc(cells.n, sizeof(*req));
-				if (!req) {
-					r = -ENOMEM;
-					goto out;
-				}
-				for (unsigned c = 0; c < cells.n; c++) {
-					req[c].vcpus = (unsigned)hwloc_bitmap_weight(cells.vcpus[c]);
-					req[c].memory_mib = cells.memory_mib[c];
-				}
+			if (spread(s, &d, cap, g, cells, &spread_nodes) == 0) {
+				req = cell_requests(s, cells);
+				node_of = scratch_new(s, cells->n, int);
+				if (!req || !node_of)
+					return -ENOMEM;
+				memcpy(node_of, spread_nodes, cells->n * sizeof(int));
 				spread_out = true;
 				r = 0;
 			}
 		}
-	} else if (cells.n <= usable_nodes || (s->flags & TMAP_SOLVE_DISTINCT_CELLS)) {
-		r = choose_distinct(s, &d, cap, req, cells.n, node_of);
+	} else if (cells->n <= usable_nodes || (s->flags & TMAP_SOLVE_DISTINCT_CELLS)) {
+		/* A cell that no node takes leaves no set to search for. */
+		r = cells_fit_somewhere(s, &d, cap, req, cells->n) ?
+			    choose_distinct(s, &d, cap, req, cells->n, node_of) : -ENOSPC;
 	} else {
 		sharing = true;
-		r = choose_shared_nodes(s, &d, cap, req, cells.n, node_of);
+		r = choose_shared_nodes(s, &d, cap, req, cells->n, node_of);
 	}
-	if (r == -ENOSPC) {
-		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
-		goto out;
+	if (r == -ENOSPC)
+		return no_fit(s, &d, cap, req, cells->n, cells->implied);
+	if (r < 0)
+		return r;
+
+	/* Decided; what follows takes the cores and PUs (most guests are refused before). */
+	vcpu_pu = scratch_new(s, g->vcpus, unsigned);
+	if (!vcpu_pu)
+		return -ENOMEM;
+	hwloc_bitmap_zero(s->held);
+	if (!decide_only) {
+		r = plan_guest_init(pg, g, cells->n);
+		if (r < 0)
+			return r;
+		pg->cells_proposed = spread_out;
+		held = pg->held;
 	}
+	r = snapshot_save(s, s->before);
 	if (r < 0)
-		goto out;
+		return r;
 
-	r = plan_guest_init(pg, g, cells.n);
-	if (r < 0)
-		goto out;
-	pg->cells_proposed = spread_out;
-	r = snapshot_take(s, &snap);
-	if (r < 0)
-		goto out;
-
-	for (unsigned c = 0; c < cells.n; c++) {
-		struct plan_cell *pc = &pg->cells[c];
+	for (unsigned c = 0; c < cells->n; c++) {
+		struct plan_cell *pc = decide_only ? NULL : &pg->cells[c];
 		unsigned n = (unsigned)node_of[c], v;
 
-		hwloc_bitmap_copy(pc->vcpus, cells.vcpus[c]);
-		pc->node = t->nodes[n].os_index;
-		pc->memory_mib = req[c].memory_mib;
-		pg->memory_mib += req[c].memory_mib;
 		node_charge(s, n, d.page, (int64_t)req[c].memory_mib);
-		hwloc_bitmap_set(pg->memory_nodes, pc->node);
-		hwloc_bitmap_foreach_begin(v, cells.vcpus[c]) pg->vcpu_node[v] = (int)pc->node;
-		hwloc_bitmap_foreach_end();
+		if (pc) {
+			hwloc_bitmap_copy(pc->vcpus, cells->vcpus[c]);
+			pc->node = t->nodes[n].os_index;
+			pc->memory_mib = req[c].memory_mib;
+			pg->memory_mib += req[c].memory_mib;
+			hwloc_bitmap_set(pg->memory_nodes, pc->node);
+			hwloc_bitmap_foreach_begin(v, cells->vcpus[c])
+				pg->vcpu_node[v] = (int)pc->node;
+			hwloc_bitmap_foreach_end();
+		}
 		if (d.cpu == TMAP_CPU_SHARED) {
-			r = shared_cell(s, n, req[c].vcpus, pc->pus);
+			r = shared_cell(s, n, req[c].vcpus, pc ? pc->pus : NULL);
 			if (r < 0)
 				goto fail;
-			hwloc_bitmap_foreach_begin(v, cells.vcpus[c])
+			if (!pc)
+				continue;
+			hwloc_bitmap_foreach_begin(v, cells->vcpus[c])
 				hwloc_bitmap_copy(pg->vcpu_pus[v], pc->pus);
 			hwloc_bitmap_foreach_end();
 			hwloc_bitmap_or(pg->emulator, pg->emulator, pc->pus);
@@ -1619,15 +2016,15 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		}
 		if (c > 0 && node_of[c] != node_of[c - 1])
 			l3 = -1;
-		r = alloc_cell(s, n, &d, cells.vcpus[c], vcpu_pu, pg->held, &l3);
+		r = alloc_cell(s, n, &d, cells->vcpus[c], vcpu_pu, held, &l3);
 		if (r < 0)
 			goto fail;
-		hwloc_bitmap_foreach_begin(v, cells.vcpus[c])
+		if (!pc)
+			continue;
+		hwloc_bitmap_foreach_begin(v, cells->vcpus[c])
 		{
 			hwloc_bitmap_only(pg->vcpu_pus[v], vcpu_pu[v]);
 			hwloc_bitmap_set(pc->pus, vcpu_pu[v]);
-			if (decide_only)
-				continue;
 			pg->vcpu_core_lists[v] = core_list(t, vcpu_pu[v]);
 			if (!pg->vcpu_core_lists[v]) {
 				r = -ENOMEM;
@@ -1643,33 +2040,36 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		bool whole = d.policy != TMAP_THREAD_PREFER;
 		int c = pick_core(s, n, 1, whole, 1, -1, false);
 
-		if (c < 0 || take_pus(s, (unsigned)c, 1, whole, &pu, pg->held) != 1) {
+		if (c < 0 || take_pus(s, (unsigned)c, 1, whole, &pu, held) != 1) {
 			r = -ENOSPC;
 			goto fail;
 		}
-		hwloc_bitmap_only(pg->emulator, pu);
+		if (!decide_only)
+			hwloc_bitmap_only(pg->emulator, pu);
 	}
 
-	if (decide_only)
-		goto decided;
+	if (decide_only) {
+		snapshot_restore(s, s->before);
+		return 0;
+	}
 	/* Why, in the operator's words. */
 	if (spread_out) {
 		_cleanup_free_ char *nodes = bitmap_list(pg->memory_nodes);
 
 		plan_guest_explain(pg, "no single node has %u %s and %" PRIu64 " MiB: spread over the %u closest nodes that have them (%s); the plan proposes %u cells that mirror them",
-				   g->vcpus, unit_name(&d), g->memory_mib, cells.n,
-				   nodes ? nodes : "", cells.n);
+				   g->vcpus, unit_name(&d), g->memory_mib, cells->n,
+				   nodes ? nodes : "", cells->n);
 	}
 	if (sharing)
 		plan_guest_explain(pg, "%u cells but only %u nodes with CPUs: cells share nodes",
-				   cells.n, usable_nodes);
-	for (unsigned c = 0; c < cells.n; c++) {
+				   cells->n, usable_nodes);
+	for (unsigned c = 0; c < cells->n; c++) {
 		unsigned n = (unsigned)node_of[c];
 
 		if (d.cpu == TMAP_CPU_SHARED)
 			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; the most room for shared vcpus (%u)",
 					   c, t->nodes[n].os_index, req[c].memory_mib, cap[n]);
-		else if (cells.n == 1)
+		else if (cells->n == 1)
 			plan_guest_explain(pg, "cell 0 -> node %u: keeps the host most useful for the requests it gets, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free%s",
 					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(&d),
 					   req[c].memory_mib, node_memory(s, n, &d) + req[c].memory_mib,
@@ -1688,7 +2088,7 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		char size[32];
 
 		page_size_text(d.page_kib, size, sizeof(size));
-		for (unsigned c = 0; c < cells.n; c++) {
+		for (unsigned c = 0; c < cells->n; c++) {
 			unsigned n = (unsigned)node_of[c];
 
 			plan_guest_explain(pg, "cell %u memory: %" PRIu64 " pages of %s from node %u's pool, %" PRId64 " left free; normal memory is not used",
@@ -1706,18 +2106,12 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		plan_guest_explain(pg, "emulator and iothreads: a PU of their own on cell 0's node (emulator isolate)");
 	else
 		plan_guest_explain(pg, "emulator and iothreads float over the guest's vcpu PUs (emulator share)");
-decided:
-	hwloc_bitmap_or(s->taken, s->taken, pg->held);
-	snapshot_clear(&snap);
-	r = 0;
-	goto out;
+	hwloc_bitmap_or(s->taken, s->taken, held);
+	return 0;
 fail:
-	snapshot_restore(s, &snap);
-	snapshot_clear(&snap);
+	snapshot_restore(s, s->before);
 	if (r == -ENOSPC)
-		r = no_fit(s, &d, cap, req, cells.n, cells.implied);
-out:
-	guest_cells_clear(&cells);
+		r = no_fit(s, &d, cap, req, cells->n, cells->implied);
 	return r;
 }
 
@@ -1736,17 +2130,26 @@ static int
 record(struct solver *s, const struct plan_guest *pg)
 {
 	const struct tmap_topology *t = s->t;
-	struct alloc a = {0}, *v;
+	struct alloc a = {0}, *v = s->allocs;
 
 	a.name = strdup(pg->name);
+	a.name_hash = name_hash(pg->name);
 	a.held = hwloc_bitmap_dup(pg->held);
 	a.mem = calloc(t->nnodes, sizeof(*a.mem));
 	a.shared = calloc(t->nnodes, sizeof(*a.shared));
 	a.plan = plan_guest_to_json(pg);
 	a.page = pg->page_kib ? topo_page_index(t, pg->page_kib) : -1;
-	v = realloc(s->allocs, (s->nallocs + 1) * sizeof(*v));
-	if (v)
-		s->allocs = v;
+	/* Room grows by half: a host where guests come and go keeps one array, instead of
+	 * moving it, a guest longer, through the heap it fragments. */
+	if (s->nallocs == s->allocs_size) {
+		size_t size = s->allocs_size + s->allocs_size / 2 + 8;
+
+		v = realloc(s->allocs, size * sizeof(*v));
+		if (v) {
+			s->allocs = v;
+			s->allocs_size = size;
+		}
+	}
 	if (!a.name || !a.held || !a.mem || !a.shared || !a.plan || !v) {
 		alloc_clear(&a);
 		return -ENOMEM;
@@ -1835,8 +2238,10 @@ tmap_host_guest_name(const struct tmap_host *h, size_t i)
 static const struct alloc *
 host_find(const struct tmap_host *h, const char *name)
 {
+	uint64_t hash = name_hash(name);
+
 	for (size_t i = 0; i < h->nallocs; i++)
-		if (streq(h->allocs[i].name, name))
+		if (h->allocs[i].name_hash == hash && streq(h->allocs[i].name, name))
 			return &h->allocs[i];
 	return NULL;
 }
@@ -1861,7 +2266,6 @@ static int
 host_place(struct tmap_host *h, const struct tmap_guest *g, struct plan_guest *pg,
 	   struct tmap_error *err)
 {
-	struct snapshot snap = {0};
 	int r;
 
 	h->err = err;
@@ -1873,21 +2277,20 @@ host_place(struct tmap_host *h, const struct tmap_guest *g, struct plan_guest *p
 				   g->name);
 		goto out;
 	}
-	r = snapshot_take(h, &snap);
-	if (r == 0)
-		r = place_guest(h, g, pg, false);
-	if (r == 0)
+	r = place_guest(h, g, pg, false);
+	if (r == 0) {
 		r = plan_guest_finish(pg);
-	if (r == 0)
-		r = explain_memory(pg);
-	if (r == 0)
-		r = record(h, pg);
+		if (r == 0)
+			r = explain_memory(pg);
+		if (r == 0)
+			r = record(h, pg);
+		/* place_guest() saved the host before it took anything */
+		if (r < 0)
+			snapshot_restore(h, h->before);
+	}
 	if (r == -ENOMEM)
 		tmap_error_set(err, r, "out of memory");
-	if (r < 0 && snap.taken)
-		snapshot_restore(h, &snap);
 out:
-	snapshot_clear(&snap);
 	h->err = NULL;
 	return r;
 }
@@ -1914,8 +2317,6 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
 int
 tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error *err)
 {
-	struct plan_guest pg = {0};
-	struct snapshot snap = {0};
 	int r;
 
 	if (!h || !g)
@@ -1925,25 +2326,20 @@ tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error
 	if (r == 0 && host_find(h, g->name))
 		r = tmap_error_set(err, -EEXIST, "%s: a guest of that name is already placed",
 				   g->name);
-	if (r == 0)
-		r = snapshot_take(h, &snap);
 	if (r == 0) {
-		struct shape recent[RECENT];
+		/* remember_shape() writes this one slot of the window */
+		struct shape recent = h->recent[h->next_recent];
 		unsigned nrecent = h->nrecent, next = h->next_recent;
 
 		/* The same decision tmap_host_place() makes, then everything put back, the
 		 * window of recent requests too: a question is not a request. */
-		memcpy(recent, h->recent, sizeof(recent));
-		r = place_guest(h, g, &pg, true);
-		snapshot_restore(h, &snap);
-		memcpy(h->recent, recent, sizeof(recent));
+		r = place_guest(h, g, NULL, true);
+		h->recent[next] = recent;
 		h->nrecent = nrecent;
 		h->next_recent = next;
 	}
 	if (r == -ENOMEM)
 		tmap_error_set(err, r, "out of memory");
-	snapshot_clear(&snap);
-	plan_guest_clear(&pg);
 	h->err = NULL;
 	return r;
 }
@@ -2144,7 +2540,7 @@ struct trial_mark {
 	struct snapshot snap;
 	size_t nallocs;
 	struct shape recent[RECENT];
-	unsigned nrecent, next_recent, huge_recent;
+	unsigned nrecent, next_recent;
 };
 
 static int
@@ -2154,7 +2550,6 @@ trial_begin(struct tmap_host *h, struct trial_mark *m)
 	memcpy(m->recent, h->recent, sizeof(m->recent));
 	m->nrecent = h->nrecent;
 	m->next_recent = h->next_recent;
-	m->huge_recent = h->huge_recent;
 	return snapshot_take(h, &m->snap);
 }
 
@@ -2168,7 +2563,6 @@ trial_end(struct tmap_host *h, struct trial_mark *m)
 	memcpy(h->recent, m->recent, sizeof(m->recent));
 	h->nrecent = m->nrecent;
 	h->next_recent = m->next_recent;
-	h->huge_recent = m->huge_recent;
 }
 
 /* Place guests in this order, skipping the ones that do not fit; how many were placed. With

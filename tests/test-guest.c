@@ -13,7 +13,7 @@ json_full_guest(void **state)
 		"\"memory_mode\":\"interleave\",\"qos\":{\"shares\":2048,\"period\":100000,"
 		"\"quota\":-1}}");
 	const struct tmap_guest *g = tmap_guests_get(l, 0);
-	struct guest_cells cells;
+	struct guest_cells cells = {0};
 
 	assert_int_equal(tmap_guests_count(l), 1);
 	assert_string_equal(tmap_guest_name(g), "db-1");
@@ -44,7 +44,7 @@ defaults(void **state)
 {
 	struct tmap_guests *l = test_guests("[{\"name\":\"a\",\"vcpus\":6}]");
 	const struct tmap_guest *g = tmap_guests_get(l, 0);
-	struct guest_cells cells;
+	struct guest_cells cells = {0};
 
 	assert_int_equal(g->cpu_policy, TMAP_CPU_DEDICATED);
 	assert_int_equal(g->thread_policy, TMAP_THREAD_PREFER);
@@ -79,7 +79,7 @@ static void
 even_cells_from_count(void **state)
 {
 	struct tmap_guest *g = NULL;
-	struct guest_cells cells;
+	struct guest_cells cells = {0};
 
 	assert_int_equal(tmap_guest_new("a", 10, &g, NULL), 0);
 	assert_int_equal(tmap_guest_set_topology(g, 1, 5, 2), 0);
@@ -101,7 +101,7 @@ cells_without_memory_share_the_rest(void **state)
 	struct tmap_guests *l = test_guests(
 		"{\"name\":\"a\",\"vcpus\":3,\"memory_mib\":3000,\"cells\":[{\"cpus\":[0],"
 		"\"memory_mib\":1000},{\"cpus\":[1]},{\"cpus\":[2]}]}");
-	struct guest_cells cells;
+	struct guest_cells cells = {0};
 
 	assert_int_equal(guest_resolve_cells(tmap_guests_get(l, 0), &cells), 0);
 	assert_int_equal(cells.memory_mib[0], 1000);
