@@ -732,6 +732,31 @@ matching_complete(struct matching *m, const int *fixed)
 	return true;
 }
 
+/* With no cell fixed, and nodes only ever added to the allowed ones: grow the matching found
+ * so far to a maximum one (a cell with no augmenting path now has none after the others
+ * augment), and say whether every cell has a node. Start from matching_reset(). */
+static bool
+matching_grow(struct matching *m)
+{
+	for (unsigned c = 0; c < m->ncells; c++) {
+		if (m->node_of[c] >= 0)
+			continue;
+		memset(m->visited, 0, m->nnodes * sizeof(bool));
+		if (!augment(m, c))
+			return false;
+	}
+	return true;
+}
+
+static void
+matching_reset(struct matching *m)
+{
+	for (unsigned n = 0; n < m->nnodes; n++)
+		m->cell_of[n] = -1;
+	for (unsigned c = 0; c < m->ncells; c++)
+		m->node_of[c] = -1;
+}
+
 static unsigned long
 set_distance(const struct tmap_topology *t, const int *node_of, unsigned ncells)
 {
@@ -1089,6 +1114,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		memset(reach, 0, ncells * sizeof(unsigned));
 		for (unsigned c = 0; c < ncells; c++)
 			fixed[c] = -1;
+		matching_reset(&m);
 		for (len = 0; len < N; len++) {
 			unsigned n = order[len];
 
@@ -1101,7 +1127,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 				if (fit[c * N + n] && reach[c]++ == 0)
 					unreached--;
 			if (len + 1 >= ncells &&
-			    (fit_all >= ncells || (!unreached && matching_complete(&m, fixed))))
+			    (fit_all >= ncells || (!unreached && matching_grow(&m))))
 				break;
 		}
 		if (len == N)
