@@ -508,7 +508,7 @@ validate_hugepages(const struct tmap_guest *g, struct tmap_error *err)
 	if (!g->page_kib)
 		return 0;
 	page_size_text(g->page_kib, size, sizeof(size));
-	if (guest_resolve_cells(g, &cells) < 0)
+	if (guest_resolve_counts(g, &cells) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	for (unsigned c = 0; c < cells.n && r == 0; c++)
 		if ((cells.memory_mib[c] << 10) % g->page_kib == 0)
@@ -579,7 +579,7 @@ guest_cells_reserve(struct guest_cells *c, unsigned n)
 }
 
 int
-guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c)
+guest_resolve_counts(const struct tmap_guest *g, struct guest_cells *c)
 {
 	uint64_t total = g->memory_mib, sum = 0;
 	unsigned n = g->ncells ? g->ncells : g->cell_count ? g->cell_count : 1, unsized = 0;
@@ -590,8 +590,6 @@ guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c)
 	c->implied = !g->ncells && !g->cell_count;
 	if (g->ncells) {
 		for (unsigned i = 0; i < c->n; i++) {
-			if (hwloc_bitmap_copy(c->vcpus[i], g->cells[i].vcpus) < 0)
-				return -ENOMEM;
 			c->nvcpus[i] = (unsigned)hwloc_bitmap_weight(g->cells[i].vcpus);
 			c->memory_mib[i] = g->cells[i].memory_mib;
 			sum += c->memory_mib[i];
@@ -601,17 +599,11 @@ guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c)
 			total = sum;
 	} else {
 		/* K even cells, at guest core boundaries; earlier cells take the remainder. */
-		unsigned cores = g->vcpus / g->threads, next = 0;
+		unsigned cores = g->vcpus / g->threads;
 
 		for (unsigned i = 0; i < c->n; i++) {
-			unsigned k = (cores / c->n + (i < cores % c->n)) * g->threads;
-
-			hwloc_bitmap_zero(c->vcpus[i]);
-			if (hwloc_bitmap_set_range(c->vcpus[i], next, (int)(next + k) - 1) < 0)
-				return -ENOMEM;
-			c->nvcpus[i] = k;
+			c->nvcpus[i] = (cores / c->n + (i < cores % c->n)) * g->threads;
 			c->memory_mib[i] = 0;
-			next += k;
 		}
 		unsized = c->n;
 	}
@@ -624,6 +616,32 @@ guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c)
 		}
 	}
 	return 0;
+}
+
+int
+guest_cells_vcpus(const struct tmap_guest *g, struct guest_cells *c)
+{
+	for (unsigned i = 0, next = 0; i < c->n; i++) {
+		if (g->ncells) {
+			if (hwloc_bitmap_copy(c->vcpus[i], g->cells[i].vcpus) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		/* implied cells take consecutive vcpus, as many as their counts */
+		hwloc_bitmap_zero(c->vcpus[i]);
+		if (hwloc_bitmap_set_range(c->vcpus[i], next, (int)(next + c->nvcpus[i]) - 1) < 0)
+			return -ENOMEM;
+		next += c->nvcpus[i];
+	}
+	return 0;
+}
+
+int
+guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c)
+{
+	int r = guest_resolve_counts(g, c);
+
+	return r < 0 ? r : guest_cells_vcpus(g, c);
 }
 
 /* ------------------------------------------------------------------------------------- */

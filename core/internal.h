@@ -146,6 +146,10 @@ struct guest_cells {
 };
 /* Resolve g's cells into c: zeroed, or resolved before (its storage is reused). */
 int guest_resolve_cells(const struct tmap_guest *g, struct guest_cells *c);
+/* The same in two steps: each cell's vcpu count and memory, which is all a decision reads;
+ * then the cells' vcpu sets, for the guest that is placed. */
+int guest_resolve_counts(const struct tmap_guest *g, struct guest_cells *c);
+int guest_cells_vcpus(const struct tmap_guest *g, struct guest_cells *c);
 void guest_cells_clear(struct guest_cells *c);
 
 const char *cpu_policy_name(enum tmap_cpu_policy p);

@@ -1956,7 +1956,8 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		cap[n] = node_capacity(s, n, &d);
 		usable_nodes += !t->nodes[n].cpuless;
 	}
-	r = guest_resolve_cells(g, cells);
+	/* The cells' vcpu sets wait for a decision: most guests are refused before. */
+	r = guest_resolve_counts(g, cells);
 	if (r < 0)
 		return r;
 	req = cell_requests(s, cells);
@@ -1997,7 +1998,13 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 	if (r < 0)
 		return r;
 
-	/* Decided; what follows takes the cores and PUs (most guests are refused before). */
+	/* Decided; what follows takes the cores and PUs (most guests are refused before). A
+	 * spread guest's cells came with their sets. */
+	if (!spread_out) {
+		r = guest_cells_vcpus(g, cells);
+		if (r < 0)
+			return r;
+	}
 	vcpu_pu = scratch_new(s, g->vcpus, unsigned);
 	if (!vcpu_pu)
 		return -ENOMEM;
