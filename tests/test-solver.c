@@ -38,8 +38,10 @@ vcpu_pu(const struct plan_guest *pg, unsigned v)
 	return (unsigned)hwloc_bitmap_first(pg->vcpu_pus[v]);
 }
 
+/* The guests of one plan, or of several plans that share a host. */
 static void
-check_plan(const struct tmap_topology *t, const struct tmap_plan *p, const char *reserve)
+check_guests(const struct tmap_topology *t, const struct plan_guest *const *guests,
+	     size_t nguests, const char *reserve)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t used = hwloc_bitmap_alloc();
 	_cleanup_bitmap_ hwloc_bitmap_t reserved = NULL;
@@ -49,8 +51,8 @@ check_plan(const struct tmap_topology *t, const struct tmap_plan *p, const char 
 
 	if (reserve)
 		assert_int_equal(bitmap_parse_list(reserve, &reserved), 0);
-	for (size_t i = 0; i < p->nguests; i++) {
-		const struct plan_guest *pg = &p->guests[i];
+	for (size_t i = 0; i < nguests; i++) {
+		const struct plan_guest *pg = guests[i];
 		_cleanup_bitmap_ hwloc_bitmap_t seen = hwloc_bitmap_alloc();
 		_cleanup_bitmap_ hwloc_bitmap_t mine = hwloc_bitmap_alloc();
 		uint64_t total = 0;
@@ -106,14 +108,25 @@ check_plan(const struct tmap_topology *t, const struct tmap_plan *p, const char 
 		}
 	}
 	/* Shared guests float only where no dedicated guest sits. */
-	for (size_t i = 0; i < p->nguests; i++)
-		if (p->guests[i].cpu_policy == TMAP_CPU_SHARED)
-			assert_false(hwloc_bitmap_intersects(p->guests[i].emulator, used));
+	for (size_t i = 0; i < nguests; i++)
+		if (guests[i]->cpu_policy == TMAP_CPU_SHARED)
+			assert_false(hwloc_bitmap_intersects(guests[i]->emulator, used));
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		assert_true(mem[n] <= t->nodes[n].memory_mib);
 		for (unsigned k = 0; k < t->npage_sizes; k++)
 			assert_true(pages[n * t->npage_sizes + k] <= t->nodes[n].huge_pages[k]);
 	}
+}
+
+static void
+check_plan(const struct tmap_topology *t, const struct tmap_plan *p, const char *reserve)
+{
+	_cleanup_free_ const struct plan_guest **guests = calloc(p->nguests + 1, sizeof(*guests));
+
+	assert_non_null(guests);
+	for (size_t i = 0; i < p->nguests; i++)
+		guests[i] = &p->guests[i];
+	check_guests(t, guests, p->nguests, reserve);
 }
 
 static struct solved
@@ -844,6 +857,220 @@ cells_stay_in_one_l3(void **state)
 	solved_free(&s);
 }
 
+/* A pseudo-random number below n (a fixed sequence per seed: the test is the same each run). */
+static unsigned
+below(uint32_t *seed, unsigned n)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) % n;
+}
+
+/* An irregular host in the JSON of topology-json.c: nodes of different sizes, some without
+ * CPUs, SMT siblings numbered far apart, hugepage pools on some nodes, random distances. */
+static struct tmap_topology *
+random_host(uint32_t *seed, char *reserve, char *shared)
+{
+	_cleanup_free_ char *json = malloc(1 << 16);
+	unsigned nnodes = 1 + below(seed, 8), threads = 1 + below(seed, 2), pu = 0;
+	struct tmap_topology *t = NULL;
+	struct tmap_error err = {0};
+	size_t len = 0;
+
+	assert_non_null(json);
+	*reserve = *shared = '\0';
+	len += (size_t)sprintf(json + len, "{\"nodes\": [");
+	for (unsigned n = 0; n < nnodes; n++) {
+		/* node 0 always has CPUs */
+		unsigned ncores = n && below(seed, 6) == 0 ? 0 : 1 + below(seed, 6);
+
+		len += (size_t)sprintf(json + len, "%s{\"id\": %u, \"socket\": %u, \"memory_mib\": %u, ",
+				       n ? "," : "", n, n % 2, 2048 * (1 + below(seed, 8)));
+		if (below(seed, 2))
+			len += (size_t)sprintf(json + len, "\"hugepages\": [{\"size_kib\": 2048, \"count\": %u}%s], ",
+					       512 * below(seed, 6),
+					       below(seed, 3) ? "" : ", {\"size_kib\": 1048576, \"count\": 2}");
+		len += (size_t)sprintf(json + len, "\"cores\": [");
+		for (unsigned c = 0; c < ncores; c++, pu++) {
+			len += (size_t)sprintf(json + len, "%s[%u", c ? "," : "", pu);
+			if (threads == 2)
+				len += (size_t)sprintf(json + len, ", %u", pu + 500);
+			len += (size_t)sprintf(json + len, "]");
+		}
+		len += (size_t)sprintf(json + len, "]}");
+	}
+	len += (size_t)sprintf(json + len, "]");
+	if (below(seed, 2)) {
+		unsigned dist[8][8];
+
+		for (unsigned a = 0; a < nnodes; a++)
+			for (unsigned b = a; b < nnodes; b++)
+				dist[a][b] = dist[b][a] = a == b ? 10 : 11 + below(seed, 20);
+		len += (size_t)sprintf(json + len, ", \"distances\": [");
+		for (unsigned a = 0; a < nnodes; a++)
+			for (unsigned b = 0; b < nnodes; b++)
+				len += (size_t)sprintf(json + len, "%s%u%s", b ? "," : a ? ",[" : "[",
+						       dist[a][b], b + 1 == nnodes ? "]" : "");
+		len += (size_t)sprintf(json + len, "]");
+	}
+	len += (size_t)sprintf(json + len, "}");
+	assert_int_equal(tmap_topology_new_from_json(json, len, "random", &t, &err), 0);
+	if (pu > 2 && below(seed, 3) == 0)
+		sprintf(reserve, "0");
+	if (pu > 2 && below(seed, 4) == 0)
+		sprintf(shared, "%u", pu - 1);
+	return t;
+}
+
+/* A random guest request, in the JSON a user writes; NULL when it is not a valid guest (a
+ * hugepage guest whose cells are not whole pages, say). */
+static struct tmap_guests *
+random_guest(uint32_t *seed, unsigned i)
+{
+	static const char *const thread_policy[] = {"prefer", "isolate", "require"};
+	struct tmap_guests *list = NULL;
+	struct tmap_error err = {0};
+	unsigned threads = 1 + below(seed, 2), vcpus = threads * (1 + below(seed, 8));
+	unsigned ncells = below(seed, 3) ? 1 : 2 + below(seed, 3);
+	bool shared = below(seed, 6) == 0;
+	char json[1024];
+	size_t len = 0;
+
+	if (ncells > vcpus / threads)
+		ncells = vcpus / threads;
+	len += (size_t)sprintf(json + len, "{\"name\": \"g%u\", \"vcpus\": %u, \"threads\": %u, \"memory_mib\": %u, \"cpu_policy\": \"%s\"",
+			       i, vcpus, threads, 1024 * (1 + below(seed, 6)), shared ? "shared" : "dedicated");
+	if (!shared)
+		len += (size_t)sprintf(json + len, ", \"thread_policy\": \"%s\", \"emulator_threads\": \"%s\"",
+				       thread_policy[threads > 1 ? 2 * below(seed, 2) : below(seed, 3)],
+				       below(seed, 3) ? "share" : "isolate");
+	if (below(seed, 4) == 0)
+		len += (size_t)sprintf(json + len, ", \"hugepages\": \"%s\"", below(seed, 4) ? "2M" : "1G");
+	/* cells as a user lists them: guest cores split in order, earlier cells larger */
+	for (unsigned c = 0, cores = vcpus / threads, next = 0; ncells > 1 && c < ncells; c++) {
+		unsigned k = (cores / ncells + (c < cores % ncells)) * threads;
+
+		len += (size_t)sprintf(json + len, "%s{\"cpus\": \"%u-%u\"}%s", c ? "," : ", \"cells\": [",
+				       next, next + k - 1, c + 1 == ncells ? "]" : "");
+		next += k;
+	}
+	sprintf(json + len, "}");
+	assert_int_equal(tmap_guests_new(&list), 0);
+	if (tmap_guests_parse_json(list, json, strlen(json), "random", &err) < 0) {
+		tmap_guests_free(list);
+		return NULL;
+	}
+	return list;
+}
+
+static char *
+host_json(const struct tmap_host *h)
+{
+	struct tmap_error err = {0};
+	char *text = NULL;
+
+	assert_int_equal(tmap_host_format(h, TMAP_FORMAT_JSON, 0, &text, &err), 0);
+	return text;
+}
+
+/* Every guest the host holds, checked together as one plan (see check_guests()). */
+static void
+check_host(const struct tmap_topology *t, const struct tmap_host *h, const char *reserve)
+{
+	size_t n = tmap_host_guest_count(h);
+	struct tmap_plan **plans = calloc(n + 1, sizeof(*plans));
+	const struct plan_guest **guests = calloc(n + 1, sizeof(*guests));
+	struct tmap_error err = {0};
+
+	assert_non_null(plans);
+	assert_non_null(guests);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(tmap_host_guest_plan(h, tmap_host_guest_name(h, i), &plans[i], &err), 0);
+		guests[i] = &plans[i]->guests[0];
+	}
+	check_guests(t, guests, n, reserve);
+	for (size_t i = 0; i < n; i++)
+		tmap_plan_free(plans[i]);
+	free(plans);
+	free(guests);
+}
+
+/*
+ * Long random streams on irregular hosts, guests coming and going: what a host that runs for
+ * months relies on, whatever the decisions are. tmap_host_fit() says yes exactly when
+ * tmap_host_place() places, and changes nothing; a refusal changes nothing and names the
+ * guest; the guests held never share a PU nor take more memory or pages than a node has;
+ * and once every guest has left, the host is as it was new.
+ */
+static void
+random_streams_keep_the_host_whole(void **state)
+{
+	uint32_t seed = 20261128;
+
+	for (int round = 0; round < 150; round++) {
+		struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+		char reserve[16], shared[16];
+		struct tmap_topology *t = random_host(&seed, reserve, shared);
+		struct tmap_host *h = NULL;
+		struct tmap_error err = {0};
+		_cleanup_free_ char *empty = NULL;
+		unsigned nguests = 5 + below(&seed, 30);
+
+		o.reserve = *reserve ? reserve : NULL;
+		o.shared = *shared ? shared : NULL;
+		o.cpu_overcommit = 1 + below(&seed, 4);
+		o.flags = (below(&seed, 2) ? TMAP_SOLVE_DISTINCT_CELLS : 0) |
+			  (below(&seed, 2) ? TMAP_SOLVE_NO_SPREAD : 0);
+		assert_int_equal(tmap_host_new(t, &o, &h, &err), 0);
+		empty = host_json(h);
+		for (unsigned i = 0; i < nguests; i++) {
+			struct tmap_guests *list = random_guest(&seed, i);
+			_cleanup_free_ char *before = NULL, *after_fit = NULL;
+			struct tmap_plan *p = NULL;
+			int fit, placed;
+
+			if (!list)
+				continue;
+			before = host_json(h);
+			fit = tmap_host_fit(h, tmap_guests_get(list, 0), &err);
+			after_fit = host_json(h);
+			assert_string_equal(after_fit, before);
+			placed = tmap_host_place(h, tmap_guests_get(list, 0), &p, &err);
+			assert_int_equal(fit == 0, placed == 0);
+			if (placed < 0) {
+				_cleanup_free_ char *after = host_json(h);
+				char name[16];
+
+				snprintf(name, sizeof(name), "g%u", i);
+				assert_non_null(strstr(err.message, name));
+				assert_string_equal(after, before);
+			}
+			tmap_plan_free(p);
+			tmap_guests_free(list);
+			if (below(&seed, 5) == 0 && tmap_host_guest_count(h)) {
+				size_t k = below(&seed, (unsigned)tmap_host_guest_count(h));
+				char name[16];
+
+				snprintf(name, sizeof(name), "%s", tmap_host_guest_name(h, k));
+				assert_int_equal(tmap_host_release(h, name), 0);
+			}
+			check_host(t, h, o.reserve);
+		}
+		while (tmap_host_guest_count(h)) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%s", tmap_host_guest_name(h, 0));
+			assert_int_equal(tmap_host_release(h, name), 0);
+		}
+		{
+			_cleanup_free_ char *left = host_json(h);
+
+			assert_string_equal(left, empty);
+		}
+		tmap_host_free(h);
+		tmap_topology_free(t);
+	}
+}
+
 int
 main(void)
 {
@@ -870,6 +1097,7 @@ main(void)
 		cmocka_unit_test(order_is_kept),
 		cmocka_unit_test(batch_never_places_fewer),
 		cmocka_unit_test(cells_stay_in_one_l3),
+		cmocka_unit_test(random_streams_keep_the_host_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
