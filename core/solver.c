@@ -101,9 +101,6 @@ struct tmap_host {
 	/* nnodes x nnodes: for each anchor node a, each node's distance class from a: 0 for a
 	 * itself, then 1, 2, ... for each distinct distance, nearest first. */
 	unsigned *dist_class;
-	/* nnodes x (nnodes + 1): for each anchor node, where each class starts in the nodes
-	 * ordered by class (the class sizes, summed) */
-	unsigned *class_start;
 	struct guest_cells cells;
 	struct scratch *scratch;
 };
@@ -252,7 +249,6 @@ solver_clear(struct solver *s)
 	guest_cells_clear(&s->cells);
 	scratch_free(s->scratch);
 	free(s->dist_class);
-	free(s->class_start);
 }
 
 static int
@@ -263,8 +259,7 @@ cmp_unsigned(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The host's distance classes (struct tmap_host.dist_class and class_start), once for all
- * decisions. */
+/* The host's distance classes (struct tmap_host.dist_class), once for all decisions. */
 static int
 distance_classes(struct solver *s)
 {
@@ -273,11 +268,10 @@ distance_classes(struct solver *s)
 	_cleanup_free_ unsigned *dist = malloc((N ? N : 1) * sizeof(unsigned));
 
 	s->dist_class = calloc(N ? (size_t)N * N : 1, sizeof(unsigned));
-	s->class_start = calloc((size_t)N * (N + 1) + 1, sizeof(unsigned));
-	if (!dist || !s->dist_class || !s->class_start)
+	if (!dist || !s->dist_class)
 		return -ENOMEM;
 	for (unsigned a = 0; a < N; a++) {
-		unsigned *start = &s->class_start[(size_t)a * (N + 1)], ndist = 0;
+		unsigned ndist = 0;
 
 		/* The distinct distances from a to the other nodes, ascending. */
 		for (unsigned n = 0; n < N; n++)
@@ -296,10 +290,6 @@ distance_classes(struct solver *s)
 				k++;
 			s->dist_class[(size_t)a * N + n] = k + 1;
 		}
-		for (unsigned n = 0; n < N; n++)
-			start[s->dist_class[(size_t)a * N + n] + 1]++;
-		for (unsigned k = 1; k <= N; k++)
-			start[k] += start[k - 1];
 	}
 	return 0;
 }
@@ -591,9 +581,12 @@ node_capacity(const struct solver *s, unsigned n, const struct demand *d)
 
 		switch (d->policy) {
 		case TMAP_THREAD_PREFER:
-			/* no division in the common case: this runs for every core of the host */
+			/* no division in the common cases (one thread, or two on a two-thread
+			 * host): this runs for every core of the host */
 			if (d->group == 1)
 				cap += s->core_free[c];
+			else if (d->group == 2)
+				cap += s->core_free[c] & ~1u;
 			else
 				cap += s->core_free[c] / d->group * d->group;
 			break;
@@ -795,14 +788,36 @@ leaves_even(const struct solver *s, const struct demand *d, const unsigned *cap,
 	return !pairs_matter(s, d) || (cap[n] - need) % 2 == 0;
 }
 
-/* Does node x come before node y when a guest has an odd cell: odd room first, then the most
- * room? */
-static bool
-odd_first(const unsigned *cap, unsigned x, unsigned y)
+/*
+ * The nodes by room, most first, then by index; with odd_first, the nodes of odd room before
+ * the others. key: room for a key per node. Nodes are few: each node's place is counted
+ * from the keys (no branch to mispredict), on a host of up to 64 nodes.
+ */
+static void
+nodes_by_room(const unsigned *cap, unsigned N, bool odd_first, uint64_t *key, unsigned *ret)
 {
-	if (cap[x] % 2 != cap[y] % 2)
-		return cap[x] % 2;
-	return cap[x] > cap[y];
+	for (unsigned n = 0; n < N; n++)
+		key[n] = (uint64_t)(odd_first && cap[n] % 2) << 63 | (uint64_t)cap[n] << 31 |
+			 ((UINT32_MAX >> 1) - n);
+	if (N > 64) {
+		for (unsigned n = 0; n < N; n++)
+			ret[n] = n;
+		for (unsigned i = 1; i < N; i++)
+			for (unsigned j = i; j > 0 && key[ret[j]] > key[ret[j - 1]]; j--) {
+				unsigned tmp = ret[j];
+
+				ret[j] = ret[j - 1];
+				ret[j - 1] = tmp;
+			}
+		return;
+	}
+	for (unsigned n = 0; n < N; n++) {
+		unsigned place = 0;
+
+		for (unsigned m = 0; m < N; m++)
+			place += key[m] > key[n];
+		ret[place] = n;
+	}
 }
 
 static int
@@ -995,20 +1010,29 @@ judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 }
 
 /*
- * The nodes from anchor a: a first, then nearest first, nodes as close in the order of
- * `within` (e.g. most room first, then by index). A counting sort over the host's distance
- * classes: no comparison, no distance looked up.
+ * Nodes from anchor a, one distance class at a time: class k's nodes (k >= 1: the k-th
+ * nearest distance from a; class 0 is a alone) in the order of `within` (e.g. most room
+ * first, then by index), appended to order[len...]; the new length. An anchor's prefix rarely
+ * reaches past its nearest classes, so the order is made only as far as it is read.
  */
-static void
-order_from(const struct solver *s, unsigned a, const unsigned *within, unsigned *start,
-	   unsigned *ret_order)
+static unsigned
+order_class(const struct solver *s, unsigned a, const unsigned *within, unsigned k,
+	    unsigned *order, unsigned len)
 {
 	unsigned N = s->t->nnodes;
 	const unsigned *class = &s->dist_class[(size_t)a * N];
 
-	memcpy(start, &s->class_start[(size_t)a * (N + 1)], (N + 1) * sizeof(*start));
-	for (unsigned i = 0; i < N; i++)
-		ret_order[start[class[within[i]]]++] = within[i];
+	if (k == 0) {
+		order[len] = a;
+		return len + 1;
+	}
+	/* without a branch to mispredict: every node is written, the class's ones kept (so
+	 * order has room for one more than the nodes) */
+	for (unsigned i = 0; i < N; i++) {
+		order[len] = within[i];
+		len += class[within[i]] == k;
+	}
+	return len;
 }
 
 /*
@@ -1030,7 +1054,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	int *node_of = scratch_new(s, ncells, int);
 	int *cell_of = scratch_new(s, N, int);
 	int *fixed = scratch_new(s, ncells, int);
-	unsigned *order = scratch_new(s, N, unsigned);
+	unsigned *order = scratch_new(s, N + 1, unsigned);	/* +1: see order_class() */
 	unsigned *by_size = scratch_new(s, ncells, unsigned);
 	int *best = scratch_new(s, ncells, int);
 	unsigned *cap_after = scratch_new(s, ncells, unsigned);
@@ -1039,11 +1063,10 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	unsigned best_useful = 0, best_largest = 0, best_even = 0, nseen = 0;
 	bool best_judged = false, odd_cells = false;
 	uint64_t *seen_sets = scratch_new(s, N, uint64_t);
-	unsigned *cand = scratch_new(s, N, unsigned);
 	unsigned *by_room = scratch_new(s, N, unsigned);
 	unsigned *odd_order = scratch_new(s, N, unsigned);
+	uint64_t *key = scratch_new(s, N, uint64_t);
 	unsigned *joining = by_room;	/* the order nodes as close join an anchor's prefix */
-	unsigned *start = scratch_new(s, N + 1, unsigned);
 	unsigned *reach = scratch_new(s, ncells, unsigned);
 	bool *fits_every_cell = scratch_new(s, N, bool);
 	bool *node_used = scratch_new(s, N, bool);
@@ -1051,8 +1074,8 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 	struct matching m;
 
 	if (!fit || !allowed || !visited || !node_of || !cell_of || !fixed || !order || !by_size ||
-	    !best || !cap_after || !mem_after || !seen_sets || !cand || !by_room || !odd_order ||
-	    !start || !reach || !fits_every_cell || !node_used)
+	    !best || !cap_after || !mem_after || !seen_sets || !by_room || !odd_order ||
+	    !key || !reach || !fits_every_cell || !node_used)
 		return -ENOMEM;
 	m = (struct matching){ncells, N, fit, allowed, node_of, cell_of, visited};
 	for (unsigned n = 0; n < N; n++)
@@ -1072,36 +1095,20 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			by_size[j] = by_size[j - 1];
 			by_size[j - 1] = tmp;
 		}
-	/* Nodes most room first, then by number. */
-	for (unsigned n = 0; n < N; n++)
-		by_room[n] = n;
-	for (unsigned i = 1; i < N; i++)
-		for (unsigned j = i; j > 0 && cap[by_room[j]] > cap[by_room[j - 1]]; j--) {
-			unsigned tmp = by_room[j];
-
-			by_room[j] = by_room[j - 1];
-			by_room[j - 1] = tmp;
-		}
+	nodes_by_room(cap, N, false, key, by_room);
 	/* Nodes as close join an anchor's prefix most room first; but for a guest with an odd
 	 * cell, first the nodes where it would fill a free sibling (see leaves_even()). */
 	for (unsigned c = 0; c < ncells; c++)
 		odd_cells |= pairs_matter(s, d) && req[c].vcpus % 2;
 	if (odd_cells) {
 		joining = odd_order;
-		for (unsigned n = 0; n < N; n++)
-			joining[n] = n;
-		for (unsigned i = 1; i < N; i++)
-			for (unsigned j = i; j > 0 && odd_first(cap, joining[j], joining[j - 1]); j--) {
-				unsigned tmp = joining[j];
-
-				joining[j] = joining[j - 1];
-				joining[j - 1] = tmp;
-			}
+		nodes_by_room(cap, N, true, key, joining);
 	}
 
 	for (unsigned a = 0; a < N; a++) {
 		unsigned long dist, left = 0;
 		unsigned len, useful, largest, even = 0, fit_all = 0, unreached = ncells, spare;
+		unsigned ordered = 0, next_class = 0;
 		uint64_t mask = 0;	/* the allowed nodes, when N <= 64 */
 		bool anchor_useful = false;
 
@@ -1109,15 +1116,17 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 			anchor_useful |= fit[c * N + a];
 		if (!anchor_useful)
 			continue;
-		order_from(s, a, joining, start, order);
 		memset(allowed, 0, N * sizeof(bool));
 		memset(reach, 0, ncells * sizeof(unsigned));
 		for (unsigned c = 0; c < ncells; c++)
 			fixed[c] = -1;
 		matching_reset(&m);
 		for (len = 0; len < N; len++) {
-			unsigned n = order[len];
+			unsigned n;
 
+			if (len == ordered)
+				ordered = order_class(s, a, joining, next_class++, order, ordered);
+			n = order[len];
 			allowed[n] = true;
 			mask |= N <= 64 ? UINT64_C(1) << n : 0;
 			/* Enough nodes that take every cell make a matching without searching; a
@@ -1148,24 +1157,21 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		memset(node_used, 0, N * sizeof(bool));
 		spare = fit_all;
 		for (unsigned i = 0; i < ncells; i++) {
-			unsigned c = by_size[i], ncand = 0;
+			unsigned c = by_size[i];
 			int pick = -1;
 
 			/* most room first; ties keep node order */
-			for (unsigned k = 0; k < N; k++) {
+			for (unsigned k = 0; k < N && pick < 0; k++) {
 				unsigned n = by_room[k];
 
-				if (allowed[n] && fit[c * N + n] && !node_used[n])
-					cand[ncand++] = n;
-			}
-			for (unsigned j = 0; j < ncand && pick < 0; j++) {
-				fixed[c] = (int)cand[j];
+				if (!allowed[n] || !fit[c * N + n] || node_used[n])
+					continue;
+				fixed[c] = (int)n;
 				/* The last cell needs no check: its node fits it and is free; nor does
 				 * any cell when enough free allowed nodes still take every cell. */
-				if (i + 1 == ncells ||
-				    spare - fits_every_cell[cand[j]] >= ncells - i - 1 ||
+				if (i + 1 == ncells || spare - fits_every_cell[n] >= ncells - i - 1 ||
 				    matching_complete(&m, fixed))
-					pick = (int)cand[j];
+					pick = (int)n;
 				fixed[c] = -1;
 			}
 			if (pick < 0)
