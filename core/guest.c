@@ -597,6 +597,11 @@ guest_resolve_counts(const struct tmap_guest *g, struct guest_cells *c)
 		}
 		if (!g->memory_set && !unsized)
 			total = sum;
+	} else if (c->n == 1) {
+		/* most guests: one cell, all of it (and no division, which costs here) */
+		c->nvcpus[0] = g->vcpus;
+		c->memory_mib[0] = g->memory_mib;
+		return 0;
 	} else {
 		/* K even cells, at guest core boundaries; earlier cells take the remainder. */
 		unsigned cores = g->vcpus / g->threads;
