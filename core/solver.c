@@ -16,7 +16,8 @@
  *     bipartite matching puts every cell on its own node; the closest set wins, then by the
  *     same judgement. No permutation of nodes is ever enumerated.
  *     A guest without cells that fits no single node is spread over the fewest closest nodes,
- *     and the plan proposes cells that mirror them.
+ *     and the plan proposes cells that mirror them (a hugepage guest's cells in whole pages
+ *     of each node's pool).
  *  3. Which cores and PUs of that node: best fit by core (an exact fit first, then the
  *     smallest core that holds the rest, then the largest), so that guest SMT threads sit on
  *     host siblings and whole cores stay whole; ties prefer the L3 group already used.
@@ -1602,6 +1603,17 @@ no_fit_pages(const struct solver *s, const struct demand *d, unsigned cell, uint
 		return tmap_error_set(s->err, -ENOSPC,
 				      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; no node of this host has a pool of %s pages",
 				      d->name, what, mib, size, pages, size);
+	if (implied && !(s->flags & TMAP_SOLVE_NO_SPREAD)) {
+		/* A guest without cells could have been spread: say what all pools hold. */
+		int64_t all = 0;
+
+		for (unsigned n = 0; n < t->nnodes; n++)
+			all += t->nodes[n].cpuless ? 0 : node_free_pages(s, n, (unsigned)d->page);
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; the most free is node %u with %" PRId64 ", all nodes together %" PRId64,
+				      d->name, what, mib, size, pages, t->nodes[best].os_index,
+				      node_free_pages(s, (unsigned)best, (unsigned)d->page), all);
+	}
 	return tmap_error_set(s->err, -ENOSPC,
 			      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; the most free is node %u with %" PRId64,
 			      d->name, what, mib, size, pages, t->nodes[best].os_index,
@@ -1698,12 +1710,14 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 	_cleanup_free_ int *node_of = NULL;
 	struct guest_cells c = {0};
 	uint64_t mem_left = g->memory_mib;
+	/* A hugepage guest's cells each get whole pages: memory moves in pages (the guest's
+	 * memory is whole pages, and so is what a pool has free). */
+	uint64_t step = d->page_kib > 1024 ? d->page_kib >> 10 : 1;
 	unsigned vcpus_left = g->vcpus, next_vcpu = 0;
 
 	if (!order || !best)
 		return -ENOMEM;
-	/* Hugepage guests are not split: each cell would need a whole number of pages. */
-	if (d->cpu == TMAP_CPU_SHARED || d->page_kib)
+	if (d->cpu == TMAP_CPU_SHARED)
 		return -ENOSPC;
 	for (unsigned a = 0; a < N; a++) {
 		struct sort_ctx ctx = {t, a, cap};
@@ -1779,16 +1793,23 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 		return -ENOSPC;
 	}
 	/* Memory in proportion to vcpus, clamped to what each node has; the rest goes to the
-	 * nodes with room, in order. */
+	 * nodes with room, in order. In steps of whole pages. */
 	for (unsigned i = 0; i < c.n; i++) {
-		uint64_t share = g->memory_mib * (unsigned)hwloc_bitmap_weight(c.vcpus[i]) / g->vcpus;
-		uint64_t room = node_memory(s, (unsigned)node_of[i], d);
+		uint64_t share = g->memory_mib * c.nvcpus[i] / g->vcpus / step * step;
+		uint64_t room = node_memory(s, (unsigned)node_of[i], d) / step * step;
 
+		/* every cell has some memory: at least a page */
+		if (share == 0)
+			share = step;
 		c.memory_mib[i] = share < room ? share : room;
+		if (c.memory_mib[i] > mem_left) {
+			guest_cells_clear(&c);
+			return -ENOSPC;
+		}
 		mem_left -= c.memory_mib[i];
 	}
 	for (unsigned i = 0; i < c.n && mem_left; i++) {
-		uint64_t room = node_memory(s, (unsigned)node_of[i], d) - c.memory_mib[i];
+		uint64_t room = node_memory(s, (unsigned)node_of[i], d) / step * step - c.memory_mib[i];
 		uint64_t add = room < mem_left ? room : mem_left;
 
 		c.memory_mib[i] += add;
@@ -2094,9 +2115,13 @@ place_guest(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 	/* Why, in the operator's words. */
 	if (spread_out) {
 		_cleanup_free_ char *nodes = bitmap_list(pg->memory_nodes);
+		char pages[48] = "", size[32];
 
-		plan_guest_explain(pg, "no single node has %u %s and %" PRIu64 " MiB: spread over the %u closest nodes that have them (%s); the plan proposes %u cells that mirror them",
-				   g->vcpus, unit_name(&d), g->memory_mib, cells->n,
+		if (d.page_kib)
+			snprintf(pages, sizeof(pages), " in %s pages",
+				 page_size_text(d.page_kib, size, sizeof(size)));
+		plan_guest_explain(pg, "no single node has %u %s and %" PRIu64 " MiB%s: spread over the %u closest nodes that have them (%s); the plan proposes %u cells that mirror them",
+				   g->vcpus, unit_name(&d), g->memory_mib, pages, cells->n,
 				   nodes ? nodes : "", cells->n);
 	}
 	if (sharing)

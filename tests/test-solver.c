@@ -628,9 +628,44 @@ hugepages_refused(void **state)
 	      "\"cells\":[{\"cpus\":\"0-1\"},{\"cpus\":\"2-3\"}]}", NULL,
 	      "two: each of its 2 cells fits some node",
 	      "; free 1 GiB pages for a cell: node 0");
-	/* A guest without cells is not spread over pools: it would need whole pages per node. */
-	NOFIT(HUGE_HOST, "{\"name\":\"wide\",\"vcpus\":20,\"memory_mib\":2048,\"hugepages\":\"2M\"}",
-	      NULL, "wide: needs 20 free PUs and 2048 MiB; the largest free node has 12");
+	/* Even spread over both nodes, the pools hold 8 GiB of 1 GiB pages, not 10. */
+	NOFIT(test_data("host-1g-pools.json"),
+	      "{\"name\":\"ten\",\"vcpus\":2,\"memory_mib\":10240,\"hugepages\":\"1G\"}", NULL,
+	      "ten: needs 10240 MiB of 1 GiB pages (10) on one node; the most free is node 0 with 4, all nodes together 8");
+}
+
+/* A hugepage guest without cells that fits no single node is spread like any other, each
+ * proposed cell in whole pages of its node's pool. */
+static void
+hugepages_spread_in_whole_pages(void **state)
+{
+	/* 20 vcpus: 12 on node 0, 8 on node 1; 2048 MiB in proportion (1228.8 and 819.2), down
+	 * to whole 2 MiB pages (1228 and 818), the 2 MiB left to the first node with room. */
+	struct solved s = solve_ok(HUGE_HOST,
+				   "{\"name\":\"wide\",\"vcpus\":20,\"memory_mib\":2048,\"hugepages\":\"2M\"}",
+				   NULL);
+	const struct plan_guest *g = guest(&s, "wide");
+
+	assert_true(g->cells_proposed);
+	assert_int_equal(g->ncells, 2);
+	assert_int_equal(g->cells[0].node, 0);
+	assert_int_equal(g->cells[0].memory_mib, 1230);
+	assert_int_equal(g->cells[1].node, 1);
+	assert_int_equal(g->cells[1].memory_mib, 818);
+	solved_free(&s);
+
+	/* 1 GiB pages: 8 vcpus on node 0 and 2 on node 1; 3072 MiB in proportion would be 2457.6
+	 * and 614.4, which are no whole pages: 2 pages and (at least one page per cell) 1. */
+	s = solve_ok(test_data("host-1g-pools.json"),
+		     "{\"name\":\"g\",\"vcpus\":10,\"memory_mib\":3072,\"hugepages\":\"1G\"}", NULL);
+	g = guest(&s, "g");
+	assert_int_equal(g->ncells, 2);
+	assert_int_equal(g->cells[0].node, 0);
+	assert_int_equal(hwloc_bitmap_weight(g->cells[0].vcpus), 8);
+	assert_int_equal(g->cells[0].memory_mib, 2048);
+	assert_int_equal(g->cells[1].node, 1);
+	assert_int_equal(g->cells[1].memory_mib, 1024);
+	solved_free(&s);
 }
 
 /* --batch with hugepage guests: trials undo their pages, and the leftover names the pool. */
@@ -1089,6 +1124,7 @@ main(void)
 		cmocka_unit_test(no_fit_messages),
 		cmocka_unit_test(hugepages_pick_the_node_with_the_pool),
 		cmocka_unit_test(hugepages_refused),
+		cmocka_unit_test(hugepages_spread_in_whole_pages),
 		cmocka_unit_test(hugepages_charged_and_released),
 		cmocka_unit_test(hugepages_batch),
 		cmocka_unit_test(shared_pool_grows_and_shrinks),
