@@ -157,7 +157,8 @@ static const char topology_help[] =
 /* The inline guest options, shared by plan, apply and verify. */
 #define GUEST_OPTIONS_HELP \
 	"One guest given inline:\n" \
-	"  --name NAME            the guest's name (required with any guest option)\n" \
+	"  --name NAME            the guest's name (required with any guest option, except\n" \
+	"                         on a guest apply or verify read from the target)\n" \
 	"  --vcpus N              number of vcpus (required)\n" \
 	"  --sockets S --cores C --threads T\n" \
 	"                         guest CPU topology; S*C*T must equal N (default 1*N*1)\n" \
@@ -213,7 +214,10 @@ static const char plan_help[] =
 	"  --live, --config       libvirt backend: the running domain, its persistent\n" \
 	"                         definition, or both (default as virsh does)\n" \
 	"  -o KEY[=VALUE]         any other option the backend takes (see 'topomap backends')\n" \
-	"Without a guest, apply and verify read it from the target where the backend can.\n"
+	"Without a guest, apply and verify read it from the target where the backend can.\n" \
+	"Guest options without --name then go on top of it: the policy options override\n" \
+	"what was read; --vcpus, --sockets, --cores, --threads, --memory, --cells and\n" \
+	"--iothreads must match the running guest, --cell is refused (exit 2).\n"
 
 static const char apply_help[] =
 	"Usage: topomap apply --backend NAME [--dry-run] [TARGET OPTIONS] [--topology SRC]\n"
