@@ -157,7 +157,8 @@ static const char topology_help[] =
 /* The inline guest options, shared by plan, apply and verify. */
 #define GUEST_OPTIONS_HELP \
 	"One guest given inline:\n" \
-	"  --name NAME            the guest's name (required with any guest option)\n" \
+	"  --name NAME            the guest's name (required with any guest option, except\n" \
+	"                         on a guest apply or verify read from the target)\n" \
 	"  --vcpus N              number of vcpus (required)\n" \
 	"  --sockets S --cores C --threads T\n" \
 	"                         guest CPU topology; S*C*T must equal N (default 1*N*1)\n" \
@@ -213,7 +214,10 @@ static const char plan_help[] =
 	"  --live, --config       libvirt backend: the running domain, its persistent\n" \
 	"                         definition, or both (default as virsh does)\n" \
 	"  -o KEY[=VALUE]         any other option the backend takes (see 'topomap backends')\n" \
-	"Without a guest, apply and verify read it from the target where the backend can.\n"
+	"Without a guest, apply and verify read it from the target where the backend can.\n" \
+	"Guest options without --name then go on top of it: the policy options override\n" \
+	"what was read; --vcpus, --sockets, --cores, --threads, --memory, --cells and\n" \
+	"--iothreads must match the running guest, --cell is refused (exit 2).\n"
 
 static const char apply_help[] =
 	"Usage: topomap apply --backend NAME [--dry-run] [TARGET OPTIONS] [--topology SRC]\n"
@@ -648,9 +652,11 @@ struct inline_guest {
 	struct cell_arg *cell;
 	bool has_cpu_policy, has_thread_policy, has_emulator, has_memory_mode, has_qos;
 	int cpu_policy, thread_policy, emulator, memory_mode;
+	bool has_iothreads;	/* --iothreads 0 is a value too, for a described guest */
 	unsigned iothreads;
 	uint64_t shares, period;
 	int64_t quota;
+	const char *page_arg;
 	uint64_t page_kib;
 };
 
@@ -833,6 +839,98 @@ add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 out:
 	tmap_guest_free(g);
 	return r;
+}
+
+/* A shape option that says otherwise than the guest the backend read from the target, which
+ * has n of what (a plural noun, made singular for one). */
+static int
+shape_conflict(const char *cmd, const char *backend, const struct tmap_guest *g,
+	       const char *option, const char *given, uint64_t n, const char *what)
+{
+	size_t len = strcspn(what, " ");
+
+	if (n == 1 && len > 0 && what[len - 1] == 's')
+		len--;
+	return fail(EXIT_USAGE,
+		    "%s: %s '%s' does not match guest '%s' as backend '%s' reads it: %" PRIu64 " %.*s%s (options change a running guest's policy, not its shape)",
+		    cmd, option, given, tmap_guest_name(g), backend, n, (int)len, what,
+		    what + strcspn(what, " "));
+}
+
+/*
+ * The inline options given with no --name and no guest file, on top of the guest the backend
+ * read from the target (a running domain or QEMU). Policy options (--cpu-policy,
+ * --thread-policy, --emulator, --memory-mode, --shares, --period, --quota) override what it
+ * read. Shape options (--vcpus, --sockets, --cores, --threads, --memory, --cells,
+ * --iothreads) are what the guest already is: one that matches is accepted, one that does
+ * not is refused, as no plan can change them. --cell is refused: the cells are the guest's.
+ * --hugepages may name the page size a backend cannot see (QEMU's memory backend, libvirt's
+ * bare <hugepages/>), but not another one than it read.
+ */
+static int
+overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char *backend,
+		     struct tmap_guest *g)
+{
+	unsigned sockets, cores, threads;
+	uint64_t shares, period;
+	int64_t quota;
+	char given[32];
+
+	if (ig->vcpus && ig->vcpus != tmap_guest_vcpus(g)) {
+		snprintf(given, sizeof(given), "%u", ig->vcpus);
+		return shape_conflict(cmd, backend, g, "--vcpus", given, tmap_guest_vcpus(g),
+				      "vcpus");
+	}
+	tmap_guest_topology(g, &sockets, &cores, &threads);
+	if (ig->sockets && ig->sockets != sockets) {
+		snprintf(given, sizeof(given), "%u", ig->sockets);
+		return shape_conflict(cmd, backend, g, "--sockets", given, sockets, "sockets");
+	}
+	if (ig->cores && ig->cores != cores) {
+		snprintf(given, sizeof(given), "%u", ig->cores);
+		return shape_conflict(cmd, backend, g, "--cores", given, cores, "cores per socket");
+	}
+	if (ig->threads && ig->threads != threads) {
+		snprintf(given, sizeof(given), "%u", ig->threads);
+		return shape_conflict(cmd, backend, g, "--threads", given, threads,
+				      "threads per core");
+	}
+	if (ig->memory_mib && ig->memory_mib != tmap_guest_memory_mib(g))
+		return shape_conflict(cmd, backend, g, "--memory", ig->memory_arg,
+				      tmap_guest_memory_mib(g), "MiB of memory");
+	if (ig->cells && ig->cells != tmap_guest_cell_count(g))
+		return shape_conflict(cmd, backend, g, "--cells", ig->cells_arg,
+				      tmap_guest_cell_count(g), "cells");
+	/* Cells of its own, even the same ones, would be a second statement of them. */
+	if (ig->ncell)
+		return shape_conflict(cmd, backend, g, "--cell", ig->cell[0].arg,
+				      tmap_guest_cell_count(g), "cells of its own");
+	if (ig->has_iothreads && ig->iothreads != tmap_guest_iothreads(g)) {
+		snprintf(given, sizeof(given), "%u", ig->iothreads);
+		return shape_conflict(cmd, backend, g, "--iothreads", given,
+				      tmap_guest_iothreads(g), "iothreads");
+	}
+	if (ig->page_kib && tmap_guest_hugepages(g) && ig->page_kib != tmap_guest_hugepages(g))
+		return shape_conflict(cmd, backend, g, "--hugepages", ig->page_arg,
+				      tmap_guest_hugepages(g), "KiB pages backing its memory");
+	if (ig->page_kib && tmap_guest_set_hugepages(g, ig->page_kib) < 0)
+		return fail(EXIT_USAGE, "--hugepages: '%s' is not accepted", ig->page_arg);
+
+	/* The names were checked against the enums' own tables. */
+	if ((ig->has_cpu_policy && tmap_guest_set_cpu_policy(g, ig->cpu_policy) < 0) ||
+	    (ig->has_thread_policy && tmap_guest_set_thread_policy(g, ig->thread_policy) < 0) ||
+	    (ig->has_emulator && tmap_guest_set_emulator_policy(g, ig->emulator) < 0) ||
+	    (ig->has_memory_mode && tmap_guest_set_memory_mode(g, ig->memory_mode) < 0))
+		return fail(EXIT_RUNTIME, "guest '%s': the library refused a policy",
+			    tmap_guest_name(g));
+	/* Each of --shares, --period and --quota replaces its own value only. */
+	tmap_guest_qos(g, &shares, &period, &quota);
+	if (ig->has_qos && tmap_guest_set_qos(g, ig->shares ? ig->shares : shares,
+					      ig->period ? ig->period : period,
+					      ig->quota ? ig->quota : quota) < 0)
+		return fail(EXIT_USAGE, "guest '%s': --shares, --period or --quota not accepted",
+			    tmap_guest_name(g));
+	return EXIT_OK;
 }
 
 /* Guests from stdin ("-"), with the same size cap as a file. */
@@ -1097,9 +1195,11 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 		r = parse_choice(name, arg, memory_modes, &g->memory_mode);
 		break;
 	case OPT_IOTHREADS:
+		g->has_iothreads = true;
 		r = parse_unsigned(name, arg, 0, MAX_IOTHREADS, &g->iothreads);
 		break;
 	case OPT_HUGEPAGES:
+		g->page_arg = arg;
 		r = parse_page_option(name, arg, &g->page_kib);
 		break;
 	case OPT_SHARES:
@@ -1375,7 +1475,8 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 	/* Guests first: they are the user's input, and cheaper to check than a live host. */
 	if (tmap_guests_new(&guests) < 0)
 		return fail(EXIT_RUNTIME, "out of memory");
-	if (req->ig.given) {
+	/* With a backend, inline options without --name go onto the guest it reads (below). */
+	if (req->ig.given && (req->ig.name || !module)) {
 		r = add_inline_guest(&req->ig, guests);
 		if (r != EXIT_OK)
 			goto out;
@@ -1406,13 +1507,25 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 			r = fail(EXIT_RUNTIME, "%s", err.message);
 			goto out;
 		}
+		if (req->ig.given) {
+			r = overlay_inline_guest(&req->ig, command_names[req->cmd], req->backend, g);
+			if (r != EXIT_OK) {
+				tmap_guest_free(g);
+				goto out;
+			}
+		}
+		/* A guest the options changed is refused as the user's input. */
 		r = tmap_guests_add(guests, g, &err);
 		if (r < 0) {
 			tmap_guest_free(g);
-			r = fail_lib(r, false, &err, "guest");
+			r = fail_lib(r, req->ig.given, &err, "guest");
 			goto out;
 		}
 		r = EXIT_OK;
+	} else if (req->ig.given && !req->ig.name) {
+		/* Guest files given with a backend: the options belong to no guest. */
+		r = fail(EXIT_USAGE, "inline guest options need --name");
+		goto out;
 	}
 	/* A container or a domain is one guest: a target takes exactly one. */
 	if (req->cmd != CMD_PLAN && tmap_guests_count(guests) != 1) {

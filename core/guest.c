@@ -221,6 +221,75 @@ tmap_guest_name(const struct tmap_guest *g)
 	return g ? g->name : NULL;
 }
 
+unsigned
+tmap_guest_vcpus(const struct tmap_guest *g)
+{
+	return g ? g->vcpus : 0;
+}
+
+void
+tmap_guest_topology(const struct tmap_guest *g, unsigned *sockets, unsigned *cores,
+		    unsigned *threads)
+{
+	if (sockets)
+		*sockets = g ? g->sockets : 0;
+	if (cores)
+		*cores = g ? g->cores : 0;
+	if (threads)
+		*threads = g ? g->threads : 0;
+}
+
+/* The rule of guest_resolve_cells(): cells that all give their memory define the total
+ * unless the memory was set. */
+uint64_t
+tmap_guest_memory_mib(const struct tmap_guest *g)
+{
+	uint64_t sum = 0;
+
+	if (!g)
+		return 0;
+	if (g->memory_set || !g->ncells)
+		return g->memory_mib;
+	for (unsigned i = 0; i < g->ncells; i++) {
+		if (!g->cells[i].memory_mib)
+			return g->memory_mib;
+		sum += g->cells[i].memory_mib;
+	}
+	return sum;
+}
+
+unsigned
+tmap_guest_cell_count(const struct tmap_guest *g)
+{
+	if (!g)
+		return 0;
+	return g->ncells ? g->ncells : g->cell_count ? g->cell_count : 1;
+}
+
+uint64_t
+tmap_guest_hugepages(const struct tmap_guest *g)
+{
+	return g ? g->page_kib : 0;
+}
+
+unsigned
+tmap_guest_iothreads(const struct tmap_guest *g)
+{
+	return g ? g->iothreads : 0;
+}
+
+void
+tmap_guest_qos(const struct tmap_guest *g, uint64_t *shares, uint64_t *period_us,
+	       int64_t *quota_us)
+{
+	if (shares)
+		*shares = g ? g->shares : 0;
+	if (period_us)
+		*period_us = g ? g->period : 0;
+	if (quota_us)
+		*quota_us = g ? g->quota : 0;
+}
+
 int
 tmap_guest_set_topology(struct tmap_guest *g, unsigned sockets, unsigned cores, unsigned threads)
 {

@@ -820,6 +820,101 @@ test_plan_hugepages(void **state)
 	test_result_clear(&r);
 }
 
+/*
+ * apply and verify with no guest read it from the target; the guest options given with it go
+ * on top. libvirt's test:///default driver runs in the topomap process: its domain 'test' has
+ * 2 vcpus (1 socket of 2 cores), 8 GiB and no NUMA cells or iothreads. On one node of 4
+ * cores of 2 SMT siblings (0-1, 2-3, ...), the default policy puts the vcpus on one core's
+ * siblings; --thread-policy isolate gives each a core of its own.
+ */
+#define HOST_LV "synthetic:pack:1 numa:1(memory=16GiB) core:4 pu:2"
+#define LV_TARGET "--backend=libvirt", "--connect", "test:///default", "--domain", "test", \
+	"--topology", HOST_LV
+
+/* What the state holds for guest 'test' after an apply: its "held" PUs. */
+static char *
+held_of_test(const char *state_path)
+{
+	struct test_result r = RUN("state", "--state", state_path, "--topology", HOST_LV,
+				   "--format", "json");
+	struct json_object *j, *guests, *g;
+	char *held;
+
+	assert_ok(&r);
+	j = parse_json(r.out);
+	guests = get(j, "guests", json_type_array);
+	assert_int_equal(json_object_array_length(guests), 1);
+	g = json_object_array_get_idx(guests, 0);
+	assert_string_equal(get_string(g, "name"), "test");
+	held = strdup(get_string(g, "held"));
+	json_object_put(j);
+	test_result_clear(&r);
+	return held;
+}
+
+static void
+test_described_guest_options(void **state)
+{
+	struct scratch *s = *state;
+	char path[PATH_MAX];
+	struct test_result r;
+	char *held;
+
+	snprintf(path, sizeof(path), "%s/state.json", s->dir);
+	strcpy(s->path[s->n++], path);
+
+	/* Described alone: both vcpus on core 0's siblings. */
+	r = RUN("apply", LV_TARGET, "--state", path);
+	assert_ok(&r);
+	assert_non_null(strstr(r.out, "vcpu 1, '1'"));
+	test_result_clear(&r);
+	held = held_of_test(path);
+	assert_true(set_equals(held, "0-1"));
+	free(held);
+
+	/* The policy overrides the described guest, with shape options that match it. */
+	r = RUN("apply", LV_TARGET, "--state", path, "--thread-policy=isolate", "--vcpus", "2",
+		"--memory", "8G", "--cells", "1", "--iothreads", "0");
+	assert_ok(&r);
+	assert_non_null(strstr(r.out, "vcpu 1, '2'"));
+	test_result_clear(&r);
+	held = held_of_test(path);
+	assert_true(set_equals(held, "0-3"));
+	free(held);
+	r = RUN("apply", "--dry-run", LV_TARGET, "--state", path, "--emulator", "isolate",
+		"--memory-mode", "restrictive");
+	assert_ok(&r);
+	assert_non_null(strstr(r.out, "mode 'restrictive'"));
+	test_result_clear(&r);
+
+	/* Shape options that contradict the running guest: exit 2, the option, both values. */
+	EXPECT_FAIL(2, ("apply: --vcpus '4'", "guest 'test'", "backend 'libvirt'", "2 vcpus"),
+		    "apply", LV_TARGET, "--state", path, "--vcpus", "4", "--thread-policy",
+		    "isolate");
+	EXPECT_FAIL(2, ("verify: --memory '4G'", "guest 'test'", "8192 MiB"), "verify", LV_TARGET,
+		    "--state", path, "--memory", "4G");
+	EXPECT_FAIL(2, ("--threads '2'", "1 thread per core"), "apply", "--dry-run", LV_TARGET,
+		    "--threads", "2");
+	EXPECT_FAIL(2, ("--cells '2'", "1 cell"), "apply", "--dry-run", LV_TARGET, "--cells", "2");
+	EXPECT_FAIL(2, ("--cell 'cpus=0-1'", "1 cell of its own"), "apply", "--dry-run",
+		    LV_TARGET, "--cell", "cpus=0-1");
+	EXPECT_FAIL(2, ("--iothreads '1'", "0 iothreads"), "apply", "--dry-run", LV_TARGET,
+		    "--iothreads", "1");
+	/* A policy the described guest cannot take is the user's input too. */
+	EXPECT_FAIL(2, ("'test'", "thread_policy"), "apply", "--dry-run", LV_TARGET,
+		    "--cpu-policy", "shared", "--thread-policy", "isolate");
+	/* Options with a guest file belong to no guest; --name still gives a whole guest. */
+	EXPECT_FAIL(2, ("need --name"), "apply", "--dry-run", LV_TARGET, "--thread-policy",
+		    "isolate", scratch_file(s, "vm.json", "{\"name\": \"vm\", \"vcpus\": 2}"));
+	EXPECT_FAIL(2, ("'x' needs --vcpus"), "apply", "--dry-run", LV_TARGET, "--name", "x",
+		    "--thread-policy", "isolate");
+
+	/* Nothing refused was recorded: the state holds what the last apply put in force. */
+	held = held_of_test(path);
+	assert_true(set_equals(held, "0-3"));
+	free(held);
+}
+
 int
 main(void)
 {
@@ -837,6 +932,8 @@ main(void)
 						scratch_teardown),
 		cmocka_unit_test(test_no_fit),
 		cmocka_unit_test(test_plan_hugepages),
+		cmocka_unit_test_setup_teardown(test_described_guest_options, scratch_setup,
+						scratch_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

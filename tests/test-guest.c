@@ -365,6 +365,50 @@ hugepage_guests(void **state)
 	tmap_guest_free(g);
 }
 
+/* The getters give what a guest holds, as set or by default: what the CLI compares a guest
+ * read from a running target with. */
+static void
+getters(void **state)
+{
+	struct tmap_guests *l = test_guests(
+		"[{\"name\":\"a\",\"vcpus\":4,\"threads\":2,\"cells\":[{\"cpus\":\"0-1\","
+		"\"memory_mib\":1024},{\"cpus\":\"2-3\",\"memory_mib\":2048}],\"iothreads\":2,"
+		"\"hugepages\":\"1G\",\"qos\":{\"shares\":300,\"quota\":-1}},"
+		"{\"name\":\"b\",\"vcpus\":3}]");
+	const struct tmap_guest *a = tmap_guests_get(l, 0), *b = tmap_guests_get(l, 1);
+	unsigned s, c, t;
+	uint64_t shares, period;
+	int64_t quota;
+
+	assert_int_equal(tmap_guest_vcpus(a), 4);
+	tmap_guest_topology(a, &s, &c, &t);
+	assert_int_equal(s, 1);
+	assert_int_equal(c, 2);
+	assert_int_equal(t, 2);
+	assert_int_equal(tmap_guest_memory_mib(a), 3072);
+	assert_int_equal(tmap_guest_cell_count(a), 2);
+	assert_int_equal(tmap_guest_iothreads(a), 2);
+	assert_int_equal(tmap_guest_hugepages(a), 1048576);
+	tmap_guest_qos(a, &shares, &period, &quota);
+	assert_int_equal(shares, 300);
+	assert_int_equal(period, 0);
+	assert_int_equal(quota, -1);
+
+	assert_int_equal(tmap_guest_vcpus(b), 3);
+	tmap_guest_topology(b, &s, &c, NULL);
+	assert_int_equal(s, 1);
+	assert_int_equal(c, 3);
+	assert_int_equal(tmap_guest_memory_mib(b), 1024);
+	assert_int_equal(tmap_guest_cell_count(b), 1);
+	assert_int_equal(tmap_guest_iothreads(b), 0);
+	assert_int_equal(tmap_guest_hugepages(b), 0);
+
+	assert_int_equal(tmap_guest_vcpus(NULL), 0);
+	assert_int_equal(tmap_guest_memory_mib(NULL), 0);
+	tmap_guests_free(l);
+	(void)state;
+}
+
 int
 main(void)
 {
@@ -381,6 +425,7 @@ main(void)
 		cmocka_unit_test(sizes),
 		cmocka_unit_test(page_sizes),
 		cmocka_unit_test(hugepage_guests),
+		cmocka_unit_test(getters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

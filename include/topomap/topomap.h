@@ -282,6 +282,63 @@ TMAP_EXPORT struct tmap_guest *tmap_guest_free(struct tmap_guest *guest);
  */
 TMAP_EXPORT const char *tmap_guest_name(const struct tmap_guest *guest);
 
+/*
+ * Getters: what the guest holds, as set or by default, so that a caller can compare a guest
+ * read from a running target (tmap_backend_describe()) with what it was asked.
+ */
+
+/**
+ * @param guest the guest.
+ * @return its number of vcpus, or 0 for NULL.
+ */
+TMAP_EXPORT unsigned tmap_guest_vcpus(const struct tmap_guest *guest);
+
+/**
+ * The guest CPU topology, as set or by default (1 socket of vcpus cores of 1 thread).
+ * @param guest the guest.
+ * @param sockets receives the sockets; may be NULL.
+ * @param cores receives the cores per socket; may be NULL.
+ * @param threads receives the threads per core; may be NULL.
+ */
+TMAP_EXPORT void tmap_guest_topology(const struct tmap_guest *guest, unsigned *sockets,
+				     unsigned *cores, unsigned *threads);
+
+/**
+ * @param guest the guest.
+ * @return its memory in MiB: as set, else the sum of its cells' when every cell gives its
+ *         memory, else the default 1024; 0 for NULL.
+ */
+TMAP_EXPORT uint64_t tmap_guest_memory_mib(const struct tmap_guest *guest);
+
+/**
+ * @param guest the guest.
+ * @return its number of NUMA cells: those added, else those asked with
+ *         tmap_guest_set_cell_count(), else 1; 0 for NULL.
+ */
+TMAP_EXPORT unsigned tmap_guest_cell_count(const struct tmap_guest *guest);
+
+/**
+ * @param guest the guest.
+ * @return the hugepage size backing its memory in KiB, or 0 for normal pages.
+ */
+TMAP_EXPORT uint64_t tmap_guest_hugepages(const struct tmap_guest *guest);
+
+/**
+ * @param guest the guest.
+ * @return its number of iothreads.
+ */
+TMAP_EXPORT unsigned tmap_guest_iothreads(const struct tmap_guest *guest);
+
+/**
+ * The guest's CPU QoS, as tmap_guest_set_qos() takes it: 0 for a value not set.
+ * @param guest the guest.
+ * @param shares receives the cpu shares; may be NULL.
+ * @param period_us receives the CFS period; may be NULL.
+ * @param quota_us receives the CFS quota (-1: unlimited); may be NULL.
+ */
+TMAP_EXPORT void tmap_guest_qos(const struct tmap_guest *guest, uint64_t *shares,
+				uint64_t *period_us, int64_t *quota_us);
+
 /**
  * Set the guest CPU topology. Checked by tmap_guest_validate(): sockets * cores * threads
  * must equal the vcpu count.
