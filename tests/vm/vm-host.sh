@@ -233,6 +233,12 @@ else
 		grep -q "cpu.weight of '$BASE/ct' is '100', the plan says '79'" /tmp/out &&
 			ok "verify names the cpu.weight drift" || fail "verify did not name the cpu.weight drift"
 		echo 79 >$ct/cpu.weight
+		echo "80000 200000" >$ct/cpu.max
+		check "cpu.max changed behind topomap's back" "$(cat $ct/cpu.max)" "80000 200000"
+		run "verify (cpu.max drifted)" 4 topomap verify --backend=cgroup --cgroup $BASE/ct $guest
+		grep -q "cpu.max of '$BASE/ct' is '80000 200000', the plan says '50000 100000'" /tmp/out &&
+			ok "verify names the cpu.max drift" || fail "verify did not name the cpu.max drift"
+		echo "50000 100000" >$ct/cpu.max
 		# A half of cpu.max the plan leaves unset stays: a quota alone is written alone (the
 		# kernel keeps the period), a period alone with the quota that is there.
 		run "apply --dry-run (quota only)" 0 topomap apply --backend=cgroup --dry-run \
