@@ -8,26 +8,14 @@
 #include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 
 #include "testlib.h"
-
-#define QEMU "/usr/bin/qemu-system-x86_64"
-/* QMP answers in about 50 ms here; a loaded CI machine gets a lot more, but not forever. */
-#define QMP_WAIT_MS 10000
-
-extern char **environ;
+#include "qemulib.h"
 
 struct qemu_run {
-	char dir[64];
-	char sock[100];
-	char log[100];
-	pid_t pid;
-	int fd;
+	struct test_qemu qemu;
+	int fd; /* our QMP connection */
 	char buf[1 << 16];
 	size_t len;
 };
@@ -68,12 +56,8 @@ on_signal(int sig)
 {
 	struct qemu_run *q = running;
 
-	if (q && q->pid > 0) {
-		kill(q->pid, SIGKILL);
-		unlink(q->sock);
-		unlink(q->log);
-		rmdir(q->dir);
-	}
+	if (q && q->qemu.pid > 0)
+		test_qemu_kill_from_signal(&q->qemu);
 	pool_restore();
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -86,16 +70,11 @@ setup(void **state)
 
 	if (!q)
 		return -1;
-	q->pid = -1;
 	q->fd = -1;
-	snprintf(q->dir, sizeof(q->dir), "/tmp/topomap-test-qemu-XXXXXX");
-	if (!mkdtemp(q->dir)) {
-		print_error("mkdtemp: %s\n", strerror(errno));
+	if (test_qemu_init(&q->qemu, "topomap-test-qemu") < 0) {
 		free(q);
 		return -1;
 	}
-	snprintf(q->sock, sizeof(q->sock), "%s/qmp.sock", q->dir);
-	snprintf(q->log, sizeof(q->log), "%s/qemu.log", q->dir);
 	*state = q;
 	return 0;
 }
@@ -107,16 +86,9 @@ qemu_stop(struct qemu_run *q)
 	if (q->fd >= 0)
 		close(q->fd);
 	q->fd = -1;
-	if (q->pid > 0) {
-		kill(q->pid, SIGKILL);
-		while (waitpid(q->pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	q->pid = -1;
+	test_qemu_stop(&q->qemu);
 	running = NULL;
 	q->len = 0;
-	unlink(q->sock);
-	unlink(q->log);
 }
 
 static int
@@ -127,44 +99,9 @@ teardown(void **state)
 	if (!q)
 		return 0;
 	qemu_stop(q);
-	if (rmdir(q->dir) < 0)
-		print_error("rmdir '%s': %s\n", q->dir, strerror(errno));
+	test_qemu_cleanup(&q->qemu);
 	free(q);
 	return 0;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* QEMU's own words, for a failure message. */
-static const char *
-qemu_log(struct qemu_run *q)
-{
-	static char text[4096];
-	ssize_t n = -1;
-	int fd = open(q->log, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		n = read(fd, text, sizeof(text) - 1);
-		close(fd);
-	}
-	text[n > 0 ? n : 0] = '\0';
-	return text;
-}
-
-static bool
-have_qemu(void)
-{
-	if (access(QEMU, X_OK) == 0)
-		return true;
-	print_message("%s is missing (apt-get install qemu-system-x86): skipped\n", QEMU);
-	return false;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -224,52 +161,19 @@ split_output(const struct tmap_plan *plan, char *text, struct guest_args *args)
 static void
 qemu_start(struct qemu_run *q, const struct guest_args *a)
 {
-	char qmp[160];
-	char *argv[96] = {QEMU,		 "-accel",   "tcg",  "-machine", "pc",	 "-cpu", "qemu64",
-			  "-nodefaults", "-display", "none", "-S",	 "-qmp", qmp};
-	size_t n = 13;
-	posix_spawn_file_actions_t fa;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	long deadline = now_ms() + QMP_WAIT_MS;
-	int r;
+	const char *argv[ARRAY_SIZE(a->v) + 3] = {"-accel", "tcg"};
+	size_t n = 2;
 
-	/* -S keeps the vcpus stopped: their configuration is all this test looks at. */
-	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", q->sock);
+	/* QEMU starts with its vcpus stopped (-S): their configuration is all this test looks
+	 * at. */
 	for (size_t i = 0; i < a->n; i++)
 		argv[n++] = a->v[i];
 	argv[n] = NULL;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, q->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	r = posix_spawn(&q->pid, QEMU, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
 	running = q;
-	if (r != 0) {
-		q->pid = -1;
-		fail_msg("cannot start %s: %s", QEMU, strerror(r));
-	}
-
-	/* Wait for the socket, but give up at once if QEMU refused the options. */
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", q->sock);
-	for (;;) {
-		int status;
-
-		q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		assert_true(q->fd >= 0);
-		if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			break;
-		close(q->fd);
-		q->fd = -1;
-		if (waitpid(q->pid, &status, WNOHANG) == q->pid) {
-			q->pid = -1;
-			fail_msg("QEMU exited with status %d:\n%s", status, qemu_log(q));
-		}
-		if (now_ms() > deadline)
-			fail_msg("no QMP socket after %d ms:\n%s", QMP_WAIT_MS, qemu_log(q));
-		usleep(5000);
-	}
+	test_qemu_start(&q->qemu, argv);
+	q->fd = test_qmp_connect(q->qemu.sock);
+	if (q->fd < 0)
+		fail_msg("cannot connect to QMP at '%s': %s", q->qemu.sock, strerror(errno));
 }
 
 /* The next JSON object QEMU sends, events skipped. */
@@ -298,11 +202,12 @@ qmp_read(struct qemu_run *q)
 		}
 		if (q->len + 1 >= sizeof(q->buf))
 			fail_msg("QMP line longer than %zu bytes", sizeof(q->buf));
-		if (poll(&p, 1, QMP_WAIT_MS) <= 0)
-			fail_msg("QMP did not answer within %d ms:\n%s", QMP_WAIT_MS, qemu_log(q));
+		if (poll(&p, 1, TEST_QMP_WAIT_MS) <= 0)
+			fail_msg("QMP did not answer within %d ms:\n%s", TEST_QMP_WAIT_MS,
+				 test_qemu_log(&q->qemu));
 		n = read(q->fd, q->buf + q->len, sizeof(q->buf) - q->len - 1);
 		if (n <= 0)
-			fail_msg("QMP connection closed:\n%s", qemu_log(q));
+			fail_msg("QMP connection closed:\n%s", test_qemu_log(&q->qemu));
 		q->len += (size_t)n;
 	}
 }
@@ -484,7 +389,7 @@ check_hugetlb(struct qemu_run *q, const struct tmap_plan *plan, size_t gi)
 	unsigned found = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)q->pid);
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)q->qemu.pid);
 	f = fopen(path, "re");
 	assert_non_null(f);
 	/* "Size: N kB" starts each mapping's fields; "KernelPageSize: N kB" comes later. */
@@ -558,7 +463,7 @@ test_live_two_cells(void **state)
 {
 	_cleanup_free_ char *json = NULL;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	/* This host has one node and two PUs: both cells land on node 0. */
 	json = read_text(test_data("qemu-live-two-cells.json"));
@@ -570,7 +475,7 @@ test_live_memory_modes(void **state)
 {
 	static const char *const modes[] = {"strict", "preferred", "interleave", "restrictive"};
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
 		char json[256];
@@ -589,7 +494,7 @@ test_split_ranges(void **state)
 {
 	_cleanup_free_ char *json = NULL;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	/* A synthetic host whose only node is node 0, like this machine's, so QEMU can bind to
 	 * it, but with room for two guests with cells of several ranges ("cpus=0-1,cpus=4-5"). */
@@ -609,7 +514,7 @@ test_live_hugepages(void **state)
 	char want[32];
 	FILE *f;
 
-	if (!have_qemu() || geteuid() != 0 || access(POOL_2M, W_OK) < 0)
+	if (!test_have_qemu() || geteuid() != 0 || access(POOL_2M, W_OK) < 0)
 		skip();
 	f = fopen(POOL_2M, "re");
 	assert_non_null(f);

@@ -19,40 +19,29 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "testlib.h"
+#include "qemulib.h"
 #include "topomap/backend.h"
 #include "fake-qmp.h"
 /* The backend's parsers of /proc text and lists, compiled into this test too. */
 #include "../plugins/qemu-direct/proc.h"
 
-#define QEMU "/usr/bin/qemu-system-x86_64"
-/* QMP answers in about 50 ms here; a loaded CI machine gets a lot more, but not forever. */
-#define QMP_WAIT_MS 10000
 #define CPUSET_ROOT "/sys/fs/cgroup/cpuset"
 #define MAX_THREADS 64
 
-extern char **environ;
-
 struct qemu_run {
-	char dir[64];
-	char sock[100]; /* QEMU's QMP socket */
-	char fake[100]; /* a fake QMP server's socket */
-	char log[100];
-	char pidfile[100];
-	char cgroup[160]; /* a cpuset the test made, or "" */
-	char state[100];  /* an allocation state the test chose */
-	pid_t pid;
-	pid_t arg_pid; /* --pid for topomap() when not pid: a QEMU killed and reaped */
-	int cg_tid;    /* the thread moved into it */
-	pid_t decoys[4]; /* processes started under the thread ids of a killed QEMU */
+	struct test_qemu qemu; /* its directory holds the files below too */
+	char fake[100];	       /* a fake QMP server's socket */
+	char cgroup[160];      /* a cpuset the test made, or "" */
+	char state[100];       /* an allocation state the test chose */
+	pid_t arg_pid;	       /* --pid for topomap() when not pid: a QEMU killed and reaped */
+	int cg_tid;	       /* the thread moved into it */
+	pid_t decoys[4];       /* processes started under the thread ids of a killed QEMU */
 	size_t ndecoys;
 };
 
@@ -91,16 +80,11 @@ on_signal(int sig)
 
 	if (q) {
 		cgroup_remove(q);
-		if (q->pid > 0)
-			kill(q->pid, SIGKILL);
 		for (size_t i = 0; i < q->ndecoys; i++)
 			kill(q->decoys[i], SIGKILL);
 		unlink(q->state);
-		unlink(q->sock);
 		unlink(q->fake);
-		unlink(q->log);
-		unlink(q->pidfile);
-		rmdir(q->dir);
+		test_qemu_kill_from_signal(&q->qemu);
 	}
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -113,18 +97,12 @@ setup(void **state)
 
 	if (!q)
 		return -1;
-	q->pid = -1;
-	snprintf(q->dir, sizeof(q->dir), "/tmp/topomap-test-qd-XXXXXX");
-	if (!mkdtemp(q->dir)) {
-		print_error("mkdtemp: %s\n", strerror(errno));
+	if (test_qemu_init(&q->qemu, "topomap-test-qd") < 0) {
 		free(q);
 		return -1;
 	}
-	snprintf(q->sock, sizeof(q->sock), "%s/qmp.sock", q->dir);
-	snprintf(q->fake, sizeof(q->fake), "%s/fake.sock", q->dir);
-	snprintf(q->log, sizeof(q->log), "%s/qemu.log", q->dir);
-	snprintf(q->pidfile, sizeof(q->pidfile), "%s/qemu.pid", q->dir);
-	snprintf(q->state, sizeof(q->state), "%s/state.json", q->dir);
+	snprintf(q->fake, sizeof(q->fake), "%s/fake.sock", q->qemu.dir);
+	snprintf(q->state, sizeof(q->state), "%s/state.json", q->qemu.dir);
 	running = q;
 	*state = q;
 	return 0;
@@ -138,11 +116,7 @@ teardown(void **state)
 	if (!q)
 		return 0;
 	cgroup_remove(q);
-	if (q->pid > 0) {
-		kill(q->pid, SIGKILL);
-		while (waitpid(q->pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
+	test_qemu_stop(&q->qemu);
 	for (size_t i = 0; i < q->ndecoys; i++) {
 		kill(q->decoys[i], SIGKILL);
 		while (waitpid(q->decoys[i], NULL, 0) < 0 && errno == EINTR)
@@ -156,38 +130,10 @@ teardown(void **state)
 		snprintf(lock, sizeof(lock), "%s.lock", q->state);
 		unlink(lock);
 	}
-	unlink(q->sock);
 	unlink(q->fake);
-	unlink(q->log);
-	unlink(q->pidfile);
-	if (rmdir(q->dir) < 0)
-		print_error("rmdir '%s': %s\n", q->dir, strerror(errno));
+	test_qemu_cleanup(&q->qemu);
 	free(q);
 	return 0;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *
-qemu_log(struct qemu_run *q)
-{
-	static char text[4096];
-	ssize_t n = -1;
-	int fd = open(q->log, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		n = read(fd, text, sizeof(text) - 1);
-		close(fd);
-	}
-	text[n > 0 ? n : 0] = '\0';
-	return text;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -344,97 +290,39 @@ static const char *const qemu_four[] = {
     NULL,
 };
 
-static bool
-have_qemu(void)
-{
-	if (access(QEMU, X_OK) == 0)
-		return true;
-	print_message("%s is missing (apt-get install qemu-system-x86): skipped\n", QEMU);
-	return false;
-}
-
-/* QMP greets: QEMU has built its machine, its threads are there. The connection is closed at
- * once, so that the monitor is free for topomap. */
-static bool
-qmp_greets(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct pollfd p;
-	char buf[512];
-	bool ok = false;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd < 0)
-		return false;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		p = (struct pollfd){.fd = fd, .events = POLLIN};
-		ok = poll(&p, 1, QMP_WAIT_MS) == 1 && read(fd, buf, sizeof(buf)) > 0 &&
-		     strncmp(buf, "{\"QMP\"", 6) == 0;
-	}
-	close(fd);
-	return ok;
-}
-
 static pid_t
 qemu_start(struct qemu_run *q, const char *const *guest, unsigned vcpus)
 {
-	char qmp[160], pidbuf[32];
-	char *argv[64] = {QEMU,	      "-accel",	 "tcg,thread=multi", "-machine", "pc",
-			  "-cpu",     "qemu64",	 "-nodefaults",	     "-display", "none",
-			  "-S",	      "-object", "iothread,id=io1",  "-qmp",	 qmp,
-			  "-pidfile", q->pidfile};
-	size_t n = 17;
-	posix_spawn_file_actions_t fa;
-	long deadline = now_ms() + QMP_WAIT_MS;
+	const char *argv[64] = {"-accel", "tcg,thread=multi", "-object", "iothread,id=io1"};
+	size_t n = 4;
+	long deadline = test_now_ms() + TEST_QMP_WAIT_MS;
+	char pidbuf[32];
 	struct snapshot s;
-	int r;
 
-	/* -S keeps the vcpus stopped: their threads exist, and the guest costs no CPU. */
-	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", q->sock);
-	for (size_t i = 0; guest[i]; i++)
-		argv[n++] = (char *)guest[i];
+	/* QEMU starts with its vcpus stopped (-S): their threads exist, and the guest costs no
+	 * CPU. */
+	for (size_t i = 0; guest[i]; i++) {
+		assert_true(n + 1 < ARRAY_SIZE(argv));
+		argv[n++] = guest[i];
+	}
 	argv[n] = NULL;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, q->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	r = posix_spawn(&q->pid, QEMU, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r != 0) {
-		q->pid = -1;
-		fail_msg("cannot start %s: %s", QEMU, strerror(r));
-	}
-	for (;;) {
-		int status;
-
-		if (access(q->sock, F_OK) == 0 && qmp_greets(q->sock))
-			break;
-		if (waitpid(q->pid, &status, WNOHANG) == q->pid) {
-			q->pid = -1;
-			fail_msg("QEMU exited with status %d:\n%s", status, qemu_log(q));
-		}
-		if (now_ms() > deadline)
-			fail_msg("no QMP greeting after %d ms:\n%s", QMP_WAIT_MS, qemu_log(q));
-		usleep(5000);
-	}
+	test_qemu_start(&q->qemu, argv);
 	/* The operator's way: --pid $(cat PIDFILE). It is the pid we started. */
-	if (!read_small(q->pidfile, pidbuf, sizeof(pidbuf)))
-		fail_msg("QEMU wrote no pidfile '%s'", q->pidfile);
-	assert_int_equal(atoi(pidbuf), q->pid);
+	if (!read_small(q->qemu.pidfile, pidbuf, sizeof(pidbuf)))
+		fail_msg("QEMU wrote no pidfile '%s'", q->qemu.pidfile);
+	assert_int_equal(atoi(pidbuf), q->qemu.pid);
 	/* QMP greets from its own thread, possibly before the machine and its vcpu threads are
 	 * made: wait for them too (topomap's own queries run after, in QEMU's main loop). */
 	for (;;) {
-		take_snapshot(q->pid, &s);
+		take_snapshot(q->qemu.pid, &s);
 		if (count_prefix(&s, "CPU ") == vcpus && count_prefix(&s, "IO io1") == 1)
 			break;
-		if (now_ms() > deadline)
+		if (test_now_ms() > deadline)
 			fail_msg("QEMU has %u vcpu threads after %d ms, not %u",
-				 count_prefix(&s, "CPU "), QMP_WAIT_MS, vcpus);
+				 count_prefix(&s, "CPU "), TEST_QMP_WAIT_MS, vcpus);
 		usleep(5000);
 	}
-	return q->pid;
+	return q->qemu.pid;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -473,7 +361,7 @@ topomap(struct qemu_run *q, const char *sock, char **out, char **err, ...)
 	for (char *a = va_arg(ap, char *); a; a = va_arg(ap, char *))
 		argv[n++] = a;
 	va_end(ap);
-	snprintf(pid, sizeof(pid), "%d", (int)(q->arg_pid ? q->arg_pid : q->pid));
+	snprintf(pid, sizeof(pid), "%d", (int)(q->arg_pid ? q->arg_pid : q->qemu.pid));
 	argv[n++] = "--backend=qemu-direct";
 	argv[n++] = "--qmp";
 	argv[n++] = (char *)sock;
@@ -594,12 +482,12 @@ describe_reads_the_guest(void **state)
 	struct tmap_error err = {0};
 	char pid[32];
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_four, 4);
-	snprintf(pid, sizeof(pid), "%d", (int)q->pid);
+	snprintf(pid, sizeof(pid), "%d", (int)q->qemu.pid);
 	m = load_backend();
-	t = make_target(q->sock, pid);
+	t = make_target(q->qemu.sock, pid);
 	if (tmap_backend_describe(m, t, &g, &err) < 0)
 		fail_msg("describe: %s", err.message);
 	/* -name guest=t4, -smp 4,sockets=1,cores=2,threads=2, two nodes of 128 MiB, io1. */
@@ -643,14 +531,14 @@ apply_described_guest(void **state)
 	const char *emulator;
 	int r;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
 
 	/* What topomap will plan: the guest QEMU runs, dedicated, on this host. */
-	snprintf(pid, sizeof(pid), "%d", (int)q->pid);
+	snprintf(pid, sizeof(pid), "%d", (int)q->qemu.pid);
 	m = load_backend();
-	t = make_target(q->sock, pid);
+	t = make_target(q->qemu.sock, pid);
 	if (tmap_backend_describe(m, t, &g, &err) < 0)
 		fail_msg("describe: %s", err.message);
 	assert_int_equal(tmap_guests_new(&guests), 0);
@@ -660,28 +548,28 @@ apply_described_guest(void **state)
 	emulator = tmap_plan_emulator_cpuset(plan, 0);
 
 	/* A dry run says every write and makes none. */
-	take_snapshot(q->pid, &before);
-	r = topomap(q, q->sock, &out, &errtext, "apply", "--dry-run", NULL);
+	take_snapshot(q->qemu.pid, &before);
+	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--dry-run", NULL);
 	expect_exit(r, 0, "apply --dry-run", out, errtext);
 	line = strprintf("sched_setaffinity(tid %d 'CPU 1/TCG', '%s')",
 			 by_name(&before, "CPU 1/TCG")->tid, tmap_plan_vcpu_cpuset(plan, 0, 1));
 	expect_text(out, line);
 	free(line);
-	line = strprintf("migrate_pages(pid %d, from '0', to '%s')", (int)q->pid,
+	line = strprintf("migrate_pages(pid %d, from '0', to '%s')", (int)q->qemu.pid,
 			 tmap_plan_memory_nodeset(plan, 0));
 	expect_text(out, line);
 	free(line);
-	assert_unchanged(&before, q->pid);
+	assert_unchanged(&before, q->qemu.pid);
 	free(out);
 	free(errtext);
 
 	/* The real thing, with no guest given: read from QEMU. */
-	r = topomap(q, q->sock, &out, &errtext, "apply", NULL);
+	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", NULL);
 	expect_exit(r, 0, "apply", out, errtext);
 	expect_text(out, "applied and read back");
 	free(out);
 	free(errtext);
-	take_snapshot(q->pid, &after);
+	take_snapshot(q->qemu.pid, &after);
 	for (size_t i = 0; i < after.n; i++) {
 		const struct thread_info *th = &after.t[i];
 		unsigned v;
@@ -700,7 +588,7 @@ apply_described_guest(void **state)
 	assert_string_not_equal(tmap_plan_vcpu_cpuset(plan, 0, 0),
 				tmap_plan_vcpu_cpuset(plan, 0, 1));
 
-	r = topomap(q, q->sock, &out, &errtext, "verify", NULL);
+	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", NULL);
 	expect_exit(r, 0, "verify", out, errtext);
 	expect_text(out, "the plan is in force");
 	free(out);
@@ -708,7 +596,7 @@ apply_described_guest(void **state)
 
 	/* Drift behind topomap's back: vcpu 1 onto vcpu 0's PU. */
 	set_affinity(by_name(&after, "CPU 1/TCG")->tid, atoi(tmap_plan_vcpu_cpuset(plan, 0, 0)));
-	r = topomap(q, q->sock, &out, &errtext, "verify", NULL);
+	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", NULL);
 	expect_exit(r, 4, "verify after drift", out, errtext);
 	line = strprintf("task %d (vcpu 1)", by_name(&after, "CPU 1/TCG")->tid);
 	expect_text(out, line);
@@ -718,11 +606,11 @@ apply_described_guest(void **state)
 	free(errtext);
 
 	/* And apply puts it right again. */
-	r = topomap(q, q->sock, &out, &errtext, "apply", NULL);
+	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", NULL);
 	expect_exit(r, 0, "apply again", out, errtext);
 	free(out);
 	free(errtext);
-	r = topomap(q, q->sock, &out, &errtext, "verify", NULL);
+	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", NULL);
 	expect_exit(r, 0, "verify again", out, errtext);
 	free(out);
 	free(errtext);
@@ -742,37 +630,37 @@ apply_given_guest(void **state)
 	char *out = NULL, *errtext = NULL, *line;
 	int r;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_four, 4);
-	take_snapshot(q->pid, &before);
+	take_snapshot(q->qemu.pid, &before);
 
 	/* A guest that is not the one QEMU runs is refused before anything is written. */
-	r = topomap(q, q->sock, &out, &errtext, "apply", "--name", "t4", "--vcpus", "2",
+	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--name", "t4", "--vcpus", "2",
 		    "--cpu-policy", "shared", "--iothreads", "1", NULL);
 	assert_int_not_equal(r, 0);
-	line = strprintf("has 2 vcpus; QEMU process %d runs 4", (int)q->pid);
+	line = strprintf("has 2 vcpus; QEMU process %d runs 4", (int)q->qemu.pid);
 	expect_text(errtext, line);
 	free(line);
-	assert_unchanged(&before, q->pid);
+	assert_unchanged(&before, q->qemu.pid);
 	free(out);
 	free(errtext);
 
 	/* 4 vcpus do not fit 2 PUs dedicated: shared, away from PU 0. Every thread then goes
 	 * to PU 1, a change /proc shows for each of them. */
-	r = topomap(q, q->sock, &out, &errtext, "apply", "--name", "t4", "--vcpus", "4",
+	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--name", "t4", "--vcpus", "4",
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
 		    "cpus=0-1", "--cell", "cpus=2-3", "--reserve", "0", NULL);
 	expect_exit(r, 0, "apply shared", out, errtext);
 	free(out);
 	free(errtext);
-	take_snapshot(q->pid, &after);
+	take_snapshot(q->qemu.pid, &after);
 	for (size_t i = 0; i < after.n; i++)
 		if (!streq(after.t[i].cpus, "1"))
 			fail_msg("thread %d '%s' is on '%s', not '1'", after.t[i].tid,
 				 after.t[i].name, after.t[i].cpus);
 
-	r = topomap(q, q->sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
+	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
 		    "cpus=0-1", "--cell", "cpus=2-3", "--reserve", "0", NULL);
 	expect_exit(r, 0, "verify shared", out, errtext);
@@ -781,7 +669,7 @@ apply_given_guest(void **state)
 
 	/* The iothread moved behind topomap's back. */
 	set_affinity(by_name(&after, "IO io1")->tid, 0);
-	r = topomap(q, q->sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
+	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
 		    "cpus=0-1", "--cell", "cpus=2-3", "--reserve", "0", NULL);
 	expect_exit(r, 4, "verify after drift", out, errtext);
@@ -826,7 +714,7 @@ rollback_after_failure_midway(void **state)
 	char path[200], tid[16], name[32], *line;
 	int r;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	if (geteuid() != 0 || access(CPUSET_ROOT "/tasks", W_OK) < 0) {
 		print_message("no writable cgroup v1 cpuset at %s (root needed): skipped\n",
@@ -834,7 +722,7 @@ rollback_after_failure_midway(void **state)
 		skip();
 	}
 	qemu_start(q, qemu_four, 4);
-	take_snapshot(q->pid, &before);
+	take_snapshot(q->qemu.pid, &before);
 	/* The emulator thread written last: the one with the highest tid. */
 	for (size_t i = 0; i < before.n; i++) {
 		const struct thread_info *t = &before.t[i];
@@ -858,7 +746,7 @@ rollback_after_failure_midway(void **state)
 	snprintf(path, sizeof(path), "%s/tasks", q->cgroup);
 	snprintf(tid, sizeof(tid), "%d", q->cg_tid);
 	assert_true(write_file(path, tid));
-	take_snapshot(q->pid, &before);
+	take_snapshot(q->qemu.pid, &before);
 	assert_string_equal(by_tid(&before, q->cg_tid)->cpus, "0");
 
 	plan = plan_from_json("live",
@@ -866,7 +754,7 @@ rollback_after_failure_midway(void **state)
 			      "\"iothreads\": 1, \"memory_mib\": 256, "
 			      "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}]}",
 			      "0");
-	r = lib_apply(q->sock, q->pid, plan, 0, &report, &err);
+	r = lib_apply(q->qemu.sock, q->qemu.pid, plan, 0, &report, &err);
 	assert_int_equal(r, -EINVAL);
 	line = strprintf(
 	    "cannot set the affinity of thread %d '%s' (emulator) to '1': Invalid argument",
@@ -888,7 +776,7 @@ rollback_after_failure_midway(void **state)
 	assert_true(report_has(report, line));
 	free(line);
 	assert_false(report_has(report, "migrate_pages"));
-	assert_unchanged(&before, q->pid);
+	assert_unchanged(&before, q->qemu.pid);
 	tmap_report_free(report);
 	tmap_plan_free(plan);
 }
@@ -903,19 +791,19 @@ refuses_plan_for_another_host(void **state)
 	struct tmap_error err = {0};
 	struct tmap_plan *plan;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_four, 4);
-	take_snapshot(q->pid, &before);
+	take_snapshot(q->qemu.pid, &before);
 	plan = plan_from_json(
 	    "synthetic:pack:1 core:4 pu:1",
 	    "{\"name\": \"t4\", \"vcpus\": 4, \"iothreads\": 1, \"memory_mib\": 256, "
 	    "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}]}",
 	    NULL);
-	assert_int_equal(lib_apply(q->sock, q->pid, plan, 0, &report, &err), -EINVAL);
+	assert_int_equal(lib_apply(q->qemu.sock, q->qemu.pid, plan, 0, &report, &err), -EINVAL);
 	expect_text(err.message, "are online here (a plan for another host?)");
 	assert_int_equal(tmap_report_write_count(report), 0);
-	assert_unchanged(&before, q->pid);
+	assert_unchanged(&before, q->qemu.pid);
 	tmap_report_free(report);
 	tmap_plan_free(plan);
 }
@@ -990,10 +878,10 @@ kill_qemu_and_recycle(void)
 {
 	struct qemu_run *q = fault.q;
 
-	kill(q->pid, SIGKILL);
-	while (waitpid(q->pid, NULL, 0) < 0 && errno == EINTR)
+	kill(q->qemu.pid, SIGKILL);
+	while (waitpid(q->qemu.pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	q->pid = -1;
+	q->qemu.pid = -1;
 	for (size_t i = 0; i < fault.nrecycle; i++)
 		q->decoys[q->ndecoys++] = start_decoy(fault.recycle[i], fault.decoy_cpu[i]);
 }
@@ -1047,18 +935,18 @@ qemu_killed_midway(void **state)
 	int vcpu0, vcpu1, pid, plan0, plan1;
 	char *line;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	if (geteuid() != 0) {
 		print_message("clone3 with set_tid needs root: skipped\n");
 		skip();
 	}
 	qemu_start(q, qemu_two, 2);
-	take_snapshot(q->pid, &before);
+	take_snapshot(q->qemu.pid, &before);
 	take_snapshot(getpid(), &self);
 	vcpu0 = by_name(&before, "CPU 0/TCG")->tid;
 	vcpu1 = by_name(&before, "CPU 1/TCG")->tid;
-	pid = (int)q->pid;
+	pid = (int)q->qemu.pid;
 	plan = plan_from_json("live", plan_two_json, NULL);
 	plan0 = atoi(tmap_plan_vcpu_cpuset(plan, 0, 0));
 	plan1 = atoi(tmap_plan_vcpu_cpuset(plan, 0, 1));
@@ -1068,7 +956,7 @@ qemu_killed_midway(void **state)
 	fault = (typeof(fault)){.q = q, .after_tid = vcpu0, .nrecycle = 3,
 				.recycle = {vcpu0, vcpu1, pid},
 				.decoy_cpu = {!plan0, !plan1, 0}};
-	assert_int_equal(lib_apply(q->sock, pid, plan, 0, &report, &err), -ESRCH);
+	assert_int_equal(lib_apply(q->qemu.sock, pid, plan, 0, &report, &err), -ESRCH);
 	assert_true(fault.fired);
 	fault = (typeof(fault)){0};
 
@@ -1108,40 +996,40 @@ qemu_killed_midway_cli(void **state)
 	char *out = NULL, *errtext = NULL, *line, *control;
 	int r;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
-	take_snapshot(q->pid, &before);
+	take_snapshot(q->qemu.pid, &before);
 
 	/* The check below can see a guest: a real apply records it. */
-	control = strprintf("%s/control.json", q->dir);
-	r = topomap(q, q->sock, &out, &errtext, "apply", "--state", control, NULL);
+	control = strprintf("%s/control.json", q->qemu.dir);
+	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--state", control, NULL);
 	expect_exit(r, 0, "apply", out, errtext);
 	assert_true(test_state_has_guest(control, "t2"));
 	unlink(control);
 	free(control);
-	control = strprintf("%s/control.json.lock", q->dir);
+	control = strprintf("%s/control.json.lock", q->qemu.dir);
 	unlink(control);
 	free(control);
 	free(out);
 	free(errtext);
 
-	test_inject_fault("sched_setaffinity", 2, q->pid);
-	r = topomap(q, q->sock, &out, &errtext, "apply", "--state", q->state, NULL);
+	test_inject_fault("sched_setaffinity", 2, q->qemu.pid);
+	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--state", q->state, NULL);
 	test_inject_fault(NULL, 0, 0);
 
 	expect_exit(r, 1, "apply with QEMU killed midway", out, errtext);
 	line = strprintf("topomap: apply: QEMU process %d exited during apply (vcpu 1 thread %d is gone)",
-			 (int)q->pid, by_name(&before, "CPU 1/TCG")->tid);
+			 (int)q->qemu.pid, by_name(&before, "CPU 1/TCG")->tid);
 	expect_text(errtext, line);
 	free(line);
 	assert_int_equal(strchr(errtext, '\n') - errtext + 1, (long)strlen(errtext));
 	assert_string_equal(out, "");
 	assert_false(test_state_has_guest(q->state, "t2"));
 	/* Killed for real: only the zombie is left for this test to reap. */
-	assert_int_equal(waitpid(q->pid, &r, WNOHANG), q->pid);
+	assert_int_equal(waitpid(q->qemu.pid, &r, WNOHANG), q->qemu.pid);
 	assert_true(WIFSIGNALED(r) && WTERMSIG(r) == SIGKILL);
-	q->pid = -1;
+	q->qemu.pid = -1;
 	free(out);
 	free(errtext);
 }
@@ -1156,18 +1044,18 @@ qemu_killed_before_apply(void **state)
 	siginfo_t si;
 	int r;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	for (int reaped = 0; reaped < 2; reaped++) {
 		qemu_start(q, qemu_two, 2);
-		kill(q->pid, SIGKILL);
+		kill(q->qemu.pid, SIGKILL);
 		/* Exited, every thread gone; reaped only the second time. */
-		assert_int_equal(waitid(P_PID, (id_t)q->pid, &si,
+		assert_int_equal(waitid(P_PID, (id_t)q->qemu.pid, &si,
 					WEXITED | (reaped ? 0 : WNOWAIT)), 0);
-		q->arg_pid = q->pid;
+		q->arg_pid = q->qemu.pid;
 		if (reaped)
-			q->pid = -1;
-		r = topomap(q, q->sock, &out, &errtext, "apply", "--state", q->state, "--name", "t2",
+			q->qemu.pid = -1;
+		r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--state", q->state, "--name", "t2",
 			    "--vcpus", "2", "--iothreads", "1", "--memory", "128", "--cell",
 			    "cpus=0", "--cell", "cpus=1", NULL);
 		expect_exit(r, 2, "apply to a QEMU that has exited", out, errtext);
@@ -1182,12 +1070,12 @@ qemu_killed_before_apply(void **state)
 		free(out);
 		free(errtext);
 		if (!reaped) {
-			assert_int_equal(waitpid(q->pid, NULL, 0), q->pid);
-			q->pid = -1;
+			assert_int_equal(waitpid(q->qemu.pid, NULL, 0), q->qemu.pid);
+			q->qemu.pid = -1;
 		}
 		q->arg_pid = 0;
-		unlink(q->sock);
-		unlink(q->pidfile);
+		unlink(q->qemu.sock);
+		unlink(q->qemu.pidfile);
 	}
 }
 
@@ -1247,14 +1135,14 @@ expect_refused(struct qemu_run *q, const char *cpus, const char *iothreads, int 
 	struct tmap_plan *plan = plan_from_json("live", plan_two_json, NULL);
 	struct fake_qmp *f = NULL;
 
-	take_snapshot(q->pid, &before);
+	take_snapshot(q->qemu.pid, &before);
 	take_snapshot(getpid(), &self);
 	assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
-	assert_int_equal(lib_apply(q->fake, q->pid, plan, 0, &report, &err), code);
+	assert_int_equal(lib_apply(q->fake, q->qemu.pid, plan, 0, &report, &err), code);
 	fake_qmp_stop(f);
 	expect_text(err.message, needle);
 	assert_int_equal(tmap_report_write_count(report), 0);
-	assert_unchanged(&before, q->pid);
+	assert_unchanged(&before, q->qemu.pid);
 	assert_unchanged(&self, getpid());
 	tmap_report_free(report);
 	tmap_plan_free(plan);
@@ -1268,10 +1156,10 @@ refuses_foreign_thread_ids(void **state)
 	char *cpus, *io, *line;
 	int vcpu0, vcpu1, iothread, stranger;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
-	take_snapshot(q->pid, &s);
+	take_snapshot(q->qemu.pid, &s);
 	vcpu0 = by_name(&s, "CPU 0/TCG")->tid;
 	vcpu1 = by_name(&s, "CPU 1/TCG")->tid;
 	iothread = by_name(&s, "IO io1")->tid;
@@ -1281,7 +1169,7 @@ refuses_foreign_thread_ids(void **state)
 	io = iothreads_reply(iothread);
 	cpus = cpus_reply(vcpu0, stranger);
 	line = strprintf("QMP says vcpu 1 runs as thread %d, which is not a thread of process %d",
-			 stranger, (int)q->pid);
+			 stranger, (int)q->qemu.pid);
 	expect_refused(q, cpus, io, -EINVAL, line);
 	free(line);
 	free(cpus);
@@ -1330,10 +1218,10 @@ fake_server_with_true_answers(void **state)
 	char *cpus, *io, *out = NULL, *errtext = NULL;
 	int r;
 
-	if (!have_qemu())
+	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
-	take_snapshot(q->pid, &s);
+	take_snapshot(q->qemu.pid, &s);
 	cpus = cpus_reply(by_name(&s, "CPU 0/TCG")->tid, by_name(&s, "CPU 1/TCG")->tid);
 	io = iothreads_reply(by_name(&s, "IO io1")->tid);
 	{
@@ -1353,13 +1241,13 @@ fake_server_with_true_answers(void **state)
 
 		plan = plan_from_json("live", plan_two_json, NULL);
 		assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
-		if (lib_apply(q->fake, q->pid, plan, TMAP_APPLY_DRY_RUN, &report, &err) < 0)
+		if (lib_apply(q->fake, q->qemu.pid, plan, TMAP_APPLY_DRY_RUN, &report, &err) < 0)
 			fail_msg("dry run: %s", err.message);
 		assert_true(report_has(
 		    report,
 		    "note: QEMU's memory backend 'ram1' has policy 'bind' on host nodes '1'"));
 		assert_false(report_has(report, "'ram0'"));
-		assert_unchanged(&s, q->pid);
+		assert_unchanged(&s, q->qemu.pid);
 		/* The real apply through the program: the server answers from this process
 		 * meanwhile. (Not in this process: valgrind knows no migrate_pages.) */
 		r = topomap(q, q->fake, &out, &errtext, "apply", "--name", "t2", "--vcpus", "2",
@@ -1371,7 +1259,7 @@ fake_server_with_true_answers(void **state)
 		free(out);
 		free(errtext);
 	}
-	take_snapshot(q->pid, &after);
+	take_snapshot(q->qemu.pid, &after);
 	assert_string_equal(by_name(&after, "CPU 0/TCG")->cpus, tmap_plan_vcpu_cpuset(plan, 0, 0));
 	assert_string_equal(by_name(&after, "CPU 1/TCG")->cpus, tmap_plan_vcpu_cpuset(plan, 0, 1));
 	tmap_report_free(report);
@@ -1561,7 +1449,7 @@ bad_targets(void **state)
 		struct tmap_error err = {0};
 		char path[200];
 
-		snprintf(path, sizeof(path), "%s/absent.sock", q->dir);
+		snprintf(path, sizeof(path), "%s/absent.sock", q->qemu.dir);
 		assert_int_equal(lib_apply(path, getpid(), plan, 0, &report, &err), -ENOENT);
 		expect_text(err.message, "no QMP socket at");
 		tmap_report_free(report);
@@ -1644,8 +1532,8 @@ main(void)
 
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	if (access(QEMU, X_OK) < 0) {
-		printf("%s is missing (apt-get install qemu-system-x86): skipped\n", QEMU);
+	if (access(TEST_QEMU, X_OK) < 0) {
+		printf("%s is missing (apt-get install qemu-system-x86): skipped\n", TEST_QEMU);
 		return 77;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1278,6 +1278,35 @@ shares_to_weight(uint64_t shares)
 	return 1 + ((shares - 2) * 9999) / 262142;
 }
 
+/* The two halves of v2's cpu.max, "QUOTA PERIOD"; QUOTA is "max" for no limit. */
+struct cpu_max {
+	char quota[32];
+	char period[32];
+};
+
+/*
+ * cpu.max as the plan's quota (0: unset, < 0: no limit) and period (0: unset) make it over
+ * now, what the file holds (NULL: not there yet, QUOTA "max" and no PERIOD): a half the plan
+ * leaves unset stays what it is. apply writes it and verify compares with it, so that they
+ * cannot disagree. -EPROTO when now is not "QUOTA PERIOD".
+ */
+static int
+cpu_max_wanted(int64_t quota, uint64_t period, const char *now, struct cpu_max *ret)
+{
+	struct cpu_max m = {"max", ""};
+
+	if (now && sscanf(now, "%31s %31s", m.quota, m.period) != 2)
+		return -EPROTO;
+	if (quota > 0)
+		snprintf(m.quota, sizeof(m.quota), "%" PRId64, quota);
+	else if (quota < 0)
+		snprintf(m.quota, sizeof(m.quota), "max");
+	if (period)
+		snprintf(m.period, sizeof(m.period), "%" PRIu64, period);
+	*ret = m;
+	return 0;
+}
+
 /* v2: the same, converted to cpu.weight and cpu.max. */
 static int
 write_qos_v2(struct state *st, uint64_t shares, uint64_t period, int64_t quota,
@@ -1285,7 +1314,8 @@ write_qos_v2(struct state *st, uint64_t shares, uint64_t period, int64_t quota,
 {
 	struct cgroup *t = &st->chain[st->depth];
 	_cleanup_free_ char *now = NULL;
-	char value[64], q[32] = "max";
+	struct cpu_max m;
+	char value[80];
 	int r;
 
 	if (shares) {
@@ -1296,21 +1326,26 @@ write_qos_v2(struct state *st, uint64_t shares, uint64_t period, int64_t quota,
 	}
 	if (!period && !quota)
 		return 0;
-	/* cpu.max is "QUOTA PERIOD", QUOTA "max" for none; a half the plan leaves unset stays. */
-	if (quota > 0)
-		snprintf(q, sizeof(q), "%" PRId64, quota);
-	if (!period)
-		return cg_write(st, t, F_MAX, q, j, err);
-	if (!quota) {
+	/* A period without a quota keeps the quota there is, so read it. */
+	if (period && !quota) {
 		r = current(t, F_MAX, &now);
-		/* Not there yet: a dry run that only announced "+cpu" above. */
+		/* Not there yet: a dry run that only announced "+cpu" above, or that makes the
+		 * cgroup. */
 		if (r < 0 && r != -ENOENT)
 			return tmap_error_set(err, r, "cannot read cpu.max of '%s': %s", t->rel,
 					 strerror(-r));
-		if (r == 0 && now[0] && now[0] != ' ')
-			snprintf(q, sizeof(q), "%.*s", (int)strcspn(now, " "), now);
+		if (r < 0 || !now[0]) {
+			free(now);
+			now = NULL;
+		}
 	}
-	snprintf(value, sizeof(value), "%s %" PRIu64, q, period);
+	if (cpu_max_wanted(quota, period, now, &m) < 0)
+		return tmap_error_set(err, -EPROTO, "cpu.max of '%s': '%s' is not 'QUOTA PERIOD'",
+				 t->rel, now);
+	/* A quota without a period is written alone: the kernel keeps the period there is. */
+	if (!period)
+		return cg_write(st, t, F_MAX, m.quota, j, err);
+	snprintf(value, sizeof(value), "%s %s", m.quota, m.period);
 	return cg_write(st, t, F_MAX, value, j, err);
 }
 
@@ -1655,22 +1690,15 @@ observe_qos(struct state *st, const struct tmap_plan *plan, size_t guest,
 	if (r == 0 && (period || quota)) {
 		struct cgroup *t = &st->chain[st->depth];
 		_cleanup_free_ char *now = NULL;
-		char q[32] = "max", p[32];
+		struct cpu_max m;
 
-		/* "QUOTA PERIOD": a half the plan leaves unset is whatever is there. */
 		r = read_value(t, F_MAX, &now, err);
 		if (r < 0)
 			return r;
-		if (sscanf(now, "%31s %31s", q, p) != 2)
+		if (cpu_max_wanted(quota, period, now, &m) < 0)
 			return tmap_error_set(err, -EPROTO, "cpu.max of '%s': '%s' is not 'QUOTA PERIOD'",
 					 t->rel, now);
-		if (quota > 0)
-			snprintf(q, sizeof(q), "%" PRId64, quota);
-		else if (quota < 0)
-			snprintf(q, sizeof(q), "max");
-		if (period)
-			snprintf(p, sizeof(p), "%" PRIu64, period);
-		snprintf(want, sizeof(want), "%s %s", q, p);
+		snprintf(want, sizeof(want), "%s %s", m.quota, m.period);
 		r = compare_value(t, F_MAX, now, want, obs, err);
 	}
 	return r;

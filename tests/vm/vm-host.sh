@@ -233,6 +233,23 @@ else
 		grep -q "cpu.weight of '$BASE/ct' is '100', the plan says '79'" /tmp/out &&
 			ok "verify names the cpu.weight drift" || fail "verify did not name the cpu.weight drift"
 		echo 79 >$ct/cpu.weight
+		echo "80000 200000" >$ct/cpu.max
+		check "cpu.max changed behind topomap's back" "$(cat $ct/cpu.max)" "80000 200000"
+		run "verify (cpu.max drifted)" 4 topomap verify --backend=cgroup --cgroup $BASE/ct $guest
+		grep -q "cpu.max of '$BASE/ct' is '80000 200000', the plan says '50000 100000'" /tmp/out &&
+			ok "verify names the cpu.max drift" || fail "verify did not name the cpu.max drift"
+		echo "50000 100000" >$ct/cpu.max
+		# A half of cpu.max the plan leaves unset stays: a quota alone is written alone (the
+		# kernel keeps the period), a period alone with the quota that is there.
+		run "apply --dry-run (quota only)" 0 topomap apply --backend=cgroup --dry-run \
+			--cgroup $BASE/ct --name ct --vcpus 2 --memory 64M --quota 30000
+		grep -q "write '30000' to $ct/cpu.max" /tmp/out &&
+			ok "a quota alone is written alone" || fail "a quota alone is not written alone"
+		run "apply --dry-run (period only)" 0 topomap apply --backend=cgroup --dry-run \
+			--cgroup $BASE/ct --name ct --vcpus 2 --memory 64M --period 200000
+		grep -q "write '50000 200000' to $ct/cpu.max" /tmp/out &&
+			ok "a period alone keeps the quota" || fail "a period alone does not keep the quota"
+		check "cpu.max after the dry runs" "$(cat $ct/cpu.max)" "50000 100000"
 
 		# A "container": 48 MiB faulted in on the other node, in a staging cgroup.
 		stage=$CG/$BASE/stage
