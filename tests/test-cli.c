@@ -862,6 +862,10 @@ test_described_guest_options(void **state)
 
 	snprintf(path, sizeof(path), "%s/state.json", s->dir);
 	strcpy(s->path[s->n++], path);
+	/* the state's lock file, for the teardown to remove too */
+	snprintf(path, sizeof(path), "%s/state.json.lock", s->dir);
+	strcpy(s->path[s->n++], path);
+	snprintf(path, sizeof(path), "%s/state.json", s->dir);
 
 	/* Described alone: both vcpus on core 0's siblings. */
 	r = RUN("apply", LV_TARGET, "--state", path);
