@@ -1551,13 +1551,17 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 				goto out;
 			}
 	}
-	/* apply again re-places the guest: what it held is free for its new plan. */
-	if (req->cmd == CMD_APPLY)
-		tmap_host_release(req->host, tmap_guest_name(tmap_guests_get(guests, 0)));
-	if (req->batch)
+	/* apply again keeps a guest where it is when it asks for what it was given (a new
+	 * cputune does not move it), else places it anew with what it held free. */
+	if (req->cmd == CMD_APPLY && !req->batch) {
+		r = tmap_host_place_again(req->host, tmap_guests_get(guests, 0), ret, &err);
+	} else if (req->batch) {
+		if (req->cmd == CMD_APPLY)
+			tmap_host_release(req->host, tmap_guest_name(tmap_guests_get(guests, 0)));
 		r = tmap_host_solve_batch(req->host, guests, ret, &err);
-	else
+	} else {
 		r = tmap_host_solve(req->host, guests, ret, &err);
+	}
 	if (r == -ENOSPC)
 		r = fail(EXIT_NOFIT, "%s", err.message[0] ? err.message : "the guests do not fit");
 	else if (r < 0)

@@ -2378,6 +2378,105 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
 	return r;
 }
 
+/*
+ * Does the recorded plan pg give exactly what g asks for: the same vcpus and topology, cells
+ * (their vcpus and memory), policies and page size? Then its PUs and nodes still answer g.
+ * Cells the solver proposed for a guest without any stand for the whole guest.
+ */
+static bool
+plan_answers(const struct plan_guest *pg, const struct tmap_guest *g,
+	     const struct guest_cells *cells)
+{
+	if (pg->vcpus != g->vcpus || pg->sockets != g->sockets || pg->cores != g->cores ||
+	    pg->threads != g->threads || pg->cpu_policy != g->cpu_policy ||
+	    pg->thread_policy != g->thread_policy || pg->emulator_policy != g->emulator_policy ||
+	    pg->page_kib != g->page_kib || pg->memory_mib != g->memory_mib)
+		return false;
+	if (pg->cells_proposed && cells->implied)
+		return true;
+	if (pg->cells_proposed || pg->ncells != cells->n)
+		return false;
+	for (unsigned c = 0; c < cells->n; c++)
+		if (!hwloc_bitmap_isequal(pg->cells[c].vcpus, cells->vcpus[c]) ||
+		    pg->cells[c].memory_mib != cells->memory_mib[c])
+			return false;
+	return true;
+}
+
+#define KEPT "kept where it is: it asks for what its recorded plan gives (vcpus, cells, memory, policies, page size); memory mode, iothreads and cputune as now given"
+
+int
+tmap_host_place_again(struct tmap_host *h, const struct tmap_guest *g, struct tmap_plan **ret,
+		      struct tmap_error *err)
+{
+	struct guest_cells cells = {0};
+	struct tmap_plan *old = NULL;
+	struct json_object *json;
+	struct plan_guest *pg;
+	const struct alloc *found;
+	struct alloc *a;
+	int r;
+
+	if (!h || !g)
+		return tmap_error_set(err, -EINVAL, "tmap_host_place_again: missing argument");
+	r = tmap_guest_validate(g, err);
+	if (r < 0)
+		return r;
+	found = host_find(h, g->name);
+	if (!found)
+		return tmap_host_place(h, g, ret, err);
+	a = &h->allocs[found - h->allocs];
+	r = tmap_host_guest_plan(h, g->name, &old, err);
+	if (r < 0)
+		return r;
+	pg = &old->guests[0];
+	if (guest_resolve_cells(g, &cells) < 0) {
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!plan_answers(pg, g, &cells)) {
+		/* Placed anew around the others; on failure it keeps what it had, exactly. */
+		struct snapshot snap = {0};
+
+		r = snapshot_take(h, &snap);
+		if (r < 0) {
+			r = tmap_error_set(err, r, "out of memory");
+			goto out;
+		}
+		tmap_host_release(h, g->name);
+		r = tmap_host_place(h, g, ret, err);
+		if (r < 0) {
+			snapshot_restore(h, &snap);
+			if (record(h, pg) < 0)
+				r = tmap_error_set(err, -ENOMEM, "out of memory");
+		}
+		snapshot_clear(&snap);
+		goto out;
+	}
+	/* The same answer: the same PUs and nodes, with what may change around them. */
+	pg->memory_mode = g->memory_mode;
+	pg->iothreads = g->iothreads;
+	pg->shares = g->shares;
+	pg->period = g->period;
+	pg->quota = g->quota;
+	r = 0;
+	if (pg->nexplain == 0 || !streq(pg->explain[pg->nexplain - 1], KEPT))
+		r = plan_guest_explain(pg, "%s", KEPT);
+	json = r < 0 ? NULL : plan_guest_to_json(pg);
+	if (!json) {
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	json_object_put(a->plan);
+	a->plan = json;
+	if (ret)
+		*ret = TAKE_PTR(old);
+out:
+	guest_cells_clear(&cells);
+	tmap_plan_free(old);
+	return r;
+}
+
 int
 tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error *err)
 {

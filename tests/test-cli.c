@@ -885,6 +885,20 @@ test_described_guest_options(void **state)
 	held = held_of_test(path);
 	assert_true(set_equals(held, "0-3"));
 	free(held);
+	/* Applied again as it is: kept where the state has it, and the state says why. */
+	r = RUN("apply", LV_TARGET, "--state", path, "--thread-policy=isolate");
+	assert_ok(&r);
+	test_result_clear(&r);
+	held = held_of_test(path);
+	assert_true(set_equals(held, "0-3"));
+	free(held);
+	{
+		struct json_object *saved = json_object_from_file(path);
+
+		assert_non_null(saved);
+		assert_non_null(strstr(json_object_to_json_string(saved), "kept where it is"));
+		json_object_put(saved);
+	}
 	r = RUN("apply", "--dry-run", LV_TARGET, "--state", path, "--emulator", "isolate",
 		"--memory-mode", "restrictive");
 	assert_ok(&r);

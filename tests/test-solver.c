@@ -1106,6 +1106,102 @@ random_streams_keep_the_host_whole(void **state)
 	}
 }
 
+/* The plan a host holds for a guest, or fail. */
+static struct tmap_plan *
+held_plan(const struct tmap_host *h, const char *name)
+{
+	struct tmap_plan *p = NULL;
+	struct tmap_error err = {0};
+
+	if (tmap_host_guest_plan(h, name, &p, &err) < 0)
+		fail_msg("%s", err.message);
+	return p;
+}
+
+static bool
+explains(const struct plan_guest *pg, const char *needle)
+{
+	for (size_t i = 0; i < pg->nexplain; i++)
+		if (strstr(pg->explain[i], needle))
+			return true;
+	return false;
+}
+
+/* apply again: a guest that asks for what it was given stays on its PUs and nodes with its
+ * new cputune; one that asks for something else is placed anew; one that no longer fits
+ * keeps what it had. */
+static void
+place_again_keeps_a_running_guest(void **state)
+{
+	struct tmap_topology *t = test_topology("synthetic:pack:2 numa:1(memory=4GiB) core:2 pu:2");
+	/* one list per request: a guest's name appears once in a list */
+	static const char *const spec[] = {
+		"{\"name\":\"a\",\"vcpus\":2}",
+		"{\"name\":\"b\",\"vcpus\":3}",
+		"{\"name\":\"a\",\"vcpus\":2,\"memory_mode\":\"preferred\",\"qos\":{\"shares\":512}}",
+		"{\"name\":\"a\",\"vcpus\":2,\"threads\":2,\"thread_policy\":\"require\"}",
+		"{\"name\":\"a\",\"vcpus\":6}",
+	};
+	struct tmap_guests *g[ARRAY_SIZE(spec)];
+	struct tmap_host *h = NULL;
+	struct tmap_plan *p = NULL, *held;
+	struct tmap_error err = {0};
+	char *before, *after;
+
+	for (size_t i = 0; i < ARRAY_SIZE(spec); i++)
+		g[i] = test_guests(spec[i]);
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_place_again(h, tmap_guests_get(g[0], 0), NULL, &err), 0);
+	assert_int_equal(tmap_host_place_again(h, tmap_guests_get(g[1], 0), NULL, &err), 0);
+	held = held_plan(h, "a");
+	assert_string_equal(held->guests[0].held_list, "0-1");
+	tmap_plan_free(held);
+
+	/* New cputune and memory mode: kept, and said so once however often it is applied. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(tmap_host_place_again(h, tmap_guests_get(g[2], 0), &p, &err), 0);
+		assert_string_equal(p->guests[0].held_list, "0-1");
+		assert_int_equal(p->guests[0].shares, 512);
+		assert_int_equal(p->guests[0].memory_mode, TMAP_MEMORY_PREFERRED);
+		assert_true(explains(&p->guests[0], "kept where it is"));
+		tmap_plan_free(p);
+	}
+	held = held_plan(h, "a");
+	assert_int_equal(held->guests[0].shares, 512);
+	assert_int_equal(held->guests[0].memory_mode, TMAP_MEMORY_PREFERRED);
+	{
+		size_t kept = 0;
+
+		for (size_t i = 0; i < held->guests[0].nexplain; i++)
+			kept += strstr(held->guests[0].explain[i], "kept where it is") != NULL;
+		assert_int_equal(kept, 1);
+	}
+	tmap_plan_free(held);
+	assert_int_equal(tmap_host_guest_count(h), 2);
+
+	/* Two threads on whole SMT cores is another request: placed anew, still 2 guests. */
+	assert_int_equal(tmap_host_place_again(h, tmap_guests_get(g[3], 0), &p, &err), 0);
+	assert_false(explains(&p->guests[0], "kept where it is"));
+	assert_int_equal(tmap_plan_guest_count(p), 1);
+	tmap_plan_free(p);
+	assert_int_equal(tmap_host_guest_count(h), 2);
+
+	/* 6 vcpus fit no node (b holds 3 of node 1's 4): refused, and a keeps what it had. */
+	before = host_json(h);
+	assert_int_equal(tmap_host_place_again(h, tmap_guests_get(g[4], 0), &p, &err), -ENOSPC);
+	assert_non_null(strstr(err.message, "a: needs 6 free PUs"));
+	after = host_json(h);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	check_host(t, h, NULL);
+
+	tmap_host_free(h);
+	for (size_t i = 0; i < ARRAY_SIZE(spec); i++)
+		tmap_guests_free(g[i]);
+	tmap_topology_free(t);
+}
+
 int
 main(void)
 {
@@ -1134,6 +1230,7 @@ main(void)
 		cmocka_unit_test(batch_never_places_fewer),
 		cmocka_unit_test(cells_stay_in_one_l3),
 		cmocka_unit_test(random_streams_keep_the_host_whole),
+		cmocka_unit_test(place_again_keeps_a_running_guest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

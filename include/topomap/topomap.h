@@ -571,6 +571,22 @@ TMAP_EXPORT int tmap_host_place(struct tmap_host *host, const struct tmap_guest 
 				struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
+ * Place a guest again, as `topomap apply` does for a guest it applied before. A guest the host
+ * does not hold is placed as by tmap_host_place(). One it holds keeps its PUs and nodes when
+ * it asks for exactly what its recorded plan gives (vcpus and topology, cells and their
+ * memory, cpu, thread and emulator policies, page size): a running guest is not moved for a
+ * new cputune, memory mode or iothread count, which the plan then carries. Otherwise it is
+ * placed anew around the others, and keeps what it had if it does not fit.
+ * @param host the host.
+ * @param guest the guest.
+ * @param ret receives a plan holding this guest alone; may be NULL.
+ * @param reterr receives why on failure, as for tmap_host_place().
+ * @return 0, -EINVAL, -ENOSPC or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_place_again(struct tmap_host *host, const struct tmap_guest *guest,
+				      struct tmap_plan **ret, struct tmap_error *reterr);
+
+/**
  * Would a guest fit, as tmap_host_place() would place it? The decision alone: the host is
  * left unchanged and no plan is built. What a scheduler asks of each host in a fleet.
  * @param host the host.
