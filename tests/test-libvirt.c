@@ -279,6 +279,40 @@ static const char caps_smt[] =
 	"<sibling id='2' value='10'/></distances></cell>"
 	"</cells></topology></host></capabilities>";
 
+/* The default hugepage size a bare <hugepages/> means: told only when the host has one. */
+static void
+test_caps_only_hugepage_size(void **state)
+{
+	static const char one[] =
+		"<capabilities><host><topology><cells num='2'>"
+		"<cell id='0'><memory unit='KiB'>4194304</memory>"
+		"<pages unit='KiB' size='4'>524288</pages><pages unit='KiB' size='2048'>512</pages>"
+		"<cpus num='1'><cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0'/></cpus></cell>"
+		"<cell id='1'><memory unit='KiB'>4194304</memory>"
+		"<pages unit='KiB' size='4'>1048576</pages><pages unit='KiB' size='2048'>0</pages>"
+		"<cpus num='1'><cpu id='1' socket_id='0' die_id='0' core_id='1' siblings='1'/></cpus></cell>"
+		"</cells></topology></host></capabilities>";
+	static const char none[] =
+		"<capabilities><host><topology><cells num='1'>"
+		"<cell id='0'><memory unit='KiB'>4194304</memory>"
+		"<pages unit='KiB' size='4'>1048576</pages>"
+		"<cpus num='1'><cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0'/></cpus></cell>"
+		"</cells></topology></host></capabilities>";
+	struct tmap_error err = {0};
+	uint64_t kib = 1;
+
+	if (capabilities_only_hugepage_size(one, &kib, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(kib, 2048);
+	/* 2 MiB and 1 GiB pools: which is the kernel's default, libvirt does not say */
+	assert_int_equal(capabilities_only_hugepage_size(caps_smt, &kib, &err), 0);
+	assert_int_equal(kib, 0);
+	kib = 1;
+	assert_int_equal(capabilities_only_hugepage_size(none, &kib, &err), 0);
+	assert_int_equal(kib, 0);
+	assert_int_equal(capabilities_only_hugepage_size("<capabilities/>", &kib, &err), -EINVAL);
+}
+
 static void
 test_caps_smt(void **state)
 {
@@ -467,7 +501,7 @@ test_describe_xml(void **state)
 	struct tmap_plan *p = NULL;
 	char *json = NULL;
 
-	if (domain_xml_describe(domain_full, &g, &err) < 0)
+	if (domain_xml_describe(domain_full, 0, &g, &err) < 0)
 		fail_msg("%s", err.message);
 	/* The name as a guest name; the maximum vcpus; dies as sockets; cells in id order. */
 	assert_string_equal(tmap_guest_name(g), "db_1");
@@ -542,7 +576,7 @@ test_describe_hugepages(void **state)
 	struct tmap_topology *t = test_topology(test_data("host-hugepages.xml"));
 	struct tmap_plan *p;
 
-	if (domain_xml_describe(domain, &g, &err) < 0)
+	if (domain_xml_describe(domain, 0, &g, &err) < 0)
 		fail_msg("%s", err.message);
 	assert_int_equal(tmap_guests_new(&gs), 0);
 	if (tmap_guests_add(gs, g, &err) < 0)
@@ -552,11 +586,18 @@ test_describe_hugepages(void **state)
 	assert_int_equal(tmap_plan_cell_node(p, 0, 0), 0); /* the one node with 1 GiB pages */
 	tmap_plan_free(p);
 	tmap_guests_free(gs);
-	/* <hugepages/> alone: the host's default size, which the domain does not name. */
-	if (domain_xml_describe(plain, &g, &err) < 0)
+	/* <hugepages/> alone: the host's default size, which the domain does not name; unknown,
+	 * the domain is refused rather than planned in normal pages it does not use. */
+	assert_true(domain_xml_bare_hugepages(plain));
+	assert_false(domain_xml_bare_hugepages(domain));
+	if (domain_xml_describe(plain, 2048, &g, &err) < 0)
 		fail_msg("%s", err.message);
-	assert_int_equal(g->page_kib, 0);
+	assert_int_equal(g->page_kib, 2048);
 	tmap_guest_free(g);
+	g = NULL;
+	assert_int_equal(domain_xml_describe(plain, 0, &g, &err), -EINVAL);
+	assert_null(g);
+	assert_contains(err.message, "domain 'hp': <memoryBacking><hugepages/> names no page size");
 	tmap_topology_free(t);
 }
 
@@ -590,7 +631,7 @@ test_describe_errors(void **state)
 		struct tmap_error err = {0};
 		struct tmap_guest *g = (struct tmap_guest *)&err;
 
-		assert_int_equal(domain_xml_describe(bad[i].xml, &g, &err), -EINVAL);
+		assert_int_equal(domain_xml_describe(bad[i].xml, 0, &g, &err), -EINVAL);
 		assert_ptr_equal(g, &err);
 		assert_contains(err.message, bad[i].message);
 	}
@@ -2313,6 +2354,7 @@ main(void)
 	const struct CMUnitTest fast[] = {
 		cmocka_unit_test(test_cpumap),
 		cmocka_unit_test(test_caps_smt),
+		cmocka_unit_test(test_caps_only_hugepage_size),
 		cmocka_unit_test(test_caps_layouts),
 		cmocka_unit_test(test_caps_errors),
 		cmocka_unit_test(test_describe_xml),

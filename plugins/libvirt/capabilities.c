@@ -747,6 +747,19 @@ put_distances(struct host *h)
 	return 0;
 }
 
+/* The capabilities document, and its host's cells in h (to clear with host_clear() even on
+ * failure). */
+static int
+parse_caps(const char *caps, xmlDocPtr *ret_doc, struct host *h, struct tmap_error *err)
+{
+	if (!caps)
+		return tmap_error_set(err, -EINVAL, "no capabilities");
+	*ret_doc = xml_parse(caps, "capabilities.xml");
+	if (!*ret_doc)
+		return tmap_error_set(err, -EINVAL, "the capabilities are not well-formed XML");
+	return parse_host(*ret_doc, h, err);
+}
+
 int
 capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err)
 {
@@ -757,12 +770,7 @@ capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err)
 	size_t len = 0;
 	int ngroups = 0, r;
 
-	if (!caps)
-		return tmap_error_set(err, -EINVAL, "no capabilities");
-	doc = xml_parse(caps, "capabilities.xml");
-	if (!doc)
-		return tmap_error_set(err, -EINVAL, "the capabilities are not well-formed XML");
-	r = parse_host(doc, &h, err);
+	r = parse_caps(caps, &doc, &h, err);
 	if (r < 0)
 		goto out;
 	r = assign_groups(&h, &ngroups);
@@ -804,4 +812,36 @@ out:
 	set_clear(&nodes);
 	host_clear(&h);
 	return r;
+}
+
+int
+capabilities_only_hugepage_size(const char *caps, uint64_t *ret_kib, struct tmap_error *err)
+{
+	_cleanup_xml_doc_ xmlDocPtr doc = NULL;
+	struct host h = {0};
+	uint64_t only = 0;
+	bool several = false;
+	int r;
+
+	r = parse_caps(caps, &doc, &h, err);
+	for (size_t i = 0; i < h.ncells && r == 0; i++) {
+		const struct cap_cell *c = &h.cells[i];
+		uint64_t base = UINT64_MAX;
+
+		/* a cell's base page is the smallest it lists; every larger size is a pool */
+		for (size_t k = 0; k < c->npages; k++)
+			if (c->page_kib[k] < base)
+				base = c->page_kib[k];
+		for (size_t k = 0; k < c->npages; k++) {
+			if (c->page_kib[k] == base)
+				continue;
+			several |= only && only != c->page_kib[k];
+			only = c->page_kib[k];
+		}
+	}
+	host_clear(&h);
+	if (r < 0)
+		return r;
+	*ret_kib = several ? 0 : only;
+	return 0;
 }

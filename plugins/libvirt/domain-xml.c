@@ -287,15 +287,23 @@ describe_cells(xmlNodePtr root, struct tmap_guest *g, const char *name, struct t
 /*
  * <memoryBacking><hugepages><page size='1' unit='GiB' nodeset='0-1'/>: the page size backing
  * the guest. topomap gives a guest one size for all its cells: pages of several sizes are
- * refused. <hugepages/> without a <page> means the host's default size, which the domain
- * does not say: such a guest is planned in normal pages.
+ * refused. <hugepages/> without a <page> means the host's default size, default_kib (0:
+ * unknown, and such a guest is refused rather than planned in normal pages it does not use).
  */
 static int
-describe_hugepages(xmlNodePtr root, struct tmap_guest *g, const char *name,
+describe_hugepages(xmlNodePtr root, struct tmap_guest *g, const char *name, uint64_t default_kib,
 		   struct tmap_error *err)
 {
 	xmlNodePtr hp = xml_child(xml_child(root, "memoryBacking"), "hugepages");
 	uint64_t page_kib = 0;
+
+	if (hp && !xml_child(hp, "page")) {
+		if (!default_kib)
+			return tmap_error_set(err, -EINVAL,
+					      "domain '%s': <memoryBacking><hugepages/> names no page size, and the host's default cannot be told (it has pools of several sizes, or none); give <page size=...>",
+					      name);
+		page_kib = default_kib;
+	}
 
 	for (xmlNodePtr n = xml_child(hp, "page"); n; n = xml_next(n)) {
 		_cleanup_free_ char *unit = prop(n, "unit");
@@ -318,7 +326,8 @@ describe_hugepages(xmlNodePtr root, struct tmap_guest *g, const char *name,
 }
 
 static int
-describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
+describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
+	 struct tmap_error *err)
 {
 	struct tmap_guest *g = NULL;
 	xmlNodePtr topo = xml_child(xml_child(root, "cpu"), "topology");
@@ -371,7 +380,7 @@ describe(xmlNodePtr root, struct tmap_guest **ret, struct tmap_error *err)
 	}
 	r = describe_cells(root, g, name, err);
 	if (r == 0)
-		r = describe_hugepages(root, g, name, err);
+		r = describe_hugepages(root, g, name, default_page_kib, err);
 	if (r < 0)
 		goto fail;
 	if (iothreads) {
@@ -403,7 +412,8 @@ fail:
 }
 
 int
-domain_xml_describe(const char *xml, struct tmap_guest **ret, struct tmap_error *err)
+domain_xml_describe(const char *xml, uint64_t default_page_kib, struct tmap_guest **ret,
+		    struct tmap_error *err)
 {
 	_cleanup_xml_doc_ xmlDocPtr doc = xml ? xml_parse(xml, "domain.xml") : NULL;
 	xmlNodePtr root = domain_root(doc);
@@ -411,8 +421,17 @@ domain_xml_describe(const char *xml, struct tmap_guest **ret, struct tmap_error 
 
 	if (!root)
 		return tmap_error_set(err, -EINVAL, "the domain's XML is not a <domain>");
-	r = describe(root, ret, err);
+	r = describe(root, default_page_kib, ret, err);
 	return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
+}
+
+bool
+domain_xml_bare_hugepages(const char *xml)
+{
+	_cleanup_xml_doc_ xmlDocPtr doc = xml ? xml_parse(xml, "domain.xml") : NULL;
+	xmlNodePtr hp = xml_child(xml_child(domain_root(doc), "memoryBacking"), "hugepages");
+
+	return hp && !xml_child(hp, "page");
 }
 
 int

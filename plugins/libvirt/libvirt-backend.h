@@ -73,10 +73,21 @@ const struct memnode *domain_numa_memnode(const struct domain_numa *numa, unsign
  * The guest a domain's XML describes: its name, vcpus (the maximum, as hot-plugged vcpus need
  * pins too), CPU topology, NUMA cells and their memory, iothreads, and the memory mode of its
  * <numatune> (a property of the guest, which libvirt will not change on a running domain).
- * Placement (vcpupin, nodesets) is what a plan decides and is not read.
+ * Placement (vcpupin, nodesets) is what a plan decides and is not read. default_page_kib: the
+ * host's default hugepage size, for a bare <hugepages/>; 0 when unknown (such a domain is then
+ * refused).
  * Returns 0, -EINVAL (a domain topomap cannot describe) or -ENOMEM.
  */
-int domain_xml_describe(const char *xml, struct tmap_guest **ret, struct tmap_error *err);
+int domain_xml_describe(const char *xml, uint64_t default_page_kib, struct tmap_guest **ret,
+			struct tmap_error *err);
+
+/* Is the domain's memory in hugepages of the host's default size (<hugepages/> without a
+ * <page>), which the domain does not say? */
+bool domain_xml_bare_hugepages(const char *xml);
+
+/* The host's hugepage size when its capabilities offer exactly one (above each cell's base
+ * page); 0 when they offer none or several. Returns 0, -EINVAL or -ENOMEM. */
+int capabilities_only_hugepage_size(const char *caps, uint64_t *ret_kib, struct tmap_error *err);
 
 /*
  * The same XML with the <memnode>s of <numatune> replaced by one per guest cell, cell c on host

@@ -1689,6 +1689,37 @@ lv_restore(void *state, struct tmap_journal *j, struct tmap_error *err)
 /* ---------------------------------------------------------------------------------------- */
 /* Describing a guest and a host */
 
+/*
+ * The host's default hugepage size, which a domain's bare <hugepages/> means and libvirt does
+ * not report: the one hugepage size the capabilities offer; else, for the local system QEMU
+ * driver, the kernel's (Hugepagesize in /proc/meminfo); else 0, unknown.
+ */
+static int
+default_hugepage_kib(struct lv *lv, uint64_t *ret, struct tmap_error *err)
+{
+	_cleanup_free_ char *caps = virConnectGetCapabilities(lv->conn);
+	_cleanup_fclose_ FILE *f = NULL;
+	char line[128];
+	int r;
+
+	*ret = 0;
+	if (!caps)
+		return lv_error(lv, err, "cannot read the capabilities of '%s'", uri_text(lv->uri));
+	r = capabilities_only_hugepage_size(caps, ret, err);
+	if (r < 0 || *ret || !local_qemu(lv))
+		return r;
+	f = fopen("/proc/meminfo", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long kib;
+
+		if (sscanf(line, "Hugepagesize: %llu kB", &kib) == 1) {
+			*ret = kib;
+			break;
+		}
+	}
+	return 0;
+}
+
 static int
 lv_describe(const struct tmap_target *target, struct tmap_guest **ret_guest,
 	    struct tmap_error *err)
@@ -1696,6 +1727,7 @@ lv_describe(const struct tmap_target *target, struct tmap_guest **ret_guest,
 	_cleanup_(lv_freep) struct lv *lv = NULL;
 	_cleanup_free_ char *xml = NULL;
 	bool config = tmap_target_get(target, "config") && !tmap_target_get(target, "live");
+	uint64_t page_kib = 0;
 	int r;
 
 	r = lv_new(target, true, &lv, err);
@@ -1705,8 +1737,13 @@ lv_describe(const struct tmap_target *target, struct tmap_guest **ret_guest,
 	xml = virDomainGetXMLDesc(lv->dom, config ? VIR_DOMAIN_XML_INACTIVE : 0);
 	if (!xml)
 		return lv_error(lv, err, "cannot read the XML of '%s'", lv->name);
+	if (domain_xml_bare_hugepages(xml)) {
+		r = default_hugepage_kib(lv, &page_kib, err);
+		if (r < 0)
+			return r;
+	}
 	/* Its messages name the domain. */
-	return domain_xml_describe(xml, ret_guest, err);
+	return domain_xml_describe(xml, page_kib, ret_guest, err);
 }
 
 static int
