@@ -864,8 +864,8 @@ shape_conflict(const char *cmd, const char *backend, const struct tmap_guest *g,
  * read. Shape options (--vcpus, --sockets, --cores, --threads, --memory, --cells,
  * --iothreads) are what the guest already is: one that matches is accepted, one that does
  * not is refused, as no plan can change them. --cell is refused: the cells are the guest's.
- * --hugepages may name the page size a backend cannot see (QEMU's memory backend), but not
- * another one than it read.
+ * --hugepages may name the page size of a guest read in normal pages (a backend that cannot
+ * see its memory's backing), but not another one than it read.
  */
 static int
 overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char *backend,

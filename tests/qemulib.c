@@ -177,3 +177,68 @@ test_qemu_kill_from_signal(const struct test_qemu *q)
 	unlink(q->pidfile);
 	rmdir(q->dir);
 }
+
+/* ------------------------------------------------------------------------------------- */
+/* The host's pool of 2 MiB pages on node 0 */
+
+#define POOL_2M "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"
+
+/* What to write back, formatted beforehand: write() alone is safe in a signal handler. */
+static char pool_saved[32];
+
+static long
+pool_read(void)
+{
+	FILE *f = fopen(POOL_2M, "re");
+	long n = -1;
+
+	if (f && fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+bool
+test_pool_grow(unsigned pages)
+{
+	long before;
+	FILE *f;
+
+	if (geteuid() != 0 || access(POOL_2M, W_OK) < 0) {
+		print_message("no writable pool of 2 MiB pages on node 0 (needs root and %s)\n",
+			      POOL_2M);
+		return false;
+	}
+	before = pool_read();
+	if (before < 0)
+		return false;
+	snprintf(pool_saved, sizeof(pool_saved), "%ld\n", before);
+	f = fopen(POOL_2M, "we");
+	if (f) {
+		fprintf(f, "%ld\n", before + (long)pages);
+		fclose(f);
+	}
+	if (pool_read() < before + (long)pages) {
+		print_message("the kernel found no room for %u more 2 MiB pages on node 0\n", pages);
+		test_pool_restore();
+		return false;
+	}
+	return true;
+}
+
+void
+test_pool_restore(void)
+{
+	int fd;
+
+	if (!pool_saved[0])
+		return;
+	fd = open(POOL_2M, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		/* a failed write leaves the pages until someone lowers the pool: nothing to do */
+		(void)!write(fd, pool_saved, strlen(pool_saved));
+		close(fd);
+	}
+	pool_saved[0] = '\0';
+}

@@ -14,6 +14,15 @@
 /* -DTEST_QEMU=... tries the tests' skips where QEMU is missing, without removing it. */
 #ifndef TEST_QEMU
 #define TEST_QEMU "/usr/bin/qemu-system-x86_64"
+/*
+ * Grow node 0's pool of 2 MiB pages by `pages` for one test. false, with the pool as it was,
+ * when that cannot be done here: not root, no such pool, or no room in the kernel (it finds
+ * no contiguous free memory); the test then says why it skips. test_pool_restore() puts the
+ * pool back, and is async-signal-safe (for the signal handler of a test killed midway).
+ */
+bool test_pool_grow(unsigned pages);
+void test_pool_restore(void);
+
 #endif
 /* QMP answers in about 50 ms here; a loaded CI machine gets a lot more, but not forever. */
 #define TEST_QMP_WAIT_MS 10000
@@ -63,5 +72,14 @@ void test_qemu_cleanup(struct test_qemu *q);
  * Async-signal-safe.
  */
 void test_qemu_kill_from_signal(const struct test_qemu *q);
+
+/*
+ * Grow node 0's pool of 2 MiB pages by `pages` for one test. false, with the pool as it was,
+ * when that cannot be done here: not root, no such pool, or no room in the kernel (it finds
+ * no contiguous free memory); the test then says why it skips. test_pool_restore() puts the
+ * pool back, and is async-signal-safe (for the signal handler of a test killed midway).
+ */
+bool test_pool_grow(unsigned pages);
+void test_pool_restore(void);
 
 #endif

@@ -26,31 +26,6 @@ struct qemu_run {
  */
 static struct qemu_run *volatile running;
 
-/*
- * The live host's pool of 2 MiB pages on node 0, grown for one test and put back after it,
- * from the signal handler too (the value is formatted beforehand: write() alone is safe
- * there).
- */
-#define POOL_2M "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"
-static char pool_saved[32];
-
-static void
-pool_restore(void)
-{
-	int fd;
-
-	if (!pool_saved[0])
-		return;
-	fd = open(POOL_2M, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (write(fd, pool_saved, strlen(pool_saved)) < 0) {
-			/* nothing more to do: the pages stay until someone lowers the pool */
-		}
-		close(fd);
-	}
-	pool_saved[0] = '\0';
-}
-
 static void
 on_signal(int sig)
 {
@@ -58,7 +33,7 @@ on_signal(int sig)
 
 	if (q && q->qemu.pid > 0)
 		test_qemu_kill_from_signal(&q->qemu);
-	pool_restore();
+	test_pool_restore();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -510,39 +485,17 @@ test_live_hugepages(void **state)
 	static const char json[] =
 		"{\"name\": \"q-huge\", \"vcpus\": 2, \"memory_mib\": 64, \"hugepages\": \"2M\", "
 		"\"cells\": [{\"cpus\": \"0\", \"memory_mib\": 32}, {\"cpus\": \"1\"}]}";
-	long before = -1, after = -1;
-	char want[32];
-	FILE *f;
 
-	if (!test_have_qemu() || geteuid() != 0 || access(POOL_2M, W_OK) < 0)
+	if (!test_have_qemu() || !test_pool_grow(32))
 		skip();
-	f = fopen(POOL_2M, "re");
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%ld", &before), 1);
-	fclose(f);
-	snprintf(pool_saved, sizeof(pool_saved), "%ld\n", before);
-	snprintf(want, sizeof(want), "%ld\n", before + 32);
-	f = fopen(POOL_2M, "we");
-	assert_non_null(f);
-	fputs(want, f);
-	fclose(f);
-	f = fopen(POOL_2M, "re");
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%ld", &after), 1);
-	fclose(f);
-	if (after < before + 32) {
-		/* the kernel found no 64 MiB of contiguous free memory */
-		pool_restore();
-		skip();
-	}
 	check_plan(*state, "live", json);
-	pool_restore();
+	test_pool_restore();
 }
 
 static int
 teardown_pool(void **state)
 {
-	pool_restore();
+	test_pool_restore();
 	return teardown(state);
 }
 

@@ -86,6 +86,7 @@ on_signal(int sig)
 		unlink(q->fake);
 		test_qemu_kill_from_signal(&q->qemu);
 	}
+	test_pool_restore();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -106,6 +107,17 @@ setup(void **state)
 	running = q;
 	*state = q;
 	return 0;
+}
+
+static int
+teardown(void **state);
+
+/* For a test that grew the hugepage pool: put it back even when the test failed midway. */
+static int
+teardown_pool(void **state)
+{
+	test_pool_restore();
+	return teardown(state);
 }
 
 static int
@@ -472,24 +484,36 @@ probe_and_backends(void **state)
 	free(out);
 }
 
-static void
-describe_reads_the_guest(void **state)
+/* Start QEMU with these guest options and describe it through the backend, or fail. */
+static struct tmap_guest *
+describe_qemu(struct qemu_run *q, const char *const *guest, unsigned vcpus)
 {
-	struct qemu_run *q = *state;
 	struct tmap_backend_module *m;
 	struct tmap_target *t;
 	struct tmap_guest *g = NULL;
 	struct tmap_error err = {0};
 	char pid[32];
 
-	if (!test_have_qemu())
-		skip();
-	qemu_start(q, qemu_four, 4);
+	qemu_start(q, guest, vcpus);
 	snprintf(pid, sizeof(pid), "%d", (int)q->qemu.pid);
 	m = load_backend();
 	t = make_target(q->qemu.sock, pid);
 	if (tmap_backend_describe(m, t, &g, &err) < 0)
 		fail_msg("describe: %s", err.message);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
+	return g;
+}
+
+static void
+describe_reads_the_guest(void **state)
+{
+	struct qemu_run *q = *state;
+	struct tmap_guest *g;
+
+	if (!test_have_qemu())
+		skip();
+	g = describe_qemu(q, qemu_four, 4);
 	/* -name guest=t4, -smp 4,sockets=1,cores=2,threads=2, two nodes of 128 MiB, io1. */
 	assert_string_equal(tmap_guest_name(g), "t4");
 	assert_int_equal(g->vcpus, 4);
@@ -497,6 +521,7 @@ describe_reads_the_guest(void **state)
 	assert_int_equal(g->cores, 2);
 	assert_int_equal(g->threads, 2);
 	assert_int_equal(g->memory_mib, 256);
+	assert_int_equal(tmap_guest_hugepages(g), 0); /* memory-backend-ram: normal pages */
 	assert_int_equal(g->iothreads, 1);
 	assert_int_equal(g->ncells, 2);
 	assert_int_equal(g->cells[0].memory_mib, 128);
@@ -508,8 +533,65 @@ describe_reads_the_guest(void **state)
 		    hwloc_bitmap_isset(g->cells[1].vcpus, 3));
 	assert_int_equal(hwloc_bitmap_weight(g->cells[1].vcpus), 2);
 	tmap_guest_free(g);
+}
+
+/* A QEMU whose memory is in 2 MiB pages (memfd hugetlb, from a pool grown for the test) is
+ * described as a guest in 2 MiB pages; one with backends of two page sizes is refused. */
+static void
+describe_reads_hugepages(void **state)
+{
+	static const char *const huge[] = {
+	    "-name",   "guest=th,debug-threads=on",
+	    "-smp",    "2",
+	    "-m",      "64",
+	    "-object", "memory-backend-memfd,id=m0,size=32M,hugetlb=on,hugetlbsize=2M",
+	    "-object", "memory-backend-memfd,id=m1,size=32M,hugetlb=on,hugetlbsize=2M",
+	    "-numa",   "node,nodeid=0,cpus=0,memdev=m0",
+	    "-numa",   "node,nodeid=1,cpus=1,memdev=m1",
+	    NULL,
+	};
+	static const char *const mixed[] = {
+	    "-name",   "guest=tm,debug-threads=on",
+	    "-smp",    "2",
+	    "-m",      "64",
+	    "-object", "memory-backend-memfd,id=m0,size=32M,hugetlb=on,hugetlbsize=2M",
+	    "-object", "memory-backend-ram,id=m1,size=32M",
+	    "-numa",   "node,nodeid=0,cpus=0,memdev=m0",
+	    "-numa",   "node,nodeid=1,cpus=1,memdev=m1",
+	    NULL,
+	};
+	struct qemu_run *q = *state;
+	struct tmap_backend_module *m;
+	struct tmap_target *t;
+	struct tmap_guest *g;
+	struct tmap_error err = {0};
+	char pid[32];
+
+	if (!test_have_qemu() || !test_pool_grow(32))
+		skip();
+	g = describe_qemu(q, huge, 2);
+	assert_string_equal(tmap_guest_name(g), "th");
+	assert_int_equal(tmap_guest_hugepages(g), 2048);
+	assert_int_equal(g->memory_mib, 64);
+	assert_int_equal(g->ncells, 2);
+	tmap_guest_free(g);
+	g = NULL;
+	test_qemu_stop(&q->qemu);
+
+	qemu_start(q, mixed, 2);
+	snprintf(pid, sizeof(pid), "%d", (int)q->qemu.pid);
+	m = load_backend();
+	t = make_target(q->qemu.sock, pid);
+	assert_int_equal(tmap_backend_describe(m, t, &g, &err), -EINVAL);
+	assert_null(g);
+	/* query-memdev lists backends in no order */
+	expect_text(err.message, "backs its memory with ");
+	expect_text(err.message, "2048 KiB pages ('m0')");
+	expect_text(err.message, "normal pages ('m1')");
+	expect_text(err.message, "topomap plans one page size per guest: give the guest");
 	tmap_target_free(t);
 	tmap_backend_unload(m);
+	test_pool_restore();
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -1516,6 +1598,7 @@ main(void)
 	    cmocka_unit_test(probe_and_backends),
 	    cmocka_unit_test(numa_maps_and_lists),
 	    cmocka_unit_test_setup_teardown(describe_reads_the_guest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(describe_reads_hugepages, setup, teardown_pool),
 	    cmocka_unit_test_setup_teardown(apply_described_guest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(apply_given_guest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rollback_after_failure_midway, setup, teardown),

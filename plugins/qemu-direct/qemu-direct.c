@@ -15,8 +15,11 @@
  * new pages keep going there; apply says so, as only a restart of QEMU changes it.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <numa.h>
+#include <sys/statfs.h>
 
 #include <topomap/backend.h>
 
@@ -42,6 +45,7 @@ struct memdev {
 	char *id;
 	char *policy;
 	char *host_nodes; /* list syntax; "" when unbound */
+	uint64_t page_kib; /* describe only: hugepage size of its memory, 0 normal pages */
 };
 
 /* What QMP and /proc say about one QEMU. */
@@ -60,6 +64,7 @@ struct qemu {
 	uint64_t memory_mib; /* base memory */
 	unsigned nnodes;     /* guest nodes with a size from x-query-numa, or 0 */
 	uint64_t *node_mib;
+	uint64_t page_kib;   /* hugepage size of the guest's memory, 0: normal pages */
 };
 
 /* One thread of the process and its affinity when captured. */
@@ -309,6 +314,116 @@ parse_memdevs(struct qemu *q, json_object *list, struct tmap_error *err)
 	return 0;
 }
 
+/* One QOM property of a memory backend; -EREMOTEIO when it has no such property. */
+static int
+backend_property(struct qmp *qmp, const char *id, const char *property, json_object **ret,
+		 struct tmap_error *err)
+{
+	_cleanup_json_ json_object *args = json_object_new_object();
+	char path[160];
+
+	snprintf(path, sizeof(path), "/objects/%s", id);
+	if (!args || json_object_object_add(args, "path", json_object_new_string(path)) < 0 ||
+	    json_object_object_add(args, "property", json_object_new_string(property)) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	return qmp_execute_args(qmp, "qom-get", args, ret, err);
+}
+
+/* The kernel's default hugepage size, in KiB (what hugetlb without a size gets), or 0. */
+static uint64_t
+default_hugepage_kib(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kib;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %llu kB", &kib) == 1)
+			return kib;
+	return 0;
+}
+
+/*
+ * The page size of one memory backend, from its QOM type: memory-backend-memfd with hugetlb
+ * (hugetlbsize, 0 for the kernel's default), memory-backend-file on a hugetlbfs mount (the
+ * mount's block size); anything else is normal pages.
+ */
+static int
+backend_page_kib(struct qmp *qmp, struct memdev *m, struct tmap_error *err)
+{
+	_cleanup_json_ json_object *type = NULL, *value = NULL;
+	const char *name;
+	int r;
+
+	m->page_kib = 0;
+	r = backend_property(qmp, m->id, "type", &type, err);
+	if (r == -EREMOTEIO) {
+		/* not under /objects (a QEMU that keeps it elsewhere): normal pages, as before */
+		if (err)
+			*err = (struct tmap_error){0};
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	name = json_object_get_string(type);
+	if (name && streq(name, "memory-backend-memfd")) {
+		r = backend_property(qmp, m->id, "hugetlb", &value, err);
+		if (r < 0 || !json_object_get_boolean(value))
+			return r;
+		json_object_put(value);
+		value = NULL;
+		r = backend_property(qmp, m->id, "hugetlbsize", &value, err);
+		if (r < 0)
+			return r;
+		m->page_kib = (uint64_t)json_object_get_int64(value) >> 10;
+		if (!m->page_kib)
+			m->page_kib = default_hugepage_kib();
+	} else if (name && streq(name, "memory-backend-file")) {
+		struct statfs fs;
+
+		r = backend_property(qmp, m->id, "mem-path", &value, err);
+		if (r < 0)
+			return r;
+		if (statfs(json_object_get_string(value), &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC)
+			m->page_kib = (uint64_t)fs.f_bsize >> 10;
+	}
+	return 0;
+}
+
+/* The page size of the guest's memory: its backends' one size. */
+static int
+read_page_size(struct qemu *q, struct qmp *qmp, struct tmap_error *err)
+{
+	const struct memdev *first = NULL;
+
+	for (size_t i = 0; i < q->nmemdevs; i++) {
+		struct memdev *m = &q->memdevs[i];
+		int r;
+
+		if (streq(m->id, "?"))
+			continue;
+		r = backend_page_kib(qmp, m, err);
+		if (r < 0)
+			return r;
+		if (first && m->page_kib != first->page_kib) {
+			char a[32] = "normal", b[32] = "normal";
+
+			if (first->page_kib)
+				snprintf(a, sizeof(a), "%" PRIu64 " KiB", first->page_kib);
+			if (m->page_kib)
+				snprintf(b, sizeof(b), "%" PRIu64 " KiB", m->page_kib);
+			return tmap_error_set(
+			    err, -EINVAL,
+			    "QEMU process %d backs its memory with %s pages ('%s') and %s pages ('%s'); topomap plans one page size per guest: give the guest",
+			    (int)q->pid, a, first->id, b, m->id);
+		}
+		if (!first)
+			first = m;
+		q->page_kib = m->page_kib;
+	}
+	return 0;
+}
+
 /* The guest's name, its memory and each guest node's memory, for describe. */
 static int
 read_guest_extras(struct qemu *q, struct qmp *qmp, struct tmap_error *err)
@@ -426,6 +541,8 @@ qemu_read(const struct tmap_target *target, bool describe, struct qemu *q, struc
 		return r;
 	if (describe) {
 		r = read_guest_extras(q, qmp, err);
+		if (r == 0)
+			r = read_page_size(q, qmp, err);
 		if (r < 0)
 			return r;
 	}
@@ -1316,6 +1433,8 @@ qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tm
 	r = guest_topology(&q, g);
 	if (r == 0)
 		r = tmap_guest_set_memory_mib(g, q.memory_mib);
+	if (r == 0 && q.page_kib)
+		r = tmap_guest_set_hugepages(g, q.page_kib);
 	if (r == 0)
 		r = tmap_guest_set_iothreads(g, q.niothreads);
 	if (r < 0) {

@@ -60,4 +60,8 @@ qmp_closep(struct qmp **q)
  */
 int qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tmap_error *err);
 
+/* The same with arguments (a JSON object, borrowed; NULL for none). */
+int qmp_execute_args(struct qmp *q, const char *command, json_object *args, json_object **ret,
+		     struct tmap_error *err);
+
 #endif

@@ -224,19 +224,28 @@ send_line(struct qmp *q, const char *line, size_t len, const char *command, long
 }
 
 int
-qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tmap_error *err)
+qmp_execute_args(struct qmp *q, const char *command, json_object *args, json_object **ret,
+		 struct tmap_error *err)
 {
 	long long deadline = now_ms() + QMP_TIMEOUT_MS;
-	_cleanup_json_ json_object *reply = NULL;
+	_cleanup_json_ json_object *reply = NULL, *message = json_object_new_object();
 	json_object *id, *value, *error, *class, *desc;
-	char line[160], what[128];
+	_cleanup_free_ char *line = NULL;
+	char what[128];
 	unsigned want = ++q->next_id;
-	int len, r;
+	int r;
 
-	len = snprintf(line, sizeof(line), "{\"execute\":\"%s\",\"id\":%u}\n", command, want);
-	if (len < 0 || (size_t)len >= sizeof(line))
-		return tmap_error_set(err, -EINVAL, "QMP command '%s' is too long", command);
-	r = send_line(q, line, (size_t)len, command, deadline, err);
+	/* json-c writes the command, its arguments and the id, quoted as JSON wants them */
+	if (!message ||
+	    json_object_object_add(message, "execute", json_object_new_string(command)) < 0 ||
+	    (args && json_object_object_add(message, "arguments", json_object_get(args)) < 0) ||
+	    json_object_object_add(message, "id", json_object_new_int64(want)) < 0 ||
+	    asprintf(&line, "%s\n",
+		     json_object_to_json_string_ext(message, JSON_C_TO_STRING_PLAIN)) < 0) {
+		line = NULL;
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	r = send_line(q, line, strlen(line), command, deadline, err);
 	if (r < 0)
 		return r;
 	snprintf(what, sizeof(what), "reply to '%s'", command);
@@ -272,6 +281,12 @@ qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tmap_e
 		    command);
 	*ret = json_object_get(value);
 	return 0;
+}
+
+int
+qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tmap_error *err)
+{
+	return qmp_execute_args(q, command, NULL, ret, err);
 }
 
 int
