@@ -13,7 +13,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tmap_topology *topology = NULL;
 	char *caps = fuzz_string(data, size), *xml = NULL, path[PATH_MAX], *text;
+	uint64_t page_kib;
 
+	(void)capabilities_only_hugepage_size(caps, &page_kib, NULL);
 	if (capabilities_to_hwloc(caps, &xml, NULL) >= 0) {
 		fuzz_write("input.xml", (const uint8_t *)xml, strlen(xml), path, sizeof(path));
 		/* Our own output: hwloc must take it. */
