@@ -1141,6 +1141,11 @@ place_again_keeps_a_running_guest(void **state)
 		"{\"name\":\"a\",\"vcpus\":2,\"memory_mode\":\"preferred\",\"qos\":{\"shares\":512}}",
 		"{\"name\":\"a\",\"vcpus\":2,\"threads\":2,\"thread_policy\":\"require\"}",
 		"{\"name\":\"a\",\"vcpus\":6}",
+		/* cells that give their memory and no memory_mib: the same request, kept */
+		"{\"name\":\"c\",\"vcpus\":2,\"cells\":[{\"cpus\":\"0\",\"memory_mib\":256},"
+		"{\"cpus\":\"1\",\"memory_mib\":256}]}",
+		"{\"name\":\"c\",\"vcpus\":2,\"qos\":{\"shares\":100},\"cells\":[{\"cpus\":\"0\","
+		"\"memory_mib\":256},{\"cpus\":\"1\",\"memory_mib\":256}]}",
 	};
 	struct tmap_guests *g[ARRAY_SIZE(spec)];
 	struct tmap_host *h = NULL;
@@ -1194,6 +1199,14 @@ place_again_keeps_a_running_guest(void **state)
 	assert_string_equal(after, before);
 	free(before);
 	free(after);
+	check_host(t, h, NULL);
+
+	tmap_host_release(h, "b");
+	assert_int_equal(tmap_host_place_again(h, tmap_guests_get(g[5], 0), NULL, &err), 0);
+	assert_int_equal(tmap_host_place_again(h, tmap_guests_get(g[6], 0), &p, &err), 0);
+	assert_true(explains(&p->guests[0], "kept where it is"));
+	assert_int_equal(p->guests[0].shares, 100);
+	tmap_plan_free(p);
 	check_host(t, h, NULL);
 
 	tmap_host_free(h);
