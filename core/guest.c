@@ -239,8 +239,8 @@ tmap_guest_topology(const struct tmap_guest *g, unsigned *sockets, unsigned *cor
 		*threads = g ? g->threads : 0;
 }
 
-/* The rule of guest_resolve_cells(): cells that all give their memory define the total
- * unless the memory was set. */
+/* Cells that all give their memory define the total, unless the memory was set (the rule
+ * guest_resolve_counts() shares out). */
 uint64_t
 tmap_guest_memory_mib(const struct tmap_guest *g)
 {
@@ -650,7 +650,7 @@ guest_cells_reserve(struct guest_cells *c, unsigned n)
 int
 guest_resolve_counts(const struct tmap_guest *g, struct guest_cells *c)
 {
-	uint64_t total = g->memory_mib, sum = 0;
+	uint64_t total = tmap_guest_memory_mib(g), sum = 0;
 	unsigned n = g->ncells ? g->ncells : g->cell_count ? g->cell_count : 1, unsized = 0;
 
 	if (guest_cells_reserve(c, n) < 0)
@@ -664,8 +664,6 @@ guest_resolve_counts(const struct tmap_guest *g, struct guest_cells *c)
 			sum += c->memory_mib[i];
 			unsized += c->memory_mib[i] == 0;
 		}
-		if (!g->memory_set && !unsized)
-			total = sum;
 	} else if (c->n == 1) {
 		/* most guests: one cell, all of it (and no division, which costs here) */
 		c->nvcpus[0] = g->vcpus;

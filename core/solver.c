@@ -2387,14 +2387,10 @@ static bool
 plan_answers(const struct plan_guest *pg, const struct tmap_guest *g,
 	     const struct guest_cells *cells)
 {
-	uint64_t memory_mib = 0;
-
-	for (unsigned c = 0; c < cells->n; c++)
-		memory_mib += cells->memory_mib[c];
 	if (pg->vcpus != g->vcpus || pg->sockets != g->sockets || pg->cores != g->cores ||
 	    pg->threads != g->threads || pg->cpu_policy != g->cpu_policy ||
 	    pg->thread_policy != g->thread_policy || pg->emulator_policy != g->emulator_policy ||
-	    pg->page_kib != g->page_kib || pg->memory_mib != memory_mib)
+	    pg->page_kib != g->page_kib || pg->memory_mib != tmap_guest_memory_mib(g))
 		return false;
 	if (pg->cells_proposed && cells->implied)
 		return true;

@@ -860,12 +860,11 @@ test_described_guest_options(void **state)
 	struct test_result r;
 	char *held;
 
-	snprintf(path, sizeof(path), "%s/state.json", s->dir);
-	strcpy(s->path[s->n++], path);
 	/* the state's lock file, for the teardown to remove too */
 	snprintf(path, sizeof(path), "%s/state.json.lock", s->dir);
 	strcpy(s->path[s->n++], path);
 	snprintf(path, sizeof(path), "%s/state.json", s->dir);
+	strcpy(s->path[s->n++], path);
 
 	/* Described alone: both vcpus on core 0's siblings. */
 	r = RUN("apply", LV_TARGET, "--state", path);
