@@ -220,6 +220,8 @@ int plan_guest_explain(struct plan_guest *pg, const char *fmt, ...) _printf_(2, 
 /* Compute the list strings of a finished guest. */
 int plan_guest_finish(struct plan_guest *pg);
 void plan_guest_clear(struct plan_guest *pg);
+/* A deep copy of src into dst (dst is overwritten, not cleared); dst is untouched on -ENOMEM. */
+int plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src);
 /* Is this plan complete enough to print? */
 int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
 
