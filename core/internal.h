@@ -230,10 +230,10 @@ int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
 struct json_object;
 struct json_object *plan_guest_to_json(const struct plan_guest *pg);
 
-/* solver.c: record a guest the state file says is placed, checking it against this host. */
+/* host.c: record a guest the state file says is placed, checking it against this host. */
 int host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err);
-/* The recorded plan of the i-th placed guest (borrowed json-c object), or NULL. */
-struct json_object *host_guest_json(const struct tmap_host *h, size_t i);
+/* The plan of the i-th placed guest (borrowed), or NULL. */
+const struct plan_guest *host_guest_plan_at(const struct tmap_host *h, size_t i);
 /* The host's shared pool (list syntax, malloc()ed), for the state. */
 char *host_pool_list(const struct tmap_host *h);
 int host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *err);

@@ -5,6 +5,8 @@
  * its own on its cell's node, no PU is given twice, reserved PUs and memory-only nodes are
  * never used for vcpus, no node gives more memory than it has.
  */
+#include <json-c/json.h>
+
 #include "testlib.h"
 
 struct solved {
@@ -1215,6 +1217,33 @@ place_again_keeps_a_running_guest(void **state)
 	tmap_topology_free(t);
 }
 
+/* The ledger keeps each guest's plan as a copy: every field the plan's JSON shows is copied,
+ * and the copy owns all of its memory (the original is freed first). */
+static void
+plan_guest_copy_is_deep(void **state)
+{
+	struct solved sv = solve_ok("synthetic:pack:2 numa:1 core:4 pu:2",
+				    "[{\"name\": \"a\", \"vcpus\": 4, \"iothreads\": 1, "
+				    "\"emulator_threads\": \"isolate\", \"qos\": {\"shares\": 7}},"
+				    " {\"name\": \"b\", \"vcpus\": 3, \"cpu_policy\": \"shared\"}]",
+				    NULL);
+	(void)state;
+
+	for (size_t i = 0; i < sv.p->nguests; i++) {
+		struct plan_guest copy;
+		struct json_object *a = plan_guest_to_json(&sv.p->guests[i]), *b;
+
+		assert_int_equal(plan_guest_copy(&copy, &sv.p->guests[i]), 0);
+		plan_guest_clear(&sv.p->guests[i]);
+		b = plan_guest_to_json(&copy);
+		assert_string_equal(json_object_to_json_string(a), json_object_to_json_string(b));
+		sv.p->guests[i] = copy;
+		json_object_put(a);
+		json_object_put(b);
+	}
+	solved_free(&sv);
+}
+
 int
 main(void)
 {
@@ -1244,6 +1273,7 @@ main(void)
 		cmocka_unit_test(cells_stay_in_one_l3),
 		cmocka_unit_test(random_streams_keep_the_host_whole),
 		cmocka_unit_test(place_again_keeps_a_running_guest),
+		cmocka_unit_test(plan_guest_copy_is_deep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The solver's words: why a guest does not fit, and why it went where it went. */
+#include "solver.h"
+
+/* What the capacity counts, for messages. */
+const char *
+unit_name(const struct demand *d)
+{
+	if (d->cpu == TMAP_CPU_SHARED)
+		return "shared vcpus (pool PUs times the cpu overcommit)";
+	switch (d->policy) {
+	case TMAP_THREAD_ISOLATE:
+		return "whole free cores (thread policy isolate)";
+	case TMAP_THREAD_REQUIRE:
+		return "PUs on whole free SMT cores (thread policy require)";
+	default:
+		return "free PUs";
+	}
+}
+
+static const char *
+thread_words(const struct demand *d, unsigned threads)
+{
+	switch (d->policy) {
+	case TMAP_THREAD_ISOLATE:
+		return "one vcpu per host core, its siblings kept empty (thread policy isolate)";
+	case TMAP_THREAD_REQUIRE:
+		return "whole host cores, vcpus packed onto siblings (thread policy require)";
+	default:
+		if (threads > 1 && d->group == threads)
+			return "each guest core's threads on siblings of one host core (thread policy prefer)";
+		if (threads > 1)
+			return "guest cores are wider than host cores: each guest core's threads spread over host cores (thread policy prefer)";
+		return "vcpus packed onto sibling PUs, whole cores first (thread policy prefer)";
+	}
+}
+
+static void
+largest_node(const struct solver *s, const struct demand *d, const unsigned *cap,
+	     unsigned *ret_cap, uint64_t *ret_mem)
+{
+	*ret_cap = 0;
+	*ret_mem = 0;
+	for (unsigned n = 0; n < s->t->nnodes; n++) {
+		if (s->t->nodes[n].cpuless)
+			continue;
+		if (cap[n] > *ret_cap)
+			*ret_cap = cap[n];
+		if (node_memory(s, n, d) > *ret_mem)
+			*ret_mem = node_memory(s, n, d);
+	}
+}
+
+/* A cell whose hugepages no node has free: the pool that comes closest. */
+static int
+no_fit_pages(const struct solver *s, const struct demand *d, unsigned cell, uint64_t mib,
+	     bool implied)
+{
+	const struct tmap_topology *t = s->t;
+	uint64_t pages = (mib << 10) / d->page_kib;
+	char size[32], what[32] = "";
+	int best = -1;
+
+	page_size_text(d->page_kib, size, sizeof(size));
+	if (!implied)
+		snprintf(what, sizeof(what), " cell %u", cell);
+	for (unsigned n = 0; d->page >= 0 && n < t->nnodes; n++)
+		if (!t->nodes[n].cpuless &&
+		    (best < 0 || d->free[n] > d->free[best]))
+			best = (int)n;
+	if (best < 0)
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; no node of this host has a pool of %s pages",
+				      d->name, what, mib, size, pages, size);
+	if (implied && !(s->flags & TMAP_SOLVE_NO_SPREAD)) {
+		/* A guest without cells could have been spread: say what all pools hold. */
+		int64_t all = 0;
+
+		for (unsigned n = 0; n < t->nnodes; n++)
+			all += t->nodes[n].cpuless ? 0 : node_free_pages(s, n, (unsigned)d->page);
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; the most free is node %u with %" PRId64 ", all nodes together %" PRId64,
+				      d->name, what, mib, size, pages, t->nodes[best].os_index,
+				      node_free_pages(s, (unsigned)best, (unsigned)d->page), all);
+	}
+	return tmap_error_set(s->err, -ENOSPC,
+			      "%s:%s needs %" PRIu64 " MiB of %s pages (%" PRIu64 ") on one node; the most free is node %u with %" PRId64,
+			      d->name, what, mib, size, pages, t->nodes[best].os_index,
+			      node_free_pages(s, (unsigned)best, (unsigned)d->page));
+}
+
+/* Say precisely why a guest does not fit. */
+int
+no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
+       const struct cell_req *req, unsigned ncells, bool implied)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned big_cap, usable_nodes = 0;
+	uint64_t big_mem;
+
+	largest_node(s, d, cap, &big_cap, &big_mem);
+	if (d->policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d->cpu == TMAP_CPU_DEDICATED)
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s: thread policy require needs host cores with SMT siblings; this host has 1 PU per core",
+				      d->name);
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned need = req[c].vcpus;
+		bool any = false;
+
+		if (c == 0 && d->emulator_isolate)
+			need += d->emulator_units;
+		for (unsigned n = 0; n < t->nnodes; n++)
+			any |= cell_fits(s, d, cap, n, &req[c], c);
+		if (any)
+			continue;
+		if (d->page_kib && big_mem < req[c].memory_mib)
+			return no_fit_pages(s, d, c, req[c].memory_mib, implied);
+		if (implied) {
+			unsigned long all_cap = 0;
+			uint64_t all_mem = 0;
+
+			for (unsigned n = 0; n < t->nnodes; n++) {
+				all_cap += t->nodes[n].cpuless ? 0 : cap[n];
+				all_mem += t->nodes[n].cpuless ? 0 : node_memory(s, n, d);
+			}
+			return tmap_error_set(s->err, -ENOSPC,
+					      "%s: needs %u %s and %" PRIu64 " MiB; the largest free node has %u and %" PRIu64 " MiB, all nodes together %lu and %" PRIu64 " MiB",
+					      d->name, need, unit_name(d), req[c].memory_mib, big_cap,
+					      big_mem, all_cap, all_mem);
+		}
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s: cell %u needs %u %s and %" PRIu64 " MiB on one node; the largest free node has %u and %" PRIu64 " MiB",
+				      d->name, c, need, unit_name(d), req[c].memory_mib, big_cap,
+				      big_mem);
+	}
+	for (unsigned n = 0; n < t->nnodes; n++)
+		usable_nodes += !t->nodes[n].cpuless;
+	if (d->page_kib) {
+		/* The pools are the likely reason: say which nodes have pages for a cell. */
+		_cleanup_bitmap_ hwloc_bitmap_t have = hwloc_bitmap_alloc();
+		_cleanup_free_ char *list = NULL;
+		uint64_t smallest = UINT64_MAX;
+		char size[32];
+
+		for (unsigned c = 0; c < ncells; c++)
+			if (req[c].memory_mib < smallest)
+				smallest = req[c].memory_mib;
+		for (unsigned n = 0; have && n < t->nnodes; n++)
+			if (!t->nodes[n].cpuless && node_memory(s, n, d) >= smallest)
+				hwloc_bitmap_set(have, t->nodes[n].os_index);
+		list = have ? bitmap_list(have) : NULL;
+		if (list)
+			return tmap_error_set(s->err, -ENOSPC,
+					      "%s: each of its %u cells fits some node, but no %u distinct nodes of the %u with CPUs can take them all at once; free %s pages for a cell: node%s %s",
+					      d->name, ncells, ncells, usable_nodes,
+					      page_size_text(d->page_kib, size, sizeof(size)),
+					      hwloc_bitmap_weight(have) == 1 ? "" : "s", list);
+	}
+	return tmap_error_set(s->err, -ENOSPC,
+			      "%s: each of its %u cells fits some node, but no %u distinct nodes of the %u with CPUs can take them all at once",
+			      d->name, ncells, ncells, usable_nodes);
+}
+
+/* Why a placed guest went where it went, in the operator's words. */
+void
+explain_placement(const struct solver *s, const struct demand *d, const unsigned *cap,
+		  const struct tmap_guest *g, const struct cell_req *req, const int *node_of,
+		  bool spread_out, bool sharing, struct plan_guest *pg)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned ncells = s->cells.n, usable_nodes = 0;
+
+	for (unsigned n = 0; n < t->nnodes; n++)
+		usable_nodes += !t->nodes[n].cpuless;
+	if (spread_out) {
+		_cleanup_free_ char *nodes = bitmap_list(pg->memory_nodes);
+		char pages[48] = "", size[32];
+
+		if (d->page_kib)
+			snprintf(pages, sizeof(pages), " in %s pages",
+				 page_size_text(d->page_kib, size, sizeof(size)));
+		plan_guest_explain(pg, "no single node has %u %s and %" PRIu64 " MiB%s: spread over the %u closest nodes that have them (%s); the plan proposes %u cells that mirror them",
+				   g->vcpus, unit_name(d), g->memory_mib, pages, ncells,
+				   nodes ? nodes : "", ncells);
+	}
+	if (sharing)
+		plan_guest_explain(pg, "%u cells but only %u nodes with CPUs: cells share nodes",
+				   ncells, usable_nodes);
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned n = (unsigned)node_of[c];
+
+		if (d->cpu == TMAP_CPU_SHARED)
+			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; the most room for shared vcpus (%u)",
+					   c, t->nodes[n].os_index, req[c].memory_mib, cap[n]);
+		else if (ncells == 1)
+			plan_guest_explain(pg, "cell 0 -> node %u: keeps the host most useful for the requests it gets, %u of its %u %s used, %" PRIu64 " of %" PRIu64 " MiB free%s",
+					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(d),
+					   req[c].memory_mib, node_memory(s, n, d) + req[c].memory_mib,
+					   d->page_kib ? " in its pool" : "");
+		else if (c == 0)
+			plan_guest_explain(pg, "cell 0 -> node %u: %u of its %u %s used, %" PRIu64 " MiB; the other cells on the nodes closest to it that fit",
+					   t->nodes[n].os_index, req[c].vcpus, cap[n], unit_name(d),
+					   req[c].memory_mib);
+		else
+			plan_guest_explain(pg, "cell %u -> node %u: distance %u from cell 0's node; %u of its %u %s used, %" PRIu64 " MiB",
+					   c, t->nodes[n].os_index,
+					   topo_distance(t, (unsigned)node_of[0], n), req[c].vcpus,
+					   cap[n], unit_name(d), req[c].memory_mib);
+	}
+	if (d->page_kib) {
+		char size[32];
+
+		page_size_text(d->page_kib, size, sizeof(size));
+		for (unsigned c = 0; c < ncells; c++) {
+			unsigned n = (unsigned)node_of[c];
+
+			plan_guest_explain(pg, "cell %u memory: %" PRIu64 " pages of %s from node %u's pool, %" PRId64 " left free; normal memory is not used",
+					   c, (req[c].memory_mib << 10) / d->page_kib, size,
+					   t->nodes[n].os_index,
+					   node_free_pages(s, n, (unsigned)d->page));
+		}
+	}
+	if (d->cpu == TMAP_CPU_DEDICATED)
+		plan_guest_explain(pg, "vcpus: %s", thread_words(d, g->threads));
+	else
+		plan_guest_explain(pg, "vcpus float over their nodes' shared pool, which dedicated guests never get (cpu policy shared, %g vcpus per pool PU)",
+				   s->cpu_ratio);
+	if (d->emulator_isolate)
+		plan_guest_explain(pg, "emulator and iothreads: a PU of their own on cell 0's node (emulator isolate)");
+	else
+		plan_guest_explain(pg, "emulator and iothreads float over the guest's vcpu PUs (emulator share)");
+}
