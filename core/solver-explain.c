@@ -35,20 +35,60 @@ thread_words(const struct demand *d, unsigned threads)
 	}
 }
 
-static void
-largest_node(const struct solver *s, const struct demand *d, const unsigned *cap,
-	     unsigned *ret_cap, uint64_t *ret_mem)
+/* The same in a few words, after a number: "6 free PUs". */
+static const char *
+short_unit(const struct demand *d)
 {
-	*ret_cap = 0;
-	*ret_mem = 0;
-	for (unsigned n = 0; n < s->t->nnodes; n++) {
-		if (s->t->nodes[n].cpuless)
-			continue;
-		if (cap[n] > *ret_cap)
-			*ret_cap = cap[n];
-		if (node_memory(s, n, d) > *ret_mem)
-			*ret_mem = node_memory(s, n, d);
+	if (d->cpu == TMAP_CPU_SHARED)
+		return "shared vcpus";
+	switch (d->policy) {
+	case TMAP_THREAD_ISOLATE:
+		return "whole free cores";
+	case TMAP_THREAD_REQUIRE:
+		return "PUs on whole free SMT cores";
+	default:
+		return "free PUs";
 	}
+}
+
+/*
+ * The free nodes a refused cell came closest on, named: the one with the most capacity (ties:
+ * the most memory) and the one with the most memory (ties: the most capacity). When the first
+ * has the memory the cell needs, or the most of anyone's, "the largest free node has 6 and
+ * 12288 MiB"; else each with what it lacks, never the capacity of one node beside the memory
+ * of another.
+ */
+static void
+largest_nodes(const struct solver *s, const struct demand *d, const unsigned *cap,
+	      uint64_t need_mib, char *buf, size_t size, uint64_t *ret_mem)
+{
+	const struct tmap_topology *t = s->t;
+	int a = -1, b = -1;
+
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		uint64_t mem = node_memory(s, n, d);
+
+		if (t->nodes[n].cpuless)
+			continue;
+		if (a < 0 || cap[n] > cap[a] ||
+		    (cap[n] == cap[a] && mem > node_memory(s, (unsigned)a, d)))
+			a = (int)n;
+		if (b < 0 || mem > node_memory(s, (unsigned)b, d) ||
+		    (mem == node_memory(s, (unsigned)b, d) && cap[n] > cap[b]))
+			b = (int)n;
+	}
+	*ret_mem = b < 0 ? 0 : node_memory(s, (unsigned)b, d);
+	if (a < 0)
+		snprintf(buf, size, "the largest free node has 0 and 0 MiB");
+	else if (node_memory(s, (unsigned)a, d) >= *ret_mem ||
+		 node_memory(s, (unsigned)a, d) >= need_mib)
+		snprintf(buf, size, "the largest free node has %u and %" PRIu64 " MiB", cap[a],
+			 node_memory(s, (unsigned)a, d));
+	else
+		snprintf(buf, size,
+			 "no free node has both: node %u has %u %s but %" PRIu64 " MiB; node %u has %" PRIu64 " MiB but %u %s",
+			 t->nodes[a].os_index, cap[a], short_unit(d), node_memory(s, (unsigned)a, d),
+			 t->nodes[b].os_index, *ret_mem, cap[b], short_unit(d));
 }
 
 /* A cell whose hugepages no node has free: the pool that comes closest. */
@@ -95,10 +135,11 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
        const struct cell_req *req, unsigned ncells, bool implied)
 {
 	const struct tmap_topology *t = s->t;
-	unsigned big_cap, usable_nodes = 0;
+	unsigned usable_nodes = 0;
 	uint64_t big_mem;
+	char largest[256];
 
-	largest_node(s, d, cap, &big_cap, &big_mem);
+	largest_nodes(s, d, cap, 0, largest, sizeof(largest), &big_mem);
 	if (d->policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d->cpu == TMAP_CPU_DEDICATED)
 		return tmap_error_set(s->err, -ENOSPC,
 				      "%s: thread policy require needs host cores with SMT siblings; this host has 1 PU per core",
@@ -115,6 +156,7 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 			continue;
 		if (d->page_kib && big_mem < req[c].memory_mib)
 			return no_fit_pages(s, d, c, req[c].memory_mib, implied);
+		largest_nodes(s, d, cap, req[c].memory_mib, largest, sizeof(largest), &big_mem);
 		if (implied) {
 			unsigned long all_cap = 0;
 			uint64_t all_mem = 0;
@@ -124,14 +166,13 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 				all_mem += t->nodes[n].cpuless ? 0 : node_memory(s, n, d);
 			}
 			return tmap_error_set(s->err, -ENOSPC,
-					      "%s: needs %u %s and %" PRIu64 " MiB; the largest free node has %u and %" PRIu64 " MiB, all nodes together %lu and %" PRIu64 " MiB",
-					      d->name, need, unit_name(d), req[c].memory_mib, big_cap,
-					      big_mem, all_cap, all_mem);
+					      "%s: needs %u %s and %" PRIu64 " MiB; %s, all nodes together %lu and %" PRIu64 " MiB",
+					      d->name, need, unit_name(d), req[c].memory_mib, largest,
+					      all_cap, all_mem);
 		}
 		return tmap_error_set(s->err, -ENOSPC,
-				      "%s: cell %u needs %u %s and %" PRIu64 " MiB on one node; the largest free node has %u and %" PRIu64 " MiB",
-				      d->name, c, need, unit_name(d), req[c].memory_mib, big_cap,
-				      big_mem);
+				      "%s: cell %u needs %u %s and %" PRIu64 " MiB on one node; %s",
+				      d->name, c, need, unit_name(d), req[c].memory_mib, largest);
 	}
 	for (unsigned n = 0; n < t->nnodes; n++)
 		usable_nodes += !t->nodes[n].cpuless;

@@ -455,6 +455,13 @@ no_fit_messages(void **state)
 	NOFIT(INTEL, "{\"name\":\"iso\",\"vcpus\":7,\"thread_policy\":\"isolate\",\"cells\":["
 		     "{\"cpus\":\"0-6\"}]}",
 	      NULL, "iso: cell 0 needs 7 whole free cores", "largest free node has 6");
+	/* Issue 14: the PUs of one node are never shown beside the memory of another. */
+	NOFIT("synthetic:pack:2 numa:1(memory=12GiB) core:6 pu:1",
+	      "[{\"name\":\"a\",\"vcpus\":6,\"memory_mib\":1024,\"cells\":[{\"cpus\":\"0-5\"}]},"
+	      "{\"name\":\"b\",\"vcpus\":1,\"memory_mib\":10240,\"cells\":[{\"cpus\":\"0\"}]},"
+	      "{\"name\":\"c\",\"vcpus\":4,\"memory_mib\":11000,\"cells\":[{\"cpus\":\"0-3\"}]}]",
+	      NULL, "c: cell 0 needs 4 free PUs and 11000 MiB on one node; no free node has both: ",
+	      "has 5 free PUs but 2048 MiB; node ", "has 11264 MiB but 0 free PUs");
 	/* 3 cells, 2 nodes, and distinct nodes demanded. */
 	{
 		struct tmap_topology *t = test_topology(INTEL);
