@@ -715,13 +715,44 @@ shared_rank(const struct solver *s, unsigned n, unsigned vcpus)
 	return pool_room(s, n) >= (long)vcpus ? 0 : 1;
 }
 
+/*
+ * How much richer in memory node n is than the cell needs, in doublings: the node's normal
+ * memory per usable PU against the cell's memory per vcpu; 0 when the node is not twice as
+ * rich. On a host whose nodes differ in memory per PU, a memory-light cell goes to a node of
+ * its own shape, so it does not take the PUs of the one node that can hold a memory-heavy
+ * guest and strand that node's memory. (A memory-heavy cell is not steered: memory already
+ * limits where it fits.) The node's whole shape, not what is free. Only on hosts whose nodes
+ * differ in memory per PU by 4 times or more (solver.shapes_differ): elsewhere a cell's size
+ * decides, not its memory.
+ */
+static unsigned
+richer_by(const struct solver *s, const struct demand *d, unsigned n,
+	       const struct cell_req *req)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	double a, b;
+	unsigned k = 0;
+
+	if (!s->shapes_differ || d->page != -1 || !node->npus || !req->vcpus || !req->memory_mib)
+		return 0;
+	a = (double)node->memory_mib * req->vcpus;	/* node MiB per PU, times both counts */
+	b = (double)req->memory_mib * node->npus;	/* cell MiB per vcpu, the same */
+	if (a < b)
+		return 0;
+	while (b * 2 <= a && k < 64) {
+		b *= 2;
+		k++;
+	}
+	return k;
+}
+
 /* One cell: the node it fills best (dedicated), or for a shared cell the pool it joins. */
 int
 choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 	   const struct cell_req *req, int *ret_node)
 {
 	struct outlook o = {0};
-	unsigned up = 0, lp = 0;
+	unsigned up = 0, lp = 0, sp = 0;
 	bool judged = false;
 	int pick = -1;
 
@@ -743,21 +774,27 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 								 s->mem_free[n] > s->mem_free[pick]))
 				pick = (int)n;
 		} else {
-			unsigned un, ln;
+			unsigned un, ln, sn;
 
 			if (!judged) {
 				if (outlook_init(s, d, cap, 1, &o) < 0)
 					return -ENOMEM;
 				outlook_after(s, d, cap, req, &o, (unsigned)pick, &up, &lp);
+				sp = richer_by(s, d, (unsigned)pick, req);
 				judged = true;
 			}
 			outlook_after(s, d, cap, req, &o, n, &un, &ln);
+			sn = richer_by(s, d, n, req);
+			/* What stays useful; then the node of the cell's shape; then the biggest
+			 * hole kept; then the most room. */
 			if (un != up ? un > up :
+			    sn != sp ? sn < sp :
 			    ln != lp ? ln > lp :
 			    cap[n] != cap[pick] ? cap[n] > cap[pick] : d->free[n] > d->free[pick]) {
 				pick = (int)n;
 				up = un;
 				lp = ln;
+				sp = sn;
 			}
 		}
 	}

@@ -1251,6 +1251,23 @@ plan_guest_copy_is_deep(void **state)
 	solved_free(&sv);
 }
 
+/* Issue 21: node 0 has 8 cores x 2 threads and 32 GiB, node 1 4 x 2 and 96 GiB. A small guest
+ * goes to the node of its shape (node 0), so a memory-heavy guest that only node 1 can hold
+ * still fits there; it used to take node 1 (the most memory) and leave bigmem nowhere. */
+static void
+memory_heavy_node_kept_for_memory(void **state)
+{
+	struct solved sv = solve_ok(test_data("host-unequal-memory.json"),
+				    "[{\"name\":\"small\",\"vcpus\":2,\"memory_mib\":2048},"
+				    "{\"name\":\"bigmem\",\"vcpus\":4,\"memory_mib\":98304}]",
+				    NULL);
+	(void)state;
+
+	assert_int_equal(guest(&sv, "small")->cells[0].node, 0);
+	assert_int_equal(guest(&sv, "bigmem")->cells[0].node, 1);
+	solved_free(&sv);
+}
+
 int
 main(void)
 {
@@ -1281,6 +1298,7 @@ main(void)
 		cmocka_unit_test(random_streams_keep_the_host_whole),
 		cmocka_unit_test(place_again_keeps_a_running_guest),
 		cmocka_unit_test(plan_guest_copy_is_deep),
+		cmocka_unit_test(memory_heavy_node_kept_for_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
