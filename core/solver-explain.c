@@ -51,44 +51,84 @@ short_unit(const struct demand *d)
 	}
 }
 
-/*
- * The free nodes a refused cell came closest on, named: the one with the most capacity (ties:
- * the most memory) and the one with the most memory (ties: the most capacity). When the first
- * has the memory the cell needs, or the most of anyone's, "the largest free node has 6 and
- * 12288 MiB"; else each with what it lacks, never the capacity of one node beside the memory
- * of another.
- */
-static void
-largest_nodes(const struct solver *s, const struct demand *d, const unsigned *cap,
-	      uint64_t need_mib, char *buf, size_t size, uint64_t *ret_mem)
+/* The free nodes a refused cell came closest on: the one with the most capacity (ties: the
+ * most memory) and the one with the most memory (ties: the most capacity). */
+struct closest {
+	int cap_node, mem_node;		/* node indexes, -1 when no node has CPUs */
+	uint64_t cap_node_mem, most_mem;
+};
+
+static struct closest
+closest_nodes(const struct solver *s, const struct demand *d, const unsigned *cap)
 {
 	const struct tmap_topology *t = s->t;
-	int a = -1, b = -1;
+	struct closest cl = {-1, -1, 0, 0};
 
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		uint64_t mem = node_memory(s, n, d);
 
 		if (t->nodes[n].cpuless)
 			continue;
-		if (a < 0 || cap[n] > cap[a] ||
-		    (cap[n] == cap[a] && mem > node_memory(s, (unsigned)a, d)))
-			a = (int)n;
-		if (b < 0 || mem > node_memory(s, (unsigned)b, d) ||
-		    (mem == node_memory(s, (unsigned)b, d) && cap[n] > cap[b]))
-			b = (int)n;
+		if (cl.cap_node < 0 || cap[n] > cap[cl.cap_node] ||
+		    (cap[n] == cap[cl.cap_node] && mem > cl.cap_node_mem)) {
+			cl.cap_node = (int)n;
+			cl.cap_node_mem = mem;
+		}
+		if (cl.mem_node < 0 || mem > cl.most_mem ||
+		    (mem == cl.most_mem && cap[n] > cap[cl.mem_node])) {
+			cl.mem_node = (int)n;
+			cl.most_mem = mem;
+		}
 	}
-	*ret_mem = b < 0 ? 0 : node_memory(s, (unsigned)b, d);
-	if (a < 0)
-		snprintf(buf, size, "the largest free node has 0 and 0 MiB");
-	else if (node_memory(s, (unsigned)a, d) >= *ret_mem ||
-		 node_memory(s, (unsigned)a, d) >= need_mib)
-		snprintf(buf, size, "the largest free node has %u and %" PRIu64 " MiB", cap[a],
-			 node_memory(s, (unsigned)a, d));
-	else
-		snprintf(buf, size,
-			 "no free node has both: node %u has %u %s but %" PRIu64 " MiB; node %u has %" PRIu64 " MiB but %u %s",
-			 t->nodes[a].os_index, cap[a], short_unit(d), node_memory(s, (unsigned)a, d),
-			 t->nodes[b].os_index, *ret_mem, cap[b], short_unit(d));
+	return cl;
+}
+
+/*
+ * A cell that no node takes, by capacity or memory. Real nodes are named: when the node with
+ * the most capacity has the memory the cell needs, or the most of anyone's, "the largest free
+ * node has 6 and 12288 MiB"; else each of the two with what it lacks, never the capacity of
+ * one node beside the memory of another. implied: a guest without cells, which could have
+ * been spread: what all nodes hold together too.
+ */
+static int
+no_fit_cell(const struct solver *s, const struct demand *d, const unsigned *cap,
+	    const struct cell_req *req, unsigned c, unsigned need, bool implied)
+{
+	const struct tmap_topology *t = s->t;
+	struct closest cl = closest_nodes(s, d, cap);
+	unsigned a = cl.cap_node < 0 ? 0 : (unsigned)cl.cap_node;
+	unsigned b = cl.mem_node < 0 ? 0 : (unsigned)cl.mem_node;
+	bool one = cl.cap_node < 0 || cl.cap_node_mem >= cl.most_mem ||
+		   cl.cap_node_mem >= req[c].memory_mib;
+	unsigned cap_a = cl.cap_node < 0 ? 0 : cap[a], cap_b = cl.mem_node < 0 ? 0 : cap[b];
+	unsigned long all_cap = 0;
+	uint64_t all_mem = 0;
+
+	if (!implied && one)
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s: cell %u needs %u %s and %" PRIu64 " MiB on one node; the largest free node has %u and %" PRIu64 " MiB",
+				      d->name, c, need, unit_name(d), req[c].memory_mib, cap_a,
+				      cl.cap_node_mem);
+	if (!implied)
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s: cell %u needs %u %s and %" PRIu64 " MiB on one node; no free node has both: node %u has %u %s but %" PRIu64 " MiB; node %u has %" PRIu64 " MiB but %u %s",
+				      d->name, c, need, unit_name(d), req[c].memory_mib,
+				      t->nodes[a].os_index, cap_a, short_unit(d), cl.cap_node_mem,
+				      t->nodes[b].os_index, cl.most_mem, cap_b, short_unit(d));
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		all_cap += t->nodes[n].cpuless ? 0 : cap[n];
+		all_mem += t->nodes[n].cpuless ? 0 : node_memory(s, n, d);
+	}
+	if (one)
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s: needs %u %s and %" PRIu64 " MiB; the largest free node has %u and %" PRIu64 " MiB, all nodes together %lu and %" PRIu64 " MiB",
+				      d->name, need, unit_name(d), req[c].memory_mib, cap_a,
+				      cl.cap_node_mem, all_cap, all_mem);
+	return tmap_error_set(s->err, -ENOSPC,
+			      "%s: needs %u %s and %" PRIu64 " MiB; no free node has both: node %u has %u %s but %" PRIu64 " MiB; node %u has %" PRIu64 " MiB but %u %s; all nodes together %lu and %" PRIu64 " MiB",
+			      d->name, need, unit_name(d), req[c].memory_mib, t->nodes[a].os_index,
+			      cap_a, short_unit(d), cl.cap_node_mem, t->nodes[b].os_index,
+			      cl.most_mem, cap_b, short_unit(d), all_cap, all_mem);
 }
 
 /* A cell whose hugepages no node has free: the pool that comes closest. */
@@ -136,10 +176,8 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 {
 	const struct tmap_topology *t = s->t;
 	unsigned usable_nodes = 0;
-	uint64_t big_mem;
-	char largest[256];
+	uint64_t most_mem = closest_nodes(s, d, cap).most_mem;
 
-	largest_nodes(s, d, cap, 0, largest, sizeof(largest), &big_mem);
 	if (d->policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d->cpu == TMAP_CPU_DEDICATED)
 		return tmap_error_set(s->err, -ENOSPC,
 				      "%s: thread policy require needs host cores with SMT siblings; this host has 1 PU per core",
@@ -154,25 +192,9 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 			any |= cell_fits(s, d, cap, n, &req[c], c);
 		if (any)
 			continue;
-		if (d->page_kib && big_mem < req[c].memory_mib)
+		if (d->page_kib && most_mem < req[c].memory_mib)
 			return no_fit_pages(s, d, c, req[c].memory_mib, implied);
-		largest_nodes(s, d, cap, req[c].memory_mib, largest, sizeof(largest), &big_mem);
-		if (implied) {
-			unsigned long all_cap = 0;
-			uint64_t all_mem = 0;
-
-			for (unsigned n = 0; n < t->nnodes; n++) {
-				all_cap += t->nodes[n].cpuless ? 0 : cap[n];
-				all_mem += t->nodes[n].cpuless ? 0 : node_memory(s, n, d);
-			}
-			return tmap_error_set(s->err, -ENOSPC,
-					      "%s: needs %u %s and %" PRIu64 " MiB; %s, all nodes together %lu and %" PRIu64 " MiB",
-					      d->name, need, unit_name(d), req[c].memory_mib, largest,
-					      all_cap, all_mem);
-		}
-		return tmap_error_set(s->err, -ENOSPC,
-				      "%s: cell %u needs %u %s and %" PRIu64 " MiB on one node; %s",
-				      d->name, c, need, unit_name(d), req[c].memory_mib, largest);
+		return no_fit_cell(s, d, cap, req, c, need, implied);
 	}
 	for (unsigned n = 0; n < t->nnodes; n++)
 		usable_nodes += !t->nodes[n].cpuless;
