@@ -157,10 +157,14 @@ void node_charge(struct solver *s, unsigned n, int page, int64_t mib);
 bool cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, unsigned n,
 	       const struct cell_req *req, unsigned cell);
 
+/* Is core c empty: every PU of it usable by dedicated guests and free? A sibling that is
+ * reserved, in a given shared pool or held by anyone is not empty (thread policies isolate
+ * and require, an isolated emulator). */
 static inline bool
 core_whole(const struct solver *s, unsigned c)
 {
-	return s->core_usable[c] > 0 && s->core_free[c] == s->core_usable[c];
+	return s->core_usable[c] > 0 && s->core_usable[c] == s->t->cores[c].npus &&
+	       s->core_free[c] == s->core_usable[c];
 }
 
 static inline unsigned

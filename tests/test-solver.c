@@ -1268,6 +1268,28 @@ memory_heavy_node_kept_for_memory(void **state)
 	solved_free(&sv);
 }
 
+/* Issue 21: a reserved sibling is not empty. PU 0 (the host's) and PU 12 are siblings: with
+ * PU 0 reserved, an isolate guest must not get PU 12, nor hold it, as if its core were
+ * empty; nor may a require guest or an isolated emulator. */
+static void
+isolate_never_beside_a_reserved_sibling(void **state)
+{
+	struct solved sv = solve_ok(INTEL,
+				    "[{\"name\":\"iso\",\"vcpus\":1,\"thread_policy\":\"isolate\"},"
+				    "{\"name\":\"req\",\"vcpus\":2,\"thread_policy\":\"require\","
+				    "\"emulator_threads\":\"isolate\"}]",
+				    "0");
+	(void)state;
+
+	for (size_t i = 0; i < sv.p->nguests; i++) {
+		const struct plan_guest *pg = &sv.p->guests[i];
+
+		assert_false(hwloc_bitmap_isset(pg->held, 12));
+		assert_false(hwloc_bitmap_isset(pg->emulator, 12));
+	}
+	solved_free(&sv);
+}
+
 int
 main(void)
 {
@@ -1299,6 +1321,7 @@ main(void)
 		cmocka_unit_test(place_again_keeps_a_running_guest),
 		cmocka_unit_test(plan_guest_copy_is_deep),
 		cmocka_unit_test(memory_heavy_node_kept_for_memory),
+		cmocka_unit_test(isolate_never_beside_a_reserved_sibling),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
