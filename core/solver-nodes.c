@@ -844,6 +844,116 @@ choose_shared_nodes(const struct solver *s, const struct demand *d, const unsign
 }
 
 /*
+ * Share `total` out in steps of `step` over n cells, near each cell's target, between `least`
+ * and its max[]: each first its target rounded down (at least `least`), then a step at a
+ * time to the cell furthest below its target among those with room; the last step may be
+ * smaller. -ENOSPC when the maxima do not hold the total.
+ */
+static int
+share_out(uint64_t total, uint64_t step, uint64_t least, const double *target,
+	  const uint64_t *max, unsigned n, uint64_t *out)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v = (uint64_t)(target[i] / (double)step) * step;
+
+		out[i] = v < least ? least : v;
+		if (out[i] > max[i])
+			out[i] = max[i] / step * step;
+		if (out[i] < least)
+			return -ENOSPC;
+		sum += out[i];
+	}
+	if (sum > total)
+		return -ENOSPC;
+	while (sum < total) {
+		uint64_t give = total - sum < step ? total - sum : step;
+		int pick = -1;
+
+		for (unsigned i = 0; i < n; i++)
+			if (out[i] + give <= max[i] &&
+			    (pick < 0 || target[i] - (double)out[i] > target[pick] - (double)out[pick]))
+				pick = (int)i;
+		if (pick < 0)
+			return -ENOSPC;
+		out[pick] += give;
+		sum += give;
+	}
+	return 0;
+}
+
+/*
+ * The cells of a spread guest on nodes node_of[0..c->n): each node takes a fraction of the
+ * guest, its vcpus and its memory alike, as even as the nodes allow (water-filling: the nodes
+ * that can take the least first, each the even share of what is left); then whole guest
+ * cores and whole pages near those fractions. So a cell's vcpus follow its memory: 8 vcpus
+ * and 40 GiB over three 16 GiB nodes become 3/3/2 vcpus with 13/13/14 GiB, not 6/1/1 with
+ * 16/16/8.
+ */
+static int
+spread_shape(const struct solver *s, const struct demand *d, const unsigned *cap,
+	     const struct tmap_guest *g, unsigned unit, uint64_t step, const int *node_of,
+	     struct guest_cells *c)
+{
+	unsigned n = c->n, next_vcpu = 0;
+	_cleanup_free_ uint64_t *room = calloc(n, sizeof(uint64_t));
+	_cleanup_free_ uint64_t *mem_room = calloc(n, sizeof(uint64_t));
+	_cleanup_free_ uint64_t *vcpus = calloc(n, sizeof(uint64_t));
+	_cleanup_free_ double *part = calloc(n, sizeof(double)), *target = calloc(n, sizeof(double));
+	_cleanup_free_ unsigned *order = calloc(n, sizeof(unsigned));
+	double left = 1.0;
+	int r;
+
+	if (!room || !mem_room || !vcpus || !part || !target || !order)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned emu = i == 0 && d->emulator_isolate ? d->emulator_units : 0;
+		double a, b;
+
+		room[i] = cap[node_of[i]] > emu ? cap[node_of[i]] - emu : 0;
+		mem_room[i] = node_memory(s, (unsigned)node_of[i], d) / step * step;
+		a = (double)room[i] / g->vcpus;
+		b = (double)mem_room[i] / (double)g->memory_mib;
+		part[i] = a < b ? a : b;	/* the most of the guest this node can take */
+		order[i] = i;
+	}
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && part[order[j]] < part[order[j - 1]]; j--) {
+			unsigned tmp = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = tmp;
+		}
+	for (unsigned k = 0; k < n; k++) {
+		unsigned i = order[k];
+		double even = left / (n - k);
+
+		part[i] = part[i] < even ? part[i] : even;
+		left -= part[i];
+	}
+	for (unsigned i = 0; i < n; i++)
+		target[i] = part[i] * g->memory_mib;
+	r = share_out(g->memory_mib, step, step, target, mem_room, n, c->memory_mib);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < n; i++)
+		target[i] = part[i] * g->vcpus;
+	r = share_out(g->vcpus, unit, unit, target, room, n, vcpus);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < n; i++) {
+		c->nvcpus[i] = (unsigned)vcpus[i];
+		c->vcpus[i] = hwloc_bitmap_alloc();
+		if (!c->vcpus[i])
+			return -ENOMEM;
+		hwloc_bitmap_set_range(c->vcpus[i], next_vcpu, (int)(next_vcpu + c->nvcpus[i]) - 1);
+		next_vcpu += c->nvcpus[i];
+	}
+	return 0;
+}
+
+/*
  * A guest without cells that no single node can hold: the fewest, closest nodes whose
  * capacity and memory add up, and cells that mirror them (vcpus at guest core boundaries,
  * memory in proportion). Fills *cells with the proposal and node_of with its nodes.
@@ -860,11 +970,10 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 	unsigned long best_dist = ULONG_MAX;
 	_cleanup_free_ int *node_of = NULL;
 	struct guest_cells c = {0};
-	uint64_t mem_left = g->memory_mib;
 	/* A hugepage guest's cells each get whole pages: memory moves in pages (the guest's
 	 * memory is whole pages, and so is what a pool has free). */
 	uint64_t step = d->page_kib > 1024 ? d->page_kib >> 10 : 1;
-	unsigned vcpus_left = g->vcpus, next_vcpu = 0;
+	int r;
 
 	if (!order || !best)
 		return -ENOMEM;
@@ -915,63 +1024,12 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 		guest_cells_clear(&c);
 		return -ENOMEM;
 	}
-	/* Every node gets at least one guest core; the first (anchor) nodes are filled first. */
-	for (unsigned i = 0; i < c.n; i++) {
-		unsigned n = best[i];
-		unsigned room = cap[n] - (i == 0 && d->emulator_isolate ? d->emulator_units : 0);
-		unsigned later = (c.n - i - 1) * unit;
-		unsigned take = room / unit * unit;
-
-		if (take > vcpus_left - later)
-			take = vcpus_left - later;
-		if (take == 0) {
-			guest_cells_clear(&c);
-			return -ENOSPC;
-		}
-		node_of[i] = (int)n;
-		c.vcpus[i] = hwloc_bitmap_alloc();
-		if (!c.vcpus[i]) {
-			guest_cells_clear(&c);
-			return -ENOMEM;
-		}
-		hwloc_bitmap_set_range(c.vcpus[i], next_vcpu, (int)(next_vcpu + take) - 1);
-		c.nvcpus[i] = take;
-		next_vcpu += take;
-		vcpus_left -= take;
-	}
-	if (vcpus_left) {
-		guest_cells_clear(&c);
-		return -ENOSPC;
-	}
-	/* Memory in proportion to vcpus, clamped to what each node has; the rest goes to the
-	 * nodes with room, in order. In steps of whole pages. */
-	for (unsigned i = 0; i < c.n; i++) {
-		uint64_t share = g->memory_mib * c.nvcpus[i] / g->vcpus / step * step;
-		uint64_t room = node_memory(s, (unsigned)node_of[i], d) / step * step;
-
-		/* every cell has some memory: at least a page */
-		if (share == 0)
-			share = step;
-		c.memory_mib[i] = share < room ? share : room;
-		if (c.memory_mib[i] > mem_left) {
-			guest_cells_clear(&c);
-			return -ENOSPC;
-		}
-		mem_left -= c.memory_mib[i];
-	}
-	for (unsigned i = 0; i < c.n && mem_left; i++) {
-		uint64_t room = node_memory(s, (unsigned)node_of[i], d) / step * step - c.memory_mib[i];
-		uint64_t add = room < mem_left ? room : mem_left;
-
-		c.memory_mib[i] += add;
-		mem_left -= add;
-	}
 	for (unsigned i = 0; i < c.n; i++)
-		if (c.memory_mib[i] == 0)
-			mem_left = 1;
-	if (mem_left) {
+		node_of[i] = (int)best[i];
+	r = spread_shape(s, d, cap, g, unit, step, node_of, &c);
+	if (r < 0) {
 		guest_cells_clear(&c);
-		return -ENOSPC;
+		return r;
 	}
 	guest_cells_clear(cells);
 	*cells = c;

@@ -648,8 +648,8 @@ hugepages_refused(void **state)
 static void
 hugepages_spread_in_whole_pages(void **state)
 {
-	/* 20 vcpus: 12 on node 0, 8 on node 1; 2048 MiB in proportion (1228.8 and 819.2), down
-	 * to whole 2 MiB pages (1228 and 818), the 2 MiB left to the first node with room. */
+	/* 20 vcpus over two nodes of 12 PUs: half the guest on each, 10 vcpus and 1024 MiB in
+	 * whole 2 MiB pages. */
 	struct solved s = solve_ok(HUGE_HOST,
 				   "{\"name\":\"wide\",\"vcpus\":20,\"memory_mib\":2048,\"hugepages\":\"2M\"}",
 				   NULL);
@@ -658,19 +658,21 @@ hugepages_spread_in_whole_pages(void **state)
 	assert_true(g->cells_proposed);
 	assert_int_equal(g->ncells, 2);
 	assert_int_equal(g->cells[0].node, 0);
-	assert_int_equal(g->cells[0].memory_mib, 1230);
+	assert_int_equal(g->cells[0].memory_mib, 1024);
+	assert_int_equal(hwloc_bitmap_weight(g->cells[0].vcpus), 10);
 	assert_int_equal(g->cells[1].node, 1);
-	assert_int_equal(g->cells[1].memory_mib, 818);
+	assert_int_equal(g->cells[1].memory_mib, 1024);
 	solved_free(&s);
 
-	/* 1 GiB pages: 8 vcpus on node 0 and 2 on node 1; 3072 MiB in proportion would be 2457.6
-	 * and 614.4, which are no whole pages: 2 pages and (at least one page per cell) 1. */
+	/* 1 GiB pages: node 1 has 4 PUs, so it takes at most 4 of the 10 vcpus and as much of the
+	 * memory: 6 vcpus and 1843.2 MiB on node 0, 4 and 1228.8 on node 1, in whole pages 2
+	 * and 1. */
 	s = solve_ok(test_data("host-1g-pools.json"),
 		     "{\"name\":\"g\",\"vcpus\":10,\"memory_mib\":3072,\"hugepages\":\"1G\"}", NULL);
 	g = guest(&s, "g");
 	assert_int_equal(g->ncells, 2);
 	assert_int_equal(g->cells[0].node, 0);
-	assert_int_equal(hwloc_bitmap_weight(g->cells[0].vcpus), 8);
+	assert_int_equal(hwloc_bitmap_weight(g->cells[0].vcpus), 6);
 	assert_int_equal(g->cells[0].memory_mib, 2048);
 	assert_int_equal(g->cells[1].node, 1);
 	assert_int_equal(g->cells[1].memory_mib, 1024);
@@ -1290,6 +1292,27 @@ isolate_never_beside_a_reserved_sibling(void **state)
 	solved_free(&sv);
 }
 
+/* Issue 21: a spread guest's vcpus follow its memory. 8 vcpus and 40 GiB over nodes of 8 PUs
+ * and 16 GiB: three cells of a third each (2 or 3 vcpus, 13653 or 13654 MiB), not 6/1/1 vcpus
+ * with 16/16/8 GiB. */
+static void
+spread_cells_in_proportion(void **state)
+{
+	struct solved sv = solve_ok("synthetic:pack:1 numa:4(memory=16GiB) core:8 pu:1",
+				    "{\"name\":\"vm\",\"vcpus\":8,\"memory_mib\":40960}", NULL);
+	const struct plan_guest *pg = guest(&sv, "vm");
+	(void)state;
+
+	assert_int_equal(pg->ncells, 3);
+	for (unsigned c = 0; c < 3; c++) {
+		int v = hwloc_bitmap_weight(pg->cells[c].vcpus);
+
+		assert_true(v == 2 || v == 3);
+		assert_true(pg->cells[c].memory_mib == 13653 || pg->cells[c].memory_mib == 13654);
+	}
+	solved_free(&sv);
+}
+
 int
 main(void)
 {
@@ -1322,6 +1345,7 @@ main(void)
 		cmocka_unit_test(plan_guest_copy_is_deep),
 		cmocka_unit_test(memory_heavy_node_kept_for_memory),
 		cmocka_unit_test(isolate_never_beside_a_reserved_sibling),
+		cmocka_unit_test(spread_cells_in_proportion),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
