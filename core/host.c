@@ -424,6 +424,36 @@ host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *err)
 }
 
 /*
+ * May these PUs (list syntax) be reserved for the host, around the guests placed? 0 when none
+ * of them is held by a guest or floated over by a shared one; -EBUSY with the first such
+ * guest's name in holder (cut to size); -EINVAL when list is not a list of PUs.
+ */
+int
+host_reserve_check(const struct tmap_host *h, const char *list, char *holder, size_t size)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
+
+	if (!list || !*list)
+		return 0;
+	if (bitmap_parse_list(list, &set) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < h->nguests; i++) {
+		const struct plan_guest *pg = &h->guests[i].plan;
+		bool busy = hwloc_bitmap_intersects(set, pg->held);
+
+		for (unsigned c = 0; !busy && c < pg->ncells; c++)
+			busy = hwloc_bitmap_intersects(set, pg->cells[c].pus);
+		busy |= hwloc_bitmap_intersects(set, pg->emulator);
+		if (busy) {
+			if (holder && size)
+				snprintf(holder, size, "%s", pg->name);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/*
  * A guest the state file says is placed: take what it holds, after checking that this host
  * can hold it (its PUs exist, are usable and free; its nodes have the memory). A state file
  * written for another host, or by hand, fails here instead of double-booking a PU.

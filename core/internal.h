@@ -237,6 +237,9 @@ const struct plan_guest *host_guest_plan_at(const struct tmap_host *h, size_t i)
 /* The host's shared pool (list syntax, malloc()ed), for the state. */
 char *host_pool_list(const struct tmap_host *h);
 int host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *err);
+/* May the PUs of list be reserved around the placed guests? 0, or -EBUSY with the name of a
+ * guest that uses one of them in holder (cut to size), or -EINVAL for a bad list. */
+int host_reserve_check(const struct tmap_host *h, const char *list, char *holder, size_t size);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
 
 /* format-*.c: each writes one plan, already checked by plan_guest_check(), into a stream */

@@ -1313,6 +1313,42 @@ spread_cells_in_proportion(void **state)
 	solved_free(&sv);
 }
 
+/* For the session's reserve commands: a PU a placed guest runs on cannot be reserved. */
+static void
+reserve_check_names_the_holder(void **state)
+{
+	struct tmap_topology *t = test_topology(INTEL);
+	struct tmap_guests *g = test_guests("[{\"name\":\"a\",\"vcpus\":2},"
+					    "{\"name\":\"s\",\"vcpus\":1,\"cpu_policy\":\"shared\"}]");
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+	char holder[64] = "";
+	unsigned pu;
+	(void)state;
+
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 0), NULL, &err), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 1), NULL, &err), 0);
+	pu = (unsigned)hwloc_bitmap_first(host_guest_plan_at(h, 0)->held);
+	{
+		char list[16];
+
+		snprintf(list, sizeof(list), "%u", pu);
+		assert_int_equal(host_reserve_check(h, list, holder, sizeof(holder)), -EBUSY);
+		assert_string_equal(holder, "a");
+		snprintf(list, sizeof(list), "%d",
+			 hwloc_bitmap_first(host_guest_plan_at(h, 1)->cells[0].pus));
+		assert_int_equal(host_reserve_check(h, list, holder, sizeof(holder)), -EBUSY);
+		assert_string_equal(holder, "s");
+	}
+	assert_int_equal(host_reserve_check(h, "23", holder, sizeof(holder)), 0);
+	assert_int_equal(host_reserve_check(h, "", holder, sizeof(holder)), 0);
+	assert_int_equal(host_reserve_check(h, "x", holder, sizeof(holder)), -EINVAL);
+	tmap_host_free(h);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
 int
 main(void)
 {
@@ -1346,6 +1382,7 @@ main(void)
 		cmocka_unit_test(memory_heavy_node_kept_for_memory),
 		cmocka_unit_test(isolate_never_beside_a_reserved_sibling),
 		cmocka_unit_test(spread_cells_in_proportion),
+		cmocka_unit_test(reserve_check_names_the_holder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
