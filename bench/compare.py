@@ -1,12 +1,19 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """
-The README's side-by-side table: topomap-bench on every workload of shared/peers, beside the
-Nova results recorded there. Locality is measured here from each engine's answer and the
-workload's host, the same way for both engines, so neither engine grades itself.
+The README's side-by-side table: topomap-bench on every workload of a directory, beside
+OpenStack Nova's fitter in both of its modes, stock (spread) and packing
+(`packing_host_numa_cells_allocation_strategy=True`). Locality is measured here from each
+engine's answer and the workload's host, the same way for every engine, so no engine grades
+itself.
 
   bench/compare.py --bench build/bench/topomap-bench --peers ../shared/peers \
-                   [--repeat 5] [--runs 5]
+                   [--workloads DIR] [--repeat 5] [--runs 5]
+
+For shared/peers/workloads the recorded Nova results (results-nova.json, results-nova-pack.json)
+and upper bounds are used; for any other directory (held-out workloads) Nova is run here with
+the peers' nova_fit.py in both modes (python3-nova must be installed) and the bounds come from
+the peers' bench.py.
 
 Times are sub-microsecond on small hosts and a shared machine has slow spells, so each
 workload runs --runs times (interleaved, one workload after the other) and the table shows
@@ -58,22 +65,48 @@ def locality(workload, result):
     return pct(siblings, pairs), pct(whole, cells), pct(same_socket, cell_pairs)
 
 
+def nova_results(args, wdir, names):
+    """{workload: (spread result, pack result, bounds)}: recorded, or run here."""
+    out = {}
+    if os.path.realpath(wdir) == os.path.realpath(os.path.join(args.peers, "workloads")):
+        spread = json.load(open(os.path.join(args.peers, "results-nova.json")))["workloads"]
+        pack = json.load(open(os.path.join(args.peers, "results-nova-pack.json")))["workloads"]
+        for name in names:
+            key = name[:-5]
+            out[name] = (spread[key]["result"], pack[key]["result"], spread[key]["bounds"])
+        return out
+    sys.path.insert(0, args.peers)
+    sys.dont_write_bytecode = True  # shared/peers is read-only
+    import bench as peers_bench  # the peers' bound definitions, not ours
+    for name in names:
+        path = os.path.join(wdir, name)
+        res = []
+        for mode in ([], ["--pack"]):
+            run = subprocess.run(["/usr/bin/python3", os.path.join(args.peers, "nova_fit.py"),
+                                  "--fit-timeout", "60", "--repeat", "3", path] + mode,
+                                 check=True, capture_output=True, text=True)
+            res.append(json.loads(run.stdout))
+        out[name] = (res[0], res[1], peers_bench.bounds(json.load(open(path))))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--bench", required=True, help="the topomap-bench binary")
     ap.add_argument("--peers", required=True, help="shared/peers: workloads and Nova results")
+    ap.add_argument("--workloads", help="a directory of workloads (default: the peers')")
     ap.add_argument("--repeat", type=int, default=5,
                     help="passes per run; a guest's time is its fastest pass")
     ap.add_argument("--runs", type=int, default=5, help="runs per workload (median)")
     args = ap.parse_args()
 
-    nova = json.load(open(os.path.join(args.peers, "results-nova.json")))["workloads"]
-    wdir = os.path.join(args.peers, "workloads")
+    wdir = args.workloads or os.path.join(args.peers, "workloads")
+    names = sorted(name for name in os.listdir(wdir) if name.endswith(".json"))
+    nova = nova_results(args, wdir, names)
     print("| workload | usable PUs | placed before 1st reject | placed | PU util % "
           "| bad fits + timeouts | median fit ms | max fit ms "
           "| SMT pairs on siblings % | cells on one node % | cell pairs on one socket % |")
     print("| --- " * 11 + "|")
-    names = sorted(name for name in os.listdir(wdir) if name.endswith(".json"))
     runs = {name: [] for name in names}
     for _ in range(args.runs):
         for name in names:
@@ -88,20 +121,23 @@ def main():
                      for r in runs[name]]
         if any(d != decisions[0] for d in decisions):
             sys.exit("%s: the runs decided differently" % name)
-        peer = nova[name[:-5]]
-        t, n, b = dict(mine["totals"]), peer["result"]["totals"], peer["bounds"]
+        spread, pack, b = nova[name]
+        t, n, k = dict(mine["totals"]), spread["totals"], pack["totals"]
         for key in ("fit_ms_median", "fit_ms_max"):
             t[key] = statistics.median(r["totals"][key] for r in runs[name])
         bad = [sum(r["totals"]["statuses"].get(s, 0) for s in ("bad_fit", "timeout"))
-               for r in (mine, peer["result"])]
-        lm, ln = locality(workload, mine), locality(workload, peer["result"])
+               for r in (mine, spread, pack)]
+        lm, ln = locality(workload, mine), locality(workload, spread)
         speed = n["fit_ms_median"] / t["fit_ms_median"]
-        print("| %s | %d | %d / %d (%d) | %d / %d (%d) | %.1f / %.1f | %d / %d "
-              "| %.5f / %.3f (×%.0f) | %.4f / %.1f | %s / %s | %s / %s | %s / %s |" % (
+        print("| %s | %d | %d / %d / %d (%d) | %d / %d / %d (%d) | %.1f / %.1f / %.1f "
+              "| %d / %d / %d | %.5f / %.3f (×%.0f) | %.4f / %.1f | %s / %s | %s / %s "
+              "| %s / %s |" % (
                   name[:-5], t["usable_pus"],
                   t["placed_before_first_reject"], n["placed_before_first_reject"],
-                  b["placed_before_first_reject"], t["placed"], n["placed"], b["placed"],
-                  t["pu_util_pct"], n["pu_util_pct"], bad[0], bad[1],
+                  k["placed_before_first_reject"], b["placed_before_first_reject"],
+                  t["placed"], n["placed"], k["placed"], b["placed"],
+                  t["pu_util_pct"], n["pu_util_pct"], k["pu_util_pct"],
+                  bad[0], bad[1], bad[2],
                   t["fit_ms_median"], n["fit_ms_median"], speed,
                   t["fit_ms_max"], n["fit_ms_max"],
                   lm[0], ln[0], lm[1], ln[1], lm[2], ln[2]))

@@ -220,6 +220,8 @@ int plan_guest_explain(struct plan_guest *pg, const char *fmt, ...) _printf_(2, 
 /* Compute the list strings of a finished guest. */
 int plan_guest_finish(struct plan_guest *pg);
 void plan_guest_clear(struct plan_guest *pg);
+/* A deep copy of src into dst (dst is overwritten, not cleared); dst is untouched on -ENOMEM. */
+int plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src);
 /* Is this plan complete enough to print? */
 int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
 
@@ -228,13 +230,16 @@ int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
 struct json_object;
 struct json_object *plan_guest_to_json(const struct plan_guest *pg);
 
-/* solver.c: record a guest the state file says is placed, checking it against this host. */
+/* host.c: record a guest the state file says is placed, checking it against this host. */
 int host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err);
-/* The recorded plan of the i-th placed guest (borrowed json-c object), or NULL. */
-struct json_object *host_guest_json(const struct tmap_host *h, size_t i);
+/* The plan of the i-th placed guest (borrowed), or NULL. */
+const struct plan_guest *host_guest_plan_at(const struct tmap_host *h, size_t i);
 /* The host's shared pool (list syntax, malloc()ed), for the state. */
 char *host_pool_list(const struct tmap_host *h);
 int host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *err);
+/* May the PUs of list be reserved around the placed guests? 0, or -EBUSY with the name of a
+ * guest that uses one of them in holder (cut to size), or -EINVAL for a bad list. */
+int host_reserve_check(const struct tmap_host *h, const char *list, char *holder, size_t size);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
 
 /* format-*.c: each writes one plan, already checked by plan_guest_check(), into a stream */

@@ -103,6 +103,119 @@ plan_guest_clear(struct plan_guest *pg)
 	memset(pg, 0, sizeof(*pg));
 }
 
+/* A copy that may be NULL: NULL stays NULL; *ok turns false when memory runs out. */
+static hwloc_bitmap_t
+dup_set(hwloc_const_bitmap_t set, bool *ok)
+{
+	hwloc_bitmap_t copy;
+
+	if (!set)
+		return NULL;
+	copy = hwloc_bitmap_dup(set);
+	*ok &= copy != NULL;
+	return copy;
+}
+
+static char *
+dup_str(const char *text, bool *ok)
+{
+	char *copy;
+
+	if (!text)
+		return NULL;
+	copy = strdup(text);
+	*ok &= copy != NULL;
+	return copy;
+}
+
+static bool
+copy_vcpus(struct plan_guest *dst, const struct plan_guest *src)
+{
+	bool ok = true;
+
+	if (!dst->vcpus)
+		return true;
+	dst->vcpu_pus = src->vcpu_pus ? calloc(dst->vcpus, sizeof(*dst->vcpu_pus)) : NULL;
+	dst->vcpu_lists = src->vcpu_lists ? calloc(dst->vcpus, sizeof(*dst->vcpu_lists)) : NULL;
+	dst->vcpu_node = src->vcpu_node ? calloc(dst->vcpus, sizeof(*dst->vcpu_node)) : NULL;
+	dst->vcpu_core_lists = src->vcpu_core_lists ?
+				       calloc(dst->vcpus, sizeof(*dst->vcpu_core_lists)) : NULL;
+	if ((src->vcpu_pus && !dst->vcpu_pus) || (src->vcpu_lists && !dst->vcpu_lists) ||
+	    (src->vcpu_node && !dst->vcpu_node) || (src->vcpu_core_lists && !dst->vcpu_core_lists))
+		return false;
+	for (unsigned v = 0; v < dst->vcpus; v++) {
+		if (dst->vcpu_pus)
+			dst->vcpu_pus[v] = dup_set(src->vcpu_pus[v], &ok);
+		if (dst->vcpu_lists)
+			dst->vcpu_lists[v] = dup_str(src->vcpu_lists[v], &ok);
+		if (dst->vcpu_node)
+			dst->vcpu_node[v] = src->vcpu_node[v];
+		if (dst->vcpu_core_lists)
+			dst->vcpu_core_lists[v] = dup_str(src->vcpu_core_lists[v], &ok);
+	}
+	return ok;
+}
+
+static bool
+copy_cells(struct plan_guest *dst, const struct plan_guest *src)
+{
+	bool ok = true;
+
+	if (!src->cells)
+		return true;
+	dst->cells = calloc(dst->ncells ? dst->ncells : 1, sizeof(*dst->cells));
+	if (!dst->cells)
+		return false;
+	for (unsigned c = 0; c < dst->ncells; c++) {
+		const struct plan_cell *from = &src->cells[c];
+		struct plan_cell *to = &dst->cells[c];
+
+		to->node = from->node;
+		to->memory_mib = from->memory_mib;
+		to->vcpus = dup_set(from->vcpus, &ok);
+		to->pus = dup_set(from->pus, &ok);
+		to->vcpus_list = dup_str(from->vcpus_list, &ok);
+		to->pus_list = dup_str(from->pus_list, &ok);
+	}
+	return ok;
+}
+
+int
+plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src)
+{
+	struct plan_guest pg = *src;
+	bool ok = true;
+
+	/* The scalars as they are; every pointer below is replaced by a copy of its own. */
+	pg.vcpu_pus = NULL;
+	pg.vcpu_lists = NULL;
+	pg.vcpu_node = NULL;
+	pg.vcpu_core_lists = NULL;
+	pg.cells = NULL;
+	pg.explain = NULL;
+	pg.nexplain = 0;
+	pg.name = dup_str(src->name, &ok);
+	pg.emulator = dup_set(src->emulator, &ok);
+	pg.held = dup_set(src->held, &ok);
+	pg.memory_nodes = dup_set(src->memory_nodes, &ok);
+	pg.emulator_list = dup_str(src->emulator_list, &ok);
+	pg.cpus_list = dup_str(src->cpus_list, &ok);
+	pg.held_list = dup_str(src->held_list, &ok);
+	pg.memory_list = dup_str(src->memory_list, &ok);
+	if (src->nexplain) {
+		pg.explain = calloc(src->nexplain, sizeof(*pg.explain));
+		ok &= pg.explain != NULL;
+		for (size_t i = 0; pg.explain && i < src->nexplain; i++, pg.nexplain++)
+			pg.explain[i] = dup_str(src->explain[i], &ok);
+	}
+	if (!ok || !copy_vcpus(&pg, src) || !copy_cells(&pg, src)) {
+		plan_guest_clear(&pg);
+		return -ENOMEM;
+	}
+	*dst = pg;
+	return 0;
+}
+
 struct tmap_plan *
 tmap_plan_free(struct tmap_plan *p)
 {

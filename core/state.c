@@ -356,6 +356,7 @@ tmap_host_guest_plan(const struct tmap_host *h, const char *name, struct tmap_pl
 		     struct tmap_error *err)
 {
 	struct tmap_plan *plan;
+	struct json_object *json;
 	int r = -ENOENT;
 
 	if (!h || !name || !ret)
@@ -370,7 +371,9 @@ tmap_host_guest_plan(const struct tmap_host *h, const char *name, struct tmap_pl
 			return tmap_error_set(err, -ENOMEM, "out of memory");
 		}
 		plan->nguests = 1;
-		r = guest_from_json(host_topology(h), host_guest_json(h, i), &plan->guests[0]);
+		json = plan_guest_to_json(host_guest_plan_at(h, i));
+		r = json ? guest_from_json(host_topology(h), json, &plan->guests[0]) : -ENOMEM;
+		json_object_put(json);
 		if (r < 0) {
 			tmap_plan_free(plan);
 			return tmap_error_set(err, r, "the recorded plan of '%s' cannot be read", name);
@@ -430,7 +433,7 @@ tmap_state_save(struct tmap_state *st, const struct tmap_host *h, struct tmap_er
 	json_object_object_add(root, "shared_pool", json_object_new_string(pool));
 	json_object_object_add(root, "guests", guests);
 	for (size_t i = 0; i < tmap_host_guest_count(h); i++)
-		json_object_array_add(guests, json_object_get(host_guest_json(h, i)));
+		json_object_array_add(guests, plan_guest_to_json(host_guest_plan_at(h, i)));
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							    JSON_C_TO_STRING_NOSLASHESCAPE);
 

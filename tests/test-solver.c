@@ -5,6 +5,8 @@
  * its own on its cell's node, no PU is given twice, reserved PUs and memory-only nodes are
  * never used for vcpus, no node gives more memory than it has.
  */
+#include <json-c/json.h>
+
 #include "testlib.h"
 
 struct solved {
@@ -453,6 +455,13 @@ no_fit_messages(void **state)
 	NOFIT(INTEL, "{\"name\":\"iso\",\"vcpus\":7,\"thread_policy\":\"isolate\",\"cells\":["
 		     "{\"cpus\":\"0-6\"}]}",
 	      NULL, "iso: cell 0 needs 7 whole free cores", "largest free node has 6");
+	/* Issue 14: the PUs of one node are never shown beside the memory of another. */
+	NOFIT("synthetic:pack:2 numa:1(memory=12GiB) core:6 pu:1",
+	      "[{\"name\":\"a\",\"vcpus\":6,\"memory_mib\":1024,\"cells\":[{\"cpus\":\"0-5\"}]},"
+	      "{\"name\":\"b\",\"vcpus\":1,\"memory_mib\":10240,\"cells\":[{\"cpus\":\"0\"}]},"
+	      "{\"name\":\"c\",\"vcpus\":4,\"memory_mib\":11000,\"cells\":[{\"cpus\":\"0-3\"}]}]",
+	      NULL, "c: cell 0 needs 4 free PUs and 11000 MiB on one node; no free node has both: ",
+	      "has 5 free PUs but 2048 MiB; node ", "has 11264 MiB but 0 free PUs");
 	/* 3 cells, 2 nodes, and distinct nodes demanded. */
 	{
 		struct tmap_topology *t = test_topology(INTEL);
@@ -639,8 +648,8 @@ hugepages_refused(void **state)
 static void
 hugepages_spread_in_whole_pages(void **state)
 {
-	/* 20 vcpus: 12 on node 0, 8 on node 1; 2048 MiB in proportion (1228.8 and 819.2), down
-	 * to whole 2 MiB pages (1228 and 818), the 2 MiB left to the first node with room. */
+	/* 20 vcpus over two nodes of 12 PUs: half the guest on each, 10 vcpus and 1024 MiB in
+	 * whole 2 MiB pages. */
 	struct solved s = solve_ok(HUGE_HOST,
 				   "{\"name\":\"wide\",\"vcpus\":20,\"memory_mib\":2048,\"hugepages\":\"2M\"}",
 				   NULL);
@@ -649,19 +658,21 @@ hugepages_spread_in_whole_pages(void **state)
 	assert_true(g->cells_proposed);
 	assert_int_equal(g->ncells, 2);
 	assert_int_equal(g->cells[0].node, 0);
-	assert_int_equal(g->cells[0].memory_mib, 1230);
+	assert_int_equal(g->cells[0].memory_mib, 1024);
+	assert_int_equal(hwloc_bitmap_weight(g->cells[0].vcpus), 10);
 	assert_int_equal(g->cells[1].node, 1);
-	assert_int_equal(g->cells[1].memory_mib, 818);
+	assert_int_equal(g->cells[1].memory_mib, 1024);
 	solved_free(&s);
 
-	/* 1 GiB pages: 8 vcpus on node 0 and 2 on node 1; 3072 MiB in proportion would be 2457.6
-	 * and 614.4, which are no whole pages: 2 pages and (at least one page per cell) 1. */
+	/* 1 GiB pages: node 1 has 4 PUs, so it takes at most 4 of the 10 vcpus and as much of the
+	 * memory: 6 vcpus and 1843.2 MiB on node 0, 4 and 1228.8 on node 1, in whole pages 2
+	 * and 1. */
 	s = solve_ok(test_data("host-1g-pools.json"),
 		     "{\"name\":\"g\",\"vcpus\":10,\"memory_mib\":3072,\"hugepages\":\"1G\"}", NULL);
 	g = guest(&s, "g");
 	assert_int_equal(g->ncells, 2);
 	assert_int_equal(g->cells[0].node, 0);
-	assert_int_equal(hwloc_bitmap_weight(g->cells[0].vcpus), 8);
+	assert_int_equal(hwloc_bitmap_weight(g->cells[0].vcpus), 6);
 	assert_int_equal(g->cells[0].memory_mib, 2048);
 	assert_int_equal(g->cells[1].node, 1);
 	assert_int_equal(g->cells[1].memory_mib, 1024);
@@ -1215,6 +1226,129 @@ place_again_keeps_a_running_guest(void **state)
 	tmap_topology_free(t);
 }
 
+/* The ledger keeps each guest's plan as a copy: every field the plan's JSON shows is copied,
+ * and the copy owns all of its memory (the original is freed first). */
+static void
+plan_guest_copy_is_deep(void **state)
+{
+	struct solved sv = solve_ok("synthetic:pack:2 numa:1 core:4 pu:2",
+				    "[{\"name\": \"a\", \"vcpus\": 4, \"iothreads\": 1, "
+				    "\"emulator_threads\": \"isolate\", \"qos\": {\"shares\": 7}},"
+				    " {\"name\": \"b\", \"vcpus\": 3, \"cpu_policy\": \"shared\"}]",
+				    NULL);
+	(void)state;
+
+	for (size_t i = 0; i < sv.p->nguests; i++) {
+		struct plan_guest copy;
+		struct json_object *a = plan_guest_to_json(&sv.p->guests[i]), *b;
+
+		assert_int_equal(plan_guest_copy(&copy, &sv.p->guests[i]), 0);
+		plan_guest_clear(&sv.p->guests[i]);
+		b = plan_guest_to_json(&copy);
+		assert_string_equal(json_object_to_json_string(a), json_object_to_json_string(b));
+		sv.p->guests[i] = copy;
+		json_object_put(a);
+		json_object_put(b);
+	}
+	solved_free(&sv);
+}
+
+/* Issue 21: node 0 has 8 cores x 2 threads and 32 GiB, node 1 4 x 2 and 96 GiB. A small guest
+ * goes to the node of its shape (node 0), so a memory-heavy guest that only node 1 can hold
+ * still fits there; it used to take node 1 (the most memory) and leave bigmem nowhere. */
+static void
+memory_heavy_node_kept_for_memory(void **state)
+{
+	struct solved sv = solve_ok(test_data("host-unequal-memory.json"),
+				    "[{\"name\":\"small\",\"vcpus\":2,\"memory_mib\":2048},"
+				    "{\"name\":\"bigmem\",\"vcpus\":4,\"memory_mib\":98304}]",
+				    NULL);
+	(void)state;
+
+	assert_int_equal(guest(&sv, "small")->cells[0].node, 0);
+	assert_int_equal(guest(&sv, "bigmem")->cells[0].node, 1);
+	solved_free(&sv);
+}
+
+/* Issue 21: a reserved sibling is not empty. PU 0 (the host's) and PU 12 are siblings: with
+ * PU 0 reserved, an isolate guest must not get PU 12, nor hold it, as if its core were
+ * empty; nor may a require guest or an isolated emulator. */
+static void
+isolate_never_beside_a_reserved_sibling(void **state)
+{
+	struct solved sv = solve_ok(INTEL,
+				    "[{\"name\":\"iso\",\"vcpus\":1,\"thread_policy\":\"isolate\"},"
+				    "{\"name\":\"req\",\"vcpus\":2,\"thread_policy\":\"require\","
+				    "\"emulator_threads\":\"isolate\"}]",
+				    "0");
+	(void)state;
+
+	for (size_t i = 0; i < sv.p->nguests; i++) {
+		const struct plan_guest *pg = &sv.p->guests[i];
+
+		assert_false(hwloc_bitmap_isset(pg->held, 12));
+		assert_false(hwloc_bitmap_isset(pg->emulator, 12));
+	}
+	solved_free(&sv);
+}
+
+/* Issue 21: a spread guest's vcpus follow its memory. 8 vcpus and 40 GiB over nodes of 8 PUs
+ * and 16 GiB: three cells of a third each (2 or 3 vcpus, 13653 or 13654 MiB), not 6/1/1 vcpus
+ * with 16/16/8 GiB. */
+static void
+spread_cells_in_proportion(void **state)
+{
+	struct solved sv = solve_ok("synthetic:pack:1 numa:4(memory=16GiB) core:8 pu:1",
+				    "{\"name\":\"vm\",\"vcpus\":8,\"memory_mib\":40960}", NULL);
+	const struct plan_guest *pg = guest(&sv, "vm");
+	(void)state;
+
+	assert_int_equal(pg->ncells, 3);
+	for (unsigned c = 0; c < 3; c++) {
+		int v = hwloc_bitmap_weight(pg->cells[c].vcpus);
+
+		assert_true(v == 2 || v == 3);
+		assert_true(pg->cells[c].memory_mib == 13653 || pg->cells[c].memory_mib == 13654);
+	}
+	solved_free(&sv);
+}
+
+/* For the session's reserve commands: a PU a placed guest runs on cannot be reserved. */
+static void
+reserve_check_names_the_holder(void **state)
+{
+	struct tmap_topology *t = test_topology(INTEL);
+	struct tmap_guests *g = test_guests("[{\"name\":\"a\",\"vcpus\":2},"
+					    "{\"name\":\"s\",\"vcpus\":1,\"cpu_policy\":\"shared\"}]");
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+	char holder[64] = "";
+	unsigned pu;
+	(void)state;
+
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 0), NULL, &err), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 1), NULL, &err), 0);
+	pu = (unsigned)hwloc_bitmap_first(host_guest_plan_at(h, 0)->held);
+	{
+		char list[16];
+
+		snprintf(list, sizeof(list), "%u", pu);
+		assert_int_equal(host_reserve_check(h, list, holder, sizeof(holder)), -EBUSY);
+		assert_string_equal(holder, "a");
+		snprintf(list, sizeof(list), "%d",
+			 hwloc_bitmap_first(host_guest_plan_at(h, 1)->cells[0].pus));
+		assert_int_equal(host_reserve_check(h, list, holder, sizeof(holder)), -EBUSY);
+		assert_string_equal(holder, "s");
+	}
+	assert_int_equal(host_reserve_check(h, "23", holder, sizeof(holder)), 0);
+	assert_int_equal(host_reserve_check(h, "", holder, sizeof(holder)), 0);
+	assert_int_equal(host_reserve_check(h, "x", holder, sizeof(holder)), -EINVAL);
+	tmap_host_free(h);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
 int
 main(void)
 {
@@ -1244,6 +1378,11 @@ main(void)
 		cmocka_unit_test(cells_stay_in_one_l3),
 		cmocka_unit_test(random_streams_keep_the_host_whole),
 		cmocka_unit_test(place_again_keeps_a_running_guest),
+		cmocka_unit_test(plan_guest_copy_is_deep),
+		cmocka_unit_test(memory_heavy_node_kept_for_memory),
+		cmocka_unit_test(isolate_never_beside_a_reserved_sibling),
+		cmocka_unit_test(spread_cells_in_proportion),
+		cmocka_unit_test(reserve_check_names_the_holder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,847 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host: the ledger of placed guests around a solver (solver.c decides for one guest).
+ * Each placed guest is kept as a struct: a copy of its plan, and what it holds, so that it
+ * can be released. The state file's format is spoken by state.c alone.
+ */
+#include "solver.h"
+
+/* One placed guest. */
+struct host_guest {
+	uint64_t name_hash;	/* name_hash(plan.name): a guest's name is looked up on every call */
+	struct plan_guest plan;	/* its plan, as placed (or read from the state file) */
+	uint64_t *mem;		/* per node index: MiB */
+	int page;		/* the pool mem came from: index into t->page_kib, or -1 */
+	unsigned *shared;	/* per node index: shared vcpus */
+};
+
+struct tmap_host {
+	struct solver s;
+	size_t nguests, guests_size;	/* guests_size: room in guests */
+	struct host_guest *guests;
+};
+
+/* FNV-1a */
+static uint64_t
+name_hash(const char *name)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+static void
+host_guest_clear(struct host_guest *hg)
+{
+	plan_guest_clear(&hg->plan);
+	free(hg->mem);
+	free(hg->shared);
+}
+
+static int
+explain_memory(struct plan_guest *pg)
+{
+	const char *mode = memory_mode_name(pg->memory_mode);
+
+	return plan_guest_explain(pg, "memory: %s on node%s %s", mode,
+				  hwloc_bitmap_weight(pg->memory_nodes) > 1 ? "s" : "",
+				  pg->memory_list);
+}
+
+/* Remember a placed guest: a copy of its plan, and what it holds. */
+static int
+record(struct tmap_host *h, const struct plan_guest *pg)
+{
+	const struct tmap_topology *t = h->s.t;
+	struct host_guest hg = {0}, *v = h->guests;
+
+	hg.name_hash = name_hash(pg->name);
+	hg.mem = calloc(t->nnodes, sizeof(*hg.mem));
+	hg.shared = calloc(t->nnodes, sizeof(*hg.shared));
+	hg.page = pg->page_kib ? topo_page_index(t, pg->page_kib) : -1;
+	/* Room grows by half: a host where guests come and go keeps one array, instead of
+	 * moving it, a guest longer, through the heap it fragments. */
+	if (h->nguests == h->guests_size) {
+		size_t size = h->guests_size + h->guests_size / 2 + 8;
+
+		v = realloc(h->guests, size * sizeof(*v));
+		if (v) {
+			h->guests = v;
+			h->guests_size = size;
+		}
+	}
+	if (!hg.mem || !hg.shared || !v || plan_guest_copy(&hg.plan, pg) < 0) {
+		host_guest_clear(&hg);
+		return -ENOMEM;
+	}
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		int n = topo_node_index(t, pg->cells[c].node);
+
+		hg.mem[n] += pg->cells[c].memory_mib;
+		if (pg->cpu_policy == TMAP_CPU_SHARED)
+			hg.shared[n] += (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
+	}
+	h->guests[h->nguests++] = hg;
+	return 0;
+}
+
+static int
+host_init_options(const struct tmap_solve_options *o, struct tmap_solve_options *opts,
+		  struct tmap_error *err)
+{
+	const uint32_t known = TMAP_SOLVE_DISTINCT_CELLS | TMAP_SOLVE_NO_SPREAD;
+
+	*opts = (struct tmap_solve_options)TMAP_SOLVE_OPTIONS_INIT;
+	if (o) {
+		/* Fields past the caller's size were not there when it was built: defaults. */
+		if (o->size < offsetof(struct tmap_solve_options, reserve) + sizeof(o->reserve))
+			return tmap_error_set(err, -EINVAL, "solve options: size %u is too small",
+					      o->size);
+		memcpy(opts, o, o->size < sizeof(*opts) ? o->size : sizeof(*opts));
+		opts->size = sizeof(*opts);
+	}
+	if (opts->flags & ~known)
+		return tmap_error_set(err, -EINVAL, "solve options: unknown flags 0x%x",
+				      opts->flags & ~known);
+	return 0;
+}
+
+int
+tmap_host_new(const struct tmap_topology *t, const struct tmap_solve_options *o,
+	      struct tmap_host **ret, struct tmap_error *err)
+{
+	struct tmap_solve_options opts;
+	struct tmap_host *h;
+	int r;
+
+	if (!t || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_host_new: missing argument");
+	r = host_init_options(o, &opts, err);
+	if (r < 0)
+		return r;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = solver_init(&h->s, t, &opts, err);
+	if (r < 0) {
+		solver_clear(&h->s);
+		free(h);
+		return r;
+	}
+	h->s.err = NULL;
+	*ret = h;
+	return 0;
+}
+
+struct tmap_host *
+tmap_host_free(struct tmap_host *h)
+{
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < h->nguests; i++)
+		host_guest_clear(&h->guests[i]);
+	free(h->guests);
+	solver_clear(&h->s);
+	free(h);
+	return NULL;
+}
+
+size_t
+tmap_host_guest_count(const struct tmap_host *h)
+{
+	return h ? h->nguests : 0;
+}
+
+const char *
+tmap_host_guest_name(const struct tmap_host *h, size_t i)
+{
+	return h && i < h->nguests ? h->guests[i].plan.name : NULL;
+}
+
+static struct host_guest *
+host_find(const struct tmap_host *h, const char *name)
+{
+	uint64_t hash = name_hash(name);
+
+	for (size_t i = 0; i < h->nguests; i++)
+		if (h->guests[i].name_hash == hash && streq(h->guests[i].plan.name, name))
+			return &h->guests[i];
+	return NULL;
+}
+
+static int
+plan_new(const char *host, size_t nguests, struct tmap_plan **ret)
+{
+	struct tmap_plan *plan = calloc(1, sizeof(*plan));
+
+	if (!plan || !(plan->host = strdup(host)) ||
+	    !(plan->guests = calloc(nguests, sizeof(*plan->guests)))) {
+		tmap_plan_free(plan);
+		return -ENOMEM;
+	}
+	plan->nguests = nguests;
+	*ret = plan;
+	return 0;
+}
+
+/* Place, finish and record one guest into pg; the host is unchanged on failure. */
+static int
+host_place(struct tmap_host *h, const struct tmap_guest *g, struct plan_guest *pg,
+	   struct tmap_error *err)
+{
+	int r;
+
+	h->s.err = err;
+	r = tmap_guest_validate(g, err);
+	if (r < 0)
+		goto out;
+	if (host_find(h, g->name)) {
+		r = tmap_error_set(err, -EEXIST, "%s: a guest of that name is already placed",
+				   g->name);
+		goto out;
+	}
+	r = solver_place(&h->s, g, pg, false);
+	if (r == 0) {
+		r = plan_guest_finish(pg);
+		if (r == 0)
+			r = explain_memory(pg);
+		if (r == 0)
+			r = record(h, pg);
+		/* solver_place() saved the host before it took anything */
+		if (r < 0)
+			solver_undo(&h->s);
+	}
+	if (r == -ENOMEM)
+		tmap_error_set(err, r, "out of memory");
+out:
+	h->s.err = NULL;
+	return r;
+}
+
+int
+tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_plan **ret,
+		struct tmap_error *err)
+{
+	struct tmap_plan *plan = NULL;
+	int r;
+
+	if (!h || !g)
+		return tmap_error_set(err, -EINVAL, "tmap_host_place: missing argument");
+	if (plan_new(h->s.t->source, 1, &plan) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = host_place(h, g, &plan->guests[0], err);
+	if (r < 0 || !ret)
+		tmap_plan_free(plan);
+	else
+		*ret = plan;
+	return r;
+}
+
+/*
+ * Does the recorded plan pg give exactly what g asks for: the same vcpus and topology, cells
+ * (their vcpus and memory), policies and page size? Then its PUs and nodes still answer g.
+ * Cells the solver proposed for a guest without any stand for the whole guest.
+ */
+static bool
+plan_answers(const struct plan_guest *pg, const struct tmap_guest *g,
+	     const struct guest_cells *cells)
+{
+	if (pg->vcpus != g->vcpus || pg->sockets != g->sockets || pg->cores != g->cores ||
+	    pg->threads != g->threads || pg->cpu_policy != g->cpu_policy ||
+	    pg->thread_policy != g->thread_policy || pg->emulator_policy != g->emulator_policy ||
+	    pg->page_kib != g->page_kib || pg->memory_mib != tmap_guest_memory_mib(g))
+		return false;
+	if (pg->cells_proposed && cells->implied)
+		return true;
+	if (pg->cells_proposed || pg->ncells != cells->n)
+		return false;
+	for (unsigned c = 0; c < cells->n; c++)
+		if (!hwloc_bitmap_isequal(pg->cells[c].vcpus, cells->vcpus[c]) ||
+		    pg->cells[c].memory_mib != cells->memory_mib[c])
+			return false;
+	return true;
+}
+
+#define KEPT "kept where it is: it asks for what its recorded plan gives (vcpus, cells, memory, policies, page size); memory mode, iothreads and cputune as now given"
+
+/* g no longer answers its recorded plan pg: placed anew around the others; on failure it keeps
+ * what it had, exactly. */
+static int
+place_anew(struct tmap_host *h, const struct tmap_guest *g, const struct plan_guest *pg,
+	   struct tmap_plan **ret, struct tmap_error *err)
+{
+	struct snapshot snap = {0};
+	int r;
+
+	r = snapshot_take(&h->s, &snap);
+	if (r < 0)
+		return tmap_error_set(err, r, "out of memory");
+	tmap_host_release(h, g->name);
+	r = tmap_host_place(h, g, ret, err);
+	if (r < 0) {
+		snapshot_restore(&h->s, &snap);
+		if (record(h, pg) < 0)
+			r = tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	snapshot_clear(&snap);
+	return r;
+}
+
+/* The same answer: the same PUs and nodes, with what may change around them. Takes old. */
+static int
+keep_placed(struct host_guest *found, const struct tmap_guest *g,
+	    struct tmap_plan *old, struct tmap_plan **ret, struct tmap_error *err)
+{
+	struct plan_guest *pg = &old->guests[0], copy;
+	int r = 0;
+
+	pg->memory_mode = g->memory_mode;
+	pg->iothreads = g->iothreads;
+	pg->shares = g->shares;
+	pg->period = g->period;
+	pg->quota = g->quota;
+	if (pg->nexplain == 0 || !streq(pg->explain[pg->nexplain - 1], KEPT))
+		r = plan_guest_explain(pg, "%s", KEPT);
+	if (r < 0 || plan_guest_copy(&copy, pg) < 0) {
+		tmap_plan_free(old);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	plan_guest_clear(&found->plan);
+	found->plan = copy;
+	if (ret)
+		*ret = old;
+	else
+		tmap_plan_free(old);
+	return 0;
+}
+
+int
+tmap_host_place_again(struct tmap_host *h, const struct tmap_guest *g, struct tmap_plan **ret,
+		      struct tmap_error *err)
+{
+	struct guest_cells cells = {0};
+	struct tmap_plan *old = NULL;
+	struct host_guest *found;
+	int r;
+
+	if (!h || !g)
+		return tmap_error_set(err, -EINVAL, "tmap_host_place_again: missing argument");
+	r = tmap_guest_validate(g, err);
+	if (r < 0)
+		return r;
+	found = host_find(h, g->name);
+	if (!found)
+		return tmap_host_place(h, g, ret, err);
+	if (plan_new(h->s.t->source, 1, &old) < 0 ||
+	    plan_guest_copy(&old->guests[0], &found->plan) < 0) {
+		if (old)
+			old->nguests = 0;
+		tmap_plan_free(old);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (guest_resolve_cells(g, &cells) < 0) {
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+	} else if (!plan_answers(&old->guests[0], g, &cells)) {
+		r = place_anew(h, g, &old->guests[0], ret, err);
+	} else {
+		r = keep_placed(found, g, old, ret, err);
+		old = NULL;
+	}
+	guest_cells_clear(&cells);
+	tmap_plan_free(old);
+	return r;
+}
+
+int
+tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error *err)
+{
+	int r;
+
+	if (!h || !g)
+		return tmap_error_set(err, -EINVAL, "tmap_host_fit: missing argument");
+	h->s.err = err;
+	r = tmap_guest_validate(g, err);
+	if (r == 0 && host_find(h, g->name))
+		r = tmap_error_set(err, -EEXIST, "%s: a guest of that name is already placed",
+				   g->name);
+	if (r == 0)
+		r = solver_decide(&h->s, g);
+	if (r == -ENOMEM)
+		tmap_error_set(err, r, "out of memory");
+	h->s.err = NULL;
+	return r;
+}
+
+int
+tmap_host_release(struct tmap_host *h, const char *name)
+{
+	struct host_guest *a = NULL;
+	size_t i;
+
+	if (!h || !name)
+		return -EINVAL;
+	for (i = 0; i < h->nguests && !a; i++)
+		if (streq(h->guests[i].plan.name, name))
+			a = &h->guests[i];
+	if (!a)
+		return -ENOENT;
+	solver_release(&h->s, a->plan.held, a->page, a->mem, a->shared);
+	host_guest_clear(a);
+	i = (size_t)(a - h->guests);
+	memmove(a, a + 1, (h->nguests - i - 1) * sizeof(*a));
+	h->nguests--;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* What the state file needs of a host */
+
+const struct plan_guest *
+host_guest_plan_at(const struct tmap_host *h, size_t i)
+{
+	return i < h->nguests ? &h->guests[i].plan : NULL;
+}
+
+const struct tmap_topology *
+host_topology(const struct tmap_host *h)
+{
+	return h->s.t;
+}
+
+char *
+host_pool_list(const struct tmap_host *h)
+{
+	return bitmap_list(h->s.pool);
+}
+
+/* The pool a state file recorded: free usable PUs that go back into it. */
+int
+host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *err)
+{
+	return solver_restore_pool(&h->s, list, err);
+}
+
+/*
+ * May these PUs (list syntax) be reserved for the host, around the guests placed? 0 when none
+ * of them is held by a guest or floated over by a shared one; -EBUSY with the first such
+ * guest's name in holder (cut to size); -EINVAL when list is not a list of PUs.
+ */
+int
+host_reserve_check(const struct tmap_host *h, const char *list, char *holder, size_t size)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
+
+	if (!list || !*list)
+		return 0;
+	if (bitmap_parse_list(list, &set) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < h->nguests; i++) {
+		const struct plan_guest *pg = &h->guests[i].plan;
+		bool busy = hwloc_bitmap_intersects(set, pg->held);
+
+		for (unsigned c = 0; !busy && c < pg->ncells; c++)
+			busy = hwloc_bitmap_intersects(set, pg->cells[c].pus);
+		busy |= hwloc_bitmap_intersects(set, pg->emulator);
+		if (busy) {
+			if (holder && size)
+				snprintf(holder, size, "%s", pg->name);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A guest the state file says is placed: take what it holds, after checking that this host
+ * can hold it (its PUs exist, are usable and free; its nodes have the memory). A state file
+ * written for another host, or by hand, fails here instead of double-booking a PU.
+ */
+int
+host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
+{
+	const struct solver *s = &h->s;
+	const struct tmap_topology *t = s->t;
+	unsigned pu;
+	int r;
+
+	if (host_find(h, pg->name))
+		return tmap_error_set(err, -EBADMSG, "guest '%s' appears twice", pg->name);
+	if (pg->page_kib && topo_page_index(t, pg->page_kib) < 0) {
+		char size[32];
+
+		return tmap_error_set(err, -EBADMSG,
+				      "guest '%s' has its memory in %s pages, which no node of this host has a pool of",
+				      pg->name, page_size_text(pg->page_kib, size, sizeof(size)));
+	}
+	hwloc_bitmap_foreach_begin(pu, pg->held)
+	{
+		if (!hwloc_bitmap_isset(s->usable, pu))
+			return tmap_error_set(err, -EBADMSG,
+					      "guest '%s' holds PU %u, which is not a usable PU of this host (reserved, shared or absent: a state file of another host?)",
+					      pg->name, pu);
+		if (hwloc_bitmap_isset(s->taken, pu))
+			return tmap_error_set(err, -EBADMSG,
+					      "guest '%s' holds PU %u, which another guest holds too",
+					      pg->name, pu);
+	}
+	hwloc_bitmap_foreach_end();
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		int n = topo_node_index(t, pg->cells[c].node);
+
+		if (n < 0 || t->nodes[n].cpuless)
+			return tmap_error_set(err, -EBADMSG,
+					      "guest '%s' cell %u is on node %u, which this host does not have with CPUs",
+					      pg->name, c, pg->cells[c].node);
+		if (pg->cpu_policy == TMAP_CPU_SHARED &&
+		    !hwloc_bitmap_isincluded(pg->cells[c].pus, s->pool))
+			return tmap_error_set(err, -EBADMSG,
+					      "shared guest '%s' floats outside the recorded shared pool",
+					      pg->name);
+	}
+	solver_take(&h->s, pg);
+	r = record(h, pg);
+	if (r < 0)
+		return tmap_error_set(err, r, "out of memory");
+	return 0;
+}
+
+int
+tmap_host_solve(struct tmap_host *h, const struct tmap_guests *guests, struct tmap_plan **ret,
+		struct tmap_error *err)
+{
+	struct tmap_plan *plan = NULL;
+	size_t placed = 0;
+	int r = 0;
+
+	if (!h || !guests || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_host_solve: missing argument");
+	if (guests->n == 0)
+		return tmap_error_set(err, -EINVAL, "no guest to place");
+	if (plan_new(h->s.t->source, guests->n, &plan) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (; placed < guests->n; placed++) {
+		r = host_place(h, guests->guest[placed], &plan->guests[placed], err);
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		/* All or nothing: the guests placed before the one that failed leave again. */
+		while (placed-- > 0)
+			tmap_host_release(h, guests->guest[placed]->name);
+		tmap_plan_free(plan);
+		return r;
+	}
+	*ret = plan;
+	return 0;
+}
+
+/* The host as it is, to try placements and put it back exactly. */
+struct trial_mark {
+	struct solver_mark solver;
+	size_t nguests;
+};
+
+static int
+trial_begin(struct tmap_host *h, struct trial_mark *m)
+{
+	m->nguests = h->nguests;
+	return solver_mark(&h->s, &m->solver);
+}
+
+static void
+trial_end(struct tmap_host *h, struct trial_mark *m)
+{
+	solver_mark_restore(&h->s, &m->solver);
+	while (h->nguests > m->nguests)
+		host_guest_clear(&h->guests[--h->nguests]);
+}
+
+/* Place guests in this order, skipping the ones that do not fit; how many were placed. With
+ * plan: keep the placements, and the reasons of the rejected. */
+static int
+place_in_order(struct tmap_host *h, struct tmap_guest *const *order, size_t n,
+	       struct tmap_plan *plan, size_t *ret_placed)
+{
+	size_t placed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct plan_guest pg = {0};
+		struct tmap_error err = {0};
+		int r = host_place(h, order[i], &pg, &err);
+
+		if (r == -ENOMEM) {
+			plan_guest_clear(&pg);
+			return r;
+		}
+		if (r < 0) {
+			plan_guest_clear(&pg);
+			if (plan) {
+				plan->rejected_names[plan->nrejected] = strdup(order[i]->name);
+				plan->rejected_reasons[plan->nrejected] = strdup(err.message);
+				if (!plan->rejected_names[plan->nrejected] ||
+				    !plan->rejected_reasons[plan->nrejected])
+					return -ENOMEM;
+				plan->nrejected++;
+			}
+			continue;
+		}
+		if (plan)
+			plan->guests[plan->nguests++] = pg;
+		else
+			plan_guest_clear(&pg);
+		placed++;
+	}
+	*ret_placed = placed;
+	return 0;
+}
+
+static uint64_t
+guest_weight(const struct tmap_guest *g)
+{
+	return (uint64_t)g->vcpus << 32 | (g->memory_mib >> 10);
+}
+
+int
+tmap_host_solve_batch(struct tmap_host *h, const struct tmap_guests *guests, struct tmap_plan **ret,
+		      struct tmap_error *err)
+{
+	_cleanup_free_ struct tmap_guest **given = NULL, **largest = NULL;
+	struct tmap_guest **order;
+	struct tmap_plan *plan = NULL;
+	size_t n, placed_given = 0, placed_largest = 0, placed;
+	int r;
+
+	if (!h || !guests || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_host_solve_batch: missing argument");
+	n = guests->n;
+	if (n == 0)
+		return tmap_error_set(err, -EINVAL, "no guest to place");
+	given = malloc(n * sizeof(*given));
+	largest = malloc(n * sizeof(*largest));
+	if (!given || !largest)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	memcpy(given, guests->guest, n * sizeof(*given));
+	memcpy(largest, guests->guest, n * sizeof(*largest));
+	/* Largest first (vcpus, then memory), stable so equal guests keep their order. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && guest_weight(largest[j]) > guest_weight(largest[j - 1]); j--) {
+			struct tmap_guest *tmp = largest[j];
+
+			largest[j] = largest[j - 1];
+			largest[j - 1] = tmp;
+		}
+	/* Try both orders on the host as it is, then place the better one for real. */
+	for (int k = 0; k < 2; k++) {
+		struct trial_mark mark;
+
+		r = trial_begin(h, &mark);
+		if (r == 0)
+			r = place_in_order(h, k ? largest : given, n, NULL,
+					   k ? &placed_largest : &placed_given);
+		trial_end(h, &mark);
+		if (r < 0)
+			return tmap_error_set(err, r, "out of memory");
+	}
+	order = placed_largest > placed_given ? largest : given;
+	if (plan_new(h->s.t->source, n, &plan) < 0 ||
+	    !(plan->rejected_names = calloc(n, sizeof(char *))) ||
+	    !(plan->rejected_reasons = calloc(n, sizeof(char *)))) {
+		tmap_plan_free(plan);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	plan->nguests = 0;
+	r = place_in_order(h, order, n, plan, &placed);
+	if (r < 0) {
+		tmap_plan_free(plan);
+		return tmap_error_set(err, r, "out of memory");
+	}
+	if (placed == 0) {
+		r = tmap_error_set(err, -ENOSPC, "none of the %zu guests fits (%s)", n,
+				   plan->rejected_reasons[0]);
+		tmap_plan_free(plan);
+		return r;
+	}
+	*ret = plan;
+	return 0;
+}
+
+int
+tmap_solve(const struct tmap_topology *t, const struct tmap_guests *guests,
+	   const struct tmap_solve_options *o, struct tmap_plan **ret, struct tmap_error *err)
+{
+	struct tmap_host *h = NULL;
+	int r;
+
+	if (!t || !guests || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_solve: missing argument");
+	if (guests->n == 0)
+		return tmap_error_set(err, -EINVAL, "no guest to place");
+	r = tmap_host_new(t, o, &h, err);
+	if (r < 0)
+		return r;
+	r = tmap_host_solve(h, guests, ret, err);
+	tmap_host_free(h);
+	return r;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* What the host holds, for `topomap state` */
+
+struct node_usage {
+	hwloc_bitmap_t free, dedicated, pool, reserved;
+};
+
+static int
+node_usage(const struct tmap_host *h, unsigned n, struct node_usage *u)
+{
+	const struct topo_node *node = &h->s.t->nodes[n];
+
+	u->free = hwloc_bitmap_dup(node->cpuset);
+	u->dedicated = hwloc_bitmap_dup(node->cpuset);
+	u->pool = hwloc_bitmap_dup(node->cpuset);
+	u->reserved = hwloc_bitmap_dup(node->cpuset);
+	if (!u->free || !u->dedicated || !u->pool || !u->reserved)
+		return -ENOMEM;
+	hwloc_bitmap_and(u->pool, u->pool, h->s.pool);
+	hwloc_bitmap_and(u->dedicated, u->dedicated, h->s.taken);
+	hwloc_bitmap_andnot(u->dedicated, u->dedicated, h->s.pool);
+	hwloc_bitmap_and(u->free, u->free, h->s.usable);
+	hwloc_bitmap_andnot(u->free, u->free, h->s.taken);
+	hwloc_bitmap_andnot(u->reserved, u->reserved, h->s.usable);
+	hwloc_bitmap_andnot(u->reserved, u->reserved, h->s.pool);
+	return 0;
+}
+
+static void
+node_usage_clear(struct node_usage *u)
+{
+	hwloc_bitmap_t *all[] = {&u->free, &u->dedicated, &u->pool, &u->reserved};
+
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		if (*all[i])
+			hwloc_bitmap_free(*all[i]);
+}
+
+static int
+host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
+{
+	const struct tmap_topology *t = h->s.t;
+
+	if (format == TMAP_FORMAT_JSON)
+		fprintf(out, "{\"host\":\"%s\",\"cpu_overcommit\":%g,\"nodes\":[", t->source,
+			h->s.cpu_ratio);
+	else
+		fprintf(out, "host: %s\n%-5s %-14s %-14s %-14s %-20s %s\n", t->source, "node",
+			"free PUs", "dedicated", "reserved", "shared pool (vcpus)",
+			"memory free/total MiB");
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		struct node_usage u = {0};
+		_cleanup_free_ char *fr = NULL, *de = NULL, *po = NULL, *re = NULL;
+		int64_t mem_free = h->s.mem_free[n];
+
+		if (node_usage(h, n, &u) < 0 || !(fr = bitmap_list(u.free)) ||
+		    !(de = bitmap_list(u.dedicated)) || !(po = bitmap_list(u.pool)) ||
+		    !(re = bitmap_list(u.reserved))) {
+			node_usage_clear(&u);
+			return -ENOMEM;
+		}
+		if (format == TMAP_FORMAT_JSON) {
+			fprintf(out, "%s{\"id\":%u,\"cpus\":\"%s\",\"free\":\"%s\",\"dedicated\":\"%s\","
+				"\"reserved\":\"%s\",\"shared_pool\":\"%s\",\"shared_vcpus\":%u,"
+				"\"memory_mib\":%" PRIu64 ",\"memory_free_mib\":%" PRId64,
+				n ? "," : "", t->nodes[n].os_index, t->nodes[n].cpus_list, fr, de, re,
+				po, h->s.shared_vcpus[n], t->nodes[n].memory_mib, mem_free);
+			if (t->npage_sizes)
+				fputs(",\"hugepages\":[", out);
+			for (unsigned k = 0; k < t->npage_sizes; k++)
+				fprintf(out, "%s{\"size_kib\":%" PRIu64 ",\"total\":%" PRIu64 ",\"free\":%" PRId64 "}",
+					k ? "," : "", t->page_kib[k], t->nodes[n].huge_pages[k],
+					node_free_pages(&h->s, n, k));
+			fputs(t->npage_sizes ? "]}" : "}", out);
+		} else {
+			char pool[64];
+
+			snprintf(pool, sizeof(pool), "%s (%u)", *po ? po : "-", h->s.shared_vcpus[n]);
+			fprintf(out, "%-5u %-14s %-14s %-14s %-20s %" PRId64 "/%" PRIu64 "\n",
+				t->nodes[n].os_index, *fr ? fr : "-", *de ? de : "-", *re ? re : "-",
+				pool, mem_free, t->nodes[n].memory_mib);
+			if (t->npage_sizes)
+				fputs("      hugepages free/total:", out);
+			for (unsigned k = 0; k < t->npage_sizes; k++) {
+				char size[32];
+
+				fprintf(out, "%s %s %" PRId64 "/%" PRIu64, k ? "," : "",
+					page_size_text(t->page_kib[k], size, sizeof(size)),
+					node_free_pages(&h->s, n, k), t->nodes[n].huge_pages[k]);
+			}
+			if (t->npage_sizes)
+				fputc('\n', out);
+		}
+		node_usage_clear(&u);
+	}
+	fprintf(out, format == TMAP_FORMAT_JSON ? "],\"guests\":[" : "guests: %zu\n", h->nguests);
+	for (size_t i = 0; i < h->nguests; i++) {
+		const struct host_guest *a = &h->guests[i];
+		_cleanup_free_ char *held = bitmap_list(a->plan.held);
+		char size[32] = "";
+
+		if (!held)
+			return -ENOMEM;
+		if (a->page >= 0)
+			page_size_text(t->page_kib[a->page], size, sizeof(size));
+		if (format == TMAP_FORMAT_JSON && a->page >= 0)
+			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"hugepage_kib\":%" PRIu64 ",\"memory_mib\":{",
+				i ? "," : "", a->plan.name, held, t->page_kib[a->page]);
+		else if (format == TMAP_FORMAT_JSON)
+			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"memory_mib\":{", i ? "," : "",
+				a->plan.name, held);
+		else
+			fprintf(out, "  %-20s PUs %s, memory%s%s%s", a->plan.name,
+				*held ? held : "(shared pool)", *size ? " in " : "", size,
+				*size ? " pages," : "");
+		for (unsigned n = 0, k = 0; n < t->nnodes; n++) {
+			if (!a->mem[n])
+				continue;
+			if (format == TMAP_FORMAT_JSON)
+				fprintf(out, "%s\"%u\":%" PRIu64, k++ ? "," : "", t->nodes[n].os_index,
+					a->mem[n]);
+			else
+				fprintf(out, " %" PRIu64 " MiB on node %u", a->mem[n],
+					t->nodes[n].os_index);
+		}
+		fputs(format == TMAP_FORMAT_JSON ? "}}" : "\n", out);
+	}
+	if (format == TMAP_FORMAT_JSON)
+		fputs("]}\n", out);
+	return 0;
+}
+
+int
+tmap_host_format(const struct tmap_host *h, enum tmap_format format, unsigned flags, char **ret,
+		 struct tmap_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int r;
+
+	if (!h || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_host_format: missing argument");
+	if (flags || (format != TMAP_FORMAT_TABLE && format != TMAP_FORMAT_JSON))
+		return tmap_error_set(err, -EINVAL, "a host is printed as table or json");
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = host_format(h, format, out);
+	if (fclose(out) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(buf);
+		return tmap_error_set(err, r, "out of memory");
+	}
+	*ret = buf;
+	return 0;
+}
+

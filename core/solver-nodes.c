@@ -1,0 +1,1038 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Which node takes each guest cell (step 2 of solver.c's decision): judged by what the host
+ * keeps useful afterwards (the outlook over the latest requests), cells on distinct nodes by
+ * bipartite matching, closest first, and a guest without cells that no node holds spread
+ * over the fewest closest nodes.
+ */
+#include <limits.h>
+
+#include "solver.h"
+
+/* The size class of a capacity: its power of two. A placement that lowers the class of the
+ * largest capacity left on any node breaks the one node that could still take a big cell. */
+static unsigned
+size_class(unsigned cap)
+{
+	unsigned k = 0;
+
+	while (cap >>= 1)
+		k++;
+	return k;
+}
+
+/* Could node n (with CPUs), with this capacity and memory of the kind the guest in
+ * progress uses, take a cell of this shape? A shape in another kind of memory (normal pages,
+ * or another pool) finds that memory as it is: the guest does not take from it. */
+static bool
+shape_takes(const struct solver *s, const struct shape *sh, unsigned n, unsigned cap,
+	    uint64_t mem)
+{
+	if (cap < sh->vcpus)
+		return false;
+	if (sh->page != s->page)
+		return node_free_mib(s, n, sh->page) >= (int64_t)sh->memory_mib;
+	return mem >= sh->memory_mib;
+}
+
+void
+remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
+{
+	struct shape sh = {ncells, 0, 0, s->page};
+
+	for (unsigned c = 0; c < ncells; c++) {
+		if (req[c].vcpus > sh.vcpus)
+			sh.vcpus = req[c].vcpus;
+		if (req[c].memory_mib > sh.memory_mib)
+			sh.memory_mib = req[c].memory_mib;
+	}
+	s->recent[s->next_recent] = sh;
+	s->next_recent = (s->next_recent + 1) % RECENT;
+	if (s->nrecent < RECENT)
+		s->nrecent++;
+}
+
+
+/* ------------------------------------------------------------------------------------- */
+/* Bipartite matching of cells to distinct nodes (Kuhn's augmenting paths). */
+
+struct matching {
+	unsigned ncells, nnodes;
+	const bool *fit;	/* ncells x nnodes */
+	const bool *allowed;	/* per node */
+	int *node_of;		/* per cell, -1 */
+	int *cell_of;		/* per node, -1 */
+	bool *visited;		/* per node */
+};
+
+static bool
+augment(struct matching *m, unsigned cell)
+{
+	for (unsigned n = 0; n < m->nnodes; n++) {
+		if (!m->allowed[n] || m->visited[n] || !m->fit[cell * m->nnodes + n])
+			continue;
+		m->visited[n] = true;
+		if (m->cell_of[n] < 0 || augment(m, (unsigned)m->cell_of[n])) {
+			m->cell_of[n] = (int)cell;
+			m->node_of[cell] = (int)n;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Can the cells not fixed yet (node_of < 0) all get distinct allowed nodes? */
+static bool
+matching_complete(struct matching *m, const int *fixed)
+{
+	for (unsigned n = 0; n < m->nnodes; n++)
+		m->cell_of[n] = -1;
+	for (unsigned c = 0; c < m->ncells; c++) {
+		m->node_of[c] = fixed[c];
+		if (fixed[c] >= 0)
+			m->cell_of[fixed[c]] = (int)c;
+	}
+	for (unsigned c = 0; c < m->ncells; c++) {
+		if (m->node_of[c] >= 0)
+			continue;
+		memset(m->visited, 0, m->nnodes * sizeof(bool));
+		for (unsigned n = 0; n < m->nnodes; n++)
+			m->visited[n] = m->cell_of[n] >= 0 && fixed[m->cell_of[n]] >= 0;
+		if (!augment(m, c))
+			return false;
+	}
+	return true;
+}
+
+/* With no cell fixed, and nodes only ever added to the allowed ones: grow the matching found
+ * so far to a maximum one (a cell with no augmenting path now has none after the others
+ * augment), and say whether every cell has a node. Start from matching_reset(). */
+static bool
+matching_grow(struct matching *m)
+{
+	for (unsigned c = 0; c < m->ncells; c++) {
+		if (m->node_of[c] >= 0)
+			continue;
+		memset(m->visited, 0, m->nnodes * sizeof(bool));
+		if (!augment(m, c))
+			return false;
+	}
+	return true;
+}
+
+static void
+matching_reset(struct matching *m)
+{
+	for (unsigned n = 0; n < m->nnodes; n++)
+		m->cell_of[n] = -1;
+	for (unsigned c = 0; c < m->ncells; c++)
+		m->node_of[c] = -1;
+}
+
+static unsigned long
+set_distance(const struct tmap_topology *t, const int *node_of, unsigned ncells)
+{
+	unsigned long sum = 0;
+
+	for (unsigned i = 0; i < ncells; i++)
+		for (unsigned j = i + 1; j < ncells; j++)
+			sum += topo_distance(t, (unsigned)node_of[i], (unsigned)node_of[j]);
+	return sum;
+}
+
+struct sort_ctx {
+	const struct tmap_topology *t;
+	unsigned anchor;
+	const unsigned *key;	/* secondary key, larger first; may be NULL */
+};
+
+/*
+ * On a host of two-thread cores, under thread policy prefer, a node's capacity is its free
+ * PUs, and an odd count means a core with one sibling taken: an odd cell that lands there
+ * fills that hole, one that lands on an even node breaks a whole core. Other policies count
+ * whole cores, which every fit leaves whole.
+ */
+static bool
+pairs_matter(const struct solver *s, const struct demand *d)
+{
+	return d->cpu == TMAP_CPU_DEDICATED && d->policy == TMAP_THREAD_PREFER &&
+	       s->t->max_threads == 2;
+}
+
+/* Does a cell of `need` vcpus on node n leave every core it touches whole or full? */
+static bool
+leaves_even(const struct solver *s, const struct demand *d, const unsigned *cap, unsigned n,
+	    unsigned need)
+{
+	return !pairs_matter(s, d) || (cap[n] - need) % 2 == 0;
+}
+
+/*
+ * The nodes by room, most first, then by index; with odd_first, the nodes of odd room before
+ * the others. key: room for a key per node. Nodes are few: each node's place is counted
+ * from the keys (no branch to mispredict), on a host of up to 64 nodes.
+ */
+static void
+nodes_by_room(const unsigned *cap, unsigned N, bool odd_first, uint64_t *key, unsigned *ret)
+{
+	for (unsigned n = 0; n < N; n++)
+		key[n] = (uint64_t)(odd_first && cap[n] % 2) << 63 | (uint64_t)cap[n] << 31 |
+			 ((UINT32_MAX >> 1) - n);
+	if (N > 64) {
+		for (unsigned n = 0; n < N; n++)
+			ret[n] = n;
+		for (unsigned i = 1; i < N; i++)
+			for (unsigned j = i; j > 0 && key[ret[j]] > key[ret[j - 1]]; j--) {
+				unsigned tmp = ret[j];
+
+				ret[j] = ret[j - 1];
+				ret[j - 1] = tmp;
+			}
+		return;
+	}
+	for (unsigned n = 0; n < N; n++) {
+		unsigned place = 0;
+
+		for (unsigned m = 0; m < N; m++)
+			place += key[m] > key[n];
+		ret[place] = n;
+	}
+}
+
+static int
+by_distance(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *ctx = arg;
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+	unsigned dx = topo_distance(ctx->t, ctx->anchor, x);
+	unsigned dy = topo_distance(ctx->t, ctx->anchor, y);
+
+	if (x == ctx->anchor || y == ctx->anchor)
+		return (y == ctx->anchor) - (x == ctx->anchor);
+	if (dx != dy)
+		return dx < dy ? -1 : 1;
+	if (ctx->key && ctx->key[x] != ctx->key[y])
+		return ctx->key[x] > ctx->key[y] ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+/*
+ * How useful a host stays: how many of the latest requests it could still take, each on its
+ * own (a request fits when as many nodes as it has cells take its largest cell). Placing a
+ * guest where it leaves this highest keeps the holes that the guests this host actually
+ * receives need (a whole node for a big cell, room on several nodes for a multi-cell guest),
+ * which neither best fit nor spreading does on every stream.
+ *
+ * Candidates are judged by difference: the nodes that take each recent request are counted
+ * once for the host as it is, and a candidate placement (cells on distinct nodes, each taking
+ * its vcpus, and cell 0 the isolated emulator's too, from its node's capacity and its memory
+ * from the node's) only changes its own nodes' share.
+ */
+struct outlook {
+	struct shape *shapes;	/* the distinct recent shapes, nshapes of them */
+	unsigned *weight;	/* per distinct shape: how many recent requests had it */
+	unsigned nshapes;
+	unsigned *takers;	/* per distinct shape: the nodes that take it now */
+	bool *takes;		/* nshapes x nnodes: does the node take the shape now? */
+	unsigned useful;	/* recent requests that fit whatever a candidate takes */
+	unsigned *critical;	/* the shapes a candidate may stop fitting, ncritical of them */
+	unsigned ncritical;
+	uint64_t *mem;		/* per node: node_memory() now */
+	unsigned top, second;	/* the largest capacity of a node with CPUs, and of the others */
+	unsigned top_node;
+};
+
+/* For candidates of ncells cells. Taking room never makes a node take a shape it did not, and
+ * the cells take from ncells nodes at most: a shape with ncells more takers than it needs
+ * keeps fitting, one with fewer than it needs keeps not fitting; only the others are judged. */
+static int
+outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap,
+	     unsigned ncells, struct outlook *o)
+{
+	unsigned N = s->t->nnodes;
+
+	o->shapes = scratch_new(s, s->nrecent, struct shape);
+	o->weight = scratch_new(s, s->nrecent, unsigned);
+	o->takers = scratch_new(s, s->nrecent, unsigned);
+	o->takes = scratch_new(s, (size_t)s->nrecent * N, bool);
+	o->critical = scratch_new(s, s->nrecent, unsigned);
+	o->mem = scratch_new(s, N, uint64_t);
+	if (!o->shapes || !o->weight || !o->takers || !o->takes || !o->critical || !o->mem)
+		return -ENOMEM;
+	/* A stream repeats itself: each distinct shape is judged once, counted as often. */
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		const struct shape *sh = &s->recent[i];
+		unsigned k = 0;
+
+		while (k < o->nshapes && (o->shapes[k].ncells != sh->ncells ||
+					  o->shapes[k].vcpus != sh->vcpus ||
+					  o->shapes[k].memory_mib != sh->memory_mib ||
+					  o->shapes[k].page != sh->page))
+			k++;
+		if (k == o->nshapes)
+			o->shapes[o->nshapes++] = *sh;
+		o->weight[k]++;
+	}
+	for (unsigned n = 0; n < N; n++) {
+		o->mem[n] = node_memory(s, n, d);
+		if (s->t->nodes[n].cpuless)
+			continue;
+		if (cap[n] > o->top) {
+			o->second = o->top;
+			o->top = cap[n];
+			o->top_node = n;
+		} else if (cap[n] > o->second) {
+			o->second = cap[n];
+		}
+	}
+	for (unsigned n = 0; n < N; n++) {
+		if (s->t->nodes[n].cpuless)
+			continue;
+		for (unsigned k = 0; k < o->nshapes; k++) {
+			bool takes = shape_takes(s, &o->shapes[k], n, cap[n], o->mem[n]);
+
+			o->takes[k * N + n] = takes;
+			o->takers[k] += takes;
+		}
+	}
+	for (unsigned k = 0; k < o->nshapes; k++) {
+		unsigned takers = o->takers[k], needed = o->shapes[k].ncells;
+
+		if (takers >= needed + ncells)
+			o->useful += o->weight[k];
+		else if (takers >= needed)
+			o->critical[o->ncritical++] = k;
+	}
+	return 0;
+}
+
+/* How node n (with CPUs) changes the number of nodes that take distinct shape k when its
+ * capacity and memory go from the host's to cap_n and mem_n: -1, 0 or 1. */
+static int
+takers_change(const struct solver *s, const struct outlook *o, unsigned k, unsigned n,
+	      unsigned cap_n, uint64_t mem_n)
+{
+	return (int)shape_takes(s, &o->shapes[k], n, cap_n, mem_n) -
+	       (int)o->takes[k * s->t->nnodes + n];
+}
+
+/* How useful the host stays, and the size class of its largest capacity, once cell 0 (req)
+ * lands on node n. */
+static void
+outlook_after(const struct solver *s, const struct demand *d, const unsigned *cap,
+	      const struct cell_req *req, const struct outlook *o, unsigned n,
+	      unsigned *ret_useful, unsigned *ret_largest)
+{
+	unsigned need = req->vcpus + (d->emulator_isolate ? d->emulator_units : 0);
+	unsigned cap_n = cap[n] > need ? cap[n] - need : 0;
+	uint64_t mem_n = o->mem[n] > req->memory_mib ? o->mem[n] - req->memory_mib : 0;
+	unsigned useful = o->useful, biggest = n == o->top_node ? o->second : o->top;
+
+	for (unsigned j = 0; j < o->ncritical; j++) {
+		unsigned k = o->critical[j];
+
+		if ((int)o->takers[k] + takers_change(s, o, k, n, cap_n, mem_n) >=
+		    (int)o->shapes[k].ncells)
+			useful += o->weight[k];
+	}
+	*ret_useful = useful;
+	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
+}
+
+/*
+ * What cells on the distinct nodes node_of[] leave: how useful the host stays, and the size
+ * class of its largest capacity. by_room: the nodes, most capacity first; cap_after and
+ * mem_after: room for a value per cell.
+ */
+static void
+judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
+	  const struct cell_req *req, const struct outlook *o, const unsigned *by_room,
+	  const int *node_of, unsigned ncells, unsigned *cap_after, uint64_t *mem_after,
+	  unsigned *ret_useful, unsigned *ret_largest)
+{
+	unsigned useful = 0, biggest = 0;
+
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned n = (unsigned)node_of[c];
+		unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
+
+		cap_after[c] = cap[n] > need ? cap[n] - need : 0;
+		mem_after[c] = o->mem[n] > req[c].memory_mib ? o->mem[n] - req[c].memory_mib : 0;
+		if (cap_after[c] > biggest)
+			biggest = cap_after[c];
+	}
+	/* The largest capacity elsewhere: the first node with CPUs, by room, outside the set. */
+	for (unsigned k = 0; k < s->t->nnodes; k++) {
+		unsigned n = by_room[k];
+		bool in_set = false;
+
+		for (unsigned c = 0; c < ncells && !in_set; c++)
+			in_set = node_of[c] == (int)n;
+		if (in_set || s->t->nodes[n].cpuless)
+			continue;
+		if (cap[n] > biggest)
+			biggest = cap[n];
+		break;
+	}
+	for (unsigned j = 0; j < o->ncritical; j++) {
+		unsigned k = o->critical[j];
+		int takers = (int)o->takers[k];
+
+		for (unsigned c = 0; c < ncells; c++)
+			takers += takers_change(s, o, k, (unsigned)node_of[c], cap_after[c],
+						mem_after[c]);
+		if (takers >= (int)o->shapes[k].ncells)
+			useful += o->weight[k];
+	}
+	*ret_useful = o->useful + useful;
+	*ret_largest = size_class(biggest);
+}
+
+/*
+ * Nodes from anchor a, one distance class at a time: class k's nodes (k >= 1: the k-th
+ * nearest distance from a; class 0 is a alone) in the order of `within` (e.g. most room
+ * first, then by index), appended to order[len...]; the new length. An anchor's prefix rarely
+ * reaches past its nearest classes, so the order is made only as far as it is read.
+ */
+static unsigned
+order_class(const struct solver *s, unsigned a, const unsigned *within, unsigned k,
+	    unsigned *order, unsigned len)
+{
+	unsigned N = s->t->nnodes;
+	const unsigned *class = &s->dist_class[(size_t)a * N];
+
+	if (k == 0) {
+		order[len] = a;
+		return len + 1;
+	}
+	/* without a branch to mispredict: every node is written, the class's ones kept (so
+	 * order has room for one more than the nodes) */
+	for (unsigned i = 0; i < N; i++) {
+		order[len] = within[i];
+		len += class[within[i]] == k;
+	}
+	return len;
+}
+
+/* The work arrays of choose_distinct(), in scratch memory. */
+struct distinct {
+	const struct solver *s;
+	const struct demand *d;
+	const unsigned *cap;
+	const struct cell_req *req;
+	unsigned ncells, N;
+	bool *fit;		/* ncells x N: does the node take the cell? */
+	bool *allowed;		/* per node: in the anchor's prefix */
+	int *fixed;		/* per cell: its node, or -1 */
+	unsigned *order;	/* nodes by distance class from the anchor; N + 1 (order_class()) */
+	unsigned *by_size;	/* cells, largest first */
+	unsigned *by_room;	/* nodes, most room first */
+	unsigned *joining;	/* the order nodes as close join an anchor's prefix */
+	unsigned *reach;	/* per cell: allowed nodes that take it */
+	bool *fits_every_cell;	/* per node */
+	bool *node_used;	/* per node: a fixed cell is there */
+	struct matching m;
+};
+
+static int
+distinct_init(struct distinct *x)
+{
+	const struct solver *s = x->s;
+	unsigned N = x->N, ncells = x->ncells;
+	bool *visited = scratch_new(s, N, bool);
+	int *node_of = scratch_new(s, ncells, int);
+	int *cell_of = scratch_new(s, N, int);
+	unsigned *odd_order = scratch_new(s, N, unsigned);
+	uint64_t *key = scratch_new(s, N, uint64_t);
+	bool odd_cells = false;
+
+	x->fit = scratch_new(s, (size_t)ncells * N, bool);
+	x->allowed = scratch_new(s, N, bool);
+	x->fixed = scratch_new(s, ncells, int);
+	x->order = scratch_new(s, N + 1, unsigned);
+	x->by_size = scratch_new(s, ncells, unsigned);
+	x->by_room = scratch_new(s, N, unsigned);
+	x->reach = scratch_new(s, ncells, unsigned);
+	x->fits_every_cell = scratch_new(s, N, bool);
+	x->node_used = scratch_new(s, N, bool);
+	if (!x->fit || !x->allowed || !visited || !node_of || !cell_of || !x->fixed ||
+	    !x->order || !x->by_size || !x->by_room || !odd_order || !key || !x->reach ||
+	    !x->fits_every_cell || !x->node_used)
+		return -ENOMEM;
+	x->m = (struct matching){ncells, N, x->fit, x->allowed, node_of, cell_of, visited};
+	for (unsigned n = 0; n < N; n++)
+		x->fits_every_cell[n] = true;
+	for (unsigned c = 0; c < ncells; c++)
+		for (unsigned n = 0; n < N; n++) {
+			x->fit[c * N + n] = cell_fits(s, x->d, x->cap, n, &x->req[c], c);
+			x->fits_every_cell[n] &= x->fit[c * N + n];
+		}
+	/* Cells largest first, then by number. */
+	for (unsigned c = 0; c < ncells; c++)
+		x->by_size[c] = c;
+	for (unsigned i = 1; i < ncells; i++)
+		for (unsigned j = i; j > 0 && x->req[x->by_size[j]].vcpus > x->req[x->by_size[j - 1]].vcpus;
+		     j--) {
+			unsigned tmp = x->by_size[j];
+
+			x->by_size[j] = x->by_size[j - 1];
+			x->by_size[j - 1] = tmp;
+		}
+	nodes_by_room(x->cap, N, false, key, x->by_room);
+	/* Nodes as close join an anchor's prefix most room first; but for a guest with an odd
+	 * cell, first the nodes where it would fill a free sibling (see leaves_even()). */
+	x->joining = x->by_room;
+	for (unsigned c = 0; c < ncells; c++)
+		odd_cells |= pairs_matter(s, x->d) && x->req[c].vcpus % 2;
+	if (odd_cells) {
+		x->joining = odd_order;
+		nodes_by_room(x->cap, N, true, key, x->joining);
+	}
+	return 0;
+}
+
+/* Grow anchor a's prefix until every cell can be matched to its own node: its length, or N
+ * when no prefix does. ret_mask: the allowed nodes (N <= 64); ret_fit_all: how many of them
+ * take every cell. */
+static unsigned
+distinct_prefix(struct distinct *x, unsigned a, uint64_t *ret_mask, unsigned *ret_fit_all)
+{
+	unsigned N = x->N, ncells = x->ncells, len;
+	unsigned fit_all = 0, unreached = ncells, ordered = 0, next_class = 0;
+	uint64_t mask = 0;
+
+	memset(x->allowed, 0, N * sizeof(bool));
+	memset(x->reach, 0, ncells * sizeof(unsigned));
+	for (unsigned c = 0; c < ncells; c++)
+		x->fixed[c] = -1;
+	matching_reset(&x->m);
+	for (len = 0; len < N; len++) {
+		unsigned n;
+
+		if (len == ordered)
+			ordered = order_class(x->s, a, x->joining, next_class++, x->order, ordered);
+		n = x->order[len];
+		x->allowed[n] = true;
+		mask |= N <= 64 ? UINT64_C(1) << n : 0;
+		/* Enough nodes that take every cell make a matching without searching; a cell
+		 * that no allowed node takes leaves none to search for. */
+		fit_all += x->fits_every_cell[n];
+		for (unsigned c = 0; c < ncells; c++)
+			if (x->fit[c * N + n] && x->reach[c]++ == 0)
+				unreached--;
+		if (len + 1 >= ncells &&
+		    (fit_all >= ncells || (!unreached && matching_grow(&x->m))))
+			break;
+	}
+	*ret_mask = mask;
+	*ret_fit_all = fit_all;
+	return len;
+}
+
+/*
+ * Fix the cells, largest first, on the allowed node with the most room that still leaves the
+ * other cells a matching: candidates in that order, the first that keeps a full matching
+ * wins. fit_all: allowed nodes that take every cell. ret_left: the room the set leaves;
+ * ret_even: its cells that leave every core they touch whole or full.
+ */
+static int
+distinct_fix(struct distinct *x, unsigned fit_all, unsigned long *ret_left, unsigned *ret_even)
+{
+	const struct demand *d = x->d;
+	unsigned N = x->N, ncells = x->ncells, even = 0;
+	unsigned spare = fit_all;	/* free allowed nodes that take every cell */
+	unsigned long left = 0;
+
+	memset(x->node_used, 0, N * sizeof(bool));
+	for (unsigned i = 0; i < ncells; i++) {
+		unsigned c = x->by_size[i];
+		int pick = -1;
+
+		/* most room first; ties keep node order */
+		for (unsigned k = 0; k < N && pick < 0; k++) {
+			unsigned n = x->by_room[k];
+
+			if (!x->allowed[n] || !x->fit[c * N + n] || x->node_used[n])
+				continue;
+			x->fixed[c] = (int)n;
+			/* The last cell needs no check: its node fits it and is free; nor does any
+			 * cell when enough free allowed nodes still take every cell. */
+			if (i + 1 == ncells || spare - x->fits_every_cell[n] >= ncells - i - 1 ||
+			    matching_complete(&x->m, x->fixed))
+				pick = (int)n;
+			x->fixed[c] = -1;
+		}
+		if (pick < 0)
+			return -EINVAL; /* cannot happen: the prefix had a full matching */
+		x->fixed[c] = pick;
+		x->node_used[pick] = true;
+		spare -= x->fits_every_cell[pick];
+		left += x->cap[pick] - x->req[c].vcpus;
+		even += leaves_even(x->s, d, x->cap, (unsigned)pick,
+				    x->req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0));
+	}
+	*ret_left = left;
+	*ret_even = even;
+	return 0;
+}
+
+/* The best set so far, and how it was judged. */
+struct distinct_best {
+	int *node_of;
+	unsigned long dist, left;
+	unsigned useful, largest, even;
+	bool judged;
+};
+
+/*
+ * Is the candidate x->fixed better than the best so far? Closest first; then what stays
+ * useful; then the biggest hole kept; then the fewest whole cores broken; then the most room
+ * left, spreading the load. What a set leaves is judged only against a set as close: a
+ * farther one loses, a closer one wins.
+ */
+static int
+distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
+	       unsigned long left, unsigned even, unsigned *cap_after, uint64_t *mem_after)
+{
+	const struct solver *s = x->s;
+	unsigned long dist = set_distance(s->t, x->fixed, x->ncells);
+	unsigned useful, largest;
+
+	if (b->dist != ULONG_MAX && dist > b->dist)
+		return 0;
+	if (b->dist == ULONG_MAX || dist < b->dist) {
+		b->even = even;
+		b->dist = dist;
+		b->left = left;
+		b->judged = false;
+		memcpy(b->node_of, x->fixed, x->ncells * sizeof(int));
+		return 0;
+	}
+	if (!o->takers && outlook_init(s, x->d, x->cap, x->ncells, o) < 0)
+		return -ENOMEM;
+	if (!b->judged) {
+		judge_set(s, x->d, x->cap, x->req, o, x->by_room, b->node_of, x->ncells, cap_after,
+			  mem_after, &b->useful, &b->largest);
+		b->judged = true;
+	}
+	judge_set(s, x->d, x->cap, x->req, o, x->by_room, x->fixed, x->ncells, cap_after,
+		  mem_after, &useful, &largest);
+	if (useful != b->useful ? useful > b->useful :
+	    largest != b->largest ? largest > b->largest :
+	    even != b->even ? even > b->even : left > b->left) {
+		b->even = even;
+		b->left = left;
+		b->useful = useful;
+		b->largest = largest;
+		memcpy(b->node_of, x->fixed, x->ncells * sizeof(int));
+	}
+	return 0;
+}
+
+/*
+ * Distinct nodes for several cells, closest first. For each anchor node, grow the prefix of
+ * nodes ordered by distance from it until every cell can be matched to its own node; then fix
+ * cells largest first on the node of the prefix with the most room, as long as the rest can
+ * still be matched, so big cells land apart. The set with the smallest total pairwise distance
+ * wins, then what it leaves useful (see choose_one()).
+ */
+int
+choose_distinct(const struct solver *s, const struct demand *d, const unsigned *cap,
+		const struct cell_req *req, unsigned ncells, int *ret_node_of)
+{
+	unsigned N = s->t->nnodes, nseen = 0;
+	struct distinct x = {.s = s, .d = d, .cap = cap, .req = req, .ncells = ncells, .N = N};
+	struct distinct_best best = {.dist = ULONG_MAX, .left = ULONG_MAX};
+	unsigned *cap_after = scratch_new(s, ncells, unsigned);
+	uint64_t *mem_after = scratch_new(s, ncells, uint64_t);
+	uint64_t *seen_sets = scratch_new(s, N, uint64_t);
+	struct outlook o = {0};
+	int r;
+
+	best.node_of = scratch_new(s, ncells, int);
+	if (!best.node_of || !cap_after || !mem_after || !seen_sets || distinct_init(&x) < 0)
+		return -ENOMEM;
+	for (unsigned a = 0; a < N; a++) {
+		unsigned long left;
+		unsigned even, fit_all;
+		uint64_t mask;	/* the allowed nodes, when N <= 64 */
+		bool anchor_useful = false;
+
+		for (unsigned c = 0; c < ncells; c++)
+			anchor_useful |= x.fit[c * N + a];
+		if (!anchor_useful || distinct_prefix(&x, a, &mask, &fit_all) == N)
+			continue;
+		/* The same node set as an earlier anchor's decides the same way: skip it. */
+		if (N <= 64) {
+			bool seen = false;
+
+			for (unsigned k = 0; k < nseen && !seen; k++)
+				seen = seen_sets[k] == mask;
+			if (seen)
+				continue;
+			seen_sets[nseen++] = mask;
+		}
+		r = distinct_fix(&x, fit_all, &left, &even);
+		if (r == 0)
+			r = distinct_judge(&x, &o, &best, left, even, cap_after, mem_after);
+		if (r < 0)
+			return r;
+	}
+	if (best.dist == ULONG_MAX)
+		return -ENOSPC;
+	memcpy(ret_node_of, best.node_of, ncells * sizeof(int));
+	return 0;
+}
+
+bool
+cells_fit_somewhere(const struct solver *s, const struct demand *d, const unsigned *cap,
+		    const struct cell_req *req, unsigned ncells)
+{
+	for (unsigned c = 0; c < ncells; c++) {
+		bool any = false;
+
+		for (unsigned n = 0; n < s->t->nnodes && !any; n++)
+			any = cell_fits(s, d, cap, n, &req[c], c);
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
+/* Shared vcpus the node's pool takes as it is, without growing. */
+static long
+pool_room(const struct solver *s, unsigned n)
+{
+	return (long)(node_pool_size(s, n) * s->cpu_ratio) - (long)s->shared_vcpus[n];
+}
+
+/* 0: the node's pool takes the vcpus as it is; 1: it must grow; 2: the node has none. */
+static int
+shared_rank(const struct solver *s, unsigned n, unsigned vcpus)
+{
+	if (node_pool_size(s, n) == 0)
+		return 2;
+	return pool_room(s, n) >= (long)vcpus ? 0 : 1;
+}
+
+/*
+ * How much richer in memory node n is than the cell needs, in doublings: the node's normal
+ * memory per usable PU against the cell's memory per vcpu; 0 when the node is not twice as
+ * rich. On a host whose nodes differ in memory per PU, a memory-light cell goes to a node of
+ * its own shape, so it does not take the PUs of the one node that can hold a memory-heavy
+ * guest and strand that node's memory. (A memory-heavy cell is not steered: memory already
+ * limits where it fits.) The node's whole shape, not what is free. Only on hosts whose nodes
+ * differ in memory per PU by 4 times or more (solver.shapes_differ): elsewhere a cell's size
+ * decides, not its memory.
+ */
+static unsigned
+richer_by(const struct solver *s, const struct demand *d, unsigned n,
+	       const struct cell_req *req)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	double a, b;
+	unsigned k = 0;
+
+	if (!s->shapes_differ || d->page != -1 || !node->npus || !req->vcpus || !req->memory_mib)
+		return 0;
+	a = (double)node->memory_mib * req->vcpus;	/* node MiB per PU, times both counts */
+	b = (double)req->memory_mib * node->npus;	/* cell MiB per vcpu, the same */
+	if (a < b)
+		return 0;
+	while (b * 2 <= a && k < 64) {
+		b *= 2;
+		k++;
+	}
+	return k;
+}
+
+/* One cell: the node it fills best (dedicated), or for a shared cell the pool it joins. */
+int
+choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
+	   const struct cell_req *req, int *ret_node)
+{
+	struct outlook o = {0};
+	unsigned up = 0, lp = 0, sp = 0;
+	bool judged = false;
+	int pick = -1;
+
+	for (unsigned n = 0; n < s->t->nnodes; n++) {
+		if (!cell_fits(s, d, cap, n, req, 0))
+			continue;
+		if (pick < 0) {
+			pick = (int)n;
+		} else if (d->cpu == TMAP_CPU_SHARED) {
+			/* Join a pool that has room as it is (the fullest such), so pools take no
+			 * PU from dedicated guests until they must; else grow a pool, so shared
+			 * guests multiplex over one; else start one where there is most room. */
+			int rank_n = shared_rank(s, n, req->vcpus);
+			int rank_p = shared_rank(s, (unsigned)pick, req->vcpus);
+
+			if (rank_n != rank_p ? rank_n < rank_p :
+			    rank_n == 0 ? pool_room(s, n) < pool_room(s, (unsigned)pick) :
+					  cap[n] > cap[pick] || (cap[n] == cap[pick] &&
+								 s->mem_free[n] > s->mem_free[pick]))
+				pick = (int)n;
+		} else {
+			unsigned un, ln, sn;
+
+			if (!judged) {
+				if (outlook_init(s, d, cap, 1, &o) < 0)
+					return -ENOMEM;
+				outlook_after(s, d, cap, req, &o, (unsigned)pick, &up, &lp);
+				sp = richer_by(s, d, (unsigned)pick, req);
+				judged = true;
+			}
+			outlook_after(s, d, cap, req, &o, n, &un, &ln);
+			sn = richer_by(s, d, n, req);
+			/* What stays useful; then the node of the cell's shape; then the biggest
+			 * hole kept; then the most room. */
+			if (un != up ? un > up :
+			    sn != sp ? sn < sp :
+			    ln != lp ? ln > lp :
+			    cap[n] != cap[pick] ? cap[n] > cap[pick] : d->free[n] > d->free[pick]) {
+				pick = (int)n;
+				up = un;
+				lp = ln;
+				sp = sn;
+			}
+		}
+	}
+	if (pick < 0)
+		return -ENOSPC;
+	*ret_node = pick;
+	return 0;
+}
+
+/* More cells than nodes with CPUs: cells share nodes, each to the node with most capacity
+ * left, nearest to cell 0's node on ties. */
+int
+choose_shared_nodes(const struct solver *s, const struct demand *d, const unsigned *cap,
+		    const struct cell_req *req, unsigned ncells, int *node_of)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned *left = scratch_new(s, t->nnodes, unsigned);
+	uint64_t *mem = scratch_new(s, t->nnodes, uint64_t);
+
+	if (!left || !mem)
+		return -ENOMEM;
+	memcpy(left, cap, t->nnodes * sizeof(unsigned));
+	for (unsigned n = 0; n < t->nnodes; n++)
+		mem[n] = node_memory(s, n, d);
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
+		int pick = -1;
+
+		for (unsigned n = 0; n < t->nnodes; n++) {
+			if (t->nodes[n].cpuless || mem[n] < req[c].memory_mib ||
+			    (d->cpu == TMAP_CPU_SHARED ? left[n] == 0 : left[n] < need))
+				continue;
+			if (pick < 0 || left[n] > left[pick] ||
+			    (left[n] == left[pick] && c > 0 &&
+			     topo_distance(t, (unsigned)node_of[0], n) <
+				     topo_distance(t, (unsigned)node_of[0], (unsigned)pick)))
+				pick = (int)n;
+		}
+		if (pick < 0)
+			return -ENOSPC;
+		node_of[c] = pick;
+		if (d->cpu != TMAP_CPU_SHARED)
+			left[pick] -= need;
+		mem[pick] -= req[c].memory_mib;
+	}
+	return 0;
+}
+
+/*
+ * Share `total` out in steps of `step` over n cells, near each cell's target, between `least`
+ * and its max[]: each first its target rounded down (at least `least`), then a step at a
+ * time to the cell furthest below its target among those with room; the last step may be
+ * smaller. -ENOSPC when the maxima do not hold the total.
+ */
+static int
+share_out(uint64_t total, uint64_t step, uint64_t least, const double *target,
+	  const uint64_t *max, unsigned n, uint64_t *out)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v = (uint64_t)(target[i] / (double)step) * step;
+
+		out[i] = v < least ? least : v;
+		if (out[i] > max[i])
+			out[i] = max[i] / step * step;
+		if (out[i] < least)
+			return -ENOSPC;
+		sum += out[i];
+	}
+	if (sum > total)
+		return -ENOSPC;
+	while (sum < total) {
+		uint64_t give = total - sum < step ? total - sum : step;
+		int pick = -1;
+
+		for (unsigned i = 0; i < n; i++)
+			if (out[i] + give <= max[i] &&
+			    (pick < 0 || target[i] - (double)out[i] > target[pick] - (double)out[pick]))
+				pick = (int)i;
+		if (pick < 0)
+			return -ENOSPC;
+		out[pick] += give;
+		sum += give;
+	}
+	return 0;
+}
+
+/*
+ * The cells of a spread guest on nodes node_of[0..c->n): each node takes a fraction of the
+ * guest, its vcpus and its memory alike, as even as the nodes allow (water-filling: the nodes
+ * that can take the least first, each the even share of what is left); then whole guest
+ * cores and whole pages near those fractions. So a cell's vcpus follow its memory: 8 vcpus
+ * and 40 GiB over three 16 GiB nodes become 3/3/2 vcpus with 13/13/14 GiB, not 6/1/1 with
+ * 16/16/8.
+ */
+static int
+spread_shape(const struct solver *s, const struct demand *d, const unsigned *cap,
+	     const struct tmap_guest *g, unsigned unit, uint64_t step, const int *node_of,
+	     struct guest_cells *c)
+{
+	unsigned n = c->n, next_vcpu = 0;
+	_cleanup_free_ uint64_t *room = calloc(n, sizeof(uint64_t));
+	_cleanup_free_ uint64_t *mem_room = calloc(n, sizeof(uint64_t));
+	_cleanup_free_ uint64_t *vcpus = calloc(n, sizeof(uint64_t));
+	_cleanup_free_ double *part = calloc(n, sizeof(double)), *target = calloc(n, sizeof(double));
+	_cleanup_free_ unsigned *order = calloc(n, sizeof(unsigned));
+	double left = 1.0;
+	int r;
+
+	if (!room || !mem_room || !vcpus || !part || !target || !order)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned emu = i == 0 && d->emulator_isolate ? d->emulator_units : 0;
+		double a, b;
+
+		room[i] = cap[node_of[i]] > emu ? cap[node_of[i]] - emu : 0;
+		mem_room[i] = node_memory(s, (unsigned)node_of[i], d) / step * step;
+		a = (double)room[i] / g->vcpus;
+		b = (double)mem_room[i] / (double)g->memory_mib;
+		part[i] = a < b ? a : b;	/* the most of the guest this node can take */
+		order[i] = i;
+	}
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && part[order[j]] < part[order[j - 1]]; j--) {
+			unsigned tmp = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = tmp;
+		}
+	for (unsigned k = 0; k < n; k++) {
+		unsigned i = order[k];
+		double even = left / (n - k);
+
+		part[i] = part[i] < even ? part[i] : even;
+		left -= part[i];
+	}
+	for (unsigned i = 0; i < n; i++)
+		target[i] = part[i] * g->memory_mib;
+	r = share_out(g->memory_mib, step, step, target, mem_room, n, c->memory_mib);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < n; i++)
+		target[i] = part[i] * g->vcpus;
+	r = share_out(g->vcpus, unit, unit, target, room, n, vcpus);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < n; i++) {
+		c->nvcpus[i] = (unsigned)vcpus[i];
+		c->vcpus[i] = hwloc_bitmap_alloc();
+		if (!c->vcpus[i])
+			return -ENOMEM;
+		hwloc_bitmap_set_range(c->vcpus[i], next_vcpu, (int)(next_vcpu + c->nvcpus[i]) - 1);
+		next_vcpu += c->nvcpus[i];
+	}
+	return 0;
+}
+
+/*
+ * A guest without cells that no single node can hold: the fewest, closest nodes whose
+ * capacity and memory add up, and cells that mirror them (vcpus at guest core boundaries,
+ * memory in proportion). Fills *cells with the proposal and node_of with its nodes.
+ */
+int
+spread(const struct solver *s, const struct demand *d, const unsigned *cap,
+       const struct tmap_guest *g, struct guest_cells *cells, int **ret_node_of)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned N = t->nnodes, unit = d->group > 1 ? d->group : g->threads > 1 ? g->threads : 1;
+	_cleanup_free_ unsigned *order = calloc(N, sizeof(unsigned));
+	_cleanup_free_ unsigned *best = calloc(N, sizeof(unsigned));
+	unsigned best_len = 0;
+	unsigned long best_dist = ULONG_MAX;
+	_cleanup_free_ int *node_of = NULL;
+	struct guest_cells c = {0};
+	/* A hugepage guest's cells each get whole pages: memory moves in pages (the guest's
+	 * memory is whole pages, and so is what a pool has free). */
+	uint64_t step = d->page_kib > 1024 ? d->page_kib >> 10 : 1;
+	int r;
+
+	if (!order || !best)
+		return -ENOMEM;
+	if (d->cpu == TMAP_CPU_SHARED)
+		return -ENOSPC;
+	for (unsigned a = 0; a < N; a++) {
+		struct sort_ctx ctx = {t, a, cap};
+		unsigned long got = 0, dist = 0;
+		uint64_t mem = 0;
+		unsigned len = 0;
+
+		if (t->nodes[a].cpuless || cap[a] < unit)
+			continue;
+		for (unsigned n = 0; n < N; n++)
+			order[n] = n;
+		qsort_r(order, N, sizeof(*order), by_distance, &ctx);
+		for (unsigned i = 0; i < N && (got < g->vcpus + (d->emulator_isolate ? d->emulator_units : 0) || mem < g->memory_mib); i++) {
+			unsigned n = order[i];
+
+			if (t->nodes[n].cpuless || cap[n] < unit || node_memory(s, n, d) == 0)
+				continue;
+			order[len++] = n;
+			got += cap[n] / unit * unit;
+			mem += node_memory(s, n, d);
+		}
+		if (got < g->vcpus + (d->emulator_isolate ? d->emulator_units : 0) ||
+		    mem < g->memory_mib || len * unit > g->vcpus)
+			continue;
+		for (unsigned i = 0; i < len; i++)
+			for (unsigned j = i + 1; j < len; j++)
+				dist += topo_distance(t, order[i], order[j]);
+		if (best_len == 0 || len < best_len || (len == best_len && dist < best_dist)) {
+			best_len = len;
+			best_dist = dist;
+			memcpy(best, order, len * sizeof(unsigned));
+		}
+	}
+	if (best_len == 0)
+		return -ENOSPC;
+
+	c.n = c.size = best_len;
+	c.implied = true;
+	c.vcpus = calloc(c.n, sizeof(*c.vcpus));
+	c.nvcpus = calloc(c.n, sizeof(*c.nvcpus));
+	c.memory_mib = calloc(c.n, sizeof(*c.memory_mib));
+	node_of = calloc(c.n, sizeof(int));
+	if (!c.vcpus || !c.nvcpus || !c.memory_mib || !node_of) {
+		guest_cells_clear(&c);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < c.n; i++)
+		node_of[i] = (int)best[i];
+	r = spread_shape(s, d, cap, g, unit, step, node_of, &c);
+	if (r < 0) {
+		guest_cells_clear(&c);
+		return r;
+	}
+	guest_cells_clear(cells);
+	*cells = c;
+	*ret_node_of = TAKE_PTR(node_of);
+	return 0;
+}

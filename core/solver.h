@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The solver's insides, shared by its files and by the ledger (core/host.c). Not installed.
+ *
+ *   solver.c          one guest's decision: free capacity and a guest in, a placement out
+ *   solver-nodes.c    which node takes each cell: outlook, matching, spreading
+ *   solver-pus.c      which cores and PUs of a node, and a shared cell's pool
+ *   solver-explain.c  the words: why a guest does not fit, why it went where it did
+ *
+ * struct solver holds what a decision reads and changes: free PUs, cores, memory, pools,
+ * the shapes of the latest requests and scratch memory. It knows nothing of the guests
+ * already placed, only what they took; core/host.c keeps them.
+ */
+#ifndef TOPOMAP_SOLVER_H
+#define TOPOMAP_SOLVER_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+/* A request's shape: how many cells, and the largest cell's needs. */
+struct shape {
+	unsigned ncells, vcpus;
+	uint64_t memory_mib;
+	int page;		/* its memory's pool (see struct demand) */
+};
+
+#define RECENT 32
+
+/*
+ * Memory for one decision: arrays carved from one block the host keeps, given back all at
+ * once when the next decision starts. What does not fit the block gets chunks of its own, and
+ * the block grows to the whole need for the next decision; so a warm host decides without
+ * calling malloc.
+ */
+struct scratch_chunk {
+	struct scratch_chunk *next;
+	max_align_t data[];
+};
+
+struct scratch {
+	unsigned char *block;
+	size_t size, used;
+	size_t need;		/* bytes this decision asked for, block and chunks */
+	struct scratch_chunk *chunks;
+};
+
+/* What was free before a guest, to put back if the guest does not fit. */
+struct snapshot {
+	hwloc_bitmap_t taken, pool;
+	unsigned *core_free;
+	int64_t *mem_free;
+	int64_t *pool_free;
+	unsigned *shared_vcpus;
+};
+
+struct solver {
+	const struct tmap_topology *t;
+	hwloc_bitmap_t usable;	/* host PUs dedicated guests may use: not reserved, not shared */
+	hwloc_bitmap_t taken;	/* PUs held by dedicated guests or by the shared pool */
+	hwloc_bitmap_t pool;	/* PUs shared guests float over */
+	bool fixed_pool;	/* the pool was given (options.shared) and does not grow */
+	bool shapes_differ;	/* nodes differ in memory per PU by 4 times or more */
+	double cpu_ratio, mem_ratio;
+	unsigned *core_usable;	/* per core: usable PUs */
+	unsigned *core_free;	/* per core: usable PUs nobody holds */
+	int64_t *mem_free;	/* per node index: MiB; below 0 when shared guests overcommit */
+	int64_t *pool_free;	/* per page size x node index: free MiB of each hugepage pool, then
+				 * a block of zeros for a size no node has */
+	unsigned *shared_vcpus;	/* per node index: vcpus of shared guests */
+	uint32_t flags;
+	struct tmap_error *err;	/* of the call in progress */
+	int page;		/* of the call in progress: the pool its guest's memory comes from */
+	/* The shapes of the latest requests, to judge what a placement leaves useful. */
+	struct shape recent[RECENT];
+	unsigned nrecent, next_recent;
+	/* Reused by every decision. before: the host as a guest found it, before it took anything;
+	 * held: what a decision alone takes; grown: what a shared cell adds to the pool. */
+	struct snapshot *before;
+	hwloc_bitmap_t held, grown;
+	hwloc_bitmap_t pool_part;	/* scratch of node_pool_size() */
+	/* nnodes x nnodes: for each anchor node a, each node's distance class from a: 0 for a
+	 * itself, then 1, 2, ... for each distinct distance, nearest first. */
+	unsigned *dist_class;
+	struct guest_cells cells;
+	struct scratch *scratch;
+};
+
+/* How one guest consumes host cores. */
+struct demand {
+	const char *name;
+	enum tmap_cpu_policy cpu;
+	enum tmap_thread_policy policy;
+	unsigned threads;	/* guest threads per core */
+	unsigned group;		/* vcpus that must share one host core */
+	bool emulator_isolate;
+	unsigned emulator_units; /* capacity the isolated emulator takes on cell 0's node */
+	uint64_t page_kib;	/* hugepage size, 0: normal memory */
+	int page;		/* its pool: index into t->page_kib; -1: normal memory; -2: a size
+				 * no node has */
+	const int64_t *free;	/* per node index: free MiB of that memory (demand_free()) */
+};
+
+struct cell_req {
+	unsigned vcpus;
+	uint64_t memory_mib;
+};
+
+/* The host as it is, to try placements and put it back exactly (the recent requests too). */
+struct solver_mark {
+	struct snapshot snap;
+	struct shape recent[RECENT];
+	unsigned nrecent, next_recent;
+};
+
+/* ------------------------------------------------------------------------------------- */
+/* solver.c */
+
+int solver_init(struct solver *s, const struct tmap_topology *t,
+		const struct tmap_solve_options *o, struct tmap_error *err);
+void solver_clear(struct solver *s);
+
+/* Zeroed room for count objects, like calloc(), valid until the next decision starts. */
+void *scratch_get(struct scratch *sc, size_t count, size_t size);
+#define scratch_new(s, count, type) ((type *)scratch_get((s)->scratch, (count), sizeof(type)))
+
+int snapshot_take(const struct solver *s, struct snapshot *snap);
+void snapshot_restore(struct solver *s, struct snapshot *snap);
+void snapshot_clear(struct snapshot *snap);
+int solver_mark(const struct solver *s, struct solver_mark *m);
+/* Put the host back as it was at the mark, and free the mark. */
+void solver_mark_restore(struct solver *s, struct solver_mark *m);
+
+/*
+ * Place one guest. On failure the solver is left as it was; before it takes anything, it is
+ * saved in s->before (solver_undo() puts it back). decide_only: the choices alone, without
+ * the words and lists a plan carries, pg NULL, and the host put back as it was.
+ */
+int solver_place(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
+		 bool decide_only);
+/* The decision solver_place() would make, with the host and its recent requests untouched:
+ * a question is not a request. */
+int solver_decide(struct solver *s, const struct tmap_guest *g);
+/* Put back what the last solver_place() took. */
+void solver_undo(struct solver *s);
+/* Take what a placed guest holds (PUs, memory of a page size, shared vcpus per cell), or
+ * give it back (release). */
+void solver_take(struct solver *s, const struct plan_guest *pg);
+void solver_release(struct solver *s, hwloc_const_bitmap_t held, int page,
+		    const uint64_t *mem, const unsigned *shared);
+int solver_restore_pool(struct solver *s, const char *list, struct tmap_error *err);
+
+unsigned node_capacity(const struct solver *s, unsigned n, const struct demand *d);
+int64_t node_free_pages(const struct solver *s, unsigned n, unsigned page);
+int64_t node_free_mib(const struct solver *s, unsigned n, int page);
+void node_charge(struct solver *s, unsigned n, int page, int64_t mib);
+bool cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, unsigned n,
+	       const struct cell_req *req, unsigned cell);
+
+/* Is core c empty: every PU of it usable by dedicated guests and free? A sibling that is
+ * reserved, in a given shared pool or held by anyone is not empty (thread policies isolate
+ * and require, an isolated emulator). */
+static inline bool
+core_whole(const struct solver *s, unsigned c)
+{
+	return s->core_usable[c] > 0 && s->core_usable[c] == s->t->cores[c].npus &&
+	       s->core_free[c] == s->core_usable[c];
+}
+
+static inline unsigned
+node_pool_size(const struct solver *s, unsigned n)
+{
+	/* The node's cores hold exactly its cpuset: count the pool there in two calls, not one
+	 * per PU. */
+	hwloc_bitmap_and(s->pool_part, s->pool, s->t->nodes[n].cpuset);
+	return (unsigned)hwloc_bitmap_weight(s->pool_part);
+}
+
+/* Memory a node can still give this guest: shared guests may overcommit normal memory;
+ * hugepages are never overcommitted. */
+static inline uint64_t
+node_memory(const struct solver *s, unsigned n, const struct demand *d)
+{
+	int64_t extra = 0, room;
+
+	if (d->cpu == TMAP_CPU_SHARED && s->mem_ratio > 1.0 && d->page == -1)
+		extra = (int64_t)(s->t->nodes[n].memory_mib * (s->mem_ratio - 1.0));
+	room = d->free[n] + extra;
+	return room > 0 ? (uint64_t)room : 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* solver-nodes.c */
+
+void remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells);
+int choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
+	       const struct cell_req *req, int *ret_node);
+int choose_distinct(const struct solver *s, const struct demand *d, const unsigned *cap,
+		    const struct cell_req *req, unsigned ncells, int *ret_node_of);
+int choose_shared_nodes(const struct solver *s, const struct demand *d, const unsigned *cap,
+			const struct cell_req *req, unsigned ncells, int *node_of);
+bool cells_fit_somewhere(const struct solver *s, const struct demand *d, const unsigned *cap,
+			 const struct cell_req *req, unsigned ncells);
+int spread(const struct solver *s, const struct demand *d, const unsigned *cap,
+	   const struct tmap_guest *g, struct guest_cells *cells, int **ret_node_of);
+
+/* ------------------------------------------------------------------------------------- */
+/* solver-pus.c */
+
+int pick_core(const struct solver *s, unsigned n, unsigned need, bool whole, unsigned min_size,
+	      int l3, bool only_l3);
+unsigned take_pus(struct solver *s, unsigned c, unsigned count, bool hold, unsigned *out,
+		  hwloc_bitmap_t held);
+int alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bitmap_t vcpus,
+	       unsigned *vcpu_pu, hwloc_bitmap_t held, int *l3);
+int shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus);
+/* The PUs of the host core holding pu, "8,20": siblings are rarely neighbours. */
+char *core_list(const struct tmap_topology *t, unsigned pu);
+
+/* ------------------------------------------------------------------------------------- */
+/* solver-explain.c */
+
+/* What the capacity counts, for messages. */
+const char *unit_name(const struct demand *d);
+/* Say precisely why a guest does not fit: the error, set in s->err. */
+int no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
+	   const struct cell_req *req, unsigned ncells, bool implied);
+/* Why a placed guest went where it went, in the operator's words. */
+void explain_placement(const struct solver *s, const struct demand *d, const unsigned *cap,
+		       const struct tmap_guest *g, const struct cell_req *req, const int *node_of,
+		       bool spread_out, bool sharing, struct plan_guest *pg);
+
+#endif
