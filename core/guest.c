@@ -1093,78 +1093,25 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 	return 0;
 }
 
-/* 1-based line of a byte offset, for messages about malformed JSON. */
-static unsigned
-line_of(const char *text, size_t offset)
-{
-	unsigned line = 1;
-
-	for (size_t i = 0; i < offset && text[i]; i++)
-		line += text[i] == '\n';
-	return line;
-}
-
 int
 tmap_guests_parse_json(struct tmap_guests *l, const char *text, size_t len, const char *origin,
 		       struct tmap_error *err)
 {
-	struct json_tokener *tok;
-	struct json_object *root;
-	enum json_tokener_error jerr;
+	struct json_object *root = NULL;
 	struct json_ctx ctx = {.origin = origin ? origin : "guests", .err = err};
 	size_t n, before;
-	bool ended = false;
 	int r = 0;
 
 	if (!l || !text)
 		return tmap_error_set(err, -EINVAL, "tmap_guests_parse_json: missing argument");
-	if (len > MAX_SPEC_BYTES || len > INT32_MAX)
+	if (len > MAX_SPEC_BYTES)
 		return tmap_error_set(err, -EFBIG, "%s: larger than %u MiB", ctx.origin,
 				      MAX_SPEC_BYTES >> 20);
-	if (memchr(text, '\0', len))
-		return tmap_error_set(err, -EINVAL, "%s: not JSON text (holds a NUL byte)",
-				      ctx.origin);
-	tok = json_tokener_new_ex(64);
-	if (!tok)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	jerr = json_tokener_get_error(tok);
-	/* A bare number at the very end may go on: a NUL byte tells json-c the text ended. */
-	if (!root && jerr == json_tokener_continue) {
-		root = json_tokener_parse_ex(tok, "", 1);
-		jerr = json_tokener_get_error(tok);
-		ended = true;
-	}
-	if (jerr == json_tokener_continue)
-		jerr = json_tokener_error_parse_eof;
-	if (root && jerr == json_tokener_success && !ended) {
-		size_t used = json_tokener_get_parse_end(tok);
-
-		while (used < len && isspace((unsigned char)text[used]))
-			used++;
-		if (used < len) {
-			r = tmap_error_set(err, -EINVAL,
-					   "%s: line %u: invalid JSON: text after the end of the document",
-					   ctx.origin, line_of(text, used));
-			goto out;
-		}
-	}
-	if (!root || jerr != json_tokener_success) {
-		r = tmap_error_set(err, -EINVAL, "%s: line %u: invalid JSON: %s", ctx.origin,
-				   line_of(text, json_tokener_get_parse_end(tok)),
-				   json_tokener_error_desc(jerr));
-		goto out;
-	}
-
+	r = json_read(text, len, ctx.origin, json_type_null,
+		      "a guest object or an array of guest objects", &root, err);
+	if (r < 0)
+		return r;
 	n = json_object_is_type(root, json_type_array) ? json_object_array_length(root) : 1;
-	if (!json_object_is_type(root, json_type_array) &&
-	    !json_object_is_type(root, json_type_object)) {
-		r = tmap_error_set(err, -EINVAL,
-				   "%s: expected a guest object or an array of guest objects",
-				   ctx.origin);
-		goto out;
-	}
 	if (n == 0) {
 		r = tmap_error_set(err, -EINVAL, "%s: the array holds no guest", ctx.origin);
 		goto out;
@@ -1189,9 +1136,7 @@ tmap_guests_parse_json(struct tmap_guests *l, const char *text, size_t len, cons
 		}
 	}
 out:
-	if (root)
-		json_object_put(root);
-	json_tokener_free(tok);
+	json_object_put(root);
 	return r;
 }
 

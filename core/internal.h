@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <hwloc.h>
+#include <json-c/json.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +36,24 @@ hwloc_bitmap_freep(hwloc_bitmap_t *b)
 int bitmap_parse_list(const char *text, hwloc_bitmap_t *ret);
 /* Print a set in list syntax into a malloc()ed string ("" for an empty set). */
 char *bitmap_list(hwloc_const_bitmap_t set);
+
+/* ------------------------------------------------------------------------------------- */
+/* json.c: the one strict reader of JSON input */
+
+#define JSON_MAX_DEPTH 32
+#define JSON_MAX_BYTES (64u << 20)
+
+/*
+ * Parse `len` bytes of `text` (from `origin`, a file name for messages) into *ret, refusing
+ * what json-c would let through: text after the document, a top-level value that is not of
+ * type `want` ("ORIGIN: expected a JSON object, got null"), a key given twice in one object at
+ * any depth (named), \u0000 inside a string, a NUL byte, nesting deeper than JSON_MAX_DEPTH.
+ * `want` json_type_null means "an object or an array"; `what` names what is expected in the
+ * type message ("a guest object or an array of guest objects"), or NULL for the JSON type.
+ * Returns 0 or -errno with the message in err; *ret is written only on success.
+ */
+int json_read(const char *text, size_t len, const char *origin, enum json_type want,
+	      const char *what, struct json_object **ret, struct tmap_error *err);
 
 /* ------------------------------------------------------------------------------------- */
 /* topology.c: the host model */

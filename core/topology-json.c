@@ -419,23 +419,16 @@ topology_xml_from_json(const char *text, size_t len, const char *origin, char **
 		       struct tmap_error *err)
 {
 	struct desc d = {.origin = origin, .err = err};
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *root;
+	struct json_object *root = NULL;
 	char *xml = NULL;
 	size_t xlen = 0;
 	FILE *out;
 	int r;
 
-	if (!tok)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	if (!root) {
-		r = tmap_error_set(err, -EINVAL, "%s: invalid JSON: %s", origin,
-				   json_tokener_error_desc(json_tokener_get_error(tok)));
-		json_tokener_free(tok);
+	r = json_read(text, len, origin, json_type_object, "an object with a \"nodes\" array",
+		      &root, err);
+	if (r < 0)
 		return r;
-	}
-	json_tokener_free(tok);
 	r = parse_desc(&d, root);
 	json_object_put(root);
 	if (r == -ENOMEM)

@@ -200,6 +200,74 @@ bad_specs(void **state)
 	BAD("", "invalid JSON");
 }
 
+/* What json-c lets through and a guest file must not: issue 14. */
+static void
+strict_json(void **state)
+{
+	char deep[128];
+
+	BAD("null", "expected a guest object or an array of guest objects, got null");
+	BAD("\"vm1\"", "got a string");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"vcpus\":4}", "key \"vcpus\" appears twice");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"qos\":{\"shares\":100,\"shares\":200}}",
+	    "key \"shares\" appears twice");
+	BAD("[{\"name\":\"a\",\"vcpus\":1},\n{\"name\":\"b\",\"na\\u006de\":\"c\",\"vcpus\":1}]",
+	    "line 2", "key \"name\" appears twice");
+	BAD("{\"name\":\"vm1\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-1\",\"cpus\":\"2-3\"}]}",
+	    "key \"cpus\" appears twice");
+	BAD("{\"name\":\"vm\\u0000x\",\"vcpus\":2}", "\\u0000");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"page_size\":\"2M\\u0000junk\"}", "\\u0000");
+	BAD("{\"name\":\"\xff\",\"vcpus\":2}", "invalid JSON");
+	memset(deep, '[', 40);
+	memset(deep + 40, ']', 40);
+	deep[80] = '\0';
+	BAD(deep, "nested deeper than 32 levels");
+}
+
+/* The reader itself: what is one key, what is not a duplicate. */
+static void
+json_reader(void **state)
+{
+	static const char *const good[] = {
+		"{\"k\":\"\\\\u0000\"}",			/* an escaped backslash, then text */
+		"{\"a\":{\"b\":1},\"c\":{\"b\":1},\"d\":[{\"b\":1},{\"b\":2}]}",
+		"{\"a\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}",	/* braces and keys inside a string */
+		"{\"\":1,\"a\":{\"\":2}}",
+	};
+	static const struct {
+		const char *json, *needle;
+	} bad[] = {
+		{"{\"a\":[{\"x\":1,\"x\":2}]}", "key \"x\" appears twice"},
+		{"{\"a\":{\"x\":1},\"a\":{\"y\":2}}", "key \"a\" appears twice"},
+		{"{\"a\":{\"x\":1,\"x\":1},\"a\":2}", "key \"a\" appears twice"},
+		{"{\"\\u00e9\":1,\"\xc3\xa9\":2}", "key \"\xc3\xa9\" appears twice"},
+		{"[{}]", "expected a JSON object, got a JSON array"},
+		{"null", "expected a JSON object, got null"},
+		{"{} x", "text after the end"},
+		{"{\"a\":1} {\"a\":1}", "text after the end"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		struct json_object *o = NULL;
+		struct tmap_error err = {0};
+
+		if (json_read(good[i], strlen(good[i]), "f.json", json_type_object, NULL, &o, &err))
+			fail_msg("'%s' refused: %s", good[i], err.message);
+		json_object_put(o);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct json_object *o = NULL;
+		struct tmap_error err = {0};
+
+		assert_int_equal(json_read(bad[i].json, strlen(bad[i].json), "f.json",
+					   json_type_object, NULL, &o, &err),
+				 -EINVAL);
+		assert_null(o);
+		if (!strstr(err.message, bad[i].needle) || strncmp(err.message, "f.json: ", 8))
+			fail_msg("'%s' lacks '%s'", err.message, bad[i].needle);
+	}
+}
+
 /* All or nothing, and names unique across files. */
 static void
 all_or_nothing_across_files(void **state)
@@ -419,6 +487,8 @@ main(void)
 		cmocka_unit_test(even_cells_from_count),
 		cmocka_unit_test(cells_without_memory_share_the_rest),
 		cmocka_unit_test(bad_specs),
+		cmocka_unit_test(strict_json),
+		cmocka_unit_test(json_reader),
 		cmocka_unit_test(all_or_nothing_across_files),
 		cmocka_unit_test(load_files),
 		cmocka_unit_test(setters_refuse_nonsense),
