@@ -199,6 +199,7 @@ parse_desc(struct desc *d, struct json_object *root)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_alloc();
 	struct json_object *nodes, *dist;
+	size_t n;
 	int r;
 
 	if (!all)
@@ -208,13 +209,16 @@ parse_desc(struct desc *d, struct json_object *root)
 	    !json_object_is_type(nodes, json_type_array))
 		return tmap_error_set(d->err, -EINVAL, "%s: a host is an object with a \"nodes\" array",
 				      d->origin);
-	d->nnodes = json_object_array_length(nodes);
-	if (d->nnodes == 0 || d->nnodes > MAX_NODES)
-		return tmap_error_set(d->err, -EINVAL, "%s: a host has 1 to %d nodes", d->origin,
-				      MAX_NODES);
-	d->nodes = calloc(d->nnodes, sizeof(*d->nodes));
+	n = json_object_array_length(nodes);
+	/* Linux numbers nodes below 1024 (MAX_NUMNODES with NODES_SHIFT 10). */
+	if (n == 0 || n > MAX_NODES)
+		return tmap_error_set(d->err, -EINVAL, "%s: a host has 1 to %d nodes, not %zu",
+				      d->origin, MAX_NODES, n);
+	/* nnodes counts what desc_clear() may walk: only once the nodes exist. */
+	d->nodes = calloc(n, sizeof(*d->nodes));
 	if (!d->nodes)
 		return -ENOMEM;
+	d->nnodes = n;
 	for (size_t i = 0; i < d->nnodes; i++) {
 		r = parse_node(d, json_object_array_get_idx(nodes, i), i, all);
 		if (r < 0)

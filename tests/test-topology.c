@@ -315,7 +315,7 @@ json_bad_hosts(void **state)
 		const char *json, *needle;
 	} bad[] = {
 		{"[]", "an object with a \"nodes\" array"},
-		{"{\"nodes\":[]}", "1 to 1024 nodes"},
+		{"{\"nodes\":[]}", "1 to 1024 nodes, not 0"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1}]}", "has no PU"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0],[0]]}]}", "PU 0 appears twice"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]]},{\"id\":0,\"memory_mib\":1,\"cores\":[[1]]}]}",
@@ -354,6 +354,52 @@ json_bad_hosts(void **state)
 	}
 }
 
+/* A JSON host of n nodes, one PU each, with a distance matrix. */
+static char *
+many_nodes(unsigned n)
+{
+	char *json = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&json, &len);
+
+	assert_non_null(f);
+	fputs("{\"nodes\":[", f);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s{\"id\":%u,\"memory_mib\":64,\"socket\":%u,\"cores\":[[%u]]}",
+			i ? "," : "", i % 1024, i / 64, i);
+	fputs("],\"distances\":[", f);
+	for (unsigned i = 0; i < n; i++) {
+		fprintf(f, "%s[", i ? "," : "");
+		for (unsigned j = 0; j < n; j++)
+			fprintf(f, "%s%u", j ? "," : "", i == j ? 10 : 20);
+		fputs("]", f);
+	}
+	fputs("]}", f);
+	assert_int_equal(fclose(f), 0);
+	return json;
+}
+
+/* Issue 14: over 1,024 nodes crashed in desc_clear(); Linux's most (1,024) loads. */
+static void
+json_node_limit(void **state)
+{
+	struct tmap_topology *t = NULL;
+	struct tmap_error err = {0};
+	char *json = many_nodes(1025);
+
+	assert_int_equal(tmap_topology_new_from_json(json, strlen(json), "big.json", &t, &err),
+			 -EINVAL);
+	assert_null(t);
+	assert_string_equal(err.message, "big.json: a host has 1 to 1024 nodes, not 1025");
+	free(json);
+	json = many_nodes(1024);
+	assert_int_equal(tmap_topology_new_from_json(json, strlen(json), "big.json", &t, &err), 0);
+	assert_int_equal(tmap_topology_node_count(t), 1024);
+	assert_int_equal(tmap_topology_distance(t, 1023, 0), 20);
+	tmap_topology_free(t);
+	free(json);
+}
+
 int
 main(void)
 {
@@ -369,6 +415,7 @@ main(void)
 		cmocka_unit_test(xml_hugepage_pools),
 		cmocka_unit_test(json_hugepage_pools),
 		cmocka_unit_test(json_bad_hosts),
+		cmocka_unit_test(json_node_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
