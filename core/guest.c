@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <search.h>
 #include <sys/stat.h>
 
 #include "internal.h"
@@ -733,11 +734,19 @@ tmap_guests_new(struct tmap_guests **ret)
 	return 0;
 }
 
+static void
+noop_free(void *p)
+{
+	(void)p;
+}
+
 struct tmap_guests *
 tmap_guests_free(struct tmap_guests *l)
 {
 	if (!l)
 		return NULL;
+	/* The index holds borrowed pointers: drop the tree, then the guests. */
+	tdestroy(l->by_name, noop_free);
 	for (size_t i = 0; i < l->n; i++)
 		tmap_guest_free(l->guest[i]);
 	free(l->guest);
@@ -757,13 +766,32 @@ tmap_guests_get(const struct tmap_guests *l, size_t i)
 	return l && i < l->n ? l->guest[i] : NULL;
 }
 
+static int
+cmp_guest_name(const void *a, const void *b)
+{
+	const struct tmap_guest *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* The guest of that name, through the index: O(log n), so reading n guests is O(n log n). */
 static const struct tmap_guest *
 guests_find(const struct tmap_guests *l, const char *name)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (streq(l->guest[i]->name, name))
-			return l->guest[i];
-	return NULL;
+	struct tmap_guest key = {.name = (char *)name};
+	void *found = tfind(&key, &l->by_name, cmp_guest_name);
+
+	return found ? *(const struct tmap_guest **)found : NULL;
+}
+
+/* Drop the guest added last: the undo of a text that did not read to its end. */
+static void
+guests_drop_last(struct tmap_guests *l)
+{
+	struct tmap_guest *g = l->guest[--l->n];
+
+	tdelete(g, &l->by_name, cmp_guest_name);
+	tmap_guest_free(g);
 }
 
 int
@@ -784,10 +812,17 @@ tmap_guests_add(struct tmap_guests *l, struct tmap_guest *g, struct tmap_error *
 				      GUEST_FMT "field 'name': '%s' is already the name of a guest%s%s",
 				      GUEST_ARGS(g), g->name, other->origin ? " in " : "",
 				      other->origin ? other->origin : "");
-	v = realloc(l->guest, (l->n + 1) * sizeof(*v));
-	if (!v)
+	if (l->n == l->size) {
+		size_t size = l->size ? l->size * 2 : 16;
+
+		v = reallocarray(l->guest, size, sizeof(*v));
+		if (!v)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		l->guest = v;
+		l->size = size;
+	}
+	if (!tsearch(g, &l->by_name, cmp_guest_name))
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	l->guest = v;
 	l->guest[l->n++] = g;
 	return 0;
 }
@@ -1131,7 +1166,7 @@ tmap_guests_parse_json(struct tmap_guests *l, const char *text, size_t len, cons
 		}
 		if (r < 0) {
 			while (l->n > before)
-				tmap_guest_free(l->guest[--l->n]);
+				guests_drop_last(l);
 			break;
 		}
 	}

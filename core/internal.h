@@ -150,8 +150,9 @@ struct tmap_guest {
 };
 
 struct tmap_guests {
-	size_t n;
-	struct tmap_guest **guest;
+	size_t n, size;			/* guests held, slots allocated */
+	struct tmap_guest **guest;	/* in the order they were added */
+	void *by_name;			/* tsearch() tree of the same guests, by name */
 };
 
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */
