@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "topomap/topomap.h"
 #include "util.h"
@@ -105,7 +106,10 @@ const char *page_size_text(uint64_t page_kib, char *buf, size_t size);
 /* topology-json.c: hwloc XML for a host described in JSON. */
 int topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,
 			   struct tmap_error *err);
-/* Read a whole file of at most `max` bytes into a NUL-terminated malloc()ed buffer. */
+/* Read a whole regular file of at most `max` bytes into a NUL-terminated malloc()ed buffer;
+ * anything else (a FIFO, a device) is refused without blocking, a directory with -EISDIR. */
+/* "a FIFO", "a socket", "a character device"...: what a path that is not a file is. */
+const char *file_type_name(mode_t mode);
 int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len,
 		      struct tmap_error *err);
 

@@ -159,8 +159,8 @@ load_hwloc(struct tmap_topology *t, const char *source, struct tmap_error *err)
 			return tmap_error_set(err, errno == ENOENT ? -ENOENT : -errno,
 					      "topology '%s': %s", source, strerror(errno));
 		if (!S_ISREG(st.st_mode))
-			return tmap_error_set(err, -EINVAL, "topology '%s': not a regular file",
-					      source);
+			return tmap_error_set(err, -EINVAL, "topology '%s': is %s, not a regular file",
+					      source, file_type_name(st.st_mode));
 		if (ends_with(source, ".json")) {
 			_cleanup_free_ char *text = NULL;
 			size_t len;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Guest specifications: what is accepted, the defaults, and one clear line for each mistake. */
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "testlib.h"
 
 static void
@@ -268,6 +271,31 @@ json_reader(void **state)
 	}
 }
 
+/* A FIFO given as a guest file blocked forever in open(): issue 14. Refused at once; an
+ * alarm turns a hang into a failure. */
+static void
+fifo_refused(void **state)
+{
+	struct tmap_guests *l = NULL;
+	struct tmap_error err = {0};
+	char dir[] = "/tmp/topomap-test-fifo-XXXXXX", path[64], want[128];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/guests.json", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(tmap_guests_new(&l), 0);
+	alarm(10);
+	assert_int_equal(tmap_guests_load_json(l, path, &err), -EINVAL);
+	alarm(0);
+	snprintf(want, sizeof(want), "%s: is a FIFO, not a regular file", path);
+	assert_string_equal(err.message, want);
+	assert_int_equal(tmap_guests_load_json(l, "/dev/null", &err), -EINVAL);
+	assert_string_equal(err.message, "/dev/null: is a character device, not a regular file");
+	tmap_guests_free(l);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* All or nothing, and names unique across files. */
 static void
 all_or_nothing_across_files(void **state)
@@ -296,11 +324,17 @@ load_files(void **state)
 	assert_int_equal(tmap_guests_load_json(l, "/nonexistent/vms.json", &err), -ENOENT);
 	assert_non_null(strstr(err.message, "/nonexistent/vms.json"));
 	assert_int_equal(tmap_guests_load_json(l, "/tmp", &err), -EINVAL);
-	/* An endless file is cut at the limit, not read into memory forever. */
-	assert_int_equal(tmap_guests_load_json(l, "/dev/zero", &err), -EFBIG);
-	assert_non_null(strstr(err.message, "/dev/zero: larger than 16 MiB"));
-
+	/* An endless device is no file; a file over the limit is cut there, not read whole. */
+	assert_int_equal(tmap_guests_load_json(l, "/dev/zero", &err), -EINVAL);
+	assert_non_null(strstr(err.message, "/dev/zero: is a character device"));
 	snprintf(path, sizeof(path), "/tmp/topomap-test-guest-%d.json", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(ftruncate(fileno(f), 17 << 20), 0);
+	fclose(f);
+	assert_int_equal(tmap_guests_load_json(l, path, &err), -EFBIG);
+	assert_non_null(strstr(err.message, ": larger than 16 MiB"));
+
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("[{\"name\":\"x\",\"vcpus\":2,\"memory_mib\":512}]\n", f);
@@ -489,6 +523,7 @@ main(void)
 		cmocka_unit_test(bad_specs),
 		cmocka_unit_test(strict_json),
 		cmocka_unit_test(json_reader),
+		cmocka_unit_test(fifo_refused),
 		cmocka_unit_test(all_or_nothing_across_files),
 		cmocka_unit_test(load_files),
 		cmocka_unit_test(setters_refuse_nonsense),

@@ -145,7 +145,8 @@ bad_sources(void **state)
 
 	expect_error("/nonexistent/host.xml", -ENOENT, "'/nonexistent/host.xml'");
 	expect_error("synthetic:pack:two", -EINVAL, "synthetic:pack:two");
-	expect_error("/", -EINVAL, "not a regular file");
+	expect_error("/", -EINVAL, "is a directory, not a regular file");
+	expect_error("/dev/null", -EINVAL, "topology '/dev/null': is a character device, not a regular file");
 	snprintf(path, sizeof(path), "/tmp/topomap-test-bad-%d.xml", (int)getpid());
 	f = fopen(path, "w");
 	assert_non_null(f);
