@@ -254,7 +254,9 @@ tmap_guest_memory_mib(const struct tmap_guest *g)
 	for (unsigned i = 0; i < g->ncells; i++) {
 		if (!g->cells[i].memory_mib)
 			return g->memory_mib;
-		sum += g->cells[i].memory_mib;
+		/* Saturates: tmap_guest_validate() refuses a sum over TMAP_MAX_MEMORY_MIB. */
+		if (__builtin_add_overflow(sum, g->cells[i].memory_mib, &sum))
+			return UINT64_MAX;
 	}
 	return sum;
 }
@@ -307,7 +309,7 @@ tmap_guest_set_topology(struct tmap_guest *g, unsigned sockets, unsigned cores, 
 int
 tmap_guest_set_memory_mib(struct tmap_guest *g, uint64_t memory_mib)
 {
-	if (!g || !memory_mib || memory_mib > (UINT64_C(1) << 40))
+	if (!g || !memory_mib || memory_mib > TMAP_MAX_MEMORY_MIB)
 		return -EINVAL;
 	g->memory_mib = memory_mib;
 	g->memory_set = true;
@@ -333,6 +335,13 @@ tmap_guest_add_cell(struct tmap_guest *g, const char *cpus, uint64_t memory_mib,
 
 	if (!g)
 		return -EINVAL;
+	if (memory_mib > TMAP_MAX_MEMORY_MIB)
+		return tmap_error_set(err, -EINVAL,
+				      "guest '%s': cell %u: memory %" PRIu64 " MiB is more than the most a guest may have, %" PRIu64 " MiB (4 PiB)",
+				      g->name, g->ncells, memory_mib, TMAP_MAX_MEMORY_MIB);
+	if (g->ncells >= MAX_VCPUS)
+		return tmap_error_set(err, -EINVAL, "guest '%s': more than %d cells", g->name,
+				      MAX_VCPUS);
 	if (bitmap_parse_list(cpus, &set) < 0)
 		return tmap_error_set(err, -EINVAL,
 				      "guest '%s': cell %u: cpus '%.80s' is not a list such as '0-3,8'",
@@ -542,10 +551,13 @@ validate_shape(const struct tmap_guest *g, struct tmap_error *err)
 			hwloc_bitmap_foreach_end();
 		}
 		covered += (unsigned)hwloc_bitmap_weight(c->vcpus);
-		if (c->memory_mib)
-			sum += c->memory_mib;
-		else
+		if (!c->memory_mib)
 			unsized++;
+		else if (__builtin_add_overflow(sum, c->memory_mib, &sum) ||
+			 sum > TMAP_MAX_MEMORY_MIB)
+			return tmap_error_set(err, -EINVAL,
+					      GUEST_FMT "cells: cell memory adds up to more than %" PRIu64 " MiB (4 PiB), the most a guest may have",
+					      GUEST_ARGS(g), TMAP_MAX_MEMORY_MIB);
 	}
 	if (covered != g->vcpus) {
 		_cleanup_bitmap_ hwloc_bitmap_t missing = cells_union(g, g->ncells);
@@ -662,7 +674,8 @@ guest_resolve_counts(const struct tmap_guest *g, struct guest_cells *c)
 		for (unsigned i = 0; i < c->n; i++) {
 			c->nvcpus[i] = (unsigned)hwloc_bitmap_weight(g->cells[i].vcpus);
 			c->memory_mib[i] = g->cells[i].memory_mib;
-			sum += c->memory_mib[i];
+			if (__builtin_add_overflow(sum, c->memory_mib[i], &sum))
+				return -EOVERFLOW; /* validation refuses it first */
 			unsized += c->memory_mib[i] == 0;
 		}
 	} else if (c->n == 1) {
@@ -956,7 +969,7 @@ parse_cells(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *arr)
 				r = json_cell_cpus(ctx, val, field, &cpus);
 				have_cpus = true;
 			} else if (streq(key, "memory_mib")) {
-				r = json_uint(ctx, val, field, 1, UINT64_C(1) << 40, &memory);
+				r = json_uint(ctx, val, field, 1, TMAP_MAX_MEMORY_MIB, &memory);
 			} else {
 				r = tmap_error_set(ctx->err, -EINVAL,
 						   "%s: guest '%s': unknown field '%s'", ctx->origin,
@@ -1072,7 +1085,7 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 		if (streq(key, "name") || streq(key, "vcpus")) {
 			continue;
 		} else if (streq(key, "memory_mib")) {
-			r = json_uint(ctx, val, key, 1, UINT64_C(1) << 40, &v);
+			r = json_uint(ctx, val, key, 1, TMAP_MAX_MEMORY_MIB, &v);
 			if (r == 0)
 				tmap_guest_set_memory_mib(g, v);
 		} else if (streq(key, "sockets")) {

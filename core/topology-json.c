@@ -109,7 +109,7 @@ parse_hugepages(struct desc *d, struct json_object *arr, size_t i, struct desc_n
 						      d->origin, what, p->size_kib);
 		snprintf(what, sizeof(what), "nodes[%zu].hugepages[%zu].count", i, k);
 		r = get_uint(d, json_object_object_get_ex(pool, "count", &v) ? v : NULL, what,
-			     (UINT64_C(1) << 50) / p->size_kib, &p->count);
+			     (TMAP_MAX_MEMORY_MIB << 10) / p->size_kib, &p->count);
 		if (r < 0)
 			return r;
 	}
@@ -135,7 +135,7 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 	n->id = (unsigned)x;
 	snprintf(what, sizeof(what), "nodes[%zu].memory_mib", i);
 	r = get_uint(d, json_object_object_get_ex(o, "memory_mib", &v) ? v : NULL, what,
-		     UINT64_C(1) << 40, &n->memory_mib);
+		     TMAP_MAX_MEMORY_MIB, &n->memory_mib);
 	if (r < 0)
 		return r;
 	/* "socket" in the peers' workloads, "package" in what `topomap topology` prints. */

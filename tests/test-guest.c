@@ -296,6 +296,47 @@ fifo_refused(void **state)
 	rmdir(dir);
 }
 
+/* Every size bounded, sums that cannot wrap: issue 14 (--cell memory= was unbounded). */
+static void
+sizes_bounded(void **state)
+{
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	char json[256];
+
+	assert_int_equal(tmap_guest_new("big", 2, &g, NULL), 0);
+	assert_int_equal(tmap_guest_set_memory_mib(g, TMAP_MAX_MEMORY_MIB + 1), -EINVAL);
+	assert_int_equal(tmap_guest_set_memory_mib(g, TMAP_MAX_MEMORY_MIB), 0);
+	/* Two halves of 2^64 added up to 0 MiB. */
+	assert_int_equal(tmap_guest_add_cell(g, "0", UINT64_C(1) << 63, &err), -EINVAL);
+	assert_string_equal(err.message,
+			    "guest 'big': cell 0: memory 9223372036854775808 MiB is more than the most a guest may have, 4294967296 MiB (4 PiB)");
+	tmap_guest_free(g);
+
+	/* Each cell at the bound, their sum over it. */
+	assert_int_equal(tmap_guest_new("big", 2, &g, NULL), 0);
+	assert_int_equal(tmap_guest_add_cell(g, "0", TMAP_MAX_MEMORY_MIB, &err), 0);
+	assert_int_equal(tmap_guest_add_cell(g, "1", TMAP_MAX_MEMORY_MIB, &err), 0);
+	assert_int_equal(tmap_guest_validate(g, &err), -EINVAL);
+	assert_string_equal(err.message,
+			    "guest 'big': cells: cell memory adds up to more than 4294967296 MiB (4 PiB), the most a guest may have");
+	tmap_guest_free(g);
+
+	snprintf(json, sizeof(json), "{\"name\":\"vm1\",\"vcpus\":2,\"memory_mib\":%" PRIu64 "}",
+		 TMAP_MAX_MEMORY_MIB + 1);
+	BAD(json, "field 'memory_mib'", "4294967297");
+	snprintf(json, sizeof(json),
+		 "{\"name\":\"vm1\",\"vcpus\":2,\"cells\":[{\"cpus\":\"0\",\"memory_mib\":%" PRIu64
+		 "},{\"cpus\":\"1\",\"memory_mib\":1}]}",
+		 TMAP_MAX_MEMORY_MIB + 1);
+	BAD(json, "field 'cells[0].memory_mib'", "4294967297");
+	snprintf(json, sizeof(json),
+		 "{\"name\":\"vm1\",\"vcpus\":2,\"cells\":[{\"cpus\":\"0\",\"memory_mib\":%" PRIu64
+		 "},{\"cpus\":\"1\",\"memory_mib\":%" PRIu64 "}]}",
+		 TMAP_MAX_MEMORY_MIB, TMAP_MAX_MEMORY_MIB);
+	BAD(json, "cell memory adds up to more than 4294967296 MiB");
+}
+
 /* All or nothing, and names unique across files. */
 static void
 all_or_nothing_across_files(void **state)
@@ -524,6 +565,7 @@ main(void)
 		cmocka_unit_test(strict_json),
 		cmocka_unit_test(json_reader),
 		cmocka_unit_test(fifo_refused),
+		cmocka_unit_test(sizes_bounded),
 		cmocka_unit_test(all_or_nothing_across_files),
 		cmocka_unit_test(load_files),
 		cmocka_unit_test(setters_refuse_nonsense),

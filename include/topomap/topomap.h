@@ -245,6 +245,9 @@ struct tmap_guest;
 #define TMAP_MAX_GUEST_THREADS 8
 /** Most iothreads per guest. */
 #define TMAP_MAX_IOTHREADS 64
+/** Most memory of one guest, and of one of its cells, in MiB: 4 PiB (x86-64's 52-bit
+ *  physical addresses). Every size is checked against it, so sums of cells cannot wrap. */
+#define TMAP_MAX_MEMORY_MIB (UINT64_C(4) << 30)
 /** Hugepage sizes a guest may ask for, in KiB: powers of two from 8 KiB to 16 GiB. */
 #define TMAP_HUGEPAGE_KIB_MIN 8
 #define TMAP_HUGEPAGE_KIB_MAX (16ULL << 20)
@@ -353,7 +356,7 @@ TMAP_EXPORT int tmap_guest_set_topology(struct tmap_guest *guest, unsigned socke
 
 /**
  * @param guest the guest.
- * @param memory_mib total guest memory in MiB, >= 1.
+ * @param memory_mib total guest memory in MiB, 1 to TMAP_MAX_MEMORY_MIB.
  * @return 0 or -EINVAL.
  */
 TMAP_EXPORT int tmap_guest_set_memory_mib(struct tmap_guest *guest, uint64_t memory_mib);
@@ -375,10 +378,10 @@ TMAP_EXPORT int tmap_guest_set_hugepages(struct tmap_guest *guest, uint64_t page
  * the guest has one cell holding every vcpu and all memory.
  * @param guest the guest.
  * @param cpus the cell's vcpus in list syntax ("0-3").
- * @param memory_mib the cell's memory in MiB, or 0 to split the guest memory evenly
- *        among the cells that give none.
+ * @param memory_mib the cell's memory in MiB (at most TMAP_MAX_MEMORY_MIB), or 0 to split
+ *        the guest memory evenly among the cells that give none.
  * @param reterr receives the message on failure; may be NULL.
- * @return 0 or -EINVAL for a malformed list.
+ * @return 0 or -EINVAL for a malformed list or a size over TMAP_MAX_MEMORY_MIB.
  */
 TMAP_EXPORT int tmap_guest_add_cell(struct tmap_guest *guest, const char *cpus,
 				    uint64_t memory_mib, struct tmap_error *reterr);
