@@ -83,6 +83,9 @@ struct topo_node {
 struct tmap_topology {
 	hwloc_topology_t hw;
 	char *source;		/* "live", "synthetic:...", or the XML path */
+	bool live;		/* this machine, read with its disallowed PUs and nodes */
+	size_t nwarnings;
+	char **warnings;	/* tmap_topology_warning(): what the host's reader had to say */
 	unsigned nnodes;
 	struct topo_node *nodes; /* sorted by OS index */
 	unsigned ncores;
@@ -102,6 +105,16 @@ struct tmap_topology {
 int topo_page_index(const struct tmap_topology *t, uint64_t page_kib);
 /* "2 MiB", "1 GiB", "64 KiB": a page size for messages and tables. */
 const char *page_size_text(uint64_t page_kib, char *buf, size_t size);
+
+/* Largest host file read (JSON or hwloc XML). */
+#define TOPOLOGY_MAX_BYTES (64u << 20)
+
+/* topology-xml.c: refuse hwloc XML that would crash hwloc 2.9 (an unknown element, an object
+ * without both cpusets, a NUMA node without both nodesets, a set that does not parse). When
+ * some objects are not in PU order, *ret_xml is the document with them in order and
+ * *ret_warning says so (hwloc would print a banner on stderr); otherwise both are NULL. */
+int topology_xml_check(const char *text, size_t len, const char *origin, char **ret_xml,
+		       char **ret_warning, struct tmap_error *err);
 
 /* topology-json.c: hwloc XML for a host described in JSON. */
 int topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,
