@@ -491,6 +491,33 @@ out:
 	return r;
 }
 
+/* The calling process's cpuset (or memory nodes) narrower than the machine: said, not used. */
+static int
+live_warnings(struct tmap_topology *t)
+{
+	hwloc_const_bitmap_t sets[][2] = {
+		{hwloc_topology_get_allowed_cpuset(t->hw), hwloc_topology_get_topology_cpuset(t->hw)},
+		{hwloc_topology_get_allowed_nodeset(t->hw), hwloc_topology_get_topology_nodeset(t->hw)},
+	};
+	static const char *const what[] = {"PUs", "memory nodes"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
+		_cleanup_free_ char *mine = NULL, *all = NULL;
+		char *w = NULL;
+
+		if (hwloc_bitmap_isincluded(sets[i][1], sets[i][0]))
+			continue;
+		mine = bitmap_list(sets[i][0]);
+		all = bitmap_list(sets[i][1]);
+		if (!mine || !all ||
+		    asprintf(&w, "live: this process may use %s %s only (its cpuset); the host is described with all of them, %s",
+			     what[i], mine[0] ? mine : "(none)", all) < 0 ||
+		    add_warning(t, w) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* After hwloc is set up (and loaded): the model the solver walks. */
 static int
 build_model(struct tmap_topology *t, struct tmap_error *err)
@@ -498,10 +525,15 @@ build_model(struct tmap_topology *t, struct tmap_error *err)
 	const char *source = t->source;
 	int r;
 
-	t->cpuset = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(t->hw));
+	/* Live: every online PU (hwloc was asked for the disallowed ones too). A file or a
+	 * backend: the PUs it says are allowed, as the host it describes had them. */
+	t->cpuset = hwloc_bitmap_dup(hwloc_topology_get_topology_cpuset(t->hw));
 	if (!t->cpuset)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	hwloc_bitmap_and(t->cpuset, t->cpuset, hwloc_topology_get_topology_cpuset(t->hw));
+	if (!t->live)
+		hwloc_bitmap_and(t->cpuset, t->cpuset, hwloc_topology_get_allowed_cpuset(t->hw));
+	else if (live_warnings(t) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (hwloc_bitmap_iszero(t->cpuset))
 		return tmap_error_set(err, -EINVAL, "topology '%s': no usable PU", source);
 	r = build_nodes(t);
@@ -535,6 +567,12 @@ tmap_topology_new_live(unsigned flags, struct tmap_topology **ret, struct tmap_e
 	r = topology_start("live", &t, err);
 	if (r < 0)
 		return r;
+	/* The machine's online PUs and nodes, whatever cpuset the caller runs in: the host's
+	 * identity must not change with the caller's confinement. build_model() reports a
+	 * narrower cpuset as a warning. */
+	t->live = true;
+	if (hwloc_topology_set_flags(t->hw, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED) < 0)
+		return tmap_error_set(err, -errno, "cannot set up hwloc: %s", strerror(errno));
 	return topology_finish(&t, ret, err);
 }
 

@@ -240,6 +240,87 @@ explicit_constructors(void **state)
 	assert_null(a);
 }
 
+static int
+write_text(const char *dir, const char *file, const char *text)
+{
+	char path[256];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Issue 14: "live" was the calling process's cpuset, so a confined topomap (libvirt hooks
+ * often are) saw another host. A child in a real cgroup v1 cpuset narrowed to one PU (hwloc
+ * reads the cgroup, not the affinity mask) sees the whole machine, and a warning. */
+static void
+live_ignores_caller_cpuset(void **state)
+{
+	struct tmap_topology *t = NULL;
+	struct tmap_error err = {0};
+	char cg[128], one[16], buf[1024] = "";
+	_cleanup_free_ char *all = NULL, *want = NULL;
+	int fds[2], status = 0, last;
+	ssize_t n;
+	pid_t pid;
+
+	if (geteuid() != 0 || access("/sys/fs/cgroup/cpuset/cpuset.cpus", W_OK) != 0)
+		skip();
+	assert_int_equal(tmap_topology_new_live(0, &t, &err), 0);
+	all = bitmap_list(t->cpuset);
+	last = hwloc_bitmap_last(t->cpuset);
+	tmap_topology_free(t);
+	if (last < 1)
+		skip(); /* one PU: nothing to narrow */
+	snprintf(one, sizeof(one), "%d", last);
+	snprintf(cg, sizeof(cg), "/sys/fs/cgroup/cpuset/topomap-test-live-%d", (int)getpid());
+	assert_int_equal(mkdir(cg, 0755), 0);
+	/* mems before cpus before any task, as the kernel wants. */
+	if (write_text(cg, "cpuset.mems", "0") < 0 || write_text(cg, "cpuset.cpus", one) < 0) {
+		rmdir(cg);
+		fail_msg("cannot set up cpuset '%s'", cg);
+	}
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char self[16];
+		FILE *out = fdopen(fds[1], "w");
+
+		close(fds[0]);
+		snprintf(self, sizeof(self), "%d", (int)getpid());
+		if (!out || write_text(cg, "cgroup.procs", self) < 0)
+			_exit(3);
+		if (tmap_topology_new_live(0, &t, &err) < 0) {
+			fprintf(out, "error %s", err.message);
+		} else {
+			_cleanup_free_ char *cpus = bitmap_list(t->cpuset);
+
+			fprintf(out, "%s|%zu|%s", cpus ? cpus : "?", tmap_topology_warning_count(t),
+				tmap_topology_warning_count(t) ? tmap_topology_warning(t, 0) : "");
+		}
+		fclose(out);
+		_exit(0);
+	}
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	rmdir(cg);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_true(asprintf(&want, "%s|1|live: this process may use PUs %s only (its cpuset); the host is described with all of them, %s",
+			     all, one, all) > 0);
+	assert_string_equal(buf, want);
+}
+
 int
 main(void)
 {
@@ -248,6 +329,7 @@ main(void)
 		cmocka_unit_test(xml_no_fork_by_default),
 		cmocka_unit_test(xml_checked_first),
 		cmocka_unit_test(explicit_constructors),
+		cmocka_unit_test(live_ignores_caller_cpuset),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 
