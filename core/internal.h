@@ -109,8 +109,8 @@ const char *page_size_text(uint64_t page_kib, char *buf, size_t size);
 /* Largest host file read (JSON or hwloc XML). */
 #define TOPOLOGY_MAX_BYTES (64u << 20)
 
-/* topology-xml.c: refuse hwloc XML that would crash hwloc 2.9 (an unknown element, an object
- * without both cpusets, a NUMA node without both nodesets, a set that does not parse). When
+/* topology-xml.c: refuse hwloc XML that would crash hwloc 2.9 (an unknown element, a CPU or
+ * memory object without its four sets, a set that does not parse). When
  * some objects are not in PU order, *ret_xml is the document with them in order and
  * *ret_warning says so (hwloc would print a banner on stderr); otherwise both are NULL. */
 int topology_xml_check(const char *text, size_t len, const char *origin, char **ret_xml,

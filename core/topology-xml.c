@@ -6,8 +6,9 @@
  * upstream later: open-mpi/hwloc#783, #816), and prints a 9-line banner on stderr when the
  * children of an object are not in the order of their first PU. Both happen inside the
  * embedding program. This light reader (elements and attributes; no entity is resolved, no
- * DTD read) refuses what would crash hwloc: an element hwloc does not know, an object without
- * both of its cpusets, a NUMA node without both of its nodesets, a set that does not parse.
+ * DTD read) refuses what would crash hwloc: an element hwloc does not know, a CPU or memory
+ * object without its four sets (as hwloc does since open-mpi/hwloc#783), a set that does not
+ * parse.
  * It then writes the children of each object back in the order of their first PU, which is
  * what hwloc does after its banner, and says so in a warning the topology keeps.
  */
@@ -104,6 +105,44 @@ find(const struct xml *x, size_t i, const char *what)
 	return SIZE_MAX;
 }
 
+/* hwloc's own spelling of a set: "0xf...f" (all), or 32-bit words "0x0000000f" separated by
+ * commas, optionally after "0xf...f," (an infinite set). A zero word inside may be empty
+ * ("0x0000ffff,,0x0"), as hwloc prints it; the first and the last may not: a leading comma
+ * makes hwloc_bitmap_sscanf() miscount its words and assert. */
+static bool
+set_syntax_ok(const char *v, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || len >= 65536)
+		return false;
+	if (len >= 7 && strncmp(v, "0xf...f", 7) == 0) {
+		if (len == 7)
+			return true;
+		if (v[7] != ',')
+			return false;
+		i = 8;
+	}
+	for (bool first = true;; first = false) {
+		size_t digits = 0;
+
+		if (i < len && v[i] == ',' && !first) {
+			i++; /* an empty (zero) word */
+			continue;
+		}
+		if (i + 2 > len || v[i] != '0' || v[i + 1] != 'x')
+			return false;
+		for (i += 2; i < len && isxdigit((unsigned char)v[i]); i++)
+			digits++;
+		if (digits == 0 || digits > 8)
+			return false;
+		if (i == len)
+			return true;
+		if (v[i++] != ',')
+			return false;
+	}
+}
+
 static int
 set_attr(struct xml *x, struct xel *e, const char *name, size_t nlen, const char *value,
 	 size_t vlen, size_t at)
@@ -111,6 +150,13 @@ set_attr(struct xml *x, struct xel *e, const char *name, size_t nlen, const char
 	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
 
 #define IS(s) (nlen == strlen(s) && strncmp(name, s, nlen) == 0)
+	if (!e->object) {
+		/* <cpukind cpuset=...>, <memattr_value initiator_cpuset=...>: the same parser. */
+		if (nlen >= 3 && strncmp(name + nlen - 3, "set", 3) == 0 && !set_syntax_ok(value, vlen))
+			return refuse(x, at, "%.*s=\"%.*s\" is not an hwloc set", (int)nlen, name,
+				      (int)(vlen < 32 ? vlen : 32), value);
+		return 0;
+	}
 	if (IS("type")) {
 		snprintf(e->type, sizeof(e->type), "%.*s", (int)(vlen < 23 ? vlen : 23), value);
 		e->memory = in_list(value, vlen, memory_types, ARRAY_SIZE(memory_types));
@@ -122,10 +168,11 @@ set_attr(struct xml *x, struct xel *e, const char *name, size_t nlen, const char
 			 value);
 		return 0;
 	}
-	if (!IS("cpuset") && !IS("complete_cpuset") && !IS("nodeset") && !IS("complete_nodeset"))
+	if (nlen < 3 || strncmp(name + nlen - 3, "set", 3) != 0)
 		return 0;
-	/* A set is hex words and commas; hwloc's parser takes what it can of anything else. */
-	if (vlen == 0 || vlen >= 65536 || strspn(value, "0123456789abcdefABCDEFx,") < vlen)
+	/* Every cpuset, nodeset, allowed_, online_, complete_ set: hwloc's parser asserts on a
+	 * stray comma (",x00fc0fc0"), and strtoul() takes signs and blanks. */
+	if (!set_syntax_ok(value, vlen))
 		return refuse(x, at, "%.*s=\"%.*s\" is not an hwloc set", (int)nlen, name,
 			      (int)(vlen < 32 ? vlen : 32), value);
 	if (IS("complete_cpuset")) {
@@ -144,7 +191,7 @@ set_attr(struct xml *x, struct xel *e, const char *name, size_t nlen, const char
 		e->has_cpuset = true;
 	} else if (IS("nodeset")) {
 		e->has_nodeset = true;
-	} else {
+	} else if (IS("complete_nodeset")) {
 		e->has_complete_nodeset = true;
 	}
 #undef IS
@@ -236,11 +283,9 @@ start_tag(struct xml *x, size_t *i, size_t parent, size_t *ret, bool *closed)
 			p++;
 		if (p >= x->len || x->text[p] != q)
 			return refuse(x, v, "an attribute value does not end");
-		if (e->object) {
-			r = set_attr(x, &x->el[idx], x->text + an, alen, x->text + v, p - v, v);
-			if (r < 0)
-				return r;
-		}
+		r = set_attr(x, &x->el[idx], x->text + an, alen, x->text + v, p - v, v);
+		if (r < 0)
+			return r;
 		p++;
 	}
 	e = &x->el[idx];
@@ -261,7 +306,8 @@ check_object(const struct xml *x, const struct xel *e)
 	if (!e->has_cpuset || !e->has_complete_cpuset)
 		return refuse(x, e->start, "%s object%s%s lacks cpuset or complete_cpuset", e->type,
 			      e->os_index[0] ? " P#" : "", e->os_index);
-	if (e->memory && (!e->has_nodeset || !e->has_complete_nodeset))
+	/* As hwloc after open-mpi/hwloc#783: every normal or memory object has all four sets. */
+	if (!e->has_nodeset || !e->has_complete_nodeset)
 		return refuse(x, e->start, "%s object%s%s lacks nodeset or complete_nodeset",
 			      e->type, e->os_index[0] ? " P#" : "", e->os_index);
 	return 0;

@@ -177,7 +177,8 @@ xml_checked_first(void **state)
 	expect_xml_refused("unknown.xml", "<topology><objectos_index=\"1\"/></topology>",
 			   "unknown element <objectos_index>");
 	expect_xml_refused("numa.xml",
-			   "<topology><object type=\"Machine\" cpuset=\"0x1\" complete_cpuset=\"0x1\">"
+			   "<topology><object type=\"Machine\" cpuset=\"0x1\" complete_cpuset=\"0x1\""
+			   " nodeset=\"0x1\" complete_nodeset=\"0x1\">"
 			   "<object type=\"NUMANode\" os_index=\"0\" cpuset=\"0x1\" complete_cpuset=\"0x1\"/>"
 			   "</object></topology>",
 			   "NUMANode object P#0 lacks nodeset or complete_nodeset");
@@ -185,8 +186,20 @@ xml_checked_first(void **state)
 			   "<topology><object type=\"Machine\" cpuset=\"0x1\" complete_cpuset=\"zz\">"
 			   "</object></topology>",
 			   "complete_cpuset=\"zz\" is not an hwloc set");
+	/* Found by fuzz-hwloc-xml once the probe was gone: hwloc_bitmap_sscanf() asserts. */
+	expect_xml_refused("comma.xml",
+			   "<topology><object type=\"Machine\" cpuset=\",x00fc0fc0\"/></topology>",
+			   "cpuset=\",x00fc0fc0\" is not an hwloc set");
+	/* A misspelt complete_nodeset: hwloc 2.9 dereferences the missing set. */
+	expect_xml_refused("misspelt.xml",
+			   "<topology><object type=\"Machine\" cpuset=\"0x1\" complete_cpuset=\"0x1\""
+			   " nodeset=\"0x1\" complete_nodeset=\"0x1\"><object type=\"NUMANode\""
+			   " os_index=\"0\" cpuset=\"0x1\" complete_cpuset=\"0x1\" nodeset=\"0x1\""
+			   " compleet_nodeset=\"0x1\"/></object></topology>",
+			   "NUMANode object P#0 lacks nodeset or complete_nodeset");
 	expect_xml_refused("close.xml",
-			   "<topology><object type=\"Machine\" cpuset=\"0x1\" complete_cpuset=\"0x1\">"
+			   "<topology><object type=\"Machine\" cpuset=\"0x1\" complete_cpuset=\"0x1\""
+			   " nodeset=\"0x1\" complete_nodeset=\"0x1\">"
 			   "</topology>",
 			   "</topology> does not close the element opened on line 1");
 	expect_xml_refused("cdata.xml", "<topology><![CDATA[x]]></topology>",
