@@ -228,7 +228,43 @@ add_element(struct xml *x, size_t parent, size_t *ret)
 	return 0;
 }
 
-/* One start tag at x->text[i] ('<' then a name); *i moves past it. */
+/* hwloc's parser without libxml2 (Debian's) skips these between attributes and tags. */
+static bool
+blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n';
+}
+
+/* An attribute value as hwloc's parser reads it: no '<' or '>' (a '>' ends hwloc's tag),
+ * and '&' only in the escapes it knows. */
+static bool
+value_ok(const char *v, size_t len)
+{
+	static const char *const escapes[] = {"&#10;", "&#13;", "&#9;", "&quot;", "&lt;", "&gt;",
+					      "&amp;"};
+
+	for (size_t i = 0; i < len; i++) {
+		bool known = false;
+
+		if (v[i] == '<' || v[i] == '>')
+			return false;
+		if (v[i] != '&')
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(escapes) && !known; k++)
+			known = strncmp(v + i, escapes[k], strlen(escapes[k])) == 0 &&
+				i + strlen(escapes[k]) <= len;
+		if (!known)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * One start tag at x->text[i] ('<' then a name); *i moves past it. The grammar is that of
+ * hwloc's own parser (topology-xml-nolibxml.c), which Debian's hwloc uses: it stops reading a
+ * tag's attributes at the first one it cannot read, silently, so the sets after it go missing
+ * and hwloc 2.9 dereferences them. Anything it would read otherwise than this reader is refused.
+ */
 static int
 start_tag(struct xml *x, size_t *i, size_t parent, size_t *ret, bool *closed)
 {
@@ -236,24 +272,25 @@ start_tag(struct xml *x, size_t *i, size_t parent, size_t *ret, bool *closed)
 	struct xel *e;
 	int r;
 
-	while (p < x->len && name_char(x->text[p]))
+	while (p < x->len && (islower((unsigned char)x->text[p]) ||
+			      isdigit((unsigned char)x->text[p]) || x->text[p] == '_'))
 		p++;
-	if (p == name || !in_list(x->text + name, p - name, known_elements,
-				  ARRAY_SIZE(known_elements)))
-		return refuse(x, *i, "unknown element <%.*s>", (int)(p - name < 32 ? p - name : 32),
-			      x->text + name);
 	nlen = p - name;
+	if (nlen == 0 || !in_list(x->text + name, nlen, known_elements, ARRAY_SIZE(known_elements)))
+		return refuse(x, *i, "unknown element <%.*s>", (int)(nlen < 32 ? nlen : 32),
+			      x->text + name);
+	if (p >= x->len || (x->text[p] != ' ' && x->text[p] != '>' && x->text[p] != '/'))
+		return refuse(x, *i, "<%.*s> is not followed by a space", (int)nlen, x->text + name);
 	r = add_element(x, parent, &idx);
 	if (r < 0)
 		return r;
 	e = &x->el[idx];
 	e->start = *i;
-	e->object = p - name == 6 && strncmp(x->text + name, "object", 6) == 0;
+	e->object = nlen == 6 && strncmp(x->text + name, "object", 6) == 0;
 	for (;;) {
 		size_t an, alen, v;
-		char q;
 
-		while (p < x->len && isspace((unsigned char)x->text[p]))
+		while (p < x->len && blank(x->text[p]))
 			p++;
 		if (p >= x->len)
 			return refuse(x, *i, "a tag does not end");
@@ -264,25 +301,19 @@ start_tag(struct xml *x, size_t *i, size_t parent, size_t *ret, bool *closed)
 			break;
 		}
 		an = p;
-		while (p < x->len && name_char(x->text[p]))
+		while (p < x->len && (islower((unsigned char)x->text[p]) || x->text[p] == '_'))
 			p++;
 		alen = p - an;
-		while (p < x->len && isspace((unsigned char)x->text[p]))
+		if (alen == 0 || p + 1 >= x->len || x->text[p] != '=' || x->text[p + 1] != '"')
+			return refuse(x, an, "a malformed attribute in <%.*s> (hwloc reads name=\"value\", names in a-z and _)",
+				      (int)nlen, x->text + name);
+		v = p += 2;
+		while (p < x->len && x->text[p] != '"')
 			p++;
-		if (alen == 0 || p + 1 >= x->len || x->text[p] != '=')
-			return refuse(x, p, "a malformed attribute in <%.*s>", (int)nlen,
-				      x->text + name);
-		p++;
-		while (p < x->len && isspace((unsigned char)x->text[p]))
-			p++;
-		q = p < x->len ? x->text[p] : 0;
-		if (q != '"' && q != '\'')
-			return refuse(x, p, "an attribute value without quotes");
-		v = ++p;
-		while (p < x->len && x->text[p] != q && x->text[p] != '<')
-			p++;
-		if (p >= x->len || x->text[p] != q)
+		if (p >= x->len)
 			return refuse(x, v, "an attribute value does not end");
+		if (!value_ok(x->text + v, p - v))
+			return refuse(x, v, "an attribute value holds '<', '>' or an unknown '&' escape");
 		r = set_attr(x, &x->el[idx], x->text + an, alen, x->text + v, p - v, v);
 		if (r < 0)
 			return r;
@@ -353,9 +384,9 @@ parse(struct xml *x)
 
 			while (i + 2 + n < x->len && name_char(t[2 + n]))
 				n++;
-			end = find(x, i, ">");
-			if (depth == 0 || end == SIZE_MAX)
-				return refuse(x, i, "an end tag without its start");
+			end = i + 2 + n; /* hwloc wants "</name>", nothing more */
+			if (depth == 0 || end >= x->len || x->text[end] != '>')
+				return refuse(x, i, "an end tag without its start, or not spelt </name>");
 			idx = stack[depth - 1];
 			if (n != strcspn(x->text + x->el[idx].start + 1, " \t\r\n/>") ||
 			    strncmp(t + 2, x->text + x->el[idx].start + 1, n) != 0)
