@@ -5,6 +5,22 @@
 
 #include "internal.h"
 
+const char *
+file_type_name(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISDIR(mode))
+		return "a directory";
+	return "a special file";
+}
+
 int
 read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len,
 		  struct tmap_error *err)
@@ -14,13 +30,20 @@ read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len,
 	struct stat st;
 	size_t len = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO for reading waits for a writer, forever if none comes.
+	 * Only a regular file is read; then reads block again as usual. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return tmap_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0)
 		return tmap_error_set(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return tmap_error_set(err, -EISDIR, "%s: is a directory", path);
+	if (!S_ISREG(st.st_mode))
+		return tmap_error_set(err, -EINVAL, "%s: is %s, not a regular file", path,
+				      file_type_name(st.st_mode));
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		return tmap_error_set(err, -errno, "%s: cannot read: %s", path, strerror(errno));
 	/* Read up to the limit plus one byte, whatever stat says (pipes report size 0), in a
 	 * buffer that grows as the file does. */
 	for (size_t cap = 0;;) {

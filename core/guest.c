@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <search.h>
 #include <sys/stat.h>
 
 #include "internal.h"
@@ -253,7 +254,9 @@ tmap_guest_memory_mib(const struct tmap_guest *g)
 	for (unsigned i = 0; i < g->ncells; i++) {
 		if (!g->cells[i].memory_mib)
 			return g->memory_mib;
-		sum += g->cells[i].memory_mib;
+		/* Saturates: tmap_guest_validate() refuses a sum over TMAP_MAX_MEMORY_MIB. */
+		if (__builtin_add_overflow(sum, g->cells[i].memory_mib, &sum))
+			return UINT64_MAX;
 	}
 	return sum;
 }
@@ -306,7 +309,7 @@ tmap_guest_set_topology(struct tmap_guest *g, unsigned sockets, unsigned cores, 
 int
 tmap_guest_set_memory_mib(struct tmap_guest *g, uint64_t memory_mib)
 {
-	if (!g || !memory_mib || memory_mib > (UINT64_C(1) << 40))
+	if (!g || !memory_mib || memory_mib > TMAP_MAX_MEMORY_MIB)
 		return -EINVAL;
 	g->memory_mib = memory_mib;
 	g->memory_set = true;
@@ -332,6 +335,13 @@ tmap_guest_add_cell(struct tmap_guest *g, const char *cpus, uint64_t memory_mib,
 
 	if (!g)
 		return -EINVAL;
+	if (memory_mib > TMAP_MAX_MEMORY_MIB)
+		return tmap_error_set(err, -EINVAL,
+				      "guest '%s': cell %u: memory %" PRIu64 " MiB is more than the most a guest may have, %" PRIu64 " MiB (4 PiB)",
+				      g->name, g->ncells, memory_mib, TMAP_MAX_MEMORY_MIB);
+	if (g->ncells >= MAX_VCPUS)
+		return tmap_error_set(err, -EINVAL, "guest '%s': more than %d cells", g->name,
+				      MAX_VCPUS);
 	if (bitmap_parse_list(cpus, &set) < 0)
 		return tmap_error_set(err, -EINVAL,
 				      "guest '%s': cell %u: cpus '%.80s' is not a list such as '0-3,8'",
@@ -541,10 +551,13 @@ validate_shape(const struct tmap_guest *g, struct tmap_error *err)
 			hwloc_bitmap_foreach_end();
 		}
 		covered += (unsigned)hwloc_bitmap_weight(c->vcpus);
-		if (c->memory_mib)
-			sum += c->memory_mib;
-		else
+		if (!c->memory_mib)
 			unsized++;
+		else if (__builtin_add_overflow(sum, c->memory_mib, &sum) ||
+			 sum > TMAP_MAX_MEMORY_MIB)
+			return tmap_error_set(err, -EINVAL,
+					      GUEST_FMT "cells: cell memory adds up to more than %" PRIu64 " MiB (4 PiB), the most a guest may have",
+					      GUEST_ARGS(g), TMAP_MAX_MEMORY_MIB);
 	}
 	if (covered != g->vcpus) {
 		_cleanup_bitmap_ hwloc_bitmap_t missing = cells_union(g, g->ncells);
@@ -661,7 +674,8 @@ guest_resolve_counts(const struct tmap_guest *g, struct guest_cells *c)
 		for (unsigned i = 0; i < c->n; i++) {
 			c->nvcpus[i] = (unsigned)hwloc_bitmap_weight(g->cells[i].vcpus);
 			c->memory_mib[i] = g->cells[i].memory_mib;
-			sum += c->memory_mib[i];
+			if (__builtin_add_overflow(sum, c->memory_mib[i], &sum))
+				return -EOVERFLOW; /* validation refuses it first */
 			unsized += c->memory_mib[i] == 0;
 		}
 	} else if (c->n == 1) {
@@ -733,11 +747,19 @@ tmap_guests_new(struct tmap_guests **ret)
 	return 0;
 }
 
+static void
+noop_free(void *p)
+{
+	(void)p;
+}
+
 struct tmap_guests *
 tmap_guests_free(struct tmap_guests *l)
 {
 	if (!l)
 		return NULL;
+	/* The index holds borrowed pointers: drop the tree, then the guests. */
+	tdestroy(l->by_name, noop_free);
 	for (size_t i = 0; i < l->n; i++)
 		tmap_guest_free(l->guest[i]);
 	free(l->guest);
@@ -757,13 +779,32 @@ tmap_guests_get(const struct tmap_guests *l, size_t i)
 	return l && i < l->n ? l->guest[i] : NULL;
 }
 
+static int
+cmp_guest_name(const void *a, const void *b)
+{
+	const struct tmap_guest *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* The guest of that name, through the index: O(log n), so reading n guests is O(n log n). */
 static const struct tmap_guest *
 guests_find(const struct tmap_guests *l, const char *name)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (streq(l->guest[i]->name, name))
-			return l->guest[i];
-	return NULL;
+	struct tmap_guest key = {.name = (char *)name};
+	void *found = tfind(&key, &l->by_name, cmp_guest_name);
+
+	return found ? *(const struct tmap_guest **)found : NULL;
+}
+
+/* Drop the guest added last: the undo of a text that did not read to its end. */
+static void
+guests_drop_last(struct tmap_guests *l)
+{
+	struct tmap_guest *g = l->guest[--l->n];
+
+	tdelete(g, &l->by_name, cmp_guest_name);
+	tmap_guest_free(g);
 }
 
 int
@@ -784,10 +825,17 @@ tmap_guests_add(struct tmap_guests *l, struct tmap_guest *g, struct tmap_error *
 				      GUEST_FMT "field 'name': '%s' is already the name of a guest%s%s",
 				      GUEST_ARGS(g), g->name, other->origin ? " in " : "",
 				      other->origin ? other->origin : "");
-	v = realloc(l->guest, (l->n + 1) * sizeof(*v));
-	if (!v)
+	if (l->n == l->size) {
+		size_t size = l->size ? l->size * 2 : 16;
+
+		v = reallocarray(l->guest, size, sizeof(*v));
+		if (!v)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		l->guest = v;
+		l->size = size;
+	}
+	if (!tsearch(g, &l->by_name, cmp_guest_name))
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	l->guest = v;
 	l->guest[l->n++] = g;
 	return 0;
 }
@@ -921,7 +969,7 @@ parse_cells(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *arr)
 				r = json_cell_cpus(ctx, val, field, &cpus);
 				have_cpus = true;
 			} else if (streq(key, "memory_mib")) {
-				r = json_uint(ctx, val, field, 1, UINT64_C(1) << 40, &memory);
+				r = json_uint(ctx, val, field, 1, TMAP_MAX_MEMORY_MIB, &memory);
 			} else {
 				r = tmap_error_set(ctx->err, -EINVAL,
 						   "%s: guest '%s': unknown field '%s'", ctx->origin,
@@ -1037,7 +1085,7 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 		if (streq(key, "name") || streq(key, "vcpus")) {
 			continue;
 		} else if (streq(key, "memory_mib")) {
-			r = json_uint(ctx, val, key, 1, UINT64_C(1) << 40, &v);
+			r = json_uint(ctx, val, key, 1, TMAP_MAX_MEMORY_MIB, &v);
 			if (r == 0)
 				tmap_guest_set_memory_mib(g, v);
 		} else if (streq(key, "sockets")) {
@@ -1093,78 +1141,25 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 	return 0;
 }
 
-/* 1-based line of a byte offset, for messages about malformed JSON. */
-static unsigned
-line_of(const char *text, size_t offset)
-{
-	unsigned line = 1;
-
-	for (size_t i = 0; i < offset && text[i]; i++)
-		line += text[i] == '\n';
-	return line;
-}
-
 int
 tmap_guests_parse_json(struct tmap_guests *l, const char *text, size_t len, const char *origin,
 		       struct tmap_error *err)
 {
-	struct json_tokener *tok;
-	struct json_object *root;
-	enum json_tokener_error jerr;
+	struct json_object *root = NULL;
 	struct json_ctx ctx = {.origin = origin ? origin : "guests", .err = err};
 	size_t n, before;
-	bool ended = false;
 	int r = 0;
 
 	if (!l || !text)
 		return tmap_error_set(err, -EINVAL, "tmap_guests_parse_json: missing argument");
-	if (len > MAX_SPEC_BYTES || len > INT32_MAX)
+	if (len > MAX_SPEC_BYTES)
 		return tmap_error_set(err, -EFBIG, "%s: larger than %u MiB", ctx.origin,
 				      MAX_SPEC_BYTES >> 20);
-	if (memchr(text, '\0', len))
-		return tmap_error_set(err, -EINVAL, "%s: not JSON text (holds a NUL byte)",
-				      ctx.origin);
-	tok = json_tokener_new_ex(64);
-	if (!tok)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	jerr = json_tokener_get_error(tok);
-	/* A bare number at the very end may go on: a NUL byte tells json-c the text ended. */
-	if (!root && jerr == json_tokener_continue) {
-		root = json_tokener_parse_ex(tok, "", 1);
-		jerr = json_tokener_get_error(tok);
-		ended = true;
-	}
-	if (jerr == json_tokener_continue)
-		jerr = json_tokener_error_parse_eof;
-	if (root && jerr == json_tokener_success && !ended) {
-		size_t used = json_tokener_get_parse_end(tok);
-
-		while (used < len && isspace((unsigned char)text[used]))
-			used++;
-		if (used < len) {
-			r = tmap_error_set(err, -EINVAL,
-					   "%s: line %u: invalid JSON: text after the end of the document",
-					   ctx.origin, line_of(text, used));
-			goto out;
-		}
-	}
-	if (!root || jerr != json_tokener_success) {
-		r = tmap_error_set(err, -EINVAL, "%s: line %u: invalid JSON: %s", ctx.origin,
-				   line_of(text, json_tokener_get_parse_end(tok)),
-				   json_tokener_error_desc(jerr));
-		goto out;
-	}
-
+	r = json_read(text, len, ctx.origin, json_type_null,
+		      "a guest object or an array of guest objects", &root, err);
+	if (r < 0)
+		return r;
 	n = json_object_is_type(root, json_type_array) ? json_object_array_length(root) : 1;
-	if (!json_object_is_type(root, json_type_array) &&
-	    !json_object_is_type(root, json_type_object)) {
-		r = tmap_error_set(err, -EINVAL,
-				   "%s: expected a guest object or an array of guest objects",
-				   ctx.origin);
-		goto out;
-	}
 	if (n == 0) {
 		r = tmap_error_set(err, -EINVAL, "%s: the array holds no guest", ctx.origin);
 		goto out;
@@ -1184,14 +1179,12 @@ tmap_guests_parse_json(struct tmap_guests *l, const char *text, size_t len, cons
 		}
 		if (r < 0) {
 			while (l->n > before)
-				tmap_guest_free(l->guest[--l->n]);
+				guests_drop_last(l);
 			break;
 		}
 	}
 out:
-	if (root)
-		json_object_put(root);
-	json_tokener_free(tok);
+	json_object_put(root);
 	return r;
 }
 

@@ -11,9 +11,11 @@
 
 #include <errno.h>
 #include <hwloc.h>
+#include <json-c/json.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "topomap/topomap.h"
 #include "util.h"
@@ -35,6 +37,24 @@ hwloc_bitmap_freep(hwloc_bitmap_t *b)
 int bitmap_parse_list(const char *text, hwloc_bitmap_t *ret);
 /* Print a set in list syntax into a malloc()ed string ("" for an empty set). */
 char *bitmap_list(hwloc_const_bitmap_t set);
+
+/* ------------------------------------------------------------------------------------- */
+/* json.c: the one strict reader of JSON input */
+
+#define JSON_MAX_DEPTH 32
+#define JSON_MAX_BYTES (64u << 20)
+
+/*
+ * Parse `len` bytes of `text` (from `origin`, a file name for messages) into *ret, refusing
+ * what json-c would let through: text after the document, a top-level value that is not of
+ * type `want` ("ORIGIN: expected a JSON object, got null"), a key given twice in one object at
+ * any depth (named), \u0000 inside a string, a NUL byte, nesting deeper than JSON_MAX_DEPTH.
+ * `want` json_type_null means "an object or an array"; `what` names what is expected in the
+ * type message ("a guest object or an array of guest objects"), or NULL for the JSON type.
+ * Returns 0 or -errno with the message in err; *ret is written only on success.
+ */
+int json_read(const char *text, size_t len, const char *origin, enum json_type want,
+	      const char *what, struct json_object **ret, struct tmap_error *err);
 
 /* ------------------------------------------------------------------------------------- */
 /* topology.c: the host model */
@@ -63,6 +83,9 @@ struct topo_node {
 struct tmap_topology {
 	hwloc_topology_t hw;
 	char *source;		/* "live", "synthetic:...", or the XML path */
+	bool live;		/* this machine, read with its disallowed PUs and nodes */
+	size_t nwarnings;
+	char **warnings;	/* tmap_topology_warning(): what the host's reader had to say */
 	unsigned nnodes;
 	struct topo_node *nodes; /* sorted by OS index */
 	unsigned ncores;
@@ -83,10 +106,23 @@ int topo_page_index(const struct tmap_topology *t, uint64_t page_kib);
 /* "2 MiB", "1 GiB", "64 KiB": a page size for messages and tables. */
 const char *page_size_text(uint64_t page_kib, char *buf, size_t size);
 
+/* Largest host file read (JSON or hwloc XML). */
+#define TOPOLOGY_MAX_BYTES (64u << 20)
+
+/* topology-xml.c: refuse hwloc XML that would crash hwloc 2.9 (an unknown element, a CPU or
+ * memory object without its four sets, a set that does not parse). When
+ * some objects are not in PU order, *ret_xml is the document with them in order and
+ * *ret_warning says so (hwloc would print a banner on stderr); otherwise both are NULL. */
+int topology_xml_check(const char *text, size_t len, const char *origin, char **ret_xml,
+		       char **ret_warning, struct tmap_error *err);
+
 /* topology-json.c: hwloc XML for a host described in JSON. */
 int topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,
 			   struct tmap_error *err);
-/* Read a whole file of at most `max` bytes into a NUL-terminated malloc()ed buffer. */
+/* Read a whole regular file of at most `max` bytes into a NUL-terminated malloc()ed buffer;
+ * anything else (a FIFO, a device) is refused without blocking, a directory with -EISDIR. */
+/* "a FIFO", "a socket", "a character device"...: what a path that is not a file is. */
+const char *file_type_name(mode_t mode);
 int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len,
 		      struct tmap_error *err);
 
@@ -131,8 +167,9 @@ struct tmap_guest {
 };
 
 struct tmap_guests {
-	size_t n;
-	struct tmap_guest **guest;
+	size_t n, size;			/* guests held, slots allocated */
+	struct tmap_guest **guest;	/* in the order they were added */
+	void *by_name;			/* tsearch() tree of the same guests, by name */
 };
 
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */

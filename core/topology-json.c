@@ -109,7 +109,7 @@ parse_hugepages(struct desc *d, struct json_object *arr, size_t i, struct desc_n
 						      d->origin, what, p->size_kib);
 		snprintf(what, sizeof(what), "nodes[%zu].hugepages[%zu].count", i, k);
 		r = get_uint(d, json_object_object_get_ex(pool, "count", &v) ? v : NULL, what,
-			     (UINT64_C(1) << 50) / p->size_kib, &p->count);
+			     (TMAP_MAX_MEMORY_MIB << 10) / p->size_kib, &p->count);
 		if (r < 0)
 			return r;
 	}
@@ -135,7 +135,7 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 	n->id = (unsigned)x;
 	snprintf(what, sizeof(what), "nodes[%zu].memory_mib", i);
 	r = get_uint(d, json_object_object_get_ex(o, "memory_mib", &v) ? v : NULL, what,
-		     UINT64_C(1) << 40, &n->memory_mib);
+		     TMAP_MAX_MEMORY_MIB, &n->memory_mib);
 	if (r < 0)
 		return r;
 	/* "socket" in the peers' workloads, "package" in what `topomap topology` prints. */
@@ -199,6 +199,7 @@ parse_desc(struct desc *d, struct json_object *root)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_alloc();
 	struct json_object *nodes, *dist;
+	size_t n;
 	int r;
 
 	if (!all)
@@ -208,13 +209,16 @@ parse_desc(struct desc *d, struct json_object *root)
 	    !json_object_is_type(nodes, json_type_array))
 		return tmap_error_set(d->err, -EINVAL, "%s: a host is an object with a \"nodes\" array",
 				      d->origin);
-	d->nnodes = json_object_array_length(nodes);
-	if (d->nnodes == 0 || d->nnodes > MAX_NODES)
-		return tmap_error_set(d->err, -EINVAL, "%s: a host has 1 to %d nodes", d->origin,
-				      MAX_NODES);
-	d->nodes = calloc(d->nnodes, sizeof(*d->nodes));
+	n = json_object_array_length(nodes);
+	/* Linux numbers nodes below 1024 (MAX_NUMNODES with NODES_SHIFT 10). */
+	if (n == 0 || n > MAX_NODES)
+		return tmap_error_set(d->err, -EINVAL, "%s: a host has 1 to %d nodes, not %zu",
+				      d->origin, MAX_NODES, n);
+	/* nnodes counts what desc_clear() may walk: only once the nodes exist. */
+	d->nodes = calloc(n, sizeof(*d->nodes));
 	if (!d->nodes)
 		return -ENOMEM;
+	d->nnodes = n;
 	for (size_t i = 0; i < d->nnodes; i++) {
 		r = parse_node(d, json_object_array_get_idx(nodes, i), i, all);
 		if (r < 0)
@@ -419,23 +423,16 @@ topology_xml_from_json(const char *text, size_t len, const char *origin, char **
 		       struct tmap_error *err)
 {
 	struct desc d = {.origin = origin, .err = err};
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *root;
+	struct json_object *root = NULL;
 	char *xml = NULL;
 	size_t xlen = 0;
 	FILE *out;
 	int r;
 
-	if (!tok)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	if (!root) {
-		r = tmap_error_set(err, -EINVAL, "%s: invalid JSON: %s", origin,
-				   json_tokener_error_desc(json_tokener_get_error(tok)));
-		json_tokener_free(tok);
+	r = json_read(text, len, origin, json_type_object, "an object with a \"nodes\" array",
+		      &root, err);
+	if (r < 0)
 		return r;
-	}
-	json_tokener_free(tok);
 	r = parse_desc(&d, root);
 	json_object_put(root);
 	if (r == -ENOMEM)

@@ -40,6 +40,9 @@ tmap_topology_free(struct tmap_topology *t)
 		hwloc_bitmap_free(t->cpuset);
 	if (t->hw)
 		hwloc_topology_destroy(t->hw);
+	for (size_t i = 0; i < t->nwarnings; i++)
+		free(t->warnings[i]);
+	free(t->warnings);
 	free(t->source);
 	free(t);
 	return NULL;
@@ -67,14 +70,32 @@ ends_with(const char *s, const char *suffix)
 	return a >= b && streq(s + a - b, suffix);
 }
 
+/* Keep a warning (malloc()ed, taken over) for tmap_topology_warning(). */
+static int
+add_warning(struct tmap_topology *t, char *warning)
+{
+	char **w;
+
+	if (!warning)
+		return -ENOMEM;
+	w = reallocarray(t->warnings, t->nwarnings + 1, sizeof(*w));
+	if (!w) {
+		free(warning);
+		return -ENOMEM;
+	}
+	t->warnings = w;
+	t->warnings[t->nwarnings++] = warning;
+	return 0;
+}
+
 /*
- * hwloc 2.9 (Debian 12) dereferences missing sets in some malformed XML and dies (fixed
- * upstream later). An XML file is outside input, and an embedding program must not crash on
- * it: hwloc first reads it in a short-lived child process, and a file that kills hwloc there
- * is refused here. Costs a fork per XML file, only for XML files.
+ * TMAP_TOPOLOGY_XML_PROBE: hwloc first reads the (checked) XML in a short-lived child process,
+ * and a document that kills hwloc there is refused here. topology_xml_check() refuses what
+ * is known to crash hwloc 2.9; the probe is for what is not known yet, at the cost of a fork
+ * that an embedding program (threads, SIGCHLD) may not want: it asks for it.
  */
 static bool
-xml_crashes_hwloc(const char *path, struct tmap_error *err)
+xml_crashes_hwloc(const char *xml, const char *origin, struct tmap_error *err)
 {
 	int status = 0;
 	pid_t pid = fork();
@@ -91,8 +112,8 @@ xml_crashes_hwloc(const char *path, struct tmap_error *err)
 		for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
 			signal(fatal[i], SIG_DFL);
 		ok = hwloc_topology_init(&probe) == 0 &&
-			 hwloc_topology_set_xml(probe, path) == 0 && hwloc_topology_load(probe) == 0;
-
+		     hwloc_topology_set_xmlbuffer(probe, xml, (int)strlen(xml) + 1) == 0 &&
+		     hwloc_topology_load(probe) == 0;
 		_exit(ok ? 0 : 1);
 	}
 	while (waitpid(pid, &status, 0) < 0)
@@ -102,8 +123,34 @@ xml_crashes_hwloc(const char *path, struct tmap_error *err)
 		return false;
 	tmap_error_set(err, -EINVAL,
 		       "topology '%s': a malformed hwloc XML file (hwloc crashed reading it, signal %d)",
-		       path, WTERMSIG(status));
+		       origin, WTERMSIG(status));
 	return true;
+}
+
+/*
+ * Hand hwloc an XML document after topology_xml_check(): refused when it would crash hwloc,
+ * its objects put in PU order (what hwloc would print a banner about on stderr). `warn`:
+ * keep a warning when the order was changed (not for XML topomap wrote itself).
+ */
+static int
+set_xml_text(struct tmap_topology *t, const char *xml, size_t len, const char *origin,
+	     bool warn, unsigned flags, struct tmap_error *err)
+{
+	_cleanup_free_ char *ordered = NULL, *warning = NULL;
+	const char *use;
+	int r = topology_xml_check(xml, len, origin, &ordered, &warning, err);
+
+	if (r < 0)
+		return r;
+	use = ordered ? ordered : xml;
+	if ((flags & TMAP_TOPOLOGY_XML_PROBE) && xml_crashes_hwloc(use, origin, err))
+		return err ? err->code : -EINVAL;
+	if (hwloc_topology_set_xmlbuffer(t->hw, use, (int)strlen(use) + 1) < 0)
+		return tmap_error_set(err, -EINVAL, "topology '%s': not a valid hwloc XML file",
+				      origin);
+	if (warn && warning && add_warning(t, TAKE_PTR(warning)) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	return 0;
 }
 
 /* The hwloc XML of a JSON host description, handed to hwloc as a buffer. */
@@ -116,69 +163,62 @@ set_json_source(struct tmap_topology *t, const char *text, size_t len, const cha
 
 	if (r < 0)
 		return r;
-	if (hwloc_topology_set_xmlbuffer(t->hw, xml, (int)strlen(xml) + 1) < 0)
+	r = set_xml_text(t, xml, strlen(xml), origin, false, 0, err);
+	if (r == -EINVAL)
 		return tmap_error_set(err, -EINVAL, "%s: hwloc refused the host it describes", origin);
+	return r;
+}
+
+/* A file given as a host: it exists and is a regular file (a FIFO would block), then read. */
+static int
+read_host_file(const char *path, char **ret, size_t *ret_len, struct tmap_error *err)
+{
+	struct stat st;
+	int r;
+
+	if (stat(path, &st) < 0)
+		return tmap_error_set(err, errno == ENOENT ? -ENOENT : -errno, "topology '%s': %s",
+				      path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return tmap_error_set(err, -EINVAL, "topology '%s': is %s, not a regular file", path,
+				      file_type_name(st.st_mode));
+	r = read_file_bounded(path, TOPOLOGY_MAX_BYTES, ret, ret_len, err);
+	return r < 0 ? tmap_error_prefix(err, "topology '%s': ", path) : 0;
+}
+
+/* A topology with its source named and hwloc initialised, not loaded yet. */
+static int
+topology_start(const char *source, struct tmap_topology **ret, struct tmap_error *err)
+{
+	struct tmap_topology *t = calloc(1, sizeof(*t));
+
+	if (!t || !(t->source = strdup(source))) {
+		free(t);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (hwloc_topology_init(&t->hw) < 0) {
+		tmap_topology_free(t);
+		return tmap_error_set(err, -ENOMEM, "cannot initialise hwloc: %s", strerror(errno));
+	}
+	*ret = t;
 	return 0;
 }
 
+static int build_model(struct tmap_topology *t, struct tmap_error *err);
+
+/* Load what hwloc was set up with, build the model, hand the topology over. */
 static int
-load_hwloc(struct tmap_topology *t, const char *source, struct tmap_error *err)
+topology_finish(struct tmap_topology **t, struct tmap_topology **ret, struct tmap_error *err)
 {
-	if (hwloc_topology_init(&t->hw) < 0)
-		return tmap_error_set(err, -errno, "cannot initialise hwloc: %s", strerror(errno));
+	int r;
 
-	size_t prefix = strspn(source, "abcdefghijklmnopqrstuvwxyz0123456789-");
-
-	if (streq(source, "live")) {
-		/* the default: this system, allowed PUs only */
-	} else if (strncmp(source, "synthetic:", 10) == 0) {
-		if (hwloc_topology_set_synthetic(t->hw, source + 10) < 0)
-			return tmap_error_set(err, -EINVAL,
-					      "topology '%s': not a valid hwloc synthetic description",
-					      source);
-	} else if (prefix > 0 && source[prefix] == ':') {
-		/* "libvirt:qemu+ssh://host/system": the backend reaches the host and says what it
-		 * is, as hwloc XML. */
-		_cleanup_free_ char *name = strndup(source, prefix);
-		_cleanup_free_ char *xml = NULL;
-		int r;
-
-		if (!name)
-			return tmap_error_set(err, -ENOMEM, "out of memory");
-		r = backend_host_topology(name, source + prefix + 1, &xml, err);
-		if (r < 0)
-			return tmap_error_prefix(err, "topology '%s': ", source);
-		if (!xml || hwloc_topology_set_xmlbuffer(t->hw, xml, (int)strlen(xml) + 1) < 0)
-			return tmap_error_set(err, -EINVAL,
-					      "topology '%s': backend '%s' gave no valid hwloc XML",
-					      source, name);
-	} else {
-		struct stat st;
-
-		if (stat(source, &st) < 0)
-			return tmap_error_set(err, errno == ENOENT ? -ENOENT : -errno,
-					      "topology '%s': %s", source, strerror(errno));
-		if (!S_ISREG(st.st_mode))
-			return tmap_error_set(err, -EINVAL, "topology '%s': not a regular file",
-					      source);
-		if (ends_with(source, ".json")) {
-			_cleanup_free_ char *text = NULL;
-			size_t len;
-			int r = read_file_bounded(source, 16u << 20, &text, &len, err);
-
-			if (r == 0)
-				r = set_json_source(t, text, len, source, err);
-			if (r < 0)
-				return r;
-		} else if (xml_crashes_hwloc(source, err)) {
-			return err ? err->code : -EINVAL;
-		} else if (hwloc_topology_set_xml(t->hw, source) < 0)
-			return tmap_error_set(err, -EINVAL,
-					      "topology '%s': not a valid hwloc XML file", source);
-	}
-	if (hwloc_topology_load(t->hw) < 0)
+	if (hwloc_topology_load((*t)->hw) < 0)
 		return tmap_error_set(err, -EINVAL, "topology '%s': hwloc cannot load it: %s",
-				      source, strerror(errno));
+				      (*t)->source, strerror(errno));
+	r = build_model(*t, err);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(*t);
 	return 0;
 }
 
@@ -259,7 +299,6 @@ node_hugepages(struct tmap_topology *t, hwloc_obj_t obj, struct topo_node *node)
 static int
 build_nodes(struct tmap_topology *t)
 {
-	hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(t->hw);
 	int n = hwloc_get_nbobjs_by_type(t->hw, HWLOC_OBJ_NUMANODE);
 
 	if (n <= 0)
@@ -283,8 +322,7 @@ build_nodes(struct tmap_topology *t)
 		if (!node->cpuset)
 			return -ENOMEM;
 		if (obj->cpuset)
-			hwloc_bitmap_and(node->cpuset, obj->cpuset, allowed);
-		hwloc_bitmap_and(node->cpuset, node->cpuset, t->cpuset);
+			hwloc_bitmap_and(node->cpuset, obj->cpuset, t->cpuset);
 	}
 	qsort(t->nodes, t->nnodes, sizeof(*t->nodes), cmp_node_os);
 
@@ -453,6 +491,33 @@ out:
 	return r;
 }
 
+/* The calling process's cpuset (or memory nodes) narrower than the machine: said, not used. */
+static int
+live_warnings(struct tmap_topology *t)
+{
+	hwloc_const_bitmap_t sets[][2] = {
+		{hwloc_topology_get_allowed_cpuset(t->hw), hwloc_topology_get_topology_cpuset(t->hw)},
+		{hwloc_topology_get_allowed_nodeset(t->hw), hwloc_topology_get_topology_nodeset(t->hw)},
+	};
+	static const char *const what[] = {"PUs", "memory nodes"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
+		_cleanup_free_ char *mine = NULL, *all = NULL;
+		char *w = NULL;
+
+		if (hwloc_bitmap_isincluded(sets[i][1], sets[i][0]))
+			continue;
+		mine = bitmap_list(sets[i][0]);
+		all = bitmap_list(sets[i][1]);
+		if (!mine || !all ||
+		    asprintf(&w, "live: this process may use %s %s only (its cpuset); the host is described with all of them, %s",
+			     what[i], mine[0] ? mine : "(none)", all) < 0 ||
+		    add_warning(t, w) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* After hwloc is set up (and loaded): the model the solver walks. */
 static int
 build_model(struct tmap_topology *t, struct tmap_error *err)
@@ -460,10 +525,15 @@ build_model(struct tmap_topology *t, struct tmap_error *err)
 	const char *source = t->source;
 	int r;
 
-	t->cpuset = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(t->hw));
+	/* Live: every online PU (hwloc was asked for the disallowed ones too). A file or a
+	 * backend: the PUs it says are allowed, as the host it describes had them. */
+	t->cpuset = hwloc_bitmap_dup(hwloc_topology_get_topology_cpuset(t->hw));
 	if (!t->cpuset)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	hwloc_bitmap_and(t->cpuset, t->cpuset, hwloc_topology_get_topology_cpuset(t->hw));
+	if (!t->live)
+		hwloc_bitmap_and(t->cpuset, t->cpuset, hwloc_topology_get_allowed_cpuset(t->hw));
+	else if (live_warnings(t) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (hwloc_bitmap_iszero(t->cpuset))
 		return tmap_error_set(err, -EINVAL, "topology '%s': no usable PU", source);
 	r = build_nodes(t);
@@ -478,6 +548,120 @@ build_model(struct tmap_topology *t, struct tmap_error *err)
 	return 0;
 }
 
+#define CHECK_ARGS(fn, arg, allowed)                                                          \
+	do {                                                                                  \
+		if (flags & ~(unsigned)(allowed))                                             \
+			return tmap_error_set(err, -EINVAL, fn ": unknown flags 0x%x",       \
+					      flags & ~(unsigned)(allowed));                  \
+		if (!(arg) || !ret)                                                           \
+			return tmap_error_set(err, -EINVAL, fn ": missing argument");        \
+	} while (0)
+
+int
+tmap_topology_new_live(unsigned flags, struct tmap_topology **ret, struct tmap_error *err)
+{
+	_cleanup_(tmap_topology_freep) struct tmap_topology *t = NULL;
+	int r;
+
+	CHECK_ARGS("tmap_topology_new_live", ret, 0);
+	r = topology_start("live", &t, err);
+	if (r < 0)
+		return r;
+	/* The machine's online PUs and nodes, whatever cpuset the caller runs in: the host's
+	 * identity must not change with the caller's confinement. build_model() reports a
+	 * narrower cpuset as a warning. */
+	t->live = true;
+	if (hwloc_topology_set_flags(t->hw, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED) < 0)
+		return tmap_error_set(err, -errno, "cannot set up hwloc: %s", strerror(errno));
+	return topology_finish(&t, ret, err);
+}
+
+int
+tmap_topology_new_synthetic(const char *description, unsigned flags, struct tmap_topology **ret,
+			    struct tmap_error *err)
+{
+	_cleanup_(tmap_topology_freep) struct tmap_topology *t = NULL;
+	_cleanup_free_ char *source = NULL;
+	int r;
+
+	CHECK_ARGS("tmap_topology_new_synthetic", description, 0);
+	if (asprintf(&source, "synthetic:%s", description) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = topology_start(source, &t, err);
+	if (r < 0)
+		return r;
+	if (hwloc_topology_set_synthetic(t->hw, description) < 0)
+		return tmap_error_set(err, -EINVAL,
+				      "topology '%s': not a valid hwloc synthetic description",
+				      source);
+	return topology_finish(&t, ret, err);
+}
+
+int
+tmap_topology_new_xml(const char *path, unsigned flags, struct tmap_topology **ret,
+		      struct tmap_error *err)
+{
+	_cleanup_(tmap_topology_freep) struct tmap_topology *t = NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	CHECK_ARGS("tmap_topology_new_xml", path, TMAP_TOPOLOGY_XML_PROBE);
+	r = read_host_file(path, &text, &len, err);
+	if (r < 0)
+		return r;
+	r = topology_start(path, &t, err);
+	if (r < 0)
+		return r;
+	r = set_xml_text(t, text, len, path, true, flags, err);
+	if (r < 0)
+		return r;
+	return topology_finish(&t, ret, err);
+}
+
+int
+tmap_topology_new_json(const char *path, unsigned flags, struct tmap_topology **ret,
+		       struct tmap_error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	CHECK_ARGS("tmap_topology_new_json", path, 0);
+	r = read_host_file(path, &text, &len, err);
+	if (r < 0)
+		return r;
+	return tmap_topology_new_from_json(text, len, path, ret, err);
+}
+
+int
+tmap_topology_new_backend(const char *backend, const char *arg, unsigned flags,
+			  struct tmap_topology **ret, struct tmap_error *err)
+{
+	_cleanup_(tmap_topology_freep) struct tmap_topology *t = NULL;
+	_cleanup_free_ char *source = NULL, *xml = NULL;
+	int r;
+
+	CHECK_ARGS("tmap_topology_new_backend", backend, 0);
+	if (asprintf(&source, "%s:%s", backend, arg ? arg : "") < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	/* "libvirt:qemu+ssh://host/system": the backend reaches the host and says what it is,
+	 * as hwloc XML, checked like any other. */
+	r = backend_host_topology(backend, arg ? arg : "", &xml, err);
+	if (r < 0)
+		return tmap_error_prefix(err, "topology '%s': ", source);
+	if (!xml)
+		return tmap_error_set(err, -EINVAL, "topology '%s': backend '%s' gave no hwloc XML",
+				      source, backend);
+	r = topology_start(source, &t, err);
+	if (r < 0)
+		return r;
+	r = set_xml_text(t, xml, strlen(xml), source, true, 0, err);
+	if (r < 0)
+		return r;
+	return topology_finish(&t, ret, err);
+}
+
 int
 tmap_topology_new_from_json(const char *text, size_t len, const char *origin,
 			    struct tmap_topology **ret, struct tmap_error *err)
@@ -487,11 +671,9 @@ tmap_topology_new_from_json(const char *text, size_t len, const char *origin,
 
 	if (!text || !ret)
 		return tmap_error_set(err, -EINVAL, "tmap_topology_new_from_json: missing argument");
-	t = calloc(1, sizeof(*t));
-	if (!t || !(t->source = strdup(origin ? origin : "json")))
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	if (hwloc_topology_init(&t->hw) < 0)
-		return tmap_error_set(err, -ENOMEM, "cannot initialise hwloc");
+	r = topology_start(origin ? origin : "json", &t, err);
+	if (r < 0)
+		return r;
 	r = set_json_source(t, text, len, t->source, err);
 	if (r < 0)
 		return r;
@@ -505,33 +687,52 @@ tmap_topology_new_from_json(const char *text, size_t len, const char *origin,
 	return 0;
 }
 
+/* The source string the CLI takes, read into one of the constructors above. */
 int
 tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
 		  struct tmap_error *err)
 {
-	_cleanup_(tmap_topology_freep) struct tmap_topology *t = NULL;
-	int r;
+	size_t prefix = source ? strspn(source, "abcdefghijklmnopqrstuvwxyz0123456789-") : 0;
+	bool live = !source || streq(source, "live");
+	bool synthetic = !live && strncmp(source, "synthetic:", 10) == 0;
+	bool backend = !live && !synthetic && prefix > 0 && source[prefix] == ':';
+	bool json = !live && !synthetic && !backend && ends_with(source, ".json");
 
-	if (flags)
-		return tmap_error_set(err, -EINVAL, "tmap_topology_new: unknown flags 0x%x", flags);
+	if (flags & ~(unsigned)TMAP_TOPOLOGY_XML_PROBE ||
+	    (flags && (live || synthetic || backend || json)))
+		return tmap_error_set(err, -EINVAL, "tmap_topology_new: flags 0x%x for '%s'", flags,
+				      source ? source : "live");
 	if (!ret)
 		return tmap_error_set(err, -EINVAL, "tmap_topology_new: no place for the result");
-	if (!source)
-		source = "live";
+	if (live)
+		return tmap_topology_new_live(0, ret, err);
 	if (!*source)
 		return tmap_error_set(err, -EINVAL,
 				      "topology '': give 'live', 'synthetic:DESCRIPTION' or an hwloc XML file");
-	t = calloc(1, sizeof(*t));
-	if (!t || !(t->source = strdup(source)))
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	r = load_hwloc(t, source, err);
-	if (r < 0)
-		return r;
-	r = build_model(t, err);
-	if (r < 0)
-		return r;
-	*ret = TAKE_PTR(t);
-	return 0;
+	if (synthetic)
+		return tmap_topology_new_synthetic(source + 10, 0, ret, err);
+	if (backend) {
+		_cleanup_free_ char *name = strndup(source, prefix);
+
+		if (!name)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		return tmap_topology_new_backend(name, source + prefix + 1, 0, ret, err);
+	}
+	if (json)
+		return tmap_topology_new_json(source, 0, ret, err);
+	return tmap_topology_new_xml(source, flags, ret, err);
+}
+
+size_t
+tmap_topology_warning_count(const struct tmap_topology *t)
+{
+	return t ? t->nwarnings : 0;
+}
+
+const char *
+tmap_topology_warning(const struct tmap_topology *t, size_t i)
+{
+	return t && i < t->nwarnings ? t->warnings[i] : NULL;
 }
 
 int

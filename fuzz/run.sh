@@ -25,11 +25,14 @@ for t in "$@"; do
 	work="$builddir/fuzz/corpus/$t"
 	log="$builddir/fuzz/fuzz-$t.log"
 	mkdir -p "$work"
+	# A target's dictionary (fuzz/TARGET.dict), when it has one: keys to splice.
+	dict=
+	[ -f "$top/fuzz/$t.dict" ] && dict="-dict=$top/fuzz/$t.dict"
 	printf 'fuzz-%s: %s s ... ' "$t" "$seconds"
 	# -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a parser allocating
 	# without bound is a bug too.
 	if "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-		-print_final_stats=1 -artifact_prefix="$builddir/fuzz/artifacts/$t-" \
+		-print_final_stats=1 -artifact_prefix="$builddir/fuzz/artifacts/$t-" $dict \
 		"$work" "$top/fuzz/corpus/$t" >"$log" 2>&1; then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 		echo "ok (${runs:-?} runs)"

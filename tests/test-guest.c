@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Guest specifications: what is accepted, the defaults, and one clear line for each mistake. */
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "testlib.h"
 
 static void
@@ -200,6 +203,140 @@ bad_specs(void **state)
 	BAD("", "invalid JSON");
 }
 
+/* What json-c lets through and a guest file must not: issue 14. */
+static void
+strict_json(void **state)
+{
+	char deep[128];
+
+	BAD("null", "expected a guest object or an array of guest objects, got null");
+	BAD("\"vm1\"", "got a string");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"vcpus\":4}", "key \"vcpus\" appears twice");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"qos\":{\"shares\":100,\"shares\":200}}",
+	    "key \"shares\" appears twice");
+	BAD("[{\"name\":\"a\",\"vcpus\":1},\n{\"name\":\"b\",\"na\\u006de\":\"c\",\"vcpus\":1}]",
+	    "line 2", "key \"name\" appears twice");
+	BAD("{\"name\":\"vm1\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-1\",\"cpus\":\"2-3\"}]}",
+	    "key \"cpus\" appears twice");
+	BAD("{\"name\":\"vm\\u0000x\",\"vcpus\":2}", "\\u0000");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"page_size\":\"2M\\u0000junk\"}", "\\u0000");
+	BAD("{\"name\":\"\xff\",\"vcpus\":2}", "invalid JSON");
+	memset(deep, '[', 40);
+	memset(deep + 40, ']', 40);
+	deep[80] = '\0';
+	BAD(deep, "nested deeper than 32 levels");
+}
+
+/* The reader itself: what is one key, what is not a duplicate. */
+static void
+json_reader(void **state)
+{
+	static const char *const good[] = {
+		"{\"k\":\"\\\\u0000\"}",			/* an escaped backslash, then text */
+		"{\"a\":{\"b\":1},\"c\":{\"b\":1},\"d\":[{\"b\":1},{\"b\":2}]}",
+		"{\"a\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}",	/* braces and keys inside a string */
+		"{\"\":1,\"a\":{\"\":2}}",
+	};
+	static const struct {
+		const char *json, *needle;
+	} bad[] = {
+		{"{\"a\":[{\"x\":1,\"x\":2}]}", "key \"x\" appears twice"},
+		{"{\"a\":{\"x\":1},\"a\":{\"y\":2}}", "key \"a\" appears twice"},
+		{"{\"a\":{\"x\":1,\"x\":1},\"a\":2}", "key \"a\" appears twice"},
+		{"{\"\\u00e9\":1,\"\xc3\xa9\":2}", "key \"\xc3\xa9\" appears twice"},
+		{"[{}]", "expected a JSON object, got a JSON array"},
+		{"null", "expected a JSON object, got null"},
+		{"{} x", "text after the end"},
+		{"{\"a\":1} {\"a\":1}", "text after the end"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		struct json_object *o = NULL;
+		struct tmap_error err = {0};
+
+		if (json_read(good[i], strlen(good[i]), "f.json", json_type_object, NULL, &o, &err))
+			fail_msg("'%s' refused: %s", good[i], err.message);
+		json_object_put(o);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct json_object *o = NULL;
+		struct tmap_error err = {0};
+
+		assert_int_equal(json_read(bad[i].json, strlen(bad[i].json), "f.json",
+					   json_type_object, NULL, &o, &err),
+				 -EINVAL);
+		assert_null(o);
+		if (!strstr(err.message, bad[i].needle) || strncmp(err.message, "f.json: ", 8))
+			fail_msg("'%s' lacks '%s'", err.message, bad[i].needle);
+	}
+}
+
+/* A FIFO given as a guest file blocked forever in open(): issue 14. Refused at once; an
+ * alarm turns a hang into a failure. */
+static void
+fifo_refused(void **state)
+{
+	struct tmap_guests *l = NULL;
+	struct tmap_error err = {0};
+	char dir[] = "/tmp/topomap-test-fifo-XXXXXX", path[64], want[128];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/guests.json", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(tmap_guests_new(&l), 0);
+	alarm(10);
+	assert_int_equal(tmap_guests_load_json(l, path, &err), -EINVAL);
+	alarm(0);
+	snprintf(want, sizeof(want), "%s: is a FIFO, not a regular file", path);
+	assert_string_equal(err.message, want);
+	assert_int_equal(tmap_guests_load_json(l, "/dev/null", &err), -EINVAL);
+	assert_string_equal(err.message, "/dev/null: is a character device, not a regular file");
+	tmap_guests_free(l);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Every size bounded, sums that cannot wrap: issue 14 (--cell memory= was unbounded). */
+static void
+sizes_bounded(void **state)
+{
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	char json[256];
+
+	assert_int_equal(tmap_guest_new("big", 2, &g, NULL), 0);
+	assert_int_equal(tmap_guest_set_memory_mib(g, TMAP_MAX_MEMORY_MIB + 1), -EINVAL);
+	assert_int_equal(tmap_guest_set_memory_mib(g, TMAP_MAX_MEMORY_MIB), 0);
+	/* Two halves of 2^64 added up to 0 MiB. */
+	assert_int_equal(tmap_guest_add_cell(g, "0", UINT64_C(1) << 63, &err), -EINVAL);
+	assert_string_equal(err.message,
+			    "guest 'big': cell 0: memory 9223372036854775808 MiB is more than the most a guest may have, 4294967296 MiB (4 PiB)");
+	tmap_guest_free(g);
+
+	/* Each cell at the bound, their sum over it. */
+	assert_int_equal(tmap_guest_new("big", 2, &g, NULL), 0);
+	assert_int_equal(tmap_guest_add_cell(g, "0", TMAP_MAX_MEMORY_MIB, &err), 0);
+	assert_int_equal(tmap_guest_add_cell(g, "1", TMAP_MAX_MEMORY_MIB, &err), 0);
+	assert_int_equal(tmap_guest_validate(g, &err), -EINVAL);
+	assert_string_equal(err.message,
+			    "guest 'big': cells: cell memory adds up to more than 4294967296 MiB (4 PiB), the most a guest may have");
+	tmap_guest_free(g);
+
+	snprintf(json, sizeof(json), "{\"name\":\"vm1\",\"vcpus\":2,\"memory_mib\":%" PRIu64 "}",
+		 TMAP_MAX_MEMORY_MIB + 1);
+	BAD(json, "field 'memory_mib'", "4294967297");
+	snprintf(json, sizeof(json),
+		 "{\"name\":\"vm1\",\"vcpus\":2,\"cells\":[{\"cpus\":\"0\",\"memory_mib\":%" PRIu64
+		 "},{\"cpus\":\"1\",\"memory_mib\":1}]}",
+		 TMAP_MAX_MEMORY_MIB + 1);
+	BAD(json, "field 'cells[0].memory_mib'", "4294967297");
+	snprintf(json, sizeof(json),
+		 "{\"name\":\"vm1\",\"vcpus\":2,\"cells\":[{\"cpus\":\"0\",\"memory_mib\":%" PRIu64
+		 "},{\"cpus\":\"1\",\"memory_mib\":%" PRIu64 "}]}",
+		 TMAP_MAX_MEMORY_MIB, TMAP_MAX_MEMORY_MIB);
+	BAD(json, "cell memory adds up to more than 4294967296 MiB");
+}
+
 /* All or nothing, and names unique across files. */
 static void
 all_or_nothing_across_files(void **state)
@@ -228,11 +365,17 @@ load_files(void **state)
 	assert_int_equal(tmap_guests_load_json(l, "/nonexistent/vms.json", &err), -ENOENT);
 	assert_non_null(strstr(err.message, "/nonexistent/vms.json"));
 	assert_int_equal(tmap_guests_load_json(l, "/tmp", &err), -EINVAL);
-	/* An endless file is cut at the limit, not read into memory forever. */
-	assert_int_equal(tmap_guests_load_json(l, "/dev/zero", &err), -EFBIG);
-	assert_non_null(strstr(err.message, "/dev/zero: larger than 16 MiB"));
-
+	/* An endless device is no file; a file over the limit is cut there, not read whole. */
+	assert_int_equal(tmap_guests_load_json(l, "/dev/zero", &err), -EINVAL);
+	assert_non_null(strstr(err.message, "/dev/zero: is a character device"));
 	snprintf(path, sizeof(path), "/tmp/topomap-test-guest-%d.json", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(ftruncate(fileno(f), 17 << 20), 0);
+	fclose(f);
+	assert_int_equal(tmap_guests_load_json(l, path, &err), -EFBIG);
+	assert_non_null(strstr(err.message, ": larger than 16 MiB"));
+
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("[{\"name\":\"x\",\"vcpus\":2,\"memory_mib\":512}]\n", f);
@@ -419,6 +562,10 @@ main(void)
 		cmocka_unit_test(even_cells_from_count),
 		cmocka_unit_test(cells_without_memory_share_the_rest),
 		cmocka_unit_test(bad_specs),
+		cmocka_unit_test(strict_json),
+		cmocka_unit_test(json_reader),
+		cmocka_unit_test(fifo_refused),
+		cmocka_unit_test(sizes_bounded),
 		cmocka_unit_test(all_or_nothing_across_files),
 		cmocka_unit_test(load_files),
 		cmocka_unit_test(setters_refuse_nonsense),

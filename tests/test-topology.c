@@ -145,7 +145,8 @@ bad_sources(void **state)
 
 	expect_error("/nonexistent/host.xml", -ENOENT, "'/nonexistent/host.xml'");
 	expect_error("synthetic:pack:two", -EINVAL, "synthetic:pack:two");
-	expect_error("/", -EINVAL, "not a regular file");
+	expect_error("/", -EINVAL, "is a directory, not a regular file");
+	expect_error("/dev/null", -EINVAL, "topology '/dev/null': is a character device, not a regular file");
 	snprintf(path, sizeof(path), "/tmp/topomap-test-bad-%d.xml", (int)getpid());
 	f = fopen(path, "w");
 	assert_non_null(f);
@@ -154,7 +155,8 @@ bad_sources(void **state)
 	expect_error(path, -EINVAL, path);
 	unlink(path);
 	/* XML that makes hwloc 2.9 itself segfault (found by the fuzzer): refused, no crash. */
-	expect_error(test_data("hwloc-crashes-hwloc.xml"), -EINVAL, "hwloc crashed reading it");
+	expect_error(test_data("hwloc-crashes-hwloc.xml"), -EINVAL,
+		     "line 28: not a valid hwloc XML file: a malformed attribute in <object>");
 	{
 		struct tmap_topology *t = NULL;
 
@@ -315,7 +317,7 @@ json_bad_hosts(void **state)
 		const char *json, *needle;
 	} bad[] = {
 		{"[]", "an object with a \"nodes\" array"},
-		{"{\"nodes\":[]}", "1 to 1024 nodes"},
+		{"{\"nodes\":[]}", "1 to 1024 nodes, not 0"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1}]}", "has no PU"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0],[0]]}]}", "PU 0 appears twice"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]]},{\"id\":0,\"memory_mib\":1,\"cores\":[[1]]}]}",
@@ -326,6 +328,15 @@ json_bad_hosts(void **state)
 		 "distances must be a 1 x 1 matrix"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[-1]]}]}", "nodes[0].cores[0][0] -1 is out of range"},
 		{"{\"nodes\":", "invalid JSON"},
+		{"null", "expected an object with a \"nodes\" array, got null"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":4294967297,\"cores\":[[0]]}]}",
+		 "nodes[0].memory_mib 4294967297 is out of range"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]],\"hugepages\":[{\"size_kib\":1048576,\"count\":4194305}]}]}",
+		 "nodes[0].hugepages[0].count 4194305 is out of range"},
+		{"{\"nodes\":[{\"id\":0,\"id\":1,\"memory_mib\":1,\"cores\":[[0]]}]}",
+		 "key \"id\" appears twice"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]]}],\"distances\":null,\"distances\":[[10]]}",
+		 "key \"distances\" appears twice"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]],\"hugepages\":{}}]}",
 		 "nodes[0].hugepages is not an array"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]],\"hugepages\":[{\"size_kib\":3000,\"count\":1}]}]}",
@@ -349,6 +360,52 @@ json_bad_hosts(void **state)
 	}
 }
 
+/* A JSON host of n nodes, one PU each, with a distance matrix. */
+static char *
+many_nodes(unsigned n)
+{
+	char *json = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&json, &len);
+
+	assert_non_null(f);
+	fputs("{\"nodes\":[", f);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s{\"id\":%u,\"memory_mib\":64,\"socket\":%u,\"cores\":[[%u]]}",
+			i ? "," : "", i % 1024, i / 64, i);
+	fputs("],\"distances\":[", f);
+	for (unsigned i = 0; i < n; i++) {
+		fprintf(f, "%s[", i ? "," : "");
+		for (unsigned j = 0; j < n; j++)
+			fprintf(f, "%s%u", j ? "," : "", i == j ? 10 : 20);
+		fputs("]", f);
+	}
+	fputs("]}", f);
+	assert_int_equal(fclose(f), 0);
+	return json;
+}
+
+/* Issue 14: over 1,024 nodes crashed in desc_clear(); Linux's most (1,024) loads. */
+static void
+json_node_limit(void **state)
+{
+	struct tmap_topology *t = NULL;
+	struct tmap_error err = {0};
+	char *json = many_nodes(1025);
+
+	assert_int_equal(tmap_topology_new_from_json(json, strlen(json), "big.json", &t, &err),
+			 -EINVAL);
+	assert_null(t);
+	assert_string_equal(err.message, "big.json: a host has 1 to 1024 nodes, not 1025");
+	free(json);
+	json = many_nodes(1024);
+	assert_int_equal(tmap_topology_new_from_json(json, strlen(json), "big.json", &t, &err), 0);
+	assert_int_equal(tmap_topology_node_count(t), 1024);
+	assert_int_equal(tmap_topology_distance(t, 1023, 0), 20);
+	tmap_topology_free(t);
+	free(json);
+}
+
 int
 main(void)
 {
@@ -364,6 +421,7 @@ main(void)
 		cmocka_unit_test(xml_hugepage_pools),
 		cmocka_unit_test(json_hugepage_pools),
 		cmocka_unit_test(json_bad_hosts),
+		cmocka_unit_test(json_node_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,14 +82,88 @@ struct tmap_topology;
  *        described by backend NAME (e.g. "libvirt:qemu+ssh://host/system"); anything else
  *        (a path with a '/' or without a "word:" prefix) is an hwloc XML file as written by
  *        `lstopo --of xml`, or, when its name ends in ".json", a host described as
- *        tmap_topology_new_from_json() reads it.
- * @param flags must be 0.
+ *        tmap_topology_new_from_json() reads it. Each form is one of the constructors below.
+ * @param flags 0, or TMAP_TOPOLOGY_XML_PROBE for an XML file.
  * @param ret receives the new topology on success.
  * @param reterr receives the message on failure; may be NULL.
  * @return 0, -EINVAL for a malformed source, -ENOENT for a missing file, or another -errno.
  */
 TMAP_EXPORT int tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
 				  struct tmap_error *reterr);
+
+/** Flags of tmap_topology_new_xml() and tmap_topology_new(). */
+enum tmap_topology_flags {
+	/** Read the XML with hwloc in a short-lived child process first, and refuse a file that
+	 *  kills hwloc there. The file is always checked before hwloc reads it (what is known to
+	 *  crash hwloc 2.9 is refused); this is for what is not known yet, at the cost of a
+	 *  fork(), which a program with threads or a SIGCHLD handler may not want. */
+	TMAP_TOPOLOGY_XML_PROBE = 1u << 0,
+};
+
+/**
+ * Build the model of this machine: every online PU and NUMA node, whatever cpuset the
+ * calling process is confined to, so the host is the same host from any context. When the
+ * caller's cpuset or memory nodes are narrower, tmap_topology_warning() says so.
+ * @param flags must be 0.
+ * @param ret receives the new topology on success.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0 or -errno.
+ */
+TMAP_EXPORT int tmap_topology_new_live(unsigned flags, struct tmap_topology **ret,
+				       struct tmap_error *reterr);
+
+/**
+ * Build the model of an hwloc synthetic host.
+ * @param description e.g. "pack:2 numa:2 core:8 pu:2" (without "synthetic:").
+ * @param flags must be 0.
+ * @param ret receives the new topology on success; its source is "synthetic:DESCRIPTION".
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL for a description hwloc refuses, or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_topology_new_synthetic(const char *description, unsigned flags,
+					    struct tmap_topology **ret,
+					    struct tmap_error *reterr);
+
+/**
+ * Build the model of a host exported as hwloc XML (`lstopo --of xml`). The file must be a
+ * regular file; it is checked before hwloc reads it, and objects out of PU order are read in
+ * order, with a warning, where hwloc would print on stderr. No process is forked unless
+ * TMAP_TOPOLOGY_XML_PROBE is given.
+ * @param path the file.
+ * @param flags 0 or TMAP_TOPOLOGY_XML_PROBE.
+ * @param ret receives the new topology on success.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -ENOENT for a missing file, -EINVAL for a file that is not valid hwloc XML, or
+ *         another -errno.
+ */
+TMAP_EXPORT int tmap_topology_new_xml(const char *path, unsigned flags,
+				      struct tmap_topology **ret, struct tmap_error *reterr);
+
+/**
+ * Build the model of a host described in a JSON file, as tmap_topology_new_from_json()
+ * reads it.
+ * @param path the file (a regular file).
+ * @param flags must be 0.
+ * @param ret receives the new topology on success.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -ENOENT, -EINVAL or another -errno.
+ */
+TMAP_EXPORT int tmap_topology_new_json(const char *path, unsigned flags,
+				       struct tmap_topology **ret, struct tmap_error *reterr);
+
+/**
+ * Build the model of a host a backend describes (the libvirt backend reads a remote host's
+ * capabilities). Loads the backend's plugin, which runs its constructors.
+ * @param backend the backend's name ("libvirt").
+ * @param arg what the backend needs to reach the host ("qemu+ssh://host/system").
+ * @param flags must be 0.
+ * @param ret receives the new topology on success; its source is "BACKEND:ARG".
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0 or -errno.
+ */
+TMAP_EXPORT int tmap_topology_new_backend(const char *backend, const char *arg, unsigned flags,
+					  struct tmap_topology **ret,
+					  struct tmap_error *reterr);
 
 /**
  * Build the host model from a JSON description, the shape `topomap topology --format json`
@@ -105,6 +179,24 @@ TMAP_EXPORT int tmap_topology_new(const char *source, unsigned flags, struct tma
  */
 TMAP_EXPORT int tmap_topology_new_from_json(const char *text, size_t len, const char *origin,
 					    struct tmap_topology **ret, struct tmap_error *reterr);
+
+/**
+ * How many warnings the host's reader left: the caller's cpuset narrower than the live
+ * machine, objects of an XML file read in PU order, ... Each is one line, without a newline;
+ * the library prints none of them (nor lets hwloc print).
+ * @param topology the topology, or NULL (0).
+ * @return the number of warnings.
+ */
+TMAP_EXPORT size_t tmap_topology_warning_count(const struct tmap_topology *topology);
+
+/**
+ * @param topology the topology.
+ * @param index 0 to tmap_topology_warning_count() - 1.
+ * @return the warning (borrowed, valid while the topology is), or NULL for an index out of
+ *         range.
+ */
+TMAP_EXPORT const char *tmap_topology_warning(const struct tmap_topology *topology,
+					      size_t index);
 
 /**
  * Free a topology.
@@ -245,6 +337,9 @@ struct tmap_guest;
 #define TMAP_MAX_GUEST_THREADS 8
 /** Most iothreads per guest. */
 #define TMAP_MAX_IOTHREADS 64
+/** Most memory of one guest, and of one of its cells, in MiB: 4 PiB (x86-64's 52-bit
+ *  physical addresses). Every size is checked against it, so sums of cells cannot wrap. */
+#define TMAP_MAX_MEMORY_MIB (UINT64_C(4) << 30)
 /** Hugepage sizes a guest may ask for, in KiB: powers of two from 8 KiB to 16 GiB. */
 #define TMAP_HUGEPAGE_KIB_MIN 8
 #define TMAP_HUGEPAGE_KIB_MAX (16ULL << 20)
@@ -353,7 +448,7 @@ TMAP_EXPORT int tmap_guest_set_topology(struct tmap_guest *guest, unsigned socke
 
 /**
  * @param guest the guest.
- * @param memory_mib total guest memory in MiB, >= 1.
+ * @param memory_mib total guest memory in MiB, 1 to TMAP_MAX_MEMORY_MIB.
  * @return 0 or -EINVAL.
  */
 TMAP_EXPORT int tmap_guest_set_memory_mib(struct tmap_guest *guest, uint64_t memory_mib);
@@ -375,10 +470,10 @@ TMAP_EXPORT int tmap_guest_set_hugepages(struct tmap_guest *guest, uint64_t page
  * the guest has one cell holding every vcpu and all memory.
  * @param guest the guest.
  * @param cpus the cell's vcpus in list syntax ("0-3").
- * @param memory_mib the cell's memory in MiB, or 0 to split the guest memory evenly
- *        among the cells that give none.
+ * @param memory_mib the cell's memory in MiB (at most TMAP_MAX_MEMORY_MIB), or 0 to split
+ *        the guest memory evenly among the cells that give none.
  * @param reterr receives the message on failure; may be NULL.
- * @return 0 or -EINVAL for a malformed list.
+ * @return 0 or -EINVAL for a malformed list or a size over TMAP_MAX_MEMORY_MIB.
  */
 TMAP_EXPORT int tmap_guest_add_cell(struct tmap_guest *guest, const char *cpus,
 				    uint64_t memory_mib, struct tmap_error *reterr);
