@@ -735,6 +735,30 @@ tmap_backend_describe(const struct tmap_backend_module *m, const struct tmap_tar
 }
 
 int
+tmap_backend_identify(const struct tmap_backend_module *m, const struct tmap_target *target,
+		      struct tmap_target *identity, struct tmap_error *err)
+{
+	const struct tmap_backend *b = tmap_backend_descriptor(m);
+	int r;
+
+	if (!b || !identity)
+		return tmap_error_set(err, -EINVAL, "tmap_backend_identify: missing argument");
+	if (!TMAP_BACKEND_HAS(b, identify))
+		return tmap_error_set(err, -ENOTSUP, "backend '%s' cannot identify its target",
+				      b->name);
+	r = check_target(b, target, err);
+	if (r < 0)
+		return r;
+	r = b->identify(target, identity, err);
+	if (r < 0)
+		return r;
+	if (tmap_target_count(identity) == 0)
+		return tmap_error_set(err, -EIO, "backend '%s' identified its target by nothing",
+				      b->name);
+	return 0;
+}
+
+int
 backend_host_topology(const char *name, const char *arg, char **ret_xml, struct tmap_error *err)
 {
 	struct tmap_backend_module *m = NULL;

@@ -56,6 +56,27 @@ loads_good_module(void **state)
 	assert_null(tmap_backend_unload(NULL));
 }
 
+/* A backend without identify says so, whatever the target. */
+static void
+identify_needs_the_callback(void **state)
+{
+	struct tmap_backend_module *m = NULL;
+	struct tmap_target *t = NULL, *id = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_backend_load("mock", &m, &err), 0);
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_new(&id), 0);
+	assert_int_equal(tmap_target_set(t, "file", "/nonexistent"), 0);
+	assert_int_equal(tmap_backend_identify(m, t, id, &err), -ENOTSUP);
+	assert_non_null(strstr(err.message, "backend 'mock' cannot identify its target"));
+	assert_int_equal(tmap_target_count(id), 0);
+	assert_int_equal(tmap_backend_identify(m, t, NULL, &err), -EINVAL);
+	tmap_target_free(id);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
+}
+
 static void
 refuses_bad_modules(void **state)
 {
@@ -508,6 +529,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(loads_good_module),
+		cmocka_unit_test(identify_needs_the_callback),
 		cmocka_unit_test(refuses_bad_modules),
 		cmocka_unit_test(refuses_unsafe_places),
 		cmocka_unit_test(foreach_lists_good_and_refused),

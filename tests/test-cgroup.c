@@ -625,6 +625,28 @@ test_library(void **state)
 	assert_int_equal(tmap_report_drift_count(report), 0);
 	report = tmap_report_free(report);
 
+	/* The identity: the directory as resolved, whatever words named it. */
+	{
+		struct tmap_target *id = NULL, *other = NULL;
+
+		assert_int_equal(tmap_target_new(&id), 0);
+		if (tmap_backend_identify(m, target, id, &err) < 0)
+			fail_msg("identify: %s", err.message);
+		assert_string_equal(tmap_target_get(id, "cgroup"), at("%s/lib", base));
+		assert_string_equal(tmap_target_get(id, "layout"), "container");
+		assert_int_equal(tmap_target_new(&other), 0);
+		assert_int_equal(tmap_target_set(other, "cgroup", at("%s//%s/./lib", cpuset_mount, name)), 0);
+		assert_int_equal(tmap_target_set(other, "layout", "libvirt"), 0);
+		tmap_target_free(id);
+		assert_int_equal(tmap_target_new(&id), 0);
+		if (tmap_backend_identify(m, other, id, &err) < 0)
+			fail_msg("identify: %s", err.message);
+		assert_string_equal(tmap_target_get(id, "cgroup"), at("%s/lib", base));
+		assert_string_equal(tmap_target_get(id, "layout"), "libvirt");
+		tmap_target_free(id);
+		tmap_target_free(other);
+	}
+
 	/* A key the backend does not declare. */
 	assert_int_equal(tmap_target_set(target, "qmp", "/run/x.sock"), 0);
 	assert_int_equal(tmap_verify(m, target, p, 0, 0, &report, &err), -EINVAL);

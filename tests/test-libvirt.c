@@ -481,7 +481,7 @@ test_caps_errors(void **state)
 /* domain-xml.c */
 
 static const char domain_full[] =
-	"<domain type='kvm'><name>db 1</name>"
+	"<domain type='kvm'><name>db 1</name><uuid>6e3e2c5a-35b1-4d7e-9a3b-0f1c2d3e4f50</uuid>"
 	"<memory unit='GiB'>4</memory><vcpu placement='static' current='4'>8</vcpu>"
 	"<iothreads>2</iothreads>"
 	"<numatune><memory mode='restrictive' nodeset='0-1'/>"
@@ -503,8 +503,9 @@ test_describe_xml(void **state)
 
 	if (domain_xml_describe(domain_full, 0, &g, &err) < 0)
 		fail_msg("%s", err.message);
-	/* The name as a guest name; the maximum vcpus; dies as sockets; cells in id order. */
-	assert_string_equal(tmap_guest_name(g), "db_1");
+	/* A name the guest name rule refuses is the UUID, never a changed name; the maximum
+	 * vcpus; dies as sockets; cells in id order. */
+	assert_string_equal(tmap_guest_name(g), "6e3e2c5a-35b1-4d7e-9a3b-0f1c2d3e4f50");
 	assert_int_equal(tmap_guests_new(&gs), 0);
 	if (tmap_guests_add(gs, g, &err) < 0)
 		fail_msg("%s", err.message);
@@ -560,6 +561,44 @@ test_describe_xml(void **state)
 }
 
 /* A domain backed by hugepages is planned in them, so the state keeps its pages taken. */
+/* A guest is named by the domain's own name when the guest name rule takes it, else by the
+ * domain's UUID: never a changed name ("db 1" as "db_1", a long name cut at 64). */
+static void
+test_describe_names(void **state)
+{
+	static const char uuid[] = "0b1c2d3e-4f50-4617-8899-aabbccddeeff";
+	char name64[65], name65[66], xml[1024];
+	struct tmap_error err = {0};
+	struct tmap_guest *g = NULL;
+	const struct {
+		const char *name, *want;
+	} cases[] = {
+		{"web.1-a_b", "web.1-a_b"}, {name64, name64}, {name65, uuid},
+		{"db 1", uuid},		     {"db_1 ", uuid},  {"-x", uuid},
+		{"caf\xc3\xa9", uuid},
+	};
+
+	memset(name64, 'n', 64);
+	name64[64] = '\0';
+	memset(name65, 'n', 65);
+	name65[65] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(xml, sizeof(xml),
+			 "<domain type='kvm'><name>%s</name><uuid>%s</uuid><vcpu>2</vcpu></domain>",
+			 cases[i].name, uuid);
+		if (domain_xml_describe(xml, 0, &g, &err) < 0)
+			fail_msg("'%s': %s", cases[i].name, err.message);
+		assert_string_equal(tmap_guest_name(g), cases[i].want);
+		g = tmap_guest_free(g);
+	}
+	/* Without a UUID to fall back on, refused rather than renamed. */
+	assert_int_equal(domain_xml_describe("<domain><name>db 1</name><vcpu>2</vcpu></domain>", 0,
+					     &g, &err),
+			 -EINVAL);
+	assert_null(g);
+	assert_contains(err.message, "domain 'db 1': its name is not a valid guest name and its XML has no <uuid>");
+}
+
 static void
 test_describe_hugepages(void **state)
 {
@@ -1027,6 +1066,54 @@ test_fast_stopped(void **state)
 	tmap_report_free(rep);
 	tmap_plan_free(p);
 	tmap_target_free(t);
+}
+
+/* The identity of a domain: the connection's URI, its UUID and its name; and a domain whose
+ * name is no guest name is described under its UUID, which --domain takes back. */
+static void
+test_fast_identify(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL), *id = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guest *g = NULL;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	virDomainPtr spaced;
+
+	assert_int_equal(virDomainGetUUIDString(f->dom, uuid), 0);
+	assert_int_equal(tmap_target_new(&id), 0);
+	if (tmap_backend_identify(f->module, t, id, &err) < 0)
+		fail_msg("identify: %s", err.message);
+	assert_string_equal(tmap_target_get(id, "uri"), FAST_URI);
+	assert_string_equal(tmap_target_get(id, "uuid"), uuid);
+	assert_string_equal(tmap_target_get(id, "domain"), FAST_DOMAIN);
+	tmap_target_free(id);
+	tmap_target_free(t);
+
+	/* By UUID, the same identity. */
+	t = target(uuid, NULL);
+	assert_int_equal(tmap_target_new(&id), 0);
+	assert_int_equal(tmap_backend_identify(f->module, t, id, &err), 0);
+	assert_string_equal(tmap_target_get(id, "domain"), FAST_DOMAIN);
+	tmap_target_free(id);
+	tmap_target_free(t);
+
+	t = target("nope", NULL);
+	assert_int_equal(tmap_target_new(&id), 0);
+	assert_int_equal(tmap_backend_identify(f->module, t, id, &err), -ENOENT);
+	tmap_target_free(id);
+	tmap_target_free(t);
+
+	spaced = define(f->conn, "db 1");
+	assert_int_equal(virDomainGetUUIDString(spaced, uuid), 0);
+	t = target("db 1", NULL);
+	if (tmap_backend_describe(f->module, t, &g, &err) < 0)
+		fail_msg("describe: %s", err.message);
+	assert_string_equal(tmap_guest_name(g), uuid);
+	tmap_guest_free(g);
+	tmap_target_free(t);
+	virDomainUndefine(spaced);
+	virDomainFree(spaced);
 }
 
 static void
@@ -2358,6 +2445,7 @@ main(void)
 		cmocka_unit_test(test_caps_layouts),
 		cmocka_unit_test(test_caps_errors),
 		cmocka_unit_test(test_describe_xml),
+		cmocka_unit_test(test_describe_names),
 		cmocka_unit_test(test_describe_hugepages),
 		cmocka_unit_test(test_describe_errors),
 		cmocka_unit_test(test_memnodes_edit),
@@ -2369,6 +2457,7 @@ main(void)
 		cmocka_unit_test(test_fast_targets),
 		cmocka_unit_test(test_fast_stopped),
 		cmocka_unit_test(test_fast_describe_and_host),
+		cmocka_unit_test(test_fast_identify),
 		cmocka_unit_test(test_fast_cli),
 	};
 	const struct CMUnitTest daemon[] = {

@@ -535,6 +535,46 @@ describe_reads_the_guest(void **state)
 	tmap_guest_free(g);
 }
 
+/* The identity of the QEMU: its pid and its start time, as /proc/PID/stat says. */
+static void
+identify_names_the_process(void **state)
+{
+	struct qemu_run *q = *state;
+	struct tmap_backend_module *m;
+	struct tmap_target *t, *id = NULL;
+	struct tmap_error err = {0};
+	char pid[32], path[64], stat[1024], *p, *field;
+
+	if (!test_have_qemu())
+		skip();
+	qemu_start(q, qemu_two, 2);
+	snprintf(pid, sizeof(pid), "%d", (int)q->qemu.pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)q->qemu.pid);
+	assert_true(read_small(path, stat, sizeof(stat)));
+	/* Field 22, counted after the command name's ')'. */
+	p = strrchr(stat, ')') + 2;
+	field = strtok(p, " ");
+	for (int i = 3; i < 22; i++)
+		field = strtok(NULL, " ");
+	m = load_backend();
+	t = make_target(q->qemu.sock, pid);
+	assert_int_equal(tmap_target_new(&id), 0);
+	if (tmap_backend_identify(m, t, id, &err) < 0)
+		fail_msg("identify: %s", err.message);
+	assert_string_equal(tmap_target_get(id, "pid"), pid);
+	assert_string_equal(tmap_target_get(id, "start-time"), field);
+	assert_int_equal(tmap_target_count(id), 2);
+	tmap_target_free(id);
+
+	/* A QEMU that is gone is no target to identify. */
+	test_qemu_stop(&q->qemu);
+	assert_int_equal(tmap_target_new(&id), 0);
+	assert_int_equal(tmap_backend_identify(m, t, id, &err), -ESRCH);
+	tmap_target_free(id);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
+}
+
 /* A QEMU whose memory is in 2 MiB pages (memfd hugetlb, from a pool grown for the test) is
  * described as a guest in 2 MiB pages; one with backends of two page sizes is refused. */
 static void
@@ -1598,6 +1638,7 @@ main(void)
 	    cmocka_unit_test(probe_and_backends),
 	    cmocka_unit_test(numa_maps_and_lists),
 	    cmocka_unit_test_setup_teardown(describe_reads_the_guest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(identify_names_the_process, setup, teardown),
 	    cmocka_unit_test_setup_teardown(describe_reads_hugepages, setup, teardown_pool),
 	    cmocka_unit_test_setup_teardown(apply_described_guest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(apply_given_guest, setup, teardown),

@@ -216,6 +216,18 @@ struct tmap_backend {
 	 * @param ret_xml receives a malloc()ed hwloc XML document of the host.
 	 */
 	int (*host_topology)(const char *arg, char **ret_xml, struct tmap_error *err);
+
+	/**
+	 * Say what identifies the target durably, for a ledger that must find the same target
+	 * again (and refuse another one that now answers to the same options): libvirt "uri",
+	 * "uuid" and "domain"; qemu-direct "pid" and "start-time" (field 22 of /proc/PID/stat; keys
+	 * follow the target key rule, [a-z0-9-]+);
+	 * cgroup "cgroup" (the absolute directory) and "layout". Changes nothing.
+	 * @param target the options.
+	 * @param identity an empty target, used as a string map, that receives the keys.
+	 */
+	int (*identify)(const struct tmap_target *target, struct tmap_target *identity,
+			struct tmap_error *err);
 };
 
 /** The size of the first version of struct tmap_backend: the least a module may declare. */
@@ -239,6 +251,21 @@ struct tmap_backend_module;
 TMAP_EXPORT int tmap_backend_describe(const struct tmap_backend_module *module,
 				      const struct tmap_target *target,
 				      struct tmap_guest **ret_guest, struct tmap_error *reterr);
+
+/**
+ * Say what identifies a target durably, through the backend's identify callback: the keys
+ * are the backend's (libvirt: "uri", "uuid", "domain"; qemu-direct: "pid", "start-time";
+ * cgroup: "cgroup", "layout"). Changes nothing on the target.
+ * @param module the backend.
+ * @param target its options.
+ * @param identity an empty target (tmap_target_new()) that receives the identity.
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOTSUP when the backend cannot identify a target, -ESRCH or -ENOENT when the
+ *         target is not there, or another -errno.
+ */
+TMAP_EXPORT int tmap_backend_identify(const struct tmap_backend_module *module,
+				      const struct tmap_target *target,
+				      struct tmap_target *identity, struct tmap_error *reterr);
 
 /** Declare a backend descriptor in a module. */
 #define TMAP_BACKEND_EXPORT __attribute__((visibility("default")))

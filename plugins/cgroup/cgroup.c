@@ -826,6 +826,42 @@ cgroup_open(const struct tmap_target *target, unsigned flags, void **ret_state,
 	return 0;
 }
 
+/* The directory the target resolves to in the cpuset hierarchy, and its layout. The same
+ * cgroup named in other words ("/sys/fs/cgroup/cpuset/a//b", "a/b") gives the same identity. */
+static int
+cgroup_identify(const struct tmap_target *target, struct tmap_target *identity,
+		struct tmap_error *err)
+{
+	_cleanup_free_ char *rel = NULL, *dir = NULL;
+	const char *input = tmap_target_get(target, "cgroup");
+	const char *layout = tmap_target_get(target, "layout");
+	struct hierarchy h = {0};
+	int r;
+
+	if (!input)
+		return tmap_error_set(err, -EINVAL,
+				      "the cgroup backend needs --cgroup PATH (for example machine.slice/ct1)");
+	if (layout && !streq(layout, "container") && !streq(layout, "libvirt"))
+		return tmap_error_set(err, -EINVAL, "--layout: '%s' is not one of container, libvirt",
+				      layout);
+	r = detect_hierarchy(&h, err);
+	if (r < 0)
+		return r;
+	r = cgpath_normalize(h.mount, input, &rel, err);
+	if (r == 0 && asprintf(&dir, "%s/%s", h.mount, rel) < 0) {
+		dir = NULL;
+		r = -ENOMEM;
+	}
+	hierarchy_clear(&h);
+	if (r == 0)
+		r = tmap_target_set(identity, "cgroup", dir);
+	if (r == 0)
+		r = tmap_target_set(identity, "layout", layout ? layout : "container");
+	if (r == -ENOMEM)
+		return tmap_error_set(err, r, "out of memory");
+	return r;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Writing */
 
@@ -1892,4 +1928,5 @@ TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.read_back = cgroup_read_back,
 	.restore = cgroup_restore,
 	.close = cgroup_close,
+	.identify = cgroup_identify,
 };

@@ -223,17 +223,6 @@ domain_xml_numa(const char *xml, struct domain_numa *ret, struct tmap_error *err
 	return 0;
 }
 
-/* A libvirt domain name as a guest name: letters, digits and "._-", at most 64 characters. */
-static void
-guest_name(const char *name, char *buf, size_t size)
-{
-	size_t i = 0;
-
-	for (; name[i] && i + 1 < size && i < 64; i++)
-		buf[i] = isalnum((unsigned char)name[i]) || strchr("._-", name[i]) ? name[i] : '_';
-	buf[i] = '\0';
-}
-
 static int
 describe_cells(xmlNodePtr root, struct tmap_guest *g, const char *name, struct tmap_error *err)
 {
@@ -335,7 +324,6 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	xmlNodePtr memory = xml_child(root, "memory");
 	xmlNodePtr tune_mem = xml_child(xml_child(root, "numatune"), "memory");
 	_cleanup_free_ char *name = NULL;
-	char gname[65];
 	uint64_t vcpus, mib;
 	int r;
 
@@ -346,15 +334,28 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 		if (!name)
 			return -ENOMEM;
 	}
-	guest_name(name, gname, sizeof(gname));
-	if (!gname[0])
+	if (!name[0])
 		return tmap_error_set(err, -EINVAL, "the domain's XML has no <name>");
 	if (node_u64(xml_child(root, "vcpu"), TMAP_MAX_VCPUS, &vcpus) < 0 || vcpus == 0)
 		return tmap_error_set(err, -EINVAL, "domain '%s': <vcpu> is not between 1 and %d", name,
 				 TMAP_MAX_VCPUS);
-	r = tmap_guest_new(gname, (unsigned)vcpus, &g, err);
+	/* The guest is the domain's own name, never a changed one ("db 1" made "db_1" would be
+	 * another guest, and two domains could meet in one name); a name the guest name rule
+	 * refuses (spaces, over 64 characters) is the domain's UUID instead, which libvirt keeps
+	 * unique and which --domain takes as well. With vcpus in range, only the name can be
+	 * refused here. */
+	r = tmap_guest_new(name, (unsigned)vcpus, &g, NULL);
+	if (r == -EINVAL) {
+		_cleanup_xml_char_ xmlChar *uuid = xmlNodeGetContent(xml_child(root, "uuid"));
+
+		if (!uuid || !*uuid)
+			return tmap_error_set(err, -EINVAL,
+					      "domain '%s': its name is not a valid guest name and its XML has no <uuid> to name it by",
+					      name);
+		r = tmap_guest_new((const char *)uuid, (unsigned)vcpus, &g, err);
+	}
 	if (r < 0)
-		return r;
+		return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
 	if (topo) {
 		uint64_t s = 1, d = 1, c = 1, t = 1;
 

@@ -1746,6 +1746,29 @@ lv_describe(const struct tmap_target *target, struct tmap_guest **ret_guest,
 	return domain_xml_describe(xml, page_kib, ret_guest, err);
 }
 
+/* What finds the same domain again: the connection's URI as libvirt resolved it, the UUID,
+ * and the name it has now (a domain can be renamed; its UUID stays). */
+static int
+lv_identify(const struct tmap_target *target, struct tmap_target *identity,
+	    struct tmap_error *err)
+{
+	_cleanup_(lv_freep) struct lv *lv = NULL;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	int r;
+
+	r = lv_new(target, true, &lv, err);
+	if (r < 0)
+		return r;
+	if (virDomainGetUUIDString(lv->dom, uuid) < 0)
+		return lv_error(lv, err, "cannot read the UUID of domain '%s'", lv->name);
+	r = tmap_target_set(identity, "uri", lv->conn_uri);
+	if (r == 0)
+		r = tmap_target_set(identity, "uuid", uuid);
+	if (r == 0)
+		r = tmap_target_set(identity, "domain", lv->name);
+	return r < 0 ? tmap_error_set(err, r, "cannot record the identity of domain '%s'", lv->name) : 0;
+}
+
 static int
 lv_host_topology(const char *arg, char **ret_xml, struct tmap_error *err)
 {
@@ -1813,4 +1836,5 @@ TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.close = lv_close,
 	.describe = lv_describe,
 	.host_topology = lv_host_topology,
+	.identify = lv_identify,
 };

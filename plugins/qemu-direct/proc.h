@@ -29,6 +29,10 @@ int proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err);
  * the process has exited already (a zombie its parent has not reaped yet counts).
  */
 int proc_open_pidfd(int task_fd, pid_t pid, int *ret_pidfd, struct tmap_error *err);
+/* The process's start time, field 22 of /proc/PID/stat (clock ticks after boot): with its pid,
+ * what names the process and no other one that gets its pid later. -EBADMSG for a stat that
+ * does not parse. */
+int proc_start_time(int task_fd, pid_t pid, unsigned long long *ret);
 /* Has the process exited (every thread gone, the main one a zombie at most)? Waits at most
  * wait_ms for it. */
 bool proc_exited(int task_fd, pid_t pid, int pidfd, int wait_ms);

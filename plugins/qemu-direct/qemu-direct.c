@@ -1451,6 +1451,37 @@ qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tm
 	return 0;
 }
 
+/* The process, by its pid and its start time, which together no later process shares. */
+static int
+qd_identify(const struct tmap_target *target, struct tmap_target *identity,
+	    struct tmap_error *err)
+{
+	_cleanup_close_ int task_fd = -1, pidfd = -1;
+	unsigned long long start;
+	char text[32];
+	pid_t pid;
+	int r;
+
+	r = proc_open_process(tmap_target_get(target, "pid"), &pid, err);
+	if (r < 0)
+		return r;
+	task_fd = r;
+	r = proc_open_pidfd(task_fd, pid, &pidfd, err);
+	if (r < 0)
+		return r;
+	r = proc_start_time(task_fd, pid, &start);
+	if (r < 0)
+		return tmap_error_set(err, r == -ENOENT ? -ESRCH : r,
+				      "cannot read the start time of process %d: %s", (int)pid,
+				      strerror(-r));
+	snprintf(text, sizeof(text), "%d", (int)pid);
+	r = tmap_target_set(identity, "pid", text);
+	snprintf(text, sizeof(text), "%llu", start);
+	if (r == 0)
+		r = tmap_target_set(identity, "start-time", text);
+	return r < 0 ? tmap_error_set(err, r, "cannot record the identity of process %d", (int)pid) : 0;
+}
+
 static const char *const target_keys[] = {"qmp", "pid", NULL};
 
 TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
@@ -1467,4 +1498,5 @@ TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
     .restore = qd_restore,
     .close = qd_close,
     .describe = qd_describe,
+    .identify = qd_identify,
 };
