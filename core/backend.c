@@ -590,6 +590,12 @@ tmap_apply(const struct tmap_backend_module *m, const struct tmap_target *target
 	journal = (struct tmap_journal){report, flags & TMAP_APPLY_DRY_RUN, false};
 
 	r = b->open(target, flags, &state, err);
+	/* What the backend refuses before writing is part of the open step: nothing changed. */
+	if (r == 0 && TMAP_BACKEND_HAS(b, check)) {
+		r = b->check(state, plan, guest, err);
+		if (r < 0)
+			b->close(state);
+	}
 	if (r < 0) {
 		/* Nothing was changed yet: no restore needed. */
 		tmap_error_prefix(err, "open: ");

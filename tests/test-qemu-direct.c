@@ -1191,6 +1191,22 @@ qemu_killed_before_apply(void **state)
 		free(line);
 		free(out);
 		free(errtext);
+		/* The guest read from such a target: -ESRCH, which the CLI takes as the user's. */
+		{
+			struct tmap_backend_module *m = load_backend();
+			struct tmap_guest *g = NULL;
+			struct tmap_error err = {0};
+			struct tmap_target *t;
+			char pid[32];
+
+			snprintf(pid, sizeof(pid), "%d", (int)q->arg_pid);
+			t = make_target(q->qemu.sock, pid);
+			assert_int_equal(tmap_backend_describe(m, t, &g, &err), -ESRCH);
+			assert_null(g);
+			expect_text(err.message, "nothing was changed");
+			tmap_target_free(t);
+			tmap_backend_unload(m);
+		}
 		if (!reaped) {
 			assert_int_equal(waitpid(q->qemu.pid, NULL, 0), q->qemu.pid);
 			q->qemu.pid = -1;

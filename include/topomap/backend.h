@@ -228,6 +228,18 @@ struct tmap_backend {
 	 */
 	int (*identify)(const struct tmap_target *target, struct tmap_target *identity,
 			struct tmap_error *err);
+
+	/**
+	 * Refuse, before anything is written, a plan the target opened cannot take: a cgroup or
+	 * a child cgroup it needs that is missing, a domain of another shape. tmap_apply() calls
+	 * it right after open(), as part of the open step, so such a refusal reads "open: ...";
+	 * it changes nothing.
+	 * @param state what open() returned.
+	 * @param plan the plan.
+	 * @param guest the guest's index in the plan.
+	 */
+	int (*check)(void *state, const struct tmap_plan *plan, size_t guest,
+		     struct tmap_error *err);
 };
 
 /** The size of the first version of struct tmap_backend: the least a module may declare. */

@@ -1238,7 +1238,7 @@ want_children(struct state *st, const struct tmap_plan *plan, size_t guest,
 		child_name(w[i].role, w[i].index, name, sizeof(name));
 		if (!st->create)
 			return tmap_error_set(err, -ENOENT,
-					 "cgroup '%s/%s' does not exist under %s (use --create)",
+					 "cgroup '%s/%s' does not exist under %s (use --create): nothing was changed",
 					 st->chain[st->depth].rel, name, st->h.mount);
 		r = add_child(st, name, w[i].role, w[i].index, &cg);
 		if (r < 0)
@@ -1436,6 +1436,64 @@ apply_children(struct state *st, const struct wanted *children, size_t n, const 
 	return 0;
 }
 
+/* One guest of the plan, as the backend writes it. */
+struct guest_sets {
+	const char *cpus, *mems;
+	uint64_t shares, period;
+	int64_t quota;
+	bool qos;
+	struct wanted *children; /* layout=libvirt */
+	size_t nchildren;
+};
+
+/*
+ * Read the plan's guest and refuse, before any write, what the plan needs that is not there
+ * and will not be made: the cpu controller, the target in the cpu hierarchy, a child of the
+ * libvirt layout (without --create), sets outside a v2 parent.
+ */
+static int
+preflight(struct state *st, const struct tmap_plan *plan, size_t guest, struct guest_sets *g,
+	  struct tmap_error *err)
+{
+	struct cgroup *t = &st->chain[st->depth];
+	int r;
+
+	*g = (struct guest_sets){tmap_plan_cpuset(plan, guest), tmap_plan_memory_nodeset(plan, guest)};
+	if (!g->cpus || !g->mems || !g->cpus[0] || !g->mems[0])
+		return tmap_error_set(err, -EINVAL, "guest %zu of the plan has no CPUs or memory nodes",
+				 guest);
+	r = tmap_plan_qos(plan, guest, &g->shares, &g->period, &g->quota);
+	if (r < 0)
+		return tmap_error_set(err, r, "guest %zu is not in the plan", guest);
+	g->qos = g->shares || g->period || g->quota;
+	if (g->qos && !st->h.v2 && !st->h.cpu_mount)
+		return tmap_error_set(err, -ENOENT,
+				 "the plan sets CPU QoS, but the cpu controller is not mounted: nothing was changed");
+	if (g->qos && st->cpu_chain && st->cpu_chain[st->depth].fd < 0 && !st->create)
+		return tmap_error_set(err, -ENOENT,
+				 "cgroup '%s' does not exist under %s (use --create): nothing was changed",
+				 t->rel, st->h.cpu_mount);
+	if (st->h.v2) {
+		r = check_v2_bounds(st, g->cpus, g->mems, err);
+		if (r < 0)
+			return r;
+	}
+	if (st->libvirt)
+		return want_children(st, plan, guest, &g->children, &g->nchildren, err);
+	return 0;
+}
+
+/* The open step's last word: what apply() would refuse before writing, refused now. */
+static int
+cgroup_check(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap_error *err)
+{
+	struct guest_sets g;
+	int r = preflight(userdata, plan, guest, &g, err);
+
+	free(g.children);
+	return r;
+}
+
 /*
  * The order keeps every write legal and no task without CPUs or memory: a v1 child must stay
  * inside its parent, so with children the target first grows to old ∪ new, then the children
@@ -1443,48 +1501,14 @@ apply_children(struct state *st, const struct wanted *children, size_t n, const 
  * that moves to new CPUs finds its new nodes already allowed.
  */
 static int
-cgroup_apply(void *userdata, const struct tmap_plan *plan, size_t guest,
-	     struct tmap_journal *j, struct tmap_error *err)
+apply_guest(struct state *st, const struct guest_sets *g, struct tmap_journal *j,
+	    struct tmap_error *err)
 {
 	static const enum file sets[] = {F_MEMS, F_CPUS};
-	struct state *st = userdata;
 	struct cgroup *t = &st->chain[st->depth];
-	const char *cpus = tmap_plan_cpuset(plan, guest);
-	const char *mems = tmap_plan_memory_nodeset(plan, guest);
-	_cleanup_free_ struct wanted *children = NULL;
-	size_t nchildren = 0;
-	uint64_t shares = 0, period = 0;
-	int64_t quota = 0;
-	bool qos;
 	int r;
 
-	if (!cpus || !mems || !cpus[0] || !mems[0])
-		return tmap_error_set(err, -EINVAL, "guest %zu of the plan has no CPUs or memory nodes",
-				 guest);
-	r = tmap_plan_qos(plan, guest, &shares, &period, &quota);
-	if (r < 0)
-		return tmap_error_set(err, r, "guest %zu is not in the plan", guest);
-	qos = shares || period || quota;
-
-	/* Everything that can be refused without writing is refused first. */
-	if (qos && !st->h.v2 && !st->h.cpu_mount)
-		return tmap_error_set(err, -ENOENT,
-				 "the plan sets CPU QoS, but the cpu controller is not mounted");
-	if (qos && st->cpu_chain && st->cpu_chain[st->depth].fd < 0 && !st->create)
-		return tmap_error_set(err, -ENOENT, "cgroup '%s' does not exist under %s (use --create)",
-				 t->rel, st->h.cpu_mount);
-	if (st->h.v2) {
-		r = check_v2_bounds(st, cpus, mems, err);
-		if (r < 0)
-			return r;
-	}
-	if (st->libvirt) {
-		r = want_children(st, plan, guest, &children, &nchildren, err);
-		if (r < 0)
-			return r;
-	}
-
-	r = make_path(st, qos, j, err);
+	r = make_path(st, g->qos, j, err);
 	if (r < 0)
 		return r;
 	if (st->migrate && !st->h.v2) {
@@ -1493,20 +1517,35 @@ cgroup_apply(void *userdata, const struct tmap_plan *plan, size_t guest,
 			return r;
 	}
 	if (st->libvirt) {
-		r = apply_children(st, children, nchildren, cpus, mems, j, err);
+		r = apply_children(st, g->children, g->nchildren, g->cpus, g->mems, j, err);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < 2; i++) {
-		r = cg_write_once(st, t, sets[i], sets[i] == F_CPUS ? cpus : mems, j, err);
+		r = cg_write_once(st, t, sets[i], sets[i] == F_CPUS ? g->cpus : g->mems, j, err);
 		if (r < 0)
 			return r;
 	}
-	if (!qos)
+	if (!g->qos)
 		return 0;
 	if (st->h.v2)
-		return write_qos_v2(st, shares, period, quota, j, err);
-	return write_qos_v1(st, shares, period, quota, j, err);
+		return write_qos_v2(st, g->shares, g->period, g->quota, j, err);
+	return write_qos_v1(st, g->shares, g->period, g->quota, j, err);
+}
+
+static int
+cgroup_apply(void *userdata, const struct tmap_plan *plan, size_t guest,
+	     struct tmap_journal *j, struct tmap_error *err)
+{
+	struct guest_sets g;
+	int r;
+
+	/* Everything that can be refused without writing is refused first (check() did). */
+	r = preflight(userdata, plan, guest, &g, err);
+	if (r == 0)
+		r = apply_guest(userdata, &g, j, err);
+	free(g.children);
+	return r;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1929,4 +1968,5 @@ TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.restore = cgroup_restore,
 	.close = cgroup_close,
 	.identify = cgroup_identify,
+	.check = cgroup_check,
 };

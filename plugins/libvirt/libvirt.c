@@ -1001,6 +1001,24 @@ apply_sched(struct lv *lv, uint64_t shares, uint64_t period, int64_t quota,
 	return 0;
 }
 
+/* Everything that can be refused before a write is: the open step's last word, and apply()'s
+ * first. */
+static int
+lv_check(void *state, const struct tmap_plan *plan, size_t guest, struct tmap_error *err)
+{
+	struct lv *lv = state;
+	uint64_t shares = 0, period = 0;
+	int64_t quota = 0;
+	int r;
+
+	if (tmap_plan_qos(plan, guest, &shares, &period, &quota) < 0)
+		return tmap_error_set(err, -EINVAL, "the plan has no guest %zu", guest);
+	r = check_shape(lv, plan, guest, err);
+	if (r == 0)
+		r = check_qos(lv, shares, period, quota, err);
+	return r;
+}
+
 static int
 lv_apply(void *state, const struct tmap_plan *plan, size_t guest, struct tmap_journal *j,
 	 struct tmap_error *err)
@@ -1010,14 +1028,11 @@ lv_apply(void *state, const struct tmap_plan *plan, size_t guest, struct tmap_jo
 	int64_t quota = 0;
 	int r;
 
-	if (tmap_plan_qos(plan, guest, &shares, &period, &quota) < 0)
-		return tmap_error_set(err, -EINVAL, "the plan has no guest %zu", guest);
-	/* Everything that can be refused before a write is. */
-	r = check_shape(lv, plan, guest, err);
-	if (r == 0)
-		r = check_qos(lv, shares, period, quota, err);
-	if (r == 0)
-		r = pin_vcpus(lv, plan, guest, j, err);
+	r = lv_check(lv, plan, guest, err);
+	if (r < 0)
+		return r;
+	tmap_plan_qos(plan, guest, &shares, &period, &quota);
+	r = pin_vcpus(lv, plan, guest, j, err);
 	if (r == 0)
 		r = pin_emulator(lv, plan, guest, j, err);
 	if (r == 0)
@@ -1837,4 +1852,5 @@ TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.describe = lv_describe,
 	.host_topology = lv_host_topology,
 	.identify = lv_identify,
+	.check = lv_check,
 };
