@@ -120,7 +120,7 @@ struct lines {
 };
 
 struct tmap_report {
-	struct lines writes, drift;
+	struct lines writes, drift, pending;
 	bool restore_failed;
 };
 
@@ -174,6 +174,7 @@ tmap_report_free(struct tmap_report *r)
 		return NULL;
 	lines_clear(&r->writes);
 	lines_clear(&r->drift);
+	lines_clear(&r->pending);
 	free(r);
 	return NULL;
 }
@@ -206,6 +207,18 @@ const char *
 tmap_report_drift(const struct tmap_report *r, size_t i)
 {
 	return r && i < r->drift.n ? r->drift.line[i] : NULL;
+}
+
+size_t
+tmap_report_pending_count(const struct tmap_report *r)
+{
+	return r ? r->pending.n : 0;
+}
+
+const char *
+tmap_report_pending(const struct tmap_report *r, size_t i)
+{
+	return r && i < r->pending.n ? r->pending.line[i] : NULL;
 }
 
 bool
@@ -256,6 +269,7 @@ struct tmap_observed {
 	struct observed_set *sets;
 	struct observed_task *tasks;
 	struct lines drift;	/* what the backend compared itself */
+	struct lines pending;	/* differences that end at the target's next start */
 };
 
 static void
@@ -275,6 +289,7 @@ observed_free(struct tmap_observed *o)
 	free(o->sets);
 	free(o->tasks);
 	lines_clear(&o->drift);
+	lines_clear(&o->pending);
 	free(o);
 }
 
@@ -365,21 +380,44 @@ tmap_observed_task(struct tmap_observed *o, int tid, enum tmap_task_role role, u
 	return 0;
 }
 
+static int
+lines_vadd(struct lines *l, const char *fmt, va_list ap)
+{
+	char *line = NULL;
+
+	if (!fmt)
+		return -EINVAL;
+	if (vasprintf(&line, fmt, ap) < 0)
+		return -ENOMEM;
+	return lines_add(l, line);
+}
+
 int
 tmap_observed_drift(struct tmap_observed *o, const char *fmt, ...)
 {
-	char *line = NULL;
 	va_list ap;
 	int r;
 
-	if (!o || !fmt)
+	if (!o)
 		return -EINVAL;
 	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
+	r = lines_vadd(&o->drift, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	return lines_add(&o->drift, line);
+	return r;
+}
+
+int
+tmap_observed_pending(struct tmap_observed *o, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (!o)
+		return -EINVAL;
+	va_start(ap, fmt);
+	r = lines_vadd(&o->pending, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -453,6 +491,12 @@ compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_
 {
 	for (size_t i = 0; i < o->drift.n; i++) {
 		int r = lines_printf(&rep->drift, "%s", o->drift.line[i]);
+
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < o->pending.n; i++) {
+		int r = lines_printf(&rep->pending, "%s", o->pending.line[i]);
 
 		if (r < 0)
 			return r;

@@ -1421,10 +1421,10 @@ note_domain_cgroups(const char *name)
 	lvd.ncgroups += nmachine;
 }
 
-static const char domain_xml[] =
+/* A domain as users define them: the same guest, with the <numatune> given (or none). */
+static const char user_domain_xml[] =
 	"<domain type='qemu'><name>%s</name><memory unit='MiB'>256</memory>"
-	"<vcpu placement='static'>2</vcpu><iothreads>2</iothreads>"
-	"<numatune><memory mode='strict' nodeset='%d'/></numatune>"
+	"<vcpu placement='static'>2</vcpu><iothreads>2</iothreads>%s"
 	"<os><type arch='x86_64' machine='pc'>hvm</type></os>"
 	"<cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>"
 	"<topology sockets='1' dies='1' cores='2' threads='1'/>"
@@ -1600,7 +1600,13 @@ daemon_setup(void **state)
 	virSetErrorFunc(NULL, silent);
 	if (connect_daemon(d) < 0)
 		return -1;
-	snprintf(xml, sizeof(xml), domain_xml, d->name, d->node);
+	{
+		char numatune[128];
+
+		snprintf(numatune, sizeof(numatune),
+			 "<numatune><memory mode='strict' nodeset='%d'/></numatune>", d->node);
+		snprintf(xml, sizeof(xml), user_domain_xml, d->name, numatune);
+	}
 	d->dom = virDomainDefineXML(d->conn, xml);
 	if (!d->dom || virDomainCreate(d->dom) < 0) {
 		print_error("cannot start the domain: %s\n", virGetLastErrorMessage());
@@ -2099,8 +2105,72 @@ test_daemon_apply_both(void **state)
 	free(err);
 }
 
-/* libvirt refuses a live numatune change after the pins were made: both sides come back,
- * the live one value by value, the definition whole. */
+/* Define and start a domain of user_domain_xml as u, a copy of d with its own name. */
+static void
+user_domain(const struct daemon *d, struct daemon *u, const char *numatune)
+{
+	char xml[4096];
+
+	*u = *d;
+	snprintf(u->name, sizeof(u->name), "%.60s-u", d->name);
+	snprintf(u->guest_opts, sizeof(u->guest_opts),
+		 "--name %s --vcpus 2 --sockets 1 --cores 2 --threads 1 --cell cpus=0,memory=128 "
+		 "--cell cpus=1,memory=128 --iothreads 2", u->name);
+	snprintf(xml, sizeof(xml), user_domain_xml, u->name, numatune);
+	u->dom = virDomainDefineXML(d->conn, xml);
+	if (!u->dom || virDomainCreate(u->dom) < 0)
+		fail_msg("cannot start a domain with '%s': %s", numatune, virGetLastErrorMessage());
+	note_domain_cgroups(u->name);
+}
+
+static void
+user_domain_remove(struct daemon *u)
+{
+	virDomainDestroy(u->dom);
+	virDomainUndefine(u->dom);
+	virDomainFree(u->dom);
+	u->dom = NULL;
+}
+
+/*
+ * Domains as users define them (most without <numatune>), on this host: the plan's memory
+ * nodes are what is in force, so apply --live makes no numatune call, puts the pins in force,
+ * and verify finds the plan in force.
+ */
+static void
+test_daemon_numatune_as_given(void **state)
+{
+	struct daemon *d = *state;
+	char numatune[4][160];
+	char *out = NULL, *err = NULL;
+
+	snprintf(numatune[0], sizeof(numatune[0]), "%s", "");
+	snprintf(numatune[1], sizeof(numatune[1]),
+		 "<numatune><memory mode='strict' nodeset='%d'/></numatune>", d->node);
+	snprintf(numatune[2], sizeof(numatune[2]),
+		 "<numatune><memory mode='restrictive' nodeset='%d'/></numatune>", d->node);
+	snprintf(numatune[3], sizeof(numatune[3]),
+		 "<numatune><memory mode='interleave' nodeset='%d'/></numatune>", d->node);
+	for (size_t i = 0; i < ARRAY_SIZE(numatune); i++) {
+		struct daemon u;
+
+		user_domain(d, &u, numatune[i]);
+		tool(&u, 0, &out, &err, "apply", "--live");
+		if (strstr(out, "virDomainSetNumaParameters"))
+			fail_msg("with '%s', apply --live changed the numatune:\n%s", numatune[i], out);
+		assert_contains(out, "virDomainPinVcpuFlags(");
+		free(out);
+		free(err);
+		tool(&u, 0, &out, &err, "verify", "--live");
+		assert_contains(out, "the plan is in force");
+		free(out);
+		free(err);
+		user_domain_remove(&u);
+	}
+}
+
+/* libvirt refuses a live numatune change after the pins were made, and the apply has no
+ * --config to put it in: the pins come back, the definition is as it was. */
 static void
 test_daemon_rollback_numatune(void **state)
 {
@@ -2108,15 +2178,12 @@ test_daemon_rollback_numatune(void **state)
 	const struct tmap_plan *p = d->plan;
 	char *out = NULL, *err = NULL, *before, *after, *s;
 
-	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1),
-		     VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
-	set_vcpu_pin(d->dom, 1, tmap_plan_vcpu_cpuset(p, 0, 0),
-		     VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1), VIR_DOMAIN_AFFECT_LIVE);
+	set_vcpu_pin(d->dom, 1, tmap_plan_vcpu_cpuset(p, 0, 0), VIR_DOMAIN_AFFECT_LIVE);
 	before = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
-	tool(d, 1, &out, &err, "apply", "--live --config %s --memory-mode restrictive",
-	     d->guest_opts);
+	tool(d, 1, &out, &err, "apply", "--live %s --memory-mode restrictive", d->guest_opts);
 	assert_contains(err, "can't change numatune mode for running domain");
-	assert_contains(err, "apply with --config and restart the domain");
+	assert_contains(err, "apply with --config, and the memory moves at the next start");
 	assert_contains(err, "restored what was there");
 	s = vcpu_pin(d->dom, 0, VIR_DOMAIN_AFFECT_LIVE);
 	assert_string_equal(s, tmap_plan_vcpu_cpuset(p, 0, 1));
@@ -2130,6 +2197,85 @@ test_daemon_rollback_numatune(void **state)
 	free(after);
 	free(out);
 	free(err);
+}
+
+/*
+ * The memory libvirt will not move live (another mode than the running domain's), with
+ * --config: the CPU side is in force live, the memory in the definition, and verify reports
+ * the difference as pending until the next start, not as drift.
+ */
+static void
+test_daemon_memory_pending(void **state)
+{
+	struct daemon *d = *state;
+	struct tmap_backend_module *m = NULL;
+	struct tmap_target *t = NULL;
+	struct tmap_report *rep = NULL;
+	struct tmap_error e = {0};
+	struct tmap_plan *p;
+	char *out = NULL, *err = NULL, *before, *defined, json[1024], want[256];
+	int mode = -1, n = 0;
+	virTypedParameterPtr params = NULL;
+
+	snprintf(json, sizeof(json),
+		 "{\"name\": \"%s\", \"vcpus\": 2, \"sockets\": 1, \"cores\": 2, \"threads\": 1,"
+		 " \"cells\": [{\"cpus\": \"0\", \"memory_mib\": 128}, {\"cpus\": \"1\", \"memory_mib\": 128}],"
+		 " \"iothreads\": 2, \"memory_mode\": \"restrictive\"}", d->name);
+	p = plan_for("live", json, NULL);
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1),
+		     VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
+	before = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+	tool(d, 0, &out, &err, "apply", "--live --config %s --memory-mode restrictive",
+	     d->guest_opts);
+	snprintf(want, sizeof(want), "virDomainSetNumaParameters('%s', mode 'restrictive', nodeset '%s', config)",
+		 d->name, tmap_plan_memory_nodeset(p, 0));
+	assert_contains(out, want);
+	free(out);
+	free(err);
+	check_pins(d, p, VIR_DOMAIN_AFFECT_LIVE);
+	check_pins(d, p, VIR_DOMAIN_AFFECT_CONFIG);
+	assert_int_equal(virDomainGetNumaParameters(d->dom, NULL, &n, VIR_DOMAIN_AFFECT_CONFIG), 0);
+	params = calloc((size_t)n, sizeof(*params));
+	assert_int_equal(virDomainGetNumaParameters(d->dom, params, &n, VIR_DOMAIN_AFFECT_CONFIG), 0);
+	assert_int_equal(virTypedParamsGetInt(params, n, VIR_DOMAIN_NUMA_MODE, &mode), 1);
+	assert_int_equal(mode, VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE);
+	virTypedParamsClear(params, n);
+	free(params);
+
+	/* Pending, not drift: through the library, and the tool's exit code. */
+	assert_int_equal(tmap_backend_load("libvirt", &m, &e), 0);
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, "connect", SYSTEM_URI), 0);
+	assert_int_equal(tmap_target_set(t, "domain", d->name), 0);
+	assert_int_equal(tmap_target_set(t, "live", ""), 0);
+	if (tmap_verify(m, t, p, 0, 0, &rep, &e) != 0)
+		fail_msg("verify --live: %s, %s", e.message,
+			 tmap_report_drift_count(rep) ? tmap_report_drift(rep, 0) : "");
+	assert_int_equal(tmap_report_drift_count(rep), 0);
+	assert_int_equal(tmap_report_pending_count(rep), 1);
+	snprintf(want, sizeof(want), "memory of '%s' (live) is in mode 'strict' on '%s'; the definition has the plan's mode 'restrictive' on '%s', which takes effect at the next start",
+		 d->name, tmap_plan_memory_nodeset(p, 0), tmap_plan_memory_nodeset(p, 0));
+	assert_string_equal(tmap_report_pending(rep, 0), want);
+	tmap_report_free(rep);
+	tool(d, 0, &out, &err, "verify", "--live --config %s --memory-mode restrictive",
+	     d->guest_opts);
+	free(out);
+	free(err);
+
+	/* The definition put back as it was: without the plan in it, the difference is drift. */
+	virDomainFree(virDomainDefineXML(d->conn, before));
+	rep = NULL;
+	assert_int_equal(tmap_verify(m, t, p, 0, 0, &rep, &e), 1);
+	assert_int_equal(tmap_report_pending_count(rep), 0);
+	assert_contains(tmap_report_drift(rep, 0), "numatune mode of");
+	tmap_report_free(rep);
+	defined = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+	assert_string_equal(defined, before);
+	free(defined);
+	free(before);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
+	tmap_plan_free(p);
 }
 
 /* A vcpu pinned to a PU this host does not have: ERANGE from the cgroup write, after vcpu 0
@@ -2469,6 +2615,8 @@ main(void)
 		cmocka_unit_test(test_daemon_apply_config),
 		cmocka_unit_test(test_daemon_apply_both),
 		cmocka_unit_test(test_daemon_rollback_numatune),
+		cmocka_unit_test(test_daemon_numatune_as_given),
+		cmocka_unit_test(test_daemon_memory_pending),
 		cmocka_unit_test(test_daemon_rollback_erange),
 		cmocka_unit_test(test_daemon_killed_midway),
 		cmocka_unit_test(test_daemon_killed_for_good),

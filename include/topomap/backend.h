@@ -148,6 +148,19 @@ TMAP_EXPORT int tmap_observed_task(struct tmap_observed *obs, int tid, enum tmap
 TMAP_EXPORT int tmap_observed_drift(struct tmap_observed *obs, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/**
+ * Record a difference from the plan that is not drift: the target's definition has the plan,
+ * and what runs takes it at its next start (libvirt cannot move a running domain's memory in
+ * mode 'strict'). Such lines are reported apart, and do not fail apply or verify.
+ * @param obs the observation being filled.
+ * @param fmt printf format of one line naming what is in force now and when the plan takes
+ *        over ("memory of 'vm1' (live) is on '0', the plan's '1' takes effect at its next
+ *        start").
+ * @return 0, or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_observed_pending(struct tmap_observed *obs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ---------------------------------------------------------------------------------------- */
 /** @name The backend descriptor */
 
@@ -359,6 +372,11 @@ TMAP_EXPORT const char *tmap_report_write(const struct tmap_report *report, size
 TMAP_EXPORT size_t tmap_report_drift_count(const struct tmap_report *report);
 /** @param report a report. @param i index. @return one difference, or NULL. */
 TMAP_EXPORT const char *tmap_report_drift(const struct tmap_report *report, size_t i);
+/** @param report a report. @return the number of differences from the plan that end at the
+ *  target's next start (its definition has the plan): not drift. */
+TMAP_EXPORT size_t tmap_report_pending_count(const struct tmap_report *report);
+/** @param report a report. @param i index. @return one pending difference, or NULL. */
+TMAP_EXPORT const char *tmap_report_pending(const struct tmap_report *report, size_t i);
 /**
  * Did a failed apply fail to put the capture back too? Then the target is left partly
  * changed, and the message of tmap_apply() says what failed in the restore.

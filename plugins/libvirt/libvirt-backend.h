@@ -42,6 +42,10 @@ char *cpumap_to_list(const unsigned char *map, int maplen);
  */
 int capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err);
 
+/* The host's NUMA cells, "0,1", malloc()ed: the nodes a domain without a nodeset may use.
+ * Returns 0, -EINVAL or -ENOMEM. */
+int capabilities_nodes(const char *caps, char **ret_list, struct tmap_error *err);
+
 /* ---------------------------------------------------------------------------------------- */
 /* domain-xml.c: what the backend reads in, and edits of, a domain's XML */
 

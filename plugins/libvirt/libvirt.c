@@ -85,6 +85,7 @@ struct lv {
 	bool gone;		/* a call failed because the connection died */
 	bool live_gone;		/* the running domain apply changed is no longer running */
 	int maplen;		/* bytes of a cpumap covering the host's CPUs */
+	char *host_nodes;	/* the host's NUMA cells; NULL when libvirt reports none */
 	unsigned set_flags;	/* VIR_DOMAIN_AFFECT_* of every write */
 	unsigned nviews;
 	struct view views[2];
@@ -300,6 +301,7 @@ lv_free(struct lv *lv)
 	free(lv->name);
 	free(lv->uri);
 	free(lv->conn_uri);
+	free(lv->host_nodes);
 	free(lv);
 }
 
@@ -643,6 +645,14 @@ lv_open(const struct tmap_target *target, unsigned flags, void **ret_state, stru
 	if (ncpus < 0)
 		return lv_error(lv, err, "cannot count the host CPUs at '%s'", lv->uri);
 	lv->maplen = VIR_CPU_MAPLEN(ncpus > 0 ? ncpus : 1);
+	{
+		_cleanup_free_ char *caps = virConnectGetCapabilities(lv->conn);
+
+		/* Without cells in the capabilities, a domain without a nodeset is compared as
+		 * having none. */
+		if (caps)
+			capabilities_nodes(caps, &lv->host_nodes, NULL);
+	}
 	for (unsigned i = 0; i < lv->nviews; i++) {
 		r = capture(lv, &lv->views[i], err);
 		if (r < 0)
@@ -677,6 +687,57 @@ lists_equal(const char *a, const char *b)
 	return true;
 }
 
+/* The nodes a side's memory may use: its nodeset, or every host node when it has none (a
+ * domain defined without <numatune>, as most are). */
+static const char *
+nodes_in_force(const struct lv *lv, const char *nodeset)
+{
+	return nodeset && *nodeset ? nodeset : lv->host_nodes;
+}
+
+static bool
+memory_as_planned(const struct lv *lv, int mode, const char *nodeset, int want_mode,
+		  const char *want)
+{
+	return mode == want_mode && lists_equal(nodes_in_force(lv, nodeset), want);
+}
+
+static bool
+has_config_view(const struct lv *lv)
+{
+	for (unsigned i = 0; i < lv->nviews; i++)
+		if (lv->views[i].config)
+			return true;
+	return false;
+}
+
+/*
+ * A running domain's cell memory stays where it was bound (no libvirt call moves a memnode):
+ * with --config the definition takes the plan, and the memory follows at the next start (read
+ * back reports that as pending, not drift); without, refused before any write.
+ */
+static int
+check_live_cells(const struct lv *lv, const struct view *v, const struct tmap_plan *plan,
+		 size_t guest, struct tmap_error *err)
+{
+	const char *memory = tmap_plan_memory_nodeset(plan, guest);
+
+	if (has_config_view(lv))
+		return 0;
+	for (unsigned c = 0; c < v->numa.ncells; c++) {
+		const struct memnode *m = domain_numa_memnode(&v->numa, c);
+		const char *bound = m && m->nodeset ? m->nodeset : memory;
+		char node[16];
+
+		snprintf(node, sizeof(node), "%d", tmap_plan_cell_node(plan, guest, c));
+		if (!lists_equal(bound, node))
+			return tmap_error_set(err, -EOPNOTSUPP,
+					 "libvirt cannot move guest cell %u of running domain '%s' to host node %s (its memory is bound to '%s'): apply with --config, and the memory moves at the next start",
+					 c, lv->name, node, bound ? bound : "");
+	}
+	return 0;
+}
+
 /* The plan asks for what the domain can take: same vcpus, iothreads and guest cells. */
 static int
 check_shape(const struct lv *lv, const struct tmap_plan *plan, size_t guest,
@@ -686,7 +747,6 @@ check_shape(const struct lv *lv, const struct tmap_plan *plan, size_t guest,
 	unsigned nvcpus = tmap_plan_vcpu_count(plan, guest);
 	unsigned niothreads = tmap_plan_iothread_count(plan, guest);
 	unsigned ncells = tmap_plan_cell_count(plan, guest);
-	const char *memory = tmap_plan_memory_nodeset(plan, guest);
 
 	for (unsigned i = 0; i < lv->nviews; i++) {
 		const struct view *v = &lv->views[i];
@@ -708,20 +768,11 @@ check_shape(const struct lv *lv, const struct tmap_plan *plan, size_t guest,
 			return tmap_error_set(err, -EINVAL,
 					 "domain '%s' (%s) has %u guest NUMA cells, the plan's guest '%s' has %u",
 					 lv->name, v->name, v->numa.ncells, gname, ncells);
-		if (v->config)
-			continue;
-		/* A running domain's cell memory stays where it was bound: check, before any
-		 * write, that the plan leaves it there. */
-		for (unsigned c = 0; c < v->numa.ncells; c++) {
-			const struct memnode *m = domain_numa_memnode(&v->numa, c);
-			const char *bound = m && m->nodeset ? m->nodeset : memory;
-			char node[16];
+		if (!v->config) {
+			int r = check_live_cells(lv, v, plan, guest, err);
 
-			snprintf(node, sizeof(node), "%d", tmap_plan_cell_node(plan, guest, c));
-			if (!lists_equal(bound, node))
-				return tmap_error_set(err, -EOPNOTSUPP,
-						 "libvirt cannot move guest cell %u of running domain '%s' to host node %s (its memory is bound to '%s'): apply with --config and restart the domain",
-						 c, lv->name, node, bound ? bound : "");
+			if (r < 0)
+				return r;
 		}
 	}
 	return 0;
@@ -830,6 +881,21 @@ set_numa(struct lv *lv, unsigned flags, int mode, const char *nodeset, struct tm
 	return r;
 }
 
+/* One numatune call, journaled; the code libvirt's error maps to. */
+static int
+write_numa(struct lv *lv, unsigned flags, int mode, const char *nodeset, struct tmap_journal *j)
+{
+	int r;
+
+	if (!tmap_journal_write(j, "virDomainSetNumaParameters('%s', mode '%s', nodeset '%s', %s)",
+				lv->name, memory_mode_text(mode), nodeset, flags_text(lv, flags)))
+		return 0;
+	r = set_numa(lv, flags, mode, nodeset, NULL);
+	if (r != -ENOMEM && wrote(lv, r, flags))
+		lv->numa_written = true;
+	return r;
+}
+
 static int
 apply_numa(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tmap_journal *j,
 	   struct tmap_error *err)
@@ -840,29 +906,35 @@ apply_numa(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tma
 	bool need = false, live = false;
 	int r;
 
-	/* Only the sides that differ: a running domain takes another nodeset in mode
-	 * 'restrictive' only, and a write that changes nothing is not worth a refusal. */
+	/* Only the sides that differ (a domain without <numatune> has all the host's nodes): a
+	 * write that changes nothing is not worth a refusal. */
 	for (unsigned i = 0; i < lv->nviews; i++) {
 		const struct view *v = &lv->views[i];
 
-		if (v->numa_mode == mode && lists_equal(v->numa_nodeset, nodeset))
+		if (memory_as_planned(lv, v->numa_mode, v->numa_nodeset, mode, nodeset))
 			continue;
 		need = true;
 		live |= !v->config;
 		flags |= v->flags;
 	}
-	if (!need || !tmap_journal_write(j, "virDomainSetNumaParameters('%s', mode '%s', nodeset '%s', %s)",
-					 lv->name, memory_mode_text(mode), nodeset,
-					 flags_text(lv, flags)))
+	if (!need)
 		return 0;
-	r = set_numa(lv, flags, mode, nodeset, err);
+	r = write_numa(lv, flags, mode, nodeset, j);
+	/* A running domain's memory that libvirt will not move (QEMU: its mode, or its nodeset
+	 * outside mode 'restrictive'), with --config: the definition takes the plan, and the
+	 * memory moves at the next start. read_back() reports the difference as pending. */
+	if (r == -EPERM && live && has_config_view(lv)) {
+		if (!(flags & VIR_DOMAIN_AFFECT_CONFIG))
+			return 0;
+		flags = VIR_DOMAIN_AFFECT_CONFIG;
+		live = false;
+		r = write_numa(lv, flags, mode, nodeset, j);
+	}
 	if (r == -ENOMEM)
-		return r;
-	if (wrote(lv, r, flags))
-		lv->numa_written = true;
+		return oom(err);
 	if (r < 0 && live && r == -EPERM)
 		return tmap_error_set(err, r,
-				 "libvirt refuses to change the memory of running domain '%s' to mode '%s' nodeset '%s' (%s): apply with --config and restart the domain, or define it with memory mode 'restrictive', whose nodeset can change live",
+				 "libvirt refuses to change the memory of running domain '%s' to mode '%s' nodeset '%s' (%s): apply with --config, and the memory moves at the next start, or define the domain with memory mode 'restrictive', whose nodeset can change live",
 				 lv->name, memory_mode_text(mode), nodeset, last_error_text());
 	if (r < 0) {
 		char why[TMAP_ERROR_MAX];
@@ -1249,7 +1321,7 @@ task_role(const struct task *t, const struct view *v, unsigned *ret_index)
 }
 
 static int
-observe_tasks(struct lv *lv, const struct view *v, struct tmap_observed *obs,
+observe_tasks(struct lv *lv, const struct view *v, bool with_mems, struct tmap_observed *obs,
 	      struct tmap_error *err)
 {
 	_cleanup_close_ int tfd = -1;
@@ -1315,7 +1387,7 @@ observe_tasks(struct lv *lv, const struct view *v, struct tmap_observed *obs,
 
 		if (r == 0) {
 			r = tmap_observed_task(obs, tasks[i].tid, role, index, tasks[i].cpus,
-					       tasks[i].mems);
+					       with_mems ? tasks[i].mems : NULL);
 			if (r < 0)
 				tmap_error_set(err, r, "thread %d of '%s': cannot record '%s'", tasks[i].tid,
 					  lv->name, tasks[i].cpus);
@@ -1327,16 +1399,114 @@ observe_tasks(struct lv *lv, const struct view *v, struct tmap_observed *obs,
 	return r;
 }
 
+/*
+ * The memory of one side: its mode and nodeset (all the host's nodes without one), and each
+ * guest cell's nodes (its memnode, or the domain's nodeset). *ret_differs says whether any
+ * differs from the plan; *ret_first is the first difference of the mode or a cell (a nodeset
+ * is compared as a set, by the core), or NULL. *ret_mode and *ret_nodes: what is in force
+ * (ret_nodes may be NULL).
+ */
+static int
+memory_difference(struct lv *lv, const struct view *v, const struct tmap_plan *plan, size_t guest,
+		  bool *ret_differs, int *ret_mode, char **ret_nodes, char **ret_first,
+		  struct tmap_error *err)
+{
+	int want_mode = tmap_plan_memory_mode(plan, guest);
+	const char *want = tmap_plan_memory_nodeset(plan, guest);
+	_cleanup_free_ char *nodeset = NULL, *xml = NULL, *first = NULL;
+	struct domain_numa numa = {.mode = -1};
+	const char *now;
+	int mode = -1, r;
+
+	r = get_numa(lv, v, &mode, &nodeset, err);
+	if (r < 0)
+		return r;
+	now = nodes_in_force(lv, nodeset);
+	*ret_differs = !memory_as_planned(lv, mode, nodeset, want_mode, want);
+	if (mode != want_mode &&
+	    asprintf(&first, "numatune mode of '%s' (%s) is '%s', the plan says '%s'", lv->name,
+		     v->name, memory_mode_text(mode), memory_mode_text(want_mode)) < 0)
+		return oom(err);
+	xml = get_xml(lv, v, err);
+	if (!xml)
+		return err ? err->code : -EIO;
+	r = domain_xml_numa(xml, &numa, err);
+	for (unsigned c = 0; r == 0 && !first && c < numa.ncells; c++) {
+		const struct memnode *m = domain_numa_memnode(&numa, c);
+		const char *bound = m && m->nodeset ? m->nodeset : now;
+		char node[16];
+
+		snprintf(node, sizeof(node), "%d", tmap_plan_cell_node(plan, guest, c));
+		if (lists_equal(bound, node))
+			continue;
+		*ret_differs = true;
+		if (asprintf(&first, "memory of guest cell %u of '%s' (%s) is on '%s', the plan says '%s'",
+			     c, lv->name, v->name, bound ? bound : "", node) < 0)
+			r = oom(err);
+	}
+	domain_numa_clear(&numa);
+	if (r < 0)
+		return r;
+	if (ret_nodes && !(*ret_nodes = strdup(now ? now : "")))
+		return oom(err);
+	*ret_mode = mode;
+	*ret_first = TAKE_PTR(first);
+	return 0;
+}
+
+/*
+ * The memory of one side, against the plan. A running domain whose memory differs while its
+ * persistent definition has the plan's is pending (it moves at the next start, as apply
+ * --config left it when libvirt could not move it live), not drift; *ret_pending says so, and
+ * the threads' memory is then not held to the plan either.
+ */
+static int
+read_memory(struct lv *lv, const struct view *v, const struct tmap_plan *plan, size_t guest,
+	    struct tmap_observed *obs, struct mismatch *mm, bool *ret_pending,
+	    struct tmap_error *err)
+{
+	static const struct view config = {"config", true, VIR_DOMAIN_AFFECT_CONFIG};
+	_cleanup_free_ char *nodes = NULL, *first = NULL, *config_first = NULL;
+	bool differs = false, config_differs = true;
+	int mode = -1, config_mode = -1;
+	char where[256];
+	int r;
+
+	*ret_pending = false;
+	r = memory_difference(lv, v, plan, guest, &differs, &mode, &nodes, &first, err);
+	if (r < 0)
+		return r;
+	if (differs && !v->config && lv->active && lv->persistent) {
+		r = memory_difference(lv, &config, plan, guest, &config_differs, &config_mode, NULL,
+				      &config_first, err);
+		if (r < 0)
+			return r;
+		*ret_pending = !config_differs;
+	}
+	if (*ret_pending) {
+		if (tmap_observed_pending(obs, "memory of '%s' (live) is in mode '%s' on '%s'; the definition has the plan's mode '%s' on '%s', which takes effect at the next start",
+					  lv->name, memory_mode_text(mode), nodes, memory_mode_text(tmap_plan_memory_mode(plan, guest)),
+					  tmap_plan_memory_nodeset(plan, guest)) < 0)
+			return oom(err);
+		return 0;
+	}
+	if (first)
+		mismatch_add(mm, "%s", first);
+	snprintf(where, sizeof(where), "numatune nodeset of '%s' (%s)", lv->name, v->name);
+	r = tmap_observed_set(obs, TMAP_OBSERVED_MEMS, 0, nodes, where);
+	if (r < 0)
+		return tmap_error_set(err, r, "%s: cannot record '%s'", where, nodes);
+	return 0;
+}
+
 static int
 read_view(struct lv *lv, struct view *v, const struct tmap_plan *plan, size_t guest,
 	  struct tmap_observed *obs, struct mismatch *mm, struct tmap_error *err)
 {
 	_cleanup_free_ unsigned char *maps = NULL, *emulator = NULL, *iomaps = NULL;
 	_cleanup_free_ unsigned *ids = NULL;
-	_cleanup_free_ char *nodeset = NULL, *xml = NULL;
-	struct domain_numa numa = {.mode = -1};
 	unsigned nvcpus = 0, nio = 0;
-	int mode = -1, want_mode = tmap_plan_memory_mode(plan, guest);
+	bool pending = false;
 	char where[256];
 	int r;
 
@@ -1361,37 +1531,7 @@ read_view(struct lv *lv, struct view *v, const struct tmap_plan *plan, size_t gu
 				lv->maplen, where, err);
 	}
 	if (r == 0)
-		r = get_numa(lv, v, &mode, &nodeset, err);
-	if (r == 0) {
-		snprintf(where, sizeof(where), "numatune nodeset of '%s' (%s)", lv->name, v->name);
-		r = tmap_observed_set(obs, TMAP_OBSERVED_MEMS, 0, nodeset, where);
-		if (r < 0)
-			return tmap_error_set(err, r, "%s: cannot record '%s'", where, nodeset);
-		if (mode != want_mode)
-			mismatch_add(mm, "numatune mode of '%s' (%s) is '%s', the plan says '%s'",
-				     lv->name, v->name, memory_mode_text(mode),
-				     memory_mode_text(want_mode));
-	}
-	if (r < 0)
-		return r;
-
-	/* Each guest cell's memory: its memnode, or the domain's nodeset. */
-	xml = get_xml(lv, v, err);
-	if (!xml)
-		return err ? err->code : -EIO;
-	r = domain_xml_numa(xml, &numa, err);
-	for (unsigned c = 0; r == 0 && c < numa.ncells; c++) {
-		const struct memnode *m = domain_numa_memnode(&numa, c);
-		const char *bound = m && m->nodeset ? m->nodeset : nodeset;
-		int node = tmap_plan_cell_node(plan, guest, c);
-		char want[16];
-
-		snprintf(want, sizeof(want), "%d", node);
-		if (!lists_equal(bound, want))
-			mismatch_add(mm, "memory of guest cell %u of '%s' (%s) is on '%s', the plan says '%s'",
-				     c, lv->name, v->name, bound, want);
-	}
-	domain_numa_clear(&numa);
+		r = read_memory(lv, v, plan, guest, obs, mm, &pending, err);
 	if (r < 0)
 		return r;
 
@@ -1417,7 +1557,7 @@ read_view(struct lv *lv, struct view *v, const struct tmap_plan *plan, size_t gu
 		}
 	}
 	if (!v->config && lv->active)
-		r = observe_tasks(lv, v, obs, err);
+		r = observe_tasks(lv, v, !pending, obs, err);
 	return r;
 }
 
