@@ -536,9 +536,12 @@ test_describe_xml(void **state)
 		assert_string_equal(json_object_get_string(v), "4-7");
 		assert_true(json_object_object_get_ex(json_object_array_get_idx(o, 1), "memory_mib", &v));
 		assert_int_equal(json_object_get_int(v), 3072);
-		/* Placement is the plan's: the domain's vcpupin and shares are not taken. */
+		/* Placement is the plan's (the domain's vcpupin is not taken); its QoS is read,
+		 * so that verify compares it. */
 		assert_true(json_object_object_get_ex(guest, "qos", &o));
-		assert_int_equal(json_object_object_length(o), 0);
+		assert_int_equal(json_object_object_length(o), 1);
+		assert_true(json_object_object_get_ex(o, "shares", &v));
+		assert_int_equal(json_object_get_int(v), 99);
 		json_object_put(root);
 	}
 	free(json);
@@ -664,6 +667,10 @@ test_describe_errors(void **state)
 		 "</hugepages></memoryBacking></domain>", "page size 3000 KiB is not a hugepage size"},
 		{"<domain><name>a</name><vcpu>2</vcpu><memoryBacking><hugepages><page unit='KiB'/>"
 		 "</hugepages></memoryBacking></domain>", "<page> has no valid size"},
+		{"<domain><name>a</name><vcpu>2</vcpu><cputune><shares>1</shares></cputune></domain>",
+		 "domain 'a': <cputune> shares, period or quota is not one topomap can set"},
+		{"<domain><name>a</name><vcpu>2</vcpu><cputune><quota>-x</quota></cputune></domain>",
+		 "<cputune> shares, period or quota"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -2132,6 +2139,22 @@ user_domain_remove(struct daemon *u)
 	u->dom = NULL;
 }
 
+/* apply --live with the guest read from the domain, then verify --live finds it in force;
+ * apply's output, to free. */
+static char *
+apply_verify_live(const struct daemon *u)
+{
+	char *out = NULL, *err = NULL, *verified = NULL;
+
+	tool(u, 0, &out, &err, "apply", "--live");
+	free(err);
+	tool(u, 0, &verified, &err, "verify", "--live");
+	assert_contains(verified, "the plan is in force");
+	free(verified);
+	free(err);
+	return out;
+}
+
 /*
  * Domains as users define them (most without <numatune>), on this host: the plan's memory
  * nodes are what is in force, so apply --live makes no numatune call, puts the pins in force,
@@ -2142,7 +2165,7 @@ test_daemon_numatune_as_given(void **state)
 {
 	struct daemon *d = *state;
 	char numatune[4][160];
-	char *out = NULL, *err = NULL;
+	char *out = NULL;
 
 	snprintf(numatune[0], sizeof(numatune[0]), "%s", "");
 	snprintf(numatune[1], sizeof(numatune[1]),
@@ -2155,18 +2178,43 @@ test_daemon_numatune_as_given(void **state)
 		struct daemon u;
 
 		user_domain(d, &u, numatune[i]);
-		tool(&u, 0, &out, &err, "apply", "--live");
+		out = apply_verify_live(&u);
 		if (strstr(out, "virDomainSetNumaParameters"))
 			fail_msg("with '%s', apply --live changed the numatune:\n%s", numatune[i], out);
 		assert_contains(out, "virDomainPinVcpuFlags(");
 		free(out);
-		free(err);
-		tool(&u, 0, &out, &err, "verify", "--live");
-		assert_contains(out, "the plan is in force");
-		free(out);
-		free(err);
 		user_domain_remove(&u);
 	}
+}
+
+/*
+ * The QoS of the definition is the guest's: cpu_shares changed by hand on the running domain
+ * is drift for a verify that reads the guest from the domain, without --shares.
+ */
+static void
+test_daemon_qos_read(void **state)
+{
+	struct daemon *d = *state;
+	virTypedParameterPtr params = NULL;
+	char *out = NULL, *err = NULL, want[160];
+	struct daemon u;
+	int n = 0, max = 0;
+
+	user_domain(d, &u, "<cputune><shares>2048</shares><period>100000</period>"
+			   "<quota>-1</quota></cputune>");
+	out = apply_verify_live(&u);
+	assert_contains(out, "cpu_shares 2048, vcpu_period 100000, vcpu_quota -1, live");
+	free(out);
+	assert_int_equal(virTypedParamsAddULLong(&params, &n, &max, "cpu_shares", 100), 0);
+	assert_int_equal(virDomainSetSchedulerParametersFlags(u.dom, params, n,
+							       VIR_DOMAIN_AFFECT_LIVE), 0);
+	virTypedParamsFree(params, n);
+	tool(&u, 4, &out, &err, "verify", "--live");
+	snprintf(want, sizeof(want), "cpu_shares of '%s' (live) is 100, the plan says 2048", u.name);
+	assert_contains(out, want);
+	free(out);
+	free(err);
+	user_domain_remove(&u);
 }
 
 /* libvirt refuses a live numatune change after the pins were made, and the apply has no
@@ -2617,6 +2665,7 @@ main(void)
 		cmocka_unit_test(test_daemon_rollback_numatune),
 		cmocka_unit_test(test_daemon_numatune_as_given),
 		cmocka_unit_test(test_daemon_memory_pending),
+		cmocka_unit_test(test_daemon_qos_read),
 		cmocka_unit_test(test_daemon_rollback_erange),
 		cmocka_unit_test(test_daemon_killed_midway),
 		cmocka_unit_test(test_daemon_killed_for_good),

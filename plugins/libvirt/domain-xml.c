@@ -223,6 +223,67 @@ domain_xml_numa(const char *xml, struct domain_numa *ret, struct tmap_error *err
 	return 0;
 }
 
+/* <cputune>'s shares, period and quota; 0 for each that is absent, -1 for a negative quota
+ * (libvirt's unlimited). */
+static int
+cputune_qos(xmlNodePtr root, uint64_t *ret_shares, uint64_t *ret_period, int64_t *ret_quota)
+{
+	xmlNodePtr tune = xml_child(root, "cputune");
+	xmlNodePtr shares = xml_child(tune, "shares"), period = xml_child(tune, "period");
+	xmlNodePtr quota = xml_child(tune, "quota");
+	uint64_t q = 0;
+
+	*ret_shares = *ret_period = 0;
+	*ret_quota = 0;
+	if ((shares && node_u64(shares, UINT64_MAX, ret_shares) < 0) ||
+	    (period && node_u64(period, UINT64_MAX, ret_period) < 0))
+		return -EINVAL;
+	if (!quota)
+		return 0;
+	{
+		_cleanup_xml_char_ xmlChar *text = xmlNodeGetContent(quota);
+		const char *t = text ? (const char *)text : "";
+
+		t += strspn(t, " \t\n");
+		if (*t == '-') {
+			*ret_quota = -1;
+			return isdigit((unsigned char)t[1]) ? 0 : -EINVAL;
+		}
+	}
+	if (node_u64(quota, INT64_MAX, &q) < 0)
+		return -EINVAL;
+	*ret_quota = (int64_t)q;
+	return 0;
+}
+
+int
+domain_xml_qos(const char *xml, uint64_t *ret_shares, uint64_t *ret_period, int64_t *ret_quota,
+	       struct tmap_error *err)
+{
+	_cleanup_xml_doc_ xmlDocPtr doc = xml ? xml_parse(xml, "domain.xml") : NULL;
+	xmlNodePtr root = domain_root(doc);
+
+	if (!root)
+		return tmap_error_set(err, -EINVAL, "not a libvirt domain XML document");
+	if (cputune_qos(root, ret_shares, ret_period, ret_quota) < 0)
+		return tmap_error_set(err, -EINVAL, "<cputune>: shares, period or quota is not a number");
+	return 0;
+}
+
+static int
+describe_qos(xmlNodePtr root, struct tmap_guest *g, const char *name, struct tmap_error *err)
+{
+	uint64_t shares, period;
+	int64_t quota;
+
+	if (cputune_qos(root, &shares, &period, &quota) < 0 ||
+	    tmap_guest_set_qos(g, shares, period, quota) < 0)
+		return tmap_error_set(err, -EINVAL,
+				      "domain '%s': <cputune> shares, period or quota is not one topomap can set (shares 2 to 262144, period 1000 to 1000000 us, quota 1000 us and up or -1)",
+				      name);
+	return 0;
+}
+
 static int
 describe_cells(xmlNodePtr root, struct tmap_guest *g, const char *name, struct tmap_error *err)
 {
@@ -382,6 +443,8 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	r = describe_cells(root, g, name, err);
 	if (r == 0)
 		r = describe_hugepages(root, g, name, default_page_kib, err);
+	if (r == 0)
+		r = describe_qos(root, g, name, err);
 	if (r < 0)
 		goto fail;
 	if (iothreads) {

@@ -1882,6 +1882,7 @@ lv_describe(const struct tmap_target *target, struct tmap_guest **ret_guest,
 	_cleanup_(lv_freep) struct lv *lv = NULL;
 	_cleanup_free_ char *xml = NULL;
 	bool config = tmap_target_get(target, "config") && !tmap_target_get(target, "live");
+	struct tmap_guest *g = NULL;
 	uint64_t page_kib = 0;
 	int r;
 
@@ -1898,7 +1899,30 @@ lv_describe(const struct tmap_target *target, struct tmap_guest **ret_guest,
 			return r;
 	}
 	/* Its messages name the domain. */
-	return domain_xml_describe(xml, page_kib, ret_guest, err);
+	r = domain_xml_describe(xml, page_kib, &g, err);
+	if (r < 0)
+		return r;
+	/* The QoS asked for is the definition's: a running domain's values are what is in force,
+	 * and one changed by hand (virsh schedinfo --live) is drift, not the guest's spec. */
+	if (!config && lv->active && lv->persistent) {
+		_cleanup_free_ char *defined = virDomainGetXMLDesc(lv->dom, VIR_DOMAIN_XML_INACTIVE);
+		uint64_t shares, period;
+		int64_t quota;
+
+		if (!defined)
+			r = lv_error(lv, err, "cannot read the definition of '%s'", lv->name);
+		else if (domain_xml_qos(defined, &shares, &period, &quota, err) < 0 ||
+			 tmap_guest_set_qos(g, shares, period, quota) < 0)
+			r = tmap_error_set(err, -EINVAL,
+					   "domain '%s': the <cputune> of its definition is not a CPU QoS topomap can set",
+					   lv->name);
+		if (r < 0) {
+			tmap_guest_free(g);
+			return r;
+		}
+	}
+	*ret_guest = g;
+	return 0;
 }
 
 /* What finds the same domain again: the connection's URI as libvirt resolved it, the UUID,
