@@ -85,6 +85,15 @@ refuses_bad_modules(void **state)
 	expect_load_error("misnamed", -ENOEXEC, "calls itself 'other', not 'misnamed'");
 	expect_load_error("no-apply", -ENOEXEC, "lacks the mandatory callback 'apply'");
 	expect_load_error("too-small", -ENOEXEC, "descriptor of 8 bytes");
+	/* A symbol of the header alone that claims a whole descriptor: refused, not read past. */
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want),
+			 "declares a descriptor of %zu bytes, but its 'tmap_backend' has 8",
+			 sizeof(struct tmap_backend));
+		expect_load_error("undersized", -ENOEXEC, want);
+	}
 	expect_load_error("absent", -ENOENT, "no backend 'absent'");
 	/* A name can never become a path. */
 	expect_load_error("../mock", -EINVAL, "is not valid");
@@ -112,6 +121,59 @@ copy_mock(const char *dir, mode_t mode)
 	close(in);
 	close(out);
 	assert_int_equal(chmod(dst, mode), 0);
+}
+
+/* Overwrite `len` bytes at `offset` of dir/mock.so. */
+static void
+patch_mock(const char *dir, off_t offset, const void *bytes, size_t len)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/mock.so", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bytes, len, offset), (ssize_t)len);
+	close(fd);
+}
+
+/* What the ELF header says is checked before dlopen() runs any of the module's code. */
+static void
+refuses_foreign_files(void **state)
+{
+	char dir[] = "/tmp/topomap-plugins-XXXXXX";
+#if defined(__x86_64__)
+	const uint16_t other = 183; /* EM_AARCH64 */
+#else
+	const uint16_t other = 62; /* EM_X86_64 */
+#endif
+	const uint16_t exec = 2; /* ET_EXEC */
+	const unsigned char class32 = 1;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	setenv("TOPOMAP_PLUGIN_PATH", dir, 1);
+	copy_mock(dir, 0755);
+	patch_mock(dir, 18, &other, sizeof(other));
+	expect_load_error("mock", -ENOEXEC, "is built for ELF machine");
+	expect_load_error("mock", -ENOEXEC, "not this one");
+	copy_mock(dir, 0755);
+	patch_mock(dir, 4, &class32, 1);
+	expect_load_error("mock", -ENOEXEC, "is a 32-bit little-endian ELF file");
+	copy_mock(dir, 0755);
+	patch_mock(dir, 16, &exec, sizeof(exec));
+	expect_load_error("mock", -ENOEXEC, "is not an ELF shared object");
+	copy_mock(dir, 0755);
+	patch_mock(dir, 0, "#!/bin", 6);
+	expect_load_error("mock", -ENOEXEC, "is not an ELF file");
+	{
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/mock.so", dir);
+		assert_int_equal(unlink(path), 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+	setenv("TOPOMAP_PLUGIN_PATH", mock_dir, 1);
 }
 
 static void
@@ -232,7 +294,7 @@ foreach_lists_good_and_refused(void **state)
 
 	assert_int_equal(tmap_backend_foreach(count_module, &seen, NULL), 0);
 	assert_int_equal(seen.good, 1);
-	assert_int_equal(seen.refused, 5);
+	assert_int_equal(seen.refused, 6);
 	assert_true(seen.saw_wrong_abi);
 }
 
@@ -532,6 +594,7 @@ main(void)
 		cmocka_unit_test(identify_needs_the_callback),
 		cmocka_unit_test(refuses_bad_modules),
 		cmocka_unit_test(refuses_unsafe_places),
+		cmocka_unit_test(refuses_foreign_files),
 		cmocka_unit_test(foreach_lists_good_and_refused),
 		cmocka_unit_test(real_backends_are_themselves),
 		cmocka_unit_test_setup_teardown(apply_then_verify, fixture_setup, fixture_teardown),

@@ -304,7 +304,13 @@ struct tmap_backend_module;
  * Load a backend by name from the plugin directories: TOPOMAP_PLUGIN_PATH (absolute
  * directories separated by ':', read only when the process is not setuid) or else the
  * directory the library was built for. Directories and files that are relative, not owned
- * by root or the caller, or writable by group or others are refused.
+ * by root or the caller, or writable by group or others are refused, and so is a file whose
+ * ELF header is not a shared object of this machine's class and architecture.
+ *
+ * Loading runs the module's ELF constructors, as dlopen() does for any shared object (hwloc's
+ * and PAM's modules alike): what is checked before, the place and the header, is all that
+ * can be; the descriptor (its ABI, its size against its symbol's, its name and mandatory
+ * callbacks) is checked after, before any callback is called. Load only modules you trust.
  * @param name [a-z0-9-]+.
  * @param ret receives the module.
  * @param reterr receives the message on failure.
