@@ -517,7 +517,7 @@ qemu_read(const struct tmap_target *target, bool describe, struct qemu *q, struc
 	r = proc_open_pidfd(q->task_fd, q->pid, &q->pidfd, err);
 	if (r < 0)
 		return r;
-	r = qmp_connect(tmap_target_get(target, "qmp"), &qmp, err);
+	r = qmp_connect(tmap_target_get(target, "qmp"), q->pid, &qmp, err);
 	if (r < 0)
 		return r;
 	/* Each reply is checked as it comes: a bad one ends the session at once. */

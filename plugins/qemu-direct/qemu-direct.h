@@ -43,8 +43,9 @@ json_putp(json_object **o)
 
 struct qmp;
 
-/* Connect, read the greeting and negotiate capabilities. */
-int qmp_connect(const char *path, struct qmp **ret, struct tmap_error *err);
+/* Connect, check that the process serving the socket is `peer` (SO_PEERCRED; not checked
+ * when peer is 0), read the greeting and negotiate capabilities. */
+int qmp_connect(const char *path, pid_t peer, struct qmp **ret, struct tmap_error *err);
 struct qmp *qmp_close(struct qmp *q);
 static inline void
 qmp_closep(struct qmp **q)
