@@ -1124,6 +1124,42 @@ test_fast_identify(void **state)
 	virDomainFree(spaced);
 }
 
+static unsigned app_errors;
+
+static void
+app_error_handler(void *userdata, virErrorPtr e)
+{
+	app_errors++;
+}
+
+/* The process-wide libvirt error handler is the program's: the backend keeps its own
+ * connections quiet, and leaves the program's handler in place. */
+static void
+test_fast_error_handler(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_STOPPED, NULL);
+	struct tmap_plan *p = fast_plan(NULL);
+	struct tmap_error err = {0};
+	struct tmap_guest *g = NULL;
+
+	virSetErrorFunc(NULL, app_error_handler);
+	app_errors = 0;
+	/* A refused call on the backend's connection, and a describe: not the program's. */
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), -EPERM);
+	tmap_target_free(t);
+	t = target(FAST_DOMAIN, NULL);
+	assert_int_equal(tmap_backend_describe(f->module, t, &g, &err), 0);
+	tmap_guest_free(g);
+	assert_int_equal(app_errors, 0);
+	/* An error on the program's own connection still reaches its handler. */
+	assert_null(virDomainLookupByName(f->conn, "no-such-domain"));
+	assert_int_equal(app_errors, 1);
+	virSetErrorFunc(NULL, silent);
+	tmap_target_free(t);
+	tmap_plan_free(p);
+}
+
 static void
 test_fast_describe_and_host(void **state)
 {
@@ -2653,6 +2689,7 @@ main(void)
 		cmocka_unit_test(test_fast_stopped),
 		cmocka_unit_test(test_fast_describe_and_host),
 		cmocka_unit_test(test_fast_identify),
+		cmocka_unit_test(test_fast_error_handler),
 		cmocka_unit_test(test_fast_cli),
 	};
 	const struct CMUnitTest daemon[] = {

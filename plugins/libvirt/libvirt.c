@@ -22,7 +22,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include <libvirt/libvirt.h>
@@ -100,16 +102,26 @@ struct lv {
 /* ---------------------------------------------------------------------------------------- */
 /* libvirt's errors */
 
-/* libvirt prints every error on stderr unless told otherwise; a library never prints. */
+/*
+ * libvirt prints every error on stderr unless told otherwise, and a library never prints. Each
+ * connection gets a handler that keeps quiet (the error stays libvirt's last error, which is
+ * read at each failure); the process-wide handler (virSetErrorFunc) is the program's, and is
+ * left alone. A failure to connect has no connection yet: libvirt reports it through that
+ * process-wide handler, whose default prints one line.
+ */
 static void
 silent_error(void *userdata, virErrorPtr error)
 {
 }
 
-static void
-quiet_libvirt(void)
+static virConnectPtr
+open_quiet(const char *uri, bool readonly)
 {
-	virSetErrorFunc(NULL, silent_error);
+	virConnectPtr conn = readonly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri);
+
+	if (conn)
+		virConnSetErrorFunc(conn, NULL, silent_error);
+	return conn;
 }
 
 static int
@@ -263,8 +275,7 @@ connect_uri(const char *uri, bool readonly, virConnectPtr *ret, struct tmap_erro
 	virConnectPtr conn;
 	int code;
 
-	quiet_libvirt();
-	conn = readonly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri);
+	conn = open_quiet(uri, readonly);
 	if (!conn) {
 		virErrorPtr e = virGetLastError();
 
@@ -1158,10 +1169,9 @@ observe_map(struct tmap_observed *obs, enum tmap_observed_kind kind, unsigned in
 
 /* Is the URI the local system QEMU driver, whose pid files this host has? */
 static bool
-local_qemu(struct lv *lv)
+local_qemu(const struct lv *lv)
 {
-	_cleanup_free_ char *uri = virConnectGetURI(lv->conn);
-	xmlURIPtr u = uri ? xmlParseURI(uri) : NULL;
+	xmlURIPtr u = lv->conn_uri ? xmlParseURI(lv->conn_uri) : NULL;
 	bool local;
 
 	if (!u)
@@ -1748,6 +1758,29 @@ left_changed(const struct lv *lv, char *buf, size_t size)
 	fclose(f);
 }
 
+/* Does something accept connections on this unix socket? */
+static bool
+socket_accepts(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	return fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+}
+
+/*
+ * Is it worth trying to connect again? A failed virConnectOpen() is reported through
+ * libvirt's process-wide handler, which prints by default: for the local system driver,
+ * whose sockets are known, only once a daemon listens. Other URIs are tried each time.
+ */
+static bool
+daemon_may_answer(const struct lv *lv)
+{
+	return !local_qemu(lv) || socket_accepts(LIBVIRTD_SOCKET) ||
+	       socket_accepts(VIRTQEMUD_SOCKET);
+}
+
 static long
 now_ms(void)
 {
@@ -1772,8 +1805,7 @@ reconnect(struct lv *lv, struct tmap_error *err)
 	virConnectPtr conn;
 	virDomainPtr dom;
 
-	quiet_libvirt();
-	while (!(conn = virConnectOpen(lv->conn_uri))) {
+	while (!daemon_may_answer(lv) || !(conn = open_quiet(lv->conn_uri, false))) {
 		if (now_ms() >= deadline) {
 			left_changed(lv, left, sizeof(left));
 			return tmap_error_set(
@@ -1986,7 +2018,6 @@ lv_probe(struct tmap_error *err)
 	unsigned long version = 0;
 	struct stat st;
 
-	quiet_libvirt();
 	if (virGetVersion(&version, NULL, NULL) < 0)
 		return tmap_error_set(err, -ENOTSUP, "the libvirt client library does not work: %s",
 				 last_error_text());
