@@ -14,22 +14,16 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = fuzz_string(data, size), *other, *s = NULL, *rel = NULL;
-	hwloc_bitmap_t set = NULL;
 	enum tmap_task_role role;
 	unsigned index;
 	size_t len = strlen(text);
 
 	other = len < size ? text + len + 1 : (char *)"0-3";
 
-	if (set_parse(text, &set) >= 0) {
-		if (set_format(set, &s) >= 0)
-			free(s);
-		hwloc_bitmap_free(set);
-	}
-	if (set_union(text, other, &s) >= 0)
+	if (cpulist_union(text, other, &s) >= 0)
 		free(s);
-	(void)set_included(text, other);
-	(void)set_equal(text, other);
+	(void)cpulist_included(text, other);
+	(void)cpulist_equal(text, other);
 	(void)has_word(text, "cpuset", " ");
 	(void)has_word(text, "cpuset", ",");
 	(void)parse_child_name(text, &role, &index);

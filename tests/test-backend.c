@@ -56,6 +56,70 @@ loads_good_module(void **state)
 	assert_null(tmap_backend_unload(NULL));
 }
 
+/* The one set syntax every backend reads and writes through the library. */
+static void
+cpulist_parse_and_format(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		size_t words;
+	} good[] = {
+		{"0-3,8", "0-3,8", 1},
+		{"", "", 1},
+		{"8,0-3", "0-3,8", 1},
+		{"63", "63", 1},
+		{"64", "64", 2},
+		{"1-2,2-5", "1-5", 1},
+		{" 0-1\n", "0-1", 1},
+		{"1048576", "1048576", 1048576 / (8 * sizeof(unsigned long)) + 1},
+	};
+	static const char *const bad[] = {"1,", ",1", "3-1", "a", "1, 2", "1-", "-1",
+					  "1048577", "0x1", "1 2"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		unsigned long *mask = NULL;
+		size_t words = 0;
+		char *text = NULL;
+
+		if (tmap_cpulist_parse(good[i].in, &mask, &words) < 0)
+			fail_msg("'%s' refused", good[i].in);
+		assert_int_equal(words, good[i].words);
+		assert_int_equal(tmap_cpulist_format(mask, words, &text), 0);
+		assert_string_equal(text, good[i].out);
+		free(text);
+		free(mask);
+	}
+	/* Bits as cpu_set_t has them: 0-3 and 8 in word 0, 64 in word 1. */
+	{
+		unsigned long *mask = NULL;
+		size_t words = 0;
+
+		assert_int_equal(tmap_cpulist_parse("0-3,8,64", &mask, &words), 0);
+		assert_int_equal(words, 64 / TMAP_CPULIST_WORD_BITS + 1);
+		assert_int_equal(mask[0], 0x10ful);
+		assert_int_equal(mask[64 / TMAP_CPULIST_WORD_BITS] >> (64 % TMAP_CPULIST_WORD_BITS) & 1, 1);
+		free(mask);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		unsigned long *mask = (unsigned long *)bad;
+		size_t words = 7;
+
+		if (tmap_cpulist_parse(bad[i], &mask, &words) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_ptr_equal(mask, (unsigned long *)bad);
+		assert_int_equal(words, 7);
+	}
+	{
+		char *text = NULL;
+
+		assert_int_equal(tmap_cpulist_format(NULL, 0, &text), 0);
+		assert_string_equal(text, "");
+		free(text);
+		assert_int_equal(tmap_cpulist_format(NULL, 1, &text), -EINVAL);
+		assert_int_equal(tmap_cpulist_parse(NULL, NULL, NULL), -EINVAL);
+	}
+}
+
 /* A backend without identify says so, whatever the target. */
 static void
 identify_needs_the_callback(void **state)
@@ -592,6 +656,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(loads_good_module),
 		cmocka_unit_test(identify_needs_the_callback),
+		cmocka_unit_test(cpulist_parse_and_format),
 		cmocka_unit_test(refuses_bad_modules),
 		cmocka_unit_test(refuses_unsafe_places),
 		cmocka_unit_test(refuses_foreign_files),

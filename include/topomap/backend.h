@@ -76,6 +76,35 @@ TMAP_EXPORT size_t tmap_target_count(const struct tmap_target *target);
 TMAP_EXPORT const char *tmap_target_key(const struct tmap_target *target, size_t index);
 
 /* ---------------------------------------------------------------------------------------- */
+/** @name Sets: the kernel's list syntax ("0-3,8"), one parser and one printer for every backend */
+
+/** Bits in one word of a set's mask. */
+#define TMAP_CPULIST_WORD_BITS (8 * sizeof(unsigned long))
+
+/**
+ * Parse a set of OS indexes (CPUs or NUMA nodes) in the kernel's list syntax, as cpuset files,
+ * taskset -c and libvirt's cpuset attributes write it: numbers and ranges "a-b" (a <= b)
+ * separated by commas, indexes up to 2^20; "" is the empty set. Blanks and newlines around the
+ * list are dropped (kernel files end with one); anything else malformed is refused.
+ * Index i is bit i % TMAP_CPULIST_WORD_BITS of word i / TMAP_CPULIST_WORD_BITS of the mask:
+ * the layout of cpu_set_t and of libnuma's masks.
+ * @param list the text.
+ * @param ret_mask receives a malloc()ed mask of at least one word, on success only.
+ * @param ret_words receives its number of words.
+ * @return 0, -EINVAL for a malformed list, or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_cpulist_parse(const char *list, unsigned long **ret_mask, size_t *ret_words);
+
+/**
+ * Print a set in the kernel's list syntax, ranges joined ("0-3,8"); "" for the empty set.
+ * @param mask the set, laid out as tmap_cpulist_parse() gives it.
+ * @param words its number of words (0 for the empty set; mask may then be NULL).
+ * @param ret_list receives the malloc()ed text, on success only.
+ * @return 0, -EINVAL without a place for the result, or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_cpulist_format(const unsigned long *mask, size_t words, char **ret_list);
+
+/* ---------------------------------------------------------------------------------------- */
 /** @name Journal: every write a backend makes, said before it is made */
 
 struct tmap_journal;

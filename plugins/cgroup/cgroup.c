@@ -23,7 +23,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <hwloc.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/magic.h>
@@ -33,6 +32,7 @@
 #include <topomap/backend.h>
 
 #include "cgroup-util.h"
+#include "cpulist.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 /* A cgroup file holds one short value; a status file is about 1.5 KiB. */
@@ -103,110 +103,6 @@ struct state {
 	struct cgroup *children;  /* layout=libvirt: vcpuN, emulator, iothreadN */
 	size_t nchildren;
 };
-
-/* ---------------------------------------------------------------------------------------- */
-/* Sets in the kernel's list syntax */
-
-static void
-bitmap_freep(hwloc_bitmap_t *b)
-{
-	if (*b)
-		hwloc_bitmap_free(*b);
-}
-#define _cleanup_bitmap_ _cleanup_(bitmap_freep)
-
-/* Strictly "0-3,8" or "": hwloc_bitmap_list_sscanf() would take "3-" as "3 and above". */
-static int
-set_parse(const char *text, hwloc_bitmap_t *ret)
-{
-	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
-	const char *p = text;
-
-	if (!set)
-		return -ENOMEM;
-	while (*p) {
-		unsigned long a, b;
-		char *end;
-
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-		errno = 0;
-		a = b = strtoul(p, &end, 10);
-		p = end;
-		if (*p == '-') {
-			p++;
-			if (!isdigit((unsigned char)*p))
-				return -EINVAL;
-			b = strtoul(p, &end, 10);
-			p = end;
-		}
-		if (errno || a > INT_MAX || b > INT_MAX || b < a)
-			return -EINVAL;
-		if (hwloc_bitmap_set_range(set, (unsigned)a, (int)b) < 0)
-			return -ENOMEM;
-		if (*p == ',' && p[1])
-			p++;
-		else if (*p)
-			return -EINVAL;
-	}
-	*ret = TAKE_PTR(set);
-	return 0;
-}
-
-static int
-set_format(hwloc_const_bitmap_t set, char **ret)
-{
-	char *s = NULL;
-
-	if (hwloc_bitmap_iszero(set))
-		s = strdup("");
-	else if (hwloc_bitmap_list_asprintf(&s, set) < 0)
-		s = NULL;
-	if (!s)
-		return -ENOMEM;
-	*ret = s;
-	return 0;
-}
-
-/* a ∪ b, in list syntax. */
-static int
-set_union(const char *a, const char *b, char **ret)
-{
-	_cleanup_bitmap_ hwloc_bitmap_t sa = NULL, sb = NULL;
-	int r;
-
-	r = set_parse(a, &sa);
-	if (r < 0)
-		return r;
-	r = set_parse(b, &sb);
-	if (r < 0)
-		return r;
-	if (hwloc_bitmap_or(sa, sa, sb) < 0)
-		return -ENOMEM;
-	return set_format(sa, ret);
-}
-
-/* 1 when a ⊆ b, 0 when not, or -errno. */
-static int
-set_included(const char *a, const char *b)
-{
-	_cleanup_bitmap_ hwloc_bitmap_t sa = NULL, sb = NULL;
-	int r;
-
-	r = set_parse(a, &sa);
-	if (r < 0)
-		return r;
-	r = set_parse(b, &sb);
-	if (r < 0)
-		return r;
-	return hwloc_bitmap_isincluded(sa, sb);
-}
-
-static bool
-set_equal(const char *a, const char *b)
-{
-	return set_included(a, b) == 1 && set_included(b, a) == 1;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Files */
@@ -887,7 +783,7 @@ outside_parent(struct state *st, struct cgroup *cg, enum file f, const char *val
 		return 0;
 	snprintf(name, sizeof(name), "%s%s", file_names[f], st->h.v2 ? ".effective" : "");
 	if (read_at(cg->parent->fd, name, MAX_FILE, &allowed) < 0 ||
-	    set_included(value, allowed) != 0)
+	    cpulist_included(value, allowed) != 0)
 		return 0;
 	return tmap_error_set(err, r, "%s of '%s': '%s' is outside the parent's '%s'", file_names[f],
 			 cg_name(cg), value, allowed);
@@ -934,7 +830,7 @@ write_refused(struct state *st, struct cgroup *cg, enum file f, const char *valu
 
 			if (child->parent != cg || child->fd < 0 ||
 			    read_at(child->fd, file, MAX_FILE, &held) < 0 ||
-			    set_included(held, value) != 0)
+			    cpulist_included(held, value) != 0)
 				continue;
 			return tmap_error_set(err, r,
 					 "%s of '%s': '%s' does not cover child '%s', which holds '%s'",
@@ -1270,7 +1166,7 @@ check_v2_bounds(struct state *st, const char *cpus, const char *mems, struct tma
 
 		if (read_at(above->fd, files[i], MAX_FILE, &allowed) < 0)
 			continue;
-		if (set_included(want[i], allowed) == 0)
+		if (cpulist_included(want[i], allowed) == 0)
 			return tmap_error_set(err, -EINVAL,
 					 "%s of '%s': '%s' is outside the parent's '%s'",
 					 file_names[i == 0 ? F_CPUS : F_MEMS], t->rel, want[i],
@@ -1404,11 +1300,11 @@ apply_children(struct state *st, const struct wanted *children, size_t n, const 
 
 		r = current(t, sets[i], &now);
 		if (r == 0)
-			r = set_union(now, sets[i] == F_CPUS ? cpus : mems, &wide);
+			r = cpulist_union(now, sets[i] == F_CPUS ? cpus : mems, &wide);
 		if (r < 0)
 			return tmap_error_set(err, r, "cannot read %s of '%s': %s", file_names[sets[i]],
 					 t->rel, strerror(-r));
-		if (!set_equal(wide, now)) {
+		if (!cpulist_equal(wide, now)) {
 			r = cg_write(st, t, sets[i], wide, j, err);
 			if (r < 0)
 				return r;
@@ -1897,7 +1793,7 @@ cgroup_restore(void *userdata, struct tmap_journal *j, struct tmap_error *reterr
 
 			if (!t->saved[sets[i]] ||
 			    read_at(t->fd, file_names[sets[i]], MAX_FILE, &now) < 0 ||
-			    set_union(now, t->saved[sets[i]], &wide) < 0 || set_equal(wide, now))
+			    cpulist_union(now, t->saved[sets[i]], &wide) < 0 || cpulist_equal(wide, now))
 				continue;
 			keep_first(cg_write(st, t, sets[i], wide, j, &err), &first, &first_err,
 				   &err);

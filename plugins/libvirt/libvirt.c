@@ -33,6 +33,7 @@
 
 #include <topomap/backend.h>
 
+#include "cpulist.h"
 #include "libvirt-backend.h"
 #include "libvirt-util.h"
 
@@ -682,21 +683,6 @@ lv_close(void *state)
 /* ---------------------------------------------------------------------------------------- */
 /* Applying */
 
-/* Two lists for the same set ("0-1" and "0,1")? */
-static bool
-lists_equal(const char *a, const char *b)
-{
-	_cleanup_free_ unsigned char *ma = NULL, *mb = NULL;
-	int la, lb;
-
-	if (!a || !b || cpumap_from_list(a, 0, &ma, &la) < 0 ||
-	    cpumap_from_list(b, 0, &mb, &lb) < 0)
-		return false;
-	for (int i = 0; i < (la > lb ? la : lb); i++)
-		if ((i < la ? ma[i] : 0) != (i < lb ? mb[i] : 0))
-			return false;
-	return true;
-}
 
 /* The nodes a side's memory may use: its nodeset, or every host node when it has none (a
  * domain defined without <numatune>, as most are). */
@@ -710,7 +696,7 @@ static bool
 memory_as_planned(const struct lv *lv, int mode, const char *nodeset, int want_mode,
 		  const char *want)
 {
-	return mode == want_mode && lists_equal(nodes_in_force(lv, nodeset), want);
+	return mode == want_mode && cpulist_equal(nodes_in_force(lv, nodeset), want);
 }
 
 static bool
@@ -741,7 +727,7 @@ check_live_cells(const struct lv *lv, const struct view *v, const struct tmap_pl
 		char node[16];
 
 		snprintf(node, sizeof(node), "%d", tmap_plan_cell_node(plan, guest, c));
-		if (!lists_equal(bound, node))
+		if (!cpulist_equal(bound, node))
 			return tmap_error_set(err, -EOPNOTSUPP,
 					 "libvirt cannot move guest cell %u of running domain '%s' to host node %s (its memory is bound to '%s'): apply with --config, and the memory moves at the next start",
 					 c, lv->name, node, bound ? bound : "");
@@ -990,7 +976,7 @@ apply_memnodes(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct
 
 		nodes[c] = (unsigned)tmap_plan_cell_node(plan, guest, c);
 		snprintf(node, sizeof(node), "%u", nodes[c]);
-		need |= !m || m->mode != mode || !lists_equal(m->nodeset, node);
+		need |= !m || m->mode != mode || !cpulist_equal(m->nodeset, node);
 		fprintf(f, "%smemnode cellid %u mode '%s' nodeset '%u'", c ? ", " : "", c,
 			memory_mode_text(mode), nodes[c]);
 	}
@@ -1447,7 +1433,7 @@ memory_difference(struct lv *lv, const struct view *v, const struct tmap_plan *p
 		char node[16];
 
 		snprintf(node, sizeof(node), "%d", tmap_plan_cell_node(plan, guest, c));
-		if (lists_equal(bound, node))
+		if (cpulist_equal(bound, node))
 			continue;
 		*ret_differs = true;
 		if (asprintf(&first, "memory of guest cell %u of '%s' (%s) is on '%s', the plan says '%s'",

@@ -9,7 +9,7 @@
 
 #include <topomap/topomap.h>
 
-#include "cpulist.h"
+#include "cpus.h"
 
 /* The longest /proc file read (status is about 1.5 KiB). */
 #define PROC_MAX_FILE (64u << 10)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Shared by the files of the qemu-direct backend: small helpers and the QMP client (qmp.c).
- * CPU sets (cpulist.h) and the process under /proc (proc.h) have headers of their own, without
+ * CPU sets (cpus.h) and the process under /proc (proc.h) have headers of their own, without
  * helpers, that tests/test-qemu-direct.c includes next to the core's. Only the public headers
  * of libtopomap are used, with the project's header-only helpers (common/util.h).
  */
@@ -21,7 +21,7 @@
 #include <json-c/json.h>
 #include <topomap/topomap.h>
 
-#include "cpulist.h"
+#include "cpus.h"
 #include "proc.h"
 #include "util.h"
 
