@@ -27,8 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)has_word(text, "cpuset", " ");
 	(void)has_word(text, "cpuset", ",");
 	(void)parse_child_name(text, &role, &index);
-	free(status_field(text, "Cpus_allowed_list"));
-	free(status_field(text, "Mems_allowed_list"));
+	if (status_field(text, "Cpus_allowed_list", &s) == 0)
+		free(s);
 	if (cgpath_normalize("/sys/fs/cgroup", text, &rel, NULL) >= 0)
 		free(rel);
 	unescape_octal(text);

@@ -33,6 +33,7 @@
 
 #include "cgroup-util.h"
 #include "cpulist.h"
+#include "procfs.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 /* A cgroup file holds one short value; a status file is about 1.5 KiB. */
@@ -111,50 +112,12 @@ struct state {
 static int
 read_at(int dirfd, const char *name, size_t max, char **ret)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
+	int r = read_file_at(dirfd, name, max, ret, &len);
 
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap) {
-			char *nbuf;
-
-			if (cap > max)
-				return -EFBIG;
-			cap = cap ? 2 * cap : 256;
-			if (cap > max + 2)
-				cap = max + 2;
-			nbuf = realloc(buf, cap);
-			if (!nbuf)
-				return -ENOMEM;
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			return -EFBIG;
-	}
-	if (!buf) {
-		buf = strdup("");
-		if (!buf)
-			return -ENOMEM;
-	}
-	buf[len] = '\0';
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[len - 1] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
+	if (r == 0 && len > 0 && (*ret)[len - 1] == '\n')
+		(*ret)[len - 1] = '\0';
+	return r;
 }
 
 /* Is word one of the space-separated words of list? */
@@ -1447,22 +1410,6 @@ cgroup_apply(void *userdata, const struct tmap_plan *plan, size_t guest,
 /* ---------------------------------------------------------------------------------------- */
 /* Reading back */
 
-/* "Cpus_allowed_list:\t0-3" from a status file; NULL when the line is not there. */
-static char *
-status_field(const char *status, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (strncmp(p, key, n) == 0 && p[n] == ':') {
-			p += n + 1;
-			p += strspn(p, " \t");
-			return strndup(p, strcspn(p, "\n"));
-		}
-	}
-	return NULL;
-}
-
 static int
 observe_task(int tid, enum tmap_task_role role, unsigned index, struct tmap_observed *obs,
 	     struct tmap_error *err)
@@ -1478,10 +1425,11 @@ observe_task(int tid, enum tmap_task_role role, unsigned index, struct tmap_obse
 		return 0;
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot read %s: %s", path, strerror(-r));
-	cpus = status_field(status, "Cpus_allowed_list");
-	mems = status_field(status, "Mems_allowed_list");
-	if (!cpus)
+	r = status_field(status, "Cpus_allowed_list", &cpus);
+	if (r == -ENOENT)
 		return tmap_error_set(err, -EBADMSG, "%s has no Cpus_allowed_list", path);
+	if (r < 0 || status_field(status, "Mems_allowed_list", &mems) == -ENOMEM)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	r = tmap_observed_task(obs, tid, role, index, cpus, mems);
 	if (r < 0)
 		return tmap_error_set(err, r, "task %d: cannot record '%s' / '%s'", tid, cpus,

@@ -34,6 +34,7 @@
 #include <topomap/backend.h>
 
 #include "cpulist.h"
+#include "procfs.h"
 #include "libvirt-backend.h"
 #include "libvirt-util.h"
 
@@ -1168,48 +1169,6 @@ local_qemu(const struct lv *lv)
 	return local;
 }
 
-static int
-read_text(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
-{
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 4096;
-
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap || !buf) {
-			char *bigger;
-
-			if (buf)
-				cap *= 2;
-			if (cap > max + 1)
-				cap = max + 1;
-			if (len + 1 >= cap)
-				return -EFBIG;
-			bigger = realloc(buf, cap);
-			if (!bigger)
-				return -ENOMEM;
-			buf = bigger;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	if (ret_len)
-		*ret_len = len;
-	return 0;
-}
-
 /*
  * The pid of a running domain's QEMU, from the pid file libvirt keeps, but only when that
  * process names this domain on its command line ("-name guest=NAME,..."): a pid file read
@@ -1226,14 +1185,14 @@ qemu_pid(const char *name, pid_t *ret)
 
 	if (strchr(name, '/') || asprintf(&path, QEMU_RUN_DIR "/%s.pid", name) < 0)
 		return -ENOENT;
-	if (read_text(AT_FDCWD, path, 64, &text, NULL) < 0)
+	if (read_file_at(AT_FDCWD, path, 64, &text, NULL) < 0)
 		return -ENOENT;
 	errno = 0;
 	pid = strtol(text, &end, 10);
 	if (errno || pid <= 1 || pid > INT32_MAX || (*end && *end != '\n'))
 		return -ENOENT;
 	snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", pid);
-	if (read_text(AT_FDCWD, proc, MAX_PROC_FILE, &cmdline, &len) < 0)
+	if (read_file_at(AT_FDCWD, proc, MAX_PROC_FILE, &cmdline, &len) < 0)
 		return -ENOENT;
 	/* libvirt doubles the commas of a name in QEMU's option syntax. */
 	want = malloc(strlen("guest=") + 2 * strlen(name) + 1);
@@ -1266,22 +1225,6 @@ qemu_pid(const char *name, pid_t *ret)
 		return -ENOENT;
 	}
 	return -ENOENT;
-}
-
-/* "Cpus_allowed_list:\t0-3\n": the value of one field, malloc()ed. */
-static char *
-status_field(const char *status, const char *field)
-{
-	size_t flen = strlen(field);
-
-	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, field, flen) == 0 && p[flen] == ':') {
-			const char *v = p + flen + 1;
-
-			v += strspn(v, " \t");
-			return strndup(v, strcspn(v, "\n"));
-		}
-	return NULL;
 }
 
 struct task {
@@ -1350,21 +1293,22 @@ observe_tasks(struct lv *lv, const struct view *v, bool with_mems, struct tmap_o
 			continue;
 		/* A thread that ends while it is read is no longer the guest's. */
 		snprintf(file, sizeof(file), "%ld/status", tid);
-		if (read_text(tfd, file, MAX_PROC_FILE, &status, NULL) < 0)
+		if (read_file_at(tfd, file, MAX_PROC_FILE, &status, NULL) < 0)
 			continue;
 		snprintf(file, sizeof(file), "%ld/comm", tid);
-		if (read_text(tfd, file, 64, &comm, NULL) < 0)
+		if (read_file_at(tfd, file, 64, &comm, NULL) < 0)
 			continue;
 		t.tid = (int)tid;
 		snprintf(t.comm, sizeof(t.comm), "%.*s", (int)strcspn(comm, "\n"), comm);
-		t.cpus = status_field(status, "Cpus_allowed_list");
-		t.mems = status_field(status, "Mems_allowed_list");
-		bigger = t.cpus ? realloc(tasks, (ntasks + 1) * sizeof(*tasks)) : NULL;
-		if (!t.cpus && !strstr(status, "Cpus_allowed_list:")) {
+		r = status_field(status, "Cpus_allowed_list", &t.cpus);
+		if (r == -ENOENT) {
 			/* Not a status this backend can read: nothing to compare. */
-			free(t.mems);
+			r = 0;
 			continue;
 		}
+		if (r == 0 && status_field(status, "Mems_allowed_list", &t.mems) == -ENOMEM)
+			r = -ENOMEM;
+		bigger = r == 0 ? realloc(tasks, (ntasks + 1) * sizeof(*tasks)) : NULL;
 		if (!bigger) {
 			free(t.cpus);
 			free(t.mems);
@@ -1871,26 +1815,15 @@ static int
 default_hugepage_kib(struct lv *lv, uint64_t *ret, struct tmap_error *err)
 {
 	_cleanup_free_ char *caps = virConnectGetCapabilities(lv->conn);
-	_cleanup_fclose_ FILE *f = NULL;
-	char line[128];
 	int r;
 
 	*ret = 0;
 	if (!caps)
 		return lv_error(lv, err, "cannot read the capabilities of '%s'", uri_text(lv->uri));
 	r = capabilities_only_hugepage_size(caps, ret, err);
-	if (r < 0 || *ret || !local_qemu(lv))
-		return r;
-	f = fopen("/proc/meminfo", "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		unsigned long long kib;
-
-		if (sscanf(line, "Hugepagesize: %llu kB", &kib) == 1) {
-			*ret = kib;
-			break;
-		}
-	}
-	return 0;
+	if (r == 0 && !*ret && local_qemu(lv))
+		*ret = meminfo_hugepage_kib();
+	return r;
 }
 
 static int

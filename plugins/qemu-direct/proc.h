@@ -10,6 +10,7 @@
 #include <topomap/topomap.h>
 
 #include "cpus.h"
+#include "procfs.h"
 
 /* The longest /proc file read (status is about 1.5 KiB). */
 #define PROC_MAX_FILE (64u << 10)
@@ -44,8 +45,6 @@ int proc_list_tasks(int task_fd, pid_t **ret, size_t *ret_n, struct tmap_error *
 int proc_open_task_file(int task_fd, pid_t tid, const char *name);
 /* Read a file of one thread (task/TID/NAME), at most PROC_MAX_FILE bytes, NUL-terminated. */
 int proc_read_task_file(int task_fd, pid_t tid, const char *name, char **ret);
-/* The value of "Key:" in a status text, malloc()ed without blanks around it. */
-int proc_status_field(const char *status, const char *key, char **ret);
 /* A thread's name (comm), printable characters only. */
 void proc_task_name(int task_fd, pid_t tid, char *buf, size_t size);
 /* The nodes holding anonymous pages of the process, from numa_maps (set bits are nodes). */

@@ -329,20 +329,6 @@ backend_property(struct qmp *qmp, const char *id, const char *property, json_obj
 	return qmp_execute_args(qmp, "qom-get", args, ret, err);
 }
 
-/* The kernel's default hugepage size, in KiB (what hugetlb without a size gets), or 0. */
-static uint64_t
-default_hugepage_kib(void)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
-	unsigned long long kib;
-	char line[128];
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "Hugepagesize: %llu kB", &kib) == 1)
-			return kib;
-	return 0;
-}
-
 /*
  * The page size of one memory backend, from its QOM type: memory-backend-memfd with hugetlb
  * (hugetlbsize, 0 for the kernel's default), memory-backend-file on a hugetlbfs mount (the
@@ -377,7 +363,7 @@ backend_page_kib(struct qmp *qmp, struct memdev *m, struct tmap_error *err)
 			return r;
 		m->page_kib = (uint64_t)json_object_get_int64(value) >> 10;
 		if (!m->page_kib)
-			m->page_kib = default_hugepage_kib();
+			m->page_kib = meminfo_hugepage_kib();
 	} else if (name && streq(name, "memory-backend-file")) {
 		struct statfs fs;
 
@@ -972,7 +958,7 @@ read_mems_allowed(struct state *s, struct cpus *ret, char **ret_text, struct tma
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot read the status of process %d: %s", (int)s->q.pid,
 				 strerror(-r));
-	r = proc_status_field(status, "Mems_allowed_list", &mems);
+	r = status_field(status, "Mems_allowed_list", &mems);
 	if (r < 0)
 		return tmap_error_set(err, -EBADMSG, "the status of process %d has no Mems_allowed_list",
 				 (int)s->q.pid);
@@ -1175,7 +1161,7 @@ observe_thread(struct state *s, pid_t tid, struct tmap_observed *obs, struct tma
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot read the status of thread %d: %s", (int)tid,
 				 strerror(-r));
-	r = proc_status_field(status, "Cpus_allowed_list", &cpus);
+	r = status_field(status, "Cpus_allowed_list", &cpus);
 	if (r < 0)
 		return tmap_error_set(err, -EBADMSG, "the status of thread %d has no Cpus_allowed_list",
 				 (int)tid);
