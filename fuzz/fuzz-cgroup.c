@@ -2,11 +2,12 @@
 /*
  * What the cgroup backend reads from the kernel: cpuset lists (cpuset.cpus, .effective),
  * cgroup.controllers, /proc/self/mountinfo escapes, child cgroup names, task status files,
- * and the cgroup path a user gives. The backend's parsers are static: its file is compiled in.
+ * and the cgroup path a user gives. The backend's parsers are static: its files are compiled in.
  * The input is split at the first NUL: the first part is the text, the second (if any) a
  * second list for set arithmetic.
  */
 #include "../plugins/cgroup/cgroup.c"
+#include "../plugins/cgroup/cgroup-hierarchy.c"
 
 #include "fuzz-common.h"
 
