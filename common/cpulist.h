@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Sets in the kernel's list syntax as the backends compare them, on top of the library's one
- * parser and printer (tmap_cpulist_parse() and tmap_cpulist_format(), <topomap/backend.h>).
+ * parser and printer (tmap_cpulist_parse() and tmap_cpulist_format(), <topomap/plugin.h>).
  * Header-only, like util.h: each backend that includes it links nothing more.
  */
 #ifndef TOPOMAP_CPULIST_H
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 
 #include "util.h"
 

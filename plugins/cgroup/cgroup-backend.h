@@ -15,7 +15,7 @@
 #include <inttypes.h>
 #include <limits.h>
 
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 
 #include "cgroup-util.h"
 #include "cpulist.h"

@@ -29,7 +29,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 
 #include "cgroup-backend.h"
 

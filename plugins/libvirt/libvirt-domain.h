@@ -16,7 +16,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 
 #include "cpulist.h"
 #include "libvirt-backend.h"

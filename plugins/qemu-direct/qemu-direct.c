@@ -21,7 +21,7 @@
 #include <numa.h>
 #include <sys/statfs.h>
 
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 
 #include "qemu-direct.h"
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 #include <topomap/topomap.h>
 
 #include "cpus.h"

@@ -10,7 +10,7 @@
 #include <linux/magic.h>
 #include <sys/statfs.h>
 
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 
 #include "qemu-direct.h"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 
 #ifndef MOCK_NAME
 #define MOCK_NAME "mock"
