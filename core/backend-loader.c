@@ -3,12 +3,15 @@
  * Finding and loading backend modules. topomap runs as root on hypervisors, so a module is
  * code with every privilege: it is loaded only from absolute directories, owned by root or
  * the caller, writable by nobody else, from a file that is the same; its name is
- * [a-z0-9-]+ so an argument can never become a path; and its descriptor is checked before
- * any of its code runs.
+ * [a-z0-9-]+ so an argument can never become a path; its ELF header must be a shared object
+ * for this machine before dlopen() runs its constructors; and its descriptor is checked,
+ * within the size of its symbol, before any of its callbacks runs.
  */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sys/stat.h>
 
 #include "topomap/backend.h"
@@ -51,6 +54,62 @@ check_owner_mode(const struct stat *st, const char *what, const char *path,
 		return tmap_error_set(err, -EPERM,
 				      "%s '%s' is writable by %s: refusing to load code from it", what,
 				      path, st->st_mode & S_IWOTH ? "everyone" : "its group");
+	return 0;
+}
+
+/* This build's ELF class, byte order and machine; 0 for a machine not listed (not checked). */
+#define HOST_ELF_CLASS (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32)
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HOST_ELF_DATA ELFDATA2LSB
+#else
+#define HOST_ELF_DATA ELFDATA2MSB
+#endif
+#if defined(__x86_64__)
+#define HOST_ELF_MACHINE EM_X86_64
+#elif defined(__i386__)
+#define HOST_ELF_MACHINE EM_386
+#elif defined(__aarch64__)
+#define HOST_ELF_MACHINE EM_AARCH64
+#elif defined(__arm__)
+#define HOST_ELF_MACHINE EM_ARM
+#elif defined(__powerpc64__)
+#define HOST_ELF_MACHINE EM_PPC64
+#elif defined(__s390x__)
+#define HOST_ELF_MACHINE EM_S390
+#elif defined(__riscv)
+#define HOST_ELF_MACHINE EM_RISCV
+#else
+#define HOST_ELF_MACHINE 0
+#endif
+
+/*
+ * What can be told of a module before dlopen(), which runs its constructors: it is an ELF
+ * shared object of this machine's class, byte order and machine. e_type and e_machine sit at
+ * the same offsets in 32- and 64-bit headers.
+ */
+static int
+check_elf(int fd, const char *path, struct tmap_error *err)
+{
+	unsigned char h[20];
+	uint16_t type, machine;
+
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, ELFMAG, SELFMAG) != 0)
+		return tmap_error_set(err, -ENOEXEC, "backend '%s' is not an ELF file", path);
+	if (h[EI_CLASS] != HOST_ELF_CLASS || h[EI_DATA] != HOST_ELF_DATA)
+		return tmap_error_set(err, -ENOEXEC,
+				      "backend '%s' is a %s-bit %s-endian ELF file; this topomap is %d-bit %s-endian",
+				      path, h[EI_CLASS] == ELFCLASS64 ? "64" : "32",
+				      h[EI_DATA] == ELFDATA2MSB ? "big" : "little",
+				      HOST_ELF_CLASS == ELFCLASS64 ? 64 : 32,
+				      HOST_ELF_DATA == ELFDATA2MSB ? "big" : "little");
+	memcpy(&type, h + 16, sizeof(type));
+	memcpy(&machine, h + 18, sizeof(machine));
+	if (type != ET_DYN)
+		return tmap_error_set(err, -ENOEXEC, "backend '%s' is not an ELF shared object", path);
+	if (HOST_ELF_MACHINE && machine != HOST_ELF_MACHINE)
+		return tmap_error_set(err, -ENOEXEC,
+				      "backend '%s' is built for ELF machine %u, not this one (%u)",
+				      path, (unsigned)machine, (unsigned)HOST_ELF_MACHINE);
 	return 0;
 }
 
@@ -121,6 +180,36 @@ const char *
 tmap_backend_path(const struct tmap_backend_module *m)
 {
 	return m ? m->path : NULL;
+}
+
+/*
+ * The descriptor's symbol is data, and at least as large as its `size` says: a module whose
+ * symbol holds the frozen header alone must not make the loader read past it. The header
+ * is read only once the symbol is known to hold it.
+ */
+static int
+check_symbol_size(const struct tmap_backend *d, const char *path, struct tmap_error *err)
+{
+	const ElfW(Sym) *sym = NULL;
+	Dl_info info;
+
+	if (dladdr1(d, &info, (void **)&sym, RTLD_DL_SYMENT) == 0 || !sym)
+		return tmap_error_set(err, -ENOEXEC,
+				      "backend '%s': the size of its 'tmap_backend' descriptor cannot be found",
+				      path);
+	if (ELF64_ST_TYPE(sym->st_info) != STT_OBJECT)
+		return tmap_error_set(err, -ENOEXEC,
+				      "backend '%s' exports 'tmap_backend' as code, not as a descriptor",
+				      path);
+	if (sym->st_size < offsetof(struct tmap_backend, name))
+		return tmap_error_set(err, -ENOEXEC,
+				      "backend '%s' has a 'tmap_backend' of %zu bytes, too small for its header",
+				      path, (size_t)sym->st_size);
+	if (d->abi == TMAP_BACKEND_ABI && d->size > sym->st_size)
+		return tmap_error_set(err, -ENOEXEC,
+				      "backend '%s' declares a descriptor of %u bytes, but its 'tmap_backend' has %zu",
+				      path, d->size, (size_t)sym->st_size);
+	return 0;
 }
 
 static int
@@ -195,6 +284,8 @@ load_file(const char *dir, const char *file, struct tmap_backend_module **ret,
 		goto fail;
 	}
 	r = check_owner_mode(&st, "backend", m->path, err);
+	if (r == 0)
+		r = check_elf(fd, m->path, err);
 	if (r < 0)
 		goto fail;
 	/* dlopen() the checked path (glibc tells loaded objects apart by name, so a
@@ -220,7 +311,9 @@ load_file(const char *dir, const char *file, struct tmap_backend_module **ret,
 				   m->path);
 		goto fail;
 	}
-	r = check_descriptor(d, m->path, file, len - 3, err);
+	r = check_symbol_size(d, m->path, err);
+	if (r == 0)
+		r = check_descriptor(d, m->path, file, len - 3, err);
 	if (r < 0)
 		goto fail;
 	m->desc = d;

@@ -120,7 +120,7 @@ struct lines {
 };
 
 struct tmap_report {
-	struct lines writes, drift;
+	struct lines writes, drift, pending;
 	bool restore_failed;
 };
 
@@ -174,6 +174,7 @@ tmap_report_free(struct tmap_report *r)
 		return NULL;
 	lines_clear(&r->writes);
 	lines_clear(&r->drift);
+	lines_clear(&r->pending);
 	free(r);
 	return NULL;
 }
@@ -206,6 +207,18 @@ const char *
 tmap_report_drift(const struct tmap_report *r, size_t i)
 {
 	return r && i < r->drift.n ? r->drift.line[i] : NULL;
+}
+
+size_t
+tmap_report_pending_count(const struct tmap_report *r)
+{
+	return r ? r->pending.n : 0;
+}
+
+const char *
+tmap_report_pending(const struct tmap_report *r, size_t i)
+{
+	return r && i < r->pending.n ? r->pending.line[i] : NULL;
 }
 
 bool
@@ -256,6 +269,7 @@ struct tmap_observed {
 	struct observed_set *sets;
 	struct observed_task *tasks;
 	struct lines drift;	/* what the backend compared itself */
+	struct lines pending;	/* differences that end at the target's next start */
 };
 
 static void
@@ -275,6 +289,7 @@ observed_free(struct tmap_observed *o)
 	free(o->sets);
 	free(o->tasks);
 	lines_clear(&o->drift);
+	lines_clear(&o->pending);
 	free(o);
 }
 
@@ -282,27 +297,6 @@ static void
 observed_freep(struct tmap_observed **o)
 {
 	observed_free(*o);
-}
-
-/* Kernel files end lists with a newline; accept surrounding blanks, nothing else. */
-static int
-parse_observed_list(const char *list, hwloc_bitmap_t *ret)
-{
-	_cleanup_free_ char *copy = NULL;
-	char *start, *end;
-
-	if (!list)
-		return -EINVAL;
-	copy = strdup(list);
-	if (!copy)
-		return -ENOMEM;
-	start = copy;
-	while (*start == ' ' || *start == '\t' || *start == '\n')
-		start++;
-	end = start + strlen(start);
-	while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n'))
-		*--end = '\0';
-	return bitmap_parse_list(start, ret);
 }
 
 int
@@ -315,7 +309,7 @@ tmap_observed_set(struct tmap_observed *o, enum tmap_observed_kind kind, unsigne
 
 	if (!o || (unsigned)kind > TMAP_OBSERVED_IOTHREAD)
 		return -EINVAL;
-	r = parse_observed_list(list, &set);
+	r = bitmap_parse_trimmed(list, &set);
 	if (r < 0)
 		return r;
 	v = realloc(o->sets, (o->nsets + 1) * sizeof(*v));
@@ -343,11 +337,11 @@ tmap_observed_task(struct tmap_observed *o, int tid, enum tmap_task_role role, u
 
 	if (!o || tid <= 0 || (unsigned)role > TMAP_TASK_IOTHREAD)
 		return -EINVAL;
-	r = parse_observed_list(cpus, &c);
+	r = bitmap_parse_trimmed(cpus, &c);
 	if (r < 0)
 		return r;
 	if (mems) {
-		r = parse_observed_list(mems, &m);
+		r = bitmap_parse_trimmed(mems, &m);
 		if (r < 0) {
 			hwloc_bitmap_free(c);
 			return r;
@@ -365,21 +359,44 @@ tmap_observed_task(struct tmap_observed *o, int tid, enum tmap_task_role role, u
 	return 0;
 }
 
+static int
+lines_vadd(struct lines *l, const char *fmt, va_list ap)
+{
+	char *line = NULL;
+
+	if (!fmt)
+		return -EINVAL;
+	if (vasprintf(&line, fmt, ap) < 0)
+		return -ENOMEM;
+	return lines_add(l, line);
+}
+
 int
 tmap_observed_drift(struct tmap_observed *o, const char *fmt, ...)
 {
-	char *line = NULL;
 	va_list ap;
 	int r;
 
-	if (!o || !fmt)
+	if (!o)
 		return -EINVAL;
 	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
+	r = lines_vadd(&o->drift, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	return lines_add(&o->drift, line);
+	return r;
+}
+
+int
+tmap_observed_pending(struct tmap_observed *o, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (!o)
+		return -EINVAL;
+	va_start(ap, fmt);
+	r = lines_vadd(&o->pending, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -394,36 +411,51 @@ kind_name(enum tmap_observed_kind k)
 	return names[k];
 }
 
-/* What the plan says for one observed set, or NULL when it says nothing (unknown vcpu). */
-static const char *
-expected_set(const struct plan_guest *pg, enum tmap_observed_kind kind, unsigned index)
+/* One set of the plan, as the plan holds it and as it printed it. */
+struct planned {
+	hwloc_const_bitmap_t set;
+	const char *list;
+};
+
+/* What the plan says for one observed set; .set NULL when it says nothing (unknown vcpu).
+ * all: the guest's vcpu PUs and emulator, the set cpus_list was printed from. */
+static struct planned
+expected_set(const struct plan_guest *pg, hwloc_const_bitmap_t all, enum tmap_observed_kind kind,
+	     unsigned index)
 {
 	switch (kind) {
 	case TMAP_OBSERVED_CPUS:
-		return pg->cpus_list;
+		return (struct planned){all, pg->cpus_list};
 	case TMAP_OBSERVED_MEMS:
-		return pg->memory_list;
+		return (struct planned){pg->memory_nodes, pg->memory_list};
 	case TMAP_OBSERVED_VCPU:
-		return index < pg->vcpus ? pg->vcpu_lists[index] : NULL;
+		if (index < pg->vcpus)
+			return (struct planned){pg->vcpu_pus[index], pg->vcpu_lists[index]};
+		break;
 	case TMAP_OBSERVED_EMULATOR:
-		return pg->emulator_list;
+		return (struct planned){pg->emulator, pg->emulator_list};
 	case TMAP_OBSERVED_IOTHREAD:
-		return index >= 1 && index <= pg->iothreads ? pg->emulator_list : NULL;
+		if (index >= 1 && index <= pg->iothreads)
+			return (struct planned){pg->emulator, pg->emulator_list};
+		break;
 	}
-	return NULL;
+	return (struct planned){NULL, NULL};
 }
 
-static const char *
-expected_task_cpus(const struct plan_guest *pg, const struct observed_task *t)
+static struct planned
+expected_task_cpus(const struct plan_guest *pg, hwloc_const_bitmap_t all,
+		   const struct observed_task *t)
 {
 	switch (t->role) {
 	case TMAP_TASK_VCPU:
-		return t->index < pg->vcpus ? pg->vcpu_lists[t->index] : NULL;
+		if (t->index < pg->vcpus)
+			return (struct planned){pg->vcpu_pus[t->index], pg->vcpu_lists[t->index]};
+		return (struct planned){NULL, NULL};
 	case TMAP_TASK_EMULATOR:
 	case TMAP_TASK_IOTHREAD:
-		return pg->emulator_list;
+		return (struct planned){pg->emulator, pg->emulator_list};
 	default:
-		return pg->cpus_list;
+		return (struct planned){all, pg->cpus_list};
 	}
 }
 
@@ -446,49 +478,47 @@ task_role_text(const struct observed_task *t, char *buf, size_t size)
 	}
 }
 
-/* Every difference becomes one drift line. Sets read from the kernel must equal the plan; a
- * task may be narrower than its set (its own affinity) but never outside it. */
+/* The sets read back against the plan's own bitmaps (never its printed lists parsed again). */
 static int
-compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_report *rep)
+compare_sets(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct tmap_observed *o,
+	     struct tmap_report *rep)
 {
-	for (size_t i = 0; i < o->drift.n; i++) {
-		int r = lines_printf(&rep->drift, "%s", o->drift.line[i]);
-
-		if (r < 0)
-			return r;
-	}
 	for (size_t i = 0; i < o->nsets; i++) {
 		const struct observed_set *s = &o->sets[i];
-		const char *want = expected_set(pg, s->kind, s->index);
-		_cleanup_bitmap_ hwloc_bitmap_t w = NULL;
-		_cleanup_free_ char *have = bitmap_list(s->set);
+		struct planned want = expected_set(pg, all, s->kind, s->index);
+		_cleanup_free_ char *have = NULL;
 		int r;
 
+		if (want.set && hwloc_bitmap_isequal(want.set, s->set))
+			continue;
+		have = bitmap_list(s->set);
 		if (!have)
 			return -ENOMEM;
-		if (!want) {
+		if (!want.set)
 			r = lines_printf(&rep->drift, "%s: %s %u is in force but not in the plan of '%s'",
 					 s->where, kind_name(s->kind), s->index, pg->name);
-		} else {
-			if (bitmap_parse_list(want, &w) < 0)
-				return -EINVAL;
-			if (hwloc_bitmap_isequal(w, s->set))
-				continue;
-			r = lines_printf(&rep->drift, "%s is '%s', the plan says '%s'", s->where,
-					 have, want);
-		}
+		else
+			r = lines_printf(&rep->drift, "%s is '%s', the plan says '%s'", s->where, have,
+					 want.list);
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* Each task within the set of its role, and the guest's memory nodes. */
+static int
+compare_tasks(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct tmap_observed *o,
+	      struct tmap_report *rep)
+{
 	for (size_t i = 0; i < o->ntasks; i++) {
 		const struct observed_task *t = &o->tasks[i];
-		const char *want = expected_task_cpus(pg, t);
-		_cleanup_bitmap_ hwloc_bitmap_t w = NULL, m = NULL;
+		struct planned want = expected_task_cpus(pg, all, t);
 		char role[32];
 		int r = 0;
 
 		task_role_text(t, role, sizeof(role));
-		if (!want) {
+		if (!want.set) {
 			/* A thread in a place the plan does not have (vcpu 5 of a 2-vcpu guest). */
 			r = lines_printf(&rep->drift, "task %d (%s) is in force but not in the plan of '%s'",
 					 t->tid, role, pg->name);
@@ -496,16 +526,14 @@ compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_
 				return r;
 			continue;
 		}
-		if (bitmap_parse_list(want, &w) < 0 || bitmap_parse_list(pg->memory_list, &m) < 0)
-			return -EINVAL;
-		if (!hwloc_bitmap_isincluded(t->cpus, w) || hwloc_bitmap_iszero(t->cpus)) {
+		if (!hwloc_bitmap_isincluded(t->cpus, want.set) || hwloc_bitmap_iszero(t->cpus)) {
 			_cleanup_free_ char *have = bitmap_list(t->cpus);
 
 			r = lines_printf(&rep->drift,
 					 "task %d (%s): Cpus_allowed_list '%s' is not within the plan's '%s'",
-					 t->tid, role, have ? have : "?", want);
+					 t->tid, role, have ? have : "?", want.list);
 		}
-		if (r == 0 && t->mems && !hwloc_bitmap_isincluded(t->mems, m)) {
+		if (r == 0 && t->mems && !hwloc_bitmap_isincluded(t->mems, pg->memory_nodes)) {
 			_cleanup_free_ char *have = bitmap_list(t->mems);
 
 			r = lines_printf(&rep->drift,
@@ -516,6 +544,34 @@ compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_
 			return r;
 	}
 	return 0;
+}
+
+/* Every difference becomes one drift line. Sets read from the kernel must equal the plan; a
+ * task may be narrower than its set (its own affinity) but never outside it. */
+static int
+compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_report *rep)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_dup(pg->emulator);
+	int r;
+
+	if (!all)
+		return -ENOMEM;
+	for (unsigned v = 0; v < pg->vcpus; v++)
+		hwloc_bitmap_or(all, all, pg->vcpu_pus[v]);
+	for (size_t i = 0; i < o->drift.n; i++) {
+		r = lines_printf(&rep->drift, "%s", o->drift.line[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < o->pending.n; i++) {
+		r = lines_printf(&rep->pending, "%s", o->pending.line[i]);
+		if (r < 0)
+			return r;
+	}
+	r = compare_sets(pg, all, o, rep);
+	if (r == 0)
+		r = compare_tasks(pg, all, o, rep);
+	return r;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -590,6 +646,12 @@ tmap_apply(const struct tmap_backend_module *m, const struct tmap_target *target
 	journal = (struct tmap_journal){report, flags & TMAP_APPLY_DRY_RUN, false};
 
 	r = b->open(target, flags, &state, err);
+	/* What the backend refuses before writing is part of the open step: nothing changed. */
+	if (r == 0 && TMAP_BACKEND_HAS(b, check)) {
+		r = b->check(state, plan, guest, err);
+		if (r < 0)
+			b->close(state);
+	}
 	if (r < 0) {
 		/* Nothing was changed yet: no restore needed. */
 		tmap_error_prefix(err, "open: ");
@@ -731,6 +793,30 @@ tmap_backend_describe(const struct tmap_backend_module *m, const struct tmap_tar
 		return tmap_error_prefix(err, "the guest backend '%s' read is not valid: ", b->name);
 	}
 	*ret = g;
+	return 0;
+}
+
+int
+tmap_backend_identify(const struct tmap_backend_module *m, const struct tmap_target *target,
+		      struct tmap_target *identity, struct tmap_error *err)
+{
+	const struct tmap_backend *b = tmap_backend_descriptor(m);
+	int r;
+
+	if (!b || !identity)
+		return tmap_error_set(err, -EINVAL, "tmap_backend_identify: missing argument");
+	if (!TMAP_BACKEND_HAS(b, identify))
+		return tmap_error_set(err, -ENOTSUP, "backend '%s' cannot identify its target",
+				      b->name);
+	r = check_target(b, target, err);
+	if (r < 0)
+		return r;
+	r = b->identify(target, identity, err);
+	if (r < 0)
+		return r;
+	if (tmap_target_count(identity) == 0)
+		return tmap_error_set(err, -EIO, "backend '%s' identified its target by nothing",
+				      b->name);
 	return 0;
 }
 

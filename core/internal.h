@@ -33,8 +33,13 @@ hwloc_bitmap_freep(hwloc_bitmap_t *b)
 }
 #define _cleanup_bitmap_ _cleanup_(hwloc_bitmap_freep)
 
+/* ------------------------------------------------------------------------------------- */
+/* cpulist.c: sets in the kernel's list syntax (tmap_cpulist_parse() is the backends') */
+
 /* Parse a kernel list ("0-3,8") strictly: digits, commas, ranges, nothing else. */
 int bitmap_parse_list(const char *text, hwloc_bitmap_t *ret);
+/* The same, with blanks and newlines around the list dropped (kernel files end with one). */
+int bitmap_parse_trimmed(const char *list, hwloc_bitmap_t *ret);
 /* Print a set in list syntax into a malloc()ed string ("" for an empty set). */
 char *bitmap_list(hwloc_const_bitmap_t set);
 

@@ -2,11 +2,12 @@
 /*
  * What the cgroup backend reads from the kernel: cpuset lists (cpuset.cpus, .effective),
  * cgroup.controllers, /proc/self/mountinfo escapes, child cgroup names, task status files,
- * and the cgroup path a user gives. The backend's parsers are static: its file is compiled in.
+ * and the cgroup path a user gives. The backend's parsers are static: its files are compiled in.
  * The input is split at the first NUL: the first part is the text, the second (if any) a
  * second list for set arithmetic.
  */
 #include "../plugins/cgroup/cgroup.c"
+#include "../plugins/cgroup/cgroup-hierarchy.c"
 
 #include "fuzz-common.h"
 
@@ -14,27 +15,21 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = fuzz_string(data, size), *other, *s = NULL, *rel = NULL;
-	hwloc_bitmap_t set = NULL;
 	enum tmap_task_role role;
 	unsigned index;
 	size_t len = strlen(text);
 
 	other = len < size ? text + len + 1 : (char *)"0-3";
 
-	if (set_parse(text, &set) >= 0) {
-		if (set_format(set, &s) >= 0)
-			free(s);
-		hwloc_bitmap_free(set);
-	}
-	if (set_union(text, other, &s) >= 0)
+	if (cpulist_union(text, other, &s) >= 0)
 		free(s);
-	(void)set_included(text, other);
-	(void)set_equal(text, other);
+	(void)cpulist_included(text, other);
+	(void)cpulist_equal(text, other);
 	(void)has_word(text, "cpuset", " ");
 	(void)has_word(text, "cpuset", ",");
 	(void)parse_child_name(text, &role, &index);
-	free(status_field(text, "Cpus_allowed_list"));
-	free(status_field(text, "Mems_allowed_list"));
+	if (status_field(text, "Cpus_allowed_list", &s) == 0)
+		free(s);
 	if (cgpath_normalize("/sys/fs/cgroup", text, &rel, NULL) >= 0)
 		free(rel);
 	unescape_octal(text);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The kernel's list syntax as the qemu-direct backend parses it ("0-3,8" from cpuset files,
- * /sys/devices/system/cpu/online, status lines, plans). What parses must format back to a
+ * The kernel's list syntax as the library parses it for every backend (tmap_cpulist_parse():
+ * "0-3,8" from cpuset files, /sys/devices/system/cpu/online, status lines, plans), and as the
+ * qemu-direct backend holds it for sched_setaffinity(). What parses must format back to a
  * list that parses to the same set.
  */
-#include "../plugins/qemu-direct/cpulist.h"
+#include "../plugins/qemu-direct/cpus.h"
+#include "topomap/backend.h"
 
 #include "fuzz-common.h"
 
@@ -14,6 +16,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const size_t widths[] = {1, 64, 1000};
 	char *text = fuzz_string(data, size);
 
+	{
+		unsigned long *mask = NULL, *again = NULL;
+		size_t words = 0, words_again = 0;
+		char *list = NULL;
+
+		if (tmap_cpulist_parse(text, &mask, &words) >= 0) {
+			if (tmap_cpulist_format(mask, words, &list) < 0 ||
+			    tmap_cpulist_parse(list, &again, &words_again) < 0 ||
+			    words_again != words || memcmp(mask, again, words * sizeof(*mask)) != 0)
+				abort();
+			free(list);
+			free(again);
+			free(mask);
+		}
+	}
 	for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
 		struct cpus a, b;
 		char *list;

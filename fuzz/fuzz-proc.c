@@ -19,7 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *f;
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (proc_status_field(text, keys[i], &value) < 0)
+		if (status_field(text, keys[i], &value) < 0)
 			continue;
 		/* The lists go to the list parser, as the backend does with them. */
 		if (cpus_alloc(&set, 1024) >= 0) {

@@ -12,6 +12,7 @@
 
 #include "../plugins/qemu-direct/qmp.c"
 #include "../plugins/qemu-direct/qemu-direct.c"
+#include "../plugins/qemu-direct/qemu-query.c"
 
 #include "fuzz-common.h"
 

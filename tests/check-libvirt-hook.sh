@@ -96,4 +96,36 @@ fi
 
 grep -q 'fake topomap: apply --backend=libvirt --domain db 1 --live' "$tmp/hook.log" ||
 	fail "apply's output is not in the log"
+
+# A log directory that is missing is made: the release runs and its output is logged.
+TOPOMAP_HOOK_LOG=$tmp/missing/dir/hook.log run_hook 'db 1' release end -
+wait_calls 4
+expect_call call3 release 'db 1'
+grep -q "fake topomap: release db 1" "$tmp/missing/dir/hook.log" ||
+	fail "the release's output is not in the log made in a missing directory"
+
+# A log that cannot be made (its directory would be under a file): the release still runs,
+# and its output goes to syslog (a fake logger here), then apply too.
+cat >"$tmp/bin/logger" <<'FAKE'
+#!/bin/sh
+[ "$1" = -t ] && [ "$2" = topomap-hook ] || exit 64
+cat >>"$FAKE_SYSLOG"
+FAKE
+chmod +x "$tmp/bin/logger"
+: >"$tmp/file"
+FAKE_SYSLOG=$tmp/syslog
+export FAKE_SYSLOG
+TOPOMAP_HOOK_LOG=$tmp/file/hook.log run_hook 'db 1' release end -
+wait_calls 5
+expect_call call4 release 'db 1'
+grep -q "fake topomap: release db 1" "$tmp/syslog" || fail "the release's output is not in syslog"
+TOPOMAP_HOOK_LOG=$tmp/file/hook.log run_hook 'db 1' started begin -
+wait_calls 6
+expect_call call5 apply --backend=libvirt --domain 'db 1' --live
+i=0
+until grep -q "topomap apply exited with 0" "$tmp/syslog"; do
+	i=$((i + 1))
+	[ $i -le 100 ] || fail "apply's output is not in syslog"
+	sleep 0.1
+done
 echo "libvirt hook: ok"

@@ -89,6 +89,7 @@ has libtopomap-dev "usr/lib/$multiarch/libtopomap.so"
 has libtopomap-dev "usr/lib/$multiarch/pkgconfig/topomap.pc"
 has libtopomap-dev usr/include/topomap/topomap.h
 has libtopomap-dev usr/include/topomap/backend.h
+has libtopomap-dev usr/include/topomap/plugin.h
 has topomap usr/bin/topomap
 has topomap usr/share/doc/topomap/examples/libvirt-hook-qemu
 has topomap usr/share/bash-completion/completions/topomap

@@ -1,5 +1,6 @@
 /* The public headers compile alone as strict C99 (built with -std=c99 -pedantic-errors). */
 #include <topomap/backend.h>
+#include <topomap/plugin.h>
 #include <topomap/topomap.h>
 
 int

@@ -1,5 +1,6 @@
 // The public headers compile as C++ and link from it (extern "C").
 #include <topomap/backend.h>
+#include <topomap/plugin.h>
 #include <topomap/topomap.h>
 
 int

@@ -56,6 +56,91 @@ loads_good_module(void **state)
 	assert_null(tmap_backend_unload(NULL));
 }
 
+/* The one set syntax every backend reads and writes through the library. */
+static void
+cpulist_parse_and_format(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		size_t words;
+	} good[] = {
+		{"0-3,8", "0-3,8", 1},
+		{"", "", 1},
+		{"8,0-3", "0-3,8", 1},
+		{"63", "63", 1},
+		{"64", "64", 2},
+		{"1-2,2-5", "1-5", 1},
+		{" 0-1\n", "0-1", 1},
+		{"1048576", "1048576", 1048576 / (8 * sizeof(unsigned long)) + 1},
+	};
+	static const char *const bad[] = {"1,", ",1", "3-1", "a", "1, 2", "1-", "-1",
+					  "1048577", "0x1", "1 2"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		unsigned long *mask = NULL;
+		size_t words = 0;
+		char *text = NULL;
+
+		if (tmap_cpulist_parse(good[i].in, &mask, &words) < 0)
+			fail_msg("'%s' refused", good[i].in);
+		assert_int_equal(words, good[i].words);
+		assert_int_equal(tmap_cpulist_format(mask, words, &text), 0);
+		assert_string_equal(text, good[i].out);
+		free(text);
+		free(mask);
+	}
+	/* Bits as cpu_set_t has them: 0-3 and 8 in word 0, 64 in word 1. */
+	{
+		unsigned long *mask = NULL;
+		size_t words = 0;
+
+		assert_int_equal(tmap_cpulist_parse("0-3,8,64", &mask, &words), 0);
+		assert_int_equal(words, 64 / TMAP_CPULIST_WORD_BITS + 1);
+		assert_int_equal(mask[0], 0x10ful);
+		assert_int_equal(mask[64 / TMAP_CPULIST_WORD_BITS] >> (64 % TMAP_CPULIST_WORD_BITS) & 1, 1);
+		free(mask);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		unsigned long *mask = (unsigned long *)bad;
+		size_t words = 7;
+
+		if (tmap_cpulist_parse(bad[i], &mask, &words) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_ptr_equal(mask, (unsigned long *)bad);
+		assert_int_equal(words, 7);
+	}
+	{
+		char *text = NULL;
+
+		assert_int_equal(tmap_cpulist_format(NULL, 0, &text), 0);
+		assert_string_equal(text, "");
+		free(text);
+		assert_int_equal(tmap_cpulist_format(NULL, 1, &text), -EINVAL);
+		assert_int_equal(tmap_cpulist_parse(NULL, NULL, NULL), -EINVAL);
+	}
+}
+
+/* A backend without identify says so, whatever the target. */
+static void
+identify_needs_the_callback(void **state)
+{
+	struct tmap_backend_module *m = NULL;
+	struct tmap_target *t = NULL, *id = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_backend_load("mock", &m, &err), 0);
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_new(&id), 0);
+	assert_int_equal(tmap_target_set(t, "file", "/nonexistent"), 0);
+	assert_int_equal(tmap_backend_identify(m, t, id, &err), -ENOTSUP);
+	assert_non_null(strstr(err.message, "backend 'mock' cannot identify its target"));
+	assert_int_equal(tmap_target_count(id), 0);
+	assert_int_equal(tmap_backend_identify(m, t, NULL, &err), -EINVAL);
+	tmap_target_free(id);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
+}
+
 static void
 refuses_bad_modules(void **state)
 {
@@ -64,6 +149,15 @@ refuses_bad_modules(void **state)
 	expect_load_error("misnamed", -ENOEXEC, "calls itself 'other', not 'misnamed'");
 	expect_load_error("no-apply", -ENOEXEC, "lacks the mandatory callback 'apply'");
 	expect_load_error("too-small", -ENOEXEC, "descriptor of 8 bytes");
+	/* A symbol of the header alone that claims a whole descriptor: refused, not read past. */
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want),
+			 "declares a descriptor of %zu bytes, but its 'tmap_backend' has 8",
+			 sizeof(struct tmap_backend));
+		expect_load_error("undersized", -ENOEXEC, want);
+	}
 	expect_load_error("absent", -ENOENT, "no backend 'absent'");
 	/* A name can never become a path. */
 	expect_load_error("../mock", -EINVAL, "is not valid");
@@ -91,6 +185,59 @@ copy_mock(const char *dir, mode_t mode)
 	close(in);
 	close(out);
 	assert_int_equal(chmod(dst, mode), 0);
+}
+
+/* Overwrite `len` bytes at `offset` of dir/mock.so. */
+static void
+patch_mock(const char *dir, off_t offset, const void *bytes, size_t len)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/mock.so", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bytes, len, offset), (ssize_t)len);
+	close(fd);
+}
+
+/* What the ELF header says is checked before dlopen() runs any of the module's code. */
+static void
+refuses_foreign_files(void **state)
+{
+	char dir[] = "/tmp/topomap-plugins-XXXXXX";
+#if defined(__x86_64__)
+	const uint16_t other = 183; /* EM_AARCH64 */
+#else
+	const uint16_t other = 62; /* EM_X86_64 */
+#endif
+	const uint16_t exec = 2; /* ET_EXEC */
+	const unsigned char class32 = 1;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	setenv("TOPOMAP_PLUGIN_PATH", dir, 1);
+	copy_mock(dir, 0755);
+	patch_mock(dir, 18, &other, sizeof(other));
+	expect_load_error("mock", -ENOEXEC, "is built for ELF machine");
+	expect_load_error("mock", -ENOEXEC, "not this one");
+	copy_mock(dir, 0755);
+	patch_mock(dir, 4, &class32, 1);
+	expect_load_error("mock", -ENOEXEC, "is a 32-bit little-endian ELF file");
+	copy_mock(dir, 0755);
+	patch_mock(dir, 16, &exec, sizeof(exec));
+	expect_load_error("mock", -ENOEXEC, "is not an ELF shared object");
+	copy_mock(dir, 0755);
+	patch_mock(dir, 0, "#!/bin", 6);
+	expect_load_error("mock", -ENOEXEC, "is not an ELF file");
+	{
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/mock.so", dir);
+		assert_int_equal(unlink(path), 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+	setenv("TOPOMAP_PLUGIN_PATH", mock_dir, 1);
 }
 
 static void
@@ -211,7 +358,7 @@ foreach_lists_good_and_refused(void **state)
 
 	assert_int_equal(tmap_backend_foreach(count_module, &seen, NULL), 0);
 	assert_int_equal(seen.good, 1);
-	assert_int_equal(seen.refused, 5);
+	assert_int_equal(seen.refused, 6);
 	assert_true(seen.saw_wrong_abi);
 }
 
@@ -508,8 +655,11 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(loads_good_module),
+		cmocka_unit_test(identify_needs_the_callback),
+		cmocka_unit_test(cpulist_parse_and_format),
 		cmocka_unit_test(refuses_bad_modules),
 		cmocka_unit_test(refuses_unsafe_places),
+		cmocka_unit_test(refuses_foreign_files),
 		cmocka_unit_test(foreach_lists_good_and_refused),
 		cmocka_unit_test(real_backends_are_themselves),
 		cmocka_unit_test_setup_teardown(apply_then_verify, fixture_setup, fixture_teardown),

@@ -589,6 +589,61 @@ test_bad_paths(void **state)
 	assert_false(exists(at("%s/missing", base)));
 }
 
+/*
+ * What the plan needs and is missing without --create (the cgroup in the cpu hierarchy for
+ * QoS, a vcpuN child of the libvirt layout) is refused at the open step, before any write:
+ * exit 2, "nothing was changed", and nothing was.
+ */
+static void
+test_missing_without_create(void **state)
+{
+	char ct[PATH_MAX], vm[PATH_MAX], rel[128];
+	_cleanup_free_ char *cpus_before = NULL, *vcpu0_before = NULL;
+	struct test_result r;
+
+	if (!cpu_mount[0]) {
+		print_message("no v1 cpu hierarchy\n");
+		skip();
+	}
+	/* In the cpuset hierarchy only. */
+	snprintf(ct, sizeof(ct), "%s/ct", base);
+	snprintf(rel, sizeof(rel), "%s/ct", name);
+	if (mkdir(ct, 0755) < 0)
+		fail_msg("mkdir %s: %s", ct, strerror(errno));
+	must_put(at("%s/cpuset.mems", ct), host_mems);
+	must_put(at("%s/cpuset.cpus", ct), host_cpus);
+	cpus_before = slurp(at("%s/cpuset.cpus", ct));
+	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--reserve", pu_text(pu0), "--name",
+		"ct", "--vcpus", "1", "--shares", "512");
+	expect(&r, 2);
+	assert_string_equal(r.err, at("topomap: open: cgroup '%s' does not exist under %s (use --create): nothing was changed\n",
+				      rel, cpu_mount));
+	test_result_clear(&r);
+	assert_file(at("%s/cpuset.cpus", ct), cpus_before);
+	assert_false(exists(at("%s/%s", cpu_base, "ct")));
+
+	/* The libvirt layout with vcpu0 and no vcpu1. */
+	snprintf(vm, sizeof(vm), "%s/vm", base);
+	snprintf(rel, sizeof(rel), "%s/vm", name);
+	if (mkdir(vm, 0755) < 0 || mkdir(at("%s/vcpu0", vm), 0755) < 0)
+		fail_msg("mkdir %s: %s", vm, strerror(errno));
+	must_put(at("%s/cpuset.mems", vm), host_mems);
+	must_put(at("%s/cpuset.cpus", vm), host_cpus);
+	must_put(at("%s/vcpu0/cpuset.mems", vm), host_mems);
+	must_put(at("%s/vcpu0/cpuset.cpus", vm), host_cpus);
+	vcpu0_before = slurp(at("%s/vcpu0/cpuset.cpus", vm));
+	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--layout", "libvirt", "--name", "vm",
+		"--vcpus", "2", "--cpu-policy", "shared");
+	expect(&r, 2);
+	assert_string_equal(r.err, at("topomap: open: cgroup '%s/vcpu1' does not exist under %s (use --create): nothing was changed\n",
+				      rel, cpuset_mount));
+	test_result_clear(&r);
+	assert_file(at("%s/vcpu0/cpuset.cpus", vm), vcpu0_before);
+	assert_file(at("%s/cpuset.cpus", vm), cpus_before);
+	assert_false(exists(at("%s/vcpu1", vm)));
+	assert_false(exists(at("%s/emulator", vm)));
+}
+
 /* The library, as an orchestrator would call it: load, probe, dry run, apply, verify. */
 static void
 test_library(void **state)
@@ -624,6 +679,28 @@ test_library(void **state)
 	assert_int_equal(tmap_verify(m, target, p, 0, 0, &report, &err), 0);
 	assert_int_equal(tmap_report_drift_count(report), 0);
 	report = tmap_report_free(report);
+
+	/* The identity: the directory as resolved, whatever words named it. */
+	{
+		struct tmap_target *id = NULL, *other = NULL;
+
+		assert_int_equal(tmap_target_new(&id), 0);
+		if (tmap_backend_identify(m, target, id, &err) < 0)
+			fail_msg("identify: %s", err.message);
+		assert_string_equal(tmap_target_get(id, "cgroup"), at("%s/lib", base));
+		assert_string_equal(tmap_target_get(id, "layout"), "container");
+		assert_int_equal(tmap_target_new(&other), 0);
+		assert_int_equal(tmap_target_set(other, "cgroup", at("%s//%s/./lib", cpuset_mount, name)), 0);
+		assert_int_equal(tmap_target_set(other, "layout", "libvirt"), 0);
+		tmap_target_free(id);
+		assert_int_equal(tmap_target_new(&id), 0);
+		if (tmap_backend_identify(m, other, id, &err) < 0)
+			fail_msg("identify: %s", err.message);
+		assert_string_equal(tmap_target_get(id, "cgroup"), at("%s/lib", base));
+		assert_string_equal(tmap_target_get(id, "layout"), "libvirt");
+		tmap_target_free(id);
+		tmap_target_free(other);
+	}
 
 	/* A key the backend does not declare. */
 	assert_int_equal(tmap_target_set(target, "qmp", "/run/x.sock"), 0);
@@ -774,6 +851,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_existing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_created, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_without_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_library, setup, teardown),
 	};
 	_cleanup_free_ char *cpus = NULL, *mems = NULL;

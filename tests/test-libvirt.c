@@ -241,7 +241,8 @@ test_cpumap(void **state)
 	assert_int_equal(cpumap_from_list("1,", 1, &map, &len), -EINVAL);
 	assert_int_equal(cpumap_from_list("3-1", 1, &map, &len), -EINVAL);
 	assert_int_equal(cpumap_from_list("a", 1, &map, &len), -EINVAL);
-	assert_int_equal(cpumap_from_list(" 1", 1, &map, &len), -EINVAL);
+	/* Blanks around a list are dropped (kernel files end with a newline), not inside it. */
+	assert_int_equal(cpumap_from_list("1, 2", 1, &map, &len), -EINVAL);
 	assert_int_equal(cpumap_from_list("99999999", 1, &map, &len), -EINVAL);
 	assert_int_equal(len, -1);
 }
@@ -481,7 +482,7 @@ test_caps_errors(void **state)
 /* domain-xml.c */
 
 static const char domain_full[] =
-	"<domain type='kvm'><name>db 1</name>"
+	"<domain type='kvm'><name>db 1</name><uuid>6e3e2c5a-35b1-4d7e-9a3b-0f1c2d3e4f50</uuid>"
 	"<memory unit='GiB'>4</memory><vcpu placement='static' current='4'>8</vcpu>"
 	"<iothreads>2</iothreads>"
 	"<numatune><memory mode='restrictive' nodeset='0-1'/>"
@@ -503,8 +504,9 @@ test_describe_xml(void **state)
 
 	if (domain_xml_describe(domain_full, 0, &g, &err) < 0)
 		fail_msg("%s", err.message);
-	/* The name as a guest name; the maximum vcpus; dies as sockets; cells in id order. */
-	assert_string_equal(tmap_guest_name(g), "db_1");
+	/* A name the guest name rule refuses is the UUID, never a changed name; the maximum
+	 * vcpus; dies as sockets; cells in id order. */
+	assert_string_equal(tmap_guest_name(g), "6e3e2c5a-35b1-4d7e-9a3b-0f1c2d3e4f50");
 	assert_int_equal(tmap_guests_new(&gs), 0);
 	if (tmap_guests_add(gs, g, &err) < 0)
 		fail_msg("%s", err.message);
@@ -535,9 +537,12 @@ test_describe_xml(void **state)
 		assert_string_equal(json_object_get_string(v), "4-7");
 		assert_true(json_object_object_get_ex(json_object_array_get_idx(o, 1), "memory_mib", &v));
 		assert_int_equal(json_object_get_int(v), 3072);
-		/* Placement is the plan's: the domain's vcpupin and shares are not taken. */
+		/* Placement is the plan's (the domain's vcpupin is not taken); its QoS is read,
+		 * so that verify compares it. */
 		assert_true(json_object_object_get_ex(guest, "qos", &o));
-		assert_int_equal(json_object_object_length(o), 0);
+		assert_int_equal(json_object_object_length(o), 1);
+		assert_true(json_object_object_get_ex(o, "shares", &v));
+		assert_int_equal(json_object_get_int(v), 99);
 		json_object_put(root);
 	}
 	free(json);
@@ -560,6 +565,44 @@ test_describe_xml(void **state)
 }
 
 /* A domain backed by hugepages is planned in them, so the state keeps its pages taken. */
+/* A guest is named by the domain's own name when the guest name rule takes it, else by the
+ * domain's UUID: never a changed name ("db 1" as "db_1", a long name cut at 64). */
+static void
+test_describe_names(void **state)
+{
+	static const char uuid[] = "0b1c2d3e-4f50-4617-8899-aabbccddeeff";
+	char name64[65], name65[66], xml[1024];
+	struct tmap_error err = {0};
+	struct tmap_guest *g = NULL;
+	const struct {
+		const char *name, *want;
+	} cases[] = {
+		{"web.1-a_b", "web.1-a_b"}, {name64, name64}, {name65, uuid},
+		{"db 1", uuid},		     {"db_1 ", uuid},  {"-x", uuid},
+		{"caf\xc3\xa9", uuid},
+	};
+
+	memset(name64, 'n', 64);
+	name64[64] = '\0';
+	memset(name65, 'n', 65);
+	name65[65] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(xml, sizeof(xml),
+			 "<domain type='kvm'><name>%s</name><uuid>%s</uuid><vcpu>2</vcpu></domain>",
+			 cases[i].name, uuid);
+		if (domain_xml_describe(xml, 0, &g, &err) < 0)
+			fail_msg("'%s': %s", cases[i].name, err.message);
+		assert_string_equal(tmap_guest_name(g), cases[i].want);
+		g = tmap_guest_free(g);
+	}
+	/* Without a UUID to fall back on, refused rather than renamed. */
+	assert_int_equal(domain_xml_describe("<domain><name>db 1</name><vcpu>2</vcpu></domain>", 0,
+					     &g, &err),
+			 -EINVAL);
+	assert_null(g);
+	assert_contains(err.message, "domain 'db 1': its name is not a valid guest name and its XML has no <uuid>");
+}
+
 static void
 test_describe_hugepages(void **state)
 {
@@ -625,6 +668,10 @@ test_describe_errors(void **state)
 		 "</hugepages></memoryBacking></domain>", "page size 3000 KiB is not a hugepage size"},
 		{"<domain><name>a</name><vcpu>2</vcpu><memoryBacking><hugepages><page unit='KiB'/>"
 		 "</hugepages></memoryBacking></domain>", "<page> has no valid size"},
+		{"<domain><name>a</name><vcpu>2</vcpu><cputune><shares>1</shares></cputune></domain>",
+		 "domain 'a': <cputune> shares, period or quota is not one topomap can set"},
+		{"<domain><name>a</name><vcpu>2</vcpu><cputune><quota>-x</quota></cputune></domain>",
+		 "<cputune> shares, period or quota"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -927,7 +974,8 @@ test_fast_refused_early(void **state)
 	p = plan_for(FAST_HOST, "{\"name\": \"x\", \"vcpus\": 4, \"memory_mib\": 256}", NULL);
 	rep = NULL;
 	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, &rep, &err), -EINVAL);
-	assert_contains(err.message, "domain 'tmap-fast' (live) has 2 vcpus, the plan's guest 'x' has 4");
+	/* Refused at the open step: nothing was written, nothing to restore. */
+	assert_string_equal(err.message, "open: domain 'tmap-fast' (live) has 2 vcpus, the plan's guest 'x' has 4");
 	assert_int_equal(tmap_report_write_count(rep), 0);
 	tmap_report_free(rep);
 	tmap_plan_free(p);
@@ -1027,6 +1075,90 @@ test_fast_stopped(void **state)
 	tmap_report_free(rep);
 	tmap_plan_free(p);
 	tmap_target_free(t);
+}
+
+/* The identity of a domain: the connection's URI, its UUID and its name; and a domain whose
+ * name is no guest name is described under its UUID, which --domain takes back. */
+static void
+test_fast_identify(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL), *id = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guest *g = NULL;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	virDomainPtr spaced;
+
+	assert_int_equal(virDomainGetUUIDString(f->dom, uuid), 0);
+	assert_int_equal(tmap_target_new(&id), 0);
+	if (tmap_backend_identify(f->module, t, id, &err) < 0)
+		fail_msg("identify: %s", err.message);
+	assert_string_equal(tmap_target_get(id, "uri"), FAST_URI);
+	assert_string_equal(tmap_target_get(id, "uuid"), uuid);
+	assert_string_equal(tmap_target_get(id, "domain"), FAST_DOMAIN);
+	tmap_target_free(id);
+	tmap_target_free(t);
+
+	/* By UUID, the same identity. */
+	t = target(uuid, NULL);
+	assert_int_equal(tmap_target_new(&id), 0);
+	assert_int_equal(tmap_backend_identify(f->module, t, id, &err), 0);
+	assert_string_equal(tmap_target_get(id, "domain"), FAST_DOMAIN);
+	tmap_target_free(id);
+	tmap_target_free(t);
+
+	t = target("nope", NULL);
+	assert_int_equal(tmap_target_new(&id), 0);
+	assert_int_equal(tmap_backend_identify(f->module, t, id, &err), -ENOENT);
+	tmap_target_free(id);
+	tmap_target_free(t);
+
+	spaced = define(f->conn, "db 1");
+	assert_int_equal(virDomainGetUUIDString(spaced, uuid), 0);
+	t = target("db 1", NULL);
+	if (tmap_backend_describe(f->module, t, &g, &err) < 0)
+		fail_msg("describe: %s", err.message);
+	assert_string_equal(tmap_guest_name(g), uuid);
+	tmap_guest_free(g);
+	tmap_target_free(t);
+	virDomainUndefine(spaced);
+	virDomainFree(spaced);
+}
+
+static unsigned app_errors;
+
+static void
+app_error_handler(void *userdata, virErrorPtr e)
+{
+	app_errors++;
+}
+
+/* The process-wide libvirt error handler is the program's: the backend keeps its own
+ * connections quiet, and leaves the program's handler in place. */
+static void
+test_fast_error_handler(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_STOPPED, NULL);
+	struct tmap_plan *p = fast_plan(NULL);
+	struct tmap_error err = {0};
+	struct tmap_guest *g = NULL;
+
+	virSetErrorFunc(NULL, app_error_handler);
+	app_errors = 0;
+	/* A refused call on the backend's connection, and a describe: not the program's. */
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), -EPERM);
+	tmap_target_free(t);
+	t = target(FAST_DOMAIN, NULL);
+	assert_int_equal(tmap_backend_describe(f->module, t, &g, &err), 0);
+	tmap_guest_free(g);
+	assert_int_equal(app_errors, 0);
+	/* An error on the program's own connection still reaches its handler. */
+	assert_null(virDomainLookupByName(f->conn, "no-such-domain"));
+	assert_int_equal(app_errors, 1);
+	virSetErrorFunc(NULL, silent);
+	tmap_target_free(t);
+	tmap_plan_free(p);
 }
 
 static void
@@ -1333,10 +1465,10 @@ note_domain_cgroups(const char *name)
 	lvd.ncgroups += nmachine;
 }
 
-static const char domain_xml[] =
+/* A domain as users define them: the same guest, with the <numatune> given (or none). */
+static const char user_domain_xml[] =
 	"<domain type='qemu'><name>%s</name><memory unit='MiB'>256</memory>"
-	"<vcpu placement='static'>2</vcpu><iothreads>2</iothreads>"
-	"<numatune><memory mode='strict' nodeset='%d'/></numatune>"
+	"<vcpu placement='static'>2</vcpu><iothreads>2</iothreads>%s"
 	"<os><type arch='x86_64' machine='pc'>hvm</type></os>"
 	"<cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>"
 	"<topology sockets='1' dies='1' cores='2' threads='1'/>"
@@ -1512,7 +1644,13 @@ daemon_setup(void **state)
 	virSetErrorFunc(NULL, silent);
 	if (connect_daemon(d) < 0)
 		return -1;
-	snprintf(xml, sizeof(xml), domain_xml, d->name, d->node);
+	{
+		char numatune[128];
+
+		snprintf(numatune, sizeof(numatune),
+			 "<numatune><memory mode='strict' nodeset='%d'/></numatune>", d->node);
+		snprintf(xml, sizeof(xml), user_domain_xml, d->name, numatune);
+	}
 	d->dom = virDomainDefineXML(d->conn, xml);
 	if (!d->dom || virDomainCreate(d->dom) < 0) {
 		print_error("cannot start the domain: %s\n", virGetLastErrorMessage());
@@ -2011,8 +2149,113 @@ test_daemon_apply_both(void **state)
 	free(err);
 }
 
-/* libvirt refuses a live numatune change after the pins were made: both sides come back,
- * the live one value by value, the definition whole. */
+/* Define and start a domain of user_domain_xml as u, a copy of d with its own name. */
+static void
+user_domain(const struct daemon *d, struct daemon *u, const char *numatune)
+{
+	char xml[4096];
+
+	*u = *d;
+	snprintf(u->name, sizeof(u->name), "%.60s-u", d->name);
+	snprintf(u->guest_opts, sizeof(u->guest_opts),
+		 "--name %s --vcpus 2 --sockets 1 --cores 2 --threads 1 --cell cpus=0,memory=128 "
+		 "--cell cpus=1,memory=128 --iothreads 2", u->name);
+	snprintf(xml, sizeof(xml), user_domain_xml, u->name, numatune);
+	u->dom = virDomainDefineXML(d->conn, xml);
+	if (!u->dom || virDomainCreate(u->dom) < 0)
+		fail_msg("cannot start a domain with '%s': %s", numatune, virGetLastErrorMessage());
+	note_domain_cgroups(u->name);
+}
+
+static void
+user_domain_remove(struct daemon *u)
+{
+	virDomainDestroy(u->dom);
+	virDomainUndefine(u->dom);
+	virDomainFree(u->dom);
+	u->dom = NULL;
+}
+
+/* apply --live with the guest read from the domain, then verify --live finds it in force;
+ * apply's output, to free. */
+static char *
+apply_verify_live(const struct daemon *u)
+{
+	char *out = NULL, *err = NULL, *verified = NULL;
+
+	tool(u, 0, &out, &err, "apply", "--live");
+	free(err);
+	tool(u, 0, &verified, &err, "verify", "--live");
+	assert_contains(verified, "the plan is in force");
+	free(verified);
+	free(err);
+	return out;
+}
+
+/*
+ * Domains as users define them (most without <numatune>), on this host: the plan's memory
+ * nodes are what is in force, so apply --live makes no numatune call, puts the pins in force,
+ * and verify finds the plan in force.
+ */
+static void
+test_daemon_numatune_as_given(void **state)
+{
+	struct daemon *d = *state;
+	char numatune[4][160];
+	char *out = NULL;
+
+	snprintf(numatune[0], sizeof(numatune[0]), "%s", "");
+	snprintf(numatune[1], sizeof(numatune[1]),
+		 "<numatune><memory mode='strict' nodeset='%d'/></numatune>", d->node);
+	snprintf(numatune[2], sizeof(numatune[2]),
+		 "<numatune><memory mode='restrictive' nodeset='%d'/></numatune>", d->node);
+	snprintf(numatune[3], sizeof(numatune[3]),
+		 "<numatune><memory mode='interleave' nodeset='%d'/></numatune>", d->node);
+	for (size_t i = 0; i < ARRAY_SIZE(numatune); i++) {
+		struct daemon u;
+
+		user_domain(d, &u, numatune[i]);
+		out = apply_verify_live(&u);
+		if (strstr(out, "virDomainSetNumaParameters"))
+			fail_msg("with '%s', apply --live changed the numatune:\n%s", numatune[i], out);
+		assert_contains(out, "virDomainPinVcpuFlags(");
+		free(out);
+		user_domain_remove(&u);
+	}
+}
+
+/*
+ * The QoS of the definition is the guest's: cpu_shares changed by hand on the running domain
+ * is drift for a verify that reads the guest from the domain, without --shares.
+ */
+static void
+test_daemon_qos_read(void **state)
+{
+	struct daemon *d = *state;
+	virTypedParameterPtr params = NULL;
+	char *out = NULL, *err = NULL, want[160];
+	struct daemon u;
+	int n = 0, max = 0;
+
+	user_domain(d, &u, "<cputune><shares>2048</shares><period>100000</period>"
+			   "<quota>-1</quota></cputune>");
+	out = apply_verify_live(&u);
+	assert_contains(out, "cpu_shares 2048, vcpu_period 100000, vcpu_quota -1, live");
+	free(out);
+	assert_int_equal(virTypedParamsAddULLong(&params, &n, &max, "cpu_shares", 100), 0);
+	assert_int_equal(virDomainSetSchedulerParametersFlags(u.dom, params, n,
+							       VIR_DOMAIN_AFFECT_LIVE), 0);
+	virTypedParamsFree(params, n);
+	tool(&u, 4, &out, &err, "verify", "--live");
+	snprintf(want, sizeof(want), "cpu_shares of '%s' (live) is 100, the plan says 2048", u.name);
+	assert_contains(out, want);
+	free(out);
+	free(err);
+	user_domain_remove(&u);
+}
+
+/* libvirt refuses a live numatune change after the pins were made, and the apply has no
+ * --config to put it in: the pins come back, the definition is as it was. */
 static void
 test_daemon_rollback_numatune(void **state)
 {
@@ -2020,15 +2263,12 @@ test_daemon_rollback_numatune(void **state)
 	const struct tmap_plan *p = d->plan;
 	char *out = NULL, *err = NULL, *before, *after, *s;
 
-	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1),
-		     VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
-	set_vcpu_pin(d->dom, 1, tmap_plan_vcpu_cpuset(p, 0, 0),
-		     VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1), VIR_DOMAIN_AFFECT_LIVE);
+	set_vcpu_pin(d->dom, 1, tmap_plan_vcpu_cpuset(p, 0, 0), VIR_DOMAIN_AFFECT_LIVE);
 	before = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
-	tool(d, 1, &out, &err, "apply", "--live --config %s --memory-mode restrictive",
-	     d->guest_opts);
+	tool(d, 1, &out, &err, "apply", "--live %s --memory-mode restrictive", d->guest_opts);
 	assert_contains(err, "can't change numatune mode for running domain");
-	assert_contains(err, "apply with --config and restart the domain");
+	assert_contains(err, "apply with --config, and the memory moves at the next start");
 	assert_contains(err, "restored what was there");
 	s = vcpu_pin(d->dom, 0, VIR_DOMAIN_AFFECT_LIVE);
 	assert_string_equal(s, tmap_plan_vcpu_cpuset(p, 0, 1));
@@ -2042,6 +2282,85 @@ test_daemon_rollback_numatune(void **state)
 	free(after);
 	free(out);
 	free(err);
+}
+
+/*
+ * The memory libvirt will not move live (another mode than the running domain's), with
+ * --config: the CPU side is in force live, the memory in the definition, and verify reports
+ * the difference as pending until the next start, not as drift.
+ */
+static void
+test_daemon_memory_pending(void **state)
+{
+	struct daemon *d = *state;
+	struct tmap_backend_module *m = NULL;
+	struct tmap_target *t = NULL;
+	struct tmap_report *rep = NULL;
+	struct tmap_error e = {0};
+	struct tmap_plan *p;
+	char *out = NULL, *err = NULL, *before, *defined, json[1024], want[256];
+	int mode = -1, n = 0;
+	virTypedParameterPtr params = NULL;
+
+	snprintf(json, sizeof(json),
+		 "{\"name\": \"%s\", \"vcpus\": 2, \"sockets\": 1, \"cores\": 2, \"threads\": 1,"
+		 " \"cells\": [{\"cpus\": \"0\", \"memory_mib\": 128}, {\"cpus\": \"1\", \"memory_mib\": 128}],"
+		 " \"iothreads\": 2, \"memory_mode\": \"restrictive\"}", d->name);
+	p = plan_for("live", json, NULL);
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1),
+		     VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG);
+	before = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+	tool(d, 0, &out, &err, "apply", "--live --config %s --memory-mode restrictive",
+	     d->guest_opts);
+	snprintf(want, sizeof(want), "virDomainSetNumaParameters('%s', mode 'restrictive', nodeset '%s', config)",
+		 d->name, tmap_plan_memory_nodeset(p, 0));
+	assert_contains(out, want);
+	free(out);
+	free(err);
+	check_pins(d, p, VIR_DOMAIN_AFFECT_LIVE);
+	check_pins(d, p, VIR_DOMAIN_AFFECT_CONFIG);
+	assert_int_equal(virDomainGetNumaParameters(d->dom, NULL, &n, VIR_DOMAIN_AFFECT_CONFIG), 0);
+	params = calloc((size_t)n, sizeof(*params));
+	assert_int_equal(virDomainGetNumaParameters(d->dom, params, &n, VIR_DOMAIN_AFFECT_CONFIG), 0);
+	assert_int_equal(virTypedParamsGetInt(params, n, VIR_DOMAIN_NUMA_MODE, &mode), 1);
+	assert_int_equal(mode, VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE);
+	virTypedParamsClear(params, n);
+	free(params);
+
+	/* Pending, not drift: through the library, and the tool's exit code. */
+	assert_int_equal(tmap_backend_load("libvirt", &m, &e), 0);
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, "connect", SYSTEM_URI), 0);
+	assert_int_equal(tmap_target_set(t, "domain", d->name), 0);
+	assert_int_equal(tmap_target_set(t, "live", ""), 0);
+	if (tmap_verify(m, t, p, 0, 0, &rep, &e) != 0)
+		fail_msg("verify --live: %s, %s", e.message,
+			 tmap_report_drift_count(rep) ? tmap_report_drift(rep, 0) : "");
+	assert_int_equal(tmap_report_drift_count(rep), 0);
+	assert_int_equal(tmap_report_pending_count(rep), 1);
+	snprintf(want, sizeof(want), "memory of '%s' (live) is in mode 'strict' on '%s'; the definition has the plan's mode 'restrictive' on '%s', which takes effect at the next start",
+		 d->name, tmap_plan_memory_nodeset(p, 0), tmap_plan_memory_nodeset(p, 0));
+	assert_string_equal(tmap_report_pending(rep, 0), want);
+	tmap_report_free(rep);
+	tool(d, 0, &out, &err, "verify", "--live --config %s --memory-mode restrictive",
+	     d->guest_opts);
+	free(out);
+	free(err);
+
+	/* The definition put back as it was: without the plan in it, the difference is drift. */
+	virDomainFree(virDomainDefineXML(d->conn, before));
+	rep = NULL;
+	assert_int_equal(tmap_verify(m, t, p, 0, 0, &rep, &e), 1);
+	assert_int_equal(tmap_report_pending_count(rep), 0);
+	assert_contains(tmap_report_drift(rep, 0), "numatune mode of");
+	tmap_report_free(rep);
+	defined = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+	assert_string_equal(defined, before);
+	free(defined);
+	free(before);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
+	tmap_plan_free(p);
 }
 
 /* A vcpu pinned to a PU this host does not have: ERANGE from the cgroup write, after vcpu 0
@@ -2358,6 +2677,7 @@ main(void)
 		cmocka_unit_test(test_caps_layouts),
 		cmocka_unit_test(test_caps_errors),
 		cmocka_unit_test(test_describe_xml),
+		cmocka_unit_test(test_describe_names),
 		cmocka_unit_test(test_describe_hugepages),
 		cmocka_unit_test(test_describe_errors),
 		cmocka_unit_test(test_memnodes_edit),
@@ -2369,6 +2689,8 @@ main(void)
 		cmocka_unit_test(test_fast_targets),
 		cmocka_unit_test(test_fast_stopped),
 		cmocka_unit_test(test_fast_describe_and_host),
+		cmocka_unit_test(test_fast_identify),
+		cmocka_unit_test(test_fast_error_handler),
 		cmocka_unit_test(test_fast_cli),
 	};
 	const struct CMUnitTest daemon[] = {
@@ -2379,6 +2701,9 @@ main(void)
 		cmocka_unit_test(test_daemon_apply_config),
 		cmocka_unit_test(test_daemon_apply_both),
 		cmocka_unit_test(test_daemon_rollback_numatune),
+		cmocka_unit_test(test_daemon_numatune_as_given),
+		cmocka_unit_test(test_daemon_memory_pending),
+		cmocka_unit_test(test_daemon_qos_read),
 		cmocka_unit_test(test_daemon_rollback_erange),
 		cmocka_unit_test(test_daemon_killed_midway),
 		cmocka_unit_test(test_daemon_killed_for_good),

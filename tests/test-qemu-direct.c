@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -533,6 +534,46 @@ describe_reads_the_guest(void **state)
 		    hwloc_bitmap_isset(g->cells[1].vcpus, 3));
 	assert_int_equal(hwloc_bitmap_weight(g->cells[1].vcpus), 2);
 	tmap_guest_free(g);
+}
+
+/* The identity of the QEMU: its pid and its start time, as /proc/PID/stat says. */
+static void
+identify_names_the_process(void **state)
+{
+	struct qemu_run *q = *state;
+	struct tmap_backend_module *m;
+	struct tmap_target *t, *id = NULL;
+	struct tmap_error err = {0};
+	char pid[32], path[64], stat[1024], *p, *field;
+
+	if (!test_have_qemu())
+		skip();
+	qemu_start(q, qemu_two, 2);
+	snprintf(pid, sizeof(pid), "%d", (int)q->qemu.pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)q->qemu.pid);
+	assert_true(read_small(path, stat, sizeof(stat)));
+	/* Field 22, counted after the command name's ')'. */
+	p = strrchr(stat, ')') + 2;
+	field = strtok(p, " ");
+	for (int i = 3; i < 22; i++)
+		field = strtok(NULL, " ");
+	m = load_backend();
+	t = make_target(q->qemu.sock, pid);
+	assert_int_equal(tmap_target_new(&id), 0);
+	if (tmap_backend_identify(m, t, id, &err) < 0)
+		fail_msg("identify: %s", err.message);
+	assert_string_equal(tmap_target_get(id, "pid"), pid);
+	assert_string_equal(tmap_target_get(id, "start-time"), field);
+	assert_int_equal(tmap_target_count(id), 2);
+	tmap_target_free(id);
+
+	/* A QEMU that is gone is no target to identify. */
+	test_qemu_stop(&q->qemu);
+	assert_int_equal(tmap_target_new(&id), 0);
+	assert_int_equal(tmap_backend_identify(m, t, id, &err), -ESRCH);
+	tmap_target_free(id);
+	tmap_target_free(t);
+	tmap_backend_unload(m);
 }
 
 /* A QEMU whose memory is in 2 MiB pages (memfd hugetlb, from a pool grown for the test) is
@@ -1151,6 +1192,22 @@ qemu_killed_before_apply(void **state)
 		free(line);
 		free(out);
 		free(errtext);
+		/* The guest read from such a target: -ESRCH, which the CLI takes as the user's. */
+		{
+			struct tmap_backend_module *m = load_backend();
+			struct tmap_guest *g = NULL;
+			struct tmap_error err = {0};
+			struct tmap_target *t;
+			char pid[32];
+
+			snprintf(pid, sizeof(pid), "%d", (int)q->arg_pid);
+			t = make_target(q->qemu.sock, pid);
+			assert_int_equal(tmap_backend_describe(m, t, &g, &err), -ESRCH);
+			assert_null(g);
+			expect_text(err.message, "nothing was changed");
+			tmap_target_free(t);
+			tmap_backend_unload(m);
+		}
 		if (!reaped) {
 			assert_int_equal(waitpid(q->qemu.pid, NULL, 0), q->qemu.pid);
 			q->qemu.pid = -1;
@@ -1219,8 +1276,10 @@ expect_refused(struct qemu_run *q, const char *cpus, const char *iothreads, int 
 
 	take_snapshot(q->qemu.pid, &before);
 	take_snapshot(getpid(), &self);
+	/* The server runs in this process, which stands for QEMU (--pid): QEMU's threads are
+	 * the strangers. */
 	assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
-	assert_int_equal(lib_apply(q->fake, q->qemu.pid, plan, 0, &report, &err), code);
+	assert_int_equal(lib_apply(q->fake, getpid(), plan, 0, &report, &err), code);
 	fake_qmp_stop(f);
 	expect_text(err.message, needle);
 	assert_int_equal(tmap_report_write_count(report), 0);
@@ -1236,28 +1295,28 @@ refuses_foreign_thread_ids(void **state)
 	struct qemu_run *q = *state;
 	struct snapshot s;
 	char *cpus, *io, *line;
-	int vcpu0, vcpu1, iothread, stranger;
+	int self, iothread, stranger;
 
 	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
 	take_snapshot(q->qemu.pid, &s);
-	vcpu0 = by_name(&s, "CPU 0/TCG")->tid;
-	vcpu1 = by_name(&s, "CPU 1/TCG")->tid;
+	/* Real threads, but of another process: QEMU's. */
+	stranger = by_name(&s, "CPU 1/TCG")->tid;
 	iothread = by_name(&s, "IO io1")->tid;
-	/* A real thread, but of another process: this test's main thread. */
-	stranger = (int)getpid();
+	/* This process's main thread, which stands for a vcpu of the process --pid names. */
+	self = (int)getpid();
 
 	io = iothreads_reply(iothread);
-	cpus = cpus_reply(vcpu0, stranger);
+	cpus = cpus_reply(self, stranger);
 	line = strprintf("QMP says vcpu 1 runs as thread %d, which is not a thread of process %d",
-			 stranger, (int)q->qemu.pid);
+			 stranger, self);
 	expect_refused(q, cpus, io, -EINVAL, line);
 	free(line);
 	free(cpus);
 
 	/* PID 1, which a parser that read props' "thread-id" (the SMT index 1) would pin. */
-	cpus = cpus_reply(1, vcpu1);
+	cpus = cpus_reply(1, self);
 	expect_refused(q, cpus, io, -EINVAL, "vcpu 0 runs as thread 1, which is not a thread");
 	free(cpus);
 
@@ -1267,83 +1326,151 @@ refuses_foreign_thread_ids(void **state)
 	    "{\"return\": [{\"props\": {\"core-id\": 0, \"thread-id\": 1, \"node-id\": 0, "
 	    "\"socket-id\": 0}, \"cpu-index\": 0}]}",
 	    io, -EBADMSG, "vcpu 0 has no top-level \"thread-id\"");
-	free(io);
 
-	/* An iothread that is not QEMU's. */
-	cpus = cpus_reply(vcpu0, vcpu1);
-	io = iothreads_reply(stranger);
-	line =
-	    strprintf("iothread 1 runs as thread %d, which is not a thread of process", stranger);
+	/* An iothread that is not the process's (vcpus may share a thread: TCG). */
+	cpus = cpus_reply(self, self);
+	line = strprintf("iothread 1 runs as thread %d, which is not a thread of process", iothread);
 	expect_refused(q, cpus, io, -EINVAL, line);
 	free(line);
 	free(io);
 	/* A tid given twice. */
-	io = iothreads_reply(vcpu1);
-	expect_refused(q, cpus, io, -EBADMSG, "both to vcpu 1 and to iothread 'io1'");
+	io = iothreads_reply(self);
+	expect_refused(q, cpus, io, -EBADMSG, "both to vcpu 0 and to iothread 'io1'");
 	free(io);
 	free(cpus);
 }
 
 /*
- * The fake server with QEMU's real tids, events before every reply, and a memory backend
- * bound to a node outside the plan: apply works, and says where new pages will go.
+ * A QMP socket that another process serves than --pid (a second QEMU's, a lying server's) is
+ * refused before a word of it is read: SO_PEERCRED names the process listening on it.
  */
 static void
-fake_server_with_true_answers(void **state)
+refuses_another_processes_socket(void **state)
 {
 	struct qemu_run *q = *state;
-	struct snapshot s, after;
+	const struct fake_qmp_reply replies[] = {{NULL, NULL}};
+	const struct fake_qmp_script script = {.greeting = GREETING, .replies = replies};
+	struct tmap_plan *plan = plan_from_json("live", plan_two_json, NULL);
 	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
-	struct tmap_plan *plan;
+	struct snapshot before;
 	struct fake_qmp *f = NULL;
-	char *cpus, *io, *out = NULL, *errtext = NULL;
+	char *line, *out = NULL, *errtext = NULL;
 	int r;
 
 	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
-	take_snapshot(q->qemu.pid, &s);
-	cpus = cpus_reply(by_name(&s, "CPU 0/TCG")->tid, by_name(&s, "CPU 1/TCG")->tid);
-	io = iothreads_reply(by_name(&s, "IO io1")->tid);
-	{
-		const struct fake_qmp_reply replies[] = {
-		    {"qmp_capabilities", "{\"return\": {}}"},
-		    {"query-cpus-fast", cpus},
-		    {"query-iothreads", io},
-		    {"query-memdev", MEMDEVS_REPLY("1")},
-		    {NULL, NULL},
-		};
-		const struct fake_qmp_script script = {
-		    .greeting = GREETING,
-		    .before_reply = "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, "
-				    "\"event\": \"RESUME\"}",
-		    .replies = replies,
-		};
+	take_snapshot(q->qemu.pid, &before);
 
-		plan = plan_from_json("live", plan_two_json, NULL);
-		assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
-		if (lib_apply(q->fake, q->qemu.pid, plan, TMAP_APPLY_DRY_RUN, &report, &err) < 0)
-			fail_msg("dry run: %s", err.message);
-		assert_true(report_has(
-		    report,
-		    "note: QEMU's memory backend 'ram1' has policy 'bind' on host nodes '1'"));
-		assert_false(report_has(report, "'ram0'"));
-		assert_unchanged(&s, q->qemu.pid);
-		/* The real apply through the program: the server answers from this process
-		 * meanwhile. (Not in this process: valgrind knows no migrate_pages.) */
-		r = topomap(q, q->fake, &out, &errtext, "apply", "--name", "t2", "--vcpus", "2",
-			    "--iothreads", "1", "--memory", "128", "--cell", "cpus=0", "--cell",
-			    "cpus=1", NULL);
-		fake_qmp_stop(f);
-		expect_exit(r, 0, "apply through the fake server", out, errtext);
-		expect_text(out, "note: QEMU's memory backend 'ram1'");
-		free(out);
-		free(errtext);
-	}
-	take_snapshot(q->qemu.pid, &after);
-	assert_string_equal(by_name(&after, "CPU 0/TCG")->cpus, tmap_plan_vcpu_cpuset(plan, 0, 0));
-	assert_string_equal(by_name(&after, "CPU 1/TCG")->cpus, tmap_plan_vcpu_cpuset(plan, 0, 1));
+	/* QEMU's own socket, with this process as --pid. */
+	assert_int_equal(lib_apply(q->qemu.sock, getpid(), plan, 0, &report, &err), -EINVAL);
+	line = strprintf("open: QMP socket '%s' is served by process %d, not by --pid %d: refused, nothing was changed",
+			 q->qemu.sock, (int)q->qemu.pid, (int)getpid());
+	expect_text(err.message, line);
+	free(line);
+	assert_int_equal(tmap_report_write_count(report), 0);
+	report = tmap_report_free(report);
+
+	/* A server of this process, with QEMU as --pid: through the program, exit 2, and the
+	 * server heard no command. */
+	assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
+	r = topomap(q, q->fake, &out, &errtext, "apply", "--name", "t2", "--vcpus", "2",
+		    "--iothreads", "1", "--memory", "128", "--cell", "cpus=0", "--cell", "cpus=1",
+		    NULL);
+	assert_int_equal(fake_qmp_stop(f), 0);
+	expect_exit(r, 2, "apply through another process's socket", out, errtext);
+	line = strprintf("is served by process %d, not by --pid %d", (int)getpid(),
+			 (int)q->qemu.pid);
+	expect_text(errtext, line);
+	free(line);
+	assert_unchanged(&before, q->qemu.pid);
+	free(out);
+	free(errtext);
+	tmap_plan_free(plan);
+}
+
+/* A thread of this process that waits for its pipe to close: a vcpu of the QEMU this process
+ * stands for. */
+struct waiter {
+	pthread_t thread;
+	int pipe[2];
+	volatile int tid;
+};
+
+static void *
+waiter_run(void *arg)
+{
+	struct waiter *w = arg;
+	char c;
+
+	w->tid = (int)gettid();
+	(void)!read(w->pipe[0], &c, 1);
+	return NULL;
+}
+
+static void
+waiter_start(struct waiter *w)
+{
+	assert_int_equal(pipe2(w->pipe, O_CLOEXEC), 0);
+	w->tid = 0;
+	assert_int_equal(pthread_create(&w->thread, NULL, waiter_run, w), 0);
+	while (!w->tid)
+		sched_yield();
+}
+
+static void
+waiter_stop(struct waiter *w)
+{
+	close(w->pipe[1]);
+	pthread_join(w->thread, NULL);
+	close(w->pipe[0]);
+}
+
+/*
+ * The fake server, standing for a QEMU in this process, with events before every reply and a
+ * memory backend bound to a node outside the plan: the dry run works, and says where new
+ * pages will go.
+ */
+static void
+fake_server_with_true_answers(void **state)
+{
+	struct qemu_run *q = *state;
+	struct tmap_report *report = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *plan;
+	struct fake_qmp *f = NULL;
+	struct fake_qmp_reply replies[] = {
+	    {"qmp_capabilities", "{\"return\": {}}"},
+	    {"query-cpus-fast", NULL},
+	    {"query-iothreads", NULL},
+	    {"query-memdev", MEMDEVS_REPLY("1")},
+	    {NULL, NULL},
+	};
+	const struct fake_qmp_script script = {
+	    .greeting = GREETING,
+	    .before_reply = "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, "
+			    "\"event\": \"RESUME\"}",
+	    .replies = replies,
+	};
+	struct waiter w;
+	char *cpus, *io;
+
+	plan = plan_from_json("live", plan_two_json, NULL);
+	/* The server's thread exists only once it runs: start it, then give its tid. */
+	assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
+	waiter_start(&w);
+	cpus = cpus_reply((int)getpid(), w.tid);
+	io = iothreads_reply(fake_qmp_tid(f));
+	replies[1].reply = cpus;
+	replies[2].reply = io;
+	if (lib_apply(q->fake, getpid(), plan, TMAP_APPLY_DRY_RUN, &report, &err) < 0)
+		fail_msg("dry run: %s", err.message);
+	fake_qmp_stop(f);
+	waiter_stop(&w);
+	assert_true(report_has(
+	    report, "note: QEMU's memory backend 'ram1' has policy 'bind' on host nodes '1'"));
+	assert_false(report_has(report, "'ram0'"));
 	tmap_report_free(report);
 	tmap_plan_free(plan);
 	free(cpus);
@@ -1598,6 +1725,7 @@ main(void)
 	    cmocka_unit_test(probe_and_backends),
 	    cmocka_unit_test(numa_maps_and_lists),
 	    cmocka_unit_test_setup_teardown(describe_reads_the_guest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(identify_names_the_process, setup, teardown),
 	    cmocka_unit_test_setup_teardown(describe_reads_hugepages, setup, teardown_pool),
 	    cmocka_unit_test_setup_teardown(apply_described_guest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(apply_given_guest, setup, teardown),
@@ -1608,6 +1736,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(qemu_killed_before_apply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(refuses_foreign_thread_ids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(fake_server_with_true_answers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(refuses_another_processes_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_targets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(describe_plain_qemu, setup, teardown),
 	    cmocka_unit_test_setup_teardown(protocol_faults, setup, teardown),

@@ -1,41 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * @file backend.h
- * Backends: the ways a plan is put in force (cgroup cpusets, libvirt, QEMU threads), and the
- * transaction the library runs around them.
- *
- * A backend is a shared module exporting one data symbol, `tmap_backend`, of type
- * struct tmap_backend. The loader checks its `abi` exactly, its `size` against the first
- * version's, its mandatory callbacks, and that its name is the file's name. A backend only
- * knows its own mechanism; the library owns the transaction:
- *
- *     open(target) -> apply(plan) -> read_back() -> compare with the plan
- *                        \ on any failure or mismatch: restore() -> close()
- *
- * `open` binds to the target and captures what is in force there; `restore` puts that
- * capture back and undoes anything `apply` created. Everything a backend writes goes through
- * tmap_journal_write() first, which is how `--dry-run` prints every write without making it.
+ * Backends as an application uses them: finding and loading modules, targets, and the
+ * transaction the library runs around a backend (tmap_apply(), tmap_verify()) with its
+ * report. What a module implements is in <topomap/plugin.h>, which this header includes.
  */
 #ifndef TOPOMAP_BACKEND_H
 #define TOPOMAP_BACKEND_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
+#include <topomap/plugin.h>
 #include <topomap/topomap.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** The backend ABI this library speaks; a module must carry exactly this number. */
-#define TMAP_BACKEND_ABI 1
-
 /* ---------------------------------------------------------------------------------------- */
-/** @name Targets: what a backend acts on, as key/value options ("cgroup" -> "machine.slice/ct1") */
-
-struct tmap_target;
+/** @name Targets, as an application makes them (their getters are in <topomap/plugin.h>) */
 
 /**
  * @param ret receives an empty target.
@@ -49,182 +33,8 @@ TMAP_EXPORT int tmap_target_new(struct tmap_target **ret);
  */
 TMAP_EXPORT struct tmap_target *tmap_target_free(struct tmap_target *target);
 
-/**
- * Set one option, replacing an earlier value.
- * @param target the target.
- * @param key option name, [a-z0-9-]+ (the CLI's long option without "--").
- * @param value its value; "" for a flag such as "create".
- * @return 0, -EINVAL for a bad key, or -ENOMEM.
- */
-TMAP_EXPORT int tmap_target_set(struct tmap_target *target, const char *key, const char *value);
-
-/**
- * @param target the target.
- * @param key option name.
- * @return the value, or NULL when the option was not given.
- */
-TMAP_EXPORT const char *tmap_target_get(const struct tmap_target *target, const char *key);
-
-/** @param target the target. @return the number of options set. */
-TMAP_EXPORT size_t tmap_target_count(const struct tmap_target *target);
-
-/**
- * @param target the target.
- * @param index 0 to tmap_target_count() - 1.
- * @return the option name, in the order they were first set, or NULL.
- */
-TMAP_EXPORT const char *tmap_target_key(const struct tmap_target *target, size_t index);
-
 /* ---------------------------------------------------------------------------------------- */
-/** @name Journal: every write a backend makes, said before it is made */
-
-struct tmap_journal;
-
-/**
- * Announce one write ("write '0-3' to /sys/fs/cgroup/cpuset/ct1/cpuset.cpus").
- * @param journal the journal passed to apply() or restore().
- * @param fmt printf format of one line.
- * @return true when the backend must make the write, false in a dry run (do not write).
- */
-TMAP_EXPORT bool tmap_journal_write(struct tmap_journal *journal, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* ---------------------------------------------------------------------------------------- */
-/** @name What is in force, as a backend reads it back */
-
-/** What one observation is about. */
-enum tmap_observed_kind {
-	TMAP_OBSERVED_CPUS = 0,	    /**< every PU the guest may use (a container's cpuset) */
-	TMAP_OBSERVED_MEMS = 1,	    /**< the guest's memory nodes */
-	TMAP_OBSERVED_VCPU = 2,	    /**< one vcpu's PUs; index = vcpu number */
-	TMAP_OBSERVED_EMULATOR = 3, /**< the emulator threads' PUs */
-	TMAP_OBSERVED_IOTHREAD = 4, /**< one iothread's PUs; index = iothread id (from 1) */
-};
-
-/** What a task is, for comparing its affinity with the right part of the plan. */
-enum tmap_task_role {
-	TMAP_TASK_ANY = 0,	/**< any thread of the guest: must stay within its CPUS/MEMS */
-	TMAP_TASK_VCPU = 1,	/**< a vcpu thread; index = vcpu number */
-	TMAP_TASK_EMULATOR = 2, /**< an emulator thread */
-	TMAP_TASK_IOTHREAD = 3, /**< an iothread; index = iothread id */
-};
-
-struct tmap_observed;
-
-/**
- * Record a set in force.
- * @param obs the observation being filled.
- * @param kind what the set is.
- * @param index vcpu number or iothread id; 0 otherwise.
- * @param list the set in list syntax, as the kernel or hypervisor reports it.
- * @param where where it was read, for messages ("cpuset.cpus of 'ct1'").
- * @return 0, -EINVAL for a malformed list, or -ENOMEM.
- */
-TMAP_EXPORT int tmap_observed_set(struct tmap_observed *obs, enum tmap_observed_kind kind,
-				  unsigned index, const char *list, const char *where);
-
-/**
- * Record one task's allowed PUs and nodes, as /proc/PID/task/TID/status says.
- * @param obs the observation being filled.
- * @param tid the thread id.
- * @param role what the thread is.
- * @param index vcpu number or iothread id for those roles.
- * @param cpus its Cpus_allowed_list.
- * @param mems its Mems_allowed_list, or NULL when not read.
- * @return 0, -EINVAL for a malformed list, or -ENOMEM.
- */
-TMAP_EXPORT int tmap_observed_task(struct tmap_observed *obs, int tid, enum tmap_task_role role,
-				   unsigned index, const char *cpus, const char *mems);
-
-/**
- * Record a difference from the plan that the backend found itself, for what the sets above
- * cannot express: a QoS value in the backend's own scale (cgroup v2 cpu.weight), a memory
- * mode. It is reported as drift, like a set that differs.
- * @param obs the observation being filled.
- * @param fmt printf format of one line naming where it was read, what is in force and what
- *        the plan says ("cpu.shares of 'ct1' is 512, the plan says 1024").
- * @return 0, or -ENOMEM.
- */
-TMAP_EXPORT int tmap_observed_drift(struct tmap_observed *obs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* ---------------------------------------------------------------------------------------- */
-/** @name The backend descriptor */
-
-/** apply() flags */
-#define TMAP_APPLY_DRY_RUN (1u << 0) /**< journal every write, make none */
-
-/**
- * The descriptor a backend module exports as `tmap_backend`. The first two fields are frozen
- * for every ABI; new optional callbacks are only ever appended, and the library reads them
- * only when `size` covers them.
- */
-struct tmap_backend {
-	uint32_t abi;  /**< TMAP_BACKEND_ABI */
-	uint32_t size; /**< sizeof(struct tmap_backend) as the module was built */
-	const char *name;    /**< [a-z0-9-]+, equal to the module's file name without ".so" */
-	const char *summary; /**< one line for `topomap backends` */
-	/** The target options it takes, NULL-terminated; any other option is refused. */
-	const char *const *target_keys;
-
-	/**
-	 * Can the backend work on this host now? Mandatory.
-	 * @return 0, or -errno with a message saying why not (ENOENT: no cgroup cpuset...).
-	 */
-	int (*probe)(struct tmap_error *err);
-
-	/**
-	 * Bind to a target and capture what is in force there. Mandatory.
-	 * @param target the options.
-	 * @param flags TMAP_APPLY_* of the transaction (a dry run must create nothing).
-	 * @param ret_state receives the backend's state on success.
-	 */
-	int (*open)(const struct tmap_target *target, unsigned flags, void **ret_state,
-		    struct tmap_error *err);
-
-	/**
-	 * Put one guest of a plan in force. Mandatory. Each write is announced with
-	 * tmap_journal_write() and made only when it returns true.
-	 */
-	int (*apply)(void *state, const struct tmap_plan *plan, size_t guest,
-		     struct tmap_journal *journal, struct tmap_error *err);
-
-	/** Read back what is in force now. Mandatory. */
-	int (*read_back)(void *state, const struct tmap_plan *plan, size_t guest,
-			 struct tmap_observed *obs, struct tmap_error *err);
-
-	/** Put the capture made by open() back, and remove what apply() created. Mandatory. */
-	int (*restore)(void *state, struct tmap_journal *journal, struct tmap_error *err);
-
-	/** Free the state. Mandatory; must accept NULL. */
-	void (*close)(void *state);
-
-	/* Optional callbacks: NULL, or beyond `size`, when the backend has none. */
-
-	/**
-	 * Read the guest's specification from the running target (its vcpus, topology, cells,
-	 * iothreads), for an apply or verify given no guest.
-	 * @param target the options.
-	 * @param ret_guest receives a new guest (tmap_guest_new() and setters).
-	 */
-	int (*describe)(const struct tmap_target *target, struct tmap_guest **ret_guest,
-			struct tmap_error *err);
-
-	/**
-	 * Describe a host the backend reaches, for `--topology NAME:ARG`.
-	 * @param arg what follows "NAME:" (a libvirt URI, say).
-	 * @param ret_xml receives a malloc()ed hwloc XML document of the host.
-	 */
-	int (*host_topology)(const char *arg, char **ret_xml, struct tmap_error *err);
-};
-
-/** The size of the first version of struct tmap_backend: the least a module may declare. */
-#define TMAP_BACKEND_SIZE_V1 (offsetof(struct tmap_backend, close) + sizeof(void (*)(void *)))
-
-/** Does a descriptor of this size carry the optional callback `field`? */
-#define TMAP_BACKEND_HAS(desc, field)                                                             \
-	((desc)->size >= offsetof(struct tmap_backend, field) + sizeof((desc)->field) &&           \
-	 (desc)->field != NULL)
+/** @name A backend's guest and target identity */
 
 struct tmap_backend_module;
 
@@ -240,8 +50,20 @@ TMAP_EXPORT int tmap_backend_describe(const struct tmap_backend_module *module,
 				      const struct tmap_target *target,
 				      struct tmap_guest **ret_guest, struct tmap_error *reterr);
 
-/** Declare a backend descriptor in a module. */
-#define TMAP_BACKEND_EXPORT __attribute__((visibility("default")))
+/**
+ * Say what identifies a target durably, through the backend's identify callback: the keys
+ * are the backend's (libvirt: "uri", "uuid", "domain"; qemu-direct: "pid", "start-time";
+ * cgroup: "cgroup", "layout"). Changes nothing on the target.
+ * @param module the backend.
+ * @param target its options.
+ * @param identity an empty target (tmap_target_new()) that receives the identity.
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOTSUP when the backend cannot identify a target, -ESRCH or -ENOENT when the
+ *         target is not there, or another -errno.
+ */
+TMAP_EXPORT int tmap_backend_identify(const struct tmap_backend_module *module,
+				      const struct tmap_target *target,
+				      struct tmap_target *identity, struct tmap_error *reterr);
 
 /* ---------------------------------------------------------------------------------------- */
 /** @name Finding and loading backends */
@@ -252,7 +74,13 @@ struct tmap_backend_module;
  * Load a backend by name from the plugin directories: TOPOMAP_PLUGIN_PATH (absolute
  * directories separated by ':', read only when the process is not setuid) or else the
  * directory the library was built for. Directories and files that are relative, not owned
- * by root or the caller, or writable by group or others are refused.
+ * by root or the caller, or writable by group or others are refused, and so is a file whose
+ * ELF header is not a shared object of this machine's class and architecture.
+ *
+ * Loading runs the module's ELF constructors, as dlopen() does for any shared object (hwloc's
+ * and PAM's modules alike): what is checked before, the place and the header, is all that
+ * can be; the descriptor (its ABI, its size against its symbol's, its name and mandatory
+ * callbacks) is checked after, before any callback is called. Load only modules you trust.
  * @param name [a-z0-9-]+.
  * @param ret receives the module.
  * @param reterr receives the message on failure.
@@ -320,6 +148,11 @@ TMAP_EXPORT const char *tmap_report_write(const struct tmap_report *report, size
 TMAP_EXPORT size_t tmap_report_drift_count(const struct tmap_report *report);
 /** @param report a report. @param i index. @return one difference, or NULL. */
 TMAP_EXPORT const char *tmap_report_drift(const struct tmap_report *report, size_t i);
+/** @param report a report. @return the number of differences from the plan that end at the
+ *  target's next start (its definition has the plan): not drift. */
+TMAP_EXPORT size_t tmap_report_pending_count(const struct tmap_report *report);
+/** @param report a report. @param i index. @return one pending difference, or NULL. */
+TMAP_EXPORT const char *tmap_report_pending(const struct tmap_report *report, size_t i);
 /**
  * Did a failed apply fail to put the capture back too? Then the target is left partly
  * changed, and the message of tmap_apply() says what failed in the restore.

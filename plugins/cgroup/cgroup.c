@@ -23,420 +23,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <hwloc.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 
-#include "cgroup-util.h"
-
-#define CGROUP_ROOT "/sys/fs/cgroup"
-/* A cgroup file holds one short value; a status file is about 1.5 KiB. */
-#define MAX_FILE (64u << 10)
-/* A task list: about 7 bytes a thread, so some 150000 threads. */
-#define MAX_TASK_LIST (1u << 20)
-/* How deep verify looks for tasks below the target. */
-#define MAX_TASK_DEPTH 16
-
-/* The files the backend reads or writes, by what they are for. */
-enum file {
-	F_CPUS,
-	F_MEMS,
-	F_MIGRATE,
-	F_SUBTREE,
-	F_TYPE,
-	F_SHARES,
-	F_PERIOD,
-	F_QUOTA,
-	F_WEIGHT,
-	F_MAX,
-	N_FILES,
-};
-
-static const char *const file_names[N_FILES] = {
-	[F_CPUS] = "cpuset.cpus",
-	[F_MEMS] = "cpuset.mems",
-	[F_MIGRATE] = "cpuset.memory_migrate",
-	[F_SUBTREE] = "cgroup.subtree_control",
-	[F_TYPE] = "cgroup.type",
-	[F_SHARES] = "cpu.shares",
-	[F_PERIOD] = "cpu.cfs_period_us",
-	[F_QUOTA] = "cpu.cfs_quota_us",
-	[F_WEIGHT] = "cpu.weight",
-	[F_MAX] = "cpu.max",
-};
-
-struct hierarchy {
-	char *mount;	 /* where the cpuset hierarchy is mounted */
-	bool v2;	 /* cpuset is on cgroup2 */
-	char *cpu_mount; /* v1: where the cpu controller is mounted; NULL when it is not */
-};
-
-/* One cgroup the transaction touches, and what open() found in it. */
-struct cgroup {
-	char *rel;		/* below the mount; "" for the root */
-	char *path;		/* absolute, as the journal names it */
-	struct cgroup *parent;	/* NULL for the root */
-	int fd;			/* O_PATH directory; -1 while it does not exist */
-	bool made;		/* apply() journaled making it (made, or would be in a dry run) */
-	bool created;		/* apply() really made it: restore() removes it */
-	bool added_cpuset;	/* v2: apply() enabled cpuset in its subtree_control */
-	bool added_cpu;		/* v2: the same for cpu */
-	enum tmap_task_role role; /* layout=libvirt child: which threads it holds */
-	unsigned index;		/* vcpu number or iothread id */
-	char *saved[N_FILES];	/* at open(); NULL for a file that was not there */
-	char *pending[N_FILES]; /* the last value apply() journaled for the file */
-};
-
-struct state {
-	struct hierarchy h;
-	bool create;
-	bool libvirt;
-	bool migrate;
-	size_t depth;		  /* components of the target's path */
-	struct cgroup *chain;	  /* [0] the root of the hierarchy ... [depth] the target */
-	struct cgroup *cpu_chain; /* v1: the same path in the cpu hierarchy, or NULL */
-	struct cgroup *children;  /* layout=libvirt: vcpuN, emulator, iothreadN */
-	size_t nchildren;
-};
-
-/* ---------------------------------------------------------------------------------------- */
-/* Sets in the kernel's list syntax */
-
-static void
-bitmap_freep(hwloc_bitmap_t *b)
-{
-	if (*b)
-		hwloc_bitmap_free(*b);
-}
-#define _cleanup_bitmap_ _cleanup_(bitmap_freep)
-
-/* Strictly "0-3,8" or "": hwloc_bitmap_list_sscanf() would take "3-" as "3 and above". */
-static int
-set_parse(const char *text, hwloc_bitmap_t *ret)
-{
-	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
-	const char *p = text;
-
-	if (!set)
-		return -ENOMEM;
-	while (*p) {
-		unsigned long a, b;
-		char *end;
-
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-		errno = 0;
-		a = b = strtoul(p, &end, 10);
-		p = end;
-		if (*p == '-') {
-			p++;
-			if (!isdigit((unsigned char)*p))
-				return -EINVAL;
-			b = strtoul(p, &end, 10);
-			p = end;
-		}
-		if (errno || a > INT_MAX || b > INT_MAX || b < a)
-			return -EINVAL;
-		if (hwloc_bitmap_set_range(set, (unsigned)a, (int)b) < 0)
-			return -ENOMEM;
-		if (*p == ',' && p[1])
-			p++;
-		else if (*p)
-			return -EINVAL;
-	}
-	*ret = TAKE_PTR(set);
-	return 0;
-}
-
-static int
-set_format(hwloc_const_bitmap_t set, char **ret)
-{
-	char *s = NULL;
-
-	if (hwloc_bitmap_iszero(set))
-		s = strdup("");
-	else if (hwloc_bitmap_list_asprintf(&s, set) < 0)
-		s = NULL;
-	if (!s)
-		return -ENOMEM;
-	*ret = s;
-	return 0;
-}
-
-/* a ∪ b, in list syntax. */
-static int
-set_union(const char *a, const char *b, char **ret)
-{
-	_cleanup_bitmap_ hwloc_bitmap_t sa = NULL, sb = NULL;
-	int r;
-
-	r = set_parse(a, &sa);
-	if (r < 0)
-		return r;
-	r = set_parse(b, &sb);
-	if (r < 0)
-		return r;
-	if (hwloc_bitmap_or(sa, sa, sb) < 0)
-		return -ENOMEM;
-	return set_format(sa, ret);
-}
-
-/* 1 when a ⊆ b, 0 when not, or -errno. */
-static int
-set_included(const char *a, const char *b)
-{
-	_cleanup_bitmap_ hwloc_bitmap_t sa = NULL, sb = NULL;
-	int r;
-
-	r = set_parse(a, &sa);
-	if (r < 0)
-		return r;
-	r = set_parse(b, &sb);
-	if (r < 0)
-		return r;
-	return hwloc_bitmap_isincluded(sa, sb);
-}
-
-static bool
-set_equal(const char *a, const char *b)
-{
-	return set_included(a, b) == 1 && set_included(b, a) == 1;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Files */
-
-/* Read at most max bytes of a file below dirfd, without the trailing newline. */
-static int
-read_at(int dirfd, const char *name, size_t max, char **ret)
-{
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap) {
-			char *nbuf;
-
-			if (cap > max)
-				return -EFBIG;
-			cap = cap ? 2 * cap : 256;
-			if (cap > max + 2)
-				cap = max + 2;
-			nbuf = realloc(buf, cap);
-			if (!nbuf)
-				return -ENOMEM;
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			return -EFBIG;
-	}
-	if (!buf) {
-		buf = strdup("");
-		if (!buf)
-			return -ENOMEM;
-	}
-	buf[len] = '\0';
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[len - 1] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
-/* Is word one of the space-separated words of list? */
-static bool
-has_word(const char *list, const char *word, const char *separators)
-{
-	size_t n = strlen(word);
-
-	while (*list) {
-		size_t len = strcspn(list, separators);
-
-		if (len == n && strncmp(list, word, n) == 0)
-			return true;
-		list += len;
-		list += strspn(list, separators);
-	}
-	return false;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Where the cpuset hierarchy is */
-
-static void
-hierarchy_clear(struct hierarchy *h)
-{
-	free(h->mount);
-	free(h->cpu_mount);
-	*h = (struct hierarchy){0};
-}
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void
-unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else {
-			*w++ = *p;
-		}
-	}
-	*w = '\0';
-}
-
-static bool
-v2_offers(const char *mount, const char *controller)
-{
-	_cleanup_close_ int fd = open(mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_free_ char *list = NULL;
-
-	if (fd < 0 || read_at(fd, "cgroup.controllers", MAX_FILE, &list) < 0)
-		return false;
-	return has_word(list, controller, " ");
-}
-
-/*
- * The first v1 mount carrying cpuset, the first carrying cpu, and the first cgroup2 mount
- * offering cpuset, from /proc/self/mountinfo:
- * "36 25 0:31 / /sys/fs/cgroup/cpuset rw,relatime shared:13 - cgroup cgroup rw,cpuset".
- */
-static int
-scan_mountinfo(char **ret_v1_cpuset, char **ret_v1_cpu, char **ret_v2_cpuset)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	int r = 0;
-
-	if (!f)
-		return -errno;
-	while (r == 0 && getline(&line, &cap, f) > 0) {
-		char *fields[6], *fstype, *superopts, *save = NULL, *tok;
-		size_t n = 0;
-
-		line[strcspn(line, "\n")] = '\0';
-		for (tok = strtok_r(line, " ", &save); tok && n < 6;
-		     tok = strtok_r(NULL, " ", &save))
-			fields[n++] = tok;
-		/* Optional fields until the lone "-", then fstype, source, super options. */
-		while (tok && !streq(tok, "-"))
-			tok = strtok_r(NULL, " ", &save);
-		if (n < 6 || !tok)
-			continue;
-		fstype = strtok_r(NULL, " ", &save);
-		if (!fstype || !strtok_r(NULL, " ", &save))
-			continue;
-		superopts = strtok_r(NULL, " ", &save);
-		if (!superopts)
-			continue;
-		unescape_octal(fields[4]);
-		if (streq(fstype, "cgroup")) {
-			if (!*ret_v1_cpuset && has_word(superopts, "cpuset", ","))
-				r = (*ret_v1_cpuset = strdup(fields[4])) ? 0 : -ENOMEM;
-			if (r == 0 && !*ret_v1_cpu && has_word(superopts, "cpu", ","))
-				r = (*ret_v1_cpu = strdup(fields[4])) ? 0 : -ENOMEM;
-		} else if (streq(fstype, "cgroup2") && !*ret_v2_cpuset &&
-			   v2_offers(fields[4], "cpuset")) {
-			r = (*ret_v2_cpuset = strdup(fields[4])) ? 0 : -ENOMEM;
-		}
-	}
-	free(line);
-	fclose(f);
-	return r;
-}
-
-/*
- * The one place that tells the kinds of host apart, by what /sys/fs/cgroup is (as crun
- * does): cgroup2 itself on a unified host; a tmpfs of per-controller mounts on a legacy or
- * hybrid one, where cpuset may still sit on the cgroup2 mount in a hybrid setup.
- */
-static int
-detect_hierarchy(struct hierarchy *ret, struct tmap_error *err)
-{
-	_cleanup_free_ char *v1_cpuset = NULL, *v1_cpu = NULL, *v2_cpuset = NULL;
-	struct hierarchy h = {0};
-	struct statfs fs;
-	int r;
-
-	if (statfs(CGROUP_ROOT, &fs) < 0)
-		return tmap_error_set(err, -ENOENT, "no cpuset hierarchy: cannot look at %s: %s",
-				 CGROUP_ROOT, strerror(errno));
-	switch ((unsigned long)fs.f_type) {
-	case CGROUP2_SUPER_MAGIC:
-		if (!v2_offers(CGROUP_ROOT, "cpuset"))
-			return tmap_error_set(err, -ENOENT,
-					 "no cpuset hierarchy: the cgroup2 root at %s does not offer the cpuset controller (see its cgroup.controllers)",
-					 CGROUP_ROOT);
-		h.mount = strdup(CGROUP_ROOT);
-		h.v2 = true;
-		break;
-	case TMPFS_MAGIC:
-		r = scan_mountinfo(&v1_cpuset, &v1_cpu, &v2_cpuset);
-		if (r < 0)
-			return tmap_error_set(err, r, "cannot read /proc/self/mountinfo: %s",
-					 strerror(-r));
-		if (v1_cpuset) {
-			h.mount = TAKE_PTR(v1_cpuset);
-			h.cpu_mount = TAKE_PTR(v1_cpu);
-		} else if (v2_cpuset) {
-			h.mount = TAKE_PTR(v2_cpuset);
-			h.v2 = true;
-		} else {
-			return tmap_error_set(err, -ENOENT,
-					 "no cpuset hierarchy: no cgroup v1 mount carries cpuset and no cgroup2 mount offers it");
-		}
-		break;
-	default:
-		return tmap_error_set(err, -ENOENT,
-				 "no cpuset hierarchy: %s is neither cgroup2 nor a tmpfs of cgroup mounts (filesystem magic 0x%lx)",
-				 CGROUP_ROOT, (unsigned long)fs.f_type);
-	}
-	if (!h.mount) {
-		hierarchy_clear(&h);
-		return -ENOMEM;
-	}
-	*ret = h;
-	return 0;
-}
-
-static int
-cgroup_probe(struct tmap_error *err)
-{
-	struct hierarchy h = {0};
-	int r = detect_hierarchy(&h, err);
-
-	if (r < 0)
-		return r;
-	hierarchy_clear(&h);
-	if (geteuid() != 0)
-		return tmap_error_set(err, -EPERM,
-				 "the cgroup backend writes cgroup files and needs root (euid %u)",
-				 (unsigned)geteuid());
-	return 0;
-}
+#include "cgroup-backend.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* State */
@@ -481,42 +76,6 @@ static void
 statep(struct state **st)
 {
 	cgroup_close(*st);
-}
-
-/* What a message calls a cgroup. */
-static const char *
-cg_name(const struct cgroup *cg)
-{
-	return cg->rel[0] ? cg->rel : "/";
-}
-
-static int
-cg_init(struct cgroup *cg, const char *mount, const char *rel, size_t rel_len,
-	struct cgroup *parent)
-{
-	*cg = (struct cgroup){.fd = -1, .parent = parent};
-	cg->rel = strndup(rel, rel_len);
-	if (!cg->rel || asprintf(&cg->path, "%s%s%s", mount, rel_len ? "/" : "", cg->rel) < 0) {
-		cg->path = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Read what is there now of the files a cgroup may have written; a missing file stays NULL. */
-static int
-capture(struct cgroup *cg, const enum file *files, size_t n, struct tmap_error *err)
-{
-	for (size_t i = 0; i < n; i++) {
-		int r = read_at(cg->fd, file_names[files[i]], MAX_FILE, &cg->saved[files[i]]);
-
-		if (r == -ENOENT)
-			continue;
-		if (r < 0)
-			return tmap_error_set(err, r, "cannot read %s of '%s': %s", file_names[files[i]],
-					 cg_name(cg), strerror(-r));
-	}
-	return 0;
 }
 
 static const enum file v1_cpuset_files[] = {F_CPUS, F_MEMS, F_MIGRATE};
@@ -586,7 +145,7 @@ open_chain(const char *mount, const char *rel, size_t depth, struct cgroup **ret
 }
 
 /* "vcpu12" -> VCPU 12, "emulator", "iothread3" -> IOTHREAD 3; canonical numbers only. */
-static bool
+bool
 parse_child_name(const char *name, enum tmap_task_role *ret_role, unsigned *ret_index)
 {
 	static const struct {
@@ -826,261 +385,40 @@ cgroup_open(const struct tmap_target *target, unsigned flags, void **ret_state,
 	return 0;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Writing */
-
-static const char *
-controller_of(enum file f)
-{
-	return startswith(file_names[f], "cpuset.") ? "cpuset" : "cpu";
-}
-
-/*
- * A set the parent does not hold: v1's kernel says EACCES (6.x) or EINVAL (older), v2 takes
- * it and keeps only what the parent has. Returns r with the message set, or 0 when the set
- * is inside the parent's (or that cannot be told).
- */
+/* The directory the target resolves to in the cpuset hierarchy, and its layout. The same
+ * cgroup named in other words ("/sys/fs/cgroup/cpuset/a//b", "a/b") gives the same identity. */
 static int
-outside_parent(struct state *st, struct cgroup *cg, enum file f, const char *value, int r,
-	       struct tmap_error *err)
+cgroup_identify(const struct tmap_target *target, struct tmap_target *identity,
+		struct tmap_error *err)
 {
-	_cleanup_free_ char *allowed = NULL;
-	char name[32];
-
-	if ((f != F_CPUS && f != F_MEMS) || !cg->parent || cg->parent->fd < 0)
-		return 0;
-	snprintf(name, sizeof(name), "%s%s", file_names[f], st->h.v2 ? ".effective" : "");
-	if (read_at(cg->parent->fd, name, MAX_FILE, &allowed) < 0 ||
-	    set_included(value, allowed) != 0)
-		return 0;
-	return tmap_error_set(err, r, "%s of '%s': '%s' is outside the parent's '%s'", file_names[f],
-			 cg_name(cg), value, allowed);
-}
-
-static int
-write_refused(struct state *st, struct cgroup *cg, enum file f, const char *value, int r,
-	      struct tmap_error *err)
-{
-	const char *file = file_names[f];
-
-	switch (r) {
-	case -ENOENT:
-		/* On v2 a controller's files appear only once the parent enables it. */
-		if (st->h.v2 && f != F_SUBTREE && f != F_TYPE)
-			return tmap_error_set(err, r, "%s controller is not enabled under '%s'",
-					 controller_of(f), cg->parent ? cg_name(cg->parent) : "/");
-		/* "+cpu" where the parent does not offer cpu at all. */
-		if (f == F_SUBTREE)
-			return tmap_error_set(err, r,
-					 "controller '%s' is not available in '%s' (see its cgroup.controllers)",
-					 value + 1, cg_name(cg));
-		return tmap_error_set(err, r, "cannot write '%s' to %s of '%s': the file does not exist",
-				 value, file, cg_name(cg));
-	case -EINVAL:
-	case -ERANGE:
-		if (outside_parent(st, cg, f, value, r, err))
-			return r;
-		if (f == F_CPUS || f == F_MEMS)
-			return tmap_error_set(err, r,
-					 "%s of '%s': '%s' names a %s this host does not have",
-					 file, cg_name(cg), value,
-					 f == F_CPUS ? "CPU" : "memory node");
-		break;
-	case -ENOSPC:
-		return tmap_error_set(err, r,
-				 "%s of '%s': '%s' would leave the cgroup's tasks without CPUs or memory nodes",
-				 file, cg_name(cg), value);
-	case -EBUSY:
-		/* v1: a parent may not drop what a child holds. Say which child. */
-		for (size_t i = 0; (f == F_CPUS || f == F_MEMS) && i < st->nchildren; i++) {
-			struct cgroup *child = &st->children[i];
-			_cleanup_free_ char *held = NULL;
-
-			if (child->parent != cg || child->fd < 0 ||
-			    read_at(child->fd, file, MAX_FILE, &held) < 0 ||
-			    set_included(held, value) != 0)
-				continue;
-			return tmap_error_set(err, r,
-					 "%s of '%s': '%s' does not cover child '%s', which holds '%s'",
-					 file, cg_name(cg), value, child->rel, held);
-		}
-		if (f == F_CPUS || f == F_MEMS)
-			return tmap_error_set(err, r,
-					 "%s of '%s': '%s' does not cover what a child cgroup holds, or overlaps an exclusive sibling",
-					 file, cg_name(cg), value);
-		if (f == F_SUBTREE)
-			return tmap_error_set(err, r,
-					 "cannot enable a controller in '%s' with '%s': it holds tasks of its own",
-					 cg_name(cg), value);
-		break;
-	case -EOPNOTSUPP:
-		/* v2: no threaded child under a cgroup that distributes a domain controller. */
-		if (f == F_TYPE && cg->parent && cg->parent->fd >= 0) {
-			_cleanup_free_ char *ctl = NULL;
-
-			if (read_at(cg->parent->fd, file_names[F_SUBTREE], MAX_FILE, &ctl) == 0)
-				return tmap_error_set(err, r,
-						 "cannot make '%s' threaded: '%s' enables '%s' in cgroup.subtree_control, and only threaded controllers (cpuset, cpu, pids) may be",
-						 cg_name(cg), cg_name(cg->parent), ctl);
-		}
-		break;
-	case -EACCES:
-	case -EPERM:
-		if (outside_parent(st, cg, f, value, r, err))
-			return r;
-		return tmap_error_set(err, r, "cannot write %s of '%s': permission denied", file,
-				 cg_name(cg));
-	}
-	return tmap_error_set(err, r, "cannot write '%s' to %s of '%s': %s", value, file, cg_name(cg),
-			 strerror(-r));
-}
-
-/* Announce one write, and make it unless this is a dry run. */
-static int
-cg_write(struct state *st, struct cgroup *cg, enum file f, const char *value,
-	 struct tmap_journal *j, struct tmap_error *err)
-{
-	_cleanup_close_ int fd = -1;
-	/* cgroupfs takes an empty write as nothing at all; a newline is an empty value. */
-	const char *data = value[0] ? value : "\n";
-	size_t len = strlen(data);
-	char *copy = strdup(value);
-	ssize_t n;
-
-	if (!copy)
-		return -ENOMEM;
-	free(cg->pending[f]);
-	cg->pending[f] = copy;
-	if (!tmap_journal_write(j, "write '%s' to %s/%s", value, cg->path, file_names[f]))
-		return 0;
-	if (cg->fd < 0)
-		return tmap_error_set(err, -ENOENT, "cgroup '%s' does not exist", cg_name(cg));
-	fd = openat(cg->fd, file_names[f], O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return write_refused(st, cg, f, value, -errno, err);
-	do
-		n = write(fd, data, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return write_refused(st, cg, f, value, -errno, err);
-	if ((size_t)n != len)
-		return write_refused(st, cg, f, value, -EIO, err);
-	return 0;
-}
-
-/* Write unless this transaction already wrote the same value there. */
-static int
-cg_write_once(struct state *st, struct cgroup *cg, enum file f, const char *value,
-	      struct tmap_journal *j, struct tmap_error *err)
-{
-	if (cg->pending[f] && streq(cg->pending[f], value))
-		return 0;
-	return cg_write(st, cg, f, value, j, err);
-}
-
-/* What a file holds at this point of the transaction, the dry run's writes included. */
-static int
-current(struct cgroup *cg, enum file f, char **ret)
-{
-	if (cg->pending[f])
-		*ret = strdup(cg->pending[f]);
-	else if (cg->fd >= 0)
-		return read_at(cg->fd, file_names[f], MAX_FILE, ret);
-	else
-		*ret = strdup(""); /* a cgroup a dry run would make starts empty */
-	return *ret ? 0 : -ENOMEM;
-}
-
-static int
-cg_mkdir(struct cgroup *cg, struct tmap_journal *j, struct tmap_error *err)
-{
-	const char *name = strrchr(cg->rel, '/');
+	_cleanup_free_ char *rel = NULL, *dir = NULL;
+	const char *input = tmap_target_get(target, "cgroup");
+	const char *layout = tmap_target_get(target, "layout");
+	struct hierarchy h = {0};
 	int r;
 
-	name = name ? name + 1 : cg->rel;
-	cg->made = true;
-	if (!tmap_journal_write(j, "create cgroup %s", cg->path))
-		return 0;
-	if (cg->parent->fd < 0)
-		return tmap_error_set(err, -ENOENT, "cgroup '%s' does not exist", cg_name(cg->parent));
-	if (mkdirat(cg->parent->fd, name, 0755) < 0) {
-		/* Someone made it since open(): it is theirs, not ours to remove. */
-		if (errno != EEXIST)
-			return tmap_error_set(err, -errno, "cannot create cgroup '%s': %s", cg->rel,
-					 strerror(errno));
-	} else {
-		cg->created = true;
-	}
-	r = cgpath_open_beneath(cg->parent->fd, name, true);
-	if (r < 0)
-		return tmap_error_set(err, r, "cannot open cgroup '%s': %s", cg->rel, strerror(-r));
-	cg->fd = r;
-	return 0;
-}
-
-static bool
-cg_exists(const struct cgroup *cg)
-{
-	return cg->fd >= 0 || cg->made;
-}
-
-/* v2: a controller in a cgroup's subtree_control, so that its children get its files. */
-static int
-enable_controller(struct state *st, struct cgroup *cg, const char *controller,
-		  struct tmap_journal *j, struct tmap_error *err)
-{
-	_cleanup_free_ char *now = NULL, *value = NULL;
-	int r;
-
-	/* Already added by this transaction (in a dry run, the file does not show it). */
-	if (streq(controller, "cpu") ? cg->added_cpu : cg->added_cpuset)
-		return 0;
-	if (cg->fd >= 0) {
-		r = read_at(cg->fd, file_names[F_SUBTREE], MAX_FILE, &now);
-		if (r < 0)
-			return tmap_error_set(err, r, "cannot read %s of '%s': %s",
-					 file_names[F_SUBTREE], cg_name(cg), strerror(-r));
-		if (has_word(now, controller, " "))
-			return 0;
-	}
-	if (!st->create)
-		return tmap_error_set(err, -ENOENT,
-				 "%s controller is not enabled under '%s' (use --create)", controller,
-				 cg_name(cg));
-	if (asprintf(&value, "+%s", controller) < 0)
-		return -ENOMEM;
-	r = cg_write(st, cg, F_SUBTREE, value, j, err);
+	if (!input)
+		return tmap_error_set(err, -EINVAL,
+				      "the cgroup backend needs --cgroup PATH (for example machine.slice/ct1)");
+	if (layout && !streq(layout, "container") && !streq(layout, "libvirt"))
+		return tmap_error_set(err, -EINVAL, "--layout: '%s' is not one of container, libvirt",
+				      layout);
+	r = detect_hierarchy(&h, err);
 	if (r < 0)
 		return r;
-	if (streq(controller, "cpu"))
-		cg->added_cpu = true;
-	else
-		cg->added_cpuset = true;
-	return 0;
-}
-
-/*
- * v1: a new cpuset is empty, and no child fits in an empty parent: a cgroup made on the way
- * to the target starts with its parent's sets. The target itself needs no seed: it gets its
- * final sets next, memory nodes first, before any task can be in it.
- */
-static int
-seed(struct state *st, struct cgroup *cg, struct tmap_journal *j, struct tmap_error *err)
-{
-	static const enum file order[] = {F_MEMS, F_CPUS};
-
-	for (size_t i = 0; i < 2; i++) {
-		_cleanup_free_ char *value = NULL;
-		int r = current(cg->parent, order[i], &value);
-
-		if (r < 0)
-			return tmap_error_set(err, r, "cannot read %s of '%s': %s",
-					 file_names[order[i]], cg_name(cg->parent), strerror(-r));
-		r = cg_write(st, cg, order[i], value, j, err);
-		if (r < 0)
-			return r;
+	r = cgpath_normalize(h.mount, input, &rel, err);
+	if (r == 0 && asprintf(&dir, "%s/%s", h.mount, rel) < 0) {
+		dir = NULL;
+		r = -ENOMEM;
 	}
-	return 0;
+	hierarchy_clear(&h);
+	if (r == 0)
+		r = tmap_target_set(identity, "cgroup", dir);
+	if (r == 0)
+		r = tmap_target_set(identity, "layout", layout ? layout : "container");
+	if (r == -ENOMEM)
+		return tmap_error_set(err, r, "out of memory");
+	return r;
 }
 
 /* The target's path, made where it is missing (v1: seeded; v2: cpuset enabled above). */
@@ -1202,7 +540,7 @@ want_children(struct state *st, const struct tmap_plan *plan, size_t guest,
 		child_name(w[i].role, w[i].index, name, sizeof(name));
 		if (!st->create)
 			return tmap_error_set(err, -ENOENT,
-					 "cgroup '%s/%s' does not exist under %s (use --create)",
+					 "cgroup '%s/%s' does not exist under %s (use --create): nothing was changed",
 					 st->chain[st->depth].rel, name, st->h.mount);
 		r = add_child(st, name, w[i].role, w[i].index, &cg);
 		if (r < 0)
@@ -1234,119 +572,13 @@ check_v2_bounds(struct state *st, const char *cpus, const char *mems, struct tma
 
 		if (read_at(above->fd, files[i], MAX_FILE, &allowed) < 0)
 			continue;
-		if (set_included(want[i], allowed) == 0)
+		if (cpulist_included(want[i], allowed) == 0)
 			return tmap_error_set(err, -EINVAL,
 					 "%s of '%s': '%s' is outside the parent's '%s'",
 					 file_names[i == 0 ? F_CPUS : F_MEMS], t->rel, want[i],
 					 allowed);
 	}
 	return 0;
-}
-
-/* v1: cputune's values as they are, in the cpu hierarchy at the same path. */
-static int
-write_qos_v1(struct state *st, uint64_t shares, uint64_t period, int64_t quota,
-	     struct tmap_journal *j, struct tmap_error *err)
-{
-	struct cgroup *ct = &st->cpu_chain[st->depth];
-	char value[32];
-	int r = 0;
-
-	if (shares) {
-		snprintf(value, sizeof(value), "%" PRIu64, shares);
-		r = cg_write(st, ct, F_SHARES, value, j, err);
-	}
-	if (r == 0 && period) {
-		snprintf(value, sizeof(value), "%" PRIu64, period);
-		r = cg_write(st, ct, F_PERIOD, value, j, err);
-	}
-	if (r == 0 && quota) {
-		snprintf(value, sizeof(value), "%" PRId64, quota < 0 ? -1 : quota);
-		r = cg_write(st, ct, F_QUOTA, value, j, err);
-	}
-	return r;
-}
-
-/*
- * v1 shares 2..262144 (default 1024) onto v2 weight 1..10000 (default 100), linearly, as
- * systemd and crun map them: weight = 1 + (shares - 2) * 9999 / 262142. 1024 gives 39, not
- * 100: the two scales do not share a default.
- */
-static uint64_t
-shares_to_weight(uint64_t shares)
-{
-	return 1 + ((shares - 2) * 9999) / 262142;
-}
-
-/* The two halves of v2's cpu.max, "QUOTA PERIOD"; QUOTA is "max" for no limit. */
-struct cpu_max {
-	char quota[32];
-	char period[32];
-};
-
-/*
- * cpu.max as the plan's quota (0: unset, < 0: no limit) and period (0: unset) make it over
- * now, what the file holds (NULL: not there yet, QUOTA "max" and no PERIOD): a half the plan
- * leaves unset stays what it is. apply writes it and verify compares with it, so that they
- * cannot disagree. -EPROTO when now is not "QUOTA PERIOD".
- */
-static int
-cpu_max_wanted(int64_t quota, uint64_t period, const char *now, struct cpu_max *ret)
-{
-	struct cpu_max m = {"max", ""};
-
-	if (now && sscanf(now, "%31s %31s", m.quota, m.period) != 2)
-		return -EPROTO;
-	if (quota > 0)
-		snprintf(m.quota, sizeof(m.quota), "%" PRId64, quota);
-	else if (quota < 0)
-		snprintf(m.quota, sizeof(m.quota), "max");
-	if (period)
-		snprintf(m.period, sizeof(m.period), "%" PRIu64, period);
-	*ret = m;
-	return 0;
-}
-
-/* v2: the same, converted to cpu.weight and cpu.max. */
-static int
-write_qos_v2(struct state *st, uint64_t shares, uint64_t period, int64_t quota,
-	     struct tmap_journal *j, struct tmap_error *err)
-{
-	struct cgroup *t = &st->chain[st->depth];
-	_cleanup_free_ char *now = NULL;
-	struct cpu_max m;
-	char value[80];
-	int r;
-
-	if (shares) {
-		snprintf(value, sizeof(value), "%" PRIu64, shares_to_weight(shares));
-		r = cg_write(st, t, F_WEIGHT, value, j, err);
-		if (r < 0)
-			return r;
-	}
-	if (!period && !quota)
-		return 0;
-	/* A period without a quota keeps the quota there is, so read it. */
-	if (period && !quota) {
-		r = current(t, F_MAX, &now);
-		/* Not there yet: a dry run that only announced "+cpu" above, or that makes the
-		 * cgroup. */
-		if (r < 0 && r != -ENOENT)
-			return tmap_error_set(err, r, "cannot read cpu.max of '%s': %s", t->rel,
-					 strerror(-r));
-		if (r < 0 || !now[0]) {
-			free(now);
-			now = NULL;
-		}
-	}
-	if (cpu_max_wanted(quota, period, now, &m) < 0)
-		return tmap_error_set(err, -EPROTO, "cpu.max of '%s': '%s' is not 'QUOTA PERIOD'",
-				 t->rel, now);
-	/* A quota without a period is written alone: the kernel keeps the period there is. */
-	if (!period)
-		return cg_write(st, t, F_MAX, m.quota, j, err);
-	snprintf(value, sizeof(value), "%s %s", m.quota, m.period);
-	return cg_write(st, t, F_MAX, value, j, err);
 }
 
 /* layout=libvirt: the target grows to hold old and new, then each child gets its set. */
@@ -1368,11 +600,11 @@ apply_children(struct state *st, const struct wanted *children, size_t n, const 
 
 		r = current(t, sets[i], &now);
 		if (r == 0)
-			r = set_union(now, sets[i] == F_CPUS ? cpus : mems, &wide);
+			r = cpulist_union(now, sets[i] == F_CPUS ? cpus : mems, &wide);
 		if (r < 0)
 			return tmap_error_set(err, r, "cannot read %s of '%s': %s", file_names[sets[i]],
 					 t->rel, strerror(-r));
-		if (!set_equal(wide, now)) {
+		if (!cpulist_equal(wide, now)) {
 			r = cg_write(st, t, sets[i], wide, j, err);
 			if (r < 0)
 				return r;
@@ -1400,6 +632,64 @@ apply_children(struct state *st, const struct wanted *children, size_t n, const 
 	return 0;
 }
 
+/* One guest of the plan, as the backend writes it. */
+struct guest_sets {
+	const char *cpus, *mems;
+	uint64_t shares, period;
+	int64_t quota;
+	bool qos;
+	struct wanted *children; /* layout=libvirt */
+	size_t nchildren;
+};
+
+/*
+ * Read the plan's guest and refuse, before any write, what the plan needs that is not there
+ * and will not be made: the cpu controller, the target in the cpu hierarchy, a child of the
+ * libvirt layout (without --create), sets outside a v2 parent.
+ */
+static int
+preflight(struct state *st, const struct tmap_plan *plan, size_t guest, struct guest_sets *g,
+	  struct tmap_error *err)
+{
+	struct cgroup *t = &st->chain[st->depth];
+	int r;
+
+	*g = (struct guest_sets){tmap_plan_cpuset(plan, guest), tmap_plan_memory_nodeset(plan, guest)};
+	if (!g->cpus || !g->mems || !g->cpus[0] || !g->mems[0])
+		return tmap_error_set(err, -EINVAL, "guest %zu of the plan has no CPUs or memory nodes",
+				 guest);
+	r = tmap_plan_qos(plan, guest, &g->shares, &g->period, &g->quota);
+	if (r < 0)
+		return tmap_error_set(err, r, "guest %zu is not in the plan", guest);
+	g->qos = g->shares || g->period || g->quota;
+	if (g->qos && !st->h.v2 && !st->h.cpu_mount)
+		return tmap_error_set(err, -ENOENT,
+				 "the plan sets CPU QoS, but the cpu controller is not mounted: nothing was changed");
+	if (g->qos && st->cpu_chain && st->cpu_chain[st->depth].fd < 0 && !st->create)
+		return tmap_error_set(err, -ENOENT,
+				 "cgroup '%s' does not exist under %s (use --create): nothing was changed",
+				 t->rel, st->h.cpu_mount);
+	if (st->h.v2) {
+		r = check_v2_bounds(st, g->cpus, g->mems, err);
+		if (r < 0)
+			return r;
+	}
+	if (st->libvirt)
+		return want_children(st, plan, guest, &g->children, &g->nchildren, err);
+	return 0;
+}
+
+/* The open step's last word: what apply() would refuse before writing, refused now. */
+static int
+cgroup_check(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap_error *err)
+{
+	struct guest_sets g;
+	int r = preflight(userdata, plan, guest, &g, err);
+
+	free(g.children);
+	return r;
+}
+
 /*
  * The order keeps every write legal and no task without CPUs or memory: a v1 child must stay
  * inside its parent, so with children the target first grows to old ∪ new, then the children
@@ -1407,48 +697,14 @@ apply_children(struct state *st, const struct wanted *children, size_t n, const 
  * that moves to new CPUs finds its new nodes already allowed.
  */
 static int
-cgroup_apply(void *userdata, const struct tmap_plan *plan, size_t guest,
-	     struct tmap_journal *j, struct tmap_error *err)
+apply_guest(struct state *st, const struct guest_sets *g, struct tmap_journal *j,
+	    struct tmap_error *err)
 {
 	static const enum file sets[] = {F_MEMS, F_CPUS};
-	struct state *st = userdata;
 	struct cgroup *t = &st->chain[st->depth];
-	const char *cpus = tmap_plan_cpuset(plan, guest);
-	const char *mems = tmap_plan_memory_nodeset(plan, guest);
-	_cleanup_free_ struct wanted *children = NULL;
-	size_t nchildren = 0;
-	uint64_t shares = 0, period = 0;
-	int64_t quota = 0;
-	bool qos;
 	int r;
 
-	if (!cpus || !mems || !cpus[0] || !mems[0])
-		return tmap_error_set(err, -EINVAL, "guest %zu of the plan has no CPUs or memory nodes",
-				 guest);
-	r = tmap_plan_qos(plan, guest, &shares, &period, &quota);
-	if (r < 0)
-		return tmap_error_set(err, r, "guest %zu is not in the plan", guest);
-	qos = shares || period || quota;
-
-	/* Everything that can be refused without writing is refused first. */
-	if (qos && !st->h.v2 && !st->h.cpu_mount)
-		return tmap_error_set(err, -ENOENT,
-				 "the plan sets CPU QoS, but the cpu controller is not mounted");
-	if (qos && st->cpu_chain && st->cpu_chain[st->depth].fd < 0 && !st->create)
-		return tmap_error_set(err, -ENOENT, "cgroup '%s' does not exist under %s (use --create)",
-				 t->rel, st->h.cpu_mount);
-	if (st->h.v2) {
-		r = check_v2_bounds(st, cpus, mems, err);
-		if (r < 0)
-			return r;
-	}
-	if (st->libvirt) {
-		r = want_children(st, plan, guest, &children, &nchildren, err);
-		if (r < 0)
-			return r;
-	}
-
-	r = make_path(st, qos, j, err);
+	r = make_path(st, g->qos, j, err);
 	if (r < 0)
 		return r;
 	if (st->migrate && !st->h.v2) {
@@ -1457,250 +713,34 @@ cgroup_apply(void *userdata, const struct tmap_plan *plan, size_t guest,
 			return r;
 	}
 	if (st->libvirt) {
-		r = apply_children(st, children, nchildren, cpus, mems, j, err);
+		r = apply_children(st, g->children, g->nchildren, g->cpus, g->mems, j, err);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < 2; i++) {
-		r = cg_write_once(st, t, sets[i], sets[i] == F_CPUS ? cpus : mems, j, err);
+		r = cg_write_once(st, t, sets[i], sets[i] == F_CPUS ? g->cpus : g->mems, j, err);
 		if (r < 0)
 			return r;
 	}
-	if (!qos)
+	if (!g->qos)
 		return 0;
 	if (st->h.v2)
-		return write_qos_v2(st, shares, period, quota, j, err);
-	return write_qos_v1(st, shares, period, quota, j, err);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Reading back */
-
-/* "Cpus_allowed_list:\t0-3" from a status file; NULL when the line is not there. */
-static char *
-status_field(const char *status, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (strncmp(p, key, n) == 0 && p[n] == ':') {
-			p += n + 1;
-			p += strspn(p, " \t");
-			return strndup(p, strcspn(p, "\n"));
-		}
-	}
-	return NULL;
+		return write_qos_v2(st, g->shares, g->period, g->quota, j, err);
+	return write_qos_v1(st, g->shares, g->period, g->quota, j, err);
 }
 
 static int
-observe_task(int tid, enum tmap_task_role role, unsigned index, struct tmap_observed *obs,
-	     struct tmap_error *err)
+cgroup_apply(void *userdata, const struct tmap_plan *plan, size_t guest,
+	     struct tmap_journal *j, struct tmap_error *err)
 {
-	_cleanup_free_ char *status = NULL, *cpus = NULL, *mems = NULL;
-	char path[64];
+	struct guest_sets g;
 	int r;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", tid, tid);
-	r = read_at(AT_FDCWD, path, MAX_FILE, &status);
-	/* It exited between the listing and now. */
-	if (r == -ENOENT || r == -ESRCH)
-		return 0;
-	if (r < 0)
-		return tmap_error_set(err, r, "cannot read %s: %s", path, strerror(-r));
-	cpus = status_field(status, "Cpus_allowed_list");
-	mems = status_field(status, "Mems_allowed_list");
-	if (!cpus)
-		return tmap_error_set(err, -EBADMSG, "%s has no Cpus_allowed_list", path);
-	r = tmap_observed_task(obs, tid, role, index, cpus, mems);
-	if (r < 0)
-		return tmap_error_set(err, r, "task %d: cannot record '%s' / '%s'", tid, cpus,
-				 mems ? mems : "");
-	return 0;
-}
-
-/*
- * Every task in a cgroup and below it, each with the role of the libvirt child it sits in
- * (top is true at the target, where the children are told apart by name).
- */
-static int
-observe_tasks(struct state *st, int dirfd, const char *rel, enum tmap_task_role role,
-	      unsigned index, unsigned depth, struct tmap_observed *obs, struct tmap_error *err)
-{
-	_cleanup_free_ char *list = NULL;
-	const char *listfile = st->h.v2 ? "cgroup.threads" : "tasks";
-	struct dirent *de;
-	DIR *dir;
-	int fd, r;
-
-	r = read_at(dirfd, listfile, MAX_TASK_LIST, &list);
-	if (r < 0)
-		return tmap_error_set(err, r, "cannot read %s of '%s': %s", listfile, rel,
-				 strerror(-r));
-	for (char *p = list, *end; *p; p = end) {
-		long tid;
-
-		errno = 0;
-		tid = strtol(p, &end, 10);
-		if (errno || end == p || tid <= 0 || tid > INT_MAX || (*end && *end != '\n'))
-			return tmap_error_set(err, -EBADMSG, "%s of '%s' holds '%.*s', not a task id",
-					 listfile, rel, (int)strcspn(p, "\n"), p);
-		end += *end == '\n';
-		r = observe_task((int)tid, role, index, obs, err);
-		if (r < 0)
-			return r;
-	}
-	if (depth >= MAX_TASK_DEPTH)
-		return 0;
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return tmap_error_set(err, -errno, "cannot list cgroup '%s': %s", rel, strerror(errno));
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return -ENOMEM;
-	}
-	r = 0;
-	while (r == 0 && (de = readdir(dir))) {
-		enum tmap_task_role sub_role = role;
-		unsigned sub_index = index;
-		_cleanup_free_ char *sub_rel = NULL;
-		_cleanup_close_ int sub = -1;
-
-		if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		if (depth == 0 && st->libvirt &&
-		    !parse_child_name(de->d_name, &sub_role, &sub_index)) {
-			sub_role = TMAP_TASK_ANY;
-			sub_index = 0;
-		}
-		if (asprintf(&sub_rel, "%s/%s", rel, de->d_name) < 0) {
-			sub_rel = NULL;
-			r = -ENOMEM;
-			break;
-		}
-		sub = cgpath_open_beneath(dirfd, de->d_name, true);
-		if (sub == -ENOENT)
-			continue; /* removed since the listing */
-		if (sub < 0) {
-			r = tmap_error_set(err, sub, "cannot open cgroup '%s': %s", sub_rel,
-				      strerror(-sub));
-			break;
-		}
-		r = observe_tasks(st, sub, sub_rel, sub_role, sub_index, depth + 1, obs, err);
-	}
-	closedir(dir);
-	return r;
-}
-
-static int
-observe_set(struct state *st, struct cgroup *cg, enum tmap_observed_kind kind, unsigned index,
-	    enum file f, struct tmap_observed *obs, struct tmap_error *err)
-{
-	_cleanup_free_ char *value = NULL;
-	char file[64], where[PATH_MAX + 96];
-	int r;
-
-	/* v2 keeps what was written and what is in force apart; the latter is the truth. */
-	snprintf(file, sizeof(file), "%s%s", file_names[f], st->h.v2 ? ".effective" : "");
-	if (cg->fd < 0) {
-		snprintf(where, sizeof(where), "%s of missing cgroup '%s'", file, cg->rel);
-		r = tmap_observed_set(obs, kind, index, "", where);
-		return r < 0 ? tmap_error_set(err, r, "cannot record %s", where) : 0;
-	}
-	r = read_at(cg->fd, file, MAX_FILE, &value);
-	if (r < 0)
-		return tmap_error_set(err, r, "cannot read %s of '%s': %s", file, cg->rel,
-				 strerror(-r));
-	snprintf(where, sizeof(where), "%s of '%s'", file, cg->rel);
-	r = tmap_observed_set(obs, kind, index, value, where);
-	if (r < 0)
-		return tmap_error_set(err, r, "%s: cannot record '%s'", where, value);
-	return 0;
-}
-
-/* A QoS file as it is now, without its newline. */
-static int
-read_value(struct cgroup *cg, enum file f, char **ret, struct tmap_error *err)
-{
-	int r = cg->fd < 0 ? -ENOENT : read_at(cg->fd, file_names[f], MAX_FILE, ret);
-
-	if (r < 0)
-		return tmap_error_set(err, r, "cannot read %s of '%s': %s", file_names[f], cg->rel,
-				 strerror(-r));
-	(*ret)[strcspn(*ret, "\n")] = '\0';
-	return 0;
-}
-
-/* One QoS file against what the plan's value becomes in it; a difference is drift. */
-static int
-compare_value(struct cgroup *cg, enum file f, const char *now, const char *want,
-	      struct tmap_observed *obs, struct tmap_error *err)
-{
-	int r;
-
-	if (streq(now, want))
-		return 0;
-	r = tmap_observed_drift(obs, "%s of '%s' is '%s', the plan says '%s'", file_names[f],
-				cg->rel, now, want);
-	return r < 0 ? tmap_error_set(err, r, "out of memory") : 0;
-}
-
-static int
-observe_value(struct cgroup *cg, enum file f, const char *want, struct tmap_observed *obs,
-	      struct tmap_error *err)
-{
-	_cleanup_free_ char *now = NULL;
-	int r = read_value(cg, f, &now, err);
-
-	return r < 0 ? r : compare_value(cg, f, now, want, obs, err);
-}
-
-/* The plan's cputune as the files hold it: v1 as it is, v2 as cpu.weight and cpu.max. */
-static int
-observe_qos(struct state *st, const struct tmap_plan *plan, size_t guest,
-	    struct tmap_observed *obs, struct tmap_error *err)
-{
-	uint64_t shares = 0, period = 0;
-	int64_t quota = 0;
-	char want[64];
-	int r = 0;
-
-	tmap_plan_qos(plan, guest, &shares, &period, &quota);
-	if (!st->h.v2) {
-		struct cgroup *ct = &st->cpu_chain[st->depth];
-
-		if (shares) {
-			snprintf(want, sizeof(want), "%" PRIu64, shares);
-			r = observe_value(ct, F_SHARES, want, obs, err);
-		}
-		if (r == 0 && period) {
-			snprintf(want, sizeof(want), "%" PRIu64, period);
-			r = observe_value(ct, F_PERIOD, want, obs, err);
-		}
-		if (r == 0 && quota) {
-			snprintf(want, sizeof(want), "%" PRId64, quota < 0 ? -1 : quota);
-			r = observe_value(ct, F_QUOTA, want, obs, err);
-		}
-		return r;
-	}
-	if (shares) {
-		snprintf(want, sizeof(want), "%" PRIu64, shares_to_weight(shares));
-		r = observe_value(&st->chain[st->depth], F_WEIGHT, want, obs, err);
-	}
-	if (r == 0 && (period || quota)) {
-		struct cgroup *t = &st->chain[st->depth];
-		_cleanup_free_ char *now = NULL;
-		struct cpu_max m;
-
-		r = read_value(t, F_MAX, &now, err);
-		if (r < 0)
-			return r;
-		if (cpu_max_wanted(quota, period, now, &m) < 0)
-			return tmap_error_set(err, -EPROTO, "cpu.max of '%s': '%s' is not 'QUOTA PERIOD'",
-					 t->rel, now);
-		snprintf(want, sizeof(want), "%s %s", m.quota, m.period);
-		r = compare_value(t, F_MAX, now, want, obs, err);
-	}
+	/* Everything that can be refused without writing is refused first (check() did). */
+	r = preflight(userdata, plan, guest, &g, err);
+	if (r == 0)
+		r = apply_guest(userdata, &g, j, err);
+	free(g.children);
 	return r;
 }
 
@@ -1760,42 +800,6 @@ cgroup_read_back(void *userdata, const struct tmap_plan *plan, size_t guest,
 	return observe_tasks(st, t->fd, t->rel, TMAP_TASK_ANY, 0, 0, obs, err);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Restoring */
-
-/* Put a captured file back, if it was there and changed. */
-static int
-put_back(struct state *st, struct cgroup *cg, enum file f, struct tmap_journal *j,
-	 struct tmap_error *err)
-{
-	_cleanup_free_ char *now = NULL;
-
-	if (!cg->saved[f] || cg->fd < 0)
-		return 0;
-	if (read_at(cg->fd, file_names[f], MAX_FILE, &now) == 0 && streq(now, cg->saved[f]))
-		return 0;
-	return cg_write(st, cg, f, cg->saved[f], j, err);
-}
-
-static int
-cg_rmdir(struct cgroup *cg, struct tmap_journal *j, struct tmap_error *err)
-{
-	const char *name = strrchr(cg->rel, '/');
-
-	if (!cg->created)
-		return 0;
-	name = name ? name + 1 : cg->rel;
-	if (!tmap_journal_write(j, "remove cgroup %s", cg->path))
-		return 0;
-	if (unlinkat(cg->parent->fd, name, AT_REMOVEDIR) < 0)
-		return tmap_error_set(err, -errno, "cannot remove cgroup '%s': %s", cg->rel,
-				 strerror(errno));
-	close(cg->fd);
-	cg->fd = -1;
-	cg->created = false;
-	return 0;
-}
-
 /* Keep the first failure, and go on: the more of the capture is back, the better. */
 static void
 keep_first(int r, int *first, struct tmap_error *first_err, const struct tmap_error *err)
@@ -1822,7 +826,7 @@ cgroup_restore(void *userdata, struct tmap_journal *j, struct tmap_error *reterr
 
 			if (!t->saved[sets[i]] ||
 			    read_at(t->fd, file_names[sets[i]], MAX_FILE, &now) < 0 ||
-			    set_union(now, t->saved[sets[i]], &wide) < 0 || set_equal(wide, now))
+			    cpulist_union(now, t->saved[sets[i]], &wide) < 0 || cpulist_equal(wide, now))
 				continue;
 			keep_first(cg_write(st, t, sets[i], wide, j, &err), &first, &first_err,
 				   &err);
@@ -1892,4 +896,6 @@ TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.read_back = cgroup_read_back,
 	.restore = cgroup_restore,
 	.close = cgroup_close,
+	.identify = cgroup_identify,
+	.check = cgroup_check,
 };

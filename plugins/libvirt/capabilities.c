@@ -845,3 +845,26 @@ capabilities_only_hugepage_size(const char *caps, uint64_t *ret_kib, struct tmap
 	*ret_kib = several ? 0 : only;
 	return 0;
 }
+
+int
+capabilities_nodes(const char *caps, char **ret_list, struct tmap_error *err)
+{
+	_cleanup_xml_doc_ xmlDocPtr doc = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct host h = {0};
+	size_t len = 0;
+	FILE *f = NULL;
+	int r;
+
+	r = parse_caps(caps, &doc, &h, err);
+	if (r == 0 && !(f = open_memstream(&text, &len)))
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; r == 0 && i < h.ncells; i++)
+		fprintf(f, "%s%u", i ? "," : "", h.cells[i].id);
+	if (f && fclose(f) != 0 && r == 0)
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+	host_clear(&h);
+	if (r == 0)
+		*ret_list = TAKE_PTR(text);
+	return r;
+}

@@ -1,75 +1,35 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libvirt's cpumaps, 8 CPUs a byte with CPU 0 in the low bit of byte 0 (VIR_USE_CPU), to and
- * from the kernel list syntax every set in topomap is written in.
+ * from the kernel list syntax every set in topomap is written in, through the library's one
+ * parser and printer.
  */
-#include <ctype.h>
-
 #include <libvirt/libvirt.h>
 
+#include "cpulist.h"
 #include "libvirt-backend.h"
 #include "libvirt-util.h"
-
-/* Strictly digits, ranges and commas, as the core parses lists. Gives the highest index, and
- * whether the list is empty ("" is the empty set). */
-static int
-list_scan(const char *list, unsigned *ret_max, bool *ret_empty)
-{
-	const char *p = list;
-	unsigned max = 0;
-	bool empty = true;
-
-	while (*p) {
-		unsigned long a, b;
-		char *end;
-
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-		errno = 0;
-		a = strtoul(p, &end, 10);
-		if (errno || a > LIST_MAX_INDEX)
-			return -EINVAL;
-		b = a;
-		p = end;
-		if (*p == '-') {
-			p++;
-			if (!isdigit((unsigned char)*p))
-				return -EINVAL;
-			b = strtoul(p, &end, 10);
-			if (errno || b > LIST_MAX_INDEX || b < a)
-				return -EINVAL;
-			p = end;
-		}
-		if (*p == ',') {
-			if (*++p == '\0')
-				return -EINVAL;
-		} else if (*p) {
-			return -EINVAL;
-		}
-		if (b > max || empty)
-			max = (unsigned)b;
-		empty = false;
-	}
-	*ret_max = max;
-	*ret_empty = empty;
-	return 0;
-}
 
 int
 cpumap_from_list(const char *list, int maplen_min, unsigned char **ret_map, int *ret_maplen)
 {
+	_cleanup_free_ unsigned long *mask = NULL;
 	_cleanup_free_ unsigned char *map = NULL;
-	const char *p = list;
-	unsigned max;
-	bool empty;
+	size_t words = 0, top = 0;
+	bool empty = true;
 	int maplen, r;
 
 	if (!list)
 		return -EINVAL;
-	r = list_scan(list, &max, &empty);
+	r = tmap_cpulist_parse(list, &mask, &words);
 	if (r < 0)
 		return r;
-	maplen = empty ? 0 : VIR_CPU_MAPLEN((int)max + 1);
+	for (size_t i = 0; i < words * TMAP_CPULIST_WORD_BITS; i++)
+		if (mask_has(mask, words, i)) {
+			top = i;
+			empty = false;
+		}
+	maplen = empty ? 0 : VIR_CPU_MAPLEN((int)top + 1);
 	if (maplen < maplen_min)
 		maplen = maplen_min;
 	if (maplen < 1)
@@ -77,17 +37,9 @@ cpumap_from_list(const char *list, int maplen_min, unsigned char **ret_map, int 
 	map = calloc((size_t)maplen, 1);
 	if (!map)
 		return -ENOMEM;
-	/* Checked by list_scan(): only the ranges remain to be set. */
-	while (*p) {
-		unsigned long a = strtoul(p, (char **)&p, 10), b = a;
-
-		if (*p == '-')
-			b = strtoul(p + 1, (char **)&p, 10);
-		for (unsigned long c = a; c <= b; c++)
-			VIR_USE_CPU(map, c);
-		if (*p == ',')
-			p++;
-	}
+	for (size_t i = 0; !empty && i <= top; i++)
+		if (mask_has(mask, words, i))
+			VIR_USE_CPU(map, i);
 	*ret_map = TAKE_PTR(map);
 	*ret_maplen = maplen;
 	return 0;
@@ -96,31 +48,15 @@ cpumap_from_list(const char *list, int maplen_min, unsigned char **ret_map, int 
 char *
 cpumap_to_list(const unsigned char *map, int maplen)
 {
+	size_t ncpus = maplen > 0 ? (size_t)maplen * 8 : 0;
+	size_t words = (ncpus + TMAP_CPULIST_WORD_BITS - 1) / TMAP_CPULIST_WORD_BITS;
+	_cleanup_free_ unsigned long *mask = calloc(words ? words : 1, sizeof(*mask));
 	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	int ncpus = maplen * 8;
-	bool first = true;
 
-	if (!f)
+	if (!mask)
 		return NULL;
-	for (int c = 0; c < ncpus; c++) {
-		int end = c;
-
-		if (!VIR_CPU_USED(map, c))
-			continue;
-		while (end + 1 < ncpus && VIR_CPU_USED(map, end + 1))
-			end++;
-		if (end == c)
-			fprintf(f, "%s%d", first ? "" : ",", c);
-		else
-			fprintf(f, "%s%d-%d", first ? "" : ",", c, end);
-		first = false;
-		c = end;
-	}
-	if (fclose(f) != 0) {
-		free(text);
-		return NULL;
-	}
-	return text;
+	for (size_t c = 0; c < ncpus; c++)
+		if (VIR_CPU_USED(map, c))
+			mask[c / TMAP_CPULIST_WORD_BITS] |= 1ul << (c % TMAP_CPULIST_WORD_BITS);
+	return tmap_cpulist_format(mask, words, &text) < 0 ? NULL : text;
 }

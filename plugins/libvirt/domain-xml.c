@@ -223,15 +223,65 @@ domain_xml_numa(const char *xml, struct domain_numa *ret, struct tmap_error *err
 	return 0;
 }
 
-/* A libvirt domain name as a guest name: letters, digits and "._-", at most 64 characters. */
-static void
-guest_name(const char *name, char *buf, size_t size)
+/* <cputune>'s shares, period and quota; 0 for each that is absent, -1 for a negative quota
+ * (libvirt's unlimited). */
+static int
+cputune_qos(xmlNodePtr root, uint64_t *ret_shares, uint64_t *ret_period, int64_t *ret_quota)
 {
-	size_t i = 0;
+	xmlNodePtr tune = xml_child(root, "cputune");
+	xmlNodePtr shares = xml_child(tune, "shares"), period = xml_child(tune, "period");
+	xmlNodePtr quota = xml_child(tune, "quota");
+	uint64_t q = 0;
 
-	for (; name[i] && i + 1 < size && i < 64; i++)
-		buf[i] = isalnum((unsigned char)name[i]) || strchr("._-", name[i]) ? name[i] : '_';
-	buf[i] = '\0';
+	*ret_shares = *ret_period = 0;
+	*ret_quota = 0;
+	if ((shares && node_u64(shares, UINT64_MAX, ret_shares) < 0) ||
+	    (period && node_u64(period, UINT64_MAX, ret_period) < 0))
+		return -EINVAL;
+	if (!quota)
+		return 0;
+	{
+		_cleanup_xml_char_ xmlChar *text = xmlNodeGetContent(quota);
+		const char *t = text ? (const char *)text : "";
+
+		t += strspn(t, " \t\n");
+		if (*t == '-') {
+			*ret_quota = -1;
+			return isdigit((unsigned char)t[1]) ? 0 : -EINVAL;
+		}
+	}
+	if (node_u64(quota, INT64_MAX, &q) < 0)
+		return -EINVAL;
+	*ret_quota = (int64_t)q;
+	return 0;
+}
+
+int
+domain_xml_qos(const char *xml, uint64_t *ret_shares, uint64_t *ret_period, int64_t *ret_quota,
+	       struct tmap_error *err)
+{
+	_cleanup_xml_doc_ xmlDocPtr doc = xml ? xml_parse(xml, "domain.xml") : NULL;
+	xmlNodePtr root = domain_root(doc);
+
+	if (!root)
+		return tmap_error_set(err, -EINVAL, "not a libvirt domain XML document");
+	if (cputune_qos(root, ret_shares, ret_period, ret_quota) < 0)
+		return tmap_error_set(err, -EINVAL, "<cputune>: shares, period or quota is not a number");
+	return 0;
+}
+
+static int
+describe_qos(xmlNodePtr root, struct tmap_guest *g, const char *name, struct tmap_error *err)
+{
+	uint64_t shares, period;
+	int64_t quota;
+
+	if (cputune_qos(root, &shares, &period, &quota) < 0 ||
+	    tmap_guest_set_qos(g, shares, period, quota) < 0)
+		return tmap_error_set(err, -EINVAL,
+				      "domain '%s': <cputune> shares, period or quota is not one topomap can set (shares 2 to 262144, period 1000 to 1000000 us, quota 1000 us and up or -1)",
+				      name);
+	return 0;
 }
 
 static int
@@ -335,7 +385,6 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	xmlNodePtr memory = xml_child(root, "memory");
 	xmlNodePtr tune_mem = xml_child(xml_child(root, "numatune"), "memory");
 	_cleanup_free_ char *name = NULL;
-	char gname[65];
 	uint64_t vcpus, mib;
 	int r;
 
@@ -346,15 +395,28 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 		if (!name)
 			return -ENOMEM;
 	}
-	guest_name(name, gname, sizeof(gname));
-	if (!gname[0])
+	if (!name[0])
 		return tmap_error_set(err, -EINVAL, "the domain's XML has no <name>");
 	if (node_u64(xml_child(root, "vcpu"), TMAP_MAX_VCPUS, &vcpus) < 0 || vcpus == 0)
 		return tmap_error_set(err, -EINVAL, "domain '%s': <vcpu> is not between 1 and %d", name,
 				 TMAP_MAX_VCPUS);
-	r = tmap_guest_new(gname, (unsigned)vcpus, &g, err);
+	/* The guest is the domain's own name, never a changed one ("db 1" made "db_1" would be
+	 * another guest, and two domains could meet in one name); a name the guest name rule
+	 * refuses (spaces, over 64 characters) is the domain's UUID instead, which libvirt keeps
+	 * unique and which --domain takes as well. With vcpus in range, only the name can be
+	 * refused here. */
+	r = tmap_guest_new(name, (unsigned)vcpus, &g, NULL);
+	if (r == -EINVAL) {
+		_cleanup_xml_char_ xmlChar *uuid = xmlNodeGetContent(xml_child(root, "uuid"));
+
+		if (!uuid || !*uuid)
+			return tmap_error_set(err, -EINVAL,
+					      "domain '%s': its name is not a valid guest name and its XML has no <uuid> to name it by",
+					      name);
+		r = tmap_guest_new((const char *)uuid, (unsigned)vcpus, &g, err);
+	}
 	if (r < 0)
-		return r;
+		return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
 	if (topo) {
 		uint64_t s = 1, d = 1, c = 1, t = 1;
 
@@ -381,6 +443,8 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	r = describe_cells(root, g, name, err);
 	if (r == 0)
 		r = describe_hugepages(root, g, name, default_page_kib, err);
+	if (r == 0)
+		r = describe_qos(root, g, name, err);
 	if (r < 0)
 		goto fail;
 	if (iothreads) {

@@ -42,6 +42,10 @@ char *cpumap_to_list(const unsigned char *map, int maplen);
  */
 int capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err);
 
+/* The host's NUMA cells, "0,1", malloc()ed: the nodes a domain without a nodeset may use.
+ * Returns 0, -EINVAL or -ENOMEM. */
+int capabilities_nodes(const char *caps, char **ret_list, struct tmap_error *err);
+
 /* ---------------------------------------------------------------------------------------- */
 /* domain-xml.c: what the backend reads in, and edits of, a domain's XML */
 
@@ -72,14 +76,20 @@ const struct memnode *domain_numa_memnode(const struct domain_numa *numa, unsign
 /*
  * The guest a domain's XML describes: its name, vcpus (the maximum, as hot-plugged vcpus need
  * pins too), CPU topology, NUMA cells and their memory, iothreads, and the memory mode of its
- * <numatune> (a property of the guest, which libvirt will not change on a running domain).
- * Placement (vcpupin, nodesets) is what a plan decides and is not read. default_page_kib: the
+ * <numatune> (a property of the guest, which libvirt will not change on a running domain),
+ * and the CPU QoS of its <cputune> (shares, period, quota), which the plan sets and verify
+ * compares. Placement (vcpupin, nodesets) is what a plan decides and is not read. default_page_kib: the
  * host's default hugepage size, for a bare <hugepages/>; 0 when unknown (such a domain is then
  * refused).
  * Returns 0, -EINVAL (a domain topomap cannot describe) or -ENOMEM.
  */
 int domain_xml_describe(const char *xml, uint64_t default_page_kib, struct tmap_guest **ret,
 			struct tmap_error *err);
+
+/* The <cputune> shares, period and quota of a domain's XML: 0 for each that is absent, -1 for
+ * an unlimited (negative) quota. Returns 0 or -EINVAL. */
+int domain_xml_qos(const char *xml, uint64_t *ret_shares, uint64_t *ret_period, int64_t *ret_quota,
+		   struct tmap_error *err);
 
 /* Is the domain's memory in hugepages of the host's default size (<hugepages/> without a
  * <page>), which the domain does not say? */

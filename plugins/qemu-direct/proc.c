@@ -28,69 +28,46 @@ proc_open_task_file(int task_fd, pid_t tid, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
-static int
-read_fd(int fd, char **ret)
-{
-	_cleanup_free_ char *buf = malloc(PROC_MAX_FILE + 1);
-	size_t len = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, PROC_MAX_FILE + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > PROC_MAX_FILE)
-			return -EFBIG;
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
 int
 proc_read_task_file(int task_fd, pid_t tid, const char *name, char **ret)
 {
-	_cleanup_close_ int fd = proc_open_task_file(task_fd, tid, name);
+	char path[64];
 
-	if (fd < 0)
-		return fd;
-	return read_fd(fd, ret);
+	snprintf(path, sizeof(path), "%d/%s", (int)tid, name);
+	return read_file_at(task_fd, path, PROC_MAX_FILE, ret, NULL);
 }
 
 int
-proc_status_field(const char *status, const char *key, char **ret)
+proc_start_time(int task_fd, pid_t pid, unsigned long long *ret)
 {
-	size_t klen = strlen(key);
+	_cleanup_free_ char *stat = NULL;
+	unsigned long long v;
+	const char *p;
+	char *end;
+	int r;
 
-	for (const char *line = status; line && *line;) {
-		const char *nl = strchr(line, '\n');
-		const char *end = nl ? nl : line + strlen(line);
-
-		if ((size_t)(end - line) > klen && strncmp(line, key, klen) == 0 &&
-		    line[klen] == ':') {
-			const char *v = line + klen + 1;
-			char *value;
-
-			while (v < end && (*v == ' ' || *v == '\t'))
-				v++;
-			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-				end--;
-			value = strndup(v, (size_t)(end - v));
-			if (!value)
-				return -ENOMEM;
-			*ret = value;
-			return 0;
-		}
-		line = nl ? nl + 1 : NULL;
+	r = proc_read_task_file(task_fd, pid, "stat", &stat);
+	if (r < 0)
+		return r;
+	/* The command name (field 2) may hold blanks and parentheses: count from its last ')'.
+	 * Then field 3 (the state) is the first, and field 22 the twentieth. */
+	p = strrchr(stat, ')');
+	if (!p)
+		return -EBADMSG;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		p += strspn(p, " ");
+		p += strcspn(p, " ");
 	}
-	return -ENOENT;
+	p += strspn(p, " ");
+	if (!isdigit((unsigned char)*p))
+		return -EBADMSG;
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -EBADMSG;
+	*ret = v;
+	return 0;
 }
 
 static int
@@ -138,7 +115,7 @@ proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err)
 		return tmap_error_set(err, r == -ENOENT ? -ESRCH : r,
 				 "cannot read the status of process %d: %s", (int)pid,
 				 strerror(-r));
-	r = proc_status_field(status, "Tgid", &tgid);
+	r = status_field(status, "Tgid", &tgid);
 	if (r < 0)
 		return tmap_error_set(err, -EBADMSG, "the status of process %d has no Tgid", (int)pid);
 	if (strtol(tgid, NULL, 10) != pid)
@@ -188,7 +165,7 @@ exited_by_proc(int task_fd, pid_t pid)
 	if (n > 1 || tids[0] != pid)
 		return false;
 	if (proc_read_task_file(task_fd, pid, "status", &status) < 0 ||
-	    proc_status_field(status, "State", &state) < 0)
+	    status_field(status, "State", &state) < 0)
 		return true;
 	return state[0] == 'Z' || state[0] == 'X';
 }

@@ -9,7 +9,8 @@
 
 #include <topomap/topomap.h>
 
-#include "cpulist.h"
+#include "cpus.h"
+#include "procfs.h"
 
 /* The longest /proc file read (status is about 1.5 KiB). */
 #define PROC_MAX_FILE (64u << 10)
@@ -29,6 +30,10 @@ int proc_open_process(const char *text, pid_t *ret_pid, struct tmap_error *err);
  * the process has exited already (a zombie its parent has not reaped yet counts).
  */
 int proc_open_pidfd(int task_fd, pid_t pid, int *ret_pidfd, struct tmap_error *err);
+/* The process's start time, field 22 of /proc/PID/stat (clock ticks after boot): with its pid,
+ * what names the process and no other one that gets its pid later. -EBADMSG for a stat that
+ * does not parse. */
+int proc_start_time(int task_fd, pid_t pid, unsigned long long *ret);
 /* Has the process exited (every thread gone, the main one a zombie at most)? Waits at most
  * wait_ms for it. */
 bool proc_exited(int task_fd, pid_t pid, int pidfd, int wait_ms);
@@ -40,8 +45,6 @@ int proc_list_tasks(int task_fd, pid_t **ret, size_t *ret_n, struct tmap_error *
 int proc_open_task_file(int task_fd, pid_t tid, const char *name);
 /* Read a file of one thread (task/TID/NAME), at most PROC_MAX_FILE bytes, NUL-terminated. */
 int proc_read_task_file(int task_fd, pid_t tid, const char *name, char **ret);
-/* The value of "Key:" in a status text, malloc()ed without blanks around it. */
-int proc_status_field(const char *status, const char *key, char **ret);
 /* A thread's name (comm), printable characters only. */
 void proc_task_name(int task_fd, pid_t tid, char *buf, size_t size);
 /* The nodes holding anonymous pages of the process, from numa_maps (set bits are nodes). */

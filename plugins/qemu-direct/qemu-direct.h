@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Shared by the files of the qemu-direct backend: small helpers and the QMP client (qmp.c).
- * CPU sets (cpulist.h) and the process under /proc (proc.h) have headers of their own, without
+ * Shared by the files of the qemu-direct backend: small helpers, the QMP client (qmp.c) and
+ * what one QEMU is (qemu-query.c); qemu-direct.c holds the callbacks.
+ * CPU sets (cpus.h) and the process under /proc (proc.h) have headers of their own, without
  * helpers, that tests/test-qemu-direct.c includes next to the core's. Only the public headers
  * of libtopomap are used, with the project's header-only helpers (common/util.h).
  */
@@ -19,9 +20,10 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <topomap/plugin.h>
 #include <topomap/topomap.h>
 
-#include "cpulist.h"
+#include "cpus.h"
 #include "proc.h"
 #include "util.h"
 
@@ -43,8 +45,9 @@ json_putp(json_object **o)
 
 struct qmp;
 
-/* Connect, read the greeting and negotiate capabilities. */
-int qmp_connect(const char *path, struct qmp **ret, struct tmap_error *err);
+/* Connect, check that the process serving the socket is `peer` (SO_PEERCRED; not checked
+ * when peer is 0), read the greeting and negotiate capabilities. */
+int qmp_connect(const char *path, pid_t peer, struct qmp **ret, struct tmap_error *err);
 struct qmp *qmp_close(struct qmp *q);
 static inline void
 qmp_closep(struct qmp **q)
@@ -63,5 +66,56 @@ int qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tm
 /* The same with arguments (a JSON object, borrowed; NULL for none). */
 int qmp_execute_args(struct qmp *q, const char *command, json_object *args, json_object **ret,
 		     struct tmap_error *err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* qemu-query.c: one QEMU, as QMP says and /proc confirms */
+
+/* More memory backends than any guest has: a bound on what a QMP peer can make us keep. */
+#define MAX_MEMDEVS 4096
+/* The highest socket, die, core, thread or node number taken from QMP props. */
+#define MAX_PROP_ID 65535
+
+/* One vcpu as query-cpus-fast reports it. */
+struct vcpu {
+	pid_t tid;
+	int socket, die, core, thread, node; /* from "props"; -1 when QEMU does not say */
+};
+
+struct iothread {
+	char *id;
+	pid_t tid;
+};
+
+struct memdev {
+	char *id;
+	char *policy;
+	char *host_nodes;  /* list syntax; "" when unbound */
+	uint64_t page_kib; /* describe only: hugepage size of its memory, 0 normal pages */
+};
+
+/* What QMP and /proc say about one QEMU. */
+struct qemu {
+	pid_t pid;
+	int task_fd; /* /proc/PID/task, for the whole transaction */
+	int pidfd;   /* says when that process exits */
+	unsigned nvcpus;
+	struct vcpu *vcpus; /* by vcpu number (QEMU's cpu-index) */
+	unsigned niothreads;
+	struct iothread *iothreads; /* sorted by id: iothread k (from 1) is iothreads[k - 1] */
+	size_t nmemdevs;
+	struct memdev *memdevs;
+	/* describe only */
+	char *name;	     /* -name guest=..., or NULL */
+	uint64_t memory_mib; /* base memory */
+	unsigned nnodes;     /* guest nodes with a size from x-query-numa, or 0 */
+	uint64_t *node_mib;
+	uint64_t page_kib; /* hugepage size of the guest's memory, 0: normal pages */
+};
+
+void qemu_clear(struct qemu *q);
+int qemu_read(const struct tmap_target *target, bool describe, struct qemu *q,
+	      struct tmap_error *err);
+int qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tmap_error *err);
+
 
 #endif

@@ -290,7 +290,7 @@ qmp_execute(struct qmp *q, const char *command, json_object **ret, struct tmap_e
 }
 
 int
-qmp_connect(const char *path, struct qmp **ret, struct tmap_error *err)
+qmp_connect(const char *path, pid_t peer, struct qmp **ret, struct tmap_error *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_(qmp_closep) struct qmp *q = NULL;
@@ -330,6 +330,20 @@ qmp_connect(const char *path, struct qmp **ret, struct tmap_error *err)
 			return tmap_error_set(err, -errno, "cannot connect to QMP socket '%s': %s", path,
 					 strerror(errno));
 		}
+	}
+	/* Whose socket it is, before a word of it is believed: the process that listens on it
+	 * must be the one whose threads will be pinned. */
+	if (peer > 0) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
+		if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+			return tmap_error_set(err, -errno, "cannot tell which process serves QMP socket '%s': %s",
+					 path, strerror(errno));
+		if (cred.pid != peer)
+			return tmap_error_set(err, -EINVAL,
+					 "QMP socket '%s' is served by process %d, not by --pid %d: refused, nothing was changed (do --qmp and --pid name the same QEMU?)",
+					 path, (int)cred.pid, (int)peer);
 	}
 	r = read_message(q, "greeting", now_ms() + QMP_TIMEOUT_MS, &greeting, err);
 	if (r < 0)

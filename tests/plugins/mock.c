@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <topomap/backend.h>
+#include <topomap/plugin.h>
 
 #ifndef MOCK_NAME
 #define MOCK_NAME "mock"
@@ -154,7 +154,12 @@ mock_restore(void *state, struct tmap_journal *j, struct tmap_error *err)
 
 __attribute__((unused)) static const char *const mock_keys[] = {"file", "fail", "drift", NULL};
 
-#ifndef MOCK_NO_SYMBOL
+#if defined(MOCK_UNDERSIZED)
+/* The frozen header alone, claiming a whole descriptor: the loader must not read past it. */
+TMAP_BACKEND_EXPORT const struct {
+	uint32_t abi, size;
+} tmap_backend = {TMAP_BACKEND_ABI, sizeof(struct tmap_backend)};
+#elif !defined(MOCK_NO_SYMBOL)
 TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.abi = MOCK_ABI,
 	.size = MOCK_SIZE,

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The qemu-direct backend: CPU sets (and node sets) in the kernel's list syntax (cpulist.c). */
-#ifndef TOPOMAP_QEMU_DIRECT_CPULIST_H
-#define TOPOMAP_QEMU_DIRECT_CPULIST_H
+/* The qemu-direct backend: CPU sets (and node sets) as cpu_set_t, read and printed in the
+ * kernel's list syntax through the library (cpus.c). */
+#ifndef TOPOMAP_QEMU_DIRECT_CPUS_H
+#define TOPOMAP_QEMU_DIRECT_CPUS_H
 
 #include <sched.h>
 #include <stdbool.h>

@@ -3,11 +3,11 @@
  * CPU sets (and node sets) as the kernel takes them for sched_setaffinity(), read from and
  * printed in the kernel's list syntax ("0-3,8"), the one vocabulary of every topomap set.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 
+#include "cpulist.h"
 #include "qemu-direct.h"
 
 /* sched_getaffinity() with a mask smaller than the kernel's fails; no kernel has more. */
@@ -37,73 +37,33 @@ cpus_free(struct cpus *c)
 int
 cpus_parse(struct cpus *c, const char *text)
 {
-	const char *p = text;
-	size_t len;
+	_cleanup_free_ unsigned long *mask = NULL;
+	size_t words = 0;
+	int r;
 
 	CPU_ZERO_S(c->size, c->set);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	len = strlen(p);
-	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\n'))
-		len--;
-	for (const char *end = p + len; p < end;) {
-		unsigned long a, b;
-		char *next;
-
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-		errno = 0;
-		a = b = strtoul(p, &next, 10);
-		p = next;
-		if (p < end && *p == '-') {
-			p++;
-			if (p >= end || !isdigit((unsigned char)*p))
-				return -EINVAL;
-			b = strtoul(p, &next, 10);
-			p = next;
-		}
-		if (errno || b < a || a > INT_MAX || b > INT_MAX)
-			return -EINVAL;
-		if (b >= c->nbits)
+	r = tmap_cpulist_parse(text, &mask, &words);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < words * TMAP_CPULIST_WORD_BITS; i++) {
+		if (!mask_has(mask, words, i))
+			continue;
+		if (i >= c->nbits)
 			return -ERANGE;
-		for (unsigned long i = a; i <= b; i++)
-			CPU_SET_S(i, c->size, c->set);
-		if (p < end && *p == ',' && p + 1 < end)
-			p++;
-		else if (p < end)
-			return -EINVAL;
+		CPU_SET_S(i, c->size, c->set);
 	}
 	return 0;
 }
 
+/* cpu_set_t is an array of unsigned long (glibc's __cpu_mask), as the library's masks are. */
 char *
 cpus_format(const struct cpus *c)
 {
 	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	bool first = true;
 
-	if (!f)
+	if (tmap_cpulist_format((const unsigned long *)c->set, c->size / sizeof(unsigned long),
+				&text) < 0)
 		return NULL;
-	for (size_t i = 0; i < c->nbits; i++) {
-		size_t j = i;
-
-		if (!CPU_ISSET_S(i, c->size, c->set))
-			continue;
-		while (j + 1 < c->nbits && CPU_ISSET_S(j + 1, c->size, c->set))
-			j++;
-		if (j == i)
-			fprintf(f, "%s%zu", first ? "" : ",", i);
-		else
-			fprintf(f, "%s%zu-%zu", first ? "" : ",", i, j);
-		first = false;
-		i = j;
-	}
-	if (fclose(f) != 0) {
-		free(text);
-		return NULL;
-	}
 	return text;
 }
 
