@@ -53,9 +53,11 @@ _topomap_backends()
 }
 
 # The cpuset hierarchy's mount: cgroup v1 with the cpuset controller, else cgroup v2.
+# Fields are split on blanks whatever IFS the caller set (the --cgroup completion sets it to a
+# newline for the directory names).
 _topomap_cpuset_mount()
 {
-	local dir type opts v2=''
+	local dir type opts v2='' IFS=$' \t\n'
 	while read -r _ dir type opts _; do
 		if [[ $type == cgroup && ,$opts, == *,cpuset,* ]]; then
 			printf '%s\n' "$dir"
