@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the files of the command-line tool share. The tool is a client of the public API
+ * like any other: nothing here reaches into the library.
+ */
+#ifndef TOPOMAP_CLI_H
+#define TOPOMAP_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <topomap/backend.h>
+#include <topomap/topomap.h>
+
+enum {
+	EXIT_OK = 0,
+	EXIT_RUNTIME = 1,
+	EXIT_USAGE = 2,
+	EXIT_NOFIT = 3,
+	EXIT_DRIFT = 4,
+	EXIT_LEFT_CHANGED = 5,
+};
+
+#define MAX_VCPUS TMAP_MAX_VCPUS
+#define MAX_THREADS TMAP_MAX_GUEST_THREADS
+#define MAX_IOTHREADS TMAP_MAX_IOTHREADS
+#define MIN_SHARES TMAP_QOS_SHARES_MIN
+#define MAX_SHARES TMAP_QOS_SHARES_MAX
+#define MIN_PERIOD TMAP_QOS_PERIOD_MIN
+#define MAX_PERIOD TMAP_QOS_PERIOD_MAX
+#define MIN_QUOTA TMAP_QOS_QUOTA_MIN
+#define MAX_QUOTA ((uint64_t)TMAP_QOS_QUOTA_MAX)
+/* Same cap as tmap_guests_load_json(), for guests read from stdin. */
+#define MAX_STDIN (16u << 20)
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+/* The plan as a picture: formats of the CLI's own, past the library's enum. */
+enum {
+	FORMAT_SVG = 100,
+	FORMAT_PNG,
+};
+
+/* One --cell argument. */
+struct cell_arg {
+	const char *arg; /* as typed, for messages */
+	char *cpus;
+	uint64_t memory_mib; /* 0: an even share */
+};
+
+/* The guest given with inline options. Zero means "not given" throughout. */
+struct inline_guest {
+	bool given;
+	const char *name;
+	unsigned vcpus;
+	unsigned sockets, cores, threads;
+	const char *memory_arg;
+	uint64_t memory_mib;
+	const char *cells_arg;
+	unsigned cells;
+	size_t ncell;
+	struct cell_arg *cell;
+	bool has_cpu_policy, has_thread_policy, has_emulator, has_memory_mode, has_qos;
+	int cpu_policy, thread_policy, emulator, memory_mode;
+	bool has_iothreads;	/* --iothreads 0 is a value too, for a described guest */
+	unsigned iothreads;
+	uint64_t shares, period;
+	int64_t quota;
+	const char *page_arg;
+	uint64_t page_kib;
+};
+
+enum {
+	OPT_TOPOLOGY = 0x100,
+	OPT_FORMAT,
+	OPT_RESERVE,
+	OPT_NAME,
+	OPT_VCPUS,
+	OPT_SOCKETS,
+	OPT_CORES,
+	OPT_THREADS,
+	OPT_MEMORY,
+	OPT_CELLS,
+	OPT_CELL,
+	OPT_CPU_POLICY,
+	OPT_THREAD_POLICY,
+	OPT_EMULATOR,
+	OPT_IOTHREADS,
+	OPT_MEMORY_MODE,
+	OPT_SHARES,
+	OPT_PERIOD,
+	OPT_QUOTA,
+	OPT_HUGEPAGES,
+	OPT_STATE,
+	OPT_BATCH,
+	OPT_BACKEND,
+	OPT_DRY_RUN,
+	/* target options: passed to the backend under their own name */
+	OPT_TARGET_FIRST,
+	OPT_CGROUP = OPT_TARGET_FIRST,
+	OPT_CREATE,
+	OPT_LAYOUT,
+	OPT_MEMORY_MIGRATE,
+	OPT_QMP,
+	OPT_PID,
+	OPT_CONNECT,
+	OPT_DOMAIN,
+	OPT_LIVE,
+	OPT_CONFIG,
+	OPT_TARGET_END,
+	OPT_END = OPT_TARGET_END,
+};
+
+enum command {
+	CMD_PLAN,
+	CMD_APPLY,
+	CMD_VERIFY,
+};
+
+
+/* help.c */
+extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
+	state_help[], backends_help[];
+
+/* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
+extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
+	emulator_policies[], memory_modes[];
+int parse_choice(const char *option, const char *arg, const struct choice *choices, int *ret);
+bool parse_digits(const char **s, uint64_t *ret);
+int parse_number(const char *option, const char *arg, uint64_t min, uint64_t max, uint64_t *ret);
+int parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
+		   unsigned *ret);
+bool parse_size(const char *s, uint64_t *ret);
+int parse_page_option(const char *option, const char *arg, uint64_t *ret);
+int parse_size_option(const char *option, const char *arg, uint64_t *ret);
+bool is_list(const char *s);
+void inline_guest_clear(struct inline_guest *g);
+int parse_cell(const char *arg, struct inline_guest *g);
+int inline_option(int opt, const char *name, const char *arg, struct inline_guest *g);
+int add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests);
+int overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char *backend,
+			 struct tmap_guest *g);
+int add_stdin_guests(struct tmap_guests *guests);
+int unknown_option(const char *cmd, const struct option *options, int optopt_,
+		   char *const argv[], int optind_);
+int check_source(const char *source);
+int missing_value(const char *cmd, char *const argv[], int optind_);
+
+/* output.c */
+int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int exit_code(int r, bool user_input);
+int fail_lib(int r, bool user_input, const struct tmap_error *err, const char *what);
+int emit(const char *text);
+int emit_table(const char *text);
+char *report_text(const char *header, size_t n,
+		  const char *(*line)(const struct tmap_report *, size_t),
+		  const struct tmap_report *report);
+int draw_plan(const struct tmap_topology *topology, const struct tmap_plan *plan, int format);
+
+#endif

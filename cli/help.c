@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Every command's --help text. The man pages and the README say the same: tests/check-help-man.sh
+ * holds them to it.
+ */
+#include "cli.h"
+
+const char main_help[] =
+	"Usage: topomap COMMAND [OPTIONS]\n"
+	"\n"
+	"Compute where the vcpus, NUMA cells, emulator threads and iothreads of guests run on\n"
+	"a host, before anything is started or pinned.\n"
+	"\n"
+	"Commands:\n"
+	"  topology   describe the host: NUMA nodes, memory, cores and their SMT siblings\n"
+	"  plan       place one or more guests on the host and print the plan\n"
+	"  apply      plan one guest and put the plan in force through a backend\n"
+	"  verify     compare what is in force for one guest with its plan\n"
+	"  backends   list the backends found, and whether each can work here\n"
+	"  state      what the allocation state holds: used and free per node, each guest\n"
+	"  release    free a guest's allocation in the state (its pins stay as they are)\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
+	"      --version  print the version\n"
+	"\n"
+	"Environment:\n"
+	"  TOPOMAP_PLUGIN_PATH  directories of backends, separated by ':', instead of the\n"
+	"                       installed one\n"
+	"  TOPOMAP_STATE        the allocation state of the live host (default\n"
+	"                       /var/lib/topomap/state.json)\n"
+	"  NO_COLOR             when set, the table output is never coloured\n"
+	"\n"
+	"Exit codes: 0 ok, 1 runtime error, 2 bad input or usage, 3 the guests do not fit,\n"
+	"4 verify found the plan not in force, 5 apply failed and could not put back all that\n"
+	"was there (the message says what is left changed).\n"
+	"\n"
+	"See topomap(1) and topomap-COMMAND(1).\n";
+
+const char topology_help[] =
+	"Usage: topomap topology [--topology SRC] [--format table|json]\n"
+	"\n"
+	"Describe the host as numactl(8) does, plus the SMT sibling lists.\n"
+	"\n"
+	"  --topology SRC   'live' (this machine, the default), 'synthetic:DESC' for an hwloc\n"
+	"                   synthetic description, 'NAME:ARG' for a host backend NAME reaches\n"
+	"                   (libvirt:qemu+ssh://host/system), a FILE.json as this command's\n"
+	"                   json prints, or the path of an hwloc XML file\n"
+	"  --format FMT     table (default, coloured on a terminal unless NO_COLOR is set) or json\n"
+	"  -h, --help       show this help\n";
+
+/* The inline guest options, shared by plan, apply and verify. */
+#define GUEST_OPTIONS_HELP \
+	"One guest given inline:\n" \
+	"  --name NAME            the guest's name (required with any guest option, except\n" \
+	"                         on a guest apply or verify read from the target)\n" \
+	"  --vcpus N              number of vcpus (required)\n" \
+	"  --sockets S --cores C --threads T\n" \
+	"                         guest CPU topology; S*C*T must equal N (default 1*N*1)\n" \
+	"  --memory SIZE          guest memory: 4096 (MiB), 512M, 4G, 1T (default 1024M, or\n" \
+	"                         the sum of the cells' memory)\n" \
+	"  --cells K              K guest NUMA cells of equal size\n" \
+	"  --cell cpus=LIST[,memory=SIZE]\n" \
+	"                         one guest NUMA cell (repeat for each cell)\n" \
+	"  --cpu-policy P         dedicated (default) or shared\n" \
+	"  --thread-policy P      prefer (default), isolate or require\n" \
+	"  --emulator P           share (default) or isolate\n" \
+	"  --iothreads N          number of iothreads (default 0)\n" \
+	"  --memory-mode M        strict (default), preferred, interleave or restrictive\n" \
+	"  --hugepages SIZE       back the memory with hugepages of this size: 2M, 1G or\n" \
+	"                         2048 (KiB), taken whole from the nodes' pools\n" \
+	"  --shares N             cpu shares\n" \
+	"  --period US            CFS period in microseconds\n" \
+	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n"
+
+const char plan_help[] =
+	"Usage: topomap plan [--topology SRC] [--reserve CPUSET] [--state FILE] [--format FMT]\n"
+	"                    [--batch] [GUEST OPTIONS] [FILE.json ...]\n"
+	"\n"
+	"Place guests, in the order given (the inline guest first, then the files), on an\n"
+	"empty host and print the plan. Nothing on the host is changed.\n"
+	"\n"
+	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
+	"                         a host FILE.json, or an hwloc XML file\n"
+	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --state FILE           place around the guests this allocation state holds (default\n"
+	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
+	"  --format FMT           table (default, coloured on a terminal unless NO_COLOR is set),\n"
+	"                         json, libvirt, qemu, or a picture: svg or png (hwloc's lstopo)\n"
+	"  --batch                place as many as fit (in the order given or largest first,\n"
+	"                         whichever places more); list the others, and exit 3\n"
+	"  FILE.json              guests in JSON (an object or an array); '-' reads stdin\n"
+	"\n"
+	GUEST_OPTIONS_HELP
+	"  -h, --help             show this help\n";
+
+/* The target options, shared by apply and verify. Each backend takes some of them. */
+#define TARGET_OPTIONS_HELP \
+	"Target (each backend takes some; see 'topomap backends'):\n" \
+	"  --cgroup PATH          cgroup backend: the cgroup, relative to the cpuset hierarchy\n" \
+	"                         (machine.slice/ct1) or an absolute path inside it\n" \
+	"  --create               cgroup backend: create a missing cgroup\n" \
+	"  --layout L             cgroup backend: container (default) or libvirt (vcpuN,\n" \
+	"                         emulator, iothreadN child cgroups)\n" \
+	"  --memory-migrate       cgroup backend (v1): move existing pages with the mems\n" \
+	"  --qmp SOCKET --pid PID qemu-direct backend: a running QEMU's QMP socket and pid\n" \
+	"  --connect URI          libvirt backend: the connection (default: libvirt's own)\n" \
+	"  --domain NAME|UUID     libvirt backend: the domain\n" \
+	"  --live, --config       libvirt backend: the running domain, its persistent\n" \
+	"                         definition, or both (default as virsh does)\n" \
+	"  -o KEY[=VALUE]         any other option the backend takes (see 'topomap backends')\n" \
+	"Without a guest, apply and verify read it from the target where the backend can.\n" \
+	"Guest options without --name then go on top of it: the policy options override\n" \
+	"what was read; --vcpus, --sockets, --cores, --threads, --memory, --cells and\n" \
+	"--iothreads must match the running guest, --cell is refused (exit 2).\n"
+
+const char apply_help[] =
+	"Usage: topomap apply --backend NAME [--dry-run] [TARGET OPTIONS] [--topology SRC]\n"
+	"                     [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
+	"\n"
+	"Plan one guest as 'plan' does, then put the plan in force, all or nothing: capture what\n"
+	"is there, apply, read back what the kernel or hypervisor reports, compare with the plan,\n"
+	"and put the capture back on any failure or difference.\n"
+	"\n"
+	"  --backend NAME         the backend (see 'topomap backends')\n"
+	"  --dry-run              print every write it would make, and make none\n"
+	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
+	"                         a host FILE.json, or an hwloc XML file\n"
+	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --state FILE           the allocation state to place around and record the guest in\n"
+	"                         (default for the live host: $TOPOMAP_STATE or\n"
+	"                         /var/lib/topomap/state.json)\n"
+	"\n"
+	TARGET_OPTIONS_HELP
+	"\n"
+	GUEST_OPTIONS_HELP
+	"  -h, --help             show this help\n";
+
+const char verify_help[] =
+	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"
+	"                      [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
+	"\n"
+	"Plan one guest as 'plan' does, read what is in force through the backend (including\n"
+	"every task's Cpus_allowed_list and Mems_allowed_list) and report each difference.\n"
+	"Exit 0 when the plan is in force, 4 when it drifted. Nothing is changed.\n"
+	"\n"
+	"  --backend NAME         the backend (see 'topomap backends')\n"
+	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
+	"                         a host FILE.json, or an hwloc XML file\n"
+	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --state FILE           compare with the plan this allocation state recorded (default\n"
+	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
+	"\n"
+	TARGET_OPTIONS_HELP
+	"\n"
+	GUEST_OPTIONS_HELP
+	"  -h, --help             show this help\n";
+
+const char state_help[] =
+	"Usage: topomap state [--state FILE] [--topology SRC] [--format table|json]\n"
+	"       topomap release NAME [--state FILE] [--topology SRC]\n"
+	"\n"
+	"The allocation state records every guest apply placed, so later plans and applies go\n"
+	"around them. FILE defaults to $TOPOMAP_STATE or /var/lib/topomap/state.json for the live\n"
+	"host. 'state' shows used and free capacity per node and what each guest holds;\n"
+	"'release' frees a guest's allocation (undo its pins with the hypervisor's own tools).\n"
+	"\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json; required for another host)\n"
+	"  --topology SRC         the host the state belongs to: 'live' (default),\n"
+	"                         'synthetic:DESC', 'NAME:ARG', a host FILE.json, or an hwloc XML file\n"
+	"  --format FMT           state only: table (default, coloured on a terminal unless\n"
+	"                         NO_COLOR is set) or json\n"
+	"  -h, --help             show this help\n";
+
+const char backends_help[] =
+	"Usage: topomap backends\n"
+	"\n"
+	"List every backend in the plugin directories (TOPOMAP_PLUGIN_PATH, or the installed\n"
+	"one): its name, ABI, path, and whether it can work on this host now, or why not.\n"
+	"\n"
+	"  -h, --help             show this help\n";

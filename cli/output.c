@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the tool writes: results on stdout in one go, one line on stderr for a failure,
+ * colour for a person at a terminal, and the plan as a picture.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <topomap/backend.h>
+#include <topomap/topomap.h>
+
+#include "cli.h"
+
+/* Print one line "topomap: <message>" on stderr and return the exit code. */
+int
+fail(int code, const char *fmt, ...)
+{
+	char msg[2 * TMAP_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Callers count on exactly one line, whatever a message quoted from the input holds. */
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	fprintf(stderr, "topomap: %s\n", msg);
+	return code;
+}
+
+/*
+ * Exit code for a failed library call. The library says -EINVAL, -ENOENT and their kin when
+ * what it was given is wrong; that is the user's input only when the user gave it (a broken
+ * live host is a runtime error, not a usage error).
+ */
+int
+exit_code(int r, bool user_input)
+{
+	switch (r) {
+	case -EINVAL:
+	case -ENOENT:
+	case -EFBIG:
+	case -EBADMSG:
+	case -ERANGE:
+	case -ENAMETOOLONG:
+	case -EISDIR:
+	case -ENOTDIR:
+		return user_input ? EXIT_USAGE : EXIT_RUNTIME;
+	default:
+		return EXIT_RUNTIME;
+	}
+}
+
+int
+fail_lib(int r, bool user_input, const struct tmap_error *err, const char *what)
+{
+	int code = exit_code(r, user_input);
+
+	if (err->message[0])
+		return fail(code, "%s", err->message);
+	return fail(code, "%s: %s", what, strerror(-r));
+}
+
+int
+emit(const char *text)
+{
+	size_t len = strlen(text);
+
+	while (len > 0) {
+		ssize_t n = write(STDOUT_FILENO, text, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return fail(EXIT_RUNTIME, "cannot write the output: %s", strerror(errno));
+		}
+		text += n;
+		len -= (size_t)n;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * Colour for a person at a terminal, never for a pipe or a file: headings bold, the reasons
+ * dim. NO_COLOR (https://no-color.org) set to anything but "" turns it off, as does a dumb
+ * terminal. Only the table is coloured; json, libvirt and qemu output stay byte for byte
+ * what the library wrote.
+ */
+static bool
+use_colour(void)
+{
+	const char *no_colour = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	if (no_colour && no_colour[0])
+		return false;
+	if (!term || !term[0] || strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(STDOUT_FILENO) == 1;
+}
+
+#define SGR_BOLD "\033[1m"
+#define SGR_DIM "\033[2m"
+#define SGR_RED "\033[1;31m"
+#define SGR_RESET "\033[0m"
+
+/* "guest NAME:", "node N:", "host:", "rejected (N):": the length of the label to embolden. */
+static size_t
+heading_length(const char *line, size_t len)
+{
+	static const char *const labels[] = {"host:", "guest ", "node ", "guests:", "rejected ("};
+	const char *colon = memchr(line, ':', len);
+
+	if (!colon || line[0] == ' ')
+		return 0;
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (strncmp(line, labels[i], strlen(labels[i])) == 0)
+			return (size_t)(colon - line) + 1;
+	return 0;
+}
+
+/* A column header: "  vcpu  host PU ..." in a plan, "node  free PUs ..." in the state. */
+static bool
+is_column_header(const char *line, size_t len)
+{
+	return (len > 6 && strncmp(line, "  vcpu ", 7) == 0) ||
+	       (len > 6 && strncmp(line, "node  ", 6) == 0);
+}
+
+/* The table as the library wrote it, with SGR sequences around headings and reasons. */
+static char *
+colourize(const char *text)
+{
+	char *out = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&out, &size);
+	bool in_why = false;
+
+	if (!f)
+		return NULL;
+	while (*text) {
+		size_t len = strcspn(text, "\n");
+		size_t indent = strspn(text, " ");
+		size_t head;
+
+		/* The reasons are the "why:" line and the deeper-indented lines under it. */
+		if (in_why && indent < 4)
+			in_why = false;
+		if (len >= indent + 4 && strncmp(text + indent, "why:", 4) == 0)
+			in_why = true;
+
+		if (in_why && len > 0) {
+			fprintf(f, SGR_DIM "%.*s" SGR_RESET, (int)len, text);
+		} else if (is_column_header(text, len)) {
+			fprintf(f, SGR_BOLD "%.*s" SGR_RESET, (int)len, text);
+		} else if ((head = heading_length(text, len)) > 0) {
+			fprintf(f, "%s%.*s" SGR_RESET "%.*s",
+				strncmp(text, "rejected", 8) == 0 ? SGR_RED : SGR_BOLD, (int)head,
+				text, (int)(len - head), text + head);
+		} else {
+			fprintf(f, "%.*s", (int)len, text);
+		}
+		text += len;
+		if (*text == '\n') {
+			fputc('\n', f);
+			text++;
+		}
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The table output: coloured on a terminal, as is everywhere else. */
+int
+emit_table(const char *text)
+{
+	char *coloured;
+	int r;
+
+	if (!use_colour())
+		return emit(text);
+	coloured = colourize(text);
+	if (!coloured)
+		return emit(text);
+	r = emit(coloured);
+	free(coloured);
+	return r;
+}
+
+/* Every line of a list, indented, into one malloc()ed text. */
+char *
+report_text(const char *header, size_t n, const char *(*line)(const struct tmap_report *, size_t),
+	    const struct tmap_report *report)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "%s\n", header);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  %s\n", line(report, i));
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+
+/* A temporary file "topomap-plan-XXXXXX.SUFFIX" in $TMPDIR or /tmp; its path in buf. */
+static int
+make_temp(char *buf, size_t size, const char *suffix)
+{
+	const char *dir = getenv("TMPDIR");
+	int n;
+
+	if (!dir || dir[0] != '/')
+		dir = "/tmp";
+	n = snprintf(buf, size, "%s/topomap-plan-XXXXXX%s", dir, suffix);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return mkstemps(buf, (int)strlen(suffix));
+}
+
+/* The first line of what a child wrote to the file at fd, for one line of error. */
+static void
+first_line(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/*
+ * The plan as a picture: the host in hwloc XML with each guest painted on it
+ * (tmap_topology_export_xml()), drawn by hwloc's lstopo into a temporary file, then written
+ * to stdout whole. SVG comes from lstopo-no-graphics (its own SVG, text as text), PNG from
+ * lstopo (cairo). Run with posix_spawnp, no shell; OS indexes, every object drawn (not
+ * factorized, or painted cores could be folded away), and no date or host name in the
+ * legend, so the same plan draws the same picture.
+ */
+int
+draw_plan(const struct tmap_topology *topology, const struct tmap_plan *plan, int format)
+{
+	extern char **environ;
+	const char *prog = format == FORMAT_PNG ? "lstopo" : "lstopo-no-graphics";
+	const char *of = format == FORMAT_PNG ? "png" : "svg";
+	char xml_path[PATH_MAX], out_path[PATH_MAX], msg[256];
+	int xml_fd = -1, out_fd = -1, err_fd = -1, r = EXIT_RUNTIME, status;
+	char err_path[PATH_MAX];
+	posix_spawn_file_actions_t actions;
+	struct tmap_error err = {0};
+	char *xml = NULL, *data = NULL;
+	struct stat st;
+	pid_t pid;
+
+	if (tmap_topology_export_xml(topology, plan, 0, &xml, &err) < 0)
+		return fail(EXIT_RUNTIME, "plan: %s", err.message);
+	xml_path[0] = out_path[0] = err_path[0] = '\0';
+	xml_fd = make_temp(xml_path, sizeof(xml_path), ".xml");
+	if (xml_fd < 0) {
+		r = fail(EXIT_RUNTIME, "cannot create a temporary file: %s", strerror(errno));
+		xml_path[0] = '\0';
+		goto out;
+	}
+	out_fd = make_temp(out_path, sizeof(out_path), format == FORMAT_PNG ? ".png" : ".svg");
+	if (out_fd < 0) {
+		r = fail(EXIT_RUNTIME, "cannot create a temporary file: %s", strerror(errno));
+		out_path[0] = '\0';
+		goto out;
+	}
+	err_fd = make_temp(err_path, sizeof(err_path), ".log");
+	if (err_fd < 0) {
+		r = fail(EXIT_RUNTIME, "cannot create a temporary file: %s", strerror(errno));
+		err_path[0] = '\0';
+		goto out;
+	}
+	for (size_t done = 0, len = strlen(xml); done < len;) {
+		ssize_t n = write(xml_fd, xml + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = fail(EXIT_RUNTIME, "cannot write '%s': %s", xml_path, strerror(errno));
+			goto out;
+		}
+		done += (size_t)n;
+	}
+
+	{
+		char *const argv[] = {
+			(char *)prog, "--if", "xml", "-i", xml_path, "--of", (char *)of, "-f", "-p",
+			"--no-factorize", "--no-default-legend", out_path, NULL,
+		};
+		int e;
+
+		if (posix_spawn_file_actions_init(&actions) != 0) {
+			r = fail(EXIT_RUNTIME, "out of memory");
+			goto out;
+		}
+		e = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY,
+						     0);
+		if (e == 0)
+			e = posix_spawn_file_actions_adddup2(&actions, err_fd, STDOUT_FILENO);
+		if (e == 0)
+			e = posix_spawn_file_actions_adddup2(&actions, err_fd, STDERR_FILENO);
+		if (e == 0)
+			e = posix_spawnp(&pid, prog, &actions, NULL, argv, environ);
+		posix_spawn_file_actions_destroy(&actions);
+		if (e != 0) {
+			r = fail(EXIT_RUNTIME,
+				 "--format %s: cannot run '%s': %s (it comes with hwloc's lstopo, Debian package 'hwloc')",
+				 of, prog, strerror(e));
+			goto out;
+		}
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			r = fail(EXIT_RUNTIME, "cannot wait for '%s': %s", prog, strerror(errno));
+			goto out;
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		first_line(err_fd, msg, sizeof(msg));
+		r = fail(EXIT_RUNTIME, "--format %s: '%s' failed (%s %d)%s%s", of, prog,
+			 WIFEXITED(status) ? "exit status" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			 msg[0] ? ": " : "", msg);
+		goto out;
+	}
+
+	if (fstat(out_fd, &st) < 0 || st.st_size <= 0) {
+		r = fail(EXIT_RUNTIME, "--format %s: '%s' drew nothing", of, prog);
+		goto out;
+	}
+	data = malloc((size_t)st.st_size);
+	if (!data) {
+		r = fail(EXIT_RUNTIME, "out of memory");
+		goto out;
+	}
+	if (pread(out_fd, data, (size_t)st.st_size, 0) != st.st_size) {
+		r = fail(EXIT_RUNTIME, "cannot read '%s'", out_path);
+		goto out;
+	}
+	r = EXIT_OK;
+	for (size_t done = 0; done < (size_t)st.st_size;) {
+		ssize_t n = write(STDOUT_FILENO, data + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = fail(EXIT_RUNTIME, "cannot write the output: %s", strerror(errno));
+			break;
+		}
+		done += (size_t)n;
+	}
+out:
+	if (xml_fd >= 0)
+		close(xml_fd);
+	if (out_fd >= 0)
+		close(out_fd);
+	if (err_fd >= 0)
+		close(err_fd);
+	if (xml_path[0])
+		unlink(xml_path);
+	if (out_path[0])
+		unlink(out_path);
+	if (err_path[0])
+		unlink(err_path);
+	free(data);
+	free(xml);
+	return r;
+}
+
