@@ -9,6 +9,7 @@
  * pools and distances, one with a CPU-less node; a guest with cells, hugepages, iothreads,
  * an isolated emulator and every QoS value; a shared guest; a guest spread over nodes (its
  * cells proposed); a batch with a rejected guest; the host and the state file after placing.
+ * The topology's JSON and the state file are also read back, as the next run reads them.
  */
 #include <json-c/json.h>
 #include <stdio.h>
@@ -175,10 +176,21 @@ add_topology(struct keys *k, const char *file)
 	struct tmap_error err = {0};
 	char *s = NULL;
 
+	struct tmap_topology *back = NULL;
+	char *again = NULL;
+
 	if (tmap_topology_format(t, TMAP_FORMAT_JSON, 0, &s, &err) < 0)
 		fail_msg("%s as JSON: %s", file, err.message);
 	walk_text(k, "topology", s);
+	/* What is written is read back (`--topology FILE.json`): the same host again. */
+	if (tmap_topology_new_from_json(s, strlen(s), file, &back, &err) < 0)
+		fail_msg("%s: its JSON form is not read back: %s", file, err.message);
+	if (tmap_topology_format(back, TMAP_FORMAT_JSON, 0, &again, &err) < 0)
+		fail_msg("%s read back, as JSON: %s", file, err.message);
+	assert_string_equal(again, s);
+	free(again);
 	free(s);
+	tmap_topology_free(back);
 	tmap_topology_free(t);
 }
 
@@ -239,6 +251,17 @@ add_plan_host_state(struct keys *k)
 	    tmap_state_set_reserve(st, "0,12", &err) < 0 || tmap_state_save(st, h, &err) < 0)
 		fail_msg("state: %s", err.message);
 	tmap_state_close(st);
+	/* What apply writes, the next run reads: the same guests on a new host. */
+	{
+		struct tmap_host *h2 = NULL;
+
+		if (tmap_host_new(t, &o, &h2, &err) < 0 ||
+		    tmap_state_open(path, 0, &st, &err) < 0 || tmap_state_load(st, h2, &err) < 0)
+			fail_msg("state read back: %s", err.message);
+		assert_int_equal(tmap_host_guest_count(h2), tmap_host_guest_count(h));
+		tmap_state_close(st);
+		tmap_host_free(h2);
+	}
 	f = fopen(path, "r");
 	assert_non_null(f);
 	assert_int_equal(fseek(f, 0, SEEK_END), 0);
