@@ -59,8 +59,20 @@ demo: build
 vm-assets:
 	tests/vm/fetch-assets.sh
 
-check: build vm-assets fuzz-check
-	meson test -C $(BUILDDIR) --print-errorlogs
+# Each step timed; at the end, the time of each step and of each suite of tests (unit,
+# integration, system, vm, docs: tests/meson.build), whether the tests passed or not.
+CHECK_TIMES = $(BUILDDIR)/check-step-times
+step_timed = t0=$$(date +%s%N); $(MAKE) --no-print-directory $(1) || exit; \
+	echo "$(1) $$((($$(date +%s%N) - t0) / 1000000))" >>$(CHECK_TIMES)
+check:
+	@mkdir -p $(BUILDDIR) && rm -f $(CHECK_TIMES)
+	@$(call step_timed,build)
+	@$(call step_timed,vm-assets)
+	@$(call step_timed,fuzz-check)
+	@t0=$$(date +%s%N); meson test -C $(BUILDDIR) --print-errorlogs; s=$$?; \
+	echo "meson-test $$((($$(date +%s%N) - t0) / 1000000))" >>$(CHECK_TIMES); echo; \
+	python3 tests/suite-times.py --steps $(CHECK_TIMES) $(BUILDDIR)/meson-logs/testlog.json; \
+	exit $$s
 
 # libFuzzer targets (fuzz/), in a clang build of their own with ASan and UBSan. `make check`
 # runs each FUZZ_CHECK_SECONDS over its seeds (about 30 s in all); `make fuzz` runs each

@@ -159,6 +159,7 @@ int emit_table(const char *text);
 char *report_text(const char *header, size_t n,
 		  const char *(*line)(const struct tmap_report *, size_t),
 		  const struct tmap_report *report);
-int draw_plan(const struct tmap_topology *topology, const struct tmap_plan *plan, int format);
+int draw_plan(const struct tmap_topology *topology, const struct tmap_plan *plan, const char *reserve,
+	      const char *kept_reserve, int format);
 
 #endif

@@ -47,7 +47,10 @@ const char topology_help[] =
 	"                   (libvirt:qemu+ssh://host/system), a FILE.json as this command's\n"
 	"                   json prints, or the path of an hwloc XML file\n"
 	"  --format FMT     table (default, coloured on a terminal unless NO_COLOR is set) or json\n"
-	"  -h, --help       show this help\n";
+	"  -h, --help       show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap topology --topology examples/host-2s-ht.xml --format json\n";
 
 /* The inline guest options, shared by plan, apply and verify. */
 #define GUEST_OPTIONS_HELP \
@@ -92,7 +95,10 @@ const char plan_help[] =
 	"  FILE.json              guests in JSON (an object or an array); '-' reads stdin\n"
 	"\n"
 	GUEST_OPTIONS_HELP
-	"  -h, --help             show this help\n";
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap plan --reserve 0,12 --name vm1 --vcpus 4 --memory 8G --cells 2 --format libvirt\n";
 
 /* The target options, shared by apply and verify. Each backend takes some of them. */
 #define TARGET_OPTIONS_HELP \
@@ -134,7 +140,10 @@ const char apply_help[] =
 	TARGET_OPTIONS_HELP
 	"\n"
 	GUEST_OPTIONS_HELP
-	"  -h, --help             show this help\n";
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap apply --backend cgroup --cgroup machine.slice/ct1 --create --name ct1 --vcpus 4\n";
 
 const char verify_help[] =
 	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"
@@ -154,7 +163,10 @@ const char verify_help[] =
 	TARGET_OPTIONS_HELP
 	"\n"
 	GUEST_OPTIONS_HELP
-	"  -h, --help             show this help\n";
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap verify --backend cgroup --cgroup machine.slice/ct1 --name ct1 --vcpus 4\n";
 
 const char state_help[] =
 	"Usage: topomap state [--state FILE] [--topology SRC] [--format table|json]\n"
@@ -171,7 +183,11 @@ const char state_help[] =
 	"                         'synthetic:DESC', 'NAME:ARG', a host FILE.json, or an hwloc XML file\n"
 	"  --format FMT           state only: table (default, coloured on a terminal unless\n"
 	"                         NO_COLOR is set) or json\n"
-	"  -h, --help             show this help\n";
+	"  -h, --help             show this help\n"
+	"\n"
+	"Examples:\n"
+	"  topomap state --format json\n"
+	"  topomap release ct1\n";
 
 const char backends_help[] =
 	"Usage: topomap backends\n"
@@ -179,4 +195,7 @@ const char backends_help[] =
 	"List every backend in the plugin directories (TOPOMAP_PLUGIN_PATH, or the installed\n"
 	"one): its name, ABI, path, and whether it can work on this host now, or why not.\n"
 	"\n"
-	"  -h, --help             show this help\n";
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap backends\n";

@@ -579,7 +579,8 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 		goto out;
 	}
 	if (req.format == FORMAT_SVG || req.format == FORMAT_PNG) {
-		r = draw_plan(req.topology, plan, req.format);
+		r = draw_plan(req.topology, plan, req.solve.reserve,
+			      req.state ? tmap_state_reserve(req.state) : NULL, req.format);
 	} else {
 		r = tmap_plan_format(plan, req.format, 0, &text, &err);
 		if (r < 0) {

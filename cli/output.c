@@ -255,6 +255,234 @@ first_line(int fd, char *buf, size_t size)
 }
 
 /*
+ * What is left for the host, drawn over the guests the library painted: the reserved
+ * (housekeeping) PUs, the shared pool, and the PUs where emulator threads and iothreads float
+ * apart from the vcpus, each with a legend line. lstopo has no hatching: a style is a
+ * background and a text colour ("lstopoStyle"), so reserved PUs are dark grey with white
+ * text, the shared pool light grey, and an emulator PU keeps its guest's colour with white
+ * text. The XML is hwloc's export, one element a line; only PU objects and the root's info
+ * lines are touched.
+ */
+#define STYLE_RESERVED "Background=#525252;Text=#ffffff"
+#define STYLE_POOL "Background=#d9d9d9;Text=#000000"
+
+/* The next range a-b of a kernel list string (checked before by the library, which planned
+ * with it): false at its end. */
+static bool
+next_range(const char **list, unsigned long *a, unsigned long *b)
+{
+	char *end;
+
+	if (!*list || !**list)
+		return false;
+	*a = *b = strtoul(*list, &end, 10);
+	if (end == *list)
+		return false;
+	if (*end == '-')
+		*b = strtoul(end + 1, &end, 10);
+	*list = *end == ',' ? end + 1 : NULL;
+	return true;
+}
+
+static bool
+list_has(const char *list, unsigned n)
+{
+	unsigned long a, b;
+
+	while (next_range(&list, &a, &b))
+		if (n >= a && n <= b)
+			return true;
+	return false;
+}
+
+struct marks {
+	const struct tmap_plan *plan;
+	const char *reserve[2]; /* --reserve and the state's */
+	char *pool;		/* shared guests' PUs, a list (may repeat) */
+	bool white_text;	/* an emulator PU apart from its guest's vcpus */
+};
+
+static bool
+is_vcpu_pu(const struct tmap_plan *plan, size_t g, unsigned pu)
+{
+	for (unsigned v = 0; v < tmap_plan_vcpu_count(plan, g); v++)
+		if (list_has(tmap_plan_vcpu_cpuset(plan, g, v), pu))
+			return true;
+	return false;
+}
+
+/* A shared guest holds no PU of its own; its vcpus float over the pool. */
+static bool
+is_shared(const struct tmap_plan *plan, size_t g)
+{
+	const char *held = tmap_plan_held_cpuset(plan, g);
+
+	return !held || !held[0];
+}
+
+/* The style for PU n, or NULL to leave the library's; m->white_text for an emulator PU. */
+static const char *
+pu_mark(struct marks *m, unsigned n)
+{
+	m->white_text = false;
+	if (list_has(m->reserve[0], n) || list_has(m->reserve[1], n))
+		return STYLE_RESERVED;
+	if (list_has(m->pool, n))
+		return STYLE_POOL;
+	for (size_t g = 0; g < tmap_plan_guest_count(m->plan); g++)
+		if (!is_shared(m->plan, g) && list_has(tmap_plan_emulator_cpuset(m->plan, g), n) &&
+		    !is_vcpu_pu(m->plan, g, n))
+			m->white_text = true;
+	return NULL;
+}
+
+static void
+legend(FILE *out, const char *indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void
+legend(FILE *out, const char *indent, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* Values are PU lists and guest names ([A-Za-z0-9._-]): nothing to escape in XML. */
+	fprintf(out, "%s<info name=\"lstopoLegend\" value=\"%s\"/>\n", indent, line);
+}
+
+/* Does the guest's emulator set hold a PU none of its vcpus runs on (emulator isolate)? */
+static bool
+emulator_apart(const struct tmap_plan *plan, size_t g)
+{
+	const char *list = tmap_plan_emulator_cpuset(plan, g);
+	unsigned long a, b;
+
+	while (next_range(&list, &a, &b))
+		for (unsigned long pu = a; pu <= b; pu++)
+			if (!is_vcpu_pu(plan, g, (unsigned)pu))
+				return true;
+	return false;
+}
+
+static void
+legend_lines(FILE *out, const char *indent, const struct marks *m)
+{
+	const struct tmap_plan *plan = m->plan;
+	const char *r0 = m->reserve[0], *r1 = m->reserve[1];
+	bool both = r0 && r0[0] && r1 && r1[0];
+
+	for (size_t g = 0; g < tmap_plan_guest_count(plan); g++) {
+		const char *emu = tmap_plan_emulator_cpuset(plan, g);
+		unsigned io = tmap_plan_iothread_count(plan, g);
+		char ios[32] = "";
+
+		if (io)
+			snprintf(ios, sizeof(ios), " and %u iothread%s", io, io == 1 ? "" : "s");
+		legend(out, indent, "%s: emulator threads%s float over PUs %s%s",
+		       tmap_plan_guest_name(plan, g), ios, emu ? emu : "",
+		       !is_shared(plan, g) && emulator_apart(plan, g) ?
+			       " (of their own: white label)" : " (with the vcpus)");
+	}
+	if (m->pool && m->pool[0])
+		legend(out, indent, "shared pool (light grey, #d9d9d9): PUs %s", m->pool);
+	if ((r0 && r0[0]) || (r1 && r1[0]))
+		legend(out, indent, "reserved for the host (dark grey, #525252): PUs %s%s%s",
+		       r1 && r1[0] ? r1 : "", both ? "," : "", r0 && r0[0] ? r0 : "");
+	legend(out, indent, "unpainted PUs: free for the host and new guests");
+}
+
+/* The library's XML with the marks above added; NULL when out of memory. */
+static char *
+mark_picture(const char *xml, const struct tmap_plan *plan, const char *reserve,
+	     const char *kept_reserve)
+{
+	struct marks m = {.plan = plan, .reserve = {reserve, kept_reserve}};
+	FILE *out, *pool;
+	char *text = NULL, *line_end, indent[64] = "";
+	size_t size = 0, pool_size = 0;
+	const char *style = NULL, *p = xml;
+	bool in_pu = false, in_root = false, root_done = false;
+
+	pool = open_memstream(&m.pool, &pool_size);
+	if (!pool)
+		return NULL;
+	/* Each distinct float set once (a shared guest's vcpus all float over the same one). */
+	for (size_t g = 0, first = 1; g < tmap_plan_guest_count(plan); g++) {
+		for (unsigned v = 0; is_shared(plan, g) && v < tmap_plan_vcpu_count(plan, g); v++) {
+			const char *set = tmap_plan_vcpu_cpuset(plan, g, v);
+			bool seen = false;
+
+			for (size_t h = 0; h <= g && !seen; h++)
+				for (unsigned w = 0; is_shared(plan, h) && !seen &&
+						     w < (h == g ? v : tmap_plan_vcpu_count(plan, h));
+				     w++)
+					seen = strcmp(tmap_plan_vcpu_cpuset(plan, h, w), set) == 0;
+			if (!seen)
+				fprintf(pool, "%s%s", first ? "" : ",", set);
+			first = first && seen;
+		}
+	}
+	if (fclose(pool) != 0)
+		return NULL;
+	out = open_memstream(&text, &size);
+	if (!out) {
+		free(m.pool);
+		return NULL;
+	}
+	for (; *p; p = line_end + 1) {
+		const char *t = p + strspn(p, " ");
+		size_t len;
+		unsigned n;
+
+		line_end = strchr(p, '\n');
+		if (!line_end)
+			line_end = (char *)p + strlen(p) - 1;
+		len = (size_t)(line_end - p) + 1;
+		/* The root's infos come first: ours go after the library's legend lines. */
+		if (in_root && strncmp(t, "<info ", 6) != 0) {
+			legend_lines(out, indent, &m);
+			in_root = false;
+		}
+		if (!root_done && strncmp(t, "<object type=\"Machine\"", 22) == 0) {
+			snprintf(indent, sizeof(indent), "%.*s  ", (int)(t - p) < 60 ? (int)(t - p) : 60,
+				 p);
+			in_root = root_done = true;
+		}
+		if (sscanf(t, "<object type=\"PU\" os_index=\"%u\"", &n) == 1) {
+			style = pu_mark(&m, n);
+			if (style && len >= 3 && strncmp(line_end - 2, "/>", 2) == 0) {
+				fprintf(out, "%.*s>\n%*s<info name=\"lstopoStyle\" value=\"%s\"/>\n%*s</object>\n",
+					(int)(len - 3), p, (int)(t - p) + 2, "", style, (int)(t - p), "");
+				continue;
+			}
+			in_pu = len >= 3 && strncmp(line_end - 2, "/>", 2) != 0;
+		} else if (in_pu && strncmp(t, "<info name=\"lstopoStyle\"", 24) == 0) {
+			const char *bg = strstr(t, "Background=#");
+
+			if (style)
+				fprintf(out, "%.*s<info name=\"lstopoStyle\" value=\"%s\"/>\n",
+					(int)(t - p), p, style);
+			else if (m.white_text && bg)
+				fprintf(out, "%.*s<info name=\"lstopoStyle\" value=\"%.18s;Text=#ffffff\"/>\n",
+					(int)(t - p), p, bg);
+			else
+				fwrite(p, 1, len, out);
+			continue;
+		} else if (in_pu && strncmp(t, "</object>", 9) == 0) {
+			in_pu = false;
+		}
+		fwrite(p, 1, len, out);
+	}
+	free(m.pool);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/*
  * The plan as a picture: the host in hwloc XML with each guest painted on it
  * (tmap_topology_export_xml()), drawn by hwloc's lstopo into a temporary file, then written
  * to stdout whole. SVG comes from lstopo-no-graphics (its own SVG, text as text), PNG from
@@ -263,7 +491,8 @@ first_line(int fd, char *buf, size_t size)
  * legend, so the same plan draws the same picture.
  */
 int
-draw_plan(const struct tmap_topology *topology, const struct tmap_plan *plan, int format)
+draw_plan(const struct tmap_topology *topology, const struct tmap_plan *plan, const char *reserve,
+	  const char *kept_reserve, int format)
 {
 	extern char **environ;
 	const char *prog = format == FORMAT_PNG ? "lstopo" : "lstopo-no-graphics";
@@ -279,6 +508,12 @@ draw_plan(const struct tmap_topology *topology, const struct tmap_plan *plan, in
 
 	if (tmap_topology_export_xml(topology, plan, 0, &xml, &err) < 0)
 		return fail(EXIT_RUNTIME, "plan: %s", err.message);
+	data = mark_picture(xml, plan, reserve, kept_reserve);
+	free(xml);
+	xml = data;
+	data = NULL;
+	if (!xml)
+		return fail(EXIT_RUNTIME, "out of memory");
 	xml_path[0] = out_path[0] = err_path[0] = '\0';
 	xml_fd = make_temp(xml_path, sizeof(xml_path), ".xml");
 	if (xml_fd < 0) {

@@ -1,30 +1,27 @@
 # bash completion for topomap(1)                                  -*- shell-script -*-
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Subcommands, their options (the same lists as 'topomap CMD --help'; tests/check-completion.sh
-# keeps them equal), option values, backend names from 'topomap backends', libvirt domains
-# from 'virsh list --all --name', and cgroups under the cpuset hierarchy's mount.
+# Subcommands and their options, read from 'topomap --help' and 'topomap CMD --help' (so a
+# command or option added to the help is completed with no change here; tests/
+# check-completion.sh checks they are equal), option values, backend names from 'topomap
+# backends', libvirt domains from 'virsh list --all --name', and cgroups under the cpuset
+# hierarchy's mount.
 
-_topomap_guest_opts='--name --vcpus --sockets --cores --threads --memory --cells --cell
-	--cpu-policy --thread-policy --emulator --iothreads --memory-mode --hugepages --shares
-	--period --quota'
-_topomap_target_opts='--cgroup --create --layout --memory-migrate --qmp --pid --connect
-	--domain --live --config -o'
+# The commands 'topomap --help' lists under "Commands:".
+_topomap_commands()
+{
+	"$1" --help 2>/dev/null | awk '/^Commands:/ { on = 1; next } on && /^$/ { exit }
+		on && /^  [a-z]/ { print $1 }'
+}
 
-# The options of one subcommand, as its --help lists them.
+# The options of one subcommand, as its --help lists them (not its example).
 _topomap_options()
 {
-	case $1 in
-	topology) echo '--topology --format --help -h' ;;
-	plan) echo "--topology --reserve --state --format --batch $_topomap_guest_opts --help -h" ;;
-	apply) echo "--backend --dry-run --topology --reserve --state $_topomap_target_opts" \
-		"$_topomap_guest_opts --help -h" ;;
-	verify) echo "--backend --topology --reserve --state $_topomap_target_opts" \
-		"$_topomap_guest_opts --help -h" ;;
-	backends) echo '--help -h' ;;
-	state) echo '--state --topology --format --help -h' ;;
-	release) echo '--state --topology --help -h' ;;
-	esac
+	local bin=$1 cmd=$2
+	"$bin" "$cmd" --help 2>/dev/null | sed '/^Examples\{0,1\}:$/,$d' |
+		grep -oE '(^|[[:space:][(|,])--?[a-z][a-z-]*' | sed 's/^[^-]*//' | sort -u |
+		# state and release share a help text; --format is state's alone.
+		if [[ $cmd == release ]]; then grep -vx -- --format; else cat; fi
 }
 
 # Options that take a value (the next word, or after '=').
@@ -53,9 +50,11 @@ _topomap_backends()
 }
 
 # The cpuset hierarchy's mount: cgroup v1 with the cpuset controller, else cgroup v2.
+# Fields are split on blanks whatever IFS the caller set (the --cgroup completion sets it to a
+# newline for the directory names).
 _topomap_cpuset_mount()
 {
-	local dir type opts v2=''
+	local dir type opts v2='' IFS=$' \t\n'
 	while read -r _ dir type opts _; do
 		if [[ $type == cgroup && ,$opts, == *,cpuset,* ]]; then
 			printf '%s\n' "$dir"
@@ -135,8 +134,7 @@ _topomap_value()
 _topomap()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} bin=${COMP_WORDS[0]}
-	local commands='topology plan apply verify backends state release'
-	local cmd='' connect='' i w opt=''
+	local commands cmd='' connect='' i w opt=''
 	COMPREPLY=()
 	type -P "$bin" >/dev/null 2>&1 || bin=topomap
 
@@ -154,6 +152,7 @@ _topomap()
 	done
 
 	if [[ -z $cmd ]]; then
+		commands=$(_topomap_commands "$bin")
 		COMPREPLY=($(compgen -W "$commands --help -h --version" -- "$cur"))
 		return
 	fi
@@ -178,7 +177,7 @@ _topomap()
 	fi
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "$(_topomap_options "$cmd")" -- "$cur"))
+		COMPREPLY=($(compgen -W "$(_topomap_options "$bin" "$cmd")" -- "$cur"))
 		return
 	fi
 	case $cmd in

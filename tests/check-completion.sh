@@ -66,13 +66,18 @@ expect_has()
 
 words() { printf '%s\n' "$@" | sort -u; }
 
-# Subcommands.
+# Subcommands: those 'topomap --help' lists, which include these.
+commands=$("$topomap" --help | awk '/^Commands:/ { on = 1; next } on && /^$/ { exit }
+	on && /^  [a-z]/ { print $1 }')
+expect_has 'the help lists the commands' "$commands" topology plan apply verify backends \
+	state release
 expect_equal 'subcommands' "$(complete_words topomap '')" \
-	"$(words topology plan apply verify backends state release --help -h --version)"
-expect_equal 'subcommand prefix "ve"' "$(complete_words topomap ve)" "verify"
+	"$(words $commands --help -h --version)"
+expect_equal 'subcommand prefix "ve"' "$(complete_words topomap ve)" \
+	"$(grep '^ve' <<<"$commands")"
 
 # Each subcommand's options are exactly those its --help lists.
-for cmd in topology plan apply verify backends state release; do
+for cmd in $commands; do
 	help=$("$topomap" "$cmd" --help | grep -oE '(^|[[:space:][(|,])--?[a-z][a-z-]*' |
 		sed 's/^[^-]*//' | sort -u)
 	# state and release share a help text; --format is state's alone.
@@ -123,22 +128,56 @@ expect_equal 'virsh arguments' "$(cat "$tmp/virsh-args" 2>/dev/null)" \
 	"-c test:///default list --all --name"
 rm "$tmp/bin/virsh"
 
-# --cgroup: directories under the cpuset hierarchy's mount. First on this machine, whose
-# mount is found in /proc/self/mounts; then on a tree of our own.
+# --cgroup: directories under the cpuset hierarchy's mount, found by the script's own
+# _topomap_cpuset_mount() in /proc/self/mounts, called from the completion as bash calls it
+# (inside the --cgroup branch, whose IFS is a newline). First in the machine's real cgroup
+# hierarchy, with two cgroups made for the test; then, in a private mount namespace, with the
+# same hierarchy mounted somewhere else and unmounted from its usual place, so the mount is
+# really read and not assumed. Both need root (mkdir in a cgroup hierarchy, mount); elsewhere
+# they are skipped with a note.
 mnt=$(_topomap_cpuset_mount)
-if [[ -n $mnt ]]; then
-	echo "ok: cpuset hierarchy found at $mnt"
-else
-	echo "note: no cgroup cpuset hierarchy mounted here"
+if [[ $(id -u) != 0 || -z $mnt || ! -w $mnt ]]; then
+	echo "note: skipping --cgroup on a real hierarchy (needs root and a cpuset hierarchy;" \
+		"found '${mnt}')"
+	exit $fail
 fi
-mkdir -p "$tmp/cpuset/machine.slice/ct1" "$tmp/cpuset/machine.slice/ct2" "$tmp/cpuset/user.slice"
-_topomap_cpuset_mount() { echo "$tmp/cpuset"; }
-expect_equal 'apply --cgroup' "$(complete_words topomap apply --cgroup '')" \
-	"$(words machine.slice/ user.slice/)"
-expect_equal 'apply --cgroup machine.slice/' \
-	"$(complete_words topomap apply --cgroup machine.slice/)" \
-	"$(words machine.slice/ct1/ machine.slice/ct2/)"
-expect_equal 'apply --cgroup ABSOLUTE' \
-	"$(complete_words topomap apply --cgroup "$tmp/cpuset/u")" "$tmp/cpuset/user.slice"
+echo "ok: cpuset hierarchy found at $mnt"
+cg=topomap-completion-$$
+cleanup_cgroups()
+{
+	rmdir "$mnt/$cg/ct1" "$mnt/$cg/ct2" "$mnt/$cg" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup_cgroups EXIT
+mkdir "$mnt/$cg" "$mnt/$cg/ct1" "$mnt/$cg/ct2" ||
+	{ echo "FAIL: cannot make test cgroups under $mnt"; exit 1; }
+expect_has 'apply --cgroup (real hierarchy)' "$(complete_words topomap apply --cgroup '')" \
+	"$cg/"
+expect_equal "apply --cgroup $cg/ (real hierarchy)" \
+	"$(complete_words topomap apply --cgroup "$cg/")" "$(words "$cg/ct1/" "$cg/ct2/")"
+expect_equal "apply --cgroup=$cg/c (one word, real hierarchy)" \
+	"$(complete_words topomap apply "--cgroup=$cg/c")" "$(words "$cg/ct1/" "$cg/ct2/")"
+expect_equal 'apply --cgroup ABSOLUTE (real hierarchy)' \
+	"$(complete_words topomap apply --cgroup "$mnt/$cg/ct")" \
+	"$(words "$mnt/$cg/ct1" "$mnt/$cg/ct2")"
+
+# The same hierarchy seen only at another mount point, in a mount namespace of its own.
+if ! command -v unshare >/dev/null || ! unshare --mount true 2>/dev/null; then
+	echo "note: skipping --cgroup in a mount namespace (no unshare --mount here)"
+	exit $fail
+fi
+opts=$(awk -v m="$mnt" '$2 == m { print $4 }' /proc/self/mounts)
+type=$(awk -v m="$mnt" '$2 == m { print $3 }' /proc/self/mounts)
+mkdir "$tmp/elsewhere"
+got=$(unshare --mount --propagation private bash -c '
+	mount -t "$1" -o "$2" cgroup "$3" && umount "$4" || exit 1
+	source "$5"
+	COMP_WORDS=(topomap apply --cgroup "$6/"); COMP_CWORD=3; COMPREPLY=()
+	_topomap topomap "$6/" --cgroup
+	printf "%s\n" "${COMPREPLY[@]}"
+	echo "mount: $(_topomap_cpuset_mount)"' \
+	ns "$type" "$opts" "$tmp/elsewhere" "$mnt" "$script" "$cg" | sort -u)
+expect_equal "apply --cgroup $cg/ (hierarchy mounted at another place)" "$got" \
+	"$(words "$cg/ct1/" "$cg/ct2/" "mount: $tmp/elsewhere")"
 
 exit $fail

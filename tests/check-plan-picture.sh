@@ -3,7 +3,9 @@
 #
 # `topomap plan --format svg|png`: the example host with its example guests, drawn by hwloc's
 # lstopo. The SVG is well-formed XML (xmllint, when installed), each guest's PUs are filled
-# with its colour and the legend names it; the PNG is a PNG. Without lstopo in PATH: exit 1,
+# with its colour and the legend names it; what is left for the host is marked too: the
+# reserved PUs, the shared pool, and the PUs where emulator threads and iothreads float apart
+# from the vcpus, each with a legend line. The PNG is a PNG. Without lstopo in PATH: exit 1,
 # one line on stderr, nothing on stdout.
 #
 # Usage: check-plan-picture.sh TOPOMAP SOURCE-ROOT
@@ -48,12 +50,28 @@ count_pus() {
 [ "$(count_pus 241,140,141)" = 1 ] || fail "db's held sibling (light red) is not drawn"
 [ "$(count_pus 55,126,184)" = 4 ] || fail "app (blue) fills $(count_pus 55,126,184) PUs, not 4"
 [ "$(count_pus 155,190,219)" = 4 ] || fail "app's held siblings (light blue) are not drawn"
-[ "$(count_pus 77,175,74)" = 1 ] || fail "ci-runner (green) fills $(count_pus 77,175,74) PUs, not 1"
+# ci-runner floats over the shared pool, PU 3, drawn as the pool (light grey).
+[ "$(count_pus 217,217,217)" = 1 ] || fail "the shared pool (light grey) fills $(count_pus 217,217,217) PUs, not 1"
+# db's emulator and iothreads have PU 2 of their own: its colour, white label.
+grep -A1 "class='PU'.*fill='rgb(228,26,28)'" "$tmp/plan.svg" | grep -q "fill='rgb(255,255,255)'.*>PU P#2<" ||
+	fail "db's emulator PU 2 is not marked (white label on red)"
 for line in 'db (red, #e41a1c): PUs 0-2,6-7,12-13,18-19, memory on nodes 0-1' \
 	'app (blue, #377eb8): PUs 8-11, memory on node 1, holds PUs 8-11,20-23' \
-	'ci-runner (green, #4daf4a): shares PUs 3, memory on node 0'; do
+	'ci-runner (green, #4daf4a): shares PUs 3, memory on node 0' \
+	'db: emulator threads and 2 iothreads float over PUs 2 (of their own: white label)' \
+	'app: emulator threads float over PUs 8-11 (with the vcpus)' \
+	'shared pool (light grey, #d9d9d9): PUs 3' \
+	'unpainted PUs: free for the host and new guests'; do
 	grep -qF ">$line" "$tmp/plan.svg" || fail "no legend line '$line'"
 done
+grep -qF '>reserved for the host' "$tmp/plan.svg" && fail "a reserve line without --reserve"
+
+# The reserved (housekeeping) PUs: dark grey, and a legend line.
+plan --reserve 5,17 --format svg >"$tmp/reserve.svg" || fail "plan --reserve --format svg failed"
+[ "$(grep "class='PU'" "$tmp/reserve.svg" | grep "<rect" | grep -c "fill='rgb(82,82,82)'")" = 2 ] ||
+	fail "the reserved PUs 5 and 17 are not dark grey"
+grep -qF '>reserved for the host (dark grey, #525252): PUs 5,17<' "$tmp/reserve.svg" ||
+	fail "no legend line for the reserved PUs"
 # OS indexes, as everywhere else; the same plan draws the same picture.
 grep -q '>PU P#23<' "$tmp/plan.svg" || fail "PUs are not labelled with their OS index"
 plan --format svg | cmp -s - "$tmp/plan.svg" || fail "two runs drew different pictures"

@@ -93,6 +93,16 @@ has libtopomap-dev usr/include/topomap/plugin.h
 has topomap usr/bin/topomap
 has topomap usr/share/doc/topomap/examples/libvirt-hook-qemu
 has topomap usr/share/bash-completion/completions/topomap
+# What a new user reads first: the README, the man pages (the hook's too), the example guests
+# and hosts of the source tree, every one of them, ungzipped so topomap can read them.
+has topomap 'usr/share/doc/topomap/README\.md(\.gz)?'
+has topomap usr/share/man/man1/topomap.1.gz
+has topomap usr/share/man/man7/topomap-hook.7.gz
+for f in "$src"/examples/*.json "$src"/examples/*.xml "$src"/examples/host-2s-ht/*.json; do
+	has topomap "usr/share/doc/topomap/examples/${f#"$src"/examples/}"
+done
+echo "== contents of topomap_${version}_${arch}.deb"
+dpkg-deb -c "$tmp/topomap_${version}_${arch}.deb" | awk '$1 !~ /^d/ { print "   " $NF }'
 for b in $backends; do
 	has "topomap-backend-$b" "usr/lib/$multiarch/topomap/backends/$b.so"
 	dpkg-deb -f "$tmp/topomap-backend-${b}_${version}_${arch}.deb" Depends |
@@ -165,5 +175,18 @@ fi
 [ -x "$root/usr/share/doc/topomap/examples/libvirt-hook-qemu" ] ||
 	fail "the libvirt hook is not installed executable"
 [ -f "$root/usr/share/man/man1/topomap.1.gz" ] || fail "topomap(1) is not installed"
+[ -f "$root/usr/share/man/man7/topomap-hook.7.gz" ] || fail "topomap-hook(7) is not installed"
+zcat "$root/usr/share/man/man7/topomap-hook.7.gz" | grep -q 'libvirt-hook-qemu' ||
+	fail "topomap-hook(7) does not name the hook"
+
+# The README's demo with the installed examples: the example host and the guests written for
+# it, read from where the package put them.
+ex=$root/usr/share/doc/topomap/examples
+env -u TOPOMAP_PLUGIN_PATH $run_env "$topomap" plan --topology "$ex/host-2s-ht.xml" \
+	--state "$tmp/state.json" "$ex"/host-2s-ht/*.json >"$tmp/demo.out" ||
+	fail "topomap plan on the installed example host and guests failed"
+env -u TOPOMAP_PLUGIN_PATH $run_env "$topomap" plan --topology 'synthetic:numa:1(memory=4GiB) core:2 pu:1' \
+	--state "$tmp/state.json" "$ex"/*.json >"$tmp/demo.out" ||
+	fail "topomap plan of the installed example guests failed"
 
 echo "deb-check: ok"

@@ -581,63 +581,470 @@ test_plan_reserve_and_stdin(void **state)
 	test_result_clear(&r);
 }
 
+/* A spec's string field, or its default. */
+static const char *
+spec_string(struct json_object *spec, const char *key, const char *def)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(spec, key, &v) ? json_object_get_string(v) : def;
+}
+
+static int64_t
+spec_int(struct json_object *spec, const char *key, int64_t def)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(spec, key, &v) ? json_object_get_int64(v) : def;
+}
+
+/* A cell's vcpus in a spec: a list string or an array of numbers. */
+static hwloc_bitmap_t
+spec_cpus(struct json_object *cell)
+{
+	struct json_object *cpus = NULL;
+	hwloc_bitmap_t set;
+
+	assert_true(json_object_object_get_ex(cell, "cpus", &cpus));
+	if (json_object_is_type(cpus, json_type_string))
+		return set_of(json_object_get_string(cpus));
+	set = hwloc_bitmap_alloc();
+	for (size_t i = 0; i < json_object_array_length(cpus); i++)
+		hwloc_bitmap_set(set, (unsigned)json_object_get_int(json_object_array_get_idx(cpus, i)));
+	return set;
+}
+
+/* A JSON plan against the guests asked for (specs, in order) on host h: each guest is what
+ * its spec says (vcpus, topology, memory, cells, policies, QoS), and placed as its policies
+ * promise: a dedicated vcpu on a PU of its own on its cell's node, no PU held by two guests,
+ * cells on distinct nodes, a guest core's threads on siblings (require), one vcpu per host
+ * core (isolate), an emulator PU of its own (isolate), shared vcpus away from every held PU. */
+static void
+check_plan(struct json_object *plan, struct json_object *const *specs, size_t nspecs,
+	   const struct host *h)
+{
+	struct json_object *guests = get(plan, "guests", json_type_array);
+	hwloc_bitmap_t held_all = hwloc_bitmap_alloc(), shared_all = hwloc_bitmap_alloc();
+
+	assert_int_equal(json_object_array_length(guests), nspecs);
+	for (size_t i = 0; i < nspecs; i++) {
+		struct json_object *spec = specs[i], *sc, *qos, *v;
+		const char *name = spec_string(spec, "name", NULL);
+		struct json_object *g = plan_guest(plan, i, name);
+		struct json_object *cells = get(g, "cells", json_type_array);
+		struct json_object *memory = get(g, "memory", json_type_object);
+		struct json_object *topo = get(g, "topology", json_type_object);
+		bool dedicated = streq(spec_string(spec, "cpu_policy", "dedicated"), "dedicated");
+		const char *tp = spec_string(spec, "thread_policy", "prefer");
+		int64_t vcpus = spec_int(spec, "vcpus", 0);
+		int64_t threads = spec_int(spec, "threads", 1);
+		hwloc_bitmap_t held = set_of(get_string(g, "held"));
+		hwloc_bitmap_t emulator = set_of(get_string(get(g, "emulator", json_type_object),
+							    "cpuset"));
+		hwloc_bitmap_t pus = hwloc_bitmap_alloc(), cores = hwloc_bitmap_alloc();
+		hwloc_bitmap_t nodes = hwloc_bitmap_alloc(), mem_nodes;
+		int64_t cell_mib = 0;
+
+		/* What was asked. */
+		assert_int_equal(json_object_array_length(get(g, "vcpus", json_type_array)), vcpus);
+		assert_int_equal(get_int(topo, "sockets"), spec_int(spec, "sockets", 1));
+		assert_int_equal(get_int(topo, "cores"), spec_int(spec, "cores", vcpus));
+		assert_int_equal(get_int(topo, "threads"), threads);
+		assert_string_equal(get_string(g, "cpu_policy"), dedicated ? "dedicated" : "shared");
+		assert_string_equal(get_string(memory, "mode"),
+				    spec_string(spec, "memory_mode", "strict"));
+		assert_int_equal(get_int(memory, "memory_mib"), spec_int(spec, "memory_mib", 1024));
+		assert_int_equal(json_object_array_length(get(g, "iothreads", json_type_array)),
+				 spec_int(spec, "iothreads", 0));
+		qos = get(g, "qos", json_type_object);
+		if (json_object_object_get_ex(spec, "qos", &sc)) {
+			json_object_object_foreach(sc, key, val)
+			{
+				assert_true(json_object_object_get_ex(qos, key, &v));
+				assert_int_equal(json_object_get_int64(v), json_object_get_int64(val));
+			}
+		}
+		assert_int_equal(json_object_object_length(qos),
+				 json_object_object_get_ex(spec, "qos", &sc) ?
+					 json_object_object_length(sc) : 0);
+		if (json_object_object_get_ex(spec, "cells", &sc)) {
+			assert_int_equal(json_object_array_length(cells), json_object_array_length(sc));
+			for (size_t c = 0; c < json_object_array_length(sc); c++) {
+				struct json_object *want = json_object_array_get_idx(sc, c);
+				hwloc_bitmap_t a = spec_cpus(want);
+				hwloc_bitmap_t b = set_of(get_string(json_object_array_get_idx(cells, c),
+								     "cpus"));
+
+				assert_true(hwloc_bitmap_isequal(a, b));
+				assert_int_equal(get_int(json_object_array_get_idx(cells, c), "memory_mib"),
+						 spec_int(want, "memory_mib", 0));
+				hwloc_bitmap_free(a);
+				hwloc_bitmap_free(b);
+			}
+		}
+
+		/* Where it went. */
+		for (size_t c = 0; c < json_object_array_length(cells); c++) {
+			struct json_object *cell = json_object_array_get_idx(cells, c);
+			hwloc_bitmap_t cv = set_of(get_string(cell, "cpus"));
+			int node = atoi(get_string(cell, "nodeset"));
+			unsigned vcpu;
+
+			assert_true(node >= 0 && node < 16 && h->node_cpus[node]);
+			assert_false(hwloc_bitmap_isset(nodes, (unsigned)node));
+			hwloc_bitmap_set(nodes, (unsigned)node);
+			cell_mib += get_int(cell, "memory_mib");
+			hwloc_bitmap_foreach_begin(vcpu, cv)
+			{
+				hwloc_bitmap_t set = set_of(vcpu_cpuset(g, (int)vcpu));
+
+				assert_true(hwloc_bitmap_isincluded(set, h->node_cpus[node]));
+				if (dedicated) {
+					int pu = vcpu_pu(g, (int)vcpu);
+
+					assert_false(hwloc_bitmap_isset(pus, (unsigned)pu));
+					hwloc_bitmap_set(pus, (unsigned)pu);
+					if (streq(tp, "isolate")) {
+						assert_false(hwloc_bitmap_isset(cores, (unsigned)h->core_of[pu]));
+						hwloc_bitmap_set(cores, (unsigned)h->core_of[pu]);
+					}
+					/* Guest core k: vcpus k*threads to k*threads+threads-1. */
+					if (streq(tp, "require") && vcpu % (unsigned)threads)
+						assert_int_equal(h->core_of[pu],
+								 h->core_of[vcpu_pu(g, (int)(vcpu - 1))]);
+				} else {
+					hwloc_bitmap_or(shared_all, shared_all, set);
+				}
+				hwloc_bitmap_free(set);
+			}
+			hwloc_bitmap_foreach_end();
+			hwloc_bitmap_free(cv);
+		}
+		assert_int_equal(cell_mib, get_int(memory, "memory_mib"));
+		/* The memory goes to the cells' nodes, no other. */
+		mem_nodes = set_of(get_string(memory, "nodeset"));
+		assert_true(hwloc_bitmap_isequal(mem_nodes, nodes));
+		hwloc_bitmap_free(mem_nodes);
+		if (dedicated) {
+			assert_true(hwloc_bitmap_isincluded(pus, held));
+			assert_false(hwloc_bitmap_intersects(held, held_all));
+			hwloc_bitmap_or(held_all, held_all, held);
+			if (streq(spec_string(spec, "emulator_threads", "share"), "isolate")) {
+				assert_false(hwloc_bitmap_intersects(emulator, pus));
+				assert_true(hwloc_bitmap_isincluded(emulator, held));
+			} else {
+				assert_true(hwloc_bitmap_isequal(emulator, pus));
+			}
+		}
+		hwloc_bitmap_free(nodes);
+		hwloc_bitmap_free(cores);
+		hwloc_bitmap_free(pus);
+		hwloc_bitmap_free(emulator);
+		hwloc_bitmap_free(held);
+	}
+	assert_false(hwloc_bitmap_intersects(shared_all, held_all));
+	hwloc_bitmap_free(shared_all);
+	hwloc_bitmap_free(held_all);
+}
+
+/* The next line of *p (without its newline, leading blanks skipped) into buf. */
+static bool
+next_line(const char **p, char *buf, size_t size)
+{
+	const char *nl;
+	size_t len;
+
+	if (!*p || !**p)
+		return false;
+	*p += strspn(*p, " \t");
+	nl = strchr(*p, '\n');
+	len = nl ? (size_t)(nl - *p) : strlen(*p);
+	assert_true(len < size);
+	memcpy(buf, *p, len);
+	buf[len] = '\0';
+	*p = nl ? nl + 1 : NULL;
+	return true;
+}
+
+static struct json_object *
+at(struct json_object *g, const char *key, unsigned index)
+{
+	struct json_object *o = json_object_array_get_idx(get(g, key, json_type_array), index);
+
+	if (!o)
+		fail_msg("no %s[%u] in the JSON plan", key, index);
+	return o;
+}
+
+/* The table says what the JSON plan says: each vcpu's PU, core and node, each cell, the
+ * emulator, the iothreads, the memory and the QoS. */
+static void
+check_table(const char *out, struct json_object *g)
+{
+	struct json_object *mem = get(g, "memory", json_type_object);
+	unsigned nvcpus = 0, ncells = 0, seen_emulator = 0, seen_io = 0, seen_memory = 0;
+	const char *p = out;
+	char line[1024], a[256], b[256], c[256], d[256];
+	unsigned u;
+	int node;
+	uint64_t mib;
+	long long shares;
+
+	while (next_line(&p, line, sizeof(line))) {
+		if (sscanf(line, "%u %255s %255s %d", &u, a, b, &node) == 4) {
+			struct json_object *v = at(g, "vcpus", u);
+
+			assert_true(set_equals(a, get_string(v, "cpuset")));
+			assert_true(set_equals(b, get_string(v, "host_core")));
+			assert_int_equal(node, get_int(v, "node"));
+			nvcpus++;
+		} else if (sscanf(line, "cell %u: vcpus %255s -> node %255[^,], %" SCNu64
+				  " MiB, host PUs %255s", &u, a, b, &mib, c) == 5) {
+			struct json_object *cell = at(g, "cells", u);
+
+			assert_true(set_equals(a, get_string(cell, "cpus")));
+			assert_true(set_equals(b, get_string(cell, "nodeset")));
+			assert_int_equal(mib, get_int(cell, "memory_mib"));
+			assert_true(set_equals(c, get_string(cell, "host_cpus")));
+			ncells++;
+		} else if (sscanf(line, "emulator: %255s", a) == 1) {
+			assert_true(set_equals(a, get_string(get(g, "emulator", json_type_object),
+							     "cpuset")));
+			seen_emulator++;
+		} else if (sscanf(line, "iothreads %255[^:]: %255s", d, a) == 2) {
+			assert_true(set_equals(a, get_string(at(g, "iothreads", 0), "cpuset")));
+			seen_io++;
+		} else if (sscanf(line, "memory: %255s on node%*[s] %255s", a, b) == 2) {
+			assert_string_equal(a, get_string(mem, "mode"));
+			assert_true(set_equals(b, get_string(mem, "nodeset")));
+			seen_memory++;
+		} else if (sscanf(line, "qos: shares %lld", &shares) == 1) {
+			assert_int_equal(shares, get_int(get(g, "qos", json_type_object), "shares"));
+		}
+	}
+	assert_int_equal(nvcpus, json_object_array_length(get(g, "vcpus", json_type_array)));
+	assert_int_equal(ncells, json_object_array_length(get(g, "cells", json_type_array)));
+	assert_int_equal(seen_emulator, 1);
+	assert_int_equal(seen_io, json_object_array_length(get(g, "iothreads", json_type_array)) > 0);
+	assert_int_equal(seen_memory, 1);
+}
+
+/* The libvirt elements say what the JSON plan says: <vcpu>, <iothreads>, every vcpupin,
+ * emulatorpin and iothreadpin, <numatune> and its memnodes, the guest topology and cells. */
+static void
+check_libvirt(const char *out, struct json_object *g)
+{
+	struct json_object *mem = get(g, "memory", json_type_object);
+	struct json_object *topo = get(g, "topology", json_type_object);
+	size_t nvcpus = json_object_array_length(get(g, "vcpus", json_type_array));
+	size_t ncells = json_object_array_length(get(g, "cells", json_type_array));
+	size_t nio = json_object_array_length(get(g, "iothreads", json_type_array));
+	unsigned pins = 0, iopins = 0, memnodes = 0, cells = 0, emulator = 0, seen_topo = 0;
+	const char *p = out;
+	char line[1024], a[256], b[256];
+	unsigned u, x, y, z;
+	unsigned long long mib;
+
+	while (next_line(&p, line, sizeof(line))) {
+		if (sscanf(line, "<vcpu placement='static'>%u</vcpu>", &u) == 1) {
+			assert_int_equal(u, nvcpus);
+		} else if (sscanf(line, "<iothreads>%u</iothreads>", &u) == 1) {
+			assert_int_equal(u, nio);
+		} else if (sscanf(line, "<shares>%u</shares>", &u) == 1) {
+			assert_int_equal(u, get_int(get(g, "qos", json_type_object), "shares"));
+		} else if (sscanf(line, "<vcpupin vcpu='%u' cpuset='%255[^']'/>", &u, a) == 2) {
+			assert_true(set_equals(a, get_string(at(g, "vcpus", u), "cpuset")));
+			pins++;
+		} else if (sscanf(line, "<emulatorpin cpuset='%255[^']'/>", a) == 1) {
+			assert_true(set_equals(a, get_string(get(g, "emulator", json_type_object),
+							     "cpuset")));
+			emulator++;
+		} else if (sscanf(line, "<iothreadpin iothread='%u' cpuset='%255[^']'/>", &u, a) == 2) {
+			assert_true(u >= 1);
+			assert_true(set_equals(a, get_string(at(g, "iothreads", u - 1), "cpuset")));
+			iopins++;
+		} else if (sscanf(line, "<memory mode='%255[^']' nodeset='%255[^']'/>", a, b) == 2) {
+			assert_string_equal(a, get_string(mem, "mode"));
+			assert_true(set_equals(b, get_string(mem, "nodeset")));
+		} else if (sscanf(line, "<memnode cellid='%u' mode='%255[^']' nodeset='%255[^']'/>",
+				  &u, a, b) == 3) {
+			assert_string_equal(a, get_string(mem, "mode"));
+			assert_true(set_equals(b, get_string(at(g, "cells", u), "nodeset")));
+			memnodes++;
+		} else if (sscanf(line, "<topology sockets='%u' dies='1' cores='%u' threads='%u'/>",
+				  &x, &y, &z) == 3) {
+			assert_int_equal(x, get_int(topo, "sockets"));
+			assert_int_equal(y, get_int(topo, "cores"));
+			assert_int_equal(z, get_int(topo, "threads"));
+			seen_topo++;
+		} else if (sscanf(line, "<cell id='%u' cpus='%255[^']' memory='%llu' unit='MiB'/>",
+				  &u, a, &mib) == 3) {
+			assert_true(set_equals(a, get_string(at(g, "cells", u), "cpus")));
+			assert_int_equal(mib, get_int(at(g, "cells", u), "memory_mib"));
+			cells++;
+		}
+	}
+	assert_int_equal(pins, nvcpus);
+	assert_int_equal(emulator, 1);
+	assert_int_equal(iopins, nio);
+	assert_int_equal(memnodes, ncells);
+	assert_int_equal(cells, ncells);
+	assert_int_equal(seen_topo, 1);
+}
+
+/* The QEMU options say what the JSON plan says: -smp, -m, one memory backend per cell on the
+ * cell's node, one -numa node per cell with its vcpus and backend, one -object iothread each. */
+static void
+check_qemu(const char *out, struct json_object *g)
+{
+	struct json_object *topo = get(g, "topology", json_type_object);
+	size_t ncells = json_object_array_length(get(g, "cells", json_type_array));
+	unsigned backends = 0, numa = 0, io = 0, smp = 0;
+	const char *p = out;
+	char line[1024], a[256], b[256];
+	unsigned u, w, x, y, z;
+	unsigned long long mib;
+
+	while (next_line(&p, line, sizeof(line))) {
+		if (sscanf(line, "-smp %u,sockets=%u,cores=%u,threads=%u", &u, &x, &y, &z) == 4) {
+			assert_int_equal(u, json_object_array_length(get(g, "vcpus", json_type_array)));
+			assert_int_equal(x, get_int(topo, "sockets"));
+			assert_int_equal(y, get_int(topo, "cores"));
+			assert_int_equal(z, get_int(topo, "threads"));
+			smp++;
+		} else if (sscanf(line, "-m %lluM", &mib) == 1) {
+			assert_int_equal(mib, get_int(get(g, "memory", json_type_object), "memory_mib"));
+		} else if (sscanf(line, "-object memory-backend-ram,id=ram-node%u,size=%lluM,"
+				  "host-nodes=%255[^,],policy=%255s", &u, &mib, a, b) == 4) {
+			assert_int_equal(mib, get_int(at(g, "cells", u), "memory_mib"));
+			assert_true(set_equals(a, get_string(at(g, "cells", u), "nodeset")));
+			backends++;
+		} else if (sscanf(line, "-numa node,nodeid=%u,cpus=%255[^,],memdev=ram-node%u", &u, a,
+				  &w) == 3) {
+			assert_true(set_equals(a, get_string(at(g, "cells", u), "cpus")));
+			assert_int_equal(w, u);
+			numa++;
+		} else if (sscanf(line, "-object iothread,id=iothread%u", &u) == 1) {
+			io++;
+		}
+	}
+	assert_int_equal(smp, 1);
+	assert_int_equal(backends, ncells);
+	assert_int_equal(numa, ncells);
+	assert_int_equal(io, json_object_array_length(get(g, "iothreads", json_type_array)));
+}
+
+/* One guest planned in every format: the JSON plan is what was asked and placed as promised,
+ * and the table, the libvirt elements and the QEMU options each say the same placement. */
 static void
 test_plan_formats(void **state)
 {
-	static const struct {
-		const char *format, *needle;
-	} cases[] = {
-		{"table", "vm1"},
-		{"json", "\"guests\""},
-		{"libvirt", "vcpupin"},
-		{"qemu", "-numa"},
-	};
+#define FORMAT_ARGS                                                                                \
+	"--name", "vm1", "--vcpus", "4", "--sockets", "2", "--cores", "1", "--threads", "2",       \
+		"--cells", "2", "--memory", "2G", "--iothreads", "1", "--shares", "2048",          \
+		"--emulator", "isolate"
+	static const char spec_text[] =
+		"{\"name\": \"vm1\", \"vcpus\": 4, \"sockets\": 2, \"cores\": 1, \"threads\": 2,"
+		" \"memory_mib\": 2048, \"iothreads\": 1, \"qos\": {\"shares\": 2048},"
+		" \"emulator_threads\": \"isolate\"}";
+	struct test_result r = RUN("plan", "--topology", HOST_16, "--format", "json", FORMAT_ARGS);
+	struct json_object *spec = parse_json(spec_text), *j, *g;
+	struct host h;
 
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct test_result r = RUN("plan", "--topology", HOST_SMALL, "--format", cases[i].format,
-				      "--name", "vm1", "--vcpus", "2", "--memory", "512M");
+	host_load(&h, HOST_16);
+	assert_ok(&r);
+	j = parse_json(r.out);
+	check_plan(j, &spec, 1, &h);
+	g = plan_guest(j, 0, "vm1");
+	assert_int_equal(json_object_array_length(get(g, "cells", json_type_array)), 2);
+	test_result_clear(&r);
 
-		assert_ok(&r);
-		if (!strstr(r.out, cases[i].needle))
-			fail_msg("--format %s: no '%s' in %s", cases[i].format, cases[i].needle,
-				 r.out);
-		test_result_clear(&r);
+	r = RUN("plan", "--topology", HOST_16, "--format", "table", FORMAT_ARGS);
+	assert_ok(&r);
+	check_table(r.out, g);
+	test_result_clear(&r);
+	r = RUN("plan", "--topology", HOST_16, "--format", "libvirt", FORMAT_ARGS);
+	assert_ok(&r);
+	check_libvirt(r.out, g);
+	test_result_clear(&r);
+	r = RUN("plan", "--topology", HOST_16, "--format", "qemu", FORMAT_ARGS);
+	assert_ok(&r);
+	check_qemu(r.out, g);
+	test_result_clear(&r);
+#undef FORMAT_ARGS
+
+	json_object_put(spec);
+	json_object_put(j);
+	host_clear(&h);
+}
+
+/* The guests of the files matched by pattern, in the order the command reads them. */
+static size_t
+load_specs(const char *pattern, struct json_object **specs, size_t max, glob_t *gl)
+{
+	size_t n = 0;
+
+	assert_int_equal(glob(pattern, 0, NULL, gl), 0);
+	assert_true(gl->gl_pathc > 0);
+	for (size_t i = 0; i < gl->gl_pathc; i++) {
+		struct json_object *f = json_object_from_file(gl->gl_pathv[i]);
+
+		assert_non_null(f);
+		if (json_object_is_type(f, json_type_array)) {
+			for (size_t k = 0; k < json_object_array_length(f); k++) {
+				assert_true(n < max);
+				specs[n++] = json_object_get(json_object_array_get_idx(f, k));
+			}
+			json_object_put(f);
+		} else {
+			assert_true(n < max);
+			specs[n++] = f;
+		}
 	}
+	return n;
+}
+
+/* Plan the files of pattern on host and check the plan against them. */
+static void
+plan_files_and_check(const char *host, const char *pattern)
+{
+	const char *args[MAX_ARGS] = {"plan", "--topology", host, "--format", "json"};
+	struct json_object *specs[MAX_ARGS] = {NULL}, *j;
+	size_t n = 5, nspecs;
+	struct test_result r;
+	struct host h;
+	glob_t gl;
+
+	nspecs = load_specs(pattern, specs, ARRAY_SIZE(specs), &gl);
+	for (size_t i = 0; i < gl.gl_pathc && n < MAX_ARGS - 2; i++)
+		args[n++] = gl.gl_pathv[i];
+	args[n] = NULL;
+	r = test_topomap(NULL, args);
+	assert_ok(&r);
+	host_load(&h, host);
+	j = parse_json(r.out);
+	check_plan(j, specs, nspecs, &h);
+	json_object_put(j);
+	for (size_t i = 0; i < nspecs; i++)
+		json_object_put(specs[i]);
+	host_clear(&h);
+	test_result_clear(&r);
+	globfree(&gl);
 }
 
 /* `make demo` plans every examples/NAME.json on the live host: they must fit the smallest
- * host it promises, and the example host's guests must fit the example host. */
+ * host it promises, and the example host's guests must fit the example host, each placed as
+ * its file asks. */
 static void
 test_examples_fit(void **state)
 {
-	const char *args[MAX_ARGS] = {"plan", "--topology", HOST_TINY};
-	size_t n = 3;
-	struct test_result r;
-	glob_t gl;
+	char *host = strdup(source_path("examples/host-2s-ht.xml"));
+	char *pattern = strdup(source_path("examples/host-2s-ht/*.json"));
 
-	assert_int_equal(glob(source_path("examples/*.json"), 0, NULL, &gl), 0);
-	assert_true(gl.gl_pathc > 0);
-	for (size_t i = 0; i < gl.gl_pathc && n < MAX_ARGS - 2; i++)
-		args[n++] = gl.gl_pathv[i];
-	args[n] = NULL;
-	r = test_topomap(NULL, args);
-	assert_ok(&r);
-	test_result_clear(&r);
-	globfree(&gl);
-
-	n = 0;
-	args[n++] = "plan";
-	args[n++] = "--topology";
-	args[n++] = strdup(source_path("examples/host-2s-ht.xml"));
-	assert_int_equal(glob(source_path("examples/host-2s-ht/*.json"), 0, NULL, &gl), 0);
-	for (size_t i = 0; i < gl.gl_pathc && n < MAX_ARGS - 2; i++)
-		args[n++] = gl.gl_pathv[i];
-	args[n] = NULL;
-	r = test_topomap(NULL, args);
-	assert_ok(&r);
-	test_result_clear(&r);
-	globfree(&gl);
-	free((char *)args[2]);
+	plan_files_and_check(HOST_TINY, source_path("examples/*.json"));
+	plan_files_and_check(host, pattern);
+	free(pattern);
+	free(host);
 }
 
 /* Each class of bad usage: exit 2, one line that names the option and the value. */

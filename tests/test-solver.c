@@ -40,6 +40,50 @@ vcpu_pu(const struct plan_guest *pg, unsigned v)
 	return (unsigned)hwloc_bitmap_first(pg->vcpu_pus[v]);
 }
 
+/* A set as backends receive it: the plan's list string, which goes to cpuset.cpus, vcpupin and
+ * taskset, must be exactly the set the solver decided, in the canonical list syntax as hwloc
+ * (a parser and printer independent of topomap's) reads and writes it. */
+static void
+check_list(const char *guest_name, const char *what, const char *list, hwloc_const_bitmap_t set)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t parsed = hwloc_bitmap_alloc();
+	_cleanup_free_ char *canonical = NULL;
+
+	if (!list)
+		fail_msg("guest '%s': %s: no list string", guest_name, what);
+	if (hwloc_bitmap_list_sscanf(parsed, list) < 0)
+		fail_msg("guest '%s': %s: '%s' is not in list syntax", guest_name, what, list);
+	assert_true(hwloc_bitmap_list_asprintf(&canonical, parsed) >= 0);
+	if (!hwloc_bitmap_isequal(parsed, set) || strcmp(canonical, list))
+		fail_msg("guest '%s': %s: the string '%s' is not the set decided ('%s' canonical)",
+			 guest_name, what, list, canonical);
+}
+
+/* Every list string of a guest against its bitmap; what the guest may run on is its vcpus'
+ * PUs and the emulator set. */
+static void
+check_lists(const struct plan_guest *pg)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t runs = hwloc_bitmap_dup(pg->emulator);
+	char what[64];
+
+	for (unsigned v = 0; v < pg->vcpus; v++) {
+		snprintf(what, sizeof(what), "vcpu %u", v);
+		check_list(pg->name, what, pg->vcpu_lists[v], pg->vcpu_pus[v]);
+		hwloc_bitmap_or(runs, runs, pg->vcpu_pus[v]);
+	}
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		snprintf(what, sizeof(what), "cell %u vcpus", c);
+		check_list(pg->name, what, pg->cells[c].vcpus_list, pg->cells[c].vcpus);
+		snprintf(what, sizeof(what), "cell %u host PUs", c);
+		check_list(pg->name, what, pg->cells[c].pus_list, pg->cells[c].pus);
+	}
+	check_list(pg->name, "emulator", pg->emulator_list, pg->emulator);
+	check_list(pg->name, "held", pg->held_list, pg->held);
+	check_list(pg->name, "memory nodes", pg->memory_list, pg->memory_nodes);
+	check_list(pg->name, "cpuset", pg->cpus_list, runs);
+}
+
 /* The guests of one plan, or of several plans that share a host. */
 static void
 check_guests(const struct tmap_topology *t, const struct plan_guest *const *guests,
@@ -58,6 +102,8 @@ check_guests(const struct tmap_topology *t, const struct plan_guest *const *gues
 		_cleanup_bitmap_ hwloc_bitmap_t seen = hwloc_bitmap_alloc();
 		_cleanup_bitmap_ hwloc_bitmap_t mine = hwloc_bitmap_alloc();
 		uint64_t total = 0;
+
+		check_lists(pg);
 
 		for (unsigned c = 0; c < pg->ncells; c++) {
 			const struct plan_cell *pc = &pg->cells[c];
