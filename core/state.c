@@ -3,35 +3,65 @@
  * The allocation state file: what is placed on this host, so that every `apply` places
  * around what earlier ones placed, like the kubelet CPU manager's checkpoint.
  *
- *   {"format": "topomap-state", "version": 1, "host": "0-63",
+ *   {"format": "topomap-state", "version": 2,
+ *    "host": {"pus": "0-63", "nodes": "0-1"},
  *    "reserve": "0,32", "shared_pool": "1,33",
- *    "guests": [ <each guest's plan, as the plan's JSON contract writes it> ]}
+ *    "guests": [{"name": "db", "status": "applied" | "pending",
+ *                "target": {"backend": "cgroup", "options": {"cgroup": "/machine/db"},
+ *                           "identity": {...}},
+ *                "spec": <the guest as asked, in the guest file format>,
+ *                "plan": <its plan, as the plan's JSON contract writes a guest>}]}
+ *
+ * Version 1 kept the plans alone ("guests": [<plan>...], "host": "0-63"); it is read as
+ * guests applied to no known target, with the spec their plan answers, and written back as
+ * version 2 by the next writer (kubelet's checkpoint V1 to V2 migration, in spirit).
  *
  * Concurrency and crashes: every reader and writer locks "<path>.lock" (shared to read,
  * exclusive to write) for as long as it works on the state, so two `apply` never hand out
  * one PU twice; a write goes to a temporary file in the same directory, is fsync()ed,
  * renamed over the state, and the directory is fsync()ed, so a crash at any instant leaves
  * the old file or the new one. A file that is not a topomap state, or does not fit this
- * host, is refused and never replaced.
+ * host, is refused with one line naming the key, and never replaced.
  */
+#include <ctype.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <libgen.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "state.h"
 
-#define STATE_FORMAT "topomap-state"
-#define STATE_VERSION 1
 #define MAX_STATE_BYTES (64u << 20)
 
 struct tmap_state {
-	char *path;
+	char *path;			/* NULL: kept in memory only */
 	int lock_fd;
 	bool writable;
-	struct json_object *root;	/* NULL: no state yet (an empty host) */
+	struct json_object *root;	/* the committed document; NULL: no state yet */
+	char *reserve;			/* the reserve to record ("" for none) */
+	size_t nrec;
+	struct state_record *rec;
 };
+
+static void
+record_clear(struct state_record *r)
+{
+	free(r->name);
+	json_object_put(r->target);
+	json_object_put(r->spec);
+}
+
+static void
+records_clear(struct tmap_state *st)
+{
+	for (size_t i = 0; i < st->nrec; i++)
+		record_clear(&st->rec[i]);
+	free(st->rec);
+	st->rec = NULL;
+	st->nrec = 0;
+}
 
 struct tmap_state *
 tmap_state_close(struct tmap_state *st)
@@ -40,8 +70,9 @@ tmap_state_close(struct tmap_state *st)
 		return NULL;
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the lock */
-	if (st->root)
-		json_object_put(st->root);
+	json_object_put(st->root);
+	records_clear(st);
+	free(st->reserve);
 	free(st->path);
 	free(st);
 	return NULL;
@@ -51,6 +82,12 @@ static void
 tmap_state_closep(struct tmap_state **st)
 {
 	tmap_state_close(*st);
+}
+
+const char *
+state_path(const struct tmap_state *st)
+{
+	return st->path;
 }
 
 /* mkdir -p for the state's directory, 0755, when writing. */
@@ -77,35 +114,301 @@ make_parent(const char *path, struct tmap_error *err)
 	return 0;
 }
 
-static int
-parse_state(struct tmap_state *st, const char *text, size_t len, struct tmap_error *err)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *root, *v;
+/* ------------------------------------------------------------------------------------- */
+/* Reading: the document, checked key by key */
 
-	if (!tok)
+static int _printf_(3, 4)
+corrupt(const struct tmap_state *st, struct tmap_error *err, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return tmap_error_set(err, -EBADMSG,
+			      "state file '%s': %s: refusing to use or replace it", st->path, what);
+}
+
+static int
+not_state(const struct tmap_state *st, struct tmap_error *err, const char *why)
+{
+	return tmap_error_set(err, -EBADMSG,
+			      "state file '%s' is not a topomap state file (%s): refusing to use or replace it",
+			      st->path, why);
+}
+
+static const char *
+type_name(struct json_object *v)
+{
+	return v ? json_type_to_name(json_object_get_type(v)) : "null";
+}
+
+/* JSON text, strictly (core/json.c): one document, nothing after it, no key twice. */
+static int
+parse_text(const struct tmap_state *st, const char *text, size_t len, struct json_object **ret,
+	   struct tmap_error *err)
+{
+	struct tmap_error why = {0};
+	int r = json_read(text, len, st->path, json_type_object, "a topomap state object", ret,
+			  &why);
+
+	if (r == -ENOMEM)
+		return tmap_error_set(err, r, "out of memory");
+	if (r < 0)
+		return not_state(st, err, why.message);
+	return 0;
+}
+
+static bool
+is_string(struct json_object *v)
+{
+	return v && json_object_is_type(v, json_type_string);
+}
+
+static bool
+is_list_text(const char *s)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
+
+	return !*s || bitmap_parse_list(s, &set) == 0;
+}
+
+/* An object of strings: a target's options or identity. */
+static int
+check_string_map(const struct tmap_state *st, struct json_object *o, const char *at,
+		 struct tmap_error *err)
+{
+	if (!o || !json_object_is_type(o, json_type_object))
+		return corrupt(st, err, "%s is %s, not an object", at, type_name(o));
+	json_object_object_foreach(o, key, value)
+		if (!is_string(value))
+			return corrupt(st, err, "%s.%.40s is %s, not a string", at, key,
+				       type_name(value));
+	return 0;
+}
+
+static int
+check_target(const struct tmap_state *st, struct json_object *t, const char *at,
+	     struct tmap_error *err)
+{
+	char where[96];
+	int r;
+
+	if (!t || !json_object_is_type(t, json_type_object))
+		return corrupt(st, err, "%s.target is %s, not an object", at, type_name(t));
+	json_object_object_foreach(t, key, value) {
+		snprintf(where, sizeof(where), "%s.target.%.20s", at, key);
+		if (streq(key, "backend")) {
+			if (!is_string(value) || !json_object_get_string_len(value))
+				return corrupt(st, err, "%s is %s, not a backend name", where,
+					       type_name(value));
+		} else if (streq(key, "options") || streq(key, "identity")) {
+			r = check_string_map(st, value, where, err);
+			if (r < 0)
+				return r;
+		} else {
+			return corrupt(st, err, "%s: unknown key", where);
+		}
+	}
+	if (!json_object_object_get_ex(t, "backend", NULL) ||
+	    !json_object_object_get_ex(t, "options", NULL))
+		return corrupt(st, err, "%s.target lacks 'backend' or 'options'", at);
+	return 0;
+}
+
+static bool
+name_ok(const char *name)
+{
+	struct tmap_guest *g = NULL;
+
+	if (tmap_guest_new(name, 1, &g, NULL) < 0)
+		return false;
+	tmap_guest_free(g);
+	return true;
+}
+
+static int
+record_add(struct tmap_state *st, const char *name, bool pending, struct json_object *target,
+	   struct json_object *spec)
+{
+	struct state_record *v = realloc(st->rec, (st->nrec + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	st->rec = v;
+	v[st->nrec] = (struct state_record){strdup(name), pending, json_object_get(target),
+					     json_object_get(spec)};
+	if (!v[st->nrec].name) {
+		record_clear(&v[st->nrec]);
+		return -ENOMEM;
+	}
+	st->nrec++;
+	return 0;
+}
+
+/* One guest of a version 2 document. */
+static int
+check_guest(struct tmap_state *st, struct json_object *g, size_t i, struct tmap_error *err)
+{
+	struct json_object *name = NULL, *status = NULL, *target = NULL, *spec = NULL, *plan = NULL;
+	struct json_object *plan_name;
+	char at[32];
+	int r;
+
+	snprintf(at, sizeof(at), "guests[%zu]", i);
+	if (!g || !json_object_is_type(g, json_type_object))
+		return corrupt(st, err, "%s is %s, not an object", at, type_name(g));
+	json_object_object_foreach(g, key, value) {
+		if (streq(key, "name"))
+			name = value;
+		else if (streq(key, "status"))
+			status = value;
+		else if (streq(key, "target"))
+			target = value;
+		else if (streq(key, "spec"))
+			spec = value;
+		else if (streq(key, "plan"))
+			plan = value;
+		else
+			return corrupt(st, err, "%s.%.40s: unknown key", at, key);
+	}
+	if (!is_string(name) || !name_ok(json_object_get_string(name)))
+		return corrupt(st, err, "%s.name is not a valid guest name", at);
+	if (!is_string(status) || (!streq(json_object_get_string(status), "applied") &&
+				   !streq(json_object_get_string(status), "pending")))
+		return corrupt(st, err, "%s.status is not \"applied\" or \"pending\"", at);
+	if (json_object_object_get_ex(g, "target", NULL) && (r = check_target(st, target, at, err)) < 0)
+		return r;
+	if (!spec || !json_object_is_type(spec, json_type_object))
+		return corrupt(st, err, "%s.spec is %s, not an object", at, type_name(spec));
+	if (!plan || !json_object_is_type(plan, json_type_object))
+		return corrupt(st, err, "%s.plan is %s, not an object", at, type_name(plan));
+	if (!json_object_object_get_ex(plan, "name", &plan_name) || !is_string(plan_name) ||
+	    !streq(json_object_get_string(plan_name), json_object_get_string(name)))
+		return corrupt(st, err, "%s.plan.name is not its name", at);
+	if (state_record_find(st, json_object_get_string(name)))
+		return corrupt(st, err, "guest '%s' appears twice", json_object_get_string(name));
+	if (record_add(st, json_object_get_string(name),
+		       streq(json_object_get_string(status), "pending"), target, spec) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	json_tokener_free(tok);
-	if (!root || !json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "format", &v) ||
-	    !json_object_is_type(v, json_type_string) || !streq(json_object_get_string(v), STATE_FORMAT)) {
-		if (root)
-			json_object_put(root);
-		return tmap_error_set(err, -EBADMSG,
-				      "state file '%s' is not a topomap state file (corrupt or foreign): refusing to use or replace it",
-				      st->path);
+	return 0;
+}
+
+/* The plan JSON of guest i of the committed document, whichever its version. */
+static struct json_object *
+guest_plan_json(struct json_object *root, size_t i)
+{
+	struct json_object *guests, *g, *plan;
+
+	json_object_object_get_ex(root, "guests", &guests);
+	g = json_object_array_get_idx(guests, i);
+	return json_object_object_get_ex(g, "plan", &plan) ? plan : g;
+}
+
+static int
+version_of(struct json_object *root)
+{
+	struct json_object *v;
+
+	json_object_object_get_ex(root, "version", &v);
+	return json_object_get_int(v);
+}
+
+/* The document's records, from its guests. */
+static int
+records_read(struct tmap_state *st, struct tmap_error *err)
+{
+	struct json_object *guests;
+	int version = version_of(st->root);
+	int r;
+
+	records_clear(st);
+	json_object_object_get_ex(st->root, "guests", &guests);
+	for (size_t i = 0; i < json_object_array_length(guests); i++) {
+		struct json_object *g = json_object_array_get_idx(guests, i), *name;
+
+		if (version >= 2) {
+			r = check_guest(st, g, i, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		/* Version 1: a plan alone; its spec is derived when it is written back. */
+		if (!g || !json_object_is_type(g, json_type_object) ||
+		    !json_object_object_get_ex(g, "name", &name) || !is_string(name) ||
+		    !name_ok(json_object_get_string(name)))
+			return corrupt(st, err, "guests[%zu] is not a plan with a valid name", i);
+		if (state_record_find(st, json_object_get_string(name)))
+			return corrupt(st, err, "guest '%s' appears twice",
+				       json_object_get_string(name));
+		if (record_add(st, json_object_get_string(name), false, NULL, NULL) < 0)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
-	if (!json_object_object_get_ex(root, "version", &v) ||
-	    json_object_get_int(v) != STATE_VERSION ||
-	    !json_object_object_get_ex(root, "guests", &v) ||
-	    !json_object_is_type(v, json_type_array)) {
-		json_object_put(root);
-		return tmap_error_set(err, -EBADMSG,
-				      "state file '%s' has an unknown version or no guest list: refusing to use or replace it",
-				      st->path);
+	return 0;
+}
+
+static int
+check_host(const struct tmap_state *st, struct json_object *host, int version,
+	   struct tmap_error *err)
+{
+	if (version == 1) {
+		if (!is_string(host) || !is_list_text(json_object_get_string(host)))
+			return corrupt(st, err, "host is %s, not a list of PUs", type_name(host));
+		return 0;
 	}
-	st->root = root;
+	if (!host || !json_object_is_type(host, json_type_object))
+		return corrupt(st, err, "host is %s, not an object", type_name(host));
+	json_object_object_foreach(host, key, value) {
+		if (!streq(key, "pus") && !streq(key, "nodes"))
+			return corrupt(st, err, "host.%.40s: unknown key", key);
+		if (!is_string(value) || !is_list_text(json_object_get_string(value)))
+			return corrupt(st, err, "host.%s is %s, not a list", key, type_name(value));
+	}
+	if (!json_object_object_get_ex(host, "pus", NULL) ||
+	    !json_object_object_get_ex(host, "nodes", NULL))
+		return corrupt(st, err, "host lacks 'pus' or 'nodes'");
+	return 0;
+}
+
+static int
+check_document(struct tmap_state *st, struct json_object *root, struct tmap_error *err)
+{
+	struct json_object *format = NULL, *version = NULL, *guests = NULL, *host = NULL;
+	int v;
+
+	if (!json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "format", &format) || !is_string(format) ||
+	    !streq(json_object_get_string(format), STATE_FORMAT))
+		return not_state(st, err, "corrupt or foreign");
+	if (!json_object_object_get_ex(root, "version", &version) ||
+	    !json_object_is_type(version, json_type_int) ||
+	    (v = json_object_get_int(version)) < 1 || v > STATE_VERSION)
+		return corrupt(st, err, "version is %s, not 1 or %d (written by a newer topomap?)",
+			       version ? json_object_get_string(version) : "missing", STATE_VERSION);
+	json_object_object_foreach(root, key, value) {
+		if (streq(key, "format") || streq(key, "version")) {
+			continue;
+		} else if (streq(key, "host")) {
+			host = value;
+		} else if (streq(key, "reserve") || streq(key, "shared_pool")) {
+			if (!is_string(value) || !is_list_text(json_object_get_string(value)))
+				return corrupt(st, err, "%s is %s, not a list of PUs", key,
+					       type_name(value));
+		} else if (streq(key, "guests")) {
+			guests = value;
+		} else {
+			return corrupt(st, err, "%.40s: unknown key", key);
+		}
+	}
+	if (json_object_object_get_ex(root, "host", NULL) || v >= 2) {
+		int r = check_host(st, host, v, err);
+
+		if (r < 0)
+			return r;
+	}
+	if (!guests || !json_object_is_type(guests, json_type_array))
+		return corrupt(st, err, "guests is %s, not a list", type_name(guests));
 	return 0;
 }
 
@@ -114,8 +417,9 @@ tmap_state_open(const char *path, unsigned flags, struct tmap_state **ret, struc
 {
 	_cleanup_(tmap_state_closep) struct tmap_state *st = NULL;
 	_cleanup_free_ char *lock = NULL, *text = NULL;
+	struct json_object *root = NULL, *v;
 	size_t len = 0;
-	int r;
+	int fd, r;
 
 	if (!path || !*path || !ret)
 		return tmap_error_set(err, -EINVAL, "tmap_state_open: missing argument");
@@ -131,219 +435,222 @@ tmap_state_open(const char *path, unsigned flags, struct tmap_state **ret, struc
 		if (r < 0)
 			return r;
 	}
-	st->lock_fd = open(lock, (st->writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC |
-				 O_NOFOLLOW | O_NOCTTY, 0644);
-	if (st->lock_fd < 0 && (errno != ENOENT || st->writable))
+	fd = open(lock, (st->writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW |
+			    O_NOCTTY, 0644);
+	if (fd < 0 && (errno != ENOENT || st->writable))
 		return tmap_error_set(err, -errno, "state lock '%s': %s", lock, strerror(errno));
+	/* Never on 0, 1 or 2: a caller started with stdout closed would print into the lock. */
+	if (fd >= 0 && fd <= STDERR_FILENO) {
+		st->lock_fd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+		close(fd);
+		if (st->lock_fd < 0)
+			return tmap_error_set(err, -errno, "state lock '%s': %s", lock,
+					      strerror(errno));
+	} else {
+		st->lock_fd = fd;
+	}
 	/* No lock file: no writer ever ran here (they create it), but a state may have been
 	 * copied in: read it all the same. */
 	if (st->lock_fd >= 0 && flock(st->lock_fd, st->writable ? LOCK_EX : LOCK_SH) < 0)
 		return tmap_error_set(err, -errno, "state lock '%s': %s", lock, strerror(errno));
 	r = read_file_bounded(path, MAX_STATE_BYTES, &text, &len, err);
 	if (r == -ENOENT) {
+		st->reserve = strdup("");
+		if (!st->reserve)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
 		*ret = TAKE_PTR(st);
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	r = parse_state(st, text, len, err);
+	r = parse_text(st, text, len, &root, err);
 	if (r < 0)
 		return r;
+	r = check_document(st, root, err);
+	if (r < 0) {
+		json_object_put(root);
+		return r;
+	}
+	st->root = root;
+	r = records_read(st, err);
+	if (r < 0)
+		return r;
+	st->reserve = strdup(json_object_object_get_ex(root, "reserve", &v) ?
+				     json_object_get_string(v) : "");
+	if (!st->reserve)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	*ret = TAKE_PTR(st);
 	return 0;
 }
 
-const char *
-tmap_state_reserve(const struct tmap_state *st)
+int
+state_new_memory(struct tmap_state **ret, struct tmap_error *err)
 {
-	struct json_object *v;
+	struct tmap_state *st = calloc(1, sizeof(*st));
 
-	if (!st || !st->root || !json_object_object_get_ex(st->root, "reserve", &v))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* ------------------------------------------------------------------------------------- */
-/* A guest's plan, read back from its JSON */
-
-static const char *
-get_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int64_t
-get_int(struct json_object *o, const char *key, int64_t fallback)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-		return fallback;
-	return json_object_get_int64(v);
-}
-
-static int
-get_set(struct json_object *o, const char *key, hwloc_bitmap_t set)
-{
-	_cleanup_bitmap_ hwloc_bitmap_t parsed = NULL;
-	const char *list = get_str(o, key);
-
-	if (!list)
-		return -EBADMSG;
-	if (!*list) {
-		hwloc_bitmap_zero(set);
-		return 0;
+	if (!st || !(st->reserve = strdup(""))) {
+		free(st);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
-	if (bitmap_parse_list(list, &parsed) < 0)
-		return -EBADMSG;
-	hwloc_bitmap_copy(set, parsed);
+	st->lock_fd = -1;
+	st->writable = true;
+	*ret = st;
 	return 0;
 }
 
-static int
-guest_from_json(const struct tmap_topology *t, struct json_object *g, struct plan_guest *pg)
+int
+state_records_reload(struct tmap_state *st, struct tmap_error *err)
 {
-	struct json_object *vcpus, *cells, *topo, *ios, *mem, *qos, *why, *emu;
-	int e;
+	struct json_object *v;
+	char *reserve;
 
-	memset(pg, 0, sizeof(*pg));
-	if (!json_object_is_type(g, json_type_object) || !get_str(g, "name") ||
-	    !json_object_object_get_ex(g, "vcpus", &vcpus) || !json_object_is_type(vcpus, json_type_array) ||
-	    !json_object_object_get_ex(g, "cells", &cells) || !json_object_is_type(cells, json_type_array) ||
-	    !json_object_object_get_ex(g, "topology", &topo) ||
-	    !json_object_object_get_ex(g, "memory", &mem) ||
-	    !json_object_object_get_ex(g, "emulator", &emu))
-		return -EBADMSG;
-	pg->name = strdup(get_str(g, "name"));
-	pg->vcpus = (unsigned)json_object_array_length(vcpus);
-	pg->ncells = (unsigned)json_object_array_length(cells);
-	if (!pg->name || pg->vcpus == 0 || pg->vcpus > TMAP_MAX_VCPUS || pg->ncells == 0 ||
-	    pg->ncells > pg->vcpus)
-		return -EBADMSG;
-	e = cpu_policy_from_name(get_str(g, "cpu_policy"));
-	pg->cpu_policy = e < 0 ? TMAP_CPU_DEDICATED : (enum tmap_cpu_policy)e;
-	e = thread_policy_from_name(get_str(g, "thread_policy"));
-	pg->thread_policy = e < 0 ? TMAP_THREAD_PREFER : (enum tmap_thread_policy)e;
-	e = emulator_policy_from_name(get_str(g, "emulator_threads"));
-	pg->emulator_policy = e < 0 ? TMAP_EMULATOR_SHARE : (enum tmap_emulator_policy)e;
-	e = memory_mode_from_name(get_str(mem, "mode"));
-	if (e < 0)
-		return -EBADMSG;
-	pg->memory_mode = (enum tmap_memory_mode)e;
-	/* Absent from state files written before hugepages were modelled: normal pages. */
-	pg->page_kib = (uint64_t)get_int(mem, "hugepage_kib", 0);
-	if (pg->page_kib && (pg->page_kib < TMAP_HUGEPAGE_KIB_MIN ||
-			     pg->page_kib > TMAP_HUGEPAGE_KIB_MAX || (pg->page_kib & (pg->page_kib - 1))))
-		return -EBADMSG;
-	pg->sockets = (unsigned)get_int(topo, "sockets", 1);
-	pg->cores = (unsigned)get_int(topo, "cores", pg->vcpus);
-	pg->threads = (unsigned)get_int(topo, "threads", 1);
-	pg->iothreads = json_object_object_get_ex(g, "iothreads", &ios) ?
-				(unsigned)json_object_array_length(ios) : 0;
-	if (json_object_object_get_ex(g, "qos", &qos)) {
-		pg->shares = (uint64_t)get_int(qos, "shares", 0);
-		pg->period = (uint64_t)get_int(qos, "period", 0);
-		pg->quota = get_int(qos, "quota", 0);
+	reserve = strdup(st->root && json_object_object_get_ex(st->root, "reserve", &v) ?
+				 json_object_get_string(v) : "");
+	if (!reserve)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	free(st->reserve);
+	st->reserve = reserve;
+	if (!st->root) {
+		records_clear(st);
+		return 0;
 	}
-	pg->cells_proposed = json_object_object_get_ex(g, "cells_proposed", &why) &&
-			     json_object_get_boolean(why);
+	return records_read(st, err);
+}
 
-	pg->vcpu_pus = calloc(pg->vcpus, sizeof(*pg->vcpu_pus));
-	pg->vcpu_node = calloc(pg->vcpus, sizeof(*pg->vcpu_node));
-	pg->vcpu_core_lists = calloc(pg->vcpus, sizeof(*pg->vcpu_core_lists));
-	pg->cells = calloc(pg->ncells, sizeof(*pg->cells));
-	pg->emulator = hwloc_bitmap_alloc();
-	pg->held = hwloc_bitmap_alloc();
-	pg->memory_nodes = hwloc_bitmap_alloc();
-	if (!pg->vcpu_pus || !pg->vcpu_node || !pg->vcpu_core_lists || !pg->cells ||
-	    !pg->emulator || !pg->held || !pg->memory_nodes)
-		return -ENOMEM;
-	for (unsigned v = 0; v < pg->vcpus; v++) {
-		struct json_object *jv = json_object_array_get_idx(vcpus, v);
+/* ------------------------------------------------------------------------------------- */
+/* Records */
 
-		if (!(pg->vcpu_pus[v] = hwloc_bitmap_alloc()))
-			return -ENOMEM;
-		if (get_int(jv, "vcpu", -1) != v || get_set(jv, "cpuset", pg->vcpu_pus[v]) < 0 ||
-		    hwloc_bitmap_iszero(pg->vcpu_pus[v]) ||
-		    !hwloc_bitmap_isincluded(pg->vcpu_pus[v], t->cpuset))
-			return -EBADMSG;
-		pg->vcpu_node[v] = (int)get_int(jv, "node", -1);
-		if (get_str(jv, "host_core") && !(pg->vcpu_core_lists[v] = strdup(get_str(jv, "host_core"))))
-			return -ENOMEM;
-	}
-	for (unsigned c = 0; c < pg->ncells; c++) {
-		struct json_object *jc = json_object_array_get_idx(cells, c);
-		struct plan_cell *pc = &pg->cells[c];
-		const char *node = get_str(jc, "nodeset");
-		char *end;
+size_t
+state_record_count(const struct tmap_state *st)
+{
+	return st->nrec;
+}
 
-		pc->vcpus = hwloc_bitmap_alloc();
-		pc->pus = hwloc_bitmap_alloc();
-		if (!pc->vcpus || !pc->pus)
-			return -ENOMEM;
-		if (!node || get_set(jc, "cpus", pc->vcpus) < 0 || get_set(jc, "host_cpus", pc->pus) < 0)
-			return -EBADMSG;
-		errno = 0;
-		pc->node = (unsigned)strtoul(node, &end, 10);
-		if (errno || end == node || *end)
-			return -EBADMSG;
-		pc->memory_mib = (uint64_t)get_int(jc, "memory_mib", 0);
-		if (pg->page_kib && (pc->memory_mib << 10) % pg->page_kib)
-			return -EBADMSG;
-		pg->memory_mib += pc->memory_mib;
-	}
-	if (get_set(emu, "cpuset", pg->emulator) < 0 || get_set(g, "held", pg->held) < 0 ||
-	    get_set(mem, "nodeset", pg->memory_nodes) < 0)
-		return -EBADMSG;
-	if (json_object_object_get_ex(g, "explain", &why) && json_object_is_type(why, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(why); i++)
-			if (plan_guest_explain(pg, "%s",
-					       json_object_get_string(json_object_array_get_idx(why, i))) < 0)
-				return -ENOMEM;
-	return plan_guest_finish(pg);
+struct state_record *
+state_record_at(struct tmap_state *st, size_t i)
+{
+	return i < st->nrec ? &st->rec[i] : NULL;
+}
+
+struct state_record *
+state_record_find(struct tmap_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->nrec; i++)
+		if (streq(st->rec[i].name, name))
+			return &st->rec[i];
+	return NULL;
 }
 
 int
-tmap_state_load(struct tmap_state *st, struct tmap_host *h, struct tmap_error *err)
+state_record_put(struct tmap_state *st, const char *name, bool pending,
+		 struct json_object *target, struct json_object *spec)
 {
-	const struct tmap_topology *t;
-	struct json_object *guests, *host;
+	struct state_record *r = state_record_find(st, name);
+	int ret;
+
+	if (!r) {
+		ret = record_add(st, name, pending, target, spec);
+		json_object_put(target);
+		json_object_put(spec);
+		return ret;
+	}
+	if (target != r->target) {
+		json_object_put(r->target);
+		r->target = target;
+	} else {
+		json_object_put(target);
+	}
+	if (spec != r->spec) {
+		json_object_put(r->spec);
+		r->spec = spec;
+	} else {
+		json_object_put(spec);
+	}
+	r->pending = pending;
+	return 0;
+}
+
+void
+state_record_drop(struct tmap_state *st, const char *name)
+{
+	struct state_record *r = state_record_find(st, name);
+	size_t i;
+
+	if (!r)
+		return;
+	i = (size_t)(r - st->rec);
+	record_clear(r);
+	memmove(r, r + 1, (st->nrec - i - 1) * sizeof(*r));
+	st->nrec--;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* The host the document describes */
+
+static int
+check_identity(const struct tmap_state *st, const struct tmap_topology *t, struct tmap_error *err)
+{
+	_cleanup_free_ char *pus = bitmap_list(t->cpuset), *nodes = NULL;
+	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	struct json_object *host, *v;
+	const char *their_pus, *their_nodes = NULL;
+
+	if (!pus || !set)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (unsigned n = 0; n < t->nnodes; n++)
+		hwloc_bitmap_set(set, t->nodes[n].os_index);
+	nodes = bitmap_list(set);
+	if (!nodes)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	if (!json_object_object_get_ex(st->root, "host", &host))
+		return 0;
+	if (json_object_is_type(host, json_type_string)) {
+		their_pus = json_object_get_string(host);
+	} else {
+		json_object_object_get_ex(host, "pus", &v);
+		their_pus = json_object_get_string(v);
+		json_object_object_get_ex(host, "nodes", &v);
+		their_nodes = json_object_get_string(v);
+	}
+	/* A state of another host would hand out PUs this one does not have. */
+	if (!streq(their_pus, pus) || (their_nodes && !streq(their_nodes, nodes)))
+		return tmap_error_set(err, -EBADMSG,
+				      "state file '%s' was written for a host with PUs '%.60s'%s%.40s; this host has PUs '%.60s', nodes '%.40s'",
+				      st->path, their_pus, their_nodes ? ", nodes " : "",
+				      their_nodes ? their_nodes : "", pus, nodes);
+	return 0;
+}
+
+/* The document's pool and guests, into a host of its topology. */
+static int
+load_guests(struct tmap_state *st, struct tmap_host *h, struct tmap_error *err)
+{
+	const struct tmap_topology *t = host_topology(h);
+	struct json_object *guests, *pool;
 	int r;
 
-	if (!st || !h)
-		return tmap_error_set(err, -EINVAL, "tmap_state_load: missing argument");
 	if (!st->root)
 		return 0;
-	t = host_topology(h);
-	/* A state of another host would hand out PUs this one does not have. */
-	if (json_object_object_get_ex(st->root, "host", &host)) {
-		_cleanup_free_ char *here = bitmap_list(t->cpuset);
-
-		if (here && !streq(json_object_get_string(host), here))
-			return tmap_error_set(err, -EBADMSG,
-					      "state file '%s' was written for a host with PUs '%.60s'; this host has '%.60s'",
-					      st->path, json_object_get_string(host), here);
-	}
-	r = host_restore_pool(h, get_str(st->root, "shared_pool"), err);
+	r = check_identity(st, t, err);
 	if (r < 0)
-		return tmap_error_prefix(err, "state file '%s': ", st->path);
+		return r;
+	if (json_object_object_get_ex(st->root, "shared_pool", &pool)) {
+		r = host_restore_pool(h, json_object_get_string(pool), err);
+		if (r < 0)
+			return tmap_error_prefix(err, "state file '%s': ", st->path), r;
+	}
 	json_object_object_get_ex(st->root, "guests", &guests);
 	for (size_t i = 0; i < json_object_array_length(guests); i++) {
 		struct plan_guest pg;
+		char at[48];
 
-		r = guest_from_json(t, json_object_array_get_idx(guests, i), &pg);
-		if (r == -ENOMEM)
-			r = tmap_error_set(err, r, "out of memory");
-		else if (r < 0)
-			r = tmap_error_set(err, r, "state file '%s': guest %zu is not a valid plan",
-					   st->path, i);
-		else
-			r = host_adopt(h, &pg, err) < 0 ?
-				    tmap_error_prefix(err, "state file '%s': ", st->path) : 0;
+		snprintf(at, sizeof(at), version_of(st->root) >= 2 ? "guests[%zu].plan" : "guests[%zu]",
+			 i);
+		r = state_plan_from_json(t, guest_plan_json(st->root, i), st->path, at, &pg, err);
+		if (r == 0 && host_adopt(h, &pg, err) < 0) {
+			tmap_error_prefix(err, "state file '%s': ", st->path);
+			r = -EBADMSG;
+		}
 		plan_guest_clear(&pg);
 		if (r < 0)
 			return r;
@@ -351,39 +658,92 @@ tmap_state_load(struct tmap_state *st, struct tmap_host *h, struct tmap_error *e
 	return 0;
 }
 
-int
-tmap_host_guest_plan(const struct tmap_host *h, const char *name, struct tmap_plan **ret,
-		     struct tmap_error *err)
+/* "a" and "b" together, in list syntax. */
+static int
+list_union(const char *a, const char *b, char **ret)
 {
-	struct tmap_plan *plan;
-	struct json_object *json;
-	int r = -ENOENT;
+	_cleanup_bitmap_ hwloc_bitmap_t x = NULL, y = NULL;
 
-	if (!h || !name || !ret)
-		return tmap_error_set(err, -EINVAL, "tmap_host_guest_plan: missing argument");
-	for (size_t i = 0; i < tmap_host_guest_count(h); i++) {
-		if (!streq(tmap_host_guest_name(h, i), name))
-			continue;
-		plan = calloc(1, sizeof(*plan));
-		if (!plan || !(plan->host = strdup(host_topology(h)->source)) ||
-		    !(plan->guests = calloc(1, sizeof(*plan->guests)))) {
-			tmap_plan_free(plan);
-			return tmap_error_set(err, -ENOMEM, "out of memory");
-		}
-		plan->nguests = 1;
-		json = plan_guest_to_json(host_guest_plan_at(h, i));
-		r = json ? guest_from_json(host_topology(h), json, &plan->guests[0]) : -ENOMEM;
-		json_object_put(json);
-		if (r < 0) {
-			tmap_plan_free(plan);
-			return tmap_error_set(err, r, "the recorded plan of '%s' cannot be read", name);
-		}
-		*ret = plan;
-		return 0;
-	}
-	return tmap_error_set(err, r, "no guest '%s' is placed", name);
+	if ((a && *a && bitmap_parse_list(a, &x) < 0) || (b && *b && bitmap_parse_list(b, &y) < 0))
+		return -EINVAL;
+	if (!x)
+		x = hwloc_bitmap_alloc();
+	if (!x)
+		return -ENOMEM;
+	if (y)
+		hwloc_bitmap_or(x, x, y);
+	*ret = bitmap_list(x);
+	return *ret ? 0 : -ENOMEM;
 }
 
+int
+state_host_new(struct tmap_state *st, const struct tmap_topology *t,
+	       const struct tmap_solve_options *o, const char *extra, struct tmap_host **ret,
+	       struct tmap_error *err)
+{
+	struct tmap_solve_options opts = o ? *o : (struct tmap_solve_options)TMAP_SOLVE_OPTIONS_INIT;
+	_cleanup_free_ char *reserve = NULL;
+	struct tmap_host *h = NULL;
+	int r;
+
+	r = list_union(st->reserve, extra, &reserve);
+	if (r < 0)
+		return tmap_error_set(err, r, r == -ENOMEM ? "out of memory" :
+				      "reserve '%.60s' is not a list of PUs", extra ? extra : "");
+	opts.reserve = *reserve ? reserve : NULL;
+	r = tmap_host_new(t, &opts, &h, err);
+	if (r < 0)
+		return r;
+	r = load_guests(st, h, err);
+	if (r < 0) {
+		tmap_host_free(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+int
+tmap_state_load(struct tmap_state *st, struct tmap_host *h, struct tmap_error *err)
+{
+	if (!st || !h)
+		return tmap_error_set(err, -EINVAL, "tmap_state_load: missing argument");
+	return load_guests(st, h, err);
+}
+
+const char *
+state_reserve(const struct tmap_state *st)
+{
+	return st->reserve;
+}
+
+int
+state_set_reserve(struct tmap_state *st, const char *list, struct tmap_error *err)
+{
+	char *copy = strdup(list ? list : "");
+
+	if (!copy)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	free(st->reserve);
+	st->reserve = copy;
+	return 0;
+}
+
+const char *
+tmap_state_reserve(const struct tmap_state *st)
+{
+	return st && st->reserve && *st->reserve ? st->reserve : NULL;
+}
+
+int
+tmap_state_set_reserve(struct tmap_state *st, const char *reserve, struct tmap_error *err)
+{
+	if (!st || !st->writable)
+		return tmap_error_set(err, -EBADF, "state file not opened to write");
+	if (reserve && *reserve && !is_list_text(reserve))
+		return tmap_error_set(err, -EINVAL, "reserve '%.60s' is not a list of PUs", reserve);
+	return state_set_reserve(st, reserve, err);
+}
 /* ------------------------------------------------------------------------------------- */
 /* Writing */
 
@@ -404,57 +764,128 @@ write_all(int fd, const char *text, size_t len)
 }
 
 int
-tmap_state_save(struct tmap_state *st, const struct tmap_host *h, struct tmap_error *err)
+tmap_host_guest_plan(const struct tmap_host *h, const char *name, struct tmap_plan **ret,
+		     struct tmap_error *err)
 {
-	_cleanup_free_ char *tmp = NULL, *dir_copy = NULL, *here = NULL, *pool = NULL;
-	_cleanup_close_ int fd = -1, dirfd = -1;
-	struct json_object *root, *guests;
-	const char *text;
+	struct tmap_plan *plan;
 	int r;
 
-	if (!st || !h)
-		return tmap_error_set(err, -EINVAL, "tmap_state_save: missing argument");
-	if (!st->writable)
-		return tmap_error_set(err, -EBADF, "state file '%s' was opened to read", st->path);
-	here = bitmap_list(host_topology(h)->cpuset);
-	pool = host_pool_list(h);
-	root = json_object_new_object();
-	guests = json_object_new_array();
-	if (!here || !pool || !root || !guests) {
+	if (!h || !name || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_host_guest_plan: missing argument");
+	for (size_t i = 0; i < tmap_host_guest_count(h); i++) {
+		if (!streq(tmap_host_guest_name(h, i), name))
+			continue;
+		plan = calloc(1, sizeof(*plan));
+		if (!plan || !(plan->host = strdup(host_topology(h)->source)) ||
+		    !(plan->guests = calloc(1, sizeof(*plan->guests)))) {
+			tmap_plan_free(plan);
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		}
+		plan->nguests = 1;
+		r = plan_guest_copy(&plan->guests[0], host_guest_plan_at(h, i));
+		if (r < 0) {
+			tmap_plan_free(plan);
+			return tmap_error_set(err, r, "out of memory");
+		}
+		*ret = plan;
+		return 0;
+	}
+	return tmap_error_set(err, -ENOENT, "no guest '%s' is placed", name);
+}
+
+/* One guest of the document to write: its record, spec and plan. */
+static struct json_object *
+guest_document(struct tmap_state *st, const struct tmap_host *h, size_t i,
+	       struct tmap_error *err)
+{
+	const char *name = tmap_host_guest_name(h, i);
+	const struct state_record *rec = state_record_find(st, name);
+	struct tmap_plan *plan = NULL;
+	struct json_object *g, *spec, *json;
+
+	if (tmap_host_guest_plan(h, name, &plan, err) < 0)
+		return NULL;
+	g = json_object_new_object();
+	json = plan_guest_to_json(&plan->guests[0]);
+	spec = rec && rec->spec ? json_object_get(rec->spec) : state_spec_from_plan(&plan->guests[0]);
+	tmap_plan_free(plan);
+	if (!g || !json || !spec) {
+		json_object_put(g);
+		json_object_put(json);
+		json_object_put(spec);
+		tmap_error_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	json_object_object_add(g, "name", json_object_new_string(name));
+	json_object_object_add(g, "status",
+			       json_object_new_string(rec && rec->pending ? "pending" : "applied"));
+	if (rec && rec->target)
+		json_object_object_add(g, "target", json_object_get(rec->target));
+	json_object_object_add(g, "spec", spec);
+	json_object_object_add(g, "plan", json);
+	return g;
+}
+
+static struct json_object *
+document_new(struct tmap_state *st, const struct tmap_host *h, struct tmap_error *err)
+{
+	const struct tmap_topology *t = host_topology(h);
+	_cleanup_free_ char *pus = bitmap_list(t->cpuset), *nodes = NULL, *pool = host_pool_list(h);
+	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	struct json_object *root = json_object_new_object(), *host = json_object_new_object();
+	struct json_object *guests = json_object_new_array();
+
+	for (unsigned n = 0; set && n < t->nnodes; n++)
+		hwloc_bitmap_set(set, t->nodes[n].os_index);
+	nodes = set ? bitmap_list(set) : NULL;
+	if (!pus || !nodes || !pool || !root || !host || !guests) {
 		json_object_put(root);
+		json_object_put(host);
 		json_object_put(guests);
-		return tmap_error_set(err, -ENOMEM, "out of memory");
+		tmap_error_set(err, -ENOMEM, "out of memory");
+		return NULL;
 	}
 	json_object_object_add(root, "format", json_object_new_string(STATE_FORMAT));
 	json_object_object_add(root, "version", json_object_new_int(STATE_VERSION));
-	json_object_object_add(root, "host", json_object_new_string(here));
-	if (tmap_state_reserve(st))
-		json_object_object_add(root, "reserve", json_object_new_string(tmap_state_reserve(st)));
+	json_object_object_add(host, "pus", json_object_new_string(pus));
+	json_object_object_add(host, "nodes", json_object_new_string(nodes));
+	json_object_object_add(root, "host", host);
+	if (*st->reserve)
+		json_object_object_add(root, "reserve", json_object_new_string(st->reserve));
 	json_object_object_add(root, "shared_pool", json_object_new_string(pool));
 	json_object_object_add(root, "guests", guests);
-	for (size_t i = 0; i < tmap_host_guest_count(h); i++)
-		json_object_array_add(guests, plan_guest_to_json(host_guest_plan_at(h, i)));
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-							    JSON_C_TO_STRING_NOSLASHESCAPE);
+	for (size_t i = 0; i < tmap_host_guest_count(h); i++) {
+		struct json_object *g = guest_document(st, h, i, err);
 
-	/* A temporary file beside the state, fsync, rename over it, fsync the directory. Its
-	 * name is fixed: only the holder of the exclusive lock writes, so a writer killed
+		if (!g) {
+			json_object_put(root);
+			return NULL;
+		}
+		json_object_array_add(guests, g);
+	}
+	return root;
+}
+
+/* The text to the file: a temporary beside it, fsync, rename over it, fsync the directory. */
+static int
+write_document(const struct tmap_state *st, const char *text, struct tmap_error *err)
+{
+	_cleanup_free_ char *tmp = NULL, *dir_copy = NULL;
+	_cleanup_close_ int fd = -1, dirfd = -1;
+	int r;
+
+	/* Its name is fixed: only the holder of the exclusive lock writes, so a writer killed
 	 * midway leaves one stale temporary that the next writer removes, not a new one per
 	 * crash. Removed and created afresh (O_EXCL) so that it is ours, with our mode. */
-	if (asprintf(&tmp, "%s.tmp", st->path) < 0 || !(dir_copy = strdup(st->path))) {
-		json_object_put(root);
+	if (asprintf(&tmp, "%s.tmp", st->path) < 0 || !(dir_copy = strdup(st->path)))
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	}
 	if (unlink(tmp) < 0 && errno != ENOENT)
 		fd = -1;
 	else
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd < 0) {
-		r = tmap_error_set(err, -errno, "state file '%s': cannot create '%s': %s", st->path,
-				   tmp, strerror(errno));
-		json_object_put(root);
-		return r;
-	}
+	if (fd < 0)
+		return tmap_error_set(err, -errno, "state file '%s': cannot create '%s': %s",
+				      st->path, tmp, strerror(errno));
 	r = fchmod(fd, 0644) < 0 ? -errno : 0;
 	if (r == 0)
 		r = write_all(fd, text, strlen(text));
@@ -462,7 +893,6 @@ tmap_state_save(struct tmap_state *st, const struct tmap_host *h, struct tmap_er
 		r = write_all(fd, "\n", 1);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
-	json_object_put(root);
 	if (r == 0 && rename(tmp, st->path) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -478,21 +908,33 @@ tmap_state_save(struct tmap_state *st, const struct tmap_host *h, struct tmap_er
 }
 
 int
-tmap_state_set_reserve(struct tmap_state *st, const char *reserve, struct tmap_error *err)
+state_commit(struct tmap_state *st, const struct tmap_host *h, struct tmap_error *err)
 {
-	if (!st || !st->writable)
-		return tmap_error_set(err, -EBADF, "state file not opened to write");
-	if (!st->root) {
-		st->root = json_object_new_object();
-		if (!st->root)
-			return tmap_error_set(err, -ENOMEM, "out of memory");
-		json_object_object_add(st->root, "format", json_object_new_string(STATE_FORMAT));
-		json_object_object_add(st->root, "version", json_object_new_int(STATE_VERSION));
-		json_object_object_add(st->root, "guests", json_object_new_array());
+	struct json_object *root;
+	int r = 0;
+
+	if (!st->writable)
+		return tmap_error_set(err, -EBADF, "state file '%s' was opened to read", st->path);
+	root = document_new(st, h, err);
+	if (!root)
+		return -ENOMEM;
+	if (st->path)
+		r = write_document(st, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+								     JSON_C_TO_STRING_NOSLASHESCAPE),
+				   err);
+	if (r < 0) {
+		json_object_put(root);
+		return r;
 	}
-	if (reserve && *reserve)
-		json_object_object_add(st->root, "reserve", json_object_new_string(reserve));
-	else
-		json_object_object_del(st->root, "reserve");
+	json_object_put(st->root);
+	st->root = root;
 	return 0;
+}
+
+int
+tmap_state_save(struct tmap_state *st, const struct tmap_host *h, struct tmap_error *err)
+{
+	if (!st || !h)
+		return tmap_error_set(err, -EINVAL, "tmap_state_save: missing argument");
+	return state_commit(st, h, err);
 }
