@@ -790,7 +790,8 @@ tmap_backend_describe(const struct tmap_backend_module *m, const struct tmap_tar
 	r = tmap_guest_validate(g, err);
 	if (r < 0) {
 		tmap_guest_free(g);
-		return tmap_error_prefix(err, "the guest backend '%s' read is not valid: ", b->name);
+		tmap_error_prefix(err, "the guest backend '%s' read is not valid: ", b->name);
+		return r;
 	}
 	*ret = g;
 	return 0;

@@ -636,8 +636,10 @@ load_guests(struct tmap_state *st, struct tmap_host *h, struct tmap_error *err)
 		return r;
 	if (json_object_object_get_ex(st->root, "shared_pool", &pool)) {
 		r = host_restore_pool(h, json_object_get_string(pool), err);
-		if (r < 0)
-			return tmap_error_prefix(err, "state file '%s': ", st->path), r;
+		if (r < 0) {
+			tmap_error_prefix(err, "state file '%s': ", st->path);
+			return r;
+		}
 	}
 	json_object_object_get_ex(st->root, "guests", &guests);
 	for (size_t i = 0; i < json_object_array_length(guests); i++) {

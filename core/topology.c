@@ -648,8 +648,10 @@ tmap_topology_new_backend(const char *backend, const char *arg, unsigned flags,
 	/* "libvirt:qemu+ssh://host/system": the backend reaches the host and says what it is,
 	 * as hwloc XML, checked like any other. */
 	r = backend_host_topology(backend, arg ? arg : "", &xml, err);
-	if (r < 0)
-		return tmap_error_prefix(err, "topology '%s': ", source);
+	if (r < 0) {
+		tmap_error_prefix(err, "topology '%s': ", source);
+		return r;
+	}
 	if (!xml)
 		return tmap_error_set(err, -EINVAL, "topology '%s': backend '%s' gave no hwloc XML",
 				      source, backend);

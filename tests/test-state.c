@@ -473,6 +473,25 @@ plan_keys_type_checked(void **state)
 	unlink(path);
 }
 
+/* With no error to fill (the header allows NULL), a bad state still fails: the prefix a
+ * message gets must never become the call's result. */
+static void
+refused_without_error(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+
+	write_text("{\"format\":\"topomap-state\",\"version\":2,\"host\":{\"pus\":\"0-15\",\"nodes\":\"0\"},\"shared_pool\":\"99\",\"guests\":[]}");
+	assert_int_equal(tmap_state_open(path, 0, &st, NULL), 0);
+	assert_int_equal(tmap_host_new(t, NULL, &h, NULL), 0);
+	assert_int_equal(tmap_state_load(st, h, NULL), -EBADMSG);
+	tmap_host_free(h);
+	tmap_state_close(st);
+	tmap_topology_free(t);
+	unlink(path);
+}
+
 /* A version 1 file (plans alone) is read, and written back as version 2 with each guest's
  * spec derived from its plan, its PUs unchanged. */
 static void
@@ -590,6 +609,7 @@ main(void)
 		cmocka_unit_test(wrong_types_refused),
 		cmocka_unit_test(plan_keys_type_checked),
 		cmocka_unit_test(migrates_version_1),
+		cmocka_unit_test(refused_without_error),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -64,7 +64,8 @@ TMAP_EXPORT int tmap_error_set(struct tmap_error *err, int code, const char *fmt
  * Put text before an error's message ("open: " + message).
  * @param err the error, or NULL.
  * @param fmt printf format of the prefix.
- * @return the error's code (0 when err is NULL).
+ * @return the error's code (0 when err is NULL): never return it as the result of a call
+ *         that failed, as a NULL err would turn the failure into success.
  */
 TMAP_EXPORT int tmap_error_prefix(struct tmap_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
