@@ -35,6 +35,8 @@
 
 #include "cli.h"
 
+#define TAKE_TEXT(p) ({ char *_t = (p); (p) = NULL; _t; })
+
 static const char *const command_names[] = {"plan", "apply", "verify"};
 
 static int
@@ -45,6 +47,9 @@ load_topology(const char *source, struct tmap_topology **ret)
 
 	if (r < 0)
 		return fail_lib(r, strcmp(source, "live") != 0, &err, source);
+	/* What hwloc complained of, or a caller confined to fewer PUs than the host has. */
+	for (size_t i = 0; i < tmap_topology_warning_count(*ret); i++)
+		fprintf(stderr, "topomap: warning: %s\n", tmap_topology_warning(*ret, i));
 	return EXIT_OK;
 }
 
@@ -123,6 +128,9 @@ struct plan_request {
 	struct tmap_solve_options solve;
 	struct inline_guest ig;
 	struct tmap_target *target;
+	struct tmap_guests *guests;	/* the guests asked for (apply: the one recorded) */
+	bool placed_before;		/* apply: the state held the guest already */
+	char *reserve;			/* the state's reserve with --reserve: what is recorded */
 };
 
 static bool
@@ -330,6 +338,7 @@ open_host(struct plan_request *req)
 	r = open_state(req, req->cmd == CMD_APPLY && !req->dry_run);
 	if (r != EXIT_OK)
 		return r;
+	/* The recorded reserve is the union of every --reserve ever given. */
 	kept = req->state ? tmap_state_reserve(req->state) : NULL;
 	if (kept && kept[0] && opts.reserve) {
 		if (asprintf(&reserve, "%s,%s", kept, opts.reserve) < 0)
@@ -339,7 +348,7 @@ open_host(struct plan_request *req)
 		opts.reserve = kept;
 	}
 	r = tmap_host_new(req->topology, &opts, &req->host, &err);
-	free(reserve);
+	req->reserve = reserve ? reserve : opts.reserve ? strdup(opts.reserve) : NULL;
 	if (r < 0)
 		return fail_lib(r, true, &err, "host");
 	if (req->state && tmap_state_load(req->state, req->host, &err) < 0)
@@ -383,7 +392,7 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 
 		r = tmap_backend_describe(module, req->target, &g, &err);
 		/* A target that does not exist is the user's input, as it is when a guest is given. */
-		if (r == -EOPNOTSUPP || r == -EINVAL || r == -ENOENT || r == -ENOTDIR) {
+		if (r == -EOPNOTSUPP || r == -EINVAL || r == -ENOENT || r == -ENOTDIR || r == -ESRCH) {
 			r = fail(EXIT_USAGE, "%s: %s", command_names[req->cmd], err.message);
 			goto out;
 		}
@@ -424,17 +433,32 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 	r = open_host(req);
 	if (r != EXIT_OK)
 		goto out;
-	/* verify compares with what apply recorded, not with a decision made again now. */
+	for (size_t i = 0; i < tmap_host_guest_count(req->host); i++)
+		if (strcmp(tmap_host_guest_name(req->host, i),
+			   tmap_guest_name(tmap_guests_get(guests, 0))) == 0)
+			req->placed_before = true;
+	/* verify compares with what apply recorded, not with a decision made again now; a
+	 * guest the state does not hold was never applied here. */
 	if (req->cmd == CMD_VERIFY && req->state) {
 		const char *name = tmap_guest_name(tmap_guests_get(guests, 0));
 
-		for (size_t i = 0; i < tmap_host_guest_count(req->host); i++)
-			if (strcmp(tmap_host_guest_name(req->host, i), name) == 0) {
-				r = tmap_host_guest_plan(req->host, name, ret, &err);
-				r = r < 0 ? fail(EXIT_RUNTIME, "%s", err.message) : EXIT_OK;
-				goto out;
-			}
+		if (!req->placed_before) {
+			r = fail(EXIT_USAGE,
+				 "verify: no guest '%s' is recorded in the state of this host (apply it first; 'topomap state' lists the guests)",
+				 name);
+			goto out;
+		}
+		r = tmap_host_guest_plan(req->host, name, ret, &err);
+		r = r < 0 ? fail(EXIT_RUNTIME, "%s", err.message) : EXIT_OK;
+		goto out;
 	}
+	/* Say it when the plan places around guests applied earlier: "0 free PUs" on a host
+	 * that looks idle has a reason. */
+	if (req->cmd == CMD_PLAN && req->state && tmap_host_guest_count(req->host))
+		fprintf(stderr,
+			"topomap: placed around %zu guest%s recorded in the state of this host ('topomap state' lists them)\n",
+			tmap_host_guest_count(req->host),
+			tmap_host_guest_count(req->host) == 1 ? "" : "s");
 	/* apply again keeps a guest where it is when it asks for what it was given (a new
 	 * cputune does not move it), else places it anew with what it held free. */
 	if (req->cmd == CMD_APPLY && !req->batch) {
@@ -453,7 +477,10 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 	else
 		r = EXIT_OK;
 out:
-	tmap_guests_free(guests);
+	if (r == EXIT_OK)
+		req->guests = guests;
+	else
+		tmap_guests_free(guests);
 	return r;
 }
 
@@ -482,7 +509,7 @@ fail_transaction(int r, const struct tmap_error *err, const struct tmap_report *
 
 static int
 run_backend(const struct plan_request *req, const struct tmap_backend_module *module,
-	    const struct tmap_plan *plan)
+	    const struct tmap_plan *plan, char **ret_text)
 {
 	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
@@ -502,6 +529,15 @@ run_backend(const struct plan_request *req, const struct tmap_backend_module *mo
 			 "guest '%s', backend '%s': dry run, these writes would be made:" :
 			 "guest '%s', backend '%s': applied and read back:", name, req->backend);
 		text = report_text(header, tmap_report_write_count(report), tmap_report_write, report);
+		/* What the target takes at its next start (libvirt memory of a running domain). */
+		for (size_t i = 0; text && i < tmap_report_pending_count(report); i++) {
+			char *more = NULL;
+
+			if (asprintf(&more, "%s  pending: %s\n", text, tmap_report_pending(report, i)) < 0)
+				more = NULL;
+			free(text);
+			text = more;
+		}
 	} else {
 		r = tmap_verify(module, req->target, plan, 0, 0, &report, &err);
 		if (r < 0) {
@@ -523,14 +559,66 @@ run_backend(const struct plan_request *req, const struct tmap_backend_module *mo
 		r = fail(EXIT_RUNTIME, "out of memory");
 		goto out;
 	}
-	r = emit(text);
-	if (r == EXIT_OK && req->cmd == CMD_VERIFY && tmap_report_drift_count(report))
-		r = fail(EXIT_DRIFT, "guest '%s' drifted from its plan: %zu difference%s", name,
-			 tmap_report_drift_count(report),
-			 tmap_report_drift_count(report) == 1 ? "" : "s");
+	if (req->cmd == CMD_VERIFY) {
+		r = emit(text);
+		if (r == EXIT_OK && tmap_report_drift_count(report))
+			r = fail(EXIT_DRIFT, "guest '%s' drifted from its plan: %zu difference%s",
+				 name, tmap_report_drift_count(report),
+				 tmap_report_drift_count(report) == 1 ? "" : "s");
+	} else {
+		*ret_text = TAKE_TEXT(text);
+		r = EXIT_OK;
+	}
 out:
 	free(text);
 	tmap_report_free(report);
+	return r;
+}
+
+/*
+ * apply with a state: nothing applied goes unrecorded. A new guest is recorded as pending
+ * and saved before the backend writes anything; once the backend read the plan back it is
+ * recorded as applied (with the reserve, the union of every --reserve) and saved; only then
+ * is the report printed, so a report that cannot be printed never undoes what is in force.
+ * A failed apply releases the new guest again. A guest the state held already keeps its
+ * recorded allocation until the backend put its new plan in force.
+ */
+static int
+apply_recorded(struct plan_request *req, const struct tmap_backend_module *module,
+	       const struct tmap_plan *plan)
+{
+	const struct tmap_guest *guest = tmap_guests_get(req->guests, 0);
+	struct tmap_error err = {0};
+	char *text = NULL;
+	int r;
+
+	if (!req->placed_before) {
+		if (tmap_state_record(req->state, module, req->target, guest, TMAP_STATE_PENDING,
+				      &err) < 0 ||
+		    tmap_state_save(req->state, req->host, &err) < 0)
+			return fail(EXIT_RUNTIME, "nothing was applied: the guest could not be recorded first: %s",
+				    err.message);
+	}
+	r = run_backend(req, module, plan, &text);
+	if (r != EXIT_OK) {
+		if (!req->placed_before) {
+			tmap_host_release(req->host, tmap_guest_name(guest));
+			if (tmap_state_save(req->state, req->host, &err) < 0)
+				fprintf(stderr,
+					"topomap: the guest stays recorded as pending (the next apply settles it): %s\n",
+					err.message);
+		}
+		return r;
+	}
+	if (tmap_state_record(req->state, module, req->target, guest, 0, &err) < 0 ||
+	    tmap_state_set_reserve(req->state, req->reserve, &err) < 0 ||
+	    tmap_state_save(req->state, req->host, &err) < 0) {
+		free(text);
+		return fail(EXIT_RUNTIME, "applied, but the state could not record it as applied%s: %s",
+			    req->placed_before ? "" : " (it stays recorded as pending)", err.message);
+	}
+	r = emit_done(text, "applied and recorded");
+	free(text);
 	return r;
 }
 
@@ -566,16 +654,14 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 		r = make_plan(&req, module, argc, argv, &plan);
 	if (r != EXIT_OK)
 		goto out;
+	if (cmd == CMD_APPLY && !req.dry_run && req.state) {
+		r = apply_recorded(&req, module, plan);
+		goto out;
+	}
 	if (cmd != CMD_PLAN) {
-		r = run_backend(&req, module, plan);
-		/* Recorded only once the backend put the plan in force and read it back. */
-		if (r == EXIT_OK && cmd == CMD_APPLY && !req.dry_run && req.state) {
-			if (req.solve.reserve)
-				tmap_state_set_reserve(req.state, req.solve.reserve, NULL);
-			if (tmap_state_save(req.state, req.host, &err) < 0)
-				r = fail(EXIT_RUNTIME, "applied, but the state was not recorded: %s",
-					 err.message);
-		}
+		r = run_backend(&req, module, plan, &text);
+		if (r == EXIT_OK && text)
+			r = emit(text);
 		goto out;
 	}
 	if (req.format == FORMAT_SVG || req.format == FORMAT_PNG) {
@@ -596,6 +682,8 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 			 tmap_plan_rejected_count(plan) + tmap_plan_guest_count(plan));
 out:
 	free(text);
+	free(req.reserve);
+	tmap_guests_free(req.guests);
 	tmap_plan_free(plan);
 	tmap_state_close(req.state);
 	tmap_host_free(req.host);
@@ -752,6 +840,16 @@ main(int argc, char *argv[])
 	 * daemon's socket with plain write(), and asks its users to ignore SIGPIPE.
 	 */
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Started with stdin, stdout or stderr closed, the next file topomap opens (a cgroup
+	 * file, the state) would take that number and receive the report or an error. Hold
+	 * each closed one with /dev/null opened read-only: a write to it fails, and is reported
+	 * as a write that failed.
+	 */
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", O_RDONLY | O_NOCTTY) < 0)
+			return EXIT_RUNTIME;
 	if (!cmd)
 		return fail(EXIT_USAGE, "missing command (see 'topomap --help')");
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)

@@ -76,8 +76,9 @@ fail_lib(int r, bool user_input, const struct tmap_error *err, const char *what)
 	return fail(code, "%s: %s", what, strerror(-r));
 }
 
-int
-emit(const char *text)
+/* All of text to stdout: 0, or the errno of the write that failed. */
+static int
+write_out(const char *text)
 {
 	size_t len = strlen(text);
 
@@ -87,11 +88,33 @@ emit(const char *text)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return fail(EXIT_RUNTIME, "cannot write the output: %s", strerror(errno));
+			return errno;
 		}
 		text += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+int
+emit(const char *text)
+{
+	int e = write_out(text);
+
+	if (e)
+		return fail(EXIT_RUNTIME, "cannot write the output: %s", strerror(e));
+	return EXIT_OK;
+}
+
+/* The report of something already done and recorded: a failure to print it must not read
+ * as a failure of what was done. */
+int
+emit_done(const char *text, const char *done)
+{
+	int e = write_out(text);
+
+	if (e)
+		return fail(EXIT_RUNTIME, "%s; could not print the report: %s", done, strerror(e));
 	return EXIT_OK;
 }
 

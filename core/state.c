@@ -940,3 +940,40 @@ tmap_state_save(struct tmap_state *st, const struct tmap_host *h, struct tmap_er
 		return tmap_error_set(err, -EINVAL, "tmap_state_save: missing argument");
 	return state_commit(st, h, err);
 }
+
+int
+tmap_state_record(struct tmap_state *st, const struct tmap_backend_module *module,
+		  const struct tmap_target *target, const struct tmap_guest *guest,
+		  unsigned flags, struct tmap_error *err)
+{
+	struct json_object *where = NULL, *spec;
+	struct tmap_target *identity = NULL;
+	bool known;
+
+	if (!st || !guest || (module && !target))
+		return tmap_error_set(err, -EINVAL, "tmap_state_record: missing argument");
+	if (flags & ~TMAP_STATE_PENDING)
+		return tmap_error_set(err, -EINVAL, "tmap_state_record: unknown flags 0x%x", flags);
+	if (!st->writable)
+		return tmap_error_set(err, -EBADF, "state file '%s' was opened to read", st->path);
+	if (module) {
+		if (tmap_target_new(&identity) < 0)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		/* The identity helps the next reader; a backend that cannot tell it still has
+		 * its options recorded. */
+		known = tmap_backend_identify(module, target, identity, NULL) == 0;
+		where = state_target_json(tmap_backend_descriptor(module)->name, target,
+					  known ? identity : NULL);
+		tmap_target_free(identity);
+		if (!where)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	spec = state_spec_from_guest(guest);
+	if (!spec) {
+		json_object_put(where);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (state_record_put(st, guest->name, flags & TMAP_STATE_PENDING, where, spec) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	return 0;
+}

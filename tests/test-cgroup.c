@@ -42,6 +42,8 @@ static char name[64];	       /* topomap-test-<pid>: the tests' cgroup below the 
 static char base[1200];	    /* cpuset_mount/name */
 static char cpu_base[1200]; /* cpu_mount/name, or "" */
 static pid_t sleeper = -1;
+/* Each test's allocation state: apply records there, verify reads what apply recorded. */
+static char state_file[64];
 
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers */
@@ -237,6 +239,9 @@ setup(void **state)
 		print_message("setup: cannot make %s: %s\n", base, strerror(errno));
 		return -1;
 	}
+	snprintf(state_file, sizeof(state_file), "/tmp/topomap-test-cgroup-%d.json", (int)getpid());
+	unlink(state_file);
+	setenv("TOPOMAP_STATE", state_file, 1);
 	if (posix_spawn(&sleeper, argv[0], NULL, NULL, (char **)argv, environ) != 0) {
 		sleeper = -1;
 		print_message("setup: cannot start %s\n", argv[0]);
@@ -257,6 +262,11 @@ teardown(void **state)
 	remove_tree(base);
 	if (cpu_base[0])
 		remove_tree(cpu_base);
+	if (state_file[0]) {
+		unlink(state_file);
+		unlink(at("%s.lock", state_file));
+		unsetenv("TOPOMAP_STATE");
+	}
 	return 0;
 }
 
@@ -313,6 +323,10 @@ test_apply_verify_drift(void **state)
 	p2 = plan_for("{\"name\": \"ct\", \"vcpus\": 1}", atoi(cpus1));
 	cpus2 = tmap_plan_cpuset(p2, 0);
 	assert_string_not_equal(cpus1, cpus2);
+	/* A recorded guest's PU cannot be reserved under it: release it, then apply anew. */
+	r = RUN("release", "ct");
+	expect(&r, 0);
+	test_result_clear(&r);
 	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--reserve", first, "--name", "ct",
 		"--vcpus", "1");
 	expect(&r, 0);
@@ -645,6 +659,154 @@ test_missing_without_create(void **state)
 }
 
 /* The library, as an orchestrator would call it: load, probe, dry run, apply, verify. */
+/*
+ * apply whose report cannot be printed (stdout closed, /dev/full, a reader that quit): the
+ * cgroup keeps its pins and the state records them, so the next apply never hands out the
+ * same PU; the failure says it was applied and recorded. Started with stdout closed, the
+ * report never lands in a file topomap opened (the state's lock took fd 1 before).
+ */
+static int
+apply_with_stdout(const char *how, const char *rel, const char *guest, const char *statefile,
+		  char **ret_err)
+{
+	const char *bin = getenv("TOPOMAP_BIN");
+	char *const argv[] = {(char *)bin, "apply", "--backend=cgroup", "--cgroup", (char *)rel,
+			      "--create", "--topology", "live", "--name", (char *)guest,
+			      "--vcpus", "1", "--state", (char *)statefile, NULL};
+	int perr[2], pout[2], status;
+	pid_t pid;
+
+	assert_non_null(bin);
+	assert_int_equal(pipe(perr), 0);
+	assert_int_equal(pipe(pout), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(perr[1], STDERR_FILENO);
+		if (streq(how, "closed")) {
+			close(STDOUT_FILENO);
+		} else if (streq(how, "full")) {
+			int fd = open("/dev/full", O_WRONLY);
+
+			dup2(fd, STDOUT_FILENO);
+		} else { /* a pipe whose reader quit */
+			close(pout[0]);
+			dup2(pout[1], STDOUT_FILENO);
+		}
+		close(perr[0]);
+		close(perr[1]);
+		close(pout[1]);
+		signal(SIGPIPE, SIG_DFL);
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(perr[1]);
+	close(pout[0]);
+	close(pout[1]);
+	{
+		char buf[4096];
+		ssize_t n = read(perr[0], buf, sizeof(buf) - 1);
+
+		buf[n > 0 ? n : 0] = '\0';
+		*ret_err = strdup(buf);
+	}
+	close(perr[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+test_output_failure_recorded(void **state)
+{
+	static const char *const hows[] = {"closed", "full", "pipe"};
+	char dir[] = "/tmp/topomap-test-out-XXXXXX", statefile[128], lock[160];
+	char taken[16][32];
+
+	need_two_pus();
+	assert_non_null(mkdtemp(dir));
+	snprintf(statefile, sizeof(statefile), "%s/state.json", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", statefile);
+	for (size_t i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+		char rel[128], guest[32], *err = NULL, *cpus;
+		struct test_result r;
+		int status;
+
+		snprintf(guest, sizeof(guest), "ct%zu", i);
+		snprintf(rel, sizeof(rel), "%s/%s", name, guest);
+		status = apply_with_stdout(hows[i], rel, guest, statefile, &err);
+		if (status == 3) { /* a host with fewer PUs than cases: what ran is enough */
+			free(err);
+			break;
+		}
+		assert_int_equal(status, 1);
+		assert_contains(err, "applied and recorded; could not print the report");
+		free(err);
+		/* in force, and recorded */
+		cpus = slurp(at("%s/%s/cpuset.cpus", base, guest));
+		snprintf(taken[i], sizeof(taken[i]), "%s", cpus);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(taken[i], taken[j]);
+		free(cpus);
+		r = RUN("state", "--state", statefile);
+		expect(&r, 0);
+		assert_contains(r.out, guest);
+		test_result_clear(&r);
+		/* nothing was written into the lock */
+		cpus = slurp(lock);
+		assert_string_equal(cpus ? cpus : "", "");
+		free(cpus);
+	}
+	unlink(lock);
+	unlink(statefile);
+	rmdir(dir);
+}
+
+/* The recorded reserve is the union of every --reserve: a second one adds, never replaces. */
+static void
+test_reserve_union(void **state)
+{
+	char dir[] = "/tmp/topomap-test-res-XXXXXX", statefile[128], lock[160], rel[128];
+	char reserve[64];
+	struct test_result r;
+
+	need_two_pus();
+	assert_non_null(mkdtemp(dir));
+	snprintf(statefile, sizeof(statefile), "%s/state.json", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", statefile);
+	snprintf(rel, sizeof(rel), "%s/r1", name);
+	snprintf(reserve, sizeof(reserve), "%d", pu0);
+	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--create", "--topology", "live",
+		"--name", "r1", "--vcpus", "1", "--reserve", reserve, "--state", statefile);
+	expect(&r, 0);
+	test_result_clear(&r);
+	snprintf(reserve, sizeof(reserve), "%d", pu1);
+	r = RUN("release", "r1", "--state", statefile);
+	expect(&r, 0);
+	test_result_clear(&r);
+	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--create", "--topology", "live",
+		"--name", "r1", "--vcpus", "1", "--reserve", reserve, "--state", statefile);
+	/* Both reserved now: on a 2-PU host nothing is left (the old code replaced the
+	 * recorded reserve and put r1 on the first PU); on a larger one r1 lands elsewhere. */
+	if (r.status == 3) {
+		test_result_clear(&r);
+	} else {
+		expect(&r, 0);
+		test_result_clear(&r);
+		r = RUN("plan", "--topology", "live", "--name", "r2", "--vcpus", "1", "--state",
+			statefile, "--format", "json");
+		assert_true(r.status == 0 || r.status == 3);
+		assert_null(strstr(r.out, at("\"cpuset\":\"%d\"", pu0)));
+		assert_null(strstr(r.out, at("\"cpuset\":\"%d\"", pu1)));
+		test_result_clear(&r);
+	}
+	r = RUN("state", "--state", statefile, "--format", "json");
+	expect(&r, 0);
+	test_result_clear(&r);
+	unlink(lock);
+	unlink(statefile);
+	rmdir(dir);
+}
+
 static void
 test_library(void **state)
 {
@@ -852,6 +1014,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_created, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_without_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_failure_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve_union, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_library, setup, teardown),
 	};
 	_cleanup_free_ char *cpus = NULL, *mems = NULL;

@@ -1718,6 +1718,20 @@ numa_maps_and_lists(void **state)
 	cpus_free(&c);
 }
 
+static int
+setup_state(void **state)
+{
+	test_state_setup(state);
+	return setup(state);
+}
+
+static int
+teardown_state(void **state)
+{
+	test_state_teardown(state);
+	return teardown(state);
+}
+
 int
 main(void)
 {
@@ -1727,8 +1741,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(describe_reads_the_guest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(identify_names_the_process, setup, teardown),
 	    cmocka_unit_test_setup_teardown(describe_reads_hugepages, setup, teardown_pool),
-	    cmocka_unit_test_setup_teardown(apply_described_guest, setup, teardown),
-	    cmocka_unit_test_setup_teardown(apply_given_guest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(apply_described_guest, setup_state, teardown_state),
+	    cmocka_unit_test_setup_teardown(apply_given_guest, setup_state, teardown_state),
 	    cmocka_unit_test_setup_teardown(rollback_after_failure_midway, setup, teardown),
 	    cmocka_unit_test_setup_teardown(refuses_plan_for_another_host, setup, teardown),
 	    cmocka_unit_test_setup_teardown(qemu_killed_midway, setup, teardown),

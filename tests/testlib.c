@@ -256,3 +256,33 @@ test_inject_fault(const char *call, unsigned at, pid_t victim)
 	snprintf(text, sizeof(text), "%d", (int)victim);
 	setenv("TOPOMAP_FAULT_KILL", text, 1);
 }
+
+/* One allocation state for the whole of a test: what its apply records, its verify reads. */
+static char test_state_path[96];
+
+int
+test_state_setup(void **state)
+{
+	(void)state;
+	snprintf(test_state_path, sizeof(test_state_path), "/tmp/topomap-test-state-%d-%ld.json",
+		 (int)getpid(), (long)time(NULL));
+	unlink(test_state_path);
+	setenv("TOPOMAP_STATE", test_state_path, 1);
+	return 0;
+}
+
+int
+test_state_teardown(void **state)
+{
+	char lock[128];
+
+	(void)state;
+	if (!test_state_path[0])
+		return 0;
+	snprintf(lock, sizeof(lock), "%s.lock", test_state_path);
+	unlink(test_state_path);
+	unlink(lock);
+	unsetenv("TOPOMAP_STATE");
+	test_state_path[0] = '\0';
+	return 0;
+}

@@ -40,6 +40,11 @@ struct test_result {
 struct test_result test_topomap(const char *stdin_text, const char *const *args);
 void test_result_clear(struct test_result *r);
 
+/* cmocka setup and teardown: a private allocation state (TOPOMAP_STATE) for one test, so
+ * that the verify after an apply reads what the apply recorded. */
+int test_state_setup(void **state);
+int test_state_teardown(void **state);
+
 #define RUN(...) test_topomap(NULL, (const char *const[]){__VA_ARGS__, NULL})
 #define RUN_STDIN(text, ...) test_topomap(text, (const char *const[]){__VA_ARGS__, NULL})
 

@@ -65,6 +65,28 @@ TMAP_EXPORT int tmap_backend_identify(const struct tmap_backend_module *module,
 				      const struct tmap_target *target,
 				      struct tmap_target *identity, struct tmap_error *reterr);
 
+/** tmap_state_record(): the guest is recorded before its backend writes anything. */
+#define TMAP_STATE_PENDING (1u << 0)
+
+/**
+ * Record, beside a placed guest's plan, what the next reader needs to find it again: the
+ * backend and target it is applied to (with the target's durable identity, when the backend
+ * can tell it), the guest as asked (its spec), and whether it is pending (recorded before
+ * the backend wrote, so that nothing applied goes unrecorded) or applied. Saved with the
+ * host by the next tmap_state_save().
+ * @param state a state opened with TMAP_STATE_WRITE.
+ * @param module the backend, or NULL for a guest applied nowhere yet.
+ * @param target its options (NULL with module NULL).
+ * @param guest the guest as asked; its name is the placed guest's.
+ * @param flags 0 (applied) or TMAP_STATE_PENDING.
+ * @param reterr receives the message on failure.
+ * @return 0 or -errno.
+ */
+TMAP_EXPORT int tmap_state_record(struct tmap_state *state,
+				  const struct tmap_backend_module *module,
+				  const struct tmap_target *target, const struct tmap_guest *guest,
+				  unsigned flags, struct tmap_error *reterr);
+
 /* ---------------------------------------------------------------------------------------- */
 /** @name Finding and loading backends */
 
