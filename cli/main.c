@@ -213,6 +213,10 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 				return fail(EXIT_USAGE, "%s: -o '%s' is not KEY or KEY=VALUE", cmd, optarg);
 			memcpy(key, optarg, len);
 			key[len] = '\0';
+			/* One value a key: "-o cgroup=X" beside "--cgroup Y" is a mistake. */
+			if (tmap_target_get(req->target, key))
+				return fail(EXIT_USAGE, "%s: target option '%s' given more than once (-o %s and --%s, or twice)",
+					    cmd, key, optarg, key);
 			r = tmap_target_set(req->target, key, eq ? eq + 1 : "");
 			if (r == -EINVAL)
 				return fail(EXIT_USAGE, "%s: -o '%s': the key is lowercase letters, digits and '-'",
@@ -236,6 +240,9 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		if (c >= OPT_TARGET_FIRST && c < OPT_TARGET_END) {
 			if (optarg && !optarg[0])
 				return fail(EXIT_USAGE, "%s: --%s needs a value", cmd, name);
+			if (tmap_target_get(req->target, name))
+				return fail(EXIT_USAGE, "%s: target option '%s' given more than once (-o %s and --%s, or twice)",
+					    cmd, name, name, name);
 			if (tmap_target_set(req->target, name, optarg ? optarg : "") < 0)
 				return fail(EXIT_RUNTIME, "out of memory");
 			continue;
@@ -763,19 +770,28 @@ cmd_state(bool release, int argc, char *argv[])
 	struct tmap_error err = {0};
 	int format = TMAP_FORMAT_TABLE, c, r = EXIT_OK;
 	const char *name = NULL;
+	bool topology_given = false, format_given = false;
 	char *text = NULL;
 
 	opterr = 0;
 	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_STATE:
+			if (req.state_path)
+				return fail(EXIT_USAGE, "%s: --state given more than once", cmd);
 			req.state_path = optarg;
 			break;
 		case OPT_TOPOLOGY:
+			if (topology_given)
+				return fail(EXIT_USAGE, "%s: --topology given more than once", cmd);
+			topology_given = true;
 			req.source = optarg;
 			r = check_source(optarg);
 			break;
 		case OPT_FORMAT:
+			if (format_given)
+				return fail(EXIT_USAGE, "%s: --format given more than once", cmd);
+			format_given = true;
 			r = release ? fail(EXIT_USAGE, "release: --format is not an option of release")
 				    : parse_choice("--format", optarg, topology_formats, &format);
 			break;

@@ -1339,11 +1339,38 @@ test_described_guest_options(void **state)
 	free(held);
 }
 
+/* Every single-valued option given twice is refused, a target key too, whichever way it is
+ * spelled (-o cgroup=X silently overrode --cgroup Y). */
+static void
+test_single_options_twice(void **state)
+{
+	struct test_result r;
+
+	r = RUN("apply", "--backend=cgroup", "--cgroup", "x", "-o", "cgroup=y", "--dry-run",
+		"--name", "a", "--vcpus", "1");
+	assert_failure(&r, 2, (const char *const[]){"target option 'cgroup' given more than once", NULL});
+	test_result_clear(&r);
+	r = RUN("apply", "--backend=cgroup", "-o", "cgroup=y", "-o", "cgroup=x", "--dry-run",
+		"--name", "a", "--vcpus", "1");
+	assert_failure(&r, 2, (const char *const[]){"given more than once", NULL});
+	test_result_clear(&r);
+	r = RUN("state", "--state", "/nonexistent/a", "--state", "/nonexistent/b");
+	assert_failure(&r, 2, (const char *const[]){"--state given more than once", NULL});
+	test_result_clear(&r);
+	r = RUN("state", "--topology", HOST_TINY, "--topology", HOST_TINY);
+	assert_failure(&r, 2, (const char *const[]){"--topology given more than once", NULL});
+	test_result_clear(&r);
+	r = RUN("release", "a", "--state", "/nonexistent/a", "--state", "/nonexistent/a");
+	assert_failure(&r, 2, (const char *const[]){"--state given more than once", NULL});
+	test_result_clear(&r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version_and_help),
+		cmocka_unit_test(test_single_options_twice),
 		cmocka_unit_test(test_topology_json_synthetic),
 		cmocka_unit_test(test_topology_json_example_host),
 		cmocka_unit_test(test_plan_json_inline),
