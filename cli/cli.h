@@ -99,6 +99,7 @@ enum {
 	OPT_BATCH,
 	OPT_BACKEND,
 	OPT_DRY_RUN,
+	OPT_ALL,
 	/* target options: passed to the backend under their own name */
 	OPT_TARGET_FIRST,
 	OPT_CGROUP = OPT_TARGET_FIRST,

@@ -148,6 +148,7 @@ const char apply_help[] =
 const char verify_help[] =
 	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"
 	"                      [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
+	"       topomap verify --all [--topology SRC] [--state FILE]\n"
 	"\n"
 	"Plan one guest as 'plan' does, read what is in force through the backend (including\n"
 	"every task's Cpus_allowed_list and Mems_allowed_list) and report each difference.\n"
@@ -159,6 +160,8 @@ const char verify_help[] =
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
 	"  --state FILE           compare with the plan this allocation state recorded (default\n"
 	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
+	"  --all                  every guest the state records, through the backend and target\n"
+	"                         it was applied with: one line each; exit 4 if any drifted\n"
 	"\n"
 	TARGET_OPTIONS_HELP
 	"\n"
@@ -166,7 +169,8 @@ const char verify_help[] =
 	"  -h, --help             show this help\n"
 	"\n"
 	"Example:\n"
-	"  topomap verify --backend cgroup --cgroup machine.slice/ct1 --name ct1 --vcpus 4\n";
+	"  topomap verify --backend cgroup --cgroup machine.slice/ct1 --name ct1 --vcpus 4\n"
+	"  topomap verify --all\n";
 
 const char state_help[] =
 	"Usage: topomap state [--state FILE] [--topology SRC] [--format table|json]\n"

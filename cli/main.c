@@ -124,6 +124,7 @@ struct plan_request {
 	const char *source;
 	const char *backend;
 	bool dry_run;
+	bool all;			/* verify --all: every recorded guest */
 	int format;
 	struct tmap_solve_options solve;
 	struct inline_guest ig;
@@ -144,6 +145,8 @@ option_allowed(enum command cmd, int c)
 		return cmd != CMD_PLAN;
 	case OPT_DRY_RUN:
 		return cmd == CMD_APPLY;
+	case OPT_ALL:
+		return cmd == CMD_VERIFY;
 	default:
 		if (c >= OPT_TARGET_FIRST && c < OPT_TARGET_END)
 			return cmd != CMD_PLAN;
@@ -179,6 +182,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"batch", no_argument, NULL, OPT_BATCH},
 		{"backend", required_argument, NULL, OPT_BACKEND},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"all", no_argument, NULL, OPT_ALL},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
 		{"create", no_argument, NULL, OPT_CREATE},
 		{"layout", required_argument, NULL, OPT_LAYOUT},
@@ -277,6 +281,9 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		case OPT_DRY_RUN:
 			req->dry_run = true;
 			break;
+		case OPT_ALL:
+			req->all = true;
+			break;
 		case 'h':
 			r = emit(helps[req->cmd]);
 			return r == EXIT_OK ? -1 : r;
@@ -297,6 +304,12 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 	}
 	if (r != EXIT_OK)
 		return r;
+	if (req->all) {
+		if (req->backend || tmap_target_count(req->target) || req->ig.given || optind < argc)
+			return fail(EXIT_USAGE,
+				    "verify: --all verifies every recorded guest through its recorded target: it takes no guest, --backend or target option");
+		return EXIT_OK;
+	}
 	if (req->cmd != CMD_PLAN && !req->backend)
 		return fail(EXIT_USAGE, "%s: --backend NAME is required (see 'topomap backends')",
 			    cmd);
@@ -582,6 +595,85 @@ out:
 	return r;
 }
 
+/* One recorded guest through the backend and target it was applied with: a line on out;
+ * 0 in force, 1 drifted, -1 not checked. */
+static int
+verify_recorded(struct plan_request *req, const char *name, FILE *out)
+{
+	struct tmap_backend_module *module = NULL;
+	struct tmap_target *target = NULL;
+	struct tmap_report *report = NULL;
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	const char *backend;
+	int r;
+
+	r = tmap_state_guest_target(req->state, name, &backend, &target, &err);
+	if (r == 0)
+		r = tmap_backend_load(backend, &module, &err);
+	if (r == 0)
+		r = tmap_host_guest_plan(req->host, name, &plan, &err);
+	if (r == 0)
+		r = tmap_verify(module, target, plan, 0, 0, &report, &err);
+	if (r < 0)
+		fprintf(out, "%-20s not checked: %s\n", name, err.message);
+	else if (r == 0)
+		fprintf(out, "%-20s in force (backend '%s')\n", name, backend);
+	else
+		fprintf(out, "%-20s drifted (backend '%s'): %zu difference%s, first: %s\n", name,
+			backend, tmap_report_drift_count(report),
+			tmap_report_drift_count(report) == 1 ? "" : "s", tmap_report_drift(report, 0));
+	tmap_report_free(report);
+	tmap_plan_free(plan);
+	tmap_backend_unload(module);
+	tmap_target_free(target);
+	return r < 0 ? -1 : r;
+}
+
+/* verify --all: every guest the state holds, one line each; exit 4 when any drifted, 1 when
+ * any could not be checked. */
+static int
+verify_all(struct plan_request *req)
+{
+	size_t drifted = 0, unchecked = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	int r;
+
+	r = load_topology(req->source, &req->topology);
+	if (r == EXIT_OK)
+		r = open_host(req);
+	if (r != EXIT_OK)
+		return r;
+	if (!req->state)
+		return fail(EXIT_USAGE, "verify: --all needs a state (this host has none; give --state)");
+	out = open_memstream(&text, &len);
+	if (!out)
+		return fail(EXIT_RUNTIME, "out of memory");
+	for (size_t i = 0; i < tmap_host_guest_count(req->host); i++) {
+		int v = verify_recorded(req, tmap_host_guest_name(req->host, i), out);
+
+		drifted += v == 1;
+		unchecked += v < 0;
+	}
+	if (fclose(out) != 0) {
+		free(text);
+		return fail(EXIT_RUNTIME, "out of memory");
+	}
+	r = emit(text ? text : "");
+	free(text);
+	if (r != EXIT_OK)
+		return r;
+	if (drifted)
+		return fail(EXIT_DRIFT, "%zu of %zu recorded guests drifted from their plans", drifted,
+			    tmap_host_guest_count(req->host));
+	if (unchecked)
+		return fail(EXIT_RUNTIME, "%zu of %zu recorded guests could not be checked",
+			    unchecked, tmap_host_guest_count(req->host));
+	return EXIT_OK;
+}
+
 /*
  * apply with a state: nothing applied goes unrecorded. A new guest is recorded as pending
  * and saved before the backend writes anything; once the backend read the plan back it is
@@ -649,6 +741,10 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 	r = parse_request(argc, argv, &req);
 	if (r == -1) { /* --help */
 		r = EXIT_OK;
+		goto out;
+	}
+	if (r == EXIT_OK && req.all) {
+		r = verify_all(&req);
 		goto out;
 	}
 	if (r == EXIT_OK && req.backend) {

@@ -977,3 +977,18 @@ tmap_state_record(struct tmap_state *st, const struct tmap_backend_module *modul
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
+
+int
+tmap_state_guest_target(struct tmap_state *st, const char *name, const char **ret_backend,
+			struct tmap_target **ret_target, struct tmap_error *err)
+{
+	struct state_record *rec;
+
+	if (!st || !name || !ret_backend || !ret_target)
+		return tmap_error_set(err, -EINVAL, "tmap_state_guest_target: missing argument");
+	rec = state_record_find(st, name);
+	if (!rec || !rec->target)
+		return tmap_error_set(err, -ENOENT,
+				      "guest '%s': the state records no target it was applied to", name);
+	return state_target_from_json(rec->target, ret_backend, ret_target, err);
+}

@@ -807,6 +807,40 @@ test_reserve_union(void **state)
 	rmdir(dir);
 }
 
+/* verify --all: every recorded guest through the target it was applied to, one line each;
+ * a cgroup changed by hand is drift, exit 4. */
+static void
+test_verify_all(void **state)
+{
+	struct tmap_plan *one = plan_for("{\"name\": \"x\", \"vcpus\": 1}", -1);
+	char rel[128];
+	struct test_result r;
+
+	snprintf(rel, sizeof(rel), "%s/va", name);
+	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--create", "--topology", "live",
+		"--name", "va", "--vcpus", "1");
+	expect(&r, 0);
+	test_result_clear(&r);
+	r = RUN("verify", "--all", "--topology", "live");
+	expect(&r, 0);
+	assert_contains(r.out, "va ");
+	assert_contains(r.out, "in force (backend 'cgroup')");
+	test_result_clear(&r);
+	/* by hand: every PU of the host */
+	must_put(at("%s/va/cpuset.cpus", base), host_cpus);
+	if (strcmp(host_cpus, tmap_plan_cpuset(one, 0)) != 0) {
+		r = RUN("verify", "--all", "--topology", "live");
+		assert_int_equal(r.status, 4);
+		assert_contains(r.out, "drifted (backend 'cgroup')");
+		assert_contains(r.err, "1 of 1 recorded guests drifted");
+		test_result_clear(&r);
+	}
+	r = RUN("verify", "--all", "--backend=cgroup");
+	assert_int_equal(r.status, 2);
+	test_result_clear(&r);
+	tmap_plan_free(one);
+}
+
 static void
 test_library(void **state)
 {
@@ -1016,6 +1050,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_without_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_failure_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserve_union, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_library, setup, teardown),
 	};
 	_cleanup_free_ char *cpus = NULL, *mems = NULL;

@@ -82,6 +82,19 @@ TMAP_EXPORT int tmap_backend_identify(const struct tmap_backend_module *module,
  * @param reterr receives the message on failure.
  * @return 0 or -errno.
  */
+/**
+ * The backend and target a recorded guest was applied to, as tmap_state_record() kept them.
+ * @param state an open state.
+ * @param name the guest's name.
+ * @param ret_backend receives the backend's name (valid while the state is open).
+ * @param ret_target receives a new target with the recorded options (tmap_target_free()).
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOENT when the state holds no target for that guest, or -errno.
+ */
+TMAP_EXPORT int tmap_state_guest_target(struct tmap_state *state, const char *name,
+					const char **ret_backend,
+					struct tmap_target **ret_target, struct tmap_error *reterr);
+
 TMAP_EXPORT int tmap_state_record(struct tmap_state *state,
 				  const struct tmap_backend_module *module,
 				  const struct tmap_target *target, const struct tmap_guest *guest,
