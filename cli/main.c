@@ -846,6 +846,33 @@ cmd_backends(int argc, char *argv[])
 	return r;
 }
 
+/*
+ * The recorded guest `what` names: its own name, or the libvirt domain (name or UUID) it was
+ * applied to, as libvirt's hook knows a domain whose name is not a valid guest name (the
+ * guest is then recorded under the domain's UUID).
+ */
+static const char *
+recorded_name(struct plan_request *req, const char *what)
+{
+	for (size_t i = 0; i < tmap_host_guest_count(req->host); i++)
+		if (strcmp(tmap_host_guest_name(req->host, i), what) == 0)
+			return what;
+	for (size_t i = 0; i < tmap_host_guest_count(req->host); i++) {
+		const char *name = tmap_host_guest_name(req->host, i), *backend, *domain;
+		struct tmap_target *target = NULL;
+		bool match;
+
+		if (tmap_state_guest_target(req->state, name, &backend, &target, NULL) < 0)
+			continue;
+		domain = tmap_target_get(target, "domain");
+		match = strcmp(backend, "libvirt") == 0 && domain && strcmp(domain, what) == 0;
+		tmap_target_free(target);
+		if (match)
+			return name;
+	}
+	return NULL;
+}
+
 /* state and release: the allocation state, no guest, no backend. */
 static int
 cmd_state(bool release, int argc, char *argv[])
@@ -866,6 +893,7 @@ cmd_state(bool release, int argc, char *argv[])
 	struct tmap_error err = {0};
 	int format = TMAP_FORMAT_TABLE, c, r = EXIT_OK;
 	const char *name = NULL;
+	char *released = NULL;	/* the recorded name, which the release frees in the host */
 	bool topology_given = false, format_given = false;
 	char *text = NULL;
 
@@ -916,6 +944,8 @@ cmd_state(bool release, int argc, char *argv[])
 	if (release) {
 		if (!req.state) {
 			r = fail(EXIT_USAGE, "release: no state file for this host (give --state)");
+		} else if (!(name = recorded_name(&req, name)) || !(name = released = strdup(name))) {
+			r = fail(EXIT_USAGE, "release: no guest '%s' in the state", argv[optind]);
 		} else if (tmap_host_release(req.host, name) < 0) {
 			r = fail(EXIT_USAGE, "release: no guest '%s' in the state", name);
 		} else if (tmap_state_save(req.state, req.host, &err) < 0) {
@@ -934,6 +964,8 @@ cmd_state(bool release, int argc, char *argv[])
 		r = format == TMAP_FORMAT_TABLE ? emit_table(text) : emit(text);
 out:
 	free(text);
+	free(released);
+	free(req.reserve);
 	tmap_state_close(req.state);
 	tmap_host_free(req.host);
 	tmap_topology_free(req.topology);

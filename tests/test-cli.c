@@ -1365,12 +1365,63 @@ test_single_options_twice(void **state)
 	test_result_clear(&r);
 }
 
+/* The libvirt hook releases by the domain's name: a guest recorded under another name (a
+ * domain whose name is not a valid guest name is recorded under its UUID) is found through
+ * the target apply recorded. libvirt's in-process test:///default driver. */
+static void
+test_release_by_domain(void **state)
+{
+	char dir[] = "/tmp/topomap-test-rel-XXXXXX", path[128], *text;
+	struct json_object *root, *guests, *g, *o;
+	struct test_result r;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	r = RUN("apply", "--backend=libvirt", "--connect", "test:///default", "--domain", "test",
+		"--state", path, "--topology", HOST_SMALL);
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	/* as if the domain's name had not been a valid guest name */
+	assert_non_null(f = fopen(path, "r"));
+	text = calloc(1, 1 << 20);
+	assert_true(fread(text, 1, (1 << 20) - 1, f) > 0);
+	fclose(f);
+	root = json_tokener_parse(text);
+	free(text);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "guests", &guests));
+	g = json_object_array_get_idx(guests, 0);
+	json_object_object_add(g, "name", json_object_new_string("g-uuid"));
+	assert_true(json_object_object_get_ex(g, "plan", &o));
+	json_object_object_add(o, "name", json_object_new_string("g-uuid"));
+	assert_true(json_object_object_get_ex(g, "spec", &o));
+	json_object_object_add(o, "name", json_object_new_string("g-uuid"));
+	assert_non_null(f = fopen(path, "w"));
+	fputs(json_object_to_json_string(root), f);
+	fclose(f);
+	json_object_put(root);
+
+	r = RUN("release", "test", "--state", path, "--topology", HOST_SMALL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "released 'g-uuid'\n");
+	test_result_clear(&r);
+	r = RUN("release", "test", "--state", path, "--topology", HOST_SMALL);
+	assert_int_equal(r.status, 2);
+	test_result_clear(&r);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/state.json.lock", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version_and_help),
 		cmocka_unit_test(test_single_options_twice),
+		cmocka_unit_test(test_release_by_domain),
 		cmocka_unit_test(test_topology_json_synthetic),
 		cmocka_unit_test(test_topology_json_example_host),
 		cmocka_unit_test(test_plan_json_inline),
