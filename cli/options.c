@@ -3,6 +3,7 @@
  * The command line: option values checked one by one, with a message that names the option
  * and the value, and the inline guest (--name, --vcpus, ...) built from them.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -212,25 +213,20 @@ parse_size_option(const char *option, const char *arg, uint64_t *ret)
 	return EXIT_OK;
 }
 
-/* Kernel list syntax, strictly: "0-3,8". */
+/* Kernel list syntax, strictly: "0-3,8", through the library's one parser of it (which
+ * also forgives the blanks a kernel file ends with: a typed value has none). */
 bool
 is_list(const char *s)
 {
-	for (;;) {
-		uint64_t a, b;
+	unsigned long *mask = NULL;
+	size_t words;
+	size_t len = strlen(s);
 
-		if (!parse_digits(&s, &a))
-			return false;
-		if (*s == '-') {
-			s++;
-			if (!parse_digits(&s, &b) || b < a)
-				return false;
-		}
-		if (!*s)
-			return true;
-		if (*s++ != ',')
-			return false;
-	}
+	if (!len || isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1]) ||
+	    tmap_cpulist_parse(s, &mask, &words) < 0)
+		return false;
+	free(mask);
+	return true;
 }
 
 
