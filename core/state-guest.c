@@ -552,27 +552,6 @@ state_spec_from_plan(const struct plan_guest *pg)
 	return o;
 }
 
-int
-state_guest_from_spec(struct json_object *spec, const char *where, struct tmap_guest **ret,
-		      struct tmap_error *err)
-{
-	struct tmap_guests *guests = NULL;
-	const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
-	int r;
-
-	if (!text || tmap_guests_new(&guests) < 0)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	r = tmap_guests_parse_json(guests, text, strlen(text), where, err);
-	if (r == 0 && guests->n != 1)
-		r = tmap_error_set(err, -EBADMSG, "%s: not one guest", where);
-	if (r == 0) {
-		*ret = guests->guest[0];
-		guests->n = 0;
-	}
-	tmap_guests_free(guests);
-	return r;
-}
-
 /* ------------------------------------------------------------------------------------- */
 /* Targets */
 
@@ -622,23 +601,3 @@ state_target_from_json(struct json_object *json, const char **ret_backend,
 	return 0;
 }
 
-bool
-state_target_matches(struct json_object *json, const char *backend,
-		     const struct tmap_target *target)
-{
-	struct json_object *b, *options, *v;
-
-	if (!json || !json_object_object_get_ex(json, "backend", &b) ||
-	    !streq(json_object_get_string(b), backend) ||
-	    !json_object_object_get_ex(json, "options", &options) ||
-	    (size_t)json_object_object_length(options) != tmap_target_count(target)) 
-		return false;
-	for (size_t i = 0; i < tmap_target_count(target); i++) {
-		const char *key = tmap_target_key(target, i);
-
-		if (!json_object_object_get_ex(options, key, &v) ||
-		    !streq(json_object_get_string(v), tmap_target_get(target, key)))
-			return false;
-	}
-	return true;
-}

@@ -35,8 +35,16 @@
 
 #define MAX_STATE_BYTES (64u << 20)
 
+/* What the state knows of a guest besides its plan (which the host holds). */
+struct state_record {
+	char *name;
+	bool pending;			/* recorded before its backend wrote anything */
+	struct json_object *target;	/* {"backend", "options", "identity"}, or NULL */
+	struct json_object *spec;	/* the guest as asked, in the guest file format */
+};
+
 struct tmap_state {
-	char *path;			/* NULL: kept in memory only */
+	char *path;
 	int lock_fd;
 	bool writable;
 	struct json_object *root;	/* the committed document; NULL: no state yet */
@@ -44,6 +52,8 @@ struct tmap_state {
 	size_t nrec;
 	struct state_record *rec;
 };
+
+static struct state_record *state_record_find(struct tmap_state *st, const char *name);
 
 static void
 record_clear(struct state_record *r)
@@ -82,12 +92,6 @@ static void
 tmap_state_closep(struct tmap_state **st)
 {
 	tmap_state_close(*st);
-}
-
-const char *
-state_path(const struct tmap_state *st)
-{
-	return st->path;
 }
 
 /* mkdir -p for the state's directory, 0755, when writing. */
@@ -483,56 +487,10 @@ tmap_state_open(const char *path, unsigned flags, struct tmap_state **ret, struc
 	return 0;
 }
 
-int
-state_new_memory(struct tmap_state **ret, struct tmap_error *err)
-{
-	struct tmap_state *st = calloc(1, sizeof(*st));
-
-	if (!st || !(st->reserve = strdup(""))) {
-		free(st);
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	}
-	st->lock_fd = -1;
-	st->writable = true;
-	*ret = st;
-	return 0;
-}
-
-int
-state_records_reload(struct tmap_state *st, struct tmap_error *err)
-{
-	struct json_object *v;
-	char *reserve;
-
-	reserve = strdup(st->root && json_object_object_get_ex(st->root, "reserve", &v) ?
-				 json_object_get_string(v) : "");
-	if (!reserve)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	free(st->reserve);
-	st->reserve = reserve;
-	if (!st->root) {
-		records_clear(st);
-		return 0;
-	}
-	return records_read(st, err);
-}
-
 /* ------------------------------------------------------------------------------------- */
 /* Records */
 
-size_t
-state_record_count(const struct tmap_state *st)
-{
-	return st->nrec;
-}
-
-struct state_record *
-state_record_at(struct tmap_state *st, size_t i)
-{
-	return i < st->nrec ? &st->rec[i] : NULL;
-}
-
-struct state_record *
+static struct state_record *
 state_record_find(struct tmap_state *st, const char *name)
 {
 	for (size_t i = 0; i < st->nrec; i++)
@@ -541,7 +499,7 @@ state_record_find(struct tmap_state *st, const char *name)
 	return NULL;
 }
 
-int
+static int
 state_record_put(struct tmap_state *st, const char *name, bool pending,
 		 struct json_object *target, struct json_object *spec)
 {
@@ -568,20 +526,6 @@ state_record_put(struct tmap_state *st, const char *name, bool pending,
 	}
 	r->pending = pending;
 	return 0;
-}
-
-void
-state_record_drop(struct tmap_state *st, const char *name)
-{
-	struct state_record *r = state_record_find(st, name);
-	size_t i;
-
-	if (!r)
-		return;
-	i = (size_t)(r - st->rec);
-	record_clear(r);
-	memmove(r, r + 1, (st->nrec - i - 1) * sizeof(*r));
-	st->nrec--;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -660,51 +604,6 @@ load_guests(struct tmap_state *st, struct tmap_host *h, struct tmap_error *err)
 	return 0;
 }
 
-/* "a" and "b" together, in list syntax. */
-static int
-list_union(const char *a, const char *b, char **ret)
-{
-	_cleanup_bitmap_ hwloc_bitmap_t x = NULL, y = NULL;
-
-	if ((a && *a && bitmap_parse_list(a, &x) < 0) || (b && *b && bitmap_parse_list(b, &y) < 0))
-		return -EINVAL;
-	if (!x)
-		x = hwloc_bitmap_alloc();
-	if (!x)
-		return -ENOMEM;
-	if (y)
-		hwloc_bitmap_or(x, x, y);
-	*ret = bitmap_list(x);
-	return *ret ? 0 : -ENOMEM;
-}
-
-int
-state_host_new(struct tmap_state *st, const struct tmap_topology *t,
-	       const struct tmap_solve_options *o, const char *extra, struct tmap_host **ret,
-	       struct tmap_error *err)
-{
-	struct tmap_solve_options opts = o ? *o : (struct tmap_solve_options)TMAP_SOLVE_OPTIONS_INIT;
-	_cleanup_free_ char *reserve = NULL;
-	struct tmap_host *h = NULL;
-	int r;
-
-	r = list_union(st->reserve, extra, &reserve);
-	if (r < 0)
-		return tmap_error_set(err, r, r == -ENOMEM ? "out of memory" :
-				      "reserve '%.60s' is not a list of PUs", extra ? extra : "");
-	opts.reserve = *reserve ? reserve : NULL;
-	r = tmap_host_new(t, &opts, &h, err);
-	if (r < 0)
-		return r;
-	r = load_guests(st, h, err);
-	if (r < 0) {
-		tmap_host_free(h);
-		return r;
-	}
-	*ret = h;
-	return 0;
-}
-
 int
 tmap_state_load(struct tmap_state *st, struct tmap_host *h, struct tmap_error *err)
 {
@@ -713,13 +612,7 @@ tmap_state_load(struct tmap_state *st, struct tmap_host *h, struct tmap_error *e
 	return load_guests(st, h, err);
 }
 
-const char *
-state_reserve(const struct tmap_state *st)
-{
-	return st->reserve;
-}
-
-int
+static int
 state_set_reserve(struct tmap_state *st, const char *list, struct tmap_error *err)
 {
 	char *copy = strdup(list ? list : "");
@@ -909,7 +802,7 @@ write_document(const struct tmap_state *st, const char *text, struct tmap_error 
 	return 0;
 }
 
-int
+static int
 state_commit(struct tmap_state *st, const struct tmap_host *h, struct tmap_error *err)
 {
 	struct json_object *root;
@@ -920,8 +813,7 @@ state_commit(struct tmap_state *st, const struct tmap_host *h, struct tmap_error
 	root = document_new(st, h, err);
 	if (!root)
 		return -ENOMEM;
-	if (st->path)
-		r = write_document(st, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+	r = write_document(st, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 								     JSON_C_TO_STRING_NOSLASHESCAPE),
 				   err);
 	if (r < 0) {
