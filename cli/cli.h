@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <topomap/backend.h>
+#include <topomap/session.h>
 #include <topomap/topomap.h>
 
 enum {
@@ -114,6 +115,9 @@ enum {
 	OPT_CONFIG,
 	OPT_TARGET_END,
 	OPT_END = OPT_TARGET_END,
+	/* reserve's own */
+	OPT_ADD,
+	OPT_REMOVE,
 };
 
 enum command {
@@ -122,10 +126,40 @@ enum command {
 	CMD_VERIFY,
 };
 
+/* What plan, apply and verify share: options, the guests, the session. */
+struct plan_request {
+	enum command cmd;
+	const char *state_path;		/* --state, or NULL for the default */
+	bool batch;			/* --batch: as many as fit, the rest listed */
+	const char *source;		/* --topology */
+	const char *remote_uri;		/* --connect of another host: its state is its own */
+	const char *backend;
+	bool dry_run;
+	bool all;			/* verify --all: every recorded guest */
+	int format;
+	struct tmap_solve_options solve;
+	struct inline_guest ig;
+	struct tmap_target *target;
+	struct tmap_guests *guests;	/* the guests asked for */
+	struct tmap_session *session;
+	size_t notices_shown;		/* the session's notices printed so far */
+};
+
+extern const char *const command_names[];
+
+/* main.c */
+int parse_request(int argc, char *argv[], struct plan_request *req);
+
+/* guests.c: the commands over the library's session */
+int open_session(struct plan_request *req, bool write);
+int cmd_guests(enum command cmd, int argc, char *argv[]);
+int cmd_ledger(const char *cmd, int argc, char *argv[]);
+
+
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[];
+	state_help[], backends_help[], reserve_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],

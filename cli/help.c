@@ -19,6 +19,7 @@ const char main_help[] =
 	"  backends   list the backends found, and whether each can work here\n"
 	"  state      what the allocation state holds: used and free per node, each guest\n"
 	"  release    free a guest's allocation in the state (its pins stay as they are)\n"
+	"  reserve    show or change the PUs the state keeps from every guest\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
@@ -192,6 +193,25 @@ const char state_help[] =
 	"Examples:\n"
 	"  topomap state --format json\n"
 	"  topomap release ct1\n";
+
+const char reserve_help[] =
+	"Usage: topomap reserve [--add LIST] [--remove LIST] [--state FILE] [--topology SRC]\n"
+	"\n"
+	"Show or change the host PUs the state keeps from every guest (for the host's own\n"
+	"daemons). The recorded reserve is a set: each reserve given to apply is added to it,\n"
+	"--add adds PUs, --remove takes them out. A PU a recorded guest holds cannot be reserved:\n"
+	"the message names the guest to release first.\n"
+	"\n"
+	"  --add LIST             host PUs to add to the reserve, list syntax (0,12 or 0-3)\n"
+	"  --remove LIST          host PUs to take out of the reserve\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json; required for another host)\n"
+	"  --topology SRC         the host the state belongs to (default 'live')\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Examples:\n"
+	"  topomap reserve --add 0,24\n"
+	"  topomap reserve --remove 24\n";
 
 const char backends_help[] =
 	"Usage: topomap backends\n"
