@@ -124,6 +124,7 @@ enum command {
 	CMD_PLAN,
 	CMD_APPLY,
 	CMD_VERIFY,
+	CMD_ADOPT,
 };
 
 /* What plan, apply and verify share: options, the guests, the session. */
@@ -143,6 +144,8 @@ struct plan_request {
 	struct tmap_guests *guests;	/* the guests asked for */
 	struct tmap_session *session;
 	size_t notices_shown;		/* the session's notices printed so far */
+	int argc;			/* the command's arguments, for those read late */
+	char **argv;
 };
 
 extern const char *const command_names[];
@@ -159,7 +162,7 @@ int cmd_ledger(const char *cmd, int argc, char *argv[]);
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[], reserve_help[];
+	state_help[], backends_help[], reserve_help[], adopt_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],

@@ -15,7 +15,7 @@
 
 #include "cli.h"
 
-const char *const command_names[] = {"plan", "apply", "verify"};
+const char *const command_names[] = {"plan", "apply", "verify", "adopt"};
 
 /*
  * Where the allocation state of the request's host is: --state FILE; else for the live
@@ -382,6 +382,34 @@ remote_host(struct plan_request *req, char *source, size_t size)
 	return EXIT_OK;
 }
 
+/* adopt: record a guest pinned by hand, read from its target; nothing is written to it. */
+static int
+do_adopt(struct plan_request *req)
+{
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	char line[1024];
+	int r;
+
+	if (optind < req->argc)
+		return fail(EXIT_USAGE, "adopt: unexpected argument '%s' (the guest is read from its target)",
+			    req->argv[optind]);
+	r = open_session(req, true);
+	if (r != EXIT_OK)
+		return r;
+	if (!tmap_session_state_path(req->session))
+		return fail(EXIT_USAGE, "adopt: no state file for this host (give --state)");
+	r = tmap_session_adopt(req->session, req->backend, req->target, req->ig.name, &plan, &err);
+	if (r < 0)
+		return fail_step(req, r, &err);
+	snprintf(line, sizeof(line),
+		 "adopted '%s' (backend '%s'): vcpus on PUs %s, memory on nodes %s; recorded\n",
+		 tmap_plan_guest_name(plan, 0), req->backend, tmap_plan_cpuset(plan, 0),
+		 tmap_plan_memory_nodeset(plan, 0));
+	tmap_plan_free(plan);
+	return emit(line);
+}
+
 static void
 request_clear(struct plan_request *req)
 {
@@ -421,6 +449,12 @@ cmd_guests(enum command cmd, int argc, char *argv[])
 			 err.message);
 	if (r == EXIT_OK)
 		r = remote_host(&req, source, sizeof(source));
+	if (r == EXIT_OK && cmd == CMD_ADOPT) {
+		req.argc = argc;
+		req.argv = argv;
+		r = do_adopt(&req);
+		goto out;
+	}
 	if (r == EXIT_OK)
 		r = build_guests(&req, module, argc, argv);
 	if (r == EXIT_OK)

@@ -115,6 +115,10 @@ cmd_topology(int argc, char *argv[])
 static bool
 option_allowed(enum command cmd, int c)
 {
+	/* adopt reads the guest from its target: a name, the host and its state, no more. */
+	if (cmd == CMD_ADOPT)
+		return c == OPT_BACKEND || c == OPT_NAME || c == OPT_STATE || c == OPT_TOPOLOGY ||
+		       (c >= OPT_TARGET_FIRST && c < OPT_TARGET_END);
 	switch (c) {
 	case OPT_FORMAT:
 	case OPT_BATCH:
@@ -174,7 +178,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	static const char *const helps[] = {plan_help, apply_help, verify_help};
+	static const char *const helps[] = {plan_help, apply_help, verify_help, adopt_help};
 	const char *cmd = command_names[req->cmd];
 	bool seen[OPT_END - OPT_TOPOLOGY] = {false};
 	int c, r = EXIT_OK;
@@ -387,6 +391,8 @@ main(int argc, char *argv[])
 		return cmd_guests(CMD_APPLY, argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_guests(CMD_VERIFY, argc - 1, argv + 1);
+	if (strcmp(cmd, "adopt") == 0)
+		return cmd_guests(CMD_ADOPT, argc - 1, argv + 1);
 	if (strcmp(cmd, "backends") == 0)
 		return cmd_backends(argc - 1, argv + 1);
 	if (strcmp(cmd, "state") == 0 || strcmp(cmd, "release") == 0 ||

@@ -795,6 +795,50 @@ out:
 	return r;
 }
 
+/* What is in force for a guest of a plan, read through the backend (changes nothing). */
+int
+backend_observe(const struct tmap_backend_module *m, const struct tmap_target *target,
+		const struct tmap_plan *plan, size_t guest, struct tmap_observed **ret,
+		struct tmap_error *err)
+{
+	_cleanup_(observed_freep) struct tmap_observed *obs = calloc(1, sizeof(*obs));
+	const struct tmap_backend *b = tmap_backend_descriptor(m);
+	void *state = NULL;
+	int r;
+
+	if (!obs)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = check_call(m, plan, guest, err);
+	if (r == 0)
+		r = check_target(b, target, err);
+	if (r < 0)
+		return r;
+	r = b->open(target, TMAP_APPLY_DRY_RUN, &state, err);
+	if (r < 0)
+		return r;
+	r = b->read_back(state, plan, guest, obs, err);
+	b->close(state);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(obs);
+	return 0;
+}
+
+hwloc_const_bitmap_t
+observed_get(const struct tmap_observed *o, int kind, unsigned index)
+{
+	for (size_t i = 0; o && i < o->nsets; i++)
+		if ((int)o->sets[i].kind == kind && o->sets[i].index == index)
+			return o->sets[i].set;
+	return NULL;
+}
+
+void
+observed_release(struct tmap_observed *o)
+{
+	observed_free(o);
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* Optional callbacks */
 

@@ -280,6 +280,17 @@ int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
 struct json_object;
 struct json_object *plan_guest_to_json(const struct plan_guest *pg);
 
+/* backend.c: what is in force, read through a backend, for the session's adopt. */
+struct tmap_backend_module;
+struct tmap_target;
+struct tmap_observed;
+int backend_observe(const struct tmap_backend_module *m, const struct tmap_target *target,
+		    const struct tmap_plan *plan, size_t guest, struct tmap_observed **ret,
+		    struct tmap_error *err);
+/* One set read back (kind: enum tmap_observed_kind), or NULL. */
+hwloc_const_bitmap_t observed_get(const struct tmap_observed *o, int kind, unsigned index);
+void observed_release(struct tmap_observed *o);
+
 /* host.c: record a guest the state file says is placed, checking it against this host. */
 int host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err);
 /* The plan of the i-th placed guest (borrowed), or NULL. */

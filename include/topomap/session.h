@@ -266,6 +266,24 @@ TMAP_EXPORT int tmap_session_release(struct tmap_session *session, const char *n
 				     struct tmap_error *reterr);
 
 /**
+ * Record a guest that was pinned by hand: read it from its target through the backend,
+ * check that its PUs and nodes are free in the state, record it as applied and save.
+ * Changes nothing on the target.
+ * @param session a session opened with TMAP_SESSION_WRITE.
+ * @param backend the backend's name.
+ * @param target its options.
+ * @param name the name to record it under, or NULL for the name the backend reads.
+ * @param ret_plan receives its plan, or NULL.
+ * @param reterr receives the message on failure: overlapping PUs name the guest holding
+ *        them.
+ * @return 0, -EBUSY (overlaps a recorded guest or the reserve, TMAP_STEP_PLACE), -EEXIST
+ *         (a guest of that name is recorded, TMAP_STEP_INPUT), or -errno.
+ */
+TMAP_EXPORT int tmap_session_adopt(struct tmap_session *session, const char *backend,
+				   const struct tmap_target *target, const char *name,
+				   struct tmap_plan **ret_plan, struct tmap_error *reterr);
+
+/**
  * Change the recorded reserve and save: add PUs to it, take PUs out of it.
  * @param session a session opened with TMAP_SESSION_WRITE.
  * @param add PUs to add (list syntax), or NULL.
