@@ -263,6 +263,8 @@ struct tmap_plan {
 	struct plan_guest *guests;
 	size_t nrejected;		/* --batch: the guests that did not fit, and why */
 	char **rejected_names, **rejected_reasons;
+	char *state_path;		/* placed around this state's guests (a session), or NULL */
+	size_t state_guests;		/* how many it recorded */
 };
 
 /* Append one line to a guest's explanation. */

@@ -221,6 +221,7 @@ tmap_plan_free(struct tmap_plan *p)
 	free(p->rejected_names);
 	free(p->rejected_reasons);
 	free(p->host);
+	free(p->state_path);
 	free(p);
 	return NULL;
 }

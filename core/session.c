@@ -456,6 +456,15 @@ tmap_session_plan(struct tmap_session *s, const struct tmap_guests *guests, unsi
 		return session_fail(s, TMAP_STEP_PLACE, r);
 	if (r < 0)
 		return session_fail(s, r == -ENOMEM ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	if (s->state) {
+		(*ret)->state_path = strdup(state_path(s->state));
+		(*ret)->state_guests = tmap_host_guest_count(s->host);
+		if (!(*ret)->state_path) {
+			*ret = tmap_plan_free(*ret);
+			return session_fail(s, TMAP_STEP_PLACE,
+					    tmap_error_set(err, -ENOMEM, "out of memory"));
+		}
+	}
 	return ok(s, 0);
 }
 
