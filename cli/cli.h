@@ -194,7 +194,7 @@ int exit_code(int r, bool user_input);
 int fail_lib(int r, bool user_input, const struct tmap_error *err, const char *what);
 int emit(const char *text);
 int emit_done(const char *text, const char *done);
-int emit_table(const char *text);
+unsigned table_flags(void);
 char *report_text(const char *header, size_t n,
 		  const char *(*line)(const struct tmap_report *, size_t),
 		  const struct tmap_report *report);

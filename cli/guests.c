@@ -347,10 +347,10 @@ do_plan(struct plan_request *req)
 		/* The session's reserve: the recorded one with --reserve. */
 		r = draw_plan(tmap_session_topology(req->session), plan,
 			      tmap_session_reserve(req->session), NULL, req->format);
-	} else if (tmap_plan_format(plan, req->format, 0, &text, &err) < 0) {
+	} else if (tmap_plan_format(plan, req->format, table_flags(), &text, &err) < 0) {
 		r = fail_lib(err.code, true, &err, "plan");
 	} else {
-		r = req->format == TMAP_FORMAT_TABLE ? emit_table(text) : emit(text);
+		r = emit(text);
 	}
 	/* --batch: the plan of those that fit is the result; exit 3 says some did not. */
 	if (r == EXIT_OK && tmap_plan_rejected_count(plan))
@@ -610,10 +610,11 @@ cmd_ledger(const char *cmd, int argc, char *argv[])
 		r = do_release(&req, argv[optind]);
 	} else if (reserve) {
 		r = do_reserve(&req, add, remove);
-	} else if (tmap_host_format(tmap_session_host(req.session), format, 0, &text, &err) < 0) {
+	} else if (tmap_host_format(tmap_session_host(req.session), format, table_flags(), &text,
+				    &err) < 0) {
 		r = fail(EXIT_RUNTIME, "%s", err.message);
 	} else {
-		r = format == TMAP_FORMAT_TABLE ? emit_table(text) : emit(text);
+		r = emit(text);
 	}
 out:
 	free(text);

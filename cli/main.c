@@ -103,11 +103,11 @@ cmd_topology(int argc, char *argv[])
 	r = load_topology(source ? source : "live", &topology);
 	if (r != EXIT_OK)
 		return r;
-	r = tmap_topology_format(topology, format, 0, &text, &err);
+	r = tmap_topology_format(topology, format, table_flags(), &text, &err);
 	tmap_topology_free(topology);
 	if (r < 0)
 		return fail_lib(r, false, &err, "topology");
-	r = format == TMAP_FORMAT_TABLE ? emit_table(text) : emit(text);
+	r = emit(text);
 	free(text);
 	return r;
 }

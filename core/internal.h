@@ -305,8 +305,16 @@ int host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *
 int host_reserve_check(const struct tmap_host *h, const char *list, char *holder, size_t size);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
 
+/* format-table.c: the SGR sequence of each part of a table, or "" without
+ * TMAP_FORMAT_COLOUR; `end` closes each. */
+struct table_style {
+	const char *head, *dim, *alert, *end;
+};
+struct table_style table_style(unsigned flags);
+
 /* format-*.c: each writes one plan, already checked by plan_guest_check(), into a stream */
-int format_plan_table(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
+int format_plan_table(const struct tmap_plan *plan, const struct table_style *st, FILE *out,
+		      struct tmap_error *err);
 int format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
 int format_plan_libvirt(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
 int format_plan_qemu(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);

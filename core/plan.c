@@ -454,7 +454,7 @@ tmap_plan_format(const struct tmap_plan *p, enum tmap_format format, unsigned fl
 
 	if (!p || !ret)
 		return tmap_error_set(err, -EINVAL, "tmap_plan_format: missing argument");
-	if (flags)
+	if (flags & ~TMAP_FORMAT_COLOUR)
 		return tmap_error_set(err, -EINVAL, "tmap_plan_format: unknown flags 0x%x", flags);
 	for (size_t i = 0; i < p->nguests; i++) {
 		r = plan_guest_check(&p->guests[i], err);
@@ -465,9 +465,12 @@ tmap_plan_format(const struct tmap_plan *p, enum tmap_format format, unsigned fl
 	if (!out)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	switch (format) {
-	case TMAP_FORMAT_TABLE:
-		r = format_plan_table(p, out, err);
+	case TMAP_FORMAT_TABLE: {
+		struct table_style st = table_style(flags);
+
+		r = format_plan_table(p, &st, out, err);
 		break;
+	}
 	case TMAP_FORMAT_JSON:
 		r = format_plan_json(p, out, err);
 		break;
