@@ -143,6 +143,7 @@ struct plan_request {
 	struct tmap_target *target;
 	struct tmap_guests *guests;	/* the guests asked for */
 	struct tmap_session *session;
+	bool described;			/* the guest was read from the target as it is */
 	size_t notices_shown;		/* the session's notices printed so far */
 	int argc;			/* the command's arguments, for those read late */
 	char **argv;

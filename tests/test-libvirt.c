@@ -1228,6 +1228,40 @@ test_fast_cli(void **state)
 	free(err);
 }
 
+/*
+ * A domain applied with a policy, then applied again as it is read (what libvirt's hook does
+ * at the next start): the second apply asks for what was recorded (emulator threads on a
+ * PU of their own), not for the defaults the domain's XML implies.
+ */
+static void
+test_fast_cli_reapply_recorded(void **state)
+{
+	char dir[] = "/tmp/topomap-lv-spec-XXXXXX", path[64], lock[80];
+	char *argv[] = {getenv("TOPOMAP_BIN"), "apply", "--backend", "libvirt", "--connect",
+			FAST_URI, "--domain", "test", "--topology",
+			"synthetic:pack:1 numa:1(memory=16GiB) core:8 pu:1", "--state", path,
+			"--emulator", "isolate", NULL};
+	char *out = NULL, *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	assert_int_equal(test_run(argv, NULL, &out, &err), 0);
+	assert_contains(out, "virDomainPinEmulator('test', '2', current: live)");
+	free(out);
+	free(err);
+	argv[12] = NULL; /* no options: the guest as the domain reads */
+	assert_int_equal(test_run(argv, NULL, &out, &err), 0);
+	assert_contains(out, "virDomainPinEmulator('test', '2', current: live)");
+	assert_true(test_state_has_guest(path, "test"));
+	free(out);
+	free(err);
+	unlink(path);
+	unlink(lock);
+	rmdir(dir);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* A private libvirtd with a real QEMU/TCG domain */
 
@@ -2700,6 +2734,7 @@ main(void)
 		cmocka_unit_test(test_fast_identify),
 		cmocka_unit_test(test_fast_error_handler),
 		cmocka_unit_test(test_fast_cli),
+		cmocka_unit_test(test_fast_cli_reapply_recorded),
 	};
 	const struct CMUnitTest daemon[] = {
 		cmocka_unit_test_setup_teardown(test_daemon_apply_live, test_state_setup, test_state_teardown),
