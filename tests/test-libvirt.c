@@ -29,6 +29,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -37,9 +38,13 @@
 #include <time.h>
 
 #include "topomap/backend.h"
+#include <topomap/session.h>
+
 #include "testlib.h"
 
 #include "libvirt-backend.h"
+
+extern char **environ;
 
 #define FAST_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:8 pu:1"
 #define LIBVIRTD "/usr/sbin/libvirtd"
@@ -1770,6 +1775,21 @@ daemon_teardown(void **state)
 
 /* Run the tool with the daemon's URI and domain, then `fmt`'s options split at spaces; fail
  * the test, showing what it printed, unless it exits with `expect`. */
+/* The tool started with its output on /dev/null, not waited for. */
+static pid_t
+spawn_quiet(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
 static void
 tool(const struct daemon *d, int expect, char **ret_out, char **ret_err, const char *cmd,
      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -2670,6 +2690,105 @@ test_daemon_killed_for_good(void **state)
 	domain_state_clear(&after);
 }
 
+/*
+ * 200 applies killed at random points through the private libvirtd: after each, the next
+ * writing session settles what the kill left pending, and the domain and the state agree:
+ * recorded means in force through its recorded target, unrecorded means as before. The
+ * vcpus start swapped against the plan, so that every pin an apply makes is a change.
+ */
+static void
+swap_vcpus(const struct daemon *d)
+{
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(d->plan, 0, 1), VIR_DOMAIN_AFFECT_LIVE);
+	set_vcpu_pin(d->dom, 1, tmap_plan_vcpu_cpuset(d->plan, 0, 0), VIR_DOMAIN_AFFECT_LIVE);
+}
+
+static unsigned
+libvirt_settle_and_agree(const struct daemon *d, const char *state,
+			 const struct domain_state *before)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+	struct domain_state now = {0};
+	unsigned settled;
+
+	o.state = state;
+	o.flags = TMAP_SESSION_WRITE;
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("the session after a kill does not open: %s", err.message);
+	settled = (unsigned)tmap_session_notice_count(s);
+	if (tmap_session_lookup(s, d->name)) {
+		int r = tmap_session_verify(s, d->name, NULL, &err);
+
+		if (r != 0)
+			fail_msg("'%s' is recorded but not in force (%d): %s", d->name, r, err.message);
+		assert_int_equal(tmap_session_release(s, d->name, &err), 0);
+		swap_vcpus(d);
+	} else {
+		domain_state_read(d, &now);
+		assert_domain_as_before(before, &now);
+		domain_state_clear(&now);
+	}
+	tmap_session_close(s);
+	return settled;
+}
+
+static void
+test_daemon_killed_at_random_points(void **unused)
+{
+	struct daemon *d = *unused;
+	unsigned killed = 0, finished = 0, settled = 0;
+	struct domain_state before = {0};
+	char state[512], opts[600], *argv[64];
+	uint32_t seed = 20261205;
+	long span_us = 0;
+
+	snprintf(state, sizeof(state), "%s/state-killed.json", lvd.tmp);
+	snprintf(opts, sizeof(opts), "--live --state %s", state);
+	tool_argv(d, "apply", opts, argv);
+	swap_vcpus(d);
+	domain_state_read(d, &before);
+	for (int i = 0; i < 3; i++) {
+		struct timespec t0, t1;
+		pid_t pid;
+		int status;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		pid = spawn_quiet(argv);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		span_us += (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		libvirt_settle_and_agree(d, state, &before);
+	}
+	span_us = span_us / 3 * 6 / 5 + 1;
+	for (int round = 0; round < 200; round++) {
+		pid_t pid = spawn_quiet(argv);
+		struct timespec delay;
+		int status;
+		long us;
+
+		seed = seed * 1103515245 + 12345;
+		us = (long)((seed >> 8) % (uint32_t)span_us);
+		delay = (struct timespec){us / 1000000, us % 1000000 * 1000};
+		nanosleep(&delay, NULL);
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		killed += WIFSIGNALED(status);
+		finished += !WIFSIGNALED(status);
+		settled += libvirt_settle_and_agree(d, state, &before);
+	}
+	print_message("%u applies killed midway, %u finished first (within %ld us), %u pending "
+		      "guests settled; the domain and the state agreed after each\n",
+		      killed, finished, span_us, settled);
+	assert_true(killed > 20);
+	domain_state_clear(&before);
+	unlink(state);
+	snprintf(opts, sizeof(opts), "%s.lock", state);
+	unlink(opts);
+}
+
 /* The host as libvirt describes it is the host hwloc finds. */
 static void
 test_daemon_topology(void **state)
@@ -2751,6 +2870,7 @@ main(void)
 		cmocka_unit_test(test_daemon_rollback_erange),
 		cmocka_unit_test(test_daemon_killed_midway),
 		cmocka_unit_test(test_daemon_killed_for_good),
+		cmocka_unit_test(test_daemon_killed_at_random_points),
 		cmocka_unit_test(test_daemon_topology),
 	};
 	const char *missing = daemon_missing();
