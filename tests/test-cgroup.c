@@ -1204,24 +1204,23 @@ crash_reset(const struct crash *c, int i)
 	}
 }
 
-static pid_t
-crash_spawn(const struct crash *c, int i)
-{
+/* topomap apply of guest kI onto its target, as an operator types it. */
+struct crash_cmd {
 	char rel[128], guest[16];
-	const char *argv[] = {getenv("TOPOMAP_BIN"), "apply", "--backend=cgroup", "--cgroup", rel,
-			      "--layout", c->layout, "--name", guest, "--vcpus", "1", "--topology",
-			      "live", "--state", state_file, NULL};
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
+	char *argv[16];
+};
 
-	snprintf(rel, sizeof(rel), "%s/k%d", name, i);
-	snprintf(guest, sizeof(guest), "k%d", i);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, (char **)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	return pid;
+static char **
+crash_argv(struct crash_cmd *cmd, const struct crash *c, int i)
+{
+	const char *argv[] = {getenv("TOPOMAP_BIN"), "apply", "--backend=cgroup", "--cgroup",
+			      cmd->rel, "--layout", c->layout, "--name", cmd->guest, "--vcpus", "1",
+			      "--topology", "live", "--state", state_file, NULL};
+
+	snprintf(cmd->rel, sizeof(cmd->rel), "%s/k%d", name, i);
+	snprintf(cmd->guest, sizeof(cmd->guest), "k%d", i);
+	memcpy(cmd->argv, argv, sizeof(argv));
+	return cmd->argv;
 }
 
 /*
@@ -1282,33 +1281,19 @@ crash_layout(struct crash *c)
 	}
 	/* How long a whole apply takes here: the kills fall anywhere in 1.2 times that. */
 	for (int i = 0; i < 3; i++) {
-		struct timespec t0, t1;
-		int status;
-		pid_t pid;
+		struct crash_cmd cmd;
 
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		pid = crash_spawn(c, i % CRASH_GUESTS);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		span_us += (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		span_us += test_run_timed_us(crash_argv(&cmd, c, i % CRASH_GUESTS));
 		crash_check(c);
 	}
 	span_us = span_us / 3 * 6 / 5 + 1;
 	for (int round = 0; round < CRASH_ROUNDS; round++) {
-		pid_t pid = crash_spawn(c, round % CRASH_GUESTS);
-		struct timespec delay;
-		int status;
-		long us;
+		struct crash_cmd cmd;
+		pid_t pid = test_spawn_quiet(crash_argv(&cmd, c, round % CRASH_GUESTS));
+		bool k = test_kill_at_random(pid, &seed, span_us);
 
-		seed = seed * 1103515245 + 12345;
-		us = (long)((seed >> 8) % (uint32_t)span_us);
-		delay = (struct timespec){us / 1000000, us % 1000000 * 1000};
-		nanosleep(&delay, NULL);
-		kill(pid, SIGKILL);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		killed += WIFSIGNALED(status);
-		finished += !WIFSIGNALED(status);
+		killed += k;
+		finished += !k;
 		settled += crash_check(c);
 	}
 	print_message("layout %s: %u applies killed midway, %u finished first (within %ld us), "

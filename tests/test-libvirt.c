@@ -1775,21 +1775,6 @@ daemon_teardown(void **state)
 
 /* Run the tool with the daemon's URI and domain, then `fmt`'s options split at spaces; fail
  * the test, showing what it printed, unless it exits with `expect`. */
-/* The tool started with its output on /dev/null, not waited for. */
-static pid_t
-spawn_quiet(char *const argv[])
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	return pid;
-}
-
 static void
 tool(const struct daemon *d, int expect, char **ret_out, char **ret_err, const char *cmd,
      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -2750,33 +2735,15 @@ test_daemon_killed_at_random_points(void **unused)
 	swap_vcpus(d);
 	domain_state_read(d, &before);
 	for (int i = 0; i < 3; i++) {
-		struct timespec t0, t1;
-		pid_t pid;
-		int status;
-
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		pid = spawn_quiet(argv);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		span_us += (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		span_us += test_run_timed_us(argv);
 		libvirt_settle_and_agree(d, state, &before);
 	}
 	span_us = span_us / 3 * 6 / 5 + 1;
 	for (int round = 0; round < 200; round++) {
-		pid_t pid = spawn_quiet(argv);
-		struct timespec delay;
-		int status;
-		long us;
+		bool k = test_kill_at_random(test_spawn_quiet(argv), &seed, span_us);
 
-		seed = seed * 1103515245 + 12345;
-		us = (long)((seed >> 8) % (uint32_t)span_us);
-		delay = (struct timespec){us / 1000000, us % 1000000 * 1000};
-		nanosleep(&delay, NULL);
-		kill(pid, SIGKILL);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		killed += WIFSIGNALED(status);
-		finished += !WIFSIGNALED(status);
+		killed += k;
+		finished += !k;
 		settled += libvirt_settle_and_agree(d, state, &before);
 	}
 	print_message("%u applies killed midway, %u finished first (within %ld us), %u pending "

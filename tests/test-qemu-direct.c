@@ -1740,23 +1740,22 @@ reset_threads(pid_t pid)
 			fail_msg("sched_setaffinity(%d): %s", now.t[i].tid, strerror(errno));
 }
 
-static pid_t
-spawn_apply(struct qemu_run *q)
-{
+/* topomap apply of the guest QEMU runs, as an operator types it. */
+struct apply_cmd {
 	char pid[32];
-	const char *argv[] = {getenv("TOPOMAP_BIN"), "apply", "--backend=qemu-direct", "--qmp",
-			      q->qemu.sock, "--pid", pid, "--topology", "live", "--state", q->state,
-			      NULL};
-	posix_spawn_file_actions_t fa;
-	pid_t child;
+	char *argv[12];
+};
 
-	snprintf(pid, sizeof(pid), "%d", (int)q->qemu.pid);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	assert_int_equal(posix_spawn(&child, argv[0], &fa, NULL, (char **)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	return child;
+static char **
+apply_argv(struct apply_cmd *cmd, struct qemu_run *q)
+{
+	const char *argv[] = {getenv("TOPOMAP_BIN"), "apply", "--backend=qemu-direct", "--qmp",
+			      q->qemu.sock, "--pid", cmd->pid, "--topology", "live", "--state",
+			      q->state, NULL};
+
+	snprintf(cmd->pid, sizeof(cmd->pid), "%d", (int)q->qemu.pid);
+	memcpy(cmd->argv, argv, sizeof(argv));
+	return cmd->argv;
 }
 
 /*
@@ -1806,30 +1805,18 @@ killed_at_random_points(void **state)
 	reset_threads(q->qemu.pid);
 	take_snapshot(q->qemu.pid, &orig);
 	for (int i = 0; i < 3; i++) {
-		long t0 = test_now_ms();
-		int status;
-		pid_t pid = spawn_apply(q);
+		struct apply_cmd cmd;
 
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-		span_us += (test_now_ms() - t0) * 1000;
+		span_us += test_run_timed_us(apply_argv(&cmd, q));
 		settle_and_agree(q, &orig);
 	}
 	span_us = span_us / 3 * 6 / 5 + 1;
 	for (int round = 0; round < 200; round++) {
-		pid_t pid = spawn_apply(q);
-		struct timespec delay;
-		int status;
-		long us;
+		struct apply_cmd cmd;
+		bool k = test_kill_at_random(test_spawn_quiet(apply_argv(&cmd, q)), &seed, span_us);
 
-		seed = seed * 1103515245 + 12345;
-		us = (long)((seed >> 8) % (uint32_t)span_us);
-		delay = (struct timespec){us / 1000000, us % 1000000 * 1000};
-		nanosleep(&delay, NULL);
-		kill(pid, SIGKILL);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		killed += WIFSIGNALED(status);
-		finished += !WIFSIGNALED(status);
+		killed += k;
+		finished += !k;
 		settled += settle_and_agree(q, &orig);
 	}
 	print_message("%u applies killed midway, %u finished first (within %ld us), %u pending "
