@@ -85,6 +85,26 @@ struct topo_node {
 	char *cpus_list;	/* the same, in list syntax */
 };
 
+/* core/devices.c: a PCI device hwloc keeps as important (network, storage, GPU...). */
+enum dev_class { DEV_OTHER, DEV_NETWORK, DEV_STORAGE, DEV_GPU };
+
+struct topo_device {
+	char *pci;		/* bus id, "0000:3b:00.0" */
+	enum dev_class cls;
+	unsigned class_id;	/* PCI class and subclass, 0x0200 */
+	unsigned vendor, device; /* PCI ids */
+	char *names;		/* its OS devices, "eth2,ib0"; "" when none */
+	char *physfn;		/* an SR-IOV VF: its PF's bus id; NULL otherwise */
+	int pf;			/* index of that PF among the devices, or -1 */
+	char *root;		/* its root complex (host bridge), "0000:[3a-3b]"; "" when none */
+	bool known;		/* locality known: not attached to the whole machine of a host
+				 * with several nodes (numa_node -1) */
+	int node;		/* index of the one node with PUs it is local to, or -1 */
+	hwloc_bitmap_t nodeset;	/* node OS indexes of its non-I/O ancestor */
+	hwloc_bitmap_t cpuset;	/* usable PUs of that ancestor */
+	char *nodes_list, *cpus_list;
+};
+
 struct tmap_topology {
 	hwloc_topology_t hw;
 	char *source;		/* "live", "synthetic:...", or the XML path */
@@ -104,7 +124,23 @@ struct tmap_topology {
 	hwloc_bitmap_t cpuset;	/* every usable PU */
 	unsigned npage_sizes;	/* hugepage sizes any node has a pool of (count 0 included) */
 	uint64_t *page_kib;	/* those sizes in KiB, ascending */
+	unsigned ndevices;
+	struct topo_device *devices; /* in hwloc's order (by bus id within a root complex) */
 };
+
+/* devices.c: the PCI devices of the loaded hwloc topology, into t->devices. */
+int devices_build(struct tmap_topology *t);
+void devices_free(struct tmap_topology *t);
+/* "network", "storage", "gpu", "other"; and back (-1 for another word). */
+const char *dev_class_name(enum dev_class c);
+int dev_class_from_name(const char *s);
+/* Index of the device with this bus id, or whose OS names include name; -1 when none. */
+int devices_find_pci(const struct tmap_topology *t, const char *pci);
+int devices_find_name(const struct tmap_topology *t, const char *name);
+/* The table lines and JSON array of the devices (topology.c's formats). node: a node index,
+ * or -1 for the devices local to no single node. */
+void devices_format_table(const struct tmap_topology *t, int node, FILE *out);
+void devices_format_json(const struct tmap_topology *t, FILE *out);
 
 /* The index of a hugepage size in tmap_topology.page_kib, or -1 when no node has that pool. */
 int topo_page_index(const struct tmap_topology *t, uint64_t page_kib);
@@ -124,6 +160,13 @@ int topology_xml_check(const char *text, size_t len, const char *origin, char **
 /* topology-json.c: hwloc XML for a host described in JSON. */
 int topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,
 			   struct tmap_error *err);
+/* devices-json.c: the "devices" of a JSON host, parsed (node_ids: the nodes with PUs), then
+ * written as hwloc XML objects under a node's group (node: its OS index; -1: the machine). */
+struct desc_devices;
+int desc_devices_parse(struct json_object *arr, const unsigned *node_ids, size_t nnodes,
+		       const char *origin, struct desc_devices **ret, struct tmap_error *err);
+void desc_devices_write_xml(struct desc_devices *dd, int node, FILE *out, unsigned *gp);
+void desc_devices_free(struct desc_devices *dd);
 /* Read a whole regular file of at most `max` bytes into a NUL-terminated malloc()ed buffer;
  * anything else (a FIFO, a device) is refused without blocking, a directory with -EISDIR. */
 /* "a FIFO", "a socket", "a character device"...: what a path that is not a file is. */
