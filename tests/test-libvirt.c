@@ -280,6 +280,75 @@ static const char caps_smt[] =
 	"<sibling id='2' value='10'/></distances></cell>"
 	"</cells></topology></host></capabilities>";
 
+/* PCI devices from the node-device API (issue 16): a NIC and its VF on cell 1, with their
+ * net children's names, a GPU on cell 0, a device of no cell (numa_node -1), a USB controller
+ * hwloc would not keep. */
+static void
+test_caps_nodedevs(void **state)
+{
+#define PCI(name, path, bus, slot, fn, cls, vendor, product, numa, extra)                        \
+	"<device><name>" name "</name><path>" path "</path><parent>computer</parent>"            \
+	"<capability type='pci'><class>" cls "</class><domain>0</domain><bus>" bus "</bus>"      \
+	"<slot>" slot "</slot><function>" fn "</function><product id='" product "'/>"            \
+	"<vendor id='" vendor "'/>" extra numa "</capability></device>"
+	static const char *const xmls[] = {
+		PCI("pci_0000_3b_00_0", "/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0", "59", "0",
+		    "0", "0x020000", "0x8086", "0x1572", "<numa node='1'/>", ""),
+		PCI("pci_0000_3b_02_0", "/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:02.0", "59", "2",
+		    "0", "0x020000", "0x8086", "0x154c", "<numa node='1'/>",
+		    "<capability type='phys_function'><address domain='0x0000' bus='0x3b' slot='0x00' function='0x0'/></capability>"),
+		PCI("pci_0000_17_00_0", "/sys/devices/pci0000:16/0000:16:00.0/0000:17:00.0", "23", "0",
+		    "0", "0x030200", "0x10de", "0x20b0", "<numa node='0'/>", ""),
+		PCI("pci_0000_00_1f_6", "/sys/devices/pci0000:00/0000:00:1f.6", "0", "31", "6",
+		    "0x020000", "0x8086", "0x15bc", "", ""),
+		PCI("pci_0000_00_14_0", "/sys/devices/pci0000:00/0000:00:14.0", "0", "20", "0",
+		    "0x0c0330", "0x8086", "0xa36d", "<numa node='0'/>", ""),
+		"<device><name>net_eth2_3c_fd</name><parent>pci_0000_3b_00_0</parent>"
+		"<capability type='net'><interface>eth2</interface></capability></device>",
+		"<device><name>net_eth2v0_aa</name><parent>pci_0000_3b_02_0</parent>"
+		"<capability type='net'><interface>eth2v0</interface></capability></device>",
+		"<device><name>drm_card0</name><parent>pci_0000_17_00_0</parent>"
+		"<devnode type='dev'>/dev/dri/card0</devnode>"
+		"<capability type='drm'><type>primary</type></capability></device>",
+	};
+#undef PCI
+	struct tmap_device_info info = TMAP_DEVICE_INFO_INIT;
+	struct nodedevs *devs = NULL;
+	struct tmap_error err = {0};
+	struct tmap_topology *t;
+	char *xml = NULL;
+
+	(void)state;
+	if (nodedevs_parse(xmls, ARRAY_SIZE(xmls), &devs, &err) < 0 ||
+	    capabilities_to_hwloc(caps_smt, devs, &xml, &err) < 0)
+		fail_msg("%s", err.message);
+	nodedevs_free(devs);
+	t = load_xml(xml);
+	assert_int_equal(tmap_topology_device_count(t), 4);
+	assert_int_equal(tmap_topology_device(t, 0, &info), 0);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(tmap_topology_device(t, i, &info), 0);
+		if (streq(info.pci, "0000:3b:02.0")) {
+			assert_string_equal(info.names, "eth2v0");
+			assert_string_equal(info.physfn, "0000:3b:00.0");
+			assert_string_equal(info.root, "0000:[3a-3b]");
+			assert_int_equal(info.node, 1);
+		} else if (streq(info.pci, "0000:3b:00.0")) {
+			assert_string_equal(info.names, "eth2");
+			assert_int_equal(info.node, 1);
+		} else if (streq(info.pci, "0000:17:00.0")) {
+			assert_string_equal(info.device_class, "gpu");
+			assert_string_equal(info.names, "card0");
+			assert_int_equal(info.node, 0);
+		} else {
+			assert_string_equal(info.pci, "0000:00:1f.6");
+			assert_false(info.locality_known);
+		}
+	}
+	tmap_topology_free(t);
+	free(xml);
+}
+
 /* The default hugepage size a bare <hugepages/> means: told only when the host has one. */
 static void
 test_caps_only_hugepage_size(void **state)
@@ -321,7 +390,7 @@ test_caps_smt(void **state)
 	struct tmap_topology *t;
 	char *xml = NULL, *cores;
 
-	if (capabilities_to_hwloc(caps_smt, &xml, &err) < 0)
+	if (capabilities_to_hwloc(caps_smt, NULL, &xml, &err) < 0)
 		fail_msg("%s", err.message);
 	t = load_xml(xml);
 	assert_int_equal(tmap_topology_node_count(t), 3);
@@ -408,7 +477,7 @@ test_caps_layouts(void **state)
 	struct tmap_topology *t;
 	char *xml = NULL, *cores;
 
-	assert_int_equal(capabilities_to_hwloc(snc, &xml, &err), 0);
+	assert_int_equal(capabilities_to_hwloc(snc, NULL, &xml, &err), 0);
 	t = load_xml(xml);
 	assert_int_equal(tmap_topology_node_count(t), 2);
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-1");
@@ -417,7 +486,7 @@ test_caps_layouts(void **state)
 	tmap_topology_free(t);
 	free(xml);
 
-	assert_int_equal(capabilities_to_hwloc(wide, &xml, &err), 0);
+	assert_int_equal(capabilities_to_hwloc(wide, NULL, &xml, &err), 0);
 	t = load_xml(xml);
 	assert_int_equal(tmap_topology_node_count(t), 1);
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-3");
@@ -427,7 +496,7 @@ test_caps_layouts(void **state)
 	tmap_topology_free(t);
 	free(xml);
 
-	assert_int_equal(capabilities_to_hwloc(bare, &xml, &err), 0);
+	assert_int_equal(capabilities_to_hwloc(bare, NULL, &xml, &err), 0);
 	t = load_xml(xml);
 	assert_int_equal(tmap_topology_node_count(t), 2);
 	assert_int_equal(tmap_topology_node_id(t, 0), 1);
@@ -472,7 +541,7 @@ test_caps_errors(void **state)
 		struct tmap_error err = {0};
 		char *xml = (char *)"untouched";
 
-		assert_int_equal(capabilities_to_hwloc(bad[i].caps, &xml, &err), -EINVAL);
+		assert_int_equal(capabilities_to_hwloc(bad[i].caps, NULL, &xml, &err), -EINVAL);
 		assert_string_equal(xml, "untouched");
 		assert_contains(err.message, bad[i].message);
 	}
@@ -2681,6 +2750,7 @@ main(void)
 	const struct CMUnitTest fast[] = {
 		cmocka_unit_test(test_cpumap),
 		cmocka_unit_test(test_caps_smt),
+		cmocka_unit_test(test_caps_nodedevs),
 		cmocka_unit_test(test_caps_only_hugepage_size),
 		cmocka_unit_test(test_caps_layouts),
 		cmocka_unit_test(test_caps_errors),
