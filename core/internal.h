@@ -192,6 +192,17 @@ struct guest_cell {
 	uint64_t memory_mib;	/* 0: share of the guest memory not given to other cells */
 };
 
+/* guest-devices.c: a device a guest asks for (issue 16) */
+enum dev_match { DEV_BY_PCI, DEV_BY_NET, DEV_BY_VF_OF, DEV_BY_CLASS };
+enum dev_policy { DEV_REQUIRED, DEV_ROOT, DEV_SOCKET, DEV_PREFERRED };
+
+struct guest_device {
+	enum dev_match by;
+	char *value;		/* bus id, OS name, PF (name or bus id), or class name */
+	enum dev_policy policy;
+	unsigned cell;		/* the guest cell that must be local to it */
+};
+
 struct tmap_guest {
 	char *name;
 	char *origin;		/* where it came from, for messages: a file name or NULL */
@@ -212,7 +223,18 @@ struct tmap_guest {
 	uint64_t shares, period;
 	int64_t quota;
 	uint64_t page_kib;	/* hugepage size backing the memory, 0: normal pages */
+	unsigned ndevices;
+	struct guest_device *devices;
 };
+
+const char *dev_policy_name(enum dev_policy p);
+int dev_policy_from_name(const char *s);
+const char *dev_match_key(enum dev_match m);
+void guest_devices_clear(struct tmap_guest *g);
+int guest_devices_from_json(struct tmap_guest *g, struct json_object *arr, const char *origin,
+			    struct tmap_error *err);
+int guest_devices_validate(const struct tmap_guest *g, struct tmap_error *err);
+struct json_object *guest_devices_to_json(const struct tmap_guest *g);
 
 struct tmap_guests {
 	size_t n, size;			/* guests held, slots allocated */
@@ -261,6 +283,17 @@ struct plan_cell {
 	char *vcpus_list, *pus_list;
 };
 
+/* A device a placed guest holds (plan-devices.c). */
+struct plan_device {
+	char *pci;		/* bus id */
+	char *names;		/* its OS devices, "eth2"; "" when none */
+	enum dev_class cls;
+	unsigned cell;		/* the guest cell it is for */
+	int node;		/* the host node (OS index) it is local to; -1: unknown or several */
+	enum dev_policy policy;
+	bool local;		/* the cell's node is local to it, as the policy asks */
+};
+
 struct plan_guest {
 	char *name;
 	unsigned vcpus, sockets, cores, threads;
@@ -290,7 +323,16 @@ struct plan_guest {
 	char *memory_list;
 	size_t nexplain;
 	char **explain;
+	unsigned ndevices;
+	struct plan_device *devices;
 };
+
+void plan_devices_clear(struct plan_guest *pg);
+int plan_devices_copy(struct plan_guest *dst, const struct plan_guest *src);
+struct json_object *plan_devices_json(const struct plan_guest *pg);
+int plan_devices_from_json(const struct tmap_topology *t, struct json_object *arr,
+			   const char *path, const char *at, struct plan_guest *pg,
+			   struct tmap_error *err);
 
 struct tmap_plan {
 	char *host;			/* the topology source */

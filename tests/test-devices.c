@@ -4,6 +4,8 @@
  * OS names, SR-IOV PF, root complex and locality (unknown kept and said so), from hwloc XML
  * fixtures made by tests/data/make-dev-fixtures.py and from the JSON host form, both ways.
  */
+#include <unistd.h>
+
 #include "testlib.h"
 
 static struct tmap_device_info
@@ -205,6 +207,298 @@ test_export_keeps_devices(void **state)
 	tmap_topology_free(t);
 }
 
+
+/* ------------------------------------------------------------------------------------- */
+/* Placement next to devices */
+
+static struct tmap_guest *
+guest_with(const char *name, unsigned vcpus, unsigned cells, const char *const *devices)
+{
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_guest_new(name, vcpus, &g, &err), 0);
+	if (cells > 1)
+		assert_int_equal(tmap_guest_set_cell_count(g, cells), 0);
+	for (; devices && *devices; devices++)
+		if (tmap_guest_add_device(g, *devices, &err) < 0)
+			fail_msg("%s", err.message);
+	return g;
+}
+
+static struct tmap_host *
+host_of(const struct tmap_topology *t)
+{
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+
+	if (tmap_host_new(t, NULL, &h, &err) < 0)
+		fail_msg("%s", err.message);
+	return h;
+}
+
+/* Place or fail with the message; the plan of the guest alone. */
+static struct plan_guest *
+place(struct tmap_host *h, struct tmap_guest *g, struct tmap_plan **plan)
+{
+	struct tmap_error err = {0};
+
+	if (tmap_host_place(h, g, plan, &err) < 0)
+		fail_msg("%s", err.message);
+	return &(*plan)->guests[0];
+}
+
+static void
+expect_refused(struct tmap_host *h, struct tmap_guest *g, const char *message)
+{
+	struct tmap_error err = {0};
+	struct tmap_plan *plan = NULL;
+
+	assert_int_equal(tmap_host_place(h, g, &plan, &err), -ENOSPC);
+	assert_null(plan);
+	assert_string_equal(err.message, message);
+}
+
+static void
+test_required_anchors_cell(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_host *h = host_of(t);
+	struct tmap_guest *g = guest_with("vm1", 4, 1, (const char *const[]){"net=eth3", NULL});
+	struct tmap_guest *g2 = guest_with("vm2", 2, 2, (const char *const[]){
+		"vf_of=0000:3b:00.0,cell=1", "class=gpu", NULL});
+	struct tmap_plan *plan = NULL, *plan2 = NULL;
+	struct plan_guest *pg;
+
+	(void)state;
+	pg = place(h, g, &plan);
+	assert_int_equal(pg->cells[0].node, 1);
+	assert_int_equal(pg->ndevices, 1);
+	assert_string_equal(pg->devices[0].pci, "0000:86:00.0");
+	assert_true(pg->devices[0].local);
+	assert_non_null(strstr(pg->explain[0], "eth3 (0000:86:00.0)"));
+	assert_non_null(strstr(pg->explain[0], "node 1"));
+
+	/* two cells: cell 1 next to a VF of eth2 (node 0), cell 0 next to a free GPU: the GPU
+	 * of node 1, since cell 1 holds node 0 */
+	pg = place(h, g2, &plan2);
+	assert_int_equal(pg->cells[1].node, 0);
+	assert_int_equal(pg->cells[0].node, 1);
+	assert_string_equal(pg->devices[0].pci, "0000:3b:02.0");
+	assert_string_equal(pg->devices[1].pci, "0000:af:00.0");
+	tmap_plan_free(plan);
+	tmap_plan_free(plan2);
+	tmap_guest_free(g);
+	tmap_guest_free(g2);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+/* Refusals name the device and why. */
+static void
+test_refusals_say_why(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_host *h = host_of(t);
+	struct tmap_guest *big = guest_with("big", 10, 1, (const char *const[]){"net=eth3", NULL});
+	struct tmap_guest *far = guest_with("far", 2, 1, (const char *const[]){"net=eth0", NULL});
+	struct tmap_guest *none = guest_with("none", 2, 1, (const char *const[]){"net=eth9", NULL});
+	struct tmap_guest *a = guest_with("a", 2, 1, (const char *const[]){"pci=0000:17:00.0", NULL});
+	struct tmap_guest *b = guest_with("b", 2, 1, (const char *const[]){"net=card0", NULL});
+	struct tmap_guest *fill = guest_with("fill", 6, 1, (const char *const[]){"net=eth2", NULL});
+	struct tmap_guest *vf = guest_with("vf", 2, 1, (const char *const[]){"vf_of=eth2", NULL});
+	struct tmap_plan *p1 = NULL, *p2 = NULL;
+
+	(void)state;
+	expect_refused(h, big,
+		       "big: eth3 (0000:86:00.0) is on node 1; node 1 has 8 free PUs and 32768 MiB; cell 0 needs 10 free PUs and 1024 MiB");
+	expect_refused(h, far,
+		       "far: net 'eth0': eth0 (0000:00:1f.6) has no known locality (numa_node -1), so policy 'required' cannot be met; use 'preferred'");
+	expect_refused(h, none, "none: no device of this host is net 'eth9'");
+	place(h, a, &p1);
+	expect_refused(h, b, "b: net 'card0': card0 (0000:17:00.0) is held by another guest");
+	/* node 0 is full after "a" (2) and "fill" (6) */
+	place(h, fill, &p2);
+	expect_refused(h, vf,
+		       "vf: eth2v0 (0000:3b:02.0) is on node 0, eth2v1 (0000:3b:02.1) is on node 0, eth2v2 (0000:3b:02.2) is on node 0, eth2v3 (0000:3b:02.3) is on node 0; node 0 has 0 free PUs and 30720 MiB; cell 0 needs 2 free PUs and 1024 MiB");
+	/* released, the device is free again */
+	assert_int_equal(tmap_host_release(h, "a"), 0);
+	tmap_plan_free(p1);
+	p1 = NULL;
+	place(h, b, &p1);
+	tmap_plan_free(p1);
+	tmap_plan_free(p2);
+	tmap_guest_free(big);
+	tmap_guest_free(far);
+	tmap_guest_free(none);
+	tmap_guest_free(a);
+	tmap_guest_free(b);
+	tmap_guest_free(fill);
+	tmap_guest_free(vf);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+/* preferred: local when it fits, elsewhere when not, and a device of unknown locality. */
+static void
+test_preferred(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_host *h = host_of(t);
+	struct tmap_guest *g = guest_with("g", 6, 1, (const char *const[]){"net=eth3,policy=preferred", NULL});
+	struct tmap_guest *g2 = guest_with("g2", 6, 1, (const char *const[]){"class=storage,policy=preferred", NULL});
+	struct tmap_guest *g3 = guest_with("g3", 1, 1, (const char *const[]){"net=eth0,policy=preferred", NULL});
+	struct tmap_plan *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	struct plan_guest *pg;
+
+	(void)state;
+	pg = place(h, g, &p1);
+	assert_int_equal(pg->cells[0].node, 1);
+	assert_true(pg->devices[0].local);
+	pg = place(h, g2, &p2);
+	assert_int_equal(pg->cells[0].node, 0);
+	assert_string_equal(pg->devices[0].pci, "0000:86:00.1");
+	assert_false(pg->devices[0].local);
+	assert_non_null(strstr(pg->explain[0], "which could not take cell 0"));
+	pg = place(h, g3, &p3);
+	assert_int_equal(pg->devices[0].node, -1);
+	assert_non_null(strstr(pg->explain[0], "locality is unknown"));
+	tmap_plan_free(p1);
+	tmap_plan_free(p2);
+	tmap_plan_free(p3);
+	tmap_guest_free(g);
+	tmap_guest_free(g2);
+	tmap_guest_free(g3);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+/* socket: any node of the device's package; root: the nodes of its root complex. */
+static void
+test_socket_and_root(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-4n-cpuless.xml"));
+	struct tmap_host *h = host_of(t);
+	struct tmap_guest *fill = guest_with("fill", 8, 1, (const char *const[]){"pci=0000:81:00.0", NULL});
+	struct tmap_guest *s = guest_with("s", 4, 1, (const char *const[]){"class=gpu,policy=socket", NULL});
+	struct tmap_guest *r = guest_with("r", 4, 1, (const char *const[]){"net=eth4,policy=root", NULL});
+	struct tmap_plan *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	struct plan_guest *pg;
+
+	(void)state;
+	pg = place(h, fill, &p1);
+	assert_int_equal(pg->cells[0].node, 2);
+	pg = place(h, s, &p2);
+	/* the GPU of node 0 (node 2's is held): node 0 or 1, package 0 */
+	assert_string_equal(pg->devices[0].pci, "0000:11:00.0");
+	assert_true(pg->cells[0].node == 0 || pg->cells[0].node == 1);
+	pg = place(h, r, &p3);
+	/* eth4 is local to node 3 and the CXL node 4: the cell on node 3 */
+	assert_int_equal(pg->cells[0].node, 3);
+	tmap_plan_free(p1);
+	tmap_plan_free(p2);
+	tmap_plan_free(p3);
+	tmap_guest_free(fill);
+	tmap_guest_free(s);
+	tmap_guest_free(r);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+/* A device held stays held through the state file, and is freed by release. */
+static void
+test_state_keeps_devices(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_host *h = host_of(t), *h2 = NULL;
+	struct tmap_guest *g = guest_with("g", 2, 1, (const char *const[]){"net=eth2v1", NULL});
+	struct tmap_guest *again = guest_with("again", 1, 1, (const char *const[]){"pci=0000:3b:02.1", NULL});
+	struct tmap_state *st = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL;
+	char path[] = "/tmp/topomap-dev-state-XXXXXX";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	place(h, g, &p);
+	tmap_plan_free(p);
+	p = NULL;
+	if (tmap_state_open(path, TMAP_STATE_WRITE, &st, &err) < 0 ||
+	    tmap_state_save(st, h, &err) < 0)
+		fail_msg("%s", err.message);
+	tmap_state_close(st);
+	h2 = host_of(t);
+	if (tmap_state_open(path, 0, &st, &err) < 0 || tmap_state_load(st, h2, &err) < 0)
+		fail_msg("%s", err.message);
+	tmap_state_close(st);
+	expect_refused(h2, again,
+		       "again: pci '0000:3b:02.1': eth2v1 (0000:3b:02.1) is held by another guest");
+	if (tmap_host_guest_plan(h2, "g", &p, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(p->guests[0].ndevices, 1);
+	assert_string_equal(p->guests[0].devices[0].pci, "0000:3b:02.1");
+	tmap_plan_free(p);
+	p = NULL;
+	assert_int_equal(tmap_host_release(h2, "g"), 0);
+	place(h2, again, &p);
+	tmap_plan_free(p);
+	unlink(path);
+	{
+		char lock[64];
+
+		snprintf(lock, sizeof(lock), "%s.lock", path);
+		unlink(lock);
+	}
+	tmap_guest_free(g);
+	tmap_guest_free(again);
+	tmap_host_free(h);
+	tmap_host_free(h2);
+	tmap_topology_free(t);
+}
+
+static void
+test_spec_refusals(void **state)
+{
+	struct tmap_guests *gs = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	static const struct {
+		const char *json, *message;
+	} bad[] = {
+		{"{\"name\":\"v\",\"vcpus\":2,\"devices\":[{\"nic\":\"eth2\"}]}",
+		 "x.json: guest 'v': field 'devices': [0]: unknown key 'nic' (pci, net, vf_of, class, policy, cell)"},
+		{"{\"name\":\"v\",\"vcpus\":2,\"devices\":[{\"net\":\"eth2\",\"pci\":\"0000:3b:00.0\"}]}",
+		 "x.json: guest 'v': field 'devices': [0] names two devices ('net' and 'pci')"},
+		{"{\"name\":\"v\",\"vcpus\":2,\"devices\":[{\"class\":\"nic\"}]}",
+		 "x.json: guest 'v': field 'devices': [0].class is not one of network, storage, gpu, other"},
+		{"{\"name\":\"v\",\"vcpus\":2,\"devices\":[{\"net\":\"eth2\",\"policy\":\"near\"}]}",
+		 "x.json: guest 'v': field 'devices': [0].policy is not one of required, root, socket, preferred"},
+		{"{\"name\":\"v\",\"vcpus\":2,\"devices\":[{\"net\":\"eth2\",\"cell\":1}]}",
+		 "x.json: guest 'v': field 'devices': net 'eth2' is for cell 1; the guest has 1 cell"},
+		{"{\"name\":\"v\",\"vcpus\":2,\"devices\":[{\"policy\":\"root\"}]}",
+		 "x.json: guest 'v': field 'devices': [0] names no device: give one of pci=BUS_ID, net=NAME, vf_of=PF (name or bus id), class=network|storage|gpu|other"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(tmap_guests_new(&gs), 0);
+		assert_int_equal(tmap_guests_parse_json(gs, bad[i].json, strlen(bad[i].json),
+							"x.json", &err),
+				 -EINVAL);
+		assert_string_equal(err.message, bad[i].message);
+		tmap_guests_free(gs);
+	}
+	assert_int_equal(tmap_guest_new("v", 2, &g, &err), 0);
+	assert_int_equal(tmap_guest_add_device(g, "net=eth2,policy=root,cell=0", &err), 0);
+	assert_int_equal(tmap_guest_add_device(g, "net=eth2,cell=x", &err), -EINVAL);
+	assert_int_equal(tmap_guest_add_device(g, "policy=root", &err), -EINVAL);
+	assert_int_equal(tmap_guest_device_count(g), 1);
+	tmap_guest_free(g);
+}
+
 int
 main(void)
 {
@@ -215,6 +509,12 @@ main(void)
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_json_refusals),
 		cmocka_unit_test(test_export_keeps_devices),
+		cmocka_unit_test(test_required_anchors_cell),
+		cmocka_unit_test(test_refusals_say_why),
+		cmocka_unit_test(test_preferred),
+		cmocka_unit_test(test_socket_and_root),
+		cmocka_unit_test(test_state_keeps_devices),
+		cmocka_unit_test(test_spec_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

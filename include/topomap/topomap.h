@@ -501,6 +501,31 @@ TMAP_EXPORT int tmap_guest_set_memory_mib(struct tmap_guest *guest, uint64_t mem
  */
 TMAP_EXPORT int tmap_guest_set_hugepages(struct tmap_guest *guest, uint64_t page_kib);
 
+/** Most devices one guest may ask for. */
+#define TMAP_MAX_GUEST_DEVICES 64
+
+/**
+ * Ask for a host device next to a guest cell (issue 16), as `--device SPEC` does: SPEC is
+ * one of `pci=BUS_ID`, `net=NAME`, `vf_of=PF` (a free VF of the PF of that name or bus id),
+ * `class=network|storage|gpu|other` (a free device of the class), then optionally
+ * `policy=required|root|socket|preferred` (default required) and `cell=K` (default 0),
+ * separated by commas: "net=eth2,policy=root,cell=1". The solver places cell K on the
+ * device's node (required), on a node its root complex is local to (root), in its package
+ * (socket), or there if it can (preferred), and the device is the guest's alone.
+ * @param guest the guest.
+ * @param spec the request.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL (a spec not understood, too many devices) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_guest_add_device(struct tmap_guest *guest, const char *spec,
+				      struct tmap_error *reterr);
+
+/**
+ * Number of devices the guest asks for.
+ * @param guest a guest, or NULL (0).
+ */
+TMAP_EXPORT size_t tmap_guest_device_count(const struct tmap_guest *guest);
+
 /**
  * Add a guest NUMA cell. Cells are numbered in the order they are added. Without any cell,
  * the guest has one cell holding every vcpu and all memory.
