@@ -499,6 +499,33 @@ test_spec_refusals(void **state)
 	tmap_guest_free(g);
 }
 
+/* --format qemu: each device as vfio-pci behind a root port of a pxb-pcie on its cell. */
+static void
+test_qemu_format(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_guests *gs = test_guests(
+		"{\"name\": \"nf\", \"vcpus\": 4, \"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}],"
+		" \"devices\": [{\"net\": \"eth3\", \"cell\": 1}, {\"vf_of\": \"eth2\"}]}");
+	struct tmap_plan *plan = test_solve(t, gs, NULL);
+	struct tmap_error err = {0};
+	char *text = NULL;
+
+	(void)state;
+	if (tmap_plan_format(plan, TMAP_FORMAT_QEMU, 0, &text, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_non_null(strstr(text, "-device pxb-pcie,id=pxb0,bus_nr=128,numa_node=0,bus=pcie.0\n"
+				     "-device pcie-root-port,id=rp0,bus=pxb0,chassis=128,slot=0\n"
+				     "-device vfio-pci,host=0000:3b:02.0,bus=rp0\n"));
+	assert_non_null(strstr(text, "-device pxb-pcie,id=pxb1,bus_nr=144,numa_node=1,bus=pcie.0\n"
+				     "-device pcie-root-port,id=rp1,bus=pxb1,chassis=129,slot=0\n"
+				     "-device vfio-pci,host=0000:86:00.0,bus=rp1\n"));
+	free(text);
+	tmap_plan_free(plan);
+	tmap_guests_free(gs);
+	tmap_topology_free(t);
+}
+
 int
 main(void)
 {
@@ -515,6 +542,7 @@ main(void)
 		cmocka_unit_test(test_socket_and_root),
 		cmocka_unit_test(test_state_keeps_devices),
 		cmocka_unit_test(test_spec_refusals),
+		cmocka_unit_test(test_qemu_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
