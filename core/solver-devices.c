@@ -216,7 +216,7 @@ where_devices(const struct solver *s, const struct guest_device *r, FILE *out)
 /* A request whose cell no node next to its devices can take, alone: the words. */
 static int
 blame(const struct solver *s, const struct tmap_guest *g, const struct demand *d,
-      const unsigned *cap, const struct cell_req *req, const struct guest_device *r)
+      const unsigned *cap, const struct cell_req *req, const struct guest_device *r, bool alone)
 {
 	unsigned N = s->t->nnodes, c = r->cell, shown = 0;
 	unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
@@ -236,8 +236,12 @@ blame(const struct solver *s, const struct tmap_guest *g, const struct demand *d
 		fputs(shown++ ? ", " : "", out);
 		node_offer(s, d, cap, n, out);
 	}
-	fprintf(out, "; cell %u needs %u %s and %" PRIu64 " MiB", c, need, short_unit(d),
-		req[c].memory_mib);
+	if (alone)
+		fprintf(out, "; cell %u needs %u %s and %" PRIu64 " MiB", c, need, short_unit(d),
+			req[c].memory_mib);
+	else
+		fprintf(out, "; cell %u fits there, but then the other cells find no distinct nodes that take them",
+			c);
 	if (fclose(out) != 0) {
 		free(text);
 		return -ENOMEM;
@@ -265,8 +269,12 @@ devices_no_fit(const struct solver *s, const struct tmap_guest *g, const struct 
 			fits = d->cell_nodes[r->cell * N + n] &&
 			       cell_fits(s, &free_d, cap, n, &req[r->cell], r->cell);
 		if (!fits && r->policy != DEV_PREFERRED)
-			return blame(s, g, d, cap, req, r);
+			return blame(s, g, d, cap, req, r, true);
 	}
+	/* Each anchored cell fits alone: the set of distinct nodes is what fails. */
+	for (unsigned i = 0; i < g->ndevices; i++)
+		if (g->devices[i].policy != DEV_PREFERRED)
+			return blame(s, g, d, cap, req, &g->devices[i], false);
 	return tmap_error_set(s->err, -ENOSPC,
 			      "%s: each cell fits a node next to its devices, but no set of distinct nodes takes them all",
 			      g->name);

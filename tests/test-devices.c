@@ -526,6 +526,160 @@ test_qemu_format(void **state)
 	tmap_topology_free(t);
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Streams of guests on the device fixtures */
+
+static unsigned
+next_rand(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 16) & 0x7fff;
+}
+
+/* A placed guest's plan is valid: it passes the plan's own check, each device it holds is
+ * held by it alone, and a required or root device is local to its cell's node (socket: in
+ * its package). */
+static void
+check_plan_devices(const struct tmap_topology *t, const struct plan_guest *pg, bool *held)
+{
+	struct tmap_error err = {0};
+
+	if (plan_guest_check(pg, &err) < 0)
+		fail_msg("invalid plan for '%s': %s", pg->name, err.message);
+	for (unsigned i = 0; i < pg->ndevices; i++) {
+		const struct plan_device *d = &pg->devices[i];
+		int k = devices_find_pci(t, d->pci);
+		int n = topo_node_index(t, pg->cells[d->cell].node);
+
+		assert_true(k >= 0 && n >= 0);
+		if (held[k])
+			fail_msg("device %s given twice", d->pci);
+		held[k] = true;
+		if (d->policy == DEV_REQUIRED || d->policy == DEV_ROOT) {
+			if (!hwloc_bitmap_isset(t->devices[k].nodeset, pg->cells[d->cell].node))
+				fail_msg("'%s': device %s is not local to cell %u's node %u", pg->name,
+					 d->pci, d->cell, pg->cells[d->cell].node);
+			assert_true(d->local);
+		}
+	}
+}
+
+struct stream_result {
+	unsigned placed, refused, requests;
+};
+
+/* Place count guests of 1 to 8 vcpus (one or two cells) in turn, each asking for one device
+ * drawn from `asks` (none when NULL), the oldest leaving when one does not fit: every plan is
+ * checked, every refusal says why. */
+static struct stream_result
+run_stream(const char *fixture, const char *const *asks, size_t nasks, unsigned count,
+	   unsigned seed)
+{
+	struct tmap_topology *t = test_topology(test_data(fixture));
+	struct tmap_host *h = host_of(t);
+	struct stream_result res = {0};
+	bool *held = calloc(t->ndevices + 1, sizeof(bool));
+	char names[64][16];
+	unsigned oldest = 0, live = 0;
+
+	assert_non_null(held);
+	for (unsigned i = 0; i < count; i++) {
+		unsigned vcpus = 1 + next_rand(&seed) % 8, cells = vcpus > 1 && next_rand(&seed) % 3 == 0 ? 2 : 1;
+		const char *ask = asks ? asks[next_rand(&seed) % nasks] : NULL;
+		char spec[96], name[16];
+		struct tmap_guest *g;
+		struct tmap_plan *plan = NULL;
+		struct tmap_error err = {0};
+		int r;
+
+		snprintf(name, sizeof(name), "g%u", i);
+		snprintf(spec, sizeof(spec), "%s,cell=%u", ask ? ask : "", cells - 1);
+		g = guest_with(name, vcpus, cells, NULL);
+		if (ask && tmap_guest_add_device(g, spec, &err) < 0)
+			fail_msg("%s", err.message);
+		res.requests += ask != NULL;
+		r = tmap_host_place(h, g, &plan, &err);
+		if (r == 0) {
+			memset(held, 0, t->ndevices + 1);
+			res.placed++;
+			for (size_t k = 0; k < tmap_host_guest_count(h); k++) {
+				struct tmap_plan *p = NULL;
+
+				assert_int_equal(tmap_host_guest_plan(h, tmap_host_guest_name(h, k), &p, &err), 0);
+				check_plan_devices(t, &p->guests[0], held);
+				tmap_plan_free(p);
+			}
+			snprintf(names[live++ % 64], 16, "%s", name);
+		} else {
+			assert_int_equal(r, -ENOSPC);
+			assert_true(err.message[0]);
+			/* a refusal of a device request names what was asked, or the nodes that
+			 * lack room next to it */
+			if (ask) {
+				char value[64];
+
+				snprintf(value, sizeof(value), "%.*s",
+					 (int)strcspn(strchr(ask, '=') + 1, ","), strchr(ask, '=') + 1);
+				if (!strstr(err.message, value) && !strstr(err.message, " is on node"))
+					fail_msg("refusal without a reason: %s", err.message);
+			}
+			res.refused++;
+			if (oldest < live)
+				assert_int_equal(tmap_host_release(h, names[oldest++ % 64]), 0);
+		}
+		tmap_plan_free(plan);
+		tmap_guest_free(g);
+		if (live - oldest >= 60)
+			assert_int_equal(tmap_host_release(h, names[oldest++ % 64]), 0);
+	}
+	free(held);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+	return res;
+}
+
+/* Every fixture, required and root requests of every kind: met or refused with the reason,
+ * no invalid plan. */
+static void
+test_streams_on_fixtures(void **state)
+{
+	static const char *const asks_2s[] = {
+		"net=eth2", "net=eth3,policy=root", "vf_of=eth2", "vf_of=0000:86:00.0,policy=root",
+		"class=gpu", "class=storage,policy=root", "pci=0000:17:00.0", "class=network,policy=socket",
+	};
+	static const char *const asks_4n[] = {
+		"class=gpu", "vf_of=eth1,policy=root", "vf_of=eth4", "net=nvme1n1",
+		"class=storage,policy=root", "pci=0000:81:00.0", "class=network",
+	};
+	struct stream_result a, b;
+
+	(void)state;
+	a = run_stream("dev-2s-sriov.xml", asks_2s, ARRAY_SIZE(asks_2s), 400, 1);
+	b = run_stream("dev-4n-cpuless.xml", asks_4n, ARRAY_SIZE(asks_4n), 400, 2);
+	print_message("dev-2s-sriov: %u placed, %u refused with the reason; dev-4n-cpuless: %u, %u\n",
+		      a.placed, a.refused, b.placed, b.refused);
+	assert_true(a.placed > 100 && a.refused > 10);
+	assert_true(b.placed > 100 && b.refused > 10);
+}
+
+/* Devices spread evenly (a NIC with VFs on every node): a stream asking each guest for a VF
+ * places within 2 % of the same stream asking for none. */
+static void
+test_even_devices_cost_little(void **state)
+{
+	static const char *const asks[] = {"class=network"};
+	struct stream_result with, without;
+
+	(void)state;
+	for (unsigned seed = 1; seed <= 3; seed++) {
+		with = run_stream("dev-4n-even.xml", asks, 1, 300, seed);
+		without = run_stream("dev-4n-even.xml", NULL, 0, 300, seed);
+		print_message("seed %u: %u placed with devices, %u without\n", seed, with.placed,
+			      without.placed);
+		assert_true(with.placed * 100 >= without.placed * 98);
+	}
+}
+
 int
 main(void)
 {
@@ -543,6 +697,8 @@ main(void)
 		cmocka_unit_test(test_state_keeps_devices),
 		cmocka_unit_test(test_spec_refusals),
 		cmocka_unit_test(test_qemu_format),
+		cmocka_unit_test(test_streams_on_fixtures),
+		cmocka_unit_test(test_even_devices_cost_little),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

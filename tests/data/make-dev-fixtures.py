@@ -97,11 +97,11 @@ class Gen:
 
 
 def nic(bus, name, vfs):
-    """A PF at bus:00.0 and its VFs at bus:02.k."""
+    """A PF at bus:00.0 and its VFs from bus:02.0 on, 8 functions a device."""
     pf = "0000:%02x:00.0" % bus
     out = [(pf, "network", [name], None)]
-    out += [("0000:%02x:02.%d" % (bus, k), "network", ["%sv%d" % (name, k)], pf)
-            for k in range(vfs)]
+    out += [("0000:%02x:%02x.%d" % (bus, 2 + k // 8, k % 8), "network", ["%sv%d" % (name, k)],
+             pf) for k in range(vfs)]
     return out
 
 
@@ -133,7 +133,20 @@ def four_node_cpuless():
     g.write("dev-4n-cpuless.xml")
 
 
+def four_node_even():
+    """Devices spread evenly: each of 4 nodes has a NIC with 15 VFs and an NVMe, each on its
+    own root complex: what a device-blind solver is compared with."""
+    g = Gen("pack:2 numa:2(memory=64GiB) core:8 pu:2")
+    for node in range(4):
+        bus = 0x20 + 0x20 * node
+        g.add_root(g.node_group(node), (0, bus - 1, bus), nic(bus, "eth%d" % node, 15))
+        g.add_root(g.node_group(node), (0, bus + 0x10, bus + 0x11),
+                   [("0000:%02x:00.0" % (bus + 0x11), "storage", ["nvme%dn1" % node], None)])
+    g.write("dev-4n-even.xml")
+
+
 if __name__ == "__main__":
     two_socket()
     four_node_cpuless()
+    four_node_even()
     sys.exit(0)
