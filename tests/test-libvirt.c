@@ -561,6 +561,47 @@ static const char domain_full[] =
 	"<numa><cell id='1' cpus='4-7' memory='3' unit='GiB'/>"
 	"<cell id='0' cpus='0-3' memory='1048576'/></numa></cpu></domain>";
 
+/* <hostdev>s become device requests (issue 16): the cell of the expander bus a device sits
+ * behind (through its root port), cell 0 without one. */
+static void
+test_describe_hostdevs(void **state)
+{
+	static const char xml[] =
+		"<domain type='kvm'><name>nf</name><memory unit='MiB'>2048</memory><vcpu>4</vcpu>"
+		"<cpu><numa><cell id='0' cpus='0-1' memory='1024' unit='MiB'/>"
+		"<cell id='1' cpus='2-3' memory='1024' unit='MiB'/></numa></cpu><devices>"
+		"<controller type='pci' index='128' model='pcie-expander-bus'><target><node>1</node></target></controller>"
+		"<controller type='pci' index='129' model='pcie-root-port'><address type='pci' domain='0x0000' bus='0x80' slot='0x00' function='0x0'/></controller>"
+		"<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x86' slot='0x00' function='0x0'/></source>"
+		"<address type='pci' domain='0x0000' bus='0x81' slot='0x00' function='0x0'/></hostdev>"
+		"<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x3b' slot='0x02' function='0x1'/></source></hostdev>"
+		"<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0xbeef'/></source></hostdev>"
+		"</devices></domain>";
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_guests *gs = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *p;
+
+	(void)state;
+	if (domain_xml_describe(xml, 0, &g, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_guest_device_count(g), 2);
+	assert_int_equal(tmap_guests_new(&gs), 0);
+	if (tmap_guests_add(gs, g, &err) < 0)
+		fail_msg("%s", err.message);
+	p = test_solve(t, gs, NULL);
+	assert_string_equal(p->guests[0].devices[0].pci, "0000:86:00.0");
+	assert_int_equal(p->guests[0].devices[0].cell, 1);
+	assert_int_equal(p->guests[0].cells[1].node, 1);
+	assert_string_equal(p->guests[0].devices[1].pci, "0000:3b:02.1");
+	assert_int_equal(p->guests[0].devices[1].cell, 0);
+	assert_int_equal(p->guests[0].cells[0].node, 0);
+	tmap_plan_free(p);
+	tmap_guests_free(gs);
+	tmap_topology_free(t);
+}
+
 static void
 test_describe_xml(void **state)
 {
@@ -2755,6 +2796,7 @@ main(void)
 		cmocka_unit_test(test_caps_layouts),
 		cmocka_unit_test(test_caps_errors),
 		cmocka_unit_test(test_describe_xml),
+		cmocka_unit_test(test_describe_hostdevs),
 		cmocka_unit_test(test_describe_names),
 		cmocka_unit_test(test_describe_hugepages),
 		cmocka_unit_test(test_describe_errors),
