@@ -73,6 +73,8 @@ struct inline_guest {
 	int64_t quota;
 	const char *page_arg;
 	uint64_t page_kib;
+	size_t ndevice;		/* --device SPEC, each as typed (issue 16) */
+	const char **device;
 };
 
 enum {
@@ -101,6 +103,7 @@ enum {
 	OPT_BACKEND,
 	OPT_DRY_RUN,
 	OPT_ALL,
+	OPT_DEVICE,
 	/* target options: passed to the backend under their own name */
 	OPT_TARGET_FIRST,
 	OPT_CGROUP = OPT_TARGET_FIRST,

@@ -388,6 +388,7 @@ tmap_host_release(struct tmap_host *h, const char *name)
 	if (!a)
 		return -ENOENT;
 	solver_release(&h->s, a->plan.held, a->page, a->mem, a->shared);
+	devices_hold(&h->s, &a->plan, false);
 	host_guest_clear(a);
 	i = (size_t)(a - h->guests);
 	memmove(a, a + 1, (h->nguests - i - 1) * sizeof(*a));
@@ -499,6 +500,14 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 			return tmap_error_set(err, -EBADMSG,
 					      "shared guest '%s' floats outside the recorded shared pool",
 					      pg->name);
+	}
+	for (unsigned i = 0; i < pg->ndevices; i++) {
+		int k = devices_find_pci(t, pg->devices[i].pci);
+
+		if (k >= 0 && s->dev_taken[k])
+			return tmap_error_set(err, -EBADMSG,
+					      "guest '%s' holds device %s, which another guest holds too",
+					      pg->name, pg->devices[i].pci);
 	}
 	solver_take(&h->s, pg);
 	r = record(h, pg);
