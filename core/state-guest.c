@@ -184,6 +184,9 @@ plan_shape(struct json_object *g, const struct where *w, struct plan_guest *pg,
 	if ((r = member(g, "cells_proposed", json_type_boolean, true, w, &v, err)) < 0)
 		return r;
 	pg->cells_proposed = v && json_object_get_boolean(v);
+	if ((r = member(g, "pinned", json_type_boolean, true, w, &v, err)) < 0)
+		return r;
+	pg->pinned = v && json_object_get_boolean(v);
 	return 0;
 }
 
