@@ -132,6 +132,8 @@ struct plan_request {
 	struct tmap_guests *guests;	/* the guests asked for (apply: the one recorded) */
 	bool placed_before;		/* apply: the state held the guest already */
 	char *reserve;			/* the state's reserve with --reserve: what is recorded */
+	bool make_room;			/* plan --make-room: move placed guests to fit it */
+	unsigned max_moves;
 };
 
 static bool
@@ -147,6 +149,9 @@ option_allowed(enum command cmd, int c)
 		return cmd == CMD_APPLY;
 	case OPT_ALL:
 		return cmd == CMD_VERIFY;
+	case OPT_MAKE_ROOM:
+	case OPT_MAX_MOVES:
+		return cmd == CMD_PLAN;
 	default:
 		if (c >= OPT_TARGET_FIRST && c < OPT_TARGET_END)
 			return cmd != CMD_PLAN;
@@ -183,6 +188,8 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"backend", required_argument, NULL, OPT_BACKEND},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"all", no_argument, NULL, OPT_ALL},
+		{"make-room", no_argument, NULL, OPT_MAKE_ROOM},
+		{"max-moves", required_argument, NULL, OPT_MAX_MOVES},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
 		{"create", no_argument, NULL, OPT_CREATE},
 		{"layout", required_argument, NULL, OPT_LAYOUT},
@@ -284,6 +291,12 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		case OPT_ALL:
 			req->all = true;
 			break;
+		case OPT_MAKE_ROOM:
+			req->make_room = true;
+			break;
+		case OPT_MAX_MOVES:
+			r = parse_unsigned("--max-moves", optarg, 1, TMAP_ROOM_MAX_MOVES, &req->max_moves);
+			break;
 		case 'h':
 			r = emit(helps[req->cmd]);
 			return r == EXIT_OK ? -1 : r;
@@ -304,6 +317,10 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 	}
 	if (r != EXIT_OK)
 		return r;
+	if (req->make_room && req->batch)
+		return fail(EXIT_USAGE, "plan: --make-room places one guest; it does not go with --batch");
+	if (req->max_moves && !req->make_room)
+		return fail(EXIT_USAGE, "plan: --max-moves goes with --make-room");
 	if (req->all) {
 		if (req->backend || tmap_target_count(req->target) || req->ig.given || optind < argc)
 			return fail(EXIT_USAGE,
@@ -481,7 +498,9 @@ make_plan(struct plan_request *req, const struct tmap_backend_module *module, in
 			tmap_host_guest_count(req->host) == 1 ? "" : "s");
 	/* apply again keeps a guest where it is when it asks for what it was given (a new
 	 * cputune does not move it), else places it anew with what it held free. */
-	if (req->cmd == CMD_APPLY && !req->batch) {
+	if (req->make_room) {
+		r = room_plan(req->host, guests, req->max_moves, ret, &err);
+	} else if (req->cmd == CMD_APPLY && !req->batch) {
 		r = tmap_host_place_again(req->host, tmap_guests_get(guests, 0), ret, &err);
 	} else if (req->batch) {
 		if (req->cmd == CMD_APPLY)
