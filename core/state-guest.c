@@ -522,6 +522,8 @@ state_spec_from_guest(const struct tmap_guest *g)
 	o = spec_new(&f);
 	if (!o)
 		return NULL;
+	if (g->pinned)
+		json_object_object_add(o, "pinned", json_object_new_boolean(true));
 	for (unsigned c = 0; c < g->ncells; c++)
 		if (spec_add_cell(o, g->cells[c].vcpus, g->cells[c].memory_mib) < 0) {
 			json_object_put(o);
