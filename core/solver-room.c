@@ -20,7 +20,8 @@
 
 #include "solver-room.h"
 
-#define DESTS 2	/* nodes each cell may go to, bounded search */
+#define DESTS 2		/* nodes each cell may go to, bounded search */
+#define DESCENT 48	/* moves a step of the descent weighs */
 
 /* ------------------------------------------------------------------------------------- */
 /* The moves */
@@ -37,6 +38,7 @@ pu_release(struct room *r, unsigned pu)
 	hwloc_bitmap_clr(r->s->taken, pu);
 	r->s->core_free[r->t->pu_core[pu]]++;
 	r->owner[pu] = -1;
+	r->cap_ok[r->t->cores[r->t->pu_core[pu]].node] = false;
 }
 
 static void
@@ -45,6 +47,7 @@ pu_take(struct room *r, unsigned pu, unsigned gi)
 	hwloc_bitmap_set(r->s->taken, pu);
 	r->s->core_free[r->t->pu_core[pu]]--;
 	r->owner[pu] = (int)gi;
+	r->cap_ok[r->t->cores[r->t->pu_core[pu]].node] = false;
 }
 
 static int
@@ -276,20 +279,41 @@ node_bound(const struct room *r, unsigned n, unsigned cell, unsigned cap)
 	return cpu > mem ? cpu : mem;
 }
 
+/* Each node's capacity for g, recomputed only where a move went since. */
+static void
+refresh_caps(struct room *r)
+{
+	for (unsigned n = 0; n < r->t->nnodes; n++)
+		if (!r->cap_ok[n]) {
+			r->cap[n] = node_capacity(r->s, n, &r->d);
+			r->cap_ok[n] = true;
+		}
+}
+
+/* The fewest moves after which g could fit; r->nb[n]: the fewest after which node n could
+ * take one of its cells. */
 static unsigned
-room_bound(const struct room *r)
+room_bound(struct room *r)
 {
 	const struct tmap_topology *t = r->t;
-	unsigned worst = 0, cap[t->nnodes];
+	unsigned worst = 0;
 
-	for (unsigned n = 0; n < t->nnodes; n++)
-		cap[n] = node_capacity(r->s, n, &r->d);
+	refresh_caps(r);
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		r->nb[n] = INF;
+		for (unsigned c = 0; c < r->cells.n; c++) {
+			unsigned b = node_bound(r, n, c, r->cap[n]);
+
+			if (b < r->nb[n])
+				r->nb[n] = b;
+		}
+	}
 	if (r->spreadable) {
 		uint64_t need = r->cells.nvcpus[0], room = 0, mem = 0;
 
 		for (unsigned n = 0; n < t->nnodes; n++)
 			if (!t->nodes[n].cpuless) {
-				room += cap[n];
+				room += r->cap[n];
 				mem += node_memory(r->s, n, &r->d);
 			}
 		if (r->d.emulator_isolate)
@@ -301,7 +325,7 @@ room_bound(const struct room *r)
 		unsigned best = INF;
 
 		for (unsigned n = 0; n < t->nnodes; n++) {
-			unsigned b = node_bound(r, n, c, cap[n]);
+			unsigned b = node_bound(r, n, c, r->cap[n]);
 
 			if (b < best)
 				best = b;
@@ -342,16 +366,13 @@ static bool
 cell_may_go(const struct room *r, const struct room_guest *rg, unsigned cell, unsigned m)
 {
 	const struct plan_cell *pc = &rg->pg->cells[cell];
-	unsigned freepus = 0;
 
 	if (r->t->nodes[m].cpuless || node_free_mib(r->s, m, rg->page) < (int64_t)pc->memory_mib)
 		return false;
 	for (unsigned c = 0; rg->distinct && c < rg->pg->ncells; c++)
 		if (c != cell && r->cell_node[rg->cbase + c] == m)
 			return false;
-	for (unsigned i = 0; i < r->t->nodes[m].ncores; i++)
-		freepus += r->s->core_free[r->t->nodes[m].cores[i]];
-	return freepus >= (unsigned)hwloc_bitmap_weight(pc->vcpus);
+	return r->nfree[m] >= r->cell_vcpus[rg->cbase + cell];
 }
 
 /* The cell moves of gi's cell `cell`: every other node (exhaustive), or the DESTS nodes g
@@ -364,7 +385,7 @@ cell_cands(struct room *r, struct level *l, unsigned gi, unsigned cell, const un
 	unsigned src = r->cell_node[rg->cbase + cell], picked[DESTS], npicked = 0;
 	struct cand m = {
 		.guest = gi, .cell = cell, .vcpu = -1, .src_core = -1,
-		.cost = (unsigned)hwloc_bitmap_weight(rg->pg->cells[cell].vcpus) + 1,
+		.cost = r->cell_vcpus[rg->cbase + cell] + 1,
 		.key = src_bound,
 	};
 
@@ -467,20 +488,17 @@ cmp_cand(const void *a, const void *b)
 static int
 gen_cands(struct room *r, struct level *l)
 {
-	const struct tmap_topology *t = r->t;
-	unsigned nb[t->nnodes], cap;
+	const unsigned *nb = r->nb;
 
 	l->ncand = 0;
-	for (unsigned n = 0; n < t->nnodes; n++) {
-		cap = node_capacity(r->s, n, &r->d);
-		nb[n] = INF;
-		for (unsigned c = 0; c < r->cells.n; c++) {
-			unsigned b = node_bound(r, n, c, cap);
-
-			if (b < nb[n])
-				nb[n] = b;
-		}
+	for (unsigned n = 0; n < r->t->nnodes; n++) {
+		r->nfree[n] = 0;
+		for (unsigned i = 0; i < r->t->nodes[n].ncores; i++)
+			r->nfree[n] += r->s->core_free[r->t->nodes[n].cores[i]];
 	}
+	/* room_bound() filled nb for this state, except in the exhaustive walk */
+	if (r->cfg->exhaustive)
+		room_bound(r);
 	for (size_t gi = 0; gi < r->nguests; gi++) {
 		const struct room_guest *rg = &r->guests[gi];
 
@@ -513,6 +531,8 @@ level_save(struct room *r, struct level *l)
 	memcpy(l->owner, r->owner, r->t->pu_limit * sizeof(*r->owner));
 	memcpy(l->vcpu_pu, r->vcpu_pu, r->nvcpus * sizeof(*r->vcpu_pu));
 	memcpy(l->cell_node, r->cell_node, r->ncells * sizeof(*r->cell_node));
+	memcpy(l->cap, r->cap, r->t->nnodes * sizeof(*r->cap));
+	memcpy(l->cap_ok, r->cap_ok, r->t->nnodes * sizeof(*r->cap_ok));
 	l->npath = r->npath;
 }
 
@@ -523,6 +543,8 @@ level_restore(struct room *r, struct level *l)
 	memcpy(r->owner, l->owner, r->t->pu_limit * sizeof(*r->owner));
 	memcpy(r->vcpu_pu, l->vcpu_pu, r->nvcpus * sizeof(*r->vcpu_pu));
 	memcpy(r->cell_node, l->cell_node, r->ncells * sizeof(*r->cell_node));
+	memcpy(r->cap, l->cap, r->t->nnodes * sizeof(*r->cap));
+	memcpy(r->cap_ok, l->cap_ok, r->t->nnodes * sizeof(*r->cap_ok));
 	r->npath = l->npath;
 }
 
@@ -619,18 +641,16 @@ descend(struct room *r, unsigned *ret_cost)
 		if (e < 0)
 			return e;
 		level_save(r, l);
-		for (size_t i = 0; i < l->ncand; i++) {
+		/* the most promising first (gen_cands() sorted them): a step weighs DESCENT */
+		for (size_t i = 0; i < l->ncand && i < DESCENT; i++) {
 			const struct cand *m = &l->cand[i];
 			unsigned after;
 
 			if (cost + m->cost > r->cfg->max_moves)
 				continue;
+			/* the bound alone: whether g fits is asked once a move is made */
 			e = apply_move(r, m);
 			after = e == 0 ? room_bound(r) : INF;
-			if (e == 0 && after == 0 && room_fits(r))
-				after = 0;
-			else if (after == 0)
-				after = 1;
 			level_restore(r, l);
 			if (e == -ENOMEM)
 				return e;
@@ -720,6 +740,8 @@ room_clear(struct room *r)
 		free(r->levels[i].owner);
 		free(r->levels[i].vcpu_pu);
 		free(r->levels[i].cell_node);
+		free(r->levels[i].cap);
+		free(r->levels[i].cap_ok);
 		free(r->levels[i].cand);
 	}
 	free(r->levels);
@@ -728,6 +750,11 @@ room_clear(struct room *r)
 	free(r->vcpu_pu);
 	free(r->cell_node);
 	free(r->vcpu_cell);
+	free(r->cap);
+	free(r->cap_ok);
+	free(r->nb);
+	free(r->nfree);
+	free(r->cell_vcpus);
 	free(r->path);
 	free(r->seen_key);
 	free(r->seen_cost);
@@ -771,7 +798,8 @@ room_guests(struct room *r)
 	r->vcpu_pu = calloc(r->nvcpus + 1, sizeof(*r->vcpu_pu));
 	r->vcpu_cell = calloc(r->nvcpus + 1, sizeof(*r->vcpu_cell));
 	r->cell_node = calloc(r->ncells + 1, sizeof(*r->cell_node));
-	if (!r->owner || !r->vcpu_pu || !r->vcpu_cell || !r->cell_node)
+	r->cell_vcpus = calloc(r->ncells + 1, sizeof(*r->cell_vcpus));
+	if (!r->owner || !r->vcpu_pu || !r->vcpu_cell || !r->cell_node || !r->cell_vcpus)
 		return -ENOMEM;
 	for (unsigned pu = 0; pu < t->pu_limit; pu++)
 		r->owner[pu] = -1;
@@ -787,6 +815,7 @@ room_guests(struct room *r)
 		hwloc_bitmap_foreach_end();
 		for (unsigned c = 0; c < pg->ncells; c++) {
 			r->cell_node[rg->cbase + c] = (unsigned)topo_node_index(t, pg->cells[c].node);
+			r->cell_vcpus[rg->cbase + c] = (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
 			hwloc_bitmap_foreach_begin(v, pg->cells[c].vcpus)
 				r->vcpu_cell[rg->vbase + v] = c;
 			hwloc_bitmap_foreach_end();
@@ -835,6 +864,12 @@ room_init(struct room *r, struct tmap_host *h, const struct tmap_guest *g,
 		if (!r->seen_key || !r->seen_cost || !r->seen_round)
 			return -ENOMEM;
 	}
+	r->cap = calloc(r->t->nnodes, sizeof(*r->cap));
+	r->cap_ok = calloc(r->t->nnodes, sizeof(*r->cap_ok));
+	r->nb = calloc(r->t->nnodes, sizeof(*r->nb));
+	r->nfree = calloc(r->t->nnodes, sizeof(*r->nfree));
+	if (!r->cap || !r->cap_ok || !r->nb || !r->nfree)
+		return -ENOMEM;
 	r->nlevels = cfg->max_moves + 2;
 	r->levels = calloc(r->nlevels, sizeof(*r->levels));
 	if (!r->levels)
@@ -845,7 +880,10 @@ room_init(struct room *r, struct tmap_host *h, const struct tmap_guest *g,
 		l->owner = malloc(r->t->pu_limit * sizeof(*l->owner));
 		l->vcpu_pu = malloc((r->nvcpus + 1) * sizeof(*l->vcpu_pu));
 		l->cell_node = malloc((r->ncells + 1) * sizeof(*l->cell_node));
-		if (!l->owner || !l->vcpu_pu || !l->cell_node || snapshot_alloc(r->t, &l->snap) < 0)
+		l->cap = malloc(r->t->nnodes * sizeof(*l->cap));
+		l->cap_ok = malloc(r->t->nnodes * sizeof(*l->cap_ok));
+		if (!l->owner || !l->vcpu_pu || !l->cell_node || !l->cap || !l->cap_ok ||
+		    snapshot_alloc(r->t, &l->snap) < 0)
 			return -ENOMEM;
 	}
 	return 0;

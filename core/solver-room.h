@@ -68,6 +68,8 @@ struct level {
 	struct snapshot snap;
 	int *owner;
 	unsigned *vcpu_pu, *cell_node;
+	unsigned *cap;
+	bool *cap_ok;
 	size_t npath;
 	struct cand *cand;
 	size_t ncand, cand_size;
@@ -89,6 +91,11 @@ struct room {
 	int *owner;			/* per PU: the movable guest holding it, or -1 */
 	unsigned *vcpu_pu, *cell_node;	/* per flat vcpu: its PU; per flat cell: node index */
 	unsigned *vcpu_cell;		/* per flat vcpu: its cell (the guest's own index) */
+	unsigned *cap;			/* per node: node_capacity() for g, when cap_ok */
+	bool *cap_ok;			/* a move on the node makes it stale */
+	unsigned *nb;			/* per node: the bound room_bound() found there */
+	unsigned *nfree;		/* per node: free PUs, as gen_cands() found them */
+	unsigned *cell_vcpus;		/* per flat cell: its vcpus */
 	unsigned nlevels;
 	struct level *levels;
 	struct plan_move *path;
