@@ -369,8 +369,11 @@ do_plan(struct plan_request *req)
 	char *text = NULL;
 	int r;
 
-	r = tmap_session_plan(req->session, req->guests, req->batch ? TMAP_SESSION_BATCH : 0, &plan,
-			      &err);
+	if (req->make_room)
+		r = room_plan(req->session, req->guests, req->max_moves, &plan, &err);
+	else
+		r = tmap_session_plan(req->session, req->guests,
+				      req->batch ? TMAP_SESSION_BATCH : 0, &plan, &err);
 	print_notices(req);
 	if (r < 0)
 		return fail_step(req, r, &err);

@@ -129,6 +129,9 @@ option_allowed(enum command cmd, int c)
 		return cmd == CMD_APPLY;
 	case OPT_ALL:
 		return cmd == CMD_VERIFY;
+	case OPT_MAKE_ROOM:
+	case OPT_MAX_MOVES:
+		return cmd == CMD_PLAN;
 	default:
 		if (c >= OPT_TARGET_FIRST && c < OPT_TARGET_END)
 			return cmd != CMD_PLAN;
@@ -166,6 +169,8 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"all", no_argument, NULL, OPT_ALL},
 		{"device", required_argument, NULL, OPT_DEVICE},
+		{"make-room", no_argument, NULL, OPT_MAKE_ROOM},
+		{"max-moves", required_argument, NULL, OPT_MAX_MOVES},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
 		{"create", no_argument, NULL, OPT_CREATE},
 		{"layout", required_argument, NULL, OPT_LAYOUT},
@@ -267,6 +272,12 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		case OPT_ALL:
 			req->all = true;
 			break;
+		case OPT_MAKE_ROOM:
+			req->make_room = true;
+			break;
+		case OPT_MAX_MOVES:
+			r = parse_unsigned("--max-moves", optarg, 1, TMAP_ROOM_MAX_MOVES, &req->max_moves);
+			break;
 		case 'h':
 			r = emit(helps[req->cmd]);
 			return r == EXIT_OK ? -1 : r;
@@ -287,6 +298,10 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 	}
 	if (r != EXIT_OK)
 		return r;
+	if (req->make_room && req->batch)
+		return fail(EXIT_USAGE, "plan: --make-room places one guest; it does not go with --batch");
+	if (req->max_moves && !req->make_room)
+		return fail(EXIT_USAGE, "plan: --max-moves goes with --make-room");
 	if (req->all) {
 		if (req->backend || tmap_target_count(req->target) || req->ig.given || optind < argc)
 			return fail(EXIT_USAGE,

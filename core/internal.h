@@ -233,6 +233,7 @@ struct tmap_guest {
 	uint64_t page_kib;	/* hugepage size backing the memory, 0: normal pages */
 	unsigned ndevices;
 	struct guest_device *devices;
+	bool pinned;		/* never moved to make room for another guest */
 };
 
 const char *dev_policy_name(enum dev_policy p);
@@ -314,6 +315,7 @@ struct plan_guest {
 	uint64_t shares, period;
 	int64_t quota;
 	uint64_t page_kib;		/* hugepage size of the memory, 0: normal pages */
+	bool pinned;			/* never moved to make room for another guest */
 
 	hwloc_bitmap_t *vcpu_pus;	/* per vcpu: its PU (dedicated) or float set (shared) */
 	char **vcpu_lists;
@@ -341,9 +343,21 @@ struct json_object *plan_devices_json(const struct plan_guest *pg);
 int plan_devices_from_json(const struct tmap_topology *t, struct json_object *arr,
 			   const char *path, const char *at, struct plan_guest *pg,
 			   struct tmap_error *err);
+/* One step of making room: a vcpu re-pinned (from/to: PU OS indexes) or a cell's memory
+ * moved (from/to: node OS indexes). */
+struct plan_move {
+	char *guest;
+	int vcpu, cell;			/* one of them is -1 */
+	unsigned from, to;
+	uint64_t memory_mib;		/* a cell's move: MiB to migrate */
+};
 
 struct tmap_plan {
 	char *host;			/* the topology source */
+	size_t nmoves;			/* tmap_host_make_room(): the moves, in order */
+	struct plan_move *moves;
+	unsigned moves_lower_bound;	/* the fewest moves proved needed */
+	bool moves_searched;		/* the plan came from a search for room */
 	size_t nguests;
 	struct plan_guest *guests;
 	size_t nrejected;		/* --batch: the guests that did not fit, and why */
@@ -352,6 +366,8 @@ struct tmap_plan {
 	size_t state_guests;		/* how many it recorded */
 };
 
+/* Free n moves and their array. */
+void plan_moves_free(struct plan_move *moves, size_t n);
 /* Append one line to a guest's explanation. */
 int plan_guest_explain(struct plan_guest *pg, const char *fmt, ...) _printf_(2, 3);
 /* Compute the list strings of a finished guest. */

@@ -504,6 +504,27 @@ tmap_session_plan(struct tmap_session *s, const struct tmap_guests *guests, unsi
 	return ok(s, 0);
 }
 
+int
+tmap_session_make_room(struct tmap_session *s, const struct tmap_guest *guest,
+		       const struct tmap_room_options *options, struct tmap_plan **ret,
+		       struct tmap_error *err)
+{
+	int r;
+
+	if (!s || !guest || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_session_make_room: missing argument");
+	/* A what-if on the session's host, placed again from the state after. */
+	r = tmap_host_make_room(s->host, guest, options, ret, err);
+	if (session_reload(s, NULL) < 0 && r == 0) {
+		*ret = tmap_plan_free(*ret);
+		return session_fail(s, TMAP_STEP_STATE,
+				    tmap_error_set(err, -ENOMEM, "out of memory"));
+	}
+	if (r < 0)
+		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	return ok(s, 0);
+}
+
 /* The failed apply's state put back: the snapshot written again, the host placed from it. */
 static void
 roll_back(struct tmap_session *s, struct json_object *snapshot, bool recorded)

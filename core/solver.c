@@ -296,7 +296,7 @@ snapshot_clear(struct snapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 }
 
-static int
+int
 snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap)
 {
 	snap->taken = hwloc_bitmap_alloc();
@@ -318,7 +318,7 @@ snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap)
 }
 
 /* Save the host into snap, allocated by snapshot_alloc(). */
-static int
+int
 snapshot_save(const struct solver *s, struct snapshot *snap)
 {
 	const struct tmap_topology *t = s->t;
@@ -528,6 +528,15 @@ demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
 	return d;
 }
 
+struct demand
+solver_demand(const struct solver *s, const struct tmap_guest *g)
+{
+	struct demand d = demand_of(s->t, g);
+
+	d.free = demand_free(s, &d);
+	return d;
+}
+
 static int
 plan_guest_init(struct plan_guest *pg, const struct tmap_guest *g, unsigned ncells)
 {
@@ -545,6 +554,7 @@ plan_guest_init(struct plan_guest *pg, const struct tmap_guest *g, unsigned ncel
 	pg->period = g->period;
 	pg->quota = g->quota;
 	pg->page_kib = g->page_kib;
+	pg->pinned = g->pinned;
 	pg->vcpu_pus = calloc(g->vcpus, sizeof(*pg->vcpu_pus));
 	pg->vcpu_node = calloc(g->vcpus, sizeof(*pg->vcpu_node));
 	pg->vcpu_core_lists = calloc(g->vcpus, sizeof(*pg->vcpu_core_lists));

@@ -129,6 +129,9 @@ void *scratch_get(struct scratch *sc, size_t count, size_t size);
 #define scratch_new(s, count, type) ((type *)scratch_get((s)->scratch, (count), sizeof(type)))
 
 int snapshot_take(const struct solver *s, struct snapshot *snap);
+/* Room for a snapshot of this host, then a save into it: no allocation per save. */
+int snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap);
+int snapshot_save(const struct solver *s, struct snapshot *snap);
 void snapshot_restore(struct solver *s, struct snapshot *snap);
 void snapshot_clear(struct snapshot *snap);
 int solver_mark(const struct solver *s, struct solver_mark *m);
@@ -154,6 +157,8 @@ void solver_release(struct solver *s, hwloc_const_bitmap_t held, int page,
 		    const uint64_t *mem, const unsigned *shared);
 int solver_restore_pool(struct solver *s, const char *list, struct tmap_error *err);
 
+/* How g consumes host cores and memory on this host (solver-room.c measures with it). */
+struct demand solver_demand(const struct solver *s, const struct tmap_guest *g);
 unsigned node_capacity(const struct solver *s, unsigned n, const struct demand *d);
 int64_t node_free_pages(const struct solver *s, unsigned n, unsigned page);
 int64_t node_free_mib(const struct solver *s, unsigned n, int page);

@@ -184,6 +184,9 @@ plan_shape(struct json_object *g, const struct where *w, struct plan_guest *pg,
 	if ((r = member(g, "cells_proposed", json_type_boolean, true, w, &v, err)) < 0)
 		return r;
 	pg->cells_proposed = v && json_object_get_boolean(v);
+	if ((r = member(g, "pinned", json_type_boolean, true, w, &v, err)) < 0)
+		return r;
+	pg->pinned = v && json_object_get_boolean(v);
 	return 0;
 }
 
@@ -521,6 +524,8 @@ state_spec_from_guest(const struct tmap_guest *g)
 	o = spec_new(&f);
 	if (!o)
 		return NULL;
+	if (g->pinned)
+		json_object_object_add(o, "pinned", json_object_new_boolean(true));
 	for (unsigned c = 0; c < g->ncells; c++)
 		if (spec_add_cell(o, g->cells[c].vcpus, g->cells[c].memory_mib) < 0) {
 			json_object_put(o);

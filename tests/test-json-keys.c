@@ -226,7 +226,7 @@ static const char guests_json[] =
 	"  \"cpu_policy\": \"dedicated\", \"thread_policy\": \"require\","
 	"  \"emulator_threads\": \"isolate\", \"iothreads\": 2, \"memory_mode\": \"strict\","
 	"  \"hugepages\": \"2M\", \"qos\": {\"shares\": 2048, \"period\": 100000, \"quota\": 50000}},"
-	" {\"name\": \"web\", \"vcpus\": 2, \"cpu_policy\": \"shared\", \"memory_mib\": 512},"
+	" {\"name\": \"web\", \"vcpus\": 2, \"cpu_policy\": \"shared\", \"memory_mib\": 512, \"pinned\": true},"
 	" {\"name\": \"wide\", \"vcpus\": 10, \"memory_mib\": 2048}]";
 
 static void
@@ -349,6 +349,41 @@ add_devices(struct keys *k)
 	tmap_topology_free(t);
 }
 
+/* Making room (issue 18): a plan with moves, on two nodes of 4 PUs with 2 free on each. */
+static void
+add_make_room(struct keys *k)
+{
+	struct tmap_topology *t = test_topology("synthetic:pack:1 numa:2(memory=4GiB) core:4 pu:1");
+	struct tmap_guests *g = test_guests(
+		"[{\"name\": \"a\", \"vcpus\": 2, \"cells\": [{\"cpus\": \"0-1\"}]},"
+		" {\"name\": \"b\", \"vcpus\": 2, \"cells\": [{\"cpus\": \"0-1\"}]},"
+		" {\"name\": \"c\", \"vcpus\": 2, \"cells\": [{\"cpus\": \"0-1\"}]},"
+		" {\"name\": \"d\", \"vcpus\": 2, \"cells\": [{\"cpus\": \"0-1\"}]},"
+		" {\"name\": \"big\", \"vcpus\": 4, \"cells\": [{\"cpus\": \"0-3\"}]}]");
+	struct tmap_host *h = NULL;
+	struct tmap_plan *p = NULL;
+	struct tmap_error err = {0};
+	char *s;
+
+	if (tmap_host_new(t, NULL, &h, &err) < 0)
+		fail_msg("host: %s", err.message);
+	for (size_t i = 0; i < 4; i++)
+		if (tmap_host_place(h, tmap_guests_get(g, i), NULL, &err) < 0)
+			fail_msg("place: %s", err.message);
+	tmap_host_release(h, "a");
+	tmap_host_release(h, "d");
+	if (tmap_host_make_room(h, tmap_guests_get(g, 4), NULL, &p, &err) < 0)
+		fail_msg("make room: %s", err.message);
+	assert_true(tmap_plan_move_count(p) > 0);
+	s = plan_json(p);
+	walk_text(k, "plan", s);
+	free(s);
+	tmap_plan_free(p);
+	tmap_host_free(h);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
 static void
 contract_keys_are_the_golden_list(void **state)
 {
@@ -360,6 +395,7 @@ contract_keys_are_the_golden_list(void **state)
 	add_plan_host_state(&got);
 	add_topology(&got, "dev-2s-sriov.xml");
 	add_devices(&got);
+	add_make_room(&got);
 	keys_sort_unique(&got);
 	keys_load(&want, test_data("json-keys.txt"));
 

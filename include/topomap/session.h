@@ -235,6 +235,22 @@ TMAP_EXPORT int tmap_session_plan(struct tmap_session *session, const struct tma
 				  struct tmap_error *reterr);
 
 /**
+ * Plan a guest that does not fit as the host stands after the fewest moves of the recorded
+ * guests (tmap_host_make_room()), changing nothing: a what-if, like tmap_session_plan().
+ * @param session a session.
+ * @param guest the guest.
+ * @param options the search's options, or NULL for the defaults.
+ * @param ret receives the plan: the guest and the moves (tmap_plan_move()).
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOSPC (TMAP_STEP_PLACE: no answer within the moves allowed), -EINVAL
+ *         (TMAP_STEP_INPUT) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_session_make_room(struct tmap_session *session,
+				       const struct tmap_guest *guest,
+				       const struct tmap_room_options *options,
+				       struct tmap_plan **ret, struct tmap_error *reterr);
+
+/**
  * Place one guest and put it in force through a backend, recorded first: the whole
  * transaction. A guest the state holds already is placed again keeping what it holds
  * (tmap_host_place_again()); it keeps its recorded allocation until the new one is in force.
