@@ -21,8 +21,10 @@
 #ifndef TOPOMAP_TOPOMAP_H
 #define TOPOMAP_TOPOMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -983,6 +985,98 @@ TMAP_EXPORT const char *tmap_plan_explain(const struct tmap_plan *plan, size_t g
  */
 TMAP_EXPORT int tmap_plan_format(const struct tmap_plan *plan, enum tmap_format format,
 				 unsigned flags, char **ret, struct tmap_error *reterr);
+
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name The host's tasks, and the intruders on a guest's PUs (issue 15) */
+
+/**
+ * The host's tasks (every thread of every process) as the kernel listed them at one moment:
+ * their ids, command, cgroup, allowed PUs and whether they are kernel threads that cannot
+ * move.
+ */
+struct tmap_tasks;
+
+/**
+ * Read every task of the host.
+ * @param proc_root the proc file system to read, NULL for "/proc" (another directory with the
+ *        same layout for tests).
+ * @param flags must be 0.
+ * @param ret receives the tasks (tmap_tasks_free()).
+ * @param reterr receives the message on failure.
+ * @return 0 or a negative errno code; a task that ends while it is read is left out.
+ */
+TMAP_EXPORT int tmap_tasks_read(const char *proc_root, unsigned flags, struct tmap_tasks **ret,
+				struct tmap_error *reterr);
+
+/**
+ * @param tasks the tasks, or NULL.
+ * @return NULL.
+ */
+TMAP_EXPORT struct tmap_tasks *tmap_tasks_free(struct tmap_tasks *tasks);
+
+/** @param tasks the tasks. @return how many there are. */
+TMAP_EXPORT size_t tmap_tasks_count(const struct tmap_tasks *tasks);
+
+/**
+ * @param tasks the tasks.
+ * @param i 0 to tmap_tasks_count() - 1.
+ * @param ret_pid receives the process id; may be NULL.
+ * @param ret_tid receives the thread id; may be NULL.
+ * @return 0 or -EINVAL for an index out of range.
+ */
+TMAP_EXPORT int tmap_task_ids(const struct tmap_tasks *tasks, size_t i, pid_t *ret_pid,
+			      pid_t *ret_tid);
+
+/** @param tasks the tasks. @param i a task. @return its command (comm), or NULL. */
+TMAP_EXPORT const char *tmap_task_comm(const struct tmap_tasks *tasks, size_t i);
+
+/** @param tasks the tasks. @param i a task. @return its cgroup, as /proc/PID/cgroup names
+ *  it (the cpuset controller's on cgroup v1, the unified one on v2), or NULL. */
+TMAP_EXPORT const char *tmap_task_cgroup(const struct tmap_tasks *tasks, size_t i);
+
+/** @param tasks the tasks. @param i a task. @return the PUs it may run on
+ *  (Cpus_allowed_list), or NULL. */
+TMAP_EXPORT const char *tmap_task_cpus(const struct tmap_tasks *tasks, size_t i);
+
+/**
+ * @param tasks the tasks.
+ * @param i a task.
+ * @return whether it is a kernel thread that cannot move: PF_NO_SETAFFINITY, or a kthreadd
+ *         child bound to one CPU.
+ */
+TMAP_EXPORT bool tmap_task_is_pinned_kernel(const struct tmap_tasks *tasks, size_t i);
+
+/** tmap_tasks_intruders() flag: list the kernel threads that cannot move instead. */
+#define TMAP_TASKS_PINNED_KERNEL (1u << 0)
+
+/**
+ * The tasks that may run on some of cpus and are not the guest's own: not in own_cgroup (or
+ * below it) and not threads of own_pid. Kernel threads that cannot move are left out (they
+ * are not drift), or are the only ones listed with TMAP_TASKS_PINNED_KERNEL.
+ * @param tasks the tasks.
+ * @param cpus the PUs to keep clear, in list syntax.
+ * @param own_cgroup the guest's cgroup as tmap_task_cgroup() names it, or NULL.
+ * @param own_pid the guest's process, or 0.
+ * @param flags 0 or TMAP_TASKS_PINNED_KERNEL.
+ * @param ret receives a malloc()ed array of task indexes.
+ * @param ret_count receives its length.
+ * @param reterr receives the message on failure.
+ * @return 0, -EINVAL or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_tasks_intruders(const struct tmap_tasks *tasks, const char *cpus,
+				     const char *own_cgroup, pid_t own_pid, unsigned flags,
+				     size_t **ret, size_t *ret_count, struct tmap_error *reterr);
+
+/**
+ * The cgroup path, as tmap_task_cgroup() names it, of a directory of this machine's cpuset
+ * hierarchy (v1) or unified hierarchy (v2): "/sys/fs/cgroup/cpuset/a/b" is "/a/b".
+ * @param dir an absolute directory.
+ * @param ret receives the malloc()ed path.
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOENT when dir is in no such hierarchy, or -errno.
+ */
+TMAP_EXPORT int tmap_cgroup_path(const char *dir, char **ret, struct tmap_error *reterr);
 
 #ifdef __cplusplus
 }
