@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <topomap/backend.h>
 #include <topomap/topomap.h>
@@ -125,7 +126,7 @@ enum command {
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[];
+	state_help[], backends_help[], host_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -150,6 +151,15 @@ int unknown_option(const char *cmd, const struct option *options, int optopt_,
 		   char *const argv[], int optind_);
 int check_source(const char *source);
 int missing_value(const char *cmd, char *const argv[], int optind_);
+
+/* main.c: one recorded guest through the backend and target it was applied with, a line on
+ * out; 0 in force, 1 drifted, -1 not checked. */
+int verify_recorded(struct tmap_state *state, const struct tmap_host *host, const char *name,
+		    FILE *out);
+/* host.c, host-verify.c, lint.c (issue 15) */
+int cmd_host(int argc, char *argv[]);
+int cmd_verify_host(int argc, char *argv[]);
+int cmd_lint(int argc, char *argv[]);
 
 /* output.c */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

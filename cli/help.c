@@ -19,6 +19,7 @@ const char main_help[] =
 	"  backends   list the backends found, and whether each can work here\n"
 	"  state      what the allocation state holds: used and free per node, each guest\n"
 	"  release    free a guest's allocation in the state (its pins stay as they are)\n"
+	"  host       the host's partition: housekeeping, shared pool, dedicated guests, free\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
@@ -149,6 +150,7 @@ const char verify_help[] =
 	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"
 	"                      [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
 	"       topomap verify --all [--topology SRC] [--state FILE]\n"
+	"       topomap verify --host [--topology SRC] [--state FILE]\n"
 	"\n"
 	"Plan one guest as 'plan' does, read what is in force through the backend (including\n"
 	"every task's Cpus_allowed_list and Mems_allowed_list) and report each difference.\n"
@@ -162,6 +164,9 @@ const char verify_help[] =
 	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
 	"  --all                  every guest the state records, through the backend and target\n"
 	"                         it was applied with: one line each; exit 4 if any drifted\n"
+	"  --host                 the whole host: every recorded guest, the housekeeping set,\n"
+	"                         and each task outside a dedicated guest that may run on its\n"
+	"                         PUs (kernel threads that cannot move apart); exit 4 if any\n"
 	"\n"
 	TARGET_OPTIONS_HELP
 	"\n"
@@ -170,7 +175,8 @@ const char verify_help[] =
 	"\n"
 	"Example:\n"
 	"  topomap verify --backend cgroup --cgroup machine.slice/ct1 --name ct1 --vcpus 4\n"
-	"  topomap verify --all\n";
+	"  topomap verify --all\n"
+	"  topomap verify --host\n";
 
 const char state_help[] =
 	"Usage: topomap state [--state FILE] [--topology SRC] [--format table|json]\n"
@@ -203,3 +209,30 @@ const char backends_help[] =
 	"\n"
 	"Example:\n"
 	"  topomap backends\n";
+
+const char host_help[] =
+	"Usage: topomap host show [--state FILE] [--topology SRC] [--housekeeping CPUSET]\n"
+	"                         [--format table|cmdline|tuned]\n"
+	"       topomap host set --housekeeping CPUSET|reserve [--state FILE] [--topology SRC]\n"
+	"\n"
+	"The host's partition, from the allocation state: the housekeeping PUs (the host's own\n"
+	"daemons, kernel threads and interrupts; the reserve unless set), the shared pool, the\n"
+	"PUs each dedicated guest keeps (its vcpus', an isolated emulator's, the siblings thread\n"
+	"policy isolate or require keeps empty), and the free rest. 'show' prints it, with each\n"
+	"trap and its fix; 'set' records the housekeeping PUs in the state.\n"
+	"\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json)\n"
+	"  --topology SRC         the host the state belongs to: 'live' (default),\n"
+	"                         'synthetic:DESC', 'NAME:ARG', a host FILE.json, or an hwloc XML file\n"
+	"  --housekeeping CPUSET  the housekeeping PUs (show: instead of the recorded ones; set:\n"
+	"                         to record), or 'reserve' to follow the reserve\n"
+	"  --format FMT           show: table (default); cmdline, the kernel's isolcpus=,\n"
+	"                         nohz_full=, rcu_nocbs= and irqaffinity=; tuned, the\n"
+	"                         cpu-partitioning profile's variables. Both isolate whole cores\n"
+	"                         where the sibling is free\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Examples:\n"
+	"  topomap host show --format cmdline\n"
+	"  topomap host set --housekeeping 0,12\n";

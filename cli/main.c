@@ -597,8 +597,9 @@ out:
 
 /* One recorded guest through the backend and target it was applied with: a line on out;
  * 0 in force, 1 drifted, -1 not checked. */
-static int
-verify_recorded(struct plan_request *req, const char *name, FILE *out)
+int
+verify_recorded(struct tmap_state *state, const struct tmap_host *host, const char *name,
+		FILE *out)
 {
 	struct tmap_backend_module *module = NULL;
 	struct tmap_target *target = NULL;
@@ -608,11 +609,11 @@ verify_recorded(struct plan_request *req, const char *name, FILE *out)
 	const char *backend;
 	int r;
 
-	r = tmap_state_guest_target(req->state, name, &backend, &target, &err);
+	r = tmap_state_guest_target(state, name, &backend, &target, &err);
 	if (r == 0)
 		r = tmap_backend_load(backend, &module, &err);
 	if (r == 0)
-		r = tmap_host_guest_plan(req->host, name, &plan, &err);
+		r = tmap_host_guest_plan(host, name, &plan, &err);
 	if (r == 0)
 		r = tmap_verify(module, target, plan, 0, 0, &report, &err);
 	if (r < 0)
@@ -652,7 +653,8 @@ verify_all(struct plan_request *req)
 	if (!out)
 		return fail(EXIT_RUNTIME, "out of memory");
 	for (size_t i = 0; i < tmap_host_guest_count(req->host); i++) {
-		int v = verify_recorded(req, tmap_host_guest_name(req->host, i), out);
+		int v = verify_recorded(req->state, req->host, tmap_host_guest_name(req->host, i),
+					out);
 
 		drifted += v == 1;
 		unchecked += v < 0;
@@ -1010,8 +1012,12 @@ main(int argc, char *argv[])
 		return cmd_guests(CMD_PLAN, argc - 1, argv + 1);
 	if (strcmp(cmd, "apply") == 0)
 		return cmd_guests(CMD_APPLY, argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0 && argc > 2 && strcmp(argv[2], "--host") == 0)
+		return cmd_verify_host(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_guests(CMD_VERIFY, argc - 1, argv + 1);
+	if (strcmp(cmd, "host") == 0)
+		return cmd_host(argc - 1, argv + 1);
 	if (strcmp(cmd, "backends") == 0)
 		return cmd_backends(argc - 1, argv + 1);
 	if (strcmp(cmd, "state") == 0)

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <topomap/plugin.h>
+
 #include "testlib.h"
 
 #define CPUSET_ROOT "/sys/fs/cgroup/cpuset"
@@ -84,6 +86,20 @@ setup(void **state)
 	write_file(base, "cpuset.mems", "0");
 	write_file(base, "cpuset.cpus", "0-1");
 	return 0;
+}
+
+static int
+setup_all(void **state)
+{
+	return setup(state) | test_state_setup(state);
+}
+
+static int teardown(void **state);
+
+static int
+teardown_all(void **state)
+{
+	return teardown(state) | test_state_teardown(state);
 }
 
 static int
@@ -261,18 +277,142 @@ test_refusals(void **state)
 	}
 }
 
+/* verify --host through the built command: two guests applied to cgroups of their own with
+ * the cgroup backend, sleeping tasks in each, a task pinned by hand onto g1's PU. It exits 4
+ * naming that task (pid, comm, cgroup, allowed list) and none of the guests' tasks. */
+static void
+test_verify_host_cli(void **state)
+{
+	char g1[300], g2[300], cg[300], needle[160];
+	_cleanup_free_ char *cpus1 = NULL;
+	struct test_result r;
+	pid_t a, b, intruder;
+
+	(void)state;
+	snprintf(cg, sizeof(cg), "%s/g1", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
+		"--vcpus", "1");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	snprintf(cg, sizeof(cg), "%s/g2", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g2",
+		"--vcpus", "1");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	snprintf(g1, sizeof(g1), "%s/g1", base);
+	snprintf(g2, sizeof(g2), "%s/g2", base);
+	{
+		char path[400];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/cpuset.cpus", g1);
+		assert_non_null(f = fopen(path, "r"));
+		cpus1 = calloc(1, 32);
+		assert_non_null(fgets(cpus1, 32, f));
+		fclose(f);
+		cpus1[strcspn(cpus1, "\n")] = '\0';
+	}
+	a = sleeper(g1, -1);
+	b = sleeper(g2, -1);
+	intruder = sleeper(NULL, atoi(cpus1));
+
+	r = RUN("verify", "--host");
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "g1                   in force"));
+	assert_non_null(strstr(r.out, "housekeeping: -"));
+	snprintf(needle, sizeof(needle), "pid %d tid %d comm 'test-isolate' cgroup / allowed %s\n",
+		 (int)intruder, (int)intruder, cpus1);
+	assert_non_null(strstr(r.out, needle));
+	snprintf(needle, sizeof(needle), "pid %d ", (int)a);
+	assert_null(strstr(r.out, needle));
+	snprintf(needle, sizeof(needle), "pid %d ", (int)b);
+	assert_null(strstr(r.out, needle));
+	assert_non_null(strstr(r.out, "kernel threads that cannot move (not drift)"));
+	assert_non_null(strstr(r.err, "tasks intrude on dedicated PUs"));
+	test_result_clear(&r);
+
+	r = RUN("host", "show");
+	assert_int_equal(r.status, 0);
+	snprintf(needle, sizeof(needle), "dedicated      %s (dedicated guest 'g1')", cpus1);
+	assert_non_null(strstr(r.out, needle));
+	test_result_clear(&r);
+}
+
+/* The partition of a host with SMT (siblings n and n+8): the traps, each with its fix, and the
+ * boot-time set (whole cores where the sibling is free). */
+static void
+test_partition_traps(void **state)
+{
+	struct tmap_topology *t = test_topology("synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:2");
+	struct tmap_host *h = NULL;
+	struct tmap_partition *p = NULL;
+	struct tmap_plan *plan = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	struct tmap_solve_options opts = TMAP_SOLVE_OPTIONS_INIT;
+	bool split_reserve = false, sibling_hk = false, sibling_guest = false;
+
+	(void)state;
+	opts.reserve = "0"; /* half of core 0 */
+	assert_int_equal(tmap_host_new(t, &opts, &h, &err), 0);
+	/* a: 2 vcpus that prefer siblings, a whole core; b, c, d: one vcpu each, prefer: b on
+	 * the reserve's half core, c and d on one core's two PUs. */
+	for (const char *const *n = (const char *const[]){"a", "b", "c", "d", NULL}; *n; n++) {
+		assert_int_equal(tmap_guest_new(*n, streq(*n, "a") ? 2 : 1, &g, &err), 0);
+		assert_int_equal(tmap_host_place(h, g, &plan, &err), 0);
+		tmap_plan_free(plan);
+		tmap_guest_free(g);
+	}
+	assert_int_equal(tmap_partition_new(h, "0", NULL, 0, &p, &err), 0);
+	assert_string_equal(tmap_partition_housekeeping(p), "0");
+	assert_int_equal(tmap_partition_guest_count(p), 4);
+	assert_string_equal(tmap_partition_guest_cpus(p, 1), "1");
+	for (size_t i = 0; i < tmap_partition_warning_count(p); i++) {
+		const char *w = tmap_partition_warning(p, i);
+
+		split_reserve |= strstr(w, "the reserve splits a core: PU 0 is reserved, its SMT sibling 1 is not; fix: reserve whole cores (--reserve 0,1, or neither)") != NULL;
+		sibling_hk |= strstr(w, "dedicated guest 'b' holds PU 1, whose SMT sibling 0 belongs to the housekeeping set; fix: ") != NULL;
+		sibling_guest |= strstr(w, "dedicated guest 'c' holds PU 4, whose SMT sibling 5 belongs to guest 'd'; fix: apply 'c' again with --thread-policy isolate or require") != NULL;
+	}
+	assert_true(split_reserve);
+	assert_true(sibling_hk);
+	assert_true(sibling_guest);
+	/* Boot-time isolation: every dedicated PU, never a housekeeping one. */
+	assert_string_equal(tmap_partition_isolated(p), "1-5");
+	assert_string_equal(tmap_partition_free_cpus(p), "6-15");
+	p = tmap_partition_free(p);
+	/* A guest alone on a core: its free sibling is isolated with it; no trap. */
+	assert_int_equal(tmap_host_release(h, "d"), 0);
+	assert_int_equal(tmap_host_release(h, "b"), 0);
+	assert_int_equal(tmap_partition_new(h, "0-1", "0-1", 0, &p, &err), 0);
+	assert_int_equal(tmap_partition_warning_count(p), 0);
+	assert_string_equal(tmap_partition_isolated(p), "2-5");
+	p = tmap_partition_free(p);
+	assert_int_equal(tmap_partition_new(h, "0", "0-", 0, &p, &err), -EINVAL);
+	assert_int_equal(tmap_partition_new(h, "0", "99", 0, &p, &err), -EINVAL);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest cgroup_tests[] = {
 		cmocka_unit_test_setup_teardown(test_intruders_cgroup_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_host_cli, setup_all, teardown_all),
+	};
+	const struct CMUnitTest unit_tests[] = {
+		cmocka_unit_test(test_partition_traps),
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pinned_kernel_threads),
 		cmocka_unit_test(test_refusals),
 	};
 	struct stat st;
+	int r = cmocka_run_group_tests(unit_tests, NULL, NULL);
 
+	if (r)
+		return r;
 	if (geteuid() != 0 || stat(CPUSET_ROOT "/cpuset.cpus", &st) < 0 ||
 	    sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		return 77;

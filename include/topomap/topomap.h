@@ -829,6 +829,24 @@ TMAP_EXPORT int tmap_state_set_reserve(struct tmap_state *state, const char *res
 				       struct tmap_error *reterr);
 
 /**
+ * The host's housekeeping PUs: where its own daemons, kernel threads and interrupts belong
+ * (issue 15). Unless set, the reserve.
+ * @param state the state.
+ * @return the PUs in list syntax ("" for none), or NULL when neither is recorded.
+ */
+TMAP_EXPORT const char *tmap_state_housekeeping(const struct tmap_state *state);
+
+/**
+ * Set the housekeeping PUs recorded by the next tmap_state_save().
+ * @param state a state opened with TMAP_STATE_WRITE.
+ * @param housekeeping a list of host PUs, "" for none, or NULL to follow the reserve again.
+ * @param reterr receives the message on failure.
+ * @return 0 or a negative errno code.
+ */
+TMAP_EXPORT int tmap_state_set_housekeeping(struct tmap_state *state, const char *housekeeping,
+					    struct tmap_error *reterr);
+
+/**
  * Free a plan.
  * @param plan the plan, or NULL.
  * @return NULL.
@@ -1077,6 +1095,70 @@ TMAP_EXPORT int tmap_tasks_intruders(const struct tmap_tasks *tasks, const char 
  * @return 0, -ENOENT when dir is in no such hierarchy, or -errno.
  */
 TMAP_EXPORT int tmap_cgroup_path(const char *dir, char **ret, struct tmap_error *reterr);
+
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name The host's partition (issue 15) */
+
+/**
+ * What the host's PUs are for, from what it holds: the housekeeping set (the host's own
+ * daemons, kernel threads and interrupts), the shared pool, each dedicated guest's PUs (those
+ * it keeps from everyone: its vcpus', an isolated emulator's, the siblings thread policy
+ * isolate or require keeps empty), and the rest, free. With the traps it holds, each a
+ * sentence with its fix. Pure: no system call.
+ */
+struct tmap_partition;
+
+/**
+ * @param host the host, as the state holds it.
+ * @param reserve the reserve (tmap_state_reserve()), or NULL.
+ * @param housekeeping the housekeeping PUs, or NULL for the reserve.
+ * @param flags must be 0.
+ * @param ret receives the partition (tmap_partition_free()).
+ * @param reterr receives the message on failure.
+ * @return 0, -EINVAL (a set that is not a list of this host's PUs) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_partition_new(const struct tmap_host *host, const char *reserve,
+				   const char *housekeeping, unsigned flags,
+				   struct tmap_partition **ret, struct tmap_error *reterr);
+
+/** @param partition the partition, or NULL. @return NULL. */
+TMAP_EXPORT struct tmap_partition *tmap_partition_free(struct tmap_partition *partition);
+
+/** @param partition the partition. @return the housekeeping PUs, list syntax ("" none). */
+TMAP_EXPORT const char *tmap_partition_housekeeping(const struct tmap_partition *partition);
+
+/** @param partition the partition. @return the shared pool's PUs, list syntax. */
+TMAP_EXPORT const char *tmap_partition_shared(const struct tmap_partition *partition);
+
+/** @param partition the partition. @return the PUs nobody holds, list syntax. */
+TMAP_EXPORT const char *tmap_partition_free_cpus(const struct tmap_partition *partition);
+
+/**
+ * @param partition the partition.
+ * @return the PUs to isolate at boot (isolcpus=, nohz_full=, tuned's isolated_cores=): every
+ *         dedicated guest's, with the free SMT siblings of their cores, so that no core is
+ *         half isolated where nobody else needs the other half.
+ */
+TMAP_EXPORT const char *tmap_partition_isolated(const struct tmap_partition *partition);
+
+/** @param partition the partition. @return the number of dedicated guests. */
+TMAP_EXPORT size_t tmap_partition_guest_count(const struct tmap_partition *partition);
+
+/** @param partition the partition. @param i a dedicated guest. @return its name, or NULL. */
+TMAP_EXPORT const char *tmap_partition_guest_name(const struct tmap_partition *partition,
+						  size_t i);
+
+/** @param partition the partition. @param i a dedicated guest. @return the PUs it keeps
+ *  from everyone, list syntax, or NULL. */
+TMAP_EXPORT const char *tmap_partition_guest_cpus(const struct tmap_partition *partition,
+						  size_t i);
+
+/** @param partition the partition. @return how many traps it holds. */
+TMAP_EXPORT size_t tmap_partition_warning_count(const struct tmap_partition *partition);
+
+/** @param partition the partition. @param i a trap. @return the trap and its fix, or NULL. */
+TMAP_EXPORT const char *tmap_partition_warning(const struct tmap_partition *partition, size_t i);
 
 #ifdef __cplusplus
 }
