@@ -126,7 +126,7 @@ enum command {
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[], host_help[];
+	state_help[], backends_help[], host_help[], lint_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],

@@ -20,6 +20,7 @@ const char main_help[] =
 	"  state      what the allocation state holds: used and free per node, each guest\n"
 	"  release    free a guest's allocation in the state (its pins stay as they are)\n"
 	"  host       the host's partition: housekeeping, shared pool, dedicated guests, free\n"
+	"  lint       the traps of isolating this host, each with its fix\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
@@ -236,3 +237,24 @@ const char host_help[] =
 	"Examples:\n"
 	"  topomap host show --format cmdline\n"
 	"  topomap host set --housekeeping 0,12\n";
+
+const char lint_help[] =
+	"Usage: topomap lint [--state FILE] [--topology SRC] [--root DIR]\n"
+	"\n"
+	"Warn, each time with the fix, about the traps of isolating a host: a dedicated guest\n"
+	"whose SMT sibling belongs to another guest or to the housekeeping set; a reserve that\n"
+	"splits a core; an isolcpus= or nohz_full= on the running kernel\n"
+	"(/sys/devices/system/cpu/isolated, /proc/cmdline) that disagrees with the partition;\n"
+	"irqbalance's IRQBALANCE_BANNED_CPULIST that disagrees; a task allowed on several PUs\n"
+	"inside the isolated set, where the scheduler never balances it. Exit 4 when any.\n"
+	"\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json)\n"
+	"  --topology SRC         the host the state belongs to: 'live' (default),\n"
+	"                         'synthetic:DESC', 'NAME:ARG', a host FILE.json, or an hwloc XML file\n"
+	"  --root DIR             read the system's files below DIR (DIR/proc, DIR/sys, DIR/etc):\n"
+	"                         another host's copy of them\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap lint\n";

@@ -1018,6 +1018,8 @@ main(int argc, char *argv[])
 		return cmd_guests(CMD_VERIFY, argc - 1, argv + 1);
 	if (strcmp(cmd, "host") == 0)
 		return cmd_host(argc - 1, argv + 1);
+	if (strcmp(cmd, "lint") == 0)
+		return cmd_lint(argc - 1, argv + 1);
 	if (strcmp(cmd, "backends") == 0)
 		return cmd_backends(argc - 1, argv + 1);
 	if (strcmp(cmd, "state") == 0)

@@ -8,6 +8,7 @@
  * the sleepers. Skips (77) when not root, without a v1 cpuset hierarchy or with one PU.
  */
 #include <fcntl.h>
+#include <ftw.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -394,6 +395,215 @@ test_partition_traps(void **state)
 	tmap_topology_free(t);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* topomap lint: one test per trap, on crafted inputs (a synthetic host with SMT, a state made
+ * with the library, a root directory with the system's files) */
+
+#define LINT_HOST "synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:2" /* cores 2k, 2k+1 */
+
+static char lint_dir[] = "/tmp/topomap-lint-XXXXXX";
+static char lint_state[128];
+
+/* A file below the lint root, its directories made. */
+static void
+lint_file(const char *rel_path, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/root%s", lint_dir, rel_path);
+	for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A state for LINT_HOST with the reserve and guests given as "name:vcpus[:isolate]". */
+static void
+lint_make_state(const char *reserve, const char *const *guests)
+{
+	struct tmap_topology *t = test_topology(LINT_HOST);
+	struct tmap_solve_options opts = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+
+	unlink(lint_state);
+	opts.reserve = reserve;
+	assert_int_equal(tmap_state_open(lint_state, TMAP_STATE_WRITE, &st, &err), 0);
+	assert_int_equal(tmap_state_set_reserve(st, reserve, &err), 0);
+	assert_int_equal(tmap_host_new(t, &opts, &h, &err), 0);
+	for (; *guests; guests++) {
+		char name[32];
+		unsigned vcpus = 0;
+		struct tmap_guest *g = NULL;
+		struct tmap_plan *plan = NULL;
+
+		assert_true(sscanf(*guests, "%31[a-z]:%u", name, &vcpus) == 2);
+		assert_int_equal(tmap_guest_new(name, vcpus, &g, &err), 0);
+		if (strstr(*guests, ":isolate"))
+			assert_int_equal(tmap_guest_set_thread_policy(g, TMAP_THREAD_ISOLATE), 0);
+		assert_int_equal(tmap_host_place(h, g, &plan, &err), 0);
+		tmap_plan_free(plan);
+		tmap_guest_free(g);
+	}
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	tmap_state_close(st);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+static struct test_result
+lint_run(void)
+{
+	char root[160];
+
+	snprintf(root, sizeof(root), "%s/root", lint_dir);
+	mkdir(root, 0755);
+	return RUN("lint", "--topology", LINT_HOST, "--state", lint_state, "--root", root);
+}
+
+static int
+lint_setup(void **state)
+{
+	(void)state;
+	strcpy(lint_dir, "/tmp/topomap-lint-XXXXXX");
+	assert_non_null(mkdtemp(lint_dir));
+	snprintf(lint_state, sizeof(lint_state), "%s/state.json", lint_dir);
+	return 0;
+}
+
+static int
+remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+lint_teardown(void **state)
+{
+	(void)state;
+	return nftw(lint_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Trap: a dedicated guest whose SMT sibling belongs to another guest; thread policy isolate
+ * is the fix, and with it the warning goes. */
+static void
+test_lint_sibling_of_another_guest(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0-1", (const char *const[]){"c:1", "d:1", NULL});
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: dedicated guest 'c' holds PU 2, whose SMT sibling 3 belongs to guest 'd'; fix: apply 'c' again with --thread-policy isolate or require"));
+	test_result_clear(&r);
+	lint_make_state("0-1", (const char *const[]){"c:1:isolate", "d:1:isolate", NULL});
+	r = lint_run();
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "no trap found\n");
+	test_result_clear(&r);
+}
+
+/* Trap: a dedicated guest's sibling in the housekeeping set (and a reserve that splits a
+ * core, which put it there). */
+static void
+test_lint_sibling_housekeeping_and_split_reserve(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0", (const char *const[]){"b:1", NULL});
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: dedicated guest 'b' holds PU 1, whose SMT sibling 0 belongs to the housekeeping set; fix: "));
+	assert_non_null(strstr(r.out, "warning: the reserve splits a core: PU 0 is reserved, its SMT sibling 1 is not; fix: reserve whole cores (--reserve 0,1, or neither)"));
+	test_result_clear(&r);
+	/* A split reserve alone, without a guest beside it. */
+	lint_make_state("0", (const char *const[]){"a:2", NULL});
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "the reserve splits a core"));
+	assert_null(strstr(r.out, "dedicated guest"));
+	test_result_clear(&r);
+}
+
+/* Trap: the running kernel isolates other PUs than the partition (isolcpus= with flags,
+ * nohz_full=, the sysfs file); the fix is the fragment host show prints. */
+static void
+test_lint_kernel_isolation(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0-1", (const char *const[]){"a:2", NULL}); /* isolates 2-3 */
+	lint_file("/proc/cmdline", "quiet isolcpus=managed_irq,domain,4-5 nohz_full=2-3 ro\n");
+	lint_file("/sys/devices/system/cpu/isolated", "4-5\n");
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: the running kernel isolates 4-5 (isolcpus=), the partition isolates 2-3; fix: boot with isolcpus=managed_irq,domain,2-3 nohz_full=2-3 rcu_nocbs=2-3 irqaffinity=0-1"));
+	assert_non_null(strstr(r.out, "isolates 4-5 (/sys/devices/system/cpu/isolated)"));
+	assert_null(strstr(r.out, "(nohz_full=)"));
+	test_result_clear(&r);
+	lint_file("/proc/cmdline", "isolcpus=2,3\n");
+	lint_file("/sys/devices/system/cpu/isolated", "2-3\n");
+	r = lint_run();
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	/* What host show prints is the fragment lint asks for. */
+	r = RUN("host", "show", "--topology", LINT_HOST, "--state", lint_state, "--format", "cmdline");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "isolcpus=managed_irq,domain,2-3 nohz_full=2-3 rcu_nocbs=2-3 irqaffinity=0-1\n");
+	test_result_clear(&r);
+}
+
+/* Trap: irqbalance's banned CPUs disagree with the isolated set, or are not set. */
+static void
+test_lint_irqbalance(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0-1", (const char *const[]){"a:2", NULL});
+	lint_file("/etc/default/irqbalance", "#IRQBALANCE_BANNED_CPULIST=2-3\nIRQBALANCE_BANNED_CPULIST=\"2\"\n");
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: /etc/default/irqbalance bans 2 from irqbalance, the partition isolates 2-3; fix: IRQBALANCE_BANNED_CPULIST=2-3 there"));
+	test_result_clear(&r);
+	lint_file("/etc/default/irqbalance", "IRQBALANCE_BANNED_CPULIST=2,3\n");
+	r = lint_run();
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+}
+
+/* Trap: a task allowed on several PUs, all inside the isolated set. */
+static void
+test_lint_multi_pu_task(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0-1", (const char *const[]){"a:2", NULL});
+	lint_file("/proc/77/cgroup", "0::/system.slice/x.service\n");
+	lint_file("/proc/77/task/78/status", "Name:\tworker\nPPid:\t1\nCpus_allowed_list:\t2-3\n");
+	lint_file("/proc/77/task/78/stat", "78 (worker) S 1 1 1 0 -1 4194304 0\n");
+	lint_file("/proc/77/task/79/status", "Name:\tpinned\nPPid:\t1\nCpus_allowed_list:\t2\n");
+	lint_file("/proc/77/task/79/stat", "79 (pinned) S 1 1 1 0 -1 4194304 0\n");
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: task 78 (pid 77, 'worker') may run on PUs 2-3 inside the isolated set 2-3, where the scheduler does not balance: it stays on one of them; fix: pin each thread to one PU (taskset -pc PU 78)"));
+	assert_null(strstr(r.out, "'pinned'"));
+	test_result_clear(&r);
+}
+
 int
 main(void)
 {
@@ -403,6 +613,13 @@ main(void)
 	};
 	const struct CMUnitTest unit_tests[] = {
 		cmocka_unit_test(test_partition_traps),
+		cmocka_unit_test_setup_teardown(test_lint_sibling_of_another_guest, lint_setup,
+						lint_teardown),
+		cmocka_unit_test_setup_teardown(test_lint_sibling_housekeeping_and_split_reserve,
+						lint_setup, lint_teardown),
+		cmocka_unit_test_setup_teardown(test_lint_kernel_isolation, lint_setup, lint_teardown),
+		cmocka_unit_test_setup_teardown(test_lint_irqbalance, lint_setup, lint_teardown),
+		cmocka_unit_test_setup_teardown(test_lint_multi_pu_task, lint_setup, lint_teardown),
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pinned_kernel_threads),
