@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include <topomap/backend.h>
+#include <topomap/session.h>
 #include <topomap/topomap.h>
 
 enum {
@@ -115,18 +116,54 @@ enum {
 	OPT_CONFIG,
 	OPT_TARGET_END,
 	OPT_END = OPT_TARGET_END,
+	/* reserve's own */
+	OPT_ADD,
+	OPT_REMOVE,
 };
 
 enum command {
 	CMD_PLAN,
 	CMD_APPLY,
 	CMD_VERIFY,
+	CMD_ADOPT,
 };
+
+/* What plan, apply and verify share: options, the guests, the session. */
+struct plan_request {
+	enum command cmd;
+	const char *state_path;		/* --state, or NULL for the default */
+	bool batch;			/* --batch: as many as fit, the rest listed */
+	const char *source;		/* --topology */
+	const char *remote_uri;		/* --connect of another host: its state is its own */
+	const char *backend;
+	bool dry_run;
+	bool all;			/* verify --all: every recorded guest */
+	int format;
+	struct tmap_solve_options solve;
+	struct inline_guest ig;
+	struct tmap_target *target;
+	struct tmap_guests *guests;	/* the guests asked for */
+	struct tmap_session *session;
+	size_t notices_shown;		/* the session's notices printed so far */
+	int argc;			/* the command's arguments, for those read late */
+	char **argv;
+};
+
+extern const char *const command_names[];
+
+/* main.c */
+int parse_request(int argc, char *argv[], struct plan_request *req);
+
+/* guests.c: the commands over the library's session */
+int open_session(struct plan_request *req, bool write);
+int cmd_guests(enum command cmd, int argc, char *argv[]);
+int cmd_ledger(const char *cmd, int argc, char *argv[]);
+
 
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[], host_help[], lint_help[];
+	state_help[], backends_help[], reserve_help[], adopt_help[], host_help[], lint_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -152,10 +189,9 @@ int unknown_option(const char *cmd, const struct option *options, int optopt_,
 int check_source(const char *source);
 int missing_value(const char *cmd, char *const argv[], int optind_);
 
-/* main.c: one recorded guest through the backend and target it was applied with, a line on
- * out; 0 in force, 1 drifted, -1 not checked. */
-int verify_recorded(struct tmap_state *state, const struct tmap_host *host, const char *name,
-		    FILE *out);
+/* guests.c: one recorded guest through the backend and target it was applied with, a line
+ * on out; 0 in force, 1 drifted, -1 not checked. */
+int verify_line(struct tmap_session *session, const char *name, FILE *out);
 /* host.c, host-verify.c, lint.c (issue 15) */
 int cmd_host(int argc, char *argv[]);
 int cmd_verify_host(int argc, char *argv[]);

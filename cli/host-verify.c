@@ -125,19 +125,30 @@ guest_intruders(const struct host_ctx *c, const struct tmap_tasks *tasks, size_t
 }
 
 static int
-verify_host(struct host_ctx *c, FILE *out, size_t *ret_drifted, size_t *ret_intruders)
+verify_host(struct host_ctx *c, const struct host_args *a, FILE *out, size_t *ret_drifted,
+	    size_t *ret_intruders)
 {
+	struct tmap_session_options opts = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *session = NULL;
 	struct tmap_tasks *tasks = NULL;
 	struct tmap_error err = {0};
 	size_t drifted = 0, unchecked = 0, intruders = 0;
 	int r;
 
-	for (size_t i = 0; i < tmap_host_guest_count(c->host); i++) {
-		int v = verify_recorded(c->state, c->host, tmap_host_guest_name(c->host, i), out);
+	/* The guests through the session, which reads the state as the CLI's other commands do
+	 * (a shared lock, as the partition's). */
+	opts.topology = a->topology;
+	opts.state = c->state_path;
+	r = tmap_session_open(&opts, &session, &err);
+	if (r < 0)
+		return fail(EXIT_RUNTIME, "verify: %s", err.message);
+	for (size_t i = 0; i < tmap_session_guest_count(session); i++) {
+		int v = verify_line(session, tmap_session_guest_name(session, i), out);
 
 		drifted += v == 1;
 		unchecked += v < 0;
 	}
+	tmap_session_close(session);
 	fprintf(out, "housekeeping: %s\n", *tmap_partition_housekeeping(c->partition) ?
 						   tmap_partition_housekeeping(c->partition) : "-");
 	r = tmap_tasks_read(NULL, 0, &tasks, &err);
@@ -179,7 +190,7 @@ cmd_verify_host(int argc, char *argv[])
 		host_ctx_close(&c);
 		return fail(EXIT_RUNTIME, "out of memory");
 	}
-	v = verify_host(&c, out, &drifted, &intruders);
+	v = verify_host(&c, &a, out, &drifted, &intruders);
 	r = emit_stream(out, &text, EXIT_OK);
 	host_ctx_close(&c);
 	if (r != EXIT_OK)

@@ -45,6 +45,7 @@ host_ctx_open(struct host_ctx *c, const char *source, const char *state_path, bo
 		if (!state_path || !state_path[0])
 			state_path = TOPOMAP_STATE_DEFAULT;
 	}
+	c->state_path = state_path;
 	r = tmap_state_open(state_path, write ? TMAP_STATE_WRITE : 0, &c->state, &err);
 	if (r < 0)
 		return fail(EXIT_RUNTIME, "%s", err.message);

@@ -14,6 +14,7 @@ struct host_ctx {
 	struct tmap_state *state;
 	struct tmap_host *host;
 	struct tmap_partition *partition;
+	const char *state_path;	/* the state's file */
 };
 
 struct host_args {

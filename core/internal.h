@@ -10,6 +10,7 @@
 #define TOPOMAP_INTERNAL_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <hwloc.h>
 #include <json-c/json.h>
 #include <inttypes.h>
@@ -24,6 +25,9 @@
 /* error.c */
 
 /* tmap_error_set() and tmap_error_prefix() are public: <topomap/topomap.h>. */
+
+/* Append a printf()ed line to a growing array of lines: 0 or -ENOMEM. */
+int lines_append_vprintf(char ***lines, size_t *n, const char *fmt, va_list ap) _printf_(3, 0);
 
 static inline void
 hwloc_bitmap_freep(hwloc_bitmap_t *b)
@@ -42,6 +46,10 @@ int bitmap_parse_list(const char *text, hwloc_bitmap_t *ret);
 int bitmap_parse_trimmed(const char *list, hwloc_bitmap_t *ret);
 /* Print a set in list syntax into a malloc()ed string ("" for an empty set). */
 char *bitmap_list(hwloc_const_bitmap_t set);
+/* a ∪ b and a − b of two lists (NULL or "" is empty) into a new list in *ret, whose old
+ * string is freed (it may be a or b). */
+int cpulist_union(const char *a, const char *b, char **ret);
+int cpulist_subtract(const char *a, const char *b, char **ret);
 
 /* ------------------------------------------------------------------------------------- */
 /* json.c: the one strict reader of JSON input */
@@ -271,6 +279,17 @@ int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
  * allocation failure); state.c reads it back. */
 struct json_object;
 struct json_object *plan_guest_to_json(const struct plan_guest *pg);
+
+/* backend.c: what is in force, read through a backend, for the session's adopt. */
+struct tmap_backend_module;
+struct tmap_target;
+struct tmap_observed;
+int backend_observe(const struct tmap_backend_module *m, const struct tmap_target *target,
+		    const struct tmap_plan *plan, size_t guest, struct tmap_observed **ret,
+		    struct tmap_error *err);
+/* One set read back (kind: enum tmap_observed_kind), or NULL. */
+hwloc_const_bitmap_t observed_get(const struct tmap_observed *o, int kind, unsigned index);
+void observed_release(struct tmap_observed *o);
 
 /* host.c: record a guest the state file says is placed, checking it against this host. */
 int host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err);

@@ -7,23 +7,13 @@
 int
 plan_guest_explain(struct plan_guest *pg, const char *fmt, ...)
 {
-	char **v, *line = NULL;
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
+	r = lines_append_vprintf(&pg->explain, &pg->nexplain, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	v = realloc(pg->explain, (pg->nexplain + 1) * sizeof(*v));
-	if (!v) {
-		free(line);
-		return -ENOMEM;
-	}
-	pg->explain = v;
-	pg->explain[pg->nexplain++] = line;
-	return 0;
+	return r;
 }
 
 int

@@ -807,6 +807,130 @@ test_reserve_union(void **state)
 	rmdir(dir);
 }
 
+/*
+ * topomap reserve: the recorded reserve shown, added to and taken from, under the lock; a PU
+ * a recorded guest holds is refused, naming the guest.
+ */
+static void
+test_reserve_command(void **state)
+{
+	char dir[] = "/tmp/topomap-test-rsv-XXXXXX", statefile[128], lock[160], rel[128];
+	char held[64], other[16], line[64];
+	struct test_result r;
+	char *cpus;
+
+	(void)state;
+	need_two_pus();
+	assert_non_null(mkdtemp(dir));
+	snprintf(statefile, sizeof(statefile), "%s/state.json", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", statefile);
+	snprintf(rel, sizeof(rel), "%s/rs1", name);
+	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--create", "--topology", "live",
+		"--name", "rs1", "--vcpus", "1", "--state", statefile);
+	expect(&r, 0);
+	test_result_clear(&r);
+	cpus = slurp(at("%s/rs1/cpuset.cpus", base));
+	assert_non_null(cpus);
+	snprintf(held, sizeof(held), "%d", atoi(cpus));
+	free(cpus);
+	snprintf(other, sizeof(other), "%d", atoi(held) == pu0 ? pu1 : pu0);
+
+	r = RUN("reserve", "--add", held, "--state", statefile);
+	expect(&r, 2);
+	assert_non_null(strstr(r.err, "guest 'rs1'"));
+	test_result_clear(&r);
+	r = RUN("reserve", "--add", other, "--state", statefile);
+	expect(&r, 0);
+	snprintf(line, sizeof(line), "reserved: %s\n", other);
+	assert_string_equal(r.out, line);
+	test_result_clear(&r);
+	r = RUN("reserve", "--state", statefile);
+	expect(&r, 0);
+	assert_string_equal(r.out, line);
+	test_result_clear(&r);
+	/* Nothing is free now: a second guest does not fit. */
+	r = RUN("plan", "--topology", "live", "--name", "rs2", "--vcpus", "1", "--state", statefile);
+	assert_int_equal(r.status, 3);
+	test_result_clear(&r);
+	r = RUN("reserve", "--remove", other, "--state", statefile);
+	expect(&r, 0);
+	assert_string_equal(r.out, "reserved: none\n");
+	test_result_clear(&r);
+	r = RUN("reserve", "--add", "0-", "--state", statefile);
+	expect(&r, 2);
+	test_result_clear(&r);
+	r = RUN("release", "rs1", "--state", statefile);
+	expect(&r, 0);
+	test_result_clear(&r);
+	rmdir(at("%s/rs1", base));
+	unlink(lock);
+	unlink(statefile);
+	rmdir(dir);
+}
+
+/*
+ * topomap adopt: a container pinned by hand (its cpuset written directly, a task in it) is
+ * recorded as it is pinned, and later plans go around it; adopting it twice, or a second
+ * container on a PU a recorded guest holds, is refused naming that guest. Nothing is written.
+ */
+static void
+test_adopt_by_hand(void **state)
+{
+	char hand[PATH_MAX], hand2[PATH_MAX], rel[128], rel2[128], pu[16], other[16];
+	struct test_result r;
+	char *cpus;
+
+	(void)state;
+	need_two_pus();
+	snprintf(pu, sizeof(pu), "%d", pu1);
+	snprintf(other, sizeof(other), "%d", pu0);
+	snprintf(hand, sizeof(hand), "%s/hand", base);
+	snprintf(rel, sizeof(rel), "%s/hand", name);
+	assert_int_equal(mkdir(hand, 0755), 0);
+	assert_int_equal(put(at("%s/cpuset.mems", hand), host_mems), 0);
+	assert_int_equal(put(at("%s/cpuset.cpus", hand), pu), 0);
+	assert_int_equal(put(at("%s/cgroup.procs", hand), at("%d", (int)sleeper)), 0);
+
+	r = RUN("adopt", "--backend=cgroup", "--cgroup", rel, "--name", "hand");
+	expect(&r, 0);
+	assert_non_null(strstr(r.out, at("adopted 'hand' (backend 'cgroup'): vcpus on PUs %d,", pu1)));
+	test_result_clear(&r);
+	cpus = slurp(at("%s/cpuset.cpus", hand));
+	assert_int_equal(atoi(cpus), pu1); /* untouched */
+	free(cpus);
+	r = RUN("verify", "--all");
+	expect(&r, 0);
+	assert_non_null(strstr(r.out, "hand"));
+	assert_non_null(strstr(r.out, "in force"));
+	test_result_clear(&r);
+	/* A guest planned now goes around it. */
+	r = RUN("plan", "--topology", "live", "--name", "next", "--vcpus", "1", "--format", "json");
+	expect(&r, 0);
+	assert_non_null(strstr(r.out, at("\"cpuset\":\"%d\"", pu0)));
+	test_result_clear(&r);
+	r = RUN("adopt", "--backend=cgroup", "--cgroup", rel, "--name", "hand");
+	expect(&r, 2);
+	assert_non_null(strstr(r.err, "recorded already"));
+	test_result_clear(&r);
+	/* A second hand-pinned container on the PU 'hand' holds: refused, naming 'hand'. */
+	snprintf(hand2, sizeof(hand2), "%s/hand2", base);
+	snprintf(rel2, sizeof(rel2), "%s/hand2", name);
+	assert_int_equal(mkdir(hand2, 0755), 0);
+	assert_int_equal(put(at("%s/cpuset.mems", hand2), host_mems), 0);
+	assert_int_equal(put(at("%s/cpuset.cpus", hand2), pu), 0);
+	r = RUN("adopt", "--backend=cgroup", "--cgroup", rel2, "--name", "hand2");
+	expect(&r, 2);
+	assert_non_null(strstr(r.err, "guest 'hand'"));
+	test_result_clear(&r);
+	r = RUN("release", "hand");
+	expect(&r, 0);
+	test_result_clear(&r);
+	r = RUN("state", "--format", "json");
+	expect(&r, 0);
+	assert_null(strstr(r.out, "\"hand\""));
+	test_result_clear(&r);
+}
+
 /* verify --all: every recorded guest through the target it was applied to, one line each;
  * a cgroup changed by hand is drift, exit 4. */
 static void
@@ -1050,6 +1174,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_without_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_failure_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserve_union, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_by_hand, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_library, setup, teardown),
 	};
