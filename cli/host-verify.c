@@ -55,21 +55,23 @@ libvirt_pid(const char *domain)
 
 /* What a guest's own tasks are, from its recorded target's identity: its cgroup (the cgroup
  * backend), its QEMU process (qemu-direct), its domain's QEMU (libvirt). */
-static void
-guest_owner(struct tmap_state *state, const char *name, char **ret_cgroup, pid_t *ret_pid)
+void
+guest_owner(struct tmap_state *state, const char *name, char **ret_dir, char **ret_cgroup,
+	    pid_t *ret_pid)
 {
 	struct tmap_backend_module *module = NULL;
 	struct tmap_target *target = NULL, *identity = NULL;
 	const char *backend, *v;
 
+	*ret_dir = NULL;
 	*ret_cgroup = NULL;
 	*ret_pid = 0;
 	if (tmap_state_guest_target(state, name, &backend, &target, NULL) < 0)
 		return;
 	if (tmap_backend_load(backend, &module, NULL) == 0 && tmap_target_new(&identity) == 0 &&
 	    tmap_backend_identify(module, target, identity, NULL) == 0) {
-		if ((v = tmap_target_get(identity, "cgroup")))
-			tmap_cgroup_path(v, ret_cgroup, NULL);
+		if ((v = tmap_target_get(identity, "cgroup")) && tmap_cgroup_path(v, ret_cgroup, NULL) == 0)
+			*ret_dir = strdup(v);
 		if ((v = tmap_target_get(identity, "pid")))
 			*ret_pid = pid_from_text(v);
 		if (strcmp(backend, "libvirt") == 0)
@@ -89,10 +91,11 @@ guest_intruders(const struct host_ctx *c, const struct tmap_tasks *tasks, size_t
 	const char *cpus = tmap_partition_guest_cpus(c->partition, i);
 	size_t *idx = NULL, *kidx = NULL, n = 0, nk = 0;
 	struct tmap_error err = {0};
-	char *own = NULL;
+	char *own = NULL, *dir = NULL;
 	pid_t own_pid;
 
-	guest_owner(c->state, name, &own, &own_pid);
+	guest_owner(c->state, name, &dir, &own, &own_pid);
+	free(dir);
 	if (tmap_tasks_intruders(tasks, cpus, own, own_pid, 0, &idx, &n, &err) < 0 ||
 	    tmap_tasks_intruders(tasks, cpus, own, own_pid, TMAP_TASKS_PINNED_KERNEL, &kidx, &nk,
 				 &err) < 0) {

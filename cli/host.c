@@ -140,6 +140,8 @@ host_options(const char *cmd, int argc, char *argv[], const char *help,
 		{"format", required_argument, NULL, 'f'},
 		{"root", required_argument, NULL, 'r'},
 		{"host", no_argument, NULL, 'H'},
+		{"narrow", required_argument, NULL, 'n'},
+		{"undo", no_argument, NULL, 'u'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -179,6 +181,15 @@ host_options(const char *cmd, int argc, char *argv[], const char *help,
 			break;
 		case 'H':
 			a->host = true;
+			break;
+		case 'n':
+			if (a->nnarrow == HOST_MAX_NARROW)
+				return fail(EXIT_USAGE, "%s: --narrow given more than %d times", cmd,
+					    HOST_MAX_NARROW);
+			a->narrow[a->nnarrow++] = optarg;
+			break;
+		case 'u':
+			a->undo = true;
 			break;
 		}
 	}
@@ -254,12 +265,14 @@ cmd_host(int argc, char *argv[])
 	const char *sub = argc > 1 ? argv[1] : NULL;
 
 	if (!sub)
-		return fail(EXIT_USAGE, "host: missing subcommand: show or set (see 'topomap host --help')");
+		return fail(EXIT_USAGE, "host: missing subcommand: show, set or isolate (see 'topomap host --help')");
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
 		return emit(host_help);
 	if (strcmp(sub, "show") == 0)
 		return host_show(argc - 1, argv + 1);
 	if (strcmp(sub, "set") == 0)
 		return host_set(argc - 1, argv + 1);
-	return fail(EXIT_USAGE, "host: unknown subcommand '%s' (show or set)", sub);
+	if (strcmp(sub, "isolate") == 0)
+		return host_isolate(argc - 1, argv + 1);
+	return fail(EXIT_USAGE, "host: unknown subcommand '%s' (show, set or isolate)", sub);
 }

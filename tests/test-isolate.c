@@ -7,6 +7,7 @@
  * Below /sys/fs/cgroup/cpuset/topomap-isolate-<pid>, which teardown removes after killing
  * the sleepers. Skips (77) when not root, without a v1 cpuset hierarchy or with one PU.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sched.h>
@@ -100,6 +101,10 @@ static int teardown(void **state);
 static int
 teardown_all(void **state)
 {
+	/* A test that failed halfway leaves nothing isolated behind. */
+	struct test_result r = RUN("host", "isolate", "--undo");
+
+	test_result_clear(&r);
 	return teardown(state) | test_state_teardown(state);
 }
 
@@ -114,7 +119,8 @@ teardown(void **state)
 		waitpid(children[i], NULL, 0);
 	}
 	nchildren = 0;
-	for (const char *const *n = (const char *const[]){"g1", "g2", NULL}; *n; n++) {
+	for (const char *const *n = (const char *const[]){"g1", "g2", "sys/a", "sys", NULL}; *n;
+	     n++) {
 		snprintf(path, sizeof(path), "%s/%s", base, *n);
 		rmdir(path);
 	}
@@ -337,6 +343,133 @@ test_verify_host_cli(void **state)
 	snprintf(needle, sizeof(needle), "dedicated      %s (dedicated guest 'g1')", cpus1);
 	assert_non_null(strstr(r.out, needle));
 	test_result_clear(&r);
+}
+
+/* Every /proc/irq/N/smp_affinity_list, as one text. */
+static char *
+irq_affinities(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	DIR *d = opendir("/proc/irq");
+	struct dirent *de;
+
+	assert_non_null(out);
+	while (d && (de = readdir(d))) {
+		char path[300], line[256] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/irq/%s/smp_affinity_list", de->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(line, sizeof(line), f))
+			fprintf(out, "%s %s", de->d_name, line);
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	fclose(out);
+	return text;
+}
+
+static char *
+file_line(const char *dir, const char *file)
+{
+	char path[512], *line = calloc(1, 256);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(line, 256, f));
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	return line;
+}
+
+static void
+assert_cpus(const char *dir, const char *want)
+{
+	char *line = file_line(dir, "cpuset.cpus");
+
+	assert_string_equal(line, want);
+	free(line);
+}
+
+/* host isolate on the real cgroup v1 hierarchy: a guest on PU 1 (PU 0 reserved), a "system"
+ * cgroup with a child holding a sleeping task. The system cgroups are narrowed children
+ * first, the task's Cpus_allowed_list with them, and verify --host no longer names it; an
+ * injected failure at the second write puts the first back and records nothing; --undo puts
+ * back every cgroup file and interrupt. */
+static void
+test_isolate_cgroup_v1(void **state)
+{
+	char sys[300], sub[320], narrow[160], needle[160];
+	_cleanup_free_ char *irqs = irq_affinities();
+	struct test_result r;
+	pid_t task;
+
+	(void)state;
+	snprintf(narrow, sizeof(narrow), "%s/g1", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", narrow, "--create", "--name", "g1",
+		"--vcpus", "1", "--reserve", "0");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	make_cgroup("sys", "0-1", sys, sizeof(sys));
+	snprintf(sub, sizeof(sub), "%s/a", sys);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	write_file(sub, "cpuset.mems", "0");
+	write_file(sub, "cpuset.cpus", "0-1");
+	task = sleeper(sub, -1);
+	snprintf(narrow, sizeof(narrow), "%s/sys", rel + 1);
+
+	/* A write that fails halfway: the first one (the child) is put back, nothing recorded. */
+	test_inject_fault("write", 2, 0);
+	r = RUN("host", "isolate", "--narrow", narrow);
+	test_inject_fault(NULL, 0, 0);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "every file written was put back"));
+	test_result_clear(&r);
+	assert_cpus(sub, "0-1");
+	assert_cpus(sys, "0-1");
+	r = RUN("host", "isolate", "--undo");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "nothing to undo"));
+	test_result_clear(&r);
+
+	/* For real. */
+	r = RUN("host", "isolate", "--narrow", narrow);
+	assert_int_equal(r.status, 0);
+	assert_true(strstr(r.out, "a/cpuset.cpus (was '0-1')") < strstr(r.out, "sys/cpuset.cpus (was '0-1')"));
+	test_result_clear(&r);
+	{
+		char path[64], buf[4096];
+		FILE *f;
+		size_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)task);
+		assert_non_null(f = fopen(path, "r"));
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		assert_non_null(strstr(buf, "Cpus_allowed_list:\t0\n"));
+	}
+	r = RUN("verify", "--host");
+	snprintf(needle, sizeof(needle), "pid %d ", (int)task);
+	assert_null(strstr(r.out, needle));
+	test_result_clear(&r);
+
+	/* --undo: every file as it was. */
+	r = RUN("host", "isolate", "--undo");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	assert_cpus(sub, "0-1");
+	assert_cpus(sys, "0-1");
+	{
+		_cleanup_free_ char *after = irq_affinities();
+
+		assert_string_equal(after, irqs);
+	}
 }
 
 /* The partition of a host with SMT (siblings n and n+8): the traps, each with its fix, and the
@@ -610,6 +743,7 @@ main(void)
 	const struct CMUnitTest cgroup_tests[] = {
 		cmocka_unit_test_setup_teardown(test_intruders_cgroup_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_host_cli, setup_all, teardown_all),
+		cmocka_unit_test_setup_teardown(test_isolate_cgroup_v1, setup_all, teardown_all),
 	};
 	const struct CMUnitTest unit_tests[] = {
 		cmocka_unit_test(test_partition_traps),

@@ -1160,6 +1160,115 @@ TMAP_EXPORT size_t tmap_partition_warning_count(const struct tmap_partition *par
 /** @param partition the partition. @param i a trap. @return the trap and its fix, or NULL. */
 TMAP_EXPORT const char *tmap_partition_warning(const struct tmap_partition *partition, size_t i);
 
+
+/* ---------------------------------------------------------------------------------------- */
+/** @name The partition put in force live (issue 15) */
+
+/** What tmap_isolate() did: each file written, what undoes it, and what it refused. */
+struct tmap_isolation;
+
+/** tmap_isolate() flag: leave the interrupts where they are. */
+#define TMAP_ISOLATE_NO_IRQS (1u << 0)
+
+/** Options of tmap_isolate(). Initialise with TMAP_ISOLATE_OPTIONS_INIT. */
+struct tmap_isolate_options {
+	uint32_t size;			/**< sizeof(struct tmap_isolate_options) */
+	uint32_t flags;			/**< TMAP_ISOLATE_* bits */
+	const char *proc_root;		/**< the proc file system, NULL for "/proc" */
+	const char *const *narrow;	/**< cgroups to narrow to the host's PUs */
+	size_t nnarrow;
+	const char *const *guest_cgroups; /**< dedicated guests' cgroup directories */
+	size_t nguest_cgroups;
+};
+
+/** Initialiser for struct tmap_isolate_options. */
+#define TMAP_ISOLATE_OPTIONS_INIT {.size = sizeof(struct tmap_isolate_options)}
+
+/**
+ * Keep the host off its dedicated guests' PUs, live, as a transaction: each file is captured
+ * before it is written and read back after; on any failure every captured value is put back,
+ * last written first. cgroup v1: the cgroups of options->narrow (and every cgroup below them,
+ * children first) narrowed to the housekeeping and shared PUs. cgroup v2: each guest cgroup
+ * made an isolated partition, and system.slice, user.slice, init.scope and options->narrow
+ * narrowed. Interrupts: each IRQ moved off the dedicated PUs, its effective affinity read
+ * back; one the kernel keeps there is reported (tmap_isolation_refused()), not a failure.
+ * @param partition the partition (tmap_partition_new()).
+ * @param options what to narrow, the guests' cgroups, flags.
+ * @param ret receives what was done (tmap_isolation_free()), to record for an undo.
+ * @param reterr receives the message on failure.
+ * @return 0; -EINVAL (nothing to isolate, or nothing left for the host), -EOPNOTSUPP (no
+ *         cpuset hierarchy or partitions), -ENOTRECOVERABLE when what was written could not
+ *         all be put back, or the -errno of the write that failed (everything put back).
+ */
+TMAP_EXPORT int tmap_isolate(const struct tmap_partition *partition,
+			     const struct tmap_isolate_options *options,
+			     struct tmap_isolation **ret, struct tmap_error *reterr);
+
+/** @param isolation what was done, or NULL. @return NULL. */
+TMAP_EXPORT struct tmap_isolation *tmap_isolation_free(struct tmap_isolation *isolation);
+
+/** @param isolation what was done. @return how many files were written. */
+TMAP_EXPORT size_t tmap_isolation_change_count(const struct tmap_isolation *isolation);
+
+/**
+ * @param isolation what was done.
+ * @param i 0 to tmap_isolation_change_count() - 1, in the order written.
+ * @param ret_path receives the file; may be NULL.
+ * @param ret_restore receives what to write to undo it; may be NULL.
+ * @param ret_value receives what was written; may be NULL.
+ * @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_isolation_change(const struct tmap_isolation *isolation, size_t i,
+				      const char **ret_path, const char **ret_restore,
+				      const char **ret_value);
+
+/** @param isolation what was done. @return how many things the kernel refused. */
+TMAP_EXPORT size_t tmap_isolation_refused_count(const struct tmap_isolation *isolation);
+
+/** @param isolation what was done. @param i a refusal. @return it, as a sentence. */
+TMAP_EXPORT const char *tmap_isolation_refused(const struct tmap_isolation *isolation, size_t i);
+
+/**
+ * Undo an isolation: write values[i] to paths[i], last first, going on past a failure.
+ * @param paths the files, as tmap_isolation_change() gave them.
+ * @param values what undoes each.
+ * @param n how many.
+ * @param reterr receives the first failure.
+ * @return 0 or the -errno of the first write that failed.
+ */
+TMAP_EXPORT int tmap_isolate_restore(const char *const *paths, const char *const *values,
+				     size_t n, struct tmap_error *reterr);
+
+
+/**
+ * What the last tmap_isolate() recorded in the state wrote (tmap_state_set_isolation()).
+ * @param state the state.
+ * @return how many files, 0 when the host is not isolated.
+ */
+TMAP_EXPORT size_t tmap_state_isolation_count(const struct tmap_state *state);
+
+/**
+ * @param state the state.
+ * @param i 0 to tmap_state_isolation_count() - 1, in the order written.
+ * @param ret_path receives the file; may be NULL.
+ * @param ret_restore receives what undoes the write; may be NULL.
+ * @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_state_isolation_change(const struct tmap_state *state, size_t i,
+					    const char **ret_path, const char **ret_restore);
+
+/**
+ * Record what an isolation wrote (NULL: the host is not isolated any more), saved by the
+ * next tmap_state_save().
+ * @param state a state opened with TMAP_STATE_WRITE.
+ * @param isolation what tmap_isolate() did, or NULL.
+ * @param reterr receives the message on failure.
+ * @return 0 or a negative errno code.
+ */
+TMAP_EXPORT int tmap_state_set_isolation(struct tmap_state *state,
+					 const struct tmap_isolation *isolation,
+					 struct tmap_error *reterr);
+
 #ifdef __cplusplus
 }
 #endif
