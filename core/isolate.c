@@ -117,8 +117,8 @@ refuse(struct tmap_isolation *iso, const char *fmt, ...)
 	return 0;
 }
 
-/* Write value to path, recording what undoes it first, so that a write that fails halfway
- * is undone too. */
+/* Write value to path and record what undoes it. A kernel attribute takes a write whole or
+ * not at all: one that failed changed nothing, and is not recorded. */
 static int
 change(struct tmap_isolation *iso, const char *path, const char *restore, const char *value,
        struct tmap_error *err)
@@ -143,11 +143,29 @@ change(struct tmap_isolation *iso, const char *path, const char *restore, const 
 		free(c->value);
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
-	iso->n++;
 	r = write_text(path, value);
-	if (r < 0)
+	if (r < 0) {
+		free(c->path);
+		free(c->restore);
+		free(c->value);
 		return tmap_error_set(err, r, "cannot write '%s' to %s: %s", value, path, strerror(-r));
+	}
+	iso->n++;
 	return 0;
+}
+
+/* The PUs in effect beside a cpuset.cpus file (its cpuset.cpus.effective), or "". */
+static char *
+effective_of(const char *path)
+{
+	_cleanup_free_ char *eff = NULL;
+	char *line = NULL;
+
+	if (asprintf(&eff, "%s.effective", path) < 0)
+		return NULL;
+	if (read_line(eff, &line) < 0)
+		return strdup("");
+	return line;
 }
 
 /* Narrow a cpuset.cpus file to what it holds of the host's PUs (all of them when it holds
@@ -172,6 +190,14 @@ narrow_file(struct tmap_isolation *iso, const char *path, bool whole, struct tma
 	value = bitmap_list(want);
 	if (!value)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
+	/* An empty cpuset.cpus (v2: the parent's PUs) cannot be put back once the cgroup has
+	 * tasks (the kernel says ENOSPC): it comes back as the PUs it had in effect. */
+	if (!*old) {
+		free(old);
+		old = effective_of(path);
+		if (!old)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
 	r = change(iso, path, old, value, err);
 	if (r < 0)
 		return r;
@@ -403,8 +429,8 @@ isolate_cgroups(struct tmap_isolation *iso, const struct tmap_isolate_options *o
 			return tmap_error_set(err, r, "cannot read %s: %s", path, strerror(-r));
 		if (!has_word(controllers, "cpuset"))
 			r = change(iso, path, "-cpuset", "+cpuset", err);
-		for (size_t i = 0; r == 0 && i < o->nguest_cgroups; i++)
-			r = isolate_v2(iso, o->guest_cgroups[i], err);
+		/* Narrowed before the partitions take their PUs, so that what a narrowed cgroup
+		 * had in effect is still all it had. */
 		for (size_t i = 0; r == 0 && i < ARRAY_SIZE(system_cgroups); i++) {
 			snprintf(path, sizeof(path), "%s/%s/cpuset.cpus", iso->cgroup_root,
 				 system_cgroups[i]);
@@ -433,6 +459,8 @@ isolate_cgroups(struct tmap_isolation *iso, const struct tmap_isolate_options *o
 			r = narrow_v1(iso, path, 0, err);
 		}
 	}
+	for (size_t i = 0; v2 && r == 0 && i < o->nguest_cgroups; i++)
+		r = isolate_v2(iso, o->guest_cgroups[i], err);
 	return r;
 }
 
