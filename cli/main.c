@@ -389,8 +389,9 @@ main(int argc, char *argv[])
 		return cmd_guests(CMD_PLAN, argc - 1, argv + 1);
 	if (strcmp(cmd, "apply") == 0)
 		return cmd_guests(CMD_APPLY, argc - 1, argv + 1);
-	if (strcmp(cmd, "verify") == 0 && argc > 2 && strcmp(argv[2], "--host") == 0)
-		return cmd_verify_host(argc - 1, argv + 1);
+	for (int i = 2; strcmp(cmd, "verify") == 0 && i < argc; i++)
+		if (strcmp(argv[i], "--host") == 0)
+			return cmd_verify_host(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_guests(CMD_VERIFY, argc - 1, argv + 1);
 	if (strcmp(cmd, "adopt") == 0)

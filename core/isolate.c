@@ -301,9 +301,12 @@ move_irqs(struct tmap_isolation *iso, struct tmap_error *err)
 			r = tmap_error_set(err, -ENOMEM, "out of memory");
 			break;
 		}
-		if (write_text(file, value) < 0) {
-			r = refuse(iso, "irq %s: the kernel keeps it on %s (%m: a managed interrupt?)",
-				   de->d_name, old);
+		r = write_text(file, value);
+		if (r < 0) {
+			r = refuse(iso, "irq %s: the kernel keeps it on %s (%s: a managed interrupt?)",
+				   de->d_name, old, strerror(-r));
+			if (r == -ENOMEM)
+				r = tmap_error_set(err, r, "out of memory");
 			continue;
 		}
 		r = change(iso, file, old, value, err);

@@ -44,11 +44,16 @@ write_file(const char *dir, const char *file, const char *value)
 static pid_t
 sleeper(const char *dir, int cpu)
 {
-	char text[32];
-	pid_t pid = fork();
+	char text[32], ready;
+	int fds[2];
+	pid_t pid;
 
+	/* The child says when it is pinned: a scan must not see it before. */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		close(fds[0]);
 		if (cpu >= 0) {
 			cpu_set_t set;
 
@@ -57,9 +62,15 @@ sleeper(const char *dir, int cpu)
 			if (sched_setaffinity(0, sizeof(set), &set) < 0)
 				_exit(1);
 		}
+		if (write(fds[1], "r", 1) != 1)
+			_exit(1);
+		close(fds[1]);
 		for (;;)
 			pause();
 	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &ready, 1), 1);
+	close(fds[0]);
 	children[nchildren++] = pid;
 	if (dir) {
 		snprintf(text, sizeof(text), "%d", (int)pid);
