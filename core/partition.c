@@ -33,10 +33,12 @@ tmap_partition_free(struct tmap_partition *p)
 {
 	if (!p)
 		return NULL;
-	for (hwloc_bitmap_t *b = (hwloc_bitmap_t[]){p->housekeeping, p->pool, p->dedicated,
-						      p->free, p->isolated, p->reserve, NULL};
-	     *b; b++)
-		hwloc_bitmap_free(*b);
+	hwloc_bitmap_t sets[] = {p->housekeeping, p->pool, p->dedicated, p->free, p->isolated,
+				 p->reserve};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sets); i++)
+		if (sets[i])
+			hwloc_bitmap_free(sets[i]);
 	free(p->housekeeping_list);
 	free(p->pool_list);
 	free(p->free_list);
