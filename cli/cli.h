@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <topomap/backend.h>
 #include <topomap/session.h>
@@ -170,7 +171,7 @@ int cmd_ledger(const char *cmd, int argc, char *argv[]);
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[], reserve_help[], adopt_help[];
+	state_help[], backends_help[], reserve_help[], adopt_help[], host_help[], lint_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -199,6 +200,13 @@ int missing_value(const char *cmd, char *const argv[], int optind_);
 /* room.c: making room, resize and rebalance (issue 18) */
 int room_plan(struct tmap_session *session, const struct tmap_guests *guests, unsigned max_moves,
 	      struct tmap_plan **ret, struct tmap_error *err);
+/* guests.c: one recorded guest through the backend and target it was applied with, a line
+ * on out; 0 in force, 1 drifted, -1 not checked. */
+int verify_line(struct tmap_session *session, const char *name, FILE *out);
+/* host.c, host-verify.c, lint.c (issue 15) */
+int cmd_host(int argc, char *argv[]);
+int cmd_verify_host(int argc, char *argv[]);
+int cmd_lint(int argc, char *argv[]);
 
 /* output.c */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -405,10 +405,17 @@ main(int argc, char *argv[])
 		return cmd_guests(CMD_PLAN, argc - 1, argv + 1);
 	if (strcmp(cmd, "apply") == 0)
 		return cmd_guests(CMD_APPLY, argc - 1, argv + 1);
+	for (int i = 2; strcmp(cmd, "verify") == 0 && i < argc; i++)
+		if (strcmp(argv[i], "--host") == 0)
+			return cmd_verify_host(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_guests(CMD_VERIFY, argc - 1, argv + 1);
 	if (strcmp(cmd, "adopt") == 0)
 		return cmd_guests(CMD_ADOPT, argc - 1, argv + 1);
+	if (strcmp(cmd, "host") == 0)
+		return cmd_host(argc - 1, argv + 1);
+	if (strcmp(cmd, "lint") == 0)
+		return cmd_lint(argc - 1, argv + 1);
 	if (strcmp(cmd, "backends") == 0)
 		return cmd_backends(argc - 1, argv + 1);
 	if (strcmp(cmd, "state") == 0 || strcmp(cmd, "release") == 0 ||
