@@ -44,6 +44,7 @@ struct choice {
 enum {
 	FORMAT_SVG = 100,
 	FORMAT_PNG,
+	FORMAT_NRT,	/* topology: a Kubernetes NodeResourceTopology (issue 17) */
 };
 
 /* One --cell argument. */
@@ -118,6 +119,8 @@ enum {
 	/* reserve's own */
 	OPT_ADD,
 	OPT_REMOVE,
+	/* topology's own */
+	OPT_NODE_NAME,
 };
 
 enum command {
@@ -187,6 +190,9 @@ int unknown_option(const char *cmd, const struct option *options, int optopt_,
 		   char *const argv[], int optind_);
 int check_source(const char *source);
 int missing_value(const char *cmd, char *const argv[], int optind_);
+
+/* nrt.c: topology --format nrt */
+int topology_nrt(const char *source, const char *state_path, const char *node_name);
 
 /* output.c */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

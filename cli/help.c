@@ -40,7 +40,8 @@ const char main_help[] =
 	"See topomap(1) and topomap-COMMAND(1).\n";
 
 const char topology_help[] =
-	"Usage: topomap topology [--topology SRC] [--format table|json]\n"
+	"Usage: topomap topology [--topology SRC] [--format table|json|nrt] [--node-name N]\n"
+	"                        [--state FILE]\n"
 	"\n"
 	"Describe the host as numactl(8) does, plus the SMT sibling lists.\n"
 	"\n"
@@ -48,7 +49,11 @@ const char topology_help[] =
 	"                   synthetic description, 'NAME:ARG' for a host backend NAME reaches\n"
 	"                   (libvirt:qemu+ssh://host/system), a FILE.json as this command's\n"
 	"                   json prints, or the path of an hwloc XML file\n"
-	"  --format FMT     table (default, coloured on a terminal unless NO_COLOR is set) or json\n"
+	"  --format FMT     table (default, coloured on a terminal unless NO_COLOR is set), json,\n"
+	"                   or nrt: the host and what its state holds as a Kubernetes\n"
+	"                   NodeResourceTopology (topology.node.k8s.io/v1alpha2)\n"
+	"  --node-name N    nrt: the object's name (default: this machine's host name)\n"
+	"  --state FILE     nrt: the allocation state (default as for 'topomap state')\n"
 	"  -h, --help       show this help\n"
 	"\n"
 	"Example:\n"

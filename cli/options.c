@@ -41,6 +41,7 @@ const struct choice formats[] = {
 const struct choice topology_formats[] = {
 	{"table", TMAP_FORMAT_TABLE},
 	{"json", TMAP_FORMAT_JSON},
+	{"nrt", FORMAT_NRT},
 	{NULL, 0},
 };
 
