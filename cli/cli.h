@@ -165,7 +165,7 @@ int cmd_ledger(const char *cmd, int argc, char *argv[]);
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[], reserve_help[], adopt_help[];
+	state_help[], backends_help[], reserve_help[], adopt_help[], xml_filter_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -186,10 +186,14 @@ int add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests);
 int overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char *backend,
 			 struct tmap_guest *g);
 int add_stdin_guests(struct tmap_guests *guests);
+int read_stdin(const char *what, char **ret, size_t *ret_len);
 int unknown_option(const char *cmd, const struct option *options, int optopt_,
 		   char *const argv[], int optind_);
 int check_source(const char *source);
 int missing_value(const char *cmd, char *const argv[], int optind_);
+
+/* xml-filter.c */
+int cmd_xml_filter(int argc, char *argv[]);
 
 /* nrt.c: topology --format nrt */
 int topology_nrt(const char *source, const char *state_path, const char *node_name);

@@ -21,6 +21,7 @@ const char main_help[] =
 	"  release    free a guest's allocation in the state (its pins stay as they are)\n"
 	"  reserve    show or change the PUs the state keeps from every guest\n"
 	"  adopt      record a guest pinned by hand, as it is pinned\n"
+	"  xml-filter place a libvirt domain (its XML on stdin), record it, print the XML placed\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
@@ -255,3 +256,22 @@ const char backends_help[] =
 	"\n"
 	"Example:\n"
 	"  topomap backends\n";
+
+const char xml_filter_help[] =
+	"Usage: topomap xml-filter [--topology SRC] [--state FILE] [--reserve CPUSET] [--dry-run]\n"
+	"                          < DOMAIN.xml\n"
+	"\n"
+	"Read a libvirt domain's XML on stdin, place the guest it describes (vcpus, topology,\n"
+	"cells, memory, hugepages, iothreads) around what the state records, record it, and print\n"
+	"the same XML with <vcpu cpuset>, <cputune> pins, <numatune>, <cpu><numa> and\n"
+	"<memoryBacking><hugepages> rewritten; every other element, comment and attribute is\n"
+	"kept. A guest that does not fit: exit 3, one line on stderr, nothing recorded.\n"
+	"\n"
+	"  --topology SRC   the host, as for 'topomap topology' (default: live)\n"
+	"  --state FILE     the allocation state (default as for 'topomap state')\n"
+	"  --reserve CPUSET host PUs no guest may use, added to the recorded reserve\n"
+	"  --dry-run        place around the state, record nothing\n"
+	"  -h, --help       show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap xml-filter --dry-run < /etc/libvirt/qemu/vm1.xml\n";

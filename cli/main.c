@@ -410,6 +410,8 @@ main(int argc, char *argv[])
 		return cmd_guests(CMD_ADOPT, argc - 1, argv + 1);
 	if (strcmp(cmd, "backends") == 0)
 		return cmd_backends(argc - 1, argv + 1);
+	if (strcmp(cmd, "xml-filter") == 0)
+		return cmd_xml_filter(argc - 1, argv + 1);
 	if (strcmp(cmd, "state") == 0 || strcmp(cmd, "release") == 0 ||
 	    strcmp(cmd, "reserve") == 0)
 		return cmd_ledger(cmd, argc - 1, argv + 1);
