@@ -45,6 +45,7 @@ struct choice {
 enum {
 	FORMAT_SVG = 100,
 	FORMAT_PNG,
+	FORMAT_NRT,	/* topology: a Kubernetes NodeResourceTopology (issue 17) */
 };
 
 /* One --cell argument. */
@@ -124,6 +125,8 @@ enum {
 	/* reserve's own */
 	OPT_ADD,
 	OPT_REMOVE,
+	/* topology's own */
+	OPT_NODE_NAME,
 };
 
 enum command {
@@ -171,7 +174,8 @@ int cmd_ledger(const char *cmd, int argc, char *argv[]);
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[], reserve_help[], adopt_help[], host_help[], lint_help[];
+	state_help[], backends_help[], reserve_help[], adopt_help[], host_help[], lint_help[],
+	xml_filter_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -192,6 +196,7 @@ int add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests);
 int overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char *backend,
 			 struct tmap_guest *g);
 int add_stdin_guests(struct tmap_guests *guests);
+int read_stdin(const char *what, char **ret, size_t *ret_len);
 int unknown_option(const char *cmd, const struct option *options, int optopt_,
 		   char *const argv[], int optind_);
 int check_source(const char *source);
@@ -207,6 +212,11 @@ int verify_line(struct tmap_session *session, const char *name, FILE *out);
 int cmd_host(int argc, char *argv[]);
 int cmd_verify_host(int argc, char *argv[]);
 int cmd_lint(int argc, char *argv[]);
+/* xml-filter.c */
+int cmd_xml_filter(int argc, char *argv[]);
+
+/* nrt.c: topology --format nrt */
+int topology_nrt(const char *source, const char *state_path, const char *node_name);
 
 /* output.c */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

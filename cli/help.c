@@ -23,6 +23,7 @@ const char main_help[] =
 	"  adopt      record a guest pinned by hand, as it is pinned\n"
 	"  host       the host's partition: show it, record housekeeping PUs, isolate it live\n"
 	"  lint       the traps of isolating this host, each with its fix\n"
+	"  xml-filter place a libvirt domain (its XML on stdin), record it, print the XML placed\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
@@ -42,7 +43,8 @@ const char main_help[] =
 	"See topomap(1) and topomap-COMMAND(1).\n";
 
 const char topology_help[] =
-	"Usage: topomap topology [--topology SRC] [--format table|json]\n"
+	"Usage: topomap topology [--topology SRC] [--format table|json|nrt] [--node-name N]\n"
+	"                        [--state FILE]\n"
 	"\n"
 	"Describe the host as numactl(8) does, plus the SMT sibling lists.\n"
 	"\n"
@@ -50,7 +52,11 @@ const char topology_help[] =
 	"                   synthetic description, 'NAME:ARG' for a host backend NAME reaches\n"
 	"                   (libvirt:qemu+ssh://host/system), a FILE.json as this command's\n"
 	"                   json prints, or the path of an hwloc XML file\n"
-	"  --format FMT     table (default, coloured on a terminal unless NO_COLOR is set) or json\n"
+	"  --format FMT     table (default, coloured on a terminal unless NO_COLOR is set), json,\n"
+	"                   or nrt: the host and what its state holds as a Kubernetes\n"
+	"                   NodeResourceTopology (topology.node.k8s.io/v1alpha2)\n"
+	"  --node-name N    nrt: the object's name (default: this machine's host name)\n"
+	"  --state FILE     nrt: the allocation state (default as for 'topomap state')\n"
 	"  -h, --help       show this help\n"
 	"\n"
 	"Example:\n"
@@ -328,3 +334,21 @@ const char lint_help[] =
 	"\n"
 	"Example:\n"
 	"  topomap lint\n";
+const char xml_filter_help[] =
+	"Usage: topomap xml-filter [--topology SRC] [--state FILE] [--reserve CPUSET] [--dry-run]\n"
+	"                          < DOMAIN.xml\n"
+	"\n"
+	"Read a libvirt domain's XML on stdin, place the guest it describes (vcpus, topology,\n"
+	"cells, memory, hugepages, iothreads) around what the state records, record it, and print\n"
+	"the same XML with <vcpu cpuset>, <cputune> pins, <numatune>, <cpu><numa> and\n"
+	"<memoryBacking><hugepages> rewritten; every other element, comment and attribute is\n"
+	"kept. A guest that does not fit: exit 3, one line on stderr, nothing recorded.\n"
+	"\n"
+	"  --topology SRC   the host, as for 'topomap topology' (default: live)\n"
+	"  --state FILE     the allocation state (default as for 'topomap state')\n"
+	"  --reserve CPUSET host PUs no guest may use, added to the recorded reserve\n"
+	"  --dry-run        place around the state, record nothing\n"
+	"  -h, --help       show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap xml-filter --dry-run < /etc/libvirt/qemu/vm1.xml\n";

@@ -41,6 +41,7 @@ const struct choice formats[] = {
 const struct choice topology_formats[] = {
 	{"table", TMAP_FORMAT_TABLE},
 	{"json", TMAP_FORMAT_JSON},
+	{"nrt", FORMAT_NRT},
 	{NULL, 0},
 };
 
@@ -524,11 +525,10 @@ overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char 
 	return EXIT_OK;
 }
 
-/* Guests from stdin ("-"), with the same size cap as a file. */
+/* All of stdin (at most MAX_STDIN bytes, NUL-terminated); `what` names it in messages. */
 int
-add_stdin_guests(struct tmap_guests *guests)
+read_stdin(const char *what, char **ret, size_t *ret_len)
 {
-	struct tmap_error err = {0};
 	size_t len = 0, cap = 0;
 	char *text = NULL;
 	int r;
@@ -536,13 +536,13 @@ add_stdin_guests(struct tmap_guests *guests)
 	for (;;) {
 		ssize_t n;
 
-		if (len == cap) {
+		if (len + 1 >= cap) {
 			char *bigger;
 
 			if (cap >= MAX_STDIN) {
 				free(text);
-				return fail(EXIT_USAGE, "<stdin>: more than %u MiB of guests",
-					    MAX_STDIN >> 20);
+				return fail(EXIT_USAGE, "<stdin>: more than %u MiB of %s",
+					    MAX_STDIN >> 20, what);
 			}
 			cap = cap ? cap * 2 : 65536;
 			bigger = realloc(text, cap);
@@ -552,19 +552,39 @@ add_stdin_guests(struct tmap_guests *guests)
 			}
 			text = bigger;
 		}
-		n = read(STDIN_FILENO, text + len, cap - len);
+		n = read(STDIN_FILENO, text + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			r = errno;
 			free(text);
-			return fail(EXIT_RUNTIME, "cannot read guests from stdin: %s", strerror(r));
+			return fail(EXIT_RUNTIME, "cannot read %s from stdin: %s", what, strerror(r));
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	r = tmap_guests_parse_json(guests, text ? text : "", len, "<stdin>", &err);
+	if (!text && !(text = calloc(1, 1)))
+		return fail(EXIT_RUNTIME, "out of memory");
+	text[len] = '\0';
+	*ret = text;
+	*ret_len = len;
+	return EXIT_OK;
+}
+
+/* Guests from stdin ("-"), with the same size cap as a file. */
+int
+add_stdin_guests(struct tmap_guests *guests)
+{
+	struct tmap_error err = {0};
+	size_t len = 0;
+	char *text = NULL;
+	int r;
+
+	r = read_stdin("guests", &text, &len);
+	if (r != EXIT_OK)
+		return r;
+	r = tmap_guests_parse_json(guests, text, len, "<stdin>", &err);
 	free(text);
 	if (r < 0)
 		return fail_lib(r, true, &err, "<stdin>");

@@ -272,6 +272,24 @@ TMAP_EXPORT int tmap_session_apply(struct tmap_session *session, const char *bac
 				   struct tmap_error *reterr);
 
 /**
+ * Place one guest around what the state records and record it as applied, applying nothing:
+ * for a caller that puts the plan in force itself (a libvirt domain XML rewritten with the
+ * plan, which libvirt starts pinned). No backend is loaded and no target is recorded; the
+ * next tmap_session_apply() of the guest keeps its placement and records its target.
+ * @param session a session opened with TMAP_SESSION_WRITE and a state.
+ * @param guest the guest; one the state records already keeps what it holds when it asks for
+ *        the same (tmap_host_place_again()).
+ * @param flags must be 0.
+ * @param ret_plan receives the guest's plan, or NULL.
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOSPC (TMAP_STEP_PLACE: nothing recorded), -EINVAL or -EBADF
+ *         (TMAP_STEP_INPUT), or -errno (TMAP_STEP_STATE).
+ */
+TMAP_EXPORT int tmap_session_record(struct tmap_session *session, const struct tmap_guest *guest,
+				    unsigned flags, struct tmap_plan **ret_plan,
+				    struct tmap_error *reterr);
+
+/**
  * Apply a recorded guest again, with the spec, backend and target it was recorded with (what
  * the libvirt hook does when a domain starts again).
  * @param session a session opened with TMAP_SESSION_WRITE.

@@ -856,6 +856,23 @@ TMAP_EXPORT int tmap_host_format(const struct tmap_host *host, enum tmap_format 
 				 unsigned flags, char **ret, struct tmap_error *reterr);
 
 /**
+ * The host and what it holds as a Kubernetes NodeResourceTopology object
+ * (topology.node.k8s.io/v1alpha2, JSON): a zone "node-N" of type "Node" per NUMA node with
+ * the distances as costs, resources cpu, memory and hugepages-SIZE with capacity,
+ * allocatable (less the reserve) and available (what is free), the placement policy and a
+ * fingerprint of the allocations as attributes. The numbers are tmap_host_format()'s.
+ * @param host the host.
+ * @param node_name the Kubernetes node's name (the object's metadata.name), a DNS subdomain
+ *        name.
+ * @param flags must be 0.
+ * @param ret receives a malloc()ed NUL-terminated string on success.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL (bad name or flags) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_format_nrt(const struct tmap_host *host, const char *node_name,
+				     unsigned flags, char **ret, struct tmap_error *reterr);
+
+/**
  * The plan a placed guest was given (as placed, or as recorded in a state file).
  * @param host the host.
  * @param name the guest.
