@@ -526,6 +526,40 @@ test_qemu_format(void **state)
 	tmap_topology_free(t);
 }
 
+/* The nested test guest's own hwloc XML (tests/vm/vm-devices.sh): a virtio-net behind a pxb
+ * expander on node 1, one on the root bus with numa_node -1. */
+static void
+test_nested_guest_fixture(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-vm-guest.xml"));
+	struct tmap_host *h = host_of(t);
+	struct tmap_guest *g = guest_with("nf", 2, 1, (const char *const[]){"pci=0000:41:01.0", NULL});
+	struct tmap_guest *far = guest_with("far", 1, 1, (const char *const[]){"pci=0000:00:03.0", NULL});
+	struct tmap_device_info info;
+	struct tmap_plan *plan = NULL;
+	struct plan_guest *pg;
+
+	(void)state;
+	tmap_guest_set_memory_mib(g, 256);
+	tmap_guest_set_memory_mib(far, 256);
+	info = device_named(t, "0000:41:01.0");
+	assert_int_equal(info.node, 1);
+	assert_string_equal(info.root, "0000:[40-41]");
+	assert_string_equal(info.cpus, "2-3");
+	info = device_named(t, "0000:00:03.0");
+	assert_false(info.locality_known);
+	pg = place(h, g, &plan);
+	assert_int_equal(pg->cells[0].node, 1);
+	assert_string_equal(pg->cells[0].pus_list, "2-3");
+	expect_refused(h, far,
+		       "far: pci '0000:00:03.0': 0000:00:03.0 has no known locality (numa_node -1), so policy 'required' cannot be met; use 'preferred'");
+	tmap_plan_free(plan);
+	tmap_guest_free(g);
+	tmap_guest_free(far);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* Streams of guests on the device fixtures */
 
@@ -697,6 +731,7 @@ main(void)
 		cmocka_unit_test(test_state_keeps_devices),
 		cmocka_unit_test(test_spec_refusals),
 		cmocka_unit_test(test_qemu_format),
+		cmocka_unit_test(test_nested_guest_fixture),
 		cmocka_unit_test(test_streams_on_fixtures),
 		cmocka_unit_test(test_even_devices_cost_little),
 	};
