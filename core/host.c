@@ -820,6 +820,10 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 				fprintf(out, " %" PRIu64 " MiB on node %u", a->mem[n],
 					t->nodes[n].os_index);
 		}
+		/* The devices it holds (issue 16), in the table only: the JSON keeps its keys. */
+		for (unsigned d = 0; format != TMAP_FORMAT_JSON && d < a->plan.ndevices; d++)
+			fprintf(out, "%s%s%s%s", d ? ", " : ", devices ", a->plan.devices[d].names,
+				*a->plan.devices[d].names ? " " : "", a->plan.devices[d].pci);
 		fputs(format == TMAP_FORMAT_JSON ? "}}" : "\n", out);
 	}
 	if (format == TMAP_FORMAT_JSON)
