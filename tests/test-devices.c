@@ -516,10 +516,10 @@ test_qemu_format(void **state)
 		fail_msg("%s", err.message);
 	assert_non_null(strstr(text, "-device pxb-pcie,id=pxb0,bus_nr=128,numa_node=0,bus=pcie.0\n"
 				     "-device pcie-root-port,id=rp0,bus=pxb0,chassis=128,slot=0\n"
-				     "-device vfio-pci,host=0000:3b:02.0,bus=rp0\n"));
+				     "-device vfio-pci,id=hostdev0,host=0000:3b:02.0,bus=rp0\n"));
 	assert_non_null(strstr(text, "-device pxb-pcie,id=pxb1,bus_nr=144,numa_node=1,bus=pcie.0\n"
 				     "-device pcie-root-port,id=rp1,bus=pxb1,chassis=129,slot=0\n"
-				     "-device vfio-pci,host=0000:86:00.0,bus=rp1\n"));
+				     "-device vfio-pci,id=hostdev1,host=0000:86:00.0,bus=rp1\n"));
 	free(text);
 	tmap_plan_free(plan);
 	tmap_guests_free(gs);

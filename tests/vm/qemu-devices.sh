@@ -30,7 +30,7 @@ while read -r opt val; do
 		expect="$expect $(printf '%02x' $((bus_nr[$pxb] + ports[$pxb]))):${numa[$pxb]}"
 		;;
 	vfio-pci,*)
-		val=$(sed "s/vfio-pci,host=[^,]*,/virtio-net-pci,netdev=v$i,/" <<<"$val")
+		val=$(sed "s/vfio-pci,\(id=[^,]*,\)host=[^,]*,/virtio-net-pci,\1netdev=v$i,/" <<<"$val")
 		args+=(--qemu-arg -netdev --qemu-arg "hubport,id=v$i,hubid=0")
 		i=$((i + 1))
 		;;
