@@ -560,6 +560,42 @@ test_nested_guest_fixture(void **state)
 	tmap_topology_free(t);
 }
 
+/* Applying a guest again: the same devices keep it where it is; a device it did not ask for
+ * before places it anew, next to that device, and the old one is free again. */
+static void
+test_place_again_with_devices(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_host *h = host_of(t);
+	struct tmap_guest *g = guest_with("g", 2, 1, (const char *const[]){"net=eth2", NULL});
+	struct tmap_guest *moved = guest_with("g", 2, 1, (const char *const[]){"net=eth3", NULL});
+	struct tmap_guest *other = guest_with("o", 1, 1, (const char *const[]){"net=eth2", NULL});
+	struct tmap_plan *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL;
+	struct tmap_error err = {0};
+
+	(void)state;
+	place(h, g, &p1);
+	if (tmap_host_place_again(h, g, &p2, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_string_equal(p2->guests[0].cells[0].pus_list, p1->guests[0].cells[0].pus_list);
+	assert_string_equal(p2->guests[0].devices[0].pci, "0000:3b:00.0");
+	if (tmap_host_place_again(h, moved, &p3, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(p3->guests[0].cells[0].node, 1);
+	assert_int_equal(p3->guests[0].ndevices, 1);
+	assert_string_equal(p3->guests[0].devices[0].pci, "0000:86:00.0");
+	place(h, other, &p4);
+	tmap_plan_free(p1);
+	tmap_plan_free(p2);
+	tmap_plan_free(p3);
+	tmap_plan_free(p4);
+	tmap_guest_free(g);
+	tmap_guest_free(moved);
+	tmap_guest_free(other);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* Streams of guests on the device fixtures */
 
@@ -732,6 +768,7 @@ main(void)
 		cmocka_unit_test(test_spec_refusals),
 		cmocka_unit_test(test_qemu_format),
 		cmocka_unit_test(test_nested_guest_fixture),
+		cmocka_unit_test(test_place_again_with_devices),
 		cmocka_unit_test(test_streams_on_fixtures),
 		cmocka_unit_test(test_even_devices_cost_little),
 	};
