@@ -131,7 +131,9 @@ format_devices(const struct plan_guest *g, FILE *out)
 			}
 			fprintf(out, "-device pcie-root-port,id=rp%u,bus=pxb%u,chassis=%u,slot=0\n", ports,
 				c, 0x80 + ports);
-			fprintf(out, "-device vfio-pci,host=%s,bus=rp%u\n", d->pci, ports);
+			/* An id, so QOM (and topomap's qemu-direct describe) reaches it. */
+			fprintf(out, "-device vfio-pci,id=hostdev%u,host=%s,bus=rp%u\n", ports, d->pci,
+				ports);
 			ports++;
 		}
 	}

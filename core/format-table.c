@@ -56,6 +56,17 @@ guest_table(FILE *out, const struct table_style *st, const struct plan_guest *pg
 			fprintf(out, " quota %" PRId64 "%s", pg->quota, pg->quota > 0 ? " us" : "");
 		fputc('\n', out);
 	}
+	for (unsigned d = 0; d < pg->ndevices; d++) {
+		const struct plan_device *pd = &pg->devices[d];
+
+		fprintf(out, "  device %s%s%s (%s) for cell %u", pd->pci, *pd->names ? " " : "",
+			pd->names, dev_class_name(pd->cls), pd->cell);
+		if (pd->node >= 0)
+			fprintf(out, ", on node %d", pd->node);
+		else
+			fprintf(out, ", locality not one node");
+		fprintf(out, "%s\n", pd->local ? "" : ", not local to the cell");
+	}
 	fprintf(out, "%s  why:%s\n", st->dim, st->end);
 	for (size_t i = 0; i < pg->nexplain; i++)
 		fprintf(out, "%s    - %s%s\n", st->dim, pg->explain[i], st->end);

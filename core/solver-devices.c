@@ -389,3 +389,21 @@ devices_hold(struct solver *s, const struct plan_guest *pg, bool hold)
 			s->dev_taken[k] = hold;
 	}
 }
+
+bool
+devices_plan_answers(const struct tmap_topology *t, const struct tmap_guest *g,
+		     const struct plan_guest *pg)
+{
+	if (pg->ndevices != g->ndevices)
+		return false;
+	for (unsigned i = 0; i < g->ndevices; i++) {
+		const struct guest_device *r = &g->devices[i];
+		const struct plan_device *pd = &pg->devices[i];
+		int k = devices_find_pci(t, pd->pci);
+
+		if (k < 0 || pd->cell != r->cell || pd->policy != r->policy ||
+		    !matches(t, r, (unsigned)k))
+			return false;
+	}
+	return true;
+}

@@ -243,6 +243,10 @@ int devices_no_fit(const struct solver *s, const struct tmap_guest *g, const str
  * mark them taken and, with pg, record them and say why. -ENOSPC with the error set. */
 int devices_take(struct solver *s, const struct tmap_guest *g, const int *node_of,
 		 struct plan_guest *pg);
+/* Does the recorded plan pg give each device request of g (in order) a device that answers
+ * it, for the same cell and policy? */
+bool devices_plan_answers(const struct tmap_topology *t, const struct tmap_guest *g,
+			  const struct plan_guest *pg);
 /* A placed guest's devices taken, or given back. */
 void devices_hold(struct solver *s, const struct plan_guest *pg, bool hold);
 

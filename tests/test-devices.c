@@ -516,13 +516,83 @@ test_qemu_format(void **state)
 		fail_msg("%s", err.message);
 	assert_non_null(strstr(text, "-device pxb-pcie,id=pxb0,bus_nr=128,numa_node=0,bus=pcie.0\n"
 				     "-device pcie-root-port,id=rp0,bus=pxb0,chassis=128,slot=0\n"
-				     "-device vfio-pci,host=0000:3b:02.0,bus=rp0\n"));
+				     "-device vfio-pci,id=hostdev0,host=0000:3b:02.0,bus=rp0\n"));
 	assert_non_null(strstr(text, "-device pxb-pcie,id=pxb1,bus_nr=144,numa_node=1,bus=pcie.0\n"
 				     "-device pcie-root-port,id=rp1,bus=pxb1,chassis=129,slot=0\n"
-				     "-device vfio-pci,host=0000:86:00.0,bus=rp1\n"));
+				     "-device vfio-pci,id=hostdev1,host=0000:86:00.0,bus=rp1\n"));
 	free(text);
 	tmap_plan_free(plan);
 	tmap_guests_free(gs);
+	tmap_topology_free(t);
+}
+
+/* The nested test guest's own hwloc XML (tests/vm/vm-devices.sh): a virtio-net behind a pxb
+ * expander on node 1, one on the root bus with numa_node -1. */
+static void
+test_nested_guest_fixture(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-vm-guest.xml"));
+	struct tmap_host *h = host_of(t);
+	struct tmap_guest *g = guest_with("nf", 2, 1, (const char *const[]){"pci=0000:41:01.0", NULL});
+	struct tmap_guest *far = guest_with("far", 1, 1, (const char *const[]){"pci=0000:00:03.0", NULL});
+	struct tmap_device_info info;
+	struct tmap_plan *plan = NULL;
+	struct plan_guest *pg;
+
+	(void)state;
+	tmap_guest_set_memory_mib(g, 256);
+	tmap_guest_set_memory_mib(far, 256);
+	info = device_named(t, "0000:41:01.0");
+	assert_int_equal(info.node, 1);
+	assert_string_equal(info.root, "0000:[40-41]");
+	assert_string_equal(info.cpus, "2-3");
+	info = device_named(t, "0000:00:03.0");
+	assert_false(info.locality_known);
+	pg = place(h, g, &plan);
+	assert_int_equal(pg->cells[0].node, 1);
+	assert_string_equal(pg->cells[0].pus_list, "2-3");
+	expect_refused(h, far,
+		       "far: pci '0000:00:03.0': 0000:00:03.0 has no known locality (numa_node -1), so policy 'required' cannot be met; use 'preferred'");
+	tmap_plan_free(plan);
+	tmap_guest_free(g);
+	tmap_guest_free(far);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+/* Applying a guest again: the same devices keep it where it is; a device it did not ask for
+ * before places it anew, next to that device, and the old one is free again. */
+static void
+test_place_again_with_devices(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_host *h = host_of(t);
+	struct tmap_guest *g = guest_with("g", 2, 1, (const char *const[]){"net=eth2", NULL});
+	struct tmap_guest *moved = guest_with("g", 2, 1, (const char *const[]){"net=eth3", NULL});
+	struct tmap_guest *other = guest_with("o", 1, 1, (const char *const[]){"net=eth2", NULL});
+	struct tmap_plan *p1 = NULL, *p2 = NULL, *p3 = NULL, *p4 = NULL;
+	struct tmap_error err = {0};
+
+	(void)state;
+	place(h, g, &p1);
+	if (tmap_host_place_again(h, g, &p2, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_string_equal(p2->guests[0].cells[0].pus_list, p1->guests[0].cells[0].pus_list);
+	assert_string_equal(p2->guests[0].devices[0].pci, "0000:3b:00.0");
+	if (tmap_host_place_again(h, moved, &p3, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(p3->guests[0].cells[0].node, 1);
+	assert_int_equal(p3->guests[0].ndevices, 1);
+	assert_string_equal(p3->guests[0].devices[0].pci, "0000:86:00.0");
+	place(h, other, &p4);
+	tmap_plan_free(p1);
+	tmap_plan_free(p2);
+	tmap_plan_free(p3);
+	tmap_plan_free(p4);
+	tmap_guest_free(g);
+	tmap_guest_free(moved);
+	tmap_guest_free(other);
+	tmap_host_free(h);
 	tmap_topology_free(t);
 }
 
@@ -697,6 +767,8 @@ main(void)
 		cmocka_unit_test(test_state_keeps_devices),
 		cmocka_unit_test(test_spec_refusals),
 		cmocka_unit_test(test_qemu_format),
+		cmocka_unit_test(test_nested_guest_fixture),
+		cmocka_unit_test(test_place_again_with_devices),
 		cmocka_unit_test(test_streams_on_fixtures),
 		cmocka_unit_test(test_even_devices_cost_little),
 	};

@@ -21,6 +21,9 @@
  */
 #include "libvirt-domain.h"
 
+/* The most node devices read (a host has a few hundred). */
+#define NODEDEVS_MAX 4096
+
 /* -o reconnect-timeout=SECONDS: how long restore() waits for libvirtd to come back. */
 static int
 parse_reconnect(const struct tmap_target *target, unsigned *ret, struct tmap_error *err)
@@ -183,6 +186,40 @@ lv_identify(const struct tmap_target *target, struct tmap_target *identity,
 	if (r == 0)
 		r = tmap_target_set(identity, "domain", lv->name);
 	return r < 0 ? tmap_error_set(err, r, "cannot record the identity of domain '%s'", lv->name) : 0;
+}
+
+/* Every PCI, net, storage and drm device of the host, read through conn. */
+static int
+nodedevs_read(virConnectPtr conn, struct nodedevs **ret, struct tmap_error *err)
+{
+	const unsigned flags = VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV |
+			       VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET |
+			       VIR_CONNECT_LIST_NODE_DEVICES_CAP_STORAGE |
+			       VIR_CONNECT_LIST_NODE_DEVICES_CAP_DRM;
+	virNodeDevicePtr *devs = NULL;
+	char **xmls = NULL;
+	int total = virConnectListAllNodeDevices(conn, &devs, flags), r = 0;
+	int n = total > NODEDEVS_MAX ? NODEDEVS_MAX : total;
+
+	if (total < 0)
+		return -ENOTSUP; /* no node-device driver there: a host without devices */
+	xmls = calloc((size_t)n + 1, sizeof(*xmls));
+	if (!xmls)
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+	for (int i = 0; i < n && r == 0; i++)
+		xmls[i] = virNodeDeviceGetXMLDesc(devs[i], 0);
+	for (int i = 0; i < n && r == 0; i++)
+		if (!xmls[i])
+			r = -ENOTSUP;
+	if (r == 0)
+		r = nodedevs_parse((const char *const *)xmls, (size_t)n, ret, err);
+	for (int i = 0; xmls && i < n; i++)
+		free(xmls[i]);
+	free(xmls);
+	for (int i = 0; devs && i < total; i++)
+		virNodeDeviceFree(devs[i]);
+	free(devs);
+	return r;
 }
 
 static int

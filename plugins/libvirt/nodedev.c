@@ -9,9 +9,9 @@
  */
 #include <inttypes.h>
 
-#include "libvirt-domain.h"
+#include "libvirt-backend.h"
+#include "libvirt-util.h"
 
-#define MAX_NODEDEVS 4096
 #define NAMES_MAX 256
 
 struct nodedev {
@@ -291,38 +291,4 @@ nodedevs_write(struct nodedevs *ds, int node, bool (*known)(int node, void *arg)
 		}
 		fprintf(out, "%*s</object>\n", (int)depth * 2, "");
 	}
-}
-
-/* Every PCI, net, storage and drm device of the host, read through conn. */
-int
-nodedevs_read(virConnectPtr conn, struct nodedevs **ret, struct tmap_error *err)
-{
-	const unsigned flags = VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV |
-			       VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET |
-			       VIR_CONNECT_LIST_NODE_DEVICES_CAP_STORAGE |
-			       VIR_CONNECT_LIST_NODE_DEVICES_CAP_DRM;
-	virNodeDevicePtr *devs = NULL;
-	char **xmls = NULL;
-	int total = virConnectListAllNodeDevices(conn, &devs, flags), r = 0;
-	int n = total > MAX_NODEDEVS ? MAX_NODEDEVS : total;
-
-	if (total < 0)
-		return -ENOTSUP; /* no node-device driver there: a host without devices */
-	xmls = calloc((size_t)n + 1, sizeof(*xmls));
-	if (!xmls)
-		r = tmap_error_set(err, -ENOMEM, "out of memory");
-	for (int i = 0; i < n && r == 0; i++)
-		xmls[i] = virNodeDeviceGetXMLDesc(devs[i], 0);
-	for (int i = 0; i < n && r == 0; i++)
-		if (!xmls[i])
-			r = -ENOTSUP;
-	if (r == 0)
-		r = nodedevs_parse((const char *const *)xmls, (size_t)n, ret, err);
-	for (int i = 0; xmls && i < n; i++)
-		free(xmls[i]);
-	free(xmls);
-	for (int i = 0; devs && i < total; i++)
-		virNodeDeviceFree(devs[i]);
-	free(devs);
-	return r;
 }
