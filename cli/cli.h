@@ -74,6 +74,8 @@ struct inline_guest {
 	int64_t quota;
 	const char *page_arg;
 	uint64_t page_kib;
+	size_t ndevice;		/* --device SPEC, each as typed (issue 16) */
+	const char **device;
 };
 
 enum {
@@ -102,6 +104,7 @@ enum {
 	OPT_BACKEND,
 	OPT_DRY_RUN,
 	OPT_ALL,
+	OPT_DEVICE,
 	/* target options: passed to the backend under their own name */
 	OPT_TARGET_FIRST,
 	OPT_CGROUP = OPT_TARGET_FIRST,
@@ -144,6 +147,7 @@ struct plan_request {
 	struct tmap_target *target;
 	struct tmap_guests *guests;	/* the guests asked for */
 	struct tmap_session *session;
+	bool described;			/* the guest was read from the target as it is */
 	size_t notices_shown;		/* the session's notices printed so far */
 	int argc;			/* the command's arguments, for those read late */
 	char **argv;
@@ -203,7 +207,7 @@ int exit_code(int r, bool user_input);
 int fail_lib(int r, bool user_input, const struct tmap_error *err, const char *what);
 int emit(const char *text);
 int emit_done(const char *text, const char *done);
-int emit_table(const char *text);
+unsigned table_flags(void);
 char *report_text(const char *header, size_t n,
 		  const char *(*line)(const struct tmap_report *, size_t),
 		  const struct tmap_report *report);

@@ -78,7 +78,11 @@ const char topology_help[] =
 	"                         2048 (KiB), taken whole from the nodes' pools\n" \
 	"  --shares N             cpu shares\n" \
 	"  --period US            CFS period in microseconds\n" \
-	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n"
+	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n" \
+	"  --device SPEC          a host device next to a guest cell, repeated for each:\n" \
+	"                         pci=BUS_ID, net=NAME, vf_of=PF or class=network|storage|\n" \
+	"                         gpu|other, then ,policy=required|root|socket|preferred\n" \
+	"                         and ,cell=K (e.g. net=eth2,policy=root,cell=1)\n"
 
 const char plan_help[] =
 	"Usage: topomap plan [--topology SRC] [--reserve CPUSET] [--state FILE] [--format FMT]\n"

@@ -103,11 +103,11 @@ cmd_topology(int argc, char *argv[])
 	r = load_topology(source ? source : "live", &topology);
 	if (r != EXIT_OK)
 		return r;
-	r = tmap_topology_format(topology, format, 0, &text, &err);
+	r = tmap_topology_format(topology, format, table_flags(), &text, &err);
 	tmap_topology_free(topology);
 	if (r < 0)
 		return fail_lib(r, false, &err, "topology");
-	r = format == TMAP_FORMAT_TABLE ? emit_table(text) : emit(text);
+	r = emit(text);
 	free(text);
 	return r;
 }
@@ -165,6 +165,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"backend", required_argument, NULL, OPT_BACKEND},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"all", no_argument, NULL, OPT_ALL},
+		{"device", required_argument, NULL, OPT_DEVICE},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
 		{"create", no_argument, NULL, OPT_CREATE},
 		{"layout", required_argument, NULL, OPT_LAYOUT},
@@ -219,7 +220,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 			if (!option_allowed(req->cmd, c))
 				return fail(EXIT_USAGE, "%s: --%s is not an option of %s (see 'topomap %s --help')",
 					    cmd, name, cmd, cmd);
-			if (seen[c - OPT_TOPOLOGY] && c != OPT_CELL)
+			if (seen[c - OPT_TOPOLOGY] && c != OPT_CELL && c != OPT_DEVICE)
 				return fail(EXIT_USAGE, "%s: --%s given more than once", cmd, name);
 			seen[c - OPT_TOPOLOGY] = true;
 		}

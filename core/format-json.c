@@ -120,6 +120,8 @@ guest_fields(struct builder *b, struct json_object *g, const struct plan_guest *
 		add(b, qos, "period", json_object_new_int64((int64_t)pg->period));
 	if (qos && pg->quota)
 		add(b, qos, "quota", json_object_new_int64(pg->quota));
+	if (pg->ndevices)
+		add(b, g, "devices", plan_devices_json(pg));
 	why = add(b, g, "explain", json_object_new_array());
 	for (size_t i = 0; why && i < pg->nexplain; i++)
 		add(b, why, NULL, str(pg->explain[i]));
@@ -160,6 +162,15 @@ format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err
 	if (!root)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	add(&b, root, "host", str(plan->host));
+	/* The guests placed around, when a session with a state made the plan. */
+	if (plan->state_path) {
+		struct json_object *state = add(&b, root, "state", json_object_new_object());
+
+		if (state) {
+			add(&b, state, "path", str(plan->state_path));
+			add(&b, state, "guests", json_object_new_int64((int64_t)plan->state_guests));
+		}
+	}
 	guests = add(&b, root, "guests", json_object_new_array());
 	for (size_t i = 0; guests && i < plan->nguests; i++)
 		guest_json(&b, guests, &plan->guests[i]);

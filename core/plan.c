@@ -90,6 +90,7 @@ plan_guest_clear(struct plan_guest *pg)
 		free(pg->explain[i]);
 	free(pg->explain);
 	free(pg->name);
+	plan_devices_clear(pg);
 	memset(pg, 0, sizeof(*pg));
 }
 
@@ -198,7 +199,8 @@ plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src)
 		for (size_t i = 0; pg.explain && i < src->nexplain; i++, pg.nexplain++)
 			pg.explain[i] = dup_str(src->explain[i], &ok);
 	}
-	if (!ok || !copy_vcpus(&pg, src) || !copy_cells(&pg, src)) {
+	if (!ok || !copy_vcpus(&pg, src) || !copy_cells(&pg, src) ||
+	    plan_devices_copy(&pg, src) < 0) {
 		plan_guest_clear(&pg);
 		return -ENOMEM;
 	}
@@ -221,6 +223,7 @@ tmap_plan_free(struct tmap_plan *p)
 	free(p->rejected_names);
 	free(p->rejected_reasons);
 	free(p->host);
+	free(p->state_path);
 	free(p);
 	return NULL;
 }
@@ -453,7 +456,7 @@ tmap_plan_format(const struct tmap_plan *p, enum tmap_format format, unsigned fl
 
 	if (!p || !ret)
 		return tmap_error_set(err, -EINVAL, "tmap_plan_format: missing argument");
-	if (flags)
+	if (flags & ~TMAP_FORMAT_COLOUR)
 		return tmap_error_set(err, -EINVAL, "tmap_plan_format: unknown flags 0x%x", flags);
 	for (size_t i = 0; i < p->nguests; i++) {
 		r = plan_guest_check(&p->guests[i], err);
@@ -464,9 +467,12 @@ tmap_plan_format(const struct tmap_plan *p, enum tmap_format format, unsigned fl
 	if (!out)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	switch (format) {
-	case TMAP_FORMAT_TABLE:
-		r = format_plan_table(p, out, err);
+	case TMAP_FORMAT_TABLE: {
+		struct table_style st = table_style(flags);
+
+		r = format_plan_table(p, &st, out, err);
 		break;
+	}
 	case TMAP_FORMAT_JSON:
 		r = format_plan_json(p, out, err);
 		break;

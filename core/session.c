@@ -415,6 +415,42 @@ tmap_session_guest_target(const struct tmap_session *s, const char *name,
 }
 
 int
+tmap_session_same_target(struct tmap_session *s, const char *name, const char *backend,
+			 const struct tmap_target *target, struct tmap_error *err)
+{
+	const struct tmap_backend_module *m = NULL;
+	const char *found = tmap_session_lookup(s, name), *recorded = NULL;
+	struct tmap_target *kept = NULL;
+	int r;
+
+	if (!found || !s->state)
+		return tmap_error_set(err, -ENOENT, "no guest '%s' is recorded in the state of this host",
+				      name ? name : "");
+	r = tmap_state_guest_target(s->state, found, &recorded, &kept, err);
+	tmap_target_free(kept);
+	if (r < 0)
+		return r;
+	if (!streq(recorded, backend))
+		return 0;
+	r = session_module(s, backend, &m, err);
+	if (r < 0)
+		return r;
+	return target_still_there(s, m, target, found) ? 1 : 0;
+}
+
+int
+tmap_session_guest_spec(const struct tmap_session *s, const char *name, struct tmap_guests **ret,
+			struct tmap_error *err)
+{
+	const char *found = tmap_session_lookup(s, name);
+
+	if (!found || !s->state)
+		return tmap_error_set(err, -ENOENT, "no guest '%s' is recorded in the state of this host",
+				      name ? name : "");
+	return state_guest_spec(s->state, found, ret, err);
+}
+
+int
 tmap_session_guest_plan(const struct tmap_session *s, const char *name, struct tmap_plan **ret,
 			struct tmap_error *err)
 {
@@ -456,6 +492,15 @@ tmap_session_plan(struct tmap_session *s, const struct tmap_guests *guests, unsi
 		return session_fail(s, TMAP_STEP_PLACE, r);
 	if (r < 0)
 		return session_fail(s, r == -ENOMEM ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	if (s->state) {
+		(*ret)->state_path = strdup(state_path(s->state));
+		(*ret)->state_guests = tmap_host_guest_count(s->host);
+		if (!(*ret)->state_path) {
+			*ret = tmap_plan_free(*ret);
+			return session_fail(s, TMAP_STEP_PLACE,
+					    tmap_error_set(err, -ENOMEM, "out of memory"));
+		}
+	}
 	return ok(s, 0);
 }
 

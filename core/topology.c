@@ -36,6 +36,7 @@ tmap_topology_free(struct tmap_topology *t)
 	free(t->pu_core);
 	free(t->distances);
 	free(t->page_kib);
+	devices_free(t);
 	if (t->cpuset)
 		hwloc_bitmap_free(t->cpuset);
 	if (t->hw)
@@ -199,6 +200,12 @@ topology_start(const char *source, struct tmap_topology **ret, struct tmap_error
 	if (hwloc_topology_init(&t->hw) < 0) {
 		tmap_topology_free(t);
 		return tmap_error_set(err, -ENOMEM, "cannot initialise hwloc: %s", strerror(errno));
+	}
+	/* PCI devices that matter for placement (network, storage, GPUs), with their OS
+	 * devices; a host file or the live host has them, a synthetic one none. */
+	if (hwloc_topology_set_io_types_filter(t->hw, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) < 0) {
+		tmap_topology_free(t);
+		return tmap_error_set(err, -EINVAL, "cannot set up hwloc: %s", strerror(errno));
 	}
 	*ret = t;
 	return 0;
@@ -543,6 +550,8 @@ build_model(struct tmap_topology *t, struct tmap_error *err)
 		r = build_cores(t);
 	if (r == 0)
 		r = build_distances(t);
+	if (r == 0)
+		r = devices_build(t);
 	if (r < 0)
 		return tmap_error_set(err, r, "topology '%s': %s", source, strerror(-r));
 	return 0;
@@ -840,18 +849,19 @@ print_core(FILE *out, const struct topo_core *c)
 }
 
 static void
-format_table(const struct tmap_topology *t, FILE *out)
+format_table(const struct tmap_topology *t, unsigned flags, FILE *out)
 {
 	unsigned npus = (unsigned)hwloc_bitmap_weight(t->cpuset);
+	struct table_style st = table_style(flags);
 
-	fprintf(out, "host: %s\n", t->source);
+	fprintf(out, "%shost:%s %s\n", st.head, st.end, t->source);
 	fprintf(out, "%u package%s, %u NUMA node%s, %u cores, %u PUs, up to %u thread%s per core\n",
 		t->npackages, t->npackages == 1 ? "" : "s", t->nnodes, t->nnodes == 1 ? "" : "s",
 		t->ncores, npus, t->max_threads, t->max_threads == 1 ? "" : "s");
 	for (unsigned i = 0; i < t->nnodes; i++) {
 		const struct topo_node *n = &t->nodes[i];
 
-		fprintf(out, "node %u: ", n->os_index);
+		fprintf(out, "%snode %u:%s ", st.head, n->os_index, st.end);
 		if (n->cpuless)
 			fprintf(out, "no CPUs");
 		else
@@ -878,15 +888,17 @@ format_table(const struct tmap_topology *t, FILE *out)
 		}
 		if (n->ncores)
 			fputc('\n', out);
+		devices_format_table(t, (int)i, out);
 	}
+	devices_format_table(t, -1, out);
 	if (!t->distances) {
-		fprintf(out, "node distances: not reported by the host\n");
+		fprintf(out, "%snode distances:%s not reported by the host\n", st.head, st.end);
 		return;
 	}
-	fprintf(out, "node distances:\nnode");
+	fprintf(out, "%snode distances:%s\n%snode", st.head, st.end, st.head);
 	for (unsigned j = 0; j < t->nnodes; j++)
 		fprintf(out, " %4u", t->nodes[j].os_index);
-	fputc('\n', out);
+	fprintf(out, "%s\n", st.end);
 	for (unsigned i = 0; i < t->nnodes; i++) {
 		fprintf(out, "%4u", t->nodes[i].os_index);
 		for (unsigned j = 0; j < t->nnodes; j++)
@@ -922,7 +934,13 @@ format_json(const struct tmap_topology *t, FILE *out)
 		}
 		fprintf(out, "]}");
 	}
-	fprintf(out, "],\"distances\":");
+	fprintf(out, "],");
+	if (t->ndevices) {
+		fprintf(out, "\"devices\":");
+		devices_format_json(t, out);
+		fputc(',', out);
+	}
+	fprintf(out, "\"distances\":");
 	if (!t->distances) {
 		fprintf(out, "null}\n");
 		return;
@@ -947,7 +965,7 @@ tmap_topology_format(const struct tmap_topology *t, enum tmap_format format, uns
 
 	if (!t || !ret)
 		return tmap_error_set(err, -EINVAL, "tmap_topology_format: missing argument");
-	if (flags)
+	if (flags & ~TMAP_FORMAT_COLOUR)
 		return tmap_error_set(err, -EINVAL, "tmap_topology_format: unknown flags 0x%x",
 				      flags);
 	if (format != TMAP_FORMAT_TABLE && format != TMAP_FORMAT_JSON)
@@ -958,7 +976,7 @@ tmap_topology_format(const struct tmap_topology *t, enum tmap_format format, uns
 	if (!out)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (format == TMAP_FORMAT_TABLE)
-		format_table(t, out);
+		format_table(t, flags, out);
 	else
 		format_json(t, out);
 	if (fclose(out) != 0) {

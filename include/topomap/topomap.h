@@ -272,6 +272,14 @@ enum tmap_format {
 };
 
 /**
+ * Format flag of tmap_plan_format(), tmap_host_format() and tmap_topology_format(): the
+ * table with ANSI SGR sequences for a terminal, by what each part is: headings and column
+ * headers bold, the reasons of a plan dim, guests that do not fit red. The text without
+ * the sequences is the table without the flag. Ignored by the other formats.
+ */
+#define TMAP_FORMAT_COLOUR (1u << 0)
+
+/**
  * Describe the host.
  * @param topology the host.
  * @param format TMAP_FORMAT_TABLE or TMAP_FORMAT_JSON.
@@ -282,6 +290,41 @@ enum tmap_format {
  */
 TMAP_EXPORT int tmap_topology_format(const struct tmap_topology *topology, enum tmap_format format,
 				     unsigned flags, char **ret, struct tmap_error *reterr);
+
+/** A PCI device of the host (issue 16): what tmap_topology_device() fills in. The strings
+ * are borrowed from the topology. Initialise with TMAP_DEVICE_INFO_INIT. */
+struct tmap_device_info {
+	uint32_t size;		  /**< sizeof(struct tmap_device_info), set by the _INIT macro */
+	const char *pci;	  /**< bus id, "0000:3b:00.0" */
+	const char *device_class; /**< "network", "storage", "gpu" or "other" */
+	unsigned vendor_id;	  /**< PCI vendor id */
+	unsigned device_id;	  /**< PCI device id */
+	const char *names;	  /**< its OS devices, comma-separated ("eth2"); "" when none */
+	const char *physfn;	  /**< an SR-IOV VF: its PF's bus id; NULL otherwise */
+	const char *root;	  /**< its root complex (host bridge), "0000:[3a-3b]"; "" when none */
+	int node;		  /**< OS index of the one node with PUs it is local to, or -1 */
+	int locality_known;	  /**< 0: the host does not say (numa_node -1) */
+	const char *nodes;	  /**< the nodes it is local to, list syntax */
+	const char *cpus;	  /**< the PUs it is local to, list syntax */
+};
+#define TMAP_DEVICE_INFO_INIT {.size = sizeof(struct tmap_device_info)}
+
+/**
+ * Number of PCI devices of the host that hwloc keeps as important (network, storage, GPUs,
+ * accelerators): 0 for a synthetic host.
+ * @param topology a host, or NULL (0).
+ */
+TMAP_EXPORT size_t tmap_topology_device_count(const struct tmap_topology *topology);
+
+/**
+ * One PCI device of the host.
+ * @param topology the host.
+ * @param index 0 to tmap_topology_device_count() - 1.
+ * @param ret filled in; its size must be set (TMAP_DEVICE_INFO_INIT).
+ * @return 0, -EINVAL (a NULL argument or a size too small) or -ENOENT (no such index).
+ */
+TMAP_EXPORT int tmap_topology_device(const struct tmap_topology *topology, size_t index,
+				     struct tmap_device_info *ret);
 
 struct tmap_plan;
 
@@ -467,6 +510,31 @@ TMAP_EXPORT int tmap_guest_set_memory_mib(struct tmap_guest *guest, uint64_t mem
  * @return 0 or -EINVAL.
  */
 TMAP_EXPORT int tmap_guest_set_hugepages(struct tmap_guest *guest, uint64_t page_kib);
+
+/** Most devices one guest may ask for. */
+#define TMAP_MAX_GUEST_DEVICES 64
+
+/**
+ * Ask for a host device next to a guest cell (issue 16), as `--device SPEC` does: SPEC is
+ * one of `pci=BUS_ID`, `net=NAME`, `vf_of=PF` (a free VF of the PF of that name or bus id),
+ * `class=network|storage|gpu|other` (a free device of the class), then optionally
+ * `policy=required|root|socket|preferred` (default required) and `cell=K` (default 0),
+ * separated by commas: "net=eth2,policy=root,cell=1". The solver places cell K on the
+ * device's node (required), on a node its root complex is local to (root), in its package
+ * (socket), or there if it can (preferred), and the device is the guest's alone.
+ * @param guest the guest.
+ * @param spec the request.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL (a spec not understood, too many devices) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_guest_add_device(struct tmap_guest *guest, const char *spec,
+				      struct tmap_error *reterr);
+
+/**
+ * Number of devices the guest asks for.
+ * @param guest a guest, or NULL (0).
+ */
+TMAP_EXPORT size_t tmap_guest_device_count(const struct tmap_guest *guest);
 
 /**
  * Add a guest NUMA cell. Cells are numbered in the order they are added. Without any cell,
