@@ -74,6 +74,8 @@ struct inline_guest {
 	int64_t quota;
 	const char *page_arg;
 	uint64_t page_kib;
+	size_t ndevice;		/* --device SPEC, each as typed (issue 16) */
+	const char **device;
 };
 
 enum {
@@ -102,6 +104,9 @@ enum {
 	OPT_BACKEND,
 	OPT_DRY_RUN,
 	OPT_ALL,
+	OPT_DEVICE,
+	OPT_MAKE_ROOM,	/* plan --make-room, resize, rebalance (cli/room.c, issue 18) */
+	OPT_MAX_MOVES,
 	/* target options: passed to the backend under their own name */
 	OPT_TARGET_FIRST,
 	OPT_CGROUP = OPT_TARGET_FIRST,
@@ -146,6 +151,9 @@ struct plan_request {
 	struct tmap_target *target;
 	struct tmap_guests *guests;	/* the guests asked for */
 	struct tmap_session *session;
+	bool described;			/* the guest was read from the target as it is */
+	bool make_room;			/* plan --make-room: move placed guests to fit it */
+	unsigned max_moves;
 	size_t notices_shown;		/* the session's notices printed so far */
 	int argc;			/* the command's arguments, for those read late */
 	char **argv;
@@ -191,6 +199,10 @@ int unknown_option(const char *cmd, const struct option *options, int optopt_,
 		   char *const argv[], int optind_);
 int check_source(const char *source);
 int missing_value(const char *cmd, char *const argv[], int optind_);
+
+/* room.c: making room, resize and rebalance (issue 18) */
+int room_plan(struct tmap_session *session, const struct tmap_guests *guests, unsigned max_moves,
+	      struct tmap_plan **ret, struct tmap_error *err);
 
 /* xml-filter.c */
 int cmd_xml_filter(int argc, char *argv[]);

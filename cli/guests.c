@@ -160,6 +160,7 @@ build_guests(struct plan_request *req, const struct tmap_backend_module *module,
 				return r;
 			}
 		}
+		req->described = !req->ig.given;
 		/* A guest the options changed is refused as the user's input. */
 		r = tmap_guests_add(req->guests, g, &err);
 		if (r < 0) {
@@ -198,10 +199,38 @@ apply_text(const struct plan_request *req, const char *name, const struct tmap_r
 	return text;
 }
 
+/*
+ * A guest read from its target as it is (a domain started again, as libvirt's hook applies
+ * it) asks for what it was recorded with: its policies, QoS and page size, not the
+ * defaults. Its shape is the target's: a guest whose vcpus or memory changed since is
+ * placed as it is now.
+ */
+static const struct tmap_guest *
+recorded_spec(struct plan_request *req, const struct tmap_guest *g, struct tmap_guests **keep)
+{
+	const struct tmap_guest *spec;
+
+	/* Another domain of the same name (a new UUID) is a new guest. */
+	if (!req->described ||
+	    tmap_session_same_target(req->session, tmap_guest_name(g), req->backend, req->target,
+				     NULL) != 1 ||
+	    tmap_session_guest_spec(req->session, tmap_guest_name(g), keep, NULL) < 0)
+		return g;
+	spec = tmap_guests_get(*keep, 0);
+	if (tmap_guest_vcpus(spec) != tmap_guest_vcpus(g) ||
+	    tmap_guest_memory_mib(spec) != tmap_guest_memory_mib(g)) {
+		fprintf(stderr, "topomap: guest '%s' changed since it was recorded: placed as it is now\n",
+			tmap_guest_name(g));
+		return g;
+	}
+	return spec;
+}
+
 static int
 do_apply(struct plan_request *req)
 {
-	const struct tmap_guest *g = tmap_guests_get(req->guests, 0);
+	struct tmap_guests *keep = NULL;
+	const struct tmap_guest *g = recorded_spec(req, tmap_guests_get(req->guests, 0), &keep);
 	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
 	char *text;
@@ -212,10 +241,12 @@ do_apply(struct plan_request *req)
 	print_notices(req);
 	if (r < 0) {
 		tmap_report_free(report);
+		tmap_guests_free(keep);
 		return fail_step(req, r, &err);
 	}
 	text = apply_text(req, tmap_guest_name(g), report);
 	tmap_report_free(report);
+	tmap_guests_free(keep);
 	if (!text)
 		return fail(EXIT_RUNTIME, "out of memory");
 	/* Printed only once the state is durable: a report that cannot be printed never undoes
@@ -338,8 +369,11 @@ do_plan(struct plan_request *req)
 	char *text = NULL;
 	int r;
 
-	r = tmap_session_plan(req->session, req->guests, req->batch ? TMAP_SESSION_BATCH : 0, &plan,
-			      &err);
+	if (req->make_room)
+		r = room_plan(req->session, req->guests, req->max_moves, &plan, &err);
+	else
+		r = tmap_session_plan(req->session, req->guests,
+				      req->batch ? TMAP_SESSION_BATCH : 0, &plan, &err);
 	print_notices(req);
 	if (r < 0)
 		return fail_step(req, r, &err);

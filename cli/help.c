@@ -82,11 +82,15 @@ const char topology_help[] =
 	"                         2048 (KiB), taken whole from the nodes' pools\n" \
 	"  --shares N             cpu shares\n" \
 	"  --period US            CFS period in microseconds\n" \
-	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n"
+	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n" \
+	"  --device SPEC          a host device next to a guest cell, repeated for each:\n" \
+	"                         pci=BUS_ID, net=NAME, vf_of=PF or class=network|storage|\n" \
+	"                         gpu|other, then ,policy=required|root|socket|preferred\n" \
+	"                         and ,cell=K (e.g. net=eth2,policy=root,cell=1)\n"
 
 const char plan_help[] =
 	"Usage: topomap plan [--topology SRC] [--reserve CPUSET] [--state FILE] [--format FMT]\n"
-	"                    [--batch] [GUEST OPTIONS] [FILE.json ...]\n"
+	"                    [--batch | --make-room [--max-moves K]] [GUEST OPTIONS] [FILE.json ...]\n"
 	"\n"
 	"Place guests, in the order given (the inline guest first, then the files), on an\n"
 	"empty host and print the plan. Nothing on the host is changed.\n"
@@ -100,13 +104,18 @@ const char plan_help[] =
 	"                         json, libvirt, qemu, or a picture: svg or png (hwloc's lstopo)\n"
 	"  --batch                place as many as fit (in the order given or largest first,\n"
 	"                         whichever places more); list the others, and exit 3\n"
+	"  --make-room            one guest that does not fit: place it after the fewest moves of\n"
+	"                         the guests the state holds (vcpus re-pinned, cells moved with\n"
+	"                         their memory; guests marked \"pinned\" stay); the plan lists them\n"
+	"  --max-moves K          with --make-room: at most K moves (default 16)\n"
 	"  FILE.json              guests in JSON (an object or an array); '-' reads stdin\n"
 	"\n"
 	GUEST_OPTIONS_HELP
 	"  -h, --help             show this help\n"
 	"\n"
 	"Example:\n"
-	"  topomap plan --reserve 0,12 --name vm1 --vcpus 4 --memory 8G --cells 2 --format libvirt\n";
+	"  topomap plan --reserve 0,12 --name vm1 --vcpus 4 --memory 8G --cells 2 --format libvirt\n"
+	"  topomap plan --make-room --name big --vcpus 4 --cell cpus=0-3 --format json\n";
 
 /* The target options, shared by apply and verify. Each backend takes some of them. */
 #define TARGET_LIST_HELP \

@@ -144,6 +144,9 @@ option_allowed(enum command cmd, int c)
 		return cmd == CMD_APPLY;
 	case OPT_ALL:
 		return cmd == CMD_VERIFY;
+	case OPT_MAKE_ROOM:
+	case OPT_MAX_MOVES:
+		return cmd == CMD_PLAN;
 	default:
 		if (c >= OPT_TARGET_FIRST && c < OPT_TARGET_END)
 			return cmd != CMD_PLAN;
@@ -180,6 +183,9 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"backend", required_argument, NULL, OPT_BACKEND},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"all", no_argument, NULL, OPT_ALL},
+		{"device", required_argument, NULL, OPT_DEVICE},
+		{"make-room", no_argument, NULL, OPT_MAKE_ROOM},
+		{"max-moves", required_argument, NULL, OPT_MAX_MOVES},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
 		{"create", no_argument, NULL, OPT_CREATE},
 		{"layout", required_argument, NULL, OPT_LAYOUT},
@@ -234,7 +240,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 			if (!option_allowed(req->cmd, c))
 				return fail(EXIT_USAGE, "%s: --%s is not an option of %s (see 'topomap %s --help')",
 					    cmd, name, cmd, cmd);
-			if (seen[c - OPT_TOPOLOGY] && c != OPT_CELL)
+			if (seen[c - OPT_TOPOLOGY] && c != OPT_CELL && c != OPT_DEVICE)
 				return fail(EXIT_USAGE, "%s: --%s given more than once", cmd, name);
 			seen[c - OPT_TOPOLOGY] = true;
 		}
@@ -281,6 +287,12 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		case OPT_ALL:
 			req->all = true;
 			break;
+		case OPT_MAKE_ROOM:
+			req->make_room = true;
+			break;
+		case OPT_MAX_MOVES:
+			r = parse_unsigned("--max-moves", optarg, 1, TMAP_ROOM_MAX_MOVES, &req->max_moves);
+			break;
 		case 'h':
 			r = emit(helps[req->cmd]);
 			return r == EXIT_OK ? -1 : r;
@@ -301,6 +313,10 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 	}
 	if (r != EXIT_OK)
 		return r;
+	if (req->make_room && req->batch)
+		return fail(EXIT_USAGE, "plan: --make-room places one guest; it does not go with --batch");
+	if (req->max_moves && !req->make_room)
+		return fail(EXIT_USAGE, "plan: --max-moves goes with --make-room");
 	if (req->all) {
 		if (req->backend || tmap_target_count(req->target) || req->ig.given || optind < argc)
 			return fail(EXIT_USAGE,

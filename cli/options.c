@@ -237,6 +237,7 @@ inline_guest_clear(struct inline_guest *g)
 	for (size_t i = 0; i < g->ncell; i++)
 		free(g->cell[i].cpus);
 	free(g->cell);
+	free(g->device);
 }
 
 /*
@@ -308,6 +309,21 @@ parse_cell(const char *arg, struct inline_guest *g)
 }
 
 /* Turn the inline options into a guest and append it. */
+/* --device SPEC, each a request the library parses (issue 16). */
+static int
+add_inline_devices(const struct inline_guest *ig, struct tmap_guest *g)
+{
+	for (size_t i = 0; i < ig->ndevice; i++) {
+		struct tmap_error err = {0};
+		int r = tmap_guest_add_device(g, ig->device[i], &err);
+
+		if (r < 0)
+			return fail(exit_code(r, true), "--device: %s",
+				    err.message[0] ? err.message : strerror(-r));
+	}
+	return EXIT_OK;
+}
+
 int
 add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 {
@@ -391,6 +407,9 @@ add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 		r = fail(EXIT_USAGE, "--hugepages: '%" PRIu64 "' KiB is not accepted", ig->page_kib);
 		goto out;
 	}
+	r = add_inline_devices(ig, g);
+	if (r != EXIT_OK)
+		goto out;
 	if (ig->iothreads && tmap_guest_set_iothreads(g, ig->iothreads) < 0) {
 		r = fail(EXIT_USAGE, "--iothreads: '%u' is not accepted", ig->iothreads);
 		goto out;
@@ -486,6 +505,8 @@ overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char 
 				      tmap_guest_hugepages(g), "KiB pages backing its memory");
 	if (ig->page_kib && tmap_guest_set_hugepages(g, ig->page_kib) < 0)
 		return fail(EXIT_USAGE, "--hugepages: '%s' is not accepted", ig->page_arg);
+	if (add_inline_devices(ig, g) != EXIT_OK)
+		return EXIT_USAGE;
 
 	/* The names were checked against the enums' own tables. */
 	if ((ig->has_cpu_policy && tmap_guest_set_cpu_policy(g, ig->cpu_policy) < 0) ||
@@ -649,6 +670,15 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 	case OPT_CELL:
 		r = parse_cell(arg, g);
 		break;
+	case OPT_DEVICE: {
+		const char **dv = realloc(g->device, (g->ndevice + 1) * sizeof(*dv));
+
+		if (!dv)
+			return fail(EXIT_RUNTIME, "out of memory");
+		g->device = dv;
+		g->device[g->ndevice++] = arg;
+		break;
+	}
 	case OPT_CPU_POLICY:
 		g->has_cpu_policy = true;
 		r = parse_choice(name, arg, cpu_policies, &g->cpu_policy);

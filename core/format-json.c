@@ -91,6 +91,8 @@ guest_fields(struct builder *b, struct json_object *g, const struct plan_guest *
 		add(b, o, "host_cpus", str(pc->pus_list));
 	}
 	add(b, g, "cells_proposed", json_object_new_boolean(pg->cells_proposed));
+	if (pg->pinned)
+		add(b, g, "pinned", json_object_new_boolean(true));
 	add(b, g, "cpuset", str(pg->cpus_list));
 	add(b, g, "held", str(pg->held_list));
 	emu = add(b, g, "emulator", json_object_new_object());
@@ -120,6 +122,8 @@ guest_fields(struct builder *b, struct json_object *g, const struct plan_guest *
 		add(b, qos, "period", json_object_new_int64((int64_t)pg->period));
 	if (qos && pg->quota)
 		add(b, qos, "quota", json_object_new_int64(pg->quota));
+	if (pg->ndevices)
+		add(b, g, "devices", plan_devices_json(pg));
 	why = add(b, g, "explain", json_object_new_array());
 	for (size_t i = 0; why && i < pg->nexplain; i++)
 		add(b, why, NULL, str(pg->explain[i]));
@@ -150,6 +154,33 @@ plan_guest_to_json(const struct plan_guest *pg)
 	return g;
 }
 
+/* Making room: the moves beside the guests, and what the search proved. */
+static void
+moves_json(struct builder *b, struct json_object *root, const struct tmap_plan *plan)
+{
+	struct json_object *moves = add(b, root, "moves", json_object_new_array());
+
+	add(b, root, "moves_lower_bound", json_object_new_int64(plan->moves_lower_bound));
+	add(b, root, "moves_optimal",
+	    json_object_new_boolean(plan->moves_lower_bound >= plan->nmoves));
+	for (size_t i = 0; moves && i < plan->nmoves; i++) {
+		const struct plan_move *m = &plan->moves[i];
+		struct json_object *o = add(b, moves, NULL, json_object_new_object());
+
+		if (!o)
+			break;
+		add(b, o, "guest", str(m->guest));
+		if (m->vcpu >= 0)
+			add(b, o, "vcpu", json_object_new_int64(m->vcpu));
+		else
+			add(b, o, "cell", json_object_new_int64(m->cell));
+		add(b, o, "from", json_object_new_int64(m->from));
+		add(b, o, "to", json_object_new_int64(m->to));
+		if (m->vcpu < 0)
+			add(b, o, "memory_mib", json_object_new_int64((int64_t)m->memory_mib));
+	}
+}
+
 int
 format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err)
 {
@@ -172,6 +203,8 @@ format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err
 	guests = add(&b, root, "guests", json_object_new_array());
 	for (size_t i = 0; guests && i < plan->nguests; i++)
 		guest_json(&b, guests, &plan->guests[i]);
+	if (plan->moves_searched)
+		moves_json(&b, root, plan);
 	if (plan->nrejected) {
 		struct json_object *rej = add(&b, root, "rejected", json_object_new_array());
 

@@ -61,11 +61,34 @@ guest_table(FILE *out, const struct table_style *st, const struct plan_guest *pg
 		fprintf(out, "%s    - %s%s\n", st->dim, pg->explain[i], st->end);
 }
 
+/* Making room: each move, in the order it is put in force. */
+static void
+moves_table(FILE *out, const struct table_style *st, const struct tmap_plan *plan)
+{
+	fprintf(out, "\n%smoves:%s %zu (%s", st->head, st->end, plan->nmoves,
+		plan->moves_lower_bound >= plan->nmoves ? "optimal" : "at least ");
+	if (plan->moves_lower_bound < plan->nmoves)
+		fprintf(out, "%u needed", plan->moves_lower_bound);
+	fputs(")\n", out);
+	for (size_t i = 0; i < plan->nmoves; i++) {
+		const struct plan_move *m = &plan->moves[i];
+
+		if (m->vcpu >= 0)
+			fprintf(out, "  %-20s vcpu %-4d PU %u -> %u\n", m->guest, m->vcpu, m->from,
+				m->to);
+		else
+			fprintf(out, "  %-20s cell %-4d node %u -> %u, %" PRIu64 " MiB of memory\n",
+				m->guest, m->cell, m->from, m->to, m->memory_mib);
+	}
+}
+
 int
 format_plan_table(const struct tmap_plan *plan, const struct table_style *st, FILE *out,
 		  struct tmap_error *err)
 {
 	fprintf(out, "%shost:%s %s\n", st->head, st->end, plan->host);
+	if (plan->moves_searched)
+		moves_table(out, st, plan);
 	for (size_t i = 0; i < plan->nguests; i++) {
 		fputc('\n', out);
 		guest_table(out, st, &plan->guests[i]);

@@ -175,6 +175,7 @@ tmap_guest_free(struct tmap_guest *g)
 	if (!g)
 		return NULL;
 	cells_clear(g);
+	guest_devices_clear(g);
 	free(g->name);
 	free(g->origin);
 	free(g);
@@ -399,6 +400,15 @@ tmap_guest_set_emulator_policy(struct tmap_guest *g, enum tmap_emulator_policy p
 }
 
 int
+tmap_guest_set_pinned(struct tmap_guest *g, int pinned)
+{
+	if (!g)
+		return -EINVAL;
+	g->pinned = pinned != 0;
+	return 0;
+}
+
+int
 tmap_guest_set_memory_mode(struct tmap_guest *g, enum tmap_memory_mode m)
 {
 	if (!g || (unsigned)m >= ARRAY_SIZE(memory_modes))
@@ -615,6 +625,8 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 	if (!g)
 		return tmap_error_set(err, -EINVAL, "no guest");
 	r = validate_shape(g, err);
+	if (r == 0)
+		r = guest_devices_validate(g, err);
 	if (r < 0)
 		return r;
 	return validate_hugepages(g, err);
@@ -1122,6 +1134,13 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 			r = parse_qos(ctx, g, val);
 		} else if (streq(key, "hugepages")) {
 			r = json_page_size(ctx, val, g);
+		} else if (streq(key, "devices")) {
+			r = guest_devices_from_json(g, val, ctx->origin, ctx->err);
+		} else if (streq(key, "pinned")) {
+			if (!json_object_is_type(val, json_type_boolean))
+				r = field_error(ctx, key, val, "is not true or false");
+			else
+				g->pinned = json_object_get_boolean(val);
 		} else {
 			r = tmap_error_set(ctx->err, -EINVAL, "%s: guest '%s': unknown field '%s'",
 					   ctx->origin, ctx->guest, key);

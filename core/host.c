@@ -4,7 +4,7 @@
  * Each placed guest is kept as a struct: a copy of its plan, and what it holds, so that it
  * can be released. The state file's format is spoken by state.c alone.
  */
-#include "solver.h"
+#include "solver-room.h"
 
 /* One placed guest. */
 struct host_guest {
@@ -388,6 +388,7 @@ tmap_host_release(struct tmap_host *h, const char *name)
 	if (!a)
 		return -ENOENT;
 	solver_release(&h->s, a->plan.held, a->page, a->mem, a->shared);
+	devices_hold(&h->s, &a->plan, false);
 	host_guest_clear(a);
 	i = (size_t)(a - h->guests);
 	memmove(a, a + 1, (h->nguests - i - 1) * sizeof(*a));
@@ -402,6 +403,44 @@ const struct plan_guest *
 host_guest_plan_at(const struct tmap_host *h, size_t i)
 {
 	return i < h->nguests ? &h->guests[i].plan : NULL;
+}
+
+struct solver *
+host_solver(struct tmap_host *h)
+{
+	return &h->s;
+}
+
+size_t
+host_guest_count(const struct tmap_host *h)
+{
+	return h->nguests;
+}
+
+/* The i-th guest's plan replaced by pg (taken), its memory and shared vcpus per node
+ * recounted; the solver is the caller's to keep in step (solver-room.c). */
+int
+host_guest_replace(struct tmap_host *h, size_t i, struct plan_guest *pg)
+{
+	struct host_guest *hg = &h->guests[i];
+	const struct tmap_topology *t = h->s.t;
+
+	if (i >= h->nguests)
+		return -EINVAL;
+	plan_guest_clear(&hg->plan);
+	hg->plan = *pg;
+	memset(pg, 0, sizeof(*pg));
+	hg->name_hash = name_hash(hg->plan.name);
+	memset(hg->mem, 0, t->nnodes * sizeof(*hg->mem));
+	memset(hg->shared, 0, t->nnodes * sizeof(*hg->shared));
+	for (unsigned c = 0; c < hg->plan.ncells; c++) {
+		int n = topo_node_index(t, hg->plan.cells[c].node);
+
+		hg->mem[n] += hg->plan.cells[c].memory_mib;
+		if (hg->plan.cpu_policy == TMAP_CPU_SHARED)
+			hg->shared[n] += (unsigned)hwloc_bitmap_weight(hg->plan.cells[c].vcpus);
+	}
+	return 0;
 }
 
 const struct tmap_topology *
@@ -499,6 +538,14 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 			return tmap_error_set(err, -EBADMSG,
 					      "shared guest '%s' floats outside the recorded shared pool",
 					      pg->name);
+	}
+	for (unsigned i = 0; i < pg->ndevices; i++) {
+		int k = devices_find_pci(t, pg->devices[i].pci);
+
+		if (k >= 0 && s->dev_taken[k])
+			return tmap_error_set(err, -EBADMSG,
+					      "guest '%s' holds device %s, which another guest holds too",
+					      pg->name, pg->devices[i].pci);
 	}
 	solver_take(&h->s, pg);
 	r = record(h, pg);

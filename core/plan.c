@@ -90,6 +90,7 @@ plan_guest_clear(struct plan_guest *pg)
 		free(pg->explain[i]);
 	free(pg->explain);
 	free(pg->name);
+	plan_devices_clear(pg);
 	memset(pg, 0, sizeof(*pg));
 }
 
@@ -198,7 +199,8 @@ plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src)
 		for (size_t i = 0; pg.explain && i < src->nexplain; i++, pg.nexplain++)
 			pg.explain[i] = dup_str(src->explain[i], &ok);
 	}
-	if (!ok || !copy_vcpus(&pg, src) || !copy_cells(&pg, src)) {
+	if (!ok || !copy_vcpus(&pg, src) || !copy_cells(&pg, src) ||
+	    plan_devices_copy(&pg, src) < 0) {
 		plan_guest_clear(&pg);
 		return -ENOMEM;
 	}
@@ -206,11 +208,20 @@ plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src)
 	return 0;
 }
 
+void
+plan_moves_free(struct plan_move *moves, size_t n)
+{
+	for (size_t i = 0; moves && i < n; i++)
+		free(moves[i].guest);
+	free(moves);
+}
+
 struct tmap_plan *
 tmap_plan_free(struct tmap_plan *p)
 {
 	if (!p)
 		return NULL;
+	plan_moves_free(p->moves, p->nmoves);
 	for (size_t i = 0; i < p->nguests; i++)
 		plan_guest_clear(&p->guests[i]);
 	free(p->guests);
@@ -357,6 +368,39 @@ tmap_plan_qos(const struct tmap_plan *p, size_t i, uint64_t *shares, uint64_t *p
 	if (quota)
 		*quota = g->quota;
 	return 0;
+}
+
+/* Making room (issue 18) */
+
+size_t
+tmap_plan_move_count(const struct tmap_plan *p)
+{
+	return p ? p->nmoves : 0;
+}
+
+int
+tmap_plan_move(const struct tmap_plan *p, size_t i, struct tmap_move *ret)
+{
+	const struct plan_move *m;
+
+	if (!p || !ret || i >= p->nmoves)
+		return -EINVAL;
+	m = &p->moves[i];
+	*ret = (struct tmap_move){
+		.guest = m->guest, .vcpu = m->vcpu, .cell = m->cell, .from = m->from, .to = m->to,
+		.memory_mib = m->memory_mib,
+	};
+	return 0;
+}
+
+int
+tmap_plan_move_bound(const struct tmap_plan *p, unsigned *ret_lower)
+{
+	if (!p || !p->moves_searched)
+		return -EINVAL;
+	if (ret_lower)
+		*ret_lower = p->moves_lower_bound;
+	return p->moves_lower_bound >= p->nmoves;
 }
 
 size_t

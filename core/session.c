@@ -415,6 +415,42 @@ tmap_session_guest_target(const struct tmap_session *s, const char *name,
 }
 
 int
+tmap_session_same_target(struct tmap_session *s, const char *name, const char *backend,
+			 const struct tmap_target *target, struct tmap_error *err)
+{
+	const struct tmap_backend_module *m = NULL;
+	const char *found = tmap_session_lookup(s, name), *recorded = NULL;
+	struct tmap_target *kept = NULL;
+	int r;
+
+	if (!found || !s->state)
+		return tmap_error_set(err, -ENOENT, "no guest '%s' is recorded in the state of this host",
+				      name ? name : "");
+	r = tmap_state_guest_target(s->state, found, &recorded, &kept, err);
+	tmap_target_free(kept);
+	if (r < 0)
+		return r;
+	if (!streq(recorded, backend))
+		return 0;
+	r = session_module(s, backend, &m, err);
+	if (r < 0)
+		return r;
+	return target_still_there(s, m, target, found) ? 1 : 0;
+}
+
+int
+tmap_session_guest_spec(const struct tmap_session *s, const char *name, struct tmap_guests **ret,
+			struct tmap_error *err)
+{
+	const char *found = tmap_session_lookup(s, name);
+
+	if (!found || !s->state)
+		return tmap_error_set(err, -ENOENT, "no guest '%s' is recorded in the state of this host",
+				      name ? name : "");
+	return state_guest_spec(s->state, found, ret, err);
+}
+
+int
 tmap_session_guest_plan(const struct tmap_session *s, const char *name, struct tmap_plan **ret,
 			struct tmap_error *err)
 {
@@ -465,6 +501,27 @@ tmap_session_plan(struct tmap_session *s, const struct tmap_guests *guests, unsi
 					    tmap_error_set(err, -ENOMEM, "out of memory"));
 		}
 	}
+	return ok(s, 0);
+}
+
+int
+tmap_session_make_room(struct tmap_session *s, const struct tmap_guest *guest,
+		       const struct tmap_room_options *options, struct tmap_plan **ret,
+		       struct tmap_error *err)
+{
+	int r;
+
+	if (!s || !guest || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_session_make_room: missing argument");
+	/* A what-if on the session's host, placed again from the state after. */
+	r = tmap_host_make_room(s->host, guest, options, ret, err);
+	if (session_reload(s, NULL) < 0 && r == 0) {
+		*ret = tmap_plan_free(*ret);
+		return session_fail(s, TMAP_STEP_STATE,
+				    tmap_error_set(err, -ENOMEM, "out of memory"));
+	}
+	if (r < 0)
+		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
 	return ok(s, 0);
 }
 

@@ -270,18 +270,7 @@ killed_at_random_points(void **state)
 	}
 	span_us = span_us / 3 * 6 / 5 + 1;
 	for (int round = 0; round < 200; round++) {
-		pid_t pid = spawn_apply(round % 8, round % 8, true);
-		struct timespec delay;
-		long us;
-		int status;
-
-		seed = seed * 1103515245 + 12345;
-		us = (long)((seed >> 8) % (uint32_t)span_us);
-		delay = (struct timespec){us / 1000000, us % 1000000 * 1000};
-		nanosleep(&delay, NULL);
-		kill(pid, SIGKILL);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		if (WIFSIGNALED(status))
+		if (test_kill_at_random(spawn_apply(round % 8, round % 8, true), &seed, span_us))
 			killed++;
 		else
 			finished++;

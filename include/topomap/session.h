@@ -191,6 +191,33 @@ TMAP_EXPORT int tmap_session_guest_target(const struct tmap_session *session, co
 TMAP_EXPORT int tmap_session_guest_plan(const struct tmap_session *session, const char *name,
 					struct tmap_plan **ret, struct tmap_error *reterr);
 
+/**
+ * The guest as it was asked for when it was recorded (its policies, QoS, page size): what
+ * a later start of the same guest asks for again.
+ * @param session a session.
+ * @param name a recorded guest (or its libvirt domain).
+ * @param ret receives a one-guest list (tmap_guests_free()).
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOENT (not recorded, or recorded without a spec) or -errno.
+ */
+TMAP_EXPORT int tmap_session_guest_spec(const struct tmap_session *session, const char *name,
+					struct tmap_guests **ret, struct tmap_error *reterr);
+
+/**
+ * Is a target the one a recorded guest was applied to? Its backend's durable identity (a
+ * domain's UUID, a QEMU's pid and start time) is compared with the recorded one; a backend
+ * that cannot tell one goes by the guest's name.
+ * @param session a session.
+ * @param name a recorded guest (or its libvirt domain).
+ * @param backend the target's backend.
+ * @param target its options.
+ * @param reterr receives the message on failure.
+ * @return 1 the same, 0 another, -ENOENT when nothing is recorded for the name, or -errno.
+ */
+TMAP_EXPORT int tmap_session_same_target(struct tmap_session *session, const char *name,
+					 const char *backend, const struct tmap_target *target,
+					 struct tmap_error *reterr);
+
 /** tmap_session_plan(): place those that fit, list the others (tmap_host_solve_batch()). */
 #define TMAP_SESSION_BATCH (1u << 0)
 
@@ -206,6 +233,22 @@ TMAP_EXPORT int tmap_session_guest_plan(const struct tmap_session *session, cons
 TMAP_EXPORT int tmap_session_plan(struct tmap_session *session, const struct tmap_guests *guests,
 				  unsigned flags, struct tmap_plan **ret,
 				  struct tmap_error *reterr);
+
+/**
+ * Plan a guest that does not fit as the host stands after the fewest moves of the recorded
+ * guests (tmap_host_make_room()), changing nothing: a what-if, like tmap_session_plan().
+ * @param session a session.
+ * @param guest the guest.
+ * @param options the search's options, or NULL for the defaults.
+ * @param ret receives the plan: the guest and the moves (tmap_plan_move()).
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOSPC (TMAP_STEP_PLACE: no answer within the moves allowed), -EINVAL
+ *         (TMAP_STEP_INPUT) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_session_make_room(struct tmap_session *session,
+				       const struct tmap_guest *guest,
+				       const struct tmap_room_options *options,
+				       struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
  * Place one guest and put it in force through a backend, recorded first: the whole

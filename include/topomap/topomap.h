@@ -289,6 +289,41 @@ enum tmap_format {
 TMAP_EXPORT int tmap_topology_format(const struct tmap_topology *topology, enum tmap_format format,
 				     unsigned flags, char **ret, struct tmap_error *reterr);
 
+/** A PCI device of the host (issue 16): what tmap_topology_device() fills in. The strings
+ * are borrowed from the topology. Initialise with TMAP_DEVICE_INFO_INIT. */
+struct tmap_device_info {
+	uint32_t size;		  /**< sizeof(struct tmap_device_info), set by the _INIT macro */
+	const char *pci;	  /**< bus id, "0000:3b:00.0" */
+	const char *device_class; /**< "network", "storage", "gpu" or "other" */
+	unsigned vendor_id;	  /**< PCI vendor id */
+	unsigned device_id;	  /**< PCI device id */
+	const char *names;	  /**< its OS devices, comma-separated ("eth2"); "" when none */
+	const char *physfn;	  /**< an SR-IOV VF: its PF's bus id; NULL otherwise */
+	const char *root;	  /**< its root complex (host bridge), "0000:[3a-3b]"; "" when none */
+	int node;		  /**< OS index of the one node with PUs it is local to, or -1 */
+	int locality_known;	  /**< 0: the host does not say (numa_node -1) */
+	const char *nodes;	  /**< the nodes it is local to, list syntax */
+	const char *cpus;	  /**< the PUs it is local to, list syntax */
+};
+#define TMAP_DEVICE_INFO_INIT {.size = sizeof(struct tmap_device_info)}
+
+/**
+ * Number of PCI devices of the host that hwloc keeps as important (network, storage, GPUs,
+ * accelerators): 0 for a synthetic host.
+ * @param topology a host, or NULL (0).
+ */
+TMAP_EXPORT size_t tmap_topology_device_count(const struct tmap_topology *topology);
+
+/**
+ * One PCI device of the host.
+ * @param topology the host.
+ * @param index 0 to tmap_topology_device_count() - 1.
+ * @param ret filled in; its size must be set (TMAP_DEVICE_INFO_INIT).
+ * @return 0, -EINVAL (a NULL argument or a size too small) or -ENOENT (no such index).
+ */
+TMAP_EXPORT int tmap_topology_device(const struct tmap_topology *topology, size_t index,
+				     struct tmap_device_info *ret);
+
 struct tmap_plan;
 
 /**
@@ -474,6 +509,31 @@ TMAP_EXPORT int tmap_guest_set_memory_mib(struct tmap_guest *guest, uint64_t mem
  */
 TMAP_EXPORT int tmap_guest_set_hugepages(struct tmap_guest *guest, uint64_t page_kib);
 
+/** Most devices one guest may ask for. */
+#define TMAP_MAX_GUEST_DEVICES 64
+
+/**
+ * Ask for a host device next to a guest cell (issue 16), as `--device SPEC` does: SPEC is
+ * one of `pci=BUS_ID`, `net=NAME`, `vf_of=PF` (a free VF of the PF of that name or bus id),
+ * `class=network|storage|gpu|other` (a free device of the class), then optionally
+ * `policy=required|root|socket|preferred` (default required) and `cell=K` (default 0),
+ * separated by commas: "net=eth2,policy=root,cell=1". The solver places cell K on the
+ * device's node (required), on a node its root complex is local to (root), in its package
+ * (socket), or there if it can (preferred), and the device is the guest's alone.
+ * @param guest the guest.
+ * @param spec the request.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL (a spec not understood, too many devices) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_guest_add_device(struct tmap_guest *guest, const char *spec,
+				      struct tmap_error *reterr);
+
+/**
+ * Number of devices the guest asks for.
+ * @param guest a guest, or NULL (0).
+ */
+TMAP_EXPORT size_t tmap_guest_device_count(const struct tmap_guest *guest);
+
 /**
  * Add a guest NUMA cell. Cells are numbered in the order they are added. Without any cell,
  * the guest has one cell holding every vcpu and all memory.
@@ -503,6 +563,11 @@ TMAP_EXPORT int tmap_guest_set_thread_policy(struct tmap_guest *guest,
 /** @param guest the guest. @param policy the policy. @return 0 or -EINVAL. */
 TMAP_EXPORT int tmap_guest_set_emulator_policy(struct tmap_guest *guest,
 					       enum tmap_emulator_policy policy);
+/**
+ * Mark a guest pinned: tmap_host_make_room() never moves it (spec key "pinned": true).
+ * @param guest the guest. @param pinned nonzero to pin. @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_guest_set_pinned(struct tmap_guest *guest, int pinned);
 /** @param guest the guest. @param mode the mode. @return 0 or -EINVAL. */
 TMAP_EXPORT int tmap_guest_set_memory_mode(struct tmap_guest *guest, enum tmap_memory_mode mode);
 /** @param guest the guest. @param iothreads number of iothreads, 0 to 64. @return 0 or -EINVAL. */
@@ -724,6 +789,39 @@ TMAP_EXPORT int tmap_host_solve(struct tmap_host *host, const struct tmap_guests
  */
 TMAP_EXPORT int tmap_host_solve_batch(struct tmap_host *host, const struct tmap_guests *guests,
 				      struct tmap_plan **ret, struct tmap_error *reterr);
+
+/** Options of tmap_host_make_room(). Initialise with TMAP_ROOM_OPTIONS_INIT. */
+struct tmap_room_options {
+	uint32_t size;		/**< sizeof(struct tmap_room_options), set by the _INIT macro */
+	uint32_t flags;		/**< none yet: 0 */
+	unsigned max_moves;	/**< the most moves an answer may have; 0: TMAP_ROOM_DEFAULT_MAX_MOVES */
+	unsigned decisions;	/**< search nodes before the search settles for a good answer
+				 *   instead of the fewest; 0: TMAP_ROOM_DEFAULT_DECISIONS */
+};
+
+#define TMAP_ROOM_DEFAULT_MAX_MOVES 16
+#define TMAP_ROOM_MAX_MOVES 256
+#define TMAP_ROOM_DEFAULT_DECISIONS 2000
+/** Initialiser for struct tmap_room_options. */
+#define TMAP_ROOM_OPTIONS_INIT {.size = sizeof(struct tmap_room_options)}
+
+/**
+ * Place a guest that does not fit as the host stands, after the fewest moves of placed
+ * guests the search finds: vcpus re-pinned within their node, cells moved to another node
+ * with their memory; each guest's policies kept, guests marked pinned and shared guests left
+ * alone. The search is bounded (options.decisions); the plan says the bound it proved
+ * (tmap_plan_move_bound()). On success the host holds the moved guests where the moves put
+ * them and the new guest; a guest that fits as it is gets no move.
+ * @param host the host.
+ * @param guest the guest to place (dedicated).
+ * @param options options, or NULL for the defaults.
+ * @param ret receives the plan: the new guest and the moves (tmap_plan_move()).
+ * @param reterr receives why on failure.
+ * @return 0, -ENOSPC (no answer within the moves allowed), -EINVAL, -EEXIST or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_make_room(struct tmap_host *host, const struct tmap_guest *guest,
+				    const struct tmap_room_options *options,
+				    struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
  * Free what a placed guest holds.
@@ -972,6 +1070,36 @@ TMAP_EXPORT int tmap_plan_memory_mode(const struct tmap_plan *plan, size_t guest
  */
 TMAP_EXPORT int tmap_plan_qos(const struct tmap_plan *plan, size_t guest, uint64_t *ret_shares,
 			      uint64_t *ret_period, int64_t *ret_quota);
+
+/** Making room (issue 18): one move of a placed guest, as tmap_plan_move() gives it. */
+struct tmap_move {
+	const char *guest;	/**< the guest moved (borrowed from the plan) */
+	int vcpu;		/**< the vcpu re-pinned, or -1 for a cell's move */
+	int cell;		/**< the cell whose memory moves, or -1 for a vcpu's re-pin */
+	unsigned from, to;	/**< host PU OS indexes (vcpu), node OS indexes (cell) */
+	uint64_t memory_mib;	/**< a cell's move: the MiB of memory that migrate */
+};
+
+/** @param plan the plan. @return how many moves of placed guests it makes (tmap_host_make_room()). */
+TMAP_EXPORT size_t tmap_plan_move_count(const struct tmap_plan *plan);
+
+/**
+ * One move, in the order they are to be put in force.
+ * @param plan the plan.
+ * @param index 0 to tmap_plan_move_count() - 1.
+ * @param ret receives the move (its guest name borrowed from the plan).
+ * @return 0, or -EINVAL for a bad index.
+ */
+TMAP_EXPORT int tmap_plan_move(const struct tmap_plan *plan, size_t index, struct tmap_move *ret);
+
+/**
+ * What the search for room proved.
+ * @param plan a plan of tmap_host_make_room().
+ * @param ret_lower receives the fewest moves proved needed, or NULL.
+ * @return 1 when the moves are proved the fewest, 0 when not, -EINVAL for a plan that did
+ *         not come from tmap_host_make_room().
+ */
+TMAP_EXPORT int tmap_plan_move_bound(const struct tmap_plan *plan, unsigned *ret_lower);
 
 /** @param plan the plan. @return how many guests a batch left out (tmap_host_solve_batch()). */
 TMAP_EXPORT size_t tmap_plan_rejected_count(const struct tmap_plan *plan);

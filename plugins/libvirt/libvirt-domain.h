@@ -130,4 +130,8 @@ int lv_apply(void *state, const struct tmap_plan *plan, size_t guest, struct tma
 void left_changed(const struct lv *lv, char *buf, size_t size);
 int lv_restore(void *state, struct tmap_journal *j, struct tmap_error *err);
 
+/* nodedev.c: the host's PCI devices through conn (virConnectListAllNodeDevices()); -ENOTSUP
+ * when the daemon has no node-device driver. */
+int nodedevs_read(virConnectPtr conn, struct nodedevs **ret, struct tmap_error *err);
+
 #endif

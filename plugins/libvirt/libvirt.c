@@ -190,6 +190,7 @@ lv_host_topology(const char *arg, char **ret_xml, struct tmap_error *err)
 {
 	virConnectPtr conn = NULL;
 	_cleanup_free_ char *caps = NULL;
+	struct nodedevs *devs = NULL;
 	const char *uri = arg && *arg ? arg : NULL;
 	int r;
 
@@ -199,10 +200,17 @@ lv_host_topology(const char *arg, char **ret_xml, struct tmap_error *err)
 	caps = virConnectGetCapabilities(conn);
 	if (!caps)
 		r = lv_error(NULL, err, "cannot read the capabilities of '%s'", uri_text(uri));
+	/* The PCI devices and their <numa node>; a daemon without a node-device driver gives
+	 * a host without devices. */
+	if (r == 0 && nodedevs_read(conn, &devs, err) == -ENOMEM)
+		r = -ENOMEM;
 	virConnectClose(conn);
-	if (r < 0)
+	if (r < 0) {
+		nodedevs_free(devs);
 		return r;
-	r = capabilities_to_hwloc(caps, ret_xml, err);
+	}
+	r = capabilities_to_hwloc(caps, devs, ret_xml, err);
+	nodedevs_free(devs);
 	if (r < 0 && err && r != -ENOMEM) {
 		char msg[TMAP_ERROR_MAX];
 

@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Making room (core/solver-room.c): the fewest moves of placed guests after which a guest
+ * that does not fit does.
+ *
+ * A generator makes fragmented hosts from seeds: hwloc synthetic hosts of 2 to 16 nodes
+ * (irregular PU numbering too), filled with guests of mixed shapes and policies, some
+ * pinned, then a share of them released. For each, a guest that does not fit; an exhaustive
+ * search over the same moves (no bound, no limit) says whether some moves admit it and the
+ * fewest. The bounded search must admit at least 95 % of those, with at most the optimum + 1
+ * moves in at least 95 %, never prove a bound above the optimum, and every plan it makes must
+ * be valid: no PU held twice, memory within each node, every guest's cells on one node each,
+ * its SMT groups and whole cores kept, pinned and shared guests untouched.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "solver-room.h"
+#include "testlib.h"
+
+/* ------------------------------------------------------------------------------------- */
+/* Hosts and guests */
+
+static struct tmap_guest *
+guest(const char *name, unsigned vcpus, uint64_t mib)
+{
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+
+	if (tmap_guest_new(name, vcpus, &g, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_guest_set_memory_mib(g, mib), 0);
+	return g;
+}
+
+/* A guest with one explicit cell: it must fit one node. */
+static struct tmap_guest *
+one_cell(const char *name, unsigned vcpus, uint64_t mib)
+{
+	struct tmap_guest *g = guest(name, vcpus, mib);
+	char cpus[32];
+
+	snprintf(cpus, sizeof(cpus), "0-%u", vcpus - 1);
+	assert_int_equal(tmap_guest_add_cell(g, cpus, mib, NULL), 0);
+	return g;
+}
+
+static void
+place(struct tmap_host *h, struct tmap_guest *g)
+{
+	struct tmap_error err = {0};
+
+	if (tmap_host_place(h, g, NULL, &err) < 0)
+		fail_msg("%s: %s", g->name, err.message);
+	tmap_guest_free(g);
+}
+
+static struct tmap_host *
+host_new(const struct tmap_topology *t, uint32_t flags)
+{
+	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+
+	o.flags = flags;
+	if (tmap_host_new(t, &o, &h, &err) < 0)
+		fail_msg("%s", err.message);
+	return h;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Validity of a host after moves */
+
+struct picture {
+	size_t n;
+	struct plan_guest *pg;
+};
+
+static void
+picture_take(const struct tmap_host *h, struct picture *p)
+{
+	p->n = tmap_host_guest_count(h);
+	p->pg = calloc(p->n + 1, sizeof(*p->pg));
+	assert_non_null(p->pg);
+	for (size_t i = 0; i < p->n; i++)
+		assert_int_equal(plan_guest_copy(&p->pg[i], host_guest_plan_at(h, i)), 0);
+}
+
+static void
+picture_clear(struct picture *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		plan_guest_clear(&p->pg[i]);
+	free(p->pg);
+}
+
+static const struct plan_guest *
+picture_find(const struct picture *p, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (streq(p->pg[i].name, name))
+			return &p->pg[i];
+	return NULL;
+}
+
+static bool
+same_core(const struct tmap_topology *t, const struct plan_guest *pg, unsigned v, unsigned w)
+{
+	return t->pu_core[hwloc_bitmap_first(pg->vcpu_pus[v])] ==
+	       t->pu_core[hwloc_bitmap_first(pg->vcpu_pus[w])];
+}
+
+/* One guest after the moves, against itself before. */
+static void
+check_guest(const struct tmap_topology *t, const struct plan_guest *after,
+	    const struct plan_guest *before)
+{
+	bool moved = !streq(after->held_list, before->held_list) ||
+		     !streq(after->memory_list, before->memory_list);
+
+	if (before->pinned || before->cpu_policy == TMAP_CPU_SHARED) {
+		assert_false(moved);
+		return;
+	}
+	for (unsigned c = 0; c < after->ncells; c++) {
+		unsigned v;
+
+		assert_int_equal(after->cells[c].memory_mib, before->cells[c].memory_mib);
+		hwloc_bitmap_foreach_begin(v, after->cells[c].vcpus)
+		{
+			int pu = hwloc_bitmap_first(after->vcpu_pus[v]);
+
+			assert_true(hwloc_bitmap_isset(t->nodes[topo_node_index(t, after->cells[c].node)].cpuset,
+						       (unsigned)pu));
+			assert_true(hwloc_bitmap_isset(after->held, (unsigned)pu));
+			if (after->thread_policy != TMAP_THREAD_PREFER) {
+				const struct topo_core *core = &t->cores[t->pu_core[pu]];
+
+				for (unsigned k = 0; k < core->npus; k++)
+					assert_true(hwloc_bitmap_isset(after->held, core->pus[k]));
+			}
+		}
+		hwloc_bitmap_foreach_end();
+	}
+	/* guest SMT threads and whole cores keep their groups */
+	if (after->threads > 1 || after->thread_policy != TMAP_THREAD_PREFER)
+		for (unsigned v = 0; v < after->vcpus; v++)
+			for (unsigned w = v + 1; w < after->vcpus; w++)
+				assert_int_equal(same_core(t, after, v, w), same_core(t, before, v, w));
+}
+
+/* Every guest of h adopted again by a fresh host: no PU held twice, none outside the host,
+ * memory within each node; each against its picture before. */
+static void
+check_host(const struct tmap_topology *t, const struct tmap_host *h, const struct picture *before,
+	   uint32_t flags)
+{
+	struct tmap_host *fresh = host_new(t, flags);
+	struct tmap_error err = {0};
+
+	for (size_t i = 0; i < tmap_host_guest_count(h); i++) {
+		struct plan_guest copy;
+		const struct plan_guest *pg = host_guest_plan_at(h, i), *old;
+
+		assert_int_equal(plan_guest_copy(&copy, pg), 0);
+		if (host_adopt(fresh, &copy, &err) < 0)
+			fail_msg("%s", err.message);
+		plan_guest_clear(&copy);
+		old = picture_find(before, pg->name);
+		if (old)
+			check_guest(t, pg, old);
+	}
+	for (unsigned n = 0; n < t->nnodes; n++)
+		assert_true(host_solver(fresh)->mem_free[n] >= 0);
+	tmap_host_free(fresh);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Fixed cases */
+
+static void
+done(struct tmap_topology *t, struct tmap_host *h, struct tmap_guest *g, struct tmap_plan *plan)
+{
+	tmap_plan_free(plan);
+	tmap_guest_free(g);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+#define TWO_NODES "synthetic:pack:1 numa:2(memory=4GiB) core:4 pu:1"
+
+/* Two nodes of 4 PUs, four 2-vcpu guests, a and d gone: 2 PUs free on each node. */
+static struct tmap_host *
+two_nodes_fragmented(const struct tmap_topology *t, bool pinned)
+{
+	struct tmap_host *h = host_new(t, 0);
+	const char *names[] = {"a", "b", "c", "d"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct tmap_guest *p = one_cell(names[i], 2, 256);
+
+		assert_int_equal(tmap_guest_set_pinned(p, pinned), 0);
+		place(h, p);
+	}
+	assert_int_equal(tmap_host_release(h, "a"), 0);
+	assert_int_equal(tmap_host_release(h, "d"), 0);
+	return h;
+}
+
+/* Two nodes of 4 PUs, 2 free on each: a 4-vcpu cell fits after one 2-vcpu cell moves (its
+ * two vcpus and its memory: 3 moves), and the search proves none fewer do. */
+static void
+test_two_nodes(void **state)
+{
+	struct tmap_topology *t = test_topology(TWO_NODES);
+	struct tmap_host *h = two_nodes_fragmented(t, false);
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guest *g = one_cell("big", 4, 512);
+	struct picture before;
+	struct tmap_move m;
+	unsigned lower = 0;
+
+	(void)state;
+	assert_int_equal(tmap_host_fit(h, g, NULL), -ENOSPC);
+	picture_take(h, &before);
+	if (tmap_host_make_room(h, g, NULL, &plan, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_plan_move_count(plan), 3);
+	assert_int_equal(tmap_plan_move_bound(plan, &lower), 1);
+	assert_int_equal(lower, 3);
+	assert_int_equal(tmap_plan_move(plan, 0, &m), 0);
+	assert_int_equal(m.vcpu, -1);
+	assert_int_equal(m.cell, 0);
+	assert_int_equal(m.memory_mib, 256);
+	assert_int_equal(tmap_plan_move(plan, 1, &m), 0);
+	assert_int_equal(m.cell, -1);
+	assert_int_equal(tmap_plan_move(plan, 3, &m), -EINVAL);
+	assert_int_equal(tmap_host_guest_count(h), 3);
+	check_host(t, h, &before, 0);
+	picture_clear(&before);
+	done(t, h, g, plan);
+}
+
+/* The same host with both guests pinned: nothing may move, so no room. */
+static void
+test_pinned(void **state)
+{
+	struct tmap_topology *t = test_topology(TWO_NODES);
+	struct tmap_guest *g = one_cell("big", 4, 512);
+	struct tmap_host *h = two_nodes_fragmented(t, true);
+	struct tmap_error err = {0};
+	struct tmap_plan *plan = NULL;
+
+	(void)state;
+	assert_int_equal(tmap_host_make_room(h, g, NULL, &plan, &err), -ENOSPC);
+	assert_null(plan);
+	assert_non_null(strstr(err.message, "moves"));
+	assert_int_equal(tmap_host_guest_count(h), 2);
+	done(t, h, g, NULL);
+}
+
+/* A guest that fits gets no move, and the plan says so. */
+static void
+test_fits_already(void **state)
+{
+	struct tmap_topology *t = test_topology(TWO_NODES);
+	struct tmap_host *h = host_new(t, 0);
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guest *g = one_cell("small", 2, 256);
+
+	(void)state;
+	assert_int_equal(tmap_host_make_room(h, g, NULL, &plan, &err), 0);
+	assert_int_equal(tmap_plan_move_count(plan), 0);
+	assert_int_equal(tmap_plan_move_bound(plan, NULL), 1);
+	done(t, h, g, plan);
+}
+
+/* SMT host: two half-used cores, an isolate guest needs a whole one: one vcpu re-pinned. */
+static void
+test_repin_within_node(void **state)
+{
+	struct tmap_topology *t = test_topology("synthetic:pack:1 numa:1(memory=4GiB) core:3 pu:2");
+	struct tmap_host *h = host_new(t, 0);
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guest *g = guest("iso", 1, 256);
+	struct picture before;
+	struct tmap_move m;
+
+	(void)state;
+	/* fill 6 PUs with single vcpus, then free one PU on each of two cores */
+	for (unsigned i = 0; i < 6; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "s%u", i);
+		place(h, guest(name, 1, 64));
+	}
+	assert_int_equal(tmap_host_release(h, "s0"), 0);
+	assert_int_equal(tmap_host_release(h, "s2"), 0);
+	assert_int_equal(tmap_guest_set_thread_policy(g, TMAP_THREAD_ISOLATE), 0);
+	picture_take(h, &before);
+	if (tmap_host_make_room(h, g, NULL, &plan, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_plan_move_count(plan), 1);
+	assert_int_equal(tmap_plan_move(plan, 0, &m), 0);
+	assert_true(m.vcpu == 0 && m.cell == -1);
+	check_host(t, h, &before, 0);
+	picture_clear(&before);
+	done(t, h, g, plan);
+}
+
+/* The plan in JSON: "moves" beside "guests"; the table lists the moves. */
+static void
+test_formats(void **state)
+{
+	struct tmap_topology *t = test_topology(TWO_NODES);
+	struct tmap_host *h = two_nodes_fragmented(t, false);
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guest *g = one_cell("big", 4, 512);
+	char *json = NULL, *table = NULL;
+
+	(void)state;
+	if (tmap_host_make_room(h, g, NULL, &plan, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_plan_format(plan, TMAP_FORMAT_JSON, 0, &json, &err), 0);
+	assert_non_null(strstr(json, "\"moves\""));
+	assert_non_null(strstr(json, "256"));
+	assert_non_null(strstr(json, "\"moves_optimal\""));
+	assert_int_equal(tmap_plan_format(plan, TMAP_FORMAT_TABLE, 0, &table, &err), 0);
+	assert_non_null(strstr(table, "moves: 3 (optimal)"));
+	assert_non_null(strstr(table, "made room with 3 moves (optimal)"));
+	free(json);
+	free(table);
+	done(t, h, g, plan);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* The generator, against the exhaustive search */
+
+static const char *const gen_hosts[] = {
+	"synthetic:pack:2 numa:1(memory=2GiB) core:3 pu:1",
+	"synthetic:pack:1 numa:2(memory=4GiB) core:4 pu:2",
+	"synthetic:pack:1 numa:3(memory=3GiB) core:2 pu:2(indexes=0,6,1,7,2,8,3,9,4,10,5,11)",
+	"synthetic:pack:2 numa:2(memory=2GiB) core:2 pu:2",
+	"synthetic:pack:2 numa:4(memory=2GiB) core:2 pu:1",
+	"synthetic:pack:4 numa:4(memory=1GiB) core:1 pu:2(indexes=0,16,1,17,2,18,3,19,4,20,5,21,6,22,7,23,8,24,9,25,10,26,11,27,12,28,13,29,14,30,15,31)",
+};
+
+#define GEN_CASES 1300
+#define GEN_MAX_MOVES 5
+
+static unsigned
+pick(unsigned *seed, unsigned n)
+{
+	return (unsigned)(rand_r(seed) % (int)n);
+}
+
+/* A random guest for host t: 1 to max vcpus, policies mixed, some pinned. */
+static struct tmap_guest *
+gen_guest(const struct tmap_topology *t, unsigned *seed, const char *name, unsigned max)
+{
+	unsigned vcpus = 1 + pick(seed, max), kind = pick(seed, 10);
+	struct tmap_guest *g;
+
+	if (t->max_threads > 1 && kind >= 8 && vcpus % 2 == 0) {
+		g = pick(seed, 2) ? one_cell(name, vcpus, 128 * (1 + pick(seed, 4))) :
+				    guest(name, vcpus, 128 * (1 + pick(seed, 4)));
+		assert_int_equal(tmap_guest_set_topology(g, 1, vcpus / 2, 2), 0);
+	} else {
+		g = pick(seed, 2) ? one_cell(name, vcpus, 128 * (1 + pick(seed, 4))) :
+				    guest(name, vcpus, 128 * (1 + pick(seed, 4)));
+	}
+	if (t->max_threads > 1 && kind == 7)
+		assert_int_equal(tmap_guest_set_thread_policy(g, TMAP_THREAD_ISOLATE), 0);
+	if (kind == 0)
+		assert_int_equal(tmap_guest_set_pinned(g, 1), 0);
+	return g;
+}
+
+/* A fragmented host: filled with random guests, then about 40 % of them released. */
+static void
+gen_fill(struct tmap_host *h, const struct tmap_topology *t, unsigned *seed)
+{
+	unsigned misses = 0, n = 0;
+	char name[16];
+
+	while (misses < 4 && n < 64) {
+		struct tmap_guest *g;
+
+		snprintf(name, sizeof(name), "g%u", n++);
+		g = gen_guest(t, seed, name, 3);
+		if (tmap_host_place(h, g, NULL, NULL) < 0)
+			misses++;
+		tmap_guest_free(g);
+	}
+	for (size_t i = tmap_host_guest_count(h); i-- > 0;)
+		if (pick(seed, 10) < 4)
+			tmap_host_release(h, tmap_host_guest_name(h, i));
+}
+
+static unsigned
+free_pus(const struct tmap_host *h)
+{
+	struct solver *s = host_solver((struct tmap_host *)h);
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < s->t->ncores; c++)
+		n += s->core_free[c];
+	return n;
+}
+
+struct tally {
+	unsigned cases, admissible, admitted, near, exact, pinned_blocks;
+};
+
+/* One case: the host of this seed, a guest that does not fit, both searches, the plan. */
+static void
+gen_case(unsigned seed0, struct tally *tl)
+{
+	unsigned seed = seed0;
+	const char *src = gen_hosts[pick(&seed, ARRAY_SIZE(gen_hosts))];
+	uint32_t flags = pick(&seed, 2) ? TMAP_SOLVE_NO_SPREAD : 0;
+	struct tmap_topology *t = test_topology(src);
+	struct tmap_host *h = host_new(t, flags);
+	struct room_config ex = {.max_moves = GEN_MAX_MOVES, .exhaustive = true};
+	struct room_config bd = {.max_moves = GEN_MAX_MOVES, .decisions = TMAP_ROOM_DEFAULT_DECISIONS};
+	struct tmap_room_options o = TMAP_ROOM_OPTIONS_INIT;
+	struct room_result best, got;
+	struct tmap_guest *g = NULL;
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	struct picture before;
+
+	gen_fill(h, t, &seed);
+	for (unsigned tries = 0; tries < 20 && !g; tries++) {
+		g = gen_guest(t, &seed, "new", 5);
+		tmap_guest_set_pinned(g, 0);
+		if (free_pus(h) < g->vcpus || tmap_host_fit(h, g, NULL) != -ENOSPC)
+			g = tmap_guest_free(g);
+	}
+	if (!g)
+		goto out;
+	tl->cases++;
+	assert_int_equal(room_search(h, g, &ex, &best), 0);
+	assert_int_equal(room_search(h, g, &bd, &got), 0);
+	/* the bound proved never passes the optimum */
+	if (best.found)
+		assert_true(got.lower <= best.moves);
+	else
+		assert_false(got.found);
+	if (best.found) {
+		tl->admissible++;
+		tl->admitted += got.found;
+		tl->near += got.found && got.moves <= best.moves + 1;
+		tl->exact += got.found && got.moves == best.moves;
+	}
+	free(best.path);
+	free(got.path);
+	/* the plan itself: valid, with the moves the search found */
+	picture_take(h, &before);
+	o.max_moves = GEN_MAX_MOVES;
+	if (tmap_host_make_room(h, g, &o, &plan, &err) == 0) {
+		assert_true(got.found);
+		assert_int_equal(tmap_plan_move_count(plan), got.moves);
+		check_host(t, h, &before, flags);
+	} else {
+		assert_false(got.found);
+		assert_int_equal(err.code, -ENOSPC);
+	}
+	picture_clear(&before);
+	tmap_plan_free(plan);
+	tmap_guest_free(g);
+out:
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+static void
+test_generated(void **state)
+{
+	struct tally tl = {0};
+
+	(void)state;
+	for (unsigned seed = 1; seed <= GEN_CASES; seed++)
+		gen_case(seed, &tl);
+	print_message("room: %u cases, %u admissible, %u admitted, %u within optimum+1, %u optimal\n",
+		      tl.cases, tl.admissible, tl.admitted, tl.near, tl.exact);
+	assert_true(tl.cases >= 1000);
+	assert_true(tl.admissible >= 150);
+	assert_true(tl.admitted * 100 >= tl.admissible * 95);
+	assert_true(tl.near * 100 >= tl.admissible * 95);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_two_nodes),
+		cmocka_unit_test(test_pinned),
+		cmocka_unit_test(test_fits_already),
+		cmocka_unit_test(test_repin_within_node),
+		cmocka_unit_test(test_formats),
+		cmocka_unit_test(test_generated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
