@@ -173,14 +173,18 @@ target_still_there(struct tmap_session *s, const struct tmap_backend_module *m,
 
 /* One pending guest: 0 kept or applied, 1 dropped, -errno when it could not be settled. */
 static int
-settle_one(struct tmap_session *s, const char *name, struct tmap_error *err)
+settle_one(struct tmap_session *s, const char *recorded, struct tmap_error *err)
 {
+	/* The host's copy of the name goes with the guest when it is dropped. */
+	_cleanup_free_ char *name = strdup(recorded);
 	const struct tmap_backend_module *m = NULL;
 	struct tmap_target *target = NULL;
 	struct tmap_plan *plan = NULL;
 	const char *backend;
 	int r;
 
+	if (!name)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	r = tmap_state_guest_target(s->state, name, &backend, &target, err);
 	if (r == 0)
 		r = session_module(s, backend, &m, err);
