@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <topomap/plugin.h>
 #include <topomap/topomap.h>
 
 #define MAX_PU 65536
@@ -131,28 +132,28 @@ read_host(struct json_object *h, struct host *host, char *reserve, char *shared,
 	return 0;
 }
 
+/* The set of a list string from a plan, through the library's one parser (the backends
+ * receive the same strings). -EINVAL when it names a PU beyond MAX_PU. */
 static int
 parse_list(const char *list, bool *set)
 {
-	const char *p = list;
+	unsigned long *mask;
+	size_t words;
+	int r = tmap_cpulist_parse(list, &mask, &words);
 
-	while (*p) {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-
-		if (end == p || a < 0 || a >= MAX_PU)
-			return -EINVAL;
-		if (*end == '-')
-			b = strtol(end + 1, &end, 10);
-		if (b < a || b >= MAX_PU)
-			return -EINVAL;
-		for (long i = a; i <= b; i++)
-			set[i] = true;
-		p = *end == ',' ? end + 1 : end;
-		if (*end && *end != ',')
-			return -EINVAL;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < words * TMAP_CPULIST_WORD_BITS; i++) {
+		if (!(mask[i / TMAP_CPULIST_WORD_BITS] >> (i % TMAP_CPULIST_WORD_BITS) & 1UL))
+			continue;
+		if (i >= MAX_PU) {
+			r = -EINVAL;
+			break;
+		}
+		set[i] = true;
 	}
-	return 0;
+	free(mask);
+	return r;
 }
 
 /* Check a placement against the workload's host, as Nova's harness checks Nova's:
