@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <topomap/backend.h>
+#include <topomap/session.h>
 #include <topomap/topomap.h>
 
 enum {
@@ -116,18 +117,57 @@ enum {
 	OPT_CONFIG,
 	OPT_TARGET_END,
 	OPT_END = OPT_TARGET_END,
+	/* reserve's own */
+	OPT_ADD,
+	OPT_REMOVE,
 };
 
 enum command {
 	CMD_PLAN,
 	CMD_APPLY,
 	CMD_VERIFY,
+	CMD_ADOPT,
 };
+
+/* What plan, apply and verify share: options, the guests, the session. */
+struct plan_request {
+	enum command cmd;
+	const char *state_path;		/* --state, or NULL for the default */
+	bool batch;			/* --batch: as many as fit, the rest listed */
+	const char *source;		/* --topology */
+	const char *remote_uri;		/* --connect of another host: its state is its own */
+	const char *backend;
+	bool dry_run;
+	bool all;			/* verify --all: every recorded guest */
+	int format;
+	struct tmap_solve_options solve;
+	struct inline_guest ig;
+	struct tmap_target *target;
+	struct tmap_guests *guests;	/* the guests asked for */
+	struct tmap_session *session;
+	bool described;			/* the guest was read from the target as it is */
+	size_t notices_shown;		/* the session's notices printed so far */
+	int argc;			/* the command's arguments, for those read late */
+	char **argv;
+	bool make_room;			/* plan --make-room: move recorded guests to fit it */
+	unsigned max_moves;
+};
+
+extern const char *const command_names[];
+
+/* main.c */
+int parse_request(int argc, char *argv[], struct plan_request *req);
+
+/* guests.c: the commands over the library's session */
+int open_session(struct plan_request *req, bool write);
+int cmd_guests(enum command cmd, int argc, char *argv[]);
+int cmd_ledger(const char *cmd, int argc, char *argv[]);
+
 
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[];
+	state_help[], backends_help[], reserve_help[], adopt_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -154,8 +194,7 @@ int check_source(const char *source);
 int missing_value(const char *cmd, char *const argv[], int optind_);
 
 /* room.c: making room, resize and rebalance (issue 18) */
-int room_plan(struct tmap_host *host, const struct tmap_guests *guests, unsigned max_moves,
-	      struct tmap_plan **ret, struct tmap_error *err);
+int room_plan(struct plan_request *req, struct tmap_plan **ret, struct tmap_error *err);
 
 /* output.c */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -163,7 +202,7 @@ int exit_code(int r, bool user_input);
 int fail_lib(int r, bool user_input, const struct tmap_error *err, const char *what);
 int emit(const char *text);
 int emit_done(const char *text, const char *done);
-int emit_table(const char *text);
+unsigned table_flags(void);
 char *report_text(const char *header, size_t n,
 		  const char *(*line)(const struct tmap_report *, size_t),
 		  const struct tmap_report *report);

@@ -19,6 +19,8 @@ const char main_help[] =
 	"  backends   list the backends found, and whether each can work here\n"
 	"  state      what the allocation state holds: used and free per node, each guest\n"
 	"  release    free a guest's allocation in the state (its pins stay as they are)\n"
+	"  reserve    show or change the PUs the state keeps from every guest\n"
+	"  adopt      record a guest pinned by hand, as it is pinned\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
@@ -106,7 +108,7 @@ const char plan_help[] =
 	"  topomap plan --make-room --name big --vcpus 4 --cell cpus=0-3 --format json\n";
 
 /* The target options, shared by apply and verify. Each backend takes some of them. */
-#define TARGET_OPTIONS_HELP \
+#define TARGET_LIST_HELP \
 	"Target (each backend takes some; see 'topomap backends'):\n" \
 	"  --cgroup PATH          cgroup backend: the cgroup, relative to the cpuset hierarchy\n" \
 	"                         (machine.slice/ct1) or an absolute path inside it\n" \
@@ -119,7 +121,10 @@ const char plan_help[] =
 	"  --domain NAME|UUID     libvirt backend: the domain\n" \
 	"  --live, --config       libvirt backend: the running domain, its persistent\n" \
 	"                         definition, or both (default as virsh does)\n" \
-	"  -o KEY[=VALUE]         any other option the backend takes (see 'topomap backends')\n" \
+	"  -o KEY[=VALUE]         any other option the backend takes (see 'topomap backends')\n"
+
+#define TARGET_OPTIONS_HELP \
+	TARGET_LIST_HELP \
 	"Without a guest, apply and verify read it from the target where the backend can.\n" \
 	"Guest options without --name then go on top of it: the policy options override\n" \
 	"what was read; --vcpus, --sockets, --cores, --threads, --memory, --cells and\n" \
@@ -197,6 +202,48 @@ const char state_help[] =
 	"Examples:\n"
 	"  topomap state --format json\n"
 	"  topomap release ct1\n";
+
+const char adopt_help[] =
+	"Usage: topomap adopt --backend NAME [TARGET OPTIONS] [--name NAME] [--state FILE]\n"
+	"                     [--topology SRC]\n"
+	"\n"
+	"Record a guest that was pinned by hand (virsh vcpupin, taskset, a cgroup's cpuset), as it\n"
+	"is pinned: the backend reads the guest and what is in force for it, which becomes its\n"
+	"recorded plan. Nothing is written to the target. Refused when the guest's PUs overlap a\n"
+	"recorded guest (named) or the reserve, when a guest of that name is recorded, and for a\n"
+	"guest whose vcpus float over several PUs (adopt records dedicated guests).\n"
+	"\n"
+	"  --backend NAME         the backend that reads the target (see 'topomap backends')\n"
+	"  --name NAME            record the guest under this name (default: the name the\n"
+	"                         backend reads, such as the domain's)\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json; required for another host)\n"
+	"  --topology SRC         the host the state belongs to (default 'live')\n"
+	"\n"
+	TARGET_LIST_HELP
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap adopt --backend=cgroup --cgroup machine.slice/legacy --name legacy\n";
+
+const char reserve_help[] =
+	"Usage: topomap reserve [--add LIST] [--remove LIST] [--state FILE] [--topology SRC]\n"
+	"\n"
+	"Show or change the host PUs the state keeps from every guest (for the host's own\n"
+	"daemons). The recorded reserve is a set: each reserve given to apply is added to it,\n"
+	"--add adds PUs, --remove takes them out. A PU a recorded guest holds cannot be reserved:\n"
+	"the message names the guest to release first.\n"
+	"\n"
+	"  --add LIST             host PUs to add to the reserve, list syntax (0,12 or 0-3)\n"
+	"  --remove LIST          host PUs to take out of the reserve\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json; required for another host)\n"
+	"  --topology SRC         the host the state belongs to (default 'live')\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Examples:\n"
+	"  topomap reserve --add 0,24\n"
+	"  topomap reserve --remove 24\n";
 
 const char backends_help[] =
 	"Usage: topomap backends\n"

@@ -119,8 +119,8 @@ emit_done(const char *text, const char *done)
 }
 
 /*
- * Colour for a person at a terminal, never for a pipe or a file: headings bold, the reasons
- * dim. NO_COLOR (https://no-color.org) set to anything but "" turns it off, as does a dumb
+ * Colour for a person at a terminal, never for a pipe or a file (TMAP_FORMAT_COLOUR: headings
+ * bold, the reasons dim). NO_COLOR (https://no-color.org) set to anything but "" turns it off, as does a dumb
  * terminal. Only the table is coloured; json, libvirt and qemu output stay byte for byte
  * what the library wrote.
  */
@@ -137,95 +137,11 @@ use_colour(void)
 	return isatty(STDOUT_FILENO) == 1;
 }
 
-#define SGR_BOLD "\033[1m"
-#define SGR_DIM "\033[2m"
-#define SGR_RED "\033[1;31m"
-#define SGR_RESET "\033[0m"
-
-/* "guest NAME:", "node N:", "host:", "rejected (N):": the length of the label to embolden. */
-static size_t
-heading_length(const char *line, size_t len)
+/* The library colours its tables by what each part is; the shell only says when. */
+unsigned
+table_flags(void)
 {
-	static const char *const labels[] = {"host:", "guest ", "node ", "guests:", "rejected ("};
-	const char *colon = memchr(line, ':', len);
-
-	if (!colon || line[0] == ' ')
-		return 0;
-	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
-		if (strncmp(line, labels[i], strlen(labels[i])) == 0)
-			return (size_t)(colon - line) + 1;
-	return 0;
-}
-
-/* A column header: "  vcpu  host PU ..." in a plan, "node  free PUs ..." in the state. */
-static bool
-is_column_header(const char *line, size_t len)
-{
-	return (len > 6 && strncmp(line, "  vcpu ", 7) == 0) ||
-	       (len > 6 && strncmp(line, "node  ", 6) == 0);
-}
-
-/* The table as the library wrote it, with SGR sequences around headings and reasons. */
-static char *
-colourize(const char *text)
-{
-	char *out = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&out, &size);
-	bool in_why = false;
-
-	if (!f)
-		return NULL;
-	while (*text) {
-		size_t len = strcspn(text, "\n");
-		size_t indent = strspn(text, " ");
-		size_t head;
-
-		/* The reasons are the "why:" line and the deeper-indented lines under it. */
-		if (in_why && indent < 4)
-			in_why = false;
-		if (len >= indent + 4 && strncmp(text + indent, "why:", 4) == 0)
-			in_why = true;
-
-		if (in_why && len > 0) {
-			fprintf(f, SGR_DIM "%.*s" SGR_RESET, (int)len, text);
-		} else if (is_column_header(text, len)) {
-			fprintf(f, SGR_BOLD "%.*s" SGR_RESET, (int)len, text);
-		} else if ((head = heading_length(text, len)) > 0) {
-			fprintf(f, "%s%.*s" SGR_RESET "%.*s",
-				strncmp(text, "rejected", 8) == 0 ? SGR_RED : SGR_BOLD, (int)head,
-				text, (int)(len - head), text + head);
-		} else {
-			fprintf(f, "%.*s", (int)len, text);
-		}
-		text += len;
-		if (*text == '\n') {
-			fputc('\n', f);
-			text++;
-		}
-	}
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
-/* The table output: coloured on a terminal, as is everywhere else. */
-int
-emit_table(const char *text)
-{
-	char *coloured;
-	int r;
-
-	if (!use_colour())
-		return emit(text);
-	coloured = colourize(text);
-	if (!coloured)
-		return emit(text);
-	r = emit(coloured);
-	free(coloured);
-	return r;
+	return use_colour() ? TMAP_FORMAT_COLOUR : 0;
 }
 
 /* Every line of a list, indented, into one malloc()ed text. */

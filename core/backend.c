@@ -8,6 +8,7 @@
 
 #include "topomap/backend.h"
 #include "internal.h"
+#include "topomap/session.h"
 
 /* ------------------------------------------------------------------------------------- */
 /* Targets */
@@ -122,6 +123,7 @@ struct lines {
 struct tmap_report {
 	struct lines writes, drift, pending;
 	bool restore_failed;
+	enum tmap_step failed;	/* where a failed apply or verify stopped */
 };
 
 struct tmap_journal {
@@ -225,6 +227,27 @@ bool
 tmap_report_restore_failed(const struct tmap_report *r)
 {
 	return r && r->restore_failed;
+}
+
+enum tmap_step
+tmap_report_failed_step(const struct tmap_report *r)
+{
+	return r ? r->failed : TMAP_STEP_NONE;
+}
+
+const char *
+tmap_step_name(enum tmap_step step)
+{
+	static const char *const names[] = {
+		[TMAP_STEP_NONE] = "none",	 [TMAP_STEP_INPUT] = "input",
+		[TMAP_STEP_TOPOLOGY] = "topology", [TMAP_STEP_STATE] = "state",
+		[TMAP_STEP_PLACE] = "place",	 [TMAP_STEP_RECORD] = "record",
+		[TMAP_STEP_OPEN] = "open",	 [TMAP_STEP_APPLY] = "apply",
+		[TMAP_STEP_READ_BACK] = "read back", [TMAP_STEP_RESTORE] = "restore",
+		[TMAP_STEP_COMMIT] = "commit",
+	};
+
+	return (unsigned)step < ARRAY_SIZE(names) && names[step] ? names[step] : "none";
 }
 
 bool
@@ -655,9 +678,11 @@ tmap_apply(const struct tmap_backend_module *m, const struct tmap_target *target
 	if (r < 0) {
 		/* Nothing was changed yet: no restore needed. */
 		tmap_error_prefix(err, "open: ");
+		report->failed = TMAP_STEP_OPEN;
 		goto out;
 	}
 	step = "apply";
+	report->failed = TMAP_STEP_APPLY;
 	r = b->apply(state, plan, guest, &journal, err);
 	if (r == 0 && journal.oom)
 		r = tmap_error_set(err, -ENOMEM, "out of memory while journaling");
@@ -665,6 +690,7 @@ tmap_apply(const struct tmap_backend_module *m, const struct tmap_target *target
 		goto done;
 
 	step = "read back";
+	report->failed = TMAP_STEP_READ_BACK;
 	obs = calloc(1, sizeof(*obs));
 	if (!obs) {
 		r = tmap_error_set(err, -ENOMEM, "out of memory");
@@ -691,6 +717,8 @@ done:
 		tmap_error_prefix(err, "%s: ", step);
 		rr = b->restore(state, &journal, &rerr);
 		report->restore_failed = rr < 0;
+		if (rr < 0)
+			report->failed = TMAP_STEP_RESTORE;
 		if (rr < 0 && err) {
 			/* What is left changed matters most to the operator: the failure that
 			 * started it is cut first when both do not fit. */
@@ -712,6 +740,8 @@ done:
 	}
 	b->close(state);
 out:
+	if (r == 0)
+		report->failed = TMAP_STEP_NONE;
 	if (ret_report)
 		*ret_report = TAKE_PTR(report);
 	return r;
@@ -745,21 +775,68 @@ tmap_verify(const struct tmap_backend_module *m, const struct tmap_target *targe
 	r = b->open(target, TMAP_APPLY_DRY_RUN, &state, err);
 	if (r < 0) {
 		tmap_error_prefix(err, "open: ");
-		return r;
+		report->failed = TMAP_STEP_OPEN;
+		goto out;
 	}
 	r = b->read_back(state, plan, guest, obs, err);
 	b->close(state);
 	if (r < 0) {
 		tmap_error_prefix(err, "read back: ");
-		return r;
+		report->failed = TMAP_STEP_READ_BACK;
+		goto out;
 	}
 	r = compare(&plan->guests[guest], obs, report);
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot compare what is in force with the plan");
 	r = report->drift.n ? 1 : 0;
+out:
 	if (ret_report)
 		*ret_report = TAKE_PTR(report);
 	return r;
+}
+
+/* What is in force for a guest of a plan, read through the backend (changes nothing). */
+int
+backend_observe(const struct tmap_backend_module *m, const struct tmap_target *target,
+		const struct tmap_plan *plan, size_t guest, struct tmap_observed **ret,
+		struct tmap_error *err)
+{
+	_cleanup_(observed_freep) struct tmap_observed *obs = calloc(1, sizeof(*obs));
+	const struct tmap_backend *b = tmap_backend_descriptor(m);
+	void *state = NULL;
+	int r;
+
+	if (!obs)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = check_call(m, plan, guest, err);
+	if (r == 0)
+		r = check_target(b, target, err);
+	if (r < 0)
+		return r;
+	r = b->open(target, TMAP_APPLY_DRY_RUN, &state, err);
+	if (r < 0)
+		return r;
+	r = b->read_back(state, plan, guest, obs, err);
+	b->close(state);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(obs);
+	return 0;
+}
+
+hwloc_const_bitmap_t
+observed_get(const struct tmap_observed *o, int kind, unsigned index)
+{
+	for (size_t i = 0; o && i < o->nsets; i++)
+		if ((int)o->sets[i].kind == kind && o->sets[i].index == index)
+			return o->sets[i].set;
+	return NULL;
+}
+
+void
+observed_release(struct tmap_observed *o)
+{
+	observed_free(o);
 }
 
 /* ------------------------------------------------------------------------------------- */

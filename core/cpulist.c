@@ -134,3 +134,40 @@ tmap_cpulist_format(const unsigned long *mask, size_t words, char **ret_list)
 	*ret_list = text;
 	return 0;
 }
+
+/* a op b into *ret; a NULL or "" list is empty. */
+static int
+cpulist_combine(const char *a, const char *b, bool subtract, char **ret)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t x = NULL, y = NULL;
+	char *out;
+	int r;
+
+	r = bitmap_parse_list(a ? a : "", &x);
+	if (r == 0)
+		r = bitmap_parse_list(b ? b : "", &y);
+	if (r < 0)
+		return r;
+	if (subtract)
+		hwloc_bitmap_andnot(x, x, y);
+	else
+		hwloc_bitmap_or(x, x, y);
+	out = bitmap_list(x);
+	if (!out)
+		return -ENOMEM;
+	free(*ret);
+	*ret = out;
+	return 0;
+}
+
+int
+cpulist_union(const char *a, const char *b, char **ret)
+{
+	return cpulist_combine(a, b, false, ret);
+}
+
+int
+cpulist_subtract(const char *a, const char *b, char **ret)
+{
+	return cpulist_combine(a, b, true, ret);
+}

@@ -134,6 +134,23 @@ tmap_error_prefix(struct tmap_error *err, const char *fmt, ...)
 	return err->code;
 }
 
+int
+lines_append_vprintf(char ***lines, size_t *n, const char *fmt, va_list ap)
+{
+	char **v, *line;
+
+	if (vasprintf(&line, fmt, ap) < 0)
+		return -ENOMEM;
+	v = realloc(*lines, (*n + 1) * sizeof(*v));
+	if (!v) {
+		free(line);
+		return -ENOMEM;
+	}
+	*lines = v;
+	v[(*n)++] = line;
+	return 0;
+}
+
 const char *
 tmap_version(void)
 {

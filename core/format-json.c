@@ -189,6 +189,15 @@ format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err
 	if (!root)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	add(&b, root, "host", str(plan->host));
+	/* The guests placed around, when a session with a state made the plan. */
+	if (plan->state_path) {
+		struct json_object *state = add(&b, root, "state", json_object_new_object());
+
+		if (state) {
+			add(&b, state, "path", str(plan->state_path));
+			add(&b, state, "guests", json_object_new_int64((int64_t)plan->state_guests));
+		}
+	}
 	guests = add(&b, root, "guests", json_object_new_array());
 	for (size_t i = 0; guests && i < plan->nguests; i++)
 		guest_json(&b, guests, &plan->guests[i]);

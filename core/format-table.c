@@ -2,11 +2,19 @@
 /* The plan for a person reading a terminal. */
 #include "internal.h"
 
-static void
-guest_table(FILE *out, const struct plan_guest *pg)
+struct table_style
+table_style(unsigned flags)
 {
-	fprintf(out, "guest %s: %u vcpu%s (%u socket%s x %u core%s x %u thread%s), %" PRIu64 " MiB, %s",
-		pg->name, pg->vcpus, pg->vcpus == 1 ? "" : "s", pg->sockets,
+	if (flags & TMAP_FORMAT_COLOUR)
+		return (struct table_style){"\033[1m", "\033[2m", "\033[1;31m", "\033[0m"};
+	return (struct table_style){"", "", "", ""};
+}
+
+static void
+guest_table(FILE *out, const struct table_style *st, const struct plan_guest *pg)
+{
+	fprintf(out, "%sguest %s:%s %u vcpu%s (%u socket%s x %u core%s x %u thread%s), %" PRIu64 " MiB, %s",
+		st->head, pg->name, st->end, pg->vcpus, pg->vcpus == 1 ? "" : "s", pg->sockets,
 		pg->sockets == 1 ? "" : "s", pg->cores, pg->cores == 1 ? "" : "s", pg->threads,
 		pg->threads == 1 ? "" : "s", pg->memory_mib, cpu_policy_name(pg->cpu_policy));
 	if (pg->cpu_policy == TMAP_CPU_DEDICATED)
@@ -14,7 +22,8 @@ guest_table(FILE *out, const struct plan_guest *pg)
 			emulator_policy_name(pg->emulator_policy));
 	fputc('\n', out);
 
-	fprintf(out, "  %-5s %-16s %-16s %s\n", "vcpu", "host PU", "host core", "node");
+	fprintf(out, "%s  %-5s %-16s %-16s %s%s\n", st->head, "vcpu", "host PU", "host core", "node",
+		st->end);
 	for (unsigned v = 0; v < pg->vcpus; v++)
 		fprintf(out, "  %-5u %-16s %-16s %d\n", v, pg->vcpu_lists[v],
 			pg->vcpu_core_lists[v] ? pg->vcpu_core_lists[v] : "-", pg->vcpu_node[v]);
@@ -47,9 +56,9 @@ guest_table(FILE *out, const struct plan_guest *pg)
 			fprintf(out, " quota %" PRId64 "%s", pg->quota, pg->quota > 0 ? " us" : "");
 		fputc('\n', out);
 	}
-	fprintf(out, "  why:\n");
+	fprintf(out, "%s  why:%s\n", st->dim, st->end);
 	for (size_t i = 0; i < pg->nexplain; i++)
-		fprintf(out, "    - %s\n", pg->explain[i]);
+		fprintf(out, "%s    - %s%s\n", st->dim, pg->explain[i], st->end);
 }
 
 /* Making room: each move, in the order it is put in force. */
@@ -74,17 +83,18 @@ moves_table(FILE *out, const struct tmap_plan *plan)
 }
 
 int
-format_plan_table(const struct tmap_plan *plan, FILE *out, struct tmap_error *err)
+format_plan_table(const struct tmap_plan *plan, const struct table_style *st, FILE *out,
+		  struct tmap_error *err)
 {
-	fprintf(out, "host: %s\n", plan->host);
+	fprintf(out, "%shost:%s %s\n", st->head, st->end, plan->host);
 	if (plan->moves_searched)
 		moves_table(out, plan);
 	for (size_t i = 0; i < plan->nguests; i++) {
 		fputc('\n', out);
-		guest_table(out, &plan->guests[i]);
+		guest_table(out, st, &plan->guests[i]);
 	}
 	if (plan->nrejected)
-		fprintf(out, "\nrejected (%zu):\n", plan->nrejected);
+		fprintf(out, "\n%srejected (%zu):%s\n", st->alert, plan->nrejected, st->end);
 	for (size_t i = 0; i < plan->nrejected; i++)
 		fprintf(out, "  %s\n", plan->rejected_reasons[i]);
 	return 0;

@@ -763,17 +763,18 @@ node_usage_clear(struct node_usage *u)
 }
 
 static int
-host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
+host_format(const struct tmap_host *h, enum tmap_format format, unsigned flags, FILE *out)
 {
 	const struct tmap_topology *t = h->s.t;
+	struct table_style st = table_style(flags);
 
 	if (format == TMAP_FORMAT_JSON)
 		fprintf(out, "{\"host\":\"%s\",\"cpu_overcommit\":%g,\"nodes\":[", t->source,
 			h->s.cpu_ratio);
 	else
-		fprintf(out, "host: %s\n%-5s %-14s %-14s %-14s %-20s %s\n", t->source, "node",
-			"free PUs", "dedicated", "reserved", "shared pool (vcpus)",
-			"memory free/total MiB");
+		fprintf(out, "%shost:%s %s\n%s%-5s %-14s %-14s %-14s %-20s %s%s\n", st.head, st.end,
+			t->source, st.head, "node", "free PUs", "dedicated", "reserved",
+			"shared pool (vcpus)", "memory free/total MiB", st.end);
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		struct node_usage u = {0};
 		_cleanup_free_ char *fr = NULL, *de = NULL, *po = NULL, *re = NULL;
@@ -819,7 +820,10 @@ host_format(const struct tmap_host *h, enum tmap_format format, FILE *out)
 		}
 		node_usage_clear(&u);
 	}
-	fprintf(out, format == TMAP_FORMAT_JSON ? "],\"guests\":[" : "guests: %zu\n", h->nguests);
+	if (format == TMAP_FORMAT_JSON)
+		fputs("],\"guests\":[", out);
+	else
+		fprintf(out, "%sguests:%s %zu\n", st.head, st.end, h->nguests);
 	for (size_t i = 0; i < h->nguests; i++) {
 		const struct host_guest *a = &h->guests[i];
 		_cleanup_free_ char *held = bitmap_list(a->plan.held);
@@ -867,12 +871,13 @@ tmap_host_format(const struct tmap_host *h, enum tmap_format format, unsigned fl
 
 	if (!h || !ret)
 		return tmap_error_set(err, -EINVAL, "tmap_host_format: missing argument");
-	if (flags || (format != TMAP_FORMAT_TABLE && format != TMAP_FORMAT_JSON))
+	if ((flags & ~TMAP_FORMAT_COLOUR) ||
+	    (format != TMAP_FORMAT_TABLE && format != TMAP_FORMAT_JSON))
 		return tmap_error_set(err, -EINVAL, "a host is printed as table or json");
 	out = open_memstream(&buf, &len);
 	if (!out)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	r = host_format(h, format, out);
+	r = host_format(h, format, flags, out);
 	if (fclose(out) != 0 && r == 0)
 		r = -ENOMEM;
 	if (r < 0) {

@@ -10,6 +10,7 @@
 #define TOPOMAP_INTERNAL_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <hwloc.h>
 #include <json-c/json.h>
 #include <inttypes.h>
@@ -24,6 +25,9 @@
 /* error.c */
 
 /* tmap_error_set() and tmap_error_prefix() are public: <topomap/topomap.h>. */
+
+/* Append a printf()ed line to a growing array of lines: 0 or -ENOMEM. */
+int lines_append_vprintf(char ***lines, size_t *n, const char *fmt, va_list ap) _printf_(3, 0);
 
 static inline void
 hwloc_bitmap_freep(hwloc_bitmap_t *b)
@@ -42,6 +46,10 @@ int bitmap_parse_list(const char *text, hwloc_bitmap_t *ret);
 int bitmap_parse_trimmed(const char *list, hwloc_bitmap_t *ret);
 /* Print a set in list syntax into a malloc()ed string ("" for an empty set). */
 char *bitmap_list(hwloc_const_bitmap_t set);
+/* a ∪ b and a − b of two lists (NULL or "" is empty) into a new list in *ret, whose old
+ * string is freed (it may be a or b). */
+int cpulist_union(const char *a, const char *b, char **ret);
+int cpulist_subtract(const char *a, const char *b, char **ret);
 
 /* ------------------------------------------------------------------------------------- */
 /* json.c: the one strict reader of JSON input */
@@ -270,6 +278,8 @@ struct tmap_plan {
 	struct plan_guest *guests;
 	size_t nrejected;		/* --batch: the guests that did not fit, and why */
 	char **rejected_names, **rejected_reasons;
+	char *state_path;		/* placed around this state's guests (a session), or NULL */
+	size_t state_guests;		/* how many it recorded */
 };
 
 /* Free n moves and their array. */
@@ -289,6 +299,17 @@ int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
 struct json_object;
 struct json_object *plan_guest_to_json(const struct plan_guest *pg);
 
+/* backend.c: what is in force, read through a backend, for the session's adopt. */
+struct tmap_backend_module;
+struct tmap_target;
+struct tmap_observed;
+int backend_observe(const struct tmap_backend_module *m, const struct tmap_target *target,
+		    const struct tmap_plan *plan, size_t guest, struct tmap_observed **ret,
+		    struct tmap_error *err);
+/* One set read back (kind: enum tmap_observed_kind), or NULL. */
+hwloc_const_bitmap_t observed_get(const struct tmap_observed *o, int kind, unsigned index);
+void observed_release(struct tmap_observed *o);
+
 /* host.c: record a guest the state file says is placed, checking it against this host. */
 int host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err);
 /* The plan of the i-th placed guest (borrowed), or NULL. */
@@ -301,8 +322,16 @@ int host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *
 int host_reserve_check(const struct tmap_host *h, const char *list, char *holder, size_t size);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
 
+/* format-table.c: the SGR sequence of each part of a table, or "" without
+ * TMAP_FORMAT_COLOUR; `end` closes each. */
+struct table_style {
+	const char *head, *dim, *alert, *end;
+};
+struct table_style table_style(unsigned flags);
+
 /* format-*.c: each writes one plan, already checked by plan_guest_check(), into a stream */
-int format_plan_table(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
+int format_plan_table(const struct tmap_plan *plan, const struct table_style *st, FILE *out,
+		      struct tmap_error *err);
 int format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
 int format_plan_libvirt(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);
 int format_plan_qemu(const struct tmap_plan *plan, FILE *out, struct tmap_error *err);

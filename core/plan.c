@@ -7,23 +7,13 @@
 int
 plan_guest_explain(struct plan_guest *pg, const char *fmt, ...)
 {
-	char **v, *line = NULL;
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
+	r = lines_append_vprintf(&pg->explain, &pg->nexplain, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	v = realloc(pg->explain, (pg->nexplain + 1) * sizeof(*v));
-	if (!v) {
-		free(line);
-		return -ENOMEM;
-	}
-	pg->explain = v;
-	pg->explain[pg->nexplain++] = line;
-	return 0;
+	return r;
 }
 
 int
@@ -240,6 +230,7 @@ tmap_plan_free(struct tmap_plan *p)
 	free(p->rejected_names);
 	free(p->rejected_reasons);
 	free(p->host);
+	free(p->state_path);
 	free(p);
 	return NULL;
 }
@@ -505,7 +496,7 @@ tmap_plan_format(const struct tmap_plan *p, enum tmap_format format, unsigned fl
 
 	if (!p || !ret)
 		return tmap_error_set(err, -EINVAL, "tmap_plan_format: missing argument");
-	if (flags)
+	if (flags & ~TMAP_FORMAT_COLOUR)
 		return tmap_error_set(err, -EINVAL, "tmap_plan_format: unknown flags 0x%x", flags);
 	for (size_t i = 0; i < p->nguests; i++) {
 		r = plan_guest_check(&p->guests[i], err);
@@ -516,9 +507,12 @@ tmap_plan_format(const struct tmap_plan *p, enum tmap_format format, unsigned fl
 	if (!out)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	switch (format) {
-	case TMAP_FORMAT_TABLE:
-		r = format_plan_table(p, out, err);
+	case TMAP_FORMAT_TABLE: {
+		struct table_style st = table_style(flags);
+
+		r = format_plan_table(p, &st, out, err);
 		break;
+	}
 	case TMAP_FORMAT_JSON:
 		r = format_plan_json(p, out, err);
 		break;

@@ -884,3 +884,103 @@ tmap_state_guest_target(struct tmap_state *st, const char *name, const char **re
 				      "guest '%s': the state records no target it was applied to", name);
 	return state_target_from_json(rec->target, ret_backend, ret_target, err);
 }
+
+/* ------------------------------------------------------------------------------------- */
+/* What the session asks of the records */
+
+const char *
+state_path(const struct tmap_state *st)
+{
+	return st->path;
+}
+
+bool
+state_guest_pending(struct tmap_state *st, const char *name)
+{
+	const struct state_record *rec = state_record_find(st, name);
+
+	return rec && rec->pending;
+}
+
+void
+state_guest_mark_applied(struct tmap_state *st, const char *name)
+{
+	struct state_record *rec = state_record_find(st, name);
+
+	if (rec)
+		rec->pending = false;
+}
+
+struct json_object *
+state_guest_identity(struct tmap_state *st, const char *name)
+{
+	const struct state_record *rec = state_record_find(st, name);
+	struct json_object *identity;
+
+	if (!rec || !rec->target || !json_object_object_get_ex(rec->target, "identity", &identity))
+		return NULL;
+	return identity;
+}
+
+int
+state_guest_spec(struct tmap_state *st, const char *name, struct tmap_guests **ret,
+		 struct tmap_error *err)
+{
+	const struct state_record *rec = state_record_find(st, name);
+	struct tmap_guests *guests = NULL;
+	const char *text;
+	int r;
+
+	if (!rec || !rec->spec)
+		return tmap_error_set(err, -ENOENT, "guest '%s': the state records no spec for it",
+				      name);
+	text = json_object_to_json_string_ext(rec->spec, JSON_C_TO_STRING_PLAIN);
+	r = tmap_guests_new(&guests);
+	if (r < 0)
+		return tmap_error_set(err, r, "out of memory");
+	r = tmap_guests_parse_json(guests, text, strlen(text), st->path, err);
+	if (r == 0 && tmap_guests_count(guests) != 1)
+		r = tmap_error_set(err, -EBADMSG, "state file '%s': guest '%s': its spec is not one guest",
+				   st->path, name);
+	if (r == 0)
+		*ret = TAKE_PTR(guests);
+	tmap_guests_free(guests);
+	return r;
+}
+
+struct json_object *
+state_snapshot(struct tmap_state *st)
+{
+	return json_object_get(st->root);
+}
+
+void
+state_snapshot_free(struct json_object *snapshot)
+{
+	json_object_put(snapshot);
+}
+
+int
+state_revert(struct tmap_state *st, struct json_object *snapshot, struct tmap_error *err)
+{
+	int r;
+
+	if (!snapshot) {
+		/* There was no file: there is none again. */
+		if (unlink(st->path) < 0 && errno != ENOENT)
+			return tmap_error_set(err, -errno, "state file '%s': cannot remove it: %s",
+					      st->path, strerror(errno));
+		json_object_put(st->root);
+		st->root = NULL;
+		records_clear(st);
+		return 0;
+	}
+	r = write_document(st, json_object_to_json_string_ext(snapshot, JSON_C_TO_STRING_PRETTY |
+									 JSON_C_TO_STRING_NOSLASHESCAPE),
+			   err);
+	if (r < 0)
+		return r;
+	json_object_put(st->root);
+	st->root = json_object_get(snapshot);
+	return records_read(st, err);
+}

@@ -30,4 +30,18 @@ struct json_object *state_target_json(const char *backend, const struct tmap_tar
 int state_target_from_json(struct json_object *json, const char **ret_backend,
 			   struct tmap_target **ret, struct tmap_error *err);
 
+/* state.c, for the session: a guest's record, and the committed document put back. */
+const char *state_path(const struct tmap_state *st);
+bool state_guest_pending(struct tmap_state *st, const char *name);
+void state_guest_mark_applied(struct tmap_state *st, const char *name);
+/* The target identity recorded for a guest (borrowed), or NULL. */
+struct json_object *state_guest_identity(struct tmap_state *st, const char *name);
+/* The guest as asked, as a one-guest list. */
+int state_guest_spec(struct tmap_state *st, const char *name, struct tmap_guests **ret,
+		     struct tmap_error *err);
+/* A reference to the committed document (NULL: no file yet), and writing it back. */
+struct json_object *state_snapshot(struct tmap_state *st);
+void state_snapshot_free(struct json_object *snapshot);
+int state_revert(struct tmap_state *st, struct json_object *snapshot, struct tmap_error *err);
+
 #endif

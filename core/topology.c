@@ -840,18 +840,19 @@ print_core(FILE *out, const struct topo_core *c)
 }
 
 static void
-format_table(const struct tmap_topology *t, FILE *out)
+format_table(const struct tmap_topology *t, unsigned flags, FILE *out)
 {
 	unsigned npus = (unsigned)hwloc_bitmap_weight(t->cpuset);
+	struct table_style st = table_style(flags);
 
-	fprintf(out, "host: %s\n", t->source);
+	fprintf(out, "%shost:%s %s\n", st.head, st.end, t->source);
 	fprintf(out, "%u package%s, %u NUMA node%s, %u cores, %u PUs, up to %u thread%s per core\n",
 		t->npackages, t->npackages == 1 ? "" : "s", t->nnodes, t->nnodes == 1 ? "" : "s",
 		t->ncores, npus, t->max_threads, t->max_threads == 1 ? "" : "s");
 	for (unsigned i = 0; i < t->nnodes; i++) {
 		const struct topo_node *n = &t->nodes[i];
 
-		fprintf(out, "node %u: ", n->os_index);
+		fprintf(out, "%snode %u:%s ", st.head, n->os_index, st.end);
 		if (n->cpuless)
 			fprintf(out, "no CPUs");
 		else
@@ -880,13 +881,13 @@ format_table(const struct tmap_topology *t, FILE *out)
 			fputc('\n', out);
 	}
 	if (!t->distances) {
-		fprintf(out, "node distances: not reported by the host\n");
+		fprintf(out, "%snode distances:%s not reported by the host\n", st.head, st.end);
 		return;
 	}
-	fprintf(out, "node distances:\nnode");
+	fprintf(out, "%snode distances:%s\n%snode", st.head, st.end, st.head);
 	for (unsigned j = 0; j < t->nnodes; j++)
 		fprintf(out, " %4u", t->nodes[j].os_index);
-	fputc('\n', out);
+	fprintf(out, "%s\n", st.end);
 	for (unsigned i = 0; i < t->nnodes; i++) {
 		fprintf(out, "%4u", t->nodes[i].os_index);
 		for (unsigned j = 0; j < t->nnodes; j++)
@@ -947,7 +948,7 @@ tmap_topology_format(const struct tmap_topology *t, enum tmap_format format, uns
 
 	if (!t || !ret)
 		return tmap_error_set(err, -EINVAL, "tmap_topology_format: missing argument");
-	if (flags)
+	if (flags & ~TMAP_FORMAT_COLOUR)
 		return tmap_error_set(err, -EINVAL, "tmap_topology_format: unknown flags 0x%x",
 				      flags);
 	if (format != TMAP_FORMAT_TABLE && format != TMAP_FORMAT_JSON)
@@ -958,7 +959,7 @@ tmap_topology_format(const struct tmap_topology *t, enum tmap_format format, uns
 	if (!out)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (format == TMAP_FORMAT_TABLE)
-		format_table(t, out);
+		format_table(t, flags, out);
 	else
 		format_json(t, out);
 	if (fclose(out) != 0) {

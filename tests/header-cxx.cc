@@ -1,6 +1,7 @@
 // The public headers compile as C++ and link from it (extern "C").
 #include <topomap/backend.h>
 #include <topomap/plugin.h>
+#include <topomap/session.h>
 #include <topomap/topomap.h>
 
 int

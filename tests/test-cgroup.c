@@ -22,8 +22,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <topomap/backend.h>
+#include <topomap/session.h>
 
 #include "path.h"
 #include "testlib.h"
@@ -807,6 +809,130 @@ test_reserve_union(void **state)
 	rmdir(dir);
 }
 
+/*
+ * topomap reserve: the recorded reserve shown, added to and taken from, under the lock; a PU
+ * a recorded guest holds is refused, naming the guest.
+ */
+static void
+test_reserve_command(void **state)
+{
+	char dir[] = "/tmp/topomap-test-rsv-XXXXXX", statefile[128], lock[160], rel[128];
+	char held[64], other[16], line[64];
+	struct test_result r;
+	char *cpus;
+
+	(void)state;
+	need_two_pus();
+	assert_non_null(mkdtemp(dir));
+	snprintf(statefile, sizeof(statefile), "%s/state.json", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", statefile);
+	snprintf(rel, sizeof(rel), "%s/rs1", name);
+	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--create", "--topology", "live",
+		"--name", "rs1", "--vcpus", "1", "--state", statefile);
+	expect(&r, 0);
+	test_result_clear(&r);
+	cpus = slurp(at("%s/rs1/cpuset.cpus", base));
+	assert_non_null(cpus);
+	snprintf(held, sizeof(held), "%d", atoi(cpus));
+	free(cpus);
+	snprintf(other, sizeof(other), "%d", atoi(held) == pu0 ? pu1 : pu0);
+
+	r = RUN("reserve", "--add", held, "--state", statefile);
+	expect(&r, 2);
+	assert_non_null(strstr(r.err, "guest 'rs1'"));
+	test_result_clear(&r);
+	r = RUN("reserve", "--add", other, "--state", statefile);
+	expect(&r, 0);
+	snprintf(line, sizeof(line), "reserved: %s\n", other);
+	assert_string_equal(r.out, line);
+	test_result_clear(&r);
+	r = RUN("reserve", "--state", statefile);
+	expect(&r, 0);
+	assert_string_equal(r.out, line);
+	test_result_clear(&r);
+	/* Nothing is free now: a second guest does not fit. */
+	r = RUN("plan", "--topology", "live", "--name", "rs2", "--vcpus", "1", "--state", statefile);
+	assert_int_equal(r.status, 3);
+	test_result_clear(&r);
+	r = RUN("reserve", "--remove", other, "--state", statefile);
+	expect(&r, 0);
+	assert_string_equal(r.out, "reserved: none\n");
+	test_result_clear(&r);
+	r = RUN("reserve", "--add", "0-", "--state", statefile);
+	expect(&r, 2);
+	test_result_clear(&r);
+	r = RUN("release", "rs1", "--state", statefile);
+	expect(&r, 0);
+	test_result_clear(&r);
+	rmdir(at("%s/rs1", base));
+	unlink(lock);
+	unlink(statefile);
+	rmdir(dir);
+}
+
+/*
+ * topomap adopt: a container pinned by hand (its cpuset written directly, a task in it) is
+ * recorded as it is pinned, and later plans go around it; adopting it twice, or a second
+ * container on a PU a recorded guest holds, is refused naming that guest. Nothing is written.
+ */
+static void
+test_adopt_by_hand(void **state)
+{
+	char hand[PATH_MAX], hand2[PATH_MAX], rel[128], rel2[128], pu[16], other[16];
+	struct test_result r;
+	char *cpus;
+
+	(void)state;
+	need_two_pus();
+	snprintf(pu, sizeof(pu), "%d", pu1);
+	snprintf(other, sizeof(other), "%d", pu0);
+	snprintf(hand, sizeof(hand), "%s/hand", base);
+	snprintf(rel, sizeof(rel), "%s/hand", name);
+	assert_int_equal(mkdir(hand, 0755), 0);
+	assert_int_equal(put(at("%s/cpuset.mems", hand), host_mems), 0);
+	assert_int_equal(put(at("%s/cpuset.cpus", hand), pu), 0);
+	assert_int_equal(put(at("%s/cgroup.procs", hand), at("%d", (int)sleeper)), 0);
+
+	r = RUN("adopt", "--backend=cgroup", "--cgroup", rel, "--name", "hand");
+	expect(&r, 0);
+	assert_non_null(strstr(r.out, at("adopted 'hand' (backend 'cgroup'): vcpus on PUs %d,", pu1)));
+	test_result_clear(&r);
+	cpus = slurp(at("%s/cpuset.cpus", hand));
+	assert_int_equal(atoi(cpus), pu1); /* untouched */
+	free(cpus);
+	r = RUN("verify", "--all");
+	expect(&r, 0);
+	assert_non_null(strstr(r.out, "hand"));
+	assert_non_null(strstr(r.out, "in force"));
+	test_result_clear(&r);
+	/* A guest planned now goes around it. */
+	r = RUN("plan", "--topology", "live", "--name", "next", "--vcpus", "1", "--format", "json");
+	expect(&r, 0);
+	assert_non_null(strstr(r.out, at("\"cpuset\":\"%d\"", pu0)));
+	test_result_clear(&r);
+	r = RUN("adopt", "--backend=cgroup", "--cgroup", rel, "--name", "hand");
+	expect(&r, 2);
+	assert_non_null(strstr(r.err, "recorded already"));
+	test_result_clear(&r);
+	/* A second hand-pinned container on the PU 'hand' holds: refused, naming 'hand'. */
+	snprintf(hand2, sizeof(hand2), "%s/hand2", base);
+	snprintf(rel2, sizeof(rel2), "%s/hand2", name);
+	assert_int_equal(mkdir(hand2, 0755), 0);
+	assert_int_equal(put(at("%s/cpuset.mems", hand2), host_mems), 0);
+	assert_int_equal(put(at("%s/cpuset.cpus", hand2), pu), 0);
+	r = RUN("adopt", "--backend=cgroup", "--cgroup", rel2, "--name", "hand2");
+	expect(&r, 2);
+	assert_non_null(strstr(r.err, "guest 'hand'"));
+	test_result_clear(&r);
+	r = RUN("release", "hand");
+	expect(&r, 0);
+	test_result_clear(&r);
+	r = RUN("state", "--format", "json");
+	expect(&r, 0);
+	assert_null(strstr(r.out, "\"hand\""));
+	test_result_clear(&r);
+}
+
 /* verify --all: every recorded guest through the target it was applied to, one line each;
  * a cgroup changed by hand is drift, exit 4. */
 static void
@@ -1035,6 +1161,167 @@ find_hierarchies(void)
 		fclose(f);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Killed at random points: the next writing session makes target and state agree */
+
+#define CRASH_GUESTS 2
+#define CRASH_ROUNDS 200
+
+/* Each guest's target: base/kN, and the children its layout has. */
+struct crash {
+	const char *layout;
+	const char *const *children;
+	char orig[CRASH_GUESTS][1024];	/* every cpuset.cpus and .mems of the target, as made */
+};
+
+/* Every cpuset file of guest i's target, "file=value;" each, parent first. */
+static void
+crash_snapshot(const struct crash *c, int i, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (int k = -1; k < 0 || c->children[k]; k++) {
+		const char *dir = k < 0 ? at("%s/k%d", base, i) : at("%s/k%d/%s", base, i, c->children[k]);
+		_cleanup_free_ char *cpus = slurp(at("%s/cpuset.cpus", dir));
+		_cleanup_free_ char *mems = slurp(at("%s/cpuset.mems", dir));
+
+		n += (size_t)snprintf(buf + n, size - n, "%s=%s/%s;", k < 0 ? "." : c->children[k],
+				      cpus ? cpus : "?", mems ? mems : "?");
+		if (n >= size)
+			fail_msg("snapshot of k%d too long", i);
+	}
+}
+
+/* Guest i's target as the operator first made it: the whole host, parent first. */
+static void
+crash_reset(const struct crash *c, int i)
+{
+	must_put(at("%s/k%d/cpuset.cpus", base, i), host_cpus);
+	must_put(at("%s/k%d/cpuset.mems", base, i), host_mems);
+	for (int k = 0; c->children[k]; k++) {
+		must_put(at("%s/k%d/%s/cpuset.cpus", base, i, c->children[k]), host_cpus);
+		must_put(at("%s/k%d/%s/cpuset.mems", base, i, c->children[k]), host_mems);
+	}
+}
+
+/* topomap apply of guest kI onto its target, as an operator types it. */
+struct crash_cmd {
+	char rel[128], guest[16];
+	char *argv[16];
+};
+
+static char **
+crash_argv(struct crash_cmd *cmd, const struct crash *c, int i)
+{
+	const char *argv[] = {getenv("TOPOMAP_BIN"), "apply", "--backend=cgroup", "--cgroup",
+			      cmd->rel, "--layout", c->layout, "--name", cmd->guest, "--vcpus", "1",
+			      "--topology", "live", "--state", state_file, NULL};
+
+	snprintf(cmd->rel, sizeof(cmd->rel), "%s/k%d", name, i);
+	snprintf(cmd->guest, sizeof(cmd->guest), "k%d", i);
+	memcpy(cmd->argv, argv, sizeof(argv));
+	return cmd->argv;
+}
+
+/*
+ * The next writing session (it settles what a kill left pending); then each guest and its
+ * target agree: recorded means verified in force through its recorded target, unrecorded
+ * means every file as the operator made it. Each recorded guest is then released and its
+ * target reset, so that each round applies a new guest. Returns the notices (settled).
+ */
+static unsigned
+crash_check(const struct crash *c)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *session = NULL;
+	struct tmap_error err = {0};
+	unsigned settled;
+
+	o.state = state_file;
+	o.flags = TMAP_SESSION_WRITE;
+	if (tmap_session_open(&o, &session, &err) < 0)
+		fail_msg("the session after a kill does not open: %s", err.message);
+	settled = (unsigned)tmap_session_notice_count(session);
+	for (int i = 0; i < CRASH_GUESTS; i++) {
+		char guest[16], now[1024];
+
+		snprintf(guest, sizeof(guest), "k%d", i);
+		if (tmap_session_lookup(session, guest)) {
+			int r = tmap_session_verify(session, guest, NULL, &err);
+
+			if (r != 0)
+				fail_msg("k%d is recorded but not in force (%d): %s", i, r, err.message);
+			assert_int_equal(tmap_session_release(session, guest, &err), 0);
+			crash_reset(c, i);
+			continue;
+		}
+		crash_snapshot(c, i, now, sizeof(now));
+		if (!streq(now, c->orig[i]))
+			fail_msg("k%d is not recorded but its target was changed: %s (was %s)", i, now,
+				 c->orig[i]);
+	}
+	tmap_session_close(session);
+	return settled;
+}
+
+static void
+crash_layout(struct crash *c)
+{
+	unsigned killed = 0, finished = 0, settled = 0;
+	uint32_t seed = 20261205;
+	long span_us = 0;
+
+	need_two_pus();
+	for (int i = 0; i < CRASH_GUESTS; i++) {
+		assert_int_equal(mkdir(at("%s/k%d", base, i), 0755), 0);
+		for (int k = 0; c->children[k]; k++)
+			assert_int_equal(mkdir(at("%s/k%d/%s", base, i, c->children[k]), 0755), 0);
+		crash_reset(c, i);
+		crash_snapshot(c, i, c->orig[i], sizeof(c->orig[i]));
+	}
+	/* How long a whole apply takes here: the kills fall anywhere in 1.2 times that. */
+	for (int i = 0; i < 3; i++) {
+		struct crash_cmd cmd;
+
+		span_us += test_run_timed_us(crash_argv(&cmd, c, i % CRASH_GUESTS));
+		crash_check(c);
+	}
+	span_us = span_us / 3 * 6 / 5 + 1;
+	for (int round = 0; round < CRASH_ROUNDS; round++) {
+		struct crash_cmd cmd;
+		pid_t pid = test_spawn_quiet(crash_argv(&cmd, c, round % CRASH_GUESTS));
+		bool k = test_kill_at_random(pid, &seed, span_us);
+
+		killed += k;
+		finished += !k;
+		settled += crash_check(c);
+	}
+	print_message("layout %s: %u applies killed midway, %u finished first (within %ld us), "
+		      "%u pending guests settled; target and state agreed after each\n",
+		      c->layout, killed, finished, span_us, settled);
+	assert_true(killed > 20);
+}
+
+static void
+test_killed_container(void **state)
+{
+	static const char *const none[] = {NULL};
+	struct crash c = {"container", none, {""}};
+
+	(void)state;
+	crash_layout(&c);
+}
+
+static void
+test_killed_libvirt_layout(void **state)
+{
+	static const char *const children[] = {"vcpu0", "emulator", NULL};
+	struct crash c = {"libvirt", children, {""}};
+
+	(void)state;
+	crash_layout(&c);
+}
+
 int
 main(void)
 {
@@ -1050,6 +1337,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_without_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_failure_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserve_union, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_by_hand, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_container, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_libvirt_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_library, setup, teardown),
 	};

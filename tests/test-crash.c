@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <topomap/session.h>
+
 #include "testlib.h"
 
 extern char **environ;
@@ -183,6 +185,49 @@ check_recorded(int first, int n)
 	tmap_topology_free(t);
 }
 
+/*
+ * The next writing command after a kill settles what the kill left pending; then every guest
+ * and its fake target agree: a recorded guest's file holds its recorded PU, an unrecorded
+ * guest's file is as it was before any apply ("0-15").
+ */
+static unsigned
+agree_after_kill(void)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+	unsigned settled;
+
+	o.topology = HOST;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE;
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("the session after a kill does not open: %s", err.message);
+	settled = (unsigned)tmap_session_notice_count(s);
+	for (int i = 0; i < 8; i++) {
+		struct tmap_plan *p = NULL;
+		char name[16], path[256], target[64] = "";
+		FILE *f;
+
+		snprintf(name, sizeof(name), "g%d", i);
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		assert_non_null(f = fopen(path, "r"));
+		if (!fgets(target, sizeof(target), f))
+			target[0] = '\0';
+		fclose(f);
+		if (tmap_session_guest_plan(s, name, &p, NULL) == 0) {
+			if (strcmp(target, tmap_plan_cpuset(p, 0)) != 0)
+				fail_msg("g%d is recorded on '%s' but its target holds '%s'", i,
+					 tmap_plan_cpuset(p, 0), target);
+			tmap_plan_free(p);
+		} else if (strcmp(target, "0-15") != 0) {
+			fail_msg("g%d is not recorded but its target holds '%s'", i, target);
+		}
+	}
+	tmap_session_close(s);
+	return settled;
+}
+
 /* Temporary files left beside the state by writes that a kill cut short: the state's
  * writer uses one fixed name, so never more than one, and none once a write completes. */
 static unsigned
@@ -203,7 +248,7 @@ static void
 killed_at_random_points(void **state)
 {
 	uint32_t seed = 20261128;
-	unsigned killed = 0, finished = 0;
+	unsigned killed = 0, finished = 0, settled = 0;
 	char *out = NULL;
 	long span_us = 0;
 
@@ -225,27 +270,17 @@ killed_at_random_points(void **state)
 	}
 	span_us = span_us / 3 * 6 / 5 + 1;
 	for (int round = 0; round < 200; round++) {
-		pid_t pid = spawn_apply(round % 8, round % 8, true);
-		struct timespec delay;
-		long us;
-		int status;
-
-		seed = seed * 1103515245 + 12345;
-		us = (long)((seed >> 8) % (uint32_t)span_us);
-		delay = (struct timespec){us / 1000000, us % 1000000 * 1000};
-		nanosleep(&delay, NULL);
-		kill(pid, SIGKILL);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		if (WIFSIGNALED(status))
+		if (test_kill_at_random(spawn_apply(round % 8, round % 8, true), &seed, span_us))
 			killed++;
 		else
 			finished++;
 		assert_true(state_loads() <= 8);
+		settled += agree_after_kill();
 	}
 	/* Both kinds happened: killed midway, and finished before the kill. */
 	print_message("%u applies killed midway, %u finished first (kills within %ld us), "
-		      "%u temporary files left\n", killed, finished, span_us,
-		      leftover_temporaries());
+		      "%u pending guests settled, %u temporary files left\n", killed, finished,
+		      span_us, settled, leftover_temporaries());
 	assert_true(killed > 20);
 	assert_true(finished > 0 || killed == 200);
 	assert_true(leftover_temporaries() <= 1);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <topomap/session.h>
+
 #include "testlib.h"
 
 struct keys {
@@ -273,6 +275,29 @@ add_plan_host_state(struct keys *k)
 	fclose(f);
 	walk_text(k, "state", s);
 	free(s);
+	/* A plan made in a session with that state says what it placed around. */
+	{
+		struct tmap_session_options so = TMAP_SESSION_OPTIONS_INIT;
+		struct tmap_guests *one = test_guests("[{\"name\": \"next\", \"vcpus\": 1}]");
+		struct tmap_session *session = NULL;
+
+		char empty[96];
+
+		/* A state of no guests yet: this host is full with the ones above. */
+		snprintf(empty, sizeof(empty), "%s/empty.json", dir);
+		so.topology = test_data("host-hugepages.xml");
+		so.state = empty;
+		if (tmap_session_open(&so, &session, &err) < 0 ||
+		    tmap_session_plan(session, one, 0, &p, &err) < 0)
+			fail_msg("session plan: %s", err.message);
+		s = plan_json(p);
+		assert_non_null(strstr(s, "\"state\""));
+		walk_text(k, "plan", s);
+		free(s);
+		p = tmap_plan_free(p);
+		tmap_session_close(session);
+		tmap_guests_free(one);
+	}
 	unlink(path);
 	unlink(lock);
 	rmdir(dir);

@@ -29,6 +29,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -37,9 +38,13 @@
 #include <time.h>
 
 #include "topomap/backend.h"
+#include <topomap/session.h>
+
 #include "testlib.h"
 
 #include "libvirt-backend.h"
+
+extern char **environ;
 
 #define FAST_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:8 pu:1"
 #define LIBVIRTD "/usr/sbin/libvirtd"
@@ -1226,6 +1231,40 @@ test_fast_cli(void **state)
 	assert_string_equal(err, "");
 	free(out);
 	free(err);
+}
+
+/*
+ * A domain applied with a policy, then applied again as it is read (what libvirt's hook does
+ * at the next start): the second apply asks for what was recorded (emulator threads on a
+ * PU of their own), not for the defaults the domain's XML implies.
+ */
+static void
+test_fast_cli_reapply_recorded(void **state)
+{
+	char dir[] = "/tmp/topomap-lv-spec-XXXXXX", path[64], lock[80];
+	char *argv[] = {getenv("TOPOMAP_BIN"), "apply", "--backend", "libvirt", "--connect",
+			FAST_URI, "--domain", "test", "--topology",
+			"synthetic:pack:1 numa:1(memory=16GiB) core:8 pu:1", "--state", path,
+			"--emulator", "isolate", NULL};
+	char *out = NULL, *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	assert_int_equal(test_run(argv, NULL, &out, &err), 0);
+	assert_contains(out, "virDomainPinEmulator('test', '2', current: live)");
+	free(out);
+	free(err);
+	argv[12] = NULL; /* no options: the guest as the domain reads */
+	assert_int_equal(test_run(argv, NULL, &out, &err), 0);
+	assert_contains(out, "virDomainPinEmulator('test', '2', current: live)");
+	assert_true(test_state_has_guest(path, "test"));
+	free(out);
+	free(err);
+	unlink(path);
+	unlink(lock);
+	rmdir(dir);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -2636,6 +2675,87 @@ test_daemon_killed_for_good(void **state)
 	domain_state_clear(&after);
 }
 
+/*
+ * 200 applies killed at random points through the private libvirtd: after each, the next
+ * writing session settles what the kill left pending, and the domain and the state agree:
+ * recorded means in force through its recorded target, unrecorded means as before. The
+ * vcpus start swapped against the plan, so that every pin an apply makes is a change.
+ */
+static void
+swap_vcpus(const struct daemon *d)
+{
+	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(d->plan, 0, 1), VIR_DOMAIN_AFFECT_LIVE);
+	set_vcpu_pin(d->dom, 1, tmap_plan_vcpu_cpuset(d->plan, 0, 0), VIR_DOMAIN_AFFECT_LIVE);
+}
+
+static unsigned
+libvirt_settle_and_agree(const struct daemon *d, const char *state,
+			 const struct domain_state *before)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+	struct domain_state now = {0};
+	unsigned settled;
+
+	o.state = state;
+	o.flags = TMAP_SESSION_WRITE;
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("the session after a kill does not open: %s", err.message);
+	settled = (unsigned)tmap_session_notice_count(s);
+	if (tmap_session_lookup(s, d->name)) {
+		int r = tmap_session_verify(s, d->name, NULL, &err);
+
+		if (r != 0)
+			fail_msg("'%s' is recorded but not in force (%d): %s", d->name, r, err.message);
+		assert_int_equal(tmap_session_release(s, d->name, &err), 0);
+		swap_vcpus(d);
+	} else {
+		domain_state_read(d, &now);
+		assert_domain_as_before(before, &now);
+		domain_state_clear(&now);
+	}
+	tmap_session_close(s);
+	return settled;
+}
+
+static void
+test_daemon_killed_at_random_points(void **unused)
+{
+	struct daemon *d = *unused;
+	unsigned killed = 0, finished = 0, settled = 0;
+	struct domain_state before = {0};
+	char state[512], opts[600], *argv[64];
+	uint32_t seed = 20261205;
+	long span_us = 0;
+
+	snprintf(state, sizeof(state), "%s/state-killed.json", lvd.tmp);
+	snprintf(opts, sizeof(opts), "--live --state %s", state);
+	tool_argv(d, "apply", opts, argv);
+	swap_vcpus(d);
+	domain_state_read(d, &before);
+	for (int i = 0; i < 3; i++) {
+		span_us += test_run_timed_us(argv);
+		libvirt_settle_and_agree(d, state, &before);
+	}
+	span_us = span_us / 3 * 6 / 5 + 1;
+	for (int round = 0; round < 200; round++) {
+		bool k = test_kill_at_random(test_spawn_quiet(argv), &seed, span_us);
+
+		killed += k;
+		finished += !k;
+		settled += libvirt_settle_and_agree(d, state, &before);
+	}
+	print_message("%u applies killed midway, %u finished first (within %ld us), %u pending "
+		      "guests settled; the domain and the state agreed after each\n",
+		      killed, finished, span_us, settled);
+	assert_true(killed > 20);
+	domain_state_clear(&before);
+	unlink(state);
+	snprintf(opts, sizeof(opts), "%s.lock", state);
+	unlink(opts);
+}
+
 /* The host as libvirt describes it is the host hwloc finds. */
 static void
 test_daemon_topology(void **state)
@@ -2700,6 +2820,7 @@ main(void)
 		cmocka_unit_test(test_fast_identify),
 		cmocka_unit_test(test_fast_error_handler),
 		cmocka_unit_test(test_fast_cli),
+		cmocka_unit_test(test_fast_cli_reapply_recorded),
 	};
 	const struct CMUnitTest daemon[] = {
 		cmocka_unit_test_setup_teardown(test_daemon_apply_live, test_state_setup, test_state_teardown),
@@ -2716,6 +2837,7 @@ main(void)
 		cmocka_unit_test(test_daemon_rollback_erange),
 		cmocka_unit_test(test_daemon_killed_midway),
 		cmocka_unit_test(test_daemon_killed_for_good),
+		cmocka_unit_test(test_daemon_killed_at_random_points),
 		cmocka_unit_test(test_daemon_topology),
 	};
 	const char *missing = daemon_missing();

@@ -23,12 +23,17 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <spawn.h>
 #include <sys/wait.h>
+
+#include <topomap/session.h>
 
 #include "testlib.h"
 #include "qemulib.h"
 #include "topomap/backend.h"
 #include "fake-qmp.h"
+
+extern char **environ;
 /* The backend's parsers of /proc text and lists, compiled into this test too. */
 #include "../plugins/qemu-direct/proc.h"
 
@@ -1718,6 +1723,108 @@ numa_maps_and_lists(void **state)
 	cpus_free(&c);
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Killed at random points: the next writing session makes target and state agree */
+
+/* Every thread of QEMU back on every PU this test may use, as QEMU started. */
+static void
+reset_threads(pid_t pid)
+{
+	struct snapshot now;
+	cpu_set_t all;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+	take_snapshot(pid, &now);
+	for (size_t i = 0; i < now.n; i++)
+		if (sched_setaffinity(now.t[i].tid, sizeof(all), &all) < 0 && errno != ESRCH)
+			fail_msg("sched_setaffinity(%d): %s", now.t[i].tid, strerror(errno));
+}
+
+/* topomap apply of the guest QEMU runs, as an operator types it. */
+struct apply_cmd {
+	char pid[32];
+	char *argv[12];
+};
+
+static char **
+apply_argv(struct apply_cmd *cmd, struct qemu_run *q)
+{
+	const char *argv[] = {getenv("TOPOMAP_BIN"), "apply", "--backend=qemu-direct", "--qmp",
+			      q->qemu.sock, "--pid", cmd->pid, "--topology", "live", "--state",
+			      q->state, NULL};
+
+	snprintf(cmd->pid, sizeof(cmd->pid), "%d", (int)q->qemu.pid);
+	memcpy(cmd->argv, argv, sizeof(argv));
+	return cmd->argv;
+}
+
+/*
+ * The next writing session settles what a kill left pending; then the recorded guest is in
+ * force through its recorded target, or, unrecorded, every thread has the affinity QEMU
+ * started with. A recorded guest is released and its threads put back, for the next round.
+ */
+static unsigned
+settle_and_agree(struct qemu_run *q, const struct snapshot *orig)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+	unsigned settled;
+
+	o.state = q->state;
+	o.flags = TMAP_SESSION_WRITE;
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("the session after a kill does not open: %s", err.message);
+	settled = (unsigned)tmap_session_notice_count(s);
+	if (tmap_session_lookup(s, "t2")) {
+		int r = tmap_session_verify(s, "t2", NULL, &err);
+
+		if (r != 0)
+			fail_msg("t2 is recorded but not in force (%d): %s", r, err.message);
+		assert_int_equal(tmap_session_release(s, "t2", &err), 0);
+		reset_threads(q->qemu.pid);
+	} else {
+		assert_unchanged(orig, q->qemu.pid);
+	}
+	tmap_session_close(s);
+	return settled;
+}
+
+static void
+killed_at_random_points(void **state)
+{
+	struct qemu_run *q = *state;
+	unsigned killed = 0, finished = 0, settled = 0;
+	uint32_t seed = 20261205;
+	struct snapshot orig;
+	long span_us = 0;
+
+	if (!test_have_qemu())
+		skip();
+	qemu_start(q, qemu_two, 2);
+	reset_threads(q->qemu.pid);
+	take_snapshot(q->qemu.pid, &orig);
+	for (int i = 0; i < 3; i++) {
+		struct apply_cmd cmd;
+
+		span_us += test_run_timed_us(apply_argv(&cmd, q));
+		settle_and_agree(q, &orig);
+	}
+	span_us = span_us / 3 * 6 / 5 + 1;
+	for (int round = 0; round < 200; round++) {
+		struct apply_cmd cmd;
+		bool k = test_kill_at_random(test_spawn_quiet(apply_argv(&cmd, q)), &seed, span_us);
+
+		killed += k;
+		finished += !k;
+		settled += settle_and_agree(q, &orig);
+	}
+	print_message("%u applies killed midway, %u finished first (within %ld us), %u pending "
+		      "guests settled; QEMU's threads and the state agreed after each\n",
+		      killed, finished, span_us, settled);
+	assert_true(killed > 20);
+}
+
 static int
 setup_state(void **state)
 {
@@ -1754,6 +1861,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(bad_targets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(describe_plain_qemu, setup, teardown),
 	    cmocka_unit_test_setup_teardown(protocol_faults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(killed_at_random_points, setup, teardown),
 	};
 
 	signal(SIGTERM, on_signal);

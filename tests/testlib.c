@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "testlib.h"
 
@@ -285,4 +286,59 @@ test_state_teardown(void **state)
 	unsetenv("TOPOMAP_STATE");
 	test_state_path[0] = '\0';
 	return 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Killing a command at random points */
+
+pid_t
+test_spawn_quiet(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+static long
+now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+long
+test_run_timed_us(char *const argv[])
+{
+	long t0 = now_us();
+	pid_t pid = test_spawn_quiet(argv);
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("%s %s did not succeed (status 0x%x)", argv[0], argv[1], status);
+	return now_us() - t0;
+}
+
+bool
+test_kill_at_random(pid_t pid, uint32_t *seed, long span_us)
+{
+	struct timespec delay;
+	int status;
+	long us;
+
+	*seed = *seed * 1103515245 + 12345;
+	us = (long)((*seed >> 8) % (uint32_t)(span_us > 0 ? span_us : 1));
+	delay = (struct timespec){us / 1000000, us % 1000000 * 1000};
+	nanosleep(&delay, NULL);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFSIGNALED(status);
 }

@@ -57,4 +57,12 @@ void test_inject_fault(const char *call, unsigned at, pid_t victim);
  * none; a file that cannot be read fails the test. */
 bool test_state_has_guest(const char *path, const char *name);
 
+/* Start argv with its output on /dev/null, without waiting for it. */
+pid_t test_spawn_quiet(char *const argv[]);
+/* How long one run of argv takes to its end, in microseconds; it must exit 0. */
+long test_run_timed_us(char *const argv[]);
+/* Sleep a pseudo-random time below span_us (from *seed), SIGKILL pid and reap it: true when
+ * the kill ended it, false when it had exited first. */
+bool test_kill_at_random(pid_t pid, uint32_t *seed, long span_us);
+
 #endif

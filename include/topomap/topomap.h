@@ -270,6 +270,14 @@ enum tmap_format {
 };
 
 /**
+ * Format flag of tmap_plan_format(), tmap_host_format() and tmap_topology_format(): the
+ * table with ANSI SGR sequences for a terminal, by what each part is: headings and column
+ * headers bold, the reasons of a plan dim, guests that do not fit red. The text without
+ * the sequences is the table without the flag. Ignored by the other formats.
+ */
+#define TMAP_FORMAT_COLOUR (1u << 0)
+
+/**
  * Describe the host.
  * @param topology the host.
  * @param format TMAP_FORMAT_TABLE or TMAP_FORMAT_JSON.
