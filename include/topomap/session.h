@@ -249,6 +249,23 @@ TMAP_EXPORT int tmap_session_make_room(struct tmap_session *session, const struc
 				       struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
+ * Plan a recorded guest resized (tmap_host_resize()), changing nothing (a what-if).
+ * @param session a session.
+ * @param name the recorded guest.
+ * @param vcpus its new vcpu count.
+ * @param memory_mib its new memory, or 0 to keep it.
+ * @param options the search's options when moves are needed, or NULL.
+ * @param ret receives the plan.
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOSPC (TMAP_STEP_PLACE), -EINVAL (TMAP_STEP_INPUT: no such guest, or one
+ *         resize does not take) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_session_resize(struct tmap_session *session, const char *name,
+				    unsigned vcpus, uint64_t memory_mib,
+				    const struct tmap_room_options *options, struct tmap_plan **ret,
+				    struct tmap_error *reterr);
+
+/**
  * Place one guest and put it in force through a backend, recorded first: the whole
  * transaction. A guest the state holds already is placed again keeping what it holds
  * (tmap_host_place_again()); it keeps its recorded allocation until the new one is in force.
