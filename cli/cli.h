@@ -167,7 +167,7 @@ int cmd_ledger(const char *cmd, int argc, char *argv[]);
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[], reserve_help[], adopt_help[];
+	state_help[], backends_help[], reserve_help[], adopt_help[], resize_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -195,6 +195,7 @@ int missing_value(const char *cmd, char *const argv[], int optind_);
 
 /* room.c: making room, resize and rebalance (issue 18) */
 int room_plan(struct plan_request *req, struct tmap_plan **ret, struct tmap_error *err);
+int cmd_resize(int argc, char *argv[]);
 
 /* output.c */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

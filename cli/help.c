@@ -21,6 +21,7 @@ const char main_help[] =
 	"  release    free a guest's allocation in the state (its pins stay as they are)\n"
 	"  reserve    show or change the PUs the state keeps from every guest\n"
 	"  adopt      record a guest pinned by hand, as it is pinned\n"
+	"  resize     plan a recorded guest grown or shrunk, keeping the PUs it holds\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
@@ -244,6 +245,28 @@ const char reserve_help[] =
 	"Examples:\n"
 	"  topomap reserve --add 0,24\n"
 	"  topomap reserve --remove 24\n";
+
+const char resize_help[] =
+	"Usage: topomap resize NAME --vcpus N [--memory SIZE] [--max-moves K] [--state FILE]\n"
+	"                      [--topology SRC] [--format FMT]\n"
+	"\n"
+	"Plan a recorded guest of one cell with N vcpus (and SIZE of memory): it keeps every PU\n"
+	"and the node it holds when it can (shrinking, or growing into free PUs of its node as\n"
+	"its policy takes them), else it is placed anew after the fewest moves of the others,\n"
+	"which the plan lists. Nothing is changed: apply the plan to put it in force. The new\n"
+	"pins apply to the vcpus the guest runs; it must be started with N vcpus for the rest.\n"
+	"\n"
+	"  --vcpus N              the new number of vcpus (required)\n"
+	"  --memory SIZE          the new memory: 4096 (MiB), 512M, 4G (default: as it is)\n"
+	"  --max-moves K          when it cannot keep its PUs: at most K moves (default 16)\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json; required for another host)\n"
+	"  --topology SRC         the host the state belongs to (default 'live')\n"
+	"  --format FMT           table (default) or json\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap resize vm1 --vcpus 6 --memory 8G\n";
 
 const char backends_help[] =
 	"Usage: topomap backends\n"

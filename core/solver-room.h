@@ -95,6 +95,7 @@ struct room {
 	bool *cap_ok;			/* a move on the node makes it stale */
 	unsigned *nb;			/* per node: the bound room_bound() found there */
 	unsigned *nfree;		/* per node: free PUs, as gen_cands() found them */
+	unsigned *most;			/* per node: g's capacity were every movable guest gone */
 	unsigned *cell_vcpus;		/* per flat cell: its vcpus */
 	unsigned nlevels;
 	struct level *levels;
