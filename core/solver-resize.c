@@ -189,6 +189,56 @@ place_kept(struct tmap_host *h, const struct plan_guest *old, const struct tmap_
 	return r;
 }
 
+static void
+swap_vcpus(struct plan_guest *pg, unsigned a, unsigned b)
+{
+	hwloc_bitmap_t set = pg->vcpu_pus[a];
+	char *list = pg->vcpu_lists[a], *core = pg->vcpu_core_lists[a];
+
+	pg->vcpu_pus[a] = pg->vcpu_pus[b];
+	pg->vcpu_pus[b] = set;
+	pg->vcpu_lists[a] = pg->vcpu_lists[b];
+	pg->vcpu_lists[b] = list;
+	pg->vcpu_core_lists[a] = pg->vcpu_core_lists[b];
+	pg->vcpu_core_lists[b] = core;
+}
+
+/* Each vcpu that stays on the PU it had: the kept set, in the same order, so resizing
+ * re-pins no vcpu that was running (the solver packs the set its own way). */
+static void
+keep_order(struct plan_guest *pg, const struct plan_guest *old)
+{
+	for (unsigned v = 0; v < pg->vcpus && v < old->vcpus; v++) {
+		int want = hwloc_bitmap_first(old->vcpu_pus[v]);
+
+		for (unsigned w = v; w < pg->vcpus; w++)
+			if (hwloc_bitmap_first(pg->vcpu_pus[w]) == want) {
+				swap_vcpus(pg, v, w);
+				break;
+			}
+	}
+}
+
+/* keep_order() on the plan handed back and on the ledger's copy. */
+static int
+keep_order_both(struct tmap_host *h, struct plan_guest *pg, const struct plan_guest *old)
+{
+	struct plan_guest copy;
+
+	/* a guest whose vcpus pair on host cores keeps the solver's pairs */
+	if (pg->threads > 1 || pg->thread_policy != TMAP_THREAD_PREFER)
+		return 0;
+	keep_order(pg, old);
+	for (size_t i = 0; i < host_guest_count(h); i++) {
+		if (!streq(host_guest_plan_at(h, i)->name, pg->name))
+			continue;
+		if (plan_guest_copy(&copy, pg) < 0)
+			return -ENOMEM;
+		return host_guest_replace(h, i, &copy);
+	}
+	return 0;
+}
+
 int
 tmap_host_resize(struct tmap_host *h, const char *name, unsigned vcpus, uint64_t memory_mib,
 		 const struct tmap_room_options *options, struct tmap_plan **ret,
@@ -197,6 +247,7 @@ tmap_host_resize(struct tmap_host *h, const char *name, unsigned vcpus, uint64_t
 	struct tmap_guest *g = NULL;
 	struct plan_guest old = {0};
 	const struct plan_guest *pg = NULL;
+	struct tmap_plan *plan = NULL;
 	bool kept;
 	int r;
 
@@ -219,21 +270,32 @@ tmap_host_resize(struct tmap_host *h, const char *name, unsigned vcpus, uint64_t
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
 	tmap_host_release(h, name);
-	r = place_kept(h, &old, g, ret);
+	r = place_kept(h, &old, g, &plan);
 	kept = r == 0;
-	if (r == -ENOSPC)
-		r = tmap_host_make_room(h, g, options, ret, err);
+	if (kept)
+		r = keep_order_both(h, &plan->guests[0], &old);
+	else if (r == -ENOSPC)
+		r = tmap_host_make_room(h, g, options, &plan, err);
 	if (r == 0)
-		r = plan_guest_explain(&(*ret)->guests[0],
+		r = plan_guest_explain(&plan->guests[0],
 				       "resized from %u to %u vcpus and from %" PRIu64 " to %" PRIu64 " MiB: %s",
 				       old.vcpus, vcpus, old.memory_mib, tmap_guest_memory_mib(g),
 				       kept ? "every PU and the node it held kept" :
 					      "its PUs could not all be kept, placed anew") < 0 ? -ENOMEM : 0;
 	if (r == 0 && kept)
-		(*ret)->moves_searched = true;
-	if (r < 0 && host_adopt(h, &old, NULL) < 0)
-		r = tmap_error_set(err, -ENOMEM, "out of memory");
+		plan->moves_searched = true;
+	if (r < 0) {
+		/* it keeps exactly what it had */
+		plan = tmap_plan_free(plan);
+		tmap_host_release(h, name);
+		if (host_adopt(h, &old, NULL) < 0)
+			r = tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (r == -ENOMEM)
+		tmap_error_set(err, r, "out of memory");
 	plan_guest_clear(&old);
 	tmap_guest_free(g);
+	if (r == 0)
+		*ret = plan;
 	return r;
 }

@@ -356,18 +356,23 @@ test_resize_keeps(void **state)
 {
 	struct tmap_topology *t = test_topology(TWO_NODES);
 	struct tmap_host *h = two_nodes_fragmented(t, false);
-	_cleanup_bitmap_ hwloc_bitmap_t before = NULL;
+	_cleanup_bitmap_ hwloc_bitmap_t before = NULL, vcpu0 = NULL, vcpu1 = NULL;
 	struct tmap_plan *plan = NULL;
 	struct tmap_error err = {0};
 
 	(void)state;
 	before = hwloc_bitmap_dup(placed(h, "b")->held);
+	vcpu0 = hwloc_bitmap_dup(placed(h, "b")->vcpu_pus[0]);
+	vcpu1 = hwloc_bitmap_dup(placed(h, "b")->vcpu_pus[1]);
 	if (tmap_host_resize(h, "b", 4, 0, NULL, &plan, &err) < 0)
 		fail_msg("%s", err.message);
 	assert_int_equal(tmap_plan_move_count(plan), 0);
 	assert_int_equal(placed(h, "b")->vcpus, 4);
 	assert_true(hwloc_bitmap_isincluded(before, placed(h, "b")->held));
 	assert_int_equal(hwloc_bitmap_weight(placed(h, "b")->held), 4);
+	/* the vcpus that ran keep their own PUs: resizing re-pins none of them */
+	assert_true(hwloc_bitmap_isequal(placed(h, "b")->vcpu_pus[0], vcpu0));
+	assert_true(hwloc_bitmap_isequal(placed(h, "b")->vcpu_pus[1], vcpu1));
 	plan = tmap_plan_free(plan);
 	hwloc_bitmap_copy(before, placed(h, "b")->held);
 	if (tmap_host_resize(h, "b", 1, 128, NULL, &plan, &err) < 0)
@@ -538,6 +543,16 @@ out:
 	tmap_topology_free(t);
 }
 
+/* Does each of the first n vcpus run on pus[v]? */
+static bool
+same_pus(const struct plan_guest *pg, const unsigned *pus, unsigned n)
+{
+	for (unsigned v = 0; v < n; v++)
+		if (hwloc_bitmap_first(pg->vcpu_pus[v]) != (int)pus[v])
+			return false;
+	return true;
+}
+
 /* Resize on a generated host: whenever its node has the free PUs and memory to grow a
  * one-vcpu-a-core guest in place (the keep-all answer exists), it keeps every PU. */
 static void
@@ -563,6 +578,10 @@ gen_resize(unsigned seed0, unsigned *keepable, unsigned *kept)
 		unsigned more = 1 + pick(&seed, 3), nfree = 0;
 		_cleanup_bitmap_ hwloc_bitmap_t before = hwloc_bitmap_dup(pg->held);
 		char *name = strdup(pg->name);
+		unsigned nvcpus = pg->vcpus, pus[TMAP_MAX_VCPUS];
+
+		for (unsigned v = 0; v < nvcpus; v++)
+			pus[v] = (unsigned)hwloc_bitmap_first(pg->vcpu_pus[v]);
 		struct tmap_plan *plan = NULL;
 
 		for (unsigned i = 0; i < t->nodes[n].ncores; i++)
@@ -570,7 +589,8 @@ gen_resize(unsigned seed0, unsigned *keepable, unsigned *kept)
 		if (nfree >= more) {
 			(*keepable)++;
 			if (tmap_host_resize(h, name, pg->vcpus + more, 0, NULL, &plan, NULL) == 0 &&
-			    hwloc_bitmap_isincluded(before, placed(h, name)->held))
+			    hwloc_bitmap_isincluded(before, placed(h, name)->held) &&
+			    same_pus(placed(h, name), pus, nvcpus))
 				(*kept)++;
 		}
 		tmap_plan_free(plan);
@@ -588,7 +608,7 @@ test_generated_resize(void **state)
 	(void)state;
 	for (unsigned seed = 1; seed <= 1000; seed++)
 		gen_resize(seed, &keepable, &kept);
-	print_message("resize: %u could keep every PU, %u did\n", keepable, kept);
+	print_message("resize: %u could keep every PU, %u did, each vcpu on its own\n", keepable, kept);
 	assert_true(keepable >= 100);
 	assert_int_equal(kept, keepable);
 }
