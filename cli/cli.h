@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <topomap/backend.h>
 #include <topomap/session.h>
@@ -44,6 +45,7 @@ struct choice {
 enum {
 	FORMAT_SVG = 100,
 	FORMAT_PNG,
+	FORMAT_NRT,	/* topology: a Kubernetes NodeResourceTopology (issue 17) */
 };
 
 /* One --cell argument. */
@@ -73,6 +75,8 @@ struct inline_guest {
 	int64_t quota;
 	const char *page_arg;
 	uint64_t page_kib;
+	size_t ndevice;		/* --device SPEC, each as typed (issue 16) */
+	const char **device;
 };
 
 enum {
@@ -101,6 +105,7 @@ enum {
 	OPT_BACKEND,
 	OPT_DRY_RUN,
 	OPT_ALL,
+	OPT_DEVICE,
 	OPT_MAKE_ROOM,	/* plan --make-room, resize, rebalance (cli/room.c, issue 18) */
 	OPT_MAX_MOVES,
 	/* target options: passed to the backend under their own name */
@@ -120,6 +125,8 @@ enum {
 	/* reserve's own */
 	OPT_ADD,
 	OPT_REMOVE,
+	/* topology's own */
+	OPT_NODE_NAME,
 };
 
 enum command {
@@ -146,11 +153,11 @@ struct plan_request {
 	struct tmap_guests *guests;	/* the guests asked for */
 	struct tmap_session *session;
 	bool described;			/* the guest was read from the target as it is */
+	bool make_room;			/* plan --make-room: move placed guests to fit it */
+	unsigned max_moves;
 	size_t notices_shown;		/* the session's notices printed so far */
 	int argc;			/* the command's arguments, for those read late */
 	char **argv;
-	bool make_room;			/* plan --make-room: move recorded guests to fit it */
-	unsigned max_moves;
 };
 
 extern const char *const command_names[];
@@ -167,7 +174,8 @@ int cmd_ledger(const char *cmd, int argc, char *argv[]);
 
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
-	state_help[], backends_help[], reserve_help[], adopt_help[], resize_help[];
+	state_help[], backends_help[], reserve_help[], adopt_help[], host_help[], lint_help[],
+	xml_filter_help[], resize_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -188,13 +196,28 @@ int add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests);
 int overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char *backend,
 			 struct tmap_guest *g);
 int add_stdin_guests(struct tmap_guests *guests);
+int read_stdin(const char *what, char **ret, size_t *ret_len);
 int unknown_option(const char *cmd, const struct option *options, int optopt_,
 		   char *const argv[], int optind_);
 int check_source(const char *source);
 int missing_value(const char *cmd, char *const argv[], int optind_);
 
 /* room.c: making room, resize and rebalance (issue 18) */
-int room_plan(struct plan_request *req, struct tmap_plan **ret, struct tmap_error *err);
+int room_plan(struct tmap_session *session, const struct tmap_guests *guests, unsigned max_moves,
+	      struct tmap_plan **ret, struct tmap_error *err);
+/* guests.c: one recorded guest through the backend and target it was applied with, a line
+ * on out; 0 in force, 1 drifted, -1 not checked. */
+int verify_line(struct tmap_session *session, const char *name, FILE *out);
+/* host.c, host-verify.c, lint.c (issue 15) */
+int cmd_host(int argc, char *argv[]);
+int cmd_verify_host(int argc, char *argv[]);
+int cmd_lint(int argc, char *argv[]);
+/* xml-filter.c */
+int cmd_xml_filter(int argc, char *argv[]);
+
+/* nrt.c: topology --format nrt */
+int topology_nrt(const char *source, const char *state_path, const char *node_name);
+/* room.c: resize (issue 18) */
 int cmd_resize(int argc, char *argv[]);
 
 /* output.c */

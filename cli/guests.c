@@ -305,6 +305,30 @@ do_verify(struct plan_request *req, const struct tmap_backend_module *module)
 	return r;
 }
 
+int
+verify_line(struct tmap_session *session, const char *name, FILE *out)
+{
+	const char *backend = "?";
+	struct tmap_report *report = NULL;
+	struct tmap_target *target = NULL;
+	struct tmap_error err = {0};
+	int v = tmap_session_verify(session, name, &report, &err);
+
+	if (tmap_session_guest_target(session, name, &backend, &target, NULL) < 0)
+		backend = "?";
+	if (v < 0)
+		fprintf(out, "%-20s not checked: %s\n", name, err.message);
+	else if (v == 0)
+		fprintf(out, "%-20s in force (backend '%s')\n", name, backend);
+	else
+		fprintf(out, "%-20s drifted (backend '%s'): %zu difference%s, first: %s\n", name,
+			backend, tmap_report_drift_count(report),
+			tmap_report_drift_count(report) == 1 ? "" : "s", tmap_report_drift(report, 0));
+	tmap_report_free(report);
+	tmap_target_free(target);
+	return v < 0 ? -1 : v;
+}
+
 /* verify --all: every recorded guest through its recorded target, one line each; exit 4
  * when any drifted, 1 when any could not be checked. */
 static int
@@ -326,27 +350,10 @@ verify_all(struct plan_request *req)
 		return fail(EXIT_RUNTIME, "out of memory");
 	n = tmap_session_guest_count(req->session);
 	for (size_t i = 0; i < n; i++) {
-		const char *name = tmap_session_guest_name(req->session, i), *backend = "?";
-		struct tmap_report *report = NULL;
-		struct tmap_target *target = NULL;
-		struct tmap_error err = {0};
-		int v = tmap_session_verify(req->session, name, &report, &err);
+		int v = verify_line(req->session, tmap_session_guest_name(req->session, i), out);
 
-		if (tmap_session_guest_target(req->session, name, &backend, &target, NULL) < 0)
-			backend = "?";
-		if (v < 0)
-			fprintf(out, "%-20s not checked: %s\n", name, err.message);
-		else if (v == 0)
-			fprintf(out, "%-20s in force (backend '%s')\n", name, backend);
-		else
-			fprintf(out, "%-20s drifted (backend '%s'): %zu difference%s, first: %s\n", name,
-				backend, tmap_report_drift_count(report),
-				tmap_report_drift_count(report) == 1 ? "" : "s",
-				tmap_report_drift(report, 0));
 		drifted += v == 1;
 		unchecked += v < 0;
-		tmap_report_free(report);
-		tmap_target_free(target);
 	}
 	if (fclose(out) != 0) {
 		free(text);
@@ -370,10 +377,10 @@ do_plan(struct plan_request *req)
 	int r;
 
 	if (req->make_room)
-		r = room_plan(req, &plan, &err);
+		r = room_plan(req->session, req->guests, req->max_moves, &plan, &err);
 	else
-		r = tmap_session_plan(req->session, req->guests, req->batch ? TMAP_SESSION_BATCH : 0,
-				      &plan, &err);
+		r = tmap_session_plan(req->session, req->guests,
+				      req->batch ? TMAP_SESSION_BATCH : 0, &plan, &err);
 	print_notices(req);
 	if (r < 0)
 		return fail_step(req, r, &err);

@@ -22,6 +22,9 @@ const char main_help[] =
 	"  reserve    show or change the PUs the state keeps from every guest\n"
 	"  adopt      record a guest pinned by hand, as it is pinned\n"
 	"  resize     plan a recorded guest grown or shrunk, keeping the PUs it holds\n"
+	"  host       the host's partition: show it, record housekeeping PUs, isolate it live\n"
+	"  lint       the traps of isolating this host, each with its fix\n"
+	"  xml-filter place a libvirt domain (its XML on stdin), record it, print the XML placed\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (or 'topomap COMMAND --help')\n"
@@ -41,7 +44,8 @@ const char main_help[] =
 	"See topomap(1) and topomap-COMMAND(1).\n";
 
 const char topology_help[] =
-	"Usage: topomap topology [--topology SRC] [--format table|json]\n"
+	"Usage: topomap topology [--topology SRC] [--format table|json|nrt] [--node-name N]\n"
+	"                        [--state FILE]\n"
 	"\n"
 	"Describe the host as numactl(8) does, plus the SMT sibling lists.\n"
 	"\n"
@@ -49,7 +53,11 @@ const char topology_help[] =
 	"                   synthetic description, 'NAME:ARG' for a host backend NAME reaches\n"
 	"                   (libvirt:qemu+ssh://host/system), a FILE.json as this command's\n"
 	"                   json prints, or the path of an hwloc XML file\n"
-	"  --format FMT     table (default, coloured on a terminal unless NO_COLOR is set) or json\n"
+	"  --format FMT     table (default, coloured on a terminal unless NO_COLOR is set), json,\n"
+	"                   or nrt: the host and what its state holds as a Kubernetes\n"
+	"                   NodeResourceTopology (topology.node.k8s.io/v1alpha2)\n"
+	"  --node-name N    nrt: the object's name (default: this machine's host name)\n"
+	"  --state FILE     nrt: the allocation state (default as for 'topomap state')\n"
 	"  -h, --help       show this help\n"
 	"\n"
 	"Example:\n"
@@ -77,7 +85,11 @@ const char topology_help[] =
 	"                         2048 (KiB), taken whole from the nodes' pools\n" \
 	"  --shares N             cpu shares\n" \
 	"  --period US            CFS period in microseconds\n" \
-	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n"
+	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n" \
+	"  --device SPEC          a host device next to a guest cell, repeated for each:\n" \
+	"                         pci=BUS_ID, net=NAME, vf_of=PF or class=network|storage|\n" \
+	"                         gpu|other, then ,policy=required|root|socket|preferred\n" \
+	"                         and ,cell=K (e.g. net=eth2,policy=root,cell=1)\n"
 
 const char plan_help[] =
 	"Usage: topomap plan [--topology SRC] [--reserve CPUSET] [--state FILE] [--format FMT]\n"
@@ -160,6 +172,7 @@ const char verify_help[] =
 	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"
 	"                      [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
 	"       topomap verify --all [--topology SRC] [--state FILE]\n"
+	"       topomap verify --host [--topology SRC] [--state FILE]\n"
 	"\n"
 	"Plan one guest as 'plan' does, read what is in force through the backend (including\n"
 	"every task's Cpus_allowed_list and Mems_allowed_list) and report each difference.\n"
@@ -173,6 +186,9 @@ const char verify_help[] =
 	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
 	"  --all                  every guest the state records, through the backend and target\n"
 	"                         it was applied with: one line each; exit 4 if any drifted\n"
+	"  --host                 the whole host: every recorded guest, the housekeeping set,\n"
+	"                         and each task outside a dedicated guest that may run on its\n"
+	"                         PUs (kernel threads that cannot move apart); exit 4 if any\n"
 	"\n"
 	TARGET_OPTIONS_HELP
 	"\n"
@@ -181,7 +197,8 @@ const char verify_help[] =
 	"\n"
 	"Example:\n"
 	"  topomap verify --backend cgroup --cgroup machine.slice/ct1 --name ct1 --vcpus 4\n"
-	"  topomap verify --all\n";
+	"  topomap verify --all\n"
+	"  topomap verify --host\n";
 
 const char state_help[] =
 	"Usage: topomap state [--state FILE] [--topology SRC] [--format table|json]\n"
@@ -278,3 +295,83 @@ const char backends_help[] =
 	"\n"
 	"Example:\n"
 	"  topomap backends\n";
+
+const char host_help[] =
+	"Usage: topomap host show [--state FILE] [--topology SRC] [--housekeeping CPUSET]\n"
+	"                         [--format table|cmdline|tuned]\n"
+	"       topomap host set --housekeeping CPUSET|reserve [--state FILE] [--topology SRC]\n"
+	"       topomap host isolate [--narrow CGROUP]... [--housekeeping CPUSET] [--state FILE]\n"
+	"       topomap host isolate --undo [--state FILE]\n"
+	"\n"
+	"The host's partition, from the allocation state: the housekeeping PUs (the host's own\n"
+	"daemons, kernel threads and interrupts; the reserve unless set), the shared pool, the\n"
+	"PUs each dedicated guest keeps (its vcpus', an isolated emulator's, the siblings thread\n"
+	"policy isolate or require keeps empty), and the free rest. 'show' prints it, with each\n"
+	"trap and its fix; 'set' records the housekeeping PUs in the state. 'isolate' puts the\n"
+	"partition in force live, all or nothing (every file captured, written, read back, and\n"
+	"put back on any failure): on cgroup v2 each dedicated guest's cgroup becomes an isolated\n"
+	"partition and system.slice, user.slice, init.scope are narrowed to the host's PUs; on\n"
+	"cgroup v1 the --narrow cgroups are, children first; every interrupt is moved off the\n"
+	"dedicated PUs (one the kernel keeps there is reported). What it wrote is recorded in\n"
+	"the state for --undo.\n"
+	"\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json)\n"
+	"  --topology SRC         the host the state belongs to: 'live' (default),\n"
+	"                         'synthetic:DESC', 'NAME:ARG', a host FILE.json, or an hwloc XML file\n"
+	"  --housekeeping CPUSET  the housekeeping PUs (show: instead of the recorded ones; set:\n"
+	"                         to record), or 'reserve' to follow the reserve\n"
+	"  --format FMT           show: table (default); cmdline, the kernel's isolcpus=,\n"
+	"                         nohz_full=, rcu_nocbs= and irqaffinity=; tuned, the\n"
+	"                         cpu-partitioning profile's variables. Both isolate whole cores\n"
+	"                         where the sibling is free\n"
+	"  --narrow CGROUP        isolate: also narrow this cgroup (relative to the cpuset\n"
+	"                         hierarchy, or absolute), and on v1 every cgroup below it;\n"
+	"                         repeat for each\n"
+	"  --undo                 isolate: put back every file the last isolation changed\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Examples:\n"
+	"  topomap host show --format cmdline\n"
+	"  topomap host set --housekeeping 0,12\n"
+	"  topomap host isolate --narrow system.slice --narrow user.slice\n"
+	"  topomap host isolate --undo\n";
+
+const char lint_help[] =
+	"Usage: topomap lint [--state FILE] [--topology SRC] [--root DIR]\n"
+	"\n"
+	"Warn, each time with the fix, about the traps of isolating a host: a dedicated guest\n"
+	"whose SMT sibling belongs to another guest or to the housekeeping set; a reserve that\n"
+	"splits a core; an isolcpus= or nohz_full= on the running kernel\n"
+	"(/sys/devices/system/cpu/isolated, /proc/cmdline) that disagrees with the partition;\n"
+	"irqbalance's IRQBALANCE_BANNED_CPULIST that disagrees; a task allowed on several PUs\n"
+	"inside the isolated set, where the scheduler never balances it. Exit 4 when any.\n"
+	"\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json)\n"
+	"  --topology SRC         the host the state belongs to: 'live' (default),\n"
+	"                         'synthetic:DESC', 'NAME:ARG', a host FILE.json, or an hwloc XML file\n"
+	"  --root DIR             read the system's files below DIR (DIR/proc, DIR/sys, DIR/etc):\n"
+	"                         another host's copy of them\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap lint\n";
+const char xml_filter_help[] =
+	"Usage: topomap xml-filter [--topology SRC] [--state FILE] [--reserve CPUSET] [--dry-run]\n"
+	"                          < DOMAIN.xml\n"
+	"\n"
+	"Read a libvirt domain's XML on stdin, place the guest it describes (vcpus, topology,\n"
+	"cells, memory, hugepages, iothreads) around what the state records, record it, and print\n"
+	"the same XML with <vcpu cpuset>, <cputune> pins, <numatune>, <cpu><numa> and\n"
+	"<memoryBacking><hugepages> rewritten; every other element, comment and attribute is\n"
+	"kept. A guest that does not fit: exit 3, one line on stderr, nothing recorded.\n"
+	"\n"
+	"  --topology SRC   the host, as for 'topomap topology' (default: live)\n"
+	"  --state FILE     the allocation state (default as for 'topomap state')\n"
+	"  --reserve CPUSET host PUs no guest may use, added to the recorded reserve\n"
+	"  --dry-run        place around the state, record nothing\n"
+	"  -h, --help       show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap xml-filter --dry-run < /etc/libvirt/qemu/vm1.xml\n";

@@ -59,10 +59,12 @@ cmd_topology(int argc, char *argv[])
 	static const struct option options[] = {
 		{"topology", required_argument, NULL, OPT_TOPOLOGY},
 		{"format", required_argument, NULL, OPT_FORMAT},
+		{"node-name", required_argument, NULL, OPT_NODE_NAME},
+		{"state", required_argument, NULL, OPT_STATE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *source = NULL, *format_arg = NULL;
+	const char *source = NULL, *format_arg = NULL, *node_name = NULL, *state = NULL;
 	struct tmap_topology *topology = NULL;
 	struct tmap_error err = {0};
 	int format = TMAP_FORMAT_TABLE;
@@ -89,6 +91,13 @@ cmd_topology(int argc, char *argv[])
 			if (r != EXIT_OK)
 				return r;
 			break;
+		case OPT_NODE_NAME:
+		case OPT_STATE:
+			if (*(c == OPT_STATE ? &state : &node_name) || !optarg[0])
+				return fail(EXIT_USAGE, "topology: --%s given more than once or empty",
+					    c == OPT_STATE ? "state" : "node-name");
+			*(c == OPT_STATE ? &state : &node_name) = optarg;
+			break;
 		case 'h':
 			return emit(topology_help);
 		case ':':
@@ -99,6 +108,12 @@ cmd_topology(int argc, char *argv[])
 	}
 	if (optind < argc)
 		return fail(EXIT_USAGE, "topology: unexpected argument '%s'", argv[optind]);
+	/* The host as Kubernetes sees it is the host and what the state holds on it. */
+	if (format == FORMAT_NRT)
+		return topology_nrt(source, state, node_name);
+	if (node_name || state)
+		return fail(EXIT_USAGE, "topology: --%s goes with --format nrt",
+			    node_name ? "node-name" : "state");
 
 	r = load_topology(source ? source : "live", &topology);
 	if (r != EXIT_OK)
@@ -168,6 +183,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"backend", required_argument, NULL, OPT_BACKEND},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"all", no_argument, NULL, OPT_ALL},
+		{"device", required_argument, NULL, OPT_DEVICE},
 		{"make-room", no_argument, NULL, OPT_MAKE_ROOM},
 		{"max-moves", required_argument, NULL, OPT_MAX_MOVES},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
@@ -224,7 +240,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 			if (!option_allowed(req->cmd, c))
 				return fail(EXIT_USAGE, "%s: --%s is not an option of %s (see 'topomap %s --help')",
 					    cmd, name, cmd, cmd);
-			if (seen[c - OPT_TOPOLOGY] && c != OPT_CELL)
+			if (seen[c - OPT_TOPOLOGY] && c != OPT_CELL && c != OPT_DEVICE)
 				return fail(EXIT_USAGE, "%s: --%s given more than once", cmd, name);
 			seen[c - OPT_TOPOLOGY] = true;
 		}
@@ -404,12 +420,21 @@ main(int argc, char *argv[])
 		return cmd_guests(CMD_PLAN, argc - 1, argv + 1);
 	if (strcmp(cmd, "apply") == 0)
 		return cmd_guests(CMD_APPLY, argc - 1, argv + 1);
+	for (int i = 2; strcmp(cmd, "verify") == 0 && i < argc; i++)
+		if (strcmp(argv[i], "--host") == 0)
+			return cmd_verify_host(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_guests(CMD_VERIFY, argc - 1, argv + 1);
 	if (strcmp(cmd, "adopt") == 0)
 		return cmd_guests(CMD_ADOPT, argc - 1, argv + 1);
+	if (strcmp(cmd, "host") == 0)
+		return cmd_host(argc - 1, argv + 1);
+	if (strcmp(cmd, "lint") == 0)
+		return cmd_lint(argc - 1, argv + 1);
 	if (strcmp(cmd, "backends") == 0)
 		return cmd_backends(argc - 1, argv + 1);
+	if (strcmp(cmd, "xml-filter") == 0)
+		return cmd_xml_filter(argc - 1, argv + 1);
 	if (strcmp(cmd, "state") == 0 || strcmp(cmd, "release") == 0 ||
 	    strcmp(cmd, "reserve") == 0)
 		return cmd_ledger(cmd, argc - 1, argv + 1);

@@ -41,6 +41,7 @@ const struct choice formats[] = {
 const struct choice topology_formats[] = {
 	{"table", TMAP_FORMAT_TABLE},
 	{"json", TMAP_FORMAT_JSON},
+	{"nrt", FORMAT_NRT},
 	{NULL, 0},
 };
 
@@ -236,6 +237,7 @@ inline_guest_clear(struct inline_guest *g)
 	for (size_t i = 0; i < g->ncell; i++)
 		free(g->cell[i].cpus);
 	free(g->cell);
+	free(g->device);
 }
 
 /*
@@ -307,6 +309,21 @@ parse_cell(const char *arg, struct inline_guest *g)
 }
 
 /* Turn the inline options into a guest and append it. */
+/* --device SPEC, each a request the library parses (issue 16). */
+static int
+add_inline_devices(const struct inline_guest *ig, struct tmap_guest *g)
+{
+	for (size_t i = 0; i < ig->ndevice; i++) {
+		struct tmap_error err = {0};
+		int r = tmap_guest_add_device(g, ig->device[i], &err);
+
+		if (r < 0)
+			return fail(exit_code(r, true), "--device: %s",
+				    err.message[0] ? err.message : strerror(-r));
+	}
+	return EXIT_OK;
+}
+
 int
 add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 {
@@ -390,6 +407,9 @@ add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 		r = fail(EXIT_USAGE, "--hugepages: '%" PRIu64 "' KiB is not accepted", ig->page_kib);
 		goto out;
 	}
+	r = add_inline_devices(ig, g);
+	if (r != EXIT_OK)
+		goto out;
 	if (ig->iothreads && tmap_guest_set_iothreads(g, ig->iothreads) < 0) {
 		r = fail(EXIT_USAGE, "--iothreads: '%u' is not accepted", ig->iothreads);
 		goto out;
@@ -485,6 +505,8 @@ overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char 
 				      tmap_guest_hugepages(g), "KiB pages backing its memory");
 	if (ig->page_kib && tmap_guest_set_hugepages(g, ig->page_kib) < 0)
 		return fail(EXIT_USAGE, "--hugepages: '%s' is not accepted", ig->page_arg);
+	if (add_inline_devices(ig, g) != EXIT_OK)
+		return EXIT_USAGE;
 
 	/* The names were checked against the enums' own tables. */
 	if ((ig->has_cpu_policy && tmap_guest_set_cpu_policy(g, ig->cpu_policy) < 0) ||
@@ -503,11 +525,10 @@ overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char 
 	return EXIT_OK;
 }
 
-/* Guests from stdin ("-"), with the same size cap as a file. */
+/* All of stdin (at most MAX_STDIN bytes, NUL-terminated); `what` names it in messages. */
 int
-add_stdin_guests(struct tmap_guests *guests)
+read_stdin(const char *what, char **ret, size_t *ret_len)
 {
-	struct tmap_error err = {0};
 	size_t len = 0, cap = 0;
 	char *text = NULL;
 	int r;
@@ -515,13 +536,13 @@ add_stdin_guests(struct tmap_guests *guests)
 	for (;;) {
 		ssize_t n;
 
-		if (len == cap) {
+		if (len + 1 >= cap) {
 			char *bigger;
 
 			if (cap >= MAX_STDIN) {
 				free(text);
-				return fail(EXIT_USAGE, "<stdin>: more than %u MiB of guests",
-					    MAX_STDIN >> 20);
+				return fail(EXIT_USAGE, "<stdin>: more than %u MiB of %s",
+					    MAX_STDIN >> 20, what);
 			}
 			cap = cap ? cap * 2 : 65536;
 			bigger = realloc(text, cap);
@@ -531,19 +552,39 @@ add_stdin_guests(struct tmap_guests *guests)
 			}
 			text = bigger;
 		}
-		n = read(STDIN_FILENO, text + len, cap - len);
+		n = read(STDIN_FILENO, text + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			r = errno;
 			free(text);
-			return fail(EXIT_RUNTIME, "cannot read guests from stdin: %s", strerror(r));
+			return fail(EXIT_RUNTIME, "cannot read %s from stdin: %s", what, strerror(r));
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	r = tmap_guests_parse_json(guests, text ? text : "", len, "<stdin>", &err);
+	if (!text && !(text = calloc(1, 1)))
+		return fail(EXIT_RUNTIME, "out of memory");
+	text[len] = '\0';
+	*ret = text;
+	*ret_len = len;
+	return EXIT_OK;
+}
+
+/* Guests from stdin ("-"), with the same size cap as a file. */
+int
+add_stdin_guests(struct tmap_guests *guests)
+{
+	struct tmap_error err = {0};
+	size_t len = 0;
+	char *text = NULL;
+	int r;
+
+	r = read_stdin("guests", &text, &len);
+	if (r != EXIT_OK)
+		return r;
+	r = tmap_guests_parse_json(guests, text, len, "<stdin>", &err);
 	free(text);
 	if (r < 0)
 		return fail_lib(r, true, &err, "<stdin>");
@@ -629,6 +670,15 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 	case OPT_CELL:
 		r = parse_cell(arg, g);
 		break;
+	case OPT_DEVICE: {
+		const char **dv = realloc(g->device, (g->ndevice + 1) * sizeof(*dv));
+
+		if (!dv)
+			return fail(EXIT_RUNTIME, "out of memory");
+		g->device = dv;
+		g->device[g->ndevice++] = arg;
+		break;
+	}
 	case OPT_CPU_POLICY:
 		g->has_cpu_policy = true;
 		r = parse_choice(name, arg, cpu_policies, &g->cpu_policy);

@@ -13,16 +13,17 @@
 #include "cli.h"
 
 int
-room_plan(struct plan_request *req, struct tmap_plan **ret, struct tmap_error *err)
+room_plan(struct tmap_session *session, const struct tmap_guests *guests, unsigned max_moves,
+	  struct tmap_plan **ret, struct tmap_error *err)
 {
 	struct tmap_room_options o = TMAP_ROOM_OPTIONS_INIT;
 
-	if (tmap_guests_count(req->guests) != 1)
+	if (tmap_guests_count(guests) != 1)
 		return tmap_error_set(err, -EINVAL,
 				      "plan: --make-room places exactly one guest; %zu were given",
-				      tmap_guests_count(req->guests));
-	o.max_moves = req->max_moves;
-	return tmap_session_make_room(req->session, tmap_guests_get(req->guests, 0), &o, ret, err);
+				      tmap_guests_count(guests));
+	o.max_moves = max_moves;
+	return tmap_session_make_room(session, tmap_guests_get(guests, 0), &o, ret, err);
 }
 
 /* The options of resize, each at most once. */

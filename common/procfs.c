@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What every backend reads of the kernel's files: see procfs.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -91,5 +92,30 @@ meminfo_hugepage_kib(void)
 		if (sscanf(line, "Hugepagesize: %llu kB", &kib) == 1)
 			return kib;
 	}
+	return 0;
+}
+
+int
+stat_field(const char *stat, int field, unsigned long long *ret)
+{
+	const char *p = strrchr(stat, ')');
+	unsigned long long v;
+	char *end;
+
+	if (!p || field < 3)
+		return -EBADMSG;
+	p++;
+	for (int f = 3; f < field; f++) {
+		p += strspn(p, " ");
+		p += strcspn(p, " ");
+	}
+	p += strspn(p, " ");
+	if (!isdigit((unsigned char)*p))
+		return -EBADMSG;
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -EBADMSG;
+	*ret = v;
 	return 0;
 }

@@ -23,6 +23,13 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
  */
 int status_field(const char *status, const char *key, char **ret);
 
+/*
+ * Field `field` (numbered as proc(5) numbers them, 3 or more) of a /proc/PID/stat text as a
+ * number. The command (field 2) may hold blanks and parentheses: fields count from its last
+ * ')'. Returns 0 or -EBADMSG.
+ */
+int stat_field(const char *stat, int field, unsigned long long *ret);
+
 /* The kernel's default hugepage size (Hugepagesize in /proc/meminfo) in KiB; 0 when unknown. */
 uint64_t meminfo_hugepage_kib(void);
 

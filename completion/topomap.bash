@@ -31,6 +31,7 @@ _topomap_takes_value()
 	--topology | --format | --reserve | --state | --backend | --name | --vcpus | --sockets | \
 	--cores | --threads | --memory | --cells | --cell | --cpu-policy | --thread-policy | \
 	--emulator | --iothreads | --memory-mode | --hugepages | --shares | --period | --quota | \
+	--device | \
 	--cgroup | \
 	--layout | --qmp | --pid | --connect | --domain | -o)
 		return 0 ;;
@@ -126,6 +127,8 @@ _topomap_value()
 	--hugepages) COMPREPLY=($(compgen -W '2M 1G' -- "$cur")) ;;
 	--layout) COMPREPLY=($(compgen -W 'container libvirt' -- "$cur")) ;;
 	--cell) COMPREPLY=($(compgen -W 'cpus=' -- "$cur")); compopt -o nospace 2>/dev/null ;;
+	--device) COMPREPLY=($(compgen -W 'pci= net= vf_of= class=' -- "$cur"))
+		compopt -o nospace 2>/dev/null ;;
 	--pid) COMPREPLY=($(compgen -W "$(pgrep qemu 2>/dev/null)" -- "$cur")) ;;
 	*) COMPREPLY=() ;;
 	esac

@@ -122,6 +122,8 @@ guest_fields(struct builder *b, struct json_object *g, const struct plan_guest *
 		add(b, qos, "period", json_object_new_int64((int64_t)pg->period));
 	if (qos && pg->quota)
 		add(b, qos, "quota", json_object_new_int64(pg->quota));
+	if (pg->ndevices)
+		add(b, g, "devices", plan_devices_json(pg));
 	why = add(b, g, "explain", json_object_new_array());
 	for (size_t i = 0; why && i < pg->nexplain; i++)
 		add(b, why, NULL, str(pg->explain[i]));

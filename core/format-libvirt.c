@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * A plan as libvirt domain XML: for each guest, the <vcpu>, <iothreads>, <cputune>,
- * <numatune> and <cpu> elements of its <domain>, to be merged into a full definition.
+ * <numatune> and <cpu> elements of its <domain>, and the <devices> it holds, to be merged
+ * into a full definition.
  *
  * What the tests hold this output to: libvirt 9.0's domain schema (virt-xml-validate), and
  * every set equal to what the plan's accessors report.
@@ -113,6 +114,57 @@ format_cpu(const struct plan_guest *g, FILE *out)
 	fputs("  </cpu>\n", out);
 }
 
+/*
+ * Devices (issue 16): one pcie-expander-bus per guest cell that holds a device, bound to that
+ * cell (<target><node>), a pcie-root-port on it per device, and the device as a managed PCI
+ * <hostdev> behind its port, so the guest sees each device on the NUMA node of its cell. A
+ * q35 guest; controller indexes from 0x80 up, clear of the ones a definition has already.
+ */
+#define DEVICE_INDEX_BASE 0x80
+
+static void
+put_pci_address(FILE *out, const char *indent, const char *type, unsigned bus, unsigned slot)
+{
+	fprintf(out, "%s<address%s%s domain='0x0000' bus='0x%02x' slot='0x%02x' function='0x0'/>\n",
+		indent, type ? " type=" : "", type ? type : "", bus, slot);
+}
+
+static void
+format_devices(const struct plan_guest *g, FILE *out)
+{
+	unsigned index = DEVICE_INDEX_BASE;
+
+	if (!g->ndevices)
+		return;
+	fputs("  <devices>\n", out);
+	for (unsigned c = 0; c < g->ncells; c++) {
+		unsigned expander = 0, slot = 0;
+
+		for (unsigned i = 0; i < g->ndevices; i++) {
+			const struct plan_device *d = &g->devices[i];
+			unsigned domain, bus, dev, fn;
+
+			if (d->cell != c || sscanf(d->pci, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4)
+				continue;
+			if (!expander) {
+				expander = index++;
+				fprintf(out, "    <controller type='pci' index='%u' model='pcie-expander-bus'>\n"
+					"      <target>\n        <node>%u</node>\n      </target>\n"
+					"    </controller>\n", expander, c);
+			}
+			fprintf(out, "    <controller type='pci' index='%u' model='pcie-root-port'>\n", index);
+			put_pci_address(out, "      ", "'pci'", expander, slot++);
+			fputs("    </controller>\n", out);
+			fprintf(out, "    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source>\n"
+				"        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
+				"      </source>\n", domain, bus, dev, fn);
+			put_pci_address(out, "      ", "'pci'", index++, 0);
+			fputs("    </hostdev>\n", out);
+		}
+	}
+	fputs("  </devices>\n", out);
+}
+
 int
 format_plan_libvirt(const struct tmap_plan *plan, FILE *out, struct tmap_error *err)
 {
@@ -129,6 +181,7 @@ format_plan_libvirt(const struct tmap_plan *plan, FILE *out, struct tmap_error *
 		format_cputune(g, out);
 		format_numatune(g, out);
 		format_cpu(g, out);
+		format_devices(g, out);
 	}
 	if (fflush(out) != 0 || ferror(out))
 		return tmap_error_set(err, -EIO,

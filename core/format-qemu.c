@@ -59,6 +59,8 @@ put_numa_cpus(FILE *out, const char *list)
 	}
 }
 
+static void format_devices(const struct plan_guest *g, FILE *out);
+
 static void
 format_guest(const struct plan_guest *g, FILE *out)
 {
@@ -98,6 +100,43 @@ format_guest(const struct plan_guest *g, FILE *out)
 	 * whichever way the guest was started. */
 	for (unsigned k = 1; k <= g->iothreads; k++)
 		fprintf(out, "-object iothread,id=iothread%u\n", k);
+	format_devices(g, out);
+}
+
+/*
+ * Devices (issue 16): a pxb-pcie expander per guest cell that holds a device, on that guest
+ * NUMA node (numa_node=K), a pcie-root-port on it per device and the device as vfio-pci
+ * behind its port (a q35 guest). Bus numbers from 0x80 up, 0x10 a cell.
+ */
+static void
+format_devices(const struct plan_guest *g, FILE *out)
+{
+	unsigned expanders = 0, ports = 0;
+
+	if (!g->ndevices)
+		return;
+	fputs("# devices: -machine q35; each device behind a root port of its cell's expander\n", out);
+	for (unsigned c = 0; c < g->ncells; c++) {
+		bool expander = false;
+
+		for (unsigned i = 0; i < g->ndevices; i++) {
+			const struct plan_device *d = &g->devices[i];
+
+			if (d->cell != c)
+				continue;
+			if (!expander) {
+				fprintf(out, "-device pxb-pcie,id=pxb%u,bus_nr=%u,numa_node=%u,bus=pcie.0\n",
+					c, 0x80 + 0x10 * expanders++, c);
+				expander = true;
+			}
+			fprintf(out, "-device pcie-root-port,id=rp%u,bus=pxb%u,chassis=%u,slot=0\n", ports,
+				c, 0x80 + ports);
+			/* An id, so QOM (and topomap's qemu-direct describe) reaches it. */
+			fprintf(out, "-device vfio-pci,id=hostdev%u,host=%s,bus=rp%u\n", ports, d->pci,
+				ports);
+			ports++;
+		}
+	}
 }
 
 int

@@ -56,6 +56,17 @@ guest_table(FILE *out, const struct table_style *st, const struct plan_guest *pg
 			fprintf(out, " quota %" PRId64 "%s", pg->quota, pg->quota > 0 ? " us" : "");
 		fputc('\n', out);
 	}
+	for (unsigned d = 0; d < pg->ndevices; d++) {
+		const struct plan_device *pd = &pg->devices[d];
+
+		fprintf(out, "  device %s%s%s (%s) for cell %u", pd->pci, *pd->names ? " " : "",
+			pd->names, dev_class_name(pd->cls), pd->cell);
+		if (pd->node >= 0)
+			fprintf(out, ", on node %d", pd->node);
+		else
+			fprintf(out, ", locality not one node");
+		fprintf(out, "%s\n", pd->local ? "" : ", not local to the cell");
+	}
 	fprintf(out, "%s  why:%s\n", st->dim, st->end);
 	for (size_t i = 0; i < pg->nexplain; i++)
 		fprintf(out, "%s    - %s%s\n", st->dim, pg->explain[i], st->end);
@@ -63,9 +74,9 @@ guest_table(FILE *out, const struct table_style *st, const struct plan_guest *pg
 
 /* Making room: each move, in the order it is put in force. */
 static void
-moves_table(FILE *out, const struct tmap_plan *plan)
+moves_table(FILE *out, const struct table_style *st, const struct tmap_plan *plan)
 {
-	fprintf(out, "\nmoves: %zu (%s", plan->nmoves,
+	fprintf(out, "\n%smoves:%s %zu (%s", st->head, st->end, plan->nmoves,
 		plan->moves_lower_bound >= plan->nmoves ? "optimal" : "at least ");
 	if (plan->moves_lower_bound < plan->nmoves)
 		fprintf(out, "%u needed", plan->moves_lower_bound);
@@ -88,7 +99,7 @@ format_plan_table(const struct tmap_plan *plan, const struct table_style *st, FI
 {
 	fprintf(out, "%shost:%s %s\n", st->head, st->end, plan->host);
 	if (plan->moves_searched)
-		moves_table(out, plan);
+		moves_table(out, st, plan);
 	for (size_t i = 0; i < plan->nguests; i++) {
 		fputc('\n', out);
 		guest_table(out, st, &plan->guests[i]);

@@ -175,6 +175,7 @@ tmap_guest_free(struct tmap_guest *g)
 	if (!g)
 		return NULL;
 	cells_clear(g);
+	guest_devices_clear(g);
 	free(g->name);
 	free(g->origin);
 	free(g);
@@ -624,6 +625,8 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 	if (!g)
 		return tmap_error_set(err, -EINVAL, "no guest");
 	r = validate_shape(g, err);
+	if (r == 0)
+		r = guest_devices_validate(g, err);
 	if (r < 0)
 		return r;
 	return validate_hugepages(g, err);
@@ -1131,6 +1134,8 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 			r = parse_qos(ctx, g, val);
 		} else if (streq(key, "hugepages")) {
 			r = json_page_size(ctx, val, g);
+		} else if (streq(key, "devices")) {
+			r = guest_devices_from_json(g, val, ctx->origin, ctx->err);
 		} else if (streq(key, "pinned")) {
 			if (!json_object_is_type(val, json_type_boolean))
 				r = field_error(ctx, key, val, "is not true or false");

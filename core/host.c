@@ -241,13 +241,15 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
 
 /*
  * Does the recorded plan pg give exactly what g asks for: the same vcpus and topology, cells
- * (their vcpus and memory), policies and page size? Then its PUs and nodes still answer g.
+ * (their vcpus and memory), policies, page size and devices? Then its PUs and nodes still answer g.
  * Cells the solver proposed for a guest without any stand for the whole guest.
  */
 static bool
-plan_answers(const struct plan_guest *pg, const struct tmap_guest *g,
-	     const struct guest_cells *cells)
+plan_answers(const struct tmap_topology *t, const struct plan_guest *pg,
+	     const struct tmap_guest *g, const struct guest_cells *cells)
 {
+	if (!devices_plan_answers(t, g, pg))
+		return false;
 	if (pg->vcpus != g->vcpus || pg->sockets != g->sockets || pg->cores != g->cores ||
 	    pg->threads != g->threads || pg->cpu_policy != g->cpu_policy ||
 	    pg->thread_policy != g->thread_policy || pg->emulator_policy != g->emulator_policy ||
@@ -343,7 +345,7 @@ tmap_host_place_again(struct tmap_host *h, const struct tmap_guest *g, struct tm
 	}
 	if (guest_resolve_cells(g, &cells) < 0) {
 		r = tmap_error_set(err, -ENOMEM, "out of memory");
-	} else if (!plan_answers(&old->guests[0], g, &cells)) {
+	} else if (!plan_answers(h->s.t, &old->guests[0], g, &cells)) {
 		r = place_anew(h, g, &old->guests[0], ret, err);
 	} else {
 		r = keep_placed(found, g, old, ret, err);
@@ -388,6 +390,7 @@ tmap_host_release(struct tmap_host *h, const char *name)
 	if (!a)
 		return -ENOENT;
 	solver_release(&h->s, a->plan.held, a->page, a->mem, a->shared);
+	devices_hold(&h->s, &a->plan, false);
 	host_guest_clear(a);
 	i = (size_t)(a - h->guests);
 	memmove(a, a + 1, (h->nguests - i - 1) * sizeof(*a));
@@ -537,6 +540,14 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 			return tmap_error_set(err, -EBADMSG,
 					      "shared guest '%s' floats outside the recorded shared pool",
 					      pg->name);
+	}
+	for (unsigned i = 0; i < pg->ndevices; i++) {
+		int k = devices_find_pci(t, pg->devices[i].pci);
+
+		if (k >= 0 && s->dev_taken[k])
+			return tmap_error_set(err, -EBADMSG,
+					      "guest '%s' holds device %s, which another guest holds too",
+					      pg->name, pg->devices[i].pci);
 	}
 	solver_take(&h->s, pg);
 	r = record(h, pg);
@@ -853,6 +864,10 @@ host_format(const struct tmap_host *h, enum tmap_format format, unsigned flags, 
 				fprintf(out, " %" PRIu64 " MiB on node %u", a->mem[n],
 					t->nodes[n].os_index);
 		}
+		/* The devices it holds (issue 16), in the table only: the JSON keeps its keys. */
+		for (unsigned d = 0; format != TMAP_FORMAT_JSON && d < a->plan.ndevices; d++)
+			fprintf(out, "%s%s%s%s", d ? ", " : ", devices ", a->plan.devices[d].names,
+				*a->plan.devices[d].names ? " " : "", a->plan.devices[d].pci);
 		fputs(format == TMAP_FORMAT_JSON ? "}}" : "\n", out);
 	}
 	if (format == TMAP_FORMAT_JSON)

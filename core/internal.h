@@ -93,6 +93,26 @@ struct topo_node {
 	char *cpus_list;	/* the same, in list syntax */
 };
 
+/* core/devices.c: a PCI device hwloc keeps as important (network, storage, GPU...). */
+enum dev_class { DEV_OTHER, DEV_NETWORK, DEV_STORAGE, DEV_GPU };
+
+struct topo_device {
+	char *pci;		/* bus id, "0000:3b:00.0" */
+	enum dev_class cls;
+	unsigned class_id;	/* PCI class and subclass, 0x0200 */
+	unsigned vendor, device; /* PCI ids */
+	char *names;		/* its OS devices, "eth2,ib0"; "" when none */
+	char *physfn;		/* an SR-IOV VF: its PF's bus id; NULL otherwise */
+	int pf;			/* index of that PF among the devices, or -1 */
+	char *root;		/* its root complex (host bridge), "0000:[3a-3b]"; "" when none */
+	bool known;		/* locality known: not attached to the whole machine of a host
+				 * with several nodes (numa_node -1) */
+	int node;		/* index of the one node with PUs it is local to, or -1 */
+	hwloc_bitmap_t nodeset;	/* node OS indexes of its non-I/O ancestor */
+	hwloc_bitmap_t cpuset;	/* usable PUs of that ancestor */
+	char *nodes_list, *cpus_list;
+};
+
 struct tmap_topology {
 	hwloc_topology_t hw;
 	char *source;		/* "live", "synthetic:...", or the XML path */
@@ -112,7 +132,23 @@ struct tmap_topology {
 	hwloc_bitmap_t cpuset;	/* every usable PU */
 	unsigned npage_sizes;	/* hugepage sizes any node has a pool of (count 0 included) */
 	uint64_t *page_kib;	/* those sizes in KiB, ascending */
+	unsigned ndevices;
+	struct topo_device *devices; /* in hwloc's order (by bus id within a root complex) */
 };
+
+/* devices.c: the PCI devices of the loaded hwloc topology, into t->devices. */
+int devices_build(struct tmap_topology *t);
+void devices_free(struct tmap_topology *t);
+/* "network", "storage", "gpu", "other"; and back (-1 for another word). */
+const char *dev_class_name(enum dev_class c);
+int dev_class_from_name(const char *s);
+/* Index of the device with this bus id, or whose OS names include name; -1 when none. */
+int devices_find_pci(const struct tmap_topology *t, const char *pci);
+int devices_find_name(const struct tmap_topology *t, const char *name);
+/* The table lines and JSON array of the devices (topology.c's formats). node: a node index,
+ * or -1 for the devices local to no single node. */
+void devices_format_table(const struct tmap_topology *t, int node, FILE *out);
+void devices_format_json(const struct tmap_topology *t, FILE *out);
 
 /* The index of a hugepage size in tmap_topology.page_kib, or -1 when no node has that pool. */
 int topo_page_index(const struct tmap_topology *t, uint64_t page_kib);
@@ -132,6 +168,13 @@ int topology_xml_check(const char *text, size_t len, const char *origin, char **
 /* topology-json.c: hwloc XML for a host described in JSON. */
 int topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,
 			   struct tmap_error *err);
+/* devices-json.c: the "devices" of a JSON host, parsed (node_ids: the nodes with PUs), then
+ * written as hwloc XML objects under a node's group (node: its OS index; -1: the machine). */
+struct desc_devices;
+int desc_devices_parse(struct json_object *arr, const unsigned *node_ids, size_t nnodes,
+		       const char *origin, struct desc_devices **ret, struct tmap_error *err);
+void desc_devices_write_xml(struct desc_devices *dd, int node, FILE *out, unsigned *gp);
+void desc_devices_free(struct desc_devices *dd);
 /* Read a whole regular file of at most `max` bytes into a NUL-terminated malloc()ed buffer;
  * anything else (a FIFO, a device) is refused without blocking, a directory with -EISDIR. */
 /* "a FIFO", "a socket", "a character device"...: what a path that is not a file is. */
@@ -157,6 +200,17 @@ struct guest_cell {
 	uint64_t memory_mib;	/* 0: share of the guest memory not given to other cells */
 };
 
+/* guest-devices.c: a device a guest asks for (issue 16) */
+enum dev_match { DEV_BY_PCI, DEV_BY_NET, DEV_BY_VF_OF, DEV_BY_CLASS };
+enum dev_policy { DEV_REQUIRED, DEV_ROOT, DEV_SOCKET, DEV_PREFERRED };
+
+struct guest_device {
+	enum dev_match by;
+	char *value;		/* bus id, OS name, PF (name or bus id), or class name */
+	enum dev_policy policy;
+	unsigned cell;		/* the guest cell that must be local to it */
+};
+
 struct tmap_guest {
 	char *name;
 	char *origin;		/* where it came from, for messages: a file name or NULL */
@@ -177,8 +231,19 @@ struct tmap_guest {
 	uint64_t shares, period;
 	int64_t quota;
 	uint64_t page_kib;	/* hugepage size backing the memory, 0: normal pages */
+	unsigned ndevices;
+	struct guest_device *devices;
 	bool pinned;		/* never moved to make room for another guest */
 };
+
+const char *dev_policy_name(enum dev_policy p);
+int dev_policy_from_name(const char *s);
+const char *dev_match_key(enum dev_match m);
+void guest_devices_clear(struct tmap_guest *g);
+int guest_devices_from_json(struct tmap_guest *g, struct json_object *arr, const char *origin,
+			    struct tmap_error *err);
+int guest_devices_validate(const struct tmap_guest *g, struct tmap_error *err);
+struct json_object *guest_devices_to_json(const struct tmap_guest *g);
 
 struct tmap_guests {
 	size_t n, size;			/* guests held, slots allocated */
@@ -227,6 +292,17 @@ struct plan_cell {
 	char *vcpus_list, *pus_list;
 };
 
+/* A device a placed guest holds (plan-devices.c). */
+struct plan_device {
+	char *pci;		/* bus id */
+	char *names;		/* its OS devices, "eth2"; "" when none */
+	enum dev_class cls;
+	unsigned cell;		/* the guest cell it is for */
+	int node;		/* the host node (OS index) it is local to; -1: unknown or several */
+	enum dev_policy policy;
+	bool local;		/* the cell's node is local to it, as the policy asks */
+};
+
 struct plan_guest {
 	char *name;
 	unsigned vcpus, sockets, cores, threads;
@@ -257,8 +333,16 @@ struct plan_guest {
 	char *memory_list;
 	size_t nexplain;
 	char **explain;
+	unsigned ndevices;
+	struct plan_device *devices;
 };
 
+void plan_devices_clear(struct plan_guest *pg);
+int plan_devices_copy(struct plan_guest *dst, const struct plan_guest *src);
+struct json_object *plan_devices_json(const struct plan_guest *pg);
+int plan_devices_from_json(const struct tmap_topology *t, struct json_object *arr,
+			   const char *path, const char *at, struct plan_guest *pg,
+			   struct tmap_error *err);
 /* One step of making room: a vcpu re-pinned (from/to: PU OS indexes) or a cell's memory
  * moved (from/to: node OS indexes). */
 struct plan_move {

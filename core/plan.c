@@ -90,6 +90,7 @@ plan_guest_clear(struct plan_guest *pg)
 		free(pg->explain[i]);
 	free(pg->explain);
 	free(pg->name);
+	plan_devices_clear(pg);
 	memset(pg, 0, sizeof(*pg));
 }
 
@@ -198,7 +199,8 @@ plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src)
 		for (size_t i = 0; pg.explain && i < src->nexplain; i++, pg.nexplain++)
 			pg.explain[i] = dup_str(src->explain[i], &ok);
 	}
-	if (!ok || !copy_vcpus(&pg, src) || !copy_cells(&pg, src)) {
+	if (!ok || !copy_vcpus(&pg, src) || !copy_cells(&pg, src) ||
+	    plan_devices_copy(&pg, src) < 0) {
 		plan_guest_clear(&pg);
 		return -ENOMEM;
 	}

@@ -173,14 +173,18 @@ target_still_there(struct tmap_session *s, const struct tmap_backend_module *m,
 
 /* One pending guest: 0 kept or applied, 1 dropped, -errno when it could not be settled. */
 static int
-settle_one(struct tmap_session *s, const char *name, struct tmap_error *err)
+settle_one(struct tmap_session *s, const char *recorded, struct tmap_error *err)
 {
+	/* The host's copy of the name goes with the guest when it is dropped. */
+	_cleanup_free_ char *name = strdup(recorded);
 	const struct tmap_backend_module *m = NULL;
 	struct tmap_target *target = NULL;
 	struct tmap_plan *plan = NULL;
 	const char *backend;
 	int r;
 
+	if (!name)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	r = tmap_state_guest_target(s->state, name, &backend, &target, err);
 	if (r == 0)
 		r = session_module(s, backend, &m, err);
@@ -501,6 +505,27 @@ tmap_session_plan(struct tmap_session *s, const struct tmap_guests *guests, unsi
 					    tmap_error_set(err, -ENOMEM, "out of memory"));
 		}
 	}
+	return ok(s, 0);
+}
+
+int
+tmap_session_make_room(struct tmap_session *s, const struct tmap_guest *guest,
+		       const struct tmap_room_options *options, struct tmap_plan **ret,
+		       struct tmap_error *err)
+{
+	int r;
+
+	if (!s || !guest || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_session_make_room: missing argument");
+	/* A what-if on the session's host, placed again from the state after. */
+	r = tmap_host_make_room(s->host, guest, options, ret, err);
+	if (session_reload(s, NULL) < 0 && r == 0) {
+		*ret = tmap_plan_free(*ret);
+		return session_fail(s, TMAP_STEP_STATE,
+				    tmap_error_set(err, -ENOMEM, "out of memory"));
+	}
+	if (r < 0)
+		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
 	return ok(s, 0);
 }
 

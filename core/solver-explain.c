@@ -36,7 +36,7 @@ thread_words(const struct demand *d, unsigned threads)
 }
 
 /* The same in a few words, after a number: "6 free PUs". */
-static const char *
+const char *
 short_unit(const struct demand *d)
 {
 	if (d->cpu == TMAP_CPU_SHARED)

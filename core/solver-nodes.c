@@ -825,6 +825,7 @@ choose_shared_nodes(const struct solver *s, const struct demand *d, const unsign
 
 		for (unsigned n = 0; n < t->nnodes; n++) {
 			if (t->nodes[n].cpuless || mem[n] < req[c].memory_mib ||
+			    (d->cell_nodes && !d->cell_nodes[c * t->nnodes + n]) ||
 			    (d->cpu == TMAP_CPU_SHARED ? left[n] == 0 : left[n] < need))
 				continue;
 			if (pick < 0 || left[n] > left[pick] ||

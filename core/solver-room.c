@@ -518,7 +518,7 @@ gen_cands(struct room *r, struct level *l)
 				return e;
 		}
 	}
-	if (!r->cfg->exhaustive)
+	if (!r->cfg->exhaustive && l->ncand)
 		qsort(l->cand, l->ncand, sizeof(*l->cand), cmp_cand);
 	return 0;
 }

@@ -111,6 +111,7 @@ solver_clear(struct solver *s)
 	free(s->mem_free);
 	free(s->pool_free);
 	free(s->shared_vcpus);
+	free(s->dev_taken);
 	snapshot_free(s->before);
 	if (s->held)
 		hwloc_bitmap_free(s->held);
@@ -248,13 +249,14 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->mem_free = calloc(t->nnodes, sizeof(int64_t));
 	s->pool_free = calloc((size_t)t->nnodes * (t->npage_sizes + 1), sizeof(int64_t));
 	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
+	s->dev_taken = calloc(t->ndevices ? t->ndevices : 1, sizeof(bool));
 	s->page = -1;
 	s->held = hwloc_bitmap_alloc();
 	s->grown = hwloc_bitmap_alloc();
 	s->pool_part = hwloc_bitmap_alloc();
 	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
-	    !s->mem_free || !s->pool_free || !s->shared_vcpus || !s->held || !s->grown ||
+	    !s->mem_free || !s->pool_free || !s->shared_vcpus || !s->dev_taken || !s->held || !s->grown ||
 	    !s->pool_part || !s->scratch || !(s->before = snapshot_new(t)) ||
 	    distance_classes(s) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
@@ -290,6 +292,7 @@ snapshot_clear(struct snapshot *snap)
 	free(snap->mem_free);
 	free(snap->pool_free);
 	free(snap->shared_vcpus);
+	free(snap->dev_taken);
 	memset(snap, 0, sizeof(*snap));
 }
 
@@ -304,8 +307,10 @@ snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap)
 	snap->pool_free = t->npage_sizes ?
 		malloc((size_t)t->nnodes * t->npage_sizes * sizeof(int64_t)) : NULL;
 	snap->shared_vcpus = malloc(t->nnodes * sizeof(unsigned));
+	snap->dev_taken = t->ndevices ? malloc(t->ndevices * sizeof(bool)) : NULL;
 	if (!snap->taken || !snap->pool || !snap->core_free || !snap->mem_free ||
-	    (t->npage_sizes && !snap->pool_free) || !snap->shared_vcpus) {
+	    (t->npage_sizes && !snap->pool_free) || !snap->shared_vcpus ||
+	    (t->ndevices && !snap->dev_taken)) {
 		snapshot_clear(snap);
 		return -ENOMEM;
 	}
@@ -327,6 +332,8 @@ snapshot_save(const struct solver *s, struct snapshot *snap)
 		memcpy(snap->pool_free, s->pool_free,
 		       (size_t)t->nnodes * t->npage_sizes * sizeof(int64_t));
 	memcpy(snap->shared_vcpus, s->shared_vcpus, t->nnodes * sizeof(unsigned));
+	if (t->ndevices)
+		memcpy(snap->dev_taken, s->dev_taken, t->ndevices * sizeof(bool));
 	return 0;
 }
 
@@ -374,6 +381,8 @@ snapshot_restore(struct solver *s, struct snapshot *snap)
 		memcpy(s->pool_free, snap->pool_free,
 		       (size_t)s->t->nnodes * s->t->npage_sizes * sizeof(int64_t));
 	memcpy(s->shared_vcpus, snap->shared_vcpus, s->t->nnodes * sizeof(unsigned));
+	if (s->t->ndevices)
+		memcpy(s->dev_taken, snap->dev_taken, s->t->ndevices * sizeof(bool));
 }
 
 
@@ -476,7 +485,8 @@ cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, u
 {
 	unsigned need = req->vcpus + (cell == 0 && d->emulator_isolate ? d->emulator_units : 0);
 
-	if (s->t->nodes[n].cpuless || node_memory(s, n, d) < req->memory_mib)
+	if (s->t->nodes[n].cpuless || node_memory(s, n, d) < req->memory_mib ||
+	    (d->cell_nodes && !d->cell_nodes[cell * s->t->nnodes + n]))
 		return false;
 	return cap[n] >= need;
 }
@@ -609,6 +619,34 @@ decide_spread(struct solver *s, const struct tmap_guest *g, struct decision *dec
 	return 0;
 }
 
+/* Step 2 for the cells resolved: the node of each cell. */
+static int
+choose_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
+{
+	struct guest_cells *cells = &s->cells;
+	int r;
+
+	if (cells->n == 1) {
+		r = choose_one(s, &dec->d, dec->cap, &dec->req[0], &dec->node_of[0]);
+		/* A guest held next to a device is not spread: its cell 0 is anchored. */
+		if (r == -ENOSPC && cells->implied && !(s->flags & TMAP_SOLVE_NO_SPREAD) &&
+		    !dec->d.cell_nodes) {
+			r = decide_spread(s, g, dec);
+			if (r == -ENOMEM)
+				return r;
+		}
+	} else if (cells->n <= dec->usable_nodes || (s->flags & TMAP_SOLVE_DISTINCT_CELLS)) {
+		/* A cell that no node takes leaves no set to search for. */
+		r = cells_fit_somewhere(s, &dec->d, dec->cap, dec->req, cells->n) ?
+			    choose_distinct(s, &dec->d, dec->cap, dec->req, cells->n, dec->node_of) :
+			    -ENOSPC;
+	} else {
+		dec->sharing = true;
+		r = choose_shared_nodes(s, &dec->d, dec->cap, dec->req, cells->n, dec->node_of);
+	}
+	return r;
+}
+
 /* Steps 1 and 2: each node's capacity, then the node of each cell. -ENOSPC: the error says
  * why the guest does not fit. */
 static int
@@ -643,22 +681,17 @@ decide_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
 	if (dec->d.policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 &&
 	    dec->d.cpu == TMAP_CPU_DEDICATED)
 		return no_fit(s, &dec->d, dec->cap, dec->req, cells->n, cells->implied);
-	if (cells->n == 1) {
-		r = choose_one(s, &dec->d, dec->cap, &dec->req[0], &dec->node_of[0]);
-		if (r == -ENOSPC && cells->implied && !(s->flags & TMAP_SOLVE_NO_SPREAD)) {
-			r = decide_spread(s, g, dec);
-			if (r == -ENOMEM)
-				return r;
-		}
-	} else if (cells->n <= dec->usable_nodes || (s->flags & TMAP_SOLVE_DISTINCT_CELLS)) {
-		/* A cell that no node takes leaves no set to search for. */
-		r = cells_fit_somewhere(s, &dec->d, dec->cap, dec->req, cells->n) ?
-			    choose_distinct(s, &dec->d, dec->cap, dec->req, cells->n, dec->node_of) :
-			    -ENOSPC;
-	} else {
-		dec->sharing = true;
-		r = choose_shared_nodes(s, &dec->d, dec->cap, dec->req, cells->n, dec->node_of);
+	/* Devices: each one more constraint on its cell's node, never a search. */
+	if (g->ndevices && (r = devices_constrain(s, g, cells->n, &dec->d, false)) < 0)
+		return r;
+	r = choose_nodes(s, g, dec);
+	if (r == -ENOSPC && devices_any_preferred(g)) {
+		r = devices_constrain(s, g, cells->n, &dec->d, true);
+		if (r == 0)
+			r = choose_nodes(s, g, dec);
 	}
+	if (r == -ENOSPC && dec->d.cell_nodes)
+		return devices_no_fit(s, g, &dec->d, dec->cap, dec->req);
 	if (r == -ENOSPC)
 		return no_fit(s, &dec->d, dec->cap, dec->req, cells->n, cells->implied);
 	return r;
@@ -774,6 +807,13 @@ solver_place(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg
 		r = take_cell(s, &dec, c, pg, vcpu_pu, held, &l3);
 	if (r == 0 && dec.d.emulator_isolate)
 		r = take_emulator(s, &dec, pg, held);
+	if (r == 0 && g->ndevices) {
+		r = devices_take(s, g, dec.node_of, pg);
+		if (r == -ENOSPC) {
+			snapshot_restore(s, s->before);
+			return r;
+		}
+	}
 	if (r == 0 && decide_only) {
 		snapshot_restore(s, s->before);
 		return 0;
@@ -852,6 +892,7 @@ solver_take(struct solver *s, const struct plan_guest *pg)
 		if (pg->cpu_policy == TMAP_CPU_SHARED)
 			s->shared_vcpus[n] += (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
 	}
+	devices_hold(s, pg, true);
 }
 
 /* A grown pool goes back when the last shared guest of its node leaves; while any remains,

@@ -52,6 +52,7 @@ struct snapshot {
 	int64_t *mem_free;
 	int64_t *pool_free;
 	unsigned *shared_vcpus;
+	bool *dev_taken;
 };
 
 struct solver {
@@ -68,6 +69,7 @@ struct solver {
 	int64_t *pool_free;	/* per page size x node index: free MiB of each hugepage pool, then
 				 * a block of zeros for a size no node has */
 	unsigned *shared_vcpus;	/* per node index: vcpus of shared guests */
+	bool *dev_taken;	/* per device of the topology: held by a guest */
 	uint32_t flags;
 	struct tmap_error *err;	/* of the call in progress */
 	int page;		/* of the call in progress: the pool its guest's memory comes from */
@@ -99,6 +101,8 @@ struct demand {
 	int page;		/* its pool: index into t->page_kib; -1: normal memory; -2: a size
 				 * no node has */
 	const int64_t *free;	/* per node index: free MiB of that memory (demand_free()) */
+	const bool *cell_nodes;	/* ncells x nnodes: the nodes each cell may go to next to its
+				 * devices (solver-devices.c); NULL: any */
 };
 
 struct cell_req {
@@ -223,10 +227,36 @@ int shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret
 char *core_list(const struct tmap_topology *t, unsigned pu);
 
 /* ------------------------------------------------------------------------------------- */
+/* solver-devices.c: a guest's devices as constraints on its cells' nodes (issue 16) */
+
+/* The nodes each cell of g may go to next to the devices it asks for, into d->cell_nodes
+ * (scratch); relaxed: without the 'preferred' requests. -ENOSPC with the error set when a
+ * request cannot be met anywhere (no such device, all held, locality unknown). */
+int devices_constrain(struct solver *s, const struct tmap_guest *g, unsigned ncells,
+		      struct demand *d, bool relaxed);
+/* Does g ask for a 'preferred' device (a second try without them)? */
+bool devices_any_preferred(const struct tmap_guest *g);
+/* Why the cells did not fit next to their devices: the error, -ENOSPC. */
+int devices_no_fit(const struct solver *s, const struct tmap_guest *g, const struct demand *d,
+		   const unsigned *cap, const struct cell_req *req);
+/* Give each request a free device next to its cell's node (node_of: node index per cell),
+ * mark them taken and, with pg, record them and say why. -ENOSPC with the error set. */
+int devices_take(struct solver *s, const struct tmap_guest *g, const int *node_of,
+		 struct plan_guest *pg);
+/* Does the recorded plan pg give each device request of g (in order) a device that answers
+ * it, for the same cell and policy? */
+bool devices_plan_answers(const struct tmap_topology *t, const struct tmap_guest *g,
+			  const struct plan_guest *pg);
+/* A placed guest's devices taken, or given back. */
+void devices_hold(struct solver *s, const struct plan_guest *pg, bool hold);
+
+/* ------------------------------------------------------------------------------------- */
 /* solver-explain.c */
 
 /* What the capacity counts, for messages. */
 const char *unit_name(const struct demand *d);
+/* The same in a few words, after a number: "6 free PUs". */
+const char *short_unit(const struct demand *d);
 /* Say precisely why a guest does not fit: the error, set in s->err. */
 int no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 	   const struct cell_req *req, unsigned ncells, bool implied);

@@ -349,7 +349,7 @@ state_plan_from_json(const struct tmap_topology *t, struct json_object *g, const
 		     const char *at, struct plan_guest *pg, struct tmap_error *err)
 {
 	struct where w = {.path = path};
-	struct json_object *vcpus, *cells, *emu, *mem, *ios, *why;
+	struct json_object *vcpus, *cells, *emu, *mem, *ios, *why, *devs;
 	uint64_t mib = 0;
 	int e, r;
 
@@ -373,9 +373,11 @@ state_plan_from_json(const struct tmap_topology *t, struct json_object *g, const
 	    (r = member(g, "cells", json_type_array, false, &w, &cells, err)) < 0 ||
 	    (r = member(g, "emulator", json_type_object, false, &w, &emu, err)) < 0 ||
 	    (r = member(g, "iothreads", json_type_array, true, &w, &ios, err)) < 0 ||
-	    (r = member(g, "explain", json_type_array, true, &w, &why, err)) < 0)
+	    (r = member(g, "explain", json_type_array, true, &w, &why, err)) < 0 ||
+	    (r = member(g, "devices", json_type_array, true, &w, &devs, err)) < 0)
 		return r;
-	if ((r = plan_vcpus(t, vcpus, &w, pg, err)) < 0 || (r = plan_cells(t, cells, &w, pg, err)) < 0)
+	if ((r = plan_vcpus(t, vcpus, &w, pg, err)) < 0 || (r = plan_cells(t, cells, &w, pg, err)) < 0 ||
+	    (r = plan_devices_from_json(t, devs, path, w.at, pg, err)) < 0)
 		return r;
 	if (mib && mib != pg->memory_mib)
 		return bad(err, &w, "'memory.memory_mib' %" PRIu64 " is not the cells' %" PRIu64, mib,
@@ -531,6 +533,8 @@ state_spec_from_guest(const struct tmap_guest *g)
 		}
 	if (!g->ncells && g->cell_count > 1)
 		add_uint(o, "cells", g->cell_count);
+	if (g->ndevices)
+		json_object_object_add(o, "devices", guest_devices_to_json(g));
 	return o;
 }
 

@@ -6,6 +6,9 @@
  *   {"format": "topomap-state", "version": 2,
  *    "host": {"pus": "0-63", "nodes": "0-1"},
  *    "reserve": "0,32", "shared_pool": "1,33",
+ *    "housekeeping": "0,32",         (optional: the host's own PUs; default the reserve)
+ *    "isolation": [{"path": F, "restore": V, "value": W}...],  (optional: what
+ *                  `host isolate` wrote, in order, and what undoes each)
  *    "guests": [{"name": "db", "status": "applied" | "pending",
  *                "target": {"backend": "cgroup", "options": {"cgroup": "/machine/db"},
  *                           "identity": {...}},
@@ -34,24 +37,6 @@
 #include "state.h"
 
 #define MAX_STATE_BYTES (64u << 20)
-
-/* What the state knows of a guest besides its plan (which the host holds). */
-struct state_record {
-	char *name;
-	bool pending;			/* recorded before its backend wrote anything */
-	struct json_object *target;	/* {"backend", "options", "identity"}, or NULL */
-	struct json_object *spec;	/* the guest as asked, in the guest file format */
-};
-
-struct tmap_state {
-	char *path;
-	int lock_fd;
-	bool writable;
-	struct json_object *root;	/* the committed document; NULL: no state yet */
-	char *reserve;			/* the reserve to record ("" for none) */
-	size_t nrec;
-	struct state_record *rec;
-};
 
 static struct state_record *state_record_find(struct tmap_state *st, const char *name);
 
@@ -83,6 +68,7 @@ tmap_state_close(struct tmap_state *st)
 	json_object_put(st->root);
 	records_clear(st);
 	free(st->reserve);
+	state_host_keys_clear(st);
 	free(st->path);
 	free(st);
 	return NULL;
@@ -121,7 +107,7 @@ make_parent(const char *path, struct tmap_error *err)
 /* ------------------------------------------------------------------------------------- */
 /* Reading: the document, checked key by key */
 
-static int _printf_(3, 4)
+int
 corrupt(const struct tmap_state *st, struct tmap_error *err, const char *fmt, ...)
 {
 	char what[256];
@@ -395,6 +381,11 @@ check_document(struct tmap_state *st, struct json_object *root, struct tmap_erro
 			continue;
 		} else if (streq(key, "host")) {
 			host = value;
+		} else if (streq(key, "housekeeping") || streq(key, "isolation")) {
+			int r = state_host_key_check(st, key, value, err);
+
+			if (r < 0)
+				return r;
 		} else if (streq(key, "reserve") || streq(key, "shared_pool")) {
 			if (!is_string(value) || !is_list_text(json_object_get_string(value)))
 				return corrupt(st, err, "%s is %s, not a list of PUs", key,
@@ -483,6 +474,9 @@ tmap_state_open(const char *path, unsigned flags, struct tmap_state **ret, struc
 				     json_object_get_string(v) : "");
 	if (!st->reserve)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = state_host_keys_read(st, root, err);
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(st);
 	return 0;
 }
@@ -639,6 +633,7 @@ tmap_state_set_reserve(struct tmap_state *st, const char *reserve, struct tmap_e
 		return tmap_error_set(err, -EINVAL, "reserve '%.60s' is not a list of PUs", reserve);
 	return state_set_reserve(st, reserve, err);
 }
+
 /* ------------------------------------------------------------------------------------- */
 /* Writing */
 
@@ -748,6 +743,7 @@ document_new(struct tmap_state *st, const struct tmap_host *h, struct tmap_error
 	if (*st->reserve)
 		json_object_object_add(root, "reserve", json_object_new_string(st->reserve));
 	json_object_object_add(root, "shared_pool", json_object_new_string(pool));
+	state_host_keys_write(st, root);
 	json_object_object_add(root, "guests", guests);
 	for (size_t i = 0; i < tmap_host_guest_count(h); i++) {
 		struct json_object *g = guest_document(st, h, i, err);

@@ -16,6 +16,39 @@ struct json_object;
 /* 4 PiB: more memory than any host has, small enough that sums cannot wrap. */
 #define STATE_MAX_MEMORY_MIB (UINT64_C(1) << 32)
 
+/* What the state knows of a guest besides its plan (which the host holds). */
+struct state_record {
+	char *name;
+	bool pending;			/* recorded before its backend wrote anything */
+	struct json_object *target;	/* {"backend", "options", "identity"}, or NULL */
+	struct json_object *spec;	/* the guest as asked, in the guest file format */
+};
+
+/* The open state: state.c's, shared with state-host.c. */
+struct tmap_state {
+	char *path;
+	int lock_fd;
+	bool writable;
+	struct json_object *root;	/* the committed document; NULL: no state yet */
+	char *reserve;			/* the reserve to record ("" for none) */
+	char *housekeeping;		/* the housekeeping PUs to record (NULL: the reserve) */
+	struct json_object *isolation;	/* what host isolate wrote, or NULL */
+	size_t nrec;
+	struct state_record *rec;
+};
+
+/* state.c: -EBADMSG, "state file 'PATH': WHAT: refusing to use or replace it". */
+int corrupt(const struct tmap_state *st, struct tmap_error *err, const char *fmt, ...)
+	_printf_(3, 4);
+
+/* state-host.c: the host's own keys (issue 15), "housekeeping" and "isolation". Check one
+ * as read (-EBADMSG naming it); take them from a document read; add them to one written. */
+int state_host_key_check(const struct tmap_state *st, const char *key, struct json_object *value,
+			 struct tmap_error *err);
+int state_host_keys_read(struct tmap_state *st, struct json_object *root, struct tmap_error *err);
+void state_host_keys_write(const struct tmap_state *st, struct json_object *root);
+void state_host_keys_clear(struct tmap_state *st);
+
 /* state-guest.c */
 /* One guest's plan from the state: every key checked for its type, every set for this host. */
 int state_plan_from_json(const struct tmap_topology *t, struct json_object *json,

@@ -40,6 +40,7 @@ struct desc {
 	size_t nnodes;
 	struct desc_node *nodes;
 	unsigned *distances;	/* nnodes x nnodes, or NULL */
+	struct desc_devices *devices; /* or NULL */
 	struct tmap_error *err;
 };
 
@@ -55,6 +56,7 @@ desc_clear(struct desc *d)
 	}
 	free(d->nodes);
 	free(d->distances);
+	desc_devices_free(d->devices);
 }
 
 static int
@@ -76,7 +78,7 @@ get_uint(struct desc *d, struct json_object *o, const char *what, uint64_t max, 
 static int
 parse_hugepages(struct desc *d, struct json_object *arr, size_t i, struct desc_node *n)
 {
-	char what[64];
+	char what[96];
 	int r;
 
 	if (!json_object_is_type(arr, json_type_array) ||
@@ -121,7 +123,7 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 {
 	struct desc_node *n = &d->nodes[i];
 	struct json_object *v, *cores;
-	char what[64];
+	char what[96];
 	uint64_t x;
 	int r;
 
@@ -230,6 +232,22 @@ parse_desc(struct desc *d, struct json_object *root)
 	}
 	if (hwloc_bitmap_iszero(all))
 		return tmap_error_set(d->err, -EINVAL, "%s: the host has no PU", d->origin);
+	if (json_object_object_get_ex(root, "devices", &dist) &&
+	    !json_object_is_type(dist, json_type_null)) {
+		_cleanup_free_ unsigned *ids = calloc(d->nnodes, sizeof(*ids));
+		size_t nids = 0;
+
+		if (!ids)
+			return -ENOMEM;
+		/* A device is local to a node with PUs; one of a memory-only node would hang
+		 * off the machine, which is what an unknown locality is. */
+		for (size_t i = 0; i < d->nnodes; i++)
+			if (!hwloc_bitmap_iszero(d->nodes[i].cpus))
+				ids[nids++] = d->nodes[i].id;
+		r = desc_devices_parse(dist, ids, nids, d->origin, &d->devices, d->err);
+		if (r < 0)
+			return r;
+	}
 	if (!json_object_object_get_ex(root, "distances", &dist) ||
 	    json_object_is_type(dist, json_type_null))
 		return 0;
@@ -251,7 +269,7 @@ parse_desc(struct desc *d, struct json_object *root)
 					      d->origin, d->nnodes, d->nnodes);
 		for (size_t j = 0; j < d->nnodes; j++) {
 			uint64_t v;
-			char what[48];
+			char what[64];
 
 			snprintf(what, sizeof(what), "distances[%zu][%zu]", i, j);
 			r = get_uint(d, json_object_array_get_idx(row, j), what, 100000, &v);
@@ -340,6 +358,7 @@ write_xml(const struct desc *d, FILE *out)
 		fprintf(out, " gp_index=\"%u\"", gp++);
 		put_node_memory(out, &d->nodes[i]);
 	}
+	desc_devices_write_xml(d->devices, -1, out, &gp);
 	for (unsigned s = 0; s <= max_socket; s++) {
 		hwloc_bitmap_zero(pcpus);
 		hwloc_bitmap_zero(pnodes);
@@ -384,6 +403,7 @@ write_xml(const struct desc *d, FILE *out)
 				hwloc_bitmap_foreach_end();
 				fputs("</object>\n", out);
 			}
+			desc_devices_write_xml(d->devices, (int)n->id, out, &gp);
 			fputs("</object>\n", out);
 		}
 		fputs("</object>\n", out);

@@ -36,6 +36,7 @@ tmap_topology_free(struct tmap_topology *t)
 	free(t->pu_core);
 	free(t->distances);
 	free(t->page_kib);
+	devices_free(t);
 	if (t->cpuset)
 		hwloc_bitmap_free(t->cpuset);
 	if (t->hw)
@@ -199,6 +200,12 @@ topology_start(const char *source, struct tmap_topology **ret, struct tmap_error
 	if (hwloc_topology_init(&t->hw) < 0) {
 		tmap_topology_free(t);
 		return tmap_error_set(err, -ENOMEM, "cannot initialise hwloc: %s", strerror(errno));
+	}
+	/* PCI devices that matter for placement (network, storage, GPUs), with their OS
+	 * devices; a host file or the live host has them, a synthetic one none. */
+	if (hwloc_topology_set_io_types_filter(t->hw, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) < 0) {
+		tmap_topology_free(t);
+		return tmap_error_set(err, -EINVAL, "cannot set up hwloc: %s", strerror(errno));
 	}
 	*ret = t;
 	return 0;
@@ -543,6 +550,8 @@ build_model(struct tmap_topology *t, struct tmap_error *err)
 		r = build_cores(t);
 	if (r == 0)
 		r = build_distances(t);
+	if (r == 0)
+		r = devices_build(t);
 	if (r < 0)
 		return tmap_error_set(err, r, "topology '%s': %s", source, strerror(-r));
 	return 0;
@@ -879,7 +888,9 @@ format_table(const struct tmap_topology *t, unsigned flags, FILE *out)
 		}
 		if (n->ncores)
 			fputc('\n', out);
+		devices_format_table(t, (int)i, out);
 	}
+	devices_format_table(t, -1, out);
 	if (!t->distances) {
 		fprintf(out, "%snode distances:%s not reported by the host\n", st.head, st.end);
 		return;
@@ -923,7 +934,13 @@ format_json(const struct tmap_topology *t, FILE *out)
 		}
 		fprintf(out, "]}");
 	}
-	fprintf(out, "],\"distances\":");
+	fprintf(out, "],");
+	if (t->ndevices) {
+		fprintf(out, "\"devices\":");
+		devices_format_json(t, out);
+		fputc(',', out);
+	}
+	fprintf(out, "\"distances\":");
 	if (!t->distances) {
 		fprintf(out, "null}\n");
 		return;

@@ -16,7 +16,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t page_kib;
 
 	(void)capabilities_only_hugepage_size(caps, &page_kib, NULL);
-	if (capabilities_to_hwloc(caps, &xml, NULL) >= 0) {
+	if (capabilities_to_hwloc(caps, NULL, &xml, NULL) >= 0) {
 		fuzz_write("input.xml", (const uint8_t *)xml, strlen(xml), path, sizeof(path));
 		/* Our own output: hwloc must take it. */
 		if (tmap_topology_new(path, 0, &topology, NULL) < 0)

@@ -13,6 +13,7 @@
 #include "../plugins/qemu-direct/qmp.c"
 #include "../plugins/qemu-direct/qemu-direct.c"
 #include "../plugins/qemu-direct/qemu-query.c"
+#include "../plugins/qemu-direct/qemu-devices.c"
 
 #include "fuzz-common.h"
 

@@ -22,6 +22,9 @@ while [ -e "$FAKE_CALLS/call$n" ]; do n=$((n + 1)); done
 printf '%s\n' "$@" >"$FAKE_CALLS/.tmp.$$"
 mv "$FAKE_CALLS/.tmp.$$" "$FAKE_CALLS/call$n"
 echo "fake topomap: $*"
+# xml-filter reads the domain XML the hook got on stdin; a refusal is one line on stderr.
+[ "$1" = xml-filter ] && sed 's/^/filtered: /'
+[ -n "${FAKE_STDERR:-}" ] && echo "$FAKE_STDERR" >&2
 exit "${FAKE_EXIT:-0}"
 FAKE
 chmod +x "$tmp/bin/topomap"
@@ -74,6 +77,16 @@ FAKE_SLEEP=1 run_hook 'db 1' started begin -
 wait_calls 1
 expect_call call0 apply --backend=libvirt --domain 'db 1' --live
 
+# started with its output on pipes, as libvirt runs it: the hook's pipes close when it
+# exits, not when the detached apply does (libvirt reads them to their end, holding the
+# domain, and the apply waits for the domain).
+n=$(calls)
+start=$(date +%s)
+echo "<domain/>" | FAKE_SLEEP=3 "$hook" 'db 1' started begin - 2>&1 | cat >/dev/null
+[ $(($(date +%s) - start)) -lt 2 ] || fail "the hook's output stayed open until the apply ended"
+wait_calls $((n + 1))
+rm -f "$tmp/calls/call$n"
+
 # stopped and release: release, once each; a failing release does not fail the hook.
 run_hook 'db 1' stopped end -
 wait_calls 2
@@ -82,12 +95,44 @@ FAKE_EXIT=2 run_hook 'db 1' release end -
 wait_calls 3
 expect_call call2 release 'db 1'
 
-# Every other operation: nothing.
-for op in prepare start migrate restore reconnect attach; do
-	run_hook web "$op" begin -
+# Every other operation and phase: nothing.
+for op in start reconnect attach "prepare end" "migrate end" "restore end"; do
+	# shellcheck disable=SC2086 # operation and phase, split on purpose
+	run_hook web $op -
 done
 sleep 0.3
 [ "$(calls)" -eq 3 ] || fail "topomap ran for another operation"
+
+# prepare begin: xml-filter with the domain XML on stdin, its output dropped (libvirt takes
+# none from prepare).
+out=$(run_hook web prepare begin -)
+wait_calls 4
+expect_call call3 xml-filter
+[ -z "$out" ] || fail "prepare printed '$out'"
+# A domain that does not fit: the hook fails, with topomap's line on stderr for libvirt's
+# error, and nothing on stdout.
+if out=$(echo "<domain><name>big</name></domain>" |
+	FAKE_EXIT=3 FAKE_STDERR="topomap: big: needs 64 free PUs" "$hook" big prepare begin - 2>"$tmp/err"); then
+	fail "a refused prepare did not fail the hook"
+fi
+wait_calls 5
+[ -z "$out" ] || fail "a refused prepare printed '$out'"
+grep -qx "topomap: big: needs 64 free PUs" "$tmp/err" || fail "the refusal is not on stderr: '$(cat "$tmp/err")'"
+grep -q "big prepare: refused: topomap: big: needs 64 free PUs" "$tmp/hook.log" ||
+	fail "the refusal is not in the log"
+# migrate begin and restore begin: xml-filter, and what it prints is the hook's output.
+for op in migrate restore; do
+	n=$(calls)
+	out=$(run_hook web "$op" begin -)
+	wait_calls $((n + 1))
+	expect_call "call$n" xml-filter
+	[ "$out" = "fake topomap: xml-filter
+filtered: <domain type='kvm'><name>web</name></domain>" ] || fail "$op begin printed '$out'"
+done
+if FAKE_EXIT=3 FAKE_STDERR="topomap: no room" "$hook" web restore begin - </dev/null 2>"$tmp/err" >/dev/null; then
+	fail "a refused restore did not fail the hook"
+fi
+grep -qx "topomap: no room" "$tmp/err" || fail "the restore's refusal is not on stderr"
 
 # Without a domain: usage, and an error.
 if "$hook" >/dev/null 2>&1; then
@@ -98,9 +143,10 @@ grep -q 'fake topomap: apply --backend=libvirt --domain db 1 --live' "$tmp/hook.
 	fail "apply's output is not in the log"
 
 # A log directory that is missing is made: the release runs and its output is logged.
+n=$(calls)
 TOPOMAP_HOOK_LOG=$tmp/missing/dir/hook.log run_hook 'db 1' release end -
-wait_calls 4
-expect_call call3 release 'db 1'
+wait_calls $((n + 1))
+expect_call "call$n" release 'db 1'
 grep -q "fake topomap: release db 1" "$tmp/missing/dir/hook.log" ||
 	fail "the release's output is not in the log made in a missing directory"
 
@@ -115,13 +161,15 @@ chmod +x "$tmp/bin/logger"
 : >"$tmp/file"
 FAKE_SYSLOG=$tmp/syslog
 export FAKE_SYSLOG
+n=$(calls)
 TOPOMAP_HOOK_LOG=$tmp/file/hook.log run_hook 'db 1' release end -
-wait_calls 5
-expect_call call4 release 'db 1'
+wait_calls $((n + 1))
+expect_call "call$n" release 'db 1'
 grep -q "fake topomap: release db 1" "$tmp/syslog" || fail "the release's output is not in syslog"
+n=$(calls)
 TOPOMAP_HOOK_LOG=$tmp/file/hook.log run_hook 'db 1' started begin -
-wait_calls 6
-expect_call call5 apply --backend=libvirt --domain 'db 1' --live
+wait_calls $((n + 1))
+expect_call "call$n" apply --backend=libvirt --domain 'db 1' --live
 i=0
 until grep -q "topomap apply exited with 0" "$tmp/syslog"; do
 	i=$((i + 1))

@@ -7,15 +7,18 @@
  * just lost its process.
  *
  * TOPOMAP_FAULT_CALL  the call to count: "sched_setaffinity" (on another thread than the
- *                     caller's own) or "virDomainPinVcpuFlags"
+ *                     caller's own), "virDomainPinVcpuFlags", or "write" (to a file of
+ *                     /sys/fs/cgroup or /proc/irq: host isolate's writes)
  * TOPOMAP_FAULT_AT    before the Nth such call (from 1) ...
- * TOPOMAP_FAULT_KILL  ... SIGKILL this pid and wait until it has exited (every thread gone)
+ * TOPOMAP_FAULT_KILL  ... SIGKILL this pid and wait until it has exited (every thread gone);
+ *                     0 for "write": that write fails with EIO instead, as a kernel refusal
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -25,10 +28,12 @@
 
 /* Exported by this module, as the functions it stands in front of are. */
 int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set);
+ssize_t write(int fd, const void *buf, size_t count);
 int virDomainPinVcpuFlags(void *dom, unsigned int vcpu, unsigned char *map, int maplen,
 			  unsigned int flags);
 
-static void
+/* 1 when this call is the one to fail (victim 0), else 0 (after the kill, if it was due). */
+static int
 maybe_kill(const char *call)
 {
 	static unsigned calls;
@@ -41,11 +46,13 @@ maybe_kill(const char *call)
 	int saved = errno;
 
 	if (done || !want || !at || !victim || strcmp(want, call) != 0)
-		return;
+		return 0;
 	if (++calls != strtoul(at, NULL, 10))
-		return;
+		return 0;
 	done = 1;
 	pid = (pid_t)strtol(victim, NULL, 10);
+	if (pid == 0)
+		return 1;
 	p.fd = pidfd_open(pid, 0);
 	if (p.fd < 0 || kill(pid, SIGKILL) < 0)
 		abort(); /* a fault that cannot be made must not pass for one that was */
@@ -54,6 +61,7 @@ maybe_kill(const char *call)
 		;
 	close(p.fd);
 	errno = saved;
+	return 0;
 }
 
 int
@@ -90,4 +98,27 @@ virDomainPinVcpuFlags(void *dom, unsigned int vcpu, unsigned char *map, int mapl
 	}
 	maybe_kill("virDomainPinVcpuFlags");
 	return real(dom, vcpu, map, maplen, flags);
+}
+
+ssize_t
+write(int fd, const void *buf, size_t count)
+{
+	static ssize_t (*real)(int, const void *, size_t);
+	char link[64], path[4096];
+	ssize_t n;
+
+	if (!real)
+		real = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = fd > 2 ? readlink(link, path, sizeof(path) - 1) : -1;
+	if (n > 0) {
+		path[n] = '\0';
+		if ((strncmp(path, "/sys/fs/cgroup/", 15) == 0 ||
+		     strncmp(path, "/proc/irq/", 10) == 0) &&
+		    maybe_kill("write")) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return real(fd, buf, count);
 }

@@ -471,6 +471,31 @@ check_memory_backing(const struct tmap_plan *plan, size_t gi, xmlDocPtr dom, jso
 }
 
 /* Solve the guests of a fixture on host, format the plan and check every guest in it. */
+/* Each device of the plan: a <hostdev> with its source address, behind a root port on an
+ * expander bound to the device's guest cell (issue 16). */
+static void
+check_devices(const struct tmap_plan *plan, size_t gi, xmlDocPtr dom)
+{
+	const struct plan_guest *pg = &plan->guests[gi];
+
+	for (unsigned i = 0; i < pg->ndevices; i++) {
+		unsigned domain, bus, slot, fn;
+		_cleanup_free_ char *port = NULL, *expander = NULL, *node = NULL;
+
+		assert_int_equal(sscanf(pg->devices[i].pci, "%x:%x:%x.%x", &domain, &bus, &slot, &fn), 4);
+		port = xpath_string(dom, "/domain/devices/hostdev[source/address[@bus='0x%02x' and @slot='0x%02x' and @function='0x%x']]/address/@bus",
+				    bus, slot, fn);
+		assert_true(port[0]);
+		expander = xpath_string(dom, "/domain/devices/controller[@model='pcie-root-port' and @index='%lu']/address/@bus",
+					strtoul(port, NULL, 16));
+		assert_true(expander[0]);
+		node = xpath_string(dom, "/domain/devices/controller[@model='pcie-expander-bus' and @index='%lu']/target/node",
+				    strtoul(expander, NULL, 16));
+		assert_true(node[0]);
+		assert_int_equal(atoi(node), (int)pg->devices[i].cell);
+	}
+}
+
 static void
 check_plan(const char *host, const char *fixture)
 {
@@ -524,6 +549,7 @@ check_plan(const char *host, const char *fixture)
 		check_cputune(plan, gi, dom, spec);
 		check_numa(plan, gi, dom, spec);
 		check_memory_backing(plan, gi, dom, spec);
+		check_devices(plan, gi, dom);
 		validate_schema(dom, name);
 		validate_parser(dom, name);
 		xmlFreeDoc(dom);
@@ -585,6 +611,15 @@ test_hugepages(void **state)
 }
 
 static void
+test_devices(void **state)
+{
+	char host[4096];
+
+	snprintf(host, sizeof(host), "%s", test_data("dev-2s-sriov.xml"));
+	check_plan(host, "libvirt-devices.json");
+}
+
+static void
 test_name_in_comment(void **state)
 {
 	/* "--" is legal in a guest name and illegal in an XML comment. */
@@ -620,6 +655,7 @@ main(void)
 	    cmocka_unit_test(test_shared_guest),	cmocka_unit_test(test_isolated_emulator),
 	    cmocka_unit_test(test_real_numbering),	cmocka_unit_test(test_name_in_comment),
 	    cmocka_unit_test(test_deterministic),	cmocka_unit_test(test_hugepages),
+	    cmocka_unit_test(test_devices),
 	};
 
 	if (access(VIRT_XML_VALIDATE, X_OK) < 0 || access(VIRSH, X_OK) < 0) {

@@ -196,6 +196,29 @@ add_topology(struct keys *k, const char *file)
 	tmap_topology_free(t);
 }
 
+/* The state file at path as a document, then the file, its lock and dir removed. */
+static void
+walk_state_file(struct keys *k, const char *dir, const char *path, const char *lock)
+{
+	FILE *f = fopen(path, "r");
+	long len;
+	char *s;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	len = ftell(f);
+	rewind(f);
+	s = calloc(1, (size_t)len + 1);
+	assert_non_null(s);
+	assert_int_equal(fread(s, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	walk_text(k, "state", s);
+	free(s);
+	unlink(path);
+	unlink(lock);
+	rmdir(dir);
+}
+
 /* Every guest option at once, a shared guest, and a guest too big for one node. */
 static const char guests_json[] =
 	"[{\"name\": \"db\", \"vcpus\": 8, \"sockets\": 2, \"cores\": 2, \"threads\": 2,"
@@ -219,8 +242,6 @@ add_plan_host_state(struct keys *k)
 	struct tmap_state *st = NULL;
 	struct tmap_error err = {0};
 	char dir[] = "/tmp/topomap-json-keys.XXXXXX", path[64], lock[80], *s = NULL;
-	FILE *f;
-	long len;
 
 	o.reserve = "0,12";
 	if (tmap_host_new(t, &o, &h, &err) < 0)
@@ -264,17 +285,6 @@ add_plan_host_state(struct keys *k)
 		tmap_state_close(st);
 		tmap_host_free(h2);
 	}
-	f = fopen(path, "r");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	rewind(f);
-	s = calloc(1, (size_t)len + 1);
-	assert_non_null(s);
-	assert_int_equal(fread(s, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
-	walk_text(k, "state", s);
-	free(s);
 	/* A plan made in a session with that state says what it placed around. */
 	{
 		struct tmap_session_options so = TMAP_SESSION_OPTIONS_INIT;
@@ -298,12 +308,43 @@ add_plan_host_state(struct keys *k)
 		tmap_session_close(session);
 		tmap_guests_free(one);
 	}
-	unlink(path);
-	unlink(lock);
-	rmdir(dir);
+	walk_state_file(k, dir, path, lock);
 
 	tmap_host_free(h);
 	tmap_guests_free(batch);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
+/* A guest holding devices (issue 16): its plan, and the state that keeps them. */
+static void
+add_devices(struct keys *k)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_guests *g = test_guests(
+		"[{\"name\": \"nf\", \"vcpus\": 2, \"devices\": [{\"vf_of\": \"eth2\"},"
+		" {\"net\": \"eth0\", \"policy\": \"preferred\"}]}]");
+	struct tmap_host *h = NULL;
+	struct tmap_plan *p = NULL;
+	struct tmap_state *st = NULL;
+	struct tmap_error err = {0};
+	char dir[] = "/tmp/topomap-json-keys.XXXXXX", path[64], lock[80], *s = NULL;
+
+	if (tmap_host_new(t, NULL, &h, &err) < 0 || tmap_host_solve(h, g, &p, &err) < 0)
+		fail_msg("devices: %s", err.message);
+	s = plan_json(p);
+	walk_text(k, "plan", s);
+	free(s);
+	tmap_plan_free(p);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	if (tmap_state_open(path, TMAP_STATE_WRITE, &st, &err) < 0 ||
+	    tmap_state_save(st, h, &err) < 0)
+		fail_msg("state: %s", err.message);
+	tmap_state_close(st);
+	walk_state_file(k, dir, path, lock);
+	tmap_host_free(h);
 	tmap_guests_free(g);
 	tmap_topology_free(t);
 }
@@ -352,6 +393,8 @@ contract_keys_are_the_golden_list(void **state)
 	add_topology(&got, "host-hugepages.xml");
 	add_topology(&got, "host-cxl.xml");
 	add_plan_host_state(&got);
+	add_topology(&got, "dev-2s-sriov.xml");
+	add_devices(&got);
 	add_make_room(&got);
 	keys_sort_unique(&got);
 	keys_load(&want, test_data("json-keys.txt"));

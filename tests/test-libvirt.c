@@ -285,6 +285,75 @@ static const char caps_smt[] =
 	"<sibling id='2' value='10'/></distances></cell>"
 	"</cells></topology></host></capabilities>";
 
+/* PCI devices from the node-device API (issue 16): a NIC and its VF on cell 1, with their
+ * net children's names, a GPU on cell 0, a device of no cell (numa_node -1), a USB controller
+ * hwloc would not keep. */
+static void
+test_caps_nodedevs(void **state)
+{
+#define PCI(name, path, bus, slot, fn, cls, vendor, product, numa, extra)                        \
+	"<device><name>" name "</name><path>" path "</path><parent>computer</parent>"            \
+	"<capability type='pci'><class>" cls "</class><domain>0</domain><bus>" bus "</bus>"      \
+	"<slot>" slot "</slot><function>" fn "</function><product id='" product "'/>"            \
+	"<vendor id='" vendor "'/>" extra numa "</capability></device>"
+	static const char *const xmls[] = {
+		PCI("pci_0000_3b_00_0", "/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0", "59", "0",
+		    "0", "0x020000", "0x8086", "0x1572", "<numa node='1'/>", ""),
+		PCI("pci_0000_3b_02_0", "/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:02.0", "59", "2",
+		    "0", "0x020000", "0x8086", "0x154c", "<numa node='1'/>",
+		    "<capability type='phys_function'><address domain='0x0000' bus='0x3b' slot='0x00' function='0x0'/></capability>"),
+		PCI("pci_0000_17_00_0", "/sys/devices/pci0000:16/0000:16:00.0/0000:17:00.0", "23", "0",
+		    "0", "0x030200", "0x10de", "0x20b0", "<numa node='0'/>", ""),
+		PCI("pci_0000_00_1f_6", "/sys/devices/pci0000:00/0000:00:1f.6", "0", "31", "6",
+		    "0x020000", "0x8086", "0x15bc", "", ""),
+		PCI("pci_0000_00_14_0", "/sys/devices/pci0000:00/0000:00:14.0", "0", "20", "0",
+		    "0x0c0330", "0x8086", "0xa36d", "<numa node='0'/>", ""),
+		"<device><name>net_eth2_3c_fd</name><parent>pci_0000_3b_00_0</parent>"
+		"<capability type='net'><interface>eth2</interface></capability></device>",
+		"<device><name>net_eth2v0_aa</name><parent>pci_0000_3b_02_0</parent>"
+		"<capability type='net'><interface>eth2v0</interface></capability></device>",
+		"<device><name>drm_card0</name><parent>pci_0000_17_00_0</parent>"
+		"<devnode type='dev'>/dev/dri/card0</devnode>"
+		"<capability type='drm'><type>primary</type></capability></device>",
+	};
+#undef PCI
+	struct tmap_device_info info = TMAP_DEVICE_INFO_INIT;
+	struct nodedevs *devs = NULL;
+	struct tmap_error err = {0};
+	struct tmap_topology *t;
+	char *xml = NULL;
+
+	(void)state;
+	if (nodedevs_parse(xmls, ARRAY_SIZE(xmls), &devs, &err) < 0 ||
+	    capabilities_to_hwloc(caps_smt, devs, &xml, &err) < 0)
+		fail_msg("%s", err.message);
+	nodedevs_free(devs);
+	t = load_xml(xml);
+	assert_int_equal(tmap_topology_device_count(t), 4);
+	assert_int_equal(tmap_topology_device(t, 0, &info), 0);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(tmap_topology_device(t, i, &info), 0);
+		if (streq(info.pci, "0000:3b:02.0")) {
+			assert_string_equal(info.names, "eth2v0");
+			assert_string_equal(info.physfn, "0000:3b:00.0");
+			assert_string_equal(info.root, "0000:[3a-3b]");
+			assert_int_equal(info.node, 1);
+		} else if (streq(info.pci, "0000:3b:00.0")) {
+			assert_string_equal(info.names, "eth2");
+			assert_int_equal(info.node, 1);
+		} else if (streq(info.pci, "0000:17:00.0")) {
+			assert_string_equal(info.device_class, "gpu");
+			assert_string_equal(info.names, "card0");
+			assert_int_equal(info.node, 0);
+		} else {
+			assert_string_equal(info.pci, "0000:00:1f.6");
+			assert_false(info.locality_known);
+		}
+	}
+	tmap_topology_free(t);
+	free(xml);
+}
+
 /* The default hugepage size a bare <hugepages/> means: told only when the host has one. */
 static void
 test_caps_only_hugepage_size(void **state)
@@ -326,7 +395,7 @@ test_caps_smt(void **state)
 	struct tmap_topology *t;
 	char *xml = NULL, *cores;
 
-	if (capabilities_to_hwloc(caps_smt, &xml, &err) < 0)
+	if (capabilities_to_hwloc(caps_smt, NULL, &xml, &err) < 0)
 		fail_msg("%s", err.message);
 	t = load_xml(xml);
 	assert_int_equal(tmap_topology_node_count(t), 3);
@@ -413,7 +482,7 @@ test_caps_layouts(void **state)
 	struct tmap_topology *t;
 	char *xml = NULL, *cores;
 
-	assert_int_equal(capabilities_to_hwloc(snc, &xml, &err), 0);
+	assert_int_equal(capabilities_to_hwloc(snc, NULL, &xml, &err), 0);
 	t = load_xml(xml);
 	assert_int_equal(tmap_topology_node_count(t), 2);
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-1");
@@ -422,7 +491,7 @@ test_caps_layouts(void **state)
 	tmap_topology_free(t);
 	free(xml);
 
-	assert_int_equal(capabilities_to_hwloc(wide, &xml, &err), 0);
+	assert_int_equal(capabilities_to_hwloc(wide, NULL, &xml, &err), 0);
 	t = load_xml(xml);
 	assert_int_equal(tmap_topology_node_count(t), 1);
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-3");
@@ -432,7 +501,7 @@ test_caps_layouts(void **state)
 	tmap_topology_free(t);
 	free(xml);
 
-	assert_int_equal(capabilities_to_hwloc(bare, &xml, &err), 0);
+	assert_int_equal(capabilities_to_hwloc(bare, NULL, &xml, &err), 0);
 	t = load_xml(xml);
 	assert_int_equal(tmap_topology_node_count(t), 2);
 	assert_int_equal(tmap_topology_node_id(t, 0), 1);
@@ -477,7 +546,7 @@ test_caps_errors(void **state)
 		struct tmap_error err = {0};
 		char *xml = (char *)"untouched";
 
-		assert_int_equal(capabilities_to_hwloc(bad[i].caps, &xml, &err), -EINVAL);
+		assert_int_equal(capabilities_to_hwloc(bad[i].caps, NULL, &xml, &err), -EINVAL);
 		assert_string_equal(xml, "untouched");
 		assert_contains(err.message, bad[i].message);
 	}
@@ -496,6 +565,47 @@ static const char domain_full[] =
 	"<cpu><topology sockets='1' dies='2' cores='2' threads='2'/>"
 	"<numa><cell id='1' cpus='4-7' memory='3' unit='GiB'/>"
 	"<cell id='0' cpus='0-3' memory='1048576'/></numa></cpu></domain>";
+
+/* <hostdev>s become device requests (issue 16): the cell of the expander bus a device sits
+ * behind (through its root port), cell 0 without one. */
+static void
+test_describe_hostdevs(void **state)
+{
+	static const char xml[] =
+		"<domain type='kvm'><name>nf</name><memory unit='MiB'>2048</memory><vcpu>4</vcpu>"
+		"<cpu><numa><cell id='0' cpus='0-1' memory='1024' unit='MiB'/>"
+		"<cell id='1' cpus='2-3' memory='1024' unit='MiB'/></numa></cpu><devices>"
+		"<controller type='pci' index='128' model='pcie-expander-bus'><target><node>1</node></target></controller>"
+		"<controller type='pci' index='129' model='pcie-root-port'><address type='pci' domain='0x0000' bus='0x80' slot='0x00' function='0x0'/></controller>"
+		"<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x86' slot='0x00' function='0x0'/></source>"
+		"<address type='pci' domain='0x0000' bus='0x81' slot='0x00' function='0x0'/></hostdev>"
+		"<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x3b' slot='0x02' function='0x1'/></source></hostdev>"
+		"<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0xbeef'/></source></hostdev>"
+		"</devices></domain>";
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_guests *gs = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *p;
+
+	(void)state;
+	if (domain_xml_describe(xml, 0, &g, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_guest_device_count(g), 2);
+	assert_int_equal(tmap_guests_new(&gs), 0);
+	if (tmap_guests_add(gs, g, &err) < 0)
+		fail_msg("%s", err.message);
+	p = test_solve(t, gs, NULL);
+	assert_string_equal(p->guests[0].devices[0].pci, "0000:86:00.0");
+	assert_int_equal(p->guests[0].devices[0].cell, 1);
+	assert_int_equal(p->guests[0].cells[1].node, 1);
+	assert_string_equal(p->guests[0].devices[1].pci, "0000:3b:02.1");
+	assert_int_equal(p->guests[0].devices[1].cell, 0);
+	assert_int_equal(p->guests[0].cells[0].node, 0);
+	tmap_plan_free(p);
+	tmap_guests_free(gs);
+	tmap_topology_free(t);
+}
 
 static void
 test_describe_xml(void **state)
@@ -2801,10 +2911,12 @@ main(void)
 	const struct CMUnitTest fast[] = {
 		cmocka_unit_test(test_cpumap),
 		cmocka_unit_test(test_caps_smt),
+		cmocka_unit_test(test_caps_nodedevs),
 		cmocka_unit_test(test_caps_only_hugepage_size),
 		cmocka_unit_test(test_caps_layouts),
 		cmocka_unit_test(test_caps_errors),
 		cmocka_unit_test(test_describe_xml),
+		cmocka_unit_test(test_describe_hostdevs),
 		cmocka_unit_test(test_describe_names),
 		cmocka_unit_test(test_describe_hugepages),
 		cmocka_unit_test(test_describe_errors),

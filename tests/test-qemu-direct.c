@@ -36,6 +36,7 @@
 extern char **environ;
 /* The backend's parsers of /proc text and lists, compiled into this test too. */
 #include "../plugins/qemu-direct/proc.h"
+#include "../plugins/qemu-direct/qemu-direct.h"
 
 #define CPUSET_ROOT "/sys/fs/cgroup/cpuset"
 #define MAX_THREADS 64
@@ -1674,6 +1675,72 @@ bad_targets(void **state)
 /* ------------------------------------------------------------------------------------- */
 /* The backend's parsers, on text this host cannot produce (it has one node) */
 
+/* query-pci as a q35 QEMU started with the qemu format's devices answers it: vfio-pci devices
+ * behind root ports on pxb-pcie expanders (issue 16), found by their QOM "host", each on the
+ * numa_node of the expander whose root bus it hangs under; a vfio-pci on the main root bus
+ * has no node; a virtio-net with an id has no "host". */
+struct qom_entry {
+	const char *id, *property, *value; /* value: JSON */
+};
+
+static int
+table_qom(void *ctx, const char *id, const char *property, json_object **ret)
+{
+	for (const struct qom_entry *e = ctx; e->id; e++)
+		if (streq(e->id, id) && streq(e->property, property)) {
+			*ret = json_tokener_parse(e->value);
+			return 0;
+		}
+	*ret = NULL;
+	return -ENOENT;
+}
+
+static void
+vfio_devices_from_query_pci(void **state)
+{
+	static const char pci[] =
+		"[{\"bus\": 0, \"devices\": ["
+		"  {\"bus\": 0, \"slot\": 1, \"function\": 0, \"qdev_id\": \"pxb0\"},"
+		"  {\"bus\": 0, \"slot\": 2, \"function\": 0, \"qdev_id\": \"pxb1\"},"
+		"  {\"bus\": 0, \"slot\": 3, \"function\": 0, \"qdev_id\": \"net0\"},"
+		"  {\"bus\": 0, \"slot\": 4, \"function\": 0, \"qdev_id\": \"hostdev9\"}]},"
+		" {\"bus\": 128, \"devices\": [{\"bus\": 128, \"slot\": 0, \"function\": 0,"
+		"  \"qdev_id\": \"rp0\", \"pci_bridge\": {\"bus\": {\"number\": 129},"
+		"  \"devices\": [{\"bus\": 129, \"slot\": 0, \"function\": 0, \"qdev_id\": \"hostdev0\"}]}}]},"
+		" {\"bus\": 144, \"devices\": [{\"bus\": 144, \"slot\": 0, \"function\": 0,"
+		"  \"qdev_id\": \"rp1\", \"pci_bridge\": {\"bus\": {\"number\": 145},"
+		"  \"devices\": [{\"bus\": 145, \"slot\": 0, \"function\": 0, \"qdev_id\": \"hostdev1\"},"
+		"   {\"bus\": 145, \"slot\": 1, \"function\": 0, \"qdev_id\": \"\"}]}}]}]";
+	static const struct qom_entry qom[] = {
+		{"pxb0", "bus_nr", "128"}, {"pxb0", "numa_node", "0"},
+		{"pxb1", "bus_nr", "144"}, {"pxb1", "numa_node", "1"},
+		{"hostdev0", "host", "\"0000:3b:02.0\""},
+		{"hostdev1", "host", "\"0000:86:00.0\""},
+		{"hostdev9", "host", "\"0000:17:00.0\""},
+		{NULL, NULL, NULL},
+	};
+	struct qom_lookup lookup = {.get = table_qom, .ctx = (void *)qom};
+	struct qemu q = {.task_fd = -1, .pidfd = -1};
+	struct tmap_error err = {0};
+	json_object *buses = json_tokener_parse(pci);
+
+	(void)state;
+	assert_non_null(buses);
+	if (qemu_devices_from_pci(buses, &lookup, &q, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(q.ndevices, 3);
+	assert_string_equal(q.devices[0].host, "0000:17:00.0");
+	assert_int_equal(q.devices[0].node, -1);
+	assert_string_equal(q.devices[1].host, "0000:3b:02.0");
+	assert_int_equal(q.devices[1].node, 0);
+	assert_string_equal(q.devices[2].host, "0000:86:00.0");
+	assert_int_equal(q.devices[2].node, 1);
+	json_object_put(buses);
+	free(q.devices);
+}
+
+
+
 static void
 numa_maps_and_lists(void **state)
 {
@@ -1845,6 +1912,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(probe_and_backends),
 	    cmocka_unit_test(numa_maps_and_lists),
+	    cmocka_unit_test(vfio_devices_from_query_pci),
 	    cmocka_unit_test_setup_teardown(describe_reads_the_guest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(identify_names_the_process, setup, teardown),
 	    cmocka_unit_test_setup_teardown(describe_reads_hugepages, setup, teardown_pool),

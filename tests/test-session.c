@@ -262,6 +262,7 @@ test_pending_is_settled(void **unused)
 	struct tmap_target *t = mock_target(NULL);
 	struct tmap_guest *g = guest("late", 2);
 	struct tmap_backend_module *m = NULL;
+	struct tmap_topology *topo = test_topology(HOST);
 	struct tmap_state *st = NULL;
 	struct tmap_host *h = NULL;
 	struct tmap_plan *plan = NULL;
@@ -272,7 +273,7 @@ test_pending_is_settled(void **unused)
 	/* What a session does up to its kill: place, record as pending, save. */
 	assert_int_equal(tmap_backend_load("mock", &m, &err), 0);
 	assert_int_equal(tmap_state_open(state_path, TMAP_STATE_WRITE, &st, &err), 0);
-	assert_int_equal(tmap_host_new(test_topology(HOST), NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_new(topo, NULL, &h, &err), 0);
 	assert_int_equal(tmap_state_load(st, h, &err), 0);
 	assert_int_equal(tmap_host_place(h, g, &plan, &err), 0);
 	assert_int_equal(tmap_state_record(st, m, t, g, TMAP_STATE_PENDING, &err), 0);
@@ -304,6 +305,7 @@ test_pending_is_settled(void **unused)
 
 	tmap_plan_free(plan);
 	tmap_host_free(h);
+	tmap_topology_free(topo);
 	tmap_guest_free(g);
 	tmap_target_free(t);
 	tmap_backend_unload(m);

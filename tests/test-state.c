@@ -408,6 +408,14 @@ wrong_types_refused(void **state)
 		 "guests is null, not a list"},
 		{"{\"format\":\"topomap-state\",\"version\":1,\"reserve\":5,\"guests\":[]}",
 		 "reserve is int, not a list of PUs"},
+		{"{\"format\":\"topomap-state\",\"version\":1,\"housekeeping\":\"0-\",\"guests\":[]}",
+		 "housekeeping is string, not a list of PUs"},
+		{"{\"format\":\"topomap-state\",\"version\":1,\"isolation\":[{\"path\":\"x\",\"restore\":\"0\",\"value\":\"1\"}],\"guests\":[]}",
+		 "isolation[0].path is not an absolute path"},
+		{"{\"format\":\"topomap-state\",\"version\":1,\"isolation\":[{\"path\":\"/x\",\"restore\":0,\"value\":\"1\"}],\"guests\":[]}",
+		 "isolation[0].restore is int, not a string"},
+		{"{\"format\":\"topomap-state\",\"version\":1,\"isolation\":{},\"guests\":[]}",
+		 "isolation is object, not a list"},
 		{"{\"format\":\"topomap-state\",\"version\":1,\"guests\":[],\"guests\":[]}", "guests"},
 		{"{\"format\":\"topomap-state\",\"version\":1,\"guests\":[]} []", "is not a topomap state file"},
 		{"{\"format\":\"topomap-state\",\"version\":1,\"guests\":[],\"extra\":1}", "extra: unknown key"},
@@ -596,6 +604,37 @@ stale_temporary_replaced(void **state)
 	unlink(path);
 }
 
+/* The housekeeping PUs (issue 15): the reserve until set, then what was set, across a save;
+ * NULL follows the reserve again. */
+static void
+housekeeping_recorded(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+
+	unlink(path);
+	assert_int_equal(tmap_state_open(path, TMAP_STATE_WRITE, &st, &err), 0);
+	assert_null(tmap_state_housekeeping(st));
+	assert_int_equal(tmap_state_set_reserve(st, "0,8", &err), 0);
+	assert_string_equal(tmap_state_housekeeping(st), "0,8");
+	assert_int_equal(tmap_state_set_housekeeping(st, "0-1,8-9", &err), 0);
+	assert_int_equal(tmap_state_set_housekeeping(st, "1-", &err), -EINVAL);
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	st = tmap_state_close(st);
+	assert_non_null(strstr(read_text(), "\"housekeeping\":\"0-1,8-9\""));
+	assert_int_equal(tmap_state_open(path, TMAP_STATE_WRITE, &st, &err), 0);
+	assert_string_equal(tmap_state_housekeeping(st), "0-1,8-9");
+	assert_int_equal(tmap_state_set_housekeeping(st, NULL, &err), 0);
+	assert_string_equal(tmap_state_housekeeping(st), "0,8");
+	tmap_state_close(st);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -610,6 +649,7 @@ main(void)
 		cmocka_unit_test(plan_keys_type_checked),
 		cmocka_unit_test(migrates_version_1),
 		cmocka_unit_test(refused_without_error),
+		cmocka_unit_test(housekeeping_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

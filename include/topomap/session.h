@@ -235,16 +235,18 @@ TMAP_EXPORT int tmap_session_plan(struct tmap_session *session, const struct tma
 				  struct tmap_error *reterr);
 
 /**
- * Plan one guest that does not fit as the state stands, after the fewest moves of the
- * recorded guests (tmap_host_make_room()), changing nothing (a what-if).
+ * Plan a guest that does not fit as the host stands after the fewest moves of the recorded
+ * guests (tmap_host_make_room()), changing nothing: a what-if, like tmap_session_plan().
  * @param session a session.
  * @param guest the guest.
  * @param options the search's options, or NULL for the defaults.
  * @param ret receives the plan: the guest and the moves (tmap_plan_move()).
  * @param reterr receives the message on failure.
- * @return 0, -ENOSPC (TMAP_STEP_PLACE), -EINVAL (TMAP_STEP_INPUT) or -ENOMEM.
+ * @return 0, -ENOSPC (TMAP_STEP_PLACE: no answer within the moves allowed), -EINVAL
+ *         (TMAP_STEP_INPUT) or -ENOMEM.
  */
-TMAP_EXPORT int tmap_session_make_room(struct tmap_session *session, const struct tmap_guest *guest,
+TMAP_EXPORT int tmap_session_make_room(struct tmap_session *session,
+				       const struct tmap_guest *guest,
 				       const struct tmap_room_options *options,
 				       struct tmap_plan **ret, struct tmap_error *reterr);
 
@@ -285,6 +287,24 @@ TMAP_EXPORT int tmap_session_apply(struct tmap_session *session, const char *bac
 				   const struct tmap_guest *guest, unsigned flags,
 				   struct tmap_plan **ret_plan, struct tmap_report **ret_report,
 				   struct tmap_error *reterr);
+
+/**
+ * Place one guest around what the state records and record it as applied, applying nothing:
+ * for a caller that puts the plan in force itself (a libvirt domain XML rewritten with the
+ * plan, which libvirt starts pinned). No backend is loaded and no target is recorded; the
+ * next tmap_session_apply() of the guest keeps its placement and records its target.
+ * @param session a session opened with TMAP_SESSION_WRITE and a state.
+ * @param guest the guest; one the state records already keeps what it holds when it asks for
+ *        the same (tmap_host_place_again()).
+ * @param flags must be 0.
+ * @param ret_plan receives the guest's plan, or NULL.
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOSPC (TMAP_STEP_PLACE: nothing recorded), -EINVAL or -EBADF
+ *         (TMAP_STEP_INPUT), or -errno (TMAP_STEP_STATE).
+ */
+TMAP_EXPORT int tmap_session_record(struct tmap_session *session, const struct tmap_guest *guest,
+				    unsigned flags, struct tmap_plan **ret_plan,
+				    struct tmap_error *reterr);
 
 /**
  * Apply a recorded guest again, with the spec, backend and target it was recorded with (what

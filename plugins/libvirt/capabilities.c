@@ -107,6 +107,7 @@ struct cap_cell {
 struct host {
 	size_t ncells;
 	struct cap_cell *cells;	/* ascending ids */
+	struct nodedevs *devs;	/* PCI devices, or NULL */
 	FILE *out;
 	unsigned gp;		/* the last gp_index given */
 };
@@ -600,6 +601,18 @@ put_cores(struct host *h, unsigned depth, const struct cap_cell *c, int socket, 
 	return 0;
 }
 
+/* Is there a cell `node` with CPUs, which PCI devices may be local to? */
+static bool
+cell_has_cpus(int node, void *arg)
+{
+	const struct host *h = arg;
+
+	for (size_t i = 0; i < h->ncells; i++)
+		if ((int)h->cells[i].id == node)
+			return h->cells[i].ncpus > 0;
+	return false;
+}
+
 /* One cell with its CPUs, under a Group of its own or directly under the current object. */
 static int
 put_cell(struct host *h, unsigned depth, const struct cap_cell *c, bool group)
@@ -613,6 +626,7 @@ put_cell(struct host *h, unsigned depth, const struct cap_cell *c, bool group)
 	}
 	put_numanode(h, depth, c, &c->cpuset);
 	r = put_cores(h, depth, c, -1, true);
+	nodedevs_write(h->devs, (int)c->id, cell_has_cpus, h, h->out, &h->gp, depth);
 	if (group)
 		object_end(h, depth - 1);
 	return r;
@@ -688,6 +702,7 @@ put_group(struct host *h, int group)
 			}
 			set_clear(&pkg);
 		}
+		nodedevs_write(h->devs, (int)c->id, cell_has_cpus, h, h->out, &h->gp, 3);
 		object_end(h, 2);
 	} else {
 		/* Cells and sockets that do not nest (or sockets not reported): no packages. */
@@ -761,7 +776,8 @@ parse_caps(const char *caps, xmlDocPtr *ret_doc, struct host *h, struct tmap_err
 }
 
 int
-capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err)
+capabilities_to_hwloc(const char *caps, struct nodedevs *devs, char **ret_xml,
+		      struct tmap_error *err)
 {
 	_cleanup_xml_doc_ xmlDocPtr doc = NULL;
 	_cleanup_free_ char *text = NULL;
@@ -773,6 +789,7 @@ capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err)
 	r = parse_caps(caps, &doc, &h, err);
 	if (r < 0)
 		goto out;
+	h.devs = devs;
 	r = assign_groups(&h, &ngroups);
 	for (size_t i = 0; i < h.ncells && r == 0; i++)
 		if (set_union(&cpus, &h.cells[i].cpuset) < 0 ||
@@ -795,6 +812,8 @@ capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err)
 	for (size_t i = 0; i < h.ncells; i++)
 		if (h.cells[i].ncpus == 0)
 			put_numanode(&h, 2, &h.cells[i], &cpus);
+	/* Devices of no cell (numa_node -1): local to the whole machine, so unknown. */
+	nodedevs_write(devs, -1, cell_has_cpus, &h, h.out, &h.gp, 2);
 	for (int g = 0; g < ngroups && r == 0; g++)
 		r = put_group(&h, g);
 	object_end(&h, 1);

@@ -375,6 +375,97 @@ describe_hugepages(xmlNodePtr root, struct tmap_guest *g, const char *name, uint
 	return 0;
 }
 
+/* An address attribute, "0x3b" or "59". */
+static unsigned
+addr_part(xmlNodePtr a, const char *name, bool *ok)
+{
+	_cleanup_free_ char *v = prop(a, name);
+	char *end;
+	unsigned long x;
+
+	if (!v) {
+		*ok = false;
+		return 0;
+	}
+	errno = 0;
+	x = strtoul(v, &end, 0);
+	*ok &= !errno && end != v && !*end && x <= 0xffff;
+	return (unsigned)x;
+}
+
+/* The PCI controller of this index in <devices>, or NULL. */
+static xmlNodePtr
+pci_controller(xmlNodePtr devices, unsigned index)
+{
+	for (xmlNodePtr c = xml_child(devices, "controller"); c; c = xml_next(c)) {
+		_cleanup_free_ char *type = prop(c, "type"), *idx = prop(c, "index");
+
+		if (type && idx && streq(type, "pci") && strtoul(idx, NULL, 10) == index)
+			return c;
+	}
+	return NULL;
+}
+
+/* The guest cell a device sits on: the <target><node> of the expander bus above it, through
+ * root ports and bridges (a few levels); -1 when none says. */
+static int
+hostdev_cell(xmlNodePtr devices, xmlNodePtr hostdev)
+{
+	xmlNodePtr a = xml_child(hostdev, "address");
+
+	for (int depth = 0; a && depth < 8; depth++) {
+		bool ok = true;
+		unsigned bus = addr_part(a, "bus", &ok);
+		xmlNodePtr c = ok ? pci_controller(devices, bus) : NULL;
+		_cleanup_free_ char *model = c ? prop(c, "model") : NULL;
+		uint64_t node;
+
+		if (!c)
+			return -1;
+		if (model && strstr(model, "expander-bus"))
+			return node_u64(xml_child(xml_child(c, "target"), "node"), TMAP_MAX_VCPUS,
+					&node) < 0 ? -1 : (int)node;
+		a = xml_child(c, "address");
+	}
+	return -1;
+}
+
+/* Each PCI <hostdev> becomes a device request (issue 16): the guest keeps its device, its
+ * cell goes next to it when it can (policy preferred: a running guest is not refused for a
+ * device whose node is full). */
+static int
+describe_hostdevs(xmlNodePtr root, struct tmap_guest *g, const char *name, struct tmap_error *err)
+{
+	xmlNodePtr devices = xml_child(root, "devices");
+	unsigned ncells = tmap_guest_cell_count(g);
+
+	for (xmlNodePtr h = xml_child(devices, "hostdev"); h; h = xml_next(h)) {
+		_cleanup_free_ char *mode = prop(h, "mode"), *type = prop(h, "type");
+		xmlNodePtr a = xml_child(xml_child(h, "source"), "address");
+		unsigned domain, bus, slot, fn;
+		bool ok = true;
+		int cell;
+		char spec[96];
+
+		if (!mode || !type || !streq(mode, "subsystem") || !streq(type, "pci") || !a)
+			continue;
+		domain = addr_part(a, "domain", &ok);
+		bus = addr_part(a, "bus", &ok);
+		slot = addr_part(a, "slot", &ok);
+		fn = addr_part(a, "function", &ok);
+		if (!ok || bus > 0xff || slot > 0x1f || fn > 7)
+			return tmap_error_set(err, -EINVAL,
+					      "domain '%s': a <hostdev> source address is not a PCI address",
+					      name);
+		cell = hostdev_cell(devices, h);
+		snprintf(spec, sizeof(spec), "pci=%04x:%02x:%02x.%x,policy=preferred,cell=%u", domain,
+			 bus, slot, fn, cell >= 0 && (unsigned)cell < ncells ? (unsigned)cell : 0);
+		if (tmap_guest_add_device(g, spec, err) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	 struct tmap_error *err)
@@ -445,6 +536,8 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 		r = describe_hugepages(root, g, name, default_page_kib, err);
 	if (r == 0)
 		r = describe_qos(root, g, name, err);
+	if (r == 0)
+		r = describe_hostdevs(root, g, name, err);
 	if (r < 0)
 		goto fail;
 	if (iothreads) {

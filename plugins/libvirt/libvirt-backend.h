@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <topomap/topomap.h>
 
@@ -31,16 +32,33 @@ int cpumap_from_list(const char *list, int maplen_min, unsigned char **ret_map, 
 char *cpumap_to_list(const unsigned char *map, int maplen);
 
 /* ---------------------------------------------------------------------------------------- */
+/* nodedev.c: the host's PCI devices from the node-device API (issue 16) */
+
+struct nodedevs;
+
+/* The PCI devices among node devices' XML (virNodeDeviceGetXMLDesc()), with the names of the
+ * net, storage and drm devices they are the parent of. Returns 0, -EINVAL or -ENOMEM. */
+int nodedevs_parse(const char *const *xmls, size_t n, struct nodedevs **ret,
+		   struct tmap_error *err);
+void nodedevs_free(struct nodedevs *devs);
+/* Write, as hwloc XML objects indented by depth, the devices local to cell `node` (-1: those
+ * of no cell for which known() says yes), each once. */
+void nodedevs_write(struct nodedevs *devs, int node, bool (*known)(int node, void *arg),
+		    void *arg, FILE *out, unsigned *gp, unsigned depth);
+
+/* ---------------------------------------------------------------------------------------- */
 /* capabilities.c: a host as libvirt describes it, as hwloc XML */
 
 /*
  * Turn the text of virConnectGetCapabilities() into an hwloc v2 XML document: cells become
  * NUMA nodes (with their memory; cells without CPUs are memory-only nodes), CPUs become PUs
  * grouped into cores by their siblings and into packages by socket_id, and the cells'
- * <distances> become a NUMALatency matrix.
+ * <distances> become a NUMALatency matrix; devs (may be NULL) become PCI objects under the
+ * cell they are local to.
  * Returns 0, -EINVAL (capabilities without a usable <topology>) or -ENOMEM.
  */
-int capabilities_to_hwloc(const char *caps, char **ret_xml, struct tmap_error *err);
+int capabilities_to_hwloc(const char *caps, struct nodedevs *devs, char **ret_xml,
+			  struct tmap_error *err);
 
 /* The host's NUMA cells, "0,1", malloc()ed: the nodes a domain without a nodeset may use.
  * Returns 0, -EINVAL or -ENOMEM. */

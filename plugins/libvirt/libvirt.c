@@ -21,6 +21,9 @@
  */
 #include "libvirt-domain.h"
 
+/* The most node devices read (a host has a few hundred). */
+#define NODEDEVS_MAX 4096
+
 /* -o reconnect-timeout=SECONDS: how long restore() waits for libvirtd to come back. */
 static int
 parse_reconnect(const struct tmap_target *target, unsigned *ret, struct tmap_error *err)
@@ -185,11 +188,46 @@ lv_identify(const struct tmap_target *target, struct tmap_target *identity,
 	return r < 0 ? tmap_error_set(err, r, "cannot record the identity of domain '%s'", lv->name) : 0;
 }
 
+/* Every PCI, net, storage and drm device of the host, read through conn. */
+static int
+nodedevs_read(virConnectPtr conn, struct nodedevs **ret, struct tmap_error *err)
+{
+	const unsigned flags = VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV |
+			       VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET |
+			       VIR_CONNECT_LIST_NODE_DEVICES_CAP_STORAGE |
+			       VIR_CONNECT_LIST_NODE_DEVICES_CAP_DRM;
+	virNodeDevicePtr *devs = NULL;
+	char **xmls = NULL;
+	int total = virConnectListAllNodeDevices(conn, &devs, flags), r = 0;
+	int n = total > NODEDEVS_MAX ? NODEDEVS_MAX : total;
+
+	if (total < 0)
+		return -ENOTSUP; /* no node-device driver there: a host without devices */
+	xmls = calloc((size_t)n + 1, sizeof(*xmls));
+	if (!xmls)
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+	for (int i = 0; i < n && r == 0; i++)
+		xmls[i] = virNodeDeviceGetXMLDesc(devs[i], 0);
+	for (int i = 0; i < n && r == 0; i++)
+		if (!xmls[i])
+			r = -ENOTSUP;
+	if (r == 0)
+		r = nodedevs_parse((const char *const *)xmls, (size_t)n, ret, err);
+	for (int i = 0; xmls && i < n; i++)
+		free(xmls[i]);
+	free(xmls);
+	for (int i = 0; devs && i < total; i++)
+		virNodeDeviceFree(devs[i]);
+	free(devs);
+	return r;
+}
+
 static int
 lv_host_topology(const char *arg, char **ret_xml, struct tmap_error *err)
 {
 	virConnectPtr conn = NULL;
 	_cleanup_free_ char *caps = NULL;
+	struct nodedevs *devs = NULL;
 	const char *uri = arg && *arg ? arg : NULL;
 	int r;
 
@@ -199,10 +237,17 @@ lv_host_topology(const char *arg, char **ret_xml, struct tmap_error *err)
 	caps = virConnectGetCapabilities(conn);
 	if (!caps)
 		r = lv_error(NULL, err, "cannot read the capabilities of '%s'", uri_text(uri));
+	/* The PCI devices and their <numa node>; a daemon without a node-device driver gives
+	 * a host without devices. */
+	if (r == 0 && nodedevs_read(conn, &devs, err) == -ENOMEM)
+		r = -ENOMEM;
 	virConnectClose(conn);
-	if (r < 0)
+	if (r < 0) {
+		nodedevs_free(devs);
 		return r;
-	r = capabilities_to_hwloc(caps, ret_xml, err);
+	}
+	r = capabilities_to_hwloc(caps, devs, ret_xml, err);
+	nodedevs_free(devs);
 	if (r < 0 && err && r != -ENOMEM) {
 		char msg[TMAP_ERROR_MAX];
 

@@ -41,33 +41,11 @@ int
 proc_start_time(int task_fd, pid_t pid, unsigned long long *ret)
 {
 	_cleanup_free_ char *stat = NULL;
-	unsigned long long v;
-	const char *p;
-	char *end;
 	int r;
 
 	r = proc_read_task_file(task_fd, pid, "stat", &stat);
-	if (r < 0)
-		return r;
-	/* The command name (field 2) may hold blanks and parentheses: count from its last ')'.
-	 * Then field 3 (the state) is the first, and field 22 the twentieth. */
-	p = strrchr(stat, ')');
-	if (!p)
-		return -EBADMSG;
-	p++;
-	for (int field = 3; field < 22; field++) {
-		p += strspn(p, " ");
-		p += strcspn(p, " ");
-	}
-	p += strspn(p, " ");
-	if (!isdigit((unsigned char)*p))
-		return -EBADMSG;
-	errno = 0;
-	v = strtoull(p, &end, 10);
-	if (errno || (*end != ' ' && *end != '\n' && *end != '\0'))
-		return -EBADMSG;
-	*ret = v;
-	return 0;
+	/* Field 22: the start time. */
+	return r < 0 ? r : stat_field(stat, 22, ret);
 }
 
 static int

@@ -93,6 +93,13 @@ struct memdev {
 	uint64_t page_kib; /* describe only: hugepage size of its memory, 0 normal pages */
 };
 
+/* A vfio-pci device of the guest (describe only). */
+struct qemu_device {
+	char host[16];	/* the host bus id it passes through */
+	int root_bus;	/* the guest root bus it hangs under */
+	int node;	/* the guest NUMA node of that bus (a pxb's numa_node), -1 none */
+};
+
 /* What QMP and /proc say about one QEMU. */
 struct qemu {
 	pid_t pid;
@@ -110,12 +117,25 @@ struct qemu {
 	unsigned nnodes;     /* guest nodes with a size from x-query-numa, or 0 */
 	uint64_t *node_mib;
 	uint64_t page_kib; /* hugepage size of the guest's memory, 0: normal pages */
+	unsigned ndevices;
+	struct qemu_device *devices;
 };
 
 void qemu_clear(struct qemu *q);
 int qemu_read(const struct tmap_target *target, bool describe, struct qemu *q,
 	      struct tmap_error *err);
 int qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tmap_error *err);
+
+/* qemu-devices.c: the vfio-pci devices and their guest nodes (issue 16). QOM reads go through
+ * get (ctx, device id, property, ret): 0 with *ret, -ENOENT when there is no such property,
+ * another -errno when QMP fails; tests give their own. */
+struct qom_lookup {
+	int (*get)(void *ctx, const char *id, const char *property, json_object **ret);
+	void *ctx;
+};
+int qemu_devices_from_pci(json_object *buses, struct qom_lookup *qom, struct qemu *q,
+			  struct tmap_error *err);
+int qemu_read_devices(struct qmp *qmp, struct qemu *q, struct tmap_error *err);
 
 
 #endif

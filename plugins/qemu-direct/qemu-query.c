@@ -35,6 +35,7 @@ qemu_clear(struct qemu *q)
 	free(q->memdevs);
 	free(q->name);
 	free(q->node_mib);
+	free(q->devices);
 }
 
 /* A tid as QMP gives it: a JSON integer, a positive pid_t. 0 when it is anything else. */
@@ -455,6 +456,8 @@ qemu_read(const struct tmap_target *target, bool describe, struct qemu *q, struc
 		r = read_guest_extras(q, qmp, err);
 		if (r == 0)
 			r = read_page_size(q, qmp, err);
+		if (r == 0)
+			r = qemu_read_devices(qmp, q, err);
 		if (r < 0)
 			return r;
 	}
@@ -565,6 +568,28 @@ guest_cells(const struct qemu *q, struct tmap_guest *g, struct tmap_error *err)
 	return 0;
 }
 
+/* Each vfio-pci device becomes a request for its host device, for the cell of the guest node
+ * its expander is on (cell 0 without one), policy preferred: a running guest is not refused
+ * because its device's node is full. */
+static int
+guest_devices(const struct qemu *q, struct tmap_guest *g, struct tmap_error *err)
+{
+	unsigned ncells = tmap_guest_cell_count(g);
+
+	for (unsigned i = 0; i < q->ndevices; i++) {
+		const struct qemu_device *d = &q->devices[i];
+		char spec[96];
+		int r;
+
+		snprintf(spec, sizeof(spec), "pci=%s,policy=preferred,cell=%u", d->host,
+			 d->node >= 0 && (unsigned)d->node < ncells ? (unsigned)d->node : 0);
+		r = tmap_guest_add_device(g, spec, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int
 qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tmap_error *err)
 {
@@ -596,6 +621,8 @@ qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tm
 				 (int)q.pid);
 	}
 	r = guest_cells(&q, g, err);
+	if (r == 0)
+		r = guest_devices(&q, g, err);
 	if (r < 0) {
 		tmap_guest_free(g);
 		return r;

@@ -13,6 +13,8 @@
 #   --assets DIR         vmlinuz and busybox (default $TOPOMAP_VM_ASSETS, else
 #                        /var/cache/topomap-vm; tests/vm/fetch-assets.sh fills it)
 #   --timeout SEC        overall limit for the guest (default 120); the script gets 20 s less
+#   --append ARGS        more kernel command line (e.g. isolcpus=... nohz_full=...)
+#   --qemu-arg ARG       one more argument for QEMU, e.g. a -device (repeat for each)
 #
 # Every shared library the binaries, libraries and ELF files need (as ldd resolves them on this
 # host, with /lib64/ld-linux-x86-64.so.2) goes into the initramfs too. The guest's /init mounts
@@ -29,11 +31,13 @@ umask 022
 prog=run-in-vm
 assets=${TOPOMAP_VM_ASSETS:-/var/cache/topomap-vm}
 timeout=120
+append=
 script=
 bins=()
 libs=()
 files=()
 envs=()
+qemu_args=()
 
 die() {
 	echo "$prog: $*" >&2
@@ -42,7 +46,7 @@ die() {
 
 while (($#)); do
 	case "$1" in
-	--script | --bin | --lib | --file | --env | --assets | --timeout)
+	--script | --bin | --lib | --file | --env | --assets | --timeout | --append | --qemu-arg)
 		(($# >= 2)) || die "option '$1' needs an argument"
 		case "$1" in
 		--script) script=$2 ;;
@@ -52,6 +56,8 @@ while (($#)); do
 		--env) envs+=("$2") ;;
 		--assets) assets=$2 ;;
 		--timeout) timeout=$2 ;;
+		--append) append=$2 ;;
+		--qemu-arg) qemu_args+=("$2") ;;
 		esac
 		shift 2
 		;;
@@ -232,8 +238,8 @@ timeout --kill-after=5 "$timeout" "$qemu" \
 	-object memory-backend-ram,id=m0,size=512M -object memory-backend-ram,id=m1,size=512M \
 	-numa node,nodeid=0,cpus=0-1,memdev=m0 -numa node,nodeid=1,cpus=2-3,memdev=m1 \
 	-numa dist,src=0,dst=1,val=21 -kernel "$assets/vmlinuz" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 quiet panic=-1 rdinit=/init" \
-	-nodefaults -display none -serial stdio -no-reboot \
+	-append "console=ttyS0 quiet panic=-1 rdinit=/init${append:+ $append}" \
+	-nodefaults -display none -serial stdio -no-reboot ${qemu_args[@]+"${qemu_args[@]}"} \
 	</dev/null >"$work/console.log" 2>&1 &
 qemu_pid=$!
 qemu_rc=0

@@ -10,29 +10,8 @@ set -u
 CG=/sys/fs/cgroup
 BASE=topomap-vm
 SYS=/sys/devices/system
-checks=0
-failed=0
 parts=
-
-ok() {
-	checks=$((checks + 1))
-	echo "ok   - $*"
-}
-
-fail() {
-	checks=$((checks + 1))
-	failed=$((failed + 1))
-	echo "FAIL - $*"
-}
-
-# check DESCRIPTION ACTUAL EXPECTED
-check() {
-	if [ "$2" = "$3" ]; then
-		ok "$1: '$2'"
-	else
-		fail "$1: got '$2', expected '$3'"
-	fi
-}
+. /test/vm-checks.sh
 
 section() {
 	echo

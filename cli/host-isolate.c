@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * topomap host isolate [--narrow CG]... [--undo] (issue 15): the partition put in force
+ * live through the library's transaction (tmap_isolate()), and what it wrote recorded in the
+ * state, so that --undo puts every file back. Isolating again first undoes the last one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <topomap/topomap.h>
+
+#include "cli.h"
+#include "host.h"
+
+/* Put back what the state records as written by the last isolation, and forget it. */
+static int
+undo_recorded(struct host_ctx *c, FILE *out, struct tmap_error *err)
+{
+	size_t n = tmap_state_isolation_count(c->state);
+	const char **paths = calloc(n + 1, sizeof(*paths));
+	const char **values = calloc(n + 1, sizeof(*values));
+	int r = -ENOMEM;
+
+	if (paths && values) {
+		for (size_t i = 0; i < n; i++)
+			tmap_state_isolation_change(c->state, i, &paths[i], &values[i]);
+		r = tmap_isolate_restore(paths, values, n, err);
+		for (size_t i = n; r == 0 && i-- > 0;)
+			fprintf(out, "  write '%s' to %s\n", values[i], paths[i]);
+	}
+	free(paths);
+	free(values);
+	if (r == -ENOMEM)
+		return tmap_error_set(err, r, "out of memory");
+	return r < 0 ? r : tmap_state_set_isolation(c->state, NULL, err);
+}
+
+/* The dedicated guests' cgroup directories, from their recorded targets. */
+static size_t
+guest_cgroups(struct host_ctx *c, char **dirs, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < tmap_partition_guest_count(c->partition) && n < max; i++) {
+		char *dir = NULL, *path = NULL;
+		pid_t pid;
+
+		guest_owner(c->state, tmap_partition_guest_name(c->partition, i), &dir, &path, &pid);
+		free(path);
+		if (dir)
+			dirs[n++] = dir;
+	}
+	return n;
+}
+
+static int
+isolate(struct host_ctx *c, const struct host_args *a, FILE *out, struct tmap_error *err)
+{
+	struct tmap_isolate_options opts = TMAP_ISOLATE_OPTIONS_INIT;
+	struct tmap_isolation *iso = NULL;
+	char *dirs[64] = {NULL};
+	size_t ndirs = guest_cgroups(c, dirs, 64);
+	int r;
+
+	opts.narrow = a->narrow;
+	opts.nnarrow = a->nnarrow;
+	opts.guest_cgroups = (const char *const *)dirs;
+	opts.nguest_cgroups = ndirs;
+	r = tmap_isolate(c->partition, &opts, &iso, err);
+	for (size_t i = 0; i < ndirs; i++)
+		free(dirs[i]);
+	if (r < 0)
+		return r;
+	r = tmap_state_set_isolation(c->state, iso, err);
+	if (r == 0)
+		r = tmap_state_save(c->state, c->host, err);
+	if (r < 0) {
+		/* Not recorded: not left in force either. */
+		struct tmap_error ignored = {0};
+		size_t n = tmap_isolation_change_count(iso);
+		const char **paths = calloc(n + 1, sizeof(*paths));
+		const char **values = calloc(n + 1, sizeof(*values));
+
+		for (size_t i = 0; paths && values && i < n; i++)
+			tmap_isolation_change(iso, i, &paths[i], &values[i], NULL);
+		if (!paths || !values || tmap_isolate_restore(paths, values, n, &ignored) < 0)
+			r = -ENOTRECOVERABLE;
+		free(paths);
+		free(values);
+		tmap_isolation_free(iso);
+		return r;
+	}
+	for (size_t i = 0; i < tmap_isolation_change_count(iso); i++) {
+		const char *path, *restore, *value;
+
+		tmap_isolation_change(iso, i, &path, &restore, &value);
+		fprintf(out, "  write '%s' to %s (was '%s')\n", value, path, restore);
+	}
+	for (size_t i = 0; i < tmap_isolation_refused_count(iso); i++)
+		fprintf(out, "  refused: %s\n", tmap_isolation_refused(iso, i));
+	tmap_isolation_free(iso);
+	return 0;
+}
+
+int
+host_isolate(int argc, char *argv[])
+{
+	struct host_args a = {.allowed = "stknu"};
+	struct host_ctx c = {0};
+	struct tmap_error err = {0};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = NULL;
+	int r;
+
+	r = host_options("host isolate", argc, argv, host_help, &a);
+	if (r != EXIT_OK)
+		return r < 0 ? EXIT_OK : r;
+	if (a.undo && (a.nnarrow || a.housekeeping))
+		return fail(EXIT_USAGE, "host isolate: --undo takes no --narrow or --housekeeping");
+	r = host_ctx_open(&c, a.topology, a.state, true,
+			  a.housekeeping && strcmp(a.housekeeping, "reserve") != 0 ? a.housekeeping :
+										      NULL);
+	if (r == EXIT_OK && !(out = open_memstream(&text, &len)))
+		r = fail(EXIT_RUNTIME, "out of memory");
+	if (r != EXIT_OK)
+		goto done;
+	if (tmap_state_isolation_count(c.state)) {
+		fprintf(out, "put back what the last isolation changed:\n");
+		if (undo_recorded(&c, out, &err) < 0) {
+			r = fail(EXIT_LEFT_CHANGED, "host isolate: %s", err.message);
+			goto done;
+		}
+	}
+	if (a.undo) {
+		if (tmap_state_save(c.state, c.host, &err) < 0)
+			r = fail(EXIT_RUNTIME, "%s", err.message);
+		else if (!text || !*text)
+			fprintf(out, "the host is not isolated: nothing to undo\n");
+		goto done;
+	}
+	if (a.housekeeping && tmap_state_set_housekeeping(
+				      c.state, strcmp(a.housekeeping, "reserve") == 0 ? NULL : a.housekeeping,
+				      &err) < 0) {
+		r = fail(EXIT_RUNTIME, "%s", err.message);
+		goto done;
+	}
+	fprintf(out, "isolated the dedicated guests' PUs (%s); the host keeps the rest:\n",
+		tmap_partition_isolated(c.partition));
+	r = isolate(&c, &a, out, &err);
+	if (r == -ENOTRECOVERABLE)
+		r = fail(EXIT_LEFT_CHANGED, "host isolate: %s", err.message);
+	else if (r == -EINVAL || r == -EOPNOTSUPP)
+		r = fail(EXIT_USAGE, "host isolate: %s", err.message);
+	else if (r < 0)
+		r = fail(EXIT_RUNTIME, "host isolate: %s (every file written was put back)",
+			 err.message);
+done:
+	if (out)
+		r = emit_stream(out, &text, r);
+	host_ctx_close(&c);
+	return r;
+}

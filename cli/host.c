@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * topomap host show|set, verify --host: the host as a whole (issue 15). The partition
+ * (housekeeping, shared pool, each dedicated guest, free), the boot-time fragments that
+ * isolate it, and the intruders: tasks that may run on a dedicated guest's PUs without
+ * being the guest's.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <topomap/backend.h>
+#include <topomap/topomap.h>
+
+#include "cli.h"
+#include "host.h"
+
+void
+host_ctx_close(struct host_ctx *c)
+{
+	c->partition = tmap_partition_free(c->partition);
+	c->state = tmap_state_close(c->state);
+	c->host = tmap_host_free(c->host);
+	c->topology = tmap_topology_free(c->topology);
+}
+
+int
+host_ctx_open(struct host_ctx *c, const char *source, const char *state_path, bool write,
+	      const char *housekeeping)
+{
+	struct tmap_solve_options opts = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_error err = {0};
+	int r;
+
+	if (!source)
+		source = "live";
+	r = tmap_topology_new(source, 0, &c->topology, &err);
+	if (r < 0)
+		return fail_lib(r, true, &err, "topology");
+	if (!state_path) {
+		state_path = secure_getenv("TOPOMAP_STATE");
+		if (!state_path || !state_path[0])
+			state_path = TOPOMAP_STATE_DEFAULT;
+	}
+	c->state_path = state_path;
+	r = tmap_state_open(state_path, write ? TMAP_STATE_WRITE : 0, &c->state, &err);
+	if (r < 0)
+		return fail(EXIT_RUNTIME, "%s", err.message);
+	opts.reserve = tmap_state_reserve(c->state);
+	r = tmap_host_new(c->topology, &opts, &c->host, &err);
+	if (r < 0)
+		return fail_lib(r, true, &err, "host");
+	if (tmap_state_load(c->state, c->host, &err) < 0)
+		return fail(EXIT_RUNTIME, "%s", err.message);
+	r = tmap_partition_new(c->host, tmap_state_reserve(c->state),
+			       housekeeping ? housekeeping : tmap_state_housekeeping(c->state), 0,
+			       &c->partition, &err);
+	if (r < 0)
+		return fail(r == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME, "%s", err.message);
+	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* host show */
+
+enum { SHOW_TABLE, SHOW_CMDLINE, SHOW_TUNED };
+
+static const struct choice show_formats[] = {
+	{"table", SHOW_TABLE}, {"cmdline", SHOW_CMDLINE}, {"tuned", SHOW_TUNED}, {NULL, 0}};
+
+static const char *
+or_none(const char *list)
+{
+	return list && *list ? list : "-";
+}
+
+static int
+show_partition(const struct tmap_partition *p, int format, FILE *out)
+{
+	const char *iso = tmap_partition_isolated(p);
+	const char *hk = tmap_partition_housekeeping(p);
+
+	if (format != SHOW_TABLE && !*iso)
+		return fail(EXIT_USAGE, "host show: no dedicated guest: nothing to isolate");
+	switch (format) {
+	case SHOW_CMDLINE:
+		/* managed_irq keeps managed interrupts off the set where the kernel can. */
+		fprintf(out, "isolcpus=managed_irq,domain,%s nohz_full=%s rcu_nocbs=%s", iso, iso,
+			iso);
+		if (*hk)
+			fprintf(out, " irqaffinity=%s", hk);
+		fputc('\n', out);
+		return EXIT_OK;
+	case SHOW_TUNED:
+		fprintf(out, "# /etc/tuned/cpu-partitioning-variables.conf\nisolated_cores=%s\n"
+			     "no_balance_cores=%s\n", iso, iso);
+		return EXIT_OK;
+	}
+	fprintf(out, "%-14s %s\n", "housekeeping", or_none(hk));
+	fprintf(out, "%-14s %s\n", "shared pool", or_none(tmap_partition_shared(p)));
+	for (size_t i = 0; i < tmap_partition_guest_count(p); i++)
+		fprintf(out, "%-14s %s (dedicated guest '%s')\n", "dedicated",
+			tmap_partition_guest_cpus(p, i), tmap_partition_guest_name(p, i));
+	fprintf(out, "%-14s %s\n", "free", or_none(tmap_partition_free_cpus(p)));
+	fprintf(out, "%-14s %s\n", "isolated", or_none(iso));
+	for (size_t i = 0; i < tmap_partition_warning_count(p); i++)
+		fprintf(out, "warning: %s\n", tmap_partition_warning(p, i));
+	return EXIT_OK;
+}
+
+/* Write what f printed to stdout in one go: the memstream's text, or "out of memory". */
+int
+emit_stream(FILE *out, char **text, int r)
+{
+	if (fclose(out) != 0) {
+		free(*text);
+		*text = NULL;
+		return fail(EXIT_RUNTIME, "out of memory");
+	}
+	if (r == EXIT_OK)
+		r = emit(*text ? *text : "");
+	free(*text);
+	*text = NULL;
+	return r;
+}
+
+/* Options common to the host commands; each returns EXIT_OK or the exit code. */
+int
+host_options(const char *cmd, int argc, char *argv[], const char *help,
+	     struct host_args *a)
+{
+	static const struct option options[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"state", required_argument, NULL, 's'},
+		{"topology", required_argument, NULL, 't'},
+		{"housekeeping", required_argument, NULL, 'k'},
+		{"format", required_argument, NULL, 'f'},
+		{"root", required_argument, NULL, 'r'},
+		{"host", no_argument, NULL, 'H'},
+		{"narrow", required_argument, NULL, 'n'},
+		{"undo", no_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		const char *allowed = a->allowed;
+
+		if (c == 'h')
+			return emit(help) == EXIT_OK ? -1 : EXIT_RUNTIME;
+		if (c == '?')
+			return unknown_option(cmd, options, optopt, argv, optind);
+		if (c == ':')
+			return missing_value(cmd, argv, optind);
+		if (!strchr(allowed, c))
+			return fail(EXIT_USAGE, "%s: %s is not an option of %s (see 'topomap %s --help')",
+				    cmd, argv[optind - 1], cmd, cmd);
+		switch (c) {
+		case 's':
+			a->state = optarg;
+			break;
+		case 't':
+			a->topology = optarg;
+			break;
+		case 'k':
+			if (strcmp(optarg, "reserve") != 0 && !is_list(optarg))
+				return fail(EXIT_USAGE, "%s: --housekeeping: '%s' is not a list of PUs or 'reserve'",
+					    cmd, optarg);
+			a->housekeeping = optarg;
+			break;
+		case 'f':
+			a->format = optarg;
+			break;
+		case 'r':
+			a->root = optarg;
+			break;
+		case 'H':
+			a->host = true;
+			break;
+		case 'n':
+			if (a->nnarrow == HOST_MAX_NARROW)
+				return fail(EXIT_USAGE, "%s: --narrow given more than %d times", cmd,
+					    HOST_MAX_NARROW);
+			a->narrow[a->nnarrow++] = optarg;
+			break;
+		case 'u':
+			a->undo = true;
+			break;
+		}
+	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, "%s: unexpected argument '%s'", cmd, argv[optind]);
+	return EXIT_OK;
+}
+
+static int
+host_show(int argc, char *argv[])
+{
+	struct host_args a = {.allowed = "stkf"};
+	struct host_ctx c = {0};
+	char *text = NULL;
+	size_t len = 0;
+	int format = SHOW_TABLE, r;
+	FILE *out;
+
+	r = host_options("host show", argc, argv, host_help, &a);
+	if (r != EXIT_OK)
+		return r < 0 ? EXIT_OK : r;
+	if (a.format && parse_choice("--format", a.format, show_formats, &format) != EXIT_OK)
+		return EXIT_USAGE;
+	r = host_ctx_open(&c, a.topology, a.state, false,
+			  a.housekeeping && strcmp(a.housekeeping, "reserve") == 0 ? NULL : a.housekeeping);
+	if (r == EXIT_OK) {
+		out = open_memstream(&text, &len);
+		if (!out)
+			r = fail(EXIT_RUNTIME, "out of memory");
+		else
+			r = emit_stream(out, &text, show_partition(c.partition, format, out));
+	}
+	host_ctx_close(&c);
+	return r;
+}
+
+/* host set --housekeeping: record it, refusing PUs a dedicated guest holds. */
+static int
+host_set(int argc, char *argv[])
+{
+	struct host_args a = {.allowed = "stk"};
+	struct host_ctx c = {0};
+	struct tmap_error err = {0};
+	const char *hk;
+	char line[256];
+	int r;
+
+	r = host_options("host set", argc, argv, host_help, &a);
+	if (r != EXIT_OK)
+		return r < 0 ? EXIT_OK : r;
+	if (!a.housekeeping)
+		return fail(EXIT_USAGE, "host set: nothing to set (give --housekeeping CPUSET)");
+	hk = strcmp(a.housekeeping, "reserve") == 0 ? NULL : a.housekeeping;
+	r = host_ctx_open(&c, a.topology, a.state, true, hk);
+	for (size_t i = 0; r == EXIT_OK && i < tmap_partition_warning_count(c.partition); i++)
+		if (strstr(tmap_partition_warning(c.partition, i), "housekeeping set shares"))
+			r = fail(EXIT_USAGE, "host set: %s", tmap_partition_warning(c.partition, i));
+	if (r == EXIT_OK && (tmap_state_set_housekeeping(c.state, hk, &err) < 0 ||
+			     tmap_state_save(c.state, c.host, &err) < 0))
+		r = fail(EXIT_RUNTIME, "%s", err.message);
+	if (r == EXIT_OK) {
+		snprintf(line, sizeof(line), "housekeeping: %s\n",
+			 or_none(tmap_partition_housekeeping(c.partition)));
+		r = emit(line);
+	}
+	host_ctx_close(&c);
+	return r;
+}
+
+int
+cmd_host(int argc, char *argv[])
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+
+	if (!sub)
+		return fail(EXIT_USAGE, "host: missing subcommand: show, set or isolate (see 'topomap host --help')");
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)
+		return emit(host_help);
+	if (strcmp(sub, "show") == 0)
+		return host_show(argc - 1, argv + 1);
+	if (strcmp(sub, "set") == 0)
+		return host_set(argc - 1, argv + 1);
+	if (strcmp(sub, "isolate") == 0)
+		return host_isolate(argc - 1, argv + 1);
+	return fail(EXIT_USAGE, "host: unknown subcommand '%s' (show, set or isolate)", sub);
+}

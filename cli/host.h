@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the host commands share (host.c, host-verify.c, lint.c): the host as the state holds
+ * it, with its partition, and their few options. */
+#ifndef TOPOMAP_CLI_HOST_H
+#define TOPOMAP_CLI_HOST_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <topomap/topomap.h>
+
+struct host_ctx {
+	struct tmap_topology *topology;
+	struct tmap_state *state;
+	struct tmap_host *host;
+	struct tmap_partition *partition;
+	const char *state_path;	/* the state's file */
+};
+
+#define HOST_MAX_NARROW 32
+
+struct host_args {
+	const char *allowed;	/* the option letters this command takes */
+	const char *state, *topology, *housekeeping, *format, *root;
+	bool host, undo;
+	size_t nnarrow;
+	const char *narrow[HOST_MAX_NARROW];	/* --narrow, repeatable */
+};
+
+/* The host of the state (--state, TOPOMAP_STATE or the default) and its partition, with
+ * housekeeping instead of the recorded one when not NULL. EXIT_OK or the exit code. */
+int host_ctx_open(struct host_ctx *c, const char *source, const char *state_path, bool write,
+		  const char *housekeeping);
+void host_ctx_close(struct host_ctx *c);
+/* Parse the options of a host command into a; -1 after --help, else EXIT_OK or the code. */
+int host_options(const char *cmd, int argc, char *argv[], const char *help, struct host_args *a);
+/* A recorded guest's own: its cgroup directory (absolute) and path (as /proc names it), its
+ * process; from its recorded target's identity. Each NULL or 0 when unknown. */
+void guest_owner(struct tmap_state *state, const char *name, char **ret_dir, char **ret_cgroup,
+		 pid_t *ret_pid);
+int host_isolate(int argc, char *argv[]);
+/* Close the memstream out and print its text (*text is freed) when r is EXIT_OK. */
+int emit_stream(FILE *out, char **text, int r);
+
+#endif

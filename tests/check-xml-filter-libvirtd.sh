@@ -1,0 +1,168 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The libvirt hook (contrib/libvirt-hook-qemu) on xml-filter, in a private libvirtd running
+# real QEMU/TCG domains on this machine's PUs, in a mount namespace of its own (tmpfs over
+# /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt; the QEMU capabilities cache
+# kept between runs in TOPOMAP_LIBVIRT_CACHE):
+#   - a domain that fits starts, and is pinned where the state records it (virsh vcpupin,
+#     the vcpu thread's Cpus_allowed_list in /proc);
+#   - a domain that does not fit is refused at start, with topomap's message in libvirt's
+#     error, and nothing is recorded;
+#   - a saved domain is released, and restored onto PUs that are free then.
+#
+# Usage: check-xml-filter-libvirtd.sh TOPOMAP HOOK    (as root; exit 77 = skipped)
+set -euo pipefail
+
+topomap=$1
+hook=$2
+LIBVIRTD=/usr/sbin/libvirtd
+QEMU=/usr/bin/qemu-system-x86_64
+URI=qemu:///system
+
+if [ "$(id -u)" != 0 ]; then echo "SKIP: not root"; exit 77; fi
+for p in "$LIBVIRTD" "$QEMU" /usr/bin/virsh /usr/bin/unshare; do
+	[ -x "$p" ] || { echo "SKIP: $p is not installed"; exit 77; }
+done
+if [ "$(nproc)" -lt 2 ]; then echo "SKIP: fewer than 2 PUs"; exit 77; fi
+# Everything below in a mount namespace: the daemon's directories vanish with it.
+if [ -z "${TOPOMAP_IN_NS:-}" ]; then
+	exec env TOPOMAP_IN_NS=1 unshare --mount --propagation private "$0" "$@"
+fi
+
+tmp=$(mktemp -d /tmp/topomap-hook-libvirtd-XXXXXX)
+mount -t tmpfs -o mode=0755 tmpfs "$tmp"
+lvpid=
+fail() {
+	echo "FAIL: $*"
+	echo "--- hook log"; cat "$tmp/hook.log" 2>/dev/null || :
+	echo "--- libvirtd log (tail)"; tail -20 "$tmp/libvirtd.log" 2>/dev/null || :
+	exit 1
+}
+# The cgroups libvirt makes under each controller's 'machine', when it was not there before.
+machine_made=()
+for c in /sys/fs/cgroup/*/; do
+	[ -d "${c}machine" ] || machine_made+=("${c}machine")
+done
+cleanup() {
+	# TOPOMAP_TEST_KEEP=DIR: the daemon's and the hook's logs are kept there.
+	if [ -n "${TOPOMAP_TEST_KEEP:-}" ]; then
+		cp "$tmp"/*.log "$TOPOMAP_TEST_KEEP"/ 2>/dev/null || :
+	fi
+	for d in hk-a hk-b hk-big; do timeout 20 virsh -c $URI destroy "$d" >/dev/null 2>&1 || :; done
+	if [ -n "$lvpid" ]; then kill "$lvpid" 2>/dev/null || :; wait "$lvpid" 2>/dev/null || :; fi
+	for m in "${machine_made[@]}"; do
+		[ -d "$m" ] && find "$m" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	umount -l "$tmp" 2>/dev/null || :
+	rmdir "$tmp" 2>/dev/null || :
+}
+trap cleanup EXIT
+
+for d in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt; do
+	mkdir -p "$tmp/${d%%:*}" "${d#*:}"
+	mount --bind "$tmp/${d%%:*}" "${d#*:}"
+done
+cache=${TOPOMAP_LIBVIRT_CACHE:-$tmp/cache}
+mkdir -p "$cache" /var/cache/libvirt
+mount --bind "$cache" /var/cache/libvirt
+getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+getent passwd libvirt-qemu >/dev/null || useradd --system --gid libvirt-qemu --no-create-home \
+	--home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
+printf 'user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\nstdio_handler = "file"\n' \
+	>/etc/libvirt/qemu.conf
+# libvirt gives a hook a clean environment: the wrapper gives topomap its own.
+mkdir -p /etc/libvirt/hooks
+cat >/etc/libvirt/hooks/qemu <<HOOK
+#!/bin/sh
+export TOPOMAP='$topomap' TOPOMAP_STATE='$tmp/state.json' TOPOMAP_HOOK_LOG='$tmp/hook.log'
+export TOPOMAP_PLUGIN_PATH='${TOPOMAP_PLUGIN_PATH:-}'
+exec '$hook' "\$@"
+HOOK
+chmod +x /etc/libvirt/hooks/qemu
+
+"$LIBVIRTD" --timeout 300 --pid-file "$tmp/libvirtd.pid" >"$tmp/libvirtd.log" 2>&1 &
+lvpid=$!
+for _ in $(seq 100); do
+	virsh -c $URI version >/dev/null 2>&1 && break
+	sleep 0.1
+done
+virsh -c $URI version >/dev/null 2>&1 || fail "libvirtd does not answer"
+
+domain_xml() { # NAME VCPUS
+	cat <<XML
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu placement='static'>$2</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <cpu mode='custom'><model fallback='allow'>qemu64</model></cpu>
+  <devices>
+    <emulator>$QEMU</emulator>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+}
+
+state_pus() { # NAME: the PUs the state records for the guest, or nothing
+	"$topomap" state --state "$tmp/state.json" --format json |
+		python3 -c 'import json,sys; g=[x["held"] for x in json.load(sys.stdin)["guests"] if x["name"]==sys.argv[1]]; print(g[0] if g else "")' "$1"
+}
+
+# The domain's vcpu 0 pinned to one PU, in libvirt and in /proc; prints the PU.
+wait_pinned() { # NAME
+	local pu="" pid tid
+	for _ in $(seq 100); do
+		pu=$(virsh -c $URI vcpupin "$1" --live 2>/dev/null | awk '$1 == "0" { print $2 }')
+		[[ $pu =~ ^[0-9]+$ ]] && [ "$pu" = "$(state_pus "$1")" ] && break
+		sleep 0.1
+	done
+	[[ $pu =~ ^[0-9]+$ ]] || fail "$1: vcpu 0 is not pinned to one PU: '$pu'"
+	pid=$(cat "/run/libvirt/qemu/$1.pid")
+	for tid in /proc/"$pid"/task/*; do
+		grep -q '^CPU 0/' "$tid/comm" 2>/dev/null || continue
+		grep -q "^Cpus_allowed_list:[[:space:]]*$pu\$" "$tid/status" ||
+			fail "$1: vcpu 0's thread is allowed '$(grep Cpus_allowed_list "$tid/status")', not $pu"
+		echo "$pu"
+		return
+	done
+	fail "$1: no vcpu thread in /proc/$pid"
+}
+
+# A domain that fits: started, and pinned where the state records it.
+domain_xml hk-a 1 >"$tmp/a.xml"
+virsh -c $URI define "$tmp/a.xml" >/dev/null
+timeout 60 virsh -c $URI start hk-a >/dev/null || fail "hk-a did not start"
+pu_a=$(wait_pinned hk-a)
+echo "hk-a: started on PU $pu_a"
+
+# A domain that does not fit (every PU but hk-a's are this host's): refused at start, with
+# topomap's message in libvirt's error, and not recorded.
+domain_xml hk-big "$(nproc)" >"$tmp/big.xml"
+virsh -c $URI define "$tmp/big.xml" >/dev/null
+if virsh -c $URI start hk-big >"$tmp/out" 2>"$tmp/err"; then
+	fail "hk-big started on a host without room for it"
+fi
+grep -q "topomap: hk-big: " "$tmp/err" || fail "libvirt's error does not say topomap's: $(cat "$tmp/err")"
+[ "$(virsh -c $URI domstate hk-big)" = "shut off" ] || fail "hk-big runs"
+[ -z "$(state_pus hk-big)" ] || fail "hk-big was recorded"
+echo "hk-big: refused: $(grep -o 'topomap: hk-big: .*' "$tmp/err" | head -1)"
+
+# Saved: released. Another domain takes a PU. Restored: on a PU free then.
+virsh -c $URI save hk-a "$tmp/a.sav" >/dev/null || fail "cannot save hk-a"
+for _ in $(seq 50); do [ -z "$(state_pus hk-a)" ] && break; sleep 0.1; done
+[ -z "$(state_pus hk-a)" ] || fail "hk-a is still recorded after its save"
+domain_xml hk-b 1 >"$tmp/b.xml"
+virsh -c $URI define "$tmp/b.xml" >/dev/null
+virsh -c $URI start hk-b >/dev/null || fail "hk-b did not start"
+pu_b=$(wait_pinned hk-b)
+virsh -c $URI restore "$tmp/a.sav" >/dev/null 2>"$tmp/err" || fail "restore: $(cat "$tmp/err")"
+pu_a2=$(wait_pinned hk-a)
+[ "$pu_a2" != "$pu_b" ] || fail "hk-a was restored onto hk-b's PU $pu_b"
+echo "hk-a: saved on PU $pu_a, hk-b started on PU $pu_b, hk-a restored on PU $pu_a2"
+# The restored XML is the one the hook wrote: pinned from the start.
+virsh -c $URI dumpxml hk-a | grep -q "<vcpupin vcpu='0' cpuset='$pu_a2'/>" ||
+	fail "hk-a's live XML has no vcpupin to $pu_a2"
+echo "libvirt hook with libvirtd: ok"

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""topomap xml-filter end to end.
+
+Round trip: every domain XML found (tests/data/xml-filter, the libvirt-domain fuzz seeds,
+libvirt's test fixtures where this machine has them: TOPOMAP_LIBVIRT_FIXTURES, a directory
+searched recursively, and /usr/share/libvirt) is filtered with --dry-run on the example host.
+For each that is placed: every element, attribute, text, comment and processing instruction
+outside the rewritten ones is in the output as it was; the rewritten ones hold a placement
+(one PU per vcpu, no PU twice, <vcpu cpuset> their union with the emulator's, a memnode per
+cell); a domain libvirt's schema accepts is still accepted (virt-xml-validate); and filtering
+the output again gives it back unchanged.
+
+Record: with --state the guest is recorded as placed, the next domain lands on other PUs, and
+one that does not fit is exit 3 with one line, nothing on stdout, the state file unchanged.
+
+Usage: check-xml-filter.py TOPOMAP SOURCE_ROOT
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+topomap, root = sys.argv[1], sys.argv[2]
+data = os.path.join(root, "tests", "data")
+host = os.path.join(data, "host-hugepages.xml")
+failures = 0
+
+
+def fail(msg):
+    global failures
+    failures += 1
+    print("FAIL:", msg)
+
+
+def run(args, stdin, code=None):
+    p = subprocess.run([topomap, *args], input=stdin, capture_output=True)
+    if code is not None and p.returncode != code:
+        fail(f"topomap {' '.join(args)}: exit {p.returncode}, not {code}: {p.stderr.decode()}")
+    return p
+
+
+def parse(text):
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
+    parser.feed(text)
+    return parser.close()
+
+
+REWRITTEN = {"cputune": {"vcpupin", "emulatorpin", "iothreadpin"},
+             "numatune": {"memory", "memnode"}, "memoryBacking": {"hugepages"}}
+
+
+def kept(dom):
+    """What xml-filter must keep: every node but the rewritten ones, as (path, tag, attrs, text)."""
+    out = []
+
+    def walk(e, path, parent):
+        tag = e.tag if isinstance(e.tag, str) else e.tag.__name__
+        if parent in REWRITTEN and tag in REWRITTEN[parent] and path.count("/") == 3:
+            return
+        attrs = dict(e.attrib)
+        if path == "/domain/" and tag == "vcpu":
+            attrs.pop("cpuset", None)
+            attrs.pop("placement", None)
+        out.append((path + tag, tuple(sorted(attrs.items())), (e.text or "").strip()))
+        for c in e:
+            walk(c, path + tag + "/", tag)
+
+    walk(dom, "/", "")
+    return out
+
+
+def pus(lst):
+    s = set()
+    for part in filter(None, lst.split(",")):
+        a, _, b = part.partition("-")
+        s.update(range(int(a), int(b or a) + 1))
+    return s
+
+
+def check_placement(name, out):
+    vcpus = int(out.find("vcpu").text)
+    pins = out.findall("cputune/vcpupin")
+    got = sorted(int(p.get("vcpu")) for p in pins)
+    if got != list(range(vcpus)):
+        fail(f"{name}: vcpupins for {got}, not 0 to {vcpus - 1}")
+        return
+    sets = [pus(p.get("cpuset")) for p in pins]
+    if any(len(s) != 1 for s in sets) or len(set().union(*sets)) != vcpus:
+        fail(f"{name}: vcpus do not each have a PU of their own: {[p.get('cpuset') for p in pins]}")
+    emu = out.find("cputune/emulatorpin")
+    union = set().union(*sets) | (pus(emu.get("cpuset")) if emu is not None else set())
+    if emu is None or pus(out.find("vcpu").get("cpuset")) != union:
+        fail(f"{name}: <vcpu cpuset> is not the vcpus' and emulator's PUs")
+    mem = out.find("numatune/memory")
+    if mem is None or not mem.get("nodeset"):
+        fail(f"{name}: no <numatune><memory nodeset>")
+    cells = out.findall("cpu/numa/cell")
+    memnodes = out.findall("numatune/memnode")
+    if cells and sorted(int(m.get("cellid")) for m in memnodes) != sorted(int(c.get("id")) for c in cells):
+        fail(f"{name}: memnodes {[m.get('cellid') for m in memnodes]} for cells {[c.get('id') for c in cells]}")
+
+
+def validates(path):
+    if not shutil.which("virt-xml-validate"):
+        return None
+    p = subprocess.run(["virt-xml-validate", path, "domain"], capture_output=True)
+    return p.returncode == 0
+
+
+def fixtures():
+    files = sorted(glob.glob(os.path.join(data, "xml-filter", "*.xml")))
+    files += sorted(glob.glob(os.path.join(root, "fuzz", "corpus", "libvirt-domain", "*.xml")))
+    extra = [os.environ.get("TOPOMAP_LIBVIRT_FIXTURES", ""), "/usr/share/libvirt"]
+    for d in filter(None, extra):
+        for f in sorted(glob.glob(os.path.join(d, "**", "*.xml"), recursive=True)):
+            try:
+                with open(f, "rb") as fh:
+                    head = fh.read(4096)
+            except OSError:
+                continue
+            if b"<domain" in head and b"<domainCapabilities" not in head:
+                files.append(f)
+    return files
+
+
+tmp = tempfile.mkdtemp()
+counts = {"placed": 0, "does not fit": 0, "refused": 0}
+for path in fixtures():
+    name = os.path.relpath(path, root) if path.startswith(root) else path
+    text = open(path, "rb").read()
+    p = run(["xml-filter", "--dry-run", "--topology", host], text)
+    if p.returncode == 3:
+        counts["does not fit"] += 1
+        continue
+    if p.returncode != 0:
+        counts["refused"] += 1
+        if p.stdout or p.stderr.count(b"\n") != 1:
+            fail(f"{name}: refused without exactly one line, or with output: {p.stderr!r}")
+        continue
+    counts["placed"] += 1
+    try:
+        before, after = parse(text), parse(p.stdout)
+    except ET.ParseError as e:
+        fail(f"{name}: output is not XML: {e}")
+        continue
+    a, b = kept(before), kept(after)
+    missing = [x for x in a if x not in b]
+    if missing or len(a) != len([x for x in b if x in a]):
+        fail(f"{name}: {len(missing)} node(s) not kept, first {missing[:3]}")
+    check_placement(name, after)
+    for c in (b"<!--", b"<?"):
+        if text.lstrip().startswith(c) and not p.stdout.lstrip().startswith(b"<?xml") and c not in p.stdout:
+            fail(f"{name}: lost what came before <domain>")
+    if b"<!--" in text.split(b"<domain", 1)[0] and p.stdout.count(b"<!--") < text.count(b"<!--"):
+        fail(f"{name}: a comment was lost")
+    again = run(["xml-filter", "--dry-run", "--topology", host], p.stdout)
+    if again.returncode != 0 or again.stdout != p.stdout:
+        fail(f"{name}: filtering the output again changed it")
+    out_path = os.path.join(tmp, "out.xml")
+    open(out_path, "wb").write(p.stdout)
+    if validates(path) and not validates(out_path):
+        fail(f"{name}: libvirt's schema accepts the input, not the output")
+print("round trip:", ", ".join(f"{v} {k}" for k, v in counts.items()))
+own = [f for f in glob.glob(os.path.join(data, "xml-filter", "*.xml")) if not f.endswith("too-big.xml")]
+if counts["placed"] < len(own):
+    fail(f"only {counts['placed']} domains placed, fewer than tests/data/xml-filter holds")
+
+# Record: the guest goes into the state; the next one lands elsewhere.
+state = os.path.join(tmp, "state.json")
+args = ["xml-filter", "--topology", host, "--state", state]
+db = run(args, open(os.path.join(data, "xml-filter", "pretty-cells-hugepages.xml"), "rb").read(), 0)
+web = run(args, open(os.path.join(data, "xml-filter", "compact-plain.xml"), "rb").read(), 0)
+held = {}
+for name, p in (("db", db), ("web", web)):
+    held[name] = pus(parse(p.stdout).find("vcpu").get("cpuset"))
+if held["db"] & held["web"]:
+    fail(f"db and web share PUs: {held}")
+st = subprocess.run([topomap, "state", "--topology", host, "--state", state, "--format", "json"],
+                    capture_output=True, text=True)
+recorded = {g["name"]: pus(g["held"]) for g in json.loads(st.stdout)["guests"]}
+if recorded != held:
+    fail(f"the state holds {recorded}, the XML says {held}")
+# The same domain again (libvirt's prepare after restore): the same placement.
+again = run(args, open(os.path.join(data, "xml-filter", "compact-plain.xml"), "rb").read(), 0)
+if again.stdout != web.stdout:
+    fail("filtering a recorded domain again moved it")
+before = open(state, "rb").read()
+big = run(args, open(os.path.join(data, "xml-filter", "too-big.xml"), "rb").read(), 3)
+if big.stdout or big.stderr.count(b"\n") != 1 or not big.stderr.startswith(b"topomap: "):
+    fail(f"a domain that does not fit: stdout {big.stdout!r}, stderr {big.stderr!r}")
+if open(state, "rb").read() != before:
+    fail("a domain that does not fit changed the state")
+bad = run(args, b"<domain><name>x</name></domain>", 2)
+if bad.stdout or open(state, "rb").read() != before:
+    fail("a domain without <vcpu> printed or recorded something")
+
+print(f"xml-filter: {'ok' if not failures else f'{failures} failure(s)'}")
+sys.exit(1 if failures else 0)

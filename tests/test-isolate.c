@@ -1,0 +1,791 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Dedicated means dedicated (issue 15): the host's tasks read from the real /proc, the
+ * intruders on a guest's PUs among them, with two guest cgroups in this machine's real cgroup
+ * v1 cpuset hierarchy holding sleeping tasks, and a task pinned by hand onto a guest's PU.
+ *
+ * Below /sys/fs/cgroup/cpuset/topomap-isolate-<pid>, which teardown removes after killing
+ * the sleepers. Skips (77) when not root, without a v1 cpuset hierarchy or with one PU.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <topomap/plugin.h>
+
+#include "testlib.h"
+
+#define CPUSET_ROOT "/sys/fs/cgroup/cpuset"
+#define MAX_CHILDREN 8
+
+static char base[256];		/* CPUSET_ROOT/topomap-isolate-<pid> */
+static char rel[128];		/* /topomap-isolate-<pid> */
+static pid_t children[MAX_CHILDREN];
+static size_t nchildren;
+
+static void
+write_file(const char *dir, const char *file, const char *value)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, value, strlen(value)), (ssize_t)strlen(value));
+	close(fd);
+}
+
+/* A sleeping child, pinned onto cpu when cpu >= 0, moved into cgroup dir when dir is set. */
+static pid_t
+sleeper(const char *dir, int cpu)
+{
+	char text[32], ready;
+	int fds[2];
+	pid_t pid;
+
+	/* The child says when it is pinned: a scan must not see it before. */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (cpu >= 0) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			if (sched_setaffinity(0, sizeof(set), &set) < 0)
+				_exit(1);
+		}
+		if (write(fds[1], "r", 1) != 1)
+			_exit(1);
+		close(fds[1]);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &ready, 1), 1);
+	close(fds[0]);
+	children[nchildren++] = pid;
+	if (dir) {
+		snprintf(text, sizeof(text), "%d", (int)pid);
+		write_file(dir, "cgroup.procs", text);
+	}
+	return pid;
+}
+
+static void
+make_cgroup(const char *name, const char *cpus, char *ret, size_t size)
+{
+	snprintf(ret, size, "%s/%s", base, name);
+	assert_int_equal(mkdir(ret, 0755), 0);
+	write_file(ret, "cpuset.mems", "0");
+	write_file(ret, "cpuset.cpus", cpus);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(rel, sizeof(rel), "/topomap-isolate-%d", (int)getpid());
+	snprintf(base, sizeof(base), "%s%s", CPUSET_ROOT, rel);
+	if (mkdir(base, 0755) < 0)
+		return -1;
+	write_file(base, "cpuset.mems", "0");
+	write_file(base, "cpuset.cpus", "0-1");
+	return 0;
+}
+
+static int
+setup_all(void **state)
+{
+	return setup(state) | test_state_setup(state);
+}
+
+static int teardown(void **state);
+
+static int
+teardown_all(void **state)
+{
+	/* A test that failed halfway leaves nothing isolated behind. */
+	struct test_result r = RUN("host", "isolate", "--undo");
+
+	test_result_clear(&r);
+	return teardown(state) | test_state_teardown(state);
+}
+
+static int
+teardown(void **state)
+{
+	char path[512];
+
+	(void)state;
+	for (size_t i = 0; i < nchildren; i++) {
+		kill(children[i], SIGKILL);
+		waitpid(children[i], NULL, 0);
+	}
+	nchildren = 0;
+	for (const char *const *n = (const char *const[]){"g1", "g2", "sys/a", "sys", NULL}; *n;
+	     n++) {
+		snprintf(path, sizeof(path), "%s/%s", base, *n);
+		rmdir(path);
+	}
+	rmdir(base);
+	return 0;
+}
+
+/* Is a task of process pid among the indexes? */
+static bool
+lists_pid(const struct tmap_tasks *tasks, const size_t *idx, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++) {
+		pid_t p;
+
+		assert_int_equal(tmap_task_ids(tasks, idx[i], &p, NULL), 0);
+		if (p == pid)
+			return true;
+	}
+	return false;
+}
+
+/* Two guests in their cgroups (g1 on PU 1, g2 on PU 0), sleeping tasks in each, and one task
+ * pinned by hand onto PU 1: that one, and none of the guests', intrudes on g1. */
+static void
+test_intruders_cgroup_v1(void **state)
+{
+	char g1[300], g2[300];
+	_cleanup_free_ char *own = NULL;
+	_cleanup_free_ size_t *idx = NULL;
+	struct tmap_tasks *tasks = NULL;
+	struct tmap_error err = {0};
+	pid_t a, b, c, intruder, elsewhere;
+	size_t n = 0;
+
+	(void)state;
+	make_cgroup("g1", "1", g1, sizeof(g1));
+	make_cgroup("g2", "0", g2, sizeof(g2));
+	a = sleeper(g1, -1);
+	b = sleeper(g1, -1);
+	c = sleeper(g2, -1);
+	intruder = sleeper(NULL, 1);
+	elsewhere = sleeper(NULL, 0);
+
+	assert_int_equal(tmap_cgroup_path(g1, &own, &err), 0);
+	assert_true(strncmp(own, rel, strlen(rel)) == 0);
+	assert_string_equal(own + strlen(rel), "/g1");
+
+	assert_int_equal(tmap_tasks_read(NULL, 0, &tasks, &err), 0);
+	assert_true(tmap_tasks_count(tasks) > 5);
+	assert_int_equal(tmap_tasks_intruders(tasks, "1", own, 0, 0, &idx, &n, &err), 0);
+	assert_true(lists_pid(tasks, idx, n, intruder));
+	assert_false(lists_pid(tasks, idx, n, a));
+	assert_false(lists_pid(tasks, idx, n, b));
+	assert_false(lists_pid(tasks, idx, n, c));
+	assert_false(lists_pid(tasks, idx, n, elsewhere));
+	/* The intruder as it is named: its command, its cgroup (the root), its allowed list. */
+	for (size_t i = 0; i < n; i++) {
+		pid_t p;
+
+		tmap_task_ids(tasks, idx[i], &p, NULL);
+		if (p != intruder)
+			continue;
+		assert_string_equal(tmap_task_cpus(tasks, idx[i]), "1");
+		assert_string_equal(tmap_task_cgroup(tasks, idx[i]), "/");
+		assert_non_null(tmap_task_comm(tasks, idx[i]));
+		assert_false(tmap_task_is_pinned_kernel(tasks, idx[i]));
+	}
+	/* Without the guest's own cgroup, its tasks intrude too; its process alone excludes it. */
+	free(idx);
+	idx = NULL;
+	assert_int_equal(tmap_tasks_intruders(tasks, "1", NULL, a, 0, &idx, &n, &err), 0);
+	assert_false(lists_pid(tasks, idx, n, a));
+	assert_true(lists_pid(tasks, idx, n, b));
+	tmap_tasks_free(tasks);
+}
+
+/* The kernel's per-CPU threads (ksoftirqd/N, migration/N) cannot move: listed apart, never
+ * among the intruders. */
+static void
+test_pinned_kernel_threads(void **state)
+{
+	_cleanup_free_ size_t *idx = NULL, *pinned = NULL;
+	struct tmap_tasks *tasks = NULL;
+	struct tmap_error err = {0};
+	size_t n = 0, npinned = 0;
+	bool seen = false;
+
+	(void)state;
+	assert_int_equal(tmap_tasks_read(NULL, 0, &tasks, &err), 0);
+	assert_int_equal(tmap_tasks_intruders(tasks, "1", NULL, 0, 0, &idx, &n, &err), 0);
+	assert_int_equal(tmap_tasks_intruders(tasks, "1", NULL, 0, TMAP_TASKS_PINNED_KERNEL,
+					      &pinned, &npinned, &err),
+			 0);
+	for (size_t i = 0; i < npinned; i++) {
+		const char *comm = tmap_task_comm(tasks, pinned[i]);
+
+		assert_true(tmap_task_is_pinned_kernel(tasks, pinned[i]));
+		seen |= streq(comm, "ksoftirqd/1") || streq(comm, "migration/1");
+	}
+	assert_true(seen);
+	for (size_t i = 0; i < n; i++) {
+		const char *comm = tmap_task_comm(tasks, idx[i]);
+
+		assert_false(tmap_task_is_pinned_kernel(tasks, idx[i]));
+		assert_false(streq(comm, "ksoftirqd/1") || streq(comm, "migration/1"));
+	}
+	assert_int_equal(tmap_tasks_intruders(tasks, "1-", NULL, 0, 0, &idx, &n, &err), -EINVAL);
+	assert_int_equal(tmap_tasks_intruders(tasks, "1", NULL, 0, 8, &idx, &n, &err), -EINVAL);
+	tmap_tasks_free(tasks);
+}
+
+/* A proc root that is not there, and one whose task says nonsense, are refused with the
+ * file named; a task that ends while it is read is left out. */
+static void
+test_refusals(void **state)
+{
+	char dir[] = "/tmp/topomap-proc-XXXXXX", path[256];
+	struct tmap_tasks *tasks = NULL;
+	struct tmap_error err = {0};
+	int fd;
+
+	(void)state;
+	assert_int_equal(tmap_tasks_read("/nonexistent-proc", 0, &tasks, &err), -ENOENT);
+	assert_non_null(strstr(err.message, "/nonexistent-proc"));
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/42", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	/* A process without its cgroup file ended: nothing. */
+	assert_int_equal(tmap_tasks_read(dir, 0, &tasks, &err), 0);
+	assert_int_equal(tmap_tasks_count(tasks), 0);
+	tasks = tmap_tasks_free(tasks);
+	snprintf(path, sizeof(path), "%s/42/cgroup", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(write(fd, "0::/x\n", 6) == 6);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/42/task", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/42/task/42", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/42/task/42/status", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(write(fd, "Name:\tx\nPPid:\t1\nCpus_allowed_list:\t0-\n", 38) == 38);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/42/task/42/stat", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(write(fd, "42 (x) S 1 1 1 0 -1 4194304 0\n", 30) == 30);
+	close(fd);
+	assert_int_equal(tmap_tasks_read(dir, 0, &tasks, &err), -EBADMSG);
+	assert_non_null(strstr(err.message, "thread 42 of process 42"));
+	assert_null(tasks);
+	for (const char *const *f = (const char *const[]){"42/task/42/status", "42/task/42/stat",
+							    "42/cgroup", NULL};
+	     *f; f++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *f);
+		unlink(path);
+	}
+	for (const char *const *f = (const char *const[]){"42/task/42", "42/task", "42", "", NULL};
+	     *f; f++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *f);
+		rmdir(path);
+	}
+}
+
+/* verify --host through the built command: two guests applied to cgroups of their own with
+ * the cgroup backend, sleeping tasks in each, a task pinned by hand onto g1's PU. It exits 4
+ * naming that task (pid, comm, cgroup, allowed list) and none of the guests' tasks. */
+static void
+test_verify_host_cli(void **state)
+{
+	char g1[300], g2[300], cg[300], needle[160];
+	_cleanup_free_ char *cpus1 = NULL;
+	struct test_result r;
+	pid_t a, b, intruder;
+
+	(void)state;
+	snprintf(cg, sizeof(cg), "%s/g1", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
+		"--vcpus", "1");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	snprintf(cg, sizeof(cg), "%s/g2", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g2",
+		"--vcpus", "1");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	snprintf(g1, sizeof(g1), "%s/g1", base);
+	snprintf(g2, sizeof(g2), "%s/g2", base);
+	{
+		char path[400];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/cpuset.cpus", g1);
+		assert_non_null(f = fopen(path, "r"));
+		cpus1 = calloc(1, 32);
+		assert_non_null(fgets(cpus1, 32, f));
+		fclose(f);
+		cpus1[strcspn(cpus1, "\n")] = '\0';
+	}
+	a = sleeper(g1, -1);
+	b = sleeper(g2, -1);
+	intruder = sleeper(NULL, atoi(cpus1));
+
+	r = RUN("verify", "--host");
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "g1                   in force"));
+	assert_non_null(strstr(r.out, "housekeeping: -"));
+	/* Its comm is the test's (or valgrind's, under it). */
+	snprintf(needle, sizeof(needle), "pid %d tid %d comm '", (int)intruder, (int)intruder);
+	{
+		const char *line = strstr(r.out, needle);
+		char tail[64];
+
+		assert_non_null(line);
+		snprintf(tail, sizeof(tail), "' cgroup / allowed %s\n", cpus1);
+		assert_non_null(strstr(line, tail));
+		assert_true(strstr(line, tail) < strchr(line, '\n') + 1);
+	}
+	snprintf(needle, sizeof(needle), "pid %d ", (int)a);
+	assert_null(strstr(r.out, needle));
+	snprintf(needle, sizeof(needle), "pid %d ", (int)b);
+	assert_null(strstr(r.out, needle));
+	assert_non_null(strstr(r.out, "kernel threads that cannot move (not drift)"));
+	assert_non_null(strstr(r.err, "tasks intrude on dedicated PUs"));
+	test_result_clear(&r);
+
+	r = RUN("host", "show");
+	assert_int_equal(r.status, 0);
+	snprintf(needle, sizeof(needle), "dedicated      %s (dedicated guest 'g1')", cpus1);
+	assert_non_null(strstr(r.out, needle));
+	test_result_clear(&r);
+}
+
+/* Every /proc/irq/N/smp_affinity_list, as one text. */
+static char *
+irq_affinities(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	DIR *d = opendir("/proc/irq");
+	struct dirent *de;
+
+	assert_non_null(out);
+	while (d && (de = readdir(d))) {
+		char path[300], line[256] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/irq/%s/smp_affinity_list", de->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(line, sizeof(line), f))
+			fprintf(out, "%s %s", de->d_name, line);
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	fclose(out);
+	return text;
+}
+
+static char *
+file_line(const char *dir, const char *file)
+{
+	char path[512], *line = calloc(1, 256);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(line, 256, f));
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	return line;
+}
+
+static void
+assert_cpus(const char *dir, const char *want)
+{
+	char *line = file_line(dir, "cpuset.cpus");
+
+	assert_string_equal(line, want);
+	free(line);
+}
+
+/* host isolate on the real cgroup v1 hierarchy: a guest on PU 1 (PU 0 reserved), a "system"
+ * cgroup with a child holding a sleeping task. The system cgroups are narrowed children
+ * first, the task's Cpus_allowed_list with them, and verify --host no longer names it; an
+ * injected failure at the second write puts the first back and records nothing; --undo puts
+ * back every cgroup file and interrupt. */
+static void
+test_isolate_cgroup_v1(void **state)
+{
+	char sys[300], sub[320], narrow[160], needle[160];
+	_cleanup_free_ char *irqs = irq_affinities();
+	struct test_result r;
+	pid_t task;
+
+	(void)state;
+	snprintf(narrow, sizeof(narrow), "%s/g1", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", narrow, "--create", "--name", "g1",
+		"--vcpus", "1", "--reserve", "0");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	make_cgroup("sys", "0-1", sys, sizeof(sys));
+	snprintf(sub, sizeof(sub), "%s/a", sys);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	write_file(sub, "cpuset.mems", "0");
+	write_file(sub, "cpuset.cpus", "0-1");
+	task = sleeper(sub, -1);
+	snprintf(narrow, sizeof(narrow), "%s/sys", rel + 1);
+
+	/* A write that fails halfway: the first one (the child) is put back, nothing recorded. */
+	test_inject_fault("write", 2, 0);
+	r = RUN("host", "isolate", "--narrow", narrow);
+	test_inject_fault(NULL, 0, 0);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "every file written was put back"));
+	test_result_clear(&r);
+	assert_cpus(sub, "0-1");
+	assert_cpus(sys, "0-1");
+	r = RUN("host", "isolate", "--undo");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "nothing to undo"));
+	test_result_clear(&r);
+
+	/* For real. */
+	r = RUN("host", "isolate", "--narrow", narrow);
+	assert_int_equal(r.status, 0);
+	assert_true(strstr(r.out, "a/cpuset.cpus (was '0-1')") < strstr(r.out, "sys/cpuset.cpus (was '0-1')"));
+	test_result_clear(&r);
+	{
+		char path[64], buf[4096];
+		FILE *f;
+		size_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)task);
+		assert_non_null(f = fopen(path, "r"));
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		assert_non_null(strstr(buf, "Cpus_allowed_list:\t0\n"));
+	}
+	r = RUN("verify", "--host");
+	snprintf(needle, sizeof(needle), "pid %d ", (int)task);
+	assert_null(strstr(r.out, needle));
+	test_result_clear(&r);
+
+	/* --undo: every file as it was. */
+	r = RUN("host", "isolate", "--undo");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	assert_cpus(sub, "0-1");
+	assert_cpus(sys, "0-1");
+	{
+		_cleanup_free_ char *after = irq_affinities();
+
+		assert_string_equal(after, irqs);
+	}
+}
+
+/* The partition of a host with SMT (siblings n and n+8): the traps, each with its fix, and the
+ * boot-time set (whole cores where the sibling is free). */
+static void
+test_partition_traps(void **state)
+{
+	struct tmap_topology *t = test_topology("synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:2");
+	struct tmap_host *h = NULL;
+	struct tmap_partition *p = NULL;
+	struct tmap_plan *plan = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	struct tmap_solve_options opts = TMAP_SOLVE_OPTIONS_INIT;
+	bool split_reserve = false, sibling_hk = false, sibling_guest = false;
+
+	(void)state;
+	opts.reserve = "0"; /* half of core 0 */
+	assert_int_equal(tmap_host_new(t, &opts, &h, &err), 0);
+	/* a: 2 vcpus that prefer siblings, a whole core; b, c, d: one vcpu each, prefer: b on
+	 * the reserve's half core, c and d on one core's two PUs. */
+	for (const char *const *n = (const char *const[]){"a", "b", "c", "d", NULL}; *n; n++) {
+		assert_int_equal(tmap_guest_new(*n, streq(*n, "a") ? 2 : 1, &g, &err), 0);
+		assert_int_equal(tmap_host_place(h, g, &plan, &err), 0);
+		tmap_plan_free(plan);
+		tmap_guest_free(g);
+	}
+	assert_int_equal(tmap_partition_new(h, "0", NULL, 0, &p, &err), 0);
+	assert_string_equal(tmap_partition_housekeeping(p), "0");
+	assert_int_equal(tmap_partition_guest_count(p), 4);
+	assert_string_equal(tmap_partition_guest_cpus(p, 1), "1");
+	for (size_t i = 0; i < tmap_partition_warning_count(p); i++) {
+		const char *w = tmap_partition_warning(p, i);
+
+		split_reserve |= strstr(w, "the reserve splits a core: PU 0 is reserved, its SMT sibling 1 is not; fix: reserve whole cores (--reserve 0,1, or neither)") != NULL;
+		sibling_hk |= strstr(w, "dedicated guest 'b' holds PU 1, whose SMT sibling 0 belongs to the housekeeping set; fix: ") != NULL;
+		sibling_guest |= strstr(w, "dedicated guest 'c' holds PU 4, whose SMT sibling 5 belongs to guest 'd'; fix: apply 'c' again with --thread-policy isolate or require") != NULL;
+	}
+	assert_true(split_reserve);
+	assert_true(sibling_hk);
+	assert_true(sibling_guest);
+	/* Boot-time isolation: every dedicated PU, never a housekeeping one. */
+	assert_string_equal(tmap_partition_isolated(p), "1-5");
+	assert_string_equal(tmap_partition_free_cpus(p), "6-15");
+	p = tmap_partition_free(p);
+	/* A guest alone on a core: its free sibling is isolated with it; no trap. */
+	assert_int_equal(tmap_host_release(h, "d"), 0);
+	assert_int_equal(tmap_host_release(h, "b"), 0);
+	assert_int_equal(tmap_partition_new(h, "0-1", "0-1", 0, &p, &err), 0);
+	assert_int_equal(tmap_partition_warning_count(p), 0);
+	assert_string_equal(tmap_partition_isolated(p), "2-5");
+	p = tmap_partition_free(p);
+	assert_int_equal(tmap_partition_new(h, "0", "0-", 0, &p, &err), -EINVAL);
+	assert_int_equal(tmap_partition_new(h, "0", "99", 0, &p, &err), -EINVAL);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* topomap lint: one test per trap, on crafted inputs (a synthetic host with SMT, a state made
+ * with the library, a root directory with the system's files) */
+
+#define LINT_HOST "synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:2" /* cores 2k, 2k+1 */
+
+static char lint_dir[] = "/tmp/topomap-lint-XXXXXX";
+static char lint_state[128];
+
+/* A file below the lint root, its directories made. */
+static void
+lint_file(const char *rel_path, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/root%s", lint_dir, rel_path);
+	for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A state for LINT_HOST with the reserve and guests given as "name:vcpus[:isolate]". */
+static void
+lint_make_state(const char *reserve, const char *const *guests)
+{
+	struct tmap_topology *t = test_topology(LINT_HOST);
+	struct tmap_solve_options opts = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+
+	unlink(lint_state);
+	opts.reserve = reserve;
+	assert_int_equal(tmap_state_open(lint_state, TMAP_STATE_WRITE, &st, &err), 0);
+	assert_int_equal(tmap_state_set_reserve(st, reserve, &err), 0);
+	assert_int_equal(tmap_host_new(t, &opts, &h, &err), 0);
+	for (; *guests; guests++) {
+		char name[32];
+		unsigned vcpus = 0;
+		struct tmap_guest *g = NULL;
+		struct tmap_plan *plan = NULL;
+
+		assert_true(sscanf(*guests, "%31[a-z]:%u", name, &vcpus) == 2);
+		assert_int_equal(tmap_guest_new(name, vcpus, &g, &err), 0);
+		if (strstr(*guests, ":isolate"))
+			assert_int_equal(tmap_guest_set_thread_policy(g, TMAP_THREAD_ISOLATE), 0);
+		assert_int_equal(tmap_host_place(h, g, &plan, &err), 0);
+		tmap_plan_free(plan);
+		tmap_guest_free(g);
+	}
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	tmap_state_close(st);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+static struct test_result
+lint_run(void)
+{
+	char root[160];
+
+	snprintf(root, sizeof(root), "%s/root", lint_dir);
+	mkdir(root, 0755);
+	return RUN("lint", "--topology", LINT_HOST, "--state", lint_state, "--root", root);
+}
+
+static int
+lint_setup(void **state)
+{
+	(void)state;
+	strcpy(lint_dir, "/tmp/topomap-lint-XXXXXX");
+	assert_non_null(mkdtemp(lint_dir));
+	snprintf(lint_state, sizeof(lint_state), "%s/state.json", lint_dir);
+	return 0;
+}
+
+static int
+remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+lint_teardown(void **state)
+{
+	(void)state;
+	return nftw(lint_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Trap: a dedicated guest whose SMT sibling belongs to another guest; thread policy isolate
+ * is the fix, and with it the warning goes. */
+static void
+test_lint_sibling_of_another_guest(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0-1", (const char *const[]){"c:1", "d:1", NULL});
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: dedicated guest 'c' holds PU 2, whose SMT sibling 3 belongs to guest 'd'; fix: apply 'c' again with --thread-policy isolate or require"));
+	test_result_clear(&r);
+	lint_make_state("0-1", (const char *const[]){"c:1:isolate", "d:1:isolate", NULL});
+	r = lint_run();
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "no trap found\n");
+	test_result_clear(&r);
+}
+
+/* Trap: a dedicated guest's sibling in the housekeeping set (and a reserve that splits a
+ * core, which put it there). */
+static void
+test_lint_sibling_housekeeping_and_split_reserve(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0", (const char *const[]){"b:1", NULL});
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: dedicated guest 'b' holds PU 1, whose SMT sibling 0 belongs to the housekeeping set; fix: "));
+	assert_non_null(strstr(r.out, "warning: the reserve splits a core: PU 0 is reserved, its SMT sibling 1 is not; fix: reserve whole cores (--reserve 0,1, or neither)"));
+	test_result_clear(&r);
+	/* A split reserve alone, without a guest beside it. */
+	lint_make_state("0", (const char *const[]){"a:2", NULL});
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "the reserve splits a core"));
+	assert_null(strstr(r.out, "dedicated guest"));
+	test_result_clear(&r);
+}
+
+/* Trap: the running kernel isolates other PUs than the partition (isolcpus= with flags,
+ * nohz_full=, the sysfs file); the fix is the fragment host show prints. */
+static void
+test_lint_kernel_isolation(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0-1", (const char *const[]){"a:2", NULL}); /* isolates 2-3 */
+	lint_file("/proc/cmdline", "quiet isolcpus=managed_irq,domain,4-5 nohz_full=2-3 ro\n");
+	lint_file("/sys/devices/system/cpu/isolated", "4-5\n");
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: the running kernel isolates 4-5 (isolcpus=), the partition isolates 2-3; fix: boot with isolcpus=managed_irq,domain,2-3 nohz_full=2-3 rcu_nocbs=2-3 irqaffinity=0-1"));
+	assert_non_null(strstr(r.out, "isolates 4-5 (/sys/devices/system/cpu/isolated)"));
+	assert_null(strstr(r.out, "(nohz_full=)"));
+	test_result_clear(&r);
+	lint_file("/proc/cmdline", "isolcpus=2,3\n");
+	lint_file("/sys/devices/system/cpu/isolated", "2-3\n");
+	r = lint_run();
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	/* What host show prints is the fragment lint asks for. */
+	r = RUN("host", "show", "--topology", LINT_HOST, "--state", lint_state, "--format", "cmdline");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "isolcpus=managed_irq,domain,2-3 nohz_full=2-3 rcu_nocbs=2-3 irqaffinity=0-1\n");
+	test_result_clear(&r);
+}
+
+/* Trap: irqbalance's banned CPUs disagree with the isolated set, or are not set. */
+static void
+test_lint_irqbalance(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0-1", (const char *const[]){"a:2", NULL});
+	lint_file("/etc/default/irqbalance", "#IRQBALANCE_BANNED_CPULIST=2-3\nIRQBALANCE_BANNED_CPULIST=\"2\"\n");
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: /etc/default/irqbalance bans 2 from irqbalance, the partition isolates 2-3; fix: IRQBALANCE_BANNED_CPULIST=2-3 there"));
+	test_result_clear(&r);
+	lint_file("/etc/default/irqbalance", "IRQBALANCE_BANNED_CPULIST=2,3\n");
+	r = lint_run();
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+}
+
+/* Trap: a task allowed on several PUs, all inside the isolated set. */
+static void
+test_lint_multi_pu_task(void **state)
+{
+	struct test_result r;
+
+	(void)state;
+	lint_make_state("0-1", (const char *const[]){"a:2", NULL});
+	lint_file("/proc/77/cgroup", "0::/system.slice/x.service\n");
+	lint_file("/proc/77/task/78/status", "Name:\tworker\nPPid:\t1\nCpus_allowed_list:\t2-3\n");
+	lint_file("/proc/77/task/78/stat", "78 (worker) S 1 1 1 0 -1 4194304 0\n");
+	lint_file("/proc/77/task/79/status", "Name:\tpinned\nPPid:\t1\nCpus_allowed_list:\t2\n");
+	lint_file("/proc/77/task/79/stat", "79 (pinned) S 1 1 1 0 -1 4194304 0\n");
+	r = lint_run();
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "warning: task 78 (pid 77, 'worker') may run on PUs 2-3 inside the isolated set 2-3, where the scheduler does not balance: it stays on one of them; fix: pin each thread to one PU (taskset -pc PU 78)"));
+	assert_null(strstr(r.out, "'pinned'"));
+	test_result_clear(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest cgroup_tests[] = {
+		cmocka_unit_test_setup_teardown(test_intruders_cgroup_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_host_cli, setup_all, teardown_all),
+		cmocka_unit_test_setup_teardown(test_isolate_cgroup_v1, setup_all, teardown_all),
+	};
+	const struct CMUnitTest unit_tests[] = {
+		cmocka_unit_test(test_partition_traps),
+		cmocka_unit_test_setup_teardown(test_lint_sibling_of_another_guest, lint_setup,
+						lint_teardown),
+		cmocka_unit_test_setup_teardown(test_lint_sibling_housekeeping_and_split_reserve,
+						lint_setup, lint_teardown),
+		cmocka_unit_test_setup_teardown(test_lint_kernel_isolation, lint_setup, lint_teardown),
+		cmocka_unit_test_setup_teardown(test_lint_irqbalance, lint_setup, lint_teardown),
+		cmocka_unit_test_setup_teardown(test_lint_multi_pu_task, lint_setup, lint_teardown),
+	};
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pinned_kernel_threads),
+		cmocka_unit_test(test_refusals),
+	};
+	struct stat st;
+	int r = cmocka_run_group_tests(unit_tests, NULL, NULL);
+
+	if (r)
+		return r;
+	if (geteuid() != 0 || stat(CPUSET_ROOT "/cpuset.cpus", &st) < 0 ||
+	    sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return 77;
+	return cmocka_run_group_tests(tests, NULL, NULL) |
+	       cmocka_run_group_tests(cgroup_tests, NULL, NULL);
+}

@@ -1,0 +1,72 @@
+#!/bin/sh
+# Runs inside the nested guest booted by tests/vm/run-in-vm.sh with PCI devices (issue 16): a
+# virtio-net behind a pxb expander bound to NUMA node 1 (0000:41:01.0) and one on the root bus
+# (numa_node -1). Checks that the guest kernel puts the first on node 1, that `topomap
+# topology` shows it there and the other as of unknown locality, and that a guest asking for
+# it gets its cell on node 1 (and one asking for the other is refused with the reason). Prints
+# the host's `lstopo-no-graphics --of xml` between markers, the fixture
+# tests/data/dev-vm-guest.xml was taken from. Exit 0 when every check passed, 1 otherwise.
+set -u
+
+NIC=0000:41:01.0
+. /test/vm-checks.sh
+
+echo "== the guest kernel =="
+check "numa_node of $NIC" "$(cat /sys/bus/pci/devices/$NIC/numa_node 2>/dev/null)" 1
+check "local_cpulist of $NIC" "$(cat /sys/bus/pci/devices/$NIC/local_cpulist 2>/dev/null)" 2-3
+other=
+for d in /sys/bus/pci/devices/*; do
+	if [ "$(cat "$d/class")" = 0x020000 ] && [ "${d##*/}" != "$NIC" ]; then
+		other=${d##*/}
+	fi
+done
+check "numa_node of the NIC on the root bus ($other)" \
+	"$(cat /sys/bus/pci/devices/$other/numa_node 2>/dev/null)" -1
+
+echo "== topomap topology =="
+topology=$(topomap topology 2>&1)
+echo "$topology"
+# the NIC in node 1's device list: after "node 1:", before any later "node" line
+node1=$(echo "$topology" | sed -n '/^node 1:/,/^node distances/p')
+case "$node1" in
+*"$NIC network"*) ok "$NIC is listed under node 1" ;;
+*) fail "$NIC is not listed under node 1" ;;
+esac
+case "$topology" in
+*"$other network"*"locality unknown"*) ok "$other is of unknown locality" ;;
+*) fail "$other is not said to be of unknown locality" ;;
+esac
+
+echo "== a guest asking for the node-1 NIC =="
+plan=$(topomap plan --name nf --vcpus 2 --memory 256M --device pci=$NIC --format json 2>&1)
+echo "$plan" | grep -E '"nodeset"|"pci"|"node"' | head -8
+case "$plan" in
+*'"cell":0,'*'"nodeset":"1"'*) ok "cell 0 is on node 1" ;;
+*) fail "cell 0 is not on node 1: $plan" ;;
+esac
+# the table says the same
+plan=$(topomap plan --name nf --vcpus 2 --memory 256M --device "pci=$NIC,policy=required" 2>&1)
+case "$plan" in
+*"cell 0: vcpus 0-1 -> node 1"*) ok "the table says node 1" ;;
+*) fail "the table does not say node 1: $plan" ;;
+esac
+msg=$(topomap plan --name far --vcpus 2 --memory 256M --device "pci=$other" 2>&1)
+rc=$?
+check "exit of a guest asking for the NIC of unknown locality" "$rc" 3
+case "$msg" in
+*"no known locality"*) ok "its refusal says why" ;;
+*) fail "its refusal does not say why: $msg" ;;
+esac
+msg=$(topomap plan --name big --vcpus 3 --memory 256M --device "pci=$NIC" 2>&1)
+case "$msg" in
+*"is on node 1; node 1 has 2 free PUs"*) ok "a guest too big for node 1 is refused with the reason" ;;
+*) fail "refusal of a guest too big for node 1: $msg" ;;
+esac
+
+echo "==== LSTOPO-XML-BEGIN ===="
+lstopo-no-graphics --of xml 2>/dev/null
+echo "==== LSTOPO-XML-END ===="
+
+echo
+echo "$checks checks, $failed failed"
+[ "$failed" -eq 0 ]
