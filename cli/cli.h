@@ -108,6 +108,7 @@ enum {
 	OPT_DEVICE,
 	OPT_MAKE_ROOM,	/* plan --make-room, resize, rebalance (cli/room.c, issue 18) */
 	OPT_MAX_MOVES,
+	OPT_NO_MEMORY,	/* apply --make-room --no-memory */
 	/* target options: passed to the backend under their own name */
 	OPT_TARGET_FIRST,
 	OPT_CGROUP = OPT_TARGET_FIRST,
@@ -155,6 +156,7 @@ struct plan_request {
 	bool described;			/* the guest was read from the target as it is */
 	bool make_room;			/* plan --make-room: move placed guests to fit it */
 	unsigned max_moves;
+	bool no_memory;			/* apply --make-room --no-memory: pages stay */
 	size_t notices_shown;		/* the session's notices printed so far */
 	int argc;			/* the command's arguments, for those read late */
 	char **argv;
@@ -219,6 +221,9 @@ int cmd_xml_filter(int argc, char *argv[]);
 int topology_nrt(const char *source, const char *state_path, const char *node_name);
 /* room.c: resize (issue 18) */
 int cmd_resize(int argc, char *argv[]);
+/* room.c: apply --make-room (issue 18) */
+int room_apply(struct plan_request *req, const struct tmap_guest *guest, struct tmap_report **ret,
+	       struct tmap_error *err);
 
 /* output.c */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

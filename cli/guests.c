@@ -236,8 +236,11 @@ do_apply(struct plan_request *req)
 	char *text;
 	int r;
 
-	r = tmap_session_apply(req->session, req->backend, req->target, g,
-			       req->dry_run ? TMAP_APPLY_DRY_RUN : 0, NULL, &report, &err);
+	if (req->make_room)
+		r = room_apply(req, g, &report, &err);
+	else
+		r = tmap_session_apply(req->session, req->backend, req->target, g,
+				       req->dry_run ? TMAP_APPLY_DRY_RUN : 0, NULL, &report, &err);
 	print_notices(req);
 	if (r < 0) {
 		tmap_report_free(report);

@@ -146,6 +146,7 @@ const char plan_help[] =
 const char apply_help[] =
 	"Usage: topomap apply --backend NAME [--dry-run] [TARGET OPTIONS] [--topology SRC]\n"
 	"                     [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
+	"       topomap apply --make-room [--max-moves K] [--no-memory] --backend NAME ...\n"
 	"\n"
 	"Plan one guest as 'plan' does, then put the plan in force, all or nothing: capture what\n"
 	"is there, apply, read back what the kernel or hypervisor reports, compare with the plan,\n"
@@ -153,6 +154,11 @@ const char apply_help[] =
 	"\n"
 	"  --backend NAME         the backend (see 'topomap backends')\n"
 	"  --dry-run              print every write it would make, and make none\n"
+	"  --make-room            a guest that does not fit: move recorded guests first (as\n"
+	"                         'plan --make-room' shows), each through its recorded target,\n"
+	"                         then apply it; one transaction, all put back on any failure\n"
+	"  --max-moves K          with --make-room: at most K moves (default 16)\n"
+	"  --no-memory            with --make-room: moved cells keep their pages where they are\n"
 	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
 	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
@@ -166,7 +172,8 @@ const char apply_help[] =
 	"  -h, --help             show this help\n"
 	"\n"
 	"Example:\n"
-	"  topomap apply --backend cgroup --cgroup machine.slice/ct1 --create --name ct1 --vcpus 4\n";
+	"  topomap apply --backend cgroup --cgroup machine.slice/ct1 --create --name ct1 --vcpus 4\n"
+	"  topomap apply --make-room --backend cgroup --cgroup ct2 --create --name ct2 --vcpus 4\n";
 
 const char verify_help[] =
 	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"

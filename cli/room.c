@@ -26,6 +26,22 @@ room_plan(struct tmap_session *session, const struct tmap_guests *guests, unsign
 	return tmap_session_make_room(session, tmap_guests_get(guests, 0), &o, ret, err);
 }
 
+/* apply --make-room: the moves and the guest in force, one transaction of the library. */
+int
+room_apply(struct plan_request *req, const struct tmap_guest *guest, struct tmap_report **ret,
+	   struct tmap_error *err)
+{
+	struct tmap_room_options o = TMAP_ROOM_OPTIONS_INIT;
+
+	if (tmap_guests_count(req->guests) != 1)
+		return tmap_error_set(err, -EINVAL,
+				      "apply: --make-room places exactly one guest; %zu were given",
+				      tmap_guests_count(req->guests));
+	o.max_moves = req->max_moves;
+	return tmap_session_apply_room(req->session, req->backend, req->target, guest, &o,
+				       req->no_memory ? TMAP_ROOM_NO_MEMORY : 0, NULL, ret, err);
+}
+
 /* The options of resize, each at most once. */
 static int
 resize_options(int argc, char *argv[], struct plan_request *req, unsigned *vcpus,

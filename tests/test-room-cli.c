@@ -121,6 +121,17 @@ test_refusals(void **state)
 	r = ROOM("--make-room", "--batch");
 	assert_int_equal(r.status, 2);
 	test_result_clear(&r);
+	/* apply --make-room moves for real: no dry run; --no-memory only with it */
+	r = RUN("apply", "--make-room", "--dry-run", "--backend", "cgroup", "--cgroup", "x", "--name",
+		"g", "--vcpus", "1");
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "apply: --make-room moves guests for real"));
+	test_result_clear(&r);
+	r = RUN("apply", "--no-memory", "--backend", "cgroup", "--cgroup", "x", "--name", "g",
+		"--vcpus", "1");
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "apply: --no-memory goes with --make-room"));
+	test_result_clear(&r);
 }
 
 #define RESIZE(...) RUN("resize", "--topology", HOST, "--state", state_path, __VA_ARGS__)

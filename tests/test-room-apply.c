@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * apply --make-room (issue 18): the moves and the new guest put in force as one transaction,
+ * each moved guest through the backend and target its state records.
+ *
+ * "mock": the README's fragmented host (two nodes of 4 PUs, b on 2-3 and c on 4-5), every
+ * guest with its own mock target file; the moves are written, and a failure injected at each
+ * apply of the transaction (the mock's TOPOMAP_MOCK_FAIL_APPLY) puts every file and the state
+ * back as they were.
+ *
+ * "cgroup": the same transaction on this machine's real cgroup v1 cpuset hierarchy (root;
+ * skips elsewhere): a one-node host of two SMT cores whose PUs 0 and 1 are this machine's, a
+ * guest in a real cgroup with a sleeping task moved from PU 1 to PU 0 so that a guest that
+ * wants a whole core gets the other; each cgroup's cpuset.cpus and the task's affinity read
+ * back; a refused apply of the new guest puts the moved cgroup back.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <topomap/backend.h>
+#include <topomap/session.h>
+
+#include "testlib.h"
+
+static char dir[] = "/tmp/topomap-room-apply-XXXXXX";
+static char state_path[4096];
+
+static const char *
+in_dir(const char *name)
+{
+	static char bufs[8][4200];
+	static unsigned next;
+	char *buf = bufs[next++ % 8];
+
+	snprintf(buf, 4200, "%s/%s", dir, name);
+	return buf;
+}
+
+static char *
+slurp(const char *path)
+{
+	static char bufs[4][65536];
+	static unsigned next;
+	char *buf = bufs[next++ % 4];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, 65535, f);
+	buf[n] = '\0';
+	fclose(f);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return buf;
+}
+
+static struct tmap_session *
+session(const char *topology)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+
+	o.topology = topology;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE;
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("tmap_session_open: %s", err.message);
+	return s;
+}
+
+static struct tmap_target *
+target(const char *key, const char *value, const char *key2, const char *value2)
+{
+	struct tmap_target *t = NULL;
+
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, key, value), 0);
+	if (key2)
+		assert_int_equal(tmap_target_set(t, key2, value2), 0);
+	return t;
+}
+
+static struct tmap_guest *
+guest(const char *name, unsigned vcpus, uint64_t mib, const char *cell)
+{
+	struct tmap_guest *g = NULL;
+
+	assert_int_equal(tmap_guest_new(name, vcpus, &g, NULL), 0);
+	assert_int_equal(tmap_guest_set_memory_mib(g, mib), 0);
+	if (cell)
+		assert_int_equal(tmap_guest_add_cell(g, cell, mib, NULL), 0);
+	return g;
+}
+
+/* An empty file: the mock captures its target's file before it writes. */
+static const char *
+touch(const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	assert_non_null(f);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static void
+apply(struct tmap_session *s, const char *backend, struct tmap_target *t, struct tmap_guest *g)
+{
+	struct tmap_error err = {0};
+
+	if (tmap_session_apply(s, backend, t, g, 0, NULL, NULL, &err) < 0)
+		fail_msg("apply %s: %s", tmap_guest_name(g), err.message);
+	tmap_target_free(t);
+	tmap_guest_free(g);
+}
+
+static int
+setup(void **unused)
+{
+	(void)unused;
+	strcpy(dir, "/tmp/topomap-room-apply-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(state_path, sizeof(state_path), "%s/state.json", dir);
+	setenv("TOPOMAP_PLUGIN_PATH", getenv("TOPOMAP_MOCK_PLUGIN_DIR"), 1);
+	return 0;
+}
+
+static int
+teardown(void **unused)
+{
+	static const char *const names[] = {"state.json", "state.json.lock", "a", "b", "c", "d",
+					    "big", "x", "y"};
+
+	(void)unused;
+	unsetenv("TOPOMAP_MOCK_FAIL_APPLY");
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		unlink(in_dir(names[i]));
+	return rmdir(dir);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The mock backend: every guest its own file */
+
+#define README_HOST "synthetic:pack:1 numa:2(memory=4GiB) core:4 pu:1"
+
+/* The README's fragmented host: b on 2-3 (node 0), c on 4-5 (node 1), 2 PUs free on each. */
+static struct tmap_session *
+fragmented(void)
+{
+	struct tmap_session *s = session(README_HOST);
+	static const char *const names[] = {"a", "b", "c", "d"};
+	struct tmap_error err = {0};
+
+	for (size_t i = 0; i < 4; i++)
+		apply(s, "mock", target("file", touch(in_dir(names[i])), NULL, NULL),
+		      guest(names[i], 2, 256, NULL));
+	assert_int_equal(tmap_session_release(s, "a", &err), 0);
+	assert_int_equal(tmap_session_release(s, "d", &err), 0);
+	assert_string_equal(slurp(in_dir("b")), "2-3");
+	assert_string_equal(slurp(in_dir("c")), "4-5");
+	return s;
+}
+
+static int
+apply_big(struct tmap_session *s, struct tmap_plan **plan, struct tmap_error *err)
+{
+	struct tmap_target *t = target("file", touch(in_dir("big")), NULL, NULL);
+	struct tmap_guest *g = guest("big", 4, 512, "0-3");
+	int r = tmap_session_apply_room(s, "mock", t, g, NULL, 0, plan, NULL, err);
+
+	tmap_target_free(t);
+	tmap_guest_free(g);
+	return r;
+}
+
+static void
+test_mock_moves_then_guest(void **unused)
+{
+	struct tmap_session *s = fragmented();
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	struct tmap_report *report = NULL;
+
+	(void)unused;
+	if (apply_big(s, &plan, &err) < 0)
+		fail_msg("apply_room: %s", err.message);
+	assert_int_equal(tmap_plan_move_count(plan), 3);
+	/* b moved to node 1 through its own target; big took node 0. */
+	assert_string_equal(slurp(in_dir("b")), "6-7");
+	assert_string_equal(slurp(in_dir("big")), "0-3");
+	assert_string_equal(slurp(in_dir("c")), "4-5");
+	tmap_plan_free(plan);
+	/* The state records b where it moved and big applied: verify reads both in force. */
+	assert_int_equal(tmap_session_verify(s, "b", &report, &err), 0);
+	report = tmap_report_free(report);
+	assert_int_equal(tmap_session_verify(s, "big", NULL, &err), 0);
+	tmap_session_close(s);
+	/* and a new session reads the same, with nothing pending */
+	s = session(README_HOST);
+	assert_int_equal(tmap_session_notice_count(s), 0);
+	assert_int_equal(tmap_session_guest_count(s), 3);
+	assert_int_equal(tmap_session_verify(s, "b", NULL, &err), 0);
+	tmap_session_close(s);
+}
+
+/* A failure at the Nth apply of the transaction (1: b's move, 2: big) leaves every file and
+ * the state as they were. */
+static void
+test_mock_failure_restores(void **unused)
+{
+	(void)unused;
+	for (unsigned nth = 1; nth <= 2; nth++) {
+		struct tmap_session *s = fragmented();
+		struct tmap_error err = {0};
+		char before[65536], at[16];
+
+		snprintf(before, sizeof(before), "%s", slurp(state_path));
+		snprintf(at, sizeof(at), "%u", nth);
+		setenv("TOPOMAP_MOCK_FAIL_APPLY", at, 1);
+		assert_int_equal(apply_big(s, NULL, &err), -ERANGE);
+		unsetenv("TOPOMAP_MOCK_FAIL_APPLY");
+		assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
+		assert_non_null(strstr(err.message, "injected failure"));
+		assert_string_equal(slurp(in_dir("b")), "2-3");
+		assert_string_equal(slurp(in_dir("c")), "4-5");
+		assert_string_equal(slurp(state_path), before);
+		assert_null(tmap_session_lookup(s, "big"));
+		assert_int_equal(tmap_session_verify(s, "b", NULL, &err), 0);
+		tmap_session_close(s);
+		unlink(in_dir("big"));
+		unlink(state_path);
+	}
+}
+
+/* Refused before anything is written: a guest recorded already; a moved guest with no
+ * recorded target; a read-only session. */
+static void
+test_mock_refusals(void **unused)
+{
+	struct tmap_session *s = fragmented();
+	struct tmap_error err = {0};
+	struct tmap_target *t = target("file", touch(in_dir("big")), NULL, NULL);
+	struct tmap_guest *g = guest("b", 4, 512, "0-3");
+	char before[65536];
+
+	(void)unused;
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	assert_int_equal(tmap_session_apply_room(s, "mock", t, g, NULL, 0, NULL, NULL, &err),
+			 -EEXIST);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_INPUT);
+	assert_int_equal(tmap_session_apply_room(s, "mock", t, g, NULL, 0x80, NULL, NULL, &err),
+			 -EINVAL);
+	tmap_guest_free(g);
+	/* 9 vcpus do not fit even after moves */
+	g = guest("huge", 9, 512, NULL);
+	assert_int_equal(tmap_session_apply_room(s, "mock", t, g, NULL, 0, NULL, NULL, &err),
+			 -ENOSPC);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_PLACE);
+	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(slurp(in_dir("b")), "2-3");
+	tmap_guest_free(g);
+	tmap_target_free(t);
+	tmap_session_close(s);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct CMUnitTest mock[] = {
+		cmocka_unit_test_setup_teardown(test_mock_moves_then_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mock_failure_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mock_refusals, setup, teardown),
+	};
+
+	(void)argc;
+	(void)argv;
+	return cmocka_run_group_tests(mock, NULL, NULL);
+}
