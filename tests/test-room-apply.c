@@ -14,10 +14,12 @@
  * wants a whole core gets the other; each cgroup's cpuset.cpus and the task's affinity read
  * back; a refused apply of the new guest puts the moved cgroup back.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <topomap/backend.h>
 #include <topomap/session.h>
@@ -27,16 +29,22 @@
 static char dir[] = "/tmp/topomap-room-apply-XXXXXX";
 static char state_path[4096];
 
-static const char *
-in_dir(const char *name)
+/* dir/name, in one of a few rotating buffers: enough for one call's arguments. */
+static const char *_printf_(1, 2)
+path(const char *fmt, ...)
 {
 	static char bufs[8][4200];
 	static unsigned next;
 	char *buf = bufs[next++ % 8];
+	va_list ap;
 
-	snprintf(buf, 4200, "%s/%s", dir, name);
+	va_start(ap, fmt);
+	vsnprintf(buf, 4200, fmt, ap);
+	va_end(ap);
 	return buf;
 }
+
+#define in_dir(name) path("%s/%s", dir, name)
 
 static char *
 slurp(const char *path)
@@ -268,6 +276,196 @@ test_mock_refusals(void **unused)
 	tmap_session_close(s);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The real cgroup v1 cpuset hierarchy */
+
+#define CPUSET "/sys/fs/cgroup/cpuset"
+/* One node, two SMT cores: core 0 holds PUs 0 and 2, core 1 holds PUs 1 and 3. PUs 0 and 1
+ * are this machine's; 2 and 3 are held only by y, a pinned guest of the mock backend, so no
+ * cgroup is ever written with them. */
+#define SMT_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:2 pu:2(indexes=0,2,1,3)"
+
+static char base[256], rel[128];
+static pid_t sleeper = -1;
+
+#define in_base(name) path("%s/%s", base, name)
+/* A target's cgroup, relative to the hierarchy's root. */
+#define at_rel(name) path("%s/%s", rel, name)
+
+/* The sleeping task's Cpus_allowed_list, as the kernel enforces it. */
+static const char *
+task_cpus(void)
+{
+	static char value[256];
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)sleeper);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	value[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Cpus_allowed_list: %255s", value) == 1)
+			break;
+	fclose(f);
+	return value;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		fail_msg("write '%s' to %s: %s", text, path, strerror(errno));
+	close(fd);
+}
+
+static int
+cg_setup(void **state)
+{
+	char extra[8192];
+
+	if (setup(state) < 0)
+		return -1;
+	snprintf(extra, sizeof(extra), "%s:%s", getenv("TOPOMAP_MOCK_PLUGIN_DIR"),
+		 getenv("TOPOMAP_CGROUP_PLUGIN_DIR"));
+	setenv("TOPOMAP_PLUGIN_PATH", extra, 1);
+	snprintf(rel, sizeof(rel), "topomap-room-apply-%d", (int)getpid());
+	snprintf(base, sizeof(base), CPUSET "/%s", rel);
+	if (mkdir(base, 0755) < 0)
+		return -1;
+	write_file(in_base("cpuset.mems"), "0");
+	write_file(in_base("cpuset.cpus"), "0-1");
+	return 0;
+}
+
+static int
+cg_teardown(void **state)
+{
+	if (sleeper > 0) {
+		kill(sleeper, SIGKILL);
+		waitpid(sleeper, NULL, 0);
+		sleeper = -1;
+	}
+	rmdir(in_base("x"));
+	rmdir(in_base("big"));
+	rmdir(base);
+	return teardown(state);
+}
+
+/* x in a real cgroup with a sleeping task on PU 1, y (pinned, mock) on PU 2: the two free
+ * PUs, 0 and 3, are on two cores, so a guest that wants a whole core does not fit until x
+ * moves from PU 1 to PU 0. */
+static struct tmap_session *
+cg_fragmented(void)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guest *y = guest("y", 1, 64, NULL);
+	char procs[64];
+
+	o.topology = SMT_HOST;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE;
+	o.reserve = "0,1,3";
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("tmap_session_open: %s", err.message);
+	assert_int_equal(tmap_guest_set_pinned(y, 1), 0);
+	apply(s, "mock", target("file", touch(in_dir("y")), NULL, NULL), y);
+	assert_int_equal(tmap_session_set_reserve(s, NULL, "1", &err), 0);
+	apply(s, "cgroup", target("cgroup", at_rel("x"), "create", "yes"), guest("x", 1, 64, NULL));
+	assert_int_equal(tmap_session_set_reserve(s, NULL, "0,3", &err), 0);
+	assert_string_equal(slurp(in_dir("y")), "2");
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "1");
+	/* a real task in x: what the kernel enforces on it is read back too */
+	sleeper = fork();
+	assert_true(sleeper >= 0);
+	if (sleeper == 0) {
+		execl("/bin/sleep", "sleep", "300", (char *)NULL);
+		_exit(127);
+	}
+	snprintf(procs, sizeof(procs), "%d", (int)sleeper);
+	write_file(in_base("x/cgroup.procs"), procs);
+	assert_string_equal(task_cpus(), "1");
+	return s;
+}
+
+static struct tmap_guest *
+whole_core(const char *name)
+{
+	struct tmap_guest *g = guest(name, 1, 64, NULL);
+
+	assert_int_equal(tmap_guest_set_thread_policy(g, TMAP_THREAD_ISOLATE), 0);
+	return g;
+}
+
+static void
+test_cgroup_moves_then_guest(void **unused)
+{
+	struct tmap_session *s = cg_fragmented();
+	struct tmap_guest *g = whole_core("big");
+	struct tmap_error err = {0};
+	struct tmap_plan *plan = NULL;
+
+	(void)unused;
+	/* as it stands, big does not fit */
+	{
+		struct tmap_target *t = target("cgroup", at_rel("big"), "create", "yes");
+
+		assert_int_equal(tmap_session_apply(s, "cgroup", t, g, 0, NULL, NULL, &err), -ENOSPC);
+		tmap_target_free(t);
+	}
+	{
+		struct tmap_target *t = target("cgroup", at_rel("big"), "create", "yes");
+		int r = tmap_session_apply_room(s, "cgroup", t, g, NULL, 0, &plan, NULL, &err);
+
+		tmap_target_free(t);
+		if (r < 0)
+			fail_msg("apply_room: %s", err.message);
+	}
+	assert_int_equal(tmap_plan_move_count(plan), 1);
+	tmap_plan_free(plan);
+	/* read back from the kernel: x moved to PU 0 with its task, big holds PU 1 */
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(task_cpus(), "0");
+	assert_string_equal(slurp(in_base("big/cpuset.cpus")), "1");
+	assert_string_equal(slurp(in_dir("y")), "2");
+	assert_int_equal(tmap_session_verify(s, "x", NULL, &err), 0);
+	assert_int_equal(tmap_session_verify(s, "big", NULL, &err), 0);
+	tmap_guest_free(g);
+	tmap_session_close(s);
+}
+
+/* The new guest's apply is refused by the kernel's hierarchy (its cgroup's parent is not
+ * there, and no --create) after x moved: x and its task go back to PU 1, the state file is
+ * as it was. */
+static void
+test_cgroup_failure_restores(void **unused)
+{
+	struct tmap_session *s = cg_fragmented();
+	struct tmap_guest *g = whole_core("big");
+	struct tmap_target *t = target("cgroup", at_rel("missing/big"), NULL, NULL);
+	struct tmap_error err = {0};
+	char before[65536];
+
+	(void)unused;
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	assert_true(tmap_session_apply_room(s, "cgroup", t, g, NULL, 0, NULL, NULL, &err) < 0);
+	assert_int_not_equal(tmap_session_failed_step(s), TMAP_STEP_PLACE);
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "1");
+	assert_string_equal(task_cpus(), "1");
+	assert_string_equal(slurp(state_path), before);
+	assert_null(tmap_session_lookup(s, "big"));
+	assert_int_equal(tmap_session_verify(s, "x", NULL, &err), 0);
+	tmap_target_free(t);
+	tmap_guest_free(g);
+	tmap_session_close(s);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -277,7 +475,19 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_mock_refusals, setup, teardown),
 	};
 
-	(void)argc;
-	(void)argv;
+	const struct CMUnitTest cgroup[] = {
+		cmocka_unit_test_setup_teardown(test_cgroup_moves_then_guest, cg_setup, cg_teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_failure_restores, cg_setup, cg_teardown),
+	};
+	struct stat st;
+
+	if (argc > 1 && strcmp(argv[1], "cgroup") == 0) {
+		if (geteuid() != 0 || stat(CPUSET "/cpuset.cpus", &st) < 0) {
+			fprintf(stderr, "skipped: needs root and the cgroup v1 cpuset hierarchy at %s\n",
+				CPUSET);
+			return 77;
+		}
+		return cmocka_run_group_tests(cgroup, NULL, NULL);
+	}
 	return cmocka_run_group_tests(mock, NULL, NULL);
 }
