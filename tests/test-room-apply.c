@@ -440,6 +440,29 @@ test_cgroup_moves_then_guest(void **unused)
 	tmap_session_close(s);
 }
 
+/* The same through the command: apply --make-room, exit 0, the moves in force. */
+static void
+test_cgroup_command(void **unused)
+{
+	struct tmap_session *s = cg_fragmented();
+	struct test_result r;
+
+	(void)unused;
+	tmap_session_close(s);
+	r = RUN("apply", "--make-room", "--backend", "cgroup", "--cgroup", at_rel("big"), "--create",
+		"--topology", SMT_HOST, "--state", state_path, "--name", "big", "--vcpus", "1",
+		"--memory", "64", "--thread-policy", "isolate");
+	if (r.status != 0)
+		fail_msg("apply --make-room: exit %d: %s", r.status, r.err);
+	test_result_clear(&r);
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(task_cpus(), "0");
+	assert_string_equal(slurp(in_base("big/cpuset.cpus")), "1");
+	r = RUN("verify", "--all", "--topology", SMT_HOST, "--state", state_path);
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+}
+
 /* The new guest's apply is refused by the kernel's hierarchy (its cgroup's parent is not
  * there, and no --create) after x moved: x and its task go back to PU 1, the state file is
  * as it was. */
@@ -478,6 +501,7 @@ main(int argc, char *argv[])
 	const struct CMUnitTest cgroup[] = {
 		cmocka_unit_test_setup_teardown(test_cgroup_moves_then_guest, cg_setup, cg_teardown),
 		cmocka_unit_test_setup_teardown(test_cgroup_failure_restores, cg_setup, cg_teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_command, cg_setup, cg_teardown),
 	};
 	struct stat st;
 
