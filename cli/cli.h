@@ -221,6 +221,8 @@ int cmd_xml_filter(int argc, char *argv[]);
 int topology_nrt(const char *source, const char *state_path, const char *node_name);
 /* room.c: resize (issue 18) */
 int cmd_resize(int argc, char *argv[]);
+/* guests.c: a session call's failure, its exit code from the step it failed at */
+int fail_step(struct plan_request *req, int r, const struct tmap_error *err);
 /* room.c: apply --make-room (issue 18) */
 int room_apply(struct plan_request *req, const struct tmap_guest *guest, struct tmap_report **ret,
 	       struct tmap_error *err);

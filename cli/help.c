@@ -272,13 +272,13 @@ const char reserve_help[] =
 
 const char resize_help[] =
 	"Usage: topomap resize NAME --vcpus N [--memory SIZE] [--max-moves K] [--state FILE]\n"
-	"                      [--topology SRC] [--format FMT]\n"
+	"                      [--topology SRC] [--format FMT] [--apply [--no-memory]]\n"
 	"\n"
 	"Plan a recorded guest of one cell with N vcpus (and SIZE of memory): it keeps every PU\n"
 	"and the node it holds when it can (shrinking, or growing into free PUs of its node as\n"
 	"its policy takes them), else it is placed anew after the fewest moves of the others,\n"
-	"which the plan lists. Nothing is changed: apply the plan to put it in force. The new\n"
-	"pins apply to the vcpus the guest runs; it must be started with N vcpus for the rest.\n"
+	"which the plan lists. Nothing is changed without --apply. The new pins apply to the\n"
+	"vcpus the guest runs; it must be started with N vcpus for the rest.\n"
 	"\n"
 	"  --vcpus N              the new number of vcpus (required)\n"
 	"  --memory SIZE          the new memory: 4096 (MiB), 512M, 4G (default: as it is)\n"
@@ -287,10 +287,15 @@ const char resize_help[] =
 	"                         or /var/lib/topomap/state.json; required for another host)\n"
 	"  --topology SRC         the host the state belongs to (default 'live')\n"
 	"  --format FMT           table (default) or json\n"
+	"  --apply                put it in force: the moves, each through its guest's recorded\n"
+	"                         target, then the guest through its own; one transaction, all\n"
+	"                         put back on any failure\n"
+	"  --no-memory            with --apply: moved cells keep their pages where they are\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Example:\n"
-	"  topomap resize vm1 --vcpus 6 --memory 8G\n";
+	"  topomap resize vm1 --vcpus 6 --memory 8G\n"
+	"  topomap resize ct1 --vcpus 2 --apply\n";
 
 const char backends_help[] =
 	"Usage: topomap backends\n"

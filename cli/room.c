@@ -45,7 +45,7 @@ room_apply(struct plan_request *req, const struct tmap_guest *guest, struct tmap
 /* The options of resize, each at most once. */
 static int
 resize_options(int argc, char *argv[], struct plan_request *req, unsigned *vcpus,
-	       uint64_t *memory_mib)
+	       uint64_t *memory_mib, bool *apply)
 {
 	static const struct option options[] = {
 		{"vcpus", required_argument, NULL, OPT_VCPUS},
@@ -54,6 +54,8 @@ resize_options(int argc, char *argv[], struct plan_request *req, unsigned *vcpus
 		{"topology", required_argument, NULL, OPT_TOPOLOGY},
 		{"state", required_argument, NULL, OPT_STATE},
 		{"format", required_argument, NULL, OPT_FORMAT},
+		{"apply", no_argument, NULL, 'a'},
+		{"no-memory", no_argument, NULL, OPT_NO_MEMORY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -91,6 +93,12 @@ resize_options(int argc, char *argv[], struct plan_request *req, unsigned *vcpus
 		case OPT_FORMAT:
 			r = parse_choice("--format", optarg, topology_formats, &req->format);
 			break;
+		case 'a':
+			*apply = true;
+			break;
+		case OPT_NO_MEMORY:
+			req->no_memory = true;
+			break;
 		case 'h':
 			r = emit(resize_help);
 			return r == EXIT_OK ? -1 : r;
@@ -106,11 +114,14 @@ resize_options(int argc, char *argv[], struct plan_request *req, unsigned *vcpus
 		return fail(EXIT_USAGE, "resize: give exactly one guest name (see 'topomap resize --help')");
 	if (!*vcpus)
 		return fail(EXIT_USAGE, "resize: --vcpus N is required");
+	if (req->no_memory && !*apply)
+		return fail(EXIT_USAGE, "resize: --no-memory goes with --apply");
 	return EXIT_OK;
 }
 
-/* topomap resize NAME --vcpus N [--memory SIZE]: the plan of a recorded guest resized,
- * keeping what it holds when it can; nothing is changed. */
+/* topomap resize NAME --vcpus N [--memory SIZE] [--apply]: the plan of a recorded guest
+ * resized, keeping what it holds when it can; nothing is changed without --apply. With it,
+ * the library puts the plan in force through the guest's recorded target (one transaction). */
 int
 cmd_resize(int argc, char *argv[])
 {
@@ -125,23 +136,35 @@ cmd_resize(int argc, char *argv[])
 	struct tmap_error err = {0};
 	uint64_t memory_mib = 0;
 	unsigned vcpus = 0;
+	bool apply = false;
 	char *text = NULL;
 	int r;
 
-	r = resize_options(argc, argv, &req, &vcpus, &memory_mib);
+	r = resize_options(argc, argv, &req, &vcpus, &memory_mib, &apply);
 	if (r != EXIT_OK)
 		return r == -1 ? EXIT_OK : r;
-	r = open_session(&req, false);
+	r = open_session(&req, apply);
 	if (r != EXIT_OK)
 		goto out;
 	o.max_moves = req.max_moves;
-	if (tmap_session_resize(req.session, argv[optind], vcpus, memory_mib, &o, &plan, &err) < 0)
+	if (apply) {
+		r = tmap_session_apply_resize(req.session, argv[optind], vcpus, memory_mib, &o,
+					      req.no_memory ? TMAP_ROOM_NO_MEMORY : 0, &plan, NULL,
+					      &err);
+		if (r < 0) {
+			r = fail_step(&req, r, &err);
+			goto out;
+		}
+	} else if (tmap_session_resize(req.session, argv[optind], vcpus, memory_mib, &o, &plan,
+				       &err) < 0) {
 		r = fail(err.code == -ENOSPC ? EXIT_NOFIT :
 			 err.code == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE, "%s", err.message);
-	else if (tmap_plan_format(plan, req.format, table_flags(), &text, &err) < 0)
+		goto out;
+	}
+	if (tmap_plan_format(plan, req.format, table_flags(), &text, &err) < 0)
 		r = fail_lib(err.code, true, &err, "resize");
 	else
-		r = emit(text);
+		r = apply ? emit_done(text, "applied and recorded") : emit(text);
 out:
 	free(text);
 	tmap_plan_free(plan);

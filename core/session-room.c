@@ -4,6 +4,7 @@
  * Making room is tmap_session_make_room() in session.c.
  */
 #include "session.h"
+#include "solver-room.h"
 #include "state.h"
 
 int
@@ -207,48 +208,29 @@ record_all(struct tmap_session *s, const struct tmap_backend_module *m,
 	return r;
 }
 
-int
-tmap_session_apply_room(struct tmap_session *s, const char *backend,
-			const struct tmap_target *target, const struct tmap_guest *guest,
-			const struct tmap_room_options *options, unsigned flags,
-			struct tmap_plan **ret_plan, struct tmap_report **ret_report,
-			struct tmap_error *err)
+/*
+ * The session's host holds the plan (the moves and the guest, new or resized): record every
+ * guest it touches as pending, apply the moves one guest at a time, then the guest, record
+ * them as applied; on any failure put the state and every moved guest back. Takes the plan.
+ */
+static int
+transaction(struct tmap_session *s, const struct tmap_backend_module *m,
+	    const struct tmap_target *target, const struct tmap_guest *guest, struct tmap_plan *plan,
+	    unsigned flags, struct tmap_plan **ret_plan, struct tmap_report **ret_report,
+	    struct tmap_error *err)
 {
-	const struct tmap_backend_module *m = NULL;
 	struct json_object *snapshot = NULL;
 	struct tmap_report *report = NULL;
-	struct tmap_plan *plan = NULL;
 	struct moved *v = NULL;
 	enum tmap_step step;
 	size_t n = 0, i;
 	int r;
 
-	if (!s || !backend || !target || !guest)
-		return tmap_error_set(err, -EINVAL, "tmap_session_apply_room: missing argument");
-	if (flags & ~TMAP_ROOM_NO_MEMORY)
-		return session_fail(s, TMAP_STEP_INPUT,
-				    tmap_error_set(err, -EINVAL,
-						   "tmap_session_apply_room: unknown flags 0x%x", flags));
-	if (!s->state || !s->writable)
-		return session_fail(s, TMAP_STEP_INPUT,
-				    tmap_error_set(err, -EBADF,
-						   "apply --make-room: the moved guests are found in the state: open it to write"));
-	if (tmap_session_lookup(s, tmap_guest_name(guest)))
-		return session_fail(s, TMAP_STEP_INPUT,
-				    tmap_error_set(err, -EEXIST,
-						   "apply --make-room: guest '%s' is recorded already (resize it, or release it first)",
-						   tmap_guest_name(guest)));
-	r = session_module(s, backend, &m, err);
-	if (r < 0)
-		return session_fail(s, r == -ENOMEM ? TMAP_STEP_OPEN : TMAP_STEP_INPUT, r);
-	/* The moves and the guest go on the session's host: what the state records next. */
-	r = tmap_host_make_room(s->host, guest, options, &plan, err);
-	if (r == 0)
-		r = collect_moved(s, plan, flags, &v, &n, err);
+	r = collect_moved(s, plan, flags, &v, &n, err);
 	if (r < 0) {
 		session_reload(s, NULL);
 		tmap_plan_free(plan);
-		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+		return session_fail(s, TMAP_STEP_INPUT, r);
 	}
 
 	/* Write-ahead: every guest the transaction touches, recorded before any write. */
@@ -312,4 +294,101 @@ out:
 		*ret_plan = TAKE_PTR(plan);
 	tmap_plan_free(plan);
 	return session_fail(s, step, r);
+}
+
+int
+tmap_session_apply_room(struct tmap_session *s, const char *backend,
+			const struct tmap_target *target, const struct tmap_guest *guest,
+			const struct tmap_room_options *options, unsigned flags,
+			struct tmap_plan **ret_plan, struct tmap_report **ret_report,
+			struct tmap_error *err)
+{
+	const struct tmap_backend_module *m = NULL;
+	struct tmap_plan *plan = NULL;
+	int r;
+
+	if (!s || !backend || !target || !guest)
+		return tmap_error_set(err, -EINVAL, "tmap_session_apply_room: missing argument");
+	if (flags & ~TMAP_ROOM_NO_MEMORY)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EINVAL,
+						   "tmap_session_apply_room: unknown flags 0x%x", flags));
+	if (!s->state || !s->writable)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EBADF,
+						   "apply --make-room: the moved guests are found in the state: open it to write"));
+	if (tmap_session_lookup(s, tmap_guest_name(guest)))
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EEXIST,
+						   "apply --make-room: guest '%s' is recorded already (resize it, or release it first)",
+						   tmap_guest_name(guest)));
+	r = session_module(s, backend, &m, err);
+	if (r < 0)
+		return session_fail(s, r == -ENOMEM ? TMAP_STEP_OPEN : TMAP_STEP_INPUT, r);
+	/* The moves and the guest go on the session's host: what the state records next. */
+	r = tmap_host_make_room(s->host, guest, options, &plan, err);
+	if (r < 0) {
+		session_reload(s, NULL);
+		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	}
+	return transaction(s, m, target, guest, plan, flags, ret_plan, ret_report, err);
+}
+
+int
+tmap_session_apply_resize(struct tmap_session *s, const char *name, unsigned vcpus,
+			  uint64_t memory_mib, const struct tmap_room_options *options,
+			  unsigned flags, struct tmap_plan **ret_plan,
+			  struct tmap_report **ret_report, struct tmap_error *err)
+{
+	const struct tmap_backend_module *m = NULL;
+	_cleanup_free_ char *found = NULL;
+	struct tmap_target *target = NULL;
+	struct tmap_guest *guest = NULL;
+	struct tmap_plan *plan = NULL;
+	const char *backend;
+	int r;
+
+	if (!s || !name)
+		return tmap_error_set(err, -EINVAL, "tmap_session_apply_resize: missing argument");
+	if (flags & ~TMAP_ROOM_NO_MEMORY)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EINVAL,
+						   "tmap_session_apply_resize: unknown flags 0x%x", flags));
+	if (!s->state || !s->writable)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EBADF,
+						   "resize --apply: the guest is found in the state: open it to write"));
+	if (!tmap_session_lookup(s, name))
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -ENOENT, "no guest '%s' is recorded in the state of this host",
+						   name));
+	/* the host's copy of the name goes when the host is placed again */
+	found = strdup(tmap_session_lookup(s, name));
+	if (!found)
+		return session_fail(s, TMAP_STEP_STATE, tmap_error_set(err, -ENOMEM, "out of memory"));
+	r = tmap_state_guest_target(s->state, found, &backend, &target, err);
+	if (r == -ENOENT)
+		tmap_error_set(err, r,
+			       "resize --apply: the state records no target guest '%s' was applied to (apply it first)",
+			       found);
+	if (r == 0)
+		r = session_module(s, backend, &m, err);
+	if (r == 0)
+		r = host_resized_spec(s->host, found, vcpus, memory_mib, &guest, err);
+	if (r < 0) {
+		tmap_target_free(target);
+		return session_fail(s, TMAP_STEP_INPUT, r);
+	}
+	/* The resized guest, and the moves when it cannot keep its PUs, on the session's host. */
+	r = tmap_host_resize(s->host, found, vcpus, memory_mib, options, &plan, err);
+	if (r < 0) {
+		session_reload(s, NULL);
+		r = session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT,
+				 r == -ENOENT || r == -EOPNOTSUPP ? -EINVAL : r);
+	} else {
+		r = transaction(s, m, target, guest, plan, flags, ret_plan, ret_report, err);
+	}
+	tmap_guest_free(guest);
+	tmap_target_free(target);
+	return r;
 }

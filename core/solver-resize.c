@@ -52,6 +52,20 @@ resized_guest(const struct plan_guest *pg, unsigned vcpus, uint64_t memory_mib,
 	return 0;
 }
 
+int
+host_resized_spec(const struct tmap_host *h, const char *name, unsigned vcpus,
+		  uint64_t memory_mib, struct tmap_guest **ret, struct tmap_error *err)
+{
+	for (size_t i = 0; i < host_guest_count(h); i++) {
+		const struct plan_guest *pg = host_guest_plan_at(h, i);
+
+		if (streq(pg->name, name))
+			return resized_guest(pg, vcpus, memory_mib ? memory_mib : pg->memory_mib, ret,
+					     err);
+	}
+	return tmap_error_set(err, -ENOENT, "resize: no guest '%s' is placed", name);
+}
+
 /* Free PUs of core c into set, at most k (all of a whole free core for a whole guest). */
 static unsigned
 add_core(const struct solver *s, unsigned c, unsigned k, bool whole, hwloc_bitmap_t set)

@@ -245,6 +245,97 @@ test_mock_failure_restores(void **unused)
 	}
 }
 
+/* resize --apply: b grows in place through its recorded target; a failure at its apply
+ * leaves its file and the state as they were. */
+static void
+test_mock_resize(void **unused)
+{
+	struct tmap_session *s = fragmented();
+	struct tmap_error err = {0};
+	struct tmap_plan *plan = NULL;
+	char before[65536];
+
+	(void)unused;
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	setenv("TOPOMAP_MOCK_FAIL_APPLY", "1", 1);
+	assert_int_equal(tmap_session_apply_resize(s, "b", 4, 0, NULL, 0, NULL, NULL, &err), -ERANGE);
+	unsetenv("TOPOMAP_MOCK_FAIL_APPLY");
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
+	assert_string_equal(slurp(in_dir("b")), "2-3");
+	assert_string_equal(slurp(state_path), before);
+	if (tmap_session_apply_resize(s, "b", 4, 0, NULL, 0, &plan, NULL, &err) < 0)
+		fail_msg("apply_resize: %s", err.message);
+	assert_int_equal(tmap_plan_move_count(plan), 0);
+	tmap_plan_free(plan);
+	assert_string_equal(slurp(in_dir("b")), "0-3");
+	assert_string_equal(slurp(in_dir("c")), "4-5");
+	assert_int_equal(tmap_session_verify(s, "b", NULL, &err), 0);
+	/* refused before any write: no such guest; more vcpus than any node has */
+	assert_int_equal(tmap_session_apply_resize(s, "nobody", 2, 0, NULL, 0, NULL, NULL, &err),
+			 -ENOENT);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_INPUT);
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	assert_int_equal(tmap_session_apply_resize(s, "b", 6, 0, NULL, 0, NULL, NULL, &err), -ENOSPC);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_PLACE);
+	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(slurp(in_dir("b")), "0-3");
+	tmap_session_close(s);
+	s = session(README_HOST);
+	assert_int_equal(tmap_session_notice_count(s), 0);
+	assert_int_equal(tmap_session_verify(s, "b", NULL, &err), 0);
+	tmap_session_close(s);
+}
+
+/* resize --apply that needs moves: e fills node 0 beside b, so b cannot grow in place; the
+ * moves go through each moved guest's target, then b's; a failure at each apply of the
+ * transaction puts every file and the state back. */
+static void
+test_mock_resize_moves(void **unused)
+{
+	static const char *const names[] = {"b", "c", "x"};
+	unsigned failed = 0;
+
+	(void)unused;
+	for (unsigned nth = 0; nth <= 4; nth++) {
+		struct tmap_session *s = fragmented();
+		struct tmap_error err = {0};
+		struct tmap_plan *plan = NULL;
+		char before[65536], files[3][64], at[16];
+		int r;
+
+		apply(s, "mock", target("file", touch(in_dir("x")), NULL, NULL),
+		      guest("x", 2, 256, NULL));
+		snprintf(before, sizeof(before), "%s", slurp(state_path));
+		for (size_t i = 0; i < 3; i++)
+			snprintf(files[i], sizeof(files[i]), "%s", slurp(in_dir(names[i])));
+		snprintf(at, sizeof(at), "%u", nth);
+		if (nth)
+			setenv("TOPOMAP_MOCK_FAIL_APPLY", at, 1);
+		r = tmap_session_apply_resize(s, "b", 4, 0, NULL, 0, &plan, NULL, &err);
+		unsetenv("TOPOMAP_MOCK_FAIL_APPLY");
+		if (r == 0) {
+			/* every guest is where the state records it */
+			assert_true(tmap_plan_move_count(plan) > 0);
+			for (size_t i = 0; i < 3; i++)
+				assert_int_equal(tmap_session_verify(s, names[i], NULL, &err), 0);
+			assert_string_not_equal(slurp(in_dir("b")), files[0]);
+			tmap_plan_free(plan);
+		} else {
+			assert_true(nth > 0);
+			failed++;
+			assert_int_equal(r, -ERANGE);
+			assert_string_equal(slurp(state_path), before);
+			for (size_t i = 0; i < 3; i++)
+				assert_string_equal(slurp(in_dir(names[i])), files[i]);
+		}
+		tmap_session_close(s);
+		unlink(in_dir("x"));
+		unlink(state_path);
+	}
+	/* at least one moved guest's apply and b's: a failure landed on each */
+	assert_true(failed >= 2);
+}
+
 /* Refused before anything is written: a guest recorded already; a moved guest with no
  * recorded target; a read-only session. */
 static void
@@ -356,6 +447,22 @@ cg_teardown(void **state)
 	return teardown(state);
 }
 
+/* A sleeping task in x's cgroup. */
+static void
+task_in_x(void)
+{
+	char procs[64];
+
+	sleeper = fork();
+	assert_true(sleeper >= 0);
+	if (sleeper == 0) {
+		execl("/bin/sleep", "sleep", "300", (char *)NULL);
+		_exit(127);
+	}
+	snprintf(procs, sizeof(procs), "%d", (int)sleeper);
+	write_file(in_base("x/cgroup.procs"), procs);
+}
+
 /* x in a real cgroup with a sleeping task on PU 1, y (pinned, mock) on PU 2: the two free
  * PUs, 0 and 3, are on two cores, so a guest that wants a whole core does not fit until x
  * moves from PU 1 to PU 0. */
@@ -366,7 +473,6 @@ cg_fragmented(void)
 	struct tmap_session *s = NULL;
 	struct tmap_error err = {0};
 	struct tmap_guest *y = guest("y", 1, 64, NULL);
-	char procs[64];
 
 	o.topology = SMT_HOST;
 	o.state = state_path;
@@ -382,14 +488,7 @@ cg_fragmented(void)
 	assert_string_equal(slurp(in_dir("y")), "2");
 	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "1");
 	/* a real task in x: what the kernel enforces on it is read back too */
-	sleeper = fork();
-	assert_true(sleeper >= 0);
-	if (sleeper == 0) {
-		execl("/bin/sleep", "sleep", "300", (char *)NULL);
-		_exit(127);
-	}
-	snprintf(procs, sizeof(procs), "%d", (int)sleeper);
-	write_file(in_base("x/cgroup.procs"), procs);
+	task_in_x();
 	assert_string_equal(task_cpus(), "1");
 	return s;
 }
@@ -489,6 +588,65 @@ test_cgroup_failure_restores(void **unused)
 	tmap_session_close(s);
 }
 
+/* resize --apply through the command, on a host of two PUs without SMT: x grows from one
+ * PU to both and shrinks back, its cgroup and its task following. */
+#define TWO_PU_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:2 pu:1"
+
+static void
+test_cgroup_resize(void **unused)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+	struct test_result r;
+
+	(void)unused;
+	o.topology = TWO_PU_HOST;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE;
+	assert_int_equal(tmap_session_open(&o, &s, &err), 0);
+	apply(s, "cgroup", target("cgroup", at_rel("x"), "create", "yes"), guest("x", 1, 64, NULL));
+	tmap_session_close(s);
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	task_in_x();
+	r = RUN("resize", "x", "--vcpus", "2", "--apply", "--topology", TWO_PU_HOST, "--state",
+		state_path);
+	if (r.status != 0)
+		fail_msg("resize --apply: exit %d: %s", r.status, r.err);
+	test_result_clear(&r);
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0-1");
+	assert_string_equal(task_cpus(), "0-1");
+	r = RUN("resize", "x", "--vcpus", "1", "--apply", "--topology", TWO_PU_HOST, "--state",
+		state_path);
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(task_cpus(), "0");
+	r = RUN("verify", "--all", "--topology", TWO_PU_HOST, "--state", state_path);
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+}
+
+/* The kernel refuses the resized set (x grows into PU 3, its core's sibling, which this
+ * machine does not have: ERANGE): x and its task stay on PU 1, the state as it was. */
+static void
+test_cgroup_resize_refused(void **unused)
+{
+	struct tmap_session *s = cg_fragmented();
+	struct tmap_error err = {0};
+	char before[65536];
+
+	(void)unused;
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	assert_true(tmap_session_apply_resize(s, "x", 2, 0, NULL, 0, NULL, NULL, &err) < 0);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "1");
+	assert_string_equal(task_cpus(), "1");
+	assert_string_equal(slurp(state_path), before);
+	assert_int_equal(tmap_session_verify(s, "x", NULL, &err), 0);
+	tmap_session_close(s);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -496,12 +654,16 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_mock_moves_then_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_failure_restores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mock_resize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mock_resize_moves, setup, teardown),
 	};
 
 	const struct CMUnitTest cgroup[] = {
 		cmocka_unit_test_setup_teardown(test_cgroup_moves_then_guest, cg_setup, cg_teardown),
 		cmocka_unit_test_setup_teardown(test_cgroup_failure_restores, cg_setup, cg_teardown),
 		cmocka_unit_test_setup_teardown(test_cgroup_command, cg_setup, cg_teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_resize, cg_setup, cg_teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_resize_refused, cg_setup, cg_teardown),
 	};
 	struct stat st;
 
