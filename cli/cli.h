@@ -108,6 +108,7 @@ enum {
 	OPT_DEVICE,
 	OPT_MAKE_ROOM,	/* plan --make-room, resize, rebalance (cli/room.c, issue 18) */
 	OPT_MAX_MOVES,
+	OPT_NO_MEMORY,	/* apply --make-room --no-memory */
 	/* target options: passed to the backend under their own name */
 	OPT_TARGET_FIRST,
 	OPT_CGROUP = OPT_TARGET_FIRST,
@@ -155,6 +156,7 @@ struct plan_request {
 	bool described;			/* the guest was read from the target as it is */
 	bool make_room;			/* plan --make-room: move placed guests to fit it */
 	unsigned max_moves;
+	bool no_memory;			/* apply --make-room --no-memory: pages stay */
 	size_t notices_shown;		/* the session's notices printed so far */
 	int argc;			/* the command's arguments, for those read late */
 	char **argv;
@@ -175,7 +177,7 @@ int cmd_ledger(const char *cmd, int argc, char *argv[]);
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
 	state_help[], backends_help[], reserve_help[], adopt_help[], host_help[], lint_help[],
-	xml_filter_help[];
+	xml_filter_help[], resize_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -217,6 +219,13 @@ int cmd_xml_filter(int argc, char *argv[]);
 
 /* nrt.c: topology --format nrt */
 int topology_nrt(const char *source, const char *state_path, const char *node_name);
+/* room.c: resize (issue 18) */
+int cmd_resize(int argc, char *argv[]);
+/* guests.c: a session call's failure, its exit code from the step it failed at */
+int fail_step(struct plan_request *req, int r, const struct tmap_error *err);
+/* room.c: apply --make-room (issue 18) */
+int room_apply(struct plan_request *req, const struct tmap_guest *guest, struct tmap_report **ret,
+	       struct tmap_error *err);
 
 /* output.c */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

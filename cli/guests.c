@@ -98,7 +98,7 @@ open_session(struct plan_request *req, bool write)
  * message): the caller's input, 2; does not fit, 3; the target left partly changed, 5; a
  * target refused before anything was written because it is not there, 2; the rest, 1.
  */
-static int
+int
 fail_step(struct plan_request *req, int r, const struct tmap_error *err)
 {
 	enum tmap_step step = tmap_session_failed_step(req->session);
@@ -236,8 +236,11 @@ do_apply(struct plan_request *req)
 	char *text;
 	int r;
 
-	r = tmap_session_apply(req->session, req->backend, req->target, g,
-			       req->dry_run ? TMAP_APPLY_DRY_RUN : 0, NULL, &report, &err);
+	if (req->make_room)
+		r = room_apply(req, g, &report, &err);
+	else
+		r = tmap_session_apply(req->session, req->backend, req->target, g,
+				       req->dry_run ? TMAP_APPLY_DRY_RUN : 0, NULL, &report, &err);
 	print_notices(req);
 	if (r < 0) {
 		tmap_report_free(report);

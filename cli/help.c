@@ -21,6 +21,7 @@ const char main_help[] =
 	"  release    free a guest's allocation in the state (its pins stay as they are)\n"
 	"  reserve    show or change the PUs the state keeps from every guest\n"
 	"  adopt      record a guest pinned by hand, as it is pinned\n"
+	"  resize     plan a recorded guest grown or shrunk, keeping the PUs it holds\n"
 	"  host       the host's partition: show it, record housekeeping PUs, isolate it live\n"
 	"  lint       the traps of isolating this host, each with its fix\n"
 	"  xml-filter place a libvirt domain (its XML on stdin), record it, print the XML placed\n"
@@ -145,6 +146,7 @@ const char plan_help[] =
 const char apply_help[] =
 	"Usage: topomap apply --backend NAME [--dry-run] [TARGET OPTIONS] [--topology SRC]\n"
 	"                     [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
+	"       topomap apply --make-room [--max-moves K] [--no-memory] --backend NAME ...\n"
 	"\n"
 	"Plan one guest as 'plan' does, then put the plan in force, all or nothing: capture what\n"
 	"is there, apply, read back what the kernel or hypervisor reports, compare with the plan,\n"
@@ -152,6 +154,11 @@ const char apply_help[] =
 	"\n"
 	"  --backend NAME         the backend (see 'topomap backends')\n"
 	"  --dry-run              print every write it would make, and make none\n"
+	"  --make-room            a guest that does not fit: move recorded guests first (as\n"
+	"                         'plan --make-room' shows), each through its recorded target,\n"
+	"                         then apply it; one transaction, all put back on any failure\n"
+	"  --max-moves K          with --make-room: at most K moves (default 16)\n"
+	"  --no-memory            with --make-room: moved cells keep their pages where they are\n"
 	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
 	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
@@ -165,7 +172,8 @@ const char apply_help[] =
 	"  -h, --help             show this help\n"
 	"\n"
 	"Example:\n"
-	"  topomap apply --backend cgroup --cgroup machine.slice/ct1 --create --name ct1 --vcpus 4\n";
+	"  topomap apply --backend cgroup --cgroup machine.slice/ct1 --create --name ct1 --vcpus 4\n"
+	"  topomap apply --make-room --backend cgroup --cgroup ct2 --create --name ct2 --vcpus 4\n";
 
 const char verify_help[] =
 	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"
@@ -261,6 +269,33 @@ const char reserve_help[] =
 	"Examples:\n"
 	"  topomap reserve --add 0,24\n"
 	"  topomap reserve --remove 24\n";
+
+const char resize_help[] =
+	"Usage: topomap resize NAME --vcpus N [--memory SIZE] [--max-moves K] [--state FILE]\n"
+	"                      [--topology SRC] [--format FMT] [--apply [--no-memory]]\n"
+	"\n"
+	"Plan a recorded guest of one cell with N vcpus (and SIZE of memory): it keeps every PU\n"
+	"and the node it holds when it can (shrinking, or growing into free PUs of its node as\n"
+	"its policy takes them), else it is placed anew after the fewest moves of the others,\n"
+	"which the plan lists. Nothing is changed without --apply. The new pins apply to the\n"
+	"vcpus the guest runs; it must be started with N vcpus for the rest.\n"
+	"\n"
+	"  --vcpus N              the new number of vcpus (required)\n"
+	"  --memory SIZE          the new memory: 4096 (MiB), 512M, 4G (default: as it is)\n"
+	"  --max-moves K          when it cannot keep its PUs: at most K moves (default 16)\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json; required for another host)\n"
+	"  --topology SRC         the host the state belongs to (default 'live')\n"
+	"  --format FMT           table (default) or json\n"
+	"  --apply                put it in force: the moves, each through its guest's recorded\n"
+	"                         target, then the guest through its own; one transaction, all\n"
+	"                         put back on any failure\n"
+	"  --no-memory            with --apply: moved cells keep their pages where they are\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap resize vm1 --vcpus 6 --memory 8G\n"
+	"  topomap resize ct1 --vcpus 2 --apply\n";
 
 const char backends_help[] =
 	"Usage: topomap backends\n"

@@ -146,7 +146,9 @@ option_allowed(enum command cmd, int c)
 		return cmd == CMD_VERIFY;
 	case OPT_MAKE_ROOM:
 	case OPT_MAX_MOVES:
-		return cmd == CMD_PLAN;
+		return cmd == CMD_PLAN || cmd == CMD_APPLY;
+	case OPT_NO_MEMORY:
+		return cmd == CMD_APPLY;
 	default:
 		if (c >= OPT_TARGET_FIRST && c < OPT_TARGET_END)
 			return cmd != CMD_PLAN;
@@ -186,6 +188,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"device", required_argument, NULL, OPT_DEVICE},
 		{"make-room", no_argument, NULL, OPT_MAKE_ROOM},
 		{"max-moves", required_argument, NULL, OPT_MAX_MOVES},
+		{"no-memory", no_argument, NULL, OPT_NO_MEMORY},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
 		{"create", no_argument, NULL, OPT_CREATE},
 		{"layout", required_argument, NULL, OPT_LAYOUT},
@@ -293,6 +296,9 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		case OPT_MAX_MOVES:
 			r = parse_unsigned("--max-moves", optarg, 1, TMAP_ROOM_MAX_MOVES, &req->max_moves);
 			break;
+		case OPT_NO_MEMORY:
+			req->no_memory = true;
+			break;
 		case 'h':
 			r = emit(helps[req->cmd]);
 			return r == EXIT_OK ? -1 : r;
@@ -316,7 +322,12 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 	if (req->make_room && req->batch)
 		return fail(EXIT_USAGE, "plan: --make-room places one guest; it does not go with --batch");
 	if (req->max_moves && !req->make_room)
-		return fail(EXIT_USAGE, "plan: --max-moves goes with --make-room");
+		return fail(EXIT_USAGE, "%s: --max-moves goes with --make-room", cmd);
+	if (req->no_memory && !req->make_room)
+		return fail(EXIT_USAGE, "apply: --no-memory goes with --make-room");
+	if (req->make_room && req->dry_run)
+		return fail(EXIT_USAGE,
+			    "apply: --make-room moves guests for real; 'topomap plan --make-room' shows the moves without --dry-run");
 	if (req->all) {
 		if (req->backend || tmap_target_count(req->target) || req->ig.given || optind < argc)
 			return fail(EXIT_USAGE,
@@ -438,6 +449,8 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "state") == 0 || strcmp(cmd, "release") == 0 ||
 	    strcmp(cmd, "reserve") == 0)
 		return cmd_ledger(cmd, argc - 1, argv + 1);
+	if (strcmp(cmd, "resize") == 0)
+		return cmd_resize(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return fail(EXIT_USAGE, "unknown option '%s' (see 'topomap --help')", cmd);
 	return fail(EXIT_USAGE, "unknown command '%s' (see 'topomap --help')", cmd);

@@ -2,9 +2,13 @@
 /*
  * Making room (issue 18): plan --make-room places one guest after the fewest moves of the
  * guests the state holds. The search is the library's (tmap_session_make_room()); this file
- * only asks and hands the plan back to be printed as any other.
+ * only asks and hands the plan back to be printed as any other. resize plans a recorded
+ * guest grown or shrunk (tmap_session_resize()).
  */
 #include <errno.h>
+#include <stdlib.h>
+
+#include <topomap/session.h>
 
 #include "cli.h"
 
@@ -20,4 +24,150 @@ room_plan(struct tmap_session *session, const struct tmap_guests *guests, unsign
 				      tmap_guests_count(guests));
 	o.max_moves = max_moves;
 	return tmap_session_make_room(session, tmap_guests_get(guests, 0), &o, ret, err);
+}
+
+/* apply --make-room: the moves and the guest in force, one transaction of the library. */
+int
+room_apply(struct plan_request *req, const struct tmap_guest *guest, struct tmap_report **ret,
+	   struct tmap_error *err)
+{
+	struct tmap_room_options o = TMAP_ROOM_OPTIONS_INIT;
+
+	if (tmap_guests_count(req->guests) != 1)
+		return tmap_error_set(err, -EINVAL,
+				      "apply: --make-room places exactly one guest; %zu were given",
+				      tmap_guests_count(req->guests));
+	o.max_moves = req->max_moves;
+	return tmap_session_apply_room(req->session, req->backend, req->target, guest, &o,
+				       req->no_memory ? TMAP_ROOM_NO_MEMORY : 0, NULL, ret, err);
+}
+
+/* The options of resize, each at most once. */
+static int
+resize_options(int argc, char *argv[], struct plan_request *req, unsigned *vcpus,
+	       uint64_t *memory_mib, bool *apply)
+{
+	static const struct option options[] = {
+		{"vcpus", required_argument, NULL, OPT_VCPUS},
+		{"memory", required_argument, NULL, OPT_MEMORY},
+		{"max-moves", required_argument, NULL, OPT_MAX_MOVES},
+		{"topology", required_argument, NULL, OPT_TOPOLOGY},
+		{"state", required_argument, NULL, OPT_STATE},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"apply", no_argument, NULL, 'a'},
+		{"no-memory", no_argument, NULL, OPT_NO_MEMORY},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool seen[OPT_END - OPT_TOPOLOGY] = {false};
+	int c, r = EXIT_OK;
+
+	opterr = 0;
+	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (c >= OPT_TOPOLOGY && c < OPT_END) {
+			if (seen[c - OPT_TOPOLOGY])
+				return fail(EXIT_USAGE, "resize: %s given more than once",
+					    argv[optind - 1]);
+			seen[c - OPT_TOPOLOGY] = true;
+		}
+		switch (c) {
+		case OPT_VCPUS:
+			r = parse_unsigned("--vcpus", optarg, 1, MAX_VCPUS, vcpus);
+			break;
+		case OPT_MEMORY:
+			r = parse_size_option("--memory", optarg, memory_mib);
+			break;
+		case OPT_MAX_MOVES:
+			r = parse_unsigned("--max-moves", optarg, 1, TMAP_ROOM_MAX_MOVES,
+					   &req->max_moves);
+			break;
+		case OPT_TOPOLOGY:
+			req->source = optarg;
+			r = check_source(optarg);
+			break;
+		case OPT_STATE:
+			if (!optarg[0])
+				return fail(EXIT_USAGE, "resize: --state needs a file");
+			req->state_path = optarg;
+			break;
+		case OPT_FORMAT:
+			r = parse_choice("--format", optarg, topology_formats, &req->format);
+			break;
+		case 'a':
+			*apply = true;
+			break;
+		case OPT_NO_MEMORY:
+			req->no_memory = true;
+			break;
+		case 'h':
+			r = emit(resize_help);
+			return r == EXIT_OK ? -1 : r;
+		case ':':
+			return missing_value("resize", argv, optind);
+		default:
+			return unknown_option("resize", options, optopt, argv, optind);
+		}
+	}
+	if (r != EXIT_OK)
+		return r;
+	if (optind + 1 != argc)
+		return fail(EXIT_USAGE, "resize: give exactly one guest name (see 'topomap resize --help')");
+	if (!*vcpus)
+		return fail(EXIT_USAGE, "resize: --vcpus N is required");
+	if (req->no_memory && !*apply)
+		return fail(EXIT_USAGE, "resize: --no-memory goes with --apply");
+	return EXIT_OK;
+}
+
+/* topomap resize NAME --vcpus N [--memory SIZE] [--apply]: the plan of a recorded guest
+ * resized, keeping what it holds when it can; nothing is changed without --apply. With it,
+ * the library puts the plan in force through the guest's recorded target (one transaction). */
+int
+cmd_resize(int argc, char *argv[])
+{
+	struct plan_request req = {
+		.cmd = CMD_PLAN,
+		.source = "live",
+		.format = TMAP_FORMAT_TABLE,
+		.solve = TMAP_SOLVE_OPTIONS_INIT,
+	};
+	struct tmap_room_options o = TMAP_ROOM_OPTIONS_INIT;
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	uint64_t memory_mib = 0;
+	unsigned vcpus = 0;
+	bool apply = false;
+	char *text = NULL;
+	int r;
+
+	r = resize_options(argc, argv, &req, &vcpus, &memory_mib, &apply);
+	if (r != EXIT_OK)
+		return r == -1 ? EXIT_OK : r;
+	r = open_session(&req, apply);
+	if (r != EXIT_OK)
+		goto out;
+	o.max_moves = req.max_moves;
+	if (apply) {
+		r = tmap_session_apply_resize(req.session, argv[optind], vcpus, memory_mib, &o,
+					      req.no_memory ? TMAP_ROOM_NO_MEMORY : 0, &plan, NULL,
+					      &err);
+		if (r < 0) {
+			r = fail_step(&req, r, &err);
+			goto out;
+		}
+	} else if (tmap_session_resize(req.session, argv[optind], vcpus, memory_mib, &o, &plan,
+				       &err) < 0) {
+		r = fail(err.code == -ENOSPC ? EXIT_NOFIT :
+			 err.code == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE, "%s", err.message);
+		goto out;
+	}
+	if (tmap_plan_format(plan, req.format, table_flags(), &text, &err) < 0)
+		r = fail_lib(err.code, true, &err, "resize");
+	else
+		r = apply ? emit_done(text, "applied and recorded") : emit(text);
+out:
+	free(text);
+	tmap_plan_free(plan);
+	tmap_session_close(req.session);
+	return r;
 }

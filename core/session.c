@@ -19,8 +19,8 @@
 #include "session.h"
 #include "state.h"
 
-static int _printf_(2, 3)
-notice(struct tmap_session *s, const char *fmt, ...)
+int
+session_notice(struct tmap_session *s, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
@@ -47,8 +47,8 @@ ok(struct tmap_session *s, int r)
 }
 
 /* The step a backend failure stopped at: from the report, or before it (the target). */
-static enum tmap_step
-backend_step(const struct tmap_report *report)
+enum tmap_step
+session_backend_step(const struct tmap_report *report)
 {
 	enum tmap_step step = tmap_report_failed_step(report);
 
@@ -194,23 +194,23 @@ settle_one(struct tmap_session *s, const char *recorded, struct tmap_error *err)
 		goto out;
 	if (!target_still_there(s, m, target, name)) {
 		tmap_host_release(s->host, name);
-		notice(s, "guest '%s' was recorded as pending and its target is gone: dropped", name);
+		session_notice(s, "guest '%s' was recorded as pending and its target is gone: dropped", name);
 		r = 1;
 		goto out;
 	}
 	r = tmap_verify(m, target, plan, 0, 0, NULL, err);
 	if (r == 0) {
-		notice(s, "guest '%s' was recorded as pending and its plan is in force: kept", name);
+		session_notice(s, "guest '%s' was recorded as pending and its plan is in force: kept", name);
 	} else {
 		/* Killed in the middle of its apply: finish it, so the target holds what the
 		 * state records. */
 		r = tmap_apply(m, target, plan, 0, 0, NULL, err);
 		if (r == 0)
-			notice(s, "guest '%s' was recorded as pending; its apply was finished", name);
+			session_notice(s, "guest '%s' was recorded as pending; its apply was finished", name);
 	}
 	if (r < 0) {
 		tmap_host_release(s->host, name);
-		notice(s, "guest '%s' was recorded as pending and could not be settled (%s): dropped",
+		session_notice(s, "guest '%s' was recorded as pending and could not be settled (%s): dropped",
 		       name, err ? err->message : "");
 		r = 1;
 	}
@@ -240,7 +240,7 @@ settle_pending(struct tmap_session *s, struct tmap_error *err)
 		r = settle_one(s, name, &why);
 		if (r < 0) {
 			/* No target recorded, no backend: the record cannot be checked. */
-			notice(s, "guest '%s' stays recorded as pending: %s", name, why.message);
+			session_notice(s, "guest '%s' stays recorded as pending: %s", name, why.message);
 			state_guest_mark_applied(s->state, name);
 		}
 		i += r != 1;
@@ -480,7 +480,7 @@ tmap_session_plan(struct tmap_session *s, const struct tmap_guests *guests, unsi
 				    tmap_error_set(err, -EINVAL, "tmap_session_plan: unknown flags 0x%x",
 						   flags));
 	if (s->state && tmap_host_guest_count(s->host))
-		notice(s, "placed around %zu guest%s recorded in the state '%s'",
+		session_notice(s, "placed around %zu guest%s recorded in the state '%s'",
 		       tmap_host_guest_count(s->host),
 		       tmap_host_guest_count(s->host) == 1 ? "" : "s", state_path(s->state));
 	/* A what-if: placed on the session's host, which is placed again from the state after. */
@@ -536,10 +536,10 @@ roll_back(struct tmap_session *s, struct json_object *snapshot, bool recorded)
 	struct tmap_error err = {0};
 
 	if (recorded && state_revert(s->state, snapshot, &err) < 0)
-		notice(s, "the guest stays recorded as pending (the next session settles it): %s",
+		session_notice(s, "the guest stays recorded as pending (the next session settles it): %s",
 		       err.message);
 	if (session_reload(s, &err) < 0)
-		notice(s, "%s", err.message);
+		session_notice(s, "%s", err.message);
 }
 
 /* Place, record as pending, apply, record as applied: see the file's comment. */
@@ -563,7 +563,7 @@ apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 	}
 	r = tmap_apply(m, target, plan, 0, 0, ret_report, err);
 	if (r < 0) {
-		enum tmap_step step = backend_step(ret_report ? *ret_report : NULL);
+		enum tmap_step step = session_backend_step(ret_report ? *ret_report : NULL);
 
 		roll_back(s, snapshot, true);
 		state_snapshot_free(snapshot);
@@ -611,7 +611,7 @@ tmap_session_apply(struct tmap_session *s, const char *backend, const struct tma
 		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
 	if (!s->state || dry) {
 		r = tmap_apply(m, target, plan, 0, flags, &report, err);
-		r = r < 0 ? session_fail(s, backend_step(report), r) : ok(s, 0);
+		r = r < 0 ? session_fail(s, session_backend_step(report), r) : ok(s, 0);
 		if (s->state && session_reload(s, NULL) < 0)
 			r = session_fail(s, TMAP_STEP_STATE, -ENOMEM);
 	} else {
@@ -685,7 +685,7 @@ tmap_session_verify(struct tmap_session *s, const char *name, struct tmap_report
 		return session_fail(s, TMAP_STEP_INPUT, r);
 	}
 	r = tmap_verify(m, target, plan, 0, 0, &report, err);
-	r = r < 0 ? session_fail(s, backend_step(report), r) : ok(s, r);
+	r = r < 0 ? session_fail(s, session_backend_step(report), r) : ok(s, r);
 	if (ret_report)
 		*ret_report = report;
 	else

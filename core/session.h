@@ -36,5 +36,9 @@ int session_fail(struct tmap_session *s, enum tmap_step step, int r);
 int session_module(struct tmap_session *s, const char *name,
 		   const struct tmap_backend_module **ret, struct tmap_error *err);
 int session_reload(struct tmap_session *s, struct tmap_error *err);
+/* A line for the caller (tmap_session_notice()). */
+int session_notice(struct tmap_session *s, const char *fmt, ...) _printf_(2, 3);
+/* The step a backend failure stopped at: from its report, or before it (the target). */
+enum tmap_step session_backend_step(const struct tmap_report *report);
 
 #endif

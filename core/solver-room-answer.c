@@ -249,6 +249,10 @@ tmap_host_make_room(struct tmap_host *h, const struct tmap_guest *g,
 	e = room_run(&r, h, g, &cfg, &res);
 	if (e == 0 && res.found)
 		e = commit_answer(&r, &res, ret, err);
+	else if (e == 0 && res.lower >= INF)
+		e = tmap_error_set(err, -ENOSPC,
+				   "%s; no moves make room: no node could hold it even with every guest that may move gone",
+				   why.message);
 	else if (e == 0)
 		e = tmap_error_set(err, -ENOSPC,
 				   "%s; no %u moves or fewer of the guests not pinned make room (at least %u needed, %zu decisions searched)",

@@ -266,6 +266,8 @@ node_bound(const struct room *r, unsigned n, unsigned cell, unsigned cap)
 		return INF;
 	if (cell == 0 && r->d.emulator_isolate)
 		need += r->d.emulator_units;
+	if (need > r->most[n])
+		return INF;	/* not even with every movable guest gone */
 	if (need > cap)
 		cpu = (need - cap + r->gain - 1) / r->gain +
 		      /* only cells that leave free PUs for g, each with a memory move */
@@ -754,6 +756,7 @@ room_clear(struct room *r)
 	free(r->cap_ok);
 	free(r->nb);
 	free(r->nfree);
+	free(r->most);
 	free(r->cell_vcpus);
 	free(r->path);
 	free(r->seen_key);
@@ -826,6 +829,32 @@ room_guests(struct room *r)
 	return 0;
 }
 
+/* Each node's capacity for g were every movable guest gone: what no move can pass. */
+static void
+most_capacity(struct room *r)
+{
+	const struct tmap_topology *t = r->t;
+
+	for (unsigned c = 0; c < t->ncores; c++) {
+		const struct topo_core *core = &t->cores[c];
+		unsigned freeable = 0, units;
+
+		for (unsigned k = 0; k < core->npus; k++)
+			freeable += hwloc_bitmap_isset(r->s->usable, core->pus[k]) &&
+				    (!hwloc_bitmap_isset(r->s->taken, core->pus[k]) ||
+				     r->owner[core->pus[k]] >= 0);
+		if (r->d.policy == TMAP_THREAD_PREFER)
+			units = freeable / r->d.group * r->d.group;
+		else if (freeable < r->s->core_usable[c] || !freeable)
+			units = 0;
+		else if (r->d.policy == TMAP_THREAD_ISOLATE)
+			units = 1;
+		else
+			units = r->d.group > 1 ? r->d.group : freeable;
+		r->most[core->node] += units;
+	}
+}
+
 static int
 room_init(struct room *r, struct tmap_host *h, const struct tmap_guest *g,
 	  const struct room_config *cfg)
@@ -868,8 +897,10 @@ room_init(struct room *r, struct tmap_host *h, const struct tmap_guest *g,
 	r->cap_ok = calloc(r->t->nnodes, sizeof(*r->cap_ok));
 	r->nb = calloc(r->t->nnodes, sizeof(*r->nb));
 	r->nfree = calloc(r->t->nnodes, sizeof(*r->nfree));
-	if (!r->cap || !r->cap_ok || !r->nb || !r->nfree)
+	r->most = calloc(r->t->nnodes, sizeof(*r->most));
+	if (!r->cap || !r->cap_ok || !r->nb || !r->nfree || !r->most)
 		return -ENOMEM;
+	most_capacity(r);
 	r->nlevels = cfg->max_moves + 2;
 	r->levels = calloc(r->nlevels, sizeof(*r->levels));
 	if (!r->levels)

@@ -95,6 +95,7 @@ struct room {
 	bool *cap_ok;			/* a move on the node makes it stale */
 	unsigned *nb;			/* per node: the bound room_bound() found there */
 	unsigned *nfree;		/* per node: free PUs, as gen_cands() found them */
+	unsigned *most;			/* per node: g's capacity were every movable guest gone */
 	unsigned *cell_vcpus;		/* per flat cell: its vcpus */
 	unsigned nlevels;
 	struct level *levels;
@@ -121,5 +122,8 @@ size_t host_guest_count(const struct tmap_host *h);
 /* Replace the i-th guest's plan with pg (taken), its memory per node recounted; the solver's
  * free capacity is the caller's to keep in step. */
 int host_guest_replace(struct tmap_host *h, size_t i, struct plan_guest *pg);
+/* The spec of a placed guest resized, as tmap_host_resize() places it (solver-resize.c). */
+int host_resized_spec(const struct tmap_host *h, const char *name, unsigned vcpus,
+		      uint64_t memory_mib, struct tmap_guest **ret, struct tmap_error *err);
 
 #endif

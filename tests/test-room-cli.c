@@ -2,7 +2,7 @@
 /*
  * The built command making room (issue 18): plan --make-room on a state file of a
  * fragmented host, the moves in JSON and in the table, the limit in moves, the refusals. The
- * host and its state are the README's worked example ("Making room").
+ * host and its state are the README's worked example ("Making room"); resize on it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +121,47 @@ test_refusals(void **state)
 	r = ROOM("--make-room", "--batch");
 	assert_int_equal(r.status, 2);
 	test_result_clear(&r);
+	/* apply --make-room moves for real: no dry run; --no-memory only with it */
+	r = RUN("apply", "--make-room", "--dry-run", "--backend", "cgroup", "--cgroup", "x", "--name",
+		"g", "--vcpus", "1");
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "apply: --make-room moves guests for real"));
+	test_result_clear(&r);
+	r = RUN("apply", "--no-memory", "--backend", "cgroup", "--cgroup", "x", "--name", "g",
+		"--vcpus", "1");
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "apply: --no-memory goes with --make-room"));
+	test_result_clear(&r);
+}
+
+#define RESIZE(...) RUN("resize", "--topology", HOST, "--state", state_path, __VA_ARGS__)
+
+/* resize: grown in place (the PUs it held kept, no move), refused when no node holds it,
+ * a guest the state does not hold is the user's mistake. */
+static void
+test_resize(void **state)
+{
+	struct test_result r = RESIZE("b", "--vcpus", "4", "--format", "json");
+	struct json_object *doc, *guests, *held;
+
+	(void)state;
+	assert_int_equal(r.status, 0);
+	doc = json_tokener_parse(r.out);
+	assert_non_null(doc);
+	assert_true(json_object_object_get_ex(doc, "guests", &guests));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(guests, 0), "held", &held));
+	assert_string_equal(json_object_get_string(held), "0-3");
+	json_object_put(doc);
+	test_result_clear(&r);
+	r = RESIZE("b", "--vcpus", "6");
+	assert_int_equal(r.status, 3);
+	test_result_clear(&r);
+	r = RESIZE("nobody", "--vcpus", "2");
+	assert_int_equal(r.status, 2);
+	test_result_clear(&r);
+	r = RESIZE("b");
+	assert_int_equal(r.status, 2);
+	test_result_clear(&r);
 }
 
 int
@@ -130,6 +171,7 @@ main(void)
 		cmocka_unit_test(test_make_room_json),
 		cmocka_unit_test(test_make_room_table),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_resize),
 	};
 
 	return cmocka_run_group_tests(tests, make_state, drop_state);

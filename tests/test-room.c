@@ -338,6 +338,71 @@ test_formats(void **state)
 }
 
 /* ------------------------------------------------------------------------------------- */
+/* Resize */
+
+static const struct plan_guest *
+placed(const struct tmap_host *h, const char *name)
+{
+	for (size_t i = 0; i < tmap_host_guest_count(h); i++)
+		if (streq(host_guest_plan_at(h, i)->name, name))
+			return host_guest_plan_at(h, i);
+	fail_msg("no guest %s", name);
+	return NULL;
+}
+
+/* Grown into free PUs of its node, then shrunk: it keeps every PU it held each time. */
+static void
+test_resize_keeps(void **state)
+{
+	struct tmap_topology *t = test_topology(TWO_NODES);
+	struct tmap_host *h = two_nodes_fragmented(t, false);
+	_cleanup_bitmap_ hwloc_bitmap_t before = NULL, vcpu0 = NULL, vcpu1 = NULL;
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+
+	(void)state;
+	before = hwloc_bitmap_dup(placed(h, "b")->held);
+	vcpu0 = hwloc_bitmap_dup(placed(h, "b")->vcpu_pus[0]);
+	vcpu1 = hwloc_bitmap_dup(placed(h, "b")->vcpu_pus[1]);
+	if (tmap_host_resize(h, "b", 4, 0, NULL, &plan, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_plan_move_count(plan), 0);
+	assert_int_equal(placed(h, "b")->vcpus, 4);
+	assert_true(hwloc_bitmap_isincluded(before, placed(h, "b")->held));
+	assert_int_equal(hwloc_bitmap_weight(placed(h, "b")->held), 4);
+	/* the vcpus that ran keep their own PUs: resizing re-pins none of them */
+	assert_true(hwloc_bitmap_isequal(placed(h, "b")->vcpu_pus[0], vcpu0));
+	assert_true(hwloc_bitmap_isequal(placed(h, "b")->vcpu_pus[1], vcpu1));
+	plan = tmap_plan_free(plan);
+	hwloc_bitmap_copy(before, placed(h, "b")->held);
+	if (tmap_host_resize(h, "b", 1, 128, NULL, &plan, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_true(hwloc_bitmap_isincluded(placed(h, "b")->held, before));
+	assert_int_equal(placed(h, "b")->memory_mib, 128);
+	done(t, h, NULL, plan);
+}
+
+/* A size no node holds: refused, and the guest keeps exactly what it had. */
+static void
+test_resize_refused(void **state)
+{
+	struct tmap_topology *t = test_topology(TWO_NODES);
+	struct tmap_host *h = two_nodes_fragmented(t, false);
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	char *held = strdup(placed(h, "b")->held_list);
+
+	(void)state;
+	assert_int_equal(tmap_host_resize(h, "b", 6, 0, NULL, &plan, &err), -ENOSPC);
+	assert_null(plan);
+	assert_string_equal(placed(h, "b")->held_list, held);
+	assert_int_equal(placed(h, "b")->vcpus, 2);
+	assert_int_equal(tmap_host_resize(h, "nobody", 2, 0, NULL, &plan, &err), -ENOENT);
+	free(held);
+	done(t, h, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------------------- */
 /* The generator, against the exhaustive search */
 
 static const char *const gen_hosts[] = {
@@ -478,6 +543,76 @@ out:
 	tmap_topology_free(t);
 }
 
+/* Does each of the first n vcpus run on pus[v]? */
+static bool
+same_pus(const struct plan_guest *pg, const unsigned *pus, unsigned n)
+{
+	for (unsigned v = 0; v < n; v++)
+		if (hwloc_bitmap_first(pg->vcpu_pus[v]) != (int)pus[v])
+			return false;
+	return true;
+}
+
+/* Resize on a generated host: whenever its node has the free PUs and memory to grow a
+ * one-vcpu-a-core guest in place (the keep-all answer exists), it keeps every PU. */
+static void
+gen_resize(unsigned seed0, unsigned *keepable, unsigned *kept)
+{
+	unsigned seed = seed0 * 7919;
+	const char *src = gen_hosts[pick(&seed, ARRAY_SIZE(gen_hosts))];
+	struct tmap_topology *t = test_topology(src);
+	struct tmap_host *h = host_new(t, 0);
+	const struct plan_guest *pg = NULL;
+
+	gen_fill(h, t, &seed);
+	for (size_t i = 0; i < tmap_host_guest_count(h) && !pg; i++) {
+		const struct plan_guest *p = host_guest_plan_at(h, i);
+
+		if (p->ncells == 1 && p->threads == 1 && p->thread_policy == TMAP_THREAD_PREFER &&
+		    p->emulator_policy == TMAP_EMULATOR_SHARE && pick(&seed, 2))
+			pg = p;
+	}
+	if (pg) {
+		struct solver *s = host_solver(h);
+		int n = topo_node_index(t, pg->cells[0].node);
+		unsigned more = 1 + pick(&seed, 3), nfree = 0;
+		_cleanup_bitmap_ hwloc_bitmap_t before = hwloc_bitmap_dup(pg->held);
+		char *name = strdup(pg->name);
+		unsigned nvcpus = pg->vcpus, pus[TMAP_MAX_VCPUS];
+
+		for (unsigned v = 0; v < nvcpus; v++)
+			pus[v] = (unsigned)hwloc_bitmap_first(pg->vcpu_pus[v]);
+		struct tmap_plan *plan = NULL;
+
+		for (unsigned i = 0; i < t->nodes[n].ncores; i++)
+			nfree += s->core_free[t->nodes[n].cores[i]];
+		if (nfree >= more) {
+			(*keepable)++;
+			if (tmap_host_resize(h, name, pg->vcpus + more, 0, NULL, &plan, NULL) == 0 &&
+			    hwloc_bitmap_isincluded(before, placed(h, name)->held) &&
+			    same_pus(placed(h, name), pus, nvcpus))
+				(*kept)++;
+		}
+		tmap_plan_free(plan);
+		free(name);
+	}
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+static void
+test_generated_resize(void **state)
+{
+	unsigned keepable = 0, kept = 0;
+
+	(void)state;
+	for (unsigned seed = 1; seed <= 1000; seed++)
+		gen_resize(seed, &keepable, &kept);
+	print_message("resize: %u could keep every PU, %u did, each vcpu on its own\n", keepable, kept);
+	assert_true(keepable >= 100);
+	assert_int_equal(kept, keepable);
+}
+
 static void
 test_generated(void **state)
 {
@@ -503,7 +638,10 @@ main(void)
 		cmocka_unit_test(test_fits_already),
 		cmocka_unit_test(test_repin_within_node),
 		cmocka_unit_test(test_formats),
+		cmocka_unit_test(test_resize_keeps),
+		cmocka_unit_test(test_resize_refused),
 		cmocka_unit_test(test_generated),
+		cmocka_unit_test(test_generated_resize),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

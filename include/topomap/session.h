@@ -251,6 +251,82 @@ TMAP_EXPORT int tmap_session_make_room(struct tmap_session *session,
 				       struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
+ * Plan a recorded guest resized (tmap_host_resize()), changing nothing (a what-if).
+ * @param session a session.
+ * @param name the recorded guest.
+ * @param vcpus its new vcpu count.
+ * @param memory_mib its new memory, or 0 to keep it.
+ * @param options the search's options when moves are needed, or NULL.
+ * @param ret receives the plan.
+ * @param reterr receives the message on failure.
+ * @return 0, -ENOSPC (TMAP_STEP_PLACE), -EINVAL (TMAP_STEP_INPUT: no such guest, or one
+ *         resize does not take) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_session_resize(struct tmap_session *session, const char *name,
+				    unsigned vcpus, uint64_t memory_mib,
+				    const struct tmap_room_options *options, struct tmap_plan **ret,
+				    struct tmap_error *reterr);
+
+/** tmap_session_apply_room(): move no memory; each moved cell's pages stay where they are. */
+#define TMAP_ROOM_NO_MEMORY (1u << 1)
+
+/**
+ * Make room for a guest and put it in force, as one transaction (issue 18): the fewest moves
+ * of the recorded guests (tmap_host_make_room()), then the guest. Every guest it touches is
+ * recorded as pending and the state saved before anything is written (write-ahead); the
+ * moves are applied one guest at a time, each through the backend and target the state
+ * recorded for it (asking that backend to migrate the moved cells' pages where it can:
+ * cgroup v1 `cpuset.memory_migrate`), then the new guest through @p backend and @p target;
+ * all are recorded as applied at the end. On any failure every moved guest is applied again
+ * where it was and the state is put back as it was.
+ * @param session a session opened with TMAP_SESSION_WRITE and a state.
+ * @param backend the new guest's backend.
+ * @param target the new guest's target.
+ * @param guest the new guest (not recorded yet).
+ * @param options the search's options, or NULL.
+ * @param flags 0 or TMAP_ROOM_NO_MEMORY.
+ * @param ret_plan receives the plan (the moves and the guest) on success; may be NULL.
+ * @param ret_report receives the report of the last apply made; may be NULL.
+ * @param reterr receives the message on failure.
+ * @return 0; -ENOSPC (TMAP_STEP_PLACE: no answer within the moves allowed); -EINVAL,
+ *         -EEXIST, -EBADF or -ENOENT (TMAP_STEP_INPUT: nothing changed); a backend's -errno
+ *         (its step; TMAP_STEP_RESTORE when a moved guest could not be put back).
+ */
+TMAP_EXPORT int tmap_session_apply_room(struct tmap_session *session, const char *backend,
+					const struct tmap_target *target,
+					const struct tmap_guest *guest,
+					const struct tmap_room_options *options, unsigned flags,
+					struct tmap_plan **ret_plan, struct tmap_report **ret_report,
+					struct tmap_error *reterr);
+
+/**
+ * Resize a recorded guest and put it in force, as one transaction (issue 18): the plan of
+ * tmap_session_resize() (every PU and node it holds kept when it can, else the fewest moves of
+ * the others), then as tmap_session_apply_room(): recorded as pending first, the moved guests
+ * applied one at a time through their recorded targets, then the guest through its own
+ * recorded backend and target, recorded as applied; on any failure every moved guest and the
+ * state are put back, and the guest keeps what it had.
+ * @param session a session opened with TMAP_SESSION_WRITE and a state.
+ * @param name the recorded guest.
+ * @param vcpus its new vcpu count.
+ * @param memory_mib its new memory, or 0 to keep it.
+ * @param options the search's options when moves are needed, or NULL.
+ * @param flags 0 or TMAP_ROOM_NO_MEMORY.
+ * @param ret_plan receives the plan on success; may be NULL.
+ * @param ret_report receives the report of the last apply made; may be NULL.
+ * @param reterr receives the message on failure.
+ * @return 0; -ENOSPC (TMAP_STEP_PLACE); -EINVAL, -ENOENT or -EBADF (TMAP_STEP_INPUT: nothing
+ *         changed); a backend's -errno (its step; TMAP_STEP_RESTORE when a moved guest could
+ *         not be put back).
+ */
+TMAP_EXPORT int tmap_session_apply_resize(struct tmap_session *session, const char *name,
+					  unsigned vcpus, uint64_t memory_mib,
+					  const struct tmap_room_options *options, unsigned flags,
+					  struct tmap_plan **ret_plan,
+					  struct tmap_report **ret_report,
+					  struct tmap_error *reterr);
+
+/**
  * Place one guest and put it in force through a backend, recorded first: the whole
  * transaction. A guest the state holds already is placed again keeping what it holds
  * (tmap_host_place_again()); it keeps its recorded allocation until the new one is in force.

@@ -1100,6 +1100,25 @@ struct tmap_move {
 	uint64_t memory_mib;	/**< a cell's move: the MiB of memory that migrate */
 };
 
+/**
+ * Grow or shrink a placed dedicated guest of one cell: its vcpus, and its memory. It keeps
+ * every PU and the node it holds when that is possible (shrinking, or growing into free PUs
+ * of its node as its policy takes them), else it is placed anew after the fewest moves of the
+ * others (as tmap_host_make_room()); when neither answers it keeps exactly what it had.
+ * @param host the host.
+ * @param name the placed guest.
+ * @param vcpus its new vcpu count.
+ * @param memory_mib its new memory, or 0 to keep it.
+ * @param options the search's options when moves are needed, or NULL.
+ * @param ret receives the plan: the guest resized, and the moves of others.
+ * @param reterr receives why on failure.
+ * @return 0, -ENOENT, -EOPNOTSUPP (a shared guest, or several cells), -ENOSPC, -EINVAL or
+ *         -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_resize(struct tmap_host *host, const char *name, unsigned vcpus,
+				 uint64_t memory_mib, const struct tmap_room_options *options,
+				 struct tmap_plan **ret, struct tmap_error *reterr);
+
 /** @param plan the plan. @return how many moves of placed guests it makes (tmap_host_make_room()). */
 TMAP_EXPORT size_t tmap_plan_move_count(const struct tmap_plan *plan);
 

@@ -99,16 +99,22 @@ mock_open(const struct tmap_target *target, unsigned flags, void **ret, struct t
 	return 0;
 }
 
+/* Applies made by this process: TOPOMAP_MOCK_FAIL_APPLY=N fails the Nth, whichever target
+ * it is for (a transaction over several guests, each with its own target; issue 18). */
+static unsigned applies;
+
 MOCK_CALLBACK int
 mock_apply(void *state, const struct tmap_plan *plan, size_t guest, struct tmap_journal *j,
 	   struct tmap_error *err)
 {
 	struct mock *m = state;
 	const char *cpus = tmap_plan_cpuset(plan, guest);
+	const char *nth = getenv("TOPOMAP_MOCK_FAIL_APPLY");
 
 	if (tmap_journal_write(j, "write '%s' to %s", cpus, m->file) && write_file(m->file, cpus) < 0)
 		return -EIO;
-	if (m->fail && strcmp(m->fail, "apply") == 0) {
+	if ((m->fail && strcmp(m->fail, "apply") == 0) ||
+	    (nth && strtoul(nth, NULL, 10) == ++applies)) {
 		/* Fail after a write, as a second write refused by the kernel would. */
 		err->code = -ERANGE;
 		snprintf(err->message, sizeof(err->message), "injected failure after writing '%s'",

@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Resizing through the session (issue 18): the what-if of a recorded guest grown or shrunk.
+ * Making room is tmap_session_make_room() in session.c.
+ */
+#include "session.h"
+#include "solver-room.h"
+#include "state.h"
+
+int
+tmap_session_resize(struct tmap_session *s, const char *name, unsigned vcpus,
+		    uint64_t memory_mib, const struct tmap_room_options *options,
+		    struct tmap_plan **ret, struct tmap_error *err)
+{
+	int r;
+
+	if (!s || !name || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_session_resize: missing argument");
+	/* A what-if on the session's host, placed again from the state after. */
+	r = tmap_host_resize(s->host, name, vcpus, memory_mib, options, ret, err);
+	if (session_reload(s, NULL) < 0 && r == 0) {
+		*ret = tmap_plan_free(*ret);
+		return session_fail(s, TMAP_STEP_STATE,
+				    tmap_error_set(err, -ENOMEM, "out of memory"));
+	}
+	if (r == -ENOSPC)
+		return session_fail(s, TMAP_STEP_PLACE, r);
+	/* a guest that is not there, or that resize does not take, is the caller's input */
+	if (r == -ENOENT || r == -EOPNOTSUPP)
+		r = -EINVAL;
+	if (r < 0)
+		return session_fail(s, r == -ENOMEM ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	return session_fail(s, TMAP_STEP_NONE, 0);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Making room for real: the moves put in force, then the new guest, in one transaction */
+
+/* One recorded guest the moves touch: where it is applied, as the state recorded it. */
+struct moved {
+	char *name;				/* its own copy: the host is placed again */
+	const char *backend;			/* the state's copy */
+	const struct tmap_backend_module *module;
+	struct tmap_target *target;		/* as recorded */
+	struct tmap_target *apply_target;	/* with the backend's page migration asked */
+	struct tmap_guests *spec;
+	bool memory;				/* one of its cells moves to another node */
+	bool applied;
+};
+
+static void
+moved_clear(struct moved *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		tmap_target_free(v[i].target);
+		tmap_target_free(v[i].apply_target);
+		tmap_guests_free(v[i].spec);
+		free(v[i].name);
+	}
+	free(v);
+}
+
+static bool
+backend_takes(const struct tmap_backend_module *m, const char *key)
+{
+	const struct tmap_backend *b = tmap_backend_descriptor(m);
+
+	for (const char *const *k = b->target_keys; k && *k; k++)
+		if (streq(*k, key))
+			return true;
+	return false;
+}
+
+/* A copy of the recorded target that asks the backend to move the pages with the cpuset
+ * when the guest's memory moves (cgroup v1: cpuset.memory_migrate); qemu-direct moves them
+ * with migrate_pages() on every apply, libvirt through the domain's numatune. */
+static int
+apply_target(struct moved *v, unsigned flags)
+{
+	struct tmap_target *t = NULL;
+	int r = tmap_target_new(&t);
+
+	for (size_t i = 0; r == 0 && i < tmap_target_count(v->target); i++) {
+		const char *key = tmap_target_key(v->target, i);
+
+		r = tmap_target_set(t, key, tmap_target_get(v->target, key));
+	}
+	if (r == 0 && v->memory && backend_takes(v->module, "memory-migrate"))
+		r = tmap_target_set(t, "memory-migrate",
+				    flags & TMAP_ROOM_NO_MEMORY ? "no" : "yes");
+	if (r < 0) {
+		tmap_target_free(t);
+		return r;
+	}
+	v->apply_target = t;
+	return 0;
+}
+
+/* The distinct guests the plan's moves touch, each with its recorded backend and target. */
+static int
+collect_moved(struct tmap_session *s, const struct tmap_plan *plan, unsigned flags,
+	      struct moved **ret, size_t *ret_n, struct tmap_error *err)
+{
+	struct moved *v = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < plan->nmoves; i++) {
+		const struct plan_move *mv = &plan->moves[i];
+		const char *name = tmap_session_lookup(s, mv->guest);
+		struct moved *p = NULL, *grown;
+
+		for (size_t j = 0; j < n && !p; j++)
+			if (streq(v[j].name, mv->guest))
+				p = &v[j];
+		if (p) {
+			p->memory |= mv->cell >= 0 && mv->from != mv->to;
+			continue;
+		}
+		if (!name) {
+			r = tmap_error_set(err, -ENOENT, "guest '%s' to move is not recorded", mv->guest);
+			break;
+		}
+		grown = realloc(v, (n + 1) * sizeof(*v));
+		if (!grown) {
+			r = tmap_error_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		v = grown;
+		p = &v[n++];
+		*p = (struct moved){.name = strdup(name), .memory = mv->cell >= 0 && mv->from != mv->to};
+		if (!p->name) {
+			r = tmap_error_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		r = tmap_state_guest_target(s->state, name, &p->backend, &p->target, err);
+		if (r == -ENOENT)
+			tmap_error_set(err, -ENOENT,
+				       "guest '%s' must move to make room, but the state records no target it was applied to (apply it first)",
+				       name);
+		if (r == 0)
+			r = session_module(s, p->backend, &p->module, err);
+		if (r == 0)
+			r = state_guest_spec(s->state, name, &p->spec, err);
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = apply_target(&v[i], flags);
+		if (r < 0)
+			tmap_error_set(err, r, "out of memory");
+	}
+	if (r < 0) {
+		moved_clear(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* Each moved guest put back where the committed state (reverted) holds it, last first.
+ * Returns how many could not be. */
+static size_t
+put_back_moved(struct tmap_session *s, struct moved *v, size_t n, struct tmap_error *err)
+{
+	size_t failed = 0;
+
+	for (size_t i = n; i-- > 0;) {
+		struct tmap_plan *old = NULL;
+		struct tmap_error why = {0};
+		int r;
+
+		if (!v[i].applied)
+			continue;
+		r = tmap_host_guest_plan(s->host, v[i].name, &old, &why);
+		if (r == 0)
+			r = tmap_apply(v[i].module, v[i].apply_target, old, 0, 0, NULL, &why);
+		tmap_plan_free(old);
+		if (r < 0) {
+			failed++;
+			session_notice(s, "guest '%s' could not be put back where it was: %s", v[i].name,
+			       why.message);
+			if (err)
+				tmap_error_prefix(err, "and guest '%s' could not be put back: ", v[i].name);
+		} else {
+			v[i].applied = false;
+		}
+	}
+	return failed;
+}
+
+/* Record every guest the transaction touches: pending (before any write) or applied. */
+static int
+record_all(struct tmap_session *s, const struct tmap_backend_module *m,
+	   const struct tmap_target *target, const struct tmap_guest *guest, struct moved *v,
+	   size_t n, unsigned record, struct tmap_error *err)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = tmap_state_record(s->state, v[i].module, v[i].target,
+				      tmap_guests_get(v[i].spec, 0), record, err);
+	if (r == 0)
+		r = tmap_state_record(s->state, m, target, guest, record, err);
+	if (r == 0 && !record)
+		r = tmap_state_set_reserve(s->state, s->reserve, err);
+	if (r == 0)
+		r = tmap_state_save(s->state, s->host, err);
+	return r;
+}
+
+/*
+ * The session's host holds the plan (the moves and the guest, new or resized): record every
+ * guest it touches as pending, apply the moves one guest at a time, then the guest, record
+ * them as applied; on any failure put the state and every moved guest back. Takes the plan.
+ */
+static int
+transaction(struct tmap_session *s, const struct tmap_backend_module *m,
+	    const struct tmap_target *target, const struct tmap_guest *guest, struct tmap_plan *plan,
+	    unsigned flags, struct tmap_plan **ret_plan, struct tmap_report **ret_report,
+	    struct tmap_error *err)
+{
+	struct json_object *snapshot = NULL;
+	struct tmap_report *report = NULL;
+	struct moved *v = NULL;
+	enum tmap_step step;
+	size_t n = 0, i;
+	int r;
+
+	r = collect_moved(s, plan, flags, &v, &n, err);
+	if (r < 0) {
+		session_reload(s, NULL);
+		tmap_plan_free(plan);
+		return session_fail(s, TMAP_STEP_INPUT, r);
+	}
+
+	/* Write-ahead: every guest the transaction touches, recorded before any write. */
+	snapshot = state_snapshot(s->state);
+	r = snapshot ? record_all(s, m, target, guest, v, n, TMAP_STATE_PENDING, err)
+		     : tmap_error_set(err, -ENOMEM, "out of memory");
+	if (r < 0) {
+		tmap_error_prefix(err, "nothing was applied: the guests could not be recorded first: ");
+		step = TMAP_STEP_RECORD;
+		goto revert;
+	}
+
+	/* The moves, one guest at a time, each through its own backend and target. */
+	for (i = 0; i < n; i++) {
+		struct tmap_plan *moved = NULL;
+
+		r = tmap_host_guest_plan(s->host, v[i].name, &moved, err);
+		if (r == 0)
+			r = tmap_apply(v[i].module, v[i].apply_target, moved, 0, 0, &report, err);
+		tmap_plan_free(moved);
+		if (r < 0) {
+			step = session_backend_step(report);
+			tmap_error_prefix(err, "moving guest '%s': ", v[i].name);
+			goto revert;
+		}
+		v[i].applied = true;
+		report = tmap_report_free(report);
+	}
+	r = tmap_apply(m, target, plan, 0, 0, &report, err);
+	if (r < 0) {
+		step = session_backend_step(report);
+		goto revert;
+	}
+
+	state_snapshot_free(snapshot);
+	r = record_all(s, m, target, guest, v, n, 0, err);
+	if (r < 0) {
+		tmap_error_prefix(err, "applied, but the state could not record it as applied (it stays recorded as pending): ");
+		step = TMAP_STEP_COMMIT;
+		goto out;
+	}
+	step = TMAP_STEP_NONE;
+	goto out;
+
+revert:
+	/* The committed document back, the host placed from it, every moved guest put back. */
+	if (snapshot && state_revert(s->state, snapshot, NULL) < 0)
+		session_notice(s, "the guests stay recorded as pending (the next session settles them)");
+	state_snapshot_free(snapshot);
+	if (session_reload(s, NULL) < 0)
+		session_notice(s, "the host could not be placed again from the state");
+	if (put_back_moved(s, v, n, err) > 0)
+		step = TMAP_STEP_RESTORE;
+out:
+	moved_clear(v, n);
+	if (ret_report)
+		*ret_report = report;
+	else
+		tmap_report_free(report);
+	if (r == 0 && ret_plan)
+		*ret_plan = TAKE_PTR(plan);
+	tmap_plan_free(plan);
+	return session_fail(s, step, r);
+}
+
+int
+tmap_session_apply_room(struct tmap_session *s, const char *backend,
+			const struct tmap_target *target, const struct tmap_guest *guest,
+			const struct tmap_room_options *options, unsigned flags,
+			struct tmap_plan **ret_plan, struct tmap_report **ret_report,
+			struct tmap_error *err)
+{
+	const struct tmap_backend_module *m = NULL;
+	struct tmap_plan *plan = NULL;
+	int r;
+
+	if (!s || !backend || !target || !guest)
+		return tmap_error_set(err, -EINVAL, "tmap_session_apply_room: missing argument");
+	if (flags & ~TMAP_ROOM_NO_MEMORY)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EINVAL,
+						   "tmap_session_apply_room: unknown flags 0x%x", flags));
+	if (!s->state || !s->writable)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EBADF,
+						   "apply --make-room: the moved guests are found in the state: open it to write"));
+	if (tmap_session_lookup(s, tmap_guest_name(guest)))
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EEXIST,
+						   "apply --make-room: guest '%s' is recorded already (resize it, or release it first)",
+						   tmap_guest_name(guest)));
+	r = session_module(s, backend, &m, err);
+	if (r < 0)
+		return session_fail(s, r == -ENOMEM ? TMAP_STEP_OPEN : TMAP_STEP_INPUT, r);
+	/* The moves and the guest go on the session's host: what the state records next. */
+	r = tmap_host_make_room(s->host, guest, options, &plan, err);
+	if (r < 0) {
+		session_reload(s, NULL);
+		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	}
+	return transaction(s, m, target, guest, plan, flags, ret_plan, ret_report, err);
+}
+
+int
+tmap_session_apply_resize(struct tmap_session *s, const char *name, unsigned vcpus,
+			  uint64_t memory_mib, const struct tmap_room_options *options,
+			  unsigned flags, struct tmap_plan **ret_plan,
+			  struct tmap_report **ret_report, struct tmap_error *err)
+{
+	const struct tmap_backend_module *m = NULL;
+	_cleanup_free_ char *found = NULL;
+	struct tmap_target *target = NULL;
+	struct tmap_guest *guest = NULL;
+	struct tmap_plan *plan = NULL;
+	const char *backend;
+	int r;
+
+	if (!s || !name)
+		return tmap_error_set(err, -EINVAL, "tmap_session_apply_resize: missing argument");
+	if (flags & ~TMAP_ROOM_NO_MEMORY)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EINVAL,
+						   "tmap_session_apply_resize: unknown flags 0x%x", flags));
+	if (!s->state || !s->writable)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EBADF,
+						   "resize --apply: the guest is found in the state: open it to write"));
+	if (!tmap_session_lookup(s, name))
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -ENOENT, "no guest '%s' is recorded in the state of this host",
+						   name));
+	/* the host's copy of the name goes when the host is placed again */
+	found = strdup(tmap_session_lookup(s, name));
+	if (!found)
+		return session_fail(s, TMAP_STEP_STATE, tmap_error_set(err, -ENOMEM, "out of memory"));
+	r = tmap_state_guest_target(s->state, found, &backend, &target, err);
+	if (r == -ENOENT)
+		tmap_error_set(err, r,
+			       "resize --apply: the state records no target guest '%s' was applied to (apply it first)",
+			       found);
+	if (r == 0)
+		r = session_module(s, backend, &m, err);
+	if (r == 0)
+		r = host_resized_spec(s->host, found, vcpus, memory_mib, &guest, err);
+	if (r < 0) {
+		tmap_target_free(target);
+		return session_fail(s, TMAP_STEP_INPUT, r);
+	}
+	/* The resized guest, and the moves when it cannot keep its PUs, on the session's host. */
+	r = tmap_host_resize(s->host, found, vcpus, memory_mib, options, &plan, err);
+	if (r < 0) {
+		session_reload(s, NULL);
+		r = session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT,
+				 r == -ENOENT || r == -EOPNOTSUPP ? -EINVAL : r);
+	} else {
+		r = transaction(s, m, target, guest, plan, flags, ret_plan, ret_report, err);
+	}
+	tmap_guest_free(guest);
+	tmap_target_free(target);
+	return r;
+}
