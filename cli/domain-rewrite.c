@@ -16,6 +16,10 @@
  * Comments, processing instructions, unknown elements and attributes stay where they are; the
  * serializer writes attributes in double quotes and the XML declaration only when the input
  * had one.
+ *
+ * Managers (VDSM, KubeVirt, Proxmox) diff the XML they get back, so nothing moves: a replaced
+ * element takes the place of the one it replaces, and an added one goes where libvirt's own
+ * formatter writes it (the order tables below), a comment staying with the element after it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -104,27 +108,114 @@ pretty(xmlNodePtr n)
 	return false;
 }
 
-/* Append `node` as the last element child of parent (at depth `depth`), before the parent's
- * closing tag; before `before` instead when given. */
+/*
+ * The order in which libvirt's formatter writes the children of the elements the filter adds
+ * to (virDomainDefFormat and the formatters it calls; checked against what
+ * `virsh -c test:///default dumpxml` prints). libvirt reads these children in any order.
+ */
+static const char *const domain_order[] = {
+	"name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
+	"currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
+	"iothreadids", "defaultiothread", "cputune", "numatune", "resource", "sysinfo",
+	"bootloader", "bootloader_args", "os", "idmap", "features", "cpu", "clock",
+	"on_poweroff", "on_reboot", "on_crash", "on_lockfailure", "pm", "perf", "devices",
+	"seclabel", "keywrap", "launchSecurity", NULL,
+};
+
+static const char *const cputune_order[] = {
+	"shares", "period", "quota", "global_period", "global_quota", "emulator_period",
+	"emulator_quota", "iothread_period", "iothread_quota", "vcpupin", "emulatorpin",
+	"iothreadpin", "emulatorsched", "vcpusched", "iothreadsched", "cachetune", "memorytune",
+	NULL,
+};
+
+static const char *const numatune_order[] = {"memory", "memnode", NULL};
+
+static const char *const memory_backing_order[] = {
+	"hugepages", "nosharepages", "locked", "source", "access", "allocation", "discard", NULL,
+};
+
+static const char *const cpu_order[] = {
+	"model", "vendor", "topology", "cache", "maxphysaddr", "feature", "numa", NULL,
+};
+
+static const struct {
+	const char *parent;
+	const char *const *children;
+} orders[] = {
+	{"domain", domain_order},
+	{"cputune", cputune_order},
+	{"numatune", numatune_order},
+	{"memoryBacking", memory_backing_order},
+	{"cpu", cpu_order},
+};
+
+/* Where libvirt writes n among the children of parent, or -1 for an element it does not
+ * order (an unknown one, one of another namespace such as <qemu:commandline>). */
 static int
-add(xmlNodePtr parent, xmlNodePtr node, int depth, xmlNodePtr before)
+rank(xmlNodePtr parent, xmlNodePtr n)
+{
+	if (n->type != XML_ELEMENT_NODE || (n->ns && n->ns->prefix))
+		return -1;
+	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		if (!xmlStrEqual(parent->name, BAD_CAST orders[i].parent))
+			continue;
+		for (int r = 0; orders[i].children[r]; r++)
+			if (xmlStrEqual(n->name, BAD_CAST orders[i].children[r]))
+				return r;
+	}
+	return -1;
+}
+
+static bool
+remark(xmlNodePtr n)
+{
+	return n && (n->type == XML_COMMENT_NODE || n->type == XML_PI_NODE);
+}
+
+/* The first of the comments (and the blanks between them) that lead up to n: what is put
+ * before n goes before them, so that they stay with n. */
+static xmlNodePtr
+lead(xmlNodePtr n)
+{
+	for (;;) {
+		xmlNodePtr p = n->prev;
+
+		if (blank(p) && remark(p->prev))
+			n = p->prev;
+		else if (remark(p))
+			n = p;
+		else
+			return n;
+	}
+}
+
+/* Put node into parent at depth `depth`: right after `after`, or before `before`, or as the
+ * last child (before the parent's closing tag) when both are NULL. */
+static int
+add(xmlNodePtr parent, xmlNodePtr node, int depth, xmlNodePtr after, xmlNodePtr before)
 {
 	bool lines = pretty(parent);
+	bool at_end = !after && !before;
 	xmlNodePtr ws = lines ? indent(depth) : NULL, last = parent->last;
-	xmlNodePtr close = lines && !before && !blank(last) ? indent(depth - 1) : NULL;
+	xmlNodePtr close = lines && at_end && !blank(last) ? indent(depth - 1) : NULL;
 
-	if (!node || (lines && !ws) || (lines && !before && !blank(last) && !close)) {
+	if (!node || (lines && !ws) || (lines && at_end && !blank(last) && !close)) {
 		xmlFreeNode(ws);
 		xmlFreeNode(close);
 		xmlFreeNode(node);
 		return -ENOMEM;
 	}
-	if (before) {
+	if (after) {
+		/* The node first: a text node added beside another text node is merged into it. */
+		xmlAddNextSibling(after, node);
+		if (ws)
+			xmlAddNextSibling(after, ws);
+	} else if (before) {
 		xmlAddPrevSibling(before, node);
 		if (ws)
 			xmlAddPrevSibling(before, ws);
 	} else if (lines && blank(last)) {
-		/* The node first: a text node added beside another text node is merged into it. */
 		xmlAddPrevSibling(last, node);
 		xmlAddPrevSibling(node, ws);
 	} else {
@@ -139,7 +230,41 @@ add(xmlNodePtr parent, xmlNodePtr node, int depth, xmlNodePtr before)
 	return 0;
 }
 
-/* The element `name` under the domain, made (before <devices>, or last) when missing. */
+/*
+ * Add node to parent where libvirt writes it: after the last child that libvirt writes before
+ * it or in its place (so that elements of one name stay in the order they are added), else
+ * before the first child (and its comments) that libvirt writes after it, else last. In a
+ * domain whose children are out of libvirt's order, the new element so stays next to the
+ * element libvirt writes just before it.
+ */
+static int
+add_ordered(xmlNodePtr parent, xmlNodePtr node, int depth)
+{
+	xmlNodePtr after = NULL, before = NULL;
+	int r, after_rank = -1, before_rank = -1;
+
+	if (!node)
+		return -ENOMEM;
+	r = rank(parent, node);
+	for (xmlNodePtr n = parent->children; n && r >= 0; n = n->next) {
+		int k = rank(parent, n);
+
+		if (k < 0)
+			continue;
+		if (k <= r && k >= after_rank) {
+			after = n;
+			after_rank = k;
+		} else if (k > r && (!before || k < before_rank)) {
+			before = n;
+			before_rank = k;
+		}
+	}
+	if (after)
+		before = NULL;
+	return add(parent, node, depth, after, before ? lead(before) : NULL);
+}
+
+/* The element `name` under the domain, made where libvirt puts it when missing. */
 static xmlNodePtr
 get_or_add(xmlNodePtr root, const char *name)
 {
@@ -148,41 +273,44 @@ get_or_add(xmlNodePtr root, const char *name)
 	if (n)
 		return n;
 	n = xmlNewDocNode(root->doc, root->ns, BAD_CAST name, NULL);
-	if (!n || add(root, n, 1, child(root, "devices")) < 0)
+	if (!n || add_ordered(root, n, 1) < 0)
 		return NULL;
 	return n;
 }
 
-/* Drop every child element of parent named one of names (NULL-terminated). */
-static void
-drop_children(xmlNodePtr parent, const char *const *names)
+/* The next sibling element of n named `name`. */
+static xmlNodePtr
+next_named(xmlNodePtr n, const char *name)
 {
-	xmlNodePtr n = parent->children;
-
-	while (n) {
-		xmlNodePtr next = n->next;
-
-		if (n->type == XML_ELEMENT_NODE)
-			for (const char *const *p = names; *p; p++)
-				if (xmlStrEqual(n->name, BAD_CAST * p)) {
-					drop(n);
-					break;
-				}
-		n = next;
-	}
+	for (n = n->next; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name))
+			return n;
+	return NULL;
 }
 
-/* Copy into parent every child element of `from` named one of names, in their order. */
+/*
+ * Put copies of the children of `from` named `name` into parent in place of parent's own: where
+ * the first of parent's was (after the comments before it), else where libvirt writes them.
+ * With none in `from`, parent's are only taken out.
+ */
 static int
-copy_children(xmlNodePtr parent, xmlNodePtr from, const char *const *names, int depth)
+replace_children(xmlNodePtr parent, xmlNodePtr from, const char *name, int depth)
 {
-	for (xmlNodePtr n = from ? from->children : NULL; n; n = n->next) {
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
-		for (const char *const *p = names; *p; p++)
-			if (xmlStrEqual(n->name, BAD_CAST * p) &&
-			    add(parent, xmlDocCopyNode(n, parent->doc, 1), depth, NULL) < 0)
-				return -ENOMEM;
+	xmlNodePtr old = child(parent, name);
+
+	for (xmlNodePtr n = child(from, name); n; n = next_named(n, name)) {
+		xmlNodePtr copy = xmlDocCopyNode(n, parent->doc, 1);
+		int r = old ? add(parent, copy, depth, NULL, old) : add_ordered(parent, copy, depth);
+
+		if (r < 0)
+			return r;
+	}
+	/* The copies are all before the first old one: from it on, every one is old. */
+	while (old) {
+		xmlNodePtr next = next_named(old, name);
+
+		drop(old);
+		old = next;
 	}
 	return 0;
 }
@@ -203,31 +331,27 @@ rewrite_vcpu(xmlNodePtr root, const struct tmap_plan *plan)
 static int
 rewrite_cputune(xmlNodePtr root, xmlNodePtr frag)
 {
-	static const char *const pins[] = {"vcpupin", "emulatorpin", "iothreadpin", NULL};
+	static const char *const pins[] = {"vcpupin", "emulatorpin", "iothreadpin"};
 	xmlNodePtr tune = get_or_add(root, "cputune");
+	int r = tune ? 0 : -ENOMEM;
 
-	if (!tune)
-		return -ENOMEM;
-	drop_children(tune, pins);
-	return copy_children(tune, child(frag, "cputune"), pins, 2);
+	for (size_t i = 0; r == 0 && i < sizeof(pins) / sizeof(pins[0]); i++)
+		r = replace_children(tune, child(frag, "cputune"), pins[i], 2);
+	return r;
 }
 
 static int
 rewrite_numatune(xmlNodePtr root, xmlNodePtr frag, bool cells)
 {
-	static const char *const memory[] = {"memory", NULL};
-	static const char *const memnodes[] = {"memnode", NULL};
-	static const char *const both[] = {"memory", "memnode", NULL};
 	xmlNodePtr tune = get_or_add(root, "numatune"), from = child(frag, "numatune");
 	int r;
 
 	if (!tune)
 		return -ENOMEM;
-	drop_children(tune, both);
-	r = copy_children(tune, from, memory, 2);
+	r = replace_children(tune, from, "memory", 2);
 	/* A <memnode> names a guest cell: only for a domain that has cells. */
-	if (r == 0 && cells)
-		r = copy_children(tune, from, memnodes, 2);
+	if (r == 0)
+		r = replace_children(tune, cells ? from : NULL, "memnode", 2);
 	return r;
 }
 
@@ -235,7 +359,6 @@ rewrite_numatune(xmlNodePtr root, xmlNodePtr frag, bool cells)
 static int
 rewrite_cpu_numa(xmlNodePtr root, xmlNodePtr frag, const struct tmap_plan *plan, bool *ret_cells)
 {
-	static const char *const numa[] = {"numa", NULL};
 	xmlNodePtr cpu = child(root, "cpu");
 
 	*ret_cells = child(cpu, "numa") != NULL;
@@ -245,13 +368,12 @@ rewrite_cpu_numa(xmlNodePtr root, xmlNodePtr frag, const struct tmap_plan *plan,
 	if (!cpu)
 		return -ENOMEM;
 	*ret_cells = true;
-	return copy_children(cpu, child(frag, "cpu"), numa, 2);
+	return replace_children(cpu, child(frag, "cpu"), "numa", 2);
 }
 
 static int
 rewrite_memory_backing(xmlNodePtr root, xmlNodePtr frag, const struct tmap_plan *plan)
 {
-	static const char *const hugepages[] = {"hugepages", NULL};
 	xmlNodePtr backing;
 
 	if (!tmap_plan_hugepage_kib(plan, 0))
@@ -259,8 +381,7 @@ rewrite_memory_backing(xmlNodePtr root, xmlNodePtr frag, const struct tmap_plan 
 	backing = get_or_add(root, "memoryBacking");
 	if (!backing)
 		return -ENOMEM;
-	drop_children(backing, hugepages);
-	return copy_children(backing, child(frag, "memoryBacking"), hugepages, 2);
+	return replace_children(backing, child(frag, "memoryBacking"), "hugepages", 2);
 }
 
 /* The plan's libvirt elements, parsed under a <domain> of their own. */
