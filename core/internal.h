@@ -251,6 +251,13 @@ struct tmap_guests {
 	void *by_name;			/* tsearch() tree of the same guests, by name */
 };
 
+/* A guest name: 1 to GUEST_MAX_NAME letters, digits, '.', '_', '-', not starting with '.'
+ * or '-'. */
+#define GUEST_MAX_NAME 64
+bool guest_name_valid(const char *name);
+/* Drop the guest added last (guest-json.c: a text that did not read to its end). */
+void guests_drop_last(struct tmap_guests *l);
+
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */
 struct guest_cells {
 	unsigned n;

@@ -26,8 +26,8 @@
  * `shared`, or else free PUs the pool takes as shared guests need them, cpu_overcommit
  * shared vcpus per pool PU.
  *
- * Step 2 lives in solver-nodes.c, step 3 and the shared pool in solver-pus.c, the words in
- * solver-explain.c. A struct tmap_host (host.c) keeps a solver between guests, so a host that
+ * Step 2 lives in solver-nodes.c (spreading in solver-spread.c), step 3 and the shared pool
+ * in solver-pus.c, the words in solver-explain.c. A struct tmap_host (host.c) keeps a solver between guests, so a host that
  * runs for months places each new guest around what it holds.
  */
 #include <stdarg.h>
