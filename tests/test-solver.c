@@ -1338,6 +1338,47 @@ isolate_never_beside_a_reserved_sibling(void **state)
 	solved_free(&sv);
 }
 
+/* Issue 21: the same for a sibling in the given shared pool, and for one a guest holds. PU 0
+ * is in the pool (or held by 'first', one vcpu, which best fit puts on PU 0): PU 12, its
+ * sibling, is no empty core for isolate, require or an isolated emulator. */
+static void
+isolate_never_beside_a_pooled_or_held_sibling(void **state)
+{
+	static const char policies[] =
+		"{\"name\":\"iso\",\"vcpus\":1,\"thread_policy\":\"isolate\"},"
+		"{\"name\":\"req\",\"vcpus\":2,\"thread_policy\":\"require\","
+		"\"emulator_threads\":\"isolate\"}]";
+	(void)state;
+
+	for (int held = 0; held < 2; held++) {
+		struct tmap_topology *t = test_topology(INTEL);
+		struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+		struct tmap_error err = {0};
+		struct tmap_plan *p = NULL;
+		char json[512];
+		struct tmap_guests *g;
+
+		snprintf(json, sizeof(json), "[%s%s",
+			 held ? "{\"name\":\"first\",\"vcpus\":1}," : "", policies);
+		g = test_guests(json);
+		o.shared = held ? NULL : "0";
+		if (tmap_solve(t, g, &o, &p, &err) < 0)
+			fail_msg("solve: %s", err.message);
+		check_plan(t, p, NULL);
+		if (held)
+			assert_int_equal(vcpu_pu(&p->guests[0], 0), 0);
+		for (size_t i = held; i < p->nguests; i++) {
+			const struct plan_guest *pg = &p->guests[i];
+
+			assert_false(hwloc_bitmap_isset(pg->held, 12));
+			assert_false(hwloc_bitmap_isset(pg->emulator, 12));
+		}
+		tmap_plan_free(p);
+		tmap_guests_free(g);
+		tmap_topology_free(t);
+	}
+}
+
 /* Issue 21: a spread guest's vcpus follow its memory. 8 vcpus and 40 GiB over nodes of 8 PUs
  * and 16 GiB: three cells of a third each (2 or 3 vcpus, 13653 or 13654 MiB), not 6/1/1 vcpus
  * with 16/16/8 GiB. */
@@ -1427,6 +1468,7 @@ main(void)
 		cmocka_unit_test(plan_guest_copy_is_deep),
 		cmocka_unit_test(memory_heavy_node_kept_for_memory),
 		cmocka_unit_test(isolate_never_beside_a_reserved_sibling),
+		cmocka_unit_test(isolate_never_beside_a_pooled_or_held_sibling),
 		cmocka_unit_test(spread_cells_in_proportion),
 		cmocka_unit_test(reserve_check_names_the_holder),
 	};
