@@ -68,6 +68,15 @@ json_uint(struct json_ctx *ctx, struct json_object *obj, const char *field, uint
 }
 
 static int
+json_boolean(struct json_ctx *ctx, struct json_object *obj, const char *field, bool *ret)
+{
+	if (!json_object_is_type(obj, json_type_boolean))
+		return field_error(ctx, field, obj, "is not true or false");
+	*ret = json_object_get_boolean(obj);
+	return 0;
+}
+
+static int
 json_enum(struct json_ctx *ctx, struct json_object *obj, const char *field,
 	  int (*lookup)(const char *), const char *choices, int *ret)
 {
@@ -302,10 +311,9 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 		} else if (streq(key, "devices")) {
 			r = guest_devices_from_json(g, val, ctx->origin, ctx->err);
 		} else if (streq(key, "pinned")) {
-			if (!json_object_is_type(val, json_type_boolean))
-				r = field_error(ctx, key, val, "is not true or false");
-			else
-				g->pinned = json_object_get_boolean(val);
+			r = json_boolean(ctx, val, key, &g->pinned);
+		} else if (streq(key, "cells_share_nodes")) {
+			r = json_boolean(ctx, val, key, &g->cells_share_nodes);
 		} else {
 			r = tmap_error_set(ctx->err, -EINVAL, "%s: guest '%s': unknown field '%s'",
 					   ctx->origin, ctx->guest, key);

@@ -400,6 +400,15 @@ tmap_guest_set_pinned(struct tmap_guest *g, int pinned)
 }
 
 int
+tmap_guest_set_cells_share_nodes(struct tmap_guest *g, int share)
+{
+	if (!g)
+		return -EINVAL;
+	g->cells_share_nodes = share != 0;
+	return 0;
+}
+
+int
 tmap_guest_set_memory_mode(struct tmap_guest *g, enum tmap_memory_mode m)
 {
 	if (!g || (unsigned)m >= ARRAY_SIZE(memory_modes))

@@ -234,6 +234,7 @@ struct tmap_guest {
 	unsigned ndevices;
 	struct guest_device *devices;
 	bool pinned;		/* never moved to make room for another guest */
+	bool cells_share_nodes;	/* more cells than nodes with CPUs: cells may share nodes */
 };
 
 const char *dev_policy_name(enum dev_policy p);
