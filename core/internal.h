@@ -117,6 +117,7 @@ struct tmap_topology {
 	hwloc_topology_t hw;
 	char *source;		/* "live", "synthetic:...", or the XML path */
 	bool live;		/* this machine, read with its disallowed PUs and nodes */
+	bool memory_assumed;	/* synthetic without (memory=...): hwloc's 1 GiB per node */
 	size_t nwarnings;
 	char **warnings;	/* tmap_topology_warning(): what the host's reader had to say */
 	unsigned nnodes;
@@ -360,8 +361,13 @@ struct plan_move {
 	uint64_t memory_mib;		/* a cell's move: MiB to migrate */
 };
 
+/* One line for a host whose memory hwloc made up (tmap_topology.memory_assumed). */
+#define TOPO_MEMORY_ASSUMED \
+	"synthetic host without (memory=...): hwloc gives each NUMA node 1 GiB; give it, e.g. 'numa:2(memory=64GiB)'"
+
 struct tmap_plan {
 	char *host;			/* the topology source */
+	bool memory_assumed;		/* of the host: see TOPO_MEMORY_ASSUMED */
 	size_t nmoves;			/* tmap_host_make_room(): the moves, in order */
 	struct plan_move *moves;
 	unsigned moves_lower_bound;	/* the fewest moves proved needed */
