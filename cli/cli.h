@@ -77,6 +77,7 @@ struct inline_guest {
 	uint64_t page_kib;
 	size_t ndevice;		/* --device SPEC, each as typed (issue 16) */
 	const char **device;
+	bool cells_share_nodes;	/* --cells-share-nodes (issue 21) */
 };
 
 enum {
@@ -109,6 +110,7 @@ enum {
 	OPT_MAKE_ROOM,	/* plan --make-room, resize, rebalance (cli/room.c, issue 18) */
 	OPT_MAX_MOVES,
 	OPT_NO_MEMORY,	/* apply --make-room --no-memory */
+	OPT_CELLS_SHARE_NODES,
 	/* target options: passed to the backend under their own name */
 	OPT_TARGET_FIRST,
 	OPT_CGROUP = OPT_TARGET_FIRST,

@@ -76,6 +76,8 @@ const char topology_help[] =
 	"  --cells K              K guest NUMA cells of equal size\n" \
 	"  --cell cpus=LIST[,memory=SIZE]\n" \
 	"                         one guest NUMA cell (repeat for each cell)\n" \
+	"  --cells-share-nodes    let cells share host nodes when the guest has more cells\n" \
+	"                         than the host has nodes with CPUs (refused otherwise)\n" \
 	"  --cpu-policy P         dedicated (default) or shared\n" \
 	"  --thread-policy P      prefer (default), isolate or require\n" \
 	"  --emulator P           share (default) or isolate\n" \

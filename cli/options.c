@@ -398,7 +398,8 @@ add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 	if ((ig->has_cpu_policy && tmap_guest_set_cpu_policy(g, ig->cpu_policy) < 0) ||
 	    (ig->has_thread_policy && tmap_guest_set_thread_policy(g, ig->thread_policy) < 0) ||
 	    (ig->has_emulator && tmap_guest_set_emulator_policy(g, ig->emulator) < 0) ||
-	    (ig->has_memory_mode && tmap_guest_set_memory_mode(g, ig->memory_mode) < 0)) {
+	    (ig->has_memory_mode && tmap_guest_set_memory_mode(g, ig->memory_mode) < 0) ||
+	    (ig->cells_share_nodes && tmap_guest_set_cells_share_nodes(g, 1) < 0)) {
 		/* The names were checked against the enums' own tables. */
 		r = fail(EXIT_RUNTIME, "guest '%s': the library refused a policy", ig->name);
 		goto out;
@@ -450,7 +451,8 @@ shape_conflict(const char *cmd, const char *backend, const struct tmap_guest *g,
 /*
  * The inline options given with no --name and no guest file, on top of the guest the backend
  * read from the target (a running domain or QEMU). Policy options (--cpu-policy,
- * --thread-policy, --emulator, --memory-mode, --shares, --period, --quota) override what it
+ * --thread-policy, --emulator, --memory-mode, --shares, --period, --quota,
+ * --cells-share-nodes) override what it
  * read. Shape options (--vcpus, --sockets, --cores, --threads, --memory, --cells,
  * --iothreads) are what the guest already is: one that matches is accepted, one that does
  * not is refused, as no plan can change them. --cell is refused: the cells are the guest's.
@@ -512,7 +514,8 @@ overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char 
 	if ((ig->has_cpu_policy && tmap_guest_set_cpu_policy(g, ig->cpu_policy) < 0) ||
 	    (ig->has_thread_policy && tmap_guest_set_thread_policy(g, ig->thread_policy) < 0) ||
 	    (ig->has_emulator && tmap_guest_set_emulator_policy(g, ig->emulator) < 0) ||
-	    (ig->has_memory_mode && tmap_guest_set_memory_mode(g, ig->memory_mode) < 0))
+	    (ig->has_memory_mode && tmap_guest_set_memory_mode(g, ig->memory_mode) < 0) ||
+	    (ig->cells_share_nodes && tmap_guest_set_cells_share_nodes(g, 1) < 0))
 		return fail(EXIT_RUNTIME, "guest '%s': the library refused a policy",
 			    tmap_guest_name(g));
 	/* Each of --shares, --period and --quota replaces its own value only. */
@@ -669,6 +672,9 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 		break;
 	case OPT_CELL:
 		r = parse_cell(arg, g);
+		break;
+	case OPT_CELLS_SHARE_NODES:
+		g->cells_share_nodes = true;
 		break;
 	case OPT_DEVICE: {
 		const char **dv = realloc(g->device, (g->ndevice + 1) * sizeof(*dv));

@@ -98,6 +98,8 @@ format_plan_table(const struct tmap_plan *plan, const struct table_style *st, FI
 		  struct tmap_error *err)
 {
 	fprintf(out, "%shost:%s %s\n", st->head, st->end, plan->host);
+	if (plan->memory_assumed)
+		fprintf(out, "warning: %s\n", TOPO_MEMORY_ASSUMED);
 	if (plan->moves_searched)
 		moves_table(out, st, plan);
 	for (size_t i = 0; i < plan->nguests; i++) {

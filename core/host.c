@@ -172,11 +172,13 @@ host_find(const struct tmap_host *h, const char *name)
 }
 
 static int
-plan_new(const char *host, size_t nguests, struct tmap_plan **ret)
+plan_new(const struct tmap_topology *t, size_t nguests, struct tmap_plan **ret)
 {
 	struct tmap_plan *plan = calloc(1, sizeof(*plan));
 
-	if (!plan || !(plan->host = strdup(host)) ||
+	if (plan)
+		plan->memory_assumed = t->memory_assumed;
+	if (!plan || !(plan->host = strdup(t->source)) ||
 	    !(plan->guests = calloc(nguests, sizeof(*plan->guests)))) {
 		tmap_plan_free(plan);
 		return -ENOMEM;
@@ -229,7 +231,7 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
 
 	if (!h || !g)
 		return tmap_error_set(err, -EINVAL, "tmap_host_place: missing argument");
-	if (plan_new(h->s.t->source, 1, &plan) < 0)
+	if (plan_new(h->s.t, 1, &plan) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	r = host_place(h, g, &plan->guests[0], err);
 	if (r < 0 || !ret)
@@ -336,7 +338,7 @@ tmap_host_place_again(struct tmap_host *h, const struct tmap_guest *g, struct tm
 	found = host_find(h, g->name);
 	if (!found)
 		return tmap_host_place(h, g, ret, err);
-	if (plan_new(h->s.t->source, 1, &old) < 0 ||
+	if (plan_new(h->s.t, 1, &old) < 0 ||
 	    plan_guest_copy(&old->guests[0], &found->plan) < 0) {
 		if (old)
 			old->nguests = 0;
@@ -568,7 +570,7 @@ tmap_host_solve(struct tmap_host *h, const struct tmap_guests *guests, struct tm
 		return tmap_error_set(err, -EINVAL, "tmap_host_solve: missing argument");
 	if (guests->n == 0)
 		return tmap_error_set(err, -EINVAL, "no guest to place");
-	if (plan_new(h->s.t->source, guests->n, &plan) < 0)
+	if (plan_new(h->s.t, guests->n, &plan) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	for (; placed < guests->n; placed++) {
 		r = host_place(h, guests->guest[placed], &plan->guests[placed], err);
@@ -694,7 +696,7 @@ tmap_host_solve_batch(struct tmap_host *h, const struct tmap_guests *guests, str
 			return tmap_error_set(err, r, "out of memory");
 	}
 	order = placed_largest > placed_given ? largest : given;
-	if (plan_new(h->s.t->source, n, &plan) < 0 ||
+	if (plan_new(h->s.t, n, &plan) < 0 ||
 	    !(plan->rejected_names = calloc(n, sizeof(char *))) ||
 	    !(plan->rejected_reasons = calloc(n, sizeof(char *)))) {
 		tmap_plan_free(plan);

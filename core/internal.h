@@ -117,6 +117,7 @@ struct tmap_topology {
 	hwloc_topology_t hw;
 	char *source;		/* "live", "synthetic:...", or the XML path */
 	bool live;		/* this machine, read with its disallowed PUs and nodes */
+	bool memory_assumed;	/* synthetic without (memory=...): hwloc's 1 GiB per node */
 	size_t nwarnings;
 	char **warnings;	/* tmap_topology_warning(): what the host's reader had to say */
 	unsigned nnodes;
@@ -234,6 +235,7 @@ struct tmap_guest {
 	unsigned ndevices;
 	struct guest_device *devices;
 	bool pinned;		/* never moved to make room for another guest */
+	bool cells_share_nodes;	/* more cells than nodes with CPUs: cells may share nodes */
 };
 
 const char *dev_policy_name(enum dev_policy p);
@@ -250,6 +252,13 @@ struct tmap_guests {
 	struct tmap_guest **guest;	/* in the order they were added */
 	void *by_name;			/* tsearch() tree of the same guests, by name */
 };
+
+/* A guest name: 1 to GUEST_MAX_NAME letters, digits, '.', '_', '-', not starting with '.'
+ * or '-'. */
+#define GUEST_MAX_NAME 64
+bool guest_name_valid(const char *name);
+/* Drop the guest added last (guest-json.c: a text that did not read to its end). */
+void guests_drop_last(struct tmap_guests *l);
 
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */
 struct guest_cells {
@@ -352,8 +361,13 @@ struct plan_move {
 	uint64_t memory_mib;		/* a cell's move: MiB to migrate */
 };
 
+/* One line for a host whose memory hwloc made up (tmap_topology.memory_assumed). */
+#define TOPO_MEMORY_ASSUMED \
+	"synthetic host without (memory=...): hwloc gives each NUMA node 1 GiB; give it, e.g. 'numa:2(memory=64GiB)'"
+
 struct tmap_plan {
 	char *host;			/* the topology source */
+	bool memory_assumed;		/* of the host: see TOPO_MEMORY_ASSUMED */
 	size_t nmoves;			/* tmap_host_make_room(): the moves, in order */
 	struct plan_move *moves;
 	unsigned moves_lower_bound;	/* the fewest moves proved needed */

@@ -26,8 +26,8 @@
  * `shared`, or else free PUs the pool takes as shared guests need them, cpu_overcommit
  * shared vcpus per pool PU.
  *
- * Step 2 lives in solver-nodes.c, step 3 and the shared pool in solver-pus.c, the words in
- * solver-explain.c. A struct tmap_host (host.c) keeps a solver between guests, so a host that
+ * Step 2 lives in solver-nodes.c (spreading in solver-spread.c), step 3 and the shared pool
+ * in solver-pus.c, the words in solver-explain.c. A struct tmap_host (host.c) keeps a solver between guests, so a host that
  * runs for months places each new guest around what it holds.
  */
 #include <stdarg.h>
@@ -681,6 +681,13 @@ decide_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
 	if (dec->d.policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 &&
 	    dec->d.cpu == TMAP_CPU_DEDICATED)
 		return no_fit(s, &dec->d, dec->cap, dec->req, cells->n, cells->implied);
+	/* Cells that share a node are no NUMA nodes of their own: only when the guest asks
+	 * (TMAP_SOLVE_DISTINCT_CELLS refuses them anyway, as no set of distinct nodes). */
+	if (cells->n > dec->usable_nodes && !g->cells_share_nodes &&
+	    !(s->flags & TMAP_SOLVE_DISTINCT_CELLS))
+		return tmap_error_set(s->err, -ENOSPC,
+				      "guest '%s': %u cells but the host has %u nodes with CPUs; set cells_share_nodes (--cells-share-nodes) to share",
+				      g->name, cells->n, dec->usable_nodes);
 	/* Devices: each one more constraint on its cell's node, never a search. */
 	if (g->ndevices && (r = devices_constrain(s, g, cells->n, &dec->d, false)) < 0)
 		return r;

@@ -3,7 +3,8 @@
  * The solver's insides, shared by its files and by the ledger (core/host.c). Not installed.
  *
  *   solver.c          one guest's decision: free capacity and a guest in, a placement out
- *   solver-nodes.c    which node takes each cell: outlook, matching, spreading
+ *   solver-nodes.c    which node takes each cell: outlook, matching
+ *   solver-spread.c   a guest without cells that no node holds, spread over several
  *   solver-pus.c      which cores and PUs of a node, and a shared cell's pool
  *   solver-explain.c  the words: why a guest does not fit, why it went where it did
  *
@@ -210,6 +211,10 @@ int choose_shared_nodes(const struct solver *s, const struct demand *d, const un
 			const struct cell_req *req, unsigned ncells, int *node_of);
 bool cells_fit_somewhere(const struct solver *s, const struct demand *d, const unsigned *cap,
 			 const struct cell_req *req, unsigned ncells);
+
+/* ------------------------------------------------------------------------------------- */
+/* solver-spread.c */
+
 int spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 	   const struct tmap_guest *g, struct guest_cells *cells, int **ret_node_of);
 

@@ -672,6 +672,7 @@ tmap_host_guest_plan(const struct tmap_host *h, const char *name, struct tmap_pl
 			return tmap_error_set(err, -ENOMEM, "out of memory");
 		}
 		plan->nguests = 1;
+		plan->memory_assumed = host_topology(h)->memory_assumed;
 		r = plan_guest_copy(&plan->guests[0], host_guest_plan_at(h, i));
 		if (r < 0) {
 			tmap_plan_free(plan);

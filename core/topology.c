@@ -603,6 +603,12 @@ tmap_topology_new_synthetic(const char *description, unsigned flags, struct tmap
 		return tmap_error_set(err, -EINVAL,
 				      "topology '%s': not a valid hwloc synthetic description",
 				      source);
+	/* Plans would fit guests to memory nobody gave: say so once, wherever the host shows. */
+	if (!strstr(description, "memory=")) {
+		t->memory_assumed = true;
+		if (add_warning(t, strdup(TOPO_MEMORY_ASSUMED)) < 0)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
 	return topology_finish(&t, ret, err);
 }
 

@@ -15,7 +15,7 @@ if ! command -v script >/dev/null; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-host='synthetic:pack:1 numa:2 core:2 pu:2'
+host='synthetic:pack:1 numa:2(memory=4GiB) core:2 pu:2'
 esc=$'\e'
 fail=0
 

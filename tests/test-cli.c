@@ -1090,6 +1090,20 @@ test_usage_errors(void **state)
 		    "--memory-mode", "loose");
 	EXPECT_FAIL(2, ("--iothreads", "'65'"), "plan", "--name", "a", "--vcpus", "1",
 		    "--iothreads", "65");
+	/* More cells than nodes with CPUs: refused (exit 3, it does not fit this host) unless
+	 * the guest lets them share nodes (issue 21). */
+	EXPECT_FAIL(3, ("guest 'v': 3 cells but the host has 2 nodes with CPUs",
+			"--cells-share-nodes"),
+		    "plan", "--topology", HOST_SMALL, "--name", "v", "--vcpus", "3", "--cells", "3");
+	{
+		struct test_result shared = RUN("plan", "--topology", HOST_SMALL, "--name", "v",
+						"--vcpus", "3", "--cells", "3",
+						"--cells-share-nodes");
+
+		assert_int_equal(shared.status, 0);
+		assert_non_null(strstr(shared.out, "cells share nodes"));
+		test_result_clear(&shared);
+	}
 	EXPECT_FAIL(2, ("--shares", "'1'"), "plan", "--name", "a", "--vcpus", "1", "--shares",
 		    "1");
 	EXPECT_FAIL(2, ("--quota", "'-5'"), "plan", "--name", "a", "--vcpus", "1", "--quota",

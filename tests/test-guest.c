@@ -156,6 +156,8 @@ bad_specs(void **state)
 	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"thread_policy\":\"spread\"}", "field 'thread_policy'",
 	    "\"spread\"");
 	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"emulator_threads\":1}", "field 'emulator_threads'");
+	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"cells_share_nodes\":\"yes\"}",
+	    "field 'cells_share_nodes'", "\"yes\" is not true or false");
 	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"memory_mode\":\"bind\"}", "field 'memory_mode'",
 	    "\"bind\"");
 	BAD("{\"name\":\"vm1\",\"vcpus\":2,\"cpu_policy\":\"shared\",\"thread_policy\":\"isolate\"}",

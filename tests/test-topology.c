@@ -406,6 +406,38 @@ json_node_limit(void **state)
 	free(json);
 }
 
+/* Issue 21: a synthetic host without (memory=...) gets hwloc's 1 GiB per node; the host says
+ * so in one warning, and a plan on it in its header. With memory given, nothing is said. */
+static void
+synthetic_memory_assumed(void **state)
+{
+	static const char *const hosts[] = {"pack:2 core:2 pu:2",
+					    "pack:2 numa:1(memory=2GiB) core:2 pu:2"};
+	(void)state;
+
+	for (int given = 0; given < 2; given++) {
+		struct tmap_topology *t = NULL;
+		struct tmap_guests *g = test_guests("{\"name\":\"a\",\"vcpus\":1}");
+		struct tmap_plan *p = NULL;
+		char *text = NULL;
+
+		assert_int_equal(tmap_topology_new_synthetic(hosts[given], 0, &t, NULL), 0);
+		assert_int_equal(tmap_topology_warning_count(t), given ? 0 : 1);
+		if (!given)
+			assert_non_null(strstr(tmap_topology_warning(t, 0),
+					       "without (memory=...): hwloc gives each NUMA node 1 GiB"));
+		p = test_solve(t, g, NULL);
+		assert_int_equal(tmap_plan_format(p, TMAP_FORMAT_TABLE, 0, &text, NULL), 0);
+		/* The header: the host line, then the warning line or the first guest. */
+		assert_true(strncmp(strchr(text, '\n') + 1, "warning: synthetic host without",
+				    31) == 0 ? !given : given);
+		free(text);
+		tmap_plan_free(p);
+		tmap_guests_free(g);
+		tmap_topology_free(t);
+	}
+}
+
 int
 main(void)
 {
@@ -422,6 +454,7 @@ main(void)
 		cmocka_unit_test(json_hugepage_pools),
 		cmocka_unit_test(json_bad_hosts),
 		cmocka_unit_test(json_node_limit),
+		cmocka_unit_test(synthetic_memory_assumed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -570,6 +570,13 @@ TMAP_EXPORT int tmap_guest_set_emulator_policy(struct tmap_guest *guest,
  * @param guest the guest. @param pinned nonzero to pin. @return 0 or -EINVAL.
  */
 TMAP_EXPORT int tmap_guest_set_pinned(struct tmap_guest *guest, int pinned);
+/**
+ * Let a guest with more cells than the host has nodes with CPUs put several cells on one
+ * node (spec key "cells_share_nodes": true). Without it such a guest is refused, as its
+ * cells would not be NUMA nodes of their own. TMAP_SOLVE_DISTINCT_CELLS refuses it anyway.
+ * @param guest the guest. @param share nonzero to let cells share nodes. @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_guest_set_cells_share_nodes(struct tmap_guest *guest, int share);
 /** @param guest the guest. @param mode the mode. @return 0 or -EINVAL. */
 TMAP_EXPORT int tmap_guest_set_memory_mode(struct tmap_guest *guest, enum tmap_memory_mode mode);
 /** @param guest the guest. @param iothreads number of iothreads, 0 to 64. @return 0 or -EINVAL. */
