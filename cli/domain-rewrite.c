@@ -53,40 +53,44 @@ blank(xmlNodePtr n)
 	return n && n->type == XML_TEXT_NODE && xmlIsBlankNode(n);
 }
 
-/* Cut the blanks that end a text node that is not blank itself (stray text in an element
- * libvirt gives only children), so that what is added after it goes on a line of its own
- * the same way on every rewrite. */
+/*
+ * Cut the blanks that end a text node. With `indentation`, only when they hold a newline:
+ * they are then the indentation of the line an element stood on, in a document laid out on
+ * lines. Blanks on one line are the author's text and stay: trimmed when an element after
+ * them is dropped, and not when the rewrite puts its elements there, they made a second
+ * rewrite change the document (fuzz-xml-filter, issue 14). A text node left empty goes.
+ */
 static void
-trim_end(xmlNodePtr text)
+trim_end(xmlNodePtr text, bool indentation)
 {
-	size_t len;
+	size_t len, end;
 	xmlChar *kept;
 
-	if (!text || text->type != XML_TEXT_NODE || !text->content || blank(text))
+	if (!text || text->type != XML_TEXT_NODE || !text->content)
 		return;
-	len = strlen((const char *)text->content);
-	while (len > 0 && strchr(" \t\r\n", text->content[len - 1]))
-		len--;
+	len = end = strlen((const char *)text->content);
+	while (end > 0 && strchr(" \t\r\n", text->content[end - 1]))
+		end--;
+	if (end == len || (indentation && !memchr(text->content + end, '\n', len - end)))
+		return;
+	if (end == 0) {
+		xmlUnlinkNode(text);
+		xmlFreeNode(text);
+		return;
+	}
 	/* Its content may be the parser's dictionary's: set anew, never cut in place. */
-	kept = xmlStrndup(text->content, (int)len);
+	kept = xmlStrndup(text->content, (int)end);
 	if (kept) {
 		xmlNodeSetContent(text, kept);
 		xmlFree(kept);
 	}
 }
 
-/* Take out a node and the blank text before it (its line's indentation). */
+/* Take out a node and its line's indentation before it. */
 static void
 drop(xmlNodePtr n)
 {
-	xmlNodePtr prev = n->prev;
-
-	if (blank(prev)) {
-		xmlUnlinkNode(prev);
-		xmlFreeNode(prev);
-	} else {
-		trim_end(prev);
-	}
+	trim_end(n->prev, true);
 	xmlUnlinkNode(n);
 	xmlFreeNode(n);
 }
@@ -129,7 +133,9 @@ add(xmlNodePtr parent, xmlNodePtr node, int depth, xmlNodePtr before)
 		xmlAddPrevSibling(node, ws);
 	} else {
 		if (ws) {
-			trim_end(last);
+			/* Stray text in an element libvirt gives only children: what is
+			 * added goes on a line of its own the same way on every rewrite. */
+			trim_end(last, false);
 			xmlAddChild(parent, ws);
 		}
 		xmlAddChild(parent, node);
