@@ -53,48 +53,6 @@ blank(xmlNodePtr n)
 	return n && n->type == XML_TEXT_NODE && xmlIsBlankNode(n);
 }
 
-/*
- * Cut the blanks that end a text node. With `indentation`, only when they hold a newline:
- * they are then the indentation of the line an element stood on, in a document laid out on
- * lines. Blanks on one line are the author's text and stay: trimmed when an element after
- * them is dropped, and not when the rewrite puts its elements there, they made a second
- * rewrite change the document (fuzz-xml-filter, issue 14). A text node left empty goes.
- */
-static void
-trim_end(xmlNodePtr text, bool indentation)
-{
-	size_t len, end;
-	xmlChar *kept;
-
-	if (!text || text->type != XML_TEXT_NODE || !text->content)
-		return;
-	len = end = strlen((const char *)text->content);
-	while (end > 0 && strchr(" \t\r\n", text->content[end - 1]))
-		end--;
-	if (end == len || (indentation && !memchr(text->content + end, '\n', len - end)))
-		return;
-	if (end == 0) {
-		xmlUnlinkNode(text);
-		xmlFreeNode(text);
-		return;
-	}
-	/* Its content may be the parser's dictionary's: set anew, never cut in place. */
-	kept = xmlStrndup(text->content, (int)end);
-	if (kept) {
-		xmlNodeSetContent(text, kept);
-		xmlFree(kept);
-	}
-}
-
-/* Take out a node and its line's indentation before it. */
-static void
-drop(xmlNodePtr n)
-{
-	trim_end(n->prev, true);
-	xmlUnlinkNode(n);
-	xmlFreeNode(n);
-}
-
 /* Is the document laid out on lines (blank text between the domain's children)? New
  * elements then go on lines of their own; in a document on one line, they go inline. */
 static bool
@@ -106,6 +64,64 @@ pretty(xmlNodePtr n)
 		if (blank(c))
 			return true;
 	return false;
+}
+
+/* Keep the first `len` bytes of a text node; one left empty goes. */
+static void
+cut_text(xmlNodePtr text, size_t len)
+{
+	xmlChar *kept;
+
+	if (len == 0) {
+		xmlUnlinkNode(text);
+		xmlFreeNode(text);
+		return;
+	}
+	/* Its content may be the parser's dictionary's: set anew, never cut in place. */
+	kept = xmlStrndup(text->content, (int)len);
+	if (kept) {
+		xmlNodeSetContent(text, kept);
+		xmlFree(kept);
+	}
+}
+
+/* Cut the blanks that end a text node that is not blank itself (stray text in an element
+ * libvirt gives only children), so that what is added after it goes on a line of its own
+ * the same way on every rewrite. */
+static void
+trim_end(xmlNodePtr text)
+{
+	size_t len;
+
+	if (!text || text->type != XML_TEXT_NODE || !text->content || blank(text))
+		return;
+	len = strlen((const char *)text->content);
+	while (len > 0 && strchr(" \t\r\n", text->content[len - 1]))
+		len--;
+	cut_text(text, len);
+}
+
+/*
+ * Take out a node and, in a document laid out on lines, its line's indentation: the text
+ * before it from its last newline on, when only blanks follow that newline. That is what
+ * add() puts before an element, so the next rewrite takes out exactly what this one put in.
+ * Any other text stays as it is: blanks trimmed before a dropped element on one line, where
+ * the rewrite puts its elements after the text untrimmed, made a second rewrite change the
+ * document (fuzz-xml-filter, issue 14).
+ */
+static void
+drop(xmlNodePtr n)
+{
+	xmlNodePtr prev = n->prev;
+
+	if (pretty(n) && prev && prev->type == XML_TEXT_NODE && prev->content) {
+		const char *text = (const char *)prev->content, *nl = strrchr(text, '\n');
+
+		if (nl && nl[1 + strspn(nl + 1, " \t")] == '\0')
+			cut_text(prev, (size_t)(nl - text));
+	}
+	xmlUnlinkNode(n);
+	xmlFreeNode(n);
 }
 
 /* Append `node` as the last element child of parent (at depth `depth`), before the parent's
@@ -133,9 +149,7 @@ add(xmlNodePtr parent, xmlNodePtr node, int depth, xmlNodePtr before)
 		xmlAddPrevSibling(node, ws);
 	} else {
 		if (ws) {
-			/* Stray text in an element libvirt gives only children: what is
-			 * added goes on a line of its own the same way on every rewrite. */
-			trim_end(last, false);
+			trim_end(last);
 			xmlAddChild(parent, ws);
 		}
 		xmlAddChild(parent, node);
