@@ -181,7 +181,8 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 			return -ENOMEM;
 		for (size_t k = 0; k < npus; k++) {
 			snprintf(what, sizeof(what), "nodes[%zu].cores[%zu][%zu]", i, c, k);
-			r = get_uint(d, json_object_array_get_idx(core, k), what, TOPOLOGY_MAX_PU - 1, &x);
+			r = get_uint(d, json_object_array_get_idx(core, k), what,
+				     TOPOLOGY_MAX_PU - 1, &x);
 			if (r < 0)
 				return r;
 			if (hwloc_bitmap_isset(all, (unsigned)x))
