@@ -382,7 +382,7 @@ tmap_observed_task(struct tmap_observed *o, int tid, enum tmap_task_role role, u
 	return 0;
 }
 
-static int
+static int _printf_(2, 0)
 lines_vadd(struct lines *l, const char *fmt, va_list ap)
 {
 	char *line = NULL;

@@ -158,6 +158,10 @@ const char *page_size_text(uint64_t page_kib, char *buf, size_t size);
 
 /* Largest host file read (JSON or hwloc XML). */
 #define TOPOLOGY_MAX_BYTES (64u << 20)
+/* The OS indexes a host read from a file may use, JSON and hwloc XML alike: Linux numbers
+ * PUs below 65536 (NR_CPUS) and NUMA nodes below 1024 (MAX_NUMNODES, NODES_SHIFT 10). */
+#define TOPOLOGY_MAX_PU 65536
+#define TOPOLOGY_MAX_NODES 1024
 
 /* topology-xml.c: refuse hwloc XML that would crash hwloc 2.9 (an unknown element, a CPU or
  * memory object without its four sets, a set that does not parse). When

@@ -17,8 +17,6 @@
 
 #include "internal.h"
 
-#define MAX_NODES 1024
-#define MAX_PU 65536
 #define MAX_PAGE_SIZES 8
 
 struct desc_pages {
@@ -131,7 +129,8 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 		return tmap_error_set(d->err, -EINVAL, "%s: nodes[%zu] is not an object", d->origin,
 				      i);
 	snprintf(what, sizeof(what), "nodes[%zu].id", i);
-	r = get_uint(d, json_object_object_get_ex(o, "id", &v) ? v : NULL, what, MAX_NODES - 1, &x);
+	r = get_uint(d, json_object_object_get_ex(o, "id", &v) ? v : NULL, what,
+		     TOPOLOGY_MAX_NODES - 1, &x);
 	if (r < 0)
 		return r;
 	n->id = (unsigned)x;
@@ -145,7 +144,7 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 	     json_object_object_get_ex(o, "package", &v)) &&
 	    !json_object_is_type(v, json_type_null)) {
 		snprintf(what, sizeof(what), "nodes[%zu].socket", i);
-		r = get_uint(d, v, what, MAX_NODES - 1, &x);
+		r = get_uint(d, v, what, TOPOLOGY_MAX_NODES - 1, &x);
 		if (r < 0)
 			return r;
 		n->socket = (unsigned)x;
@@ -182,7 +181,8 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 			return -ENOMEM;
 		for (size_t k = 0; k < npus; k++) {
 			snprintf(what, sizeof(what), "nodes[%zu].cores[%zu][%zu]", i, c, k);
-			r = get_uint(d, json_object_array_get_idx(core, k), what, MAX_PU - 1, &x);
+			r = get_uint(d, json_object_array_get_idx(core, k), what,
+				     TOPOLOGY_MAX_PU - 1, &x);
 			if (r < 0)
 				return r;
 			if (hwloc_bitmap_isset(all, (unsigned)x))
@@ -212,10 +212,9 @@ parse_desc(struct desc *d, struct json_object *root)
 		return tmap_error_set(d->err, -EINVAL, "%s: a host is an object with a \"nodes\" array",
 				      d->origin);
 	n = json_object_array_length(nodes);
-	/* Linux numbers nodes below 1024 (MAX_NUMNODES with NODES_SHIFT 10). */
-	if (n == 0 || n > MAX_NODES)
+	if (n == 0 || n > TOPOLOGY_MAX_NODES)
 		return tmap_error_set(d->err, -EINVAL, "%s: a host has 1 to %d nodes, not %zu",
-				      d->origin, MAX_NODES, n);
+				      d->origin, TOPOLOGY_MAX_NODES, n);
 	/* nnodes counts what desc_clear() may walk: only once the nodes exist. */
 	d->nodes = calloc(n, sizeof(*d->nodes));
 	if (!d->nodes)

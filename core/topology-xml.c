@@ -8,7 +8,9 @@
  * embedding program. This light reader (elements and attributes; no entity is resolved, no
  * DTD read) refuses what would crash hwloc: an element hwloc does not know, a CPU or memory
  * object without its four sets (as hwloc does since open-mpi/hwloc#783), a set that does not
- * parse.
+ * parse. It refuses too what would crash topomap after hwloc read it: a PU or a NUMA node
+ * without an OS index or beyond Linux's (TOPOLOGY_MAX_PU, TOPOLOGY_MAX_NODES), a PU whose sets
+ * are not that PU alone.
  * It then writes the children of each object back in the order of their first PU, which is
  * what hwloc does after its banner, and says so in a warning the topology keeps.
  */
@@ -29,10 +31,15 @@ struct xel {
 	bool object;		/* an <object> */
 	bool normal;		/* an object hwloc keeps in its parent's list of normal children */
 	bool memory;		/* NUMANode, MemCache */
+	bool pu, numa;		/* as hwloc reads the type: "PU", "pu"; "NUMANode", "Node", "numa" */
 	bool has_cpuset, has_complete_cpuset, has_nodeset, has_complete_nodeset;
+	bool has_os_index;
+	long long os_index_value; /* -1: not a decimal number */
 	int first_pu;		/* first PU of complete_cpuset; INT_MAX when empty */
+	int cpuset_pu, complete_cpuset_pu; /* the set's only PU; -1: none or several */
+	size_t cpuset_at, complete_cpuset_at; /* offsets of the values, for messages */
 	char type[24];
-	char os_index[12];
+	char os_index[24];
 };
 
 struct xml {
@@ -53,7 +60,6 @@ static const char *const known_elements[] = {
 
 /* Objects outside the CPU tree: no cpuset to check, no order among CPU children. */
 static const char *const io_types[] = {"Bridge", "PCIDev", "OSDev", "Misc"};
-static const char *const memory_types[] = {"NUMANode", "Node", "MemCache"};
 
 static bool
 in_list(const char *s, size_t len, const char *const *list, size_t n)
@@ -62,6 +68,37 @@ in_list(const char *s, size_t len, const char *const *list, size_t n)
 		if (strlen(list[i]) == len && strncmp(s, list[i], len) == 0)
 			return true;
 	return false;
+}
+
+/* Is a type attribute `name` as hwloc_type_sscanf() reads it? It compares the leading ASCII
+ * letters and dashes, in any case, as a prefix of the name at least `min` long: "PU" and "pu",
+ * "NUMANode", "Node" (hwloc 1.x) and "numa" are types to hwloc. */
+static bool
+hwloc_type_is(const char *v, size_t len, const char *name, size_t min)
+{
+	size_t n = 0;
+
+	while (n < len && ((v[n] >= 'a' && v[n] <= 'z') || (v[n] >= 'A' && v[n] <= 'Z') ||
+			   v[n] == '-'))
+		n++;
+	return n >= min && n <= strlen(name) && strncasecmp(v, name, n) == 0;
+}
+
+/* An os_index in decimal as written, saturated above UINT_MAX; -1 when not only digits. */
+static long long
+decimal(const char *v, size_t len)
+{
+	long long n = 0;
+
+	if (len == 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)v[i]))
+			return -1;
+		if (n <= UINT_MAX)
+			n = n * 10 + (v[i] - '0');
+	}
+	return n;
 }
 
 static unsigned
@@ -143,11 +180,30 @@ set_syntax_ok(const char *v, size_t len)
 	}
 }
 
+/* A cpuset's first PU (INT_MAX when empty) and its only PU (-1 when none or several). */
+static int
+read_cpuset(struct xml *x, size_t at, const char *name, const char *value, size_t vlen,
+	    int *ret_first, int *ret_only)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	_cleanup_free_ char *copy = strndup(value, vlen);
+	int first;
+
+	if (!copy || !set)
+		return tmap_error_set(x->err, -ENOMEM, "out of memory");
+	if (hwloc_bitmap_sscanf(set, copy) < 0)
+		return refuse(x, at, "%s=\"%.32s\" is not an hwloc set", name, copy);
+	first = hwloc_bitmap_iszero(set) ? INT_MAX : hwloc_bitmap_first(set);
+	*ret_first = first < 0 ? INT_MAX : first;
+	*ret_only = hwloc_bitmap_weight(set) == 1 ? first : -1;
+	return 0;
+}
+
 static int
 set_attr(struct xml *x, struct xel *e, const char *name, size_t nlen, const char *value,
 	 size_t vlen, size_t at)
 {
-	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
+	int unused;
 
 #define IS(s) (nlen == strlen(s) && strncmp(name, s, nlen) == 0)
 	if (!e->object) {
@@ -159,13 +215,18 @@ set_attr(struct xml *x, struct xel *e, const char *name, size_t nlen, const char
 	}
 	if (IS("type")) {
 		snprintf(e->type, sizeof(e->type), "%.*s", (int)(vlen < 23 ? vlen : 23), value);
-		e->memory = in_list(value, vlen, memory_types, ARRAY_SIZE(memory_types));
+		e->pu = hwloc_type_is(value, vlen, "pu", 2);
+		e->numa = hwloc_type_is(value, vlen, "numanode", 2) ||
+			  hwloc_type_is(value, vlen, "node", 2);
+		e->memory = e->numa || (vlen == 8 && strncmp(value, "MemCache", 8) == 0);
 		e->normal = !e->memory && !in_list(value, vlen, io_types, ARRAY_SIZE(io_types));
 		return 0;
 	}
 	if (IS("os_index")) {
-		snprintf(e->os_index, sizeof(e->os_index), "%.*s", (int)(vlen < 11 ? vlen : 11),
+		snprintf(e->os_index, sizeof(e->os_index), "%.*s", (int)(vlen < 23 ? vlen : 23),
 			 value);
+		e->has_os_index = true;
+		e->os_index_value = decimal(value, vlen);
 		return 0;
 	}
 	if (nlen < 3 || strncmp(name + nlen - 3, "set", 3) != 0)
@@ -176,19 +237,14 @@ set_attr(struct xml *x, struct xel *e, const char *name, size_t nlen, const char
 		return refuse(x, at, "%.*s=\"%.*s\" is not an hwloc set", (int)nlen, name,
 			      (int)(vlen < 32 ? vlen : 32), value);
 	if (IS("complete_cpuset")) {
-		_cleanup_free_ char *copy = strndup(value, vlen);
-
-		set = hwloc_bitmap_alloc();
-		if (!copy || !set)
-			return tmap_error_set(x->err, -ENOMEM, "out of memory");
-		if (hwloc_bitmap_sscanf(set, copy) < 0)
-			return refuse(x, at, "complete_cpuset=\"%.32s\" is not an hwloc set", copy);
-		e->first_pu = hwloc_bitmap_iszero(set) ? INT_MAX : hwloc_bitmap_first(set);
-		if (e->first_pu < 0)
-			e->first_pu = INT_MAX;
 		e->has_complete_cpuset = true;
+		e->complete_cpuset_at = at;
+		return read_cpuset(x, at, "complete_cpuset", value, vlen, &e->first_pu,
+				   &e->complete_cpuset_pu);
 	} else if (IS("cpuset")) {
 		e->has_cpuset = true;
+		e->cpuset_at = at;
+		return read_cpuset(x, at, "cpuset", value, vlen, &unused, &e->cpuset_pu);
 	} else if (IS("nodeset")) {
 		e->has_nodeset = true;
 	} else if (IS("complete_nodeset")) {
@@ -214,7 +270,8 @@ add_element(struct xml *x, size_t parent, size_t *ret)
 	}
 	e = &x->el[x->n];
 	*e = (struct xel){.parent = parent, .first_child = SIZE_MAX, .last_child = SIZE_MAX,
-			  .next_sibling = SIZE_MAX, .first_pu = INT_MAX};
+			  .next_sibling = SIZE_MAX, .first_pu = INT_MAX, .cpuset_pu = -1,
+			  .complete_cpuset_pu = -1};
 	if (parent != SIZE_MAX) {
 		struct xel *p = &x->el[parent];
 
@@ -341,6 +398,31 @@ check_object(const struct xml *x, const struct xel *e)
 	if (!e->has_nodeset || !e->has_complete_nodeset)
 		return refuse(x, e->start, "%s object%s%s lacks nodeset or complete_nodeset",
 			      e->type, e->os_index[0] ? " P#" : "", e->os_index);
+	if (e->pu || e->numa) {
+		/* hwloc keeps an object without os_index as P#4294967295; topomap sizes its
+		 * tables by the highest index. */
+		long long max = e->pu ? TOPOLOGY_MAX_PU - 1 : TOPOLOGY_MAX_NODES - 1;
+
+		if (!e->has_os_index)
+			return refuse(x, e->start, "%s object without os_index", e->type);
+		if (e->os_index_value < 0)
+			return refuse(x, e->start, "%s object os_index=\"%s\" is not a decimal number",
+				      e->type, e->os_index);
+		if (e->os_index_value > max)
+			return refuse(x, e->start, "%s object os_index=\"%s\" is above %lld", e->type,
+				      e->os_index, max);
+	}
+	if (e->pu) {
+		/* A PU is one bit of every set above it: hwloc trusts the file. */
+		bool cpuset = e->cpuset_pu != e->os_index_value;
+		size_t at = cpuset ? e->cpuset_at : e->complete_cpuset_at;
+		size_t vlen = strcspn(x->text + at, "\""); /* the value ends in '"': parsed */
+
+		if (cpuset || e->complete_cpuset_pu != e->os_index_value)
+			return refuse(x, at, "%s object P#%s has %s=\"%.*s\", not P#%s alone", e->type,
+				      e->os_index, cpuset ? "cpuset" : "complete_cpuset",
+				      (int)(vlen < 32 ? vlen : 32), x->text + at, e->os_index);
+	}
 	return 0;
 }
 

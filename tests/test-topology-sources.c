@@ -213,6 +213,95 @@ xml_checked_first(void **state)
 			   "a markup declaration hwloc XML does not have");
 }
 
+/* A host of one PU in one NUMA node: the Machine's cpuset and nodeset, then the attributes of
+ * the NUMA node and of the PU. malloc()ed. */
+static char *
+one_pu_host(const char *cpuset, const char *nodeset, const char *numa, const char *pu)
+{
+	char *xml = NULL;
+
+	assert_true(asprintf(&xml, "<topology version=\"2.0\">\n"
+			     "<object type=\"Machine\" os_index=\"0\" cpuset=\"%s\" complete_cpuset=\"%s\""
+			     " nodeset=\"%s\" complete_nodeset=\"%s\">\n<object %s/>\n<object %s/>\n"
+			     "</object>\n</topology>\n",
+			     cpuset, cpuset, nodeset, nodeset, numa, pu) > 0);
+	return xml;
+}
+
+#define PU_SETS(cpuset, complete) "cpuset=\"" cpuset "\" complete_cpuset=\"" complete "\"" \
+	" nodeset=\"0x1\" complete_nodeset=\"0x1\""
+#define SETS PU_SETS("0x1", "0x1")
+#define NODE0 "type=\"NUMANode\" os_index=\"0\" " SETS
+#define PU0 "type=\"PU\" os_index=\"0\" " SETS
+
+/* Issue 14, found by fuzz-hwloc-xml: hwloc reads a PU or a NUMA node without os_index as
+ * P#4294967295, any index up to that, and a PU's sets as written; topomap sized its tables by
+ * the highest index and trusted the sets. Each is refused with the file, object and value. */
+static void
+xml_pu_and_node_indexes(void **state)
+{
+	static const struct {
+		const char *numa, *pu, *message;
+	} bad[] = {
+		{NODE0, "type=\"PU\" " SETS,
+		 "line 4: not a valid hwloc XML file: PU object without os_index"},
+		{"type=\"NUMANode\" " SETS, PU0, "NUMANode object without os_index"},
+		/* hwloc 1.x's "Node", and any case: hwloc_type_sscanf() reads both. */
+		{"type=\"Node\" " SETS, PU0, "Node object without os_index"},
+		{NODE0, "type=\"pu\" " SETS, "pu object without os_index"},
+		{NODE0, "type=\"PU\" os_index=\"65536\" " SETS,
+		 "PU object os_index=\"65536\" is above 65535"},
+		{NODE0, "type=\"PU\" os_index=\"4294967296\" " SETS,
+		 "PU object os_index=\"4294967296\" is above 65535"},
+		{NODE0, "type=\"PU\" os_index=\"-1\" " SETS,
+		 "PU object os_index=\"-1\" is not a decimal number"},
+		{"type=\"NUMANode\" os_index=\"1024\" " SETS, PU0,
+		 "NUMANode object os_index=\"1024\" is above 1023"},
+		{NODE0, "type=\"PU\" os_index=\"0\" " PU_SETS("0x2", "0x1"),
+		 "PU object P#0 has cpuset=\"0x2\", not P#0 alone"},
+		{NODE0, "type=\"PU\" os_index=\"0\" " PU_SETS("0x1", "0x3"),
+		 "PU object P#0 has complete_cpuset=\"0x3\", not P#0 alone"},
+		{NODE0, "type=\"PU\" os_index=\"0\" " PU_SETS("0x0", "0x1"),
+		 "PU object P#0 has cpuset=\"0x0\", not P#0 alone"},
+		{NODE0, "type=\"PU\" os_index=\"0\" " PU_SETS("0xf...f", "0xf...f"),
+		 "PU object P#0 has cpuset=\"0xf...f\", not P#0 alone"},
+	};
+	_cleanup_free_ char *top_pu = NULL, *top_node = NULL, *xml = NULL;
+	struct tmap_topology *t = NULL;
+	struct tmap_error err = {0};
+	char path[128], zeros[2048];
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		xml = one_pu_host("0x1", "0x1", bad[i].numa, bad[i].pu);
+		expect_xml_refused("index.xml", xml, bad[i].message);
+		free(TAKE_PTR(xml));
+	}
+
+	/* The neighbours load: PU 65535 and node 1023, the highest Linux numbers, and the
+	 * hwloc 1.x spelling of a node. A set is 32-bit words, high first; empty ones are 0. */
+	memset(zeros, ',', sizeof(zeros));
+	zeros[2047] = '\0';
+	assert_true(asprintf(&top_pu, "0x80000000%s0x0", zeros) > 0);
+	zeros[31] = '\0';
+	assert_true(asprintf(&top_node, "0x80000000%s0x0", zeros) > 0);
+	assert_true(asprintf(&xml, "<topology version=\"2.0\">\n"
+			     "<object type=\"Machine\" os_index=\"0\" cpuset=\"%1$s\" complete_cpuset=\"%1$s\""
+			     " nodeset=\"%2$s\" complete_nodeset=\"%2$s\">\n"
+			     "<object type=\"Node\" os_index=\"1023\" cpuset=\"%1$s\""
+			     " complete_cpuset=\"%1$s\" nodeset=\"%2$s\" complete_nodeset=\"%2$s\"/>\n"
+			     "<object type=\"PU\" os_index=\"65535\" cpuset=\"%1$s\" complete_cpuset=\"%1$s\""
+			     " nodeset=\"%2$s\" complete_nodeset=\"%2$s\"/>\n</object>\n</topology>\n",
+			     top_pu, top_node) > 0);
+	write_file(tmp_path("top.xml", path, sizeof(path)), xml);
+	if (tmap_topology_new_xml(path, 0, &t, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_int_equal(tmap_topology_node_count(t), 1);
+	assert_int_equal(tmap_topology_node_id(t, 0), 1023);
+	assert_string_equal(tmap_topology_node_cpus(t, 0), "65535");
+	t = tmap_topology_free(t);
+	unlink(path);
+}
+
 /* Issue 19: one constructor per kind of source; tmap_topology_new() reads its string into
  * them and gives the same host. */
 static void
@@ -348,6 +437,7 @@ main(void)
 		cmocka_unit_test(hwloc_never_prints),
 		cmocka_unit_test(xml_no_fork_by_default),
 		cmocka_unit_test(xml_checked_first),
+		cmocka_unit_test(xml_pu_and_node_indexes),
 		cmocka_unit_test(explicit_constructors),
 		cmocka_unit_test(live_ignores_caller_cpuset),
 	};

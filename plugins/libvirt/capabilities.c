@@ -723,6 +723,7 @@ put_distances(struct host *h)
 	_cleanup_free_ char *indexes = NULL, *values = NULL;
 	size_t ilen = 0, vlen = 0;
 	FILE *fi, *fv;
+	bool closed;
 
 	for (size_t i = 0; i < h->ncells; i++)
 		for (size_t j = 0; j < h->ncells; j++) {
@@ -750,7 +751,9 @@ put_distances(struct host *h)
 					break;
 				}
 	}
-	if ((fclose(fi) != 0) | (fclose(fv) != 0))
+	closed = fclose(fi) == 0;
+	closed = fclose(fv) == 0 && closed; /* both closed, whatever the first gave */
+	if (!closed)
 		return -ENOMEM;
 	/* "length" is the text's length, as hwloc writes it. */
 	fprintf(h->out,

@@ -512,10 +512,10 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 		uint64_t s = 1, d = 1, c = 1, t = 1;
 
 		/* Dies are a level topomap does not model: a die is placed as a socket. */
-		if ((attr_u64(topo, "sockets", TMAP_MAX_VCPUS, &s) < 0) |
-		    (attr_u64(topo, "dies", TMAP_MAX_VCPUS, &d) == -EINVAL) |
-		    (attr_u64(topo, "cores", TMAP_MAX_VCPUS, &c) < 0) |
-		    (attr_u64(topo, "threads", TMAP_MAX_GUEST_THREADS, &t) < 0) ||
+		if (attr_u64(topo, "sockets", TMAP_MAX_VCPUS, &s) < 0 ||
+		    attr_u64(topo, "dies", TMAP_MAX_VCPUS, &d) == -EINVAL ||
+		    attr_u64(topo, "cores", TMAP_MAX_VCPUS, &c) < 0 ||
+		    attr_u64(topo, "threads", TMAP_MAX_GUEST_THREADS, &t) < 0 ||
 		    s * d * c * t != vcpus ||
 		    tmap_guest_set_topology(g, (unsigned)(s * d), (unsigned)c, (unsigned)t) < 0) {
 			r = tmap_error_set(err, -EINVAL,
