@@ -458,7 +458,7 @@ test_live_memory_modes(void **state)
 		snprintf(json, sizeof(json),
 			 "{\"name\": \"q-%s\", \"vcpus\": 2, \"memory_mib\": 192, "
 			 "\"memory_mode\": \"%s\", "
-			 "\"cells\": [{\"cpus\": \"0\", \"memory_mib\": 64}, {\"cpus\": \"1\"}]}",
+			 "\"cells\": [{\"cpus\": \"0\", \"memory_mib\": 64}, {\"cpus\": \"1\"}], \"cells_share_nodes\": true}",
 			 modes[i], modes[i]);
 		check_plan(*state, "live", json);
 	}
@@ -484,7 +484,7 @@ test_live_hugepages(void **state)
 {
 	static const char json[] =
 		"{\"name\": \"q-huge\", \"vcpus\": 2, \"memory_mib\": 64, \"hugepages\": \"2M\", "
-		"\"cells\": [{\"cpus\": \"0\", \"memory_mib\": 32}, {\"cpus\": \"1\"}]}";
+		"\"cells\": [{\"cpus\": \"0\", \"memory_mib\": 32}, {\"cpus\": \"1\"}], \"cells_share_nodes\": true}";
 
 	if (!test_have_qemu() || !test_pool_grow(32))
 		skip();

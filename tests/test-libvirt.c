@@ -838,7 +838,7 @@ test_memnodes_edit(void **state)
 #define FAST_GUEST                                                                                \
 	"{\"name\": \"" FAST_DOMAIN "\", \"vcpus\": 2, \"sockets\": 1, \"cores\": 2, \"threads\": 1," \
 	" \"cells\": [{\"cpus\": \"0\", \"memory_mib\": 128}, {\"cpus\": \"1\", \"memory_mib\": 128}]," \
-	" \"iothreads\": 2%s}"
+	" \"cells_share_nodes\": true, \"iothreads\": 2%s}"
 
 static const char fast_domain_xml[] =
 	"<domain type='test'><name>%s</name><memory unit='MiB'>256</memory>"
@@ -1095,7 +1095,7 @@ test_fast_refused_early(void **state)
 	tmap_report_free(rep);
 	tmap_plan_free(p);
 	p = plan_for(FAST_HOST, "{\"name\": \"x\", \"vcpus\": 2, \"memory_mib\": 256, \"iothreads\": 1,"
-				" \"cells\": [{\"cpus\": \"0\"}, {\"cpus\": \"1\"}]}", NULL);
+				" \"cells\": [{\"cpus\": \"0\"}, {\"cpus\": \"1\"}], \"cells_share_nodes\": true}", NULL);
 	rep = NULL;
 	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, &rep, &err), -EINVAL);
 	assert_contains(err.message, "has 2 iothreads, the plan's guest 'x' has 1");
@@ -1823,10 +1823,11 @@ daemon_setup(void **state)
 
 	snprintf(d->guest_opts, sizeof(d->guest_opts),
 		 "--name %s --vcpus 2 --sockets 1 --cores 2 --threads 1 --cell cpus=0,memory=128 "
-		 "--cell cpus=1,memory=128 --iothreads 2", d->name);
+		 "--cell cpus=1,memory=128 --cells-share-nodes --iothreads 2", d->name);
 	snprintf(json, sizeof(json),
 		 "{\"name\": \"%s\", \"vcpus\": 2, \"sockets\": 1, \"cores\": 2, \"threads\": 1,"
 		 " \"cells\": [{\"cpus\": \"0\", \"memory_mib\": 128}, {\"cpus\": \"1\", \"memory_mib\": 128}],"
+		 " \"cells_share_nodes\": true,"
 		 " \"iothreads\": 2}", d->name);
 	d->plan = plan_for("live", json, NULL);
 	return 0;
@@ -2316,7 +2317,7 @@ user_domain(const struct daemon *d, struct daemon *u, const char *numatune)
 	snprintf(u->name, sizeof(u->name), "%.60s-u", d->name);
 	snprintf(u->guest_opts, sizeof(u->guest_opts),
 		 "--name %s --vcpus 2 --sockets 1 --cores 2 --threads 1 --cell cpus=0,memory=128 "
-		 "--cell cpus=1,memory=128 --iothreads 2", u->name);
+		 "--cell cpus=1,memory=128 --cells-share-nodes --iothreads 2", u->name);
 	snprintf(xml, sizeof(xml), user_domain_xml, u->name, numatune);
 	u->dom = virDomainDefineXML(d->conn, xml);
 	if (!u->dom || virDomainCreate(u->dom) < 0)
@@ -2462,6 +2463,7 @@ test_daemon_memory_pending(void **state)
 	snprintf(json, sizeof(json),
 		 "{\"name\": \"%s\", \"vcpus\": 2, \"sockets\": 1, \"cores\": 2, \"threads\": 1,"
 		 " \"cells\": [{\"cpus\": \"0\", \"memory_mib\": 128}, {\"cpus\": \"1\", \"memory_mib\": 128}],"
+		 " \"cells_share_nodes\": true,"
 		 " \"iothreads\": 2, \"memory_mode\": \"restrictive\"}", d->name);
 	p = plan_for("live", json, NULL);
 	set_vcpu_pin(d->dom, 0, tmap_plan_vcpu_cpuset(p, 0, 1),

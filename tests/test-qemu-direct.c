@@ -779,7 +779,7 @@ apply_given_guest(void **state)
 	 * to PU 1, a change /proc shows for each of them. */
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--name", "t4", "--vcpus", "4",
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
-		    "cpus=0-1", "--cell", "cpus=2-3", "--reserve", "0", NULL);
+		    "cpus=0-1", "--cell", "cpus=2-3", "--cells-share-nodes", "--reserve", "0", NULL);
 	expect_exit(r, 0, "apply shared", out, errtext);
 	free(out);
 	free(errtext);
@@ -791,7 +791,7 @@ apply_given_guest(void **state)
 
 	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
-		    "cpus=0-1", "--cell", "cpus=2-3", "--reserve", "0", NULL);
+		    "cpus=0-1", "--cell", "cpus=2-3", "--cells-share-nodes", "--reserve", "0", NULL);
 	expect_exit(r, 0, "verify shared", out, errtext);
 	free(out);
 	free(errtext);
@@ -800,7 +800,7 @@ apply_given_guest(void **state)
 	set_affinity(by_name(&after, "IO io1")->tid, 0);
 	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
-		    "cpus=0-1", "--cell", "cpus=2-3", "--reserve", "0", NULL);
+		    "cpus=0-1", "--cell", "cpus=2-3", "--cells-share-nodes", "--reserve", "0", NULL);
 	expect_exit(r, 4, "verify after drift", out, errtext);
 	line = strprintf("task %d (iothread 1): Cpus_allowed_list '0'",
 			 by_name(&after, "IO io1")->tid);
@@ -881,7 +881,7 @@ rollback_after_failure_midway(void **state)
 	plan = plan_from_json("live",
 			      "{\"name\": \"t4\", \"vcpus\": 4, \"cpu_policy\": \"shared\", "
 			      "\"iothreads\": 1, \"memory_mib\": 256, "
-			      "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}]}",
+			      "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}], \"cells_share_nodes\": true}",
 			      "0");
 	r = lib_apply(q->qemu.sock, q->qemu.pid, plan, 0, &report, &err);
 	assert_int_equal(r, -EINVAL);
@@ -927,7 +927,7 @@ refuses_plan_for_another_host(void **state)
 	plan = plan_from_json(
 	    "synthetic:pack:1 core:4 pu:1",
 	    "{\"name\": \"t4\", \"vcpus\": 4, \"iothreads\": 1, \"memory_mib\": 256, "
-	    "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}]}",
+	    "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}], \"cells_share_nodes\": true}",
 	    NULL);
 	assert_int_equal(lib_apply(q->qemu.sock, q->qemu.pid, plan, 0, &report, &err), -EINVAL);
 	expect_text(err.message, "are online here (a plan for another host?)");
@@ -943,7 +943,7 @@ refuses_plan_for_another_host(void **state)
 /* The guest of qemu_two, with the iothread qemu_start() adds. */
 static const char *const plan_two_json =
     "{\"name\": \"t2\", \"vcpus\": 2, \"iothreads\": 1, \"memory_mib\": 128, "
-    "\"cells\": [{\"cpus\": \"0\"}, {\"cpus\": \"1\"}]}";
+    "\"cells\": [{\"cpus\": \"0\"}, {\"cpus\": \"1\"}], \"cells_share_nodes\": true}";
 
 /* The injector of qemu_killed_midway: once `after_tid` is pinned, QEMU is killed and reaped,
  * and each tid of `recycle` goes to a new process pinned to its `decoy_cpu`. */
@@ -1186,7 +1186,7 @@ qemu_killed_before_apply(void **state)
 			q->qemu.pid = -1;
 		r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--state", q->state, "--name", "t2",
 			    "--vcpus", "2", "--iothreads", "1", "--memory", "128", "--cell",
-			    "cpus=0", "--cell", "cpus=1", NULL);
+			    "cpus=0", "--cell", "cpus=1", "--cells-share-nodes", NULL);
 		expect_exit(r, 2, "apply to a QEMU that has exited", out, errtext);
 		line = reaped ? strprintf("topomap: open: --pid: there is no process %d (has QEMU exited?): nothing was changed\n",
 					  (int)q->arg_pid)
@@ -1382,7 +1382,7 @@ refuses_another_processes_socket(void **state)
 	 * server heard no command. */
 	assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
 	r = topomap(q, q->fake, &out, &errtext, "apply", "--name", "t2", "--vcpus", "2",
-		    "--iothreads", "1", "--memory", "128", "--cell", "cpus=0", "--cell", "cpus=1",
+		    "--iothreads", "1", "--memory", "128", "--cell", "cpus=0", "--cell", "cpus=1", "--cells-share-nodes",
 		    NULL);
 	assert_int_equal(fake_qmp_stop(f), 0);
 	expect_exit(r, 2, "apply through another process's socket", out, errtext);

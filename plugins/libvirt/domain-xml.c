@@ -508,6 +508,9 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	}
 	if (r < 0)
 		return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
+	/* A domain's cells are a fact of its definition, not a request: libvirt runs several
+	 * <memnode>s on one host node, so on a host with fewer nodes they share nodes. */
+	tmap_guest_set_cells_share_nodes(g, 1);
 	if (topo) {
 		uint64_t s = 1, d = 1, c = 1, t = 1;
 

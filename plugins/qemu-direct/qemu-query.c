@@ -608,6 +608,9 @@ qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tm
 		if (r < 0)
 			return r;
 	}
+	/* A running QEMU's cells are what it runs with, not a request: on a host with fewer
+	 * nodes they share nodes, as QEMU itself lets them. */
+	tmap_guest_set_cells_share_nodes(g, 1);
 	r = guest_topology(&q, g);
 	if (r == 0)
 		r = tmap_guest_set_memory_mib(g, q.memory_mib);
