@@ -109,6 +109,15 @@ install: build
 deb-check: deps
 	tests/deb-check.sh
 
+# topomap against a newer hwloc than Debian 12's 2.9 (issue 19): hwloc built from
+# HWLOC_NEW_SRC (a release tree or tarball, or a git repository and HWLOC_NEW_REF, default its
+# newest 2.x tag) into /var/cache/topomap-hwloc-new, topomap built against it in
+# build-hwloc-new, the unit and integration suites run there, and the loaded library checked.
+# Apart from `check` and CI: it needs hwloc's source, and building it takes minutes.
+.PHONY: check-hwloc-new
+check-hwloc-new: deps
+	tests/hwloc-new.sh
+
 clean:
 	rm -rf $(BUILDDIR)
 
