@@ -100,6 +100,17 @@ plain_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 	return true;
 }
 
+/* A message is one line (include/topomap/topomap.h): a value quoted from a file or a user,
+ * such as a state file's "x\ny" or a terminal escape, must not break it or reach a terminal
+ * raw. Control characters become '?'. */
+static void
+one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 int
 tmap_error_set(struct tmap_error *err, int code, const char *fmt, ...)
 {
@@ -114,6 +125,7 @@ tmap_error_set(struct tmap_error *err, int code, const char *fmt, ...)
 		vsnprintf(err->message, sizeof(err->message), fmt, again);
 	va_end(again);
 	va_end(ap);
+	one_line(err->message);
 	return code;
 }
 
@@ -131,6 +143,7 @@ tmap_error_prefix(struct tmap_error *err, const char *fmt, ...)
 	memcpy(old, err->message, sizeof(old));
 	/* Both halves fit in the buffer only when short: cut the old message, not the prefix. */
 	snprintf(err->message, sizeof(err->message), "%.200s%.300s", prefix, old);
+	one_line(err->message);
 	return err->code;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * JSON hosts made by a generator, not by byte mutations: the input's bytes choose how many
- * nodes (up to past the 1,024 limit), their ids, cores lists and PUs, the hugepage pools and a
- * distance matrix (square or not), and where to put a wrong value: a duplicate key, a null, a
+ * nodes (up to 5,119, past the 1,024 limit), their ids, cores lists and PUs, the hugepage
+ * pools and a distance matrix (square or not), and where to put a wrong value: a duplicate key, a null, a
  * string for a number, a negative or a huge number. Byte mutations of a JSON file rarely make
  * thousands of well-formed nodes; this does so every run.
  */
@@ -10,41 +10,17 @@
 
 #include "fuzz-common.h"
 
-struct gen {
-	const uint8_t *data;
-	size_t size, pos;
-	FILE *out;
-};
-
-static unsigned
-take(struct gen *g, unsigned bits)
-{
-	unsigned v = 0;
-
-	for (unsigned b = 0; b < bits; b += 8)
-		v = (v << 8) | (g->pos < g->size ? g->data[g->pos++] : 0);
-	return bits < 32 ? v & ((1u << bits) - 1) : v;
-}
-
 /* Mostly the plain value; sometimes one a loader must refuse. */
 static void
-number(struct gen *g, unsigned long long plain)
+number(struct fuzz_gen *g, unsigned long long plain)
 {
-	switch (g->pos < g->size ? take(g, 8) & 0x3f : 0) {
+	switch (fuzz_more(g) ? fuzz_take(g, 8) & 0x3f : 0) {
 	case 1:
-		fputs("null", g->out);
-		break;
-	case 2:
 		fprintf(g->out, "\"%llu\"", plain);
 		break;
+	case 2:
 	case 3:
-		fputs("-1", g->out);
-		break;
-	case 4:
-		fputs("18446744073709551616", g->out);
-		break;
-	case 5:
-		fputs("1.5", g->out);
+		fuzz_wrong_value(g);
 		break;
 	default:
 		fprintf(g->out, "%llu", plain);
@@ -53,43 +29,50 @@ number(struct gen *g, unsigned long long plain)
 
 /* Sometimes a key given a second time, as users' tools write them by mistake. */
 static void
-maybe_duplicate(struct gen *g, const char *key)
+maybe_duplicate(struct fuzz_gen *g, const char *key)
 {
-	if ((take(g, 8) & 0x7f) == 0) {
+	if ((fuzz_take(g, 8) & 0x7f) == 0) {
 		fprintf(g->out, ",\"%s\":", key);
-		number(g, take(g, 8));
+		number(g, fuzz_take(g, 8));
 	}
 }
 
 static void
-generate(struct gen *g)
+generate(struct fuzz_gen *g)
 {
-	unsigned shape = take(g, 16);
-	/* One input in four is large (the run's time goes there), the others small and fast. */
-	unsigned nnodes = 1 + (shape & 0xc000 ? shape % 64 : shape % 1100);
-	unsigned pu = 0, with_distances = take(g, 8);
+	unsigned shape = fuzz_take(g, 16), nnodes;
+	unsigned pu = 0, with_distances = fuzz_take(g, 8);
+
+	/* Three inputs in four are small and fast; the others up to 1,100 nodes (around the
+	 * 1,024 Linux numbers), and one in sixteen 1,024 to 5,119: a file of thousands. */
+	if (shape & 0xc000)
+		nnodes = 1 + shape % 64;
+	else if ((shape & 0x3000) != 0x3000)
+		nnodes = 1 + shape % 1100;
+	else
+		nnodes = 1024 + (shape & 0xfff);
 
 	fputs("{\"nodes\":[", g->out);
 	for (unsigned i = 0; i < nnodes; i++) {
-		unsigned ncores = take(g, 8) % 5, npages = take(g, 8) % 3;
+		unsigned ncores = fuzz_take(g, 8) % 5, npages = fuzz_take(g, 8) % 3;
 
 		fprintf(g->out, "%s{\"id\":", i ? "," : "");
-		number(g, (take(g, 8) & 0xf) == 0 ? take(g, 16) : i);
+		number(g, (fuzz_take(g, 8) & 0xf) == 0 ? fuzz_take(g, 16) : i);
 		fputs(",\"memory_mib\":", g->out);
-		number(g, (unsigned long long)take(g, 16) << (take(g, 8) % 40));
+		number(g, (unsigned long long)fuzz_take(g, 16) << (fuzz_take(g, 8) % 40));
 		fputs(",\"socket\":", g->out);
-		number(g, i / (1 + take(g, 8) % 16));
+		number(g, i / (1 + fuzz_take(g, 8) % 16));
 		maybe_duplicate(g, "id");
 		if (ncores) {
 			fputs(",\"cores\":[", g->out);
 			for (unsigned c = 0; c < ncores; c++) {
-				unsigned npus = 1 + take(g, 8) % 4;
+				unsigned npus = 1 + fuzz_take(g, 8) % 4;
 
 				fprintf(g->out, "%s[", c ? "," : "");
 				for (unsigned k = 0; k < npus; k++) {
 					fprintf(g->out, "%s", k ? "," : "");
 					/* Mostly fresh PUs; sometimes one seen before, or far away. */
-					number(g, (take(g, 8) & 0x1f) == 0 ? take(g, 16) : pu++);
+					number(g, (fuzz_take(g, 8) & 0x1f) == 0 ? fuzz_take(g, 16) : pu++);
 				}
 				fputs("]", g->out);
 			}
@@ -99,9 +82,9 @@ generate(struct gen *g)
 			fputs(",\"hugepages\":[", g->out);
 			for (unsigned k = 0; k < npages; k++) {
 				fprintf(g->out, "%s{\"size_kib\":", k ? "," : "");
-				number(g, 2048u << (take(g, 8) % 12));
+				number(g, 2048u << (fuzz_take(g, 8) % 12));
 				fputs(",\"count\":", g->out);
-				number(g, take(g, 16));
+				number(g, fuzz_take(g, 16));
 				fputs("}", g->out);
 			}
 			fputs("]", g->out);
@@ -111,11 +94,13 @@ generate(struct gen *g)
 	fputs("]", g->out);
 	/* A matrix of up to 1,100 x 1,100: the largest read a host can ask for. */
 	if (with_distances & 1) {
-		unsigned rows = with_distances & 2 ? nnodes : 1 + take(g, 16) % 1100;
+		/* Square only up to 1,100: 5,000 squared is 25 million numbers, too slow a run. */
+		bool square = nnodes <= 1100;
+		unsigned rows = with_distances & 2 && square ? nnodes : 1 + fuzz_take(g, 16) % 1100;
 
 		fputs(",\"distances\":[", g->out);
 		for (unsigned i = 0; i < rows; i++) {
-			unsigned cols = with_distances & 4 ? nnodes : 1 + take(g, 8);
+			unsigned cols = with_distances & 4 && square ? nnodes : 1 + fuzz_take(g, 8);
 
 			fprintf(g->out, "%s[", i ? "," : "");
 			for (unsigned j = 0; j < cols; j++)
@@ -132,16 +117,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tmap_topology *topology = NULL;
-	struct gen g = {.data = data, .size = size};
 	char *text = NULL, *json = NULL;
 	size_t len = 0;
 
-	g.out = open_memstream(&json, &len);
-	if (!g.out)
-		abort();
-	generate(&g);
-	if (fclose(g.out) != 0)
-		abort();
+	json = fuzz_generate(data, size, generate, &len);
 	if (tmap_topology_new_from_json(json, len, "gen.json", &topology, NULL) == 0) {
 		/* A table of 1,000 nodes is a megabyte of distances: print the small ones. */
 		if (tmap_topology_node_count(topology) <= 64 &&

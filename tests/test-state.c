@@ -367,6 +367,10 @@ refuses_bad_files(void **state)
 		       "was written for a host with PUs '0-63'");
 	expect_refused("{\"format\": \"topomap-state\", \"version\": 1, \"host\": \"0-15\", \"guests\": [{\"name\": \"g\"}]}",
 		       "guests[0]: 'topology' is missing");
+	/* A value quoted in the refusal keeps it one line, and no escape reaches a terminal
+	 * (found by fuzz/fuzz-state-gen.c). */
+	expect_refused("{\"format\": \"topomap-state\", \"version\": 1, \"host\": \"0-15\", \"guests\": [{\"name\": \"g\", \"thread_policy\": \"x\\ny\\u001b[31m\"}]}",
+		       "'thread_policy' is 'x?y?[31m', not a known value");
 	/* A guest that holds a PU another holds too: a hand-edited file. */
 	unlink(path);
 	{
