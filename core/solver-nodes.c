@@ -9,6 +9,16 @@
 
 #include "solver.h"
 
+#define SQRT2 1.4142135623730951
+
+/* Are two capacities apart by half a doubling or more? Holes closer than that are as good as
+ * each other to a big cell, and something else may decide between them. */
+static bool
+far_apart(unsigned a, unsigned b)
+{
+	return a * SQRT2 <= b || b * SQRT2 <= a;
+}
+
 /* The size class of a capacity: its power of two. A placement that lowers the class of the
  * largest capacity left on any node breaks the one node that could still take a big cell. */
 static unsigned
@@ -215,6 +225,7 @@ struct outlook {
 	unsigned *critical;	/* the shapes a candidate may stop fitting, ncritical of them */
 	unsigned ncritical;
 	uint64_t *mem;		/* per node: node_memory() now */
+	double lean, rich;	/* the least and most memory per unit of capacity of a node */
 	unsigned top, second;	/* the largest capacity of a node with CPUs, and of the others */
 	unsigned top_node;
 };
@@ -254,6 +265,14 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 		o->mem[n] = node_memory(s, n, d);
 		if (s->t->nodes[n].cpuless)
 			continue;
+		if (cap[n] && o->mem[n]) {
+			double ratio = (double)o->mem[n] / cap[n];
+
+			if (!(o->lean > 0) || ratio < o->lean)
+				o->lean = ratio;
+			if (ratio > o->rich)
+				o->rich = ratio;
+		}
 		if (cap[n] > o->top) {
 			o->second = o->top;
 			o->top = cap[n];
@@ -293,8 +312,8 @@ takers_change(const struct solver *s, const struct outlook *o, unsigned k, unsig
 	       (int)o->takes[k * s->t->nnodes + n];
 }
 
-/* How useful the host stays, and the size class of its largest capacity, once cell 0 (req)
- * lands on node n. */
+/* How useful the host stays, and the largest capacity of a node with CPUs it keeps, once
+ * cell 0 (req) lands on node n. */
 static void
 outlook_after(const struct solver *s, const struct demand *d, const unsigned *cap,
 	      const struct cell_req *req, const struct outlook *o, unsigned n,
@@ -313,21 +332,58 @@ outlook_after(const struct solver *s, const struct demand *d, const unsigned *ca
 			useful += o->weight[k];
 	}
 	*ret_useful = useful;
-	*ret_largest = size_class(cap_n > biggest ? cap_n : biggest);
+	*ret_largest = cap_n > biggest ? cap_n : biggest;
 }
 
 /*
- * What cells on the distinct nodes node_of[] leave: how useful the host stays, and the size
- * class of its largest capacity. by_room: the nodes, most capacity first; cap_after and
+ * How far a cell's memory per vcpu is from what node n keeps per unit of capacity (its free
+ * memory of the guest's kind over its capacity for this guest), in steps of half a doubling
+ * either way: 0 when they match. A cell that lands on a node of its own shape leaves that
+ * node's memory and PUs in the proportion they had: a memory-light cell keeps off the node
+ * that alone could hold a memory-heavy guest, a memory-heavy one off a node whose PUs it would
+ * strand. A cell lighter than every node is judged as if it had the leanest node's memory per
+ * unit (and one heavier than every node, the richest's): memory is plenty for it everywhere,
+ * and only how much richer one node is than another counts, not how small the cell is. On a
+ * host whose nodes keep the same memory per PU, every node scores alike and the other
+ * criteria decide.
+ */
+static unsigned
+memory_mismatch(const struct outlook *o, const struct cell_req *req, const unsigned *cap,
+		unsigned n)
+{
+	double cell, node;
+	unsigned k = 0;
+
+	if (!req->vcpus || !req->memory_mib || !cap[n] || !o->mem[n])
+		return 0;
+	cell = (double)req->memory_mib / req->vcpus;
+	node = (double)o->mem[n] / cap[n];
+	if (cell < o->lean)
+		cell = o->lean;
+	if (cell > o->rich)
+		cell = o->rich;
+	if (cell > node)
+		return 0;
+	while (cell * SQRT2 <= node && k < 256) {
+		cell *= SQRT2;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * What cells on the distinct nodes node_of[] leave: how useful the host stays, how far the
+ * cells' memory per vcpu is from their nodes' (memory_mismatch(), summed), and the size class
+ * of its largest capacity. by_room: the nodes, most capacity first; cap_after and
  * mem_after: room for a value per cell.
  */
 static void
 judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 	  const struct cell_req *req, const struct outlook *o, const unsigned *by_room,
 	  const int *node_of, unsigned ncells, unsigned *cap_after, uint64_t *mem_after,
-	  unsigned *ret_useful, unsigned *ret_largest)
+	  unsigned *ret_useful, unsigned *ret_memory, unsigned *ret_largest)
 {
-	unsigned useful = 0, biggest = 0;
+	unsigned useful = 0, biggest = 0, memory = 0;
 
 	for (unsigned c = 0; c < ncells; c++) {
 		unsigned n = (unsigned)node_of[c];
@@ -337,6 +393,7 @@ judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 		mem_after[c] = o->mem[n] > req[c].memory_mib ? o->mem[n] - req[c].memory_mib : 0;
 		if (cap_after[c] > biggest)
 			biggest = cap_after[c];
+		memory += memory_mismatch(o, &req[c], cap, n);
 	}
 	/* The largest capacity elsewhere: the first node with CPUs, by room, outside the set. */
 	for (unsigned k = 0; k < s->t->nnodes; k++) {
@@ -362,6 +419,7 @@ judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 			useful += o->weight[k];
 	}
 	*ret_useful = o->useful + useful;
+	*ret_memory = memory;
 	*ret_largest = size_class(biggest);
 }
 
@@ -557,14 +615,15 @@ distinct_fix(struct distinct *x, unsigned fit_all, unsigned long *ret_left, unsi
 struct distinct_best {
 	int *node_of;
 	unsigned long dist, left;
-	unsigned useful, largest, even;
+	unsigned useful, memory, largest, even;
 	bool judged;
 };
 
 /*
  * Is the candidate x->fixed better than the best so far? Closest first; then what stays
- * useful; then the biggest hole kept; then the fewest whole cores broken; then the most room
- * left, spreading the load. What a set leaves is judged only against a set as close: a
+ * useful; then the biggest hole kept; then the fewest whole cores broken; then the cells'
+ * memory per vcpu nearest their nodes' (memory_mismatch()); then the most room left,
+ * spreading the load. What a set leaves is judged only against a set as close: a
  * farther one loses, a closer one wins.
  */
 static int
@@ -573,7 +632,7 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
 {
 	const struct solver *s = x->s;
 	unsigned long dist = set_distance(s->t, x->fixed, x->ncells);
-	unsigned useful, largest;
+	unsigned useful, memory, largest;
 
 	if (b->dist != ULONG_MAX && dist > b->dist)
 		return 0;
@@ -589,17 +648,19 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
 		return -ENOMEM;
 	if (!b->judged) {
 		judge_set(s, x->d, x->cap, x->req, o, x->by_room, b->node_of, x->ncells, cap_after,
-			  mem_after, &b->useful, &b->largest);
+			  mem_after, &b->useful, &b->memory, &b->largest);
 		b->judged = true;
 	}
 	judge_set(s, x->d, x->cap, x->req, o, x->by_room, x->fixed, x->ncells, cap_after,
-		  mem_after, &useful, &largest);
+		  mem_after, &useful, &memory, &largest);
 	if (useful != b->useful ? useful > b->useful :
 	    largest != b->largest ? largest > b->largest :
-	    even != b->even ? even > b->even : left > b->left) {
+	    even != b->even ? even > b->even :
+	    memory != b->memory ? memory < b->memory : left > b->left) {
 		b->even = even;
 		b->left = left;
 		b->useful = useful;
+		b->memory = memory;
 		b->largest = largest;
 		memcpy(b->node_of, x->fixed, x->ncells * sizeof(int));
 	}
@@ -611,7 +672,7 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
  * nodes ordered by distance from it until every cell can be matched to its own node; then fix
  * cells largest first on the node of the prefix with the most room, as long as the rest can
  * still be matched, so big cells land apart. The set with the smallest total pairwise distance
- * wins, then what it leaves useful (see choose_one()).
+ * wins, then by what it leaves (see distinct_judge()).
  */
 int
 choose_distinct(const struct solver *s, const struct demand *d, const unsigned *cap,
@@ -692,44 +753,13 @@ shared_rank(const struct solver *s, unsigned n, unsigned vcpus)
 	return pool_room(s, n) >= (long)vcpus ? 0 : 1;
 }
 
-/*
- * How much richer in memory node n is than the cell needs, in doublings: the node's normal
- * memory per usable PU against the cell's memory per vcpu; 0 when the node is not twice as
- * rich. On a host whose nodes differ in memory per PU, a memory-light cell goes to a node of
- * its own shape, so it does not take the PUs of the one node that can hold a memory-heavy
- * guest and strand that node's memory. (A memory-heavy cell is not steered: memory already
- * limits where it fits.) The node's whole shape, not what is free. Only on hosts whose nodes
- * differ in memory per PU by 4 times or more (solver.shapes_differ): elsewhere a cell's size
- * decides, not its memory.
- */
-static unsigned
-richer_by(const struct solver *s, const struct demand *d, unsigned n,
-	       const struct cell_req *req)
-{
-	const struct topo_node *node = &s->t->nodes[n];
-	double a, b;
-	unsigned k = 0;
-
-	if (!s->shapes_differ || d->page != -1 || !node->npus || !req->vcpus || !req->memory_mib)
-		return 0;
-	a = (double)node->memory_mib * req->vcpus;	/* node MiB per PU, times both counts */
-	b = (double)req->memory_mib * node->npus;	/* cell MiB per vcpu, the same */
-	if (a < b)
-		return 0;
-	while (b * 2 <= a && k < 64) {
-		b *= 2;
-		k++;
-	}
-	return k;
-}
-
 /* One cell: the node it fills best (dedicated), or for a shared cell the pool it joins. */
 int
 choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 	   const struct cell_req *req, int *ret_node)
 {
 	struct outlook o = {0};
-	unsigned up = 0, lp = 0, sp = 0;
+	unsigned up = 0, lp = 0, mp = 0;
 	bool judged = false;
 	int pick = -1;
 
@@ -751,27 +781,29 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 								 s->mem_free[n] > s->mem_free[pick]))
 				pick = (int)n;
 		} else {
-			unsigned un, ln, sn;
+			unsigned un, ln, mn;
 
 			if (!judged) {
 				if (outlook_init(s, d, cap, 1, &o) < 0)
 					return -ENOMEM;
 				outlook_after(s, d, cap, req, &o, (unsigned)pick, &up, &lp);
-				sp = richer_by(s, d, (unsigned)pick, req);
+				mp = memory_mismatch(&o, req, cap, (unsigned)pick);
 				judged = true;
 			}
 			outlook_after(s, d, cap, req, &o, n, &un, &ln);
-			sn = richer_by(s, d, n, req);
-			/* What stays useful; then the node of the cell's shape; then the biggest
-			 * hole kept; then the most room. */
+			mn = memory_mismatch(&o, req, cap, n);
+			/* What stays useful; then the biggest hole kept, when the holes are far
+			 * apart; then the node whose memory per unit is nearest the cell's; then
+			 * the biggest hole kept by its power of two; then the most room. */
 			if (un != up ? un > up :
-			    sn != sp ? sn < sp :
-			    ln != lp ? ln > lp :
+			    far_apart(ln, lp) ? ln > lp :
+			    mn != mp ? mn < mp :
+			    size_class(ln) != size_class(lp) ? ln > lp :
 			    cap[n] != cap[pick] ? cap[n] > cap[pick] : d->free[n] > d->free[pick]) {
 				pick = (int)n;
 				up = un;
 				lp = ln;
-				sp = sn;
+				mp = mn;
 			}
 		}
 	}

@@ -191,26 +191,6 @@ parse_host_set(const struct tmap_topology *t, const char *what, const char *list
 	return 0;
 }
 
-/* Do the nodes with CPUs differ in memory per PU by 4 times or more? */
-static bool
-shapes_differ(const struct tmap_topology *t)
-{
-	double lo = 0, hi = 0;
-
-	for (unsigned n = 0; n < t->nnodes; n++) {
-		double ratio;
-
-		if (t->nodes[n].cpuless || !t->nodes[n].npus)
-			continue;
-		ratio = (double)t->nodes[n].memory_mib / t->nodes[n].npus;
-		if (hi == 0 || ratio > hi)
-			hi = ratio;
-		if (lo == 0 || ratio < lo)
-			lo = ratio;
-	}
-	return lo > 0 && hi >= 4 * lo;
-}
-
 int
 solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_solve_options *o,
 	    struct tmap_error *err)
@@ -271,7 +251,6 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 			s->core_usable[c] += hwloc_bitmap_isset(s->usable, t->cores[c].pus[k]);
 		s->core_free[c] = s->core_usable[c];
 	}
-	s->shapes_differ = shapes_differ(t);
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		s->mem_free[n] = (int64_t)t->nodes[n].memory_mib;
 		for (unsigned k = 0; k < t->npage_sizes; k++)

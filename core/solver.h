@@ -62,7 +62,6 @@ struct solver {
 	hwloc_bitmap_t taken;	/* PUs held by dedicated guests or by the shared pool */
 	hwloc_bitmap_t pool;	/* PUs shared guests float over */
 	bool fixed_pool;	/* the pool was given (options.shared) and does not grow */
-	bool shapes_differ;	/* nodes differ in memory per PU by 4 times or more */
 	double cpu_ratio, mem_ratio;
 	unsigned *core_usable;	/* per core: usable PUs */
 	unsigned *core_free;	/* per core: usable PUs nobody holds */

@@ -1326,6 +1326,24 @@ memory_heavy_node_kept_for_memory(void **state)
 	solved_free(&sv);
 }
 
+/* Issue 21, nodes 3 times apart in memory per PU: node 0 has 8 cores x 2 and 32 GiB (2 GiB
+ * per PU), node 1 4 x 2 and 48 GiB (6 GiB per PU). 'small' (1 GiB per vcpu) fits both and
+ * goes to node 0, of its own shape, though node 1 would keep the bigger hole (16 PUs on node
+ * 0 against 14); so 'bigmem', 47 GiB that only node 1 holds, still fits. */
+static void
+memory_heavy_node_kept_at_3x(void **state)
+{
+	struct solved sv = solve_ok(test_data("host-unequal-3x.json"),
+				    "[{\"name\":\"small\",\"vcpus\":2,\"memory_mib\":2048},"
+				    "{\"name\":\"bigmem\",\"vcpus\":4,\"memory_mib\":48128}]",
+				    NULL);
+	(void)state;
+
+	assert_int_equal(guest(&sv, "small")->cells[0].node, 0);
+	assert_int_equal(guest(&sv, "bigmem")->cells[0].node, 1);
+	solved_free(&sv);
+}
+
 /* Issue 21: a reserved sibling is not empty. PU 0 (the host's) and PU 12 are siblings: with
  * PU 0 reserved, an isolate guest must not get PU 12, nor hold it, as if its core were
  * empty; nor may a require guest or an isolated emulator. */
@@ -1477,6 +1495,7 @@ main(void)
 		cmocka_unit_test(place_again_keeps_a_running_guest),
 		cmocka_unit_test(plan_guest_copy_is_deep),
 		cmocka_unit_test(memory_heavy_node_kept_for_memory),
+		cmocka_unit_test(memory_heavy_node_kept_at_3x),
 		cmocka_unit_test(isolate_never_beside_a_reserved_sibling),
 		cmocka_unit_test(isolate_never_beside_a_pooled_or_held_sibling),
 		cmocka_unit_test(spread_cells_in_proportion),
