@@ -899,7 +899,7 @@ tmap_backend_identify(const struct tmap_backend_module *m, const struct tmap_tar
 }
 
 int
-backend_host_topology(const char *name, const char *arg, char **ret_xml, struct tmap_error *err)
+backend_host_topology(const char *name, const char *arg, char **ret_json, struct tmap_error *err)
 {
 	struct tmap_backend_module *m = NULL;
 	const struct tmap_backend *b;
@@ -912,7 +912,7 @@ backend_host_topology(const char *name, const char *arg, char **ret_xml, struct 
 	if (!TMAP_BACKEND_HAS(b, host_topology))
 		r = tmap_error_set(err, -EINVAL, "backend '%s' cannot describe a host", name);
 	else
-		r = b->host_topology(arg, ret_xml, err);
+		r = b->host_topology(arg, ret_json, err);
 	tmap_backend_unload(m);
 	return r;
 }

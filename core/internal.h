@@ -193,8 +193,8 @@ unsigned topo_distance(const struct tmap_topology *t, unsigned a, unsigned b);
 /* Index of the node with this OS index, or -1. */
 int topo_node_index(const struct tmap_topology *t, unsigned os_index);
 
-/* backend.c: the hwloc XML of a host described by backend `name` ("libvirt:URI"). */
-int backend_host_topology(const char *name, const char *arg, char **ret_xml,
+/* backend.c: the JSON host form of a host described by backend `name` ("libvirt:URI"). */
+int backend_host_topology(const char *name, const char *arg, char **ret_json,
 			  struct tmap_error *err);
 
 /* ------------------------------------------------------------------------------------- */

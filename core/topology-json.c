@@ -12,6 +12,11 @@
  *
  * It is turned into an hwloc XML document and loaded by hwloc like any exported host, so the
  * rest of topomap sees no difference. A node without cores is a memory-only node.
+ *
+ * A node in no package says "socket": null: its cores hang off the node itself, or, when it
+ * spans packages (one node over two sockets, as libvirt reports a host with NUMA off), its
+ * "core_sockets" give each core's package, in the order of "cores". Such a node's packages
+ * hold none of the other nodes' cores.
  */
 #include <json-c/json.h>
 
@@ -23,8 +28,12 @@ struct desc_pages {
 	uint64_t size_kib, count;
 };
 
+/* desc_node.socket of a node in no package */
+#define NO_SOCKET UINT_MAX
+
 struct desc_node {
 	unsigned id, socket;
+	unsigned *core_sockets;	/* per core, for a node in no package; or NULL */
 	uint64_t memory_mib;
 	size_t npages;
 	struct desc_pages pages[MAX_PAGE_SIZES];
@@ -49,6 +58,7 @@ desc_clear(struct desc *d)
 		for (size_t c = 0; c < d->nodes[i].ncores; c++)
 			hwloc_bitmap_free(d->nodes[i].cores[c]);
 		free(d->nodes[i].cores);
+		free(d->nodes[i].core_sockets);
 		if (d->nodes[i].cpus)
 			hwloc_bitmap_free(d->nodes[i].cpus);
 	}
@@ -116,6 +126,50 @@ parse_hugepages(struct desc *d, struct json_object *arr, size_t i, struct desc_n
 	return 0;
 }
 
+/* "core_sockets": [0, 0, 1, 1]: the package of each core of a node in no package. */
+static int
+parse_core_sockets(struct desc *d, struct json_object *arr, size_t i, struct desc_node *n)
+{
+	char what[96];
+	uint64_t x;
+	int r;
+
+	if (n->socket != NO_SOCKET || !json_object_is_type(arr, json_type_array) ||
+	    json_object_array_length(arr) != n->ncores)
+		return tmap_error_set(d->err, -EINVAL,
+				      "%s: nodes[%zu].core_sockets is not one package per core of a node whose socket is null",
+				      d->origin, i);
+	n->core_sockets = calloc(n->ncores ? n->ncores : 1, sizeof(*n->core_sockets));
+	if (!n->core_sockets)
+		return -ENOMEM;
+	for (size_t c = 0; c < n->ncores; c++) {
+		snprintf(what, sizeof(what), "nodes[%zu].core_sockets[%zu]", i, c);
+		r = get_uint(d, json_object_array_get_idx(arr, c), what, TOPOLOGY_MAX_NODES - 1, &x);
+		if (r < 0)
+			return r;
+		n->core_sockets[c] = (unsigned)x;
+	}
+	return 0;
+}
+
+/* Does a node other than `self` hold cores of package s? */
+static bool
+socket_taken(const struct desc *d, size_t self, unsigned s)
+{
+	for (size_t j = 0; j < d->nnodes; j++) {
+		const struct desc_node *m = &d->nodes[j];
+
+		if (j == self || hwloc_bitmap_iszero(m->cpus))
+			continue;
+		if (m->socket == s)
+			return true;
+		for (size_t c = 0; m->core_sockets && c < m->ncores; c++)
+			if (m->core_sockets[c] == s)
+				return true;
+	}
+	return false;
+}
+
 static int
 parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 {
@@ -139,15 +193,15 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 		     TMAP_MAX_MEMORY_MIB, &n->memory_mib);
 	if (r < 0)
 		return r;
-	/* "socket" in the peers' workloads, "package" in what `topomap topology` prints. */
-	if ((json_object_object_get_ex(o, "socket", &v) ||
-	     json_object_object_get_ex(o, "package", &v)) &&
-	    !json_object_is_type(v, json_type_null)) {
+	/* "socket" in the peers' workloads, "package" in what `topomap topology` prints; null
+	 * for a node in no package. */
+	if (json_object_object_get_ex(o, "socket", &v) ||
+	    json_object_object_get_ex(o, "package", &v)) {
 		snprintf(what, sizeof(what), "nodes[%zu].socket", i);
-		r = get_uint(d, v, what, TOPOLOGY_MAX_NODES - 1, &x);
+		r = json_object_is_type(v, json_type_null) ? 0 : get_uint(d, v, what, TOPOLOGY_MAX_NODES - 1, &x);
 		if (r < 0)
 			return r;
-		n->socket = (unsigned)x;
+		n->socket = json_object_is_type(v, json_type_null) ? NO_SOCKET : (unsigned)x;
 	}
 	if (json_object_object_get_ex(o, "hugepages", &v) &&
 	    !json_object_is_type(v, json_type_null)) {
@@ -193,6 +247,9 @@ parse_node(struct desc *d, struct json_object *o, size_t i, hwloc_bitmap_t all)
 			hwloc_bitmap_set(n->cpus, (unsigned)x);
 		}
 	}
+	if (json_object_object_get_ex(o, "core_sockets", &v) &&
+	    !json_object_is_type(v, json_type_null))
+		return parse_core_sockets(d, v, i, n);
 	return 0;
 }
 
@@ -231,6 +288,12 @@ parse_desc(struct desc *d, struct json_object *root)
 	}
 	if (hwloc_bitmap_iszero(all))
 		return tmap_error_set(d->err, -EINVAL, "%s: the host has no PU", d->origin);
+	for (size_t i = 0; i < d->nnodes; i++)
+		for (size_t c = 0; d->nodes[i].core_sockets && c < d->nodes[i].ncores; c++)
+			if (socket_taken(d, i, d->nodes[i].core_sockets[c]))
+				return tmap_error_set(d->err, -EINVAL,
+						      "%s: nodes[%zu].core_sockets: package %u holds cores of another node too",
+						      d->origin, i, d->nodes[i].core_sockets[c]);
 	if (json_object_object_get_ex(root, "devices", &dist) &&
 	    !json_object_is_type(dist, json_type_null)) {
 		_cleanup_free_ unsigned *ids = calloc(d->nnodes, sizeof(*ids));
@@ -325,6 +388,87 @@ put_node_memory(FILE *out, const struct desc_node *n)
 	fputs("</object>\n", out);
 }
 
+/* One core and its PUs; `pu` is scratch. */
+static void
+put_core(FILE *out, hwloc_const_bitmap_t core, hwloc_const_bitmap_t one, hwloc_bitmap_t pu,
+	 unsigned *gp)
+{
+	unsigned i;
+
+	fprintf(out, "<object type=\"Core\" os_index=\"%u\"", (unsigned)hwloc_bitmap_first(core));
+	put_sets(out, core, one);
+	fprintf(out, " gp_index=\"%u\">\n", (*gp)++);
+	hwloc_bitmap_foreach_begin(i, core)
+	{
+		hwloc_bitmap_only(pu, i);
+		fprintf(out, "<object type=\"PU\" os_index=\"%u\"", i);
+		put_sets(out, pu, one);
+		fprintf(out, " gp_index=\"%u\"/>\n", (*gp)++);
+	}
+	hwloc_bitmap_foreach_end();
+	fputs("</object>\n", out);
+}
+
+/* The cores of a node in no package that its core_sockets put in package s. */
+static int
+put_package_of_node(FILE *out, const struct desc_node *n, unsigned s, hwloc_const_bitmap_t one,
+		    unsigned *gp)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t cpus = hwloc_bitmap_alloc(), pu = hwloc_bitmap_alloc();
+
+	if (!cpus || !pu)
+		return -ENOMEM;
+	for (size_t c = 0; c < n->ncores; c++)
+		if (n->core_sockets[c] == s)
+			hwloc_bitmap_or(cpus, cpus, n->cores[c]);
+	fprintf(out, "<object type=\"Package\" os_index=\"%u\"", s);
+	put_sets(out, cpus, one);
+	fprintf(out, " gp_index=\"%u\">\n", (*gp)++);
+	for (size_t c = 0; c < n->ncores; c++)
+		if (n->core_sockets[c] == s)
+			put_core(out, n->cores[c], one, pu, gp);
+	fputs("</object>\n", out);
+	return 0;
+}
+
+/* A node with PUs: the node as memory child, its cores (in their packages for a node over
+ * several) and its devices, in a group of their own unless the node is its package's only
+ * one. (A group under some packages and above others would put packages at two depths.) */
+static int
+put_node(const struct desc *d, const struct desc_node *n, bool group, FILE *out, unsigned *gp)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t one = hwloc_bitmap_alloc(), pu = hwloc_bitmap_alloc();
+
+	if (!one || !pu)
+		return -ENOMEM;
+	hwloc_bitmap_only(one, n->id);
+	if (group) {
+		fprintf(out, "<object type=\"Group\"");
+		put_sets(out, n->cpus, one);
+		fprintf(out, " gp_index=\"%u\">\n", (*gp)++);
+	}
+	fprintf(out, "<object type=\"NUMANode\" os_index=\"%u\"", n->id);
+	put_sets(out, n->cpus, one);
+	fprintf(out, " gp_index=\"%u\"", (*gp)++);
+	put_node_memory(out, n);
+	for (size_t c = 0; c < n->ncores; c++) {
+		bool first = true;
+
+		if (!n->core_sockets) {
+			put_core(out, n->cores[c], one, pu, gp);
+			continue;
+		}
+		for (size_t k = 0; k < c && first; k++)
+			first = n->core_sockets[k] != n->core_sockets[c];
+		if (first && put_package_of_node(out, n, n->core_sockets[c], one, gp) < 0)
+			return -ENOMEM;
+	}
+	desc_devices_write_xml(d->devices, (int)n->id, out, gp);
+	if (group)
+		fputs("</object>\n", out);
+	return 0;
+}
+
 static int
 write_xml(const struct desc *d, FILE *out)
 {
@@ -338,7 +482,7 @@ write_xml(const struct desc *d, FILE *out)
 	for (size_t i = 0; i < d->nnodes; i++) {
 		hwloc_bitmap_or(cpus, cpus, d->nodes[i].cpus);
 		hwloc_bitmap_set(nodes, d->nodes[i].id);
-		if (d->nodes[i].socket > max_socket)
+		if (d->nodes[i].socket != NO_SOCKET && d->nodes[i].socket > max_socket)
 			max_socket = d->nodes[i].socket;
 	}
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE topology SYSTEM \"hwloc2.dtd\">\n"
@@ -358,6 +502,11 @@ write_xml(const struct desc *d, FILE *out)
 		put_node_memory(out, &d->nodes[i]);
 	}
 	desc_devices_write_xml(d->devices, -1, out, &gp);
+	/* Nodes in no package hang off the machine too. */
+	for (size_t i = 0; i < d->nnodes; i++)
+		if (d->nodes[i].socket == NO_SOCKET && !hwloc_bitmap_iszero(d->nodes[i].cpus) &&
+		    put_node(d, &d->nodes[i], true, out, &gp) < 0)
+			return -ENOMEM;
 	for (unsigned s = 0; s <= max_socket; s++) {
 		hwloc_bitmap_zero(pcpus);
 		hwloc_bitmap_zero(pnodes);
@@ -371,40 +520,10 @@ write_xml(const struct desc *d, FILE *out)
 		fprintf(out, "<object type=\"Package\" os_index=\"%u\"", s);
 		put_sets(out, pcpus, pnodes);
 		fprintf(out, " gp_index=\"%u\">\n", gp++);
-		for (size_t i = 0; i < d->nnodes; i++) {
-			const struct desc_node *n = &d->nodes[i];
-
-			if (n->socket != s || hwloc_bitmap_iszero(n->cpus))
-				continue;
-			hwloc_bitmap_only(one, n->id);
-			/* A group per node carries the node's cores and the node as memory child. */
-			fprintf(out, "<object type=\"Group\"");
-			put_sets(out, n->cpus, one);
-			fprintf(out, " gp_index=\"%u\">\n<object type=\"NUMANode\" os_index=\"%u\"",
-				gp++, n->id);
-			put_sets(out, n->cpus, one);
-			fprintf(out, " gp_index=\"%u\"", gp++);
-			put_node_memory(out, n);
-			for (size_t c = 0; c < n->ncores; c++) {
-				unsigned pu;
-
-				fprintf(out, "<object type=\"Core\" os_index=\"%u\"",
-					(unsigned)hwloc_bitmap_first(n->cores[c]));
-				put_sets(out, n->cores[c], one);
-				fprintf(out, " gp_index=\"%u\">\n", gp++);
-				hwloc_bitmap_foreach_begin(pu, n->cores[c])
-				{
-					hwloc_bitmap_only(pcpus, pu);
-					fprintf(out, "<object type=\"PU\" os_index=\"%u\"", pu);
-					put_sets(out, pcpus, one);
-					fprintf(out, " gp_index=\"%u\"/>\n", gp++);
-				}
-				hwloc_bitmap_foreach_end();
-				fputs("</object>\n", out);
-			}
-			desc_devices_write_xml(d->devices, (int)n->id, out, &gp);
-			fputs("</object>\n", out);
-		}
+		for (size_t i = 0; i < d->nnodes; i++)
+			if (d->nodes[i].socket == s && !hwloc_bitmap_iszero(d->nodes[i].cpus) &&
+			    put_node(d, &d->nodes[i], hwloc_bitmap_weight(pnodes) > 1, out, &gp) < 0)
+				return -ENOMEM;
 		fputs("</object>\n", out);
 	}
 	fputs("</object>\n", out);

@@ -653,30 +653,23 @@ int
 tmap_topology_new_backend(const char *backend, const char *arg, unsigned flags,
 			  struct tmap_topology **ret, struct tmap_error *err)
 {
-	_cleanup_(tmap_topology_freep) struct tmap_topology *t = NULL;
-	_cleanup_free_ char *source = NULL, *xml = NULL;
+	_cleanup_free_ char *source = NULL, *json = NULL;
 	int r;
 
 	CHECK_ARGS("tmap_topology_new_backend", backend, 0);
 	if (asprintf(&source, "%s:%s", backend, arg ? arg : "") < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	/* "libvirt:qemu+ssh://host/system": the backend reaches the host and says what it is,
-	 * as hwloc XML, checked like any other. */
-	r = backend_host_topology(backend, arg ? arg : "", &xml, err);
+	/* "libvirt:qemu+ssh://host/system": the backend reaches the host and says what it is in
+	 * the JSON host form, checked and built like a host file. */
+	r = backend_host_topology(backend, arg ? arg : "", &json, err);
 	if (r < 0) {
 		tmap_error_prefix(err, "topology '%s': ", source);
 		return r;
 	}
-	if (!xml)
-		return tmap_error_set(err, -EINVAL, "topology '%s': backend '%s' gave no hwloc XML",
+	if (!json)
+		return tmap_error_set(err, -EINVAL, "topology '%s': backend '%s' gave no host",
 				      source, backend);
-	r = topology_start(source, &t, err);
-	if (r < 0)
-		return r;
-	r = set_xml_text(t, xml, strlen(xml), source, true, 0, err);
-	if (r < 0)
-		return r;
-	return topology_finish(&t, ret, err);
+	return tmap_topology_new_from_json(json, strlen(json), source, ret, err);
 }
 
 int

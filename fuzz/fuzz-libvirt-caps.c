@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The host capabilities a libvirtd sends (virConnectGetCapabilities()), turned into hwloc XML
- * by the libvirt backend; what comes out is then read by hwloc as the host, as
- * tmap_topology_new("libvirt:URI") does.
+ * The host capabilities a libvirtd sends (virConnectGetCapabilities()), turned into the JSON
+ * host form by the libvirt backend; what comes out is then read by the library as the host,
+ * as tmap_topology_new("libvirt:URI") does.
  */
 #include "libvirt-backend.h"
 
@@ -12,19 +12,22 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tmap_topology *topology = NULL;
-	char *caps = fuzz_string(data, size), *xml = NULL, path[PATH_MAX], *text;
+	struct tmap_error err = {0};
+	char *caps = fuzz_string(data, size), *json = NULL, *text;
 	uint64_t page_kib;
 
 	(void)capabilities_only_hugepage_size(caps, &page_kib, NULL);
-	if (capabilities_to_hwloc(caps, NULL, &xml, NULL) >= 0) {
-		fuzz_write("input.xml", (const uint8_t *)xml, strlen(xml), path, sizeof(path));
-		/* Our own output: hwloc must take it. */
-		if (tmap_topology_new(path, 0, &topology, NULL) < 0)
+	if (capabilities_to_json(caps, NULL, &json, NULL) >= 0) {
+		/* Our own output: the library must take it. */
+		if (tmap_topology_new_from_json(json, strlen(json), "libvirt:fuzz", &topology,
+						&err) < 0) {
+			fprintf(stderr, "refused: %s\n%s\n", err.message, json);
 			abort();
+		}
 		if (tmap_topology_format(topology, TMAP_FORMAT_TABLE, 0, &text, NULL) >= 0)
 			free(text);
 		tmap_topology_free(topology);
-		free(xml);
+		free(json);
 	}
 	free(caps);
 	return 0;

@@ -24,7 +24,7 @@ backend_header(void **state)
 	assert_int_equal(offsetof(struct tmap_backend, size), 4);
 	assert_int_equal(sizeof(((struct tmap_backend *)0)->abi), 4);
 	assert_int_equal(sizeof(((struct tmap_backend *)0)->size), 4);
-	assert_int_equal(TMAP_BACKEND_ABI, 1);
+	assert_int_equal(TMAP_BACKEND_ABI, 2);
 }
 
 static void

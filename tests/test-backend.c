@@ -144,7 +144,7 @@ identify_needs_the_callback(void **state)
 static void
 refuses_bad_modules(void **state)
 {
-	expect_load_error("wrong-abi", -ENOEXEC, "speaks backend ABI 99; this topomap speaks 1");
+	expect_load_error("wrong-abi", -ENOEXEC, "speaks backend ABI 99; this topomap speaks 2");
 	expect_load_error("no-symbol", -ENOEXEC, "exports no 'tmap_backend' descriptor");
 	expect_load_error("misnamed", -ENOEXEC, "calls itself 'other', not 'misnamed'");
 	expect_load_error("no-apply", -ENOEXEC, "lacks the mandatory callback 'apply'");

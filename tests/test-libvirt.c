@@ -71,26 +71,31 @@ write_temp(const char *text)
 	return strdup(path);
 }
 
-/* The host an hwloc XML text describes, through the library's own loader. */
+/* The host libvirt's capabilities (and node devices) describe, as `--topology libvirt:URI`
+ * builds it: the backend's JSON host form, read by the library. */
 static struct tmap_topology *
-load_xml(const char *xml)
+load_caps(const char *caps, struct nodedevs *devs)
 {
-	char *path = write_temp(xml);
-	struct tmap_topology *t = test_topology(path);
+	struct tmap_error err = {0};
+	struct tmap_topology *t = NULL;
+	char *json = NULL;
 
-	unlink(path);
-	free(path);
+	if (capabilities_to_json(caps, devs, &json, &err) < 0 ||
+	    tmap_topology_new_from_json(json, strlen(json), "libvirt:test", &t, &err) < 0)
+		fail_msg("%s", err.message);
+	free(json);
 	return t;
 }
 
+/* The topology as `topomap topology --format table|json` prints it. */
 static char *
-topology_json(const struct tmap_topology *t)
+topology_text(const struct tmap_topology *t, enum tmap_format format)
 {
 	struct tmap_error err = {0};
 	char *text = NULL;
 
-	if (tmap_topology_format(t, TMAP_FORMAT_JSON, 0, &text, &err) < 0)
-		fail_msg("topology json: %s", err.message);
+	if (tmap_topology_format(t, format, 0, &text, &err) < 0)
+		fail_msg("topology format: %s", err.message);
 	return text;
 }
 
@@ -98,7 +103,7 @@ topology_json(const struct tmap_topology *t)
 static char *
 node_cores(const struct tmap_topology *t, int i)
 {
-	char *text = topology_json(t), *out = NULL;
+	char *text = topology_text(t, TMAP_FORMAT_JSON), *out = NULL;
 	json_object *root = json_tokener_parse(text), *nodes, *node, *cores;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
@@ -321,14 +326,12 @@ test_caps_nodedevs(void **state)
 	struct nodedevs *devs = NULL;
 	struct tmap_error err = {0};
 	struct tmap_topology *t;
-	char *xml = NULL;
 
 	(void)state;
-	if (nodedevs_parse(xmls, ARRAY_SIZE(xmls), &devs, &err) < 0 ||
-	    capabilities_to_hwloc(caps_smt, devs, &xml, &err) < 0)
+	if (nodedevs_parse(xmls, ARRAY_SIZE(xmls), &devs, &err) < 0)
 		fail_msg("%s", err.message);
+	t = load_caps(caps_smt, devs);
 	nodedevs_free(devs);
-	t = load_xml(xml);
 	assert_int_equal(tmap_topology_device_count(t), 4);
 	assert_int_equal(tmap_topology_device(t, 0, &info), 0);
 	for (size_t i = 0; i < 4; i++) {
@@ -351,7 +354,6 @@ test_caps_nodedevs(void **state)
 		}
 	}
 	tmap_topology_free(t);
-	free(xml);
 }
 
 /* The default hugepage size a bare <hugepages/> means: told only when the host has one. */
@@ -395,10 +397,9 @@ test_caps_smt(void **state)
 	struct tmap_topology *t;
 	char *xml = NULL, *cores;
 
-	if (capabilities_to_hwloc(caps_smt, NULL, &xml, &err) < 0)
-		fail_msg("%s", err.message);
-	t = load_xml(xml);
+	t = load_caps(caps_smt, NULL);
 	assert_int_equal(tmap_topology_node_count(t), 3);
+	/* CPU 40 is offline: in no node. */
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-1,4-5");
 	assert_string_equal(tmap_topology_node_cpus(t, 1), "2-3,6-7");
 	assert_string_equal(tmap_topology_node_cpus(t, 2), "");
@@ -429,7 +430,9 @@ test_caps_smt(void **state)
 	cores = node_cores(t, 1);
 	assert_string_equal(cores, "2,6 3,7");
 	free(cores);
-	/* And hwloc's own tools take it too. */
+	/* And hwloc's own tools take the host the library built. */
+	if (tmap_topology_export_xml(t, NULL, 0, &xml, &err) < 0)
+		fail_msg("%s", err.message);
 	{
 		char *path = write_temp(xml);
 		char *out = NULL;
@@ -478,39 +481,47 @@ test_caps_layouts(void **state)
 		"<cpu id='5' siblings='5'/></cpus></cell>"
 		"<cell id='1'><cpus num='1'><cpu id='2' core_id='0'/></cpus></cell>"
 		"</cells></topology></host></capabilities>";
-	struct tmap_error err = {0};
 	struct tmap_topology *t;
-	char *xml = NULL, *cores;
+	char *table, *cores;
 
-	assert_int_equal(capabilities_to_hwloc(snc, NULL, &xml, &err), 0);
-	t = load_xml(xml);
+	/* Both cells in socket 0: one package holds both nodes. */
+	t = load_caps(snc, NULL);
 	assert_int_equal(tmap_topology_node_count(t), 2);
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-1");
 	assert_string_equal(tmap_topology_node_cpus(t, 1), "2-3");
 	assert_int_equal(tmap_topology_distance(t, 0, 1), 0);
+	table = topology_text(t, TMAP_FORMAT_TABLE);
+	assert_contains(table, "1 package, 2 NUMA nodes, 4 cores");
+	assert_contains(table, "node 0: cpus 0-1 (2), memory 1024 MiB, package 0\n");
+	assert_contains(table, "node 1: cpus 2-3 (2), memory 1024 MiB, package 0\n");
+	free(table);
 	tmap_topology_free(t);
-	free(xml);
 
-	assert_int_equal(capabilities_to_hwloc(wide, NULL, &xml, &err), 0);
-	t = load_xml(xml);
+	/* One cell over two sockets: a node in no package, its cores in two. */
+	t = load_caps(wide, NULL);
 	assert_int_equal(tmap_topology_node_count(t), 1);
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "0-3");
 	cores = node_cores(t, 0);
 	assert_string_equal(cores, "0,1 2,3");
 	free(cores);
+	table = topology_text(t, TMAP_FORMAT_TABLE);
+	assert_contains(table, "2 packages, 1 NUMA node, 2 cores, 4 PUs");
+	assert_contains(table, "node 0: cpus 0-3 (4), memory 1024 MiB\n");
+	free(table);
 	tmap_topology_free(t);
-	free(xml);
 
-	assert_int_equal(capabilities_to_hwloc(bare, NULL, &xml, &err), 0);
-	t = load_xml(xml);
+	/* No socket ids: no packages. */
+	t = load_caps(bare, NULL);
 	assert_int_equal(tmap_topology_node_count(t), 2);
 	assert_int_equal(tmap_topology_node_id(t, 0), 1);
 	assert_int_equal(tmap_topology_node_id(t, 1), 3);
 	assert_string_equal(tmap_topology_node_cpus(t, 0), "2");
 	assert_string_equal(tmap_topology_node_cpus(t, 1), "5");
 	assert_int_equal(tmap_topology_node_memory_mib(t, 1), 512);
+	table = topology_text(t, TMAP_FORMAT_TABLE);
+	assert_contains(table, "0 packages, 2 NUMA nodes, 2 cores, 2 PUs");
+	free(table);
 	tmap_topology_free(t);
-	free(xml);
 }
 
 static void
@@ -540,14 +551,28 @@ test_caps_errors(void **state)
 		 "</capabilities>", "without a valid id"},
 		{"<capabilities><host><topology><cells><cell id='0'><cpus/></cell></cells>"
 		 "</topology></host></capabilities>", "no online CPU"},
+		/* What the JSON host form cannot hold is refused here, with libvirt's words. */
+		{"<capabilities><host><topology><cells><cell id='1024'><cpus>"
+		 "<cpu id='0' siblings='0'/></cpus></cell></cells></topology></host></capabilities>",
+		 "a <cell> without a valid id"},
+		{"<capabilities><host><topology><cells><cell id='0'><cpus>"
+		 "<cpu id='65536' siblings='65536'/></cpus></cell></cells></topology></host>"
+		 "</capabilities>", "cell 0: a <cpu> without a valid id"},
+		{"<capabilities><host><topology><cells><cell id='0'>"
+		 "<pages unit='KiB' size='3000'>1</pages></cell></cells></topology></host>"
+		 "</capabilities>", "cell 0: a <pages> without a size in KiB (a power of two, 4 or more)"},
+		{"<capabilities><host><topology><cells><cell id='0'>"
+		 "<pages unit='KiB' size='2048'>1</pages><pages unit='KiB' size='2048'>2</pages>"
+		 "</cell></cells></topology></host></capabilities>",
+		 "cell 0: pages of 2048 KiB listed twice"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct tmap_error err = {0};
-		char *xml = (char *)"untouched";
+		char *json = (char *)"untouched";
 
-		assert_int_equal(capabilities_to_hwloc(bad[i].caps, NULL, &xml, &err), -EINVAL);
-		assert_string_equal(xml, "untouched");
+		assert_int_equal(capabilities_to_json(bad[i].caps, NULL, &json, &err), -EINVAL);
+		assert_string_equal(json, "untouched");
 		assert_contains(err.message, bad[i].message);
 	}
 }

@@ -310,6 +310,36 @@ json_hugepage_pools(void **state)
 	tmap_topology_free(t);
 }
 
+/* A node in no package ("socket": null), one over two packages ("core_sockets"), and one in
+ * a package, as libvirt reports NUMA off on two sockets beside a socket of its own. */
+static void
+json_nodes_in_no_package(void **state)
+{
+	static const char host[] =
+		"{\"nodes\":[{\"id\":0,\"memory_mib\":1024,\"socket\":null,"
+		"\"cores\":[[0,4],[1,5],[2]],\"core_sockets\":[0,1,1]},"
+		"{\"id\":1,\"memory_mib\":512,\"socket\":2,\"cores\":[[3]]},"
+		"{\"id\":2,\"memory_mib\":256,\"socket\":null,\"cores\":[[6]]}]}";
+	struct tmap_topology *t = NULL;
+	struct tmap_error err = {0};
+	char *table = NULL;
+
+	if (tmap_topology_new_from_json(host, strlen(host), "h.json", &t, &err) < 0 ||
+	    tmap_topology_format(t, TMAP_FORMAT_TABLE, 0, &table, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_non_null(strstr(table, "3 packages, 3 NUMA nodes, 5 cores, 7 PUs"));
+	assert_non_null(strstr(table, "node 0: cpus 0-2,4-5 (5), memory 1024 MiB\n"));
+	assert_non_null(strstr(table, "node 1: cpus 3 (1), memory 512 MiB, package 2\n"));
+	assert_non_null(strstr(table, "node 2: cpus 6 (1), memory 256 MiB\n"));
+	assert_non_null(strstr(table, "cores (siblings): 0,4 1,5 2\n"));
+	assert_int_equal(t->cores[t->pu_core[0]].package, 0);
+	assert_int_equal(t->cores[t->pu_core[5]].package, 1);
+	assert_int_equal(t->cores[t->pu_core[2]].package, 1);
+	assert_int_equal(t->cores[t->pu_core[6]].package, -1);
+	free(table);
+	tmap_topology_free(t);
+}
+
 static void
 json_bad_hosts(void **state)
 {
@@ -345,6 +375,13 @@ json_bad_hosts(void **state)
 		 "nodes[0].hugepages[0].count is not an integer"},
 		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"cores\":[[0]],\"hugepages\":[{\"size_kib\":2048,\"count\":1},{\"size_kib\":2048,\"count\":2}]}]}",
 		 "nodes[0].hugepages[1].size_kib 2048 appears twice"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"socket\":0,\"cores\":[[0]],\"core_sockets\":[0]}]}",
+		 "nodes[0].core_sockets is not one package per core of a node whose socket is null"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"socket\":null,\"cores\":[[0],[1]],\"core_sockets\":[0]}]}",
+		 "nodes[0].core_sockets is not one package per core"},
+		{"{\"nodes\":[{\"id\":0,\"memory_mib\":1,\"socket\":null,\"cores\":[[0],[1]],\"core_sockets\":[0,1]},"
+		 "{\"id\":1,\"memory_mib\":1,\"socket\":1,\"cores\":[[2]]}]}",
+		 "nodes[0].core_sockets: package 1 holds cores of another node too"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -452,7 +489,7 @@ main(void)
 		cmocka_unit_test(json_round_trip),
 		cmocka_unit_test(xml_hugepage_pools),
 		cmocka_unit_test(json_hugepage_pools),
-		cmocka_unit_test(json_bad_hosts),
+		cmocka_unit_test(json_nodes_in_no_package), cmocka_unit_test(json_bad_hosts),
 		cmocka_unit_test(json_node_limit),
 		cmocka_unit_test(synthetic_memory_assumed),
 	};

@@ -31,8 +31,11 @@
 extern "C" {
 #endif
 
-/** The backend ABI this library speaks; a module must carry exactly this number. */
-#define TMAP_BACKEND_ABI 1
+/**
+ * The backend ABI this library speaks; a module must carry exactly this number.
+ * 2: host_topology() gives the JSON host form, no longer hwloc XML.
+ */
+#define TMAP_BACKEND_ABI 2
 
 /* ---------------------------------------------------------------------------------------- */
 /** @name Targets: what a backend acts on, as key/value options ("cgroup" -> "machine.slice/ct1") */
@@ -245,9 +248,11 @@ struct tmap_backend {
 	/**
 	 * Describe a host the backend reaches, for `--topology NAME:ARG`.
 	 * @param arg what follows "NAME:" (a libvirt URI, say).
-	 * @param ret_xml receives a malloc()ed hwloc XML document of the host.
+	 * @param ret_json receives the malloc()ed text of the host in the JSON host form that
+	 *        tmap_topology_new_from_json() reads (nodes with their cores, memory and
+	 *        hugepage pools, packages, distances, devices); the library checks and builds it.
 	 */
-	int (*host_topology)(const char *arg, char **ret_xml, struct tmap_error *err);
+	int (*host_topology)(const char *arg, char **ret_json, struct tmap_error *err);
 
 	/**
 	 * Say what identifies the target durably, for a ledger that must find the same target

@@ -1,21 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * A host as libvirt's capabilities describe it, written out as the hwloc v2 XML document the
- * library loads for `--topology libvirt:URI`. Any host libvirt reaches (qemu+ssh://, qemu+tls://)
- * can so be planned for from here.
+ * A host as libvirt's capabilities describe it, written out as the library's JSON host form
+ * (core/topology-json.c), which the library turns into the host for `--topology libvirt:URI`.
+ * Any host libvirt reaches (qemu+ssh://, qemu+tls://) can so be planned for from here.
  *
- * What libvirt reports, per <cell>: its memory, its CPUs with socket_id, core_id and the SMT
- * siblings list, and the distances to every cell. The hwloc tree built from that:
- *
- *     Machine > Package (socket) > NUMANode + Core > PU          one cell per socket
- *     Machine > Package > Group (cell) > NUMANode + Core > PU    several cells per socket
- *     Machine > Group (cell) > NUMANode + Package > Core > PU    a cell over several sockets
- *     Machine > NUMANode                                         a cell without CPUs
- *
- * and a NUMALatency matrix from the distances, when every cell reports them. Sets are written
- * as hwloc writes them, 32-bit hexadecimal words, most significant first.
+ * What libvirt reports, per <cell>: its memory and pages, its CPUs with socket_id, core_id and
+ * the SMT siblings list, and the distances to every cell. Each cell becomes a node with its
+ * cores (PUs grouped by siblings); its package is its CPUs' one socket, shared with the other
+ * cells of that socket. A cell over several sockets is a node in no package whose cores say
+ * their packages; cells whose sockets do not nest (or are not reported) are in no package. A
+ * cell without CPUs is a memory-only node. The distances become the matrix when every cell
+ * reports them.
  */
 #include <inttypes.h>
+#include <json-c/json.h>
 
 #include "libvirt-backend.h"
 #include "libvirt-util.h"
@@ -23,6 +21,13 @@
 /* Most cells taken from one document: far above any machine, small enough for the O(n^2)
  * checks below. */
 #define MAX_CELLS 4096
+
+/* The JSON host form's bounds: node ids and packages below 1024 (Linux's MAX_NUMNODES), PUs
+ * below 65536, distances up to 100000 (a larger one is no latency the library keeps). */
+#define MAX_NODE_ID 1023
+#define MAX_CPU_ID 65535
+#define MAX_SOCKETS 1024
+#define MAX_DISTANCE 100000
 
 /* A set of small numbers, for cpusets and nodesets. */
 struct set {
@@ -62,22 +67,6 @@ set_clear(struct set *s)
 	s->n = 0;
 }
 
-/* hwloc's own format: "0x00000003", "0x00000001,0xffffffff"; "0x0" for the empty set. */
-static void
-put_set(FILE *out, const char *attr, const struct set *s)
-{
-	size_t top = s->n;
-
-	while (top > 0 && s->w[top - 1] == 0)
-		top--;
-	fprintf(out, " %s=\"", attr);
-	if (top == 0)
-		fputs("0x0", out);
-	for (size_t i = top; i > 0; i--)
-		fprintf(out, "%s0x%08" PRIx32, i == top ? "" : ",", s->w[i - 1]);
-	fputc('"', out);
-}
-
 struct cap_cpu {
 	unsigned id;
 	int socket;	/* socket_id, -1 when not reported */
@@ -101,15 +90,14 @@ struct cap_cell {
 	size_t nsockets;
 	int socket;		/* the one socket of all its CPUs; -1 for several or unknown */
 	int group;		/* component of cells sharing sockets, -1 without CPUs */
-	struct set cpuset, nodeset;
+	struct set cpuset;
 };
 
 struct host {
 	size_t ncells;
 	struct cap_cell *cells;	/* ascending ids */
-	struct nodedevs *devs;	/* PCI devices, or NULL */
-	FILE *out;
-	unsigned gp;		/* the last gp_index given */
+	size_t nsockets;
+	int *sockets;		/* libvirt's socket ids, in the order met: JSON package i is sockets[i] */
 };
 
 static void
@@ -125,9 +113,9 @@ host_clear(struct host *h)
 		free(c->dist_value);
 		free(c->sockets);
 		set_clear(&c->cpuset);
-		set_clear(&c->nodeset);
 	}
 	free(h->cells);
+	free(h->sockets);
 }
 
 /* An unsigned attribute: 0, -ENOENT when absent, -EINVAL when not a number up to max. */
@@ -180,6 +168,9 @@ parse_memory(xmlNodePtr cell, unsigned id, uint64_t *ret_kib, struct tmap_error 
 	    v > UINT64_MAX / 1024 / mult)
 		return tmap_error_set(err, -EINVAL, "capabilities: cell %u: memory '%s' is not a size", id,
 				 text ? (const char *)text : "");
+	if (v * mult > TMAP_MAX_MEMORY_MIB << 10)
+		return tmap_error_set(err, -EINVAL, "capabilities: cell %u: memory '%s' is more than 4 PiB",
+				      id, (const char *)text);
 	*ret_kib = v * mult;
 	return 0;
 }
@@ -200,13 +191,18 @@ parse_pages(xmlNodePtr cell, struct cap_cell *c, struct tmap_error *err)
 			return tmap_error_set(err, -EINVAL, "capabilities: cell %u: more than %d page sizes",
 					      c->id, MAX_PAGE_SIZES);
 		if ((unit && !xmlStrEqual(unit, BAD_CAST "KiB")) ||
-		    attr_u64(n, "size", UINT64_C(1) << 30, &size) < 0 || size == 0)
-			return tmap_error_set(err, -EINVAL, "capabilities: cell %u: a <pages> without a size in KiB",
+		    attr_u64(n, "size", UINT64_C(1) << 30, &size) < 0 || size < 4 ||
+		    (size & (size - 1)))
+			return tmap_error_set(err, -EINVAL, "capabilities: cell %u: a <pages> without a size in KiB (a power of two, 4 or more)",
 					      c->id);
+		for (size_t k = 0; k < c->npages; k++)
+			if (c->page_kib[k] == size)
+				return tmap_error_set(err, -EINVAL, "capabilities: cell %u: pages of %" PRIu64 " KiB listed twice",
+						      c->id, size);
 		errno = 0;
 		count = text ? strtoull((const char *)text, &end, 10) : 0;
 		if (!text || text[0] < '0' || text[0] > '9' || errno || *end ||
-		    count > (UINT64_C(1) << 50) / size)
+		    count > (TMAP_MAX_MEMORY_MIB << 10) / size)
 			return tmap_error_set(err, -EINVAL, "capabilities: cell %u: pages of %" PRIu64 " KiB: '%s' is not a count",
 					      c->id, size, text ? (const char *)text : "");
 		c->page_kib[c->npages] = size;
@@ -226,7 +222,7 @@ parse_cpus(xmlNodePtr cell, struct cap_cell *c, struct tmap_error *err)
 		uint64_t id, socket, core;
 		int r;
 
-		if (attr_u64(n, "id", LIST_MAX_INDEX, &id) < 0)
+		if (attr_u64(n, "id", MAX_CPU_ID, &id) < 0)
 			return tmap_error_set(err, -EINVAL, "capabilities: cell %u: a <cpu> without a valid id",
 					 c->id);
 		/* libvirt gives the topology of the CPUs it can read, the online ones: a CPU
@@ -324,7 +320,7 @@ parse_host(xmlDocPtr doc, struct host *h, struct tmap_error *err)
 
 		if (h->ncells >= MAX_CELLS)
 			return tmap_error_set(err, -EINVAL, "capabilities: more than %d cells", MAX_CELLS);
-		if (attr_u64(n, "id", LIST_MAX_INDEX, &id) < 0)
+		if (attr_u64(n, "id", MAX_NODE_ID, &id) < 0)
 			return tmap_error_set(err, -EINVAL, "capabilities: a <cell> without a valid id");
 		v = realloc(h->cells, (h->ncells + 1) * sizeof(*v));
 		if (!v)
@@ -368,10 +364,6 @@ parse_host(xmlDocPtr doc, struct host *h, struct tmap_error *err)
 				r = -ENOMEM;
 				goto out;
 			}
-		}
-		if (set_add(&c->nodeset, c->id) < 0) {
-			r = -ENOMEM;
-			goto out;
 		}
 	}
 	if (seen_cpus.n == 0)
@@ -516,89 +508,196 @@ assign_groups(struct host *h, int *ret_ngroups)
 	return 0;
 }
 
-/* <object type=... os_index=... cpuset=... nodeset=... gp_index=...   (left open) */
-static void
-object_begin(struct host *h, unsigned depth, const char *type, long os_index,
-	     const struct set *cpus, const struct set *nodes)
-{
-	fprintf(h->out, "%*s<object type=\"%s\"", (int)depth * 2, "", type);
-	if (os_index >= 0)
-		fprintf(h->out, " os_index=\"%ld\"", os_index);
-	put_set(h->out, "cpuset", cpus);
-	put_set(h->out, "complete_cpuset", cpus);
-	if (streq(type, "Machine"))
-		put_set(h->out, "allowed_cpuset", cpus);
-	put_set(h->out, "nodeset", nodes);
-	put_set(h->out, "complete_nodeset", nodes);
-	if (streq(type, "Machine"))
-		put_set(h->out, "allowed_nodeset", nodes);
-	fprintf(h->out, " gp_index=\"%u\"", ++h->gp);
-}
-
-static void
-object_end(struct host *h, unsigned depth)
-{
-	fprintf(h->out, "%*s</object>\n", (int)depth * 2, "");
-}
-
+/* Add v (which may be NULL only for a JSON null) to an object or an array. */
 static int
-put_numanode(struct host *h, unsigned depth, const struct cap_cell *c, const struct set *cpus)
+put(struct json_object *o, const char *key, struct json_object *v, bool null)
 {
-	object_begin(h, depth, "NUMANode", c->id, cpus, &c->nodeset);
-	fprintf(h->out, " local_memory=\"%" PRIu64 "\"%s\n", c->memory_kib * 1024,
-		c->npages ? ">" : "/>");
-	if (!c->npages)
-		return 0;
-	for (size_t k = 0; k < c->npages; k++)
-		fprintf(h->out, "%*s<page_type size=\"%" PRIu64 "\" count=\"%" PRIu64 "\"/>\n",
-			(int)(depth + 1) * 2, "", c->page_kib[k] * 1024, c->page_count[k]);
-	object_end(h, depth);
-	return 0;
-}
+	int r;
 
-/* The cores of cell c on socket `socket` (any socket when `all`), each with its PUs. */
-static int
-put_cores(struct host *h, unsigned depth, const struct cap_cell *c, int socket, bool all)
-{
-	for (size_t j = 0; j < c->ncpus; j++) {
-		const struct cap_cpu *cpu = &c->cpus[j];
-		struct set core = {0};
-		bool first = true;
-
-		if (!all && cpu->socket != socket)
-			continue;
-		/* A core is written where its first PU comes. */
-		for (size_t k = 0; k < j && first; k++)
-			if (c->cpus[k].key == cpu->key && c->cpus[k].socket == cpu->socket)
-				first = false;
-		if (!first)
-			continue;
-		for (size_t k = j; k < c->ncpus; k++)
-			if (c->cpus[k].key == cpu->key && c->cpus[k].socket == cpu->socket &&
-			    set_add(&core, c->cpus[k].id) < 0) {
-				set_clear(&core);
-				return -ENOMEM;
-			}
-		object_begin(h, depth, "Core", cpu->core >= 0 ? cpu->core : (long)cpu->key, &core,
-			     &c->nodeset);
-		fputs(">\n", h->out);
-		for (size_t k = j; k < c->ncpus; k++) {
-			struct set pu = {0};
-
-			if (c->cpus[k].key != cpu->key || c->cpus[k].socket != cpu->socket)
-				continue;
-			if (set_add(&pu, c->cpus[k].id) < 0) {
-				set_clear(&core);
-				return -ENOMEM;
-			}
-			object_begin(h, depth + 1, "PU", c->cpus[k].id, &pu, &c->nodeset);
-			fputs("/>\n", h->out);
-			set_clear(&pu);
-		}
-		object_end(h, depth);
-		set_clear(&core);
+	if (!v && !null)
+		return -ENOMEM;
+	r = key ? json_object_object_add(o, key, v) : json_object_array_add(o, v);
+	if (r < 0) {
+		json_object_put(v);
+		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* The JSON package of a libvirt socket: its place among the sockets met so far. */
+static int
+package_of(struct host *h, int socket, struct tmap_error *err)
+{
+	int *v;
+
+	for (size_t i = 0; i < h->nsockets; i++)
+		if (h->sockets[i] == socket)
+			return (int)i;
+	if (h->nsockets == MAX_SOCKETS)
+		return tmap_error_set(err, -EINVAL, "capabilities: more than %d sockets", MAX_SOCKETS);
+	v = realloc(h->sockets, (h->nsockets + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	h->sockets = v;
+	h->sockets[h->nsockets] = socket;
+	return (int)h->nsockets++;
+}
+
+/* "cores": [[0, 4], [1, 5]], PUs grouped by core key and socket; with `sockets` (a cell over
+ * several sockets) also each core's package. */
+static int
+put_cores(struct host *h, struct json_object *node, const struct cap_cell *c, bool sockets,
+	  struct tmap_error *err)
+{
+	struct json_object *cores = json_object_new_array();
+	struct json_object *pkgs = sockets ? json_object_new_array() : NULL;
+	int r = put(node, "cores", cores, false);
+
+	if (r == 0 && sockets)
+		r = put(node, "core_sockets", pkgs, false);
+	else if (sockets)
+		json_object_put(pkgs);
+	for (size_t j = 0; j < c->ncpus && r == 0; j++) {
+		const struct cap_cpu *cpu = &c->cpus[j];
+		struct json_object *core;
+		bool first = true;
+
+		/* A core is written where its first PU comes. */
+		for (size_t k = 0; k < j && first; k++)
+			first = c->cpus[k].key != cpu->key || c->cpus[k].socket != cpu->socket;
+		if (!first)
+			continue;
+		core = json_object_new_array();
+		r = put(cores, NULL, core, false);
+		for (size_t k = j; k < c->ncpus && r == 0; k++)
+			if (c->cpus[k].key == cpu->key && c->cpus[k].socket == cpu->socket)
+				r = put(core, NULL, json_object_new_int64(c->cpus[k].id), false);
+		if (r == 0 && sockets) {
+			r = package_of(h, cpu->socket, err);
+			if (r >= 0)
+				r = put(pkgs, NULL, json_object_new_int(r), false);
+		}
+	}
+	return r;
+}
+
+/* "memory_mib" (normal memory: MemTotal less the pools) and "hugepages": every size but the
+ * base page, which is the smallest, and 64 KiB at most, as the library tells them apart. */
+static int
+put_memory(struct json_object *node, const struct cap_cell *c)
+{
+	struct json_object *pools = json_object_new_array();
+	uint64_t base = UINT64_MAX, pool_kib = 0;
+	int r = put(node, "hugepages", pools, false);
+
+	for (size_t k = 0; k < c->npages; k++)
+		if (c->page_kib[k] < base)
+			base = c->page_kib[k];
+	for (size_t k = 0; k < c->npages && r == 0; k++) {
+		struct json_object *pool;
+
+		if (c->page_kib[k] == base && base <= 64)
+			continue;
+		pool_kib += c->page_kib[k] * c->page_count[k];
+		pool = json_object_new_object();
+		r = put(pools, NULL, pool, false);
+		if (r == 0)
+			r = put(pool, "size_kib", json_object_new_int64((int64_t)c->page_kib[k]), false);
+		if (r == 0)
+			r = put(pool, "count", json_object_new_int64((int64_t)c->page_count[k]), false);
+	}
+	if (r < 0)
+		return r;
+	return put(node, "memory_mib",
+		   json_object_new_int64((int64_t)(c->memory_kib > pool_kib ?
+							(c->memory_kib - pool_kib) >> 10 : 0)),
+		   false);
+}
+
+/* A cell's package, from the group of cells sharing sockets it is in: the one socket of
+ * every cell there, or none (null); `spans` for a cell alone over several known sockets,
+ * whose cores then say theirs. */
+static int
+cell_package(struct host *h, const struct cap_cell *c, bool *ret_spans, struct tmap_error *err)
+{
+	int socket = -2;
+	size_t ncells = 0;
+
+	*ret_spans = false;
+	if (c->ncpus == 0)
+		return -1;
+	for (size_t i = 0; i < h->ncells; i++) {
+		if (h->cells[i].group != c->group)
+			continue;
+		ncells++;
+		/* -2: none yet; -1: several sockets (or an unknown one) in the group. */
+		if (socket == -2)
+			socket = h->cells[i].socket;
+		else if (socket != h->cells[i].socket)
+			socket = -1;
+	}
+	if (socket >= 0)
+		return package_of(h, socket, err);
+	*ret_spans = ncells == 1 && !unknown_socket(c);
+	return -1;
+}
+
+static int
+put_node(struct host *h, struct json_object *nodes, const struct cap_cell *c,
+	 struct tmap_error *err)
+{
+	struct json_object *node = json_object_new_object();
+	bool spans;
+	int pkg, r = put(nodes, NULL, node, false);
+
+	if (r == 0)
+		r = put(node, "id", json_object_new_int64(c->id), false);
+	if (r == 0)
+		r = put_memory(node, c);
+	if (r < 0)
+		return r;
+	pkg = cell_package(h, c, &spans, err);
+	if (pkg < -1)
+		return pkg;
+	r = put(node, "socket", pkg >= 0 ? json_object_new_int(pkg) : NULL, pkg < 0);
+	if (r == 0 && c->ncpus)
+		r = put_cores(h, node, c, spans, err);
+	return r;
+}
+
+/* The distance matrix, in the order of the cells, when every cell gives its distance to
+ * every cell. */
+static int
+put_distances(const struct host *h, struct json_object *root)
+{
+	struct json_object *rows;
+	int r;
+
+	for (size_t i = 0; i < h->ncells; i++)
+		for (size_t j = 0; j < h->ncells; j++) {
+			bool found = false;
+
+			for (size_t d = 0; d < h->cells[i].ndist && !found; d++)
+				found = h->cells[i].dist_to[d] == h->cells[j].id &&
+					h->cells[i].dist_value[d] <= MAX_DISTANCE;
+			if (!found)
+				return 0;
+		}
+	rows = json_object_new_array();
+	r = put(root, "distances", rows, false);
+	for (size_t i = 0; i < h->ncells && r == 0; i++) {
+		struct json_object *row = json_object_new_array();
+
+		r = put(rows, NULL, row, false);
+		for (size_t j = 0; j < h->ncells && r == 0; j++)
+			for (size_t d = 0; d < h->cells[i].ndist; d++)
+				if (h->cells[i].dist_to[d] == h->cells[j].id) {
+					r = put(row, NULL, json_object_new_int64(h->cells[i].dist_value[d]),
+						false);
+					break;
+				}
+	}
+	return r;
 }
 
 /* Is there a cell `node` with CPUs, which PCI devices may be local to? */
@@ -611,158 +710,6 @@ cell_has_cpus(int node, void *arg)
 		if ((int)h->cells[i].id == node)
 			return h->cells[i].ncpus > 0;
 	return false;
-}
-
-/* One cell with its CPUs, under a Group of its own or directly under the current object. */
-static int
-put_cell(struct host *h, unsigned depth, const struct cap_cell *c, bool group)
-{
-	int r;
-
-	if (group) {
-		object_begin(h, depth, "Group", -1, &c->cpuset, &c->nodeset);
-		fputs(">\n", h->out);
-		depth++;
-	}
-	put_numanode(h, depth, c, &c->cpuset);
-	r = put_cores(h, depth, c, -1, true);
-	nodedevs_write(h->devs, (int)c->id, cell_has_cpus, h, h->out, &h->gp, depth);
-	if (group)
-		object_end(h, depth - 1);
-	return r;
-}
-
-static int
-set_union(struct set *to, const struct set *from)
-{
-	for (size_t i = 0; i < from->n; i++)
-		for (unsigned b = 0; b < 32; b++)
-			if ((from->w[i] & (1u << b)) && set_add(to, (unsigned)(i * 32 + b)) < 0)
-				return -ENOMEM;
-	return 0;
-}
-
-/* One group of cells sharing sockets. */
-static int
-put_group(struct host *h, int group)
-{
-	struct set cpus = {0}, nodes = {0};
-	size_t ncells = 0, first = 0;
-	int socket = -2, r = 0;
-
-	for (size_t i = 0; i < h->ncells; i++) {
-		const struct cap_cell *c = &h->cells[i];
-
-		if (c->group != group)
-			continue;
-		if (ncells++ == 0)
-			first = i;
-		/* -2: none yet; -1: several sockets (or an unknown one) in the group. */
-		if (socket == -2)
-			socket = c->socket;
-		else if (socket != c->socket)
-			socket = -1;
-		if (set_union(&cpus, &c->cpuset) < 0 || set_union(&nodes, &c->nodeset) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	if (socket >= 0) {
-		/* One socket: the package holds its cell, or a group per cell. */
-		object_begin(h, 2, "Package", socket, &cpus, &nodes);
-		fputs(">\n", h->out);
-		for (size_t i = 0; i < h->ncells && r == 0; i++)
-			if (h->cells[i].group == group)
-				r = put_cell(h, 3, &h->cells[i], ncells > 1);
-		object_end(h, 2);
-	} else if (ncells == 1 && !unknown_socket(&h->cells[first])) {
-		/* One cell over several sockets: the cell's group holds its packages. */
-		const struct cap_cell *c = &h->cells[first];
-
-		object_begin(h, 2, "Group", -1, &cpus, &nodes);
-		fputs(">\n", h->out);
-		put_numanode(h, 3, c, &cpus);
-		for (size_t j = 0; j < c->ncpus && r == 0; j++) {
-			struct set pkg = {0};
-			bool seen = false;
-
-			for (size_t k = 0; k < j; k++)
-				seen |= c->cpus[k].socket == c->cpus[j].socket;
-			if (seen)
-				continue;
-			for (size_t k = j; k < c->ncpus; k++)
-				if (c->cpus[k].socket == c->cpus[j].socket &&
-				    set_add(&pkg, c->cpus[k].id) < 0)
-					r = -ENOMEM;
-			if (r == 0) {
-				object_begin(h, 3, "Package", c->cpus[j].socket, &pkg, &nodes);
-				fputs(">\n", h->out);
-				r = put_cores(h, 4, c, c->cpus[j].socket, false);
-				object_end(h, 3);
-			}
-			set_clear(&pkg);
-		}
-		nodedevs_write(h->devs, (int)c->id, cell_has_cpus, h, h->out, &h->gp, 3);
-		object_end(h, 2);
-	} else {
-		/* Cells and sockets that do not nest (or sockets not reported): no packages. */
-		for (size_t i = 0; i < h->ncells && r == 0; i++)
-			if (h->cells[i].group == group)
-				r = put_cell(h, 2, &h->cells[i], true);
-	}
-out:
-	set_clear(&cpus);
-	set_clear(&nodes);
-	return r;
-}
-
-/* The NUMALatency matrix, when every cell gives its distance to every cell. */
-static int
-put_distances(struct host *h)
-{
-	_cleanup_free_ char *indexes = NULL, *values = NULL;
-	size_t ilen = 0, vlen = 0;
-	FILE *fi, *fv;
-	bool closed;
-
-	for (size_t i = 0; i < h->ncells; i++)
-		for (size_t j = 0; j < h->ncells; j++) {
-			bool found = false;
-
-			for (size_t d = 0; d < h->cells[i].ndist && !found; d++)
-				found = h->cells[i].dist_to[d] == h->cells[j].id;
-			if (!found)
-				return 0;
-		}
-	fi = open_memstream(&indexes, &ilen);
-	if (!fi)
-		return -ENOMEM;
-	fv = open_memstream(&values, &vlen);
-	if (!fv) {
-		fclose(fi);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < h->ncells; i++) {
-		fprintf(fi, "%u ", h->cells[i].id);
-		for (size_t j = 0; j < h->ncells; j++)
-			for (size_t d = 0; d < h->cells[i].ndist; d++)
-				if (h->cells[i].dist_to[d] == h->cells[j].id) {
-					fprintf(fv, "%u ", h->cells[i].dist_value[d]);
-					break;
-				}
-	}
-	closed = fclose(fi) == 0;
-	closed = fclose(fv) == 0 && closed; /* both closed, whatever the first gave */
-	if (!closed)
-		return -ENOMEM;
-	/* "length" is the text's length, as hwloc writes it. */
-	fprintf(h->out,
-		"  <distances2 type=\"NUMANode\" nbobjs=\"%zu\" kind=\"5\" name=\"NUMALatency\" indexing=\"os\">\n"
-		"    <indexes length=\"%zu\">%s</indexes>\n"
-		"    <u64values length=\"%zu\">%s</u64values>\n"
-		"  </distances2>\n",
-		h->ncells, ilen, indexes, vlen, values);
-	return 0;
 }
 
 /* The capabilities document, and its host's cells in h (to clear with host_clear() even on
@@ -779,59 +726,39 @@ parse_caps(const char *caps, xmlDocPtr *ret_doc, struct host *h, struct tmap_err
 }
 
 int
-capabilities_to_hwloc(const char *caps, struct nodedevs *devs, char **ret_xml,
-		      struct tmap_error *err)
+capabilities_to_json(const char *caps, struct nodedevs *devs, char **ret_json,
+		     struct tmap_error *err)
 {
 	_cleanup_xml_doc_ xmlDocPtr doc = NULL;
-	_cleanup_free_ char *text = NULL;
-	struct set cpus = {0}, nodes = {0};
+	struct json_object *root = NULL, *nodes;
 	struct host h = {0};
-	size_t len = 0;
 	int ngroups = 0, r;
 
 	r = parse_caps(caps, &doc, &h, err);
+	if (r == 0)
+		r = assign_groups(&h, &ngroups);
 	if (r < 0)
 		goto out;
-	h.devs = devs;
-	r = assign_groups(&h, &ngroups);
+	root = json_object_new_object();
+	nodes = json_object_new_array();
+	r = root ? put(root, "nodes", nodes, false) : -ENOMEM;
 	for (size_t i = 0; i < h.ncells && r == 0; i++)
-		if (set_union(&cpus, &h.cells[i].cpuset) < 0 ||
-		    set_union(&nodes, &h.cells[i].nodeset) < 0)
+		r = put_node(&h, nodes, &h.cells[i], err);
+	if (r == 0)
+		r = put_distances(&h, root);
+	if (r == 0 && devs)
+		r = nodedevs_to_json(devs, cell_has_cpus, &h, root);
+	if (r == 0) {
+		const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+
+		*ret_json = text ? strdup(text) : NULL;
+		if (!*ret_json)
 			r = -ENOMEM;
-	if (r < 0)
-		goto out;
-	h.out = open_memstream(&text, &len);
-	if (!h.out) {
-		r = -ENOMEM;
-		goto out;
 	}
-	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	      "<!DOCTYPE topology SYSTEM \"hwloc2.dtd\">\n"
-	      "<topology version=\"2.0\">\n", h.out);
-	object_begin(&h, 1, "Machine", 0, &cpus, &nodes);
-	fputs(">\n", h.out);
-	fputs("    <info name=\"Backend\" value=\"libvirt\"/>\n", h.out);
-	/* Memory-only cells (CXL, PMEM, HBM) are local to the whole machine. */
-	for (size_t i = 0; i < h.ncells; i++)
-		if (h.cells[i].ncpus == 0)
-			put_numanode(&h, 2, &h.cells[i], &cpus);
-	/* Devices of no cell (numa_node -1): local to the whole machine, so unknown. */
-	nodedevs_write(devs, -1, cell_has_cpus, &h, h.out, &h.gp, 2);
-	for (int g = 0; g < ngroups && r == 0; g++)
-		r = put_group(&h, g);
-	object_end(&h, 1);
-	if (r == 0)
-		r = put_distances(&h);
-	fputs("</topology>\n", h.out);
-	if (fclose(h.out) != 0 && r == 0)
-		r = -ENOMEM;
-	if (r == 0)
-		*ret_xml = TAKE_PTR(text);
 out:
 	if (r == -ENOMEM)
 		tmap_error_set(err, r, "out of memory");
-	set_clear(&cpus);
-	set_clear(&nodes);
+	json_object_put(root);
 	host_clear(&h);
 	return r;
 }

@@ -41,24 +41,25 @@ struct nodedevs;
 int nodedevs_parse(const char *const *xmls, size_t n, struct nodedevs **ret,
 		   struct tmap_error *err);
 void nodedevs_free(struct nodedevs *devs);
-/* Write, as hwloc XML objects indented by depth, the devices local to cell `node` (-1: those
- * of no cell for which known() says yes), each once. */
-void nodedevs_write(struct nodedevs *devs, int node, bool (*known)(int node, void *arg),
-		    void *arg, FILE *out, unsigned *gp, unsigned depth);
+/* Add the devices to a JSON host description as its "devices": each local to the cell libvirt
+ * gives when known() says that cell has CPUs, else of unknown locality. Returns 0 or -ENOMEM. */
+struct json_object;
+int nodedevs_to_json(const struct nodedevs *devs, bool (*known)(int node, void *arg), void *arg,
+		     struct json_object *host);
 
 /* ---------------------------------------------------------------------------------------- */
-/* capabilities.c: a host as libvirt describes it, as hwloc XML */
+/* capabilities.c: a host as libvirt describes it, in the library's JSON host form */
 
 /*
- * Turn the text of virConnectGetCapabilities() into an hwloc v2 XML document: cells become
- * NUMA nodes (with their memory; cells without CPUs are memory-only nodes), CPUs become PUs
- * grouped into cores by their siblings and into packages by socket_id, and the cells'
- * <distances> become a NUMALatency matrix; devs (may be NULL) become PCI objects under the
- * cell they are local to.
+ * Turn the text of virConnectGetCapabilities() into the JSON host form that
+ * tmap_topology_new_from_json() reads: cells become nodes (with their memory and hugepage
+ * pools; cells without CPUs are memory-only nodes), online CPUs become PUs grouped into cores
+ * by their siblings and into packages by socket_id, and the cells' <distances> become the
+ * matrix; devs (may be NULL) become "devices" local to the cell they name.
  * Returns 0, -EINVAL (capabilities without a usable <topology>) or -ENOMEM.
  */
-int capabilities_to_hwloc(const char *caps, struct nodedevs *devs, char **ret_xml,
-			  struct tmap_error *err);
+int capabilities_to_json(const char *caps, struct nodedevs *devs, char **ret_json,
+			 struct tmap_error *err);
 
 /* The host's NUMA cells, "0,1", malloc()ed: the nodes a domain without a nodeset may use.
  * Returns 0, -EINVAL or -ENOMEM. */

@@ -223,7 +223,7 @@ nodedevs_read(virConnectPtr conn, struct nodedevs **ret, struct tmap_error *err)
 }
 
 static int
-lv_host_topology(const char *arg, char **ret_xml, struct tmap_error *err)
+lv_host_topology(const char *arg, char **ret_json, struct tmap_error *err)
 {
 	virConnectPtr conn = NULL;
 	_cleanup_free_ char *caps = NULL;
@@ -246,7 +246,7 @@ lv_host_topology(const char *arg, char **ret_xml, struct tmap_error *err)
 		nodedevs_free(devs);
 		return r;
 	}
-	r = capabilities_to_hwloc(caps, devs, ret_xml, err);
+	r = capabilities_to_json(caps, devs, ret_json, err);
 	nodedevs_free(devs);
 	if (r < 0 && err && r != -ENOMEM) {
 		char msg[TMAP_ERROR_MAX];

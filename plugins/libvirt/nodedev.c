@@ -4,10 +4,13 @@
  * `--topology libvirt:URI`: each PCI device's address, class, ids, <numa node=...>, the PF of
  * a VF (<capability type='phys_function'>) and its root complex (the pciDDDD:BB of its sysfs
  * <path>); the names of the net, storage and drm devices whose parent it is. They become the
- * hwloc XML objects hwloc itself writes: a host bridge per root complex, under the cell the
- * device is local to, or under the machine when libvirt gives no node (numa_node -1).
+ * "devices" of the JSON host form, local to the cell libvirt gives, or of unknown locality
+ * (numa_node -1, or a cell without CPUs).
  */
+#include <ctype.h>
 #include <inttypes.h>
+#include <json-c/json.h>
+#include <stdarg.h>
 
 #include "libvirt-backend.h"
 #include "libvirt-util.h"
@@ -23,7 +26,6 @@ struct nodedev {
 	bool has_root;
 	unsigned root_domain, root_bus, root_last;
 	char names[NAMES_MAX];	/* "eth2,nvme0n1" */
-	bool written;
 };
 
 struct nodedevs {
@@ -232,63 +234,116 @@ nodedevs_parse(const char *const *xmls, size_t n, struct nodedevs **ret, struct 
 	return 0;
 }
 
-static void
-write_one(const struct nodedev *d, FILE *out, unsigned *gp, unsigned depth)
+/* The class the library files a device under, as hwloc would type its OS devices. */
+static const char *
+class_name(unsigned class_id)
 {
-	static const struct { unsigned base; int type; } osdev[] = {
-		{0x01, 0}, {0x02, 2}, {0x03, 1}, {0x12, 5},
-	};
-	int type = 5;
-	const char *p = d->names;
-
-	for (size_t i = 0; i < ARRAY_SIZE(osdev); i++)
-		if (osdev[i].base == d->class_id >> 8)
-			type = osdev[i].type;
-	fprintf(out, "%*s<object type=\"PCIDev\" gp_index=\"%u\" pci_busid=\"%04x:%02x:%02x.%x\" pci_type=\"%04x [%04x:%04x] [0000:0000] 00\" pci_link_speed=\"0.000000\">\n",
-		(int)depth * 2, "", ++*gp, d->domain, d->bus, d->slot, d->function, d->class_id,
-		d->vendor, d->product);
-	if (d->physfn[0])
-		fprintf(out, "%*s<info name=\"SRIOVPhysFn\" value=\"%s\"/>\n", (int)depth * 2 + 2, "",
-			d->physfn);
-	while (*p) {
-		size_t k = strcspn(p, ",");
-
-		fprintf(out, "%*s<object type=\"OSDev\" gp_index=\"%u\" name=\"%.*s\" osdev_type=\"%d\"/>\n",
-			(int)depth * 2 + 2, "", ++*gp, (int)k, p, type);
-		p += k + (p[k] == ',');
+	switch (class_id >> 8) {
+	case 0x01:
+		return "storage";
+	case 0x02:
+		return "network";
+	case 0x03:
+		return "gpu";
+	default:
+		return "other";
 	}
-	fprintf(out, "%*s</object>\n", (int)depth * 2, "");
 }
 
-/* The devices local to cell `node` (-1: to no cell libvirt names, or not in `known`), a host
- * bridge per root complex. known: is this cell one the document holds (with CPUs)? */
-void
-nodedevs_write(struct nodedevs *ds, int node, bool (*known)(int node, void *arg), void *arg,
-	       FILE *out, unsigned *gp, unsigned depth)
+/* A child's name the JSON host form takes ("eth2", "nvme0n1"): others are left out. */
+static bool
+usable_name(const char *s, size_t len)
 {
-	for (size_t i = 0; ds && i < ds->n; i++) {
-		struct nodedev *d = &ds->dev[i];
-		int at = d->node >= 0 && known(d->node, arg) ? d->node : -1;
+	if (len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.:-", s[i]))
+			return false;
+	return true;
+}
 
-		if (d->written || at != node)
-			continue;
-		if (!d->has_root) {
-			d->written = true;
-			write_one(d, out, gp, depth);
-			continue;
-		}
-		fprintf(out, "%*s<object type=\"Bridge\" gp_index=\"%u\" bridge_type=\"0-1\" depth=\"0\" bridge_pci=\"%04x:[%02x-%02x]\">\n",
-			(int)depth * 2, "", ++*gp, d->root_domain, d->root_bus, d->root_last);
-		for (size_t k = i; k < ds->n; k++) {
-			struct nodedev *e = &ds->dev[k];
-			int e_at = e->node >= 0 && known(e->node, arg) ? e->node : -1;
+static int
+add_string(struct json_object *o, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-			if (e->written || e_at != node || !e->has_root ||
-			    e->root_domain != d->root_domain || e->root_bus != d->root_bus)
-				continue;
-			e->written = true;
-			write_one(e, out, gp, depth + 1);
-		}
-		fprintf(out, "%*s</object>\n", (int)depth * 2, "");
+static int
+add_string(struct json_object *o, const char *key, const char *fmt, ...)
+{
+	struct json_object *v;
+	char buf[NAMES_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	v = json_object_new_string(buf);
+	if (!v || (key ? json_object_object_add(o, key, v) : json_object_array_add(o, v)) < 0) {
+		json_object_put(v);
+		return -ENOMEM;
 	}
+	return 0;
+}
+
+static int
+device_to_json(const struct nodedev *d, int node, struct json_object *dev)
+{
+	struct json_object *names = json_object_new_array();
+	const char *p = d->names;
+	size_t nnames = 0;
+	int r = add_string(dev, "pci", "%04x:%02x:%02x.%x", d->domain, d->bus, d->slot,
+			   d->function);
+
+	if (r == 0)
+		r = add_string(dev, "class", "%s", class_name(d->class_id));
+	if (r == 0)
+		r = add_string(dev, "class_id", "%04x", d->class_id & 0xffff);
+	if (r == 0)
+		r = add_string(dev, "vendor", "%04x", d->vendor);
+	if (r == 0)
+		r = add_string(dev, "device", "%04x", d->product);
+	if (r == 0 && d->physfn[0])
+		r = add_string(dev, "physfn", "%s", d->physfn);
+	if (r == 0 && d->has_root)
+		r = add_string(dev, "root", "%04x:[%02x-%02x]", d->root_domain & 0xffff,
+			       d->root_bus & 0xff, d->root_last & 0xff);
+	if (r == 0 && (!names || json_object_object_add(dev, "names", names) < 0)) {
+		json_object_put(names);
+		r = -ENOMEM;
+	}
+	/* The form takes 16 names a device. */
+	while (r == 0 && *p && nnames < 16) {
+		size_t k = strcspn(p, ",");
+
+		if (usable_name(p, k)) {
+			r = add_string(names, NULL, "%.*s", (int)k, p);
+			nnames++;
+		}
+		p += k + (p[k] == ',');
+	}
+	if (r == 0 && json_object_object_add(dev, "node", node >= 0 ? json_object_new_int(node) :
+									NULL) < 0)
+		r = -ENOMEM;
+	return r;
+}
+
+int
+nodedevs_to_json(const struct nodedevs *ds, bool (*known)(int node, void *arg), void *arg,
+		 struct json_object *host)
+{
+	struct json_object *arr = json_object_new_array();
+	int r = arr && json_object_object_add(host, "devices", arr) == 0 ? 0 : -ENOMEM;
+
+	if (r < 0)
+		json_object_put(arr);
+	for (size_t i = 0; ds && i < ds->n && r == 0; i++) {
+		const struct nodedev *d = &ds->dev[i];
+		struct json_object *dev = json_object_new_object();
+
+		if (!dev || json_object_array_add(arr, dev) < 0) {
+			json_object_put(dev);
+			return -ENOMEM;
+		}
+		r = device_to_json(d, d->node >= 0 && known(d->node, arg) ? d->node : -1, dev);
+	}
+	return r;
 }
