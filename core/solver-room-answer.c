@@ -26,6 +26,12 @@ free_lists(struct plan_guest *pg)
 		free(pg->cells[c].pus_list);
 		pg->cells[c].vcpus_list = pg->cells[c].pus_list = NULL;
 	}
+	/* why it went where it was: no longer where it is */
+	for (size_t i = 0; i < pg->nexplain; i++)
+		free(pg->explain[i]);
+	free(pg->explain);
+	pg->explain = NULL;
+	pg->nexplain = 0;
 	free(pg->emulator_list);
 	free(pg->memory_list);
 	free(pg->cpus_list);
