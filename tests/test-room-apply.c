@@ -714,6 +714,59 @@ test_cgroup_resize_refused(void **unused)
 	tmap_session_close(s);
 }
 
+/* Two nodes of 2 PUs: node 0 holds PUs 0 and 2, node 1 PUs 1 and 3 (this machine has 0 and 1,
+ * on its one node 0). x (real cgroup, a task) on PU 0, y (pinned, mock) on PU 1: one PU free
+ * on each node. The one rebalance that makes a 2-PU cell moves x to node 1; the kernel refuses
+ * it (node 1 is no memory node here, PU 3 no CPU): x and its task stay on PU 0, the state and
+ * y as they were, exit 1, all through the command. */
+#define TWO_NODE_HOST "synthetic:pack:1 numa:2(memory=4GiB) core:2 pu:1(indexes=0,2,1,3)"
+
+static void
+test_cgroup_rebalance_refused(void **unused)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guest *y = guest("y", 1, 64, "0");
+	struct test_result r;
+	char before[65536];
+
+	(void)unused;
+	o.topology = TWO_NODE_HOST;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE;
+	o.reserve = "0,2,3";
+	assert_int_equal(tmap_session_open(&o, &s, &err), 0);
+	assert_int_equal(tmap_guest_set_pinned(y, 1), 0);
+	apply(s, "mock", target("file", touch(in_dir("y")), NULL, NULL), y);
+	assert_int_equal(tmap_session_set_reserve(s, NULL, "0", &err), 0);
+	apply(s, "cgroup", target("cgroup", at_rel("x"), "create", "yes"), guest("x", 1, 64, "0"));
+	assert_int_equal(tmap_session_set_reserve(s, NULL, "2,3", &err), 0);
+	tmap_session_close(s);
+	assert_string_equal(slurp(in_dir("y")), "1");
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	task_in_x();
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	/* the plan: x to node 1, the largest cell from 1 to 2 PUs */
+	r = RUN("rebalance", "--topology", TWO_NODE_HOST, "--state", state_path);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "grows from 1 to 2 PUs"));
+	assert_non_null(strstr(r.out, "node 0 -> 1"));
+	test_result_clear(&r);
+	r = RUN("rebalance", "--apply", "--topology", TWO_NODE_HOST, "--state", state_path);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "moving guest 'x'"));
+	test_result_clear(&r);
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(slurp(in_base("x/cpuset.mems")), "0");
+	assert_string_equal(task_cpus(), "0");
+	assert_string_equal(slurp(in_dir("y")), "1");
+	assert_string_equal(slurp(state_path), before);
+	r = RUN("verify", "--all", "--topology", TWO_NODE_HOST, "--state", state_path);
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -733,6 +786,7 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_cgroup_command, cg_setup, cg_teardown),
 		cmocka_unit_test_setup_teardown(test_cgroup_resize, cg_setup, cg_teardown),
 		cmocka_unit_test_setup_teardown(test_cgroup_resize_refused, cg_setup, cg_teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_rebalance_refused, cg_setup, cg_teardown),
 	};
 	struct stat st;
 
