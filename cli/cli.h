@@ -223,6 +223,14 @@ int cmd_xml_filter(int argc, char *argv[]);
 int topology_nrt(const char *source, const char *state_path, const char *node_name);
 /* room.c: resize (issue 18) */
 int cmd_resize(int argc, char *argv[]);
+/* room.c: the options resize and rebalance share */
+struct room_args {
+	unsigned vcpus;		/* resize --vcpus */
+	uint64_t memory_mib;	/* resize --memory */
+	bool apply;
+};
+int room_args_parse(const char *cmd, const char *help, const struct option *options, int argc,
+		    char *argv[], struct plan_request *req, struct room_args *a);
 /* rebalance.c (issue 18) */
 int cmd_rebalance(int argc, char *argv[]);
 /* guests.c: a session call's failure, its exit code from the step it failed at */
