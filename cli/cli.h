@@ -179,7 +179,7 @@ int cmd_ledger(const char *cmd, int argc, char *argv[]);
 /* help.c */
 extern const char main_help[], topology_help[], plan_help[], apply_help[], verify_help[],
 	state_help[], backends_help[], reserve_help[], adopt_help[], host_help[], lint_help[],
-	xml_filter_help[], resize_help[];
+	xml_filter_help[], resize_help[], rebalance_help[];
 
 /* options.c: each returns EXIT_OK, or prints one line and returns the exit code. */
 extern const struct choice formats[], topology_formats[], cpu_policies[], thread_policies[],
@@ -223,6 +223,16 @@ int cmd_xml_filter(int argc, char *argv[]);
 int topology_nrt(const char *source, const char *state_path, const char *node_name);
 /* room.c: resize (issue 18) */
 int cmd_resize(int argc, char *argv[]);
+/* room.c: the options resize and rebalance share */
+struct room_args {
+	unsigned vcpus;		/* resize --vcpus */
+	uint64_t memory_mib;	/* resize --memory */
+	bool apply;
+};
+int room_args_parse(const char *cmd, const char *help, const struct option *options, int argc,
+		    char *argv[], struct plan_request *req, struct room_args *a);
+/* rebalance.c (issue 18) */
+int cmd_rebalance(int argc, char *argv[]);
 /* guests.c: a session call's failure, its exit code from the step it failed at */
 int fail_step(struct plan_request *req, int r, const struct tmap_error *err);
 /* room.c: apply --make-room (issue 18) */

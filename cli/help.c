@@ -22,6 +22,7 @@ const char main_help[] =
 	"  reserve    show or change the PUs the state keeps from every guest\n"
 	"  adopt      record a guest pinned by hand, as it is pinned\n"
 	"  resize     plan a recorded guest grown or shrunk, keeping the PUs it holds\n"
+	"  rebalance  the moves, at most K, that make the largest free cell on one node\n"
 	"  host       the host's partition: show it, record housekeeping PUs, isolate it live\n"
 	"  lint       the traps of isolating this host, each with its fix\n"
 	"  xml-filter place a libvirt domain (its XML on stdin), record it, print the XML placed\n"
@@ -298,6 +299,32 @@ const char resize_help[] =
 	"Example:\n"
 	"  topomap resize vm1 --vcpus 6 --memory 8G\n"
 	"  topomap resize ct1 --vcpus 2 --apply\n";
+
+const char rebalance_help[] =
+	"Usage: topomap rebalance [--max-moves K] [--state FILE] [--topology SRC] [--format FMT]\n"
+	"                         [--apply [--no-memory]]\n"
+	"\n"
+	"Plan the moves of the recorded guests, at most K, after which the host could give the\n"
+	"largest cell to a new dedicated guest: the most free PUs on one node with CPUs (memory\n"
+	"not counted), the capacity the solver keeps largest when it chooses nodes. The plan\n"
+	"lists the moves, the moved guests, and the largest cell before and after; no move when\n"
+	"none makes it larger. Guests marked pinned and shared guests never move; every guest\n"
+	"keeps its policies. Nothing is changed without --apply.\n"
+	"\n"
+	"  --max-moves K          at most K moves (default 16)\n"
+	"  --state FILE           the allocation state (default for the live host: $TOPOMAP_STATE\n"
+	"                         or /var/lib/topomap/state.json; required for another host)\n"
+	"  --topology SRC         the host the state belongs to (default 'live')\n"
+	"  --format FMT           table (default) or json\n"
+	"  --apply                put the moves in force, each through its guest's recorded\n"
+	"                         target; one transaction, all put back on any failure\n"
+	"  --no-memory            with --apply: moved cells keep their pages where they are\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example:\n"
+	"  topomap rebalance --max-moves 4\n"
+	"  topomap rebalance --state host.json --topology host.xml --format json\n"
+	"  topomap rebalance --apply\n";
 
 const char backends_help[] =
 	"Usage: topomap backends\n"

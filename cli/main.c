@@ -452,6 +452,8 @@ main(int argc, char *argv[])
 		return cmd_ledger(cmd, argc - 1, argv + 1);
 	if (strcmp(cmd, "resize") == 0)
 		return cmd_resize(argc - 1, argv + 1);
+	if (strcmp(cmd, "rebalance") == 0)
+		return cmd_rebalance(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return fail(EXIT_USAGE, "unknown option '%s' (see 'topomap --help')", cmd);
 	return fail(EXIT_USAGE, "unknown command '%s' (see 'topomap --help')", cmd);

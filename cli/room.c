@@ -42,10 +42,69 @@ room_apply(struct plan_request *req, const struct tmap_guest *guest, struct tmap
 				       req->no_memory ? TMAP_ROOM_NO_MEMORY : 0, NULL, ret, err);
 }
 
-/* The options of resize, each at most once. */
+/* The options of resize and rebalance (each lists its own in options[]), each at most once:
+ * EXIT_OK, -1 after --help, or the exit code of a message printed. */
+int
+room_args_parse(const char *cmd, const char *help, const struct option *options, int argc,
+		char *argv[], struct plan_request *req, struct room_args *a)
+{
+	bool seen[OPT_END - OPT_TOPOLOGY] = {false};
+	int c, r = EXIT_OK;
+
+	opterr = 0;
+	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (c >= OPT_TOPOLOGY && c < OPT_END) {
+			if (seen[c - OPT_TOPOLOGY])
+				return fail(EXIT_USAGE, "%s: %s given more than once", cmd,
+					    argv[optind - 1]);
+			seen[c - OPT_TOPOLOGY] = true;
+		}
+		switch (c) {
+		case OPT_VCPUS:
+			r = parse_unsigned("--vcpus", optarg, 1, MAX_VCPUS, &a->vcpus);
+			break;
+		case OPT_MEMORY:
+			r = parse_size_option("--memory", optarg, &a->memory_mib);
+			break;
+		case OPT_MAX_MOVES:
+			r = parse_unsigned("--max-moves", optarg, 1, TMAP_ROOM_MAX_MOVES,
+					   &req->max_moves);
+			break;
+		case OPT_TOPOLOGY:
+			req->source = optarg;
+			r = check_source(optarg);
+			break;
+		case OPT_STATE:
+			if (!optarg[0])
+				return fail(EXIT_USAGE, "%s: --state needs a file", cmd);
+			req->state_path = optarg;
+			break;
+		case OPT_FORMAT:
+			r = parse_choice("--format", optarg, topology_formats, &req->format);
+			break;
+		case 'a':
+			a->apply = true;
+			break;
+		case OPT_NO_MEMORY:
+			req->no_memory = true;
+			break;
+		case 'h':
+			r = emit(help);
+			return r == EXIT_OK ? -1 : r;
+		case ':':
+			return missing_value(cmd, argv, optind);
+		default:
+			return unknown_option(cmd, options, optopt, argv, optind);
+		}
+	}
+	if (r == EXIT_OK && req->no_memory && !a->apply)
+		return fail(EXIT_USAGE, "%s: --no-memory goes with --apply", cmd);
+	return r;
+}
+
+/* The options of resize. */
 static int
-resize_options(int argc, char *argv[], struct plan_request *req, unsigned *vcpus,
-	       uint64_t *memory_mib, bool *apply)
+resize_options(int argc, char *argv[], struct plan_request *req, struct room_args *a)
 {
 	static const struct option options[] = {
 		{"vcpus", required_argument, NULL, OPT_VCPUS},
@@ -59,63 +118,14 @@ resize_options(int argc, char *argv[], struct plan_request *req, unsigned *vcpus
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	bool seen[OPT_END - OPT_TOPOLOGY] = {false};
-	int c, r = EXIT_OK;
+	int r = room_args_parse("resize", resize_help, options, argc, argv, req, a);
 
-	opterr = 0;
-	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-		if (c >= OPT_TOPOLOGY && c < OPT_END) {
-			if (seen[c - OPT_TOPOLOGY])
-				return fail(EXIT_USAGE, "resize: %s given more than once",
-					    argv[optind - 1]);
-			seen[c - OPT_TOPOLOGY] = true;
-		}
-		switch (c) {
-		case OPT_VCPUS:
-			r = parse_unsigned("--vcpus", optarg, 1, MAX_VCPUS, vcpus);
-			break;
-		case OPT_MEMORY:
-			r = parse_size_option("--memory", optarg, memory_mib);
-			break;
-		case OPT_MAX_MOVES:
-			r = parse_unsigned("--max-moves", optarg, 1, TMAP_ROOM_MAX_MOVES,
-					   &req->max_moves);
-			break;
-		case OPT_TOPOLOGY:
-			req->source = optarg;
-			r = check_source(optarg);
-			break;
-		case OPT_STATE:
-			if (!optarg[0])
-				return fail(EXIT_USAGE, "resize: --state needs a file");
-			req->state_path = optarg;
-			break;
-		case OPT_FORMAT:
-			r = parse_choice("--format", optarg, topology_formats, &req->format);
-			break;
-		case 'a':
-			*apply = true;
-			break;
-		case OPT_NO_MEMORY:
-			req->no_memory = true;
-			break;
-		case 'h':
-			r = emit(resize_help);
-			return r == EXIT_OK ? -1 : r;
-		case ':':
-			return missing_value("resize", argv, optind);
-		default:
-			return unknown_option("resize", options, optopt, argv, optind);
-		}
-	}
 	if (r != EXIT_OK)
 		return r;
 	if (optind + 1 != argc)
 		return fail(EXIT_USAGE, "resize: give exactly one guest name (see 'topomap resize --help')");
-	if (!*vcpus)
+	if (!a->vcpus)
 		return fail(EXIT_USAGE, "resize: --vcpus N is required");
-	if (req->no_memory && !*apply)
-		return fail(EXIT_USAGE, "resize: --no-memory goes with --apply");
 	return EXIT_OK;
 }
 
@@ -134,28 +144,26 @@ cmd_resize(int argc, char *argv[])
 	struct tmap_room_options o = TMAP_ROOM_OPTIONS_INIT;
 	struct tmap_plan *plan = NULL;
 	struct tmap_error err = {0};
-	uint64_t memory_mib = 0;
-	unsigned vcpus = 0;
-	bool apply = false;
+	struct room_args a = {0};
 	char *text = NULL;
 	int r;
 
-	r = resize_options(argc, argv, &req, &vcpus, &memory_mib, &apply);
+	r = resize_options(argc, argv, &req, &a);
 	if (r != EXIT_OK)
 		return r == -1 ? EXIT_OK : r;
-	r = open_session(&req, apply);
+	r = open_session(&req, a.apply);
 	if (r != EXIT_OK)
 		goto out;
 	o.max_moves = req.max_moves;
-	if (apply) {
-		r = tmap_session_apply_resize(req.session, argv[optind], vcpus, memory_mib, &o,
+	if (a.apply) {
+		r = tmap_session_apply_resize(req.session, argv[optind], a.vcpus, a.memory_mib, &o,
 					      req.no_memory ? TMAP_ROOM_NO_MEMORY : 0, &plan, NULL,
 					      &err);
 		if (r < 0) {
 			r = fail_step(&req, r, &err);
 			goto out;
 		}
-	} else if (tmap_session_resize(req.session, argv[optind], vcpus, memory_mib, &o, &plan,
+	} else if (tmap_session_resize(req.session, argv[optind], a.vcpus, a.memory_mib, &o, &plan,
 				       &err) < 0) {
 		r = fail(err.code == -ENOSPC ? EXIT_NOFIT :
 			 err.code == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE, "%s", err.message);
@@ -164,7 +172,7 @@ cmd_resize(int argc, char *argv[])
 	if (tmap_plan_format(plan, req.format, table_flags(), &text, &err) < 0)
 		r = fail_lib(err.code, true, &err, "resize");
 	else
-		r = apply ? emit_done(text, "applied and recorded") : emit(text);
+		r = a.apply ? emit_done(text, "applied and recorded") : emit(text);
 out:
 	free(text);
 	tmap_plan_free(plan);

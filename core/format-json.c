@@ -205,6 +205,15 @@ format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err
 		guest_json(&b, guests, &plan->guests[i]);
 	if (plan->moves_searched)
 		moves_json(&b, root, plan);
+	if (plan->rebalanced) {
+		struct json_object *rb = add(&b, root, "rebalance", json_object_new_object());
+
+		if (rb) {
+			add(&b, rb, "measure", str("largest_cell_pus"));
+			add(&b, rb, "before", json_object_new_int64(plan->cell_before));
+			add(&b, rb, "after", json_object_new_int64(plan->cell_after));
+		}
+	}
 	if (plan->nrejected) {
 		struct json_object *rej = add(&b, root, "rejected", json_object_new_array());
 

@@ -100,6 +100,12 @@ format_plan_table(const struct tmap_plan *plan, const struct table_style *st, FI
 	fprintf(out, "%shost:%s %s\n", st->head, st->end, plan->host);
 	if (plan->memory_assumed)
 		fprintf(out, "warning: %s\n", TOPO_MEMORY_ASSUMED);
+	if (plan->rebalanced && plan->cell_after > plan->cell_before)
+		fprintf(out, "%srebalance:%s the largest free cell on one node grows from %u to %u PUs\n",
+			st->head, st->end, plan->cell_before, plan->cell_after);
+	else if (plan->rebalanced)
+		fprintf(out, "%srebalance:%s no moves make the largest free cell on one node (%u PUs) larger\n",
+			st->head, st->end, plan->cell_before);
 	if (plan->moves_searched)
 		moves_table(out, st, plan);
 	for (size_t i = 0; i < plan->nguests; i++) {

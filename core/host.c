@@ -171,7 +171,7 @@ host_find(const struct tmap_host *h, const char *name)
 	return NULL;
 }
 
-static int
+int
 plan_new(const struct tmap_topology *t, size_t nguests, struct tmap_plan **ret)
 {
 	struct tmap_plan *plan = calloc(1, sizeof(*plan));
@@ -179,7 +179,7 @@ plan_new(const struct tmap_topology *t, size_t nguests, struct tmap_plan **ret)
 	if (plan)
 		plan->memory_assumed = t->memory_assumed;
 	if (!plan || !(plan->host = strdup(t->source)) ||
-	    !(plan->guests = calloc(nguests, sizeof(*plan->guests)))) {
+	    !(plan->guests = calloc(nguests ? nguests : 1, sizeof(*plan->guests)))) {
 		tmap_plan_free(plan);
 		return -ENOMEM;
 	}

@@ -376,6 +376,8 @@ struct tmap_plan {
 	struct plan_move *moves;
 	unsigned moves_lower_bound;	/* the fewest moves proved needed */
 	bool moves_searched;		/* the plan came from a search for room */
+	bool rebalanced;		/* tmap_host_rebalance(): the largest cell before and after */
+	unsigned cell_before, cell_after;
 	size_t nguests;
 	struct plan_guest *guests;
 	size_t nrejected;		/* --batch: the guests that did not fit, and why */
@@ -414,6 +416,8 @@ void observed_release(struct tmap_observed *o);
 
 /* host.c: record a guest the state file says is placed, checking it against this host. */
 int host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err);
+/* An empty plan of nguests guests for host t: 0 or -ENOMEM. */
+int plan_new(const struct tmap_topology *t, size_t nguests, struct tmap_plan **ret);
 /* The plan of the i-th placed guest (borrowed), or NULL. */
 const struct plan_guest *host_guest_plan_at(const struct tmap_host *h, size_t i);
 /* The host's shared pool (list syntax, malloc()ed), for the state. */

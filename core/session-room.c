@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Resizing through the session (issue 18): the what-if of a recorded guest grown or shrunk.
- * Making room is tmap_session_make_room() in session.c.
+ * Making room is tmap_session_make_room() in session.c. Rebalancing: the moves alone.
  */
 #include "session.h"
 #include "solver-room.h"
@@ -199,7 +199,7 @@ record_all(struct tmap_session *s, const struct tmap_backend_module *m,
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = tmap_state_record(s->state, v[i].module, v[i].target,
 				      tmap_guests_get(v[i].spec, 0), record, err);
-	if (r == 0)
+	if (r == 0 && guest)
 		r = tmap_state_record(s->state, m, target, guest, record, err);
 	if (r == 0 && !record)
 		r = tmap_state_set_reserve(s->state, s->reserve, err);
@@ -209,7 +209,8 @@ record_all(struct tmap_session *s, const struct tmap_backend_module *m,
 }
 
 /*
- * The session's host holds the plan (the moves and the guest, new or resized): record every
+ * The session's host holds the plan (the moves and the guest, new or resized, or no guest for
+ * a rebalance: guest, m and target NULL): record every
  * guest it touches as pending, apply the moves one guest at a time, then the guest, record
  * them as applied; on any failure put the state and every moved guest back. Takes the plan.
  */
@@ -259,7 +260,8 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 		v[i].applied = true;
 		report = tmap_report_free(report);
 	}
-	r = tmap_apply(m, target, plan, 0, 0, &report, err);
+	/* the new or resized guest; a rebalance has none */
+	r = guest ? tmap_apply(m, target, plan, 0, 0, &report, err) : 0;
 	if (r < 0) {
 		step = session_backend_step(report);
 		goto revert;
@@ -391,4 +393,63 @@ tmap_session_apply_resize(struct tmap_session *s, const char *name, unsigned vcp
 	tmap_guest_free(guest);
 	tmap_target_free(target);
 	return r;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Rebalancing: the moves that make the largest cell, planned or put in force */
+
+int
+tmap_session_rebalance(struct tmap_session *s, const struct tmap_room_options *options,
+		       struct tmap_plan **ret, struct tmap_error *err)
+{
+	int r;
+
+	if (!s || !ret)
+		return tmap_error_set(err, -EINVAL, "tmap_session_rebalance: missing argument");
+	/* A what-if on the session's host, placed again from the state after. */
+	r = tmap_host_rebalance(s->host, options, ret, err);
+	if (session_reload(s, NULL) < 0 && r == 0) {
+		*ret = tmap_plan_free(*ret);
+		return session_fail(s, TMAP_STEP_STATE,
+				    tmap_error_set(err, -ENOMEM, "out of memory"));
+	}
+	if (r < 0)
+		return session_fail(s, r == -ENOMEM ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	return session_fail(s, TMAP_STEP_NONE, 0);
+}
+
+int
+tmap_session_apply_rebalance(struct tmap_session *s, const struct tmap_room_options *options,
+			     unsigned flags, struct tmap_plan **ret_plan,
+			     struct tmap_report **ret_report, struct tmap_error *err)
+{
+	struct tmap_plan *plan = NULL;
+	int r;
+
+	if (!s)
+		return tmap_error_set(err, -EINVAL, "tmap_session_apply_rebalance: missing argument");
+	if (flags & ~TMAP_ROOM_NO_MEMORY)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EINVAL,
+						   "tmap_session_apply_rebalance: unknown flags 0x%x", flags));
+	if (!s->state || !s->writable)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EBADF,
+						   "rebalance --apply: the moved guests are found in the state: open it to write"));
+	/* The moves on the session's host: what the state records next. */
+	r = tmap_host_rebalance(s->host, options, &plan, err);
+	if (r < 0) {
+		session_reload(s, NULL);
+		return session_fail(s, r == -ENOMEM ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	}
+	if (plan->nmoves == 0) {
+		/* nothing improves: nothing to apply, the state stays as it is */
+		session_reload(s, NULL);
+		if (ret_plan)
+			*ret_plan = plan;
+		else
+			tmap_plan_free(plan);
+		return session_fail(s, TMAP_STEP_NONE, 0);
+	}
+	return transaction(s, NULL, NULL, NULL, plan, flags, ret_plan, ret_report, err);
 }

@@ -26,6 +26,12 @@ free_lists(struct plan_guest *pg)
 		free(pg->cells[c].pus_list);
 		pg->cells[c].vcpus_list = pg->cells[c].pus_list = NULL;
 	}
+	/* why it went where it was: no longer where it is */
+	for (size_t i = 0; i < pg->nexplain; i++)
+		free(pg->explain[i]);
+	free(pg->explain);
+	pg->explain = NULL;
+	pg->nexplain = 0;
 	free(pg->emulator_list);
 	free(pg->memory_list);
 	free(pg->cpus_list);
@@ -69,7 +75,9 @@ moved_plan(const struct room *r, size_t gi, struct plan_guest *ret)
 		if (!pg.vcpu_core_lists[v])
 			e = -ENOMEM;
 	}
-	if (e == 0)
+	if (e == 0 && r->why)
+		e = plan_guest_explain(&pg, "%s", r->why);
+	else if (e == 0)
 		e = plan_guest_explain(&pg, "moved to make room for %s", r->g->name);
 	if (e == 0)
 		e = plan_guest_finish(&pg);
@@ -93,7 +101,7 @@ guest_moved(const struct room *r, size_t gi)
 }
 
 /* The moved guests' new plans into the ledger; their old ones into old[] for a way back. */
-static int
+int
 commit_moves(struct room *r, struct plan_guest *old, bool *moved)
 {
 	int e = 0;
@@ -116,7 +124,7 @@ commit_moves(struct room *r, struct plan_guest *old, bool *moved)
 	return e;
 }
 
-static void
+void
 uncommit_moves(struct room *r, struct plan_guest *old, const bool *moved)
 {
 	for (size_t gi = 0; gi < r->nguests; gi++)
@@ -126,7 +134,7 @@ uncommit_moves(struct room *r, struct plan_guest *old, const bool *moved)
 }
 
 /* The answer's moves, names copied: the ledger's plans change under them. */
-static int
+int
 copy_moves(const struct room *r, struct plan_move **ret)
 {
 	struct plan_move *moves = calloc(r->npath ? r->npath : 1, sizeof(*moves));
@@ -155,7 +163,7 @@ explain_room(struct plan_guest *pg, const struct room_result *res)
 				  res->moves, res->moves == 1 ? "" : "s", res->lower);
 }
 
-static int
+int
 room_options(const struct tmap_room_options *o, struct room_config *cfg, struct tmap_error *err)
 {
 	struct tmap_room_options opts = TMAP_ROOM_OPTIONS_INIT;

@@ -686,10 +686,11 @@ search(struct room *r, struct room_result *res)
 	unsigned bound = r->cfg->exhaustive ? 1 : room_bound(r);
 	int e = 0;
 
+	/* the host as it starts, saved first: room_run() puts it back whenever no answer is found */
+	level_save(r, &r->levels[r->nlevels - 1]);
 	res->lower = bound < 1 ? 1 : bound;
 	if (bound >= INF)
 		return 0;
-	level_save(r, &r->levels[r->nlevels - 1]);
 	while (bound <= r->cfg->max_moves) {
 		unsigned next = INF;
 

@@ -102,6 +102,7 @@ struct room {
 	struct plan_move *path;
 	size_t npath, path_size;
 	const struct room_config *cfg;
+	const char *why;		/* the moved guests' explanation; NULL: room for g */
 	size_t decisions;
 	/* exhaustive: the states seen this round and the cost they were reached at */
 	uint64_t *seen_key;
@@ -115,6 +116,16 @@ int room_run(struct room *r, struct tmap_host *h, const struct tmap_guest *g,
 	     const struct room_config *cfg, struct room_result *res);
 void room_clear(struct room *r);
 void level_restore(struct room *r, struct level *l);
+
+/* solver-room-answer.c, for solver-rebalance.c */
+int room_options(const struct tmap_room_options *o, struct room_config *cfg,
+		 struct tmap_error *err);
+/* The moved guests' new plans into the ledger (moved[gi]: gi's plan changed; old[gi]: its plan
+ * before); uncommit_moves() puts them back. */
+int commit_moves(struct room *r, struct plan_guest *old, bool *moved);
+void uncommit_moves(struct room *r, struct plan_guest *old, const bool *moved);
+/* The answer's moves, names copied (malloc()ed; plan_moves_free()). */
+int copy_moves(const struct room *r, struct plan_move **ret);
 
 /* host.c: what the search reads and changes of the ledger. */
 struct solver *host_solver(struct tmap_host *h);

@@ -367,6 +367,73 @@ test_mock_refusals(void **unused)
 	tmap_session_close(s);
 }
 
+/* rebalance --apply: one guest's cell goes to the other node through its recorded target, so
+ * that one node is all free (4 PUs); the moves only, no new guest. */
+static void
+test_mock_rebalance(void **unused)
+{
+	struct tmap_session *s = fragmented();
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	unsigned before = 0, after = 0;
+	const char *b, *c;
+
+	(void)unused;
+	if (tmap_session_apply_rebalance(s, NULL, 0, &plan, NULL, &err) < 0)
+		fail_msg("apply_rebalance: %s", err.message);
+	assert_int_equal(tmap_plan_rebalance(plan, &before, &after), 0);
+	assert_int_equal(before, 2);
+	assert_int_equal(after, 4);
+	assert_int_equal(tmap_plan_move_count(plan), 3);
+	tmap_plan_free(plan);
+	/* b to node 1's free 6-7, or c to node 0's free 0-1 */
+	b = slurp(in_dir("b"));
+	c = slurp(in_dir("c"));
+	assert_true((strcmp(b, "6-7") == 0 && strcmp(c, "4-5") == 0) ||
+		    (strcmp(b, "2-3") == 0 && strcmp(c, "0-1") == 0));
+	assert_int_equal(tmap_session_verify(s, "b", NULL, &err), 0);
+	assert_int_equal(tmap_session_verify(s, "c", NULL, &err), 0);
+	tmap_session_close(s);
+	/* compact now: a second rebalance has no move and writes nothing */
+	s = session(README_HOST);
+	assert_int_equal(tmap_session_notice_count(s), 0);
+	assert_int_equal(tmap_session_apply_rebalance(s, NULL, 0, &plan, NULL, &err), 0);
+	assert_int_equal(tmap_plan_move_count(plan), 0);
+	tmap_plan_free(plan);
+	tmap_session_close(s);
+}
+
+/* The command: a failure injected at the move leaves the files and the state as they were
+ * (exit 1); then it is applied; a read-only refusal needs no state change. */
+static void
+test_mock_rebalance_command(void **unused)
+{
+	struct tmap_session *s = fragmented();
+	struct test_result r;
+	char before[65536];
+
+	(void)unused;
+	tmap_session_close(s);
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	setenv("TOPOMAP_MOCK_FAIL_APPLY", "1", 1);
+	r = RUN("rebalance", "--apply", "--topology", README_HOST, "--state", state_path);
+	unsetenv("TOPOMAP_MOCK_FAIL_APPLY");
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "injected failure"));
+	test_result_clear(&r);
+	assert_string_equal(slurp(in_dir("b")), "2-3");
+	assert_string_equal(slurp(in_dir("c")), "4-5");
+	assert_string_equal(slurp(state_path), before);
+	r = RUN("rebalance", "--apply", "--topology", README_HOST, "--state", state_path);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "grows from 2 to 4 PUs"));
+	test_result_clear(&r);
+	assert_true(strcmp(slurp(in_dir("b")), "6-7") == 0 || strcmp(slurp(in_dir("c")), "0-1") == 0);
+	r = RUN("verify", "--all", "--topology", README_HOST, "--state", state_path);
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The real cgroup v1 cpuset hierarchy */
 
@@ -647,6 +714,59 @@ test_cgroup_resize_refused(void **unused)
 	tmap_session_close(s);
 }
 
+/* Two nodes of 2 PUs: node 0 holds PUs 0 and 2, node 1 PUs 1 and 3 (this machine has 0 and 1,
+ * on its one node 0). x (real cgroup, a task) on PU 0, y (pinned, mock) on PU 1: one PU free
+ * on each node. The one rebalance that makes a 2-PU cell moves x to node 1; the kernel refuses
+ * it (node 1 is no memory node here, PU 3 no CPU): x and its task stay on PU 0, the state and
+ * y as they were, exit 1, all through the command. */
+#define TWO_NODE_HOST "synthetic:pack:1 numa:2(memory=4GiB) core:2 pu:1(indexes=0,2,1,3)"
+
+static void
+test_cgroup_rebalance_refused(void **unused)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guest *y = guest("y", 1, 64, "0");
+	struct test_result r;
+	char before[65536];
+
+	(void)unused;
+	o.topology = TWO_NODE_HOST;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE;
+	o.reserve = "0,2,3";
+	assert_int_equal(tmap_session_open(&o, &s, &err), 0);
+	assert_int_equal(tmap_guest_set_pinned(y, 1), 0);
+	apply(s, "mock", target("file", touch(in_dir("y")), NULL, NULL), y);
+	assert_int_equal(tmap_session_set_reserve(s, NULL, "0", &err), 0);
+	apply(s, "cgroup", target("cgroup", at_rel("x"), "create", "yes"), guest("x", 1, 64, "0"));
+	assert_int_equal(tmap_session_set_reserve(s, NULL, "2,3", &err), 0);
+	tmap_session_close(s);
+	assert_string_equal(slurp(in_dir("y")), "1");
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	task_in_x();
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	/* the plan: x to node 1, the largest cell from 1 to 2 PUs */
+	r = RUN("rebalance", "--topology", TWO_NODE_HOST, "--state", state_path);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "grows from 1 to 2 PUs"));
+	assert_non_null(strstr(r.out, "node 0 -> 1"));
+	test_result_clear(&r);
+	r = RUN("rebalance", "--apply", "--topology", TWO_NODE_HOST, "--state", state_path);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "moving guest 'x'"));
+	test_result_clear(&r);
+	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(slurp(in_base("x/cpuset.mems")), "0");
+	assert_string_equal(task_cpus(), "0");
+	assert_string_equal(slurp(in_dir("y")), "1");
+	assert_string_equal(slurp(state_path), before);
+	r = RUN("verify", "--all", "--topology", TWO_NODE_HOST, "--state", state_path);
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -656,6 +776,8 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_mock_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_resize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_resize_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mock_rebalance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mock_rebalance_command, setup, teardown),
 	};
 
 	const struct CMUnitTest cgroup[] = {
@@ -664,6 +786,7 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_cgroup_command, cg_setup, cg_teardown),
 		cmocka_unit_test_setup_teardown(test_cgroup_resize, cg_setup, cg_teardown),
 		cmocka_unit_test_setup_teardown(test_cgroup_resize_refused, cg_setup, cg_teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_rebalance_refused, cg_setup, cg_teardown),
 	};
 	struct stat st;
 

@@ -327,6 +327,43 @@ TMAP_EXPORT int tmap_session_apply_resize(struct tmap_session *session, const ch
 					  struct tmap_error *reterr);
 
 /**
+ * Plan a rebalance of the recorded guests (tmap_host_rebalance()): the moves, at most
+ * options.max_moves, after which the largest cell a new dedicated guest could have (the most
+ * free PUs on one node) is largest; changing nothing (a what-if).
+ * @param session a session.
+ * @param options the search's options, or NULL for the defaults.
+ * @param ret receives the plan: the moved guests, the moves (tmap_plan_move()) and the
+ *        measure before and after (tmap_plan_rebalance()); no moves when none improves it.
+ * @param reterr receives the message on failure.
+ * @return 0, -EINVAL (TMAP_STEP_INPUT) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_session_rebalance(struct tmap_session *session,
+				       const struct tmap_room_options *options,
+				       struct tmap_plan **ret, struct tmap_error *reterr);
+
+/**
+ * Rebalance the recorded guests and put the moves in force, as one transaction (issue 18):
+ * the plan of tmap_session_rebalance(), then as tmap_session_apply_room() without a new guest:
+ * every moved guest recorded as pending and the state saved before anything is written, the
+ * moves applied one guest at a time through the backend and target the state recorded for it,
+ * all recorded as applied at the end; on any failure every moved guest is applied again where
+ * it was and the state is put back. A plan of no moves changes nothing.
+ * @param session a session opened with TMAP_SESSION_WRITE and a state.
+ * @param options the search's options, or NULL.
+ * @param flags 0 or TMAP_ROOM_NO_MEMORY.
+ * @param ret_plan receives the plan on success; may be NULL.
+ * @param ret_report receives the report of the last apply made; may be NULL.
+ * @param reterr receives the message on failure.
+ * @return 0; -EINVAL, -EBADF or -ENOENT (TMAP_STEP_INPUT: nothing changed); a backend's
+ *         -errno (its step; TMAP_STEP_RESTORE when a moved guest could not be put back).
+ */
+TMAP_EXPORT int tmap_session_apply_rebalance(struct tmap_session *session,
+					     const struct tmap_room_options *options,
+					     unsigned flags, struct tmap_plan **ret_plan,
+					     struct tmap_report **ret_report,
+					     struct tmap_error *reterr);
+
+/**
  * Place one guest and put it in force through a backend, recorded first: the whole
  * transaction. A guest the state holds already is placed again keeping what it holds
  * (tmap_host_place_again()); it keeps its recorded allocation until the new one is in force.

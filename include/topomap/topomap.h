@@ -833,6 +833,26 @@ TMAP_EXPORT int tmap_host_make_room(struct tmap_host *host, const struct tmap_gu
 				    struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
+ * Rebalance (issue 18): the moves of placed guests, at most options.max_moves, after which the
+ * host could give the largest cell to a new dedicated guest, for a maintenance window. The
+ * measure is the largest cell: the most free PUs on one node with CPUs (memory not counted),
+ * the capacity the solver keeps largest when it chooses nodes. The sizes above it are tried
+ * one by one with the search of tmap_host_make_room() (bounded by options.decisions), and the
+ * fewest moves that reach the largest size reached are kept. Guests marked pinned and shared
+ * guests never move; every guest keeps its policies. On success the host holds the moved
+ * guests where the moves put them; when no move improves the measure the plan has none.
+ * @param host the host.
+ * @param options options, or NULL for the defaults.
+ * @param ret receives the plan: the moved guests, the moves (tmap_plan_move()) and the
+ *        measure before and after (tmap_plan_rebalance()).
+ * @param reterr receives why on failure.
+ * @return 0, -EINVAL or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_host_rebalance(struct tmap_host *host,
+				    const struct tmap_room_options *options,
+				    struct tmap_plan **ret, struct tmap_error *reterr);
+
+/**
  * Free what a placed guest holds.
  * @param host the host.
  * @param name the guest.
@@ -1146,6 +1166,17 @@ TMAP_EXPORT int tmap_plan_move(const struct tmap_plan *plan, size_t index, struc
  *         not come from tmap_host_make_room().
  */
 TMAP_EXPORT int tmap_plan_move_bound(const struct tmap_plan *plan, unsigned *ret_lower);
+
+/**
+ * The measure of a rebalance: the largest cell (the most free PUs on one node with CPUs)
+ * before and after its moves.
+ * @param plan a plan of tmap_host_rebalance().
+ * @param ret_before receives the largest cell before the moves, or NULL.
+ * @param ret_after receives it after them (equal when no move improves it), or NULL.
+ * @return 0, or -EINVAL for a plan that did not come from tmap_host_rebalance().
+ */
+TMAP_EXPORT int tmap_plan_rebalance(const struct tmap_plan *plan, unsigned *ret_before,
+				    unsigned *ret_after);
 
 /** @param plan the plan. @return how many guests a batch left out (tmap_host_solve_batch()). */
 TMAP_EXPORT size_t tmap_plan_rejected_count(const struct tmap_plan *plan);

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The built command rebalancing (issue 18): topomap rebalance on a state file of a
+ * fragmented host, the README's worked example ("Rebalancing"): three nodes of 4 PUs, each
+ * with 2 of its 1-vcpu guests released. The measure before and after and the moves in the
+ * table and in JSON, the limit in moves, the refusals.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+#define HOST "synthetic:pack:1 numa:3(memory=4GiB) core:4 pu:1"
+
+static char state_path[64];
+
+/* Twelve 1-vcpu guests g0..g11 fill the host (g0 g2 g4 g6 on node 0, g1 g3 g5 g7 on node 1,
+ * g8..g11 on node 2); two released on each node leave 2 PUs free on each. */
+static int
+make_state(void **unused)
+{
+	static const char *const gone[] = {"g0", "g2", "g1", "g3", "g8", "g9"};
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_guests *gs;
+	struct tmap_host *h = NULL;
+	struct tmap_state *st = NULL;
+	struct tmap_plan *plan = NULL;
+	struct tmap_error err = {0};
+	char json[2048] = "[";
+	int fd;
+
+	(void)unused;
+	for (int i = 0; i < 12; i++)
+		snprintf(json + strlen(json), sizeof(json) - strlen(json),
+			 "%s{\"name\":\"g%d\",\"vcpus\":1,\"memory_mib\":256,\"cells\":[{\"cpus\":\"0\"}]}",
+			 i ? "," : "", i);
+	strcat(json, "]");
+	gs = test_guests(json);
+	snprintf(state_path, sizeof(state_path), "/tmp/topomap-rebalance-XXXXXX");
+	fd = mkstemp(state_path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(state_path);
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_solve(h, gs, &plan, &err), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(gone); i++)
+		assert_int_equal(tmap_host_release(h, gone[i]), 0);
+	if (tmap_state_open(state_path, TMAP_STATE_WRITE, &st, &err) < 0 ||
+	    tmap_state_save(st, h, &err) < 0)
+		fail_msg("%s", err.message);
+	tmap_state_close(st);
+	tmap_plan_free(plan);
+	tmap_host_free(h);
+	tmap_guests_free(gs);
+	tmap_topology_free(t);
+	return 0;
+}
+
+static int
+drop_state(void **unused)
+{
+	char lock[80];
+
+	(void)unused;
+	unlink(state_path);
+	snprintf(lock, sizeof(lock), "%s.lock", state_path);
+	unlink(lock);
+	return 0;
+}
+
+#define REBALANCE(...) RUN("rebalance", "--topology", HOST, "--state", state_path, __VA_ARGS__)
+
+/* Two 1-vcpu guests off node 0 (a cell's memory and a re-pin each: 4 moves) free a node. */
+static void
+test_table(void **state)
+{
+	struct test_result r = REBALANCE("--max-moves", "16");
+
+	(void)state;
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "the largest free cell on one node grows from 2 to 4 PUs"));
+	assert_non_null(strstr(r.out, "moves: 4"));
+	assert_non_null(strstr(r.out, "node 0 -> 1, 256 MiB of memory"));
+	test_result_clear(&r);
+}
+
+/* Within 3 moves only one guest moves (2 moves): the largest cell is 3 PUs. */
+static void
+test_json_budget(void **state)
+{
+	struct test_result r = REBALANCE("--max-moves", "3", "--format", "json");
+	struct json_object *doc, *moves, *rb, *v;
+
+	(void)state;
+	assert_int_equal(r.status, 0);
+	doc = json_tokener_parse(r.out);
+	assert_non_null(doc);
+	assert_true(json_object_object_get_ex(doc, "moves", &moves));
+	assert_int_equal(json_object_array_length(moves), 2);
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(moves, 0), "cell", NULL));
+	assert_true(json_object_object_get_ex(doc, "rebalance", &rb));
+	assert_true(json_object_object_get_ex(rb, "before", &v));
+	assert_int_equal(json_object_get_int(v), 2);
+	assert_true(json_object_object_get_ex(rb, "after", &v));
+	assert_int_equal(json_object_get_int(v), 3);
+	json_object_put(doc);
+	test_result_clear(&r);
+	/* one move reaches nothing: no move, and the table says so */
+	r = REBALANCE("--max-moves", "1");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "no moves make the largest free cell on one node (2 PUs) larger"));
+	assert_non_null(strstr(r.out, "moves: 0"));
+	test_result_clear(&r);
+}
+
+/* The plan changes nothing: the state is byte for byte as it was. */
+static void
+test_plan_only(void **state)
+{
+	struct test_result r;
+	char before[65536], after[65536];
+	FILE *f = fopen(state_path, "re");
+	size_t n;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(before, 1, sizeof(before) - 1, f);
+	before[n] = '\0';
+	fclose(f);
+	r = REBALANCE("--format", "json");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	f = fopen(state_path, "re");
+	assert_non_null(f);
+	n = fread(after, 1, sizeof(after) - 1, f);
+	after[n] = '\0';
+	fclose(f);
+	assert_string_equal(before, after);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct test_result r = REBALANCE("--max-moves", "0");
+
+	(void)state;
+	assert_int_equal(r.status, 2);
+	test_result_clear(&r);
+	r = REBALANCE("g4");
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "rebalance: unexpected argument 'g4'"));
+	test_result_clear(&r);
+	r = REBALANCE("--no-memory");
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "rebalance: --no-memory goes with --apply"));
+	test_result_clear(&r);
+	r = REBALANCE("--max-moves", "2", "--max-moves", "3");
+	assert_int_equal(r.status, 2);
+	test_result_clear(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_json_budget),
+		cmocka_unit_test(test_plan_only),
+		cmocka_unit_test(test_refusals),
+	};
+
+	return cmocka_run_group_tests(tests, make_state, drop_state);
+}
