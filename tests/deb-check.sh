@@ -18,7 +18,7 @@ set -eu
 
 src=$(cd "${1:-$(dirname "$0")/..}" && pwd)
 packages="libtopomap0 libtopomap-dev topomap topomap-backend-cgroup
-	topomap-backend-qemu-direct topomap-backend-libvirt"
+	topomap-backend-qemu-direct topomap-backend-libvirt python3-topomap"
 backends="cgroup libvirt qemu-direct"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
@@ -72,16 +72,24 @@ start=$(date +%s)
 }
 echo "   built in $(($(date +%s) - start)) s"
 
+# The .deb of a package: of this architecture, or of all (the Python module).
+deb_of() {
+	if [ -f "$tmp/${1}_${version}_all.deb" ]; then
+		echo "$tmp/${1}_${version}_all.deb"
+	else
+		echo "$tmp/${1}_${version}_${arch}.deb"
+	fi
+}
 debs=
 for p in $packages; do
-	deb=$tmp/${p}_${version}_${arch}.deb
+	deb=$(deb_of "$p")
 	[ -f "$deb" ] || fail "no package $p (${deb##*/})"
 	debs="$debs $deb"
 done
 
 # Each file in the package it belongs to.
 has() {
-	dpkg-deb -c "$tmp/${1}_${version}_${arch}.deb" | grep -E " \./$2( -> .*)?$" >/dev/null ||
+	dpkg-deb -c "$(deb_of "$1")" | grep -E " \./$2( -> .*)?$" >/dev/null ||
 		fail "package $1 has no /$2"
 }
 has libtopomap0 "usr/lib/$multiarch/libtopomap.so.0"
@@ -98,6 +106,10 @@ has topomap usr/share/bash-completion/completions/topomap
 has topomap 'usr/share/doc/topomap/README\.md(\.gz)?'
 has topomap usr/share/man/man1/topomap.1.gz
 has topomap usr/share/man/man7/topomap-hook.7.gz
+has python3-topomap usr/lib/python3/dist-packages/topomap/__init__.py
+has python3-topomap usr/lib/python3/dist-packages/topomap/_lib.py
+dpkg-deb -f "$(deb_of python3-topomap)" Depends | grep -q "libtopomap0 (>= $version)" ||
+	fail "python3-topomap does not depend on libtopomap0 (>= $version)"
 for f in "$src"/examples/*.json "$src"/examples/*.xml "$src"/examples/host-2s-ht/*.json; do
 	has topomap "usr/share/doc/topomap/examples/${f#"$src"/examples/}"
 done
@@ -144,9 +156,27 @@ flags=$(env $pc_env pkg-config --cflags --libs topomap) || fail "pkg-config know
 echo "   cc example.c $flags"
 # shellcheck disable=SC2086 # pkg-config's flags, one per word
 cc -Wall -Werror -o "$tmp/example" "$tmp/example.c" $flags
-env $run_env "$tmp/example" >"$tmp/example.out" || fail "the example failed"
-grep -q '^vcpu 0 of db runs on PU ' "$tmp/example.out" ||
-	fail "unexpected example output: $(cat "$tmp/example.out")"
+# As root it runs as the README says, with the installed cgroup backend on a cgroup of its own
+# (made, pinned, verified, released, then removed here); otherwise it is only built.
+if [ -n "$installed" ] && { [ -d /sys/fs/cgroup/cpuset ] || [ -f /sys/fs/cgroup/cgroup.controllers ]; }; then
+	cg=topomap-deb-check-$$
+	if [ -d /sys/fs/cgroup/cpuset ]; then cg_dir=/sys/fs/cgroup/cpuset/$cg; else cg_dir=/sys/fs/cgroup/$cg; fi
+	status=0
+	env -u TOPOMAP_PLUGIN_PATH "$tmp/example" "$tmp/embed-state.json" cgroup "cgroup=$cg" create= \
+		>"$tmp/example.out" 2>&1 || status=$?
+	pu=$(sed -n 's/^db: vcpu 0 on PU \([0-9]*\), memory on node.*/\1/p' "$tmp/example.out")
+	pinned=$(cat "$cg_dir/cpuset.cpus" 2>/dev/null || :)
+	rmdir "$cg_dir" 2>/dev/null || :
+	[ "$status" = 0 ] || fail "the example failed: $(cat "$tmp/example.out")"
+	grep -q '^db: in force; 1 guest(s) recorded$' "$tmp/example.out" ||
+		fail "unexpected example output: $(cat "$tmp/example.out")"
+	if [ -z "$pu" ] || [ "$pinned" != "$pu" ]; then
+		fail "the example's cgroup holds '$pinned', not the PU it printed ('$pu')"
+	fi
+	echo "   $(head -1 "$tmp/example.out"); $cg_dir held PU $pinned"
+else
+	echo "   example built; not run (needs root and a cgroup cpuset hierarchy)"
+fi
 if [ -z "$root" ]; then
 	ldd "$tmp/example" | grep -Eq "=> (/usr)?/lib/$multiarch/libtopomap.so.0 " ||
 		fail "the example is not linked to the installed library: $(ldd "$tmp/example")"
@@ -164,11 +194,11 @@ for b in $backends; do
 	grep -q "^$b\b" "$tmp/backends.out" ||
 		fail "topomap backends does not list $b: $(cat "$tmp/backends.out")"
 done
-env -u TOPOMAP_PLUGIN_PATH $run_env "$topomap" plan --topology 'synthetic:pack:2 core:2 pu:2' \
+env -u TOPOMAP_PLUGIN_PATH $run_env "$topomap" plan --topology 'synthetic:pack:2 numa:1(memory=4GiB) core:2 pu:2' \
 	--state "$tmp/state.json" --name vm --vcpus 2 --format json >/dev/null ||
 	fail "topomap plan failed"
 if command -v lstopo-no-graphics >/dev/null; then
-	env -u TOPOMAP_PLUGIN_PATH $run_env "$topomap" plan --topology 'synthetic:pack:2 core:2 pu:2' \
+	env -u TOPOMAP_PLUGIN_PATH $run_env "$topomap" plan --topology 'synthetic:pack:2 numa:1(memory=4GiB) core:2 pu:2' \
 		--state "$tmp/state.json" --name vm --vcpus 2 --format svg | grep -q '<svg' ||
 		fail "topomap plan --format svg drew no SVG"
 fi
@@ -188,5 +218,23 @@ env -u TOPOMAP_PLUGIN_PATH $run_env "$topomap" plan --topology "$ex/host-2s-ht.x
 env -u TOPOMAP_PLUGIN_PATH $run_env "$topomap" plan --topology 'synthetic:numa:1(memory=4GiB) core:2 pu:1' \
 	--state "$tmp/state.json" "$ex"/*.json >"$tmp/demo.out" ||
 	fail "topomap plan of the installed example guests failed"
+
+# The Python module as Debian's python3 finds it (not a python of one's own first in PATH),
+# with the installed library: the README's one-call plan, and NoFit for a guest too big.
+echo "== installed python3-topomap"
+py_env=
+[ -z "$root" ] || py_env="PYTHONPATH=$root/usr/lib/python3/dist-packages"
+env -u TOPOMAP_LIBRARY -u PYTHONPATH $py_env $run_env /usr/bin/python3 -c '
+import json, sys, topomap
+assert topomap.__file__.startswith(sys.argv[1]), topomap.__file__
+p = topomap.plan(topology="synthetic:pack:2 core:2 pu:2", guests=[{"name": "db", "vcpus": 2}])
+assert [g["name"] for g in json.loads(p.to_json())["guests"]] == ["db"], p.to_json()
+try:
+    topomap.plan(topology="synthetic:pack:1 core:2 pu:1", guests=[{"name": "big", "vcpus": 8}])
+except topomap.NoFit:
+    pass
+else:
+    raise SystemExit("a guest of 8 vcpus fitted 2 PUs")
+' "$root/usr/lib/python3/dist-packages/topomap/" || fail "the installed Python module failed"
 
 echo "deb-check: ok"
