@@ -176,9 +176,7 @@ plan_new(const struct tmap_topology *t, size_t nguests, struct tmap_plan **ret)
 {
 	struct tmap_plan *plan = calloc(1, sizeof(*plan));
 
-	if (plan)
-		plan->memory_assumed = t->memory_assumed;
-	if (!plan || !(plan->host = strdup(t->source)) ||
+	if (!plan || plan_set_host(plan, t) < 0 ||
 	    !(plan->guests = calloc(nguests, sizeof(*plan->guests)))) {
 		tmap_plan_free(plan);
 		return -ENOMEM;

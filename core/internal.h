@@ -382,7 +382,18 @@ struct tmap_plan {
 	char **rejected_names, **rejected_reasons;
 	char *state_path;		/* placed around this state's guests (a session), or NULL */
 	size_t state_guests;		/* how many it recorded */
+	/* The host's node distances, so a format can tell each guest how far apart its cells
+	 * are: nnodes x nnodes in the order of node_os (OS indexes); NULL when the host reports
+	 * none. */
+	unsigned nnodes;
+	unsigned *node_os;
+	unsigned *distances;
 };
+
+/* Take the host's source, memory_assumed and distances into a new plan. */
+int plan_set_host(struct tmap_plan *p, const struct tmap_topology *t);
+/* The host distance between two nodes (OS indexes); 0 when the host reports none. */
+unsigned plan_distance(const struct tmap_plan *p, unsigned from_os, unsigned to_os);
 
 /* Free n moves and their array. */
 void plan_moves_free(struct plan_move *moves, size_t n);

@@ -233,8 +233,54 @@ tmap_plan_free(struct tmap_plan *p)
 	free(p->rejected_reasons);
 	free(p->host);
 	free(p->state_path);
+	free(p->node_os);
+	free(p->distances);
 	free(p);
 	return NULL;
+}
+
+int
+plan_set_host(struct tmap_plan *p, const struct tmap_topology *t)
+{
+	size_t n = t->nnodes;
+
+	p->memory_assumed = t->memory_assumed;
+	if (!(p->host = strdup(t->source)))
+		return -ENOMEM;
+	if (!t->distances || n == 0)
+		return 0;
+	p->node_os = calloc(n, sizeof(*p->node_os));
+	p->distances = malloc(n * n * sizeof(*p->distances));
+	if (!p->node_os || !p->distances)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		p->node_os[i] = t->nodes[i].os_index;
+	memcpy(p->distances, t->distances, n * n * sizeof(*p->distances));
+	p->nnodes = (unsigned)n;
+	return 0;
+}
+
+static int
+plan_node_index(const struct tmap_plan *p, unsigned os)
+{
+	for (unsigned i = 0; i < p->nnodes; i++)
+		if (p->node_os[i] == os)
+			return (int)i;
+	return -1;
+}
+
+unsigned
+plan_distance(const struct tmap_plan *p, unsigned from_os, unsigned to_os)
+{
+	int a, b;
+
+	if (!p->distances)
+		return 0;
+	a = plan_node_index(p, from_os);
+	b = plan_node_index(p, to_os);
+	if (a < 0 || b < 0)
+		return 0;
+	return p->distances[(unsigned)a * p->nnodes + (unsigned)b];
 }
 
 static const struct plan_guest *
