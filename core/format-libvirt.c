@@ -94,11 +94,8 @@ format_numatune(const struct plan_guest *g, FILE *out)
 	fputs("  </numatune>\n", out);
 }
 
-/*
- * The host's distances between the nodes under the guest's cells, so the guest weighs its
- * cells as the host weighs their nodes; two cells on one node are that node's local distance
- * apart. Nothing when the host reports no distances: no number made up.
- */
+/* The host's distances between the nodes under the guest's cells, so the guest weighs its
+ * cells as the host weighs their nodes (when they make a valid table: plan.c). */
 static void
 format_cell_distances(const struct tmap_plan *plan, const struct plan_guest *g, unsigned c,
 		      FILE *out)
@@ -113,7 +110,7 @@ format_cell_distances(const struct tmap_plan *plan, const struct plan_guest *g, 
 static void
 format_cpu(const struct tmap_plan *plan, const struct plan_guest *g, FILE *out)
 {
-	bool distances = g->ncells > 1 && plan->distances;
+	bool distances = plan_guest_distances_valid(plan, g);
 
 	fputs("  <cpu>\n", out);
 	fprintf(out, "    <topology sockets='%u' dies='1' cores='%u' threads='%u'/>\n", g->sockets,

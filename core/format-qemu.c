@@ -61,12 +61,12 @@ put_numa_cpus(FILE *out, const char *list)
 
 static void format_devices(const struct plan_guest *g, FILE *out);
 
-/* Every pair of cells at the host's distance between their nodes (two cells on one node: its
- * local distance); nothing when the host reports no distances. */
+/* Every pair of cells at the host's distance between their nodes, when they make a valid
+ * table (plan.c); nothing otherwise. */
 static void
 format_distances(const struct tmap_plan *plan, const struct plan_guest *g, FILE *out)
 {
-	if (g->ncells < 2 || !plan->distances)
+	if (!plan_guest_distances_valid(plan, g))
 		return;
 	for (unsigned i = 0; i < g->ncells; i++)
 		for (unsigned j = 0; j < g->ncells; j++)

@@ -394,6 +394,8 @@ struct tmap_plan {
 int plan_set_host(struct tmap_plan *p, const struct tmap_topology *t);
 /* The host distance between two nodes (OS indexes); 0 when the host reports none. */
 unsigned plan_distance(const struct tmap_plan *p, unsigned from_os, unsigned to_os);
+/* Can the guest be told its cells' distances? See plan.c. */
+bool plan_guest_distances_valid(const struct tmap_plan *p, const struct plan_guest *g);
 
 /* Free n moves and their array. */
 void plan_moves_free(struct plan_move *moves, size_t n);

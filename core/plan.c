@@ -283,6 +283,28 @@ plan_distance(const struct tmap_plan *p, unsigned from_os, unsigned to_os)
 	return p->distances[(unsigned)a * p->nnodes + (unsigned)b];
 }
 
+/*
+ * A guest gets its cells' distances only when they make an ACPI SLIT: 10 from a cell to
+ * itself, 11 to 255 between two cells. libvirt refuses any other value, and Linux drops a
+ * whole table with one (slit_valid()). So two cells on one host node, whose true distance is
+ * the local 10, leave the guest without distances, as a host without them does: nothing
+ * false is said.
+ */
+bool
+plan_guest_distances_valid(const struct tmap_plan *p, const struct plan_guest *g)
+{
+	if (g->ncells < 2 || !p->distances)
+		return false;
+	for (unsigned i = 0; i < g->ncells; i++)
+		for (unsigned j = 0; j < g->ncells; j++) {
+			unsigned d = plan_distance(p, g->cells[i].node, g->cells[j].node);
+
+			if (i == j ? d != 10 : d <= 10 || d > 255)
+				return false;
+		}
+	return true;
+}
+
 static const struct plan_guest *
 guest_at(const struct tmap_plan *p, size_t i)
 {
