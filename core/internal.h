@@ -293,6 +293,12 @@ int memory_mode_from_name(const char *s);
 int parse_size_mib(const char *s, uint64_t *ret);
 /* A hugepage size: "2M", "1G", "2048" (KiB), "2048k"; a power of two of 8 KiB or more. */
 int parse_page_kib(const char *s, uint64_t *ret);
+/* Is this hugepages value "large" or "any", a size the placement chooses? */
+static inline bool
+page_size_chosen(uint64_t page_kib)
+{
+	return page_kib == TMAP_HUGEPAGES_LARGE || page_kib == TMAP_HUGEPAGES_ANY;
+}
 
 /* ------------------------------------------------------------------------------------- */
 /* plan.c: the solver's output */
