@@ -8,9 +8,8 @@
  */
 #include "solver.h"
 
-/* Does every cell's memory come in whole pages of this size? */
-static int
-whole_pages(const struct tmap_guest *g, uint64_t page_kib, bool *ret)
+int
+solver_whole_pages(const struct tmap_guest *g, uint64_t page_kib, bool *ret)
 {
 	struct guest_cells cells = {0};
 	bool whole = true;
@@ -66,7 +65,7 @@ solver_place(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg
 	for (unsigned k = t->npage_sizes; k-- > 0;) {
 		bool whole;
 
-		r = whole_pages(g, t->page_kib[k], &whole);
+		r = solver_whole_pages(g, t->page_kib[k], &whole);
 		if (r < 0)
 			return r;
 		if (!whole)

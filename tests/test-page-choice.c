@@ -106,6 +106,40 @@ any_falls_back_large_refuses(void **state)
 	expect_size("synthetic:numa:2 core:2 pu:2", "any", 1024, 1, 0, NULL);
 }
 
+/*
+ * Making room for a "large" guest: a and b (3 isolated vcpus each, 3 whole cores) fill node
+ * 0's 12 PUs, node 1 is empty. n's 8 vcpus in 2 GiB of hugepages fit node 0 alone (node 1 has
+ * 1 GiB of 2 MiB pages): both move to node 1, and n takes node 0's 1 GiB pages.
+ */
+static void
+room_for_large(void **state)
+{
+	struct tmap_topology *t = test_topology(HUGE_HOST);
+	struct tmap_guests *g = test_guests(
+		"[{\"name\": \"a\", \"vcpus\": 3, \"thread_policy\": \"isolate\"},"
+		" {\"name\": \"b\", \"vcpus\": 3, \"thread_policy\": \"isolate\"},"
+		" {\"name\": \"n\", \"vcpus\": 8, \"memory_mib\": 2048, \"hugepages\": \"large\"}]");
+	struct tmap_host *h = NULL;
+	struct tmap_plan *p = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(tmap_host_place(h, tmap_guests_get(g, i), &p, &err), 0);
+		assert_int_equal(tmap_plan_cell_node(p, 0, 0), 0);
+		p = tmap_plan_free(p);
+	}
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 2), &p, &err), -ENOSPC);
+	assert_int_equal(tmap_host_make_room(h, tmap_guests_get(g, 2), NULL, &p, &err), 0);
+	assert_int_equal(tmap_plan_hugepage_kib(p, 0), GIB_KIB);
+	assert_int_equal(tmap_plan_cell_node(p, 0, 0), 0);
+	assert_true(tmap_plan_move_count(p) > 0);
+	tmap_plan_free(p);
+	tmap_host_free(h);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
 /* Every format shows the size chosen as it shows one asked for. */
 static void
 formats_show_the_size(void **state)
@@ -158,6 +192,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(large_takes_the_largest_that_fits),
 	    cmocka_unit_test(any_falls_back_large_refuses),
+	    cmocka_unit_test(room_for_large),
 	    cmocka_unit_test(formats_show_the_size),
 	    cmocka_unit_test(spec_keeps_the_word),
 	};
