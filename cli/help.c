@@ -85,7 +85,9 @@ const char topology_help[] =
 	"  --iothreads N          number of iothreads (default 0)\n" \
 	"  --memory-mode M        strict (default), preferred, interleave or restrictive\n" \
 	"  --hugepages SIZE       back the memory with hugepages of this size: 2M, 1G or\n" \
-	"                         2048 (KiB), taken whole from the nodes' pools\n" \
+	"                         2048 (KiB), taken whole from the nodes' pools; large: the\n" \
+	"                         largest size whose pools hold it; any: the same, else\n" \
+	"                         normal pages\n" \
 	"  --shares N             cpu shares\n" \
 	"  --period US            CFS period in microseconds\n" \
 	"  --quota US             CFS quota in microseconds, or -1 for unlimited\n" \

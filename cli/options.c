@@ -187,6 +187,10 @@ parse_page_option(const char *option, const char *arg, uint64_t *ret)
 	unsigned shift = 0;
 	uint64_t v;
 
+	if (strcmp(arg, "large") == 0 || strcmp(arg, "any") == 0) {
+		*ret = arg[0] == 'l' ? TMAP_HUGEPAGES_LARGE : TMAP_HUGEPAGES_ANY;
+		return EXIT_OK;
+	}
 	if (parse_digits(&p, &v) && v > 0 && v <= (UINT64_C(1) << 34)) {
 		if (*p == 'M' || *p == 'm')
 			shift = 10;
@@ -201,7 +205,7 @@ parse_page_option(const char *option, const char *arg, uint64_t *ret)
 		}
 	}
 	return fail(EXIT_USAGE,
-		    "%s: '%s' is not a hugepage size such as 2M, 1G or 2048 (KiB): a power of two from 8 KiB to 16 GiB",
+		    "%s: '%s' is not a hugepage size such as 2M, 1G or 2048 (KiB): a power of two from 8 KiB to 16 GiB; or large or any",
 		    option, arg);
 }
 

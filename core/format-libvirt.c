@@ -94,9 +94,24 @@ format_numatune(const struct plan_guest *g, FILE *out)
 	fputs("  </numatune>\n", out);
 }
 
+/* The host's distances between the nodes under the guest's cells, so the guest weighs its
+ * cells as the host weighs their nodes (when they make a valid table: plan.c). */
 static void
-format_cpu(const struct plan_guest *g, FILE *out)
+format_cell_distances(const struct tmap_plan *plan, const struct plan_guest *g, unsigned c,
+		      FILE *out)
 {
+	fputs(">\n        <distances>\n", out);
+	for (unsigned j = 0; j < g->ncells; j++)
+		fprintf(out, "          <sibling id='%u' value='%u'/>\n", j,
+			plan_distance(plan, g->cells[c].node, g->cells[j].node));
+	fputs("        </distances>\n      </cell>\n", out);
+}
+
+static void
+format_cpu(const struct tmap_plan *plan, const struct plan_guest *g, FILE *out)
+{
+	bool distances = plan_guest_distances_valid(plan, g);
+
 	fputs("  <cpu>\n", out);
 	fprintf(out, "    <topology sockets='%u' dies='1' cores='%u' threads='%u'/>\n", g->sockets,
 		g->cores, g->threads);
@@ -108,7 +123,11 @@ format_cpu(const struct plan_guest *g, FILE *out)
 		fprintf(out, "      <cell id='%u'", c);
 		if (*cell->vcpus_list)
 			fprintf(out, " cpus='%s'", cell->vcpus_list);
-		fprintf(out, " memory='%llu' unit='MiB'/>\n", (unsigned long long)cell->memory_mib);
+		fprintf(out, " memory='%llu' unit='MiB'", (unsigned long long)cell->memory_mib);
+		if (distances)
+			format_cell_distances(plan, g, c, out);
+		else
+			fputs("/>\n", out);
 	}
 	fputs("    </numa>\n", out);
 	fputs("  </cpu>\n", out);
@@ -180,7 +199,7 @@ format_plan_libvirt(const struct tmap_plan *plan, FILE *out, struct tmap_error *
 		format_memory_backing(g, out);
 		format_cputune(g, out);
 		format_numatune(g, out);
-		format_cpu(g, out);
+		format_cpu(plan, g, out);
 		format_devices(g, out);
 	}
 	if (fflush(out) != 0 || ferror(out))

@@ -61,8 +61,21 @@ put_numa_cpus(FILE *out, const char *list)
 
 static void format_devices(const struct plan_guest *g, FILE *out);
 
+/* Every pair of cells at the host's distance between their nodes, when they make a valid
+ * table (plan.c); nothing otherwise. */
 static void
-format_guest(const struct plan_guest *g, FILE *out)
+format_distances(const struct tmap_plan *plan, const struct plan_guest *g, FILE *out)
+{
+	if (!plan_guest_distances_valid(plan, g))
+		return;
+	for (unsigned i = 0; i < g->ncells; i++)
+		for (unsigned j = 0; j < g->ncells; j++)
+			fprintf(out, "-numa dist,src=%u,dst=%u,val=%u\n", i, j,
+				plan_distance(plan, g->cells[i].node, g->cells[j].node));
+}
+
+static void
+format_guest(const struct tmap_plan *plan, const struct plan_guest *g, FILE *out)
 {
 	const char *policy = qemu_policy(g->memory_mode);
 
@@ -96,6 +109,7 @@ format_guest(const struct plan_guest *g, FILE *out)
 		put_numa_cpus(out, g->cells[c].vcpus_list);
 		fprintf(out, ",memdev=ram-node%u\n", c);
 	}
+	format_distances(plan, g, out);
 	/* Named as libvirt names them, so a backend finds "iothread1" in query-iothreads
 	 * whichever way the guest was started. */
 	for (unsigned k = 1; k <= g->iothreads; k++)
@@ -143,7 +157,7 @@ int
 format_plan_qemu(const struct tmap_plan *plan, FILE *out, struct tmap_error *err)
 {
 	for (size_t i = 0; i < plan->nguests; i++)
-		format_guest(&plan->guests[i], out);
+		format_guest(plan, &plan->guests[i], out);
 	if (fflush(out) != 0 || ferror(out))
 		return tmap_error_set(err, -EIO,
 				      "cannot write the QEMU options of the plan for '%s'",

@@ -172,7 +172,8 @@ parse_cells(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *arr)
 	return 0;
 }
 
-/* "hugepages": "2M", "1G", "2048k", or an integer in KiB as libvirt's <page size=.../>. */
+/* "hugepages": "2M", "1G", "2048k", an integer in KiB as libvirt's <page size=.../>, or
+ * "large" or "any" (Nova's hw:mem_page_size). */
 static int
 json_page_size(struct json_ctx *ctx, struct json_object *val, struct tmap_guest *g)
 {
@@ -188,7 +189,7 @@ json_page_size(struct json_ctx *ctx, struct json_object *val, struct tmap_guest 
 	}
 	if (r < 0)
 		return field_error(ctx, "hugepages", val,
-				   "is not a hugepage size such as \"2M\", \"1G\" or 2048 (KiB): a power of two from 8 KiB to 16 GiB");
+				   "is not a hugepage size such as \"2M\", \"1G\" or 2048 (KiB): a power of two from 8 KiB to 16 GiB; or \"large\" or \"any\"");
 	return tmap_guest_set_hugepages(g, kib);
 }
 

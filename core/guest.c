@@ -136,6 +136,10 @@ parse_page_kib(const char *s, uint64_t *ret)
 {
 	uint64_t v;
 
+	if (streq(s, "large") || streq(s, "any")) {
+		*ret = streq(s, "large") ? TMAP_HUGEPAGES_LARGE : TMAP_HUGEPAGES_ANY;
+		return 0;
+	}
 	if (parse_scaled(s, "KMG", &v) < 0 || v < TMAP_HUGEPAGE_KIB_MIN ||
 	    v > TMAP_HUGEPAGE_KIB_MAX || (v & (v - 1)))
 		return -EINVAL;
@@ -311,7 +315,7 @@ tmap_guest_set_memory_mib(struct tmap_guest *g, uint64_t memory_mib)
 int
 tmap_guest_set_hugepages(struct tmap_guest *g, uint64_t page_kib)
 {
-	if (!g || (page_kib && (page_kib < TMAP_HUGEPAGE_KIB_MIN ||
+	if (!g || (page_kib && !page_size_chosen(page_kib) && (page_kib < TMAP_HUGEPAGE_KIB_MIN ||
 				page_kib > TMAP_HUGEPAGE_KIB_MAX || (page_kib & (page_kib - 1)))))
 		return -EINVAL;
 	g->page_kib = page_kib;
@@ -597,7 +601,8 @@ validate_hugepages(const struct tmap_guest *g, struct tmap_error *err)
 	char size[32];
 	int r = 0;
 
-	if (!g->page_kib)
+	/* A size the placement chooses is checked there, for each size it tries. */
+	if (!g->page_kib || page_size_chosen(g->page_kib))
 		return 0;
 	page_size_text(g->page_kib, size, sizeof(size));
 	if (guest_resolve_counts(g, &cells) < 0)

@@ -176,9 +176,7 @@ plan_new(const struct tmap_topology *t, size_t nguests, struct tmap_plan **ret)
 {
 	struct tmap_plan *plan = calloc(1, sizeof(*plan));
 
-	if (plan)
-		plan->memory_assumed = t->memory_assumed;
-	if (!plan || !(plan->host = strdup(t->source)) ||
+	if (!plan || plan_set_host(plan, t) < 0 ||
 	    !(plan->guests = calloc(nguests ? nguests : 1, sizeof(*plan->guests)))) {
 		tmap_plan_free(plan);
 		return -ENOMEM;
@@ -246,6 +244,15 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
  * (their vcpus and memory), policies, page size and devices? Then its PUs and nodes still answer g.
  * Cells the solver proposed for a guest without any stand for the whole guest.
  */
+/* A size the placement chose answers "large" when it is a hugepage size, "any" always. */
+static bool
+page_answers(uint64_t planned, uint64_t asked)
+{
+	if (asked == TMAP_HUGEPAGES_LARGE)
+		return planned != 0;
+	return asked == TMAP_HUGEPAGES_ANY || planned == asked;
+}
+
 static bool
 plan_answers(const struct tmap_topology *t, const struct plan_guest *pg,
 	     const struct tmap_guest *g, const struct guest_cells *cells)
@@ -255,7 +262,7 @@ plan_answers(const struct tmap_topology *t, const struct plan_guest *pg,
 	if (pg->vcpus != g->vcpus || pg->sockets != g->sockets || pg->cores != g->cores ||
 	    pg->threads != g->threads || pg->cpu_policy != g->cpu_policy ||
 	    pg->thread_policy != g->thread_policy || pg->emulator_policy != g->emulator_policy ||
-	    pg->page_kib != g->page_kib || pg->memory_mib != tmap_guest_memory_mib(g))
+	    !page_answers(pg->page_kib, g->page_kib) || pg->memory_mib != tmap_guest_memory_mib(g))
 		return false;
 	if (pg->cells_proposed && cells->implied)
 		return true;

@@ -293,6 +293,12 @@ int memory_mode_from_name(const char *s);
 int parse_size_mib(const char *s, uint64_t *ret);
 /* A hugepage size: "2M", "1G", "2048" (KiB), "2048k"; a power of two of 8 KiB or more. */
 int parse_page_kib(const char *s, uint64_t *ret);
+/* Is this hugepages value "large" or "any", a size the placement chooses? */
+static inline bool
+page_size_chosen(uint64_t page_kib)
+{
+	return page_kib == TMAP_HUGEPAGES_LARGE || page_kib == TMAP_HUGEPAGES_ANY;
+}
 
 /* ------------------------------------------------------------------------------------- */
 /* plan.c: the solver's output */
@@ -384,7 +390,20 @@ struct tmap_plan {
 	char **rejected_names, **rejected_reasons;
 	char *state_path;		/* placed around this state's guests (a session), or NULL */
 	size_t state_guests;		/* how many it recorded */
+	/* The host's node distances, so a format can tell each guest how far apart its cells
+	 * are: nnodes x nnodes in the order of node_os (OS indexes); NULL when the host reports
+	 * none. */
+	unsigned nnodes;
+	unsigned *node_os;
+	unsigned *distances;
 };
+
+/* Take the host's source, memory_assumed and distances into a new plan. */
+int plan_set_host(struct tmap_plan *p, const struct tmap_topology *t);
+/* The host distance between two nodes (OS indexes); 0 when the host reports none. */
+unsigned plan_distance(const struct tmap_plan *p, unsigned from_os, unsigned to_os);
+/* Can the guest be told its cells' distances? See plan.c. */
+bool plan_guest_distances_valid(const struct tmap_plan *p, const struct plan_guest *g);
 
 /* Free n moves and their array. */
 void plan_moves_free(struct plan_move *moves, size_t n);

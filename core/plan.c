@@ -233,8 +233,76 @@ tmap_plan_free(struct tmap_plan *p)
 	free(p->rejected_reasons);
 	free(p->host);
 	free(p->state_path);
+	free(p->node_os);
+	free(p->distances);
 	free(p);
 	return NULL;
+}
+
+int
+plan_set_host(struct tmap_plan *p, const struct tmap_topology *t)
+{
+	size_t n = t->nnodes;
+
+	p->memory_assumed = t->memory_assumed;
+	if (!(p->host = strdup(t->source)))
+		return -ENOMEM;
+	if (!t->distances || n == 0)
+		return 0;
+	p->node_os = calloc(n, sizeof(*p->node_os));
+	p->distances = malloc(n * n * sizeof(*p->distances));
+	if (!p->node_os || !p->distances)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		p->node_os[i] = t->nodes[i].os_index;
+	memcpy(p->distances, t->distances, n * n * sizeof(*p->distances));
+	p->nnodes = (unsigned)n;
+	return 0;
+}
+
+static int
+plan_node_index(const struct tmap_plan *p, unsigned os)
+{
+	for (unsigned i = 0; i < p->nnodes; i++)
+		if (p->node_os[i] == os)
+			return (int)i;
+	return -1;
+}
+
+unsigned
+plan_distance(const struct tmap_plan *p, unsigned from_os, unsigned to_os)
+{
+	int a, b;
+
+	if (!p->distances)
+		return 0;
+	a = plan_node_index(p, from_os);
+	b = plan_node_index(p, to_os);
+	if (a < 0 || b < 0)
+		return 0;
+	return p->distances[(unsigned)a * p->nnodes + (unsigned)b];
+}
+
+/*
+ * A guest gets its cells' distances only when they make an ACPI SLIT: 10 from a cell to
+ * itself, 11 to 255 between two cells. libvirt refuses any other value, and Linux drops a
+ * whole table with one (slit_valid()). So two cells on one host node, whose true distance is
+ * the local 10, leave the guest without distances, as a host without them does: nothing
+ * false is said.
+ */
+bool
+plan_guest_distances_valid(const struct tmap_plan *p, const struct plan_guest *g)
+{
+	if (g->ncells < 2 || !p->distances)
+		return false;
+	for (unsigned i = 0; i < g->ncells; i++)
+		for (unsigned j = 0; j < g->ncells; j++) {
+			unsigned d = plan_distance(p, g->cells[i].node, g->cells[j].node);
+
+			if (i == j ? d != 10 : d <= 10 || d > 255)
+				return false;
+		}
+	return true;
 }
 
 static const struct plan_guest *

@@ -224,12 +224,57 @@ commit_answer(struct room *r, const struct room_result *res, struct tmap_plan **
 	return 0;
 }
 
+/*
+ * A guest that leaves its page size to the placement ("large", "any"): room for each size in
+ * turn, largest first as solver-pages.c places it, then normal pages for "any". The search
+ * and the answer's placement see *sized, g with the size tried.
+ */
+static int
+run_sizes(struct room *r, struct tmap_host *h, const struct tmap_guest *g,
+	  struct tmap_guest *sized, const struct room_config *cfg, struct room_result *res)
+{
+	const struct tmap_topology *t = host_solver(h)->t;
+	unsigned k = t->npage_sizes;
+	bool tried = false;
+	int e = 0;
+
+	*sized = *g;	/* shallow: read only, its pointers are g's */
+	if (!page_size_chosen(g->page_kib))
+		return room_run(r, h, g, cfg, res);
+	for (;;) {
+		bool whole = true;
+
+		if (k > 0)
+			sized->page_kib = t->page_kib[--k];
+		else if (g->page_kib == TMAP_HUGEPAGES_ANY && sized->page_kib)
+			sized->page_kib = 0;
+		else if (!tried) {
+			res->lower = INF;	/* no size the guest comes whole in */
+			return e;
+		} else
+			return e;
+		if (sized->page_kib && (e = solver_whole_pages(g, sized->page_kib, &whole)) < 0)
+			return e;
+		if (!whole)
+			continue;
+		if (tried) {
+			room_clear(r);
+			*r = (struct room){0};
+		}
+		tried = true;
+		e = room_run(r, h, sized, cfg, res);
+		if (e < 0 || res->found)
+			return e;
+	}
+}
+
 int
 tmap_host_make_room(struct tmap_host *h, const struct tmap_guest *g,
 		    const struct tmap_room_options *options, struct tmap_plan **ret,
 		    struct tmap_error *err)
 {
-	struct room_result res;
+	struct room_result res = {0};
+	struct tmap_guest sized;
 	struct room_config cfg;
 	struct room r = {0};
 	struct tmap_error why = {0};
@@ -254,7 +299,7 @@ tmap_host_make_room(struct tmap_host *h, const struct tmap_guest *g,
 				      "%s (room is made for dedicated guests only: shared guests float over the pool)",
 				      why.message);
 	host_solver(h)->err = NULL;
-	e = room_run(&r, h, g, &cfg, &res);
+	e = run_sizes(&r, h, g, &sized, &cfg, &res);
 	if (e == 0 && res.found)
 		e = commit_answer(&r, &res, ret, err);
 	else if (e == 0 && res.lower >= INF)

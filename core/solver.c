@@ -751,7 +751,8 @@ take_emulator(struct solver *s, const struct decision *dec, struct plan_guest *p
 }
 
 int
-solver_place(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg, bool decide_only)
+solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
+		   bool decide_only)
 {
 	struct guest_cells *cells = &s->cells;
 	struct decision dec = {0};

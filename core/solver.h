@@ -145,6 +145,12 @@ void solver_mark_restore(struct solver *s, struct solver_mark *m);
  */
 int solver_place(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
 		 bool decide_only);
+/* The same for a guest whose hugepage size is not left to the placement ("large", "any":
+ * solver-pages.c tries the sizes with it). */
+int solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg,
+		       bool decide_only);
+/* Does every cell of g come in whole pages of this size (KiB)? 0 or -ENOMEM. */
+int solver_whole_pages(const struct tmap_guest *g, uint64_t page_kib, bool *ret);
 /* The decision solver_place() would make, with the host and its recent requests untouched:
  * a question is not a request. */
 int solver_decide(struct solver *s, const struct tmap_guest *g);

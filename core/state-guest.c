@@ -462,7 +462,9 @@ spec_new(const struct spec_fields *f)
 	add_str(o, "memory_mode", memory_mode_name(f->memory));
 	if (f->iothreads)
 		add_uint(o, "iothreads", f->iothreads);
-	if (f->page_kib)
+	if (page_size_chosen(f->page_kib))
+		add_str(o, "hugepages", f->page_kib == TMAP_HUGEPAGES_LARGE ? "large" : "any");
+	else if (f->page_kib)
 		add_uint(o, "hugepages", f->page_kib);
 	if (f->shares || f->period || f->quota) {
 		struct json_object *qos = json_object_new_object();

@@ -666,13 +666,12 @@ tmap_host_guest_plan(const struct tmap_host *h, const char *name, struct tmap_pl
 		if (!streq(tmap_host_guest_name(h, i), name))
 			continue;
 		plan = calloc(1, sizeof(*plan));
-		if (!plan || !(plan->host = strdup(host_topology(h)->source)) ||
+		if (!plan || plan_set_host(plan, host_topology(h)) < 0 ||
 		    !(plan->guests = calloc(1, sizeof(*plan->guests)))) {
 			tmap_plan_free(plan);
 			return tmap_error_set(err, -ENOMEM, "out of memory");
 		}
 		plan->nguests = 1;
-		plan->memory_assumed = host_topology(h)->memory_assumed;
 		r = plan_guest_copy(&plan->guests[0], host_guest_plan_at(h, i));
 		if (r < 0) {
 			tmap_plan_free(plan);

@@ -439,6 +439,19 @@ check_numa(const struct tmap_plan *plan, size_t gi, xmlDocPtr dom, json_object *
 	}
 	if (!hwloc_bitmap_isequal(seen, all))
 		fail_msg("the cells do not hold exactly the vcpus 0-%u", vcpus - 1);
+	/* Distances: every cell to every cell when the host has them for distinct nodes (10 to
+	 * itself), else none. */
+	for (unsigned c = 0; c < ncells; c++) {
+		long want = plan_guest_distances_valid(plan, &plan->guests[gi]) ? ncells : 0;
+
+		assert_int_equal(xpath_count(dom, "/domain/cpu/numa/cell[@id='%u']/distances/sibling", c),
+				 want);
+		if (want) {
+			snprintf(expr, sizeof(expr),
+				 "/domain/cpu/numa/cell[@id='%u']/distances/sibling[@id='%u']/@value", c, c);
+			expect_xpath_int(dom, 10, expr);
+		}
+	}
 	assert_int_equal(memory, spec_int(spec, "memory_mib", 1024));
 }
 
@@ -611,6 +624,16 @@ test_hugepages(void **state)
 }
 
 static void
+test_distances(void **state)
+{
+	/* host-4n's distances (10, 12, 21, 31) between four cells; then cells sharing nodes. */
+	char host[4096];
+
+	snprintf(host, sizeof(host), "%s", test_data("host-4n.xml"));
+	check_plan(host, "libvirt-distances.json");
+}
+
+static void
 test_devices(void **state)
 {
 	char host[4096];
@@ -655,7 +678,7 @@ main(void)
 	    cmocka_unit_test(test_shared_guest),	cmocka_unit_test(test_isolated_emulator),
 	    cmocka_unit_test(test_real_numbering),	cmocka_unit_test(test_name_in_comment),
 	    cmocka_unit_test(test_deterministic),	cmocka_unit_test(test_hugepages),
-	    cmocka_unit_test(test_devices),
+	    cmocka_unit_test(test_devices),	cmocka_unit_test(test_distances),
 	};
 
 	if (access(VIRT_XML_VALIDATE, X_OK) < 0 || access(VIRSH, X_OK) < 0) {

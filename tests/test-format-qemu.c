@@ -477,6 +477,22 @@ test_split_ranges(void **state)
 	check_plan(*state, "synthetic:numa:1 core:12 pu:1", json);
 }
 
+/* A guest told host-4n's distances between its four cells (-numa dist): QEMU must take them.
+ * Under 'restrictive' the backends bind no host node, so this machine's single node does. */
+static void
+test_distances(void **state)
+{
+	static const char json[] =
+		"{\"name\": \"q-far\", \"vcpus\": 20, \"memory_mib\": 256, \"memory_mode\": \"restrictive\", "
+		"\"cells\": [{\"cpus\": \"0-7\"}, {\"cpus\": \"8-12\"}, {\"cpus\": \"13-16\"}, {\"cpus\": \"17-19\"}]}";
+	char host[4096];
+
+	if (!test_have_qemu())
+		skip();
+	snprintf(host, sizeof(host), "%s", test_data("host-4n.xml"));
+	check_plan(*state, host, json);
+}
+
 /* A guest in 2 MiB pages, from a pool of node 0 grown for the test: QEMU takes the
  * memfd backends, binds them, and the memory really is hugepages. */
 static void
@@ -507,6 +523,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_live_memory_modes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_split_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_live_hugepages, setup, teardown_pool),
+	    cmocka_unit_test_setup_teardown(test_distances, setup, teardown),
 	};
 
 	signal(SIGTERM, on_signal);

@@ -389,6 +389,11 @@ struct tmap_guest;
 /** Hugepage sizes a guest may ask for, in KiB: powers of two from 8 KiB to 16 GiB. */
 #define TMAP_HUGEPAGE_KIB_MIN 8
 #define TMAP_HUGEPAGE_KIB_MAX (16ULL << 20)
+/** tmap_guest_set_hugepages(): the largest page size whose free pages hold every cell on its
+ *  node, refused when no pool does (Nova's hw:mem_page_size "large"). */
+#define TMAP_HUGEPAGES_LARGE UINT64_MAX
+/** tmap_guest_set_hugepages(): as TMAP_HUGEPAGES_LARGE, else normal pages (Nova's "any"). */
+#define TMAP_HUGEPAGES_ANY (UINT64_MAX - 1)
 /** QoS ranges, those of libvirt's cputune, so that a plan never holds a value it refuses. */
 #define TMAP_QOS_SHARES_MIN 2
 #define TMAP_QOS_SHARES_MAX 262144
@@ -460,7 +465,9 @@ TMAP_EXPORT unsigned tmap_guest_cell_count(const struct tmap_guest *guest);
 
 /**
  * @param guest the guest.
- * @return the hugepage size backing its memory in KiB, or 0 for normal pages.
+ * @return the hugepage size backing its memory in KiB, 0 for normal pages, or
+ *         TMAP_HUGEPAGES_LARGE or TMAP_HUGEPAGES_ANY as set (the plan has the size chosen:
+ *         tmap_plan_hugepage_kib()).
  */
 TMAP_EXPORT uint64_t tmap_guest_hugepages(const struct tmap_guest *guest);
 
@@ -506,7 +513,8 @@ TMAP_EXPORT int tmap_guest_set_memory_mib(struct tmap_guest *guest, uint64_t mem
  * multiple of the page size (tmap_guest_validate() checks it).
  * @param guest the guest.
  * @param page_kib the page size in KiB (2048, 1048576), a power of two from
- *        TMAP_HUGEPAGE_KIB_MIN to TMAP_HUGEPAGE_KIB_MAX; 0 for normal pages (the default).
+ *        TMAP_HUGEPAGE_KIB_MIN to TMAP_HUGEPAGE_KIB_MAX; 0 for normal pages (the default);
+ *        TMAP_HUGEPAGES_LARGE or TMAP_HUGEPAGES_ANY to let the placement choose the size.
  * @return 0 or -EINVAL.
  */
 TMAP_EXPORT int tmap_guest_set_hugepages(struct tmap_guest *guest, uint64_t page_kib);
