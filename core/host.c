@@ -87,6 +87,19 @@ record(struct tmap_host *h, const struct plan_guest *pg)
 	return 0;
 }
 
+/* The placed guest holding a PU, for the solver's messages (solver.holder). */
+static const char *
+holder_of(const void *ctx, unsigned pu)
+{
+	const struct tmap_host *h = ctx;
+
+	for (size_t i = 0; i < h->nguests; i++)
+		if (hwloc_bitmap_isset(h->guests[i].plan.held, pu) ||
+		    hwloc_bitmap_isset(h->guests[i].plan.emulator, pu))
+			return h->guests[i].plan.name;
+	return NULL;
+}
+
 static int
 host_init_options(const struct tmap_solve_options *o, struct tmap_solve_options *opts,
 		  struct tmap_error *err)
@@ -131,6 +144,8 @@ tmap_host_new(const struct tmap_topology *t, const struct tmap_solve_options *o,
 		return r;
 	}
 	h->s.err = NULL;
+	h->s.holder = holder_of;
+	h->s.holder_ctx = h;
 	*ret = h;
 	return 0;
 }
