@@ -475,7 +475,7 @@ shape_conflict(const char *cmd, const char *backend, const struct tmap_guest *g,
  * The inline options given with no --name and no guest file, on top of the guest the backend
  * read from the target (a running domain or QEMU). Policy options (--cpu-policy,
  * --thread-policy, --emulator, --memory-mode, --shares, --period, --quota,
- * --cells-share-nodes) override what it
+ * --cells-share-nodes, --pus) override what it
  * read. Shape options (--vcpus, --sockets, --cores, --threads, --memory, --cells,
  * --iothreads) are what the guest already is: one that matches is accepted, one that does
  * not is refused, as no plan can change them. --cell is refused: the cells are the guest's.

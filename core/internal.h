@@ -241,8 +241,10 @@ struct tmap_guest {
 	struct guest_device *devices;
 	bool pinned;		/* never moved to make room for another guest */
 	bool cells_share_nodes;	/* more cells than nodes with CPUs: cells may share nodes */
-	hwloc_bitmap_t pus;	/* host PUs to pin to exactly, vcpu i on the i-th; NULL: any */
-	char *pus_list;		/* the same as given, for messages */
+	hwloc_bitmap_t pus;	/* host PUs to pin to exactly; NULL: any */
+	unsigned *pu_order;	/* the same in the order written: vcpu i runs on pu_order[i] */
+	unsigned npus;
+	char *pus_list;		/* the list as given, for messages */
 };
 
 const char *dev_policy_name(enum dev_policy p);

@@ -106,25 +106,25 @@ check_guest_cores(const struct solver *s, const struct tmap_guest *g, const unsi
 	return 0;
 }
 
-/* The PUs asked: each free for this guest, the thread policy kept; pin[v] the PU of vcpu v. */
+/* The PUs asked, in the order written: each free for this guest, the thread policy kept;
+ * pin[v] the PU of vcpu v. */
 static int
 check_pus(const struct solver *s, const struct tmap_guest *g, const struct demand *d,
 	  unsigned *pin)
 {
-	unsigned pu, v = 0;
 	char why[192];
 	int r = 0;
 
-	hwloc_bitmap_foreach_begin(pu, g->pus)
-	{
+	for (unsigned v = 0; v < g->vcpus; v++) {
+		unsigned pu = g->pu_order[v];
+
 		if (pu_refusal(s, pu, why, sizeof(why)))
 			return tmap_error_set(s->err, -ENOSPC, "guest '%s': pus '%s': %s", g->name,
 					      g->pus_list, why);
 		if (d->policy != TMAP_THREAD_PREFER && (r = check_core(s, g, d, pu)) < 0)
 			return r;
-		pin[v++] = pu;
+		pin[v] = pu;
 	}
-	hwloc_bitmap_foreach_end();
 	if (d->policy == TMAP_THREAD_REQUIRE && g->threads > 1)
 		return check_guest_cores(s, g, pin);
 	return 0;

@@ -589,8 +589,9 @@ TMAP_EXPORT int tmap_guest_set_cells_share_nodes(struct tmap_guest *guest, int s
 TMAP_EXPORT int tmap_guest_set_cell_node(struct tmap_guest *guest, unsigned cell, unsigned node);
 /**
  * Pin a dedicated guest's vcpus to exactly these host PUs (spec key "pus", option `--pus`):
- * vcpu i runs on the i-th PU of the set in ascending OS index, so the set holds one PU per
- * vcpu (tmap_guest_validate() checks it). The solver refuses (-ENOSPC) a PU the host lacks,
+ * vcpu i runs on the i-th PU in the order written ("2,14,3,15": vcpus 0 and 1 on 2 and 14,
+ * SMT siblings on many hosts; a range counts up), one PU per vcpu, none twice
+ * (tmap_guest_validate() checks the count). The solver refuses (-ENOSPC) a PU the host lacks,
  * reserved, in the shared pool or held by another guest, one that breaks the thread policy,
  * and a cell whose vcpus it puts on several nodes; each cell's memory goes to its PUs' node.
  * @param guest the guest.
