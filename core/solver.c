@@ -840,13 +840,6 @@ solver_place(struct solver *s, const struct tmap_guest *g, struct plan_guest *pg
 	if (r == 0) {
 		explain_placement(s, &dec.d, dec.cap, g, dec.req, dec.node_of, dec.spread_out,
 				  dec.sharing, pg);
-		if (g->pus)
-			plan_guest_explain(pg, "vcpus pinned as asked: pus '%s', vcpu i on its i-th PU",
-					   g->pus_list);
-		for (unsigned c = 0; c < g->ncells && !g->pus; c++)
-			if (g->cells[c].node >= 0)
-				plan_guest_explain(pg, "cell %u on node %d as asked", c,
-						   g->cells[c].node);
 		hwloc_bitmap_or(s->taken, s->taken, held);
 		return 0;
 	}

@@ -48,6 +48,16 @@ last_guest(const struct tmap_plan *p)
 	return &p->guests[p->nguests - 1];
 }
 
+/* Does the guest's "why" hold this text? */
+static bool
+explains(const struct plan_guest *pg, const char *text)
+{
+	for (size_t i = 0; i < pg->nexplain; i++)
+		if (strstr(pg->explain[i], text))
+			return true;
+	return false;
+}
+
 /* Exact PUs in the order written: guest SMT threads on host siblings 12 apart, the cell on
  * their node, and the guest recorded pinned (making room never moves it). */
 static void
@@ -71,6 +81,7 @@ pus_pinned_as_written(void **state)
 	assert_string_equal(pg->memory_list, "1");
 	assert_string_equal(pg->held_list, "8-9,20-21");
 	assert_true(pg->pinned);
+	assert_true(explains(pg, "vcpus: pinned as asked, vcpu i on the i-th PU of pus '8,20,9,21'"));
 	tmap_plan_free(p);
 
 	/* isolate holds each vcpu's sibling; prefer holds the PU alone. Two cells, one per
@@ -151,6 +162,7 @@ nodes_honoured_and_refused(void **state)
 	assert_int_equal(pg->cells[1].memory_mib, 1024);
 	assert_true(hwloc_bitmap_isincluded(pg->cells[0].pus, t->nodes[1].cpuset));
 	assert_true(pg->pinned);
+	assert_true(explains(pg, "cell 0 -> node 1: as asked (node 1)"));
 	tmap_plan_free(p);
 	tmap_topology_free(t);
 
@@ -171,6 +183,39 @@ nodes_honoured_and_refused(void **state)
 	refused(test_data("host-cxl.xml"),
 		"{\"name\":\"db\",\"vcpus\":1,\"cells\":[{\"cpus\":\"0\",\"node\":2}]}", NULL, NULL,
 		"guest 'db': cell 0: node 2 has no usable PUs (memory only)");
+}
+
+/* Applied again (tmap_host_place_again()): a guest kept where it is only while its PUs and
+ * nodes are the ones it asks for; asked elsewhere, it moves there. */
+static void
+placed_again_where_asked(void **state)
+{
+	static const char *const spec[] = {
+		"{\"name\":\"db\",\"vcpus\":2,\"pus\":\"0,12\"}",
+		"{\"name\":\"db\",\"vcpus\":2,\"pus\":\"13,1\"}",
+		"{\"name\":\"db\",\"vcpus\":2,\"cells\":[{\"cpus\":\"0-1\",\"node\":1}]}",
+	};
+	static const char *const want[] = {"0", "13", NULL};
+	struct tmap_topology *t = test_topology(INTEL);
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+	(void)state;
+
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(spec); i++) {
+		struct tmap_guests *g = test_guests(spec[i]);
+		struct tmap_plan *p = NULL;
+
+		assert_int_equal(tmap_host_place_again(h, tmap_guests_get(g, 0), &p, &err), 0);
+		if (want[i])
+			assert_string_equal(p->guests[0].vcpu_lists[0], want[i]);
+		else
+			assert_int_equal(p->guests[0].cells[0].node, 1);
+		tmap_plan_free(p);
+		tmap_guests_free(g);
+	}
+	tmap_host_free(h);
+	tmap_topology_free(t);
 }
 
 /* What the guest alone tells is bad input, refused before any host is asked. */
@@ -214,6 +259,7 @@ main(void)
 		cmocka_unit_test(pus_pinned_as_written),
 		cmocka_unit_test(pus_refused),
 		cmocka_unit_test(nodes_honoured_and_refused),
+		cmocka_unit_test(placed_again_where_asked),
 		cmocka_unit_test(guests_refused),
 	};
 
