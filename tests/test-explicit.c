@@ -218,6 +218,31 @@ placed_again_where_asked(void **state)
 	tmap_topology_free(t);
 }
 
+/* Making room searches by a model that knows no node or PU asked: it is not tried, the
+ * refusal says why. */
+static void
+no_room_made_for_explicit(void **state)
+{
+	struct tmap_topology *t = test_topology(INTEL);
+	struct tmap_guests *g = test_guests("[{\"name\":\"web\",\"vcpus\":2,\"pus\":\"6,18\"},"
+					    "{\"name\":\"db\",\"vcpus\":2,\"pus\":\"7,18\"}]");
+	struct tmap_room_options o = TMAP_ROOM_OPTIONS_INIT;
+	struct tmap_host *h = NULL;
+	struct tmap_plan *p = NULL;
+	struct tmap_error err = {0};
+	(void)state;
+
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(g, 0), NULL, &err), 0);
+	assert_int_equal(tmap_host_make_room(h, tmap_guests_get(g, 1), &o, &p, &err), -ENOSPC);
+	assert_null(p);
+	assert_string_equal(err.message,
+			    "guest 'db': pus '7,18': PU 18 is held by 'web' (room is not made for a guest that asks for its nodes or PUs: free them first)");
+	tmap_host_free(h);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
 /* What the guest alone tells is bad input, refused before any host is asked. */
 static void
 guests_refused(void **state)
@@ -260,6 +285,7 @@ main(void)
 		cmocka_unit_test(pus_refused),
 		cmocka_unit_test(nodes_honoured_and_refused),
 		cmocka_unit_test(placed_again_where_asked),
+		cmocka_unit_test(no_room_made_for_explicit),
 		cmocka_unit_test(guests_refused),
 	};
 
