@@ -53,6 +53,7 @@ struct cell_arg {
 	const char *arg; /* as typed, for messages */
 	char *cpus;
 	uint64_t memory_mib; /* 0: an even share */
+	int node;	     /* node=N: the host node the cell must go to, or -1 */
 };
 
 /* The guest given with inline options. Zero means "not given" throughout. */
@@ -78,6 +79,7 @@ struct inline_guest {
 	size_t ndevice;		/* --device SPEC, each as typed (issue 16) */
 	const char **device;
 	bool cells_share_nodes;	/* --cells-share-nodes (issue 21) */
+	const char *pus;	/* --pus CPUSET (issue 21) */
 };
 
 enum {
@@ -111,6 +113,7 @@ enum {
 	OPT_MAX_MOVES,
 	OPT_NO_MEMORY,	/* apply --make-room --no-memory */
 	OPT_CELLS_SHARE_NODES,
+	OPT_PUS,	/* exact host PUs of the vcpus (issue 21) */
 	/* target options: passed to the backend under their own name */
 	OPT_TARGET_FIRST,
 	OPT_CGROUP = OPT_TARGET_FIRST,

@@ -75,10 +75,13 @@ const char topology_help[] =
 	"  --memory SIZE          guest memory: 4096 (MiB), 512M, 4G, 1T (default 1024M, or\n" \
 	"                         the sum of the cells' memory)\n" \
 	"  --cells K              K guest NUMA cells of equal size\n" \
-	"  --cell cpus=LIST[,memory=SIZE]\n" \
-	"                         one guest NUMA cell (repeat for each cell)\n" \
+	"  --cell cpus=LIST[,memory=SIZE][,node=N]\n" \
+	"                         one guest NUMA cell (repeat for each cell); node=N puts\n" \
+	"                         it on host node N, or refuses the guest\n" \
 	"  --cells-share-nodes    let cells share host nodes when the guest has more cells\n" \
 	"                         than the host has nodes with CPUs (refused otherwise)\n" \
+	"  --pus CPUSET           pin vcpu i to the i-th host PU of CPUSET, in the order\n" \
+	"                         written (--pus 2,14,3,15), or refuse the guest\n" \
 	"  --cpu-policy P         dedicated (default) or shared\n" \
 	"  --thread-policy P      prefer (default), isolate or require\n" \
 	"  --emulator P           share (default) or isolate\n" \

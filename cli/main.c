@@ -172,6 +172,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 		{"cells", required_argument, NULL, OPT_CELLS},
 		{"cell", required_argument, NULL, OPT_CELL},
 		{"cells-share-nodes", no_argument, NULL, OPT_CELLS_SHARE_NODES},
+		{"pus", required_argument, NULL, OPT_PUS},
 		{"cpu-policy", required_argument, NULL, OPT_CPU_POLICY},
 		{"thread-policy", required_argument, NULL, OPT_THREAD_POLICY},
 		{"emulator", required_argument, NULL, OPT_EMULATOR},

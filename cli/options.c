@@ -245,16 +245,16 @@ inline_guest_clear(struct inline_guest *g)
 }
 
 /*
- * "cpus=0-3,8,memory=4G": the vcpu list has commas of its own, so a comma starts a new key
- * only when what follows is "key=".
+ * "cpus=0-3,8,memory=4G,node=1": the vcpu list has commas of its own, so a comma starts a
+ * new key only when what follows is "key=".
  */
 int
 parse_cell(const char *arg, struct inline_guest *g)
 {
 	const char *p = arg;
-	struct cell_arg cell = {.arg = arg};
-	const char *cpus = NULL, *memory = NULL;
-	size_t cpus_len = 0, memory_len = 0;
+	struct cell_arg cell = {.arg = arg, .node = -1};
+	const char *cpus = NULL, *memory = NULL, *node = NULL;
+	size_t cpus_len = 0, memory_len = 0, node_len = 0;
 	struct cell_arg *cells;
 	char size[64];
 
@@ -272,14 +272,18 @@ parse_cell(const char *arg, struct inline_guest *g)
 			memory = eq + 1;
 			memory_len = len - 7;
 			last_is_cpus = false;
+		} else if (eq && !node && (size_t)(eq - p) == 4 && strncmp(p, "node", 4) == 0) {
+			node = eq + 1;
+			node_len = len - 5;
+			last_is_cpus = false;
 		} else if (!eq && last_is_cpus) {
 			cpus_len = (size_t)(p + len - cpus);
 		} else {
-			return fail(EXIT_USAGE, "--cell: '%s' is not cpus=LIST[,memory=SIZE]", arg);
+			return fail(EXIT_USAGE, "--cell: '%s' is not cpus=LIST[,memory=SIZE][,node=N]", arg);
 		}
 		p += len;
 		if (*p == ',' && *++p == '\0')
-			return fail(EXIT_USAGE, "--cell: '%s' is not cpus=LIST[,memory=SIZE]", arg);
+			return fail(EXIT_USAGE, "--cell: '%s' is not cpus=LIST[,memory=SIZE][,node=N]", arg);
 	}
 	if (!cpus)
 		return fail(EXIT_USAGE, "--cell: '%s' does not say cpus=LIST", arg);
@@ -301,6 +305,19 @@ parse_cell(const char *arg, struct inline_guest *g)
 				    "--cell: '%s': memory '%.*s' is not a size such as 4096, 512M or 4G",
 				    arg, (int)memory_len, memory);
 		}
+	}
+	if (node) {
+		const char *q = node;
+		uint64_t v;
+
+		/* Linux numbers NUMA nodes below 1024 (MAX_NUMNODES). */
+		if (!parse_digits(&q, &v) || q != node + node_len || v > 1023) {
+			free(cell.cpus);
+			return fail(EXIT_USAGE,
+				    "--cell: '%s': node '%.*s' is not a host node number from 0 to 1023",
+				    arg, (int)node_len, node);
+		}
+		cell.node = (int)v;
 	}
 	cells = realloc(g->cell, (g->ncell + 1) * sizeof(*cells));
 	if (!cells) {
@@ -392,6 +409,8 @@ add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 	}
 	for (size_t i = 0; i < ig->ncell; i++) {
 		r = tmap_guest_add_cell(g, ig->cell[i].cpus, ig->cell[i].memory_mib, &err);
+		if (r == 0 && ig->cell[i].node >= 0)
+			r = tmap_guest_set_cell_node(g, (unsigned)i, (unsigned)ig->cell[i].node);
 		if (r < 0) {
 			r = fail(exit_code(r, true), "--cell: '%s': %s", ig->cell[i].arg,
 				 err.message[0] ? err.message : strerror(-r));
@@ -415,6 +434,10 @@ add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 	r = add_inline_devices(ig, g);
 	if (r != EXIT_OK)
 		goto out;
+	if (ig->pus && tmap_guest_set_pus(g, ig->pus, &err) < 0) {
+		r = fail(EXIT_USAGE, "--pus: %s", err.message);
+		goto out;
+	}
 	if (ig->iothreads && tmap_guest_set_iothreads(g, ig->iothreads) < 0) {
 		r = fail(EXIT_USAGE, "--iothreads: '%u' is not accepted", ig->iothreads);
 		goto out;
@@ -456,7 +479,7 @@ shape_conflict(const char *cmd, const char *backend, const struct tmap_guest *g,
  * The inline options given with no --name and no guest file, on top of the guest the backend
  * read from the target (a running domain or QEMU). Policy options (--cpu-policy,
  * --thread-policy, --emulator, --memory-mode, --shares, --period, --quota,
- * --cells-share-nodes) override what it
+ * --cells-share-nodes, --pus) override what it
  * read. Shape options (--vcpus, --sockets, --cores, --threads, --memory, --cells,
  * --iothreads) are what the guest already is: one that matches is accepted, one that does
  * not is refused, as no plan can change them. --cell is refused: the cells are the guest's.
@@ -513,6 +536,13 @@ overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char 
 		return fail(EXIT_USAGE, "--hugepages: '%s' is not accepted", ig->page_arg);
 	if (add_inline_devices(ig, g) != EXIT_OK)
 		return EXIT_USAGE;
+	/* Where the guest runs is the plan's to say: exact PUs are asked like a policy. */
+	if (ig->pus) {
+		struct tmap_error err = {0};
+
+		if (tmap_guest_set_pus(g, ig->pus, &err) < 0)
+			return fail(EXIT_USAGE, "--pus: %s", err.message);
+	}
 
 	/* The names were checked against the enums' own tables. */
 	if ((ig->has_cpu_policy && tmap_guest_set_cpu_policy(g, ig->cpu_policy) < 0) ||
@@ -679,6 +709,12 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 		break;
 	case OPT_CELLS_SHARE_NODES:
 		g->cells_share_nodes = true;
+		break;
+	case OPT_PUS:
+		if (!is_list(arg))
+			return fail(EXIT_USAGE, "%s: '%s' is not a list of host PUs such as 4-7 or 2,10",
+				    name, arg);
+		g->pus = arg;
 		break;
 	case OPT_DEVICE: {
 		const char **dv = realloc(g->device, (g->ndevice + 1) * sizeof(*dv));

@@ -137,9 +137,9 @@ parse_cells(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *arr)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *cell = json_object_array_get_idx(arr, i);
 		_cleanup_free_ char *cpus = NULL;
-		uint64_t memory = 0;
+		uint64_t memory = 0, node = 0;
 		char field[64];
-		bool have_cpus = false;
+		bool have_cpus = false, have_node = false;
 		int r;
 
 		snprintf(field, sizeof(field), "cells[%zu]", i);
@@ -153,6 +153,10 @@ parse_cells(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *arr)
 				have_cpus = true;
 			} else if (streq(key, "memory_mib")) {
 				r = json_uint(ctx, val, field, 1, TMAP_MAX_MEMORY_MIB, &memory);
+			} else if (streq(key, "node")) {
+				/* Linux numbers NUMA nodes below 1024 (MAX_NUMNODES). */
+				r = json_uint(ctx, val, field, 0, 1023, &node);
+				have_node = true;
 			} else {
 				r = tmap_error_set(ctx->err, -EINVAL,
 						   "%s: guest '%s': unknown field '%s'", ctx->origin,
@@ -168,8 +172,22 @@ parse_cells(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *arr)
 		r = tmap_guest_add_cell(g, cpus, memory, ctx->err);
 		if (r < 0)
 			return r;
+		if (have_node)
+			tmap_guest_set_cell_node(g, g->ncells - 1, (unsigned)node);
 	}
 	return 0;
+}
+
+/* "pus": "4-7", the host PUs of the vcpus in order (issue 21). */
+static int
+json_pus(struct json_ctx *ctx, struct json_object *val, struct tmap_guest *g)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
+
+	if (!json_object_is_type(val, json_type_string) ||
+	    bitmap_parse_list(json_object_get_string(val), &set) < 0 || hwloc_bitmap_iszero(set))
+		return field_error(ctx, "pus", val, "is not a list of host PUs such as \"4-7\"");
+	return tmap_guest_set_pus(g, json_object_get_string(val), ctx->err);
 }
 
 /* "hugepages": "2M", "1G", "2048k", an integer in KiB as libvirt's <page size=.../>, or
@@ -313,6 +331,8 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 			r = guest_devices_from_json(g, val, ctx->origin, ctx->err);
 		} else if (streq(key, "pinned")) {
 			r = json_boolean(ctx, val, key, &g->pinned);
+		} else if (streq(key, "pus")) {
+			r = json_pus(ctx, val, g);
 		} else if (streq(key, "cells_share_nodes")) {
 			r = json_boolean(ctx, val, key, &g->cells_share_nodes);
 		} else {

@@ -177,6 +177,7 @@ tmap_guest_free(struct tmap_guest *g)
 		return NULL;
 	cells_clear(g);
 	guest_devices_clear(g);
+	guest_explicit_clear(g);
 	free(g->name);
 	free(g->origin);
 	free(g);
@@ -350,6 +351,7 @@ tmap_guest_add_cell(struct tmap_guest *g, const char *cpus, uint64_t memory_mib,
 	g->cells = cells;
 	g->cells[g->ncells].vcpus = set;
 	g->cells[g->ncells].memory_mib = memory_mib;
+	g->cells[g->ncells].node = -1;
 	g->ncells++;
 	g->cell_count = 0;
 	return 0;
@@ -632,6 +634,8 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 	r = validate_shape(g, err);
 	if (r == 0)
 		r = guest_devices_validate(g, err);
+	if (r == 0)
+		r = guest_explicit_validate(g, err);
 	if (r < 0)
 		return r;
 	return validate_hugepages(g, err);

@@ -87,6 +87,19 @@ record(struct tmap_host *h, const struct plan_guest *pg)
 	return 0;
 }
 
+/* The placed guest holding a PU, for the solver's messages (solver.holder). */
+static const char *
+holder_of(const void *ctx, unsigned pu)
+{
+	const struct tmap_host *h = ctx;
+
+	for (size_t i = 0; i < h->nguests; i++)
+		if (hwloc_bitmap_isset(h->guests[i].plan.held, pu) ||
+		    hwloc_bitmap_isset(h->guests[i].plan.emulator, pu))
+			return h->guests[i].plan.name;
+	return NULL;
+}
+
 static int
 host_init_options(const struct tmap_solve_options *o, struct tmap_solve_options *opts,
 		  struct tmap_error *err)
@@ -131,6 +144,8 @@ tmap_host_new(const struct tmap_topology *t, const struct tmap_solve_options *o,
 		return r;
 	}
 	h->s.err = NULL;
+	h->s.holder = holder_of;
+	h->s.holder_ctx = h;
 	*ret = h;
 	return 0;
 }
@@ -241,7 +256,7 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
 
 /*
  * Does the recorded plan pg give exactly what g asks for: the same vcpus and topology, cells
- * (their vcpus and memory), policies, page size and devices? Then its PUs and nodes still answer g.
+ * (their vcpus, memory and any node asked), PUs asked, policies, page size and devices? Then its PUs and nodes still answer g.
  * Cells the solver proposed for a guest without any stand for the whole guest.
  */
 /* A size the placement chose answers "large" when it is a hugepage size, "any" always. */
@@ -270,7 +285,14 @@ plan_answers(const struct tmap_topology *t, const struct plan_guest *pg,
 		return false;
 	for (unsigned c = 0; c < cells->n; c++)
 		if (!hwloc_bitmap_isequal(pg->cells[c].vcpus, cells->vcpus[c]) ||
-		    pg->cells[c].memory_mib != cells->memory_mib[c])
+		    pg->cells[c].memory_mib != cells->memory_mib[c] ||
+		    (c < g->ncells && g->cells[c].node >= 0 &&
+		     pg->cells[c].node != (unsigned)g->cells[c].node))
+			return false;
+	/* PUs asked (issue 21): each vcpu where it is asked to be. */
+	for (unsigned v = 0; g->pus && v < g->vcpus; v++)
+		if (!hwloc_bitmap_isset(pg->vcpu_pus[v], g->pu_order[v]) ||
+		    hwloc_bitmap_weight(pg->vcpu_pus[v]) != 1)
 			return false;
 	return true;
 }

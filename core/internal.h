@@ -203,6 +203,7 @@ int backend_host_topology(const char *name, const char *arg, char **ret_json,
 struct guest_cell {
 	hwloc_bitmap_t vcpus;	/* guest vcpu numbers */
 	uint64_t memory_mib;	/* 0: share of the guest memory not given to other cells */
+	int node;		/* the host node (OS index) the cell must go to, or -1 (issue 21) */
 };
 
 /* guest-devices.c: a device a guest asks for (issue 16) */
@@ -240,6 +241,10 @@ struct tmap_guest {
 	struct guest_device *devices;
 	bool pinned;		/* never moved to make room for another guest */
 	bool cells_share_nodes;	/* more cells than nodes with CPUs: cells may share nodes */
+	hwloc_bitmap_t pus;	/* host PUs to pin to exactly; NULL: any */
+	unsigned *pu_order;	/* the same in the order written: vcpu i runs on pu_order[i] */
+	unsigned npus;
+	char *pus_list;		/* the list as given, for messages */
 };
 
 const char *dev_policy_name(enum dev_policy p);
@@ -263,6 +268,12 @@ struct tmap_guests {
 bool guest_name_valid(const char *name);
 /* Drop the guest added last (guest-json.c: a text that did not read to its end). */
 void guests_drop_last(struct tmap_guests *l);
+
+/* guest-explicit.c: placements asked explicitly (issue 21): a node per cell, exact PUs */
+void guest_explicit_clear(struct tmap_guest *g);
+int guest_explicit_validate(const struct tmap_guest *g, struct tmap_error *err);
+/* Does g ask for a node or for PUs? */
+bool guest_explicit(const struct tmap_guest *g);
 
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */
 struct guest_cells {

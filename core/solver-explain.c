@@ -252,7 +252,15 @@ explain_placement(const struct solver *s, const struct demand *d, const unsigned
 	for (unsigned c = 0; c < ncells; c++) {
 		unsigned n = (unsigned)node_of[c];
 
-		if (d->cpu == TMAP_CPU_SHARED)
+		/* issue 21: asked, not chosen */
+		if (g->pus)
+			plan_guest_explain(pg, "cell %u -> node %u: as asked, the node of its PUs in pus '%s'; %" PRIu64 " MiB",
+					   c, t->nodes[n].os_index, g->pus_list, req[c].memory_mib);
+		else if (c < g->ncells && g->cells[c].node >= 0)
+			plan_guest_explain(pg, "cell %u -> node %u: as asked (node %d); %u of its %u %s used, %" PRIu64 " MiB",
+					   c, t->nodes[n].os_index, g->cells[c].node, req[c].vcpus,
+					   cap[n], unit_name(d), req[c].memory_mib);
+		else if (d->cpu == TMAP_CPU_SHARED)
 			plan_guest_explain(pg, "cell %u -> node %u: %" PRIu64 " MiB; the most room for shared vcpus (%u)",
 					   c, t->nodes[n].os_index, req[c].memory_mib, cap[n]);
 		else if (ncells == 1)
@@ -283,7 +291,10 @@ explain_placement(const struct solver *s, const struct demand *d, const unsigned
 					   node_free_pages(s, n, (unsigned)d->page));
 		}
 	}
-	if (d->cpu == TMAP_CPU_DEDICATED)
+	if (g->pus)
+		plan_guest_explain(pg, "vcpus: pinned as asked, vcpu i on the i-th PU of pus '%s' (thread policy %s kept)",
+				   g->pus_list, thread_policy_name(d->policy));
+	else if (d->cpu == TMAP_CPU_DEDICATED)
 		plan_guest_explain(pg, "vcpus: %s", thread_words(d, g->threads));
 	else
 		plan_guest_explain(pg, "vcpus float over their nodes' shared pool, which dedicated guests never get (cpu policy shared, %g vcpus per pool PU)",

@@ -298,6 +298,11 @@ tmap_host_make_room(struct tmap_host *h, const struct tmap_guest *g,
 		return tmap_error_set(err, -ENOSPC,
 				      "%s (room is made for dedicated guests only: shared guests float over the pool)",
 				      why.message);
+	/* The search places by its own model, which knows no node or PU asked (issue 21). */
+	if (guest_explicit(g))
+		return tmap_error_set(err, -ENOSPC,
+				      "%s (room is not made for a guest that asks for its nodes or PUs: free them first)",
+				      why.message);
 	host_solver(h)->err = NULL;
 	e = run_sizes(&r, h, g, &sized, &cfg, &res);
 	if (e == 0 && res.found)

@@ -32,19 +32,23 @@ by_distance(const void *a, const void *b, void *arg)
 }
 
 /*
- * Share `total` out in steps of `step` over n cells, near each cell's target, between `least`
- * and its max[]: each first its target rounded down (at least `least`), then a step at a
- * time to the cell furthest below its target among those with room; the last step may be
- * smaller. -ENOSPC when the maxima do not hold the total.
+ * Largest remainder: share `total` out in steps of `step` over n cells in proportion to their
+ * targets (which add up to total), each between `least` and its max[]: first each target
+ * rounded down to a step (at least `least`, at most its max), then a step at a time to the
+ * cell with the largest remainder (target less what it has) among those with room, or back
+ * from the one with the smallest while the floors of `least` overshoot; the last step may be
+ * smaller. Remainders within a millionth of a step are equal, and the lower cell wins: the
+ * order does not hang on rounding. -ENOSPC when the maxima do not hold the total.
  */
 static int
 share_out(uint64_t total, uint64_t step, uint64_t least, const double *target,
 	  const uint64_t *max, unsigned n, uint64_t *out)
 {
+	double tie = (double)step * 1e-6;
 	uint64_t sum = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t v = (uint64_t)(target[i] / (double)step) * step;
+		uint64_t v = (uint64_t)(target[i] / (double)step + 1e-9) * step;
 
 		out[i] = v < least ? least : v;
 		if (out[i] > max[i])
@@ -53,15 +57,27 @@ share_out(uint64_t total, uint64_t step, uint64_t least, const double *target,
 			return -ENOSPC;
 		sum += out[i];
 	}
-	if (sum > total)
-		return -ENOSPC;
+	while (sum > total) {
+		int pick = -1;
+
+		for (unsigned i = 0; i < n; i++)
+			if (out[i] >= least + step &&
+			    (pick < 0 || target[i] - (double)out[i] <
+						 target[pick] - (double)out[pick] - tie))
+				pick = (int)i;
+		if (pick < 0)
+			return -ENOSPC;
+		out[pick] -= step;
+		sum -= step;
+	}
 	while (sum < total) {
 		uint64_t give = total - sum < step ? total - sum : step;
 		int pick = -1;
 
 		for (unsigned i = 0; i < n; i++)
 			if (out[i] + give <= max[i] &&
-			    (pick < 0 || target[i] - (double)out[i] > target[pick] - (double)out[pick]))
+			    (pick < 0 || target[i] - (double)out[i] >
+						 target[pick] - (double)out[pick] + tie))
 				pick = (int)i;
 		if (pick < 0)
 			return -ENOSPC;
@@ -73,18 +89,22 @@ share_out(uint64_t total, uint64_t step, uint64_t least, const double *target,
 
 /*
  * The cells of a spread guest on nodes node_of[0..c->n): each node takes a fraction of the
- * guest, its vcpus and its memory alike, as even as the nodes allow (water-filling: the nodes
- * that can take the least first, each the even share of what is left); then whole guest
- * cores and whole pages near those fractions. So a cell's vcpus follow its memory: 8 vcpus
- * and 40 GiB over three 16 GiB nodes become 3/3/2 vcpus with 13/13/14 GiB, not 6/1/1 with
- * 16/16/8.
+ * guest, as even as the nodes allow (water-filling: the nodes that can take the least, in PUs
+ * or in memory, first, each the even share of what is left). The vcpus, the coarser of the
+ * two, are shared out first, by largest remainder in whole guest (or, for thread policy
+ * require, host) cores; then the memory in proportion to the vcpus each cell got, so every
+ * cell has the same memory per vcpu wherever the nodes have it (what a node lacks goes to
+ * the cells furthest below their share). A node bound by its memory takes a smaller fraction,
+ * and its vcpus follow; one bound by its PUs, and its memory follows. So 8 vcpus and 40 GiB
+ * over three nodes of 16 GiB become 3/3/2 vcpus with 15/15/10 GiB, 5 GiB per vcpu everywhere,
+ * not 6/1/1 vcpus with 16/16/8.
  */
 static int
 spread_shape(const struct solver *s, const struct demand *d, const unsigned *cap,
 	     const struct tmap_guest *g, unsigned unit, uint64_t step, const int *node_of,
 	     struct guest_cells *c)
 {
-	unsigned n = c->n, next_vcpu = 0;
+	unsigned n = c->n, next_vcpu = 0, vunit;
 	_cleanup_free_ uint64_t *room = calloc(n, sizeof(uint64_t));
 	_cleanup_free_ uint64_t *mem_room = calloc(n, sizeof(uint64_t));
 	_cleanup_free_ uint64_t *vcpus = calloc(n, sizeof(uint64_t));
@@ -121,13 +141,16 @@ spread_shape(const struct solver *s, const struct demand *d, const unsigned *cap
 		left -= part[i];
 	}
 	for (unsigned i = 0; i < n; i++)
-		target[i] = part[i] * g->memory_mib;
-	r = share_out(g->memory_mib, step, step, target, mem_room, n, c->memory_mib);
+		target[i] = part[i] * g->vcpus;
+	/* Thread policy require holds whole host cores: give them whole where the guest can. */
+	vunit = d->policy == TMAP_THREAD_REQUIRE && unit == 1 && s->t->max_threads > 1 ?
+			s->t->max_threads : unit;
+	r = share_out(g->vcpus, vunit, unit < g->vcpus ? unit : g->vcpus, target, room, n, vcpus);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < n; i++)
-		target[i] = part[i] * g->vcpus;
-	r = share_out(g->vcpus, unit, unit, target, room, n, vcpus);
+		target[i] = (double)g->memory_mib * (double)vcpus[i] / g->vcpus;
+	r = share_out(g->memory_mib, step, step, target, mem_room, n, c->memory_mib);
 	if (r < 0)
 		return r;
 	for (unsigned i = 0; i < n; i++) {

@@ -533,7 +533,8 @@ plan_guest_init(struct plan_guest *pg, const struct tmap_guest *g, unsigned ncel
 	pg->period = g->period;
 	pg->quota = g->quota;
 	pg->page_kib = g->page_kib;
-	pg->pinned = g->pinned;
+	/* A guest placed where it asked is never moved to make room for another. */
+	pg->pinned = g->pinned || guest_explicit(g);
 	pg->vcpu_pus = calloc(g->vcpus, sizeof(*pg->vcpu_pus));
 	pg->vcpu_node = calloc(g->vcpus, sizeof(*pg->vcpu_node));
 	pg->vcpu_core_lists = calloc(g->vcpus, sizeof(*pg->vcpu_core_lists));
@@ -577,6 +578,8 @@ struct decision {
 	unsigned usable_nodes;	/* nodes with CPUs */
 	bool spread_out;	/* a guest without cells spread over nodes: cells proposed */
 	bool sharing;		/* more cells than nodes: cells share nodes */
+	int *fixed;		/* per cell: the node index the guest asks, or -1; NULL: none */
+	unsigned *pin;		/* per vcpu: the PU the guest asks; NULL: none */
 };
 
 /* A guest without cells that no single node holds: spread it, and the decision follows the
@@ -626,6 +629,25 @@ choose_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
 	return r;
 }
 
+/* The nodes and PUs a guest asks for: 0 when they fix every cell's node (node_of written),
+ * 1 when the cells left are to be chosen around them (d.cell_nodes), -ENOSPC with the
+ * message when one cannot be met. */
+static int
+decide_explicit(struct solver *s, const struct tmap_guest *g, struct decision *dec)
+{
+	struct guest_cells *cells = &s->cells;
+	int r = guest_cells_vcpus(g, cells);
+
+	if (r < 0)
+		return r;
+	r = explicit_nodes(s, g, &dec->d, dec->cap, cells, dec->req, &dec->fixed, &dec->pin);
+	if (r == 0)
+		memcpy(dec->node_of, dec->fixed, cells->n * sizeof(int));
+	else if (r == 1 && explicit_constrain(s, cells->n, dec->fixed, &dec->d) < 0)
+		return -ENOMEM;
+	return r;
+}
+
 /* Steps 1 and 2: each node's capacity, then the node of each cell. -ENOSPC: the error says
  * why the guest does not fit. */
 static int
@@ -670,13 +692,21 @@ decide_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
 	/* Devices: each one more constraint on its cell's node, never a search. */
 	if (g->ndevices && (r = devices_constrain(s, g, cells->n, &dec->d, false)) < 0)
 		return r;
+	/* Nodes and PUs asked: met as asked or refused, saying which and why. */
+	if (guest_explicit(g)) {
+		r = decide_explicit(s, g, dec);
+		if (r <= 0)
+			return r;
+	}
 	r = choose_nodes(s, g, dec);
 	if (r == -ENOSPC && devices_any_preferred(g)) {
 		r = devices_constrain(s, g, cells->n, &dec->d, true);
+		if (r == 0 && dec->fixed)
+			r = explicit_constrain(s, cells->n, dec->fixed, &dec->d);
 		if (r == 0)
 			r = choose_nodes(s, g, dec);
 	}
-	if (r == -ENOSPC && dec->d.cell_nodes)
+	if (r == -ENOSPC && g->ndevices && dec->d.cell_nodes)
 		return devices_no_fit(s, g, &dec->d, dec->cap, dec->req);
 	if (r == -ENOSPC)
 		return no_fit(s, &dec->d, dec->cap, dec->req, cells->n, cells->implied);
@@ -693,7 +723,7 @@ take_cell(struct solver *s, const struct decision *dec, unsigned c, struct plan_
 	const struct guest_cells *cells = &s->cells;
 	struct plan_cell *pc = pg ? &pg->cells[c] : NULL;
 	unsigned n = (unsigned)dec->node_of[c], v;
-	int r;
+	int r = 0;
 
 	node_charge(s, n, dec->d.page, (int64_t)dec->req[c].memory_mib);
 	if (pc) {
@@ -718,7 +748,10 @@ take_cell(struct solver *s, const struct decision *dec, unsigned c, struct plan_
 	}
 	if (c > 0 && dec->node_of[c] != dec->node_of[c - 1])
 		*l3 = -1;
-	r = alloc_cell(s, n, &dec->d, cells->vcpus[c], vcpu_pu, held, l3);
+	if (dec->pin)
+		pin_cell(s, &dec->d, cells->vcpus[c], dec->pin, vcpu_pu, held);
+	else
+		r = alloc_cell(s, n, &dec->d, cells->vcpus[c], vcpu_pu, held, l3);
 	if (r < 0 || !pc)
 		return r;
 	hwloc_bitmap_foreach_begin(v, cells->vcpus[c])

@@ -7,6 +7,7 @@
  *   solver-spread.c   a guest without cells that no node holds, spread over several
  *   solver-pus.c      which cores and PUs of a node, and a shared cell's pool
  *   solver-explain.c  the words: why a guest does not fit, why it went where it did
+ *   solver-explicit.c a node per cell and exact PUs, asked by the guest (issue 21)
  *
  * struct solver holds what a decision reads and changes: free PUs, cores, memory, pools,
  * the shapes of the latest requests and scratch memory. It knows nothing of the guests
@@ -86,6 +87,10 @@ struct solver {
 	unsigned *dist_class;
 	struct guest_cells cells;
 	struct scratch *scratch;
+	/* The name of the placed guest holding a PU, for messages (host.c, which keeps the
+	 * guests); NULL when none or unknown. */
+	const char *(*holder)(const void *ctx, unsigned pu);
+	const void *holder_ctx;
 };
 
 /* How one guest consumes host cores. */
@@ -259,6 +264,23 @@ bool devices_plan_answers(const struct tmap_topology *t, const struct tmap_guest
 			  const struct plan_guest *pg);
 /* A placed guest's devices taken, or given back. */
 void devices_hold(struct solver *s, const struct plan_guest *pg, bool hold);
+
+/* ------------------------------------------------------------------------------------- */
+/* solver-explicit.c: a node per cell and exact PUs, asked by the guest (issue 21) */
+
+/* Check every request of g against the host (cells->vcpus resolved): -ENOSPC with the message
+ * naming the guest, the request and why. Else *ret_fixed (scratch): per cell, the node index
+ * its request fixes, or -1; *ret_pin (scratch): per vcpu its PU when g asks for PUs, else
+ * NULL. Returns 0 when every cell's node is fixed, 1 when some are left to choose. */
+int explicit_nodes(struct solver *s, const struct tmap_guest *g, const struct demand *d,
+		   const unsigned *cap, const struct guest_cells *cells, const struct cell_req *req,
+		   int **ret_fixed, unsigned **ret_pin);
+/* Cells whose node is fixed may go there alone: into d->cell_nodes, with what it held. */
+int explicit_constrain(struct solver *s, unsigned ncells, const int *fixed, struct demand *d);
+/* Put the vcpus of a cell on the PUs asked (explicit_nodes() checked them); isolate and
+ * require hold the rest of each core. */
+void pin_cell(struct solver *s, const struct demand *d, hwloc_const_bitmap_t vcpus,
+	      const unsigned *pin, unsigned *vcpu_pu, hwloc_bitmap_t held);
 
 /* ------------------------------------------------------------------------------------- */
 /* solver-explain.c */

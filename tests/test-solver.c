@@ -1407,25 +1407,55 @@ isolate_never_beside_a_pooled_or_held_sibling(void **state)
 	}
 }
 
-/* Issue 21: a spread guest's vcpus follow its memory. 8 vcpus and 40 GiB over nodes of 8 PUs
- * and 16 GiB: three cells of a third each (2 or 3 vcpus, 13653 or 13654 MiB), not 6/1/1 vcpus
- * with 16/16/8 GiB. */
+/*
+ * Issue 21: a spread guest's vcpus and memory go in proportion. Computed by hand:
+ * - bound by memory: 8 vcpus and 40 GiB on nodes of 8 PUs and 16 GiB need 3 nodes; each
+ *   takes a third (16 GiB is 40 % of the guest, more than a third): 8/3 vcpus each, by
+ *   largest remainder 3/3/2 (equal remainders: the lower cell first); memory follows the
+ *   vcpus, 40960 * 3/8 = 15360 and 40960 * 2/8 = 10240 MiB: 5 GiB per vcpu on every node,
+ *   not 6/1/1 vcpus with 16/16/8 GiB (nor 2/3/3 with 13653/13654/13653).
+ * - bound by PUs: 10 vcpus and 8 GiB on nodes of 4 PUs need 3 nodes, a third each: 10/3
+ *   vcpus, 4/3/3; memory 8192 * 4/10 = 3276.8 and 8192 * 3/10 = 2457.6 twice, rounded down
+ *   3276/2457/2457 (8190), the 2 MiB left by largest remainder (.8, then .6 of cell 1):
+ *   3277/2458/2457.
+ * - thread policy require on 2-thread cores: whole cores per cell, 2 vcpus at a time.
+ *   10 vcpus and 40 GiB on nodes of 4 cores and 16 GiB: a third each is 10/3 vcpus,
+ *   2 + 2 + 2 in whole cores, the 4 left a core at a time to the largest remainders (1.33
+ *   each, lower cells first): 4/4/2; memory 16384/16384/8192.
+ */
 static void
 spread_cells_in_proportion(void **state)
 {
-	struct solved sv = solve_ok("synthetic:pack:1 numa:4(memory=16GiB) core:8 pu:1",
-				    "{\"name\":\"vm\",\"vcpus\":8,\"memory_mib\":40960}", NULL);
-	const struct plan_guest *pg = guest(&sv, "vm");
+	static const struct {
+		const char *host, *json;
+		const char *vcpus[3];
+		uint64_t memory_mib[3];
+	} cases[] = {
+		{"synthetic:pack:1 numa:4(memory=16GiB) core:8 pu:1",
+		 "{\"name\":\"vm\",\"vcpus\":8,\"memory_mib\":40960}",
+		 {"0-2", "3-5", "6-7"}, {15360, 15360, 10240}},
+		{"synthetic:pack:1 numa:4(memory=64GiB) core:4 pu:1",
+		 "{\"name\":\"vm\",\"vcpus\":10,\"memory_mib\":8192}",
+		 {"0-3", "4-6", "7-9"}, {3277, 2458, 2457}},
+		{"synthetic:pack:1 numa:4(memory=16GiB) core:4 pu:2",
+		 "{\"name\":\"vm\",\"vcpus\":10,\"memory_mib\":40960,\"thread_policy\":\"require\"}",
+		 {"0-3", "4-7", "8-9"}, {16384, 16384, 8192}},
+	};
 	(void)state;
 
-	assert_int_equal(pg->ncells, 3);
-	for (unsigned c = 0; c < 3; c++) {
-		int v = hwloc_bitmap_weight(pg->cells[c].vcpus);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct solved sv = solve_ok(cases[i].host, cases[i].json, NULL);
+		const struct plan_guest *pg = guest(&sv, "vm");
 
-		assert_true(v == 2 || v == 3);
-		assert_true(pg->cells[c].memory_mib == 13653 || pg->cells[c].memory_mib == 13654);
+		assert_true(pg->cells_proposed);
+		assert_int_equal(pg->ncells, 3);
+		for (unsigned c = 0; c < 3; c++) {
+			assert_int_equal(pg->cells[c].node, c);
+			assert_string_equal(pg->cells[c].vcpus_list, cases[i].vcpus[c]);
+			assert_int_equal(pg->cells[c].memory_mib, cases[i].memory_mib[c]);
+		}
+		solved_free(&sv);
 	}
-	solved_free(&sv);
 }
 
 /* For the session's reserve commands: a PU a placed guest runs on cannot be reserved. */

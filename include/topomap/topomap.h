@@ -585,6 +585,30 @@ TMAP_EXPORT int tmap_guest_set_pinned(struct tmap_guest *guest, int pinned);
  * @param guest the guest. @param share nonzero to let cells share nodes. @return 0 or -EINVAL.
  */
 TMAP_EXPORT int tmap_guest_set_cells_share_nodes(struct tmap_guest *guest, int share);
+/**
+ * Put a cell on one host node (spec key "cells[].node", option `--cell ...,node=N`), as an
+ * operator who placed the guest by hand did: the cell's vcpus and memory go there, or the
+ * guest is refused (-ENOSPC from the solver) naming the cell, the node and what it lacks.
+ * @param guest the guest.
+ * @param cell a cell added with tmap_guest_add_cell().
+ * @param node the node's OS index, below 1024.
+ * @return 0 or -EINVAL (no such cell, a node number Linux never gives).
+ */
+TMAP_EXPORT int tmap_guest_set_cell_node(struct tmap_guest *guest, unsigned cell, unsigned node);
+/**
+ * Pin a dedicated guest's vcpus to exactly these host PUs (spec key "pus", option `--pus`):
+ * vcpu i runs on the i-th PU in the order written ("2,14,3,15": vcpus 0 and 1 on 2 and 14,
+ * SMT siblings on many hosts; a range counts up), one PU per vcpu, none twice
+ * (tmap_guest_validate() checks the count). The solver refuses (-ENOSPC) a PU the host lacks,
+ * reserved, in the shared pool or held by another guest, one that breaks the thread policy,
+ * and a cell whose vcpus it puts on several nodes; each cell's memory goes to its PUs' node.
+ * @param guest the guest.
+ * @param pus host PUs in list syntax ("4-7"), OS indexes; NULL or "" to pin none.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL (not a list) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_guest_set_pus(struct tmap_guest *guest, const char *pus,
+				   struct tmap_error *reterr);
 /** @param guest the guest. @param mode the mode. @return 0 or -EINVAL. */
 TMAP_EXPORT int tmap_guest_set_memory_mode(struct tmap_guest *guest, enum tmap_memory_mode mode);
 /** @param guest the guest. @param iothreads number of iothreads, 0 to 64. @return 0 or -EINVAL. */
