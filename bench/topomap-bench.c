@@ -280,6 +280,94 @@ describe(const struct host *host, const struct tmap_topology *topo, const struct
 		}
 }
 
+/* The result of a workload, in WORKLOAD.md's format, on stdout. */
+static void
+print_result(const struct host *host, struct json_object *wl, struct record *recs, size_t n,
+	     int repeat)
+{
+	struct json_object *v;
+	struct json_object *out = json_object_new_object(), *arr = json_object_new_array();
+	struct json_object *totals = json_object_new_object(), *st = json_object_new_object();
+	size_t placed = 0, first_reject = n, usable = 0, pinned = 0, vcpus_placed = 0, nfit = 0;
+	double *fits = calloc(n ? n : 1, sizeof(double)), total = 0, maxfit = 0;
+	double pairs = 0, on_siblings = 0, dsum = 0, dpairs = 0;
+	const char *statuses[] = {"placed", "rejected", "invalid", "bad_fit"};
+
+	for (int pu = 0; pu < MAX_PU; pu++)
+		usable += host->node_of[pu] >= 0 && !host->reserved[pu] && !host->shared[pu];
+	for (size_t i = 0; i < n; i++) {
+		struct record *rec = &recs[i];
+		struct json_object *g = json_object_new_object();
+
+		json_object_object_add(g, "name", json_object_new_string(rec->name));
+		json_object_object_add(g, "status", json_object_new_string(rec->status));
+		json_object_object_add(g, "vcpus", json_object_new_int((int)rec->vcpus));
+		if (strcmp(rec->status, "invalid") != 0) {
+			json_object_object_add(g, "fit_ms", json_object_new_double(rec->fit_ms));
+			fits[nfit++] = rec->fit_ms;
+			total += rec->fit_ms;
+			if (rec->fit_ms > maxfit)
+				maxfit = rec->fit_ms;
+		}
+		if (rec->error)
+			json_object_object_add(g, "error", json_object_new_string(rec->error));
+		if (strcmp(rec->status, "placed") == 0) {
+			json_object_object_add(g, "vcpu_map", rec->vcpu_map);
+			json_object_object_add(g, "cell_map", rec->cell_map);
+			json_object_object_add(g, "emulator_pus", rec->emulator);
+			json_object_object_add(g, "pus_pinned", json_object_new_int((int)rec->pus_pinned));
+			placed++;
+			pinned += rec->pus_pinned;
+			vcpus_placed += rec->vcpus;
+			pairs += rec->smt_pairs;
+			on_siblings += rec->smt_on_siblings;
+			dsum += rec->distance_sum;
+			dpairs += rec->distance_pairs;
+		} else if (first_reject == n) {
+			first_reject = i;
+		}
+		json_object_array_add(arr, g);
+		free(rec->error);
+	}
+	qsort(fits, nfit, sizeof(double), cmp_double);
+	for (size_t k = 0; k < 4; k++) {
+		int count = 0;
+
+		for (size_t i = 0; i < n; i++)
+			count += strcmp(recs[i].status, statuses[k]) == 0;
+		if (count)
+			json_object_object_add(st, statuses[k], json_object_new_int(count));
+	}
+	json_object_object_add(totals, "guests", json_object_new_int((int)n));
+	json_object_object_add(totals, "placed_before_first_reject", json_object_new_int((int)first_reject));
+	json_object_object_add(totals, "placed", json_object_new_int((int)placed));
+	json_object_object_add(totals, "statuses", st);
+	json_object_object_add(totals, "vcpus_placed", json_object_new_int((int)vcpus_placed));
+	json_object_object_add(totals, "usable_pus", json_object_new_int((int)usable));
+	json_object_object_add(totals, "pus_pinned", json_object_new_int((int)pinned));
+	json_object_object_add(totals, "pu_util_pct",
+			       json_object_new_double(usable ? round(10000.0 * pinned / usable) / 100 : 0));
+	json_object_object_add(totals, "fit_ms_total", json_object_new_double(total));
+	json_object_object_add(totals, "fit_ms_median",
+			       json_object_new_double(!nfit ? 0 : nfit % 2 ? fits[nfit / 2] :
+					(fits[nfit / 2 - 1] + fits[nfit / 2]) / 2));
+	json_object_object_add(totals, "fit_ms_max", json_object_new_double(maxfit));
+	json_object_object_add(totals, "smt_pairs_on_siblings_pct",
+			       json_object_new_double(pairs ? round(10000.0 * on_siblings / pairs) / 100 : 100.0));
+	json_object_object_add(totals, "mean_cell_distance",
+			       dpairs ? json_object_new_double(round(100.0 * dsum / dpairs) / 100) : NULL);
+	json_object_object_add(out, "engine", json_object_new_string("topomap"));
+	json_object_object_add(out, "engine_version", json_object_new_string(tmap_version()));
+	json_object_object_add(out, "repeat", json_object_new_int(repeat));
+	json_object_object_add(out, "workload",
+			       json_object_object_get_ex(wl, "name", &v) ? json_object_get(v) : NULL);
+	json_object_object_add(out, "guests", arr);
+	json_object_object_add(out, "totals", totals);
+	puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(out);
+	free(fits);
+}
+
 static int
 run_workload(const char *path, int repeat)
 {
@@ -386,89 +474,7 @@ run_workload(const char *path, int repeat)
 		tmap_host_free(th);
 	}
 
-	/* The result, in WORKLOAD.md's format. */
-	{
-		struct json_object *out = json_object_new_object(), *arr = json_object_new_array();
-		struct json_object *totals = json_object_new_object(), *st = json_object_new_object();
-		size_t placed = 0, first_reject = n, usable = 0, pinned = 0, vcpus_placed = 0, nfit = 0;
-		double *fits = calloc(n ? n : 1, sizeof(double)), total = 0, maxfit = 0;
-		double pairs = 0, on_siblings = 0, dsum = 0, dpairs = 0;
-		const char *statuses[] = {"placed", "rejected", "invalid", "bad_fit"};
-
-		for (int pu = 0; pu < MAX_PU; pu++)
-			usable += host.node_of[pu] >= 0 && !host.reserved[pu] && !host.shared[pu];
-		for (size_t i = 0; i < n; i++) {
-			struct record *rec = &recs[i];
-			struct json_object *g = json_object_new_object();
-
-			json_object_object_add(g, "name", json_object_new_string(rec->name));
-			json_object_object_add(g, "status", json_object_new_string(rec->status));
-			json_object_object_add(g, "vcpus", json_object_new_int((int)rec->vcpus));
-			if (strcmp(rec->status, "invalid") != 0) {
-				json_object_object_add(g, "fit_ms", json_object_new_double(rec->fit_ms));
-				fits[nfit++] = rec->fit_ms;
-				total += rec->fit_ms;
-				if (rec->fit_ms > maxfit)
-					maxfit = rec->fit_ms;
-			}
-			if (rec->error)
-				json_object_object_add(g, "error", json_object_new_string(rec->error));
-			if (strcmp(rec->status, "placed") == 0) {
-				json_object_object_add(g, "vcpu_map", rec->vcpu_map);
-				json_object_object_add(g, "cell_map", rec->cell_map);
-				json_object_object_add(g, "emulator_pus", rec->emulator);
-				json_object_object_add(g, "pus_pinned", json_object_new_int((int)rec->pus_pinned));
-				placed++;
-				pinned += rec->pus_pinned;
-				vcpus_placed += rec->vcpus;
-				pairs += rec->smt_pairs;
-				on_siblings += rec->smt_on_siblings;
-				dsum += rec->distance_sum;
-				dpairs += rec->distance_pairs;
-			} else if (first_reject == n) {
-				first_reject = i;
-			}
-			json_object_array_add(arr, g);
-			free(rec->error);
-		}
-		qsort(fits, nfit, sizeof(double), cmp_double);
-		for (size_t k = 0; k < 4; k++) {
-			int count = 0;
-
-			for (size_t i = 0; i < n; i++)
-				count += strcmp(recs[i].status, statuses[k]) == 0;
-			if (count)
-				json_object_object_add(st, statuses[k], json_object_new_int(count));
-		}
-		json_object_object_add(totals, "guests", json_object_new_int((int)n));
-		json_object_object_add(totals, "placed_before_first_reject", json_object_new_int((int)first_reject));
-		json_object_object_add(totals, "placed", json_object_new_int((int)placed));
-		json_object_object_add(totals, "statuses", st);
-		json_object_object_add(totals, "vcpus_placed", json_object_new_int((int)vcpus_placed));
-		json_object_object_add(totals, "usable_pus", json_object_new_int((int)usable));
-		json_object_object_add(totals, "pus_pinned", json_object_new_int((int)pinned));
-		json_object_object_add(totals, "pu_util_pct",
-				       json_object_new_double(usable ? round(10000.0 * pinned / usable) / 100 : 0));
-		json_object_object_add(totals, "fit_ms_total", json_object_new_double(total));
-		json_object_object_add(totals, "fit_ms_median",
-				       json_object_new_double(!nfit ? 0 : nfit % 2 ? fits[nfit / 2] :
-						(fits[nfit / 2 - 1] + fits[nfit / 2]) / 2));
-		json_object_object_add(totals, "fit_ms_max", json_object_new_double(maxfit));
-		json_object_object_add(totals, "smt_pairs_on_siblings_pct",
-				       json_object_new_double(pairs ? round(10000.0 * on_siblings / pairs) / 100 : 100.0));
-		json_object_object_add(totals, "mean_cell_distance",
-				       dpairs ? json_object_new_double(round(100.0 * dsum / dpairs) / 100) : NULL);
-		json_object_object_add(out, "engine", json_object_new_string("topomap"));
-		json_object_object_add(out, "engine_version", json_object_new_string(tmap_version()));
-		json_object_object_add(out, "repeat", json_object_new_int(repeat));
-		json_object_object_add(out, "workload",
-				       json_object_object_get_ex(wl, "name", &v) ? json_object_get(v) : NULL);
-		json_object_object_add(out, "guests", arr);
-		json_object_object_add(out, "totals", totals);
-		puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(out);
-		free(fits);
-	}
+	print_result(&host, wl, recs, n, repeat);
 	free(recs);
 	tmap_topology_free(topo);
 	json_object_put(wl);

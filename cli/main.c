@@ -156,90 +156,129 @@ option_allowed(enum command cmd, int c)
 	}
 }
 
+static const struct option request_options[] = {
+	{"topology", required_argument, NULL, OPT_TOPOLOGY},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"reserve", required_argument, NULL, OPT_RESERVE},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"vcpus", required_argument, NULL, OPT_VCPUS},
+	{"sockets", required_argument, NULL, OPT_SOCKETS},
+	{"cores", required_argument, NULL, OPT_CORES},
+	{"threads", required_argument, NULL, OPT_THREADS},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"cells", required_argument, NULL, OPT_CELLS},
+	{"cell", required_argument, NULL, OPT_CELL},
+	{"cells-share-nodes", no_argument, NULL, OPT_CELLS_SHARE_NODES},
+	{"pus", required_argument, NULL, OPT_PUS},
+	{"cpu-policy", required_argument, NULL, OPT_CPU_POLICY},
+	{"thread-policy", required_argument, NULL, OPT_THREAD_POLICY},
+	{"emulator", required_argument, NULL, OPT_EMULATOR},
+	{"iothreads", required_argument, NULL, OPT_IOTHREADS},
+	{"memory-mode", required_argument, NULL, OPT_MEMORY_MODE},
+	{"hugepages", required_argument, NULL, OPT_HUGEPAGES},
+	{"shares", required_argument, NULL, OPT_SHARES},
+	{"period", required_argument, NULL, OPT_PERIOD},
+	{"quota", required_argument, NULL, OPT_QUOTA},
+	{"state", required_argument, NULL, OPT_STATE},
+	{"batch", no_argument, NULL, OPT_BATCH},
+	{"backend", required_argument, NULL, OPT_BACKEND},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"all", no_argument, NULL, OPT_ALL},
+	{"device", required_argument, NULL, OPT_DEVICE},
+	{"make-room", no_argument, NULL, OPT_MAKE_ROOM},
+	{"max-moves", required_argument, NULL, OPT_MAX_MOVES},
+	{"no-memory", no_argument, NULL, OPT_NO_MEMORY},
+	{"cgroup", required_argument, NULL, OPT_CGROUP},
+	{"create", no_argument, NULL, OPT_CREATE},
+	{"layout", required_argument, NULL, OPT_LAYOUT},
+	{"memory-migrate", no_argument, NULL, OPT_MEMORY_MIGRATE},
+	{"qmp", required_argument, NULL, OPT_QMP},
+	{"pid", required_argument, NULL, OPT_PID},
+	{"connect", required_argument, NULL, OPT_CONNECT},
+	{"domain", required_argument, NULL, OPT_DOMAIN},
+	{"live", no_argument, NULL, OPT_LIVE},
+	{"config", no_argument, NULL, OPT_CONFIG},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* -o KEY[=VALUE]: a target option, one value a key. */
+static int
+target_o_option(struct plan_request *req, const char *cmd, const char *arg)
+{
+	char key[65];
+	int r;
+	const char *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+
+	if (req->cmd == CMD_PLAN)
+		return fail(EXIT_USAGE, "plan: -o is not an option of plan");
+	if (len == 0 || len >= sizeof(key))
+		return fail(EXIT_USAGE, "%s: -o '%s' is not KEY or KEY=VALUE", cmd, arg);
+	memcpy(key, arg, len);
+	key[len] = '\0';
+	/* One value a key: "-o cgroup=X" beside "--cgroup Y" is a mistake. */
+	if (tmap_target_get(req->target, key))
+		return fail(EXIT_USAGE, "%s: target option '%s' given more than once (-o %s and --%s, or twice)",
+			    cmd, key, arg, key);
+	r = tmap_target_set(req->target, key, eq ? eq + 1 : "");
+	if (r == -EINVAL)
+		return fail(EXIT_USAGE, "%s: -o '%s': the key is lowercase letters, digits and '-'",
+			    cmd, arg);
+	if (r < 0)
+		return fail(EXIT_RUNTIME, "out of memory");
+	return EXIT_OK;
+}
+
+/* What the options say together: combinations that go together, and a guest to place. */
+static int
+check_request(const struct plan_request *req, int argc, const char *cmd)
+{
+	if (req->make_room && req->batch)
+		return fail(EXIT_USAGE, "plan: --make-room places one guest; it does not go with --batch");
+	if (req->max_moves && !req->make_room)
+		return fail(EXIT_USAGE, "%s: --max-moves goes with --make-room", cmd);
+	if (req->no_memory && !req->make_room)
+		return fail(EXIT_USAGE, "apply: --no-memory goes with --make-room");
+	if (req->make_room && req->dry_run)
+		return fail(EXIT_USAGE,
+			    "apply: --make-room moves guests for real; 'topomap plan --make-room' shows the moves without --dry-run");
+	if (req->all) {
+		if (req->backend || tmap_target_count(req->target) || req->ig.given || optind < argc)
+			return fail(EXIT_USAGE,
+				    "verify: --all verifies every recorded guest through its recorded target: it takes no guest, --backend or target option");
+		return EXIT_OK;
+	}
+	if (req->cmd != CMD_PLAN && !req->backend)
+		return fail(EXIT_USAGE, "%s: --backend NAME is required (see 'topomap backends')",
+			    cmd);
+	/* apply and verify may read the guest from the target (a running QEMU or domain). */
+	if (req->cmd == CMD_PLAN && !req->ig.given && optind >= argc)
+		return fail(EXIT_USAGE, "%s: no guest given: use --name and --vcpus, or JSON files",
+			    cmd);
+	return EXIT_OK;
+}
+
 int
 parse_request(int argc, char *argv[], struct plan_request *req)
 {
-	static const struct option options[] = {
-		{"topology", required_argument, NULL, OPT_TOPOLOGY},
-		{"format", required_argument, NULL, OPT_FORMAT},
-		{"reserve", required_argument, NULL, OPT_RESERVE},
-		{"name", required_argument, NULL, OPT_NAME},
-		{"vcpus", required_argument, NULL, OPT_VCPUS},
-		{"sockets", required_argument, NULL, OPT_SOCKETS},
-		{"cores", required_argument, NULL, OPT_CORES},
-		{"threads", required_argument, NULL, OPT_THREADS},
-		{"memory", required_argument, NULL, OPT_MEMORY},
-		{"cells", required_argument, NULL, OPT_CELLS},
-		{"cell", required_argument, NULL, OPT_CELL},
-		{"cells-share-nodes", no_argument, NULL, OPT_CELLS_SHARE_NODES},
-		{"pus", required_argument, NULL, OPT_PUS},
-		{"cpu-policy", required_argument, NULL, OPT_CPU_POLICY},
-		{"thread-policy", required_argument, NULL, OPT_THREAD_POLICY},
-		{"emulator", required_argument, NULL, OPT_EMULATOR},
-		{"iothreads", required_argument, NULL, OPT_IOTHREADS},
-		{"memory-mode", required_argument, NULL, OPT_MEMORY_MODE},
-		{"hugepages", required_argument, NULL, OPT_HUGEPAGES},
-		{"shares", required_argument, NULL, OPT_SHARES},
-		{"period", required_argument, NULL, OPT_PERIOD},
-		{"quota", required_argument, NULL, OPT_QUOTA},
-		{"state", required_argument, NULL, OPT_STATE},
-		{"batch", no_argument, NULL, OPT_BATCH},
-		{"backend", required_argument, NULL, OPT_BACKEND},
-		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-		{"all", no_argument, NULL, OPT_ALL},
-		{"device", required_argument, NULL, OPT_DEVICE},
-		{"make-room", no_argument, NULL, OPT_MAKE_ROOM},
-		{"max-moves", required_argument, NULL, OPT_MAX_MOVES},
-		{"no-memory", no_argument, NULL, OPT_NO_MEMORY},
-		{"cgroup", required_argument, NULL, OPT_CGROUP},
-		{"create", no_argument, NULL, OPT_CREATE},
-		{"layout", required_argument, NULL, OPT_LAYOUT},
-		{"memory-migrate", no_argument, NULL, OPT_MEMORY_MIGRATE},
-		{"qmp", required_argument, NULL, OPT_QMP},
-		{"pid", required_argument, NULL, OPT_PID},
-		{"connect", required_argument, NULL, OPT_CONNECT},
-		{"domain", required_argument, NULL, OPT_DOMAIN},
-		{"live", no_argument, NULL, OPT_LIVE},
-		{"config", no_argument, NULL, OPT_CONFIG},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	static const char *const helps[] = {plan_help, apply_help, verify_help, adopt_help};
 	const char *cmd = command_names[req->cmd];
 	bool seen[OPT_END - OPT_TOPOLOGY] = {false};
 	int c, r = EXIT_OK;
 
 	opterr = 0;
-	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":ho:", options, NULL)) != -1) {
+	while (r == EXIT_OK && (c = getopt_long(argc, argv, ":ho:", request_options, NULL)) != -1) {
 		const char *name = argv[optind - 1];
 
 		/* -o KEY[=VALUE]: any target option a backend declares, as mount -o does. */
 		if (c == 'o') {
-			char key[65];
-			const char *eq = strchr(optarg, '=');
-			size_t len = eq ? (size_t)(eq - optarg) : strlen(optarg);
-
-			if (req->cmd == CMD_PLAN)
-				return fail(EXIT_USAGE, "plan: -o is not an option of plan");
-			if (len == 0 || len >= sizeof(key))
-				return fail(EXIT_USAGE, "%s: -o '%s' is not KEY or KEY=VALUE", cmd, optarg);
-			memcpy(key, optarg, len);
-			key[len] = '\0';
-			/* One value a key: "-o cgroup=X" beside "--cgroup Y" is a mistake. */
-			if (tmap_target_get(req->target, key))
-				return fail(EXIT_USAGE, "%s: target option '%s' given more than once (-o %s and --%s, or twice)",
-					    cmd, key, optarg, key);
-			r = tmap_target_set(req->target, key, eq ? eq + 1 : "");
-			if (r == -EINVAL)
-				return fail(EXIT_USAGE, "%s: -o '%s': the key is lowercase letters, digits and '-'",
-					    cmd, optarg);
-			if (r < 0)
-				return fail(EXIT_RUNTIME, "out of memory");
+			r = target_o_option(req, cmd, optarg);
 			continue;
 		}
 		/* "--format=json" and "--format json" are both fine; name the option alone. */
 		if (c >= OPT_TOPOLOGY && c < OPT_END) {
-			for (const struct option *o = options; o->name; o++)
+			for (const struct option *o = request_options; o->name; o++)
 				if (o->val == c)
 					name = o->name;
 			if (!option_allowed(req->cmd, c))
@@ -308,7 +347,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 			r = missing_value(cmd, argv, optind);
 			break;
 		case '?':
-			r = unknown_option(cmd, options, optopt, argv, optind);
+			r = unknown_option(cmd, request_options, optopt, argv, optind);
 			break;
 		default: {
 			char option[32];
@@ -321,29 +360,7 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 	}
 	if (r != EXIT_OK)
 		return r;
-	if (req->make_room && req->batch)
-		return fail(EXIT_USAGE, "plan: --make-room places one guest; it does not go with --batch");
-	if (req->max_moves && !req->make_room)
-		return fail(EXIT_USAGE, "%s: --max-moves goes with --make-room", cmd);
-	if (req->no_memory && !req->make_room)
-		return fail(EXIT_USAGE, "apply: --no-memory goes with --make-room");
-	if (req->make_room && req->dry_run)
-		return fail(EXIT_USAGE,
-			    "apply: --make-room moves guests for real; 'topomap plan --make-room' shows the moves without --dry-run");
-	if (req->all) {
-		if (req->backend || tmap_target_count(req->target) || req->ig.given || optind < argc)
-			return fail(EXIT_USAGE,
-				    "verify: --all verifies every recorded guest through its recorded target: it takes no guest, --backend or target option");
-		return EXIT_OK;
-	}
-	if (req->cmd != CMD_PLAN && !req->backend)
-		return fail(EXIT_USAGE, "%s: --backend NAME is required (see 'topomap backends')",
-			    cmd);
-	/* apply and verify may read the guest from the target (a running QEMU or domain). */
-	if (req->cmd == CMD_PLAN && !req->ig.given && optind >= argc)
-		return fail(EXIT_USAGE, "%s: no guest given: use --name and --vcpus, or JSON files",
-			    cmd);
-	return EXIT_OK;
+	return check_request(req, argc, cmd);
 }
 
 static int
