@@ -1,0 +1,220 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# A live migration between two private libvirtd instances on this machine, each with the libvirt
+# hook (contrib/libvirt-hook-qemu) and a state file of its own, as two hosts would have:
+#   - the destination's state holds mg-b on the PU where the source runs mg-a;
+#   - mg-a migrates source -> destination (virsh migrate --live, direct, over 127.0.0.1);
+#   - on the destination, mg-a's vcpu 0 is pinned (virsh vcpupin, the vcpu thread's
+#     Cpus_allowed_list in /proc) to a PU that was free in the destination's state, which
+#     records it there; the source's state no longer holds mg-a.
+#
+# Each daemon runs in a mount namespace of its own, inside the test's, with a tmpfs of its own
+# over /etc/libvirt, /run/libvirt, /var/lib/libvirt and /var/log/libvirt: the hook, the
+# domains' files and `topomap apply`'s connection (qemu:///system, run by the hook) are each
+# daemon's. The test reaches both by their sockets (qemu+unix:///system?socket=...), which a
+# path in the test's namespace names. Each has its own host_uuid: libvirt refuses a migration
+# to the host it comes from.
+#
+# Usage: check-migrate-libvirtd.sh TOPOMAP HOOK    (as root; exit 77 = skipped)
+set -euo pipefail
+
+topomap=$1
+hook=$2
+LIBVIRTD=/usr/sbin/libvirtd
+QEMU=/usr/bin/qemu-system-x86_64
+
+if [ "$(id -u)" != 0 ]; then echo "SKIP: not root"; exit 77; fi
+for p in "$LIBVIRTD" "$QEMU" /usr/bin/virsh /usr/bin/unshare; do
+	[ -x "$p" ] || { echo "SKIP: $p is not installed"; exit 77; }
+done
+# mg-b holds one PU on the destination; mg-a must find another free there.
+if [ "$(nproc)" -lt 2 ]; then echo "SKIP: fewer than 2 PUs (the test needs 2)"; exit 77; fi
+if [ -z "${TOPOMAP_IN_NS:-}" ]; then
+	exec env TOPOMAP_IN_NS=1 unshare --mount --propagation private "$0" "$@"
+fi
+
+tmp=$(mktemp -d /tmp/topomap-migrate-libvirtd-XXXXXX)
+mount -t tmpfs -o mode=0755 tmpfs "$tmp"
+declare -A lvpid=()
+uri() { # HOST: the daemon's URI from this namespace
+	echo "qemu+unix:///system?socket=$tmp/$1/run/libvirt-sock"
+}
+fail() {
+	echo "FAIL: $*"
+	for h in src dst; do
+		echo "--- $h hook log"; cat "$tmp/$h/hook.log" 2>/dev/null || :
+		echo "--- $h libvirtd log (tail)"; tail -20 "$tmp/$h/libvirtd.log" 2>/dev/null || :
+	done
+	exit 1
+}
+# The cgroups libvirt makes under each controller's 'machine', when it was not there before.
+machine_made=()
+for c in /sys/fs/cgroup/*/; do
+	[ -d "${c}machine" ] || machine_made+=("${c}machine")
+done
+cleanup() {
+	# Best effort: a step that fails here (a machine cgroup libvirt is still emptying, say)
+	# must not turn a passed test into a failed one.
+	set +e
+	local h d m
+	for h in src dst; do
+		# TOPOMAP_TEST_KEEP=DIR: the daemons' and the hooks' logs are kept there.
+		if [ -n "${TOPOMAP_TEST_KEEP:-}" ]; then
+			for f in "$tmp/$h"/*.log; do cp "$f" "$TOPOMAP_TEST_KEEP/$h-${f##*/}" 2>/dev/null; done
+		fi
+		[ -n "${lvpid[$h]:-}" ] || continue
+		for d in mg-a mg-b; do
+			timeout 20 virsh -c "$(uri $h)" destroy "$d" >/dev/null 2>&1
+		done
+		kill "${lvpid[$h]}" 2>/dev/null
+		wait "${lvpid[$h]}" 2>/dev/null
+	done
+	for m in "${machine_made[@]}"; do
+		[ -d "$m" ] || continue
+		# QEMU processes a destroy has just killed may still be leaving their cgroups.
+		for _ in $(seq 50); do
+			find "$m" -depth -type d -exec rmdir {} + 2>/dev/null && break
+			sleep 0.1
+		done
+	done
+	umount -l "$tmp" 2>/dev/null
+	rmdir "$tmp" 2>/dev/null
+}
+trap cleanup EXIT
+
+cache=${TOPOMAP_LIBVIRT_CACHE:-$tmp/cache}
+mkdir -p "$cache" /var/cache/libvirt
+mount --bind "$cache" /var/cache/libvirt
+getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+getent passwd libvirt-qemu >/dev/null || useradd --system --gid libvirt-qemu --no-create-home \
+	--home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
+
+# One daemon: its directories under $tmp/HOST, its hook with $tmp/HOST/state.json, started in a
+# mount namespace of its own where they are libvirt's.
+start_daemon() { # HOST UUID
+	local h=$1 dir=$tmp/$1
+	mkdir -p "$dir"/{etc,run,lib,log}
+	printf 'user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\nstdio_handler = "file"\n' \
+		>"$dir/etc/qemu.conf"
+	printf 'host_uuid = "%s"\n' "$2" >"$dir/etc/libvirtd.conf"
+	# libvirt gives a hook a clean environment: the wrapper gives topomap its own (and, in a
+	# sanitizer build, the sanitizers' options). It keeps the XML libvirt gives the hook, as
+	# in-DOMAIN-OPERATION.xml, for the test to read.
+	mkdir -p "$dir/etc/hooks"
+	cat >"$dir/etc/hooks/qemu" <<HOOK
+#!/bin/sh
+export TOPOMAP='$topomap' TOPOMAP_STATE='$dir/state.json' TOPOMAP_HOOK_LOG='$dir/hook.log'
+export TOPOMAP_PLUGIN_PATH='${TOPOMAP_PLUGIN_PATH:-}'
+export ASAN_OPTIONS='${ASAN_OPTIONS:-}' UBSAN_OPTIONS='${UBSAN_OPTIONS:-}'
+cat >'$dir/in-'"\$1-\$2.xml"
+exec '$hook' "\$@" <'$dir/in-'"\$1-\$2.xml"
+HOOK
+	chmod +x "$dir/etc/hooks/qemu"
+	# unshare and sh exec: the pid is the daemon's.
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	unshare --mount --propagation private sh -c '
+		d=$1; shift
+		for m in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt; do
+			mkdir -p "${m#*:}" && mount --bind "$d/${m%%:*}" "${m#*:}" || exit 1
+		done
+		exec "$@"' sh "$dir" "$LIBVIRTD" --timeout 300 --pid-file "$dir/libvirtd.pid" \
+		>"$dir/libvirtd.log" 2>&1 &
+	lvpid[$h]=$!
+	for _ in $(seq 100); do
+		virsh -c "$(uri "$h")" version >/dev/null 2>&1 && return
+		sleep 0.1
+	done
+	fail "the $h libvirtd does not answer"
+}
+start_daemon src 5d3c1a2e-0000-4000-8000-00000000a001
+start_daemon dst 5d3c1a2e-0000-4000-8000-00000000a002
+
+domain_xml() { # NAME VCPUS
+	cat <<XML
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu placement='static'>$2</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <cpu mode='custom'><model fallback='allow'>qemu64</model></cpu>
+  <devices>
+    <emulator>$QEMU</emulator>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+}
+
+state_pus() { # HOST NAME: the PUs HOST's state records for the guest, or nothing
+	"$topomap" state --state "$tmp/$1/state.json" --format json |
+		python3 -c 'import json,sys; g=[x["held"] for x in json.load(sys.stdin)["guests"] if x["name"]==sys.argv[1]]; print(g[0] if g else "")' "$2"
+}
+
+# The domain's vcpu 0 pinned to one PU on HOST, in libvirt and in /proc, where HOST's state
+# records it; prints the PU.
+wait_pinned() { # HOST NAME
+	local pu="" pid tid
+	for _ in $(seq 100); do
+		pu=$(virsh -c "$(uri "$1")" vcpupin "$2" --live 2>/dev/null | awk '$1 == "0" { print $2 }')
+		[[ $pu =~ ^[0-9]+$ ]] && [ "$pu" = "$(state_pus "$1" "$2")" ] && break
+		sleep 0.1
+	done
+	[[ $pu =~ ^[0-9]+$ ]] || fail "$1: $2: vcpu 0 is not pinned to one PU: '$pu'"
+	[ "$pu" = "$(state_pus "$1" "$2")" ] ||
+		fail "$1: $2: vcpu 0 is pinned to $pu, the state records '$(state_pus "$1" "$2")'"
+	pid=$(cat "$tmp/$1/run/qemu/$2.pid")
+	for tid in /proc/"$pid"/task/*; do
+		grep -q '^CPU 0/' "$tid/comm" 2>/dev/null || continue
+		grep -q "^Cpus_allowed_list:[[:space:]]*$pu\$" "$tid/status" ||
+			fail "$1: $2: vcpu 0's thread is allowed '$(grep Cpus_allowed_list "$tid/status")', not $pu"
+		echo "$pu"
+		return
+	done
+	fail "$1: $2: no vcpu thread in /proc/$pid"
+}
+
+start_domain() { # HOST NAME
+	domain_xml "$2" 1 >"$tmp/$2.xml"
+	virsh -c "$(uri "$1")" define "$tmp/$2.xml" >/dev/null
+	timeout 60 virsh -c "$(uri "$1")" start "$2" >/dev/null 2>"$tmp/err" ||
+		fail "$1: $2 did not start: $(cat "$tmp/err")"
+}
+
+# mg-a on the source; on the destination, mg-b on the same PU (both states empty before: the
+# same host, the same answer). Started in this order, the two daemons give their mg-a
+# different ids, hence different machine cgroups (qemu-ID-NAME), which they would otherwise
+# share while the migration runs.
+start_domain src mg-a
+pu_a=$(wait_pinned src mg-a)
+start_domain dst mg-b
+pu_b=$(wait_pinned dst mg-b)
+[ "$pu_a" = "$pu_b" ] || fail "mg-b is on PU $pu_b on the destination, not on mg-a's PU $pu_a"
+echo "source: mg-a on PU $pu_a; destination: mg-b on PU $pu_b"
+
+# Direct migration: virsh speaks to both daemons; QEMU streams over 127.0.0.1, on a port the
+# destination picks.
+timeout 120 virsh -c "$(uri src)" migrate --live mg-a "$(uri dst)" --migrateuri tcp:127.0.0.1 \
+	>"$tmp/out" 2>"$tmp/err" || fail "migrate: $(cat "$tmp/err" "$tmp/out")"
+[ "$(virsh -c "$(uri dst)" domstate mg-a 2>&1)" = running ] ||
+	fail "mg-a is not running on the destination: $(virsh -c "$(uri dst)" domstate mg-a 2>&1)"
+pu_a2=$(wait_pinned dst mg-a)
+[ "$pu_a2" != "$pu_b" ] || fail "mg-a migrated onto mg-b's PU $pu_b"
+# What the source sent pins vcpu 0 to its PU there, mg-b's here; the destination started QEMU
+# from what the hook printed at 'migrate begin', pinned to the free PU (the 'started' hook gets
+# the definition QEMU was started with, before topomap's apply, which pins the same PU).
+pinned_in() { # FILE PU: the XML pins vcpu 0 to PU (libvirt leaves out a <vcpupin> equal to <vcpu cpuset>)
+	grep -Eq "<vcpupin vcpu='0' cpuset='$2'/>|<vcpu [^>]*cpuset='$2'>" "$1"
+}
+pinned_in "$tmp/dst/in-mg-a-migrate.xml" "$pu_a" ||
+	fail "the XML the source sent does not pin vcpu 0 to $pu_a: $(grep -E 'vcpu' "$tmp/dst/in-mg-a-migrate.xml" | tr -s ' \n' ' ')"
+pinned_in "$tmp/dst/in-mg-a-started.xml" "$pu_a2" ||
+	fail "the destination did not start mg-a from the hook's XML: $(grep -E 'vcpu' "$tmp/dst/in-mg-a-started.xml" | tr -s ' \n' ' ')"
+# The source released it when its domain stopped.
+for _ in $(seq 50); do [ -z "$(state_pus src mg-a)" ] && break; sleep 0.1; done
+[ -z "$(state_pus src mg-a)" ] || fail "the source's state still holds mg-a on '$(state_pus src mg-a)'"
+virsh -c "$(uri src)" domstate mg-a 2>/dev/null | grep -qx running && fail "mg-a still runs on the source"
+echo "migrated: sent pinned to PU $pu_a, started by the destination on PU $pu_a2 from the hook's XML (mg-b keeps PU $pu_b)"
+echo "source: its state holds no mg-a"
+echo "migration between two libvirtd with the hook: ok"
