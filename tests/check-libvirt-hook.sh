@@ -120,13 +120,14 @@ wait_calls 5
 grep -qx "topomap: big: needs 64 free PUs" "$tmp/err" || fail "the refusal is not on stderr: '$(cat "$tmp/err")'"
 grep -q "big prepare: refused: topomap: big: needs 64 free PUs" "$tmp/hook.log" ||
 	fail "the refusal is not in the log"
-# migrate begin and restore begin: xml-filter, and what it prints is the hook's output.
+# migrate begin and restore begin: xml-filter --dry-run (prepare begin records), and what it
+# prints is the hook's output.
 for op in migrate restore; do
 	n=$(calls)
 	out=$(run_hook web "$op" begin -)
 	wait_calls $((n + 1))
-	expect_call "call$n" xml-filter
-	[ "$out" = "fake topomap: xml-filter
+	expect_call "call$n" xml-filter --dry-run
+	[ "$out" = "fake topomap: xml-filter --dry-run
 filtered: <domain type='kvm'><name>web</name></domain>" ] || fail "$op begin printed '$out'"
 done
 if FAKE_EXIT=3 FAKE_STDERR="topomap: no room" "$hook" web restore begin - </dev/null 2>"$tmp/err" >/dev/null; then

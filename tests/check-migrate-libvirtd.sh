@@ -7,7 +7,9 @@
 #   - mg-a migrates source -> destination (virsh migrate --live, direct, over 127.0.0.1);
 #   - on the destination, mg-a's vcpu 0 is pinned (virsh vcpupin, the vcpu thread's
 #     Cpus_allowed_list in /proc) to a PU that was free in the destination's state, which
-#     records it there; the source's state no longer holds mg-a.
+#     records it there; the source's state no longer holds mg-a;
+#   - a migration to a destination without room is refused with topomap's message; one that
+#     libvirt refuses after the hook ran leaves nothing recorded on the destination.
 #
 # Each daemon runs in a mount namespace of its own, inside the test's, with a tmpfs of its own
 # over /etc/libvirt, /run/libvirt, /var/lib/libvirt and /var/log/libvirt: the hook, the
@@ -64,7 +66,7 @@ cleanup() {
 			for f in "$tmp/$h"/*.log; do cp "$f" "$TOPOMAP_TEST_KEEP/$h-${f##*/}" 2>/dev/null; done
 		fi
 		[ -n "${lvpid[$h]:-}" ] || continue
-		for d in mg-a mg-b; do
+		for d in mg-a mg-b mg-c; do
 			timeout 20 virsh -c "$(uri $h)" destroy "$d" >/dev/null 2>&1
 		done
 		kill "${lvpid[$h]}" 2>/dev/null
@@ -217,4 +219,33 @@ for _ in $(seq 50); do [ -z "$(state_pus src mg-a)" ] && break; sleep 0.1; done
 virsh -c "$(uri src)" domstate mg-a 2>/dev/null | grep -qx running && fail "mg-a still runs on the source"
 echo "migrated: sent pinned to PU $pu_a, started by the destination on PU $pu_a2 from the hook's XML (mg-b keeps PU $pu_b)"
 echo "source: its state holds no mg-a"
+
+# The destination is full now: a migration there is refused at 'migrate begin' with topomap's
+# message, and the domain runs on where it was, recorded there only.
+start_domain src mg-c
+pu_c=$(wait_pinned src mg-c)
+if timeout 120 virsh -c "$(uri src)" migrate --live mg-c "$(uri dst)" --migrateuri tcp:127.0.0.1 \
+	>"$tmp/out" 2>"$tmp/err"; then
+	fail "mg-c migrated to a destination without room for it"
+fi
+grep -q "topomap: mg-c: " "$tmp/err" || fail "libvirt's error does not say topomap's: $(cat "$tmp/err")"
+[ "$(wait_pinned src mg-c)" = "$pu_c" ] || fail "mg-c moved on the source"
+[ -z "$(state_pus dst mg-c)" ] || fail "the destination's state records the refused mg-c"
+echo "refused: $(grep -o 'topomap: mg-c: .*' "$tmp/err" | head -1); mg-c runs on, on source PU $pu_c"
+
+# Room on the destination, but a domain mg-c of another UUID defined there: libvirt refuses the
+# migration after the hook ran, and starts nothing there, so sends no 'release': the hook must
+# have recorded nothing at 'migrate begin'.
+virsh -c "$(uri dst)" destroy mg-b >/dev/null
+for _ in $(seq 50); do [ -z "$(state_pus dst mg-b)" ] && break; sleep 0.1; done
+domain_xml mg-c 1 >"$tmp/c-other.xml"
+virsh -c "$(uri dst)" define "$tmp/c-other.xml" >/dev/null
+if timeout 120 virsh -c "$(uri src)" migrate --live mg-c "$(uri dst)" --migrateuri tcp:127.0.0.1 \
+	>"$tmp/out" 2>"$tmp/err"; then
+	fail "mg-c migrated onto a domain of another UUID"
+fi
+[ -s "$tmp/dst/in-mg-c-migrate.xml" ] || fail "the destination's hook did not see mg-c's migration"
+[ -z "$(state_pus dst mg-c)" ] ||
+	fail "the destination's state holds mg-c on '$(state_pus dst mg-c)' after libvirt refused it: $(cat "$tmp/err")"
+echo "refused by libvirt after the hook: $(sed 's/^error: //' "$tmp/err" | head -1); the destination's state holds no mg-c"
 echo "migration between two libvirtd with the hook: ok"
