@@ -61,6 +61,8 @@ struct host {
 	unsigned node_id[1024];
 	uint64_t node_mem[1024];
 	double cpu_ratio, mem_ratio;
+	bool any_shared;	/* shared_pus given */
+	unsigned shared_vcpus[1024];	/* per node index: vcpus of the shared guests placed */
 };
 
 static int
@@ -122,6 +124,8 @@ read_host(struct json_object *h, struct host *host, char *reserve, char *shared,
 	    pu_list(json_object_object_get_ex(h, "shared_pus", &v) ? v : NULL, shared, size,
 		    host->shared) < 0)
 		return -EINVAL;
+	for (int pu = 0; pu < MAX_PU; pu++)
+		host->any_shared |= host->shared[pu];
 	host->cpu_ratio = host->mem_ratio = 1.0;
 	if (json_object_object_get_ex(h, "overcommit", &oc)) {
 		if (json_object_object_get_ex(oc, "cpu", &v))
@@ -156,11 +160,73 @@ parse_list(const char *list, bool *set)
 	return r;
 }
 
+/* WORKLOAD.md's shared rule: each vcpu floats over ALL the shared PUs of its node (the given
+ * shared_pus there, else every PU neither reserved nor held by a dedicated guest now); no
+ * cell wider than that pool (Nova's required_cpus > len(host_cell.cpuset)); a node's shared
+ * vcpus within pool PUs x cpu overcommit. Cells are on distinct nodes (the bench asks so). */
+static const char *
+check_shared(struct host *host, const struct tmap_plan *p, const bool *used)
+{
+	static char why[160];
+	static bool set[MAX_PU];
+	static unsigned add[1024], pool[1024];
+	unsigned vcpus = tmap_plan_vcpu_count(p, 0);
+
+	memset(add, 0, sizeof(add));
+	for (unsigned v = 0; v < vcpus; v++) {
+		int first = -1;
+		size_t n = 0;
+
+		memset(set, 0, sizeof(set));
+		if (parse_list(tmap_plan_vcpu_cpuset(p, 0, v), set) < 0)
+			return "unreadable vcpu set";
+		for (int pu = 0; pu < MAX_PU && first < 0; pu++)
+			first = set[pu] ? pu : -1;
+		if (first < 0 || host->node_of[first] < 0)
+			return "a shared vcpu on no PU of the host";
+		while (n < host->nnodes && host->node_id[n] != (unsigned)host->node_of[first])
+			n++;
+		pool[n] = 0;
+		for (int pu = 0; pu < MAX_PU; pu++) {
+			bool in = host->node_of[pu] == host->node_of[first] && !host->reserved[pu] &&
+				  (host->any_shared ? host->shared[pu] : !used[pu]);
+
+			pool[n] += in;
+			if (set[pu] != in) {
+				snprintf(why, sizeof(why),
+					 "vcpu %u does not float over the whole shared pool of node %d",
+					 v, host->node_of[first]);
+				return why;
+			}
+		}
+		add[n]++;
+	}
+	for (size_t n = 0; n < host->nnodes; n++) {
+		if (add[n] == 0)
+			continue;
+		if (add[n] > pool[n]) {
+			snprintf(why, sizeof(why), "a cell of %u shared vcpus on node %u's pool of %u PUs",
+				 add[n], host->node_id[n], pool[n]);
+			return why;
+		}
+		if (host->shared_vcpus[n] + add[n] > pool[n] * host->cpu_ratio + 1e-9) {
+			snprintf(why, sizeof(why), "node %u: %u shared vcpus on %u PUs at %g per PU",
+				 host->node_id[n], host->shared_vcpus[n] + add[n], pool[n],
+				 host->cpu_ratio);
+			return why;
+		}
+	}
+	for (size_t n = 0; n < host->nnodes; n++)
+		host->shared_vcpus[n] += add[n];
+	return NULL;
+}
+
 /* Check a placement against the workload's host, as Nova's harness checks Nova's:
  * every dedicated vcpu on its own PU, on its cell's node, neither reserved nor shared nor
- * held by another guest; no node's memory exceeded. Returns NULL or what is wrong. */
+ * held by another guest; every shared vcpu over its node's whole pool (check_shared()); no
+ * node's memory exceeded. Returns NULL or what is wrong. */
 static const char *
-check_fit(const struct host *host, const struct tmap_plan *p, bool *used, uint64_t *mem,
+check_fit(struct host *host, const struct tmap_plan *p, bool *used, uint64_t *mem,
 	  bool shared_guest)
 {
 	static char why[128];
@@ -185,6 +251,12 @@ check_fit(const struct host *host, const struct tmap_plan *p, bool *used, uint64
 			n++;
 		if (n == host->nnodes)
 			return "a cell on an unknown node";
+	}
+	if (shared_guest) {
+		const char *bad = check_shared(host, p, used);
+
+		if (bad)
+			return bad;
 	}
 	if (!shared_guest)
 		for (unsigned v = 0; v < vcpus; v++) {
@@ -408,6 +480,7 @@ run_workload(const char *path, int repeat)
 		if (tmap_host_new(topo, &o, &th, &err) < 0)
 			return die(err.message, NULL);
 		memset(used, 0, sizeof(used));
+		memset(host.shared_vcpus, 0, sizeof(host.shared_vcpus));
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *gj = json_object_array_get_idx(guests, i);
 			const char *text = json_object_to_json_string_ext(gj, JSON_C_TO_STRING_PLAIN);

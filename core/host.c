@@ -407,6 +407,26 @@ tmap_host_fit(struct tmap_host *h, const struct tmap_guest *g, struct tmap_error
 	return r;
 }
 
+/* Each node's widest shared cell, from the guests left (the solver cannot tell). */
+static void
+shared_widest_recount(struct tmap_host *h)
+{
+	const struct tmap_topology *t = h->s.t;
+
+	memset(h->s.shared_widest, 0, t->nnodes * sizeof(unsigned));
+	for (size_t i = 0; i < h->nguests; i++) {
+		const struct plan_guest *pg = &h->guests[i].plan;
+
+		for (unsigned c = 0; pg->cpu_policy == TMAP_CPU_SHARED && c < pg->ncells; c++) {
+			int n = topo_node_index(t, pg->cells[c].node);
+			unsigned w = (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
+
+			if (w > h->s.shared_widest[n])
+				h->s.shared_widest[n] = w;
+		}
+	}
+}
+
 int
 tmap_host_release(struct tmap_host *h, const char *name)
 {
@@ -426,6 +446,7 @@ tmap_host_release(struct tmap_host *h, const char *name)
 	i = (size_t)(a - h->guests);
 	memmove(a, a + 1, (h->nguests - i - 1) * sizeof(*a));
 	h->nguests--;
+	shared_widest_recount(h);
 	return 0;
 }
 
@@ -495,9 +516,30 @@ host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *err)
 	return solver_restore_pool(&h->s, list, err);
 }
 
+static int
+reserve_busy(const char *name, char *holder, size_t size)
+{
+	return holder && size ? (snprintf(holder, size, "%s", name), -EBUSY) : -EBUSY;
+}
+
+/* The first shared guest with a cell on node index n. */
+static const char *
+shared_guest_on(const struct tmap_host *h, unsigned n)
+{
+	for (size_t i = 0; i < h->nguests; i++) {
+		const struct plan_guest *pg = &h->guests[i].plan;
+
+		for (unsigned c = 0; pg->cpu_policy == TMAP_CPU_SHARED && c < pg->ncells; c++)
+			if (topo_node_index(h->s.t, pg->cells[c].node) == (int)n)
+				return pg->name;
+	}
+	return "?";
+}
+
 /*
  * May these PUs (list syntax) be reserved for the host, around the guests placed? 0 when none
- * of them is held by a guest or floated over by a shared one; -EBUSY with the first such
+ * of them is held by a guest or floated over by a shared one (without a given pool: when each
+ * node keeps the PUs its shared guests need, pool_need()); -EBUSY with the first such
  * guest's name in holder (cut to size); -EINVAL when list is not a list of PUs.
  */
 int
@@ -513,14 +555,27 @@ host_reserve_check(const struct tmap_host *h, const char *list, char *holder, si
 		const struct plan_guest *pg = &h->guests[i].plan;
 		bool busy = hwloc_bitmap_intersects(set, pg->held);
 
-		for (unsigned c = 0; !busy && c < pg->ncells; c++)
+		/* Without a given pool, a shared guest floats over its node's free PUs: the
+		 * reserve shrinks that pool as a dedicated guest does, within the need below. */
+		for (unsigned c = 0; !busy && h->s.fixed_pool && c < pg->ncells; c++)
 			busy = hwloc_bitmap_intersects(set, pg->cells[c].pus);
-		busy |= hwloc_bitmap_intersects(set, pg->emulator);
-		if (busy) {
-			if (holder && size)
-				snprintf(holder, size, "%s", pg->name);
-			return -EBUSY;
-		}
+		if (h->s.fixed_pool || pg->cpu_policy == TMAP_CPU_DEDICATED)
+			busy |= hwloc_bitmap_intersects(set, pg->emulator);
+		if (busy)
+			return reserve_busy(pg->name, holder, size);
+	}
+	for (unsigned n = 0; !h->s.fixed_pool && n < h->s.t->nnodes; n++) {
+		unsigned need = pool_need(&h->s, n);
+		int pus;
+
+		if (need == 0)
+			continue;
+		hwloc_bitmap_and(h->s.pool_part, h->s.t->nodes[n].cpuset, h->s.usable);
+		hwloc_bitmap_andnot(h->s.pool_part, h->s.pool_part, h->s.taken);
+		pus = hwloc_bitmap_weight(h->s.pool_part);
+		hwloc_bitmap_and(h->s.pool_part, h->s.pool_part, set);
+		if (pus - hwloc_bitmap_weight(h->s.pool_part) < (int)need)
+			return reserve_busy(shared_guest_on(h, n), holder, size);
 	}
 	return 0;
 }
@@ -566,8 +621,9 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 			return tmap_error_set(err, -EBADMSG,
 					      "guest '%s' cell %u is on node %u, which this host does not have with CPUs",
 					      pg->name, c, pg->cells[c].node);
+		/* Without a given pool: the PUs free when it came (some held or reserved now). */
 		if (pg->cpu_policy == TMAP_CPU_SHARED &&
-		    !hwloc_bitmap_isincluded(pg->cells[c].pus, s->pool))
+		    !hwloc_bitmap_isincluded(pg->cells[c].pus, s->fixed_pool ? s->pool : t->cpuset))
 			return tmap_error_set(err, -EBADMSG,
 					      "shared guest '%s' floats outside the recorded shared pool",
 					      pg->name);
@@ -784,7 +840,13 @@ node_usage(const struct tmap_host *h, unsigned n, struct node_usage *u)
 	u->reserved = hwloc_bitmap_dup(node->cpuset);
 	if (!u->free || !u->dedicated || !u->pool || !u->reserved)
 		return -ENOMEM;
-	hwloc_bitmap_and(u->pool, u->pool, h->s.pool);
+	/* Without a given pool, a node's shared guests float over its free PUs. */
+	if (h->s.fixed_pool)
+		hwloc_bitmap_and(u->pool, u->pool, h->s.pool);
+	else if (h->s.shared_vcpus[n] && hwloc_bitmap_and(u->pool, u->pool, h->s.usable) == 0)
+		hwloc_bitmap_andnot(u->pool, u->pool, h->s.taken);
+	else
+		hwloc_bitmap_zero(u->pool);
 	hwloc_bitmap_and(u->dedicated, u->dedicated, h->s.taken);
 	hwloc_bitmap_andnot(u->dedicated, u->dedicated, h->s.pool);
 	hwloc_bitmap_and(u->free, u->free, h->s.usable);

@@ -7,7 +7,7 @@ const char *
 unit_name(const struct demand *d)
 {
 	if (d->cpu == TMAP_CPU_SHARED)
-		return "shared vcpus (pool PUs times the cpu overcommit)";
+		return "shared vcpus (pool PUs times the cpu overcommit, at most the pool's PUs)";
 	switch (d->policy) {
 	case TMAP_THREAD_ISOLATE:
 		return "whole free cores (thread policy isolate)";
@@ -169,6 +169,31 @@ no_fit_pages(const struct solver *s, const struct demand *d, unsigned cell, uint
 			      node_free_pages(s, (unsigned)best, (unsigned)d->page));
 }
 
+/* A shared cell wider than the widest pool of the host: it floats over a whole pool, and no
+ * overcommit narrows it onto fewer PUs than it has vcpus. 0 when every cell is narrow enough. */
+static int
+no_fit_width(const struct solver *s, const struct demand *d, const struct cell_req *req,
+	     unsigned ncells)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned widest = 0, pus = 0;
+
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		unsigned p = t->nodes[n].cpuless ? 0 : node_pool_size(s, n);
+
+		if (p > pus || n == 0) {
+			widest = n;
+			pus = p;
+		}
+	}
+	for (unsigned c = 0; c < ncells; c++)
+		if (req[c].vcpus > pus)
+			return tmap_error_set(s->err, -ENOSPC,
+					      "%s: cell %u has %u shared vcpus, more than the %u PUs of node %u's shared pool, the widest (a shared cell floats over its node's whole pool; the overcommit adds guests, it never narrows one)",
+					      d->name, c, req[c].vcpus, pus, t->nodes[widest].os_index);
+	return 0;
+}
+
 /* Say precisely why a guest does not fit. */
 int
 no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
@@ -182,6 +207,8 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 		return tmap_error_set(s->err, -ENOSPC,
 				      "%s: thread policy require needs host cores with SMT siblings; this host has 1 PU per core",
 				      d->name);
+	if (d->cpu == TMAP_CPU_SHARED && no_fit_width(s, d, req, ncells) < 0)
+		return -ENOSPC;
 	for (unsigned c = 0; c < ncells; c++) {
 		unsigned need = req[c].vcpus;
 		bool any = false;
@@ -297,7 +324,9 @@ explain_placement(const struct solver *s, const struct demand *d, const unsigned
 	else if (d->cpu == TMAP_CPU_DEDICATED)
 		plan_guest_explain(pg, "vcpus: %s", thread_words(d, g->threads));
 	else
-		plan_guest_explain(pg, "vcpus float over their nodes' shared pool, which dedicated guests never get (cpu policy shared, %g vcpus per pool PU)",
+		plan_guest_explain(pg, "vcpus float over the whole shared pool of their nodes, %s (cpu policy shared, at most %g shared vcpus per pool PU)",
+				   s->fixed_pool ? "which dedicated guests never get" :
+						   "every PU no dedicated guest holds",
 				   s->cpu_ratio);
 	if (d->emulator_isolate)
 		plan_guest_explain(pg, "emulator and iothreads: a PU of their own on cell 0's node (emulator isolate)");

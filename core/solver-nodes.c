@@ -737,20 +737,18 @@ cells_fit_somewhere(const struct solver *s, const struct demand *d, const unsign
 	return true;
 }
 
-/* Shared vcpus the node's pool takes as it is, without growing. */
+/* Shared vcpus the node's pool takes besides those already there. */
 static long
 pool_room(const struct solver *s, unsigned n)
 {
-	return (long)(node_pool_size(s, n) * s->cpu_ratio) - (long)s->shared_vcpus[n];
+	return (long)pool_vcpus(s, node_pool_size(s, n)) - (long)s->shared_vcpus[n];
 }
 
-/* 0: the node's pool takes the vcpus as it is; 1: it must grow; 2: the node has none. */
+/* 0: the node has shared guests already; 1: it has none. */
 static int
-shared_rank(const struct solver *s, unsigned n, unsigned vcpus)
+shared_rank(const struct solver *s, unsigned n)
 {
-	if (node_pool_size(s, n) == 0)
-		return 2;
-	return pool_room(s, n) >= (long)vcpus ? 0 : 1;
+	return s->shared_vcpus[n] ? 0 : 1;
 }
 
 /* One cell: the node it fills best (dedicated), or for a shared cell the pool it joins. */
@@ -769,11 +767,11 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 		if (pick < 0) {
 			pick = (int)n;
 		} else if (d->cpu == TMAP_CPU_SHARED) {
-			/* Join a pool that has room as it is (the fullest such), so pools take no
-			 * PU from dedicated guests until they must; else grow a pool, so shared
-			 * guests multiplex over one; else start one where there is most room. */
-			int rank_n = shared_rank(s, n, req->vcpus);
-			int rank_p = shared_rank(s, (unsigned)pick, req->vcpus);
+			/* Join the fullest node that has shared guests, so shared guests
+			 * multiplex over few pools and the PUs they keep from dedicated guests
+			 * (pool_need()) stay on few nodes; else start where there is most room. */
+			int rank_n = shared_rank(s, n);
+			int rank_p = shared_rank(s, (unsigned)pick);
 
 			if (rank_n != rank_p ? rank_n < rank_p :
 			    rank_n == 0 ? pool_room(s, n) < pool_room(s, (unsigned)pick) :

@@ -188,46 +188,79 @@ alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bit
 	return 0;
 }
 
+/* Shared vcpus that `pus` pool PUs take: pus x cpu_ratio, rounded down. */
+unsigned
+pool_vcpus(const struct solver *s, unsigned pus)
+{
+	return (unsigned)(pus * s->cpu_ratio + 1e-9);
+}
+
 /*
- * A shared cell of `vcpus` on node n: the node's pool grows from free PUs until it holds
- * cpu_ratio shared vcpus per PU (a given pool does not grow), and the cell floats over the
- * whole pool of the node (ret_pus, unless NULL).
+ * A shared cell of `vcpus` on node n floats over the node's whole pool as it stands (ret_pus,
+ * unless NULL), as Nova's shared cells do: it may not be wider than the pool, and the node's
+ * shared vcpus stay within pool PUs x cpu_ratio. The overcommit is a capacity, never the
+ * width of a guest's set. node_capacity() chose the node by both rules already.
  */
 int
 shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus)
 {
 	const struct topo_node *node = &s->t->nodes[n];
-	unsigned want = (unsigned)((s->shared_vcpus[n] + vcpus) / s->cpu_ratio);
-	unsigned have = node_pool_size(s, n);
-	hwloc_bitmap_t grown = s->grown;
+	unsigned pus = node_pool_size(s, n);
 
-	hwloc_bitmap_zero(grown);
-	if (want * s->cpu_ratio < s->shared_vcpus[n] + vcpus)
-		want++;
-	if (want == 0)
-		want = 1;
-	while (!s->fixed_pool && have < want) {
-		/* Whole cores where possible, so shared and dedicated guests share no core. */
-		int c = pick_core(s, n, want - have, false, 1, -1, false);
-		unsigned got, pus[64];
-
-		if (c < 0)
-			return -ENOSPC;
-		got = take_pus(s, (unsigned)c, want - have < 64 ? want - have : 64, false, pus, grown);
-		if (got == 0)
-			return -ENOSPC;
-		have += got;
-	}
-	if (have == 0)
+	if (vcpus == 0 || vcpus > pus || s->shared_vcpus[n] + vcpus > pool_vcpus(s, pus))
 		return -ENOSPC;
-	hwloc_bitmap_or(s->pool, s->pool, grown);
 	s->shared_vcpus[n] += vcpus;
-	for (unsigned i = 0; ret_pus && i < node->ncores; i++) {
-		const struct topo_core *core = &s->t->cores[node->cores[i]];
+	if (vcpus > s->shared_widest[n])
+		s->shared_widest[n] = vcpus;
+	if (!ret_pus)
+		return 0;
+	hwloc_bitmap_copy(ret_pus, node->cpuset);
+	if (s->fixed_pool) {
+		hwloc_bitmap_and(ret_pus, ret_pus, s->pool);
+	} else {
+		hwloc_bitmap_and(ret_pus, ret_pus, s->usable);
+		hwloc_bitmap_andnot(ret_pus, ret_pus, s->taken);
+	}
+	return 0;
+}
 
-		for (unsigned k = 0; k < core->npus; k++)
-			if (hwloc_bitmap_isset(s->pool, core->pus[k]))
-				hwloc_bitmap_set(ret_pus, core->pus[k]);
+/*
+ * PUs node n must keep free for the shared guests on it when the pool is not given (a given
+ * pool is never dedicated's): as many as the widest shared cell, and enough that the shared
+ * vcpus stay within pool PUs x cpu_ratio. Dedicated guests take the rest.
+ */
+unsigned
+pool_need(const struct solver *s, unsigned n)
+{
+	unsigned shared = s->shared_vcpus[n], pus;
+
+	if (s->fixed_pool || shared == 0)
+		return 0;
+	pus = (unsigned)(shared / s->cpu_ratio);
+	while (pool_vcpus(s, pus) < shared)
+		pus++;
+	return pus > s->shared_widest[n] ? pus : s->shared_widest[n];
+}
+
+/*
+ * After a dedicated guest took its PUs: does every node still keep its shared guests' need?
+ * node_capacity() already counted the need, in PUs per vcpu of the guest's policy; this is
+ * the exact check. -ENOSPC, with the node and the counts, when not.
+ */
+int
+shared_room_kept(const struct solver *s, const char *name)
+{
+	const struct tmap_topology *t = s->t;
+
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		unsigned need = pool_need(s, n), have;
+
+		if (need == 0 || (have = node_pool_size(s, n)) >= need)
+			continue;
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s: on node %u it would leave %u PUs to the node's shared guests, which float over its free PUs and need %u (%u shared vcpus at %g per PU, the widest cell %u vcpus)",
+				      name, t->nodes[n].os_index, have, need, s->shared_vcpus[n],
+				      s->cpu_ratio, s->shared_widest[n]);
 	}
 	return 0;
 }

@@ -22,9 +22,10 @@
  *  3. Which cores and PUs of that node: best fit by core (an exact fit first, then the
  *     smallest core that holds the rest, then the largest), so that guest SMT threads sit on
  *     host siblings and whole cores stay whole; ties prefer the L3 group already used.
- * Shared guests float over a per-node pool that dedicated guests never get: the PUs given as
- * `shared`, or else free PUs the pool takes as shared guests need them, cpu_overcommit
- * shared vcpus per pool PU.
+ * Shared guests float over the whole pool of their node: the PUs given as `shared`, which
+ * dedicated guests never get, or else every usable PU of the node no dedicated guest holds.
+ * A shared cell is no wider than that pool, and a node's shared vcpus stay within pool PUs x
+ * cpu_overcommit; without a given pool, dedicated guests leave each node that many PUs.
  *
  * Step 2 lives in solver-nodes.c (spreading in solver-spread.c), step 3 and the shared pool
  * in solver-pus.c, the words in solver-explain.c. A struct tmap_host (host.c) keeps a solver between guests, so a host that
@@ -111,12 +112,11 @@ solver_clear(struct solver *s)
 	free(s->mem_free);
 	free(s->pool_free);
 	free(s->shared_vcpus);
+	free(s->shared_widest);
 	free(s->dev_taken);
 	snapshot_free(s->before);
 	if (s->held)
 		hwloc_bitmap_free(s->held);
-	if (s->grown)
-		hwloc_bitmap_free(s->grown);
 	if (s->pool_part)
 		hwloc_bitmap_free(s->pool_part);
 	guest_cells_clear(&s->cells);
@@ -229,14 +229,14 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->mem_free = calloc(t->nnodes, sizeof(int64_t));
 	s->pool_free = calloc((size_t)t->nnodes * (t->npage_sizes + 1), sizeof(int64_t));
 	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
+	s->shared_widest = calloc(t->nnodes, sizeof(unsigned));
 	s->dev_taken = calloc(t->ndevices ? t->ndevices : 1, sizeof(bool));
 	s->page = -1;
 	s->held = hwloc_bitmap_alloc();
-	s->grown = hwloc_bitmap_alloc();
 	s->pool_part = hwloc_bitmap_alloc();
 	s->scratch = calloc(1, sizeof(*s->scratch));
 	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
-	    !s->mem_free || !s->pool_free || !s->shared_vcpus || !s->dev_taken || !s->held || !s->grown ||
+	    !s->mem_free || !s->pool_free || !s->shared_vcpus || !s->shared_widest || !s->dev_taken || !s->held ||
 	    !s->pool_part || !s->scratch || !(s->before = snapshot_new(t)) ||
 	    distance_classes(s) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
@@ -271,6 +271,7 @@ snapshot_clear(struct snapshot *snap)
 	free(snap->mem_free);
 	free(snap->pool_free);
 	free(snap->shared_vcpus);
+	free(snap->shared_widest);
 	free(snap->dev_taken);
 	memset(snap, 0, sizeof(*snap));
 }
@@ -286,9 +287,10 @@ snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap)
 	snap->pool_free = t->npage_sizes ?
 		malloc((size_t)t->nnodes * t->npage_sizes * sizeof(int64_t)) : NULL;
 	snap->shared_vcpus = malloc(t->nnodes * sizeof(unsigned));
+	snap->shared_widest = malloc(t->nnodes * sizeof(unsigned));
 	snap->dev_taken = t->ndevices ? malloc(t->ndevices * sizeof(bool)) : NULL;
 	if (!snap->taken || !snap->pool || !snap->core_free || !snap->mem_free ||
-	    (t->npage_sizes && !snap->pool_free) || !snap->shared_vcpus ||
+	    (t->npage_sizes && !snap->pool_free) || !snap->shared_vcpus || !snap->shared_widest ||
 	    (t->ndevices && !snap->dev_taken)) {
 		snapshot_clear(snap);
 		return -ENOMEM;
@@ -311,6 +313,7 @@ snapshot_save(const struct solver *s, struct snapshot *snap)
 		memcpy(snap->pool_free, s->pool_free,
 		       (size_t)t->nnodes * t->npage_sizes * sizeof(int64_t));
 	memcpy(snap->shared_vcpus, s->shared_vcpus, t->nnodes * sizeof(unsigned));
+	memcpy(snap->shared_widest, s->shared_widest, t->nnodes * sizeof(unsigned));
 	if (t->ndevices)
 		memcpy(snap->dev_taken, s->dev_taken, t->ndevices * sizeof(bool));
 	return 0;
@@ -360,6 +363,7 @@ snapshot_restore(struct solver *s, struct snapshot *snap)
 		memcpy(s->pool_free, snap->pool_free,
 		       (size_t)s->t->nnodes * s->t->npage_sizes * sizeof(int64_t));
 	memcpy(s->shared_vcpus, snap->shared_vcpus, s->t->nnodes * sizeof(unsigned));
+	memcpy(s->shared_widest, snap->shared_widest, s->t->nnodes * sizeof(unsigned));
 	if (s->t->ndevices)
 		memcpy(s->dev_taken, snap->dev_taken, s->t->ndevices * sizeof(bool));
 }
@@ -419,16 +423,12 @@ node_capacity(const struct solver *s, unsigned n, const struct demand *d)
 	unsigned cap = 0;
 
 	if (d->cpu == TMAP_CPU_SHARED) {
-		/* The node's pool, and the free PUs it may still take, times the overcommit,
-		 * less the shared vcpus already there. */
-		unsigned pus = node_pool_size(s, n);
-		double total;
+		/* The node's pool times the overcommit, less the shared vcpus already there; and
+		 * no more than the pool's PUs, as a cell floats over the whole pool. */
+		unsigned pus = node_pool_size(s, n), total = pool_vcpus(s, pus);
 
-		if (!s->fixed_pool)
-			for (unsigned i = 0; i < node->ncores; i++)
-				pus += s->core_free[node->cores[i]];
-		total = pus * s->cpu_ratio;
-		return total > s->shared_vcpus[n] ? (unsigned)(total - s->shared_vcpus[n]) : 0;
+		total = total > s->shared_vcpus[n] ? total - s->shared_vcpus[n] : 0;
+		return total < pus ? total : pus;
 	}
 	for (unsigned i = 0; i < node->ncores; i++) {
 		unsigned c = node->cores[i];
@@ -454,6 +454,17 @@ node_capacity(const struct solver *s, unsigned n, const struct demand *d)
 			cap += d->group > 1 ? d->group : s->core_usable[c];
 			break;
 		}
+	}
+	if (!s->fixed_pool && s->shared_vcpus[n]) {
+		/* The PUs the node's shared guests need stay free (pool_need()): what is left,
+		 * in vcpus of this policy (a whole core each for isolate). shared_room_kept()
+		 * checks the placement exactly. */
+		unsigned pus = node_pool_size(s, n), need = pool_need(s, n);
+		unsigned spare = pus > need ? pus - need : 0;
+
+		if (d->policy == TMAP_THREAD_ISOLATE && s->t->max_threads > 1)
+			spare /= s->t->max_threads;
+		cap = cap < spare ? cap : spare;
 	}
 	return cap;
 }
@@ -834,6 +845,13 @@ solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_gue
 			return r;
 		}
 	}
+	if (r == 0 && dec.d.cpu == TMAP_CPU_DEDICATED && !s->fixed_pool) {
+		r = shared_room_kept(s, g->name);
+		if (r < 0) {
+			snapshot_restore(s, s->before);
+			return r;
+		}
+	}
 	if (r == 0 && decide_only) {
 		snapshot_restore(s, s->before);
 		return 0;
@@ -909,31 +927,15 @@ solver_take(struct solver *s, const struct plan_guest *pg)
 		int n = topo_node_index(t, pg->cells[c].node);
 
 		node_charge(s, (unsigned)n, page, (int64_t)pg->cells[c].memory_mib);
-		if (pg->cpu_policy == TMAP_CPU_SHARED)
-			s->shared_vcpus[n] += (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
-	}
-	devices_hold(s, pg, true);
-}
+		if (pg->cpu_policy == TMAP_CPU_SHARED) {
+			unsigned w = (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
 
-/* A grown pool goes back when the last shared guest of its node leaves; while any remains,
- * the PUs stay: its float set, already applied, covers them. */
-static void
-shrink_pool(struct solver *s, unsigned n)
-{
-	const struct tmap_topology *t = s->t;
-	const struct topo_node *node = &t->nodes[n];
-
-	for (unsigned c = 0; c < node->ncores; c++) {
-		const struct topo_core *core = &t->cores[node->cores[c]];
-
-		for (unsigned k = 0; k < core->npus; k++) {
-			if (!hwloc_bitmap_isset(s->pool, core->pus[k]))
-				continue;
-			hwloc_bitmap_clr(s->pool, core->pus[k]);
-			hwloc_bitmap_clr(s->taken, core->pus[k]);
-			s->core_free[node->cores[c]]++;
+			s->shared_vcpus[n] += w;
+			if (w > s->shared_widest[n])
+				s->shared_widest[n] = w;
 		}
 	}
+	devices_hold(s, pg, true);
 }
 
 void
@@ -952,31 +954,28 @@ solver_release(struct solver *s, hwloc_const_bitmap_t held, int page, const uint
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		node_charge(s, n, page, -(int64_t)mem[n]);
 		s->shared_vcpus[n] -= shared[n];
-		if (!s->fixed_pool && shared[n] && s->shared_vcpus[n] == 0)
-			shrink_pool(s, n);
+		/* The widest cell left is the ledger's to say (host.c); none left, none wide. */
+		if (s->shared_vcpus[n] == 0)
+			s->shared_widest[n] = 0;
 	}
 }
 
-/* The pool a state file recorded: free usable PUs that go back into it. */
+/*
+ * The pool a state file recorded. A given pool is the options' (the state keeps it to show);
+ * without one, state files before issue 21 recorded the PUs a pool had grown over, and every
+ * free usable PU is the pool now: the list only has to be PUs of this host.
+ */
 int
 solver_restore_pool(struct solver *s, const char *list, struct tmap_error *err)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
-	unsigned pu;
 
 	if (!list || !*list || s->fixed_pool)
 		return 0;
 	if (bitmap_parse_list(list, &set) < 0)
 		return tmap_error_set(err, -EBADMSG, "shared pool '%.80s' is not a list of PUs", list);
-	hwloc_bitmap_foreach_begin(pu, set)
-	{
-		if (!hwloc_bitmap_isset(s->usable, pu) || hwloc_bitmap_isset(s->taken, pu))
-			return tmap_error_set(err, -EBADMSG,
-					      "shared pool PU %u is not a free usable PU of this host", pu);
-		hwloc_bitmap_set(s->taken, pu);
-		hwloc_bitmap_set(s->pool, pu);
-		s->core_free[s->t->pu_core[pu]]--;
-	}
-	hwloc_bitmap_foreach_end();
+	if (!hwloc_bitmap_isincluded(set, s->usable))
+		return tmap_error_set(err, -EBADMSG,
+				      "shared pool '%.80s' is not a set of usable PUs of this host", list);
 	return 0;
 }

@@ -53,16 +53,16 @@ struct snapshot {
 	unsigned *core_free;
 	int64_t *mem_free;
 	int64_t *pool_free;
-	unsigned *shared_vcpus;
+	unsigned *shared_vcpus, *shared_widest;
 	bool *dev_taken;
 };
 
 struct solver {
 	const struct tmap_topology *t;
 	hwloc_bitmap_t usable;	/* host PUs dedicated guests may use: not reserved, not shared */
-	hwloc_bitmap_t taken;	/* PUs held by dedicated guests or by the shared pool */
-	hwloc_bitmap_t pool;	/* PUs shared guests float over */
-	bool fixed_pool;	/* the pool was given (options.shared) and does not grow */
+	hwloc_bitmap_t taken;	/* PUs held by dedicated guests */
+	hwloc_bitmap_t pool;	/* the given shared pool (options.shared); empty when none */
+	bool fixed_pool;	/* the pool was given: else each node's pool is its free usable PUs */
 	double cpu_ratio, mem_ratio;
 	unsigned *core_usable;	/* per core: usable PUs */
 	unsigned *core_free;	/* per core: usable PUs nobody holds */
@@ -70,6 +70,7 @@ struct solver {
 	int64_t *pool_free;	/* per page size x node index: free MiB of each hugepage pool, then
 				 * a block of zeros for a size no node has */
 	unsigned *shared_vcpus;	/* per node index: vcpus of shared guests */
+	unsigned *shared_widest; /* per node index: vcpus of its widest shared cell */
 	bool *dev_taken;	/* per device of the topology: held by a guest */
 	uint32_t flags;
 	struct tmap_error *err;	/* of the call in progress */
@@ -78,9 +79,9 @@ struct solver {
 	struct shape recent[RECENT];
 	unsigned nrecent, next_recent;
 	/* Reused by every decision. before: the host as a guest found it, before it took anything;
-	 * held: what a decision alone takes; grown: what a shared cell adds to the pool. */
+	 * held: what a decision alone takes. */
 	struct snapshot *before;
-	hwloc_bitmap_t held, grown;
+	hwloc_bitmap_t held;
 	hwloc_bitmap_t pool_part;	/* scratch of node_pool_size() */
 	/* nnodes x nnodes: for each anchor node a, each node's distance class from a: 0 for a
 	 * itself, then 1, 2, ... for each distinct distance, nearest first. */
@@ -187,12 +188,22 @@ core_whole(const struct solver *s, unsigned c)
 	       s->core_free[c] == s->core_usable[c];
 }
 
+/* PUs a node's shared guests float over: the given pool's PUs on the node, or else every
+ * usable PU of the node that no dedicated guest holds. */
 static inline unsigned
 node_pool_size(const struct solver *s, unsigned n)
 {
+	const struct topo_node *node = &s->t->nodes[n];
+	unsigned pus = 0;
+
+	if (!s->fixed_pool) {
+		for (unsigned i = 0; i < node->ncores; i++)
+			pus += s->core_free[node->cores[i]];
+		return pus;
+	}
 	/* The node's cores hold exactly its cpuset: count the pool there in two calls, not one
 	 * per PU. */
-	hwloc_bitmap_and(s->pool_part, s->pool, s->t->nodes[n].cpuset);
+	hwloc_bitmap_and(s->pool_part, s->pool, node->cpuset);
 	return (unsigned)hwloc_bitmap_weight(s->pool_part);
 }
 
@@ -238,6 +249,10 @@ unsigned take_pus(struct solver *s, unsigned c, unsigned count, bool hold, unsig
 int alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bitmap_t vcpus,
 	       unsigned *vcpu_pu, hwloc_bitmap_t held, int *l3);
 int shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus);
+unsigned pool_need(const struct solver *s, unsigned n);
+unsigned pool_spare(const struct solver *s, unsigned n, unsigned free_pus);
+unsigned pool_vcpus(const struct solver *s, unsigned pus);
+int shared_room_kept(const struct solver *s, const char *name);
 /* The PUs of the host core holding pu, "8,20": siblings are rarely neighbours. */
 char *core_list(const struct tmap_topology *t, unsigned pu);
 

@@ -45,22 +45,24 @@ count_pus() {
 	grep "class='PU'" "$tmp/plan.svg" | grep "<rect" | grep -c "fill='rgb($1)'" || :
 }
 # The plan (examples/host-2s-ht/): db runs on 9 PUs and keeps one more sibling empty
-# (thread policy require), app on 4 and keeps their 4 siblings, ci-runner shares PU 3.
+# (thread policy require), app on 4 and keeps their 4 siblings, ci-runner floats over the
+# other 6 PUs of node 0 (issue 21: a shared guest floats over its node's whole pool, all that
+# no dedicated guest holds; before, it got a 1-PU slice sized by the overcommit).
 [ "$(count_pus 228,26,28)" = 9 ] || fail "db (red) fills $(count_pus 228,26,28) PUs, not 9"
 [ "$(count_pus 241,140,141)" = 1 ] || fail "db's held sibling (light red) is not drawn"
 [ "$(count_pus 55,126,184)" = 4 ] || fail "app (blue) fills $(count_pus 55,126,184) PUs, not 4"
 [ "$(count_pus 155,190,219)" = 4 ] || fail "app's held siblings (light blue) are not drawn"
-# ci-runner floats over the shared pool, PU 3, drawn as the pool (light grey).
-[ "$(count_pus 217,217,217)" = 1 ] || fail "the shared pool (light grey) fills $(count_pus 217,217,217) PUs, not 1"
+# ci-runner floats over the shared pool, PUs 3-5,15-17, drawn as the pool (light grey).
+[ "$(count_pus 217,217,217)" = 6 ] || fail "the shared pool (light grey) fills $(count_pus 217,217,217) PUs, not 6"
 # db's emulator and iothreads have PU 2 of their own: its colour, white label.
 grep -A1 "class='PU'.*fill='rgb(228,26,28)'" "$tmp/plan.svg" | grep -q "fill='rgb(255,255,255)'.*>PU P#2<" ||
 	fail "db's emulator PU 2 is not marked (white label on red)"
 for line in 'db (red, #e41a1c): PUs 0-2,6-7,12-13,18-19, memory on nodes 0-1' \
 	'app (blue, #377eb8): PUs 8-11, memory on node 1, holds PUs 8-11,20-23' \
-	'ci-runner (green, #4daf4a): shares PUs 3, memory on node 0' \
+	'ci-runner (green, #4daf4a): shares PUs 3-5,15-17, memory on node 0' \
 	'db: emulator threads and 2 iothreads float over PUs 2 (of their own: white label)' \
 	'app: emulator threads float over PUs 8-11 (with the vcpus)' \
-	'shared pool (light grey, #d9d9d9): PUs 3' \
+	'shared pool (light grey, #d9d9d9): PUs 3-5,15-17' \
 	'unpainted PUs: free for the host and new guests'; do
 	grep -qF ">$line" "$tmp/plan.svg" || fail "no legend line '$line'"
 done

@@ -226,7 +226,7 @@ static const char guests_json[] =
 	"  \"cpu_policy\": \"dedicated\", \"thread_policy\": \"require\","
 	"  \"emulator_threads\": \"isolate\", \"iothreads\": 2, \"memory_mode\": \"strict\","
 	"  \"hugepages\": \"2M\", \"qos\": {\"shares\": 2048, \"period\": 100000, \"quota\": 50000}},"
-	" {\"name\": \"web\", \"vcpus\": 2, \"cpu_policy\": \"shared\", \"memory_mib\": 512, \"pinned\": true},"
+	" {\"name\": \"web\", \"vcpus\": 1, \"cpu_policy\": \"shared\", \"memory_mib\": 512, \"pinned\": true},"
 	" {\"name\": \"wide\", \"vcpus\": 10, \"memory_mib\": 2048}]";
 
 static void
