@@ -309,6 +309,23 @@ static const char *const qemu_four[] = {
     NULL,
 };
 
+/* 4 vcpus in 4 guest cells of one vcpu: a shared guest whose cells are each as wide as a
+ * 1-PU pool (a shared cell floats over its node's whole pool and is never wider). */
+static const char *const qemu_four_cells[] = {
+    "-name",   "guest=t4,debug-threads=on",
+    "-smp",    "4,sockets=1,cores=2,threads=2",
+    "-m",      "256",
+    "-object", "memory-backend-ram,id=ram0,size=64M,host-nodes=0,policy=bind",
+    "-object", "memory-backend-ram,id=ram1,size=64M,host-nodes=0,policy=bind",
+    "-object", "memory-backend-ram,id=ram2,size=64M,host-nodes=0,policy=bind",
+    "-object", "memory-backend-ram,id=ram3,size=64M,host-nodes=0,policy=bind",
+    "-numa",   "node,nodeid=0,cpus=0,memdev=ram0",
+    "-numa",   "node,nodeid=1,cpus=1,memdev=ram1",
+    "-numa",   "node,nodeid=2,cpus=2,memdev=ram2",
+    "-numa",   "node,nodeid=3,cpus=3,memdev=ram3",
+    NULL,
+};
+
 static pid_t
 qemu_start(struct qemu_run *q, const char *const *guest, unsigned vcpus)
 {
@@ -761,7 +778,7 @@ apply_given_guest(void **state)
 
 	if (!test_have_qemu())
 		skip();
-	qemu_start(q, qemu_four, 4);
+	qemu_start(q, qemu_four_cells, 4);
 	take_snapshot(q->qemu.pid, &before);
 
 	/* A guest that is not the one QEMU runs is refused before anything is written. */
@@ -775,11 +792,13 @@ apply_given_guest(void **state)
 	free(out);
 	free(errtext);
 
-	/* 4 vcpus do not fit 2 PUs dedicated: shared, away from PU 0. Every thread then goes
-	 * to PU 1, a change /proc shows for each of them. */
+	/* 4 vcpus do not fit 2 PUs dedicated: shared, away from PU 0, in cells of one vcpu (no
+	 * shared cell is wider than its pool, here PU 1). Every thread then goes to PU 1, a
+	 * change /proc shows for each of them. */
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--name", "t4", "--vcpus", "4",
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
-		    "cpus=0-1", "--cell", "cpus=2-3", "--cells-share-nodes", "--reserve", "0", NULL);
+		    "cpus=0", "--cell", "cpus=1", "--cell", "cpus=2", "--cell", "cpus=3",
+		    "--cells-share-nodes", "--reserve", "0", NULL);
 	expect_exit(r, 0, "apply shared", out, errtext);
 	free(out);
 	free(errtext);
@@ -791,7 +810,8 @@ apply_given_guest(void **state)
 
 	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
-		    "cpus=0-1", "--cell", "cpus=2-3", "--cells-share-nodes", "--reserve", "0", NULL);
+		    "cpus=0", "--cell", "cpus=1", "--cell", "cpus=2", "--cell", "cpus=3",
+		    "--cells-share-nodes", "--reserve", "0", NULL);
 	expect_exit(r, 0, "verify shared", out, errtext);
 	free(out);
 	free(errtext);
@@ -800,7 +820,8 @@ apply_given_guest(void **state)
 	set_affinity(by_name(&after, "IO io1")->tid, 0);
 	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", "--name", "t4", "--vcpus", "4",
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
-		    "cpus=0-1", "--cell", "cpus=2-3", "--cells-share-nodes", "--reserve", "0", NULL);
+		    "cpus=0", "--cell", "cpus=1", "--cell", "cpus=2", "--cell", "cpus=3",
+		    "--cells-share-nodes", "--reserve", "0", NULL);
 	expect_exit(r, 4, "verify after drift", out, errtext);
 	line = strprintf("task %d (iothread 1): Cpus_allowed_list '0'",
 			 by_name(&after, "IO io1")->tid);
@@ -850,7 +871,7 @@ rollback_after_failure_midway(void **state)
 			      CPUSET_ROOT);
 		skip();
 	}
-	qemu_start(q, qemu_four, 4);
+	qemu_start(q, qemu_four_cells, 4);
 	take_snapshot(q->qemu.pid, &before);
 	/* The emulator thread written last: the one with the highest tid. */
 	for (size_t i = 0; i < before.n; i++) {
@@ -880,8 +901,8 @@ rollback_after_failure_midway(void **state)
 
 	plan = plan_from_json("live",
 			      "{\"name\": \"t4\", \"vcpus\": 4, \"cpu_policy\": \"shared\", "
-			      "\"iothreads\": 1, \"memory_mib\": 256, "
-			      "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}], \"cells_share_nodes\": true}",
+			      "\"iothreads\": 1, \"memory_mib\": 256, \"cells_share_nodes\": true, "
+			      "\"cells\": [{\"cpus\": \"0\"}, {\"cpus\": \"1\"}, {\"cpus\": \"2\"}, {\"cpus\": \"3\"}]}",
 			      "0");
 	r = lib_apply(q->qemu.sock, q->qemu.pid, plan, 0, &report, &err);
 	assert_int_equal(r, -EINVAL);
