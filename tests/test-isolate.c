@@ -433,6 +433,27 @@ assert_status(pid_t pid, const char *line)
 	assert_non_null(strstr(buf, line));
 }
 
+/* g1 applied on PU 1 (PU 0 reserved), and cgroup "sys" (its path in sys, its narrow argument
+ * in narrow) with a child "a" (in sub) holding a task, all on PUs 0-1: the task. */
+static pid_t
+guest_and_system(char sys[300], char sub[320], char narrow[160])
+{
+	struct test_result r;
+
+	snprintf(narrow, 160, "%s/g1", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", narrow, "--create", "--name", "g1",
+		"--vcpus", "1", "--reserve", "0");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	make_cgroup("sys", "0-1", sys, 300);
+	snprintf(sub, 320, "%s/a", sys);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	write_file(sub, "cpuset.mems", "0");
+	write_file(sub, "cpuset.cpus", "0-1");
+	snprintf(narrow, 160, "%s/sys", rel + 1);
+	return sleeper(sub, -1);
+}
+
 /* host isolate on the real cgroup v1 hierarchy: a guest on PU 1 (PU 0 reserved), a "system"
  * cgroup with a child holding a sleeping task. The system cgroups are narrowed children
  * first, the task's Cpus_allowed_list with them, and verify --host no longer names it; an
@@ -447,18 +468,7 @@ test_isolate_cgroup_v1(void **state)
 	pid_t task;
 
 	(void)state;
-	snprintf(narrow, sizeof(narrow), "%s/g1", rel + 1);
-	r = RUN("apply", "--backend", "cgroup", "--cgroup", narrow, "--create", "--name", "g1",
-		"--vcpus", "1", "--reserve", "0");
-	assert_int_equal(r.status, 0);
-	test_result_clear(&r);
-	make_cgroup("sys", "0-1", sys, sizeof(sys));
-	snprintf(sub, sizeof(sub), "%s/a", sys);
-	assert_int_equal(mkdir(sub, 0755), 0);
-	write_file(sub, "cpuset.mems", "0");
-	write_file(sub, "cpuset.cpus", "0-1");
-	task = sleeper(sub, -1);
-	snprintf(narrow, sizeof(narrow), "%s/sys", rel + 1);
+	task = guest_and_system(sys, sub, narrow);
 
 	/* A write that fails halfway: the first one (the child) is put back, nothing recorded. */
 	test_inject_fault("write", 2, 0);
@@ -532,18 +542,7 @@ test_apply_after_isolate_cgroup_v1(void **state)
 	pid_t task;
 
 	(void)state;
-	snprintf(cg, sizeof(cg), "%s/g1", rel + 1);
-	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
-		"--vcpus", "1", "--reserve", "0");
-	assert_int_equal(r.status, 0);
-	test_result_clear(&r);
-	make_cgroup("sys", "0-1", sys, sizeof(sys));
-	snprintf(sub, sizeof(sub), "%s/a", sys);
-	assert_int_equal(mkdir(sub, 0755), 0);
-	write_file(sub, "cpuset.mems", "0");
-	write_file(sub, "cpuset.cpus", "0-1");
-	task = sleeper(sub, -1);
-	snprintf(narrow, sizeof(narrow), "%s/sys", rel + 1);
+	task = guest_and_system(sys, sub, narrow);
 	r = RUN("host", "isolate", "--narrow", narrow);
 	assert_int_equal(r.status, 0);
 	test_result_clear(&r);
