@@ -292,6 +292,30 @@ test_release_gives_back(void **unused)
 	assert_host_keeps("2-7");
 }
 
+/* A file gone since it was written (an interrupt freed, a stopped guest's cgroup) has nothing
+ * to put back: the release goes on with the rest. */
+static void
+test_release_with_a_file_gone(void **unused)
+{
+	struct tmap_session *s = open_session();
+	struct tmap_error err = {0};
+
+	(void)unused;
+	assert_int_equal(apply(s, "g1", 2, false, &err), 0);
+	tmap_session_close(s);
+	isolate();
+	s = open_session();
+	assert_int_equal(apply(s, "g2", 2, false, &err), 0);
+	assert_int_equal(unlink(path_of(proc, "/irq/5", "smp_affinity_list")), 0);
+	assert_int_equal(unlink(path_of(proc, "/irq/5", "effective_affinity_list")), 0);
+	assert_int_equal(rmdir(path_of(proc, "/irq/5", "")), 0);
+	if (tmap_session_release(s, "g2", &err) < 0)
+		fail_msg("release g2: %s", err.message);
+	for (size_t i = 1; i < ARRAY_SIZE(cgroups); i++)
+		assert_string_equal(get(path_of(cg, cgroups[i], "cpuset.cpus")), "2-7");
+	tmap_session_close(s);
+}
+
 int
 main(void)
 {
@@ -300,6 +324,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failure_restores_apply_and_files, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_release_gives_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_with_a_file_gone, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
