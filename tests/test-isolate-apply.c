@@ -261,21 +261,31 @@ test_failure_restores_apply_and_files(void **unused)
 	assert_string_equal(slurp(state_path), before);
 }
 
+/* g1 applied, the host isolated, g2 applied after: the session g2 was applied in. */
+static struct tmap_session *
+isolated_g1_g2(void)
+{
+	struct tmap_session *s = open_session();
+	struct tmap_error err = {0};
+
+	assert_int_equal(apply(s, "g1", 2, false, &err), 0);
+	tmap_session_close(s);
+	isolate();
+	s = open_session();
+	assert_int_equal(apply(s, "g2", 2, false, &err), 0);
+	return s;
+}
+
 /* Released, a dedicated guest gives its PUs back: with g1 and g2 isolated (4-7 left), g2's
  * release widens the host to 2-7; g1's, the last, puts every file back, and the isolation
  * stays recorded (no file) so that the next dedicated guest is isolated again. */
 static void
 test_release_gives_back(void **unused)
 {
-	struct tmap_session *s = open_session();
+	struct tmap_session *s = isolated_g1_g2();
 	struct tmap_error err = {0};
 
 	(void)unused;
-	assert_int_equal(apply(s, "g1", 2, false, &err), 0);
-	tmap_session_close(s);
-	isolate();
-	s = open_session();
-	assert_int_equal(apply(s, "g2", 2, false, &err), 0);
 	assert_host_keeps("4-7");
 	if (tmap_session_release(s, "g2", &err) < 0)
 		fail_msg("release g2: %s", err.message);
@@ -297,15 +307,10 @@ test_release_gives_back(void **unused)
 static void
 test_release_with_a_file_gone(void **unused)
 {
-	struct tmap_session *s = open_session();
+	struct tmap_session *s = isolated_g1_g2();
 	struct tmap_error err = {0};
 
 	(void)unused;
-	assert_int_equal(apply(s, "g1", 2, false, &err), 0);
-	tmap_session_close(s);
-	isolate();
-	s = open_session();
-	assert_int_equal(apply(s, "g2", 2, false, &err), 0);
 	assert_int_equal(unlink(path_of(proc, "/irq/5", "smp_affinity_list")), 0);
 	assert_int_equal(unlink(path_of(proc, "/irq/5", "effective_affinity_list")), 0);
 	assert_int_equal(rmdir(path_of(proc, "/irq/5", "")), 0);
