@@ -135,7 +135,10 @@ host_isolate(int argc, char *argv[])
 		}
 	}
 	if (a.undo) {
-		if (tmap_state_save(c.state, c.host, &err) < 0)
+		/* Also an isolation of no file (every dedicated guest released): not in force any
+		 * more, so a later apply does not extend it. */
+		if (tmap_state_set_isolation(c.state, NULL, &err) < 0 ||
+		    tmap_state_save(c.state, c.host, &err) < 0)
 			r = fail(EXIT_RUNTIME, "%s", err.message);
 		else if (!text || !*text)
 			fprintf(out, "the host is not isolated: nothing to undo\n");

@@ -646,6 +646,15 @@ tmap_apply(const struct tmap_backend_module *m, const struct tmap_target *target
 	   const struct tmap_plan *plan, size_t guest, unsigned flags,
 	   struct tmap_report **ret_report, struct tmap_error *err)
 {
+	return backend_apply_then(m, target, plan, guest, flags, NULL, NULL, ret_report, err);
+}
+
+int
+backend_apply_then(const struct tmap_backend_module *m, const struct tmap_target *target,
+		   const struct tmap_plan *plan, size_t guest, unsigned flags,
+		   int (*then)(void *data, struct tmap_error *err), void *data,
+		   struct tmap_report **ret_report, struct tmap_error *err)
+{
 	_cleanup_(tmap_report_freep) struct tmap_report *report = NULL;
 	_cleanup_(observed_freep) struct tmap_observed *obs = NULL;
 	const struct tmap_backend *b;
@@ -708,6 +717,12 @@ tmap_apply(const struct tmap_backend_module *m, const struct tmap_target *target
 				   "what is in force differs from the plan (%s%s)",
 				   report->drift.line[0], report->drift.n > 1 ? ", and more" : "");
 	}
+	if (r == 0 && then) {
+		/* The caller's step in the same transaction (the host's isolation extended). */
+		step = "isolate";
+		report->failed = TMAP_STEP_APPLY;
+		r = then(data, err);
+	}
 done:
 	if (r < 0 && !journal.dry_run) {
 		struct tmap_error rerr = {0};
@@ -716,8 +731,8 @@ done:
 		/* Restore whatever the step was: a failed write may have changed something. */
 		tmap_error_prefix(err, "%s: ", step);
 		rr = b->restore(state, &journal, &rerr);
-		report->restore_failed = rr < 0;
-		if (rr < 0)
+		report->restore_failed = rr < 0 || r == -ENOTRECOVERABLE;
+		if (report->restore_failed)
 			report->failed = TMAP_STEP_RESTORE;
 		if (rr < 0 && err) {
 			/* What is left changed matters most to the operator: the failure that

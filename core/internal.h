@@ -437,9 +437,18 @@ struct json_object *plan_guest_to_json(const struct plan_guest *pg);
 struct tmap_backend_module;
 struct tmap_target;
 struct tmap_observed;
+struct tmap_report;
 int backend_observe(const struct tmap_backend_module *m, const struct tmap_target *target,
 		    const struct tmap_plan *plan, size_t guest, struct tmap_observed **ret,
 		    struct tmap_error *err);
+/* backend.c: tmap_apply(), with one more step inside the transaction: then(data, err) once
+ * the plan is read back and matches; its failure restores the target like any other step's
+ * (the report says TMAP_STEP_APPLY, or TMAP_STEP_RESTORE when then returned -ENOTRECOVERABLE:
+ * what it wrote could not all be put back). */
+int backend_apply_then(const struct tmap_backend_module *m, const struct tmap_target *target,
+		       const struct tmap_plan *plan, size_t guest, unsigned flags,
+		       int (*then)(void *data, struct tmap_error *err), void *data,
+		       struct tmap_report **ret_report, struct tmap_error *err);
 /* One set read back (kind: enum tmap_observed_kind), or NULL. */
 hwloc_const_bitmap_t observed_get(const struct tmap_observed *o, int kind, unsigned index);
 void observed_release(struct tmap_observed *o);
@@ -457,6 +466,12 @@ int host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *
  * guest that uses one of them in holder (cut to size), or -EINVAL for a bad list. */
 int host_reserve_check(const struct tmap_host *h, const char *list, char *holder, size_t size);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
+
+/* isolate.c: the options an isolation was made with (narrow, flags, roots; no guest
+ * cgroups), borrowed from it, for the state to record. */
+void isolation_options(const struct tmap_isolation *iso, struct tmap_isolate_options *ret);
+/* Put back what iso wrote, last first: 0 or the first failure. */
+int isolation_undo(const struct tmap_isolation *iso, struct tmap_error *err);
 
 /* format-table.c: the SGR sequence of each part of a table, or "" without
  * TMAP_FORMAT_COLOUR; `end` closes each. */

@@ -33,6 +33,11 @@ struct change {
 
 struct tmap_isolation {
 	const char *cgroup_root, *proc_root;
+	/* The options it was made with, for a later apply to repeat (NULL roots: defaults). */
+	char *cgroup_opt, *proc_opt;
+	char **narrow;
+	size_t nnarrow;
+	unsigned flags;
 	hwloc_bitmap_t dedicated, host;	/* dedicated PUs; what the host keeps (hk + pool) */
 	size_t n, size;
 	struct change *changes;
@@ -54,6 +59,11 @@ tmap_isolation_free(struct tmap_isolation *iso)
 	for (size_t i = 0; i < iso->nrefused; i++)
 		free(iso->refused[i]);
 	free(iso->refused);
+	for (size_t i = 0; i < iso->nnarrow; i++)
+		free(iso->narrow[i]);
+	free(iso->narrow);
+	free(iso->cgroup_opt);
+	free(iso->proc_opt);
 	if (iso->dedicated)
 		hwloc_bitmap_free(iso->dedicated);
 	if (iso->host)
@@ -71,7 +81,9 @@ tmap_isolation_freep(struct tmap_isolation **p)
 static int
 write_text(const char *path, const char *value)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	/* O_TRUNC, as a shell's '>' does: kernel files ignore it, a copy of them (a test's
+	 * root) is not left with the tail of a longer value. */
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	size_t len = strlen(value);
 	ssize_t n;
 
@@ -339,7 +351,7 @@ tmap_isolate_restore(const char *const *paths, const char *const *values, size_t
 
 /* Undo what iso wrote, last first. */
 static int
-undo(struct tmap_isolation *iso, struct tmap_error *err)
+undo(const struct tmap_isolation *iso, struct tmap_error *err)
 {
 	_cleanup_free_ const char **paths = calloc(iso->n + 1, sizeof(*paths));
 	_cleanup_free_ const char **values = calloc(iso->n + 1, sizeof(*values));
@@ -467,6 +479,55 @@ isolate_cgroups(struct tmap_isolation *iso, const struct tmap_isolate_options *o
 	return r;
 }
 
+/* Keep the options, for tmap_state_set_isolation() to record. */
+static int
+keep_options(struct tmap_isolation *iso, const struct tmap_isolate_options *o,
+	     const char *cgroup_root)
+{
+	iso->flags = o->flags;
+	if ((o->proc_root && !(iso->proc_opt = strdup(o->proc_root))) ||
+	    (cgroup_root && !(iso->cgroup_opt = strdup(cgroup_root))))
+		return -ENOMEM;
+	if (o->nnarrow && !(iso->narrow = calloc(o->nnarrow, sizeof(*iso->narrow))))
+		return -ENOMEM;
+	for (; iso->nnarrow < o->nnarrow; iso->nnarrow++)
+		if (!(iso->narrow[iso->nnarrow] = strdup(o->narrow[iso->nnarrow])))
+			return -ENOMEM;
+	iso->proc_root = iso->proc_opt ? iso->proc_opt : "/proc";
+	return 0;
+}
+
+/* The cpuset hierarchy: the one given (v2 when it holds cgroup.subtree_control), or the one
+ * mounted at /sys/fs/cgroup. */
+static int
+find_hierarchy(struct tmap_isolation *iso, bool *v2, struct tmap_error *err)
+{
+	char path[4096];
+	struct statfs fs;
+
+	if (iso->cgroup_opt) {
+		iso->cgroup_root = iso->cgroup_opt;
+		snprintf(path, sizeof(path), "%s/cgroup.subtree_control", iso->cgroup_opt);
+		*v2 = access(path, F_OK) == 0;
+		snprintf(path, sizeof(path), "%s/cpuset.cpus", iso->cgroup_opt);
+		if (*v2 || access(path, F_OK) == 0)
+			return 0;
+		return tmap_error_set(err, -EOPNOTSUPP,
+				      "controller 'cpuset' is not enabled under '%s'", iso->cgroup_opt);
+	}
+	if (statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) {
+		*v2 = true;
+		iso->cgroup_root = "/sys/fs/cgroup";
+	} else if (access("/sys/fs/cgroup/cpuset/cpuset.cpus", F_OK) == 0) {
+		*v2 = false;
+		iso->cgroup_root = "/sys/fs/cgroup/cpuset";
+	} else {
+		return tmap_error_set(err, -EOPNOTSUPP,
+				      "controller 'cpuset' is not enabled under '/sys/fs/cgroup'");
+	}
+	return 0;
+}
+
 int
 tmap_isolate(const struct tmap_partition *partition, const struct tmap_isolate_options *o,
 	     struct tmap_isolation **ret, struct tmap_error *caller_err)
@@ -474,29 +535,21 @@ tmap_isolate(const struct tmap_partition *partition, const struct tmap_isolate_o
 	struct tmap_error local = {0};
 	struct tmap_error *reterr = caller_err ? caller_err : &local;
 	_cleanup_(tmap_isolation_freep) struct tmap_isolation *iso = NULL;
-	struct statfs fs;
+	const size_t has_root = offsetof(struct tmap_isolate_options, cgroup_root) + sizeof(char *);
 	bool v2;
 	int r;
 
-	if (!partition || !o || o->size < sizeof(*o) || !ret || (o->flags & ~TMAP_ISOLATE_NO_IRQS))
+	if (!partition || !o || o->size < offsetof(struct tmap_isolate_options, cgroup_root) ||
+	    !ret || (o->flags & ~TMAP_ISOLATE_NO_IRQS))
 		return tmap_error_set(reterr, -EINVAL, "tmap_isolate: invalid argument");
 	iso = calloc(1, sizeof(*iso));
-	if (!iso)
+	if (!iso || keep_options(iso, o, o->size >= has_root ? o->cgroup_root : NULL) < 0)
 		return tmap_error_set(reterr, -ENOMEM, "out of memory");
-	iso->proc_root = o->proc_root ? o->proc_root : "/proc";
 	r = sets_of(iso, partition, reterr);
+	if (r == 0)
+		r = find_hierarchy(iso, &v2, reterr);
 	if (r < 0)
 		return r;
-	if (statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) {
-		v2 = true;
-		iso->cgroup_root = "/sys/fs/cgroup";
-	} else if (access("/sys/fs/cgroup/cpuset/cpuset.cpus", F_OK) == 0) {
-		v2 = false;
-		iso->cgroup_root = "/sys/fs/cgroup/cpuset";
-	} else {
-		return tmap_error_set(reterr, -EOPNOTSUPP,
-				      "controller 'cpuset' is not enabled under '/sys/fs/cgroup'");
-	}
 	r = isolate_cgroups(iso, o, v2, reterr);
 	if (r == 0 && !(o->flags & TMAP_ISOLATE_NO_IRQS))
 		r = move_irqs(iso, reterr);
@@ -544,4 +597,21 @@ const char *
 tmap_isolation_refused(const struct tmap_isolation *iso, size_t i)
 {
 	return iso && i < iso->nrefused ? iso->refused[i] : NULL;
+}
+
+void
+isolation_options(const struct tmap_isolation *iso, struct tmap_isolate_options *ret)
+{
+	*ret = (struct tmap_isolate_options)TMAP_ISOLATE_OPTIONS_INIT;
+	ret->flags = iso->flags;
+	ret->proc_root = iso->proc_opt;
+	ret->cgroup_root = iso->cgroup_opt;
+	ret->narrow = (const char *const *)iso->narrow;
+	ret->nnarrow = iso->nnarrow;
+}
+
+int
+isolation_undo(const struct tmap_isolation *iso, struct tmap_error *err)
+{
+	return undo(iso, err);
 }

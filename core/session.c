@@ -550,6 +550,7 @@ apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 	       struct tmap_error *err)
 {
 	struct json_object *snapshot = state_snapshot(s->state);
+	struct session_grow grow = {s, tmap_guest_name(guest), NULL};
 	int r;
 
 	r = tmap_state_record(s->state, m, target, guest, TMAP_STATE_PENDING, err);
@@ -561,7 +562,11 @@ apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 		state_snapshot_free(snapshot);
 		return session_fail(s, TMAP_STEP_RECORD, r);
 	}
-	r = tmap_apply(m, target, plan, 0, 0, ret_report, err);
+	/* An isolated host takes a dedicated guest into its isolation in the same transaction:
+	 * a failure there restores the guest's apply with the rest. */
+	r = backend_apply_then(m, target, plan, 0, 0,
+			       state_isolated(s->state) ? session_isolation_grow : NULL, &grow,
+			       ret_report, err);
 	if (r < 0) {
 		enum tmap_step step = session_backend_step(ret_report ? *ret_report : NULL);
 
@@ -570,7 +575,10 @@ apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 		return session_fail(s, step, r);
 	}
 	state_snapshot_free(snapshot);
-	r = tmap_state_record(s->state, m, target, guest, 0, err);
+	r = grow.isolation ? state_isolation_add(s->state, grow.isolation, false, err) : 0;
+	tmap_isolation_free(grow.isolation);
+	if (r == 0)
+		r = tmap_state_record(s->state, m, target, guest, 0, err);
 	if (r == 0)
 		r = tmap_state_set_reserve(s->state, s->reserve, err);
 	if (r == 0)
@@ -699,6 +707,7 @@ int
 tmap_session_release(struct tmap_session *s, const char *name, struct tmap_error *err)
 {
 	const char *found = tmap_session_lookup(s, name);
+	struct json_object *old = NULL;
 	char *copy;
 	int r;
 
@@ -713,13 +722,21 @@ tmap_session_release(struct tmap_session *s, const char *name, struct tmap_error
 	copy = strdup(found);
 	if (!copy)
 		return session_fail(s, TMAP_STEP_STATE, tmap_error_set(err, -ENOMEM, "out of memory"));
-	tmap_host_release(s->host, copy);
+	/* On an isolated host, a dedicated guest's PUs go back to the host with it. */
+	r = session_isolation_shrink(s, copy, &old, err);
 	free(copy);
-	r = tmap_state_save(s->state, s->host, err);
 	if (r < 0) {
 		session_reload(s, NULL);
-		return session_fail(s, TMAP_STEP_STATE, r);
+		return session_fail(s, r == -ENOTRECOVERABLE ? TMAP_STEP_RESTORE : TMAP_STEP_APPLY, r);
 	}
+	r = tmap_state_save(s->state, s->host, err);
+	if (r < 0) {
+		if (old)
+			r = session_isolation_unshrink(s, old, r, err);
+		session_reload(s, NULL);
+		return session_fail(s, r == -ENOTRECOVERABLE ? TMAP_STEP_RESTORE : TMAP_STEP_STATE, r);
+	}
+	json_object_put(old);
 	return ok(s, 0);
 }
 

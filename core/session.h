@@ -41,4 +41,24 @@ int session_notice(struct tmap_session *s, const char *fmt, ...) _printf_(2, 3);
 /* The step a backend failure stopped at: from its report, or before it (the target). */
 enum tmap_step session_backend_step(const struct tmap_report *report);
 
+/* session-isolate.c: the recorded isolation kept with the guests (issue 15, item 3).
+ * session_isolation_grow() is backend_apply_then()'s step for guest name: when it is
+ * dedicated, the isolation extended to it (what was written in isolation, for the state). */
+struct session_grow {
+	struct tmap_session *session;
+	const char *name;
+	struct tmap_isolation *isolation;
+};
+int session_isolation_grow(void *data, struct tmap_error *err);
+/* Release guest name from the host and, if it was dedicated on an isolated host, isolate the
+ * host again without it, recorded in the state (not saved); *ret_old: the isolation it
+ * replaced (NULL when nothing changed), for session_isolation_unshrink() to put back in force
+ * (returning r, or -ENOTRECOVERABLE) if the save fails. On failure the old isolation is in
+ * force again (-ENOTRECOVERABLE when it could not all be). */
+struct json_object;
+int session_isolation_shrink(struct tmap_session *s, const char *name, struct json_object **ret_old,
+			     struct tmap_error *err);
+int session_isolation_unshrink(struct tmap_session *s, struct json_object *old, int r,
+			       struct tmap_error *err);
+
 #endif

@@ -51,6 +51,62 @@ check_isolation(const struct tmap_state *st, struct json_object *v, struct tmap_
 	return 0;
 }
 
+/* "isolation_options": {"narrow": [string...], "flags": int, "cgroup_root"/"proc_root":
+ * absolute paths}, each key optional. */
+static int
+check_isolation_options(const struct tmap_state *st, struct json_object *v, struct tmap_error *err)
+{
+	if (!json_object_is_type(v, json_type_object))
+		return corrupt(st, err, "isolation_options is %s, not an object", json_type_name(v));
+	json_object_object_foreach(v, key, value) {
+		if (streq(key, "narrow")) {
+			if (!json_object_is_type(value, json_type_array))
+				return corrupt(st, err, "isolation_options.narrow is %s, not a list",
+					       json_type_name(value));
+			for (size_t i = 0; i < json_object_array_length(value); i++)
+				if (!json_object_is_type(json_object_array_get_idx(value, i),
+							 json_type_string))
+					return corrupt(st, err, "isolation_options.narrow[%zu] is not a string", i);
+		} else if (streq(key, "flags")) {
+			if (!json_object_is_type(value, json_type_int) ||
+			    json_object_get_int64(value) & ~(int64_t)TMAP_ISOLATE_NO_IRQS)
+				return corrupt(st, err, "isolation_options.flags is not a known set of flags");
+		} else if (streq(key, "cgroup_root") || streq(key, "proc_root")) {
+			if (!json_object_is_type(value, json_type_string) ||
+			    json_object_get_string(value)[0] != '/')
+				return corrupt(st, err, "isolation_options.%s is not an absolute path", key);
+		} else {
+			return corrupt(st, err, "isolation_options.%.40s: unknown key", key);
+		}
+	}
+	return 0;
+}
+
+/* What iso was made with, as the state records it. */
+static struct json_object *
+options_document(const struct tmap_isolation *iso)
+{
+	struct tmap_isolate_options o;
+	struct json_object *doc = json_object_new_object();
+	struct json_object *narrow = json_object_new_array();
+
+	if (!doc || !narrow) {
+		json_object_put(doc);
+		json_object_put(narrow);
+		return NULL;
+	}
+	isolation_options(iso, &o);
+	json_object_object_add(doc, "narrow", narrow);
+	for (size_t i = 0; i < o.nnarrow; i++)
+		json_object_array_add(narrow, json_object_new_string(o.narrow[i]));
+	json_object_object_add(doc, "flags", json_object_new_int((int)o.flags));
+	if (o.cgroup_root)
+		json_object_object_add(doc, "cgroup_root", json_object_new_string(o.cgroup_root));
+	if (o.proc_root)
+		json_object_object_add(doc, "proc_root", json_object_new_string(o.proc_root));
+	return doc;
+}
+
 size_t
 tmap_state_isolation_count(const struct tmap_state *st)
 {
@@ -73,16 +129,10 @@ tmap_state_isolation_change(const struct tmap_state *st, size_t i, const char **
 	return 0;
 }
 
-int
-tmap_state_set_isolation(struct tmap_state *st, const struct tmap_isolation *iso,
-			 struct tmap_error *err)
+/* iso's writes appended to list. */
+static int
+add_changes(struct json_object *list, const struct tmap_isolation *iso)
 {
-	struct json_object *list = NULL;
-
-	if (!st || !st->writable)
-		return tmap_error_set(err, -EBADF, "state file not opened to write");
-	if (iso && !(list = json_object_new_array()))
-		return tmap_error_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; iso && i < tmap_isolation_change_count(iso); i++) {
 		const char *path, *restore, *value;
 		struct json_object *c = json_object_new_object();
@@ -90,16 +140,99 @@ tmap_state_set_isolation(struct tmap_state *st, const struct tmap_isolation *iso
 		tmap_isolation_change(iso, i, &path, &restore, &value);
 		if (!c || json_object_array_add(list, c) < 0) {
 			json_object_put(c);
-			json_object_put(list);
-			return tmap_error_set(err, -ENOMEM, "out of memory");
+			return -ENOMEM;
 		}
 		json_object_object_add(c, "path", json_object_new_string(path));
 		json_object_object_add(c, "restore", json_object_new_string(restore));
 		json_object_object_add(c, "value", json_object_new_string(value));
 	}
+	return 0;
+}
+
+int
+tmap_state_set_isolation(struct tmap_state *st, const struct tmap_isolation *iso,
+			 struct tmap_error *err)
+{
+	struct json_object *list = NULL, *options = NULL;
+
+	if (!st || !st->writable)
+		return tmap_error_set(err, -EBADF, "state file not opened to write");
+	if (iso && (!(list = json_object_new_array()) || !(options = options_document(iso)) ||
+		    add_changes(list, iso) < 0)) {
+		json_object_put(list);
+		json_object_put(options);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	json_object_put(st->isolation);
+	json_object_put(st->isolation_options);
+	st->isolation = list;
+	st->isolation_options = options;
+	return 0;
+}
+
+bool
+state_isolated(const struct tmap_state *st)
+{
+	return st && st->isolation;
+}
+
+int
+state_isolation_options(const struct tmap_state *st, struct tmap_isolate_options *ret,
+			const char ***ret_narrow, struct tmap_error *err)
+{
+	struct json_object *v, *o = st->isolation_options;
+	const char **narrow = NULL;
+	size_t n = 0;
+
+	*ret = (struct tmap_isolate_options)TMAP_ISOLATE_OPTIONS_INIT;
+	if (o && json_object_object_get_ex(o, "narrow", &v))
+		n = json_object_array_length(v);
+	if (!(narrow = calloc(n + 1, sizeof(*narrow))))
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		narrow[i] = json_object_get_string(json_object_array_get_idx(v, i));
+	ret->narrow = narrow;
+	ret->nnarrow = n;
+	if (o && json_object_object_get_ex(o, "flags", &v))
+		ret->flags = (uint32_t)json_object_get_int(v);
+	if (o && json_object_object_get_ex(o, "cgroup_root", &v))
+		ret->cgroup_root = json_object_get_string(v);
+	if (o && json_object_object_get_ex(o, "proc_root", &v))
+		ret->proc_root = json_object_get_string(v);
+	*ret_narrow = narrow;
+	return 0;
+}
+
+int
+state_isolation_add(struct tmap_state *st, const struct tmap_isolation *iso, bool replace,
+		    struct tmap_error *err)
+{
+	struct json_object *list = json_object_new_array();
+
+	for (size_t i = 0; list && !replace && i < tmap_state_isolation_count(st); i++)
+		if (json_object_array_add(list, json_object_get(json_object_array_get_idx(
+							 st->isolation, i))) < 0) {
+			json_object_put(list);
+			list = NULL;
+		}
+	if (!list || add_changes(list, iso) < 0) {
+		json_object_put(list);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
 	json_object_put(st->isolation);
 	st->isolation = list;
 	return 0;
+}
+
+const char *
+state_isolation_value(const struct tmap_state *st, size_t i)
+{
+	struct json_object *v;
+
+	if (i >= tmap_state_isolation_count(st) ||
+	    !json_object_object_get_ex(json_object_array_get_idx(st->isolation, i), "value", &v))
+		return NULL;
+	return json_object_get_string(v);
 }
 
 const char *
@@ -133,6 +266,8 @@ state_host_key_check(const struct tmap_state *st, const char *key, struct json_o
 {
 	if (streq(key, "isolation"))
 		return check_isolation(st, value, err);
+	if (streq(key, "isolation_options"))
+		return check_isolation_options(st, value, err);
 	if (!json_object_is_type(value, json_type_string) || !is_list(json_object_get_string(value)))
 		return corrupt(st, err, "%s is %s, not a list of PUs", key, json_type_name(value));
 	return 0;
@@ -148,6 +283,8 @@ state_host_keys_read(struct tmap_state *st, struct json_object *root, struct tma
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	if (json_object_object_get_ex(root, "isolation", &v))
 		st->isolation = json_object_get(v);
+	if (json_object_object_get_ex(root, "isolation_options", &v))
+		st->isolation_options = json_object_get(v);
 	return 0;
 }
 
@@ -159,6 +296,9 @@ state_host_keys_write(const struct tmap_state *st, struct json_object *root)
 				       json_object_new_string(st->housekeeping));
 	if (st->isolation)
 		json_object_object_add(root, "isolation", json_object_get(st->isolation));
+	if (st->isolation && st->isolation_options)
+		json_object_object_add(root, "isolation_options",
+				       json_object_get(st->isolation_options));
 }
 
 void
@@ -168,4 +308,6 @@ state_host_keys_clear(struct tmap_state *st)
 	st->housekeeping = NULL;
 	json_object_put(st->isolation);
 	st->isolation = NULL;
+	json_object_put(st->isolation_options);
+	st->isolation_options = NULL;
 }

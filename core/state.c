@@ -9,6 +9,8 @@
  *    "housekeeping": "0,32",         (optional: the host's own PUs; default the reserve)
  *    "isolation": [{"path": F, "restore": V, "value": W}...],  (optional: what
  *                  `host isolate` wrote, in order, and what undoes each)
+ *    "isolation_options": {"narrow": [CG...], "flags": N, "cgroup_root": D, "proc_root": D},
+ *                  (with "isolation": what it was made with, for a later apply to repeat)
  *    "guests": [{"name": "db", "status": "applied" | "pending",
  *                "target": {"backend": "cgroup", "options": {"cgroup": "/machine/db"},
  *                           "identity": {...}},
@@ -381,7 +383,8 @@ check_document(struct tmap_state *st, struct json_object *root, struct tmap_erro
 			continue;
 		} else if (streq(key, "host")) {
 			host = value;
-		} else if (streq(key, "housekeeping") || streq(key, "isolation")) {
+		} else if (streq(key, "housekeeping") || streq(key, "isolation") ||
+			   streq(key, "isolation_options")) {
 			int r = state_host_key_check(st, key, value, err);
 
 			if (r < 0)

@@ -33,6 +33,7 @@ struct tmap_state {
 	char *reserve;			/* the reserve to record ("" for none) */
 	char *housekeeping;		/* the housekeeping PUs to record (NULL: the reserve) */
 	struct json_object *isolation;	/* what host isolate wrote, or NULL */
+	struct json_object *isolation_options; /* what it was made with, or NULL */
 	size_t nrec;
 	struct state_record *rec;
 };
@@ -48,6 +49,17 @@ int state_host_key_check(const struct tmap_state *st, const char *key, struct js
 int state_host_keys_read(struct tmap_state *st, struct json_object *root, struct tmap_error *err);
 void state_host_keys_write(const struct tmap_state *st, struct json_object *root);
 void state_host_keys_clear(struct tmap_state *st);
+/* Does the state record an isolation in force (perhaps of no file, every dedicated guest
+ * released)? Its options, borrowed (narrow: malloc()ed, free() it; roots: NULL, defaults). */
+bool state_isolated(const struct tmap_state *st);
+int state_isolation_options(const struct tmap_state *st, struct tmap_isolate_options *ret,
+			    const char ***ret_narrow, struct tmap_error *err);
+/* Record iso's writes after those recorded (an extension), or instead of them (replace; iso
+ * NULL: no file), keeping the recorded options. */
+int state_isolation_add(struct tmap_state *st, const struct tmap_isolation *iso, bool replace,
+			struct tmap_error *err);
+/* What recorded write i wrote, or NULL. */
+const char *state_isolation_value(const struct tmap_state *st, size_t i);
 
 /* state-guest.c */
 /* One guest's plan from the state: every key checked for its type, every set for this host. */

@@ -26,6 +26,8 @@ static char base[256];		/* CPUSET_ROOT/topomap-isolate-<pid> */
 static char rel[128];		/* /topomap-isolate-<pid> */
 static pid_t children[MAX_CHILDREN];
 static size_t nchildren;
+static const char *prefix = "topomap-isolate";	/* of base */
+static bool busy;		/* sleepers spin instead */
 
 static void
 write_file(const char *dir, const char *file, const char *value)
@@ -66,7 +68,8 @@ sleeper(const char *dir, int cpu)
 			_exit(1);
 		close(fds[1]);
 		for (;;)
-			pause();
+			if (!busy)
+				pause();
 	}
 	close(fds[1]);
 	assert_int_equal(read(fds[0], &ready, 1), 1);
@@ -92,7 +95,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(rel, sizeof(rel), "/topomap-isolate-%d", (int)getpid());
+	snprintf(rel, sizeof(rel), "/%s-%d", prefix, (int)getpid());
 	snprintf(base, sizeof(base), "%s%s", CPUSET_ROOT, rel);
 	if (mkdir(base, 0755) < 0)
 		return -1;
@@ -415,6 +418,42 @@ assert_cpus(const char *dir, const char *want)
 	free(line);
 }
 
+static void
+assert_status(pid_t pid, const char *line)
+{
+	char path[64], buf[4096];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(buf, line));
+}
+
+/* g1 applied on PU 1 (PU 0 reserved), and cgroup "sys" (its path in sys, its narrow argument
+ * in narrow) with a child "a" (in sub) holding a task, all on PUs 0-1: the task. */
+static pid_t
+guest_and_system(char sys[300], char sub[320], char narrow[160])
+{
+	struct test_result r;
+
+	snprintf(narrow, 160, "%s/g1", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", narrow, "--create", "--name", "g1",
+		"--vcpus", "1", "--reserve", "0");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	make_cgroup("sys", "0-1", sys, 300);
+	snprintf(sub, 320, "%s/a", sys);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	write_file(sub, "cpuset.mems", "0");
+	write_file(sub, "cpuset.cpus", "0-1");
+	snprintf(narrow, 160, "%s/sys", rel + 1);
+	return sleeper(sub, -1);
+}
+
 /* host isolate on the real cgroup v1 hierarchy: a guest on PU 1 (PU 0 reserved), a "system"
  * cgroup with a child holding a sleeping task. The system cgroups are narrowed children
  * first, the task's Cpus_allowed_list with them, and verify --host no longer names it; an
@@ -429,18 +468,7 @@ test_isolate_cgroup_v1(void **state)
 	pid_t task;
 
 	(void)state;
-	snprintf(narrow, sizeof(narrow), "%s/g1", rel + 1);
-	r = RUN("apply", "--backend", "cgroup", "--cgroup", narrow, "--create", "--name", "g1",
-		"--vcpus", "1", "--reserve", "0");
-	assert_int_equal(r.status, 0);
-	test_result_clear(&r);
-	make_cgroup("sys", "0-1", sys, sizeof(sys));
-	snprintf(sub, sizeof(sub), "%s/a", sys);
-	assert_int_equal(mkdir(sub, 0755), 0);
-	write_file(sub, "cpuset.mems", "0");
-	write_file(sub, "cpuset.cpus", "0-1");
-	task = sleeper(sub, -1);
-	snprintf(narrow, sizeof(narrow), "%s/sys", rel + 1);
+	task = guest_and_system(sys, sub, narrow);
 
 	/* A write that fails halfway: the first one (the child) is put back, nothing recorded. */
 	test_inject_fault("write", 2, 0);
@@ -461,18 +489,7 @@ test_isolate_cgroup_v1(void **state)
 	assert_int_equal(r.status, 0);
 	assert_true(strstr(r.out, "a/cpuset.cpus (was '0-1')") < strstr(r.out, "sys/cpuset.cpus (was '0-1')"));
 	test_result_clear(&r);
-	{
-		char path[64], buf[4096];
-		FILE *f;
-		size_t n;
-
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)task);
-		assert_non_null(f = fopen(path, "r"));
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		buf[n] = '\0';
-		fclose(f);
-		assert_non_null(strstr(buf, "Cpus_allowed_list:\t0\n"));
-	}
+	assert_status(task, "Cpus_allowed_list:\t0\n");
 	r = RUN("verify", "--host");
 	snprintf(needle, sizeof(needle), "pid %d ", (int)task);
 	assert_null(strstr(r.out, needle));
@@ -488,6 +505,102 @@ test_isolate_cgroup_v1(void **state)
 		_cleanup_free_ char *after = irq_affinities();
 
 		assert_string_equal(after, irqs);
+	}
+}
+
+static int
+setup_isolapply(void **state)
+{
+	prefix = "topomap-isolapply";
+	busy = true;
+	return setup_all(state);
+}
+
+static int
+teardown_isolapply(void **state)
+{
+	int r = teardown_all(state);
+
+	prefix = "topomap-isolate";
+	busy = false;
+	return r;
+}
+
+/* An isolated host takes in a guest applied later (issue 15, item 3), on the real cgroup v1
+ * hierarchy of two PUs, where two dedicated guests never fit beside the reserve: g1 on PU 1
+ * isolated with --narrow of a cgroup whose child holds a busy task; released, g1 gives PU 1
+ * back (the cgroups widened, the isolation kept recorded); g2 applied then takes PU 1 and the
+ * narrowed cgroups lose it in the same call, the task with them. A write failing at each write
+ * of g2's apply puts back its cgroup, the narrowed cgroups and the state (one of them falls in
+ * the isolation step). g2 released widens them again; --undo forgets the isolation. */
+static void
+test_apply_after_isolate_cgroup_v1(void **state)
+{
+	char sys[300], sub[320], cg[160], narrow[160], needle[160];
+	bool in_isolation = false;
+	struct test_result r;
+	pid_t task;
+
+	(void)state;
+	task = guest_and_system(sys, sub, narrow);
+	r = RUN("host", "isolate", "--narrow", narrow);
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	assert_cpus(sub, "0");
+
+	r = RUN("release", "g1");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	assert_cpus(sub, "0-1");
+	assert_cpus(sys, "0-1");
+	assert_status(task, "Cpus_allowed_list:\t0-1\n");
+
+	snprintf(cg, sizeof(cg), "%s/g2", rel + 1);
+	for (unsigned at = 1; at < 16 && !in_isolation; at++) {
+		test_inject_fault("write", at, 0);
+		r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g2",
+			"--vcpus", "1");
+		test_inject_fault(NULL, 0, 0);
+		assert_int_not_equal(r.status, 0);
+		in_isolation = strstr(r.err, "isolate: ") != NULL;
+		test_result_clear(&r);
+		assert_cpus(sub, "0-1");
+		assert_cpus(sys, "0-1");
+		assert_false(test_state_has_guest(getenv("TOPOMAP_STATE"), "g2"));
+	}
+	assert_true(in_isolation);
+
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g2",
+		"--vcpus", "1");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	assert_cpus(sub, "0");
+	assert_cpus(sys, "0");
+	assert_status(task, "Cpus_allowed_list:\t0\n");
+	/* Other tasks of this machine may run on PU 1 (only sys is narrowed): the task is not
+	 * among the intruders, whatever the exit. */
+	r = RUN("verify", "--host");
+	snprintf(needle, sizeof(needle), "pid %d ", (int)task);
+	assert_null(strstr(r.out, needle));
+	assert_true(r.status == 0 || r.status == 4);
+	test_result_clear(&r);
+
+	r = RUN("release", "g2");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	assert_cpus(sub, "0-1");
+	assert_cpus(sys, "0-1");
+	r = RUN("host", "isolate", "--undo");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	{
+		char buf[65536] = "";
+		FILE *f = fopen(getenv("TOPOMAP_STATE"), "re");
+
+		assert_non_null(f);
+		buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+		fclose(f);
+		assert_null(strstr(buf, "isolation"));
 	}
 }
 
@@ -763,6 +876,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_intruders_cgroup_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_host_cli, setup_all, teardown_all),
 		cmocka_unit_test_setup_teardown(test_isolate_cgroup_v1, setup_all, teardown_all),
+		cmocka_unit_test_setup_teardown(test_apply_after_isolate_cgroup_v1, setup_isolapply,
+						teardown_isolapply),
 	};
 	const struct CMUnitTest unit_tests[] = {
 		cmocka_unit_test(test_partition_traps),

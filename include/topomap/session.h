@@ -368,6 +368,11 @@ TMAP_EXPORT int tmap_session_apply_rebalance(struct tmap_session *session,
  * transaction. A guest the state holds already is placed again keeping what it holds
  * (tmap_host_place_again()); it keeps its recorded allocation until the new one is in force.
  * With TMAP_APPLY_DRY_RUN nothing is written, recorded or saved.
+ * While the state records an isolation (tmap_state_set_isolation()), a dedicated guest is
+ * added to it in the same transaction, once its apply is read back (tmap_isolate() again with
+ * the recorded options and every dedicated guest): a failure there puts the isolation's files
+ * back, then the guest's apply (TMAP_STEP_APPLY; TMAP_STEP_RESTORE when a file could not be
+ * put back), and the state stays as it was. A shared guest changes nothing.
  * @param session a session opened with TMAP_SESSION_WRITE (or any, for a dry run).
  * @param backend the backend's name (loaded once per session).
  * @param target its options.
@@ -430,11 +435,15 @@ TMAP_EXPORT int tmap_session_verify(struct tmap_session *session, const char *na
 				    struct tmap_report **ret_report, struct tmap_error *reterr);
 
 /**
- * Free a recorded guest's allocation and save. The target is not changed.
+ * Free a recorded guest's allocation and save. The target is not changed. While the state
+ * records an isolation, a released dedicated guest's PUs go back to the host: the isolation is
+ * put back and made again with the guests left (none left: nothing isolated, the options kept
+ * for the next apply); a failure there puts the last isolation back in force and keeps the
+ * guest (TMAP_STEP_APPLY, or TMAP_STEP_RESTORE).
  * @param session a session opened with TMAP_SESSION_WRITE.
  * @param name a recorded guest (or its libvirt domain).
  * @param reterr receives the message on failure.
- * @return 0, -ENOENT (TMAP_STEP_INPUT) or -errno (TMAP_STEP_STATE).
+ * @return 0, -ENOENT (TMAP_STEP_INPUT) or -errno (TMAP_STEP_STATE, or of the isolation).
  */
 TMAP_EXPORT int tmap_session_release(struct tmap_session *session, const char *name,
 				     struct tmap_error *reterr);

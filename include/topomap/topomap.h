@@ -1421,6 +1421,10 @@ struct tmap_isolate_options {
 	size_t nnarrow;
 	const char *const *guest_cgroups; /**< dedicated guests' cgroup directories */
 	size_t nguest_cgroups;
+	/** The cpuset hierarchy's root (cgroup v2 when it holds cgroup.subtree_control), NULL
+	 *  for the one mounted at /sys/fs/cgroup. Appended: a caller built before it passes a
+	 *  smaller size and gets NULL. */
+	const char *cgroup_root;
 };
 
 /** Initialiser for struct tmap_isolate_options. */
@@ -1434,6 +1438,10 @@ struct tmap_isolate_options {
  * made an isolated partition, and system.slice, user.slice, init.scope and options->narrow
  * narrowed. Interrupts: each IRQ moved off the dedicated PUs, its effective affinity read
  * back; one the kernel keeps there is reported (tmap_isolation_refused()), not a failure.
+ * Called again on a host it isolated, it extends that isolation: only what changed is
+ * written (a new guest's partition, the narrowed cgroups narrowed further, interrupts moved
+ * off new PUs), each undone by the value the last isolation left. The options are kept in the
+ * result, so that tmap_state_set_isolation() records them for a later apply to repeat.
  * @param partition the partition (tmap_partition_new()).
  * @param options what to narrow, the guests' cgroups, flags.
  * @param ret receives what was done (tmap_isolation_free()), to record for an undo.
@@ -1500,8 +1508,10 @@ TMAP_EXPORT int tmap_state_isolation_change(const struct tmap_state *state, size
 					    const char **ret_path, const char **ret_restore);
 
 /**
- * Record what an isolation wrote (NULL: the host is not isolated any more), saved by the
- * next tmap_state_save().
+ * Record what an isolation wrote and the options it was made with (NULL: the host is not
+ * isolated any more), saved by the next tmap_state_save(). While the state records an
+ * isolation, tmap_session_apply() extends it to each dedicated guest it applies, and
+ * tmap_session_release() gives a released guest's PUs back to the host.
  * @param state a state opened with TMAP_STATE_WRITE.
  * @param isolation what tmap_isolate() did, or NULL.
  * @param reterr receives the message on failure.

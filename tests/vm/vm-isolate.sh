@@ -6,7 +6,9 @@
 # narrows system.slice, moves the interrupts off the guests' PUs; verify --host exits 0; a
 # task cannot be pinned onto a guest PU while it holds; a write failure injected halfway
 # puts everything back; --undo puts back every file; a task pinned by hand onto a guest PU
-# then makes verify --host exit 4 naming it. Booted with the fragment of host show --format
+# then makes verify --host exit 4 naming it. A third guest applied after isolate joins the
+# isolation in the same call (issue 15, item 3): its partition isolated, the system tasks off
+# its PU, verify --host 0, and --undo puts back its partition too. Booted with the fragment of host show --format
 # cmdline instead, it checks what the kernel made of it. Exit 0 when every check passed.
 set -u
 
@@ -153,9 +155,28 @@ x=$!
 taskset -p -c "$p1" $x >/dev/null 2>&1 && say FAIL "a task was pinned onto isolated PU $p1" ||
 	say ok "the kernel refuses to pin a task onto isolated PU $p1"
 
+expect "apply g3 after isolate" 0 topomap apply --backend=cgroup --cgroup g3 --create --name g3 \
+	--vcpus 1 --memory 64M
+p3=$(cat $CG/g3/cpuset.cpus)
+sleep 600 &
+t3=$!
+echo $t3 >$CG/g3/cgroup.procs
+part=$(cat $CG/g3/cpuset.cpus.partition)
+[ "$part" = isolated ] && say ok "g3 (PU $p3), applied after isolate: partition reads isolated" ||
+	say FAIL "g3 (PU $p3), applied after isolate: partition reads '$part'"
+for t in $sys1 $sys2; do
+	a=$(allowed $t)
+	holds "$a" "$p3" && say FAIL "system task $t allowed on g3's PU $p3 ($a)" ||
+		say ok "system task $t not allowed on g3's PU $p3 ($a)"
+done
+expect "verify --host after apply g3" 0 topomap verify --host
+
 expect "host isolate --undo" 0 topomap host isolate --undo
-[ "$(snapshot)" = "$expected" ] && say ok "--undo put every file back" ||
+[ "$(snapshot | grep -v "^$CG/g3/")" = "$expected" ] && say ok "--undo put every file back" ||
 	{ say FAIL "--undo left files changed"; snapshot >/tmp/after; echo "$expected" | diff - /tmp/after; }
+part=$(cat $CG/g3/cpuset.cpus.partition)
+[ "$part" = member ] && say ok "--undo put g3's partition back: member" ||
+	say FAIL "g3's partition reads '$part' after --undo"
 
 taskset -p -c "$p1" $x >/dev/null 2>&1 && say ok "task $x pinned by hand onto PU $p1" ||
 	say FAIL "cannot pin task $x onto PU $p1"
@@ -163,6 +184,6 @@ expect "verify --host with a task pinned by hand" 4 topomap verify --host
 grep -q "pid $x tid $x comm 'sleep' cgroup / allowed $p1\$" /tmp/out &&
 	say ok "verify --host names the pinned task" || say FAIL "verify --host does not name task $x"
 
-kill $sys1 $sys2 $t1 $t2 $x
+kill $sys1 $sys2 $t1 $t2 $t3 $x
 echo "vm-isolate: $passed passed, $failed failed"
 [ $failed = 0 ]

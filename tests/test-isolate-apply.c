@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Guests applied to an isolated host join its isolation in the same transaction (issue 15,
+ * item 3), through the session as an embedder calls it. The isolation is written under a
+ * copy of a cgroup v1 cpuset hierarchy and of /proc/irq in a temporary directory (the
+ * isolation's cgroup_root and proc_root options, recorded in the state), so that every file
+ * can be read back and a write can be made to fail: a cpuset.cpus replaced by a symbolic
+ * link is read through it but never written (O_NOFOLLOW), as a kernel refusal. The mock
+ * backend stands for a guest's target: its file shows the guest's apply and its restore.
+ * The same path runs on the real hierarchies in test-isolate (cgroup v1) and vm-isolate (v2).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <topomap/session.h>
+
+#include "testlib.h"
+
+#define HOST "synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:1"
+
+static char dir[] = "/tmp/topomap-isolapply-XXXXXX";
+static char state_path[4200], cg[4200], proc[4200];
+static const char *const cgroups[] = {"", "/topomap-isolapply-a", "/topomap-isolapply-a/sub",
+				      "/topomap-isolapply-b"};
+
+static void
+put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *
+slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* A file's first line. */
+static char *
+get(const char *path)
+{
+	char *text = slurp(path);
+
+	text[strcspn(text, "\n")] = '\0';
+	return text;
+}
+
+static char *
+path_of(const char *base, const char *rel, const char *file)
+{
+	static char path[3][4400];
+	static unsigned i;
+
+	i = (i + 1) % 3;
+	snprintf(path[i], sizeof(path[i]), "%s%s/%s", base, rel, file);
+	return path[i];
+}
+
+static int
+setup(void **unused)
+{
+	(void)unused;
+	strcpy(dir, "/tmp/topomap-isolapply-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(state_path, sizeof(state_path), "%s/state.json", dir);
+	snprintf(cg, sizeof(cg), "%s/cpuset", dir);
+	snprintf(proc, sizeof(proc), "%s/proc", dir);
+	for (size_t i = 0; i < ARRAY_SIZE(cgroups); i++) {
+		mkdir(path_of(cg, cgroups[i], ""), 0755);
+		put(path_of(cg, cgroups[i], "cpuset.cpus"), "0-7\n");
+	}
+	mkdir(proc, 0755);
+	mkdir(path_of(proc, "/irq", ""), 0755);
+	mkdir(path_of(proc, "/irq/5", ""), 0755);
+	put(path_of(proc, "/irq/5", "smp_affinity_list"), "0-7\n");
+	put(path_of(proc, "/irq/5", "effective_affinity_list"), "7\n");
+	setenv("TOPOMAP_PLUGIN_PATH", getenv("TOPOMAP_MOCK_PLUGIN_DIR"), 1);
+	return 0;
+}
+
+static int
+teardown(void **unused)
+{
+	char cmd[4400];
+
+	(void)unused;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static struct tmap_session *
+open_session(void)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+
+	o.topology = HOST;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE;
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("tmap_session_open: %s", err.message);
+	return s;
+}
+
+/* Apply guest name (vcpus, dedicated unless shared) to a mock target file of its own. */
+static int
+apply(struct tmap_session *s, const char *name, unsigned vcpus, bool shared,
+      struct tmap_error *err)
+{
+	struct tmap_target *t = NULL;
+	struct tmap_guest *g = NULL;
+	int r;
+
+	if (access(path_of(dir, "", name), F_OK) < 0)
+		put(path_of(dir, "", name), "");
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, "file", path_of(dir, "", name)), 0);
+	assert_int_equal(tmap_guest_new(name, vcpus, &g, NULL), 0);
+	if (shared)
+		assert_int_equal(tmap_guest_set_cpu_policy(g, TMAP_CPU_SHARED), 0);
+	r = tmap_session_apply(s, "mock", t, g, 0, NULL, NULL, err);
+	tmap_guest_free(g);
+	tmap_target_free(t);
+	return r;
+}
+
+/* host isolate, as the CLI does it, with the copy's roots and two cgroups narrowed. */
+static void
+isolate(void)
+{
+	struct tmap_isolate_options o = TMAP_ISOLATE_OPTIONS_INIT;
+	const char *narrow[] = {"topomap-isolapply-a", "topomap-isolapply-b"};
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_partition *p = NULL;
+	struct tmap_isolation *iso = NULL;
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+
+	o.narrow = narrow;
+	o.nnarrow = 2;
+	o.cgroup_root = cg;
+	o.proc_root = proc;
+	assert_int_equal(tmap_state_open(state_path, TMAP_STATE_WRITE, &st, &err), 0);
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_state_load(st, h, &err), 0);
+	assert_int_equal(tmap_partition_new(h, NULL, NULL, 0, &p, &err), 0);
+	if (tmap_isolate(p, &o, &iso, &err) < 0)
+		fail_msg("tmap_isolate: %s", err.message);
+	assert_int_equal(tmap_state_set_isolation(st, iso, &err), 0);
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	tmap_isolation_free(iso);
+	tmap_partition_free(p);
+	tmap_state_close(st);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+/* Every narrowed cgroup's cpuset.cpus (the root never is) and the IRQ's affinity read cpus. */
+static void
+assert_host_keeps(const char *cpus)
+{
+	for (size_t i = 1; i < ARRAY_SIZE(cgroups); i++)
+		assert_string_equal(get(path_of(cg, cgroups[i], "cpuset.cpus")), cpus);
+	assert_string_equal(get(path_of(cg, "", "cpuset.cpus")), "0-7");
+	assert_string_equal(get(path_of(proc, "/irq/5", "smp_affinity_list")), cpus);
+}
+
+static size_t
+recorded_writes(void)
+{
+	struct tmap_state *st = NULL;
+	size_t n;
+
+	assert_int_equal(tmap_state_open(state_path, 0, &st, NULL), 0);
+	n = tmap_state_isolation_count(st);
+	tmap_state_close(st);
+	return n;
+}
+
+/* g1 holds PUs 0-1 when the host is isolated: the narrowed cgroups and the interrupt keep
+ * 2-7. g2, applied after, takes 2-3: in the same call they are narrowed to 4-7, and its
+ * writes are recorded after the first four. A shared guest changes nothing. */
+static void
+test_apply_extends(void **unused)
+{
+	struct tmap_session *s = open_session();
+	struct tmap_error err = {0};
+
+	(void)unused;
+	assert_int_equal(apply(s, "g1", 2, false, &err), 0);
+	tmap_session_close(s);
+	isolate();
+	assert_host_keeps("2-7");
+	assert_int_equal(recorded_writes(), 4);
+
+	s = open_session();
+	if (apply(s, "g2", 2, false, &err) < 0)
+		fail_msg("apply g2: %s", err.message);
+	assert_string_equal(get(path_of(dir, "", "g2")), "2-3");
+	assert_host_keeps("4-7");
+	tmap_session_close(s);
+	assert_int_equal(recorded_writes(), 8);
+
+	s = open_session();
+	assert_int_equal(apply(s, "pool", 1, true, &err), 0);
+	tmap_session_close(s);
+	assert_host_keeps("4-7");
+	assert_int_equal(recorded_writes(), 8);
+}
+
+/* An isolation step that fails halfway (topomap-isolapply-b cannot be written, after the two
+ * cgroups of -a were narrowed): the files, the guest's target and the state file as before,
+ * the step an apply. */
+static void
+test_failure_restores_apply_and_files(void **unused)
+{
+	struct tmap_session *s = open_session();
+	struct tmap_error err = {0};
+	char before[65536], b[4500], real[4600];
+
+	(void)unused;
+	assert_int_equal(apply(s, "g1", 2, false, &err), 0);
+	tmap_session_close(s);
+	isolate();
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(b, sizeof(b), "%s", path_of(cg, cgroups[3], "cpuset.cpus"));
+	put(path_of(dir, "", "g3"), "untouched");
+	snprintf(real, sizeof(real), "%s.real", b);
+	put(real, "2-7\n");
+	assert_int_equal(unlink(b), 0);
+	assert_int_equal(symlink(real, b), 0);
+
+	s = open_session();
+	assert_int_equal(apply(s, "g3", 2, false, &err), -ELOOP);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
+	assert_non_null(strstr(err.message, "isolate: "));
+	assert_non_null(strstr(err.message, "restored what was there"));
+	tmap_session_close(s);
+	assert_string_equal(get(path_of(dir, "", "g3")), "untouched");
+	assert_host_keeps("2-7");
+	assert_string_equal(slurp(state_path), before);
+}
+
+/* g1 applied, the host isolated, g2 applied after: the session g2 was applied in. */
+static struct tmap_session *
+isolated_g1_g2(void)
+{
+	struct tmap_session *s = open_session();
+	struct tmap_error err = {0};
+
+	assert_int_equal(apply(s, "g1", 2, false, &err), 0);
+	tmap_session_close(s);
+	isolate();
+	s = open_session();
+	assert_int_equal(apply(s, "g2", 2, false, &err), 0);
+	return s;
+}
+
+/* Released, a dedicated guest gives its PUs back: with g1 and g2 isolated (4-7 left), g2's
+ * release widens the host to 2-7; g1's, the last, puts every file back, and the isolation
+ * stays recorded (no file) so that the next dedicated guest is isolated again. */
+static void
+test_release_gives_back(void **unused)
+{
+	struct tmap_session *s = isolated_g1_g2();
+	struct tmap_error err = {0};
+
+	(void)unused;
+	assert_host_keeps("4-7");
+	if (tmap_session_release(s, "g2", &err) < 0)
+		fail_msg("release g2: %s", err.message);
+	assert_host_keeps("2-7");
+	assert_int_equal(tmap_session_release(s, "g1", &err), 0);
+	assert_host_keeps("0-7");
+	tmap_session_close(s);
+	assert_int_equal(recorded_writes(), 0);
+	assert_non_null(strstr(slurp(state_path), "\"isolation_options\""));
+
+	s = open_session();
+	assert_int_equal(apply(s, "g4", 2, false, &err), 0);
+	tmap_session_close(s);
+	assert_host_keeps("2-7");
+}
+
+/* A file gone since it was written (an interrupt freed, a stopped guest's cgroup) has nothing
+ * to put back: the release goes on with the rest. */
+static void
+test_release_with_a_file_gone(void **unused)
+{
+	struct tmap_session *s = isolated_g1_g2();
+	struct tmap_error err = {0};
+
+	(void)unused;
+	assert_int_equal(unlink(path_of(proc, "/irq/5", "smp_affinity_list")), 0);
+	assert_int_equal(unlink(path_of(proc, "/irq/5", "effective_affinity_list")), 0);
+	assert_int_equal(rmdir(path_of(proc, "/irq/5", "")), 0);
+	if (tmap_session_release(s, "g2", &err) < 0)
+		fail_msg("release g2: %s", err.message);
+	for (size_t i = 1; i < ARRAY_SIZE(cgroups); i++)
+		assert_string_equal(get(path_of(cg, cgroups[i], "cpuset.cpus")), "2-7");
+	tmap_session_close(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_apply_extends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_restores_apply_and_files, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_release_gives_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_with_a_file_gone, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
