@@ -213,10 +213,33 @@ where_devices(const struct solver *s, const struct guest_device *r, FILE *out)
 	}
 }
 
-/* A request whose cell no node next to its devices can take, alone: the words. */
+/* What all nodes with CPUs offer together, for a guest that could have been spread from a
+ * node next to its device (cell 0's): nothing when none of those has room to start from. */
+static void
+all_offer(const struct solver *s, const struct demand *d, const unsigned *cap, FILE *out)
+{
+	unsigned long all_cap = 0;
+	uint64_t all_mem = 0;
+	bool start = false;
+
+	for (unsigned n = 0; n < s->t->nnodes; n++)
+		start |= d->cell_nodes[n] && cap[n] > 0 && node_memory(s, n, d) > 0;
+	if (!start)
+		return;
+	for (unsigned n = 0; n < s->t->nnodes; n++) {
+		all_cap += s->t->nodes[n].cpuless ? 0 : cap[n];
+		all_mem += s->t->nodes[n].cpuless ? 0 : node_memory(s, n, d);
+	}
+	fprintf(out, "; spread from there, it does not fit either: all nodes together have %lu %s and %" PRIu64 " MiB",
+		all_cap, short_unit(d), all_mem);
+}
+
+/* A request whose cell no node next to its devices can take, alone (spreadable: nor the
+ * guest spread from one): the words. */
 static int
 blame(const struct solver *s, const struct tmap_guest *g, const struct demand *d,
-      const unsigned *cap, const struct cell_req *req, const struct guest_device *r, bool alone)
+      const unsigned *cap, const struct cell_req *req, const struct guest_device *r, bool alone,
+      bool spreadable)
 {
 	unsigned N = s->t->nnodes, c = r->cell, shown = 0;
 	unsigned need = req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0);
@@ -239,7 +262,9 @@ blame(const struct solver *s, const struct tmap_guest *g, const struct demand *d
 	if (alone)
 		fprintf(out, "; cell %u needs %u %s and %" PRIu64 " MiB", c, need, short_unit(d),
 			req[c].memory_mib);
-	else
+	if (alone && spreadable)
+		all_offer(s, d, cap, out);
+	else if (!alone)
 		fprintf(out, "; cell %u fits there, but then the other cells find no distinct nodes that take them",
 			c);
 	if (fclose(out) != 0) {
@@ -253,7 +278,7 @@ blame(const struct solver *s, const struct tmap_guest *g, const struct demand *d
 
 int
 devices_no_fit(const struct solver *s, const struct tmap_guest *g, const struct demand *d,
-	       const unsigned *cap, const struct cell_req *req)
+	       const unsigned *cap, const struct cell_req *req, bool spreadable)
 {
 	unsigned N = s->t->nnodes;
 	struct demand free_d = *d;
@@ -269,12 +294,12 @@ devices_no_fit(const struct solver *s, const struct tmap_guest *g, const struct 
 			fits = d->cell_nodes[r->cell * N + n] &&
 			       cell_fits(s, &free_d, cap, n, &req[r->cell], r->cell);
 		if (!fits && r->policy != DEV_PREFERRED)
-			return blame(s, g, d, cap, req, r, true);
+			return blame(s, g, d, cap, req, r, true, spreadable);
 	}
 	/* Each anchored cell fits alone: the set of distinct nodes is what fails. */
 	for (unsigned i = 0; i < g->ndevices; i++)
 		if (g->devices[i].policy != DEV_PREFERRED)
-			return blame(s, g, d, cap, req, &g->devices[i], false);
+			return blame(s, g, d, cap, req, &g->devices[i], false, false);
 	return tmap_error_set(s->err, -ENOSPC,
 			      "%s: each cell fits a node next to its devices, but no set of distinct nodes takes them all",
 			      g->name);

@@ -198,6 +198,10 @@ spread(const struct solver *s, const struct demand *d, const unsigned *cap,
 
 		if (t->nodes[a].cpuless || cap[a] < unit)
 			continue;
+		/* A guest held next to a device: its first cell, which holds the device, on a
+		 * node local to it, with memory there (an anchor without is passed over). */
+		if (d->cell_nodes && (!d->cell_nodes[a] || node_memory(s, a, d) == 0))
+			continue;
 		for (unsigned n = 0; n < N; n++)
 			order[n] = n;
 		qsort_r(order, N, sizeof(*order), by_distance, &ctx);

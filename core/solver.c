@@ -612,18 +612,27 @@ decide_spread(struct solver *s, const struct tmap_guest *g, struct decision *dec
 	return 0;
 }
 
-/* Step 2 for the cells resolved: the node of each cell. */
+/* A guest without cells may be spread when no node holds it; one held next to a device too,
+ * from a node next to it (cell 0 keeps the device); one whose node is asked may not. */
+static bool
+spreadable(const struct solver *s, const struct decision *dec)
+{
+	return s->cells.n == 1 && s->cells.implied && !(s->flags & TMAP_SOLVE_NO_SPREAD) &&
+	       !dec->fixed && dec->d.cpu != TMAP_CPU_SHARED;
+}
+
+/* Step 2 for the cells resolved: the node of each cell. may_spread: a guest without cells
+ * that no node holds may be spread (not while a 'preferred' device still binds its cell: the
+ * guest on one node away from it comes first). */
 static int
-choose_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
+choose_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec, bool may_spread)
 {
 	struct guest_cells *cells = &s->cells;
 	int r;
 
 	if (cells->n == 1) {
 		r = choose_one(s, &dec->d, dec->cap, &dec->req[0], &dec->node_of[0]);
-		/* A guest held next to a device is not spread: its cell 0 is anchored. */
-		if (r == -ENOSPC && cells->implied && !(s->flags & TMAP_SOLVE_NO_SPREAD) &&
-		    !dec->d.cell_nodes) {
+		if (r == -ENOSPC && may_spread && spreadable(s, dec)) {
 			r = decide_spread(s, g, dec);
 			if (r == -ENOMEM)
 				return r;
@@ -709,16 +718,16 @@ decide_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
 		if (r <= 0)
 			return r;
 	}
-	r = choose_nodes(s, g, dec);
+	r = choose_nodes(s, g, dec, !devices_any_preferred(g));
 	if (r == -ENOSPC && devices_any_preferred(g)) {
 		r = devices_constrain(s, g, cells->n, &dec->d, true);
 		if (r == 0 && dec->fixed)
 			r = explicit_constrain(s, cells->n, dec->fixed, &dec->d);
 		if (r == 0)
-			r = choose_nodes(s, g, dec);
+			r = choose_nodes(s, g, dec, true);
 	}
 	if (r == -ENOSPC && g->ndevices && dec->d.cell_nodes)
-		return devices_no_fit(s, g, &dec->d, dec->cap, dec->req);
+		return devices_no_fit(s, g, &dec->d, dec->cap, dec->req, spreadable(s, dec));
 	if (r == -ENOSPC)
 		return no_fit(s, &dec->d, dec->cap, dec->req, cells->n, cells->implied);
 	return r;

@@ -266,9 +266,10 @@ int devices_constrain(struct solver *s, const struct tmap_guest *g, unsigned nce
 		      struct demand *d, bool relaxed);
 /* Does g ask for a 'preferred' device (a second try without them)? */
 bool devices_any_preferred(const struct tmap_guest *g);
-/* Why the cells did not fit next to their devices: the error, -ENOSPC. */
+/* Why the cells did not fit next to their devices: the error, -ENOSPC. spreadable: a guest
+ * without cells that was tried spread from a node next to its device too. */
 int devices_no_fit(const struct solver *s, const struct tmap_guest *g, const struct demand *d,
-		   const unsigned *cap, const struct cell_req *req);
+		   const unsigned *cap, const struct cell_req *req, bool spreadable);
 /* Give each request a free device next to its cell's node (node_of: node index per cell),
  * mark them taken and, with pg, record them and say why. -ENOSPC with the error set. */
 int devices_take(struct solver *s, const struct tmap_guest *g, const int *node_of,

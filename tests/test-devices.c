@@ -300,7 +300,7 @@ test_refusals_say_why(void **state)
 {
 	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
 	struct tmap_host *h = host_of(t);
-	struct tmap_guest *big = guest_with("big", 10, 1, (const char *const[]){"net=eth3", NULL});
+	struct tmap_guest *big = guest_with("big", 20, 1, (const char *const[]){"net=eth3", NULL});
 	struct tmap_guest *far = guest_with("far", 2, 1, (const char *const[]){"net=eth0", NULL});
 	struct tmap_guest *none = guest_with("none", 2, 1, (const char *const[]){"net=eth9", NULL});
 	struct tmap_guest *a = guest_with("a", 2, 1, (const char *const[]){"pci=0000:17:00.0", NULL});
@@ -311,7 +311,7 @@ test_refusals_say_why(void **state)
 
 	(void)state;
 	expect_refused(h, big,
-		       "big: eth3 (0000:86:00.0) is on node 1; node 1 has 8 free PUs and 32768 MiB; cell 0 needs 10 free PUs and 1024 MiB");
+		       "big: eth3 (0000:86:00.0) is on node 1; node 1 has 8 free PUs and 32768 MiB; cell 0 needs 20 free PUs and 1024 MiB; spread from there, it does not fit either: all nodes together have 16 free PUs and 65536 MiB");
 	expect_refused(h, far,
 		       "far: net 'eth0': eth0 (0000:00:1f.6) has no known locality (numa_node -1), so policy 'required' cannot be met; use 'preferred'");
 	expect_refused(h, none, "none: no device of this host is net 'eth9'");
@@ -335,6 +335,47 @@ test_refusals_say_why(void **state)
 	tmap_guest_free(b);
 	tmap_guest_free(fill);
 	tmap_guest_free(vf);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+/* A guest without cells held next to a device, too wide for its node: spread as any other,
+ * from the device's node, where cell 0 and the device stay; vcpus and memory in proportion. */
+static void
+test_anchored_spread(void **state)
+{
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_host *h = host_of(t);
+	struct tmap_guest *g = guest_with("wide", 10, 1, (const char *const[]){"net=eth3", NULL});
+	struct tmap_guest *p = guest_with("pref", 4, 1, (const char *const[]){"net=eth2,policy=preferred", NULL});
+	struct tmap_plan *p1 = NULL, *p2 = NULL;
+	struct plan_guest *pg;
+	bool named = false;
+
+	(void)state;
+	pg = place(h, g, &p1);
+	assert_true(pg->cells_proposed);
+	assert_int_equal(pg->ncells, 2);
+	assert_int_equal(pg->cells[0].node, 1);
+	assert_int_equal(pg->cells[1].node, 0);
+	assert_int_equal(pg->cells[0].memory_mib * 10,
+			 (uint64_t)hwloc_bitmap_weight(pg->cells[0].vcpus) * 1024);
+	assert_string_equal(pg->devices[0].pci, "0000:86:00.0");
+	assert_int_equal(pg->devices[0].cell, 0);
+	assert_true(pg->devices[0].local);
+	for (unsigned i = 0; i < pg->nexplain; i++)
+		named |= strstr(pg->explain[i], "eth3 (0000:86:00.0)") != NULL;
+	assert_true(named);
+	/* 3 PUs left on each node: a preferred device does not keep a guest from one node, nor from a
+	 * spread that holds it when no node does */
+	pg = place(h, p, &p2);
+	assert_int_equal(pg->ncells, 2);
+	assert_int_equal(pg->cells[0].node, 0);
+	assert_true(pg->devices[0].local);
+	tmap_plan_free(p1);
+	tmap_plan_free(p2);
+	tmap_guest_free(g);
+	tmap_guest_free(p);
 	tmap_host_free(h);
 	tmap_topology_free(t);
 }
@@ -764,6 +805,7 @@ main(void)
 		cmocka_unit_test(test_export_keeps_devices),
 		cmocka_unit_test(test_required_anchors_cell),
 		cmocka_unit_test(test_refusals_say_why),
+		cmocka_unit_test(test_anchored_spread),
 		cmocka_unit_test(test_preferred),
 		cmocka_unit_test(test_socket_and_root),
 		cmocka_unit_test(test_state_keeps_devices),
