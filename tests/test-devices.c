@@ -774,9 +774,9 @@ test_streams_on_fixtures(void **state)
 }
 
 /* Devices spread evenly (a NIC with VFs on every node): a stream asking each guest for a VF
- * places within 3 % of the same stream asking for none. A guest held next to a device is never
- * spread over nodes, so the stream without devices gains from spreading that the other cannot
- * (seed 3: 161 guests without, 157 with, since spread cells follow memory, issue 21). */
+ * places within 2 % of the same stream asking for none (issue 16). A guest held next to a
+ * device is spread too when no node holds it, from the device's node: without that the
+ * stream without devices placed 161 guests on seed 3, the other 157. */
 static void
 test_even_devices_cost_little(void **state)
 {
@@ -789,7 +789,7 @@ test_even_devices_cost_little(void **state)
 		without = run_stream("dev-4n-even.xml", NULL, 0, 300, seed);
 		print_message("seed %u: %u placed with devices, %u without\n", seed, with.placed,
 			      without.placed);
-		assert_true(with.placed * 100 >= without.placed * 97);
+		assert_true(with.placed * 100 >= without.placed * 98);
 	}
 }
 
