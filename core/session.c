@@ -836,6 +836,12 @@ tmap_session_set_reserve(struct tmap_session *s, const char *add, const char *re
 				    tmap_error_set(err, r, "reserve: '%.60s' is not a list of PUs",
 						   remove ? remove : ""));
 	}
+	if (cpulist_overlap(next, s->shared)) {
+		r = tmap_error_set(err, -EINVAL, "reserve '%.60s' overlaps the shared set '%.60s'",
+				   next, s->shared);
+		free(next);
+		return session_fail(s, TMAP_STEP_INPUT, r);
+	}
 	old = s->reserve;
 	s->reserve = next;
 	r = session_reload(s, err);
