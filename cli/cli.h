@@ -114,6 +114,9 @@ enum {
 	OPT_NO_MEMORY,	/* apply --make-room --no-memory */
 	OPT_CELLS_SHARE_NODES,
 	OPT_PUS,	/* exact host PUs of the vcpus (issue 21) */
+	OPT_SHARED_SET,	/* the shared pool and its ratios, as the state records them (issue 21) */
+	OPT_CPU_OVERCOMMIT,
+	OPT_MEMORY_OVERCOMMIT,
 	/* target options: passed to the backend under their own name */
 	OPT_TARGET_FIRST,
 	OPT_CGROUP = OPT_TARGET_FIRST,
@@ -192,6 +195,7 @@ bool parse_digits(const char **s, uint64_t *ret);
 int parse_number(const char *option, const char *arg, uint64_t min, uint64_t max, uint64_t *ret);
 int parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max,
 		   unsigned *ret);
+int parse_ratio(const char *option, const char *arg, double *ret);
 bool parse_size(const char *s, uint64_t *ret);
 int parse_page_option(const char *option, const char *arg, uint64_t *ret);
 int parse_size_option(const char *option, const char *arg, uint64_t *ret);

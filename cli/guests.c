@@ -79,7 +79,8 @@ open_session(struct plan_request *req, bool write)
 	opts.solve = req->solve;
 	opts.flags = write && opts.state ? TMAP_SESSION_WRITE : 0;
 	r = tmap_session_open(&opts, &req->session, &err);
-	if (r == -EBUSY || (r == -EINVAL && strncmp(err.message, "reserve", 7) == 0))
+	/* A reserve a guest holds, options the host or the state contradicts: the caller's. */
+	if (r == -EBUSY || r == -EINVAL)
 		return fail(EXIT_USAGE, "%s", err.message);
 	if (r < 0 && (!opts.state || strstr(err.message, opts.state) == NULL))
 		return fail_lib(r, strcmp(req->source, "live") != 0, &err, req->source);

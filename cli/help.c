@@ -101,6 +101,7 @@ const char topology_help[] =
 
 const char plan_help[] =
 	"Usage: topomap plan [--topology SRC] [--reserve CPUSET] [--state FILE] [--format FMT]\n"
+	"                    [--shared-set CPUSET] [--cpu-overcommit R] [--memory-overcommit R]\n"
 	"                    [--batch | --make-room [--max-moves K]] [GUEST OPTIONS] [FILE.json ...]\n"
 	"\n"
 	"Place guests, in the order given (the inline guest first, then the files), on an\n"
@@ -109,6 +110,10 @@ const char plan_help[] =
 	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
 	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --shared-set CPUSET    host PUs only shared guests use (Nova's cpu_shared_set); the\n"
+	"                         state's when recorded ('topomap host set'): another is refused\n"
+	"  --cpu-overcommit R     shared vcpus per pool PU, above 0 and at most 1024 (default 4)\n"
+	"  --memory-overcommit R  memory overcommit of shared guests (default 1)\n"
 	"  --state FILE           place around the guests this allocation state holds (default\n"
 	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
 	"  --format FMT           table (default, coloured on a terminal unless NO_COLOR is set),\n"
@@ -126,7 +131,8 @@ const char plan_help[] =
 	"\n"
 	"Example:\n"
 	"  topomap plan --reserve 0,12 --name vm1 --vcpus 4 --memory 8G --cells 2 --format libvirt\n"
-	"  topomap plan --make-room --name big --vcpus 4 --cell cpus=0-3 --format json\n";
+	"  topomap plan --make-room --name big --vcpus 4 --cell cpus=0-3 --format json\n"
+	"  topomap plan --shared-set 2-5 --cpu-overcommit 2 --name web --vcpus 4 --cpu-policy shared\n";
 
 /* The target options, shared by apply and verify. Each backend takes some of them. */
 #define TARGET_LIST_HELP \
@@ -153,7 +159,8 @@ const char plan_help[] =
 
 const char apply_help[] =
 	"Usage: topomap apply --backend NAME [--dry-run] [TARGET OPTIONS] [--topology SRC]\n"
-	"                     [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
+	"                     [--reserve CPUSET] [--shared-set CPUSET] [--cpu-overcommit R]\n"
+	"                     [--memory-overcommit R] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
 	"       topomap apply --make-room [--max-moves K] [--no-memory] --backend NAME ...\n"
 	"\n"
 	"Plan one guest as 'plan' does, then put the plan in force, all or nothing: capture what\n"
@@ -170,6 +177,10 @@ const char apply_help[] =
 	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
 	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --shared-set CPUSET    host PUs only shared guests use (Nova's cpu_shared_set); the\n"
+	"                         state's when recorded ('topomap host set'): another is refused\n"
+	"  --cpu-overcommit R     shared vcpus per pool PU, above 0 and at most 1024 (default 4)\n"
+	"  --memory-overcommit R  memory overcommit of shared guests (default 1)\n"
 	"  --state FILE           the allocation state to place around and record the guest in\n"
 	"                         (default for the live host: $TOPOMAP_STATE or\n"
 	"                         /var/lib/topomap/state.json)\n"
@@ -185,7 +196,8 @@ const char apply_help[] =
 
 const char verify_help[] =
 	"Usage: topomap verify --backend NAME [TARGET OPTIONS] [--topology SRC]\n"
-	"                      [--reserve CPUSET] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
+	"                      [--reserve CPUSET] [--shared-set CPUSET] [--cpu-overcommit R]\n"
+	"                      [--memory-overcommit R] [--state FILE] [GUEST OPTIONS] [FILE.json]\n"
 	"       topomap verify --all [--topology SRC] [--state FILE]\n"
 	"       topomap verify --host [--topology SRC] [--state FILE]\n"
 	"\n"
@@ -197,6 +209,10 @@ const char verify_help[] =
 	"  --topology SRC         'live' (default), 'synthetic:DESC', 'NAME:ARG' (libvirt:URI),\n"
 	"                         a host FILE.json, or an hwloc XML file\n"
 	"  --reserve CPUSET       host PUs no guest may use, e.g. 0,12\n"
+	"  --shared-set CPUSET    host PUs only shared guests use (Nova's cpu_shared_set); the\n"
+	"                         state's when recorded ('topomap host set'): another is refused\n"
+	"  --cpu-overcommit R     shared vcpus per pool PU, above 0 and at most 1024 (default 4)\n"
+	"  --memory-overcommit R  memory overcommit of shared guests (default 1)\n"
 	"  --state FILE           compare with the plan this allocation state recorded (default\n"
 	"                         for the live host: $TOPOMAP_STATE or /var/lib/topomap/state.json)\n"
 	"  --all                  every guest the state records, through the backend and target\n"
@@ -345,7 +361,9 @@ const char backends_help[] =
 const char host_help[] =
 	"Usage: topomap host show [--state FILE] [--topology SRC] [--housekeeping CPUSET]\n"
 	"                         [--format table|cmdline|tuned]\n"
-	"       topomap host set --housekeeping CPUSET|reserve [--state FILE] [--topology SRC]\n"
+	"       topomap host set [--housekeeping CPUSET|reserve] [--shared-set CPUSET]\n"
+	"                        [--cpu-overcommit R] [--memory-overcommit R] [--state FILE]\n"
+	"                        [--topology SRC]\n"
 	"       topomap host isolate [--narrow CGROUP]... [--housekeeping CPUSET] [--state FILE]\n"
 	"       topomap host isolate --undo [--state FILE]\n"
 	"\n"
@@ -353,7 +371,9 @@ const char host_help[] =
 	"daemons, kernel threads and interrupts; the reserve unless set), the shared pool, the\n"
 	"PUs each dedicated guest keeps (its vcpus', an isolated emulator's, the siblings thread\n"
 	"policy isolate or require keeps empty), and the free rest. 'show' prints it, with each\n"
-	"trap and its fix; 'set' records the housekeeping PUs in the state. 'isolate' puts the\n"
+	"trap and its fix; 'set' records the housekeeping PUs, the shared pool and its\n"
+	"overcommit in the state (refused when a recorded guest contradicts them; plan, apply\n"
+	"and verify then use them and refuse others). 'isolate' puts the\n"
 	"partition in force live, all or nothing (every file captured, written, read back, and\n"
 	"put back on any failure): on cgroup v2 each dedicated guest's cgroup becomes an isolated\n"
 	"partition and system.slice, user.slice, init.scope are narrowed to the host's PUs; on\n"
@@ -367,6 +387,10 @@ const char host_help[] =
 	"                         'synthetic:DESC', 'NAME:ARG', a host FILE.json, or an hwloc XML file\n"
 	"  --housekeeping CPUSET  the housekeeping PUs (show: instead of the recorded ones; set:\n"
 	"                         to record), or 'reserve' to follow the reserve\n"
+	"  --shared-set CPUSET    set: the PUs only shared guests use, apart from the reserve\n"
+	"                         ('' for none: each node's pool grows from its free PUs)\n"
+	"  --cpu-overcommit R     set: shared vcpus per pool PU, above 0 and at most 1024\n"
+	"  --memory-overcommit R  set: memory overcommit of shared guests, above 0, at most 1024\n"
 	"  --format FMT           show: table (default); cmdline, the kernel's isolcpus=,\n"
 	"                         nohz_full=, rcu_nocbs= and irqaffinity=; tuned, the\n"
 	"                         cpu-partitioning profile's variables. Both isolate whole cores\n"
@@ -380,6 +404,7 @@ const char host_help[] =
 	"Examples:\n"
 	"  topomap host show --format cmdline\n"
 	"  topomap host set --housekeeping 0,12\n"
+	"  topomap host set --shared-set 2-5,14-17 --cpu-overcommit 2 --memory-overcommit 1.5\n"
 	"  topomap host isolate --narrow system.slice --narrow user.slice\n"
 	"  topomap host isolate --undo\n";
 

@@ -50,6 +50,9 @@ host_ctx_open(struct host_ctx *c, const char *source, const char *state_path, bo
 	if (r < 0)
 		return fail(EXIT_RUNTIME, "%s", err.message);
 	opts.reserve = tmap_state_reserve(c->state);
+	opts.shared = tmap_state_shared(c->state);
+	opts.cpu_overcommit = tmap_state_cpu_overcommit(c->state);
+	opts.memory_overcommit = tmap_state_memory_overcommit(c->state);
 	r = tmap_host_new(c->topology, &opts, &c->host, &err);
 	if (r < 0)
 		return fail_lib(r, true, &err, "host");
@@ -77,8 +80,23 @@ or_none(const char *list)
 	return list && *list ? list : "-";
 }
 
+/* The shared pool as the operator set it, and its ratios: recorded, or the defaults. */
+static void
+show_pool(const struct tmap_state *st, FILE *out)
+{
+	double cpu = tmap_state_cpu_overcommit(st), mem = tmap_state_memory_overcommit(st);
+
+	fprintf(out, "%-14s %s\n", "shared set",
+		tmap_state_shared(st) ? tmap_state_shared(st) : "- (grows from the free PUs)");
+	fprintf(out, "%-14s %g (%s)\n", "cpu ratio", cpu > 0 ? cpu : TMAP_DEFAULT_CPU_OVERCOMMIT,
+		cpu > 0 ? "recorded" : "default");
+	fprintf(out, "%-14s %g (%s)\n", "memory ratio", mem > 0 ? mem : 1.0,
+		mem > 0 ? "recorded" : "default");
+}
+
 static int
-show_partition(const struct tmap_partition *p, int format, FILE *out)
+show_partition(const struct tmap_partition *p, const struct tmap_state *st, int format,
+	       FILE *out)
 {
 	const char *iso = tmap_partition_isolated(p);
 	const char *hk = tmap_partition_housekeeping(p);
@@ -106,6 +124,7 @@ show_partition(const struct tmap_partition *p, int format, FILE *out)
 			tmap_partition_guest_cpus(p, i), tmap_partition_guest_name(p, i));
 	fprintf(out, "%-14s %s\n", "free", or_none(tmap_partition_free_cpus(p)));
 	fprintf(out, "%-14s %s\n", "isolated", or_none(iso));
+	show_pool(st, out);
 	for (size_t i = 0; i < tmap_partition_warning_count(p); i++)
 		fprintf(out, "warning: %s\n", tmap_partition_warning(p, i));
 	return EXIT_OK;
@@ -142,6 +161,9 @@ host_options(const char *cmd, int argc, char *argv[], const char *help,
 		{"host", no_argument, NULL, 'H'},
 		{"narrow", required_argument, NULL, 'n'},
 		{"undo", no_argument, NULL, 'u'},
+		{"shared-set", required_argument, NULL, 'S'},
+		{"cpu-overcommit", required_argument, NULL, 'C'},
+		{"memory-overcommit", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -191,6 +213,18 @@ host_options(const char *cmd, int argc, char *argv[], const char *help,
 		case 'u':
 			a->undo = true;
 			break;
+		case 'S':
+			if (*optarg && !is_list(optarg))
+				return fail(EXIT_USAGE, "%s: --shared-set: '%s' is not a list of PUs",
+					    cmd, optarg);
+			a->shared = optarg;
+			break;
+		case 'C':
+		case 'M':
+			if (parse_ratio(c == 'C' ? "--cpu-overcommit" : "--memory-overcommit", optarg,
+					c == 'C' ? &a->cpu_overcommit : &a->memory_overcommit) != EXIT_OK)
+				return EXIT_USAGE;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -220,41 +254,91 @@ host_show(int argc, char *argv[])
 		if (!out)
 			r = fail(EXIT_RUNTIME, "out of memory");
 		else
-			r = emit_stream(out, &text, show_partition(c.partition, format, out));
+			r = emit_stream(out, &text, show_partition(c.partition, c.state, format, out));
 	}
 	host_ctx_close(&c);
 	return r;
 }
 
-/* host set --housekeeping: record it, refusing PUs a dedicated guest holds. */
+/*
+ * The shared pool and ratios of host set (given, else as recorded), tried on a host made
+ * with them: every recorded guest must fit it as it is (no dedicated guest on a PU of the
+ * pool, every shared guest floating inside it), else the change is refused. *ret: that host,
+ * which the state is saved from.
+ */
+static int
+set_pool(struct host_ctx *c, const struct host_args *a, struct tmap_host **ret)
+{
+	struct tmap_solve_options opts = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_host *trial = NULL;
+	struct tmap_error err = {0};
+	int r;
+
+	opts.reserve = tmap_state_reserve(c->state);
+	opts.shared = !a->shared ? tmap_state_shared(c->state) : *a->shared ? a->shared : NULL;
+	opts.cpu_overcommit = a->cpu_overcommit ? a->cpu_overcommit :
+						  tmap_state_cpu_overcommit(c->state);
+	opts.memory_overcommit = a->memory_overcommit ? a->memory_overcommit :
+							tmap_state_memory_overcommit(c->state);
+	r = tmap_state_set_shared(c->state, opts.shared, opts.cpu_overcommit,
+				  opts.memory_overcommit, &err);
+	if (r == 0)
+		r = tmap_host_new(c->topology, &opts, &trial, &err);
+	if (r == 0)
+		r = tmap_state_load(c->state, trial, &err);
+	if (r < 0) {
+		tmap_host_free(trial);
+		return fail(r == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE, "host set: %s", err.message);
+	}
+	*ret = trial;
+	return EXIT_OK;
+}
+
+/* host set: record the housekeeping PUs (refusing PUs a dedicated guest holds), the shared
+ * pool and its ratios (refusing what a recorded guest contradicts). */
 static int
 host_set(int argc, char *argv[])
 {
-	struct host_args a = {.allowed = "stk"};
+	struct host_args a = {.allowed = "stkSCM"};
+	bool pool;
 	struct host_ctx c = {0};
+	struct tmap_host *trial = NULL;
 	struct tmap_error err = {0};
-	const char *hk;
-	char line[256];
+	const char *hk = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
 	int r;
 
 	r = host_options("host set", argc, argv, host_help, &a);
 	if (r != EXIT_OK)
 		return r < 0 ? EXIT_OK : r;
-	if (!a.housekeeping)
-		return fail(EXIT_USAGE, "host set: nothing to set (give --housekeeping CPUSET)");
-	hk = strcmp(a.housekeeping, "reserve") == 0 ? NULL : a.housekeeping;
+	pool = a.shared || a.cpu_overcommit || a.memory_overcommit;
+	if (!a.housekeeping && !pool)
+		return fail(EXIT_USAGE, "host set: nothing to set (give --housekeeping, --shared-set, --cpu-overcommit or --memory-overcommit)");
+	if (a.housekeeping && strcmp(a.housekeeping, "reserve") != 0)
+		hk = a.housekeeping;
 	r = host_ctx_open(&c, a.topology, a.state, true, hk);
-	for (size_t i = 0; r == EXIT_OK && i < tmap_partition_warning_count(c.partition); i++)
+	for (size_t i = 0; r == EXIT_OK && a.housekeeping &&
+			   i < tmap_partition_warning_count(c.partition); i++)
 		if (strstr(tmap_partition_warning(c.partition, i), "housekeeping set shares"))
 			r = fail(EXIT_USAGE, "host set: %s", tmap_partition_warning(c.partition, i));
-	if (r == EXIT_OK && (tmap_state_set_housekeeping(c.state, hk, &err) < 0 ||
-			     tmap_state_save(c.state, c.host, &err) < 0))
+	if (r == EXIT_OK && pool)
+		r = set_pool(&c, &a, &trial);
+	if (r == EXIT_OK && ((a.housekeeping && tmap_state_set_housekeeping(c.state, hk, &err) < 0) ||
+			     tmap_state_save(c.state, trial ? trial : c.host, &err) < 0))
 		r = fail(EXIT_RUNTIME, "%s", err.message);
-	if (r == EXIT_OK) {
-		snprintf(line, sizeof(line), "housekeeping: %s\n",
-			 or_none(tmap_partition_housekeeping(c.partition)));
-		r = emit(line);
+	if (r == EXIT_OK && !(out = open_memstream(&text, &len)))
+		r = fail(EXIT_RUNTIME, "out of memory");
+	else if (r == EXIT_OK) {
+		if (a.housekeeping)
+			fprintf(out, "housekeeping: %s\n",
+				or_none(tmap_partition_housekeeping(c.partition)));
+		if (pool)
+			show_pool(c.state, out);
+		r = emit_stream(out, &text, EXIT_OK);
 	}
+	tmap_host_free(trial);
 	host_ctx_close(&c);
 	return r;
 }

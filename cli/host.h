@@ -23,6 +23,8 @@ struct host_ctx {
 struct host_args {
 	const char *allowed;	/* the option letters this command takes */
 	const char *state, *topology, *housekeeping, *format, *root;
+	const char *shared;			/* --shared-set, "" for none */
+	double cpu_overcommit, memory_overcommit;	/* 0: not given */
 	bool host, undo;
 	size_t nnarrow;
 	const char *narrow[HOST_MAX_NARROW];	/* --narrow, repeatable */

@@ -160,6 +160,9 @@ static const struct option request_options[] = {
 	{"topology", required_argument, NULL, OPT_TOPOLOGY},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"reserve", required_argument, NULL, OPT_RESERVE},
+	{"shared-set", required_argument, NULL, OPT_SHARED_SET},
+	{"cpu-overcommit", required_argument, NULL, OPT_CPU_OVERCOMMIT},
+	{"memory-overcommit", required_argument, NULL, OPT_MEMORY_OVERCOMMIT},
 	{"name", required_argument, NULL, OPT_NAME},
 	{"vcpus", required_argument, NULL, OPT_VCPUS},
 	{"sockets", required_argument, NULL, OPT_SOCKETS},
@@ -313,6 +316,19 @@ parse_request(int argc, char *argv[], struct plan_request *req)
 					 "--reserve: '%s' is not a list of host PUs such as 0,12 or 0-3",
 					 optarg);
 			req->solve.reserve = optarg[0] ? optarg : NULL;
+			break;
+		case OPT_SHARED_SET:
+			if (optarg[0] && !is_list(optarg))
+				r = fail(EXIT_USAGE,
+					 "--shared-set: '%s' is not a list of host PUs such as 2-5 or 2,14",
+					 optarg);
+			req->solve.shared = optarg[0] ? optarg : NULL;
+			break;
+		case OPT_CPU_OVERCOMMIT:
+			r = parse_ratio("--cpu-overcommit", optarg, &req->solve.cpu_overcommit);
+			break;
+		case OPT_MEMORY_OVERCOMMIT:
+			r = parse_ratio("--memory-overcommit", optarg, &req->solve.memory_overcommit);
 			break;
 		case OPT_BATCH:
 			req->batch = true;

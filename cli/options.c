@@ -130,6 +130,23 @@ parse_number(const char *option, const char *arg, uint64_t min, uint64_t max, ui
 	return EXIT_OK;
 }
 
+/* An overcommit ratio, as Nova's cpu_allocation_ratio: a decimal above 0, at most 1024. */
+int
+parse_ratio(const char *option, const char *arg, double *ret)
+{
+	char *end = NULL;
+	double v;
+
+	errno = 0;
+	if (!isdigit((unsigned char)arg[0]) || (v = strtod(arg, &end), *end) || errno)
+		return fail(EXIT_USAGE, "%s: '%s' is not a number such as 2 or 1.5", option, arg);
+	if (!(v > 0 && v <= 1024))
+		return fail(EXIT_USAGE, "%s: '%s' is out of range (above 0, at most 1024)", option,
+			    arg);
+	*ret = v;
+	return EXIT_OK;
+}
+
 int
 parse_unsigned(const char *option, const char *arg, unsigned min, unsigned max, unsigned *ret)
 {

@@ -31,7 +31,7 @@ _topomap_takes_value()
 	--topology | --format | --reserve | --state | --backend | --name | --vcpus | --sockets | \
 	--cores | --threads | --memory | --cells | --cell | --cpu-policy | --thread-policy | \
 	--emulator | --iothreads | --memory-mode | --hugepages | --shares | --period | --quota | \
-	--device | --max-moves | --pus | \
+	--device | --max-moves | --pus | --shared-set | --cpu-overcommit | --memory-overcommit | \
 	--cgroup | \
 	--layout | --qmp | --pid | --connect | --domain | -o)
 		return 0 ;;

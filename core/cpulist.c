@@ -171,3 +171,12 @@ cpulist_subtract(const char *a, const char *b, char **ret)
 {
 	return cpulist_combine(a, b, true, ret);
 }
+
+bool
+cpulist_overlap(const char *a, const char *b)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t x = NULL, y = NULL;
+
+	return a && b && bitmap_parse_list(a, &x) == 0 && bitmap_parse_list(b, &y) == 0 &&
+	       hwloc_bitmap_intersects(x, y);
+}

@@ -50,6 +50,8 @@ char *bitmap_list(hwloc_const_bitmap_t set);
  * string is freed (it may be a or b). */
 int cpulist_union(const char *a, const char *b, char **ret);
 int cpulist_subtract(const char *a, const char *b, char **ret);
+/* Do two lists share a PU? false when either is NULL or not a list. */
+bool cpulist_overlap(const char *a, const char *b);
 
 /* ------------------------------------------------------------------------------------- */
 /* json.c: the one strict reader of JSON input */

@@ -251,6 +251,59 @@ settle_pending(struct tmap_session *s, struct tmap_error *err)
 /* ------------------------------------------------------------------------------------- */
 /* Open and close */
 
+static bool
+same_set(const char *a, const char *b)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t x = NULL, y = NULL;
+
+	return bitmap_parse_list(a, &x) == 0 && bitmap_parse_list(b, &y) == 0 &&
+	       hwloc_bitmap_isequal(x, y);
+}
+
+/* A ratio given for the session against the recorded one (0: none); the one to use. */
+static int
+pool_ratio(const struct tmap_session *s, const char *what, double kept, double *given,
+	   struct tmap_error *err)
+{
+	if (kept > 0 && *given > 0 && kept != *given)
+		return tmap_error_set(err, -EINVAL,
+				      "%s overcommit %g contradicts the %g recorded in state file '%s' (change it with 'topomap host set --%s-overcommit')",
+				      what, *given, kept, state_path(s->state), what);
+	if (*given == 0)
+		*given = kept;
+	return 0;
+}
+
+/*
+ * The shared pool and its ratios (issue 21): those the state records. One given for the
+ * session agrees with the recorded one, or is the first, recorded by the next apply as a
+ * reserve is; a contradiction is refused, never settled silently one way or the other.
+ */
+static int
+open_pool(struct tmap_session *s, struct tmap_error *err)
+{
+	const char *kept = tmap_state_shared(s->state);
+	int r;
+
+	if (!s->state)
+		return 0;
+	if (kept && s->shared && *s->shared && !same_set(kept, s->shared))
+		return tmap_error_set(err, -EINVAL,
+				      "shared set '%.60s' contradicts the shared set '%.60s' recorded in state file '%s' (change it with 'topomap host set --shared-set')",
+				      s->shared, kept, state_path(s->state));
+	r = pool_ratio(s, "cpu", tmap_state_cpu_overcommit(s->state), &s->solve.cpu_overcommit,
+		       err);
+	if (r == 0)
+		r = pool_ratio(s, "memory", tmap_state_memory_overcommit(s->state),
+			       &s->solve.memory_overcommit, err);
+	if (r < 0 || !kept || (s->shared && *s->shared))
+		return r;
+	free(s->shared);
+	s->shared = strdup(kept);
+	s->solve.shared = s->shared;
+	return s->shared ? 0 : tmap_error_set(err, -ENOMEM, "out of memory");
+}
+
 static int
 session_copy_options(struct tmap_session *s, const struct tmap_session_options *o,
 		     struct tmap_error *err)
@@ -290,7 +343,13 @@ tmap_session_open(const struct tmap_session_options *options, struct tmap_sessio
 		r = tmap_state_open(o->state, s->writable ? TMAP_STATE_WRITE : 0, &s->state, err);
 	}
 	if (r == 0)
+		r = open_pool(s, err);
+	if (r == 0)
 		r = open_reserve(s, o->reserve, err);
+	/* The shared pool belongs to shared guests; the host's own PUs are elsewhere. */
+	if (r == 0 && cpulist_overlap(s->reserve, s->shared))
+		r = tmap_error_set(err, -EINVAL, "reserve '%.60s' overlaps the shared set '%.60s'",
+				   s->reserve, s->shared);
 	if (r == 0 && s->state && s->writable)
 		r = settle_pending(s, err);
 	if (r < 0) {
@@ -582,6 +641,9 @@ apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 	if (r == 0)
 		r = tmap_state_set_reserve(s->state, s->reserve, err);
 	if (r == 0)
+		r = tmap_state_set_shared(s->state, s->shared, s->solve.cpu_overcommit,
+					  s->solve.memory_overcommit, err);
+	if (r == 0)
 		r = tmap_state_save(s->state, s->host, err);
 	if (r < 0) {
 		tmap_error_prefix(err, "applied, but the state could not record it as applied (it stays recorded as pending): ");
@@ -773,6 +835,12 @@ tmap_session_set_reserve(struct tmap_session *s, const char *add, const char *re
 		return session_fail(s, TMAP_STEP_INPUT,
 				    tmap_error_set(err, r, "reserve: '%.60s' is not a list of PUs",
 						   remove ? remove : ""));
+	}
+	if (cpulist_overlap(next, s->shared)) {
+		r = tmap_error_set(err, -EINVAL, "reserve '%.60s' overlaps the shared set '%.60s'",
+				   next, s->shared);
+		free(next);
+		return session_fail(s, TMAP_STEP_INPUT, r);
 	}
 	old = s->reserve;
 	s->reserve = next;

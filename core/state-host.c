@@ -2,8 +2,9 @@
 /*
  * The host's own keys of the state file (issue 15): "housekeeping", the PUs where the host's
  * daemons, kernel threads and interrupts belong (the reserve unless set), and "isolation",
- * what `host isolate` wrote, in order, with what undoes each write. Checked for their types
- * as strictly as the rest of the file (state.c).
+ * what `host isolate` wrote, in order, with what undoes each write; "shared_set",
+ * "cpu_overcommit" and "memory_overcommit", the shared pool and its ratios as the operator
+ * set them (issue 21). Checked for their types as strictly as the rest of the file (state.c).
  */
 #include <stdarg.h>
 
@@ -21,6 +22,13 @@ is_list(const char *s)
 	_cleanup_bitmap_ hwloc_bitmap_t set = NULL;
 
 	return !*s || bitmap_parse_list(s, &set) == 0;
+}
+
+/* A ratio of the overcommit: above 0, at most 1024 (the solver's bound). */
+static bool
+ratio_ok(double r)
+{
+	return r > 0 && r <= 1024;
 }
 
 /* "isolation": an array of {"path", "restore", "value"}, each an absolute path or a string. */
@@ -260,10 +268,99 @@ tmap_state_set_housekeeping(struct tmap_state *st, const char *housekeeping,
 	st->housekeeping = copy;
 	return 0;
 }
+
+const char *
+tmap_state_shared(const struct tmap_state *st)
+{
+	return st && st->shared_set && *st->shared_set ? st->shared_set : NULL;
+}
+
+double
+tmap_state_cpu_overcommit(const struct tmap_state *st)
+{
+	return st ? st->cpu_overcommit : 0;
+}
+
+double
+tmap_state_memory_overcommit(const struct tmap_state *st)
+{
+	return st ? st->memory_overcommit : 0;
+}
+
+int
+tmap_state_set_shared(struct tmap_state *st, const char *shared, double cpu_overcommit,
+		      double memory_overcommit, struct tmap_error *err)
+{
+	char *copy = NULL;
+
+	if (!st || !st->writable)
+		return tmap_error_set(err, -EBADF, "state file not opened to write");
+	if (shared && *shared && !is_list(shared))
+		return tmap_error_set(err, -EINVAL, "shared set '%.60s' is not a list of PUs",
+				      shared);
+	if (cpulist_overlap(shared, st->reserve))
+		return tmap_error_set(err, -EINVAL, "shared set '%.60s' overlaps the reserve '%.60s'",
+				      shared, st->reserve);
+	if ((cpu_overcommit && !ratio_ok(cpu_overcommit)) ||
+	    (memory_overcommit && !ratio_ok(memory_overcommit)))
+		return tmap_error_set(err, -EINVAL,
+				      "overcommit: cpu %g and memory %g must be above 0 and at most 1024",
+				      cpu_overcommit, memory_overcommit);
+	if (shared && *shared && !(copy = strdup(shared)))
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	free(st->shared_set);
+	st->shared_set = copy;
+	st->cpu_overcommit = cpu_overcommit;
+	st->memory_overcommit = memory_overcommit;
+	return 0;
+}
+static int
+check_ratio(const struct tmap_state *st, const char *key, struct json_object *v,
+	    struct tmap_error *err)
+{
+	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		return corrupt(st, err, "%s is %s, not a number", key, json_type_name(v));
+	if (!ratio_ok(json_object_get_double(v)))
+		return corrupt(st, err, "%s is %s, not a ratio above 0 and at most 1024", key,
+			       json_object_get_string(v));
+	return 0;
+}
+
+int
+state_host_keys_cross_check(const struct tmap_state *st, struct json_object *root,
+			    struct tmap_error *err)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = NULL, pus = NULL, reserve = NULL;
+	struct json_object *v, *host;
+	const char *list;
+
+	if (!json_object_object_get_ex(root, "shared_set", &v))
+		return 0;
+	list = json_object_get_string(v);
+	if (bitmap_parse_list(list, &set) < 0)
+		return corrupt(st, err, "shared_set '%.60s' is not a list of PUs", list);
+	/* Version 1 kept the host's PUs as "host" itself; version 2 as host.pus. */
+	if (json_object_object_get_ex(root, "host", &host) &&
+	    json_object_is_type(host, json_type_object))
+		json_object_object_get_ex(host, "pus", &host);
+	if (host && bitmap_parse_list(json_object_get_string(host), &pus) == 0 &&
+	    !hwloc_bitmap_isincluded(set, pus))
+		return corrupt(st, err, "shared_set '%.60s' is not within the host's PUs '%.60s'",
+			       list, json_object_get_string(host));
+	if (json_object_object_get_ex(root, "reserve", &v) &&
+	    bitmap_parse_list(json_object_get_string(v), &reserve) == 0 &&
+	    hwloc_bitmap_intersects(set, reserve))
+		return corrupt(st, err, "shared_set '%.60s' overlaps the reserve '%.60s'", list,
+			       json_object_get_string(v));
+	return 0;
+}
+
 int
 state_host_key_check(const struct tmap_state *st, const char *key, struct json_object *value,
 		     struct tmap_error *err)
 {
+	if (streq(key, "cpu_overcommit") || streq(key, "memory_overcommit"))
+		return check_ratio(st, key, value, err);
 	if (streq(key, "isolation"))
 		return check_isolation(st, value, err);
 	if (streq(key, "isolation_options"))
@@ -281,6 +378,13 @@ state_host_keys_read(struct tmap_state *st, struct json_object *root, struct tma
 	if (json_object_object_get_ex(root, "housekeeping", &v) &&
 	    !(st->housekeeping = strdup(json_object_get_string(v))))
 		return tmap_error_set(err, -ENOMEM, "out of memory");
+	if (json_object_object_get_ex(root, "shared_set", &v) &&
+	    !(st->shared_set = strdup(json_object_get_string(v))))
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	if (json_object_object_get_ex(root, "cpu_overcommit", &v))
+		st->cpu_overcommit = json_object_get_double(v);
+	if (json_object_object_get_ex(root, "memory_overcommit", &v))
+		st->memory_overcommit = json_object_get_double(v);
 	if (json_object_object_get_ex(root, "isolation", &v))
 		st->isolation = json_object_get(v);
 	if (json_object_object_get_ex(root, "isolation_options", &v))
@@ -294,6 +398,14 @@ state_host_keys_write(const struct tmap_state *st, struct json_object *root)
 	if (st->housekeeping)
 		json_object_object_add(root, "housekeeping",
 				       json_object_new_string(st->housekeeping));
+	if (st->shared_set)
+		json_object_object_add(root, "shared_set", json_object_new_string(st->shared_set));
+	if (st->cpu_overcommit > 0)
+		json_object_object_add(root, "cpu_overcommit",
+				       json_object_new_double(st->cpu_overcommit));
+	if (st->memory_overcommit > 0)
+		json_object_object_add(root, "memory_overcommit",
+				       json_object_new_double(st->memory_overcommit));
 	if (st->isolation)
 		json_object_object_add(root, "isolation", json_object_get(st->isolation));
 	if (st->isolation && st->isolation_options)
@@ -306,6 +418,9 @@ state_host_keys_clear(struct tmap_state *st)
 {
 	free(st->housekeeping);
 	st->housekeeping = NULL;
+	free(st->shared_set);
+	st->shared_set = NULL;
+	st->cpu_overcommit = st->memory_overcommit = 0;
 	json_object_put(st->isolation);
 	st->isolation = NULL;
 	json_object_put(st->isolation_options);

@@ -7,6 +7,9 @@
  *    "host": {"pus": "0-63", "nodes": "0-1"},
  *    "reserve": "0,32", "shared_pool": "1,33",
  *    "housekeeping": "0,32",         (optional: the host's own PUs; default the reserve)
+ *    "shared_set": "2-5,34-37",      (optional: the shared pool the operator set, issue 21)
+ *    "cpu_overcommit": 2.0, "memory_overcommit": 1.5,  (optional: their ratios, each in
+ *                  (0, 1024]; unset, the library's defaults)
  *    "isolation": [{"path": F, "restore": V, "value": W}...],  (optional: what
  *                  `host isolate` wrote, in order, and what undoes each)
  *    "isolation_options": {"narrow": [CG...], "flags": N, "cgroup_root": D, "proc_root": D},
@@ -384,7 +387,8 @@ check_document(struct tmap_state *st, struct json_object *root, struct tmap_erro
 		} else if (streq(key, "host")) {
 			host = value;
 		} else if (streq(key, "housekeeping") || streq(key, "isolation") ||
-			   streq(key, "isolation_options")) {
+			   streq(key, "isolation_options") || streq(key, "shared_set") ||
+			   streq(key, "cpu_overcommit") || streq(key, "memory_overcommit")) {
 			int r = state_host_key_check(st, key, value, err);
 
 			if (r < 0)
@@ -405,6 +409,8 @@ check_document(struct tmap_state *st, struct json_object *root, struct tmap_erro
 		if (r < 0)
 			return r;
 	}
+	if (state_host_keys_cross_check(st, root, err) < 0)
+		return -EBADMSG;
 	if (!guests || !json_object_is_type(guests, json_type_array))
 		return corrupt(st, err, "guests is %s, not a list", type_name(guests));
 	return 0;
@@ -634,6 +640,10 @@ tmap_state_set_reserve(struct tmap_state *st, const char *reserve, struct tmap_e
 		return tmap_error_set(err, -EBADF, "state file not opened to write");
 	if (reserve && *reserve && !is_list_text(reserve))
 		return tmap_error_set(err, -EINVAL, "reserve '%.60s' is not a list of PUs", reserve);
+	/* The shared pool belongs to shared guests: the host's own PUs are elsewhere. */
+	if (reserve && *reserve && st->shared_set && cpulist_overlap(reserve, st->shared_set))
+		return tmap_error_set(err, -EINVAL, "reserve '%.60s' overlaps the shared set '%.60s'",
+				      reserve, st->shared_set);
 	return state_set_reserve(st, reserve, err);
 }
 

@@ -32,6 +32,9 @@ struct tmap_state {
 	struct json_object *root;	/* the committed document; NULL: no state yet */
 	char *reserve;			/* the reserve to record ("" for none) */
 	char *housekeeping;		/* the housekeeping PUs to record (NULL: the reserve) */
+	char *shared_set;		/* the shared pool set by the operator (NULL: none) */
+	double cpu_overcommit;		/* recorded ratios; 0: not recorded */
+	double memory_overcommit;
 	struct json_object *isolation;	/* what host isolate wrote, or NULL */
 	struct json_object *isolation_options; /* what it was made with, or NULL */
 	size_t nrec;
@@ -49,6 +52,9 @@ int state_host_key_check(const struct tmap_state *st, const char *key, struct js
 int state_host_keys_read(struct tmap_state *st, struct json_object *root, struct tmap_error *err);
 void state_host_keys_write(const struct tmap_state *st, struct json_object *root);
 void state_host_keys_clear(struct tmap_state *st);
+/* The keys that depend on one another: shared_set within host.pus, apart from the reserve. */
+int state_host_keys_cross_check(const struct tmap_state *st, struct json_object *root,
+				struct tmap_error *err);
 /* Does the state record an isolation in force (perhaps of no file, every dedicated guest
  * released)? Its options, borrowed (narrow: malloc()ed, free() it; roots: NULL, defaults). */
 bool state_isolated(const struct tmap_state *st);

@@ -639,6 +639,76 @@ housekeeping_recorded(void **state)
 	unlink(path);
 }
 
+/* The shared pool and its ratios (issue 21): none until set, set apart from the reserve and
+ * within (0, 1024], kept across a save; a state without them (written before) loads as none. */
+static void
+shared_pool_recorded(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+
+	write_text("{\"format\":\"topomap-state\",\"version\":2,\"host\":{\"pus\":\"0-15\",\"nodes\":\"0-1\"},"
+		   "\"reserve\":\"0,8\",\"guests\":[]}");
+	assert_int_equal(tmap_state_open(path, TMAP_STATE_WRITE, &st, &err), 0);
+	assert_null(tmap_state_shared(st));
+	assert_true(tmap_state_cpu_overcommit(st) == 0 && tmap_state_memory_overcommit(st) == 0);
+	assert_int_equal(tmap_state_set_shared(st, "8-9", 0, 0, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "shared set '8-9' overlaps the reserve '0,8'"));
+	assert_int_equal(tmap_state_set_shared(st, "2-3", 0, 1025, &err), -EINVAL);
+	assert_int_equal(tmap_state_set_shared(st, "2-3", -1, 0, &err), -EINVAL);
+	assert_int_equal(tmap_state_set_shared(st, "2-3,10-11", 2, 1.5, &err), 0);
+	assert_int_equal(tmap_state_set_reserve(st, "0-2", &err), -EINVAL);
+	assert_non_null(strstr(err.message, "reserve '0-2' overlaps the shared set '2-3,10-11'"));
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	st = tmap_state_close(st);
+	assert_non_null(strstr(read_text(), "\"shared_set\":\"2-3,10-11\""));
+	assert_non_null(strstr(read_text(), "\"cpu_overcommit\":2.0"));
+	assert_non_null(strstr(read_text(), "\"memory_overcommit\":1.5"));
+	assert_int_equal(tmap_state_open(path, TMAP_STATE_WRITE, &st, &err), 0);
+	assert_string_equal(tmap_state_shared(st), "2-3,10-11");
+	assert_true(tmap_state_cpu_overcommit(st) == 2 && tmap_state_memory_overcommit(st) == 1.5);
+	/* none again: the keys leave the file */
+	assert_int_equal(tmap_state_set_shared(st, "", 0, 0, &err), 0);
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	st = tmap_state_close(st);
+	assert_null(strstr(read_text(), "shared_set"));
+	assert_null(strstr(read_text(), "overcommit"));
+	tmap_host_free(h);
+	tmap_topology_free(t);
+	unlink(path);
+}
+
+/* Each bad value of the pool's keys: one line naming the file, the key and the value. */
+static void
+shared_pool_refused(void **state)
+{
+	static const struct {
+		const char *keys, *needle;
+	} cases[] = {
+		{"\"cpu_overcommit\":0", "cpu_overcommit is 0, not a ratio above 0 and at most 1024"},
+		{"\"memory_overcommit\":1024.5",
+		 "memory_overcommit is 1024.5, not a ratio above 0 and at most 1024"},
+		{"\"cpu_overcommit\":\"2\"", "cpu_overcommit is string, not a number"},
+		{"\"shared_set\":\"2-\"", "shared_set is string, not a list of PUs"},
+		{"\"shared_set\":\"14-17\"", "shared_set '14-17' is not within the host's PUs '0-15'"},
+		{"\"reserve\":\"0,8\",\"shared_set\":\"7-8\"",
+		 "shared_set '7-8' overlaps the reserve '0,8'"},
+	};
+	char text[512], needle[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"format\":\"topomap-state\",\"version\":2,\"host\":{\"pus\":\"0-15\",\"nodes\":\"0-1\"},%s,\"guests\":[]}",
+			 cases[i].keys);
+		snprintf(needle, sizeof(needle), "state file '%s': %s", path, cases[i].needle);
+		expect_refused(text, needle);
+	}
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -654,6 +724,8 @@ main(void)
 		cmocka_unit_test(migrates_version_1),
 		cmocka_unit_test(refused_without_error),
 		cmocka_unit_test(housekeeping_recorded),
+		cmocka_unit_test(shared_pool_recorded),
+		cmocka_unit_test(shared_pool_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1029,6 +1029,44 @@ TMAP_EXPORT int tmap_state_set_housekeeping(struct tmap_state *state, const char
 					    struct tmap_error *reterr);
 
 /**
+ * The shared pool the operator set (`topomap host set --shared-set`, issue 21): host PUs
+ * only shared guests use. Sessions on the state use it, and its ratios, as their
+ * tmap_solve_options.shared, .cpu_overcommit and .memory_overcommit.
+ * @param state the state.
+ * @return the PUs in list syntax, or NULL when none is recorded.
+ */
+TMAP_EXPORT const char *tmap_state_shared(const struct tmap_state *state);
+
+/**
+ * @param state the state.
+ * @return the recorded shared vcpus per pool PU (Nova's cpu_allocation_ratio), or 0 when
+ *         none is recorded (then TMAP_DEFAULT_CPU_OVERCOMMIT).
+ */
+TMAP_EXPORT double tmap_state_cpu_overcommit(const struct tmap_state *state);
+
+/**
+ * @param state the state.
+ * @return the recorded memory overcommit of shared guests (Nova's ram_allocation_ratio),
+ *         or 0 when none is recorded (then 1.0).
+ */
+TMAP_EXPORT double tmap_state_memory_overcommit(const struct tmap_state *state);
+
+/**
+ * Set the shared pool and its ratios recorded by the next tmap_state_save(). The caller
+ * checks them against the guests placed (a session does, as `topomap host set` does).
+ * @param state a state opened with TMAP_STATE_WRITE.
+ * @param shared a list of host PUs, or NULL or "" for none.
+ * @param cpu_overcommit above 0 and at most 1024, or 0 for none recorded.
+ * @param memory_overcommit above 0 and at most 1024, or 0 for none recorded.
+ * @param reterr receives the message on failure.
+ * @return 0, -EINVAL (not a list, a set overlapping the reserve, a ratio out of range),
+ *         -EBADF (not opened to write) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_state_set_shared(struct tmap_state *state, const char *shared,
+				      double cpu_overcommit, double memory_overcommit,
+				      struct tmap_error *reterr);
+
+/**
  * Free a plan.
  * @param plan the plan, or NULL.
  * @return NULL.
