@@ -3,7 +3,8 @@
 # virtio-net behind a pxb expander bound to NUMA node 1 (0000:41:01.0) and one on the root bus
 # (numa_node -1). Checks that the guest kernel puts the first on node 1, that `topomap
 # topology` shows it there and the other as of unknown locality, and that a guest asking for
-# it gets its cell on node 1 (and one asking for the other is refused with the reason). Prints
+# it gets its cell on node 1 (and one asking for the other is refused with the reason; one too
+# big for node 1 is spread from it, one too big for the host refused with the reason). Prints
 # the host's `lstopo-no-graphics --of xml` between markers, the fixture
 # tests/data/dev-vm-guest.xml was taken from. Exit 0 when every check passed, 1 otherwise.
 set -u
@@ -57,10 +58,21 @@ case "$msg" in
 *"no known locality"*) ok "its refusal says why" ;;
 *) fail "its refusal does not say why: $msg" ;;
 esac
-msg=$(topomap plan --name big --vcpus 3 --memory 256M --device "pci=$NIC" 2>&1)
+# Too big for node 1 alone: spread from the NIC's node, its cell 0 there with the NIC.
+plan=$(topomap plan --name wide --vcpus 3 --memory 256M --device "pci=$NIC" 2>&1)
+case "$plan" in
+*"cell 0 (proposed): vcpus 0-1 -> node 1"*"cell 1 (proposed): vcpus 2 -> node 0"*)
+	ok "a guest too big for node 1 is spread from it, cell 0 on the NIC's node" ;;
+*) fail "a guest too big for node 1 is not spread from it: $plan" ;;
+esac
+# Too big for the whole host: refused, with the NIC's node and the spread that failed.
+msg=$(topomap plan --name big --vcpus 5 --memory 256M --device "pci=$NIC" 2>&1)
+rc=$?
+check "exit of a guest too big for the host" "$rc" 3
 case "$msg" in
-*"is on node 1; node 1 has 2 free PUs"*) ok "a guest too big for node 1 is refused with the reason" ;;
-*) fail "refusal of a guest too big for node 1: $msg" ;;
+*"is on node 1; node 1 has 2 free PUs"*"spread from there, it does not fit either: all nodes together have 4 free PUs"*)
+	ok "a guest too big for the host is refused with the reason" ;;
+*) fail "refusal of a guest too big for the host: $msg" ;;
 esac
 
 echo "==== LSTOPO-XML-BEGIN ===="
