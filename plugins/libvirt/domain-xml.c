@@ -294,17 +294,20 @@ describe_cells(xmlNodePtr root, struct tmap_guest *g, const char *name, struct t
 	for (xmlNodePtr c = xml_child(numa, "cell"); c; c = xml_next(c))
 		n++;
 	/* libvirt numbers cells 0 to n-1 (it refuses anything else); they are taken in that
-	 * order, which is the order of the plan's cells. */
+	 * order, which is the order of the plan's cells. A cell without an id is numbered by
+	 * its position, as libvirt does (virDomainNumaDefParseXML). */
 	for (unsigned id = 0; id < n; id++) {
 		_cleanup_free_ char *cpus = NULL, *unit = NULL, *mem = NULL;
 		xmlNodePtr cell = NULL;
 		uint64_t v, kib, mib;
+		unsigned pos = 0;
 		int r;
 
-		for (xmlNodePtr c = xml_child(numa, "cell"); c && !cell; c = xml_next(c)) {
+		for (xmlNodePtr c = xml_child(numa, "cell"); c && !cell; c = xml_next(c), pos++) {
 			uint64_t cid;
 
-			if (attr_u64(c, "id", UINT32_MAX, &cid) == 0 && cid == id)
+			r = attr_u64(c, "id", UINT32_MAX, &cid);
+			if ((r == 0 && cid == id) || (r == -ENOENT && pos == id))
 				cell = c;
 		}
 		if (!cell)
