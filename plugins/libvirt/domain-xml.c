@@ -515,15 +515,17 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	 * <memnode>s on one host node, so on a host with fewer nodes they share nodes. */
 	tmap_guest_set_cells_share_nodes(g, 1);
 	if (topo) {
-		uint64_t s = 1, d = 1, c = 1, t = 1;
+		uint64_t s = 1, d = 1, cl = 1, c = 1, t = 1;
 
-		/* Dies are a level topomap does not model: a die is placed as a socket. */
+		/* Dies and clusters (libvirt 10.1) are levels topomap does not model: each is
+		 * placed as a socket. */
 		if (attr_u64(topo, "sockets", TMAP_MAX_VCPUS, &s) < 0 ||
 		    attr_u64(topo, "dies", TMAP_MAX_VCPUS, &d) == -EINVAL ||
+		    attr_u64(topo, "clusters", TMAP_MAX_VCPUS, &cl) == -EINVAL ||
 		    attr_u64(topo, "cores", TMAP_MAX_VCPUS, &c) < 0 ||
 		    attr_u64(topo, "threads", TMAP_MAX_GUEST_THREADS, &t) < 0 ||
-		    s * d * c * t != vcpus ||
-		    tmap_guest_set_topology(g, (unsigned)(s * d), (unsigned)c, (unsigned)t) < 0) {
+		    s * d * cl * c * t != vcpus ||
+		    tmap_guest_set_topology(g, (unsigned)(s * d * cl), (unsigned)c, (unsigned)t) < 0) {
 			r = tmap_error_set(err, -EINVAL,
 				      "domain '%s': <cpu><topology> does not describe its %" PRIu64 " vcpus",
 				      name, vcpus);
