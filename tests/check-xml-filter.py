@@ -105,6 +105,14 @@ def check_placement(name, out):
     union = set().union(*sets) | (pus(emu.get("cpuset")) if emu is not None else set())
     if emu is None or pus(out.find("vcpu").get("cpuset")) != union:
         fail(f"{name}: <vcpu cpuset> is not the vcpus' and emulator's PUs")
+    # One <iothreadpin> per iothread, by the ids libvirt gives them: those <iothreadids> lists,
+    # then the smallest ones it does not, up to <iothreads>.
+    listed = [int(t.get("id")) for t in out.findall("iothreadids/iothread")]
+    count = max(int(out.findtext("iothreads") or 0), len(listed))
+    ids = listed + [i for i in range(1, count + 1) if i not in listed][:count - len(listed)]
+    pinned = sorted(int(p.get("iothread")) for p in out.findall("cputune/iothreadpin"))
+    if pinned != sorted(ids):
+        fail(f"{name}: iothreadpins for {pinned}, not the domain's iothreads {sorted(ids)}")
     mem = out.find("numatune/memory")
     if mem is None or not mem.get("nodeset"):
         fail(f"{name}: no <numatune><memory nodeset>")

@@ -476,6 +476,7 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	struct tmap_guest *g = NULL;
 	xmlNodePtr topo = xml_child(xml_child(root, "cpu"), "topology");
 	xmlNodePtr iothreads = xml_child(root, "iothreads");
+	unsigned listed = 0;
 	xmlNodePtr memory = xml_child(root, "memory");
 	xmlNodePtr tune_mem = xml_child(xml_child(root, "numatune"), "memory");
 	_cleanup_free_ char *name = NULL;
@@ -491,6 +492,8 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	}
 	if (!name[0])
 		return tmap_error_set(err, -EINVAL, "the domain's XML has no <name>");
+	for (xmlNodePtr n = xml_child(xml_child(root, "iothreadids"), "iothread"); n; n = xml_next(n))
+		listed++;
 	if (node_u64(xml_child(root, "vcpu"), TMAP_MAX_VCPUS, &vcpus) < 0 || vcpus == 0)
 		return tmap_error_set(err, -EINVAL, "domain '%s': <vcpu> is not between 1 and %d", name,
 				 TMAP_MAX_VCPUS);
@@ -548,11 +551,15 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 		r = describe_hostdevs(root, g, name, err);
 	if (r < 0)
 		goto fail;
-	if (iothreads) {
-		uint64_t n;
+	if (iothreads || listed) {
+		uint64_t n = 0;
+		bool bad = iothreads && node_u64(iothreads, TMAP_MAX_IOTHREADS, &n) < 0;
 
-		if (node_u64(iothreads, TMAP_MAX_IOTHREADS, &n) < 0 ||
-		    tmap_guest_set_iothreads(g, (unsigned)n) < 0) {
+		/* libvirt runs as many iothreads as <iothreads> says or <iothreadids> lists,
+		 * whichever is more. */
+		if (listed > n)
+			n = listed;
+		if (bad || n > TMAP_MAX_IOTHREADS || tmap_guest_set_iothreads(g, (unsigned)n) < 0) {
 			r = tmap_error_set(err, -EINVAL, "domain '%s': <iothreads> is not between 0 and %d",
 				      name, TMAP_MAX_IOTHREADS);
 			goto fail;
