@@ -494,6 +494,11 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 		return tmap_error_set(err, -EINVAL, "the domain's XML has no <name>");
 	for (xmlNodePtr n = xml_child(xml_child(root, "iothreadids"), "iothread"); n; n = xml_next(n))
 		listed++;
+	/* libvirt gives a domain without <vcpu> one; topomap places only a domain that says
+	 * how many it has, and says so rather than that a missing number is out of range. */
+	if (!xml_child(root, "vcpu"))
+		return tmap_error_set(err, -EINVAL, "domain '%s': its XML has no <vcpu> to say how many vcpus to place",
+				      name);
 	if (node_u64(xml_child(root, "vcpu"), TMAP_MAX_VCPUS, &vcpus) < 0 || vcpus == 0)
 		return tmap_error_set(err, -EINVAL, "domain '%s': <vcpu> is not between 1 and %d", name,
 				 TMAP_MAX_VCPUS);
