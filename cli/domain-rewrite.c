@@ -22,6 +22,7 @@
  * formatter writes it (the order tables below), a comment staying with the element after it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,68 @@ rewrite_vcpu(xmlNodePtr root, const struct tmap_plan *plan)
 	return 0;
 }
 
+/* A whole-number attribute (<iothread id='N'>, <iothreadpin iothread='N'>), or 0 when it is
+ * missing or not one libvirt takes. */
+static unsigned long
+uint_prop(xmlNodePtr n, const char *name)
+{
+	xmlChar *v = xmlGetProp(n, BAD_CAST name);
+	unsigned long id = 0;
+	char *end = NULL;
+
+	if (v && v[0] >= '0' && v[0] <= '9') {
+		id = strtoul((const char *)v, &end, 10);
+		if (*end || id > UINT_MAX)
+			id = 0;
+	}
+	xmlFree(v);
+	return id;
+}
+
+static bool
+iothread_listed(xmlNodePtr ids, unsigned long id)
+{
+	for (xmlNodePtr n = child(ids, "iothread"); n; n = next_named(n, "iothread"))
+		if (uint_prop(n, "id") == id)
+			return true;
+	return false;
+}
+
+/*
+ * The id of the domain's k-th iothread (k from 1), as libvirt numbers them: those <iothreadids>
+ * lists, in its order, then the smallest ids from 1 up it does not list, up to <iothreads>
+ * (virDomainIOThreadIDDefArrayInit). The plan numbers iothreads 1 to n; a domain with
+ * <iothread id='5'/> has no iothread 1, and libvirt refuses a pin of one it does not have.
+ */
+static unsigned long
+iothread_nth(xmlNodePtr root, unsigned long k)
+{
+	xmlNodePtr ids = child(root, "iothreadids");
+	unsigned long seen = 0;
+
+	for (xmlNodePtr n = child(ids, "iothread"); n; n = next_named(n, "iothread"))
+		if (uint_prop(n, "id") && ++seen == k)
+			return uint_prop(n, "id");
+	for (unsigned long id = 1; id <= UINT_MAX; id++)
+		if (!iothread_listed(ids, id) && ++seen == k)
+			return id;
+	return k;
+}
+
+/* Give the plan's <iothreadpin>s, numbered 1 to n, the domain's own iothread ids. */
+static int
+renumber_iothreadpins(xmlNodePtr root, xmlNodePtr tune)
+{
+	for (xmlNodePtr n = child(tune, "iothreadpin"); n; n = next_named(n, "iothreadpin")) {
+		char text[24];
+
+		snprintf(text, sizeof(text), "%lu", iothread_nth(root, uint_prop(n, "iothread")));
+		if (!xmlSetProp(n, BAD_CAST "iothread", BAD_CAST text))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int
 rewrite_cputune(xmlNodePtr root, xmlNodePtr frag)
 {
@@ -357,7 +420,7 @@ rewrite_cputune(xmlNodePtr root, xmlNodePtr frag)
 
 	for (size_t i = 0; r == 0 && i < sizeof(pins) / sizeof(pins[0]); i++)
 		r = replace_children(tune, child(frag, "cputune"), pins[i], 2);
-	return r;
+	return r == 0 ? renumber_iothreadpins(root, tune) : r;
 }
 
 static int

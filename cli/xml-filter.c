@@ -107,7 +107,12 @@ place(struct plan_request *req, struct tmap_guest *guest, bool dry_run, struct t
 			r = tmap_guests_add(req->guests, guest, &err);
 		if (r < 0) {
 			tmap_guest_free(guest);
-			return fail(EXIT_RUNTIME, "out of memory");
+			/* The guest is checked as it is added: a domain the library refuses (cells
+			 * that are not whole pages) is the same refusal as with --state, not a
+			 * failure to allocate. */
+			if (r == -ENOMEM || !err.message[0])
+				return fail(EXIT_RUNTIME, "out of memory");
+			return fail(EXIT_USAGE, "%s", err.message);
 		}
 		r = tmap_session_plan(req->session, req->guests, 0, ret, &err);
 	} else {

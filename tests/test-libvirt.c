@@ -791,7 +791,8 @@ test_describe_errors(void **state)
 		const char *xml, *message;
 	} bad[] = {
 		{"<network/>", "not a <domain>"},
-		{"<domain><name>a</name></domain>", "<vcpu> is not between 1 and"},
+		{"<domain><name>a</name></domain>", "domain 'a': its XML has no <vcpu>"},
+		{"<domain><name>a</name><vcpu>0</vcpu></domain>", "<vcpu> is not between 1 and"},
 		{"<domain><name>a</name><vcpu>4</vcpu><cpu><topology sockets='1' dies='1' cores='3' "
 		 "threads='1'/></cpu></domain>", "does not describe its 4 vcpus"},
 		{"<domain><name>a</name><vcpu>2</vcpu><cpu><numa><cell id='0' cpus='0-1' "

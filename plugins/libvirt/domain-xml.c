@@ -294,17 +294,20 @@ describe_cells(xmlNodePtr root, struct tmap_guest *g, const char *name, struct t
 	for (xmlNodePtr c = xml_child(numa, "cell"); c; c = xml_next(c))
 		n++;
 	/* libvirt numbers cells 0 to n-1 (it refuses anything else); they are taken in that
-	 * order, which is the order of the plan's cells. */
+	 * order, which is the order of the plan's cells. A cell without an id is numbered by
+	 * its position, as libvirt does (virDomainNumaDefParseXML). */
 	for (unsigned id = 0; id < n; id++) {
 		_cleanup_free_ char *cpus = NULL, *unit = NULL, *mem = NULL;
 		xmlNodePtr cell = NULL;
 		uint64_t v, kib, mib;
+		unsigned pos = 0;
 		int r;
 
-		for (xmlNodePtr c = xml_child(numa, "cell"); c && !cell; c = xml_next(c)) {
+		for (xmlNodePtr c = xml_child(numa, "cell"); c && !cell; c = xml_next(c), pos++) {
 			uint64_t cid;
 
-			if (attr_u64(c, "id", UINT32_MAX, &cid) == 0 && cid == id)
+			r = attr_u64(c, "id", UINT32_MAX, &cid);
+			if ((r == 0 && cid == id) || (r == -ENOENT && pos == id))
 				cell = c;
 		}
 		if (!cell)
@@ -473,6 +476,7 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	struct tmap_guest *g = NULL;
 	xmlNodePtr topo = xml_child(xml_child(root, "cpu"), "topology");
 	xmlNodePtr iothreads = xml_child(root, "iothreads");
+	unsigned listed = 0;
 	xmlNodePtr memory = xml_child(root, "memory");
 	xmlNodePtr tune_mem = xml_child(xml_child(root, "numatune"), "memory");
 	_cleanup_free_ char *name = NULL;
@@ -488,6 +492,13 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	}
 	if (!name[0])
 		return tmap_error_set(err, -EINVAL, "the domain's XML has no <name>");
+	for (xmlNodePtr n = xml_child(xml_child(root, "iothreadids"), "iothread"); n; n = xml_next(n))
+		listed++;
+	/* libvirt gives a domain without <vcpu> one; topomap places only a domain that says
+	 * how many it has, and says so rather than that a missing number is out of range. */
+	if (!xml_child(root, "vcpu"))
+		return tmap_error_set(err, -EINVAL, "domain '%s': its XML has no <vcpu> to say how many vcpus to place",
+				      name);
 	if (node_u64(xml_child(root, "vcpu"), TMAP_MAX_VCPUS, &vcpus) < 0 || vcpus == 0)
 		return tmap_error_set(err, -EINVAL, "domain '%s': <vcpu> is not between 1 and %d", name,
 				 TMAP_MAX_VCPUS);
@@ -512,15 +523,17 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	 * <memnode>s on one host node, so on a host with fewer nodes they share nodes. */
 	tmap_guest_set_cells_share_nodes(g, 1);
 	if (topo) {
-		uint64_t s = 1, d = 1, c = 1, t = 1;
+		uint64_t s = 1, d = 1, cl = 1, c = 1, t = 1;
 
-		/* Dies are a level topomap does not model: a die is placed as a socket. */
+		/* Dies and clusters (libvirt 10.1) are levels topomap does not model: each is
+		 * placed as a socket. */
 		if (attr_u64(topo, "sockets", TMAP_MAX_VCPUS, &s) < 0 ||
 		    attr_u64(topo, "dies", TMAP_MAX_VCPUS, &d) == -EINVAL ||
+		    attr_u64(topo, "clusters", TMAP_MAX_VCPUS, &cl) == -EINVAL ||
 		    attr_u64(topo, "cores", TMAP_MAX_VCPUS, &c) < 0 ||
 		    attr_u64(topo, "threads", TMAP_MAX_GUEST_THREADS, &t) < 0 ||
-		    s * d * c * t != vcpus ||
-		    tmap_guest_set_topology(g, (unsigned)(s * d), (unsigned)c, (unsigned)t) < 0) {
+		    s * d * cl * c * t != vcpus ||
+		    tmap_guest_set_topology(g, (unsigned)(s * d * cl), (unsigned)c, (unsigned)t) < 0) {
 			r = tmap_error_set(err, -EINVAL,
 				      "domain '%s': <cpu><topology> does not describe its %" PRIu64 " vcpus",
 				      name, vcpus);
@@ -543,11 +556,15 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 		r = describe_hostdevs(root, g, name, err);
 	if (r < 0)
 		goto fail;
-	if (iothreads) {
-		uint64_t n;
+	if (iothreads || listed) {
+		uint64_t n = 0;
+		bool bad = iothreads && node_u64(iothreads, TMAP_MAX_IOTHREADS, &n) < 0;
 
-		if (node_u64(iothreads, TMAP_MAX_IOTHREADS, &n) < 0 ||
-		    tmap_guest_set_iothreads(g, (unsigned)n) < 0) {
+		/* libvirt runs as many iothreads as <iothreads> says or <iothreadids> lists,
+		 * whichever is more. */
+		if (listed > n)
+			n = listed;
+		if (bad || n > TMAP_MAX_IOTHREADS || tmap_guest_set_iothreads(g, (unsigned)n) < 0) {
 			r = tmap_error_set(err, -EINVAL, "domain '%s': <iothreads> is not between 0 and %d",
 				      name, TMAP_MAX_IOTHREADS);
 			goto fail;
