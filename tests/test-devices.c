@@ -567,36 +567,48 @@ test_qemu_format(void **state)
 	tmap_topology_free(t);
 }
 
-/* The nested test guest's own hwloc XML (tests/vm/vm-devices.sh): a virtio-net behind a pxb
- * expander on node 1, one on the root bus with numa_node -1. */
+/* The nested test guest's own hwloc XML (tests/vm/vm-devices.sh, machine q35): a virtio-net
+ * behind a pxb-pcie expander on node 1, an NVMe behind one on node 0, a virtio-net on the root
+ * bus with numa_node -1. */
 static void
 test_nested_guest_fixture(void **state)
 {
 	struct tmap_topology *t = test_topology(test_data("dev-vm-guest.xml"));
 	struct tmap_host *h = host_of(t);
-	struct tmap_guest *g = guest_with("nf", 2, 1, (const char *const[]){"pci=0000:41:01.0", NULL});
+	struct tmap_guest *g = guest_with("nf", 2, 1, (const char *const[]){"pci=0000:41:00.0", NULL});
 	struct tmap_guest *far = guest_with("far", 1, 1, (const char *const[]){"pci=0000:00:03.0", NULL});
+	struct tmap_guest *st = guest_with("st", 2, 1, (const char *const[]){"pci=0000:21:00.0", NULL});
 	struct tmap_device_info info;
-	struct tmap_plan *plan = NULL;
+	struct tmap_plan *plan = NULL, *plan_st = NULL;
 	struct plan_guest *pg;
 
 	(void)state;
 	tmap_guest_set_memory_mib(g, 256);
 	tmap_guest_set_memory_mib(far, 256);
-	info = device_named(t, "0000:41:01.0");
+	tmap_guest_set_memory_mib(st, 256);
+	info = device_named(t, "0000:41:00.0");
 	assert_int_equal(info.node, 1);
 	assert_string_equal(info.root, "0000:[40-41]");
 	assert_string_equal(info.cpus, "2-3");
+	info = device_named(t, "0000:21:00.0");
+	assert_int_equal(info.node, 0);
+	assert_string_equal(info.root, "0000:[20-21]");
+	assert_string_equal(info.cpus, "0-1");
 	info = device_named(t, "0000:00:03.0");
 	assert_false(info.locality_known);
 	pg = place(h, g, &plan);
 	assert_int_equal(pg->cells[0].node, 1);
 	assert_string_equal(pg->cells[0].pus_list, "2-3");
+	pg = place(h, st, &plan_st);
+	assert_int_equal(pg->cells[0].node, 0);
+	assert_string_equal(pg->cells[0].pus_list, "0-1");
 	expect_refused(h, far,
 		       "far: pci '0000:00:03.0': 0000:00:03.0 has no known locality (numa_node -1), so policy 'required' cannot be met; use 'preferred'");
 	tmap_plan_free(plan);
+	tmap_plan_free(plan_st);
 	tmap_guest_free(g);
 	tmap_guest_free(far);
+	tmap_guest_free(st);
 	tmap_host_free(h);
 	tmap_topology_free(t);
 }
