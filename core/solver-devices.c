@@ -76,6 +76,17 @@ local_to(const struct tmap_topology *t, unsigned k, unsigned n, enum dev_policy 
 	return false;
 }
 
+unsigned
+devices_free_on(const struct solver *s, unsigned n)
+{
+	const struct tmap_topology *t = s->t;
+	unsigned count = 0;
+
+	for (unsigned k = 0; k < t->ndevices; k++)
+		count += !s->dev_taken[k] && local_to(t, k, n, DEV_REQUIRED);
+	return count;
+}
+
 /* A device for messages: its first OS name and bus id, "eth2 (0000:3b:00.0)". */
 static const char *
 label(const struct topo_device *d, char *buf, size_t size)

@@ -615,7 +615,7 @@ distinct_fix(struct distinct *x, unsigned fit_all, unsigned long *ret_left, unsi
 struct distinct_best {
 	int *node_of;
 	unsigned long dist, left;
-	unsigned useful, memory, largest, even;
+	unsigned useful, memory, largest, even, devices;
 	bool judged;
 };
 
@@ -623,8 +623,9 @@ struct distinct_best {
  * Is the candidate x->fixed better than the best so far? Closest first; then what stays
  * useful; then the biggest hole kept; then the fewest whole cores broken; then the cells'
  * memory per vcpu nearest their nodes' (memory_mismatch()); then the most room left,
- * spreading the load. What a set leaves is judged only against a set as close: a
- * farther one loses, a closer one wins.
+ * spreading the load; then, for a guest asking for no device, the fewest free devices on its
+ * nodes, kept for the guests that ask. What a set leaves is judged only against a set as
+ * close: a farther one loses, a closer one wins.
  */
 static int
 distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
@@ -632,11 +633,15 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
 {
 	const struct solver *s = x->s;
 	unsigned long dist = set_distance(s->t, x->fixed, x->ncells);
-	unsigned useful, memory, largest;
+	unsigned useful, memory, largest, devices = 0;
 
 	if (b->dist != ULONG_MAX && dist > b->dist)
 		return 0;
+	if (x->d->spare_devices)
+		for (unsigned c = 0; c < x->ncells; c++)
+			devices += devices_free_on(s, (unsigned)x->fixed[c]);
 	if (b->dist == ULONG_MAX || dist < b->dist) {
+		b->devices = devices;
 		b->even = even;
 		b->dist = dist;
 		b->left = left;
@@ -656,7 +661,9 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
 	if (useful != b->useful ? useful > b->useful :
 	    largest != b->largest ? largest > b->largest :
 	    even != b->even ? even > b->even :
-	    memory != b->memory ? memory < b->memory : left > b->left) {
+	    memory != b->memory ? memory < b->memory :
+	    left != b->left ? left > b->left : devices < b->devices) {
+		b->devices = devices;
 		b->even = even;
 		b->left = left;
 		b->useful = useful;
@@ -792,12 +799,17 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 			mn = memory_mismatch(&o, req, cap, n);
 			/* What stays useful; then the biggest hole kept, when the holes are far
 			 * apart; then the node whose memory per unit is nearest the cell's; then
-			 * the biggest hole kept by its power of two; then the most room. */
+			 * the biggest hole kept by its power of two; then the most room; then,
+			 * for a guest asking for no device, the fewest free devices kept from
+			 * the guests that will. */
 			if (un != up ? un > up :
 			    far_apart(ln, lp) ? ln > lp :
 			    mn != mp ? mn < mp :
 			    size_class(ln) != size_class(lp) ? ln > lp :
-			    cap[n] != cap[pick] ? cap[n] > cap[pick] : d->free[n] > d->free[pick]) {
+			    cap[n] != cap[pick] ? cap[n] > cap[pick] :
+			    d->free[n] != d->free[pick] ? d->free[n] > d->free[pick] :
+			    d->spare_devices &&
+				    devices_free_on(s, n) < devices_free_on(s, (unsigned)pick)) {
 				pick = (int)n;
 				up = un;
 				lp = ln;

@@ -495,6 +495,7 @@ demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
 				    g->emulator_policy == TMAP_EMULATOR_ISOLATE,
 		.page_kib = g->page_kib,
 		.page = -1,
+		.spare_devices = g->ndevices == 0,
 	};
 
 	if (g->page_kib) {

@@ -109,6 +109,8 @@ struct demand {
 	const int64_t *free;	/* per node index: free MiB of that memory (demand_free()) */
 	const bool *cell_nodes;	/* ncells x nnodes: the nodes each cell may go to next to its
 				 * devices (solver-devices.c); NULL: any */
+	bool spare_devices;	/* asks for no device: among equal nodes, the one with fewer free
+				 * devices, so those stay for the guests that ask (issue 16) */
 };
 
 struct cell_req {
@@ -278,6 +280,9 @@ int devices_take(struct solver *s, const struct tmap_guest *g, const int *node_o
  * it, for the same cell and policy? */
 bool devices_plan_answers(const struct tmap_topology *t, const struct tmap_guest *g,
 			  const struct plan_guest *pg);
+/* Free devices local to node index n: what a guest that asks for none would keep from those
+ * that do, by going there. */
+unsigned devices_free_on(const struct solver *s, unsigned n);
 /* A placed guest's devices taken, or given back. */
 void devices_hold(struct solver *s, const struct plan_guest *pg, bool hold);
 

@@ -567,38 +567,107 @@ test_qemu_format(void **state)
 	tmap_topology_free(t);
 }
 
-/* The nested test guest's own hwloc XML (tests/vm/vm-devices.sh): a virtio-net behind a pxb
- * expander on node 1, one on the root bus with numa_node -1. */
+/* The nested test guest's own hwloc XML (tests/vm/vm-devices.sh, machine q35): a virtio-net
+ * behind a pxb-pcie expander on node 1, an NVMe behind one on node 0, a virtio-net on the root
+ * bus with numa_node -1. */
 static void
 test_nested_guest_fixture(void **state)
 {
 	struct tmap_topology *t = test_topology(test_data("dev-vm-guest.xml"));
 	struct tmap_host *h = host_of(t);
-	struct tmap_guest *g = guest_with("nf", 2, 1, (const char *const[]){"pci=0000:41:01.0", NULL});
+	struct tmap_guest *g = guest_with("nf", 2, 1, (const char *const[]){"pci=0000:41:00.0", NULL});
 	struct tmap_guest *far = guest_with("far", 1, 1, (const char *const[]){"pci=0000:00:03.0", NULL});
+	struct tmap_guest *st = guest_with("st", 2, 1, (const char *const[]){"pci=0000:21:00.0", NULL});
 	struct tmap_device_info info;
-	struct tmap_plan *plan = NULL;
+	struct tmap_plan *plan = NULL, *plan_st = NULL;
 	struct plan_guest *pg;
 
 	(void)state;
 	tmap_guest_set_memory_mib(g, 256);
 	tmap_guest_set_memory_mib(far, 256);
-	info = device_named(t, "0000:41:01.0");
+	tmap_guest_set_memory_mib(st, 256);
+	info = device_named(t, "0000:41:00.0");
 	assert_int_equal(info.node, 1);
 	assert_string_equal(info.root, "0000:[40-41]");
 	assert_string_equal(info.cpus, "2-3");
+	info = device_named(t, "0000:21:00.0");
+	assert_int_equal(info.node, 0);
+	assert_string_equal(info.root, "0000:[20-21]");
+	assert_string_equal(info.cpus, "0-1");
 	info = device_named(t, "0000:00:03.0");
 	assert_false(info.locality_known);
 	pg = place(h, g, &plan);
 	assert_int_equal(pg->cells[0].node, 1);
 	assert_string_equal(pg->cells[0].pus_list, "2-3");
+	pg = place(h, st, &plan_st);
+	assert_int_equal(pg->cells[0].node, 0);
+	assert_string_equal(pg->cells[0].pus_list, "0-1");
 	expect_refused(h, far,
 		       "far: pci '0000:00:03.0': 0000:00:03.0 has no known locality (numa_node -1), so policy 'required' cannot be met; use 'preferred'");
 	tmap_plan_free(plan);
+	tmap_plan_free(plan_st);
 	tmap_guest_free(g);
 	tmap_guest_free(far);
+	tmap_guest_free(st);
 	tmap_host_free(h);
 	tmap_topology_free(t);
+}
+
+/* Two equal nodes of 4 PUs and one NIC, eth0, on node `nic` alone. */
+static struct tmap_topology *
+one_nic_host(unsigned nic)
+{
+	static const char fmt[] =
+		"{\"nodes\":[{\"id\":0,\"memory_mib\":4096,\"cpus\":\"0-3\",\"package\":0,"
+		"\"cores\":[[0],[1],[2],[3]]},"
+		"{\"id\":1,\"memory_mib\":4096,\"cpus\":\"4-7\",\"package\":1,"
+		"\"cores\":[[4],[5],[6],[7]]}],"
+		"\"devices\":[{\"pci\":\"0000:%02x:00.0\",\"class\":\"network\",\"vendor\":\"8086\","
+		"\"device\":\"1572\",\"names\":[\"eth0\"],\"root\":\"0000:[%02x-%02x]\","
+		"\"node\":%u,\"locality\":\"known\",\"nodes\":\"%u\",\"cpus\":\"%s\"}],"
+		"\"distances\":[[10,21],[21,10]]}";
+	struct tmap_topology *t = NULL;
+	struct tmap_error err = {0};
+	unsigned bus = nic ? 0x86 : 0x3b;
+	char json[1024];
+	int len = snprintf(json, sizeof(json), fmt, bus, bus - 1, bus, nic, nic, nic ? "4-7" : "0-3");
+
+	assert_true(len > 0 && (size_t)len < sizeof(json));
+	if (tmap_topology_new_from_json(json, (size_t)len, "one-nic.json", &t, &err) < 0)
+		fail_msg("%s", err.message);
+	return t;
+}
+
+/* Among equal nodes, a guest that asks for no device takes the one with fewer free devices:
+ * the NIC's node stays whole for a guest that needs the NIC and most of its node, whichever
+ * node holds the NIC (node 0 is the one plain node order would have given away). */
+static void
+test_deviceless_spares_device_node(void **state)
+{
+	(void)state;
+	for (unsigned nic = 0; nic < 2; nic++) {
+		struct tmap_topology *t = one_nic_host(nic);
+		struct tmap_host *h = host_of(t);
+		struct tmap_guest *small = guest_with("small", 1, 1, NULL);
+		struct tmap_guest *nf = guest_with("nf", 4, 1, (const char *const[]){"net=eth0", NULL});
+		struct tmap_plan *p1 = NULL, *p2 = NULL;
+		struct plan_guest *pg;
+
+		tmap_guest_set_memory_mib(small, 256);
+		tmap_guest_set_memory_mib(nf, 256);
+		pg = place(h, small, &p1);
+		assert_int_equal(pg->cells[0].node, 1 - (int)nic);
+		pg = place(h, nf, &p2);
+		assert_int_equal(pg->ncells, 1);
+		assert_int_equal(pg->cells[0].node, nic);
+		assert_string_equal(pg->cells[0].pus_list, nic ? "4-7" : "0-3");
+		tmap_plan_free(p1);
+		tmap_plan_free(p2);
+		tmap_guest_free(small);
+		tmap_guest_free(nf);
+		tmap_host_free(h);
+		tmap_topology_free(t);
+	}
 }
 
 /* Applying a guest again: the same devices keep it where it is; a device it did not ask for
@@ -813,6 +882,7 @@ main(void)
 		cmocka_unit_test(test_spec_refusals),
 		cmocka_unit_test(test_qemu_format),
 		cmocka_unit_test(test_nested_guest_fixture),
+		cmocka_unit_test(test_deviceless_spares_device_node),
 		cmocka_unit_test(test_place_again_with_devices),
 		cmocka_unit_test(test_streams_on_fixtures),
 		cmocka_unit_test(test_even_devices_cost_little),

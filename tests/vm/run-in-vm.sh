@@ -15,6 +15,8 @@
 #   --timeout SEC        overall limit for the guest (default 120); the script gets 20 s less
 #   --append ARGS        more kernel command line (e.g. isolcpus=... nohz_full=...)
 #   --qemu-arg ARG       one more argument for QEMU, e.g. a -device (repeat for each)
+#   --drive ID:MIB       a zeroed raw image of MIB MiB in the run's own tmp dir, given to QEMU
+#                        as -drive if=none,id=ID (for a -device nvme,drive=ID; repeat for each)
 #
 # Every shared library the binaries, libraries and ELF files need (as ldd resolves them on this
 # host, with /lib64/ld-linux-x86-64.so.2) goes into the initramfs too. The guest's /init mounts
@@ -38,6 +40,7 @@ libs=()
 files=()
 envs=()
 qemu_args=()
+drives=()
 
 die() {
 	echo "$prog: $*" >&2
@@ -46,7 +49,7 @@ die() {
 
 while (($#)); do
 	case "$1" in
-	--script | --bin | --lib | --file | --env | --assets | --timeout | --append | --qemu-arg)
+	--script | --bin | --lib | --file | --env | --assets | --timeout | --append | --qemu-arg | --drive)
 		(($# >= 2)) || die "option '$1' needs an argument"
 		case "$1" in
 		--script) script=$2 ;;
@@ -58,6 +61,10 @@ while (($#)); do
 		--timeout) timeout=$2 ;;
 		--append) append=$2 ;;
 		--qemu-arg) qemu_args+=("$2") ;;
+		--drive)
+			[[ "$2" =~ ^[a-z0-9]+:[0-9]+$ ]] || die "--drive '$2': need ID:MIB"
+			drives+=("$2")
+			;;
 		esac
 		shift 2
 		;;
@@ -98,6 +105,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# The drives' images live and die with the run: nothing outside $work is written.
+for d in ${drives[@]+"${drives[@]}"}; do
+	truncate -s "${d#*:}M" "$work/${d%%:*}.img"
+	qemu_args+=(-drive "if=none,id=${d%%:*},file=$work/${d%%:*}.img,format=raw")
+done
 
 root="$work/root"
 # Merged /usr, like the Debian host the libraries come from, so every path ldd prints exists.

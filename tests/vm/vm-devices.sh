@@ -1,20 +1,33 @@
 #!/bin/sh
-# Runs inside the nested guest booted by tests/vm/run-in-vm.sh with PCI devices (issue 16): a
-# virtio-net behind a pxb expander bound to NUMA node 1 (0000:41:01.0) and one on the root bus
-# (numa_node -1). Checks that the guest kernel puts the first on node 1, that `topomap
-# topology` shows it there and the other as of unknown locality, and that a guest asking for
-# it gets its cell on node 1 (and one asking for the other is refused with the reason; one too
-# big for node 1 is spread from it, one too big for the host refused with the reason). Prints
+# Runs inside the nested guest booted by tests/vm/run-in-vm.sh (machine q35) with PCI devices
+# (issue 16): a virtio-net behind a pxb-pcie expander bound to NUMA node 1 (0000:41:00.0), an
+# NVMe behind one bound to node 0 (0000:21:00.0) and a virtio-net on the root bus (numa_node
+# -1). Checks that the guest kernel puts the first on node 1 and the NVMe on node 0, that
+# `topomap topology` shows each there and the other NIC as of unknown locality, and that a
+# guest asking for either gets its cell on that device's node (and one asking for the other
+# NIC is refused with the reason; one too big for node 1 is spread from it, one too big for
+# the host refused with the reason). Prints
 # the host's `lstopo-no-graphics --of xml` between markers, the fixture
 # tests/data/dev-vm-guest.xml was taken from. Exit 0 when every check passed, 1 otherwise.
 set -u
 
-NIC=0000:41:01.0
+NIC=0000:41:00.0
+NVME=0000:21:00.0
 . /test/vm-checks.sh
 
 echo "== the guest kernel =="
 check "numa_node of $NIC" "$(cat /sys/bus/pci/devices/$NIC/numa_node 2>/dev/null)" 1
 check "local_cpulist of $NIC" "$(cat /sys/bus/pci/devices/$NIC/local_cpulist 2>/dev/null)" 2-3
+check "numa_node of $NVME" "$(cat /sys/bus/pci/devices/$NVME/numa_node 2>/dev/null)" 0
+check "class of $NVME" "$(cat /sys/bus/pci/devices/$NVME/class 2>/dev/null)" 0x010802
+# The PCI function is there whatever the kernel: with CONFIG_BLK_DEV_NVME (the cached kernel
+# has it) it also gets an nvme0n1 block device, which hwloc shows as an OS device; without
+# the driver there is no nvme0n1, and topomap still sees the controller by its PCI class.
+if [ -d /sys/bus/pci/devices/$NVME/nvme ]; then
+	echo "     (the nvme driver is bound: $(ls /sys/bus/pci/devices/$NVME/nvme))"
+else
+	echo "     (no nvme driver bound to $NVME: only the PCI function)"
+fi
 other=
 for d in /sys/bus/pci/devices/*; do
 	if [ "$(cat "$d/class")" = 0x020000 ] && [ "${d##*/}" != "$NIC" ]; then
@@ -32,6 +45,11 @@ node1=$(echo "$topology" | sed -n '/^node 1:/,/^node distances/p')
 case "$node1" in
 *"$NIC network"*) ok "$NIC is listed under node 1" ;;
 *) fail "$NIC is not listed under node 1" ;;
+esac
+node0=$(echo "$topology" | sed -n '/^node 0:/,/^node 1:/p')
+case "$node0" in
+*"$NVME storage"*) ok "$NVME is listed under node 0 as storage" ;;
+*) fail "$NVME is not listed under node 0 as storage" ;;
 esac
 case "$topology" in
 *"$other network"*"locality unknown"*) ok "$other is of unknown locality" ;;
@@ -73,6 +91,14 @@ case "$msg" in
 *"is on node 1; node 1 has 2 free PUs"*"spread from there, it does not fit either: all nodes together have 4 free PUs"*)
 	ok "a guest too big for the host is refused with the reason" ;;
 *) fail "refusal of a guest too big for the host: $msg" ;;
+esac
+
+echo "== a guest asking for the node-0 NVMe =="
+plan=$(topomap plan --name st --vcpus 2 --memory 256M --device pci=$NVME --format json 2>&1)
+echo "$plan" | grep -E '"nodeset"|"pci"|"class"' | head -8
+case "$plan" in
+*'"cell":0,'*'"nodeset":"0"'*) ok "cell 0 is on node 0" ;;
+*) fail "cell 0 is not on node 0: $plan" ;;
 esac
 
 echo "==== LSTOPO-XML-BEGIN ===="
