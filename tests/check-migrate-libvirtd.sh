@@ -35,6 +35,8 @@ if [ "$(nproc)" -lt 2 ]; then echo "SKIP: fewer than 2 PUs (the test needs 2)"; 
 if [ -z "${TOPOMAP_IN_NS:-}" ]; then
 	exec env TOPOMAP_IN_NS=1 unshare --mount --propagation private "$0" "$@"
 fi
+# shellcheck source=tests/libvirtd-lib.sh
+. "$(dirname "$0")/libvirtd-lib.sh"
 
 tmp=$(mktemp -d /tmp/topomap-migrate-libvirtd-XXXXXX)
 mount -t tmpfs -o mode=0755 tmpfs "$tmp"
@@ -50,16 +52,12 @@ fail() {
 	done
 	exit 1
 }
-# The cgroups libvirt makes under each controller's 'machine', when it was not there before.
-machine_made=()
-for c in /sys/fs/cgroup/*/; do
-	[ -d "${c}machine" ] || machine_made+=("${c}machine")
-done
+lv_machine_record
 cleanup() {
 	# Best effort: a step that fails here (a machine cgroup libvirt is still emptying, say)
 	# must not turn a passed test into a failed one.
 	set +e
-	local h d m
+	local h d
 	for h in src dst; do
 		# TOPOMAP_TEST_KEEP=DIR: the daemons' and the hooks' logs are kept there.
 		if [ -n "${TOPOMAP_TEST_KEEP:-}" ]; then
@@ -72,14 +70,7 @@ cleanup() {
 		kill "${lvpid[$h]}" 2>/dev/null
 		wait "${lvpid[$h]}" 2>/dev/null
 	done
-	for m in "${machine_made[@]}"; do
-		[ -d "$m" ] || continue
-		# QEMU processes a destroy has just killed may still be leaving their cgroups.
-		for _ in $(seq 50); do
-			find "$m" -depth -type d -exec rmdir {} + 2>/dev/null && break
-			sleep 0.1
-		done
-	done
+	lv_machine_remove
 	umount -l "$tmp" 2>/dev/null
 	rmdir "$tmp" 2>/dev/null
 }
@@ -88,17 +79,14 @@ trap cleanup EXIT
 cache=${TOPOMAP_LIBVIRT_CACHE:-$tmp/cache}
 mkdir -p "$cache" /var/cache/libvirt
 mount --bind "$cache" /var/cache/libvirt
-getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
-getent passwd libvirt-qemu >/dev/null || useradd --system --gid libvirt-qemu --no-create-home \
-	--home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
+lv_qemu_user
 
 # One daemon: its directories under $tmp/HOST, its hook with $tmp/HOST/state.json, started in a
 # mount namespace of its own where they are libvirt's.
 start_daemon() { # HOST UUID
 	local h=$1 dir=$tmp/$1
 	mkdir -p "$dir"/{etc,run,lib,log}
-	printf 'user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\nstdio_handler = "file"\n' \
-		>"$dir/etc/qemu.conf"
+	lv_qemu_conf "$dir/etc/qemu.conf"
 	printf 'host_uuid = "%s"\n' "$2" >"$dir/etc/libvirtd.conf"
 	# libvirt gives a hook a clean environment: the wrapper gives topomap its own (and, in a
 	# sanitizer build, the sanitizers' options). It keeps the XML libvirt gives the hook, as
@@ -132,50 +120,9 @@ HOOK
 start_daemon src 5d3c1a2e-0000-4000-8000-00000000a001
 start_daemon dst 5d3c1a2e-0000-4000-8000-00000000a002
 
-domain_xml() { # NAME VCPUS
-	cat <<XML
-<domain type='qemu'>
-  <name>$1</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu placement='static'>$2</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <cpu mode='custom'><model fallback='allow'>qemu64</model></cpu>
-  <devices>
-    <emulator>$QEMU</emulator>
-    <controller type='usb' model='none'/>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
-}
-
-state_pus() { # HOST NAME: the PUs HOST's state records for the guest, or nothing
-	"$topomap" state --state "$tmp/$1/state.json" --format json |
-		python3 -c 'import json,sys; g=[x["held"] for x in json.load(sys.stdin)["guests"] if x["name"]==sys.argv[1]]; print(g[0] if g else "")' "$2"
-}
-
-# The domain's vcpu 0 pinned to one PU on HOST, in libvirt and in /proc, where HOST's state
-# records it; prints the PU.
-wait_pinned() { # HOST NAME
-	local pu="" pid tid
-	for _ in $(seq 100); do
-		pu=$(virsh -c "$(uri "$1")" vcpupin "$2" --live 2>/dev/null | awk '$1 == "0" { print $2 }')
-		[[ $pu =~ ^[0-9]+$ ]] && [ "$pu" = "$(state_pus "$1" "$2")" ] && break
-		sleep 0.1
-	done
-	[[ $pu =~ ^[0-9]+$ ]] || fail "$1: $2: vcpu 0 is not pinned to one PU: '$pu'"
-	[ "$pu" = "$(state_pus "$1" "$2")" ] ||
-		fail "$1: $2: vcpu 0 is pinned to $pu, the state records '$(state_pus "$1" "$2")'"
-	pid=$(cat "$tmp/$1/run/qemu/$2.pid")
-	for tid in /proc/"$pid"/task/*; do
-		grep -q '^CPU 0/' "$tid/comm" 2>/dev/null || continue
-		grep -q "^Cpus_allowed_list:[[:space:]]*$pu\$" "$tid/status" ||
-			fail "$1: $2: vcpu 0's thread is allowed '$(grep Cpus_allowed_list "$tid/status")', not $pu"
-		echo "$pu"
-		return
-	done
-	fail "$1: $2: no vcpu thread in /proc/$pid"
-}
+domain_xml() { lv_domain_xml "$@"; }
+state_pus() { lv_state_pus "$tmp/$1/state.json" "$2"; } # HOST NAME
+wait_pinned() { lv_wait_pinned "$(uri "$1")" "$tmp/$1/state.json" "$tmp/$1/run/qemu" "$2"; } # HOST NAME
 
 start_domain() { # HOST NAME
 	domain_xml "$2" 1 >"$tmp/$2.xml"
@@ -206,12 +153,9 @@ pu_a2=$(wait_pinned dst mg-a)
 # What the source sent pins vcpu 0 to its PU there, mg-b's here; the destination started QEMU
 # from what the hook printed at 'migrate begin', pinned to the free PU (the 'started' hook gets
 # the definition QEMU was started with, before topomap's apply, which pins the same PU).
-pinned_in() { # FILE PU: the XML pins vcpu 0 to PU (libvirt leaves out a <vcpupin> equal to <vcpu cpuset>)
-	grep -Eq "<vcpupin vcpu='0' cpuset='$2'/>|<vcpu [^>]*cpuset='$2'>" "$1"
-}
-pinned_in "$tmp/dst/in-mg-a-migrate.xml" "$pu_a" ||
+lv_pinned_in "$tmp/dst/in-mg-a-migrate.xml" "$pu_a" ||
 	fail "the XML the source sent does not pin vcpu 0 to $pu_a: $(grep -E 'vcpu' "$tmp/dst/in-mg-a-migrate.xml" | tr -s ' \n' ' ')"
-pinned_in "$tmp/dst/in-mg-a-started.xml" "$pu_a2" ||
+lv_pinned_in "$tmp/dst/in-mg-a-started.xml" "$pu_a2" ||
 	fail "the destination did not start mg-a from the hook's XML: $(grep -E 'vcpu' "$tmp/dst/in-mg-a-started.xml" | tr -s ' \n' ' ')"
 # The source released it when its domain stopped.
 for _ in $(seq 50); do [ -z "$(state_pus src mg-a)" ] && break; sleep 0.1; done

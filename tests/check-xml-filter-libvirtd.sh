@@ -29,6 +29,8 @@ if [ "$(nproc)" -lt 2 ]; then echo "SKIP: fewer than 2 PUs"; exit 77; fi
 if [ -z "${TOPOMAP_IN_NS:-}" ]; then
 	exec env TOPOMAP_IN_NS=1 unshare --mount --propagation private "$0" "$@"
 fi
+# shellcheck source=tests/libvirtd-lib.sh
+. "$(dirname "$0")/libvirtd-lib.sh"
 
 tmp=$(mktemp -d /tmp/topomap-hook-libvirtd-XXXXXX)
 mount -t tmpfs -o mode=0755 tmpfs "$tmp"
@@ -39,11 +41,7 @@ fail() {
 	echo "--- libvirtd log (tail)"; tail -20 "$tmp/libvirtd.log" 2>/dev/null || :
 	exit 1
 }
-# The cgroups libvirt makes under each controller's 'machine', when it was not there before.
-machine_made=()
-for c in /sys/fs/cgroup/*/; do
-	[ -d "${c}machine" ] || machine_made+=("${c}machine")
-done
+lv_machine_record
 cleanup() {
 	# Best effort: a step that fails here (a machine cgroup libvirt is still emptying, say)
 	# must not turn a passed test into a failed one.
@@ -54,14 +52,7 @@ cleanup() {
 	fi
 	for d in hk-a hk-b hk-big; do timeout 20 virsh -c $URI destroy "$d" >/dev/null 2>&1 || :; done
 	if [ -n "$lvpid" ]; then kill "$lvpid" 2>/dev/null || :; wait "$lvpid" 2>/dev/null || :; fi
-	for m in "${machine_made[@]}"; do
-		[ -d "$m" ] || continue
-		# QEMU processes a destroy has just killed may still be leaving their cgroups.
-		for _ in $(seq 50); do
-			find "$m" -depth -type d -exec rmdir {} + 2>/dev/null && break
-			sleep 0.1
-		done
-	done
+	lv_machine_remove
 	umount -l "$tmp" 2>/dev/null || :
 	rmdir "$tmp" 2>/dev/null || :
 }
@@ -74,11 +65,8 @@ done
 cache=${TOPOMAP_LIBVIRT_CACHE:-$tmp/cache}
 mkdir -p "$cache" /var/cache/libvirt
 mount --bind "$cache" /var/cache/libvirt
-getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
-getent passwd libvirt-qemu >/dev/null || useradd --system --gid libvirt-qemu --no-create-home \
-	--home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
-printf 'user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\nstdio_handler = "file"\n' \
-	>/etc/libvirt/qemu.conf
+lv_qemu_user
+lv_qemu_conf /etc/libvirt/qemu.conf
 # libvirt gives a hook a clean environment: the wrapper gives topomap its own (and, in a
 # sanitizer build, the sanitizers' options: libvirtd passes on its LD_PRELOAD, and ASan must
 # be told that a preload ahead of it is expected).
@@ -100,47 +88,9 @@ for _ in $(seq 100); do
 done
 virsh -c $URI version >/dev/null 2>&1 || fail "libvirtd does not answer"
 
-domain_xml() { # NAME VCPUS
-	cat <<XML
-<domain type='qemu'>
-  <name>$1</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu placement='static'>$2</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <cpu mode='custom'><model fallback='allow'>qemu64</model></cpu>
-  <devices>
-    <emulator>$QEMU</emulator>
-    <controller type='usb' model='none'/>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
-}
-
-state_pus() { # NAME: the PUs the state records for the guest, or nothing
-	"$topomap" state --state "$tmp/state.json" --format json |
-		python3 -c 'import json,sys; g=[x["held"] for x in json.load(sys.stdin)["guests"] if x["name"]==sys.argv[1]]; print(g[0] if g else "")' "$1"
-}
-
-# The domain's vcpu 0 pinned to one PU, in libvirt and in /proc; prints the PU.
-wait_pinned() { # NAME
-	local pu="" pid tid
-	for _ in $(seq 100); do
-		pu=$(virsh -c $URI vcpupin "$1" --live 2>/dev/null | awk '$1 == "0" { print $2 }')
-		[[ $pu =~ ^[0-9]+$ ]] && [ "$pu" = "$(state_pus "$1")" ] && break
-		sleep 0.1
-	done
-	[[ $pu =~ ^[0-9]+$ ]] || fail "$1: vcpu 0 is not pinned to one PU: '$pu'"
-	pid=$(cat "/run/libvirt/qemu/$1.pid")
-	for tid in /proc/"$pid"/task/*; do
-		grep -q '^CPU 0/' "$tid/comm" 2>/dev/null || continue
-		grep -q "^Cpus_allowed_list:[[:space:]]*$pu\$" "$tid/status" ||
-			fail "$1: vcpu 0's thread is allowed '$(grep Cpus_allowed_list "$tid/status")', not $pu"
-		echo "$pu"
-		return
-	done
-	fail "$1: no vcpu thread in /proc/$pid"
-}
+domain_xml() { lv_domain_xml "$@"; }
+state_pus() { lv_state_pus "$tmp/state.json" "$1"; }
+wait_pinned() { lv_wait_pinned "$URI" "$tmp/state.json" /run/libvirt/qemu "$1"; }
 
 # A domain that fits: started, and pinned where the state records it.
 domain_xml hk-a 1 >"$tmp/a.xml"
@@ -175,7 +125,6 @@ pu_a2=$(wait_pinned hk-a)
 echo "hk-a: saved on PU $pu_a, hk-b started on PU $pu_b, hk-a restored on PU $pu_a2"
 # The restored XML is the one the hook wrote: pinned from the start.
 live_xml=$(timeout 30 virsh -c $URI dumpxml hk-a 2>&1) || fail "dumpxml hk-a: $live_xml"
-# libvirt leaves out a <vcpupin> equal to <vcpu cpuset>: either says vcpu 0 is on the PU.
-grep -Eq "<vcpupin vcpu='0' cpuset='$pu_a2'/>|<vcpu [^>]*cpuset='$pu_a2'>" <<<"$live_xml" ||
+lv_pinned_in <(echo "$live_xml") "$pu_a2" ||
 	fail "hk-a's live XML has no vcpupin to $pu_a2: $(grep -E 'vcpu|cputune' <<<"$live_xml" | tr -s ' \n' ' ')"
 echo "libvirt hook with libvirtd: ok"

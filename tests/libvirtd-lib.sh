@@ -1,0 +1,92 @@
+# shellcheck shell=bash disable=SC2154 # $topomap and $QEMU are the caller's
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# What the tests with private libvirtd instances share (check-xml-filter-libvirtd.sh,
+# check-migrate-libvirtd.sh): sourced, not run. The caller sets $topomap, $QEMU and defines
+# fail(); each function says what it takes.
+
+# Settings for a private daemon's QEMU driver: QEMU as root, no security driver.
+lv_qemu_conf() { # FILE
+	printf 'user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\nstdio_handler = "file"\n' \
+		>"$1"
+}
+
+# The user and group Debian's libvirt-daemon expects, where the machine lacks them.
+lv_qemu_user() {
+	getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+	getent passwd libvirt-qemu >/dev/null || useradd --system --gid libvirt-qemu \
+		--no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
+}
+
+# The cgroups libvirt makes under each controller's 'machine', when it was not there before:
+# lv_machine_record before a daemon starts, lv_machine_remove at the end (best effort).
+lv_machine_made=()
+lv_machine_record() {
+	local c
+	for c in /sys/fs/cgroup/*/; do
+		[ -d "${c}machine" ] || lv_machine_made+=("${c}machine")
+	done
+}
+lv_machine_remove() {
+	local m
+	for m in "${lv_machine_made[@]}"; do
+		[ -d "$m" ] || continue
+		# QEMU processes a destroy has just killed may still be leaving their cgroups.
+		for _ in $(seq 50); do
+			find "$m" -depth -type d -exec rmdir {} + 2>/dev/null && break
+			sleep 0.1
+		done
+	done
+}
+
+# A small QEMU/TCG domain as users define them (no <numatune>, no <cputune>).
+lv_domain_xml() { # NAME VCPUS
+	cat <<XML
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu placement='static'>$2</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <cpu mode='custom'><model fallback='allow'>qemu64</model></cpu>
+  <devices>
+    <emulator>$QEMU</emulator>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+}
+
+# The PUs a state file records for a guest, or nothing.
+lv_state_pus() { # STATE NAME
+	"$topomap" state --state "$1" --format json |
+		python3 -c 'import json,sys; g=[x["held"] for x in json.load(sys.stdin)["guests"] if x["name"]==sys.argv[1]]; print(g[0] if g else "")' "$2"
+}
+
+# The domain's vcpu 0 pinned to one PU, in libvirt and in /proc, where the state records it;
+# prints the PU. PIDDIR holds the daemon's NAME.pid files (its /run/libvirt/qemu).
+lv_wait_pinned() { # URI STATE PIDDIR NAME
+	local pu="" pid tid
+	for _ in $(seq 100); do
+		pu=$(virsh -c "$1" vcpupin "$4" --live 2>/dev/null | awk '$1 == "0" { print $2 }')
+		[[ $pu =~ ^[0-9]+$ ]] && [ "$pu" = "$(lv_state_pus "$2" "$4")" ] && break
+		sleep 0.1
+	done
+	[[ $pu =~ ^[0-9]+$ ]] || fail "$4: vcpu 0 is not pinned to one PU: '$pu'"
+	[ "$pu" = "$(lv_state_pus "$2" "$4")" ] ||
+		fail "$4: vcpu 0 is pinned to $pu, the state records '$(lv_state_pus "$2" "$4")'"
+	pid=$(cat "$3/$4.pid")
+	for tid in /proc/"$pid"/task/*; do
+		grep -q '^CPU 0/' "$tid/comm" 2>/dev/null || continue
+		grep -q "^Cpus_allowed_list:[[:space:]]*$pu\$" "$tid/status" ||
+			fail "$4: vcpu 0's thread is allowed '$(grep Cpus_allowed_list "$tid/status")', not $pu"
+		echo "$pu"
+		return
+	done
+	fail "$4: no vcpu thread in /proc/$pid"
+}
+
+# The XML pins vcpu 0 to PU (libvirt leaves out a <vcpupin> equal to <vcpu cpuset>).
+lv_pinned_in() { # FILE PU
+	grep -Eq "<vcpupin vcpu='0' cpuset='$2'/>|<vcpu [^>]*cpuset='$2'>" "$1"
+}
