@@ -1509,7 +1509,9 @@ struct tmap_isolate_options {
  * made an isolated partition, and system.slice, user.slice, init.scope and options->narrow
  * narrowed. Interrupts: each IRQ moved off the dedicated PUs, its effective affinity read
  * back; one the kernel keeps there is reported (tmap_isolation_refused()), not a failure.
- * Called again on a host it isolated, it extends that isolation: only what changed is
+ * The interrupts of the devices recorded guests hold (tmap_partition_device(), read under
+ * options->sys_root by tmap_device_irqs()) are the guests': left where they are and listed
+ * (tmap_isolation_left()). Called again on a host it isolated, it extends that isolation: only what changed is
  * written (a new guest's partition, the narrowed cgroups narrowed further, interrupts moved
  * off new PUs), each undone by the value the last isolation left. The options are kept in the
  * result, so that tmap_state_set_isolation() records them for a later apply to repeat.
