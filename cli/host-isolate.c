@@ -98,6 +98,8 @@ isolate(struct host_ctx *c, const struct host_args *a, FILE *out, struct tmap_er
 		tmap_isolation_change(iso, i, &path, &restore, &value);
 		fprintf(out, "  write '%s' to %s (was '%s')\n", value, path, restore);
 	}
+	for (size_t i = 0; i < tmap_isolation_left_count(iso); i++)
+		fprintf(out, "  left: %s\n", tmap_isolation_left(iso, i));
 	for (size_t i = 0; i < tmap_isolation_refused_count(iso); i++)
 		fprintf(out, "  refused: %s\n", tmap_isolation_refused(iso, i));
 	tmap_isolation_free(iso);

@@ -2,7 +2,8 @@
 /*
  * topomap verify --host (issue 15): every recorded guest through the target it was applied
  * with, the housekeeping set, and the intruders: each task outside a dedicated guest that may
- * run on the PUs it keeps. Kernel threads that cannot move are counted apart, not as drift.
+ * run on the PUs it keeps. Kernel threads that cannot move are counted apart, not as drift;
+ * the interrupts of a device a guest holds are its own, listed, never intruders.
  * Exit 4 when a guest drifted or any task intrudes.
  */
 #include <errno.h>
@@ -154,6 +155,7 @@ verify_host(struct host_ctx *c, const struct host_args *a, FILE *out, size_t *re
 	tmap_session_close(session);
 	fprintf(out, "housekeeping: %s\n", *tmap_partition_housekeeping(c->partition) ?
 						   tmap_partition_housekeeping(c->partition) : "-");
+	show_guest_irqs(c->partition, out);
 	r = tmap_tasks_read(NULL, 0, &tasks, &err);
 	if (r < 0)
 		return fail(EXIT_RUNTIME, "verify: %s", err.message);

@@ -94,6 +94,24 @@ show_pool(const struct tmap_state *st, FILE *out)
 		mem > 0 ? "recorded" : "default");
 }
 
+/* The interrupts of the devices recorded guests hold: theirs, not the host's to move. */
+void
+show_guest_irqs(const struct tmap_partition *p, FILE *out)
+{
+	for (size_t i = 0; i < tmap_partition_device_count(p); i++) {
+		const char *pci, *guest;
+		unsigned *irqs = NULL;
+		size_t n = 0;
+
+		tmap_partition_device(p, i, &pci, &guest);
+		if (tmap_device_irqs(NULL, pci, &irqs, &n, NULL) < 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			fprintf(out, "irq %u: %s, held by %s\n", irqs[j], pci, guest);
+		free(irqs);
+	}
+}
+
 static int
 show_partition(const struct tmap_partition *p, const struct tmap_state *st, int format,
 	       FILE *out)
@@ -125,6 +143,7 @@ show_partition(const struct tmap_partition *p, const struct tmap_state *st, int 
 	fprintf(out, "%-14s %s\n", "free", or_none(tmap_partition_free_cpus(p)));
 	fprintf(out, "%-14s %s\n", "isolated", or_none(iso));
 	show_pool(st, out);
+	show_guest_irqs(p, out);
 	for (size_t i = 0; i < tmap_partition_warning_count(p); i++)
 		fprintf(out, "warning: %s\n", tmap_partition_warning(p, i));
 	return EXIT_OK;

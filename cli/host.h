@@ -39,6 +39,7 @@ void host_ctx_close(struct host_ctx *c);
 int host_options(const char *cmd, int argc, char *argv[], const char *help, struct host_args *a);
 /* A recorded guest's own: its cgroup directory (absolute) and path (as /proc names it), its
  * process; from its recorded target's identity. Each NULL or 0 when unknown. */
+void show_guest_irqs(const struct tmap_partition *p, FILE *out);
 void guest_owner(struct tmap_state *state, const char *name, char **ret_dir, char **ret_cgroup,
 		 pid_t *ret_pid);
 int host_isolate(int argc, char *argv[]);

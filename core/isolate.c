@@ -11,7 +11,9 @@
  *   and the named cgroups are narrowed to the host's PUs;
  * - interrupts: every /proc/irq/N/smp_affinity_list that holds a dedicated PU is moved off
  *   them and its effective_affinity_list read back; an IRQ the kernel refuses to move (a
- *   managed one) is reported, not a failure.
+ *   managed one) is reported, not a failure. The interrupts of a device a recorded guest
+ *   holds (issue 16: its MSI/MSI-X vectors and INTx line, under sys_root) are the guest's:
+ *   left where they are, and said to be.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -34,7 +36,7 @@ struct change {
 struct tmap_isolation {
 	const char *cgroup_root, *proc_root;
 	/* The options it was made with, for a later apply to repeat (NULL roots: defaults). */
-	char *cgroup_opt, *proc_opt;
+	char *cgroup_opt, *proc_opt, *sys_opt;
 	char **narrow;
 	size_t nnarrow;
 	unsigned flags;
@@ -43,6 +45,10 @@ struct tmap_isolation {
 	struct change *changes;
 	size_t nrefused;
 	char **refused;
+	size_t nleft;
+	char **left;	/* "irq N: PCI, held by GUEST" */
+	size_t nheld;
+	unsigned *held;	/* those IRQs, in the order of left */
 };
 
 struct tmap_isolation *
@@ -59,11 +65,16 @@ tmap_isolation_free(struct tmap_isolation *iso)
 	for (size_t i = 0; i < iso->nrefused; i++)
 		free(iso->refused[i]);
 	free(iso->refused);
+	for (size_t i = 0; i < iso->nleft; i++)
+		free(iso->left[i]);
+	free(iso->left);
+	free(iso->held);
 	for (size_t i = 0; i < iso->nnarrow; i++)
 		free(iso->narrow[i]);
 	free(iso->narrow);
 	free(iso->cgroup_opt);
 	free(iso->proc_opt);
+	free(iso->sys_opt);
 	if (iso->dedicated)
 		hwloc_bitmap_free(iso->dedicated);
 	if (iso->host)
@@ -110,23 +121,42 @@ read_line(const char *path, char **ret)
 	return 0;
 }
 
-static int _printf_(2, 3)
-refuse(struct tmap_isolation *iso, const char *fmt, ...)
+static int
+vappend(char ***list, size_t *n, const char *fmt, va_list ap)
 {
-	char **bigger = realloc(iso->refused, (iso->nrefused + 1) * sizeof(*bigger));
-	va_list ap;
-	int r;
+	char **bigger = realloc(*list, (*n + 1) * sizeof(*bigger));
 
 	if (!bigger)
 		return -ENOMEM;
-	iso->refused = bigger;
-	va_start(ap, fmt);
-	r = vasprintf(&iso->refused[iso->nrefused], fmt, ap);
-	va_end(ap);
-	if (r < 0)
+	*list = bigger;
+	if (vasprintf(&bigger[*n], fmt, ap) < 0)
 		return -ENOMEM;
-	iso->nrefused++;
+	(*n)++;
 	return 0;
+}
+
+static int _printf_(2, 3)
+refuse(struct tmap_isolation *iso, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vappend(&iso->refused, &iso->nrefused, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static int _printf_(2, 3)
+leave(struct tmap_isolation *iso, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vappend(&iso->left, &iso->nleft, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* Write value to path and record what undoes it. A kernel attribute takes a write whole or
@@ -277,7 +307,112 @@ isolate_v2(struct tmap_isolation *iso, const char *dir, struct tmap_error *err)
 	return r;
 }
 
-/* Interrupts: each one off the dedicated PUs; a refusal is reported, not a failure. */
+static int
+cmp_unsigned(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+add_irq(unsigned **irqs, size_t *n, const char *text)
+{
+	unsigned *bigger;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || end == text || (*end && *end != '\n') || v == 0 || v > UINT_MAX)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		if ((*irqs)[i] == v)
+			return 0;
+	bigger = realloc(*irqs, (*n + 1) * sizeof(*bigger));
+	if (!bigger)
+		return -ENOMEM;
+	bigger[(*n)++] = (unsigned)v;
+	*irqs = bigger;
+	return 0;
+}
+
+int
+tmap_device_irqs(const char *sys_root, const char *pci, unsigned **ret, size_t *ret_n,
+		 struct tmap_error *reterr)
+{
+	_cleanup_free_ char *dev = NULL, *msi = NULL, *line = NULL, *intx = NULL;
+	_cleanup_free_ unsigned *irqs = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (!pci || !*pci || strchr(pci, '/') || pci[0] == '.' || !ret || !ret_n)
+		return tmap_error_set(reterr, -EINVAL, "'%s' is not a PCI address", pci ? pci : "");
+	if (asprintf(&dev, "%s/bus/pci/devices/%s", sys_root ? sys_root : "/sys", pci) < 0 ||
+	    asprintf(&msi, "%s/msi_irqs", dev) < 0 || asprintf(&intx, "%s/irq", dev) < 0)
+		return tmap_error_set(reterr, -ENOMEM, "out of memory");
+	if (access(dev, F_OK) < 0)
+		return tmap_error_set(reterr, -ENOENT, "no PCI device %s here (%s)", pci, dev);
+	d = opendir(msi);
+	while (d && r == 0 && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			r = add_irq(&irqs, &n, de->d_name);
+	if (d)
+		closedir(d);
+	if (r == 0 && read_line(intx, &line) == 0)
+		r = add_irq(&irqs, &n, line);
+	if (r < 0)
+		return tmap_error_set(reterr, r, "out of memory");
+	if (n)
+		qsort(irqs, n, sizeof(*irqs), cmp_unsigned);
+	*ret = TAKE_PTR(irqs);
+	*ret_n = n;
+	return 0;
+}
+
+/* The interrupts of the devices the guests hold: left to them. A device gone from the host
+ * holds none. */
+static int
+find_held(struct tmap_isolation *iso, const struct tmap_partition *p, struct tmap_error *err)
+{
+	for (size_t i = 0; i < tmap_partition_device_count(p); i++) {
+		_cleanup_free_ unsigned *irqs = NULL;
+		const char *pci, *guest;
+		unsigned *bigger;
+		size_t n = 0;
+
+		tmap_partition_device(p, i, &pci, &guest);
+		if (tmap_device_irqs(iso->sys_opt, pci, &irqs, &n, NULL) < 0 || !n)
+			continue;
+		bigger = realloc(iso->held, (iso->nheld + n) * sizeof(*bigger));
+		if (!bigger)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		iso->held = bigger;
+		for (size_t j = 0; j < n; j++) {
+			if (leave(iso, "irq %u: %s, held by %s", irqs[j], pci, guest) < 0)
+				return tmap_error_set(err, -ENOMEM, "out of memory");
+			iso->held[iso->nheld++] = irqs[j];
+		}
+	}
+	return 0;
+}
+
+static bool
+is_held(const struct tmap_isolation *iso, const char *name)
+{
+	char *end;
+	unsigned long v = strtoul(name, &end, 10);
+
+	for (size_t i = 0; !*end && i < iso->nheld; i++)
+		if (iso->held[i] == v)
+			return true;
+	return false;
+}
+
+/* Interrupts: each one off the dedicated PUs but the guests' own; a refusal is reported,
+ * not a failure. */
 static int
 move_irqs(struct tmap_isolation *iso, struct tmap_error *err)
 {
@@ -295,7 +430,7 @@ move_irqs(struct tmap_isolation *iso, struct tmap_error *err)
 				    *back = NULL;
 		_cleanup_bitmap_ hwloc_bitmap_t cur = NULL, got = NULL;
 
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || is_held(iso, de->d_name))
 			continue;
 		if (asprintf(&file, "%s/%s/smp_affinity_list", dir, de->d_name) < 0 ||
 		    asprintf(&eff, "%s/%s/effective_affinity_list", dir, de->d_name) < 0) {
@@ -482,11 +617,12 @@ isolate_cgroups(struct tmap_isolation *iso, const struct tmap_isolate_options *o
 /* Keep the options, for tmap_state_set_isolation() to record. */
 static int
 keep_options(struct tmap_isolation *iso, const struct tmap_isolate_options *o,
-	     const char *cgroup_root)
+	     const char *cgroup_root, const char *sys_root)
 {
 	iso->flags = o->flags;
 	if ((o->proc_root && !(iso->proc_opt = strdup(o->proc_root))) ||
-	    (cgroup_root && !(iso->cgroup_opt = strdup(cgroup_root))))
+	    (cgroup_root && !(iso->cgroup_opt = strdup(cgroup_root))) ||
+	    (sys_root && !(iso->sys_opt = strdup(sys_root))))
 		return -ENOMEM;
 	if (o->nnarrow && !(iso->narrow = calloc(o->nnarrow, sizeof(*iso->narrow))))
 		return -ENOMEM;
@@ -536,6 +672,7 @@ tmap_isolate(const struct tmap_partition *partition, const struct tmap_isolate_o
 	struct tmap_error *reterr = caller_err ? caller_err : &local;
 	_cleanup_(tmap_isolation_freep) struct tmap_isolation *iso = NULL;
 	const size_t has_root = offsetof(struct tmap_isolate_options, cgroup_root) + sizeof(char *);
+	const size_t has_sys = offsetof(struct tmap_isolate_options, sys_root) + sizeof(char *);
 	bool v2;
 	int r;
 
@@ -543,7 +680,8 @@ tmap_isolate(const struct tmap_partition *partition, const struct tmap_isolate_o
 	    !ret || (o->flags & ~TMAP_ISOLATE_NO_IRQS))
 		return tmap_error_set(reterr, -EINVAL, "tmap_isolate: invalid argument");
 	iso = calloc(1, sizeof(*iso));
-	if (!iso || keep_options(iso, o, o->size >= has_root ? o->cgroup_root : NULL) < 0)
+	if (!iso || keep_options(iso, o, o->size >= has_root ? o->cgroup_root : NULL,
+				 o->size >= has_sys ? o->sys_root : NULL) < 0)
 		return tmap_error_set(reterr, -ENOMEM, "out of memory");
 	r = sets_of(iso, partition, reterr);
 	if (r == 0)
@@ -551,6 +689,8 @@ tmap_isolate(const struct tmap_partition *partition, const struct tmap_isolate_o
 	if (r < 0)
 		return r;
 	r = isolate_cgroups(iso, o, v2, reterr);
+	if (r == 0 && !(o->flags & TMAP_ISOLATE_NO_IRQS))
+		r = find_held(iso, partition, reterr);
 	if (r == 0 && !(o->flags & TMAP_ISOLATE_NO_IRQS))
 		r = move_irqs(iso, reterr);
 	if (r < 0) {
@@ -599,6 +739,18 @@ tmap_isolation_refused(const struct tmap_isolation *iso, size_t i)
 	return iso && i < iso->nrefused ? iso->refused[i] : NULL;
 }
 
+size_t
+tmap_isolation_left_count(const struct tmap_isolation *iso)
+{
+	return iso ? iso->nleft : 0;
+}
+
+const char *
+tmap_isolation_left(const struct tmap_isolation *iso, size_t i)
+{
+	return iso && i < iso->nleft ? iso->left[i] : NULL;
+}
+
 void
 isolation_options(const struct tmap_isolation *iso, struct tmap_isolate_options *ret)
 {
@@ -606,6 +758,7 @@ isolation_options(const struct tmap_isolation *iso, struct tmap_isolate_options 
 	ret->flags = iso->flags;
 	ret->proc_root = iso->proc_opt;
 	ret->cgroup_root = iso->cgroup_opt;
+	ret->sys_root = iso->sys_opt;
 	ret->narrow = (const char *const *)iso->narrow;
 	ret->nnarrow = iso->nnarrow;
 }

@@ -18,12 +18,19 @@ struct part_guest {
 	char *held_list;
 };
 
+/* A device a recorded guest holds: its interrupts are the guest's (issue 16). */
+struct part_device {
+	char *pci, *guest;
+};
+
 struct tmap_partition {
 	const struct tmap_topology *t;
 	hwloc_bitmap_t housekeeping, pool, dedicated, free, isolated, reserve;
 	char *housekeeping_list, *pool_list, *free_list, *isolated_list;
 	size_t nguests;
 	struct part_guest *guests;
+	size_t ndevices;
+	struct part_device *devices;
 	size_t nwarnings;
 	char *warnings[MAX_WARNINGS];
 };
@@ -49,6 +56,11 @@ tmap_partition_free(struct tmap_partition *p)
 		free(p->guests[i].held_list);
 	}
 	free(p->guests);
+	for (size_t i = 0; i < p->ndevices; i++) {
+		free(p->devices[i].pci);
+		free(p->devices[i].guest);
+	}
+	free(p->devices);
 	for (size_t i = 0; i < p->nwarnings; i++)
 		free(p->warnings[i]);
 	free(p);
@@ -157,6 +169,32 @@ plan_freep(struct tmap_plan **p)
 }
 
 static int
+add_devices(struct tmap_partition *p, const struct plan_guest *g)
+{
+	struct part_device *bigger;
+
+	if (!g->ndevices)
+		return 0;
+	bigger = realloc(p->devices, (p->ndevices + g->ndevices) * sizeof(*bigger));
+	if (!bigger)
+		return -ENOMEM;
+	p->devices = bigger;
+	for (unsigned i = 0; i < g->ndevices; i++) {
+		struct part_device *d = &p->devices[p->ndevices];
+
+		d->pci = strdup(g->devices[i].pci);
+		d->guest = strdup(g->name);
+		if (!d->pci || !d->guest) {
+			free(d->pci);
+			free(d->guest);
+			return -ENOMEM;
+		}
+		p->ndevices++;
+	}
+	return 0;
+}
+
+static int
 add_guest(struct tmap_partition *p, const struct tmap_host *host, size_t i,
 	  struct tmap_error *err)
 {
@@ -167,8 +205,10 @@ add_guest(struct tmap_partition *p, const struct tmap_host *host, size_t i,
 	int r;
 
 	r = tmap_host_guest_plan(host, tmap_host_guest_name(host, i), &plan, err);
+	if (r == 0 && plan->nguests)
+		r = add_devices(p, &plan->guests[0]);
 	if (r < 0)
-		return r;
+		return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
 	held = tmap_plan_held_cpuset(plan, 0);
 	if (!held || !*held) {
 		/* A shared guest floats over the pool. */
@@ -312,6 +352,25 @@ const char *
 tmap_partition_guest_cpus(const struct tmap_partition *p, size_t i)
 {
 	return p && i < p->nguests ? p->guests[i].held_list : NULL;
+}
+
+size_t
+tmap_partition_device_count(const struct tmap_partition *p)
+{
+	return p ? p->ndevices : 0;
+}
+
+int
+tmap_partition_device(const struct tmap_partition *p, size_t i, const char **ret_pci,
+		      const char **ret_guest)
+{
+	if (!p || i >= p->ndevices)
+		return -EINVAL;
+	if (ret_pci)
+		*ret_pci = p->devices[i].pci;
+	if (ret_guest)
+		*ret_guest = p->devices[i].guest;
+	return 0;
 }
 
 size_t

@@ -59,8 +59,8 @@ check_isolation(const struct tmap_state *st, struct json_object *v, struct tmap_
 	return 0;
 }
 
-/* "isolation_options": {"narrow": [string...], "flags": int, "cgroup_root"/"proc_root":
- * absolute paths}, each key optional. */
+/* "isolation_options": {"narrow": [string...], "flags": int, "cgroup_root"/"proc_root"/
+ * "sys_root": absolute paths}, each key optional. */
 static int
 check_isolation_options(const struct tmap_state *st, struct json_object *v, struct tmap_error *err)
 {
@@ -79,7 +79,8 @@ check_isolation_options(const struct tmap_state *st, struct json_object *v, stru
 			if (!json_object_is_type(value, json_type_int) ||
 			    json_object_get_int64(value) & ~(int64_t)TMAP_ISOLATE_NO_IRQS)
 				return corrupt(st, err, "isolation_options.flags is not a known set of flags");
-		} else if (streq(key, "cgroup_root") || streq(key, "proc_root")) {
+		} else if (streq(key, "cgroup_root") || streq(key, "proc_root") ||
+			   streq(key, "sys_root")) {
 			if (!json_object_is_type(value, json_type_string) ||
 			    json_object_get_string(value)[0] != '/')
 				return corrupt(st, err, "isolation_options.%s is not an absolute path", key);
@@ -112,6 +113,8 @@ options_document(const struct tmap_isolation *iso)
 		json_object_object_add(doc, "cgroup_root", json_object_new_string(o.cgroup_root));
 	if (o.proc_root)
 		json_object_object_add(doc, "proc_root", json_object_new_string(o.proc_root));
+	if (o.sys_root)
+		json_object_object_add(doc, "sys_root", json_object_new_string(o.sys_root));
 	return doc;
 }
 
@@ -207,6 +210,8 @@ state_isolation_options(const struct tmap_state *st, struct tmap_isolate_options
 		ret->cgroup_root = json_object_get_string(v);
 	if (o && json_object_object_get_ex(o, "proc_root", &v))
 		ret->proc_root = json_object_get_string(v);
+	if (o && json_object_object_get_ex(o, "sys_root", &v))
+		ret->sys_root = json_object_get_string(v);
 	*ret_narrow = narrow;
 	return 0;
 }

@@ -12,7 +12,8 @@
  *                  (0, 1024]; unset, the library's defaults)
  *    "isolation": [{"path": F, "restore": V, "value": W}...],  (optional: what
  *                  `host isolate` wrote, in order, and what undoes each)
- *    "isolation_options": {"narrow": [CG...], "flags": N, "cgroup_root": D, "proc_root": D},
+ *    "isolation_options": {"narrow": [CG...], "flags": N, "cgroup_root": D, "proc_root": D,
+ *                          "sys_root": D},
  *                  (with "isolation": what it was made with, for a later apply to repeat)
  *    "guests": [{"name": "db", "status": "applied" | "pending",
  *                "target": {"backend": "cgroup", "options": {"cgroup": "/machine/db"},

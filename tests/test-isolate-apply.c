@@ -24,7 +24,9 @@
 #define HOST "synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:1"
 
 static char dir[] = "/tmp/topomap-isolapply-XXXXXX";
-static char state_path[4200], cg[4200], proc[4200];
+static char state_path[4200], cg[4200], proc[4200], sys[4200];
+/* The host's source: HOST, or a fixture with PCI devices. */
+static const char *host_src;
 static const char *const cgroups[] = {"", "/topomap-isolapply-a", "/topomap-isolapply-a/sub",
 				      "/topomap-isolapply-b"};
 
@@ -83,6 +85,8 @@ setup(void **unused)
 	snprintf(state_path, sizeof(state_path), "%s/state.json", dir);
 	snprintf(cg, sizeof(cg), "%s/cpuset", dir);
 	snprintf(proc, sizeof(proc), "%s/proc", dir);
+	snprintf(sys, sizeof(sys), "%s/sys", dir);
+	host_src = HOST;
 	for (size_t i = 0; i < ARRAY_SIZE(cgroups); i++) {
 		mkdir(path_of(cg, cgroups[i], ""), 0755);
 		put(path_of(cg, cgroups[i], "cpuset.cpus"), "0-7\n");
@@ -113,7 +117,7 @@ open_session(void)
 	struct tmap_session *s = NULL;
 	struct tmap_error err = {0};
 
-	o.topology = HOST;
+	o.topology = host_src;
 	o.state = state_path;
 	o.flags = TMAP_SESSION_WRITE;
 	if (tmap_session_open(&o, &s, &err) < 0)
@@ -143,13 +147,17 @@ apply(struct tmap_session *s, const char *name, unsigned vcpus, bool shared,
 	return r;
 }
 
+/* What the last isolate() left to the guests. */
+static char left[4][128];
+static size_t nleft;
+
 /* host isolate, as the CLI does it, with the copy's roots and two cgroups narrowed. */
 static void
 isolate(void)
 {
 	struct tmap_isolate_options o = TMAP_ISOLATE_OPTIONS_INIT;
 	const char *narrow[] = {"topomap-isolapply-a", "topomap-isolapply-b"};
-	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_topology *t = test_topology(host_src);
 	struct tmap_partition *p = NULL;
 	struct tmap_isolation *iso = NULL;
 	struct tmap_state *st = NULL;
@@ -160,12 +168,17 @@ isolate(void)
 	o.nnarrow = 2;
 	o.cgroup_root = cg;
 	o.proc_root = proc;
+	o.sys_root = sys;
 	assert_int_equal(tmap_state_open(state_path, TMAP_STATE_WRITE, &st, &err), 0);
 	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
 	assert_int_equal(tmap_state_load(st, h, &err), 0);
 	assert_int_equal(tmap_partition_new(h, NULL, NULL, 0, &p, &err), 0);
 	if (tmap_isolate(p, &o, &iso, &err) < 0)
 		fail_msg("tmap_isolate: %s", err.message);
+	for (size_t i = 0; i < tmap_isolation_left_count(iso); i++)
+		snprintf(left[i % ARRAY_SIZE(left)], sizeof(left[0]), "%s",
+			 tmap_isolation_left(iso, i));
+	nleft = tmap_isolation_left_count(iso);
 	assert_int_equal(tmap_state_set_isolation(st, iso, &err), 0);
 	assert_int_equal(tmap_state_save(st, h, &err), 0);
 	tmap_isolation_free(iso);
@@ -226,6 +239,91 @@ test_apply_extends(void **unused)
 	tmap_session_close(s);
 	assert_host_keeps("4-7");
 	assert_int_equal(recorded_writes(), 8);
+}
+
+/* A fake PCI device under the copy's sys root: its MSI vectors and INTx line. */
+static void
+fake_device(const char *pci, const char *const *msi, size_t n, const char *intx)
+{
+	char rel[96];
+
+	mkdir(sys, 0755);
+	mkdir(path_of(sys, "/bus", ""), 0755);
+	mkdir(path_of(sys, "/bus/pci", ""), 0755);
+	mkdir(path_of(sys, "/bus/pci/devices", ""), 0755);
+	snprintf(rel, sizeof(rel), "/bus/pci/devices/%s", pci);
+	mkdir(path_of(sys, rel, ""), 0755);
+	put(path_of(sys, rel, "irq"), intx);
+	strncat(rel, "/msi_irqs", sizeof(rel) - strlen(rel) - 1);
+	mkdir(path_of(sys, rel, ""), 0755);
+	for (size_t i = 0; i < n; i++)
+		put(path_of(sys, rel, msi[i]), "msix\n");
+}
+
+static void
+fake_irq(const char *n, const char *cpus)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "/irq/%s", n);
+	mkdir(path_of(proc, rel, ""), 0755);
+	put(path_of(proc, rel, "smp_affinity_list"), cpus);
+	put(path_of(proc, rel, "effective_affinity_list"), cpus);
+}
+
+/* Issue 16: g1 holds the NIC at 0000:41:00.0 (MSI-X vectors 40 and 41, no INTx line) and
+ * a dedicated PU beside it on node 1. Isolating the host leaves the NIC's interrupts where
+ * they were, on g1's PU too, and says so; interrupt 5 and the INTx line 9 of a device no
+ * guest holds move off g1's PU. */
+static void
+test_device_irqs_left_to_guest(void **unused)
+{
+	static const char *const msi[] = {"40", "41"};
+	struct tmap_session *s;
+	struct tmap_target *t = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	unsigned *irqs = NULL;
+	size_t n = 0;
+
+	(void)unused;
+	host_src = test_data("dev-vm-guest.xml");
+	fake_device("0000:41:00.0", msi, 2, "0\n");
+	fake_device("0000:21:00.0", NULL, 0, "9\n");
+	fake_irq("5", "0-3\n");
+	fake_irq("9", "0-3\n");
+	fake_irq("40", "0-3\n");
+	fake_irq("41", "2\n");
+	assert_int_equal(tmap_device_irqs(sys, "0000:41:00.0", &irqs, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(irqs[0], 40);
+	assert_int_equal(irqs[1], 41);
+	free(irqs);
+	assert_int_equal(tmap_device_irqs(sys, "../x", &irqs, &n, NULL), -EINVAL);
+	assert_int_equal(tmap_device_irqs(sys, "0000:99:00.0", &irqs, &n, NULL), -ENOENT);
+
+	s = open_session();
+	put(path_of(dir, "", "g1"), "");
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, "file", path_of(dir, "", "g1")), 0);
+	assert_int_equal(tmap_guest_new("g1", 1, &g, NULL), 0);
+	assert_int_equal(tmap_guest_set_memory_mib(g, 256), 0);
+	assert_int_equal(tmap_guest_add_device(g, "pci=0000:41:00.0", NULL), 0);
+	if (tmap_session_apply(s, "mock", t, g, 0, NULL, NULL, &err) < 0)
+		fail_msg("apply g1: %s", err.message);
+	tmap_guest_free(g);
+	tmap_target_free(t);
+	tmap_session_close(s);
+	assert_string_equal(get(path_of(dir, "", "g1")), "2");
+
+	isolate();
+	assert_string_equal(get(path_of(proc, "/irq/40", "smp_affinity_list")), "0-3");
+	assert_string_equal(get(path_of(proc, "/irq/41", "smp_affinity_list")), "2");
+	assert_string_equal(get(path_of(proc, "/irq/5", "smp_affinity_list")), "0-1,3");
+	assert_string_equal(get(path_of(proc, "/irq/9", "smp_affinity_list")), "0-1,3");
+	assert_int_equal(nleft, 2);
+	assert_string_equal(left[0], "irq 40: 0000:41:00.0, held by g1");
+	assert_string_equal(left[1], "irq 41: 0000:41:00.0, held by g1");
 }
 
 /* An isolation step that fails halfway (topomap-isolapply-b cannot be written, after the two
@@ -330,6 +428,7 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_release_gives_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_with_a_file_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_irqs_left_to_guest, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

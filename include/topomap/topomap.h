@@ -1434,6 +1434,36 @@ TMAP_EXPORT const char *tmap_partition_guest_name(const struct tmap_partition *p
 TMAP_EXPORT const char *tmap_partition_guest_cpus(const struct tmap_partition *partition,
 						  size_t i);
 
+/**
+ * The devices recorded guests hold (issue 16), shared and dedicated: their interrupts are
+ * the guest's, and tmap_isolate() leaves them where they are.
+ * @param partition the partition. @return how many.
+ */
+TMAP_EXPORT size_t tmap_partition_device_count(const struct tmap_partition *partition);
+
+/**
+ * @param partition the partition.
+ * @param i 0 to tmap_partition_device_count() - 1.
+ * @param ret_pci receives its PCI address ("0000:41:00.0"); may be NULL.
+ * @param ret_guest receives the name of the guest that holds it; may be NULL.
+ * @return 0 or -EINVAL.
+ */
+TMAP_EXPORT int tmap_partition_device(const struct tmap_partition *partition, size_t i,
+				      const char **ret_pci, const char **ret_guest);
+
+/**
+ * The interrupts of a PCI device: one per MSI or MSI-X vector (msi_irqs/), and its legacy
+ * INTx line when it has one (irq, not 0), in increasing order.
+ * @param sys_root the sys file system to read, NULL for "/sys".
+ * @param pci the device's PCI address ("0000:41:00.0").
+ * @param ret receives the numbers, malloc()ed (NULL when none).
+ * @param ret_n receives how many.
+ * @param reterr receives the message on failure.
+ * @return 0, -EINVAL (not a PCI address), -ENOENT (no such device) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_device_irqs(const char *sys_root, const char *pci, unsigned **ret,
+				 size_t *ret_n, struct tmap_error *reterr);
+
 /** @param partition the partition. @return how many traps it holds. */
 TMAP_EXPORT size_t tmap_partition_warning_count(const struct tmap_partition *partition);
 
@@ -1463,6 +1493,9 @@ struct tmap_isolate_options {
 	 *  for the one mounted at /sys/fs/cgroup. Appended: a caller built before it passes a
 	 *  smaller size and gets NULL. */
 	const char *cgroup_root;
+	/** The sys file system where the guests' devices are found (their interrupts left to
+	 *  them), NULL for "/sys". Appended as cgroup_root was. */
+	const char *sys_root;
 };
 
 /** Initialiser for struct tmap_isolate_options. */
@@ -1476,7 +1509,9 @@ struct tmap_isolate_options {
  * made an isolated partition, and system.slice, user.slice, init.scope and options->narrow
  * narrowed. Interrupts: each IRQ moved off the dedicated PUs, its effective affinity read
  * back; one the kernel keeps there is reported (tmap_isolation_refused()), not a failure.
- * Called again on a host it isolated, it extends that isolation: only what changed is
+ * The interrupts of the devices recorded guests hold (tmap_partition_device(), read under
+ * options->sys_root by tmap_device_irqs()) are the guests': left where they are and listed
+ * (tmap_isolation_left()). Called again on a host it isolated, it extends that isolation: only what changed is
  * written (a new guest's partition, the narrowed cgroups narrowed further, interrupts moved
  * off new PUs), each undone by the value the last isolation left. The options are kept in the
  * result, so that tmap_state_set_isolation() records them for a later apply to repeat.
@@ -1509,6 +1544,14 @@ TMAP_EXPORT size_t tmap_isolation_change_count(const struct tmap_isolation *isol
 TMAP_EXPORT int tmap_isolation_change(const struct tmap_isolation *isolation, size_t i,
 				      const char **ret_path, const char **ret_restore,
 				      const char **ret_value);
+
+/** @param isolation what was done. @return how many interrupts it left to the guests whose
+ *  devices raise them. */
+TMAP_EXPORT size_t tmap_isolation_left_count(const struct tmap_isolation *isolation);
+
+/** @param isolation what was done. @param i one of them. @return it, as a sentence ("irq 45:
+ *  0000:41:00.0, held by g1"), or NULL. */
+TMAP_EXPORT const char *tmap_isolation_left(const struct tmap_isolation *isolation, size_t i);
 
 /** @param isolation what was done. @return how many things the kernel refused. */
 TMAP_EXPORT size_t tmap_isolation_refused_count(const struct tmap_isolation *isolation);
