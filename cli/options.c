@@ -61,6 +61,7 @@ const struct choice thread_policies[] = {
 const struct choice emulator_policies[] = {
 	{"share", TMAP_EMULATOR_SHARE},
 	{"isolate", TMAP_EMULATOR_ISOLATE},
+	{"share-host", TMAP_EMULATOR_SHARE_HOST},
 	{NULL, 0},
 };
 

@@ -459,7 +459,7 @@ expected_set(const struct plan_guest *pg, hwloc_const_bitmap_t all, enum tmap_ob
 		return (struct planned){pg->emulator, pg->emulator_list};
 	case TMAP_OBSERVED_IOTHREAD:
 		if (index >= 1 && index <= pg->iothreads)
-			return (struct planned){pg->emulator, pg->emulator_list};
+			return (struct planned){pg->iothread, pg->iothread_list};
 		break;
 	}
 	return (struct planned){NULL, NULL};
@@ -475,8 +475,9 @@ expected_task_cpus(const struct plan_guest *pg, hwloc_const_bitmap_t all,
 			return (struct planned){pg->vcpu_pus[t->index], pg->vcpu_lists[t->index]};
 		return (struct planned){NULL, NULL};
 	case TMAP_TASK_EMULATOR:
-	case TMAP_TASK_IOTHREAD:
 		return (struct planned){pg->emulator, pg->emulator_list};
+	case TMAP_TASK_IOTHREAD:
+		return (struct planned){pg->iothread, pg->iothread_list};
 	default:
 		return (struct planned){all, pg->cpus_list};
 	}

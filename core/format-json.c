@@ -105,7 +105,7 @@ guest_fields(struct builder *b, struct json_object *g, const struct plan_guest *
 		if (!o)
 			break;
 		add(b, o, "iothread", json_object_new_int64(i));
-		add(b, o, "cpuset", str(pg->emulator_list));
+		add(b, o, "cpuset", str(pg->iothread_list));
 	}
 	mem = add(b, g, "memory", json_object_new_object());
 	if (mem) {

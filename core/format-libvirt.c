@@ -66,9 +66,10 @@ format_cputune(const struct plan_guest *g, FILE *out)
 	for (unsigned i = 0; i < g->vcpus; i++)
 		fprintf(out, "    <vcpupin vcpu='%u' cpuset='%s'/>\n", i, g->vcpu_lists[i]);
 	fprintf(out, "    <emulatorpin cpuset='%s'/>\n", g->emulator_list);
-	/* libvirt numbers iothreads from 1; they float with the emulator threads. */
+	/* libvirt numbers iothreads from 1; they float with the emulator threads, or with the
+	 * vcpus when the emulator is on the host's housekeeping PUs (share-host). */
 	for (unsigned k = 1; k <= g->iothreads; k++)
-		fprintf(out, "    <iothreadpin iothread='%u' cpuset='%s'/>\n", k, g->emulator_list);
+		fprintf(out, "    <iothreadpin iothread='%u' cpuset='%s'/>\n", k, g->iothread_list);
 	fputs("  </cputune>\n", out);
 }
 

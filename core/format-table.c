@@ -36,7 +36,7 @@ guest_table(FILE *out, const struct table_style *st, const struct plan_guest *pg
 	}
 	fprintf(out, "  emulator: %s\n", pg->emulator_list);
 	if (pg->iothreads)
-		fprintf(out, "  iothreads 1-%u: %s\n", pg->iothreads, pg->emulator_list);
+		fprintf(out, "  iothreads 1-%u: %s\n", pg->iothreads, pg->iothread_list);
 	fprintf(out, "  memory: %s on node%s %s", memory_mode_name(pg->memory_mode),
 		hwloc_bitmap_weight(pg->memory_nodes) > 1 ? "s" : "", pg->memory_list);
 	if (pg->page_kib) {

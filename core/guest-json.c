@@ -315,7 +315,7 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 			if (r == 0)
 				tmap_guest_set_thread_policy(g, (enum tmap_thread_policy)e);
 		} else if (streq(key, "emulator_threads")) {
-			r = json_enum(ctx, val, key, emulator_policy_from_name, "share, isolate", &e);
+			r = json_enum(ctx, val, key, emulator_policy_from_name, "share, isolate, share-host", &e);
 			if (r == 0)
 				tmap_guest_set_emulator_policy(g, (enum tmap_emulator_policy)e);
 		} else if (streq(key, "memory_mode")) {

@@ -26,6 +26,7 @@ static const char *const thread_policies[] = {
 static const char *const emulator_policies[] = {
 	[TMAP_EMULATOR_SHARE] = "share",
 	[TMAP_EMULATOR_ISOLATE] = "isolate",
+	[TMAP_EMULATOR_SHARE_HOST] = "share-host",
 };
 static const char *const memory_modes[] = {
 	[TMAP_MEMORY_STRICT] = "strict",

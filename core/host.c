@@ -122,6 +122,12 @@ host_init_options(const struct tmap_solve_options *o, struct tmap_solve_options 
 }
 
 int
+host_set_housekeeping(struct tmap_host *h, const char *list, struct tmap_error *err)
+{
+	return solver_set_housekeeping(&h->s, list, err);
+}
+
+int
 tmap_host_new(const struct tmap_topology *t, const struct tmap_solve_options *o,
 	      struct tmap_host **ret, struct tmap_error *err)
 {

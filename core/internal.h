@@ -356,8 +356,10 @@ struct plan_guest {
 	unsigned ncells;
 	struct plan_cell *cells;
 	bool cells_proposed;		/* the spec had no cells; these mirror the host */
-	hwloc_bitmap_t emulator;	/* emulator and iothreads */
+	hwloc_bitmap_t emulator;	/* emulator, and iothreads unless share-host */
 	char *emulator_list;
+	hwloc_bitmap_t iothread;	/* iothreads: emulator, or the vcpu PUs (share-host) */
+	char *iothread_list;
 	hwloc_bitmap_t held;		/* every PU the guest keeps from others */
 	char *cpus_list;		/* vcpu PUs and emulator: what the guest may run on */
 	char *held_list;		/* held, in list syntax */
@@ -467,6 +469,9 @@ int host_restore_pool(struct tmap_host *h, const char *list, struct tmap_error *
 /* May the PUs of list be reserved around the placed guests? 0, or -EBUSY with the name of a
  * guest that uses one of them in holder (cut to size), or -EINVAL for a bad list. */
 int host_reserve_check(const struct tmap_host *h, const char *list, char *holder, size_t size);
+/* The housekeeping PUs `share-host` emulators float over (the state's record; the reserve
+ * when never called). */
+int host_set_housekeeping(struct tmap_host *h, const char *list, struct tmap_error *err);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
 
 /* isolate.c: the options an isolation was made with (narrow, flags, roots; no guest

@@ -37,6 +37,19 @@ plan_guest_finish(struct plan_guest *pg)
 	pg->memory_list = bitmap_list(pg->memory_nodes);
 	if (!pg->emulator_list || !pg->memory_list)
 		return -ENOMEM;
+	/* Nova's share-host moves only the emulator: the iothreads stay with the vcpus. */
+	if (!pg->iothread && !(pg->iothread = hwloc_bitmap_alloc()))
+		return -ENOMEM;
+	hwloc_bitmap_copy(pg->iothread, pg->emulator);
+	if (pg->emulator_policy == TMAP_EMULATOR_SHARE_HOST) {
+		hwloc_bitmap_zero(pg->iothread);
+		for (unsigned v = 0; v < pg->vcpus; v++)
+			hwloc_bitmap_or(pg->iothread, pg->iothread, pg->vcpu_pus[v]);
+	}
+	free(pg->iothread_list);
+	pg->iothread_list = bitmap_list(pg->iothread);
+	if (!pg->iothread_list)
+		return -ENOMEM;
 	{
 		_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_dup(pg->emulator);
 
@@ -80,6 +93,8 @@ plan_guest_clear(struct plan_guest *pg)
 	}
 	free(pg->cells);
 	bitmap_free_safe(pg->emulator);
+	bitmap_free_safe(pg->iothread);
+	free(pg->iothread_list);
 	bitmap_free_safe(pg->held);
 	bitmap_free_safe(pg->memory_nodes);
 	free(pg->emulator_list);
@@ -190,6 +205,8 @@ plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src)
 	pg.held = dup_set(src->held, &ok);
 	pg.memory_nodes = dup_set(src->memory_nodes, &ok);
 	pg.emulator_list = dup_str(src->emulator_list, &ok);
+	pg.iothread = src->iothread ? dup_set(src->iothread, &ok) : NULL;
+	pg.iothread_list = src->iothread_list ? dup_str(src->iothread_list, &ok) : NULL;
 	pg.cpus_list = dup_str(src->cpus_list, &ok);
 	pg.held_list = dup_str(src->held_list, &ok);
 	pg.memory_list = dup_str(src->memory_list, &ok);

@@ -98,6 +98,8 @@ session_reload(struct tmap_session *s, struct tmap_error *err)
 
 	opts.reserve = s->reserve && *s->reserve ? s->reserve : NULL;
 	r = tmap_host_new(s->topology, &opts, &h, err);
+	if (r == 0 && s->state && s->state->housekeeping)
+		r = host_set_housekeeping(h, s->state->housekeeping, err);
 	if (r == 0 && s->state)
 		r = tmap_state_load(s->state, h, err);
 	if (r < 0) {

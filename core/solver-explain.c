@@ -328,8 +328,18 @@ explain_placement(const struct solver *s, const struct demand *d, const unsigned
 				   s->fixed_pool ? "which dedicated guests never get" :
 						   "every PU no dedicated guest holds",
 				   s->cpu_ratio);
-	if (d->emulator_isolate)
+	if (d->emulator_isolate) {
 		plan_guest_explain(pg, "emulator and iothreads: a PU of their own on cell 0's node (emulator isolate)");
-	else
+	} else if (g->emulator_policy == TMAP_EMULATOR_SHARE_HOST) {
+		unsigned node = t->nodes[node_of[0]].os_index;
+		_cleanup_free_ char *list = bitmap_list(pg->emulator);
+
+		if (hwloc_bitmap_intersects(s->housekeeping, t->nodes[node_of[0]].cpuset))
+			plan_guest_explain(pg, "emulator: floats over the host's housekeeping PUs %s on cell 0's node %u (emulator share-host); iothreads float over the guest's vcpu PUs",
+					   list ? list : "?", node);
+		else
+			plan_guest_explain(pg, "emulator: node %u of cell 0 has no housekeeping PU, so it floats over all of the host's, %s (emulator share-host); iothreads float over the guest's vcpu PUs",
+					   node, list ? list : "?");
+	} else
 		plan_guest_explain(pg, "emulator and iothreads float over the guest's vcpu PUs (emulator share)");
 }

@@ -107,6 +107,8 @@ solver_clear(struct solver *s)
 		hwloc_bitmap_free(s->taken);
 	if (s->pool)
 		hwloc_bitmap_free(s->pool);
+	if (s->housekeeping)
+		hwloc_bitmap_free(s->housekeeping);
 	free(s->core_usable);
 	free(s->core_free);
 	free(s->mem_free);
@@ -192,6 +194,23 @@ parse_host_set(const struct tmap_topology *t, const char *what, const char *list
 }
 
 int
+solver_set_housekeeping(struct solver *s, const char *list, struct tmap_error *err)
+{
+	hwloc_bitmap_t set = NULL;
+	int r;
+
+	if (!list || !*list)
+		return 0;
+	r = parse_host_set(s->t, "housekeeping", list, &set, err);
+	if (r < 0)
+		return r;
+	if (s->housekeeping)
+		hwloc_bitmap_free(s->housekeeping);
+	s->housekeeping = set;
+	return 0;
+}
+
+int
 solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_solve_options *o,
 	    struct tmap_error *err)
 {
@@ -244,6 +263,10 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 		hwloc_bitmap_andnot(s->usable, s->usable, reserved);
 		hwloc_bitmap_andnot(s->pool, s->pool, reserved);
 	}
+	/* Until a recorded housekeeping set says otherwise, the host keeps its reserve. */
+	s->housekeeping = reserved ? TAKE_PTR(reserved) : hwloc_bitmap_alloc();
+	if (!s->housekeeping)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
 	/* A given pool belongs to shared guests alone. */
 	hwloc_bitmap_andnot(s->usable, s->usable, s->pool);
 	for (unsigned c = 0; c < t->ncores; c++) {
@@ -788,6 +811,23 @@ take_cell(struct solver *s, const struct decision *dec, unsigned c, struct plan_
 	return 0;
 }
 
+/*
+ * A share-host emulator (Nova's emulator_threads_policy=share with cpu_shared_set): the
+ * host's housekeeping PUs on cell 0's node, or all of them when that node has none. It
+ * holds nothing: the housekeeping PUs are no guest's.
+ */
+static void
+host_emulator(const struct solver *s, const struct decision *dec, struct plan_guest *pg)
+{
+	const struct topo_node *node = &s->t->nodes[dec->node_of[0]];
+
+	if (!pg)
+		return;
+	hwloc_bitmap_and(pg->emulator, s->housekeeping, node->cpuset);
+	if (hwloc_bitmap_iszero(pg->emulator))
+		hwloc_bitmap_copy(pg->emulator, s->housekeeping);
+}
+
 /* An isolated emulator: a PU of its own on cell 0's node. */
 static int
 take_emulator(struct solver *s, const struct decision *dec, struct plan_guest *pg,
@@ -816,6 +856,10 @@ solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_gue
 	int l3 = -1, r;
 
 	scratch_reset(s->scratch);
+	if (g->emulator_policy == TMAP_EMULATOR_SHARE_HOST && hwloc_bitmap_iszero(s->housekeeping))
+		return tmap_error_set(s->err, -EINVAL,
+				      "%s: emulator share-host floats over the host's housekeeping PUs, and this host has none (give --reserve, or record them with topomap host set --housekeeping)",
+				      g->name);
 	r = decide_nodes(s, g, &dec);
 	if (r < 0)
 		return r;
@@ -848,6 +892,8 @@ solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_gue
 		r = take_cell(s, &dec, c, pg, vcpu_pu, held, &l3);
 	if (r == 0 && dec.d.emulator_isolate)
 		r = take_emulator(s, &dec, pg, held);
+	if (r == 0 && g->emulator_policy == TMAP_EMULATOR_SHARE_HOST)
+		host_emulator(s, &dec, pg);
 	if (r == 0 && g->ndevices) {
 		r = devices_take(s, g, dec.node_of, pg);
 		if (r == -ENOSPC) {

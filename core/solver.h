@@ -63,6 +63,7 @@ struct solver {
 	hwloc_bitmap_t taken;	/* PUs held by dedicated guests */
 	hwloc_bitmap_t pool;	/* the given shared pool (options.shared); empty when none */
 	bool fixed_pool;	/* the pool was given: else each node's pool is its free usable PUs */
+	hwloc_bitmap_t housekeeping; /* the host's own PUs: share-host emulators float there */
 	double cpu_ratio, mem_ratio;
 	unsigned *core_usable;	/* per core: usable PUs */
 	unsigned *core_free;	/* per core: usable PUs nobody holds */
@@ -128,6 +129,7 @@ struct solver_mark {
 /* ------------------------------------------------------------------------------------- */
 /* solver.c */
 
+int solver_set_housekeeping(struct solver *s, const char *list, struct tmap_error *err);
 int solver_init(struct solver *s, const struct tmap_topology *t,
 		const struct tmap_solve_options *o, struct tmap_error *err);
 void solver_clear(struct solver *s);

@@ -316,7 +316,8 @@ plan_invariants(struct json_object *g, const struct where *w, const struct plan_
 	if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
 		if (hwloc_bitmap_iszero(pg->held))
 			return bad(err, w, "a dedicated guest that holds no PU");
-		if (!hwloc_bitmap_isincluded(pg->emulator, pg->held))
+		if (pg->emulator_policy != TMAP_EMULATOR_SHARE_HOST &&
+		    !hwloc_bitmap_isincluded(pg->emulator, pg->held))
 			return bad(err, w, "'emulator' runs outside 'held'");
 	} else if (!hwloc_bitmap_iszero(pg->held)) {
 		return bad(err, w, "a shared guest holds PUs");

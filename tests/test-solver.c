@@ -1502,6 +1502,86 @@ reserve_check_names_the_holder(void **state)
 	tmap_topology_free(t);
 }
 
+/*
+ * Emulator share-host (issue 21) on tests/data/host-intel-2s.xml: node 0 is PUs 0-5 and
+ * 12-17, node 1 is PUs 6-11 and 18-23, siblings 12 apart. Reserve "0,12,6,18" keeps core 0
+ * of each node whole: node 0 keeps 0,12, node 1 keeps 6,18.
+ */
+#define SHARE_HOST_GUEST(node)                                                              \
+	"{\"name\": \"nova\", \"vcpus\": 2, \"iothreads\": 1, \"emulator_threads\": \"share-host\"," \
+	" \"cells\": [{\"cpus\": \"0-1\", \"node\": " node "}]}"
+
+static struct tmap_plan *
+share_host_plan(const char *json, const char *reserve)
+{
+	_cleanup_free_ char *xml = strdup(test_data("host-intel-2s.xml"));
+	struct tmap_topology *topo = test_topology(xml);
+	struct tmap_guests *guests = test_guests(json);
+	struct tmap_plan *plan = test_solve(topo, guests, reserve);
+
+	tmap_guests_free(guests);
+	tmap_topology_free(topo);
+	return plan;
+}
+
+static bool
+share_host_explains(const struct tmap_plan *plan, const char *words)
+{
+	for (size_t i = 0; i < tmap_plan_explain_count(plan, 0); i++)
+		if (strstr(tmap_plan_explain(plan, 0, i), words))
+			return true;
+	return false;
+}
+
+static void
+share_host_takes_its_nodes_reserve(void **state)
+{
+	struct tmap_plan *plan = share_host_plan(SHARE_HOST_GUEST("1"), "0,12,6,18");
+	_cleanup_free_ char *text = NULL;
+
+	(void)state;
+	/* vcpus on a whole free core of node 1 (7,19), the emulator on node 1's reserve, the
+	 * iothread with the vcpus. */
+	assert_string_equal(tmap_plan_vcpu_cpuset(plan, 0, 0), "7");
+	assert_string_equal(tmap_plan_vcpu_cpuset(plan, 0, 1), "19");
+	assert_string_equal(tmap_plan_emulator_cpuset(plan, 0), "6,18");
+	assert_true(share_host_explains(plan, "housekeeping PUs 6,18 on cell 0's node 1"));
+	assert_int_equal(tmap_plan_format(plan, TMAP_FORMAT_LIBVIRT, 0, &text, NULL), 0);
+	assert_non_null(strstr(text, "<emulatorpin cpuset='6,18'/>"));
+	assert_non_null(strstr(text, "<iothreadpin iothread='1' cpuset='7,19'/>"));
+	tmap_plan_free(plan);
+}
+
+static void
+share_host_falls_back_to_all_housekeeping(void **state)
+{
+	struct tmap_plan *plan = share_host_plan(SHARE_HOST_GUEST("1"), "0,12");
+
+	(void)state;
+	/* node 1 keeps nothing for the host: the emulator floats over node 0's reserve */
+	assert_string_equal(tmap_plan_emulator_cpuset(plan, 0), "0,12");
+	assert_true(share_host_explains(plan, "node 1 of cell 0 has no housekeeping PU"));
+	tmap_plan_free(plan);
+}
+
+static void
+share_host_refused_without_reserve(void **state)
+{
+	_cleanup_free_ char *xml = strdup(test_data("host-intel-2s.xml"));
+	struct tmap_topology *topo = test_topology(xml);
+	struct tmap_guests *guests = test_guests(SHARE_HOST_GUEST("1"));
+	struct tmap_error err = {0};
+	struct tmap_plan *plan = NULL;
+
+	(void)state;
+	assert_int_equal(tmap_solve(topo, guests, NULL, &plan, &err), -EINVAL);
+	assert_null(plan);
+	assert_non_null(strstr(err.message, "nova: emulator share-host"));
+	assert_non_null(strstr(err.message, "this host has none"));
+	tmap_guests_free(guests);
+	tmap_topology_free(topo);
+}
+
 int
 main(void)
 {
@@ -1538,6 +1618,9 @@ main(void)
 		cmocka_unit_test(isolate_never_beside_a_pooled_or_held_sibling),
 		cmocka_unit_test(spread_cells_in_proportion),
 		cmocka_unit_test(reserve_check_names_the_holder),
+		cmocka_unit_test(share_host_takes_its_nodes_reserve),
+		cmocka_unit_test(share_host_falls_back_to_all_housekeeping),
+		cmocka_unit_test(share_host_refused_without_reserve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

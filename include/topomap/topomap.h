@@ -365,6 +365,11 @@ enum tmap_thread_policy {
 enum tmap_emulator_policy {
 	TMAP_EMULATOR_SHARE = 0,   /**< float over the guest's vcpu PUs */
 	TMAP_EMULATOR_ISOLATE = 1, /**< one PU of their own on cell 0's node */
+	/**
+	 * float over the host's housekeeping PUs (recorded, else the reserve) on cell 0's
+	 * node, or over all of them when that node has none; iothreads stay with the vcpus
+	 */
+	TMAP_EMULATOR_SHARE_HOST = 2,
 };
 
 /** NUMA memory mode, as libvirt's numatune names them. */
