@@ -84,7 +84,7 @@ const char topology_help[] =
 	"                         written (--pus 2,14,3,15), or refuse the guest\n" \
 	"  --cpu-policy P         dedicated (default) or shared\n" \
 	"  --thread-policy P      prefer (default), isolate or require\n" \
-	"  --emulator P           share (default) or isolate\n" \
+	"  --emulator P           share (default), isolate or share-host\n" \
 	"  --iothreads N          number of iothreads (default 0)\n" \
 	"  --memory-mode M        strict (default), preferred, interleave or restrictive\n" \
 	"  --hugepages SIZE       back the memory with hugepages of this size: 2M, 1G or\n" \
