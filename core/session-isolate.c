@@ -8,7 +8,9 @@
  * narrowed cgroups narrowed further, the interrupts off its PUs); the backend's restore puts
  * the guest back when that fails. A released dedicated guest gives its PUs back: the
  * isolation is put back and made again with the guests left, since a cgroup v1 parent must be
- * widened before its children, the order in which an undo writes.
+ * widened before its children, the order in which an undo writes. The moves of make-room,
+ * resize and rebalance do the same once they are read back (session_isolation_redo()): a
+ * moved guest gives back the PUs it left and takes those it moved onto.
  */
 #include "topomap/session.h"
 #include "internal.h"
@@ -135,29 +137,16 @@ redo_recorded(struct tmap_state *st, int r, struct tmap_error *err)
 	return r;
 }
 
-int
-session_isolation_shrink(struct tmap_session *s, const char *name, struct json_object **ret_old,
-			 struct tmap_error *err)
+/* The recorded isolation put back and made again for the guests as the session's host now
+ * holds them, recorded in the state (not saved); *ret_old: the isolation it replaced. */
+static int
+isolate_again(struct tmap_session *s, struct json_object **ret_old, struct tmap_error *err)
 {
-	struct tmap_partition *before = NULL, *after = NULL;
+	struct tmap_partition *after = NULL;
 	struct tmap_isolation *iso = NULL;
 	struct json_object *old;
-	bool dedicated = false;
 	int r;
 
-
-	*ret_old = NULL;
-	if (state_isolated(s->state)) {
-		r = partition_of(s, &before, err);
-		dedicated = r == 0 && is_dedicated(before, name);
-		tmap_partition_free(before);
-		if (r < 0)
-			return r;
-	}
-	tmap_host_release(s->host, name);
-	if (!dedicated)
-		return 0;
-	/* The guest is gone from the host: what is isolated is made again without it. */
 	r = write_recorded(s->state, false, err);
 	if (r < 0)
 		return redo_recorded(s->state, r, err);
@@ -183,6 +172,51 @@ session_isolation_shrink(struct tmap_session *s, const char *name, struct json_o
 	tmap_isolation_free(iso);
 	*ret_old = old;
 	return 0;
+}
+
+int
+session_isolation_redo(void *data, struct tmap_error *err)
+{
+	struct session_redo *redo = data;
+	struct tmap_partition *p = NULL;
+	bool dedicated = false;
+	int r = 0;
+
+	redo->old = NULL;
+	if (!state_isolated(redo->session->state))
+		return 0;
+	/* Only a dedicated guest changes what the host keeps: shared guests' moves write
+	 * nothing. */
+	r = partition_of(redo->session, &p, err);
+	for (size_t i = 0; r == 0 && !dedicated && i < redo->nnames; i++)
+		dedicated = is_dedicated(p, redo->names[i]);
+	tmap_partition_free(p);
+	if (r < 0 || !dedicated)
+		return r;
+	return isolate_again(redo->session, &redo->old, err);
+}
+
+int
+session_isolation_shrink(struct tmap_session *s, const char *name, struct json_object **ret_old,
+			 struct tmap_error *err)
+{
+	struct tmap_partition *before = NULL;
+	bool dedicated = false;
+	int r;
+
+	*ret_old = NULL;
+	if (state_isolated(s->state)) {
+		r = partition_of(s, &before, err);
+		dedicated = r == 0 && is_dedicated(before, name);
+		tmap_partition_free(before);
+		if (r < 0)
+			return r;
+	}
+	tmap_host_release(s->host, name);
+	if (!dedicated)
+		return 0;
+	/* The guest is gone from the host: what is isolated is made again without it. */
+	return isolate_again(s, ret_old, err);
 }
 
 int

@@ -208,11 +208,22 @@ record_all(struct tmap_session *s, const struct tmap_backend_module *m,
 	return r;
 }
 
+/* The names of the guests the transaction touches, in names (n + 1 slots). */
+static const char *const *
+names_of(const struct moved *v, size_t n, const struct tmap_guest *guest, const char **names)
+{
+	for (size_t i = 0; i < n; i++)
+		names[i] = v[i].name;
+	if (guest)
+		names[n] = tmap_guest_name(guest);
+	return names;
+}
+
 /*
  * The session's host holds the plan (the moves and the guest, new or resized, or no guest for
  * a rebalance: guest, m and target NULL): record every
- * guest it touches as pending, apply the moves one guest at a time, then the guest, record
- * them as applied; on any failure put the state and every moved guest back. Takes the plan.
+ * guest it touches as pending, apply the moves one guest at a time, then the guest, isolate
+ * the host again when the state records an isolation, record them as applied; on any failure put the state and every moved guest back. Takes the plan.
  */
 static int
 transaction(struct tmap_session *s, const struct tmap_backend_module *m,
@@ -222,13 +233,18 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 {
 	struct json_object *snapshot = NULL;
 	struct tmap_report *report = NULL;
+	struct session_redo redo = {.session = s};
+	const char **names = NULL;
 	struct moved *v = NULL;
 	enum tmap_step step;
 	size_t n = 0, i;
 	int r;
 
 	r = collect_moved(s, plan, flags, &v, &n, err);
+	if (r == 0 && !(names = calloc(n + 1, sizeof(*names))))
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
 	if (r < 0) {
+		moved_clear(v, n);
 		session_reload(s, NULL);
 		tmap_plan_free(plan);
 		return session_fail(s, TMAP_STEP_INPUT, r);
@@ -260,12 +276,23 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 		v[i].applied = true;
 		report = tmap_report_free(report);
 	}
-	/* the new or resized guest; a rebalance has none */
-	r = guest ? tmap_apply(m, target, plan, 0, 0, &report, err) : 0;
-	if (r < 0) {
+	/* The new or resized guest (a rebalance has none), then, on an isolated host, the
+	 * isolation made again for the guests as they now stand, in the guest's transaction: a
+	 * failure there puts the isolation files back, then the guest, then the moved ones. */
+	redo.names = names_of(v, n, guest, names);
+	redo.nnames = n + !!guest;
+	if (guest) {
+		r = backend_apply_then(m, target, plan, 0, 0, session_isolation_redo, &redo, &report,
+				       err);
 		step = session_backend_step(report);
-		goto revert;
+	} else {
+		r = session_isolation_redo(&redo, err);
+		step = r == -ENOTRECOVERABLE ? TMAP_STEP_RESTORE : TMAP_STEP_APPLY;
+		if (r < 0)
+			tmap_error_prefix(err, "isolate: ");
 	}
+	if (r < 0)
+		goto revert;
 
 	state_snapshot_free(snapshot);
 	r = record_all(s, m, target, guest, v, n, 0, err);
@@ -287,6 +314,8 @@ revert:
 	if (put_back_moved(s, v, n, err) > 0)
 		step = TMAP_STEP_RESTORE;
 out:
+	json_object_put(redo.old);
+	free(names);
 	moved_clear(v, n);
 	if (ret_report)
 		*ret_report = report;

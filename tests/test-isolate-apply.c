@@ -419,6 +419,139 @@ test_release_with_a_file_gone(void **unused)
 	tmap_session_close(s);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The moves of rebalance --apply and apply --make-room isolate the host again */
+
+#define TWO_NODES "synthetic:pack:1 numa:2(memory=4GiB) core:4 pu:1"
+
+/* The README's fragmented host, isolated: b on 2-3 (node 0) and c on 4-5 (node 1), the host
+ * keeps 0-1,6-7; the session the moves are made in. */
+static struct tmap_session *
+isolated_fragmented(void)
+{
+	static const char *const names[] = {"a", "b", "c", "d"};
+	struct tmap_error err = {0};
+	struct tmap_session *s;
+
+	host_src = TWO_NODES;
+	s = open_session();
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (apply(s, names[i], 2, false, &err) < 0)
+			fail_msg("apply %s: %s", names[i], err.message);
+	assert_int_equal(tmap_session_release(s, "a", &err), 0);
+	assert_int_equal(tmap_session_release(s, "d", &err), 0);
+	tmap_session_close(s);
+	assert_string_equal(get(path_of(dir, "", "b")), "2-3");
+	assert_string_equal(get(path_of(dir, "", "c")), "4-5");
+	isolate();
+	assert_host_keeps("0-1,6-7");
+	return open_session();
+}
+
+/* The rebalance moves b to node 1's 6-7 (or c to node 0's 0-1): in the same call the host
+ * gets back the PUs the guest left and gives up those it took, and the state records it. */
+static void
+test_rebalance_isolates_again(void **unused)
+{
+	struct tmap_session *s = isolated_fragmented();
+	struct tmap_error err = {0};
+	struct tmap_plan *plan = NULL;
+
+	(void)unused;
+	if (tmap_session_apply_rebalance(s, NULL, 0, &plan, NULL, &err) < 0)
+		fail_msg("apply_rebalance: %s", err.message);
+	assert_true(tmap_plan_move_count(plan) > 0);
+	tmap_plan_free(plan);
+	tmap_session_close(s);
+	if (streq(get(path_of(dir, "", "b")), "6-7")) {
+		assert_string_equal(get(path_of(dir, "", "c")), "4-5");
+		assert_host_keeps("0-3");
+	} else {
+		assert_string_equal(get(path_of(dir, "", "b")), "2-3");
+		assert_string_equal(get(path_of(dir, "", "c")), "0-1");
+		assert_host_keeps("4-7");
+	}
+	/* What the state records is what is in force: releasing both puts every file back. */
+	s = open_session();
+	assert_int_equal(tmap_session_release(s, "b", &err), 0);
+	assert_int_equal(tmap_session_release(s, "c", &err), 0);
+	tmap_session_close(s);
+	assert_host_keeps("0-7");
+}
+
+/* A cgroup made under topomap-isolapply-b since the host was isolated, whose cpuset.cpus
+ * cannot be written: isolating again fails there, after the two cgroups of -a were
+ * narrowed. */
+static void
+unwritable_child(void)
+{
+	char real[4600];
+	const char *file = path_of(cg, "/topomap-isolapply-b/late", "cpuset.cpus");
+
+	assert_int_equal(mkdir(path_of(cg, "/topomap-isolapply-b/late", ""), 0755), 0);
+	snprintf(real, sizeof(real), "%s.real", file);
+	put(real, "0-7\n");
+	assert_int_equal(symlink(real, file), 0);
+}
+
+/* The failure restores the isolation files, then the moved guests, and the state byte for
+ * byte; the step an apply. */
+static void
+test_rebalance_failure_restores(void **unused)
+{
+	struct tmap_session *s = isolated_fragmented();
+	struct tmap_error err = {0};
+	char before[65536];
+
+	(void)unused;
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	unwritable_child();
+	assert_int_equal(tmap_session_apply_rebalance(s, NULL, 0, NULL, NULL, &err), -ELOOP);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
+	assert_non_null(strstr(err.message, "isolate: "));
+	tmap_session_close(s);
+	assert_string_equal(get(path_of(dir, "", "b")), "2-3");
+	assert_string_equal(get(path_of(dir, "", "c")), "4-5");
+	assert_host_keeps("0-1,6-7");
+	assert_string_equal(slurp(state_path), before);
+}
+
+/* apply --make-room: b moves to 6-7 so that big (one cell of 3) takes node 0; the failure in
+ * the isolation step, after big's apply, puts back the files, big's target and b's. */
+static void
+test_make_room_failure_restores(void **unused)
+{
+	struct tmap_session *s = isolated_fragmented();
+	struct tmap_target *t = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	char before[65536];
+	int r;
+
+	(void)unused;
+	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	unwritable_child();
+	put(path_of(dir, "", "big"), "untouched");
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, "file", path_of(dir, "", "big")), 0);
+	assert_int_equal(tmap_guest_new("big", 3, &g, NULL), 0);
+	assert_int_equal(tmap_guest_set_memory_mib(g, 512), 0);
+	assert_int_equal(tmap_guest_add_cell(g, "0-2", 512, NULL), 0);
+	r = tmap_session_apply_room(s, "mock", t, g, NULL, 0, NULL, NULL, &err);
+	if (r != -ELOOP)
+		fail_msg("apply_room: %d: %s", r, err.message);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
+	assert_non_null(strstr(err.message, "isolate: "));
+	tmap_guest_free(g);
+	tmap_target_free(t);
+	tmap_session_close(s);
+	assert_string_equal(get(path_of(dir, "", "big")), "untouched");
+	assert_string_equal(get(path_of(dir, "", "b")), "2-3");
+	assert_string_equal(get(path_of(dir, "", "c")), "4-5");
+	assert_host_keeps("0-1,6-7");
+	assert_string_equal(slurp(state_path), before);
+}
+
 int
 main(void)
 {
@@ -429,6 +562,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_release_gives_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_with_a_file_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_irqs_left_to_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rebalance_isolates_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rebalance_failure_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_make_room_failure_restores, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

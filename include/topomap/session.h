@@ -279,6 +279,12 @@ TMAP_EXPORT int tmap_session_resize(struct tmap_session *session, const char *na
  * cgroup v1 `cpuset.memory_migrate`), then the new guest through @p backend and @p target;
  * all are recorded as applied at the end. On any failure every moved guest is applied again
  * where it was and the state is put back as it was.
+ * While the state records an isolation, it is put back and made again (tmap_isolate() with the
+ * recorded options) for the guests where they now stand, as the new guest's last step, when
+ * one of the guests touched is dedicated: a moved guest gives back the PUs it left. A failure
+ * there puts the isolation's files back, then the guest, then the moved guests (TMAP_STEP_APPLY;
+ * TMAP_STEP_RESTORE when a file could not be put back). tmap_session_apply_resize() and
+ * tmap_session_apply_rebalance() (after the moves) do the same.
  * @param session a session opened with TMAP_SESSION_WRITE and a state.
  * @param backend the new guest's backend.
  * @param target the new guest's target.
