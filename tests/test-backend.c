@@ -500,6 +500,18 @@ verify_device_locality(void **state)
 		found |= streq(tmap_report_drift(rep, i),
 			       "cell 0 is no longer local to 0000:86:00.0 (node 1): its vcpus run on 0-1 (node 0)");
 	assert_true(found);
+	rep = tmap_report_free(rep);
+
+	/* The vcpus where planned, the memory moved to node 0. */
+	snprintf(text, sizeof(text), "%s\nvcpu 0 %s\nvcpu 1 %s\nmems 0", tmap_plan_cpuset(p, 0),
+		 tmap_plan_vcpu_cpuset(p, 0, 0), tmap_plan_vcpu_cpuset(p, 0, 1));
+	write_text(f->file, text);
+	assert_int_equal(tmap_verify(f->m, f->target, p, 0, 0, &rep, NULL), 1);
+	found = false;
+	for (size_t i = 0; i < tmap_report_drift_count(rep); i++)
+		found |= streq(tmap_report_drift(rep, i),
+			       "cell 0 is no longer local to 0000:86:00.0 (node 1): its memory is on node 0");
+	assert_true(found);
 	tmap_report_free(rep);
 	tmap_plan_free(p);
 	tmap_guests_free(g);
