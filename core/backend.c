@@ -570,10 +570,57 @@ compare_tasks(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struc
 	return 0;
 }
 
+/* A cell the plan put local to its device and no longer there (issue 16): the PUs its vcpus are
+ * read back on, from the sets or the tasks, whichever the backend observes. */
+static int
+compare_devices(const struct tmap_plan *plan, const struct plan_guest *pg,
+		const struct tmap_observed *o, struct tmap_report *rep)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t mems = hwloc_bitmap_alloc();
+	bool have_mems = false;
+
+	if (!mems)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->nsets; i++) {
+		if (o->sets[i].kind != TMAP_OBSERVED_MEMS)
+			continue;
+		hwloc_bitmap_or(mems, mems, o->sets[i].set);
+		have_mems = true;
+	}
+	for (size_t i = 0; !have_mems && i < o->ntasks; i++)
+		if (o->tasks[i].role == TMAP_TASK_VCPU && o->tasks[i].mems)
+			hwloc_bitmap_or(mems, mems, o->tasks[i].mems);
+	for (unsigned i = 0; i < pg->ndevices; i++) {
+		unsigned cell = pg->devices[i].cell;
+		hwloc_const_bitmap_t vcpus = cell < pg->ncells ? pg->cells[cell].vcpus : NULL;
+		_cleanup_bitmap_ hwloc_bitmap_t pus = hwloc_bitmap_alloc();
+		char *line = NULL;
+		int r;
+
+		if (!pus)
+			return -ENOMEM;
+		for (size_t k = 0; vcpus && k < o->nsets; k++)
+			if (o->sets[k].kind == TMAP_OBSERVED_VCPU &&
+			    hwloc_bitmap_isset(vcpus, o->sets[k].index))
+				hwloc_bitmap_or(pus, pus, o->sets[k].set);
+		for (size_t k = 0; vcpus && k < o->ntasks; k++)
+			if (o->tasks[k].role == TMAP_TASK_VCPU &&
+			    hwloc_bitmap_isset(vcpus, o->tasks[k].index))
+				hwloc_bitmap_or(pus, pus, o->tasks[k].cpus);
+		r = plan_device_drift(plan, pg, i, pus, mems, &line);
+		if (r == 0 && line)
+			r = lines_add(&rep->drift, line);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Every difference becomes one drift line. Sets read from the kernel must equal the plan; a
  * task may be narrower than its set (its own affinity) but never outside it. */
 static int
-compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_report *rep)
+compare(const struct tmap_plan *plan, const struct plan_guest *pg, const struct tmap_observed *o,
+	struct tmap_report *rep)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_dup(pg->emulator);
 	int r;
@@ -595,6 +642,8 @@ compare(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_
 	r = compare_sets(pg, all, o, rep);
 	if (r == 0)
 		r = compare_tasks(pg, all, o, rep);
+	if (r == 0)
+		r = compare_devices(plan, pg, o, rep);
 	return r;
 }
 
@@ -710,7 +759,7 @@ backend_apply_then(const struct tmap_backend_module *m, const struct tmap_target
 	if (r < 0)
 		goto done;
 	step = "compare";
-	r = compare(&plan->guests[guest], obs, report);
+	r = compare(plan, &plan->guests[guest], obs, report);
 	if (r < 0) {
 		tmap_error_set(err, r, "cannot compare what is in force with the plan");
 	} else if (report->drift.n) {
@@ -801,7 +850,7 @@ tmap_verify(const struct tmap_backend_module *m, const struct tmap_target *targe
 		report->failed = TMAP_STEP_READ_BACK;
 		goto out;
 	}
-	r = compare(&plan->guests[guest], obs, report);
+	r = compare(plan, &plan->guests[guest], obs, report);
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot compare what is in force with the plan");
 	r = report->drift.n ? 1 : 0;

@@ -374,6 +374,11 @@ struct plan_guest {
 void plan_devices_clear(struct plan_guest *pg);
 int plan_devices_copy(struct plan_guest *dst, const struct plan_guest *src);
 struct json_object *plan_devices_json(const struct plan_guest *pg);
+/* Device i of pg, which the plan has local to its cell, against what is in force: pus, the PUs
+ * the cell's vcpus run on, and mems, the guest's memory nodes (NULL when not observed).
+ * *ret: the drift line when the cell is no longer local to it, else NULL. */
+int plan_device_drift(const struct tmap_plan *p, const struct plan_guest *pg, unsigned i,
+		      hwloc_const_bitmap_t pus, hwloc_const_bitmap_t mems, char **ret);
 int plan_devices_from_json(const struct tmap_topology *t, struct json_object *arr,
 			   const char *path, const char *at, struct plan_guest *pg,
 			   struct tmap_error *err);
@@ -411,6 +416,13 @@ struct tmap_plan {
 	unsigned nnodes;
 	unsigned *node_os;
 	unsigned *distances;
+	/* The host's nodes with PUs, so verify can tell which node a PU read back is on and
+	 * whether a device's cell is still local to it: OS index, package logical index (-1
+	 * when none) and usable PUs of each. */
+	unsigned nhost_nodes;
+	unsigned *host_node_os;
+	int *host_node_package;
+	hwloc_bitmap_t *host_node_pus;
 };
 
 /* Take the host's source, memory_assumed and distances into a new plan. */

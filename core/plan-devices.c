@@ -71,6 +71,98 @@ plan_devices_json(const struct plan_guest *pg)
 	return arr;
 }
 
+/* The host nodes (OS indexes) a cell may be on to be local to a device on node index dn, as
+ * policy asks: the device's node, or every node of its package for 'socket'. */
+static hwloc_bitmap_t
+local_nodes(const struct tmap_plan *p, unsigned dn, enum dev_policy policy)
+{
+	hwloc_bitmap_t nodes = hwloc_bitmap_alloc();
+	int pkg = p->host_node_package[dn];
+
+	if (!nodes)
+		return NULL;
+	hwloc_bitmap_set(nodes, p->host_node_os[dn]);
+	for (unsigned n = 0; policy == DEV_SOCKET && pkg >= 0 && n < p->nhost_nodes; n++)
+		if (p->host_node_package[n] == pkg)
+			hwloc_bitmap_set(nodes, p->host_node_os[n]);
+	return nodes;
+}
+
+/* "node 0", "nodes 0-1": the host nodes of set, a set of nodes (is_pus false) or of PUs. */
+static char *
+nodes_text(const struct tmap_plan *p, hwloc_const_bitmap_t set, bool is_pus)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t nodes = hwloc_bitmap_alloc();
+	_cleanup_free_ char *list = NULL;
+	char *text = NULL;
+
+	if (!nodes)
+		return NULL;
+	if (is_pus) {
+		for (unsigned n = 0; n < p->nhost_nodes; n++)
+			if (hwloc_bitmap_intersects(set, p->host_node_pus[n]))
+				hwloc_bitmap_set(nodes, p->host_node_os[n]);
+	} else {
+		hwloc_bitmap_copy(nodes, set);
+	}
+	list = bitmap_list(nodes);
+	if (!list || asprintf(&text, "%s %s", hwloc_bitmap_weight(nodes) == 1 ? "node" : "nodes",
+			      hwloc_bitmap_iszero(nodes) ? "none" : list) < 0)
+		return NULL;
+	return text;
+}
+
+int
+plan_device_drift(const struct tmap_plan *p, const struct plan_guest *pg, unsigned i,
+		  hwloc_const_bitmap_t pus, hwloc_const_bitmap_t mems, char **ret)
+{
+	const struct plan_device *d = &pg->devices[i];
+	_cleanup_bitmap_ hwloc_bitmap_t nodes = NULL, local = NULL;
+	_cleanup_free_ char *have = NULL, *on = NULL;
+	char where[64];
+	int dn = -1, r;
+
+	*ret = NULL;
+	/* Only a cell the plan put local to its device can drift off it. */
+	for (unsigned n = 0; d->local && d->node >= 0 && n < p->nhost_nodes; n++)
+		if (p->host_node_os[n] == (unsigned)d->node)
+			dn = (int)n;
+	if (dn < 0)
+		return 0;
+	nodes = local_nodes(p, (unsigned)dn, d->policy);
+	local = hwloc_bitmap_alloc();
+	if (!nodes || !local)
+		return -ENOMEM;
+	for (unsigned n = 0; n < p->nhost_nodes; n++)
+		if (hwloc_bitmap_isset(nodes, p->host_node_os[n]))
+			hwloc_bitmap_or(local, local, p->host_node_pus[n]);
+	if (d->policy == DEV_SOCKET)
+		snprintf(where, sizeof(where), "the package of node %d", d->node);
+	else
+		snprintf(where, sizeof(where), "node %d", d->node);
+	if (pus && !hwloc_bitmap_iszero(pus) && !hwloc_bitmap_isincluded(pus, local)) {
+		have = bitmap_list(pus);
+		on = nodes_text(p, pus, true);
+		if (!have || !on)
+			return -ENOMEM;
+		r = asprintf(ret, "cell %u is no longer local to %s (%s): its vcpus run on %s (%s)",
+			     d->cell, d->pci, where, have, on);
+	} else if (mems && !hwloc_bitmap_iszero(mems) && !hwloc_bitmap_intersects(mems, nodes)) {
+		on = nodes_text(p, mems, false);
+		if (!on)
+			return -ENOMEM;
+		r = asprintf(ret, "cell %u is no longer local to %s (%s): its memory is on %s",
+			     d->cell, d->pci, where, on);
+	} else {
+		return 0;
+	}
+	if (r < 0) {
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 #define BAD(fmt, ...)                                                                           \
 	tmap_error_set(err, -EBADMSG, "state file '%s': %s.devices[%u]: " fmt, path, at, i,     \
 		       __VA_ARGS__)

@@ -252,6 +252,11 @@ tmap_plan_free(struct tmap_plan *p)
 	free(p->state_path);
 	free(p->node_os);
 	free(p->distances);
+	for (unsigned i = 0; p->host_node_pus && i < p->nhost_nodes; i++)
+		hwloc_bitmap_free(p->host_node_pus[i]);
+	free(p->host_node_pus);
+	free(p->host_node_os);
+	free(p->host_node_package);
 	free(p);
 	return NULL;
 }
@@ -264,6 +269,20 @@ plan_set_host(struct tmap_plan *p, const struct tmap_topology *t)
 	p->memory_assumed = t->memory_assumed;
 	if (!(p->host = strdup(t->source)))
 		return -ENOMEM;
+	if (n) {
+		p->host_node_os = calloc(n, sizeof(*p->host_node_os));
+		p->host_node_package = calloc(n, sizeof(*p->host_node_package));
+		p->host_node_pus = calloc(n, sizeof(*p->host_node_pus));
+		if (!p->host_node_os || !p->host_node_package || !p->host_node_pus)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++, p->nhost_nodes++) {
+		p->host_node_os[i] = t->nodes[i].os_index;
+		p->host_node_package[i] = t->nodes[i].package;
+		p->host_node_pus[i] = hwloc_bitmap_dup(t->nodes[i].cpuset);
+		if (!p->host_node_pus[i])
+			return -ENOMEM;
+	}
 	if (!t->distances || n == 0)
 		return 0;
 	p->node_os = calloc(n, sizeof(*p->node_os));

@@ -469,6 +469,55 @@ apply_then_verify(void **state)
 	tmap_report_free(rep);
 }
 
+/* Issue 16: a cell anchored to a device (eth3, node 1 of dev-2s-sriov: PUs 8-15) whose vcpus
+ * are moved to node 0 behind our back is no longer local to it; verify says so. */
+static void
+verify_device_locality(void **state)
+{
+	struct fixture *f = *state;
+	struct tmap_topology *t = test_topology(test_data("dev-2s-sriov.xml"));
+	struct tmap_guests *g =
+		test_guests("{\"name\":\"vm\",\"vcpus\":2,\"devices\":[{\"net\":\"eth3\"}]}");
+	struct tmap_plan *p = test_solve(t, g, NULL);
+	struct tmap_report *rep = NULL;
+	char text[256];
+	bool found = false;
+
+	assert_int_equal(tmap_apply(f->m, f->target, p, 0, 0, NULL, NULL), 0);
+	/* What is in force as planned, vcpus included: no drift, no such line. */
+	snprintf(text, sizeof(text), "%s\nvcpu 0 %s\nvcpu 1 %s", tmap_plan_cpuset(p, 0),
+		 tmap_plan_vcpu_cpuset(p, 0, 0), tmap_plan_vcpu_cpuset(p, 0, 1));
+	write_text(f->file, text);
+	assert_int_equal(tmap_verify(f->m, f->target, p, 0, 0, &rep, NULL), 0);
+	assert_int_equal(tmap_report_drift_count(rep), 0);
+	rep = tmap_report_free(rep);
+
+	/* The vcpus moved to node 0: the ordinary drift lines, and the device's. */
+	snprintf(text, sizeof(text), "%s\nvcpu 0 0\nvcpu 1 1", tmap_plan_cpuset(p, 0));
+	write_text(f->file, text);
+	assert_int_equal(tmap_verify(f->m, f->target, p, 0, 0, &rep, NULL), 1);
+	for (size_t i = 0; i < tmap_report_drift_count(rep); i++)
+		found |= streq(tmap_report_drift(rep, i),
+			       "cell 0 is no longer local to 0000:86:00.0 (node 1): its vcpus run on 0-1 (node 0)");
+	assert_true(found);
+	rep = tmap_report_free(rep);
+
+	/* The vcpus where planned, the memory moved to node 0. */
+	snprintf(text, sizeof(text), "%s\nvcpu 0 %s\nvcpu 1 %s\nmems 0", tmap_plan_cpuset(p, 0),
+		 tmap_plan_vcpu_cpuset(p, 0, 0), tmap_plan_vcpu_cpuset(p, 0, 1));
+	write_text(f->file, text);
+	assert_int_equal(tmap_verify(f->m, f->target, p, 0, 0, &rep, NULL), 1);
+	found = false;
+	for (size_t i = 0; i < tmap_report_drift_count(rep); i++)
+		found |= streq(tmap_report_drift(rep, i),
+			       "cell 0 is no longer local to 0000:86:00.0 (node 1): its memory is on node 0");
+	assert_true(found);
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	tmap_guests_free(g);
+	tmap_topology_free(t);
+}
+
 static void
 dry_run_writes_nothing(void **state)
 {
@@ -663,6 +712,7 @@ main(void)
 		cmocka_unit_test(foreach_lists_good_and_refused),
 		cmocka_unit_test(real_backends_are_themselves),
 		cmocka_unit_test_setup_teardown(apply_then_verify, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(verify_device_locality, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(dry_run_writes_nothing, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(failure_restores_the_capture, fixture_setup,
 						fixture_teardown),

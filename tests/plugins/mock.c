@@ -140,6 +140,23 @@ mock_read_back(void *state, const struct tmap_plan *plan, size_t guest, struct t
 		return -EIO;
 	if (m->drift)
 		snprintf(now, sizeof(now), "%s", "63");
+	/* Lines after the first, "vcpu N LIST" and "mems LIST", are vcpus' PUs and the memory
+	 * nodes a test put there by hand. */
+	for (char *line = strchr(now, '\n'); line; line = strchr(line + 1, '\n')) {
+		unsigned vcpu;
+		char list[64], where[32];
+		int r = 0;
+
+		*line = '\0';
+		if (sscanf(line + 1, "vcpu %u %63s", &vcpu, list) == 2) {
+			snprintf(where, sizeof(where), "mock vcpu %u", vcpu);
+			r = tmap_observed_set(obs, TMAP_OBSERVED_VCPU, vcpu, list, where);
+		} else if (sscanf(line + 1, "mems %63s", list) == 1) {
+			r = tmap_observed_set(obs, TMAP_OBSERVED_MEMS, 0, list, "mock mems");
+		}
+		if (r < 0)
+			return r;
+	}
 	return tmap_observed_set(obs, TMAP_OBSERVED_CPUS, 0, now, "mock file");
 }
 
