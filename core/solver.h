@@ -144,6 +144,8 @@ int snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap);
 int snapshot_save(const struct solver *s, struct snapshot *snap);
 void snapshot_restore(struct solver *s, struct snapshot *snap);
 void snapshot_clear(struct snapshot *snap);
+struct snapshot *snapshot_new(const struct tmap_topology *t);
+void snapshot_free(struct snapshot *snap);
 int solver_mark(const struct solver *s, struct solver_mark *m);
 /* Put the host back as it was at the mark, and free the mark. */
 void solver_mark_restore(struct solver *s, struct solver_mark *m);
