@@ -3,8 +3,8 @@
  * The allocation state's two files (not installed): state.c owns the file (lock, read,
  * check, write, the records); state-guest.c reads and writes one guest of it.
  */
-#ifndef TOPOMAP_STATE_H
-#define TOPOMAP_STATE_H
+#ifndef TOPOMAP_CORE_STATE_H
+#define TOPOMAP_CORE_STATE_H
 
 #include "internal.h"
 #include "topomap/backend.h"

@@ -1,7 +1,9 @@
 /* The public headers compile alone as strict C99 (built with -std=c99 -pedantic-errors). */
+#include <topomap/partition.h> /* first: each header stands alone */
 #include <topomap/backend.h>
 #include <topomap/plugin.h>
 #include <topomap/session.h>
+#include <topomap/state.h>
 #include <topomap/topomap.h>
 
 int

@@ -1,7 +1,9 @@
 // The public headers compile as C++ and link from it (extern "C").
+#include <topomap/partition.h> /* first: each header stands alone */
 #include <topomap/backend.h>
 #include <topomap/plugin.h>
 #include <topomap/session.h>
+#include <topomap/state.h>
 #include <topomap/topomap.h>
 
 int
