@@ -509,6 +509,21 @@ host_topology(const struct tmap_host *h)
 	return h->s.t;
 }
 
+const struct solver *
+host_solver_view(const struct tmap_host *h)
+{
+	return &h->s;
+}
+
+const uint64_t *
+host_guest_memory(const struct tmap_host *h, size_t i, int *ret_page)
+{
+	if (i >= h->nguests)
+		return NULL;
+	*ret_page = h->guests[i].page;
+	return h->guests[i].mem;
+}
+
 char *
 host_pool_list(const struct tmap_host *h)
 {
@@ -827,178 +842,3 @@ tmap_solve(const struct tmap_topology *t, const struct tmap_guests *guests,
 	tmap_host_free(h);
 	return r;
 }
-
-/* ------------------------------------------------------------------------------------- */
-/* What the host holds, for `topomap state` */
-
-struct node_usage {
-	hwloc_bitmap_t free, dedicated, pool, reserved;
-};
-
-static int
-node_usage(const struct tmap_host *h, unsigned n, struct node_usage *u)
-{
-	const struct topo_node *node = &h->s.t->nodes[n];
-
-	u->free = hwloc_bitmap_dup(node->cpuset);
-	u->dedicated = hwloc_bitmap_dup(node->cpuset);
-	u->pool = hwloc_bitmap_dup(node->cpuset);
-	u->reserved = hwloc_bitmap_dup(node->cpuset);
-	if (!u->free || !u->dedicated || !u->pool || !u->reserved)
-		return -ENOMEM;
-	/* Without a given pool, a node's shared guests float over its free PUs. */
-	if (h->s.fixed_pool)
-		hwloc_bitmap_and(u->pool, u->pool, h->s.pool);
-	else if (h->s.shared_vcpus[n] && hwloc_bitmap_and(u->pool, u->pool, h->s.usable) == 0)
-		hwloc_bitmap_andnot(u->pool, u->pool, h->s.taken);
-	else
-		hwloc_bitmap_zero(u->pool);
-	hwloc_bitmap_and(u->dedicated, u->dedicated, h->s.taken);
-	hwloc_bitmap_andnot(u->dedicated, u->dedicated, h->s.pool);
-	hwloc_bitmap_and(u->free, u->free, h->s.usable);
-	hwloc_bitmap_andnot(u->free, u->free, h->s.taken);
-	hwloc_bitmap_andnot(u->reserved, u->reserved, h->s.usable);
-	hwloc_bitmap_andnot(u->reserved, u->reserved, h->s.pool);
-	return 0;
-}
-
-static void
-node_usage_clear(struct node_usage *u)
-{
-	hwloc_bitmap_t *all[] = {&u->free, &u->dedicated, &u->pool, &u->reserved};
-
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-		if (*all[i])
-			hwloc_bitmap_free(*all[i]);
-}
-
-static int
-host_format(const struct tmap_host *h, enum tmap_format format, unsigned flags, FILE *out)
-{
-	const struct tmap_topology *t = h->s.t;
-	struct table_style st = table_style(flags);
-
-	if (format == TMAP_FORMAT_JSON)
-		fprintf(out, "{\"host\":\"%s\",\"cpu_overcommit\":%g,\"nodes\":[", t->source,
-			h->s.cpu_ratio);
-	else
-		fprintf(out, "%shost:%s %s\n%s%-5s %-14s %-14s %-14s %-20s %s%s\n", st.head, st.end,
-			t->source, st.head, "node", "free PUs", "dedicated", "reserved",
-			"shared pool (vcpus)", "memory free/total MiB", st.end);
-	for (unsigned n = 0; n < t->nnodes; n++) {
-		struct node_usage u = {0};
-		_cleanup_free_ char *fr = NULL, *de = NULL, *po = NULL, *re = NULL;
-		int64_t mem_free = h->s.mem_free[n];
-
-		if (node_usage(h, n, &u) < 0 || !(fr = bitmap_list(u.free)) ||
-		    !(de = bitmap_list(u.dedicated)) || !(po = bitmap_list(u.pool)) ||
-		    !(re = bitmap_list(u.reserved))) {
-			node_usage_clear(&u);
-			return -ENOMEM;
-		}
-		if (format == TMAP_FORMAT_JSON) {
-			fprintf(out, "%s{\"id\":%u,\"cpus\":\"%s\",\"free\":\"%s\",\"dedicated\":\"%s\","
-				"\"reserved\":\"%s\",\"shared_pool\":\"%s\",\"shared_vcpus\":%u,"
-				"\"memory_mib\":%" PRIu64 ",\"memory_free_mib\":%" PRId64,
-				n ? "," : "", t->nodes[n].os_index, t->nodes[n].cpus_list, fr, de, re,
-				po, h->s.shared_vcpus[n], t->nodes[n].memory_mib, mem_free);
-			if (t->npage_sizes)
-				fputs(",\"hugepages\":[", out);
-			for (unsigned k = 0; k < t->npage_sizes; k++)
-				fprintf(out, "%s{\"size_kib\":%" PRIu64 ",\"total\":%" PRIu64 ",\"free\":%" PRId64 "}",
-					k ? "," : "", t->page_kib[k], t->nodes[n].huge_pages[k],
-					node_free_pages(&h->s, n, k));
-			fputs(t->npage_sizes ? "]}" : "}", out);
-		} else {
-			char pool[64];
-
-			snprintf(pool, sizeof(pool), "%s (%u)", *po ? po : "-", h->s.shared_vcpus[n]);
-			fprintf(out, "%-5u %-14s %-14s %-14s %-20s %" PRId64 "/%" PRIu64 "\n",
-				t->nodes[n].os_index, *fr ? fr : "-", *de ? de : "-", *re ? re : "-",
-				pool, mem_free, t->nodes[n].memory_mib);
-			if (t->npage_sizes)
-				fputs("      hugepages free/total:", out);
-			for (unsigned k = 0; k < t->npage_sizes; k++) {
-				char size[32];
-
-				fprintf(out, "%s %s %" PRId64 "/%" PRIu64, k ? "," : "",
-					page_size_text(t->page_kib[k], size, sizeof(size)),
-					node_free_pages(&h->s, n, k), t->nodes[n].huge_pages[k]);
-			}
-			if (t->npage_sizes)
-				fputc('\n', out);
-		}
-		node_usage_clear(&u);
-	}
-	if (format == TMAP_FORMAT_JSON)
-		fputs("],\"guests\":[", out);
-	else
-		fprintf(out, "%sguests:%s %zu\n", st.head, st.end, h->nguests);
-	for (size_t i = 0; i < h->nguests; i++) {
-		const struct host_guest *a = &h->guests[i];
-		_cleanup_free_ char *held = bitmap_list(a->plan.held);
-		char size[32] = "";
-
-		if (!held)
-			return -ENOMEM;
-		if (a->page >= 0)
-			page_size_text(t->page_kib[a->page], size, sizeof(size));
-		if (format == TMAP_FORMAT_JSON && a->page >= 0)
-			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"hugepage_kib\":%" PRIu64 ",\"memory_mib\":{",
-				i ? "," : "", a->plan.name, held, t->page_kib[a->page]);
-		else if (format == TMAP_FORMAT_JSON)
-			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"memory_mib\":{", i ? "," : "",
-				a->plan.name, held);
-		else
-			fprintf(out, "  %-20s PUs %s, memory%s%s%s", a->plan.name,
-				*held ? held : "(shared pool)", *size ? " in " : "", size,
-				*size ? " pages," : "");
-		for (unsigned n = 0, k = 0; n < t->nnodes; n++) {
-			if (!a->mem[n])
-				continue;
-			if (format == TMAP_FORMAT_JSON)
-				fprintf(out, "%s\"%u\":%" PRIu64, k++ ? "," : "", t->nodes[n].os_index,
-					a->mem[n]);
-			else
-				fprintf(out, " %" PRIu64 " MiB on node %u", a->mem[n],
-					t->nodes[n].os_index);
-		}
-		/* The devices it holds (issue 16), in the table only: the JSON keeps its keys. */
-		for (unsigned d = 0; format != TMAP_FORMAT_JSON && d < a->plan.ndevices; d++)
-			fprintf(out, "%s%s%s%s", d ? ", " : ", devices ", a->plan.devices[d].names,
-				*a->plan.devices[d].names ? " " : "", a->plan.devices[d].pci);
-		fputs(format == TMAP_FORMAT_JSON ? "}}" : "\n", out);
-	}
-	if (format == TMAP_FORMAT_JSON)
-		fputs("]}\n", out);
-	return 0;
-}
-
-int
-tmap_host_format(const struct tmap_host *h, enum tmap_format format, unsigned flags, char **ret,
-		 struct tmap_error *err)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out;
-	int r;
-
-	if (!h || !ret)
-		return tmap_error_set(err, -EINVAL, "tmap_host_format: missing argument");
-	if ((flags & ~TMAP_FORMAT_COLOUR) ||
-	    (format != TMAP_FORMAT_TABLE && format != TMAP_FORMAT_JSON))
-		return tmap_error_set(err, -EINVAL, "a host is printed as table or json");
-	out = open_memstream(&buf, &len);
-	if (!out)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	r = host_format(h, format, flags, out);
-	if (fclose(out) != 0 && r == 0)
-		r = -ENOMEM;
-	if (r < 0) {
-		free(buf);
-		return tmap_error_set(err, r, "out of memory");
-	}
-	*ret = buf;
-	return 0;
-}
-

@@ -485,6 +485,12 @@ int host_reserve_check(const struct tmap_host *h, const char *list, char *holder
  * when never called). */
 int host_set_housekeeping(struct tmap_host *h, const char *list, struct tmap_error *err);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
+/* For host-format.c: the solver's view of the host (free PUs, pools, memory), and the i-th
+ * guest's memory per node index (MiB, borrowed; NULL past the end) with its pool in
+ * *ret_page (an index into the topology's page sizes, or -1 for normal memory). */
+struct solver;
+const struct solver *host_solver_view(const struct tmap_host *h);
+const uint64_t *host_guest_memory(const struct tmap_host *h, size_t i, int *ret_page);
 
 /* isolate.c: the options an isolation was made with (narrow, flags, roots; no guest
  * cgroups), borrowed from it, for the state to record. */
