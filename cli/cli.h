@@ -238,6 +238,19 @@ struct room_args {
 };
 int room_args_parse(const char *cmd, const char *help, const struct option *options, int argc,
 		    char *argv[], struct plan_request *req, struct room_args *a);
+/* room.c: one of resize and rebalance, from its options to its plan printed. */
+struct room_command {
+	const char *name;
+	/* EXIT_OK, -1 after --help, or the exit code of a message printed */
+	int (*options)(int argc, char *argv[], struct plan_request *req, struct room_args *a);
+	/* the library's call, the plan or with a->apply the plan in force: 0 or -errno;
+	 * guest: the argument after the options, or NULL */
+	int (*run)(struct plan_request *req, const struct room_args *a, const char *guest,
+		   const struct tmap_room_options *o, struct tmap_plan **ret,
+		   struct tmap_error *err);
+	bool changes_in_place;	/* applied, it changes its guest even without a move */
+};
+int room_command(const struct room_command *cmd, int argc, char *argv[]);
 /* rebalance.c (issue 18) */
 int cmd_rebalance(int argc, char *argv[]);
 /* guests.c: a session call's failure, its exit code from the step it failed at */

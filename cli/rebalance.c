@@ -5,9 +5,6 @@
  * The search is the library's (tmap_session_rebalance()); --apply puts the moves in force as
  * apply --make-room does, without a new guest (tmap_session_apply_rebalance()).
  */
-#include <errno.h>
-#include <stdlib.h>
-
 #include <topomap/session.h>
 
 #include "cli.h"
@@ -34,49 +31,25 @@ rebalance_options(int argc, char *argv[], struct plan_request *req, struct room_
 	return r;
 }
 
+static int
+rebalance_run(struct plan_request *req, const struct room_args *a, const char *none,
+	      const struct tmap_room_options *o, struct tmap_plan **ret, struct tmap_error *err)
+{
+	if (a->apply)
+		return tmap_session_apply_rebalance(req->session, o,
+						    req->no_memory ? TMAP_ROOM_NO_MEMORY : 0, ret,
+						    NULL, err);
+	return tmap_session_rebalance(req->session, o, ret, err);
+}
+
 int
 cmd_rebalance(int argc, char *argv[])
 {
-	struct plan_request req = {
-		.cmd = CMD_PLAN,
-		.source = "live",
-		.format = TMAP_FORMAT_TABLE,
-		.solve = TMAP_SOLVE_OPTIONS_INIT,
+	static const struct room_command rebalance = {
+		.name = "rebalance",
+		.options = rebalance_options,
+		.run = rebalance_run,
 	};
-	struct tmap_room_options o = TMAP_ROOM_OPTIONS_INIT;
-	struct tmap_plan *plan = NULL;
-	struct tmap_error err = {0};
-	struct room_args a = {0};
-	char *text = NULL;
-	int r;
 
-	r = rebalance_options(argc, argv, &req, &a);
-	if (r != EXIT_OK)
-		return r == -1 ? EXIT_OK : r;
-	r = open_session(&req, a.apply);
-	if (r != EXIT_OK)
-		goto out;
-	o.max_moves = req.max_moves;
-	if (a.apply)
-		r = tmap_session_apply_rebalance(req.session, &o,
-						 req.no_memory ? TMAP_ROOM_NO_MEMORY : 0, &plan,
-						 NULL, &err);
-	else
-		r = tmap_session_rebalance(req.session, &o, &plan, &err);
-	if (r < 0) {
-		r = a.apply ? fail_step(&req, r, &err) :
-			    fail(err.code == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE, "%s", err.message);
-		goto out;
-	}
-	if (tmap_plan_format(plan, req.format, table_flags(), &text, &err) < 0)
-		r = fail_lib(err.code, true, &err, "rebalance");
-	else if (a.apply && tmap_plan_move_count(plan))
-		r = emit_done(text, "applied and recorded");
-	else
-		r = emit(text);
-out:
-	free(text);
-	tmap_plan_free(plan);
-	tmap_session_close(req.session);
-	return r;
+	return room_command(&rebalance, argc, argv);
 }

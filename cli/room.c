@@ -129,11 +129,10 @@ resize_options(int argc, char *argv[], struct plan_request *req, struct room_arg
 	return EXIT_OK;
 }
 
-/* topomap resize NAME --vcpus N [--memory SIZE] [--apply]: the plan of a recorded guest
- * resized, keeping what it holds when it can; nothing is changed without --apply. With it,
- * the library puts the plan in force through the guest's recorded target (one transaction). */
+/* What resize and rebalance share: options, a session, the library's call, the plan printed
+ * (or its failure's exit code). */
 int
-cmd_resize(int argc, char *argv[])
+room_command(const struct room_command *cmd, int argc, char *argv[])
 {
 	struct plan_request req = {
 		.cmd = CMD_PLAN,
@@ -148,34 +147,56 @@ cmd_resize(int argc, char *argv[])
 	char *text = NULL;
 	int r;
 
-	r = resize_options(argc, argv, &req, &a);
+	r = cmd->options(argc, argv, &req, &a);
 	if (r != EXIT_OK)
 		return r == -1 ? EXIT_OK : r;
 	r = open_session(&req, a.apply);
 	if (r != EXIT_OK)
 		goto out;
 	o.max_moves = req.max_moves;
-	if (a.apply) {
-		r = tmap_session_apply_resize(req.session, argv[optind], a.vcpus, a.memory_mib, &o,
-					      req.no_memory ? TMAP_ROOM_NO_MEMORY : 0, &plan, NULL,
-					      &err);
-		if (r < 0) {
-			r = fail_step(&req, r, &err);
-			goto out;
-		}
-	} else if (tmap_session_resize(req.session, argv[optind], a.vcpus, a.memory_mib, &o, &plan,
-				       &err) < 0) {
+	r = cmd->run(&req, &a, optind < argc ? argv[optind] : NULL, &o, &plan, &err);
+	if (r < 0 && a.apply)
+		r = fail_step(&req, r, &err);
+	else if (r < 0)
 		r = fail(err.code == -ENOSPC ? EXIT_NOFIT :
 			 err.code == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE, "%s", err.message);
-		goto out;
-	}
-	if (tmap_plan_format(plan, req.format, table_flags(), &text, &err) < 0)
-		r = fail_lib(err.code, true, &err, "resize");
+	else if (tmap_plan_format(plan, req.format, table_flags(), &text, &err) < 0)
+		r = fail_lib(err.code, true, &err, cmd->name);
+	else if (a.apply && (cmd->changes_in_place || tmap_plan_move_count(plan)))
+		r = emit_done(text, "applied and recorded");
 	else
-		r = a.apply ? emit_done(text, "applied and recorded") : emit(text);
+		r = emit(text);
 out:
 	free(text);
 	tmap_plan_free(plan);
 	tmap_session_close(req.session);
 	return r;
+}
+
+static int
+resize_run(struct plan_request *req, const struct room_args *a, const char *guest,
+	   const struct tmap_room_options *o, struct tmap_plan **ret, struct tmap_error *err)
+{
+	if (a->apply)
+		return tmap_session_apply_resize(req->session, guest, a->vcpus, a->memory_mib, o,
+						 req->no_memory ? TMAP_ROOM_NO_MEMORY : 0, ret,
+						 NULL, err);
+	return tmap_session_resize(req->session, guest, a->vcpus, a->memory_mib, o, ret, err);
+}
+
+/* topomap resize NAME --vcpus N [--memory SIZE] [--apply]: the plan of a recorded guest
+ * resized, keeping what it holds when it can; nothing is changed without --apply. With it,
+ * the library puts the plan in force through the guest's recorded target (one transaction),
+ * in place or with moves. */
+int
+cmd_resize(int argc, char *argv[])
+{
+	static const struct room_command resize = {
+		.name = "resize",
+		.options = resize_options,
+		.run = resize_run,
+		.changes_in_place = true,
+	};
+
+	return room_command(&resize, argc, argv);
 }
