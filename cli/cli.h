@@ -161,6 +161,7 @@ struct plan_request {
 	struct tmap_target *target;
 	struct tmap_guests *guests;	/* the guests asked for */
 	struct tmap_session *session;
+	struct tmap_topology *topology;	/* the session's host (open_session()) */
 	bool described;			/* the guest was read from the target as it is */
 	bool make_room;			/* plan --make-room: move placed guests to fit it */
 	unsigned max_moves;
@@ -177,6 +178,7 @@ int parse_request(int argc, char *argv[], struct plan_request *req);
 
 /* guests.c: the commands over the library's session */
 int open_session(struct plan_request *req, bool write);
+void close_session(struct plan_request *req);
 int cmd_guests(enum command cmd, int argc, char *argv[]);
 int cmd_ledger(const char *cmd, int argc, char *argv[]);
 
@@ -210,8 +212,22 @@ int add_stdin_guests(struct tmap_guests *guests);
 int read_stdin(const char *what, char **ret, size_t *ret_len);
 int unknown_option(const char *cmd, const struct option *options, int optopt_,
 		   char *const argv[], int optind_);
-int check_source(const char *source);
 int missing_value(const char *cmd, char *const argv[], int optind_);
+
+/* source.c: --topology SRC, the one reader of a host's source string (issue 19) */
+enum source_kind { SOURCE_LIVE, SOURCE_SYNTHETIC, SOURCE_BACKEND, SOURCE_JSON, SOURCE_XML };
+struct source {
+	enum source_kind kind;
+	const char *text;	/* the whole string */
+	const char *value;	/* the description, the backend's argument or the file */
+	size_t name_len;	/* SOURCE_BACKEND: the name is text's first name_len bytes */
+};
+/* Which constructor text means: EXIT_OK, or EXIT_USAGE after one line naming text. */
+int source_parse(const char *text, struct source *ret);
+/* The host text names: EXIT_OK, or the exit code after one line naming text. */
+int source_topology(const char *text, struct tmap_topology **ret);
+/* source_parse() for an option's value, the result dropped. */
+int check_source(const char *text);
 
 /* room.c: making room, resize and rebalance (issue 18) */
 int room_plan(struct tmap_session *session, const struct tmap_guests *guests, unsigned max_moves,

@@ -55,6 +55,14 @@ state_path_of(const struct plan_request *req, char *buf, size_t size)
 	return buf;
 }
 
+/* The session and the host it was opened on (open_session()). */
+void
+close_session(struct plan_request *req)
+{
+	req->session = tmap_session_close(req->session);
+	req->topology = tmap_topology_free(req->topology);
+}
+
 /* Notices the session has not printed yet, on stderr. */
 static void
 print_notices(struct plan_request *req)
@@ -73,12 +81,17 @@ open_session(struct plan_request *req, bool write)
 	char buf[4096];
 	int r;
 
-	opts.topology = req->source;
+	r = source_topology(req->source, &req->topology);
+	if (r != EXIT_OK)
+		return r;
+	opts.host = req->topology;
 	opts.state = state_path_of(req, buf, sizeof(buf));
 	opts.reserve = req->solve.reserve;
 	opts.solve = req->solve;
 	opts.flags = write && opts.state ? TMAP_SESSION_WRITE : 0;
 	r = tmap_session_open(&opts, &req->session, &err);
+	if (r < 0)
+		req->topology = tmap_topology_free(req->topology);
 	/* A reserve a guest holds, options the host or the state contradicts: the caller's. */
 	if (r == -EBUSY || r == -EINVAL)
 		return fail(EXIT_USAGE, "%s", err.message);
@@ -459,7 +472,7 @@ static void
 request_clear(struct plan_request *req)
 {
 	tmap_guests_free(req->guests);
-	tmap_session_close(req->session);
+	close_session(req);
 	tmap_target_free(req->target);
 	inline_guest_clear(&req->ig);
 }
@@ -663,6 +676,6 @@ cmd_ledger(const char *cmd, int argc, char *argv[])
 	}
 out:
 	free(text);
-	tmap_session_close(req.session);
+	close_session(&req);
 	return r;
 }

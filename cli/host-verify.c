@@ -141,7 +141,7 @@ verify_host(struct host_ctx *c, const struct host_args *a, FILE *out, size_t *re
 
 	/* The guests through the session, which reads the state as the CLI's other commands do
 	 * (a shared lock, as the partition's). */
-	opts.topology = a->topology;
+	opts.host = c->topology;
 	opts.state = c->state_path;
 	r = tmap_session_open(&opts, &session, &err);
 	if (r < 0)

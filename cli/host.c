@@ -37,9 +37,9 @@ host_ctx_open(struct host_ctx *c, const char *source, const char *state_path, bo
 
 	if (!source)
 		source = "live";
-	r = tmap_topology_new(source, 0, &c->topology, &err);
-	if (r < 0)
-		return fail_lib(r, true, &err, "topology");
+	r = source_topology(source, &c->topology);
+	if (r != EXIT_OK)
+		return r;
 	if (!state_path) {
 		state_path = secure_getenv("TOPOMAP_STATE");
 		if (!state_path || !state_path[0])

@@ -41,11 +41,10 @@
 static int
 load_topology(const char *source, struct tmap_topology **ret)
 {
-	struct tmap_error err = {0};
-	int r = tmap_topology_new(source, 0, ret, &err);
+	int r = source_topology(source, ret);
 
-	if (r < 0)
-		return fail_lib(r, strcmp(source, "live") != 0, &err, source);
+	if (r != EXIT_OK)
+		return r;
 	/* What hwloc complained of, or a caller confined to fewer PUs than the host has. */
 	for (size_t i = 0; i < tmap_topology_warning_count(*ret); i++)
 		fprintf(stderr, "topomap: warning: %s\n", tmap_topology_warning(*ret, i));

@@ -50,7 +50,7 @@ topology_nrt(const char *source, const char *state_path, const char *node_name)
 	if (r != EXIT_OK)
 		return r;
 	r = tmap_host_format_nrt(tmap_session_host(req.session), node_name, 0, &text, &err);
-	tmap_session_close(req.session);
+	close_session(&req);
 	if (r < 0)
 		return fail(r == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME, "topology: %s", err.message);
 	r = emit(text);

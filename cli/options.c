@@ -672,15 +672,6 @@ unknown_option(const char *cmd, const struct option *options, int optopt_, char 
 
 /* An empty source would silently mean the live host to the library. */
 int
-check_source(const char *source)
-{
-	if (!source[0])
-		return fail(EXIT_USAGE,
-			    "--topology: '' is not live, synthetic:DESC or an hwloc XML file");
-	return EXIT_OK;
-}
-
-int
 missing_value(const char *cmd, char *const argv[], int optind_)
 {
 	const char *arg = argv[optind_ - 1];

@@ -169,7 +169,7 @@ room_command(const struct room_command *cmd, int argc, char *argv[])
 out:
 	free(text);
 	tmap_plan_free(plan);
-	tmap_session_close(req.session);
+	close_session(&req);
 	return r;
 }
 

@@ -189,6 +189,6 @@ cmd_xml_filter(int argc, char *argv[])
 		r = filter(&req, xml, len, dry_run);
 	free(xml);
 	tmap_guests_free(req.guests);
-	tmap_session_close(req.session);
+	close_session(&req);
 	return r;
 }

@@ -310,7 +310,9 @@ static int
 session_copy_options(struct tmap_session *s, const struct tmap_session_options *o,
 		     struct tmap_error *err)
 {
-	if (o->size < sizeof(*o) || o->solve.size < sizeof(o->solve))
+	/* Options without .host (0.1) are read as they were. */
+	if (o->size < offsetof(struct tmap_session_options, host) ||
+	    o->solve.size < sizeof(o->solve))
 		return tmap_error_set(err, -EINVAL, "tmap_session_open: options of another version");
 	if (o->flags & ~TMAP_SESSION_WRITE)
 		return tmap_error_set(err, -EINVAL, "tmap_session_open: unknown flags 0x%x",
@@ -321,6 +323,31 @@ session_copy_options(struct tmap_session *s, const struct tmap_session_options *
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	s->solve.shared = s->shared;
 	return 0;
+}
+
+/* The host: the caller's (.host), or made from the deprecated source string, or live. */
+static int
+open_topology(struct tmap_session *s, const struct tmap_session_options *o,
+	      struct tmap_error *err)
+{
+	const struct tmap_topology *host = NULL;
+	int r;
+
+	if (o->size >= offsetof(struct tmap_session_options, host) + sizeof(o->host))
+		host = o->host;
+	if (host && o->topology)
+		return tmap_error_set(err, -EINVAL,
+				      "tmap_session_open: .host and .topology both given");
+	if (host) {
+		s->topology = host;
+		return 0;
+	}
+	if (o->topology)
+		r = tmap_topology_new(o->topology, 0, &s->own_topology, err);
+	else
+		r = tmap_topology_new_live(0, &s->own_topology, err);
+	s->topology = s->own_topology;
+	return r;
 }
 
 int
@@ -340,7 +367,7 @@ tmap_session_open(const struct tmap_session_options *options, struct tmap_sessio
 	s->writable = o->flags & TMAP_SESSION_WRITE;
 	r = session_copy_options(s, o, err);
 	if (r == 0)
-		r = tmap_topology_new(o->topology ? o->topology : "live", 0, &s->topology, err);
+		r = open_topology(s, o, err);
 	if (r == 0 && o->state) {
 		r = tmap_state_open(o->state, s->writable ? TMAP_STATE_WRITE : 0, &s->state, err);
 	}
@@ -377,7 +404,7 @@ tmap_session_close(struct tmap_session *s)
 	free(s->notices);
 	tmap_host_free(s->host);
 	tmap_state_close(s->state);
-	tmap_topology_free(s->topology);
+	tmap_topology_free(s->own_topology);
 	free(s->reserve);
 	free(s->shared);
 	free(s);

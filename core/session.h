@@ -18,7 +18,8 @@ struct session_module {
 };
 
 struct tmap_session {
-	struct tmap_topology *topology;
+	const struct tmap_topology *topology;
+	struct tmap_topology *own_topology;	/* made by the session: freed with it */
 	struct tmap_state *state;	/* NULL: nothing is recorded */
 	struct tmap_host *host;		/* placed from the state's committed document */
 	bool writable;

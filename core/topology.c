@@ -697,7 +697,8 @@ tmap_topology_new_from_json(const char *text, size_t len, const char *origin,
 	return 0;
 }
 
-/* The source string the CLI takes, read into one of the constructors above. */
+/* Deprecated (issue 19): the source string of 0.1, read into one of the constructors above.
+ * The library calls it only for the deprecated .topology of the session options. */
 int
 tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
 		  struct tmap_error *err)

@@ -83,8 +83,8 @@ struct tmap_session;
 struct tmap_session_options {
 	unsigned size;	      /**< sizeof(struct tmap_session_options), set by the _INIT macro */
 	unsigned flags;	      /**< TMAP_SESSION_* bits */
-	/** The host, as tmap_topology_new() takes it ("live", "synthetic:...", a file,
-	 *  "libvirt:URI"); NULL means "live". */
+	/** Deprecated: the host as the source string of tmap_topology_new(), which is read
+	 *  by sniffing it. Give .host instead. NULL (and no .host) means the live host. */
 	const char *topology;
 	/** The state file, or NULL for a session that records nothing. */
 	const char *state;
@@ -93,6 +93,10 @@ struct tmap_session_options {
 	const char *reserve;
 	/** Shared pool, overcommit, flags; its reserve is ignored (use .reserve). */
 	struct tmap_solve_options solve;
+	/** The host, made by one of the tmap_topology_new_*() constructors, or NULL for the
+	 *  live host. Borrowed: the caller keeps it until tmap_session_close(), and
+	 *  tmap_session_topology() returns it. Not with .topology. */
+	const struct tmap_topology *host;
 };
 
 /** Initialiser for struct tmap_session_options. */

@@ -78,7 +78,13 @@ TMAP_EXPORT int tmap_error_prefix(struct tmap_error *err, const char *fmt, ...)
 struct tmap_topology;
 
 /**
- * Build the host model.
+ * Build the host model from a source string (deprecated).
+ *
+ * @deprecated Call the constructor of the kind of host instead: tmap_topology_new_live(),
+ * _synthetic(), _xml(), _json() or _backend(). This one guesses the kind from the string
+ * (a file named "host:1.xml" is read as backend "host"), and stays for the programs built
+ * against 0.1: it is one small parser (the grammar below) in front of those constructors.
+ * The `topomap` command reads its --topology itself (cli/source.c).
  *
  * @param source "live" (or NULL) for this machine; "synthetic:DESC" for an hwloc synthetic
  *        description such as "synthetic:pack:2 numa:2 core:8 pu:2"; "NAME:ARG" for a host
