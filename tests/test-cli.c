@@ -1048,6 +1048,55 @@ test_examples_fit(void **state)
 	free(host);
 }
 
+/* Issue 19: --topology is read by the command (cli/source.c), into one constructor per kind
+ * of host. A bad source: exit 2, one line naming it, from every kind of command. */
+static void
+test_topology_sources(void **state)
+{
+	struct scratch *s = *state;
+	const char *xml = source_path("examples/host-2s-ht.xml");
+	char xml_copy[sizeof(s->path[0])], cwd[4096];
+	struct test_result r;
+	FILE *in, *out;
+	int ch;
+
+	EXPECT_FAIL(2, ("--topology ''"), "topology", "--topology", "");
+	EXPECT_FAIL(2, ("--topology 'synthetic:'", "description"), "topology", "--topology",
+		    "synthetic:");
+	EXPECT_FAIL(2, ("'synthetic:pack:x'"), "topology", "--topology", "synthetic:pack:x");
+	EXPECT_FAIL(2, ("'no-such:x'", "no backend 'no-such'"), "topology", "--topology",
+		    "no-such:x");
+	EXPECT_FAIL(2, ("'/nonexistent.json'"), "topology", "--topology", "/nonexistent.json");
+	EXPECT_FAIL(2, ("'/nonexistent.xml'"), "topology", "--topology", "/nonexistent.xml");
+	/* the same reader for the session's commands and the host's */
+	EXPECT_FAIL(2, ("--topology ''"), "plan", "--topology", "", "--name", "a", "--vcpus", "1");
+	EXPECT_FAIL(2, ("'/nonexistent.xml'"), "plan", "--topology", "/nonexistent.xml", "--name",
+		    "a", "--vcpus", "1");
+	EXPECT_FAIL(2, ("'synthetic:pack:x'"), "rebalance", "--topology", "synthetic:pack:x",
+		    "--state", scratch_file(s, "state.json", "{}"));
+	EXPECT_FAIL(2, ("'/nonexistent.xml'"), "host", "show", "--topology", "/nonexistent.xml",
+		    "--state", s->path[0]);
+
+	/* A file named like a backend source: the message says how to name the file. */
+	snprintf(xml_copy, sizeof(xml_copy), "%s/host:1.xml", s->dir);
+	in = fopen(xml, "r");
+	out = fopen(xml_copy, "w");
+	assert_true(in && out);
+	while ((ch = fgetc(in)) != EOF)
+		fputc(ch, out);
+	fclose(in);
+	fclose(out);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(s->dir), 0);
+	EXPECT_FAIL(2, ("'host:1.xml'", "no backend 'host'", "'./host:1.xml'"), "topology",
+		    "--topology", "host:1.xml");
+	r = RUN("topology", "--topology", "./host:1.xml", "--format", "json");
+	assert_ok(&r);
+	test_result_clear(&r);
+	unlink(xml_copy);
+	assert_int_equal(chdir(cwd), 0);
+}
+
 /* Each class of bad usage: exit 2, one line that names the option and the value. */
 static void
 test_usage_errors(void **state)
@@ -1445,6 +1494,8 @@ main(void)
 		cmocka_unit_test(test_plan_formats),
 		cmocka_unit_test(test_examples_fit),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test_setup_teardown(test_topology_sources, scratch_setup,
+						scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_guest_files, scratch_setup,
 						scratch_teardown),
 		cmocka_unit_test(test_no_fit),

@@ -360,6 +360,42 @@ test_plan_around_recorded(void **unused)
 	tmap_session_close(s);
 }
 
+/* Issue 19: a session on a topology the caller made (.host, borrowed), the deprecated string
+ * beside it refused, and options of 0.1 (without .host) still read. */
+static void
+test_host_object(void **unused)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_topology *t = NULL;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+
+	(void)unused;
+	assert_int_equal(tmap_topology_new_synthetic(HOST + strlen("synthetic:"), 0, &t, &err), 0);
+	o.host = t;
+	o.state = state_path;
+	assert_int_equal(tmap_session_open(&o, &s, &err), 0);
+	assert_ptr_equal(tmap_session_topology(s), t);
+	s = tmap_session_close(s);
+	/* the session did not free it */
+	assert_int_equal(tmap_topology_node_count(t), 1);
+
+	o.topology = HOST;
+	assert_int_equal(tmap_session_open(&o, &s, &err), -EINVAL);
+	assert_non_null(strstr(err.message, ".host and .topology"));
+	assert_null(s);
+
+	/* a 0.1 program: its options end before .host, which is not read */
+	o.size = offsetof(struct tmap_session_options, host);
+	assert_int_equal(tmap_session_open(&o, &s, &err), 0);
+	assert_ptr_not_equal(tmap_session_topology(s), t);
+	assert_int_equal(tmap_topology_node_count(tmap_session_topology(s)), 1);
+	s = tmap_session_close(s);
+	o.size = offsetof(struct tmap_session_options, host) - 1;
+	assert_int_equal(tmap_session_open(&o, &s, &err), -EINVAL);
+	tmap_topology_free(t);
+}
+
 int
 main(void)
 {
@@ -371,6 +407,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pending_is_settled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reapply_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_around_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_object, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

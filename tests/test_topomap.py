@@ -69,6 +69,38 @@ def test_plan_errors():
     assert issubclass(topomap.NoFit, topomap.TopomapError)
 
 
+def test_topology_constructors(tmp_path, monkeypatch):
+    """Issue 19: one constructor per kind of host; the binding reads the source string."""
+    synthetic = "pack:2 numa:2(memory=4GiB) core:2 pu:1"
+    a = topomap.Topology.synthetic(synthetic).to_json()
+    assert len(a["nodes"]) == 4
+    assert topomap.Topology.parse("synthetic:" + synthetic).to_json() == a
+    assert topomap.Topology.xml(HOST).to_json() == topomap.Topology.parse(HOST).to_json()
+    assert topomap.Topology.xml(HOST, probe=True).to_json()["nodes"]
+    host_json = tmp_path / "host.json"
+    host_json.write_text(json.dumps(a))
+    assert topomap.Topology.json(str(host_json)).to_json()["nodes"] == a["nodes"]
+    assert topomap.Topology.parse(str(host_json)).to_json()["nodes"] == a["nodes"]
+    assert topomap.Topology.live().to_json()["nodes"]
+    # a file named like a backend source: read as a backend, unless given with a directory
+    named = tmp_path / "host:1.xml"
+    named.write_bytes(open(HOST, "rb").read())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(topomap.TopomapError) as e:
+        topomap.Topology.parse("host:1.xml")
+    assert "'host:1.xml'" in e.value.message
+    assert topomap.Topology.parse("./host:1.xml").to_json()["nodes"]
+    for bad in ("", "synthetic:nonsense", "/nonexistent.json"):
+        with pytest.raises(topomap.BadInput):
+            topomap.Topology.parse(bad)
+    # a session on a topology object: the host the session describes is that one
+    t = topomap.Topology.synthetic(synthetic)
+    with topomap.Session(topology=t) as s:
+        assert s.topology() == a
+        assert s.plan([{"name": "x", "vcpus": 2}]).guests[0].pus
+    assert topomap.plan(topology=t, guests=[{"name": "x", "vcpus": 1}]).guests
+
+
 def test_session_calls(tmp_path):
     state = str(tmp_path / "state.json")
     with topomap.Session(topology=HOST, state=state, write=True, reserve="23") as s:

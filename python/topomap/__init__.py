@@ -20,11 +20,13 @@ import errno
 import json
 from typing import List
 
-from ._lib import (APPLY_DRY_RUN, FORMAT_JSON, SESSION_BATCH, SESSION_WRITE, ffi, lib,
-                   libc)
+import re
 
-__all__ = ["plan", "Session", "Plan", "GuestPlan", "TopomapError", "NoFit", "BadInput",
-           "ApplyFailed", "version"]
+from ._lib import (APPLY_DRY_RUN, FORMAT_JSON, SESSION_BATCH, SESSION_WRITE,
+                   TOPOLOGY_XML_PROBE, ffi, lib, libc)
+
+__all__ = ["plan", "Session", "Topology", "Plan", "GuestPlan", "TopomapError", "NoFit",
+           "BadInput", "ApplyFailed", "version"]
 
 
 class TopomapError(Exception):
@@ -193,16 +195,82 @@ def _solve_options(opts, reserve):
     return keep
 
 
+class Topology:
+    """A host model, made by one constructor per kind of host (the library's
+    tmap_topology_new_*()): Topology.live(), .synthetic(description), .xml(path),
+    .json(path), .backend(name, arg); or Topology.parse(source) for the strings of
+    ``topomap --topology``, read here. Raises BadInput for a source that is not a host."""
+
+    _BACKEND = re.compile(r"([a-z0-9-]+):(.*)", re.S)
+
+    def __init__(self, make, *args):
+        err = ffi.new("struct tmap_error *")
+        p = ffi.new("struct tmap_topology **")
+        r = make(*args, p, err)
+        if r < 0:
+            _raise(r, err, "topology" if r not in (-errno.EINVAL, -errno.ENOENT) else "input")
+        self._t = ffi.gc(p[0], lib.tmap_topology_free)
+
+    @classmethod
+    def live(cls):
+        return cls(lib.tmap_topology_new_live, 0)
+
+    @classmethod
+    def synthetic(cls, description):
+        return cls(lib.tmap_topology_new_synthetic, _b(description), 0)
+
+    @classmethod
+    def xml(cls, path, probe=False):
+        """probe: read it with hwloc in a child process first (TMAP_TOPOLOGY_XML_PROBE)."""
+        return cls(lib.tmap_topology_new_xml, _b(path), TOPOLOGY_XML_PROBE if probe else 0)
+
+    @classmethod
+    def json(cls, path):
+        return cls(lib.tmap_topology_new_json, _b(path), 0)
+
+    @classmethod
+    def backend(cls, name, arg):
+        return cls(lib.tmap_topology_new_backend, _b(name), _b(arg), 0)
+
+    @classmethod
+    def parse(cls, source):
+        """"live", "synthetic:DESCRIPTION", "NAME:ARG" (a backend), FILE.json, or an hwloc
+        XML file (a file named like NAME:ARG is given as ./NAME:ARG)."""
+        if isinstance(source, cls):
+            return source
+        if source is None or source == "live":
+            return cls.live()
+        if not source:
+            raise BadInput("topology '': give live, synthetic:DESCRIPTION, NAME:ARG or a file",
+                           -errno.EINVAL, "input")
+        if source.startswith("synthetic:"):
+            return cls.synthetic(source[len("synthetic:"):])
+        m = cls._BACKEND.fullmatch(source)
+        if m:
+            return cls.backend(m.group(1), m.group(2))
+        return cls.json(source) if source.endswith(".json") else cls.xml(source)
+
+    def to_json(self):
+        """The host as `topomap topology --format json` gives it (a dict)."""
+        return _topology_json(self._t)
+
+
+def _topology_json(t):
+    err = ffi.new("struct tmap_error *")
+    text = ffi.new("char **")
+    r = lib.tmap_topology_format(t, FORMAT_JSON, 0, text, err)
+    if r < 0:
+        _raise(r, err)
+    return json.loads(_take_text(text))
+
+
 def plan(topology="live", guests=(), reserve=None):
     """Place guests on an empty host (minus `reserve`), in order; no state, nothing applied.
+    topology: a Topology, or a source string (Topology.parse()).
 
     Raises NoFit when one does not fit, BadInput for a bad guest or host."""
     err = ffi.new("struct tmap_error *")
-    topo = ffi.new("struct tmap_topology **")
-    r = lib.tmap_topology_new(_b(topology), 0, topo, err)
-    if r < 0:
-        _raise(r, err, "topology" if r not in (-errno.EINVAL, -errno.ENOENT) else "input")
-    t = ffi.gc(topo[0], lib.tmap_topology_free)
+    t = Topology.parse(topology)._t
     gl = _Guests(guests)
     opts = ffi.new("struct tmap_solve_options *")
     keep = _solve_options(opts, reserve)  # noqa: F841 (held for the call)
@@ -227,17 +295,21 @@ def _target(options):
 class Session:
     """The library's session: a host, its allocation state, one transaction per call.
 
-    Session(topology="live", state=None, write=False, reserve=None): `state` is the state
-    file (None: nothing is recorded); `write` locks it for apply, release, adopt and reserve.
-    Use it as a context manager, or call close()."""
+    Session(topology="live", state=None, write=False, reserve=None): `topology` is a
+    Topology or a source string (Topology.parse()); `state` is the state file (None: nothing
+    is recorded); `write` locks it for apply, release, adopt and reserve. Use it as a context
+    manager, or call close()."""
 
     def __init__(self, topology="live", state=None, write=False, reserve=None):
         opts = ffi.new("struct tmap_session_options *")
         opts.size = ffi.sizeof("struct tmap_session_options")
         opts.flags = SESSION_WRITE if write else 0
         self._s = None
-        self._keep = [_cstr(topology), _cstr(state), _cstr(reserve)]
-        opts.topology, opts.state, opts.reserve = self._keep
+        # the session borrows the host: it is kept until close()
+        self._host = Topology.parse(topology)
+        opts.host = self._host._t
+        self._keep = [_cstr(state), _cstr(reserve)]
+        opts.state, opts.reserve = self._keep
         opts.solve.size = ffi.sizeof("struct tmap_solve_options")
         err = ffi.new("struct tmap_error *")
         p = ffi.new("struct tmap_session **")
@@ -250,6 +322,7 @@ class Session:
         if self._s is not None:
             lib.tmap_session_close(self._s)
             self._s = None
+        self._host = None
 
     def __enter__(self):
         return self
@@ -283,11 +356,7 @@ class Session:
 
     def topology(self):
         """The host as `topomap topology --format json` gives it (a dict)."""
-        err = ffi.new("struct tmap_error *")
-        out = ffi.new("char **")
-        self._check(lib.tmap_topology_format(lib.tmap_session_topology(self._s), FORMAT_JSON, 0,
-                                             out, err), err)
-        return json.loads(_take_text(out))
+        return _topology_json(lib.tmap_session_topology(self._s))
 
     def state(self):
         """What the state holds, as `topomap state --format json` gives it (a dict)."""

@@ -23,11 +23,19 @@ struct tmap_solve_options {
 struct tmap_session_options {
     unsigned size; unsigned flags; const char *topology; const char *state;
     const char *reserve; struct tmap_solve_options solve;
+    const struct tmap_topology *host;
 };
 
 const char *tmap_version(void);
-int tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
-                      struct tmap_error *reterr);
+int tmap_topology_new_live(unsigned flags, struct tmap_topology **ret, struct tmap_error *reterr);
+int tmap_topology_new_synthetic(const char *description, unsigned flags,
+                                struct tmap_topology **ret, struct tmap_error *reterr);
+int tmap_topology_new_xml(const char *path, unsigned flags, struct tmap_topology **ret,
+                          struct tmap_error *reterr);
+int tmap_topology_new_json(const char *path, unsigned flags, struct tmap_topology **ret,
+                           struct tmap_error *reterr);
+int tmap_topology_new_backend(const char *backend, const char *arg, unsigned flags,
+                              struct tmap_topology **ret, struct tmap_error *reterr);
 struct tmap_topology *tmap_topology_free(struct tmap_topology *topology);
 int tmap_topology_format(const struct tmap_topology *topology, int format, unsigned flags,
                          char **ret, struct tmap_error *reterr);
@@ -93,6 +101,7 @@ void free(void *);
 """
 
 FORMAT_TABLE, FORMAT_JSON = 0, 1
+TOPOLOGY_XML_PROBE = 1
 SESSION_WRITE = 1
 SESSION_BATCH = 1
 APPLY_DRY_RUN = 1
