@@ -374,30 +374,6 @@ struct fixture {
 	struct tmap_target *target;
 };
 
-static void
-write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static const char *
-read_text(const char *path)
-{
-	static char buf[256];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* A list as the fake backend writes it, as a set (static: one at a time). */
 static hwloc_bitmap_t
 hwloc_bitmap_parse_helper(const char *list)
@@ -416,7 +392,7 @@ fixture_setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	snprintf(f->file, sizeof(f->file), "/tmp/topomap-mock-%d", (int)getpid());
-	write_text(f->file, "0-7");
+	test_write_file(f->file, "0-7");
 	assert_int_equal(tmap_backend_load("mock", &f->m, NULL), 0);
 	f->t = test_topology("synthetic:pack:1 numa:1 core:8 pu:1");
 	f->g = test_guests("{\"name\":\"vm\",\"vcpus\":2}");
@@ -451,7 +427,7 @@ apply_then_verify(void **state)
 	const char *planned = tmap_plan_cpuset(f->p, 0);
 
 	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, &rep, &err), 0);
-	assert_string_equal(read_text(f->file), planned);
+	assert_string_equal(test_read_file(f->file), planned);
 	assert_int_equal(tmap_report_write_count(rep), 1);
 	assert_non_null(strstr(tmap_report_write(rep, 0), planned));
 	tmap_report_free(rep);
@@ -461,11 +437,11 @@ apply_then_verify(void **state)
 	tmap_report_free(rep);
 
 	/* Changed behind our back: verify says so, naming both sets. */
-	write_text(f->file, "5");
+	test_write_file(f->file, "5");
 	assert_int_equal(tmap_verify(f->m, f->target, f->p, 0, 0, &rep, &err), 1);
 	assert_int_equal(tmap_report_drift_count(rep), 1);
 	assert_non_null(strstr(tmap_report_drift(rep, 0), "mock file is '5', the plan says"));
-	assert_string_equal(read_text(f->file), "5"); /* verify changes nothing */
+	assert_string_equal(test_read_file(f->file), "5"); /* verify changes nothing */
 	tmap_report_free(rep);
 }
 
@@ -487,14 +463,14 @@ verify_device_locality(void **state)
 	/* What is in force as planned, vcpus included: no drift, no such line. */
 	snprintf(text, sizeof(text), "%s\nvcpu 0 %s\nvcpu 1 %s", tmap_plan_cpuset(p, 0),
 		 tmap_plan_vcpu_cpuset(p, 0, 0), tmap_plan_vcpu_cpuset(p, 0, 1));
-	write_text(f->file, text);
+	test_write_file(f->file, text);
 	assert_int_equal(tmap_verify(f->m, f->target, p, 0, 0, &rep, NULL), 0);
 	assert_int_equal(tmap_report_drift_count(rep), 0);
 	rep = tmap_report_free(rep);
 
 	/* The vcpus moved to node 0: the ordinary drift lines, and the device's. */
 	snprintf(text, sizeof(text), "%s\nvcpu 0 0\nvcpu 1 1", tmap_plan_cpuset(p, 0));
-	write_text(f->file, text);
+	test_write_file(f->file, text);
 	assert_int_equal(tmap_verify(f->m, f->target, p, 0, 0, &rep, NULL), 1);
 	for (size_t i = 0; i < tmap_report_drift_count(rep); i++)
 		found |= streq(tmap_report_drift(rep, i),
@@ -505,7 +481,7 @@ verify_device_locality(void **state)
 	/* The vcpus where planned, the memory moved to node 0. */
 	snprintf(text, sizeof(text), "%s\nvcpu 0 %s\nvcpu 1 %s\nmems 0", tmap_plan_cpuset(p, 0),
 		 tmap_plan_vcpu_cpuset(p, 0, 0), tmap_plan_vcpu_cpuset(p, 0, 1));
-	write_text(f->file, text);
+	test_write_file(f->file, text);
 	assert_int_equal(tmap_verify(f->m, f->target, p, 0, 0, &rep, NULL), 1);
 	found = false;
 	for (size_t i = 0; i < tmap_report_drift_count(rep); i++)
@@ -525,7 +501,7 @@ dry_run_writes_nothing(void **state)
 	struct tmap_report *rep = NULL;
 
 	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, TMAP_APPLY_DRY_RUN, &rep, NULL), 0);
-	assert_string_equal(read_text(f->file), "0-7");
+	assert_string_equal(test_read_file(f->file), "0-7");
 	assert_int_equal(tmap_report_write_count(rep), 1);
 	tmap_report_free(rep);
 }
@@ -540,7 +516,7 @@ failure_restores_the_capture(void **state)
 	/* apply writes, then fails: the capture goes back */
 	assert_int_equal(tmap_target_set(f->target, "fail", "apply"), 0);
 	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, &report, &err), -ERANGE);
-	assert_string_equal(read_text(f->file), "0-7");
+	assert_string_equal(test_read_file(f->file), "0-7");
 	assert_non_null(strstr(err.message, "apply: injected failure"));
 	assert_non_null(strstr(err.message, "restored what was there"));
 	assert_false(tmap_report_restore_failed(report));
@@ -549,14 +525,14 @@ failure_restores_the_capture(void **state)
 	/* the read back fails */
 	assert_int_equal(tmap_target_set(f->target, "fail", "read-back"), 0);
 	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -EIO);
-	assert_string_equal(read_text(f->file), "0-7");
+	assert_string_equal(test_read_file(f->file), "0-7");
 	assert_non_null(strstr(err.message, "read back: injected read failure"));
 
 	/* what is read back differs from the plan */
 	assert_int_equal(tmap_target_set(f->target, "fail", "none"), 0);
 	assert_int_equal(tmap_target_set(f->target, "drift", ""), 0);
 	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -EPROTO);
-	assert_string_equal(read_text(f->file), "0-7");
+	assert_string_equal(test_read_file(f->file), "0-7");
 	assert_non_null(strstr(err.message, "compare: what is in force differs from the plan"));
 	assert_non_null(strstr(err.message, "mock file is '63'"));
 
@@ -570,7 +546,7 @@ failure_restores_the_capture(void **state)
 
 	/* open fails: nothing to restore, the step is named */
 	assert_int_equal(tmap_target_set(f->target, "fail", "open"), 0);
-	write_text(f->file, "0-7");
+	test_write_file(f->file, "0-7");
 	assert_int_equal(tmap_apply(f->m, f->target, f->p, 0, 0, NULL, &err), -EIO);
 	assert_non_null(strstr(err.message, "open: cannot capture"));
 }
@@ -594,7 +570,7 @@ refuses_bad_calls(void **state)
 	assert_int_equal(tmap_target_count(t), 1);
 	assert_null(tmap_target_get(t, "pid"));
 	tmap_target_free(t);
-	assert_string_equal(read_text(f->file), "0-7");
+	assert_string_equal(test_read_file(f->file), "0-7");
 }
 
 /* The CLI and the allocation state, through the fake backend: a guest is recorded only once
@@ -649,8 +625,8 @@ state_records_only_success(void **state)
 	snprintf(st, sizeof(st), "%s/state.json", dir);
 	snprintf(f1, sizeof(f1), "%s/a", dir);
 	snprintf(f2, sizeof(f2), "%s/b", dir);
-	write_text(f1, "0-7");
-	write_text(f2, "0-7");
+	test_write_file(f1, "0-7");
+	test_write_file(f2, "0-7");
 
 	assert_int_equal(cli(st, f1, NULL, NULL, "a", NULL), 0);
 	assert_int_equal(state_cmd(st, "state", NULL, &out), 0);
@@ -659,7 +635,7 @@ state_records_only_success(void **state)
 	/* a dry run and a failed apply record nothing */
 	assert_int_equal(cli(st, f2, "--dry-run", NULL, "b", NULL), 0);
 	assert_int_equal(cli(st, f2, "-o", "fail=apply", "b", NULL), 1);
-	assert_string_equal(read_text(f2), "0-7");
+	assert_string_equal(test_read_file(f2), "0-7");
 	assert_int_equal(state_cmd(st, "state", NULL, &out), 0);
 	assert_null(strstr(out, "\"name\":\"b\""));
 	free(out);
@@ -680,7 +656,7 @@ state_records_only_success(void **state)
 		assert_int_equal(hwloc_bitmap_weight(a), 3);
 		assert_false(hwloc_bitmap_intersects(a, b));
 		/* what the backend wrote for b is b's recorded plan */
-		assert_true(hwloc_bitmap_isequal(b, (hwloc_bitmap_parse_helper(read_text(f2)))));
+		assert_true(hwloc_bitmap_isequal(b, (hwloc_bitmap_parse_helper(test_read_file(f2)))));
 		json_object_put(root);
 	}
 	free(out);

@@ -30,35 +30,11 @@ static const char *host_src;
 static const char *const cgroups[] = {"", "/topomap-isolapply-a", "/topomap-isolapply-a/sub",
 				      "/topomap-isolapply-b"};
 
-static void
-put(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-static char *
-slurp(const char *path)
-{
-	static char buf[65536];
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* A file's first line. */
 static char *
 get(const char *path)
 {
-	char *text = slurp(path);
+	char *text = test_read_file(path);
 
 	text[strcspn(text, "\n")] = '\0';
 	return text;
@@ -89,13 +65,13 @@ setup(void **unused)
 	host_src = HOST;
 	for (size_t i = 0; i < ARRAY_SIZE(cgroups); i++) {
 		mkdir(path_of(cg, cgroups[i], ""), 0755);
-		put(path_of(cg, cgroups[i], "cpuset.cpus"), "0-7\n");
+		test_write_file(path_of(cg, cgroups[i], "cpuset.cpus"), "0-7\n");
 	}
 	mkdir(proc, 0755);
 	mkdir(path_of(proc, "/irq", ""), 0755);
 	mkdir(path_of(proc, "/irq/5", ""), 0755);
-	put(path_of(proc, "/irq/5", "smp_affinity_list"), "0-7\n");
-	put(path_of(proc, "/irq/5", "effective_affinity_list"), "7\n");
+	test_write_file(path_of(proc, "/irq/5", "smp_affinity_list"), "0-7\n");
+	test_write_file(path_of(proc, "/irq/5", "effective_affinity_list"), "7\n");
 	setenv("TOPOMAP_PLUGIN_PATH", getenv("TOPOMAP_MOCK_PLUGIN_DIR"), 1);
 	return 0;
 }
@@ -103,11 +79,8 @@ setup(void **unused)
 static int
 teardown(void **unused)
 {
-	char cmd[4400];
-
 	(void)unused;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return test_remove_tree(dir);
 }
 
 static struct tmap_session *
@@ -135,7 +108,7 @@ apply(struct tmap_session *s, const char *name, unsigned vcpus, bool shared,
 	int r;
 
 	if (access(path_of(dir, "", name), F_OK) < 0)
-		put(path_of(dir, "", name), "");
+		test_write_file(path_of(dir, "", name), "");
 	assert_int_equal(tmap_target_new(&t), 0);
 	assert_int_equal(tmap_target_set(t, "file", path_of(dir, "", name)), 0);
 	assert_int_equal(tmap_guest_new(name, vcpus, &g, NULL), 0);
@@ -253,11 +226,11 @@ fake_device(const char *pci, const char *const *msi, size_t n, const char *intx)
 	mkdir(path_of(sys, "/bus/pci/devices", ""), 0755);
 	snprintf(rel, sizeof(rel), "/bus/pci/devices/%s", pci);
 	mkdir(path_of(sys, rel, ""), 0755);
-	put(path_of(sys, rel, "irq"), intx);
+	test_write_file(path_of(sys, rel, "irq"), intx);
 	strncat(rel, "/msi_irqs", sizeof(rel) - strlen(rel) - 1);
 	mkdir(path_of(sys, rel, ""), 0755);
 	for (size_t i = 0; i < n; i++)
-		put(path_of(sys, rel, msi[i]), "msix\n");
+		test_write_file(path_of(sys, rel, msi[i]), "msix\n");
 }
 
 static void
@@ -267,8 +240,8 @@ fake_irq(const char *n, const char *cpus)
 
 	snprintf(rel, sizeof(rel), "/irq/%s", n);
 	mkdir(path_of(proc, rel, ""), 0755);
-	put(path_of(proc, rel, "smp_affinity_list"), cpus);
-	put(path_of(proc, rel, "effective_affinity_list"), cpus);
+	test_write_file(path_of(proc, rel, "smp_affinity_list"), cpus);
+	test_write_file(path_of(proc, rel, "effective_affinity_list"), cpus);
 }
 
 /* Issue 16: g1 holds the NIC at 0000:41:00.0 (MSI-X vectors 40 and 41, no INTx line) and
@@ -303,7 +276,7 @@ test_device_irqs_left_to_guest(void **unused)
 	assert_int_equal(tmap_device_irqs(sys, "0000:99:00.0", &irqs, &n, NULL), -ENOENT);
 
 	s = open_session();
-	put(path_of(dir, "", "g1"), "");
+	test_write_file(path_of(dir, "", "g1"), "");
 	assert_int_equal(tmap_target_new(&t), 0);
 	assert_int_equal(tmap_target_set(t, "file", path_of(dir, "", "g1")), 0);
 	assert_int_equal(tmap_guest_new("g1", 1, &g, NULL), 0);
@@ -340,11 +313,11 @@ test_failure_restores_apply_and_files(void **unused)
 	assert_int_equal(apply(s, "g1", 2, false, &err), 0);
 	tmap_session_close(s);
 	isolate();
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_read_file(state_path));
 	snprintf(b, sizeof(b), "%s", path_of(cg, cgroups[3], "cpuset.cpus"));
-	put(path_of(dir, "", "g3"), "untouched");
+	test_write_file(path_of(dir, "", "g3"), "untouched");
 	snprintf(real, sizeof(real), "%s.real", b);
-	put(real, "2-7\n");
+	test_write_file(real, "2-7\n");
 	assert_int_equal(unlink(b), 0);
 	assert_int_equal(symlink(real, b), 0);
 
@@ -356,7 +329,7 @@ test_failure_restores_apply_and_files(void **unused)
 	tmap_session_close(s);
 	assert_string_equal(get(path_of(dir, "", "g3")), "untouched");
 	assert_host_keeps("2-7");
-	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(test_read_file(state_path), before);
 }
 
 /* g1 applied, the host isolated, g2 applied after: the session g2 was applied in. */
@@ -392,7 +365,7 @@ test_release_gives_back(void **unused)
 	assert_host_keeps("0-7");
 	tmap_session_close(s);
 	assert_int_equal(recorded_writes(), 0);
-	assert_non_null(strstr(slurp(state_path), "\"isolation_options\""));
+	assert_non_null(strstr(test_read_file(state_path), "\"isolation_options\""));
 
 	s = open_session();
 	assert_int_equal(apply(s, "g4", 2, false, &err), 0);
@@ -490,7 +463,7 @@ unwritable_child(void)
 
 	assert_int_equal(mkdir(path_of(cg, "/topomap-isolapply-b/late", ""), 0755), 0);
 	snprintf(real, sizeof(real), "%s.real", file);
-	put(real, "0-7\n");
+	test_write_file(real, "0-7\n");
 	assert_int_equal(symlink(real, file), 0);
 }
 
@@ -504,7 +477,7 @@ test_rebalance_failure_restores(void **unused)
 	char before[65536];
 
 	(void)unused;
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_read_file(state_path));
 	unwritable_child();
 	assert_int_equal(tmap_session_apply_rebalance(s, NULL, 0, NULL, NULL, &err), -ELOOP);
 	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
@@ -513,7 +486,7 @@ test_rebalance_failure_restores(void **unused)
 	assert_string_equal(get(path_of(dir, "", "b")), "2-3");
 	assert_string_equal(get(path_of(dir, "", "c")), "4-5");
 	assert_host_keeps("0-1,6-7");
-	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(test_read_file(state_path), before);
 }
 
 /* apply --make-room: b moves to 6-7 so that big (one cell of 3) takes node 0; the failure in
@@ -529,9 +502,9 @@ test_make_room_failure_restores(void **unused)
 	int r;
 
 	(void)unused;
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_read_file(state_path));
 	unwritable_child();
-	put(path_of(dir, "", "big"), "untouched");
+	test_write_file(path_of(dir, "", "big"), "untouched");
 	assert_int_equal(tmap_target_new(&t), 0);
 	assert_int_equal(tmap_target_set(t, "file", path_of(dir, "", "big")), 0);
 	assert_int_equal(tmap_guest_new("big", 3, &g, NULL), 0);
@@ -549,7 +522,7 @@ test_make_room_failure_restores(void **unused)
 	assert_string_equal(get(path_of(dir, "", "b")), "2-3");
 	assert_string_equal(get(path_of(dir, "", "c")), "4-5");
 	assert_host_keeps("0-1,6-7");
-	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(test_read_file(state_path), before);
 }
 
 int

@@ -9,7 +9,6 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -743,19 +742,10 @@ lint_setup(void **state)
 }
 
 static int
-remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 lint_teardown(void **state)
 {
 	(void)state;
-	return nftw(lint_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	return test_remove_tree(lint_dir);
 }
 
 /* Trap: a dedicated guest whose SMT sibling belongs to another guest; thread policy isolate

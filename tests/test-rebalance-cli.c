@@ -23,11 +23,9 @@ make_state(void **unused)
 	struct tmap_topology *t = test_topology(HOST);
 	struct tmap_guests *gs;
 	struct tmap_host *h = NULL;
-	struct tmap_state *st = NULL;
 	struct tmap_plan *plan = NULL;
 	struct tmap_error err = {0};
 	char json[2048] = "[";
-	int fd;
 
 	(void)unused;
 	for (int i = 0; i < 12; i++)
@@ -36,11 +34,7 @@ make_state(void **unused)
 			 i ? "," : "", i);
 	strcat(json, "]");
 	gs = test_guests(json);
-	snprintf(state_path, sizeof(state_path), "/tmp/topomap-rebalance-XXXXXX");
-	fd = mkstemp(state_path);
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(state_path);
+	test_state_name(state_path, sizeof(state_path), "rebalance");
 	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
 	assert_int_equal(tmap_host_solve(h, gs, &plan, &err), 0);
 	for (size_t g = 0, released[3] = {0}; g < tmap_plan_guest_count(plan); g++) {
@@ -52,10 +46,7 @@ make_state(void **unused)
 			assert_int_equal(tmap_host_release(h, tmap_plan_guest_name(plan, g)), 0);
 		}
 	}
-	if (tmap_state_open(state_path, TMAP_STATE_WRITE, &st, &err) < 0 ||
-	    tmap_state_save(st, h, &err) < 0)
-		fail_msg("%s", err.message);
-	tmap_state_close(st);
+	test_state_save_host(state_path, h);
 	tmap_plan_free(plan);
 	tmap_host_free(h);
 	tmap_guests_free(gs);
@@ -66,13 +57,8 @@ make_state(void **unused)
 static int
 drop_state(void **unused)
 {
-	char lock[80];
-
 	(void)unused;
-	unlink(state_path);
-	snprintf(lock, sizeof(lock), "%s.lock", state_path);
-	unlink(lock);
-	return 0;
+	return test_state_remove(state_path);
 }
 
 #define REBALANCE(...) RUN("rebalance", "--topology", HOST, "--state", state_path, __VA_ARGS__)
@@ -124,25 +110,14 @@ test_json_budget(void **state)
 static void
 test_plan_only(void **state)
 {
-	struct test_result r;
-	char before[65536], after[65536];
-	FILE *f = fopen(state_path, "re");
-	size_t n;
+	char *before = strdup(test_read_file(state_path));
+	struct test_result r = REBALANCE("--format", "json");
 
 	(void)state;
-	assert_non_null(f);
-	n = fread(before, 1, sizeof(before) - 1, f);
-	before[n] = '\0';
-	fclose(f);
-	r = REBALANCE("--format", "json");
 	assert_int_equal(r.status, 0);
 	test_result_clear(&r);
-	f = fopen(state_path, "re");
-	assert_non_null(f);
-	n = fread(after, 1, sizeof(after) - 1, f);
-	after[n] = '\0';
-	fclose(f);
-	assert_string_equal(before, after);
+	assert_string_equal(before, test_read_file(state_path));
+	free(before);
 }
 
 static void

@@ -25,25 +25,16 @@ make_state(void **unused)
 		"{\"name\":\"c\",\"vcpus\":2,\"memory_mib\":256,\"cells\":[{\"cpus\":\"0-1\"}]},"
 		"{\"name\":\"d\",\"vcpus\":2,\"memory_mib\":256,\"cells\":[{\"cpus\":\"0-1\"}]}]");
 	struct tmap_host *h = NULL;
-	struct tmap_state *st = NULL;
 	struct tmap_plan *plan = NULL;
 	struct tmap_error err = {0};
-	int fd;
 
 	(void)unused;
-	snprintf(state_path, sizeof(state_path), "/tmp/topomap-room-XXXXXX");
-	fd = mkstemp(state_path);
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(state_path);
+	test_state_name(state_path, sizeof(state_path), "room");
 	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
 	assert_int_equal(tmap_host_solve(h, gs, &plan, &err), 0);
 	assert_int_equal(tmap_host_release(h, "a"), 0);
 	assert_int_equal(tmap_host_release(h, "d"), 0);
-	if (tmap_state_open(state_path, TMAP_STATE_WRITE, &st, &err) < 0 ||
-	    tmap_state_save(st, h, &err) < 0)
-		fail_msg("%s", err.message);
-	tmap_state_close(st);
+	test_state_save_host(state_path, h);
 	tmap_plan_free(plan);
 	tmap_host_free(h);
 	tmap_guests_free(gs);
@@ -54,13 +45,8 @@ make_state(void **unused)
 static int
 drop_state(void **unused)
 {
-	char lock[80];
-
 	(void)unused;
-	unlink(state_path);
-	snprintf(lock, sizeof(lock), "%s.lock", state_path);
-	unlink(lock);
-	return 0;
+	return test_state_remove(state_path);
 }
 
 #define ROOM(...) RUN("plan", "--topology", HOST, "--state", state_path, "--name", "big", \

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -134,11 +135,7 @@ test_run(char *const argv[], const char *stdin_text, char **out, char **err)
 	if (waitpid(pid, &status, 0) < 0)
 		status = -1;
 	if (state[0]) {
-		char lock[80];
-
-		snprintf(lock, sizeof(lock), "%s.lock", state);
-		unlink(state);
-		unlink(lock);
+		test_state_remove(state);
 		rmdir(state_dir);
 		if (chosen)
 			setenv("TOPOMAP_STATE", chosen, 1);
@@ -275,17 +272,89 @@ test_state_setup(void **state)
 int
 test_state_teardown(void **state)
 {
-	char lock[128];
-
 	(void)state;
 	if (!test_state_path[0])
 		return 0;
-	snprintf(lock, sizeof(lock), "%s.lock", test_state_path);
-	unlink(test_state_path);
-	unlink(lock);
+	test_state_remove(test_state_path);
 	unsetenv("TOPOMAP_STATE");
 	test_state_path[0] = '\0';
 	return 0;
+}
+
+void
+test_state_name(char *path, size_t size, const char *prefix)
+{
+	int fd;
+
+	assert_true((size_t)snprintf(path, size, "/tmp/topomap-%s-XXXXXX", prefix) < size);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+}
+
+void
+test_state_save_host(const char *path, struct tmap_host *h)
+{
+	struct tmap_state *st = NULL;
+	struct tmap_error err = {0};
+
+	if (tmap_state_open(path, TMAP_STATE_WRITE, &st, &err) < 0 ||
+	    tmap_state_save(st, h, &err) < 0)
+		fail_msg("state '%s': %s", path, err.message);
+	tmap_state_close(st);
+}
+
+int
+test_state_remove(const char *path)
+{
+	char lock[4200];
+
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	unlink(path);
+	unlink(lock);
+	return 0;
+}
+
+static int
+remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int
+test_remove_tree(const char *dir)
+{
+	return nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+test_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		fail_msg("cannot write '%s': %s", path, strerror(errno));
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+char *
+test_read_file(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		fail_msg("cannot read '%s': %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
 }
 
 /* ------------------------------------------------------------------------------------- */

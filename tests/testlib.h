@@ -45,6 +45,21 @@ void test_result_clear(struct test_result *r);
 int test_state_setup(void **state);
 int test_state_teardown(void **state);
 
+/* A name for a new state file: "/tmp/topomap-PREFIX-XXXXXX" made unique, no file left there. */
+void test_state_name(char *path, size_t size, const char *prefix);
+/* Save what host h holds as the state file at path, or fail the test. */
+void test_state_save_host(const char *path, struct tmap_host *h);
+/* Remove a state file and its lock file (as cmocka's teardown: returns 0). */
+int test_state_remove(const char *path);
+
+/* Write text to path (created or truncated), or fail the test. */
+void test_write_file(const char *path, const char *text);
+/* A file's text (a static buffer of 64 KiB, valid until the next call), or fail the test. */
+char *test_read_file(const char *path);
+
+/* Remove a directory and all below it, without a shell (as cmocka's teardown: 0 or -1). */
+int test_remove_tree(const char *dir);
+
 #define RUN(...) test_topomap(NULL, (const char *const[]){__VA_ARGS__, NULL})
 #define RUN_STDIN(text, ...) test_topomap(text, (const char *const[]){__VA_ARGS__, NULL})
 
