@@ -110,7 +110,7 @@ main(int argc, char *argv[])
 		char path[4096];
 
 		snprintf(path, sizeof(path), "%s/%s", dir, fixtures[f]);
-		if (tmap_topology_new(path, 0, &t, &err) < 0) {
+		if (tmap_topology_new_xml(path, 0, &t, &err) < 0) {
 			fprintf(stderr, "devices-bench: %s\n", err.message);
 			return 1;
 		}

@@ -2,8 +2,9 @@
 /*
  * How long making room takes (issue 18: within 10 ms at 512 PUs).
  *
- *   room-bench [CASES] [HOST]   CASES fragmented hosts (default 200) of HOST (default a
- *                               512-PU synthetic host of 8 nodes with SMT)
+ *   room-bench [CASES] [HOST]   CASES fragmented hosts (default 200) of HOST, an hwloc
+ *                               synthetic description (default a 512-PU host of 8 nodes
+ *                               with SMT)
  *
  * Each case: the host filled with guests of 1 to 8 vcpus from a seed, 40 % of them released,
  * then a guest of one cell of 8 to 24 vcpus that does not fit as the host stands; only the
@@ -19,7 +20,7 @@
 
 #include <topomap/topomap.h>
 
-#define DEFAULT_HOST "synthetic:pack:4 numa:2(memory=256GiB) l3:1 core:32 pu:2"
+#define DEFAULT_HOST "pack:4 numa:2(memory=256GiB) l3:1 core:32 pu:2"
 
 static double
 now(void)
@@ -107,7 +108,7 @@ main(int argc, char *argv[])
 	double *ms = calloc(cases ? cases : 1, sizeof(*ms));
 	unsigned n = 0, admitted = 0, optimal = 0, moves = 0;
 
-	if (!ms || tmap_topology_new(src, 0, &t, &err) < 0) {
+	if (!ms || tmap_topology_new_synthetic(src, 0, &t, &err) < 0) {
 		fprintf(stderr, "room-bench: %s\n", err.message);
 		return 1;
 	}

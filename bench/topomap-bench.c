@@ -563,11 +563,11 @@ run_scale(void)
 		unsigned guests, vcpus, cells;
 		bool churn;
 	} cases[] = {
-		{"synthetic:pack:2 numa:2(memory=256GiB) core:32 pu:2", 1, 16, 2},
-		{"synthetic:pack:8 numa:2(memory=256GiB) l3:2 core:16 pu:4", 1, 64, 8},
-		{"synthetic:pack:8 numa:2(memory=256GiB) l3:2 core:16 pu:4", 500, 4, 1},
-		{"synthetic:pack:16 numa:2(memory=256GiB) l3:2 core:16 pu:4", 1, 64, 8},
-		{"synthetic:pack:16 numa:2(memory=2TiB) l3:2 core:16 pu:4", 10000, 0, 1, true},
+		{"pack:2 numa:2(memory=256GiB) core:32 pu:2", 1, 16, 2},
+		{"pack:8 numa:2(memory=256GiB) l3:2 core:16 pu:4", 1, 64, 8},
+		{"pack:8 numa:2(memory=256GiB) l3:2 core:16 pu:4", 500, 4, 1},
+		{"pack:16 numa:2(memory=256GiB) l3:2 core:16 pu:4", 1, 64, 8},
+		{"pack:16 numa:2(memory=2TiB) l3:2 core:16 pu:4", 10000, 0, 1, true},
 	};
 
 	printf("| host | PUs | nodes | guests placed | load ms | median place ms | max place ms | total s | max RSS MiB |\n");
@@ -582,7 +582,7 @@ run_scale(void)
 		struct rusage ru;
 		int r;
 
-		if (tmap_topology_new(cases[k].host, 0, &t, &err) < 0)
+		if (tmap_topology_new_synthetic(cases[k].host, 0, &t, &err) < 0)
 			return die(err.message, NULL);
 		load = now_ms() - t0;
 		for (unsigned i = 0; i < tmap_topology_node_count(t); i++) {
@@ -633,7 +633,7 @@ run_scale(void)
 		else
 			snprintf(what, sizeof(what), "1, 2, 4 vcpus in turn; the oldest leave when full");
 		printf("| `%s` | %u | %u | %u of %u (%s) | %.1f | %.4f | %.3f | %.2f | %.0f |\n",
-		       cases[k].host + 10, pus, tmap_topology_node_count(t), placed, cases[k].guests,
+		       cases[k].host, pus, tmap_topology_node_count(t), placed, cases[k].guests,
 		       what, load,
 		       ms[cases[k].guests / 2], ms[cases[k].guests - 1], (load + sum) / 1000,
 		       ru.ru_maxrss / 1024.0);

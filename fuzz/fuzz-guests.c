@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tmap_error err = {0};
 
 	/* Made once: 2 sockets, 4 nodes, SMT; never freed, still reachable at exit. */
-	if (!host && tmap_topology_new("synthetic:pack:2 numa:2 core:4 pu:2", 0, &host, NULL) < 0)
+	if (!host && tmap_topology_new_synthetic("pack:2 numa:2 core:4 pu:2", 0, &host, NULL) < 0)
 		abort();
 	if (tmap_guests_new(&guests) < 0)
 		abort();

@@ -42,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[PATH_MAX], *text;
 
 	fuzz_write("input.xml", data, size, path, sizeof(path));
-	if (tmap_topology_new(path, 0, &topology, NULL) < 0)
+	if (tmap_topology_new_xml(path, 0, &topology, NULL) < 0)
 		return 0;
 	if (tmap_topology_format(topology, TMAP_FORMAT_TABLE, 0, &text, NULL) >= 0)
 		free(text);

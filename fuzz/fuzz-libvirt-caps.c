@@ -2,7 +2,7 @@
 /*
  * The host capabilities a libvirtd sends (virConnectGetCapabilities()), turned into the JSON
  * host form by the libvirt backend; what comes out is then read by the library as the host,
- * as tmap_topology_new("libvirt:URI") does.
+ * as tmap_topology_new_backend("libvirt", URI) does.
  */
 #include "libvirt-backend.h"
 

@@ -20,7 +20,7 @@
 
 #include "fuzz-common.h"
 
-#define TOPOLOGY "synthetic:pack:2 numa:2 core:4 pu:2" /* PUs 0-31, node n: 8n to 8n+7 */
+#define TOPOLOGY "pack:2 numa:2 core:4 pu:2" /* PUs 0-31, node n: 8n to 8n+7 */
 #define NPUS 32
 #define MAX_GUESTS 6
 
@@ -557,7 +557,7 @@ exercise_session(const char *path)
 	struct tmap_error err = {0};
 	const char *backend;
 
-	options.topology = TOPOLOGY;
+	options.host = topology;
 	options.state = path;
 	if (tmap_session_open(&options, &session, &err) < 0) {
 		check_refusal(&err);
@@ -644,7 +644,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Made once, never freed (still reachable at exit). */
 	if (!topology) {
-		if (tmap_topology_new(TOPOLOGY, 0, &topology, NULL) < 0 ||
+		if (tmap_topology_new_synthetic(TOPOLOGY, 0, &topology, NULL) < 0 ||
 		    tmap_guest_new("extra", 2, &extra, NULL) < 0 ||
 		    tmap_guest_set_memory_mib(extra, 64) < 0 || tmap_guest_new("big", 12, &big, NULL) < 0)
 			abort();

@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Made once, never freed (still reachable at exit): 2 sockets, 4 nodes, 32 PUs. */
 	if (!topology) {
-		if (tmap_topology_new("synthetic:pack:2 numa:2 core:4 pu:2", 0, &topology, NULL) < 0 ||
+		if (tmap_topology_new_synthetic("pack:2 numa:2 core:4 pu:2", 0, &topology, NULL) < 0 ||
 		    tmap_guest_new("extra", 2, &extra, NULL) < 0 ||
 		    tmap_guest_set_memory_mib(extra, 64) < 0)
 			abort();

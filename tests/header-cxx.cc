@@ -12,7 +12,7 @@ main()
 	struct tmap_topology *t = nullptr;
 	struct tmap_error err = {};
 
-	if (tmap_topology_new("synthetic:pack:1 core:2 pu:1", 0, &t, &err) < 0)
+	if (tmap_topology_new_synthetic("pack:1 core:2 pu:1", 0, &t, &err) < 0)
 		return 1;
 	tmap_topology_free(t);
 	return 0;
