@@ -3,8 +3,9 @@
  * The ABI freeze, as hwloc's tests/hwloc/hwloc_topology_abi.c pins its own: the offsets and
  * sizes every module and application already built relies on. A change here is an ABI break:
  * struct tmap_backend's frozen header and its callbacks in their order (new ones only ever
- * appended, read when `size` covers them), struct tmap_error, and the prefix of the solve
- * options that the _INIT macro and tmap_solve() read before anything else.
+ * appended, read when `size` covers them), struct tmap_error, the prefix of the solve
+ * options that the _INIT macro and tmap_solve() read before anything else, and the session
+ * options (the solve options inside them, so those cannot grow there).
  *
  * The numbers are those of an LP64 machine (x86_64, aarch64); on other data models the test
  * checks what is independent of the model and says so.
@@ -13,6 +14,7 @@
 
 #include "testlib.h"
 #include "topomap/plugin.h"
+#include "topomap/session.h"
 
 #define LP64 (sizeof(void *) == 8 && sizeof(long) == 8)
 
@@ -94,6 +96,26 @@ solve_options_prefix(void **state)
 	assert_int_equal(sizeof(struct tmap_solve_options), 40);
 }
 
+/* The session options of 0.1 end with solve (40 bytes, above); .host comes after it (issue
+ * 19), read when size covers it, so a program built against 0.1 still opens its session. */
+static void
+session_options_layout(void **state)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+
+	assert_int_equal(offsetof(struct tmap_session_options, size), 0);
+	assert_int_equal(offsetof(struct tmap_session_options, flags), 4);
+	assert_int_equal(o.size, sizeof(struct tmap_session_options));
+	if (!LP64)
+		skip();
+	assert_int_equal(offsetof(struct tmap_session_options, topology), 8);
+	assert_int_equal(offsetof(struct tmap_session_options, state), 16);
+	assert_int_equal(offsetof(struct tmap_session_options, reserve), 24);
+	assert_int_equal(offsetof(struct tmap_session_options, solve), 32);
+	assert_int_equal(offsetof(struct tmap_session_options, host), 72);
+	assert_int_equal(sizeof(struct tmap_session_options), 80);
+}
+
 /* The set mask is the layout of cpu_set_t: unsigned long words. */
 static void
 cpulist_words(void **state)
@@ -108,6 +130,7 @@ main(void)
 	    cmocka_unit_test(backend_header),	    cmocka_unit_test(backend_callbacks),
 	    cmocka_unit_test(backend_has),	    cmocka_unit_test(error_struct),
 	    cmocka_unit_test(solve_options_prefix), cmocka_unit_test(cpulist_words),
+	    cmocka_unit_test(session_options_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
