@@ -1077,6 +1077,12 @@ test_topology_sources(void **state)
 	EXPECT_FAIL(2, ("'/nonexistent.xml'"), "host", "show", "--topology", "/nonexistent.xml",
 		    "--state", s->path[0]);
 
+	/* NAME:ARG is the backend's host: libvirt's in-process test driver, two nodes. */
+	r = RUN("topology", "--topology", "libvirt:test:///default", "--format", "json");
+	assert_ok(&r);
+	assert_non_null(strstr(r.out, "\"id\":1,"));
+	test_result_clear(&r);
+
 	/* A file named like a backend source: the message says how to name the file. */
 	snprintf(xml_copy, sizeof(xml_copy), "%s/host:1.xml", s->dir);
 	in = fopen(xml, "r");
