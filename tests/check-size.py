@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-DIRS = ("core", "cli", "plugins", "bench", "common", "include", "python")
+DIRS = ("core", "cli", "plugins", "bench", "common", "include", "python", "fuzz")
 EXTS = (".c", ".h", ".py")
 MAX_FILE = 1000
 MAX_FUNCTION = 150
