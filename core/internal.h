@@ -195,6 +195,11 @@ unsigned topo_distance(const struct tmap_topology *t, unsigned a, unsigned b);
 /* Index of the node with this OS index, or -1. */
 int topo_node_index(const struct tmap_topology *t, unsigned os_index);
 
+/* topology.c: what the deprecated tmap_topology_new() does, for the session's deprecated
+ * .topology (the library calls no deprecated function). */
+int topology_new_source(const char *source, unsigned flags, struct tmap_topology **ret,
+			struct tmap_error *err);
+
 /* backend.c: the JSON host form of a host described by backend `name` ("libvirt:URI"). */
 int backend_host_topology(const char *name, const char *arg, char **ret_json,
 			  struct tmap_error *err);

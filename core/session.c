@@ -343,7 +343,7 @@ open_topology(struct tmap_session *s, const struct tmap_session_options *o,
 		return 0;
 	}
 	if (o->topology)
-		r = tmap_topology_new(o->topology, 0, &s->own_topology, err);
+		r = topology_new_source(o->topology, 0, &s->own_topology, err);
 	else
 		r = tmap_topology_new_live(0, &s->own_topology, err);
 	s->topology = s->own_topology;

@@ -697,11 +697,11 @@ tmap_topology_new_from_json(const char *text, size_t len, const char *origin,
 	return 0;
 }
 
-/* Deprecated (issue 19): the source string of 0.1, read into one of the constructors above.
- * The library calls it only for the deprecated .topology of the session options. */
+/* Deprecated (issue 19): the source string of 0.1, read into one of the constructors above,
+ * for tmap_topology_new() and the deprecated .topology of the session options. */
 int
-tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
-		  struct tmap_error *err)
+topology_new_source(const char *source, unsigned flags, struct tmap_topology **ret,
+		    struct tmap_error *err)
 {
 	size_t prefix = source ? strspn(source, "abcdefghijklmnopqrstuvwxyz0123456789-") : 0;
 	bool live = !source || streq(source, "live");
@@ -732,6 +732,13 @@ tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret
 	if (json)
 		return tmap_topology_new_json(source, 0, ret, err);
 	return tmap_topology_new_xml(source, flags, ret, err);
+}
+
+int
+tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
+		  struct tmap_error *err)
+{
+	return topology_new_source(source, flags, ret, err);
 }
 
 size_t

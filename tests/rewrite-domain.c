@@ -60,7 +60,7 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	xml = slurp(stdin);
-	r = xml ? tmap_topology_new(argv[1], 0, &host, &err) : -ENOMEM;
+	r = xml ? tmap_topology_new_xml(argv[1], 0, &host, &err) : -ENOMEM;
 	if (r == 0)
 		r = domain_xml_describe(xml, 0, &guest, &err);
 	if (r == 0 && tmap_guest_set_hugepages(guest, strtoull(argv[2], NULL, 10)) < 0)

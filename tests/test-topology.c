@@ -129,7 +129,7 @@ expect_error(const char *source, int code, const char *needle)
 	struct tmap_error err = {0};
 	struct tmap_topology *t = (struct tmap_topology *)0x1;
 
-	assert_int_equal(tmap_topology_new(source, 0, &t, &err), code);
+	assert_int_equal(topology_new_source(source, 0, &t, &err), code);
 	assert_int_equal(err.code, code);
 	assert_ptr_equal(t, (struct tmap_topology *)0x1); /* untouched on failure */
 	if (!strstr(err.message, needle))
@@ -160,7 +160,7 @@ bad_sources(void **state)
 	{
 		struct tmap_topology *t = NULL;
 
-		assert_int_equal(tmap_topology_new("live", 1, &t, NULL), -EINVAL);
+		assert_int_equal(topology_new_source("live", 1, &t, NULL), -EINVAL);
 		assert_null(t);
 	}
 }

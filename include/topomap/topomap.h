@@ -36,6 +36,13 @@ extern "C" {
 #define TMAP_EXPORT
 #endif
 
+/* A call kept for programs built against an older version: the compiler names its successor. */
+#if defined(__GNUC__)
+#define TMAP_DEPRECATED(successor) __attribute__((deprecated("use " successor)))
+#else
+#define TMAP_DEPRECATED(successor)
+#endif
+
 /** Version of the library's public interface, as a string ("0.1.0"). */
 TMAP_EXPORT const char *tmap_version(void);
 
@@ -98,7 +105,8 @@ struct tmap_topology;
  * @return 0, -EINVAL for a malformed source, -ENOENT for a missing file, or another -errno.
  */
 TMAP_EXPORT int tmap_topology_new(const char *source, unsigned flags, struct tmap_topology **ret,
-				  struct tmap_error *reterr);
+				  struct tmap_error *reterr)
+	TMAP_DEPRECATED("tmap_topology_new_live(), _synthetic(), _xml(), _json() or _backend()");
 
 /** Flags of tmap_topology_new_xml() and tmap_topology_new(). */
 enum tmap_topology_flags {
