@@ -21,6 +21,9 @@
 #define DISTANCES_KIND_LATENCY HWLOC_DISTANCES_KIND_VALUE_LATENCY
 /* 3.0 writes its own XML format by default, which Debian 12's lstopo (2.9) cannot read. */
 #define XML_EXPORT_FLAGS HWLOC_TOPOLOGY_EXPORT_XML_FLAG_V2
+/* The elements 3.0's XML format adds (its topology-xml.c): a host file lstopo 3 wrote. */
+#define XML_ELEMENTS_NEW "memtier", "pci_locality",
+#define HWLOC_READS_XML_3 true
 
 /* An OS device's type is a bitmask in 3.0 (a CUDA device is GPU and CoProc). */
 static inline bool
@@ -38,6 +41,8 @@ osdev_is(hwloc_obj_t obj, hwloc_obj_osdev_types_t type)
 #define HWLOC_KEEPS_PAGE_COUNTS true
 #define DISTANCES_KIND_LATENCY HWLOC_DISTANCES_KIND_MEANS_LATENCY
 #define XML_EXPORT_FLAGS 0
+#define XML_ELEMENTS_NEW
+#define HWLOC_READS_XML_3 false
 
 static inline bool
 osdev_is(hwloc_obj_t obj, hwloc_obj_osdev_type_t type)

@@ -51,11 +51,12 @@ struct xml {
 	struct tmap_error *err;
 };
 
-/* The element names hwloc 2.9's importer knows (topology-xml.c). */
+/* The element names hwloc 2.9's importer knows (topology-xml.c), and those of hwloc 3's
+ * XML format when built against it. */
 static const char *const known_elements[] = {
 	"topology", "object", "page_type", "info", "distances", "latency", "distances2",
 	"distances2hetero", "indexes", "u64values", "userdata", "cpukind", "memattr",
-	"memattr_value", "support", "diff",
+	"memattr_value", "support", "diff", XML_ELEMENTS_NEW
 };
 
 /* Objects outside the CPU tree: no cpuset to check, no order among CPU children. */

@@ -438,6 +438,34 @@ live_page_types_as_sysfs(void **state)
 	tmap_topology_free(t);
 }
 
+/* A host file hwloc 3 wrote in its own format (<pci_locality> elements, no page counts), from
+ * dev-2s-sriov.xml: under hwloc 3, the same host as the 2.x file; under 2.x, refused for an
+ * element hwloc 2.9 does not know, before hwloc reads it. */
+static void
+xml_written_by_hwloc3(void **state)
+{
+	struct tmap_topology *v2 = test_topology(test_data("dev-2s-sriov.xml")), *v3 = NULL;
+	struct tmap_error err = {0};
+	char *a = NULL, *b = NULL;
+	int r = tmap_topology_new_xml(test_data("dev-2s-sriov-hwloc3.xml"), 0, &v3, &err);
+
+	if (HWLOC_READS_XML_3) {
+		if (r < 0)
+			fail_msg("%s", err.message);
+		assert_int_equal(tmap_topology_format(v2, TMAP_FORMAT_JSON, 0, &a, &err), 0);
+		assert_int_equal(tmap_topology_format(v3, TMAP_FORMAT_JSON, 0, &b, &err), 0);
+		assert_string_equal(a, b);
+		assert_int_equal(v3->ndevices, 12);
+	} else {
+		assert_int_equal(r, -EINVAL);
+		assert_non_null(strstr(err.message, "unknown element <pci_locality>"));
+	}
+	free(a);
+	free(b);
+	tmap_topology_free(v2);
+	tmap_topology_free(v3);
+}
+
 /* The JSON host's pools come on top of memory_mib, and a node may lack a size. */
 static void
 json_hugepage_pools(void **state)
@@ -646,6 +674,7 @@ main(void)
 		cmocka_unit_test(xml_page_types_as_hwloc),
 		cmocka_unit_test(sysfs_page_types_of_a_tree),
 		cmocka_unit_test(live_page_types_as_sysfs),
+		cmocka_unit_test(xml_written_by_hwloc3),
 		cmocka_unit_test(json_nodes_in_no_package), cmocka_unit_test(json_bad_hosts),
 		cmocka_unit_test(json_node_limit),
 		cmocka_unit_test(synthetic_memory_assumed),
