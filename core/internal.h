@@ -193,13 +193,12 @@ int topology_xml_page_types(const char *text, size_t len, const char *origin,
 /* topology-pages.c: node obj's page types, read through whatever the hwloc built against has
  * (hwloc 2.x: the node's page_types; 3.0: t->xml_pages, or sysfs for this machine; a
  * synthetic host has none). malloc()ed into *ret (NULL when *ret_n is 0). 0 or -ENOMEM. */
-int node_page_types(const struct tmap_topology *t, hwloc_obj_t obj,
-		    struct topo_page_type **ret, unsigned *ret_n);
+int node_page_types(const struct tmap_topology *t, hwloc_obj_t obj, struct topo_page_type **ret,
+		    unsigned *ret_n);
 /* The page types of NUMA node `node` in the sysfs mounted at root ("/sys"): the base page
  * (count 0: not read), then each hugepages-<N>kB pool, sizes ascending; a kernel without NUMA
  * (no node directory) gives node 0 the machine's pools. 0, or -ENOMEM. */
-int sysfs_page_types(const char *root, unsigned node, struct topo_page_type **ret,
-		     unsigned *ret_n);
+int sysfs_page_types(const char *root, unsigned node, struct topo_page_type **ret, unsigned *ret_n);
 
 /* topology-json.c: hwloc XML for a host described in JSON. */
 int topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,

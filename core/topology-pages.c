@@ -95,7 +95,7 @@ sysfs_page_types(const char *root, unsigned node, struct topo_page_type **ret, u
 	}
 	r = read_hugepages_dir(dir, node, &v, &n);
 	if (r == -ENOENT && node == 0) {
-		/* A kernel without NUMA: one node, the machine's pools (as hwloc 2.x reads them). */
+		/* A kernel without NUMA: one node, the machine's pools, as hwloc 2.x reads them. */
 		free(dir);
 		if (asprintf(&dir, "%s/kernel/mm/hugepages", root) < 0) {
 			dir = NULL;
@@ -113,8 +113,8 @@ sysfs_page_types(const char *root, unsigned node, struct topo_page_type **ret, u
 }
 
 int
-node_page_types(const struct tmap_topology *t, hwloc_obj_t obj,
-		struct topo_page_type **ret, unsigned *ret_n)
+node_page_types(const struct tmap_topology *t, hwloc_obj_t obj, struct topo_page_type **ret,
+		unsigned *ret_n)
 {
 	_cleanup_free_ struct topo_page_type *v = NULL;
 	unsigned n = 0;

@@ -154,8 +154,8 @@ set_xml_text(struct tmap_topology *t, const char *xml, size_t len, const char *o
 	if (!HWLOC_KEEPS_PAGE_COUNTS) {
 		free(t->xml_pages);
 		t->xml_pages = NULL;
-		r = topology_xml_page_types(use, strlen(use), origin, &t->xml_pages,
-					    &t->nxml_pages, err);
+		r = topology_xml_page_types(use, strlen(use), origin, &t->xml_pages, &t->nxml_pages,
+					    err);
 		if (r < 0)
 			return r;
 		t->xml_pages_read = true;
