@@ -113,10 +113,15 @@ deb-check: deps
 # HWLOC_NEW_SRC (a release tree or tarball, or a git repository and HWLOC_NEW_REF, default its
 # newest 2.x tag) into /var/cache/topomap-hwloc-new, topomap built against it in
 # build-hwloc-new, the unit and integration suites run there, and the loaded library checked.
-# Apart from `check` and CI: it needs hwloc's source, and building it takes minutes.
-.PHONY: check-hwloc-new
+# check-hwloc-3 does the same with hwloc 3.x (its newest 3.x tag, or master until there is
+# one), in build-hwloc-3. Apart from `check` and CI: they need hwloc's source, and building
+# it takes minutes.
+.PHONY: check-hwloc-new check-hwloc-3
 check-hwloc-new: deps
 	tests/hwloc-new.sh
+check-hwloc-3: deps
+	HWLOC_NEW_MAJOR=3 HWLOC_NEW_BUILDDIR=$${HWLOC_NEW_BUILDDIR:-$(CURDIR)/build-hwloc-3} \
+		tests/hwloc-new.sh
 
 clean:
 	rm -rf $(BUILDDIR)

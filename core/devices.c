@@ -76,8 +76,8 @@ class_of(hwloc_obj_t obj)
 	if (base == 0x03 || base == 0x12)
 		return DEV_GPU;
 	for (hwloc_obj_t c = obj->io_first_child; c; c = c->next_sibling)
-		if (c->type == HWLOC_OBJ_OS_DEVICE && (c->attr->osdev.type == HWLOC_OBJ_OSDEV_GPU ||
-						       c->attr->osdev.type == HWLOC_OBJ_OSDEV_COPROC))
+		if (c->type == HWLOC_OBJ_OS_DEVICE &&
+		    (osdev_is(c, HWLOC_OBJ_OSDEV_GPU) || osdev_is(c, HWLOC_OBJ_OSDEV_COPROC)))
 			return DEV_GPU;
 	return DEV_OTHER;
 }

@@ -187,7 +187,7 @@ tmap_topology_export_xml(const struct tmap_topology *t, const struct tmap_plan *
 		hwloc_topology_destroy(hw);
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
-	r = hwloc_topology_export_xmlbuffer(hw, &xml, &len, 0);
+	r = hwloc_topology_export_xmlbuffer(hw, &xml, &len, XML_EXPORT_FLAGS);
 	hwloc_topology_destroy(hw);
 	if (r < 0 || len <= 0)
 		return tmap_error_set(err, -ENOMEM, "cannot export the topology to XML");

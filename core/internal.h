@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "topomap/topomap.h"
+#include "hwloc-api.h"
 #include "util.h"
 
 /* ------------------------------------------------------------------------------------- */
@@ -133,6 +134,9 @@ struct tmap_topology {
 	int *pu_core;		/* PU OS index -> core index, -1 when not usable */
 	unsigned *distances;	/* nnodes x nnodes, or NULL when the host reports none */
 	hwloc_bitmap_t cpuset;	/* every usable PU */
+	struct topo_page_type *xml_pages; /* hwloc 3.0: the <page_type>s of the XML read */
+	size_t nxml_pages;
+	bool xml_pages_read;	/* xml_pages is what the host has (hwloc 3.0, an XML source) */
 	unsigned npage_sizes;	/* hugepage sizes any node has a pool of (count 0 included) */
 	uint64_t *page_kib;	/* those sizes in KiB, ascending */
 	unsigned ndevices;
@@ -171,6 +175,30 @@ const char *page_size_text(uint64_t page_kib, char *buf, size_t size);
  * *ret_warning says so (hwloc would print a banner on stderr); otherwise both are NULL. */
 int topology_xml_check(const char *text, size_t len, const char *origin, char **ret_xml,
 		       char **ret_warning, struct tmap_error *err);
+
+/* A page type of a NUMA node, as hwloc 2.x's page_types: a size in bytes (the base page
+ * among them, when known) and how many pages of it the node has. */
+struct topo_page_type {
+	unsigned node;		/* the node's OS index */
+	uint64_t size;
+	uint64_t count;
+};
+
+/* topology-xml.c: every <page_type> of the NUMA node objects of (checked) hwloc XML, in
+ * document order, as hwloc 2.x imports them (size 0 left out). malloc()ed into *ret. Returns
+ * 0 or -errno with err set. */
+int topology_xml_page_types(const char *text, size_t len, const char *origin,
+			    struct topo_page_type **ret, size_t *ret_n, struct tmap_error *err);
+
+/* topology-pages.c: node obj's page types, read through whatever the hwloc built against has
+ * (hwloc 2.x: the node's page_types; 3.0: t->xml_pages, or sysfs for this machine; a
+ * synthetic host has none). malloc()ed into *ret (NULL when *ret_n is 0). 0 or -ENOMEM. */
+int node_page_types(const struct tmap_topology *t, hwloc_obj_t obj, struct topo_page_type **ret,
+		    unsigned *ret_n);
+/* The page types of NUMA node `node` in the sysfs mounted at root ("/sys"): the base page
+ * (count 0: not read), then each hugepages-<N>kB pool, sizes ascending; a kernel without NUMA
+ * (no node directory) gives node 0 the machine's pools. 0, or -ENOMEM. */
+int sysfs_page_types(const char *root, unsigned node, struct topo_page_type **ret, unsigned *ret_n);
 
 /* topology-json.c: hwloc XML for a host described in JSON. */
 int topology_xml_from_json(const char *text, size_t len, const char *origin, char **ret_xml,

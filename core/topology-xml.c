@@ -51,11 +51,12 @@ struct xml {
 	struct tmap_error *err;
 };
 
-/* The element names hwloc 2.9's importer knows (topology-xml.c). */
+/* The element names hwloc 2.9's importer knows (topology-xml.c), and those of hwloc 3's
+ * XML format when built against it. */
 static const char *const known_elements[] = {
 	"topology", "object", "page_type", "info", "distances", "latency", "distances2",
 	"distances2hetero", "indexes", "u64values", "userdata", "cpukind", "memattr",
-	"memattr_value", "support", "diff",
+	"memattr_value", "support", "diff", XML_ELEMENTS_NEW
 };
 
 /* Objects outside the CPU tree: no cpuset to check, no order among CPU children. */
@@ -631,4 +632,78 @@ topology_xml_check(const char *text, size_t len, const char *origin, char **ret_
 out:
 	free(x.el);
 	return r;
+}
+
+/* The value of attribute `name` in the start tag of a (parsed) element; NULL when absent. */
+static const char *
+tag_attr(const struct xml *x, const struct xel *e, const char *name, size_t *ret_len)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = e->start + 1; i + n + 2 < e->body; i++) {
+		if (!blank(x->text[i]) || strncmp(x->text + i + 1, name, n) != 0 ||
+		    strncmp(x->text + i + 1 + n, "=\"", 2) != 0)
+			continue;
+		i += n + 3;
+		*ret_len = strcspn(x->text + i, "\"");
+		return x->text + i;
+	}
+	return NULL;
+}
+
+/* A page_type's number as hwloc 2.x reads it (strtoull(), base 10); 0 when absent. */
+static uint64_t
+tag_number(const struct xml *x, const struct xel *e, const char *name)
+{
+	char buf[32];
+	size_t len = 0;
+	const char *v = tag_attr(x, e, name, &len);
+
+	if (!v || len >= sizeof(buf))
+		return 0;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	return strtoull(buf, NULL, 10);
+}
+
+int
+topology_xml_page_types(const char *text, size_t len, const char *origin,
+			struct topo_page_type **ret, size_t *ret_n, struct tmap_error *err)
+{
+	struct xml x = {.text = text, .len = len, .origin = origin, .err = err};
+	struct topo_page_type *v = NULL;
+	size_t n = 0;
+	int r = parse(&x);
+
+	for (size_t i = 0; r == 0 && i < x.n; i++) {
+		const struct xel *e = &x.el[i], *node;
+		struct topo_page_type *w;
+		uint64_t size;
+
+		if (e->object || strncmp(text + e->start, "<page_type", 10) != 0 ||
+		    e->parent == SIZE_MAX)
+			continue;
+		node = &x.el[e->parent];
+		size = tag_number(&x, e, "size");
+		/* hwloc 2.x keeps the page types of NUMA nodes, and of no size 0. */
+		if (!node->object || !node->numa || size == 0)
+			continue;
+		w = reallocarray(v, n + 1, sizeof(*v));
+		if (!w) {
+			r = tmap_error_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		v = w;
+		v[n++] = (struct topo_page_type){.node = (unsigned)node->os_index_value,
+						 .size = size,
+						 .count = tag_number(&x, e, "count")};
+	}
+	free(x.el);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
 }

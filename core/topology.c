@@ -36,6 +36,7 @@ tmap_topology_free(struct tmap_topology *t)
 	free(t->pu_core);
 	free(t->distances);
 	free(t->page_kib);
+	free(t->xml_pages);
 	devices_free(t);
 	if (t->cpuset)
 		hwloc_bitmap_free(t->cpuset);
@@ -149,6 +150,16 @@ set_xml_text(struct tmap_topology *t, const char *xml, size_t len, const char *o
 	if (hwloc_topology_set_xmlbuffer(t->hw, use, (int)strlen(use) + 1) < 0)
 		return tmap_error_set(err, -EINVAL, "topology '%s': not a valid hwloc XML file",
 				      origin);
+	/* hwloc 3.0 imports the sizes of the <page_type>s, not their counts: read them here. */
+	if (!HWLOC_KEEPS_PAGE_COUNTS) {
+		free(t->xml_pages);
+		t->xml_pages = NULL;
+		r = topology_xml_page_types(use, strlen(use), origin, &t->xml_pages, &t->nxml_pages,
+					    err);
+		if (r < 0)
+			return r;
+		t->xml_pages_read = true;
+	}
 	if (warn && warning && add_warning(t, TAKE_PTR(warning)) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	return 0;
@@ -235,16 +246,16 @@ topology_finish(struct tmap_topology **t, struct tmap_topology **ret, struct tma
  * written by hand) has only pools.
  */
 static bool
-is_hugepage_type(const struct hwloc_numanode_attr_s *m, unsigned i)
+is_hugepage_type(const struct topo_page_type *types, unsigned n, unsigned i)
 {
 	uint64_t smallest = UINT64_MAX;
 
-	if (m->page_types[i].size < 1024)
+	if (types[i].size < 1024)
 		return false;
-	for (unsigned k = 0; k < m->page_types_len; k++)
-		if (m->page_types[k].size >= 1024 && m->page_types[k].size < smallest)
-			smallest = m->page_types[k].size;
-	return !(m->page_types[i].size == smallest && smallest <= 64 * 1024);
+	for (unsigned k = 0; k < n; k++)
+		if (types[k].size >= 1024 && types[k].size < smallest)
+			smallest = types[k].size;
+	return !(types[i].size == smallest && smallest <= 64 * 1024);
 }
 
 /* The hugepage sizes of the whole host, ascending, so that every node counts its pools in
@@ -255,14 +266,17 @@ build_page_sizes(struct tmap_topology *t)
 	hwloc_obj_t obj = NULL;
 
 	while ((obj = hwloc_get_next_obj_by_type(t->hw, HWLOC_OBJ_NUMANODE, obj))) {
-		const struct hwloc_numanode_attr_s *m = &obj->attr->numanode;
+		_cleanup_free_ struct topo_page_type *types = NULL;
+		unsigned n = 0;
 
-		for (unsigned i = 0; i < m->page_types_len; i++) {
-			uint64_t kib = m->page_types[i].size >> 10;
+		if (node_page_types(t, obj, &types, &n) < 0)
+			return -ENOMEM;
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t kib = types[i].size >> 10;
 			unsigned k = 0;
 			uint64_t *v;
 
-			if (!is_hugepage_type(m, i) || topo_page_index(t, kib) >= 0)
+			if (!is_hugepage_type(types, n, i) || topo_page_index(t, kib) >= 0)
 				continue;
 			v = realloc(t->page_kib, (t->npage_sizes + 1) * sizeof(*v));
 			if (!v)
@@ -284,22 +298,23 @@ build_page_sizes(struct tmap_topology *t)
 static int
 node_hugepages(struct tmap_topology *t, hwloc_obj_t obj, struct topo_node *node)
 {
-	const struct hwloc_numanode_attr_s *m = &obj->attr->numanode;
-	uint64_t huge = 0;
+	_cleanup_free_ struct topo_page_type *types = NULL;
+	uint64_t huge = 0, local = obj->attr->numanode.local_memory;
+	unsigned n = 0;
 
 	node->huge_pages = calloc(t->npage_sizes ? t->npage_sizes : 1, sizeof(uint64_t));
-	if (!node->huge_pages)
+	if (!node->huge_pages || node_page_types(t, obj, &types, &n) < 0)
 		return -ENOMEM;
-	for (unsigned i = 0; i < m->page_types_len; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		int k;
 
-		if (!is_hugepage_type(m, i))
+		if (!is_hugepage_type(types, n, i))
 			continue;
-		k = topo_page_index(t, m->page_types[i].size >> 10);
-		node->huge_pages[k] += m->page_types[i].count;
-		huge += m->page_types[i].count * m->page_types[i].size;
+		k = topo_page_index(t, types[i].size >> 10);
+		node->huge_pages[k] += types[i].count;
+		huge += types[i].count * types[i].size;
 	}
-	node->memory_mib = (m->local_memory > huge ? m->local_memory - huge : 0) >> 20;
+	node->memory_mib = (local > huge ? local - huge : 0) >> 20;
 	return 0;
 }
 
@@ -468,7 +483,7 @@ build_distances(struct tmap_topology *t)
 	if (hwloc_distances_get_by_name(t->hw, "NUMALatency", &nr, &d, 0) < 0 || nr == 0) {
 		nr = 1;
 		if (hwloc_distances_get_by_type(t->hw, HWLOC_OBJ_NUMANODE, &nr, &d,
-						HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) < 0 ||
+						DISTANCES_KIND_LATENCY, 0) < 0 ||
 		    nr == 0)
 			return 0;
 	}

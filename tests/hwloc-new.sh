@@ -4,23 +4,30 @@
 # topomap against a newer hwloc than Debian 12's 2.9 (issue 19): build hwloc from its source
 # into a cache, build topomap against it in a build tree of its own, run the unit and
 # integration suites there, and prove that the processes of those suites loaded the newer
-# library, not the system's. `make check-hwloc-new`; not part of `make check` (building hwloc
-# takes minutes and needs its source).
+# library, not the system's. `make check-hwloc-new` (hwloc 2.x) and `make check-hwloc-3`
+# (hwloc 3.x); not part of `make check` (building hwloc takes minutes and needs its source).
 #
-# Usage: HWLOC_NEW_SRC=SRC [HWLOC_NEW_REF=TAG] tests/hwloc-new.sh
+# Usage: HWLOC_NEW_SRC=SRC [HWLOC_NEW_REF=REF] [HWLOC_NEW_MAJOR=N] tests/hwloc-new.sh
 #   SRC  an hwloc release tree (it has ./configure), a release tarball (hwloc-X.Y.Z.tar.*),
-#        or a git repository (a work tree or a bare one): then TAG is exported with
-#        `git archive` and bootstrapped with ./autogen.sh (autoconf, automake, libtool).
-#        TAG defaults to the newest hwloc-2.X.Y release tag of the repository.
+#        or a git repository (a work tree or a bare one): then REF (a tag, branch or commit)
+#        is exported with `git archive` and bootstrapped with ./autogen.sh (autoconf,
+#        automake, libtool). REF defaults to the repository's newest hwloc-N.X.Y release tag;
+#        for N 3 or more, to its master branch while it has no such tag (hwloc 3.0 is
+#        unreleased as this is written: master is 3.0.0a1).
+#   N    the major version the source must hold (default: 2 for the default REF, any
+#        for a REF or source given).
 # Environment:
 #   HWLOC_NEW_CACHE     where built versions are kept, one prefix each
 #                       (default /var/cache/topomap-hwloc-new; VERSION/ is reused when present)
 #   HWLOC_NEW_BUILDDIR  topomap's build tree for it (default build-hwloc-new, made anew)
 #   HWLOC_NEW_JOBS      make -j for hwloc (default 2)
 #
-# Exit: 0 all passed; 1 a failure (build, warning, test, or the proof); 2 a source topomap
-# cannot be built against (hwloc 3.x, below); 77 skipped, with the reason (no source given, or
-# the tools to bootstrap a git checkout are missing).
+# Exit: 0 all passed; 1 a failure (build, warning, test, the proof, or a source of another
+# major version than HWLOC_NEW_MAJOR); 77 skipped, with the reason (no source given, or the
+# tools to bootstrap a git checkout are missing).
+#
+# hwloc 2.x and 3.x differ in API (core/hwloc-api.h); above all 3.0 keeps no count of a NUMA
+# node's pages of each size, which topomap then reads itself (core/topology-pages.c).
 #
 # hwloc is configured with its own minimal XML parser (--disable-libxml2), as Debian's
 # libhwloc15 uses it too (its libxml2 importer is a plugin, libhwloc-plugins, not in
@@ -47,7 +54,8 @@ skip() {
 
 if [[ -z "${HWLOC_NEW_SRC:-}" ]]; then
 	skip "HWLOC_NEW_SRC is not set: give an hwloc release tree or tarball, or a git" \
-		"repository (with HWLOC_NEW_REF=hwloc-2.X.Y, default its newest 2.x tag)"
+		"repository (HWLOC_NEW_REF: default its newest hwloc-${HWLOC_NEW_MAJOR:-2}.X.Y tag;" \
+		"for hwloc 3, master while there is none)"
 fi
 src=$HWLOC_NEW_SRC
 [[ -e "$src" ]] || fail "HWLOC_NEW_SRC '$src' does not exist"
@@ -64,9 +72,18 @@ elif [[ -x "$src/configure" && -f "$src/VERSION" ]]; then
 	kind="release tree $src"
 elif git_dir=$(git -c safe.directory='*' -C "$src" rev-parse --absolute-git-dir 2>/dev/null); then
 	gitc=(git -c safe.directory='*' --git-dir="$git_dir")
-	ref=${HWLOC_NEW_REF:-$("${gitc[@]}" tag -l 'hwloc-2.*' |
-		grep -E '^hwloc-2\.[0-9]+\.[0-9]+$' | sort -V | tail -n 1)}
-	[[ -n "$ref" ]] || fail "no hwloc-2.X.Y tag in '$src': set HWLOC_NEW_REF"
+	ref=${HWLOC_NEW_REF:-}
+	if [[ -z "$ref" ]]; then
+		want=${HWLOC_NEW_MAJOR:-2}
+		ref=$("${gitc[@]}" tag -l "hwloc-$want.*" |
+			grep -E "^hwloc-$want\.[0-9]+\.[0-9]+\$" | sort -V | tail -n 1 || true)
+		if [[ -z "$ref" ]] && ((want >= 3)) &&
+			"${gitc[@]}" rev-parse -q --verify "refs/heads/master" >/dev/null; then
+			ref=master
+		fi
+		[[ -n "$ref" ]] || fail "no hwloc-$want.X.Y tag in '$src': set HWLOC_NEW_REF"
+		HWLOC_NEW_MAJOR=$want
+	fi
 	"${gitc[@]}" rev-parse -q --verify "$ref^{commit}" >/dev/null ||
 		fail "'$ref' is not a tag or commit of '$src'"
 	kind="git $src at $ref ($("${gitc[@]}" rev-parse --short "$ref^{commit}"))"
@@ -111,23 +128,17 @@ if $release_tag && [[ "$version" != "$tag_version" ]]; then
 fi
 say "hwloc $version from $kind"
 
-# hwloc 3.0 removes struct hwloc_numanode_attr_s's page_types (NEWS: "page_type NUMA node
-# attributes, replaced with PageSizes topology info"): the sizes remain, the count of each
-# node's pool does not. core/ reads every node's hugepage pools from page_types; until it
-# reads them another way under 3.x (a HWLOC_API_VERSION branch), a 3.x build cannot compile.
-if ((major >= 3)) && grep -q 'page_types' "$top"/core/*.c &&
-	! grep -q 'HWLOC_API_VERSION' "$top"/core/*.c; then
-	echo "hwloc-new: refusing hwloc $version: hwloc 3.0 drops the per-NUMA-node page_types" \
-		"that topomap reads each node's hugepage pools from (core/topology.c), with no" \
-		"per-node count in its place; use an hwloc 2.x release (HWLOC_NEW_REF=hwloc-2.X.Y)" >&2
-	exit 2
+if [[ -n "${HWLOC_NEW_MAJOR:-}" && "$major" != "$HWLOC_NEW_MAJOR" ]]; then
+	fail "$kind holds hwloc $version, not an hwloc $HWLOC_NEW_MAJOR.x"
 fi
 
 # hwloc, built once per version into the cache.
 prefix=$cache/$version
 stamp=$prefix/.topomap-hwloc-new
-# Reused when the stamp, written last, names the same configure options.
+# Reused when the stamp, written last, names the same source (for a git ref, the same commit:
+# a branch such as master moves, its VERSION does not) and the same configure options.
 if [[ -f "$prefix/lib/pkgconfig/hwloc.pc" && -f "$stamp" ]] &&
+	[[ "$(sed -n 1p "$stamp")" == "$kind" ]] &&
 	[[ "$(sed -n 2p "$stamp")" == "configure ${configure_args[*]}" ]]; then
 	say "reusing $prefix ($(head -n 1 "$stamp"))"
 else
@@ -192,6 +203,15 @@ import json, sys
 print(" ".join(d["version"] for d in json.load(sys.stdin) if d["name"] == "hwloc"))')
 [[ "$found" == "$version" ]] || fail "meson found hwloc '$found', not $version"
 say "meson found hwloc $found"
+# Which interface core/topology-pages.c node_page_types() compiles to against it.
+api=$(sed -n 's/^#define HWLOC_API_VERSION \(0x[0-9a-fA-F]*\).*/\1/p' "$prefix/include/hwloc.h")
+[[ -n "$api" ]] || fail "no HWLOC_API_VERSION in $prefix/include/hwloc.h"
+if ((api >= 0x00030000)); then
+	say "HWLOC_API_VERSION $api: each NUMA node's page types read by topomap, from the XML" \
+		"given to hwloc or from sysfs (hwloc 3 keeps their sizes only)"
+else
+	say "HWLOC_API_VERSION $api: each NUMA node's page types from hwloc's page_types"
+fi
 
 build_ok=true
 ninja -C "$builddir" >"$tmp/ninja.log" 2>&1 || build_ok=false

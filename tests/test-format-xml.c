@@ -53,11 +53,11 @@ legend_lines(hwloc_topology_t hw, const char **first)
 	unsigned n = 0;
 
 	*first = NULL;
-	for (unsigned i = 0; i < root->infos_count; i++) {
-		if (strcmp(root->infos[i].name, "lstopoLegend") != 0)
+	for (unsigned i = 0; i < OBJ_INFOS_COUNT(root); i++) {
+		if (strcmp(OBJ_INFO(root, i).name, "lstopoLegend") != 0)
 			continue;
 		if (!n)
-			*first = root->infos[i].value;
+			*first = OBJ_INFO(root, i).value;
 		n++;
 	}
 	return n;

@@ -284,6 +284,188 @@ xml_hugepage_pools(void **state)
 	tmap_topology_free(t);
 }
 
+/* Node obj's page types of `node`, as topology_xml_page_types() read them, in order. */
+static unsigned
+xml_types_of(const struct topo_page_type *xml, size_t nxml, unsigned node,
+	     struct topo_page_type *out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < nxml; i++)
+		if (xml[i].node == node) {
+			assert_true(n < max);
+			out[n++] = xml[i];
+		}
+	return n;
+}
+
+/*
+ * What hwloc 3.0 no longer keeps, topomap reads from the XML itself: for every fixture, each
+ * node's page types as topomap has them (hwloc's page_types under 2.x: a check of the XML
+ * reader against hwloc's importer) are the <page_type>s of that node in the file, no more.
+ */
+static void
+xml_page_types_as_hwloc(void **state)
+{
+	const char *fixtures[] = {"host-hugepages.xml", "host-intel-2s.xml", "host-4n.xml",
+				  "host-cxl.xml", "dev-2s-sriov.xml", "dev-4n-cpuless.xml",
+				  "dev-4n-even.xml", "dev-vm-guest.xml"};
+
+	for (size_t f = 0; f < ARRAY_SIZE(fixtures); f++) {
+		struct tmap_topology *t = test_topology(test_data(fixtures[f]));
+		struct topo_page_type *xml = NULL, want[16];
+		struct tmap_error err = {0};
+		size_t nxml = 0, seen = 0, len = 0;
+		char *text = NULL;
+		hwloc_obj_t obj = NULL;
+
+		assert_int_equal(read_file_bounded(test_data(fixtures[f]), TOPOLOGY_MAX_BYTES, &text,
+						   &len, &err), 0);
+		if (topology_xml_page_types(text, len, fixtures[f], &xml, &nxml, &err) < 0)
+			fail_msg("%s: %s", fixtures[f], err.message);
+		while ((obj = hwloc_get_next_obj_by_type(t->hw, HWLOC_OBJ_NUMANODE, obj))) {
+			struct topo_page_type *got = NULL;
+			unsigned n = 0, nwant;
+
+			assert_int_equal(node_page_types(t, obj, &got, &n), 0);
+			nwant = xml_types_of(xml, nxml, obj->os_index, want, ARRAY_SIZE(want));
+			if (n != nwant)
+				fail_msg("%s: node %u: %u page types, the file has %u", fixtures[f],
+					 obj->os_index, n, nwant);
+			for (unsigned k = 0; k < n; k++) {
+				assert_int_equal(got[k].node, obj->os_index);
+				assert_int_equal(got[k].size, want[k].size);
+				assert_int_equal(got[k].count, want[k].count);
+			}
+			seen += n;
+			free(got);
+		}
+		assert_int_equal(seen, nxml);
+		free(xml);
+		free(text);
+		tmap_topology_free(t);
+	}
+}
+
+static void
+put_file(const char *root, const char *dir, const char *value)
+{
+	char path[512], cmd[600];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/%s'", root, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/%s/nr_hugepages", root, dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(value, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The pools of a sysfs tree, read as hwloc 3.0 does not: per node, or the machine's on a
+ * kernel without NUMA; a size whose count cannot be read is no pool. */
+static void
+sysfs_page_types_of_a_tree(void **state)
+{
+	char root[] = "/tmp/topomap-test-sysfs-XXXXXX", cmd[64];
+	uint64_t base = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct topo_page_type *v = NULL;
+	unsigned n = 0;
+
+	assert_non_null(mkdtemp(root));
+	put_file(root, "devices/system/node/node1/hugepages/hugepages-1048576kB", "2\n");
+	put_file(root, "devices/system/node/node1/hugepages/hugepages-2048kB", "16\n");
+	put_file(root, "devices/system/node/node1/hugepages/hugepages-64kB", "x\n");
+	put_file(root, "devices/system/node/node1/hugepages/hugepages-kB", "3\n");
+	put_file(root, "kernel/mm/hugepages/hugepages-2048kB", "5\n");
+
+	assert_int_equal(sysfs_page_types(root, 1, &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0].size, base);
+	assert_int_equal(v[0].count, 0);
+	assert_int_equal(v[1].size, 2048 << 10);
+	assert_int_equal(v[1].count, 16);
+	assert_int_equal(v[2].size, 1ull << 30);
+	assert_int_equal(v[2].count, 2);
+	for (unsigned k = 0; k < n; k++)
+		assert_int_equal(v[k].node, 1);
+	free(v);
+
+	/* No node directory: node 0 is the whole machine, another node has the base page. */
+	assert_int_equal(sysfs_page_types(root, 0, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[1].size, 2048 << 10);
+	assert_int_equal(v[1].count, 5);
+	free(v);
+	assert_int_equal(sysfs_page_types(root, 2, &v, &n), 0);
+	assert_int_equal(n, 1);
+	free(v);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* This machine's pools: under hwloc 2.x, hwloc's page_types are what the sysfs reader that
+ * hwloc 3.0 needs reads (the base page's count aside: hwloc counts what is left of it). */
+static void
+live_page_types_as_sysfs(void **state)
+{
+	struct tmap_topology *t = test_topology("live");
+	uint64_t base = (uint64_t)sysconf(_SC_PAGESIZE);
+	hwloc_obj_t obj = NULL;
+
+	while ((obj = hwloc_get_next_obj_by_type(t->hw, HWLOC_OBJ_NUMANODE, obj))) {
+		struct topo_page_type *got = NULL, *want = NULL;
+		unsigned ngot = 0, nwant = 0, g = 0, w = 0;
+
+		assert_int_equal(node_page_types(t, obj, &got, &ngot), 0);
+		assert_int_equal(sysfs_page_types("/sys", obj->os_index, &want, &nwant), 0);
+		for (;; g++, w++) {
+			while (g < ngot && got[g].size == base)
+				g++;
+			while (w < nwant && want[w].size == base)
+				w++;
+			if (g == ngot || w == nwant)
+				break;
+			assert_int_equal(got[g].size, want[w].size);
+			assert_int_equal(got[g].count, want[w].count);
+		}
+		assert_int_equal(g, ngot);
+		assert_int_equal(w, nwant);
+		free(got);
+		free(want);
+	}
+	tmap_topology_free(t);
+}
+
+/* A host file hwloc 3 wrote in its own format (<pci_locality> elements, no page counts), from
+ * dev-2s-sriov.xml: under hwloc 3, the same host as the 2.x file; under 2.x, refused for an
+ * element hwloc 2.9 does not know, before hwloc reads it. */
+static void
+xml_written_by_hwloc3(void **state)
+{
+	struct tmap_topology *v2 = test_topology(test_data("dev-2s-sriov.xml")), *v3 = NULL;
+	struct tmap_error err = {0};
+	char *a = NULL, *b = NULL;
+	int r = tmap_topology_new_xml(test_data("dev-2s-sriov-hwloc3.xml"), 0, &v3, &err);
+
+	if (HWLOC_READS_XML_3) {
+		if (r < 0)
+			fail_msg("%s", err.message);
+		assert_int_equal(tmap_topology_format(v2, TMAP_FORMAT_JSON, 0, &a, &err), 0);
+		assert_int_equal(tmap_topology_format(v3, TMAP_FORMAT_JSON, 0, &b, &err), 0);
+		assert_string_equal(a, b);
+		assert_int_equal(v3->ndevices, 12);
+	} else {
+		assert_int_equal(r, -EINVAL);
+		assert_non_null(strstr(err.message, "unknown element <pci_locality>"));
+	}
+	free(a);
+	free(b);
+	tmap_topology_free(v2);
+	tmap_topology_free(v3);
+}
+
 /* The JSON host's pools come on top of memory_mib, and a node may lack a size. */
 static void
 json_hugepage_pools(void **state)
@@ -489,6 +671,10 @@ main(void)
 		cmocka_unit_test(json_round_trip),
 		cmocka_unit_test(xml_hugepage_pools),
 		cmocka_unit_test(json_hugepage_pools),
+		cmocka_unit_test(xml_page_types_as_hwloc),
+		cmocka_unit_test(sysfs_page_types_of_a_tree),
+		cmocka_unit_test(live_page_types_as_sysfs),
+		cmocka_unit_test(xml_written_by_hwloc3),
 		cmocka_unit_test(json_nodes_in_no_package), cmocka_unit_test(json_bad_hosts),
 		cmocka_unit_test(json_node_limit),
 		cmocka_unit_test(synthetic_memory_assumed),

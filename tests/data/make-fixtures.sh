@@ -50,3 +50,11 @@ awk '/local_memory="68719476736"/ { sub(/68719476736/, ++m == 1 ? "75161927680" 
 	}
 	/page_type size="4096"/ && p == 2 { print "        <page_type size=\"2097152\" count=\"512\"/>" }' \
 	host-intel-2s.xml > host-hugepages.xml
+
+# A host file in hwloc 3's own XML format (<topology version="3.0">, <pci_locality> elements,
+# no page counts): dev-2s-sriov.xml (make-dev-fixtures.py) as hwloc 3's lstopo exports it, from
+# the build `make check-hwloc-3` caches (3.0.0a1, master 3b37b024a). Kept when there is none.
+lstopo3=${HWLOC3_PREFIX:-/var/cache/topomap-hwloc-new/3.0.0a1-git}/bin/lstopo-no-graphics
+if [[ -x "$lstopo3" ]]; then
+	"$lstopo3" -i dev-2s-sriov.xml --of xml dev-2s-sriov-hwloc3.xml
+fi
