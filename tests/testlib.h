@@ -57,6 +57,31 @@ void test_inject_fault(const char *call, unsigned at, pid_t victim);
  * none; a file that cannot be read fails the test. */
 bool test_state_has_guest(const char *path, const char *name);
 
+/* A small text file (up to 64 KiB), its trailing newlines cut, in one of four rotating static
+ * buffers (enough for one assertion's arguments); NULL when it cannot be opened. */
+const char *test_slurp(const char *path);
+
+/* tmap_session_apply() of guest g to target t through backend, or fail the test with the
+ * library's message; frees t and g. */
+struct tmap_session;
+struct tmap_target;
+struct tmap_guest;
+void test_session_apply(struct tmap_session *s, const char *backend, struct tmap_target *t,
+			struct tmap_guest *g);
+
+/*
+ * The make-room tests' fragmented host on real PUs (issue 18): one node, two SMT cores, core
+ * 0 holding PUs 0 and 2, core 1 holding PUs 1 and 3; PUs 0 and 1 are this machine's. y, a
+ * pinned 1-vcpu guest of the mock backend (its file y_file), holds PU 2, and x (applied
+ * through backend to x_target; both freed) PU 1; the reserve that steered them is gone. The
+ * free PUs, 0 and 3, are on two cores: a guest that wants a whole core fits only once x moves
+ * from PU 1 to PU 0. The session is opened to write state_path, which must not exist yet.
+ */
+#define TEST_ROOM_SMT_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:2 pu:2(indexes=0,2,1,3)"
+struct tmap_session *test_room_fragmented(const char *state_path, const char *y_file,
+					  const char *backend, struct tmap_target *x_target,
+					  struct tmap_guest *x);
+
 /* Start argv with its output on /dev/null, without waiting for it. */
 pid_t test_spawn_quiet(char *const argv[]);
 /* How long one run of argv takes to its end, in microseconds; it must exit 0. */
