@@ -512,6 +512,7 @@ cg_fragmented(void)
 						      target("cgroup", at_rel("x"), "create", "yes"),
 						      guest("x", 1, 64, NULL));
 
+	assert_string_equal(test_slurp(in_dir("y")), "2");
 	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "1");
 	/* a real task in x: what the kernel enforces on it is read back too */
 	task_in_x();

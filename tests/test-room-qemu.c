@@ -53,7 +53,7 @@ sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
 
 	if (!real)
 		real = (int (*)(pid_t, size_t, const cpu_set_t *))dlsym(RTLD_NEXT,
-									 "sched_setaffinity");
+									"sched_setaffinity");
 	if (pid > 0 && kill_owner > 0) {
 		char task[64];
 
@@ -96,8 +96,8 @@ affinities(pid_t pid)
 			if (s.t[i].tid > last && (min == SIZE_MAX || s.t[i].tid < s.t[min].tid))
 				min = i;
 		last = s.t[min].tid;
-		len += (size_t)snprintf(buf + len, sizeof(bufs[0]) - len, "%d %s: %s\n", s.t[min].tid,
-					s.t[min].name, s.t[min].cpus);
+		len += (size_t)snprintf(buf + len, sizeof(bufs[0]) - len, "%d %s: %s\n",
+					s.t[min].tid, s.t[min].name, s.t[min].cpus);
 	}
 	return buf;
 }
@@ -124,8 +124,9 @@ static void
 qemu_one(struct test_qemu *q, const char *name)
 {
 	char guestname[64];
-	const char *argv[] = {"-accel", "tcg,thread=multi", "-name", guestname, "-smp", "1",
-			      "-m", "64", "-object", "iothread,id=io1", NULL};
+	const char *argv[] = {
+	    "-accel", "tcg,thread=multi", "-name",	     guestname, "-smp", "1", "-m",
+	    "64",     "-object",	  "iothread,id=io1", NULL};
 	long deadline = test_now_ms() + TEST_QMP_WAIT_MS;
 
 	snprintf(guestname, sizeof(guestname), "guest=%s,debug-threads=on", name);
@@ -140,7 +141,8 @@ qemu_one(struct test_qemu *q, const char *name)
 		if (vcpu)
 			break;
 		if (test_now_ms() > deadline)
-			fail_msg("QEMU '%s' has no vcpu thread after %d ms", name, TEST_QMP_WAIT_MS);
+			fail_msg("QEMU '%s' has no vcpu thread after %d ms", name,
+				 TEST_QMP_WAIT_MS);
 		usleep(5000);
 	}
 }
@@ -171,9 +173,7 @@ guest(const char *name, enum tmap_thread_policy policy)
 	return g;
 }
 
-
-static const char *_printf_(1, 2)
-path(const char *fmt, ...)
+static const char *_printf_(1, 2) path(const char *fmt, ...)
 {
 	static char buf[4200];
 	va_list ap;
@@ -184,13 +184,15 @@ path(const char *fmt, ...)
 	return buf;
 }
 
-
 /* y (pinned, mock) on PU 2, x (QEMU) on PU 1: PUs 0 and 3 free, on two cores. */
 static struct tmap_session *
 fragmented(void)
 {
-	return test_room_fragmented(state_path, y_path, "qemu-direct", qemu_target(&qx),
-				    guest("x", TMAP_THREAD_PREFER));
+	struct tmap_session *s = test_room_fragmented(
+	    state_path, y_path, "qemu-direct", qemu_target(&qx), guest("x", TMAP_THREAD_PREFER));
+
+	assert_string_equal(test_slurp(y_path), "2");
+	return s;
 }
 
 static int
@@ -323,8 +325,8 @@ test_make_room_each_pin_refused(void **unused)
 	tmap_session_close(s);
 	/* and through the command, from the state alone */
 	{
-		struct test_result res = RUN("verify", "--all", "--topology", SMT_HOST, "--state",
-					     state_path);
+		struct test_result res =
+		    RUN("verify", "--all", "--topology", SMT_HOST, "--state", state_path);
 
 		if (res.status != 0)
 			fail_msg("verify --all: exit %d: %s%s", res.status, res.out, res.err);
@@ -332,11 +334,61 @@ test_make_room_each_pin_refused(void **unused)
 	}
 }
 
+/*
+ * rebalance --apply across two nodes. Node 0 holds PUs 0 and 2, node 1 PUs 1 and 3 (this
+ * machine has 0 and 1, on its one node 0). x (QEMU) on PU 0, y (pinned, mock) on PU 3: one PU
+ * free on each node. The one rebalance that makes a 2-PU cell moves x to PU 1 on node 1, its
+ * pages with it: the kernel refuses migrate_pages() to a node this machine lacks, after x's
+ * threads were pinned, and every thread goes back to PU 0. With TMAP_ROOM_NO_MEMORY it is
+ * refused before anything is written: qemu-direct cannot leave the pages behind.
+ */
+#define TWO_NODE_HOST "synthetic:pack:1 numa:2(memory=4GiB) core:2 pu:1(indexes=0,2,1,3)"
+
+static void
+test_rebalance_refused(void **unused)
+{
+	struct tmap_session *s;
+	struct tmap_error err = {0};
+	char before_x[8192], before_state[65536];
+
+	(void)unused;
+	qemu_one(&qx, "roomreal-x");
+	s = test_room_place(state_path, TWO_NODE_HOST, y_path, "0,1,2", "0", "qemu-direct",
+			    qemu_target(&qx), guest("x", TMAP_THREAD_PREFER));
+	assert_string_equal(test_slurp(y_path), "3");
+	assert_all_on(qx.pid, "0");
+	snprintf(before_x, sizeof(before_x), "%s", affinities(qx.pid));
+	snprintf(before_state, sizeof(before_state), "%s", test_slurp(state_path));
+
+	/* --no-memory: refused before any write */
+	assert_int_equal(
+	    tmap_session_apply_rebalance(s, NULL, TMAP_ROOM_NO_MEMORY, NULL, NULL, &err),
+	    -EOPNOTSUPP);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_INPUT);
+	assert_non_null(strstr(err.message, "backend 'qemu-direct' moves its pages with it"));
+	assert_string_equal(affinities(qx.pid), before_x);
+	assert_string_equal(test_slurp(state_path), before_state);
+
+	/* the pages refused by the kernel after the pins: every thread back on PU 0 */
+	err = (struct tmap_error){0};
+	assert_true(tmap_session_apply_rebalance(s, NULL, 0, NULL, NULL, &err) < 0);
+	print_message("rebalance refused: %s\n", err.message);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
+	assert_non_null(strstr(err.message, "moving guest 'x'"));
+	assert_non_null(strstr(err.message, "cannot move the pages"));
+	assert_string_equal(affinities(qx.pid), before_x);
+	assert_string_equal(test_slurp(state_path), before_state);
+	assert_string_equal(test_slurp(y_path), "3");
+	assert_int_equal(tmap_session_verify(s, "x", NULL, &err), 0);
+	tmap_session_close(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_make_room_each_pin_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_make_room_each_pin_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rebalance_refused, setup, teardown),
 	};
 
 	if (!test_have_qemu())

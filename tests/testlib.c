@@ -377,8 +377,9 @@ test_session_apply(struct tmap_session *s, const char *backend, struct tmap_targ
 }
 
 struct tmap_session *
-test_room_fragmented(const char *state_path, const char *y_file, const char *backend,
-		     struct tmap_target *x_target, struct tmap_guest *x)
+test_room_place(const char *state_path, const char *host, const char *y_file, const char *y_reserve,
+		const char *x_free, const char *backend, struct tmap_target *x_target,
+		struct tmap_guest *x)
 {
 	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
 	struct tmap_session *s = NULL;
@@ -389,10 +390,10 @@ test_room_fragmented(const char *state_path, const char *y_file, const char *bac
 
 	assert_non_null(f);
 	assert_int_equal(fclose(f), 0);
-	o.topology = TEST_ROOM_SMT_HOST;
+	o.topology = host;
 	o.state = state_path;
 	o.flags = TMAP_SESSION_WRITE;
-	o.reserve = "0,1,3";
+	o.reserve = y_reserve;
 	if (tmap_session_open(&o, &s, &err) < 0)
 		fail_msg("tmap_session_open: %s", err.message);
 	assert_int_equal(tmap_guest_new("y", 1, &y, NULL), 0);
@@ -401,9 +402,9 @@ test_room_fragmented(const char *state_path, const char *y_file, const char *bac
 	assert_int_equal(tmap_target_new(&t), 0);
 	assert_int_equal(tmap_target_set(t, "file", y_file), 0);
 	test_session_apply(s, "mock", t, y);
-	assert_int_equal(tmap_session_set_reserve(s, NULL, "1", &err), 0);
+	assert_int_equal(tmap_session_set_reserve(s, NULL, x_free, &err), 0);
 	test_session_apply(s, backend, x_target, x);
-	assert_int_equal(tmap_session_set_reserve(s, NULL, "0,3", &err), 0);
-	assert_string_equal(test_slurp(y_file), "2");
+	if (tmap_session_set_reserve(s, NULL, y_reserve, &err) < 0)
+		fail_msg("reserve: %s", err.message);
 	return s;
 }

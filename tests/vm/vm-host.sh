@@ -402,10 +402,19 @@ if [ -n "${TOPOMAP_PLUGIN_PATH:-}" ] && [ -f "$plugin" ]; then
 	big="--backend=cgroup --cgroup $BASE/rbig --create --name rbig --vcpus 2 --memory 16M --cell cpus=0-1"
 	run "rbig does not fit as the host stands" 3 topomap apply $rs $big
 
+	# --no-memory: cgroup v2 moves pages with cpuset.mems, so it cannot be done; refused
+	# before any cgroup is written.
+	before=$(room_snapshot ra rb)
+	run "apply --make-room --no-memory on cgroup v2" 1 topomap apply --make-room --no-memory $rs $big
+	grep -q "cgroup v2 moves the pages of '$BASE/r[ab]' with its cpuset.mems" /tmp/out &&
+		ok "--no-memory refused: v2 moves the pages" || fail "--no-memory not refused as it should"
+	[ "$(room_snapshot ra rb)" = "$before" ] && ok "--no-memory refused: nothing changed" ||
+		fail "--no-memory refused: something changed"
+	[ -d $CG/$BASE/rbig ] && rmdir $CG/$BASE/rbig
+
 	# A write refused at step k (every cgroup file the transaction writes, in turn): exit 1,
 	# every moved cgroup, its task, its pages and the state as they were. The first k past
 	# the last write is the transaction that succeeds.
-	before=$(room_snapshot ra rb)
 	k=1
 	while [ $k -le 30 ]; do
 		echo "\$ (write $k refused) topomap apply --make-room $rs $big"
