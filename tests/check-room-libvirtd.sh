@@ -63,9 +63,11 @@ done
 
 # The mock backend for y, beside the real ones.
 export TOPOMAP_PLUGIN_PATH="${TOPOMAP_MOCK_PLUGIN_DIR}:${TOPOMAP_PLUGIN_PATH}"
-st="--state $tmp/state.json --topology $HOST"
-tm() { "$topomap" "${@:1:1}" --state "$tmp/state.json" --topology "$HOST" "${@:2}"; }
+tm() { "$topomap" "$1" --state "$tmp/state.json" --topology "$HOST" "${@:2}"; }
+# The libvirt target of domain roomreal-NAME.
 lv() { echo --backend libvirt --connect $URI --domain "roomreal-$1" --live; }
+# topomap apply of big (any arguments before its own: apply --make-room ...).
+big_args=(--name big --vcpus 1 --memory 128M --thread-policy isolate)
 
 # y (pinned, mock) on PU 2, x on PU 1, steered by the reserve, which then goes.
 echo '{"name": "y", "vcpus": 1, "memory_mib": 64, "pinned": true}' >"$tmp/y.json"
@@ -110,10 +112,9 @@ all_on() { # DOMAIN PUS
 all_on roomreal-x 1
 tm verify --all >"$tmp/out" 2>&1 || fail "verify --all before: $(cat "$tmp/out")"
 
-# shellcheck disable=SC2046
-big() { tm apply $(lv big) --name big --vcpus 1 --memory 128M --thread-policy isolate "$@"; }
 set +e
-big >"$tmp/out" 2>&1
+# shellcheck disable=SC2046
+tm apply $(lv big) "${big_args[@]}" >"$tmp/out" 2>&1
 rc=$?
 set -e
 [ $rc = 3 ] || fail "big fits as the host stands (exit $rc): $(cat "$tmp/out")"
@@ -124,10 +125,10 @@ moving=0
 while :; do
 	[ $k -le 40 ] || fail "40 libvirt calls refused and the transaction never succeeded"
 	set +e
-	env LD_PRELOAD="$TOPOMAP_FAULT_INJECT${LD_PRELOAD:+:$LD_PRELOAD}" TOPOMAP_FAULT_CALL=libvirt \
+	# shellcheck disable=SC2046
+	LD_PRELOAD="$TOPOMAP_FAULT_INJECT${LD_PRELOAD:+:$LD_PRELOAD}" TOPOMAP_FAULT_CALL=libvirt \
 		TOPOMAP_FAULT_AT=$k TOPOMAP_FAULT_KILL=0 \
-		"$topomap" apply --make-room --state "$tmp/state.json" --topology "$HOST" $(lv big) \
-		--name big --vcpus 1 --memory 128M --thread-policy isolate >"$tmp/out" 2>&1
+		tm apply --make-room $(lv big) "${big_args[@]}" >"$tmp/out" 2>&1
 	rc=$?
 	set -e
 	[ $rc = 0 ] && break
@@ -138,8 +139,9 @@ while :; do
 	[ "$now" = "$before" ] || fail "call $k refused: not put back: $(diff <(echo "$before") <(echo "$now"))"
 	k=$((k + 1))
 done
-[ $moving -ge 2 ] && [ $((k - 1 - moving)) -ge 2 ] ||
+if [ $moving -lt 2 ] || [ $((k - 1 - moving)) -lt 2 ]; then
 	fail "$((k - 1)) calls refused, $moving of them moving x: the transaction made too few calls"
+fi
 echo "$((k - 1)) libvirt calls refused in turn ($moving while x moved), each put back"
 
 all_on roomreal-x 0

@@ -119,7 +119,8 @@ lv_private_dirs() { # TMP
 }
 
 # Start the private libvirtd (its log and pidfile in TMP) and wait until it answers at URI;
-# sets lvpid.
+# sets lvpid, the caller's to stop.
+# shellcheck disable=SC2034
 lv_start_daemon() { # TMP URI
 	"$LIBVIRTD" --timeout 300 --pid-file "$1/libvirtd.pid" >"$1/libvirtd.log" 2>&1 &
 	lvpid=$!
