@@ -73,12 +73,21 @@ backend_takes(const struct tmap_backend_module *m, const char *key)
 
 /* A copy of the recorded target that asks the backend to move the pages with the cpuset
  * when the guest's memory moves (cgroup v1: cpuset.memory_migrate); qemu-direct moves them
- * with migrate_pages() on every apply, libvirt through the domain's numatune. */
+ * with migrate_pages() on every apply, libvirt through the domain's numatune: those cannot
+ * keep a moved cell's pages where they are, so --no-memory is refused for them before
+ * anything is written rather than quietly not done. */
 static int
-apply_target(struct moved *v, unsigned flags)
+apply_target(struct moved *v, unsigned flags, struct tmap_error *err)
 {
 	struct tmap_target *t = NULL;
-	int r = tmap_target_new(&t);
+	int r;
+
+	if (v->memory && (flags & TMAP_ROOM_NO_MEMORY) &&
+	    !backend_takes(v->module, "memory-migrate"))
+		return tmap_error_set(err, -EOPNOTSUPP,
+				      "guest '%s' moves to another node, and backend '%s' moves its pages with it: --no-memory cannot keep them where they are",
+				      v->name, v->backend);
+	r = tmap_target_new(&t);
 
 	for (size_t i = 0; r == 0 && i < tmap_target_count(v->target); i++) {
 		const char *key = tmap_target_key(v->target, i);
@@ -90,7 +99,7 @@ apply_target(struct moved *v, unsigned flags)
 				    flags & TMAP_ROOM_NO_MEMORY ? "no" : "yes");
 	if (r < 0) {
 		tmap_target_free(t);
-		return r;
+		return tmap_error_set(err, r, "out of memory");
 	}
 	v->apply_target = t;
 	return 0;
@@ -143,11 +152,8 @@ collect_moved(struct tmap_session *s, const struct tmap_plan *plan, unsigned fla
 		if (r == 0)
 			r = state_guest_spec(s->state, name, &p->spec, err);
 	}
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		r = apply_target(&v[i], flags);
-		if (r < 0)
-			tmap_error_set(err, r, "out of memory");
-	}
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = apply_target(&v[i], flags, err);
 	if (r < 0) {
 		moved_clear(v, n);
 		return r;

@@ -20,17 +20,13 @@ LIBVIRTD=/usr/sbin/libvirtd
 QEMU=/usr/bin/qemu-system-x86_64
 URI=qemu:///system
 
-if [ "$(id -u)" != 0 ]; then echo "SKIP: not root"; exit 77; fi
-for p in "$LIBVIRTD" "$QEMU" /usr/bin/virsh /usr/bin/unshare; do
-	[ -x "$p" ] || { echo "SKIP: $p is not installed"; exit 77; }
-done
-if [ "$(nproc)" -lt 2 ]; then echo "SKIP: fewer than 2 PUs"; exit 77; fi
+# shellcheck source=tests/libvirtd-lib.sh
+. "$(dirname "$0")/libvirtd-lib.sh"
+lv_skip_unless_ready
 # Everything below in a mount namespace: the daemon's directories vanish with it.
 if [ -z "${TOPOMAP_IN_NS:-}" ]; then
 	exec env TOPOMAP_IN_NS=1 unshare --mount --propagation private "$0" "$@"
 fi
-# shellcheck source=tests/libvirtd-lib.sh
-. "$(dirname "$0")/libvirtd-lib.sh"
 
 tmp=$(mktemp -d /tmp/topomap-hook-libvirtd-XXXXXX)
 mount -t tmpfs -o mode=0755 tmpfs "$tmp"
@@ -58,15 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for d in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt; do
-	mkdir -p "$tmp/${d%%:*}" "${d#*:}"
-	mount --bind "$tmp/${d%%:*}" "${d#*:}"
-done
-cache=${TOPOMAP_LIBVIRT_CACHE:-$tmp/cache}
-mkdir -p "$cache" /var/cache/libvirt
-mount --bind "$cache" /var/cache/libvirt
-lv_qemu_user
-lv_qemu_conf /etc/libvirt/qemu.conf
+lv_private_dirs "$tmp"
 # libvirt gives a hook a clean environment: the wrapper gives topomap its own (and, in a
 # sanitizer build, the sanitizers' options: libvirtd passes on its LD_PRELOAD, and ASan must
 # be told that a preload ahead of it is expected).
@@ -80,13 +68,7 @@ exec '$hook' "\$@"
 HOOK
 chmod +x /etc/libvirt/hooks/qemu
 
-"$LIBVIRTD" --timeout 300 --pid-file "$tmp/libvirtd.pid" >"$tmp/libvirtd.log" 2>&1 &
-lvpid=$!
-for _ in $(seq 100); do
-	virsh -c $URI version >/dev/null 2>&1 && break
-	sleep 0.1
-done
-virsh -c $URI version >/dev/null 2>&1 || fail "libvirtd does not answer"
+lv_start_daemon "$tmp" $URI
 
 domain_xml() { lv_domain_xml "$@"; }
 state_pus() { lv_state_pus "$tmp/state.json" "$1"; }

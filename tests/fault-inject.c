@@ -7,11 +7,15 @@
  * just lost its process.
  *
  * TOPOMAP_FAULT_CALL  the call to count: "sched_setaffinity" (on another thread than the
- *                     caller's own), "virDomainPinVcpuFlags", or "write" (to a file of
- *                     /sys/fs/cgroup or /proc/irq: host isolate's writes)
+ *                     caller's own), "virDomainPinVcpuFlags", "libvirt" (any call of libvirt
+ *                     that changes a domain's placement: virDomainPinVcpuFlags,
+ *                     virDomainPinEmulator, virDomainPinIOThread, virDomainSetNumaParameters),
+ *                     or "write" (to a file of /sys/fs/cgroup or /proc/irq: host isolate's
+ *                     writes)
  * TOPOMAP_FAULT_AT    before the Nth such call (from 1) ...
  * TOPOMAP_FAULT_KILL  ... SIGKILL this pid and wait until it has exited (every thread gone);
- *                     0 for "write": that write fails with EIO instead, as a kernel refusal
+ *                     0: that call fails instead, as a refusal (a write with EIO, a libvirt
+ *                     call with -1, libvirt's error being whatever it last set)
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -31,6 +35,10 @@ int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set);
 ssize_t write(int fd, const void *buf, size_t count);
 int virDomainPinVcpuFlags(void *dom, unsigned int vcpu, unsigned char *map, int maplen,
 			  unsigned int flags);
+int virDomainPinEmulator(void *dom, unsigned char *map, int maplen, unsigned int flags);
+int virDomainPinIOThread(void *dom, unsigned int id, unsigned char *map, int maplen,
+			 unsigned int flags);
+int virDomainSetNumaParameters(void *dom, void *params, int nparams, unsigned int flags);
 
 /* 1 when this call is the one to fail (victim 0), else 0 (after the kill, if it was due). */
 static int
@@ -45,7 +53,9 @@ maybe_kill(const char *call)
 	pid_t pid;
 	int saved = errno;
 
-	if (done || !want || !at || !victim || strcmp(want, call) != 0)
+	if (done || !want || !at || !victim ||
+	    (strcmp(want, call) != 0 &&
+	     !(strcmp(want, "libvirt") == 0 && strncmp(call, "virDomain", 9) == 0)))
 		return 0;
 	if (++calls != strtoul(at, NULL, 10))
 		return 0;
@@ -77,27 +87,75 @@ sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
 	return real(pid, size, set);
 }
 
+/* The copy of a libvirt function that is loaded by name: the backend module loads libvirt with
+ * RTLD_LOCAL, out of RTLD_NEXT's reach. */
+static void *
+libvirt_sym(const char *name)
+{
+	void *lib = dlopen("libvirt.so.0", RTLD_LAZY | RTLD_NOLOAD);
+	void *sym;
+
+	if (!lib)
+		abort();
+	sym = dlsym(lib, name);
+	dlclose(lib);
+	if (!sym)
+		abort();
+	return sym;
+}
+
 int
 virDomainPinVcpuFlags(void *dom, unsigned int vcpu, unsigned char *map, int maplen,
 		      unsigned int flags)
 {
 	static int (*real)(void *, unsigned int, unsigned char *, int, unsigned int);
 
-	/* The backend module loads libvirt with RTLD_LOCAL, out of RTLD_NEXT's reach: ask the
-	 * copy that is loaded by name. */
-	if (!real) {
-		void *lib = dlopen("libvirt.so.0", RTLD_LAZY | RTLD_NOLOAD);
-
-		if (!lib)
-			abort();
-		real = (int (*)(void *, unsigned int, unsigned char *, int, unsigned int))dlsym(
-		    lib, "virDomainPinVcpuFlags");
-		dlclose(lib);
-		if (!real)
-			abort();
-	}
-	maybe_kill("virDomainPinVcpuFlags");
+	if (!real)
+		real = (int (*)(void *, unsigned int, unsigned char *, int, unsigned int))libvirt_sym(
+		    "virDomainPinVcpuFlags");
+	if (maybe_kill("virDomainPinVcpuFlags"))
+		return -1;
 	return real(dom, vcpu, map, maplen, flags);
+}
+
+int
+virDomainPinEmulator(void *dom, unsigned char *map, int maplen, unsigned int flags)
+{
+	static int (*real)(void *, unsigned char *, int, unsigned int);
+
+	if (!real)
+		real = (int (*)(void *, unsigned char *, int, unsigned int))libvirt_sym(
+		    "virDomainPinEmulator");
+	if (maybe_kill("virDomainPinEmulator"))
+		return -1;
+	return real(dom, map, maplen, flags);
+}
+
+int
+virDomainPinIOThread(void *dom, unsigned int id, unsigned char *map, int maplen,
+		     unsigned int flags)
+{
+	static int (*real)(void *, unsigned int, unsigned char *, int, unsigned int);
+
+	if (!real)
+		real = (int (*)(void *, unsigned int, unsigned char *, int, unsigned int))libvirt_sym(
+		    "virDomainPinIOThread");
+	if (maybe_kill("virDomainPinIOThread"))
+		return -1;
+	return real(dom, id, map, maplen, flags);
+}
+
+int
+virDomainSetNumaParameters(void *dom, void *params, int nparams, unsigned int flags)
+{
+	static int (*real)(void *, void *, int, unsigned int);
+
+	if (!real)
+		real = (int (*)(void *, void *, int, unsigned int))libvirt_sym(
+		    "virDomainSetNumaParameters");
+	if (maybe_kill("virDomainSetNumaParameters"))
+		return -1;
+	return real(dom, params, nparams, flags);
 }
 
 ssize_t

@@ -2,8 +2,19 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # What the tests with private libvirtd instances share (check-xml-filter-libvirtd.sh,
-# check-migrate-libvirtd.sh): sourced, not run. The caller sets $topomap, $QEMU and defines
-# fail(); each function says what it takes.
+# check-room-libvirtd.sh, check-migrate-libvirtd.sh): sourced, not run. The caller sets
+# $topomap, $QEMU (and $LIBVIRTD for the daemon's functions) and defines fail(); each
+# function says what it takes.
+
+# Exit 77 (skipped) unless this is root with libvirtd, QEMU, virsh, unshare and 2 PUs.
+lv_skip_unless_ready() {
+	local p
+	if [ "$(id -u)" != 0 ]; then echo "SKIP: not root"; exit 77; fi
+	for p in "$LIBVIRTD" "$QEMU" /usr/bin/virsh /usr/bin/unshare; do
+		[ -x "$p" ] || { echo "SKIP: $p is not installed"; exit 77; }
+	done
+	if [ "$(nproc)" -lt 2 ]; then echo "SKIP: fewer than 2 PUs"; exit 77; fi
+}
 
 # Settings for a private daemon's QEMU driver: QEMU as root, no security driver.
 lv_qemu_conf() { # FILE
@@ -89,4 +100,33 @@ lv_wait_pinned() { # URI STATE PIDDIR NAME
 # The XML pins vcpu 0 to PU (libvirt leaves out a <vcpupin> equal to <vcpu cpuset>).
 lv_pinned_in() { # FILE PU
 	grep -Eq "<vcpupin vcpu='0' cpuset='$2'/>|<vcpu [^>]*cpuset='$2'>" "$1"
+}
+
+# A private libvirtd's directories, in this mount namespace: tmpfs-backed binds over
+# /etc/libvirt, /run/libvirt, /var/lib/libvirt and /var/log/libvirt (under TMP), libvirt's
+# QEMU capabilities cache kept in $TOPOMAP_LIBVIRT_CACHE (else TMP/cache), the QEMU driver's
+# settings and user.
+lv_private_dirs() { # TMP
+	local d cache=${TOPOMAP_LIBVIRT_CACHE:-$1/cache}
+	for d in etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt; do
+		mkdir -p "$1/${d%%:*}" "${d#*:}"
+		mount --bind "$1/${d%%:*}" "${d#*:}"
+	done
+	mkdir -p "$cache" /var/cache/libvirt
+	mount --bind "$cache" /var/cache/libvirt
+	lv_qemu_user
+	lv_qemu_conf /etc/libvirt/qemu.conf
+}
+
+# Start the private libvirtd (its log and pidfile in TMP) and wait until it answers at URI;
+# sets lvpid, the caller's to stop.
+# shellcheck disable=SC2034
+lv_start_daemon() { # TMP URI
+	"$LIBVIRTD" --timeout 300 --pid-file "$1/libvirtd.pid" >"$1/libvirtd.log" 2>&1 &
+	lvpid=$!
+	for _ in $(seq 100); do
+		virsh -c "$2" version >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	virsh -c "$2" version >/dev/null 2>&1 || fail "libvirtd does not answer"
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -143,6 +144,63 @@ test_qemu_start(struct test_qemu *q, const char *const *args)
 		usleep(5000);
 	}
 	return q->pid;
+}
+
+bool
+test_read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+void
+test_qemu_threads(pid_t pid, struct test_threads *s)
+{
+	char path[128];
+	struct dirent *de;
+	DIR *dir;
+
+	s->n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		fail_msg("cannot list '%s': %s", path, strerror(errno));
+	while ((de = readdir(dir))) {
+		struct test_thread *t;
+		char status[4096], *line, *nl;
+
+		if (de->d_name[0] == '.')
+			continue;
+		assert_true(s->n < TEST_MAX_THREADS);
+		t = &s->t[s->n];
+		t->tid = atoi(de->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, t->tid);
+		if (!test_read_small(path, t->name, sizeof(t->name)))
+			continue;
+		t->name[strcspn(t->name, "\n")] = '\0';
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, t->tid);
+		if (!test_read_small(path, status, sizeof(status)))
+			continue;
+		line = strstr(status, "Cpus_allowed_list:");
+		assert_non_null(line);
+		line += strlen("Cpus_allowed_list:");
+		line += strspn(line, " \t");
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		snprintf(t->cpus, sizeof(t->cpus), "%s", line);
+		s->n++;
+	}
+	closedir(dir);
 }
 
 void

@@ -60,6 +60,25 @@ int test_qmp_connect(const char *path);
 /* QEMU's own words (the start of its log), for a failure message; a static buffer. */
 const char *test_qemu_log(const struct test_qemu *q);
 
+/* Every thread of a process, its name and its affinity as /proc gives them. */
+#define TEST_MAX_THREADS 64
+struct test_thread {
+	int tid;
+	char name[32];	/* comm */
+	char cpus[64];	/* Cpus_allowed_list */
+};
+struct test_threads {
+	size_t n;
+	struct test_thread t[TEST_MAX_THREADS];
+};
+
+/* Read a small file whole into buf (NUL-terminated); false when it cannot be read. */
+bool test_read_small(const char *path, char *buf, size_t size);
+
+/* The threads of pid now (threads that exit while it reads are left out); fails the test when
+ * /proc/PID/task cannot be listed. */
+void test_qemu_threads(pid_t pid, struct test_threads *s);
+
 /* Kill and reap QEMU if it runs; remove its socket, log and pidfile. */
 void test_qemu_stop(struct test_qemu *q);
 

@@ -39,7 +39,6 @@ extern char **environ;
 #include "../plugins/qemu-direct/qemu-direct.h"
 
 #define CPUSET_ROOT "/sys/fs/cgroup/cpuset"
-#define MAX_THREADS 64
 
 struct qemu_run {
 	struct test_qemu qemu; /* its directory holds the files below too */
@@ -158,76 +157,8 @@ teardown(void **state)
 /* ------------------------------------------------------------------------------------- */
 /* Threads, as /proc says */
 
-struct thread_info {
-	int tid;
-	char name[32];
-	char cpus[64];
-};
-
-struct snapshot {
-	size_t n;
-	struct thread_info t[MAX_THREADS];
-};
-
-static bool
-read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return false;
-	buf[n] = '\0';
-	return true;
-}
-
-static void
-take_snapshot(pid_t pid, struct snapshot *s)
-{
-	char path[128];
-	struct dirent *de;
-	DIR *dir;
-
-	s->n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		fail_msg("cannot list '%s': %s", path, strerror(errno));
-	while ((de = readdir(dir))) {
-		struct thread_info *t;
-		char status[4096], *line, *nl;
-
-		if (de->d_name[0] == '.')
-			continue;
-		assert_true(s->n < MAX_THREADS);
-		t = &s->t[s->n];
-		t->tid = atoi(de->d_name);
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, t->tid);
-		if (!read_small(path, t->name, sizeof(t->name)))
-			continue;
-		t->name[strcspn(t->name, "\n")] = '\0';
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, t->tid);
-		if (!read_small(path, status, sizeof(status)))
-			continue;
-		line = strstr(status, "Cpus_allowed_list:");
-		assert_non_null(line);
-		line += strlen("Cpus_allowed_list:");
-		line += strspn(line, " \t");
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		snprintf(t->cpus, sizeof(t->cpus), "%s", line);
-		s->n++;
-	}
-	closedir(dir);
-}
-
-static const struct thread_info *
-by_name(const struct snapshot *s, const char *name)
+static const struct test_thread *
+by_name(const struct test_threads *s, const char *name)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (streq(s->t[i].name, name))
@@ -236,8 +167,8 @@ by_name(const struct snapshot *s, const char *name)
 	return NULL;
 }
 
-static const struct thread_info *
-by_tid(const struct snapshot *s, int tid)
+static const struct test_thread *
+by_tid(const struct test_threads *s, int tid)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->t[i].tid == tid)
@@ -246,7 +177,7 @@ by_tid(const struct snapshot *s, int tid)
 }
 
 static unsigned
-count_prefix(const struct snapshot *s, const char *prefix)
+count_prefix(const struct test_threads *s, const char *prefix)
 {
 	unsigned n = 0;
 
@@ -257,13 +188,13 @@ count_prefix(const struct snapshot *s, const char *prefix)
 
 /* Every thread of before still has its affinity (threads that exited since are skipped). */
 static void
-assert_unchanged(const struct snapshot *before, pid_t pid)
+assert_unchanged(const struct test_threads *before, pid_t pid)
 {
-	struct snapshot now;
+	struct test_threads now;
 
-	take_snapshot(pid, &now);
+	test_qemu_threads(pid, &now);
 	for (size_t i = 0; i < before->n; i++) {
-		const struct thread_info *t = by_tid(&now, before->t[i].tid);
+		const struct test_thread *t = by_tid(&now, before->t[i].tid);
 
 		if (t && !streq(t->cpus, before->t[i].cpus))
 			fail_msg("thread %d '%s' has affinity '%s'; it had '%s'", t->tid, t->name,
@@ -333,7 +264,7 @@ qemu_start(struct qemu_run *q, const char *const *guest, unsigned vcpus)
 	size_t n = 4;
 	long deadline = test_now_ms() + TEST_QMP_WAIT_MS;
 	char pidbuf[32];
-	struct snapshot s;
+	struct test_threads s;
 
 	/* QEMU starts with its vcpus stopped (-S): their threads exist, and the guest costs no
 	 * CPU. */
@@ -344,13 +275,13 @@ qemu_start(struct qemu_run *q, const char *const *guest, unsigned vcpus)
 	argv[n] = NULL;
 	test_qemu_start(&q->qemu, argv);
 	/* The operator's way: --pid $(cat PIDFILE). It is the pid we started. */
-	if (!read_small(q->qemu.pidfile, pidbuf, sizeof(pidbuf)))
+	if (!test_read_small(q->qemu.pidfile, pidbuf, sizeof(pidbuf)))
 		fail_msg("QEMU wrote no pidfile '%s'", q->qemu.pidfile);
 	assert_int_equal(atoi(pidbuf), q->qemu.pid);
 	/* QMP greets from its own thread, possibly before the machine and its vcpu threads are
 	 * made: wait for them too (topomap's own queries run after, in QEMU's main loop). */
 	for (;;) {
-		take_snapshot(q->qemu.pid, &s);
+		test_qemu_threads(q->qemu.pid, &s);
 		if (count_prefix(&s, "CPU ") == vcpus && count_prefix(&s, "IO io1") == 1)
 			break;
 		if (test_now_ms() > deadline)
@@ -574,7 +505,7 @@ identify_names_the_process(void **state)
 	qemu_start(q, qemu_two, 2);
 	snprintf(pid, sizeof(pid), "%d", (int)q->qemu.pid);
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)q->qemu.pid);
-	assert_true(read_small(path, stat, sizeof(stat)));
+	assert_true(test_read_small(path, stat, sizeof(stat)));
 	/* Field 22, counted after the command name's ')'. */
 	p = strrchr(stat, ')') + 2;
 	field = strtok(p, " ");
@@ -672,7 +603,7 @@ apply_described_guest(void **state)
 	struct tmap_target *t;
 	struct tmap_plan *plan;
 	struct tmap_error err = {0};
-	struct snapshot before, after;
+	struct test_threads before, after;
 	char *out = NULL, *errtext = NULL, *line, pid[32];
 	const char *emulator;
 	int r;
@@ -694,7 +625,7 @@ apply_described_guest(void **state)
 	emulator = tmap_plan_emulator_cpuset(plan, 0);
 
 	/* A dry run says every write and makes none. */
-	take_snapshot(q->qemu.pid, &before);
+	test_qemu_threads(q->qemu.pid, &before);
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--dry-run", NULL);
 	expect_exit(r, 0, "apply --dry-run", out, errtext);
 	line = strprintf("sched_setaffinity(tid %d 'CPU 1/TCG', '%s')",
@@ -715,9 +646,9 @@ apply_described_guest(void **state)
 	expect_text(out, "applied and read back");
 	free(out);
 	free(errtext);
-	take_snapshot(q->qemu.pid, &after);
+	test_qemu_threads(q->qemu.pid, &after);
 	for (size_t i = 0; i < after.n; i++) {
-		const struct thread_info *th = &after.t[i];
+		const struct test_thread *th = &after.t[i];
 		unsigned v;
 
 		/* Each vcpu on its PU; everything else, iothread included, on the emulator set. */
@@ -772,14 +703,14 @@ static void
 apply_given_guest(void **state)
 {
 	struct qemu_run *q = *state;
-	struct snapshot before, after;
+	struct test_threads before, after;
 	char *out = NULL, *errtext = NULL, *line;
 	int r;
 
 	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_four_cells, 4);
-	take_snapshot(q->qemu.pid, &before);
+	test_qemu_threads(q->qemu.pid, &before);
 
 	/* A guest that is not the one QEMU runs is refused before anything is written. */
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--name", "t4", "--vcpus", "2",
@@ -802,7 +733,7 @@ apply_given_guest(void **state)
 	expect_exit(r, 0, "apply shared", out, errtext);
 	free(out);
 	free(errtext);
-	take_snapshot(q->qemu.pid, &after);
+	test_qemu_threads(q->qemu.pid, &after);
 	for (size_t i = 0; i < after.n; i++)
 		if (!streq(after.t[i].cpus, "1"))
 			fail_msg("thread %d '%s' is on '%s', not '1'", after.t[i].tid,
@@ -856,11 +787,11 @@ static void
 rollback_after_failure_midway(void **state)
 {
 	struct qemu_run *q = *state;
-	struct snapshot before;
+	struct test_threads before;
 	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
 	struct tmap_plan *plan;
-	const struct thread_info *victim = NULL;
+	const struct test_thread *victim = NULL;
 	char path[200], tid[16], name[32], *line;
 	int r;
 
@@ -872,10 +803,10 @@ rollback_after_failure_midway(void **state)
 		skip();
 	}
 	qemu_start(q, qemu_four_cells, 4);
-	take_snapshot(q->qemu.pid, &before);
+	test_qemu_threads(q->qemu.pid, &before);
 	/* The emulator thread written last: the one with the highest tid. */
 	for (size_t i = 0; i < before.n; i++) {
-		const struct thread_info *t = &before.t[i];
+		const struct test_thread *t = &before.t[i];
 
 		if (strncmp(t->name, "CPU ", 4) == 0 || streq(t->name, "IO io1"))
 			continue;
@@ -896,7 +827,7 @@ rollback_after_failure_midway(void **state)
 	snprintf(path, sizeof(path), "%s/tasks", q->cgroup);
 	snprintf(tid, sizeof(tid), "%d", q->cg_tid);
 	assert_true(write_file(path, tid));
-	take_snapshot(q->qemu.pid, &before);
+	test_qemu_threads(q->qemu.pid, &before);
 	assert_string_equal(by_tid(&before, q->cg_tid)->cpus, "0");
 
 	plan = plan_from_json("live",
@@ -936,7 +867,7 @@ static void
 refuses_plan_for_another_host(void **state)
 {
 	struct qemu_run *q = *state;
-	struct snapshot before;
+	struct test_threads before;
 	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
 	struct tmap_plan *plan;
@@ -944,7 +875,7 @@ refuses_plan_for_another_host(void **state)
 	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_four, 4);
-	take_snapshot(q->qemu.pid, &before);
+	test_qemu_threads(q->qemu.pid, &before);
 	plan = plan_from_json(
 	    "synthetic:pack:1 core:4 pu:1",
 	    "{\"name\": \"t4\", \"vcpus\": 4, \"iothreads\": 1, \"memory_mib\": 256, "
@@ -1059,9 +990,9 @@ sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
 static void
 expect_cpus(pid_t pid, const char *want)
 {
-	struct snapshot s;
+	struct test_threads s;
 
-	take_snapshot(pid, &s);
+	test_qemu_threads(pid, &s);
 	assert_int_equal(s.n, 1);
 	if (!streq(s.t[0].cpus, want))
 		fail_msg("process %d is on '%s'; it was put on '%s' and nothing may touch it",
@@ -1081,7 +1012,7 @@ qemu_killed_midway(void **state)
 	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
 	struct tmap_plan *plan;
-	struct snapshot before, self;
+	struct test_threads before, self;
 	int vcpu0, vcpu1, pid, plan0, plan1;
 	char *line;
 
@@ -1092,8 +1023,8 @@ qemu_killed_midway(void **state)
 		skip();
 	}
 	qemu_start(q, qemu_two, 2);
-	take_snapshot(q->qemu.pid, &before);
-	take_snapshot(getpid(), &self);
+	test_qemu_threads(q->qemu.pid, &before);
+	test_qemu_threads(getpid(), &self);
 	vcpu0 = by_name(&before, "CPU 0/TCG")->tid;
 	vcpu1 = by_name(&before, "CPU 1/TCG")->tid;
 	pid = (int)q->qemu.pid;
@@ -1142,14 +1073,14 @@ static void
 qemu_killed_midway_cli(void **state)
 {
 	struct qemu_run *q = *state;
-	struct snapshot before;
+	struct test_threads before;
 	char *out = NULL, *errtext = NULL, *line, *control;
 	int r;
 
 	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
-	take_snapshot(q->qemu.pid, &before);
+	test_qemu_threads(q->qemu.pid, &before);
 
 	/* The check below can see a guest: a real apply records it. */
 	control = strprintf("%s/control.json", q->qemu.dir);
@@ -1295,14 +1226,14 @@ expect_refused(struct qemu_run *q, const char *cpus, const char *iothreads, int 
 	    {NULL, NULL},
 	};
 	const struct fake_qmp_script script = {.greeting = GREETING, .replies = replies};
-	struct snapshot before, self;
+	struct test_threads before, self;
 	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
 	struct tmap_plan *plan = plan_from_json("live", plan_two_json, NULL);
 	struct fake_qmp *f = NULL;
 
-	take_snapshot(q->qemu.pid, &before);
-	take_snapshot(getpid(), &self);
+	test_qemu_threads(q->qemu.pid, &before);
+	test_qemu_threads(getpid(), &self);
 	/* The server runs in this process, which stands for QEMU (--pid): QEMU's threads are
 	 * the strangers. */
 	assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
@@ -1320,14 +1251,14 @@ static void
 refuses_foreign_thread_ids(void **state)
 {
 	struct qemu_run *q = *state;
-	struct snapshot s;
+	struct test_threads s;
 	char *cpus, *io, *line;
 	int self, iothread, stranger;
 
 	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
-	take_snapshot(q->qemu.pid, &s);
+	test_qemu_threads(q->qemu.pid, &s);
 	/* Real threads, but of another process: QEMU's. */
 	stranger = by_name(&s, "CPU 1/TCG")->tid;
 	iothread = by_name(&s, "IO io1")->tid;
@@ -1380,7 +1311,7 @@ refuses_another_processes_socket(void **state)
 	struct tmap_plan *plan = plan_from_json("live", plan_two_json, NULL);
 	struct tmap_report *report = NULL;
 	struct tmap_error err = {0};
-	struct snapshot before;
+	struct test_threads before;
 	struct fake_qmp *f = NULL;
 	char *line, *out = NULL, *errtext = NULL;
 	int r;
@@ -1388,7 +1319,7 @@ refuses_another_processes_socket(void **state)
 	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
-	take_snapshot(q->qemu.pid, &before);
+	test_qemu_threads(q->qemu.pid, &before);
 
 	/* QEMU's own socket, with this process as --pid. */
 	assert_int_equal(lib_apply(q->qemu.sock, getpid(), plan, 0, &report, &err), -EINVAL);
@@ -1610,10 +1541,10 @@ protocol_faults(void **state)
 	    {"silence", NULL, NULL, NULL, -ETIMEDOUT, "sent no greeting within 5 s"},
 	};
 	struct qemu_run *q = *state;
-	struct snapshot self;
+	struct test_threads self;
 	struct tmap_plan *plan = plan_from_json("live", plan_two_json, NULL);
 
-	take_snapshot(getpid(), &self);
+	test_qemu_threads(getpid(), &self);
 	for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
 		const struct fault *ft = &faults[i];
 		const struct fake_qmp_reply replies[] = {
@@ -1818,11 +1749,11 @@ numa_maps_and_lists(void **state)
 static void
 reset_threads(pid_t pid)
 {
-	struct snapshot now;
+	struct test_threads now;
 	cpu_set_t all;
 
 	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
-	take_snapshot(pid, &now);
+	test_qemu_threads(pid, &now);
 	for (size_t i = 0; i < now.n; i++)
 		if (sched_setaffinity(now.t[i].tid, sizeof(all), &all) < 0 && errno != ESRCH)
 			fail_msg("sched_setaffinity(%d): %s", now.t[i].tid, strerror(errno));
@@ -1852,7 +1783,7 @@ apply_argv(struct apply_cmd *cmd, struct qemu_run *q)
  * started with. A recorded guest is released and its threads put back, for the next round.
  */
 static unsigned
-settle_and_agree(struct qemu_run *q, const struct snapshot *orig)
+settle_and_agree(struct qemu_run *q, const struct test_threads *orig)
 {
 	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
 	struct tmap_session *s = NULL;
@@ -1884,14 +1815,14 @@ killed_at_random_points(void **state)
 	struct qemu_run *q = *state;
 	unsigned killed = 0, finished = 0, settled = 0;
 	uint32_t seed = 20261205;
-	struct snapshot orig;
+	struct test_threads orig;
 	long span_us = 0;
 
 	if (!test_have_qemu())
 		skip();
 	qemu_start(q, qemu_two, 2);
 	reset_threads(q->qemu.pid);
-	take_snapshot(q->qemu.pid, &orig);
+	test_qemu_threads(q->qemu.pid, &orig);
 	for (int i = 0; i < 3; i++) {
 		struct apply_cmd cmd;
 

@@ -46,24 +46,6 @@ path(const char *fmt, ...)
 
 #define in_dir(name) path("%s/%s", dir, name)
 
-static char *
-slurp(const char *path)
-{
-	static char bufs[4][65536];
-	static unsigned next;
-	char *buf = bufs[next++ % 4];
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, 65535, f);
-	buf[n] = '\0';
-	fclose(f);
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	return buf;
-}
 
 static struct tmap_session *
 session(const char *topology)
@@ -115,16 +97,6 @@ touch(const char *path)
 	return path;
 }
 
-static void
-apply(struct tmap_session *s, const char *backend, struct tmap_target *t, struct tmap_guest *g)
-{
-	struct tmap_error err = {0};
-
-	if (tmap_session_apply(s, backend, t, g, 0, NULL, NULL, &err) < 0)
-		fail_msg("apply %s: %s", tmap_guest_name(g), err.message);
-	tmap_target_free(t);
-	tmap_guest_free(g);
-}
 
 static int
 setup(void **unused)
@@ -165,12 +137,12 @@ fragmented(void)
 	struct tmap_error err = {0};
 
 	for (size_t i = 0; i < 4; i++)
-		apply(s, "mock", target("file", touch(in_dir(names[i])), NULL, NULL),
+		test_session_apply(s, "mock", target("file", touch(in_dir(names[i])), NULL, NULL),
 		      guest(names[i], 2, 256, NULL));
 	assert_int_equal(tmap_session_release(s, "a", &err), 0);
 	assert_int_equal(tmap_session_release(s, "d", &err), 0);
-	assert_string_equal(slurp(in_dir("b")), "2-3");
-	assert_string_equal(slurp(in_dir("c")), "4-5");
+	assert_string_equal(test_slurp(in_dir("b")), "2-3");
+	assert_string_equal(test_slurp(in_dir("c")), "4-5");
 	return s;
 }
 
@@ -199,9 +171,9 @@ test_mock_moves_then_guest(void **unused)
 		fail_msg("apply_room: %s", err.message);
 	assert_int_equal(tmap_plan_move_count(plan), 3);
 	/* b moved to node 1 through its own target; big took node 0. */
-	assert_string_equal(slurp(in_dir("b")), "6-7");
-	assert_string_equal(slurp(in_dir("big")), "0-3");
-	assert_string_equal(slurp(in_dir("c")), "4-5");
+	assert_string_equal(test_slurp(in_dir("b")), "6-7");
+	assert_string_equal(test_slurp(in_dir("big")), "0-3");
+	assert_string_equal(test_slurp(in_dir("c")), "4-5");
 	tmap_plan_free(plan);
 	/* The state records b where it moved and big applied: verify reads both in force. */
 	assert_int_equal(tmap_session_verify(s, "b", &report, &err), 0);
@@ -227,16 +199,16 @@ test_mock_failure_restores(void **unused)
 		struct tmap_error err = {0};
 		char before[65536], at[16];
 
-		snprintf(before, sizeof(before), "%s", slurp(state_path));
+		snprintf(before, sizeof(before), "%s", test_slurp(state_path));
 		snprintf(at, sizeof(at), "%u", nth);
 		setenv("TOPOMAP_MOCK_FAIL_APPLY", at, 1);
 		assert_int_equal(apply_big(s, NULL, &err), -ERANGE);
 		unsetenv("TOPOMAP_MOCK_FAIL_APPLY");
 		assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
 		assert_non_null(strstr(err.message, "injected failure"));
-		assert_string_equal(slurp(in_dir("b")), "2-3");
-		assert_string_equal(slurp(in_dir("c")), "4-5");
-		assert_string_equal(slurp(state_path), before);
+		assert_string_equal(test_slurp(in_dir("b")), "2-3");
+		assert_string_equal(test_slurp(in_dir("c")), "4-5");
+		assert_string_equal(test_slurp(state_path), before);
 		assert_null(tmap_session_lookup(s, "big"));
 		assert_int_equal(tmap_session_verify(s, "b", NULL, &err), 0);
 		tmap_session_close(s);
@@ -256,29 +228,29 @@ test_mock_resize(void **unused)
 	char before[65536];
 
 	(void)unused;
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_slurp(state_path));
 	setenv("TOPOMAP_MOCK_FAIL_APPLY", "1", 1);
 	assert_int_equal(tmap_session_apply_resize(s, "b", 4, 0, NULL, 0, NULL, NULL, &err), -ERANGE);
 	unsetenv("TOPOMAP_MOCK_FAIL_APPLY");
 	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
-	assert_string_equal(slurp(in_dir("b")), "2-3");
-	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(test_slurp(in_dir("b")), "2-3");
+	assert_string_equal(test_slurp(state_path), before);
 	if (tmap_session_apply_resize(s, "b", 4, 0, NULL, 0, &plan, NULL, &err) < 0)
 		fail_msg("apply_resize: %s", err.message);
 	assert_int_equal(tmap_plan_move_count(plan), 0);
 	tmap_plan_free(plan);
-	assert_string_equal(slurp(in_dir("b")), "0-3");
-	assert_string_equal(slurp(in_dir("c")), "4-5");
+	assert_string_equal(test_slurp(in_dir("b")), "0-3");
+	assert_string_equal(test_slurp(in_dir("c")), "4-5");
 	assert_int_equal(tmap_session_verify(s, "b", NULL, &err), 0);
 	/* refused before any write: no such guest; more vcpus than any node has */
 	assert_int_equal(tmap_session_apply_resize(s, "nobody", 2, 0, NULL, 0, NULL, NULL, &err),
 			 -ENOENT);
 	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_INPUT);
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_slurp(state_path));
 	assert_int_equal(tmap_session_apply_resize(s, "b", 6, 0, NULL, 0, NULL, NULL, &err), -ENOSPC);
 	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_PLACE);
-	assert_string_equal(slurp(state_path), before);
-	assert_string_equal(slurp(in_dir("b")), "0-3");
+	assert_string_equal(test_slurp(state_path), before);
+	assert_string_equal(test_slurp(in_dir("b")), "0-3");
 	tmap_session_close(s);
 	s = session(README_HOST);
 	assert_int_equal(tmap_session_notice_count(s), 0);
@@ -303,11 +275,11 @@ test_mock_resize_moves(void **unused)
 		char before[65536], files[3][64], at[16];
 		int r;
 
-		apply(s, "mock", target("file", touch(in_dir("x")), NULL, NULL),
+		test_session_apply(s, "mock", target("file", touch(in_dir("x")), NULL, NULL),
 		      guest("x", 2, 256, NULL));
-		snprintf(before, sizeof(before), "%s", slurp(state_path));
+		snprintf(before, sizeof(before), "%s", test_slurp(state_path));
 		for (size_t i = 0; i < 3; i++)
-			snprintf(files[i], sizeof(files[i]), "%s", slurp(in_dir(names[i])));
+			snprintf(files[i], sizeof(files[i]), "%s", test_slurp(in_dir(names[i])));
 		snprintf(at, sizeof(at), "%u", nth);
 		if (nth)
 			setenv("TOPOMAP_MOCK_FAIL_APPLY", at, 1);
@@ -318,15 +290,15 @@ test_mock_resize_moves(void **unused)
 			assert_true(tmap_plan_move_count(plan) > 0);
 			for (size_t i = 0; i < 3; i++)
 				assert_int_equal(tmap_session_verify(s, names[i], NULL, &err), 0);
-			assert_string_not_equal(slurp(in_dir("b")), files[0]);
+			assert_string_not_equal(test_slurp(in_dir("b")), files[0]);
 			tmap_plan_free(plan);
 		} else {
 			assert_true(nth > 0);
 			failed++;
 			assert_int_equal(r, -ERANGE);
-			assert_string_equal(slurp(state_path), before);
+			assert_string_equal(test_slurp(state_path), before);
 			for (size_t i = 0; i < 3; i++)
-				assert_string_equal(slurp(in_dir(names[i])), files[i]);
+				assert_string_equal(test_slurp(in_dir(names[i])), files[i]);
 		}
 		tmap_session_close(s);
 		unlink(in_dir("x"));
@@ -348,7 +320,7 @@ test_mock_refusals(void **unused)
 	char before[65536];
 
 	(void)unused;
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_slurp(state_path));
 	assert_int_equal(tmap_session_apply_room(s, "mock", t, g, NULL, 0, NULL, NULL, &err),
 			 -EEXIST);
 	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_INPUT);
@@ -360,8 +332,8 @@ test_mock_refusals(void **unused)
 	assert_int_equal(tmap_session_apply_room(s, "mock", t, g, NULL, 0, NULL, NULL, &err),
 			 -ENOSPC);
 	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_PLACE);
-	assert_string_equal(slurp(state_path), before);
-	assert_string_equal(slurp(in_dir("b")), "2-3");
+	assert_string_equal(test_slurp(state_path), before);
+	assert_string_equal(test_slurp(in_dir("b")), "2-3");
 	tmap_guest_free(g);
 	tmap_target_free(t);
 	tmap_session_close(s);
@@ -387,8 +359,8 @@ test_mock_rebalance(void **unused)
 	assert_int_equal(tmap_plan_move_count(plan), 3);
 	tmap_plan_free(plan);
 	/* b to node 1's free 6-7, or c to node 0's free 0-1 */
-	b = slurp(in_dir("b"));
-	c = slurp(in_dir("c"));
+	b = test_slurp(in_dir("b"));
+	c = test_slurp(in_dir("c"));
 	assert_true((strcmp(b, "6-7") == 0 && strcmp(c, "4-5") == 0) ||
 		    (strcmp(b, "2-3") == 0 && strcmp(c, "0-1") == 0));
 	assert_int_equal(tmap_session_verify(s, "b", NULL, &err), 0);
@@ -414,21 +386,21 @@ test_mock_rebalance_command(void **unused)
 
 	(void)unused;
 	tmap_session_close(s);
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_slurp(state_path));
 	setenv("TOPOMAP_MOCK_FAIL_APPLY", "1", 1);
 	r = RUN("rebalance", "--apply", "--topology", README_HOST, "--state", state_path);
 	unsetenv("TOPOMAP_MOCK_FAIL_APPLY");
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "injected failure"));
 	test_result_clear(&r);
-	assert_string_equal(slurp(in_dir("b")), "2-3");
-	assert_string_equal(slurp(in_dir("c")), "4-5");
-	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(test_slurp(in_dir("b")), "2-3");
+	assert_string_equal(test_slurp(in_dir("c")), "4-5");
+	assert_string_equal(test_slurp(state_path), before);
 	r = RUN("rebalance", "--apply", "--topology", README_HOST, "--state", state_path);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "grows from 2 to 4 PUs"));
 	test_result_clear(&r);
-	assert_true(strcmp(slurp(in_dir("b")), "6-7") == 0 || strcmp(slurp(in_dir("c")), "0-1") == 0);
+	assert_true(strcmp(test_slurp(in_dir("b")), "6-7") == 0 || strcmp(test_slurp(in_dir("c")), "0-1") == 0);
 	r = RUN("verify", "--all", "--topology", README_HOST, "--state", state_path);
 	assert_int_equal(r.status, 0);
 	test_result_clear(&r);
@@ -441,7 +413,7 @@ test_mock_rebalance_command(void **unused)
 /* One node, two SMT cores: core 0 holds PUs 0 and 2, core 1 holds PUs 1 and 3. PUs 0 and 1
  * are this machine's; 2 and 3 are held only by y, a pinned guest of the mock backend, so no
  * cgroup is ever written with them. */
-#define SMT_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:2 pu:2(indexes=0,2,1,3)"
+#define SMT_HOST TEST_ROOM_SMT_HOST
 
 static char base[256], rel[128];
 static pid_t sleeper = -1;
@@ -536,24 +508,12 @@ task_in_x(void)
 static struct tmap_session *
 cg_fragmented(void)
 {
-	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
-	struct tmap_session *s = NULL;
-	struct tmap_error err = {0};
-	struct tmap_guest *y = guest("y", 1, 64, NULL);
+	struct tmap_session *s = test_room_fragmented(state_path, in_dir("y"), "cgroup",
+						      target("cgroup", at_rel("x"), "create", "yes"),
+						      guest("x", 1, 64, NULL));
 
-	o.topology = SMT_HOST;
-	o.state = state_path;
-	o.flags = TMAP_SESSION_WRITE;
-	o.reserve = "0,1,3";
-	if (tmap_session_open(&o, &s, &err) < 0)
-		fail_msg("tmap_session_open: %s", err.message);
-	assert_int_equal(tmap_guest_set_pinned(y, 1), 0);
-	apply(s, "mock", target("file", touch(in_dir("y")), NULL, NULL), y);
-	assert_int_equal(tmap_session_set_reserve(s, NULL, "1", &err), 0);
-	apply(s, "cgroup", target("cgroup", at_rel("x"), "create", "yes"), guest("x", 1, 64, NULL));
-	assert_int_equal(tmap_session_set_reserve(s, NULL, "0,3", &err), 0);
-	assert_string_equal(slurp(in_dir("y")), "2");
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "1");
+	assert_string_equal(test_slurp(in_dir("y")), "2");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "1");
 	/* a real task in x: what the kernel enforces on it is read back too */
 	task_in_x();
 	assert_string_equal(task_cpus(), "1");
@@ -596,10 +556,10 @@ test_cgroup_moves_then_guest(void **unused)
 	assert_int_equal(tmap_plan_move_count(plan), 1);
 	tmap_plan_free(plan);
 	/* read back from the kernel: x moved to PU 0 with its task, big holds PU 1 */
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "0");
 	assert_string_equal(task_cpus(), "0");
-	assert_string_equal(slurp(in_base("big/cpuset.cpus")), "1");
-	assert_string_equal(slurp(in_dir("y")), "2");
+	assert_string_equal(test_slurp(in_base("big/cpuset.cpus")), "1");
+	assert_string_equal(test_slurp(in_dir("y")), "2");
 	assert_int_equal(tmap_session_verify(s, "x", NULL, &err), 0);
 	assert_int_equal(tmap_session_verify(s, "big", NULL, &err), 0);
 	tmap_guest_free(g);
@@ -621,9 +581,9 @@ test_cgroup_command(void **unused)
 	if (r.status != 0)
 		fail_msg("apply --make-room: exit %d: %s", r.status, r.err);
 	test_result_clear(&r);
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "0");
 	assert_string_equal(task_cpus(), "0");
-	assert_string_equal(slurp(in_base("big/cpuset.cpus")), "1");
+	assert_string_equal(test_slurp(in_base("big/cpuset.cpus")), "1");
 	r = RUN("verify", "--all", "--topology", SMT_HOST, "--state", state_path);
 	assert_int_equal(r.status, 0);
 	test_result_clear(&r);
@@ -642,12 +602,12 @@ test_cgroup_failure_restores(void **unused)
 	char before[65536];
 
 	(void)unused;
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_slurp(state_path));
 	assert_true(tmap_session_apply_room(s, "cgroup", t, g, NULL, 0, NULL, NULL, &err) < 0);
 	assert_int_not_equal(tmap_session_failed_step(s), TMAP_STEP_PLACE);
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "1");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "1");
 	assert_string_equal(task_cpus(), "1");
-	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(test_slurp(state_path), before);
 	assert_null(tmap_session_lookup(s, "big"));
 	assert_int_equal(tmap_session_verify(s, "x", NULL, &err), 0);
 	tmap_target_free(t);
@@ -672,22 +632,22 @@ test_cgroup_resize(void **unused)
 	o.state = state_path;
 	o.flags = TMAP_SESSION_WRITE;
 	assert_int_equal(tmap_session_open(&o, &s, &err), 0);
-	apply(s, "cgroup", target("cgroup", at_rel("x"), "create", "yes"), guest("x", 1, 64, NULL));
+	test_session_apply(s, "cgroup", target("cgroup", at_rel("x"), "create", "yes"), guest("x", 1, 64, NULL));
 	tmap_session_close(s);
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "0");
 	task_in_x();
 	r = RUN("resize", "x", "--vcpus", "2", "--apply", "--topology", TWO_PU_HOST, "--state",
 		state_path);
 	if (r.status != 0)
 		fail_msg("resize --apply: exit %d: %s", r.status, r.err);
 	test_result_clear(&r);
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0-1");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "0-1");
 	assert_string_equal(task_cpus(), "0-1");
 	r = RUN("resize", "x", "--vcpus", "1", "--apply", "--topology", TWO_PU_HOST, "--state",
 		state_path);
 	assert_int_equal(r.status, 0);
 	test_result_clear(&r);
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "0");
 	assert_string_equal(task_cpus(), "0");
 	r = RUN("verify", "--all", "--topology", TWO_PU_HOST, "--state", state_path);
 	assert_int_equal(r.status, 0);
@@ -704,12 +664,12 @@ test_cgroup_resize_refused(void **unused)
 	char before[65536];
 
 	(void)unused;
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_slurp(state_path));
 	assert_true(tmap_session_apply_resize(s, "x", 2, 0, NULL, 0, NULL, NULL, &err) < 0);
 	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "1");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "1");
 	assert_string_equal(task_cpus(), "1");
-	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(test_slurp(state_path), before);
 	assert_int_equal(tmap_session_verify(s, "x", NULL, &err), 0);
 	tmap_session_close(s);
 }
@@ -738,15 +698,15 @@ test_cgroup_rebalance_refused(void **unused)
 	o.reserve = "0,2,3";
 	assert_int_equal(tmap_session_open(&o, &s, &err), 0);
 	assert_int_equal(tmap_guest_set_pinned(y, 1), 0);
-	apply(s, "mock", target("file", touch(in_dir("y")), NULL, NULL), y);
+	test_session_apply(s, "mock", target("file", touch(in_dir("y")), NULL, NULL), y);
 	assert_int_equal(tmap_session_set_reserve(s, NULL, "0", &err), 0);
-	apply(s, "cgroup", target("cgroup", at_rel("x"), "create", "yes"), guest("x", 1, 64, "0"));
+	test_session_apply(s, "cgroup", target("cgroup", at_rel("x"), "create", "yes"), guest("x", 1, 64, "0"));
 	assert_int_equal(tmap_session_set_reserve(s, NULL, "2,3", &err), 0);
 	tmap_session_close(s);
-	assert_string_equal(slurp(in_dir("y")), "1");
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(test_slurp(in_dir("y")), "1");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "0");
 	task_in_x();
-	snprintf(before, sizeof(before), "%s", slurp(state_path));
+	snprintf(before, sizeof(before), "%s", test_slurp(state_path));
 	/* the plan: x to node 1, the largest cell from 1 to 2 PUs */
 	r = RUN("rebalance", "--topology", TWO_NODE_HOST, "--state", state_path);
 	assert_int_equal(r.status, 0);
@@ -757,11 +717,11 @@ test_cgroup_rebalance_refused(void **unused)
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "moving guest 'x'"));
 	test_result_clear(&r);
-	assert_string_equal(slurp(in_base("x/cpuset.cpus")), "0");
-	assert_string_equal(slurp(in_base("x/cpuset.mems")), "0");
+	assert_string_equal(test_slurp(in_base("x/cpuset.cpus")), "0");
+	assert_string_equal(test_slurp(in_base("x/cpuset.mems")), "0");
 	assert_string_equal(task_cpus(), "0");
-	assert_string_equal(slurp(in_dir("y")), "1");
-	assert_string_equal(slurp(state_path), before);
+	assert_string_equal(test_slurp(in_dir("y")), "1");
+	assert_string_equal(test_slurp(state_path), before);
 	r = RUN("verify", "--all", "--topology", TWO_NODE_HOST, "--state", state_path);
 	assert_int_equal(r.status, 0);
 	test_result_clear(&r);

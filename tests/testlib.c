@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <topomap/session.h>
+
 #include "testlib.h"
 
 extern char **environ;
@@ -415,4 +417,68 @@ test_kill_at_random(pid_t pid, uint32_t *seed, long span_us)
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return WIFSIGNALED(status);
+}
+
+const char *
+test_slurp(const char *path)
+{
+	static char bufs[4][65536];
+	static unsigned next;
+	char *buf = bufs[next++ % 4];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(bufs[0]) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return buf;
+}
+
+void
+test_session_apply(struct tmap_session *s, const char *backend, struct tmap_target *t,
+		   struct tmap_guest *g)
+{
+	struct tmap_error err = {0};
+
+	if (tmap_session_apply(s, backend, t, g, 0, NULL, NULL, &err) < 0)
+		fail_msg("apply %s: %s", tmap_guest_name(g), err.message);
+	tmap_target_free(t);
+	tmap_guest_free(g);
+}
+
+struct tmap_session *
+test_room_place(const char *state_path, const char *host, const char *y_file, const char *y_reserve,
+		const char *x_free, const char *backend, struct tmap_target *x_target,
+		struct tmap_guest *x)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_target *t = NULL;
+	struct tmap_guest *y = NULL;
+	struct tmap_error err = {0};
+	FILE *f = fopen(y_file, "we");
+
+	assert_non_null(f);
+	assert_int_equal(fclose(f), 0);
+	o.topology = host;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE;
+	o.reserve = y_reserve;
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("tmap_session_open: %s", err.message);
+	assert_int_equal(tmap_guest_new("y", 1, &y, NULL), 0);
+	assert_int_equal(tmap_guest_set_memory_mib(y, 64), 0);
+	assert_int_equal(tmap_guest_set_pinned(y, 1), 0);
+	assert_int_equal(tmap_target_new(&t), 0);
+	assert_int_equal(tmap_target_set(t, "file", y_file), 0);
+	test_session_apply(s, "mock", t, y);
+	assert_int_equal(tmap_session_set_reserve(s, NULL, x_free, &err), 0);
+	test_session_apply(s, backend, x_target, x);
+	if (tmap_session_set_reserve(s, NULL, y_reserve, &err) < 0)
+		fail_msg("reserve: %s", err.message);
+	return s;
 }

@@ -72,6 +72,40 @@ void test_inject_fault(const char *call, unsigned at, pid_t victim);
  * none; a file that cannot be read fails the test. */
 bool test_state_has_guest(const char *path, const char *name);
 
+/* A small text file (up to 64 KiB), its trailing newlines cut, in one of four rotating static
+ * buffers (enough for one assertion's arguments); NULL when it cannot be opened. */
+const char *test_slurp(const char *path);
+
+/* tmap_session_apply() of guest g to target t through backend, or fail the test with the
+ * library's message; frees t and g. */
+struct tmap_session;
+struct tmap_target;
+struct tmap_guest;
+void test_session_apply(struct tmap_session *s, const char *backend, struct tmap_target *t,
+			struct tmap_guest *g);
+
+/*
+ * A host made fragmented for the make-room tests (issue 18), on this machine's real PUs: on
+ * host, y (a pinned 1-vcpu guest of the mock backend, its file y_file, created) is applied
+ * with y_reserve reserved, then x (applied through backend to x_target; both freed) with
+ * x_free taken out of that reserve; then the reserve goes. The session is opened to write
+ * state_path, which must not exist yet.
+ */
+struct tmap_session *test_room_place(const char *state_path, const char *host,
+				     const char *y_file, const char *y_reserve, const char *x_free,
+				     const char *backend, struct tmap_target *x_target,
+				     struct tmap_guest *x);
+
+/*
+ * The make-room tests' fragmented SMT host: one node, two SMT cores, core 0 holding PUs 0
+ * and 2, core 1 holding PUs 1 and 3; PUs 0 and 1 are this machine's. y holds PU 2 and x PU 1
+ * (test_room_place()). The free PUs, 0 and 3, are on two cores: a guest that wants a whole
+ * core fits only once x moves from PU 1 to PU 0.
+ */
+#define TEST_ROOM_SMT_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:2 pu:2(indexes=0,2,1,3)"
+#define test_room_fragmented(state_path, y_file, backend, x_target, x)                           \
+	test_room_place(state_path, TEST_ROOM_SMT_HOST, y_file, "0,1,3", "1", backend, x_target, x)
+
 /* Start argv with its output on /dev/null, without waiting for it. */
 pid_t test_spawn_quiet(char *const argv[]);
 /* How long one run of argv takes to its end, in microseconds; it must exit 0. */

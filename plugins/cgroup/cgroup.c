@@ -325,6 +325,13 @@ cgroup_open(const struct tmap_target *target, unsigned flags, void **ret_state,
 	r = detect_hierarchy(&st->h, err);
 	if (r < 0)
 		return r;
+	/* v2 has no memory_migrate: the kernel moves a cgroup's pages with its cpuset.mems. A
+	 * caller that asks for them to stay (apply --make-room --no-memory) is told, not
+	 * ignored. */
+	if (st->h.v2 && tmap_target_get(target, "memory-migrate") && !st->migrate)
+		return tmap_error_set(err, -EOPNOTSUPP,
+				      "cgroup v2 moves the pages of '%s' with its cpuset.mems: they cannot stay where they are (memory-migrate '%s')",
+				      input, tmap_target_get(target, "memory-migrate"));
 	r = cgpath_normalize(st->h.mount, input, &rel, err);
 	if (r < 0)
 		return r;

@@ -3,7 +3,7 @@
 # topomap against a real 2-socket, 2-node host with SMT sibling pairs 0-1 and 2-3, node
 # distance 21, and cgroup v2 with the cpuset controller.
 #
-# Parts: topology, plan, hugepages, cgroup-v2 always; cgroup-apply only when the cgroup backend was
+# Parts: topology, plan, hugepages, cgroup-v2 always; cgroup-apply and room only when the cgroup backend was
 # put in $TOPOMAP_PLUGIN_PATH. Exit 0 when every check passed, 1 otherwise.
 set -u
 
@@ -328,6 +328,156 @@ else
 	else
 		fail "apply --layout libvirt did not create $lv"
 	fi
+fi
+
+
+# ------------------------------------------------------------------------------------------
+# Issue 18 on cgroup v2: the move sequences of apply --make-room and rebalance --apply put in
+# force with real tasks whose pages follow cpuset.mems across the two nodes, verify clean
+# after each, and a write failing at each step of the make-room putting everything back.
+if [ -n "${TOPOMAP_PLUGIN_PATH:-}" ] && [ -f "$plugin" ]; then
+	parts="$parts room"
+	section "room: apply --make-room and rebalance --apply on cgroup v2, memory across nodes"
+	RS=/tmp/room-state.json
+	room_start=$(date +%s)
+	rs="--state $RS"
+	hogs=
+
+	# hog NAME: a task holding 16 MiB in cgroup NAME, faulted in where its cpuset.mems says.
+	hog() {
+		rm -f /tmp/ready-$1
+		sh -c "echo \$\$ > $CG/$BASE/$1/cgroup.procs && exec vm-memhog 16 /tmp/ready-$1" &
+		eval "hog_$1=$!"
+		hogs="$hogs $!"
+		i=0
+		while [ ! -e /tmp/ready-$1 ] && [ $i -lt 300 ]; do
+			usleep 100000
+			i=$((i + 1))
+		done
+	}
+	hog_pid() {
+		eval "echo \$hog_$1"
+	}
+	status_of() {
+		expand "$(awk -v k="$2:" '$1 == k { print $2 }' /proc/$(hog_pid $1)/status)"
+	}
+	# Each named guest's cgroup, its task as the kernel enforces it and where its pages
+	# are, then the state file: what a failed transaction must leave as it found.
+	room_snapshot() {
+		for g in "$@"; do
+			pid=$(hog_pid $g)
+			echo "$g cpus=$(cat $CG/$BASE/$g/cpuset.cpus) mems=$(cat $CG/$BASE/$g/cpuset.mems)" \
+				"task=$(status_of $g Cpus_allowed_list)/$(status_of $g Mems_allowed_list)" \
+				"pages0=$(($(pages_on $pid 0) * 10 / 4096)) pages1=$(($(pages_on $pid 1) * 10 / 4096))"
+		done
+		cat $RS
+	}
+	# The node of cgroup NAME's one memory node.
+	node_of() {
+		cat $CG/$BASE/$1/cpuset.mems
+	}
+	# Every page of NAME's task on the node its cgroup says.
+	pages_follow() {
+		n=$(node_of $1)
+		got=$(pages_on $(hog_pid $1) $n)
+		[ "$got" -ge 3900 ] && ok "$2: $1's pages on node $n ($got)" ||
+			fail "$2: $1's pages not on node $n: $got of 4096"
+	}
+
+	# ra on node 0 and rb on node 1 (the reserve steers the solver), one PU free on each: a
+	# one-cell guest of 2 vcpus fits neither node until one of them moves, pages and all.
+	run "reserve 1-3" 0 topomap reserve $rs --add 1-3
+	run "apply ra" 0 topomap apply $rs --backend=cgroup --cgroup $BASE/ra --create \
+		--name ra --vcpus 1 --memory 16M
+	run "reserve 1,3 only" 0 topomap reserve $rs --remove 2
+	run "apply rb" 0 topomap apply $rs --backend=cgroup --cgroup $BASE/rb --create \
+		--name rb --vcpus 1 --memory 16M
+	run "no reserve" 0 topomap reserve $rs --remove 1,3
+	check "ra on PU 0, node 0" "$(cat $CG/$BASE/ra/cpuset.cpus)/$(node_of ra)" "0/0"
+	check "rb on PU 2, node 1" "$(cat $CG/$BASE/rb/cpuset.cpus)/$(node_of rb)" "2/1"
+	hog ra
+	hog rb
+	pages_follow ra "before"
+	pages_follow rb "before"
+	big="--backend=cgroup --cgroup $BASE/rbig --create --name rbig --vcpus 2 --memory 16M --cell cpus=0-1"
+	run "rbig does not fit as the host stands" 3 topomap apply $rs $big
+
+	# --no-memory: cgroup v2 moves pages with cpuset.mems, so it cannot be done; refused
+	# before any cgroup is written.
+	before=$(room_snapshot ra rb)
+	run "apply --make-room --no-memory on cgroup v2" 1 topomap apply --make-room --no-memory $rs $big
+	grep -q "cgroup v2 moves the pages of '$BASE/r[ab]' with its cpuset.mems" /tmp/out &&
+		ok "--no-memory refused: v2 moves the pages" || fail "--no-memory not refused as it should"
+	[ "$(room_snapshot ra rb)" = "$before" ] && ok "--no-memory refused: nothing changed" ||
+		fail "--no-memory refused: something changed"
+	[ -d $CG/$BASE/rbig ] && rmdir $CG/$BASE/rbig
+
+	# A write refused at step k (every cgroup file the transaction writes, in turn): exit 1,
+	# every moved cgroup, its task, its pages and the state as they were. The first k past
+	# the last write is the transaction that succeeds.
+	k=1
+	while [ $k -le 30 ]; do
+		echo "\$ (write $k refused) topomap apply --make-room $rs $big"
+		env LD_PRELOAD=/usr/lib/fault-inject.so TOPOMAP_FAULT_CALL=write \
+			TOPOMAP_FAULT_AT=$k TOPOMAP_FAULT_KILL=0 topomap apply --make-room $rs $big \
+			>/tmp/out 2>&1
+		st=$?
+		[ $st = 0 ] && break
+		sed 's/^/  /' /tmp/out
+		check "write $k refused: exit status" "$st" 1
+		now=$(room_snapshot ra rb)
+		[ "$now" = "$before" ] && ok "write $k refused: ra, rb, their tasks, pages and the state as they were" ||
+			{ fail "write $k refused: something changed"; echo "$before" >/tmp/b; echo "$now" | diff /tmp/b -; }
+		[ -d $CG/$BASE/rbig ] && rmdir $CG/$BASE/rbig
+		k=$((k + 1))
+	done
+	sed 's/^/  /' /tmp/out
+	check "apply --make-room succeeds once write $k is past its last write" "$st" 0
+	[ $k -ge 3 ] && ok "$((k - 1)) refused writes tried, each restored" ||
+		fail "only $((k - 1)) refused writes: the transaction wrote too little"
+	if [ "$(node_of ra)" = 1 ]; then moved=ra; kept=rb; else moved=rb; kept=ra; fi
+	check "both ra and rb on one node after the move" "$(node_of ra)" "$(node_of rb)"
+	check "$moved's task follows its cgroup" "$(status_of $moved Cpus_allowed_list)" \
+		"$(expand "$(cat $CG/$BASE/$moved/cpuset.cpus)")"
+	pages_follow $moved "make-room"
+	pages_follow $kept "make-room"
+	free=$((1 - $(node_of ra)))
+	check "rbig holds node $free" "$(expand "$(cat $CG/$BASE/rbig/cpuset.cpus)")/$(node_of rbig)" \
+		"$(node_cpus $free)/$free"
+	run "verify --all after make-room" 0 topomap verify --all $rs
+
+	# rebalance: rbig released, then rc on the free node and rb... released, so one guest on
+	# each node again with a PU free on each: the largest cell grows from 1 to 2 PUs.
+	run "release rbig" 0 topomap release $rs rbig
+	rmdir $CG/$BASE/rbig
+	run "apply rc (on the free node)" 0 topomap apply $rs --backend=cgroup --cgroup $BASE/rc \
+		--create --name rc --vcpus 1 --memory 16M
+	hog rc
+	run "release $kept" 0 topomap release $rs $kept
+	kill $(hog_pid $kept)
+	wait $(hog_pid $kept) 2>/dev/null
+	rmdir $CG/$BASE/$kept
+	check "rc on the free node" "$(node_of rc)" "$free"
+	before=$(room_snapshot $moved rc)
+	run "rebalance --apply, the first write refused" 1 env LD_PRELOAD=/usr/lib/fault-inject.so \
+		TOPOMAP_FAULT_CALL=write TOPOMAP_FAULT_AT=1 TOPOMAP_FAULT_KILL=0 \
+		topomap rebalance --apply $rs
+	now=$(room_snapshot $moved rc)
+	[ "$now" = "$before" ] && ok "rebalance refused: the guests, tasks, pages and state as they were" ||
+		{ fail "rebalance refused: something changed"; echo "$before" >/tmp/b; echo "$now" | diff /tmp/b -; }
+	run "rebalance --apply" 0 topomap rebalance --apply $rs
+	grep -q "grows from 1 to 2 PUs" /tmp/out && ok "rebalance: the largest cell grows from 1 to 2" ||
+		fail "rebalance did not say 'grows from 1 to 2 PUs'"
+	check "$moved and rc on one node after rebalance" "$(node_of $moved)" "$(node_of rc)"
+	pages_follow $moved "rebalance"
+	pages_follow rc "rebalance"
+	run "verify --all after rebalance" 0 topomap verify --all $rs
+	kill $hogs 2>/dev/null
+	wait 2>/dev/null
+	for g in ra rb rc; do
+		[ -d $CG/$BASE/$g ] && rmdir $CG/$BASE/$g
+	done
+	echo "room: $(($(date +%s) - room_start)) s"
 fi
 
 echo
