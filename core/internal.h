@@ -486,11 +486,40 @@ int host_reserve_check(const struct tmap_host *h, const char *list, char *holder
 int host_set_housekeeping(struct tmap_host *h, const char *list, struct tmap_error *err);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
 
+/* isolate-tasks.c: cgroup v1's root cpuset cgroup, whose tasks are narrowed one by one */
+struct task_narrowing {
+	const char *cgroup_root, *proc_root;
+	hwloc_const_bitmap_t dedicated, host;
+	/* Record a task narrowed (its directory, start time, old and new masks). */
+	int (*record)(void *data, const char *path, unsigned long long start,
+		      const char *restore, const char *value, struct tmap_error *err);
+	/* A task the kernel keeps where it is: 0 or -ENOMEM. */
+	int (*refuse)(void *data, pid_t tid, const char *comm, const char *cpus);
+	void *data;
+};
+/* Each task of the root cgroup's tasks file allowed on a dedicated PU and elsewhere too
+ * narrowed to what it allowed of the host's PUs (all of them where none), read back. */
+int tasks_narrow(const struct task_narrowing *tn, struct tmap_error *err);
+/* Is path a task's directory (".../task/TID"), the path of an affinity change? */
+bool task_change_path(const char *path, pid_t *ret_tid);
+/* Set the affinity of the task at path to list, unless it ended or another task took its tid
+ * (start, when not 0, differs from its start time). */
+int task_put_back(const char *path, unsigned long long start, const char *list);
+/* After the task changes were put back: a task started since the newest of them, whose mask
+ * is the one its parent (its process's leader, for a thread) was narrowed to, inherited it,
+ * and gets what the parent got back; its own children after it. Best effort: 0 or -ENOMEM. */
+int tasks_widen_inherited(const char *const *paths, const char *const *restores,
+			  const char *const *values, const unsigned long long *starts, size_t n);
 /* isolate.c: the options an isolation was made with (narrow, flags, roots; no guest
  * cgroups), borrowed from it, for the state to record. */
 void isolation_options(const struct tmap_isolation *iso, struct tmap_isolate_options *ret);
 /* Put back what iso wrote, last first: 0 or the first failure. */
 int isolation_undo(const struct tmap_isolation *iso, struct tmap_error *err);
+/* The start time of the task change i changed (0 for a file). */
+unsigned long long isolation_change_start(const struct tmap_isolation *iso, size_t i);
+/* tmap_isolate_restore() with each task change's start time (starts may be NULL). */
+int isolate_restore(const char *const *paths, const char *const *values,
+		    const unsigned long long *starts, size_t n, struct tmap_error *err);
 
 /* format-table.c: the SGR sequence of each part of a table, or "" without
  * TMAP_FORMAT_COLOUR; `end` closes each. */

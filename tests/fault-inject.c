@@ -11,7 +11,8 @@
  *                     /sys/fs/cgroup or /proc/irq: host isolate's writes)
  * TOPOMAP_FAULT_AT    before the Nth such call (from 1) ...
  * TOPOMAP_FAULT_KILL  ... SIGKILL this pid and wait until it has exited (every thread gone);
- *                     0 for "write": that write fails with EIO instead, as a kernel refusal
+ *                     0 for "write" and "sched_setaffinity": that call fails with EIO
+ *                     instead, as a kernel refusal
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -72,8 +73,10 @@ sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
 	if (!real)
 		real = (int (*)(pid_t, size_t, const cpu_set_t *))dlsym(RTLD_NEXT,
 									 "sched_setaffinity");
-	if (pid > 0 && pid != getpid() && pid != gettid())
-		maybe_kill("sched_setaffinity");
+	if (pid > 0 && pid != getpid() && pid != gettid() && maybe_kill("sched_setaffinity")) {
+		errno = EIO;
+		return -1;
+	}
 	return real(pid, size, set);
 }
 

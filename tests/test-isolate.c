@@ -604,6 +604,174 @@ test_apply_after_isolate_cgroup_v1(void **state)
 	}
 }
 
+static int
+setup_isoroot(void **state)
+{
+	prefix = "topomap-isofix-root";
+	busy = true;
+	return setup_all(state);
+}
+
+/* A task's Cpus_allowed_list, malloc()ed; NULL when it ended. */
+static char *
+task_cpus(pid_t tid)
+{
+	char path[64], line[512];
+	char *ret = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (!(f = fopen(path, "r")))
+		return NULL;
+	while (!ret && fgets(line, sizeof(line), f))
+		if (strncmp(line, "Cpus_allowed_list:\t", 19) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			ret = strdup(line + 19);
+		}
+	fclose(f);
+	return ret;
+}
+
+/* Each "allow task N on 'X' (was 'Y')" line of host isolate's output: every task narrowed is
+ * back on Y (or ended), and there is at least one. */
+static void
+assert_tasks_back(const char *out)
+{
+	size_t n = 0;
+
+	for (const char *p = out; (p = strstr(p, "  allow task ")); p++) {
+		char was[256];
+		int tid;
+		_cleanup_free_ char *now = NULL;
+
+		assert_int_equal(sscanf(p, "  allow task %d on '%*[^']' (was '%255[^']')", &tid, was),
+				 2);
+		now = task_cpus(tid);
+		if (now)
+			assert_string_equal(now, was);
+		n++;
+	}
+	assert_true(n > 0);
+}
+
+/* verify --host exits 0; on a machine shared with other tests, an intruder it names may only
+ * sit in a cgroup of theirs (never the root cgroup, which host isolate narrows). */
+static void
+assert_only_foreign_intruders(const struct test_result *r)
+{
+	if (r->status == 0)
+		return;
+	fprintf(stderr, "%s%s", r->out, r->err);
+	assert_int_equal(r->status, 4);
+	assert_null(strstr(r->out, "' cgroup / allowed"));
+	assert_null(strstr(r->out, "' cgroup /topomap-isofix-root"));
+}
+
+/* The tasks of cgroup v1's root cpuset cgroup (the remaining piece of issue 15): a guest on
+ * PU 1 (PU 0 reserved) with a busy task in its cgroup, a busy task in the root cgroup. A
+ * failure injected at the second sched_setaffinity puts the first task back and records
+ * nothing. Then host isolate narrows every movable task of the root cgroup (pid 1, the busy
+ * task, this test) to PU 0 and verify --host exits 0, the kernel's per-CPU threads listed
+ * apart; a task forked from the narrowed test inherits PU 0; one pinned by hand onto PU 1
+ * makes verify exit 4 naming it. --undo puts back every task's mask, the inherited one's too
+ * (the one pinned by hand stays where it was pinned), and every interrupt. */
+static void
+test_isolate_root_tasks_cgroup_v1(void **state)
+{
+	char g1[300], cg[160], needle[160];
+	_cleanup_free_ char *irqs = irq_affinities(), *init_before = task_cpus(1);
+	_cleanup_free_ char *self_before = task_cpus(getpid()), *guest_pu = NULL;
+	_cleanup_free_ char *isolated = NULL;
+	struct test_result r;
+	pid_t in_guest, in_root, forked, pinned;
+	char text[32];
+
+	(void)state;
+	snprintf(cg, sizeof(cg), "%s/g1", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
+		"--vcpus", "1", "--reserve", "0");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	snprintf(g1, sizeof(g1), "%s/g1", base);
+	guest_pu = file_line(g1, "cpuset.cpus");
+	assert_string_equal(guest_pu, "1");
+	in_guest = sleeper(g1, -1);
+	in_root = sleeper(NULL, -1);
+	snprintf(text, sizeof(text), "%d", (int)in_root);
+	write_file(CPUSET_ROOT, "cgroup.procs", text);
+	assert_status(in_root, "Cpus_allowed_list:\t0-1\n");
+
+	/* The second task refuses: the first is put back, nothing recorded. */
+	test_inject_fault("sched_setaffinity", 2, 0);
+	r = RUN("host", "isolate");
+	test_inject_fault(NULL, 0, 0);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "cannot set the affinity of task"));
+	assert_non_null(strstr(r.err, "every file written was put back"));
+	test_result_clear(&r);
+	assert_status(in_root, "Cpus_allowed_list:\t0-1\n");
+	{
+		_cleanup_free_ char *init_now = task_cpus(1);
+
+		assert_string_equal(init_now, init_before);
+	}
+	r = RUN("host", "isolate", "--undo");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "nothing to undo"));
+	test_result_clear(&r);
+
+	/* For real. */
+	r = RUN("host", "isolate");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "  allow task 1 on '0' (was '"));
+	snprintf(needle, sizeof(needle), "  allow task %d on '0' (was '0-1')", (int)in_root);
+	assert_non_null(strstr(r.out, needle));
+	snprintf(needle, sizeof(needle), "  allow task %d ", (int)in_guest);
+	assert_null(strstr(r.out, needle));
+	isolated = strdup(r.out);
+	test_result_clear(&r);
+	assert_status(1, "Cpus_allowed_list:\t0\n");
+	assert_status(in_root, "Cpus_allowed_list:\t0\n");
+	assert_status(getpid(), "Cpus_allowed_list:\t0\n");
+	assert_status(in_guest, "Cpus_allowed_list:\t1\n");
+	r = RUN("verify", "--host");
+	assert_non_null(strstr(r.out, "intruders on 'g1' (PUs 1, its own: "));
+	assert_only_foreign_intruders(&r);
+	test_result_clear(&r);
+
+	/* Forked now: it inherits the narrowed mask. Pinned by hand onto the guest's PU: an
+	 * intruder, named. */
+	forked = sleeper(NULL, -1);
+	assert_status(forked, "Cpus_allowed_list:\t0\n");
+	pinned = sleeper(NULL, 1);
+	r = RUN("verify", "--host");
+	assert_int_equal(r.status, 4);
+	snprintf(needle, sizeof(needle), "pid %d tid %d comm '", (int)pinned, (int)pinned);
+	assert_non_null(strstr(r.out, needle));
+	snprintf(needle, sizeof(needle), "pid %d ", (int)forked);
+	assert_null(strstr(r.out, needle));
+	test_result_clear(&r);
+
+	/* --undo: every task as it was, the one forked since too. */
+	r = RUN("host", "isolate", "--undo");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "  allow task 1 on '"));
+	test_result_clear(&r);
+	assert_tasks_back(isolated);
+	assert_status(in_root, "Cpus_allowed_list:\t0-1\n");
+	assert_status(forked, "Cpus_allowed_list:\t0-1\n");
+	assert_status(pinned, "Cpus_allowed_list:\t1\n");
+	assert_status(in_guest, "Cpus_allowed_list:\t1\n");
+	{
+		_cleanup_free_ char *init_now = task_cpus(1), *self_now = task_cpus(getpid());
+		_cleanup_free_ char *after = irq_affinities();
+
+		assert_string_equal(init_now, init_before);
+		assert_string_equal(self_now, self_before);
+		assert_string_equal(after, irqs);
+	}
+}
+
 /* The partition of a host with SMT (siblings n and n+8): the traps, each with its fix, and the
  * boot-time set (whole cores where the sibling is free). */
 static void
@@ -876,6 +1044,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_intruders_cgroup_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_host_cli, setup_all, teardown_all),
 		cmocka_unit_test_setup_teardown(test_isolate_cgroup_v1, setup_all, teardown_all),
+		cmocka_unit_test_setup_teardown(test_isolate_root_tasks_cgroup_v1, setup_isoroot,
+						teardown_isolapply),
 		cmocka_unit_test_setup_teardown(test_apply_after_isolate_cgroup_v1, setup_isolapply,
 						teardown_isolapply),
 	};
