@@ -56,7 +56,7 @@ state_path_of(const struct plan_request *req, char *buf, size_t size)
 }
 
 /* Notices the session has not printed yet, on stderr. */
-static void
+void
 print_notices(struct plan_request *req)
 {
 	for (; req->notices_shown < tmap_session_notice_count(req->session); req->notices_shown++)

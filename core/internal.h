@@ -438,6 +438,8 @@ void plan_moves_free(struct plan_move *moves, size_t n);
 int plan_guest_explain(struct plan_guest *pg, const char *fmt, ...) _printf_(2, 3);
 /* Compute the list strings of a finished guest. */
 int plan_guest_finish(struct plan_guest *pg);
+/* Free the lists plan_guest_finish() made (and the reasons), to make them again. */
+void plan_guest_free_lists(struct plan_guest *pg);
 void plan_guest_clear(struct plan_guest *pg);
 /* A deep copy of src into dst (dst is overwritten, not cleared); dst is untouched on -ENOMEM. */
 int plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src);
@@ -485,6 +487,14 @@ int host_reserve_check(const struct tmap_host *h, const char *list, char *holder
  * when never called). */
 int host_set_housekeeping(struct tmap_host *h, const char *list, struct tmap_error *err);
 const struct tmap_topology *host_topology(const struct tmap_host *h);
+/* A pool change (tmap_session_set_pool()): host_follow_pool_begin() before the state is
+ * loaded lets shared guests outside the new pool in; host_follow_pool() after it floats each
+ * shared guest's cells over the pool of their nodes as it is now (refused, -ENOSPC, when a
+ * cell is wider than its node's pool or a node's shared vcpus exceed it at the ratio), and
+ * lists the guests whose sets changed (names borrowed from the host; the array to free). */
+void host_follow_pool_begin(struct tmap_host *h);
+int host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
+		     struct tmap_error *err);
 
 /* isolate-tasks.c: cgroup v1's root cpuset cgroup, whose tasks are narrowed one by one */
 struct task_narrowing {
@@ -493,8 +503,8 @@ struct task_narrowing {
 	/* Record a task narrowed (its directory, start time, old and new masks). */
 	int (*record)(void *data, const char *path, unsigned long long start,
 		      const char *restore, const char *value, struct tmap_error *err);
-	/* A task the kernel keeps where it is: 0 or -ENOMEM. */
-	int (*refuse)(void *data, pid_t tid, const char *comm, const char *cpus);
+	/* A task left where it is, and why: 0 or -ENOMEM. */
+	int (*refuse)(void *data, pid_t tid, const char *comm, const char *cpus, const char *why);
 	void *data;
 };
 /* Each task of the root cgroup's tasks file allowed on a dedicated PU and elsewhere too

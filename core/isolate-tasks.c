@@ -251,28 +251,31 @@ narrow_task(const struct task_narrowing *tn, pid_t tid, struct tmap_error *err)
 	if (r == -ESRCH)
 		return 0;
 	if (r == -EINVAL) {
-		r = tn->refuse(tn->data, tid, info.comm, old);
+		r = tn->refuse(tn->data, tid, info.comm, old, "the kernel keeps it on");
 		return r < 0 ? tmap_error_set(err, r, "out of memory") : 0;
 	}
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot set the affinity of task %d (%s) to %s: %s",
 				      (int)tid, info.comm, value, strerror(-r));
-	r = tn->record(tn->data, path, info.start, old, value, err);
-	if (r < 0) {
-		set_affinity(tid, cur);
-		return r;
-	}
+	/* Read back. A task that changed meanwhile (moved into a cgroup, which set its mask, or
+	 * set its own) is its own again: said, not recorded, not put back later. */
 	r = get_affinity(tid, &back);
 	if (r == -ESRCH)
-		return 1;
+		return 0;
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot read the affinity of task %d back: %s",
 				      (int)tid, strerror(-r));
 	if (!hwloc_bitmap_isequal(back, want)) {
 		_cleanup_free_ char *got = bitmap_list(back);
 
-		return tmap_error_set(err, -EIO, "task %d (%s) is allowed on %s after %s was set",
-				      (int)tid, info.comm, got ? got : "?", value);
+		r = tn->refuse(tn->data, tid, info.comm, got ? got : "?",
+			       "it changed meanwhile (moved to a cgroup, or set its own) and is allowed on");
+		return r < 0 ? tmap_error_set(err, r, "out of memory") : 0;
+	}
+	r = tn->record(tn->data, path, info.start, old, value, err);
+	if (r < 0) {
+		set_affinity(tid, cur);
+		return r;
 	}
 	return 1;
 }

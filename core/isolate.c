@@ -204,9 +204,9 @@ record_task(void *data, const char *path, unsigned long long start, const char *
 }
 
 static int
-refuse_task(void *data, pid_t tid, const char *comm, const char *cpus)
+refuse_task(void *data, pid_t tid, const char *comm, const char *cpus, const char *why)
 {
-	return refuse(data, "task %d (%s): the kernel keeps it on %s", (int)tid, comm, cpus);
+	return refuse(data, "task %d (%s): %s %s", (int)tid, comm, why, cpus);
 }
 
 /* Write value to path and record what undoes it. A kernel attribute takes a write whole or

@@ -482,3 +482,113 @@ tmap_session_apply_rebalance(struct tmap_session *s, const struct tmap_room_opti
 	}
 	return transaction(s, NULL, NULL, NULL, plan, flags, ret_plan, ret_report, err);
 }
+
+/* ------------------------------------------------------------------------------------- */
+/* The shared pool changed: the shared guests follow it (issue 21) */
+
+/* A plan whose moves name the guests whose sets follow the pool (no cell changes node). */
+static int
+pool_plan(const struct tmap_topology *t, const char *const *names, size_t n,
+	  struct tmap_plan **ret)
+{
+	struct tmap_plan *plan = NULL;
+
+	if (plan_new(t, 0, &plan) < 0)
+		return -ENOMEM;
+	plan->moves = calloc(n + 1, sizeof(*plan->moves));
+	if (!plan->moves) {
+		tmap_plan_free(plan);
+		return -ENOMEM;
+	}
+	for (; plan->nmoves < n; plan->nmoves++) {
+		struct plan_move *mv = &plan->moves[plan->nmoves];
+
+		*mv = (struct plan_move){.guest = strdup(names[plan->nmoves]), .vcpu = -1, .cell = -1};
+		if (!mv->guest) {
+			tmap_plan_free(plan);
+			return -ENOMEM;
+		}
+	}
+	*ret = plan;
+	return 0;
+}
+
+int
+tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_overcommit,
+		      double memory_overcommit, struct tmap_report **ret_report,
+		      struct tmap_error *err)
+{
+	struct tmap_solve_options opts;
+	_cleanup_free_ char *old_shared = NULL, *new_shared = NULL;
+	double old_cpu, old_memory;
+	struct tmap_host *h = NULL;
+	struct tmap_plan *plan = NULL;
+	const char **names = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!s)
+		return tmap_error_set(err, -EINVAL, "tmap_session_set_pool: missing argument");
+	if (!s->state || !s->writable)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EBADF,
+						   "the shared pool is recorded in the state: open it to write"));
+	old_cpu = tmap_state_cpu_overcommit(s->state);
+	old_memory = tmap_state_memory_overcommit(s->state);
+	if ((tmap_state_shared(s->state) && !(old_shared = strdup(tmap_state_shared(s->state)))) ||
+	    (shared && *shared && !(new_shared = strdup(shared))) ||
+	    (!shared && old_shared && !(new_shared = strdup(old_shared))))
+		return session_fail(s, TMAP_STEP_STATE, tmap_error_set(err, -ENOMEM, "out of memory"));
+	opts = s->solve;
+	opts.reserve = s->reserve && *s->reserve ? s->reserve : NULL;
+	opts.shared = new_shared;
+	opts.cpu_overcommit = cpu_overcommit ? cpu_overcommit : old_cpu;
+	opts.memory_overcommit = memory_overcommit ? memory_overcommit : old_memory;
+	/* The new pool, and every recorded guest on a host made with it: the shared ones float
+	 * over it (a dedicated guest on a PU of it is refused as before). */
+	r = tmap_state_set_shared(s->state, opts.shared, opts.cpu_overcommit,
+				  opts.memory_overcommit, err);
+	if (r == 0)
+		r = tmap_host_new(s->topology, &opts, &h, err);
+	if (r == 0 && s->state->housekeeping)
+		r = host_set_housekeeping(h, s->state->housekeeping, err);
+	if (r == 0) {
+		host_follow_pool_begin(h);
+		r = tmap_state_load(s->state, h, err);
+	}
+	if (r == 0)
+		r = host_follow_pool(h, &names, &n, err);
+	if (r == 0 && pool_plan(s->topology, names, n, &plan) < 0)
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+	free(names);
+	if (r < 0) {
+		tmap_host_free(h);
+		tmap_state_set_shared(s->state, old_shared, old_cpu, old_memory, NULL);
+		return session_fail(s, r == -ENOMEM ? TMAP_STEP_STATE :
+				       r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	}
+	/* The session's host is the new one; its options stay the old ones until the guests
+	 * are applied, so that a failure places the host again as it was. */
+	tmap_host_free(s->host);
+	s->host = h;
+	if (n) {
+		r = transaction(s, NULL, NULL, NULL, plan, 0, NULL, ret_report, err);
+	} else {
+		/* No guest follows: only the state changes. */
+		tmap_plan_free(plan);
+		r = tmap_state_save(s->state, s->host, err);
+		if (r < 0 && session_reload(s, NULL) < 0)
+			session_notice(s, "the host could not be placed again from the state");
+		r = session_fail(s, r < 0 ? TMAP_STEP_STATE : TMAP_STEP_NONE, r);
+	}
+	if (r < 0) {
+		tmap_state_set_shared(s->state, old_shared, old_cpu, old_memory, NULL);
+		return r;
+	}
+	free(s->shared);
+	s->shared = TAKE_PTR(new_shared);
+	s->solve.shared = s->shared;
+	s->solve.cpu_overcommit = opts.cpu_overcommit;
+	s->solve.memory_overcommit = opts.memory_overcommit;
+	return r;
+}

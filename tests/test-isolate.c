@@ -133,7 +133,8 @@ teardown(void **state)
 		waitpid(children[i], NULL, 0);
 	}
 	nchildren = 0;
-	for (const char *const *n = (const char *const[]){"g1", "g2", "sys/a", "sys", NULL}; *n;
+	for (const char *const *n = (const char *const[]){"g1", "g2", "s1", "s2", "sys/a", "sys",
+							    NULL}; *n;
 	     n++) {
 		snprintf(path, sizeof(path), "%s/%s", base, *n);
 		rmdir(path);
@@ -654,17 +655,22 @@ assert_tasks_back(const char *out)
 	assert_true(n > 0);
 }
 
-/* verify --host exits 0; on a machine shared with other tests, an intruder it names may only
- * sit in a cgroup of theirs (never the root cgroup, which host isolate narrows). */
+/* verify --host exits 0; on a machine shared with other tests, it may name what they start
+ * meanwhile (a QEMU pinned by hand, a task in a cgroup of theirs), never one of ours (pid 1,
+ * the root cgroup's tasks host isolate narrowed). */
 static void
-assert_only_foreign_intruders(const struct test_result *r)
+assert_only_foreign_intruders(const struct test_result *r, const pid_t *ours, size_t n)
 {
+	char needle[64];
+
 	if (r->status == 0)
 		return;
 	fprintf(stderr, "%s%s", r->out, r->err);
 	assert_int_equal(r->status, 4);
-	assert_null(strstr(r->out, "' cgroup / allowed"));
-	assert_null(strstr(r->out, "' cgroup /topomap-isofix-root"));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(needle, sizeof(needle), "  pid %d ", (int)ours[i]);
+		assert_null(strstr(r->out, needle));
+	}
 }
 
 /* The tasks of cgroup v1's root cpuset cgroup (the remaining piece of issue 15): a guest on
@@ -736,7 +742,7 @@ test_isolate_root_tasks_cgroup_v1(void **state)
 	assert_status(in_guest, "Cpus_allowed_list:\t1\n");
 	r = RUN("verify", "--host");
 	assert_non_null(strstr(r.out, "intruders on 'g1' (PUs 1, its own: "));
-	assert_only_foreign_intruders(&r);
+	assert_only_foreign_intruders(&r, (const pid_t[]){1, in_root, getpid()}, 3);
 	test_result_clear(&r);
 
 	/* Forked now: it inherits the narrowed mask. Pinned by hand onto the guest's PU: an
@@ -769,6 +775,128 @@ test_isolate_root_tasks_cgroup_v1(void **state)
 		assert_string_equal(init_now, init_before);
 		assert_string_equal(self_now, self_before);
 		assert_string_equal(after, irqs);
+	}
+}
+
+static int
+setup_pool(void **state)
+{
+	prefix = "topomap-isofix-pool";
+	busy = true;
+	return setup_all(state);
+}
+
+/* The state file's text. */
+static char *
+state_text(void)
+{
+	char *buf = calloc(1, 65536);
+	FILE *f = fopen(getenv("TOPOMAP_STATE"), "re");
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	buf[fread(buf, 1, 65535, f)] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Shared guests follow the pool (issue 21), on the real cgroup v1 hierarchy: two shared
+ * guests s1 and s2 applied to cgroups of their own, each with a busy task, over the recorded
+ * pool "1"; host set --shared-set 0-1 grows the pool and both cgroups' cpuset.cpus (and their
+ * tasks) follow, read back; a write failing at each write of the change puts both cgroups,
+ * the tasks and the state file back (exit 1); then shrinking to "1" gives PU 0 back. A
+ * dedicated guest on a PU of the new pool is refused before any write (exit 2). */
+static void
+test_pool_follow_cgroup_v1(void **state)
+{
+	char s1[300], s2[300], cg[160];
+	bool failed_late = false;
+	struct test_result r;
+	pid_t t1, t2;
+
+	(void)state;
+	r = RUN("host", "set", "--shared-set", "1");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	for (int i = 1; i <= 2; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		snprintf(cg, sizeof(cg), "%s/%s", rel + 1, name);
+		r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", name,
+			"--vcpus", "1", "--cpu-policy", "shared");
+		assert_int_equal(r.status, 0);
+		test_result_clear(&r);
+	}
+	snprintf(s1, sizeof(s1), "%s/s1", base);
+	snprintf(s2, sizeof(s2), "%s/s2", base);
+	assert_cpus(s1, "1");
+	assert_cpus(s2, "1");
+	t1 = sleeper(s1, -1);
+	t2 = sleeper(s2, -1);
+
+	/* A failure at each write of the change, until one falls on the second guest: both
+	 * cgroups, their tasks and the state as they were. */
+	for (unsigned at = 1; at < 8 && !failed_late; at++) {
+		_cleanup_free_ char *before = state_text(), *after = NULL;
+
+		test_inject_fault("write", at, 0);
+		r = RUN("host", "set", "--shared-set", "0-1");
+		test_inject_fault(NULL, 0, 0);
+		if (r.status == 0) {
+			test_result_clear(&r);
+			break;
+		}
+		assert_int_equal(r.status, 1);
+		failed_late = strstr(r.err, "'s2'") != NULL;
+		test_result_clear(&r);
+		assert_cpus(s1, "1");
+		assert_cpus(s2, "1");
+		assert_status(t1, "Cpus_allowed_list:\t1\n");
+		after = state_text();
+		assert_string_equal(after, before);
+	}
+	assert_true(failed_late);
+
+	r = RUN("host", "set", "--shared-set", "0-1");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "shared set     0-1"));
+	test_result_clear(&r);
+	assert_cpus(s1, "0-1");
+	assert_cpus(s2, "0-1");
+	assert_status(t1, "Cpus_allowed_list:\t0-1\n");
+	assert_status(t2, "Cpus_allowed_list:\t0-1\n");
+	r = RUN("verify", "--all");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+
+	/* Shrinking gives PU 0 back. */
+	r = RUN("host", "set", "--shared-set", "1");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	assert_cpus(s1, "1");
+	assert_cpus(s2, "1");
+	assert_status(t2, "Cpus_allowed_list:\t1\n");
+	r = RUN("verify", "--all");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+
+	/* A dedicated guest on PU 0, then a pool that would take PU 0: refused, nothing
+	 * written. */
+	snprintf(cg, sizeof(cg), "%s/g1", rel + 1);
+	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
+		"--vcpus", "1");
+	assert_int_equal(r.status, 0);
+	test_result_clear(&r);
+	r = RUN("host", "set", "--shared-set", "0-1");
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "host set: "));
+	test_result_clear(&r);
+	assert_cpus(s1, "1");
+	for (const char *const *n = (const char *const[]){"g1", "s1", "s2", NULL}; *n; n++) {
+		r = RUN("release", *n);
+		assert_int_equal(r.status, 0);
+		test_result_clear(&r);
 	}
 }
 
@@ -1045,6 +1173,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_verify_host_cli, setup_all, teardown_all),
 		cmocka_unit_test_setup_teardown(test_isolate_cgroup_v1, setup_all, teardown_all),
 		cmocka_unit_test_setup_teardown(test_isolate_root_tasks_cgroup_v1, setup_isoroot,
+						teardown_isolapply),
+		cmocka_unit_test_setup_teardown(test_pool_follow_cgroup_v1, setup_pool,
 						teardown_isolapply),
 		cmocka_unit_test_setup_teardown(test_apply_after_isolate_cgroup_v1, setup_isolapply,
 						teardown_isolapply),
