@@ -150,6 +150,20 @@ isolate_again(struct tmap_session *s, struct json_object **ret_old, struct tmap_
 	return 0;
 }
 
+bool
+session_isolation_touches(struct tmap_session *s, const char *const *names, size_t n)
+{
+	struct tmap_partition *p = NULL;
+	bool dedicated = false;
+
+	if (!state_isolated(s->state) || partition_of(s, &p, NULL) < 0)
+		return false;
+	for (size_t i = 0; !dedicated && i < n; i++)
+		dedicated = is_dedicated(p, names[i]);
+	tmap_partition_free(p);
+	return dedicated;
+}
+
 int
 session_isolation_redo(void *data, struct tmap_error *err)
 {

@@ -237,6 +237,7 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 	const char **names = NULL;
 	struct moved *v = NULL;
 	enum tmap_step step;
+	bool isolation_down = false;
 	size_t n = 0, i;
 	int r;
 
@@ -260,6 +261,22 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 		goto revert;
 	}
 
+	/* The isolation put back first when dedicated guests move or change: on cgroup v2 a PU
+	 * of an isolated partition is in no other cgroup's effective set (a guest cannot move
+	 * onto one, a resized guest's own cgroup is outside its parent's) until the partition is
+	 * a member again. It is made again below, for the guests where they then stand. */
+	redo.names = names_of(v, n, guest, names);
+	redo.nnames = n + !!guest;
+	isolation_down = session_isolation_touches(s, redo.names, redo.nnames);
+	if (isolation_down) {
+		r = state_isolation_write(s->state, false, err);
+		if (r < 0) {
+			tmap_error_prefix(err, "isolate: putting the isolation back before the moves: ");
+			step = TMAP_STEP_APPLY;
+			goto revert;
+		}
+	}
+
 	/* The moves, one guest at a time, each through its own backend and target. */
 	for (i = 0; i < n; i++) {
 		struct tmap_plan *moved = NULL;
@@ -279,8 +296,6 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 	/* The new or resized guest (a rebalance has none), then, on an isolated host, the
 	 * isolation made again for the guests as they now stand, in the guest's transaction: a
 	 * failure there puts the isolation files back, then the guest, then the moved ones. */
-	redo.names = names_of(v, n, guest, names);
-	redo.nnames = n + !!guest;
 	if (guest) {
 		r = backend_apply_then(m, target, plan, 0, 0, session_isolation_redo, &redo, &report,
 				       err);
@@ -311,8 +326,15 @@ revert:
 	state_snapshot_free(snapshot);
 	if (session_reload(s, NULL) < 0)
 		session_notice(s, "the host could not be placed again from the state");
+	/* The isolation down while the guests go back, then in force again as recorded. */
+	if (isolation_down && state_isolation_write(s->state, false, NULL) < 0)
+		session_notice(s, "the isolation could not be put back before the guests");
 	if (put_back_moved(s, v, n, err) > 0)
 		step = TMAP_STEP_RESTORE;
+	if (isolation_down && state_isolation_write(s->state, true, err) < 0) {
+		session_notice(s, "the isolation could not be put in force again: run 'topomap host isolate'");
+		step = TMAP_STEP_RESTORE;
+	}
 out:
 	json_object_put(redo.old);
 	free(names);
