@@ -1087,3 +1087,34 @@ host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
 	*ret_n = n;
 	return 0;
 }
+
+int
+host_shared_drift(const struct tmap_host *h, const char *name, char **ret)
+{
+	const struct host_guest *hg = host_find(h, name);
+	_cleanup_bitmap_ hwloc_bitmap_t pus = hwloc_bitmap_alloc();
+
+	*ret = NULL;
+	if (!pus)
+		return -ENOMEM;
+	/* Without a given pool a shared guest keeps the PUs free when it came: nothing to
+	 * follow. */
+	if (!hg || hg->plan.cpu_policy != TMAP_CPU_SHARED || !h->s.fixed_pool)
+		return 0;
+	for (unsigned c = 0; c < hg->plan.ncells; c++) {
+		const struct plan_cell *cell = &hg->plan.cells[c];
+		_cleanup_free_ char *want = NULL;
+
+		shared_cell_pus(&h->s, (unsigned)topo_node_index(h->s.t, cell->node), pus);
+		if (hwloc_bitmap_isequal(pus, cell->pus))
+			continue;
+		want = bitmap_list(pus);
+		if (!want || asprintf(ret, "cell %u floats over %s, not over node %u's shared pool %s",
+				      c, cell->pus_list, cell->node, want) < 0) {
+			*ret = NULL;
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	return 0;
+}

@@ -493,6 +493,11 @@ const struct tmap_topology *host_topology(const struct tmap_host *h);
  * cell is wider than its node's pool or a node's shared vcpus exceed it at the ratio), and
  * lists the guests whose sets changed (names borrowed from the host; the array to free). */
 void host_follow_pool_begin(struct tmap_host *h);
+/* A shared guest's recorded cells against the given pool of their nodes: *ret, a malloc()ed
+ * line for the first cell that does not float over its node's whole pool, else NULL. */
+int host_shared_drift(const struct tmap_host *h, const char *name, char **ret);
+/* One more drift line in a report (verify's own findings beside the backend's). */
+int report_drift(struct tmap_report *r, const char *line);
 int host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
 		     struct tmap_error *err);
 

@@ -133,7 +133,8 @@ teardown(void **state)
 		waitpid(children[i], NULL, 0);
 	}
 	nchildren = 0;
-	for (const char *const *n = (const char *const[]){"g1", "g2", "s1", "s2", "sys/a", "sys",
+	for (const char *const *n = (const char *const[]){"g1", "g2", "s1", "s2", "sh/vcpu0",
+							    "sh/emulator", "sh", "sys/a", "sys",
 							    NULL}; *n;
 	     n++) {
 		snprintf(path, sizeof(path), "%s/%s", base, *n);
@@ -605,6 +606,14 @@ test_apply_after_isolate_cgroup_v1(void **state)
 	}
 }
 
+/* Run topomap, expect its exit status. */
+#define EXPECT(want, ...)                                                                   \
+	do {                                                                                \
+		struct test_result r_ = RUN(__VA_ARGS__);                                   \
+		assert_int_equal(r_.status, want);                                          \
+		test_result_clear(&r_);                                                     \
+	} while (0)
+
 static int
 setup_isoroot(void **state)
 {
@@ -694,10 +703,8 @@ test_isolate_root_tasks_cgroup_v1(void **state)
 
 	(void)state;
 	snprintf(cg, sizeof(cg), "%s/g1", rel + 1);
-	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
+	EXPECT(0, "apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
 		"--vcpus", "1", "--reserve", "0");
-	assert_int_equal(r.status, 0);
-	test_result_clear(&r);
 	snprintf(g1, sizeof(g1), "%s/g1", base);
 	guest_pu = file_line(g1, "cpuset.cpus");
 	assert_string_equal(guest_pu, "1");
@@ -815,9 +822,7 @@ test_pool_follow_cgroup_v1(void **state)
 	pid_t t1, t2;
 
 	(void)state;
-	r = RUN("host", "set", "--shared-set", "1");
-	assert_int_equal(r.status, 0);
-	test_result_clear(&r);
+	EXPECT(0, "host", "set", "--shared-set", "1");
 	for (int i = 1; i <= 2; i++) {
 		char name[8];
 
@@ -866,28 +871,42 @@ test_pool_follow_cgroup_v1(void **state)
 	assert_cpus(s2, "0-1");
 	assert_status(t1, "Cpus_allowed_list:\t0-1\n");
 	assert_status(t2, "Cpus_allowed_list:\t0-1\n");
-	r = RUN("verify", "--all");
-	assert_int_equal(r.status, 0);
-	test_result_clear(&r);
+	EXPECT(0, "verify", "--all");
 
 	/* Shrinking gives PU 0 back. */
-	r = RUN("host", "set", "--shared-set", "1");
-	assert_int_equal(r.status, 0);
-	test_result_clear(&r);
+	EXPECT(0, "host", "set", "--shared-set", "1");
 	assert_cpus(s1, "1");
 	assert_cpus(s2, "1");
 	assert_status(t2, "Cpus_allowed_list:\t1\n");
+	EXPECT(0, "verify", "--all");
+
+	/* A state whose pool grew without its shared guests (as before they followed it):
+	 * verify says so though the cgroups hold what was recorded; host set applies them. */
+	{
+		_cleanup_free_ char *text = state_text();
+		char *at = strstr(text, "\"shared_set\":\"1\"");
+		FILE *f;
+
+		assert_non_null(at);
+		assert_non_null(f = fopen(getenv("TOPOMAP_STATE"), "we"));
+		fprintf(f, "%.*s\"shared_set\":\"0-1\"%s", (int)(at - text), text,
+			at + strlen("\"shared_set\":\"1\""));
+		fclose(f);
+	}
 	r = RUN("verify", "--all");
-	assert_int_equal(r.status, 0);
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "cell 0 floats over 1, not over node 0's shared pool 0-1"));
 	test_result_clear(&r);
+	EXPECT(0, "host", "set", "--shared-set", "0-1");
+	assert_cpus(s1, "0-1");
+	EXPECT(0, "verify", "--all");
+	EXPECT(0, "host", "set", "--shared-set", "1");
 
 	/* A dedicated guest on PU 0, then a pool that would take PU 0: refused, nothing
 	 * written. */
 	snprintf(cg, sizeof(cg), "%s/g1", rel + 1);
-	r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
+	EXPECT(0, "apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
 		"--vcpus", "1");
-	assert_int_equal(r.status, 0);
-	test_result_clear(&r);
 	r = RUN("host", "set", "--shared-set", "0-1");
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "host set: "));
@@ -898,6 +917,39 @@ test_pool_follow_cgroup_v1(void **state)
 		assert_int_equal(r.status, 0);
 		test_result_clear(&r);
 	}
+}
+
+/* --emulator share-host (issue 21) through the cgroup backend's libvirt layout on the real
+ * cgroup v1 hierarchy: with the housekeeping PUs recorded as "0", a dedicated guest of one vcpu
+ * gets PU 1 for its vcpu0 cgroup while its emulator cgroup floats over the housekeeping set,
+ * read back from cpuset.cpus and a task in each; verify --all says so, and an emulator
+ * cgroup moved onto the vcpu's PU by hand is drift (exit 4). */
+static void
+test_emulator_share_host_cgroup_v1(void **state)
+{
+	char cg[160], dir[300], vcpu[320], emu[320];
+	pid_t tv, te;
+
+	(void)state;
+	EXPECT(0, "host", "set", "--housekeeping", "0");
+	snprintf(cg, sizeof(cg), "%s/sh", rel + 1);
+	EXPECT(0, "apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--layout", "libvirt",
+		"--name", "sh", "--vcpus", "1", "--emulator", "share-host", "--reserve", "0");
+	snprintf(dir, sizeof(dir), "%s/sh", base);
+	snprintf(vcpu, sizeof(vcpu), "%s/vcpu0", dir);
+	snprintf(emu, sizeof(emu), "%s/emulator", dir);
+	assert_cpus(vcpu, "1");
+	assert_cpus(emu, "0");
+	tv = sleeper(vcpu, -1);
+	te = sleeper(emu, -1);
+	assert_status(tv, "Cpus_allowed_list:\t1\n");
+	assert_status(te, "Cpus_allowed_list:\t0\n");
+	EXPECT(0, "verify", "--all");
+
+	write_file(emu, "cpuset.cpus", "1");
+	EXPECT(4, "verify", "--all");
+	write_file(emu, "cpuset.cpus", "0");
+	EXPECT(0, "release", "sh");
 }
 
 /* The partition of a host with SMT (siblings n and n+8): the traps, each with its fix, and the
@@ -1175,6 +1227,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_isolate_root_tasks_cgroup_v1, setup_isoroot,
 						teardown_isolapply),
 		cmocka_unit_test_setup_teardown(test_pool_follow_cgroup_v1, setup_pool,
+						teardown_isolapply),
+		cmocka_unit_test_setup_teardown(test_emulator_share_host_cgroup_v1, setup_pool,
 						teardown_isolapply),
 		cmocka_unit_test_setup_teardown(test_apply_after_isolate_cgroup_v1, setup_isolapply,
 						teardown_isolapply),
