@@ -682,6 +682,8 @@ assert_only_foreign_intruders(const struct test_result *r, const pid_t *ours, si
 	}
 }
 
+static char *state_text(void);
+
 /* The tasks of cgroup v1's root cpuset cgroup (the remaining piece of issue 15): a guest on
  * PU 1 (PU 0 reserved) with a busy task in its cgroup, a busy task in the root cgroup. A
  * failure injected at the second sched_setaffinity puts the first task back and records
@@ -689,7 +691,8 @@ assert_only_foreign_intruders(const struct test_result *r, const pid_t *ours, si
  * task, this test) to PU 0 and verify --host exits 0, the kernel's per-CPU threads listed
  * apart; a task forked from the narrowed test inherits PU 0; one pinned by hand onto PU 1
  * makes verify exit 4 naming it. --undo puts back every task's mask, the inherited one's too
- * (the one pinned by hand stays where it was pinned), and every interrupt. */
+ * (the one pinned by hand stays where it was pinned), and every interrupt, but leaves a task
+ * whose start time differs from the recorded one (another task that took the tid). */
 static void
 test_isolate_root_tasks_cgroup_v1(void **state)
 {
@@ -765,11 +768,37 @@ test_isolate_root_tasks_cgroup_v1(void **state)
 	assert_null(strstr(r.out, needle));
 	test_result_clear(&r);
 
-	/* --undo: every task as it was, the one forked since too. */
+	/* The state says the busy root task started at another time: another task that took
+	 * its tid since, which the undo must leave as it is. */
+	{
+		_cleanup_free_ char *doc = state_text();
+		char path[96], *at, *start;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "\"path\":\"/proc/%d/task/%d\"", (int)in_root,
+			 (int)in_root);
+		assert_non_null(at = strstr(doc, path));
+		assert_non_null(start = strstr(at, "\"start\":"));
+		start += strlen("\"start\":");
+		assert_non_null(f = fopen(getenv("TOPOMAP_STATE"), "we"));
+		fprintf(f, "%.*s1%s", (int)(start - doc), doc, start + strspn(start, "0123456789"));
+		fclose(f);
+	}
+
+	/* --undo: every task as it was, the one forked since too; not the impostor. */
 	r = RUN("host", "isolate", "--undo");
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "  allow task 1 on '"));
 	test_result_clear(&r);
+	assert_status(in_root, "Cpus_allowed_list:\t0\n");
+	{
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		CPU_SET(1, &set);
+		assert_int_equal(sched_setaffinity(in_root, sizeof(set), &set), 0);
+	}
 	assert_tasks_back(isolated);
 	assert_status(in_root, "Cpus_allowed_list:\t0-1\n");
 	assert_status(forked, "Cpus_allowed_list:\t0-1\n");
