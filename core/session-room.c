@@ -136,7 +136,7 @@ collect_moved(struct tmap_session *s, const struct tmap_plan *plan, unsigned fla
 		r = tmap_state_guest_target(s->state, name, &p->backend, &p->target, err);
 		if (r == -ENOENT)
 			tmap_error_set(err, -ENOENT,
-				       "guest '%s' must move to make room, but the state records no target it was applied to (apply it first)",
+				       "guest '%s' must be applied again (it moves, or follows the shared pool), but the state records no target it was applied to (apply it first)",
 				       name);
 		if (r == 0)
 			r = session_module(s, p->backend, &p->module, err);
