@@ -133,7 +133,7 @@ teardown(void **state)
 		waitpid(children[i], NULL, 0);
 	}
 	nchildren = 0;
-	for (const char *const *n = (const char *const[]){"g1", "g2", "s1", "s2", "sh/vcpu0",
+	for (const char *const *n = (const char *const[]){"g1", "g2", "s1", "s2", "s3", "sh/vcpu0",
 							    "sh/emulator", "sh", "sys/a", "sys",
 							    NULL}; *n;
 	     n++) {
@@ -929,6 +929,18 @@ test_pool_follow_cgroup_v1(void **state)
 	EXPECT(0, "host", "set", "--shared-set", "0-1");
 	assert_cpus(s1, "0-1");
 	EXPECT(0, "verify", "--all");
+
+	/* A shared guest of 2 vcpus floats over both PUs: a pool of one is too narrow for it,
+	 * refused before any write (exit 3). */
+	snprintf(cg, sizeof(cg), "%s/s3", rel + 1);
+	EXPECT(0, "apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "s3",
+	       "--vcpus", "2", "--cpu-policy", "shared");
+	r = RUN("host", "set", "--shared-set", "1");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.err, "shared guest 's3': cell 0 has 2 vcpus, more than the 1 PUs of node 0's new pool"));
+	test_result_clear(&r);
+	assert_cpus(s1, "0-1");
+	EXPECT(0, "release", "s3");
 	EXPECT(0, "host", "set", "--shared-set", "1");
 
 	/* A dedicated guest on PU 0, then a pool that would take PU 0: refused, nothing
