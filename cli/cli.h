@@ -271,6 +271,8 @@ int room_command(const struct room_command *cmd, int argc, char *argv[]);
 int cmd_rebalance(int argc, char *argv[]);
 /* guests.c: a session call's failure, its exit code from the step it failed at */
 int fail_step(struct plan_request *req, int r, const struct tmap_error *err);
+/* Print the session's notices not printed yet. */
+void print_notices(struct plan_request *req);
 /* room.c: apply --make-room (issue 18) */
 int room_apply(struct plan_request *req, const struct tmap_guest *guest, struct tmap_report **ret,
 	       struct tmap_error *err);

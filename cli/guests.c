@@ -64,7 +64,7 @@ close_session(struct plan_request *req)
 }
 
 /* Notices the session has not printed yet, on stderr. */
-static void
+void
 print_notices(struct plan_request *req)
 {
 	for (; req->notices_shown < tmap_session_notice_count(req->session); req->notices_shown++)

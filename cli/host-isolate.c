@@ -14,26 +14,39 @@
 #include "cli.h"
 #include "host.h"
 
+/* One change: a file written, or a task's directory whose affinity was set. */
+static void
+print_change(FILE *out, const char *path, const char *value, const char *was)
+{
+	const char *task = strstr(path, "/task/");
+
+	while (task && strstr(task + 1, "/task/"))
+		task = strstr(task + 1, "/task/");
+	if (task && task[6] && strspn(task + 6, "0123456789") == strlen(task + 6)) {
+		if (was)
+			fprintf(out, "  allow task %s on '%s' (was '%s')\n", task + 6, value, was);
+		else
+			fprintf(out, "  allow task %s on '%s'\n", task + 6, value);
+	} else if (was) {
+		fprintf(out, "  write '%s' to %s (was '%s')\n", value, path, was);
+	} else {
+		fprintf(out, "  write '%s' to %s\n", value, path);
+	}
+}
+
 /* Put back what the state records as written by the last isolation, and forget it. */
 static int
 undo_recorded(struct host_ctx *c, FILE *out, struct tmap_error *err)
 {
 	size_t n = tmap_state_isolation_count(c->state);
-	const char **paths = calloc(n + 1, sizeof(*paths));
-	const char **values = calloc(n + 1, sizeof(*values));
-	int r = -ENOMEM;
+	int r = tmap_state_isolation_undo(c->state, err);
 
-	if (paths && values) {
-		for (size_t i = 0; i < n; i++)
-			tmap_state_isolation_change(c->state, i, &paths[i], &values[i]);
-		r = tmap_isolate_restore(paths, values, n, err);
-		for (size_t i = n; r == 0 && i-- > 0;)
-			fprintf(out, "  write '%s' to %s\n", values[i], paths[i]);
+	for (size_t i = n; r == 0 && i-- > 0;) {
+		const char *path, *value;
+
+		tmap_state_isolation_change(c->state, i, &path, &value);
+		print_change(out, path, value, NULL);
 	}
-	free(paths);
-	free(values);
-	if (r == -ENOMEM)
-		return tmap_error_set(err, r, "out of memory");
 	return r < 0 ? r : tmap_state_set_isolation(c->state, NULL, err);
 }
 
@@ -96,7 +109,7 @@ isolate(struct host_ctx *c, const struct host_args *a, FILE *out, struct tmap_er
 		const char *path, *restore, *value;
 
 		tmap_isolation_change(iso, i, &path, &restore, &value);
-		fprintf(out, "  write '%s' to %s (was '%s')\n", value, path, restore);
+		print_change(out, path, value, restore);
 	}
 	for (size_t i = 0; i < tmap_isolation_left_count(iso); i++)
 		fprintf(out, "  left: %s\n", tmap_isolation_left(iso, i));
@@ -142,7 +155,7 @@ host_isolate(int argc, char *argv[])
 		if (tmap_state_set_isolation(c.state, NULL, &err) < 0 ||
 		    tmap_state_save(c.state, c.host, &err) < 0)
 			r = fail(EXIT_RUNTIME, "%s", err.message);
-		else if (!text || !*text)
+		else if (fflush(out) == 0 && (!text || !*text))
 			fprintf(out, "the host is not isolated: nothing to undo\n");
 		goto done;
 	}

@@ -280,37 +280,32 @@ host_show(int argc, char *argv[])
 }
 
 /*
- * The shared pool and ratios of host set (given, else as recorded), tried on a host made
- * with them: every recorded guest must fit it as it is (no dedicated guest on a PU of the
- * pool, every shared guest floating inside it), else the change is refused. *ret: that host,
- * which the state is saved from.
+ * The shared pool and ratios of host set (given, else as recorded), through the library's
+ * transaction (tmap_session_set_pool()): every recorded guest is tried on a host made with
+ * them (a dedicated guest on a PU of the pool is refused), and every placed shared guest
+ * follows the pool, applied again through its recorded backend and target, all or nothing.
  */
 static int
-set_pool(struct host_ctx *c, const struct host_args *a, struct tmap_host **ret)
+set_pool(const struct host_args *a, const char *state_path)
 {
-	struct tmap_solve_options opts = TMAP_SOLVE_OPTIONS_INIT;
-	struct tmap_host *trial = NULL;
+	struct plan_request req = {.source = a->topology ? a->topology : "live",
+				   .state_path = state_path,
+				   .solve = TMAP_SOLVE_OPTIONS_INIT};
 	struct tmap_error err = {0};
-	int r;
+	int r = open_session(&req, true);
 
-	opts.reserve = tmap_state_reserve(c->state);
-	opts.shared = !a->shared ? tmap_state_shared(c->state) : *a->shared ? a->shared : NULL;
-	opts.cpu_overcommit = a->cpu_overcommit ? a->cpu_overcommit :
-						  tmap_state_cpu_overcommit(c->state);
-	opts.memory_overcommit = a->memory_overcommit ? a->memory_overcommit :
-							tmap_state_memory_overcommit(c->state);
-	r = tmap_state_set_shared(c->state, opts.shared, opts.cpu_overcommit,
-				  opts.memory_overcommit, &err);
-	if (r == 0)
-		r = tmap_host_new(c->topology, &opts, &trial, &err);
-	if (r == 0)
-		r = tmap_state_load(c->state, trial, &err);
+	if (r != EXIT_OK)
+		return r;
+	r = tmap_session_set_pool(req.session, a->shared, a->cpu_overcommit,
+				  a->memory_overcommit, NULL, &err);
 	if (r < 0) {
-		tmap_host_free(trial);
-		return fail(r == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE, "host set: %s", err.message);
+		tmap_error_prefix(&err, "host set: ");
+		r = fail_step(&req, r, &err);
+	} else {
+		print_notices(&req);
 	}
-	*ret = trial;
-	return EXIT_OK;
+	tmap_session_close(req.session);
+	return r;
 }
 
 /* host set: record the housekeeping PUs (refusing PUs a dedicated guest holds), the shared
@@ -321,7 +316,6 @@ host_set(int argc, char *argv[])
 	struct host_args a = {.allowed = "stkSCM"};
 	bool pool;
 	struct host_ctx c = {0};
-	struct tmap_host *trial = NULL;
 	struct tmap_error err = {0};
 	const char *hk = NULL;
 	char *text = NULL;
@@ -342,10 +336,21 @@ host_set(int argc, char *argv[])
 			   i < tmap_partition_warning_count(c.partition); i++)
 		if (strstr(tmap_partition_warning(c.partition, i), "housekeeping set shares"))
 			r = fail(EXIT_USAGE, "host set: %s", tmap_partition_warning(c.partition, i));
-	if (r == EXIT_OK && pool)
-		r = set_pool(&c, &a, &trial);
-	if (r == EXIT_OK && ((a.housekeeping && tmap_state_set_housekeeping(c.state, hk, &err) < 0) ||
-			     tmap_state_save(c.state, trial ? trial : c.host, &err) < 0))
+	if (r == EXIT_OK && pool) {
+		/* The session takes the state's lock: the context lets it go meanwhile, then
+		 * reads what the pool change saved. */
+		const char *path = strdup(c.state_path);
+
+		host_ctx_close(&c);
+		r = path ? set_pool(&a, path) : fail(EXIT_RUNTIME, "out of memory");
+		c = (struct host_ctx){0};
+		if (r == EXIT_OK)
+			r = host_ctx_open(&c, a.topology, path, true, hk);
+		free((char *)path);
+	}
+	if (r == EXIT_OK && a.housekeeping &&
+	    (tmap_state_set_housekeeping(c.state, hk, &err) < 0 ||
+	     tmap_state_save(c.state, c.host, &err) < 0))
 		r = fail(EXIT_RUNTIME, "%s", err.message);
 	if (r == EXIT_OK && !(out = open_memstream(&text, &len)))
 		r = fail(EXIT_RUNTIME, "out of memory");
@@ -357,7 +362,6 @@ host_set(int argc, char *argv[])
 			show_pool(c.state, out);
 		r = emit_stream(out, &text, EXIT_OK);
 	}
-	tmap_host_free(trial);
 	host_ctx_close(&c);
 	return r;
 }

@@ -860,6 +860,12 @@ out:
 	return r;
 }
 
+int
+report_drift(struct tmap_report *r, const char *line)
+{
+	return lines_printf(&r->drift, "%s", line);
+}
+
 /* What is in force for a guest of a plan, read through the backend (changes nothing). */
 int
 backend_observe(const struct tmap_backend_module *m, const struct tmap_target *target,

@@ -17,6 +17,7 @@ struct host_guest {
 
 struct tmap_host {
 	struct solver s;
+	bool follow_pool;		/* host_follow_pool(): shared guests take the new pool */
 	size_t nguests, guests_size;	/* guests_size: room in guests */
 	struct host_guest *guests;
 };
@@ -643,7 +644,7 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 					      "guest '%s' cell %u is on node %u, which this host does not have with CPUs",
 					      pg->name, c, pg->cells[c].node);
 		/* Without a given pool: the PUs free when it came (some held or reserved now). */
-		if (pg->cpu_policy == TMAP_CPU_SHARED &&
+		if (pg->cpu_policy == TMAP_CPU_SHARED && !h->follow_pool &&
 		    !hwloc_bitmap_isincluded(pg->cells[c].pus, s->fixed_pool ? s->pool : t->cpuset))
 			return tmap_error_set(err, -EBADMSG,
 					      "shared guest '%s' floats outside the recorded shared pool",
@@ -841,4 +842,119 @@ tmap_solve(const struct tmap_topology *t, const struct tmap_guests *guests,
 	r = tmap_host_solve(h, guests, ret, err);
 	tmap_host_free(h);
 	return r;
+}
+
+void
+host_follow_pool_begin(struct tmap_host *h)
+{
+	h->follow_pool = true;
+}
+
+/* Shared guest pg's cells over the pool of their nodes as it is now: true when a set changed,
+ * false when not; -ENOSPC (err) when a cell is wider than its node's pool. */
+static int
+follow_guest(struct solver *s, struct plan_guest *pg, struct tmap_error *err)
+{
+	const struct tmap_topology *t = s->t;
+	_cleanup_bitmap_ hwloc_bitmap_t pus = hwloc_bitmap_alloc(), all = hwloc_bitmap_alloc();
+	bool changed = false;
+	unsigned v;
+
+	if (!pus || !all)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		int n = topo_node_index(t, pg->cells[c].node);
+		unsigned width = (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
+
+		shared_cell_pus(s, (unsigned)n, pus);
+		if ((unsigned)hwloc_bitmap_weight(pus) < width)
+			return tmap_error_set(err, -ENOSPC,
+					      "shared guest '%s': cell %u has %u vcpus, more than the %d PUs of node %u's new pool (a shared cell floats over its node's whole pool)",
+					      pg->name, c, width, hwloc_bitmap_weight(pus),
+					      pg->cells[c].node);
+		changed |= !hwloc_bitmap_isequal(pus, pg->cells[c].pus);
+		hwloc_bitmap_copy(pg->cells[c].pus, pus);
+		hwloc_bitmap_foreach_begin(v, pg->cells[c].vcpus)
+			hwloc_bitmap_copy(pg->vcpu_pus[v], pus);
+		hwloc_bitmap_foreach_end();
+		hwloc_bitmap_or(all, all, pus);
+	}
+	/* The emulator floats with the vcpus, unless it floats over the housekeeping PUs. */
+	if (pg->emulator_policy != TMAP_EMULATOR_SHARE_HOST)
+		hwloc_bitmap_copy(pg->emulator, all);
+	if (!changed)
+		return 0;
+	plan_guest_free_lists(pg);
+	if (plan_guest_finish(pg) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	return 1;
+}
+
+int
+host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
+		 struct tmap_error *err)
+{
+	const char **names = calloc(h->nguests + 1, sizeof(*names));
+	size_t n = 0;
+	int r = 0;
+
+	if (!names)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; r >= 0 && i < h->nguests; i++) {
+		struct plan_guest *pg = &h->guests[i].plan;
+
+		if (pg->cpu_policy != TMAP_CPU_SHARED)
+			continue;
+		r = follow_guest(&h->s, pg, err);
+		if (r > 0)
+			names[n++] = pg->name;
+	}
+	/* The overcommit: no more shared vcpus on a node than its new pool times the ratio. */
+	for (unsigned k = 0; r >= 0 && k < h->s.t->nnodes; k++) {
+		unsigned pus = node_pool_size(&h->s, k);
+
+		if (h->s.shared_vcpus[k] > pool_vcpus(&h->s, pus))
+			r = tmap_error_set(err, -ENOSPC,
+					   "node %u's shared guests have %u vcpus, more than its new pool of %u PUs holds at ratio %g",
+					   h->s.t->nodes[k].os_index, h->s.shared_vcpus[k], pus,
+					   h->s.cpu_ratio);
+	}
+	if (r < 0) {
+		free(names);
+		return r;
+	}
+	*ret_names = names;
+	*ret_n = n;
+	return 0;
+}
+
+int
+host_shared_drift(const struct tmap_host *h, const char *name, char **ret)
+{
+	const struct host_guest *hg = host_find(h, name);
+	_cleanup_bitmap_ hwloc_bitmap_t pus = hwloc_bitmap_alloc();
+
+	*ret = NULL;
+	if (!pus)
+		return -ENOMEM;
+	/* Without a given pool a shared guest keeps the PUs free when it came: nothing to
+	 * follow. */
+	if (!hg || hg->plan.cpu_policy != TMAP_CPU_SHARED || !h->s.fixed_pool)
+		return 0;
+	for (unsigned c = 0; c < hg->plan.ncells; c++) {
+		const struct plan_cell *cell = &hg->plan.cells[c];
+		_cleanup_free_ char *want = NULL;
+
+		shared_cell_pus(&h->s, (unsigned)topo_node_index(h->s.t, cell->node), pus);
+		if (hwloc_bitmap_isequal(pus, cell->pus))
+			continue;
+		want = bitmap_list(pus);
+		if (!want || asprintf(ret, "cell %u floats over %s, not over node %u's shared pool %s",
+				      c, cell->pus_list, cell->node, want) < 0) {
+			*ret = NULL;
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	return 0;
 }

@@ -471,6 +471,8 @@ void plan_moves_free(struct plan_move *moves, size_t n);
 int plan_guest_explain(struct plan_guest *pg, const char *fmt, ...) _printf_(2, 3);
 /* Compute the list strings of a finished guest. */
 int plan_guest_finish(struct plan_guest *pg);
+/* Free the lists plan_guest_finish() made (and the reasons), to make them again. */
+void plan_guest_free_lists(struct plan_guest *pg);
 void plan_guest_clear(struct plan_guest *pg);
 /* A deep copy of src into dst (dst is overwritten, not cleared); dst is untouched on -ENOMEM. */
 int plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src);
@@ -524,12 +526,54 @@ const struct tmap_topology *host_topology(const struct tmap_host *h);
 struct solver;
 const struct solver *host_solver_view(const struct tmap_host *h);
 const uint64_t *host_guest_memory(const struct tmap_host *h, size_t i, int *ret_page);
+/* A pool change (tmap_session_set_pool()): host_follow_pool_begin() before the state is
+ * loaded lets shared guests outside the new pool in; host_follow_pool() after it floats each
+ * shared guest's cells over the pool of their nodes as it is now (refused, -ENOSPC, when a
+ * cell is wider than its node's pool or a node's shared vcpus exceed it at the ratio), and
+ * lists the guests whose sets changed (names borrowed from the host; the array to free). */
+void host_follow_pool_begin(struct tmap_host *h);
+/* A shared guest's recorded cells against the given pool of their nodes: *ret, a malloc()ed
+ * line for the first cell that does not float over its node's whole pool, else NULL. */
+int host_shared_drift(const struct tmap_host *h, const char *name, char **ret);
+/* One more drift line in a report (verify's own findings beside the backend's). */
+int report_drift(struct tmap_report *r, const char *line);
+int host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
+		     struct tmap_error *err);
 
+/* isolate-tasks.c: cgroup v1's root cpuset cgroup, whose tasks are narrowed one by one */
+struct task_narrowing {
+	const char *cgroup_root, *proc_root;
+	hwloc_const_bitmap_t dedicated, host;
+	/* Record a task narrowed (its directory, start time, old and new masks). */
+	int (*record)(void *data, const char *path, unsigned long long start,
+		      const char *restore, const char *value, struct tmap_error *err);
+	/* A task left where it is, and why: 0 or -ENOMEM. */
+	int (*refuse)(void *data, pid_t tid, const char *comm, const char *cpus, const char *why);
+	void *data;
+};
+/* Each task of the root cgroup's tasks file allowed on a dedicated PU and elsewhere too
+ * narrowed to what it allowed of the host's PUs (all of them where none), read back. */
+int tasks_narrow(const struct task_narrowing *tn, struct tmap_error *err);
+/* Is path a task's directory (".../task/TID"), the path of an affinity change? */
+bool task_change_path(const char *path, pid_t *ret_tid);
+/* Set the affinity of the task at path to list, unless it ended or another task took its tid
+ * (start, when not 0, differs from its start time). */
+int task_put_back(const char *path, unsigned long long start, const char *list);
+/* After the task changes were put back: a task started since the newest of them, whose mask
+ * is the one its parent (its process's leader, for a thread) was narrowed to, inherited it,
+ * and gets what the parent got back; its own children after it. Best effort: 0 or -ENOMEM. */
+int tasks_widen_inherited(const char *const *paths, const char *const *restores,
+			  const char *const *values, const unsigned long long *starts, size_t n);
 /* isolate.c: the options an isolation was made with (narrow, flags, roots; no guest
  * cgroups), borrowed from it, for the state to record. */
 void isolation_options(const struct tmap_isolation *iso, struct tmap_isolate_options *ret);
 /* Put back what iso wrote, last first: 0 or the first failure. */
 int isolation_undo(const struct tmap_isolation *iso, struct tmap_error *err);
+/* The start time of the task change i changed (0 for a file). */
+unsigned long long isolation_change_start(const struct tmap_isolation *iso, size_t i);
+/* tmap_isolate_restore() with each task change's start time (starts may be NULL). */
+int isolate_restore(const char *const *paths, const char *const *values,
+		    const unsigned long long *starts, size_t n, struct tmap_error *err);
 
 /* format-table.c: the SGR sequence of each part of a table, or "" without
  * TMAP_FORMAT_COLOUR; `end` closes each. */

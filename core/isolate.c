@@ -5,7 +5,9 @@
  * written first.
  *
  * - cgroup v1: the named cgroups' cpuset.cpus narrowed to the host's PUs (housekeeping and
- *   shared pool), children first, since a parent cannot be narrowed below a child;
+ *   shared pool), children first, since a parent cannot be narrowed below a child; the
+ *   tasks of the root cgroup, whose cpuset.cpus cannot be written, narrowed one by one
+ *   (isolate-tasks.c);
  * - cgroup v2: each guest's cgroup becomes an isolated partition (cpuset.cpus.partition),
  *   which takes its PUs from every other cgroup, and system.slice, user.slice, init.scope
  *   and the named cgroups are narrowed to the host's PUs;
@@ -31,6 +33,7 @@ struct change {
 	char *path;
 	char *restore;	/* what to write to undo it */
 	char *value;	/* what was written */
+	unsigned long long start; /* a task's start time (path is its directory), else 0 */
 };
 
 struct tmap_isolation {
@@ -159,6 +162,53 @@ leave(struct tmap_isolation *iso, const char *fmt, ...)
 	return r;
 }
 
+/* A change about to be made, recorded (not yet counted): NULL when out of memory. */
+static struct change *
+next_change(struct tmap_isolation *iso, const char *path, const char *restore, const char *value)
+{
+	struct change *c;
+
+	if (iso->n == iso->size) {
+		size_t size = iso->size ? 2 * iso->size : 32;
+		struct change *bigger = realloc(iso->changes, size * sizeof(*bigger));
+
+		if (!bigger)
+			return NULL;
+		iso->changes = bigger;
+		iso->size = size;
+	}
+	c = &iso->changes[iso->n];
+	*c = (struct change){strdup(path), strdup(restore), strdup(value), 0};
+	if (!c->path || !c->restore || !c->value) {
+		free(c->path);
+		free(c->restore);
+		free(c->value);
+		return NULL;
+	}
+	return c;
+}
+
+/* A task's affinity set by isolate-tasks.c, recorded. */
+static int
+record_task(void *data, const char *path, unsigned long long start, const char *restore,
+	    const char *value, struct tmap_error *err)
+{
+	struct tmap_isolation *iso = data;
+	struct change *c = next_change(iso, path, restore, value);
+
+	if (!c)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	c->start = start;
+	iso->n++;
+	return 0;
+}
+
+static int
+refuse_task(void *data, pid_t tid, const char *comm, const char *cpus, const char *why)
+{
+	return refuse(data, "task %d (%s): %s %s", (int)tid, comm, why, cpus);
+}
+
 /* Write value to path and record what undoes it. A kernel attribute takes a write whole or
  * not at all: one that failed changed nothing, and is not recorded. */
 static int
@@ -168,23 +218,9 @@ change(struct tmap_isolation *iso, const char *path, const char *restore, const 
 	struct change *c;
 	int r;
 
-	if (iso->n == iso->size) {
-		size_t size = iso->size ? 2 * iso->size : 32;
-		struct change *bigger = realloc(iso->changes, size * sizeof(*bigger));
-
-		if (!bigger)
-			return tmap_error_set(err, -ENOMEM, "out of memory");
-		iso->changes = bigger;
-		iso->size = size;
-	}
-	c = &iso->changes[iso->n];
-	*c = (struct change){strdup(path), strdup(restore), strdup(value)};
-	if (!c->path || !c->restore || !c->value) {
-		free(c->path);
-		free(c->restore);
-		free(c->value);
+	c = next_change(iso, path, restore, value);
+	if (!c)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	}
 	r = write_text(path, value);
 	if (r < 0) {
 		free(c->path);
@@ -469,19 +505,35 @@ move_irqs(struct tmap_isolation *iso, struct tmap_error *err)
 }
 
 int
-tmap_isolate_restore(const char *const *paths, const char *const *values, size_t n,
-		     struct tmap_error *reterr)
+isolate_restore(const char *const *paths, const char *const *values,
+		const unsigned long long *starts, size_t n, struct tmap_error *reterr)
 {
 	int first = 0;
 
 	for (size_t i = n; i-- > 0;) {
-		int r = write_text(paths[i], values[i]);
+		int r;
 
+		if (task_change_path(paths[i], NULL)) {
+			r = task_put_back(paths[i], starts ? starts[i] : 0, values[i]);
+			if (r < 0 && first == 0)
+				first = tmap_error_set(reterr, r,
+						       "cannot put the affinity of task %s back to %s: %s",
+						       paths[i], values[i], strerror(-r));
+			continue;
+		}
+		r = write_text(paths[i], values[i]);
 		if (r < 0 && first == 0)
 			first = tmap_error_set(reterr, r, "cannot put '%s' back into %s: %s",
 					       values[i], paths[i], strerror(-r));
 	}
 	return first;
+}
+
+int
+tmap_isolate_restore(const char *const *paths, const char *const *values, size_t n,
+		     struct tmap_error *reterr)
+{
+	return isolate_restore(paths, values, NULL, n, reterr);
 }
 
 /* Undo what iso wrote, last first. */
@@ -490,14 +542,16 @@ undo(const struct tmap_isolation *iso, struct tmap_error *err)
 {
 	_cleanup_free_ const char **paths = calloc(iso->n + 1, sizeof(*paths));
 	_cleanup_free_ const char **values = calloc(iso->n + 1, sizeof(*values));
+	_cleanup_free_ unsigned long long *starts = calloc(iso->n + 1, sizeof(*starts));
 
-	if (!paths || !values)
+	if (!paths || !values || !starts)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < iso->n; i++) {
 		paths[i] = iso->changes[i].path;
 		values[i] = iso->changes[i].restore;
+		starts[i] = iso->changes[i].start;
 	}
-	return tmap_isolate_restore(paths, values, iso->n, err);
+	return isolate_restore(paths, values, starts, iso->n, err);
 }
 
 static int
@@ -611,6 +665,15 @@ isolate_cgroups(struct tmap_isolation *iso, const struct tmap_isolate_options *o
 	}
 	for (size_t i = 0; v2 && r == 0 && i < o->nguest_cgroups; i++)
 		r = isolate_v2(iso, o->guest_cgroups[i], err);
+	if (!v2 && r == 0) {
+		struct task_narrowing tn = {
+			.cgroup_root = iso->cgroup_root, .proc_root = iso->proc_root,
+			.dedicated = iso->dedicated, .host = iso->host,
+			.record = record_task, .refuse = refuse_task, .data = iso,
+		};
+
+		r = tasks_narrow(&tn, err);
+	}
 	return r;
 }
 
@@ -761,6 +824,12 @@ isolation_options(const struct tmap_isolation *iso, struct tmap_isolate_options 
 	ret->sys_root = iso->sys_opt;
 	ret->narrow = (const char *const *)iso->narrow;
 	ret->nnarrow = iso->nnarrow;
+}
+
+unsigned long long
+isolation_change_start(const struct tmap_isolation *iso, size_t i)
+{
+	return iso && i < iso->n ? iso->changes[i].start : 0;
 }
 
 int

@@ -65,6 +65,37 @@ plan_guest_finish(struct plan_guest *pg)
 	return 0;
 }
 
+void
+plan_guest_free_lists(struct plan_guest *pg)
+{
+	for (unsigned v = 0; v < pg->vcpus; v++) {
+		if (pg->vcpu_lists)
+			free(pg->vcpu_lists[v]);
+		if (pg->vcpu_core_lists) {
+			free(pg->vcpu_core_lists[v]);
+			pg->vcpu_core_lists[v] = NULL;
+		}
+	}
+	free(pg->vcpu_lists);
+	pg->vcpu_lists = NULL;
+	for (unsigned c = 0; c < pg->ncells; c++) {
+		free(pg->cells[c].vcpus_list);
+		free(pg->cells[c].pus_list);
+		pg->cells[c].vcpus_list = pg->cells[c].pus_list = NULL;
+	}
+	/* why it went where it was: no longer where it is */
+	for (size_t i = 0; i < pg->nexplain; i++)
+		free(pg->explain[i]);
+	free(pg->explain);
+	pg->explain = NULL;
+	pg->nexplain = 0;
+	free(pg->emulator_list);
+	free(pg->memory_list);
+	free(pg->cpus_list);
+	free(pg->held_list);
+	pg->emulator_list = pg->memory_list = pg->cpus_list = pg->held_list = NULL;
+}
+
 static void
 bitmap_free_safe(hwloc_bitmap_t b)
 {

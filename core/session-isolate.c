@@ -94,34 +94,10 @@ session_isolation_grow(void *data, struct tmap_error *err)
 	return r;
 }
 
-/* Write each recorded file's restore (undo: last first), or its value (redo: first first).
- * A file that is gone (the cgroup of a guest that stopped) has nothing left to put back. */
 static int
 write_recorded(struct tmap_state *st, bool redo, struct tmap_error *err)
 {
-	size_t n = tmap_state_isolation_count(st), m = 0;
-	const char **paths = calloc(n + 1, sizeof(*paths));
-	const char **values = calloc(n + 1, sizeof(*values));
-	int r = -ENOMEM;
-
-	if (paths && values) {
-		for (size_t i = 0; i < n; i++) {
-			size_t at = redo ? n - 1 - i : i;
-
-			tmap_state_isolation_change(st, i, &paths[at], &values[at]);
-			if (redo)
-				values[at] = state_isolation_value(st, i);
-		}
-		for (size_t i = 0; i < n; i++)
-			if (access(paths[i], F_OK) == 0) {
-				paths[m] = paths[i];
-				values[m++] = values[i];
-			}
-		r = tmap_isolate_restore(paths, values, m, err);
-	}
-	free(paths);
-	free(values);
-	return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
+	return state_isolation_write(st, redo, err);
 }
 
 /* A failure after the recorded isolation was undone: put it back in force. */
@@ -172,6 +148,20 @@ isolate_again(struct tmap_session *s, struct json_object **ret_old, struct tmap_
 	tmap_isolation_free(iso);
 	*ret_old = old;
 	return 0;
+}
+
+bool
+session_isolation_touches(struct tmap_session *s, const char *const *names, size_t n)
+{
+	struct tmap_partition *p = NULL;
+	bool dedicated = false;
+
+	if (!state_isolated(s->state) || partition_of(s, &p, NULL) < 0)
+		return false;
+	for (size_t i = 0; !dedicated && i < n; i++)
+		dedicated = is_dedicated(p, names[i]);
+	tmap_partition_free(p);
+	return dedicated;
 }
 
 int

@@ -145,7 +145,7 @@ collect_moved(struct tmap_session *s, const struct tmap_plan *plan, unsigned fla
 		r = tmap_state_guest_target(s->state, name, &p->backend, &p->target, err);
 		if (r == -ENOENT)
 			tmap_error_set(err, -ENOENT,
-				       "guest '%s' must move to make room, but the state records no target it was applied to (apply it first)",
+				       "guest '%s' must be applied again (it moves, or follows the shared pool), but the state records no target it was applied to (apply it first)",
 				       name);
 		if (r == 0)
 			r = session_module(s, p->backend, &p->module, err);
@@ -243,6 +243,7 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 	const char **names = NULL;
 	struct moved *v = NULL;
 	enum tmap_step step;
+	bool isolation_down = false;
 	size_t n = 0, i;
 	int r;
 
@@ -266,6 +267,22 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 		goto revert;
 	}
 
+	/* The isolation put back first when dedicated guests move or change: on cgroup v2 a PU
+	 * of an isolated partition is in no other cgroup's effective set (a guest cannot move
+	 * onto one, a resized guest's own cgroup is outside its parent's) until the partition is
+	 * a member again. It is made again below, for the guests where they then stand. */
+	redo.names = names_of(v, n, guest, names);
+	redo.nnames = n + !!guest;
+	isolation_down = session_isolation_touches(s, redo.names, redo.nnames);
+	if (isolation_down) {
+		r = state_isolation_write(s->state, false, err);
+		if (r < 0) {
+			tmap_error_prefix(err, "isolate: putting the isolation back before the moves: ");
+			step = TMAP_STEP_APPLY;
+			goto revert;
+		}
+	}
+
 	/* The moves, one guest at a time, each through its own backend and target. */
 	for (i = 0; i < n; i++) {
 		struct tmap_plan *moved = NULL;
@@ -285,8 +302,6 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 	/* The new or resized guest (a rebalance has none), then, on an isolated host, the
 	 * isolation made again for the guests as they now stand, in the guest's transaction: a
 	 * failure there puts the isolation files back, then the guest, then the moved ones. */
-	redo.names = names_of(v, n, guest, names);
-	redo.nnames = n + !!guest;
 	if (guest) {
 		r = backend_apply_then(m, target, plan, 0, 0, session_isolation_redo, &redo, &report,
 				       err);
@@ -317,8 +332,15 @@ revert:
 	state_snapshot_free(snapshot);
 	if (session_reload(s, NULL) < 0)
 		session_notice(s, "the host could not be placed again from the state");
+	/* The isolation down while the guests go back, then in force again as recorded. */
+	if (isolation_down && state_isolation_write(s->state, false, NULL) < 0)
+		session_notice(s, "the isolation could not be put back before the guests");
 	if (put_back_moved(s, v, n, err) > 0)
 		step = TMAP_STEP_RESTORE;
+	if (isolation_down && state_isolation_write(s->state, true, err) < 0) {
+		session_notice(s, "the isolation could not be put in force again: run 'topomap host isolate'");
+		step = TMAP_STEP_RESTORE;
+	}
 out:
 	json_object_put(redo.old);
 	free(names);
@@ -487,4 +509,114 @@ tmap_session_apply_rebalance(struct tmap_session *s, const struct tmap_room_opti
 		return session_fail(s, TMAP_STEP_NONE, 0);
 	}
 	return transaction(s, NULL, NULL, NULL, plan, flags, ret_plan, ret_report, err);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* The shared pool changed: the shared guests follow it (issue 21) */
+
+/* A plan whose moves name the guests whose sets follow the pool (no cell changes node). */
+static int
+pool_plan(const struct tmap_topology *t, const char *const *names, size_t n,
+	  struct tmap_plan **ret)
+{
+	struct tmap_plan *plan = NULL;
+
+	if (plan_new(t, 0, &plan) < 0)
+		return -ENOMEM;
+	plan->moves = calloc(n + 1, sizeof(*plan->moves));
+	if (!plan->moves) {
+		tmap_plan_free(plan);
+		return -ENOMEM;
+	}
+	for (; plan->nmoves < n; plan->nmoves++) {
+		struct plan_move *mv = &plan->moves[plan->nmoves];
+
+		*mv = (struct plan_move){.guest = strdup(names[plan->nmoves]), .vcpu = -1, .cell = -1};
+		if (!mv->guest) {
+			tmap_plan_free(plan);
+			return -ENOMEM;
+		}
+	}
+	*ret = plan;
+	return 0;
+}
+
+int
+tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_overcommit,
+		      double memory_overcommit, struct tmap_report **ret_report,
+		      struct tmap_error *err)
+{
+	struct tmap_solve_options opts;
+	_cleanup_free_ char *old_shared = NULL, *new_shared = NULL;
+	double old_cpu, old_memory;
+	struct tmap_host *h = NULL;
+	struct tmap_plan *plan = NULL;
+	const char **names = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!s)
+		return tmap_error_set(err, -EINVAL, "tmap_session_set_pool: missing argument");
+	if (!s->state || !s->writable)
+		return session_fail(s, TMAP_STEP_INPUT,
+				    tmap_error_set(err, -EBADF,
+						   "the shared pool is recorded in the state: open it to write"));
+	old_cpu = tmap_state_cpu_overcommit(s->state);
+	old_memory = tmap_state_memory_overcommit(s->state);
+	if ((tmap_state_shared(s->state) && !(old_shared = strdup(tmap_state_shared(s->state)))) ||
+	    (shared && *shared && !(new_shared = strdup(shared))) ||
+	    (!shared && old_shared && !(new_shared = strdup(old_shared))))
+		return session_fail(s, TMAP_STEP_STATE, tmap_error_set(err, -ENOMEM, "out of memory"));
+	opts = s->solve;
+	opts.reserve = s->reserve && *s->reserve ? s->reserve : NULL;
+	opts.shared = new_shared;
+	opts.cpu_overcommit = cpu_overcommit ? cpu_overcommit : old_cpu;
+	opts.memory_overcommit = memory_overcommit ? memory_overcommit : old_memory;
+	/* The new pool, and every recorded guest on a host made with it: the shared ones float
+	 * over it (a dedicated guest on a PU of it is refused as before). */
+	r = tmap_state_set_shared(s->state, opts.shared, opts.cpu_overcommit,
+				  opts.memory_overcommit, err);
+	if (r == 0)
+		r = tmap_host_new(s->topology, &opts, &h, err);
+	if (r == 0 && s->state->housekeeping)
+		r = host_set_housekeeping(h, s->state->housekeeping, err);
+	if (r == 0) {
+		host_follow_pool_begin(h);
+		r = tmap_state_load(s->state, h, err);
+	}
+	if (r == 0)
+		r = host_follow_pool(h, &names, &n, err);
+	if (r == 0 && pool_plan(s->topology, names, n, &plan) < 0)
+		r = tmap_error_set(err, -ENOMEM, "out of memory");
+	free(names);
+	if (r < 0) {
+		tmap_host_free(h);
+		tmap_state_set_shared(s->state, old_shared, old_cpu, old_memory, NULL);
+		return session_fail(s, r == -ENOMEM ? TMAP_STEP_STATE :
+				       r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	}
+	/* The session's host is the new one; its options stay the old ones until the guests
+	 * are applied, so that a failure places the host again as it was. */
+	tmap_host_free(s->host);
+	s->host = h;
+	if (n) {
+		r = transaction(s, NULL, NULL, NULL, plan, 0, NULL, ret_report, err);
+	} else {
+		/* No guest follows: only the state changes. */
+		tmap_plan_free(plan);
+		r = tmap_state_save(s->state, s->host, err);
+		if (r < 0 && session_reload(s, NULL) < 0)
+			session_notice(s, "the host could not be placed again from the state");
+		r = session_fail(s, r < 0 ? TMAP_STEP_STATE : TMAP_STEP_NONE, r);
+	}
+	if (r < 0) {
+		tmap_state_set_shared(s->state, old_shared, old_cpu, old_memory, NULL);
+		return r;
+	}
+	free(s->shared);
+	s->shared = TAKE_PTR(new_shared);
+	s->solve.shared = s->shared;
+	s->solve.cpu_overcommit = opts.cpu_overcommit;
+	s->solve.memory_overcommit = opts.memory_overcommit;
+	return r;
 }

@@ -73,5 +73,10 @@ struct session_redo {
 	struct json_object *old;
 };
 int session_isolation_redo(void *data, struct tmap_error *err);
+/* Is one of the guests names dedicated on an isolated host (the isolation is made again for
+ * them)? The moves of such a transaction run with the isolation put back (state_isolation_
+ * write()): on cgroup v2 a guest cannot move onto a PU of another guest's isolated partition
+ * until that partition is a member again. */
+bool session_isolation_touches(struct tmap_session *s, const char *const *names, size_t n);
 
 #endif

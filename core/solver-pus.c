@@ -204,7 +204,6 @@ pool_vcpus(const struct solver *s, unsigned pus)
 int
 shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus)
 {
-	const struct topo_node *node = &s->t->nodes[n];
 	unsigned pus = node_pool_size(s, n);
 
 	if (vcpus == 0 || vcpus > pus || s->shared_vcpus[n] + vcpus > pool_vcpus(s, pus))
@@ -212,16 +211,21 @@ shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus
 	s->shared_vcpus[n] += vcpus;
 	if (vcpus > s->shared_widest[n])
 		s->shared_widest[n] = vcpus;
-	if (!ret_pus)
-		return 0;
-	hwloc_bitmap_copy(ret_pus, node->cpuset);
-	if (s->fixed_pool) {
-		hwloc_bitmap_and(ret_pus, ret_pus, s->pool);
-	} else {
-		hwloc_bitmap_and(ret_pus, ret_pus, s->usable);
-		hwloc_bitmap_andnot(ret_pus, ret_pus, s->taken);
-	}
+	if (ret_pus)
+		shared_cell_pus(s, n, ret_pus);
 	return 0;
+}
+
+void
+shared_cell_pus(const struct solver *s, unsigned n, hwloc_bitmap_t ret)
+{
+	hwloc_bitmap_copy(ret, s->t->nodes[n].cpuset);
+	if (s->fixed_pool) {
+		hwloc_bitmap_and(ret, ret, s->pool);
+	} else {
+		hwloc_bitmap_and(ret, ret, s->usable);
+		hwloc_bitmap_andnot(ret, ret, s->taken);
+	}
 }
 
 /*

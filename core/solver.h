@@ -255,6 +255,9 @@ unsigned take_pus(struct solver *s, unsigned c, unsigned count, bool hold, unsig
 int alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bitmap_t vcpus,
 	       unsigned *vcpu_pu, hwloc_bitmap_t held, int *l3);
 int shared_cell(struct solver *s, unsigned n, unsigned vcpus, hwloc_bitmap_t ret_pus);
+/* The PUs a shared cell on node n floats over: the pool's PUs there (or, without a given
+ * pool, the node's usable PUs no dedicated guest holds). */
+void shared_cell_pus(const struct solver *s, unsigned n, hwloc_bitmap_t ret);
 unsigned pool_need(const struct solver *s, unsigned n);
 unsigned pool_spare(const struct solver *s, unsigned n, unsigned free_pus);
 unsigned pool_vcpus(const struct solver *s, unsigned pus);

@@ -458,7 +458,9 @@ spec_new(const struct spec_fields *f)
 		add_uint(o, "threads", f->threads);
 	}
 	add_str(o, "cpu_policy", cpu_policy_name(f->cpu));
-	add_str(o, "thread_policy", thread_policy_name(f->thread));
+	/* A shared guest has no thread policy: its guest file would be refused. */
+	if (f->cpu != TMAP_CPU_SHARED)
+		add_str(o, "thread_policy", thread_policy_name(f->thread));
 	add_str(o, "emulator_threads", emulator_policy_name(f->emulator));
 	add_str(o, "memory_mode", memory_mode_name(f->memory));
 	if (f->iothreads)

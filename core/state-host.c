@@ -31,7 +31,8 @@ ratio_ok(double r)
 	return r > 0 && r <= 1024;
 }
 
-/* "isolation": an array of {"path", "restore", "value"}, each an absolute path or a string. */
+/* "isolation": an array of {"path", "restore", "value"}, each an absolute path or a string,
+ * and "start" (a number) with the path of a task whose affinity was set (isolate-tasks.c). */
 static int
 check_isolation(const struct tmap_state *st, struct json_object *v, struct tmap_error *err)
 {
@@ -44,6 +45,12 @@ check_isolation(const struct tmap_state *st, struct json_object *v, struct tmap_
 		if (!json_object_is_type(c, json_type_object))
 			return corrupt(st, err, "isolation[%zu] is %s, not an object", i, json_type_name(c));
 		json_object_object_foreach(c, key, value) {
+			if (streq(key, "start")) {
+				if (!json_object_is_type(value, json_type_int) ||
+				    json_object_get_int64(value) <= 0)
+					return corrupt(st, err, "isolation[%zu].start is not a start time", i);
+				continue;
+			}
 			if (!streq(key, "path") && !streq(key, "restore") && !streq(key, "value"))
 				return corrupt(st, err, "isolation[%zu].%.40s: unknown key", i, key);
 			if (!json_object_is_type(value, json_type_string))
@@ -156,6 +163,9 @@ add_changes(struct json_object *list, const struct tmap_isolation *iso)
 		json_object_object_add(c, "path", json_object_new_string(path));
 		json_object_object_add(c, "restore", json_object_new_string(restore));
 		json_object_object_add(c, "value", json_object_new_string(value));
+		if (isolation_change_start(iso, i))
+			json_object_object_add(c, "start", json_object_new_int64(
+				(int64_t)isolation_change_start(iso, i)));
 	}
 	return 0;
 }
@@ -430,4 +440,64 @@ state_host_keys_clear(struct tmap_state *st)
 	st->isolation = NULL;
 	json_object_put(st->isolation_options);
 	st->isolation_options = NULL;
+}
+
+unsigned long long
+state_isolation_start(const struct tmap_state *st, size_t i)
+{
+	struct json_object *v;
+
+	if (i >= tmap_state_isolation_count(st) ||
+	    !json_object_object_get_ex(json_object_array_get_idx(st->isolation, i), "start", &v))
+		return 0;
+	return (unsigned long long)json_object_get_int64(v);
+}
+
+int
+state_isolation_write(const struct tmap_state *st, bool redo, struct tmap_error *err)
+{
+	size_t n = tmap_state_isolation_count(st), m = 0;
+	const char **paths = calloc(n + 1, sizeof(*paths));
+	const char **values = calloc(n + 1, sizeof(*values));
+	const char **others = calloc(n + 1, sizeof(*others));
+	unsigned long long *starts = calloc(n + 1, sizeof(*starts));
+	int r = -ENOMEM;
+
+	if (paths && values && others && starts) {
+		for (size_t i = 0; i < n; i++) {
+			size_t at = redo ? n - 1 - i : i;
+
+			tmap_state_isolation_change(st, i, &paths[at], &values[at]);
+			starts[at] = state_isolation_start(st, i);
+			others[at] = state_isolation_value(st, i);
+			if (redo) {
+				others[at] = values[at];
+				values[at] = state_isolation_value(st, i);
+			}
+		}
+		/* A file that is gone (the cgroup of a guest that stopped, a task that ended)
+		 * has nothing left to put back. */
+		for (size_t i = 0; i < n; i++)
+			if (access(paths[i], F_OK) == 0) {
+				paths[m] = paths[i];
+				starts[m] = starts[i];
+				others[m] = others[i];
+				values[m++] = values[i];
+			}
+		r = isolate_restore(paths, values, starts, m, err);
+		/* The tasks forked meanwhile from narrowed ones get back what their parents got. */
+		if (!redo && tasks_widen_inherited(paths, values, others, starts, m) < 0 && r == 0)
+			r = -ENOMEM;
+	}
+	free(paths);
+	free(values);
+	free(others);
+	free(starts);
+	return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
+}
+
+int
+tmap_state_isolation_undo(const struct tmap_state *st, struct tmap_error *err)
+{
+	return state_isolation_write(st, false, err);
 }

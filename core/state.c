@@ -938,17 +938,30 @@ state_guest_spec(struct tmap_state *st, const char *name, struct tmap_guests **r
 {
 	const struct state_record *rec = state_record_find(st, name);
 	struct tmap_guests *guests = NULL;
+	struct json_object *spec = NULL, *v;
 	const char *text;
 	int r;
 
 	if (!rec || !rec->spec)
 		return tmap_error_set(err, -ENOENT, "guest '%s': the state records no spec for it",
 				      name);
-	text = json_object_to_json_string_ext(rec->spec, JSON_C_TO_STRING_PLAIN);
+	/* A state written before shared specs lost their thread policy ("prefer", the
+	 * default) records one, which a shared guest's file may not have. */
+	if (json_object_object_get_ex(rec->spec, "cpu_policy", &v) &&
+	    streq(json_object_get_string(v), "shared") &&
+	    json_object_object_get_ex(rec->spec, "thread_policy", &v) &&
+	    streq(json_object_get_string(v), "prefer")) {
+		if (json_object_deep_copy(rec->spec, &spec, NULL) < 0)
+			return tmap_error_set(err, -ENOMEM, "out of memory");
+		json_object_object_del(spec, "thread_policy");
+	}
+	text = json_object_to_json_string_ext(spec ? spec : rec->spec, JSON_C_TO_STRING_PLAIN);
 	r = tmap_guests_new(&guests);
-	if (r < 0)
-		return tmap_error_set(err, r, "out of memory");
-	r = tmap_guests_parse_json(guests, text, strlen(text), st->path, err);
+	if (r == 0)
+		r = tmap_guests_parse_json(guests, text, strlen(text), st->path, err);
+	else
+		tmap_error_set(err, r, "out of memory");
+	json_object_put(spec);
 	if (r == 0 && tmap_guests_count(guests) != 1)
 		r = tmap_error_set(err, -EBADMSG, "state file '%s': guest '%s': its spec is not one guest",
 				   st->path, name);

@@ -66,6 +66,12 @@ int state_isolation_add(struct tmap_state *st, const struct tmap_isolation *iso,
 			struct tmap_error *err);
 /* What recorded write i wrote, or NULL. */
 const char *state_isolation_value(const struct tmap_state *st, size_t i);
+/* The start time of the task change i set the affinity of, else 0. */
+unsigned long long state_isolation_start(const struct tmap_state *st, size_t i);
+/* Write each recorded change's restore (undo: last first), or its value (redo: first first),
+ * skipping a file or task that is gone; an undo also widens the tasks that inherited a
+ * narrowed mask (tasks_widen_inherited()). */
+int state_isolation_write(const struct tmap_state *st, bool redo, struct tmap_error *err);
 
 /* state-guest.c */
 /* One guest's plan from the state: every key checked for its type, every set for this host. */

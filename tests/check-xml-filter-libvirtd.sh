@@ -9,7 +9,9 @@
 #     the vcpu thread's Cpus_allowed_list in /proc);
 #   - a domain that does not fit is refused at start, with topomap's message in libvirt's
 #     error, and nothing is recorded;
-#   - a saved domain is released, and restored onto PUs that are free then.
+#   - a saved domain is released, and restored onto PUs that are free then;
+#   - on an isolated host (issue 15), a domain's start adds it to the isolation in the hook's
+#     apply (a narrowed cgroup loses its PU), and its stop gives it back.
 #
 # Usage: check-xml-filter-libvirtd.sh TOPOMAP HOOK    (as root; exit 77 = skipped)
 set -euo pipefail
@@ -31,6 +33,9 @@ fi
 tmp=$(mktemp -d /tmp/topomap-hook-libvirtd-XXXXXX)
 mount -t tmpfs -o mode=0755 tmpfs "$tmp"
 lvpid=
+sleeper=
+CPUSET=/sys/fs/cgroup/cpuset
+narrow=$CPUSET/topomap-hookiso-$$
 fail() {
 	echo "FAIL: $*"
 	echo "--- hook log"; cat "$tmp/hook.log" 2>/dev/null || :
@@ -46,7 +51,11 @@ cleanup() {
 	if [ -n "${TOPOMAP_TEST_KEEP:-}" ]; then
 		cp "$tmp"/*.log "$TOPOMAP_TEST_KEEP"/ 2>/dev/null || :
 	fi
-	for d in hk-a hk-b hk-big; do timeout 20 virsh -c $URI destroy "$d" >/dev/null 2>&1 || :; done
+	for d in hk-a hk-b hk-big hk-c; do timeout 20 virsh -c $URI destroy "$d" >/dev/null 2>&1 || :; done
+	# Nothing left isolated, narrowed or running of the isolation part.
+	TOPOMAP_STATE=$tmp/state.json "$topomap" host isolate --undo >/dev/null 2>&1
+	[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null
+	rmdir "$narrow-seed" "$narrow/a" "$narrow" 2>/dev/null
 	if [ -n "$lvpid" ]; then kill "$lvpid" 2>/dev/null || :; wait "$lvpid" 2>/dev/null || :; fi
 	lv_machine_remove
 	umount -l "$tmp" 2>/dev/null || :
@@ -109,4 +118,45 @@ echo "hk-a: saved on PU $pu_a, hk-b started on PU $pu_b, hk-a restored on PU $pu
 live_xml=$(timeout 30 virsh -c $URI dumpxml hk-a 2>&1) || fail "dumpxml hk-a: $live_xml"
 lv_pinned_in <(echo "$live_xml") "$pu_a2" ||
 	fail "hk-a's live XML has no vcpupin to $pu_a2: $(grep -E 'vcpu|cputune' <<<"$live_xml" | tr -s ' \n' ' ')"
+
+# An isolated host (issue 15): the hook's apply at 'started' adds the domain to the isolation
+# in the same transaction, and its release at 'stopped' gives the PU back. A cgroup guest
+# 'seed' makes the isolation (host isolate --narrow of a cgroup whose child holds a task),
+# then is released: the isolation stays recorded with no file changed.
+for d in hk-a hk-b; do timeout 20 virsh -c $URI destroy "$d" >/dev/null 2>&1 || :; done
+for _ in $(seq 50); do [ -z "$(state_pus hk-a)$(state_pus hk-b)" ] && break; sleep 0.1; done
+export TOPOMAP_STATE=$tmp/state.json
+all=$(cat $CPUSET/cpuset.cpus)
+mkdir "$narrow" "$narrow/a"
+for c in "$narrow" "$narrow/a"; do
+	cat $CPUSET/cpuset.mems >"$c/cpuset.mems"
+	echo "$all" >"$c/cpuset.cpus"
+done
+sleep 300 &
+sleeper=$!
+echo $sleeper >"$narrow/a/cgroup.procs"
+"$topomap" apply --backend=cgroup --cgroup "${narrow#$CPUSET/}-seed" --create --name seed \
+	--vcpus 1 --reserve 0 >/dev/null || fail "apply seed"
+"$topomap" host isolate --narrow "${narrow#$CPUSET/}" >"$tmp/out" 2>&1 ||
+	fail "host isolate: $(cat "$tmp/out")"
+[ "$(cat "$narrow/a/cpuset.cpus")" = 0 ] || fail "host isolate did not narrow $narrow/a"
+"$topomap" release seed >/dev/null || fail "release seed"
+[ "$(cat "$narrow/a/cpuset.cpus")" = "$all" ] || fail "release seed did not widen $narrow/a"
+domain_xml hk-c 1 >"$tmp/c.xml"
+virsh -c $URI define "$tmp/c.xml" >/dev/null
+timeout 60 virsh -c $URI start hk-c >/dev/null || fail "hk-c did not start"
+pu_c=$(wait_pinned hk-c)
+for _ in $(seq 100); do [ "$(cat "$narrow/a/cpuset.cpus")" = 0 ] && break; sleep 0.1; done
+[ "$(cat "$narrow/a/cpuset.cpus")" = 0 ] ||
+	fail "hk-c started on PU $pu_c, $narrow/a still reads $(cat "$narrow/a/cpuset.cpus")"
+grep -q "Cpus_allowed_list:.0\$" /proc/$sleeper/status || fail "the narrowed task is not on PU 0"
+grep -q "hk-c: topomap apply exited with 0" "$tmp/hook.log" || fail "the hook's apply failed"
+grep -q "\"path\":\"$narrow/a/cpuset.cpus\"" "$tmp/state.json" ||
+	fail "the state does not record $narrow/a in the isolation"
+echo "hk-c: started on PU $pu_c on the isolated host, $narrow/a narrowed to 0 by the hook's apply"
+timeout 20 virsh -c $URI destroy hk-c >/dev/null || fail "cannot destroy hk-c"
+for _ in $(seq 100); do [ "$(cat "$narrow/a/cpuset.cpus")" = "$all" ] && break; sleep 0.1; done
+[ "$(cat "$narrow/a/cpuset.cpus")" = "$all" ] || fail "hk-c stopped, $narrow/a still narrowed"
+"$topomap" host isolate --undo >/dev/null || fail "host isolate --undo"
+echo "hk-c: stopped, $narrow/a back to $all"
 echo "libvirt hook with libvirtd: ok"

@@ -14,7 +14,7 @@
  *                     writes)
  * TOPOMAP_FAULT_AT    before the Nth such call (from 1) ...
  * TOPOMAP_FAULT_KILL  ... SIGKILL this pid and wait until it has exited (every thread gone);
- *                     0: that call fails instead, as a refusal (a write with EIO, a libvirt
+ *                     0: that call fails instead, as a refusal (a write or another task's sched_setaffinity with EIO, a libvirt
  *                     call with -1, libvirt's error being whatever it last set)
  */
 #include <dlfcn.h>
@@ -82,8 +82,10 @@ sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
 	if (!real)
 		real = (int (*)(pid_t, size_t, const cpu_set_t *))dlsym(RTLD_NEXT,
 									 "sched_setaffinity");
-	if (pid > 0 && pid != getpid() && pid != gettid())
-		maybe_kill("sched_setaffinity");
+	if (pid > 0 && pid != getpid() && pid != gettid() && maybe_kill("sched_setaffinity")) {
+		errno = EIO;
+		return -1;
+	}
 	return real(pid, size, set);
 }
 

@@ -132,7 +132,9 @@ teardown(void **state)
 		waitpid(children[i], NULL, 0);
 	}
 	nchildren = 0;
-	for (const char *const *n = (const char *const[]){"g1", "g2", "sys/a", "sys", NULL}; *n;
+	for (const char *const *n = (const char *const[]){"g1", "g2", "s1", "s2", "s3", "sh/vcpu0",
+							    "sh/emulator", "sh", "sys/a", "sys",
+							    NULL}; *n;
 	     n++) {
 		snprintf(path, sizeof(path), "%s/%s", base, *n);
 		rmdir(path);
@@ -603,6 +605,393 @@ test_apply_after_isolate_cgroup_v1(void **state)
 	}
 }
 
+/* Run topomap, expect its exit status. */
+#define EXPECT(want, ...)                                                                   \
+	do {                                                                                \
+		struct test_result r_ = RUN(__VA_ARGS__);                                   \
+		assert_int_equal(r_.status, want);                                          \
+		test_result_clear(&r_);                                                     \
+	} while (0)
+
+static int
+setup_isoroot(void **state)
+{
+	prefix = "topomap-isofix-root";
+	busy = true;
+	return setup_all(state);
+}
+
+/* A task's Cpus_allowed_list, malloc()ed; NULL when it ended. */
+static char *
+task_cpus(pid_t tid)
+{
+	char path[64], line[512];
+	char *ret = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (!(f = fopen(path, "r")))
+		return NULL;
+	while (!ret && fgets(line, sizeof(line), f))
+		if (strncmp(line, "Cpus_allowed_list:\t", 19) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			ret = strdup(line + 19);
+		}
+	fclose(f);
+	return ret;
+}
+
+/* Each "allow task N on 'X' (was 'Y')" line of host isolate's output: every task narrowed is
+ * back on Y (or ended), and there is at least one. */
+static void
+assert_tasks_back(const char *out)
+{
+	size_t n = 0;
+
+	for (const char *p = out; (p = strstr(p, "  allow task ")); p++) {
+		char was[256];
+		int tid;
+		_cleanup_free_ char *now = NULL;
+
+		assert_int_equal(sscanf(p, "  allow task %d on '%*[^']' (was '%255[^']')", &tid, was),
+				 2);
+		now = task_cpus(tid);
+		if (now)
+			assert_string_equal(now, was);
+		n++;
+	}
+	assert_true(n > 0);
+}
+
+/* verify --host exits 0; on a machine shared with other tests, it may name what they start
+ * meanwhile (a QEMU pinned by hand, a task in a cgroup of theirs), never one of ours (pid 1,
+ * the root cgroup's tasks host isolate narrowed). */
+static void
+assert_only_foreign_intruders(const struct test_result *r, const pid_t *ours, size_t n)
+{
+	char needle[64];
+
+	if (r->status == 0)
+		return;
+	fprintf(stderr, "%s%s", r->out, r->err);
+	assert_int_equal(r->status, 4);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(needle, sizeof(needle), "  pid %d ", (int)ours[i]);
+		assert_null(strstr(r->out, needle));
+	}
+}
+
+static char *state_text(void);
+
+/* The tasks of cgroup v1's root cpuset cgroup (the remaining piece of issue 15): a guest on
+ * PU 1 (PU 0 reserved) with a busy task in its cgroup, a busy task in the root cgroup. A
+ * failure injected at the second sched_setaffinity puts the first task back and records
+ * nothing. Then host isolate narrows every movable task of the root cgroup (pid 1, the busy
+ * task, this test) to PU 0 and verify --host exits 0, the kernel's per-CPU threads listed
+ * apart; a task forked from the narrowed test inherits PU 0; one pinned by hand onto PU 1
+ * makes verify exit 4 naming it. --undo puts back every task's mask, the inherited one's too
+ * (the one pinned by hand stays where it was pinned), and every interrupt, but leaves a task
+ * whose start time differs from the recorded one (another task that took the tid). */
+static void
+test_isolate_root_tasks_cgroup_v1(void **state)
+{
+	char g1[300], cg[160], needle[160];
+	_cleanup_free_ char *irqs = irq_affinities(), *init_before = task_cpus(1);
+	_cleanup_free_ char *self_before = task_cpus(getpid()), *guest_pu = NULL;
+	_cleanup_free_ char *isolated = NULL;
+	struct test_result r;
+	pid_t in_guest, in_root, forked, pinned;
+	char text[32];
+
+	(void)state;
+	snprintf(cg, sizeof(cg), "%s/g1", rel + 1);
+	EXPECT(0, "apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
+		"--vcpus", "1", "--reserve", "0");
+	snprintf(g1, sizeof(g1), "%s/g1", base);
+	guest_pu = file_line(g1, "cpuset.cpus");
+	assert_string_equal(guest_pu, "1");
+	in_guest = sleeper(g1, -1);
+	in_root = sleeper(NULL, -1);
+	snprintf(text, sizeof(text), "%d", (int)in_root);
+	write_file(CPUSET_ROOT, "cgroup.procs", text);
+	assert_status(in_root, "Cpus_allowed_list:\t0-1\n");
+
+	/* The second task refuses: the first is put back, nothing recorded. */
+	test_inject_fault("sched_setaffinity", 2, 0);
+	r = RUN("host", "isolate");
+	test_inject_fault(NULL, 0, 0);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "cannot set the affinity of task"));
+	assert_non_null(strstr(r.err, "every file written was put back"));
+	test_result_clear(&r);
+	assert_status(in_root, "Cpus_allowed_list:\t0-1\n");
+	{
+		_cleanup_free_ char *init_now = task_cpus(1);
+
+		assert_string_equal(init_now, init_before);
+	}
+	r = RUN("host", "isolate", "--undo");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "nothing to undo"));
+	test_result_clear(&r);
+
+	/* For real. */
+	r = RUN("host", "isolate");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "  allow task 1 on '0' (was '"));
+	snprintf(needle, sizeof(needle), "  allow task %d on '0' (was '0-1')", (int)in_root);
+	assert_non_null(strstr(r.out, needle));
+	snprintf(needle, sizeof(needle), "  allow task %d ", (int)in_guest);
+	assert_null(strstr(r.out, needle));
+	isolated = strdup(r.out);
+	test_result_clear(&r);
+	assert_status(1, "Cpus_allowed_list:\t0\n");
+	assert_status(in_root, "Cpus_allowed_list:\t0\n");
+	assert_status(getpid(), "Cpus_allowed_list:\t0\n");
+	assert_status(in_guest, "Cpus_allowed_list:\t1\n");
+	r = RUN("verify", "--host");
+	assert_non_null(strstr(r.out, "intruders on 'g1' (PUs 1, its own: "));
+	assert_only_foreign_intruders(&r, (const pid_t[]){1, in_root, getpid()}, 3);
+	test_result_clear(&r);
+
+	/* Forked now: it inherits the narrowed mask. Pinned by hand onto the guest's PU: an
+	 * intruder, named. */
+	forked = sleeper(NULL, -1);
+	assert_status(forked, "Cpus_allowed_list:\t0\n");
+	pinned = sleeper(NULL, 1);
+	r = RUN("verify", "--host");
+	assert_int_equal(r.status, 4);
+	snprintf(needle, sizeof(needle), "pid %d tid %d comm '", (int)pinned, (int)pinned);
+	assert_non_null(strstr(r.out, needle));
+	snprintf(needle, sizeof(needle), "pid %d ", (int)forked);
+	assert_null(strstr(r.out, needle));
+	test_result_clear(&r);
+
+	/* The state says the busy root task started at another time: another task that took
+	 * its tid since, which the undo must leave as it is. */
+	{
+		_cleanup_free_ char *doc = state_text();
+		char path[96], *at, *start;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "\"path\":\"/proc/%d/task/%d\"", (int)in_root,
+			 (int)in_root);
+		assert_non_null(at = strstr(doc, path));
+		assert_non_null(start = strstr(at, "\"start\":"));
+		start += strlen("\"start\":");
+		assert_non_null(f = fopen(getenv("TOPOMAP_STATE"), "we"));
+		fprintf(f, "%.*s1%s", (int)(start - doc), doc, start + strspn(start, "0123456789"));
+		fclose(f);
+	}
+
+	/* --undo: every task as it was, the one forked since too; not the impostor. */
+	r = RUN("host", "isolate", "--undo");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "  allow task 1 on '"));
+	test_result_clear(&r);
+	assert_status(in_root, "Cpus_allowed_list:\t0\n");
+	{
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		CPU_SET(1, &set);
+		assert_int_equal(sched_setaffinity(in_root, sizeof(set), &set), 0);
+	}
+	assert_tasks_back(isolated);
+	assert_status(in_root, "Cpus_allowed_list:\t0-1\n");
+	assert_status(forked, "Cpus_allowed_list:\t0-1\n");
+	assert_status(pinned, "Cpus_allowed_list:\t1\n");
+	assert_status(in_guest, "Cpus_allowed_list:\t1\n");
+	{
+		_cleanup_free_ char *init_now = task_cpus(1), *self_now = task_cpus(getpid());
+		_cleanup_free_ char *after = irq_affinities();
+
+		assert_string_equal(init_now, init_before);
+		assert_string_equal(self_now, self_before);
+		assert_string_equal(after, irqs);
+	}
+}
+
+static int
+setup_pool(void **state)
+{
+	prefix = "topomap-isofix-pool";
+	busy = true;
+	return setup_all(state);
+}
+
+/* The state file's text. */
+static char *
+state_text(void)
+{
+	char *buf = calloc(1, 65536);
+	FILE *f = fopen(getenv("TOPOMAP_STATE"), "re");
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	buf[fread(buf, 1, 65535, f)] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Shared guests follow the pool (issue 21), on the real cgroup v1 hierarchy: two shared
+ * guests s1 and s2 applied to cgroups of their own, each with a busy task, over the recorded
+ * pool "1"; host set --shared-set 0-1 grows the pool and both cgroups' cpuset.cpus (and their
+ * tasks) follow, read back; a write failing at each write of the change puts both cgroups,
+ * the tasks and the state file back (exit 1); then shrinking to "1" gives PU 0 back. A
+ * dedicated guest on a PU of the new pool is refused before any write (exit 2). */
+static void
+test_pool_follow_cgroup_v1(void **state)
+{
+	char s1[300], s2[300], cg[160];
+	bool failed_late = false;
+	struct test_result r;
+	pid_t t1, t2;
+
+	(void)state;
+	EXPECT(0, "host", "set", "--shared-set", "1");
+	for (int i = 1; i <= 2; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		snprintf(cg, sizeof(cg), "%s/%s", rel + 1, name);
+		r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", name,
+			"--vcpus", "1", "--cpu-policy", "shared");
+		assert_int_equal(r.status, 0);
+		test_result_clear(&r);
+	}
+	snprintf(s1, sizeof(s1), "%s/s1", base);
+	snprintf(s2, sizeof(s2), "%s/s2", base);
+	assert_cpus(s1, "1");
+	assert_cpus(s2, "1");
+	t1 = sleeper(s1, -1);
+	t2 = sleeper(s2, -1);
+
+	/* A failure at each write of the change, until one falls on the second guest: both
+	 * cgroups, their tasks and the state as they were. */
+	for (unsigned at = 1; at < 8 && !failed_late; at++) {
+		_cleanup_free_ char *before = state_text(), *after = NULL;
+
+		test_inject_fault("write", at, 0);
+		r = RUN("host", "set", "--shared-set", "0-1");
+		test_inject_fault(NULL, 0, 0);
+		if (r.status == 0) {
+			test_result_clear(&r);
+			break;
+		}
+		assert_int_equal(r.status, 1);
+		failed_late = strstr(r.err, "'s2'") != NULL;
+		test_result_clear(&r);
+		assert_cpus(s1, "1");
+		assert_cpus(s2, "1");
+		assert_status(t1, "Cpus_allowed_list:\t1\n");
+		after = state_text();
+		assert_string_equal(after, before);
+	}
+	assert_true(failed_late);
+
+	r = RUN("host", "set", "--shared-set", "0-1");
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "shared set     0-1"));
+	test_result_clear(&r);
+	assert_cpus(s1, "0-1");
+	assert_cpus(s2, "0-1");
+	assert_status(t1, "Cpus_allowed_list:\t0-1\n");
+	assert_status(t2, "Cpus_allowed_list:\t0-1\n");
+	EXPECT(0, "verify", "--all");
+
+	/* Shrinking gives PU 0 back. */
+	EXPECT(0, "host", "set", "--shared-set", "1");
+	assert_cpus(s1, "1");
+	assert_cpus(s2, "1");
+	assert_status(t2, "Cpus_allowed_list:\t1\n");
+	EXPECT(0, "verify", "--all");
+
+	/* A state whose pool grew without its shared guests (as before they followed it):
+	 * verify says so though the cgroups hold what was recorded; host set applies them. */
+	{
+		_cleanup_free_ char *text = state_text();
+		char *at = strstr(text, "\"shared_set\":\"1\"");
+		FILE *f;
+
+		assert_non_null(at);
+		assert_non_null(f = fopen(getenv("TOPOMAP_STATE"), "we"));
+		fprintf(f, "%.*s\"shared_set\":\"0-1\"%s", (int)(at - text), text,
+			at + strlen("\"shared_set\":\"1\""));
+		fclose(f);
+	}
+	r = RUN("verify", "--all");
+	assert_int_equal(r.status, 4);
+	assert_non_null(strstr(r.out, "cell 0 floats over 1, not over node 0's shared pool 0-1"));
+	test_result_clear(&r);
+	EXPECT(0, "host", "set", "--shared-set", "0-1");
+	assert_cpus(s1, "0-1");
+	EXPECT(0, "verify", "--all");
+
+	/* A shared guest of 2 vcpus floats over both PUs: a pool of one is too narrow for it,
+	 * refused before any write (exit 3). */
+	snprintf(cg, sizeof(cg), "%s/s3", rel + 1);
+	EXPECT(0, "apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "s3",
+	       "--vcpus", "2", "--cpu-policy", "shared");
+	r = RUN("host", "set", "--shared-set", "1");
+	assert_int_equal(r.status, 3);
+	assert_non_null(strstr(r.err, "shared guest 's3': cell 0 has 2 vcpus, more than the 1 PUs of node 0's new pool"));
+	test_result_clear(&r);
+	assert_cpus(s1, "0-1");
+	EXPECT(0, "release", "s3");
+	EXPECT(0, "host", "set", "--shared-set", "1");
+
+	/* A dedicated guest on PU 0, then a pool that would take PU 0: refused, nothing
+	 * written. */
+	snprintf(cg, sizeof(cg), "%s/g1", rel + 1);
+	EXPECT(0, "apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g1",
+		"--vcpus", "1");
+	r = RUN("host", "set", "--shared-set", "0-1");
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "host set: "));
+	test_result_clear(&r);
+	assert_cpus(s1, "1");
+	for (const char *const *n = (const char *const[]){"g1", "s1", "s2", NULL}; *n; n++) {
+		r = RUN("release", *n);
+		assert_int_equal(r.status, 0);
+		test_result_clear(&r);
+	}
+}
+
+/* --emulator share-host (issue 21) through the cgroup backend's libvirt layout on the real
+ * cgroup v1 hierarchy: with the housekeeping PUs recorded as "0", a dedicated guest of one vcpu
+ * gets PU 1 for its vcpu0 cgroup while its emulator cgroup floats over the housekeeping set,
+ * read back from cpuset.cpus and a task in each; verify --all says so, and an emulator
+ * cgroup moved onto the vcpu's PU by hand is drift (exit 4). */
+static void
+test_emulator_share_host_cgroup_v1(void **state)
+{
+	char cg[160], dir[300], vcpu[320], emu[320];
+	pid_t tv, te;
+
+	(void)state;
+	EXPECT(0, "host", "set", "--housekeeping", "0");
+	snprintf(cg, sizeof(cg), "%s/sh", rel + 1);
+	EXPECT(0, "apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--layout", "libvirt",
+		"--name", "sh", "--vcpus", "1", "--emulator", "share-host", "--reserve", "0");
+	snprintf(dir, sizeof(dir), "%s/sh", base);
+	snprintf(vcpu, sizeof(vcpu), "%s/vcpu0", dir);
+	snprintf(emu, sizeof(emu), "%s/emulator", dir);
+	assert_cpus(vcpu, "1");
+	assert_cpus(emu, "0");
+	tv = sleeper(vcpu, -1);
+	te = sleeper(emu, -1);
+	assert_status(tv, "Cpus_allowed_list:\t1\n");
+	assert_status(te, "Cpus_allowed_list:\t0\n");
+	EXPECT(0, "verify", "--all");
+
+	write_file(emu, "cpuset.cpus", "1");
+	EXPECT(4, "verify", "--all");
+	write_file(emu, "cpuset.cpus", "0");
+	EXPECT(0, "release", "sh");
+}
+
 /* The partition of a host with SMT (siblings n and n+8): the traps, each with its fix, and the
  * boot-time set (whole cores where the sibling is free). */
 static void
@@ -866,6 +1255,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_intruders_cgroup_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_host_cli, setup_all, teardown_all),
 		cmocka_unit_test_setup_teardown(test_isolate_cgroup_v1, setup_all, teardown_all),
+		cmocka_unit_test_setup_teardown(test_isolate_root_tasks_cgroup_v1, setup_isoroot,
+						teardown_isolapply),
+		cmocka_unit_test_setup_teardown(test_pool_follow_cgroup_v1, setup_pool,
+						teardown_isolapply),
+		cmocka_unit_test_setup_teardown(test_emulator_share_host_cgroup_v1, setup_pool,
+						teardown_isolapply),
 		cmocka_unit_test_setup_teardown(test_apply_after_isolate_cgroup_v1, setup_isolapply,
 						teardown_isolapply),
 	};

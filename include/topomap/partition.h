@@ -289,7 +289,11 @@ TMAP_EXPORT size_t tmap_isolation_refused_count(const struct tmap_isolation *iso
 TMAP_EXPORT const char *tmap_isolation_refused(const struct tmap_isolation *isolation, size_t i);
 
 /**
- * Undo an isolation: write values[i] to paths[i], last first, going on past a failure.
+ * Undo an isolation: write values[i] to paths[i], last first, going on past a failure. A path
+ * that is a task's directory (PROC/PID/task/TID: on cgroup v1, a task of the root cpuset
+ * cgroup, which has no cpuset.cpus to narrow) gets its affinity set to values[i] instead; a
+ * task that ended is skipped. tmap_state_isolation_undo() also checks that the task is still
+ * the one narrowed (its start time), which these arguments cannot say.
  * @param paths the files, as tmap_isolation_change() gave them.
  * @param values what undoes each.
  * @param n how many.
@@ -316,6 +320,18 @@ TMAP_EXPORT size_t tmap_state_isolation_count(const struct tmap_state *state);
  */
 TMAP_EXPORT int tmap_state_isolation_change(const struct tmap_state *state, size_t i,
 					    const char **ret_path, const char **ret_restore);
+
+/**
+ * Put back everything the isolation recorded in the state changed, last first, going on past
+ * a failure (tmap_isolate_restore()); a task's affinity only while the task is the one it was
+ * (the same start time), not one that took its tid since. The state is not changed: record
+ * NULL with tmap_state_set_isolation() afterwards.
+ * @param state the state.
+ * @param reterr receives the first failure.
+ * @return 0 or the -errno of the first write that failed.
+ */
+TMAP_EXPORT int tmap_state_isolation_undo(const struct tmap_state *state,
+					  struct tmap_error *reterr);
 
 /**
  * Record what an isolation wrote and the options it was made with (NULL: the host is not

@@ -374,6 +374,31 @@ TMAP_EXPORT int tmap_session_apply_rebalance(struct tmap_session *session,
 					     struct tmap_error *reterr);
 
 /**
+ * Change the shared pool and its ratios (issue 21; what topomap host set records), and every
+ * placed shared guest with it: each cell floats over the new pool of its node (the emulator
+ * with it, unless share-host), so each guest whose set changes is applied again through its
+ * recorded backend and target, one at a time, in one transaction with the state: recorded
+ * first, applied and read back, then the state saved with the new pool; on any failure
+ * every guest applied is put back where it was and the state with it (all or nothing).
+ * Refused before any write: a dedicated guest on a PU of the new pool, a shared cell wider
+ * than its node's new pool, more shared vcpus on a node than its new pool holds at the
+ * ratio, a shared guest that must follow but has no recorded target.
+ * @param session a session opened with TMAP_SESSION_WRITE and a state.
+ * @param shared the new pool in list syntax, "" for none (each node's pool grows from its
+ *        free PUs), NULL to keep the recorded one.
+ * @param cpu_overcommit the new ratio, 0 to keep the recorded one.
+ * @param memory_overcommit the same for memory.
+ * @param ret_report receives the report of the last apply made; may be NULL.
+ * @param reterr receives the message on failure.
+ * @return 0; -EINVAL, -EBADMSG or -EBADF (TMAP_STEP_INPUT), -ENOSPC (TMAP_STEP_PLACE),
+ *         -ENOENT (a guest to follow has no target): nothing changed; a backend's -errno
+ *         (its step; TMAP_STEP_RESTORE when a guest could not be put back).
+ */
+TMAP_EXPORT int tmap_session_set_pool(struct tmap_session *session, const char *shared,
+				      double cpu_overcommit, double memory_overcommit,
+				      struct tmap_report **ret_report, struct tmap_error *reterr);
+
+/**
  * Place one guest and put it in force through a backend, recorded first: the whole
  * transaction. A guest the state holds already is placed again keeping what it holds
  * (tmap_host_place_again()); it keeps its recorded allocation until the new one is in force.
