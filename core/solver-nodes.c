@@ -2,8 +2,8 @@
 /*
  * Which node takes each guest cell (step 2 of solver.c's decision): judged by what the host
  * keeps useful afterwards (the outlook over the latest requests), cells on distinct nodes by
- * bipartite matching, closest first. A guest without cells that no node holds is spread
- * by solver-spread.c.
+ * bipartite matching, nearest after what stays useful. A guest without cells that no node
+ * holds is spread by solver-spread.c.
  */
 #include <limits.h>
 
@@ -565,13 +565,14 @@ distinct_prefix(struct distinct *x, unsigned a, uint64_t *ret_mask, unsigned *re
 }
 
 /*
- * Fix the cells, largest first, on the allowed node with the most room that still leaves the
- * other cells a matching: candidates in that order, the first that keeps a full matching
+ * Fix the cells, largest first, on the allowed node with the most room (fullest: the least)
+ * that still leaves the other cells a matching: candidates in that order, the first that keeps a full matching
  * wins. fit_all: allowed nodes that take every cell. ret_left: the room the set leaves;
  * ret_even: its cells that leave every core they touch whole or full.
  */
 static int
-distinct_fix(struct distinct *x, unsigned fit_all, unsigned long *ret_left, unsigned *ret_even)
+distinct_fix(struct distinct *x, unsigned fit_all, bool fullest, unsigned long *ret_left,
+	     unsigned *ret_even)
 {
 	const struct demand *d = x->d;
 	unsigned N = x->N, ncells = x->ncells, even = 0;
@@ -583,9 +584,9 @@ distinct_fix(struct distinct *x, unsigned fit_all, unsigned long *ret_left, unsi
 		unsigned c = x->by_size[i];
 		int pick = -1;
 
-		/* most room first; ties keep node order */
+		/* most room first (fullest: least first); ties keep node order */
 		for (unsigned k = 0; k < N && pick < 0; k++) {
-			unsigned n = x->by_room[k];
+			unsigned n = x->by_room[fullest ? N - 1 - k : k];
 
 			if (!x->allowed[n] || !x->fit[c * N + n] || x->node_used[n])
 				continue;
@@ -620,12 +621,12 @@ struct distinct_best {
 };
 
 /*
- * Is the candidate x->fixed better than the best so far? Closest first; then what stays
- * useful; then the biggest hole kept; then the fewest whole cores broken; then the cells'
- * memory per vcpu nearest their nodes' (memory_mismatch()); then the most room left,
- * spreading the load; then, for a guest asking for no device, the fewest free devices on its
- * nodes, kept for the guests that ask. What a set leaves is judged only against a set as
- * close: a farther one loses, a closer one wins.
+ * Is the candidate x->fixed better than the best so far? What stays useful first (a nearer set
+ * that breaks the last nodes a recent request needs loses to a farther one that keeps them);
+ * then closest; then the biggest hole kept; then the fewest whole cores broken; then the
+ * cells' memory per vcpu nearest their nodes' (memory_mismatch()); then the least room left
+ * (best fit, so whole nodes stay whole); then, for a guest asking for no device, the fewest
+ * free devices on its nodes, kept for the guests that ask.
  */
 static int
 distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
@@ -635,36 +636,23 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
 	unsigned long dist = set_distance(s->t, x->fixed, x->ncells);
 	unsigned useful, memory, largest, devices = 0;
 
-	if (b->dist != ULONG_MAX && dist > b->dist)
-		return 0;
 	if (x->d->spare_devices)
 		for (unsigned c = 0; c < x->ncells; c++)
 			devices += devices_free_on(s, (unsigned)x->fixed[c]);
-	if (b->dist == ULONG_MAX || dist < b->dist) {
+	if (!o->takers && outlook_init(s, x->d, x->cap, x->ncells, o) < 0)
+		return -ENOMEM;
+	judge_set(s, x->d, x->cap, x->req, o, x->by_room, x->fixed, x->ncells, cap_after,
+		  mem_after, &useful, &memory, &largest);
+	if (b->dist == ULONG_MAX ||
+	    (useful != b->useful ? useful > b->useful :
+	     dist != b->dist ? dist < b->dist :
+	     largest != b->largest ? largest > b->largest :
+	     even != b->even ? even > b->even :
+	     memory != b->memory ? memory < b->memory :
+	     left != b->left ? left < b->left : devices < b->devices)) {
 		b->devices = devices;
 		b->even = even;
 		b->dist = dist;
-		b->left = left;
-		b->judged = false;
-		memcpy(b->node_of, x->fixed, x->ncells * sizeof(int));
-		return 0;
-	}
-	if (!o->takers && outlook_init(s, x->d, x->cap, x->ncells, o) < 0)
-		return -ENOMEM;
-	if (!b->judged) {
-		judge_set(s, x->d, x->cap, x->req, o, x->by_room, b->node_of, x->ncells, cap_after,
-			  mem_after, &b->useful, &b->memory, &b->largest);
-		b->judged = true;
-	}
-	judge_set(s, x->d, x->cap, x->req, o, x->by_room, x->fixed, x->ncells, cap_after,
-		  mem_after, &useful, &memory, &largest);
-	if (useful != b->useful ? useful > b->useful :
-	    largest != b->largest ? largest > b->largest :
-	    even != b->even ? even > b->even :
-	    memory != b->memory ? memory < b->memory :
-	    left != b->left ? left > b->left : devices < b->devices) {
-		b->devices = devices;
-		b->even = even;
 		b->left = left;
 		b->useful = useful;
 		b->memory = memory;
@@ -675,11 +663,12 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
 }
 
 /*
- * Distinct nodes for several cells, closest first. For each anchor node, grow the prefix of
- * nodes ordered by distance from it until every cell can be matched to its own node; then fix
- * cells largest first on the node of the prefix with the most room, as long as the rest can
- * still be matched, so big cells land apart. The set with the smallest total pairwise distance
- * wins, then by what it leaves (see distinct_judge()).
+ * Distinct nodes for several cells. For each anchor node, grow the prefix of nodes ordered by
+ * distance from it until every cell can be matched to its own node; then fix cells largest
+ * first on the node of the prefix with the most room, as long as the rest can still be
+ * matched, so big cells land apart; and one set more, packed (each cell on the fullest node
+ * that takes it). The set that keeps the most recent requests fitting wins, then the closest,
+ * then by what it leaves (see distinct_judge()).
  */
 int
 choose_distinct(const struct solver *s, const struct demand *d, const unsigned *cap,
@@ -717,7 +706,26 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 				continue;
 			seen_sets[nseen++] = mask;
 		}
-		r = distinct_fix(&x, fit_all, &left, &even);
+		r = distinct_fix(&x, fit_all, false, &left, &even);
+		if (r == 0)
+			r = distinct_judge(&x, &o, &best, left, even, cap_after, mem_after);
+		if (r < 0)
+			return r;
+	}
+	/* One candidate more, as Nova's packing mode would choose: every node allowed, each cell
+	 * on the fullest node that takes it. It may be farther than the anchors' sets, and wins
+	 * only when it keeps more of the recent requests fitting (distinct_judge()). */
+	if (best.dist != ULONG_MAX) {
+		unsigned long left;
+		unsigned even, fit_all = 0;
+
+		for (unsigned n = 0; n < N; n++) {
+			x.allowed[n] = true;
+			fit_all += x.fits_every_cell[n];
+		}
+		for (unsigned c = 0; c < ncells; c++)
+			x.fixed[c] = -1;
+		r = distinct_fix(&x, fit_all, true, &left, &even);
 		if (r == 0)
 			r = distinct_judge(&x, &o, &best, left, even, cap_after, mem_after);
 		if (r < 0)
@@ -787,6 +795,7 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 				pick = (int)n;
 		} else {
 			unsigned un, ln, mn;
+			unsigned need = req->vcpus + (d->emulator_isolate ? d->emulator_units : 0);
 
 			if (!judged) {
 				if (outlook_init(s, d, cap, 1, &o) < 0)
@@ -799,14 +808,20 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 			mn = memory_mismatch(&o, req, cap, n);
 			/* What stays useful; then the biggest hole kept, when the holes are far
 			 * apart; then the node whose memory per unit is nearest the cell's; then
-			 * the biggest hole kept by its power of two; then the most room; then,
-			 * for a guest asking for no device, the fewest free devices kept from
-			 * the guests that will. */
+			 * the node where no whole core breaks; then the biggest hole kept by
+			 * its power of two; then the least room (best fit: the fullest node
+			 * that takes the cell, so the others stay whole for big cells, as
+			 * Nova's packing mode keeps them); then, for a guest asking for no
+			 * device, the fewest free devices kept from the guests that will. */
+			bool en = leaves_even(s, d, cap, n, need);
+			bool ep = leaves_even(s, d, cap, (unsigned)pick, need);
+
 			if (un != up ? un > up :
 			    far_apart(ln, lp) ? ln > lp :
 			    mn != mp ? mn < mp :
+			    en != ep ? en :
 			    size_class(ln) != size_class(lp) ? ln > lp :
-			    cap[n] != cap[pick] ? cap[n] > cap[pick] :
+			    cap[n] != cap[pick] ? cap[n] < cap[pick] :
 			    d->free[n] != d->free[pick] ? d->free[n] > d->free[pick] :
 			    d->spare_devices &&
 				    devices_free_on(s, n) < devices_free_on(s, (unsigned)pick)) {

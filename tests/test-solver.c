@@ -265,6 +265,47 @@ prefer_fills_whole_cores(void **state)
 	solved_free(&s);
 }
 
+/* One-cell guests of the host's memory per PU go to the fullest node that takes them (best
+ * fit, as Nova's packing mode): the two halves share a node, and two whole-node guests still
+ * find a whole node each (spreading the halves left only one, and split the last guest). */
+static void
+small_guests_keep_whole_nodes(void **state)
+{
+	struct solved s = solve_ok("synthetic:pack:1 numa:3(memory=16GiB) core:4 pu:2",
+				   "[{\"name\":\"a\",\"vcpus\":4,\"memory_mib\":8192},"
+				   "{\"name\":\"b\",\"vcpus\":4,\"memory_mib\":8192},"
+				   "{\"name\":\"c\",\"vcpus\":8,\"memory_mib\":16384},"
+				   "{\"name\":\"d\",\"vcpus\":8,\"memory_mib\":16384}]",
+				   NULL);
+
+	assert_int_equal(guest(&s, "a")->cells[0].node, guest(&s, "b")->cells[0].node);
+	assert_int_equal(guest(&s, "c")->ncells, 1);
+	assert_int_equal(guest(&s, "d")->ncells, 1);
+	assert_int_not_equal(guest(&s, "c")->cells[0].node, guest(&s, "d")->cells[0].node);
+	solved_free(&s);
+}
+
+/* A two-cell guest whose nearest node pairs would each break a whole node takes two half-full
+ * nodes farther apart, so the recent two-whole-node request still fits: what stays useful
+ * comes before distance. Nodes 0-1 are full, 2 and 5 half full, 3 and 4 empty. */
+static void
+cells_keep_recent_request_fitting(void **state)
+{
+	struct solved s = solve_ok("synthetic:pack:3 numa:2(memory=16GiB) core:4 pu:2",
+				   "[{\"name\":\"big\",\"vcpus\":16,\"cells\":[{\"cpus\":\"0-7\"},"
+				   "{\"cpus\":\"8-15\"}]},"
+				   "{\"name\":\"f2\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-3\",\"node\":2}]},"
+				   "{\"name\":\"f5\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-3\",\"node\":5}]},"
+				   "{\"name\":\"x\",\"vcpus\":8,\"cells\":[{\"cpus\":\"0-3\"},"
+				   "{\"cpus\":\"4-7\"}]}]",
+				   NULL);
+	const struct plan_guest *x = guest(&s, "x");
+	int a = x->cells[0].node, b = x->cells[1].node;
+
+	assert_true((a == 2 && b == 5) || (a == 5 && b == 2));
+	solved_free(&s);
+}
+
 /* Two-cell guests of one vcpu per cell: the second fills the free siblings the first left on
  * two nodes, instead of breaking a whole core on the empty third node. */
 static void
@@ -1588,6 +1629,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(guest_smt_on_far_siblings),
 		cmocka_unit_test(prefer_fills_whole_cores),
+		cmocka_unit_test(small_guests_keep_whole_nodes),
+		cmocka_unit_test(cells_keep_recent_request_fitting),
 		cmocka_unit_test(odd_cells_fill_free_siblings),
 		cmocka_unit_test(isolate_keeps_siblings_empty),
 		cmocka_unit_test(require_whole_cores),
