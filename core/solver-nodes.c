@@ -171,6 +171,16 @@ leaves_even(const struct solver *s, const struct demand *d, const unsigned *cap,
 	return !pairs_matter(s, d) || (cap[n] - need) % 2 == 0;
 }
 
+/* Does a cell of `need` vcpus on node n break a whole core: an odd cell on a node whose free
+ * PUs are whole cores? (An even cell on a node with a half-free core leaves that hole as it
+ * found it.) */
+static bool
+breaks_core(const struct solver *s, const struct demand *d, const unsigned *cap, unsigned n,
+	    unsigned need)
+{
+	return pairs_matter(s, d) && need % 2 && cap[n] % 2 == 0;
+}
+
 /*
  * The nodes by room, most first, then by index; with odd_first, the nodes of odd room before
  * the others. key: room for a key per node. Nodes are few: each node's place is counted
@@ -813,8 +823,8 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 			 * that takes the cell, so the others stay whole for big cells, as
 			 * Nova's packing mode keeps them); then, for a guest asking for no
 			 * device, the fewest free devices kept from the guests that will. */
-			bool en = leaves_even(s, d, cap, n, need);
-			bool ep = leaves_even(s, d, cap, (unsigned)pick, need);
+			bool en = !breaks_core(s, d, cap, n, need);
+			bool ep = !breaks_core(s, d, cap, (unsigned)pick, need);
 
 			if (un != up ? un > up :
 			    far_apart(ln, lp) ? ln > lp :
