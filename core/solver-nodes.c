@@ -32,29 +32,79 @@ size_class(unsigned cap)
 }
 
 /* Could node n (with CPUs), with this capacity and memory of the kind the guest in
- * progress uses, take a cell of this shape? A shape in another kind of memory (normal pages,
- * or another pool) finds that memory as it is: the guest does not take from it. */
+ * progress uses, take a cell of vcpus and mib in the shape's memory? A shape in another kind of
+ * memory (normal pages, or another pool) finds that memory as it is: the guest does not take
+ * from it. */
 static bool
+cell_takes(const struct solver *s, const struct shape *sh, unsigned n, unsigned cap,
+	   uint64_t mem, unsigned vcpus, uint64_t mib)
+{
+	if (cap < vcpus)
+		return false;
+	if (sh->page != s->page)
+		return node_free_mib(s, n, sh->page) >= (int64_t)mib;
+	return mem >= mib;
+}
+
+#define TAKES_LARGEST 1u
+#define TAKES_REST 2u
+
+/* Which of the shape's cells node n would take: TAKES_LARGEST, TAKES_REST, both or none. */
+static unsigned
 shape_takes(const struct solver *s, const struct shape *sh, unsigned n, unsigned cap,
 	    uint64_t mem)
 {
-	if (cap < sh->vcpus)
-		return false;
-	if (sh->page != s->page)
-		return node_free_mib(s, n, sh->page) >= (int64_t)sh->memory_mib;
-	return mem >= sh->memory_mib;
+	return (cell_takes(s, sh, n, cap, mem, sh->vcpus, sh->memory_mib) ? TAKES_LARGEST : 0) |
+	       (cell_takes(s, sh, n, cap, mem, sh->rest_vcpus, sh->rest_mib) ? TAKES_REST : 0);
+}
+
+/* How many nodes take a shape's largest cell, its other cells, and either. */
+struct takers {
+	int largest, rest, either;
+};
+
+/* The request fits distinct nodes (Hall's condition for one largest cell and ncells - 1 alike
+ * others): a node for the largest, ncells - 1 for the others, ncells for all of them. With
+ * `spare` more of each, it fits whatever `spare` nodes lose. */
+static bool
+takers_fit(const struct takers *t, const struct shape *sh, unsigned spare)
+{
+	return t->largest >= 1 + (int)spare && t->rest >= (int)(sh->ncells - 1 + spare) &&
+	       t->either >= (int)(sh->ncells + spare);
+}
+
+/* The counts when a node takes `after` instead of `before`. */
+static void
+takers_move(struct takers *t, unsigned before, unsigned after)
+{
+	t->largest += (int)(after & TAKES_LARGEST) - (int)(before & TAKES_LARGEST);
+	t->rest += (int)!!(after & TAKES_REST) - (int)!!(before & TAKES_REST);
+	t->either += (int)!!after - (int)!!before;
 }
 
 void
 remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
 {
-	struct shape sh = {ncells, 0, 0, s->page};
+	struct shape sh = {ncells, 0, 0, s->page, 0, 0};
+	unsigned big = 0;
 
+	for (unsigned c = 1; c < ncells; c++)
+		if (req[c].vcpus > req[big].vcpus ||
+		    (req[c].vcpus == req[big].vcpus && req[c].memory_mib > req[big].memory_mib))
+			big = c;
+	sh.vcpus = req[big].vcpus;
+	sh.memory_mib = req[big].memory_mib;
 	for (unsigned c = 0; c < ncells; c++) {
-		if (req[c].vcpus > sh.vcpus)
-			sh.vcpus = req[c].vcpus;
-		if (req[c].memory_mib > sh.memory_mib)
-			sh.memory_mib = req[c].memory_mib;
+		if (c == big)
+			continue;
+		if (req[c].vcpus > sh.rest_vcpus)
+			sh.rest_vcpus = req[c].vcpus;
+		if (req[c].memory_mib > sh.rest_mib)
+			sh.rest_mib = req[c].memory_mib;
+	}
+	if (ncells <= 1) {
+		sh.rest_vcpus = sh.vcpus;
+		sh.rest_mib = sh.memory_mib;
 	}
 	s->recent[s->next_recent] = sh;
 	s->next_recent = (s->next_recent + 1) % RECENT;
@@ -215,7 +265,8 @@ nodes_by_room(const unsigned *cap, unsigned N, bool odd_first, uint64_t *key, un
 
 /*
  * How useful a host stays: how many of the latest requests it could still take, each on its
- * own (a request fits when as many nodes as it has cells take its largest cell). Placing a
+ * own (a request fits when one node takes its largest cell, as many as it has other cells
+ * take the most those ask, and all of them are distinct: takers_fit()). Placing a
  * guest where it leaves this highest keeps the holes that the guests this host actually
  * receives need (a whole node for a big cell, room on several nodes for a multi-cell guest),
  * which neither best fit nor spreading does on every stream.
@@ -229,8 +280,8 @@ struct outlook {
 	struct shape *shapes;	/* the distinct recent shapes, nshapes of them */
 	unsigned *weight;	/* per distinct shape: how many recent requests had it */
 	unsigned nshapes;
-	unsigned *takers;	/* per distinct shape: the nodes that take it now */
-	bool *takes;		/* nshapes x nnodes: does the node take the shape now? */
+	struct takers *takers;	/* per distinct shape: the nodes that take its cells now */
+	unsigned char *takes;	/* nshapes x nnodes: which of the shape's cells the node takes */
 	unsigned useful;	/* recent requests that fit whatever a candidate takes */
 	unsigned *critical;	/* the shapes a candidate may stop fitting, ncritical of them */
 	unsigned ncritical;
@@ -240,9 +291,10 @@ struct outlook {
 	unsigned top_node;
 };
 
-/* For candidates of ncells cells. Taking room never makes a node take a shape it did not, and
- * the cells take from ncells nodes at most: a shape with ncells more takers than it needs
- * keeps fitting, one with fewer than it needs keeps not fitting; only the others are judged. */
+/* For candidates of ncells cells. Taking room never makes a node take a cell it did not, and
+ * the cells take from ncells nodes at most: a shape with ncells more takers of each kind than
+ * it needs keeps fitting, one that does not fit now keeps not fitting; only the others are
+ * judged. */
 static int
 outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap,
 	     unsigned ncells, struct outlook *o)
@@ -251,8 +303,8 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 
 	o->shapes = scratch_new(s, s->nrecent, struct shape);
 	o->weight = scratch_new(s, s->nrecent, unsigned);
-	o->takers = scratch_new(s, s->nrecent, unsigned);
-	o->takes = scratch_new(s, (size_t)s->nrecent * N, bool);
+	o->takers = scratch_new(s, s->nrecent, struct takers);
+	o->takes = scratch_new(s, (size_t)s->nrecent * N, unsigned char);
 	o->critical = scratch_new(s, s->nrecent, unsigned);
 	o->mem = scratch_new(s, N, uint64_t);
 	if (!o->shapes || !o->weight || !o->takers || !o->takes || !o->critical || !o->mem)
@@ -262,10 +314,7 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 		const struct shape *sh = &s->recent[i];
 		unsigned k = 0;
 
-		while (k < o->nshapes && (o->shapes[k].ncells != sh->ncells ||
-					  o->shapes[k].vcpus != sh->vcpus ||
-					  o->shapes[k].memory_mib != sh->memory_mib ||
-					  o->shapes[k].page != sh->page))
+		while (k < o->nshapes && memcmp(&o->shapes[k], sh, sizeof(*sh)))
 			k++;
 		if (k == o->nshapes)
 			o->shapes[o->nshapes++] = *sh;
@@ -295,31 +344,29 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 		if (s->t->nodes[n].cpuless)
 			continue;
 		for (unsigned k = 0; k < o->nshapes; k++) {
-			bool takes = shape_takes(s, &o->shapes[k], n, cap[n], o->mem[n]);
+			unsigned takes = shape_takes(s, &o->shapes[k], n, cap[n], o->mem[n]);
 
-			o->takes[k * N + n] = takes;
-			o->takers[k] += takes;
+			o->takes[k * N + n] = (unsigned char)takes;
+			takers_move(&o->takers[k], 0, takes);
 		}
 	}
 	for (unsigned k = 0; k < o->nshapes; k++) {
-		unsigned takers = o->takers[k], needed = o->shapes[k].ncells;
-
-		if (takers >= needed + ncells)
+		if (takers_fit(&o->takers[k], &o->shapes[k], ncells))
 			o->useful += o->weight[k];
-		else if (takers >= needed)
+		else if (takers_fit(&o->takers[k], &o->shapes[k], 0))
 			o->critical[o->ncritical++] = k;
 	}
 	return 0;
 }
 
-/* How node n (with CPUs) changes the number of nodes that take distinct shape k when its
- * capacity and memory go from the host's to cap_n and mem_n: -1, 0 or 1. */
-static int
+/* The takers of distinct shape k once node n (with CPUs) goes from the host's capacity and
+ * memory to cap_n and mem_n. */
+static void
 takers_change(const struct solver *s, const struct outlook *o, unsigned k, unsigned n,
-	      unsigned cap_n, uint64_t mem_n)
+	      unsigned cap_n, uint64_t mem_n, struct takers *t)
 {
-	return (int)shape_takes(s, &o->shapes[k], n, cap_n, mem_n) -
-	       (int)o->takes[k * s->t->nnodes + n];
+	takers_move(t, o->takes[k * s->t->nnodes + n],
+		    shape_takes(s, &o->shapes[k], n, cap_n, mem_n));
 }
 
 /* How useful the host stays, and the largest capacity of a node with CPUs it keeps, once
@@ -336,9 +383,10 @@ outlook_after(const struct solver *s, const struct demand *d, const unsigned *ca
 
 	for (unsigned j = 0; j < o->ncritical; j++) {
 		unsigned k = o->critical[j];
+		struct takers t = o->takers[k];
 
-		if ((int)o->takers[k] + takers_change(s, o, k, n, cap_n, mem_n) >=
-		    (int)o->shapes[k].ncells)
+		takers_change(s, o, k, n, cap_n, mem_n, &t);
+		if (takers_fit(&t, &o->shapes[k], 0))
 			useful += o->weight[k];
 	}
 	*ret_useful = useful;
@@ -420,12 +468,11 @@ judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 	}
 	for (unsigned j = 0; j < o->ncritical; j++) {
 		unsigned k = o->critical[j];
-		int takers = (int)o->takers[k];
+		struct takers t = o->takers[k];
 
 		for (unsigned c = 0; c < ncells; c++)
-			takers += takers_change(s, o, k, (unsigned)node_of[c], cap_after[c],
-						mem_after[c]);
-		if (takers >= (int)o->shapes[k].ncells)
+			takers_change(s, o, k, (unsigned)node_of[c], cap_after[c], mem_after[c], &t);
+		if (takers_fit(&t, &o->shapes[k], 0))
 			useful += o->weight[k];
 	}
 	*ret_useful = o->useful + useful;

@@ -92,23 +92,30 @@ probe_new(unsigned n, struct tmap_guest **ret)
 	return 0;
 }
 
-/* A dedicated guest of a recent request's shape: ncells cells of its largest cell each. */
+/* A dedicated guest of a recent request's shape: its largest cell, then ncells - 1 cells of
+ * the most the others asked. */
 static int
 probe_shape(const struct shape *sh, struct tmap_guest **ret)
 {
+	unsigned vcpus = sh->vcpus + (sh->ncells - 1) * sh->rest_vcpus, first = 0;
 	struct tmap_guest *g = NULL;
 	int e;
 
-	if (!sh->ncells || !sh->vcpus || sh->ncells * sh->vcpus > TMAP_MAX_VCPUS)
+	if (!sh->ncells || !sh->vcpus || (sh->ncells > 1 && !sh->rest_vcpus) ||
+	    vcpus > TMAP_MAX_VCPUS)
 		return -EINVAL;
-	e = tmap_guest_new("rebalance", sh->ncells * sh->vcpus, &g, NULL);
+	e = tmap_guest_new("rebalance", vcpus, &g, NULL);
 	if (e == 0)
-		e = tmap_guest_set_memory_mib(g, sh->ncells * (sh->memory_mib ? sh->memory_mib : 1));
+		e = tmap_guest_set_memory_mib(g, (sh->memory_mib ? sh->memory_mib : 1) +
+						 (sh->ncells - 1) * (sh->rest_mib ? sh->rest_mib : 1));
 	for (unsigned c = 0; e == 0 && c < sh->ncells; c++) {
+		unsigned n = c ? sh->rest_vcpus : sh->vcpus;
+		uint64_t mib = c ? sh->rest_mib : sh->memory_mib;
 		char cpus[32];
 
-		snprintf(cpus, sizeof(cpus), "%u-%u", c * sh->vcpus, (c + 1) * sh->vcpus - 1);
-		e = tmap_guest_add_cell(g, cpus, sh->memory_mib ? sh->memory_mib : 1, NULL);
+		snprintf(cpus, sizeof(cpus), "%u-%u", first, first + n - 1);
+		e = tmap_guest_add_cell(g, cpus, mib ? mib : 1, NULL);
+		first += n;
 	}
 	if (e < 0) {
 		tmap_guest_free(g);

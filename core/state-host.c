@@ -462,9 +462,13 @@ state_host_keys_clear(struct tmap_state *st)
 	st->isolation_options = NULL;
 }
 
-/* One request's shape as recorded: {"cells", "vcpus", "memory_mib", "page_kib"}, the largest
- * cell's vcpus and memory; page_kib 0 for normal memory. */
-static const char *const recent_keys[] = {"cells", "vcpus", "memory_mib", "page_kib"};
+/* One request's shape as recorded: {"cells", "vcpus", "memory_mib", "page_kib", "rest_vcpus",
+ * "rest_memory_mib"}: the largest cell's vcpus and memory, page_kib 0 for normal memory, the
+ * most any other cell asked (the largest's own for one cell). */
+#define NRECENT_KEYS 6
+static const char *const recent_keys[NRECENT_KEYS] = {
+	"cells", "vcpus", "memory_mib", "page_kib", "rest_vcpus", "rest_memory_mib",
+};
 
 int
 state_recent_check(const struct tmap_state *st, struct json_object *value,
@@ -477,7 +481,7 @@ state_recent_check(const struct tmap_state *st, struct json_object *value,
 			       json_object_array_length(value), STATE_RECENT);
 	for (size_t i = 0; i < json_object_array_length(value); i++) {
 		struct json_object *r = json_object_array_get_idx(value, i);
-		int64_t v[4];
+		int64_t v[NRECENT_KEYS];
 		int keys = 0;
 
 		if (!json_object_is_type(r, json_type_object))
@@ -486,21 +490,22 @@ state_recent_check(const struct tmap_state *st, struct json_object *value,
 		json_object_object_foreach(r, key, x) {
 			size_t k = 0;
 
-			while (k < 4 && !streq(key, recent_keys[k]))
+			while (k < NRECENT_KEYS && !streq(key, recent_keys[k]))
 				k++;
-			if (k == 4)
+			if (k == NRECENT_KEYS)
 				return corrupt(st, err, "recent_requests[%zu].%.40s: unknown key", i, key);
 			if (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) < 0)
 				return corrupt(st, err, "recent_requests[%zu].%s is not a count", i, key);
 			v[k] = json_object_get_int64(x);
 			keys++;
 		}
-		if (keys != 4)
-			return corrupt(st, err, "recent_requests[%zu] lacks cells, vcpus, memory_mib or page_kib",
+		if (keys != NRECENT_KEYS)
+			return corrupt(st, err, "recent_requests[%zu] lacks one of cells, vcpus, memory_mib, page_kib, rest_vcpus, rest_memory_mib",
 				       i);
-		if (v[0] < 1 || v[1] < 1 || v[0] * v[1] > TMAP_MAX_VCPUS)
-			return corrupt(st, err, "recent_requests[%zu]: %" PRId64 " cells of %" PRId64
-				       " vcpus is no guest", i, v[0], v[1]);
+		if (v[0] < 1 || v[1] < 1 || v[4] < 1 || v[1] + (v[0] - 1) * v[4] > TMAP_MAX_VCPUS)
+			return corrupt(st, err, "recent_requests[%zu]: %" PRId64 " cells, the largest of %"
+				       PRId64 " vcpus, the others of %" PRId64 ", is no guest", i, v[0],
+				       v[1], v[4]);
 	}
 	return 0;
 }
@@ -536,6 +541,8 @@ state_recent_write(struct json_object *root, const struct tmap_host *h)
 		json_object_object_add(r, "memory_mib", json_object_new_int64((int64_t)sh->memory_mib));
 		json_object_object_add(r, "page_kib", json_object_new_int64(
 			sh->page < 0 ? 0 : (int64_t)t->page_kib[sh->page]));
+		json_object_object_add(r, "rest_vcpus", json_object_new_int64(sh->rest_vcpus));
+		json_object_object_add(r, "rest_memory_mib", json_object_new_int64((int64_t)sh->rest_mib));
 	}
 	return 0;
 }
@@ -550,7 +557,7 @@ state_recent_load(const struct tmap_state *st, struct tmap_host *h)
 		return;
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		struct json_object *r = json_object_array_get_idx(list, i), *v;
-		struct shape sh = {0, 0, 0, -1};
+		struct shape sh = {0, 0, 0, -1, 0, 0};
 		uint64_t page_kib;
 
 		json_object_object_get_ex(r, "cells", &v);
@@ -561,6 +568,10 @@ state_recent_load(const struct tmap_state *st, struct tmap_host *h)
 		sh.memory_mib = (uint64_t)json_object_get_int64(v);
 		json_object_object_get_ex(r, "page_kib", &v);
 		page_kib = (uint64_t)json_object_get_int64(v);
+		json_object_object_get_ex(r, "rest_vcpus", &v);
+		sh.rest_vcpus = (unsigned)json_object_get_int64(v);
+		json_object_object_get_ex(r, "rest_memory_mib", &v);
+		sh.rest_mib = (uint64_t)json_object_get_int64(v);
 		if (page_kib) {
 			sh.page = topo_page_index(s->t, page_kib);
 			if (sh.page < 0)

@@ -306,6 +306,27 @@ cells_keep_recent_request_fitting(void **state)
 	solved_free(&s);
 }
 
+/* A request of one large and one small cell fits when one node takes the large cell and
+ * another the small one, not two nodes the large one: the guest's small cell goes to a half
+ * full node of the other socket, not beside its large cell on the last empty node, so the
+ * same request fits again. Nodes 0-1 (socket 0) half full, 2-3 (socket 1) empty. */
+static void
+large_and_small_cells_keep_the_last_node(void **state)
+{
+	struct solved s = solve_ok("synthetic:pack:2 numa:2(memory=16GiB) core:8 pu:1",
+				   "[{\"name\":\"f0\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-3\",\"node\":0}]},"
+				   "{\"name\":\"f1\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-3\",\"node\":1}]},"
+				   "{\"name\":\"x\",\"vcpus\":9,\"cells\":[{\"cpus\":\"0-7\"},{\"cpus\":\"8\"}]},"
+				   "{\"name\":\"y\",\"vcpus\":9,\"cells\":[{\"cpus\":\"0-7\"},{\"cpus\":\"8\"}]}]",
+				   NULL);
+	const struct plan_guest *x = guest(&s, "x"), *y = guest(&s, "y");
+
+	assert_true(x->cells[1].node <= 1);
+	assert_true(x->cells[0].node >= 2 && y->cells[0].node >= 2);
+	assert_int_not_equal(x->cells[0].node, y->cells[0].node);
+	solved_free(&s);
+}
+
 /* Two-cell guests of one vcpu per cell: the second fills the free siblings the first left on
  * two nodes, instead of breaking a whole core on the empty third node. */
 static void
@@ -1631,6 +1652,7 @@ main(void)
 		cmocka_unit_test(prefer_fills_whole_cores),
 		cmocka_unit_test(small_guests_keep_whole_nodes),
 		cmocka_unit_test(cells_keep_recent_request_fitting),
+		cmocka_unit_test(large_and_small_cells_keep_the_last_node),
 		cmocka_unit_test(odd_cells_fill_free_siblings),
 		cmocka_unit_test(isolate_keeps_siblings_empty),
 		cmocka_unit_test(require_whole_cores),
