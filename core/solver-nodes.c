@@ -283,6 +283,7 @@ struct outlook {
 	struct takers *takers;	/* per distinct shape: the nodes that take its cells now */
 	unsigned char *takes;	/* nshapes x nnodes: which of the shape's cells the node takes */
 	unsigned useful;	/* recent requests that fit whatever a candidate takes */
+	unsigned most_useful;	/* useful and every critical one: no candidate does better */
 	unsigned *critical;	/* the shapes a candidate may stop fitting, ncritical of them */
 	unsigned ncritical;
 	uint64_t *mem;		/* per node: node_memory() now */
@@ -355,6 +356,9 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 			o->useful += o->weight[k];
 		else if (takers_fit(&o->takers[k], &o->shapes[k], 0))
 			o->critical[o->ncritical++] = k;
+		else
+			continue;
+		o->most_useful += o->weight[k];
 	}
 	return 0;
 }
@@ -687,26 +691,46 @@ struct distinct_best {
  */
 static int
 distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
-	       unsigned long left, unsigned even, unsigned *cap_after, uint64_t *mem_after)
+	       unsigned long left, unsigned even, bool useful_first, unsigned *cap_after,
+	       uint64_t *mem_after)
 {
 	const struct solver *s = x->s;
 	unsigned long dist = set_distance(s->t, x->fixed, x->ncells);
 	unsigned useful, memory, largest, devices = 0;
 
+	/* An anchor's set farther than the best loses, a closer one wins, both unjudged. */
+	if (!useful_first && b->dist != ULONG_MAX && dist > b->dist)
+		return 0;
 	if (x->d->spare_devices)
 		for (unsigned c = 0; c < x->ncells; c++)
 			devices += devices_free_on(s, (unsigned)x->fixed[c]);
+	if (!useful_first && (b->dist == ULONG_MAX || dist < b->dist)) {
+		b->devices = devices;
+		b->even = even;
+		b->dist = dist;
+		b->left = left;
+		b->judged = false;
+		memcpy(b->node_of, x->fixed, x->ncells * sizeof(int));
+		return 0;
+	}
 	if (!o->takers && outlook_init(s, x->d, x->cap, x->ncells, o) < 0)
 		return -ENOMEM;
+	if (!b->judged) {
+		judge_set(s, x->d, x->cap, x->req, o, x->by_room, b->node_of, x->ncells, cap_after,
+			  mem_after, &b->useful, &b->memory, &b->largest);
+		b->judged = true;
+	}
+	/* A farther set than one that keeps every recent request fitting loses unjudged. */
+	if (dist > b->dist && b->useful == o->most_useful)
+		return 0;
 	judge_set(s, x->d, x->cap, x->req, o, x->by_room, x->fixed, x->ncells, cap_after,
 		  mem_after, &useful, &memory, &largest);
-	if (b->dist == ULONG_MAX ||
-	    (useful != b->useful ? useful > b->useful :
-	     dist != b->dist ? dist < b->dist :
-	     largest != b->largest ? largest > b->largest :
-	     even != b->even ? even > b->even :
-	     memory != b->memory ? memory < b->memory :
-	     left != b->left ? left < b->left : devices < b->devices)) {
+	if (useful != b->useful ? useful > b->useful :
+	    dist != b->dist ? dist < b->dist :
+	    largest != b->largest ? largest > b->largest :
+	    even != b->even ? even > b->even :
+	    memory != b->memory ? memory < b->memory :
+	    left != b->left ? left < b->left : devices < b->devices) {
 		b->devices = devices;
 		b->even = even;
 		b->dist = dist;
@@ -765,14 +789,22 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		}
 		r = distinct_fix(&x, fit_all, false, &left, &even);
 		if (r == 0)
-			r = distinct_judge(&x, &o, &best, left, even, cap_after, mem_after);
+			r = distinct_judge(&x, &o, &best, left, even, false, cap_after, mem_after);
 		if (r < 0)
 			return r;
 	}
 	/* One candidate more, as Nova's packing mode would choose: every node allowed, each cell
 	 * on the fullest node that takes it. It may be farther than the anchors' sets, and wins
-	 * only when it keeps more of the recent requests fitting (distinct_judge()). */
-	if (best.dist != ULONG_MAX) {
+	 * only when it keeps more of the recent requests fitting (distinct_judge()): it is not
+	 * made when the best set keeps them all. */
+	if (best.dist != ULONG_MAX && !o.takers && outlook_init(s, d, cap, ncells, &o) < 0)
+		return -ENOMEM;
+	if (best.dist != ULONG_MAX && !best.judged) {
+		judge_set(s, d, cap, req, &o, x.by_room, best.node_of, ncells, cap_after, mem_after,
+			  &best.useful, &best.memory, &best.largest);
+		best.judged = true;
+	}
+	if (best.dist != ULONG_MAX && best.useful < o.most_useful) {
 		unsigned long left;
 		unsigned even, fit_all = 0;
 
@@ -783,8 +815,8 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		for (unsigned c = 0; c < ncells; c++)
 			x.fixed[c] = -1;
 		r = distinct_fix(&x, fit_all, true, &left, &even);
-		if (r == 0)
-			r = distinct_judge(&x, &o, &best, left, even, cap_after, mem_after);
+		if (r == 0 && memcmp(x.fixed, best.node_of, ncells * sizeof(int)))
+			r = distinct_judge(&x, &o, &best, left, even, true, cap_after, mem_after);
 		if (r < 0)
 			return r;
 	}
