@@ -705,11 +705,7 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
 		for (unsigned c = 0; c < x->ncells; c++)
 			devices += devices_free_on(s, (unsigned)x->fixed[c]);
 	if (!useful_first && (b->dist == ULONG_MAX || dist < b->dist)) {
-		b->devices = devices;
-		b->even = even;
-		b->dist = dist;
-		b->left = left;
-		b->judged = false;
+		*b = (struct distinct_best){b->node_of, dist, left, 0, 0, 0, even, devices, false};
 		memcpy(b->node_of, x->fixed, x->ncells * sizeof(int));
 		return 0;
 	}
@@ -731,13 +727,8 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
 	    even != b->even ? even > b->even :
 	    memory != b->memory ? memory < b->memory :
 	    left != b->left ? left < b->left : devices < b->devices) {
-		b->devices = devices;
-		b->even = even;
-		b->dist = dist;
-		b->left = left;
-		b->useful = useful;
-		b->memory = memory;
-		b->largest = largest;
+		*b = (struct distinct_best){b->node_of, dist, left, useful, memory, largest, even,
+					    devices, true};
 		memcpy(b->node_of, x->fixed, x->ncells * sizeof(int));
 	}
 	return 0;
