@@ -213,14 +213,6 @@ pairs_matter(const struct solver *s, const struct demand *d)
 	       s->t->max_threads == 2;
 }
 
-/* Does a cell of `need` vcpus on node n leave every core it touches whole or full? */
-static bool
-leaves_even(const struct solver *s, const struct demand *d, const unsigned *cap, unsigned n,
-	    unsigned need)
-{
-	return !pairs_matter(s, d) || (cap[n] - need) % 2 == 0;
-}
-
 /* Does a cell of `need` vcpus on node n break a whole core: an odd cell on a node whose free
  * PUs are whole cores? (An even cell on a node with a half-free core leaves that hole as it
  * found it.) */
@@ -576,7 +568,7 @@ distinct_init(struct distinct *x)
 		}
 	nodes_by_room(x->cap, N, false, key, x->by_room);
 	/* Nodes as close join an anchor's prefix most room first; but for a guest with an odd
-	 * cell, first the nodes where it would fill a free sibling (see leaves_even()). */
+	 * cell, first the nodes where it would fill a free sibling (see breaks_core()). */
 	x->joining = x->by_room;
 	for (unsigned c = 0; c < ncells; c++)
 		odd_cells |= pairs_matter(s, x->d) && x->req[c].vcpus % 2;
@@ -629,7 +621,7 @@ distinct_prefix(struct distinct *x, unsigned a, uint64_t *ret_mask, unsigned *re
  * Fix the cells, largest first, on the allowed node with the most room (fullest: the least)
  * that still leaves the other cells a matching: candidates in that order, the first that keeps a full matching
  * wins. fit_all: allowed nodes that take every cell. ret_left: the room the set leaves;
- * ret_even: its cells that leave every core they touch whole or full.
+ * ret_even: its cells that break no whole core (breaks_core()).
  */
 static int
 distinct_fix(struct distinct *x, unsigned fit_all, bool fullest, unsigned long *ret_left,
@@ -665,8 +657,9 @@ distinct_fix(struct distinct *x, unsigned fit_all, bool fullest, unsigned long *
 		x->node_used[pick] = true;
 		spare -= x->fits_every_cell[pick];
 		left += x->cap[pick] - x->req[c].vcpus;
-		even += leaves_even(x->s, d, x->cap, (unsigned)pick,
-				    x->req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0));
+		even += !breaks_core(x->s, d, x->cap, (unsigned)pick,
+				     x->req[c].vcpus +
+					     (c == 0 && d->emulator_isolate ? d->emulator_units : 0));
 	}
 	*ret_left = left;
 	*ret_even = even;

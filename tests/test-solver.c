@@ -285,6 +285,24 @@ small_guests_keep_whole_nodes(void **state)
 	solved_free(&s);
 }
 
+/* An even cell on a node with a half-free core breaks no core: it leaves the hole as it found
+ * it, so it goes to that node (best fit), and the whole-node guest after it still fits. */
+static void
+even_cell_beside_half_free_core(void **state)
+{
+	struct solved s = solve_ok("synthetic:pack:1 numa:2(memory=16GiB) core:4 pu:2",
+				   "[{\"name\":\"f\",\"vcpus\":1,\"memory_mib\":2048,"
+				   "\"cells\":[{\"cpus\":\"0\",\"node\":0,\"memory_mib\":2048}]},"
+				   "{\"name\":\"x\",\"vcpus\":4,\"memory_mib\":8192},"
+				   "{\"name\":\"y\",\"vcpus\":8,\"memory_mib\":16384}]",
+				   NULL);
+
+	assert_int_equal(guest(&s, "x")->cells[0].node, 0);
+	assert_int_equal(guest(&s, "y")->ncells, 1);
+	assert_int_equal(guest(&s, "y")->cells[0].node, 1);
+	solved_free(&s);
+}
+
 /* A two-cell guest whose nearest node pairs would each break a whole node takes two half-full
  * nodes farther apart, so the recent two-whole-node request still fits: what stays useful
  * comes before distance. Nodes 0-1 are full, 2 and 5 half full, 3 and 4 empty. */
@@ -1651,6 +1669,7 @@ main(void)
 		cmocka_unit_test(guest_smt_on_far_siblings),
 		cmocka_unit_test(prefer_fills_whole_cores),
 		cmocka_unit_test(small_guests_keep_whole_nodes),
+		cmocka_unit_test(even_cell_beside_half_free_core),
 		cmocka_unit_test(cells_keep_recent_request_fitting),
 		cmocka_unit_test(large_and_small_cells_keep_the_last_node),
 		cmocka_unit_test(odd_cells_fill_free_siblings),
