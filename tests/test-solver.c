@@ -26,11 +26,7 @@ core_of(const struct tmap_topology *t, unsigned pu)
 static const struct plan_guest *
 guest(const struct solved *s, const char *name)
 {
-	for (size_t i = 0; i < s->p->nguests; i++)
-		if (streq(s->p->guests[i].name, name))
-			return &s->p->guests[i];
-	fail_msg("no guest '%s' in the plan", name);
-	return NULL;
+	return test_plan_guest(s->p, name);
 }
 
 static unsigned
@@ -262,86 +258,6 @@ prefer_fills_whole_cores(void **state)
 		hwloc_bitmap_set(cores, (unsigned)core_of(s.t, vcpu_pu(b, v)));
 	assert_int_equal(hwloc_bitmap_weight(cores), 2);
 	assert_true(hwloc_bitmap_isset(cores, (unsigned)core_of(s.t, vcpu_pu(c, 0))));
-	solved_free(&s);
-}
-
-/* One-cell guests of the host's memory per PU go to the fullest node that takes them (best
- * fit, as Nova's packing mode): the two halves share a node, and two whole-node guests still
- * find a whole node each (spreading the halves left only one, and split the last guest). */
-static void
-small_guests_keep_whole_nodes(void **state)
-{
-	struct solved s = solve_ok("synthetic:pack:1 numa:3(memory=16GiB) core:4 pu:2",
-				   "[{\"name\":\"a\",\"vcpus\":4,\"memory_mib\":8192},"
-				   "{\"name\":\"b\",\"vcpus\":4,\"memory_mib\":8192},"
-				   "{\"name\":\"c\",\"vcpus\":8,\"memory_mib\":16384},"
-				   "{\"name\":\"d\",\"vcpus\":8,\"memory_mib\":16384}]",
-				   NULL);
-
-	assert_int_equal(guest(&s, "a")->cells[0].node, guest(&s, "b")->cells[0].node);
-	assert_int_equal(guest(&s, "c")->ncells, 1);
-	assert_int_equal(guest(&s, "d")->ncells, 1);
-	assert_int_not_equal(guest(&s, "c")->cells[0].node, guest(&s, "d")->cells[0].node);
-	solved_free(&s);
-}
-
-/* An even cell on a node with a half-free core breaks no core: it leaves the hole as it found
- * it, so it goes to that node (best fit), and the whole-node guest after it still fits. */
-static void
-even_cell_beside_half_free_core(void **state)
-{
-	struct solved s = solve_ok("synthetic:pack:1 numa:2(memory=16GiB) core:4 pu:2",
-				   "[{\"name\":\"f\",\"vcpus\":1,\"memory_mib\":2048,"
-				   "\"cells\":[{\"cpus\":\"0\",\"node\":0,\"memory_mib\":2048}]},"
-				   "{\"name\":\"x\",\"vcpus\":4,\"memory_mib\":8192},"
-				   "{\"name\":\"y\",\"vcpus\":8,\"memory_mib\":16384}]",
-				   NULL);
-
-	assert_int_equal(guest(&s, "x")->cells[0].node, 0);
-	assert_int_equal(guest(&s, "y")->ncells, 1);
-	assert_int_equal(guest(&s, "y")->cells[0].node, 1);
-	solved_free(&s);
-}
-
-/* A two-cell guest whose nearest node pairs would each break a whole node takes two half-full
- * nodes farther apart, so the recent two-whole-node request still fits: what stays useful
- * comes before distance. Nodes 0-1 are full, 2 and 5 half full, 3 and 4 empty. */
-static void
-cells_keep_recent_request_fitting(void **state)
-{
-	struct solved s = solve_ok("synthetic:pack:3 numa:2(memory=16GiB) core:4 pu:2",
-				   "[{\"name\":\"big\",\"vcpus\":16,\"cells\":[{\"cpus\":\"0-7\"},"
-				   "{\"cpus\":\"8-15\"}]},"
-				   "{\"name\":\"f2\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-3\",\"node\":2}]},"
-				   "{\"name\":\"f5\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-3\",\"node\":5}]},"
-				   "{\"name\":\"x\",\"vcpus\":8,\"cells\":[{\"cpus\":\"0-3\"},"
-				   "{\"cpus\":\"4-7\"}]}]",
-				   NULL);
-	const struct plan_guest *x = guest(&s, "x");
-	int a = x->cells[0].node, b = x->cells[1].node;
-
-	assert_true((a == 2 && b == 5) || (a == 5 && b == 2));
-	solved_free(&s);
-}
-
-/* A request of one large and one small cell fits when one node takes the large cell and
- * another the small one, not two nodes the large one: the guest's small cell goes to a half
- * full node of the other socket, not beside its large cell on the last empty node, so the
- * same request fits again. Nodes 0-1 (socket 0) half full, 2-3 (socket 1) empty. */
-static void
-large_and_small_cells_keep_the_last_node(void **state)
-{
-	struct solved s = solve_ok("synthetic:pack:2 numa:2(memory=16GiB) core:8 pu:1",
-				   "[{\"name\":\"f0\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-3\",\"node\":0}]},"
-				   "{\"name\":\"f1\",\"vcpus\":4,\"cells\":[{\"cpus\":\"0-3\",\"node\":1}]},"
-				   "{\"name\":\"x\",\"vcpus\":9,\"cells\":[{\"cpus\":\"0-7\"},{\"cpus\":\"8\"}]},"
-				   "{\"name\":\"y\",\"vcpus\":9,\"cells\":[{\"cpus\":\"0-7\"},{\"cpus\":\"8\"}]}]",
-				   NULL);
-	const struct plan_guest *x = guest(&s, "x"), *y = guest(&s, "y");
-
-	assert_true(x->cells[1].node <= 1);
-	assert_true(x->cells[0].node >= 2 && y->cells[0].node >= 2);
-	assert_int_not_equal(x->cells[0].node, y->cells[0].node);
 	solved_free(&s);
 }
 
@@ -1668,10 +1584,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(guest_smt_on_far_siblings),
 		cmocka_unit_test(prefer_fills_whole_cores),
-		cmocka_unit_test(small_guests_keep_whole_nodes),
-		cmocka_unit_test(even_cell_beside_half_free_core),
-		cmocka_unit_test(cells_keep_recent_request_fitting),
-		cmocka_unit_test(large_and_small_cells_keep_the_last_node),
 		cmocka_unit_test(odd_cells_fill_free_siblings),
 		cmocka_unit_test(isolate_keeps_siblings_empty),
 		cmocka_unit_test(require_whole_cores),
