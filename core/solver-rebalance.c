@@ -14,7 +14,8 @@
  * nodes by), the measure is theirs first: how many of them the host could take as it stands.
  * The distinct request shapes that do not fit now are tried most asked first (then the
  * latest), each as a probe guest of its cells, for the fewest moves, at most K, after which
- * it fits; the first reached is the answer. Only when none is does the largest cell decide.
+ * it fits; the first reached is the answer (at most RECENT_SEARCHES searches). Only when none
+ * is does the largest cell decide.
  *
  * The search: for N = the largest cell now + 1, + 2, ... each a one-cell guest of N vcpus
  * that does not fit, the make-room search (bounded by its decisions, never a factorial walk)
@@ -164,6 +165,10 @@ recent_fitting(struct tmap_host *h, unsigned *ret)
 	return 0;
 }
 
+/* At most this many distinct recent shapes are searched for room, each search bounded by its
+ * decisions: the rebalance stays within a few make-room searches. */
+#define RECENT_SEARCHES 8
+
 /* The recent request most asked for (then the latest) that does not fit now and that at most
  * K moves make room for: its probe guest in *ret, or NULL when none. */
 static int
@@ -171,7 +176,7 @@ recent_target(struct tmap_host *h, const struct room_config *cfg, struct tmap_gu
 {
 	const struct solver *s = host_solver(h);
 	struct shape tried[RECENT];
-	unsigned ntried = 0;
+	unsigned ntried = 0, searched = 0;
 
 	*ret = NULL;
 	for (;;) {
@@ -199,7 +204,7 @@ recent_target(struct tmap_host *h, const struct room_config *cfg, struct tmap_gu
 				pick_weight = weight;
 			}
 		}
-		if (!pick)
+		if (!pick || searched == RECENT_SEARCHES)
 			return 0;
 		tried[ntried++] = *pick;
 		e = shape_fits(h, pick, &fits);
@@ -210,8 +215,10 @@ recent_target(struct tmap_host *h, const struct room_config *cfg, struct tmap_gu
 		e = probe_shape(pick, &g);
 		if (e == -EINVAL)
 			continue;
-		if (e == 0)
+		if (e == 0) {
 			e = room_search(h, g, cfg, &res);
+			searched++;
+		}
 		if (e < 0) {
 			tmap_guest_free(g);
 			return e;
