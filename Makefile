@@ -8,7 +8,7 @@ WERROR := $(if $(filter true,$(CI)),true,false)
 # Run the uninstalled tool from the top of the tree, so relative paths work.
 TOPOMAP = meson devenv -C $(BUILDDIR) -w $(CURDIR) topomap
 
-.PHONY: all deps build demo check install clean vm-assets check-sanitize
+.PHONY: all deps build demo check install clean vm-assets check-sanitize nova-oracle
 
 all: build
 
@@ -53,6 +53,12 @@ demo: build
 	@$(TOPOMAP) topology --topology examples/host-2s-ht.xml
 	@echo; echo "== Plan for examples/host-2s-ht/*.json on it =="
 	@$(TOPOMAP) plan --topology examples/host-2s-ht.xml examples/host-2s-ht/*.json
+
+# Nova's own unit tests (python3-nova's test_hardware.py) as an oracle for the fitter's
+# answers (bench/nova-oracle.py): not part of `make check`, python3-nova is no CI dependency.
+nova-oracle:
+	ninja -C $(BUILDDIR) bench/topomap-bench
+	/usr/bin/python3 bench/nova-oracle.py --bench $(BUILDDIR)/bench/topomap-bench
 
 # The nested guest's kernel and busybox (Debian packages, unpacked into /var/cache/topomap-vm
 # or $TOPOMAP_VM_ASSETS) for the vm-host test: a real 2-node host with SMT and cgroup v2.

@@ -9,6 +9,7 @@ itself.
 
   bench/compare.py --bench build/bench/topomap-bench --peers ../shared/peers \
                    [--workloads DIR] [--repeat 5] [--runs 5]
+                   [--nova-cache DIR] [--nova-repeat 3] [--behind]
 
 For shared/peers/workloads the recorded Nova results (results-nova.json, results-nova-pack.json)
 and upper bounds are used; for any other directory (held-out workloads) Nova is run here with
@@ -20,6 +21,7 @@ workload runs --runs times (interleaved, one workload after the other) and the t
 the median run's median and maximum; the decisions must be the same in every run.
 """
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -82,12 +84,64 @@ def nova_results(args, wdir, names):
         path = os.path.join(wdir, name)
         res = []
         for mode in ([], ["--pack"]):
-            run = subprocess.run(["/usr/bin/python3", os.path.join(args.peers, "nova_fit.py"),
-                                  "--fit-timeout", "60", "--repeat", "3", path] + mode,
-                                 check=True, capture_output=True, text=True)
-            res.append(json.loads(run.stdout))
+            res.append(nova_run(args, path, mode))
         out[name] = (res[0], res[1], peers_bench.bounds(json.load(open(path))))
     return out
+
+
+def nova_run(args, path, mode):
+    """One Nova run of a workload, or its copy in --nova-cache made for the same file."""
+    text = open(path).read()
+    cache = None
+    if args.nova_cache:
+        os.makedirs(args.nova_cache, exist_ok=True)
+        key = hashlib.sha256((text + repr(mode) + str(args.nova_repeat)).encode()).hexdigest()
+        cache = os.path.join(args.nova_cache, key[:32] + ".json")
+        if os.path.exists(cache):
+            return json.load(open(cache))
+    run = subprocess.run(["/usr/bin/python3", os.path.join(args.peers, "nova_fit.py"),
+                          "--fit-timeout", "60", "--repeat", str(args.nova_repeat), path] + mode,
+                         check=True, capture_output=True, text=True)
+    if cache:
+        with open(cache, "w") as f:
+            f.write(run.stdout)
+    return json.loads(run.stdout)
+
+
+def behind(name, mine, spread, pack):
+    """What topomap is behind the better Nova mode in: placed before the first rejection, PU
+    utilisation, or bad fits."""
+    t, n, k = mine["totals"], spread["totals"], pack["totals"]
+    out = []
+    for key in ("placed_before_first_reject", "pu_util_pct"):
+        best = max(n[key], k[key])
+        if t[key] < best - 1e-9:
+            out.append("%s %s < %s (%s)" % (key, t[key], best,
+                                              "spread" if n[key] >= k[key] else "pack"))
+    bad = sum(t["statuses"].get(s, 0) for s in ("bad_fit", "timeout", "invalid"))
+    if bad:
+        out.append("%d bad fits, timeouts or invalid" % bad)
+    return out
+
+
+def sweep(args, wdir, names, nova):
+    """--behind: one line per workload where topomap is behind, a count, and the slowest ratio
+    of Nova spread's median decision to topomap's."""
+    count, ratios = 0, []
+    for name in names:
+        out = subprocess.run([args.bench, "--repeat", str(args.repeat), os.path.join(wdir, name)],
+                             check=True, capture_output=True, text=True).stdout
+        mine = json.loads(out)
+        spread, pack, _ = nova[name]
+        ratios.append(spread["totals"]["fit_ms_median"] / max(mine["totals"]["fit_ms_median"],
+                                                               1e-9))
+        why = behind(name, mine, spread, pack)
+        count += bool(why)
+        if why:
+            print("%s: %s" % (name[:-5], "; ".join(why)))
+    print("%d of %d workloads behind the better Nova mode; median decision x%.0f to x%.0f "
+          "faster than Nova spread" % (count, len(names), min(ratios), max(ratios)))
+    return 1 if count else 0
 
 
 def main():
@@ -98,11 +152,18 @@ def main():
     ap.add_argument("--repeat", type=int, default=5,
                     help="passes per run; a guest's time is its fastest pass")
     ap.add_argument("--runs", type=int, default=5, help="runs per workload (median)")
+    ap.add_argument("--nova-repeat", type=int, default=3, help="passes of a live Nova run")
+    ap.add_argument("--nova-cache", help="keep live Nova results here, keyed by the workload")
+    ap.add_argument("--behind", action="store_true",
+                    help="no table: list the workloads where topomap is behind the better "
+                         "Nova mode (exit status 1 when any)")
     args = ap.parse_args()
 
     wdir = args.workloads or os.path.join(args.peers, "workloads")
     names = sorted(name for name in os.listdir(wdir) if name.endswith(".json"))
     nova = nova_results(args, wdir, names)
+    if args.behind:
+        return sweep(args, wdir, names, nova)
     print("| workload | usable PUs | placed before 1st reject | placed | PU util % "
           "| bad fits + timeouts | median fit ms | max fit ms "
           "| SMT pairs on siblings % | cells on one node % | cell pairs on one socket % |")

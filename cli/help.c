@@ -22,7 +22,7 @@ const char main_help[] =
 	"  reserve    show or change the PUs the state keeps from every guest\n"
 	"  adopt      record a guest pinned by hand, as it is pinned\n"
 	"  resize     plan a recorded guest grown or shrunk, keeping the PUs it holds\n"
-	"  rebalance  the moves, at most K, that make the largest free cell on one node\n"
+	"  rebalance  the moves, at most K, that make room for the recent requests\n"
 	"  host       the host's partition: show it, record housekeeping PUs, isolate it live\n"
 	"  lint       the traps of isolating this host, each with its fix\n"
 	"  xml-filter place a libvirt domain (its XML on stdin), record it, print the XML placed\n"

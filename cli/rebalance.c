@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * topomap rebalance [--max-moves K] [--apply] (issue 18): the moves of the recorded guests, at
- * most K, after which the largest free cell on one node is largest, for a maintenance window.
+ * most K, that make room for the recent requests (else the largest free cell on one node),
+ * for a maintenance window.
  * The search is the library's (tmap_session_rebalance()); --apply puts the moves in force as
  * apply --make-room does, without a new guest (tmap_session_apply_rebalance()).
  */

@@ -212,6 +212,18 @@ format_plan_json(const struct tmap_plan *plan, FILE *out, struct tmap_error *err
 			add(&b, rb, "measure", str("largest_cell_pus"));
 			add(&b, rb, "before", json_object_new_int64(plan->cell_before));
 			add(&b, rb, "after", json_object_new_int64(plan->cell_after));
+			if (plan->recent_count) {
+				struct json_object *rc = add(&b, rb, "recent_requests",
+							     json_object_new_object());
+
+				if (rc) {
+					add(&b, rc, "count", json_object_new_int64(plan->recent_count));
+					add(&b, rc, "fitting_before",
+					    json_object_new_int64(plan->recent_before));
+					add(&b, rc, "fitting_after",
+					    json_object_new_int64(plan->recent_after));
+				}
+			}
 		}
 	}
 	if (plan->nrejected) {

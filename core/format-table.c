@@ -106,6 +106,9 @@ format_plan_table(const struct tmap_plan *plan, const struct table_style *st, FI
 	else if (plan->rebalanced)
 		fprintf(out, "%srebalance:%s no moves make the largest free cell on one node (%u PUs) larger\n",
 			st->head, st->end, plan->cell_before);
+	if (plan->rebalanced && plan->recent_count)
+		fprintf(out, "%srebalance:%s %u of the %u recent requests fit before the moves, %u after\n",
+			st->head, st->end, plan->recent_before, plan->recent_count, plan->recent_after);
 	if (plan->moves_searched)
 		moves_table(out, st, plan);
 	for (size_t i = 0; i < plan->nguests; i++) {

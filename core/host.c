@@ -472,6 +472,12 @@ host_solver(struct tmap_host *h)
 	return &h->s;
 }
 
+const struct solver *
+host_solver_const(const struct tmap_host *h)
+{
+	return &h->s;
+}
+
 size_t
 host_guest_count(const struct tmap_host *h)
 {

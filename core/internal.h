@@ -437,6 +437,9 @@ struct tmap_plan {
 	bool moves_searched;		/* the plan came from a search for room */
 	bool rebalanced;		/* tmap_host_rebalance(): the largest cell before and after */
 	unsigned cell_before, cell_after;
+	/* rebalanced for the recent requests: how many of them fit before and after; both 0
+	 * when the solver has seen none */
+	unsigned recent_before, recent_after, recent_count;
 	size_t nguests;
 	struct plan_guest *guests;
 	size_t nrejected;		/* --batch: the guests that did not fit, and why */

@@ -2,8 +2,8 @@
 /*
  * Which node takes each guest cell (step 2 of solver.c's decision): judged by what the host
  * keeps useful afterwards (the outlook over the latest requests), cells on distinct nodes by
- * bipartite matching, closest first. A guest without cells that no node holds is spread
- * by solver-spread.c.
+ * bipartite matching, nearest after what stays useful. A guest without cells that no node
+ * holds is spread by solver-spread.c.
  */
 #include <limits.h>
 
@@ -32,29 +32,79 @@ size_class(unsigned cap)
 }
 
 /* Could node n (with CPUs), with this capacity and memory of the kind the guest in
- * progress uses, take a cell of this shape? A shape in another kind of memory (normal pages,
- * or another pool) finds that memory as it is: the guest does not take from it. */
+ * progress uses, take a cell of vcpus and mib in the shape's memory? A shape in another kind of
+ * memory (normal pages, or another pool) finds that memory as it is: the guest does not take
+ * from it. */
 static bool
+cell_takes(const struct solver *s, const struct shape *sh, unsigned n, unsigned cap,
+	   uint64_t mem, unsigned vcpus, uint64_t mib)
+{
+	if (cap < vcpus)
+		return false;
+	if (sh->page != s->page)
+		return node_free_mib(s, n, sh->page) >= (int64_t)mib;
+	return mem >= mib;
+}
+
+#define TAKES_LARGEST 1u
+#define TAKES_REST 2u
+
+/* Which of the shape's cells node n would take: TAKES_LARGEST, TAKES_REST, both or none. */
+static unsigned
 shape_takes(const struct solver *s, const struct shape *sh, unsigned n, unsigned cap,
 	    uint64_t mem)
 {
-	if (cap < sh->vcpus)
-		return false;
-	if (sh->page != s->page)
-		return node_free_mib(s, n, sh->page) >= (int64_t)sh->memory_mib;
-	return mem >= sh->memory_mib;
+	return (cell_takes(s, sh, n, cap, mem, sh->vcpus, sh->memory_mib) ? TAKES_LARGEST : 0) |
+	       (cell_takes(s, sh, n, cap, mem, sh->rest_vcpus, sh->rest_mib) ? TAKES_REST : 0);
+}
+
+/* How many nodes take a shape's largest cell, its other cells, and either. */
+struct takers {
+	int largest, rest, either;
+};
+
+/* The request fits distinct nodes (Hall's condition for one largest cell and ncells - 1 alike
+ * others): a node for the largest, ncells - 1 for the others, ncells for all of them. With
+ * `spare` more of each, it fits whatever `spare` nodes lose. */
+static bool
+takers_fit(const struct takers *t, const struct shape *sh, unsigned spare)
+{
+	return t->largest >= 1 + (int)spare && t->rest >= (int)(sh->ncells - 1 + spare) &&
+	       t->either >= (int)(sh->ncells + spare);
+}
+
+/* The counts when a node takes `after` instead of `before`. */
+static void
+takers_move(struct takers *t, unsigned before, unsigned after)
+{
+	t->largest += (int)(after & TAKES_LARGEST) - (int)(before & TAKES_LARGEST);
+	t->rest += (int)!!(after & TAKES_REST) - (int)!!(before & TAKES_REST);
+	t->either += (int)!!after - (int)!!before;
 }
 
 void
 remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
 {
-	struct shape sh = {ncells, 0, 0, s->page};
+	struct shape sh = {ncells, 0, 0, s->page, 0, 0};
+	unsigned big = 0;
 
+	for (unsigned c = 1; c < ncells; c++)
+		if (req[c].vcpus > req[big].vcpus ||
+		    (req[c].vcpus == req[big].vcpus && req[c].memory_mib > req[big].memory_mib))
+			big = c;
+	sh.vcpus = req[big].vcpus;
+	sh.memory_mib = req[big].memory_mib;
 	for (unsigned c = 0; c < ncells; c++) {
-		if (req[c].vcpus > sh.vcpus)
-			sh.vcpus = req[c].vcpus;
-		if (req[c].memory_mib > sh.memory_mib)
-			sh.memory_mib = req[c].memory_mib;
+		if (c == big)
+			continue;
+		if (req[c].vcpus > sh.rest_vcpus)
+			sh.rest_vcpus = req[c].vcpus;
+		if (req[c].memory_mib > sh.rest_mib)
+			sh.rest_mib = req[c].memory_mib;
+	}
+	if (ncells <= 1) {
+		sh.rest_vcpus = sh.vcpus;
+		sh.rest_mib = sh.memory_mib;
 	}
 	s->recent[s->next_recent] = sh;
 	s->next_recent = (s->next_recent + 1) % RECENT;
@@ -163,12 +213,14 @@ pairs_matter(const struct solver *s, const struct demand *d)
 	       s->t->max_threads == 2;
 }
 
-/* Does a cell of `need` vcpus on node n leave every core it touches whole or full? */
+/* Does a cell of `need` vcpus on node n break a whole core: an odd cell on a node whose free
+ * PUs are whole cores? (An even cell on a node with a half-free core leaves that hole as it
+ * found it.) */
 static bool
-leaves_even(const struct solver *s, const struct demand *d, const unsigned *cap, unsigned n,
+breaks_core(const struct solver *s, const struct demand *d, const unsigned *cap, unsigned n,
 	    unsigned need)
 {
-	return !pairs_matter(s, d) || (cap[n] - need) % 2 == 0;
+	return pairs_matter(s, d) && need % 2 && cap[n] % 2 == 0;
 }
 
 /*
@@ -205,7 +257,8 @@ nodes_by_room(const unsigned *cap, unsigned N, bool odd_first, uint64_t *key, un
 
 /*
  * How useful a host stays: how many of the latest requests it could still take, each on its
- * own (a request fits when as many nodes as it has cells take its largest cell). Placing a
+ * own (a request fits when one node takes its largest cell, as many as it has other cells
+ * take the most those ask, and all of them are distinct: takers_fit()). Placing a
  * guest where it leaves this highest keeps the holes that the guests this host actually
  * receives need (a whole node for a big cell, room on several nodes for a multi-cell guest),
  * which neither best fit nor spreading does on every stream.
@@ -219,9 +272,10 @@ struct outlook {
 	struct shape *shapes;	/* the distinct recent shapes, nshapes of them */
 	unsigned *weight;	/* per distinct shape: how many recent requests had it */
 	unsigned nshapes;
-	unsigned *takers;	/* per distinct shape: the nodes that take it now */
-	bool *takes;		/* nshapes x nnodes: does the node take the shape now? */
+	struct takers *takers;	/* per distinct shape: the nodes that take its cells now */
+	unsigned char *takes;	/* nshapes x nnodes: which of the shape's cells the node takes */
 	unsigned useful;	/* recent requests that fit whatever a candidate takes */
+	unsigned most_useful;	/* useful and every critical one: no candidate does better */
 	unsigned *critical;	/* the shapes a candidate may stop fitting, ncritical of them */
 	unsigned ncritical;
 	uint64_t *mem;		/* per node: node_memory() now */
@@ -230,9 +284,10 @@ struct outlook {
 	unsigned top_node;
 };
 
-/* For candidates of ncells cells. Taking room never makes a node take a shape it did not, and
- * the cells take from ncells nodes at most: a shape with ncells more takers than it needs
- * keeps fitting, one with fewer than it needs keeps not fitting; only the others are judged. */
+/* For candidates of ncells cells. Taking room never makes a node take a cell it did not, and
+ * the cells take from ncells nodes at most: a shape with ncells more takers of each kind than
+ * it needs keeps fitting, one that does not fit now keeps not fitting; only the others are
+ * judged. */
 static int
 outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap,
 	     unsigned ncells, struct outlook *o)
@@ -241,8 +296,8 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 
 	o->shapes = scratch_new(s, s->nrecent, struct shape);
 	o->weight = scratch_new(s, s->nrecent, unsigned);
-	o->takers = scratch_new(s, s->nrecent, unsigned);
-	o->takes = scratch_new(s, (size_t)s->nrecent * N, bool);
+	o->takers = scratch_new(s, s->nrecent, struct takers);
+	o->takes = scratch_new(s, (size_t)s->nrecent * N, unsigned char);
 	o->critical = scratch_new(s, s->nrecent, unsigned);
 	o->mem = scratch_new(s, N, uint64_t);
 	if (!o->shapes || !o->weight || !o->takers || !o->takes || !o->critical || !o->mem)
@@ -252,10 +307,7 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 		const struct shape *sh = &s->recent[i];
 		unsigned k = 0;
 
-		while (k < o->nshapes && (o->shapes[k].ncells != sh->ncells ||
-					  o->shapes[k].vcpus != sh->vcpus ||
-					  o->shapes[k].memory_mib != sh->memory_mib ||
-					  o->shapes[k].page != sh->page))
+		while (k < o->nshapes && memcmp(&o->shapes[k], sh, sizeof(*sh)))
 			k++;
 		if (k == o->nshapes)
 			o->shapes[o->nshapes++] = *sh;
@@ -285,31 +337,32 @@ outlook_init(const struct solver *s, const struct demand *d, const unsigned *cap
 		if (s->t->nodes[n].cpuless)
 			continue;
 		for (unsigned k = 0; k < o->nshapes; k++) {
-			bool takes = shape_takes(s, &o->shapes[k], n, cap[n], o->mem[n]);
+			unsigned takes = shape_takes(s, &o->shapes[k], n, cap[n], o->mem[n]);
 
-			o->takes[k * N + n] = takes;
-			o->takers[k] += takes;
+			o->takes[k * N + n] = (unsigned char)takes;
+			takers_move(&o->takers[k], 0, takes);
 		}
 	}
 	for (unsigned k = 0; k < o->nshapes; k++) {
-		unsigned takers = o->takers[k], needed = o->shapes[k].ncells;
-
-		if (takers >= needed + ncells)
+		if (takers_fit(&o->takers[k], &o->shapes[k], ncells))
 			o->useful += o->weight[k];
-		else if (takers >= needed)
+		else if (takers_fit(&o->takers[k], &o->shapes[k], 0))
 			o->critical[o->ncritical++] = k;
+		else
+			continue;
+		o->most_useful += o->weight[k];
 	}
 	return 0;
 }
 
-/* How node n (with CPUs) changes the number of nodes that take distinct shape k when its
- * capacity and memory go from the host's to cap_n and mem_n: -1, 0 or 1. */
-static int
+/* The takers of distinct shape k once node n (with CPUs) goes from the host's capacity and
+ * memory to cap_n and mem_n. */
+static void
 takers_change(const struct solver *s, const struct outlook *o, unsigned k, unsigned n,
-	      unsigned cap_n, uint64_t mem_n)
+	      unsigned cap_n, uint64_t mem_n, struct takers *t)
 {
-	return (int)shape_takes(s, &o->shapes[k], n, cap_n, mem_n) -
-	       (int)o->takes[k * s->t->nnodes + n];
+	takers_move(t, o->takes[k * s->t->nnodes + n],
+		    shape_takes(s, &o->shapes[k], n, cap_n, mem_n));
 }
 
 /* How useful the host stays, and the largest capacity of a node with CPUs it keeps, once
@@ -326,9 +379,10 @@ outlook_after(const struct solver *s, const struct demand *d, const unsigned *ca
 
 	for (unsigned j = 0; j < o->ncritical; j++) {
 		unsigned k = o->critical[j];
+		struct takers t = o->takers[k];
 
-		if ((int)o->takers[k] + takers_change(s, o, k, n, cap_n, mem_n) >=
-		    (int)o->shapes[k].ncells)
+		takers_change(s, o, k, n, cap_n, mem_n, &t);
+		if (takers_fit(&t, &o->shapes[k], 0))
 			useful += o->weight[k];
 	}
 	*ret_useful = useful;
@@ -410,12 +464,11 @@ judge_set(const struct solver *s, const struct demand *d, const unsigned *cap,
 	}
 	for (unsigned j = 0; j < o->ncritical; j++) {
 		unsigned k = o->critical[j];
-		int takers = (int)o->takers[k];
+		struct takers t = o->takers[k];
 
 		for (unsigned c = 0; c < ncells; c++)
-			takers += takers_change(s, o, k, (unsigned)node_of[c], cap_after[c],
-						mem_after[c]);
-		if (takers >= (int)o->shapes[k].ncells)
+			takers_change(s, o, k, (unsigned)node_of[c], cap_after[c], mem_after[c], &t);
+		if (takers_fit(&t, &o->shapes[k], 0))
 			useful += o->weight[k];
 	}
 	*ret_useful = o->useful + useful;
@@ -515,7 +568,7 @@ distinct_init(struct distinct *x)
 		}
 	nodes_by_room(x->cap, N, false, key, x->by_room);
 	/* Nodes as close join an anchor's prefix most room first; but for a guest with an odd
-	 * cell, first the nodes where it would fill a free sibling (see leaves_even()). */
+	 * cell, first the nodes where it would fill a free sibling (see breaks_core()). */
 	x->joining = x->by_room;
 	for (unsigned c = 0; c < ncells; c++)
 		odd_cells |= pairs_matter(s, x->d) && x->req[c].vcpus % 2;
@@ -565,13 +618,14 @@ distinct_prefix(struct distinct *x, unsigned a, uint64_t *ret_mask, unsigned *re
 }
 
 /*
- * Fix the cells, largest first, on the allowed node with the most room that still leaves the
- * other cells a matching: candidates in that order, the first that keeps a full matching
+ * Fix the cells, largest first, on the allowed node with the most room (fullest: the least)
+ * that still leaves the other cells a matching: candidates in that order, the first that keeps a full matching
  * wins. fit_all: allowed nodes that take every cell. ret_left: the room the set leaves;
- * ret_even: its cells that leave every core they touch whole or full.
+ * ret_even: its cells that break no whole core (breaks_core()).
  */
 static int
-distinct_fix(struct distinct *x, unsigned fit_all, unsigned long *ret_left, unsigned *ret_even)
+distinct_fix(struct distinct *x, unsigned fit_all, bool fullest, unsigned long *ret_left,
+	     unsigned *ret_even)
 {
 	const struct demand *d = x->d;
 	unsigned N = x->N, ncells = x->ncells, even = 0;
@@ -583,9 +637,9 @@ distinct_fix(struct distinct *x, unsigned fit_all, unsigned long *ret_left, unsi
 		unsigned c = x->by_size[i];
 		int pick = -1;
 
-		/* most room first; ties keep node order */
+		/* most room first (fullest: least first); ties keep node order */
 		for (unsigned k = 0; k < N && pick < 0; k++) {
-			unsigned n = x->by_room[k];
+			unsigned n = x->by_room[fullest ? N - 1 - k : k];
 
 			if (!x->allowed[n] || !x->fit[c * N + n] || x->node_used[n])
 				continue;
@@ -603,8 +657,9 @@ distinct_fix(struct distinct *x, unsigned fit_all, unsigned long *ret_left, unsi
 		x->node_used[pick] = true;
 		spare -= x->fits_every_cell[pick];
 		left += x->cap[pick] - x->req[c].vcpus;
-		even += leaves_even(x->s, d, x->cap, (unsigned)pick,
-				    x->req[c].vcpus + (c == 0 && d->emulator_isolate ? d->emulator_units : 0));
+		even += !breaks_core(x->s, d, x->cap, (unsigned)pick,
+				     x->req[c].vcpus +
+					     (c == 0 && d->emulator_isolate ? d->emulator_units : 0));
 	}
 	*ret_left = left;
 	*ret_even = even;
@@ -620,32 +675,30 @@ struct distinct_best {
 };
 
 /*
- * Is the candidate x->fixed better than the best so far? Closest first; then what stays
- * useful; then the biggest hole kept; then the fewest whole cores broken; then the cells'
- * memory per vcpu nearest their nodes' (memory_mismatch()); then the most room left,
- * spreading the load; then, for a guest asking for no device, the fewest free devices on its
- * nodes, kept for the guests that ask. What a set leaves is judged only against a set as
- * close: a farther one loses, a closer one wins.
+ * Is the candidate x->fixed better than the best so far? What stays useful first (a nearer set
+ * that breaks the last nodes a recent request needs loses to a farther one that keeps them);
+ * then closest; then the biggest hole kept; then the fewest whole cores broken; then the
+ * cells' memory per vcpu nearest their nodes' (memory_mismatch()); then the least room left
+ * (best fit, so whole nodes stay whole); then, for a guest asking for no device, the fewest
+ * free devices on its nodes, kept for the guests that ask.
  */
 static int
 distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
-	       unsigned long left, unsigned even, unsigned *cap_after, uint64_t *mem_after)
+	       unsigned long left, unsigned even, bool useful_first, unsigned *cap_after,
+	       uint64_t *mem_after)
 {
 	const struct solver *s = x->s;
 	unsigned long dist = set_distance(s->t, x->fixed, x->ncells);
 	unsigned useful, memory, largest, devices = 0;
 
-	if (b->dist != ULONG_MAX && dist > b->dist)
+	/* An anchor's set farther than the best loses, a closer one wins, both unjudged. */
+	if (!useful_first && b->dist != ULONG_MAX && dist > b->dist)
 		return 0;
 	if (x->d->spare_devices)
 		for (unsigned c = 0; c < x->ncells; c++)
 			devices += devices_free_on(s, (unsigned)x->fixed[c]);
-	if (b->dist == ULONG_MAX || dist < b->dist) {
-		b->devices = devices;
-		b->even = even;
-		b->dist = dist;
-		b->left = left;
-		b->judged = false;
+	if (!useful_first && (b->dist == ULONG_MAX || dist < b->dist)) {
+		*b = (struct distinct_best){b->node_of, dist, left, 0, 0, 0, even, devices, false};
 		memcpy(b->node_of, x->fixed, x->ncells * sizeof(int));
 		return 0;
 	}
@@ -656,30 +709,31 @@ distinct_judge(struct distinct *x, struct outlook *o, struct distinct_best *b,
 			  mem_after, &b->useful, &b->memory, &b->largest);
 		b->judged = true;
 	}
+	/* A farther set than one that keeps every recent request fitting loses unjudged. */
+	if (dist > b->dist && b->useful == o->most_useful)
+		return 0;
 	judge_set(s, x->d, x->cap, x->req, o, x->by_room, x->fixed, x->ncells, cap_after,
 		  mem_after, &useful, &memory, &largest);
 	if (useful != b->useful ? useful > b->useful :
+	    dist != b->dist ? dist < b->dist :
 	    largest != b->largest ? largest > b->largest :
 	    even != b->even ? even > b->even :
 	    memory != b->memory ? memory < b->memory :
-	    left != b->left ? left > b->left : devices < b->devices) {
-		b->devices = devices;
-		b->even = even;
-		b->left = left;
-		b->useful = useful;
-		b->memory = memory;
-		b->largest = largest;
+	    left != b->left ? left < b->left : devices < b->devices) {
+		*b = (struct distinct_best){b->node_of, dist, left, useful, memory, largest, even,
+					    devices, true};
 		memcpy(b->node_of, x->fixed, x->ncells * sizeof(int));
 	}
 	return 0;
 }
 
 /*
- * Distinct nodes for several cells, closest first. For each anchor node, grow the prefix of
- * nodes ordered by distance from it until every cell can be matched to its own node; then fix
- * cells largest first on the node of the prefix with the most room, as long as the rest can
- * still be matched, so big cells land apart. The set with the smallest total pairwise distance
- * wins, then by what it leaves (see distinct_judge()).
+ * Distinct nodes for several cells. For each anchor node, grow the prefix of nodes ordered by
+ * distance from it until every cell can be matched to its own node; then fix cells largest
+ * first on the node of the prefix with the most room, as long as the rest can still be
+ * matched, so big cells land apart; and one set more, packed (each cell on the fullest node
+ * that takes it). The set that keeps the most recent requests fitting wins, then the closest,
+ * then by what it leaves (see distinct_judge()).
  */
 int
 choose_distinct(const struct solver *s, const struct demand *d, const unsigned *cap,
@@ -717,9 +771,36 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 				continue;
 			seen_sets[nseen++] = mask;
 		}
-		r = distinct_fix(&x, fit_all, &left, &even);
+		r = distinct_fix(&x, fit_all, false, &left, &even);
 		if (r == 0)
-			r = distinct_judge(&x, &o, &best, left, even, cap_after, mem_after);
+			r = distinct_judge(&x, &o, &best, left, even, false, cap_after, mem_after);
+		if (r < 0)
+			return r;
+	}
+	/* One candidate more, as Nova's packing mode would choose: every node allowed, each cell
+	 * on the fullest node that takes it. It may be farther than the anchors' sets, and wins
+	 * only when it keeps more of the recent requests fitting (distinct_judge()): it is not
+	 * made when the best set keeps them all. */
+	if (best.dist != ULONG_MAX && !o.takers && outlook_init(s, d, cap, ncells, &o) < 0)
+		return -ENOMEM;
+	if (best.dist != ULONG_MAX && !best.judged) {
+		judge_set(s, d, cap, req, &o, x.by_room, best.node_of, ncells, cap_after, mem_after,
+			  &best.useful, &best.memory, &best.largest);
+		best.judged = true;
+	}
+	if (best.dist != ULONG_MAX && best.useful < o.most_useful) {
+		unsigned long left;
+		unsigned even, fit_all = 0;
+
+		for (unsigned n = 0; n < N; n++) {
+			x.allowed[n] = true;
+			fit_all += x.fits_every_cell[n];
+		}
+		for (unsigned c = 0; c < ncells; c++)
+			x.fixed[c] = -1;
+		r = distinct_fix(&x, fit_all, true, &left, &even);
+		if (r == 0 && memcmp(x.fixed, best.node_of, ncells * sizeof(int)))
+			r = distinct_judge(&x, &o, &best, left, even, true, cap_after, mem_after);
 		if (r < 0)
 			return r;
 	}
@@ -787,6 +868,7 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 				pick = (int)n;
 		} else {
 			unsigned un, ln, mn;
+			unsigned need = req->vcpus + (d->emulator_isolate ? d->emulator_units : 0);
 
 			if (!judged) {
 				if (outlook_init(s, d, cap, 1, &o) < 0)
@@ -799,14 +881,20 @@ choose_one(const struct solver *s, const struct demand *d, const unsigned *cap,
 			mn = memory_mismatch(&o, req, cap, n);
 			/* What stays useful; then the biggest hole kept, when the holes are far
 			 * apart; then the node whose memory per unit is nearest the cell's; then
-			 * the biggest hole kept by its power of two; then the most room; then,
-			 * for a guest asking for no device, the fewest free devices kept from
-			 * the guests that will. */
+			 * the node where no whole core breaks; then the biggest hole kept by
+			 * its power of two; then the least room (best fit: the fullest node
+			 * that takes the cell, so the others stay whole for big cells, as
+			 * Nova's packing mode keeps them); then, for a guest asking for no
+			 * device, the fewest free devices kept from the guests that will. */
+			bool en = !breaks_core(s, d, cap, n, need);
+			bool ep = !breaks_core(s, d, cap, (unsigned)pick, need);
+
 			if (un != up ? un > up :
 			    far_apart(ln, lp) ? ln > lp :
 			    mn != mp ? mn < mp :
+			    en != ep ? en :
 			    size_class(ln) != size_class(lp) ? ln > lp :
-			    cap[n] != cap[pick] ? cap[n] > cap[pick] :
+			    cap[n] != cap[pick] ? cap[n] < cap[pick] :
 			    d->free[n] != d->free[pick] ? d->free[n] > d->free[pick] :
 			    d->spare_devices &&
 				    devices_free_on(s, n) < devices_free_on(s, (unsigned)pick)) {

@@ -10,6 +10,13 @@
  * its guests, it does not ask for them again), so the largest cell stands for what may come.
  * Memory is not counted: a cell of the measure asks 1 MiB.
  *
+ * When the solver has seen requests (its window of the latest, the one solver-nodes.c judges
+ * nodes by), the measure is theirs first: how many of them the host could take as it stands.
+ * The distinct request shapes that do not fit now are tried most asked first (then the
+ * latest), each as a probe guest of its cells, for the fewest moves, at most K, after which
+ * it fits; the first reached is the answer (at most RECENT_SEARCHES searches). Only when none
+ * is does the largest cell decide.
+ *
  * The search: for N = the largest cell now + 1, + 2, ... each a one-cell guest of N vcpus
  * that does not fit, the make-room search (bounded by its decisions, never a factorial walk)
  * for the fewest moves, at most K, after which it fits; the sizes stop at the first that no
@@ -84,6 +91,145 @@ probe_new(unsigned n, struct tmap_guest **ret)
 	}
 	*ret = g;
 	return 0;
+}
+
+/* A dedicated guest of a recent request's shape: its largest cell, then ncells - 1 cells of
+ * the most the others asked. */
+static int
+probe_shape(const struct shape *sh, struct tmap_guest **ret)
+{
+	unsigned vcpus = sh->vcpus + (sh->ncells - 1) * sh->rest_vcpus, first = 0;
+	struct tmap_guest *g = NULL;
+	int e;
+
+	if (!sh->ncells || !sh->vcpus || (sh->ncells > 1 && !sh->rest_vcpus) ||
+	    vcpus > TMAP_MAX_VCPUS)
+		return -EINVAL;
+	e = tmap_guest_new("rebalance", vcpus, &g, NULL);
+	if (e == 0)
+		e = tmap_guest_set_memory_mib(g, (sh->memory_mib ? sh->memory_mib : 1) +
+						 (sh->ncells - 1) * (sh->rest_mib ? sh->rest_mib : 1));
+	for (unsigned c = 0; e == 0 && c < sh->ncells; c++) {
+		unsigned n = c ? sh->rest_vcpus : sh->vcpus;
+		uint64_t mib = c ? sh->rest_mib : sh->memory_mib;
+		char cpus[32];
+
+		snprintf(cpus, sizeof(cpus), "%u-%u", first, first + n - 1);
+		e = tmap_guest_add_cell(g, cpus, mib ? mib : 1, NULL);
+		first += n;
+	}
+	if (e < 0) {
+		tmap_guest_free(g);
+		return e;
+	}
+	*ret = g;
+	return 0;
+}
+
+/* Does a recent request of this shape fit the host as it stands? Hugepage shapes count as
+ * fitting: the probe asks for normal memory. */
+static int
+shape_fits(struct tmap_host *h, const struct shape *sh, bool *ret)
+{
+	struct tmap_guest *g = NULL;
+	int e;
+
+	if (sh->page != -1) {
+		*ret = true;
+		return 0;
+	}
+	e = probe_shape(sh, &g);
+	if (e < 0)
+		return e == -EINVAL ? (*ret = true, 0) : e;
+	*ret = tmap_host_fit(h, g, NULL) == 0;
+	tmap_guest_free(g);
+	return 0;
+}
+
+/* How many of the solver's recent requests fit the host as it stands. */
+static int
+recent_fitting(struct tmap_host *h, unsigned *ret)
+{
+	const struct solver *s = host_solver(h);
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < s->nrecent; i++) {
+		bool fits;
+		int e = shape_fits(h, &s->recent[i], &fits);
+
+		if (e < 0)
+			return e;
+		count += fits;
+	}
+	*ret = count;
+	return 0;
+}
+
+/* At most this many distinct recent shapes are searched for room, each search bounded by its
+ * decisions: the rebalance stays within a few make-room searches. */
+#define RECENT_SEARCHES 8
+
+/* The recent request most asked for (then the latest) that does not fit now and that at most
+ * K moves make room for: its probe guest in *ret, or NULL when none. */
+static int
+recent_target(struct tmap_host *h, const struct room_config *cfg, struct tmap_guest **ret)
+{
+	const struct solver *s = host_solver(h);
+	struct shape tried[RECENT];
+	unsigned ntried = 0, searched = 0;
+
+	*ret = NULL;
+	for (;;) {
+		const struct shape *pick = NULL;
+		unsigned pick_weight = 0;
+		struct tmap_guest *g = NULL;
+		struct room_result res;
+		bool fits;
+		int e;
+
+		/* newest first, so that on equal counts the latest request wins */
+		for (unsigned k = 0; k < s->nrecent; k++) {
+			const struct shape *sh = &s->recent[(s->next_recent + RECENT - 1 - k) % RECENT];
+			unsigned weight = 0;
+			bool seen = false;
+
+			for (unsigned j = 0; j < ntried && !seen; j++)
+				seen = !memcmp(&tried[j], sh, sizeof(*sh));
+			if (seen)
+				continue;
+			for (unsigned j = 0; j < s->nrecent; j++)
+				weight += !memcmp(&s->recent[j], sh, sizeof(*sh));
+			if (weight > pick_weight) {
+				pick = sh;
+				pick_weight = weight;
+			}
+		}
+		if (!pick || searched == RECENT_SEARCHES)
+			return 0;
+		tried[ntried++] = *pick;
+		e = shape_fits(h, pick, &fits);
+		if (e < 0)
+			return e;
+		if (fits || pick->page != -1)
+			continue;
+		e = probe_shape(pick, &g);
+		if (e == -EINVAL)
+			continue;
+		if (e == 0) {
+			e = room_search(h, g, cfg, &res);
+			searched++;
+		}
+		if (e < 0) {
+			tmap_guest_free(g);
+			return e;
+		}
+		free(res.path);
+		if (res.found) {
+			*ret = g;
+			return 0;
+		}
+		tmap_guest_free(g);
+	}
 }
 
 /* The largest cell the moves reach, from before + 1 up: 0 when none is. */
@@ -186,7 +332,7 @@ tmap_host_rebalance(struct tmap_host *h, const struct tmap_room_options *options
 	struct room_config cfg;
 	struct tmap_guest *g = NULL;
 	struct room r = {0};
-	unsigned before, after;
+	unsigned before, after = 0, recent_before = 0;
 	char why[128];
 	int e;
 
@@ -198,24 +344,44 @@ tmap_host_rebalance(struct tmap_host *h, const struct tmap_room_options *options
 	saved = host_solver(h)->err;
 	host_solver(h)->err = NULL;
 	before = largest_cell(host_solver(h));
-	e = reach(h, before, &cfg, &after);
-	if (e == 0 && after == 0)
-		e = still_plan(host_solver(h)->t, before, ret);
-	else if (e == 0)
-		e = probe_new(after, &g);
+	e = recent_fitting(h, &recent_before);
+	if (e == 0)
+		e = recent_target(h, &cfg, &g);
+	if (e == 0 && !g) {
+		e = reach(h, before, &cfg, &after);
+		if (e == 0 && after == 0)
+			e = still_plan(host_solver(h)->t, before, ret);
+		else if (e == 0)
+			e = probe_new(after, &g);
+		snprintf(why, sizeof(why),
+			 "moved by rebalance: the largest free cell on one node grows from %u to %u PUs",
+			 before, after);
+	} else if (e == 0) {
+		snprintf(why, sizeof(why),
+			 "moved by rebalance: a recent request of %u vcpus in %u cells fits again",
+			 tmap_guest_vcpus(g), tmap_guest_cell_count(g));
+	}
 	if (e == 0 && g) {
 		/* the same search again, deterministic: this time its answer is kept */
 		e = room_run(&r, h, g, &cfg, &res);
 		if (e == 0 && !res.found)
 			e = -ENOSPC;
-		snprintf(why, sizeof(why),
-			 "moved by rebalance: the largest free cell on one node grows from %u to %u PUs",
-			 before, after);
 		r.why = why;
 		if (e == 0)
 			e = rebalance_plan(&r, &res, before, after, ret);
 		room_clear(&r);
-		tmap_guest_free(g);
+		g = tmap_guest_free(g);
+		/* the host holds the moves now: the measures after them */
+		if (e == 0 && !after)
+			(*ret)->cell_after = largest_cell(host_solver(h));
+		if (e == 0)
+			e = recent_fitting(h, &(*ret)->recent_after);
+	}
+	if (e == 0) {
+		(*ret)->recent_before = recent_before;
+		(*ret)->recent_count = host_solver(h)->nrecent;
+		if ((*ret)->nmoves == 0)
+			(*ret)->recent_after = recent_before;
 	}
 	host_solver(h)->err = saved;
 	if (e == -ENOSPC)
@@ -234,5 +400,20 @@ tmap_plan_rebalance(const struct tmap_plan *p, unsigned *ret_before, unsigned *r
 		*ret_before = p->cell_before;
 	if (ret_after)
 		*ret_after = p->cell_after;
+	return 0;
+}
+
+int
+tmap_plan_rebalance_recent(const struct tmap_plan *p, unsigned *ret_count, unsigned *ret_before,
+			   unsigned *ret_after)
+{
+	if (!p || !p->rebalanced)
+		return -EINVAL;
+	if (ret_count)
+		*ret_count = p->recent_count;
+	if (ret_before)
+		*ret_before = p->recent_before;
+	if (ret_after)
+		*ret_after = p->recent_after;
 	return 0;
 }

@@ -129,6 +129,7 @@ int copy_moves(const struct room *r, struct plan_move **ret);
 
 /* host.c: what the search reads and changes of the ledger. */
 struct solver *host_solver(struct tmap_host *h);
+const struct solver *host_solver_const(const struct tmap_host *h);
 size_t host_guest_count(const struct tmap_host *h);
 /* Replace the i-th guest's plan with pg (taken), its memory per node recounted; the solver's
  * free capacity is the caller's to keep in step. */

@@ -20,11 +20,14 @@
 
 #include "internal.h"
 
-/* A request's shape: how many cells, and the largest cell's needs. */
+/* A request's shape: how many cells, the largest cell's needs (most vcpus, then most memory),
+ * and the most any other cell needs of each (the largest's own for one cell). */
 struct shape {
 	unsigned ncells, vcpus;
 	uint64_t memory_mib;
 	int page;		/* its memory's pool (see struct demand) */
+	unsigned rest_vcpus;
+	uint64_t rest_mib;
 };
 
 #define RECENT 32

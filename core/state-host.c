@@ -4,10 +4,12 @@
  * daemons, kernel threads and interrupts belong (the reserve unless set), and "isolation",
  * what `host isolate` wrote, in order, with what undoes each write; "shared_set",
  * "cpu_overcommit" and "memory_overcommit", the shared pool and its ratios as the operator
- * set them (issue 21). Checked for their types as strictly as the rest of the file (state.c).
+ * set them (issue 21); "recent_requests", the shapes of the latest requests (issue 18).
+ * Checked for their types as strictly as the rest of the file (state.c).
  */
 #include <stdarg.h>
 
+#include "solver-room.h"
 #include "state.h"
 
 static const char *
@@ -370,6 +372,32 @@ state_host_keys_cross_check(const struct tmap_state *st, struct json_object *roo
 	return 0;
 }
 
+/* "host": {"pus": LIST, "nodes": LIST} (version 1: the PU list alone). */
+int
+state_host_check(const struct tmap_state *st, struct json_object *host, int version,
+		 struct tmap_error *err)
+{
+	if (version == 1) {
+		if (!json_object_is_type(host, json_type_string) ||
+		    !is_list(json_object_get_string(host)))
+			return corrupt(st, err, "host is %s, not a list of PUs", json_type_name(host));
+		return 0;
+	}
+	if (!host || !json_object_is_type(host, json_type_object))
+		return corrupt(st, err, "host is %s, not an object", json_type_name(host));
+	json_object_object_foreach(host, key, value) {
+		if (!streq(key, "pus") && !streq(key, "nodes"))
+			return corrupt(st, err, "host.%.40s: unknown key", key);
+		if (!json_object_is_type(value, json_type_string) ||
+		    !is_list(json_object_get_string(value)))
+			return corrupt(st, err, "host.%s is %s, not a list", key, json_type_name(value));
+	}
+	if (!json_object_object_get_ex(host, "pus", NULL) ||
+	    !json_object_object_get_ex(host, "nodes", NULL))
+		return corrupt(st, err, "host lacks 'pus' or 'nodes'");
+	return 0;
+}
+
 int
 state_host_key_check(const struct tmap_state *st, const char *key, struct json_object *value,
 		     struct tmap_error *err)
@@ -380,6 +408,8 @@ state_host_key_check(const struct tmap_state *st, const char *key, struct json_o
 		return check_isolation(st, value, err);
 	if (streq(key, "isolation_options"))
 		return check_isolation_options(st, value, err);
+	if (streq(key, "recent_requests"))
+		return state_recent_check(st, value, err);
 	if (!json_object_is_type(value, json_type_string) || !is_list(json_object_get_string(value)))
 		return corrupt(st, err, "%s is %s, not a list of PUs", key, json_type_name(value));
 	return 0;
@@ -500,4 +530,126 @@ int
 tmap_state_isolation_undo(const struct tmap_state *st, struct tmap_error *err)
 {
 	return state_isolation_write(st, false, err);
+}
+
+/* One request's shape as recorded: {"cells", "vcpus", "memory_mib", "page_kib", "rest_vcpus",
+ * "rest_memory_mib"}: the largest cell's vcpus and memory, page_kib 0 for normal memory, the
+ * most any other cell asked (the largest's own for one cell). */
+#define NRECENT_KEYS 6
+static const char *const recent_keys[NRECENT_KEYS] = {
+	"cells", "vcpus", "memory_mib", "page_kib", "rest_vcpus", "rest_memory_mib",
+};
+
+int
+state_recent_check(const struct tmap_state *st, struct json_object *value,
+		   struct tmap_error *err)
+{
+	if (!json_object_is_type(value, json_type_array))
+		return corrupt(st, err, "recent_requests is %s, not a list", json_type_name(value));
+	if (json_object_array_length(value) > STATE_RECENT)
+		return corrupt(st, err, "recent_requests has %zu entries, more than %d",
+			       json_object_array_length(value), STATE_RECENT);
+	for (size_t i = 0; i < json_object_array_length(value); i++) {
+		struct json_object *r = json_object_array_get_idx(value, i);
+		int64_t v[NRECENT_KEYS];
+		int keys = 0;
+
+		if (!json_object_is_type(r, json_type_object))
+			return corrupt(st, err, "recent_requests[%zu] is %s, not an object", i,
+				       json_type_name(r));
+		json_object_object_foreach(r, key, x) {
+			size_t k = 0;
+
+			while (k < NRECENT_KEYS && !streq(key, recent_keys[k]))
+				k++;
+			if (k == NRECENT_KEYS)
+				return corrupt(st, err, "recent_requests[%zu].%.40s: unknown key", i, key);
+			if (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) < 0)
+				return corrupt(st, err, "recent_requests[%zu].%s is not a count", i, key);
+			v[k] = json_object_get_int64(x);
+			keys++;
+		}
+		if (keys != NRECENT_KEYS)
+			return corrupt(st, err, "recent_requests[%zu] lacks one of cells, vcpus, memory_mib, page_kib, rest_vcpus, rest_memory_mib",
+				       i);
+		if (v[0] < 1 || v[1] < 1 || v[4] < 1 || v[1] + (v[0] - 1) * v[4] > TMAP_MAX_VCPUS)
+			return corrupt(st, err, "recent_requests[%zu]: %" PRId64 " cells, the largest of %"
+				       PRId64 " vcpus, the others of %" PRId64 ", is no guest", i, v[0],
+				       v[1], v[4]);
+	}
+	return 0;
+}
+
+int
+state_recent_write(struct json_object *root, const struct tmap_host *h)
+{
+	const struct solver *s = host_solver_const(h);
+	const struct tmap_topology *t = s->t;
+	unsigned n = s->nrecent < STATE_RECENT ? s->nrecent : STATE_RECENT;
+	struct json_object *list;
+
+	if (!n)
+		return 0;
+	list = json_object_new_array();
+	if (!list)
+		return -ENOMEM;
+	json_object_object_add(root, "recent_requests", list);
+	for (unsigned i = 0; i < n; i++) {
+		const struct shape *sh = &s->recent[(s->next_recent + RECENT - n + i) % RECENT];
+		struct json_object *r;
+
+		/* a size no node has a pool of is asked again, not remembered */
+		if (sh->page < -1)
+			continue;
+		r = json_object_new_object();
+		if (!r || json_object_array_add(list, r) < 0) {
+			json_object_put(r);
+			return -ENOMEM;
+		}
+		json_object_object_add(r, "cells", json_object_new_int64(sh->ncells));
+		json_object_object_add(r, "vcpus", json_object_new_int64(sh->vcpus));
+		json_object_object_add(r, "memory_mib", json_object_new_int64((int64_t)sh->memory_mib));
+		json_object_object_add(r, "page_kib", json_object_new_int64(
+			sh->page < 0 ? 0 : (int64_t)t->page_kib[sh->page]));
+		json_object_object_add(r, "rest_vcpus", json_object_new_int64(sh->rest_vcpus));
+		json_object_object_add(r, "rest_memory_mib", json_object_new_int64((int64_t)sh->rest_mib));
+	}
+	return 0;
+}
+
+void
+state_recent_load(const struct tmap_state *st, struct tmap_host *h)
+{
+	struct solver *s = host_solver(h);
+	struct json_object *list;
+
+	if (!st->root || !json_object_object_get_ex(st->root, "recent_requests", &list))
+		return;
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *r = json_object_array_get_idx(list, i), *v;
+		struct shape sh = {0, 0, 0, -1, 0, 0};
+		uint64_t page_kib;
+
+		json_object_object_get_ex(r, "cells", &v);
+		sh.ncells = (unsigned)json_object_get_int64(v);
+		json_object_object_get_ex(r, "vcpus", &v);
+		sh.vcpus = (unsigned)json_object_get_int64(v);
+		json_object_object_get_ex(r, "memory_mib", &v);
+		sh.memory_mib = (uint64_t)json_object_get_int64(v);
+		json_object_object_get_ex(r, "page_kib", &v);
+		page_kib = (uint64_t)json_object_get_int64(v);
+		json_object_object_get_ex(r, "rest_vcpus", &v);
+		sh.rest_vcpus = (unsigned)json_object_get_int64(v);
+		json_object_object_get_ex(r, "rest_memory_mib", &v);
+		sh.rest_mib = (uint64_t)json_object_get_int64(v);
+		if (page_kib) {
+			sh.page = topo_page_index(s->t, page_kib);
+			if (sh.page < 0)
+				sh.page = -2;
+		}
+		s->recent[s->next_recent] = sh;
+		s->next_recent = (s->next_recent + 1) % RECENT;
+		if (s->nrecent < RECENT)
+			s->nrecent++;
+	}
 }

@@ -345,29 +345,6 @@ records_read(struct tmap_state *st, struct tmap_error *err)
 }
 
 static int
-check_host(const struct tmap_state *st, struct json_object *host, int version,
-	   struct tmap_error *err)
-{
-	if (version == 1) {
-		if (!is_string(host) || !is_list_text(json_object_get_string(host)))
-			return corrupt(st, err, "host is %s, not a list of PUs", type_name(host));
-		return 0;
-	}
-	if (!host || !json_object_is_type(host, json_type_object))
-		return corrupt(st, err, "host is %s, not an object", type_name(host));
-	json_object_object_foreach(host, key, value) {
-		if (!streq(key, "pus") && !streq(key, "nodes"))
-			return corrupt(st, err, "host.%.40s: unknown key", key);
-		if (!is_string(value) || !is_list_text(json_object_get_string(value)))
-			return corrupt(st, err, "host.%s is %s, not a list", key, type_name(value));
-	}
-	if (!json_object_object_get_ex(host, "pus", NULL) ||
-	    !json_object_object_get_ex(host, "nodes", NULL))
-		return corrupt(st, err, "host lacks 'pus' or 'nodes'");
-	return 0;
-}
-
-static int
 check_document(struct tmap_state *st, struct json_object *root, struct tmap_error *err)
 {
 	struct json_object *format = NULL, *version = NULL, *guests = NULL, *host = NULL;
@@ -389,7 +366,8 @@ check_document(struct tmap_state *st, struct json_object *root, struct tmap_erro
 			host = value;
 		} else if (streq(key, "housekeeping") || streq(key, "isolation") ||
 			   streq(key, "isolation_options") || streq(key, "shared_set") ||
-			   streq(key, "cpu_overcommit") || streq(key, "memory_overcommit")) {
+			   streq(key, "cpu_overcommit") || streq(key, "memory_overcommit") ||
+			   streq(key, "recent_requests")) {
 			int r = state_host_key_check(st, key, value, err);
 
 			if (r < 0)
@@ -405,7 +383,7 @@ check_document(struct tmap_state *st, struct json_object *root, struct tmap_erro
 		}
 	}
 	if (json_object_object_get_ex(root, "host", NULL) || v >= 2) {
-		int r = check_host(st, host, v, err);
+		int r = state_host_check(st, host, v, err);
 
 		if (r < 0)
 			return r;
@@ -605,6 +583,7 @@ load_guests(struct tmap_state *st, struct tmap_host *h, struct tmap_error *err)
 		if (r < 0)
 			return r;
 	}
+	state_recent_load(st, h);
 	return 0;
 }
 
@@ -759,6 +738,10 @@ document_new(struct tmap_state *st, const struct tmap_host *h, struct tmap_error
 	json_object_object_add(root, "shared_pool", json_object_new_string(pool));
 	state_host_keys_write(st, root);
 	json_object_object_add(root, "guests", guests);
+	if (state_recent_write(root, h) < 0) {
+		json_object_put(root);
+		return tmap_error_set(err, -ENOMEM, "out of memory"), NULL;
+	}
 	for (size_t i = 0; i < tmap_host_guest_count(h); i++) {
 		struct json_object *g = guest_document(st, h, i, err);
 

@@ -45,12 +45,23 @@ struct tmap_state {
 int corrupt(const struct tmap_state *st, struct tmap_error *err, const char *fmt, ...)
 	_printf_(3, 4);
 
+/* state-host.c: "host", the PUs and nodes the state was made for. */
+int state_host_check(const struct tmap_state *st, struct json_object *host, int version,
+		     struct tmap_error *err);
 /* state-host.c: the host's own keys (issue 15), "housekeeping" and "isolation". Check one
  * as read (-EBADMSG naming it); take them from a document read; add them to one written. */
 int state_host_key_check(const struct tmap_state *st, const char *key, struct json_object *value,
 			 struct tmap_error *err);
 int state_host_keys_read(struct tmap_state *st, struct json_object *root, struct tmap_error *err);
 void state_host_keys_write(const struct tmap_state *st, struct json_object *root);
+/* "recent_requests" (issue 18): the shapes of the latest requests the solver saw, at most
+ * STATE_RECENT, oldest first, so that a session judges nodes and rebalances by the requests
+ * of the sessions before it. Check one as read; write the host's; give them to a host. */
+#define STATE_RECENT 16
+int state_recent_check(const struct tmap_state *st, struct json_object *value,
+		       struct tmap_error *err);
+int state_recent_write(struct json_object *root, const struct tmap_host *h);
+void state_recent_load(const struct tmap_state *st, struct tmap_host *h);
 void state_host_keys_clear(struct tmap_state *st);
 /* The keys that depend on one another: shared_set within host.pus, apart from the reserve. */
 int state_host_keys_cross_check(const struct tmap_state *st, struct json_object *root,

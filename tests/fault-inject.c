@@ -14,8 +14,9 @@
  *                     writes)
  * TOPOMAP_FAULT_AT    before the Nth such call (from 1) ...
  * TOPOMAP_FAULT_KILL  ... SIGKILL this pid and wait until it has exited (every thread gone);
- *                     0: that call fails instead, as a refusal (a write or another task's sched_setaffinity with EIO, a libvirt
- *                     call with -1, libvirt's error being whatever it last set)
+ *                     0: that call fails instead, as a refusal (a write or another task's
+ *                     sched_setaffinity with EIO, a libvirt call with -1, libvirt's error
+ *                     being whatever it last set)
  */
 #include <dlfcn.h>
 #include <errno.h>

@@ -57,10 +57,9 @@ fits_cell(struct tmap_host *h, unsigned n)
 /* Fill every PU with a one-cell guest of `each` vcpus (names g0, g1, ...), marked pinned or
  * not, then release `per_node` guests on each node: a host with holes on every node. */
 static struct tmap_host *
-fragmented(const struct tmap_topology *t, unsigned each, enum tmap_thread_policy policy,
-	   bool pinned, unsigned per_node)
+fragment(struct tmap_host *h, const struct tmap_topology *t, unsigned each,
+	 enum tmap_thread_policy policy, bool pinned, unsigned per_node)
 {
-	struct tmap_host *h = host_new(t, 0);
 	unsigned n = (unsigned)hwloc_bitmap_weight(t->cpuset) / each;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -81,6 +80,29 @@ fragmented(const struct tmap_topology *t, unsigned each, enum tmap_thread_policy
 			assert_int_equal(tmap_host_release(h, name), 0);
 		}
 	return h;
+}
+
+static struct tmap_host *
+fragmented(const struct tmap_topology *t, unsigned each, enum tmap_thread_policy policy,
+	   bool pinned, unsigned per_node)
+{
+	return fragment(host_new(t, 0), t, each, policy, pinned, per_node);
+}
+
+/* A guest of two cells of `each` vcpus and 64 MiB. */
+static struct tmap_guest *
+two_cells(const char *name, unsigned each)
+{
+	struct tmap_guest *g = NULL;
+	char cpus[32];
+
+	assert_int_equal(tmap_guest_new(name, 2 * each, &g, NULL), 0);
+	assert_int_equal(tmap_guest_set_memory_mib(g, 128), 0);
+	snprintf(cpus, sizeof(cpus), "0-%u", each - 1);
+	assert_int_equal(tmap_guest_add_cell(g, cpus, 64, NULL), 0);
+	snprintf(cpus, sizeof(cpus), "%u-%u", each, 2 * each - 1);
+	assert_int_equal(tmap_guest_add_cell(g, cpus, 64, NULL), 0);
+	return g;
 }
 
 /* Rebalance h within k moves, check the plan against the host before, return the plan. */
@@ -169,6 +191,40 @@ test_budget(void **state)
 	assert_int_equal(tmap_plan_move_count(plan), 0);
 	tmap_plan_free(plan);
 	tmap_host_free(h2);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
+/* Issue 18's measure: the recent requests. The host of test_budget() after a request for two
+ * cells of 3 vcpus (placed, then gone): 2 PUs free on each of 3 nodes. Within 16 moves the
+ * largest cell alone would free a whole node (4 PUs, the other two left with 1 each); the
+ * recent request asks for 3 PUs on two nodes, and the rebalance makes that room instead
+ * (4 moves: one guest off each of two nodes, a re-pin and its memory each). */
+static void
+test_recent_request(void **state)
+{
+	struct tmap_topology *t = test_topology(THREE_NODES);
+	struct tmap_host *h = host_new(t, 0);
+	struct tmap_guest *probe = two_cells("probe", 3);
+	unsigned count = 0, before = 0, after = 0;
+	struct tmap_plan *plan;
+
+	(void)state;
+	place(h, two_cells("r", 3));
+	assert_int_equal(tmap_host_release(h, "r"), 0);
+	fragment(h, t, 1, TMAP_THREAD_PREFER, false, 2);
+	assert_int_not_equal(tmap_host_fit(h, probe, NULL), 0);
+	plan = rebalance(t, h, 16);
+	assert_int_equal(tmap_plan_move_count(plan), 4);
+	assert_int_equal(tmap_host_fit(h, probe, NULL), 0);
+	assert_false(fits_cell(h, 4));
+	assert_measure(plan, 2, 3);
+	assert_int_equal(tmap_plan_rebalance_recent(plan, &count, &before, &after), 0);
+	assert_int_equal(count, 13);
+	assert_int_equal(before, 12);
+	assert_int_equal(after, 13);
+	tmap_plan_free(plan);
+	tmap_guest_free(probe);
 	tmap_host_free(h);
 	tmap_topology_free(t);
 }
@@ -302,6 +358,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_nodes),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_recent_request),
 		cmocka_unit_test(test_pinned),
 		cmocka_unit_test(test_compact),
 		cmocka_unit_test(test_far_siblings),

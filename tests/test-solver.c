@@ -26,11 +26,7 @@ core_of(const struct tmap_topology *t, unsigned pu)
 static const struct plan_guest *
 guest(const struct solved *s, const char *name)
 {
-	for (size_t i = 0; i < s->p->nguests; i++)
-		if (streq(s->p->guests[i].name, name))
-			return &s->p->guests[i];
-	fail_msg("no guest '%s' in the plan", name);
-	return NULL;
+	return test_plan_guest(s->p, name);
 }
 
 static unsigned

@@ -427,6 +427,16 @@ wrong_types_refused(void **state)
 		{"{\"format\":\"topomap-state\",\"version\":1,\"guests\":[],\"guests\":[]}", "guests"},
 		{"{\"format\":\"topomap-state\",\"version\":1,\"guests\":[]} []", "is not a topomap state file"},
 		{"{\"format\":\"topomap-state\",\"version\":1,\"guests\":[],\"extra\":1}", "extra: unknown key"},
+		{"{\"format\":\"topomap-state\",\"version\":1,\"recent_requests\":{},\"guests\":[]}",
+		 "recent_requests is object, not a list"},
+		{"{\"format\":\"topomap-state\",\"version\":1,\"recent_requests\":[{\"cells\":0,\"vcpus\":2,\"memory_mib\":1,\"page_kib\":0,\"rest_vcpus\":2,\"rest_memory_mib\":1}],\"guests\":[]}",
+		 "recent_requests[0]: 0 cells, the largest of 2 vcpus, the others of 2, is no guest"},
+		{"{\"format\":\"topomap-state\",\"version\":1,\"recent_requests\":[{\"cells\":1,\"vcpus\":2,\"memory_mib\":-1,\"page_kib\":0,\"rest_vcpus\":2,\"rest_memory_mib\":1}],\"guests\":[]}",
+		 "recent_requests[0].memory_mib is not a count"},
+		{"{\"format\":\"topomap-state\",\"version\":1,\"recent_requests\":[{\"cells\":1,\"vcpus\":2,\"memory_mib\":1}],\"guests\":[]}",
+		 "recent_requests[0] lacks one of cells, vcpus, memory_mib, page_kib, rest_vcpus, rest_memory_mib"},
+		{"{\"format\":\"topomap-state\",\"version\":1,\"recent_requests\":[{\"cells\":1,\"vcpus\":2,\"memory_mib\":1,\"page_kib\":0,\"rest_vcpus\":2,\"rest_memory_mib\":1,\"policy\":1}],\"guests\":[]}",
+		 "recent_requests[0].policy: unknown key"},
 		{"{\"format\":\"topomap-state\",\"version\":2,\"host\":{\"pus\":\"0-15\",\"nodes\":\"0\"},\"guests\":[null]}",
 		 "guests[0] is null, not an object"},
 		{"{\"format\":\"topomap-state\",\"version\":2,\"host\":{\"pus\":\"0-15\",\"nodes\":\"0\"},\"guests\":[{\"name\":\"a b\",\"status\":\"applied\",\"spec\":{},\"plan\":{}}]}",
@@ -685,6 +695,81 @@ shared_pool_recorded(void **state)
 	unlink(path);
 }
 
+/* The recorded requests' vcpus, oldest first, into ret (room for 32): how many. */
+static unsigned
+recent_vcpus(unsigned *ret)
+{
+	struct json_object *root = json_tokener_parse(read_text()), *list, *v;
+	unsigned n = 0;
+
+	assert_non_null(root);
+	if (json_object_object_get_ex(root, "recent_requests", &list))
+		for (; n < json_object_array_length(list) && n < 32; n++) {
+			struct json_object *r = json_object_array_get_idx(list, n);
+
+			assert_true(json_object_object_get_ex(r, "cells", &v));
+			assert_int_equal(json_object_get_int(v), 1);
+			assert_true(json_object_object_get_ex(r, "vcpus", &v));
+			ret[n] = (unsigned)json_object_get_int(v);
+		}
+	json_object_put(root);
+	return n;
+}
+
+/* Issue 18: the shapes of the latest requests outlive the process, oldest first, at most 16:
+ * each process adds its own to those of the ones before; a rebalance in a later process sees
+ * them. */
+static void
+recent_requests_recorded(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_state *st = NULL;
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *plan = NULL;
+	unsigned count = 0, before = 0, after = 0, v[32];
+
+	unlink(path);
+	assert_int_equal(place_one("a", 2, &err), 0);
+	assert_int_equal(recent_vcpus(v), 1);
+	assert_int_equal(v[0], 2);
+	assert_int_equal(place_one("b", 3, &err), 0);
+	assert_int_equal(recent_vcpus(v), 2);
+	assert_true(v[0] == 2 && v[1] == 3);
+	/* 20 requests in one process: the last 16 are kept */
+	assert_int_equal(tmap_state_open(path, TMAP_STATE_WRITE, &st, &err), 0);
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_state_load(st, h, &err), 0);
+	for (unsigned i = 0; i < 20; i++) {
+		struct tmap_guest *g = NULL;
+
+		assert_int_equal(tmap_guest_new("c", 1 + i % 4, &g, &err), 0);
+		assert_int_equal(tmap_host_place(h, g, NULL, &err), 0);
+		assert_int_equal(tmap_host_release(h, "c"), 0);
+		tmap_guest_free(g);
+	}
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	st = tmap_state_close(st);
+	h = tmap_host_free(h);
+	assert_int_equal(recent_vcpus(v), 16);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(v[i], 1 + (i + 4) % 4);
+	/* a later process's rebalance counts them: all 16 fit as the host stands */
+	assert_int_equal(tmap_state_open(path, 0, &st, &err), 0);
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_state_load(st, h, &err), 0);
+	assert_int_equal(tmap_host_rebalance(h, NULL, &plan, &err), 0);
+	assert_int_equal(tmap_plan_rebalance_recent(plan, &count, &before, &after), 0);
+	assert_int_equal(count, 16);
+	assert_int_equal(before, 16);
+	assert_int_equal(after, 16);
+	tmap_plan_free(plan);
+	tmap_host_free(h);
+	tmap_state_close(st);
+	tmap_topology_free(t);
+	unlink(path);
+}
+
 /* Each bad value of the pool's keys: one line naming the file, the key and the value. */
 static void
 shared_pool_refused(void **state)
@@ -730,6 +815,7 @@ main(void)
 		cmocka_unit_test(housekeeping_recorded),
 		cmocka_unit_test(shared_pool_recorded),
 		cmocka_unit_test(shared_pool_refused),
+		cmocka_unit_test(recent_requests_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

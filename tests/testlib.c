@@ -65,6 +65,16 @@ test_solve(const struct tmap_topology *t, const struct tmap_guests *g, const cha
 	return p;
 }
 
+const struct plan_guest *
+test_plan_guest(const struct tmap_plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->nguests; i++)
+		if (streq(p->guests[i].name, name))
+			return &p->guests[i];
+	fail_msg("no guest '%s' in the plan", name);
+	return NULL;
+}
+
 static char *
 slurp_fd(int fd)
 {

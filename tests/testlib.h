@@ -24,6 +24,9 @@ struct tmap_guests *test_guests(const char *json);
 struct tmap_plan *test_solve(const struct tmap_topology *t, const struct tmap_guests *g,
 			     const char *reserve);
 
+/* The guest of this name in a plan, or fail the test. */
+const struct plan_guest *test_plan_guest(const struct tmap_plan *p, const char *name);
+
 /* Run a program with arguments, no shell. Captures stdout and stderr (malloc()ed, may be
  * NULL pointers to ignore) and returns its exit status, or -1 when it did not exit. */
 int test_run(char *const argv[], const char *stdin_text, char **out, char **err);

@@ -338,8 +338,9 @@ TMAP_EXPORT int tmap_session_apply_resize(struct tmap_session *session, const ch
 
 /**
  * Plan a rebalance of the recorded guests (tmap_host_rebalance()): the moves, at most
- * options.max_moves, after which the largest cell a new dedicated guest could have (the most
- * free PUs on one node) is largest; changing nothing (a what-if).
+ * options.max_moves, that make room for the recent requests the state records, else after
+ * which the largest cell a new dedicated guest could have (the most free PUs on one node) is
+ * largest; changing nothing (a what-if).
  * @param session a session.
  * @param options the search's options, or NULL for the defaults.
  * @param ret receives the plan: the moved guests, the moves (tmap_plan_move()) and the

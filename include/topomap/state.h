@@ -320,6 +320,21 @@ TMAP_EXPORT int tmap_plan_move_bound(const struct tmap_plan *plan, unsigned *ret
 TMAP_EXPORT int tmap_plan_rebalance(const struct tmap_plan *plan, unsigned *ret_before,
 				    unsigned *ret_after);
 
+/**
+ * The first measure of a rebalance: of the recent requests the host was asked for (the
+ * solver's window, which the state records, the last 16), how many fit before and after its
+ * moves. A rebalance makes room first for the recent request most asked for that does not
+ * fit; the largest cell (tmap_plan_rebalance()) decides only when none is reached.
+ * @param plan a plan of tmap_host_rebalance().
+ * @param ret_count receives how many recent requests the host knows (0: none, the largest
+ *        cell alone decided), or NULL.
+ * @param ret_before receives how many of them fit before the moves, or NULL.
+ * @param ret_after receives how many fit after them, or NULL.
+ * @return 0, or -EINVAL for a plan that did not come from tmap_host_rebalance().
+ */
+TMAP_EXPORT int tmap_plan_rebalance_recent(const struct tmap_plan *plan, unsigned *ret_count,
+					   unsigned *ret_before, unsigned *ret_after);
+
 /** @param plan the plan. @return how many guests a batch left out (tmap_host_solve_batch()). */
 TMAP_EXPORT size_t tmap_plan_rejected_count(const struct tmap_plan *plan);
 /** @param plan the plan. @param index a rejected guest. @return its name, or NULL. */

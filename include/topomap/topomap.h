@@ -884,9 +884,11 @@ TMAP_EXPORT int tmap_host_make_room(struct tmap_host *host, const struct tmap_gu
 				    struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
- * Rebalance (issue 18): the moves of placed guests, at most options.max_moves, after which the
- * host could give the largest cell to a new dedicated guest, for a maintenance window. The
- * measure is the largest cell: the most free PUs on one node with CPUs (memory not counted),
+ * Rebalance (issue 18): the moves of placed guests, at most options.max_moves, that most
+ * improve the host for its recent requests, for a maintenance window. The recent requests
+ * (the solver's window, restored from the state by tmap_state_load()) that do not fit are
+ * tried most asked first with the search of tmap_host_make_room(), and the first reached is
+ * the answer (tmap_plan_rebalance_recent()). When none is, the measure is the largest cell: the most free PUs on one node with CPUs (memory not counted),
  * the capacity the solver keeps largest when it chooses nodes. The sizes above it are tried
  * one by one with the search of tmap_host_make_room() (bounded by options.decisions), and the
  * fewest moves that reach the largest size reached are kept. Guests marked pinned and shared
