@@ -101,7 +101,8 @@ guest_mixed_validate(const struct tmap_guest *g, struct tmap_error *err)
 	if (core >= 0)
 		return tmap_error_set(err, -EINVAL,
 				      GUEST_FMT "field 'dedicated_cpus': '%s' splits guest core %d (vcpus %u-%u, threads=%u); a guest core is dedicated or shared as a whole",
-				      GUEST_ARGS(g), g->dedicated_list, core, (unsigned)core * g->threads,
-				      (unsigned)(core + 1) * g->threads - 1, g->threads);
+				      GUEST_ARGS(g), g->dedicated_list, core,
+				      (unsigned)core * g->threads, (unsigned)(core + 1) * g->threads - 1,
+				      g->threads);
 	return 0;
 }

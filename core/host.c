@@ -284,8 +284,7 @@ plan_answers(const struct tmap_topology *t, const struct plan_guest *pg,
 	    pg->thread_policy != g->thread_policy || pg->emulator_policy != g->emulator_policy ||
 	    !page_answers(pg->page_kib, g->page_kib) || pg->memory_mib != tmap_guest_memory_mib(g))
 		return false;
-	if (g->cpu_policy == TMAP_CPU_MIXED &&
-	    (!pg->dedicated || !hwloc_bitmap_isequal(pg->dedicated, g->dedicated)))
+	if (g->cpu_policy == TMAP_CPU_MIXED && !hwloc_bitmap_isequal(pg->dedicated, g->dedicated))
 		return false;
 	if (pg->cells_proposed && cells->implied)
 		return true;
@@ -537,7 +536,8 @@ shared_guest_on(const struct tmap_host *h, unsigned n)
 		const struct plan_guest *pg = &h->guests[i].plan;
 
 		for (unsigned c = 0; c < pg->ncells; c++)
-			if (plan_cell_shared(pg, c) && topo_node_index(h->s.t, pg->cells[c].node) == (int)n)
+			if (plan_cell_shared(pg, c) &&
+			    topo_node_index(h->s.t, pg->cells[c].node) == (int)n)
 				return pg->name;
 	}
 	return "?";
@@ -952,9 +952,9 @@ host_format(const struct tmap_host *h, enum tmap_format format, unsigned flags, 
 			fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"memory_mib\":{", i ? "," : "",
 				a->plan.name, held);
 		else
-			fprintf(out, "  %-20s PUs %s, memory%s%s%s", a->plan.name,
-				*held ? held : "(shared pool)", *size ? " in " : "", size,
-				*size ? " pages," : "");
+			fprintf(out, "  %-20s PUs %s%s, memory%s%s%s", a->plan.name, *held ? held : "(shared pool)",
+				a->plan.cpu_policy == TMAP_CPU_MIXED ? " and the shared pool" : "",
+				*size ? " in " : "", size, *size ? " pages," : "");
 		for (unsigned n = 0, k = 0; n < t->nnodes; n++) {
 			if (!a->mem[n])
 				continue;

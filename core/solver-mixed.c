@@ -104,7 +104,8 @@ mixed_no_fit(const struct solver *s, const struct demand *d, const unsigned *cap
 		for (unsigned n = 0; n < t->nnodes && !fits; n++) {
 			unsigned pus;
 
-			if (t->nodes[n].cpuless || cap[n] < need || node_memory(s, n, d) < req[c].memory_mib)
+			if (t->nodes[n].cpuless || cap[n] < need ||
+			    node_memory(s, n, d) < req[c].memory_mib)
 				continue;
 			fits = mixed_fits(s, d, n, &req[c], need);
 			pus = pool_left(s, d, n, need);

@@ -7,8 +7,9 @@
  *
  * The documents come from inputs that make every optional key appear: a host with hugepage
  * pools and distances, one with a CPU-less node; a guest with cells, hugepages, iothreads,
- * an isolated emulator and every QoS value; a shared guest; a mixed guest; a guest spread over nodes (its
- * cells proposed); a batch with a rejected guest; the host and the state file after placing.
+ * an isolated emulator and every QoS value; a shared guest; a mixed guest; a guest spread
+ * over nodes (its cells proposed); a batch with a rejected guest; the host and the state file
+ * after placing.
  * The topology's JSON and the state file are also read back, as the next run reads them.
  */
 #include <json-c/json.h>
