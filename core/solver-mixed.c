@@ -84,6 +84,23 @@ mixed_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bit
 	return r;
 }
 
+/* Cell c's shared part does not fit node n (the best there is, or the node asked): the
+ * error, -ENOSPC. */
+int
+mixed_refuse(const struct solver *s, const struct demand *d, unsigned n, const struct cell_req *req,
+	     unsigned c, unsigned need, bool asked)
+{
+	unsigned pus = pool_left(s, d, n, need);
+
+	return tmap_error_set(s->err, -ENOSPC,
+			      "%s: cell %u has %u shared vcpus beside its %u dedicated ones; %s node %u, keeps %u pool PUs and its shared vcpus are %u of %u (%g per pool PU; a cell's shared vcpus are no more than the pool's PUs)",
+			      d->name, c, req->shared, req->vcpus,
+			      asked ? "the node asked," :
+				      "no node with room for those takes them in its shared pool: the best,",
+			      s->t->nodes[n].os_index, pus, s->shared_vcpus[n], pool_vcpus(s, pus),
+			      s->cpu_ratio);
+}
+
 /*
  * Why a mixed guest does not fit when a cell's dedicated part has room somewhere and its
  * shared part does not: the error, -ENOSPC, naming the node that came closest. 0 when that
@@ -114,13 +131,8 @@ mixed_no_fit(const struct solver *s, const struct demand *d, const unsigned *cap
 				best_pus = pus;
 			}
 		}
-		if (fits || best < 0)
-			continue;
-		return tmap_error_set(s->err, -ENOSPC,
-				      "%s: cell %u has %u shared vcpus beside its %u dedicated ones; no node with room for those takes them in its shared pool: the best, node %u, keeps %u pool PUs and its shared vcpus are %u of %u (%g per pool PU; a cell's shared vcpus are no more than the pool's PUs)",
-				      d->name, c, req[c].shared, req[c].vcpus, t->nodes[best].os_index,
-				      best_pus, s->shared_vcpus[best], pool_vcpus(s, best_pus),
-				      s->cpu_ratio);
+		if (!fits && best >= 0)
+			return mixed_refuse(s, d, (unsigned)best, &req[c], c, need, false);
 	}
 	return 0;
 }

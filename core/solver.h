@@ -318,6 +318,8 @@ bool mixed_fits(const struct solver *s, const struct demand *d, unsigned n,
 int mixed_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bitmap_t vcpus,
 	       hwloc_const_bitmap_t dedicated, unsigned shared, unsigned *vcpu_pu,
 	       hwloc_bitmap_t held, int *l3, hwloc_bitmap_t ret_pool);
+int mixed_refuse(const struct solver *s, const struct demand *d, unsigned n,
+		 const struct cell_req *req, unsigned c, unsigned need, bool asked);
 int mixed_no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 		 const struct cell_req *req, unsigned ncells);
 

@@ -115,7 +115,8 @@ shared_part_no_wider_than_the_pool(void **state)
 	tmap_topology_free(t);
 }
 
-/* Only node 1 has a pool: the guest goes there, both parts, though node 0 is free. */
+/* Only node 1 has a pool: the guest goes there, both parts, though node 0 is free; one that
+ * asks for node 0 is refused. */
 static void
 node_with_a_pool_chosen(void **state)
 {
@@ -132,6 +133,11 @@ node_with_a_pool_chosen(void **state)
 	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 2), "8");
 	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 3), "9");
 	tmap_plan_free(p);
+	/* Its cell asked on node 0, which has no pool: refused, saying so. */
+	assert_int_equal(test_place(h, "{\"name\":\"n0\",\"vcpus\":4,\"cpu_policy\":\"mixed\","
+				  "\"dedicated_cpus\":\"0-1\",\"cells\":[{\"cpus\":\"0-3\",\"node\":0}]}",
+				  NULL, &err), -ENOSPC);
+	assert_string_equal(err.message, "n0: cell 0 has 2 shared vcpus beside its 2 dedicated ones; the node asked, node 0, keeps 0 pool PUs and its shared vcpus are 0 of 0 (4 per pool PU; a cell's shared vcpus are no more than the pool's PUs)");
 	tmap_host_free(h);
 	tmap_topology_free(t);
 }
