@@ -80,6 +80,7 @@ struct inline_guest {
 	const char **device;
 	bool cells_share_nodes;	/* --cells-share-nodes (issue 21) */
 	const char *pus;	/* --pus CPUSET (issue 21) */
+	const char *dedicated;	/* --dedicated-cpus LIST: a mixed guest's pinned vcpus */
 };
 
 enum {
@@ -114,6 +115,7 @@ enum {
 	OPT_NO_MEMORY,	/* apply --make-room --no-memory */
 	OPT_CELLS_SHARE_NODES,
 	OPT_PUS,	/* exact host PUs of the vcpus (issue 21) */
+	OPT_DEDICATED_CPUS, /* cpu_policy mixed: the vcpus pinned one to one (issue 21) */
 	OPT_SHARED_SET,	/* the shared pool and its ratios, as the state records them (issue 21) */
 	OPT_CPU_OVERCOMMIT,
 	OPT_MEMORY_OVERCOMMIT,

@@ -82,7 +82,10 @@ const char topology_help[] =
 	"                         than the host has nodes with CPUs (refused otherwise)\n" \
 	"  --pus CPUSET           pin vcpu i to the i-th host PU of CPUSET, in the order\n" \
 	"                         written (--pus 2,14,3,15), or refuse the guest\n" \
-	"  --cpu-policy P         dedicated (default) or shared\n" \
+	"  --cpu-policy P         dedicated (default), shared, or mixed: the vcpus of\n" \
+	"                         --dedicated-cpus dedicated, the others shared\n" \
+	"  --dedicated-cpus LIST  mixed: the vcpus pinned one to one (e.g. 0-1); the\n" \
+	"                         others float over the shared pool\n" \
 	"  --thread-policy P      prefer (default), isolate or require\n" \
 	"  --emulator P           share (default), isolate or share-host\n" \
 	"  --iothreads N          number of iothreads (default 0)\n" \
@@ -132,7 +135,8 @@ const char plan_help[] =
 	"Example:\n"
 	"  topomap plan --reserve 0,12 --name vm1 --vcpus 4 --memory 8G --cells 2 --format libvirt\n"
 	"  topomap plan --make-room --name big --vcpus 4 --cell cpus=0-3 --format json\n"
-	"  topomap plan --shared-set 2-5 --cpu-overcommit 2 --name web --vcpus 4 --cpu-policy shared\n";
+	"  topomap plan --shared-set 2-5 --cpu-overcommit 2 --name web --vcpus 4 --cpu-policy shared\n"
+	"  topomap plan --shared-set 2-5 --name db --vcpus 4 --cpu-policy mixed --dedicated-cpus 0-1\n";
 
 /* The target options, shared by apply and verify. Each backend takes some of them. */
 #define TARGET_LIST_HELP \

@@ -172,6 +172,7 @@ static const struct option request_options[] = {
 	{"cell", required_argument, NULL, OPT_CELL},
 	{"cells-share-nodes", no_argument, NULL, OPT_CELLS_SHARE_NODES},
 	{"pus", required_argument, NULL, OPT_PUS},
+	{"dedicated-cpus", required_argument, NULL, OPT_DEDICATED_CPUS},
 	{"cpu-policy", required_argument, NULL, OPT_CPU_POLICY},
 	{"thread-policy", required_argument, NULL, OPT_THREAD_POLICY},
 	{"emulator", required_argument, NULL, OPT_EMULATOR},

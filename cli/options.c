@@ -48,6 +48,7 @@ const struct choice topology_formats[] = {
 const struct choice cpu_policies[] = {
 	{"dedicated", TMAP_CPU_DEDICATED},
 	{"shared", TMAP_CPU_SHARED},
+	{"mixed", TMAP_CPU_MIXED},
 	{NULL, 0},
 };
 
@@ -363,6 +364,17 @@ add_inline_devices(const struct inline_guest *ig, struct tmap_guest *g)
 	return EXIT_OK;
 }
 
+/* --dedicated-cpus LIST: the vcpus a mixed guest pins one to one. */
+static int
+set_dedicated(const struct inline_guest *ig, struct tmap_guest *g)
+{
+	struct tmap_error err = {0};
+
+	if (ig->dedicated && tmap_guest_set_dedicated_cpus(g, ig->dedicated, &err) < 0)
+		return fail(EXIT_USAGE, "--dedicated-cpus: %s", err.message);
+	return EXIT_OK;
+}
+
 int
 add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 {
@@ -456,6 +468,9 @@ add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 		r = fail(EXIT_USAGE, "--pus: %s", err.message);
 		goto out;
 	}
+	r = set_dedicated(ig, g);
+	if (r != EXIT_OK)
+		goto out;
 	if (ig->iothreads && tmap_guest_set_iothreads(g, ig->iothreads) < 0) {
 		r = fail(EXIT_USAGE, "--iothreads: '%u' is not accepted", ig->iothreads);
 		goto out;
@@ -561,6 +576,8 @@ overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char 
 		if (tmap_guest_set_pus(g, ig->pus, &err) < 0)
 			return fail(EXIT_USAGE, "--pus: %s", err.message);
 	}
+	if (set_dedicated(ig, g) != EXIT_OK)
+		return EXIT_USAGE;
 
 	/* The names were checked against the enums' own tables. */
 	if ((ig->has_cpu_policy && tmap_guest_set_cpu_policy(g, ig->cpu_policy) < 0) ||
@@ -724,6 +741,12 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 			return fail(EXIT_USAGE, "%s: '%s' is not a list of host PUs such as 4-7 or 2,10",
 				    name, arg);
 		g->pus = arg;
+		break;
+	case OPT_DEDICATED_CPUS:
+		if (!is_list(arg))
+			return fail(EXIT_USAGE, "%s: '%s' is not a list of vcpus such as 0-1", name,
+				    arg);
+		g->dedicated = arg;
 		break;
 	case OPT_DEVICE: {
 		const char **dv = realloc(g->device, (g->ndevice + 1) * sizeof(*dv));

@@ -32,7 +32,7 @@ _topomap_takes_value()
 	--cores | --threads | --memory | --cells | --cell | --cpu-policy | --thread-policy | \
 	--emulator | --iothreads | --memory-mode | --hugepages | --shares | --period | --quota | \
 	--device | --max-moves | --pus | --shared-set | --cpu-overcommit | --memory-overcommit | \
-	--cgroup | \
+	--dedicated-cpus | --cgroup | \
 	--layout | --qmp | --pid | --connect | --domain | -o)
 		return 0 ;;
 	esac
@@ -120,9 +120,9 @@ _topomap_value()
 		local IFS=$'\n'
 		COMPREPLY=($(_topomap_cgroups "$cur"))
 		compopt -o nospace 2>/dev/null ;;
-	--cpu-policy) COMPREPLY=($(compgen -W 'dedicated shared' -- "$cur")) ;;
+	--cpu-policy) COMPREPLY=($(compgen -W 'dedicated shared mixed' -- "$cur")) ;;
 	--thread-policy) COMPREPLY=($(compgen -W 'prefer isolate require' -- "$cur")) ;;
-	--emulator) COMPREPLY=($(compgen -W 'share isolate' -- "$cur")) ;;
+	--emulator) COMPREPLY=($(compgen -W 'share isolate share-host' -- "$cur")) ;;
 	--memory-mode) COMPREPLY=($(compgen -W 'strict preferred interleave restrictive' -- "$cur")) ;;
 	--hugepages) COMPREPLY=($(compgen -W '2M 1G' -- "$cur")) ;;
 	--layout) COMPREPLY=($(compgen -W 'container libvirt' -- "$cur")) ;;

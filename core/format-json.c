@@ -53,7 +53,9 @@ guest_fields(struct builder *b, struct json_object *g, const struct plan_guest *
 
 	add(b, g, "name", str(pg->name));
 	add(b, g, "cpu_policy", str(cpu_policy_name(pg->cpu_policy)));
-	if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
+	if (pg->cpu_policy == TMAP_CPU_MIXED)
+		add(b, g, "dedicated_cpus", str(pg->dedicated_list));
+	if (pg->cpu_policy != TMAP_CPU_SHARED) {
 		add(b, g, "thread_policy", str(thread_policy_name(pg->thread_policy)));
 		add(b, g, "emulator_threads", str(emulator_policy_name(pg->emulator_policy)));
 	}

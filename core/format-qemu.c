@@ -74,6 +74,26 @@ format_distances(const struct tmap_plan *plan, const struct plan_guest *g, FILE 
 				plan_distance(plan, g->cells[i].node, g->cells[j].node));
 }
 
+/* A mixed guest: which vcpus the backend pins one to one, and which float over the pool. */
+static void
+format_mixed(const struct plan_guest *g, FILE *out)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t own = hwloc_bitmap_alloc();
+	_cleanup_bitmap_ hwloc_bitmap_t pool = hwloc_bitmap_alloc();
+	_cleanup_free_ char *own_list = NULL, *pool_list = NULL;
+
+	if (!own || !pool)
+		return;
+	for (unsigned v = 0; v < g->vcpus; v++)
+		hwloc_bitmap_or(plan_vcpu_dedicated(g, v) ? own : pool,
+				plan_vcpu_dedicated(g, v) ? own : pool, g->vcpu_pus[v]);
+	own_list = bitmap_list(own);
+	pool_list = bitmap_list(pool);
+	if (own_list && pool_list)
+		fprintf(out, "# cpu policy mixed: vcpus %s dedicated, one each on PUs %s; the others float over the shared PUs %s\n",
+			g->dedicated_list, own_list, pool_list);
+}
+
 static void
 format_guest(const struct tmap_plan *plan, const struct plan_guest *g, FILE *out)
 {
@@ -84,6 +104,8 @@ format_guest(const struct tmap_plan *plan, const struct plan_guest *g, FILE *out
 	fputc('\n', out);
 	fputs("# vcpu, emulator and iothread pinning is applied by a backend, not by options\n",
 	      out);
+	if (g->cpu_policy == TMAP_CPU_MIXED)
+		format_mixed(g, out);
 	fprintf(out, "-smp %u,sockets=%u,cores=%u,threads=%u\n", g->vcpus, g->sockets, g->cores,
 		g->threads);
 	fprintf(out, "-m %lluM\n", (unsigned long long)g->memory_mib);

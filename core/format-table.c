@@ -17,7 +17,9 @@ guest_table(FILE *out, const struct table_style *st, const struct plan_guest *pg
 		st->head, pg->name, st->end, pg->vcpus, pg->vcpus == 1 ? "" : "s", pg->sockets,
 		pg->sockets == 1 ? "" : "s", pg->cores, pg->cores == 1 ? "" : "s", pg->threads,
 		pg->threads == 1 ? "" : "s", pg->memory_mib, cpu_policy_name(pg->cpu_policy));
-	if (pg->cpu_policy == TMAP_CPU_DEDICATED)
+	if (pg->cpu_policy == TMAP_CPU_MIXED)
+		fprintf(out, " (vcpus %s dedicated, the others shared)", pg->dedicated_list);
+	if (pg->cpu_policy != TMAP_CPU_SHARED)
 		fprintf(out, ", threads %s, emulator %s", thread_policy_name(pg->thread_policy),
 			emulator_policy_name(pg->emulator_policy));
 	fputc('\n', out);

@@ -141,6 +141,10 @@ guest_explicit_validate(const struct tmap_guest *g, struct tmap_error *err)
 		return tmap_error_set(err, -EINVAL,
 				      GUEST_FMT "field 'pus': '%s' pins dedicated vcpus, and this guest is shared (it floats over the shared pool)",
 				      GUEST_ARGS(g), g->pus_list);
+	if (g->cpu_policy == TMAP_CPU_MIXED)
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "field 'pus': '%s' pins every vcpu, and this guest is mixed (its shared vcpus float over the shared pool; give cells[].node instead)",
+				      GUEST_ARGS(g), g->pus_list);
 	weight = (int)g->npus;
 	if (weight != (int)g->vcpus)
 		return tmap_error_set(err, -EINVAL,

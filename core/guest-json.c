@@ -190,6 +190,18 @@ json_pus(struct json_ctx *ctx, struct json_object *val, struct tmap_guest *g)
 	return tmap_guest_set_pus(g, json_object_get_string(val), ctx->err);
 }
 
+/* "dedicated_cpus": "0-1" or [0, 1], the vcpus a mixed guest pins one to one. */
+static int
+json_dedicated(struct json_ctx *ctx, struct json_object *val, struct tmap_guest *g)
+{
+	_cleanup_free_ char *list = NULL;
+	int r = json_cell_cpus(ctx, val, "dedicated_cpus", &list);
+
+	if (r < 0)
+		return r;
+	return tmap_guest_set_dedicated_cpus(g, list, ctx->err);
+}
+
 /* "hugepages": "2M", "1G", "2048k", an integer in KiB as libvirt's <page size=.../>, or
  * "large" or "any" (Nova's hw:mem_page_size). */
 static int
@@ -306,7 +318,8 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 		} else if (streq(key, "cells")) {
 			r = parse_cells(ctx, g, val);
 		} else if (streq(key, "cpu_policy")) {
-			r = json_enum(ctx, val, key, cpu_policy_from_name, "dedicated, shared", &e);
+			r = json_enum(ctx, val, key, cpu_policy_from_name, "dedicated, shared, mixed",
+				      &e);
 			if (r == 0)
 				tmap_guest_set_cpu_policy(g, (enum tmap_cpu_policy)e);
 		} else if (streq(key, "thread_policy")) {
@@ -333,6 +346,8 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 			r = json_boolean(ctx, val, key, &g->pinned);
 		} else if (streq(key, "pus")) {
 			r = json_pus(ctx, val, g);
+		} else if (streq(key, "dedicated_cpus")) {
+			r = json_dedicated(ctx, val, g);
 		} else if (streq(key, "cells_share_nodes")) {
 			r = json_boolean(ctx, val, key, &g->cells_share_nodes);
 		} else {

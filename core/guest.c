@@ -17,6 +17,7 @@
 static const char *const cpu_policies[] = {
 	[TMAP_CPU_DEDICATED] = "dedicated",
 	[TMAP_CPU_SHARED] = "shared",
+	[TMAP_CPU_MIXED] = "mixed",
 };
 static const char *const thread_policies[] = {
 	[TMAP_THREAD_PREFER] = "prefer",
@@ -179,6 +180,7 @@ tmap_guest_free(struct tmap_guest *g)
 	cells_clear(g);
 	guest_devices_clear(g);
 	guest_explicit_clear(g);
+	guest_mixed_clear(g);
 	free(g->name);
 	free(g->origin);
 	free(g);
@@ -637,6 +639,8 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 		r = guest_devices_validate(g, err);
 	if (r == 0)
 		r = guest_explicit_validate(g, err);
+	if (r == 0)
+		r = guest_mixed_validate(g, err);
 	if (r < 0)
 		return r;
 	return validate_hugepages(g, err);

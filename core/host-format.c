@@ -138,7 +138,9 @@ guest_line(const struct tmap_host *h, size_t i, bool json, FILE *out)
 		fprintf(out, "%s{\"name\":\"%s\",\"held\":\"%s\",\"memory_mib\":{", i ? "," : "",
 			pg->name, held);
 	else
-		fprintf(out, "  %-20s PUs %s, memory%s%s%s", pg->name, *held ? held : "(shared pool)",
+		fprintf(out, "  %-20s PUs %s%s, memory%s%s%s", pg->name,
+			*held ? held : "(shared pool)",
+			pg->cpu_policy == TMAP_CPU_MIXED ? " and the shared pool" : "",
 			*size ? " in " : "", size, *size ? " pages," : "");
 	for (unsigned n = 0, k = 0; n < t->nnodes; n++) {
 		if (!mem[n])

@@ -81,8 +81,7 @@ record(struct tmap_host *h, const struct plan_guest *pg)
 		int n = topo_node_index(t, pg->cells[c].node);
 
 		hg.mem[n] += pg->cells[c].memory_mib;
-		if (pg->cpu_policy == TMAP_CPU_SHARED)
-			hg.shared[n] += (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
+		hg.shared[n] += plan_cell_shared(pg, c);
 	}
 	h->guests[h->nguests++] = hg;
 	return 0;
@@ -286,6 +285,8 @@ plan_answers(const struct tmap_topology *t, const struct plan_guest *pg,
 	    pg->thread_policy != g->thread_policy || pg->emulator_policy != g->emulator_policy ||
 	    !page_answers(pg->page_kib, g->page_kib) || pg->memory_mib != tmap_guest_memory_mib(g))
 		return false;
+	if (g->cpu_policy == TMAP_CPU_MIXED && !hwloc_bitmap_isequal(pg->dedicated, g->dedicated))
+		return false;
 	if (pg->cells_proposed && cells->implied)
 		return true;
 	if (pg->cells_proposed || pg->ncells != cells->n)
@@ -424,9 +425,9 @@ shared_widest_recount(struct tmap_host *h)
 	for (size_t i = 0; i < h->nguests; i++) {
 		const struct plan_guest *pg = &h->guests[i].plan;
 
-		for (unsigned c = 0; pg->cpu_policy == TMAP_CPU_SHARED && c < pg->ncells; c++) {
+		for (unsigned c = 0; c < pg->ncells; c++) {
 			int n = topo_node_index(t, pg->cells[c].node);
-			unsigned w = (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
+			unsigned w = plan_cell_shared(pg, c);
 
 			if (w > h->s.shared_widest[n])
 				h->s.shared_widest[n] = w;
@@ -504,8 +505,7 @@ host_guest_replace(struct tmap_host *h, size_t i, struct plan_guest *pg)
 		int n = topo_node_index(t, hg->plan.cells[c].node);
 
 		hg->mem[n] += hg->plan.cells[c].memory_mib;
-		if (hg->plan.cpu_policy == TMAP_CPU_SHARED)
-			hg->shared[n] += (unsigned)hwloc_bitmap_weight(hg->plan.cells[c].vcpus);
+		hg->shared[n] += plan_cell_shared(&hg->plan, c);
 	}
 	return 0;
 }
@@ -557,8 +557,9 @@ shared_guest_on(const struct tmap_host *h, unsigned n)
 	for (size_t i = 0; i < h->nguests; i++) {
 		const struct plan_guest *pg = &h->guests[i].plan;
 
-		for (unsigned c = 0; pg->cpu_policy == TMAP_CPU_SHARED && c < pg->ncells; c++)
-			if (topo_node_index(h->s.t, pg->cells[c].node) == (int)n)
+		for (unsigned c = 0; c < pg->ncells; c++)
+			if (plan_cell_shared(pg, c) &&
+			    topo_node_index(h->s.t, pg->cells[c].node) == (int)n)
 				return pg->name;
 	}
 	return "?";
@@ -649,13 +650,14 @@ host_adopt(struct tmap_host *h, struct plan_guest *pg, struct tmap_error *err)
 			return tmap_error_set(err, -EBADMSG,
 					      "guest '%s' cell %u is on node %u, which this host does not have with CPUs",
 					      pg->name, c, pg->cells[c].node);
-		/* Without a given pool: the PUs free when it came (some held or reserved now). */
-		if (pg->cpu_policy == TMAP_CPU_SHARED && !h->follow_pool &&
-		    !hwloc_bitmap_isincluded(pg->cells[c].pus, s->fixed_pool ? s->pool : t->cpuset))
-			return tmap_error_set(err, -EBADMSG,
-					      "shared guest '%s' floats outside the recorded shared pool",
-					      pg->name);
 	}
+	/* Without a given pool: the PUs free when it came (some held or reserved now). */
+	for (unsigned v = 0; v < pg->vcpus; v++)
+		if (!plan_vcpu_dedicated(pg, v) && !h->follow_pool &&
+		    !hwloc_bitmap_isincluded(pg->vcpu_pus[v], s->fixed_pool ? s->pool : t->cpuset))
+			return tmap_error_set(err, -EBADMSG,
+					      "%s guest '%s' floats outside the recorded shared pool (vcpu %u)",
+					      cpu_policy_name(pg->cpu_policy), pg->name, v);
 	for (unsigned i = 0; i < pg->ndevices; i++) {
 		int k = devices_find_pci(t, pg->devices[i].pci);
 

@@ -280,6 +280,8 @@ struct tmap_guest {
 	unsigned *pu_order;	/* the same in the order written: vcpu i runs on pu_order[i] */
 	unsigned npus;
 	char *pus_list;		/* the list as given, for messages */
+	hwloc_bitmap_t dedicated; /* cpu_policy mixed: the vcpus pinned one to one; NULL: none */
+	char *dedicated_list;	/* the same in list syntax */
 };
 
 const char *dev_policy_name(enum dev_policy p);
@@ -309,6 +311,10 @@ void guest_explicit_clear(struct tmap_guest *g);
 int guest_explicit_validate(const struct tmap_guest *g, struct tmap_error *err);
 /* Does g ask for a node or for PUs? */
 bool guest_explicit(const struct tmap_guest *g);
+
+/* guest-mixed.c: cpu_policy mixed, dedicated vcpus and shared ones (issue 21) */
+void guest_mixed_clear(struct tmap_guest *g);
+int guest_mixed_validate(const struct tmap_guest *g, struct tmap_error *err);
 
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */
 struct guest_cells {
@@ -381,6 +387,9 @@ struct plan_guest {
 	int64_t quota;
 	uint64_t page_kib;		/* hugepage size of the memory, 0: normal pages */
 	bool pinned;			/* never moved to make room for another guest */
+	hwloc_bitmap_t dedicated;	/* cpu_policy mixed: the vcpus pinned one to one; NULL
+					 * for the other policies */
+	char *dedicated_list;
 
 	hwloc_bitmap_t *vcpu_pus;	/* per vcpu: its PU (dedicated) or float set (shared) */
 	char **vcpu_lists;
@@ -472,6 +481,17 @@ bool plan_guest_distances_valid(const struct tmap_plan *p, const struct plan_gue
 void plan_moves_free(struct plan_move *moves, size_t n);
 /* Append one line to a guest's explanation. */
 int plan_guest_explain(struct plan_guest *pg, const char *fmt, ...) _printf_(2, 3);
+/* Is vcpu v pinned to a PU of its own (a dedicated guest's, a mixed guest's dedicated one)? */
+static inline bool
+plan_vcpu_dedicated(const struct plan_guest *pg, unsigned v)
+{
+	return pg->cpu_policy == TMAP_CPU_DEDICATED ||
+	       (pg->cpu_policy == TMAP_CPU_MIXED && pg->dedicated &&
+		hwloc_bitmap_isset(pg->dedicated, v));
+}
+/* The vcpus of cell c that float over the shared pool (a shared guest's, a mixed guest's
+ * shared ones): what counts against the pool's overcommit. */
+unsigned plan_cell_shared(const struct plan_guest *pg, unsigned c);
 /* Compute the list strings of a finished guest. */
 int plan_guest_finish(struct plan_guest *pg);
 /* Free the lists plan_guest_finish() made (and the reasons), to make them again. */

@@ -33,18 +33,23 @@ plan_guest_finish(struct plan_guest *pg)
 		if (!cell->vcpus_list || !cell->pus_list)
 			return -ENOMEM;
 	}
+	if (pg->dedicated && !pg->dedicated_list &&
+	    !(pg->dedicated_list = bitmap_list(pg->dedicated)))
+		return -ENOMEM;
 	pg->emulator_list = bitmap_list(pg->emulator);
 	pg->memory_list = bitmap_list(pg->memory_nodes);
 	if (!pg->emulator_list || !pg->memory_list)
 		return -ENOMEM;
-	/* Nova's share-host moves only the emulator: the iothreads stay with the vcpus. */
+	/* Nova's share-host moves only the emulator: the iothreads stay with the vcpus (a mixed
+	 * guest's shared ones: the dedicated keep their PUs to themselves). */
 	if (!pg->iothread && !(pg->iothread = hwloc_bitmap_alloc()))
 		return -ENOMEM;
 	hwloc_bitmap_copy(pg->iothread, pg->emulator);
 	if (pg->emulator_policy == TMAP_EMULATOR_SHARE_HOST) {
 		hwloc_bitmap_zero(pg->iothread);
 		for (unsigned v = 0; v < pg->vcpus; v++)
-			hwloc_bitmap_or(pg->iothread, pg->iothread, pg->vcpu_pus[v]);
+			if (pg->cpu_policy != TMAP_CPU_MIXED || !plan_vcpu_dedicated(pg, v))
+				hwloc_bitmap_or(pg->iothread, pg->iothread, pg->vcpu_pus[v]);
 	}
 	free(pg->iothread_list);
 	pg->iothread_list = bitmap_list(pg->iothread);
@@ -96,6 +101,21 @@ plan_guest_free_lists(struct plan_guest *pg)
 	pg->emulator_list = pg->memory_list = pg->cpus_list = pg->held_list = NULL;
 }
 
+unsigned
+plan_cell_shared(const struct plan_guest *pg, unsigned c)
+{
+	unsigned all = (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus), v, pinned = 0;
+
+	if (pg->cpu_policy == TMAP_CPU_SHARED)
+		return all;
+	if (pg->cpu_policy != TMAP_CPU_MIXED || !pg->dedicated)
+		return 0;
+	hwloc_bitmap_foreach_begin(v, pg->cells[c].vcpus)
+		pinned += hwloc_bitmap_isset(pg->dedicated, v);
+	hwloc_bitmap_foreach_end();
+	return all - pinned;
+}
+
 static void
 bitmap_free_safe(hwloc_bitmap_t b)
 {
@@ -124,6 +144,8 @@ plan_guest_clear(struct plan_guest *pg)
 	}
 	free(pg->cells);
 	bitmap_free_safe(pg->emulator);
+	bitmap_free_safe(pg->dedicated);
+	free(pg->dedicated_list);
 	bitmap_free_safe(pg->iothread);
 	free(pg->iothread_list);
 	bitmap_free_safe(pg->held);
@@ -233,6 +255,8 @@ plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src)
 	pg.nexplain = 0;
 	pg.name = dup_str(src->name, &ok);
 	pg.emulator = dup_set(src->emulator, &ok);
+	pg.dedicated = dup_set(src->dedicated, &ok);
+	pg.dedicated_list = dup_str(src->dedicated_list, &ok);
 	pg.held = dup_set(src->held, &ok);
 	pg.memory_nodes = dup_set(src->memory_nodes, &ok);
 	pg.emulator_list = dup_str(src->emulator_list, &ok);

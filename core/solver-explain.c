@@ -203,11 +203,13 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 	unsigned usable_nodes = 0;
 	uint64_t most_mem = closest_nodes(s, d, cap).most_mem;
 
-	if (d->policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d->cpu == TMAP_CPU_DEDICATED)
+	if (d->policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d->cpu != TMAP_CPU_SHARED)
 		return tmap_error_set(s->err, -ENOSPC,
 				      "%s: thread policy require needs host cores with SMT siblings; this host has 1 PU per core",
 				      d->name);
 	if (d->cpu == TMAP_CPU_SHARED && no_fit_width(s, d, req, ncells) < 0)
+		return -ENOSPC;
+	if (d->cpu == TMAP_CPU_MIXED && mixed_no_fit(s, d, cap, req, ncells) < 0)
 		return -ENOSPC;
 	for (unsigned c = 0; c < ncells; c++) {
 		unsigned need = req[c].vcpus;
@@ -323,6 +325,12 @@ explain_placement(const struct solver *s, const struct demand *d, const unsigned
 				   g->pus_list, thread_policy_name(d->policy));
 	else if (d->cpu == TMAP_CPU_DEDICATED)
 		plan_guest_explain(pg, "vcpus: %s", thread_words(d, g->threads));
+	else if (d->cpu == TMAP_CPU_MIXED)
+		plan_guest_explain(pg, "vcpus %s (dedicated_cpus): %s; the others float over the whole shared pool of their nodes, %s (cpu policy mixed, at most %g shared vcpus per pool PU)",
+				   g->dedicated_list, thread_words(d, g->threads),
+				   s->fixed_pool ? "which dedicated guests never get" :
+						   "every PU no dedicated guest holds",
+				   s->cpu_ratio);
 	else
 		plan_guest_explain(pg, "vcpus float over the whole shared pool of their nodes, %s (cpu policy shared, at most %g shared vcpus per pool PU)",
 				   s->fixed_pool ? "which dedicated guests never get" :
@@ -335,11 +343,16 @@ explain_placement(const struct solver *s, const struct demand *d, const unsigned
 		_cleanup_free_ char *list = bitmap_list(pg->emulator);
 
 		if (hwloc_bitmap_intersects(s->housekeeping, t->nodes[node_of[0]].cpuset))
-			plan_guest_explain(pg, "emulator: floats over the host's housekeeping PUs %s on cell 0's node %u (emulator share-host); iothreads float over the guest's vcpu PUs",
-					   list ? list : "?", node);
+			plan_guest_explain(pg, "emulator: floats over the host's housekeeping PUs %s on cell 0's node %u (emulator share-host); iothreads float over the guest's %svcpu PUs",
+					   list ? list : "?", node,
+					   d->cpu == TMAP_CPU_MIXED ? "shared " : "");
 		else
-			plan_guest_explain(pg, "emulator: node %u of cell 0 has no housekeeping PU, so it floats over all of the host's, %s (emulator share-host); iothreads float over the guest's vcpu PUs",
-					   node, list ? list : "?");
-	} else
+			plan_guest_explain(pg, "emulator: node %u of cell 0 has no housekeeping PU, so it floats over all of the host's, %s (emulator share-host); iothreads float over the guest's %svcpu PUs",
+					   node, list ? list : "?",
+					   d->cpu == TMAP_CPU_MIXED ? "shared " : "");
+	} else if (d->cpu == TMAP_CPU_MIXED) {
+		plan_guest_explain(pg, "emulator and iothreads float with the shared vcpus over the shared pool, away from the dedicated ones (emulator share)");
+	} else {
 		plan_guest_explain(pg, "emulator and iothreads float over the guest's vcpu PUs (emulator share)");
+	}
 }

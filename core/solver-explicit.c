@@ -219,6 +219,8 @@ check_room(const struct solver *s, const struct tmap_guest *g, const struct dema
 			return tmap_error_set(s->err, -ENOSPC,
 					      "guest '%s': cell %u: node %u has %u %s; the guest's cells there need %u",
 					      g->name, c, os, cap[n], short_unit(d), need);
+		if (d->cpu == TMAP_CPU_MIXED && !mixed_fits(s, d, n, &req[c], need))
+			return mixed_refuse(s, d, n, &req[c], c, need, true);
 		if (room < mem)
 			return tmap_error_set(s->err, -ENOSPC,
 					      "guest '%s': cell %u: node %u has %" PRIu64 " MiB free%s; the guest's cells there need %" PRIu64 " MiB",

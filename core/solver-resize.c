@@ -275,7 +275,7 @@ tmap_host_resize(struct tmap_host *h, const char *name, unsigned vcpus, uint64_t
 	if (pg->cpu_policy != TMAP_CPU_DEDICATED || pg->ncells != 1)
 		return tmap_error_set(err, -EOPNOTSUPP,
 				      "resize: '%s' is %s; resize takes a dedicated guest of one cell (apply the new spec of any other)",
-				      name, pg->ncells != 1 ? "of several cells" : "shared");
+				      name, pg->ncells != 1 ? "of several cells" : cpu_policy_name(pg->cpu_policy));
 	r = resized_guest(pg, vcpus, memory_mib ? memory_mib : pg->memory_mib, &g, err);
 	if (r < 0)
 		return r;

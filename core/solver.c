@@ -388,9 +388,9 @@ cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, u
 	unsigned need = req->vcpus + (cell == 0 && d->emulator_isolate ? d->emulator_units : 0);
 
 	if (s->t->nodes[n].cpuless || node_memory(s, n, d) < req->memory_mib ||
-	    (d->cell_nodes && !d->cell_nodes[cell * s->t->nnodes + n]))
+	    (d->cell_nodes && !d->cell_nodes[cell * s->t->nnodes + n]) || cap[n] < need)
 		return false;
-	return cap[n] >= need;
+	return d->cpu != TMAP_CPU_MIXED || mixed_fits(s, d, n, req, need);
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -403,7 +403,7 @@ demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
 		.cpu = g->cpu_policy,
 		.policy = g->thread_policy,
 		.threads = g->threads,
-		.emulator_isolate = g->cpu_policy == TMAP_CPU_DEDICATED &&
+		.emulator_isolate = g->cpu_policy != TMAP_CPU_SHARED &&
 				    g->emulator_policy == TMAP_EMULATOR_ISOLATE,
 		.page_kib = g->page_kib,
 		.page = -1,
@@ -457,6 +457,8 @@ plan_guest_init(struct plan_guest *pg, const struct tmap_guest *g, unsigned ncel
 	pg->period = g->period;
 	pg->quota = g->quota;
 	pg->page_kib = g->page_kib;
+	if (g->cpu_policy == TMAP_CPU_MIXED && !(pg->dedicated = hwloc_bitmap_dup(g->dedicated)))
+		return -ENOMEM;
 	/* A guest placed where it asked is never moved to make room for another. */
 	pg->pinned = g->pinned || guest_explicit(g);
 	pg->vcpu_pus = calloc(g->vcpus, sizeof(*pg->vcpu_pus));
@@ -503,6 +505,7 @@ struct decision {
 	bool spread_out;	/* a guest without cells spread over nodes: cells proposed */
 	bool sharing;		/* more cells than nodes: cells share nodes */
 	int *fixed;		/* per cell: the node index the guest asks, or -1; NULL: none */
+	hwloc_const_bitmap_t dedicated;	/* a mixed guest's dedicated vcpus; NULL: none */
 	unsigned *pin;		/* per vcpu: the PU the guest asks; NULL: none */
 };
 
@@ -531,7 +534,7 @@ static bool
 spreadable(const struct solver *s, const struct decision *dec)
 {
 	return s->cells.n == 1 && s->cells.implied && !(s->flags & TMAP_SOLVE_NO_SPREAD) &&
-	       !dec->fixed && dec->d.cpu != TMAP_CPU_SHARED;
+	       !dec->fixed && dec->d.cpu == TMAP_CPU_DEDICATED;
 }
 
 /* Step 2 for the cells resolved: the node of each cell. may_spread: a guest without cells
@@ -608,12 +611,18 @@ decide_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
 	dec->node_of = scratch_new(s, cells->n, int);
 	if (!dec->req || !dec->node_of)
 		return -ENOMEM;
+	if (g->cpu_policy == TMAP_CPU_MIXED) {
+		dec->dedicated = g->dedicated;
+		r = mixed_requests(g, cells, dec->req);
+		if (r < 0)
+			return r;
+	}
 	/* Every request counts, placed or not: it is what this host is asked for. */
 	if (dec->d.cpu == TMAP_CPU_DEDICATED)
 		remember_shape(s, dec->req, cells->n);
 
 	if (dec->d.policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 &&
-	    dec->d.cpu == TMAP_CPU_DEDICATED)
+	    dec->d.cpu != TMAP_CPU_SHARED)
 		return no_fit(s, &dec->d, dec->cap, dec->req, cells->n, cells->implied);
 	/* Cells that share a node are no NUMA nodes of their own: only when the guest asks
 	 * (TMAP_SOLVE_DISTINCT_CELLS refuses them anyway, as no set of distinct nodes). */
@@ -681,21 +690,35 @@ take_cell(struct solver *s, const struct decision *dec, unsigned c, struct plan_
 	}
 	if (c > 0 && dec->node_of[c] != dec->node_of[c - 1])
 		*l3 = -1;
-	if (dec->pin)
+	if (dec->d.cpu == TMAP_CPU_MIXED)
+		/* The shared vcpus float over the pool, and the emulator with them. */
+		r = mixed_cell(s, n, &dec->d, cells->vcpus[c], dec->dedicated, dec->req[c].shared,
+			       vcpu_pu, held, l3, pc ? pc->pus : NULL);
+	else if (dec->pin)
 		pin_cell(s, &dec->d, cells->vcpus[c], dec->pin, vcpu_pu, held);
 	else
 		r = alloc_cell(s, n, &dec->d, cells->vcpus[c], vcpu_pu, held, l3);
 	if (r < 0 || !pc)
 		return r;
+	if (dec->d.cpu == TMAP_CPU_MIXED)
+		hwloc_bitmap_or(pg->emulator, pg->emulator, pc->pus);
 	hwloc_bitmap_foreach_begin(v, cells->vcpus[c])
 	{
+		if (dec->dedicated && !hwloc_bitmap_isset(dec->dedicated, v)) {
+			hwloc_bitmap_copy(pg->vcpu_pus[v], pc->pus);
+			continue;
+		}
 		hwloc_bitmap_only(pg->vcpu_pus[v], vcpu_pu[v]);
-		hwloc_bitmap_set(pc->pus, vcpu_pu[v]);
 		pg->vcpu_core_lists[v] = core_list(t, vcpu_pu[v]);
 		if (!pg->vcpu_core_lists[v])
 			return -ENOMEM;
-		hwloc_bitmap_set(pg->emulator, vcpu_pu[v]);
+		if (!dec->dedicated)
+			hwloc_bitmap_set(pg->emulator, vcpu_pu[v]);
 	}
+	hwloc_bitmap_foreach_end();
+	/* The cell's host PUs: its vcpus' (a mixed cell's pool, then its dedicated PUs). */
+	hwloc_bitmap_foreach_begin(v, cells->vcpus[c])
+		hwloc_bitmap_or(pc->pus, pc->pus, pg->vcpu_pus[v]);
 	hwloc_bitmap_foreach_end();
 	return 0;
 }
@@ -790,7 +813,7 @@ solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_gue
 			return r;
 		}
 	}
-	if (r == 0 && dec.d.cpu == TMAP_CPU_DEDICATED && !s->fixed_pool) {
+	if (r == 0 && dec.d.cpu != TMAP_CPU_SHARED && !s->fixed_pool) {
 		r = shared_room_kept(s, g->name);
 		if (r < 0) {
 			snapshot_restore(s, s->before);
@@ -870,11 +893,10 @@ solver_take(struct solver *s, const struct plan_guest *pg)
 	hwloc_bitmap_foreach_end();
 	for (unsigned c = 0; c < pg->ncells; c++) {
 		int n = topo_node_index(t, pg->cells[c].node);
+		unsigned w = plan_cell_shared(pg, c);
 
 		node_charge(s, (unsigned)n, page, (int64_t)pg->cells[c].memory_mib);
-		if (pg->cpu_policy == TMAP_CPU_SHARED) {
-			unsigned w = (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
-
+		if (w) {
 			s->shared_vcpus[n] += w;
 			if (w > s->shared_widest[n])
 				s->shared_widest[n] = w;

@@ -8,6 +8,7 @@
  *   solver-pus.c      which cores and PUs of a node, and a shared cell's pool
  *   solver-explain.c  the words: why a guest does not fit, why it went where it did
  *   solver-explicit.c a node per cell and exact PUs, asked by the guest (issue 21)
+ *   solver-mixed.c    cpu_policy mixed: dedicated vcpus and shared ones (issue 21)
  *
  * struct solver holds what a decision reads and changes: free PUs, cores, memory, pools,
  * the shapes of the latest requests and scratch memory. It knows nothing of the guests
@@ -118,8 +119,9 @@ struct demand {
 };
 
 struct cell_req {
-	unsigned vcpus;
+	unsigned vcpus;		/* a mixed cell: its dedicated vcpus */
 	uint64_t memory_mib;
+	unsigned shared;	/* a mixed cell: its vcpus that float over the shared pool */
 };
 
 /* The host as it is, to try placements and put it back exactly (the recent requests too). */
@@ -312,6 +314,20 @@ int explicit_constrain(struct solver *s, unsigned ncells, const int *fixed, stru
  * require hold the rest of each core. */
 void pin_cell(struct solver *s, const struct demand *d, hwloc_const_bitmap_t vcpus,
 	      const unsigned *pin, unsigned *vcpu_pu, hwloc_bitmap_t held);
+
+/* ------------------------------------------------------------------------------------- */
+/* solver-mixed.c: cpu_policy mixed, dedicated vcpus and shared ones (issue 21) */
+
+int mixed_requests(const struct tmap_guest *g, struct guest_cells *cells, struct cell_req *req);
+bool mixed_fits(const struct solver *s, const struct demand *d, unsigned n,
+		const struct cell_req *req, unsigned need);
+int mixed_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bitmap_t vcpus,
+	       hwloc_const_bitmap_t dedicated, unsigned shared, unsigned *vcpu_pu,
+	       hwloc_bitmap_t held, int *l3, hwloc_bitmap_t ret_pool);
+int mixed_refuse(const struct solver *s, const struct demand *d, unsigned n,
+		 const struct cell_req *req, unsigned c, unsigned need, bool asked);
+int mixed_no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
+		 const struct cell_req *req, unsigned ncells);
 
 /* ------------------------------------------------------------------------------------- */
 /* solver-explain.c */

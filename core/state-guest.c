@@ -123,6 +123,30 @@ member_enum(struct json_object *o, const char *key, int (*from_name)(const char 
 	return 0;
 }
 
+/* A mixed guest's "dedicated_cpus" (issue 21): required of it, refused of any other. */
+static int
+plan_dedicated(struct json_object *g, const struct where *w, struct plan_guest *pg,
+	       struct tmap_error *err)
+{
+	bool mixed = pg->cpu_policy == TMAP_CPU_MIXED;
+	struct json_object *v;
+	int r = member(g, "dedicated_cpus", json_type_string, true, w, &v, err);
+
+	if (r < 0)
+		return r;
+	if (!v && !mixed)
+		return 0;
+	if (!v || !mixed)
+		return bad(err, w, "'dedicated_cpus' %s, and cpu_policy is '%s'",
+			   v ? "is given" : "is missing", cpu_policy_name(pg->cpu_policy));
+	if (!(pg->dedicated = hwloc_bitmap_alloc()))
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = member_set(g, "dedicated_cpus", false, w, pg->dedicated, err);
+	if (r == 0 && hwloc_bitmap_iszero(pg->dedicated))
+		return bad(err, w, "'dedicated_cpus' is empty");
+	return r;
+}
+
 static int
 plan_shape(struct json_object *g, const struct where *w, struct plan_guest *pg,
 	   struct tmap_error *err)
@@ -141,6 +165,8 @@ plan_shape(struct json_object *g, const struct where *w, struct plan_guest *pg,
 			     err)) < 0)
 		return r;
 	pg->cpu_policy = (enum tmap_cpu_policy)e;
+	if ((r = plan_dedicated(g, w, pg, err)) < 0)
+		return r;
 	if ((r = member_enum(g, "thread_policy", thread_policy_from_name, TMAP_THREAD_PREFER, w,
 			     &e, err)) < 0)
 		return r;
@@ -224,7 +250,7 @@ plan_vcpus(const struct tmap_topology *t, struct json_object *vcpus, struct wher
 		if (hwloc_bitmap_iszero(pg->vcpu_pus[v]) ||
 		    !hwloc_bitmap_isincluded(pg->vcpu_pus[v], t->cpuset))
 			return bad(err, w, "'cpuset' is empty or not PUs of this host");
-		if (pg->cpu_policy == TMAP_CPU_DEDICATED && hwloc_bitmap_weight(pg->vcpu_pus[v]) != 1)
+		if (plan_vcpu_dedicated(pg, v) && hwloc_bitmap_weight(pg->vcpu_pus[v]) != 1)
 			return bad(err, w, "a dedicated vcpu holds exactly one PU");
 		pg->vcpu_node[v] = (int)node;
 		if (core && !(pg->vcpu_core_lists[v] = strdup(json_object_get_string(core))))
@@ -287,6 +313,17 @@ plan_cells(const struct tmap_topology *t, struct json_object *cells, struct wher
 	return 0;
 }
 
+/* Does a shared vcpu of a mixed guest float over a PU the guest holds (its pool is the
+ * host's, never its own)? */
+static bool
+mixed_shared_held(const struct plan_guest *pg)
+{
+	for (unsigned v = 0; pg->cpu_policy == TMAP_CPU_MIXED && v < pg->vcpus; v++)
+		if (!plan_vcpu_dedicated(pg, v) && hwloc_bitmap_intersects(pg->vcpu_pus[v], pg->held))
+			return true;
+	return false;
+}
+
 /*
  * What must hold in any plan topomap wrote: every vcpu on PUs the guest's sets say, a
  * dedicated guest's PUs its own and each held once, the derived lists agreeing.
@@ -302,8 +339,11 @@ plan_invariants(struct json_object *g, const struct where *w, const struct plan_
 
 	if (!seen || !all)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
+	if (pg->dedicated && (hwloc_bitmap_last(pg->dedicated) >= (int)pg->vcpus ||
+			      hwloc_bitmap_weight(pg->dedicated) >= (int)pg->vcpus))
+		return bad(err, w, "'dedicated_cpus' is not some of vcpus 0-%u", pg->vcpus - 1);
 	for (unsigned v = 0; v < pg->vcpus; v++) {
-		if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
+		if (plan_vcpu_dedicated(pg, v)) {
 			if (hwloc_bitmap_intersects(seen, pg->vcpu_pus[v]))
 				return bad(err, w, "vcpu %u is on PU %d, which another vcpu holds", v,
 					   hwloc_bitmap_first(pg->vcpu_pus[v]));
@@ -313,12 +353,16 @@ plan_invariants(struct json_object *g, const struct where *w, const struct plan_
 		}
 		hwloc_bitmap_or(seen, seen, pg->vcpu_pus[v]);
 	}
-	if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
+	if (pg->cpu_policy != TMAP_CPU_SHARED) {
 		if (hwloc_bitmap_iszero(pg->held))
 			return bad(err, w, "a dedicated guest that holds no PU");
-		if (pg->emulator_policy != TMAP_EMULATOR_SHARE_HOST &&
+		if (((pg->cpu_policy == TMAP_CPU_DEDICATED &&
+		      pg->emulator_policy != TMAP_EMULATOR_SHARE_HOST) ||
+		     pg->emulator_policy == TMAP_EMULATOR_ISOLATE) &&
 		    !hwloc_bitmap_isincluded(pg->emulator, pg->held))
 			return bad(err, w, "'emulator' runs outside 'held'");
+		if (mixed_shared_held(pg))
+			return bad(err, w, "a shared vcpu of a mixed guest floats over PUs it holds");
 	} else if (!hwloc_bitmap_iszero(pg->held)) {
 		return bad(err, w, "a shared guest holds PUs");
 	}
@@ -439,6 +483,7 @@ struct spec_fields {
 	enum tmap_thread_policy thread;
 	enum tmap_emulator_policy emulator;
 	enum tmap_memory_mode memory;
+	const char *dedicated;	/* a mixed guest's dedicated vcpus, or NULL */
 };
 
 static struct json_object *
@@ -458,6 +503,8 @@ spec_new(const struct spec_fields *f)
 		add_uint(o, "threads", f->threads);
 	}
 	add_str(o, "cpu_policy", cpu_policy_name(f->cpu));
+	if (f->dedicated)
+		add_str(o, "dedicated_cpus", f->dedicated);
 	/* A shared guest has no thread policy: its guest file would be refused. */
 	if (f->cpu != TMAP_CPU_SHARED)
 		add_str(o, "thread_policy", thread_policy_name(f->thread));
@@ -513,7 +560,7 @@ state_spec_from_guest(const struct tmap_guest *g)
 		.name = g->name, .vcpus = g->vcpus, .iothreads = g->iothreads,
 		.memory_mib = g->memory_set ? g->memory_mib : 0, .page_kib = g->page_kib,
 		.cpu = g->cpu_policy, .thread = g->thread_policy, .emulator = g->emulator_policy,
-		.memory = g->memory_mode,
+		.memory = g->memory_mode, .dedicated = g->dedicated_list,
 	};
 	struct json_object *o;
 
@@ -553,6 +600,7 @@ state_spec_from_plan(const struct plan_guest *pg)
 		.page_kib = pg->page_kib, .shares = pg->shares, .period = pg->period,
 		.quota = pg->quota, .cpu = pg->cpu_policy, .thread = pg->thread_policy,
 		.emulator = pg->emulator_policy, .memory = pg->memory_mode,
+		.dedicated = pg->dedicated_list,
 	};
 	struct json_object *o = spec_new(&f);
 

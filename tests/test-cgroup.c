@@ -482,6 +482,65 @@ test_libvirt_layout(void **state)
 }
 
 /*
+ * cpu_policy mixed (issue 21), layout=libvirt: with the shared pool the live host's second
+ * PU, vcpu 0 (dedicated) gets the first PU in its vcpu0 child, vcpu 1 (shared), the emulator
+ * and the iothread the pool in theirs; verify finds it in force, then drift of either part.
+ */
+static void
+test_mixed_libvirt_layout(void **state)
+{
+	char ded[16], pool[16], vm[PATH_MAX], rel[128], *recorded;
+	struct test_result r;
+
+	need_two_pus();
+	snprintf(ded, sizeof(ded), "%d", pu0);
+	snprintf(pool, sizeof(pool), "%d", pu1);
+	snprintf(vm, sizeof(vm), "%s/vm", base);
+	snprintf(rel, sizeof(rel), "%s/vm", name);
+#define MIXED_GUEST "--name", "vm", "--vcpus", "2", "--iothreads", "1", "--cpu-policy", "mixed", \
+	"--dedicated-cpus", "0"
+	r = RUN("apply", "--backend=cgroup", "--cgroup", rel, "--create", "--layout", "libvirt",
+		"--shared-set", pool, MIXED_GUEST);
+	expect(&r, 0);
+	test_result_clear(&r);
+	assert_file(at("%s/cpuset.cpus", vm), host_cpus);
+	assert_file(at("%s/vcpu0/cpuset.cpus", vm), ded);
+	assert_file(at("%s/vcpu1/cpuset.cpus", vm), pool);
+	assert_file(at("%s/emulator/cpuset.cpus", vm), pool);
+	assert_file(at("%s/iothread1/cpuset.cpus", vm), pool);
+	recorded = slurp(state_file);
+	assert_non_null(recorded);
+	assert_contains(recorded, "\"dedicated_cpus\":\"0\"");
+	free(recorded);
+
+	/* A "vcpu 0 thread" pinned by its child; in force, read back from the state. */
+	move_in(at("%s/vcpu0", vm), sleeper);
+	assert_task(sleeper, ded, host_mems);
+	r = RUN("verify", "--backend=cgroup", "--cgroup", rel, "--layout", "libvirt", MIXED_GUEST);
+	expect(&r, 0);
+	test_result_clear(&r);
+
+	/* The dedicated part drifts onto the pool: its child and its thread. */
+	must_put(at("%s/vcpu0/cpuset.cpus", vm), pool);
+	r = RUN("verify", "--backend=cgroup", "--cgroup", rel, "--layout", "libvirt", MIXED_GUEST);
+	expect(&r, 4);
+	assert_contains(r.out, at("cpuset.cpus of '%s/vcpu0' is '%s', the plan says '%s'", rel,
+				  pool, ded));
+	assert_contains(r.out, at("task %d (vcpu 0): Cpus_allowed_list '%s'", (int)sleeper, pool));
+	test_result_clear(&r);
+	must_put(at("%s/vcpu0/cpuset.cpus", vm), ded);
+
+	/* The shared part drifts onto the dedicated PU. */
+	must_put(at("%s/vcpu1/cpuset.cpus", vm), ded);
+	r = RUN("verify", "--backend=cgroup", "--cgroup", rel, "--layout", "libvirt", MIXED_GUEST);
+	expect(&r, 4);
+	assert_contains(r.out, at("cpuset.cpus of '%s/vcpu1' is '%s', the plan says '%s'", rel,
+				  ded, pool));
+	test_result_clear(&r);
+#undef MIXED_GUEST
+}
+
+/*
  * The parent narrowed to one PU, the plan wants the other: --memory-migrate and the mems
  * write succeed, the cpus write fails. The transaction restores every captured file, and the
  * task in the cgroup is as it was.
@@ -1331,6 +1390,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_apply_verify_drift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_libvirt_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_libvirt_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_existing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_created, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),

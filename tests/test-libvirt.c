@@ -954,6 +954,24 @@ fast_plan(const char *extra)
 	return plan_for(FAST_HOST, json, NULL);
 }
 
+/* A mixed guest of two vcpus (issue 21) as libvirt has it pinned: vcpu 0 alone on `own`,
+ * vcpu 1, the emulator and both iothreads on the pool. */
+static void
+assert_mixed_pins(virDomainPtr dom, unsigned flags, const char *own, const char *pool)
+{
+	char *pins[4] = {vcpu_pin(dom, 0, flags), vcpu_pin(dom, 1, flags),
+			 emulator_pin(dom, flags), iothread_pins(dom, flags)};
+	char io[64];
+
+	snprintf(io, sizeof(io), "1:%s 2:%s", pool, pool);
+	assert_string_equal(pins[0], own);
+	assert_string_equal(pins[1], pool);
+	assert_string_equal(pins[2], pool);
+	assert_string_equal(pins[3], io);
+	for (size_t i = 0; i < 4; i++)
+		free(pins[i]);
+}
+
 static void
 reset_pins(virDomainPtr dom, unsigned flags)
 {
@@ -1050,6 +1068,58 @@ test_fast_drift(void **state)
 	assert_string_equal(tmap_report_drift(rep, 0), line);
 	tmap_report_free(rep);
 	tmap_plan_free(p);
+	tmap_target_free(t);
+}
+
+/* cpu_policy mixed (issue 21) with the pool 4-7: vcpu 0 pinned alone to PU 0, vcpu 1, the
+ * emulator and the iothreads to the pool, one vcpupin per vcpu; in force, then drift of the
+ * dedicated vcpu and of the shared one, each named. */
+static void
+test_fast_mixed(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL);
+	struct tmap_topology *topo = test_topology(FAST_HOST);
+	struct tmap_host *h = test_host(topo, "4-7", 0);
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL;
+	char json[1024];
+
+	snprintf(json, sizeof(json), FAST_GUEST,
+		 ", \"cpu_policy\": \"mixed\", \"dedicated_cpus\": \"0\"");
+	if (test_place(h, json, &p, &err) < 0)
+		fail_msg("%s", err.message);
+	reset_pins(f->dom, 0);
+	if (tmap_apply(f->module, t, p, 0, 0, &rep, &err) < 0)
+		fail_msg("%s", err.message);
+	assert_string_equal(tmap_report_write(rep, 0),
+			    "virDomainPinVcpuFlags('tmap-fast', vcpu 0, '0', current: live)");
+	assert_string_equal(tmap_report_write(rep, 1),
+			    "virDomainPinVcpuFlags('tmap-fast', vcpu 1, '4-7', current: live)");
+	tmap_report_free(rep);
+	rep = NULL;
+	assert_mixed_pins(f->dom, 0, "0", "4-7");
+	assert_int_equal(tmap_verify(f->module, t, p, 0, 0, &rep, &err), 0);
+	tmap_report_free(rep);
+	rep = NULL;
+
+	set_vcpu_pin(f->dom, 0, "4", 0);
+	set_vcpu_pin(f->dom, 1, "0", 0);
+	assert_int_equal(tmap_verify(f->module, t, p, 0, 0, &rep, &err), 1);
+	assert_int_equal(tmap_report_drift_count(rep), 2);
+	assert_string_equal(tmap_report_drift(rep, 0),
+			    "vcpupin 0 of 'tmap-fast' (live) is '4', the plan says '0'");
+	assert_string_equal(tmap_report_drift(rep, 1),
+			    "vcpupin 1 of 'tmap-fast' (live) is '0', the plan says '4-7'");
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	/* The domain as the tests after this one find it: the dedicated plan in force. */
+	p = fast_plan(NULL);
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, NULL, &err), 0);
+	tmap_plan_free(p);
+	tmap_host_free(h);
+	tmap_topology_free(topo);
 	tmap_target_free(t);
 }
 
@@ -2231,6 +2301,38 @@ elements(xmlDocPtr doc, const char *xpath)
 	return out;
 }
 
+/* cpu_policy mixed (issue 21) on the running domain, the guest read from it: with the pool
+ * PU 1, vcpu 0 pinned to PU 0, vcpu 1, the emulator and the iothreads to PU 1, in libvirt and
+ * in /proc; verify in force, then drift of the shared vcpu. */
+static void
+test_daemon_mixed(void **state)
+{
+	struct daemon *d = *state;
+	struct qthread t[64];
+	size_t n;
+	char *out = NULL, *err = NULL, want[256];
+
+	tool(d, 0, NULL, NULL, "apply", "--live --cpu-policy mixed --dedicated-cpus 0 --shared-set 1");
+	assert_mixed_pins(d->dom, VIR_DOMAIN_AFFECT_LIVE, "0", "1");
+	n = qemu_threads(lvd.qemu, t, 64);
+	assert_true(n >= 4);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(t[i].cpus, strncmp(t[i].comm, "CPU 0/", 6) == 0 ? "0" : "1");
+	tool(d, 0, &out, NULL, "verify", "--live --cpu-policy mixed --dedicated-cpus 0");
+	assert_contains(out, "the plan is in force");
+	free(out);
+
+	set_vcpu_pin(d->dom, 1, "0", VIR_DOMAIN_AFFECT_LIVE);
+	tool(d, 4, &out, &err, "verify", "--live --cpu-policy mixed --dedicated-cpus 0");
+	snprintf(want, sizeof(want), "vcpupin 1 of '%s' (live) is '0', the plan says '1'", d->name);
+	assert_contains(out, want);
+	assert_contains(out, "(vcpu 1): Cpus_allowed_list");
+	free(out);
+	free(err);
+}
+
+
+
 /* apply --config leaves in the definition what `plan --format=libvirt` prints. */
 static void
 test_daemon_apply_config(void **state)
@@ -2955,6 +3057,7 @@ main(void)
 		cmocka_unit_test(test_fast_apply),
 		cmocka_unit_test(test_fast_dry_run),
 		cmocka_unit_test(test_fast_drift),
+		cmocka_unit_test(test_fast_mixed),
 		cmocka_unit_test(test_fast_rollback),
 		cmocka_unit_test(test_fast_refused_early),
 		cmocka_unit_test(test_fast_targets),
@@ -2971,6 +3074,7 @@ main(void)
 		/* drift_proc reads the pins test_daemon_drift applied and recorded */
 		cmocka_unit_test_setup_teardown(test_daemon_drift, test_state_setup, NULL),
 		cmocka_unit_test_setup_teardown(test_daemon_drift_proc, NULL, test_state_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_mixed, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_apply_config, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_apply_both, test_state_setup, test_state_teardown),
 		cmocka_unit_test(test_daemon_rollback_numatune),

@@ -12,6 +12,8 @@
 
 #define HOST "synthetic:pack:1 numa:2(memory=16GiB) core:4 pu:2"
 
+#define SHARED "\"cpu_policy\":\"shared\""
+
 static char dir[] = "/tmp/topomap-pool-XXXXXX";
 static char state_path[128];
 
@@ -37,7 +39,7 @@ static int
 teardown(void **state)
 {
 	static const char *const names[] = {"state.json", "state.json.lock", "a.json", "b.json",
-					    "c.json"};
+					    "c.json", "m.json"};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -46,17 +48,17 @@ teardown(void **state)
 	return 0;
 }
 
-/* A shared guest file in the scratch directory; its path in buf. */
+/* A guest file in the scratch directory (policy: its policy keys); its path in buf. */
 static const char *
-shared_guest(char *buf, size_t size, const char *name, unsigned vcpus)
+guest_file(char *buf, size_t size, const char *name, unsigned vcpus, const char *policy)
 {
 	FILE *f;
 
 	snprintf(buf, size, "%s/%s.json", dir, name);
 	f = fopen(buf, "w");
 	assert_non_null(f);
-	fprintf(f, "{\"name\":\"%s\",\"vcpus\":%u,\"memory_mib\":1024,\"cpu_policy\":\"shared\"}\n",
-		name, vcpus);
+	fprintf(f, "{\"name\":\"%s\",\"vcpus\":%u,\"memory_mib\":1024,%s}\n", name, vcpus,
+		policy);
 	fclose(f);
 	return buf;
 }
@@ -105,9 +107,9 @@ capacity_counted(void **state)
 	(void)state;
 
 	record_pool();
-	shared_guest(a, sizeof(a), "a", 4);
-	shared_guest(b, sizeof(b), "b", 4);
-	shared_guest(c, sizeof(c), "c", 1);
+	guest_file(a, sizeof(a), "a", 4, SHARED);
+	guest_file(b, sizeof(b), "b", 4, SHARED);
+	guest_file(c, sizeof(c), "c", 1, SHARED);
 	expect(RUN("plan", "--topology", HOST, "--state", state_path, a, b), 0, "guest b");
 	expect(RUN("plan", "--topology", HOST, "--state", state_path, a, b, c), 3,
 	       "c: needs 1 shared vcpus");
@@ -125,6 +127,54 @@ dedicated_never_on_pool(void **state)
 	expect(RUN("plan", "--topology", HOST, "--state", state_path, "--name", "d", "--vcpus",
 		   "11"),
 	       3, "d: needs 11 free PUs");
+}
+
+/*
+ * cpu_policy mixed (issue 21): vcpus 0-1 dedicated go to 6-7, the only free PUs of node 0
+ * outside the pool, and vcpus 2-3, the emulator and the iothread float over the pool 2-5, in
+ * every format. Its 4 shared vcpus and a shared guest's 4 fill the pool (4 PUs x 2): one more
+ * shared vcpu is refused (exit 3). Bad mixed guests: one line each, exit 2.
+ */
+static void
+mixed_guest(void **state)
+{
+	char a[192], m[192], c[192];
+	(void)state;
+
+	record_pool();
+#define MIXED "--topology", HOST, "--state", state_path, "--name", "m", "--vcpus", "4", \
+	"--iothreads", "1", "--cpu-policy", "mixed", "--dedicated-cpus", "0-1"
+	expect(RUN("plan", MIXED, "--format", "json"), 0,
+	       "\"cpu_policy\":\"mixed\",\n      \"dedicated_cpus\":\"0-1\"");
+	expect(RUN("plan", MIXED, "--format", "json"), 0,
+	       "\"vcpu\":1,\n          \"cpuset\":\"7\",");
+	expect(RUN("plan", MIXED, "--format", "libvirt"), 0,
+	       "<vcpupin vcpu='0' cpuset='6'/>\n    <vcpupin vcpu='1' cpuset='7'/>\n"
+	       "    <vcpupin vcpu='2' cpuset='2-5'/>\n    <vcpupin vcpu='3' cpuset='2-5'/>\n"
+	       "    <emulatorpin cpuset='2-5'/>\n    <iothreadpin iothread='1' cpuset='2-5'/>");
+	expect(RUN("plan", MIXED, "--format", "qemu"), 0,
+	       "# cpu policy mixed: vcpus 0-1 dedicated, one each on PUs 6-7; the others float over the shared PUs 2-5\n");
+	expect(RUN("plan", MIXED), 0, "mixed (vcpus 0-1 dedicated, the others shared)");
+#undef MIXED
+	guest_file(a, sizeof(a), "a", 4, SHARED);
+	guest_file(m, sizeof(m), "m", 6, "\"cpu_policy\":\"mixed\",\"dedicated_cpus\":[0,1]");
+	guest_file(c, sizeof(c), "c", 1, SHARED);
+	expect(RUN("plan", "--topology", HOST, "--state", state_path, a, m), 0, "guest m");
+	expect(RUN("plan", "--topology", HOST, "--state", state_path, a, m, c), 3,
+	       "c: needs 1 shared vcpus");
+
+	expect(RUN("plan", "--topology", HOST, "--name", "m", "--vcpus", "4", "--cpu-policy",
+		   "mixed"),
+	       2, "topomap: guest 'm': cpu_policy 'mixed' needs field 'dedicated_cpus' (--dedicated-cpus), the vcpus pinned one to one, e.g. '0-1'\n");
+	expect(RUN("plan", "--topology", HOST, "--name", "m", "--vcpus", "4", "--dedicated-cpus",
+		   "0-1"),
+	       2, "topomap: guest 'm': field 'dedicated_cpus': '0-1' applies only to cpu_policy 'mixed', this guest is dedicated\n");
+	expect(RUN("plan", "--topology", HOST, "--name", "m", "--vcpus", "4", "--cpu-policy",
+		   "mixed", "--dedicated-cpus", "0-3"),
+	       2, "names every vcpu, which is cpu_policy 'dedicated'");
+	expect(RUN("plan", "--topology", HOST, "--name", "m", "--vcpus", "4", "--cpu-policy",
+		   "mixed", "--dedicated-cpus", "two"),
+	       2, "topomap: --dedicated-cpus: 'two' is not a list of vcpus such as 0-1\n");
 }
 
 /* Bad values, and values that contradict the state: one line each, exit 2. */
@@ -166,6 +216,7 @@ main(void)
 		cmocka_unit_test(shared_guest_floats),
 		cmocka_unit_test(capacity_counted),
 		cmocka_unit_test(dedicated_never_on_pool),
+		cmocka_unit_test(mixed_guest),
 		cmocka_unit_test(refusals),
 	};
 

@@ -762,6 +762,60 @@ apply_given_guest(void **state)
 	free(errtext);
 }
 
+/*
+ * cpu_policy mixed (issue 21) on the QEMU that runs: vcpu 0 dedicated on PU 0, vcpu 1 over the
+ * shared pool (PU 1), and the emulator and iothread with it, as /proc shows thread by thread;
+ * verify in force, then drift of the shared part and of the dedicated part, each named.
+ */
+static void
+apply_mixed_guest(void **state)
+{
+	struct qemu_run *q = *state;
+	struct test_threads after;
+	char *out = NULL, *errtext = NULL, *line;
+	int r;
+
+	if (!test_have_qemu())
+		skip();
+	qemu_start(q, qemu_two, 2);
+#define MIXED "--cpu-policy", "mixed", "--dedicated-cpus", "0", "--shared-set", "1"
+	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", MIXED, NULL);
+	expect_exit(r, 0, "apply mixed", out, errtext);
+	free(out);
+	free(errtext);
+	test_qemu_threads(q->qemu.pid, &after);
+	for (size_t i = 0; i < after.n; i++) {
+		const char *want = streq(after.t[i].name, "CPU 0/TCG") ? "0" : "1";
+
+		if (!streq(after.t[i].cpus, want))
+			fail_msg("thread %d '%s' is on '%s', not '%s'", after.t[i].tid,
+				 after.t[i].name, after.t[i].cpus, want);
+	}
+	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", MIXED, NULL);
+	expect_exit(r, 0, "verify mixed", out, errtext);
+	free(out);
+	free(errtext);
+
+	for (unsigned v = 0; v < 2; v++) {
+		const struct test_thread *th = by_name(&after, v ? "CPU 1/TCG" : "CPU 0/TCG");
+
+		set_affinity(th->tid, (int)(1 - v));
+		r = topomap(q, q->qemu.sock, &out, &errtext, "verify", MIXED, NULL);
+		expect_exit(r, 4, "verify after drift", out, errtext);
+		line = strprintf("task %d (vcpu %u): Cpus_allowed_list '%u'", th->tid, v, 1 - v);
+		expect_text(out, line);
+		free(line);
+		free(out);
+		free(errtext);
+		set_affinity(th->tid, (int)v);
+	}
+	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", MIXED, NULL);
+	expect_exit(r, 0, "verify put back", out, errtext);
+	free(out);
+	free(errtext);
+#undef MIXED
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* Rollback */
 
@@ -1870,6 +1924,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(describe_reads_hugepages, setup, teardown_pool),
 	    cmocka_unit_test_setup_teardown(apply_described_guest, setup_state, teardown_state),
 	    cmocka_unit_test_setup_teardown(apply_given_guest, setup_state, teardown_state),
+	    cmocka_unit_test_setup_teardown(apply_mixed_guest, setup_state, teardown_state),
 	    cmocka_unit_test_setup_teardown(rollback_after_failure_midway, setup, teardown),
 	    cmocka_unit_test_setup_teardown(refuses_plan_for_another_host, setup, teardown),
 	    cmocka_unit_test_setup_teardown(qemu_killed_midway, setup, teardown),

@@ -9,41 +9,18 @@
 
 #define HOST24 "synthetic:pack:1 numa:1(memory=64GiB) core:12 pu:2"
 
-static int
-place(struct tmap_host *h, const char *json, struct tmap_plan **ret, struct tmap_error *err)
-{
-	struct tmap_guests *g = test_guests(json);
-	int r = tmap_host_place(h, tmap_guests_get(g, 0), ret, err);
-
-	tmap_guests_free(g);
-	return r;
-}
-
-static struct tmap_host *
-host(struct tmap_topology *t, const char *shared, double ratio)
-{
-	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
-	struct tmap_error err = {0};
-	struct tmap_host *h = NULL;
-
-	o.shared = shared;
-	o.cpu_overcommit = ratio;
-	assert_int_equal(tmap_host_new(t, &o, &h, &err), 0);
-	return h;
-}
-
 /* The issue's case: 8 shared vcpus on an empty 24-PU host float over all 24 PUs (they had
  * 2 PUs, one core, at the default 4 per PU). */
 static void
 eight_vcpus_float_over_the_whole_host(void **state)
 {
 	struct tmap_topology *t = test_topology(HOST24);
-	struct tmap_host *h = host(t, NULL, 0);
+	struct tmap_host *h = test_host(t, NULL, 0);
 	struct tmap_error err = {0};
 	struct tmap_plan *p = NULL;
 	(void)state;
 
-	assert_int_equal(place(h, "{\"name\":\"s\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", &p, &err), 0);
+	assert_int_equal(test_place(h, "{\"name\":\"s\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", &p, &err), 0);
 	for (unsigned v = 0; v < 8; v++)
 		assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, v), "0-23");
 	assert_string_equal(tmap_plan_emulator_cpuset(p, 0), "0-23");
@@ -57,11 +34,11 @@ static void
 cell_wider_than_the_pool_is_refused(void **state)
 {
 	struct tmap_topology *t = test_topology(HOST24);
-	struct tmap_host *h = host(t, "0-3", 4.0);
+	struct tmap_host *h = test_host(t, "0-3", 4.0);
 	struct tmap_error err = {0};
 	(void)state;
 
-	assert_int_equal(place(h, "{\"name\":\"w\",\"vcpus\":6,\"cpu_policy\":\"shared\"}", NULL, &err),
+	assert_int_equal(test_place(h, "{\"name\":\"w\",\"vcpus\":6,\"cpu_policy\":\"shared\"}", NULL, &err),
 			 -ENOSPC);
 	assert_string_equal(err.message, "w: cell 0 has 6 shared vcpus, more than the 4 PUs of node 0's shared pool, the widest (a shared cell floats over its node's whole pool; the overcommit adds guests, it never narrows one)");
 	tmap_host_free(h);
@@ -74,17 +51,17 @@ static void
 capacity_sums_the_guests(void **state)
 {
 	struct tmap_topology *t = test_topology(HOST24);
-	struct tmap_host *h = host(t, NULL, 2.0);
+	struct tmap_host *h = test_host(t, NULL, 2.0);
 	struct tmap_error err = {0};
 	struct tmap_plan *p = NULL, *q = NULL;
 	(void)state;
 
-	assert_int_equal(place(h, "{\"name\":\"d\",\"vcpus\":16}", NULL, &err), 0);
-	assert_int_equal(place(h, "{\"name\":\"a\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", &p, &err), 0);
-	assert_int_equal(place(h, "{\"name\":\"b\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", &q, &err), 0);
+	assert_int_equal(test_place(h, "{\"name\":\"d\",\"vcpus\":16}", NULL, &err), 0);
+	assert_int_equal(test_place(h, "{\"name\":\"a\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", &p, &err), 0);
+	assert_int_equal(test_place(h, "{\"name\":\"b\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", &q, &err), 0);
 	assert_int_equal(hwloc_bitmap_weight(p->guests[0].vcpu_pus[0]), 8);
 	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 0), tmap_plan_vcpu_cpuset(q, 0, 7));
-	assert_int_equal(place(h, "{\"name\":\"c\",\"vcpus\":1,\"cpu_policy\":\"shared\"}", NULL, &err),
+	assert_int_equal(test_place(h, "{\"name\":\"c\",\"vcpus\":1,\"cpu_policy\":\"shared\"}", NULL, &err),
 			 -ENOSPC);
 	tmap_plan_free(p);
 	tmap_plan_free(q);
@@ -98,13 +75,13 @@ static void
 dedicated_after_shared_keeps_their_pool(void **state)
 {
 	struct tmap_topology *t = test_topology(HOST24);
-	struct tmap_host *h = host(t, NULL, 4.0);
+	struct tmap_host *h = test_host(t, NULL, 4.0);
 	struct tmap_error err = {0};
 	(void)state;
 
-	assert_int_equal(place(h, "{\"name\":\"s\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", NULL, &err), 0);
-	assert_int_equal(place(h, "{\"name\":\"d\",\"vcpus\":16}", NULL, &err), 0);
-	assert_int_equal(place(h, "{\"name\":\"e\",\"vcpus\":1}", NULL, &err), -ENOSPC);
+	assert_int_equal(test_place(h, "{\"name\":\"s\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", NULL, &err), 0);
+	assert_int_equal(test_place(h, "{\"name\":\"d\",\"vcpus\":16}", NULL, &err), 0);
+	assert_int_equal(test_place(h, "{\"name\":\"e\",\"vcpus\":1}", NULL, &err), -ENOSPC);
 	tmap_host_free(h);
 	tmap_topology_free(t);
 }

@@ -57,6 +57,24 @@ def test_plan_is_the_cli_plan(tmp_path):
     assert db.memory_mode == "strict" and db.emulator
 
 
+def test_plan_mixed():
+    """cpu_policy mixed: the dedicated_cpus on a PU each, the others over the pool left."""
+    guests = [{"name": "m", "vcpus": 4, "cpu_policy": "mixed", "dedicated_cpus": [0, 1]}]
+    m = topomap.plan(topology=HOST, guests=guests, reserve="0").guest("m")
+    assert m.dedicated_cpus == "0-1"
+    own = [m.vcpus[0].cpuset, m.vcpus[1].cpuset]
+    assert all("," not in p and "-" not in p for p in own) and own[0] != own[1]
+    assert m.vcpus[2].cpuset == m.vcpus[3].cpuset == m.emulator
+    pool = set()
+    for part in m.vcpus[2].cpuset.split(","):
+        a, _, b = part.partition("-")
+        pool |= set(range(int(a), int(b or a) + 1))
+    assert pool and not {int(p) for p in own} & pool
+    with pytest.raises(topomap.BadInput) as e:
+        topomap.plan(topology=HOST, guests=[{"name": "m", "vcpus": 2, "cpu_policy": "mixed"}])
+    assert "dedicated_cpus" in e.value.message
+
+
 def test_plan_errors():
     with pytest.raises(topomap.NoFit) as e:
         topomap.plan(topology=HOST, guests=[{"name": "big", "vcpus": 64}])

@@ -52,6 +52,30 @@ test_guests(const char *json)
 	return g;
 }
 
+struct tmap_host *
+test_host(struct tmap_topology *t, const char *shared, double ratio)
+{
+	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_error err = {0};
+	struct tmap_host *h = NULL;
+
+	o.shared = shared;
+	o.cpu_overcommit = ratio;
+	if (tmap_host_new(t, &o, &h, &err) < 0)
+		fail_msg("host: %s", err.message);
+	return h;
+}
+
+int
+test_place(struct tmap_host *h, const char *json, struct tmap_plan **ret, struct tmap_error *err)
+{
+	struct tmap_guests *g = test_guests(json);
+	int r = tmap_host_place(h, tmap_guests_get(g, 0), ret, err);
+
+	tmap_guests_free(g);
+	return r;
+}
+
 struct tmap_plan *
 test_solve(const struct tmap_topology *t, const struct tmap_guests *g, const char *reserve)
 {

@@ -27,6 +27,14 @@ struct tmap_plan *test_solve(const struct tmap_topology *t, const struct tmap_gu
 /* The guest of this name in a plan, or fail the test. */
 const struct plan_guest *test_plan_guest(const struct tmap_plan *p, const char *name);
 
+/* A host with this shared pool (NULL: none given) and cpu overcommit (0: the default), or
+ * fail the test. */
+struct tmap_host *test_host(struct tmap_topology *t, const char *shared, double ratio);
+
+/* Place the first guest of JSON text on h: tmap_host_place()'s answer. */
+int test_place(struct tmap_host *h, const char *json, struct tmap_plan **ret,
+	       struct tmap_error *err);
+
 /* Run a program with arguments, no shell. Captures stdout and stderr (malloc()ed, may be
  * NULL pointers to ignore) and returns its exit status, or -1 when it did not exit. */
 int test_run(char *const argv[], const char *stdin_text, char **out, char **err);

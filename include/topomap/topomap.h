@@ -366,6 +366,11 @@ TMAP_EXPORT int tmap_topology_export_xml(const struct tmap_topology *topology,
 enum tmap_cpu_policy {
 	TMAP_CPU_DEDICATED = 0, /**< each vcpu pinned to a PU of its own */
 	TMAP_CPU_SHARED = 1,	/**< vcpus float over PUs that no dedicated guest holds */
+	/**
+	 * the vcpus of tmap_guest_set_dedicated_cpus() pinned as dedicated ones, the others
+	 * floating over the shared pool of their cell's node (Nova's hw:cpu_policy=mixed)
+	 */
+	TMAP_CPU_MIXED = 2,
 };
 
 /** How dedicated vcpus use host SMT siblings. */
@@ -586,6 +591,24 @@ TMAP_EXPORT int tmap_guest_set_cell_count(struct tmap_guest *guest, unsigned cel
 
 /** @param guest the guest. @param policy the policy. @return 0 or -EINVAL. */
 TMAP_EXPORT int tmap_guest_set_cpu_policy(struct tmap_guest *guest, enum tmap_cpu_policy policy);
+/**
+ * The vcpus of a mixed guest (TMAP_CPU_MIXED; spec key "dedicated_cpus", option
+ * `--dedicated-cpus`, Nova's hw:cpu_dedicated_mask) that are pinned one to one to PUs of their
+ * own; its other vcpus float over the shared pool. tmap_guest_validate() refuses the set with
+ * another policy, a mixed guest without it, a vcpu the guest lacks, every vcpu (that is
+ * TMAP_CPU_DEDICATED) and, with threads > 1, a guest core split between the two parts.
+ * @param guest the guest.
+ * @param vcpus guest vcpus in list syntax ("0-1"); NULL or "" for none.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL (not a list) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_guest_set_dedicated_cpus(struct tmap_guest *guest, const char *vcpus,
+					      struct tmap_error *reterr);
+/**
+ * @param guest the guest.
+ * @return the dedicated vcpus of a mixed guest in list syntax, as set, or NULL when none.
+ */
+TMAP_EXPORT const char *tmap_guest_dedicated_cpus(const struct tmap_guest *guest);
 /** @param guest the guest. @param policy the policy. @return 0 or -EINVAL. */
 TMAP_EXPORT int tmap_guest_set_thread_policy(struct tmap_guest *guest,
 					     enum tmap_thread_policy policy);

@@ -105,6 +105,7 @@ class GuestPlan:
     memory_mode: str
     memory_nodeset: str
     hugepage_kib: int = 0
+    dedicated_cpus: str = ""  # cpu_policy mixed: the vcpus pinned one to one
     explain: List[str] = dataclasses.field(default_factory=list)
     raw: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -118,7 +119,8 @@ class GuestPlan:
                    emulator=g.get("emulator", {}).get("cpuset", ""),
                    iothreads=[t["cpuset"] for t in g.get("iothreads", [])],
                    memory_mode=mem.get("mode", ""), memory_nodeset=mem.get("nodeset", ""),
-                   hugepage_kib=mem.get("hugepage_kib", 0), explain=g.get("explain", []),
+                   hugepage_kib=mem.get("hugepage_kib", 0),
+                   dedicated_cpus=g.get("dedicated_cpus", ""), explain=g.get("explain", []),
                    raw=g)
 
     @property
