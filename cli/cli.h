@@ -80,6 +80,8 @@ struct inline_guest {
 	const char **device;
 	bool cells_share_nodes;	/* --cells-share-nodes (issue 21) */
 	const char *pus;	/* --pus CPUSET (issue 21) */
+	const char *realtime_cpus; /* --realtime-cpus LIST (issue 21) */
+	unsigned realtime_priority; /* --realtime-priority N, 0: not given */
 };
 
 enum {
@@ -114,6 +116,8 @@ enum {
 	OPT_NO_MEMORY,	/* apply --make-room --no-memory */
 	OPT_CELLS_SHARE_NODES,
 	OPT_PUS,	/* exact host PUs of the vcpus (issue 21) */
+	OPT_REALTIME_CPUS, /* realtime vcpus, SCHED_FIFO (issue 21) */
+	OPT_REALTIME_PRIORITY,
 	OPT_SHARED_SET,	/* the shared pool and its ratios, as the state records them (issue 21) */
 	OPT_CPU_OVERCOMMIT,
 	OPT_MEMORY_OVERCOMMIT,

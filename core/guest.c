@@ -179,6 +179,7 @@ tmap_guest_free(struct tmap_guest *g)
 	cells_clear(g);
 	guest_devices_clear(g);
 	guest_explicit_clear(g);
+	guest_realtime_clear(g);
 	free(g->name);
 	free(g->origin);
 	free(g);
@@ -637,6 +638,8 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 		r = guest_devices_validate(g, err);
 	if (r == 0)
 		r = guest_explicit_validate(g, err);
+	if (r == 0)
+		r = guest_realtime_validate(g, err);
 	if (r < 0)
 		return r;
 	return validate_hugepages(g, err);

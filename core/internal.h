@@ -247,6 +247,8 @@ struct tmap_guest {
 	unsigned *pu_order;	/* the same in the order written: vcpu i runs on pu_order[i] */
 	unsigned npus;
 	char *pus_list;		/* the list as given, for messages */
+	hwloc_bitmap_t realtime; /* vcpus run SCHED_FIFO (guest-realtime.c); NULL: none */
+	unsigned realtime_priority;
 };
 
 const char *dev_policy_name(enum dev_policy p);
@@ -276,6 +278,15 @@ void guest_explicit_clear(struct tmap_guest *g);
 int guest_explicit_validate(const struct tmap_guest *g, struct tmap_error *err);
 /* Does g ask for a node or for PUs? */
 bool guest_explicit(const struct tmap_guest *g);
+
+/* guest-realtime.c: realtime vcpus, SCHED_FIFO at a priority (issue 21) */
+void guest_realtime_clear(struct tmap_guest *g);
+int guest_realtime_validate(const struct tmap_guest *g, struct tmap_error *err);
+/* Is vcpu v of g realtime? */
+bool guest_vcpu_realtime(const struct tmap_guest *g, unsigned v);
+/* The spec keys "realtime_cpus" and "realtime_priority" into o, when g has realtime vcpus. */
+struct json_object;
+int guest_realtime_to_json(const struct tmap_guest *g, struct json_object *o);
 
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */
 struct guest_cells {
@@ -348,6 +359,9 @@ struct plan_guest {
 	int64_t quota;
 	uint64_t page_kib;		/* hugepage size of the memory, 0: normal pages */
 	bool pinned;			/* never moved to make room for another guest */
+	hwloc_bitmap_t realtime;	/* realtime vcpus (SCHED_FIFO), or NULL: none */
+	char *realtime_list;
+	unsigned realtime_priority;
 
 	hwloc_bitmap_t *vcpu_pus;	/* per vcpu: its PU (dedicated) or float set (shared) */
 	char **vcpu_lists;
@@ -443,6 +457,14 @@ void plan_guest_clear(struct plan_guest *pg);
 int plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src);
 /* Is this plan complete enough to print? */
 int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
+
+/* plan-realtime.c: a plan's realtime vcpus (issue 21) */
+int plan_realtime_from_guest(struct plan_guest *pg, const struct tmap_guest *g);
+int plan_realtime_copy(struct plan_guest *dst, const struct plan_guest *src);
+void plan_realtime_clear(struct plan_guest *pg);
+bool plan_vcpu_realtime(const struct plan_guest *pg, unsigned v);
+/* The vcpu PUs that are not realtime's: where the emulator and iothreads may float. */
+void plan_realtime_strip(const struct plan_guest *pg, hwloc_bitmap_t set);
 
 /* format-json.c: one guest of a plan as the JSON contract says (json-c object, or NULL on
  * allocation failure); state.c reads it back. */

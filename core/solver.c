@@ -408,6 +408,7 @@ demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
 		.page_kib = g->page_kib,
 		.page = -1,
 		.spare_devices = g->ndevices == 0,
+		.realtime = g->cpu_policy == TMAP_CPU_DEDICATED ? g->realtime : NULL,
 	};
 
 	if (g->page_kib) {
@@ -457,8 +458,11 @@ plan_guest_init(struct plan_guest *pg, const struct tmap_guest *g, unsigned ncel
 	pg->period = g->period;
 	pg->quota = g->quota;
 	pg->page_kib = g->page_kib;
-	/* A guest placed where it asked is never moved to make room for another. */
-	pg->pinned = g->pinned || guest_explicit(g);
+	/* A guest placed where it asked is never moved to make room for another; nor is one
+	 * with realtime vcpus, whose cores a move would share. */
+	pg->pinned = g->pinned || guest_explicit(g) || g->realtime;
+	if (plan_realtime_from_guest(pg, g) < 0)
+		return -ENOMEM;
 	pg->vcpu_pus = calloc(g->vcpus, sizeof(*pg->vcpu_pus));
 	pg->vcpu_node = calloc(g->vcpus, sizeof(*pg->vcpu_node));
 	pg->vcpu_core_lists = calloc(g->vcpus, sizeof(*pg->vcpu_core_lists));
@@ -694,7 +698,9 @@ take_cell(struct solver *s, const struct decision *dec, unsigned c, struct plan_
 		pg->vcpu_core_lists[v] = core_list(t, vcpu_pu[v]);
 		if (!pg->vcpu_core_lists[v])
 			return -ENOMEM;
-		hwloc_bitmap_set(pg->emulator, vcpu_pu[v]);
+		/* Emulator threads never run on a realtime vcpu's core. */
+		if (!plan_vcpu_realtime(pg, v))
+			hwloc_bitmap_set(pg->emulator, vcpu_pu[v]);
 	}
 	hwloc_bitmap_foreach_end();
 	return 0;
@@ -779,6 +785,13 @@ solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_gue
 
 	for (unsigned c = 0; c < cells->n && r == 0; c++)
 		r = take_cell(s, &dec, c, pg, vcpu_pu, held, &l3);
+	if (r == 0 && g->realtime) {
+		r = realtime_siblings(s, g, vcpu_pu, held);
+		if (r == -ENOSPC) {
+			snapshot_restore(s, s->before);
+			return r;
+		}
+	}
 	if (r == 0 && dec.d.emulator_isolate)
 		r = take_emulator(s, &dec, pg, held);
 	if (r == 0 && g->emulator_policy == TMAP_EMULATOR_SHARE_HOST)
@@ -804,6 +817,8 @@ solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_gue
 	if (r == 0) {
 		explain_placement(s, &dec.d, dec.cap, g, dec.req, dec.node_of, dec.spread_out,
 				  dec.sharing, pg);
+		if (realtime_explain(s, pg) < 0)
+			return -ENOMEM;
 		hwloc_bitmap_or(s->taken, s->taken, held);
 		return 0;
 	}

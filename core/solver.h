@@ -8,6 +8,7 @@
  *   solver-pus.c      which cores and PUs of a node, and a shared cell's pool
  *   solver-explain.c  the words: why a guest does not fit, why it went where it did
  *   solver-explicit.c a node per cell and exact PUs, asked by the guest (issue 21)
+ *   solver-realtime.c realtime vcpus alone on their host cores (issue 21)
  *
  * struct solver holds what a decision reads and changes: free PUs, cores, memory, pools,
  * the shapes of the latest requests and scratch memory. It knows nothing of the guests
@@ -112,6 +113,7 @@ struct demand {
 				 * devices (solver-devices.c); NULL: any */
 	bool spare_devices;	/* asks for no device: among equal nodes, the one with fewer free
 				 * devices, so those stay for the guests that ask (issue 16) */
+	hwloc_const_bitmap_t realtime; /* its realtime vcpus (issue 21), or NULL */
 };
 
 struct cell_req {
@@ -306,6 +308,16 @@ int explicit_constrain(struct solver *s, unsigned ncells, const int *fixed, stru
  * require hold the rest of each core. */
 void pin_cell(struct solver *s, const struct demand *d, hwloc_const_bitmap_t vcpus,
 	      const unsigned *pin, unsigned *vcpu_pu, hwloc_bitmap_t held);
+
+/* ------------------------------------------------------------------------------------- */
+/* solver-realtime.c: realtime vcpus share their host core with no other thread (issue 21) */
+
+/* Check the cores of g's realtime vcpus (vcpu_pu: every vcpu's PU) and hold their free
+ * siblings: 0, or -ENOSPC with the message naming the vcpu, the sibling and why. */
+int realtime_siblings(struct solver *s, const struct tmap_guest *g, const unsigned *vcpu_pu,
+		      hwloc_bitmap_t held);
+/* A line of pg's explanation for its realtime vcpus: 0 or -ENOMEM. */
+int realtime_explain(const struct solver *s, struct plan_guest *pg);
 
 /* ------------------------------------------------------------------------------------- */
 /* solver-explain.c */
