@@ -65,4 +65,11 @@ xml_next(xmlNodePtr node)
 	return NULL;
 }
 
+/* domain-xml.c: the <domain> root element of a parsed document, or NULL; a document as
+ * text, malloc()ed into *ret (0 or -ENOMEM with the message). */
+xmlNodePtr domain_root(xmlDocPtr doc);
+int xml_doc_text(xmlDocPtr doc, char **ret, struct tmap_error *err);
+/* Remove every child element of parent named name. */
+void xml_remove_children(xmlNodePtr parent, const char *name);
+
 #endif
