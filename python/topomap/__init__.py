@@ -103,6 +103,9 @@ class GuestPlan:
     memory_mode: str
     memory_nodeset: str
     hugepage_kib: int = 0
+    realtime_vcpus: str = ""
+    """vcpus that run SCHED_FIFO (the guest's realtime_cpus), list syntax; "" when none"""
+    realtime_priority: int = 0
     explain: List[str] = dataclasses.field(default_factory=list)
     raw: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -116,8 +119,10 @@ class GuestPlan:
                    emulator=g.get("emulator", {}).get("cpuset", ""),
                    iothreads=[t["cpuset"] for t in g.get("iothreads", [])],
                    memory_mode=mem.get("mode", ""), memory_nodeset=mem.get("nodeset", ""),
-                   hugepage_kib=mem.get("hugepage_kib", 0), explain=g.get("explain", []),
-                   raw=g)
+                   hugepage_kib=mem.get("hugepage_kib", 0),
+                   realtime_vcpus=g.get("realtime", {}).get("vcpus", ""),
+                   realtime_priority=g.get("realtime", {}).get("priority", 0),
+                   explain=g.get("explain", []), raw=g)
 
     @property
     def pus(self):
