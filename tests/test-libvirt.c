@@ -591,6 +591,47 @@ static const char domain_full[] =
 	"<numa><cell id='1' cpus='4-7' memory='3' unit='GiB'/>"
 	"<cell id='0' cpus='0-3' memory='1048576'/></numa></cpu></domain>";
 
+/* <vcpusched> becomes the guest's realtime vcpus when a plan can say it (issue 21): one
+ * SCHED_FIFO priority, not every vcpu; otherwise the guest has none (and xml-filter keeps
+ * the domain's own elements). */
+static void
+test_describe_realtime(void **state)
+{
+	static const struct {
+		const char *cputune, *want;
+		unsigned prio;
+	} cases[] = {
+		{"<vcpusched vcpus='1-2' scheduler='fifo' priority='3'/>", "1-2", 3},
+		{"<vcpusched vcpus='1' scheduler='fifo' priority='3'/>"
+		 "<vcpusched vcpus='3' scheduler='fifo' priority='3'/>", "1,3", 3},
+		{"<vcpusched vcpus='1' scheduler='fifo' priority='3'/>"
+		 "<vcpusched vcpus='2' scheduler='fifo' priority='4'/>", "", 0},
+		{"<vcpusched vcpus='1' scheduler='rr' priority='3'/>", "", 0},
+		{"<vcpusched vcpus='0-3' scheduler='fifo' priority='3'/>", "", 0},
+		{"<vcpusched vcpus='1' scheduler='batch'/>", "", 0},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct tmap_error err = {0};
+		struct tmap_guest *g = NULL;
+		char xml[512], *rt;
+		unsigned prio = 99;
+
+		snprintf(xml, sizeof(xml),
+			 "<domain type='kvm'><name>rt</name><memory unit='MiB'>1024</memory>"
+			 "<vcpu>4</vcpu><cputune>%s</cputune></domain>", cases[i].cputune);
+		if (domain_xml_describe(xml, 0, &g, &err) < 0)
+			fail_msg("%s: %s", cases[i].cputune, err.message);
+		rt = tmap_guest_realtime(g, &prio);
+		if (!streq(rt, cases[i].want) || prio != cases[i].prio)
+			fail_msg("%s: realtime '%s' priority %u, not '%s' %u", cases[i].cputune, rt,
+				 prio, cases[i].want, cases[i].prio);
+		free(rt);
+		tmap_guest_free(g);
+	}
+}
+
 /* <hostdev>s become device requests (issue 16): the cell of the expander bus a device sits
  * behind (through its root port), cell 0 without one. */
 static void
@@ -3042,6 +3083,7 @@ main(void)
 		cmocka_unit_test(test_caps_errors),
 		cmocka_unit_test(test_describe_xml),
 		cmocka_unit_test(test_describe_hostdevs),
+		cmocka_unit_test(test_describe_realtime),
 		cmocka_unit_test(test_describe_names),
 		cmocka_unit_test(test_describe_hugepages),
 		cmocka_unit_test(test_describe_errors),

@@ -93,3 +93,62 @@ domain_xml_set_realtime(const char *xml, const char *vcpus, unsigned priority, c
 	}
 	return xml_doc_text(doc, ret_xml, err);
 }
+
+/* Add the vcpus of one <vcpusched> to mask (of `words` words); false when they are no list. */
+static bool
+add_vcpus(xmlNodePtr n, unsigned long *mask, size_t words)
+{
+	_cleanup_xml_char_ xmlChar *vcpus = xmlGetProp(n, BAD_CAST "vcpus");
+	_cleanup_free_ unsigned long *one = NULL;
+	size_t nwords = 0;
+
+	if (!vcpus || tmap_cpulist_parse((const char *)vcpus, &one, &nwords) < 0 || nwords > words)
+		return false;
+	for (size_t i = 0; i < nwords; i++)
+		mask[i] |= one[i];
+	return true;
+}
+
+int
+describe_realtime(xmlNodePtr root, struct tmap_guest *g)
+{
+	unsigned vcpus = tmap_guest_vcpus(g), threads = 1, found = 0;
+	size_t words = vcpus / TMAP_CPULIST_WORD_BITS + 1;
+	_cleanup_free_ unsigned long *mask = calloc(words, sizeof(*mask));
+	_cleanup_free_ char *list = NULL;
+	long prio = -1;
+
+	if (!mask)
+		return -ENOMEM;
+	for (xmlNodePtr n = xml_child(xml_child(root, "cputune"), "vcpusched"); n; n = xml_next(n)) {
+		_cleanup_xml_char_ xmlChar *sched = xmlGetProp(n, BAD_CAST "scheduler");
+		_cleanup_xml_char_ xmlChar *p = xmlGetProp(n, BAD_CAST "priority");
+		long pn = p ? strtol((const char *)p, NULL, 10) : 0;
+
+		if (sched && xmlStrEqual(sched, BAD_CAST "rr"))
+			return 0;
+		if (!sched || !xmlStrEqual(sched, BAD_CAST "fifo"))
+			continue;
+		if ((prio >= 0 && pn != prio) || pn < TMAP_REALTIME_PRIORITY_MIN ||
+		    pn > TMAP_REALTIME_PRIORITY_MAX || !add_vcpus(n, mask, words))
+			return 0;
+		prio = pn;
+	}
+	tmap_guest_topology(g, NULL, NULL, &threads);
+	for (unsigned v = 0; v < vcpus; v++) {
+		bool rt = mask_has(mask, words, v);
+
+		found += rt;
+		/* A guest core partly realtime is no plan's. */
+		if (threads > 1 && rt != mask_has(mask, words, v - v % threads))
+			return 0;
+	}
+	for (size_t v = vcpus; v < words * TMAP_CPULIST_WORD_BITS; v++)
+		if (mask_has(mask, words, v))
+			return 0;
+	if (found == 0 || found == vcpus)
+		return 0;
+	if (tmap_cpulist_format(mask, words, &list) < 0)
+		return -ENOMEM;
+	return tmap_guest_set_realtime(g, list, (unsigned)prio, NULL) == -ENOMEM ? -ENOMEM : 0;
+}

@@ -553,6 +553,8 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	if (r == 0)
 		r = describe_qos(root, g, name, err);
 	if (r == 0)
+		r = describe_realtime(root, g);
+	if (r == 0)
 		r = describe_hostdevs(root, g, name, err);
 	if (r < 0)
 		goto fail;
