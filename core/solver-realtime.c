@@ -66,6 +66,102 @@ realtime_siblings(struct solver *s, const struct tmap_guest *g, const unsigned *
 	return 0;
 }
 
+int
+realtime_cell_counts(struct solver *s, const struct tmap_guest *g, struct demand *d)
+{
+	struct guest_cells *cells = &s->cells;
+	unsigned *counts;
+	int r;
+
+	d->cell_rt = NULL;
+	if (!d->realtime)
+		return 0;
+	counts = scratch_new(s, cells->n, unsigned);
+	if (!counts)
+		return -ENOMEM;
+	/* Implied cells get their vcpu sets only now, realtime guests alone. */
+	if (cells->n > 1 && !g->ncells && (r = guest_cells_vcpus(g, cells)) < 0)
+		return r;
+	for (unsigned c = 0; c < cells->n; c++) {
+		hwloc_const_bitmap_t vcpus = g->ncells ? g->cells[c].vcpus : cells->vcpus[c];
+		unsigned v;
+
+		counts[c] = 0;
+		if (cells->n == 1) {
+			counts[c] = (unsigned)hwloc_bitmap_weight(d->realtime);
+			continue;
+		}
+		hwloc_bitmap_foreach_begin(v, vcpus)
+			counts[c] += hwloc_bitmap_isset(d->realtime, v);
+		hwloc_bitmap_foreach_end();
+	}
+	d->cell_rt = counts;
+	return 0;
+}
+
+/*
+ * Whole free cores on node n for `rt` realtime vcpus (one a core under isolate, else packed
+ * on a core's PUs), and PUs besides for the other vcpus of the cell: the siblings a
+ * realtime vcpu leaves are held, so they count as used.
+ */
+bool
+realtime_fits(const struct solver *s, const struct demand *d, unsigned n, unsigned rt,
+	      unsigned vcpus)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	unsigned left = rt, taken = 0, free_pus = 0;
+
+	if (rt == 0)
+		return true;
+	for (unsigned i = 0; i < node->ncores; i++) {
+		unsigned c = node->cores[i];
+
+		free_pus += s->core_free[c];
+		if (left == 0 || !core_whole(s, c))
+			continue;
+		left -= d->policy == TMAP_THREAD_ISOLATE ? 1 :
+			s->core_usable[c] < left ? s->core_usable[c] : left;
+		taken += s->core_usable[c];
+	}
+	return left == 0 && free_pus >= taken + (vcpus - rt);
+}
+
+/* Whole free cores of node n. */
+static unsigned
+whole_cores(const struct solver *s, unsigned n)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < node->ncores; i++)
+		k += core_whole(s, node->cores[i]);
+	return k;
+}
+
+int
+realtime_no_fit(const struct solver *s, const struct demand *d, unsigned ncells)
+{
+	unsigned most = 0, rt = 0, need;
+
+	/* The cells counted, or a guest of one cell; proposed cells are not counted. */
+	if (d->cell_rt)
+		for (unsigned c = 0; c < ncells; c++)
+			rt = d->cell_rt[c] > rt ? d->cell_rt[c] : rt;
+	else if (ncells == 1)
+		rt = (unsigned)hwloc_bitmap_weight(d->realtime);
+	if (rt == 0)
+		return 0;
+	for (unsigned n = 0; n < s->t->nnodes; n++)
+		most = whole_cores(s, n) > most ? whole_cores(s, n) : most;
+	need = d->policy == TMAP_THREAD_ISOLATE || s->t->max_threads < 2 ?
+		       rt : (rt + s->t->max_threads - 1) / s->t->max_threads;
+	if (most >= need)
+		return 0;
+	return tmap_error_set(s->err, -ENOSPC,
+			      "%s: %u realtime vcpus of a cell need %u wholly free host cores on its node (a realtime vcpu shares its core with no other thread); the most any node has is %u",
+			      d->name, rt, need, most);
+}
+
 /* Why the realtime vcpus are where they are, in the plan's words. */
 int
 realtime_explain(const struct solver *s, struct plan_guest *pg)

@@ -390,6 +390,8 @@ cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, u
 	if (s->t->nodes[n].cpuless || node_memory(s, n, d) < req->memory_mib ||
 	    (d->cell_nodes && !d->cell_nodes[cell * s->t->nnodes + n]))
 		return false;
+	if (d->cell_rt && !realtime_fits(s, d, n, d->cell_rt[cell], req->vcpus))
+		return false;
 	return cap[n] >= need;
 }
 
@@ -518,6 +520,8 @@ decide_spread(struct solver *s, const struct tmap_guest *g, struct decision *dec
 	_cleanup_free_ int *spread_nodes = NULL;
 	struct guest_cells *cells = &s->cells;
 
+	/* The proposed cells are not the ones counted. */
+	dec->d.cell_rt = NULL;
 	if (spread(s, &dec->d, dec->cap, g, cells, &spread_nodes) < 0)
 		return -ENOSPC;
 	dec->req = cell_requests(s, cells);
@@ -606,6 +610,8 @@ decide_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
 	}
 	/* The cells' vcpu sets wait for a decision: most guests are refused before. */
 	r = guest_resolve_counts(g, cells);
+	if (r == 0)
+		r = realtime_cell_counts(s, g, &dec->d);
 	if (r < 0)
 		return r;
 	dec->req = cell_requests(s, cells);

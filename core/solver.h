@@ -114,6 +114,7 @@ struct demand {
 	bool spare_devices;	/* asks for no device: among equal nodes, the one with fewer free
 				 * devices, so those stay for the guests that ask (issue 16) */
 	hwloc_const_bitmap_t realtime; /* its realtime vcpus (issue 21), or NULL */
+	const unsigned *cell_rt; /* per cell: its realtime vcpus (scratch), or NULL: none known */
 };
 
 struct cell_req {
@@ -316,6 +317,15 @@ void pin_cell(struct solver *s, const struct demand *d, hwloc_const_bitmap_t vcp
  * siblings: 0, or -ENOSPC with the message naming the vcpu, the sibling and why. */
 int realtime_siblings(struct solver *s, const struct tmap_guest *g, const unsigned *vcpu_pu,
 		      hwloc_bitmap_t held);
+/* How many realtime vcpus each of the guest's cells has, into d->cell_rt (cells resolved in
+ * s->cells): 0 or -ENOMEM. */
+int realtime_cell_counts(struct solver *s, const struct tmap_guest *g, struct demand *d);
+/* Can node n take `rt` realtime vcpus on whole cores, and `vcpus` in all? */
+bool realtime_fits(const struct solver *s, const struct demand *d, unsigned n, unsigned rt,
+		   unsigned vcpus);
+/* When the realtime vcpus of a cell find too few whole free cores on every node: -ENOSPC
+ * with the message saying so; else 0. */
+int realtime_no_fit(const struct solver *s, const struct demand *d, unsigned ncells);
 /* A line of pg's explanation for its realtime vcpus: 0 or -ENOMEM. */
 int realtime_explain(const struct solver *s, struct plan_guest *pg);
 

@@ -168,6 +168,29 @@ explicit_pus(void **state)
 	tmap_topology_free(t);
 }
 
+/* The node is chosen by whole free cores: node 0 has 4 free PUs, none of a whole core, node 1
+ * has three whole cores; with no whole core anywhere, the refusal says so. */
+static void
+node_by_whole_cores(void **state)
+{
+	struct tmap_topology *t = test_topology("synthetic:pack:2 numa:1(memory=8GiB) core:4 pu:2");
+	struct tmap_plan *p;
+	(void)state;
+
+	p = test_solve_json(t, "[{\"name\":\"a\",\"vcpus\":4,\"pus\":\"0,2,4,6\"},"
+			       "{\"name\":\"b\",\"vcpus\":2,\"pus\":\"8,9\"},"
+			       "{\"name\":\"rt\",\"vcpus\":2,\"realtime_cpus\":\"1\"}]",
+			    NULL, NULL, 0, NULL);
+	assert_int_equal(p->guests[2].cells[0].node, 1);
+	tmap_plan_free(p);
+	assert_null(test_solve_json(t, "[{\"name\":\"a\",\"vcpus\":4,\"pus\":\"0,2,4,6\"},"
+				       "{\"name\":\"b\",\"vcpus\":4,\"pus\":\"8,10,12,14\"},"
+				       "{\"name\":\"rt\",\"vcpus\":2,\"realtime_cpus\":\"1\"}]",
+				    NULL, NULL, -ENOSPC,
+				    "rt: 1 realtime vcpus of a cell need 1 wholly free host cores on its node (a realtime vcpu shares its core with no other thread); the most any node has is 0"));
+	tmap_topology_free(t);
+}
+
 /* A guest refused before the solver, in one line naming the file, guest, field and value. */
 static void
 bad_guest(const char *json, const char *message)
@@ -288,6 +311,7 @@ main(void)
 	    cmocka_unit_test(rule_holds),
 	    cmocka_unit_test(placed_by_hand),
 	    cmocka_unit_test(explicit_pus),
+	    cmocka_unit_test(node_by_whole_cores),
 	    cmocka_unit_test(refusals),
 	    cmocka_unit_test(formats_and_state),
 	};
