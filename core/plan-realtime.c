@@ -47,6 +47,14 @@ plan_vcpu_realtime(const struct plan_guest *pg, unsigned v)
 	return pg->realtime && hwloc_bitmap_isset(pg->realtime, v);
 }
 
+bool
+plan_realtime_answers(const struct plan_guest *pg, const struct tmap_guest *g)
+{
+	if (!pg->realtime || !g->realtime)
+		return !pg->realtime && !g->realtime;
+	return hwloc_bitmap_isequal(pg->realtime, g->realtime);
+}
+
 void
 plan_realtime_strip(const struct plan_guest *pg, hwloc_bitmap_t set)
 {

@@ -191,6 +191,57 @@ node_by_whole_cores(void **state)
 	tmap_topology_free(t);
 }
 
+static struct tmap_guest *
+one_guest(const char *json, struct tmap_guests **keep)
+{
+	*keep = test_guests(json);
+	return (struct tmap_guest *)tmap_guests_get(*keep, 0);
+}
+
+/* Placed again (apply of a recorded guest): realtime vcpus asked where there were none make
+ * a new placement by the rule; the same ones at another priority keep the PUs. A resize in
+ * place is refused, naming the vcpus. */
+static void
+placed_again_and_resized(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_guests *l1, *l2, *l3;
+	struct tmap_host *h = NULL;
+	struct tmap_plan *p = NULL;
+	struct tmap_error err = {0};
+	char *before;
+	(void)state;
+
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	assert_int_equal(tmap_host_place(h, one_guest("{\"name\":\"g\",\"vcpus\":4}", &l1), &p,
+					 &err), 0);
+	/* prefer packs vcpus 0-1 and 2-3 onto sibling pairs: vcpu 1 shares with vcpu 0 */
+	assert_int_equal(sibling((unsigned)hwloc_bitmap_first(p->guests[0].vcpu_pus[1])),
+			 (unsigned)hwloc_bitmap_first(p->guests[0].vcpu_pus[0]));
+	tmap_plan_free(p);
+	assert_int_equal(tmap_host_place_again(h, one_guest("{\"name\":\"g\",\"vcpus\":4,"
+							    "\"realtime_cpus\":\"1\"}", &l2),
+					       &p, &err), 0);
+	check_rule(p);
+	before = strdup(p->guests[0].held_list);
+	tmap_plan_free(p);
+	assert_int_equal(tmap_host_place_again(h, one_guest("{\"name\":\"g\",\"vcpus\":4,"
+							    "\"realtime_cpus\":\"1\",\"realtime_priority\":9}", &l3),
+					       &p, &err), 0);
+	assert_string_equal(p->guests[0].held_list, before);
+	assert_int_equal(p->guests[0].realtime_priority, 9);
+	free(before);
+	tmap_plan_free(p);
+	p = NULL;
+	assert_int_equal(tmap_host_resize(h, "g", 6, 0, NULL, &p, &err), -EINVAL);
+	assert_string_equal(err.message, "guest 'g' has realtime vcpus (1), whose cores a resize in place cannot keep to themselves: release it and plan it again");
+	tmap_guests_free(l1);
+	tmap_guests_free(l2);
+	tmap_guests_free(l3);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
 /* A guest refused before the solver, in one line naming the file, guest, field and value. */
 static void
 bad_guest(const char *json, const char *message)
@@ -312,6 +363,7 @@ main(void)
 	    cmocka_unit_test(placed_by_hand),
 	    cmocka_unit_test(explicit_pus),
 	    cmocka_unit_test(node_by_whole_cores),
+	    cmocka_unit_test(placed_again_and_resized),
 	    cmocka_unit_test(refusals),
 	    cmocka_unit_test(formats_and_state),
 	};
