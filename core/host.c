@@ -265,15 +265,6 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
  * (their vcpus, memory and any node asked), PUs asked, policies, page size and devices? Then its PUs and nodes still answer g.
  * Cells the solver proposed for a guest without any stand for the whole guest.
  */
-/* A size the placement chose answers "large" when it is a hugepage size, "any" always. */
-static bool
-page_answers(uint64_t planned, uint64_t asked)
-{
-	if (asked == TMAP_HUGEPAGES_LARGE)
-		return planned != 0;
-	return asked == TMAP_HUGEPAGES_ANY || planned == asked;
-}
-
 static bool
 plan_answers(const struct tmap_topology *t, const struct plan_guest *pg,
 	     const struct tmap_guest *g, const struct guest_cells *cells)
@@ -341,9 +332,7 @@ keep_placed(struct host_guest *found, const struct tmap_guest *g,
 	pg->shares = g->shares;
 	pg->period = g->period;
 	pg->quota = g->quota;
-	/* The same realtime vcpus (plan_answers()): only their priority may change. */
-	if (pg->realtime)
-		pg->realtime_priority = g->realtime_priority;
+	plan_realtime_priority(pg, g);
 	if (pg->nexplain == 0 || !streq(pg->explain[pg->nexplain - 1], KEPT))
 		r = plan_guest_explain(pg, "%s", KEPT);
 	if (r < 0 || plan_guest_copy(&copy, pg) < 0) {

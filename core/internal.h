@@ -465,6 +465,8 @@ void plan_realtime_clear(struct plan_guest *pg);
 bool plan_vcpu_realtime(const struct plan_guest *pg, unsigned v);
 /* Does pg make the same vcpus realtime as g asks (the priority aside)? */
 bool plan_realtime_answers(const struct plan_guest *pg, const struct tmap_guest *g);
+/* The same realtime vcpus kept: pg takes the priority g asks now. */
+void plan_realtime_priority(struct plan_guest *pg, const struct tmap_guest *g);
 /* The vcpu PUs that are not realtime's: where the emulator and iothreads may float. */
 void plan_realtime_strip(const struct plan_guest *pg, hwloc_bitmap_t set);
 

@@ -56,6 +56,13 @@ plan_realtime_answers(const struct plan_guest *pg, const struct tmap_guest *g)
 }
 
 void
+plan_realtime_priority(struct plan_guest *pg, const struct tmap_guest *g)
+{
+	if (pg->realtime && g->realtime)
+		pg->realtime_priority = g->realtime_priority;
+}
+
+void
 plan_realtime_strip(const struct plan_guest *pg, hwloc_bitmap_t set)
 {
 	unsigned v;

@@ -166,6 +166,8 @@ int solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan
 		       bool decide_only);
 /* Does every cell of g come in whole pages of this size (KiB)? 0 or -ENOMEM. */
 int solver_whole_pages(const struct tmap_guest *g, uint64_t page_kib, bool *ret);
+/* A size the placement chose answers "large" when it is a hugepage size, "any" always. */
+bool page_answers(uint64_t planned, uint64_t asked);
 /* The decision solver_place() would make, with the host and its recent requests untouched:
  * a question is not a request. */
 int solver_decide(struct solver *s, const struct tmap_guest *g);
