@@ -209,7 +209,7 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 				      d->name);
 	if (d->cpu == TMAP_CPU_SHARED && no_fit_width(s, d, req, ncells) < 0)
 		return -ENOSPC;
-	if (d->realtime && realtime_no_fit(s, d, ncells) < 0)
+	if (d->realtime && realtime_no_fit(s, d, req, ncells) < 0)
 		return -ENOSPC;
 	for (unsigned c = 0; c < ncells; c++) {
 		unsigned need = req[c].vcpus;

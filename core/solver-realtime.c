@@ -139,27 +139,29 @@ whole_cores(const struct solver *s, unsigned n)
 }
 
 int
-realtime_no_fit(const struct solver *s, const struct demand *d, unsigned ncells)
+realtime_no_fit(const struct solver *s, const struct demand *d, const struct cell_req *req,
+		unsigned ncells)
 {
-	unsigned most = 0, rt = 0, need;
+	unsigned most = 0;
 
-	/* The cells counted, or a guest of one cell; proposed cells are not counted. */
-	if (d->cell_rt)
-		for (unsigned c = 0; c < ncells; c++)
-			rt = d->cell_rt[c] > rt ? d->cell_rt[c] : rt;
-	else if (ncells == 1)
-		rt = (unsigned)hwloc_bitmap_weight(d->realtime);
-	if (rt == 0)
+	/* The cells counted; proposed cells are not. */
+	if (!d->cell_rt)
 		return 0;
 	for (unsigned n = 0; n < s->t->nnodes; n++)
 		most = whole_cores(s, n) > most ? whole_cores(s, n) : most;
-	need = d->policy == TMAP_THREAD_ISOLATE || s->t->max_threads < 2 ?
-		       rt : (rt + s->t->max_threads - 1) / s->t->max_threads;
-	if (most >= need)
-		return 0;
-	return tmap_error_set(s->err, -ENOSPC,
-			      "%s: %u realtime vcpus of a cell need %u wholly free host cores on its node (a realtime vcpu shares its core with no other thread); the most any node has is %u",
-			      d->name, rt, need, most);
+	for (unsigned c = 0; c < ncells; c++) {
+		unsigned rt = d->cell_rt[c];
+		bool any = false;
+
+		for (unsigned n = 0; n < s->t->nnodes && !any; n++)
+			any = !s->t->nodes[n].cpuless && realtime_fits(s, d, n, rt, req[c].vcpus);
+		if (any)
+			continue;
+		return tmap_error_set(s->err, -ENOSPC,
+				      "%s: cell %u has %u realtime vcpus, which need wholly free host cores (their siblings held empty), and %u other vcpus; no node has them (the most whole free cores on a node is %u)",
+				      d->name, c, rt, req[c].vcpus - rt, most);
+	}
+	return 0;
 }
 
 /* Why the realtime vcpus are where they are, in the plan's words. */

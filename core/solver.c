@@ -534,12 +534,13 @@ decide_spread(struct solver *s, const struct tmap_guest *g, struct decision *dec
 }
 
 /* A guest without cells may be spread when no node holds it; one held next to a device too,
- * from a node next to it (cell 0 keeps the device); one whose node is asked may not. */
+ * from a node next to it (cell 0 keeps the device); one whose node is asked may not, nor one
+ * with realtime vcpus, whose whole cores the proposed cells would not count. */
 static bool
 spreadable(const struct solver *s, const struct decision *dec)
 {
 	return s->cells.n == 1 && s->cells.implied && !(s->flags & TMAP_SOLVE_NO_SPREAD) &&
-	       !dec->fixed && dec->d.cpu != TMAP_CPU_SHARED;
+	       !dec->fixed && dec->d.cpu != TMAP_CPU_SHARED && !dec->d.realtime;
 }
 
 /* Step 2 for the cells resolved: the node of each cell. may_spread: a guest without cells

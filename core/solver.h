@@ -327,7 +327,8 @@ bool realtime_fits(const struct solver *s, const struct demand *d, unsigned n, u
 		   unsigned vcpus);
 /* When the realtime vcpus of a cell find too few whole free cores on every node: -ENOSPC
  * with the message saying so; else 0. */
-int realtime_no_fit(const struct solver *s, const struct demand *d, unsigned ncells);
+int realtime_no_fit(const struct solver *s, const struct demand *d, const struct cell_req *req,
+		    unsigned ncells);
 /* A line of pg's explanation for its realtime vcpus: 0 or -ENOMEM. */
 int realtime_explain(const struct solver *s, struct plan_guest *pg);
 

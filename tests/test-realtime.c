@@ -187,7 +187,7 @@ node_by_whole_cores(void **state)
 				       "{\"name\":\"b\",\"vcpus\":4,\"pus\":\"8,10,12,14\"},"
 				       "{\"name\":\"rt\",\"vcpus\":2,\"realtime_cpus\":\"1\"}]",
 				    NULL, NULL, -ENOSPC,
-				    "rt: 1 realtime vcpus of a cell need 1 wholly free host cores on its node (a realtime vcpu shares its core with no other thread); the most any node has is 0"));
+				    "rt: cell 0 has 1 realtime vcpus, which need wholly free host cores (their siblings held empty), and 1 other vcpus; no node has them (the most whole free cores on a node is 0)"));
 	tmap_topology_free(t);
 }
 
