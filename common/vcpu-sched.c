@@ -300,3 +300,27 @@ sched_observe(pid_t tid, unsigned vcpu, const struct tmap_plan *plan, size_t gue
 					vcpu, (int)tid, policy_name(policy), priority);
 	return r < 0 ? tmap_error_set(err, r, "out of memory") : 0;
 }
+
+int
+sched_describe(const pid_t *tids, unsigned n, struct tmap_guest *g)
+{
+	size_t words = n / TMAP_CPULIST_WORD_BITS + 1;
+	_cleanup_free_ unsigned long *mask = calloc(words, sizeof(*mask));
+	long prio = -1;
+
+	if (!mask)
+		return -ENOMEM;
+	for (unsigned v = 0; v < n; v++) {
+		int policy, reset, priority;
+
+		if (read_class(tids[v], &policy, &reset, &priority) < 0 || policy == SCHED_RR)
+			return 0;
+		if (policy != SCHED_FIFO)
+			continue;
+		if (prio >= 0 && priority != prio)
+			return 0;
+		prio = priority;
+		mask[v / TMAP_CPULIST_WORD_BITS] |= 1UL << (v % TMAP_CPULIST_WORD_BITS);
+	}
+	return describe_realtime_mask(g, mask, words, prio);
+}

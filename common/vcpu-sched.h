@@ -17,6 +17,8 @@
 #include <topomap/plugin.h>
 #include <topomap/state.h>
 
+#include "cpulist.h"
+
 /* One vcpu thread: its class when captured, the class the plan wants, and whether it was
  * written (restore puts the capture back only then). */
 struct vcpu_sched {
@@ -59,6 +61,42 @@ int sched_observe(pid_t tid, unsigned vcpu, const struct tmap_plan *plan, size_t
 /* The plan's realtime vcpus as a mask (tmap_cpulist_parse()'s layout) and their priority. */
 int sched_realtime_mask(const struct tmap_plan *plan, size_t guest, unsigned long **ret_mask,
 			size_t *ret_words, unsigned *ret_priority, struct tmap_error *err);
+
+/*
+ * A described guest's realtime vcpus, from the vcpus found running SCHED_FIFO at priority
+ * prio (mask of `words` words, tmap_cpulist_parse()'s layout): set on g when a plan can say
+ * them (one priority, whole guest cores, not every vcpu, none beyond the guest's), left
+ * unset otherwise. Header-only, for the describe callbacks and the CLI's xml-filter alike.
+ * Returns 0 or -ENOMEM.
+ */
+static inline int
+describe_realtime_mask(struct tmap_guest *g, const unsigned long *mask, size_t words, long prio)
+{
+	unsigned vcpus = tmap_guest_vcpus(g), threads = 1, found = 0;
+	_cleanup_free_ char *list = NULL;
+
+	tmap_guest_topology(g, NULL, NULL, &threads);
+	for (size_t v = 0; v < words * TMAP_CPULIST_WORD_BITS; v++) {
+		bool rt = mask_has(mask, words, v);
+
+		if (rt && v >= vcpus)
+			return 0;
+		found += rt;
+		/* A guest core partly realtime is no plan's. */
+		if (threads > 1 && v < vcpus && rt != mask_has(mask, words, v - v % threads))
+			return 0;
+	}
+	if (found == 0 || found == vcpus || prio < TMAP_REALTIME_PRIORITY_MIN ||
+	    prio > TMAP_REALTIME_PRIORITY_MAX)
+		return 0;
+	if (tmap_cpulist_format(mask, words, &list) < 0)
+		return -ENOMEM;
+	return tmap_guest_set_realtime(g, list, (unsigned)prio, NULL) == -ENOMEM ? -ENOMEM : 0;
+}
+
+/* The same read from the vcpu threads (tids[v] for vcpu v): 0 or -ENOMEM; a thread that
+ * cannot be read leaves the guest without. */
+int sched_describe(const pid_t *tids, unsigned n, struct tmap_guest *g);
 
 /* Does the plan make any vcpu of the guest realtime? */
 bool sched_plan_realtime(const struct tmap_plan *plan, size_t guest);

@@ -252,6 +252,24 @@ qemu_direct_realtime(void **state)
 	free(out);
 	free(err);
 
+	/* The guest read from QEMU (no guest options, a state of its own) has the realtime
+	 * vcpu it runs: an apply keeps vcpu 1 SCHED_FIFO priority 3. */
+	{
+		char other[160];
+
+		snprintf(other, sizeof(other), "%s/described.json", qemu.dir);
+		r = topomap(&out, &err, "apply", "--backend=qemu-direct", "--qmp", qemu.sock,
+			    "--pid", pid, "--state", other, NULL);
+		test_expect_exit(r, 0, "apply of the guest read from QEMU", out, err);
+		free(out);
+		free(err);
+		expect_class(vcpu1, "SCHED_FIFO 3");
+		expect_class(vcpu0, "SCHED_OTHER 0");
+		unlink(other);
+		strcat(other, ".lock");
+		unlink(other);
+	}
+
 	/* Drift made behind topomap's back: verify names the vcpu and both classes. */
 	set_other(vcpu1);
 	r = QD("verify", NULL);
@@ -429,10 +447,13 @@ teardown(void **state)
 	if (qemu.dir[0]) {
 		char path[128];
 
-		snprintf(path, sizeof(path), "%s/state.json", qemu.dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/state.json.lock", qemu.dir);
-		unlink(path);
+		static const char *const files[] = {"state.json", "state.json.lock",
+						    "described.json", "described.json.lock"};
+
+		for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+			snprintf(path, sizeof(path), "%s/%s", qemu.dir, files[i]);
+			unlink(path);
+		}
 		test_qemu_cleanup(&qemu);
 		qemu.dir[0] = '\0';
 	}

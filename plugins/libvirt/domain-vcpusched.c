@@ -8,6 +8,7 @@
 #include "libvirt-backend.h"
 #include "libvirt-util.h"
 #include "cpulist.h"
+#include "vcpu-sched.h"
 
 int
 realtime_text(const char *vcpus, unsigned priority, char **ret)
@@ -112,10 +113,8 @@ add_vcpus(xmlNodePtr n, unsigned long *mask, size_t words)
 int
 describe_realtime(xmlNodePtr root, struct tmap_guest *g)
 {
-	unsigned vcpus = tmap_guest_vcpus(g), threads = 1, found = 0;
-	size_t words = vcpus / TMAP_CPULIST_WORD_BITS + 1;
+	size_t words = tmap_guest_vcpus(g) / TMAP_CPULIST_WORD_BITS + 1;
 	_cleanup_free_ unsigned long *mask = calloc(words, sizeof(*mask));
-	_cleanup_free_ char *list = NULL;
 	long prio = -1;
 
 	if (!mask)
@@ -129,26 +128,9 @@ describe_realtime(xmlNodePtr root, struct tmap_guest *g)
 			return 0;
 		if (!sched || !xmlStrEqual(sched, BAD_CAST "fifo"))
 			continue;
-		if ((prio >= 0 && pn != prio) || pn < TMAP_REALTIME_PRIORITY_MIN ||
-		    pn > TMAP_REALTIME_PRIORITY_MAX || !add_vcpus(n, mask, words))
+		if ((prio >= 0 && pn != prio) || !add_vcpus(n, mask, words))
 			return 0;
 		prio = pn;
 	}
-	tmap_guest_topology(g, NULL, NULL, &threads);
-	for (unsigned v = 0; v < vcpus; v++) {
-		bool rt = mask_has(mask, words, v);
-
-		found += rt;
-		/* A guest core partly realtime is no plan's. */
-		if (threads > 1 && rt != mask_has(mask, words, v - v % threads))
-			return 0;
-	}
-	for (size_t v = vcpus; v < words * TMAP_CPULIST_WORD_BITS; v++)
-		if (mask_has(mask, words, v))
-			return 0;
-	if (found == 0 || found == vcpus)
-		return 0;
-	if (tmap_cpulist_format(mask, words, &list) < 0)
-		return -ENOMEM;
-	return tmap_guest_set_realtime(g, list, (unsigned)prio, NULL) == -ENOMEM ? -ENOMEM : 0;
+	return describe_realtime_mask(g, mask, words, prio);
 }
