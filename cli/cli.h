@@ -81,6 +81,8 @@ struct inline_guest {
 	bool cells_share_nodes;	/* --cells-share-nodes (issue 21) */
 	const char *pus;	/* --pus CPUSET (issue 21) */
 	const char *dedicated;	/* --dedicated-cpus LIST: a mixed guest's pinned vcpus */
+	const char *realtime_cpus; /* --realtime-cpus LIST (issue 21) */
+	unsigned realtime_priority; /* --realtime-priority N, 0: not given */
 };
 
 enum {
@@ -116,6 +118,8 @@ enum {
 	OPT_CELLS_SHARE_NODES,
 	OPT_PUS,	/* exact host PUs of the vcpus (issue 21) */
 	OPT_DEDICATED_CPUS, /* cpu_policy mixed: the vcpus pinned one to one (issue 21) */
+	OPT_REALTIME_CPUS, /* realtime vcpus, SCHED_FIFO (issue 21) */
+	OPT_REALTIME_PRIORITY,
 	OPT_SHARED_SET,	/* the shared pool and its ratios, as the state records them (issue 21) */
 	OPT_CPU_OVERCOMMIT,
 	OPT_MEMORY_OVERCOMMIT,

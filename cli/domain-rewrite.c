@@ -6,7 +6,8 @@
  * The plan's elements come from the library's own libvirt format (tmap_plan_format()), parsed
  * and moved into the domain, so there is one writer of libvirt XML:
  * - <vcpu>: placement='static' and cpuset = every PU of the plan (its count and the rest kept);
- * - <cputune>: its <vcpupin>, <emulatorpin> and <iothreadpin> replaced, every other child
+ * - <cputune>: its <vcpupin>, <emulatorpin> and <iothreadpin> replaced (and <vcpusched> when
+ *   the plan has realtime vcpus), every other child
  *   (shares, period, quota, vcpusched, cachetune...) kept;
  * - <numatune>: its <memory> and <memnode>s replaced, anything else kept;
  * - <cpu><numa>: the domain's cells are kept as they are (the plan's cells are those cells);
@@ -420,6 +421,10 @@ rewrite_cputune(xmlNodePtr root, xmlNodePtr frag)
 
 	for (size_t i = 0; r == 0 && i < sizeof(pins) / sizeof(pins[0]); i++)
 		r = replace_children(tune, child(frag, "cputune"), pins[i], 2);
+	/* Realtime vcpus (issue 21): the plan's <vcpusched> when it has one; a domain's own is
+	 * kept otherwise (one with another scheduler is none of the plan's business). */
+	if (r == 0 && child(child(frag, "cputune"), "vcpusched"))
+		r = replace_children(tune, child(frag, "cputune"), "vcpusched", 2);
 	return r == 0 ? renumber_iothreadpins(root, tune) : r;
 }
 

@@ -192,16 +192,10 @@ build_guests(struct plan_request *req, const struct tmap_backend_module *module,
 	return EXIT_OK;
 }
 
-/* The report's lines under a header, and what takes effect at the target's next start. */
+/* What takes effect at the target's next start, after text (freed); NULL when out of memory. */
 static char *
-apply_text(const struct plan_request *req, const char *name, const struct tmap_report *report)
+add_pending(char *text, const struct tmap_report *report)
 {
-	char header[256], *text;
-
-	snprintf(header, sizeof(header), req->dry_run ?
-		 "guest '%s', backend '%s': dry run, these writes would be made:" :
-		 "guest '%s', backend '%s': applied and read back:", name, req->backend);
-	text = report_text(header, tmap_report_write_count(report), tmap_report_write, report);
 	for (size_t i = 0; text && i < tmap_report_pending_count(report); i++) {
 		char *more = NULL;
 
@@ -211,6 +205,20 @@ apply_text(const struct plan_request *req, const char *name, const struct tmap_r
 		text = more;
 	}
 	return text;
+}
+
+/* The report's lines under a header, and what takes effect at the target's next start. */
+static char *
+apply_text(const struct plan_request *req, const char *name, const struct tmap_report *report)
+{
+	char header[256];
+
+	snprintf(header, sizeof(header), req->dry_run ?
+		 "guest '%s', backend '%s': dry run, these writes would be made:" :
+		 "guest '%s', backend '%s': applied and read back:", name, req->backend);
+	return add_pending(report_text(header, tmap_report_write_count(report), tmap_report_write,
+				       report),
+			   report);
 }
 
 /*
@@ -310,7 +318,8 @@ do_verify(struct plan_request *req, const struct tmap_backend_module *module)
 	}
 	snprintf(header, sizeof(header), r == 1 ? "guest '%s', backend '%s': the plan is not in force:" :
 		 "guest '%s', backend '%s': the plan is in force", name, req->backend);
-	text = report_text(header, r == 1 ? tmap_report_drift_count(report) : 0, tmap_report_drift,
+	text = add_pending(report_text(header, r == 1 ? tmap_report_drift_count(report) : 0,
+				       tmap_report_drift, report),
 			   report);
 	r = text ? emit(text) : fail(EXIT_RUNTIME, "out of memory");
 	free(text);

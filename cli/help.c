@@ -89,6 +89,9 @@ const char topology_help[] =
 	"  --thread-policy P      prefer (default), isolate or require\n" \
 	"  --emulator P           share (default), isolate or share-host\n" \
 	"  --iothreads N          number of iothreads (default 0)\n" \
+	"  --realtime-cpus LIST   these vcpus run SCHED_FIFO, alone on their host cores\n" \
+	"                         (dedicated guests; libvirt <vcpusched>)\n" \
+	"  --realtime-priority N  their SCHED_FIFO priority, 1 to 99 (default 1)\n" \
 	"  --memory-mode M        strict (default), preferred, interleave or restrictive\n" \
 	"  --hugepages SIZE       back the memory with hugepages of this size: 2M, 1G or\n" \
 	"                         2048 (KiB), taken whole from the nodes' pools; large: the\n" \
@@ -136,7 +139,8 @@ const char plan_help[] =
 	"  topomap plan --reserve 0,12 --name vm1 --vcpus 4 --memory 8G --cells 2 --format libvirt\n"
 	"  topomap plan --make-room --name big --vcpus 4 --cell cpus=0-3 --format json\n"
 	"  topomap plan --shared-set 2-5 --cpu-overcommit 2 --name web --vcpus 4 --cpu-policy shared\n"
-	"  topomap plan --shared-set 2-5 --name db --vcpus 4 --cpu-policy mixed --dedicated-cpus 0-1\n";
+	"  topomap plan --shared-set 2-5 --name db --vcpus 4 --cpu-policy mixed --dedicated-cpus 0-1\n"
+	"  topomap plan --name rt --vcpus 4 --realtime-cpus 1-3 --realtime-priority 10 --emulator isolate\n";
 
 /* The target options, shared by apply and verify. Each backend takes some of them. */
 #define TARGET_LIST_HELP \

@@ -173,6 +173,8 @@ static const struct option request_options[] = {
 	{"cells-share-nodes", no_argument, NULL, OPT_CELLS_SHARE_NODES},
 	{"pus", required_argument, NULL, OPT_PUS},
 	{"dedicated-cpus", required_argument, NULL, OPT_DEDICATED_CPUS},
+	{"realtime-cpus", required_argument, NULL, OPT_REALTIME_CPUS},
+	{"realtime-priority", required_argument, NULL, OPT_REALTIME_PRIORITY},
 	{"cpu-policy", required_argument, NULL, OPT_CPU_POLICY},
 	{"thread-policy", required_argument, NULL, OPT_THREAD_POLICY},
 	{"emulator", required_argument, NULL, OPT_EMULATOR},

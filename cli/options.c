@@ -375,6 +375,40 @@ set_dedicated(const struct inline_guest *ig, struct tmap_guest *g)
 	return EXIT_OK;
 }
 
+/*
+ * --realtime-cpus LIST and --realtime-priority N onto g. A priority alone changes the
+ * priority of the realtime vcpus g has (a guest read from its target), and is refused when it
+ * has none.
+ */
+static int
+inline_realtime(const struct inline_guest *ig, struct tmap_guest *g)
+{
+	struct tmap_error err = {0};
+	const char *cpus = ig->realtime_cpus;
+	char *had = NULL;
+	int r;
+
+	if (!cpus && !ig->realtime_priority)
+		return EXIT_OK;
+	if (!cpus) {
+		had = tmap_guest_realtime(g, NULL);
+		if (!had)
+			return fail(EXIT_RUNTIME, "out of memory");
+		if (!*had) {
+			free(had);
+			return fail(EXIT_USAGE,
+				    "--realtime-priority %u: guest '%s' has no realtime vcpus; give --realtime-cpus LIST",
+				    ig->realtime_priority, tmap_guest_name(g));
+		}
+		cpus = had;
+	}
+	r = tmap_guest_set_realtime(g, cpus, ig->realtime_priority, &err);
+	free(had);
+	if (r < 0)
+		return fail(EXIT_USAGE, "--realtime-cpus: %s", err.message);
+	return EXIT_OK;
+}
+
 int
 add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 {
@@ -475,6 +509,9 @@ add_inline_guest(const struct inline_guest *ig, struct tmap_guests *guests)
 		r = fail(EXIT_USAGE, "--iothreads: '%u' is not accepted", ig->iothreads);
 		goto out;
 	}
+	r = inline_realtime(ig, g);
+	if (r != EXIT_OK)
+		goto out;
 	if (ig->has_qos && tmap_guest_set_qos(g, ig->shares, ig->period, ig->quota) < 0) {
 		r = fail(EXIT_USAGE, "guest '%s': --shares, --period or --quota not accepted",
 			 ig->name);
@@ -577,6 +614,9 @@ overlay_inline_guest(const struct inline_guest *ig, const char *cmd, const char 
 			return fail(EXIT_USAGE, "--pus: %s", err.message);
 	}
 	if (set_dedicated(ig, g) != EXIT_OK)
+		return EXIT_USAGE;
+
+	if (inline_realtime(ig, g) != EXIT_OK)
 		return EXIT_USAGE;
 
 	/* The names were checked against the enums' own tables. */
@@ -747,6 +787,16 @@ inline_option(int opt, const char *name, const char *arg, struct inline_guest *g
 			return fail(EXIT_USAGE, "%s: '%s' is not a list of vcpus such as 0-1", name,
 				    arg);
 		g->dedicated = arg;
+		break;
+	case OPT_REALTIME_CPUS:
+		if (!is_list(arg) || !*arg)
+			return fail(EXIT_USAGE, "%s: '%s' is not a list of vcpus such as 1-3", name,
+				    arg);
+		g->realtime_cpus = arg;
+		break;
+	case OPT_REALTIME_PRIORITY:
+		r = parse_unsigned(name, arg, TMAP_REALTIME_PRIORITY_MIN, TMAP_REALTIME_PRIORITY_MAX,
+				   &g->realtime_priority);
 		break;
 	case OPT_DEVICE: {
 		const char **dv = realloc(g->device, (g->ndevice + 1) * sizeof(*dv));

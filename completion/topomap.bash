@@ -32,7 +32,8 @@ _topomap_takes_value()
 	--cores | --threads | --memory | --cells | --cell | --cpu-policy | --thread-policy | \
 	--emulator | --iothreads | --memory-mode | --hugepages | --shares | --period | --quota | \
 	--device | --max-moves | --pus | --shared-set | --cpu-overcommit | --memory-overcommit | \
-	--dedicated-cpus | --cgroup | \
+	--dedicated-cpus | --realtime-cpus | --realtime-priority | \
+	--cgroup | \
 	--layout | --qmp | --pid | --connect | --domain | -o)
 		return 0 ;;
 	esac

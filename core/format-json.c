@@ -100,6 +100,15 @@ guest_fields(struct builder *b, struct json_object *g, const struct plan_guest *
 	emu = add(b, g, "emulator", json_object_new_object());
 	if (emu)
 		add(b, emu, "cpuset", str(pg->emulator_list));
+	if (pg->realtime) {
+		struct json_object *rt = add(b, g, "realtime", json_object_new_object());
+
+		if (rt) {
+			add(b, rt, "vcpus", str(pg->realtime_list));
+			add(b, rt, "scheduler", str("fifo"));
+			add(b, rt, "priority", json_object_new_int64(pg->realtime_priority));
+		}
+	}
 	ios = add(b, g, "iothreads", json_object_new_array());
 	for (unsigned i = 1; ios && i <= pg->iothreads; i++) {
 		struct json_object *o = add(b, ios, NULL, json_object_new_object());

@@ -70,6 +70,9 @@ format_cputune(const struct plan_guest *g, FILE *out)
 	 * vcpus when the emulator is on the host's housekeeping PUs (share-host). */
 	for (unsigned k = 1; k <= g->iothreads; k++)
 		fprintf(out, "    <iothreadpin iothread='%u' cpuset='%s'/>\n", k, g->iothread_list);
+	if (g->realtime)
+		fprintf(out, "    <vcpusched vcpus='%s' scheduler='fifo' priority='%u'/>\n",
+			g->realtime_list, g->realtime_priority);
 	fputs("  </cputune>\n", out);
 }
 

@@ -106,6 +106,9 @@ format_guest(const struct tmap_plan *plan, const struct plan_guest *g, FILE *out
 	      out);
 	if (g->cpu_policy == TMAP_CPU_MIXED)
 		format_mixed(g, out);
+	if (g->realtime)
+		fprintf(out, "# realtime vcpus %s: SCHED_FIFO priority %u, set by a backend on their threads\n",
+			g->realtime_list, g->realtime_priority);
 	fprintf(out, "-smp %u,sockets=%u,cores=%u,threads=%u\n", g->vcpus, g->sockets, g->cores,
 		g->threads);
 	fprintf(out, "-m %lluM\n", (unsigned long long)g->memory_mib);

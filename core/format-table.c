@@ -37,6 +37,9 @@ guest_table(FILE *out, const struct table_style *st, const struct plan_guest *pg
 			pc->memory_mib, pc->pus_list);
 	}
 	fprintf(out, "  emulator: %s\n", pg->emulator_list);
+	if (pg->realtime)
+		fprintf(out, "  realtime: vcpus %s, SCHED_FIFO priority %u, alone on their host cores\n",
+			pg->realtime_list, pg->realtime_priority);
 	if (pg->iothreads)
 		fprintf(out, "  iothreads 1-%u: %s\n", pg->iothreads, pg->iothread_list);
 	fprintf(out, "  memory: %s on node%s %s", memory_mode_name(pg->memory_mode),

@@ -178,6 +178,34 @@ parse_cells(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *arr)
 	return 0;
 }
 
+/* "realtime_cpus": "1-3" or [1, 2, 3], and "realtime_priority": 1 to 99 (issue 21). */
+static int
+parse_realtime(struct json_ctx *ctx, struct tmap_guest *g, struct json_object *cpus,
+	       struct json_object *priority)
+{
+	_cleanup_free_ char *list = NULL;
+	uint64_t prio = 0;
+	int r;
+
+	if (priority && !cpus)
+		return field_error(ctx, "realtime_priority", priority,
+				   "is given without 'realtime_cpus', the vcpus it is for");
+	if (!cpus)
+		return 0;
+	if (priority) {
+		r = json_uint(ctx, priority, "realtime_priority", TMAP_REALTIME_PRIORITY_MIN,
+			      TMAP_REALTIME_PRIORITY_MAX, &prio);
+		if (r < 0)
+			return r;
+	}
+	r = json_cell_cpus(ctx, cpus, "realtime_cpus", &list);
+	if (r < 0)
+		return r;
+	if (!*list)
+		return field_error(ctx, "realtime_cpus", cpus, "names no vcpu");
+	return tmap_guest_set_realtime(g, list, (unsigned)prio, ctx->err);
+}
+
 /* "pus": "4-7", the host PUs of the vcpus in order (issue 21). */
 static int
 json_pus(struct json_ctx *ctx, struct json_object *val, struct tmap_guest *g)
@@ -263,7 +291,7 @@ static int
 parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct tmap_guest **ret)
 {
 	_cleanup_(tmap_guest_freep) struct tmap_guest *g = NULL;
-	struct json_object *name, *vcpus;
+	struct json_object *name, *vcpus, *rt_cpus = NULL, *rt_priority = NULL;
 	uint64_t sockets = 0, cores = 0, threads = 0, v;
 	char anon[32];
 	int r, e = 0;
@@ -350,6 +378,10 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 			r = json_dedicated(ctx, val, g);
 		} else if (streq(key, "cells_share_nodes")) {
 			r = json_boolean(ctx, val, key, &g->cells_share_nodes);
+		} else if (streq(key, "realtime_cpus")) {
+			rt_cpus = val;
+		} else if (streq(key, "realtime_priority")) {
+			rt_priority = val;
 		} else {
 			r = tmap_error_set(ctx->err, -EINVAL, "%s: guest '%s': unknown field '%s'",
 					   ctx->origin, ctx->guest, key);
@@ -357,6 +389,9 @@ parse_guest(struct json_ctx *ctx, struct json_object *obj, size_t index, struct 
 		if (r < 0)
 			return r;
 	}
+	r = parse_realtime(ctx, g, rt_cpus, rt_priority);
+	if (r < 0)
+		return r;
 	/* Defaults for the topology fields not given: sockets=1, threads=1, cores to match. */
 	if (sockets || cores || threads) {
 		threads = threads ? threads : 1;

@@ -181,6 +181,7 @@ tmap_guest_free(struct tmap_guest *g)
 	guest_devices_clear(g);
 	guest_explicit_clear(g);
 	guest_mixed_clear(g);
+	guest_realtime_clear(g);
 	free(g->name);
 	free(g->origin);
 	free(g);
@@ -641,6 +642,8 @@ tmap_guest_validate(const struct tmap_guest *g, struct tmap_error *err)
 		r = guest_explicit_validate(g, err);
 	if (r == 0)
 		r = guest_mixed_validate(g, err);
+	if (r == 0)
+		r = guest_realtime_validate(g, err);
 	if (r < 0)
 		return r;
 	return validate_hugepages(g, err);

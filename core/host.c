@@ -265,20 +265,11 @@ tmap_host_place(struct tmap_host *h, const struct tmap_guest *g, struct tmap_pla
  * (their vcpus, memory and any node asked), PUs asked, policies, page size and devices? Then its PUs and nodes still answer g.
  * Cells the solver proposed for a guest without any stand for the whole guest.
  */
-/* A size the placement chose answers "large" when it is a hugepage size, "any" always. */
-static bool
-page_answers(uint64_t planned, uint64_t asked)
-{
-	if (asked == TMAP_HUGEPAGES_LARGE)
-		return planned != 0;
-	return asked == TMAP_HUGEPAGES_ANY || planned == asked;
-}
-
 static bool
 plan_answers(const struct tmap_topology *t, const struct plan_guest *pg,
 	     const struct tmap_guest *g, const struct guest_cells *cells)
 {
-	if (!devices_plan_answers(t, g, pg))
+	if (!devices_plan_answers(t, g, pg) || !plan_realtime_answers(pg, g))
 		return false;
 	if (pg->vcpus != g->vcpus || pg->sockets != g->sockets || pg->cores != g->cores ||
 	    pg->threads != g->threads || pg->cpu_policy != g->cpu_policy ||
@@ -305,7 +296,7 @@ plan_answers(const struct tmap_topology *t, const struct plan_guest *pg,
 	return true;
 }
 
-#define KEPT "kept where it is: it asks for what its recorded plan gives (vcpus, cells, memory, policies, page size); memory mode, iothreads and cputune as now given"
+#define KEPT "kept where it is: it asks for what its recorded plan gives (vcpus, cells, memory, policies, page size, realtime vcpus); memory mode, iothreads, cputune and realtime priority as now given"
 
 /* g no longer answers its recorded plan pg: placed anew around the others; on failure it keeps
  * what it had, exactly. */
@@ -343,6 +334,7 @@ keep_placed(struct host_guest *found, const struct tmap_guest *g,
 	pg->shares = g->shares;
 	pg->period = g->period;
 	pg->quota = g->quota;
+	plan_realtime_priority(pg, g);
 	if (pg->nexplain == 0 || !streq(pg->explain[pg->nexplain - 1], KEPT))
 		r = plan_guest_explain(pg, "%s", KEPT);
 	if (r < 0 || plan_guest_copy(&copy, pg) < 0) {

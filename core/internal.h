@@ -282,6 +282,8 @@ struct tmap_guest {
 	char *pus_list;		/* the list as given, for messages */
 	hwloc_bitmap_t dedicated; /* cpu_policy mixed: the vcpus pinned one to one; NULL: none */
 	char *dedicated_list;	/* the same in list syntax */
+	hwloc_bitmap_t realtime; /* vcpus run SCHED_FIFO (guest-realtime.c); NULL: none */
+	unsigned realtime_priority;
 };
 
 const char *dev_policy_name(enum dev_policy p);
@@ -315,6 +317,15 @@ bool guest_explicit(const struct tmap_guest *g);
 /* guest-mixed.c: cpu_policy mixed, dedicated vcpus and shared ones (issue 21) */
 void guest_mixed_clear(struct tmap_guest *g);
 int guest_mixed_validate(const struct tmap_guest *g, struct tmap_error *err);
+
+/* guest-realtime.c: realtime vcpus, SCHED_FIFO at a priority (issue 21) */
+void guest_realtime_clear(struct tmap_guest *g);
+int guest_realtime_validate(const struct tmap_guest *g, struct tmap_error *err);
+/* Is vcpu v of g realtime? */
+bool guest_vcpu_realtime(const struct tmap_guest *g, unsigned v);
+/* The spec keys "realtime_cpus" and "realtime_priority" into o, when g has realtime vcpus. */
+struct json_object;
+int guest_realtime_to_json(const struct tmap_guest *g, struct json_object *o);
 
 /* Guest cells as the solver sees them, explicit or implied, memory resolved. */
 struct guest_cells {
@@ -390,6 +401,9 @@ struct plan_guest {
 	hwloc_bitmap_t dedicated;	/* cpu_policy mixed: the vcpus pinned one to one; NULL
 					 * for the other policies */
 	char *dedicated_list;
+	hwloc_bitmap_t realtime;	/* realtime vcpus (SCHED_FIFO), or NULL: none */
+	char *realtime_list;
+	unsigned realtime_priority;
 
 	hwloc_bitmap_t *vcpu_pus;	/* per vcpu: its PU (dedicated) or float set (shared) */
 	char **vcpu_lists;
@@ -501,6 +515,18 @@ void plan_guest_clear(struct plan_guest *pg);
 int plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src);
 /* Is this plan complete enough to print? */
 int plan_guest_check(const struct plan_guest *pg, struct tmap_error *err);
+
+/* plan-realtime.c: a plan's realtime vcpus (issue 21) */
+int plan_realtime_from_guest(struct plan_guest *pg, const struct tmap_guest *g);
+int plan_realtime_copy(struct plan_guest *dst, const struct plan_guest *src);
+void plan_realtime_clear(struct plan_guest *pg);
+bool plan_vcpu_realtime(const struct plan_guest *pg, unsigned v);
+/* Does pg make the same vcpus realtime as g asks (the priority aside)? */
+bool plan_realtime_answers(const struct plan_guest *pg, const struct tmap_guest *g);
+/* The same realtime vcpus kept: pg takes the priority g asks now. */
+void plan_realtime_priority(struct plan_guest *pg, const struct tmap_guest *g);
+/* The vcpu PUs that are not realtime's: where the emulator and iothreads may float. */
+void plan_realtime_strip(const struct plan_guest *pg, hwloc_bitmap_t set);
 
 /* format-json.c: one guest of a plan as the JSON contract says (json-c object, or NULL on
  * allocation failure); state.c reads it back. */

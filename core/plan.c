@@ -48,7 +48,8 @@ plan_guest_finish(struct plan_guest *pg)
 	if (pg->emulator_policy == TMAP_EMULATOR_SHARE_HOST) {
 		hwloc_bitmap_zero(pg->iothread);
 		for (unsigned v = 0; v < pg->vcpus; v++)
-			if (pg->cpu_policy != TMAP_CPU_MIXED || !plan_vcpu_dedicated(pg, v))
+			if ((pg->cpu_policy != TMAP_CPU_MIXED || !plan_vcpu_dedicated(pg, v)) &&
+			    !plan_vcpu_realtime(pg, v))
 				hwloc_bitmap_or(pg->iothread, pg->iothread, pg->vcpu_pus[v]);
 	}
 	free(pg->iothread_list);
@@ -159,6 +160,7 @@ plan_guest_clear(struct plan_guest *pg)
 	free(pg->explain);
 	free(pg->name);
 	plan_devices_clear(pg);
+	plan_realtime_clear(pg);
 	memset(pg, 0, sizeof(*pg));
 }
 
@@ -271,6 +273,8 @@ plan_guest_copy(struct plan_guest *dst, const struct plan_guest *src)
 		for (size_t i = 0; pg.explain && i < src->nexplain; i++, pg.nexplain++)
 			pg.explain[i] = dup_str(src->explain[i], &ok);
 	}
+	if (plan_realtime_copy(&pg, src) < 0)
+		ok = false;
 	if (!ok || !copy_vcpus(&pg, src) || !copy_cells(&pg, src) ||
 	    plan_devices_copy(&pg, src) < 0) {
 		plan_guest_clear(&pg);

@@ -211,6 +211,8 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 		return -ENOSPC;
 	if (d->cpu == TMAP_CPU_MIXED && mixed_no_fit(s, d, cap, req, ncells) < 0)
 		return -ENOSPC;
+	if (d->realtime && realtime_no_fit(s, d, req, ncells) < 0)
+		return -ENOSPC;
 	for (unsigned c = 0; c < ncells; c++) {
 		unsigned need = req[c].vcpus;
 		bool any = false;

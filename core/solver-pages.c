@@ -8,6 +8,14 @@
  */
 #include "solver.h"
 
+bool
+page_answers(uint64_t planned, uint64_t asked)
+{
+	if (asked == TMAP_HUGEPAGES_LARGE)
+		return planned != 0;
+	return asked == TMAP_HUGEPAGES_ANY || planned == asked;
+}
+
 int
 solver_whole_pages(const struct tmap_guest *g, uint64_t page_kib, bool *ret)
 {

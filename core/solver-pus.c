@@ -133,26 +133,20 @@ take_pus(struct solver *s, unsigned c, unsigned count, bool hold, unsigned *out,
 	return got;
 }
 
-/* Place the vcpus of one cell on node n. vcpu_pu[v] receives each vcpu's PU. */
-int
-alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bitmap_t vcpus,
-	   unsigned *vcpu_pu, hwloc_bitmap_t held, int *l3)
+/*
+ * Take PUs of node n for `count` vcpus into pus[]. realtime: realtime vcpus (issue 21), on
+ * wholly free cores whose other PUs hold realtime vcpus of the guest or stay empty, held for
+ * it (one vcpu a core under thread policy isolate).
+ */
+static int
+alloc_run(struct solver *s, unsigned n, const struct demand *d, bool realtime, unsigned count,
+	  unsigned *pus, hwloc_bitmap_t held, int *l3)
 {
-	unsigned nv = (unsigned)hwloc_bitmap_weight(vcpus), done = 0, v;
-	unsigned *list = scratch_new(s, nv, unsigned);
-	unsigned *pus = scratch_new(s, nv, unsigned);
-	unsigned k = 0;
+	unsigned done = 0;
 
-	if (!list || !pus)
-		return -ENOMEM;
-	hwloc_bitmap_foreach_begin(v, vcpus) list[k++] = v;
-	hwloc_bitmap_foreach_end();
-
-	if (*l3 < 0)
-		*l3 = best_l3(s, n, d, nv);
-	while (done < nv) {
-		unsigned left = nv - done, want, min;
-		bool whole = d->policy != TMAP_THREAD_PREFER;
+	while (done < count) {
+		unsigned left = count - done, want, min;
+		bool whole = realtime || d->policy != TMAP_THREAD_PREFER;
 		unsigned got;
 		int c;
 
@@ -163,7 +157,7 @@ alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bit
 			break;
 		case TMAP_THREAD_REQUIRE:
 			want = d->group > 1 ? d->group : left;
-			min = d->group > 1 ? d->group : 2;
+			min = d->group > 1 ? d->group : realtime ? 1 : 2;
 			break;
 		default:
 			want = d->group > 1 ? d->group : left;
@@ -183,6 +177,42 @@ alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bit
 			return -ENOSPC;
 		done += got;
 	}
+	return 0;
+}
+
+/* Place the vcpus of one cell on node n, realtime ones first. vcpu_pu[v] receives each
+ * vcpu's PU. */
+int
+alloc_cell(struct solver *s, unsigned n, const struct demand *d, hwloc_const_bitmap_t vcpus,
+	   unsigned *vcpu_pu, hwloc_bitmap_t held, int *l3)
+{
+	unsigned nv = (unsigned)hwloc_bitmap_weight(vcpus), nrt = 0, v;
+	unsigned *list = scratch_new(s, nv, unsigned);
+	unsigned *pus = scratch_new(s, nv, unsigned);
+	unsigned k = 0;
+	int r;
+
+	if (!list || !pus)
+		return -ENOMEM;
+	if (d->realtime) {
+		hwloc_bitmap_foreach_begin(v, vcpus)
+			if (hwloc_bitmap_isset(d->realtime, v))
+				list[nrt++] = v;
+		hwloc_bitmap_foreach_end();
+	}
+	k = nrt;
+	hwloc_bitmap_foreach_begin(v, vcpus)
+		if (!d->realtime || !hwloc_bitmap_isset(d->realtime, v))
+			list[k++] = v;
+	hwloc_bitmap_foreach_end();
+
+	if (*l3 < 0)
+		*l3 = best_l3(s, n, d, nv);
+	r = alloc_run(s, n, d, true, nrt, pus, held, l3);
+	if (r == 0)
+		r = alloc_run(s, n, d, false, nv - nrt, pus + nrt, held, l3);
+	if (r < 0)
+		return r;
 	for (unsigned i = 0; i < nv; i++)
 		vcpu_pu[list[i]] = pus[i];
 	return 0;

@@ -24,6 +24,11 @@ resized_guest(const struct plan_guest *pg, unsigned vcpus, uint64_t memory_mib,
 	char cpus[32];
 	int r;
 
+	/* Grown in place, a realtime vcpu's held sibling could take a new vcpu. */
+	if (pg->realtime)
+		return tmap_error_set(err, -EINVAL,
+				      "guest '%s' has realtime vcpus (%s), whose cores a resize in place cannot keep to themselves: release it and plan it again",
+				      pg->name, pg->realtime_list);
 	r = tmap_guest_new(pg->name, vcpus, &g, err);
 	if (r < 0)
 		return r;

@@ -390,6 +390,8 @@ cell_fits(const struct solver *s, const struct demand *d, const unsigned *cap, u
 	if (s->t->nodes[n].cpuless || node_memory(s, n, d) < req->memory_mib ||
 	    (d->cell_nodes && !d->cell_nodes[cell * s->t->nnodes + n]) || cap[n] < need)
 		return false;
+	if (d->cell_rt && !realtime_fits(s, d, n, d->cell_rt[cell], req->vcpus))
+		return false;
 	return d->cpu != TMAP_CPU_MIXED || mixed_fits(s, d, n, req, need);
 }
 
@@ -408,6 +410,7 @@ demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
 		.page_kib = g->page_kib,
 		.page = -1,
 		.spare_devices = g->ndevices == 0,
+		.realtime = g->cpu_policy == TMAP_CPU_DEDICATED ? g->realtime : NULL,
 	};
 
 	if (g->page_kib) {
@@ -459,8 +462,11 @@ plan_guest_init(struct plan_guest *pg, const struct tmap_guest *g, unsigned ncel
 	pg->page_kib = g->page_kib;
 	if (g->cpu_policy == TMAP_CPU_MIXED && !(pg->dedicated = hwloc_bitmap_dup(g->dedicated)))
 		return -ENOMEM;
-	/* A guest placed where it asked is never moved to make room for another. */
-	pg->pinned = g->pinned || guest_explicit(g);
+	/* A guest placed where it asked is never moved to make room for another; nor is one
+	 * with realtime vcpus, whose cores a move would share. */
+	pg->pinned = g->pinned || guest_explicit(g) || g->realtime;
+	if (plan_realtime_from_guest(pg, g) < 0)
+		return -ENOMEM;
 	pg->vcpu_pus = calloc(g->vcpus, sizeof(*pg->vcpu_pus));
 	pg->vcpu_node = calloc(g->vcpus, sizeof(*pg->vcpu_node));
 	pg->vcpu_core_lists = calloc(g->vcpus, sizeof(*pg->vcpu_core_lists));
@@ -517,6 +523,8 @@ decide_spread(struct solver *s, const struct tmap_guest *g, struct decision *dec
 	_cleanup_free_ int *spread_nodes = NULL;
 	struct guest_cells *cells = &s->cells;
 
+	/* The proposed cells are not the ones counted. */
+	dec->d.cell_rt = NULL;
 	if (spread(s, &dec->d, dec->cap, g, cells, &spread_nodes) < 0)
 		return -ENOSPC;
 	dec->req = cell_requests(s, cells);
@@ -529,12 +537,13 @@ decide_spread(struct solver *s, const struct tmap_guest *g, struct decision *dec
 }
 
 /* A guest without cells may be spread when no node holds it; one held next to a device too,
- * from a node next to it (cell 0 keeps the device); one whose node is asked may not. */
+ * from a node next to it (cell 0 keeps the device); one whose node is asked may not, nor one
+ * with realtime vcpus, whose whole cores the proposed cells would not count. */
 static bool
 spreadable(const struct solver *s, const struct decision *dec)
 {
 	return s->cells.n == 1 && s->cells.implied && !(s->flags & TMAP_SOLVE_NO_SPREAD) &&
-	       !dec->fixed && dec->d.cpu == TMAP_CPU_DEDICATED;
+	       !dec->fixed && dec->d.cpu == TMAP_CPU_DEDICATED && !dec->d.realtime;
 }
 
 /* Step 2 for the cells resolved: the node of each cell. may_spread: a guest without cells
@@ -605,6 +614,8 @@ decide_nodes(struct solver *s, const struct tmap_guest *g, struct decision *dec)
 	}
 	/* The cells' vcpu sets wait for a decision: most guests are refused before. */
 	r = guest_resolve_counts(g, cells);
+	if (r == 0)
+		r = realtime_cell_counts(s, g, &dec->d);
 	if (r < 0)
 		return r;
 	dec->req = cell_requests(s, cells);
@@ -712,7 +723,8 @@ take_cell(struct solver *s, const struct decision *dec, unsigned c, struct plan_
 		pg->vcpu_core_lists[v] = core_list(t, vcpu_pu[v]);
 		if (!pg->vcpu_core_lists[v])
 			return -ENOMEM;
-		if (!dec->dedicated)
+		/* Emulator threads never run on a realtime vcpu's core. */
+		if (!dec->dedicated && !plan_vcpu_realtime(pg, v))
 			hwloc_bitmap_set(pg->emulator, vcpu_pu[v]);
 	}
 	hwloc_bitmap_foreach_end();
@@ -802,6 +814,13 @@ solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_gue
 
 	for (unsigned c = 0; c < cells->n && r == 0; c++)
 		r = take_cell(s, &dec, c, pg, vcpu_pu, held, &l3);
+	if (r == 0 && g->realtime) {
+		r = realtime_siblings(s, g, vcpu_pu, held);
+		if (r == -ENOSPC) {
+			snapshot_restore(s, s->before);
+			return r;
+		}
+	}
 	if (r == 0 && dec.d.emulator_isolate)
 		r = take_emulator(s, &dec, pg, held);
 	if (r == 0 && g->emulator_policy == TMAP_EMULATOR_SHARE_HOST)
@@ -827,6 +846,8 @@ solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan_gue
 	if (r == 0) {
 		explain_placement(s, &dec.d, dec.cap, g, dec.req, dec.node_of, dec.spread_out,
 				  dec.sharing, pg);
+		if (realtime_explain(s, pg) < 0)
+			return -ENOMEM;
 		hwloc_bitmap_or(s->taken, s->taken, held);
 		return 0;
 	}

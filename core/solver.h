@@ -9,6 +9,7 @@
  *   solver-explain.c  the words: why a guest does not fit, why it went where it did
  *   solver-explicit.c a node per cell and exact PUs, asked by the guest (issue 21)
  *   solver-mixed.c    cpu_policy mixed: dedicated vcpus and shared ones (issue 21)
+ *   solver-realtime.c realtime vcpus alone on their host cores (issue 21)
  *
  * struct solver holds what a decision reads and changes: free PUs, cores, memory, pools,
  * the shapes of the latest requests and scratch memory. It knows nothing of the guests
@@ -116,6 +117,8 @@ struct demand {
 				 * devices (solver-devices.c); NULL: any */
 	bool spare_devices;	/* asks for no device: among equal nodes, the one with fewer free
 				 * devices, so those stay for the guests that ask (issue 16) */
+	hwloc_const_bitmap_t realtime; /* its realtime vcpus (issue 21), or NULL */
+	const unsigned *cell_rt; /* per cell: its realtime vcpus (scratch), or NULL: none known */
 };
 
 struct cell_req {
@@ -168,6 +171,8 @@ int solver_place_sized(struct solver *s, const struct tmap_guest *g, struct plan
 		       bool decide_only);
 /* Does every cell of g come in whole pages of this size (KiB)? 0 or -ENOMEM. */
 int solver_whole_pages(const struct tmap_guest *g, uint64_t page_kib, bool *ret);
+/* A size the placement chose answers "large" when it is a hugepage size, "any" always. */
+bool page_answers(uint64_t planned, uint64_t asked);
 /* The decision solver_place() would make, with the host and its recent requests untouched:
  * a question is not a request. */
 int solver_decide(struct solver *s, const struct tmap_guest *g);
@@ -328,6 +333,26 @@ int mixed_refuse(const struct solver *s, const struct demand *d, unsigned n,
 		 const struct cell_req *req, unsigned c, unsigned need, bool asked);
 int mixed_no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 		 const struct cell_req *req, unsigned ncells);
+
+/* ------------------------------------------------------------------------------------- */
+/* solver-realtime.c: realtime vcpus share their host core with no other thread (issue 21) */
+
+/* Check the cores of g's realtime vcpus (vcpu_pu: every vcpu's PU) and hold their free
+ * siblings: 0, or -ENOSPC with the message naming the vcpu, the sibling and why. */
+int realtime_siblings(struct solver *s, const struct tmap_guest *g, const unsigned *vcpu_pu,
+		      hwloc_bitmap_t held);
+/* How many realtime vcpus each of the guest's cells has, into d->cell_rt (cells resolved in
+ * s->cells): 0 or -ENOMEM. */
+int realtime_cell_counts(struct solver *s, const struct tmap_guest *g, struct demand *d);
+/* Can node n take `rt` realtime vcpus on whole cores, and `vcpus` in all? */
+bool realtime_fits(const struct solver *s, const struct demand *d, unsigned n, unsigned rt,
+		   unsigned vcpus);
+/* When the realtime vcpus of a cell find too few whole free cores on every node: -ENOSPC
+ * with the message saying so; else 0. */
+int realtime_no_fit(const struct solver *s, const struct demand *d, const struct cell_req *req,
+		    unsigned ncells);
+/* A line of pg's explanation for its realtime vcpus: 0 or -ENOMEM. */
+int realtime_explain(const struct solver *s, struct plan_guest *pg);
 
 /* ------------------------------------------------------------------------------------- */
 /* solver-explain.c */

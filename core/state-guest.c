@@ -389,6 +389,68 @@ plan_invariants(struct json_object *g, const struct where *w, const struct plan_
 	return 0;
 }
 
+/*
+ * "realtime": {"vcpus": "1-3", "scheduler": "fifo", "priority": 1}, absent in plans without
+ * realtime vcpus (and in states older than them). What must hold: a dedicated guest's vcpus,
+ * a priority SCHED_FIFO takes, and each realtime vcpu's host core holding nothing of the guest
+ * but realtime vcpus and PUs it keeps empty: no other vcpu, no emulator, no iothread.
+ */
+static int
+plan_realtime(const struct tmap_topology *t, struct json_object *g, const struct where *w,
+	      struct plan_guest *pg, struct tmap_error *err)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t others = NULL;
+	struct json_object *rt, *sched;
+	uint64_t prio = 0;
+	unsigned v;
+	int r;
+
+	if ((r = member(g, "realtime", json_type_object, true, w, &rt, err)) < 0 || !rt)
+		return r;
+	pg->realtime = hwloc_bitmap_alloc();
+	others = hwloc_bitmap_dup(pg->emulator);
+	if (!pg->realtime || !others)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	if ((r = member_set(rt, "vcpus", false, w, pg->realtime, err)) < 0 ||
+	    (r = member(rt, "scheduler", json_type_string, false, w, &sched, err)) < 0 ||
+	    (r = member_uint(rt, "priority", TMAP_REALTIME_PRIORITY_MAX, false, w, &prio, err)) < 0)
+		return r;
+	if (!streq(json_object_get_string(sched), "fifo"))
+		return bad(err, w, "'realtime.scheduler' is '%.20s', not 'fifo'",
+			   json_object_get_string(sched));
+	if (prio < TMAP_REALTIME_PRIORITY_MIN)
+		return bad(err, w, "'realtime.priority' is %" PRIu64 ", not from 1 to 99", prio);
+	if (hwloc_bitmap_iszero(pg->realtime) || hwloc_bitmap_last(pg->realtime) >= (int)pg->vcpus ||
+	    pg->cpu_policy != TMAP_CPU_DEDICATED)
+		return bad(err, w, "'realtime.vcpus' are not vcpus of this dedicated guest");
+	pg->realtime_priority = (unsigned)prio;
+	/* Iothreads run with the emulator or, share-host, on the other vcpus: both counted. */
+	for (v = 0; v < pg->vcpus; v++)
+		if (!hwloc_bitmap_isset(pg->realtime, v))
+			hwloc_bitmap_or(others, others, pg->vcpu_pus[v]);
+	hwloc_bitmap_foreach_begin(v, pg->realtime)
+	{
+		int pu = hwloc_bitmap_first(pg->vcpu_pus[v]);
+		int c = pu >= 0 ? t->pu_core[pu] : -1;
+
+		if (c < 0)
+			return bad(err, w, "realtime vcpu %u is on no core of this host", v);
+		for (unsigned k = 0; k < t->cores[c].npus; k++) {
+			unsigned q = t->cores[c].pus[k];
+
+			if (hwloc_bitmap_isset(others, q))
+				return bad(err, w, "realtime vcpu %u shares its host core with PU %u, where another vcpu, the emulator or an iothread runs",
+					   v, q);
+			if (!hwloc_bitmap_isset(pg->held, q))
+				return bad(err, w, "realtime vcpu %u has PU %u of its host core outside 'held', free for another guest",
+					   v, q);
+		}
+	}
+	hwloc_bitmap_foreach_end();
+	pg->realtime_list = bitmap_list(pg->realtime);
+	return pg->realtime_list ? 0 : tmap_error_set(err, -ENOMEM, "out of memory");
+}
+
 int
 state_plan_from_json(const struct tmap_topology *t, struct json_object *g, const char *path,
 		     const char *at, struct plan_guest *pg, struct tmap_error *err)
@@ -451,6 +513,8 @@ state_plan_from_json(const struct tmap_topology *t, struct json_object *g, const
 			return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
 	r = plan_invariants(g, &w, pg, err);
+	if (r == 0)
+		r = plan_realtime(t, g, &w, pg, err);
 	if (r < 0)
 		return r;
 	if (plan_guest_finish(pg) < 0)
@@ -578,6 +642,10 @@ state_spec_from_guest(const struct tmap_guest *g)
 		return NULL;
 	if (g->pinned)
 		json_object_object_add(o, "pinned", json_object_new_boolean(true));
+	if (guest_realtime_to_json(g, o) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
 	for (unsigned c = 0; c < g->ncells; c++)
 		if (spec_add_cell(o, g->cells[c].vcpus, g->cells[c].memory_mib) < 0) {
 			json_object_put(o);
@@ -604,6 +672,10 @@ state_spec_from_plan(const struct plan_guest *pg)
 	};
 	struct json_object *o = spec_new(&f);
 
+	if (o && pg->realtime) {
+		add_str(o, "realtime_cpus", pg->realtime_list);
+		add_uint(o, "realtime_priority", pg->realtime_priority);
+	}
 	if (!o || pg->cells_proposed)
 		return o;
 	for (unsigned c = 0; c < pg->ncells; c++)

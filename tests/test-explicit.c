@@ -9,27 +9,6 @@
 
 #define INTEL "synthetic:pack:2 numa:1(memory=64GiB) core:6 pu:2(indexes=0,12,1,13,2,14,3,15,4,16,5,17,6,18,7,19,8,20,9,21,10,22,11,23)"
 
-static struct tmap_plan *
-solve(struct tmap_topology *t, const char *json, const char *reserve, const char *shared,
-      int want, const char *message)
-{
-	struct tmap_guests *g = test_guests(json);
-	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
-	struct tmap_error err = {0};
-	struct tmap_plan *p = NULL;
-	int r;
-
-	o.reserve = reserve;
-	o.shared = shared;
-	r = tmap_solve(t, g, &o, &p, &err);
-	if (r != want)
-		fail_msg("%s: returned %d, not %d (%s)", json, r, want, err.message);
-	if (message && strcmp(err.message, message))
-		fail_msg("%s:\n  got  '%s'\n  want '%s'", json, err.message, message);
-	tmap_guests_free(g);
-	return p;
-}
-
 /* A guest refused: the one line it gets. */
 static void
 refused(const char *host, const char *json, const char *reserve, const char *shared,
@@ -37,7 +16,7 @@ refused(const char *host, const char *json, const char *reserve, const char *sha
 {
 	struct tmap_topology *t = test_topology(host);
 
-	assert_null(solve(t, json, reserve, shared, -ENOSPC, message));
+	assert_null(test_solve_json(t, json, reserve, shared, -ENOSPC, message));
 	tmap_topology_free(t);
 }
 
@@ -68,7 +47,7 @@ pus_pinned_as_written(void **state)
 	const struct plan_guest *pg;
 	(void)state;
 
-	p = solve(t, "{\"name\":\"db\",\"vcpus\":4,\"threads\":2,\"thread_policy\":\"require\","
+	p = test_solve_json(t, "{\"name\":\"db\",\"vcpus\":4,\"threads\":2,\"thread_policy\":\"require\","
 		     "\"memory_mib\":2048,\"pus\":\"8,20,9,21\"}", NULL, NULL, 0, NULL);
 	pg = last_guest(p);
 	assert_string_equal(pg->vcpu_lists[0], "8");
@@ -86,7 +65,7 @@ pus_pinned_as_written(void **state)
 
 	/* isolate holds each vcpu's sibling; prefer holds the PU alone. Two cells, one per
 	 * node, each where its PUs are. */
-	p = solve(t, "[{\"name\":\"iso\",\"vcpus\":2,\"thread_policy\":\"isolate\",\"pus\":\"7,6\"},"
+	p = test_solve_json(t, "[{\"name\":\"iso\",\"vcpus\":2,\"thread_policy\":\"isolate\",\"pus\":\"7,6\"},"
 		     "{\"name\":\"two\",\"vcpus\":2,\"pus\":\"1,20\",\"memory_mib\":3072,"
 		     "\"cells\":[{\"cpus\":\"0\",\"memory_mib\":1024},{\"cpus\":\"1\"}]}]",
 		  NULL, NULL, 0, NULL);
@@ -150,7 +129,7 @@ nodes_honoured_and_refused(void **state)
 	(void)state;
 
 	/* node 1 is the fuller one after 'a': the solver alone would pick node 0 */
-	p = solve(t, "[{\"name\":\"a\",\"vcpus\":8,\"cells\":[{\"cpus\":\"0-7\",\"node\":1}]},"
+	p = test_solve_json(t, "[{\"name\":\"a\",\"vcpus\":8,\"cells\":[{\"cpus\":\"0-7\",\"node\":1}]},"
 		     "{\"name\":\"db\",\"vcpus\":4,\"memory_mib\":3072,"
 		     "\"cells\":[{\"cpus\":\"0-1\",\"memory_mib\":2048,\"node\":1},{\"cpus\":\"2-3\"}]}]",
 		  NULL, NULL, 0, NULL);

@@ -226,7 +226,8 @@ static const char guests_json[] =
 	"  \"cells\": [{\"cpus\": \"0-3\", \"memory_mib\": 1024}, {\"cpus\": \"4-7\", \"memory_mib\": 1024}],"
 	"  \"cpu_policy\": \"dedicated\", \"thread_policy\": \"require\","
 	"  \"emulator_threads\": \"isolate\", \"iothreads\": 2, \"memory_mode\": \"strict\","
-	"  \"hugepages\": \"2M\", \"qos\": {\"shares\": 2048, \"period\": 100000, \"quota\": 50000}},"
+	"  \"hugepages\": \"2M\", \"qos\": {\"shares\": 2048, \"period\": 100000, \"quota\": 50000},"
+	"  \"realtime_cpus\": \"2-3\", \"realtime_priority\": 5},"
 	" {\"name\": \"web\", \"vcpus\": 1, \"cpu_policy\": \"shared\", \"memory_mib\": 512, \"pinned\": true},"
 	" {\"name\": \"mix\", \"vcpus\": 2, \"cpu_policy\": \"mixed\", \"dedicated_cpus\": \"0\", \"memory_mib\": 512},"
 	" {\"name\": \"wide\", \"vcpus\": 8, \"memory_mib\": 2048}]";

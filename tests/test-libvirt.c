@@ -591,6 +591,47 @@ static const char domain_full[] =
 	"<numa><cell id='1' cpus='4-7' memory='3' unit='GiB'/>"
 	"<cell id='0' cpus='0-3' memory='1048576'/></numa></cpu></domain>";
 
+/* <vcpusched> becomes the guest's realtime vcpus when a plan can say it (issue 21): one
+ * SCHED_FIFO priority, not every vcpu; otherwise the guest has none (and xml-filter keeps
+ * the domain's own elements). */
+static void
+test_describe_realtime(void **state)
+{
+	static const struct {
+		const char *cputune, *want;
+		unsigned prio;
+	} cases[] = {
+		{"<vcpusched vcpus='1-2' scheduler='fifo' priority='3'/>", "1-2", 3},
+		{"<vcpusched vcpus='1' scheduler='fifo' priority='3'/>"
+		 "<vcpusched vcpus='3' scheduler='fifo' priority='3'/>", "1,3", 3},
+		{"<vcpusched vcpus='1' scheduler='fifo' priority='3'/>"
+		 "<vcpusched vcpus='2' scheduler='fifo' priority='4'/>", "", 0},
+		{"<vcpusched vcpus='1' scheduler='rr' priority='3'/>", "", 0},
+		{"<vcpusched vcpus='0-3' scheduler='fifo' priority='3'/>", "", 0},
+		{"<vcpusched vcpus='1' scheduler='batch'/>", "", 0},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct tmap_error err = {0};
+		struct tmap_guest *g = NULL;
+		char xml[512], *rt;
+		unsigned prio = 99;
+
+		snprintf(xml, sizeof(xml),
+			 "<domain type='kvm'><name>rt</name><memory unit='MiB'>1024</memory>"
+			 "<vcpu>4</vcpu><cputune>%s</cputune></domain>", cases[i].cputune);
+		if (domain_xml_describe(xml, 0, &g, &err) < 0)
+			fail_msg("%s: %s", cases[i].cputune, err.message);
+		rt = tmap_guest_realtime(g, &prio);
+		if (!streq(rt, cases[i].want) || prio != cases[i].prio)
+			fail_msg("%s: realtime '%s' priority %u, not '%s' %u", cases[i].cputune, rt,
+				 prio, cases[i].want, cases[i].prio);
+		free(rt);
+		tmap_guest_free(g);
+	}
+}
+
 /* <hostdev>s become device requests (issue 16): the cell of the expander bus a device sits
  * behind (through its root port), cell 0 without one. */
 static void
@@ -1195,6 +1236,32 @@ test_fast_refused_early(void **state)
 	rep = NULL;
 	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, &rep, &err), -EINVAL);
 	assert_contains(err.message, "has 2 iothreads, the plan's guest 'x' has 1");
+	tmap_report_free(rep);
+	tmap_plan_free(p);
+	tmap_target_free(t);
+}
+
+/* Realtime vcpus on a running domain alone: libvirt has no call that changes <vcpusched>
+ * live, so the apply is refused before any write, saying what to do (issue 21). */
+static void
+test_fast_realtime_live(void **state)
+{
+	struct fast *f = *state;
+	struct tmap_target *t = target(FAST_DOMAIN, NULL);
+	struct tmap_plan *p = fast_plan(", \"realtime_cpus\": \"1\", \"realtime_priority\": 2");
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	char *before, *after;
+
+	before = virDomainGetXMLDesc(f->dom, 0);
+	assert_int_equal(tmap_apply(f->module, t, p, 0, 0, &rep, &err), -EOPNOTSUPP);
+	assert_string_equal(err.message,
+			    "open: libvirt cannot change the scheduler of running domain 'tmap-fast''s vcpus (now none, the plan says fifo priority 2 on vcpus 1): apply with --config, and <vcpusched> takes effect at its next start");
+	assert_int_equal(tmap_report_write_count(rep), 0);
+	after = virDomainGetXMLDesc(f->dom, 0);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
 	tmap_report_free(rep);
 	tmap_plan_free(p);
 	tmap_target_free(t);
@@ -2387,6 +2454,74 @@ test_daemon_apply_config(void **state)
 	free(err);
 }
 
+/*
+ * Realtime vcpus (issue 21) in the definition of the running domain: refused live alone,
+ * applied --live --config with <vcpusched> defined, verify --config clean, the live side pending until the next start (libvirt sets it when it
+ * starts the vcpu threads), the definition edited behind topomap's back reported as drift,
+ * and the definition back without realtime vcpus.
+ */
+static void
+test_daemon_realtime_config(void **state)
+{
+	struct daemon *d = *state;
+	const char *rt = "--realtime-cpus 1 --realtime-priority 2";
+	char *out = NULL, *err = NULL, *xml, *edited = NULL, want[512];
+	virDomainPtr dom;
+
+	tool(d, 1, &out, &err, "apply", "%s %s", d->guest_opts, rt);
+	assert_contains(err, "libvirt cannot change the scheduler of running domain");
+	free(out);
+	free(err);
+	tool(d, 0, &out, &err, "apply", "--live --config %s %s", d->guest_opts, rt);
+	snprintf(want, sizeof(want), "virDomainDefineXML('%s' with <vcpusched> fifo priority 2 on vcpus 1)",
+		 d->name);
+	assert_contains(out, want);
+	free(out);
+	free(err);
+	xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE);
+	assert_contains(xml, "<vcpusched vcpus='1' scheduler='fifo' priority='2'/>");
+	tool(d, 0, NULL, NULL, "verify", "--config %s %s", d->guest_opts, rt);
+	tool(d, 0, &out, &err, "verify", "%s %s", d->guest_opts, rt);
+	snprintf(want, sizeof(want), "realtime vcpus of '%s' (live) are none; the definition has the plan's fifo priority 2 on vcpus 1, which takes effect at the next start",
+		 d->name);
+	assert_contains(out, want);
+	free(out);
+	free(err);
+
+	/* The definition changed behind topomap's back. */
+	assert_int_equal(domain_xml_set_realtime(xml, "1", 7, &edited, NULL), 0);
+	dom = virDomainDefineXML(d->conn, edited);
+	assert_non_null(dom);
+	virDomainFree(dom);
+	tool(d, 4, &out, &err, "verify", "--config %s %s", d->guest_opts, rt);
+	snprintf(want, sizeof(want), "realtime vcpus of '%s' (config) are fifo priority 7 on vcpus 1, the plan says fifo priority 2 on vcpus 1",
+		 d->name);
+	assert_contains(out, want);
+	free(out);
+	free(err);
+	free(edited);
+	free(xml);
+
+	/* A plan without realtime vcpus takes <vcpusched> out of the definition (a state of its
+	 * own: the one of this test records the guest as realtime). */
+	{
+		char *kept = strdup(getenv("TOPOMAP_STATE")), fresh[64];
+
+		snprintf(fresh, sizeof(fresh), "/tmp/topomap-rt-%d.json", (int)getpid());
+		setenv("TOPOMAP_STATE", fresh, 1);
+		tool(d, 0, NULL, NULL, "apply", "--live --config %s", d->guest_opts);
+		setenv("TOPOMAP_STATE", kept, 1);
+		unlink(fresh);
+		strcat(fresh, ".lock");
+		unlink(fresh);
+		free(kept);
+	}
+	xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE);
+	if (strstr(xml, "vcpusched"))
+		fail_msg("the definition kept a <vcpusched>:\n%s", xml);
+	free(xml);
+}
+
 /* Both sides at once, with QoS: libvirt's scheduler parameters and the vcpu cgroups. */
 static void
 test_daemon_apply_both(void **state)
@@ -3050,6 +3185,7 @@ main(void)
 		cmocka_unit_test(test_caps_errors),
 		cmocka_unit_test(test_describe_xml),
 		cmocka_unit_test(test_describe_hostdevs),
+		cmocka_unit_test(test_describe_realtime),
 		cmocka_unit_test(test_describe_names),
 		cmocka_unit_test(test_describe_hugepages),
 		cmocka_unit_test(test_describe_errors),
@@ -3060,6 +3196,7 @@ main(void)
 		cmocka_unit_test(test_fast_mixed),
 		cmocka_unit_test(test_fast_rollback),
 		cmocka_unit_test(test_fast_refused_early),
+		cmocka_unit_test(test_fast_realtime_live),
 		cmocka_unit_test(test_fast_targets),
 		cmocka_unit_test(test_fast_stopped),
 		cmocka_unit_test(test_fast_describe_and_host),
@@ -3077,6 +3214,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_daemon_mixed, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_apply_config, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_apply_both, test_state_setup, test_state_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_realtime_config, test_state_setup, test_state_teardown),
 		cmocka_unit_test(test_daemon_rollback_numatune),
 		cmocka_unit_test_setup_teardown(test_daemon_numatune_as_given, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_memory_pending, test_state_setup, test_state_teardown),

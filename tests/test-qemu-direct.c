@@ -339,20 +339,6 @@ topomap(struct qemu_run *q, const char *sock, char **out, char **err, ...)
 	return r;
 }
 
-static void
-expect_exit(int got, int want, const char *what, const char *out, const char *err)
-{
-	if (got != want)
-		fail_msg("%s: exit %d, not %d\nstdout:\n%s\nstderr:\n%s", what, got, want,
-			 out ? out : "", err ? err : "");
-}
-
-static void
-expect_text(const char *text, const char *needle)
-{
-	if (!text || !strstr(text, needle))
-		fail_msg("'%s' lacks '%s'", text ? text : "(null)", needle);
-}
 
 /* ------------------------------------------------------------------------------------- */
 /* topomap, the library */
@@ -434,8 +420,8 @@ probe_and_backends(void **state)
 		fail_msg("probe: %s", err.message);
 	tmap_backend_unload(m);
 	assert_int_equal(test_run(argv, NULL, &out, NULL), 0);
-	expect_text(out, "qemu-direct");
-	expect_text(strstr(out, "qemu-direct"), "ready on this host");
+	test_expect_text(out, "qemu-direct");
+	test_expect_text(strstr(out, "qemu-direct"), "ready on this host");
 	free(out);
 }
 
@@ -580,10 +566,10 @@ describe_reads_hugepages(void **state)
 	assert_int_equal(tmap_backend_describe(m, t, &g, &err), -EINVAL);
 	assert_null(g);
 	/* query-memdev lists backends in no order */
-	expect_text(err.message, "backs its memory with ");
-	expect_text(err.message, "2048 KiB pages ('m0')");
-	expect_text(err.message, "normal pages ('m1')");
-	expect_text(err.message, "topomap plans one page size per guest: give the guest");
+	test_expect_text(err.message, "backs its memory with ");
+	test_expect_text(err.message, "2048 KiB pages ('m0')");
+	test_expect_text(err.message, "normal pages ('m1')");
+	test_expect_text(err.message, "topomap plans one page size per guest: give the guest");
 	tmap_target_free(t);
 	tmap_backend_unload(m);
 	test_pool_restore();
@@ -627,14 +613,14 @@ apply_described_guest(void **state)
 	/* A dry run says every write and makes none. */
 	test_qemu_threads(q->qemu.pid, &before);
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--dry-run", NULL);
-	expect_exit(r, 0, "apply --dry-run", out, errtext);
+	test_expect_exit(r, 0, "apply --dry-run", out, errtext);
 	line = strprintf("sched_setaffinity(tid %d 'CPU 1/TCG', '%s')",
 			 by_name(&before, "CPU 1/TCG")->tid, tmap_plan_vcpu_cpuset(plan, 0, 1));
-	expect_text(out, line);
+	test_expect_text(out, line);
 	free(line);
 	line = strprintf("migrate_pages(pid %d, from '0', to '%s')", (int)q->qemu.pid,
 			 tmap_plan_memory_nodeset(plan, 0));
-	expect_text(out, line);
+	test_expect_text(out, line);
 	free(line);
 	assert_unchanged(&before, q->qemu.pid);
 	free(out);
@@ -642,8 +628,8 @@ apply_described_guest(void **state)
 
 	/* The real thing, with no guest given: read from QEMU. */
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", NULL);
-	expect_exit(r, 0, "apply", out, errtext);
-	expect_text(out, "applied and read back");
+	test_expect_exit(r, 0, "apply", out, errtext);
+	test_expect_text(out, "applied and read back");
 	free(out);
 	free(errtext);
 	test_qemu_threads(q->qemu.pid, &after);
@@ -666,29 +652,29 @@ apply_described_guest(void **state)
 				tmap_plan_vcpu_cpuset(plan, 0, 1));
 
 	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", NULL);
-	expect_exit(r, 0, "verify", out, errtext);
-	expect_text(out, "the plan is in force");
+	test_expect_exit(r, 0, "verify", out, errtext);
+	test_expect_text(out, "the plan is in force");
 	free(out);
 	free(errtext);
 
 	/* Drift behind topomap's back: vcpu 1 onto vcpu 0's PU. */
 	set_affinity(by_name(&after, "CPU 1/TCG")->tid, atoi(tmap_plan_vcpu_cpuset(plan, 0, 0)));
 	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", NULL);
-	expect_exit(r, 4, "verify after drift", out, errtext);
+	test_expect_exit(r, 4, "verify after drift", out, errtext);
 	line = strprintf("task %d (vcpu 1)", by_name(&after, "CPU 1/TCG")->tid);
-	expect_text(out, line);
+	test_expect_text(out, line);
 	free(line);
-	expect_text(errtext, "drifted from its plan");
+	test_expect_text(errtext, "drifted from its plan");
 	free(out);
 	free(errtext);
 
 	/* And apply puts it right again. */
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", NULL);
-	expect_exit(r, 0, "apply again", out, errtext);
+	test_expect_exit(r, 0, "apply again", out, errtext);
 	free(out);
 	free(errtext);
 	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", NULL);
-	expect_exit(r, 0, "verify again", out, errtext);
+	test_expect_exit(r, 0, "verify again", out, errtext);
 	free(out);
 	free(errtext);
 
@@ -717,7 +703,7 @@ apply_given_guest(void **state)
 		    "--cpu-policy", "shared", "--iothreads", "1", NULL);
 	assert_int_not_equal(r, 0);
 	line = strprintf("has 2 vcpus; QEMU process %d runs 4", (int)q->qemu.pid);
-	expect_text(errtext, line);
+	test_expect_text(errtext, line);
 	free(line);
 	assert_unchanged(&before, q->qemu.pid);
 	free(out);
@@ -730,7 +716,7 @@ apply_given_guest(void **state)
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
 		    "cpus=0", "--cell", "cpus=1", "--cell", "cpus=2", "--cell", "cpus=3",
 		    "--cells-share-nodes", "--reserve", "0", NULL);
-	expect_exit(r, 0, "apply shared", out, errtext);
+	test_expect_exit(r, 0, "apply shared", out, errtext);
 	free(out);
 	free(errtext);
 	test_qemu_threads(q->qemu.pid, &after);
@@ -743,7 +729,7 @@ apply_given_guest(void **state)
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
 		    "cpus=0", "--cell", "cpus=1", "--cell", "cpus=2", "--cell", "cpus=3",
 		    "--cells-share-nodes", "--reserve", "0", NULL);
-	expect_exit(r, 0, "verify shared", out, errtext);
+	test_expect_exit(r, 0, "verify shared", out, errtext);
 	free(out);
 	free(errtext);
 
@@ -753,10 +739,10 @@ apply_given_guest(void **state)
 		    "--cpu-policy", "shared", "--iothreads", "1", "--memory", "256", "--cell",
 		    "cpus=0", "--cell", "cpus=1", "--cell", "cpus=2", "--cell", "cpus=3",
 		    "--cells-share-nodes", "--reserve", "0", NULL);
-	expect_exit(r, 4, "verify after drift", out, errtext);
+	test_expect_exit(r, 4, "verify after drift", out, errtext);
 	line = strprintf("task %d (iothread 1): Cpus_allowed_list '0'",
 			 by_name(&after, "IO io1")->tid);
-	expect_text(out, line);
+	test_expect_text(out, line);
 	free(line);
 	free(out);
 	free(errtext);
@@ -780,7 +766,7 @@ apply_mixed_guest(void **state)
 	qemu_start(q, qemu_two, 2);
 #define MIXED "--cpu-policy", "mixed", "--dedicated-cpus", "0", "--shared-set", "1"
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", MIXED, NULL);
-	expect_exit(r, 0, "apply mixed", out, errtext);
+	test_expect_exit(r, 0, "apply mixed", out, errtext);
 	free(out);
 	free(errtext);
 	test_qemu_threads(q->qemu.pid, &after);
@@ -792,7 +778,7 @@ apply_mixed_guest(void **state)
 				 after.t[i].name, after.t[i].cpus, want);
 	}
 	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", MIXED, NULL);
-	expect_exit(r, 0, "verify mixed", out, errtext);
+	test_expect_exit(r, 0, "verify mixed", out, errtext);
 	free(out);
 	free(errtext);
 
@@ -801,16 +787,16 @@ apply_mixed_guest(void **state)
 
 		set_affinity(th->tid, (int)(1 - v));
 		r = topomap(q, q->qemu.sock, &out, &errtext, "verify", MIXED, NULL);
-		expect_exit(r, 4, "verify after drift", out, errtext);
+		test_expect_exit(r, 4, "verify after drift", out, errtext);
 		line = strprintf("task %d (vcpu %u): Cpus_allowed_list '%u'", th->tid, v, 1 - v);
-		expect_text(out, line);
+		test_expect_text(out, line);
 		free(line);
 		free(out);
 		free(errtext);
 		set_affinity(th->tid, (int)v);
 	}
 	r = topomap(q, q->qemu.sock, &out, &errtext, "verify", MIXED, NULL);
-	expect_exit(r, 0, "verify put back", out, errtext);
+	test_expect_exit(r, 0, "verify put back", out, errtext);
 	free(out);
 	free(errtext);
 #undef MIXED
@@ -819,18 +805,6 @@ apply_mixed_guest(void **state)
 /* ------------------------------------------------------------------------------------- */
 /* Rollback */
 
-static bool
-write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	close(fd);
-	return ok;
-}
 
 /*
  * A real failure halfway through: one emulator thread sits in a cgroup v1 cpuset holding PU
@@ -875,12 +849,12 @@ rollback_after_failure_midway(void **state)
 	if (mkdir(q->cgroup, 0755) < 0)
 		fail_msg("mkdir '%s': %s", q->cgroup, strerror(errno));
 	snprintf(path, sizeof(path), "%s/cpuset.mems", q->cgroup);
-	assert_true(write_file(path, "0"));
+	assert_true(test_write_existing(path, "0"));
 	snprintf(path, sizeof(path), "%s/cpuset.cpus", q->cgroup);
-	assert_true(write_file(path, "0"));
+	assert_true(test_write_existing(path, "0"));
 	snprintf(path, sizeof(path), "%s/tasks", q->cgroup);
 	snprintf(tid, sizeof(tid), "%d", q->cg_tid);
-	assert_true(write_file(path, tid));
+	assert_true(test_write_existing(path, tid));
 	test_qemu_threads(q->qemu.pid, &before);
 	assert_string_equal(by_tid(&before, q->cg_tid)->cpus, "0");
 
@@ -894,9 +868,9 @@ rollback_after_failure_midway(void **state)
 	line = strprintf(
 	    "cannot set the affinity of thread %d '%s' (emulator) to '1': Invalid argument",
 	    q->cg_tid, name);
-	expect_text(err.message, line);
+	test_expect_text(err.message, line);
 	free(line);
-	expect_text(err.message, "restored what was there");
+	test_expect_text(err.message, "restored what was there");
 	/* It did get halfway: vcpus and the iothread were moved, then moved back. */
 	line = strprintf("sched_setaffinity(tid %d 'CPU 3/TCG', '1')",
 			 by_name(&before, "CPU 3/TCG")->tid);
@@ -936,7 +910,7 @@ refuses_plan_for_another_host(void **state)
 	    "\"cells\": [{\"cpus\": \"0-1\"}, {\"cpus\": \"2-3\"}], \"cells_share_nodes\": true}",
 	    NULL);
 	assert_int_equal(lib_apply(q->qemu.sock, q->qemu.pid, plan, 0, &report, &err), -EINVAL);
-	expect_text(err.message, "are online here (a plan for another host?)");
+	test_expect_text(err.message, "are online here (a plan for another host?)");
 	assert_int_equal(tmap_report_write_count(report), 0);
 	assert_unchanged(&before, q->qemu.pid);
 	tmap_report_free(report);
@@ -987,7 +961,7 @@ start_decoy(pid_t want, int cpu)
 		char last[16];
 
 		snprintf(last, sizeof(last), "%d", (int)want - 1);
-		if (!write_file("/proc/sys/kernel/ns_last_pid", last))
+		if (!test_write_existing("/proc/sys/kernel/ns_last_pid", last))
 			fail_msg("cannot write /proc/sys/kernel/ns_last_pid: %s", strerror(errno));
 		pid = fork();
 		if (pid > 0 && pid != want) {
@@ -1097,7 +1071,7 @@ qemu_killed_midway(void **state)
 
 	line = strprintf("apply: QEMU process %d exited during apply (vcpu 1 thread %d is gone)",
 			 pid, vcpu1);
-	expect_text(err.message, line);
+	test_expect_text(err.message, line);
 	free(line);
 	/* vcpu 0 was pinned, and not put back: its tid is the decoy's now. */
 	line = strprintf("sched_setaffinity(tid %d 'CPU 0/TCG', '%d')", vcpu0, plan0);
@@ -1139,7 +1113,7 @@ qemu_killed_midway_cli(void **state)
 	/* The check below can see a guest: a real apply records it. */
 	control = strprintf("%s/control.json", q->qemu.dir);
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--state", control, NULL);
-	expect_exit(r, 0, "apply", out, errtext);
+	test_expect_exit(r, 0, "apply", out, errtext);
 	assert_true(test_state_has_guest(control, "t2"));
 	unlink(control);
 	free(control);
@@ -1153,10 +1127,10 @@ qemu_killed_midway_cli(void **state)
 	r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--state", q->state, NULL);
 	test_inject_fault(NULL, 0, 0);
 
-	expect_exit(r, 1, "apply with QEMU killed midway", out, errtext);
+	test_expect_exit(r, 1, "apply with QEMU killed midway", out, errtext);
 	line = strprintf("topomap: apply: QEMU process %d exited during apply (vcpu 1 thread %d is gone)",
 			 (int)q->qemu.pid, by_name(&before, "CPU 1/TCG")->tid);
-	expect_text(errtext, line);
+	test_expect_text(errtext, line);
 	free(line);
 	assert_int_equal(strchr(errtext, '\n') - errtext + 1, (long)strlen(errtext));
 	assert_string_equal(out, "");
@@ -1193,7 +1167,7 @@ qemu_killed_before_apply(void **state)
 		r = topomap(q, q->qemu.sock, &out, &errtext, "apply", "--state", q->state, "--name", "t2",
 			    "--vcpus", "2", "--iothreads", "1", "--memory", "128", "--cell",
 			    "cpus=0", "--cell", "cpus=1", "--cells-share-nodes", NULL);
-		expect_exit(r, 2, "apply to a QEMU that has exited", out, errtext);
+		test_expect_exit(r, 2, "apply to a QEMU that has exited", out, errtext);
 		line = reaped ? strprintf("topomap: open: --pid: there is no process %d (has QEMU exited?): nothing was changed\n",
 					  (int)q->arg_pid)
 			      : strprintf("topomap: open: --pid: process %d has exited (a zombie its parent has not reaped yet): there is no QEMU to apply to, nothing was changed\n",
@@ -1216,7 +1190,7 @@ qemu_killed_before_apply(void **state)
 			t = make_target(q->qemu.sock, pid);
 			assert_int_equal(tmap_backend_describe(m, t, &g, &err), -ESRCH);
 			assert_null(g);
-			expect_text(err.message, "nothing was changed");
+			test_expect_text(err.message, "nothing was changed");
 			tmap_target_free(t);
 			tmap_backend_unload(m);
 		}
@@ -1293,7 +1267,7 @@ expect_refused(struct qemu_run *q, const char *cpus, const char *iothreads, int 
 	assert_int_equal(fake_qmp_start(q->fake, &script, &f), 0);
 	assert_int_equal(lib_apply(q->fake, getpid(), plan, 0, &report, &err), code);
 	fake_qmp_stop(f);
-	expect_text(err.message, needle);
+	test_expect_text(err.message, needle);
 	assert_int_equal(tmap_report_write_count(report), 0);
 	assert_unchanged(&before, q->qemu.pid);
 	assert_unchanged(&self, getpid());
@@ -1379,7 +1353,7 @@ refuses_another_processes_socket(void **state)
 	assert_int_equal(lib_apply(q->qemu.sock, getpid(), plan, 0, &report, &err), -EINVAL);
 	line = strprintf("open: QMP socket '%s' is served by process %d, not by --pid %d: refused, nothing was changed",
 			 q->qemu.sock, (int)q->qemu.pid, (int)getpid());
-	expect_text(err.message, line);
+	test_expect_text(err.message, line);
 	free(line);
 	assert_int_equal(tmap_report_write_count(report), 0);
 	report = tmap_report_free(report);
@@ -1391,10 +1365,10 @@ refuses_another_processes_socket(void **state)
 		    "--iothreads", "1", "--memory", "128", "--cell", "cpus=0", "--cell", "cpus=1", "--cells-share-nodes",
 		    NULL);
 	assert_int_equal(fake_qmp_stop(f), 0);
-	expect_exit(r, 2, "apply through another process's socket", out, errtext);
+	test_expect_exit(r, 2, "apply through another process's socket", out, errtext);
 	line = strprintf("is served by process %d, not by --pid %d", (int)getpid(),
 			 (int)q->qemu.pid);
-	expect_text(errtext, line);
+	test_expect_text(errtext, line);
 	free(line);
 	assert_unchanged(&before, q->qemu.pid);
 	free(out);
@@ -1672,7 +1646,7 @@ bad_targets(void **state)
 
 		snprintf(path, sizeof(path), "%s/absent.sock", q->qemu.dir);
 		assert_int_equal(lib_apply(path, getpid(), plan, 0, &report, &err), -ENOENT);
-		expect_text(err.message, "no QMP socket at");
+		test_expect_text(err.message, "no QMP socket at");
 		tmap_report_free(report);
 	}
 	tmap_plan_free(plan);

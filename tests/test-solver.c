@@ -80,6 +80,36 @@ check_lists(const struct plan_guest *pg)
 	check_list(pg->name, "cpuset", pg->cpus_list, runs);
 }
 
+/* Realtime vcpus (issue 21): each one's host core holds realtime vcpus of its guest and PUs
+ * it holds empty, no emulator or iothread; the held set keeps it from other guests. */
+static unsigned realtime_checked;
+
+static void
+check_realtime(const struct tmap_topology *t, const struct plan_guest *pg)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t others = NULL;
+	unsigned v;
+
+	if (!pg->realtime)
+		return;
+	realtime_checked++;
+	others = hwloc_bitmap_dup(pg->emulator);
+	hwloc_bitmap_or(others, others, pg->iothread);
+	for (v = 0; v < pg->vcpus; v++)
+		if (!hwloc_bitmap_isset(pg->realtime, v))
+			hwloc_bitmap_or(others, others, pg->vcpu_pus[v]);
+	hwloc_bitmap_foreach_begin(v, pg->realtime)
+	{
+		const struct topo_core *core = &t->cores[t->pu_core[vcpu_pu(pg, v)]];
+
+		for (unsigned k = 0; k < core->npus; k++) {
+			assert_false(hwloc_bitmap_isset(others, core->pus[k]));
+			assert_true(hwloc_bitmap_isset(pg->held, core->pus[k]));
+		}
+	}
+	hwloc_bitmap_foreach_end();
+}
+
 /* The guests of one plan, or of several plans that share a host. */
 static void
 check_guests(const struct tmap_topology *t, const struct plan_guest *const *guests,
@@ -100,6 +130,7 @@ check_guests(const struct tmap_topology *t, const struct plan_guest *const *gues
 		uint64_t total = 0;
 
 		check_lists(pg);
+		check_realtime(t, pg);
 
 		for (unsigned c = 0; c < pg->ncells; c++) {
 			const struct plan_cell *pc = &pg->cells[c];
@@ -1042,6 +1073,10 @@ random_guest(uint32_t *seed, unsigned i)
 				       below(seed, 3) ? "share" : "isolate");
 	if (below(seed, 4) == 0)
 		len += (size_t)sprintf(json + len, ", \"hugepages\": \"%s\"", below(seed, 4) ? "2M" : "1G");
+	/* Realtime vcpus on a fifth of the dedicated guests with more than one guest core: the
+	 * first guest core; the stream's draws stay what they were. */
+	if (!shared && i % 5 == 2 && vcpus > threads)
+		len += (size_t)sprintf(json + len, ", \"realtime_cpus\": \"0-%u\"", threads - 1);
 	/* cells as a user lists them: guest cores split in order, earlier cells larger */
 	for (unsigned c = 0, cores = vcpus / threads, next = 0; ncells > 1 && c < ncells; c++) {
 		unsigned k = (cores / ncells + (c < cores % ncells)) * threads;
@@ -1166,6 +1201,8 @@ random_streams_keep_the_host_whole(void **state)
 		tmap_host_free(h);
 		tmap_topology_free(t);
 	}
+	/* The streams hold realtime guests: their rule was checked. */
+	assert_true(realtime_checked > 100);
 }
 
 /* The plan a host holds for a guest, or fail. */

@@ -75,6 +75,20 @@ def test_plan_mixed():
     assert "dedicated_cpus" in e.value.message
 
 
+def test_realtime_guest():
+    """realtime_cpus in a guest dict: the plan says so, and a shared guest is refused."""
+    plan = topomap.plan(topology=HOST, guests=[
+        {"name": "rt", "vcpus": 4, "realtime_cpus": "1-2", "realtime_priority": 7}])
+    rt = plan.guest("rt")
+    assert rt.realtime_vcpus == "1-2" and rt.realtime_priority == 7
+    assert topomap.plan(topology=HOST, guests=[{"name": "n", "vcpus": 2}]).guest(
+        "n").realtime_vcpus == ""
+    with pytest.raises(topomap.BadInput) as e:
+        topomap.plan(topology=HOST, guests=[
+            {"name": "s", "vcpus": 2, "cpu_policy": "shared", "realtime_cpus": "1"}])
+    assert "realtime vcpus must be dedicated" in e.value.message
+
+
 def test_plan_errors():
     with pytest.raises(topomap.NoFit) as e:
         topomap.plan(topology=HOST, guests=[{"name": "big", "vcpus": 64}])

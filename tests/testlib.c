@@ -516,3 +516,52 @@ test_room_place(const char *state_path, const char *host, const char *y_file, co
 		fail_msg("reserve: %s", err.message);
 	return s;
 }
+
+void
+test_expect_exit(int got, int want, const char *what, const char *out, const char *err)
+{
+	if (got != want)
+		fail_msg("%s: exit %d, not %d\nstdout:\n%s\nstderr:\n%s", what, got, want,
+			 out ? out : "", err ? err : "");
+}
+
+void
+test_expect_text(const char *text, const char *needle)
+{
+	if (!text || !strstr(text, needle))
+		fail_msg("'%s' lacks '%s'", text ? text : "(null)", needle);
+}
+
+struct tmap_plan *
+test_solve_json(const struct tmap_topology *t, const char *json, const char *reserve,
+		const char *shared, int want, const char *message)
+{
+	struct tmap_guests *g = test_guests(json);
+	struct tmap_solve_options o = TMAP_SOLVE_OPTIONS_INIT;
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL;
+	int r;
+
+	o.reserve = reserve;
+	o.shared = shared;
+	r = tmap_solve(t, g, &o, &p, &err);
+	if (r != want)
+		fail_msg("%s: returned %d, not %d (%s)", json, r, want, err.message);
+	if (message && strcmp(err.message, message))
+		fail_msg("%s:\n  got  '%s'\n  want '%s'", json, err.message, message);
+	tmap_guests_free(g);
+	return p;
+}
+
+bool
+test_write_existing(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok;
+}

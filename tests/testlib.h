@@ -35,9 +35,26 @@ struct tmap_host *test_host(struct tmap_topology *t, const char *shared, double 
 int test_place(struct tmap_host *h, const char *json, struct tmap_plan **ret,
 	       struct tmap_error *err);
 
+/* Solve guests given as JSON with a reserve and a shared pool (each may be NULL): fail the
+ * test unless tmap_solve() returns want and, when message is not NULL, says it exactly.
+ * Returns the plan, or NULL when refused. */
+struct tmap_plan *test_solve_json(const struct tmap_topology *t, const char *json,
+				  const char *reserve, const char *shared, int want,
+				  const char *message);
+
 /* Run a program with arguments, no shell. Captures stdout and stderr (malloc()ed, may be
  * NULL pointers to ignore) and returns its exit status, or -1 when it did not exit. */
 int test_run(char *const argv[], const char *stdin_text, char **out, char **err);
+
+/* Write text to an existing file (a cgroup's, say) in one write(): true when all of it was
+ * taken, false with errno set. */
+bool test_write_existing(const char *path, const char *text);
+
+/* Fail the test unless a command exited with want (what: the step, for the message, which
+ * shows its stdout and stderr). */
+void test_expect_exit(int got, int want, const char *what, const char *out, const char *err);
+/* Fail the test unless text holds needle. */
+void test_expect_text(const char *text, const char *needle);
 
 /* One run of the built topomap ($TOPOMAP_BIN): exit status, stdout and stderr. */
 struct test_result {

@@ -196,6 +196,16 @@ TMAP_EXPORT uint64_t tmap_plan_cell_memory_mib(const struct tmap_plan *plan, siz
 TMAP_EXPORT const char *tmap_plan_emulator_cpuset(const struct tmap_plan *plan, size_t guest);
 
 /**
+ * The guest's realtime vcpus: SCHED_FIFO threads at one priority (tmap_guest_set_realtime()).
+ * @param plan the plan.
+ * @param guest guest index.
+ * @param ret_priority receives their priority, 0 when none; may be NULL.
+ * @return the vcpu numbers in list syntax, "" when none, NULL for a bad index.
+ */
+TMAP_EXPORT const char *tmap_plan_realtime_vcpus(const struct tmap_plan *plan, size_t guest,
+						 unsigned *ret_priority);
+
+/**
  * @param plan the plan.
  * @param guest guest index.
  * @return the host nodes of the guest's memory, in list syntax, or NULL.

@@ -651,6 +651,33 @@ TMAP_EXPORT int tmap_guest_set_cell_node(struct tmap_guest *guest, unsigned cell
  */
 TMAP_EXPORT int tmap_guest_set_pus(struct tmap_guest *guest, const char *pus,
 				   struct tmap_error *reterr);
+/** Realtime priorities: those of SCHED_FIFO on Linux. */
+#define TMAP_REALTIME_PRIORITY_MIN 1
+#define TMAP_REALTIME_PRIORITY_MAX 99
+
+/**
+ * Run some vcpus of a dedicated guest as realtime threads, SCHED_FIFO at one priority (spec
+ * keys "realtime_cpus" and "realtime_priority", options `--realtime-cpus`,
+ * `--realtime-priority`; Nova's hw:cpu_realtime_mask, libvirt's <vcpusched>). The solver
+ * gives them host cores that no other thread shares: their SMT siblings hold realtime vcpus
+ * of the same guest or stay empty, held for it; emulator threads and iothreads never run on
+ * them. tmap_guest_validate() refuses them on a shared guest, a vcpu the guest lacks, and
+ * with emulator threads shared with the vcpus, a guest whose vcpus are all realtime.
+ * @param guest the guest.
+ * @param vcpus guest vcpu numbers in list syntax ("1-3"); NULL or "" for none.
+ * @param priority 1 to 99 (TMAP_REALTIME_PRIORITY_MIN to _MAX); 0 for the default, 1.
+ * @param reterr receives the message on failure; may be NULL.
+ * @return 0, -EINVAL (not a list, a priority out of range) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_guest_set_realtime(struct tmap_guest *guest, const char *vcpus,
+					unsigned priority, struct tmap_error *reterr);
+/**
+ * The realtime vcpus of a guest, as tmap_guest_set_realtime() set them.
+ * @param guest the guest.
+ * @param ret_priority receives their priority (0 when none); may be NULL.
+ * @return a malloc()ed list ("1-3"), "" when none, NULL for a NULL guest or out of memory.
+ */
+TMAP_EXPORT char *tmap_guest_realtime(const struct tmap_guest *guest, unsigned *ret_priority);
 /** @param guest the guest. @param mode the mode. @return 0 or -EINVAL. */
 TMAP_EXPORT int tmap_guest_set_memory_mode(struct tmap_guest *guest, enum tmap_memory_mode mode);
 /** @param guest the guest. @param iothreads number of iothreads, 0 to 64. @return 0 or -EINVAL. */

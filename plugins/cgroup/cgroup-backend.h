@@ -20,6 +20,7 @@
 #include "cgroup-util.h"
 #include "cpulist.h"
 #include "procfs.h"
+#include "vcpu-sched.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 /* A cgroup file holds one short value; a status file is about 1.5 KiB. */
@@ -78,6 +79,7 @@ struct state {
 	struct cgroup *cpu_chain; /* v1: the same path in the cpu hierarchy, or NULL */
 	struct cgroup *children;  /* layout=libvirt: vcpuN, emulator, iothreadN */
 	size_t nchildren;
+	struct sched_set sched;	  /* layout=libvirt: the vcpu threads' classes (realtime) */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -122,5 +124,12 @@ int write_qos_v2(struct state *st, uint64_t shares, uint64_t period, int64_t quo
 		 struct tmap_journal *j, struct tmap_error *err);
 int observe_qos(struct state *st, const struct tmap_plan *plan, size_t guest,
 		struct tmap_observed *obs, struct tmap_error *err);
+/* cgroup-realtime.c: realtime vcpus, their threads found in the vcpuN children (issue 21) */
+int realtime_check(struct state *st, const struct tmap_plan *plan, size_t guest,
+		   struct tmap_error *err);
+int realtime_capture(struct state *st, const struct tmap_plan *plan, size_t guest,
+		     struct tmap_error *err);
+int realtime_observe(struct state *st, const struct tmap_plan *plan, size_t guest,
+		     struct tmap_observed *obs, struct tmap_error *err);
 
 #endif

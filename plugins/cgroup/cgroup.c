@@ -68,6 +68,7 @@ cgroup_close(void *userdata)
 	free(st->chain);
 	free(st->cpu_chain);
 	free(st->children);
+	sched_set_clear(&st->sched);
 	hierarchy_clear(&st->h);
 	free(st);
 }
@@ -681,9 +682,10 @@ preflight(struct state *st, const struct tmap_plan *plan, size_t guest, struct g
 		if (r < 0)
 			return r;
 	}
-	if (st->libvirt)
-		return want_children(st, plan, guest, &g->children, &g->nchildren, err);
-	return 0;
+	r = realtime_check(st, plan, guest, err);
+	if (r == 0 && st->libvirt)
+		r = want_children(st, plan, guest, &g->children, &g->nchildren, err);
+	return r;
 }
 
 /* The open step's last word: what apply() would refuse before writing, refused now. */
@@ -740,13 +742,19 @@ static int
 cgroup_apply(void *userdata, const struct tmap_plan *plan, size_t guest,
 	     struct tmap_journal *j, struct tmap_error *err)
 {
+	struct state *st = userdata;
 	struct guest_sets g;
 	int r;
 
 	/* Everything that can be refused without writing is refused first (check() did). */
 	r = preflight(userdata, plan, guest, &g, err);
+	if (r == 0 && st->libvirt)
+		r = realtime_capture(st, plan, guest, err);
 	if (r == 0)
-		r = apply_guest(userdata, &g, j, err);
+		r = apply_guest(st, &g, j, err);
+	/* The threads' class once their cpusets are the plan's. */
+	if (r == 0 && st->libvirt)
+		r = sched_apply(&st->sched, j, err);
 	free(g.children);
 	return r;
 }
@@ -801,6 +809,8 @@ cgroup_read_back(void *userdata, const struct tmap_plan *plan, size_t guest,
 				r = observe_set(st, cg, observed_kind(cg->role), cg->index, F_CPUS,
 						obs, err);
 		}
+		if (r == 0)
+			r = realtime_observe(st, plan, guest, obs, err);
 		if (r < 0)
 			return r;
 	}
@@ -825,6 +835,9 @@ cgroup_restore(void *userdata, struct tmap_journal *j, struct tmap_error *reterr
 	struct cgroup *t = &st->chain[st->depth];
 	struct tmap_error first_err = {0}, err = {0};
 	int first = 0;
+
+	/* The vcpu threads' classes first, while their cgroups are still the plan's. */
+	keep_first(sched_restore(&st->sched, j, &err), &first, &first_err, &err);
 
 	/* Children go back inside the target's old sets, so it first grows to hold both. */
 	if (!t->created && t->fd >= 0 && st->nchildren > 0) {

@@ -156,7 +156,7 @@ node_mib(xmlNodePtr node, uint64_t *ret_mib)
 	return 0;
 }
 
-static xmlNodePtr
+xmlNodePtr
 domain_root(xmlDocPtr doc)
 {
 	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
@@ -553,6 +553,8 @@ describe(xmlNodePtr root, uint64_t default_page_kib, struct tmap_guest **ret,
 	if (r == 0)
 		r = describe_qos(root, g, name, err);
 	if (r == 0)
+		r = describe_realtime(root, g);
+	if (r == 0)
 		r = describe_hostdevs(root, g, name, err);
 	if (r < 0)
 		goto fail;
@@ -617,9 +619,7 @@ domain_xml_set_memnodes(const char *xml, int mode, const unsigned *nodes, unsign
 {
 	_cleanup_xml_doc_ xmlDocPtr doc = xml ? xml_parse(xml, "domain.xml") : NULL;
 	xmlNodePtr root = domain_root(doc);
-	xmlNodePtr tune, n, next;
-	xmlChar *text = NULL;
-	int len = 0;
+	xmlNodePtr tune, n;
 
 	if (!root)
 		return tmap_error_set(err, -EINVAL, "the domain's XML is not a <domain>");
@@ -628,13 +628,7 @@ domain_xml_set_memnodes(const char *xml, int mode, const unsigned *nodes, unsign
 	tune = xml_child(root, "numatune");
 	if (!tune && !(tune = xmlNewChild(root, NULL, BAD_CAST "numatune", NULL)))
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	for (n = tune->children; n; n = next) {
-		next = n->next;
-		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "memnode")) {
-			xmlUnlinkNode(n);
-			xmlFreeNode(n);
-		}
-	}
+	xml_remove_children(tune, "memnode");
 	for (unsigned c = 0; c < ncells; c++) {
 		char cell[16], node[16];
 
@@ -646,10 +640,33 @@ domain_xml_set_memnodes(const char *xml, int mode, const unsigned *nodes, unsign
 		    !xmlNewProp(n, BAD_CAST "nodeset", BAD_CAST node))
 			return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
+	return xml_doc_text(doc, ret_xml, err);
+}
+
+void
+xml_remove_children(xmlNodePtr parent, const char *name)
+{
+	xmlNodePtr next;
+
+	for (xmlNodePtr n = parent->children; n; n = next) {
+		next = n->next;
+		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name)) {
+			xmlUnlinkNode(n);
+			xmlFreeNode(n);
+		}
+	}
+}
+
+int
+xml_doc_text(xmlDocPtr doc, char **ret, struct tmap_error *err)
+{
+	xmlChar *text = NULL;
+	int len = 0;
+
 	xmlDocDumpMemory(doc, &text, &len);
 	if (!text)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	*ret_xml = strdup((const char *)text);
+	*ret = strdup((const char *)text);
 	xmlFree(text);
-	return *ret_xml ? 0 : tmap_error_set(err, -ENOMEM, "out of memory");
+	return *ret ? 0 : tmap_error_set(err, -ENOMEM, "out of memory");
 }

@@ -23,7 +23,7 @@ memory_as_planned(const struct lv *lv, int mode, const char *nodeset, int want_m
 	return mode == want_mode && cpulist_equal(nodes_in_force(lv, nodeset), want);
 }
 
-static bool
+bool
 has_config_view(const struct lv *lv)
 {
 	for (unsigned i = 0; i < lv->nviews; i++)
@@ -281,7 +281,6 @@ apply_memnodes(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct
 	const struct view *v = NULL;
 	bool need = false;
 	size_t len = 0;
-	virDomainPtr dom;
 	FILE *f;
 
 	/* The config side, when in use: a running domain's memory stays where it is. */
@@ -315,11 +314,18 @@ apply_memnodes(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct
 		return lv_error(lv, err, "cannot read the definition of '%s'", lv->name);
 	if (domain_xml_set_memnodes(xml, mode, nodes, ncells, &edited, err) < 0)
 		return err ? err->code : -EINVAL;
-	dom = virDomainDefineXML(lv->conn, edited);
+	return define_edited(lv, edited, "<memnode>s", err);
+}
+
+int
+define_edited(struct lv *lv, const char *xml, const char *what, struct tmap_error *err)
+{
+	virDomainPtr dom = virDomainDefineXML(lv->conn, xml);
+
 	lv->call = dom ? NULL : "virDomainDefineXML";
 	wrote(lv, dom ? 0 : -1, VIR_DOMAIN_AFFECT_CONFIG);
 	if (!dom)
-		return lv_error(lv, err, "cannot define '%s' with the plan's <memnode>s", lv->name);
+		return lv_error(lv, err, "cannot define '%s' with the plan's %s", lv->name, what);
 	virDomainFree(dom);
 	return 0;
 }
@@ -409,6 +415,8 @@ lv_check(void *state, const struct tmap_plan *plan, size_t guest, struct tmap_er
 	r = check_shape(lv, plan, guest, err);
 	if (r == 0)
 		r = check_qos(lv, shares, period, quota, err);
+	if (r == 0)
+		r = lv_realtime_check(lv, plan, guest, err);
 	return r;
 }
 
@@ -434,6 +442,8 @@ lv_apply(void *state, const struct tmap_plan *plan, size_t guest, struct tmap_jo
 		r = apply_memnodes(lv, plan, guest, j, err);
 	if (r == 0)
 		r = apply_sched(lv, shares, period, quota, j, err);
+	if (r == 0)
+		r = lv_realtime_apply(lv, plan, guest, j, err);
 	return r;
 }
 

@@ -126,6 +126,15 @@ int capabilities_only_hugepage_size(const char *caps, uint64_t *ret_kib, struct 
 int domain_xml_set_memnodes(const char *xml, int mode, const unsigned *nodes, unsigned ncells,
 			    char **ret_xml, struct tmap_error *err);
 
+/* domain-vcpusched.c: realtime vcpus (issue 21). Each side as one text to compare: "none",
+ * or "fifo priority 1 on vcpus 1-3" (realtime_text() for a plan's list and priority; a
+ * domain's <vcpusched>s with a realtime scheduler, joined by ", "). */
+int realtime_text(const char *vcpus, unsigned priority, char **ret);
+int domain_xml_realtime(const char *xml, char **ret, struct tmap_error *err);
+/* The same XML with its <vcpusched>s replaced by one for vcpus (none when NULL or ""). */
+int domain_xml_set_realtime(const char *xml, const char *vcpus, unsigned priority, char **ret_xml,
+			    struct tmap_error *err);
+
 /* libvirt's name of a memory mode ("strict"), or "?" */
 const char *memory_mode_text(int mode);
 

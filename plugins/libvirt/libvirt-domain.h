@@ -122,6 +122,10 @@ int lv_read_back(void *state, const struct tmap_plan *plan, size_t guest, struct
 		 struct tmap_error *err);
 /* libvirt-apply.c */
 const char *nodes_in_force(const struct lv *lv, const char *nodeset);
+/* Does the transaction write the persistent definition (--config, or a stopped domain)? */
+bool has_config_view(const struct lv *lv);
+/* Define the domain as xml, an edit of its definition; what: what the plan put in it. */
+int define_edited(struct lv *lv, const char *xml, const char *what, struct tmap_error *err);
 bool memory_as_planned(const struct lv *lv, int mode, const char *nodeset, int want_mode,
 		       const char *want);
 int lv_check(void *state, const struct tmap_plan *plan, size_t guest, struct tmap_error *err);
@@ -129,5 +133,12 @@ int lv_apply(void *state, const struct tmap_plan *plan, size_t guest, struct tma
 	     struct tmap_error *err);
 void left_changed(const struct lv *lv, char *buf, size_t size);
 int lv_restore(void *state, struct tmap_journal *j, struct tmap_error *err);
+/* libvirt-realtime.c: <vcpusched>, in the definition only (issue 21) */
+int lv_realtime_check(struct lv *lv, const struct tmap_plan *plan, size_t guest,
+		      struct tmap_error *err);
+int lv_realtime_apply(struct lv *lv, const struct tmap_plan *plan, size_t guest,
+		      struct tmap_journal *j, struct tmap_error *err);
+int lv_realtime_observe(struct lv *lv, const struct view *v, const struct tmap_plan *plan,
+			size_t guest, struct tmap_observed *obs, struct tmap_error *err);
 
 #endif

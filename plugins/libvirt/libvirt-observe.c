@@ -570,7 +570,8 @@ read_view(struct lv *lv, struct view *v, const struct tmap_plan *plan, size_t gu
 					     lv->name, v->name, now.quota, quota);
 		}
 	}
-	if (!v->config && lv->active)
+	r = lv_realtime_observe(lv, v, plan, guest, obs, err);
+	if (r == 0 && !v->config && lv->active)
 		r = observe_tasks(lv, v, !pending, obs, err);
 	return r;
 }

@@ -65,4 +65,16 @@ xml_next(xmlNodePtr node)
 	return NULL;
 }
 
+/* domain-xml.c: the <domain> root element of a parsed document, or NULL; a document as
+ * text, malloc()ed into *ret (0 or -ENOMEM with the message). */
+xmlNodePtr domain_root(xmlDocPtr doc);
+int xml_doc_text(xmlDocPtr doc, char **ret, struct tmap_error *err);
+/* domain-vcpusched.c: the domain's <vcpusched> as the guest's realtime vcpus, when a plan can
+ * say it (SCHED_FIFO at one priority, whole guest cores, not every vcpu); otherwise the guest
+ * is left without and the domain's own elements are kept. 0 or -ENOMEM. */
+struct tmap_guest;
+int describe_realtime(xmlNodePtr root, struct tmap_guest *g);
+/* Remove every child element of parent named name. */
+void xml_remove_children(xmlNodePtr parent, const char *name);
+
 #endif

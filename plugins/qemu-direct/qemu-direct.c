@@ -24,6 +24,7 @@
 #include <topomap/plugin.h>
 
 #include "qemu-direct.h"
+#include "vcpu-sched.h"
 
 /* One thread of the process and its affinity when captured. */
 struct thread {
@@ -41,6 +42,7 @@ struct state {
 	struct cpus online; /* the CPUs online at open(); unallocated when unknown */
 	size_t nthreads;
 	struct thread *threads; /* sorted by tid */
+	struct sched_set sched; /* the vcpu threads' scheduling classes (realtime vcpus) */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -232,6 +234,7 @@ qd_close(void *userdata)
 	for (size_t i = 0; i < s->nthreads; i++)
 		cpus_free(&s->threads[i].saved);
 	free(s->threads);
+	sched_set_clear(&s->sched);
 	free(s);
 }
 
@@ -536,6 +539,24 @@ note_memdevs(struct state *s, const struct cpus *plan, const char *plan_list,
 	}
 }
 
+/* Each vcpu thread's scheduling class, and what the plan wants of it (realtime vcpus). */
+static int
+capture_sched(struct state *s, const struct tmap_plan *plan, size_t guest,
+	      struct tmap_error *err)
+{
+	sched_set_clear(&s->sched);
+	for (unsigned i = 0; i < s->q.nvcpus; i++) {
+		int r = sched_capture(&s->sched, s->q.vcpus[i].tid, i, err);
+
+		if (r == -ESRCH)
+			return thread_gone(&s->q, TMAP_TASK_VCPU, i, s->q.vcpus[i].tid, "apply",
+					   err);
+		if (r < 0)
+			return r;
+	}
+	return sched_plan(&s->sched, plan, guest, err);
+}
+
 static int
 qd_apply(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap_journal *j,
 	 struct tmap_error *err)
@@ -556,6 +577,9 @@ qd_apply(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap
 	r = capture_threads(s, "apply", err);
 	if (r < 0)
 		goto out;
+	r = capture_sched(s, plan, guest, err);
+	if (r < 0)
+		goto out;
 
 	/* vcpus first, by number, then iothreads, then the rest: the journal reads in that
 	 * order, and the threads that matter most are placed first. */
@@ -571,6 +595,8 @@ qd_apply(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap
 	for (size_t i = 0; i < s->nthreads && r == 0; i++)
 		if (s->threads[i].role == TMAP_TASK_EMULATOR)
 			r = set_thread(s, &s->threads[i], &w.emulator, j, err);
+	if (r == 0)
+		r = sched_apply(&s->sched, j, err);
 	if (r < 0)
 		goto out;
 	r = migrate_memory(s, &nodes, nodes_list, j, err);
@@ -596,6 +622,7 @@ qd_restore(void *userdata, struct tmap_journal *j, struct tmap_error *err)
 	 * touch: another process may already run under one of them. */
 	if (qemu_exited(&s->q, 0))
 		return 0;
+	first = sched_restore(&s->sched, j, err);
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct thread *t = &s->threads[i];
 		_cleanup_free_ char *list = NULL;
@@ -786,6 +813,8 @@ qd_read_back(void *userdata, const struct tmap_plan *plan, size_t guest, struct 
 		snprintf(where, sizeof(where), "affinity of vcpu %u (thread %d)", i,
 			 (int)s->q.vcpus[i].tid);
 		r = observe_affinity(s, s->q.vcpus[i].tid, TMAP_OBSERVED_VCPU, i, where, obs, err);
+		if (r == 0)
+			r = sched_observe(s->q.vcpus[i].tid, i, plan, guest, obs, err);
 		if (r < 0)
 			return r;
 	}

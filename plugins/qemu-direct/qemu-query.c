@@ -13,6 +13,7 @@
 #include <topomap/plugin.h>
 
 #include "qemu-direct.h"
+#include "vcpu-sched.h"
 
 void
 qemu_clear(struct qemu *q)
@@ -590,6 +591,20 @@ guest_devices(const struct qemu *q, struct tmap_guest *g, struct tmap_error *err
 	return 0;
 }
 
+/* The vcpus QEMU runs SCHED_FIFO at one priority are the guest's realtime vcpus (issue 21). */
+static int
+guest_realtime(const struct qemu *q, struct tmap_guest *g, struct tmap_error *err)
+{
+	_cleanup_free_ pid_t *tids = calloc(q->nvcpus + 1, sizeof(*tids));
+
+	if (!tids)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (unsigned v = 0; v < q->nvcpus; v++)
+		tids[v] = q->vcpus[v].tid;
+	return sched_describe(tids, q->nvcpus, g) < 0 ? tmap_error_set(err, -ENOMEM, "out of memory")
+						       : 0;
+}
+
 int
 qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tmap_error *err)
 {
@@ -626,6 +641,8 @@ qd_describe(const struct tmap_target *target, struct tmap_guest **ret, struct tm
 	r = guest_cells(&q, g, err);
 	if (r == 0)
 		r = guest_devices(&q, g, err);
+	if (r == 0)
+		r = guest_realtime(&q, g, err);
 	if (r < 0) {
 		tmap_guest_free(g);
 		return r;

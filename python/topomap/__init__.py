@@ -106,6 +106,9 @@ class GuestPlan:
     memory_nodeset: str
     hugepage_kib: int = 0
     dedicated_cpus: str = ""  # cpu_policy mixed: the vcpus pinned one to one
+    realtime_vcpus: str = ""
+    """vcpus that run SCHED_FIFO (the guest's realtime_cpus), list syntax; "" when none"""
+    realtime_priority: int = 0
     explain: List[str] = dataclasses.field(default_factory=list)
     raw: dict = dataclasses.field(default_factory=dict, repr=False)
 
@@ -120,8 +123,10 @@ class GuestPlan:
                    iothreads=[t["cpuset"] for t in g.get("iothreads", [])],
                    memory_mode=mem.get("mode", ""), memory_nodeset=mem.get("nodeset", ""),
                    hugepage_kib=mem.get("hugepage_kib", 0),
-                   dedicated_cpus=g.get("dedicated_cpus", ""), explain=g.get("explain", []),
-                   raw=g)
+                   dedicated_cpus=g.get("dedicated_cpus", ""),
+                   realtime_vcpus=g.get("realtime", {}).get("vcpus", ""),
+                   realtime_priority=g.get("realtime", {}).get("priority", 0),
+                   explain=g.get("explain", []), raw=g)
 
     @property
     def pus(self):

@@ -3,7 +3,7 @@
 # topomap against a real 2-socket, 2-node host with SMT sibling pairs 0-1 and 2-3, node
 # distance 21, and cgroup v2 with the cpuset controller.
 #
-# Parts: topology, plan, hugepages, cgroup-v2 always; cgroup-apply and room only when the cgroup backend was
+# Parts: topology, plan, realtime, hugepages, cgroup-v2 always; cgroup-apply and room only when the cgroup backend was
 # put in $TOPOMAP_PLUGIN_PATH. Exit 0 when every check passed, 1 otherwise.
 set -u
 
@@ -124,6 +124,32 @@ while [ "$#" -ge 2 ]; do
 	shift 2
 done
 check "every host PU used once" "$(echo $used | tr ' ' '\n' | sort -n | tr '\n' ' ')" "0 1 2 3 "
+
+# ------------------------------------------------------------------------------------------
+section "realtime: a realtime vcpu alone on its host core, siblings as sysfs says (issue 21)"
+parts="$parts realtime"
+plan=$(topomap plan --format json --name rt --vcpus 2 --cells 2 --memory 256M --realtime-cpus 1)
+st=$?
+echo "$plan"
+check "plan exit status" "$st" 0
+plan=$(echo "$plan" | compact)
+set -- $(echo "$plan" | grep -o '"vcpu":[0-9]*,"cpuset":"[^"]*"' | json_strings cpuset)
+rt=$(expand "$2")
+sib=$(siblings "$rt" | tr ',' '\n' | grep -vx "$rt")
+held=$(expand "$(echo "$plan" | grep -o '"held":"[^"]*"' | json_strings held)")
+emu=$(expand "$(echo "$plan" | grep -o '"emulator":{[^}]*}' | json_strings cpuset)")
+check "realtime object" "$(echo "$plan" | grep -o '"realtime":{[^}]*}')" \
+	'"realtime":{"vcpus":"1","scheduler":"fifo","priority":1}'
+[ "$(expand "$1")" != "$sib" ] && ok "vcpu 0 ($1) is not on realtime vcpu 1's sibling $sib" ||
+	fail "vcpu 0 runs on realtime vcpu 1's sibling $sib"
+case ",$held," in
+*",$sib,"*) ok "sibling $sib of realtime vcpu 1 ($rt) is held empty (held $held)" ;;
+*) fail "sibling $sib of realtime vcpu 1 ($rt) is not held (held $held)" ;;
+esac
+case ",$emu," in
+*",$rt,"* | *",$sib,"*) fail "the emulator ($emu) runs on realtime vcpu 1's core $rt,$sib" ;;
+*) ok "the emulator ($emu) is off realtime vcpu 1's core $rt,$sib" ;;
+esac
 
 # ------------------------------------------------------------------------------------------
 section "hugepages: pools reserved through sysfs, as topomap topology and plan see them"
@@ -325,6 +351,42 @@ else
 		check "$BASE/lv/cgroup.type" "$(cat $lv/cgroup.type)" "domain threaded"
 		run "verify --layout libvirt" 0 topomap verify --backend=cgroup --cgroup $BASE/lv \
 			--layout libvirt $guest
+
+		# Realtime vcpus 2-3 (guest core 1): a sleeping task in vcpu2 and vcpu3 stands for
+		# each one's thread, one in vcpu0 for a vcpu that stays as it is. This kernel has
+		# no CONFIG_RT_GROUP_SCHED: SCHED_FIFO needs no budget in a cgroup. Without a
+		# thread in vcpu3 the apply is refused first.
+		sleep 300 &
+		t0=$!
+		sleep 300 &
+		t2=$!
+		sleep 300 &
+		t3=$!
+		for t in "$t0:vcpu0" "$t2:vcpu2"; do
+			echo ${t%%:*} >$lv/cgroup.procs && echo ${t%%:*} >$lv/${t#*:}/cgroup.threads ||
+				fail "cannot move task ${t%%:*} into ${t#*:}"
+		done
+		run "apply --realtime-cpus 2-3, vcpu3 without a thread" 2 topomap apply \
+			--backend=cgroup --cgroup $BASE/lv --layout libvirt $guest --realtime-cpus 2-3
+		grep -q "realtime vcpu 3 has no thread in cgroup 'topomap-vm/lv/vcpu3'" /tmp/out &&
+			ok "the refusal names vcpu3" || fail "the refusal does not name vcpu3"
+		echo $t3 >$lv/cgroup.procs && echo $t3 >$lv/vcpu3/cgroup.threads ||
+			fail "cannot move task $t3 into vcpu3"
+		# /proc/PID/stat fields 40 and 41: rt_priority and policy (1: SCHED_FIFO).
+		class() { awk '{ print $41 " " $40 }' /proc/$1/stat; }
+		run "apply --realtime-cpus 2-3" 0 topomap apply --backend=cgroup --cgroup $BASE/lv \
+			--layout libvirt $guest --realtime-cpus 2-3 --realtime-priority 3
+		check "vcpu2's task runs SCHED_FIFO priority 3" "$(class $t2)" "1 3"
+		check "vcpu3's task runs SCHED_FIFO priority 3" "$(class $t3)" "1 3"
+		check "vcpu0's task stays SCHED_OTHER" "$(class $t0)" "0 0"
+		run "verify --realtime-cpus 2-3" 0 topomap verify --backend=cgroup --cgroup $BASE/lv \
+			--layout libvirt $guest --realtime-cpus 2-3 --realtime-priority 3
+		run "apply without realtime vcpus" 0 topomap apply --backend=cgroup --cgroup $BASE/lv \
+			--layout libvirt $guest
+		check "vcpu2's task back to SCHED_OTHER" "$(class $t2)" "0 0"
+		check "vcpu3's task back to SCHED_OTHER" "$(class $t3)" "0 0"
+		kill $t0 $t2 $t3
+		wait $t0 $t2 $t3 2>/dev/null
 	else
 		fail "apply --layout libvirt did not create $lv"
 	fi
