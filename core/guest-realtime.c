@@ -101,7 +101,7 @@ guest_realtime_validate(const struct tmap_guest *g, struct tmap_error *err)
 	list = bitmap_list(g->realtime);
 	if (!list)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	/* TODO(mixed): with cpu_policy mixed, realtime vcpus must be among dedicated_cpus. */
+	/* Realtime vcpus in a mixed guest's dedicated part are not placed yet: refused. */
 	if (g->cpu_policy != TMAP_CPU_DEDICATED)
 		return tmap_error_set(err, -EINVAL,
 				      GUEST_FMT "field 'realtime_cpus': realtime vcpus must be dedicated, and this guest is %s (give cpu_policy dedicated)",

@@ -850,8 +850,9 @@ host_follow_pool_begin(struct tmap_host *h)
 	h->follow_pool = true;
 }
 
-/* Shared guest pg's cells over the pool of their nodes as it is now: true when a set changed,
- * false when not; -ENOSPC (err) when a cell is wider than its node's pool. */
+/* The shared vcpus of guest pg (shared, or the shared part of a mixed one) over the pool of
+ * their nodes as it is now: true when a set changed, false when not; -ENOSPC (err) when a
+ * cell's shared vcpus outnumber its node's pool. A mixed guest's dedicated vcpus stay. */
 static int
 follow_guest(struct solver *s, struct plan_guest *pg, struct tmap_error *err)
 {
@@ -864,23 +865,30 @@ follow_guest(struct solver *s, struct plan_guest *pg, struct tmap_error *err)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	for (unsigned c = 0; c < pg->ncells; c++) {
 		int n = topo_node_index(t, pg->cells[c].node);
-		unsigned width = (unsigned)hwloc_bitmap_weight(pg->cells[c].vcpus);
+		unsigned width = plan_cell_shared(pg, c);
 
+		if (!width)
+			continue;
 		shared_cell_pus(s, (unsigned)n, pus);
 		if ((unsigned)hwloc_bitmap_weight(pus) < width)
 			return tmap_error_set(err, -ENOSPC,
-					      "shared guest '%s': cell %u has %u vcpus, more than the %d PUs of node %u's new pool (a shared cell floats over its node's whole pool)",
-					      pg->name, c, width, hwloc_bitmap_weight(pus),
-					      pg->cells[c].node);
-		changed |= !hwloc_bitmap_isequal(pus, pg->cells[c].pus);
-		hwloc_bitmap_copy(pg->cells[c].pus, pus);
+					      "%s guest '%s': cell %u has %u shared vcpus, more than the %d PUs of node %u's new pool (shared vcpus float over their node's whole pool)",
+					      cpu_policy_name(pg->cpu_policy), pg->name, c, width,
+					      hwloc_bitmap_weight(pus), pg->cells[c].node);
+		hwloc_bitmap_zero(pg->cells[c].pus);
 		hwloc_bitmap_foreach_begin(v, pg->cells[c].vcpus)
-			hwloc_bitmap_copy(pg->vcpu_pus[v], pus);
+			if (!plan_vcpu_dedicated(pg, v)) {
+				changed |= !hwloc_bitmap_isequal(pus, pg->vcpu_pus[v]);
+				hwloc_bitmap_copy(pg->vcpu_pus[v], pus);
+			}
+			hwloc_bitmap_or(pg->cells[c].pus, pg->cells[c].pus, pg->vcpu_pus[v]);
 		hwloc_bitmap_foreach_end();
 		hwloc_bitmap_or(all, all, pus);
 	}
-	/* The emulator floats with the vcpus, unless it floats over the housekeeping PUs. */
-	if (pg->emulator_policy != TMAP_EMULATOR_SHARE_HOST)
+	/* The emulator floats with the shared vcpus, unless it floats over the housekeeping
+	 * PUs or (a mixed guest's) has a PU of its own. */
+	if (pg->emulator_policy == TMAP_EMULATOR_SHARE ||
+	    (pg->cpu_policy == TMAP_CPU_SHARED && pg->emulator_policy != TMAP_EMULATOR_SHARE_HOST))
 		hwloc_bitmap_copy(pg->emulator, all);
 	if (!changed)
 		return 0;
@@ -903,7 +911,7 @@ host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
 	for (size_t i = 0; r >= 0 && i < h->nguests; i++) {
 		struct plan_guest *pg = &h->guests[i].plan;
 
-		if (pg->cpu_policy != TMAP_CPU_SHARED)
+		if (pg->cpu_policy != TMAP_CPU_SHARED && pg->cpu_policy != TMAP_CPU_MIXED)
 			continue;
 		r = follow_guest(&h->s, pg, err);
 		if (r > 0)
@@ -939,18 +947,27 @@ host_shared_drift(const struct tmap_host *h, const char *name, char **ret)
 		return -ENOMEM;
 	/* Without a given pool a shared guest keeps the PUs free when it came: nothing to
 	 * follow. */
-	if (!hg || hg->plan.cpu_policy != TMAP_CPU_SHARED || !h->s.fixed_pool)
+	if (!hg || !h->s.fixed_pool)
 		return 0;
 	for (unsigned c = 0; c < hg->plan.ncells; c++) {
 		const struct plan_cell *cell = &hg->plan.cells[c];
-		_cleanup_free_ char *want = NULL;
+		_cleanup_free_ char *want = NULL, *got = NULL;
+		unsigned v;
 
+		if (!plan_cell_shared(&hg->plan, c))
+			continue;
 		shared_cell_pus(&h->s, (unsigned)topo_node_index(h->s.t, cell->node), pus);
-		if (hwloc_bitmap_isequal(pus, cell->pus))
+		hwloc_bitmap_foreach_begin(v, cell->vcpus)
+			if (!plan_vcpu_dedicated(&hg->plan, v))
+				break;
+		hwloc_bitmap_foreach_end();
+		if (hwloc_bitmap_isequal(pus, hg->plan.vcpu_pus[v]))
 			continue;
 		want = bitmap_list(pus);
-		if (!want || asprintf(ret, "cell %u floats over %s, not over node %u's shared pool %s",
-				      c, cell->pus_list, cell->node, want) < 0) {
+		got = bitmap_list(hg->plan.vcpu_pus[v]);
+		if (!want || !got ||
+		    asprintf(ret, "cell %u floats over %s, not over node %u's shared pool %s",
+			     c, got, cell->node, want) < 0) {
 			*ret = NULL;
 			return -ENOMEM;
 		}

@@ -936,7 +936,7 @@ test_pool_follow_cgroup_v1(void **state)
 	       "--vcpus", "2", "--cpu-policy", "shared");
 	r = RUN("host", "set", "--shared-set", "1");
 	assert_int_equal(r.status, 3);
-	assert_non_null(strstr(r.err, "shared guest 's3': cell 0 has 2 vcpus, more than the 1 PUs of node 0's new pool"));
+	assert_non_null(strstr(r.err, "shared guest 's3': cell 0 has 2 shared vcpus, more than the 1 PUs of node 0's new pool"));
 	test_result_clear(&r);
 	assert_cpus(s1, "0-1");
 	EXPECT(0, "release", "s3");

@@ -266,6 +266,71 @@ state_reloads_and_checks(void **state)
 	tmap_topology_free(t);
 }
 
+/* The pool changes (topomap host set --shared-set): a mixed guest's shared vcpus follow it,
+ * its dedicated vcpus stay; a pool narrower than its shared part is refused; a pool that
+ * grew without the guest is drift. */
+static void
+shared_part_follows_the_pool(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST2N);
+	struct tmap_host *h = test_host(t, "4-7,12-15", 0), *h2 = test_host(t, "4-5", 0);
+	struct tmap_host *h3 = test_host(t, "4", 0), *h4 = test_host(t, "3-7", 0);
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL, *after = NULL;
+	struct plan_guest pg;
+	struct json_object *json;
+	const char **names = NULL;
+	char *drift = NULL;
+	size_t n = 0;
+	(void)state;
+
+	assert_int_equal(test_place(h, "{\"name\":\"m\",\"vcpus\":4,\"cpu_policy\":\"mixed\","
+				  "\"dedicated_cpus\":\"0-1\"}", &p, &err), 0);
+	json = plan_guest_to_json(&p->guests[0]);
+	assert_non_null(json);
+
+	assert_int_equal(reload(t, json, NULL, NULL, &pg, &err), 0);
+	host_follow_pool_begin(h2);
+	assert_int_equal(host_adopt(h2, &pg, &err), 0);
+	plan_guest_clear(&pg);
+	assert_int_equal(host_follow_pool(h2, &names, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "m");
+	free(names);
+	assert_int_equal(tmap_host_guest_plan(h2, "m", &after, &err), 0);
+	assert_string_equal(tmap_plan_vcpu_cpuset(after, 0, 0), "0");
+	assert_string_equal(tmap_plan_vcpu_cpuset(after, 0, 1), "1");
+	assert_string_equal(tmap_plan_vcpu_cpuset(after, 0, 2), "4-5");
+	assert_string_equal(tmap_plan_vcpu_cpuset(after, 0, 3), "4-5");
+	assert_string_equal(tmap_plan_emulator_cpuset(after, 0), "4-5");
+	assert_string_equal(tmap_plan_held_cpuset(after, 0), "0-1");
+	tmap_plan_free(after);
+
+	/* Two shared vcpus float over a pool of at least two PUs. */
+	assert_int_equal(reload(t, json, NULL, NULL, &pg, &err), 0);
+	host_follow_pool_begin(h3);
+	assert_int_equal(host_adopt(h3, &pg, &err), 0);
+	plan_guest_clear(&pg);
+	assert_int_equal(host_follow_pool(h3, &names, &n, &err), -ENOSPC);
+	assert_string_equal(err.message, "mixed guest 'm': cell 0 has 2 shared vcpus, more than the 1 PUs of node 0's new pool (shared vcpus float over their node's whole pool)");
+
+	/* Recorded over 4-7 while the pool is 3-7: verify's drift line. */
+	assert_int_equal(reload(t, json, NULL, NULL, &pg, &err), 0);
+	assert_int_equal(host_adopt(h4, &pg, &err), 0);
+	plan_guest_clear(&pg);
+	assert_int_equal(host_shared_drift(h4, "m", &drift), 0);
+	assert_string_equal(drift, "cell 0 floats over 4-7, not over node 0's shared pool 3-7");
+	free(drift);
+
+	json_object_put(json);
+	tmap_plan_free(p);
+	tmap_host_free(h);
+	tmap_host_free(h2);
+	tmap_host_free(h3);
+	tmap_host_free(h4);
+	tmap_topology_free(t);
+}
+
 int
 main(void)
 {
@@ -276,6 +341,7 @@ main(void)
 		cmocka_unit_test(shared_part_no_wider_than_the_pool),
 		cmocka_unit_test(node_with_a_pool_chosen),
 		cmocka_unit_test(dedicated_after_mixed_keeps_its_pool),
+		cmocka_unit_test(shared_part_follows_the_pool),
 		cmocka_unit_test(bad_guests_refused),
 		cmocka_unit_test(state_reloads_and_checks),
 	};
