@@ -1,6 +1,7 @@
 /* The public headers compile alone as strict C99 (built with -std=c99 -pedantic-errors). */
 #include <topomap/partition.h> /* first: each header stands alone */
 #include <topomap/backend.h>
+#include <topomap/plan.h>
 #include <topomap/plugin.h>
 #include <topomap/session.h>
 #include <topomap/state.h>

@@ -1,6 +1,7 @@
 // The public headers compile as C++ and link from it (extern "C").
 #include <topomap/partition.h> /* first: each header stands alone */
 #include <topomap/backend.h>
+#include <topomap/plan.h>
 #include <topomap/plugin.h>
 #include <topomap/session.h>
 #include <topomap/state.h>
