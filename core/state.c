@@ -931,8 +931,10 @@ state_guest_spec(struct tmap_state *st, const char *name, struct tmap_guests **r
 	/* A state written before shared specs lost their thread policy ("prefer", the
 	 * default) records one, which a shared guest's file may not have. */
 	if (json_object_object_get_ex(rec->spec, "cpu_policy", &v) &&
+	    json_object_is_type(v, json_type_string) &&
 	    streq(json_object_get_string(v), "shared") &&
 	    json_object_object_get_ex(rec->spec, "thread_policy", &v) &&
+	    json_object_is_type(v, json_type_string) &&
 	    streq(json_object_get_string(v), "prefer")) {
 		if (json_object_deep_copy(rec->spec, &spec, NULL) < 0)
 			return tmap_error_set(err, -ENOMEM, "out of memory");
