@@ -288,6 +288,9 @@ tmap_host_resize(struct tmap_host *h, const char *name, unsigned vcpus, uint64_t
 		tmap_guest_free(g);
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
+	/* name may be the host's own copy (tmap_host_guest_name()), which the release frees:
+	 * from here on the guest is called by its copy's name. */
+	name = old.name;
 	tmap_host_release(h, name);
 	r = place_kept(h, &old, g, &plan);
 	kept = r == 0;
