@@ -304,7 +304,7 @@ set_pool(const struct host_args *a, const char *state_path)
 	} else {
 		print_notices(&req);
 	}
-	tmap_session_close(req.session);
+	close_session(&req);
 	return r;
 }
 
