@@ -15,6 +15,9 @@ Shapes:
   long14   8 nodes of 16x2 cores, a long stream (120 guests) of 1- to 4-cell guests
   shared   2 nodes of 16x2 cores, 4 cores per node for shared guests (cpu overcommit 4),
            half of the guests shared
+  forkx, forky  (one file each, no seed) two streams on 2 nodes of 2x2 cores and 8 GiB that
+           begin with the same two guests: whichever node a fitter gives the second, it is
+           behind one of Nova's modes on one of the streams (README, "Never behind both")
 The uneq shapes of seeds 1-5 are the README's held-out table.
 """
 import argparse
@@ -95,6 +98,23 @@ def shared_stream(rnd):
     return guests
 
 
+def fork(shape):
+    """Two guests of 1 vcpu and 4 GiB, then either a guest that needs a whole empty node
+    (forkx: it fits only when both went to one node, as packing does) or 3-vcpu guests that
+    need 3 free PUs and memory on a node (forky: two fit only when the first two went to
+    different nodes, as spreading does). The prefix is the same, so no fitter that decides a
+    guest before it sees the next can place as many as the better mode on both."""
+    h = host([(2, 8), (2, 8)])
+    guests = [dedicated('a', [1], 4096), dedicated('b', [1], 4096)]
+    if shape == 'forkx':
+        guests += [dedicated('c', [4], 2048), dedicated('d', [4], 2048)]
+    else:
+        guests += [dedicated('c', [3], 1024), dedicated('d', [3], 1024),
+                   dedicated('e', [3], 1024)]
+    return h, guests, 'same two guests first; ' + ('then a whole node' if shape == 'forkx'
+                                                    else 'then 3-vcpu guests')
+
+
 def make(shape, seed):
     """(host, guests, description) of a shape and seed."""
     if shape in ('uneq2', 'uneq4'):
@@ -103,6 +123,8 @@ def make(shape, seed):
         rnd = random.Random(seed * 100 + len(spec))
         return (host(spec), uneq(rnd, 40 if shape == 'uneq2' else 90),
                 'unequal memory per PU, dedicated 1-8 vcpus, 1-24 GiB per vcpu')
+    if shape in ('forkx', 'forky'):
+        return fork(shape)
     rnd = random.Random('%s-%d' % (shape, seed))
     if shape == 'adjsmt':
         h = host([(12, 48), (12, 48)], adjacent=True)
@@ -127,6 +149,7 @@ def make(shape, seed):
 
 
 SHAPES = ('uneq2', 'uneq4', 'adjsmt', 'sock4', 'long14', 'shared')
+UNSEEDED = ('forkx', 'forky')
 
 
 def seeds(text):
@@ -141,13 +164,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('outdir')
     ap.add_argument('--seeds', type=seeds, default=seeds('1-5'), help='e.g. 1-5 or 1,3')
-    ap.add_argument('--shapes', default=','.join(SHAPES), help='comma-separated')
+    ap.add_argument('--shapes', default=','.join(SHAPES),
+                    help='comma-separated, of ' + ', '.join(SHAPES + UNSEEDED))
     args = ap.parse_args()
     os.makedirs(args.outdir, exist_ok=True)
     for seed in args.seeds:
         for shape in args.shapes.split(','):
             h, guests, what = make(shape, seed)
-            w = {'name': '%s-s%d' % (shape, seed), 'seed': seed, 'description': what,
+            name = shape if shape in UNSEEDED else '%s-s%d' % (shape, seed)
+            w = {'name': name, 'seed': seed, 'description': what,
                  'host': h, 'guests': guests}
             with open(os.path.join(args.outdir, w['name'] + '.json'), 'w') as f:
                 json.dump(w, f, indent=1)
