@@ -269,12 +269,14 @@ struct room_command {
 	 * guest: the argument after the options, or NULL */
 	int (*run)(struct plan_request *req, const struct room_args *a, const char *guest,
 		   const struct tmap_room_options *o, struct tmap_plan **ret,
-		   struct tmap_error *err);
+		   struct tmap_report **ret_report, struct tmap_error *err);
 	bool changes_in_place;	/* applied, it changes its guest even without a move */
 };
 int room_command(const struct room_command *cmd, int argc, char *argv[]);
 /* rebalance.c (issue 18) */
 int cmd_rebalance(int argc, char *argv[]);
+/* guests.c: the report's pending lines after text (freed); NULL when out of memory */
+char *add_pending(char *text, const struct tmap_report *report);
 /* guests.c: a session call's failure, its exit code from the step it failed at */
 int fail_step(struct plan_request *req, int r, const struct tmap_error *err);
 /* Print the session's notices not printed yet. */

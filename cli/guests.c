@@ -193,7 +193,7 @@ build_guests(struct plan_request *req, const struct tmap_backend_module *module,
 }
 
 /* What takes effect at the target's next start, after text (freed); NULL when out of memory. */
-static char *
+char *
 add_pending(char *text, const struct tmap_report *report)
 {
 	for (size_t i = 0; text && i < tmap_report_pending_count(report); i++) {
@@ -304,8 +304,11 @@ do_verify(struct plan_request *req, const struct tmap_backend_module *module)
 		if (r < 0)
 			return fail_step(req, r, &err);
 	}
+	/* A recorded plan may be a resize the guest has not been started with: pending. */
 	if (r == 0)
-		r = tmap_verify(module, req->target, plan, 0, 0, &report, &err);
+		r = tmap_verify(module, req->target, plan, 0,
+				tmap_session_state_path(req->session) ? TMAP_APPLY_RESIZE : 0, &report,
+				&err);
 	tmap_plan_free(plan);
 	if (r < 0) {
 		enum tmap_step step = tmap_report_failed_step(report);
@@ -344,6 +347,9 @@ verify_line(struct tmap_session *session, const char *name, FILE *out)
 		backend = "?";
 	if (v < 0)
 		fprintf(out, "%-20s not checked: %s\n", name, err.message);
+	else if (v == 0 && tmap_report_pending_count(report))
+		fprintf(out, "%-20s in force (backend '%s'); pending: %s\n", name, backend,
+			tmap_report_pending(report, 0));
 	else if (v == 0)
 		fprintf(out, "%-20s in force (backend '%s')\n", name, backend);
 	else

@@ -34,12 +34,13 @@ rebalance_options(int argc, char *argv[], struct plan_request *req, struct room_
 
 static int
 rebalance_run(struct plan_request *req, const struct room_args *a, const char *none,
-	      const struct tmap_room_options *o, struct tmap_plan **ret, struct tmap_error *err)
+	      const struct tmap_room_options *o, struct tmap_plan **ret,
+	      struct tmap_report **ret_report, struct tmap_error *err)
 {
 	if (a->apply)
 		return tmap_session_apply_rebalance(req->session, o,
 						    req->no_memory ? TMAP_ROOM_NO_MEMORY : 0, ret,
-						    NULL, err);
+						    ret_report, err);
 	return tmap_session_rebalance(req->session, o, ret, err);
 }
 

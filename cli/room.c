@@ -129,6 +129,25 @@ resize_options(int argc, char *argv[], struct plan_request *req, struct room_arg
 	return EXIT_OK;
 }
 
+/*
+ * The plan put in force, and what waits for the guest's next start (a resize it does not run
+ * yet): "pending:" lines after the table; on stderr for the other formats, whose output is
+ * what the library wrote.
+ */
+static int
+emit_applied(char **text, int format, const struct tmap_report *report)
+{
+	if (format == TMAP_FORMAT_TABLE) {
+		*text = add_pending(*text, report);
+		if (!*text)
+			return fail(EXIT_RUNTIME, "applied and recorded; out of memory for the report");
+	} else {
+		for (size_t i = 0; i < tmap_report_pending_count(report); i++)
+			fprintf(stderr, "topomap: pending: %s\n", tmap_report_pending(report, i));
+	}
+	return emit_done(*text, "applied and recorded");
+}
+
 /* What resize and rebalance share: options, a session, the library's call, the plan printed
  * (or its failure's exit code). */
 int
@@ -141,6 +160,7 @@ room_command(const struct room_command *cmd, int argc, char *argv[])
 		.solve = TMAP_SOLVE_OPTIONS_INIT,
 	};
 	struct tmap_room_options o = TMAP_ROOM_OPTIONS_INIT;
+	struct tmap_report *report = NULL;
 	struct tmap_plan *plan = NULL;
 	struct tmap_error err = {0};
 	struct room_args a = {0};
@@ -154,7 +174,7 @@ room_command(const struct room_command *cmd, int argc, char *argv[])
 	if (r != EXIT_OK)
 		goto out;
 	o.max_moves = req.max_moves;
-	r = cmd->run(&req, &a, optind < argc ? argv[optind] : NULL, &o, &plan, &err);
+	r = cmd->run(&req, &a, optind < argc ? argv[optind] : NULL, &o, &plan, &report, &err);
 	if (r < 0 && a.apply)
 		r = fail_step(&req, r, &err);
 	else if (r < 0)
@@ -163,10 +183,11 @@ room_command(const struct room_command *cmd, int argc, char *argv[])
 	else if (tmap_plan_format(plan, req.format, table_flags(), &text, &err) < 0)
 		r = fail_lib(err.code, true, &err, cmd->name);
 	else if (a.apply && (cmd->changes_in_place || tmap_plan_move_count(plan)))
-		r = emit_done(text, "applied and recorded");
+		r = emit_applied(&text, req.format, report);
 	else
 		r = emit(text);
 out:
+	tmap_report_free(report);
 	free(text);
 	tmap_plan_free(plan);
 	close_session(&req);
@@ -175,12 +196,13 @@ out:
 
 static int
 resize_run(struct plan_request *req, const struct room_args *a, const char *guest,
-	   const struct tmap_room_options *o, struct tmap_plan **ret, struct tmap_error *err)
+	   const struct tmap_room_options *o, struct tmap_plan **ret,
+	   struct tmap_report **ret_report, struct tmap_error *err)
 {
 	if (a->apply)
 		return tmap_session_apply_resize(req->session, guest, a->vcpus, a->memory_mib, o,
 						 req->no_memory ? TMAP_ROOM_NO_MEMORY : 0, ret,
-						 NULL, err);
+						 ret_report, err);
 	return tmap_session_resize(req->session, guest, a->vcpus, a->memory_mib, o, ret, err);
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Backends: targets, the journal of writes, what is read back, and the transaction the
+ * Backends: the journal of writes, what is read back, and the transaction the
  * library runs around every backend (open and capture, apply, read back, compare, restore on
  * any failure). The loader lives in backend-loader.c.
  */
@@ -9,108 +9,6 @@
 #include "topomap/backend.h"
 #include "internal.h"
 #include "topomap/session.h"
-
-/* ------------------------------------------------------------------------------------- */
-/* Targets */
-
-struct tmap_target {
-	size_t n;
-	char **key, **value;
-};
-
-static bool
-key_valid(const char *key)
-{
-	size_t len = key ? strlen(key) : 0;
-
-	if (len == 0 || len > 64)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9') ||
-		      key[i] == '-'))
-			return false;
-	return true;
-}
-
-int
-tmap_target_new(struct tmap_target **ret)
-{
-	struct tmap_target *t;
-
-	if (!ret)
-		return -EINVAL;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	*ret = t;
-	return 0;
-}
-
-struct tmap_target *
-tmap_target_free(struct tmap_target *t)
-{
-	if (!t)
-		return NULL;
-	for (size_t i = 0; i < t->n; i++) {
-		free(t->key[i]);
-		free(t->value[i]);
-	}
-	free(t->key);
-	free(t->value);
-	free(t);
-	return NULL;
-}
-
-int
-tmap_target_set(struct tmap_target *t, const char *key, const char *value)
-{
-	char **k, **v, *val;
-
-	if (!t || !key_valid(key) || !value)
-		return -EINVAL;
-	val = strdup(value);
-	if (!val)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++)
-		if (streq(t->key[i], key)) {
-			free(t->value[i]);
-			t->value[i] = val;
-			return 0;
-		}
-	k = realloc(t->key, (t->n + 1) * sizeof(*k));
-	if (k)
-		t->key = k;
-	v = realloc(t->value, (t->n + 1) * sizeof(*v));
-	if (v)
-		t->value = v;
-	if (!k || !v || !(t->key[t->n] = strdup(key))) {
-		free(val);
-		return -ENOMEM;
-	}
-	t->value[t->n++] = val;
-	return 0;
-}
-
-const char *
-tmap_target_get(const struct tmap_target *t, const char *key)
-{
-	for (size_t i = 0; t && key && i < t->n; i++)
-		if (streq(t->key[i], key))
-			return t->value[i];
-	return NULL;
-}
-
-size_t
-tmap_target_count(const struct tmap_target *t)
-{
-	return t ? t->n : 0;
-}
-
-const char *
-tmap_target_key(const struct tmap_target *t, size_t i)
-{
-	return t && i < t->n ? t->key[i] : NULL;
-}
 
 /* ------------------------------------------------------------------------------------- */
 /* Reports and the journal */
@@ -505,7 +403,7 @@ task_role_text(const struct observed_task *t, char *buf, size_t size)
 /* The sets read back against the plan's own bitmaps (never its printed lists parsed again). */
 static int
 compare_sets(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct tmap_observed *o,
-	     struct tmap_report *rep)
+	     bool resize, struct tmap_report *rep)
 {
 	for (size_t i = 0; i < o->nsets; i++) {
 		const struct observed_set *s = &o->sets[i];
@@ -514,6 +412,9 @@ compare_sets(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct
 		int r;
 
 		if (want.set && hwloc_bitmap_isequal(want.set, s->set))
+			continue;
+		/* A resize the guest has not been started with: its pending line says so. */
+		if (resize && s->kind == TMAP_OBSERVED_VCPU && s->index >= pg->vcpus)
 			continue;
 		have = bitmap_list(s->set);
 		if (!have)
@@ -533,7 +434,7 @@ compare_sets(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct
 /* Each task within the set of its role, and the guest's memory nodes. */
 static int
 compare_tasks(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct tmap_observed *o,
-	      struct tmap_report *rep)
+	      bool resize, struct tmap_report *rep)
 {
 	for (size_t i = 0; i < o->ntasks; i++) {
 		const struct observed_task *t = &o->tasks[i];
@@ -541,6 +442,8 @@ compare_tasks(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struc
 		char role[32];
 		int r = 0;
 
+		if (resize && t->role == TMAP_TASK_VCPU && t->index >= pg->vcpus)
+			continue;
 		task_role_text(t, role, sizeof(role));
 		if (!want.set) {
 			/* A thread in a place the plan does not have (vcpu 5 of a 2-vcpu guest). */
@@ -616,11 +519,86 @@ compare_devices(const struct tmap_plan *plan, const struct plan_guest *pg,
 	return 0;
 }
 
+/* One vcpu observed: the count it makes, and its PUs when it is from `from` on. */
+static void
+count_vcpu(unsigned index, hwloc_const_bitmap_t set, unsigned from, unsigned *n,
+	   hwloc_bitmap_t pus)
+{
+	if (index >= *n)
+		*n = index + 1;
+	if (index >= from)
+		hwloc_bitmap_or(pus, pus, set);
+}
+
+/* The vcpus the target runs, as the backend observed them (1 + the highest vcpu number); 0
+ * when it observed none. pus: receives the PUs of the vcpus from `from` on. */
+static unsigned
+observed_vcpus(const struct tmap_observed *o, unsigned from, hwloc_bitmap_t pus)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < o->nsets; i++)
+		if (o->sets[i].kind == TMAP_OBSERVED_VCPU)
+			count_vcpu(o->sets[i].index, o->sets[i].set, from, &n, pus);
+	for (size_t i = 0; i < o->ntasks; i++)
+		if (o->tasks[i].role == TMAP_TASK_VCPU)
+			count_vcpu(o->tasks[i].index, o->tasks[i].cpus, from, &n, pus);
+	return n;
+}
+
+/* "vcpu 1" or "vcpus 2-3": the vcpus from first to last. */
+static void
+vcpu_range(unsigned first, unsigned last, char *buf, size_t size)
+{
+	if (first == last)
+		snprintf(buf, size, "vcpu %u", first);
+	else
+		snprintf(buf, size, "vcpus %u-%u", first, last);
+}
+
+/*
+ * A resize whose vcpu count the guest does not run yet (TMAP_APPLY_RESIZE): the vcpus that
+ * exist are compared with the plan, and one pending line says what the guest must be started
+ * with. A grown guest's new vcpus have their PUs in the plan; a shrunk guest's vcpus beyond
+ * the plan keep running where they are until it is started again.
+ */
+static int
+resize_pending(const struct plan_guest *pg, const struct tmap_observed *o, struct tmap_report *rep)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t pus = hwloc_bitmap_alloc();
+	_cleanup_free_ char *list = NULL;
+	unsigned runs;
+	char vcpus[48];
+
+	if (!pus)
+		return -ENOMEM;
+	runs = observed_vcpus(o, pg->vcpus, pus);
+	if (runs == 0 || runs == pg->vcpus)
+		return 0;
+	if (runs < pg->vcpus) {
+		for (unsigned v = runs; v < pg->vcpus; v++)
+			hwloc_bitmap_or(pus, pus, pg->vcpu_pus[v]);
+		vcpu_range(runs, pg->vcpus - 1, vcpus, sizeof(vcpus));
+	} else {
+		vcpu_range(pg->vcpus, runs - 1, vcpus, sizeof(vcpus));
+	}
+	list = bitmap_list(pus);
+	if (!list)
+		return -ENOMEM;
+	if (runs < pg->vcpus)
+		return lines_printf(&rep->pending, "guest '%s' runs %u vcpu%s; start it with %u for %s (PU%s %s)",
+				    pg->name, runs, runs == 1 ? "" : "s", pg->vcpus, vcpus,
+				    hwloc_bitmap_weight(pus) == 1 ? "" : "s", list);
+	return lines_printf(&rep->pending, "guest '%s' runs %u vcpus; start it with %u: until then %s keep%s running outside the plan (PU%s %s)",
+			    pg->name, runs, pg->vcpus, vcpus, runs - pg->vcpus == 1 ? "s" : "",
+			    hwloc_bitmap_weight(pus) == 1 ? "" : "s", list);
+}
+
 /* Every difference becomes one drift line. Sets read from the kernel must equal the plan; a
  * task may be narrower than its set (its own affinity) but never outside it. */
 static int
 compare(const struct tmap_plan *plan, const struct plan_guest *pg, const struct tmap_observed *o,
-	struct tmap_report *rep)
+	bool resize, struct tmap_report *rep)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_dup(pg->emulator);
 	int r;
@@ -639,9 +617,11 @@ compare(const struct tmap_plan *plan, const struct plan_guest *pg, const struct 
 		if (r < 0)
 			return r;
 	}
-	r = compare_sets(pg, all, o, rep);
+	r = resize ? resize_pending(pg, o, rep) : 0;
 	if (r == 0)
-		r = compare_tasks(pg, all, o, rep);
+		r = compare_sets(pg, all, o, resize, rep);
+	if (r == 0)
+		r = compare_tasks(pg, all, o, resize, rep);
 	if (r == 0)
 		r = compare_devices(plan, pg, o, rep);
 	return r;
@@ -716,9 +696,11 @@ backend_apply_then(const struct tmap_backend_module *m, const struct tmap_target
 	r = check_call(m, plan, guest, err);
 	if (r < 0)
 		return r;
-	if (flags & ~TMAP_APPLY_DRY_RUN)
+	if (flags & ~(TMAP_APPLY_DRY_RUN | TMAP_APPLY_RESIZE))
 		return tmap_error_set(err, -EINVAL, "tmap_apply: unknown flags 0x%x", flags);
 	b = tmap_backend_descriptor(m);
+	/* A bit the module does not list is not its to see (one built before the bit existed). */
+	flags &= TMAP_APPLY_DRY_RUN | TMAP_BACKEND_APPLY_FLAGS(b);
 	r = check_target(b, target, err);
 	if (r < 0)
 		return r;
@@ -759,7 +741,7 @@ backend_apply_then(const struct tmap_backend_module *m, const struct tmap_target
 	if (r < 0)
 		goto done;
 	step = "compare";
-	r = compare(plan, &plan->guests[guest], obs, report);
+	r = compare(plan, &plan->guests[guest], obs, flags & TMAP_APPLY_RESIZE, report);
 	if (r < 0) {
 		tmap_error_set(err, r, "cannot compare what is in force with the plan");
 	} else if (report->drift.n) {
@@ -826,9 +808,10 @@ tmap_verify(const struct tmap_backend_module *m, const struct tmap_target *targe
 	r = check_call(m, plan, guest, err);
 	if (r < 0)
 		return r;
-	if (flags)
+	if (flags & ~TMAP_APPLY_RESIZE)
 		return tmap_error_set(err, -EINVAL, "tmap_verify: unknown flags 0x%x", flags);
 	b = tmap_backend_descriptor(m);
+	flags &= TMAP_BACKEND_APPLY_FLAGS(b);
 	r = check_target(b, target, err);
 	if (r < 0)
 		return r;
@@ -837,7 +820,7 @@ tmap_verify(const struct tmap_backend_module *m, const struct tmap_target *targe
 	if (!report || !obs)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	/* Verifying never changes anything: open as for a dry run. */
-	r = b->open(target, TMAP_APPLY_DRY_RUN, &state, err);
+	r = b->open(target, TMAP_APPLY_DRY_RUN | flags, &state, err);
 	if (r < 0) {
 		tmap_error_prefix(err, "open: ");
 		report->failed = TMAP_STEP_OPEN;
@@ -850,7 +833,7 @@ tmap_verify(const struct tmap_backend_module *m, const struct tmap_target *targe
 		report->failed = TMAP_STEP_READ_BACK;
 		goto out;
 	}
-	r = compare(plan, &plan->guests[guest], obs, report);
+	r = compare(plan, &plan->guests[guest], obs, flags & TMAP_APPLY_RESIZE, report);
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot compare what is in force with the plan");
 	r = report->drift.n ? 1 : 0;

@@ -179,7 +179,8 @@ put_back_moved(struct tmap_session *s, struct moved *v, size_t n, struct tmap_er
 			continue;
 		r = tmap_host_guest_plan(s->host, v[i].name, &old, &why);
 		if (r == 0)
-			r = tmap_apply(v[i].module, v[i].apply_target, old, 0, 0, NULL, &why);
+			r = tmap_apply(v[i].module, v[i].apply_target, old, 0, TMAP_APPLY_RESIZE, NULL,
+				       &why);
 		tmap_plan_free(old);
 		if (r < 0) {
 			failed++;
@@ -230,12 +231,15 @@ names_of(const struct moved *v, size_t n, const struct tmap_guest *guest, const 
  * a rebalance: guest, m and target NULL): record every
  * guest it touches as pending, apply the moves one guest at a time, then the guest, isolate
  * the host again when the state records an isolation, record them as applied; on any failure put the state and every moved guest back. Takes the plan.
+ * apply_flags: the guest's TMAP_APPLY_* (TMAP_APPLY_RESIZE for a resize). The moved guests
+ * are applied with TMAP_APPLY_RESIZE: each one's recorded plan may be a resize it has not been
+ * started with.
  */
 static int
 transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 	    const struct tmap_target *target, const struct tmap_guest *guest, struct tmap_plan *plan,
-	    unsigned flags, struct tmap_plan **ret_plan, struct tmap_report **ret_report,
-	    struct tmap_error *err)
+	    unsigned flags, unsigned apply_flags, struct tmap_plan **ret_plan,
+	    struct tmap_report **ret_report, struct tmap_error *err)
 {
 	struct json_object *snapshot = NULL;
 	struct tmap_report *report = NULL;
@@ -289,7 +293,8 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 
 		r = tmap_host_guest_plan(s->host, v[i].name, &moved, err);
 		if (r == 0)
-			r = tmap_apply(v[i].module, v[i].apply_target, moved, 0, 0, &report, err);
+			r = tmap_apply(v[i].module, v[i].apply_target, moved, 0, TMAP_APPLY_RESIZE,
+				       &report, err);
 		tmap_plan_free(moved);
 		if (r < 0) {
 			step = session_backend_step(report);
@@ -303,8 +308,8 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 	 * isolation made again for the guests as they now stand, in the guest's transaction: a
 	 * failure there puts the isolation files back, then the guest, then the moved ones. */
 	if (guest) {
-		r = backend_apply_then(m, target, plan, 0, 0, session_isolation_redo, &redo, &report,
-				       err);
+		r = backend_apply_then(m, target, plan, 0, apply_flags, session_isolation_redo,
+				       &redo, &report, err);
 		step = session_backend_step(report);
 	} else {
 		r = session_isolation_redo(&redo, err);
@@ -390,7 +395,7 @@ tmap_session_apply_room(struct tmap_session *s, const char *backend,
 		session_reload(s, NULL);
 		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
 	}
-	return transaction(s, m, target, guest, plan, flags, ret_plan, ret_report, err);
+	return transaction(s, m, target, guest, plan, flags, 0, ret_plan, ret_report, err);
 }
 
 int
@@ -445,7 +450,9 @@ tmap_session_apply_resize(struct tmap_session *s, const char *name, unsigned vcp
 		r = session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT,
 				 r == -ENOENT || r == -EOPNOTSUPP ? -EINVAL : r);
 	} else {
-		r = transaction(s, m, target, guest, plan, flags, ret_plan, ret_report, err);
+		/* The guest may not run the new count yet: the vcpus it runs take their pins. */
+		r = transaction(s, m, target, guest, plan, flags, TMAP_APPLY_RESIZE, ret_plan,
+				ret_report, err);
 	}
 	tmap_guest_free(guest);
 	tmap_target_free(target);
@@ -508,7 +515,7 @@ tmap_session_apply_rebalance(struct tmap_session *s, const struct tmap_room_opti
 			tmap_plan_free(plan);
 		return session_fail(s, TMAP_STEP_NONE, 0);
 	}
-	return transaction(s, NULL, NULL, NULL, plan, flags, ret_plan, ret_report, err);
+	return transaction(s, NULL, NULL, NULL, plan, flags, 0, ret_plan, ret_report, err);
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -600,7 +607,7 @@ tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_ove
 	tmap_host_free(s->host);
 	s->host = h;
 	if (n) {
-		r = transaction(s, NULL, NULL, NULL, plan, 0, NULL, ret_report, err);
+		r = transaction(s, NULL, NULL, NULL, plan, 0, 0, NULL, ret_report, err);
 	} else {
 		/* No guest follows: only the state changes. */
 		tmap_plan_free(plan);

@@ -200,13 +200,14 @@ settle_one(struct tmap_session *s, const char *recorded, struct tmap_error *err)
 		r = 1;
 		goto out;
 	}
-	r = tmap_verify(m, target, plan, 0, 0, NULL, err);
+	/* A recorded plan: a resize the guest has not been started with is pending. */
+	r = tmap_verify(m, target, plan, 0, TMAP_APPLY_RESIZE, NULL, err);
 	if (r == 0) {
 		session_notice(s, "guest '%s' was recorded as pending and its plan is in force: kept", name);
 	} else {
 		/* Killed in the middle of its apply: finish it, so the target holds what the
 		 * state records. */
-		r = tmap_apply(m, target, plan, 0, 0, NULL, err);
+		r = tmap_apply(m, target, plan, 0, TMAP_APPLY_RESIZE, NULL, err);
 		if (r == 0)
 			session_notice(s, "guest '%s' was recorded as pending; its apply was finished", name);
 	}
@@ -783,7 +784,8 @@ tmap_session_verify(struct tmap_session *s, const char *name, struct tmap_report
 		tmap_target_free(target);
 		return session_fail(s, TMAP_STEP_INPUT, r);
 	}
-	r = tmap_verify(m, target, plan, 0, 0, &report, err);
+	/* The recorded plan may be a resize the guest has not been started with: pending. */
+	r = tmap_verify(m, target, plan, 0, TMAP_APPLY_RESIZE, &report, err);
 	/* A shared guest follows the pool: one recorded on less than its nodes' pool drifted
 	 * even when the backend holds what was recorded. */
 	if (r >= 0) {

@@ -32,28 +32,7 @@ if [ -z "${TOPOMAP_IN_NS:-}" ]; then
 	exec env TOPOMAP_IN_NS=1 unshare --mount --propagation private "$0" "$@"
 fi
 
-tmp=$(mktemp -d /tmp/topomap-roomreal-libvirtd-XXXXXX)
-mount -t tmpfs -o mode=0755 tmpfs "$tmp"
-lvpid=
-fail() {
-	echo "FAIL: $*"
-	echo "--- libvirtd log (tail)"; tail -20 "$tmp/libvirtd.log" 2>/dev/null || :
-	exit 1
-}
-lv_machine_record
-cleanup() {
-	set +e
-	for d in roomreal-x roomreal-big; do timeout 20 virsh -c $URI destroy "$d" >/dev/null 2>&1 || :; done
-	if [ -n "$lvpid" ]; then kill "$lvpid" 2>/dev/null || :; wait "$lvpid" 2>/dev/null || :; fi
-	lv_machine_remove
-	umount -l "$tmp" 2>/dev/null || :
-	rmdir "$tmp" 2>/dev/null || :
-}
-trap cleanup EXIT
-
-lv_private_dirs "$tmp"
-
-lv_start_daemon "$tmp" $URI
+lv_private_session roomreal-libvirtd $URI roomreal-x roomreal-big
 
 for d in roomreal-x roomreal-big; do
 	lv_domain_xml $d 1 >"$tmp/$d.xml"

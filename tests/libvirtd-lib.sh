@@ -130,3 +130,36 @@ lv_start_daemon() { # TMP URI
 	done
 	virsh -c "$2" version >/dev/null 2>&1 || fail "libvirtd does not answer"
 }
+
+# A private libvirtd for the rest of the script, which runs in a mount namespace of its own
+# already: a tmpfs at a new directory $tmp (/tmp/topomap-NAME-XXXXXX), fail() printing the
+# daemon's log, a cleanup at exit (the DOMAINS destroyed, the daemon stopped, the machine
+# cgroups libvirt made and the tmpfs removed), the private directories and the daemon at URI.
+# shellcheck disable=SC2034 # tmp and lvpid are the caller's
+lv_private_session() { # NAME URI DOMAINS...
+	tmp=$(mktemp -d "/tmp/topomap-$1-XXXXXX")
+	mount -t tmpfs -o mode=0755 tmpfs "$tmp"
+	lvpid=
+	lv_session_uri=$2
+	lv_session_domains=("${@:3}")
+	fail() {
+		echo "FAIL: $*"
+		echo "--- libvirtd log (tail)"; tail -20 "$tmp/libvirtd.log" 2>/dev/null || :
+		exit 1
+	}
+	lv_machine_record
+	trap lv_session_cleanup EXIT
+	lv_private_dirs "$tmp"
+	lv_start_daemon "$tmp" "$2"
+}
+lv_session_cleanup() {
+	local d
+	set +e
+	for d in "${lv_session_domains[@]}"; do
+		timeout 20 virsh -c "$lv_session_uri" destroy "$d" >/dev/null 2>&1 || :
+	done
+	if [ -n "$lvpid" ]; then kill "$lvpid" 2>/dev/null || :; wait "$lvpid" 2>/dev/null || :; fi
+	lv_machine_remove
+	umount -l "$tmp" 2>/dev/null || :
+	rmdir "$tmp" 2>/dev/null || :
+}

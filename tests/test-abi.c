@@ -50,7 +50,10 @@ backend_callbacks(void **state)
 	assert_int_equal(offsetof(struct tmap_backend, host_topology), 88);
 	assert_int_equal(offsetof(struct tmap_backend, identify), 96);
 	assert_int_equal(offsetof(struct tmap_backend, check), 104);
-	assert_int_equal(sizeof(struct tmap_backend), 112);
+	/* Optional fields after the callbacks (issue 18): the TMAP_APPLY_* bits open() takes;
+	 * 4 bytes of padding end the struct. */
+	assert_int_equal(offsetof(struct tmap_backend, apply_flags), 112);
+	assert_int_equal(sizeof(struct tmap_backend), 120);
 }
 
 /* A module built with an older header (its size ends before a callback) has none of it. */
@@ -66,6 +69,11 @@ backend_has(void **state)
 	d.size = (uint32_t)(offsetof(struct tmap_backend, identify) + sizeof(d.identify));
 	assert_true(TMAP_BACKEND_HAS(&d, identify));
 	assert_false(TMAP_BACKEND_HAS(&d, check));
+	/* A module whose size ends before apply_flags lists no bit, whatever lies beyond. */
+	d.apply_flags = TMAP_APPLY_RESIZE;
+	assert_int_equal(TMAP_BACKEND_APPLY_FLAGS(&d), 0);
+	d.size = sizeof(d);
+	assert_int_equal(TMAP_BACKEND_APPLY_FLAGS(&d), TMAP_APPLY_RESIZE);
 }
 
 static void

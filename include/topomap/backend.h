@@ -203,7 +203,9 @@ TMAP_EXPORT bool tmap_report_restore_failed(const struct tmap_report *report);
  * @param target its options.
  * @param plan the plan.
  * @param guest the guest's index in the plan.
- * @param flags TMAP_APPLY_* bits.
+ * @param flags TMAP_APPLY_* bits: TMAP_APPLY_DRY_RUN, TMAP_APPLY_RESIZE (the plan may have
+ *        another vcpu count than the target runs: the vcpus that exist are pinned and the
+ *        difference is a pending line; a backend that does not take the bit is not given it).
  * @param ret_report receives the report (also on failure, when one was made); may be NULL.
  * @param reterr receives "<step>: <message>" on failure, and says whether the restore worked.
  * @return 0; -EINVAL for a bad target or guest; -EPROTO when what was read back differs from
@@ -220,7 +222,8 @@ TMAP_EXPORT int tmap_apply(const struct tmap_backend_module *module,
  * @param target its options.
  * @param plan the plan.
  * @param guest the guest's index.
- * @param flags must be 0.
+ * @param flags 0, or TMAP_APPLY_RESIZE: a vcpu count that differs from the plan's is a pending
+ *        line, not drift, when the backend takes the bit (see tmap_apply()).
  * @param ret_report receives the report, whose drift lines say what differs; may be NULL.
  * @param reterr receives the message on failure.
  * @return 0 when the plan is in force, 1 when it drifted, or a negative errno code.

@@ -188,6 +188,15 @@ TMAP_EXPORT int tmap_observed_pending(struct tmap_observed *obs, const char *fmt
 
 /** apply() flags */
 #define TMAP_APPLY_DRY_RUN (1u << 0) /**< journal every write, make none */
+/**
+ * The plan is a guest's recorded plan, possibly resized (topomap resize --apply): its vcpu
+ * count may differ from what the target runs. A backend that lists this bit in `apply_flags`
+ * pins the vcpus that exist (as many as both have), the emulator and iothreads as planned,
+ * leaves the vcpus beyond the plan running where they are, and reads back every vcpu it runs;
+ * the library reports the count difference as pending, not drift. A backend that does not
+ * list it is never given it, and takes the plan as any other.
+ */
+#define TMAP_APPLY_RESIZE (1u << 1)
 
 /**
  * The descriptor a backend module exports as `tmap_backend`. The first two fields are frozen
@@ -277,6 +286,15 @@ struct tmap_backend {
 	 */
 	int (*check)(void *state, const struct tmap_plan *plan, size_t guest,
 		     struct tmap_error *err);
+
+	/* Optional fields: 0, or beyond `size`, when the backend has none. */
+
+	/**
+	 * The TMAP_APPLY_* bits beyond TMAP_APPLY_DRY_RUN that open() understands
+	 * (TMAP_APPLY_RESIZE): the library passes a bit to open() only when it is listed here,
+	 * so a module built before a bit existed never sees it.
+	 */
+	uint32_t apply_flags;
 };
 
 /** The size of the first version of struct tmap_backend: the least a module may declare. */
@@ -286,6 +304,12 @@ struct tmap_backend {
 #define TMAP_BACKEND_HAS(desc, field)                                                             \
 	((desc)->size >= offsetof(struct tmap_backend, field) + sizeof((desc)->field) &&           \
 	 (desc)->field != NULL)
+
+/** The TMAP_APPLY_* bits a descriptor lists in `apply_flags`; 0 when its size ends before. */
+#define TMAP_BACKEND_APPLY_FLAGS(desc)                                                           \
+	((desc)->size >= offsetof(struct tmap_backend, apply_flags) + sizeof((desc)->apply_flags) \
+		 ? (desc)->apply_flags                                                             \
+		 : 0u)
 
 /** Declare a backend descriptor in a module. */
 #define TMAP_BACKEND_EXPORT __attribute__((visibility("default")))

@@ -315,7 +315,9 @@ TMAP_EXPORT int tmap_session_apply_room(struct tmap_session *session, const char
  * the others), then as tmap_session_apply_room(): recorded as pending first, the moved guests
  * applied one at a time through their recorded targets, then the guest through its own
  * recorded backend and target, recorded as applied; on any failure every moved guest and the
- * state are put back, and the guest keeps what it had.
+ * state are put back, and the guest keeps what it had. The guest is applied with
+ * TMAP_APPLY_RESIZE: a backend without vcpu hot-plug (qemu-direct, libvirt) pins the vcpus the
+ * guest runs, and the report's pending line says what it must be started with.
  * @param session a session opened with TMAP_SESSION_WRITE and a state.
  * @param name the recorded guest.
  * @param vcpus its new vcpu count.
@@ -323,7 +325,8 @@ TMAP_EXPORT int tmap_session_apply_room(struct tmap_session *session, const char
  * @param options the search's options when moves are needed, or NULL.
  * @param flags 0 or TMAP_ROOM_NO_MEMORY.
  * @param ret_plan receives the plan on success; may be NULL.
- * @param ret_report receives the report of the last apply made; may be NULL.
+ * @param ret_report receives the report of the last apply made (the guest's, with its
+ *        pending lines, on success); may be NULL.
  * @param reterr receives the message on failure.
  * @return 0; -ENOSPC (TMAP_STEP_PLACE); -EINVAL, -ENOENT or -EBADF (TMAP_STEP_INPUT: nothing
  *         changed); a backend's -errno (its step; TMAP_STEP_RESTORE when a moved guest could

@@ -59,7 +59,8 @@ check_live_cells(const struct lv *lv, const struct view *v, const struct tmap_pl
 	return 0;
 }
 
-/* The plan asks for what the domain can take: same vcpus, iothreads and guest cells. */
+/* The plan asks for what the domain can take: same vcpus (a resize: any number, see
+ * pinned_vcpus()), iothreads and guest cells. */
 static int
 check_shape(const struct lv *lv, const struct tmap_plan *plan, size_t guest,
 	    struct tmap_error *err)
@@ -72,7 +73,7 @@ check_shape(const struct lv *lv, const struct tmap_plan *plan, size_t guest,
 	for (unsigned i = 0; i < lv->nviews; i++) {
 		const struct view *v = &lv->views[i];
 
-		if (v->nvcpus != nvcpus)
+		if (v->nvcpus != nvcpus && !lv->resize)
 			return tmap_error_set(err, -EINVAL,
 					 "domain '%s' (%s) has %u vcpus, the plan's guest '%s' has %u",
 					 lv->name, v->name, v->nvcpus, gname, nvcpus);
@@ -122,11 +123,28 @@ check_qos(const struct lv *lv, uint64_t shares, uint64_t period, int64_t quota,
 	return 0;
 }
 
+/*
+ * The vcpus a plan pins: all of them, or for a resize (no live hot-plug here) those the domain
+ * has on every side it writes. The plan's others wait for the domain to be started with them,
+ * and the domain's vcpus beyond the plan keep their pins until then; the library reports both
+ * as pending.
+ */
+static unsigned
+pinned_vcpus(const struct lv *lv, const struct tmap_plan *plan, size_t guest)
+{
+	unsigned n = tmap_plan_vcpu_count(plan, guest);
+
+	for (unsigned i = 0; lv->resize && i < lv->nviews; i++)
+		if (lv->views[i].nvcpus < n)
+			n = lv->views[i].nvcpus;
+	return n;
+}
+
 static int
 pin_vcpus(struct lv *lv, const struct tmap_plan *plan, size_t guest, struct tmap_journal *j,
 	  struct tmap_error *err)
 {
-	unsigned n = tmap_plan_vcpu_count(plan, guest);
+	unsigned n = pinned_vcpus(lv, plan, guest);
 
 	for (unsigned i = 0; i < n; i++) {
 		const char *list = tmap_plan_vcpu_cpuset(plan, guest, i);

@@ -76,6 +76,7 @@ struct lv {
 	int maplen;		/* bytes of a cpumap covering the host's CPUs */
 	char *host_nodes;	/* the host's NUMA cells; NULL when libvirt reports none */
 	unsigned set_flags;	/* VIR_DOMAIN_AFFECT_* of every write */
+	bool resize;		/* TMAP_APPLY_RESIZE: the plan's vcpu count may differ */
 	unsigned nviews;
 	struct view views[2];
 

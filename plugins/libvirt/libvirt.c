@@ -62,6 +62,7 @@ lv_open(const struct tmap_target *target, unsigned flags, void **ret_state, stru
 	if (r < 0)
 		return r;
 	lv->reconnect_s = reconnect_s;
+	lv->resize = flags & TMAP_APPLY_RESIZE;
 	r = lv_views(lv, target, err);
 	if (r < 0)
 		return r;
@@ -298,4 +299,5 @@ TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.host_topology = lv_host_topology,
 	.identify = lv_identify,
 	.check = lv_check,
+	.apply_flags = TMAP_APPLY_RESIZE,
 };

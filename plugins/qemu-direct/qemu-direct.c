@@ -43,6 +43,7 @@ struct state {
 	size_t nthreads;
 	struct thread *threads; /* sorted by tid */
 	struct sched_set sched; /* the vcpu threads' scheduling classes (realtime vcpus) */
+	bool resize;		/* TMAP_APPLY_RESIZE: the plan's vcpu count may differ */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -254,6 +255,7 @@ qd_open(const struct tmap_target *target, unsigned flags, void **ret, struct tma
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	s->q.task_fd = -1;
 	s->q.pidfd = -1;
+	s->resize = flags & TMAP_APPLY_RESIZE;
 	s->nbits = cpus_kernel_bits();
 	if (!s->nbits)
 		return tmap_error_set(err, -ENOSYS, "sched_getaffinity does not work here");
@@ -331,11 +333,15 @@ wanted_read(struct state *s, const struct tmap_plan *plan, size_t guest, struct 
 	const char *name = tmap_plan_guest_name(plan, guest);
 	int r;
 
-	/* A plan for another guest would leave threads unpinned or pin what is not there. */
-	if (vcpus != q->nvcpus)
+	/* A plan for another guest would leave threads unpinned or pin what is not there. A
+	 * resize pins the vcpus that run; the others wait for QEMU's next start (the library
+	 * reports that as pending) or, beyond the plan, keep their affinity until then. */
+	if (vcpus != q->nvcpus && !s->resize)
 		return tmap_error_set(err, -EINVAL,
 				 "guest '%s' of the plan has %u vcpus; QEMU process %d runs %u",
 				 name ? name : "?", vcpus, (int)q->pid, q->nvcpus);
+	if (vcpus > q->nvcpus)
+		vcpus = q->nvcpus;
 	if (iothreads != q->niothreads)
 		return tmap_error_set(err, -EINVAL,
 				 "guest '%s' of the plan has %u iothreads; QEMU process %d runs %u",
@@ -583,7 +589,7 @@ qd_apply(void *userdata, const struct tmap_plan *plan, size_t guest, struct tmap
 
 	/* vcpus first, by number, then iothreads, then the rest: the journal reads in that
 	 * order, and the threads that matter most are placed first. */
-	for (unsigned i = 0; i < s->q.nvcpus && r == 0; i++) {
+	for (unsigned i = 0; i < w.nvcpus && r == 0; i++) {
 		struct thread *t = find_thread(s, s->q.vcpus[i].tid);
 
 		/* The lowest vcpu of a shared thread sets it; the others want the same set. */
@@ -882,4 +888,5 @@ TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
     .close = qd_close,
     .describe = qd_describe,
     .identify = qd_identify,
+    .apply_flags = TMAP_APPLY_RESIZE,
 };

@@ -197,5 +197,8 @@ TMAP_BACKEND_EXPORT const struct tmap_backend tmap_backend = {
 	.read_back = mock_read_back,
 	.restore = mock_restore,
 	.close = mock_close,
+#ifdef MOCK_APPLY_FLAGS
+	.apply_flags = MOCK_APPLY_FLAGS,
+#endif
 };
 #endif
