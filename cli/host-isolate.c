@@ -15,7 +15,7 @@
 #include "host.h"
 
 /* One change: a file written, or a task's directory whose affinity was set. */
-static void
+void
 print_change(FILE *out, const char *path, const char *value, const char *was)
 {
 	const char *task = strstr(path, "/task/");
@@ -180,4 +180,108 @@ done:
 		r = emit_stream(out, &text, r);
 	host_ctx_close(&c);
 	return r;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* What an isolation made again changed (host set: a new pool on an isolated host) */
+
+void
+isolation_files_clear(struct isolation_files *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->v[i].path);
+		free(f->v[i].restore);
+		free(f->v[i].value);
+	}
+	free(f->v);
+	*f = (struct isolation_files){0};
+}
+
+int
+isolation_files_read(const struct tmap_state *st, struct isolation_files *ret)
+{
+	size_t n = tmap_state_isolation_count(st);
+	struct isolation_files f = {.v = calloc(n + 1, sizeof(*f.v))};
+
+	if (!f.v)
+		return -ENOMEM;
+	for (; f.n < n; f.n++) {
+		const char *path = NULL, *restore = NULL, *value = tmap_state_isolation_value(st, f.n);
+		struct isolation_file *e = &f.v[f.n];
+
+		tmap_state_isolation_change(st, f.n, &path, &restore);
+		e->path = strdup(path ? path : "");
+		e->restore = strdup(restore ? restore : "");
+		e->value = strdup(value ? value : "");
+		if (!e->path || !e->restore || !e->value) {
+			f.n++;
+			isolation_files_clear(&f);
+			return -ENOMEM;
+		}
+	}
+	*ret = f;
+	return 0;
+}
+
+/* Path's first index in f from 0 to end (excluded), or f->n. */
+static size_t
+file_index(const struct isolation_files *f, const char *path, size_t end)
+{
+	for (size_t i = 0; i < end; i++)
+		if (strcmp(f->v[i].path, path) == 0)
+			return i;
+	return f->n;
+}
+
+/* What path holds while f is in force: its last write's value (a later write to a path
+ * replaces an earlier one); *ret_original: what its first write found there. NULL when f
+ * did not write it. */
+static const char *
+file_in_force(const struct isolation_files *f, const char *path, const char **ret_original)
+{
+	const char *value = NULL;
+
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].path, path) == 0) {
+			if (!value)
+				*ret_original = f->v[i].restore;
+			value = f->v[i].value;
+		}
+	return value;
+}
+
+/* One path: what it held under before, what it holds under after, printed when they differ. */
+static size_t
+print_difference(FILE *out, const char *path, const struct isolation_files *before,
+		 const struct isolation_files *after)
+{
+	const char *orig_before = NULL, *orig_after = NULL;
+	const char *was = file_in_force(before, path, &orig_before);
+	const char *now = file_in_force(after, path, &orig_after);
+
+	if (!was)
+		was = orig_after;
+	if (!now)
+		now = orig_before;
+	if (!was || !now || strcmp(was, now) == 0)
+		return 0;
+	print_change(out, path, now, was);
+	return 1;
+}
+
+size_t
+print_isolation_changes(FILE *out, const struct isolation_files *before,
+			const struct isolation_files *after)
+{
+	size_t changed = 0;
+
+	/* What the new isolation no longer writes (put back), then what it writes. */
+	for (size_t i = 0; i < before->n; i++)
+		if (file_index(before, before->v[i].path, i) == before->n &&
+		    file_index(after, before->v[i].path, after->n) == after->n)
+			changed += print_difference(out, before->v[i].path, before, after);
+	for (size_t i = 0; i < after->n; i++)
+		if (file_index(after, after->v[i].path, i) == after->n)
+			changed += print_difference(out, after->v[i].path, before, after);
+	return changed;
 }

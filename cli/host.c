@@ -308,12 +308,32 @@ set_pool(const struct host_args *a, const char *state_path)
 	return r;
 }
 
+/* On an isolated host, the isolation made again for the new pool: each file it changed, as
+ * host isolate prints its writes. */
+static int
+show_isolation_again(const struct isolation_files *before, const struct tmap_state *st,
+		     FILE *out)
+{
+	struct isolation_files after = {0};
+
+	if (isolation_files_read(st, &after) < 0)
+		return fail(EXIT_RUNTIME, "out of memory");
+	if (before->n || after.n) {
+		fprintf(out, "isolation made again for the new pool:\n");
+		if (!print_isolation_changes(out, before, &after))
+			fprintf(out, "  no file changed\n");
+	}
+	isolation_files_clear(&after);
+	return EXIT_OK;
+}
+
 /* host set: record the housekeeping PUs (refusing PUs a dedicated guest holds), the shared
  * pool and its ratios (refusing what a recorded guest contradicts). */
 static int
 host_set(int argc, char *argv[])
 {
 	struct host_args a = {.allowed = "stkSCM"};
+	struct isolation_files iso_before = {0};
 	bool pool;
 	struct host_ctx c = {0};
 	struct tmap_error err = {0};
@@ -341,8 +361,11 @@ host_set(int argc, char *argv[])
 		 * reads what the pool change saved. */
 		const char *path = strdup(c.state_path);
 
+		if (isolation_files_read(c.state, &iso_before) < 0)
+			r = fail(EXIT_RUNTIME, "out of memory");
 		host_ctx_close(&c);
-		r = path ? set_pool(&a, path) : fail(EXIT_RUNTIME, "out of memory");
+		if (r == EXIT_OK)
+			r = path ? set_pool(&a, path) : fail(EXIT_RUNTIME, "out of memory");
 		c = (struct host_ctx){0};
 		if (r == EXIT_OK)
 			r = host_ctx_open(&c, a.topology, path, true, hk);
@@ -360,8 +383,10 @@ host_set(int argc, char *argv[])
 				or_none(tmap_partition_housekeeping(c.partition)));
 		if (pool)
 			show_pool(c.state, out);
-		r = emit_stream(out, &text, EXIT_OK);
+		r = pool ? show_isolation_again(&iso_before, c.state, out) : EXIT_OK;
+		r = emit_stream(out, &text, r);
 	}
+	isolation_files_clear(&iso_before);
 	host_ctx_close(&c);
 	return r;
 }

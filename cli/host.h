@@ -43,6 +43,25 @@ void show_guest_irqs(const struct tmap_partition *p, FILE *out);
 void guest_owner(struct tmap_state *state, const char *name, char **ret_dir, char **ret_cgroup,
 		 pid_t *ret_pid);
 int host_isolate(int argc, char *argv[]);
+/* One isolation change as host isolate prints it: "  write 'V' to PATH (was 'W')", or
+ * "  allow task TID on 'V' (was 'W')" for a task's directory; was may be NULL. */
+void print_change(FILE *out, const char *path, const char *value, const char *was);
+
+/* The isolation a state records, copied (the state may be closed and opened again). */
+struct isolation_file {
+	char *path, *restore, *value;
+};
+struct isolation_files {
+	size_t n;
+	struct isolation_file *v;
+};
+int isolation_files_read(const struct tmap_state *st, struct isolation_files *ret);
+void isolation_files_clear(struct isolation_files *f);
+/* Each file whose value in force differs between the isolations before and after, printed
+ * with print_change() (what after no longer writes comes back to what was there first);
+ * how many. */
+size_t print_isolation_changes(FILE *out, const struct isolation_files *before,
+			       const struct isolation_files *after);
 /* Close the memstream out and print its text (*text is freed) when r is EXIT_OK. */
 int emit_stream(FILE *out, char **text, int r);
 

@@ -10,7 +10,9 @@
  * isolation is put back and made again with the guests left, since a cgroup v1 parent must be
  * widened before its children, the order in which an undo writes. The moves of make-room,
  * resize and rebalance do the same once they are read back (session_isolation_redo()): a
- * moved guest gives back the PUs it left and takes those it moved onto.
+ * moved guest gives back the PUs it left and takes those it moved onto. So does a new shared
+ * pool (host set), once the shared guests that follow it are read back: the host keeps the
+ * housekeeping PUs and the new pool.
  */
 #include "topomap/session.h"
 #include "internal.h"
@@ -175,13 +177,13 @@ session_isolation_redo(void *data, struct tmap_error *err)
 	redo->old = NULL;
 	if (!state_isolated(redo->session->state))
 		return 0;
-	/* Only a dedicated guest changes what the host keeps: shared guests' moves write
-	 * nothing. */
+	/* Only a dedicated guest, or a new shared pool, changes what the host keeps: shared
+	 * guests' moves alone write nothing. */
 	r = partition_of(redo->session, &p, err);
 	for (size_t i = 0; r == 0 && !dedicated && i < redo->nnames; i++)
 		dedicated = is_dedicated(p, redo->names[i]);
 	tmap_partition_free(p);
-	if (r < 0 || !dedicated)
+	if (r < 0 || !(dedicated || redo->pool))
 		return r;
 	return isolate_again(redo->session, &redo->old, err);
 }

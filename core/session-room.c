@@ -36,6 +36,10 @@ tmap_session_resize(struct tmap_session *s, const char *name, unsigned vcpus,
 /* ------------------------------------------------------------------------------------- */
 /* Making room for real: the moves put in force, then the new guest, in one transaction */
 
+/* transaction()'s own flag beside TMAP_ROOM_NO_MEMORY: the moves follow a new shared pool,
+ * and an isolated host is isolated again for it even when no dedicated guest moves. */
+#define ROOM_POOL (1u << 30)
+
 /* One recorded guest the moves touch: where it is applied, as the state recorded it. */
 struct moved {
 	char *name;				/* its own copy: the host is placed again */
@@ -228,9 +232,10 @@ names_of(const struct moved *v, size_t n, const struct tmap_guest *guest, const 
 
 /*
  * The session's host holds the plan (the moves and the guest, new or resized, or no guest for
- * a rebalance: guest, m and target NULL): record every
- * guest it touches as pending, apply the moves one guest at a time, then the guest, isolate
- * the host again when the state records an isolation, record them as applied; on any failure put the state and every moved guest back. Takes the plan.
+ * a rebalance or a new pool: guest, m and target NULL): record every guest it touches as
+ * pending, apply the moves one guest at a time, then the guest, isolate the host again when
+ * the state records an isolation, record them as applied; on any failure put the state and
+ * every moved guest back. Takes the plan. flags: TMAP_ROOM_* and ROOM_POOL.
  * apply_flags: the guest's TMAP_APPLY_* (TMAP_APPLY_RESIZE for a resize). The moved guests
  * are applied with TMAP_APPLY_RESIZE: each one's recorded plan may be a resize it has not been
  * started with.
@@ -277,7 +282,11 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 	 * a member again. It is made again below, for the guests where they then stand. */
 	redo.names = names_of(v, n, guest, names);
 	redo.nnames = n + !!guest;
-	isolation_down = session_isolation_touches(s, redo.names, redo.nnames);
+	redo.pool = flags & ROOM_POOL;
+	/* A new pool: shared guests move while the isolation is down, so that none is held
+	 * by a narrowed parent (cgroup v1) it has to grow beyond. */
+	isolation_down = session_isolation_touches(s, redo.names, redo.nnames) ||
+			 (redo.pool && n && state_isolated(s->state));
 	if (isolation_down) {
 		r = state_isolation_write(s->state, false, err);
 		if (r < 0) {
@@ -606,8 +615,9 @@ tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_ove
 	 * are applied, so that a failure places the host again as it was. */
 	tmap_host_free(s->host);
 	s->host = h;
-	if (n) {
-		r = transaction(s, NULL, NULL, NULL, plan, 0, 0, NULL, ret_report, err);
+	if (n || state_isolated(s->state)) {
+		/* The guests that follow, and the isolation made again for the new partition. */
+		r = transaction(s, NULL, NULL, NULL, plan, ROOM_POOL, 0, NULL, ret_report, err);
 	} else {
 		/* No guest follows: only the state changes. */
 		tmap_plan_free(plan);

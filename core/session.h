@@ -62,7 +62,8 @@ int session_isolation_shrink(struct tmap_session *s, const char *name, struct js
 int session_isolation_unshrink(struct tmap_session *s, struct json_object *old, int r,
 			       struct tmap_error *err);
 /* backend_apply_then()'s step after moves (make-room, resize, rebalance), or called alone:
- * when one of the guests names is dedicated on an isolated host, the isolation made again for
+ * when one of the guests names is dedicated on an isolated host, or the shared pool changed
+ * (pool: what the host keeps is the housekeeping and shared PUs), the isolation made again for
  * the guests as the session's host holds them now, recorded in the state (not saved), and
  * old set to the isolation it replaced (the caller drops it). On failure the old isolation
  * is in force again (-ENOTRECOVERABLE when it could not all be) and old is NULL. */
@@ -70,6 +71,7 @@ struct session_redo {
 	struct tmap_session *session;
 	const char *const *names;
 	size_t nnames;
+	bool pool;		/* the shared pool changed: made again whatever the guests */
 	struct json_object *old;
 };
 int session_isolation_redo(void *data, struct tmap_error *err);

@@ -250,7 +250,7 @@ state_isolation_add(struct tmap_state *st, const struct tmap_isolation *iso, boo
 }
 
 const char *
-state_isolation_value(const struct tmap_state *st, size_t i)
+tmap_state_isolation_value(const struct tmap_state *st, size_t i)
 {
 	struct json_object *v;
 
@@ -499,10 +499,10 @@ state_isolation_write(const struct tmap_state *st, bool redo, struct tmap_error 
 
 			tmap_state_isolation_change(st, i, &paths[at], &values[at]);
 			starts[at] = state_isolation_start(st, i);
-			others[at] = state_isolation_value(st, i);
+			others[at] = tmap_state_isolation_value(st, i);
 			if (redo) {
 				others[at] = values[at];
-				values[at] = state_isolation_value(st, i);
+				values[at] = tmap_state_isolation_value(st, i);
 			}
 		}
 		/* A file that is gone (the cgroup of a guest that stopped, a task that ended)

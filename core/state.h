@@ -75,8 +75,6 @@ int state_isolation_options(const struct tmap_state *st, struct tmap_isolate_opt
  * NULL: no file), keeping the recorded options. */
 int state_isolation_add(struct tmap_state *st, const struct tmap_isolation *iso, bool replace,
 			struct tmap_error *err);
-/* What recorded write i wrote, or NULL. */
-const char *state_isolation_value(const struct tmap_state *st, size_t i);
 /* The start time of the task change i set the affinity of, else 0. */
 unsigned long long state_isolation_start(const struct tmap_state *st, size_t i);
 /* Write each recorded change's restore (undo: last first), or its value (redo: first first),

@@ -143,9 +143,15 @@ isolate(void)
 	o.proc_root = proc;
 	o.sys_root = sys;
 	assert_int_equal(tmap_state_open(state_path, TMAP_STATE_WRITE, &st, &err), 0);
-	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	/* The host of the recorded pool, and the recorded housekeeping PUs, as host isolate. */
+	{
+		struct tmap_solve_options so = TMAP_SOLVE_OPTIONS_INIT;
+
+		so.shared = tmap_state_shared(st);
+		assert_int_equal(tmap_host_new(t, &so, &h, &err), 0);
+	}
 	assert_int_equal(tmap_state_load(st, h, &err), 0);
-	assert_int_equal(tmap_partition_new(h, NULL, NULL, 0, &p, &err), 0);
+	assert_int_equal(tmap_partition_new(h, NULL, tmap_state_housekeeping(st), 0, &p, &err), 0);
 	if (tmap_isolate(p, &o, &iso, &err) < 0)
 		fail_msg("tmap_isolate: %s", err.message);
 	for (size_t i = 0; i < tmap_isolation_left_count(iso); i++)
@@ -525,6 +531,140 @@ test_make_room_failure_restores(void **unused)
 	assert_string_equal(test_read_file(state_path), before);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* host set on an isolated host: the isolation made again for the new pool */
+
+/* The narrowed cgroups' cpuset.cpus, irq 6 (on g1's PUs alone when isolated: it gets what the
+ * host keeps) and irq 5 (it keeps the rest of 0-7). */
+static void
+assert_pool_isolation(const char *keeps)
+{
+	for (size_t i = 1; i < ARRAY_SIZE(cgroups); i++)
+		assert_string_equal(get(path_of(cg, cgroups[i], "cpuset.cpus")), keeps);
+	assert_string_equal(get(path_of(cg, "", "cpuset.cpus")), "0-7");
+	assert_string_equal(get(path_of(proc, "/irq/6", "smp_affinity_list")), keeps);
+	assert_string_equal(get(path_of(proc, "/irq/5", "smp_affinity_list")), "2-7");
+}
+
+/* g1 dedicated on 0-1, the housekeeping PU 7 and the pool 4-5 with a shared guest sh over it,
+ * the host isolated: it keeps 4-5,7. The session the pool changes in. */
+static struct tmap_session *
+isolated_with_pool(void)
+{
+	struct tmap_session *s = open_session();
+	struct tmap_error err = {0};
+	struct test_result r;
+
+	fake_irq("6", "0-1\n");
+	assert_int_equal(apply(s, "g1", 2, false, &err), 0);
+	if (tmap_session_set_pool(s, "4-5", 0, 0, NULL, &err) < 0)
+		fail_msg("set_pool 4-5: %s", err.message);
+	assert_int_equal(apply(s, "sh", 1, true, &err), 0);
+	tmap_session_close(s);
+	assert_string_equal(get(path_of(dir, "", "g1")), "0-1");
+	assert_string_equal(get(path_of(dir, "", "sh")), "4-5");
+	r = RUN("host", "set", "--state", state_path, "--topology", host_src, "--housekeeping",
+		"7");
+	test_expect_exit(r.status, 0, "host set --housekeeping 7", r.out, r.err);
+	test_result_clear(&r);
+	isolate();
+	assert_pool_isolation("4-5,7");
+	return open_session();
+}
+
+/* The pool narrowed to 4: sh follows, the narrowed cgroups and irq 6 give PU 5 back to the
+ * pool's guests (4,7); widened to 3-5 through the built command, which prints each file it
+ * changed, they take 3-5,7, and host show agrees. sh released, a pool change with no guest
+ * to follow still makes the isolation again. Undone, every file is as it was. */
+static void
+test_pool_isolates_again(void **unused)
+{
+	struct tmap_session *s = isolated_with_pool();
+	struct tmap_error err = {0};
+	struct test_result r;
+	char needle[4600];
+
+	(void)unused;
+	if (tmap_session_set_pool(s, "4", 0, 0, NULL, &err) < 0)
+		fail_msg("set_pool 4: %s", err.message);
+	tmap_session_close(s);
+	assert_string_equal(get(path_of(dir, "", "sh")), "4");
+	assert_pool_isolation("4,7");
+	assert_string_equal(get(path_of(dir, "", "g1")), "0-1");
+
+	r = RUN("host", "set", "--state", state_path, "--topology", host_src, "--shared-set",
+		"3-5");
+	test_expect_exit(r.status, 0, "host set --shared-set 3-5", r.out, r.err);
+	test_expect_text(r.out, "isolation made again for the new pool:\n");
+	snprintf(needle, sizeof(needle), "  write '3-5,7' to %s (was '4,7')\n",
+		 path_of(cg, cgroups[2], "cpuset.cpus"));
+	test_expect_text(r.out, needle);
+	snprintf(needle, sizeof(needle), "  write '3-5,7' to %s (was '4,7')\n",
+		 path_of(proc, "/irq/6", "smp_affinity_list"));
+	test_expect_text(r.out, needle);
+	assert_null(strstr(r.out, "/irq/5/"));
+	test_result_clear(&r);
+	assert_string_equal(get(path_of(dir, "", "sh")), "3-5");
+	assert_pool_isolation("3-5,7");
+	r = RUN("host", "show", "--state", state_path, "--topology", host_src);
+	test_expect_exit(r.status, 0, "host show", r.out, r.err);
+	test_expect_text(r.out, "shared pool    3-5\n");
+	test_expect_text(r.out, "housekeeping   7\n");
+	test_result_clear(&r);
+
+	/* No shared guest left to follow: the isolation alone is made again. */
+	s = open_session();
+	assert_int_equal(tmap_session_release(s, "sh", &err), 0);
+	if (tmap_session_set_pool(s, "5", 0, 0, NULL, &err) < 0)
+		fail_msg("set_pool 5: %s", err.message);
+	tmap_session_close(s);
+	assert_pool_isolation("5,7");
+
+	/* Undone: every file as before the isolation. */
+	{
+		struct tmap_state *st = NULL;
+
+		assert_int_equal(tmap_state_open(state_path, TMAP_STATE_WRITE, &st, &err), 0);
+		assert_int_equal(tmap_state_isolation_undo(st, &err), 0);
+		tmap_state_close(st);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cgroups); i++)
+		assert_string_equal(get(path_of(cg, cgroups[i], "cpuset.cpus")), "0-7");
+	assert_string_equal(get(path_of(proc, "/irq/6", "smp_affinity_list")), "0-1");
+	assert_string_equal(get(path_of(proc, "/irq/5", "smp_affinity_list")), "0-7");
+}
+
+/* A write refused halfway through the isolation made again (a cgroup made under -b since,
+ * after the cgroups of -a were narrowed): the isolation files, sh's target and the state file
+ * byte for byte as before, the step an apply; through the built command the same, exit 1. */
+static void
+test_pool_failure_restores(void **unused)
+{
+	struct tmap_session *s = isolated_with_pool();
+	struct tmap_error err = {0};
+	struct test_result r;
+	char before[65536];
+
+	(void)unused;
+	snprintf(before, sizeof(before), "%s", test_read_file(state_path));
+	unwritable_child();
+	assert_int_equal(tmap_session_set_pool(s, "3-5", 0, 0, NULL, &err), -ELOOP);
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
+	assert_non_null(strstr(err.message, "isolate: "));
+	tmap_session_close(s);
+	assert_string_equal(get(path_of(dir, "", "sh")), "4-5");
+	assert_pool_isolation("4-5,7");
+	assert_string_equal(test_read_file(state_path), before);
+
+	r = RUN("host", "set", "--state", state_path, "--topology", host_src, "--shared-set", "4");
+	test_expect_exit(r.status, 1, "host set --shared-set 4, a write refused", r.out, r.err);
+	test_expect_text(r.err, "isolate: ");
+	test_result_clear(&r);
+	assert_string_equal(get(path_of(dir, "", "sh")), "4-5");
+	assert_pool_isolation("4-5,7");
+	assert_string_equal(test_read_file(state_path), before);
+}
+
 int
 main(void)
 {
@@ -538,6 +678,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rebalance_isolates_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance_failure_restores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_make_room_failure_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_isolates_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_failure_restores, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

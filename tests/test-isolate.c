@@ -509,6 +509,22 @@ test_isolate_cgroup_v1(void **state)
 	}
 }
 
+/* topomap with args, its at-th write() refused: it fails; did it fail in the isolation? */
+static bool
+write_fails_at(unsigned at, const char *const *args)
+{
+	struct test_result r;
+	bool in_isolation;
+
+	test_inject_fault("write", at, 0);
+	r = test_topomap(NULL, args);
+	test_inject_fault(NULL, 0, 0);
+	assert_int_not_equal(r.status, 0);
+	in_isolation = strstr(r.err, "isolate: ") != NULL;
+	test_result_clear(&r);
+	return in_isolation;
+}
+
 static int
 setup_isolapply(void **state)
 {
@@ -558,13 +574,8 @@ test_apply_after_isolate_cgroup_v1(void **state)
 
 	snprintf(cg, sizeof(cg), "%s/g2", rel + 1);
 	for (unsigned at = 1; at < 16 && !in_isolation; at++) {
-		test_inject_fault("write", at, 0);
-		r = RUN("apply", "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "g2",
-			"--vcpus", "1");
-		test_inject_fault(NULL, 0, 0);
-		assert_int_not_equal(r.status, 0);
-		in_isolation = strstr(r.err, "isolate: ") != NULL;
-		test_result_clear(&r);
+		in_isolation = write_fails_at(at, (const char *const[]){"apply", "--backend", "cgroup",
+				"--cgroup", cg, "--create", "--name", "g2", "--vcpus", "1", NULL});
 		assert_cpus(sub, "0-1");
 		assert_cpus(sys, "0-1");
 		assert_false(test_state_has_guest(getenv("TOPOMAP_STATE"), "g2"));
@@ -959,6 +970,144 @@ test_pool_follow_cgroup_v1(void **state)
 	}
 }
 
+/* A host of four PUs whose 0 and 1 are this machine's (2 and 3 exist in no kernel): a
+ * dedicated guest placed there is a mock backend's file, so that the isolation touches no
+ * task or interrupt of this machine, only the cgroups it narrows. */
+#define POOL_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:4 pu:1"
+/* A topology other than the live one records in no state unless named. */
+#define T "--topology", POOL_HOST, "--state", getenv("TOPOMAP_STATE")
+
+static char mock_file[] = "/tmp/topomap-poolnarrow-XXXXXX";
+
+static int
+setup_poolnarrow(void **state)
+{
+	static char path[4200];
+	int fd;
+
+	prefix = "topomap-isofix-poolnarrow";
+	busy = true;
+	strcpy(mock_file, "/tmp/topomap-poolnarrow-XXXXXX");
+	fd = mkstemp(mock_file);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	/* The built plugins and the mock one. */
+	snprintf(path, sizeof(path), "%s:%s", getenv("TOPOMAP_PLUGIN_PATH"),
+		 getenv("TOPOMAP_MOCK_PLUGIN_DIR"));
+	setenv("TOPOMAP_PLUGIN_PATH", path, 1);
+	return setup_all(state);
+}
+
+static int
+teardown_poolnarrow(void **state)
+{
+	unlink(mock_file);
+	return teardown_isolapply(state);
+}
+
+/* host set --shared-set pool: exit 0, the isolation made again, printing line when given. */
+static void
+host_set_pool(const char *pool, const char *line)
+{
+	struct test_result r = RUN("host", "set", T, "--shared-set", pool);
+
+	test_expect_exit(r.status, 0, "host set --shared-set", r.out, r.err);
+	test_expect_text(r.out, "isolation made again for the new pool:\n");
+	if (line)
+		test_expect_text(r.out, line);
+	test_result_clear(&r);
+}
+
+/* The three cgroups' cpuset.cpus and the two tasks' allowed lists read cpus. */
+static void
+assert_pool_files(const char *const *dirs, const pid_t *tasks, const char *cpus)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "Cpus_allowed_list:\t%s\n", cpus);
+	for (size_t i = 0; i < 3; i++)
+		assert_cpus(dirs[i], cpus);
+	for (size_t i = 0; i < 2; i++)
+		assert_status(tasks[i], line);
+}
+
+/* host set on an isolated host (issue 15 with issue 21's pool), on the real cgroup v1
+ * hierarchy: the pool 0-1 with a shared guest s1 in a cgroup of its own (a busy task), a
+ * dedicated guest g1 on PU 2 or 3, a "sys" cgroup with a child holding a busy task, the host
+ * isolated with --narrow sys (it keeps the pool: nothing to narrow yet). The pool narrowed to
+ * 0 with a write failing at each write, until one falls in the isolation: s1, sys, its child,
+ * both tasks and the state file as before, exit 1. Then for real: s1, sys and its child on 0
+ * with their tasks, the writes printed, host show and verify --host agreeing; widened to 0-1
+ * again, everything back; --undo leaves nothing changed. */
+static void
+test_pool_isolates_again_cgroup_v1(void **state)
+{
+	char s1[300], sys[300], sub[320], cg[160], narrow[160], needle[400];
+	bool in_isolation = false;
+	struct test_result r;
+	pid_t t1, task;
+
+	(void)state;
+	EXPECT(0, "host", "set", T, "--shared-set", "0-1");
+	snprintf(needle, sizeof(needle), "file=%s", mock_file);
+	r = RUN("apply", T, "--backend", "mock", "-o", needle, "--name", "g1", "--vcpus", "1");
+	test_expect_exit(r.status, 0, "apply g1", r.out, r.err);
+	test_result_clear(&r);
+	assert_true(streq(test_slurp(mock_file), "2") || streq(test_slurp(mock_file), "3"));
+	snprintf(cg, sizeof(cg), "%s/s1", rel + 1);
+	EXPECT(0, "apply", T, "--backend", "cgroup", "--cgroup", cg, "--create", "--name", "s1",
+	       "--vcpus", "1", "--cpu-policy", "shared");
+	snprintf(s1, sizeof(s1), "%s/s1", base);
+	assert_cpus(s1, "0-1");
+	t1 = sleeper(s1, -1);
+	make_cgroup("sys", "0-1", sys, sizeof(sys));
+	snprintf(sub, sizeof(sub), "%s/a", sys);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	write_file(sub, "cpuset.mems", "0");
+	write_file(sub, "cpuset.cpus", "0-1");
+	task = sleeper(sub, -1);
+	snprintf(narrow, sizeof(narrow), "%s/sys", rel + 1);
+	EXPECT(0, "host", "isolate", T, "--narrow", narrow);
+	assert_cpus(sys, "0-1");
+
+	for (unsigned at = 1; at < 16 && !in_isolation; at++) {
+		_cleanup_free_ char *before = state_text(), *after = NULL;
+
+		in_isolation = write_fails_at(at, (const char *const[]){"host", "set", T,
+							"--shared-set", "0", NULL});
+		assert_pool_files((const char *const[]){s1, sys, sub}, (pid_t[]){t1, task}, "0-1");
+		after = state_text();
+		assert_string_equal(after, before);
+	}
+	assert_true(in_isolation);
+
+	snprintf(needle, sizeof(needle), "  write '0' to %s/cpuset.cpus (was '0-1')\n", sub);
+	host_set_pool("0", needle);
+	assert_pool_files((const char *const[]){s1, sys, sub}, (pid_t[]){t1, task}, "0");
+	r = RUN("host", "show", T);
+	test_expect_exit(r.status, 0, "host show", r.out, r.err);
+	test_expect_text(r.out, "shared pool    0\n");
+	test_result_clear(&r);
+	r = RUN("verify", "--host", T);
+	test_expect_exit(r.status, 0, "verify --host", r.out, r.err);
+	test_result_clear(&r);
+
+	snprintf(needle, sizeof(needle), "  write '0-1' to %s/cpuset.cpus (was '0')\n", sys);
+	host_set_pool("0-1", needle);
+	assert_pool_files((const char *const[]){s1, sys, sub}, (pid_t[]){t1, task}, "0-1");
+	EXPECT(0, "verify", "--host", T);
+
+	host_set_pool("0", NULL);
+	assert_cpus(sub, "0");
+	EXPECT(0, "host", "isolate", T, "--undo");
+	assert_cpus(sys, "0-1");
+	assert_cpus(sub, "0-1");
+	assert_status(task, "Cpus_allowed_list:\t0-1\n");
+	EXPECT(0, "release", T, "s1");
+	EXPECT(0, "release", T, "g1");
+}
+
 /* --emulator share-host (issue 21) through the cgroup backend's libvirt layout on the real
  * cgroup v1 hierarchy: with the housekeeping PUs recorded as "0", a dedicated guest of one vcpu
  * gets PU 1 for its vcpu0 cgroup while its emulator cgroup floats over the housekeeping set,
@@ -1261,6 +1410,8 @@ main(void)
 						teardown_isolapply),
 		cmocka_unit_test_setup_teardown(test_emulator_share_host_cgroup_v1, setup_pool,
 						teardown_isolapply),
+		cmocka_unit_test_setup_teardown(test_pool_isolates_again_cgroup_v1, setup_poolnarrow,
+						teardown_poolnarrow),
 		cmocka_unit_test_setup_teardown(test_apply_after_isolate_cgroup_v1, setup_isolapply,
 						teardown_isolapply),
 	};

@@ -322,6 +322,17 @@ TMAP_EXPORT int tmap_state_isolation_change(const struct tmap_state *state, size
 					    const char **ret_path, const char **ret_restore);
 
 /**
+ * What the isolation wrote to a file, the value in force while it is (a later write to the
+ * same path, recorded after it, replaces it): with tmap_state_isolation_change(), what a
+ * caller shows of an isolation made again (topomap host set prints each file whose value
+ * changed).
+ * @param state the state.
+ * @param i 0 to tmap_state_isolation_count() - 1, in the order written.
+ * @return the value (borrowed from the state), or NULL when i is out of range.
+ */
+TMAP_EXPORT const char *tmap_state_isolation_value(const struct tmap_state *state, size_t i);
+
+/**
  * Put back everything the isolation recorded in the state changed, last first, going on past
  * a failure (tmap_isolate_restore()); a task's affinity only while the task is the one it was
  * (the same start time), not one that took its tid since. The state is not changed: record

@@ -384,6 +384,13 @@ TMAP_EXPORT int tmap_session_apply_rebalance(struct tmap_session *session,
  * recorded backend and target, one at a time, in one transaction with the state: recorded
  * first, applied and read back, then the state saved with the new pool; on any failure
  * every guest applied is put back where it was and the state with it (all or nothing).
+ * While the state records an isolation (tmap_state_set_isolation()), what the host keeps is
+ * the housekeeping PUs and the pool: in the same transaction, once the guests are read back,
+ * the isolation is put back and made again for the new pool with the recorded options (the
+ * narrowed cgroups, the root cgroup's tasks and the interrupts follow it), recorded in the
+ * state; the isolation is down while the guests move. A failure there puts the isolation's
+ * files back, then the guests, and the state (TMAP_STEP_APPLY; TMAP_STEP_RESTORE when a file
+ * could not be put back).
  * Refused before any write: a dedicated guest on a PU of the new pool, a shared cell wider
  * than its node's new pool, more shared vcpus on a node than its new pool holds at the
  * ratio, a shared guest that must follow but has no recorded target.

@@ -9,8 +9,11 @@
 # then makes verify --host exit 4 naming it. A third guest applied after isolate joins the
 # isolation in the same call (issue 15, item 3): its partition isolated, the system tasks off
 # its PU, verify --host 0, and --undo puts back its partition too. Before it, g1 grown by
-# resize --apply takes a free PU into the isolation, shrunk gives it back. Booted with the fragment of host show --format
-# cmdline instead, it checks what the kernel made of it. Exit 0 when every check passed.
+# resize --apply takes a free PU into the isolation, shrunk gives it back; host set --shared-set
+# of the free PU gives it to system.slice and its tasks (each isolation write refused in turn
+# puts everything back), and no pool takes it back. Booted with the fragment of host show
+# --format cmdline instead, it checks what the kernel made of it. Exit 0 when every check
+# passed.
 set -u
 
 CG=/sys/fs/cgroup
@@ -195,6 +198,63 @@ expect "resize g1 back to 1 vcpu" 0 topomap resize g1 --vcpus 1 --apply
 	say ok "the shrink gave back what the grow took" ||
 	{ say FAIL "files differ after the grow and the shrink"; snapshot >/tmp/after; echo "$grown_before" | diff - /tmp/after; }
 expect "verify --host after the shrink" 0 topomap verify --host
+
+# host set on the isolated host: the host keeps the housekeeping PU and the shared pool, so a
+# pool that takes the free PU gives it to system.slice and its tasks in host set's own
+# transaction; each of its isolation writes refused in turn puts back every file and the
+# state; the pool given up again takes the PU back. host show and verify --host agree.
+p1=$(cat $CG/g1/cpuset.cpus)
+p2=$(cat $CG/g2/cpuset.cpus)
+pf=
+for pu in 1 2 3; do
+	holds "$p1" $pu || holds "$p2" $pu || pf=$pu
+done
+echo "g1 on PU $p1, g2 on PU $p2: PU $pf is free"
+pool_before=$(snapshot)
+cp $TOPOMAP_STATE /tmp/state.before
+refused=0
+at=1
+while [ $at -le 40 ]; do
+	env LD_PRELOAD=/usr/lib/fault-inject.so TOPOMAP_FAULT_CALL=write TOPOMAP_FAULT_AT=$at \
+		TOPOMAP_FAULT_KILL=0 topomap host set --shared-set "$pf" >/tmp/out 2>&1
+	got=$?
+	[ $got = 0 ] && break
+	refused=$((refused + 1))
+	[ $got = 1 ] || say FAIL "host set with write $at refused: exit $got, not 1"
+	grep -q "isolate: " /tmp/out || say FAIL "host set with write $at refused: not in the isolation: $(cat /tmp/out)"
+	[ "$(snapshot)" = "$pool_before" ] && cmp -s $TOPOMAP_STATE /tmp/state.before ||
+		{ say FAIL "host set with write $at refused left files or the state changed"; snapshot >/tmp/after; echo "$pool_before" | diff - /tmp/after; }
+	at=$((at + 1))
+done
+[ $refused -gt 1 ] && [ $got = 0 ] &&
+	say ok "host set --shared-set $pf: each of its $refused isolation writes refused put everything back" ||
+	say FAIL "host set --shared-set $pf: $refused writes refused, then exit $got"
+sed 's/^/  /' /tmp/out
+grep -q "^isolation made again for the new pool:" /tmp/out &&
+	grep -q "to $CG/system.slice/cpuset.cpus (was '" /tmp/out &&
+	say ok "host set printed what it changed in the isolation" ||
+	say FAIL "host set did not print system.slice's write"
+a=$(cat $CG/system.slice/cpuset.cpus)
+holds "$a" "$pf" && say ok "system.slice follows the pool: $a" ||
+	say FAIL "system.slice reads $a, without the pool's PU $pf"
+for t in $sys1 $sys2; do
+	a=$(allowed $t)
+	holds "$a" "$pf" && say ok "system task $t allowed on the pool's PU $pf ($a)" ||
+		say FAIL "system task $t allowed on $a, not on the pool's PU $pf"
+done
+expect "host show with the pool" 0 topomap host show
+grep -q "^shared pool    $pf\$" /tmp/out && say ok "host show: shared pool $pf" ||
+	say FAIL "host show does not show the shared pool $pf"
+expect "verify --host with the pool" 0 topomap verify --host
+expect "host set --shared-set ''" 0 topomap host set --shared-set ''
+for t in $sys1 $sys2; do
+	a=$(allowed $t)
+	holds "$a" "$pf" && say FAIL "system task $t still allowed on $pf ($a) with no pool" ||
+		say ok "system task $t gave the PU $pf back ($a)"
+done
+[ "$(snapshot)" = "$pool_before" ] && say ok "no pool again: every file as before" ||
+	{ say FAIL "no pool again: files differ"; snapshot >/tmp/after; echo "$pool_before" | diff - /tmp/after; }
+expect "verify --host with no pool" 0 topomap verify --host
 
 expect "apply g3 after isolate" 0 topomap apply --backend=cgroup --cgroup g3 --create --name g3 \
 	--vcpus 1 --memory 64M
