@@ -92,11 +92,26 @@ tmap_isolation_freep(struct tmap_isolation **p)
 	tmap_isolation_free(*p);
 }
 
+/* A kernel file's first line, malloc()ed, without its newline. */
 static int
-write_text(const char *path, const char *value)
+read_line(const char *path, char **ret)
 {
-	/* O_TRUNC, as a shell's '>' does: kernel files ignore it, a copy of them (a test's
-	 * root) is not left with the tail of a longer value. */
+	char *text = NULL;
+	int r = read_file_at(AT_FDCWD, path, ISOLATE_FILE_MAX, &text, NULL);
+
+	if (r < 0)
+		return r;
+	text[strcspn(text, "\n")] = '\0';
+	*ret = text;
+	return 0;
+}
+
+/* Write value to a kernel file whole, as a shell's '>' does. */
+static int
+write_text_once(const char *path, const char *value)
+{
+	/* O_TRUNC: kernel files ignore it, a copy of them (a test's root) is not left with the
+	 * tail of a longer value. */
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	size_t len = strlen(value);
 	ssize_t n;
@@ -110,18 +125,30 @@ write_text(const char *path, const char *value)
 	return (size_t)n == (len ? len : 1) ? 0 : -EIO;
 }
 
-/* A kernel file's first line, malloc()ed, without its newline. */
+/*
+ * write_text_once(), but a cgroup v2 partition the kernel made invalid is made valid again.
+ * One whose PUs were in a sibling's cpuset.cpus for a moment (a restore that widens a narrowed
+ * cgroup before an isolated partition, whose own restore was refused, is a member again)
+ * keeps reading "isolated invalid (...)" once the sibling lets them go, until it is written
+ * anew: so a partition file about to get the type it already has, invalid, gets "member"
+ * first.
+ */
 static int
-read_line(const char *path, char **ret)
+write_text(const char *path, const char *value)
 {
-	char *text = NULL;
-	int r = read_file_at(AT_FDCWD, path, ISOLATE_FILE_MAX, &text, NULL);
+	static const char partition[] = "/cpuset.cpus.partition";
+	size_t len = strlen(value), plen = strlen(path), flen = sizeof(partition) - 1;
+	_cleanup_free_ char *now = NULL;
+	int r;
 
-	if (r < 0)
-		return r;
-	text[strcspn(text, "\n")] = '\0';
-	*ret = text;
-	return 0;
+	if (!streq(value, "member") && plen >= flen && streq(path + plen - flen, partition) &&
+	    read_line(path, &now) == 0 && strncmp(now, value, len) == 0 &&
+	    strstr(now + len, "invalid")) {
+		r = write_text_once(path, "member");
+		if (r < 0)
+			return r;
+	}
+	return write_text_once(path, value);
 }
 
 static int

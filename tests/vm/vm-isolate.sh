@@ -223,7 +223,7 @@ while [ $at -le 40 ]; do
 	[ $got = 1 ] || say FAIL "host set with write $at refused: exit $got, not 1"
 	grep -q "isolate: " /tmp/out || say FAIL "host set with write $at refused: not in the isolation: $(cat /tmp/out)"
 	[ "$(snapshot)" = "$pool_before" ] && cmp -s $TOPOMAP_STATE /tmp/state.before ||
-		{ say FAIL "host set with write $at refused left files or the state changed"; snapshot >/tmp/after; echo "$pool_before" | diff - /tmp/after; }
+		{ say FAIL "host set with write $at refused left files or the state changed"; sed 's/^/  /' /tmp/out; snapshot >/tmp/after; echo "$pool_before" | diff - /tmp/after; }
 	at=$((at + 1))
 done
 [ $refused -gt 1 ] && [ $got = 0 ] &&
