@@ -2454,72 +2454,104 @@ test_daemon_apply_config(void **state)
 	free(err);
 }
 
+/* A plan without realtime vcpus takes <vcpusched> out of the definition (a state of its own:
+ * the one of the test records the guest as realtime). */
+static void
+without_realtime(struct daemon *d)
+{
+	char *kept = strdup(getenv("TOPOMAP_STATE")), fresh[64], *xml;
+
+	snprintf(fresh, sizeof(fresh), "/tmp/topomap-rt-%d.json", (int)getpid());
+	setenv("TOPOMAP_STATE", fresh, 1);
+	tool(d, 0, NULL, NULL, "apply", "--live --config %s", d->guest_opts);
+	setenv("TOPOMAP_STATE", kept, 1);
+	unlink(fresh);
+	strcat(fresh, ".lock");
+	unlink(fresh);
+	free(kept);
+	xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE);
+	if (strstr(xml, "vcpusched"))
+		fail_msg("the definition kept a <vcpusched>:\n%s", xml);
+	free(xml);
+}
+
 /*
- * Realtime vcpus (issue 21) in the definition of the running domain: refused live alone,
- * applied --live --config with <vcpusched> defined, verify --config clean, the live side pending until the next start (libvirt sets it when it
- * starts the vcpu threads), the definition edited behind topomap's back reported as drift,
- * and the definition back without realtime vcpus.
+ * Realtime vcpus (issue 21) in the definition of the running domain, the guest given by
+ * `opts` making `vcpus` realtime at priority 2: refused live alone, applied --live --config
+ * with <vcpusched> defined, verify --config clean, the live side pending until the next start
+ * (libvirt sets it when it starts the vcpu threads), and the definition edited behind
+ * topomap's back (<vcpusched> on `edit_vcpus` at `edit_prio`) reported as drift.
  */
 static void
-test_daemon_realtime_config(void **state)
+realtime_in_definition(struct daemon *d, const char *opts, const char *vcpus,
+		       const char *edit_vcpus, unsigned edit_prio)
 {
-	struct daemon *d = *state;
-	const char *rt = "--realtime-cpus 1 --realtime-priority 2";
 	char *out = NULL, *err = NULL, *xml, *edited = NULL, want[512];
 	virDomainPtr dom;
 
-	tool(d, 1, &out, &err, "apply", "%s %s", d->guest_opts, rt);
+	tool(d, 1, &out, &err, "apply", "%s", opts);
 	assert_contains(err, "libvirt cannot change the scheduler of running domain");
 	free(out);
 	free(err);
-	tool(d, 0, &out, &err, "apply", "--live --config %s %s", d->guest_opts, rt);
-	snprintf(want, sizeof(want), "virDomainDefineXML('%s' with <vcpusched> fifo priority 2 on vcpus 1)",
-		 d->name);
+	tool(d, 0, &out, &err, "apply", "--live --config %s", opts);
+	snprintf(want, sizeof(want), "virDomainDefineXML('%s' with <vcpusched> fifo priority 2 on vcpus %s)",
+		 d->name, vcpus);
 	assert_contains(out, want);
 	free(out);
 	free(err);
 	xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE);
-	assert_contains(xml, "<vcpusched vcpus='1' scheduler='fifo' priority='2'/>");
-	tool(d, 0, NULL, NULL, "verify", "--config %s %s", d->guest_opts, rt);
-	tool(d, 0, &out, &err, "verify", "%s %s", d->guest_opts, rt);
-	snprintf(want, sizeof(want), "realtime vcpus of '%s' (live) are none; the definition has the plan's fifo priority 2 on vcpus 1, which takes effect at the next start",
-		 d->name);
+	snprintf(want, sizeof(want), "<vcpusched vcpus='%s' scheduler='fifo' priority='2'/>", vcpus);
+	assert_contains(xml, want);
+	tool(d, 0, NULL, NULL, "verify", "--config %s", opts);
+	tool(d, 0, &out, &err, "verify", "%s", opts);
+	snprintf(want, sizeof(want), "realtime vcpus of '%s' (live) are none; the definition has the plan's fifo priority 2 on vcpus %s, which takes effect at the next start",
+		 d->name, vcpus);
 	assert_contains(out, want);
 	free(out);
 	free(err);
 
-	/* The definition changed behind topomap's back. */
-	assert_int_equal(domain_xml_set_realtime(xml, "1", 7, &edited, NULL), 0);
+	assert_int_equal(domain_xml_set_realtime(xml, edit_vcpus, edit_prio, &edited, NULL), 0);
 	dom = virDomainDefineXML(d->conn, edited);
 	assert_non_null(dom);
 	virDomainFree(dom);
-	tool(d, 4, &out, &err, "verify", "--config %s %s", d->guest_opts, rt);
-	snprintf(want, sizeof(want), "realtime vcpus of '%s' (config) are fifo priority 7 on vcpus 1, the plan says fifo priority 2 on vcpus 1",
-		 d->name);
+	tool(d, 4, &out, &err, "verify", "--config %s", opts);
+	snprintf(want, sizeof(want), "realtime vcpus of '%s' (config) are fifo priority %u on vcpus %s, the plan says fifo priority 2 on vcpus %s",
+		 d->name, edit_prio, edit_vcpus, vcpus);
 	assert_contains(out, want);
 	free(out);
 	free(err);
 	free(edited);
 	free(xml);
+}
 
-	/* A plan without realtime vcpus takes <vcpusched> out of the definition (a state of its
-	 * own: the one of this test records the guest as realtime). */
-	{
-		char *kept = strdup(getenv("TOPOMAP_STATE")), fresh[64];
+/* A dedicated guest's realtime vcpu 1 in the definition, its priority edited by hand; then
+ * the definition back without realtime vcpus. */
+static void
+test_daemon_realtime_config(void **state)
+{
+	struct daemon *d = *state;
+	char opts[640];
 
-		snprintf(fresh, sizeof(fresh), "/tmp/topomap-rt-%d.json", (int)getpid());
-		setenv("TOPOMAP_STATE", fresh, 1);
-		tool(d, 0, NULL, NULL, "apply", "--live --config %s", d->guest_opts);
-		setenv("TOPOMAP_STATE", kept, 1);
-		unlink(fresh);
-		strcat(fresh, ".lock");
-		unlink(fresh);
-		free(kept);
-	}
-	xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE);
-	if (strstr(xml, "vcpusched"))
-		fail_msg("the definition kept a <vcpusched>:\n%s", xml);
-	free(xml);
+	snprintf(opts, sizeof(opts), "%s --realtime-cpus 1 --realtime-priority 2", d->guest_opts);
+	realtime_in_definition(d, opts, "1", "1", 7);
+	without_realtime(d);
+}
+
+/*
+ * A mixed guest's realtime vcpu (issue 21), the pool PU 1: vcpu 0, dedicated and realtime,
+ * pinned alone to PU 0 and named by <vcpusched>, vcpu 1, the emulator and the iothreads on
+ * the pool on both sides; <vcpusched> moved onto the shared vcpu by hand is drift.
+ */
+static void
+test_daemon_mixed_realtime(void **state)
+{
+	struct daemon *d = *state;
+
+	realtime_in_definition(d, "--cpu-policy mixed --dedicated-cpus 0 --shared-set 1 --realtime-cpus 0 --realtime-priority 2",
+			       "0", "1", 2);
+	assert_mixed_pins(d->dom, VIR_DOMAIN_AFFECT_LIVE, "0", "1");
+	assert_mixed_pins(d->dom, VIR_DOMAIN_AFFECT_CONFIG, "0", "1");
+	without_realtime(d);
 }
 
 /* Both sides at once, with QoS: libvirt's scheduler parameters and the vcpu cgroups. */
@@ -3215,6 +3247,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_daemon_apply_config, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_apply_both, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_realtime_config, test_state_setup, test_state_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_mixed_realtime, test_state_setup, test_state_teardown),
 		cmocka_unit_test(test_daemon_rollback_numatune),
 		cmocka_unit_test_setup_teardown(test_daemon_numatune_as_given, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_memory_pending, test_state_setup, test_state_teardown),
