@@ -2454,6 +2454,94 @@ test_daemon_apply_config(void **state)
 	free(err);
 }
 
+/*
+ * Thread tid's cpu cgroup and each parent below the root get a realtime budget of `us`
+ * (CONFIG_RT_GROUP_SCHED: libvirt's cgroups start with none, and the kernel refuses
+ * SCHED_FIFO there), from the top down; `saved` (NULL: none) gets what each had, and with
+ * `us` NULL, is written back from the bottom up. Nothing without cpu.rt_runtime_us.
+ */
+#define RT_LEVELS 8
+static void
+rt_budget(pid_t tid, const char *us, char saved[RT_LEVELS][32])
+{
+	char path[96], line[512], *cg = NULL, files[RT_LEVELS][640];
+	size_t n = 0;
+	FILE *f;
+
+	if (access("/sys/fs/cgroup/cpu/cpu.rt_runtime_us", F_OK) < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)tid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (!cg && fgets(line, sizeof(line), f)) {
+		char *ctrl = strchr(line, ':'), *rest = ctrl ? strchr(ctrl + 1, ':') : NULL;
+
+		if (!rest)
+			continue;
+		*rest = '\0';
+		/* The hierarchy whose controllers include "cpu" itself. */
+		for (char *tok = strtok(ctrl + 1, ","); tok && !cg; tok = strtok(NULL, ","))
+			if (streq(tok, "cpu"))
+				cg = rest + 1;
+	}
+	fclose(f);
+	assert_non_null(cg);
+	cg[strcspn(cg, "\n")] = '\0';
+	for (char *slash = strchr(cg + 1, '/');; slash = strchr(slash + 1, '/')) {
+		assert_true(n < RT_LEVELS);
+		snprintf(files[n++], sizeof(files[0]), "/sys/fs/cgroup/cpu%.*s/cpu.rt_runtime_us",
+			 slash ? (int)(slash - cg) : (int)strlen(cg), cg);
+		if (!slash)
+			break;
+	}
+	if (streq(cg, "/"))
+		return;
+	for (size_t i = 0; us && i < n; i++) {
+		const char *old = test_read_file(files[i]);
+
+		snprintf(saved[i], sizeof(saved[0]), "%.*s", (int)strcspn(old, "\n"), old);
+		assert_true(test_write_existing(files[i], us));
+	}
+	for (size_t i = n; !us && i-- > 0;)
+		assert_true(test_write_existing(files[i], saved[i]));
+}
+
+/*
+ * The live <vcpusched> the plan's (none, a guest without realtime vcpus): libvirt gave the vcpu
+ * threads their classes at the start, so vcpu 1 made SCHED_FIFO by hand is drift, named with
+ * its thread (issue 21), and made SCHED_OTHER again it is not.
+ */
+static void
+test_daemon_vcpu_class(void **state)
+{
+	struct daemon *d = *state;
+	struct qthread t[64];
+	struct sched_param prio = {.sched_priority = 2}, none = {0};
+	char *out = NULL, *err = NULL, want[256], saved[RT_LEVELS][32];
+	pid_t vcpu1 = -1;
+	size_t n;
+
+	tool(d, 0, NULL, NULL, "apply", "--live %s", d->guest_opts);
+	tool(d, 0, NULL, NULL, "verify", "--live %s", d->guest_opts);
+	n = qemu_threads(lvd.qemu, t, 64);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(t[i].comm, "CPU 1/", 6) == 0)
+			vcpu1 = t[i].tid;
+	assert_true(vcpu1 > 0);
+	rt_budget(vcpu1, "10000", saved);
+	if (sched_setscheduler(vcpu1, SCHED_FIFO, &prio) < 0)
+		fail_msg("sched_setscheduler(%d, SCHED_FIFO): %s", (int)vcpu1, strerror(errno));
+	tool(d, 4, &out, &err, "verify", "--live %s", d->guest_opts);
+	snprintf(want, sizeof(want), "vcpu 1 (thread %d) runs SCHED_FIFO priority 2, the plan does not make it realtime",
+		 (int)vcpu1);
+	assert_contains(out, want);
+	free(out);
+	free(err);
+	assert_int_equal(sched_setscheduler(vcpu1, SCHED_OTHER, &none), 0);
+	rt_budget(vcpu1, NULL, saved);
+	tool(d, 0, NULL, NULL, "verify", "--live %s", d->guest_opts);
+}
+
 /* A plan without realtime vcpus takes <vcpusched> out of the definition (a state of its own:
  * the one of the test records the guest as realtime). */
 static void
@@ -3248,6 +3336,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_daemon_apply_both, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_realtime_config, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_mixed_realtime, test_state_setup, test_state_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_vcpu_class, test_state_setup, test_state_teardown),
 		cmocka_unit_test(test_daemon_rollback_numatune),
 		cmocka_unit_test_setup_teardown(test_daemon_numatune_as_given, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_memory_pending, test_state_setup, test_state_teardown),
