@@ -14,8 +14,11 @@ tests accept). Each call becomes a one-guest workload of ../shared/peers/WORKLOA
 the host's cells with their PUs, siblings and free memory, the PUs already pinned as
 reserved, the shared split when the host has one, the limits as the overcommit; the guest's
 cells with their vcpus, memory and policies. Calls that ask for what the format has no words
-for (PCI or network affinity, hugepages, mixed or realtime policies, a guest CPU topology,
-memory over the limit already used) are counted as skipped, not compared. Shared vcpus already
+for (PCI or network affinity, hugepages, a guest CPU topology, memory over the limit already
+used) are counted as skipped, not compared. Mixed cells (a cpuset and a pcpuset) become a
+`mixed` guest whose dedicated_cpus are the pcpusets; Nova's fitter has no realtime input (the
+realtime mask is a flavor check and the libvirt driver's <vcpusched>), so no call is
+realtime. Shared vcpus already
 on a node become shared guests placed on that node first.
 
 Debian ships the tests but not two of their test-only dependencies (ddt, oslotest), and
@@ -212,7 +215,7 @@ def to_workload(call):
         # without limits Nova counts no shared vcpu against a node (only that a cell is no
         # wider than the node's shared PUs): the largest ratio topomap takes
         w_host["overcommit"] = {"cpu": 1024.0, "memory": 1.0}
-    g_cells, vcpu = [], 0
+    g_cells, vcpu, dedicated = [], 0, []
     policy = None
     for cell in inst.cells:
         if get(cell, "pagesize"):
@@ -220,18 +223,29 @@ def to_workload(call):
         if get(cell, "cpu_topology"):
             return None, "a guest CPU topology"
         pol = get(cell, "cpu_policy")
-        if pol == "mixed" or (get(cell, "cpuset") and get(cell, "pcpuset")):
-            return None, "mixed policy"
+        # A mixed cell (issue 21): its vcpus are Nova's own numbers, its pcpuset the
+        # dedicated ones (hw:cpu_dedicated_mask, or hw:cpu_realtime_mask alone).
+        if get(cell, "cpuset") and get(cell, "pcpuset"):
+            pol = "mixed"
         if policy is not None and pol != policy:
             return None, "cells of different policies"
         policy = pol
-        n = len(get(cell, "cpuset") or ()) + len(get(cell, "pcpuset") or ())
-        g_cells.append({"cpus": list(range(vcpu, vcpu + n)), "memory_mib": cell.memory})
-        vcpu += n
+        if pol == "mixed":
+            ids = sorted(set(get(cell, "cpuset")) | set(get(cell, "pcpuset")))
+            dedicated += sorted(get(cell, "pcpuset"))
+        else:
+            n = len(get(cell, "cpuset") or ()) + len(get(cell, "pcpuset") or ())
+            ids = list(range(vcpu, vcpu + n))
+        g_cells.append({"cpus": ids, "memory_mib": cell.memory})
+        vcpu += len(ids)
+    if policy == "mixed" and sorted(c for g in g_cells for c in g["cpus"]) != list(range(vcpu)):
+        return None, "a mixed guest whose cells do not number its vcpus 0 to N-1"
     guest = {"name": "g", "vcpus": vcpu, "memory_mib": sum(c["memory_mib"] for c in g_cells),
-             "cpu_policy": "dedicated" if policy == "dedicated" else "shared"}
+             "cpu_policy": policy if policy in ("dedicated", "mixed") else "shared"}
+    if policy == "mixed":
+        guest["dedicated_cpus"] = sorted(dedicated)
     first = inst.cells[0]
-    if policy == "dedicated":
+    if policy in ("dedicated", "mixed"):
         thread = get(first, "cpu_thread_policy")
         if thread:
             guest["thread_policy"] = thread
@@ -239,7 +253,8 @@ def to_workload(call):
             guest["emulator_threads"] = "isolate"
     elif get(inst, "emulator_threads_policy"):
         return None, "an emulator policy on a shared guest"
-    if len(g_cells) > 1 or any(get(c, "id", i) != i for i, c in enumerate(inst.cells)):
+    if len(g_cells) > 1 or policy == "mixed" or \
+            any(get(c, "id", i) != i for i, c in enumerate(inst.cells)):
         guest["cells"] = g_cells
     return {"name": "oracle", "host": w_host, "guests": setup + [guest]}, None
 

@@ -27,6 +27,8 @@
 #include <topomap/topomap.h>
 
 #define MAX_PU 65536
+/* A guest's vcpus, as the library bounds them. */
+#define MAX_VCPUS TMAP_MAX_VCPUS
 
 static double
 now_ms(void)
@@ -160,12 +162,27 @@ parse_list(const char *list, bool *set)
 	return r;
 }
 
+/* The vcpus that float over the shared pool, into floats[MAX_VCPUS]: every vcpu of a shared
+ * guest, a mixed guest's outside its dedicated_cpus, none of a dedicated guest's. */
+static void
+floating_vcpus(const struct tmap_guest *g, bool shared_guest, bool *floats)
+{
+	static bool dedicated[MAX_PU];
+	const char *list = tmap_guest_dedicated_cpus(g);
+
+	memset(dedicated, 0, sizeof(dedicated));
+	if (list)
+		parse_list(list, dedicated);
+	for (unsigned v = 0; v < MAX_VCPUS; v++)
+		floats[v] = shared_guest || (list && !dedicated[v]);
+}
+
 /* WORKLOAD.md's shared rule: each vcpu floats over ALL the shared PUs of its node (the given
  * shared_pus there, else every PU neither reserved nor held by a dedicated guest now); no
  * cell wider than that pool (Nova's required_cpus > len(host_cell.cpuset)); a node's shared
  * vcpus within pool PUs x cpu overcommit. Cells are on distinct nodes (the bench asks so). */
 static const char *
-check_shared(struct host *host, const struct tmap_plan *p, const bool *used)
+check_shared(struct host *host, const struct tmap_plan *p, const bool *used, const bool *floats)
 {
 	static char why[160];
 	static bool set[MAX_PU];
@@ -177,6 +194,8 @@ check_shared(struct host *host, const struct tmap_plan *p, const bool *used)
 		int first = -1;
 		size_t n = 0;
 
+		if (!floats[v])
+			continue;
 		memset(set, 0, sizeof(set));
 		if (parse_list(tmap_plan_vcpu_cpuset(p, 0, v), set) < 0)
 			return "unreadable vcpu set";
@@ -223,11 +242,12 @@ check_shared(struct host *host, const struct tmap_plan *p, const bool *used)
 
 /* Check a placement against the workload's host, as Nova's harness checks Nova's:
  * every dedicated vcpu on its own PU, on its cell's node, neither reserved nor shared nor
- * held by another guest; every shared vcpu over its node's whole pool (check_shared()); no
- * node's memory exceeded. Returns NULL or what is wrong. */
+ * held by another guest; every shared vcpu (floats[v]: all of a shared guest's, a mixed
+ * guest's outside its dedicated_cpus) over its node's whole pool (check_shared()); no node's
+ * memory exceeded. Returns NULL or what is wrong. */
 static const char *
 check_fit(struct host *host, const struct tmap_plan *p, bool *used, uint64_t *mem,
-	  bool shared_guest)
+	  bool shared_guest, const bool *floats)
 {
 	static char why[128];
 	static bool held[MAX_PU];
@@ -252,8 +272,8 @@ check_fit(struct host *host, const struct tmap_plan *p, bool *used, uint64_t *me
 		if (n == host->nnodes)
 			return "a cell on an unknown node";
 	}
-	if (shared_guest) {
-		const char *bad = check_shared(host, p, used);
+	{
+		const char *bad = check_shared(host, p, used, floats);
 
 		if (bad)
 			return bad;
@@ -262,8 +282,10 @@ check_fit(struct host *host, const struct tmap_plan *p, bool *used, uint64_t *me
 		for (unsigned v = 0; v < vcpus; v++) {
 			const char *set = tmap_plan_vcpu_cpuset(p, 0, v);
 			char *end;
-			long pu = strtol(set, &end, 10);
+			long pu = floats[v] ? 0 : strtol(set, &end, 10);
 
+			if (floats[v])
+				continue;
 			if (*end || pu < 0 || pu >= MAX_PU || !held[pu]) {
 				snprintf(why, sizeof(why), "vcpu %u is not on one PU of its own", v);
 				return why;
@@ -292,7 +314,7 @@ struct record {
 
 static void
 describe(const struct host *host, const struct tmap_topology *topo, const struct tmap_plan *p,
-	 bool shared_guest, struct record *rec)
+	 bool shared_guest, const bool *floats, struct record *rec)
 {
 	static bool emu[MAX_PU], held[MAX_PU];
 	unsigned vcpus = tmap_plan_vcpu_count(p, 0), ncells = tmap_plan_cell_count(p, 0);
@@ -313,9 +335,12 @@ describe(const struct host *host, const struct tmap_topology *topo, const struct
 	}
 	if (shared_guest)
 		return;
-	for (unsigned v = 0; v < vcpus && v < 4096; v++) {
+	/* A mixed guest's map: its dedicated vcpus. */
+	for (unsigned v = 0; v < vcpus; v++) {
 		char key[16];
 
+		if (floats[v])
+			continue;
 		snprintf(key, sizeof(key), "%u", v);
 		json_object_object_add(rec->vcpu_map, key,
 				       json_object_new_int(atoi(tmap_plan_vcpu_cpuset(p, 0, v))));
@@ -324,15 +349,16 @@ describe(const struct host *host, const struct tmap_topology *topo, const struct
 	memset(emu, 0, sizeof(emu));
 	parse_list(tmap_plan_emulator_cpuset(p, 0), emu);
 	for (unsigned v = 0; v < vcpus; v++)
-		emu[atoi(tmap_plan_vcpu_cpuset(p, 0, v))] = false;
+		if (!floats[v])
+			emu[atoi(tmap_plan_vcpu_cpuset(p, 0, v))] = false;
 	for (int pu = 0; pu < MAX_PU; pu++)
 		if (emu[pu])
 			json_object_array_add(rec->emulator, json_object_new_int(pu));
 	/* Locality: guest vcpu pairs (2k, 2k+1) on one host core; distance between cells. */
-	for (unsigned v = 0; v + 1 < vcpus && v + 1 < 4096; v += 2) {
+	for (unsigned v = 0; v + 1 < vcpus; v += 2) {
 		int a = atoi(tmap_plan_vcpu_cpuset(p, 0, v)), b = atoi(tmap_plan_vcpu_cpuset(p, 0, v + 1));
 
-		if (host->node_of[a] != host->node_of[b])
+		if (floats[v] || floats[v + 1] || host->node_of[a] != host->node_of[b])
 			continue;
 		rec->smt_pairs++;
 		rec->smt_on_siblings += host->core_of[a] == host->core_of[b];
@@ -488,6 +514,7 @@ run_workload(const char *path, int repeat)
 			struct tmap_guests *list = NULL;
 			struct tmap_plan *plan = NULL;
 			const char *status, *why = NULL;
+			static bool floats[MAX_VCPUS];
 			bool shared_guest;
 			double t0, ms;
 
@@ -509,6 +536,7 @@ run_workload(const char *path, int repeat)
 			}
 			shared_guest = json_object_object_get_ex(gj, "cpu_policy", &v) &&
 				       strcmp(json_object_get_string(v), "shared") == 0;
+			floating_vcpus(tmap_guests_get(list, 0), shared_guest, floats);
 			/* Timed: the decision alone, as WORKLOAD.md times Nova's fit without its
 			 * claim. Then the same decision is placed (claimed) for real, untimed. */
 			t0 = now_ms();
@@ -522,7 +550,7 @@ run_workload(const char *path, int repeat)
 					for (size_t k = 0; k < host.nnodes; k++)
 						if (host.node_id[k] == (unsigned)tmap_plan_cell_node(plan, 0, c))
 							mem[k] += tmap_plan_cell_memory_mib(plan, 0, c);
-				why = check_fit(&host, plan, used, mem, shared_guest);
+				why = check_fit(&host, plan, used, mem, shared_guest, floats);
 				if (why) {
 					status = "bad_fit";
 					tmap_host_release(th, tmap_guest_name(tmap_guests_get(list, 0)));
@@ -536,7 +564,7 @@ run_workload(const char *path, int repeat)
 				else if (r < 0)
 					rec->error = strdup(err.message);
 				if (r == 0 && !why)
-					describe(&host, topo, plan, shared_guest, rec);
+					describe(&host, topo, plan, shared_guest, floats, rec);
 			} else if (ms < rec->fit_ms) {
 				rec->fit_ms = ms;
 			}

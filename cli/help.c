@@ -90,7 +90,8 @@ const char topology_help[] =
 	"  --emulator P           share (default), isolate or share-host\n" \
 	"  --iothreads N          number of iothreads (default 0)\n" \
 	"  --realtime-cpus LIST   these vcpus run SCHED_FIFO, alone on their host cores\n" \
-	"                         (dedicated guests; libvirt <vcpusched>)\n" \
+	"                         (dedicated guests, or among a mixed guest's\n" \
+	"                         --dedicated-cpus; libvirt <vcpusched>)\n" \
 	"  --realtime-priority N  their SCHED_FIFO priority, 1 to 99 (default 1)\n" \
 	"  --memory-mode M        strict (default), preferred, interleave or restrictive\n" \
 	"  --hugepages SIZE       back the memory with hugepages of this size: 2M, 1G or\n" \

@@ -84,6 +84,12 @@ guest_mixed_validate(const struct tmap_guest *g, struct tmap_error *err)
 				      GUEST_ARGS(g), g->dedicated_list,
 				      cpu_policy_name(g->cpu_policy));
 	}
+	/* Nova takes hw:cpu_realtime_mask alone as the dedicated mask; topomap asks for both,
+	 * so that a realtime vcpu never becomes dedicated unsaid. */
+	if (!g->dedicated && g->realtime)
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "cpu_policy 'mixed' needs field 'dedicated_cpus' (--dedicated-cpus) beside 'realtime_cpus': name the pinned vcpus there, the realtime ones among them (Nova's realtime mask alone makes them the dedicated vcpus; topomap asks for both)",
+				      GUEST_ARGS(g));
 	if (!g->dedicated)
 		return tmap_error_set(err, -EINVAL,
 				      GUEST_FMT "cpu_policy 'mixed' needs field 'dedicated_cpus' (--dedicated-cpus), the vcpus pinned one to one, e.g. '0-1'",

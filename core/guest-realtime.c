@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Realtime vcpus (issue 21), as Nova's hw:cpu_realtime_mask and KubeVirt's realtime ask them:
- * some vcpus of a dedicated guest run SCHED_FIFO at one priority. What the guest alone can
+ * some vcpus of a dedicated guest, or of a mixed guest's dedicated part, run SCHED_FIFO at
+ * one priority. What the guest alone can
  * tell is checked here; the cores they get are the solver's (solver-pus.c), the threads'
  * policy a backend's.
  */
@@ -90,27 +91,43 @@ split_guest_core(const struct tmap_guest *g)
 	return -1;
 }
 
+/* The first realtime vcpu of a mixed guest that is not dedicated, or -1. */
+static int
+not_dedicated(const struct tmap_guest *g)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t rest = hwloc_bitmap_alloc();
+
+	if (!rest)
+		return -1;
+	hwloc_bitmap_andnot(rest, g->realtime, g->dedicated);
+	return hwloc_bitmap_first(rest);
+}
+
 int
 guest_realtime_validate(const struct tmap_guest *g, struct tmap_error *err)
 {
 	_cleanup_free_ char *list = NULL;
-	int last, split;
+	int last, split, shared;
 
 	if (!g->realtime)
 		return 0;
 	list = bitmap_list(g->realtime);
 	if (!list)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
-	/* Realtime vcpus in a mixed guest's dedicated part are not placed yet: refused. */
-	if (g->cpu_policy != TMAP_CPU_DEDICATED)
+	if (g->cpu_policy == TMAP_CPU_SHARED)
 		return tmap_error_set(err, -EINVAL,
-				      GUEST_FMT "field 'realtime_cpus': realtime vcpus must be dedicated, and this guest is %s (give cpu_policy dedicated)",
-				      GUEST_ARGS(g), cpu_policy_name(g->cpu_policy));
+				      GUEST_FMT "field 'realtime_cpus': realtime vcpus must be dedicated, and this guest is shared (give cpu_policy dedicated, or mixed with them among dedicated_cpus)",
+				      GUEST_ARGS(g));
 	last = hwloc_bitmap_last(g->realtime);
 	if (last >= (int)g->vcpus)
 		return tmap_error_set(err, -EINVAL,
 				      GUEST_FMT "field 'realtime_cpus': '%s' names vcpu %d, but the guest has vcpus 0-%u",
 				      GUEST_ARGS(g), list, last, g->vcpus - 1);
+	/* A mixed guest's realtime vcpus are among its dedicated ones (Nova's mixed realtime). */
+	if (g->cpu_policy == TMAP_CPU_MIXED && (shared = not_dedicated(g)) >= 0)
+		return tmap_error_set(err, -EINVAL,
+				      GUEST_FMT "field 'realtime_cpus': '%s' names vcpu %d, which is not in dedicated_cpus '%s'; a mixed guest's realtime vcpus are among its dedicated ones",
+				      GUEST_ARGS(g), list, shared, g->dedicated_list);
 	if (g->emulator_policy == TMAP_EMULATOR_SHARE &&
 	    hwloc_bitmap_weight(g->realtime) == (int)g->vcpus)
 		return tmap_error_set(err, -EINVAL,

@@ -23,28 +23,36 @@ mixed_requests(const struct tmap_guest *g, struct guest_cells *cells, struct cel
 	if (r < 0)
 		return r;
 	for (unsigned c = 0; c < cells->n; c++) {
-		unsigned own = 0, v;
+		unsigned own = 0, rt = 0, v;
 
 		hwloc_bitmap_foreach_begin(v, cells->vcpus[c])
+		{
 			own += hwloc_bitmap_isset(g->dedicated, v);
+			rt += g->realtime && hwloc_bitmap_isset(g->realtime, v);
+		}
 		hwloc_bitmap_foreach_end();
 		req[c].vcpus = own;
+		req[c].realtime = rt;
 		req[c].shared = cells->nvcpus[c] - own;
 	}
 	return 0;
 }
 
 /* PUs of node n's pool left once a cell's dedicated part took `need` of this guest's units:
- * a given pool is apart from them; else the pool is the free PUs they come out of. */
+ * a given pool is apart from them; else the pool is the free PUs they come out of, and the
+ * siblings its realtime vcpus hold empty (whole cores, solver-realtime.c) come out too. */
 static unsigned
-pool_left(const struct solver *s, const struct demand *d, unsigned n, unsigned need)
+pool_left(const struct solver *s, const struct demand *d, unsigned n, const struct cell_req *req,
+	  unsigned need)
 {
-	unsigned pus = node_pool_size(s, n), used = need;
+	unsigned pus = node_pool_size(s, n), used = need, threads = s->t->max_threads;
 
 	if (s->fixed_pool)
 		return pus;
-	if (d->policy == TMAP_THREAD_ISOLATE && s->t->max_threads > 1)
-		used = need * s->t->max_threads;
+	if (d->policy == TMAP_THREAD_ISOLATE && threads > 1)
+		used = need * threads;
+	else if (req->realtime && threads > 1)
+		used += (req->realtime + threads - 1) / threads * threads - req->realtime;
 	return pus > used ? pus - used : 0;
 }
 
@@ -57,7 +65,7 @@ mixed_fits(const struct solver *s, const struct demand *d, unsigned n, const str
 
 	if (req->shared == 0)
 		return true;
-	pus = pool_left(s, d, n, need);
+	pus = pool_left(s, d, n, req, need);
 	return req->shared <= pus && s->shared_vcpus[n] + req->shared <= pool_vcpus(s, pus);
 }
 
@@ -90,7 +98,7 @@ int
 mixed_refuse(const struct solver *s, const struct demand *d, unsigned n, const struct cell_req *req,
 	     unsigned c, unsigned need, bool asked)
 {
-	unsigned pus = pool_left(s, d, n, need);
+	unsigned pus = pool_left(s, d, n, req, need);
 
 	return tmap_error_set(s->err, -ENOSPC,
 			      "%s: cell %u has %u shared vcpus beside its %u dedicated ones; %s node %u, keeps %u pool PUs and its shared vcpus are %u of %u (%g per pool PU; a cell's shared vcpus are no more than the pool's PUs)",
@@ -125,7 +133,7 @@ mixed_no_fit(const struct solver *s, const struct demand *d, const unsigned *cap
 			    node_memory(s, n, d) < req[c].memory_mib)
 				continue;
 			fits = mixed_fits(s, d, n, &req[c], need);
-			pus = pool_left(s, d, n, need);
+			pus = pool_left(s, d, n, &req[c], need);
 			if (best < 0 || pus > best_pus) {
 				best = (int)n;
 				best_pus = pus;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Realtime vcpus (issue 21): once a guest's vcpus have their PUs, every realtime vcpu's host
- * core (hwloc's core, whatever the numbering of its siblings) must hold nothing but realtime
+ * Realtime vcpus (issue 21), of a dedicated guest or of a mixed guest's dedicated part: once a
+ * guest's vcpus have their PUs, every realtime vcpu's host core (hwloc's core, whatever the numbering of its siblings) must hold nothing but realtime
  * vcpus of the guest and PUs the guest keeps empty. alloc_cell() already gave them whole
  * cores; PUs asked explicitly are checked here, and their free siblings held.
  */
@@ -34,13 +34,16 @@ realtime_siblings(struct solver *s, const struct tmap_guest *g, const unsigned *
 	_cleanup_bitmap_ hwloc_bitmap_t other_pus = hwloc_bitmap_alloc();
 	unsigned v;
 
-	if (!g->realtime || g->cpu_policy != TMAP_CPU_DEDICATED)
+	if (!g->realtime || g->cpu_policy == TMAP_CPU_SHARED)
 		return 0;
 	if (!rt_pus || !other_pus)
 		return -ENOMEM;
+	/* A mixed guest's shared vcpus have no PU of their own: they float over the pool,
+	 * which holds no PU taken or held. */
 	for (v = 0; v < g->vcpus; v++)
-		hwloc_bitmap_set(hwloc_bitmap_isset(g->realtime, v) ? rt_pus : other_pus,
-				 vcpu_pu[v]);
+		if (g->cpu_policy != TMAP_CPU_MIXED || hwloc_bitmap_isset(g->dedicated, v))
+			hwloc_bitmap_set(hwloc_bitmap_isset(g->realtime, v) ? rt_pus : other_pus,
+					 vcpu_pu[v]);
 	hwloc_bitmap_foreach_begin(v, g->realtime)
 	{
 		unsigned pu = vcpu_pu[v], c = (unsigned)t->pu_core[pu];
@@ -157,6 +160,10 @@ realtime_no_fit(const struct solver *s, const struct demand *d, const struct cel
 			any = !s->t->nodes[n].cpuless && realtime_fits(s, d, n, rt, req[c].vcpus);
 		if (any)
 			continue;
+		if (d->cpu == TMAP_CPU_MIXED)
+			return tmap_error_set(s->err, -ENOSPC,
+					      "%s: cell %u has %u realtime vcpus, which need wholly free host cores (their siblings held empty), and %u other dedicated vcpus; no node has them (the most whole free cores on a node is %u)",
+					      d->name, c, rt, req[c].vcpus - rt, most);
 		return tmap_error_set(s->err, -ENOSPC,
 				      "%s: cell %u has %u realtime vcpus, which need wholly free host cores (their siblings held empty), and %u other vcpus; no node has them (the most whole free cores on a node is %u)",
 				      d->name, c, rt, req[c].vcpus - rt, most);

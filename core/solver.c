@@ -410,7 +410,7 @@ demand_of(const struct tmap_topology *t, const struct tmap_guest *g)
 		.page_kib = g->page_kib,
 		.page = -1,
 		.spare_devices = g->ndevices == 0,
-		.realtime = g->cpu_policy == TMAP_CPU_DEDICATED ? g->realtime : NULL,
+		.realtime = g->cpu_policy != TMAP_CPU_SHARED ? g->realtime : NULL,
 	};
 
 	if (g->page_kib) {

@@ -125,6 +125,7 @@ struct cell_req {
 	unsigned vcpus;		/* a mixed cell: its dedicated vcpus */
 	uint64_t memory_mib;
 	unsigned shared;	/* a mixed cell: its vcpus that float over the shared pool */
+	unsigned realtime;	/* a mixed cell: its realtime vcpus, among its dedicated ones */
 };
 
 /* The host as it is, to try placements and put it back exactly (the recent requests too). */

@@ -391,7 +391,8 @@ plan_invariants(struct json_object *g, const struct where *w, const struct plan_
 
 /*
  * "realtime": {"vcpus": "1-3", "scheduler": "fifo", "priority": 1}, absent in plans without
- * realtime vcpus (and in states older than them). What must hold: a dedicated guest's vcpus,
+ * realtime vcpus (and in states older than them). What must hold: a dedicated guest's vcpus
+ * (a mixed guest's dedicated ones),
  * a priority SCHED_FIFO takes, and each realtime vcpu's host core holding nothing of the guest
  * but realtime vcpus and PUs it keeps empty: no other vcpu, no emulator, no iothread.
  */
@@ -421,8 +422,9 @@ plan_realtime(const struct tmap_topology *t, struct json_object *g, const struct
 	if (prio < TMAP_REALTIME_PRIORITY_MIN)
 		return bad(err, w, "'realtime.priority' is %" PRIu64 ", not from 1 to 99", prio);
 	if (hwloc_bitmap_iszero(pg->realtime) || hwloc_bitmap_last(pg->realtime) >= (int)pg->vcpus ||
-	    pg->cpu_policy != TMAP_CPU_DEDICATED)
-		return bad(err, w, "'realtime.vcpus' are not vcpus of this dedicated guest");
+	    pg->cpu_policy == TMAP_CPU_SHARED ||
+	    (pg->cpu_policy == TMAP_CPU_MIXED && !hwloc_bitmap_isincluded(pg->realtime, pg->dedicated)))
+		return bad(err, w, "'realtime.vcpus' are not dedicated vcpus of this guest");
 	pg->realtime_priority = (unsigned)prio;
 	/* Iothreads run with the emulator or, share-host, on the other vcpus: both counted. */
 	for (v = 0; v < pg->vcpus; v++)

@@ -7,7 +7,8 @@
  *
  * The documents come from inputs that make every optional key appear: a host with hugepage
  * pools and distances, one with a CPU-less node; a guest with cells, hugepages, iothreads,
- * an isolated emulator and every QoS value; a shared guest; a mixed guest; a guest spread
+ * an isolated emulator and every QoS value; a shared guest; a mixed guest with a realtime vcpu
+ * (issue 21: the same keys as a dedicated guest's); a guest spread
  * over nodes (its cells proposed); a batch with a rejected guest; the host and the state file
  * after placing.
  * The topology's JSON and the state file are also read back, as the next run reads them.
@@ -220,7 +221,8 @@ walk_state_file(struct keys *k, const char *dir, const char *path, const char *l
 	rmdir(dir);
 }
 
-/* Every guest option at once, a shared guest, a mixed one, and a guest too big for one node. */
+/* Every guest option at once, a shared guest, a mixed one (a realtime vcpu among its dedicated
+ * ones), and a guest too big for one node. */
 static const char guests_json[] =
 	"[{\"name\": \"db\", \"vcpus\": 8, \"sockets\": 2, \"cores\": 2, \"threads\": 2,"
 	"  \"cells\": [{\"cpus\": \"0-3\", \"memory_mib\": 1024}, {\"cpus\": \"4-7\", \"memory_mib\": 1024}],"
@@ -229,7 +231,8 @@ static const char guests_json[] =
 	"  \"hugepages\": \"2M\", \"qos\": {\"shares\": 2048, \"period\": 100000, \"quota\": 50000},"
 	"  \"realtime_cpus\": \"2-3\", \"realtime_priority\": 5},"
 	" {\"name\": \"web\", \"vcpus\": 1, \"cpu_policy\": \"shared\", \"memory_mib\": 512, \"pinned\": true},"
-	" {\"name\": \"mix\", \"vcpus\": 2, \"cpu_policy\": \"mixed\", \"dedicated_cpus\": \"0\", \"memory_mib\": 512},"
+	" {\"name\": \"mix\", \"vcpus\": 2, \"cpu_policy\": \"mixed\", \"dedicated_cpus\": \"0\", \"memory_mib\": 512,"
+	"  \"realtime_cpus\": \"0\"},"
 	" {\"name\": \"wide\", \"vcpus\": 8, \"memory_mib\": 2048}]";
 
 static void

@@ -2455,71 +2455,191 @@ test_daemon_apply_config(void **state)
 }
 
 /*
- * Realtime vcpus (issue 21) in the definition of the running domain: refused live alone,
- * applied --live --config with <vcpusched> defined, verify --config clean, the live side pending until the next start (libvirt sets it when it
- * starts the vcpu threads), the definition edited behind topomap's back reported as drift,
- * and the definition back without realtime vcpus.
+ * Thread tid's cpu cgroup and each parent below the root get a realtime budget of `us`
+ * (CONFIG_RT_GROUP_SCHED: libvirt's cgroups start with none, and the kernel refuses
+ * SCHED_FIFO there), from the top down; `saved` (NULL: none) gets what each had, and with
+ * `us` NULL, is written back from the bottom up. Nothing without cpu.rt_runtime_us.
+ */
+#define RT_LEVELS 8
+static void
+rt_budget(pid_t tid, const char *us, char saved[RT_LEVELS][32])
+{
+	char path[96], line[512], *cg = NULL, files[RT_LEVELS][640];
+	size_t n = 0;
+	FILE *f;
+
+	if (access("/sys/fs/cgroup/cpu/cpu.rt_runtime_us", F_OK) < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)tid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (!cg && fgets(line, sizeof(line), f)) {
+		char *ctrl = strchr(line, ':'), *rest = ctrl ? strchr(ctrl + 1, ':') : NULL;
+
+		if (!rest)
+			continue;
+		*rest = '\0';
+		/* The hierarchy whose controllers include "cpu" itself. */
+		for (char *tok = strtok(ctrl + 1, ","); tok && !cg; tok = strtok(NULL, ","))
+			if (streq(tok, "cpu"))
+				cg = rest + 1;
+	}
+	fclose(f);
+	assert_non_null(cg);
+	cg[strcspn(cg, "\n")] = '\0';
+	for (char *slash = strchr(cg + 1, '/');; slash = strchr(slash + 1, '/')) {
+		assert_true(n < RT_LEVELS);
+		snprintf(files[n++], sizeof(files[0]), "/sys/fs/cgroup/cpu%.*s/cpu.rt_runtime_us",
+			 slash ? (int)(slash - cg) : (int)strlen(cg), cg);
+		if (!slash)
+			break;
+	}
+	if (streq(cg, "/"))
+		return;
+	for (size_t i = 0; us && i < n; i++) {
+		const char *old = test_read_file(files[i]);
+
+		snprintf(saved[i], sizeof(saved[0]), "%.*s", (int)strcspn(old, "\n"), old);
+		assert_true(test_write_existing(files[i], us));
+	}
+	for (size_t i = n; !us && i-- > 0;)
+		assert_true(test_write_existing(files[i], saved[i]));
+}
+
+/*
+ * The live <vcpusched> the plan's (none, a guest without realtime vcpus): libvirt gave the vcpu
+ * threads their classes at the start, so vcpu 1 made SCHED_FIFO by hand is drift, named with
+ * its thread (issue 21), and made SCHED_OTHER again it is not.
  */
 static void
-test_daemon_realtime_config(void **state)
+test_daemon_vcpu_class(void **state)
 {
 	struct daemon *d = *state;
-	const char *rt = "--realtime-cpus 1 --realtime-priority 2";
+	struct qthread t[64];
+	struct sched_param prio = {.sched_priority = 2}, none = {0};
+	char *out = NULL, *err = NULL, want[256], saved[RT_LEVELS][32];
+	pid_t vcpu1 = -1;
+	size_t n;
+
+	tool(d, 0, NULL, NULL, "apply", "--live %s", d->guest_opts);
+	tool(d, 0, NULL, NULL, "verify", "--live %s", d->guest_opts);
+	n = qemu_threads(lvd.qemu, t, 64);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(t[i].comm, "CPU 1/", 6) == 0)
+			vcpu1 = t[i].tid;
+	assert_true(vcpu1 > 0);
+	rt_budget(vcpu1, "10000", saved);
+	if (sched_setscheduler(vcpu1, SCHED_FIFO, &prio) < 0)
+		fail_msg("sched_setscheduler(%d, SCHED_FIFO): %s", (int)vcpu1, strerror(errno));
+	tool(d, 4, &out, &err, "verify", "--live %s", d->guest_opts);
+	snprintf(want, sizeof(want), "vcpu 1 (thread %d) runs SCHED_FIFO priority 2, the plan does not make it realtime",
+		 (int)vcpu1);
+	assert_contains(out, want);
+	free(out);
+	free(err);
+	assert_int_equal(sched_setscheduler(vcpu1, SCHED_OTHER, &none), 0);
+	rt_budget(vcpu1, NULL, saved);
+	tool(d, 0, NULL, NULL, "verify", "--live %s", d->guest_opts);
+}
+
+/* A plan without realtime vcpus takes <vcpusched> out of the definition (a state of its own:
+ * the one of the test records the guest as realtime). */
+static void
+without_realtime(struct daemon *d)
+{
+	char *kept = strdup(getenv("TOPOMAP_STATE")), fresh[64], *xml;
+
+	snprintf(fresh, sizeof(fresh), "/tmp/topomap-rt-%d.json", (int)getpid());
+	setenv("TOPOMAP_STATE", fresh, 1);
+	tool(d, 0, NULL, NULL, "apply", "--live --config %s", d->guest_opts);
+	setenv("TOPOMAP_STATE", kept, 1);
+	unlink(fresh);
+	strcat(fresh, ".lock");
+	unlink(fresh);
+	free(kept);
+	xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE);
+	if (strstr(xml, "vcpusched"))
+		fail_msg("the definition kept a <vcpusched>:\n%s", xml);
+	free(xml);
+}
+
+/*
+ * Realtime vcpus (issue 21) in the definition of the running domain, the guest given by
+ * `opts` making `vcpus` realtime at priority 2: refused live alone, applied --live --config
+ * with <vcpusched> defined, verify --config clean, the live side pending until the next start
+ * (libvirt sets it when it starts the vcpu threads), and the definition edited behind
+ * topomap's back (<vcpusched> on `edit_vcpus` at `edit_prio`) reported as drift.
+ */
+static void
+realtime_in_definition(struct daemon *d, const char *opts, const char *vcpus,
+		       const char *edit_vcpus, unsigned edit_prio)
+{
 	char *out = NULL, *err = NULL, *xml, *edited = NULL, want[512];
 	virDomainPtr dom;
 
-	tool(d, 1, &out, &err, "apply", "%s %s", d->guest_opts, rt);
+	tool(d, 1, &out, &err, "apply", "%s", opts);
 	assert_contains(err, "libvirt cannot change the scheduler of running domain");
 	free(out);
 	free(err);
-	tool(d, 0, &out, &err, "apply", "--live --config %s %s", d->guest_opts, rt);
-	snprintf(want, sizeof(want), "virDomainDefineXML('%s' with <vcpusched> fifo priority 2 on vcpus 1)",
-		 d->name);
+	tool(d, 0, &out, &err, "apply", "--live --config %s", opts);
+	snprintf(want, sizeof(want), "virDomainDefineXML('%s' with <vcpusched> fifo priority 2 on vcpus %s)",
+		 d->name, vcpus);
 	assert_contains(out, want);
 	free(out);
 	free(err);
 	xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE);
-	assert_contains(xml, "<vcpusched vcpus='1' scheduler='fifo' priority='2'/>");
-	tool(d, 0, NULL, NULL, "verify", "--config %s %s", d->guest_opts, rt);
-	tool(d, 0, &out, &err, "verify", "%s %s", d->guest_opts, rt);
-	snprintf(want, sizeof(want), "realtime vcpus of '%s' (live) are none; the definition has the plan's fifo priority 2 on vcpus 1, which takes effect at the next start",
-		 d->name);
+	snprintf(want, sizeof(want), "<vcpusched vcpus='%s' scheduler='fifo' priority='2'/>", vcpus);
+	assert_contains(xml, want);
+	tool(d, 0, NULL, NULL, "verify", "--config %s", opts);
+	tool(d, 0, &out, &err, "verify", "%s", opts);
+	snprintf(want, sizeof(want), "realtime vcpus of '%s' (live) are none; the definition has the plan's fifo priority 2 on vcpus %s, which takes effect at the next start",
+		 d->name, vcpus);
 	assert_contains(out, want);
 	free(out);
 	free(err);
 
-	/* The definition changed behind topomap's back. */
-	assert_int_equal(domain_xml_set_realtime(xml, "1", 7, &edited, NULL), 0);
+	assert_int_equal(domain_xml_set_realtime(xml, edit_vcpus, edit_prio, &edited, NULL), 0);
 	dom = virDomainDefineXML(d->conn, edited);
 	assert_non_null(dom);
 	virDomainFree(dom);
-	tool(d, 4, &out, &err, "verify", "--config %s %s", d->guest_opts, rt);
-	snprintf(want, sizeof(want), "realtime vcpus of '%s' (config) are fifo priority 7 on vcpus 1, the plan says fifo priority 2 on vcpus 1",
-		 d->name);
+	tool(d, 4, &out, &err, "verify", "--config %s", opts);
+	snprintf(want, sizeof(want), "realtime vcpus of '%s' (config) are fifo priority %u on vcpus %s, the plan says fifo priority 2 on vcpus %s",
+		 d->name, edit_prio, edit_vcpus, vcpus);
 	assert_contains(out, want);
 	free(out);
 	free(err);
 	free(edited);
 	free(xml);
+}
 
-	/* A plan without realtime vcpus takes <vcpusched> out of the definition (a state of its
-	 * own: the one of this test records the guest as realtime). */
-	{
-		char *kept = strdup(getenv("TOPOMAP_STATE")), fresh[64];
+/* A dedicated guest's realtime vcpu 1 in the definition, its priority edited by hand; then
+ * the definition back without realtime vcpus. */
+static void
+test_daemon_realtime_config(void **state)
+{
+	struct daemon *d = *state;
+	char opts[640];
 
-		snprintf(fresh, sizeof(fresh), "/tmp/topomap-rt-%d.json", (int)getpid());
-		setenv("TOPOMAP_STATE", fresh, 1);
-		tool(d, 0, NULL, NULL, "apply", "--live --config %s", d->guest_opts);
-		setenv("TOPOMAP_STATE", kept, 1);
-		unlink(fresh);
-		strcat(fresh, ".lock");
-		unlink(fresh);
-		free(kept);
-	}
-	xml = virDomainGetXMLDesc(d->dom, VIR_DOMAIN_XML_INACTIVE);
-	if (strstr(xml, "vcpusched"))
-		fail_msg("the definition kept a <vcpusched>:\n%s", xml);
-	free(xml);
+	snprintf(opts, sizeof(opts), "%s --realtime-cpus 1 --realtime-priority 2", d->guest_opts);
+	realtime_in_definition(d, opts, "1", "1", 7);
+	without_realtime(d);
+}
+
+/*
+ * A mixed guest's realtime vcpu (issue 21), the pool PU 1: vcpu 0, dedicated and realtime,
+ * pinned alone to PU 0 and named by <vcpusched>, vcpu 1, the emulator and the iothreads on
+ * the pool on both sides; <vcpusched> moved onto the shared vcpu by hand is drift.
+ */
+static void
+test_daemon_mixed_realtime(void **state)
+{
+	struct daemon *d = *state;
+
+	realtime_in_definition(d, "--cpu-policy mixed --dedicated-cpus 0 --shared-set 1 --realtime-cpus 0 --realtime-priority 2",
+			       "0", "1", 2);
+	assert_mixed_pins(d->dom, VIR_DOMAIN_AFFECT_LIVE, "0", "1");
+	assert_mixed_pins(d->dom, VIR_DOMAIN_AFFECT_CONFIG, "0", "1");
+	without_realtime(d);
 }
 
 /* Both sides at once, with QoS: libvirt's scheduler parameters and the vcpu cgroups. */
@@ -3215,6 +3335,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_daemon_apply_config, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_apply_both, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_realtime_config, test_state_setup, test_state_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_mixed_realtime, test_state_setup, test_state_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_vcpu_class, test_state_setup, test_state_teardown),
 		cmocka_unit_test(test_daemon_rollback_numatune),
 		cmocka_unit_test_setup_teardown(test_daemon_numatune_as_given, test_state_setup, test_state_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_memory_pending, test_state_setup, test_state_teardown),

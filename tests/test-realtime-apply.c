@@ -6,7 +6,9 @@
  * domain. Each apply is read back with sched_getscheduler(), verify finds drift made behind
  * topomap's back, and an apply refused midway by the kernel (EPERM: the thread's cpu cgroup
  * has no realtime budget, CONFIG_RT_GROUP_SCHED) says how to fix it and leaves every thread's
- * affinity and class as they were. Needs root; skips without QEMU or without the cgroups.
+ * affinity and class as they were; a mixed guest's realtime vcpu (issue 21) through both, its
+ * shared vcpu left SCHED_OTHER on the pool. Needs root; skips without QEMU or without the
+ * cgroups.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -211,28 +213,39 @@ make_cpu_cgroup(void)
 	return true;
 }
 
+/* A QEMU of 2 vcpus under TCG named by `name` (-name's value), in a directory `prefix`: its
+ * state file's path (128 bytes), its pid as text (32) and its vcpu threads; skips without
+ * QEMU. */
+static void
+start_qemu(const char *name, const char *prefix, char *statefile, char *pid, pid_t *vcpu0,
+	   pid_t *vcpu1)
+{
+	const char *const args[] = {"-accel", "tcg,thread=multi", "-smp", "2", "-m", "128",
+				    "-name", name, NULL};
+
+	if (!test_have_qemu())
+		skip();
+	if (test_qemu_init(&qemu, prefix) < 0)
+		fail();
+	test_qemu_start(&qemu, args);
+	snprintf(statefile, 128, "%s/state.json", qemu.dir);
+	snprintf(pid, 32, "%d", (int)qemu.pid);
+	*vcpu0 = thread_named(qemu.pid, "CPU 0/TCG");
+	*vcpu1 = thread_named(qemu.pid, "CPU 1/TCG");
+}
+
 /* ------------------------------------------------------------------------------------- */
 
 static void
 qemu_direct_realtime(void **state)
 {
-	static const char *const args[] = {"-accel", "tcg,thread=multi", "-smp", "2", "-m", "128",
-					    "-name", "guest=rt-realtime,debug-threads=on", NULL};
 	char statefile[128], pid[32];
 	char *out = NULL, *err = NULL, *before[2];
 	pid_t vcpu0, vcpu1;
 	int r;
 
 	(void)state;
-	if (!test_have_qemu())
-		skip();
-	if (test_qemu_init(&qemu, "topomap-realtime") < 0)
-		fail();
-	test_qemu_start(&qemu, args);
-	snprintf(statefile, sizeof(statefile), "%s/state.json", qemu.dir);
-	snprintf(pid, sizeof(pid), "%d", (int)qemu.pid);
-	vcpu0 = thread_named(qemu.pid, "CPU 0/TCG");
-	vcpu1 = thread_named(qemu.pid, "CPU 1/TCG");
+	start_qemu("guest=rt-realtime,debug-threads=on", "topomap-realtime", statefile, pid, &vcpu0, &vcpu1);
 
 #define QD(cmd, ...)                                                                              \
 	topomap(&out, &err, cmd, "--backend=qemu-direct", "--qmp", qemu.sock, "--pid", pid,       \
@@ -329,6 +342,91 @@ qemu_direct_realtime(void **state)
 #undef QD
 }
 
+/* Thread tid's affinity is `want`, or fail naming `what`. */
+static void
+expect_affinity(pid_t tid, const char *what, const char *want)
+{
+	char *now = affinity_of(tid);
+
+	if (!streq(now, want))
+		fail_msg("%s (thread %d) is on '%s', not '%s'", what, (int)tid, now, want);
+	free(now);
+}
+
+/*
+ * A mixed guest's realtime vcpu (issue 21) through qemu-direct: with the shared pool PU 0,
+ * vcpu 1 dedicated and realtime on PU 1 runs SCHED_FIFO priority 4, vcpu 0 floats over the
+ * pool and stays SCHED_OTHER; verify clean; either vcpu's class changed by hand is drift,
+ * named; an apply puts both back.
+ */
+static void
+qemu_direct_mixed_realtime(void **state)
+{
+	char statefile[128], pid[32], want[160];
+	char *out = NULL, *err = NULL;
+	pid_t vcpu0, vcpu1;
+	int r;
+
+	(void)state;
+	start_qemu("guest=rt-mixed,debug-threads=on", "topomap-rtmixed", statefile, pid, &vcpu0, &vcpu1);
+
+#define QDM(cmd)                                                                                  \
+	topomap(&out, &err, cmd, "--backend=qemu-direct", "--qmp", qemu.sock, "--pid", pid,       \
+		"--state", statefile, "--name", "rtm", "--vcpus", "2", "--memory", "128",         \
+		"--cpu-policy", "mixed", "--dedicated-cpus", "1", "--shared-set", "0",            \
+		"--realtime-cpus", "1", "--realtime-priority", "4", NULL)
+
+	r = QDM("apply");
+	test_expect_exit(r, 0, "apply of a mixed guest with a realtime vcpu", out, err);
+	test_expect_text(out, "sched_setscheduler(tid");
+	free(out);
+	free(err);
+	expect_class(vcpu1, "SCHED_FIFO 4");
+	expect_class(vcpu0, "SCHED_OTHER 0");
+	expect_affinity(vcpu1, "vcpu 1, dedicated", "1");
+	expect_affinity(vcpu0, "vcpu 0, shared", "0");
+	r = QDM("verify");
+	test_expect_exit(r, 0, "verify", out, err);
+	free(out);
+	free(err);
+
+	/* The realtime vcpu made SCHED_OTHER by hand. */
+	set_other(vcpu1);
+	r = QDM("verify");
+	test_expect_exit(r, 4, "verify after vcpu 1 made SCHED_OTHER", out, err);
+	snprintf(want, sizeof(want), "vcpu 1 (thread %d) runs SCHED_OTHER priority 0, the plan says SCHED_FIFO priority 4",
+		 (int)vcpu1);
+	test_expect_text(out, want);
+	free(out);
+	free(err);
+
+	/* The shared vcpu made SCHED_FIFO by hand, the realtime one put back by an apply. */
+	{
+		struct sched_param p = {.sched_priority = 4};
+
+		if (sched_setscheduler(vcpu0, SCHED_FIFO, &p) < 0)
+			fail_msg("sched_setscheduler(%d, SCHED_FIFO): %s", (int)vcpu0, strerror(errno));
+	}
+	r = QDM("verify");
+	test_expect_exit(r, 4, "verify after vcpu 0 made SCHED_FIFO", out, err);
+	snprintf(want, sizeof(want), "vcpu 0 (thread %d) runs SCHED_FIFO priority 4, the plan does not make it realtime",
+		 (int)vcpu0);
+	test_expect_text(out, want);
+	free(out);
+	free(err);
+	r = QDM("apply");
+	test_expect_exit(r, 0, "apply again", out, err);
+	free(out);
+	free(err);
+	expect_class(vcpu1, "SCHED_FIFO 4");
+	expect_class(vcpu0, "SCHED_OTHER 0");
+	r = QDM("verify");
+	test_expect_exit(r, 0, "verify after the apply", out, err);
+	free(out);
+	free(err);
+#undef QDM
+}
+
 /* A sleeping process: one thread, standing for a vcpu thread of a libvirt domain. */
 static pid_t
 sleeper(void)
@@ -343,20 +441,17 @@ sleeper(void)
 	return p;
 }
 
+/*
+ * A temporary directory (into dir) with the state file's path (into statefile), and the
+ * domain's cgroup as libvirt makes it: vcpu0, vcpu1, emulator, a sleeping process standing
+ * for each vcpu thread in its child.
+ */
 static void
-cgroup_libvirt_realtime(void **state)
+make_layout(char *dir, size_t dsize, char *statefile, size_t ssize)
 {
-	char statefile[160], dir[64];
-	char *out = NULL, *err = NULL, *cpus_before;
-	int r;
-
-	(void)state;
-	if (geteuid() != 0 || access(CPUSET_ROOT "/cpuset.cpus", F_OK) < 0)
-		skip();
-	snprintf(dir, sizeof(dir), "/tmp/topomap-realtime-XXXXXX");
+	snprintf(dir, dsize, "/tmp/topomap-realtime-XXXXXX");
 	assert_non_null(mkdtemp(dir));
-	snprintf(statefile, sizeof(statefile), "%s/state.json", dir);
-	/* The domain's cgroup as libvirt makes it: vcpu0, vcpu1, emulator, each with its tasks. */
+	snprintf(statefile, ssize, "%s/state.json", dir);
 	mkdir(CPUSET_ROOT "/" CPUSET_CG, 0755);
 	write_or_fail(CPUSET_ROOT "/" CPUSET_CG "/cpuset.mems", "0");
 	write_or_fail(CPUSET_ROOT "/" CPUSET_CG "/cpuset.cpus", "0-1");
@@ -375,6 +470,31 @@ cgroup_libvirt_realtime(void **state)
 	sleepers[1] = sleeper();
 	move_task(CPUSET_ROOT "/" CPUSET_CG "/vcpu0/tasks", sleepers[0]);
 	move_task(CPUSET_ROOT "/" CPUSET_CG "/vcpu1/tasks", sleepers[1]);
+}
+
+/* The layout's files gone, and the directory of the state. */
+static void
+remove_layout(char *dir, char *statefile)
+{
+	cleanup_cgroups();
+	unlink(statefile);
+	strcat(statefile, ".lock");
+	unlink(statefile);
+	rmdir(dir);
+}
+
+static void
+cgroup_libvirt_realtime(void **state)
+{
+	char statefile[160], dir[64];
+	char *out = NULL, *err = NULL, *cpus_before;
+	int r;
+
+	(void)state;
+	if (geteuid() != 0 || access(CPUSET_ROOT "/cpuset.cpus", F_OK) < 0)
+		skip();
+	make_layout(dir, sizeof(dir), statefile, sizeof(statefile));
+
 
 #define CG(cmd, ...)                                                                              \
 	topomap(&out, &err, cmd, "--backend=cgroup", "--cgroup", CPUSET_CG, "--layout",           \
@@ -431,12 +551,55 @@ cgroup_libvirt_realtime(void **state)
 	free(cpus_before);
 	move_task(CPU_ROOT "/tasks", sleepers[1]);
 out:
-	cleanup_cgroups();
-	unlink(statefile);
-	strcat(statefile, ".lock");
-	unlink(statefile);
-	rmdir(dir);
+	remove_layout(dir, statefile);
 #undef CG
+}
+
+/*
+ * A mixed guest's realtime vcpu (issue 21) in the libvirt layout: with the pool PU 0, vcpu1's
+ * child gets PU 1 and its thread SCHED_FIFO, vcpu0's the pool and SCHED_OTHER; verify clean,
+ * then the realtime thread made SCHED_OTHER by hand is drift.
+ */
+static void
+cgroup_libvirt_mixed_realtime(void **state)
+{
+	char statefile[160], dir[64], want[160];
+	char *out = NULL, *err = NULL;
+	int r;
+
+	(void)state;
+	if (geteuid() != 0 || access(CPUSET_ROOT "/cpuset.cpus", F_OK) < 0)
+		skip();
+	make_layout(dir, sizeof(dir), statefile, sizeof(statefile));
+
+#define CGM(cmd)                                                                                  \
+	topomap(&out, &err, cmd, "--backend=cgroup", "--cgroup", CPUSET_CG, "--layout",           \
+		"libvirt", "--state", statefile, "--name", "rtmix", "--vcpus", "2",               \
+		"--cpu-policy", "mixed", "--dedicated-cpus", "1", "--shared-set", "0",            \
+		"--realtime-cpus", "1", "--realtime-priority", "2", NULL)
+
+	r = CGM("apply");
+	test_expect_exit(r, 0, "apply of a mixed guest with a realtime vcpu", out, err);
+	free(out);
+	free(err);
+	expect_class(sleepers[1], "SCHED_FIFO 2");
+	expect_class(sleepers[0], "SCHED_OTHER 0");
+	expect_affinity(sleepers[1], "vcpu 1, dedicated", "1");
+	expect_affinity(sleepers[0], "vcpu 0, shared", "0");
+	r = CGM("verify");
+	test_expect_exit(r, 0, "verify", out, err);
+	free(out);
+	free(err);
+	set_other(sleepers[1]);
+	r = CGM("verify");
+	test_expect_exit(r, 4, "verify after drift", out, err);
+	snprintf(want, sizeof(want), "vcpu 1 (thread %d) runs SCHED_OTHER priority 0, the plan says SCHED_FIFO priority 2",
+		 (int)sleepers[1]);
+	test_expect_text(out, want);
+	free(out);
+	free(err);
+	remove_layout(dir, statefile);
+#undef CGM
 }
 
 static int
@@ -466,6 +629,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(qemu_direct_realtime, teardown),
 	    cmocka_unit_test_teardown(cgroup_libvirt_realtime, teardown),
+	    cmocka_unit_test_teardown(qemu_direct_mixed_realtime, teardown),
+	    cmocka_unit_test_teardown(cgroup_libvirt_mixed_realtime, teardown),
 	};
 
 	qemu.pid = -1;

@@ -82,7 +82,7 @@ check_lists(const struct plan_guest *pg)
 
 /* Realtime vcpus (issue 21): each one's host core holds realtime vcpus of its guest and PUs
  * it holds empty, no emulator or iothread; the held set keeps it from other guests. */
-static unsigned realtime_checked;
+static unsigned realtime_checked, mixed_realtime_checked;
 
 static void
 check_realtime(const struct tmap_topology *t, const struct plan_guest *pg)
@@ -93,6 +93,8 @@ check_realtime(const struct tmap_topology *t, const struct plan_guest *pg)
 	if (!pg->realtime)
 		return;
 	realtime_checked++;
+	mixed_realtime_checked += pg->cpu_policy == TMAP_CPU_MIXED;
+	/* A mixed guest's shared vcpus (their pool) count among the others. */
 	others = hwloc_bitmap_dup(pg->emulator);
 	hwloc_bitmap_or(others, others, pg->iothread);
 	for (v = 0; v < pg->vcpus; v++)
@@ -159,7 +161,8 @@ check_guests(const struct tmap_topology *t, const struct plan_guest *const *gues
 				assert_false(hwloc_bitmap_iszero(pg->vcpu_pus[v]));
 				if (reserved)
 					assert_false(hwloc_bitmap_intersects(pg->vcpu_pus[v], reserved));
-				if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
+				if (pg->cpu_policy == TMAP_CPU_DEDICATED ||
+				    (pg->dedicated && hwloc_bitmap_isset(pg->dedicated, v))) {
 					unsigned pu = vcpu_pu(pg, v);
 
 					assert_false(hwloc_bitmap_isset(mine, pu));
@@ -175,8 +178,8 @@ check_guests(const struct tmap_topology *t, const struct plan_guest *const *gues
 		assert_false(hwloc_bitmap_iszero(pg->emulator));
 		if (reserved)
 			assert_false(hwloc_bitmap_intersects(pg->emulator, reserved));
-		if (pg->cpu_policy == TMAP_CPU_DEDICATED) {
-			/* No PU held by two guests. */
+		if (pg->cpu_policy != TMAP_CPU_SHARED) {
+			/* No PU held by two guests (a mixed guest's: its dedicated part's). */
 			assert_true(hwloc_bitmap_isincluded(mine, pg->held));
 			assert_false(hwloc_bitmap_intersects(used, pg->held));
 			hwloc_bitmap_or(used, used, pg->held);
@@ -1060,22 +1063,30 @@ random_guest(uint32_t *seed, unsigned i)
 	unsigned threads = 1 + below(seed, 2), vcpus = threads * (1 + below(seed, 8));
 	unsigned ncells = below(seed, 3) ? 1 : 2 + below(seed, 3);
 	bool shared = below(seed, 6) == 0;
+	/* A third of the others mixed (issue 21), their first half of guest cores dedicated;
+	 * chosen by the index, so that the stream's draws stay what they were. */
+	bool mixed = !shared && i % 3 == 1 && vcpus > threads;
+	unsigned dedicated = vcpus / threads / 2 * threads;
 	char json[1024];
 	size_t len = 0;
 
 	if (ncells > vcpus / threads)
 		ncells = vcpus / threads;
 	len += (size_t)sprintf(json + len, "{\"name\": \"g%u\", \"vcpus\": %u, \"threads\": %u, \"memory_mib\": %u, \"cpu_policy\": \"%s\"",
-			       i, vcpus, threads, 1024 * (1 + below(seed, 6)), shared ? "shared" : "dedicated");
+			       i, vcpus, threads, 1024 * (1 + below(seed, 6)),
+			       shared ? "shared" : mixed ? "mixed" : "dedicated");
+	if (mixed)
+		len += (size_t)sprintf(json + len, ", \"dedicated_cpus\": \"0-%u\"", dedicated - 1);
 	if (!shared)
 		len += (size_t)sprintf(json + len, ", \"thread_policy\": \"%s\", \"emulator_threads\": \"%s\"",
 				       thread_policy[threads > 1 ? 2 * below(seed, 2) : below(seed, 3)],
 				       below(seed, 3) ? "share" : "isolate");
 	if (below(seed, 4) == 0)
 		len += (size_t)sprintf(json + len, ", \"hugepages\": \"%s\"", below(seed, 4) ? "2M" : "1G");
-	/* Realtime vcpus on a fifth of the dedicated guests with more than one guest core: the
-	 * first guest core; the stream's draws stay what they were. */
-	if (!shared && i % 5 == 2 && vcpus > threads)
+	/* Realtime vcpus on a fifth of the dedicated guests with more than one guest core, and
+	 * on half the mixed ones (among their dedicated vcpus): the first guest core; the
+	 * stream's draws stay what they were. */
+	if (!shared && (i % 5 == 2 || (mixed && i % 2 == 0)) && vcpus > threads)
 		len += (size_t)sprintf(json + len, ", \"realtime_cpus\": \"0-%u\"", threads - 1);
 	/* cells as a user lists them: guest cores split in order, earlier cells larger */
 	for (unsigned c = 0, cores = vcpus / threads, next = 0; ncells > 1 && c < ncells; c++) {
@@ -1201,8 +1212,9 @@ random_streams_keep_the_host_whole(void **state)
 		tmap_host_free(h);
 		tmap_topology_free(t);
 	}
-	/* The streams hold realtime guests: their rule was checked. */
+	/* The streams hold realtime guests, mixed ones among them: their rule was checked. */
 	assert_true(realtime_checked > 100);
+	assert_true(mixed_realtime_checked > 50);
 }
 
 /* The plan a host holds for a guest, or fail. */

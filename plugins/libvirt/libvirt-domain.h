@@ -139,7 +139,10 @@ int lv_realtime_check(struct lv *lv, const struct tmap_plan *plan, size_t guest,
 		      struct tmap_error *err);
 int lv_realtime_apply(struct lv *lv, const struct tmap_plan *plan, size_t guest,
 		      struct tmap_journal *j, struct tmap_error *err);
+/* *ret_in_force: the side's <vcpusched> is the plan's, so the vcpu threads of a running
+ * domain run the classes libvirt gave them at its start, the plan's. */
 int lv_realtime_observe(struct lv *lv, const struct view *v, const struct tmap_plan *plan,
-			size_t guest, struct tmap_observed *obs, struct tmap_error *err);
+			size_t guest, bool *ret_in_force, struct tmap_observed *obs,
+			struct tmap_error *err);
 
 #endif

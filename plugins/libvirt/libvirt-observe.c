@@ -5,6 +5,7 @@
  * run and allocate.
  */
 #include "libvirt-domain.h"
+#include "vcpu-sched.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Reading what is in force: open() keeps it, read_back() reports it */
@@ -333,9 +334,11 @@ task_role(const struct task *t, const struct view *v, unsigned *ret_index)
 	return TMAP_TASK_EMULATOR;
 }
 
+/* The threads of a local domain's QEMU, each with its role and affinity; with `sched` (the
+ * plan, when the live <vcpusched> is its), each vcpu thread's scheduling class too. */
 static int
-observe_tasks(struct lv *lv, const struct view *v, bool with_mems, struct tmap_observed *obs,
-	      struct tmap_error *err)
+observe_tasks(struct lv *lv, const struct view *v, bool with_mems, const struct tmap_plan *sched,
+	      size_t guest, struct tmap_observed *obs, struct tmap_error *err)
 {
 	_cleanup_close_ int tfd = -1;
 	struct task *tasks = NULL;
@@ -406,6 +409,10 @@ observe_tasks(struct lv *lv, const struct view *v, bool with_mems, struct tmap_o
 				tmap_error_set(err, r, "thread %d of '%s': cannot record '%s'", tasks[i].tid,
 					  lv->name, tasks[i].cpus);
 		}
+		/* libvirt gave the vcpu threads the plan's classes at their start: a class
+		 * changed since by hand is drift (issue 21). */
+		if (r == 0 && sched && role == TMAP_TASK_VCPU)
+			r = sched_observe(tasks[i].tid, index, sched, guest, obs, err);
 		free(tasks[i].cpus);
 		free(tasks[i].mems);
 	}
@@ -520,7 +527,7 @@ read_view(struct lv *lv, struct view *v, const struct tmap_plan *plan, size_t gu
 	_cleanup_free_ unsigned char *maps = NULL, *emulator = NULL, *iomaps = NULL;
 	_cleanup_free_ unsigned *ids = NULL;
 	unsigned nvcpus = 0, nio = 0;
-	bool pending = false;
+	bool pending = false, sched_in_force = false;
 	char where[256];
 	int r;
 
@@ -570,9 +577,9 @@ read_view(struct lv *lv, struct view *v, const struct tmap_plan *plan, size_t gu
 					     lv->name, v->name, now.quota, quota);
 		}
 	}
-	r = lv_realtime_observe(lv, v, plan, guest, obs, err);
+	r = lv_realtime_observe(lv, v, plan, guest, &sched_in_force, obs, err);
 	if (r == 0 && !v->config && lv->active)
-		r = observe_tasks(lv, v, !pending, obs, err);
+		r = observe_tasks(lv, v, !pending, sched_in_force ? plan : NULL, guest, obs, err);
 	return r;
 }
 

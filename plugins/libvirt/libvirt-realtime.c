@@ -81,14 +81,18 @@ lv_realtime_apply(struct lv *lv, const struct tmap_plan *plan, size_t guest,
 
 int
 lv_realtime_observe(struct lv *lv, const struct view *v, const struct tmap_plan *plan,
-		    size_t guest, struct tmap_observed *obs, struct tmap_error *err)
+		    size_t guest, bool *ret_in_force, struct tmap_observed *obs,
+		    struct tmap_error *err)
 {
 	_cleanup_free_ char *want = NULL, *now = NULL, *config = NULL;
 	int r;
 
+	*ret_in_force = false;
 	r = plan_text(plan, guest, &want, err);
 	if (r == 0)
 		r = side_text(lv, v->config, &now, err);
+	if (r == 0)
+		*ret_in_force = streq(want, now);
 	if (r < 0 || streq(want, now))
 		return r;
 	/* A running domain whose definition has the plan takes it at its next start. */
