@@ -1001,13 +1001,12 @@ below(uint32_t *seed, unsigned n)
 static struct tmap_topology *
 random_host(uint32_t *seed, char *reserve, char *shared)
 {
-	_cleanup_free_ char *json = malloc(1 << 16);
+	static char json[1 << 16];
 	unsigned nnodes = 1 + below(seed, 8), threads = 1 + below(seed, 2), pu = 0;
 	struct tmap_topology *t = NULL;
 	struct tmap_error err = {0};
 	size_t len = 0;
 
-	assert_non_null(json);
 	*reserve = *shared = '\0';
 	len += (size_t)sprintf(json + len, "{\"nodes\": [");
 	for (unsigned n = 0; n < nnodes; n++) {
