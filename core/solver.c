@@ -763,8 +763,19 @@ take_emulator(struct solver *s, const struct decision *dec, struct plan_guest *p
 
 	if (c < 0 || take_pus(s, (unsigned)c, 1, whole, &pu, held) != 1)
 		return -ENOSPC;
-	if (pg)
-		hwloc_bitmap_only(pg->emulator, pu);
+	if (!pg)
+		return 0;
+	hwloc_bitmap_only(pg->emulator, pu);
+	/* A mixed guest's shared vcpus float over a pool that, when none was given, is the
+	 * node's free PUs as they stood before this PU was taken: it is no longer one of them
+	 * (mixed_fits() counted it out of the pool). */
+	if (dec->d.cpu == TMAP_CPU_MIXED) {
+		for (unsigned v = 0; v < pg->vcpus; v++)
+			if (!hwloc_bitmap_isset(dec->dedicated, v))
+				hwloc_bitmap_clr(pg->vcpu_pus[v], pu);
+		for (unsigned k = 0; k < pg->ncells; k++)
+			hwloc_bitmap_clr(pg->cells[k].pus, pu);
+	}
 	return 0;
 }
 

@@ -43,6 +43,36 @@ dedicated_pinned_shared_over_the_pool(void **state)
 	tmap_topology_free(t);
 }
 
+/* emulator isolate without a given pool: vcpus 0 and 1 on core 0 (PUs 0, 1), the emulator
+ * on PU 2 of the next core, and the shared vcpus over the free PUs left, 3-7: not over the
+ * emulator's PU, which the guest holds. A shared guest placed next floats over 3-7 too. */
+static void
+isolated_emulator_leaves_the_pool(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST8);
+	struct tmap_host *h = test_host(t, NULL, 0);
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL;
+	(void)state;
+
+	assert_int_equal(test_place(h, "{\"name\":\"m\",\"vcpus\":4,\"cpu_policy\":\"mixed\","
+				  "\"dedicated_cpus\":\"0-1\",\"emulator_threads\":\"isolate\"}", &p, &err), 0);
+	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 0), "0");
+	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 1), "1");
+	assert_string_equal(tmap_plan_emulator_cpuset(p, 0), "2");
+	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 2), "3-7");
+	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 3), "3-7");
+	assert_string_equal(tmap_plan_held_cpuset(p, 0), "0-2");
+	assert_string_equal(p->guests[0].cells[0].pus_list, "0-1,3-7");
+	tmap_plan_free(p);
+	assert_int_equal(test_place(h, "{\"name\":\"s\",\"vcpus\":2,\"cpu_policy\":\"shared\"}",
+				    &p, &err), 0);
+	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 0), "3-7");
+	tmap_plan_free(p);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
 /* thread_policy isolate without a given pool: each dedicated vcpu alone on a core whose
  * sibling the guest keeps empty (2 cores held), the shared vcpu over the 4 PUs left. */
 static void
@@ -342,6 +372,7 @@ main(void)
 		cmocka_unit_test(node_with_a_pool_chosen),
 		cmocka_unit_test(dedicated_after_mixed_keeps_its_pool),
 		cmocka_unit_test(shared_part_follows_the_pool),
+		cmocka_unit_test(isolated_emulator_leaves_the_pool),
 		cmocka_unit_test(bad_guests_refused),
 		cmocka_unit_test(state_reloads_and_checks),
 	};
