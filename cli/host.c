@@ -296,8 +296,11 @@ set_pool(const struct host_args *a, const char *state_path)
 
 	if (r != EXIT_OK)
 		return r;
-	r = tmap_session_set_pool(req.session, a->shared, a->cpu_overcommit,
-				  a->memory_overcommit, NULL, &err);
+	/* --housekeeping reserve: "" to the library, the reserve. */
+	r = tmap_session_set_partition(req.session,
+				       !a->housekeeping ? NULL :
+				       strcmp(a->housekeeping, "reserve") == 0 ? "" : a->housekeeping,
+				       a->shared, a->cpu_overcommit, a->memory_overcommit, NULL, &err);
 	if (r < 0) {
 		tmap_error_prefix(&err, "host set: ");
 		r = fail_step(&req, r, &err);
@@ -308,18 +311,18 @@ set_pool(const struct host_args *a, const char *state_path)
 	return r;
 }
 
-/* On an isolated host, the isolation made again for the new pool: each file it changed, as
- * host isolate prints its writes. */
+/* On an isolated host, the isolation made again for the new pool or housekeeping PUs (what):
+ * each file it changed, as host isolate prints its writes. */
 static int
 show_isolation_again(const struct isolation_files *before, const struct tmap_state *st,
-		     FILE *out)
+		     const char *what, FILE *out)
 {
 	struct isolation_files after = {0};
 
 	if (isolation_files_read(st, &after) < 0)
 		return fail(EXIT_RUNTIME, "out of memory");
 	if (before->n || after.n) {
-		fprintf(out, "isolation made again for the new pool:\n");
+		fprintf(out, "isolation made again for the new %s:\n", what);
 		if (!print_isolation_changes(out, before, &after))
 			fprintf(out, "  no file changed\n");
 	}
@@ -336,7 +339,6 @@ host_set(int argc, char *argv[])
 	struct isolation_files iso_before = {0};
 	bool pool;
 	struct host_ctx c = {0};
-	struct tmap_error err = {0};
 	const char *hk = NULL;
 	char *text = NULL;
 	size_t len = 0;
@@ -356,9 +358,9 @@ host_set(int argc, char *argv[])
 			   i < tmap_partition_warning_count(c.partition); i++)
 		if (strstr(tmap_partition_warning(c.partition, i), "housekeeping set shares"))
 			r = fail(EXIT_USAGE, "host set: %s", tmap_partition_warning(c.partition, i));
-	if (r == EXIT_OK && pool) {
+	if (r == EXIT_OK) {
 		/* The session takes the state's lock: the context lets it go meanwhile, then
-		 * reads what the pool change saved. */
+		 * reads what the change saved. */
 		const char *path = strdup(c.state_path);
 
 		if (isolation_files_read(c.state, &iso_before) < 0)
@@ -371,10 +373,6 @@ host_set(int argc, char *argv[])
 			r = host_ctx_open(&c, a.topology, path, true, hk);
 		free((char *)path);
 	}
-	if (r == EXIT_OK && a.housekeeping &&
-	    (tmap_state_set_housekeeping(c.state, hk, &err) < 0 ||
-	     tmap_state_save(c.state, c.host, &err) < 0))
-		r = fail(EXIT_RUNTIME, "%s", err.message);
 	if (r == EXIT_OK && !(out = open_memstream(&text, &len)))
 		r = fail(EXIT_RUNTIME, "out of memory");
 	else if (r == EXIT_OK) {
@@ -383,7 +381,9 @@ host_set(int argc, char *argv[])
 				or_none(tmap_partition_housekeeping(c.partition)));
 		if (pool)
 			show_pool(c.state, out);
-		r = pool ? show_isolation_again(&iso_before, c.state, out) : EXIT_OK;
+		r = show_isolation_again(&iso_before, c.state,
+					 !a.housekeeping ? "pool" :
+					 pool ? "housekeeping PUs and pool" : "housekeeping PUs", out);
 		r = emit_stream(out, &text, r);
 	}
 	isolation_files_clear(&iso_before);

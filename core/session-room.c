@@ -557,13 +557,22 @@ pool_plan(const struct tmap_topology *t, const char *const *names, size_t n,
 	return 0;
 }
 
+/* The state's housekeeping PUs and pool put back as they were before a failed change. */
+static void
+partition_put_back(struct tmap_session *s, const char *hk, const char *shared, double cpu,
+		   double memory)
+{
+	tmap_state_set_housekeeping(s->state, hk, NULL);
+	tmap_state_set_shared(s->state, shared, cpu, memory, NULL);
+}
+
 int
-tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_overcommit,
-		      double memory_overcommit, struct tmap_report **ret_report,
-		      struct tmap_error *err)
+tmap_session_set_partition(struct tmap_session *s, const char *housekeeping, const char *shared,
+			   double cpu_overcommit, double memory_overcommit,
+			   struct tmap_report **ret_report, struct tmap_error *err)
 {
 	struct tmap_solve_options opts;
-	_cleanup_free_ char *old_shared = NULL, *new_shared = NULL;
+	_cleanup_free_ char *old_shared = NULL, *new_shared = NULL, *old_hk = NULL;
 	double old_cpu, old_memory;
 	struct tmap_host *h = NULL;
 	struct tmap_plan *plan = NULL;
@@ -572,14 +581,15 @@ tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_ove
 	int r;
 
 	if (!s)
-		return tmap_error_set(err, -EINVAL, "tmap_session_set_pool: missing argument");
+		return tmap_error_set(err, -EINVAL, "tmap_session_set_partition: missing argument");
 	if (!s->state || !s->writable)
 		return session_fail(s, TMAP_STEP_INPUT,
 				    tmap_error_set(err, -EBADF,
 						   "the shared pool is recorded in the state: open it to write"));
 	old_cpu = tmap_state_cpu_overcommit(s->state);
 	old_memory = tmap_state_memory_overcommit(s->state);
-	if ((tmap_state_shared(s->state) && !(old_shared = strdup(tmap_state_shared(s->state)))) ||
+	if ((s->state->housekeeping && !(old_hk = strdup(s->state->housekeeping))) ||
+	    (tmap_state_shared(s->state) && !(old_shared = strdup(tmap_state_shared(s->state)))) ||
 	    (shared && *shared && !(new_shared = strdup(shared))) ||
 	    (!shared && old_shared && !(new_shared = strdup(old_shared))))
 		return session_fail(s, TMAP_STEP_STATE, tmap_error_set(err, -ENOMEM, "out of memory"));
@@ -592,6 +602,9 @@ tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_ove
 	 * over it (a dedicated guest on a PU of it is refused as before). */
 	r = tmap_state_set_shared(s->state, opts.shared, opts.cpu_overcommit,
 				  opts.memory_overcommit, err);
+	/* New housekeeping PUs: on an isolated host what the host keeps changes with them. */
+	if (r == 0 && housekeeping)
+		r = tmap_state_set_housekeeping(s->state, *housekeeping ? housekeeping : NULL, err);
 	if (r == 0)
 		r = tmap_host_new(s->topology, &opts, &h, err);
 	if (r == 0 && s->state->housekeeping)
@@ -607,7 +620,7 @@ tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_ove
 	free(names);
 	if (r < 0) {
 		tmap_host_free(h);
-		tmap_state_set_shared(s->state, old_shared, old_cpu, old_memory, NULL);
+		partition_put_back(s, old_hk, old_shared, old_cpu, old_memory);
 		return session_fail(s, r == -ENOMEM ? TMAP_STEP_STATE :
 				       r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
 	}
@@ -627,7 +640,7 @@ tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_ove
 		r = session_fail(s, r < 0 ? TMAP_STEP_STATE : TMAP_STEP_NONE, r);
 	}
 	if (r < 0) {
-		tmap_state_set_shared(s->state, old_shared, old_cpu, old_memory, NULL);
+		partition_put_back(s, old_hk, old_shared, old_cpu, old_memory);
 		return r;
 	}
 	free(s->shared);
@@ -636,4 +649,13 @@ tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_ove
 	s->solve.cpu_overcommit = opts.cpu_overcommit;
 	s->solve.memory_overcommit = opts.memory_overcommit;
 	return r;
+}
+
+int
+tmap_session_set_pool(struct tmap_session *s, const char *shared, double cpu_overcommit,
+		      double memory_overcommit, struct tmap_report **ret_report,
+		      struct tmap_error *err)
+{
+	return tmap_session_set_partition(s, NULL, shared, cpu_overcommit, memory_overcommit,
+					  ret_report, err);
 }

@@ -665,6 +665,44 @@ test_pool_failure_restores(void **unused)
 	assert_string_equal(test_read_file(state_path), before);
 }
 
+/* New housekeeping PUs on the isolated host (host set --housekeeping): the isolation made
+ * again in the same transaction, what the host keeps now the pool 4-5 and PU 6, printed; a
+ * write refused halfway puts the files and the state back, the old housekeeping PU with them. */
+static void
+test_housekeeping_isolates_again(void **unused)
+{
+	struct tmap_session *s = isolated_with_pool();
+	struct test_result r;
+	char needle[4600], before[65536];
+
+	(void)unused;
+	tmap_session_close(s);
+	r = RUN("host", "set", "--state", state_path, "--topology", host_src, "--housekeeping",
+		"6");
+	test_expect_exit(r.status, 0, "host set --housekeeping 6", r.out, r.err);
+	test_expect_text(r.out, "isolation made again for the new housekeeping PUs:\n");
+	snprintf(needle, sizeof(needle), "  write '4-6' to %s (was '4-5,7')\n",
+		 path_of(cg, cgroups[2], "cpuset.cpus"));
+	test_expect_text(r.out, needle);
+	test_result_clear(&r);
+	assert_pool_isolation("4-6");
+	assert_string_equal(get(path_of(dir, "", "sh")), "4-5");
+	r = RUN("host", "show", "--state", state_path, "--topology", host_src);
+	test_expect_exit(r.status, 0, "host show", r.out, r.err);
+	test_expect_text(r.out, "housekeeping   6\n");
+	test_result_clear(&r);
+
+	snprintf(before, sizeof(before), "%s", test_read_file(state_path));
+	unwritable_child();
+	r = RUN("host", "set", "--state", state_path, "--topology", host_src, "--housekeeping",
+		"3");
+	test_expect_exit(r.status, 1, "host set --housekeeping 3, a write refused", r.out, r.err);
+	test_expect_text(r.err, "isolate: ");
+	test_result_clear(&r);
+	assert_pool_isolation("4-6");
+	assert_string_equal(test_read_file(state_path), before);
+}
+
 int
 main(void)
 {
@@ -680,6 +718,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_make_room_failure_restores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_isolates_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_failure_restores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_housekeeping_isolates_again, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

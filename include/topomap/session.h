@@ -410,6 +410,20 @@ TMAP_EXPORT int tmap_session_set_pool(struct tmap_session *session, const char *
 				      struct tmap_report **ret_report, struct tmap_error *reterr);
 
 /**
+ * tmap_session_set_pool() with the host's housekeeping PUs too, in the same transaction:
+ * recorded in the state (tmap_state_set_housekeeping()), and on an isolated host what the
+ * host keeps (the housekeeping PUs and the pool) made again for both. A failure puts the
+ * recorded housekeeping PUs back with the pool.
+ * @param housekeeping the new housekeeping PUs in list syntax, "" for the reserve, NULL to
+ *        keep the recorded ones.
+ * The other parameters and the return value are tmap_session_set_pool()'s.
+ */
+TMAP_EXPORT int tmap_session_set_partition(struct tmap_session *session, const char *housekeeping,
+					   const char *shared, double cpu_overcommit,
+					   double memory_overcommit, struct tmap_report **ret_report,
+					   struct tmap_error *reterr);
+
+/**
  * Place one guest and put it in force through a backend, recorded first: the whole
  * transaction. A guest the state holds already is placed again keeping what it holds
  * (tmap_host_place_again()); it keeps its recorded allocation until the new one is in force.
