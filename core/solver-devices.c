@@ -294,6 +294,8 @@ devices_no_fit(const struct solver *s, const struct tmap_guest *g, const struct 
 	unsigned N = s->t->nnodes;
 	struct demand free_d = *d;
 
+	if (!s->err)
+		return -ENOSPC;		/* nobody asked why, as in no_fit() */
 	free_d.cell_nodes = NULL;
 	/* The first request whose cell fits no node next to its devices, though it fits
 	 * elsewhere or nowhere: that device is why. */

@@ -201,8 +201,13 @@ no_fit(const struct solver *s, const struct demand *d, const unsigned *cap,
 {
 	const struct tmap_topology *t = s->t;
 	unsigned usable_nodes = 0;
-	uint64_t most_mem = closest_nodes(s, d, cap).most_mem;
+	uint64_t most_mem;
 
+	/* Nobody asked why (tmap_host_fit() without reterr, a trial of make-room): the
+	 * refusal is the whole answer, and the words would cost more than the decision. */
+	if (!s->err)
+		return -ENOSPC;
+	most_mem = closest_nodes(s, d, cap).most_mem;
 	if (d->policy == TMAP_THREAD_REQUIRE && t->max_threads < 2 && d->cpu != TMAP_CPU_SHARED)
 		return tmap_error_set(s->err, -ENOSPC,
 				      "%s: thread policy require needs host cores with SMT siblings; this host has 1 PU per core",

@@ -119,7 +119,9 @@ TMAP_EXPORT int tmap_host_place_again(struct tmap_host *host, const struct tmap_
  * left unchanged and no plan is built. What a scheduler asks of each host in a fleet.
  * @param host the host.
  * @param guest the guest.
- * @param reterr receives why not, as for tmap_host_place().
+ * @param reterr receives why not, as for tmap_host_place(); may be NULL: then a refusal is
+ *        not explained at all, the quickest answer for a scheduler that asks many hosts
+ *        and keeps none of their reasons.
  * @return 0 when it fits, -ENOSPC when it does not, -EINVAL, -EEXIST or -ENOMEM.
  */
 TMAP_EXPORT int tmap_host_fit(struct tmap_host *host, const struct tmap_guest *guest,
