@@ -585,7 +585,9 @@ tmap_session_set_partition(struct tmap_session *s, const char *housekeeping, con
 	if (!s->state || !s->writable)
 		return session_fail(s, TMAP_STEP_INPUT,
 				    tmap_error_set(err, -EBADF,
-						   "the shared pool is recorded in the state: open it to write"));
+						   housekeeping ?
+							   "the housekeeping PUs and the shared pool are recorded in the state: open it to write" :
+							   "the shared pool is recorded in the state: open it to write"));
 	old_cpu = tmap_state_cpu_overcommit(s->state);
 	old_memory = tmap_state_memory_overcommit(s->state);
 	if ((s->state->housekeeping && !(old_hk = strdup(s->state->housekeeping))) ||

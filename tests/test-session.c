@@ -209,6 +209,11 @@ test_does_not_fit_and_unknown(void **unused)
 	s = open_session(0, NULL);
 	assert_int_equal(apply_one(s, "y", 1, NULL, &err), -EBADF);
 	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_INPUT);
+	/* So is a change of the partition, naming what the caller tried to change. */
+	assert_int_equal(tmap_session_set_pool(s, "2", 0, 0, NULL, &err), -EBADF);
+	assert_non_null(strstr(err.message, "the shared pool is recorded"));
+	assert_int_equal(tmap_session_set_partition(s, "0", NULL, 0, 0, NULL, &err), -EBADF);
+	assert_non_null(strstr(err.message, "the housekeeping PUs and the shared pool"));
 	tmap_session_close(s);
 }
 
