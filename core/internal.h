@@ -574,6 +574,8 @@ const struct tmap_topology *host_topology(const struct tmap_host *h);
  * *ret_page (an index into the topology's page sizes, or -1 for normal memory). */
 struct solver;
 const struct solver *host_solver_view(const struct tmap_host *h);
+/* For tests: do the solver's per-node sums agree with its cores, counted anew? */
+bool solver_sums_agree(const struct solver *s);
 const uint64_t *host_guest_memory(const struct tmap_host *h, size_t i, int *ret_page);
 /* A pool change (tmap_session_set_pool()): host_follow_pool_begin() before the state is
  * loaded lets shared guests outside the new pool in; host_follow_pool() after it floats each

@@ -301,7 +301,7 @@ pin_cell(struct solver *s, const struct demand *d, hwloc_const_bitmap_t vcpus,
 				continue;
 			hwloc_bitmap_set(s->taken, pu);
 			hwloc_bitmap_set(held, pu);
-			s->core_free[c]--;
+			core_free_add(s, c, -1);
 		}
 	}
 	hwloc_bitmap_foreach_end();

@@ -128,7 +128,7 @@ take_pus(struct solver *s, unsigned c, unsigned count, bool hold, unsigned *out,
 		}
 		hwloc_bitmap_set(s->taken, pu);
 		hwloc_bitmap_set(held, pu);
-		s->core_free[c]--;
+		core_free_add(s, c, -1);
 	}
 	return got;
 }

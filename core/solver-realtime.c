@@ -62,7 +62,7 @@ realtime_siblings(struct solver *s, const struct tmap_guest *g, const unsigned *
 			/* A free sibling: held for the guest, and kept empty. */
 			hwloc_bitmap_set(s->taken, q);
 			hwloc_bitmap_set(held, q);
-			s->core_free[c]--;
+			core_free_add(s, c, -1);
 		}
 	}
 	hwloc_bitmap_foreach_end();

@@ -179,7 +179,7 @@ hold_back(struct solver *s, hwloc_const_bitmap_t others, bool hold)
 			hwloc_bitmap_set(s->taken, pu);
 		else
 			hwloc_bitmap_clr(s->taken, pu);
-		s->core_free[s->t->pu_core[pu]] += hold ? -1u : 1u;
+		core_free_add(s, s->t->pu_core[pu], hold ? -1 : 1);
 	}
 	hwloc_bitmap_foreach_end();
 }

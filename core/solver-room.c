@@ -36,7 +36,7 @@ static void
 pu_release(struct room *r, unsigned pu)
 {
 	hwloc_bitmap_clr(r->s->taken, pu);
-	r->s->core_free[r->t->pu_core[pu]]++;
+	core_free_add(r->s, r->t->pu_core[pu], 1);
 	r->owner[pu] = -1;
 	r->cap_ok[r->t->cores[r->t->pu_core[pu]].node] = false;
 }
@@ -45,7 +45,7 @@ static void
 pu_take(struct room *r, unsigned pu, unsigned gi)
 {
 	hwloc_bitmap_set(r->s->taken, pu);
-	r->s->core_free[r->t->pu_core[pu]]--;
+	core_free_add(r->s, r->t->pu_core[pu], -1);
 	r->owner[pu] = (int)gi;
 	r->cap_ok[r->t->cores[r->t->pu_core[pu]].node] = false;
 }

@@ -2,7 +2,8 @@
 /*
  * Snapshots of the solver's free capacity: what a trial placement, make-room's search and
  * undo put back. A snapshot holds copies of every counter struct solver keeps (taken PUs, the
- * pool, free PUs per core, free memory per node and per hugepage pool, shared vcpus, devices).
+ * pool, free PUs per core and their sums per node, free memory per node and per hugepage pool,
+ * shared vcpus, devices).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ snapshot_clear(struct snapshot *snap)
 	if (snap->pool)
 		hwloc_bitmap_free(snap->pool);
 	free(snap->core_free);
+	free(snap->node_sums);
 	free(snap->mem_free);
 	free(snap->pool_free);
 	free(snap->shared_vcpus);
@@ -31,6 +33,7 @@ snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap)
 	snap->taken = hwloc_bitmap_alloc();
 	snap->pool = hwloc_bitmap_alloc();
 	snap->core_free = malloc((t->ncores ? t->ncores : 1) * sizeof(unsigned));
+	snap->node_sums = malloc(3 * t->nnodes * sizeof(unsigned));
 	snap->mem_free = malloc(t->nnodes * sizeof(int64_t));
 	/* A host without pools (most) costs no allocation more per guest. */
 	snap->pool_free = t->npage_sizes ?
@@ -38,7 +41,7 @@ snapshot_alloc(const struct tmap_topology *t, struct snapshot *snap)
 	snap->shared_vcpus = malloc(t->nnodes * sizeof(unsigned));
 	snap->shared_widest = malloc(t->nnodes * sizeof(unsigned));
 	snap->dev_taken = t->ndevices ? malloc(t->ndevices * sizeof(bool)) : NULL;
-	if (!snap->taken || !snap->pool || !snap->core_free || !snap->mem_free ||
+	if (!snap->taken || !snap->pool || !snap->core_free || !snap->node_sums || !snap->mem_free ||
 	    (t->npage_sizes && !snap->pool_free) || !snap->shared_vcpus || !snap->shared_widest ||
 	    (t->ndevices && !snap->dev_taken)) {
 		snapshot_clear(snap);
@@ -57,6 +60,7 @@ snapshot_save(const struct solver *s, struct snapshot *snap)
 	    hwloc_bitmap_copy(snap->pool, s->pool) < 0)
 		return -ENOMEM;
 	memcpy(snap->core_free, s->core_free, t->ncores * sizeof(unsigned));
+	memcpy(snap->node_sums, s->node_sums, 3 * t->nnodes * sizeof(unsigned));
 	memcpy(snap->mem_free, s->mem_free, t->nnodes * sizeof(int64_t));
 	if (t->npage_sizes)
 		memcpy(snap->pool_free, s->pool_free,
@@ -107,6 +111,7 @@ snapshot_restore(struct solver *s, struct snapshot *snap)
 	hwloc_bitmap_copy(s->taken, snap->taken);
 	hwloc_bitmap_copy(s->pool, snap->pool);
 	memcpy(s->core_free, snap->core_free, s->t->ncores * sizeof(unsigned));
+	memcpy(s->node_sums, snap->node_sums, 3 * s->t->nnodes * sizeof(unsigned));
 	memcpy(s->mem_free, snap->mem_free, s->t->nnodes * sizeof(int64_t));
 	if (s->t->npage_sizes)
 		memcpy(s->pool_free, snap->pool_free,

@@ -109,6 +109,7 @@ solver_clear(struct solver *s)
 		hwloc_bitmap_free(s->housekeeping);
 	free(s->core_usable);
 	free(s->core_free);
+	free(s->node_sums);
 	free(s->mem_free);
 	free(s->pool_free);
 	free(s->shared_vcpus);
@@ -243,6 +244,7 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->taken = hwloc_bitmap_alloc();
 	s->core_usable = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
 	s->core_free = calloc(t->ncores ? t->ncores : 1, sizeof(unsigned));
+	s->node_sums = calloc(3 * t->nnodes, sizeof(unsigned));
 	s->mem_free = calloc(t->nnodes, sizeof(int64_t));
 	s->pool_free = calloc((size_t)t->nnodes * (t->npage_sizes + 1), sizeof(int64_t));
 	s->shared_vcpus = calloc(t->nnodes, sizeof(unsigned));
@@ -252,7 +254,7 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	s->held = hwloc_bitmap_alloc();
 	s->pool_part = hwloc_bitmap_alloc();
 	s->scratch = calloc(1, sizeof(*s->scratch));
-	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free ||
+	if (!s->pool || !s->usable || !s->taken || !s->core_usable || !s->core_free || !s->node_sums ||
 	    !s->mem_free || !s->pool_free || !s->shared_vcpus || !s->shared_widest || !s->dev_taken || !s->held ||
 	    !s->pool_part || !s->scratch || !(s->before = snapshot_new(t)) ||
 	    distance_classes(s) < 0)
@@ -268,9 +270,14 @@ solver_init(struct solver *s, const struct tmap_topology *t, const struct tmap_s
 	/* A given pool belongs to shared guests alone. */
 	hwloc_bitmap_andnot(s->usable, s->usable, s->pool);
 	for (unsigned c = 0; c < t->ncores; c++) {
+		unsigned n = (unsigned)t->cores[c].node;
+
 		for (unsigned k = 0; k < t->cores[c].npus; k++)
 			s->core_usable[c] += hwloc_bitmap_isset(s->usable, t->cores[c].pus[k]);
 		s->core_free[c] = s->core_usable[c];
+		node_free_pus(s)[n] += s->core_free[c];
+		node_free_pairs(s)[n] += s->core_free[c] & ~1u;
+		node_whole_cores(s)[n] += core_whole(s, c);
 	}
 	for (unsigned n = 0; n < t->nnodes; n++) {
 		s->mem_free[n] = (int64_t)t->nodes[n].memory_mib;
@@ -327,12 +334,66 @@ demand_free(const struct solver *s, const struct demand *d)
 	return s->pool_free + (d->page >= 0 ? (unsigned)d->page : t->npage_sizes) * t->nnodes;
 }
 
+/* A node's capacity in vcpus of the guest's thread policy, before what its shared guests
+ * need: the common cases from the node's sums (this runs for every node at every decision),
+ * the others by walking its cores. */
+static unsigned
+cores_capacity(const struct solver *s, unsigned n, const struct demand *d)
+{
+	const struct topo_node *node = &s->t->nodes[n];
+	unsigned cap = 0;
+
+	switch (d->policy) {
+	case TMAP_THREAD_PREFER:
+		if (d->group == 1)
+			return node_free_pus(s)[n];
+		if (d->group == 2)
+			return node_free_pairs(s)[n];
+		for (unsigned i = 0; i < node->ncores; i++)
+			cap += s->core_free[node->cores[i]] / d->group * d->group;
+		return cap;
+	case TMAP_THREAD_ISOLATE:
+		return node_whole_cores(s)[n];
+	case TMAP_THREAD_REQUIRE:
+		for (unsigned i = 0; i < node->ncores; i++) {
+			unsigned c = node->cores[i];
+
+			if (!core_whole(s, c) || s->core_usable[c] < 2 || s->core_usable[c] < d->group)
+				continue;
+			cap += d->group > 1 ? d->group : s->core_usable[c];
+		}
+		return cap;
+	}
+	return 0;
+}
+
+bool
+solver_sums_agree(const struct solver *s)
+{
+	const struct tmap_topology *t = s->t;
+
+	for (unsigned n = 0; n < t->nnodes; n++) {
+		unsigned pus = 0, pairs = 0, whole = 0;
+
+		for (unsigned i = 0; i < t->nodes[n].ncores; i++) {
+			unsigned c = t->nodes[n].cores[i];
+
+			pus += s->core_free[c];
+			pairs += s->core_free[c] & ~1u;
+			whole += core_whole(s, c);
+		}
+		if (pus != node_free_pus(s)[n] || pairs != node_free_pairs(s)[n] ||
+		    whole != node_whole_cores(s)[n])
+			return false;
+	}
+	return true;
+}
+
 /* Capacity of a node for this guest, in vcpus. */
 unsigned
 node_capacity(const struct solver *s, unsigned n, const struct demand *d)
 {
-	const struct topo_node *node = &s->t->nodes[n];
-	unsigned cap = 0;
+	unsigned cap;
 
 	if (d->cpu == TMAP_CPU_SHARED) {
 		/* The node's pool times the overcommit, less the shared vcpus already there; and
@@ -342,31 +403,7 @@ node_capacity(const struct solver *s, unsigned n, const struct demand *d)
 		total = total > s->shared_vcpus[n] ? total - s->shared_vcpus[n] : 0;
 		return total < pus ? total : pus;
 	}
-	for (unsigned i = 0; i < node->ncores; i++) {
-		unsigned c = node->cores[i];
-
-		switch (d->policy) {
-		case TMAP_THREAD_PREFER:
-			/* no division in the common cases (one thread, or two on a two-thread
-			 * host): this runs for every core of the host */
-			if (d->group == 1)
-				cap += s->core_free[c];
-			else if (d->group == 2)
-				cap += s->core_free[c] & ~1u;
-			else
-				cap += s->core_free[c] / d->group * d->group;
-			break;
-		case TMAP_THREAD_ISOLATE:
-			cap += core_whole(s, c);
-			break;
-		case TMAP_THREAD_REQUIRE:
-			if (!core_whole(s, c) || s->core_usable[c] < 2 ||
-			    s->core_usable[c] < d->group)
-				break;
-			cap += d->group > 1 ? d->group : s->core_usable[c];
-			break;
-		}
-	}
+	cap = cores_capacity(s, n, d);
 	if (!s->fixed_pool && s->shared_vcpus[n]) {
 		/* The PUs the node's shared guests need stay free (pool_need()): what is left,
 		 * in vcpus of this policy (a whole core each for isolate). shared_room_kept()
@@ -920,7 +957,7 @@ solver_take(struct solver *s, const struct plan_guest *pg)
 	hwloc_bitmap_foreach_begin(pu, pg->held)
 	{
 		hwloc_bitmap_set(s->taken, pu);
-		s->core_free[t->pu_core[pu]]--;
+		core_free_add(s, t->pu_core[pu], -1);
 	}
 	hwloc_bitmap_foreach_end();
 	for (unsigned c = 0; c < pg->ncells; c++) {
@@ -947,7 +984,7 @@ solver_release(struct solver *s, hwloc_const_bitmap_t held, int page, const uint
 	hwloc_bitmap_foreach_begin(pu, held)
 	{
 		hwloc_bitmap_clr(s->taken, pu);
-		s->core_free[t->pu_core[pu]]++;
+		core_free_add(s, t->pu_core[pu], 1);
 	}
 	hwloc_bitmap_foreach_end();
 	for (unsigned n = 0; n < t->nnodes; n++) {

@@ -56,6 +56,7 @@ struct scratch {
 struct snapshot {
 	hwloc_bitmap_t taken, pool;
 	unsigned *core_free;
+	unsigned *node_sums;
 	int64_t *mem_free;
 	int64_t *pool_free;
 	unsigned *shared_vcpus, *shared_widest;
@@ -71,7 +72,12 @@ struct solver {
 	hwloc_bitmap_t housekeeping; /* the host's own PUs: share-host emulators float there */
 	double cpu_ratio, mem_ratio;
 	unsigned *core_usable;	/* per core: usable PUs */
-	unsigned *core_free;	/* per core: usable PUs nobody holds */
+	unsigned *core_free;	/* per core: usable PUs nobody holds; changed by core_free_add() */
+	/* Per node index, kept by core_free_add() so that a node's capacity costs no walk over
+	 * its cores (node_capacity() runs for every node at every decision): the sum of its
+	 * cores' core_free, of core_free rounded down to pairs, and how many are whole
+	 * (core_whole()). One block of 3 x nnodes: free, then pairs, then whole. */
+	unsigned *node_sums;
 	int64_t *mem_free;	/* per node index: MiB; below 0 when shared guests overcommit */
 	int64_t *pool_free;	/* per page size x node index: free MiB of each hugepage pool, then
 				 * a block of zeros for a size no node has */
@@ -205,22 +211,48 @@ core_whole(const struct solver *s, unsigned c)
 	       s->core_free[c] == s->core_usable[c];
 }
 
+static inline unsigned *
+node_free_pus(const struct solver *s)
+{
+	return s->node_sums;
+}
+
+static inline unsigned *
+node_free_pairs(const struct solver *s)
+{
+	return s->node_sums + s->t->nnodes;
+}
+
+static inline unsigned *
+node_whole_cores(const struct solver *s)
+{
+	return s->node_sums + 2 * s->t->nnodes;
+}
+
+/* Core c gains a free PU (delta 1) or loses one (-1): its count and its node's sums. */
+static inline void
+core_free_add(struct solver *s, unsigned c, int delta)
+{
+	unsigned n = (unsigned)s->t->cores[c].node;
+	unsigned before = s->core_free[c], after = before + (unsigned)delta;
+	unsigned was_whole = core_whole(s, c);
+
+	s->core_free[c] = after;
+	node_free_pus(s)[n] += (unsigned)delta;
+	node_free_pairs(s)[n] += (after & ~1u) - (before & ~1u);
+	node_whole_cores(s)[n] += (unsigned)core_whole(s, c) - was_whole;
+}
+
 /* PUs a node's shared guests float over: the given pool's PUs on the node, or else every
  * usable PU of the node that no dedicated guest holds. */
 static inline unsigned
 node_pool_size(const struct solver *s, unsigned n)
 {
-	const struct topo_node *node = &s->t->nodes[n];
-	unsigned pus = 0;
-
-	if (!s->fixed_pool) {
-		for (unsigned i = 0; i < node->ncores; i++)
-			pus += s->core_free[node->cores[i]];
-		return pus;
-	}
+	if (!s->fixed_pool)
+		return node_free_pus(s)[n];
 	/* The node's cores hold exactly its cpuset: count the pool there in two calls, not one
 	 * per PU. */
-	hwloc_bitmap_and(s->pool_part, s->pool, node->cpuset);
+	hwloc_bitmap_and(s->pool_part, s->pool, s->t->nodes[n].cpuset);
 	return (unsigned)hwloc_bitmap_weight(s->pool_part);
 }
 

@@ -155,5 +155,7 @@ check_host(const struct tmap_topology *t, const struct tmap_host *h, const struc
 	}
 	for (unsigned n = 0; n < t->nnodes; n++)
 		assert_true(host_solver(fresh)->mem_free[n] >= 0);
+	/* After the moves, the free PUs the solver sums per node are those its cores hold. */
+	assert_true(solver_sums_agree(host_solver_const(h)));
 	tmap_host_free(fresh);
 }

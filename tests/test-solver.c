@@ -1130,6 +1130,8 @@ check_host(const struct tmap_topology *t, const struct tmap_host *h, const char 
 		guests[i] = &plans[i]->guests[0];
 	}
 	check_guests(t, guests, n, reserve);
+	/* The free PUs the solver sums per node are those its cores hold. */
+	assert_true(solver_sums_agree(host_solver_view(h)));
 	for (size_t i = 0; i < n; i++)
 		tmap_plan_free(plans[i]);
 	free(plans);
