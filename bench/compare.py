@@ -9,10 +9,12 @@ itself.
 
   bench/compare.py --bench build/bench/topomap-bench --peers ../shared/peers \
                    [--workloads DIR] [--repeat 5] [--runs 5]
-                   [--nova-cache DIR] [--nova-repeat 3] [--behind]
+                   [--nova-live] [--nova-cache DIR] [--nova-repeat 3] [--behind]
 
 For shared/peers/workloads the recorded Nova results (results-nova.json, results-nova-pack.json)
-and upper bounds are used; for any other directory (held-out workloads) Nova is run here with
+and upper bounds are used, unless --nova-live runs Nova here as well (a paired run: its times
+were taken on this machine beside topomap's; a decision that differs from the recorded run is
+reported); for any other directory (held-out workloads) Nova is run here with
 the peers' nova_fit.py in both modes (python3-nova must be installed) and the bounds come from
 the peers' bench.py.
 
@@ -76,6 +78,14 @@ def nova_results(args, wdir, names):
         for name in names:
             key = name[:-5]
             out[name] = (spread[key]["result"], pack[key]["result"], spread[key]["bounds"])
+            if args.nova_live:
+                live = [nova_run(args, os.path.join(wdir, name), mode)
+                        for mode in ([], ["--pack"])]
+                for mode, rec, now in zip(("spread", "pack"), out[name][:2], live):
+                    if decisions(rec) != decisions(now):
+                        print("%s: Nova %s here decided otherwise than its recorded run"
+                              % (key, mode), file=sys.stderr)
+                out[name] = (live[0], live[1], spread[key]["bounds"])
         return out
     sys.path.insert(0, args.peers)
     sys.dont_write_bytecode = True  # shared/peers is read-only
@@ -87,6 +97,11 @@ def nova_results(args, wdir, names):
             res.append(nova_run(args, path, mode))
         out[name] = (res[0], res[1], peers_bench.bounds(json.load(open(path))))
     return out
+
+
+def decisions(result):
+    """What an engine decided for each guest of a run, without its times."""
+    return [(g["name"], g["status"], g.get("vcpu_map")) for g in result["guests"]]
 
 
 def nova_run(args, path, mode):
@@ -108,39 +123,71 @@ def nova_run(args, path, mode):
     return json.loads(run.stdout)
 
 
-def behind(name, mine, spread, pack):
+def memory_pct(workload, result):
+    """The host's memory the placed guests hold, in per cent."""
+    want = {g["name"]: g["memory_mib"] for g in workload["guests"]}
+    held = sum(want[g["name"]] for g in result["guests"] if g["status"] == "placed")
+    return 100.0 * held / sum(node["memory_mib"] for node in workload["host"]["nodes"])
+
+
+def admitted(workload, mine, other):
+    """The guests topomap placed and the other engine refused: (count, their GiB per vcpu)."""
+    spec = {g["name"]: g for g in workload["guests"]}
+    refused = {g["name"] for g in other["guests"] if g["status"] != "placed"}
+    names = [g["name"] for g in mine["guests"]
+             if g["status"] == "placed" and g["name"] in refused]
+    vcpus = sum(spec[name]["vcpus"] for name in names)
+    mib = sum(spec[name]["memory_mib"] for name in names)
+    return len(names), (mib / 1024.0 / vcpus if vcpus else 0.0)
+
+
+def behind(workload, mine, spread, pack):
     """What topomap is behind the better Nova mode in: placed before the first rejection, PU
-    utilisation, or bad fits."""
+    utilisation, or bad fits; and whether a PU utilisation behind came with at least that
+    mode's memory in use (the host full by memory, its PUs stranded by memory-heavy guests
+    topomap placed and that mode refused)."""
     t, n, k = mine["totals"], spread["totals"], pack["totals"]
-    out = []
+    out, memory_bound = [], None
     for key in ("placed_before_first_reject", "pu_util_pct"):
         best = max(n[key], k[key])
         if t[key] < best - 1e-9:
-            out.append("%s %s < %s (%s)" % (key, t[key], best,
-                                              "spread" if n[key] >= k[key] else "pack"))
+            mode, other = ("spread", spread) if n[key] >= k[key] else ("pack", pack)
+            line = "%s %s < %s (%s)" % (key, t[key], best, mode)
+            if key == "pu_util_pct":
+                mine_mem, other_mem = memory_pct(workload, mine), memory_pct(workload, other)
+                count, gib = admitted(workload, mine, other)
+                memory_bound = mine_mem >= other_mem - 1e-9
+                line += ("; memory in use %.1f %% against %.1f %%; placed %d guests %s "
+                         "refused (%.1f GiB per vcpu)" % (mine_mem, other_mem, count, mode, gib))
+            out.append(line)
     bad = sum(t["statuses"].get(s, 0) for s in ("bad_fit", "timeout", "invalid"))
     if bad:
         out.append("%d bad fits, timeouts or invalid" % bad)
-    return out
+    return out, memory_bound
 
 
 def sweep(args, wdir, names, nova):
     """--behind: one line per workload where topomap is behind, a count, and the slowest ratio
     of Nova spread's median decision to topomap's."""
-    count, ratios = 0, []
+    count, ratios, util_behind, memory_bound = 0, [], 0, 0
     for name in names:
-        out = subprocess.run([args.bench, "--repeat", str(args.repeat), os.path.join(wdir, name)],
+        path = os.path.join(wdir, name)
+        out = subprocess.run([args.bench, "--repeat", str(args.repeat), path],
                              check=True, capture_output=True, text=True).stdout
         mine = json.loads(out)
         spread, pack, _ = nova[name]
         ratios.append(spread["totals"]["fit_ms_median"] / max(mine["totals"]["fit_ms_median"],
                                                                1e-9))
-        why = behind(name, mine, spread, pack)
+        why, full = behind(json.load(open(path)), mine, spread, pack)
         count += bool(why)
+        util_behind += full is not None
+        memory_bound += bool(full)
         if why:
             print("%s: %s" % (name[:-5], "; ".join(why)))
     print("%d of %d workloads behind the better Nova mode; median decision x%.0f to x%.0f "
           "faster than Nova spread" % (count, len(names), min(ratios), max(ratios)))
+    print("%d behind in PU utilisation, %d of them with at least that mode's memory in use"
+          % (util_behind, memory_bound))
     return 1 if count else 0
 
 
@@ -153,6 +200,9 @@ def main():
                     help="passes per run; a guest's time is its fastest pass")
     ap.add_argument("--runs", type=int, default=5, help="runs per workload (median)")
     ap.add_argument("--nova-repeat", type=int, default=3, help="passes of a live Nova run")
+    ap.add_argument("--nova-live", action="store_true",
+                    help="run Nova here on the peers' workloads too, so that the speed-up "
+                         "is paired (same machine, same hour), not against a recorded run")
     ap.add_argument("--nova-cache", help="keep live Nova results here, keyed by the workload")
     ap.add_argument("--behind", action="store_true",
                     help="no table: list the workloads where topomap is behind the better "
@@ -178,9 +228,8 @@ def main():
     for name in names:
         workload = json.load(open(os.path.join(wdir, name)))
         mine = runs[name][0]
-        decisions = [[(g["name"], g["status"], g.get("vcpu_map")) for g in r["guests"]]
-                     for r in runs[name]]
-        if any(d != decisions[0] for d in decisions):
+        decided = [decisions(r) for r in runs[name]]
+        if any(d != decided[0] for d in decided):
             sys.exit("%s: the runs decided differently" % name)
         spread, pack, b = nova[name]
         t, n, k = dict(mine["totals"]), spread["totals"], pack["totals"]
