@@ -114,28 +114,56 @@ remember_shape(struct solver *s, const struct cell_req *req, unsigned ncells)
 
 
 /* ------------------------------------------------------------------------------------- */
-/* Bipartite matching of cells to distinct nodes (Kuhn's augmenting paths). */
+/* Bipartite matching of cells to distinct nodes (Kuhn's augmenting paths), over sets of
+ * nodes one bit each: a path looks only at the nodes it may still take, not at every node. */
+
+/* Words of 64 nodes in a set of N nodes. */
+static inline unsigned
+node_words(unsigned N)
+{
+	return (N + 63) / 64;
+}
+
+static inline bool
+nodes_has(const uint64_t *set, unsigned n)
+{
+	return set[n / 64] >> (n % 64) & 1;
+}
+
+static inline void
+nodes_add(uint64_t *set, unsigned n)
+{
+	set[n / 64] |= UINT64_C(1) << (n % 64);
+}
 
 struct matching {
-	unsigned ncells, nnodes;
-	const bool *fit;	/* ncells x nnodes */
-	const bool *allowed;	/* per node */
+	unsigned ncells, words;
+	const uint64_t *fit;	/* ncells x words: the nodes that take each cell */
+	const uint64_t *allowed; /* the nodes it may use */
 	int *node_of;		/* per cell, -1 */
 	int *cell_of;		/* per node, -1 */
-	bool *visited;		/* per node */
+	uint64_t *visited;	/* the nodes this round's paths went through */
 };
 
+/* Nodes in ascending order, each at most once a round, as a loop over every node would. */
 static bool
 augment(struct matching *m, unsigned cell)
 {
-	for (unsigned n = 0; n < m->nnodes; n++) {
-		if (!m->allowed[n] || m->visited[n] || !m->fit[cell * m->nnodes + n])
-			continue;
-		m->visited[n] = true;
-		if (m->cell_of[n] < 0 || augment(m, (unsigned)m->cell_of[n])) {
-			m->cell_of[n] = (int)cell;
-			m->node_of[cell] = (int)n;
-			return true;
+	const uint64_t *fit = &m->fit[(size_t)cell * m->words];
+
+	for (unsigned w = 0; w < m->words; w++) {
+		uint64_t can;
+
+		/* again after each path tried: it went through more nodes */
+		while ((can = fit[w] & m->allowed[w] & ~m->visited[w])) {
+			unsigned n = w * 64 + (unsigned)__builtin_ctzll(can);
+
+			m->visited[w] |= can & -can;
+			if (m->cell_of[n] < 0 || augment(m, (unsigned)m->cell_of[n])) {
+				m->cell_of[n] = (int)cell;
+				m->node_of[cell] = (int)n;
+				return true;
+			}
 		}
 	}
 	return false;
@@ -143,9 +171,9 @@ augment(struct matching *m, unsigned cell)
 
 /* Can the cells not fixed yet (node_of < 0) all get distinct allowed nodes? */
 static bool
-matching_complete(struct matching *m, const int *fixed)
+matching_complete(struct matching *m, const int *fixed, unsigned nnodes)
 {
-	for (unsigned n = 0; n < m->nnodes; n++)
+	for (unsigned n = 0; n < nnodes; n++)
 		m->cell_of[n] = -1;
 	for (unsigned c = 0; c < m->ncells; c++) {
 		m->node_of[c] = fixed[c];
@@ -155,9 +183,11 @@ matching_complete(struct matching *m, const int *fixed)
 	for (unsigned c = 0; c < m->ncells; c++) {
 		if (m->node_of[c] >= 0)
 			continue;
-		memset(m->visited, 0, m->nnodes * sizeof(bool));
-		for (unsigned n = 0; n < m->nnodes; n++)
-			m->visited[n] = m->cell_of[n] >= 0 && fixed[m->cell_of[n]] >= 0;
+		/* a fixed cell's node is no path's to take */
+		memset(m->visited, 0, m->words * sizeof(uint64_t));
+		for (unsigned k = 0; k < m->ncells; k++)
+			if (fixed[k] >= 0)
+				nodes_add(m->visited, (unsigned)fixed[k]);
 		if (!augment(m, c))
 			return false;
 	}
@@ -173,7 +203,7 @@ matching_grow(struct matching *m)
 	for (unsigned c = 0; c < m->ncells; c++) {
 		if (m->node_of[c] >= 0)
 			continue;
-		memset(m->visited, 0, m->nnodes * sizeof(bool));
+		memset(m->visited, 0, m->words * sizeof(uint64_t));
 		if (!augment(m, c))
 			return false;
 	}
@@ -181,9 +211,9 @@ matching_grow(struct matching *m)
 }
 
 static void
-matching_reset(struct matching *m)
+matching_reset(struct matching *m, unsigned nnodes)
 {
-	for (unsigned n = 0; n < m->nnodes; n++)
+	for (unsigned n = 0; n < nnodes; n++)
 		m->cell_of[n] = -1;
 	for (unsigned c = 0; c < m->ncells; c++)
 		m->node_of[c] = -1;
@@ -510,7 +540,8 @@ struct distinct {
 	const struct cell_req *req;
 	unsigned ncells, N;
 	bool *fit;		/* ncells x N: does the node take the cell? */
-	bool *allowed;		/* per node: in the anchor's prefix */
+	uint64_t *fit_set;	/* the same, as a node set per cell (struct matching) */
+	uint64_t *allowed;	/* the nodes in the anchor's prefix */
 	int *fixed;		/* per cell: its node, or -1 */
 	unsigned *order;	/* nodes by distance class from the anchor; N + 1 (order_class()) */
 	unsigned *by_size;	/* cells, largest first */
@@ -527,7 +558,8 @@ distinct_init(struct distinct *x)
 {
 	const struct solver *s = x->s;
 	unsigned N = x->N, ncells = x->ncells;
-	bool *visited = scratch_new(s, N, bool);
+	unsigned W = node_words(N);
+	uint64_t *visited = scratch_new(s, W, uint64_t);
 	int *node_of = scratch_new(s, ncells, int);
 	int *cell_of = scratch_new(s, N, int);
 	unsigned *odd_order = scratch_new(s, N, unsigned);
@@ -535,7 +567,8 @@ distinct_init(struct distinct *x)
 	bool odd_cells = false;
 
 	x->fit = scratch_new(s, (size_t)ncells * N, bool);
-	x->allowed = scratch_new(s, N, bool);
+	x->fit_set = scratch_new(s, (size_t)ncells * W, uint64_t);
+	x->allowed = scratch_new(s, W, uint64_t);
 	x->fixed = scratch_new(s, ncells, int);
 	x->order = scratch_new(s, N + 1, unsigned);
 	x->by_size = scratch_new(s, ncells, unsigned);
@@ -543,17 +576,20 @@ distinct_init(struct distinct *x)
 	x->reach = scratch_new(s, ncells, unsigned);
 	x->fits_every_cell = scratch_new(s, N, bool);
 	x->node_used = scratch_new(s, N, bool);
-	if (!x->fit || !x->allowed || !visited || !node_of || !cell_of || !x->fixed ||
+	if (!x->fit || !x->fit_set || !x->allowed || !visited || !node_of || !cell_of || !x->fixed ||
 	    !x->order || !x->by_size || !x->by_room || !odd_order || !key || !x->reach ||
 	    !x->fits_every_cell || !x->node_used)
 		return -ENOMEM;
-	x->m = (struct matching){ncells, N, x->fit, x->allowed, node_of, cell_of, visited};
+	x->m = (struct matching){ncells, W, x->fit_set, x->allowed, node_of, cell_of, visited};
 	for (unsigned n = 0; n < N; n++)
 		x->fits_every_cell[n] = true;
+	memset(x->fit_set, 0, (size_t)ncells * W * sizeof(uint64_t));
 	for (unsigned c = 0; c < ncells; c++)
 		for (unsigned n = 0; n < N; n++) {
 			x->fit[c * N + n] = cell_fits(s, x->d, x->cap, n, &x->req[c], c);
 			x->fits_every_cell[n] &= x->fit[c * N + n];
+			if (x->fit[c * N + n])
+				nodes_add(&x->fit_set[c * W], n);
 		}
 	/* Cells largest first, then by number. */
 	for (unsigned c = 0; c < ncells; c++)
@@ -589,18 +625,18 @@ distinct_prefix(struct distinct *x, unsigned a, uint64_t *ret_mask, unsigned *re
 	unsigned fit_all = 0, unreached = ncells, ordered = 0, next_class = 0;
 	uint64_t mask = 0;
 
-	memset(x->allowed, 0, N * sizeof(bool));
+	memset(x->allowed, 0, node_words(N) * sizeof(uint64_t));
 	memset(x->reach, 0, ncells * sizeof(unsigned));
 	for (unsigned c = 0; c < ncells; c++)
 		x->fixed[c] = -1;
-	matching_reset(&x->m);
+	matching_reset(&x->m, N);
 	for (len = 0; len < N; len++) {
 		unsigned n;
 
 		if (len == ordered)
 			ordered = order_class(x->s, a, x->joining, next_class++, x->order, ordered);
 		n = x->order[len];
-		x->allowed[n] = true;
+		nodes_add(x->allowed, n);
 		mask |= N <= 64 ? UINT64_C(1) << n : 0;
 		/* Enough nodes that take every cell make a matching without searching; a cell
 		 * that no allowed node takes leaves none to search for. */
@@ -641,13 +677,13 @@ distinct_fix(struct distinct *x, unsigned fit_all, bool fullest, unsigned long *
 		for (unsigned k = 0; k < N && pick < 0; k++) {
 			unsigned n = x->by_room[fullest ? N - 1 - k : k];
 
-			if (!x->allowed[n] || !x->fit[c * N + n] || x->node_used[n])
+			if (!nodes_has(x->allowed, n) || !x->fit[c * N + n] || x->node_used[n])
 				continue;
 			x->fixed[c] = (int)n;
 			/* The last cell needs no check: its node fits it and is free; nor does any
 			 * cell when enough free allowed nodes still take every cell. */
 			if (i + 1 == ncells || spare - x->fits_every_cell[n] >= ncells - i - 1 ||
-			    matching_complete(&x->m, x->fixed))
+			    matching_complete(&x->m, x->fixed, N))
 				pick = (int)n;
 			x->fixed[c] = -1;
 		}
@@ -793,7 +829,7 @@ choose_distinct(const struct solver *s, const struct demand *d, const unsigned *
 		unsigned even, fit_all = 0;
 
 		for (unsigned n = 0; n < N; n++) {
-			x.allowed[n] = true;
+			nodes_add(x.allowed, n);
 			fit_all += x.fits_every_cell[n];
 		}
 		for (unsigned c = 0; c < ncells; c++)
