@@ -886,6 +886,55 @@ large_host_deterministic(void **state)
 	solved_free(&s);
 }
 
+/*
+ * Cells on distinct nodes of a host of more than 64 nodes (the matching's node sets take
+ * several words): nodes 0 to 69 keep one free PU each, 70 and 71 both of theirs. A guest of
+ * cells of 2, 2 and 1 vcpus must find the two nodes past the first word for its wide cells;
+ * one with three wide cells must be refused.
+ */
+static void
+cells_match_past_64_nodes(void **state)
+{
+	struct tmap_topology *t = test_topology("synthetic:numa:72(memory=1GiB) core:1 pu:2");
+	struct tmap_host *h = NULL;
+	struct tmap_error err = {0};
+	struct tmap_guests *wide, *wider;
+	struct tmap_plan *p = NULL;
+	char json[128];
+	unsigned nodes[3];
+
+	(void)state;
+	assert_int_equal(tmap_host_new(t, NULL, &h, &err), 0);
+	for (unsigned k = 0; k < 70; k++) {
+		struct tmap_guests *one;
+
+		snprintf(json, sizeof(json), "[{\"name\":\"f%u\",\"vcpus\":1,\"memory_mib\":16,\"pus\":\"%u\"}]",
+			 k, 2 * k);
+		one = test_guests(json);
+		assert_int_equal(tmap_host_place(h, tmap_guests_get(one, 0), NULL, &err), 0);
+		tmap_guests_free(one);
+	}
+	wide = test_guests("[{\"name\":\"wide\",\"vcpus\":5,\"memory_mib\":96,\"cells\":["
+			   "{\"cpus\":\"0-1\",\"memory_mib\":32},{\"cpus\":\"2-3\",\"memory_mib\":32},"
+			   "{\"cpus\":\"4\",\"memory_mib\":32}]}]");
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(wide, 0), &p, &err), 0);
+	for (unsigned c = 0; c < 3; c++)
+		nodes[c] = (unsigned)tmap_plan_cell_node(p, 0, c);
+	assert_true((nodes[0] == 70 && nodes[1] == 71) || (nodes[0] == 71 && nodes[1] == 70));
+	assert_true(nodes[2] < 70);
+	tmap_plan_free(p);
+	assert_int_equal(tmap_host_release(h, "wide"), 0);
+	wider = test_guests("[{\"name\":\"wider\",\"vcpus\":6,\"memory_mib\":96,\"cells\":["
+			    "{\"cpus\":\"0-1\",\"memory_mib\":32},{\"cpus\":\"2-3\",\"memory_mib\":32},"
+			    "{\"cpus\":\"4-5\",\"memory_mib\":32}]}]");
+	assert_int_equal(tmap_host_fit(h, tmap_guests_get(wider, 0), NULL), -ENOSPC);
+	assert_int_equal(tmap_host_place(h, tmap_guests_get(wider, 0), NULL, &err), -ENOSPC);
+	tmap_guests_free(wider);
+	tmap_guests_free(wide);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
 /* Guests are placed in the order given, and small ones leave the biggest node whole. */
 static void
 order_is_kept(void **state)
@@ -1669,6 +1718,7 @@ main(void)
 		cmocka_unit_test(share_host_takes_its_nodes_reserve),
 		cmocka_unit_test(share_host_falls_back_to_all_housekeeping),
 		cmocka_unit_test(share_host_refused_without_reserve),
+		cmocka_unit_test(cells_match_past_64_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
