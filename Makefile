@@ -138,7 +138,18 @@ clean:
 # functions glibc once had find no glibc function to call and jump to NULL when libvirt's
 # RPC client calls libtirpc's xdr_string (llvm-project#81470); preloaded, libtirpc's own
 # functions come first and are not intercepted.
+#
+# intercept_tls_get_addr=0: GCC 12's sanitizer runtime (the heuristic lasted until GCC 13 and
+# LLVM 16) takes a dynamic TLS block that malloc() put 16 bytes past a page boundary for a
+# block of glibc 2.19 to 2.24 with a header, reads the two words of ASan's chunk header in
+# front of it as that block's size and start, and LeakSanitizer's tracer dies of SIGSEGV
+# scanning them (google/sanitizers#1322, fixed in LLVM 17 by "Fix tls_get_addr handling for
+# glibc >=2.25"). The command meets it in libvirt.so, which its plugin dlopen()s: a run hits
+# it or not by where the heap puts libvirt's block (test_daemon_vcpu_class's verify --live
+# did, every time: "DTLS 8 at 0x00000000003e-0x000400001140"). Without the interceptor the
+# scan has fewer roots, so it can report more, never less; the suite reports nothing more.
 SANITIZE_BUILDDIR ?= build-asan
+LSAN_ENV := detect_leaks=1:intercept_tls_get_addr=0
 UBSAN_ENV := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TIRPC := $(realpath $(shell $(CC) -print-file-name=libtirpc.so.3))
 check-sanitize: deps
@@ -147,7 +158,7 @@ check-sanitize: deps
 		meson setup -Db_sanitize=address,undefined -Db_lundef=false $(SANITIZE_BUILDDIR); \
 	fi
 	ninja -C $(SANITIZE_BUILDDIR)
-	ASAN_OPTIONS=detect_leaks=1 $(UBSAN_ENV) meson test -C $(SANITIZE_BUILDDIR) --print-errorlogs \
+	ASAN_OPTIONS=$(LSAN_ENV) $(UBSAN_ENV) meson test -C $(SANITIZE_BUILDDIR) --print-errorlogs \
 		--no-suite vm --no-suite libvirt
-	ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0 $(UBSAN_ENV) LD_PRELOAD=$(TIRPC) \
+	ASAN_OPTIONS=$(LSAN_ENV):verify_asan_link_order=0 $(UBSAN_ENV) LD_PRELOAD=$(TIRPC) \
 		meson test -C $(SANITIZE_BUILDDIR) --print-errorlogs --suite libvirt

@@ -2518,17 +2518,9 @@ test_daemon_vcpu_class(void **state)
 	struct qthread t[64];
 	struct sched_param prio = {.sched_priority = 2}, none = {0};
 	char *out = NULL, *err = NULL, want[256], saved[RT_LEVELS][32];
-	const char *asan = getenv("ASAN_OPTIONS");
-	char *kept = asan ? strdup(asan) : NULL, no_leaks[512];
 	pid_t vcpu1 = -1;
 	size_t n;
 
-	/* In a sanitizer build LeakSanitizer's own tracer (StopTheWorld) dies of SIGSEGV at the
-	 * exit of these topomap runs, every time, with no ASan or UBSan report and only here:
-	 * the daemon tests before it run the same per-thread class check under it and pass.
-	 * Not understood yet; ASan and UBSan still check these runs, without the leak scan. */
-	snprintf(no_leaks, sizeof(no_leaks), "%s%sdetect_leaks=0", kept ? kept : "", kept ? ":" : "");
-	setenv("ASAN_OPTIONS", no_leaks, 1);
 	tool(d, 0, NULL, NULL, "apply", "--live %s", d->guest_opts);
 	tool(d, 0, NULL, NULL, "verify", "--live %s", d->guest_opts);
 	n = qemu_threads(lvd.qemu, t, 64);
@@ -2548,11 +2540,6 @@ test_daemon_vcpu_class(void **state)
 	assert_int_equal(sched_setscheduler(vcpu1, SCHED_OTHER, &none), 0);
 	rt_budget(vcpu1, NULL, saved);
 	tool(d, 0, NULL, NULL, "verify", "--live %s", d->guest_opts);
-	if (kept)
-		setenv("ASAN_OPTIONS", kept, 1);
-	else
-		unsetenv("ASAN_OPTIONS");
-	free(kept);
 }
 
 /* A plan without realtime vcpus takes <vcpusched> out of the definition (a state of its own:
