@@ -16,6 +16,9 @@
  *                          "sys_root": D},
  *                  (with "isolation": what it was made with, for a later apply to repeat)
  *    "guests": [{"name": "db", "status": "applied" | "pending",
+ *                "running_vcpus": 2,   (optional: the vcpus the guest still runs while its
+ *                                       plan has another count, a resize applied to it
+ *                                       running; absent: it runs its plan's count)
  *                "target": {"backend": "cgroup", "options": {"cgroup": "/machine/db"},
  *                           "identity": {...}},
  *                "spec": <the guest as asked, in the guest file format>,
@@ -225,16 +228,16 @@ name_ok(const char *name)
 }
 
 static int
-record_add(struct tmap_state *st, const char *name, bool pending, struct json_object *target,
-	   struct json_object *spec)
+record_add(struct tmap_state *st, const char *name, bool pending, unsigned running_vcpus,
+	   struct json_object *target, struct json_object *spec)
 {
 	struct state_record *v = realloc(st->rec, (st->nrec + 1) * sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
 	st->rec = v;
-	v[st->nrec] = (struct state_record){strdup(name), pending, json_object_get(target),
-					     json_object_get(spec)};
+	v[st->nrec] = (struct state_record){strdup(name), pending, running_vcpus,
+					     json_object_get(target), json_object_get(spec)};
 	if (!v[st->nrec].name) {
 		record_clear(&v[st->nrec]);
 		return -ENOMEM;
@@ -243,12 +246,44 @@ record_add(struct tmap_state *st, const char *name, bool pending, struct json_ob
 	return 0;
 }
 
+/*
+ * "running_vcpus": a count of vcpus the plan does not have (the plan's own would say nothing:
+ * a hand-edited file, refused rather than read as a resize still pending).
+ */
+static int
+check_running_vcpus(const struct tmap_state *st, struct json_object *v, struct json_object *plan,
+		    const char *at, unsigned *ret, struct tmap_error *err)
+{
+	struct json_object *vcpus;
+	int64_t n;
+
+	if (!v) {
+		*ret = 0;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return corrupt(st, err, "%s.running_vcpus is %s, not a vcpu count", at,
+			       type_name(v));
+	n = json_object_get_int64(v);
+	if (n < 1 || n > TMAP_MAX_VCPUS)
+		return corrupt(st, err, "%s.running_vcpus is %" PRId64 ", not a vcpu count from 1 to %d",
+			       at, n, TMAP_MAX_VCPUS);
+	if (json_object_object_get_ex(plan, "vcpus", &vcpus) &&
+	    json_object_is_type(vcpus, json_type_array) &&
+	    json_object_array_length(vcpus) == (size_t)n)
+		return corrupt(st, err, "%s.running_vcpus is %" PRId64 ", the count its plan has already",
+			       at, n);
+	*ret = (unsigned)n;
+	return 0;
+}
+
 /* One guest of a version 2 document. */
 static int
 check_guest(struct tmap_state *st, struct json_object *g, size_t i, struct tmap_error *err)
 {
 	struct json_object *name = NULL, *status = NULL, *target = NULL, *spec = NULL, *plan = NULL;
-	struct json_object *plan_name;
+	struct json_object *plan_name, *running = NULL;
+	unsigned running_vcpus = 0;
 	char at[32];
 	int r;
 
@@ -266,6 +301,8 @@ check_guest(struct tmap_state *st, struct json_object *g, size_t i, struct tmap_
 			spec = value;
 		else if (streq(key, "plan"))
 			plan = value;
+		else if (streq(key, "running_vcpus"))
+			running = value;
 		else
 			return corrupt(st, err, "%s.%.40s: unknown key", at, key);
 	}
@@ -285,8 +322,12 @@ check_guest(struct tmap_state *st, struct json_object *g, size_t i, struct tmap_
 		return corrupt(st, err, "%s.plan.name is not its name", at);
 	if (state_record_find(st, json_object_get_string(name)))
 		return corrupt(st, err, "guest '%s' appears twice", json_object_get_string(name));
+	r = check_running_vcpus(st, running, plan, at, &running_vcpus, err);
+	if (r < 0)
+		return r;
 	if (record_add(st, json_object_get_string(name),
-		       streq(json_object_get_string(status), "pending"), target, spec) < 0)
+		       streq(json_object_get_string(status), "pending"), running_vcpus, target,
+		       spec) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -338,7 +379,7 @@ records_read(struct tmap_state *st, struct tmap_error *err)
 		if (state_record_find(st, json_object_get_string(name)))
 			return corrupt(st, err, "guest '%s' appears twice",
 				       json_object_get_string(name));
-		if (record_add(st, json_object_get_string(name), false, NULL, NULL) < 0)
+		if (record_add(st, json_object_get_string(name), false, 0, NULL, NULL) < 0)
 			return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
 	return 0;
@@ -489,7 +530,7 @@ state_record_put(struct tmap_state *st, const char *name, bool pending,
 	int ret;
 
 	if (!r) {
-		ret = record_add(st, name, pending, target, spec);
+		ret = record_add(st, name, pending, 0, target, spec);
 		json_object_put(target);
 		json_object_put(spec);
 		return ret;
@@ -507,6 +548,8 @@ state_record_put(struct tmap_state *st, const char *name, bool pending,
 		json_object_put(spec);
 	}
 	r->pending = pending;
+	/* Recorded anew: what it runs is its plan's count until the session learns otherwise. */
+	r->running_vcpus = 0;
 	return 0;
 }
 
@@ -685,9 +728,11 @@ guest_document(struct tmap_state *st, const struct tmap_host *h, size_t i,
 	const struct state_record *rec = state_record_find(st, name);
 	struct tmap_plan *plan = NULL;
 	struct json_object *g, *spec, *json;
+	unsigned plan_vcpus;
 
 	if (tmap_host_guest_plan(h, name, &plan, err) < 0)
 		return NULL;
+	plan_vcpus = plan->guests[0].vcpus;
 	g = json_object_new_object();
 	json = plan_guest_to_json(&plan->guests[0]);
 	spec = rec && rec->spec ? json_object_get(rec->spec) : state_spec_from_plan(&plan->guests[0]);
@@ -702,6 +747,8 @@ guest_document(struct tmap_state *st, const struct tmap_host *h, size_t i,
 	json_object_object_add(g, "name", json_object_new_string(name));
 	json_object_object_add(g, "status",
 			       json_object_new_string(rec && rec->pending ? "pending" : "applied"));
+	if (rec && rec->running_vcpus && rec->running_vcpus != plan_vcpus)
+		json_object_object_add(g, "running_vcpus", json_object_new_int64(rec->running_vcpus));
 	if (rec && rec->target)
 		json_object_object_add(g, "target", json_object_get(rec->target));
 	json_object_object_add(g, "spec", spec);
@@ -893,6 +940,23 @@ state_guest_pending(struct tmap_state *st, const char *name)
 	const struct state_record *rec = state_record_find(st, name);
 
 	return rec && rec->pending;
+}
+
+unsigned
+state_guest_running_vcpus(struct tmap_state *st, const char *name)
+{
+	const struct state_record *rec = state_record_find(st, name);
+
+	return rec ? rec->running_vcpus : 0;
+}
+
+void
+state_guest_set_running_vcpus(struct tmap_state *st, const char *name, unsigned vcpus)
+{
+	struct state_record *rec = state_record_find(st, name);
+
+	if (rec)
+		rec->running_vcpus = vcpus;
 }
 
 void

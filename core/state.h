@@ -20,6 +20,8 @@ struct json_object;
 struct state_record {
 	char *name;
 	bool pending;			/* recorded before its backend wrote anything */
+	unsigned running_vcpus;		/* the vcpus it runs until it is started again with its
+					 * plan's count (a resize applied live); 0: its plan's */
 	struct json_object *target;	/* {"backend", "options", "identity"}, or NULL */
 	struct json_object *spec;	/* the guest as asked, in the guest file format */
 };
@@ -99,6 +101,10 @@ int state_target_from_json(struct json_object *json, const char **ret_backend,
 /* state.c, for the session: a guest's record, and the committed document put back. */
 const char *state_path(const struct tmap_state *st);
 bool state_guest_pending(struct tmap_state *st, const char *name);
+/* The vcpu count a guest runs while its plan has another (resize --apply, issue 18), or 0. A
+ * guest recorded anew (tmap_state_record()) runs its plan's count until this says otherwise. */
+unsigned state_guest_running_vcpus(struct tmap_state *st, const char *name);
+void state_guest_set_running_vcpus(struct tmap_state *st, const char *name, unsigned vcpus);
 void state_guest_mark_applied(struct tmap_state *st, const char *name);
 /* The target identity recorded for a guest (borrowed), or NULL. */
 struct json_object *state_guest_identity(struct tmap_state *st, const char *name);
