@@ -22,6 +22,7 @@ struct tmap_report {
 	struct lines writes, drift, pending;
 	bool restore_failed;
 	enum tmap_step failed;	/* where a failed apply or verify stopped */
+	unsigned vcpus_observed; /* report_vcpus_observed() */
 };
 
 struct tmap_journal {
@@ -403,7 +404,7 @@ task_role_text(const struct observed_task *t, char *buf, size_t size)
 /* The sets read back against the plan's own bitmaps (never its printed lists parsed again). */
 static int
 compare_sets(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct tmap_observed *o,
-	     bool resize, struct tmap_report *rep)
+	     bool count_pending, struct tmap_report *rep)
 {
 	for (size_t i = 0; i < o->nsets; i++) {
 		const struct observed_set *s = &o->sets[i];
@@ -414,7 +415,7 @@ compare_sets(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct
 		if (want.set && hwloc_bitmap_isequal(want.set, s->set))
 			continue;
 		/* A resize the guest has not been started with: its pending line says so. */
-		if (resize && s->kind == TMAP_OBSERVED_VCPU && s->index >= pg->vcpus)
+		if (count_pending && s->kind == TMAP_OBSERVED_VCPU && s->index >= pg->vcpus)
 			continue;
 		have = bitmap_list(s->set);
 		if (!have)
@@ -434,7 +435,7 @@ compare_sets(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct
 /* Each task within the set of its role, and the guest's memory nodes. */
 static int
 compare_tasks(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struct tmap_observed *o,
-	      bool resize, struct tmap_report *rep)
+	      bool count_pending, struct tmap_report *rep)
 {
 	for (size_t i = 0; i < o->ntasks; i++) {
 		const struct observed_task *t = &o->tasks[i];
@@ -442,7 +443,7 @@ compare_tasks(const struct plan_guest *pg, hwloc_const_bitmap_t all, const struc
 		char role[32];
 		int r = 0;
 
-		if (resize && t->role == TMAP_TASK_VCPU && t->index >= pg->vcpus)
+		if (count_pending && t->role == TMAP_TASK_VCPU && t->index >= pg->vcpus)
 			continue;
 		task_role_text(t, role, sizeof(role));
 		if (!want.set) {
@@ -573,8 +574,6 @@ resize_pending(const struct plan_guest *pg, const struct tmap_observed *o, struc
 	if (!pus)
 		return -ENOMEM;
 	runs = observed_vcpus(o, pg->vcpus, pus);
-	if (runs == 0 || runs == pg->vcpus)
-		return 0;
 	if (runs < pg->vcpus) {
 		for (unsigned v = runs; v < pg->vcpus; v++)
 			hwloc_bitmap_or(pus, pus, pg->vcpu_pus[v]);
@@ -594,13 +593,49 @@ resize_pending(const struct plan_guest *pg, const struct tmap_observed *o, struc
 			    hwloc_bitmap_weight(pus) == 1 ? "" : "s", list);
 }
 
+/*
+ * The vcpu count the target runs against the plan's, from a backend that sees every vcpu it
+ * runs (one that lists TMAP_APPLY_RESIZE). Another count is pending only under
+ * TMAP_APPLY_RESIZE, and then only the count the state records the guest running (the plan's
+ * running_vcpus) when it records one: a guest started again by hand with a third count, or a
+ * guest never resized that runs another count, has drifted. *ret_pending: the count is
+ * pending (the vcpus beyond the plan are then no drift of their own).
+ */
+static int
+compare_count(const struct plan_guest *pg, const struct tmap_observed *o, bool resize,
+	      struct tmap_report *rep, bool *ret_pending)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t ignored = hwloc_bitmap_alloc();
+	unsigned runs;
+
+	*ret_pending = false;
+	if (!ignored)
+		return -ENOMEM;
+	runs = observed_vcpus(o, pg->vcpus, ignored);
+	rep->vcpus_observed = runs;
+	if (runs == 0 || runs == pg->vcpus)
+		return 0;
+	if (resize && (!pg->running_vcpus || runs == pg->running_vcpus)) {
+		*ret_pending = true;
+		return resize_pending(pg, o, rep);
+	}
+	if (resize)
+		return lines_printf(&rep->drift, "guest '%s' runs %u vcpu%s; the state records it running %u until it is started with its plan's %u",
+				    pg->name, runs, runs == 1 ? "" : "s", pg->running_vcpus,
+				    pg->vcpus);
+	return lines_printf(&rep->drift, "guest '%s' runs %u vcpu%s; its plan has %u", pg->name, runs,
+			    runs == 1 ? "" : "s", pg->vcpus);
+}
+
 /* Every difference becomes one drift line. Sets read from the kernel must equal the plan; a
- * task may be narrower than its set (its own affinity) but never outside it. */
+ * task may be narrower than its set (its own affinity) but never outside it. counts: the
+ * backend sees every vcpu the target runs (it lists TMAP_APPLY_RESIZE). */
 static int
 compare(const struct tmap_plan *plan, const struct plan_guest *pg, const struct tmap_observed *o,
-	bool resize, struct tmap_report *rep)
+	bool counts, bool resize, struct tmap_report *rep)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t all = hwloc_bitmap_dup(pg->emulator);
+	bool pending = false;
 	int r;
 
 	if (!all)
@@ -617,11 +652,11 @@ compare(const struct tmap_plan *plan, const struct plan_guest *pg, const struct 
 		if (r < 0)
 			return r;
 	}
-	r = resize ? resize_pending(pg, o, rep) : 0;
+	r = counts ? compare_count(pg, o, resize, rep, &pending) : 0;
 	if (r == 0)
-		r = compare_sets(pg, all, o, resize, rep);
+		r = compare_sets(pg, all, o, pending, rep);
 	if (r == 0)
-		r = compare_tasks(pg, all, o, resize, rep);
+		r = compare_tasks(pg, all, o, pending, rep);
 	if (r == 0)
 		r = compare_devices(plan, pg, o, rep);
 	return r;
@@ -741,7 +776,8 @@ backend_apply_then(const struct tmap_backend_module *m, const struct tmap_target
 	if (r < 0)
 		goto done;
 	step = "compare";
-	r = compare(plan, &plan->guests[guest], obs, flags & TMAP_APPLY_RESIZE, report);
+	r = compare(plan, &plan->guests[guest], obs, TMAP_BACKEND_APPLY_FLAGS(b) & TMAP_APPLY_RESIZE,
+		    flags & TMAP_APPLY_RESIZE, report);
 	if (r < 0) {
 		tmap_error_set(err, r, "cannot compare what is in force with the plan");
 	} else if (report->drift.n) {
@@ -833,7 +869,8 @@ tmap_verify(const struct tmap_backend_module *m, const struct tmap_target *targe
 		report->failed = TMAP_STEP_READ_BACK;
 		goto out;
 	}
-	r = compare(plan, &plan->guests[guest], obs, flags & TMAP_APPLY_RESIZE, report);
+	r = compare(plan, &plan->guests[guest], obs, TMAP_BACKEND_APPLY_FLAGS(b) & TMAP_APPLY_RESIZE,
+		    flags & TMAP_APPLY_RESIZE, report);
 	if (r < 0)
 		return tmap_error_set(err, r, "cannot compare what is in force with the plan");
 	r = report->drift.n ? 1 : 0;
@@ -847,6 +884,12 @@ int
 report_drift(struct tmap_report *r, const char *line)
 {
 	return lines_printf(&r->drift, "%s", line);
+}
+
+unsigned
+report_vcpus_observed(const struct tmap_report *r)
+{
+	return r ? r->vcpus_observed : 0;
 }
 
 /* What is in force for a guest of a plan, read through the backend (changes nothing). */
