@@ -304,11 +304,14 @@ do_verify(struct plan_request *req, const struct tmap_backend_module *module)
 		if (r < 0)
 			return fail_step(req, r, &err);
 	}
-	/* A recorded plan may be a resize the guest has not been started with: pending. */
+	/* A recorded plan may be a resize the guest has not been started with: pending when the
+	 * state records the count the guest still runs (the plan carries it), drift for any
+	 * other count. */
 	if (r == 0)
 		r = tmap_verify(module, req->target, plan, 0,
-				tmap_session_state_path(req->session) ? TMAP_APPLY_RESIZE : 0, &report,
-				&err);
+				tmap_session_guest_running_vcpus(req->session, name) ? TMAP_APPLY_RESIZE
+										      : 0,
+				&report, &err);
 	tmap_plan_free(plan);
 	if (r < 0) {
 		enum tmap_step step = tmap_report_failed_step(report);

@@ -425,6 +425,11 @@ struct plan_guest {
 	char **explain;
 	unsigned ndevices;
 	struct plan_device *devices;
+	/* A recorded plan whose guest still runs another vcpu count (the state's running_vcpus,
+	 * set by the session on its copy, never by the solver): under TMAP_APPLY_RESIZE the
+	 * target may run this count or the plan's, and any other is drift. 0: any count is
+	 * pending under TMAP_APPLY_RESIZE, as for a resize being applied. */
+	unsigned running_vcpus;
 };
 
 void plan_devices_clear(struct plan_guest *pg);
@@ -588,6 +593,10 @@ void host_follow_pool_begin(struct tmap_host *h);
 int host_shared_drift(const struct tmap_host *h, const char *name, char **ret);
 /* One more drift line in a report (verify's own findings beside the backend's). */
 int report_drift(struct tmap_report *r, const char *line);
+/* The vcpus the target ran when it was read back, as a backend that lists TMAP_APPLY_RESIZE
+ * observes them (1 + the highest vcpu number); 0 when none was read or the backend cannot
+ * tell a count (cgroup). What the session records as running_vcpus. */
+unsigned report_vcpus_observed(const struct tmap_report *r);
 int host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
 		     struct tmap_error *err);
 

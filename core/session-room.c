@@ -50,6 +50,8 @@ struct moved {
 	struct tmap_guests *spec;
 	bool memory;				/* one of its cells moves to another node */
 	bool applied;
+	unsigned running;			/* the vcpus the state records it still running
+						 * (a resize it has not been started with), 0 */
 };
 
 static void
@@ -155,6 +157,7 @@ collect_moved(struct tmap_session *s, const struct tmap_plan *plan, unsigned fla
 			r = session_module(s, p->backend, &p->module, err);
 		if (r == 0)
 			r = state_guest_spec(s->state, name, &p->spec, err);
+		p->running = state_guest_running_vcpus(s->state, name);
 	}
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = apply_target(&v[i], flags, err);
@@ -182,9 +185,10 @@ put_back_moved(struct tmap_session *s, struct moved *v, size_t n, struct tmap_er
 		if (!v[i].applied)
 			continue;
 		r = tmap_host_guest_plan(s->host, v[i].name, &old, &why);
+		/* The state is the committed one again: the count it records the guest running. */
 		if (r == 0)
-			r = tmap_apply(v[i].module, v[i].apply_target, old, 0, TMAP_APPLY_RESIZE, NULL,
-				       &why);
+			r = tmap_apply(v[i].module, v[i].apply_target, old, 0,
+				       session_recorded_flags(s, v[i].name, old), NULL, &why);
 		tmap_plan_free(old);
 		if (r < 0) {
 			failed++;
@@ -199,19 +203,26 @@ put_back_moved(struct tmap_session *s, struct moved *v, size_t n, struct tmap_er
 	return failed;
 }
 
-/* Record every guest the transaction touches: pending (before any write) or applied. */
+/* Record every guest the transaction touches: pending (before any write) or applied, each
+ * with the vcpus it runs when they are not its plan's (the guest's: running). */
 static int
 record_all(struct tmap_session *s, const struct tmap_backend_module *m,
-	   const struct tmap_target *target, const struct tmap_guest *guest, struct moved *v,
-	   size_t n, unsigned record, struct tmap_error *err)
+	   const struct tmap_target *target, const struct tmap_guest *guest, unsigned running,
+	   struct moved *v, size_t n, unsigned record, struct tmap_error *err)
 {
 	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < n; i++)
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		r = tmap_state_record(s->state, v[i].module, v[i].target,
 				      tmap_guests_get(v[i].spec, 0), record, err);
-	if (r == 0 && guest)
+		if (r == 0)
+			state_guest_set_running_vcpus(s->state, v[i].name, v[i].running);
+	}
+	if (r == 0 && guest) {
 		r = tmap_state_record(s->state, m, target, guest, record, err);
+		if (r == 0)
+			state_guest_set_running_vcpus(s->state, tmap_guest_name(guest), running);
+	}
 	if (r == 0 && !record)
 		r = tmap_state_set_reserve(s->state, s->reserve, err);
 	if (r == 0)
@@ -236,14 +247,16 @@ names_of(const struct moved *v, size_t n, const struct tmap_guest *guest, const 
  * pending, apply the moves one guest at a time, then the guest, isolate the host again when
  * the state records an isolation, record them as applied; on any failure put the state and
  * every moved guest back. Takes the plan. flags: TMAP_ROOM_* and ROOM_POOL.
- * apply_flags: the guest's TMAP_APPLY_* (TMAP_APPLY_RESIZE for a resize). The moved guests
- * are applied with TMAP_APPLY_RESIZE: each one's recorded plan may be a resize it has not been
- * started with.
+ * apply_flags: the guest's TMAP_APPLY_* (TMAP_APPLY_RESIZE for a resize); running: the vcpus
+ * the state knows the guest runs when they are not its new plan's (a resize: its old count),
+ * recorded with the pending record and replaced by what the apply reads back. A moved guest is
+ * applied with TMAP_APPLY_RESIZE when the state records it running another count than its
+ * plan's (a resize it has not been started with), and keeps that record.
  */
 static int
 transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 	    const struct tmap_target *target, const struct tmap_guest *guest, struct tmap_plan *plan,
-	    unsigned flags, unsigned apply_flags, struct tmap_plan **ret_plan,
+	    unsigned flags, unsigned apply_flags, unsigned running, struct tmap_plan **ret_plan,
 	    struct tmap_report **ret_report, struct tmap_error *err)
 {
 	struct json_object *snapshot = NULL;
@@ -268,7 +281,7 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 
 	/* Write-ahead: every guest the transaction touches, recorded before any write. */
 	snapshot = state_snapshot(s->state);
-	r = snapshot ? record_all(s, m, target, guest, v, n, TMAP_STATE_PENDING, err)
+	r = snapshot ? record_all(s, m, target, guest, running, v, n, TMAP_STATE_PENDING, err)
 		     : tmap_error_set(err, -ENOMEM, "out of memory");
 	if (r < 0) {
 		tmap_error_prefix(err, "nothing was applied: the guests could not be recorded first: ");
@@ -301,9 +314,13 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 		struct tmap_plan *moved = NULL;
 
 		r = tmap_host_guest_plan(s->host, v[i].name, &moved, err);
+		if (r == 0) {
+			moved->guests[0].running_vcpus = v[i].running;
+			r = tmap_apply(v[i].module, v[i].apply_target, moved, 0,
+				       v[i].running ? TMAP_APPLY_RESIZE : 0, &report, err);
+		}
 		if (r == 0)
-			r = tmap_apply(v[i].module, v[i].apply_target, moved, 0, TMAP_APPLY_RESIZE,
-				       &report, err);
+			v[i].running = session_running_after(report, moved, v[i].running);
 		tmap_plan_free(moved);
 		if (r < 0) {
 			step = session_backend_step(report);
@@ -330,7 +347,9 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 		goto revert;
 
 	state_snapshot_free(snapshot);
-	r = record_all(s, m, target, guest, v, n, 0, err);
+	if (guest)
+		running = session_running_after(report, plan, running);
+	r = record_all(s, m, target, guest, running, v, n, 0, err);
 	if (r < 0) {
 		tmap_error_prefix(err, "applied, but the state could not record it as applied (it stays recorded as pending): ");
 		step = TMAP_STEP_COMMIT;
@@ -404,7 +423,7 @@ tmap_session_apply_room(struct tmap_session *s, const char *backend,
 		session_reload(s, NULL);
 		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
 	}
-	return transaction(s, m, target, guest, plan, flags, 0, ret_plan, ret_report, err);
+	return transaction(s, m, target, guest, plan, flags, 0, 0, ret_plan, ret_report, err);
 }
 
 int
@@ -417,7 +436,8 @@ tmap_session_apply_resize(struct tmap_session *s, const char *name, unsigned vcp
 	_cleanup_free_ char *found = NULL;
 	struct tmap_target *target = NULL;
 	struct tmap_guest *guest = NULL;
-	struct tmap_plan *plan = NULL;
+	struct tmap_plan *plan = NULL, *old = NULL;
+	unsigned runs = 0;
 	const char *backend;
 	int r;
 
@@ -448,7 +468,17 @@ tmap_session_apply_resize(struct tmap_session *s, const char *name, unsigned vcp
 		r = session_module(s, backend, &m, err);
 	if (r == 0)
 		r = host_resized_spec(s->host, found, vcpus, memory_mib, &guest, err);
+	/* What it runs now, as the state knows it: a resize still pending, else its plan. */
+	if (r == 0)
+		r = tmap_host_guest_plan(s->host, found, &old, err);
+	if (r == 0) {
+		runs = state_guest_running_vcpus(s->state, found);
+		if (!runs)
+			runs = old->guests[0].vcpus;
+		old = tmap_plan_free(old);
+	}
 	if (r < 0) {
+		tmap_guest_free(guest);
 		tmap_target_free(target);
 		return session_fail(s, TMAP_STEP_INPUT, r);
 	}
@@ -460,8 +490,8 @@ tmap_session_apply_resize(struct tmap_session *s, const char *name, unsigned vcp
 				 r == -ENOENT || r == -EOPNOTSUPP ? -EINVAL : r);
 	} else {
 		/* The guest may not run the new count yet: the vcpus it runs take their pins. */
-		r = transaction(s, m, target, guest, plan, flags, TMAP_APPLY_RESIZE, ret_plan,
-				ret_report, err);
+		r = transaction(s, m, target, guest, plan, flags, TMAP_APPLY_RESIZE,
+				runs == vcpus ? 0 : runs, ret_plan, ret_report, err);
 	}
 	tmap_guest_free(guest);
 	tmap_target_free(target);
@@ -524,7 +554,7 @@ tmap_session_apply_rebalance(struct tmap_session *s, const struct tmap_room_opti
 			tmap_plan_free(plan);
 		return session_fail(s, TMAP_STEP_NONE, 0);
 	}
-	return transaction(s, NULL, NULL, NULL, plan, flags, 0, ret_plan, ret_report, err);
+	return transaction(s, NULL, NULL, NULL, plan, flags, 0, 0, ret_plan, ret_report, err);
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -632,7 +662,7 @@ tmap_session_set_partition(struct tmap_session *s, const char *housekeeping, con
 	s->host = h;
 	if (n || state_isolated(s->state)) {
 		/* The guests that follow, and the isolation made again for the new partition. */
-		r = transaction(s, NULL, NULL, NULL, plan, ROOM_POOL, 0, NULL, ret_report, err);
+		r = transaction(s, NULL, NULL, NULL, plan, ROOM_POOL, 0, 0, NULL, ret_report, err);
 	} else {
 		/* No guest follows: only the state changes. */
 		tmap_plan_free(plan);

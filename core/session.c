@@ -55,6 +55,25 @@ session_backend_step(const struct tmap_report *report)
 	return step == TMAP_STEP_NONE ? TMAP_STEP_INPUT : step;
 }
 
+unsigned
+session_recorded_flags(struct tmap_session *s, const char *name, struct tmap_plan *plan)
+{
+	unsigned running = s->state ? state_guest_running_vcpus(s->state, name) : 0;
+
+	plan->guests[0].running_vcpus = running;
+	return running ? TMAP_APPLY_RESIZE : 0;
+}
+
+unsigned
+session_running_after(const struct tmap_report *report, const struct tmap_plan *plan, unsigned was)
+{
+	unsigned runs = report_vcpus_observed(report);
+
+	if (!runs)
+		return was;
+	return runs == plan->guests[0].vcpus ? 0 : runs;
+}
+
 int
 session_module(struct tmap_session *s, const char *name,
 	       const struct tmap_backend_module **ret, struct tmap_error *err)
@@ -180,9 +199,11 @@ settle_one(struct tmap_session *s, const char *recorded, struct tmap_error *err)
 	/* The host's copy of the name goes with the guest when it is dropped. */
 	_cleanup_free_ char *name = strdup(recorded);
 	const struct tmap_backend_module *m = NULL;
+	struct tmap_report *report = NULL;
 	struct tmap_target *target = NULL;
 	struct tmap_plan *plan = NULL;
 	const char *backend;
+	unsigned flags;
 	int r;
 
 	if (!name)
@@ -200,14 +221,17 @@ settle_one(struct tmap_session *s, const char *recorded, struct tmap_error *err)
 		r = 1;
 		goto out;
 	}
-	/* A recorded plan: a resize the guest has not been started with is pending. */
-	r = tmap_verify(m, target, plan, 0, TMAP_APPLY_RESIZE, NULL, err);
+	/* A recorded plan: a resize the guest has not been started with is pending when the
+	 * state records the count it still runs; any other count is drift. */
+	flags = session_recorded_flags(s, name, plan);
+	r = tmap_verify(m, target, plan, 0, flags, &report, err);
 	if (r == 0) {
 		session_notice(s, "guest '%s' was recorded as pending and its plan is in force: kept", name);
 	} else {
 		/* Killed in the middle of its apply: finish it, so the target holds what the
 		 * state records. */
-		r = tmap_apply(m, target, plan, 0, TMAP_APPLY_RESIZE, NULL, err);
+		report = tmap_report_free(report);
+		r = tmap_apply(m, target, plan, 0, flags, &report, err);
 		if (r == 0)
 			session_notice(s, "guest '%s' was recorded as pending; its apply was finished", name);
 	}
@@ -216,9 +240,14 @@ settle_one(struct tmap_session *s, const char *recorded, struct tmap_error *err)
 		session_notice(s, "guest '%s' was recorded as pending and could not be settled (%s): dropped",
 		       name, err ? err->message : "");
 		r = 1;
+	} else {
+		state_guest_set_running_vcpus(s->state, name,
+					      session_running_after(report, plan,
+								    plan->guests[0].running_vcpus));
 	}
 	state_guest_mark_applied(s->state, name);
 out:
+	tmap_report_free(report);
 	tmap_target_free(target);
 	tmap_plan_free(plan);
 	return r;
@@ -547,9 +576,24 @@ int
 tmap_session_guest_plan(const struct tmap_session *s, const char *name, struct tmap_plan **ret,
 			struct tmap_error *err)
 {
+	int r;
+
 	if (!s)
 		return tmap_error_set(err, -EINVAL, "tmap_session_guest_plan: missing argument");
-	return tmap_host_guest_plan(s->host, name, ret, err);
+	r = tmap_host_guest_plan(s->host, name, ret, err);
+	/* What the guest still runs goes with its plan, for tmap_verify() to tell a pending
+	 * resize from a guest started with a third count. */
+	if (r == 0 && s->state)
+		(*ret)->guests[0].running_vcpus = state_guest_running_vcpus(s->state, name);
+	return r;
+}
+
+unsigned
+tmap_session_guest_running_vcpus(const struct tmap_session *s, const char *name)
+{
+	const char *found = tmap_session_lookup(s, name);
+
+	return found && s->state ? state_guest_running_vcpus(s->state, found) : 0;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -631,7 +675,9 @@ roll_back(struct tmap_session *s, struct json_object *snapshot, bool recorded)
 		session_notice(s, "%s", err.message);
 }
 
-/* Place, record as pending, apply, record as applied: see the file's comment. */
+/* Place, record as pending, apply, record as applied: see the file's comment. A plan with a
+ * running count (a reapply of a guest resized live) is applied with TMAP_APPLY_RESIZE, and
+ * the count it runs afterwards recorded. */
 static int
 apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 	       const struct tmap_target *target, const struct tmap_guest *guest,
@@ -640,11 +686,15 @@ apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 {
 	struct json_object *snapshot = state_snapshot(s->state);
 	struct session_grow grow = {s, tmap_guest_name(guest), NULL};
+	unsigned running = plan->guests[0].running_vcpus;
 	int r;
 
 	r = tmap_state_record(s->state, m, target, guest, TMAP_STATE_PENDING, err);
-	if (r == 0)
+	if (r == 0) {
+		/* Settled after a crash with what it ran before. */
+		state_guest_set_running_vcpus(s->state, tmap_guest_name(guest), running);
 		r = tmap_state_save(s->state, s->host, err);
+	}
 	if (r < 0) {
 		tmap_error_prefix(err, "nothing was applied: the guest could not be recorded first: ");
 		roll_back(s, snapshot, false);
@@ -653,7 +703,7 @@ apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 	}
 	/* An isolated host takes a dedicated guest into its isolation in the same transaction:
 	 * a failure there restores the guest's apply with the rest. */
-	r = backend_apply_then(m, target, plan, 0, 0,
+	r = backend_apply_then(m, target, plan, 0, running ? TMAP_APPLY_RESIZE : 0,
 			       state_isolated(s->state) ? session_isolation_grow : NULL, &grow,
 			       ret_report, err);
 	if (r < 0) {
@@ -669,6 +719,10 @@ apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 	if (r == 0)
 		r = tmap_state_record(s->state, m, target, guest, 0, err);
 	if (r == 0)
+		state_guest_set_running_vcpus(s->state, tmap_guest_name(guest),
+					      session_running_after(ret_report ? *ret_report : NULL,
+								    plan, running));
+	if (r == 0)
 		r = tmap_state_set_reserve(s->state, s->reserve, err);
 	if (r == 0)
 		r = tmap_state_set_shared(s->state, s->shared, s->solve.cpu_overcommit,
@@ -682,10 +736,12 @@ apply_recorded(struct tmap_session *s, const struct tmap_backend_module *m,
 	return ok(s, 0);
 }
 
-int
-tmap_session_apply(struct tmap_session *s, const char *backend, const struct tmap_target *target,
-		   const struct tmap_guest *guest, unsigned flags, struct tmap_plan **ret_plan,
-		   struct tmap_report **ret_report, struct tmap_error *err)
+/* tmap_session_apply(), for a guest the state records running `running` vcpus while its
+ * spec has another count (0: none). */
+static int
+session_apply(struct tmap_session *s, const char *backend, const struct tmap_target *target,
+	      const struct tmap_guest *guest, unsigned flags, unsigned running,
+	      struct tmap_plan **ret_plan, struct tmap_report **ret_report, struct tmap_error *err)
 {
 	const struct tmap_backend_module *m = NULL;
 	struct tmap_report *report = NULL;
@@ -709,8 +765,12 @@ tmap_session_apply(struct tmap_session *s, const char *backend, const struct tma
 	r = tmap_host_place_again(s->host, guest, &plan, err);
 	if (r < 0)
 		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
+	if (running != plan->guests[0].vcpus)
+		plan->guests[0].running_vcpus = running;
 	if (!s->state || dry) {
-		r = tmap_apply(m, target, plan, 0, flags, &report, err);
+		r = tmap_apply(m, target, plan, 0,
+			       flags | (plan->guests[0].running_vcpus ? TMAP_APPLY_RESIZE : 0),
+			       &report, err);
 		r = r < 0 ? session_fail(s, session_backend_step(report), r) : ok(s, 0);
 		if (s->state && session_reload(s, NULL) < 0)
 			r = session_fail(s, TMAP_STEP_STATE, -ENOMEM);
@@ -725,6 +785,14 @@ tmap_session_apply(struct tmap_session *s, const char *backend, const struct tma
 		*ret_plan = TAKE_PTR(plan);
 	tmap_plan_free(plan);
 	return r;
+}
+
+int
+tmap_session_apply(struct tmap_session *s, const char *backend, const struct tmap_target *target,
+		   const struct tmap_guest *guest, unsigned flags, struct tmap_plan **ret_plan,
+		   struct tmap_report **ret_report, struct tmap_error *err)
+{
+	return session_apply(s, backend, target, guest, flags, 0, ret_plan, ret_report, err);
 }
 
 int
@@ -749,11 +817,31 @@ tmap_session_reapply(struct tmap_session *s, const char *name, unsigned flags,
 		tmap_target_free(target);
 		return session_fail(s, TMAP_STEP_INPUT, r);
 	}
-	r = tmap_session_apply(s, backend, target, tmap_guests_get(spec, 0), flags, NULL,
-			       ret_report, err);
+	/* A resize applied to it running, which it may not have been started with yet. */
+	r = session_apply(s, backend, target, tmap_guests_get(spec, 0), flags,
+			  state_guest_running_vcpus(s->state, found), NULL, ret_report, err);
 	tmap_guests_free(spec);
 	tmap_target_free(target);
 	return r;
+}
+
+/* A verify found the guest in force: one that runs its plan's count no longer runs another.
+ * Only a session that may write records it; the verify's answer stands either way. */
+static void
+forget_running(struct tmap_session *s, const char *name, const struct tmap_report *report,
+	       const struct tmap_plan *plan)
+{
+	unsigned was = plan->guests[0].running_vcpus;
+	struct tmap_error err = {0};
+
+	if (!was || !s->writable || session_running_after(report, plan, was) != 0)
+		return;
+	state_guest_set_running_vcpus(s->state, name, 0);
+	if (tmap_state_save(s->state, s->host, &err) < 0) {
+		state_guest_set_running_vcpus(s->state, name, was);
+		session_notice(s, "guest '%s' runs its plan's %u vcpus, but the state could not record it: %s",
+			       name, plan->guests[0].vcpus, err.message);
+	}
 }
 
 int
@@ -784,8 +872,11 @@ tmap_session_verify(struct tmap_session *s, const char *name, struct tmap_report
 		tmap_target_free(target);
 		return session_fail(s, TMAP_STEP_INPUT, r);
 	}
-	/* The recorded plan may be a resize the guest has not been started with: pending. */
-	r = tmap_verify(m, target, plan, 0, TMAP_APPLY_RESIZE, &report, err);
+	/* The recorded plan may be a resize the guest has not been started with: pending when the
+	 * state records the count it still runs, and only for that count. */
+	r = tmap_verify(m, target, plan, 0, session_recorded_flags(s, found, plan), &report, err);
+	if (r == 0)
+		forget_running(s, found, report, plan);
 	/* A shared guest follows the pool: one recorded on less than its nodes' pool drifted
 	 * even when the backend holds what was recorded. */
 	if (r >= 0) {

@@ -41,6 +41,15 @@ int session_reload(struct tmap_session *s, struct tmap_error *err);
 int session_notice(struct tmap_session *s, const char *fmt, ...) _printf_(2, 3);
 /* The step a backend failure stopped at: from its report, or before it (the target). */
 enum tmap_step session_backend_step(const struct tmap_report *report);
+/* A recorded plan made ready to apply or verify: the count the state records guest name
+ * running (0: none) set in plan's guest 0; returns TMAP_APPLY_RESIZE when it records one, else
+ * 0 (the guest must run its plan's count). */
+unsigned session_recorded_flags(struct tmap_session *s, const char *name, struct tmap_plan *plan);
+/* What the state should record as the guest's running count after report read back plan:
+ * the count the target ran when it is not the plan's, 0 when it is; was, when the backend
+ * could not tell a count. */
+unsigned session_running_after(const struct tmap_report *report, const struct tmap_plan *plan,
+			       unsigned was);
 
 /* session-isolate.c: the recorded isolation kept with the guests (issue 15, item 3).
  * session_isolation_grow() is backend_apply_then()'s step for guest name: when it is

@@ -16,6 +16,9 @@
  *                          "sys_root": D},
  *                  (with "isolation": what it was made with, for a later apply to repeat)
  *    "guests": [{"name": "db", "status": "applied" | "pending",
+ *                "running_vcpus": 2,   (optional: the vcpus the guest still runs while its
+ *                                       plan has another count, a resize applied to it
+ *                                       running; absent: it runs its plan's count)
  *                "target": {"backend": "cgroup", "options": {"cgroup": "/machine/db"},
  *                           "identity": {...}},
  *                "spec": <the guest as asked, in the guest file format>,
@@ -44,26 +47,6 @@
 
 #define MAX_STATE_BYTES (64u << 20)
 
-static struct state_record *state_record_find(struct tmap_state *st, const char *name);
-
-static void
-record_clear(struct state_record *r)
-{
-	free(r->name);
-	json_object_put(r->target);
-	json_object_put(r->spec);
-}
-
-static void
-records_clear(struct tmap_state *st)
-{
-	for (size_t i = 0; i < st->nrec; i++)
-		record_clear(&st->rec[i]);
-	free(st->rec);
-	st->rec = NULL;
-	st->nrec = 0;
-}
-
 struct tmap_state *
 tmap_state_close(struct tmap_state *st)
 {
@@ -72,7 +55,7 @@ tmap_state_close(struct tmap_state *st)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the lock */
 	json_object_put(st->root);
-	records_clear(st);
+	state_records_clear(st);
 	free(st->reserve);
 	state_host_keys_clear(st);
 	free(st->path);
@@ -224,22 +207,34 @@ name_ok(const char *name)
 	return true;
 }
 
+/*
+ * "running_vcpus": a count of vcpus the plan does not have (the plan's own would say nothing:
+ * a hand-edited file, refused rather than read as a resize still pending).
+ */
 static int
-record_add(struct tmap_state *st, const char *name, bool pending, struct json_object *target,
-	   struct json_object *spec)
+check_running_vcpus(const struct tmap_state *st, struct json_object *v, struct json_object *plan,
+		    const char *at, unsigned *ret, struct tmap_error *err)
 {
-	struct state_record *v = realloc(st->rec, (st->nrec + 1) * sizeof(*v));
+	struct json_object *vcpus;
+	int64_t n;
 
-	if (!v)
-		return -ENOMEM;
-	st->rec = v;
-	v[st->nrec] = (struct state_record){strdup(name), pending, json_object_get(target),
-					     json_object_get(spec)};
-	if (!v[st->nrec].name) {
-		record_clear(&v[st->nrec]);
-		return -ENOMEM;
+	if (!v) {
+		*ret = 0;
+		return 0;
 	}
-	st->nrec++;
+	if (!json_object_is_type(v, json_type_int))
+		return corrupt(st, err, "%s.running_vcpus is %s, not a vcpu count", at,
+			       type_name(v));
+	n = json_object_get_int64(v);
+	if (n < 1 || n > TMAP_MAX_VCPUS)
+		return corrupt(st, err, "%s.running_vcpus is %" PRId64 ", not a vcpu count from 1 to %d",
+			       at, n, TMAP_MAX_VCPUS);
+	if (json_object_object_get_ex(plan, "vcpus", &vcpus) &&
+	    json_object_is_type(vcpus, json_type_array) &&
+	    json_object_array_length(vcpus) == (size_t)n)
+		return corrupt(st, err, "%s.running_vcpus is %" PRId64 ", the count its plan has already",
+			       at, n);
+	*ret = (unsigned)n;
 	return 0;
 }
 
@@ -248,7 +243,8 @@ static int
 check_guest(struct tmap_state *st, struct json_object *g, size_t i, struct tmap_error *err)
 {
 	struct json_object *name = NULL, *status = NULL, *target = NULL, *spec = NULL, *plan = NULL;
-	struct json_object *plan_name;
+	struct json_object *plan_name, *running = NULL;
+	unsigned running_vcpus = 0;
 	char at[32];
 	int r;
 
@@ -266,6 +262,8 @@ check_guest(struct tmap_state *st, struct json_object *g, size_t i, struct tmap_
 			spec = value;
 		else if (streq(key, "plan"))
 			plan = value;
+		else if (streq(key, "running_vcpus"))
+			running = value;
 		else
 			return corrupt(st, err, "%s.%.40s: unknown key", at, key);
 	}
@@ -285,8 +283,12 @@ check_guest(struct tmap_state *st, struct json_object *g, size_t i, struct tmap_
 		return corrupt(st, err, "%s.plan.name is not its name", at);
 	if (state_record_find(st, json_object_get_string(name)))
 		return corrupt(st, err, "guest '%s' appears twice", json_object_get_string(name));
-	if (record_add(st, json_object_get_string(name),
-		       streq(json_object_get_string(status), "pending"), target, spec) < 0)
+	r = check_running_vcpus(st, running, plan, at, &running_vcpus, err);
+	if (r < 0)
+		return r;
+	if (state_record_add(st, json_object_get_string(name),
+		       streq(json_object_get_string(status), "pending"), running_vcpus, target,
+		       spec) < 0)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
@@ -319,7 +321,7 @@ records_read(struct tmap_state *st, struct tmap_error *err)
 	int version = version_of(st->root);
 	int r;
 
-	records_clear(st);
+	state_records_clear(st);
 	json_object_object_get_ex(st->root, "guests", &guests);
 	for (size_t i = 0; i < json_object_array_length(guests); i++) {
 		struct json_object *g = json_object_array_get_idx(guests, i), *name;
@@ -338,7 +340,7 @@ records_read(struct tmap_state *st, struct tmap_error *err)
 		if (state_record_find(st, json_object_get_string(name)))
 			return corrupt(st, err, "guest '%s' appears twice",
 				       json_object_get_string(name));
-		if (record_add(st, json_object_get_string(name), false, NULL, NULL) < 0)
+		if (state_record_add(st, json_object_get_string(name), false, 0, NULL, NULL) < 0)
 			return tmap_error_set(err, -ENOMEM, "out of memory");
 	}
 	return 0;
@@ -466,47 +468,6 @@ tmap_state_open(const char *path, unsigned flags, struct tmap_state **ret, struc
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(st);
-	return 0;
-}
-
-/* ------------------------------------------------------------------------------------- */
-/* Records */
-
-static struct state_record *
-state_record_find(struct tmap_state *st, const char *name)
-{
-	for (size_t i = 0; i < st->nrec; i++)
-		if (streq(st->rec[i].name, name))
-			return &st->rec[i];
-	return NULL;
-}
-
-static int
-state_record_put(struct tmap_state *st, const char *name, bool pending,
-		 struct json_object *target, struct json_object *spec)
-{
-	struct state_record *r = state_record_find(st, name);
-	int ret;
-
-	if (!r) {
-		ret = record_add(st, name, pending, target, spec);
-		json_object_put(target);
-		json_object_put(spec);
-		return ret;
-	}
-	if (target != r->target) {
-		json_object_put(r->target);
-		r->target = target;
-	} else {
-		json_object_put(target);
-	}
-	if (spec != r->spec) {
-		json_object_put(r->spec);
-		r->spec = spec;
-	} else {
-		json_object_put(spec);
-	}
-	r->pending = pending;
 	return 0;
 }
 
@@ -685,9 +646,11 @@ guest_document(struct tmap_state *st, const struct tmap_host *h, size_t i,
 	const struct state_record *rec = state_record_find(st, name);
 	struct tmap_plan *plan = NULL;
 	struct json_object *g, *spec, *json;
+	unsigned plan_vcpus;
 
 	if (tmap_host_guest_plan(h, name, &plan, err) < 0)
 		return NULL;
+	plan_vcpus = plan->guests[0].vcpus;
 	g = json_object_new_object();
 	json = plan_guest_to_json(&plan->guests[0]);
 	spec = rec && rec->spec ? json_object_get(rec->spec) : state_spec_from_plan(&plan->guests[0]);
@@ -702,6 +665,8 @@ guest_document(struct tmap_state *st, const struct tmap_host *h, size_t i,
 	json_object_object_add(g, "name", json_object_new_string(name));
 	json_object_object_add(g, "status",
 			       json_object_new_string(rec && rec->pending ? "pending" : "applied"));
+	if (rec && rec->running_vcpus && rec->running_vcpus != plan_vcpus)
+		json_object_object_add(g, "running_vcpus", json_object_new_int64(rec->running_vcpus));
 	if (rec && rec->target)
 		json_object_object_add(g, "target", json_object_get(rec->target));
 	json_object_object_add(g, "spec", spec);
@@ -826,136 +791,6 @@ tmap_state_save(struct tmap_state *st, const struct tmap_host *h, struct tmap_er
 	return state_commit(st, h, err);
 }
 
-int
-tmap_state_record(struct tmap_state *st, const struct tmap_backend_module *module,
-		  const struct tmap_target *target, const struct tmap_guest *guest,
-		  unsigned flags, struct tmap_error *err)
-{
-	struct json_object *where = NULL, *spec;
-	struct tmap_target *identity = NULL;
-	bool known;
-
-	if (!st || !guest || (module && !target))
-		return tmap_error_set(err, -EINVAL, "tmap_state_record: missing argument");
-	if (flags & ~TMAP_STATE_PENDING)
-		return tmap_error_set(err, -EINVAL, "tmap_state_record: unknown flags 0x%x", flags);
-	if (!st->writable)
-		return tmap_error_set(err, -EBADF, "state file '%s' was opened to read", st->path);
-	if (module) {
-		if (tmap_target_new(&identity) < 0)
-			return tmap_error_set(err, -ENOMEM, "out of memory");
-		/* The identity helps the next reader; a backend that cannot tell it still has
-		 * its options recorded. */
-		known = tmap_backend_identify(module, target, identity, NULL) == 0;
-		where = state_target_json(tmap_backend_descriptor(module)->name, target,
-					  known ? identity : NULL);
-		tmap_target_free(identity);
-		if (!where)
-			return tmap_error_set(err, -ENOMEM, "out of memory");
-	}
-	spec = state_spec_from_guest(guest);
-	if (!spec) {
-		json_object_put(where);
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	}
-	if (state_record_put(st, guest->name, flags & TMAP_STATE_PENDING, where, spec) < 0)
-		return tmap_error_set(err, -ENOMEM, "out of memory");
-	return 0;
-}
-
-int
-tmap_state_guest_target(struct tmap_state *st, const char *name, const char **ret_backend,
-			struct tmap_target **ret_target, struct tmap_error *err)
-{
-	struct state_record *rec;
-
-	if (!st || !name || !ret_backend || !ret_target)
-		return tmap_error_set(err, -EINVAL, "tmap_state_guest_target: missing argument");
-	rec = state_record_find(st, name);
-	if (!rec || !rec->target)
-		return tmap_error_set(err, -ENOENT,
-				      "guest '%s': the state records no target it was applied to", name);
-	return state_target_from_json(rec->target, ret_backend, ret_target, err);
-}
-
-/* ------------------------------------------------------------------------------------- */
-/* What the session asks of the records */
-
-const char *
-state_path(const struct tmap_state *st)
-{
-	return st->path;
-}
-
-bool
-state_guest_pending(struct tmap_state *st, const char *name)
-{
-	const struct state_record *rec = state_record_find(st, name);
-
-	return rec && rec->pending;
-}
-
-void
-state_guest_mark_applied(struct tmap_state *st, const char *name)
-{
-	struct state_record *rec = state_record_find(st, name);
-
-	if (rec)
-		rec->pending = false;
-}
-
-struct json_object *
-state_guest_identity(struct tmap_state *st, const char *name)
-{
-	const struct state_record *rec = state_record_find(st, name);
-	struct json_object *identity;
-
-	if (!rec || !rec->target || !json_object_object_get_ex(rec->target, "identity", &identity))
-		return NULL;
-	return identity;
-}
-
-int
-state_guest_spec(struct tmap_state *st, const char *name, struct tmap_guests **ret,
-		 struct tmap_error *err)
-{
-	const struct state_record *rec = state_record_find(st, name);
-	struct tmap_guests *guests = NULL;
-	struct json_object *spec = NULL, *v;
-	const char *text;
-	int r;
-
-	if (!rec || !rec->spec)
-		return tmap_error_set(err, -ENOENT, "guest '%s': the state records no spec for it",
-				      name);
-	/* A state written before shared specs lost their thread policy ("prefer", the
-	 * default) records one, which a shared guest's file may not have. */
-	if (json_object_object_get_ex(rec->spec, "cpu_policy", &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    streq(json_object_get_string(v), "shared") &&
-	    json_object_object_get_ex(rec->spec, "thread_policy", &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    streq(json_object_get_string(v), "prefer")) {
-		if (json_object_deep_copy(rec->spec, &spec, NULL) < 0)
-			return tmap_error_set(err, -ENOMEM, "out of memory");
-		json_object_object_del(spec, "thread_policy");
-	}
-	text = json_object_to_json_string_ext(spec ? spec : rec->spec, JSON_C_TO_STRING_PLAIN);
-	r = tmap_guests_new(&guests);
-	if (r == 0)
-		r = tmap_guests_parse_json(guests, text, strlen(text), st->path, err);
-	else
-		tmap_error_set(err, r, "out of memory");
-	json_object_put(spec);
-	if (r == 0 && tmap_guests_count(guests) != 1)
-		r = tmap_error_set(err, -EBADMSG, "state file '%s': guest '%s': its spec is not one guest",
-				   st->path, name);
-	if (r == 0)
-		*ret = TAKE_PTR(guests);
-	tmap_guests_free(guests);
-	return r;
-}
-
 struct json_object *
 state_snapshot(struct tmap_state *st)
 {
@@ -980,7 +815,7 @@ state_revert(struct tmap_state *st, struct json_object *snapshot, struct tmap_er
 					      st->path, strerror(errno));
 		json_object_put(st->root);
 		st->root = NULL;
-		records_clear(st);
+		state_records_clear(st);
 		return 0;
 	}
 	r = write_document(st, json_object_to_json_string_ext(snapshot, JSON_C_TO_STRING_PRETTY |

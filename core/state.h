@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The allocation state's two files (not installed): state.c owns the file (lock, read,
- * check, write, the records); state-guest.c reads and writes one guest of it.
+ * check, write); state-record.c the records of the guests; state-guest.c reads and writes one
+ * guest of it.
  */
 #ifndef TOPOMAP_CORE_STATE_H
 #define TOPOMAP_CORE_STATE_H
@@ -20,6 +21,8 @@ struct json_object;
 struct state_record {
 	char *name;
 	bool pending;			/* recorded before its backend wrote anything */
+	unsigned running_vcpus;		/* the vcpus it runs until it is started again with its
+					 * plan's count (a resize applied live); 0: its plan's */
 	struct json_object *target;	/* {"backend", "options", "identity"}, or NULL */
 	struct json_object *spec;	/* the guest as asked, in the guest file format */
 };
@@ -96,9 +99,21 @@ struct json_object *state_target_json(const char *backend, const struct tmap_tar
 int state_target_from_json(struct json_object *json, const char **ret_backend,
 			   struct tmap_target **ret, struct tmap_error *err);
 
-/* state.c, for the session: a guest's record, and the committed document put back. */
+/* state-record.c: the records, found by name, added (0 or -ENOMEM; target and spec get a
+ * reference of their own), all freed. */
+struct state_record *state_record_find(struct tmap_state *st, const char *name);
+int state_record_add(struct tmap_state *st, const char *name, bool pending,
+		     unsigned running_vcpus, struct json_object *target, struct json_object *spec);
+void state_records_clear(struct tmap_state *st);
+
+/* state-record.c, for the session: a guest's record. state.c: the committed document put
+ * back. */
 const char *state_path(const struct tmap_state *st);
 bool state_guest_pending(struct tmap_state *st, const char *name);
+/* The vcpu count a guest runs while its plan has another (resize --apply, issue 18), or 0. A
+ * guest recorded anew (tmap_state_record()) runs its plan's count until this says otherwise. */
+unsigned state_guest_running_vcpus(struct tmap_state *st, const char *name);
+void state_guest_set_running_vcpus(struct tmap_state *st, const char *name, unsigned vcpus);
 void state_guest_mark_applied(struct tmap_state *st, const char *name);
 /* The target identity recorded for a guest (borrowed), or NULL. */
 struct json_object *state_guest_identity(struct tmap_state *st, const char *name);

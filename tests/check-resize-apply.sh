@@ -14,8 +14,14 @@
 #   - in each, every call of the apply that changes a pin refused in turn
 #     (tests/fault-inject.c: sched_setaffinity for qemu-direct, libvirt's pin calls for
 #     libvirt): exit 1, every thread's affinity in /proc, libvirt's pins and the state file
-#     byte for byte as before; then the apply that succeeds, and verify of the guest (exit 0,
-#     the same pending line) and verify --all clean.
+#     byte for byte as before; then the apply that succeeds, the state recording the count rsz
+#     still runs ("running_vcpus"), and verify of the guest (exit 0, the same pending line)
+#     and verify --all clean;
+#   - after the grow, rsz started again by hand: with 3 vcpus, neither the count it runs nor
+#     its plan's, verify exits 4 naming the count (and verify --all says drifted, through
+#     libvirt's recorded domain); with its plan's 2 and applied again, the state forgets the
+#     count and verify is clean with no pending line; then with 1 vcpu again, which the state
+#     no longer records, verify exits 4 (it read as pending before the state kept the count).
 #
 # Usage: check-resize-apply.sh qemu-direct|libvirt TOPOMAP    (as root; exit 77 = skipped)
 set -euo pipefail
@@ -106,6 +112,21 @@ snapshot() {
 	threads
 	cat "$tmp/state.json"
 }
+# The vcpu count the state records NAME still running, or "none".
+running_vcpus() { # NAME
+	python3 -c 'import json,sys; g=[x for x in json.load(open(sys.argv[1]))["guests"] if x["name"]==sys.argv[2]]; print(g[0].get("running_vcpus", "none"))' \
+		"$tmp/state.json" "$1"
+}
+
+# verify of rsz through TARGET exits CODE, with LINE among its lines and no pending line.
+expect_verify() { # CODE LINE
+	local rc=0
+	tm verify "${target[@]}" >"$tmp/out" 2>&1 || rc=$?
+	[ "$rc" = "$1" ] || fail "verify: exit $rc, not $1: $(cat "$tmp/out")"
+	grep -qxF "  $2" "$tmp/out" || fail "verify: no line '$2': $(cat "$tmp/out")"
+	! grep -q "pending:" "$tmp/out" || fail "verify: a pending line: $(cat "$tmp/out")"
+}
+
 # vcpu N's thread allowed exactly PUS, every thread but the vcpus' allowed exactly EMU.
 check_threads() { # EMU N:PUS...
 	local tid cpus name want
@@ -146,6 +167,8 @@ scenario() { # FROM TO PENDING
 	done
 	[ $k -ge 3 ] || fail "$1 to $2: only $((k - 1)) calls refused: the apply made too few"
 	grep -qxF "  pending: $3" "$tmp/out" || fail "$1 to $2: no pending line '$3': $(cat "$tmp/out")"
+	[ "$(running_vcpus rsz)" = "$1" ] ||
+		fail "$1 to $2: the state records rsz running '$(running_vcpus rsz)' vcpus, not $1"
 	tm verify "${target[@]}" >"$tmp/out" 2>&1 || fail "verify: exit $?: $(cat "$tmp/out")"
 	grep -qxF "  pending: $3" "$tmp/out" || fail "verify: no pending line '$3': $(cat "$tmp/out")"
 	tm verify --all >"$tmp/out" 2>&1 || fail "verify --all: $(cat "$tmp/out")"
@@ -158,6 +181,36 @@ if [ "$backend" = libvirt ]; then
 	[ "$(virsh -c $URI emulatorpin rsz --live | awk 'NR > 2 && NF { print $2 }')" = 0-1 ] ||
 		fail "emulatorpin is not 0-1"
 fi
+
+# Started again by hand with 3 vcpus: neither the 1 it ran nor its plan's 2.
+stop_guest
+start_guest 3
+expect_verify 4 "guest 'rsz' runs 3 vcpus; the state records it running 1 until it is started with its plan's 2"
+if [ "$backend" = libvirt ]; then
+	rc=0
+	tm verify --all >"$tmp/out" 2>&1 || rc=$?
+	[ $rc = 4 ] && grep -q "^rsz  *drifted" "$tmp/out" ||
+		fail "verify --all of rsz running 3: exit $rc: $(cat "$tmp/out")"
+fi
+[ "$(running_vcpus rsz)" = 1 ] || fail "a read-only verify changed the state"
+echo "restarted with 3 vcpus: verify says drifted"
+
+# Started with its plan's 2 and applied again: the state forgets the 1.
+stop_guest
+start_guest 2
+tm apply "${target[@]}" >"$tmp/out" 2>&1 || fail "apply rsz running 2: $(cat "$tmp/out")"
+[ "$(running_vcpus rsz)" = none ] ||
+	fail "rsz applied running its plan's 2: the state still records running_vcpus $(running_vcpus rsz)"
+tm verify "${target[@]}" >"$tmp/out" 2>&1 || fail "verify of rsz running 2: $(cat "$tmp/out")"
+! grep -q "pending:" "$tmp/out" || fail "verify of rsz running 2: a pending line: $(cat "$tmp/out")"
+check_threads 0-1 0:0 1:1
+echo "restarted with 2 vcpus and applied: the state records no other count, verify clean"
+
+# And with 1 again: the state no longer records it, so it is drift, not pending.
+stop_guest
+start_guest 1
+expect_verify 4 "guest 'rsz' runs 1 vcpu; its plan has 2"
+echo "restarted with 1 vcpu: verify says drifted"
 tm release rsz >/dev/null
 stop_guest
 

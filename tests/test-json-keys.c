@@ -21,6 +21,7 @@
 #include <topomap/session.h>
 
 #include "testlib.h"
+#include "state.h"
 
 struct keys {
 	char **lines;
@@ -277,7 +278,12 @@ add_plan_host_state(struct keys *k)
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	if (tmap_state_open(path, TMAP_STATE_WRITE, &st, &err) < 0 ||
-	    tmap_state_set_reserve(st, "0,12", &err) < 0 || tmap_state_save(st, h, &err) < 0)
+	    tmap_state_set_reserve(st, "0,12", &err) < 0 ||
+	    tmap_state_record(st, NULL, NULL, tmap_guests_get(g, 0), 0, &err) < 0)
+		fail_msg("state: %s", err.message);
+	/* db resized to 8 vcpus while it ran 4 (issue 18): the count it still runs. */
+	state_guest_set_running_vcpus(st, "db", 4);
+	if (tmap_state_save(st, h, &err) < 0)
 		fail_msg("state: %s", err.message);
 	tmap_state_close(st);
 	/* What apply writes, the next run reads: the same guests on a new host. */

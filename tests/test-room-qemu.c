@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <topomap/backend.h>
 #include <topomap/session.h>
 
@@ -120,32 +121,123 @@ assert_all_on(pid_t pid, const char *cpus)
 /* ------------------------------------------------------------------------------------- */
 /* The guests */
 
-/* A 1-vcpu QEMU with an iothread, its vcpu thread made. */
+/* Wait for vcpu n's thread ("CPU n/TCG") of q to be there. */
 static void
-qemu_one(struct test_qemu *q, const char *name)
+wait_vcpu(const struct test_qemu *q, unsigned n)
 {
-	char guestname[64];
-	const char *argv[] = {
-	    "-accel", "tcg,thread=multi", "-name",	     guestname, "-smp", "1", "-m",
-	    "64",     "-object",	  "iothread,id=io1", NULL};
 	long deadline = test_now_ms() + TEST_QMP_WAIT_MS;
+	char prefix[32];
 
-	snprintf(guestname, sizeof(guestname), "guest=%s,debug-threads=on", name);
-	test_qemu_start(q, argv);
+	snprintf(prefix, sizeof(prefix), "CPU %u/", n);
 	for (;;) {
 		struct test_threads s;
-		bool vcpu = false;
 
 		test_qemu_threads(q->pid, &s);
 		for (size_t i = 0; i < s.n; i++)
-			vcpu |= strncmp(s.t[i].name, "CPU 0/", 6) == 0;
-		if (vcpu)
-			break;
+			if (strncmp(s.t[i].name, prefix, strlen(prefix)) == 0)
+				return;
 		if (test_now_ms() > deadline)
-			fail_msg("QEMU '%s' has no vcpu thread after %d ms", name,
-				 TEST_QMP_WAIT_MS);
+			fail_msg("QEMU %d has no thread '%s' after %d ms; it has:\n%s", (int)q->pid,
+				 prefix, TEST_QMP_WAIT_MS, affinities(q->pid));
 		usleep(5000);
 	}
+}
+
+/* A 1-vcpu QEMU with an iothread, its vcpu thread made; smp: QEMU's -smp ("1", or
+ * "1,maxcpus=3" for vcpus plugged in later). */
+static void
+qemu_smp(struct test_qemu *q, const char *name, const char *smp)
+{
+	char guestname[64];
+	const char *argv[] = {
+	    "-accel", "tcg,thread=multi", "-name",	     guestname, "-smp", smp, "-m",
+	    "64",     "-object",	  "iothread,id=io1", NULL};
+
+	snprintf(guestname, sizeof(guestname), "guest=%s,debug-threads=on", name);
+	test_qemu_start(q, argv);
+	wait_vcpu(q, 0);
+}
+
+static void
+qemu_one(struct test_qemu *q, const char *name)
+{
+	qemu_smp(q, name, "1");
+}
+
+/* One QMP reply (events skipped), parsed; the socket reads a byte at a time, as QMP answers
+ * a line each. */
+static struct json_object *
+qmp_reply(int fd)
+{
+	for (;;) {
+		char line[16384];
+		size_t n = 0;
+		struct json_object *o;
+
+		while (n < sizeof(line) - 1 && read(fd, line + n, 1) == 1 && line[n] != '\n')
+			n++;
+		line[n] = '\0';
+		o = json_tokener_parse(line);
+		if (!o)
+			fail_msg("QMP answered '%s'", line);
+		if (!json_object_object_get_ex(o, "event", NULL))
+			return o;
+		json_object_put(o);
+	}
+}
+
+static struct json_object *
+qmp_command(int fd, const char *text)
+{
+	struct json_object *o;
+
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	o = qmp_reply(fd);
+	if (!json_object_object_get_ex(o, "return", NULL))
+		fail_msg("QMP '%s': %s", text, json_object_to_json_string(o));
+	return o;
+}
+
+/* A vcpu plugged into q as an operator does with device_add (QEMU started with maxcpus): the
+ * guest then runs one vcpu more without a restart, as a resize's new count. */
+static void
+qemu_plug_vcpu(const struct test_qemu *q, unsigned index)
+{
+	struct json_object *cpus, *list, *slot = NULL, *props = NULL, *type = NULL;
+	int fd = test_qmp_connect(q->sock), lowest = 0;
+	char *add;
+
+	assert_true(fd >= 0);
+	json_object_put(qmp_reply(fd)); /* greeting */
+	json_object_put(qmp_command(fd, "{\"execute\": \"qmp_capabilities\"}\n"));
+	cpus = qmp_command(fd, "{\"execute\": \"query-hotpluggable-cpus\"}\n");
+	json_object_object_get_ex(cpus, "return", &list);
+	/* The free slot of the lowest core: QEMU numbers the vcpus by their slot, and a guest
+	 * runs vcpus 0 to n - 1. */
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *e = json_object_array_get_idx(list, i), *p, *core;
+
+		if (json_object_object_get_ex(e, "qom-path", NULL) ||
+		    !json_object_object_get_ex(e, "props", &p) ||
+		    !json_object_object_get_ex(p, "core-id", &core))
+			continue;
+		if (!slot || json_object_get_int(core) < lowest) {
+			slot = e;
+			lowest = json_object_get_int(core);
+		}
+	}
+	if (!slot)
+		fail_msg("QEMU %d has no free vcpu slot", (int)q->pid);
+	json_object_object_get_ex(slot, "props", &props);
+	json_object_object_get_ex(slot, "type", &type);
+	json_object_object_add(props, "driver", json_object_get(type));
+	assert_true(asprintf(&add, "{\"execute\": \"device_add\", \"arguments\": %s}\n",
+			     json_object_to_json_string(props)) > 0);
+	json_object_put(qmp_command(fd, add));
+	free(add);
+	json_object_put(cpus);
+	close(fd);
+	wait_vcpu(q, index);
 }
 
 static struct tmap_target *
@@ -384,12 +476,149 @@ test_rebalance_refused(void **unused)
 	tmap_session_close(s);
 }
 
+/* The pending lines of a report, and its drift lines, as one text (for a failure message). */
+static const char *
+report_lines(const struct tmap_report *rep)
+{
+	static char buf[4096];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < tmap_report_pending_count(rep) && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "pending: %s\n",
+					tmap_report_pending(rep, i));
+	for (size_t i = 0; i < tmap_report_drift_count(rep) && len < sizeof(buf); i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "drift: %s\n",
+					tmap_report_drift(rep, i));
+	return buf;
+}
+
+/* The report has exactly this one pending line and no drift. */
+static void
+assert_pending(const struct tmap_report *rep, const char *line)
+{
+	if (tmap_report_pending_count(rep) != 1 || tmap_report_drift_count(rep) != 0 ||
+	    !streq(tmap_report_pending(rep, 0), line))
+		fail_msg("want only 'pending: %s'; the report has:\n%s", line, report_lines(rep));
+}
+
+/*
+ * A resize the guest is not started with, remembered (issue 18). x, a real QEMU started with
+ * -smp 1,maxcpus=3, on the fragmented SMT host (PU 3 reserved while it grows, so that its
+ * threads stay on this machine's PUs 0 and 1):
+ *   - resized to 2 vcpus while it runs 1: the state records running_vcpus 1; the hook's
+ *     tmap_session_reapply() pins the vcpu it runs and keeps the pending line (it used to be
+ *     refused: the plan has 2 vcpus, QEMU runs 1); a verify in a session that may write keeps
+ *     the count;
+ *   - vcpu 1 plugged in (QEMU runs the plan's 2): reapply pins it and the state forgets the 1;
+ *   - resized to 1 while it runs 2: running_vcpus 2; then big needs x's core: the make-room
+ *     move applies x with its pending shrink (vcpu 0, the emulator and the iothread to PU 0,
+ *     vcpu 1 left where it runs) and keeps running_vcpus 2;
+ *   - vcpu 2 plugged in (QEMU runs 3, neither 2 nor the plan's 1): verify says drifted,
+ *     naming the count, and reapply is refused with x's threads and the state as they were.
+ */
+static void
+test_resize_pending_remembered(void **unused)
+{
+	struct tmap_session *s;
+	struct tmap_report *rep = NULL;
+	struct tmap_error err = {0};
+	char before_x[8192], before_state[65536];
+	int r;
+
+	(void)unused;
+	qemu_smp(&qx, "roomreal-x", "1,maxcpus=3");
+	qemu_one(&qbig, "roomreal-big");
+	s = fragmented();
+	assert_int_equal(tmap_session_set_reserve(s, "3", NULL, &err), 0);
+
+	/* grown to 2 while it runs 1 */
+	r = tmap_session_apply_resize(s, "x", 2, 0, NULL, 0, NULL, &rep, &err);
+	if (r < 0)
+		fail_msg("resize x to 2: %s", err.message);
+	assert_pending(rep, "guest 'x' runs 1 vcpu; start it with 2 for vcpu 1 (PU 0)");
+	rep = tmap_report_free(rep);
+	assert_int_equal(tmap_session_guest_running_vcpus(s, "x"), 1);
+	assert_non_null(strstr(test_slurp(state_path), "\"running_vcpus\":1"));
+	/* applied again, as libvirt's hook does when the guest starts: still pending */
+	r = tmap_session_reapply(s, "x", 0, &rep, &err);
+	if (r < 0)
+		fail_msg("reapply x running 1 of 2: %s", err.message);
+	assert_pending(rep, "guest 'x' runs 1 vcpu; start it with 2 for vcpu 1 (PU 0)");
+	rep = tmap_report_free(rep);
+	assert_int_equal(tmap_session_guest_running_vcpus(s, "x"), 1);
+	assert_int_equal(tmap_session_verify(s, "x", &rep, &err), 0);
+	assert_pending(rep, "guest 'x' runs 1 vcpu; start it with 2 for vcpu 1 (PU 0)");
+	rep = tmap_report_free(rep);
+	assert_int_equal(tmap_session_guest_running_vcpus(s, "x"), 1);
+
+	/* vcpu 1 plugged in: applied again, it runs its plan, and the state says so */
+	qemu_plug_vcpu(&qx, 1);
+	r = tmap_session_reapply(s, "x", 0, &rep, &err);
+	if (r < 0)
+		fail_msg("reapply x running 2 of 2: %s", err.message);
+	assert_int_equal(tmap_report_pending_count(rep), 0);
+	rep = tmap_report_free(rep);
+	assert_int_equal(tmap_session_guest_running_vcpus(s, "x"), 0);
+	assert_null(strstr(test_slurp(state_path), "running_vcpus"));
+	assert_int_equal(tmap_session_verify(s, "x", &rep, &err), 0);
+	assert_int_equal(tmap_report_pending_count(rep) + tmap_report_drift_count(rep), 0);
+	rep = tmap_report_free(rep);
+
+	/* shrunk to 1 while it runs 2: vcpu 1 stays on PU 0 */
+	r = tmap_session_apply_resize(s, "x", 1, 0, NULL, 0, NULL, &rep, &err);
+	if (r < 0)
+		fail_msg("resize x to 1: %s", err.message);
+	assert_pending(rep, "guest 'x' runs 2 vcpus; start it with 1: until then vcpu 1 keeps running outside the plan (PU 0)");
+	rep = tmap_report_free(rep);
+	assert_int_equal(tmap_session_guest_running_vcpus(s, "x"), 2);
+	assert_int_equal(tmap_session_set_reserve(s, NULL, "3", &err), 0);
+
+	/* big takes x's core: x moves to PU 0 with its pending shrink, and keeps it */
+	{
+		struct tmap_target *t = qemu_target(&qbig);
+		struct tmap_guest *g = guest("big", TMAP_THREAD_ISOLATE);
+
+		r = tmap_session_apply_room(s, "qemu-direct", t, g, NULL, 0, NULL, NULL, &err);
+		tmap_target_free(t);
+		tmap_guest_free(g);
+	}
+	if (r < 0)
+		fail_msg("make room for big with x's shrink pending: %s", err.message);
+	assert_all_on(qx.pid, "0");
+	assert_all_on(qbig.pid, "1");
+	assert_int_equal(tmap_session_guest_running_vcpus(s, "x"), 2);
+	assert_non_null(strstr(test_slurp(state_path), "\"running_vcpus\":2"));
+	assert_int_equal(tmap_session_verify(s, "x", &rep, &err), 0);
+	assert_pending(rep, "guest 'x' runs 2 vcpus; start it with 1: until then vcpu 1 keeps running outside the plan (PU 0)");
+	rep = tmap_report_free(rep);
+
+	/* vcpu 2 plugged in: neither the 2 recorded nor the plan's 1 */
+	qemu_plug_vcpu(&qx, 2);
+	assert_int_equal(tmap_session_verify(s, "x", &rep, &err), 1);
+	assert_int_equal(tmap_report_pending_count(rep), 0);
+	assert_string_equal(tmap_report_drift(rep, 0),
+			    "guest 'x' runs 3 vcpus; the state records it running 2 until it is started with its plan's 1");
+	rep = tmap_report_free(rep);
+	snprintf(before_x, sizeof(before_x), "%s", affinities(qx.pid));
+	snprintf(before_state, sizeof(before_state), "%s", test_slurp(state_path));
+	err = (struct tmap_error){0};
+	assert_int_equal(tmap_session_reapply(s, "x", 0, NULL, &err), -EPROTO);
+	print_message("reapply of x running 3: %s\n", err.message);
+	assert_non_null(strstr(err.message, "guest 'x' runs 3 vcpus"));
+	assert_string_equal(affinities(qx.pid), before_x);
+	assert_string_equal(test_slurp(state_path), before_state);
+	assert_int_equal(tmap_session_guest_running_vcpus(s, "x"), 2);
+	tmap_session_close(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_make_room_each_pin_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rebalance_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resize_pending_remembered, setup, teardown),
 	};
 
 	if (!test_have_qemu())

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "testlib.h"
+#include "state.h"
 
 #define HOST "synthetic:pack:1 numa:1(memory=64GiB) core:8 pu:2" /* 16 PUs */
 
@@ -798,6 +799,109 @@ shared_pool_refused(void **state)
 	unlink(path);
 }
 
+/* The state file's guest 0 with "running_vcpus" set to value (a JSON text), for a loader. */
+static char *
+with_running(const char *text, const char *value)
+{
+	struct json_object *root = json_tokener_parse(text), *guests;
+	char *copy;
+
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "guests", &guests));
+	json_object_object_add(json_object_array_get_idx(guests, 0), "running_vcpus",
+			       json_tokener_parse(value));
+	copy = strdup(json_object_to_json_string(root));
+	assert_non_null(copy);
+	json_object_put(root);
+	return copy;
+}
+
+/* Open the state to write and load it into a host of HOST (both to free). */
+static struct tmap_state *
+open_loaded(struct tmap_topology *t, struct tmap_host **ret_host)
+{
+	struct tmap_state *st = NULL;
+	struct tmap_error err = {0};
+
+	assert_int_equal(tmap_state_open(path, TMAP_STATE_WRITE, &st, &err), 0);
+	assert_int_equal(tmap_host_new(t, NULL, ret_host, &err), 0);
+	if (tmap_state_load(st, *ret_host, &err) < 0)
+		fail_msg("load: %s", err.message);
+	return st;
+}
+
+/*
+ * A guest resized while it runs (issue 18): the vcpus it still runs are recorded beside its
+ * plan, read back by the next process and written again by its save; set to 0, or the guest
+ * recorded anew, the key is gone. A state without the key (every one written before) loads
+ * as the guest running its plan's count. A bad value is refused naming the key and the value,
+ * and the file is left as it was.
+ */
+static void
+running_vcpus_recorded(void **state)
+{
+	static const struct {
+		const char *value, *needle;
+	} bad[] = {
+		{"\"1\"", "guests[0].running_vcpus is string, not a vcpu count"},
+		{"0", "guests[0].running_vcpus is 0, not a vcpu count from 1 to 4096"},
+		{"4097", "guests[0].running_vcpus is 4097, not a vcpu count from 1 to 4096"},
+		{"2", "guests[0].running_vcpus is 2, the count its plan has already"},
+	};
+	struct tmap_topology *t = test_topology(HOST);
+	struct tmap_state *st;
+	struct tmap_host *h = NULL;
+	struct tmap_guest *g = NULL;
+	struct tmap_error err = {0};
+	char *old, *text;
+
+	unlink(path);
+	assert_int_equal(place_one("a", 2, &err), 0);
+	old = strdup(read_text());
+	assert_null(strstr(old, "running_vcpus"));
+
+	/* written before the key existed: the plan's count */
+	st = open_loaded(t, &h);
+	assert_int_equal(state_guest_running_vcpus(st, "a"), 0);
+	/* recorded, saved, and read back by another open */
+	state_guest_set_running_vcpus(st, "a", 1);
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	tmap_state_close(st);
+	tmap_host_free(h);
+	assert_non_null(strstr(read_text(), "\"running_vcpus\":1"));
+	st = open_loaded(t, &h);
+	assert_int_equal(state_guest_running_vcpus(st, "a"), 1);
+	/* a save of a state read keeps it */
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	assert_non_null(strstr(read_text(), "\"running_vcpus\":1"));
+	/* the guest recorded anew runs its plan's count */
+	assert_int_equal(tmap_guest_new("a", 2, &g, &err), 0);
+	assert_int_equal(tmap_state_record(st, NULL, NULL, g, 0, &err), 0);
+	assert_int_equal(state_guest_running_vcpus(st, "a"), 0);
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	assert_null(strstr(read_text(), "running_vcpus"));
+	/* and set back to 0 after it was set */
+	state_guest_set_running_vcpus(st, "a", 3);
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	assert_non_null(strstr(read_text(), "\"running_vcpus\":3"));
+	state_guest_set_running_vcpus(st, "a", 0);
+	assert_int_equal(tmap_state_save(st, h, &err), 0);
+	assert_null(strstr(read_text(), "running_vcpus"));
+	tmap_state_close(st);
+	tmap_host_free(h);
+	tmap_guest_free(g);
+
+	/* each bad value: one line naming the key */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		text = with_running(old, bad[i].value);
+		expect_refused(text, bad[i].needle);
+		free(text);
+	}
+	free(old);
+	tmap_topology_free(t);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -816,6 +920,7 @@ main(void)
 		cmocka_unit_test(shared_pool_recorded),
 		cmocka_unit_test(shared_pool_refused),
 		cmocka_unit_test(recent_requests_recorded),
+		cmocka_unit_test(running_vcpus_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

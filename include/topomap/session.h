@@ -196,6 +196,20 @@ TMAP_EXPORT int tmap_session_guest_plan(const struct tmap_session *session, cons
 					struct tmap_plan **ret, struct tmap_error *reterr);
 
 /**
+ * The vcpu count a recorded guest still runs while its plan has another: a resize applied to
+ * it running (tmap_session_apply_resize()), which it takes at its next start. The plan of
+ * tmap_session_guest_plan() carries it: tmap_verify() of that plan with TMAP_APPLY_RESIZE
+ * then takes this count or the plan's as in force (the other one pending) and any third one
+ * as drift. The state forgets it once the guest is applied with its plan's count, or is found
+ * running it by a session that may write.
+ * @param session a session.
+ * @param name a recorded guest (or its libvirt domain, see tmap_session_lookup()).
+ * @return the count; 0 when the guest runs its plan's count (or is not recorded).
+ */
+TMAP_EXPORT unsigned tmap_session_guest_running_vcpus(const struct tmap_session *session,
+						      const char *name);
+
+/**
  * The guest as it was asked for when it was recorded (its policies, QoS, page size): what
  * a later start of the same guest asks for again.
  * @param session a session.
@@ -469,7 +483,10 @@ TMAP_EXPORT int tmap_session_record(struct tmap_session *session, const struct t
 
 /**
  * Apply a recorded guest again, with the spec, backend and target it was recorded with (what
- * the libvirt hook does when a domain starts again).
+ * the libvirt hook does when a domain starts again). A guest the state records running
+ * another vcpu count than its plan's (tmap_session_guest_running_vcpus()) is applied with
+ * TMAP_APPLY_RESIZE: running that count it keeps its pending line, running its plan's the
+ * state forgets the other, running a third it has drifted (-EPROTO, put back).
  * @param session a session opened with TMAP_SESSION_WRITE.
  * @param name a recorded guest (or its libvirt domain, see tmap_session_lookup()).
  * @param flags 0 or TMAP_APPLY_DRY_RUN.
@@ -483,7 +500,11 @@ TMAP_EXPORT int tmap_session_reapply(struct tmap_session *session, const char *n
 
 /**
  * Verify a recorded guest through the backend and target it was applied with. Changes
- * nothing.
+ * nothing on the target. A guest the state records running another vcpu count than its plan's
+ * (tmap_session_guest_running_vcpus()) is in force running that count (a pending line) or its
+ * plan's; found running its plan's by a session opened with TMAP_SESSION_WRITE, the state
+ * forgets the other count. Any other count, or another count for a guest without one, is
+ * drift.
  * @param session a session.
  * @param name a recorded guest (or its libvirt domain).
  * @param ret_report receives the report (its drift lines), or NULL.
