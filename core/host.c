@@ -936,42 +936,102 @@ host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
 	return 0;
 }
 
-int
-host_shared_drift(const struct tmap_host *h, const char *name, char **ret)
+/* The first cell of hg whose shared vcpus do not float over their node's pool as it stands:
+ * its index, the pool in pus and the set found in *ret_got; -1 when every cell does. */
+static int
+shared_cell_off(const struct solver *s, const struct host_guest *hg, hwloc_bitmap_t pus,
+		hwloc_const_bitmap_t *ret_got)
 {
-	const struct host_guest *hg = host_find(h, name);
-	_cleanup_bitmap_ hwloc_bitmap_t pus = hwloc_bitmap_alloc();
-
-	*ret = NULL;
-	if (!pus)
-		return -ENOMEM;
-	/* Without a given pool a shared guest keeps the PUs free when it came: nothing to
-	 * follow. */
-	if (!hg || !h->s.fixed_pool)
-		return 0;
 	for (unsigned c = 0; c < hg->plan.ncells; c++) {
 		const struct plan_cell *cell = &hg->plan.cells[c];
-		_cleanup_free_ char *want = NULL, *got = NULL;
 		unsigned v;
 
 		if (!plan_cell_shared(&hg->plan, c))
 			continue;
-		shared_cell_pus(&h->s, (unsigned)topo_node_index(h->s.t, cell->node), pus);
+		shared_cell_pus(s, (unsigned)topo_node_index(s->t, cell->node), pus);
 		hwloc_bitmap_foreach_begin(v, cell->vcpus)
-			if (!plan_vcpu_dedicated(&hg->plan, v))
-				break;
+			if (!plan_vcpu_dedicated(&hg->plan, v) &&
+			    !hwloc_bitmap_isequal(pus, hg->plan.vcpu_pus[v])) {
+				*ret_got = hg->plan.vcpu_pus[v];
+				return (int)c;
+			}
 		hwloc_bitmap_foreach_end();
-		if (hwloc_bitmap_isequal(pus, hg->plan.vcpu_pus[v]))
-			continue;
-		want = bitmap_list(pus);
-		got = bitmap_list(hg->plan.vcpu_pus[v]);
-		if (!want || !got ||
-		    asprintf(ret, "cell %u floats over %s, not over node %u's shared pool %s",
-			     c, got, cell->node, want) < 0) {
-			*ret = NULL;
-			return -ENOMEM;
-		}
+	}
+	return -1;
+}
+
+int
+host_follow_needed(const struct tmap_host *h)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t pus = hwloc_bitmap_alloc();
+	hwloc_const_bitmap_t got;
+
+	if (!pus)
+		return -ENOMEM;
+	/* A given pool changes only through host set, which applies its followers itself. */
+	if (h->s.fixed_pool)
 		return 0;
+	for (size_t i = 0; i < h->nguests; i++)
+		if (shared_cell_off(&h->s, &h->guests[i], pus, &got) >= 0)
+			return 1;
+	return 0;
+}
+
+int
+host_shared_off(const struct tmap_host *h, const char *name, struct shared_off *ret)
+{
+	const struct host_guest *hg = host_find(h, name);
+	_cleanup_bitmap_ hwloc_bitmap_t pus = hwloc_bitmap_alloc();
+	hwloc_const_bitmap_t found = NULL;
+	int c;
+
+	*ret = (struct shared_off){.cell = -1};
+	if (!pus)
+		return -ENOMEM;
+	if (!hg || (c = shared_cell_off(&h->s, hg, pus, &found)) < 0)
+		return 0;
+	ret->cell = c;
+	ret->node = hg->plan.cells[c].node;
+	ret->got = bitmap_list(found);
+	ret->want = bitmap_list(pus);
+	if (!ret->got || !ret->want) {
+		shared_off_clear(ret);
+		return -ENOMEM;
+	}
+	return 1;
+}
+
+void
+shared_off_clear(struct shared_off *o)
+{
+	free(o->got);
+	free(o->want);
+	*o = (struct shared_off){.cell = -1};
+}
+
+int
+host_shared_drift(const struct tmap_host *h, const char *name, char **ret)
+{
+	struct shared_off off;
+	int r;
+
+	*ret = NULL;
+	r = host_shared_off(h, name, &off);
+	if (r <= 0)
+		return r;
+	/* Without a given pool, the node's pool is its usable PUs no dedicated guest holds:
+	 * a shared guest on fewer has not grown back, on more shares a dedicated guest's PUs. */
+	if (h->s.fixed_pool)
+		r = asprintf(ret, "cell %d floats over %s, not over node %u's shared pool %s",
+			     off.cell, off.got, off.node, off.want);
+	else
+		r = asprintf(ret,
+			     "guest '%s' cell %d floats over %s, not over node %u's pool %s (its usable PUs that no dedicated guest holds)",
+			     name, off.cell, off.got, off.node, off.want);
+	shared_off_clear(&off);
+	if (r < 0) {
+		*ret = NULL;
+		return -ENOMEM;
 	}
 	return 0;
 }

@@ -588,8 +588,9 @@ const uint64_t *host_guest_memory(const struct tmap_host *h, size_t i, int *ret_
  * cell is wider than its node's pool or a node's shared vcpus exceed it at the ratio), and
  * lists the guests whose sets changed (names borrowed from the host; the array to free). */
 void host_follow_pool_begin(struct tmap_host *h);
-/* A shared guest's recorded cells against the given pool of their nodes: *ret, a malloc()ed
- * line for the first cell that does not float over its node's whole pool, else NULL. */
+/* A shared guest's recorded cells against the pool of their nodes (given, or each node's
+ * usable PUs that no dedicated guest holds): *ret, a malloc()ed line for the first cell that
+ * does not float over its node's whole pool, else NULL. */
 int host_shared_drift(const struct tmap_host *h, const char *name, char **ret);
 /* One more drift line in a report (verify's own findings beside the backend's). */
 int report_drift(struct tmap_report *r, const char *line);
@@ -599,6 +600,20 @@ int report_drift(struct tmap_report *r, const char *line);
 unsigned report_vcpus_observed(const struct tmap_report *r);
 int host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
 		     struct tmap_error *err);
+/* Without a given pool: 1 when a recorded shared guest (or a mixed one's shared vcpus) floats
+ * over other PUs than its node's pool as the host now holds it (host_follow_pool() moves it
+ * there), 0 when none does or the pool is given, -ENOMEM. */
+int host_follow_needed(const struct tmap_host *h);
+/* Guest name's first shared cell off its node's pool: the cell, its node, the set it floats
+ * over and the pool (malloc()ed lists): 1, or 0 (cell -1) when every cell floats over its
+ * node's pool, -ENOMEM. */
+struct shared_off {
+	int cell;
+	unsigned node;
+	char *got, *want;
+};
+int host_shared_off(const struct tmap_host *h, const char *name, struct shared_off *ret);
+void shared_off_clear(struct shared_off *o);
 
 /* isolate-tasks.c: cgroup v1's root cpuset cgroup, whose tasks are narrowed one by one */
 struct task_narrowing {

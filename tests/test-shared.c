@@ -86,6 +86,68 @@ dedicated_after_shared_keeps_their_pool(void **state)
 	tmap_topology_free(t);
 }
 
+/* No pool given: a node's pool is its usable PUs no dedicated guest holds, and the shared
+ * guests follow it. Placed after s, d takes 16 PUs s floated over: s is off the pool
+ * (host_shared_drift() says so, naming it and both sets) until host_follow_pool() narrows it
+ * to the 8 left; d released, s is off again until it grows back over all 24. A given pool
+ * holds no dedicated PU: nothing to follow there. */
+static void
+shared_guests_follow_the_implicit_pool(void **state)
+{
+	struct tmap_topology *t = test_topology(HOST24);
+	struct tmap_host *h = test_host(t, NULL, 4.0), *g = test_host(t, "16-23", 4.0);
+	struct tmap_error err = {0};
+	struct tmap_plan *p = NULL;
+	const char **names = NULL;
+	char *line = NULL;
+	size_t n = 0;
+	(void)state;
+
+	assert_int_equal(test_place(h, "{\"name\":\"s\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", NULL, &err), 0);
+	assert_int_equal(host_follow_needed(h), 0);
+	assert_int_equal(host_shared_drift(h, "s", &line), 0);
+	assert_null(line);
+	assert_int_equal(test_place(h, "{\"name\":\"d\",\"vcpus\":16}", &p, &err), 0);
+	assert_string_equal(tmap_plan_cpuset(p, 0), "0-15");
+	tmap_plan_free(p);
+	assert_int_equal(host_follow_needed(h), 1);
+	assert_int_equal(host_shared_drift(h, "s", &line), 0);
+	assert_non_null(line);
+	assert_string_equal(line, "guest 's' cell 0 floats over 0-23, not over node 0's pool 16-23 (its usable PUs that no dedicated guest holds)");
+	free(line);
+	assert_int_equal(host_follow_pool(h, &names, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "s");
+	free(names);
+	assert_int_equal(host_follow_needed(h), 0);
+	assert_int_equal(tmap_host_guest_plan(h, "s", &p, &err), 0);
+	for (unsigned v = 0; v < 8; v++)
+		assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, v), "16-23");
+	tmap_plan_free(p);
+
+	assert_int_equal(tmap_host_release(h, "d"), 0);
+	assert_int_equal(host_follow_needed(h), 1);
+	assert_int_equal(host_shared_drift(h, "s", &line), 0);
+	assert_non_null(strstr(line, "floats over 16-23, not over node 0's pool 0-23"));
+	free(line);
+	assert_int_equal(host_follow_pool(h, &names, &n, &err), 0);
+	assert_int_equal(n, 1);
+	free(names);
+	assert_int_equal(tmap_host_guest_plan(h, "s", &p, &err), 0);
+	assert_string_equal(tmap_plan_vcpu_cpuset(p, 0, 0), "0-23");
+	tmap_plan_free(p);
+
+	/* A given pool: a dedicated guest beside it changes nothing to follow. */
+	assert_int_equal(test_place(g, "{\"name\":\"s\",\"vcpus\":8,\"cpu_policy\":\"shared\"}", NULL, &err), 0);
+	assert_int_equal(test_place(g, "{\"name\":\"d\",\"vcpus\":8}", NULL, &err), 0);
+	assert_int_equal(host_follow_needed(g), 0);
+	assert_int_equal(host_shared_drift(g, "s", &line), 0);
+	assert_null(line);
+	tmap_host_free(g);
+	tmap_host_free(h);
+	tmap_topology_free(t);
+}
+
 int
 main(void)
 {
@@ -94,6 +156,7 @@ main(void)
 		cmocka_unit_test(cell_wider_than_the_pool_is_refused),
 		cmocka_unit_test(capacity_sums_the_guests),
 		cmocka_unit_test(dedicated_after_shared_keeps_their_pool),
+		cmocka_unit_test(shared_guests_follow_the_implicit_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
