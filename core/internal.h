@@ -600,6 +600,8 @@ int report_drift(struct tmap_report *r, const char *line);
 unsigned report_vcpus_observed(const struct tmap_report *r);
 int host_follow_pool(struct tmap_host *h, const char ***ret_names, size_t *ret_n,
 		     struct tmap_error *err);
+/* host-pool.c reaches the i-th guest's plan through this (host.c keeps its ledger). */
+struct plan_guest *host_guest_plan_edit(struct tmap_host *h, size_t i);
 /* Without a given pool: 1 when a recorded shared guest (or a mixed one's shared vcpus) floats
  * over other PUs than its node's pool as the host now holds it (host_follow_pool() moves it
  * there), 0 when none does or the pool is given, -ENOMEM. */
