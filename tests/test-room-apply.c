@@ -50,16 +50,7 @@ path(const char *fmt, ...)
 static struct tmap_session *
 session(const char *topology)
 {
-	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
-	struct tmap_session *s = NULL;
-	struct tmap_error err = {0};
-
-	o.topology = topology;
-	o.state = state_path;
-	o.flags = TMAP_SESSION_WRITE;
-	if (tmap_session_open(&o, &s, &err) < 0)
-		fail_msg("tmap_session_open: %s", err.message);
-	return s;
+	return test_session_write(topology, state_path);
 }
 
 static struct tmap_target *
@@ -426,19 +417,7 @@ static pid_t sleeper = -1;
 static const char *
 task_cpus(void)
 {
-	static char value[256];
-	char path[64], line[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)sleeper);
-	f = fopen(path, "re");
-	assert_non_null(f);
-	value[0] = '\0';
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Cpus_allowed_list: %255s", value) == 1)
-			break;
-	fclose(f);
-	return value;
+	return test_task_cpus(sleeper);
 }
 
 static void
@@ -748,15 +727,8 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_cgroup_resize_refused, cg_setup, cg_teardown),
 		cmocka_unit_test_setup_teardown(test_cgroup_rebalance_refused, cg_setup, cg_teardown),
 	};
-	struct stat st;
 
-	if (argc > 1 && strcmp(argv[1], "cgroup") == 0) {
-		if (geteuid() != 0 || stat(CPUSET "/cpuset.cpus", &st) < 0) {
-			fprintf(stderr, "skipped: needs root and the cgroup v1 cpuset hierarchy at %s\n",
-				CPUSET);
-			return 77;
-		}
-		return cmocka_run_group_tests(cgroup, NULL, NULL);
-	}
+	if (argc > 1 && strcmp(argv[1], "cgroup") == 0)
+		return test_cpuset_v1_here() ? cmocka_run_group_tests(cgroup, NULL, NULL) : 77;
 	return cmocka_run_group_tests(mock, NULL, NULL);
 }

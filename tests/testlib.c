@@ -485,6 +485,21 @@ test_session_apply(struct tmap_session *s, const char *backend, struct tmap_targ
 }
 
 struct tmap_session *
+test_session_write(const char *topology, const char *state_path)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = NULL;
+	struct tmap_error err = {0};
+
+	o.topology = topology;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE;
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("tmap_session_open: %s", err.message);
+	return s;
+}
+
+struct tmap_session *
 test_room_place(const char *state_path, const char *host, const char *y_file, const char *y_reserve,
 		const char *x_free, const char *backend, struct tmap_target *x_target,
 		struct tmap_guest *x)
@@ -564,4 +579,33 @@ test_write_existing(const char *path, const char *text)
 	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
 	close(fd);
 	return ok;
+}
+
+const char *
+test_task_cpus(pid_t pid)
+{
+	static char value[256];
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	value[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Cpus_allowed_list: %255s", value) == 1)
+			break;
+	fclose(f);
+	return value;
+}
+
+bool
+test_cpuset_v1_here(void)
+{
+	struct stat st;
+
+	if (geteuid() == 0 && stat("/sys/fs/cgroup/cpuset/cpuset.cpus", &st) == 0)
+		return true;
+	fprintf(stderr, "skipped: needs root and the cgroup v1 cpuset hierarchy at /sys/fs/cgroup/cpuset\n");
+	return false;
 }

@@ -104,9 +104,13 @@ bool test_state_has_guest(const char *path, const char *name);
  * buffers (enough for one assertion's arguments); NULL when it cannot be opened. */
 const char *test_slurp(const char *path);
 
+struct tmap_session;
+/* A session on the host of topology, opened to write the state file at state_path, or fail
+ * the test with the library's message. */
+struct tmap_session *test_session_write(const char *topology, const char *state_path);
+
 /* tmap_session_apply() of guest g to target t through backend, or fail the test with the
  * library's message; frees t and g. */
-struct tmap_session;
 struct tmap_target;
 struct tmap_guest;
 void test_session_apply(struct tmap_session *s, const char *backend, struct tmap_target *t,
@@ -133,6 +137,14 @@ struct tmap_session *test_room_place(const char *state_path, const char *host,
 #define TEST_ROOM_SMT_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:2 pu:2(indexes=0,2,1,3)"
 #define test_room_fragmented(state_path, y_file, backend, x_target, x)                           \
 	test_room_place(state_path, TEST_ROOM_SMT_HOST, y_file, "0,1,3", "1", backend, x_target, x)
+
+/* Root, and the cgroup v1 cpuset hierarchy mounted at /sys/fs/cgroup/cpuset? Else says on
+ * stderr that the test skips (its exit code then: 77). */
+bool test_cpuset_v1_here(void);
+
+/* A task's Cpus_allowed_list as the kernel enforces it (/proc/PID/status), in a static
+ * buffer valid until the next call; fails the test when the task is not there. */
+const char *test_task_cpus(pid_t pid);
 
 /* Start argv with its output on /dev/null, without waiting for it. */
 pid_t test_spawn_quiet(char *const argv[]);
