@@ -628,6 +628,8 @@ do_release(struct plan_request *req, const char *what)
 	if (!name)
 		return fail(EXIT_RUNTIME, "out of memory");
 	r = tmap_session_release(req->session, name, &err);
+	/* The shared guests that grew back over its PUs, as apply says those it narrowed. */
+	print_notices(req);
 	if (r < 0) {
 		free(name);
 		return fail_step(req, r, &err);

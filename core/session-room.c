@@ -3,6 +3,8 @@
  * Resizing through the session (issue 18): the what-if of a recorded guest grown or shrunk.
  * Making room is tmap_session_make_room() in session.c. Rebalancing: the moves alone.
  */
+#include <stdarg.h>
+
 #include "session.h"
 #include "solver-room.h"
 #include "state.h"
@@ -36,8 +38,9 @@ tmap_session_resize(struct tmap_session *s, const char *name, unsigned vcpus,
 /* ------------------------------------------------------------------------------------- */
 /* Making room for real: the moves put in force, then the new guest, in one transaction */
 
-/* transaction()'s own flag beside TMAP_ROOM_NO_MEMORY: the moves follow a new shared pool,
- * and an isolated host is isolated again for it even when no dedicated guest moves. */
+/* transaction()'s own flag beside TMAP_ROOM_NO_MEMORY: the moves follow a new shared pool
+ * (host set, or a released guest's PUs back in the implicit one), and an isolated host is
+ * isolated again for it even when no dedicated guest moves. */
 #define ROOM_POOL (1u << 30)
 
 /* One recorded guest the moves touch: where it is applied, as the state recorded it. */
@@ -170,6 +173,149 @@ collect_moved(struct tmap_session *s, const struct tmap_plan *plan, unsigned fla
 	return 0;
 }
 
+static int _printf_(3, 4)
+said_add(char ***lines, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = lines_append_vprintf(lines, n, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The plan's guest of this name takes the sets the session's host now holds for it. */
+static int
+plan_guest_refresh(struct tmap_session *s, struct tmap_plan *plan, const char *name)
+{
+	for (size_t k = 0; k < plan->nguests; k++) {
+		/* the session's mark, not the host's */
+		unsigned running = plan->guests[k].running_vcpus;
+		int r;
+
+		for (size_t i = 0; i < tmap_host_guest_count(s->host); i++) {
+			if (!streq(plan->guests[k].name, name) ||
+			    !streq(tmap_host_guest_name(s->host, i), name))
+				continue;
+			plan_guest_clear(&plan->guests[k]);
+			r = plan_guest_copy(&plan->guests[k], host_guest_plan_at(s->host, i));
+			plan->guests[k].running_vcpus = running;
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Without a given pool, each node's pool is its usable PUs that no dedicated guest holds (as
+ * kubelet's CPU manager shrinks its shared pool when it hands out exclusive CPUs and grows it
+ * when they come back): once the plan stands on the session's host, every recorded shared
+ * guest, and every mixed one's shared vcpus, that floats over other PUs follows its node's
+ * pool as it now is, in the same transaction, so that no shared vcpu runs on a dedicated
+ * guest's PUs, and none stays off PUs given back. *ret_names: those to apply again beside the
+ * plan's guest (copies), which takes its new sets in the plan; *ret_said: a line for each,
+ * for the notices once the transaction committed. A given pool: nothing (host set moves its
+ * guests itself).
+ */
+static int
+follow_implicit(struct tmap_session *s, const struct tmap_guest *guest, struct tmap_plan *plan,
+		char ***ret_names, size_t *ret_n, char ***ret_said, size_t *ret_nsaid,
+		struct tmap_error *err)
+{
+	const char **changed = NULL;
+	char **names = NULL, **said = NULL;
+	size_t nchanged = 0, n = 0, nsaid = 0;
+	int r = host_follow_needed(s->host);
+
+	for (size_t i = 0; r > 0 && i < tmap_host_guest_count(s->host); i++) {
+		const char *name = tmap_host_guest_name(s->host, i);
+		struct shared_off off;
+
+		r = host_shared_off(s->host, name, &off);
+		if (r > 0)
+			r = said_add(&said, &nsaid,
+				     "guest '%s' follows node %u's pool: cell %d now floats over %s (was %s)",
+				     name, off.node, off.cell, off.want, off.got) < 0 ? -ENOMEM : 1;
+		shared_off_clear(&off);
+		r = r < 0 ? r : 1;
+	}
+	if (r > 0)
+		r = host_follow_pool(s->host, &changed, &nchanged, err);
+	if (r >= 0 && nchanged && !(names = calloc(nchanged, sizeof(*names))))
+		r = -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < nchanged; i++) {
+		if (guest && streq(changed[i], tmap_guest_name(guest)))
+			r = plan_guest_refresh(s, plan, changed[i]);
+		else if (!(names[n++] = strdup(changed[i])))
+			r = -ENOMEM;
+	}
+	free(changed);
+	if (r < 0) {
+		strv_free(names, n);
+		strv_free(said, nsaid);
+		return r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r;
+	}
+	*ret_names = names;
+	*ret_n = n;
+	*ret_said = said;
+	*ret_nsaid = nsaid;
+	return 0;
+}
+
+static int pool_plan(const struct tmap_topology *t, const char *const *names, size_t n,
+		     struct tmap_plan **ret);
+
+/* v[] grown by the followers (follow_implicit()'s) that no move of the plan touches already,
+ * each as collect_moved() takes a guest the moves touch. */
+static int
+collect_followers(struct tmap_session *s, char *const *follow, size_t nf, unsigned flags,
+		  struct moved **v, size_t *n, struct tmap_error *err)
+{
+	_cleanup_free_ const char **fresh = calloc(nf + 1, sizeof(*fresh));
+	struct tmap_plan *plan = NULL;
+	struct moved *w = NULL, *grown;
+	size_t k = 0, nw = 0;
+	int r;
+
+	if (!fresh)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < nf; i++) {
+		bool moves = false;
+
+		for (size_t j = 0; j < *n && !moves; j++)
+			moves = streq((*v)[j].name, follow[i]);
+		if (!moves)
+			fresh[k++] = follow[i];
+	}
+	if (k == 0)
+		return 0;
+	if (pool_plan(s->topology, fresh, k, &plan) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	r = collect_moved(s, plan, flags, &w, &nw, err);
+	tmap_plan_free(plan);
+	if (r < 0)
+		return r;
+	grown = realloc(*v, (*n + nw) * sizeof(**v));
+	if (!grown) {
+		moved_clear(w, nw);
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	}
+	memcpy(grown + *n, w, nw * sizeof(*w));
+	free(w);
+	*v = grown;
+	*n += nw;
+	return 0;
+}
+
 /* Each moved guest put back where the committed state (reverted) holds it, last first.
  * Returns how many could not be. */
 static size_t
@@ -246,7 +392,9 @@ names_of(const struct moved *v, size_t n, const struct tmap_guest *guest, const 
  * a rebalance or a new pool: guest, m and target NULL): record every guest it touches as
  * pending, apply the moves one guest at a time, then the guest, isolate the host again when
  * the state records an isolation, record them as applied; on any failure put the state and
- * every moved guest back. Takes the plan. flags: TMAP_ROOM_* and ROOM_POOL.
+ * every moved guest back. Without a given pool, the shared guests whose node's pool the plan
+ * changes follow it as moves of the same transaction (follow_implicit()). Takes the plan.
+ * flags: TMAP_ROOM_* and ROOM_POOL.
  * apply_flags: the guest's TMAP_APPLY_* (TMAP_APPLY_RESIZE for a resize); running: the vcpus
  * the state knows the guest runs when they are not its new plan's (a resize: its old count),
  * recorded with the pending record and replaced by what the apply reads back. A moved guest is
@@ -264,19 +412,26 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 	struct session_redo redo = {.session = s};
 	const char **names = NULL;
 	struct moved *v = NULL;
+	char **follow = NULL, **said = NULL;
 	enum tmap_step step;
 	bool isolation_down = false;
-	size_t n = 0, i;
+	size_t n = 0, nf = 0, nsaid = 0, i;
 	int r;
 
-	r = collect_moved(s, plan, flags, &v, &n, err);
+	r = follow_implicit(s, guest, plan, &follow, &nf, &said, &nsaid, err);
+	if (r == 0)
+		r = collect_moved(s, plan, flags, &v, &n, err);
+	if (r == 0)
+		r = collect_followers(s, follow, nf, flags, &v, &n, err);
+	strv_free(follow, nf);
 	if (r == 0 && !(names = calloc(n + 1, sizeof(*names))))
 		r = tmap_error_set(err, -ENOMEM, "out of memory");
 	if (r < 0) {
 		moved_clear(v, n);
+		strv_free(said, nsaid);
 		session_reload(s, NULL);
 		tmap_plan_free(plan);
-		return session_fail(s, TMAP_STEP_INPUT, r);
+		return session_fail(s, r == -ENOSPC ? TMAP_STEP_PLACE : TMAP_STEP_INPUT, r);
 	}
 
 	/* Write-ahead: every guest the transaction touches, recorded before any write. */
@@ -356,6 +511,9 @@ transaction(struct tmap_session *s, const struct tmap_backend_module *m,
 		goto out;
 	}
 	step = TMAP_STEP_NONE;
+	/* What followed the pool, now in force and recorded. */
+	for (i = 0; i < nsaid; i++)
+		session_notice(s, "%s", said[i]);
 	goto out;
 
 revert:
@@ -376,6 +534,7 @@ revert:
 	}
 out:
 	json_object_put(redo.old);
+	strv_free(said, nsaid);
 	free(names);
 	moved_clear(v, n);
 	if (ret_report)
@@ -386,6 +545,68 @@ out:
 		*ret_plan = TAKE_PTR(plan);
 	tmap_plan_free(plan);
 	return session_fail(s, step, r);
+}
+
+int
+session_apply_following(struct tmap_session *s, const struct tmap_backend_module *m,
+			const struct tmap_target *target, const struct tmap_guest *guest,
+			struct tmap_plan **plan, struct tmap_report **ret_report,
+			struct tmap_error *err)
+{
+	_cleanup_free_ char *old = NULL;
+	double cpu = tmap_state_cpu_overcommit(s->state);
+	double memory = tmap_state_memory_overcommit(s->state);
+	unsigned running = (*plan)->guests[0].running_vcpus;
+	struct tmap_plan *taken;
+	int r = host_follow_needed(s->host);
+
+	if (r == 0)
+		return 1;
+	if (tmap_state_shared(s->state) && !(old = strdup(tmap_state_shared(s->state))))
+		r = -ENOMEM;
+	/* The ratios given for the session recorded with the guest, as apply_recorded() does;
+	 * put back when nothing is applied. */
+	if (r > 0)
+		r = tmap_state_set_shared(s->state, s->shared, s->solve.cpu_overcommit,
+					  s->solve.memory_overcommit, err);
+	if (r < 0) {
+		session_reload(s, NULL);
+		return session_fail(s, TMAP_STEP_STATE,
+				    r == -ENOMEM ? tmap_error_set(err, r, "out of memory") : r);
+	}
+	taken = TAKE_PTR(*plan);
+	r = transaction(s, m, target, guest, taken, 0, running ? TMAP_APPLY_RESIZE : 0, running,
+			plan, ret_report, err);
+	if (r < 0 && s->step != TMAP_STEP_COMMIT)
+		tmap_state_set_shared(s->state, old, cpu, memory, NULL);
+	return r;
+}
+
+int
+session_release_following(struct tmap_session *s, const char *name, struct tmap_error *err)
+{
+	struct tmap_plan *plan = NULL;
+	int r;
+
+	tmap_host_release(s->host, name);
+	r = host_follow_needed(s->host);
+	if (r == 0 || r == -ENOMEM) {
+		/* Nothing follows: the host as it was, for the release as before. */
+		if (session_reload(s, err) < 0 || r < 0)
+			return session_fail(s, TMAP_STEP_STATE,
+					    tmap_error_set(err, -ENOMEM, "out of memory"));
+		return 1;
+	}
+	if (plan_new(s->topology, 0, &plan) < 0) {
+		session_reload(s, NULL);
+		return session_fail(s, TMAP_STEP_STATE, tmap_error_set(err, -ENOMEM, "out of memory"));
+	}
+	/* The PUs given back change what an isolated host keeps, whichever guests follow. */
+	r = transaction(s, NULL, NULL, NULL, plan, ROOM_POOL, 0, 0, NULL, NULL, err);
+	if (r < 0 && s->step != TMAP_STEP_COMMIT)
+		tmap_error_prefix(err, "release '%s': nothing was released, the shared guests could not follow the pool: ",
+				  name);
+	return r;
 }
 
 int

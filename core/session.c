@@ -774,7 +774,7 @@ session_apply(struct tmap_session *s, const char *backend, const struct tmap_tar
 		r = r < 0 ? session_fail(s, session_backend_step(report), r) : ok(s, 0);
 		if (s->state && session_reload(s, NULL) < 0)
 			r = session_fail(s, TMAP_STEP_STATE, -ENOMEM);
-	} else {
+	} else if ((r = session_apply_following(s, m, target, guest, &plan, &report, err)) == 1) {
 		r = apply_recorded(s, m, target, guest, plan, &report, err);
 	}
 	if (ret_report)
@@ -918,6 +918,11 @@ tmap_session_release(struct tmap_session *s, const char *name, struct tmap_error
 	copy = strdup(found);
 	if (!copy)
 		return session_fail(s, TMAP_STEP_STATE, tmap_error_set(err, -ENOMEM, "out of memory"));
+	/* Without a given pool, its PUs go back to the shared guests of its nodes. */
+	if ((r = session_release_following(s, copy, err)) != 1) {
+		free(copy);
+		return r;
+	}
 	/* On an isolated host, a dedicated guest's PUs go back to the host with it. */
 	r = session_isolation_shrink(s, copy, &old, err);
 	free(copy);

@@ -90,4 +90,17 @@ int session_isolation_redo(void *data, struct tmap_error *err);
  * until that partition is a member again. */
 bool session_isolation_touches(struct tmap_session *s, const char *const *names, size_t n);
 
+/* session-room.c: without a given pool, the shared guests follow their nodes' pool as a
+ * dedicated guest takes PUs from it or gives them back (host_follow_needed()). An apply whose
+ * placement (on the session's host) changes the pool: the guest (*plan taken, given back on
+ * success) and the shared guests that follow, one transaction. A release of name: the shared
+ * guests grow back over its PUs and the state is saved without it, one transaction; on
+ * failure the host is placed again from the state, which records the guest still. Each
+ * returns 1, the host as it was, when nothing follows (the caller goes on as before). */
+int session_apply_following(struct tmap_session *s, const struct tmap_backend_module *m,
+			    const struct tmap_target *target, const struct tmap_guest *guest,
+			    struct tmap_plan **plan, struct tmap_report **ret_report,
+			    struct tmap_error *err);
+int session_release_following(struct tmap_session *s, const char *name, struct tmap_error *err);
+
 #endif
