@@ -651,6 +651,8 @@ do_reserve(struct plan_request *req, const char *add, const char *remove)
 		return fail(EXIT_USAGE, "reserve: no state file for this host (give --state)");
 	if (add || remove) {
 		r = tmap_session_set_reserve(req->session, add, remove, &err);
+		/* the shared guests that followed the pool the reserve changed */
+		print_notices(req);
 		if (r < 0)
 			return fail_step(req, r, &err);
 	}

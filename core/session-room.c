@@ -610,6 +610,24 @@ session_release_following(struct tmap_session *s, const char *name, struct tmap_
 }
 
 int
+session_save_following(struct tmap_session *s, struct tmap_error *err)
+{
+	struct tmap_plan *plan = NULL;
+	int r = host_follow_needed(s->host);
+
+	s->step = TMAP_STEP_NONE;
+	if (r == 0)
+		return tmap_state_save(s->state, s->host, err);
+	if (r < 0 || plan_new(s->topology, 0, &plan) < 0)
+		return tmap_error_set(err, -ENOMEM, "out of memory");
+	/* A reserve changes what the host keeps, not what is isolated: no ROOM_POOL. */
+	r = transaction(s, NULL, NULL, NULL, plan, 0, 0, 0, NULL, NULL, err);
+	if (r < 0 && s->step != TMAP_STEP_COMMIT)
+		tmap_error_prefix(err, "reserve: nothing was changed, the shared guests could not follow the pool: ");
+	return r;
+}
+
+int
 tmap_session_apply_room(struct tmap_session *s, const char *backend,
 			const struct tmap_target *target, const struct tmap_guest *guest,
 			const struct tmap_room_options *options, unsigned flags,

@@ -987,12 +987,12 @@ tmap_session_set_reserve(struct tmap_session *s, const char *add, const char *re
 	if (r == 0)
 		r = tmap_state_set_reserve(s->state, s->reserve, err);
 	if (r == 0)
-		r = tmap_state_save(s->state, s->host, err);
+		r = session_save_following(s, err);
 	if (r < 0) {
 		s->reserve = old;
 		free(next);
 		session_reload(s, NULL);
-		return session_fail(s, TMAP_STEP_STATE, r);
+		return session_fail(s, s->step ? s->step : TMAP_STEP_STATE, r);
 	}
 	free(old);
 	return ok(s, 0);

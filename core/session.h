@@ -102,5 +102,9 @@ int session_apply_following(struct tmap_session *s, const struct tmap_backend_mo
 			    struct tmap_plan **plan, struct tmap_report **ret_report,
 			    struct tmap_error *err);
 int session_release_following(struct tmap_session *s, const char *name, struct tmap_error *err);
+/* The state saved with the session's host as it stands (a new reserve): the shared guests
+ * whose pool it changed applied again first, one transaction (s->step: where that failed,
+ * TMAP_STEP_NONE when it did not run). */
+int session_save_following(struct tmap_session *s, struct tmap_error *err);
 
 #endif

@@ -210,6 +210,46 @@ test_mock_resize(void **unused)
 	tmap_session_close(s);
 }
 
+/* A reserve shrinks the implicit pool as a dedicated guest does, and gives it back when it
+ * goes: s follows both, in the reserve's transaction; a failure at s's apply leaves the
+ * reserve, s's file and the state as they were. */
+static void
+test_mock_reserve(void **unused)
+{
+	struct tmap_session *s = session();
+	struct tmap_error err = {0};
+	char before[65536];
+
+	(void)unused;
+	test_session_apply(s, "mock", file_target(file_s), guest("s", 1, TMAP_CPU_SHARED));
+	if (tmap_session_set_reserve(s, "3", NULL, &err) < 0)
+		fail_msg("reserve: %s", err.message);
+	assert_string_equal(test_slurp(file_s), "0-2");
+	assert_true(noticed(s, "guest 's' follows node 0's pool: cell 0 now floats over 0-2 (was 0-3)"));
+	assert_int_equal(tmap_session_verify(s, "s", NULL, &err), 0);
+	tmap_session_close(s);
+
+	snprintf(before, sizeof(before), "%s", test_slurp(state_path));
+	s = session();
+	setenv("TOPOMAP_MOCK_FAIL_APPLY", "1", 1);
+	assert_int_equal(tmap_session_set_reserve(s, NULL, "3", &err), -ERANGE);
+	unsetenv("TOPOMAP_MOCK_FAIL_APPLY");
+	assert_int_equal(tmap_session_failed_step(s), TMAP_STEP_APPLY);
+	assert_non_null(strstr(err.message, "reserve: nothing was changed"));
+	assert_string_equal(tmap_session_reserve(s), "3");
+	assert_string_equal(test_slurp(file_s), "0-2");
+	assert_string_equal(test_slurp(state_path), before);
+	tmap_session_close(s);
+
+	s = session();
+	if (tmap_session_set_reserve(s, NULL, "3", &err) < 0)
+		fail_msg("reserve: %s", err.message);
+	assert_null(tmap_session_reserve(s));
+	assert_string_equal(test_slurp(file_s), "0-3");
+	assert_int_equal(tmap_session_verify(s, "s", NULL, &err), 0);
+	tmap_session_close(s);
+}
+
 /* A pool given (host set --shared-set): it holds no dedicated PU, so nothing follows a
  * dedicated guest's apply or release. */
 static void
@@ -394,6 +434,7 @@ main(int argc, char *argv[])
 	const struct CMUnitTest mock[] = {
 		cmocka_unit_test_setup_teardown(test_mock_apply_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_resize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mock_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_given_pool, setup, teardown),
 	};
 	const struct CMUnitTest cgroup[] = {
