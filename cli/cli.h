@@ -140,6 +140,8 @@ enum {
 	/* reserve's own */
 	OPT_ADD,
 	OPT_REMOVE,
+	/* release's own */
+	OPT_NO_FOLLOW,
 	/* topology's own */
 	OPT_NODE_NAME,
 };
@@ -172,6 +174,7 @@ struct plan_request {
 	bool make_room;			/* plan --make-room: move placed guests to fit it */
 	unsigned max_moves;
 	bool no_memory;			/* apply --make-room --no-memory: pages stay */
+	bool no_follow;			/* release --no-follow, xml-filter: the state alone */
 	size_t notices_shown;		/* the session's notices printed so far */
 	int argc;			/* the command's arguments, for those read late */
 	char **argv;

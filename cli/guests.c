@@ -88,7 +88,8 @@ open_session(struct plan_request *req, bool write)
 	opts.state = state_path_of(req, buf, sizeof(buf));
 	opts.reserve = req->solve.reserve;
 	opts.solve = req->solve;
-	opts.flags = write && opts.state ? TMAP_SESSION_WRITE : 0;
+	opts.flags = (write && opts.state ? TMAP_SESSION_WRITE : 0) |
+		     (req->no_follow ? TMAP_SESSION_NO_FOLLOW : 0);
 	r = tmap_session_open(&opts, &req->session, &err);
 	if (r < 0)
 		req->topology = tmap_topology_free(req->topology);
@@ -558,6 +559,7 @@ state_options(const char *cmd, int argc, char *argv[], struct plan_request *req,
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"add", required_argument, NULL, OPT_ADD},
 		{"remove", required_argument, NULL, OPT_REMOVE},
+		{"no-follow", no_argument, NULL, OPT_NO_FOLLOW},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -586,6 +588,11 @@ state_options(const char *cmd, int argc, char *argv[], struct plan_request *req,
 		case OPT_TOPOLOGY:
 			req->source = optarg;
 			r = check_source(optarg);
+			break;
+		case OPT_NO_FOLLOW:
+			if (strcmp(cmd, "release") != 0)
+				return fail(EXIT_USAGE, "%s: --no-follow is not an option of %s", cmd, cmd);
+			req->no_follow = true;
 			break;
 		case OPT_FORMAT:
 			r = parse_choice("--format", optarg, topology_formats, format);

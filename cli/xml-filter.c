@@ -182,6 +182,8 @@ cmd_xml_filter(int argc, char *argv[])
 	r = read_stdin("domain XML", &xml, &len);
 	if (r != EXIT_OK)
 		return r;
+	/* Run by libvirt's hook, which must not call back into libvirt: the state alone. */
+	req.no_follow = true;
 	r = open_session(&req, !dry_run);
 	if (r == EXIT_OK && !dry_run && !tmap_session_state_path(req.session))
 		r = fail(EXIT_USAGE, "xml-filter: no state file for this host (give --state, or --dry-run)");

@@ -20,8 +20,9 @@ _topomap_options()
 	local bin=$1 cmd=$2
 	"$bin" "$cmd" --help 2>/dev/null | sed '/^Examples\{0,1\}:$/,$d' |
 		grep -oE '(^|[[:space:][(|,])--?[a-z][a-z-]*' | sed 's/^[^-]*//' | sort -u |
-		# state and release share a help text; --format is state's alone.
-		if [[ $cmd == release ]]; then grep -vx -- --format; else cat; fi
+		# state and release share a help text; --format is state's alone, --no-follow
+		# release's.
+		if [[ $cmd == release ]]; then grep -vx -- --format; else grep -vx -- --no-follow; fi
 }
 
 # Options that take a value (the next word, or after '=').

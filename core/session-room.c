@@ -173,6 +173,13 @@ collect_moved(struct tmap_session *s, const struct tmap_plan *plan, unsigned fla
 	return 0;
 }
 
+/* Must the recorded shared guests follow the pool as the session's host now holds it? */
+static int
+follow_needed(const struct tmap_session *s)
+{
+	return s->no_follow ? 0 : host_follow_needed(s->host);
+}
+
 static int _printf_(3, 4)
 said_add(char ***lines, size_t *n, const char *fmt, ...)
 {
@@ -234,7 +241,7 @@ follow_implicit(struct tmap_session *s, const struct tmap_guest *guest, struct t
 	const char **changed = NULL;
 	char **names = NULL, **said = NULL;
 	size_t nchanged = 0, n = 0, nsaid = 0;
-	int r = host_follow_needed(s->host);
+	int r = follow_needed(s);
 
 	for (size_t i = 0; r > 0 && i < tmap_host_guest_count(s->host); i++) {
 		const char *name = tmap_host_guest_name(s->host, i);
@@ -558,7 +565,7 @@ session_apply_following(struct tmap_session *s, const struct tmap_backend_module
 	double memory = tmap_state_memory_overcommit(s->state);
 	unsigned running = (*plan)->guests[0].running_vcpus;
 	struct tmap_plan *taken;
-	int r = host_follow_needed(s->host);
+	int r = follow_needed(s);
 
 	if (r == 0)
 		return 1;
@@ -589,7 +596,7 @@ session_release_following(struct tmap_session *s, const char *name, struct tmap_
 	int r;
 
 	tmap_host_release(s->host, name);
-	r = host_follow_needed(s->host);
+	r = follow_needed(s);
 	if (r == 0 || r == -ENOMEM) {
 		/* Nothing follows: the host as it was, for the release as before. */
 		if (session_reload(s, err) < 0 || r < 0)
@@ -613,7 +620,7 @@ int
 session_save_following(struct tmap_session *s, struct tmap_error *err)
 {
 	struct tmap_plan *plan = NULL;
-	int r = host_follow_needed(s->host);
+	int r = follow_needed(s);
 
 	s->step = TMAP_STEP_NONE;
 	if (r == 0)

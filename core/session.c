@@ -344,7 +344,7 @@ session_copy_options(struct tmap_session *s, const struct tmap_session_options *
 	if (o->size < offsetof(struct tmap_session_options, host) ||
 	    o->solve.size < sizeof(o->solve))
 		return tmap_error_set(err, -EINVAL, "tmap_session_open: options of another version");
-	if (o->flags & ~TMAP_SESSION_WRITE)
+	if (o->flags & ~(TMAP_SESSION_WRITE | TMAP_SESSION_NO_FOLLOW))
 		return tmap_error_set(err, -EINVAL, "tmap_session_open: unknown flags 0x%x",
 				      o->flags);
 	s->solve = o->solve;
@@ -395,6 +395,7 @@ tmap_session_open(const struct tmap_session_options *options, struct tmap_sessio
 	if (!s)
 		return tmap_error_set(err, -ENOMEM, "out of memory");
 	s->writable = o->flags & TMAP_SESSION_WRITE;
+	s->no_follow = o->flags & TMAP_SESSION_NO_FOLLOW;
 	r = session_copy_options(s, o, err);
 	if (r == 0)
 		r = open_topology(s, o, err);

@@ -23,6 +23,7 @@ struct tmap_session {
 	struct tmap_state *state;	/* NULL: nothing is recorded */
 	struct tmap_host *host;		/* placed from the state's committed document */
 	bool writable;
+	bool no_follow;			/* TMAP_SESSION_NO_FOLLOW */
 	char *reserve;			/* recorded reserve with the session's ("" for none) */
 	char *shared;			/* solve.shared's copy */
 	struct tmap_solve_options solve;

@@ -80,8 +80,9 @@ expect_equal 'subcommand prefix "ve"' "$(complete_words topomap ve)" \
 for cmd in $commands; do
 	help=$("$topomap" "$cmd" --help | grep -oE '(^|[[:space:][(|,])--?[a-z][a-z-]*' |
 		sed 's/^[^-]*//' | sort -u)
-	# state and release share a help text; --format is state's alone.
+	# state and release share a help text; --format is state's alone, --no-follow release's.
 	[[ $cmd == release ]] && help=$(grep -vx -- --format <<<"$help")
+	[[ $cmd == state ]] && help=$(grep -vx -- --no-follow <<<"$help")
 	expect_equal "options of $cmd = its --help" "$(complete_words topomap "$cmd" -)" "$help"
 done
 expect_equal 'plan --t' "$(complete_words topomap plan --name vm1 --t)" \

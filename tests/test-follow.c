@@ -250,6 +250,46 @@ test_mock_reserve(void **unused)
 	tmap_session_close(s);
 }
 
+/* TMAP_SESSION_NO_FOLLOW (release --no-follow, libvirt's hook): the release edits the state
+ * alone, s keeps its narrowed set and verify says it drifted, naming both sets; applied again
+ * in a later session, s takes its node's whole pool. */
+static void
+test_mock_no_follow(void **unused)
+{
+	struct tmap_session_options o = TMAP_SESSION_OPTIONS_INIT;
+	struct tmap_session *s = session();
+	struct tmap_report *report = NULL;
+	struct tmap_error err = {0};
+
+	(void)unused;
+	test_session_apply(s, "mock", file_target(file_s), guest("s", 1, TMAP_CPU_SHARED));
+	if (apply_d(s, 2, &err) < 0)
+		fail_msg("apply d: %s", err.message);
+	tmap_session_close(s);
+	o.topology = MOCK_HOST;
+	o.state = state_path;
+	o.flags = TMAP_SESSION_WRITE | TMAP_SESSION_NO_FOLLOW;
+	if (tmap_session_open(&o, &s, &err) < 0)
+		fail_msg("tmap_session_open: %s", err.message);
+	assert_int_equal(tmap_session_release(s, "d", &err), 0);
+	assert_false(noticed(s, "follows"));
+	assert_string_equal(test_slurp(file_s), "2-3");
+	assert_int_equal(tmap_session_verify(s, "s", &report, &err), 1);
+	assert_int_equal(tmap_report_drift_count(report), 1);
+	assert_string_equal(tmap_report_drift(report, 0),
+			    "guest 's' cell 0 floats over 2-3, not over node 0's pool 0-3 (its usable PUs that no dedicated guest holds)");
+	tmap_report_free(report);
+	tmap_session_close(s);
+
+	s = session();
+	if (tmap_session_reapply(s, "s", 0, NULL, &err) < 0)
+		fail_msg("reapply s: %s", err.message);
+	assert_string_equal(test_slurp(file_s), "0-3");
+	assert_true(noticed(s, "guest 's' follows node 0's pool: cell 0 now floats over 0-3 (was 2-3)"));
+	assert_int_equal(tmap_session_verify(s, "s", NULL, &err), 0);
+	tmap_session_close(s);
+}
+
 /* A pool given (host set --shared-set): it holds no dedicated PU, so nothing follows a
  * dedicated guest's apply or release. */
 static void
@@ -435,6 +475,7 @@ main(int argc, char *argv[])
 		cmocka_unit_test_setup_teardown(test_mock_apply_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_resize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_reserve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mock_no_follow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_given_pool, setup, teardown),
 	};
 	const struct CMUnitTest cgroup[] = {

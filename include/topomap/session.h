@@ -78,6 +78,12 @@ struct tmap_session;
 /** tmap_session_open(): lock the state for writing (apply, release, adopt, reserve) and
  *  settle the guests a killed session left pending. */
 #define TMAP_SESSION_WRITE (1u << 0)
+/** tmap_session_open(): without a given shared pool, the recorded shared guests do not follow
+ *  it in this session (apply, release, reserve and the room transactions apply no guest but
+ *  their own): for a caller that must not reach the other guests' targets, as libvirt's hook
+ *  must not call back into libvirt. They are drift until a later session's call that writes
+ *  applies them again. */
+#define TMAP_SESSION_NO_FOLLOW (1u << 1)
 
 /** Options of tmap_session_open(). Initialise with TMAP_SESSION_OPTIONS_INIT. */
 struct tmap_session_options {
