@@ -291,7 +291,8 @@ do_verify(struct plan_request *req, const struct tmap_backend_module *module)
 	struct tmap_report *report = NULL;
 	struct tmap_plan *plan = NULL;
 	struct tmap_error err = {0};
-	char header[256], *text;
+	char header[256], *text, *pool = NULL;
+	size_t drift;
 	int r;
 
 	if (tmap_session_state_path(req->session)) {
@@ -323,17 +324,33 @@ do_verify(struct plan_request *req, const struct tmap_backend_module *module)
 			    step == TMAP_STEP_NONE && r == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME,
 			    "%s", err.message);
 	}
-	snprintf(header, sizeof(header), r == 1 ? "guest '%s', backend '%s': the plan is not in force:" :
+	/* A shared guest follows its nodes' pool: recorded on another set, it drifted even when
+	 * the target holds what was recorded (as verify --all says). */
+	if (tmap_session_state_path(req->session) &&
+	    tmap_session_guest_pool_drift(req->session, name, &pool) == -ENOMEM) {
+		tmap_report_free(report);
+		return fail(EXIT_RUNTIME, "out of memory");
+	}
+	drift = (r == 1 ? tmap_report_drift_count(report) : 0) + !!pool;
+	snprintf(header, sizeof(header), drift ? "guest '%s', backend '%s': the plan is not in force:" :
 		 "guest '%s', backend '%s': the plan is in force", name, req->backend);
-	text = add_pending(report_text(header, r == 1 ? tmap_report_drift_count(report) : 0,
-				       tmap_report_drift, report),
+	text = report_text(header, r == 1 ? tmap_report_drift_count(report) : 0, tmap_report_drift,
 			   report);
+	if (text && pool) {
+		char *more = NULL;
+
+		if (asprintf(&more, "%s  %s\n", text, pool) < 0)
+			more = NULL;
+		free(text);
+		text = more;
+	}
+	text = add_pending(text, report);
 	r = text ? emit(text) : fail(EXIT_RUNTIME, "out of memory");
 	free(text);
-	if (r == EXIT_OK && tmap_report_drift_count(report))
+	free(pool);
+	if (r == EXIT_OK && drift)
 		r = fail(EXIT_DRIFT, "guest '%s' drifted from its plan: %zu difference%s", name,
-			 tmap_report_drift_count(report),
-			 tmap_report_drift_count(report) == 1 ? "" : "s");
+			 drift, drift == 1 ? "" : "s");
 	tmap_report_free(report);
 	return r;
 }

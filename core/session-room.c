@@ -806,6 +806,21 @@ tmap_session_apply_rebalance(struct tmap_session *s, const struct tmap_room_opti
 /* ------------------------------------------------------------------------------------- */
 /* The shared pool changed: the shared guests follow it (issue 21) */
 
+int
+tmap_session_guest_pool_drift(const struct tmap_session *s, const char *name, char **ret_line)
+{
+	const char *found = s && name ? tmap_session_lookup(s, name) : NULL;
+
+	if (!ret_line)
+		return -EINVAL;
+	*ret_line = NULL;
+	if (!found)
+		return -ENOENT;
+	if (host_shared_drift(s->host, found, ret_line) < 0)
+		return -ENOMEM;
+	return *ret_line ? 1 : 0;
+}
+
 /* A plan whose moves name the guests whose sets follow the pool (no cell changes node). */
 static int
 pool_plan(const struct tmap_topology *t, const char *const *names, size_t n,

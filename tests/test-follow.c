@@ -477,6 +477,12 @@ test_cgroup_command(void **unused)
 	assert_string_equal(task_cpus(), "1");
 	EXPECT(4, "guest 'a' cell 0 floats over 1, not over node 0's pool 0-1", NULL, "verify",
 	       "--all", HOST_STATE);
+	/* verify of that one guest, with its target, says the same: the cgroup holds what was
+	 * recorded, but the record is off the pool. */
+	EXPECT(4, "guest 'a' cell 0 floats over 1, not over node 0's pool 0-1",
+	       "drifted from its plan: 1 difference", "verify", "--backend", "cgroup", "--cgroup",
+	       cg_a, HOST_STATE, "--name", "a", "--vcpus", "1", "--memory", "64", "--cpu-policy",
+	       "shared");
 	EXPECT(2, NULL, "--no-follow is not an option of state", "state", "--no-follow",
 	       HOST_STATE);
 }

@@ -216,6 +216,20 @@ TMAP_EXPORT unsigned tmap_session_guest_running_vcpus(const struct tmap_session 
 						      const char *name);
 
 /**
+ * Does a recorded shared guest (or a mixed guest's shared vcpus) float over other PUs than
+ * the pool of its nodes as the session's host holds it (the given pool, or else the node's
+ * usable PUs that no dedicated guest holds)? What tmap_session_verify() adds to a backend's
+ * findings, for a caller that verifies a target of its own with tmap_verify(), as
+ * `topomap verify NAME` does.
+ * @param session a session with a state.
+ * @param name a recorded guest (or its libvirt domain, see tmap_session_lookup()).
+ * @param ret_line receives the difference, one line (free() it), or NULL when none.
+ * @return 0 (none), 1 (a difference), -ENOENT (no such guest recorded) or -ENOMEM.
+ */
+TMAP_EXPORT int tmap_session_guest_pool_drift(const struct tmap_session *session,
+					      const char *name, char **ret_line);
+
+/**
  * The guest as it was asked for when it was recorded (its policies, QoS, page size): what
  * a later start of the same guest asks for again.
  * @param session a session.
