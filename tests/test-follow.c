@@ -315,7 +315,6 @@ test_mock_given_pool(void **unused)
 /* ---------------------------------------------------------------------------------------- */
 /* The real cgroup v1 cpuset hierarchy, through the command */
 
-#define CPUSET "/sys/fs/cgroup/cpuset"
 #define TWO_PU_HOST "synthetic:pack:1 numa:1(memory=4GiB) core:2 pu:1"
 #define HOST_STATE "--topology", TWO_PU_HOST, "--state", state_path
 
@@ -344,22 +343,12 @@ task_cpus(void)
 static int
 cg_setup(void **state)
 {
-	char extra[8192];
-
-	if (setup(state) < 0)
+	if (setup(state) < 0 ||
+	    test_cpuset_scratch("topomap-follow", rel, sizeof(rel), base, sizeof(base)) < 0)
 		return -1;
-	snprintf(extra, sizeof(extra), "%s:%s", getenv("TOPOMAP_MOCK_PLUGIN_DIR"),
-		 getenv("TOPOMAP_CGROUP_PLUGIN_DIR"));
-	setenv("TOPOMAP_PLUGIN_PATH", extra, 1);
-	snprintf(rel, sizeof(rel), "topomap-follow-%d", (int)getpid());
-	snprintf(base, sizeof(base), CPUSET "/%s", rel);
 	snprintf(cg_a, sizeof(cg_a), "%s/a", rel);
 	snprintf(cg_b, sizeof(cg_b), "%s/b", rel);
-	if (mkdir(base, 0755) < 0)
-		return -1;
-	return test_write_existing(in_base(".", "cpuset.mems"), "0") &&
-			       test_write_existing(in_base(".", "cpuset.cpus"), "0-1") ?
-		       0 : -1;
+	return 0;
 }
 
 static int

@@ -400,7 +400,6 @@ test_mock_rebalance_command(void **unused)
 /* ---------------------------------------------------------------------------------------- */
 /* The real cgroup v1 cpuset hierarchy */
 
-#define CPUSET "/sys/fs/cgroup/cpuset"
 /* One node, two SMT cores: core 0 holds PUs 0 and 2, core 1 holds PUs 1 and 3. PUs 0 and 1
  * are this machine's; 2 and 3 are held only by y, a pinned guest of the mock backend, so no
  * cgroup is ever written with them. */
@@ -435,20 +434,9 @@ write_file(const char *path, const char *text)
 static int
 cg_setup(void **state)
 {
-	char extra[8192];
-
 	if (setup(state) < 0)
 		return -1;
-	snprintf(extra, sizeof(extra), "%s:%s", getenv("TOPOMAP_MOCK_PLUGIN_DIR"),
-		 getenv("TOPOMAP_CGROUP_PLUGIN_DIR"));
-	setenv("TOPOMAP_PLUGIN_PATH", extra, 1);
-	snprintf(rel, sizeof(rel), "topomap-room-apply-%d", (int)getpid());
-	snprintf(base, sizeof(base), CPUSET "/%s", rel);
-	if (mkdir(base, 0755) < 0)
-		return -1;
-	write_file(in_base("cpuset.mems"), "0");
-	write_file(in_base("cpuset.cpus"), "0-1");
-	return 0;
+	return test_cpuset_scratch("topomap-room-apply", rel, sizeof(rel), base, sizeof(base));
 }
 
 static int

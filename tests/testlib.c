@@ -599,6 +599,25 @@ test_task_cpus(pid_t pid)
 	return value;
 }
 
+int
+test_cpuset_scratch(const char *name, char *rel, size_t rel_size, char *base, size_t base_size)
+{
+	char path[8192], file[8192];
+
+	snprintf(path, sizeof(path), "%s:%s", getenv("TOPOMAP_MOCK_PLUGIN_DIR"),
+		 getenv("TOPOMAP_CGROUP_PLUGIN_DIR"));
+	setenv("TOPOMAP_PLUGIN_PATH", path, 1);
+	snprintf(rel, rel_size, "%s-%d", name, (int)getpid());
+	snprintf(base, base_size, "/sys/fs/cgroup/cpuset/%s", rel);
+	if (mkdir(base, 0755) < 0)
+		return -1;
+	snprintf(file, sizeof(file), "%s/cpuset.mems", base);
+	if (!test_write_existing(file, "0"))
+		return -1;
+	snprintf(file, sizeof(file), "%s/cpuset.cpus", base);
+	return test_write_existing(file, "0-1") ? 0 : -1;
+}
+
 bool
 test_cpuset_v1_here(void)
 {

@@ -142,6 +142,13 @@ struct tmap_session *test_room_place(const char *state_path, const char *host,
  * stderr that the test skips (its exit code then: 77). */
 bool test_cpuset_v1_here(void);
 
+/* A cpuset cgroup of the test's own in that hierarchy, /sys/fs/cgroup/cpuset/NAME-PID, on
+ * PUs 0-1 and node 0, for the cgroup backend, which it puts on the plugin path beside the
+ * mock one (a meson test's environment names both). rel: its path under the hierarchy (what
+ * --cgroup takes), base: its absolute path. 0, or -1 when it cannot be made. */
+int test_cpuset_scratch(const char *name, char *rel, size_t rel_size, char *base,
+			size_t base_size);
+
 /* A task's Cpus_allowed_list as the kernel enforces it (/proc/PID/status), in a static
  * buffer valid until the next call; fails the test when the task is not there. */
 const char *test_task_cpus(pid_t pid);
