@@ -809,11 +809,12 @@ tmap_session_apply_rebalance(struct tmap_session *s, const struct tmap_room_opti
 int
 tmap_session_guest_pool_drift(const struct tmap_session *s, const char *name, char **ret_line)
 {
-	const char *found = s && name ? tmap_session_lookup(s, name) : NULL;
+	const char *found;
 
-	if (!ret_line)
+	if (!s || !name || !ret_line)
 		return -EINVAL;
 	*ret_line = NULL;
+	found = tmap_session_lookup(s, name);
 	if (!found)
 		return -ENOENT;
 	if (host_shared_drift(s->host, found, ret_line) < 0)

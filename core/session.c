@@ -883,7 +883,7 @@ tmap_session_verify(struct tmap_session *s, const char *name, struct tmap_report
 	if (r >= 0) {
 		char *line = NULL;
 
-		if (host_shared_drift(s->host, found, &line) < 0 ||
+		if (tmap_session_guest_pool_drift(s, found, &line) < 0 ||
 		    (line && report_drift(report, line) < 0))
 			r = tmap_error_set(err, -ENOMEM, "out of memory");
 		else if (line)

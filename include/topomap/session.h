@@ -224,7 +224,8 @@ TMAP_EXPORT unsigned tmap_session_guest_running_vcpus(const struct tmap_session 
  * @param session a session with a state.
  * @param name a recorded guest (or its libvirt domain, see tmap_session_lookup()).
  * @param ret_line receives the difference, one line (free() it), or NULL when none.
- * @return 0 (none), 1 (a difference), -ENOENT (no such guest recorded) or -ENOMEM.
+ * @return 0 (none), 1 (a difference), -ENOENT (no such guest recorded), -EINVAL (a missing
+ *         argument) or -ENOMEM.
  */
 TMAP_EXPORT int tmap_session_guest_pool_drift(const struct tmap_session *session,
 					      const char *name, char **ret_line);
